@@ -1,0 +1,100 @@
+/**
+ * The FlowModel: the one plain, serialisable description of every workflow that analysis produces and every
+ * emitter consumes. No ts-morph objects inside; `floxide build --json` prints it; emitter tests build it by hand.
+ * Bump {@link FLOW_MODEL_VERSION} on any incompatible change.
+ */
+import type { RetryOptions, MergeStrategyName } from '../runtime/decorators.js';
+import type { EdgeKind } from '../runtime/graph.js';
+
+export const FLOW_MODEL_VERSION = 1 as const;
+
+/** A source position. `file` is relative to the project root, with `/` separators; line and column are 1-based. */
+export interface Position {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** How generated code refers to a class: its exported name in its source file. */
+export interface ClassRef {
+  /** The class's exported name (what the generated module imports). */
+  name: string;
+  /** The source file declaring it, relative to the project root. */
+  file: string;
+}
+
+export interface NodeModel {
+  /** The workflow field name: the node's id and its work item tag. */
+  name: string;
+  /** `node` for a `@node` class, `workflow` for a nested `@workflow` class. */
+  kind: 'node' | 'workflow';
+  class: ClassRef;
+  /** Types as display text (never used to emit code). */
+  inputType: string;
+  outputType: string;
+  contextType: string;
+  retry?: RetryOptions;
+  timeoutMs?: number;
+  join: boolean;
+  position: Position;
+}
+
+export interface EdgeModel {
+  from: string;
+  to: string;
+  kind: EdgeKind;
+  /** The branch tag, for `branch` edges. */
+  tag?: string;
+  /** The decorator that declared the edge. */
+  position: Position;
+}
+
+export interface ContextFieldModel {
+  name: string;
+  strategy: MergeStrategyName;
+}
+
+export interface WorkflowModel {
+  /** The workflow class name. */
+  name: string;
+  class: ClassRef;
+  position: Position;
+  start: string;
+  /** Discriminant property for branches (default `kind`). */
+  discriminant: string;
+  /** The context class, when `@workflow({ context })` names one. */
+  context?: ClassRef;
+  contextType: string;
+  /** Context fields with their merge strategy, in declaration order. */
+  contextFields: ContextFieldModel[];
+  /** Display text of the workflow's input (the start node's input) and output (the terminals' outputs). */
+  inputType: string;
+  outputType: string;
+  /** Nodes in field declaration order. */
+  nodes: NodeModel[];
+  /** Edges in declaration order (field order, then decorator order). */
+  edges: EdgeModel[];
+  /** Nodes with no success edge and no branch, in declaration order. */
+  terminals: string[];
+  /** The graph fingerprint ({@link ../runtime/graph.ts}). */
+  fingerprint: string;
+}
+
+export interface FlowModel {
+  version: typeof FLOW_MODEL_VERSION;
+  /** Sorted by (file, name). */
+  workflows: WorkflowModel[];
+}
+
+export type Severity = 'error' | 'warning';
+
+/** One problem found by analysis. */
+export interface Diagnostic {
+  /** `FLX001`...; `TS####` codes are passed through from TypeScript. */
+  code: string;
+  severity: Severity;
+  message: string;
+  /** How to fix it. */
+  hint?: string;
+  position?: Position;
+}

@@ -1,0 +1,124 @@
+/**
+ * The error hierarchy. Every error Floxide raises is a `FloxideError` with a stable `code`; failures that
+ * cross a process boundary are stored as {@link SerializedError} data and revived with {@link reviveError}.
+ */
+export class FloxideError extends Error {
+  /** Stable machine-readable code, e.g. `FLOXIDE_NOT_STARTED`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'FloxideError';
+  }
+  toJSON(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+function defineError(name: string, code: string) {
+  const C = class extends FloxideError {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(C, 'name', { value: name });
+  return C;
+}
+
+/** The run was cancelled (by its signal or by the orchestrator). Never retried, never routed to fallbacks. */
+export class CancelledError extends defineError('CancelledError', 'FLOXIDE_CANCELLED') {}
+/** The workflow-wide deadline passed. Never retried, never routed to fallbacks. */
+export class DeadlineExceededError extends defineError('DeadlineExceededError', 'FLOXIDE_DEADLINE') {}
+/** A node's `@timeout` elapsed (retryable; routed to fallbacks like any node failure). */
+export class NodeTimeoutError extends defineError('NodeTimeoutError', 'FLOXIDE_NODE_TIMEOUT') {}
+/** A node failed (threw or aborted) and no fallback took the item. `cause` is the node's error. */
+export class NodeFailedError extends defineError('NodeFailedError', 'FLOXIDE_NODE_FAILED') {}
+/** The queue drained without reaching a terminal node (every branch held or ended). */
+export class NoTerminalReachedError extends defineError('NoTerminalReachedError', 'FLOXIDE_NO_TERMINAL') {}
+/** No checkpoint or run exists under this id. */
+export class RunNotFoundError extends defineError('RunNotFoundError', 'FLOXIDE_NOT_STARTED') {}
+/** The run already finished; its stored result is returned by `runWithCheckpoint`, `resume` refuses. */
+export class RunAlreadyCompletedError extends defineError('RunAlreadyCompletedError', 'FLOXIDE_ALREADY_COMPLETED') {}
+/** A run id was reused with a different input. */
+export class RunInputMismatchError extends defineError('RunInputMismatchError', 'FLOXIDE_INPUT_MISMATCH') {}
+/** The checkpoint (or distributed run) was written by a different graph than the one running now. */
+export class FingerprintMismatchError extends defineError('FingerprintMismatchError', 'FLOXIDE_FINGERPRINT_MISMATCH') {}
+/** A generated module no longer matches its decorated source: run `floxide build`. */
+export class StaleGeneratedModuleError extends defineError('StaleGeneratedModuleError', 'FLOXIDE_STALE_GENERATED') {}
+/** Stored state could not be parsed or is inconsistent. */
+export class CorruptStateError extends defineError('CorruptStateError', 'FLOXIDE_CORRUPT_STATE') {}
+/** A store could not be reached or answered with an error. */
+export class StoreError extends defineError('StoreError', 'FLOXIDE_STORE') {}
+/** Bad arguments: a malformed run id, key prefix, option... */
+export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
+/** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
+export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
+
+/**
+ * Throw (or `Transition.abort`) this from a node to fail without retrying, like BullMQ's `UnrecoverableError`.
+ * Fallback edges still apply.
+ */
+export class UnrecoverableError extends defineError('UnrecoverableError', 'FLOXIDE_UNRECOVERABLE') {}
+
+/** An error as stored data. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  cause?: SerializedError;
+}
+
+export function serializeError(err: unknown, depth = 0): SerializedError {
+  if (err instanceof Error) {
+    const out: SerializedError = { name: err.name, message: err.message };
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') out.code = code;
+    if (err.stack) out.stack = err.stack;
+    if (err.cause !== undefined && depth < 4) out.cause = serializeError(err.cause, depth + 1);
+    return out;
+  }
+  return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+const KNOWN: Record<string, new (message: string, options?: { cause?: unknown }) => FloxideError> = {
+  CancelledError,
+  DeadlineExceededError,
+  NodeTimeoutError,
+  NodeFailedError,
+  NoTerminalReachedError,
+  RunNotFoundError,
+  RunAlreadyCompletedError,
+  RunInputMismatchError,
+  FingerprintMismatchError,
+  StaleGeneratedModuleError,
+  CorruptStateError,
+  StoreError,
+  InvalidArgumentError,
+  RunStateError,
+  UnrecoverableError,
+};
+
+/** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */
+export function reviveError(data: SerializedError): Error {
+  const cause = data.cause ? reviveError(data.cause) : undefined;
+  const Known = Object.prototype.hasOwnProperty.call(KNOWN, data.name) ? KNOWN[data.name] : undefined;
+  let err: Error;
+  if (Known) err = new Known(data.message, cause ? { cause } : undefined);
+  else {
+    err = new Error(data.message, cause ? { cause } : undefined);
+    err.name = data.name;
+    if (data.code !== undefined) (err as { code?: string }).code = data.code;
+  }
+  if (data.stack) err.stack = data.stack;
+  return err;
+}

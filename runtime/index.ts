@@ -1,0 +1,58 @@
+// The public runtime surface of `floxide`. Named exports only.
+export { Transition } from './transition.js';
+export type { Node, WorkflowCtx, FailureInfo, InputOf, OutputOf } from './node.js';
+export {
+  node,
+  workflow,
+  edge,
+  retry,
+  timeout,
+  join,
+  merge,
+  workflowMetaOf,
+  isNodeClass,
+  mergeStrategiesOf,
+  type RetryOptions,
+  type WorkflowOptions,
+  type WorkflowMeta,
+  type FieldMeta,
+  type MergeStrategyName,
+  type CustomMerge,
+} from './decorators.js';
+export { fingerprintOf, graphShapeOf, canonicalShape, normalizeRetry, type GraphShape, type EdgeShape, type EdgeKind } from './graph.js';
+export {
+  defineWorkflow,
+  unknownWorkItem,
+  type WorkflowDef,
+  type AnyWorkflowDef,
+  type NodeSpec,
+  type BranchSpec,
+  type NodeExecutor,
+  type WorkItemBase,
+  type NormalizedRetry,
+  type WorkflowInputOf,
+  type WorkflowOutputOf,
+  type WorkflowContextOf,
+  type WorkItemOf,
+} from './definition.js';
+export {
+  FloxideError,
+  CancelledError,
+  DeadlineExceededError,
+  NodeTimeoutError,
+  NodeFailedError,
+  NoTerminalReachedError,
+  RunNotFoundError,
+  RunAlreadyCompletedError,
+  RunInputMismatchError,
+  FingerprintMismatchError,
+  StaleGeneratedModuleError,
+  CorruptStateError,
+  StoreError,
+  InvalidArgumentError,
+  RunStateError,
+  UnrecoverableError,
+  serializeError,
+  reviveError,
+  type SerializedError,
+} from './errors.js';
