@@ -1,0 +1,23 @@
+// Copies the runtime's non-TypeScript assets (Lua scripts, SQL files) next to the compiled JavaScript in dist/,
+// so `new URL('./lua/x.lua', import.meta.url)` finds them from both the sources and the build.
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const exts = ['.lua', '.sql', '.txt'];
+let copied = 0;
+function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (exts.some((e) => name.endsWith(e))) {
+      const out = join(root, 'dist', relative(root, p));
+      mkdirSync(dirname(out), { recursive: true });
+      cpSync(p, out);
+      copied++;
+    }
+  }
+}
+for (const d of ['runtime', 'templates']) if (existsSync(join(root, d))) walk(join(root, d));
+console.log(`copy-assets: ${copied} file(s) copied to dist/`);
