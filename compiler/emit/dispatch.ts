@@ -1,0 +1,126 @@
+/**
+ * The dispatch emitters: `XNodes` (one `NodeSpec` per node, declaration order), `processXWorkItem` (an exhaustive
+ * `switch` over the work-item union), `isXTerminal`, and the `XDef` definition that ties them together.
+ */
+import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import { normalizeRetry } from '../../runtime/graph.js';
+import { CodeWriter } from './code-writer.js';
+import { objectKey, propertyAccess, tsLiteral, tsString } from './literals.js';
+import { generatedNames, type Emitted, type ImportList, type ModuleScope } from './scope.js';
+
+const targets = (edges: readonly EdgeModel[], from: string, kind: EdgeModel['kind']) => edges.filter((e) => e.from === from && e.kind === kind).map((e) => e.to);
+
+/** An object literal from ordered entries (keys escaped; no `__proto__` pitfall). */
+function objectLiteral(entries: ReadonlyArray<readonly [string, string]>): string {
+  return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${objectKey(k)}: ${v}`).join(', ')} }`;
+}
+
+function branchLiteral(wf: WorkflowModel, n: NodeModel): string {
+  const arms = new Map<string, string[]>();
+  for (const e of wf.edges) {
+    if (e.from !== n.name || e.kind !== 'branch') continue;
+    const tag = e.tag ?? '';
+    const list = arms.get(tag) ?? [];
+    list.push(e.to);
+    arms.set(tag, list);
+  }
+  const otherwise = targets(wf.edges, n.name, 'otherwise');
+  if (arms.size === 0 && otherwise.length === 0) return 'undefined';
+  return objectLiteral([
+    ['discriminant', tsString(wf.discriminant)],
+    ['arms', objectLiteral([...arms].map(([tag, to]) => [tag, tsLiteral(to)] as const))],
+    ['otherwise', otherwise.length === 0 ? 'undefined' : tsLiteral(otherwise)],
+  ]);
+}
+
+function nodeSpecLiteral(wf: WorkflowModel, n: NodeModel, imports: ImportList): string {
+  return objectLiteral([
+    ['name', tsString(n.name)],
+    ['successors', tsLiteral(targets(wf.edges, n.name, 'success'))],
+    ['fallbacks', tsLiteral(targets(wf.edges, n.name, 'fallback'))],
+    ['branch', branchLiteral(wf, n)],
+    ['retry', n.retry ? tsLiteral(normalizeRetry(n.retry)) : 'undefined'],
+    ['timeoutMs', n.timeoutMs === undefined ? 'undefined' : tsLiteral(n.timeoutMs)],
+    ['join', String(n.join)],
+    ['terminal', String(wf.terminals.includes(n.name))],
+    ['workflow', n.kind === 'workflow' ? `() => ${imports.workflowDef(n.class, false)}` : 'undefined'],
+  ]);
+}
+
+/** `export const XNodes = { ... } as const satisfies Record<XWorkItem['node'], NodeSpec>;` */
+export function emitNodeSpecs(wf: WorkflowModel, scope: ModuleScope): Emitted {
+  const imports = scope.imports();
+  const names = generatedNames(wf.name);
+  const w = new CodeWriter();
+  w.writeLine(`export const ${names.nodes} = {`);
+  w.indent(() => {
+    for (const n of wf.nodes) w.writeLine(`${objectKey(n.name)}: ${nodeSpecLiteral(wf, n, imports)},`);
+  });
+  w.writeLine(`} as const satisfies Record<${names.workItem}['node'], ${imports.runtime('NodeSpec', true)}>;`);
+  return { content: w.toString(), imports: imports.list() };
+}
+
+/** `processXWorkItem` (exhaustive switch, `default: unknownWorkItem(item)`) and `isXTerminal`. */
+export function emitDispatch(wf: WorkflowModel, scope: ModuleScope): Emitted {
+  const imports = scope.imports();
+  const names = generatedNames(wf.name);
+  const w = new CodeWriter();
+  const wfType = imports.userClass(wf.class, true);
+  const executor = imports.runtime('NodeExecutor', true);
+  const transition = imports.runtime('Transition', true);
+  w.writeLine(`export function ${names.process}(wf: ${wfType}, item: ${names.workItem}, exec: ${executor}): Promise<${transition}<unknown>> {`);
+  w.indent(() => {
+    w.writeLine('switch (item.node) {');
+    w.indent(() => {
+      for (const n of wf.nodes) {
+        w.writeLine(`case ${tsString(n.name)}:`);
+        const field = propertyAccess('wf', n.name);
+        const spec = propertyAccess(names.nodes, n.name);
+        w.indent(() =>
+          w.writeLine(
+            n.kind === 'workflow'
+              ? `return exec.runWorkflow(${imports.workflowDef(n.class, false)}, ${field}, item.input, ${spec});`
+              : `return exec.run(${field}, item.input, ${spec});`,
+          ),
+        );
+      }
+      w.writeLine('default:');
+      w.indent(() => w.writeLine(`return ${imports.runtime('unknownWorkItem', false)}(item);`));
+    });
+    w.writeLine('}');
+  });
+  w.writeLine('}');
+  w.writeLine();
+  w.writeLine(`export function ${names.isTerminal}(item: ${names.workItem}): boolean {`);
+  w.indent(() => {
+    const checks = wf.terminals.map((t) => `item.node === ${tsString(t)}`);
+    w.writeLine(`return ${checks.length === 0 ? 'false' : checks.join(' || ')};`);
+  });
+  w.writeLine('}');
+  return { content: w.toString(), imports: imports.list() };
+}
+
+/** `export const XDef = defineWorkflow<...>({ ... });` */
+export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
+  const imports = scope.imports();
+  const names = generatedNames(wf.name);
+  const wfClass = imports.userClass(wf.class, false);
+  const w = new CodeWriter();
+  const typeArgs = [wfClass, names.workItem, names.input, names.output, names.context].join(', ');
+  w.writeLine(`export const ${names.def} = ${imports.runtime('defineWorkflow', false)}<${typeArgs}>({`);
+  w.indent(() => {
+    w.writeLine(`name: ${tsString(wf.name)},`);
+    w.writeLine(`fingerprint: ${tsString(wf.fingerprint)},`);
+    w.writeLine(`workflowClass: ${wfClass},`);
+    w.writeLine(`contextClass: ${wf.context ? imports.userClass(wf.context, false) : 'undefined'},`);
+    w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, tsString(f.strategy)] as const))},`);
+    w.writeLine(`start: ${tsString(wf.start)},`);
+    w.writeLine(`nodes: ${names.nodes},`);
+    w.writeLine(`processWorkItem: ${names.process},`);
+    w.writeLine(`isTerminal: ${names.isTerminal},`);
+    w.writeLine(`dot: ${names.dot},`);
+    w.writeLine(`mermaid: ${names.mermaid},`);
+  });
+  w.writeLine('});');
+  return { content: w.toString(), imports: imports.list() };
+}

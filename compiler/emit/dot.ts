@@ -1,0 +1,49 @@
+/**
+ * The DOT emitter. Keeps Floxide's `to_dot()` header and edge styles, deterministically: node lines in declaration
+ * order, then edge lines in declaration order. Success edges are plain; fallbacks dotted red labelled `fallback`;
+ * branch arms labelled with their tag; `otherwise` arms dashed and labelled `otherwise`. `@join` nodes are drawn as
+ * diamonds and nested workflows as 3-D boxes. Every id and label is escaped.
+ */
+import type { EdgeModel, WorkflowModel } from '../model.js';
+import { CodeWriter } from './code-writer.js';
+import { dotId, dotString, tsMultilineString } from './literals.js';
+import { generatedNames, type Emitted } from './scope.js';
+
+function edgeAttributes(e: EdgeModel): string {
+  switch (e.kind) {
+    case 'success':
+      return '';
+    case 'fallback':
+      return ' [style="dotted" color="red" label="fallback"]';
+    case 'branch':
+      return ` [label=${dotString(e.tag ?? '')}]`;
+    case 'otherwise':
+      return ' [style="dashed" label="otherwise"]';
+  }
+}
+
+/** The workflow graph as DOT text (what `docs/X.dot` and `floxide graph X` contain). */
+export function dotOf(wf: WorkflowModel): string {
+  const w = new CodeWriter();
+  w.writeLine(`digraph ${dotId(wf.name)} {`);
+  w.indent(() => {
+    w.writeLine('rankdir=LR;');
+    w.writeLine('node [shape=box style=filled fontname="Helvetica" color=lightgray];');
+    w.writeLine('edge [fontname="Helvetica" arrowhead=vee];');
+    for (const n of wf.nodes) {
+      const attrs = n.join ? ' [shape=diamond]' : n.kind === 'workflow' ? ' [shape=box3d]' : '';
+      w.writeLine(`${dotId(n.name)}${attrs};`);
+    }
+    for (const e of wf.edges) w.writeLine(`${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e)};`);
+  });
+  w.writeLine('}');
+  return w.toString();
+}
+
+/** `export const XDot = '...' + ...;` */
+export function emitDot(wf: WorkflowModel): Emitted {
+  const w = new CodeWriter();
+  w.writeLine(`export const ${generatedNames(wf.name).dot} =`);
+  w.writeJoined(tsMultilineString(dotOf(wf)), '', ';');
+  return { content: w.toString(), imports: [] };
+}

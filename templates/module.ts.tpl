@@ -1,0 +1,4 @@
+{{banner}}
+{{imports}}
+
+{{body}}
