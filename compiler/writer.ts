@@ -134,12 +134,12 @@ export function renderModule(source: string, workflows: readonly WorkflowModel[]
   const sections = workflows.map((wf) => {
     const parts = emitWorkflow(wf, scope);
     for (const p of parts) imports.push(...p.imports);
-    return fillTemplate(readTemplate('workflow-section.ts.tpl'), {
+    return fillTemplate(readTemplate('workflow-section.txt'), {
       workflow: wf.name,
       sections: parts.map((p) => p.content).join('\n').trimEnd(),
     }).trimEnd();
   });
-  const text = fillTemplate(readTemplate('module.ts.tpl'), {
+  const text = fillTemplate(readTemplate('module.txt'), {
     banner: fillTemplate(readTemplate('banner.txt'), { source }).trimEnd(),
     imports: formatImports(imports, file, layout),
     body: sections.join('\n\n'),

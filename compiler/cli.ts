@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * The `floxide` command line: a thin commander shell over exported functions. Each subcommand is a module whose
+ * default export is a {@link CommandFactory}; add one with a single line in {@link COMMANDS}.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import type { CliIo, CommandFactory } from './commands/types.js';
+
+export type { CliIo, CommandFactory } from './commands/types.js';
+
+/** The subcommands, loaded lazily (heavy dependencies are imported by each command's action). One line each. */
+export const COMMANDS: ReadonlyArray<() => Promise<{ default: CommandFactory }>> = [
+  () => import('./commands/build.js'),
+  () => import('./commands/graph.js'),
+];
+
+const VERSION = '0.1.0';
+
+/** Builds the program with every registered command. */
+export async function createProgram(io: CliIo): Promise<Command> {
+  const program = new Command('floxide')
+    .description('Floxide: typed, build-time-checked workflows. `floxide <command> --help` explains each command.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  for (const load of COMMANDS) {
+    const cmd = (await load()).default(io);
+    cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride().showHelpAfterError();
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (without the `node script` prefix) and resolves with the exit code: 0 ok, 1 diagnostics
+ * or stale files, 2 usage or internal error.
+ */
+export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const stops: Array<() => void | Promise<void>> = [];
+  const cli: CliIo = {
+    cwd: io.cwd ?? process.cwd(),
+    color: io.color ?? (process.stderr.isTTY === true && !process.env.NO_COLOR),
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    exitCode: 0,
+    onStop: io.onStop ?? ((stop) => void stops.push(stop)),
+  };
+  const onSignal = () => {
+    // Nothing long-running to stop gracefully: behave like an unhandled Ctrl-C.
+    if (stops.length === 0) process.exit(130);
+    for (const stop of stops.splice(0)) void stop();
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const program = await createProgram(cli);
+    await program.parseAsync([...argv], { from: 'user' });
+    return cli.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    cli.stderr.write(`floxide: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,65 @@
+/** `floxide build [paths..]`: generate (or check) the workflow modules, docs graphs and the JSON model. */
+import { Command } from 'commander';
+import type { CliIo, CommandFactory } from './types.js';
+
+interface BuildFlags {
+  project: string;
+  outDir?: string;
+  check?: boolean;
+  watch?: boolean;
+  docs?: string;
+  json?: boolean;
+}
+
+const EXAMPLES = `
+Examples:
+  $ floxide build                              build every workflow of ./tsconfig.json
+  $ floxide build src/flows examples/a.ts      only the workflows in these directories/files
+  $ floxide build --project app/tsconfig.json  use another tsconfig (its directory is the project root)
+  $ floxide build --out-dir src/generated      write src/generated/<path>.floxide.ts instead of next to each source
+  $ floxide build --check                      CI/prebuild: exit 1 listing stale or missing files, write nothing
+  $ floxide build --watch                      rebuild on every change and print the rebuild time
+  $ floxide build --docs docs                  also write docs/<Workflow>.dot, .svg and .mmd
+  $ floxide build --json > model.json          print the analysed FlowModel as JSON
+
+Exit codes: 0 ok, 1 errors in the workflows or stale generated files (--check), 2 bad usage or internal error.
+`;
+
+const buildCommand: CommandFactory = (io: CliIo) =>
+  new Command('build')
+    .description('read the decorated workflow classes and generate one typed <file>.floxide.ts module per source file')
+    .argument('[paths...]', 'files or directories to build (default: every file of the tsconfig), e.g. `src/flows`')
+    .option('-p, --project <tsconfig>', 'the tsconfig.json to load, e.g. `--project app/tsconfig.json`', 'tsconfig.json')
+    .option('-o, --out-dir <dir>', 'write generated modules under <dir> (mirroring source paths), e.g. `--out-dir src/generated`')
+    .option('--check', 'write nothing; exit 1 naming each stale or missing generated file, e.g. `floxide build --check` in CI')
+    .option('-w, --watch', 'rebuild when a source changes and print the rebuild time, e.g. `floxide build --watch`')
+    .option('--docs <dir>', 'also write <Workflow>.dot, .svg and .mmd per workflow into <dir>, e.g. `--docs docs`')
+    .option('--json', 'print the analysed FlowModel as JSON on stdout, e.g. `floxide build --json > model.json`')
+    .addHelpText('after', EXAMPLES)
+    .action(async (paths: string[], flags: BuildFlags) => {
+      const { buildProject, formatBuildResult, watchProject } = await import('../build.js');
+      const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, cwd: io.cwd };
+      const report = (result: Awaited<ReturnType<typeof buildProject>>) => {
+        const { stdout, stderr } = formatBuildResult(result, { cwd: io.cwd, color: io.color, check: flags.check, json: flags.json });
+        if (stdout) io.stdout.write(stdout);
+        if (stderr) io.stderr.write(stderr);
+        io.exitCode = result.exitCode;
+      };
+      if (!flags.watch) return report(await buildProject(options));
+      if (flags.check) {
+        io.stderr.write('floxide: --watch and --check cannot be combined\n');
+        io.exitCode = 2;
+        return;
+      }
+      const handle = watchProject(options, (result, changed) => {
+        if (changed.length > 0) io.stdout.write(`floxide: ${changed.length} file(s) changed, rebuilt in ${Math.round(result.durationMs)} ms\n`);
+        report(result);
+        io.stdout.write('floxide: watching for changes (Ctrl-C to stop)\n');
+      });
+      const first = await handle.ready;
+      if (first.exitCode === 2 && first.rootDir === '') return handle.close();
+      io.onStop(() => handle.close());
+      await new Promise<void>((resolve) => io.onStop(resolve));
+    });
+
+export default buildCommand;

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+
+/** What a command needs from the process, injectable for tests. */
+export interface CliIo {
+  readonly cwd: string;
+  /** Colour diagnostics (stderr is a TTY and NO_COLOR is unset). */
+  readonly color: boolean;
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  /** The process exit code the command asks for (0 ok, 1 diagnostics/stale, 2 usage or internal error). */
+  exitCode: number;
+  /**
+   * Long-running commands (`build --watch`, `worker`) register how to stop; the CLI calls it on SIGINT/SIGTERM
+   * and then lets the process end.
+   */
+  onStop(stop: () => void | Promise<void>): void;
+}
+
+/**
+ * A `floxide` subcommand. Modules export one as `default`, and `compiler/cli.ts` lists them (one line each), so
+ * `floxide worker` and `floxide runs` can live next to the code they drive.
+ */
+export type CommandFactory = (io: CliIo) => Command;

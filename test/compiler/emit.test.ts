@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { workflowMetaOf, graphShapeOf, fingerprintOf } from 'floxide';
+import { ArticleWorkflow } from '../../examples/article.js';
+import { dotOf, emitDefinition, emitDispatch, emitNodeSpecs, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
+import { dotId, mermaidString, objectKey, propertyAccess, tsMultilineString, tsString } from '../../compiler/emit/literals.js';
+import { renderModule } from '../../compiler/writer.js';
+import { articleWorkflow, branchWorkflow, edgeModel, innerWorkflow, nodeModel, outerWorkflow, workflowModel } from './emit-models.js';
+
+const layout = { rootDir: '/project' };
+
+describe('the generated module', () => {
+  it('is exactly the reference examples/article.floxide.ts (minus its hand-written note)', () => {
+    const reference = readFileSync(new URL('../../examples/article.floxide.ts', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('// (Hand-written'))
+      .join('\n');
+    expect(renderModule('examples/article.ts', [articleWorkflow], layout)).toBe(reference);
+  });
+
+  it('uses the fingerprint the runtime computes from the decorators', () => {
+    expect(fingerprintOf(graphShapeOf(workflowMetaOf(ArticleWorkflow)!))).toBe(articleWorkflow.fingerprint);
+  });
+
+  it('is byte-deterministic and ends with exactly one newline', () => {
+    const a = renderModule('examples/nested.ts', [innerWorkflow, outerWorkflow], layout);
+    const b = renderModule('examples/nested.ts', [innerWorkflow, outerWorkflow], layout);
+    expect(a).toBe(b);
+    expect(a.endsWith('\n') && !a.endsWith('\n\n')).toBe(true);
+    expect(a).not.toContain('\r');
+    expect(a).not.toContain('/project');
+  });
+
+  it('imports an inner workflow of another file from its generated module, relative to --out-dir', () => {
+    const text = renderModule('src/flows/branch.ts', [branchWorkflow], { rootDir: '/project', outDir: '/project/gen' });
+    const imports = text.split('\n').filter((l) => l.startsWith('import '));
+    expect(imports).toEqual([
+      "import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition, type WorkflowInputOf } from 'floxide';",
+      "import { Router } from '../../../src/flows/branch.js';",
+      "import { SubFlowDef } from '../sub/sub.floxide.js';",
+    ]);
+  });
+
+  it('aliases imports that would collide with generated or user names', () => {
+    const F = 'src/x.ts';
+    const wf = workflowModel(F, 'Transition', {
+      start: 'a',
+      context: { name: 'TransitionNodes', file: 'src/ctx.ts' },
+      nodes: [nodeModel(F, 'a', 'A')],
+      edges: [],
+      terminals: ['a'],
+    });
+    const text = renderModule(F, [wf], layout);
+    expect(text).toContain("import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition as FloxideTransition } from 'floxide';");
+    expect(text).toContain("import { TransitionNodes as TransitionNodes_ } from './ctx.js';");
+    expect(text).toContain("import { Transition } from './x.js';");
+    expect(text).toContain('exec: NodeExecutor): Promise<FloxideTransition<unknown>> {');
+    expect(text).toContain('export type TransitionContext = TransitionNodes_;');
+    expect(text).toContain('contextClass: TransitionNodes_,');
+  });
+});
+
+describe('emitWorkItems', () => {
+  it('writes the exact union, input, output and context types', () => {
+    const scope = new ModuleScope('examples/nested.ts', [innerWorkflow, outerWorkflow]);
+    const out = emitWorkItems(outerWorkflow, scope);
+    expect(out.content).toBe(
+      [
+        'export type OuterWorkflowWorkItem =',
+        "  | { node: 'inner'; id: string; input: WorkflowInputOf<typeof InnerWorkflowDef> }",
+        "  | { node: 'print'; id: string; input: InputOf<OuterWorkflow['print']> };",
+        '',
+        'export type OuterWorkflowInput = WorkflowInputOf<typeof InnerWorkflowDef>;',
+        "export type OuterWorkflowOutput = OutputOf<OuterWorkflow['print']>;",
+        'export type OuterWorkflowContext = undefined;',
+        '',
+      ].join('\n'),
+    );
+    expect(out.imports.every((i) => i.typeOnly)).toBe(true);
+    expect(new Set(out.imports.map((i) => i.name))).toEqual(new Set(['WorkflowInputOf', 'InputOf', 'OuterWorkflow', 'OutputOf']));
+  });
+
+  it('uses WorkflowOutputOf for a nested terminal and quotes odd field names', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, 'W', {
+      start: 'my-node',
+      nodes: [nodeModel(F, 'my-node', 'A'), nodeModel(F, 'sub', 'Inner', { kind: 'workflow' })],
+      edges: [edgeModel(F, 'my-node', 'sub')],
+      terminals: ['sub'],
+    });
+    const out = emitWorkItems(wf, new ModuleScope(F, [wf])).content;
+    expect(out).toContain("  | { node: 'my-node'; id: string; input: InputOf<W['my-node']> }");
+    expect(out).toContain('export type WOutput = WorkflowOutputOf<typeof InnerDef>;');
+  });
+});
+
+describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
+  const scope = new ModuleScope('src/flows/branch.ts', [branchWorkflow]);
+
+  it('writes one NodeSpec per node with branch arms, otherwise, retry defaults, timeout, join and lazy inner workflow', () => {
+    const out = emitNodeSpecs(branchWorkflow, scope).content.split('\n');
+    expect(out[0]).toBe('export const RouterNodes = {');
+    expect(out[1]).toBe(
+      "  classify: { name: 'classify', successors: [], fallbacks: [], branch: { discriminant: 'type', arms: { small: ['small'], 'big \"one\"': ['sub'] }, otherwise: ['other'] }, retry: undefined, timeoutMs: 250, join: false, terminal: false, workflow: undefined },",
+    );
+    expect(out[3]).toContain("retry: { maxAttempts: 2, backoff: 'exponential', initialDelayMs: 100, maxDelayMs: 30000, jitterMs: 0, retryOn: ['NodeTimeoutError'] }");
+    expect(out[4]).toContain('workflow: () => SubFlowDef },');
+    expect(out[5]).toContain('join: true, terminal: true,');
+    expect(out[6]).toBe("} as const satisfies Record<RouterWorkItem['node'], NodeSpec>;");
+  });
+
+  it('writes an exhaustive switch and the terminal test', () => {
+    expect(emitDispatch(branchWorkflow, scope).content).toBe(
+      [
+        'export function processRouterWorkItem(wf: Router, item: RouterWorkItem, exec: NodeExecutor): Promise<Transition<unknown>> {',
+        '  switch (item.node) {',
+        "    case 'classify':",
+        '      return exec.run(wf.classify, item.input, RouterNodes.classify);',
+        "    case 'small':",
+        '      return exec.run(wf.small, item.input, RouterNodes.small);',
+        "    case 'other':",
+        '      return exec.run(wf.other, item.input, RouterNodes.other);',
+        "    case 'sub':",
+        '      return exec.runWorkflow(SubFlowDef, wf.sub, item.input, RouterNodes.sub);',
+        "    case 'collect':",
+        '      return exec.run(wf.collect, item.input, RouterNodes.collect);',
+        '    default:',
+        '      return unknownWorkItem(item);',
+        '  }',
+        '}',
+        '',
+        'export function isRouterTerminal(item: RouterWorkItem): boolean {',
+        "  return item.node === 'collect';",
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('escapes names in property accesses and keys (no __proto__ pitfall)', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, 'W', {
+      start: 'a-b',
+      context: { name: 'C', file: F },
+      contextFields: [
+        { name: '__proto__', strategy: 'sum' },
+        { name: 'x y', strategy: 'append' },
+      ],
+      nodes: [nodeModel(F, 'a-b', 'A')],
+      edges: [],
+      terminals: ['a-b'],
+    });
+    const s = new ModuleScope(F, [wf]);
+    expect(emitDispatch(wf, s).content).toContain("return exec.run(wf['a-b'], item.input, WNodes['a-b']);");
+    expect(emitNodeSpecs(wf, s).content).toContain("  'a-b': { name: 'a-b',");
+    expect(emitDefinition(wf, s).content).toContain("contextFields: { ['__proto__']: 'sum', 'x y': 'append' },");
+  });
+});
+
+describe('dotOf', () => {
+  it('keeps Floxide header and edge styles, in declaration order, with joins and nested workflows marked', () => {
+    expect(dotOf(branchWorkflow)).toBe(
+      [
+        'digraph Router {',
+        '  rankdir=LR;',
+        '  node [shape=box style=filled fontname="Helvetica" color=lightgray];',
+        '  edge [fontname="Helvetica" arrowhead=vee];',
+        '  classify;',
+        '  small;',
+        '  other;',
+        '  sub [shape=box3d];',
+        '  collect [shape=diamond];',
+        '  classify -> small [label="small"];',
+        '  classify -> sub [label="big \\"one\\""];',
+        '  classify -> other [style="dashed" label="otherwise"];',
+        '  small -> collect;',
+        '  sub -> collect;',
+        '  other -> collect;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('quotes keywords, $ names and escapes backslashes and newlines in labels', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, '$Flow', {
+      start: 'node',
+      nodes: [nodeModel(F, 'node', 'A'), nodeModel(F, 'b$', 'B')],
+      edges: [edgeModel(F, 'node', 'b$', 'branch', 'a\\b\nc')],
+      terminals: ['b$'],
+    });
+    expect(dotOf(wf)).toContain('digraph "$Flow" {');
+    expect(dotOf(wf)).toContain('  "node" -> "b$" [label="a\\\\b\\nc"];');
+  });
+});
+
+describe('mermaidOf', () => {
+  it('writes a flowchart LR with shapes and labelled edges', () => {
+    expect(mermaidOf(articleWorkflow)).toBe(
+      ['flowchart LR', '  outline["outline"]', '  draft["draft"]', '  review["review"]', '  apology["apology"]', '  outline --> draft', '  draft --> review', '  draft -. fallback .-> apology', ''].join('\n'),
+    );
+    const m = mermaidOf(branchWorkflow);
+    expect(m).toContain('  collect{{"collect"}}\n');
+    expect(m).toContain('  sub[["sub"]]\n');
+    expect(m).toContain('  classify -->|"big #34;one#34;"| sub\n');
+    expect(m).toContain('  classify -.->|"otherwise"| other\n');
+  });
+
+  it('switches every node to generated ids when one name is not a safe Mermaid id', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, 'W', { start: 'start', nodes: [nodeModel(F, 'start', 'A'), nodeModel(F, 'end', 'B')], edges: [edgeModel(F, 'start', 'end')], terminals: ['end'] });
+    expect(mermaidOf(wf)).toBe(['flowchart LR', '  n0["start"]', '  n1["end"]', '  n0 --> n1', ''].join('\n'));
+  });
+});
+
+describe('literals', () => {
+  it('escapes TypeScript strings', () => {
+    expect(tsString(`it's a \\ "q"\n\u2028\u0000`)).toBe(`'it\\'s a \\\\ "q"\\n\\u2028\\u0000'`);
+    expect(objectKey('ok')).toBe('ok');
+    expect(objectKey('1a')).toBe("'1a'");
+    expect(propertyAccess('o', 'default')).toBe('o.default');
+    expect(tsMultilineString('a\nb\n')).toEqual(["  'a\\n' +", "  'b\\n'"]);
+  });
+  it('escapes DOT ids and Mermaid labels', () => {
+    expect(dotId('Graph')).toBe('"Graph"');
+    expect(dotId('ok_1')).toBe('ok_1');
+    expect(mermaidString('a|b[c]#<x>')).toBe('"a#124;b#91;c#93;#35;#60;x#62;"');
+  });
+});
