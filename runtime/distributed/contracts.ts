@@ -1,0 +1,491 @@
+/**
+ * The distributed store contracts. Workers and the orchestrator only ever talk to a {@link DistributedBackend};
+ * the in-memory, Redis and Postgres backends implement it with the same observable semantics, checked by one
+ * conformance suite (`test/distributed/conformance.ts`). `docs/distributed.md` explains the guarantees for users.
+ *
+ * Conventions shared by every method:
+ * - Times are epoch milliseconds taken from the **backend's clock** (Redis `TIME`, Postgres `now()`, the injected
+ *   clock of the memory backend), never the caller's, so leases and delays are immune to worker clock skew.
+ * - Every value crossing the contract (inputs, outputs, contexts, deltas, items) must be JSON-representable; it is
+ *   stored serialised and handed back as a fresh copy. Mutating a returned object never changes stored state.
+ * - Ids are validated (`ids.ts`): a malformed run, worker or item id is an `InvalidArgumentError`.
+ * - `getRun` returns `undefined` for an unknown run; every other per-run operation throws `RunNotFoundError`.
+ * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
+ */
+import type { SerializedError } from '../errors.js';
+import type { ContextDelta, EngineItem, StepOutcome } from '../engine/step.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs
+
+/** A run's lifecycle. `completed`, `failed` and `cancelled` are final: nothing changes them again. */
+export type RunStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+/** The statuses after which a run never changes. */
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** True for `completed`, `failed` and `cancelled`. */
+export function isFinalRunStatus(status: RunStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+/** Why an item that will never run was discarded. */
+export type DropReason = 'terminal' | 'failed' | 'cancelled';
+
+/**
+ * An item (or a join arrival) that was outstanding when its run finished and will therefore never be processed:
+ * reported on the run record instead of being silently discarded.
+ */
+export interface DroppedItem {
+  /** The item id; for a join arrival produced by the terminal step, `<group>[<index>]`. */
+  readonly id: string;
+  readonly node: string;
+  readonly reason: DropReason;
+}
+
+/** The stored record of a run. */
+export interface RunRecord {
+  readonly runId: string;
+  /** The workflow (class) name the run executes. */
+  readonly workflow: string;
+  /** The graph fingerprint the run was started with; workers with another graph must refuse its items. */
+  readonly fingerprint: string;
+  readonly status: RunStatus;
+  /** The run's input (as stored). */
+  readonly input: unknown;
+  readonly createdAt: number;
+  /** Last status change. */
+  readonly updatedAt: number;
+  /** Set once the status is final. */
+  readonly finishedAt: number | undefined;
+  /** Absolute workflow deadline (epoch ms), if the run has one. Enforced by workers (their signal aborts at it). */
+  readonly deadline: number | undefined;
+  /** The first terminal output, once `completed`. */
+  readonly output: unknown;
+  /** Why the run failed (or the reason given to a cancel), once `failed` / `cancelled`. */
+  readonly error: SerializedError | undefined;
+  /** Items discarded when the run finished, in the order they were queued. Empty while the run is not final. */
+  readonly dropped: readonly DroppedItem[];
+}
+
+/** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */
+export interface NewRun {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly fingerprint: string;
+  readonly input: unknown;
+  /** The serialised initial context (the context codec's output), stored as version 0. */
+  readonly context: unknown;
+  /** The start item, normally `{ node: def.start, id: '0', input }`. */
+  readonly firstItem: EngineItem;
+  /** Absolute deadline in epoch ms. */
+  readonly deadline?: number;
+}
+
+export interface CreateRunResult {
+  /** false when a run with this id and the same workflow, fingerprint and input already existed (nothing written). */
+  readonly created: boolean;
+  readonly run: RunRecord;
+}
+
+export interface ListRunsFilter {
+  readonly status?: RunStatus;
+  readonly workflow?: string;
+  /** At most this many runs (a positive integer); all when omitted. */
+  readonly limit?: number;
+}
+
+/** The result of a guarded run transition. */
+export interface RunTransition {
+  /** false when the run already was in the target status (an idempotent repeat): nothing changed. */
+  readonly applied: boolean;
+  readonly status: RunStatus;
+  /** Items discarded by this transition (cancel / fail); empty otherwise. */
+  readonly dropped: readonly DroppedItem[];
+}
+
+/**
+ * Run records and their guarded lifecycle. Transitions are atomic compare-and-set operations: a transition from a
+ * final status throws `RunStateError` (a finished run's status is final), a repeat of the same transition is a no-op
+ * with `applied: false`, an unknown run throws `RunNotFoundError`.
+ */
+export interface RunInfoStore {
+  /**
+   * Atomically creates the run record (status `running`, `createdAt` = backend now), the initial context (version 0)
+   * and the first work item (pending, attempt 1), all or nothing: no worker can claim the item before the record
+   * exists. Idempotent per run id: if the run exists with the same workflow, fingerprint and input (compared as
+   * canonical JSON) nothing is written and `created` is false, whatever its status. A different input or workflow
+   * throws `RunInputMismatchError`; a different fingerprint throws `FingerprintMismatchError`.
+   * Throws `InvalidArgumentError` for a malformed run id or item id, or a value JSON cannot represent.
+   */
+  createRun(run: NewRun): Promise<CreateRunResult>;
+  /** The run record, or `undefined` when no run has this id. */
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Runs matching every given filter, newest first (`createdAt` descending; ties in unspecified order), at most
+   * `limit`. Throws `InvalidArgumentError` for a non-positive or non-integer limit.
+   */
+  listRuns(filter?: ListRunsFilter): Promise<RunRecord[]>;
+  /**
+   * `running`/`paused` -> `cancelled`, atomically: sets `finishedAt` and `error` (a `CancelledError` with `reason`),
+   * removes every queued, delayed and leased item of the run (reported as dropped, item status `dropped`) and
+   * discards parked join arrivals. Commits of items that were in flight then apply nothing but their ack.
+   */
+  cancelRun(runId: string, reason?: string): Promise<RunTransition>;
+  /**
+   * `running` -> `paused`. Claims skip paused runs; items already leased may still be committed normally (including
+   * a terminal, which completes the run). `paused` again is a no-op.
+   */
+  pauseRun(runId: string): Promise<RunTransition>;
+  /** `paused` -> `running`: its items become claimable again. `running` is a no-op. */
+  resumeRun(runId: string): Promise<RunTransition>;
+  /**
+   * `running`/`paused` -> `failed` with `error`, purging outstanding work like {@link cancelRun} (reason `failed`).
+   * Used by the orchestrator for failures outside a step (e.g. a deadline no worker observed). `failed` again is a
+   * no-op.
+   */
+  failRun(runId: string, error: SerializedError): Promise<RunTransition>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Work items and the queue
+
+/**
+ * An item's state. `pending`: claimable. `in_progress`: leased by a worker. `waiting_retry`: a durable retry, not
+ * claimable before `notBefore`. `completed`: committed successfully. `dead_lettered`: failed for good after its
+ * last attempt (the run failed; the item is listed by {@link ErrorStore.deadLetters}). `failed`: failed for good
+ * because of the run, not the item (deadline, cancellation: see {@link shouldDeadLetter}). `dropped`: discarded
+ * because its run finished first.
+ */
+export type WorkItemStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'completed' | 'failed' | 'dead_lettered' | 'dropped';
+
+export interface WorkItemState {
+  readonly runId: string;
+  readonly itemId: string;
+  readonly node: string;
+  readonly status: WorkItemStatus;
+  /** The attempt the item is on (1-based): 1 + the number of committed retries. Lease expiry does not count. */
+  readonly attempt: number;
+  /** The worker holding (`in_progress`) or that last held the item. */
+  readonly workerId: string | undefined;
+  /** While `in_progress`: when the lease expires. */
+  readonly leaseExpiresAt: number | undefined;
+  /** While `waiting_retry`: when it becomes claimable. */
+  readonly notBefore: number | undefined;
+  readonly updatedAt: number;
+}
+
+/** A work item handed to a worker under a lease. */
+export interface LeasedItem {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly fingerprint: string;
+  /** The run's absolute deadline, so the worker can arm its signal. */
+  readonly deadline: number | undefined;
+  readonly item: EngineItem;
+  /** The attempt this execution is (pass it as `StepEnv.attempt`). */
+  readonly attempt: number;
+  /** Opaque, unique per claim. Required by commit, extend and release. */
+  readonly leaseToken: string;
+  readonly leaseExpiresAt: number;
+  /** How many times this item has been claimed, this claim included (> 1 after an expired lease or a retry). */
+  readonly deliveries: number;
+}
+
+export interface ClaimOptions {
+  /** Only claim items of runs of this workflow (a worker serves one workflow module). */
+  readonly workflow?: string;
+}
+
+/** The answer to {@link WorkQueue.extendLease}. */
+export type LeaseExtension =
+  /** The lease is still ours and now ends at `leaseExpiresAt`. `runStatus` may be `paused`: finish the item. */
+  | { readonly status: 'extended'; readonly leaseExpiresAt: number; readonly runStatus: RunStatus }
+  /**
+   * The lease is gone: it expired, another worker holds the item, the item was committed, or the run finished.
+   * `runStatus` (undefined for an unknown run) tells which: on `cancelled` the worker should abort the node.
+   */
+  | { readonly status: 'lost'; readonly runStatus: RunStatus | undefined };
+
+/** One outstanding item of a run, as {@link WorkQueue.pendingWork} reports it. */
+export interface PendingWork {
+  readonly item: EngineItem;
+  readonly state: WorkItemState;
+}
+
+/**
+ * The lease-based work queue. Nothing is ever popped destructively: an item stays in the store until a commit acks
+ * it, so a crashed worker loses nothing.
+ */
+export interface WorkQueue {
+  /**
+   * Leases up to `max` claimable items for `leaseMs` to `workerId`, atomically per item (no item is ever leased to
+   * two workers at once). Claimable = pending items, `waiting_retry` items whose `notBefore` has passed, and
+   * `in_progress` items whose lease expired (a redelivery: same attempt, `deliveries` + 1, metric `redeliveries`).
+   * Only `running` runs are served: paused runs are skipped (their items stay), finished runs have no items.
+   * Fairness: runs with claimable work are served round-robin, one item per run per turn, and the rotation
+   * continues across calls, so one busy run never starves another. Within a run, plain pending items come out in
+   * FIFO order of enqueueing. Returns `[]` when nothing is claimable (never blocks).
+   * Throws `InvalidArgumentError` for a bad worker id, `max` not a positive integer or `leaseMs` not positive.
+   */
+  claim(workerId: string, max: number, leaseMs: number, options?: ClaimOptions): Promise<LeasedItem[]>;
+  /**
+   * Extends a live lease to backend now + `leaseMs` (heartbeat while a node runs). Never revives an expired lease.
+   * Also reports the run status so the worker can abort on cancel.
+   */
+  extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension>;
+  /**
+   * Gives a leased item back untouched (graceful shutdown): it is claimable again at once with the same attempt.
+   * Returns false (and changes nothing) when the lease is not live any more.
+   */
+  release(runId: string, itemId: string, leaseToken: string): Promise<boolean>;
+  /**
+   * Every outstanding (pending, in progress, waiting retry) item of the run in enqueue order. `[]` for a finished
+   * run. Throws `RunNotFoundError` for an unknown run.
+   */
+  pendingWork(runId: string): Promise<PendingWork[]>;
+}
+
+/** Per-item states (one per item ever enqueued, kept after completion). */
+export interface WorkItemStateStore {
+  /** The item's state, or `undefined` when the run has no such item. Throws `RunNotFoundError` for an unknown run. */
+  itemState(runId: string, itemId: string): Promise<WorkItemState | undefined>;
+  /** Every item's state in enqueue order. Throws `RunNotFoundError` for an unknown run. */
+  itemStates(runId: string): Promise<WorkItemState[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Context
+
+/** One committed context delta. */
+export interface ContextDeltaRecord {
+  /** 1 for the first committed delta, then 2, 3... (version 0 is the initial context). */
+  readonly version: number;
+  /** The item whose commit appended it (a commit appends at most one delta). */
+  readonly itemId: string;
+  readonly delta: ContextDelta;
+}
+
+export interface ContextSnapshot {
+  /** The initial context; present only when `sinceVersion` was omitted. */
+  readonly initial?: unknown;
+  /** The deltas newer than `sinceVersion`, oldest first. Fold them over the cached context in this order. */
+  readonly deltas: readonly ContextDeltaRecord[];
+  /** The latest version: the new cache key. */
+  readonly version: number;
+}
+
+/**
+ * The run's context as the initial value plus an append-only, ordered list of deltas. Deltas are appended only by
+ * {@link StepCommitter.commitStep}, atomically with the step they belong to, so a replayed step adds nothing.
+ */
+export interface ContextStore {
+  /**
+   * Without `sinceVersion`: the initial context and every delta. With it: only deltas with a greater version (so a
+   * worker holding the folded context at `sinceVersion` stays current cheaply). Throws `InvalidArgumentError` when
+   * `sinceVersion` is negative, not an integer or greater than the current version; `RunNotFoundError` for an
+   * unknown run. Works for finished runs too.
+   */
+  readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Metrics, errors, liveness
+
+/** A run's counters, maintained atomically inside the operations that cause them (never read-modify-write). */
+export interface RunMetrics {
+  /** Items ever enqueued (the first item, successors, join items). */
+  readonly enqueued: number;
+  /** Items committed with a `continue` or `terminal` outcome. */
+  readonly completed: number;
+  /** Durable retries scheduled. */
+  readonly retries: number;
+  /** Items that failed for good (`failed` outcome). */
+  readonly failed: number;
+  /** Of those, the ones dead-lettered. */
+  readonly deadLettered: number;
+  /** Items discarded because the run finished. */
+  readonly dropped: number;
+  /** Claims of items whose previous lease had expired. */
+  readonly redeliveries: number;
+  /** User counters: the sums of every applied commit's `counters`. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** The metrics of a run that did nothing yet. */
+export function emptyMetrics(): RunMetrics {
+  return { enqueued: 0, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, counters: {} };
+}
+
+export interface MetricsStore {
+  /** The run's counters (zeros for a run that did nothing yet). Throws `RunNotFoundError` for an unknown run. */
+  metrics(runId: string): Promise<RunMetrics>;
+}
+
+/** A failure stored as data. */
+export interface ErrorRecord {
+  readonly itemId: string;
+  readonly node: string;
+  /** The attempt that failed. */
+  readonly attempt: number;
+  readonly error: SerializedError;
+  /** `retry`: a retry was scheduled; `failure`: the item failed for good; `worker`: recorded by a worker outside a commit. */
+  readonly kind: 'retry' | 'failure' | 'worker';
+  readonly at: number;
+}
+
+/** An item that exhausted its attempts. */
+export interface DeadLetter {
+  readonly item: EngineItem;
+  readonly attempts: number;
+  readonly error: SerializedError;
+  readonly at: number;
+}
+
+export interface ErrorStore {
+  /** The run's errors, oldest first (append-only). Throws `RunNotFoundError` for an unknown run. */
+  errors(runId: string): Promise<ErrorRecord[]>;
+  /**
+   * Appends an error that no commit records (e.g. a worker could not decode an item). `at` is the backend's now.
+   * Throws `RunNotFoundError` for an unknown run. Allowed on finished runs.
+   */
+  recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void>;
+  /** The run's dead-lettered items, oldest first. Throws `RunNotFoundError` for an unknown run. */
+  deadLetters(runId: string): Promise<DeadLetter[]>;
+}
+
+/** What a worker reports about itself with each heartbeat. */
+export interface WorkerHealth {
+  readonly status: 'idle' | 'busy' | 'stopping';
+  /** Items it holds right now. */
+  readonly current: ReadonlyArray<{ readonly runId: string; readonly itemId: string }>;
+  /** Items it committed since it started. */
+  readonly processed: number;
+  /** Failed attempts (retries and failures) since it started. */
+  readonly errors: number;
+  /** Free-form details (host, pid, version...). */
+  readonly info?: Readonly<Record<string, string>>;
+}
+
+/** `alive`: seen within the threshold; `stale`: within 3x; `dead`: older. */
+export type Liveness = 'alive' | 'stale' | 'dead';
+
+/** Classifies a heartbeat age (Floxide's rule: `< t` alive, `< 3t` stale, else dead). */
+export function classifyLiveness(lastSeen: number, now: number, thresholdMs: number): Liveness {
+  const age = now - lastSeen;
+  if (age < thresholdMs) return 'alive';
+  if (age < 3 * thresholdMs) return 'stale';
+  return 'dead';
+}
+
+export interface WorkerRecord {
+  readonly workerId: string;
+  /** Backend time of the last heartbeat. */
+  readonly lastSeen: number;
+  readonly health: WorkerHealth;
+  readonly liveness: Liveness;
+}
+
+/** Default threshold for {@link classifyLiveness} in {@link LivenessStore.listWorkers}. */
+export const DEFAULT_LIVENESS_THRESHOLD_MS = 10_000;
+
+export interface LivenessStore {
+  /** Records that `workerId` is alive now (backend clock) with `health`, replacing its previous health. */
+  heartbeat(workerId: string, health: WorkerHealth): Promise<void>;
+  /**
+   * Every worker that heartbeated and was not removed, sorted by worker id, classified against the backend's now
+   * with `thresholdMs` (default {@link DEFAULT_LIVENESS_THRESHOLD_MS}).
+   */
+  listWorkers(options?: { readonly thresholdMs?: number }): Promise<WorkerRecord[]>;
+  /** Forgets a worker (graceful stop). Returns false when it was unknown. */
+  removeWorker(workerId: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The step commit
+
+/** One step's effects, committed atomically and idempotently. */
+export interface StepCommit {
+  readonly runId: string;
+  /** The consumed item: the idempotency key of the commit. */
+  readonly itemId: string;
+  /** The token of the lease under which the step ran. */
+  readonly leaseToken: string;
+  /**
+   * What the step produced (the engine's {@link StepOutcome}):
+   * - `continue`: ack the item (`completed`), enqueue `items` (ids already known in the run are skipped), park
+   *   `arrivals` (creating each group's join item exactly once when its last arrival lands) and append `delta`.
+   *   If afterwards the run has no outstanding item at all, it fails with `NoTerminalReachedError`.
+   * - `terminal`: ack the item, append `delta`, complete the run with `output`; `items`/`arrivals` and every other
+   *   outstanding item are dropped (reason `terminal`) and reported.
+   * - `retry`: the item waits (`waiting_retry`) until backend now + `delayMs`, attempt + 1; the error is recorded.
+   *   No delta (a failed attempt's context writes are discarded).
+   * - `failed`: the item is dead-lettered (or `failed`, see {@link shouldDeadLetter}), the error recorded, and the
+   *   run fails with `error`, dropping its outstanding work (reason `failed`).
+   * The lease's attempt is authoritative; the outcome's `attempt`/`attempts` fields are not consulted.
+   */
+  readonly outcome: StepOutcome;
+  /** User counter increments, summed into {@link RunMetrics.counters} when (and only when) the commit applies. */
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+/** The answer to {@link StepCommitter.commitStep}. */
+export type CommitResult =
+  /** Everything was applied. */
+  | {
+      readonly status: 'applied';
+      /** The run's status after the commit. */
+      readonly runStatus: RunStatus;
+      /** Ids of the items this commit enqueued (successors not seen before, then created join items). */
+      readonly enqueued: readonly string[];
+      /** Join items created by this commit. */
+      readonly joined: readonly EngineItem[];
+      /** Items discarded because this commit finished the run. */
+      readonly dropped: readonly DroppedItem[];
+      /** The context version after the commit. */
+      readonly contextVersion: number;
+    }
+  /** This item (this lease, or any lease for a final item state) was already committed: nothing applied. */
+  | { readonly status: 'duplicate' }
+  /** The run is final (cancelled, failed or completed): the item was only acked, nothing else applied. */
+  | { readonly status: 'run_finished'; readonly runStatus: RunStatus }
+  /** The lease expired or another worker holds the item: nothing applied. */
+  | { readonly status: 'lease_lost' };
+
+export interface StepCommitter {
+  /**
+   * Applies one step's effects in ONE atomic operation (one Lua script, one SQL transaction), checked in this
+   * order: (1) the item was already committed (its state is `completed`, `failed` or `dead_lettered`, or this very
+   * lease token already committed a retry) -> `duplicate`; (2) the run is final -> `run_finished` (the lease, if any, is released); (3) the lease token is not
+   * the item's current, unexpired lease -> `lease_lost`; (4) apply everything (see {@link StepCommit.outcome}),
+   * including item states, metrics, errors and the run's completion or failure. Concurrent commits never interleave:
+   * of N commits each parking one arrival of a group of N, exactly one creates the join item.
+   * Throws `RunNotFoundError` for an unknown run, `InvalidArgumentError` for malformed input (bad ids, negative
+   * delay, arrivals whose `size` disagrees with their group's), changing nothing.
+   */
+  commitStep(commit: StepCommit): Promise<CommitResult>;
+}
+
+/**
+ * Whether a `failed` outcome dead-letters its item. Failures caused by the run rather than the item (its deadline,
+ * its cancellation) mark the item `failed` instead. Every backend uses this rule.
+ */
+export function shouldDeadLetter(error: SerializedError): boolean {
+  return error.code !== 'FLOXIDE_DEADLINE' && error.code !== 'FLOXIDE_CANCELLED';
+}
+
+/** What workers and the orchestrator use: every store, one backend. */
+export interface DistributedBackend
+  extends WorkQueue,
+    ContextStore,
+    RunInfoStore,
+    MetricsStore,
+    ErrorStore,
+    LivenessStore,
+    WorkItemStateStore,
+    StepCommitter {
+  /** e.g. `memory`, `redis`, `postgres`. */
+  readonly kind: string;
+  /** Releases connections. Idempotent; afterwards every operation rejects with `StoreError`. */
+  close(): Promise<void>;
+}

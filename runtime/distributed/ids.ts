@@ -1,0 +1,125 @@
+/**
+ * Identifiers and stored-JSON helpers shared by every distributed backend: validation of run ids, worker ids,
+ * item ids and key prefixes (they end up inside Redis keys and SQL rows), deterministic child item ids, and the
+ * canonical/safe JSON encoding every backend uses so that all of them compare and revive values the same way.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { CorruptStateError, InvalidArgumentError } from '../errors.js';
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const KEY_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const MAX_ITEM_ID = 512;
+
+/** The id of a run's first work item (every mode). */
+export const START_ITEM_ID = '0';
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v) : typeof v;
+}
+
+/**
+ * Throws {@link InvalidArgumentError} unless `runId` is 1-128 characters of `[A-Za-z0-9._:-]` starting with a letter
+ * or digit. Run ids are embedded in store keys, so anything else (spaces, `*`, `{`, braces, newlines) is refused.
+ */
+export function assertRunId(runId: unknown): asserts runId is string {
+  if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
+    throw new InvalidArgumentError(`invalid run id ${show(runId)}: expected 1-128 characters of [A-Za-z0-9._:-], starting with a letter or digit`);
+  }
+}
+
+/** Throws {@link InvalidArgumentError} unless `workerId` is 1-128 characters of `[A-Za-z0-9._:@-]` starting with a letter or digit. */
+export function assertWorkerId(workerId: unknown): asserts workerId is string {
+  if (typeof workerId !== 'string' || !WORKER_ID.test(workerId)) {
+    throw new InvalidArgumentError(`invalid worker id ${show(workerId)}: expected 1-128 characters of [A-Za-z0-9._:@-], starting with a letter or digit`);
+  }
+}
+
+/**
+ * Throws {@link InvalidArgumentError} unless `prefix` is 1-64 characters of `[A-Za-z0-9._:-]` starting with a letter
+ * or digit (e.g. `floxide:` or `tenant-a.floxide:`). Prefixes must not contain Redis glob or hash-tag characters.
+ */
+export function assertKeyPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
+    throw new InvalidArgumentError(`invalid key prefix ${show(prefix)}: expected 1-64 characters of [A-Za-z0-9._:-], starting with a letter or digit`);
+  }
+}
+
+/** Throws {@link InvalidArgumentError} unless `itemId` is a non-empty string of at most 512 printable characters. */
+export function assertItemId(itemId: unknown): asserts itemId is string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof itemId !== 'string' || itemId.length === 0 || itemId.length > MAX_ITEM_ID || /[\u0000-\u001f\u007f]/.test(itemId)) {
+    throw new InvalidArgumentError(`invalid work item id ${show(itemId)}: expected 1-${MAX_ITEM_ID} printable characters`);
+  }
+}
+
+/**
+ * The id of the `index`-th child produced by the item `parentId`: a hash of both, so a redelivered item produces
+ * exactly the same child ids and the store's per-id idempotency recognises them. 20 hex characters (80 bits).
+ */
+export function childItemId(parentId: string, index: number): string {
+  assertItemId(parentId);
+  if (!Number.isSafeInteger(index) || index < 0) throw new InvalidArgumentError(`invalid child index ${String(index)}`);
+  return createHash('sha256').update(parentId).update('\u0000').update(String(index)).digest('hex').slice(0, 20);
+}
+
+/** A fresh random run id (runs are never replayed under a new id, so randomness is fine here). */
+export function newRunId(): string {
+  return randomUUID();
+}
+
+/**
+ * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
+ * inputs (createRun idempotency) by string equality, also inside Lua and SQL. Throws {@link InvalidArgumentError}
+ * for values JSON cannot represent faithfully (functions, symbols, bigint, non-finite numbers, cycles).
+ * `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` at the top level is refused.
+ */
+export function canonicalJson(value: unknown): string {
+  const seen = new Set<object>();
+  const enc = (v: unknown, path: string): string => {
+    if (v === null) return 'null';
+    switch (typeof v) {
+      case 'string':
+        return JSON.stringify(v);
+      case 'boolean':
+        return v ? 'true' : 'false';
+      case 'number':
+        if (!Number.isFinite(v)) throw new InvalidArgumentError(`cannot store non-finite number at ${path}`);
+        return JSON.stringify(v);
+      case 'object': {
+        if (seen.has(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${path})`);
+        const withJson = v as { toJSON?: () => unknown };
+        if (typeof withJson.toJSON === 'function' && !Array.isArray(v)) return enc(withJson.toJSON(), path);
+        seen.add(v);
+        try {
+          if (Array.isArray(v)) return `[${v.map((x, i) => (x === undefined ? 'null' : enc(x, `${path}[${i}]`))).join(',')}]`;
+          const keys = Object.keys(v).sort();
+          const parts: string[] = [];
+          for (const k of keys) {
+            const x = (v as Record<string, unknown>)[k];
+            if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+            parts.push(`${JSON.stringify(k)}:${enc(x, `${path}.${k}`)}`);
+          }
+          return `{${parts.join(',')}}`;
+        } finally {
+          seen.delete(v);
+        }
+      }
+      default:
+        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${path}`);
+    }
+  };
+  return enc(value, '$');
+}
+
+/**
+ * Parses JSON read back from a store. `__proto__` keys are dropped (no prototype pollution when the value is later
+ * merged into an object); a syntax error becomes {@link CorruptStateError} naming `what`.
+ */
+export function parseStoredJson<T = unknown>(text: string, what: string): T {
+  try {
+    return JSON.parse(text, (key, value) => (key === '__proto__' ? undefined : value)) as T;
+  } catch (err) {
+    throw new CorruptStateError(`stored ${what} is not valid JSON`, { cause: err });
+  }
+}

@@ -1,0 +1,765 @@
+/**
+ * The in-memory distributed backend: the reference implementation of `contracts.ts` for tests and single-process
+ * use. Every operation runs to completion synchronously inside one JavaScript turn, which makes it atomic the way
+ * a Lua script or a SQL transaction is. Values are stored as canonical JSON text and parsed on the way out, so
+ * nothing is shared with callers (Floxide's in-memory stores shared live objects: bug B13).
+ */
+import {
+  CancelledError,
+  FingerprintMismatchError,
+  InvalidArgumentError,
+  NoTerminalReachedError,
+  RunInputMismatchError,
+  RunNotFoundError,
+  RunStateError,
+  StoreError,
+  serializeError,
+  type SerializedError,
+} from '../errors.js';
+import { joinItemFor, type EngineItem, type JoinArrival } from '../engine/step.js';
+import {
+  DEFAULT_LIVENESS_THRESHOLD_MS,
+  classifyLiveness,
+  emptyMetrics,
+  isFinalRunStatus,
+  shouldDeadLetter,
+  type ClaimOptions,
+  type CommitResult,
+  type ContextSnapshot,
+  type CreateRunResult,
+  type DeadLetter,
+  type DistributedBackend,
+  type DropReason,
+  type DroppedItem,
+  type ErrorRecord,
+  type LeaseExtension,
+  type LeasedItem,
+  type ListRunsFilter,
+  type NewRun,
+  type PendingWork,
+  type RunMetrics,
+  type RunRecord,
+  type RunStatus,
+  type RunTransition,
+  type StepCommit,
+  type WorkItemState,
+  type WorkItemStatus,
+  type WorkerHealth,
+  type WorkerRecord,
+} from './contracts.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from './ids.js';
+
+/** Options of {@link MemoryBackend}. */
+export interface MemoryBackendOptions {
+  /** The backend's clock (epoch ms). Inject a manual clock to test leases and delays without waiting. */
+  readonly clock?: () => number;
+}
+
+interface MemItem {
+  readonly itemId: string;
+  readonly node: string;
+  readonly json: string;
+  status: WorkItemStatus;
+  attempt: number;
+  deliveries: number;
+  workerId: string | undefined;
+  leaseToken: string | undefined;
+  leaseExpiresAt: number | undefined;
+  notBefore: number | undefined;
+  /** The last claim's lease expired before a commit: the next claim is a redelivery. */
+  expired: boolean;
+  /** Lease tokens whose commit was applied (retries keep the item alive, so the token marks the replay). */
+  readonly committedTokens: Set<string>;
+  updatedAt: number;
+}
+
+interface MemGroup {
+  readonly size: number;
+  readonly arrivals: Map<number, string>;
+}
+
+interface MemRun {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly fingerprint: string;
+  readonly inputJson: string;
+  readonly contextJson: string;
+  readonly createdAt: number;
+  readonly deadline: number | undefined;
+  readonly seq: number;
+  status: RunStatus;
+  updatedAt: number;
+  finishedAt: number | undefined;
+  outputJson: string | undefined;
+  error: SerializedError | undefined;
+  dropped: DroppedItem[];
+  readonly deltas: Array<{ version: number; itemId: string; json: string }>;
+  /** Every item ever enqueued, in enqueue order. */
+  readonly items: Map<string, MemItem>;
+  /** Claimable item ids, FIFO. */
+  ready: string[];
+  readonly leased: Set<string>;
+  readonly delayed: Set<string>;
+  readonly groups: Map<string, MemGroup>;
+  readonly metrics: { -readonly [K in keyof RunMetrics]: K extends 'counters' ? Record<string, number> : number };
+  readonly errors: string[];
+  readonly deadLetters: string[];
+}
+
+const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
+
+function copy<T>(json: string, what: string): T {
+  return parseStoredJson<T>(json, what);
+}
+
+function assertPositiveInt(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
+}
+
+function assertPositiveMs(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of milliseconds, got ${String(v)}`);
+}
+
+function assertString(v: unknown, what: string): asserts v is string {
+  if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
+}
+
+function assertSerializedError(e: unknown, what: string): asserts e is SerializedError {
+  if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') {
+    throw new InvalidArgumentError(`${what} must be a SerializedError ({ name, message })`);
+  }
+}
+
+function assertEngineItem(item: unknown, what: string): asserts item is EngineItem {
+  if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${what} must be a work item object`);
+  const it = item as EngineItem;
+  assertString(it.node, `${what}.node`);
+  assertItemId(it.id);
+}
+
+function assertArrival(a: unknown, what: string): asserts a is JoinArrival {
+  if (typeof a !== 'object' || a === null) throw new InvalidArgumentError(`${what} must be a join arrival`);
+  const ar = a as JoinArrival;
+  assertItemId(ar.group);
+  assertPositiveInt(ar.size, `${what}.size`);
+  if (!Number.isSafeInteger(ar.index) || ar.index < 0 || ar.index >= ar.size) throw new InvalidArgumentError(`${what}.index ${String(ar.index)} is outside 0..${ar.size - 1}`);
+  if (typeof ar.held !== 'boolean') throw new InvalidArgumentError(`${what}.held must be a boolean`);
+  if (!ar.held) assertString(ar.node, `${what}.node`);
+  if (!Array.isArray(ar.outer)) throw new InvalidArgumentError(`${what}.outer must be an array of join frames`);
+}
+
+function assertCounters(c: unknown): asserts c is Record<string, number> | undefined {
+  if (c === undefined) return;
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InvalidArgumentError('counters must be an object of numbers');
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidArgumentError(`counter ${JSON.stringify(k)} must be a finite number`);
+  }
+}
+
+/**
+ * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
+ * one instance; it is not shared across processes.
+ */
+export class MemoryBackend implements DistributedBackend {
+  readonly kind = 'memory';
+  private readonly clock: () => number;
+  private readonly runs = new Map<string, MemRun>();
+  /** Non-final runs in creation order: the round-robin ring. */
+  private ring: string[] = [];
+  /** The run served last; the next claim starts after it. */
+  private lastServed: string | undefined;
+  private readonly workers = new Map<string, { lastSeen: number; json: string }>();
+  private runSeq = 0;
+  private tokenSeq = 0;
+  private closed = false;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  // ---- lifecycle
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private open(): void {
+    if (this.closed) throw new StoreError('the memory backend is closed');
+  }
+
+  private runOrThrow(runId: string): MemRun {
+    assertRunId(runId);
+    const run = this.runs.get(runId);
+    if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    return run;
+  }
+
+  // ---- RunInfoStore
+
+  async createRun(spec: NewRun): Promise<CreateRunResult> {
+    this.open();
+    assertRunId(spec.runId);
+    assertString(spec.workflow, 'workflow');
+    assertString(spec.fingerprint, 'fingerprint');
+    assertEngineItem(spec.firstItem, 'firstItem');
+    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
+      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+    }
+    const inputJson = canonicalJson(spec.input ?? null);
+    const existing = this.runs.get(spec.runId);
+    if (existing) {
+      if (existing.workflow !== spec.workflow) {
+        throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${existing.workflow}, not ${spec.workflow}`);
+      }
+      if (existing.fingerprint !== spec.fingerprint) {
+        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${existing.fingerprint}, not ${spec.fingerprint}: run floxide build or use another run id`);
+      }
+      if (existing.inputJson !== inputJson) throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+      return { created: false, run: this.recordOf(existing) };
+    }
+    const contextJson = canonicalJson(spec.context ?? null);
+    const itemJson = canonicalJson(spec.firstItem);
+    const now = this.clock();
+    const run: MemRun = {
+      runId: spec.runId,
+      workflow: spec.workflow,
+      fingerprint: spec.fingerprint,
+      inputJson,
+      contextJson,
+      createdAt: now,
+      deadline: spec.deadline,
+      seq: ++this.runSeq,
+      status: 'running',
+      updatedAt: now,
+      finishedAt: undefined,
+      outputJson: undefined,
+      error: undefined,
+      dropped: [],
+      deltas: [],
+      items: new Map(),
+      ready: [],
+      leased: new Set(),
+      delayed: new Set(),
+      groups: new Map(),
+      metrics: { ...emptyMetrics(), counters: {} },
+      errors: [],
+      deadLetters: [],
+    };
+    this.enqueue(run, spec.firstItem.id, spec.firstItem.node, itemJson, now);
+    this.runs.set(run.runId, run);
+    this.ring.push(run.runId);
+    return { created: true, run: this.recordOf(run) };
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    this.open();
+    assertRunId(runId);
+    const run = this.runs.get(runId);
+    return run ? this.recordOf(run) : undefined;
+  }
+
+  async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
+    this.open();
+    if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
+    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    const runs = [...this.runs.values()]
+      .filter((r) => (filter.status === undefined || r.status === filter.status) && (filter.workflow === undefined || r.workflow === filter.workflow))
+      .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
+    return (filter.limit === undefined ? runs : runs.slice(0, filter.limit)).map((r) => this.recordOf(r));
+  }
+
+  async cancelRun(runId: string, reason?: string): Promise<RunTransition> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    if (run.status === 'cancelled') return { applied: false, status: run.status, dropped: [] };
+    this.assertNotFinal(run, 'cancel');
+    const error = serializeError(new CancelledError(reason ?? 'the run was cancelled'));
+    const dropped = this.finish(run, 'cancelled', 'cancelled', { error });
+    return { applied: true, status: run.status, dropped };
+  }
+
+  async pauseRun(runId: string): Promise<RunTransition> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    if (run.status === 'paused') return { applied: false, status: run.status, dropped: [] };
+    this.assertNotFinal(run, 'pause');
+    run.status = 'paused';
+    run.updatedAt = this.clock();
+    return { applied: true, status: run.status, dropped: [] };
+  }
+
+  async resumeRun(runId: string): Promise<RunTransition> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    if (run.status === 'running') return { applied: false, status: run.status, dropped: [] };
+    this.assertNotFinal(run, 'resume');
+    run.status = 'running';
+    run.updatedAt = this.clock();
+    return { applied: true, status: run.status, dropped: [] };
+  }
+
+  async failRun(runId: string, error: SerializedError): Promise<RunTransition> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    assertSerializedError(error, 'error');
+    if (run.status === 'failed') return { applied: false, status: run.status, dropped: [] };
+    this.assertNotFinal(run, 'fail');
+    const dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(canonicalJson(error), 'error') });
+    return { applied: true, status: run.status, dropped };
+  }
+
+  private assertNotFinal(run: MemRun, op: string): void {
+    if (isFinalRunStatus(run.status)) throw new RunStateError(`cannot ${op} run ${run.runId}: it is already ${run.status}`);
+  }
+
+  // ---- WorkQueue
+
+  async claim(workerId: string, max: number, leaseMs: number, options: ClaimOptions = {}): Promise<LeasedItem[]> {
+    this.open();
+    assertWorkerId(workerId);
+    assertPositiveInt(max, 'max');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    const now = this.clock();
+    const start = this.lastServed === undefined ? 0 : this.ring.indexOf(this.lastServed) + 1;
+    const order = [...this.ring.slice(start), ...this.ring.slice(0, start)].map((id) => this.runs.get(id)!);
+    const eligible = order.filter((r) => r.status === 'running' && (options.workflow === undefined || r.workflow === options.workflow));
+    for (const run of eligible) this.promoteDue(run, now);
+    const out: LeasedItem[] = [];
+    let progress = true;
+    while (out.length < max && progress) {
+      progress = false;
+      for (const run of eligible) {
+        if (out.length >= max) break;
+        const itemId = run.ready.shift();
+        if (itemId === undefined) continue;
+        const it = run.items.get(itemId)!;
+        if (it.expired) run.metrics.redeliveries += 1;
+        it.expired = false;
+        it.status = 'in_progress';
+        it.deliveries += 1;
+        it.workerId = workerId;
+        it.leaseToken = `${workerId}#${++this.tokenSeq}`;
+        it.leaseExpiresAt = now + leaseMs;
+        it.notBefore = undefined;
+        it.updatedAt = now;
+        run.leased.add(itemId);
+        this.lastServed = run.runId;
+        progress = true;
+        out.push({
+          runId: run.runId,
+          workflow: run.workflow,
+          fingerprint: run.fingerprint,
+          deadline: run.deadline,
+          item: copy<EngineItem>(it.json, 'work item'),
+          attempt: it.attempt,
+          leaseToken: it.leaseToken,
+          leaseExpiresAt: it.leaseExpiresAt,
+          deliveries: it.deliveries,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Moves due retries and expired leases to the ready queue, in order of their due time. */
+  private promoteDue(run: MemRun, now: number): void {
+    const due: Array<{ at: number; it: MemItem }> = [];
+    for (const id of run.leased) {
+      const it = run.items.get(id)!;
+      if (it.leaseExpiresAt! <= now) due.push({ at: it.leaseExpiresAt!, it });
+    }
+    for (const id of run.delayed) {
+      const it = run.items.get(id)!;
+      if (it.notBefore! <= now) due.push({ at: it.notBefore!, it });
+    }
+    due.sort((a, b) => a.at - b.at);
+    for (const { it } of due) {
+      if (it.status === 'in_progress') {
+        run.leased.delete(it.itemId);
+        it.expired = true;
+      } else run.delayed.delete(it.itemId);
+      it.status = 'pending';
+      it.leaseToken = undefined;
+      it.leaseExpiresAt = undefined;
+      it.notBefore = undefined;
+      it.updatedAt = now;
+      run.ready.push(it.itemId);
+    }
+  }
+
+  private liveLease(run: MemRun, itemId: string, leaseToken: string, now: number): MemItem | undefined {
+    const it = run.items.get(itemId);
+    if (!it || it.status !== 'in_progress' || it.leaseToken !== leaseToken || it.leaseExpiresAt! <= now) return undefined;
+    return it;
+  }
+
+  async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    const run = this.runs.get(runId);
+    if (!run) return { status: 'lost', runStatus: undefined };
+    const now = this.clock();
+    const it = this.liveLease(run, itemId, leaseToken, now);
+    if (!it || isFinalRunStatus(run.status)) return { status: 'lost', runStatus: run.status };
+    it.leaseExpiresAt = now + leaseMs;
+    it.updatedAt = now;
+    return { status: 'extended', leaseExpiresAt: it.leaseExpiresAt, runStatus: run.status };
+  }
+
+  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    const run = this.runs.get(runId);
+    if (!run) return false;
+    const now = this.clock();
+    const it = this.liveLease(run, itemId, leaseToken, now);
+    if (!it) return false;
+    run.leased.delete(itemId);
+    it.status = 'pending';
+    it.leaseToken = undefined;
+    it.leaseExpiresAt = undefined;
+    it.updatedAt = now;
+    run.ready.unshift(itemId);
+    return true;
+  }
+
+  async pendingWork(runId: string): Promise<PendingWork[]> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    const out: PendingWork[] = [];
+    for (const it of run.items.values()) {
+      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry') {
+        out.push({ item: copy<EngineItem>(it.json, 'work item'), state: this.stateOf(run, it) });
+      }
+    }
+    return out;
+  }
+
+  // ---- WorkItemStateStore
+
+  async itemState(runId: string, itemId: string): Promise<WorkItemState | undefined> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    assertItemId(itemId);
+    const it = run.items.get(itemId);
+    return it ? this.stateOf(run, it) : undefined;
+  }
+
+  async itemStates(runId: string): Promise<WorkItemState[]> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    return [...run.items.values()].map((it) => this.stateOf(run, it));
+  }
+
+  // ---- ContextStore
+
+  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    const version = run.deltas.length;
+    if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > version)) {
+      throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${String(sinceVersion)}`);
+    }
+    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => ({ version: d.version, itemId: d.itemId, delta: copy<Record<string, unknown>>(d.json, 'context delta') }));
+    return sinceVersion === undefined ? { initial: copy(run.contextJson, 'context'), deltas, version } : { deltas, version };
+  }
+
+  // ---- MetricsStore / ErrorStore
+
+  async metrics(runId: string): Promise<RunMetrics> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    return { ...run.metrics, counters: { ...run.metrics.counters } };
+  }
+
+  async errors(runId: string): Promise<ErrorRecord[]> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    return run.errors.map((e) => copy<ErrorRecord>(e, 'error record'));
+  }
+
+  async recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    assertItemId(record.itemId);
+    assertString(record.node, 'node');
+    assertPositiveInt(record.attempt, 'attempt');
+    assertSerializedError(record.error, 'error');
+    run.errors.push(canonicalJson({ itemId: record.itemId, node: record.node, attempt: record.attempt, error: record.error, kind: 'worker', at: this.clock() }));
+  }
+
+  async deadLetters(runId: string): Promise<DeadLetter[]> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    return run.deadLetters.map((d) => copy<DeadLetter>(d, 'dead letter'));
+  }
+
+  // ---- LivenessStore
+
+  async heartbeat(workerId: string, health: WorkerHealth): Promise<void> {
+    this.open();
+    assertWorkerId(workerId);
+    if (typeof health !== 'object' || health === null || !['idle', 'busy', 'stopping'].includes(health.status) || !Array.isArray(health.current)) {
+      throw new InvalidArgumentError('health must be a WorkerHealth ({ status: idle | busy | stopping, current: [...], processed, errors })');
+    }
+    this.workers.set(workerId, { lastSeen: this.clock(), json: canonicalJson(health) });
+  }
+
+  async listWorkers(options: { readonly thresholdMs?: number } = {}): Promise<WorkerRecord[]> {
+    this.open();
+    const threshold = options.thresholdMs ?? DEFAULT_LIVENESS_THRESHOLD_MS;
+    assertPositiveMs(threshold, 'thresholdMs');
+    const now = this.clock();
+    return [...this.workers.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([workerId, w]) => ({ workerId, lastSeen: w.lastSeen, health: copy<WorkerHealth>(w.json, 'worker health'), liveness: classifyLiveness(w.lastSeen, now, threshold) }));
+  }
+
+  async removeWorker(workerId: string): Promise<boolean> {
+    this.open();
+    assertWorkerId(workerId);
+    return this.workers.delete(workerId);
+  }
+
+  // ---- StepCommitter
+
+  async commitStep(commit: StepCommit): Promise<CommitResult> {
+    this.open();
+    const run = this.runOrThrow(commit.runId);
+    assertItemId(commit.itemId);
+    assertString(commit.leaseToken, 'leaseToken');
+    assertCounters(commit.counters);
+    const outcome = commit.outcome;
+    // Validate and encode everything before touching state: a rejected commit changes nothing.
+    let produced: Array<{ id: string; node: string; json: string }> = [];
+    let arrivals: JoinArrival[] = [];
+    let deltaJson: string | undefined;
+    let outputJson: string | undefined;
+    let retryDelay = 0;
+    let failure: SerializedError | undefined;
+    switch (outcome?.type) {
+      case 'continue':
+      case 'terminal': {
+        if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
+        produced = outcome.items.map((item, i) => {
+          assertEngineItem(item, `outcome.items[${i}]`);
+          return { id: item.id, node: item.node, json: canonicalJson(item) };
+        });
+        outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
+        arrivals = outcome.arrivals.map((a) => copy<JoinArrival>(canonicalJson(a), 'join arrival'));
+        if (outcome.delta !== undefined && outcome.delta !== null) {
+          if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
+          if (Object.keys(outcome.delta).length > 0) deltaJson = canonicalJson(outcome.delta);
+        }
+        if (outcome.type === 'terminal') outputJson = canonicalJson(outcome.output ?? null);
+        break;
+      }
+      case 'retry':
+        if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
+          throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+        }
+        assertSerializedError(outcome.error, 'outcome.error');
+        retryDelay = outcome.delayMs;
+        failure = copy<SerializedError>(canonicalJson(outcome.error), 'error');
+        break;
+      case 'failed':
+        assertSerializedError(outcome.error, 'outcome.error');
+        failure = copy<SerializedError>(canonicalJson(outcome.error), 'error');
+        break;
+      default:
+        throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
+    }
+    if (outcome.type === 'continue') this.checkGroupSizes(run, arrivals);
+
+    const now = this.clock();
+    const it = run.items.get(commit.itemId);
+    // (1) already committed
+    if (it && (it.status === 'completed' || it.status === 'failed' || it.status === 'dead_lettered' || it.committedTokens.has(commit.leaseToken))) {
+      return { status: 'duplicate' };
+    }
+    // (2) run is final: ack only (its outstanding work was already dropped)
+    if (isFinalRunStatus(run.status)) return { status: 'run_finished', runStatus: run.status };
+    // (3) lease
+    if (!it || !this.liveLease(run, commit.itemId, commit.leaseToken, now)) return { status: 'lease_lost' };
+
+    // (4) apply
+    run.leased.delete(it.itemId);
+    it.committedTokens.add(commit.leaseToken);
+    it.leaseToken = undefined;
+    it.leaseExpiresAt = undefined;
+    it.updatedAt = now;
+    if (commit.counters) for (const [k, v] of Object.entries(commit.counters)) run.metrics.counters[k] = (run.metrics.counters[k] ?? 0) + v;
+    const enqueued: string[] = [];
+    const joined: EngineItem[] = [];
+    let dropped: DroppedItem[] = [];
+
+    if (outcome.type === 'retry') {
+      it.status = 'waiting_retry';
+      run.errors.push(canonicalJson({ itemId: it.itemId, node: it.node, attempt: it.attempt, error: failure, kind: 'retry', at: now }));
+      it.attempt += 1;
+      it.notBefore = now + retryDelay;
+      run.delayed.add(it.itemId);
+      run.metrics.retries += 1;
+    } else if (outcome.type === 'failed') {
+      const deadLetter = shouldDeadLetter(failure!);
+      it.status = deadLetter ? 'dead_lettered' : 'failed';
+      run.errors.push(canonicalJson({ itemId: it.itemId, node: it.node, attempt: it.attempt, error: failure, kind: 'failure', at: now }));
+      run.metrics.failed += 1;
+      if (deadLetter) {
+        run.metrics.deadLettered += 1;
+        run.deadLetters.push(canonicalJson({ item: copy<EngineItem>(it.json, 'work item'), attempts: it.attempt, error: failure, at: now }));
+      }
+      dropped = this.finish(run, 'failed', 'failed', { error: failure });
+    } else {
+      it.status = 'completed';
+      run.metrics.completed += 1;
+      if (deltaJson !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: deltaJson });
+      if (outcome.type === 'terminal') {
+        const extra: DroppedItem[] = [
+          ...produced.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
+          ...arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
+        ];
+        dropped = this.finish(run, 'completed', 'terminal', { outputJson, extra });
+      } else {
+        for (const p of produced) if (this.enqueue(run, p.id, p.node, p.json, now)) enqueued.push(p.id);
+        for (const a of arrivals) {
+          const item = this.park(run, a);
+          if (item && this.enqueue(run, item.id, item.node, canonicalJson(item), now)) {
+            enqueued.push(item.id);
+            joined.push(item);
+          }
+        }
+        if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0) {
+          const error = serializeError(new NoTerminalReachedError(`run ${run.runId} has no work left and reached no terminal node`));
+          dropped = this.finish(run, 'failed', 'failed', { error });
+        }
+      }
+    }
+    return { status: 'applied', runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
+  }
+
+  /** Rejects arrivals whose size disagrees with their group (already parked, or earlier in the same commit). */
+  private checkGroupSizes(run: MemRun, arrivals: readonly JoinArrival[]): void {
+    const sizes = new Map<string, number>();
+    for (const [g, group] of run.groups) sizes.set(g, group.size);
+    for (const a of arrivals) {
+      const size = sizes.get(a.group);
+      if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
+      sizes.set(a.group, a.size);
+    }
+  }
+
+  /** Parks an arrival; returns the join item when it completed its group (undefined when every arrival was a hold). */
+  private park(run: MemRun, a: JoinArrival): EngineItem | undefined {
+    let group = run.groups.get(a.group);
+    if (!group) {
+      group = { size: a.size, arrivals: new Map() };
+      run.groups.set(a.group, group);
+    }
+    if (group.arrivals.has(a.index)) return undefined;
+    group.arrivals.set(a.index, canonicalJson(a));
+    if (group.arrivals.size < group.size) return undefined;
+    run.groups.delete(a.group);
+    const all = [...group.arrivals.values()].map((j) => copy<JoinArrival>(j, 'join arrival'));
+    const node = all.find((x) => x.node !== undefined && !x.held)?.node ?? all.find((x) => x.node !== undefined)?.node;
+    return node === undefined ? undefined : joinItemFor(node, a.group, all);
+  }
+
+  /** Adds an item unless the run already has one with this id. */
+  private enqueue(run: MemRun, id: string, node: string, json: string, now: number): boolean {
+    if (run.items.has(id)) return false;
+    run.items.set(id, {
+      itemId: id,
+      node,
+      json,
+      status: 'pending',
+      attempt: 1,
+      deliveries: 0,
+      workerId: undefined,
+      leaseToken: undefined,
+      leaseExpiresAt: undefined,
+      notBefore: undefined,
+      expired: false,
+      committedTokens: new Set(),
+      updatedAt: now,
+    });
+    run.ready.push(id);
+    run.metrics.enqueued += 1;
+    return true;
+  }
+
+  /** Makes the run final and drops its outstanding work. */
+  private finish(
+    run: MemRun,
+    status: 'completed' | 'failed' | 'cancelled',
+    reason: DropReason,
+    extra: { error?: SerializedError; outputJson?: string; extra?: DroppedItem[] },
+  ): DroppedItem[] {
+    const now = this.clock();
+    const dropped: DroppedItem[] = [];
+    for (const it of run.items.values()) {
+      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry') {
+        it.status = 'dropped';
+        it.leaseToken = undefined;
+        it.leaseExpiresAt = undefined;
+        it.notBefore = undefined;
+        it.updatedAt = now;
+        dropped.push({ id: it.itemId, node: it.node, reason });
+      }
+    }
+    dropped.push(...(extra.extra ?? []));
+    run.ready = [];
+    run.leased.clear();
+    run.delayed.clear();
+    run.groups.clear();
+    run.status = status;
+    run.updatedAt = now;
+    run.finishedAt = now;
+    if (extra.error) run.error = extra.error;
+    if (extra.outputJson !== undefined) run.outputJson = extra.outputJson;
+    run.dropped = dropped;
+    run.metrics.dropped += dropped.length;
+    const at = this.ring.indexOf(run.runId);
+    if (at >= 0) {
+      this.ring.splice(at, 1);
+      if (this.lastServed === run.runId) this.lastServed = at > 0 ? this.ring[at - 1] : undefined;
+    }
+    return dropped.map((d) => ({ ...d }));
+  }
+
+  private stateOf(run: MemRun, it: MemItem): WorkItemState {
+    return {
+      runId: run.runId,
+      itemId: it.itemId,
+      node: it.node,
+      status: it.status,
+      attempt: it.attempt,
+      workerId: it.workerId,
+      leaseExpiresAt: it.leaseExpiresAt,
+      notBefore: it.notBefore,
+      updatedAt: it.updatedAt,
+    };
+  }
+
+  private recordOf(run: MemRun): RunRecord {
+    return {
+      runId: run.runId,
+      workflow: run.workflow,
+      fingerprint: run.fingerprint,
+      status: run.status,
+      input: copy(run.inputJson, 'run input'),
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+      finishedAt: run.finishedAt,
+      deadline: run.deadline,
+      output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
+      error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
+      dropped: run.dropped.map((d) => ({ ...d })),
+    };
+  }
+}

@@ -1,0 +1,689 @@
+/**
+ * The distributed backend conformance suite: one spec, every backend (memory, Redis, Postgres).
+ *
+ * Usage, in a `*.test.ts` file:
+ * ```ts
+ * describeBackendConformance('redis', async () => RedisBackend.connect({ url, keyPrefix: uniquePrefix() }));
+ * ```
+ * `make` must return a backend over fresh, empty state on every call (a unique key prefix or schema): each test
+ * gets its own backend and closes it afterwards. Times are real (the backend's clock), with short leases.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  FingerprintMismatchError,
+  InvalidArgumentError,
+  RunInputMismatchError,
+  RunNotFoundError,
+  RunStateError,
+  StoreError,
+  type SerializedError,
+} from '../../runtime/errors.js';
+import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/step.js';
+import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
+import { childItemId } from '../../runtime/distributed/ids.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const LONG = 30_000;
+
+function err(message: string, code?: string): SerializedError {
+  return code === undefined ? { name: 'Error', message } : { name: 'Error', message, code };
+}
+
+function cont(items: EngineItem[] = [], arrivals: JoinArrival[] = [], delta?: ContextDelta): StepOutcome {
+  return { type: 'continue', items, arrivals, delta };
+}
+
+function terminal(output: unknown, items: EngineItem[] = [], delta?: ContextDelta): StepOutcome {
+  return { type: 'terminal', output, items, arrivals: [], delta };
+}
+
+function retry(delayMs: number, message = 'boom'): StepOutcome {
+  return { type: 'retry', attempt: 1, delayMs, error: err(message) };
+}
+
+function failed(message = 'fatal', code?: string): StepOutcome {
+  return { type: 'failed', error: err(message, code), attempts: 1 };
+}
+
+function item(node: string, id: string, input: unknown = null, join?: JoinFrame[]): EngineItem {
+  return join ? { node, id, input, join } : { node, id, input };
+}
+
+const health = (status: WorkerHealth['status'] = 'idle'): WorkerHealth => ({ status, current: [], processed: 0, errors: 0 });
+
+/** Registers the whole suite for one backend. */
+export function describeBackendConformance(name: string, make: () => Promise<DistributedBackend>): void {
+  describe(`distributed backend conformance: ${name}`, () => {
+    let b: DistributedBackend;
+    let seq = 0;
+
+    beforeEach(async () => {
+      seq = 0;
+      b = await make();
+    });
+    afterEach(async () => {
+      await b.close();
+    });
+
+    function spec(over: Partial<NewRun> = {}): NewRun {
+      const runId = over.runId ?? `run-${++seq}`;
+      const input = 'input' in over ? over.input : { topic: 'x', n: seq };
+      return { runId, workflow: 'wf', fingerprint: 'fp-1', input, context: { count: 0, log: [] }, firstItem: item('start', '0', input), ...over };
+    }
+
+    async function start(over: Partial<NewRun> = {}): Promise<string> {
+      const r = await b.createRun(spec(over));
+      return r.run.runId;
+    }
+
+    async function claimOne(workerId = 'w1', leaseMs = LONG): Promise<LeasedItem> {
+      const got = await b.claim(workerId, 1, leaseMs);
+      expect(got).toHaveLength(1);
+      return got[0]!;
+    }
+
+    async function commit(l: LeasedItem, outcome: StepOutcome, counters?: Record<string, number>): Promise<CommitResult> {
+      return b.commitStep({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome, counters });
+    }
+
+    /**
+     * Starts one run per entry and commits each start item with `n` successors (carrying a fan-out frame of group
+     * '0'). Call it only while no other item is claimable.
+     */
+    async function fanOutMany(runs: Array<{ n: number; over?: Partial<NewRun> }>): Promise<Array<{ runId: string; ids: string[] }>> {
+      const out: Array<{ runId: string; ids: string[] }> = [];
+      for (const r of runs) out.push({ runId: await start(r.over), ids: Array.from({ length: r.n }, (_, i) => childItemId('0', i)) });
+      const starts = await b.claim('seed', runs.length, LONG);
+      expect(starts.map((l) => l.runId).sort()).toEqual(out.map((o) => o.runId).sort());
+      for (const l of starts) {
+        const ids = out.find((o) => o.runId === l.runId)!.ids;
+        const res = await commit(l, cont(ids.map((id, i) => item('step', id, i, [{ g: '0', i, n: ids.length }]))));
+        expect(res.status).toBe('applied');
+      }
+      return out;
+    }
+
+    async function fanOut(n: number, over: Partial<NewRun> = {}): Promise<{ runId: string; ids: string[] }> {
+      return (await fanOutMany([{ n, over }]))[0]!;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('createRun', () => {
+      it('atomically creates the record, the initial context and the first item', async () => {
+        const deadline = Date.now() + 60_000;
+        const res = await b.createRun(spec({ runId: 'run-a', input: { topic: 'cats' }, deadline }));
+        expect(res.created).toBe(true);
+        expect(res.run).toMatchObject({ runId: 'run-a', workflow: 'wf', fingerprint: 'fp-1', status: 'running', input: { topic: 'cats' }, deadline, finishedAt: undefined, output: undefined, error: undefined, dropped: [] });
+        expect(typeof res.run.createdAt).toBe('number');
+        expect(await b.getRun('run-a')).toEqual(res.run);
+        const ctx = await b.readContext('run-a');
+        expect(ctx).toEqual({ initial: { count: 0, log: [] }, deltas: [], version: 0 });
+        const pending = await b.pendingWork('run-a');
+        expect(pending.map((p) => p.item)).toEqual([item('start', '0', { topic: 'cats' })]);
+        expect(pending[0]!.state).toMatchObject({ runId: 'run-a', itemId: '0', node: 'start', status: 'pending', attempt: 1 });
+        expect(await b.metrics('run-a')).toEqual({ enqueued: 1, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, counters: {} });
+        const leased = await claimOne();
+        expect(leased).toMatchObject({ runId: 'run-a', workflow: 'wf', fingerprint: 'fp-1', deadline, attempt: 1, deliveries: 1, item: item('start', '0', { topic: 'cats' }) });
+      });
+
+      it('is idempotent per run id (same input, in any key order) and writes nothing the second time', async () => {
+        await b.createRun(spec({ runId: 'run-i', input: { a: 1, b: [1, 2] } }));
+        const again = await b.createRun(spec({ runId: 'run-i', input: { b: [1, 2], a: 1 } }));
+        expect(again.created).toBe(false);
+        expect(again.run.status).toBe('running');
+        expect(await b.pendingWork('run-i')).toHaveLength(1);
+        expect((await b.metrics('run-i')).enqueued).toBe(1);
+        const l = await claimOne();
+        await commit(l, terminal('done'));
+        const third = await b.createRun(spec({ runId: 'run-i', input: { a: 1, b: [1, 2] } }));
+        expect(third).toMatchObject({ created: false, run: { status: 'completed', output: 'done' } });
+        expect(await b.claim('w1', 5, LONG)).toEqual([]);
+      });
+
+      it('refuses a reused run id with another input, workflow or fingerprint', async () => {
+        await b.createRun(spec({ runId: 'run-m', input: { a: 1 } }));
+        await expect(b.createRun(spec({ runId: 'run-m', input: { a: 2 } }))).rejects.toBeInstanceOf(RunInputMismatchError);
+        await expect(b.createRun(spec({ runId: 'run-m', input: { a: 1 }, workflow: 'other' }))).rejects.toBeInstanceOf(RunInputMismatchError);
+        await expect(b.createRun(spec({ runId: 'run-m', input: { a: 1 }, fingerprint: 'fp-2' }))).rejects.toBeInstanceOf(FingerprintMismatchError);
+        expect(await b.pendingWork('run-m')).toHaveLength(1);
+        expect((await b.getRun('run-m'))!.input).toEqual({ a: 1 });
+      });
+
+      it('validates run ids, item ids and values', async () => {
+        for (const bad of ['', 'has space', 'a*b', '{tag}', 'line\nbreak', '-leading', 'x'.repeat(129), 'a/b']) {
+          await expect(b.createRun(spec({ runId: bad }))).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(b.getRun(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
+        }
+        await expect(b.createRun(spec({ firstItem: item('start', '') }))).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.createRun(spec({ input: { n: Number.NaN } }))).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.createRun(spec({ input: { big: 10n } }))).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await b.listRuns()).toEqual([]);
+        expect(await b.getRun('ok-id_1.2:3')).toBeUndefined();
+      });
+
+      it('stores JSON safely (no prototype pollution, copies not shared objects)', async () => {
+        const input = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}') as Record<string, unknown>;
+        await start({ runId: 'run-p', input, firstItem: item('start', '0', input) });
+        const run = await b.getRun('run-p');
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.keys(run!.input as object)).toEqual(['x']);
+        expect(Object.getPrototypeOf(run!.input)).toBe(Object.prototype);
+        expect(Object.keys((await claimOne()).item.input as object)).toEqual(['x']);
+        (run!.input as Record<string, unknown>).x = 99;
+        const ctx = await b.readContext('run-p');
+        (ctx.initial as { log: unknown[] }).log.push('mutated');
+        expect((await b.getRun('run-p'))!.input).toMatchObject({ x: 1 });
+        expect((await b.readContext('run-p')).initial).toEqual({ count: 0, log: [] });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('unknown runs and bad arguments', () => {
+      it('per-run operations throw RunNotFoundError for an unknown run', async () => {
+        const ops: Array<() => Promise<unknown>> = [
+          () => b.pendingWork('nope'),
+          () => b.metrics('nope'),
+          () => b.errors('nope'),
+          () => b.deadLetters('nope'),
+          () => b.readContext('nope'),
+          () => b.itemStates('nope'),
+          () => b.itemState('nope', '0'),
+          () => b.cancelRun('nope'),
+          () => b.pauseRun('nope'),
+          () => b.resumeRun('nope'),
+          () => b.failRun('nope', err('x')),
+          () => b.recordError('nope', { itemId: '0', node: 'a', attempt: 1, error: err('x') }),
+          () => b.commitStep({ runId: 'nope', itemId: '0', leaseToken: 't', outcome: cont() }),
+        ];
+        for (const op of ops) await expect(op()).rejects.toBeInstanceOf(RunNotFoundError);
+        expect(await b.extendLease('nope', '0', 't', 1000)).toEqual({ status: 'lost', runStatus: undefined });
+        expect(await b.release('nope', '0', 't')).toBe(false);
+      });
+
+      it('claim validates its arguments', async () => {
+        await start();
+        await expect(b.claim('bad worker', 1, 1000)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.claim('w1', 0, 1000)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.claim('w1', 1.5, 1000)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.claim('w1', 1, 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.listRuns({ limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await b.claim('w1', 1, 1000)).toHaveLength(1);
+      });
+
+      it('a commit with malformed parts is refused and changes nothing', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const arrivals: JoinArrival[] = [
+          { group: 'g', index: 0, size: 2, node: 'j', value: 1, held: false, outer: [] },
+          { group: 'g', index: 1, size: 3, node: 'j', value: 2, held: false, outer: [] },
+        ];
+        await expect(commit(l, cont([], arrivals))).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(commit(l, { type: 'retry', attempt: 1, delayMs: -5, error: err('x') })).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(commit(l, cont([item('a', '')]))).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'in_progress' });
+        expect(await b.metrics(runId)).toMatchObject({ enqueued: 1, completed: 0 });
+        expect((await commit(l, terminal('ok'))).status).toBe('applied');
+      });
+
+      it('close is idempotent and later operations reject with StoreError', async () => {
+        await b.close();
+        await b.close();
+        await expect(b.getRun('run-x')).rejects.toBeInstanceOf(StoreError);
+        await expect(b.claim('w1', 1, 1000)).rejects.toBeInstanceOf(StoreError);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('claims and leases', () => {
+      it('leases an item to one worker only and hands out plain items FIFO within a run', async () => {
+        const { runId, ids } = await fanOut(4);
+        const got: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const l = await claimOne(`w${i}`);
+          expect(l.runId).toBe(runId);
+          got.push(l.item.id);
+          expect(await b.itemState(runId, l.item.id)).toMatchObject({ status: 'in_progress', workerId: `w${i}`, leaseExpiresAt: l.leaseExpiresAt });
+        }
+        expect(got).toEqual(ids);
+        expect(await b.claim('w9', 10, LONG)).toEqual([]);
+      });
+
+      it('parallel claims never lease the same item twice', async () => {
+        await fanOut(12);
+        const batches = await Promise.all(Array.from({ length: 6 }, (_, i) => b.claim(`w${i}`, 3, LONG)));
+        const ids = batches.flat().map((l) => l.item.id);
+        expect(ids).toHaveLength(12);
+        expect(new Set(ids).size).toBe(12);
+        expect(new Set(batches.flat().map((l) => l.leaseToken)).size).toBe(12);
+      });
+
+      it('serves runs round-robin, one item per run per turn, across calls', async () => {
+        await fanOutMany([6, 6, 6].map((n) => ({ n })));
+        const one = await b.claim('w1', 3, LONG);
+        expect(one.map((l) => l.runId).sort()).toEqual(['run-1', 'run-2', 'run-3']);
+        const counts = new Map<string, number>();
+        for (let i = 0; i < 6; i++) {
+          const l = await claimOne('w2');
+          counts.set(l.runId, (counts.get(l.runId) ?? 0) + 1);
+        }
+        expect([...counts.values()]).toEqual([2, 2, 2]);
+      });
+
+      it('one busy run cannot starve another', async () => {
+        await fanOutMany([
+          { n: 30, over: { runId: 'run-busy' } },
+          { n: 1, over: { runId: 'run-small' } },
+        ]);
+        const got = await b.claim('w1', 2, LONG);
+        expect(got.map((l) => l.runId).sort()).toEqual(['run-busy', 'run-small']);
+      });
+
+      it('claims only the requested workflow', async () => {
+        await start({ runId: 'run-w1', workflow: 'alpha' });
+        await start({ runId: 'run-w2', workflow: 'beta' });
+        const got = await b.claim('w1', 5, LONG, { workflow: 'beta' });
+        expect(got.map((l) => [l.runId, l.workflow])).toEqual([['run-w2', 'beta']]);
+        expect(await b.claim('w1', 5, LONG, { workflow: 'gamma' })).toEqual([]);
+        expect((await b.claim('w1', 5, LONG)).map((l) => l.runId)).toEqual(['run-w1']);
+      });
+
+      it('an expired lease comes back; the old holder can neither commit nor extend', async () => {
+        const runId = await start();
+        const first = await claimOne('w1', 80);
+        expect(await b.claim('w2', 1, LONG)).toEqual([]);
+        await sleep(160);
+        // expired but not re-claimed yet: still not committable
+        expect((await commit(first, cont([item('next', 'n1')]))).status).toBe('lease_lost');
+        expect((await b.extendLease(runId, '0', first.leaseToken, LONG)).status).toBe('lost');
+        const second = await claimOne('w2');
+        expect(second).toMatchObject({ runId, item: { id: '0' }, attempt: 1, deliveries: 2 });
+        expect(second.leaseToken).not.toBe(first.leaseToken);
+        expect((await b.metrics(runId)).redeliveries).toBe(1);
+        expect((await commit(first, cont([item('next', 'n1')]))).status).toBe('lease_lost');
+        expect((await commit(second, cont([item('next', 'n2')]))).status).toBe('applied');
+        expect((await commit(first, cont([item('next', 'n1')]))).status).toBe('duplicate');
+        expect((await b.pendingWork(runId)).map((p) => p.item.id)).toEqual(['n2']);
+      });
+
+      it('extendLease keeps a live lease and never revives a dead one', async () => {
+        const runId = await start();
+        const l = await claimOne('w1', 200);
+        for (let i = 0; i < 3; i++) {
+          await sleep(100);
+          const ext = await b.extendLease(runId, '0', l.leaseToken, 200);
+          expect(ext).toMatchObject({ status: 'extended', runStatus: 'running' });
+          expect(await b.claim('w2', 1, LONG)).toEqual([]);
+        }
+        expect(await b.extendLease(runId, '0', 'not-the-token', 200)).toEqual({ status: 'lost', runStatus: 'running' });
+        await expect(b.extendLease(runId, '0', l.leaseToken, 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect((await commit(l, terminal(1))).status).toBe('applied');
+        expect(await b.extendLease(runId, '0', l.leaseToken, 200)).toEqual({ status: 'lost', runStatus: 'completed' });
+      });
+
+      it('release gives an item back untouched', async () => {
+        const runId = await start();
+        const l = await claimOne('w1');
+        expect(await b.release(runId, '0', 'wrong')).toBe(false);
+        expect(await b.release(runId, '0', l.leaseToken)).toBe(true);
+        expect(await b.release(runId, '0', l.leaseToken)).toBe(false);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'pending', attempt: 1 });
+        const again = await claimOne('w2');
+        expect(again).toMatchObject({ item: { id: '0' }, attempt: 1 });
+        expect((await commit(l, terminal(1))).status).toBe('lease_lost');
+        expect((await b.metrics(runId)).redeliveries).toBe(0);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('commitStep', () => {
+      it('applies a step once: successors, delta, item state and metrics', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const out = cont([item('a', 'c1', 1), item('b', 'c2', 2)], [], { count: 1 });
+        const first = await commit(l, out, { tokens: 5 });
+        expect(first).toEqual({ status: 'applied', runStatus: 'running', enqueued: ['c1', 'c2'], joined: [], dropped: [], contextVersion: 1 });
+        expect(await commit(l, out, { tokens: 5 })).toEqual({ status: 'duplicate' });
+        expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual([item('a', 'c1', 1), item('b', 'c2', 2)]);
+        expect((await b.readContext(runId)).deltas).toEqual([{ version: 1, itemId: '0', delta: { count: 1 } }]);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'completed', attempt: 1 });
+        expect(await b.metrics(runId)).toMatchObject({ enqueued: 3, completed: 1, counters: { tokens: 5 } });
+      });
+
+      it('skips successor ids the run already knows', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const res = await commit(l, cont([item('a', 'c1'), item('a', 'c1'), item('b', '0')]));
+        expect(res).toMatchObject({ status: 'applied', enqueued: ['c1'] });
+        expect((await b.itemStates(runId)).map((s) => s.itemId)).toEqual(['0', 'c1']);
+      });
+
+      it('concurrent commits (with duplicates) sum counters exactly', async () => {
+        const n = 25;
+        const { runId, ids } = await fanOut(n);
+        const leases = await b.claim('w1', n, LONG);
+        expect(leases).toHaveLength(n);
+        const results = await Promise.all(
+          leases.flatMap((l) => {
+            const i = ids.indexOf(l.item.id);
+            const o = cont([], [], { count: i + 1 });
+            return [commit(l, o, { tokens: i + 1, calls: 1 }), commit(l, o, { tokens: i + 1, calls: 1 })];
+          }),
+        );
+        expect(results.filter((r) => r.status === 'applied')).toHaveLength(n);
+        expect(results.filter((r) => r.status === 'duplicate')).toHaveLength(n);
+        const m = await b.metrics(runId);
+        expect(m.counters).toEqual({ tokens: (n * (n + 1)) / 2, calls: n });
+        expect(m.completed).toBe(n + 1);
+        const ctx = await b.readContext(runId);
+        expect(ctx.version).toBe(n);
+        expect(ctx.deltas.map((d) => d.version)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+        expect(new Set(ctx.deltas.map((d) => d.itemId))).toEqual(new Set(ids));
+      });
+
+      it('a run whose work drains without a terminal fails with NoTerminalReachedError', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const res = await commit(l, cont());
+        expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        const run = await b.getRun(runId);
+        expect(run).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
+        expect(typeof run!.finishedAt).toBe('number');
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('joins', () => {
+      const arrival = (g: string, index: number, size: number, value: unknown, outer: JoinFrame[] = []): JoinArrival => ({ group: g, index, size, node: 'merge', value, held: false, outer });
+
+      it('creates the join item exactly once under concurrent (and repeated) commits', async () => {
+        const n = 16;
+        const { runId, ids } = await fanOut(n);
+        const leases = await b.claim('w1', n, LONG);
+        const results = await Promise.all(
+          leases.flatMap((l) => {
+            const i = ids.indexOf(l.item.id);
+            const o = cont([], [arrival('0', i, n, `v${i}`)]);
+            return [commit(l, o), commit(l, o)];
+          }),
+        );
+        const joined = results.flatMap((r) => (r.status === 'applied' ? r.joined : []));
+        expect(joined).toEqual([item('merge', '0:join', Array.from({ length: n }, (_, i) => `v${i}`))]);
+        expect(results.filter((r) => r.status === 'applied' && r.enqueued.includes('0:join'))).toHaveLength(1);
+        expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual(joined);
+        expect((await b.metrics(runId)).enqueued).toBe(1 + n + 1);
+        expect((await b.getRun(runId))!.status).toBe('running');
+      });
+
+      it('omits holds, orders by index and inherits the outer frames', async () => {
+        const outer: JoinFrame[] = [{ g: 'outer', i: 1, n: 2 }];
+        const { runId } = await fanOut(3);
+        const leases = await b.claim('w1', 3, LONG);
+        const [l0, l1, l2] = leases;
+        const r2 = await commit(l2!, cont([], [arrival('0', 2, 3, 'c', outer)]));
+        const r1 = await commit(l1!, cont([], [{ group: '0', index: 1, size: 3, node: undefined, held: true, outer }]));
+        expect(r2).toMatchObject({ status: 'applied', joined: [] });
+        expect(r1).toMatchObject({ status: 'applied', joined: [] });
+        const r0 = await commit(l0!, cont([], [arrival('0', 0, 3, 'a', outer)]));
+        expect(r0).toMatchObject({ status: 'applied', joined: [{ node: 'merge', id: '0:join', input: ['a', 'c'], join: outer }] });
+        expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual([{ node: 'merge', id: '0:join', input: ['a', 'c'], join: outer }]);
+      });
+
+      it('a group of holds only creates no item (and a drained run then fails)', async () => {
+        const { runId } = await fanOut(2);
+        const leases = await b.claim('w1', 2, LONG);
+        const hold = (i: number): JoinArrival => ({ group: '0', index: i, size: 2, node: undefined, held: true, outer: [] });
+        await commit(leases[0]!, cont([], [hold(0)]));
+        const last = await commit(leases[1]!, cont([], [hold(1)]));
+        expect(last).toMatchObject({ status: 'applied', joined: [], runStatus: 'failed' });
+        expect((await b.getRun(runId))!.error).toMatchObject({ code: 'FLOXIDE_NO_TERMINAL' });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('terminal and final statuses', () => {
+      it('the first terminal completes the run and reports the dropped items', async () => {
+        const { runId, ids } = await fanOut(4);
+        const [a, bLease] = await b.claim('w1', 2, LONG);
+        const res = await commit(a!, terminal({ answer: 42 }, [item('late', 'extra')], { count: 3 }));
+        expect(res.status).toBe('applied');
+        if (res.status !== 'applied') return;
+        expect(res.runStatus).toBe('completed');
+        expect(res.dropped.map((d) => d.id)).toEqual([...ids.slice(1), 'extra']);
+        expect(res.dropped.every((d) => d.reason === 'terminal')).toBe(true);
+        const run = await b.getRun(runId);
+        expect(run).toMatchObject({ status: 'completed', output: { answer: 42 }, dropped: res.dropped });
+        expect(typeof run!.finishedAt).toBe('number');
+        expect((await b.readContext(runId)).version).toBe(1);
+        expect(await b.pendingWork(runId)).toEqual([]);
+        expect(await b.itemState(runId, ids[1]!)).toMatchObject({ status: 'dropped' });
+        expect(await b.itemState(runId, ids[0]!)).toMatchObject({ status: 'completed' });
+        expect(await b.claim('w2', 10, LONG)).toEqual([]);
+        // the other in-flight item only acks: no output overwrite, no delta, no successors
+        const late = await commit(bLease!, terminal('second', [], { count: 100 }));
+        expect(late).toEqual({ status: 'run_finished', runStatus: 'completed' });
+        expect(await b.getRun(runId)).toMatchObject({ status: 'completed', output: { answer: 42 } });
+        expect((await b.readContext(runId)).version).toBe(1);
+        expect(await b.metrics(runId)).toMatchObject({ completed: 2, dropped: 4 });
+      });
+
+      it('a finished status is final', async () => {
+        const done = await start();
+        await commit(await claimOne(), terminal('ok'));
+        for (const op of [() => b.cancelRun(done), () => b.pauseRun(done), () => b.resumeRun(done), () => b.failRun(done, err('late'))]) {
+          await expect(op()).rejects.toBeInstanceOf(RunStateError);
+        }
+        expect((await b.getRun(done))!.status).toBe('completed');
+
+        const gone = await start();
+        expect(await b.cancelRun(gone, 'user asked')).toMatchObject({ applied: true, status: 'cancelled' });
+        expect(await b.cancelRun(gone)).toMatchObject({ applied: false, status: 'cancelled' });
+        await expect(b.resumeRun(gone)).rejects.toBeInstanceOf(RunStateError);
+        await expect(b.failRun(gone, err('x'))).rejects.toBeInstanceOf(RunStateError);
+
+        const bad = await start();
+        expect(await b.failRun(bad, err('broken', 'E_X'))).toMatchObject({ applied: true, status: 'failed', dropped: [{ id: '0', reason: 'failed' }] });
+        expect(await b.failRun(bad, err('again'))).toMatchObject({ applied: false, status: 'failed' });
+        await expect(b.cancelRun(bad)).rejects.toBeInstanceOf(RunStateError);
+        expect(await b.getRun(bad)).toMatchObject({ status: 'failed', error: { message: 'broken', code: 'E_X' } });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('cancel, pause, resume', () => {
+      it('cancel purges queued, delayed and in-flight work; in-flight commits only ack', async () => {
+        const { runId, ids } = await fanOut(3);
+        const [l0, l1] = await b.claim('w1', 2, LONG);
+        expect((await commit(l1!, retry(LONG))).status).toBe('applied');
+        const t = await b.cancelRun(runId, 'stop please');
+        expect(t.applied).toBe(true);
+        expect(t.dropped.map((d) => d.id)).toEqual(ids);
+        expect(t.dropped.every((d) => d.reason === 'cancelled')).toBe(true);
+        const run = await b.getRun(runId);
+        expect(run).toMatchObject({ status: 'cancelled', error: { name: 'CancelledError', code: 'FLOXIDE_CANCELLED', message: 'stop please' }, dropped: t.dropped });
+        expect(await b.pendingWork(runId)).toEqual([]);
+        expect(await b.claim('w2', 10, LONG)).toEqual([]);
+        expect(await b.extendLease(runId, l0!.item.id, l0!.leaseToken, LONG)).toEqual({ status: 'lost', runStatus: 'cancelled' });
+        const res = await commit(l0!, terminal('too late', [item('x', 'x1')], { count: 9 }));
+        expect(res).toEqual({ status: 'run_finished', runStatus: 'cancelled' });
+        expect(await b.getRun(runId)).toMatchObject({ status: 'cancelled', output: undefined });
+        expect((await b.readContext(runId)).version).toBe(0);
+        expect((await b.itemStates(runId)).map((s) => s.itemId)).toEqual(['0', ...ids]);
+        expect((await b.itemStates(runId)).slice(1).map((s) => s.status)).toEqual(['dropped', 'dropped', 'dropped']);
+      });
+
+      it('claims skip paused runs; in-flight commits still apply; resume serves them again', async () => {
+        const [p] = await fanOutMany([
+          { n: 3, over: { runId: 'run-p' } },
+          { n: 2, over: { runId: 'run-q' } },
+        ]);
+        if (!p) throw new Error('unreachable');
+        const inflight = await b.claim('w1', 1, LONG);
+        expect(inflight).toHaveLength(1);
+        expect(await b.pauseRun(p.runId)).toMatchObject({ applied: true, status: 'paused' });
+        expect(await b.pauseRun(p.runId)).toMatchObject({ applied: false, status: 'paused' });
+        const other = await b.claim('w1', 10, LONG);
+        expect(other.every((l) => l.runId === 'run-q')).toBe(true);
+        expect(await b.claim('w1', 10, LONG)).toEqual([]);
+        for (const l of [...inflight, ...other].filter((x) => x.runId === 'run-p')) {
+          expect(await b.extendLease(l.runId, l.item.id, l.leaseToken, LONG)).toMatchObject({ status: 'extended', runStatus: 'paused' });
+          expect(await commit(l, cont([item('next', `${l.item.id}-n`)]))).toMatchObject({ status: 'applied', runStatus: 'paused' });
+        }
+        expect(await b.resumeRun(p.runId)).toMatchObject({ applied: true, status: 'running' });
+        expect(await b.resumeRun(p.runId)).toMatchObject({ applied: false, status: 'running' });
+        const after = await b.claim('w1', 10, LONG);
+        expect(after.length).toBeGreaterThan(0);
+        expect(after.every((l) => l.runId === 'run-p')).toBe(true);
+      });
+
+      it('a terminal committed while paused completes the run', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        await b.pauseRun(runId);
+        expect(await commit(l, terminal('fin'))).toMatchObject({ status: 'applied', runStatus: 'completed' });
+        await expect(b.resumeRun(runId)).rejects.toBeInstanceOf(RunStateError);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('retries and dead letters', () => {
+      it('a retry is a durable delayed re-enqueue with the next attempt', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const res = await commit(l, retry(250, 'flaky'));
+        expect(res).toMatchObject({ status: 'applied', runStatus: 'running', enqueued: [], contextVersion: 0 });
+        expect(await commit(l, retry(250, 'flaky'))).toEqual({ status: 'duplicate' });
+        const st = await b.itemState(runId, '0');
+        expect(st).toMatchObject({ status: 'waiting_retry', attempt: 2 });
+        expect(st!.notBefore).toBeGreaterThan(l.leaseExpiresAt - LONG);
+        expect(await b.claim('w1', 1, LONG)).toEqual([]);
+        expect((await b.pendingWork(runId)).map((p) => p.state.status)).toEqual(['waiting_retry']);
+        await sleep(350);
+        const again = await claimOne('w2');
+        expect(again).toMatchObject({ item: { id: '0' }, attempt: 2, deliveries: 2 });
+        const errors = await b.errors(runId);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ itemId: '0', node: 'start', attempt: 1, kind: 'retry', error: { message: 'flaky' } });
+        expect(await b.metrics(runId)).toMatchObject({ retries: 1, completed: 0, redeliveries: 0 });
+        expect((await commit(again, terminal('ok'))).status).toBe('applied');
+      });
+
+      it('a failure after the last attempt dead-letters the item and fails the run', async () => {
+        const { runId, ids } = await fanOut(3);
+        const l = await claimOne();
+        await commit(l, retry(0));
+        await sleep(5);
+        // any claimable item may come first; take until we hold attempt 2 of the retried item
+        let l2: LeasedItem | undefined;
+        for (const x of await b.claim('w1', 10, LONG)) if (x.item.id === l.item.id) l2 = x;
+        expect(l2).toMatchObject({ attempt: 2 });
+        const res = await commit(l2!, failed('gave up'));
+        expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        if (res.status === 'applied') expect(res.dropped.map((d) => d.id).sort()).toEqual(ids.filter((id) => id !== l.item.id).sort());
+        expect(await b.itemState(runId, l.item.id)).toMatchObject({ status: 'dead_lettered', attempt: 2 });
+        const dl = await b.deadLetters(runId);
+        expect(dl).toHaveLength(1);
+        expect(dl[0]).toMatchObject({ item: { id: l.item.id, node: 'step' }, attempts: 2, error: { message: 'gave up' } });
+        expect(await b.getRun(runId)).toMatchObject({ status: 'failed', error: { message: 'gave up' } });
+        expect((await b.errors(runId)).map((e) => [e.kind, e.attempt])).toEqual([
+          ['retry', 1],
+          ['failure', 2],
+        ]);
+        expect(await b.metrics(runId)).toMatchObject({ retries: 1, failed: 1, deadLettered: 1, dropped: 2 });
+      });
+
+      it('a deadline failure marks the item failed, not dead-lettered', async () => {
+        const runId = await start();
+        await commit(await claimOne(), failed('too late', 'FLOXIDE_DEADLINE'));
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'failed' });
+        expect(await b.deadLetters(runId)).toEqual([]);
+        expect(await b.metrics(runId)).toMatchObject({ failed: 1, deadLettered: 0 });
+        expect((await b.getRun(runId))!.error).toMatchObject({ code: 'FLOXIDE_DEADLINE' });
+      });
+
+      it('recordError appends worker errors', async () => {
+        const runId = await start();
+        await b.recordError(runId, { itemId: '0', node: 'start', attempt: 1, error: err('decode failed') });
+        expect(await b.errors(runId)).toMatchObject([{ itemId: '0', node: 'start', attempt: 1, kind: 'worker', error: { message: 'decode failed' } }]);
+        await expect(b.recordError(runId, { itemId: '0', node: 'start', attempt: 0, error: err('x') })).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('context, runs, items, liveness', () => {
+      it('reads the context since a version', async () => {
+        const { runId } = await fanOut(3);
+        const leases = await b.claim('w1', 3, LONG);
+        for (const [i, l] of leases.entries()) await commit(l, cont([], [], i === 1 ? {} : { count: i + 1 }));
+        const all = await b.readContext(runId);
+        expect(all.version).toBe(2);
+        expect(all.initial).toEqual({ count: 0, log: [] });
+        expect(all.deltas.map((d) => [d.version, d.itemId, d.delta])).toEqual([
+          [1, leases[0]!.item.id, { count: 1 }],
+          [2, leases[2]!.item.id, { count: 3 }],
+        ]);
+        const since1 = await b.readContext(runId, 1);
+        expect(since1).toEqual({ deltas: [all.deltas[1]], version: 2 });
+        expect(since1.initial).toBeUndefined();
+        expect(await b.readContext(runId, 2)).toEqual({ deltas: [], version: 2 });
+        await expect(b.readContext(runId, 3)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.readContext(runId, -1)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.readContext(runId, 0.5)).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+
+      it('lists runs newest first with status, workflow and limit filters', async () => {
+        await start({ runId: 'r1', workflow: 'alpha' });
+        await sleep(15);
+        await start({ runId: 'r2', workflow: 'beta' });
+        await sleep(15);
+        await start({ runId: 'r3', workflow: 'alpha' });
+        await b.cancelRun('r2');
+        expect((await b.listRuns()).map((r) => r.runId)).toEqual(['r3', 'r2', 'r1']);
+        expect((await b.listRuns({ workflow: 'alpha' })).map((r) => r.runId)).toEqual(['r3', 'r1']);
+        expect((await b.listRuns({ status: 'cancelled' })).map((r) => r.runId)).toEqual(['r2']);
+        expect((await b.listRuns({ status: 'running', workflow: 'alpha', limit: 1 })).map((r) => r.runId)).toEqual(['r3']);
+        expect(await b.listRuns({ status: 'completed' })).toEqual([]);
+        expect(await b.listRuns({ workflow: 'zeta' })).toEqual([]);
+      });
+
+      it('reports item states in enqueue order', async () => {
+        const { runId, ids } = await fanOut(3);
+        const l = await claimOne('w7');
+        await commit(l, retry(LONG));
+        const l2 = await claimOne('w8');
+        const states = await b.itemStates(runId);
+        expect(states.map((s) => [s.itemId, s.status])).toEqual([
+          ['0', 'completed'],
+          [ids[0], 'waiting_retry'],
+          [ids[1], 'in_progress'],
+          [ids[2], 'pending'],
+        ]);
+        expect(states[2]).toMatchObject({ workerId: 'w8', leaseExpiresAt: l2.leaseExpiresAt, attempt: 1 });
+        expect(await b.itemState(runId, 'missing')).toBeUndefined();
+        expect((await b.pendingWork(runId)).map((p) => p.item.id)).toEqual(ids);
+      });
+
+      it('tracks worker liveness from heartbeats', async () => {
+        await b.heartbeat('w-b', health('busy'));
+        await b.heartbeat('w-a', { ...health(), processed: 3, info: { host: 'h1' } });
+        const now = await b.listWorkers();
+        expect(now.map((w) => [w.workerId, w.liveness, w.health.status])).toEqual([
+          ['w-a', 'alive', 'idle'],
+          ['w-b', 'alive', 'busy'],
+        ]);
+        expect(now[0]!.health).toEqual({ status: 'idle', current: [], processed: 3, errors: 0, info: { host: 'h1' } });
+        await sleep(120);
+        await b.heartbeat('w-b', health('busy'));
+        const later = await b.listWorkers({ thresholdMs: 30 });
+        expect(later.map((w) => [w.workerId, w.liveness])).toEqual([
+          ['w-a', 'dead'],
+          ['w-b', 'alive'],
+        ]);
+        expect((await b.listWorkers({ thresholdMs: 100 })).find((w) => w.workerId === 'w-a')!.liveness).toBe('stale');
+        expect(await b.removeWorker('w-a')).toBe(true);
+        expect(await b.removeWorker('w-a')).toBe(false);
+        expect((await b.listWorkers()).map((w) => w.workerId)).toEqual(['w-b']);
+        await expect(b.heartbeat('bad id', health())).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+    });
+  });
+}

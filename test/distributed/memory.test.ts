@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { assertKeyPrefix, assertRunId, canonicalJson, childItemId, parseStoredJson } from '../../runtime/distributed/ids.js';
+import { classifyLiveness } from '../../runtime/distributed/contracts.js';
+import { CorruptStateError, InvalidArgumentError } from '../../runtime/errors.js';
+import { describeBackendConformance } from './conformance.js';
+
+describeBackendConformance('memory', async () => new MemoryBackend());
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => void (now += ms) };
+}
+
+describe('memory backend with an injected clock', () => {
+  const spec = (runId: string) => ({ runId, workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+
+  it('expires leases and releases delayed items exactly at their time', async () => {
+    const clock = manualClock();
+    const b = new MemoryBackend({ clock: clock.now });
+    await b.createRun(spec('r'));
+    const [l] = await b.claim('w1', 1, 1000);
+    expect(l!.leaseExpiresAt).toBe(clock.now() + 1000);
+    clock.advance(999);
+    expect(await b.claim('w2', 1, 1000)).toEqual([]);
+    expect(await b.extendLease('r', '0', l!.leaseToken, 1000)).toEqual({ status: 'extended', leaseExpiresAt: clock.now() + 1000, runStatus: 'running' });
+    clock.advance(1000);
+    const [again] = await b.claim('w2', 1, 1000);
+    expect(again).toMatchObject({ deliveries: 2, attempt: 1 });
+    const res = await b.commitStep({ runId: 'r', itemId: '0', leaseToken: again!.leaseToken, outcome: { type: 'retry', attempt: 1, delayMs: 500, error: { name: 'E', message: 'x' } } });
+    expect(res.status).toBe('applied');
+    expect(await b.itemState('r', '0')).toMatchObject({ status: 'waiting_retry', notBefore: clock.now() + 500, attempt: 2 });
+    clock.advance(499);
+    expect(await b.claim('w3', 1, 1000)).toEqual([]);
+    clock.advance(1);
+    expect(await b.claim('w3', 1, 1000)).toMatchObject([{ attempt: 2, deliveries: 3 }]);
+  });
+
+  it('records creation times from its clock and sorts runs by them', async () => {
+    const clock = manualClock(5_000);
+    const b = new MemoryBackend({ clock: clock.now });
+    await b.createRun(spec('first'));
+    clock.advance(10);
+    await b.createRun(spec('second'));
+    expect((await b.listRuns()).map((r) => [r.runId, r.createdAt])).toEqual([
+      ['second', 5_010],
+      ['first', 5_000],
+    ]);
+  });
+
+  it('keeps rotating fairly after a run finishes', async () => {
+    const b = new MemoryBackend();
+    for (const id of ['a', 'b', 'c']) await b.createRun(spec(id));
+    const starts = await b.claim('w', 3, 10_000);
+    for (const l of starts) {
+      const items = [0, 1, 2].map((i) => ({ node: 'a', id: childItemId('0', i), input: i }));
+      await b.commitStep({ runId: l.runId, itemId: '0', leaseToken: l.leaseToken, outcome: { type: 'continue', items, arrivals: [], delta: undefined } });
+    }
+    const [fromA] = await b.claim('w', 1, 10_000);
+    expect(fromA!.runId).toBe('a');
+    await b.cancelRun('b');
+    const next = await b.claim('w', 4, 10_000);
+    expect(next.map((l) => l.runId)).toEqual(['c', 'a', 'c', 'a']);
+  });
+});
+
+describe('ids', () => {
+  it('derives deterministic, distinct child ids', () => {
+    expect(childItemId('0', 0)).toBe(childItemId('0', 0));
+    expect(childItemId('0', 0)).not.toBe(childItemId('0', 1));
+    expect(childItemId('01', 0)).not.toBe(childItemId('0', 10));
+    expect(childItemId('0', 3)).toMatch(/^[0-9a-f]{20}$/);
+    expect(() => childItemId('0', -1)).toThrow(InvalidArgumentError);
+  });
+
+  it('validates run ids and key prefixes', () => {
+    expect(() => assertRunId('run-1.a:b_c')).not.toThrow();
+    expect(() => assertRunId('a b')).toThrow(InvalidArgumentError);
+    expect(() => assertRunId(42)).toThrow(InvalidArgumentError);
+    expect(() => assertKeyPrefix('floxide:')).not.toThrow();
+    for (const bad of ['', 'a*', 'pre{fix}', 'x'.repeat(65), ':lead']) expect(() => assertKeyPrefix(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it('encodes canonical JSON and parses stored JSON safely', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined }], e: 'x' })).toBe('{"a":[{"d":2}],"b":1,"e":"x"}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(InvalidArgumentError);
+    expect(() => canonicalJson(Infinity)).toThrow(InvalidArgumentError);
+    expect(Object.keys(parseStoredJson<object>('{"__proto__":{"p":1},"k":2}', 'x'))).toEqual(['k']);
+    expect(() => parseStoredJson('{nope', 'run record')).toThrow(CorruptStateError);
+  });
+
+  it('classifies liveness by heartbeat age', () => {
+    expect(classifyLiveness(100, 109, 10)).toBe('alive');
+    expect(classifyLiveness(100, 110, 10)).toBe('stale');
+    expect(classifyLiveness(100, 130, 10)).toBe('dead');
+  });
+});
