@@ -1,0 +1,122 @@
+/**
+ * Project loading: the user's tsconfig through ts-morph (kept alive for `--watch`), the tsconfig checks (FLX001,
+ * FLX004), which files are in scope, and positions relative to the project root.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Project, ts } from 'ts-morph';
+import { diagnostic } from '../diagnostics.js';
+import type { Diagnostic, Position } from '../model.js';
+
+/** Where and what to analyse. */
+export interface AnalyzeOptions {
+  /** The tsconfig path (absolute or relative to `cwd`). Default `./tsconfig.json` from `cwd`. */
+  project?: string;
+  /** Files or directories to restrict the analysis to (absolute or relative to `cwd`). Default: the whole project. */
+  paths?: string[];
+  /** Default `process.cwd()`. */
+  cwd?: string;
+}
+
+/** A loaded project: the ts-morph Project plus what analysis needs to know about it. */
+export interface LoadedProject {
+  project: Project;
+  /** Absolute project root (the tsconfig's directory). */
+  rootDir: string;
+  configPath: string;
+  /** FLX001 and tsconfig parse problems. */
+  configDiagnostics: Diagnostic[];
+  /** The tsconfig's own files (absolute, `/`): the user files; imported library files are not among them. */
+  configFiles: Set<string>;
+}
+
+/** The files a tsconfig names (include/files minus exclude), absolute with `/`. */
+export function configFileNames(configPath: string): Set<string> {
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+  return new Set((parsed?.fileNames ?? []).map((f) => slash(path.resolve(f))));
+}
+
+/** Normalises a path to `/` separators. */
+export function slash(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+/** True for files the analysis never reads as sources: declarations and generated modules. */
+export function isSkippedFile(fileName: string): boolean {
+  return fileName.endsWith('.d.ts') || fileName.endsWith('.d.mts') || fileName.endsWith('.d.cts') || /\.floxide\.[cm]?tsx?$/.test(fileName);
+}
+
+/** Loads the tsconfig (with `ignoreDeprecations: '6.0'` so pre-6 configs load), or reports FLX004. */
+export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diagnostic; rootDir: string } {
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const configPath = path.resolve(cwd, opts.project ?? 'tsconfig.json');
+  const rootDir = path.dirname(configPath);
+  if (!fs.existsSync(configPath) || !fs.statSync(configPath).isFile()) {
+    return { rootDir, error: diagnostic('FLX004', `tsconfig not found: ${slash(path.relative(cwd, configPath)) || configPath}`, undefined) };
+  }
+  let project: Project;
+  try {
+    project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' } });
+  } catch (err) {
+    return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, undefined) };
+  }
+  const configDiagnostics: Diagnostic[] = [];
+  const configFile = slash(path.relative(rootDir, configPath));
+  for (const d of project.getConfigFileParsingDiagnostics()) {
+    const c = d.compilerObject;
+    configDiagnostics.push(tsDiagnostic(c, rootDir) ?? { code: `FLX002`, severity: 'error', message: `TS${c.code}: ${ts.flattenDiagnosticMessageText(c.messageText, '\n')}`, position: { file: configFile, line: 1, column: 1 } });
+  }
+  if (project.getCompilerOptions().experimentalDecorators !== true) {
+    configDiagnostics.push(
+      diagnostic(
+        'FLX001',
+        `${configFile} does not enable experimentalDecorators (floxide's decorators need the legacy decorator mode)`,
+        positionOfKey(configPath, configFile, 'compilerOptions'),
+        'add `"experimentalDecorators": true,` inside "compilerOptions"',
+      ),
+    );
+  }
+  return { project, rootDir, configPath, configDiagnostics, configFiles: configFileNames(configPath) };
+}
+
+/** Position of `"key"` in a JSON file (1:1 when absent). */
+function positionOfKey(absPath: string, file: string, key: string): Position {
+  const text = fs.readFileSync(absPath, 'utf8');
+  const idx = text.indexOf(`"${key}"`);
+  if (idx < 0) return { file, line: 1, column: 1 };
+  const before = text.slice(0, idx).split('\n');
+  return { file, line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+/** 1-based position of a node's start (or of `pos`) relative to the project root. */
+export function positionOf(node: ts.Node, rootDir: string, sf = node.getSourceFile()): Position {
+  return positionAt(sf, node.getStart(sf), rootDir);
+}
+
+export function positionAt(sf: ts.SourceFile, pos: number, rootDir: string): Position {
+  const lc = sf.getLineAndCharacterOfPosition(pos);
+  return { file: slash(path.relative(rootDir, sf.fileName)), line: lc.line + 1, column: lc.character + 1 };
+}
+
+/** A TypeScript diagnostic as FLX002 (the TS message and position passed through), or undefined without a file. */
+export function tsDiagnostic(d: ts.Diagnostic, rootDir: string): Diagnostic | undefined {
+  if (!d.file || d.start === undefined) return undefined;
+  return {
+    code: 'FLX002',
+    severity: d.category === ts.DiagnosticCategory.Error ? 'error' : 'warning',
+    message: `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+    hint: 'fix the TypeScript error; floxide build reads only code that type-checks',
+    position: positionAt(d.file, d.start, rootDir),
+  };
+}
+
+/** Whether an absolute file is inside the requested scope (no scope = every file). */
+export function scopeMatcher(opts: AnalyzeOptions): (absFile: string) => boolean {
+  if (!opts.paths || opts.paths.length === 0) return () => true;
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const roots = opts.paths.map((p) => slash(path.resolve(cwd, p)));
+  return (absFile: string) => {
+    const f = slash(path.resolve(absFile));
+    return roots.some((r) => f === r || f.startsWith(r.endsWith('/') ? r : `${r}/`));
+  };
+}

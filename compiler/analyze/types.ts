@@ -1,0 +1,153 @@
+/**
+ * Type checks on the TypeScript checker: a node's input/output/context from its `process(ctx, input)`,
+ * assignability of edge payloads, and discriminated-union narrowing for branch arms.
+ *
+ * A payload is kept as a list of alternatives (a union without needing the checker to build one): it is
+ * assignable to a target when every alternative is.
+ */
+import { ts } from 'ts-morph';
+
+/** A value flowing along an edge: alternatives (read as a union) and their display text. */
+export interface Payload {
+  types: ts.Type[];
+  text: string;
+}
+
+/** What a node class offers, read from its `process` signature. */
+export interface NodeSignature {
+  input: Payload;
+  output: Payload;
+  /** The `store` type the node's ctx wants; undefined when it accepts any context. */
+  store: ts.Type | undefined;
+  storeText: string;
+}
+
+const FORMAT =
+  ts.TypeFormatFlags.NoTruncation |
+  ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope |
+  ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
+
+/** Type checks for one checker. */
+export class TypeTools {
+  constructor(readonly checker: ts.TypeChecker) {}
+
+  /** Display text without absolute `import("...")` paths. */
+  text(t: ts.Type): string {
+    return this.checker.typeToString(t, undefined, FORMAT).replace(/import\("[^"]*"\)\./g, '');
+  }
+
+  payload(types: readonly ts.Type[]): Payload {
+    const uniq = [...new Set(types)];
+    const texts = [...new Set(uniq.map((t) => this.text(t)))];
+    return { types: uniq, text: texts.length === 0 ? 'never' : texts.join(' | ') };
+  }
+
+  /** True when every alternative of `p` is assignable to `target`. */
+  assignable(p: Payload, target: ts.Type): boolean {
+    return p.types.every((t) => this.checker.isTypeAssignableTo(t, target));
+  }
+
+  /**
+   * Reads `process(ctx, input)` of a node instance type, at `location` (the workflow field, so generic node
+   * classes are instantiated). Returns a reason string when there is no usable `process`.
+   */
+  nodeSignature(instance: ts.Type, location: ts.Node): NodeSignature | string {
+    const c = this.checker;
+    const processSym = instance.getProperty('process');
+    if (!processSym) return 'has no process(ctx, input) method';
+    const processType = c.getTypeOfSymbolAtLocation(processSym, location);
+    const sigs = c.getSignaturesOfType(processType, ts.SignatureKind.Call);
+    if (sigs.length === 0) return '`process` is not a method';
+    const sig = sigs[sigs.length - 1];
+    const params = sig.getParameters();
+    const unknown = c.getUnknownType();
+    let input: ts.Type = unknown;
+    if (params.length >= 2) input = c.getTypeOfSymbolAtLocation(params[1], location);
+    let store: ts.Type | undefined;
+    if (params.length >= 1) {
+      const ctxType = c.getTypeOfSymbolAtLocation(params[0], location);
+      if (!(ctxType.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown))) {
+        const storeSym = ctxType.getProperty('store');
+        if (storeSym) {
+          const st = c.getTypeOfSymbolAtLocation(storeSym, location);
+          if (!(st.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown))) store = st;
+        }
+      }
+    }
+    const ret = sig.getReturnType();
+    const values = this.transitionValues(c.getAwaitedType(ret) ?? ret);
+    if (!values) return `process must return Transition<O> or Promise<Transition<O>>, not ${this.text(ret)}`;
+    return { input: this.payload([input]), output: this.payload(values), store, storeText: store ? this.text(store) : 'unknown' };
+  }
+
+  /** The `O`s of a `Transition<O>` (or union of them); undefined when the type is not a Transition. */
+  transitionValues(t: ts.Type): ts.Type[] | undefined {
+    if (t.flags & ts.TypeFlags.Any) return [t];
+    if (t.aliasSymbol?.name === 'Transition' && t.aliasTypeArguments?.length === 1) return [t.aliasTypeArguments[0]];
+    const members = t.isUnion() ? t.types : [t];
+    const out: ts.Type[] = [];
+    let sawTransition = false;
+    for (const m of members) {
+      if (m.aliasSymbol?.name === 'Transition' && m.aliasTypeArguments?.length === 1) {
+        out.push(m.aliasTypeArguments[0]);
+        sawTransition = true;
+        continue;
+      }
+      const tag = this.literalStrings(this.propertyType(m, 'type'));
+      if (!tag || tag.length !== 1) return undefined;
+      if (tag[0] === 'next') {
+        const v = this.propertyType(m, 'value');
+        if (!v) return undefined;
+        out.push(v);
+      } else if (tag[0] === 'nextAll') {
+        const vs = this.propertyType(m, 'values');
+        if (!vs || !this.checker.isArrayType(vs)) return undefined;
+        out.push(...this.checker.getTypeArguments(vs as ts.TypeReference).slice(0, 1));
+      } else if (tag[0] !== 'hold' && tag[0] !== 'abort') return undefined;
+      sawTransition = true;
+    }
+    return sawTransition ? [...new Set(out)] : undefined;
+  }
+
+  propertyType(t: ts.Type, name: string): ts.Type | undefined {
+    const sym = t.getProperty(name);
+    if (!sym) return undefined;
+    const decl = sym.valueDeclaration ?? sym.declarations?.[0];
+    return decl ? this.checker.getTypeOfSymbolAtLocation(sym, decl) : this.checker.getTypeOfSymbol(sym);
+  }
+
+  /** The string literal values of a literal type or union of them; undefined when any member is not one. */
+  literalStrings(t: ts.Type | undefined): string[] | undefined {
+    if (!t) return undefined;
+    const members = t.isUnion() ? t.types : [t];
+    const out: string[] = [];
+    for (const m of members) {
+      if (m.isStringLiteral()) out.push(m.value);
+      else return undefined;
+    }
+    return out;
+  }
+
+  /**
+   * Splits a payload into discriminated variants: each alternative's union members with their tags. Returns
+   * the offending member's text when one has no string-literal `discriminant`.
+   */
+  variants(p: Payload, discriminant: string): Array<{ type: ts.Type; tags: string[] }> | { bad: string } {
+    const out: Array<{ type: ts.Type; tags: string[] }> = [];
+    for (const t of p.types) {
+      if (t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown | ts.TypeFlags.Never)) return { bad: this.text(t) };
+      for (const m of t.isUnion() ? t.types : [t]) {
+        const tags = this.literalStrings(this.propertyType(m, discriminant));
+        if (!tags) return { bad: this.text(m) };
+        out.push({ type: m, tags });
+      }
+    }
+    return out;
+  }
+
+  /** The element type of an array (or readonly array) type, else undefined. */
+  elementType(t: ts.Type): ts.Type | undefined {
+    if (!this.checker.isArrayType(t)) return undefined;
+    return this.checker.getTypeArguments(t as ts.TypeReference)[0];
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * Workflow checks: turns a {@link RawWorkflow} into a {@link WorkflowModel}, resolving node field types and
+ * checking the graph (targets, start, terminals, reachability, duplicates) and the types along every edge
+ * (success, fallback, branch arms with narrowing, joins, nested workflows, contexts).
+ */
+import * as path from 'node:path';
+import { ts } from 'ts-morph';
+import { fingerprintOf } from '../../runtime/graph.js';
+import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
+import type { ClassRef, Diagnostic, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import type { DecoratorResolver } from './decorators.js';
+import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
+import { positionOf, slash } from './project.js';
+import { shapeOfModel } from './shape.js';
+import type { Payload, TypeTools } from './types.js';
+
+/** What an enclosing workflow needs to know about a nested one. */
+interface WorkflowSummary {
+  input: ts.Type | undefined;
+  inputText: string;
+  output: Payload | undefined;
+  /** Types the enclosing workflow's context must be assignable to. */
+  contextNeeds: Array<{ type: ts.Type; text: string }>;
+  contextText: string;
+}
+
+/** The analysis of one workflow class (memoised per checker). */
+export interface WorkflowResult {
+  model: WorkflowModel;
+  diagnostics: Diagnostic[];
+  summary: WorkflowSummary;
+}
+
+/** A node field resolved to its class and types. */
+interface ResolvedNode {
+  field: RawField;
+  kind: 'node' | 'workflow';
+  cls: ts.ClassDeclaration & { name: ts.Identifier };
+  /** Undefined when the class's process is unusable (reported once, at the class). */
+  input: ts.Type | undefined;
+  inputText: string;
+  output: Payload | undefined;
+  contextNeeds: Array<{ type: ts.Type; text: string }>;
+  contextText: string;
+}
+
+type NamedClass = ts.ClassDeclaration & { name: ts.Identifier };
+
+/** Analyses workflows and node classes with one checker. */
+export class WorkflowAnalyzer {
+  private readonly results = new Map<ts.ClassDeclaration, WorkflowResult | 'pending'>();
+  private readonly nodeClassProblems = new Map<ts.ClassDeclaration, Diagnostic | null>();
+
+  constructor(
+    private readonly checker: ts.TypeChecker,
+    private readonly resolver: DecoratorResolver,
+    private readonly extractor: Extractor,
+    private readonly tools: TypeTools,
+    private readonly rootDir: string,
+  ) {}
+
+  /** FLX022 for a `@node` class without a usable `process` (computed once per class), or null. */
+  nodeClassProblem(cls: NamedClass): Diagnostic | null {
+    let p = this.nodeClassProblems.get(cls);
+    if (p === undefined) {
+      const sym = this.checker.getSymbolAtLocation(cls.name);
+      const sig = sym ? this.tools.nodeSignature(this.checker.getDeclaredTypeOfSymbol(sym), cls) : 'cannot be resolved';
+      p = typeof sig === 'string' ? diagnostic('FLX022', `node class ${cls.name.text} ${sig}`, positionOf(cls.name, this.rootDir)) : null;
+      this.nodeClassProblems.set(cls, p);
+    }
+    return p;
+  }
+
+  /** Analyses a workflow (memoised); `undefined` while it is being analysed (a nesting cycle). */
+  workflow(raw: RawWorkflow): WorkflowResult | undefined {
+    const r = this.results.get(raw.decl);
+    if (r === 'pending') return undefined;
+    if (r) return r;
+    this.results.set(raw.decl, 'pending');
+    const res = this.compute(raw);
+    this.results.set(raw.decl, res);
+    return res;
+  }
+
+  private classRef(cls: NamedClass): ClassRef {
+    return { name: cls.name.text, file: slash(path.relative(this.rootDir, cls.getSourceFile().fileName)) };
+  }
+
+  private compute(raw: RawWorkflow): WorkflowResult {
+    const out: Diagnostic[] = [];
+    const c = this.checker;
+    const t = this.tools;
+    const report = (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => out.push(diagnostic(code, message, positionOf(node, this.rootDir), hint));
+    const wfName = raw.name;
+
+    if (!isExportedByName(raw.decl)) report('FLX023', raw.nameNode, `workflow class ${wfName} is not exported by name, so the generated module cannot import it`, `write \`export class ${wfName}\``);
+
+    // The workflow's context.
+    let ctxType: ts.Type = c.getUndefinedType();
+    let ctxText = 'undefined';
+    let contextRef: ClassRef | undefined;
+    let contextFields: WorkflowModel['contextFields'] = [];
+    if (raw.context) {
+      const cls = raw.context.decl as NamedClass;
+      const sym = c.getSymbolAtLocation(cls.name);
+      if (sym) ctxType = c.getDeclaredTypeOfSymbol(sym);
+      ctxText = cls.name.text;
+      contextRef = this.classRef(cls);
+      contextFields = this.extractor.contextFields(cls, out);
+      if (!isExportedByName(cls)) report('FLX023', raw.context.node, `context class ${cls.name.text} is not exported by name, so the generated module cannot import it`, `write \`export class ${cls.name.text}\``);
+    }
+
+    // Resolve the fields that are nodes.
+    const fieldsByName = new Map(raw.fields.map((f) => [f.name, f]));
+    const nodes = new Map<string, ResolvedNode>();
+    const notNodes = new Map<string, string>(); // field -> why it is not a node
+    for (const f of raw.fields) {
+      const r = this.resolveField(f, raw, out);
+      if (typeof r === 'string') {
+        notNodes.set(f.name, r);
+        if (f.decorated) report('FLX021', f.nameNode, `field ${f.name} of ${wfName} has edge decorators but ${r}`);
+        continue;
+      }
+      if (!r) continue;
+      nodes.set(f.name, r);
+      if (f.hidden) report('FLX023', f.nameNode, `node field ${f.name} of ${wfName} is ${f.hidden}; generated code reads it as ${wfName}['${f.name}']`, `make ${f.name} public`);
+    }
+    const exists = (name: string) => fieldsByName.has(name) || raw.otherMembers.has(name);
+
+    // Start.
+    let start = raw.start?.name ?? '';
+    if (!raw.start) report('FLX017', raw.decorator, `workflow ${wfName} declares no start`, "add start: '<field>' to @workflow({...})");
+    else if (!exists(start)) report('FLX010', raw.start.node, `start ${JSON.stringify(start)} is not a field of ${wfName}`, suggest(start, [...fieldsByName.keys()]));
+    else if (raw.otherMembers.has(start)) report('FLX017', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a field`, 'the start must name a node field');
+    else if (!nodes.has(start)) report('FLX021', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a node: ${notNodes.get(start) ?? 'not a node'}`);
+
+    // Edges: targets, duplicates, mixed kinds.
+    const edges: EdgeModel[] = [];
+    const validEdges: Array<{ from: RawField; e: RawField['edges'][number] }> = [];
+    for (const f of raw.fields) {
+      const seen = new Set<string>();
+      const tags = new Set<string>();
+      for (const arm of f.arms) {
+        if (tags.has(arm.tag)) report('FLX016', arm.tagNode, `branch arm ${JSON.stringify(arm.tag)} of ${f.name} is declared twice`, 'list all the targets of a tag in one @edge.when');
+        tags.add(arm.tag);
+      }
+      for (const e of f.edges) {
+        const key = `${e.kind}\u0000${e.tag ?? ''}\u0000${e.to}`;
+        const label = e.kind === 'branch' ? `branch ${JSON.stringify(e.tag)} edge` : `${e.kind} edge`;
+        if (seen.has(key)) {
+          report('FLX016', e.targetNode, `duplicate ${label} ${f.name} -> ${e.to}`);
+          continue;
+        }
+        seen.add(key);
+        const edge: EdgeModel = { from: f.name, to: e.to, kind: e.kind, position: positionOf(e.decorator, this.rootDir) };
+        if (e.tag !== undefined) edge.tag = e.tag;
+        edges.push(edge);
+        if (!exists(e.to)) report('FLX010', e.targetNode, `${label} target ${JSON.stringify(e.to)} is not a field of ${wfName}`, suggest(e.to, [...fieldsByName.keys()]));
+        else if (!nodes.has(e.to)) report('FLX021', e.targetNode, `${label} target ${JSON.stringify(e.to)} of ${wfName} is not a node: ${notNodes.get(e.to) ?? 'it is a method or accessor'}`);
+        else if (nodes.has(f.name)) validEdges.push({ from: f, e });
+      }
+      const hasSuccess = f.edges.some((e) => e.kind === 'success');
+      if (hasSuccess && (f.arms.length > 0 || f.hasOtherwise)) report('FLX025', f.nameNode, `node ${f.name} has both success edges and branch arms`);
+    }
+
+    // Types along edges.
+    const targetInput = (to: string): { type: ts.Type; join: boolean } | undefined => {
+      const n = nodes.get(to)!;
+      if (!n.input) return undefined;
+      if (!n.field.join) return { type: n.input, join: false };
+      const el = t.elementType(n.input);
+      return el ? { type: el, join: true } : undefined;
+    };
+    for (const n of nodes.values()) {
+      if (n.field.join && n.input && !t.elementType(n.input)) report('FLX024', n.field.nameNode, `join node ${n.field.name} must take an array (T[]), but its input is ${n.inputText}`);
+    }
+    const checkPayload = (p: Payload, to: string, code: DiagnosticCode, at: ts.Node, what: string) => {
+      const target = targetInput(to);
+      if (!target || t.assignable(p, target.type)) return;
+      const targetText = t.text(target.type);
+      if (target.join) report('FLX024', at, `${what} ${p.text} is not assignable to ${targetText}, the element type of join ${to}'s input ${nodes.get(to)!.inputText}`);
+      else report(code, at, `${what} ${p.text} is not assignable to ${to}'s input ${targetText}`);
+    };
+    const branchSources = new Set<string>();
+    for (const { from, e } of validEdges) {
+      const src = nodes.get(from.name)!;
+      if (e.kind === 'success' && src.output) checkPayload(src.output, e.to, 'FLX011', e.targetNode, `${from.name}'s output`);
+      if (e.kind === 'fallback' && src.input) checkPayload(t.payload([src.input]), e.to, 'FLX012', e.targetNode, `fallback ${from.name} -> ${e.to}: ${from.name}'s input`);
+      if (e.kind === 'branch' || e.kind === 'otherwise') branchSources.add(from.name);
+    }
+    for (const name of branchSources) this.checkBranch(nodes.get(name)!, raw.discriminant, checkPayload, report);
+    // Branch arms whose targets were all invalid still need their tags checked.
+    for (const f of raw.fields) if ((f.arms.length > 0 || f.hasOtherwise) && nodes.has(f.name) && !branchSources.has(f.name)) this.checkBranch(nodes.get(f.name)!, raw.discriminant, checkPayload, report);
+
+    // Contexts.
+    for (const n of nodes.values()) {
+      for (const need of n.contextNeeds) {
+        if (!c.isTypeAssignableTo(ctxType, need.type)) {
+          const what = n.kind === 'workflow' ? `nested workflow ${n.field.name} (${n.cls.name.text})` : `node ${n.field.name} (${n.cls.name.text})`;
+          report('FLX020', n.field.nameNode, `${what} needs context ${need.text}, but workflow ${wfName}'s context is ${ctxText}`, raw.context ? `make ${ctxText} assignable to ${need.text}` : `declare it: @workflow({ start: '${start}', context: ${need.text} })`);
+        }
+      }
+    }
+
+    // Terminals and reachability.
+    const order = raw.fields.filter((f) => nodes.has(f.name));
+    const terminals = order.filter((f) => !f.edges.some((e) => e.kind !== 'fallback')).map((f) => f.name);
+    if (nodes.size > 0 && terminals.length === 0) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
+    if (nodes.has(start)) {
+      const reached = new Set([start]);
+      const queue = [start];
+      while (queue.length > 0) {
+        const cur = queue.shift()!;
+        for (const e of fieldsByName.get(cur)?.edges ?? []) {
+          if (nodes.has(e.to) && !reached.has(e.to)) {
+            reached.add(e.to);
+            queue.push(e.to);
+          }
+        }
+      }
+      for (const f of order) if (!reached.has(f.name)) report('FLX030', f.nameNode, `node ${f.name} of ${wfName} is unreachable from the start ${start}`);
+    }
+
+    // The model.
+    const nodeModels: NodeModel[] = order.map((f) => {
+      const n = nodes.get(f.name)!;
+      const m: NodeModel = {
+        name: f.name,
+        kind: n.kind,
+        class: this.classRef(n.cls),
+        inputType: n.inputText,
+        outputType: n.output?.text ?? 'unknown',
+        contextType: n.contextText,
+        join: f.join,
+        position: positionOf(f.nameNode, this.rootDir),
+      };
+      if (f.retry) m.retry = f.retry;
+      if (f.timeoutMs !== undefined) m.timeoutMs = f.timeoutMs;
+      return m;
+    });
+    const startNode = nodes.get(start);
+    const terminalOutputs = terminals.flatMap((name) => nodes.get(name)!.output?.types ?? []);
+    const output = t.payload(terminalOutputs);
+    const model: WorkflowModel = {
+      name: wfName,
+      class: this.classRef(raw.decl as NamedClass),
+      position: positionOf(raw.nameNode, this.rootDir),
+      start,
+      discriminant: raw.discriminant,
+      contextType: ctxText,
+      contextFields,
+      inputType: startNode?.inputText ?? 'unknown',
+      outputType: output.text,
+      nodes: nodeModels,
+      edges,
+      terminals,
+      fingerprint: '',
+    };
+    if (contextRef) model.context = contextRef;
+    model.fingerprint = fingerprintOf(shapeOfModel(model));
+
+    const contextNeeds = raw.context ? [{ type: ctxType, text: ctxText }] : [...nodes.values()].flatMap((n) => n.contextNeeds);
+    return {
+      model,
+      diagnostics: out,
+      summary: { input: startNode?.input, inputText: startNode?.inputText ?? 'unknown', output: terminalOutputs.length > 0 ? output : undefined, contextNeeds, contextText: ctxText },
+    };
+  }
+
+  /** Branch checks of one node: discriminated output (FLX015), tags, exhaustiveness (FLX014), arm payloads (FLX013). */
+  private checkBranch(
+    n: ResolvedNode,
+    discriminant: string,
+    checkPayload: (p: Payload, to: string, code: DiagnosticCode, at: ts.Node, what: string) => void,
+    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => void,
+  ): void {
+    const f = n.field;
+    if (!n.output) return;
+    const variants = this.tools.variants(n.output, discriminant);
+    if ('bad' in variants) {
+      report('FLX015', f.nameNode, `node ${f.name} branches on ${discriminant}, but its output ${n.output.text} is not a union discriminated by a string-literal ${JSON.stringify(discriminant)} (${variants.bad} is not)`);
+      return;
+    }
+    const allTags = [...new Set(variants.flatMap((v) => v.tags))];
+    const named = new Set<string>();
+    for (const arm of f.arms) {
+      named.add(arm.tag);
+      if (!allTags.includes(arm.tag)) report('FLX015', arm.tagNode, `${JSON.stringify(arm.tag)} is not a variant of ${f.name}'s output ${n.output.text} (its ${discriminant} tags: ${allTags.map((x) => JSON.stringify(x)).join(', ')})`);
+    }
+    const missing = allTags.filter((tag) => !named.has(tag));
+    if (missing.length > 0 && !f.hasOtherwise) report('FLX014', f.nameNode, `branch arms of ${f.name} are not exhaustive: missing ${missing.map((x) => JSON.stringify(x)).join(', ')}`);
+    for (const e of f.edges) {
+      if (e.kind === 'branch') {
+        const narrowed = variants.filter((v) => v.tags.includes(e.tag!)).map((v) => v.type);
+        if (narrowed.length > 0) checkPayload(this.tools.payload(narrowed), e.to, 'FLX013', e.targetNode, `arm ${JSON.stringify(e.tag)} of ${f.name}: variant`);
+      } else if (e.kind === 'otherwise') {
+        const rest = variants.filter((v) => v.tags.some((tag) => !named.has(tag))).map((v) => v.type);
+        if (rest.length > 0) checkPayload(this.tools.payload(rest), e.to, 'FLX013', e.targetNode, `otherwise arm of ${f.name}: variants`);
+      }
+    }
+  }
+
+  /** A field's node, a reason it is not one (string), or undefined for a plain undecorated non-node field. */
+  private resolveField(f: RawField, raw: RawWorkflow, out: Diagnostic[]): ResolvedNode | string | undefined {
+    const c = this.checker;
+    const sym = (f.decl as { symbol?: ts.Symbol }).symbol ?? c.getSymbolAtLocation(f.nameNode);
+    let type = sym ? c.getTypeOfSymbolAtLocation(sym, f.decl) : c.getTypeAtLocation(f.decl);
+    type = c.getNonNullableType(type);
+    const cls = type.getSymbol()?.declarations?.find((d): d is NamedClass => ts.isClassDeclaration(d) && d.name !== undefined);
+    const typeText = this.tools.text(type);
+    if (!cls) return f.decorated ? `its type ${typeText} is not a @node class` : undefined;
+    const kinds = this.extractor.decoratorsOf(cls).map((d) => d.kind);
+    if (kinds.includes('workflow')) {
+      const inner = this.extractor.workflowOf(cls);
+      if (!inner) return `${cls.name.text} is not a readable @workflow class`;
+      const res = this.workflow(inner);
+      if (!res) {
+        out.push(diagnostic('FLX027', `nested workflow ${f.name} (${cls.name.text}) contains ${raw.name} again`, positionOf(f.nameNode, this.rootDir)));
+        return { field: f, kind: 'workflow', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
+      }
+      const s = res.summary;
+      return { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, contextNeeds: s.contextNeeds, contextText: s.contextText };
+    }
+    if (!kinds.includes('node')) {
+      const looksLikeNode = type.getProperty('process') !== undefined;
+      if (!f.decorated && !looksLikeNode) return `its type ${typeText} is not a @node class`;
+      return looksLikeNode ? `class ${cls.name.text} is not decorated with @node()` : `its type ${typeText} is not a @node class`;
+    }
+    if (this.nodeClassProblem(cls)) {
+      return { field: f, kind: 'node', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
+    }
+    const sig = this.tools.nodeSignature(type, f.decl);
+    if (typeof sig === 'string') {
+      out.push(diagnostic('FLX022', `node ${f.name} (${cls.name.text}) ${sig}`, positionOf(f.nameNode, this.rootDir)));
+      return { field: f, kind: 'node', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
+    }
+    return {
+      field: f,
+      kind: 'node',
+      cls,
+      input: sig.input.types[0],
+      inputText: sig.input.text,
+      output: sig.output,
+      contextNeeds: sig.store ? [{ type: sig.store, text: sig.storeText }] : [],
+      contextText: sig.storeText,
+    };
+  }
+}
+
+/** "did you mean" hint for a misspelt field name. */
+function suggest(name: string, fields: string[]): string {
+  const close = fields.filter((f) => distance(f.toLowerCase(), name.toLowerCase()) <= Math.max(1, Math.floor(name.length / 3)));
+  return close.length > 0 ? `did you mean ${close.map((f) => JSON.stringify(f)).join(' or ')}?` : `the fields are ${fields.map((f) => JSON.stringify(f)).join(', ') || '(none)'}`;
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
