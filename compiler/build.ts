@@ -6,7 +6,8 @@
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic, FlowModel, WorkflowModel } from './model.js';
-import { Analyzer, analyzeProject, formatDiagnostics, type AnalysisResult } from './index.js';
+import { Analyzer, analyzeProject, type AnalysisResult } from './analyze/index.js';
+import { formatDiagnostics } from './diagnostics.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
 import { renderModules, writeOutputs, type OutputFile, type OutputLayout, type WriteResult } from './writer.js';

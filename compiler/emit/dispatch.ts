@@ -85,7 +85,13 @@ export function emitDispatch(wf: WorkflowModel, scope: ModuleScope): Emitted {
         );
       }
       w.writeLine('default:');
-      w.indent(() => w.writeLine(`return ${imports.runtime('unknownWorkItem', false)}(item);`));
+      w.indent(() => {
+        const unknown = imports.runtime('unknownWorkItem', false);
+        if (wf.nodes.length > 1) return void w.writeLine(`return ${unknown}(item);`);
+        // `switch` does not narrow a one-member union to `never`; its tag still is, which keeps the check exhaustive.
+        w.writeLine('item.node satisfies never;');
+        w.writeLine(`return ${unknown}(item as never);`);
+      });
     });
     w.writeLine('}');
   });

@@ -137,6 +137,14 @@ describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
     );
   });
 
+  it('keeps a one-node dispatch exhaustive (switch does not narrow a one-member union)', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, 'Solo', { start: 'only', nodes: [nodeModel(F, 'only', 'A')], edges: [], terminals: ['only'] });
+    expect(emitDispatch(wf, new ModuleScope(F, [wf])).content).toContain(
+      ['    default:', '      item.node satisfies never;', '      return unknownWorkItem(item as never);', '  }'].join('\n'),
+    );
+  });
+
   it('escapes names in property accesses and keys (no __proto__ pitfall)', () => {
     const F = 'a.ts';
     const wf = workflowModel(F, 'W', {

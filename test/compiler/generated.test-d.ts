@@ -1,0 +1,73 @@
+/** Type-level tests of the committed generated modules: the work-item unions are exact and the dispatch exhaustive. */
+import { describe, expectTypeOf, it } from 'vitest';
+import type { NodeSpec, Transition, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from 'floxide';
+import type { ArticleCtx } from '../../examples/article.js';
+import type { Big, Small, Size } from '../../examples/branching.js';
+import {
+  ArticleWorkflowDef,
+  ArticleWorkflowNodes,
+  processArticleWorkflowWorkItem,
+  type ArticleWorkflowContext,
+  type ArticleWorkflowInput,
+  type ArticleWorkflowOutput,
+  type ArticleWorkflowWorkItem,
+} from '../../examples/article.floxide.js';
+import { type ThresholdWorkflowWorkItem, type ThresholdWorkflowOutput } from '../../examples/branching.floxide.js';
+import { InnerWorkflowDef, OuterWorkflowNodes, type OuterWorkflowInput, type OuterWorkflowWorkItem } from '../../examples/nested.floxide.js';
+import { type RetryWorkflowWorkItem, processRetryWorkflowWorkItem } from '../../examples/retry.floxide.js';
+
+describe('generated work-item unions', () => {
+  it('are exact: one member per node, with the node input and nothing else', () => {
+    expectTypeOf<ArticleWorkflowWorkItem>().toEqualTypeOf<
+      | { node: 'outline'; id: string; input: string }
+      | { node: 'draft'; id: string; input: string }
+      | { node: 'review'; id: string; input: string }
+      | { node: 'apology'; id: string; input: string }
+    >();
+    expectTypeOf<ThresholdWorkflowWorkItem>().toEqualTypeOf<
+      { node: 'classify'; id: string; input: number } | { node: 'small'; id: string; input: Small } | { node: 'big'; id: string; input: Big }
+    >();
+    expectTypeOf<RetryWorkflowWorkItem>().toEqualTypeOf<{ node: 'flaky'; id: string; input: void }>();
+  });
+
+  it('reject unknown nodes, wrong inputs and extra properties', () => {
+    // @ts-expect-error: no such node
+    const unknownNode: ArticleWorkflowWorkItem = { node: 'publish', id: '1', input: 'x' };
+    // @ts-expect-error: `outline` takes a string
+    const wrongInput: ArticleWorkflowWorkItem = { node: 'outline', id: '1', input: 42 };
+    // @ts-expect-error: `small` takes the narrowed `Small` variant, not any `Size`
+    const wideInput: ThresholdWorkflowWorkItem = { node: 'small', id: '1', input: { kind: 'big', value: 1 } as Size };
+    // @ts-expect-error: exact members, no extra properties
+    const extra: ArticleWorkflowWorkItem = { node: 'outline', id: '1', input: 'x', retries: 2 };
+    void [unknownNode, wrongInput, wideInput, extra];
+  });
+
+  it('type nested workflow nodes from the inner generated definition', () => {
+    expectTypeOf<Extract<OuterWorkflowWorkItem, { node: 'inner' }>['input']>().toEqualTypeOf<number>();
+    expectTypeOf<OuterWorkflowInput>().toEqualTypeOf<WorkflowInputOf<typeof InnerWorkflowDef>>();
+    expectTypeOf<WorkflowOutputOf<typeof InnerWorkflowDef>>().toEqualTypeOf<number>();
+    expectTypeOf(OuterWorkflowNodes.inner.workflow).returns.toEqualTypeOf<typeof InnerWorkflowDef>();
+  });
+});
+
+describe('generated input, output, context and definition', () => {
+  it('carry the workflow types', () => {
+    expectTypeOf<ArticleWorkflowInput>().toEqualTypeOf<string>();
+    expectTypeOf<ArticleWorkflowOutput>().toEqualTypeOf<string>();
+    expectTypeOf<ArticleWorkflowContext>().toEqualTypeOf<ArticleCtx>();
+    expectTypeOf<ThresholdWorkflowOutput>().toEqualTypeOf<string>();
+    expectTypeOf(ArticleWorkflowDef).toMatchTypeOf<WorkflowDef<any, ArticleWorkflowWorkItem, string, string, ArticleCtx>>();
+  });
+
+  it('have exactly one NodeSpec per node', () => {
+    expectTypeOf<keyof typeof ArticleWorkflowNodes>().toEqualTypeOf<ArticleWorkflowWorkItem['node']>();
+    expectTypeOf(ArticleWorkflowNodes.draft).toMatchTypeOf<NodeSpec>();
+    expectTypeOf(ArticleWorkflowNodes.draft.fallbacks).toEqualTypeOf<readonly ['apology']>();
+  });
+
+  it('dispatch takes exactly the union (exhaustive switch) and returns a transition', () => {
+    expectTypeOf(processArticleWorkflowWorkItem).parameter(1).toEqualTypeOf<ArticleWorkflowWorkItem>();
+    expectTypeOf(processArticleWorkflowWorkItem).returns.toEqualTypeOf<Promise<Transition<unknown>>>();
+    expectTypeOf(processRetryWorkflowWorkItem).parameter(1).toEqualTypeOf<RetryWorkflowWorkItem>();
+  });
+});
