@@ -295,7 +295,7 @@ export class WorkflowAnalyzer {
         if (narrowed.length > 0) checkPayload(this.tools.payload(narrowed), e.to, 'FLX013', e.targetNode, `arm ${JSON.stringify(e.tag)} of ${f.name}: variant`);
       } else if (e.kind === 'otherwise') {
         const rest = variants.filter((v) => v.tags.some((tag) => !named.has(tag))).map((v) => v.type);
-        if (rest.length > 0) checkPayload(this.tools.payload(rest), e.to, 'FLX013', e.targetNode, `otherwise arm of ${f.name}: variants`);
+        if (rest.length > 0) checkPayload(this.tools.payload(rest), e.to, 'FLX013', e.targetNode, `otherwise arm of ${f.name}: ${rest.length === 1 ? 'variant' : 'variants'}`);
       }
     }
   }

@@ -1,0 +1,154 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeProject, DIAGNOSTIC_CODES, formatDiagnostics, type AnalysisResult, type Diagnostic } from '../../compiler/index.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const invalidDir = 'test/fixtures/invalid';
+
+let invalid: AnalysisResult;
+beforeAll(() => {
+  invalid = analyzeProject({ cwd: repo, project: `${invalidDir}/tsconfig.json` });
+});
+
+/** Diagnostics of one fixture (positions are relative to the fixture project's root, its tsconfig dir). */
+function diagsOf(file: string): Diagnostic[] {
+  return invalid.diagnostics.filter((d) => d.position?.file === file);
+}
+
+// One compile-fail fixture per code: [fixture, code, line, column].
+const cases: Array<[string, string, number, number]> = [
+  ['FLX002-ts-error.ts', 'FLX002', 7, 11],
+  ['FLX003-non-literal.ts', 'FLX003', 9, 9],
+  ['FLX005-bad-retry.ts', 'FLX005', 7, 10],
+  ['FLX010-unknown-target.ts', 'FLX010', 7, 9],
+  ['FLX011-edge-type.ts', 'FLX011', 7, 9],
+  ['FLX011-aliased-import.ts', 'FLX011', 8, 9],
+  ['FLX012-fallback-type.ts', 'FLX012', 7, 19],
+  ['FLX013-arm-type.ts', 'FLX013', 8, 21],
+  ['FLX014-not-exhaustive.ts', 'FLX014', 8, 3],
+  ['FLX015-not-discriminated.ts', 'FLX015', 8, 3],
+  ['FLX015-unknown-tag.ts', 'FLX015', 8, 14],
+  ['FLX016-duplicate-edge.ts', 'FLX016', 8, 9],
+  ['FLX017-start-not-field.ts', 'FLX017', 5, 20],
+  ['FLX018-duplicate-start.ts', 'FLX018', 6, 1],
+  ['FLX019-no-terminal.ts', 'FLX019', 6, 14],
+  ['FLX020-context.ts', 'FLX020', 18, 3],
+  ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
+  ['FLX022-no-process.ts', 'FLX022', 5, 14],
+  ['FLX023-private-field.ts', 'FLX023', 8, 11],
+  ['FLX023-not-exported.ts', 'FLX023', 6, 7],
+  ['FLX024-join.ts', 'FLX024', 21, 9],
+  ['FLX024-join.ts', 'FLX024', 23, 11],
+  ['FLX025-mixed.ts', 'FLX025', 10, 3],
+  ['FLX026-misplaced.ts', 'FLX026', 9, 3],
+  ['FLX027-cycle.ts', 'FLX027', 8, 3],
+  ['FLX030-unreachable.ts', 'FLX030', 9, 3],
+];
+
+describe('compile-fail fixtures', () => {
+  it.each(cases)('%s reports %s at %i:%i', (fixture, code, line, column) => {
+    const diags = diagsOf(`${fixture}`);
+    expect(diags.map((d) => `${d.code}@${d.position!.line}:${d.position!.column}`)).toContain(`${code}@${line}:${column}`);
+    const d = diags.find((x) => x.code === code && x.position!.line === line)!;
+    expect(d.severity).toBe(code === 'FLX030' ? 'warning' : 'error');
+    expect(d.message.length).toBeGreaterThan(10);
+    expect(d.hint).toBeTruthy();
+  });
+
+  it('has a fixture for every code in the table (except FLX001/FLX004, tested separately)', () => {
+    const covered = new Set(cases.map((c) => c[1]));
+    for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004') expect(covered, code).toContain(code);
+  });
+
+  it('the shared node classes are clean', () => {
+    expect(diagsOf(`nodes.ts`)).toEqual([]);
+  });
+
+  it('reports a type mismatch and a non-exhaustive branch in one workflow, each at its position', () => {
+    const diags = diagsOf(`combined-edge-and-branch.ts`);
+    expect(diags.map((d) => [d.code, d.position!.line, d.position!.column])).toEqual([
+      ['FLX011', 7, 21],
+      ['FLX014', 9, 3],
+    ]);
+    expect(diags[0].message).toBe("start's output number is not assignable to shout's input string");
+    expect(diags[1].message).toBe('branch arms of classify are not exhaustive: missing "big", "huge"');
+  });
+
+  it('names the narrowed variant and the missing tags', () => {
+    const [arm] = diagsOf(`FLX013-arm-type.ts`);
+    expect(arm.message).toBe('arm "big" of classify: variant Big is not assignable to small\'s input Small');
+    const otherwise = diagsOf(`FLX011-aliased-import.ts`).find((d) => d.code === 'FLX013')!;
+    expect(otherwise.message).toBe("otherwise arm of classify: variant Huge is not assignable to small's input Small");
+    expect(diagsOf(`FLX010-unknown-target.ts`)[0].hint).toBe('did you mean "review"?');
+  });
+
+  it('still builds the model of the valid workflows next to invalid ones', () => {
+    const names = invalid.model.workflows.map((w) => w.name);
+    expect(names).toContain('UnreachableWorkflow');
+    expect(names).toEqual([...names].sort((a, b) => {
+      const fa = invalid.model.workflows.find((w) => w.name === a)!.class.file;
+      const fb = invalid.model.workflows.find((w) => w.name === b)!.class.file;
+      return fa < fb ? -1 : fa > fb ? 1 : a < b ? -1 : 1;
+    }));
+  });
+
+  it('restricts to the given paths', () => {
+    const r = analyzeProject({ cwd: repo, project: `${invalidDir}/tsconfig.json`, paths: [`${invalidDir}/FLX011-edge-type.ts`] });
+    expect(r.model.workflows.map((w) => w.name)).toEqual(['EdgeTypeWorkflow']);
+    expect(r.rootDir).toBe(path.join(repo, invalidDir));
+    expect(r.diagnostics.map((d) => [d.code, d.position?.file])).toEqual([['FLX011', 'FLX011-edge-type.ts']]);
+  });
+});
+
+describe('project problems', () => {
+  it('FLX001: tsconfig without experimentalDecorators, with the line to add', () => {
+    const r = analyzeProject({ cwd: repo, project: `${invalidDir}/FLX001-no-decorators/tsconfig.json` });
+    expect(r.diagnostics).toHaveLength(1);
+    const [d] = r.diagnostics;
+    expect(d.code).toBe('FLX001');
+    expect(d.position).toEqual({ file: 'tsconfig.json', line: 2, column: 3 });
+    expect(d.hint).toContain('"experimentalDecorators": true');
+    expect(r.model.workflows.map((w) => w.name)).toEqual(['NoDecoratorsWorkflow']);
+  });
+
+  it('FLX004: a missing tsconfig is a diagnostic, not a crash', () => {
+    const r = analyzeProject({ cwd: repo, project: 'test/fixtures/nope/tsconfig.json' });
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['FLX004']);
+    expect(r.model.workflows).toEqual([]);
+  });
+});
+
+describe('formatDiagnostics', () => {
+  const diags: Diagnostic[] = [
+    { code: 'FLX011', severity: 'error', message: "a's output number is not assignable to b's input string", hint: 'fix it', position: { file: 'src/flow.ts', line: 7, column: 9 } },
+    { code: 'FLX030', severity: 'warning', message: 'node c is unreachable', hint: 'remove it', position: { file: 'src/flow.ts', line: 9, column: 3 } },
+  ];
+
+  it('prints path:line:col - severity code: message, the hint, and the counts', () => {
+    expect(formatDiagnostics(diags, { color: false, cwd: '/p', rootDir: '/p' })).toBe(
+      [
+        "src/flow.ts:7:9 - error FLX011: a's output number is not assignable to b's input string",
+        '    hint: fix it',
+        'src/flow.ts:9:3 - warning FLX030: node c is unreachable',
+        '    hint: remove it',
+        '',
+        'Found 1 error and 1 warning.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints paths relative to cwd and pluralises', () => {
+    const out = formatDiagnostics([diags[0], { ...diags[0], position: { file: 'src/b.ts', line: 1, column: 1 } }], { color: false, cwd: '/p/src', rootDir: '/p' });
+    expect(out).toContain('flow.ts:7:9 - error FLX011');
+    expect(out).toContain('b.ts:1:1 - error');
+    expect(out.trimEnd().endsWith('Found 2 errors.')).toBe(true);
+  });
+
+  it('colours only when asked', () => {
+    expect(formatDiagnostics(diags, { color: true, cwd: '/p' })).toContain('\u001b[');
+    expect(formatDiagnostics(diags, { color: false, cwd: '/p' })).not.toContain('\u001b[');
+    expect(formatDiagnostics([], { color: false, cwd: '/p' })).toBe('');
+  });
+});
