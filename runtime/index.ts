@@ -109,3 +109,40 @@ export {
   canonicalJson,
   parseStoredJson,
 } from './distributed/ids.js';
+// Local engine, context codec and checkpoint stores (runtime/engine, runtime/context.ts, runtime/stores).
+export {
+  EventLog,
+  Fixed,
+  contextCodecOf,
+  createContextCodec,
+  type ContextCodec,
+  type LoggedEvent,
+} from './context.js';
+export {
+  executeStep,
+  joinItemFor,
+  type EngineItem,
+  type JoinFrame,
+  type JoinArrival,
+  type ContextDelta,
+  type StepOutcome,
+  type StepEnv,
+} from './engine/step.js';
+export { settleJoinGroup, JoinBook, type WorkflowEvent, type RunResult } from './engine/core.js';
+export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './engine/workflow.js';
+export { backoffDelay, shouldRetry, sleep } from './engine/retry.js';
+export { runBatch, BatchNode, SplitNode, runSource, type Runnable } from './engine/helpers.js';
+export {
+  validateRunId,
+  type CheckpointStore,
+  type Checkpoint,
+  type CheckpointRun,
+  type CheckpointStatus,
+  type NewCheckpointRun,
+  type CheckpointStepCommit,
+  type CheckpointCommitResult,
+  type CheckpointTerminalCommit,
+} from './stores/contract.js';
+export { MemoryCheckpointStore } from './stores/memory.js';
+export { SqliteCheckpointStore, SQLITE_MIGRATIONS, type SqliteCheckpointStoreOptions } from './stores/sqlite.js';
+export { safeJsonParse } from './stores/json.js';

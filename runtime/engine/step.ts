@@ -3,11 +3,12 @@
  * produced. It performs no I/O on stores; the caller (local loop, checkpointed loop, distributed worker) commits
  * the outcome its own way (in memory, one SQLite transaction, one Lua script, one SQL transaction).
  *
- * CONTRACT ONLY (types + signature). The engine owner implements `executeStep` here.
  */
 import type { FailureInfo } from '../node.js';
-import type { SerializedError } from '../errors.js';
+import { serializeError, type SerializedError } from '../errors.js';
 import type { WorkItemBase, AnyWorkflowDef } from '../definition.js';
+import { checkInstance, compiledOf, makeScope, stepCore } from './core.js';
+import { isRunAbortError } from './retry.js';
 
 /** One level of fan-out an item belongs to: group `g` (the producing item's id), index `i` of `n`. */
 export interface JoinFrame {
@@ -81,5 +82,22 @@ export function joinItemFor(node: string, group: string, arrivals: readonly Join
   return item;
 }
 
-/** Process one item. Implemented by the engine (see ARCHITECTURE.md "Step semantics"). */
-export declare function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome>;
+/**
+ * Process one item of a bound workflow (see ARCHITECTURE.md "Step semantics") and say what it produced, without
+ * touching any store: the caller commits the outcome. `env.context` is not mutated; the attempt runs on a copy and
+ * the outcome carries the delta. With `env.inlineRetries` false a retryable failure returns `{type: 'retry'}`.
+ * The run's cancellation or deadline (an aborted `env.signal`) comes back as `failed` with a `CancelledError` or
+ * `DeadlineExceededError`; it is never retried nor routed to fallbacks. Throws `StaleGeneratedModuleError` for a
+ * stale definition and `CorruptStateError` for an item naming an unknown node.
+ */
+export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
+  const wf = compiledOf(def);
+  checkInstance(wf, instance);
+  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
+  try {
+    return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
+  } catch (err) {
+    if (isRunAbortError(err)) return { type: 'failed', error: serializeError(err), attempts: env.attempt };
+    throw err;
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * The context codec: everything the engine does with a workflow's context object, derived from the generated
+ * `contextClass`/`contextFields` plus the `@merge.*` registry (for custom merges). A step's effect on the context
+ * is a {@link ContextDelta}: only the touched fields, each as its merge strategy describes it (sum = increase,
+ * append = new elements, lastWrite = new value...). Applying every committed delta once, in commit order, to the
+ * initial context rebuilds the context exactly; this is how checkpoints stay incremental and replay-safe.
+ */
+import { randomUUID } from 'node:crypto';
+import { mergeStrategiesOf, type CustomMerge, type MergeStrategyName } from './decorators.js';
+import type { AnyWorkflowDef } from './definition.js';
+import { CorruptStateError } from './errors.js';
+import type { ContextDelta } from './engine/step.js';
+
+export type { ContextDelta };
+
+/** One event of an {@link EventLog}. */
+export interface LoggedEvent<E> {
+  /** Unique within the log; appending an id twice keeps the first. */
+  readonly id: string;
+  readonly event: E;
+}
+
+/**
+ * An append-only event log for a context field (Floxide's `EventLog<E>`), idempotent by event id.
+ *
+ * Order is deterministic and never depends on a wall clock: events appear in the order their steps committed,
+ * and within one step by id. Without an explicit id, an event appended during a checkpointed step gets the id
+ * `<item id>#<n>` (so a replayed step appends nothing new); in a plain `run` it gets a random UUID.
+ */
+export class EventLog<E> {
+  private entries: LoggedEvent<E>[];
+  private ids: Set<string>;
+  /** Set by the engine on a step's working copy: the item id used for default event ids. */
+  private stamp: string | undefined = undefined;
+  private appended = 0;
+
+  constructor(entries: Iterable<LoggedEvent<E>> = []) {
+    this.entries = [];
+    this.ids = new Set();
+    for (const e of entries) this.add(e);
+  }
+
+  /** Appends `event` unless an event with the same id exists. Returns the event's id. */
+  append(event: E, id?: string): string {
+    const key =
+      id ?? (this.stamp !== undefined ? `${this.stamp}#${String(this.appended++).padStart(6, '0')}` : randomUUID());
+    this.add({ id: key, event });
+    return key;
+  }
+
+  /** True when an event with this id was appended. */
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** A copy of the logged events, in order. */
+  iter(): LoggedEvent<E>[] {
+    return this.entries.slice();
+  }
+
+  /** The bare events, in order. */
+  events(): E[] {
+    return this.entries.map((e) => e.event);
+  }
+
+  /** Folds the events over `initial` in order (Floxide's `apply_all`). */
+  applyAll<S>(initial: S, reducer: (state: S, event: E) => S): S {
+    let s = initial;
+    for (const e of this.entries) s = reducer(s, e.event);
+    return s;
+  }
+
+  [Symbol.iterator](): Iterator<E> {
+    return this.events()[Symbol.iterator]();
+  }
+
+  toJSON(): LoggedEvent<E>[] {
+    return this.iter();
+  }
+
+  private add(e: LoggedEvent<E>): void {
+    if (typeof e?.id !== 'string') throw new CorruptStateError('an EventLog entry needs a string id');
+    if (this.ids.has(e.id)) return;
+    this.ids.add(e.id);
+    this.entries.push({ id: e.id, event: e.event });
+  }
+
+  /** @internal A copy whose default ids derive from `stamp`. */
+  cloneForStep(stamp: string | undefined): EventLog<E> {
+    const c = new EventLog<E>();
+    c.entries = this.entries.slice();
+    c.ids = new Set(this.ids);
+    c.stamp = stamp;
+    return c;
+  }
+
+  /** @internal The entries this log has that `before` lacks, sorted by id (one step's delta). */
+  entriesSince(before: EventLog<E> | undefined): LoggedEvent<E>[] {
+    const out = before ? this.entries.filter((e) => !before.ids.has(e.id)) : this.entries.slice();
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** @internal Applies one step's delta (already in order). */
+  applyEntries(entries: readonly LoggedEvent<E>[]): void {
+    for (const e of entries) this.add(e);
+  }
+}
+
+/** A value set once when the run starts; later writes are ignored by merges (Floxide's `Fixed<T>`). */
+export class Fixed<T> {
+  constructor(readonly value: T) {}
+  get(): T {
+    return this.value;
+  }
+  toJSON(): T {
+    return this.value;
+  }
+}
+
+/** What the engine does with a workflow's context. Built once per workflow definition. */
+export interface ContextCodec<C = unknown> {
+  /** A fresh context (`new contextClass()`, or `{}` without one). */
+  create(): C;
+  /** A working copy for one step: mutating it never touches `ctx`. `stamp` seeds default event ids. */
+  clone(ctx: C, stamp?: string): C;
+  /** What a step changed, per field strategy; undefined when nothing changed. */
+  diff(before: C, after: C): ContextDelta | undefined;
+  /** Applies a delta in place (the merge). */
+  apply(ctx: C, delta: ContextDelta): void;
+  /** Copies every field of `source` onto `target` (adopting a successful working copy). */
+  assign(target: C, source: C): void;
+  /** Plain JSON data for storage. */
+  serialize(ctx: C): unknown;
+  /** The inverse of {@link serialize} (stored data is validated; bad data is {@link CorruptStateError}). */
+  revive(data: unknown): C;
+}
+
+interface FieldStrategy {
+  strategy: MergeStrategyName;
+  custom: CustomMerge | undefined;
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const LAST_WRITE: FieldStrategy = Object.freeze({ strategy: 'lastWrite', custom: undefined }) as FieldStrategy;
+
+const codecs = new WeakMap<object, ContextCodec<any>>();
+
+/** The codec of a generated workflow definition (cached). */
+export function contextCodecOf<C>(def: AnyWorkflowDef): ContextCodec<C> {
+  let c = codecs.get(def);
+  if (!c) {
+    c = createContextCodec(def.contextClass, def.contextFields);
+    codecs.set(def, c);
+  }
+  return c as ContextCodec<C>;
+}
+
+/**
+ * Builds a codec from a context class and its declared strategies. Strategies also come from the class's
+ * `@merge.*` registry (custom merges live only there) and from values: an {@link EventLog} or {@link Fixed} field
+ * merges as such whatever it is declared as.
+ */
+export function createContextCodec<C>(
+  contextClass: (new () => C) | undefined,
+  fields: Readonly<Record<string, MergeStrategyName>> = {},
+): ContextCodec<C> {
+  const strategies = new Map<string, FieldStrategy>();
+  for (const [name, strategy] of Object.entries(fields)) strategies.set(name, { strategy, custom: undefined });
+  if (contextClass) {
+    for (const [name, m] of mergeStrategiesOf(contextClass)) {
+      const prev = strategies.get(name);
+      strategies.set(name, { strategy: prev && m.strategy !== 'custom' ? prev.strategy : m.strategy, custom: m.custom });
+    }
+  }
+  const strategyOf = (key: string, value: unknown): FieldStrategy => {
+    if (value instanceof EventLog) return { strategy: 'eventLog', custom: undefined };
+    if (value instanceof Fixed) return { strategy: 'fixed', custom: undefined };
+    return strategies.get(key) ?? LAST_WRITE;
+  };
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+  const create = (): C => (contextClass ? new contextClass() : ({} as C));
+
+  const clone = (ctx: C, stamp?: string): C => {
+    if (!isRecord(ctx)) return ctx;
+    const out = Object.create(Object.getPrototypeOf(ctx)) as Record<string, unknown>;
+    for (const key of Object.keys(ctx)) {
+      const v = ctx[key];
+      if (v === null || typeof v !== 'object') out[key] = v;
+      else if (v instanceof EventLog) out[key] = v.cloneForStep(stamp);
+      else if (v instanceof Fixed) out[key] = v;
+      else {
+        const s = strategyOf(key, v).strategy;
+        if ((s === 'append' || s === 'union') && Array.isArray(v)) out[key] = v.slice();
+        else if (s === 'union' && v instanceof Set) out[key] = new Set(v);
+        else out[key] = deepClone(v);
+      }
+    }
+    return out as C;
+  };
+
+  const diff = (before: C, after: C): ContextDelta | undefined => {
+    if (!isRecord(before) || !isRecord(after)) return undefined;
+    let delta: ContextDelta | undefined;
+    for (const key of Object.keys(after)) {
+      if (FORBIDDEN_KEYS.has(key)) continue;
+      const a = after[key];
+      const b = before[key];
+      const d = fieldDelta(strategyOf(key, a ?? b), b, a, key in before);
+      if (d !== undefined) (delta ??= {})[key] = d;
+    }
+    return delta;
+  };
+
+  const apply = (target: C, delta: ContextDelta): void => {
+    const ctx = target as unknown;
+    if (!isRecord(ctx) || !isRecord(delta)) return;
+    for (const key of Object.keys(delta)) {
+      if (FORBIDDEN_KEYS.has(key)) continue;
+      const cur = ctx[key];
+      ctx[key] = applyField(strategyOf(key, cur), cur, delta[key]);
+    }
+  };
+
+  const assign = (into: C, from: C): void => {
+    const target = into as unknown;
+    const source = from as unknown;
+    if (!isRecord(target) || !isRecord(source) || target === source) return;
+    for (const key of Object.keys(source)) target[key] = source[key];
+  };
+
+  const serialize = (ctx: C): unknown => {
+    if (ctx === undefined) return null;
+    if (!isRecord(ctx)) return ctx;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(ctx)) {
+      const v = ctx[key];
+      if (v === undefined || typeof v === 'function') continue;
+      if (v instanceof EventLog) out[key] = v.iter();
+      else if (v instanceof Fixed) out[key] = v.value;
+      else if (v instanceof Set) out[key] = [...v];
+      else out[key] = v;
+    }
+    return out;
+  };
+
+  const revive = (data: unknown): C => {
+    if (data === null || data === undefined) return contextClass ? create() : (undefined as C);
+    if (!contextClass && !isRecord(data)) return data as C;
+    if (!isRecord(data) || Array.isArray(data)) throw new CorruptStateError('stored context is not an object');
+    const ctx = (contextClass ? create() : {}) as Record<string, unknown>;
+    for (const key of Object.keys(data)) {
+      if (FORBIDDEN_KEYS.has(key)) continue;
+      const v = data[key];
+      const template = ctx[key];
+      const s = strategyOf(key, template).strategy;
+      if (template instanceof EventLog || s === 'eventLog') {
+        if (!Array.isArray(v)) throw new CorruptStateError(`stored event log "${key}" is not an array`);
+        ctx[key] = new EventLog(v as LoggedEvent<unknown>[]);
+      } else if (template instanceof Fixed) ctx[key] = new Fixed(v);
+      else if (template instanceof Set) {
+        if (!Array.isArray(v)) throw new CorruptStateError(`stored set "${key}" is not an array`);
+        ctx[key] = new Set(v);
+      } else ctx[key] = v;
+    }
+    return ctx as C;
+  };
+
+  return { create, clone, diff, apply, assign, serialize, revive };
+}
+
+function fieldDelta(s: FieldStrategy, b: unknown, a: unknown, existed: boolean): unknown {
+  switch (s.strategy) {
+    case 'sum': {
+      if (typeof a !== 'number') return undefined;
+      const d = a - (typeof b === 'number' ? b : 0);
+      return d !== 0 ? d : undefined;
+    }
+    case 'max':
+      return typeof a === 'number' && (typeof b !== 'number' || a > b) ? a : undefined;
+    case 'min':
+      return typeof a === 'number' && (typeof b !== 'number' || a < b) ? a : undefined;
+    case 'append': {
+      if (!Array.isArray(a)) return undefined;
+      const from = Array.isArray(b) ? b.length : 0;
+      return a.length > from ? a.slice(from) : undefined;
+    }
+    case 'union': {
+      const after = a instanceof Set ? [...a] : Array.isArray(a) ? a : undefined;
+      if (!after) return undefined;
+      const seen = b instanceof Set ? b : new Set(Array.isArray(b) ? b : []);
+      const added = after.filter((x) => !seen.has(x));
+      return added.length > 0 ? added : undefined;
+    }
+    case 'fixed':
+      return undefined;
+    case 'eventLog': {
+      if (!(a instanceof EventLog)) return undefined;
+      const added = a.entriesSince(b instanceof EventLog ? b : undefined);
+      return added.length > 0 ? added : undefined;
+    }
+    case 'custom': {
+      if (!s.custom) return undefined;
+      return s.custom.diff(b, a);
+    }
+    case 'lastWrite':
+    default:
+      return existed && deepEqual(a, b) ? undefined : a === undefined ? undefined : a;
+  }
+}
+
+function applyField(s: FieldStrategy, cur: unknown, d: unknown): unknown {
+  switch (s.strategy) {
+    case 'sum':
+      return (typeof cur === 'number' ? cur : 0) + (typeof d === 'number' ? d : 0);
+    case 'max':
+      return typeof cur === 'number' && typeof d === 'number' ? Math.max(cur, d) : d;
+    case 'min':
+      return typeof cur === 'number' && typeof d === 'number' ? Math.min(cur, d) : d;
+    case 'append': {
+      const arr = Array.isArray(cur) ? cur : [];
+      if (Array.isArray(d)) for (const x of d) arr.push(x);
+      return arr;
+    }
+    case 'union': {
+      if (!Array.isArray(d)) return cur;
+      if (cur instanceof Set) {
+        for (const x of d) cur.add(x);
+        return cur;
+      }
+      const arr = Array.isArray(cur) ? cur : [];
+      const seen = new Set(arr);
+      for (const x of d) if (!seen.has(x)) (seen.add(x), arr.push(x));
+      return arr;
+    }
+    case 'fixed':
+      return cur;
+    case 'eventLog': {
+      const log = cur instanceof EventLog ? cur : new EventLog();
+      if (Array.isArray(d)) log.applyEntries(d as LoggedEvent<unknown>[]);
+      return log;
+    }
+    case 'custom':
+      return s.custom ? s.custom.merge(cur, d) : d;
+    case 'lastWrite':
+    default:
+      return d;
+  }
+}
+
+/** Structural clone keeping prototypes (class instances stay instances). */
+function deepClone<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(deepClone) as T;
+  if (v instanceof Date) return new Date(v.getTime()) as T;
+  if (v instanceof Set) return new Set([...v].map(deepClone)) as T;
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, deepClone(x)])) as T;
+  if (v instanceof EventLog) return v.cloneForStep(undefined) as T;
+  if (v instanceof Fixed) return v;
+  const out = Object.create(Object.getPrototypeOf(v)) as Record<string, unknown>;
+  for (const k of Object.keys(v)) out[k] = deepClone((v as Record<string, unknown>)[k]);
+  return out as T;
+}
+
+/** Structural equality for plain data (arrays, objects, Sets, Maps, Dates, primitives). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], bb[i])) return false;
+    return true;
+  }
+  if (a instanceof Date) return a.getTime() === (b as Date).getTime();
+  if (a instanceof Set) {
+    const bs = b as Set<unknown>;
+    if (a.size !== bs.size) return false;
+    for (const x of a) if (!bs.has(x)) return false;
+    return true;
+  }
+  if (a instanceof Map) {
+    const bm = b as Map<unknown, unknown>;
+    if (a.size !== bm.size) return false;
+    for (const [k, x] of a) if (!bm.has(k) || !deepEqual(x, bm.get(k))) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}

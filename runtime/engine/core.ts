@@ -1,0 +1,565 @@
+/**
+ * The engine's internals shared by every mode: a workflow definition compiled once into lookup tables, the step
+ * core (attempts, retries, timeouts, fallbacks, routing, fan-out frames, join arrivals) and the in-memory run loop
+ * used by `run` and by nested workflows. Nothing here touches a store.
+ *
+ * The hot path (plain `run`) allocates one work item, one node context and one outcome per step: no clone, no
+ * JSON, no Proxy and no AbortSignal unless the node has a `@timeout` or the run can be cancelled.
+ */
+import { contextCodecOf, type ContextCodec } from '../context.js';
+import { workflowMetaOf } from '../decorators.js';
+import type { AnyWorkflowDef, NodeExecutor, NodeSpec, NormalizedRetry, WorkflowDef } from '../definition.js';
+import {
+  CorruptStateError,
+  InvalidArgumentError,
+  NodeFailedError,
+  NodeTimeoutError,
+  NoTerminalReachedError,
+  StaleGeneratedModuleError,
+  reviveError,
+  serializeError,
+  type SerializedError,
+} from '../errors.js';
+import { fingerprintOf, graphShapeOf } from '../graph.js';
+import type { FailureInfo, Node, WorkflowCtx } from '../node.js';
+import { Transition } from '../transition.js';
+import { abortReason, backoffDelay, isRunAbortError, shouldRetry, sleep } from './retry.js';
+import { joinItemFor, type ContextDelta, type EngineItem, type JoinArrival, type JoinFrame, type StepOutcome } from './step.js';
+
+/** A successor as the engine routes to it. */
+export interface Target {
+  readonly name: string;
+  /** A `@join()` node: items inside a fan-out become arrivals instead of running. */
+  readonly join: boolean;
+}
+
+/** One node with its edges resolved. */
+export interface CompiledNode {
+  readonly name: string;
+  readonly spec: NodeSpec;
+  readonly successors: readonly Target[];
+  readonly fallbacks: readonly Target[];
+  readonly arms: ReadonlyMap<string, readonly Target[]> | undefined;
+  readonly otherwise: readonly Target[] | undefined;
+  readonly discriminant: string;
+  readonly terminal: boolean;
+  readonly retry: NormalizedRetry | undefined;
+  readonly timeoutMs: number | undefined;
+  /** Attempts run on a copy of the context (so a failed attempt's writes can be discarded) even in plain `run`. */
+  readonly snapshot: boolean;
+}
+
+/** A workflow definition resolved once: node table, codec, start. */
+export interface CompiledWorkflow {
+  readonly def: AnyWorkflowDef;
+  readonly codec: ContextCodec<unknown>;
+  readonly nodes: ReadonlyMap<string, CompiledNode>;
+  readonly start: string;
+}
+
+/** What the engine reports while a run progresses (`onEvent`). */
+export type WorkflowEvent =
+  | {
+      readonly type: 'step';
+      readonly runId: string;
+      readonly node: string;
+      readonly itemId: string;
+      readonly attempt: number;
+      readonly input: unknown;
+      /** How the step ended. `fallback`: it failed and its fallbacks got the input. */
+      readonly transition: 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback';
+      /** The value (`next`, `terminal`) or values (`nextAll`) the node produced. */
+      readonly output: unknown;
+      /** The items the step enqueued (join arrivals excluded). */
+      readonly produced: readonly EngineItem[];
+    }
+  | { readonly type: 'retry'; readonly runId: string; readonly node: string; readonly itemId: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError }
+  | { readonly type: 'joined'; readonly runId: string; readonly item: EngineItem }
+  | { readonly type: 'completed'; readonly runId: string; readonly output: unknown; readonly dropped: readonly EngineItem[] }
+  | { readonly type: 'failed'; readonly runId: string; readonly error: SerializedError };
+
+/** The result of a run with its bookkeeping (`runDetailed`). */
+export interface RunResult<O = unknown, C = unknown> {
+  readonly runId: string;
+  /** The first terminal output. */
+  readonly output: O;
+  /** Items still queued (or produced alongside) when the first terminal completed the run: they never ran. */
+  readonly dropped: readonly EngineItem[];
+  /** Join arrivals still parked when the run completed (their join never ran). */
+  readonly pendingArrivals: number;
+  /** Steps executed (retries of one item count once). */
+  readonly steps: number;
+  readonly context: C;
+}
+
+/** Id of the `index`-th child of `parent`. */
+export type ChildIdFn = (parent: EngineItem, index: number) => string;
+
+const EMPTY_ITEMS = Object.freeze([]) as unknown as EngineItem[];
+const EMPTY_ARRIVALS = Object.freeze([]) as unknown as JoinArrival[];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compilation
+
+const compiled = new WeakMap<object, CompiledWorkflow>();
+
+/**
+ * Resolves a generated definition once (cached). Throws {@link StaleGeneratedModuleError} when the definition's
+ * fingerprint differs from what the decorators of its workflow class describe now.
+ */
+export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
+  const hit = compiled.get(def);
+  if (hit) return hit;
+  if (!def || typeof def !== 'object' || typeof def.processWorkItem !== 'function' || !def.nodes) {
+    throw new InvalidArgumentError('expected a generated workflow definition (the XDef export of a .floxide.ts module)');
+  }
+  const meta = workflowMetaOf(def.workflowClass);
+  if (!meta) {
+    throw new StaleGeneratedModuleError(
+      `the generated definition ${def.name} points at a class that is not decorated with @workflow: run floxide build`,
+    );
+  }
+  const actual = fingerprintOf(graphShapeOf(meta));
+  if (actual !== def.fingerprint) {
+    throw new StaleGeneratedModuleError(
+      `the generated module of ${def.name} is stale (generated fingerprint ${def.fingerprint}, source ${actual}): run floxide build`,
+    );
+  }
+  const specs = def.nodes as Record<string, NodeSpec>;
+  const targetOf = (from: string, name: string): Target => {
+    const s = specs[name];
+    if (!s) throw new StaleGeneratedModuleError(`${def.name}.${from} has an edge to unknown node "${name}": run floxide build`);
+    return Object.freeze({ name, join: s.join });
+  };
+  const nodes = new Map<string, CompiledNode>();
+  for (const name of Object.keys(specs)) {
+    const spec = specs[name];
+    const arms = spec.branch
+      ? new Map(Object.entries(spec.branch.arms).map(([tag, ts]) => [tag, ts.map((t) => targetOf(name, t))] as const))
+      : undefined;
+    nodes.set(
+      name,
+      Object.freeze({
+        name,
+        spec,
+        successors: spec.successors.map((t) => targetOf(name, t)),
+        fallbacks: spec.fallbacks.map((t) => targetOf(name, t)),
+        arms,
+        otherwise: spec.branch?.otherwise?.map((t) => targetOf(name, t)),
+        discriminant: spec.branch?.discriminant ?? 'kind',
+        terminal: spec.terminal,
+        retry: spec.retry,
+        timeoutMs: spec.timeoutMs,
+        snapshot: spec.retry !== undefined || spec.fallbacks.length > 0,
+      }),
+    );
+  }
+  if (!nodes.has(def.start)) throw new StaleGeneratedModuleError(`${def.name}: start node "${def.start}" is missing: run floxide build`);
+  const wf: CompiledWorkflow = Object.freeze({ def, codec: contextCodecOf(def), nodes, start: def.start });
+  compiled.set(def, wf);
+  return wf;
+}
+
+const checkedInstances = new WeakMap<object, CompiledWorkflow>();
+
+/** Checks that every node field of `instance` exists and is a node (has `process`) or a nested workflow. */
+export function checkInstance(wf: CompiledWorkflow, instance: object): void {
+  if (checkedInstances.get(instance) === wf) return;
+  if (!instance || typeof instance !== 'object') throw new InvalidArgumentError(`${wf.def.name}: expected a workflow instance`);
+  if (!(instance instanceof wf.def.workflowClass)) {
+    throw new InvalidArgumentError(`${wf.def.name}: the instance is not a ${wf.def.workflowClass.name}`);
+  }
+  for (const node of wf.nodes.values()) {
+    const v = (instance as Record<string, unknown>)[node.name];
+    if (node.spec.workflow) {
+      if (!v || typeof v !== 'object') throw new InvalidArgumentError(`${wf.def.name}.${node.name}: the nested workflow instance is missing`);
+    } else if (!v || typeof (v as { process?: unknown }).process !== 'function') {
+      throw new InvalidArgumentError(`${wf.def.name}.${node.name}: expected a node with a process() method (assign it in the constructor)`);
+    }
+  }
+  checkedInstances.set(instance, wf);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Run scope and node invocation
+
+/** Per-run state the step core needs. Mutable `last*` fields describe the step that just returned. */
+export interface RunScope {
+  readonly wf: CompiledWorkflow;
+  readonly instance: object;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+  /** The signal can abort: node calls are raced against it. */
+  readonly abortable: boolean;
+  readonly random: () => number;
+  readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
+  readonly exec: StepExecutor;
+  lastAttempt: number;
+  lastTransition: Transition<unknown> | undefined;
+  lastError: unknown;
+}
+
+/** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
+export class StepExecutor implements NodeExecutor {
+  pending: WorkflowCtx<any> | undefined = undefined;
+  scope!: RunScope;
+
+  run<I, O>(node: Node<I, O, any>, input: I): Promise<Transition<O>> {
+    const c = this.pending!;
+    this.pending = undefined;
+    return node.process(c, input) as Promise<Transition<O>>;
+  }
+
+  runWorkflow<I, O>(def: WorkflowDef<any, any, I, O, any>, instance: object, input: I): Promise<Transition<O>> {
+    const c = this.pending!;
+    this.pending = undefined;
+    return runNested(this.scope, def, instance, input, c) as Promise<Transition<O>>;
+  }
+}
+
+export function makeScope(
+  wf: CompiledWorkflow,
+  instance: object,
+  runId: string,
+  signal: AbortSignal,
+  abortable: boolean,
+  random: () => number,
+  onEvent: ((e: WorkflowEvent) => void) | undefined,
+): RunScope {
+  const exec = new StepExecutor();
+  const scope: RunScope = { wf, instance, runId, signal, abortable, random, onEvent, exec, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  exec.scope = scope;
+  return scope;
+}
+
+function raceAbort<T>(p: Promise<T> | T, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      Promise.resolve(p).catch(() => undefined);
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(p).then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function invoke(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number): Promise<Transition<unknown>> {
+  if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
+  scope.exec.pending = { store, signal: scope.signal, runId: scope.runId, itemId: item.id, attempt, failure: item.failure };
+  const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec);
+  return scope.abortable ? raceAbort(p, scope.signal) : p;
+}
+
+async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
+  const tc = new AbortController();
+  const signal = scope.abortable ? AbortSignal.any([scope.signal, tc.signal]) : tc.signal;
+  const timer = setTimeout(() => tc.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  try {
+    scope.exec.pending = { store, signal, runId: scope.runId, itemId: item.id, attempt, failure: item.failure };
+    return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The step core
+
+function armOf(node: CompiledNode, value: unknown): readonly Target[] {
+  const tag = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[node.discriminant] : undefined;
+  const arm = typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'boolean' ? node.arms!.get(String(tag)) : undefined;
+  const targets = arm ?? node.otherwise;
+  if (!targets) {
+    throw new TypeError(`node "${node.name}" produced ${node.discriminant}=${JSON.stringify(tag)}, which no @edge.when arm handles`);
+  }
+  return targets;
+}
+
+/**
+ * Processes one item: attempts (with inline or deferred retries), timeout, fallbacks, routing. Returns what it
+ * produced; throws only the run's cancellation/deadline error (or {@link CorruptStateError} for an unknown node).
+ *
+ * `durable`: every attempt runs on a copy of `base` and the outcome carries the delta (base is not touched).
+ * Otherwise the node writes to `base` directly (or to a copy adopted on success, for nodes with retry/fallbacks).
+ */
+export async function stepCore(
+  scope: RunScope,
+  item: EngineItem,
+  base: unknown,
+  firstAttempt: number,
+  inline: boolean,
+  durable: boolean,
+  childId: ChildIdFn,
+): Promise<StepOutcome> {
+  const node = scope.wf.nodes.get(item.node);
+  if (node === undefined) throw new CorruptStateError(`work item "${item.id}" targets unknown node "${item.node}" of ${scope.wf.def.name}`);
+  const codec = scope.wf.codec;
+  const copy = durable || node.snapshot;
+  let attempt = firstAttempt;
+  for (;;) {
+    if (scope.signal.aborted) throw abortReason(scope.signal);
+    const store = copy ? codec.clone(base, item.id) : base;
+    let t: Transition<unknown>;
+    try {
+      t = await invoke(scope, node, item, store, attempt);
+      if (t === null || typeof t !== 'object' || typeof t.type !== 'string') {
+        throw new TypeError(`node "${node.name}" returned ${String(t)} instead of a Transition`);
+      }
+      if (t.type === 'abort') throw t.error;
+      if (node.arms && !node.terminal) {
+        if (t.type === 'next') armOf(node, t.value);
+        else if (t.type === 'nextAll') for (const v of t.values) armOf(node, v);
+      }
+    } catch (err) {
+      if (scope.signal.aborted) throw abortReason(scope.signal);
+      if (isRunAbortError(err)) throw err;
+      scope.lastAttempt = attempt;
+      scope.lastError = err;
+      if (shouldRetry(node.retry, err, attempt)) {
+        const delayMs = backoffDelay(node.retry!, attempt, scope.random);
+        if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
+        if (!inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+        await sleep(delayMs, scope.signal);
+        attempt++;
+        continue;
+      }
+      scope.lastTransition = undefined;
+      if (node.fallbacks.length > 0) {
+        const failure: FailureInfo = failureInfo(node.name, err, attempt);
+        const { items, arrivals } = produce(item, [item.input], () => node.fallbacks, childId, failure);
+        return { type: 'continue', items, arrivals, delta: undefined };
+      }
+      return { type: 'failed', error: serializeError(err), attempts: attempt };
+    }
+    scope.lastAttempt = attempt;
+    scope.lastTransition = t;
+    scope.lastError = undefined;
+    let delta: ContextDelta | undefined;
+    if (durable) delta = codec.diff(base, store);
+    else if (copy) codec.assign(base, store);
+    return route(node, item, t, delta, childId);
+  }
+}
+
+function failureInfo(node: string, err: unknown, attempts: number): FailureInfo {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? { node, name: e.name, message: e.message, code, attempts } : { node, name: e.name, message: e.message, attempts };
+}
+
+function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, delta: ContextDelta | undefined, childId: ChildIdFn): StepOutcome {
+  if (t.type === 'hold') return held(item, delta);
+  if (node.terminal) {
+    if (t.type === 'next') return { type: 'terminal', output: t.value, items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
+    if (t.type === 'nextAll' && t.values.length > 0) return { type: 'terminal', output: t.values[0], items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
+    return held(item, delta);
+  }
+  if (t.type === 'next' && !node.arms && node.successors.length === 1 && item.join === undefined && !node.successors[0].join) {
+    // The common case: one value, one plain successor, no frames.
+    const s = node.successors[0];
+    return { type: 'continue', items: [{ node: s.name, id: childId(item, 0), input: t.value }], arrivals: EMPTY_ARRIVALS, delta };
+  }
+  const values = t.type === 'next' ? [t.value] : (t as { values: readonly unknown[] }).values;
+  const targetsOf = node.arms ? (v: unknown) => armOf(node, v) : () => node.successors;
+  const { items, arrivals } = produce(item, values, targetsOf, childId, undefined);
+  return { type: 'continue', items, arrivals, delta };
+}
+
+function held(item: EngineItem, delta: ContextDelta | undefined): StepOutcome {
+  const frames = item.join;
+  if (!frames || frames.length === 0) return { type: 'continue', items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
+  return { type: 'continue', items: EMPTY_ITEMS, arrivals: [heldArrival(frames)], delta };
+}
+
+function heldArrival(frames: readonly JoinFrame[]): JoinArrival {
+  const top = frames[frames.length - 1];
+  return { group: top.g, index: top.i, size: top.n, node: undefined, held: true, outer: frames.slice(0, -1) };
+}
+
+/**
+ * Routes `values` to their targets: item-major, a new fan-out frame when more than one item results, join targets
+ * inside a fan-out become arrivals, a join target outside any fan-out gets `[value]`.
+ */
+function produce(
+  parent: EngineItem,
+  values: readonly unknown[],
+  targetsOf: (v: unknown) => readonly Target[],
+  childId: ChildIdFn,
+  failure: FailureInfo | undefined,
+): { items: EngineItem[]; arrivals: JoinArrival[] } {
+  let n = 0;
+  for (const v of values) n += targetsOf(v).length;
+  const frames = parent.join;
+  if (n === 0) {
+    return { items: EMPTY_ITEMS, arrivals: frames && frames.length > 0 ? [heldArrival(frames)] : EMPTY_ARRIVALS };
+  }
+  const items: EngineItem[] = [];
+  let arrivals: JoinArrival[] = EMPTY_ARRIVALS;
+  const base = frames ?? [];
+  let i = 0;
+  for (const v of values) {
+    for (const t of targetsOf(v)) {
+      const stack = n > 1 ? [...base, { g: parent.id, i, n }] : base;
+      let input = v;
+      if (t.join) {
+        if (stack.length > 0) {
+          const top = stack[stack.length - 1];
+          if (arrivals === EMPTY_ARRIVALS) arrivals = [];
+          arrivals.push({ group: top.g, index: top.i, size: top.n, node: t.name, value: v, held: false, outer: stack.slice(0, -1) });
+          i++;
+          continue;
+        }
+        input = [v];
+      }
+      const id = childId(parent, i);
+      const it: { node: string; id: string; input: unknown; join?: readonly JoinFrame[]; failure?: FailureInfo } = { node: t.name, id, input };
+      if (stack.length > 0) it.join = stack;
+      if (failure) it.failure = failure;
+      items.push(it);
+      i++;
+    }
+  }
+  return { items, arrivals };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Joins
+
+/**
+ * What a complete group of arrivals becomes: the join item (values in index order, holds omitted, the outer
+ * frames), or, when every arrival held, an empty arrival for the enclosing group (undefined at the top level).
+ */
+export function settleJoinGroup(group: string, arrivals: readonly JoinArrival[]): EngineItem | JoinArrival | undefined {
+  const node = arrivals.find((a) => !a.held)?.node;
+  if (node !== undefined) return joinItemFor(node, group, arrivals);
+  const outer = arrivals[0]?.outer ?? [];
+  return outer.length > 0 ? heldArrival(outer) : undefined;
+}
+
+/** Parks join arrivals in memory and creates join items when groups complete (memory loop and memory store). */
+export class JoinBook {
+  private readonly groups = new Map<string, { slots: (JoinArrival | undefined)[]; count: number }>();
+
+  /** Parks `arrival`; returns the join item when its group (or an enclosing one, through holds) completes. */
+  park(arrival: JoinArrival): EngineItem | undefined {
+    let cur: JoinArrival | undefined = arrival;
+    while (cur) {
+      let g = this.groups.get(cur.group);
+      if (!g) {
+        g = { slots: new Array<JoinArrival | undefined>(cur.size), count: 0 };
+        this.groups.set(cur.group, g);
+      }
+      if (cur.index < 0 || cur.index >= g.slots.length) throw new CorruptStateError(`join arrival ${cur.index} out of range for group ${cur.group}`);
+      if (g.slots[cur.index] !== undefined) return undefined;
+      g.slots[cur.index] = cur;
+      g.count++;
+      if (g.count < g.slots.length) return undefined;
+      this.groups.delete(cur.group);
+      const r = settleJoinGroup(cur.group, g.slots as JoinArrival[]);
+      if (r === undefined) return undefined;
+      if (!('group' in r)) return r;
+      cur = r;
+    }
+    return undefined;
+  }
+
+  /** Arrivals parked in groups that have not completed. */
+  get pending(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.count;
+    return n;
+  }
+
+  /** The parked arrivals (for persistence). */
+  arrivals(): JoinArrival[] {
+    const out: JoinArrival[] = [];
+    for (const g of this.groups.values()) for (const a of g.slots) if (a) out.push(a);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The in-memory loop (plain `run`, nested workflows)
+
+/** Fails a run for a node failure that no fallback took. */
+export function nodeFailedError(item: EngineItem, scope: RunScope, error: SerializedError): NodeFailedError {
+  const cause = scope.lastError ?? reviveError(error);
+  return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
+}
+
+/** Emits the step event for an outcome (only called when someone listens). */
+export function emitStep(scope: RunScope, item: EngineItem, out: StepOutcome): void {
+  if (!scope.onEvent || out.type === 'retry' || out.type === 'failed') return;
+  const t = scope.lastTransition;
+  const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
+  const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
+  scope.onEvent({ type: 'step', runId: scope.runId, node: item.node, itemId: item.id, attempt: scope.lastAttempt, input: item.input, transition, output, produced: out.items });
+}
+
+/**
+ * Runs a workflow to its first terminal in memory, FIFO, mutating `context` in place.
+ * Throws NodeFailedError / NoTerminalReachedError / the run's cancellation or deadline error.
+ */
+export async function runLoop(scope: RunScope, context: unknown, input: unknown): Promise<RunResult> {
+  const queue: (EngineItem | undefined)[] = [{ node: scope.wf.start, id: '0', input }];
+  let head = 0;
+  let counter = 0;
+  let steps = 0;
+  const childId: ChildIdFn = () => String(++counter);
+  const book = new JoinBook();
+  const onEvent = scope.onEvent;
+  while (head < queue.length) {
+    const item = queue[head]!;
+    queue[head++] = undefined;
+    if (head >= 4096 && head * 2 >= queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    const out = await stepCore(scope, item, context, 1, true, false, childId);
+    steps++;
+    if (onEvent) emitStep(scope, item, out);
+    if (out.type === 'continue') {
+      for (const it of out.items) queue.push(it);
+      if (out.arrivals.length > 0) {
+        for (const a of out.arrivals) {
+          const joined = book.park(a);
+          if (joined) {
+            queue.push(joined);
+            if (onEvent) onEvent({ type: 'joined', runId: scope.runId, item: joined });
+          }
+        }
+      }
+    } else if (out.type === 'terminal') {
+      const dropped = (queue.slice(head) as EngineItem[]).concat(out.items);
+      if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
+      return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
+    } else if (out.type === 'failed') {
+      throw nodeFailedError(item, scope, out.error);
+    } else {
+      throw new CorruptStateError('an inline step asked for a deferred retry');
+    }
+  }
+  throw new NoTerminalReachedError(
+    `${scope.wf.def.name} run ${scope.runId}: the queue drained after ${steps} step(s) without reaching a terminal node` +
+      (book.pending > 0 ? ` (${book.pending} join arrival(s) still waiting)` : ''),
+  );
+}
+
+async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>): Promise<Transition<unknown>> {
+  const wf = compiledOf(def);
+  checkInstance(wf, instance);
+  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, wctx.signal, outer.abortable || wctx.signal !== outer.signal, outer.random, undefined);
+  const r = await runLoop(scope, wctx.store, input);
+  return Transition.next(r.output);
+}

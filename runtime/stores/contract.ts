@@ -1,0 +1,145 @@
+/**
+ * The checkpoint store contract for the local durable modes (`runWithCheckpoint`, `resume`). A store keeps, per
+ * run: the run record (fingerprint, input, deadline, status, output...), the initial context, an append-only list
+ * of context deltas (one per committed step, keyed by the consumed item's id), the pending work items in queue
+ * order, and parked join arrivals. Every write is one atomic operation; bytes written per step are the step's
+ * delta and item changes, never the whole state.
+ *
+ * Implementations: {@link MemoryCheckpointStore} (tests) and {@link SqliteCheckpointStore} (the embedded default).
+ * Both pass the same conformance suite (`test/runtime/checkpoint-store.contract.ts`).
+ */
+import type { SerializedError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { ContextDelta, EngineItem, JoinArrival } from '../engine/step.js';
+
+/** `running` (including interrupted runs), `completed`, `failed` (resumable), `cancelled` (final). */
+export type CheckpointStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** What {@link CheckpointStore.createRun} saves before the first step. */
+export interface NewCheckpointRun {
+  readonly runId: string;
+  /** The workflow class name. */
+  readonly workflow: string;
+  readonly fingerprint: string;
+  /** The run input (JSON data). */
+  readonly input: unknown;
+  /** The serialised initial context (JSON data). */
+  readonly context: unknown;
+  /** Absolute deadline in epoch ms, if any. */
+  readonly deadline: number | undefined;
+  /** The start item (id `"0"`). */
+  readonly start: EngineItem;
+}
+
+/** A stored run. */
+export interface CheckpointRun {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly fingerprint: string;
+  readonly input: unknown;
+  readonly status: CheckpointStatus;
+  readonly deadline: number | undefined;
+  /** The terminal output, once `completed`. */
+  readonly output: unknown;
+  /** Why the run failed or was cancelled. */
+  readonly error: SerializedError | undefined;
+  /** Items that were still queued when the first terminal completed the run. */
+  readonly dropped: readonly EngineItem[];
+  /** The run-wide child id counter as of the last commit. */
+  readonly counter: number;
+  /** Committed steps. */
+  readonly steps: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** Everything needed to continue a run. */
+export interface Checkpoint {
+  readonly run: CheckpointRun;
+  /** The serialised initial context; fold {@link deltas} over it to get the current one. */
+  readonly context: unknown;
+  /** Committed deltas in commit order. */
+  readonly deltas: readonly ContextDelta[];
+  /** Pending items in queue order. */
+  readonly items: readonly EngineItem[];
+  /** Join arrivals parked in groups that have not completed. */
+  readonly arrivals: readonly JoinArrival[];
+}
+
+/** One step's effects, committed atomically by {@link CheckpointStore.commitStep}. */
+export interface CheckpointStepCommit {
+  /** The consumed item: the commit's key (a second commit of the same item id applies nothing). */
+  readonly itemId: string;
+  readonly items: readonly EngineItem[];
+  readonly arrivals: readonly JoinArrival[];
+  readonly delta: ContextDelta | undefined;
+  /** The child id counter after the step. */
+  readonly counter: number;
+}
+
+export interface CheckpointCommitResult {
+  /** false when this item was already committed (nothing was applied). */
+  readonly applied: boolean;
+  /** Join items created because this step completed their groups, in creation order (already enqueued). */
+  readonly created: readonly EngineItem[];
+}
+
+/** The terminal step: its commit plus the run's completion, atomically. */
+export interface CheckpointTerminalCommit {
+  readonly itemId: string;
+  readonly output: unknown;
+  readonly delta: ContextDelta | undefined;
+  readonly counter: number;
+}
+
+/**
+ * A checkpoint store. All methods validate the run id ({@link validateRunId}) and reject with typed errors:
+ * `RunInputMismatchError`, `RunNotFoundError`, `RunStateError` (writing to a finished run), `CorruptStateError`
+ * (unreadable stored data), `StoreError` (the backend failed).
+ */
+export interface CheckpointStore {
+  /**
+   * Saves the run record, the initial context and the start item in one transaction, before any step runs.
+   * Returns false when the run already exists with the same input (nothing is written); a different input is a
+   * `RunInputMismatchError`.
+   */
+  createRun(run: NewCheckpointRun): Promise<boolean>;
+  /** The run and its state, or undefined when no run has this id. */
+  load(runId: string): Promise<Checkpoint | undefined>;
+  /** The run record only (cheap), or undefined. */
+  getRun(runId: string): Promise<CheckpointRun | undefined>;
+  /**
+   * One transaction: consume `itemId`, insert the produced items, append the delta, park the arrivals (creating
+   * the join item of every group they complete), save the counter. Idempotent per item id. `RunStateError` when
+   * the run is not `running`.
+   */
+  commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult>;
+  /**
+   * One transaction: commit the terminal step, store the output, mark the run `completed` and move every other
+   * pending item to `dropped` (returned). `RunStateError` when the run is not `running`.
+   */
+  complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }>;
+  /** Marks a running run `failed` with `error` (its pending items stay, so `resume` can retry). */
+  fail(runId: string, error: SerializedError): Promise<void>;
+  /** Marks a running or failed run `cancelled` (final). Returns false when it had already finished. */
+  cancel(runId: string, reason?: SerializedError): Promise<boolean>;
+  /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
+  reopen(runId: string): Promise<void>;
+  /** Releases resources (closes the database). */
+  close(): Promise<void>;
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
+
+/**
+ * Run ids are 1-200 characters of `[A-Za-z0-9._:@/-]`, starting with a letter or digit. Throws
+ * {@link InvalidArgumentError} otherwise.
+ */
+export function validateRunId(runId: unknown): string {
+  if (typeof runId !== 'string' || !RUN_ID.test(runId) || runId.includes('..')) {
+    throw new InvalidArgumentError(
+      `invalid run id ${JSON.stringify(runId)}: use 1-200 characters of letters, digits and . _ : @ / -, starting with a letter or digit`,
+    );
+  }
+  return runId;
+}

@@ -1,0 +1,202 @@
+/**
+ * In-memory {@link CheckpointStore} for tests and short-lived processes. It stores JSON text, never live objects,
+ * so it behaves like the durable stores: nothing read back shares state with the running workflow.
+ */
+import { JoinBook } from '../engine/core.js';
+import type { EngineItem, JoinArrival } from '../engine/step.js';
+import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../errors.js';
+import {
+  validateRunId,
+  type Checkpoint,
+  type CheckpointStore,
+  type CheckpointCommitResult,
+  type NewCheckpointRun,
+  type CheckpointRun,
+  type CheckpointStatus,
+  type CheckpointStepCommit,
+  type CheckpointTerminalCommit,
+} from './contract.js';
+import { canonicalJson, safeJsonParse, toJson } from './json.js';
+
+interface MemRun {
+  runId: string;
+  workflow: string;
+  fingerprint: string;
+  input: string;
+  context: string;
+  status: CheckpointStatus;
+  deadline: number | undefined;
+  output: string | undefined;
+  error: string | undefined;
+  dropped: string;
+  counter: number;
+  steps: number;
+  createdAt: number;
+  updatedAt: number;
+  committed: Set<string>;
+  deltas: string[];
+  /** Pending items by id, in queue order (Map insertion order). */
+  items: Map<string, string>;
+  book: JoinBook;
+}
+
+/** Checkpoints kept in process memory (lost on exit). */
+export class MemoryCheckpointStore implements CheckpointStore {
+  private readonly runs = new Map<string, MemRun>();
+
+  async createRun(run: NewCheckpointRun): Promise<boolean> {
+    validateRunId(run.runId);
+    const input = canonicalJson(run.input);
+    const existing = this.runs.get(run.runId);
+    if (existing) {
+      if (existing.input !== input) throw new RunInputMismatchError(`run ${run.runId} already exists with a different input`);
+      return false;
+    }
+    const now = Date.now();
+    this.runs.set(run.runId, {
+      runId: run.runId,
+      workflow: run.workflow,
+      fingerprint: run.fingerprint,
+      input,
+      context: toJson(run.context, 'the initial context'),
+      status: 'running',
+      deadline: run.deadline,
+      output: undefined,
+      error: undefined,
+      dropped: '[]',
+      counter: 0,
+      steps: 0,
+      createdAt: now,
+      updatedAt: now,
+      committed: new Set(),
+      deltas: [],
+      items: new Map([[run.start.id, toJson(run.start, 'the start item')]]),
+      book: new JoinBook(),
+    });
+    return true;
+  }
+
+  async load(runId: string): Promise<Checkpoint | undefined> {
+    validateRunId(runId);
+    const r = this.runs.get(runId);
+    if (!r) return undefined;
+    return {
+      run: this.record(r),
+      context: safeJsonParse(r.context, `run ${runId} context`),
+      deltas: r.deltas.map((d, i) => safeJsonParse(d, `run ${runId} delta ${i}`) as Record<string, unknown>),
+      items: [...r.items.values()].map((t) => safeJsonParse(t, `run ${runId} item`) as EngineItem),
+      arrivals: structuredClone(r.book.arrivals()),
+    };
+  }
+
+  async getRun(runId: string): Promise<CheckpointRun | undefined> {
+    validateRunId(runId);
+    const r = this.runs.get(runId);
+    return r ? this.record(r) : undefined;
+  }
+
+  async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
+    const r = this.running(runId);
+    if (r.committed.has(commit.itemId)) return { applied: false, created: [] };
+    // Serialise everything first: a failure must leave the run untouched (all or nothing).
+    const items = commit.items.map((it) => [it.id, toJson(it, 'a work item')] as const);
+    const delta = commit.delta === undefined ? undefined : toJson(commit.delta, 'the context delta');
+    const arrivals = structuredClone(commit.arrivals) as JoinArrival[];
+    r.committed.add(commit.itemId);
+    r.items.delete(commit.itemId);
+    for (const [id, text] of items) r.items.set(id, text);
+    if (delta !== undefined) r.deltas.push(delta);
+    const created: EngineItem[] = [];
+    for (const a of arrivals) {
+      const joined = r.book.park(a);
+      if (joined) {
+        r.items.set(joined.id, toJson(joined, 'a join item'));
+        created.push(structuredClone(joined));
+      }
+    }
+    r.counter = commit.counter;
+    r.steps++;
+    r.updatedAt = Date.now();
+    return { applied: true, created };
+  }
+
+  async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
+    const r = this.running(runId);
+    if (r.committed.has(commit.itemId)) throw new RunStateError(`run ${runId}: item ${commit.itemId} was already committed`);
+    const output = toJson(commit.output, 'the run output');
+    const delta = commit.delta === undefined ? undefined : toJson(commit.delta, 'the context delta');
+    r.committed.add(commit.itemId);
+    r.items.delete(commit.itemId);
+    if (delta !== undefined) r.deltas.push(delta);
+    const dropped = [...r.items.values()];
+    r.items.clear();
+    r.dropped = `[${dropped.join(',')}]`;
+    r.output = output;
+    r.status = 'completed';
+    r.counter = commit.counter;
+    r.steps++;
+    r.updatedAt = Date.now();
+    return { dropped: dropped.map((t) => safeJsonParse(t, 'a dropped item') as EngineItem) };
+  }
+
+  async fail(runId: string, error: SerializedError): Promise<void> {
+    const r = this.existing(runId);
+    if (r.status !== 'running') return;
+    r.status = 'failed';
+    r.error = toJson(error, 'the error');
+    r.updatedAt = Date.now();
+  }
+
+  async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
+    const r = this.existing(runId);
+    if (r.status === 'completed' || r.status === 'cancelled') return false;
+    r.status = 'cancelled';
+    r.error = toJson(reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' }, 'the reason');
+    r.updatedAt = Date.now();
+    return true;
+  }
+
+  async reopen(runId: string): Promise<void> {
+    const r = this.existing(runId);
+    if (r.status === 'running') return;
+    if (r.status !== 'failed') throw new RunStateError(`run ${runId} is ${r.status}; only a failed run can be reopened`);
+    r.status = 'running';
+    r.error = undefined;
+    r.updatedAt = Date.now();
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release.
+  }
+
+  private existing(runId: string): MemRun {
+    validateRunId(runId);
+    const r = this.runs.get(runId);
+    if (!r) throw new RunNotFoundError(`no run ${runId}`);
+    return r;
+  }
+
+  private running(runId: string): MemRun {
+    const r = this.existing(runId);
+    if (r.status !== 'running') throw new RunStateError(`run ${runId} is ${r.status}, not running`);
+    return r;
+  }
+
+  private record(r: MemRun): CheckpointRun {
+    return {
+      runId: r.runId,
+      workflow: r.workflow,
+      fingerprint: r.fingerprint,
+      input: safeJsonParse(r.input, `run ${r.runId} input`),
+      status: r.status,
+      deadline: r.deadline,
+      output: r.output === undefined ? undefined : safeJsonParse(r.output, `run ${r.runId} output`),
+      error: r.error === undefined ? undefined : (safeJsonParse(r.error, `run ${r.runId} error`) as SerializedError),
+      dropped: safeJsonParse(r.dropped, `run ${r.runId} dropped items`) as EngineItem[],
+      counter: r.counter,
+      steps: r.steps,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+    };
+  }
+}
