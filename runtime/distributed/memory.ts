@@ -112,32 +112,33 @@ function copy<T>(json: string, what: string): T {
   return parseStoredJson<T>(json, what);
 }
 
-function assertPositiveInt(v: unknown, what: string): asserts v is number {
+// Argument validators, exported so that every backend (Redis, Postgres) rejects exactly what this reference rejects.
+export function assertPositiveInt(v: unknown, what: string): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
 }
 
-function assertPositiveMs(v: unknown, what: string): asserts v is number {
+export function assertPositiveMs(v: unknown, what: string): asserts v is number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of milliseconds, got ${String(v)}`);
 }
 
-function assertString(v: unknown, what: string): asserts v is string {
+export function assertString(v: unknown, what: string): asserts v is string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
 }
 
-function assertSerializedError(e: unknown, what: string): asserts e is SerializedError {
+export function assertSerializedError(e: unknown, what: string): asserts e is SerializedError {
   if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') {
     throw new InvalidArgumentError(`${what} must be a SerializedError ({ name, message })`);
   }
 }
 
-function assertEngineItem(item: unknown, what: string): asserts item is EngineItem {
+export function assertEngineItem(item: unknown, what: string): asserts item is EngineItem {
   if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${what} must be a work item object`);
   const it = item as EngineItem;
   assertString(it.node, `${what}.node`);
   assertItemId(it.id);
 }
 
-function assertArrival(a: unknown, what: string): asserts a is JoinArrival {
+export function assertArrival(a: unknown, what: string): asserts a is JoinArrival {
   if (typeof a !== 'object' || a === null) throw new InvalidArgumentError(`${what} must be a join arrival`);
   const ar = a as JoinArrival;
   assertItemId(ar.group);
@@ -148,7 +149,7 @@ function assertArrival(a: unknown, what: string): asserts a is JoinArrival {
   if (!Array.isArray(ar.outer)) throw new InvalidArgumentError(`${what}.outer must be an array of join frames`);
 }
 
-function assertCounters(c: unknown): asserts c is Record<string, number> | undefined {
+export function assertCounters(c: unknown): asserts c is Record<string, number> | undefined {
   if (c === undefined) return;
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InvalidArgumentError('counters must be an object of numbers');
   for (const [k, v] of Object.entries(c)) {
