@@ -55,6 +55,14 @@ export class InvalidArgumentError extends defineError('InvalidArgumentError', 'F
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
 
+/** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
+export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
+/**
+ * A distributed work item was delivered too many times without a commit (its worker crashed or lost the lease
+ * every time): it is dead-lettered instead of being redelivered forever.
+ */
+export class PoisonItemError extends defineError('PoisonItemError', 'FLOXIDE_POISON_ITEM') {}
+
 /**
  * Throw (or `Transition.abort`) this from a node to fail without retrying, like BullMQ's `UnrecoverableError`.
  * Fallback edges still apply.
@@ -106,6 +114,8 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   InvalidArgumentError,
   RunStateError,
   UnrecoverableError,
+  WaitTimeoutError,
+  PoisonItemError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

@@ -34,6 +34,15 @@ import {
 } from './core.js';
 import { isRunAbortError } from './retry.js';
 import type { EngineItem } from './step.js';
+import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
+import {
+  startDistributedRun,
+  stepDistributedOnce,
+  type DistributedStepResult,
+  type StartDistributedOptions,
+  type StepCallbacks,
+  type StepDistributedOptions,
+} from '../distributed/execution.js';
 
 /** Options of every local run. */
 export interface RunOptions {
@@ -81,8 +90,19 @@ export interface Workflow<I, O, C> {
   toMermaid(): string;
 
   // ---- Distributed mode -------------------------------------------------------------------------------------
-  // `startDistributed(ctx, input, backend, runId)` and `stepDistributed(backend, workerId, callbacks?)` are added
-  // by runtime/distributed (built on `executeStep` and the context codec); see docs/ARCHITECTURE.md.
+  /**
+   * Seeds a distributed run on `backend`: run record, initial context and start item in one atomic write, before
+   * any worker can see the item. Idempotent per run id (same input and graph); another input is
+   * `RunInputMismatchError`, another graph `FingerprintMismatchError`. Executes nothing.
+   */
+  startDistributed(ctx: C, input: I, backend: DistributedBackend, runId: string, options?: StartDistributedOptions): Promise<CreateRunResult>;
+  /**
+   * Claims one item of this workflow from `backend`, runs it under a heartbeated lease (its `ctx.signal` aborts on
+   * cancel and at the run's deadline) and commits the outcome atomically (retries are durable, delayed
+   * re-enqueues; the last attempt dead-letters the item and fails the run). Resolves with `{ runId, output }` when
+   * the step completed its run, `undefined` otherwise (including when nothing was claimable).
+   */
+  stepDistributed(backend: DistributedBackend, workerId: string, callbacks?: StepCallbacks, options?: StepDistributedOptions): Promise<DistributedStepResult<O> | undefined>;
 }
 
 /** The bound workflow type of a generated definition. */
@@ -162,6 +182,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
 
   toDot(): string {
     return this.wf.def.dot;
+  }
+
+  startDistributed(ctx: C, input: I, backend: DistributedBackend, runId: string, options?: StartDistributedOptions): Promise<CreateRunResult> {
+    return startDistributedRun(this.wf, ctx, input, backend, runId, options);
+  }
+
+  stepDistributed(backend: DistributedBackend, workerId: string, callbacks?: StepCallbacks, options?: StepDistributedOptions): Promise<DistributedStepResult<O> | undefined> {
+    return stepDistributedOnce(this.wf, this.instance, backend, workerId, callbacks, options) as Promise<DistributedStepResult<O> | undefined>;
   }
 
   toMermaid(): string {
