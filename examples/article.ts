@@ -14,7 +14,9 @@ export class StubLlm implements Llm {
   calls = 0;
   async complete(prompt: string): Promise<string> {
     this.calls++;
-    const [kind, subject] = prompt.split(': ', 2);
+    const cut = prompt.indexOf(': ');
+    const kind = cut < 0 ? prompt : prompt.slice(0, cut);
+    const subject = cut < 0 ? '' : prompt.slice(cut + 2);
     switch (kind) {
       case 'outline':
         return `1. What ${subject} is\n2. Why ${subject} matters\n3. How to start with ${subject}`;
