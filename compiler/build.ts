@@ -182,9 +182,14 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
   else if (result.exitCode === ExitCode.Ok && result.model) {
     const n = result.model.workflows.length;
     const files = result.modules.written.length + result.modules.unchanged.length;
-    const verb = opts.check ? 'checked' : `wrote ${result.modules.written.length}, unchanged ${result.modules.unchanged.length}`;
-    out += `floxide: ${n} workflow(s) in ${files} module(s): ${verb}`;
-    if (result.docs.written.length + result.docs.unchanged.length > 0) out += `; docs: ${result.docs.written.length} written, ${result.docs.unchanged.length} unchanged`;
+    const docs = result.docs.written.length + result.docs.unchanged.length;
+    if (opts.check) {
+      out += `floxide: ${n} workflow(s) in ${files} module(s) up to date`;
+      if (docs > 0) out += `; ${docs} docs file(s) up to date`;
+    } else {
+      out += `floxide: ${n} workflow(s) in ${files} module(s): ${result.modules.written.length} written, ${result.modules.unchanged.length} unchanged`;
+      if (docs > 0) out += `; docs: ${result.docs.written.length} written, ${result.docs.unchanged.length} unchanged`;
+    }
     out += ` (${Math.round(result.durationMs)} ms)\n`;
   }
   return { stdout: out, stderr: err };
@@ -211,7 +216,6 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
   const analyzer = new Analyzer(analyzeOptions(opts, resolved));
   const outDir = opts.outDir ? path.resolve(resolved.cwd, opts.outDir) : undefined;
   const docsDir = opts.docs ? path.resolve(resolved.cwd, opts.docs) : undefined;
-  let watcher: FSWatcher | undefined;
   let pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
@@ -231,35 +235,33 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
       return result;
     }));
 
-  const ready = run([]) as Promise<BuildResult>;
-  void ready.then((first) => {
-    if (closed) return;
-    const root = first.rootDir || path.dirname(resolved.project);
-    const ignored = (abs: string) =>
-      !/\.(m|c)?tsx?$/.test(abs) ||
-      /\.floxide\.(m|c)?ts$/.test(abs) ||
-      abs.split(path.sep).some((part) => part === 'node_modules' || part === '.git') ||
-      (outDir !== undefined && abs.startsWith(outDir + path.sep)) ||
-      (docsDir !== undefined && abs.startsWith(docsDir + path.sep));
-    watcher = watch(root, { recursive: true }, (_event, name) => {
-      if (!name) return;
-      const abs = path.resolve(root, name.toString());
-      if (ignored(abs)) return;
-      pending.add(abs);
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const changed = [...pending].sort();
-        pending = new Set();
-        void run(changed);
-      }, 30);
-    });
+  // Watch before the first build: changes made while it runs are queued, none is missed.
+  const root = path.dirname(resolved.project);
+  const ignored = (abs: string) =>
+    !/\.(m|c)?tsx?$/.test(abs) ||
+    /\.floxide\.(m|c)?tsx?$/.test(abs) ||
+    abs.split(path.sep).some((part) => part === 'node_modules' || part === '.git') ||
+    (outDir !== undefined && abs.startsWith(outDir + path.sep)) ||
+    (docsDir !== undefined && abs.startsWith(docsDir + path.sep));
+  const watcher: FSWatcher = watch(root, { recursive: true }, (_event, name) => {
+    if (!name) return;
+    const abs = path.resolve(root, name.toString());
+    if (ignored(abs)) return;
+    pending.add(abs);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const changed = [...pending].sort();
+      pending = new Set();
+      void run(changed);
+    }, 30);
   });
+  const ready = run([]) as Promise<BuildResult>;
   return {
     ready,
     close() {
       closed = true;
       clearTimeout(timer);
-      watcher?.close();
+      watcher.close();
     },
   };
 }

@@ -23,12 +23,12 @@ export async function createProgram(io: CliIo): Promise<Command> {
   const program = new Command('floxide')
     .description('Floxide: typed, build-time-checked workflows. `floxide <command> --help` explains each command.')
     .version(VERSION, '-v, --version')
-    .showHelpAfterError()
+    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
   for (const load of COMMANDS) {
     const cmd = (await load()).default(io);
-    cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride().showHelpAfterError();
+    cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride().showHelpAfterError('(run with --help for usage)');
     program.addCommand(cmd);
   }
   return program;
