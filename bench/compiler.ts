@@ -1,0 +1,188 @@
+/**
+ * Compiler speed bench (not a test): a generated project of 200 workflow files x 5 nodes under bench/.generated/.
+ * Measures `tsc --noEmit` on it, a cold `floxide build` (fresh process, no generated files yet), and the
+ * `floxide build --watch` rebuild after editing one file. Targets: cold build <= 3x tsc, watch rebuild < 0.5 s.
+ *
+ * Run: `npm run build:dist && npx tsx bench/compiler.ts [--files 200] [--runs 3]`
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const dir = path.join(repo, 'bench/.generated');
+const cli = path.join(repo, 'dist/compiler/cli.js');
+const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const FILES = arg('files', 200);
+const RUNS = arg('runs', 3);
+
+function workflowFile(i: number): string {
+  return `import { edge, node, timeout, Transition, workflow, type Node, type WorkflowCtx } from 'floxide';
+void timeout;
+
+@node()
+export class Parse${i} implements Node<string, number> {
+  process(_ctx: WorkflowCtx, s: string): Transition<number> {
+    return Transition.next(Number(s) + ${i});
+  }
+}
+
+@node()
+export class Double${i} implements Node<number, number> {
+  process(_ctx: WorkflowCtx, n: number): Transition<number> {
+    return Transition.next(n * 2);
+  }
+}
+
+@node()
+export class Check${i} implements Node<number, { kind: 'ok'; value: number } | { kind: 'bad'; reason: string }> {
+  process(_ctx: WorkflowCtx, n: number): Transition<{ kind: 'ok'; value: number } | { kind: 'bad'; reason: string }> {
+    return Transition.next(n >= 0 ? { kind: 'ok', value: n } : { kind: 'bad', reason: 'negative' });
+  }
+}
+
+@node()
+export class Format${i} implements Node<{ kind: 'ok'; value: number }, string> {
+  async process(_ctx: WorkflowCtx, v: { kind: 'ok'; value: number }): Promise<Transition<string>> {
+    return Transition.next(\`value \${v.value}\`);
+  }
+}
+
+@node()
+export class Reject${i} implements Node<{ kind: 'bad'; reason: string }, string> {
+  process(_ctx: WorkflowCtx, v: { kind: 'bad'; reason: string }): Transition<string> {
+    return Transition.next(\`rejected: \${v.reason}\`);
+  }
+}
+
+@workflow({ start: 'parse' })
+export class Flow${i} {
+  @edge('double') parse = new Parse${i}();
+  @edge('check') double = new Double${i}();
+  @edge.when('ok', 'format')
+  @edge.when('bad', 'reject')
+  check = new Check${i}();
+  format = new Format${i}();
+  reject = new Reject${i}();
+}
+`;
+}
+
+function generate(): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'ES2022',
+          lib: ['ES2023'],
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          types: ['node'],
+          strict: true,
+          experimentalDecorators: true,
+          useDefineForClassFields: false,
+          skipLibCheck: true,
+          noEmit: true,
+          paths: { floxide: ['../../runtime/index.ts'] },
+        },
+        include: ['*.ts'],
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  for (let i = 0; i < FILES; i++) writeFileSync(path.join(dir, `flow${String(i).padStart(3, '0')}.ts`), workflowFile(i));
+}
+
+function removeGenerated(): void {
+  for (const f of readdirSync(dir)) if (f.endsWith('.floxide.ts')) rmSync(path.join(dir, f));
+}
+
+function timed(cmd: string, args: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [cmd, ...args], { cwd: dir, encoding: 'utf8' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function watchRebuild(): Promise<{ wallMs: number; reportedMs: number }[]> {
+  const child = spawn(process.execPath, [cli, 'build', '--watch'], { cwd: dir });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const waitFor = (re: RegExp, from: number) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const t0 = Date.now();
+      const tick = () => {
+        const m = re.exec(out.slice(from));
+        if (m) resolve(m);
+        else if (Date.now() - t0 > 60_000) reject(new Error(`timeout waiting for ${re}:\n${out}`));
+        else setTimeout(tick, 2);
+      };
+      tick();
+    });
+  const results: { wallMs: number; reportedMs: number }[] = [];
+  try {
+    await waitFor(/watching for changes/, 0);
+    const file = path.join(dir, 'flow000.ts');
+    const original = readFileSync(file, 'utf8');
+    for (let run = 0; run < RUNS; run++) {
+      const from = out.length;
+      // A real graph change: toggle a @timeout on the start node, so the generated module changes too.
+      const edited = run % 2 === 0 ? original.replace("@edge('double') parse", "@timeout(1000) @edge('double') parse") : original;
+      const t0 = performance.now();
+      writeFileSync(file, edited);
+      const m = await waitFor(/rebuilt in (\d+) ms/, from);
+      await waitFor(/watching for changes/, from);
+      results.push({ wallMs: performance.now() - t0, reportedMs: Number(m[1]) });
+    }
+    writeFileSync(file, original);
+  } finally {
+    child.kill('SIGINT');
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(cli)) throw new Error('dist/compiler/cli.js is missing: run `npm run build:dist` first');
+  generate();
+  const tscMs: number[] = [];
+  const buildMs: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    removeGenerated();
+    tscMs.push(timed(tsc, ['--noEmit', '-p', 'tsconfig.json']));
+    buildMs.push(timed(cli, ['build']));
+  }
+  const modules = readdirSync(dir).filter((f) => f.endsWith('.floxide.ts')).length;
+  if (modules !== FILES) throw new Error(`expected ${FILES} generated modules, found ${modules}`);
+  const watch = await watchRebuild();
+  const t = median(tscMs);
+  const b = median(buildMs);
+  const w = median(watch.map((x) => x.wallMs));
+  const wr = median(watch.map((x) => x.reportedMs));
+  const rows: Array<[string, string, string]> = [
+    ['tsc --noEmit', `${t.toFixed(0)} ms`, ''],
+    ['floxide build (cold)', `${b.toFixed(0)} ms`, `${(b / t).toFixed(2)}x tsc (target <= 3x) ${b / t <= 3 ? 'OK' : 'OVER'}`],
+    ['watch rebuild, 1 file (reported)', `${wr.toFixed(0)} ms`, `target < 500 ms ${wr < 500 ? 'OK' : 'OVER'}`],
+    ['watch rebuild, 1 file (edit to message)', `${w.toFixed(0)} ms`, ''],
+  ];
+  console.log(`compiler bench: ${FILES} workflow files x 5 nodes, median of ${RUNS} runs (node ${process.version})`);
+  for (const [name, value, note] of rows) console.log(`${name.padEnd(42)} ${value.padStart(9)}  ${note}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
