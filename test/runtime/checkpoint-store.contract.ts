@@ -1,0 +1,113 @@
+// One conformance suite for every CheckpointStore backend (memory, SQLite).
+import { describe, expect, it } from 'vitest';
+import {
+  InvalidArgumentError,
+  RunInputMismatchError,
+  RunNotFoundError,
+  RunStateError,
+  type CheckpointStore,
+  type EngineItem,
+  type JoinArrival,
+  type NewCheckpointRun,
+} from 'floxide';
+
+const start: EngineItem = { node: 'a', id: '0', input: { n: 1 } };
+const newRun = (runId: string, input: unknown = { n: 1 }): NewCheckpointRun => ({
+  runId,
+  workflow: 'W',
+  fingerprint: 'fp',
+  input,
+  context: { count: 0 },
+  deadline: 123,
+  start,
+});
+const arrival = (index: number, value: unknown, held = false): JoinArrival => ({
+  group: '0',
+  index,
+  size: 3,
+  node: held ? undefined : 'j',
+  ...(held ? {} : { value }),
+  held,
+  outer: [],
+});
+
+export function checkpointStoreContract(name: string, make: () => Promise<CheckpointStore> | CheckpointStore): void {
+  describe(`CheckpointStore contract: ${name}`, () => {
+    it('creates a run with its start item before any step; same input again is a no-op, another input is refused', async () => {
+      const s = await make();
+      expect(await s.createRun(newRun('r1'))).toBe(true);
+      expect(await s.createRun(newRun('r1'))).toBe(false);
+      await expect(s.createRun(newRun('r1', { n: 2 }))).rejects.toBeInstanceOf(RunInputMismatchError);
+      const cp = await s.load('r1');
+      expect(cp).toMatchObject({ context: { count: 0 }, deltas: [], items: [start], arrivals: [] });
+      expect(cp!.run).toMatchObject({ runId: 'r1', workflow: 'W', fingerprint: 'fp', input: { n: 1 }, status: 'running', deadline: 123, counter: 0, steps: 0 });
+      expect(await s.load('missing')).toBeUndefined();
+      await expect(s.load('bad id!')).rejects.toBeInstanceOf(InvalidArgumentError);
+      await s.close();
+    });
+
+    it('commits steps atomically and idempotently per consumed item id, keeping queue order', async () => {
+      const s = await make();
+      await s.createRun(newRun('r2'));
+      const items: EngineItem[] = [
+        { node: 'b', id: '1', input: 1 },
+        { node: 'c', id: '2', input: 2 },
+      ];
+      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2 })).toEqual({ applied: true, created: [] });
+      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2 })).toEqual({ applied: false, created: [] });
+      await s.commitStep('r2', { itemId: '1', items: [{ node: 'd', id: '3', input: 3 }], arrivals: [], delta: undefined, counter: 3 });
+      const cp = await s.load('r2');
+      expect(cp!.deltas).toEqual([{ count: 1 }]);
+      expect(cp!.items.map((i) => i.id)).toEqual(['2', '3']);
+      expect(cp!.run).toMatchObject({ counter: 3, steps: 2 });
+      await s.close();
+    });
+
+    it('parks join arrivals and creates the join item when the group completes (holds count, values in index order)', async () => {
+      const s = await make();
+      await s.createRun(newRun('r3'));
+      const r1 = await s.commitStep('r3', { itemId: '0', items: [], arrivals: [arrival(2, 'c'), arrival(1, undefined, true)], delta: undefined, counter: 0 });
+      expect(r1.created).toEqual([]);
+      expect((await s.load('r3'))!.arrivals).toHaveLength(2);
+      const r2 = await s.commitStep('r3', { itemId: 'x', items: [], arrivals: [arrival(0, 'a')], delta: undefined, counter: 0 });
+      expect(r2.created).toEqual([{ node: 'j', id: '0:join', input: ['a', 'c'] }]);
+      const cp = await s.load('r3');
+      expect(cp!.arrivals).toEqual([]);
+      expect(cp!.items).toEqual([{ node: 'j', id: '0:join', input: ['a', 'c'] }]);
+      await s.close();
+    });
+
+    it('completes with the output and the dropped items; a completed run accepts no more writes', async () => {
+      const s = await make();
+      await s.createRun(newRun('r4'));
+      await s.commitStep('r4', { itemId: '0', items: [{ node: 't', id: '1', input: 1 }, { node: 't', id: '2', input: 2 }], arrivals: [], delta: undefined, counter: 2 });
+      const { dropped } = await s.complete('r4', { itemId: '1', output: 'out', delta: { count: 5 }, counter: 2 });
+      expect(dropped).toEqual([{ node: 't', id: '2', input: 2 }]);
+      const cp = await s.load('r4');
+      expect(cp!.run).toMatchObject({ status: 'completed', output: 'out', dropped: [{ node: 't', id: '2', input: 2 }], steps: 2 });
+      expect(cp!.items).toEqual([]);
+      expect(cp!.deltas).toEqual([{ count: 5 }]);
+      await expect(s.commitStep('r4', { itemId: '2', items: [], arrivals: [], delta: undefined, counter: 2 })).rejects.toBeInstanceOf(RunStateError);
+      expect(await s.cancel('r4')).toBe(false);
+      await s.fail('r4', { name: 'Error', message: 'late' });
+      expect((await s.getRun('r4'))!.status).toBe('completed');
+      await s.close();
+    });
+
+    it('fail keeps pending items for resume; reopen makes it running; cancel is final', async () => {
+      const s = await make();
+      await s.createRun(newRun('r5'));
+      await s.fail('r5', { name: 'Error', message: 'boom' });
+      expect(await s.getRun('r5')).toMatchObject({ status: 'failed', error: { message: 'boom' } });
+      expect((await s.load('r5'))!.items).toEqual([start]);
+      await expect(s.commitStep('r5', { itemId: '0', items: [], arrivals: [], delta: undefined, counter: 0 })).rejects.toBeInstanceOf(RunStateError);
+      await s.reopen('r5');
+      expect((await s.getRun('r5'))!.status).toBe('running');
+      expect(await s.cancel('r5')).toBe(true);
+      await expect(s.reopen('r5')).rejects.toBeInstanceOf(RunStateError);
+      expect((await s.getRun('r5'))!.status).toBe('cancelled');
+      await expect(s.fail('nope', { name: 'E', message: 'm' })).rejects.toBeInstanceOf(RunNotFoundError);
+      await s.close();
+    });
+  });
+}

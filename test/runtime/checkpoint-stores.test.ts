@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { MemoryCheckpointStore, SqliteCheckpointStore } from 'floxide';
+import { checkpointStoreContract } from './checkpoint-store.contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-stores-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+checkpointStoreContract('memory', () => new MemoryCheckpointStore());
+checkpointStoreContract('sqlite file', () => new SqliteCheckpointStore(join(dir, `c${n++}.db`)));
+checkpointStoreContract('sqlite :memory:', () => new SqliteCheckpointStore(':memory:'));
