@@ -63,8 +63,9 @@ export class ContextCache {
   ) {}
 
   /**
-   * The run's context as of the latest committed delta. The returned object is shared and updated in place by
-   * later lookups: the step core copies it synchronously when the step starts, so callers must not hold it.
+   * The run's context as of the latest committed delta. The returned object is never mutated afterwards (newer
+   * deltas are folded into a copy that replaces it), so a step may keep it as its base while other steps of the
+   * same run refresh the cache; callers must not mutate it.
    */
   async current(store: ContextStore, runId: string): Promise<unknown> {
     const hit = this.entries.get(runId);
@@ -72,11 +73,17 @@ export class ContextCache {
       const snap = await store.readContext(runId, hit.version);
       // Concurrent lookups of one run may finish out of order; each snapshot is contiguous from a version <= the
       // cached one, so applying only newer deltas keeps the fold exact.
-      for (const d of snap.deltas) {
-        if (d.version === hit.version + 1) {
-          this.codec.apply(hit.ctx, d.delta);
-          hit.version = d.version;
+      const fresh = snap.deltas.filter((d) => d.version > hit.version);
+      if (fresh.length > 0) {
+        const ctx = this.codec.clone(hit.ctx);
+        let version = hit.version;
+        for (const d of fresh) {
+          if (d.version !== version + 1) break;
+          this.codec.apply(ctx, d.delta);
+          version = d.version;
         }
+        hit.ctx = ctx;
+        hit.version = version;
       }
       this.entries.delete(runId);
       this.entries.set(runId, hit);

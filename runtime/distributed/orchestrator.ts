@@ -1,0 +1,220 @@
+/**
+ * `Orchestrator`: the control side of distributed execution. It starts runs (record, context and first item in
+ * one atomic write: the record exists before any worker can see the item), reads their status, context,
+ * metrics, errors and pending work, lists workers by liveness, cancels, pauses and resumes runs, and waits for
+ * completion with a timeout. Every operation is a thin, typed call on the {@link DistributedBackend}.
+ */
+import type { AnyWorkflowDef } from '../definition.js';
+import { compiledOf, type CompiledWorkflow } from '../engine/core.js';
+import type { Workflow } from '../engine/workflow.js';
+import {
+  DeadlineExceededError,
+  InvalidArgumentError,
+  RunNotFoundError,
+  RunStateError,
+  WaitTimeoutError,
+  serializeError,
+} from '../errors.js';
+import {
+  isFinalRunStatus,
+  type DeadLetter,
+  type DistributedBackend,
+  type ErrorRecord,
+  type ListRunsFilter,
+  type PendingWork,
+  type RunMetrics,
+  type RunRecord,
+  type RunStatus,
+  type RunTransition,
+  type WorkItemState,
+  type WorkerRecord,
+} from './contracts.js';
+import { startDistributedRun, type StartDistributedOptions } from './execution.js';
+import { assertRunId, newRunId } from './ids.js';
+
+/** A run as the orchestrator reports it (the stored record). */
+export type RunInfo = RunRecord;
+
+/** Options of {@link Orchestrator.startRun}. */
+export interface StartRunOptions extends StartDistributedOptions {
+  /** The run id (default: a random UUID). Starting again with the same id and input is a no-op. */
+  readonly runId?: string;
+}
+
+/** Options of {@link Orchestrator.waitForCompletion}. */
+export interface WaitOptions {
+  /** Give up after this many ms with {@link WaitTimeoutError} (default 60 000; `Infinity` waits forever). */
+  readonly timeoutMs?: number;
+  /** Poll period in ms (default 100). */
+  readonly pollMs?: number;
+  /** Stops waiting (rejects with the signal's reason); the run is not affected. */
+  readonly signal?: AbortSignal;
+}
+
+/** How long after its deadline a run nobody is executing is failed by the orchestrator (clock-skew margin). */
+const DEADLINE_MARGIN_MS = 1_000;
+
+type WorkflowLike<I, O, C> = Workflow<I, O, C> | AnyWorkflowDef;
+
+function isBound(w: WorkflowLike<unknown, unknown, unknown>): w is Workflow<unknown, unknown, unknown> {
+  return typeof (w as Workflow<unknown, unknown, unknown>).stepDistributed === 'function';
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason as Error);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * Controls the runs of a backend. Give it a workflow (bound, or its generated definition) to start runs and fold
+ * contexts; without one it can still observe and control any run.
+ */
+export class Orchestrator<I = unknown, O = unknown, C = unknown> {
+  private readonly wf: CompiledWorkflow | undefined;
+
+  constructor(
+    readonly backend: DistributedBackend,
+    workflow?: WorkflowLike<I, O, C>,
+  ) {
+    this.wf = workflow === undefined ? undefined : compiledOf(isBound(workflow as WorkflowLike<unknown, unknown, unknown>) ? (workflow as Workflow<I, O, C>).def : (workflow as AnyWorkflowDef));
+  }
+
+  private workflowOrThrow(op: string): CompiledWorkflow {
+    if (!this.wf) throw new InvalidArgumentError(`Orchestrator.${op} needs the workflow: construct the orchestrator with a bound workflow or its generated definition`);
+    return this.wf;
+  }
+
+  /**
+   * Starts a run of the orchestrator's workflow and returns its id. The run record, the initial context `ctx` and
+   * the start item are written atomically. With an explicit `runId` that already exists with the same input the
+   * call is a no-op; another input is `RunInputMismatchError`.
+   */
+  async startRun(ctx: C, input: I, options: StartRunOptions = {}): Promise<string> {
+    const wf = this.workflowOrThrow('startRun');
+    const runId = options.runId ?? newRunId();
+    assertRunId(runId);
+    await startDistributedRun(wf, ctx, input, this.backend, runId, options);
+    return runId;
+  }
+
+  /** The run record. Throws {@link RunNotFoundError} for an unknown run. */
+  async run(runId: string): Promise<RunInfo> {
+    const rec = await this.backend.getRun(runId);
+    if (!rec) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    return this.enforceDeadline(rec);
+  }
+
+  /** The run's status. Throws {@link RunNotFoundError} for an unknown run. */
+  async status(runId: string): Promise<RunStatus> {
+    return (await this.run(runId)).status;
+  }
+
+  /** Runs, newest first, filtered by status and workflow name, at most `limit`. */
+  listRuns(filter: ListRunsFilter = {}): Promise<RunInfo[]> {
+    return this.backend.listRuns(filter);
+  }
+
+  /** Cancels a running or paused run: its queued work is dropped and in-flight nodes see `ctx.signal` abort. */
+  cancel(runId: string, reason?: string): Promise<RunTransition> {
+    return this.backend.cancelRun(runId, reason);
+  }
+
+  /** Pauses a running run: workers stop taking its items (items already running finish). */
+  pause(runId: string): Promise<RunTransition> {
+    return this.backend.pauseRun(runId);
+  }
+
+  /** Resumes a paused run. A final run throws `RunStateError` (a finished run's status is final). */
+  resume(runId: string): Promise<RunTransition> {
+    return this.backend.resumeRun(runId);
+  }
+
+  /** The run's errors (retries, failures, worker records), oldest first. */
+  errors(runId: string): Promise<ErrorRecord[]> {
+    return this.backend.errors(runId);
+  }
+
+  /** The run's dead-lettered items. */
+  deadLetters(runId: string): Promise<DeadLetter[]> {
+    return this.backend.deadLetters(runId);
+  }
+
+  /** The run's counters (zeros for a run that did nothing yet). */
+  metrics(runId: string): Promise<RunMetrics> {
+    return this.backend.metrics(runId);
+  }
+
+  /** Every known worker with its liveness (`alive` < threshold, `stale` < 3x, `dead` otherwise). */
+  liveness(options: { readonly thresholdMs?: number } = {}): Promise<WorkerRecord[]> {
+    return this.backend.listWorkers(options);
+  }
+
+  /** Workers currently holding items of `runId`, with their liveness. */
+  async workersOf(runId: string, options: { readonly thresholdMs?: number } = {}): Promise<WorkerRecord[]> {
+    assertRunId(runId);
+    return (await this.backend.listWorkers(options)).filter((w) => w.health.current.some((c) => c.runId === runId));
+  }
+
+  /** The run's context: the initial context with every committed delta folded in, as the workflow's context class. */
+  async context(runId: string): Promise<C> {
+    const wf = this.workflowOrThrow('context');
+    const snap = await this.backend.readContext(runId);
+    const ctx = wf.codec.revive(snap.initial);
+    for (const d of snap.deltas) wf.codec.apply(ctx, d.delta);
+    return ctx as C;
+  }
+
+  /** Outstanding items (pending, in progress, waiting retry) in enqueue order; `[]` for a finished run. */
+  pendingWork(runId: string): Promise<PendingWork[]> {
+    return this.backend.pendingWork(runId);
+  }
+
+  /** Every item's state, in enqueue order. */
+  workItems(runId: string): Promise<WorkItemState[]> {
+    return this.backend.itemStates(runId);
+  }
+
+  /**
+   * Polls until the run is `completed`, `failed` or `cancelled` and returns its record (a failed or cancelled run
+   * is returned, not thrown: look at `status` and `error`). A paused run keeps the wait going. Throws
+   * {@link WaitTimeoutError} after `timeoutMs` and {@link RunNotFoundError} for an unknown run. A run whose
+   * deadline passed while no worker executed it is failed with `DeadlineExceededError`.
+   */
+  async waitForCompletion(runId: string, options: WaitOptions = {}): Promise<RunInfo> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    const pollMs = options.pollMs ?? 100;
+    if (!(timeoutMs >= 0)) throw new InvalidArgumentError(`timeoutMs must be >= 0, got ${String(timeoutMs)}`);
+    if (!(pollMs > 0) || !Number.isFinite(pollMs)) throw new InvalidArgumentError(`pollMs must be a positive number, got ${String(pollMs)}`);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const rec = await this.run(runId);
+      if (isFinalRunStatus(rec.status)) return rec;
+      const left = until - Date.now();
+      if (left <= 0) {
+        throw new WaitTimeoutError(`run ${runId} is still ${rec.status} after ${timeoutMs} ms`);
+      }
+      await sleep(Math.min(pollMs, left), options.signal);
+    }
+  }
+
+  /** Fails a run whose deadline passed (plus a margin) while it was not final: nobody else would. */
+  private async enforceDeadline(rec: RunInfo): Promise<RunInfo> {
+    if (isFinalRunStatus(rec.status) || rec.deadline === undefined || Date.now() < rec.deadline + DEADLINE_MARGIN_MS) return rec;
+    const err = new DeadlineExceededError(`the workflow deadline ${new Date(rec.deadline).toISOString()} passed`);
+    try {
+      await this.backend.failRun(rec.runId, serializeError(err));
+    } catch (e) {
+      if (!(e instanceof RunStateError)) throw e;
+    }
+    return (await this.backend.getRun(rec.runId)) ?? rec;
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * `Worker`: a long-running loop that claims items of one workflow from a {@link DistributedBackend}, runs up to
+ * `concurrency` of them at once and commits each outcome atomically. Background heartbeats extend the leases of
+ * running items (and learn about cancels: the node's `ctx.signal` aborts) and record the worker's liveness. Idle
+ * polling backs off exponentially with jitter. `stop()` drains gracefully.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AnyWorkflowDef } from '../definition.js';
+import type { CompiledWorkflow } from '../engine/core.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { DistributedBackend, WorkerHealth } from './contracts.js';
+import {
+  ContextCache,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_REDELIVERIES,
+  InFlight,
+  compileForWorker,
+  defaultHeartbeatMs,
+  extendInFlight,
+  runLeased,
+  type ExecutionEnv,
+  type LeaseResult,
+  type StepCallbacks,
+} from './execution.js';
+import { assertWorkerId } from './ids.js';
+
+/** Options of {@link Worker}. */
+export interface WorkerOptions {
+  /** Unique across every process sharing the backend. Default: {@link newWorkerId}. */
+  readonly workerId?: string;
+  /** Items processed at once (default 1). */
+  readonly concurrency?: number;
+  /** Lease length in ms (default 30 000). An item whose worker stops heartbeating comes back after it. */
+  readonly leaseMs?: number;
+  /** Heartbeat period in ms: lease extension, cancel detection, liveness (default min(2 000, leaseMs / 3)). */
+  readonly heartbeatMs?: number;
+  /** First idle poll delay in ms; doubles while idle up to `idleMaxMs` (defaults 20 and 1 000). */
+  readonly idleMinMs?: number;
+  readonly idleMaxMs?: number;
+  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms). */
+  readonly graceMs?: number;
+  /** Redeliveries of one attempt without a commit before the item is dead-lettered (default 10). */
+  readonly maxRedeliveries?: number;
+  /** Free-form details published with each heartbeat (host and pid are added). */
+  readonly info?: Readonly<Record<string, string>>;
+  /** Step hooks. */
+  readonly callbacks?: StepCallbacks;
+  /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A worker id unique across processes and machines: `host:pid:random`. */
+export function newWorkerId(prefix?: string): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'host';
+  const id = `${host.slice(0, 60)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  return prefix ? `${prefix}-${id}` : id;
+}
+
+function positiveInt(v: number | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function positiveMs(v: number | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of ms, got ${String(v)}`);
+  return v;
+}
+
+/** Counters of one worker since it started. */
+export interface WorkerStats {
+  /** Commits applied (any outcome). */
+  processed: number;
+  /** Retries and failures committed. */
+  errors: number;
+  /** Items given back without a commit. */
+  released: number;
+  /** Commits the store refused as duplicate, lease lost or run finished. */
+  refused: number;
+}
+
+/**
+ * Processes items of one workflow. `start()` begins the loop; `stop()` stops claiming, lets in-flight items finish
+ * (up to `graceMs`, then gives them back to the queue) and resolves when the worker is idle.
+ */
+export class Worker {
+  readonly workerId: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly stats: WorkerStats = { processed: 0, errors: 0, released: 0, refused: 0 };
+  private readonly wf: CompiledWorkflow;
+  private readonly env: ExecutionEnv;
+  private readonly idleMinMs: number;
+  private readonly idleMaxMs: number;
+  private readonly graceMs: number;
+  private readonly info: Readonly<Record<string, string>>;
+  private readonly inflight = new Map<string, { f: InFlight; done: Promise<void> }>();
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private loopDone: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private beat: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly backend: DistributedBackend,
+    def: AnyWorkflowDef,
+    instance: object,
+    private readonly options: WorkerOptions = {},
+  ) {
+    this.workerId = options.workerId ?? newWorkerId();
+    assertWorkerId(this.workerId);
+    this.concurrency = positiveInt(options.concurrency, 1, 'concurrency');
+    this.leaseMs = positiveMs(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs');
+    this.heartbeatMs = positiveMs(options.heartbeatMs, defaultHeartbeatMs(this.leaseMs), 'heartbeatMs');
+    if (this.heartbeatMs >= this.leaseMs) throw new InvalidArgumentError(`heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
+    this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
+    this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
+    this.graceMs = options.graceMs === undefined ? 30_000 : Math.max(0, options.graceMs);
+    this.info = { host: hostname(), pid: String(process.pid), ...(options.info ?? {}) };
+    this.wf = compileForWorker(def, instance);
+    this.env = {
+      backend,
+      wf: this.wf,
+      instance,
+      cache: new ContextCache(this.wf.codec),
+      leaseMs: this.leaseMs,
+      maxRedeliveries: options.maxRedeliveries === undefined ? DEFAULT_MAX_REDELIVERIES : Math.max(0, options.maxRedeliveries),
+      callbacks: options.callbacks,
+      mismatchReported: new Set(),
+      isClosing: () => this.closing,
+    };
+  }
+
+  /** The workflow this worker serves. */
+  get workflow(): string {
+    return this.wf.def.name;
+  }
+
+  /** Items being processed right now. */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Starts the loop (idempotent). Resolves once the first liveness record is written. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    await this.publishHealth().catch((e: unknown) => this.report(e));
+    this.beat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Graceful stop: no new claims; in-flight items may finish for `graceMs` (default: the worker's `graceMs`),
+   * then the rest are aborted and given back to the queue untouched. Resolves when nothing is in flight and the
+   * worker's liveness record is removed. Idempotent.
+   */
+  stop(graceMs: number = this.graceMs): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return (this.stopPromise = Promise.resolve());
+    }
+    this.state = 'stopping';
+    this.wake?.();
+    this.stopPromise = (async () => {
+      await this.publishHealth().catch(() => undefined);
+      await this.loopDone;
+      const drained = this.drained();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+      if (timer) clearTimeout(timer);
+      if (timedOut) {
+        this.closing = true;
+        for (const { f } of this.inflight.values()) {
+          f.releasing = true;
+          if (!f.controller.signal.aborted) f.controller.abort(new Error(`worker ${this.workerId} is stopping`));
+        }
+        await drained;
+      }
+      if (this.beat) clearInterval(this.beat);
+      this.state = 'stopped';
+      await this.backend.removeWorker(this.workerId).catch(() => undefined);
+    })();
+    return this.stopPromise;
+  }
+
+  private async drained(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all([...this.inflight.values()].map((x) => x.done));
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // ignore
+    }
+  }
+
+  private health(): WorkerHealth {
+    return {
+      status: this.state === 'running' ? (this.inflight.size > 0 ? 'busy' : 'idle') : 'stopping',
+      current: [...this.inflight.values()].map(({ f }) => ({ runId: f.lease.runId, itemId: f.lease.item.id })),
+      processed: this.stats.processed,
+      errors: this.stats.errors,
+      info: this.info,
+    };
+  }
+
+  private publishHealth(): Promise<void> {
+    return this.backend.heartbeat(this.workerId, this.health());
+  }
+
+  private async heartbeat(): Promise<void> {
+    const items = [...this.inflight.values()].map(({ f }) => f);
+    await Promise.all([
+      ...items.map((f) => extendInFlight(this.backend, f, this.leaseMs)),
+      this.publishHealth().catch((e: unknown) => this.report(e)),
+    ]);
+  }
+
+  /** Sleeps `ms`, waking early on stop or when an item finishes. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let idle = this.idleMinMs;
+    while (this.state === 'running') {
+      const free = this.concurrency - this.inflight.size;
+      if (free <= 0) {
+        await this.pause(this.idleMaxMs);
+        continue;
+      }
+      const claimedAt = Date.now();
+      let leases;
+      try {
+        leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name });
+      } catch (err) {
+        this.report(err);
+        await this.pause(jitter(idle));
+        idle = Math.min(idle * 2, this.idleMaxMs);
+        continue;
+      }
+      if (this.state !== 'running') {
+        // Stopped while claiming: give the items straight back.
+        await Promise.all(leases.map((l) => this.backend.release(l.runId, l.item.id, l.leaseToken).catch(() => false)));
+        break;
+      }
+      for (const lease of leases) this.launch(new InFlight(lease, this.leaseMs, claimedAt));
+      if (leases.length === free) {
+        idle = this.idleMinMs;
+        continue;
+      }
+      if (leases.length > 0) idle = this.idleMinMs;
+      // Fewer than asked: the queue is drained for now. Wait (an item finishing wakes us: it may have produced work).
+      await this.pause(jitter(idle));
+      if (leases.length === 0) idle = Math.min(idle * 2, this.idleMaxMs);
+    }
+  }
+
+  private launch(f: InFlight): void {
+    const key = f.key;
+    const done = runLeased(this.env, f).then(
+      (res) => this.account(res),
+      (err: unknown) => {
+        this.stats.released += 1;
+        this.report(err);
+      },
+    );
+    const entry = {
+      f,
+      done: done.finally(() => {
+        this.inflight.delete(key);
+        this.wake?.();
+      }),
+    };
+    this.inflight.set(key, entry);
+  }
+
+  private account(res: LeaseResult): void {
+    if (res.kind === 'released') {
+      this.stats.released += 1;
+      if (res.reason === 'store_error' && res.error !== undefined) this.report(res.error);
+      return;
+    }
+    if (res.result.status !== 'applied') {
+      this.stats.refused += 1;
+      return;
+    }
+    this.stats.processed += 1;
+    if (res.outcome.type === 'retry' || res.outcome.type === 'failed') this.stats.errors += 1;
+  }
+}
+
+/** `ms` with up to ±25 % uniform jitter, so idle workers do not poll in lockstep. */
+function jitter(ms: number): number {
+  return Math.max(1, Math.round(ms * (0.75 + Math.random() * 0.5)));
+}

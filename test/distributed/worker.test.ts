@@ -1,0 +1,222 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { Worker, newWorkerId } from '../../runtime/distributed/worker.js';
+import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { ContextCache } from '../../runtime/distributed/execution.js';
+import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError } from '../../runtime/errors.js';
+import { CountCtx, ChainWorkflowDef, chain, checkFanRun, fan, slow, sleep, until } from './helpers.js';
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const s of stops.splice(0)) await s();
+});
+
+function track<T extends { stop(): Promise<void> }>(w: T): T {
+  stops.push(() => w.stop(0));
+  return w;
+}
+
+describe('Workflow.startDistributed / stepDistributed (memory backend)', () => {
+  it('runs a fan-out/join run step by step and returns the terminal output once', async () => {
+    const b = new MemoryBackend();
+    const wf = fan();
+    const created = await wf.startDistributed(new CountCtx(), 4, b, 'run-1');
+    expect(created.created).toBe(true);
+    expect((await wf.startDistributed(new CountCtx(), 4, b, 'run-1')).created).toBe(false);
+    const outputs: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await wf.stepDistributed(b, 'w1');
+      if (r) outputs.push(r);
+    }
+    expect(outputs).toEqual([{ runId: 'run-1', output: [0, 2, 4, 6] }]);
+    expect(await checkFanRun(b, 'run-1', 4)).toMatchObject({ count: 7, enqueued: 7, completed: 7 });
+    expect(await wf.stepDistributed(b, 'w1')).toBeUndefined();
+  });
+
+  it('calls the step callbacks and turns retries into durable delayed re-enqueues', async () => {
+    const b = new MemoryBackend();
+    const wf = fan({ failRate: 1 });
+    await wf.startDistributed(new CountCtx(), 1, b, 'r');
+    const seen: string[] = [];
+    const cb = { onStarted: (l: { item: { node: string } }) => seen.push(`start ${l.item.node}`), onCommitted: (_l: unknown, o: { type: string }) => seen.push(`commit ${o.type}`) };
+    await wf.stepDistributed(b, 'w', cb);
+    await wf.stepDistributed(b, 'w', cb);
+    expect(seen).toEqual(['start split', 'commit continue', 'start work', 'commit retry']);
+    const [state] = (await b.itemStates('r')).filter((s) => s.node === 'work');
+    expect(state).toMatchObject({ status: 'waiting_retry', attempt: 2 });
+    expect((await b.errors('r'))[0]).toMatchObject({ kind: 'retry', error: { message: 'flaky work on 0' } });
+  });
+
+  it('refuses items of a run started by another graph and records why', async () => {
+    const b = new MemoryBackend();
+    await b.createRun({ runId: 'old', workflow: 'FanWorkflow', fingerprint: 'other', input: 1, context: {}, firstItem: { node: 'split', id: '0', input: 1 } });
+    expect(await fan().stepDistributed(b, 'w')).toBeUndefined();
+    const errors = await b.errors('old');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.error.name).toBe(FingerprintMismatchError.name);
+    expect(await b.itemState('old', '0')).toMatchObject({ status: 'pending' });
+  });
+
+  it('dead-letters an item redelivered too often instead of looping forever', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 0, b, 'p');
+    for (let i = 0; i < 3; i++) {
+      const [l] = await b.claim('crasher', 1, 5);
+      expect(l).toBeDefined();
+      await sleep(10);
+    }
+    expect(await wf.stepDistributed(b, 'w', undefined, { maxRedeliveries: 2 })).toBeUndefined();
+    const run = await b.getRun('p');
+    expect(run).toMatchObject({ status: 'failed', error: { name: PoisonItemError.name } });
+    expect(await b.deadLetters('p')).toHaveLength(1);
+  });
+});
+
+describe('Worker', () => {
+  it('processes many runs concurrently with exactly-once effects', async () => {
+    const b = new MemoryBackend();
+    const wf = fan({ maxDelayMs: 3, failRate: 0.2 });
+    const orch = new Orchestrator(b, wf);
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => orch.startRun(new CountCtx(), 5, { runId: `r${i}` })));
+    const w = track(new Worker(b, wf.def, wf.instance, { concurrency: 8, idleMinMs: 1, idleMaxMs: 20 }));
+    await w.start();
+    for (const id of ids) {
+      const done = await orch.waitForCompletion(id, { timeoutMs: 20_000, pollMs: 5 });
+      expect(done.output).toEqual([0, 2, 4, 6, 8]);
+      expect(await checkFanRun(b, id, 5)).toMatchObject({ count: 8, enqueued: 8, completed: 8 });
+    }
+    expect(w.stats.processed).toBeGreaterThanOrEqual(80);
+  });
+
+  it('publishes liveness with a unique host:pid:random id and removes it on stop', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    expect(newWorkerId()).toMatch(/^[A-Za-z0-9][^:]*:\d+:[0-9a-f]{8}$/);
+    expect(newWorkerId()).not.toBe(newWorkerId());
+    const w = new Worker(b, wf.def, wf.instance, { heartbeatMs: 10, leaseMs: 1000 });
+    await w.start();
+    const [rec] = await b.listWorkers();
+    expect(rec).toMatchObject({ workerId: w.workerId, liveness: 'alive', health: { status: 'idle', info: { pid: String(process.pid) } } });
+    await w.stop();
+    expect(await b.listWorkers()).toEqual([]);
+  });
+
+  it('aborts the running node on cancel and runs nothing of the run afterwards', async () => {
+    const b = new MemoryBackend();
+    const wf = slow();
+    const orch = new Orchestrator(b, wf);
+    const w = track(new Worker(b, wf.def, wf.instance, { concurrency: 4, leaseMs: 300, heartbeatMs: 20, idleMinMs: 1, idleMaxMs: 10 }));
+    await w.start();
+    const runId = await orch.startRun(new CountCtx(), 10_000);
+    const node = (wf.instance as { wait: { started: string[]; aborted: string[]; finished: string[] } }).wait;
+    await until(() => node.started.length === 3, 5_000, 'three waits started');
+    const t = await orch.cancel(runId, 'user asked');
+    expect(t).toMatchObject({ applied: true, status: 'cancelled' });
+    await until(() => node.aborted.length === 3, 2_000, 'nodes to see the abort');
+    await until(() => w.inFlight === 0, 2_000, 'worker idle');
+    expect(node.finished).toEqual([]);
+    const run = await orch.run(runId);
+    expect(run.status).toBe('cancelled');
+    expect((await orch.metrics(runId)).completed).toBe(1);
+    expect((await orch.context(runId)).count).toBe(1);
+  });
+
+  it('stops taking a paused run and continues it after resume', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    const orch = new Orchestrator(b, wf);
+    const runId = await orch.startRun(new CountCtx(), 0);
+    await orch.pause(runId);
+    const w = track(new Worker(b, wf.def, wf.instance, { idleMinMs: 1, idleMaxMs: 5 }));
+    await w.start();
+    await sleep(50);
+    expect(await orch.status(runId)).toBe('paused');
+    expect((await orch.metrics(runId)).completed).toBe(0);
+    await orch.resume(runId);
+    const done = await orch.waitForCompletion(runId, { timeoutMs: 5_000, pollMs: 5 });
+    expect(done).toMatchObject({ status: 'completed', output: 5 });
+  });
+
+  it('fails the run at its deadline: the node sees the abort and the item is failed, not dead-lettered', async () => {
+    const b = new MemoryBackend();
+    const wf = slow();
+    const orch = new Orchestrator(b, wf);
+    const w = track(new Worker(b, wf.def, wf.instance, { concurrency: 3, idleMinMs: 1, idleMaxMs: 5 }));
+    await w.start();
+    const runId = await orch.startRun(new CountCtx(), 10_000, { timeoutMs: 150 });
+    const done = await orch.waitForCompletion(runId, { timeoutMs: 5_000, pollMs: 10 });
+    expect(done).toMatchObject({ status: 'failed', error: { name: 'DeadlineExceededError' } });
+    expect(await orch.deadLetters(runId)).toEqual([]);
+  });
+
+  it('graceful stop lets in-flight items finish; after the grace period it gives them back', async () => {
+    const b = new MemoryBackend();
+    const wf = slow();
+    const orch = new Orchestrator(b, wf);
+    const w1 = new Worker(b, wf.def, wf.instance, { concurrency: 3, idleMinMs: 1, idleMaxMs: 5 });
+    await w1.start();
+    const quick = await orch.startRun(new CountCtx(), 50);
+    const node = (wf.instance as { wait: { started: string[] } }).wait;
+    await until(() => node.started.length === 3, 5_000, 'waits started');
+    await w1.stop();
+    expect((await orch.metrics(quick)).completed).toBe(4);
+    expect(await orch.status(quick)).toBe('running');
+
+    const w2 = new Worker(b, wf.def, wf.instance, { concurrency: 3, idleMinMs: 1, idleMaxMs: 5 });
+    await w2.start();
+    const long = await orch.startRun(new CountCtx(), 60_000);
+    await until(async () => (await orch.pendingWork(long)).filter((p) => p.state.status === 'in_progress' && p.item.node === 'wait').length === 3, 5_000, 'long waits');
+    await w2.stop(30);
+    expect(w2.stats.released).toBe(3);
+    const pending = await orch.pendingWork(long);
+    expect(pending.map((p) => p.state.status)).toEqual(['pending', 'pending', 'pending']);
+    expect((await orch.errors(long))).toEqual([]);
+  });
+
+  it('rejects bad options with InvalidArgumentError', () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { concurrency: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { workerId: 'bad id' })).toThrow(InvalidArgumentError);
+    expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { leaseMs: 100, heartbeatMs: 100 })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('WorkerPool', () => {
+  it('runs N workers with distinct ids and stops them all', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    const orch = new Orchestrator(b, wf);
+    const pool = new WorkerPool(b, wf.def, wf.instance, { size: 3, concurrency: 2, idleMinMs: 1, idleMaxMs: 5 });
+    await pool.start();
+    const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => orch.startRun(new CountCtx(), i)));
+    for (const [i, id] of ids.entries()) expect((await orch.waitForCompletion(id, { timeoutMs: 10_000, pollMs: 5 })).output).toBe(i + 5);
+    expect(new Set(pool.workers.map((w) => w.workerId)).size).toBe(3);
+    expect((await b.listWorkers()).length).toBe(3);
+    await pool.stop();
+    await pool.done;
+    expect(pool.stats().processed).toBe(150);
+    expect(await b.listWorkers()).toEqual([]);
+  });
+});
+
+describe('ContextCache', () => {
+  it('folds only the deltas newer than the cached version', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    await wf.startDistributed(Object.assign(new CountCtx(), { count: 10 }), 0, b, 'c');
+    const cache = new ContextCache((await import('../../runtime/engine/core.js')).compiledOf(ChainWorkflowDef).codec);
+    expect(await cache.current(b, 'c')).toMatchObject({ count: 10 });
+    await wf.stepDistributed(b, 'w');
+    await wf.stepDistributed(b, 'w');
+    let calls: Array<number | undefined> = [];
+    const spy = { readContext: (id: string, since?: number) => (calls.push(since), b.readContext(id, since)) };
+    expect(await cache.current(spy as never, 'c')).toMatchObject({ count: 12 });
+    expect(calls).toEqual([0]);
+    calls = [];
+    expect(await cache.current(spy as never, 'c')).toMatchObject({ count: 12 });
+    expect(calls).toEqual([2]);
+  });
+});
