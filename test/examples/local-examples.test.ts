@@ -1,4 +1,5 @@
 // Each local example of the reference (section 4) with its observable result.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,5 +239,17 @@ describe('examples (local modes)', () => {
     for await (const out of runSource(wf, ticks(10, 5), () => undefined)) outputs.push(out);
     expect(outputs).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
     expect(instance.print.printed).toEqual(outputs);
+  });
+
+  it('main: prints each step then the result, and a second run returns the stored article', () => {
+    const runId = `test-main-${process.pid}-${Date.now()}`;
+    const run = () => execFileSync(process.execPath, ['--import', 'tsx', 'examples/main.ts', 'Go', runId], { encoding: 'utf8' });
+    const first = run();
+    expect(first).toMatch(/step {2}outline {2}item 0 {3}in: Go/);
+    expect(first).toMatch(/terminal out: Reviewed/);
+    expect(first).toMatch(/result \(3 model call\(s\)\):\nReviewed \(88 chars\)/);
+    const second = run();
+    expect(second).not.toMatch(/step /);
+    expect(second).toMatch(/result \(0 model call\(s\)\):\nReviewed \(88 chars\)/);
   });
 });
