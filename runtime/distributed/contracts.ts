@@ -190,6 +190,11 @@ export interface LeasedItem {
   readonly leaseExpiresAt: number;
   /** How many times this item has been claimed, this claim included (> 1 after an expired lease or a retry). */
   readonly deliveries: number;
+  /**
+   * The run's context version when the item was claimed, for backends that know it at no extra cost (Redis). A
+   * worker whose cached context is already at this version can skip {@link ContextStore.readContext}.
+   */
+  readonly contextVersion?: number;
 }
 
 export interface ClaimOptions {

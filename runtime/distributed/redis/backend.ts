@@ -1,0 +1,799 @@
+/**
+ * The Redis distributed backend (node-redis, one client per backend). Every mutating operation is one Lua script
+ * (`lua/*.lua`, see `scripts.ts`), so it is atomic and nothing is read-modify-written from TypeScript; reads are
+ * single commands or one MULTI. Times come from Redis `TIME`. Key layout (P = key prefix, default `floxide:`):
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped, outstanding) |
+ * | `P run:{id}:items` / `:states` | HASH | item id -> item JSON / packed state (`status\|attempt\|deliveries\|...\|node`) |
+ * | `P run:{id}:order` / `:ready` | LIST | item ids in enqueue order / claimable item ids (FIFO) |
+ * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
+ * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters) |
+ * | `P run:{id}:deltas` / `:errors` / `:dead` | LIST | `itemId\n delta JSON` (version = index + 1) / error JSON / dead-letter JSON |
+ * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
+ * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
+ * | `P ring:<workflow>` + `P ringset:<workflow>`, `P wfring` + `P wfset` | LIST + SET | round-robin rings of runs with ready work |
+ * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
+ * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
+ *
+ * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
+ */
+import { createClient, type RedisClientOptions } from '@redis/client';
+import {
+  CancelledError,
+  CorruptStateError,
+  FingerprintMismatchError,
+  FloxideError,
+  InvalidArgumentError,
+  RunInputMismatchError,
+  RunNotFoundError,
+  RunStateError,
+  StoreError,
+  serializeError,
+  type SerializedError,
+} from '../../errors.js';
+import type { EngineItem, JoinArrival } from '../../engine/step.js';
+import {
+  DEFAULT_LIVENESS_THRESHOLD_MS,
+  classifyLiveness,
+  emptyMetrics,
+  shouldDeadLetter,
+  type ClaimOptions,
+  type CommitResult,
+  type ContextDeltaRecord,
+  type ContextSnapshot,
+  type CreateRunResult,
+  type DeadLetter,
+  type DistributedBackend,
+  type DroppedItem,
+  type ErrorRecord,
+  type LeaseExtension,
+  type LeasedItem,
+  type ListRunsFilter,
+  type NewRun,
+  type PendingWork,
+  type RunMetrics,
+  type RunRecord,
+  type RunStatus,
+  type RunTransition,
+  type StepCommit,
+  type WorkItemState,
+  type WorkItemStatus,
+  type WorkerHealth,
+  type WorkerRecord,
+} from '../contracts.js';
+import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
+import {
+  assertArrival,
+  assertCounters,
+  assertEngineItem,
+  assertPositiveInt,
+  assertPositiveMs,
+  assertSerializedError,
+  assertString,
+} from '../memory.js';
+import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
+
+/** Default key prefix of {@link RedisBackend}. */
+export const DEFAULT_REDIS_KEY_PREFIX = 'floxide:';
+/** Default time a finished run's keys are kept before Redis expires them: 7 days. */
+export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Options of {@link RedisBackend.connect}. */
+export interface RedisBackendOptions {
+  /** Redis URL, e.g. `redis://user:secret@host:6379/0` (default `redis://127.0.0.1:6379`). */
+  readonly url?: string;
+  /**
+   * Every key starts with this prefix (default `floxide:`): 1-64 characters of `[A-Za-z0-9._:-]` starting with a
+   * letter or digit. Backends with different prefixes share nothing.
+   */
+  readonly keyPrefix?: string;
+  /**
+   * How long the keys of a finished run are kept (ms) before Redis expires them; `0` keeps them forever.
+   * Default {@link DEFAULT_RETAIN_FINISHED_MS} (7 days).
+   */
+  readonly retainFinishedMs?: number;
+  /**
+   * Further node-redis client options (credentials, TLS, socket and reconnect settings). `url` above wins;
+   * `disableOfflineQueue` is always on so that calls made while disconnected fail fast with `StoreError`.
+   */
+  readonly client?: Omit<RedisClientOptions, 'url' | 'RESP' | 'disableOfflineQueue'>;
+  /** Called with connection errors node-redis reports while it reconnects (default: ignored). */
+  readonly onConnectionError?: (error: Error) => void;
+}
+
+/** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
+const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
+const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
+const METRIC_FIELDS = ['enqueued', 'completed', 'retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+const LIST_PAGE = 200;
+
+type Reply = string | number | null | Reply[];
+
+/** The Redis key names of one key prefix. */
+class RedisKeys {
+  readonly leases: string;
+  readonly delayed: string;
+  readonly wfring: string;
+  readonly tokenSeq: string;
+  readonly runs: string;
+  readonly expiring: string;
+  readonly workers: string;
+
+  constructor(readonly prefix: string) {
+    this.leases = `${prefix}leases`;
+    this.delayed = `${prefix}delayed`;
+    this.wfring = `${prefix}wfring`;
+    this.tokenSeq = `${prefix}seq`;
+    this.runs = `${prefix}runs`;
+    this.expiring = `${prefix}runs:expiring`;
+    this.workers = `${prefix}workers`;
+  }
+
+  run(runId: string): string {
+    return `${this.prefix}run:{${runId}}`;
+  }
+
+  runPart(runId: string, part: 'items' | 'states' | 'order' | 'ready' | 'tokens' | 'metrics' | 'deltas' | 'errors' | 'dead' | 'joins'): string {
+    return `${this.run(runId)}:${part}`;
+  }
+
+  /** KEYS[1..13] of create-run, commit and transition. */
+  runLayout(runId: string): string[] {
+    const r = this.run(runId);
+    return [r, `${r}:items`, `${r}:states`, `${r}:order`, `${r}:ready`, `${r}:tokens`, `${r}:metrics`, `${r}:deltas`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
+  }
+
+  status(status: RunStatus): string {
+    return `${this.prefix}runs:status:${status}`;
+  }
+
+  workflow(workflow: string): string {
+    return `${this.prefix}runs:workflow:${workflow}`;
+  }
+}
+
+/** The packed item state (see `lua/includes/common.lua`). */
+interface PackedState {
+  readonly status: WorkItemStatus;
+  readonly attempt: number;
+  readonly workerId: string | undefined;
+  readonly leaseExpiresAt: number | undefined;
+  readonly notBefore: number | undefined;
+  readonly updatedAt: number;
+  readonly node: string;
+}
+
+function unpackState(s: string): PackedState {
+  const f: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < 9; i++) {
+    const j = s.indexOf('|', pos);
+    if (j < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
+    f.push(s.slice(pos, j));
+    pos = j + 1;
+  }
+  const num = (x: string | undefined): number | undefined => (x === undefined || x === '' ? undefined : Number(x));
+  return {
+    status: f[0] as WorkItemStatus,
+    attempt: Number(f[1]),
+    workerId: f[3] === '' ? undefined : f[3],
+    leaseExpiresAt: num(f[5]),
+    notBefore: num(f[6]),
+    updatedAt: Number(f[7]),
+    node: s.slice(pos),
+  };
+}
+
+function isOutstanding(status: WorkItemStatus): boolean {
+  return status === 'pending' || status === 'in_progress' || status === 'waiting_retry';
+}
+
+/** A flat `[field, value, ...]` reply as a map. */
+function pairs(reply: Reply): Map<string, string> {
+  const out = new Map<string, string>();
+  const flat = (reply ?? []) as string[];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
+  return out;
+}
+
+function optNumber(v: Reply | undefined): number | undefined {
+  return v === null || v === undefined || v === '' ? undefined : Number(v);
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * A {@link DistributedBackend} on Redis (single instance or a primary; not Redis Cluster: the claim script touches
+ * several runs). Create it with {@link RedisBackend.connect}; share one per process.
+ *
+ * Failures: a call that cannot reach Redis (connection refused, killed or closed mid-call, offline while node-redis
+ * reconnects) rejects with `StoreError`; node-redis reconnects by itself and later calls work again. Every operation
+ * is one atomic script, so a failed call applied either everything or nothing. `commitStep` is idempotent per item
+ * (a replay answers `duplicate`), so a worker may simply retry a commit whose reply was lost.
+ */
+export class RedisBackend implements DistributedBackend {
+  readonly kind = 'redis';
+  /** The validated key prefix every key of this backend starts with. */
+  readonly keyPrefix: string;
+  private readonly keys: RedisKeys;
+  private readonly retainMs: number;
+  private readonly scripts = allScripts();
+  private closed = false;
+
+  private constructor(
+    private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
+    keyPrefix: string,
+    retainFinishedMs: number,
+  ) {
+    this.keyPrefix = keyPrefix;
+    this.keys = new RedisKeys(keyPrefix);
+    this.retainMs = retainFinishedMs;
+  }
+
+  /**
+   * Connects to Redis and registers the scripts (SCRIPT LOAD). Throws `InvalidArgumentError` for a bad key prefix or
+   * retention, `StoreError` when Redis cannot be reached.
+   */
+  static async connect(options: RedisBackendOptions = {}): Promise<RedisBackend> {
+    const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
+    assertKeyPrefix(keyPrefix);
+    const retain = options.retainFinishedMs ?? DEFAULT_RETAIN_FINISHED_MS;
+    if (typeof retain !== 'number' || !Number.isSafeInteger(retain) || retain < 0) {
+      throw new InvalidArgumentError(`retainFinishedMs must be a non-negative integer of milliseconds, got ${String(retain)}`);
+    }
+    const client = createClient({
+      ...options.client,
+      url: options.url ?? 'redis://127.0.0.1:6379',
+      RESP: 2,
+      disableOfflineQueue: true,
+    });
+    client.on('error', (err: Error) => options.onConnectionError?.(err));
+    try {
+      await client.connect();
+      const backend = new RedisBackend(client, keyPrefix, retain);
+      await Promise.all(Object.values(backend.scripts).map((s) => client.sendCommand(['SCRIPT', 'LOAD', s.source])));
+      return backend;
+    } catch (err) {
+      client.destroy();
+      throw new StoreError(`cannot connect to Redis: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  // ---- plumbing
+
+  private open(): void {
+    if (this.closed) throw new StoreError('the Redis backend is closed');
+  }
+
+  /** Runs `fn`, turning any failure that is not already a FloxideError into a StoreError. */
+  private async io<T>(fn: () => Promise<T>): Promise<T> {
+    this.open();
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof FloxideError) throw err;
+      throw new StoreError(`Redis call failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL (which caches the script again) when Redis lost it. */
+  private async evalScript(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<Reply> {
+    const s: LoadedScript = this.scripts[name];
+    if (keys.length !== s.numKeys) throw new InvalidArgumentError(`script ${s.file} takes ${s.numKeys} keys, got ${keys.length}`);
+    const tail = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return (await this.client.sendCommand(['EVALSHA', s.sha, ...tail])) as Reply;
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return (await this.client.sendCommand(['EVAL', s.source, ...tail])) as Reply;
+    }
+  }
+
+  /** One MULTI/EXEC of raw commands (a consistent snapshot for multi-key reads). */
+  private async multi(commands: readonly (readonly string[])[]): Promise<Reply[]> {
+    const m = this.client.multi();
+    for (const c of commands) m.addCommand([...c]);
+    return (await m.exec()) as unknown as Reply[];
+  }
+
+  private notFound(runId: string): RunNotFoundError {
+    return new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  }
+
+  /** Reads the run's existence and more in one MULTI; throws RunNotFoundError for an unknown run. */
+  private async readRun(runId: string, commands: readonly (readonly string[])[]): Promise<Reply[]> {
+    assertRunId(runId);
+    const [exists, ...rest] = await this.multi([['EXISTS', this.keys.run(runId)], ...commands]);
+    if (Number(exists) !== 1) throw this.notFound(runId);
+    return rest;
+  }
+
+  private recordOf(runId: string, f: readonly Reply[]): RunRecord {
+    const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped] = f as Array<string | null>;
+    return {
+      runId,
+      workflow: workflow!,
+      fingerprint: fingerprint!,
+      status: status as RunStatus,
+      input: parseStoredJson(input!, 'run input'),
+      createdAt: Number(createdAt),
+      updatedAt: Number(updatedAt),
+      finishedAt: optNumber(finishedAt),
+      deadline: optNumber(deadline),
+      output: output === null ? undefined : parseStoredJson(output, 'run output'),
+      error: error === null ? undefined : parseStoredJson<SerializedError>(error, 'run error'),
+      dropped: dropped === null ? [] : parseStoredJson<DroppedItem[]>(dropped, 'dropped items'),
+    };
+  }
+
+  private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
+    const s = unpackState(packed);
+    return {
+      runId,
+      itemId,
+      node: s.node,
+      status: s.status,
+      attempt: s.attempt,
+      workerId: s.workerId,
+      leaseExpiresAt: s.leaseExpiresAt,
+      notBefore: s.notBefore,
+      updatedAt: s.updatedAt,
+    };
+  }
+
+  /** Closes the connection. Idempotent; afterwards every operation rejects with `StoreError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.client.isOpen) await this.client.close();
+      else this.client.destroy();
+    } catch {
+      this.client.destroy();
+    }
+  }
+
+  // ---- RunInfoStore
+
+  async createRun(spec: NewRun): Promise<CreateRunResult> {
+    this.open();
+    assertRunId(spec.runId);
+    assertString(spec.workflow, 'workflow');
+    assertString(spec.fingerprint, 'fingerprint');
+    assertEngineItem(spec.firstItem, 'firstItem');
+    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
+      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+    }
+    const inputJson = canonicalJson(spec.input ?? null);
+    const contextJson = canonicalJson(spec.context ?? null);
+    const itemJson = canonicalJson(spec.firstItem);
+    const reply = await this.io(() =>
+      this.evalScript('createRun', [...this.keys.runLayout(spec.runId), this.keys.runs, this.keys.expiring], [
+        this.keyPrefix,
+        spec.runId,
+        spec.workflow,
+        spec.fingerprint,
+        inputJson,
+        contextJson,
+        spec.firstItem.id,
+        spec.firstItem.node,
+        itemJson,
+        spec.deadline === undefined ? '' : String(spec.deadline),
+      ]),
+    );
+    const [code, ...fields] = reply as Reply[];
+    const existing = fields[0] as string | null;
+    switch (code) {
+      case 'created':
+        return { created: true, run: this.recordOf(spec.runId, fields) };
+      case 'exists':
+        return { created: false, run: this.recordOf(spec.runId, fields) };
+      case 'workflow_mismatch':
+        throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${String(existing)}, not ${spec.workflow}`);
+      case 'fingerprint_mismatch':
+        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${String(fields[1])}, not ${spec.fingerprint}: run floxide build or use another run id`);
+      case 'input_mismatch':
+        throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+      default:
+        throw new StoreError(`unexpected create-run reply ${String(code)}`);
+    }
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    this.open();
+    assertRunId(runId);
+    const f = (await this.io(() => this.client.sendCommand(['HMGET', this.keys.run(runId), ...RUN_FIELDS]))) as Reply[];
+    return f[0] === null ? undefined : this.recordOf(runId, f);
+  }
+
+  async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
+    this.open();
+    if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
+    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
+    const index = filter.status !== undefined ? this.keys.status(filter.status) : filter.workflow !== undefined ? this.keys.workflow(filter.workflow) : this.keys.runs;
+    const limit = filter.limit ?? Number.POSITIVE_INFINITY;
+    return this.io(async () => {
+      const out: RunRecord[] = [];
+      const gone: string[] = [];
+      for (let start = 0; out.length < limit; start += LIST_PAGE) {
+        const ids = (await this.client.sendCommand(['ZREVRANGE', index, String(start), String(start + LIST_PAGE - 1)])) as string[];
+        if (ids.length === 0) break;
+        const m = this.client.multi();
+        for (const id of ids) m.addCommand(['HMGET', this.keys.run(id), ...RUN_FIELDS]);
+        const rows = (await m.execAsPipeline()) as unknown as Reply[][];
+        for (let i = 0; i < ids.length && out.length < limit; i++) {
+          const row = rows[i]!;
+          if (row[0] === null) {
+            gone.push(ids[i]!);
+            continue;
+          }
+          const rec = this.recordOf(ids[i]!, row);
+          if ((filter.status === undefined || rec.status === filter.status) && (filter.workflow === undefined || rec.workflow === filter.workflow)) out.push(rec);
+        }
+        if (ids.length < LIST_PAGE) break;
+      }
+      // Index entries of runs whose keys expired: forget them (an index only, no run data).
+      if (gone.length > 0) await this.client.sendCommand(['ZREM', index, ...gone]);
+      return out;
+    });
+  }
+
+  private async transition(runId: string, op: 'cancel' | 'fail' | 'pause' | 'resume', errorJson: string): Promise<RunTransition> {
+    this.open();
+    assertRunId(runId);
+    const reply = (await this.io(() => this.evalScript('transition', this.keys.runLayout(runId), [this.keyPrefix, runId, op, errorJson, this.retainMs]))) as Reply[];
+    switch (reply[0]) {
+      case 'not_found':
+        throw this.notFound(runId);
+      case 'noop':
+        return { applied: false, status: reply[1] as RunStatus, dropped: [] };
+      case 'final':
+        throw new RunStateError(`cannot ${op} run ${runId}: it is already ${String(reply[1])}`);
+      case 'applied':
+        return { applied: true, status: reply[1] as RunStatus, dropped: parseStoredJson<DroppedItem[]>(reply[2] as string, 'dropped items') };
+      default:
+        throw new StoreError(`unexpected transition reply ${String(reply[0])}`);
+    }
+  }
+
+  async cancelRun(runId: string, reason?: string): Promise<RunTransition> {
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+    return this.transition(runId, 'cancel', canonicalJson(serializeError(new CancelledError(reason ?? 'the run was cancelled'))));
+  }
+
+  async pauseRun(runId: string): Promise<RunTransition> {
+    return this.transition(runId, 'pause', '');
+  }
+
+  async resumeRun(runId: string): Promise<RunTransition> {
+    return this.transition(runId, 'resume', '');
+  }
+
+  async failRun(runId: string, error: SerializedError): Promise<RunTransition> {
+    assertRunId(runId);
+    assertSerializedError(error, 'error');
+    return this.transition(runId, 'fail', canonicalJson(error));
+  }
+
+  // ---- WorkQueue
+
+  async claim(workerId: string, max: number, leaseMs: number, options: ClaimOptions = {}): Promise<LeasedItem[]> {
+    this.open();
+    assertWorkerId(workerId);
+    assertPositiveInt(max, 'max');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
+    const reply = (await this.io(() =>
+      this.evalScript('claim', [this.keys.leases, this.keys.delayed, this.keys.wfring, this.keys.tokenSeq], [
+        this.keyPrefix,
+        workerId,
+        max,
+        Math.ceil(leaseMs),
+        options.workflow ?? '',
+      ]),
+    )) as Reply[][];
+    return reply.map((e) => ({
+      runId: e[0] as string,
+      workflow: e[1] as string,
+      fingerprint: e[2] as string,
+      deadline: optNumber(e[3]),
+      item: parseStoredJson<EngineItem>(e[4] as string, 'work item'),
+      attempt: Number(e[5]),
+      leaseToken: e[6] as string,
+      leaseExpiresAt: Number(e[7]),
+      deliveries: Number(e[8]),
+      contextVersion: Number(e[9]),
+    }));
+  }
+
+  async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    const k = this.keys;
+    const reply = (await this.io(() => this.evalScript('extendLease', [k.run(runId), k.runPart(runId, 'states'), k.leases], [runId, itemId, leaseToken, Math.ceil(leaseMs)]))) as Reply[];
+    if (reply[0] === 'extended') return { status: 'extended', leaseExpiresAt: Number(reply[1]), runStatus: reply[2] as RunStatus };
+    return { status: 'lost', runStatus: reply[1] === '' ? undefined : (reply[1] as RunStatus) };
+  }
+
+  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    const k = this.keys;
+    const reply = await this.io(() =>
+      this.evalScript('release', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready'), k.leases], [this.keyPrefix, runId, itemId, leaseToken]),
+    );
+    return Number(reply) === 1;
+  }
+
+  async pendingWork(runId: string): Promise<PendingWork[]> {
+    this.open();
+    return this.io(async () => {
+      const [order, states] = await this.readRun(runId, [
+        ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
+        ['HGETALL', this.keys.runPart(runId, 'states')],
+      ]);
+      const byId = pairs(states!);
+      const open = (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)).filter((s) => isOutstanding(s.status));
+      if (open.length === 0) return [];
+      const items = (await this.client.sendCommand(['HMGET', this.keys.runPart(runId, 'items'), ...open.map((s) => s.itemId)])) as string[];
+      return open.map((state, i) => ({ item: parseStoredJson<EngineItem>(items[i]!, 'work item'), state }));
+    });
+  }
+
+  // ---- WorkItemStateStore
+
+  async itemState(runId: string, itemId: string): Promise<WorkItemState | undefined> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(itemId);
+    return this.io(async () => {
+      const [packed] = await this.readRun(runId, [['HGET', this.keys.runPart(runId, 'states'), itemId]]);
+      return packed === null ? undefined : this.stateOf(runId, itemId, packed as string);
+    });
+  }
+
+  async itemStates(runId: string): Promise<WorkItemState[]> {
+    this.open();
+    return this.io(async () => {
+      const [order, states] = await this.readRun(runId, [
+        ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
+        ['HGETALL', this.keys.runPart(runId, 'states')],
+      ]);
+      const byId = pairs(states!);
+      return (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!));
+    });
+  }
+
+  // ---- ContextStore
+
+  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+    this.open();
+    assertRunId(runId);
+    if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
+      throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
+    }
+    const since = sinceVersion ?? 0;
+    return this.io(async () => {
+      const deltasKey = this.keys.runPart(runId, 'deltas');
+      const [initial, length, raw] = await this.readRun(runId, [
+        ['HGET', this.keys.run(runId), 'context'],
+        ['LLEN', deltasKey],
+        ['LRANGE', deltasKey, String(since), '-1'],
+      ]);
+      const version = Number(length);
+      if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${since}`);
+      const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => {
+        const nl = entry.indexOf('\n');
+        return { version: since + i + 1, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
+      });
+      return sinceVersion === undefined ? { initial: parseStoredJson(initial as string, 'context'), deltas, version } : { deltas, version };
+    });
+  }
+
+  // ---- MetricsStore / ErrorStore
+
+  async metrics(runId: string): Promise<RunMetrics> {
+    this.open();
+    return this.io(async () => {
+      const [raw] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')]]);
+      const fields = pairs(raw!);
+      const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
+      for (const f of METRIC_FIELDS) out[f] = Number(fields.get(f) ?? 0);
+      for (const [k, v] of fields) if (k.startsWith('c:')) out.counters[k.slice(2)] = Number(v);
+      return out;
+    });
+  }
+
+  async errors(runId: string): Promise<ErrorRecord[]> {
+    this.open();
+    return this.io(async () => {
+      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'errors'), '0', '-1']]);
+      return (raw as string[]).map((e) => parseStoredJson<ErrorRecord>(e, 'error record'));
+    });
+  }
+
+  async recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void> {
+    this.open();
+    assertRunId(runId);
+    assertItemId(record.itemId);
+    assertString(record.node, 'node');
+    assertPositiveInt(record.attempt, 'attempt');
+    assertSerializedError(record.error, 'error');
+    const k = this.keys;
+    const ok = await this.io(() => this.evalScript('recordError', [k.run(runId), k.runPart(runId, 'errors')], [record.itemId, record.node, record.attempt, canonicalJson(record.error)]));
+    if (Number(ok) !== 1) throw this.notFound(runId);
+  }
+
+  async deadLetters(runId: string): Promise<DeadLetter[]> {
+    this.open();
+    return this.io(async () => {
+      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'dead'), '0', '-1']]);
+      return (raw as string[]).map((e) => parseStoredJson<DeadLetter>(e, 'dead letter'));
+    });
+  }
+
+  // ---- LivenessStore
+
+  async heartbeat(workerId: string, health: WorkerHealth): Promise<void> {
+    this.open();
+    assertWorkerId(workerId);
+    if (typeof health !== 'object' || health === null || !['idle', 'busy', 'stopping'].includes(health.status) || !Array.isArray(health.current)) {
+      throw new InvalidArgumentError('health must be a WorkerHealth ({ status: idle | busy | stopping, current: [...], processed, errors })');
+    }
+    const json = canonicalJson(health);
+    await this.io(() => this.evalScript('heartbeat', [this.keys.workers], [workerId, json]));
+  }
+
+  async listWorkers(options: { readonly thresholdMs?: number } = {}): Promise<WorkerRecord[]> {
+    this.open();
+    const threshold = options.thresholdMs ?? DEFAULT_LIVENESS_THRESHOLD_MS;
+    assertPositiveMs(threshold, 'thresholdMs');
+    return this.io(async () => {
+      const [time, raw] = await this.multi([['TIME'], ['HGETALL', this.keys.workers]]);
+      const [sec, micro] = time as string[];
+      const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+      return [...pairs(raw!).entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([workerId, v]) => {
+          const bar = v.indexOf('|');
+          const lastSeen = Number(v.slice(0, bar));
+          return { workerId, lastSeen, health: parseStoredJson<WorkerHealth>(v.slice(bar + 1), 'worker health'), liveness: classifyLiveness(lastSeen, now, threshold) };
+        });
+    });
+  }
+
+  async removeWorker(workerId: string): Promise<boolean> {
+    this.open();
+    assertWorkerId(workerId);
+    return Number(await this.io(() => this.client.sendCommand(['HDEL', this.keys.workers, workerId]))) === 1;
+  }
+
+  // ---- StepCommitter
+
+  async commitStep(commit: StepCommit): Promise<CommitResult> {
+    this.open();
+    assertRunId(commit.runId);
+    assertItemId(commit.itemId);
+    assertString(commit.leaseToken, 'leaseToken');
+    assertCounters(commit.counters);
+    const outcome = commit.outcome;
+    // Validate and encode everything before calling Redis: a rejected commit changes nothing.
+    let items: string[] = [];
+    let arrivals: string[] = [];
+    let nItems = 0;
+    let nArrivals = 0;
+    let deltaJson = '';
+    let outputJson = '';
+    let errorJson = '';
+    let delayMs = 0;
+    let deadLetter = false;
+    let extraDropped = '';
+    switch (outcome?.type) {
+      case 'continue':
+      case 'terminal': {
+        if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
+        outcome.items.forEach((item, i) => assertEngineItem(item, `outcome.items[${i}]`));
+        outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
+        if (outcome.delta !== undefined && outcome.delta !== null) {
+          if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
+          if (Object.keys(outcome.delta).length > 0) deltaJson = canonicalJson(outcome.delta);
+        }
+        if (outcome.type === 'terminal') {
+          outputJson = canonicalJson(outcome.output ?? null);
+          const extra: DroppedItem[] = [
+            ...outcome.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
+            ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
+          ];
+          extraDropped = extra.length > 0 ? canonicalJson(extra) : '';
+        } else {
+          items = outcome.items.flatMap((item) => [item.id, item.node, canonicalJson(item)]);
+          nItems = outcome.items.length;
+          const sizes = new Map<string, number>();
+          for (const a of outcome.arrivals) {
+            const size = sizes.get(a.group);
+            if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
+            sizes.set(a.group, a.size);
+          }
+          arrivals = outcome.arrivals.flatMap((a: JoinArrival) => [a.group, String(a.index), String(a.size), arrivalRecord(a)]);
+          nArrivals = outcome.arrivals.length;
+        }
+        break;
+      }
+      case 'retry':
+        if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
+          throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+        }
+        assertSerializedError(outcome.error, 'outcome.error');
+        delayMs = Math.ceil(outcome.delayMs);
+        errorJson = canonicalJson(outcome.error);
+        break;
+      case 'failed':
+        assertSerializedError(outcome.error, 'outcome.error');
+        errorJson = canonicalJson(outcome.error);
+        deadLetter = shouldDeadLetter(outcome.error);
+        break;
+      default:
+        throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
+    }
+    const counters = Object.entries(commit.counters ?? {});
+    const args: Array<string | number> = [
+      this.keyPrefix,
+      commit.runId,
+      commit.itemId,
+      commit.leaseToken,
+      outcome.type,
+      this.retainMs,
+      deltaJson,
+      outputJson,
+      errorJson,
+      delayMs,
+      deadLetter ? '1' : '0',
+      extraDropped,
+      counters.length,
+      nItems,
+      nArrivals,
+      ...counters.flatMap(([k, v]) => [k, String(v)]),
+      ...items,
+      ...arrivals,
+    ];
+    const reply = (await this.io(() => this.evalScript('commit', this.keys.runLayout(commit.runId), args))) as Reply[];
+    switch (reply[0]) {
+      case 'applied':
+        return {
+          status: 'applied',
+          runStatus: reply[1] as RunStatus,
+          enqueued: reply[2] as string[],
+          joined: (reply[3] as string[]).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+          dropped: parseStoredJson<DroppedItem[]>(reply[4] as string, 'dropped items'),
+          contextVersion: Number(reply[5]),
+        };
+      case 'duplicate':
+        return { status: 'duplicate' };
+      case 'run_finished':
+        return { status: 'run_finished', runStatus: reply[1] as RunStatus };
+      case 'lease_lost':
+        return { status: 'lease_lost' };
+      case 'not_found':
+        throw this.notFound(commit.runId);
+      case 'bad_group':
+        throw new InvalidArgumentError(`join arrival for group ${String(reply[1])} disagrees with the group's size ${String(reply[2])}`);
+      default:
+        throw new StoreError(`unexpected commit reply ${String(reply[0])}`);
+    }
+  }
+}
+
+/** A parked arrival as the commit script stores it: held flag, node, outer frames and value as JSON text. */
+function arrivalRecord(a: JoinArrival): string {
+  return canonicalJson({ h: a.held, n: a.node, o: canonicalJson(a.outer), v: a.held ? '' : canonicalJson(a.value ?? null) });
+}

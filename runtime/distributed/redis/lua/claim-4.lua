@@ -1,0 +1,117 @@
+-- claim: leases up to max claimable items, serving runs round-robin (one item per run per turn).
+-- KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
+-- KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
+-- KEYS[3] wfring LIST (workflows with a ring, rotated for fairness between workflows)
+-- KEYS[4] lease token counter (STRING)
+-- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max (positive integer), ARGV[4] lease ms (positive integer),
+-- ARGV[5] workflow filter ('' = every workflow)
+-- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
+-- Per-workflow rings ({prefix}ring:{workflow} LIST + ringset SET) hold the running runs with ready items; each turn
+-- pops a run, leases its oldest ready item, and puts the run back at the tail while it has more.
+-- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson, attempt, leaseToken, leaseExpiresAt,
+-- deliveries, contextVersion } (empty when nothing is claimable).
+--! include common.lua
+
+local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local now = nowMs()
+local PROMOTE_LIMIT = 1000
+
+local function runKey(runId) return prefix .. 'run:{' .. runId .. '}' end
+
+-- 1. promote due work, oldest first
+local function due(key, kind)
+  local raw = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, PROMOTE_LIMIT)
+  local out = {}
+  for i = 1, #raw, 2 do out[#out + 1] = { member = raw[i], at = tonumber(raw[i + 1]), kind = kind, key = key } end
+  return out
+end
+local promote = due(KEYS[1], 'lease')
+for _, d in ipairs(due(KEYS[2], 'retry')) do promote[#promote + 1] = d end
+table.sort(promote, function(a, b) return a.at < b.at end)
+for _, d in ipairs(promote) do
+  redis.call('ZREM', d.key, d.member)
+  local nl = string.find(d.member, '\n', 1, true)
+  local runId, itemId = string.sub(d.member, 1, nl - 1), string.sub(d.member, nl + 1)
+  local R = runKey(runId)
+  local s = redis.call('HGET', R .. ':states', itemId)
+  if s then
+    local st = unpackState(s)
+    if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and st.status == 'waiting_retry') then
+      if d.kind == 'lease' then st.expired = true end
+      st.status = 'pending'
+      st.token = ''
+      st.leaseExp = nil
+      st.notBefore = nil
+      st.updatedAt = now
+      redis.call('HSET', R .. ':states', itemId, packState(st))
+      redis.call('RPUSH', R .. ':ready', itemId)
+      local meta = redis.call('HMGET', R, 'status', 'workflow')
+      if meta[1] == 'running' then ringAdd(prefix, meta[2], runId) end
+    end
+  end
+end
+
+-- 2. lease one item of the next run on a workflow's ring
+local function claimFromRing(workflow)
+  local ring = prefix .. 'ring:' .. workflow
+  local ringSet = prefix .. 'ringset:' .. workflow
+  local n = redis.call('LLEN', ring)
+  for _ = 1, n do
+    local runId = redis.call('LPOP', ring)
+    if not runId then return nil end
+    local R = runKey(runId)
+    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline')
+    if meta[1] == 'running' then
+      local ready = R .. ':ready'
+      while true do
+        local itemId = redis.call('LPOP', ready)
+        if not itemId then break end
+        local s = redis.call('HGET', R .. ':states', itemId)
+        local st = s and unpackState(s)
+        if st and st.status == 'pending' then
+          if redis.call('LLEN', ready) > 0 then redis.call('RPUSH', ring, runId) else redis.call('SREM', ringSet, runId) end
+          if st.expired then redis.call('HINCRBY', R .. ':metrics', 'redeliveries', 1) end
+          st.expired = false
+          st.status = 'in_progress'
+          st.deliveries = st.deliveries + 1
+          st.worker = workerId
+          st.token = workerId .. '#' .. redis.call('INCR', KEYS[4])
+          st.leaseExp = now + leaseMs
+          st.notBefore = nil
+          st.updatedAt = now
+          redis.call('HSET', R .. ':states', itemId, packState(st))
+          redis.call('ZADD', KEYS[1], st.leaseExp, queueMember(runId, itemId))
+          return { runId, workflow, meta[2], meta[3] or '', redis.call('HGET', R .. ':items', itemId), st.attempt, st.token,
+            st.leaseExp, st.deliveries, redis.call('LLEN', R .. ':deltas') }
+        end
+      end
+    end
+    -- paused, finished, expired or out of ready work: off the ring (resume / enqueue put it back)
+    redis.call('SREM', ringSet, runId)
+  end
+  return nil
+end
+
+local workflows
+if onlyWorkflow ~= '' then
+  workflows = { onlyWorkflow }
+else
+  workflows = redis.call('LRANGE', KEYS[3], 0, -1)
+  if #workflows > 1 then redis.call('LMOVE', KEYS[3], KEYS[3], 'LEFT', 'RIGHT') end
+end
+
+local out = {}
+local active = workflows
+while #out < maxItems and #active > 0 do
+  local nextActive = {}
+  for _, wf in ipairs(active) do
+    if #out >= maxItems then break end
+    local got = claimFromRing(wf)
+    if got then
+      out[#out + 1] = got
+      nextActive[#nextActive + 1] = wf
+    end
+  end
+  active = nextActive
+end
+return out

@@ -1,0 +1,147 @@
+-- commit: applies one step's effects atomically and idempotently (ack, successors, join arrivals, context delta,
+-- item state, metrics, errors, run completion or failure).
+-- KEYS[1..11] run hash, items, states, order, ready, tokens (lease tokens that committed a retry), metrics,
+--   deltas, errors, dead letters, join sizes (HASH group -> size)
+-- KEYS[12] leases ZSET, KEYS[13] delayed ZSET
+-- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] item id, ARGV[4] lease token,
+-- ARGV[5] outcome type: 'continue' | 'terminal' | 'retry' | 'failed',
+-- ARGV[6] retainFinishedMs (0 = keep forever), ARGV[7] delta JSON or '', ARGV[8] output JSON (terminal) or '',
+-- ARGV[9] error JSON (retry, failed) or '', ARGV[10] retry delay ms (integer), ARGV[11] '1' to dead-letter a failure,
+-- ARGV[12] extra dropped JSON array (terminal: its own successors / arrivals) or '',
+-- ARGV[13] nCounters, ARGV[14] nItems, ARGV[15] nArrivals, then nCounters x (name, increment),
+--   nItems x (id, node, item JSON), nArrivals x (group, index, size, arrival record JSON)
+--   (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text})
+-- Checks, in order: unknown run -> { 'not_found' }; a group size that disagrees with the parked group ->
+-- { 'bad_group', group, size }; already committed -> { 'duplicate' }; run final -> { 'run_finished', status };
+-- lease not live -> { 'lease_lost' }.
+-- Applied -> { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
+--! include common.lua
+--! include finish.lua
+
+local K = runKeys()
+local prefix, runId, itemId, token, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local retainMs = tonumber(ARGV[6])
+local nCounters, nItems, nArrivals = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+local base = 15
+
+local meta = redis.call('HMGET', K.run, 'status', 'workflow')
+local status, workflow = meta[1], meta[2]
+if not status then return { 'not_found' } end
+
+local arrivals = {}
+local arrivalBase = base + 2 * nCounters + 3 * nItems
+for i = 0, nArrivals - 1 do
+  local at = arrivalBase + 4 * i
+  local a = { group = ARGV[at + 1], index = ARGV[at + 2], size = tonumber(ARGV[at + 3]), record = ARGV[at + 4] }
+  local size = redis.call('HGET', K.joins, a.group)
+  if size and tonumber(size) ~= a.size then return { 'bad_group', a.group, size } end
+  arrivals[#arrivals + 1] = a
+end
+
+-- (1) already committed
+local s = redis.call('HGET', K.states, itemId)
+local st = s and unpackState(s)
+if st and (st.status == 'completed' or st.status == 'failed' or st.status == 'dead_lettered') then return { 'duplicate' } end
+if redis.call('SISMEMBER', K.tokens, token) == 1 then return { 'duplicate' } end
+-- (2) run final: its outstanding work was dropped when it finished; nothing else applies
+if isFinal(status) then return { 'run_finished', status } end
+-- (3) lease
+local now = nowMs()
+if not st or st.status ~= 'in_progress' or st.token ~= token or st.leaseExp <= now then return { 'lease_lost' } end
+
+-- (4) apply
+redis.call('ZREM', K.leases, queueMember(runId, itemId))
+st.token = ''
+st.leaseExp = nil
+st.updatedAt = now
+for i = 0, nCounters - 1 do
+  redis.call('HINCRBYFLOAT', K.metrics, 'c:' .. ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
+end
+
+local function errorRecord(kindName, attempt, errorJson)
+  return '{"at":' .. int(now) .. ',"attempt":' .. int(attempt) .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
+    .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
+end
+
+local enqueued, joined = {}, {}
+local dropped = '[]'
+local errorJson = ARGV[9]
+
+if kind == 'retry' then
+  redis.call('SADD', K.tokens, token)
+  redis.call('RPUSH', K.errors, errorRecord('retry', st.attempt, errorJson))
+  st.status = 'waiting_retry'
+  st.attempt = st.attempt + 1
+  st.notBefore = now + tonumber(ARGV[10])
+  redis.call('HSET', K.states, itemId, packState(st))
+  redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
+  redis.call('HINCRBY', K.metrics, 'retries', 1)
+elseif kind == 'failed' then
+  local deadLetter = ARGV[11] == '1'
+  st.status = deadLetter and 'dead_lettered' or 'failed'
+  redis.call('HSET', K.states, itemId, packState(st))
+  redis.call('RPUSH', K.errors, errorRecord('failure', st.attempt, errorJson))
+  redis.call('HINCRBY', K.metrics, 'failed', 1)
+  if deadLetter then
+    redis.call('HINCRBY', K.metrics, 'deadLettered', 1)
+    redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
+      .. ',"item":' .. redis.call('HGET', K.items, itemId) .. '}')
+  end
+  dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs)
+  status = 'failed'
+else
+  st.status = 'completed'
+  redis.call('HSET', K.states, itemId, packState(st))
+  redis.call('HINCRBY', K.metrics, 'completed', 1)
+  redis.call('HINCRBY', K.run, 'outstanding', -1)
+  if ARGV[7] ~= '' then redis.call('RPUSH', K.deltas, itemId .. '\n' .. ARGV[7]) end
+  if kind == 'terminal' then
+    dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', ARGV[8], ARGV[12], retainMs)
+    status = 'completed'
+  else
+    local itemBase = base + 2 * nCounters
+    for i = 0, nItems - 1 do
+      local at = itemBase + 3 * i
+      local id = ARGV[at + 1]
+      if enqueueItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], now) then enqueued[#enqueued + 1] = id end
+    end
+    for _, a in ipairs(arrivals) do
+      local groupKey = K.run .. ':join:' .. a.group
+      redis.call('HSETNX', K.joins, a.group, a.size)
+      if redis.call('HSETNX', groupKey, a.index, a.record) == 1 and redis.call('HLEN', groupKey) >= a.size then
+        local flat = redis.call('HGETALL', groupKey)
+        redis.call('DEL', groupKey)
+        redis.call('HDEL', K.joins, a.group)
+        local parked = {}
+        for i = 1, #flat, 2 do
+          local r = cjson.decode(flat[i + 1])
+          r.index = tonumber(flat[i])
+          parked[#parked + 1] = r
+        end
+        table.sort(parked, function(x, y) return x.index < y.index end)
+        local node = nil
+        for _, r in ipairs(parked) do if r.h == false and type(r.n) == 'string' then node = r.n; break end end
+        if not node then for _, r in ipairs(parked) do if type(r.n) == 'string' then node = r.n; break end end end
+        if node then
+          local values = {}
+          for _, r in ipairs(parked) do if r.h == false then values[#values + 1] = r.v end end
+          local id = a.group .. ':join'
+          local outer = parked[1].o
+          local json = '{"id":' .. cjson.encode(id) .. ',"input":[' .. table.concat(values, ',') .. ']'
+            .. (outer ~= '[]' and (',"join":' .. outer) or '') .. ',"node":' .. cjson.encode(node) .. '}'
+          if enqueueItem(K, prefix, runId, workflow, status, id, node, json, now) then
+            enqueued[#enqueued + 1] = id
+            joined[#joined + 1] = json
+          end
+        end
+      end
+    end
+    if tonumber(redis.call('HGET', K.run, 'outstanding')) <= 0 then
+      local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
+        .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
+      dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs)
+      status = 'failed'
+    end
+  end
+end
+return { 'applied', status, enqueued, joined, dropped, redis.call('LLEN', K.deltas) }

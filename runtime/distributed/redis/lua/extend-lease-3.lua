@@ -1,0 +1,18 @@
+-- extend-lease: pushes a live lease to backend now + leaseMs; never revives an expired one.
+-- KEYS[1] run hash, KEYS[2] item states HASH, KEYS[3] leases ZSET
+-- ARGV[1] run id, ARGV[2] item id, ARGV[3] lease token, ARGV[4] lease ms (positive integer)
+-- Returns { 'extended', leaseExpiresAt, runStatus } | { 'lost', runStatus or '' (unknown run) }
+--! include common.lua
+
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return { 'lost', '' } end
+if isFinal(status) then return { 'lost', status } end
+local now = nowMs()
+local s = redis.call('HGET', KEYS[2], ARGV[2])
+local st = s and unpackState(s)
+if not st or st.status ~= 'in_progress' or st.token ~= ARGV[3] or st.leaseExp <= now then return { 'lost', status } end
+st.leaseExp = now + tonumber(ARGV[4])
+st.updatedAt = now
+redis.call('HSET', KEYS[2], ARGV[2], packState(st))
+redis.call('ZADD', KEYS[3], st.leaseExp, queueMember(ARGV[1], ARGV[2]))
+return { 'extended', st.leaseExp, status }

@@ -1,0 +1,9 @@
+-- heartbeat: records that a worker is alive now (backend clock) with its health, replacing the previous one.
+-- KEYS[1] workers HASH (worker id -> "lastSeen|health JSON")
+-- ARGV[1] worker id, ARGV[2] health JSON
+-- Returns the backend time recorded (epoch ms)
+--! include common.lua
+
+local now = nowMs()
+redis.call('HSET', KEYS[1], ARGV[1], int(now) .. '|' .. ARGV[2])
+return now

@@ -1,0 +1,95 @@
+-- Shared helpers, inlined by the loader where a script says `--! include common.lua`.
+-- Item states are packed as
+--   status|attempt|deliveries|workerId|leaseToken|leaseExpiresAt|notBefore|updatedAt|expired|node
+-- (worker ids and lease tokens never contain '|'; the node name is last so it may).
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+local function unpackState(s)
+  local f = {}
+  local pos = 1
+  for i = 1, 9 do
+    local j = string.find(s, '|', pos, true)
+    f[i] = string.sub(s, pos, j - 1)
+    pos = j + 1
+  end
+  return {
+    status = f[1], attempt = tonumber(f[2]), deliveries = tonumber(f[3]),
+    worker = f[4], token = f[5], leaseExp = tonumber(f[6]), notBefore = tonumber(f[7]),
+    updatedAt = tonumber(f[8]), expired = f[9] == '1', node = string.sub(s, pos),
+  }
+end
+
+local function packState(st)
+  return st.status .. '|' .. int(st.attempt) .. '|' .. int(st.deliveries) .. '|' .. st.worker .. '|' .. st.token .. '|'
+    .. (st.leaseExp and int(st.leaseExp) or '') .. '|' .. (st.notBefore and int(st.notBefore) or '') .. '|'
+    .. int(st.updatedAt) .. '|' .. (st.expired and '1' or '0') .. '|' .. st.node
+end
+
+local function newState(node, now)
+  return { status = 'pending', attempt = 1, deliveries = 0, worker = '', token = '', leaseExp = nil, notBefore = nil,
+    updatedAt = now, expired = false, node = node }
+end
+
+local function isFinal(status)
+  return status == 'completed' or status == 'failed' or status == 'cancelled'
+end
+
+local function isOutstanding(status)
+  return status == 'pending' or status == 'in_progress' or status == 'waiting_retry'
+end
+
+-- Member of the global leases / delayed ZSETs (run ids and item ids never contain a newline).
+local function queueMember(runId, itemId)
+  return runId .. '\n' .. itemId
+end
+
+-- Puts a running run with claimable work on its workflow's round-robin ring (once).
+local function ringAdd(prefix, workflow, runId)
+  if redis.call('SADD', prefix .. 'ringset:' .. workflow, runId) == 1 then
+    redis.call('RPUSH', prefix .. 'ring:' .. workflow, runId)
+  end
+  if redis.call('SADD', prefix .. 'wfset', workflow) == 1 then
+    redis.call('RPUSH', prefix .. 'wfring', workflow)
+  end
+end
+
+-- Moves a run between the status indexes used by listRuns.
+local function indexStatus(prefix, runId, createdAt, from, to)
+  if from then redis.call('ZREM', prefix .. 'runs:status:' .. from, runId) end
+  redis.call('ZADD', prefix .. 'runs:status:' .. to, createdAt, runId)
+end
+
+-- The per-run key layout shared by create-run, commit and transition: KEYS[1..11] are the run's own keys,
+-- KEYS[12] and KEYS[13] the global leases and delayed ZSETs.
+local function runKeys()
+  return {
+    run = KEYS[1], items = KEYS[2], states = KEYS[3], order = KEYS[4], ready = KEYS[5], tokens = KEYS[6],
+    metrics = KEYS[7], deltas = KEYS[8], errors = KEYS[9], dead = KEYS[10], joins = KEYS[11],
+    leases = KEYS[12], delayed = KEYS[13],
+    all = { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] },
+  }
+end
+
+-- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
+local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
+  'output', 'error', 'dropped' }
+
+-- Adds a new item (pending, attempt 1) unless the run already knows its id. Returns true when added.
+local function enqueueItem(K, prefix, runId, workflow, status, id, node, json, now)
+  if redis.call('HSETNX', K.items, id, json) == 0 then return false end
+  redis.call('HSET', K.states, id, packState(newState(node, now)))
+  redis.call('RPUSH', K.order, id)
+  redis.call('RPUSH', K.ready, id)
+  redis.call('HINCRBY', K.metrics, 'enqueued', 1)
+  redis.call('HINCRBY', K.run, 'outstanding', 1)
+  if status == 'running' then ringAdd(prefix, workflow, runId) end
+  return true
+end

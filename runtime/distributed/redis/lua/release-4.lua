@@ -1,0 +1,21 @@
+-- release: gives a live lease back untouched (same attempt), at the head of its run's ready list.
+-- KEYS[1] run hash, KEYS[2] item states HASH, KEYS[3] ready LIST, KEYS[4] leases ZSET
+-- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] item id, ARGV[4] lease token
+-- Returns 1 when released, 0 when the lease is not live (or the run is unknown)
+--! include common.lua
+
+local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow')
+if not meta[1] then return 0 end
+local now = nowMs()
+local s = redis.call('HGET', KEYS[2], ARGV[3])
+local st = s and unpackState(s)
+if not st or st.status ~= 'in_progress' or st.token ~= ARGV[4] or st.leaseExp <= now then return 0 end
+st.status = 'pending'
+st.token = ''
+st.leaseExp = nil
+st.updatedAt = now
+redis.call('HSET', KEYS[2], ARGV[3], packState(st))
+redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
+redis.call('LPUSH', KEYS[3], ARGV[3])
+if meta[1] == 'running' then ringAdd(ARGV[1], meta[2], ARGV[2]) end
+return 1
