@@ -1,0 +1,700 @@
+/**
+ * The Postgres distributed backend (`pg` Pool). Every mutating operation is one SQL statement or one plpgsql function
+ * call, so one transaction and one round trip: claims use `FOR UPDATE SKIP LOCKED`, the step commit is
+ * `commit_step(jsonb)` (ack, successors, join arrivals, context delta, item state, metrics, errors and the run's
+ * completion or failure), run transitions are guarded compare-and-set functions. The SQL lives in `sql/` (one file
+ * per statement, each with a header); the schema comes from the append-only migrations in `sql/migrations/`.
+ *
+ * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
+ * `jsonb` results are parsed the same way through a per-pool type parser. Times come from the server's clock.
+ */
+import pg from 'pg';
+import type { PoolConfig } from 'pg';
+import {
+  CancelledError,
+  FloxideError,
+  FingerprintMismatchError,
+  InvalidArgumentError,
+  NoTerminalReachedError,
+  RunInputMismatchError,
+  RunNotFoundError,
+  RunStateError,
+  StoreError,
+  serializeError,
+  type SerializedError,
+} from '../../errors.js';
+import type { EngineItem, JoinArrival } from '../../engine/step.js';
+import {
+  DEFAULT_LIVENESS_THRESHOLD_MS,
+  classifyLiveness,
+  shouldDeadLetter,
+  type ClaimOptions,
+  type CommitResult,
+  type ContextDeltaRecord,
+  type ContextSnapshot,
+  type CreateRunResult,
+  type DeadLetter,
+  type DistributedBackend,
+  type DroppedItem,
+  type ErrorRecord,
+  type LeaseExtension,
+  type LeasedItem,
+  type ListRunsFilter,
+  type NewRun,
+  type PendingWork,
+  type RunMetrics,
+  type RunRecord,
+  type RunStatus,
+  type RunTransition,
+  type StepCommit,
+  type WorkItemState,
+  type WorkItemStatus,
+  type WorkerHealth,
+  type WorkerRecord,
+} from '../contracts.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
+import { assertArrival, assertCounters, assertEngineItem, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../memory.js';
+import { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName, migrate, sqlFile } from './migrate.js';
+
+/** Default retention of finished runs for {@link PostgresBackend.purgeFinished}: 7 days. */
+export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Options of {@link PostgresBackend.connect}. */
+export interface PostgresBackendOptions {
+  /** e.g. `postgres://postgres@127.0.0.1:5432/test`. Either this or `pool` (or both: `pool` wins per field). */
+  readonly connectionString?: string;
+  /** Extra `pg` Pool settings (max connections, timeouts, ssl...). `types` and `options` are set by the backend. */
+  readonly pool?: Omit<PoolConfig, 'types' | 'options' | 'connectionString'>;
+  /** The schema holding every table ([a-z0-9_], default `floxide`). Created and migrated on connect. */
+  readonly schema?: string;
+  /** Apply missing migrations on connect (default true). With false, a schema that is not up to date is an error. */
+  readonly migrate?: boolean;
+  /** How long {@link PostgresBackend.purgeFinished} keeps finished runs (default 7 days). */
+  readonly retainFinishedMs?: number;
+  /**
+   * Called with errors of idle pooled connections (e.g. the server terminated them). The pool discards such a
+   * connection and opens a new one when needed; the error never crashes the process. Default: ignored.
+   */
+  readonly onConnectionError?: (err: Error) => void;
+}
+
+/** Options of {@link PostgresBackend.purgeFinished}. */
+export interface PurgeOptions {
+  /** Delete runs finished at least this long ago (ms, server clock). Default: the backend's `retainFinishedMs`. */
+  readonly olderThanMs?: number;
+  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
+  readonly limit?: number;
+}
+
+const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
+const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'completed', 'failed', 'dead_lettered', 'dropped'];
+const INVALID_ARGUMENT_SQLSTATE = 'FX001';
+const INT8_OID = 20;
+const JSON_OIDS = new Set([114, 3802]);
+
+interface RunRow {
+  run_id: string;
+  workflow: string;
+  fingerprint: string;
+  input: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  deadline: number | null;
+  output: string | null;
+  error: string | null;
+  dropped: DroppedItem[];
+}
+
+interface ItemRow {
+  run_id: string;
+  item_id: string;
+  node: string;
+  payload: string;
+  status: string;
+  attempt: number;
+  worker_id: string | null;
+  lease_expires_at: number | null;
+  not_before: number | null;
+  updated_at: number;
+}
+
+/** Type parsers of the backend's pools: bigint as number (epoch ms, counters), JSON parsed without `__proto__`. */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID) return (v: string) => Number(v);
+    if (JSON_OIDS.has(oid)) return (v: string) => parseStoredJson(v, 'jsonb value');
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as unknown as PoolConfig['types'];
+
+function opt<T>(v: T | null | undefined): T | undefined {
+  return v === null ? undefined : v;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A {@link DistributedBackend} on PostgreSQL. Create it with {@link PostgresBackend.connect}; share one instance per
+ * process (it holds a connection pool). Safe for any number of processes on the same database and schema.
+ *
+ * Connection loss: a call whose connection breaks (server restart, `pg_terminate_backend`) rejects with
+ * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
+ * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
+ */
+export class PostgresBackend implements DistributedBackend {
+  readonly kind = 'postgres';
+  /** The schema this backend uses. */
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly retainFinishedMs: number;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(pool: pg.Pool, schema: string, retainFinishedMs: number) {
+    this.pool = pool;
+    this.schema = schema;
+    this.retainFinishedMs = retainFinishedMs;
+  }
+
+  /**
+   * Opens a pool on `options.connectionString`, creates and migrates the schema (unless `migrate: false`) and returns
+   * the backend. Throws `InvalidArgumentError` for a bad schema name or retention, `StoreError` when the server
+   * cannot be reached or the schema is not usable.
+   */
+  static async connect(options: PostgresBackendOptions = {}): Promise<PostgresBackend> {
+    const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
+    assertSchemaName(schema);
+    const retain = options.retainFinishedMs ?? DEFAULT_RETAIN_FINISHED_MS;
+    if (typeof retain !== 'number' || !Number.isFinite(retain) || retain < 0) {
+      throw new InvalidArgumentError(`retainFinishedMs must be a non-negative number of milliseconds, got ${String(retain)}`);
+    }
+    const pool = new pg.Pool({
+      ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
+      ...options.pool,
+      // schema validated above: [a-z0-9_] only, so it needs no quoting inside the startup option
+      options: `-c search_path=${schema}`,
+      types: typeParsers,
+    });
+    const onError = options.onConnectionError;
+    // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
+    pool.on('error', (err) => onError?.(err));
+    const backend = new PostgresBackend(pool, schema, retain);
+    try {
+      const client = await pool.connect();
+      try {
+        if (options.migrate === false) await backend.checkMigrated(client);
+        else await migrate(client, schema);
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err instanceof FloxideError ? err : new StoreError(`cannot prepare Postgres schema ${schema}: ${describe(err)}`, { cause: err });
+    }
+    return backend;
+  }
+
+  private async checkMigrated(client: pg.PoolClient): Promise<void> {
+    const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+    const exists = await client.query<{ ok: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok");
+    const have = exists.rows[0]?.ok
+      ? ((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0)
+      : 0;
+    if (have !== latest) throw new StoreError(`schema ${this.schema} is at migration ${have}, expected ${latest}: connect with migrate: true`);
+  }
+
+  // ---- plumbing
+
+  /** Runs one SQL file as a named (per-connection prepared) statement; every failure becomes a typed error. */
+  private async run<R extends pg.QueryResultRow>(file: string, values: unknown[], what: string): Promise<R[]> {
+    if (this.closed) throw new StoreError('the Postgres backend is closed');
+    try {
+      const res = await this.pool.query<R>({ name: `floxide:${file}`, text: sqlFile(file), values });
+      return res.rows;
+    } catch (err) {
+      if (err instanceof FloxideError) throw err;
+      if ((err as { code?: unknown }).code === INVALID_ARGUMENT_SQLSTATE) throw new InvalidArgumentError(describe(err));
+      if (this.closed) throw new StoreError('the Postgres backend is closed', { cause: err });
+      throw new StoreError(`Postgres ${what} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Idempotent. Waits for the pool to close; afterwards every operation rejects with `StoreError`. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.pool.end().catch(() => undefined);
+    await this.closing;
+  }
+
+  private notFound(runId: string): RunNotFoundError {
+    return new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  }
+
+  private recordOf(row: RunRow): RunRecord {
+    if (!STATUSES.includes(row.status as RunStatus)) throw new StoreError(`run ${row.run_id} has an unknown status ${JSON.stringify(row.status)}`);
+    return {
+      runId: row.run_id,
+      workflow: row.workflow,
+      fingerprint: row.fingerprint,
+      status: row.status as RunStatus,
+      input: parseStoredJson(row.input, 'run input'),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      finishedAt: opt(row.finished_at),
+      deadline: opt(row.deadline),
+      output: row.output === null ? undefined : parseStoredJson(row.output, 'run output'),
+      error: row.error === null ? undefined : parseStoredJson<SerializedError>(row.error, 'run error'),
+      dropped: row.dropped.map((d) => ({ id: d.id, node: d.node, reason: d.reason })),
+    };
+  }
+
+  private stateOf(row: ItemRow): WorkItemState {
+    if (!ITEM_STATUSES.includes(row.status as WorkItemStatus)) throw new StoreError(`item ${row.item_id} has an unknown status ${JSON.stringify(row.status)}`);
+    return {
+      runId: row.run_id,
+      itemId: row.item_id,
+      node: row.node,
+      status: row.status as WorkItemStatus,
+      attempt: row.attempt,
+      workerId: opt(row.worker_id),
+      leaseExpiresAt: row.status === 'in_progress' ? opt(row.lease_expires_at) : undefined,
+      notBefore: row.status === 'waiting_retry' ? opt(row.not_before) : undefined,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  // ---- RunInfoStore
+
+  async createRun(spec: NewRun): Promise<CreateRunResult> {
+    assertRunId(spec.runId);
+    assertString(spec.workflow, 'workflow');
+    assertString(spec.fingerprint, 'fingerprint');
+    assertEngineItem(spec.firstItem, 'firstItem');
+    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
+      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+    }
+    const inputJson = canonicalJson(spec.input ?? null);
+    const contextJson = canonicalJson(spec.context ?? null);
+    const itemJson = canonicalJson(spec.firstItem);
+    const values = [spec.runId, spec.workflow, spec.fingerprint, inputJson, contextJson, spec.firstItem.id, spec.firstItem.node, itemJson, spec.deadline ?? null];
+    // A concurrent createRun of the same id can commit after this statement's snapshot: then no row comes back and
+    // the next attempt sees it.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const rows = await this.run<RunRow & { created: boolean }>('create_run.sql', values, 'createRun');
+      const row = rows[0];
+      if (!row) continue;
+      if (row.created) return { created: true, run: this.recordOf(row) };
+      if (row.workflow !== spec.workflow) throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${row.workflow}, not ${spec.workflow}`);
+      if (row.fingerprint !== spec.fingerprint) {
+        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${row.fingerprint}, not ${spec.fingerprint}: run floxide build or use another run id`);
+      }
+      if (row.input !== inputJson) throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+      return { created: false, run: this.recordOf(row) };
+    }
+    throw new StoreError(`createRun ${spec.runId}: the run neither could be created nor read back`);
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    assertRunId(runId);
+    const [row] = await this.run<RunRow>('get_run.sql', [runId], 'getRun');
+    return row ? this.recordOf(row) : undefined;
+  }
+
+  async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
+    if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
+    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
+    const rows = await this.run<RunRow>('list_runs.sql', [filter.status ?? null, filter.workflow ?? null, filter.limit ?? null], 'listRuns');
+    return rows.map((r) => this.recordOf(r));
+  }
+
+  async cancelRun(runId: string, reason?: string): Promise<RunTransition> {
+    assertRunId(runId);
+    if (reason !== undefined && typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+    const error = serializeError(new CancelledError(reason ?? 'the run was cancelled'));
+    return this.transition(runId, 'cancelled', canonicalJson(error), 'cancel');
+  }
+
+  async pauseRun(runId: string): Promise<RunTransition> {
+    assertRunId(runId);
+    return this.transition(runId, 'paused', null, 'pause');
+  }
+
+  async resumeRun(runId: string): Promise<RunTransition> {
+    assertRunId(runId);
+    return this.transition(runId, 'running', null, 'resume');
+  }
+
+  async failRun(runId: string, error: SerializedError): Promise<RunTransition> {
+    assertRunId(runId);
+    assertSerializedError(error, 'error');
+    return this.transition(runId, 'failed', canonicalJson(error), 'fail');
+  }
+
+  private async transition(runId: string, target: RunStatus, errorJson: string | null, op: string): Promise<RunTransition> {
+    const [row] = await this.run<{ result: { status: RunStatus | 'not_found'; applied?: boolean; final?: boolean; dropped?: DroppedItem[] } }>(
+      'transition_run.sql',
+      [runId, target, errorJson],
+      `${op}Run`,
+    );
+    const r = row!.result;
+    if (r.status === 'not_found') throw this.notFound(runId);
+    if (r.final) throw new RunStateError(`cannot ${op} run ${runId}: it is already ${r.status}`);
+    return { applied: r.applied === true, status: r.status, dropped: r.dropped ?? [] };
+  }
+
+  // ---- WorkQueue
+
+  async claim(workerId: string, max: number, leaseMs: number, options: ClaimOptions = {}): Promise<LeasedItem[]> {
+    assertWorkerId(workerId);
+    assertPositiveInt(max, 'max');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
+    const rows = await this.run<{
+      run_id: string;
+      item_id: string;
+      payload: string;
+      attempt: number;
+      deliveries: number;
+      lease_token: string;
+      lease_expires_at: number;
+      workflow: string;
+      fingerprint: string;
+      deadline: number | null;
+    }>('claim.sql', [workerId, max, Math.ceil(leaseMs), options.workflow ?? null], 'claim');
+    return rows.map((r) => ({
+      runId: r.run_id,
+      workflow: r.workflow,
+      fingerprint: r.fingerprint,
+      deadline: opt(r.deadline),
+      item: parseStoredJson<EngineItem>(r.payload, 'work item'),
+      attempt: r.attempt,
+      leaseToken: r.lease_token,
+      leaseExpiresAt: r.lease_expires_at,
+      deliveries: r.deliveries,
+    }));
+  }
+
+  async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    assertPositiveMs(leaseMs, 'leaseMs');
+    const [row] = await this.run<{ run_status: RunStatus | null; lease_expires_at: number | null }>(
+      'extend_lease.sql',
+      [runId, itemId, leaseToken, Math.ceil(leaseMs)],
+      'extendLease',
+    );
+    const runStatus = opt(row!.run_status);
+    if (row!.lease_expires_at === null || runStatus === undefined) return { status: 'lost', runStatus };
+    return { status: 'extended', leaseExpiresAt: row!.lease_expires_at, runStatus };
+  }
+
+  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+    assertRunId(runId);
+    assertItemId(itemId);
+    assertString(leaseToken, 'leaseToken');
+    const rows = await this.run('release.sql', [runId, itemId, leaseToken], 'release');
+    return rows.length > 0;
+  }
+
+  async pendingWork(runId: string): Promise<PendingWork[]> {
+    const rows = await this.items(runId, null, true, 'pendingWork');
+    return rows.map((r) => ({ item: parseStoredJson<EngineItem>(r.payload, 'work item'), state: this.stateOf(r) }));
+  }
+
+  private async items(runId: string, itemId: string | null, outstanding: boolean, what: string): Promise<ItemRow[]> {
+    assertRunId(runId);
+    if (itemId !== null) assertItemId(itemId);
+    const rows = await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId, outstanding], what);
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows.filter((r) => r.item_id !== null);
+  }
+
+  // ---- WorkItemStateStore
+
+  async itemState(runId: string, itemId: string): Promise<WorkItemState | undefined> {
+    const [row] = await this.items(runId, itemId, false, 'itemState');
+    return row ? this.stateOf(row) : undefined;
+  }
+
+  async itemStates(runId: string): Promise<WorkItemState[]> {
+    return (await this.items(runId, null, false, 'itemStates')).map((r) => this.stateOf(r));
+  }
+
+  // ---- ContextStore
+
+  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+    assertRunId(runId);
+    if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
+      throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
+    }
+    const rows = await this.run<{ current_version: number; context: string | null; version: number | null; item_id: string | null; delta: string | null }>(
+      'read_context.sql',
+      [runId, sinceVersion ?? 0, sinceVersion === undefined],
+      'readContext',
+    );
+    if (rows.length === 0) throw this.notFound(runId);
+    const version = rows[0]!.current_version;
+    if (sinceVersion !== undefined && sinceVersion > version) {
+      throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${sinceVersion}`);
+    }
+    const deltas: ContextDeltaRecord[] = rows
+      .filter((r) => r.version !== null)
+      .map((r) => ({ version: r.version!, itemId: r.item_id!, delta: parseStoredJson<Record<string, unknown>>(r.delta!, 'context delta') }));
+    return sinceVersion === undefined ? { initial: parseStoredJson(rows[0]!.context!, 'context'), deltas, version } : { deltas, version };
+  }
+
+  // ---- MetricsStore / ErrorStore
+
+  async metrics(runId: string): Promise<RunMetrics> {
+    assertRunId(runId);
+    const [row] = await this.run<{
+      enqueued: number;
+      completed: number;
+      retries: number;
+      failed: number;
+      dead_lettered: number;
+      dropped_count: number;
+      redeliveries: number;
+      counters: Record<string, number>;
+    }>('metrics.sql', [runId], 'metrics');
+    if (!row) throw this.notFound(runId);
+    return {
+      enqueued: row.enqueued,
+      completed: row.completed,
+      retries: row.retries,
+      failed: row.failed,
+      deadLettered: row.dead_lettered,
+      dropped: row.dropped_count,
+      redeliveries: row.redeliveries,
+      counters: { ...row.counters },
+    };
+  }
+
+  async errors(runId: string): Promise<ErrorRecord[]> {
+    assertRunId(runId);
+    const rows = await this.run<{ item_id: string | null; node: string; attempt: number; kind: ErrorRecord['kind']; error: string; at: number }>(
+      'errors.sql',
+      [runId],
+      'errors',
+    );
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows
+      .filter((r) => r.item_id !== null)
+      .map((r) => ({ itemId: r.item_id!, node: r.node, attempt: r.attempt, error: parseStoredJson<SerializedError>(r.error, 'error record'), kind: r.kind, at: r.at }));
+  }
+
+  async recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void> {
+    assertRunId(runId);
+    assertItemId(record.itemId);
+    assertString(record.node, 'node');
+    assertPositiveInt(record.attempt, 'attempt');
+    assertSerializedError(record.error, 'error');
+    const rows = await this.run('record_error.sql', [runId, record.itemId, record.node, record.attempt, canonicalJson(record.error)], 'recordError');
+    if (rows.length === 0) throw this.notFound(runId);
+  }
+
+  async deadLetters(runId: string): Promise<DeadLetter[]> {
+    assertRunId(runId);
+    const rows = await this.run<{ item: string | null; attempts: number; error: string; at: number }>('dead_letters.sql', [runId], 'deadLetters');
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows
+      .filter((r) => r.item !== null)
+      .map((r) => ({
+        item: parseStoredJson<EngineItem>(r.item!, 'dead letter'),
+        attempts: r.attempts,
+        error: parseStoredJson<SerializedError>(r.error, 'dead letter error'),
+        at: r.at,
+      }));
+  }
+
+  // ---- LivenessStore
+
+  async heartbeat(workerId: string, health: WorkerHealth): Promise<void> {
+    assertWorkerId(workerId);
+    if (typeof health !== 'object' || health === null || !['idle', 'busy', 'stopping'].includes(health.status) || !Array.isArray(health.current)) {
+      throw new InvalidArgumentError('health must be a WorkerHealth ({ status: idle | busy | stopping, current: [...], processed, errors })');
+    }
+    await this.run('heartbeat.sql', [workerId, canonicalJson(health)], 'heartbeat');
+  }
+
+  async listWorkers(options: { readonly thresholdMs?: number } = {}): Promise<WorkerRecord[]> {
+    const threshold = options.thresholdMs ?? DEFAULT_LIVENESS_THRESHOLD_MS;
+    assertPositiveMs(threshold, 'thresholdMs');
+    const rows = await this.run<{ worker_id: string; last_seen: number; health: string; now: number }>('list_workers.sql', [], 'listWorkers');
+    return rows.map((r) => ({
+      workerId: r.worker_id,
+      lastSeen: r.last_seen,
+      health: parseStoredJson<WorkerHealth>(r.health, 'worker health'),
+      liveness: classifyLiveness(r.last_seen, r.now, threshold),
+    }));
+  }
+
+  async removeWorker(workerId: string): Promise<boolean> {
+    assertWorkerId(workerId);
+    return (await this.run('remove_worker.sql', [workerId], 'removeWorker')).length > 0;
+  }
+
+  // ---- StepCommitter
+
+  async commitStep(commit: StepCommit): Promise<CommitResult> {
+    assertRunId(commit.runId);
+    assertItemId(commit.itemId);
+    assertString(commit.leaseToken, 'leaseToken');
+    assertCounters(commit.counters);
+    const payload = encodeCommit(commit);
+    const [row] = await this.run<{ result: Record<string, unknown> }>('commit_step.sql', [JSON.stringify(payload)], 'commitStep');
+    const r = row!.result as {
+      status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found';
+      runStatus?: RunStatus;
+      enqueued?: string[];
+      joined?: string[];
+      dropped?: DroppedItem[];
+      contextVersion?: number;
+    };
+    switch (r.status) {
+      case 'not_found':
+        throw this.notFound(commit.runId);
+      case 'duplicate':
+        return { status: 'duplicate' };
+      case 'lease_lost':
+        return { status: 'lease_lost' };
+      case 'run_finished':
+        return { status: 'run_finished', runStatus: r.runStatus! };
+      case 'applied':
+        return {
+          status: 'applied',
+          runStatus: r.runStatus!,
+          enqueued: r.enqueued ?? [],
+          joined: (r.joined ?? []).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+          dropped: r.dropped ?? [],
+          contextVersion: r.contextVersion!,
+        };
+      default:
+        throw new StoreError(`commit_step returned an unknown status ${JSON.stringify((r as { status: unknown }).status)}`);
+    }
+  }
+
+  // ---- cleanup
+
+  /**
+   * Deletes runs that finished at least `olderThanMs` ago (default: the backend's `retainFinishedMs`, 7 days unless
+   * configured) with everything stored for them, at most `limit` (default 1000) per call, oldest first. Returns how
+   * many runs were deleted; call it again while it returns `limit`. Meant to be called periodically by the
+   * orchestrator; safe to run from several processes at once.
+   */
+  async purgeFinished(options: PurgeOptions = {}): Promise<number> {
+    const olderThan = options.olderThanMs ?? this.retainFinishedMs;
+    if (typeof olderThan !== 'number' || !Number.isFinite(olderThan) || olderThan < 0) {
+      throw new InvalidArgumentError(`olderThanMs must be a non-negative number of milliseconds, got ${String(olderThan)}`);
+    }
+    const limit = options.limit ?? 1000;
+    assertPositiveInt(limit, 'limit');
+    const [row] = await this.run<{ purged: number }>('purge_finished.sql', [Math.floor(olderThan), limit], 'purgeFinished');
+    return row!.purged;
+  }
+}
+
+/** What `commit_step(jsonb)` receives (see its header in migration 0002). */
+interface EncodedCommit {
+  runId: string;
+  itemId: string;
+  token: string;
+  type: StepCommit['outcome']['type'];
+  items: Array<{ id: string; node: string; json: string }>;
+  arrivals: Array<{ group: string; index: number; size: number; held: boolean; node: string | null; value: string; outer: string }>;
+  delta: string | null;
+  output: string | null;
+  delayMs: number;
+  error: string | null;
+  deadLetter: boolean;
+  counters: Record<string, number> | null;
+  extraDropped: DroppedItem[];
+  noTerminal: string | null;
+}
+
+/**
+ * Validates a commit like the reference backend does (a rejected commit changes nothing) and encodes every value
+ * as canonical JSON text for `commit_step`.
+ */
+function encodeCommit(commit: StepCommit): EncodedCommit {
+  const outcome = commit.outcome;
+  const out: EncodedCommit = {
+    runId: commit.runId,
+    itemId: commit.itemId,
+    token: commit.leaseToken,
+    type: outcome?.type,
+    items: [],
+    arrivals: [],
+    delta: null,
+    output: null,
+    delayMs: 0,
+    error: null,
+    deadLetter: false,
+    counters: commit.counters && Object.keys(commit.counters).length > 0 ? { ...commit.counters } : null,
+    extraDropped: [],
+    noTerminal: null,
+  };
+  switch (outcome?.type) {
+    case 'continue':
+    case 'terminal': {
+      if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
+      out.items = outcome.items.map((item, i) => {
+        assertEngineItem(item, `outcome.items[${i}]`);
+        return { id: item.id, node: item.node, json: canonicalJson(item) };
+      });
+      outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
+      const sizes = new Map<string, number>();
+      for (const a of outcome.arrivals as JoinArrival[]) {
+        const size = sizes.get(a.group);
+        if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
+        sizes.set(a.group, a.size);
+      }
+      out.arrivals = outcome.arrivals.map((a) => ({
+        group: a.group,
+        index: a.index,
+        size: a.size,
+        held: a.held,
+        node: a.node ?? null,
+        value: a.held || a.value === undefined ? 'null' : canonicalJson(a.value),
+        outer: canonicalJson(a.outer),
+      }));
+      if (outcome.delta !== undefined && outcome.delta !== null) {
+        if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
+        if (Object.keys(outcome.delta).length > 0) out.delta = canonicalJson(outcome.delta);
+      }
+      if (outcome.type === 'terminal') {
+        out.output = canonicalJson(outcome.output ?? null);
+        out.extraDropped = [
+          ...out.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
+          ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
+        ];
+      } else {
+        const e = new NoTerminalReachedError(`run ${commit.runId} has no work left and reached no terminal node`);
+        out.noTerminal = canonicalJson({ name: e.name, message: e.message, code: e.code });
+      }
+      break;
+    }
+    case 'retry':
+      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
+        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+      }
+      assertSerializedError(outcome.error, 'outcome.error');
+      out.delayMs = outcome.delayMs;
+      out.error = canonicalJson(outcome.error);
+      break;
+    case 'failed':
+      assertSerializedError(outcome.error, 'outcome.error');
+      out.error = canonicalJson(outcome.error);
+      out.deadLetter = shouldDeadLetter(outcome.error);
+      break;
+    default:
+      throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
+  }
+  return out;
+}
