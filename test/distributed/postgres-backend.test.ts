@@ -1,0 +1,212 @@
+/**
+ * Postgres-only behaviour of the distributed backend: migrations, schema isolation and validation, connection loss,
+ * purge of finished runs, several backends (processes) on one schema. The shared semantics are checked by the
+ * conformance suite in postgres.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
+import { POSTGRES_MIGRATIONS, migrate } from '../../runtime/distributed/postgres/migrate.js';
+import { joinItemFor, type JoinArrival } from '../../runtime/engine/step.js';
+import type { NewRun } from '../../runtime/distributed/contracts.js';
+import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
+
+const URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const prefix = `flx_p_${process.pid}_${Date.now().toString(36)}`;
+let n = 0;
+const schemas: string[] = [];
+const backends: PostgresBackend[] = [];
+let admin: pg.Client;
+
+function freshSchema(): string {
+  const s = `${prefix}_${n++}`;
+  schemas.push(s);
+  return s;
+}
+
+async function open(schema = freshSchema(), extra: Parameters<typeof PostgresBackend.connect>[0] = {}): Promise<PostgresBackend> {
+  const b = await PostgresBackend.connect({ connectionString: URL, schema, ...extra });
+  backends.push(b);
+  return b;
+}
+
+function spec(runId: string, over: Partial<NewRun> = {}): NewRun {
+  return { runId, workflow: 'wf', fingerprint: 'fp', input: { runId }, context: {}, firstItem: { node: 'start', id: '0', input: null }, ...over };
+}
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: URL });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const b of backends) await b.close();
+  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await admin.end();
+});
+
+describe('postgres migrations', () => {
+  it('are applied once, in order, and a second run applies nothing', async () => {
+    const schema = freshSchema();
+    await open(schema);
+    const { rows } = await admin.query(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
+    expect(rows).toEqual(POSTGRES_MIGRATIONS.map((m) => ({ version: m.version, name: m.file })));
+    const pool = new pg.Pool({ connectionString: URL, options: `-c search_path=${schema}` });
+    const client = await pool.connect();
+    try {
+      expect(await migrate(client, schema)).toEqual([]);
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+
+  it('are safe when many processes start at once on a fresh schema', async () => {
+    const schema = freshSchema();
+    const started = await Promise.all(Array.from({ length: 5 }, () => open(schema)));
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
+    expect(rows[0].n).toBe(POSTGRES_MIGRATIONS.length);
+    await started[0]!.createRun(spec('r1'));
+    expect((await started[4]!.getRun('r1'))?.status).toBe('running');
+  });
+
+  it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {
+    const schema = freshSchema();
+    await open(schema);
+    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (9999, 'future.sql')`);
+    await expect(open(schema)).rejects.toBeInstanceOf(StoreError);
+    await expect(open(freshSchema(), { migrate: false })).rejects.toBeInstanceOf(StoreError);
+  });
+});
+
+describe('postgres schemas', () => {
+  it('keep backends isolated', async () => {
+    const a = await open();
+    const b = await open();
+    await a.createRun(spec('same-id', { input: 1 }));
+    expect(await b.getRun('same-id')).toBeUndefined();
+    expect((await b.createRun(spec('same-id', { input: 2 }))).created).toBe(true);
+    expect((await a.getRun('same-id'))!.input).toBe(1);
+    expect(await b.claim('w', 5, 10_000)).toHaveLength(1);
+    expect(await a.claim('w', 5, 10_000)).toHaveLength(1);
+  });
+
+  it('rejects invalid schema names before connecting', async () => {
+    for (const bad of ['', 'Floxide', 'a-b', 'x;drop table t', '"q"', 'pg_catalog', '1abc', 'a'.repeat(64), 'information_schema']) {
+      await expect(PostgresBackend.connect({ connectionString: URL, schema: bad })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(PostgresBackend.connect({ connectionString: URL, schema: freshSchema(), retainFinishedMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('reports an unreachable server as StoreError', async () => {
+    await expect(PostgresBackend.connect({ connectionString: 'postgres://postgres@127.0.0.1:1/test', schema: freshSchema() })).rejects.toBeInstanceOf(StoreError);
+  });
+});
+
+describe('postgres connection loss', () => {
+  it('surfaces a terminated connection as StoreError for the call in flight, then recovers', async () => {
+    const app = `${prefix}_kill`;
+    const seen: Error[] = [];
+    const b = await open(freshSchema(), { pool: { application_name: app, max: 4 }, onConnectionError: (e) => seen.push(e) });
+    await b.createRun(spec('r'));
+    const [lease] = await b.claim('w1', 1, 60_000);
+    // warm idle connections, so the kill also hits idle ones (pool 'error' events must not crash the process)
+    await Promise.all([b.getRun('r'), b.metrics('r'), b.itemStates('r'), b.pendingWork('r')]);
+
+    // hold the run row so the commit is in flight (waiting on the lock) when its connection is killed
+    await admin.query('BEGIN');
+    await admin.query(`SELECT 1 FROM "${b.schema}".runs WHERE run_id = 'r' FOR UPDATE`);
+    const inflight = b.commitStep({ runId: 'r', itemId: '0', leaseToken: lease!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } });
+    const settled = inflight.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [app]);
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const killed = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+    expect(killed.rowCount).toBeGreaterThan(1);
+    await admin.query('ROLLBACK');
+    const error = await settled;
+    expect(error).toBeInstanceOf(StoreError);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen.length).toBeGreaterThan(0);
+
+    // the pool reconnects; the commit is safe to retry and applies exactly once
+    expect(await b.itemState('r', '0')).toMatchObject({ status: 'in_progress' });
+    const retried = await b.commitStep({ runId: 'r', itemId: '0', leaseToken: lease!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } });
+    expect(retried).toMatchObject({ status: 'applied', runStatus: 'completed' });
+    expect(await b.getRun('r')).toMatchObject({ status: 'completed', output: 'ok' });
+    await b.createRun(spec('after'));
+    expect(await b.claim('w1', 1, 60_000)).toHaveLength(1);
+  });
+});
+
+describe('postgres specifics', () => {
+  it('purges finished runs after the retention, keeping unfinished ones', async () => {
+    const b = await open(freshSchema(), { retainFinishedMs: 60_000 });
+    await b.createRun(spec('done'));
+    await b.createRun(spec('live'));
+    await b.cancelRun('done');
+    expect(await b.purgeFinished()).toBe(0);
+    expect(await b.purgeFinished({ olderThanMs: 0 })).toBe(1);
+    expect(await b.getRun('done')).toBeUndefined();
+    await expect(b.itemStates('done')).rejects.toThrow(/no run/);
+    expect((await b.getRun('live'))?.status).toBe('running');
+    const { rows } = await admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".items WHERE run_id = 'done')::int AS items`);
+    expect(rows[0].items).toBe(0);
+    await expect(b.purgeFinished({ olderThanMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('builds the join item in SQL exactly as joinItemFor does (escapes, nesting, holds, outer frames)', async () => {
+    const b = await open();
+    await b.createRun(spec('j'));
+    const [start] = await b.claim('w', 1, 60_000);
+    const ids = ['a', 'b', 'c'];
+    await b.commitStep({ runId: 'j', itemId: '0', leaseToken: start!.leaseToken, outcome: { type: 'continue', items: ids.map((id) => ({ node: 'step', id, input: null })), arrivals: [], delta: undefined } });
+    const group = 'g "quoted" \\ é';
+    const outer = [{ g: 'o', i: 0, n: 1 }];
+    const arrivals: JoinArrival[] = [
+      { group, index: 0, size: 3, node: 'merge', value: { z: 1, a: ['x', null, 1.5], s: 'line\nbreak "q"' }, held: false, outer },
+      { group, index: 1, size: 3, node: undefined, held: true, outer },
+      { group, index: 2, size: 3, node: 'merge', value: 'ü', held: false, outer },
+    ];
+    const leases = await b.claim('w', 3, 60_000);
+    let joined: unknown[] = [];
+    for (const l of leases) {
+      const i = ids.indexOf(l.item.id);
+      const res = await b.commitStep({ runId: 'j', itemId: l.item.id, leaseToken: l.leaseToken, outcome: { type: 'continue', items: [], arrivals: [arrivals[i]!], delta: undefined } });
+      if (res.status === 'applied' && res.joined.length > 0) joined = res.joined;
+    }
+    const expected = joinItemFor('merge', group, arrivals);
+    expect(joined).toEqual([expected]);
+    expect((await b.pendingWork('j')).map((p) => p.item)).toEqual([expected]);
+  });
+
+  it('two backends (processes) on one schema never lease an item twice and share the rotation', async () => {
+    const schema = freshSchema();
+    const p1 = await open(schema);
+    const p2 = await open(schema);
+    for (let r = 0; r < 4; r++) await p1.createRun(spec(`r${r}`));
+    const starts = await p1.claim('seed', 4, 60_000);
+    for (const l of starts) {
+      const items = Array.from({ length: 10 }, (_, i) => ({ node: 'step', id: `${l.runId}-${i}`, input: i }));
+      await p1.commitStep({ runId: l.runId, itemId: '0', leaseToken: l.leaseToken, outcome: { type: 'continue', items, arrivals: [], delta: undefined } });
+    }
+    const batches = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? p1 : p2).claim(`w${i}`, 4, 60_000)));
+    const got = batches.flat().map((l) => `${l.runId}/${l.item.id}`);
+    expect(got).toHaveLength(40);
+    expect(new Set(got).size).toBe(40);
+    const commits = await Promise.all(
+      batches.flat().map((l, i) => (i % 2 ? p1 : p2).commitStep({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome: { type: 'continue', items: [], arrivals: [], delta: { [`k${i}`]: i } } })),
+    );
+    expect(commits.every((c) => c.status === 'applied')).toBe(true);
+    for (let r = 0; r < 4; r++) {
+      const ctx = await p2.readContext(`r${r}`);
+      expect(ctx.deltas.map((d) => d.version)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      expect((await p2.getRun(`r${r}`))?.status).toBe('failed'); // drained without a terminal
+    }
+  });
+});
