@@ -1,15 +1,18 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';
 
-const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const base = `flxtest-${process.pid}-${Date.now()}`;
 let n = 0;
 
 /** Deletes every key under the test prefixes. */
 async function cleanup(): Promise<void> {
-  const c = createClient({ url: URL });
+  const c = createClient({ url: REDIS_URL });
   await c.connect();
   for await (const keys of c.scanIterator({ MATCH: `${base}*`, COUNT: 1000 })) if (keys.length > 0) await c.del(keys);
   await c.close();
@@ -17,4 +20,175 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: URL, keyPrefix: `${base}-c${++n}:` }));
+describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }));
+
+describe('redis backend specifics', () => {
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const spec = (runId: string, input: unknown = 1) => ({ runId, workflow: 'wf', fingerprint: 'fp', input, context: {}, firstItem: { node: 'a', id: '0', input } });
+  const prefix = () => `${base}-s${++n}:`;
+
+  async function admin() {
+    const c = createClient({ url: REDIS_URL });
+    await c.connect();
+    return c;
+  }
+
+  it('every script opens with a header whose KEYS match the numKeys in its file name', () => {
+    const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+    expect(files.sort()).toEqual(Object.values(SCRIPT_FILES).sort());
+    for (const file of files) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      const header = text.split('\n').filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('--'))).join('\n');
+      expect(header, file).toMatch(/^-- [a-z-]+: /);
+      expect(header, file).toMatch(/ARGV\[1\]/);
+      expect(header, file).toMatch(/Returns/);
+      let maxKey = 0;
+      for (const m of header.matchAll(/KEYS\[(\d+)(?:\.\.(\d+))?\]/g)) maxKey = Math.max(maxKey, Number(m[2] ?? m[1]));
+      const numKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
+      expect(maxKey, file).toBe(numKeys);
+      const loaded = loadScript((Object.entries(SCRIPT_FILES).find(([, f]) => f === file)![0]) as ScriptName);
+      expect(loaded.numKeys).toBe(numKeys);
+      expect(loaded.source).not.toMatch(/--! include/);
+      expect(text.match(/KEYS\[(\d+)\]/g)?.every((k) => Number(/\d+/.exec(k)![0]) <= numKeys) ?? true).toBe(true);
+    }
+  });
+
+  it('recovers from SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
+    const a = await admin();
+    try {
+      await b.createRun(spec('r1'));
+      await a.sendCommand(['SCRIPT', 'FLUSH']);
+      const [l] = await b.claim('w1', 1, 10_000);
+      expect(l).toMatchObject({ runId: 'r1', attempt: 1, contextVersion: 0 });
+      expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: { x: 1 } } })).toMatchObject({ status: 'applied', runStatus: 'completed', contextVersion: 1 });
+      const exists = (await a.sendCommand(['SCRIPT', 'EXISTS', loadScript('claim').sha, loadScript('commit').sha])) as number[];
+      expect(exists).toEqual([1, 1]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('isolates key prefixes and keeps every key under its prefix', async () => {
+    const p1 = prefix();
+    const p2 = prefix();
+    const b1 = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p1 });
+    const b2 = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p2 });
+    const a = await admin();
+    try {
+      await b1.createRun(spec('same-id', { v: 1 }));
+      await b2.createRun(spec('same-id', { v: 2 }));
+      expect((await b1.getRun('same-id'))!.input).toEqual({ v: 1 });
+      expect((await b2.getRun('same-id'))!.input).toEqual({ v: 2 });
+      const [l1] = await b1.claim('w', 5, 10_000);
+      expect(await b1.claim('w', 5, 10_000)).toEqual([]);
+      expect(await b2.claim('w', 5, 10_000)).toHaveLength(1);
+      await b1.commitStep({ runId: 'same-id', itemId: '0', leaseToken: l1!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } });
+      await b1.heartbeat('w', { status: 'idle', current: [], processed: 1, errors: 0 });
+      expect((await b2.getRun('same-id'))!.status).toBe('running');
+      expect(await b2.listWorkers()).toEqual([]);
+      const keys: string[] = [];
+      for await (const batch of a.scanIterator({ MATCH: `${base}*`, COUNT: 1000 })) keys.push(...batch);
+      const mine = keys.filter((k) => k.startsWith(p1) || k.startsWith(p2));
+      expect(mine.length).toBeGreaterThan(5);
+      expect(mine.some((k) => k.startsWith(p1) && k.includes('run:{same-id}'))).toBe(true);
+      expect(keys.filter((k) => k.startsWith(`${base}-s`) && !k.startsWith(p1) && !k.startsWith(p2)).every((k) => !k.includes('same-id'))).toBe(true);
+      for (const bad of ['', 'a*', 'x{y}:', ' lead', 'x'.repeat(65)]) await expect(RedisBackend.connect({ url: REDIS_URL, keyPrefix: bad })).rejects.toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      await a.close();
+      await b1.close();
+      await b2.close();
+    }
+  });
+
+  it('a connection killed mid-call surfaces a StoreError, and the backend works again after reconnecting', async () => {
+    const name = `flx-kill-${process.pid}-${++n}`;
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix(), client: { name } });
+    const a = await admin();
+    try {
+      await b.createRun(spec('r-kill'));
+      const list = (await a.sendCommand(['CLIENT', 'LIST'])) as string;
+      const id = /(?:^|\n)id=(\d+) [^\n]*name=([^ ]+)/g;
+      let clientId: string | undefined;
+      for (const m of list.matchAll(id)) if (m[2] === name) clientId = m[1];
+      expect(clientId).toBeDefined();
+      // Hold the backend's script on the server (WRITE pause), then kill its connection while the call is in flight.
+      await a.sendCommand(['CLIENT', 'PAUSE', '5000', 'WRITE']);
+      const inFlight = b.claim('w1', 1, 10_000).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await sleep(50);
+      await a.sendCommand(['CLIENT', 'KILL', 'ID', clientId!]);
+      await a.sendCommand(['CLIENT', 'UNPAUSE']);
+      expect(await inFlight).toBeInstanceOf(StoreError);
+      let run: Awaited<ReturnType<RedisBackend['getRun']>>;
+      for (let i = 0; ; i++) {
+        try {
+          run = await b.getRun('r-kill');
+          break;
+        } catch (err) {
+          expect(err).toBeInstanceOf(StoreError);
+          if (i > 100) throw err;
+          await sleep(50);
+        }
+      }
+      expect(run!.status).toBe('running');
+      const [l] = await b.claim('w1', 1, 10_000);
+      expect(l).toMatchObject({ runId: 'r-kill', item: { id: '0' } });
+      expect((await b.commitStep({ runId: 'r-kill', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } })).status).toBe('applied');
+    } finally {
+      await a.sendCommand(['CLIENT', 'UNPAUSE']).catch(() => undefined);
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('an unreachable server is a StoreError', async () => {
+    await expect(RedisBackend.connect({ url: 'redis://127.0.0.1:1', keyPrefix: prefix(), client: { socket: { reconnectStrategy: false } } })).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it("expires a finished run's keys after retainFinishedMs and forgets it in listRuns", async () => {
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, retainFinishedMs: 300 });
+    const a = await admin();
+    try {
+      await b.createRun(spec('r-done'));
+      await b.createRun(spec('r-live'));
+      const runKey = `${p}run:{r-done}`;
+      expect(await a.pTTL(runKey)).toBe(-1);
+      await b.cancelRun('r-done');
+      const ttl = await a.pTTL(runKey);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      expect(await a.pTTL(`${p}run:{r-done}:states`)).toBeGreaterThan(0);
+      expect(await a.pTTL(`${p}run:{r-live}`)).toBe(-1);
+      await sleep(450);
+      expect(await b.getRun('r-done')).toBeUndefined();
+      expect((await b.listRuns()).map((r) => r.runId)).toEqual(['r-live']);
+      expect(await a.zScore(`${p}runs`, 'r-done')).toBeNull();
+      await b.createRun(spec('r-next'));
+      expect(await a.zScore(`${p}runs:status:cancelled`, 'r-done')).toBeNull();
+      expect(await a.zCard(`${p}runs:expiring`)).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('lists many runs across index pages without N+1 reads', async () => {
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
+    try {
+      await Promise.all(Array.from({ length: 450 }, (_, i) => b.createRun({ ...spec(`r${i}`), workflow: i % 3 === 0 ? 'three' : 'other' })));
+      expect(await b.listRuns()).toHaveLength(450);
+      expect(await b.listRuns({ workflow: 'three' })).toHaveLength(150);
+      expect(await b.listRuns({ status: 'running', limit: 420 })).toHaveLength(420);
+      const newest = await b.listRuns({ limit: 5 });
+      expect(newest.map((r) => r.createdAt)).toEqual([...newest.map((r) => r.createdAt)].sort((x, y) => y - x));
+    } finally {
+      await b.close();
+    }
+  });
+});

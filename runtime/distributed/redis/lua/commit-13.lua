@@ -11,10 +11,10 @@
 -- ARGV[13] nCounters, ARGV[14] nItems, ARGV[15] nArrivals, then nCounters x (name, increment),
 --   nItems x (id, node, item JSON), nArrivals x (group, index, size, arrival record JSON)
 --   (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text})
--- Checks, in order: unknown run -> { 'not_found' }; a group size that disagrees with the parked group ->
--- { 'bad_group', group, size }; already committed -> { 'duplicate' }; run final -> { 'run_finished', status };
--- lease not live -> { 'lease_lost' }.
--- Applied -> { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
+-- Returns, checked in this order: unknown run -> { 'not_found' }; a group size that disagrees with the parked
+-- group -> { 'bad_group', group, size }; already committed -> { 'duplicate' }; run final -> { 'run_finished', status };
+-- lease not live -> { 'lease_lost' }; otherwise
+-- { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
 --! include common.lua
 --! include finish.lua
 

@@ -1,4 +1,4 @@
--- Shared helpers, inlined by the loader where a script says `--! include common.lua`.
+-- Shared helpers, inlined by the script loader (scripts.ts) wherever a script has an include line for this file.
 -- Item states are packed as
 --   status|attempt|deliveries|workerId|leaseToken|leaseExpiresAt|notBefore|updatedAt|expired|node
 -- (worker ids and lease tokens never contain '|'; the node name is last so it may).
