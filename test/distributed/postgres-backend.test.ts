@@ -174,7 +174,7 @@ describe('postgres specifics', () => {
       { group, index: 2, size: 3, node: 'merge', value: 'ü', held: false, outer },
     ];
     const leases = await b.claim('w', 3, 60_000);
-    let joined: unknown[] = [];
+    let joined: readonly unknown[] = [];
     for (const l of leases) {
       const i = ids.indexOf(l.item.id);
       const res = await b.commitStep({ runId: 'j', itemId: l.item.id, leaseToken: l.leaseToken, outcome: { type: 'continue', items: [], arrivals: [arrivals[i]!], delta: undefined } });
