@@ -5,12 +5,13 @@
  */
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { ts } from 'ts-morph';
 import type { Diagnostic, FlowModel, WorkflowModel } from './model.js';
 import { Analyzer, analyzeProject, type AnalysisResult } from './analyze/index.js';
 import { formatDiagnostics } from './diagnostics.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
-import { renderModules, writeOutputs, type OutputFile, type OutputLayout, type WriteResult } from './writer.js';
+import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputFile, type OutputLayout, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
@@ -54,6 +55,11 @@ export interface BuildResult {
   modules: WriteResult;
   /** Docs graphs (empty without `docs`). */
   docs: WriteResult;
+  /**
+   * Generated modules whose source no longer declares a workflow (or is gone): deleted by a build, reported (exit 1)
+   * by `check`. Absolute paths.
+   */
+  orphans: string[];
   /** Usage or internal errors, one message each (exit code 2). */
   errors: string[];
   /** The FlowModel as pretty JSON, with `json`. */
@@ -75,6 +81,18 @@ function resolveOptions(opts: BuildOptions): { cwd: string; project: string } | 
 
 function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: string }) {
   return { project: resolved.project, cwd: resolved.cwd, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
+}
+
+/**
+ * Which files the tsconfig includes (parsed without type-checking), so orphan detection never touches files of
+ * another project (fixtures, benches) that happen to sit under the same root.
+ */
+function projectFileTest(rootDir: string, opts: BuildOptions): (abs: string) => boolean {
+  const project = path.resolve(path.resolve(opts.cwd ?? process.cwd()), opts.project ?? 'tsconfig.json');
+  const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined };
+  const parsed = ts.getParsedCommandLineOfConfigFile(project, { ignoreDeprecations: '6.0' }, host);
+  const files = new Set((parsed?.fileNames ?? []).map((f) => path.resolve(rootDir, f)));
+  return (abs) => files.has(abs);
 }
 
 /** Docs file stems: the workflow name, or `<source path>.<name>` when two workflows share a name. */
@@ -117,6 +135,7 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     rootDir: analysis.rootDir,
     modules: emptyWrite(),
     docs: emptyWrite(),
+    orphans: [],
     errors: [],
     durationMs: 0,
   };
@@ -125,9 +144,19 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     result.exitCode = ExitCode.Failed;
   } else {
     const layout: OutputLayout = { rootDir: analysis.rootDir, outDir: opts.outDir ? path.resolve(cwd, opts.outDir) : undefined, runtimeModule: opts.runtimeModule };
-    result.modules = writeOutputs(renderModules(analysis.model, layout), { check: opts.check });
+    const modules = renderModules(analysis.model, layout);
+    result.modules = writeOutputs(modules, { check: opts.check });
+    const scopeRoots = opts.paths?.length ? opts.paths.map((p) => path.resolve(cwd, p)) : [analysis.rootDir];
+    result.orphans = findOrphanedModules({
+      dirs: layout.outDir ? [layout.outDir] : scopeRoots,
+      rootDir: analysis.rootDir,
+      expected: new Set(modules.map((m) => m.path)),
+      isProjectFile: projectFileTest(analysis.rootDir, opts),
+      inScope: (source) => scopeRoots.some((r) => source === r || source.startsWith(r + path.sep)),
+    });
+    if (!opts.check) removeFiles(result.orphans);
     if (opts.docs) result.docs = writeOutputs(await renderDocs(analysis.model, path.resolve(cwd, opts.docs)), { check: opts.check });
-    if (result.modules.stale.length + result.docs.stale.length > 0) result.exitCode = ExitCode.Failed;
+    if (result.modules.stale.length + result.docs.stale.length > 0 || (opts.check && result.orphans.length > 0)) result.exitCode = ExitCode.Failed;
   }
   result.durationMs = performance.now() - started;
   return result;
@@ -153,6 +182,7 @@ function usageResult(message: string, started: number): BuildResult {
     rootDir: '',
     modules: emptyWrite(),
     docs: emptyWrite(),
+    orphans: [],
     errors: [message],
     durationMs: performance.now() - started,
   };
@@ -174,9 +204,11 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
   for (const e of result.errors) err += `floxide: ${e}\n`;
   if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd }).replace(/\n?$/, '\n');
   const stale = [...result.modules.stale, ...result.docs.stale];
-  if (stale.length > 0) {
-    err += `${stale.length} generated file(s) are stale or missing; run \`floxide build\`:\n`;
+  const orphans = opts.check ? result.orphans : [];
+  if (stale.length + orphans.length > 0) {
+    err += `${stale.length + orphans.length} generated file(s) are stale, missing or orphaned; run \`floxide build\`:\n`;
     for (const f of stale) err += `  ${rel(f)}${existsSync(f) ? ' (stale)' : ' (missing)'}\n`;
+    for (const f of orphans) err += `  ${rel(f)} (orphaned: its source declares no workflow; a build deletes it)\n`;
   }
   if (opts.json && result.json !== undefined) out += `${result.json}\n`;
   else if (result.exitCode === ExitCode.Ok && result.model) {
@@ -189,6 +221,7 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
     } else {
       out += `floxide: ${n} workflow(s) in ${files} module(s): ${result.modules.written.length} written, ${result.modules.unchanged.length} unchanged`;
       if (docs > 0) out += `; docs: ${result.docs.written.length} written, ${result.docs.unchanged.length} unchanged`;
+      if (result.orphans.length > 0) out += `; removed ${result.orphans.length} orphaned module(s): ${result.orphans.map(rel).join(', ')}`;
     }
     out += ` (${Math.round(result.durationMs)} ms)\n`;
   }
