@@ -365,10 +365,12 @@ function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, del
     if (t.type === 'nextAll' && t.values.length > 0) return { type: 'terminal', output: t.values[0], items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
     return held(item, delta);
   }
-  if (t.type === 'next' && !node.arms && node.successors.length === 1 && item.join === undefined && !node.successors[0].join) {
-    // The common case: one value, one plain successor, no frames.
-    const s = node.successors[0];
-    return { type: 'continue', items: [{ node: s.name, id: childId(item, 0), input: t.value }], arrivals: EMPTY_ARRIVALS, delta };
+  if (t.type === 'next' && item.join === undefined) {
+    // The common case: one value, one plain successor (direct or through a branch arm), no frames.
+    const targets = node.arms ? armOf(node, t.value) : node.successors;
+    if (targets.length === 1 && !targets[0].join) {
+      return { type: 'continue', items: [{ node: targets[0].name, id: childId(item, 0), input: t.value }], arrivals: EMPTY_ARRIVALS, delta };
+    }
   }
   const values = t.type === 'next' ? [t.value] : (t as { values: readonly unknown[] }).values;
   const targetsOf = node.arms ? (v: unknown) => armOf(node, v) : () => node.successors;

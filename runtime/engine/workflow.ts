@@ -273,6 +273,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     const context = codec.revive(cp.context);
     for (const d of cp.deltas) codec.apply(context, d);
     let counter = cp.run.counter;
+    let seq = cp.run.steps;
     const childId: ChildIdFn = () => String(++counter);
     const queue: (EngineItem | undefined)[] = cp.items.slice();
     let head = 0;
@@ -286,7 +287,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         const out = await stepCore(scope, item, context, 1, true, true, childId);
         if (onEvent) emitStep(scope, item, out);
         if (out.type === 'continue') {
-          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter });
+          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) queue.push(it);
           for (const it of r.created) {
@@ -294,7 +295,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
             if (onEvent) onEvent({ type: 'joined', runId, item: it });
           }
         } else if (out.type === 'terminal') {
-          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter });
+          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
           if (onEvent) onEvent({ type: 'completed', runId, output: out.output, dropped });
           return out.output as O;

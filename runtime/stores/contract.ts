@@ -75,6 +75,8 @@ export interface CheckpointStepCommit {
   readonly delta: ContextDelta | undefined;
   /** The child id counter after the step. */
   readonly counter: number;
+  /** This step's position in the run's commit order: committed steps before it + 1. */
+  readonly seq: number;
 }
 
 export interface CheckpointCommitResult {
@@ -90,6 +92,8 @@ export interface CheckpointTerminalCommit {
   readonly output: unknown;
   readonly delta: ContextDelta | undefined;
   readonly counter: number;
+  /** This step's position in the run's commit order. */
+  readonly seq: number;
 }
 
 /**

@@ -35,6 +35,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql'];
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * WAL pages between automatic checkpoints (SQLite's `wal_autocheckpoint`). Default 10 000 (about 40 MB of
+   * WAL): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints mean faster commits.
+   */
+  walAutocheckpointPages?: number;
 }
 
 type Db = Database.Database;
@@ -46,6 +51,7 @@ interface RunRow {
   fingerprint: string;
   input: string;
   context: string;
+  start: string;
   status: string;
   deadline: number | null;
   output: string | null;
@@ -57,16 +63,26 @@ interface RunRow {
   updated_at: number;
 }
 
+interface StepRow {
+  item_id: string;
+  seq: number;
+  delta: string | null;
+  items: string;
+  counter: number;
+}
+
 const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed', 'cancelled']);
 
-/** Checkpoints in a SQLite file (or `:memory:`). One store per database file per process is enough. */
+/**
+ * Checkpoints in a SQLite file (or `:memory:`). A step is one journal row (consumed item id, delta, enqueued
+ * items, counter) inserted in one IMMEDIATE transaction, plus the join tables when the step parks arrivals.
+ */
 export class SqliteCheckpointStore implements CheckpointStore {
   readonly db: Db;
   private readonly s: Record<
-    | 'getRun' | 'getInput' | 'insertRun' | 'insertItem' | 'deleteItem' | 'insertStep' | 'bumpRun' | 'items' | 'deltas'
-    | 'arrivals' | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup'
-    | 'deleteRunItems' | 'deleteRunArrivals' | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
-    | 'stepExists',
+    | 'getRun' | 'getInput' | 'insertRun' | 'insertStep' | 'stepExists' | 'journal' | 'journalItems' | 'arrivals'
+    | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -80,6 +96,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      this.db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(options.walAutocheckpointPages ?? 10_000))}`);
       migrate(this.db);
     } catch (err) {
       throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`);
@@ -89,20 +106,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
       insertRun: p(
-        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, status, deadline, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
       ),
-      insertItem: p('INSERT INTO floxide_items (run_id, item_id, body) VALUES (?, ?, ?) ON CONFLICT (run_id, item_id) DO NOTHING'),
-      deleteItem: p('DELETE FROM floxide_items WHERE run_id = ? AND item_id = ?'),
+      // Inserts only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       insertStep: p(
-        `INSERT INTO floxide_steps (run_id, item_id, seq, delta)
-         SELECT run_id, ?, steps, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
+        `INSERT INTO floxide_steps (run_id, item_id, seq, delta, items, counter)
+         SELECT run_id, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
          ON CONFLICT (run_id, item_id) DO NOTHING`,
       ),
       stepExists: p('SELECT 1 FROM floxide_steps WHERE run_id = ? AND item_id = ?'),
-      bumpRun: p('UPDATE floxide_runs SET counter = ?, steps = steps + 1, updated_at = ? WHERE run_id = ?'),
-      items: p('SELECT body FROM floxide_items WHERE run_id = ? ORDER BY seq'),
-      deltas: p('SELECT delta FROM floxide_steps WHERE run_id = ? AND delta IS NOT NULL ORDER BY seq'),
+      journal: p('SELECT item_id, seq, delta, items, counter FROM floxide_steps WHERE run_id = ? ORDER BY seq'),
+      journalItems: p('SELECT item_id, seq, NULL AS delta, items, counter FROM floxide_steps WHERE run_id = ? ORDER BY seq'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       countArrival: p(
@@ -112,11 +127,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
       groupArrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? AND grp = ? ORDER BY idx'),
       deleteGroupArrivals: p('DELETE FROM floxide_arrivals WHERE run_id = ? AND grp = ?'),
       deleteGroup: p('DELETE FROM floxide_groups WHERE run_id = ? AND grp = ?'),
-      deleteRunItems: p('DELETE FROM floxide_items WHERE run_id = ?'),
       deleteRunArrivals: p('DELETE FROM floxide_arrivals WHERE run_id = ?'),
       deleteRunGroups: p('DELETE FROM floxide_groups WHERE run_id = ?'),
       completeRun: p(
-        `UPDATE floxide_runs SET status = 'completed', output = ?, dropped = ?, counter = ?, steps = steps + 1, updated_at = ?
+        `UPDATE floxide_runs SET status = 'completed', output = ?, dropped = ?, counter = ?, steps = ?, updated_at = ?
          WHERE run_id = ?`,
       ),
       failRun: p(`UPDATE floxide_runs SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND status = 'running'`),
@@ -133,39 +147,48 @@ export class SqliteCheckpointStore implements CheckpointStore {
         return false;
       }
       const now = Date.now();
-      this.s.insertRun.run(run.runId, run.workflow, run.fingerprint, input, toJson(run.context, 'the initial context'), run.deadline ?? null, now, now);
-      this.s.insertItem.run(run.runId, run.start.id, toJson(run.start, 'the start item'));
+      this.s.insertRun.run(
+        run.runId,
+        run.workflow,
+        run.fingerprint,
+        input,
+        toJson(run.context, 'the initial context'),
+        toJson(run.start, 'the start item'),
+        run.deadline ?? null,
+        now,
+        now,
+      );
       return true;
     });
 
     this.commitTx = this.db.transaction((runId: string, c: CheckpointStepCommit): CheckpointCommitResult => {
       const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
-      if (this.s.insertStep.run(c.itemId, delta, runId).changes === 0) {
+      const created: EngineItem[] = [];
+      if (c.arrivals.length > 0) {
+        if (this.s.stepExists.get(runId, c.itemId)) return { applied: false, created: [] };
+        for (const a of c.arrivals) this.park(runId, a, created);
+      }
+      const items = created.length > 0 ? [...c.items, ...created] : c.items;
+      if (this.s.insertStep.run(c.itemId, c.seq, delta, toJson(items, 'the work items'), c.counter, runId).changes === 0) {
         if (this.s.stepExists.get(runId, c.itemId)) return { applied: false, created: [] };
         throw this.notRunning(runId);
       }
-      this.s.deleteItem.run(runId, c.itemId);
-      for (const it of c.items) this.s.insertItem.run(runId, it.id, toJson(it, 'a work item'));
-      const created: EngineItem[] = [];
-      for (const a of c.arrivals) this.park(runId, a, created);
-      this.s.bumpRun.run(c.counter, Date.now(), runId);
       return { applied: true, created };
     });
 
     this.completeTx = this.db.transaction((runId: string, c: CheckpointTerminalCommit): EngineItem[] => {
       const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
       const output = toJson(c.output, 'the run output');
-      if (this.s.insertStep.run(c.itemId, delta, runId).changes === 0) {
+      if (this.s.insertStep.run(c.itemId, c.seq, delta, '[]', c.counter, runId).changes === 0) {
         if (this.s.stepExists.get(runId, c.itemId)) throw new RunStateError(`run ${runId}: item ${c.itemId} was already committed`);
         throw this.notRunning(runId);
       }
-      this.s.deleteItem.run(runId, c.itemId);
-      const rows = this.s.items.all(runId) as { body: string }[];
-      this.s.deleteRunItems.run(runId);
+      const row = this.s.getRun.get(runId) as RunRow;
+      const { items, steps } = this.fold(row, false);
       this.s.deleteRunArrivals.run(runId);
       this.s.deleteRunGroups.run(runId);
-      this.s.completeRun.run(output, `[${rows.map((r) => r.body).join(',')}]`, c.counter, Date.now(), runId);
-      return rows.map((r) => parseItem(r.body, runId));
+      this.s.completeRun.run(output, toJson(items, 'the dropped items'), c.counter, steps, Date.now(), runId);
+      return items;
     });
   }
 
@@ -181,16 +204,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
       this.db.transaction(() => {
         const row = this.s.getRun.get(runId) as RunRow | undefined;
         if (!row) return undefined;
-        const run = toRecord(row);
         const context = safeJsonParse(row.context, `run ${runId} context`);
-        const deltas = (this.s.deltas.all(runId) as { delta: string }[]).map((r, i) => {
-          const d = safeJsonParse(r.delta, `run ${runId} delta ${i}`);
-          if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} delta ${i} is not an object`);
-          return d as Record<string, unknown>;
-        });
-        const items = (this.s.items.all(runId) as { body: string }[]).map((r) => parseItem(r.body, runId));
+        const { items, deltas, counter, steps } = this.fold(row, true);
+        const run = toRecord(row, row.status === 'completed' ? undefined : { counter, steps });
         const arrivals = (this.s.arrivals.all(runId) as { body: string }[]).map((r) => parseArrival(r.body, runId));
-        return { run, context, deltas, items, arrivals };
+        return { run, context, deltas, items: row.status === 'completed' ? [] : items, arrivals };
       })(),
     );
   }
@@ -199,7 +217,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     validateRunId(runId);
     return this.guard(() => {
       const row = this.s.getRun.get(runId) as RunRow | undefined;
-      return row ? toRecord(row) : undefined;
+      if (!row) return undefined;
+      if (row.status === 'completed') return toRecord(row, undefined);
+      const { counter, steps } = this.fold(row, false);
+      return toRecord(row, { counter, steps });
     });
   }
 
@@ -243,6 +264,36 @@ export class SqliteCheckpointStore implements CheckpointStore {
     if (this.db.open) this.db.close();
   }
 
+  /** Replays the journal: pending items in queue order, deltas in commit order, the counter and step count. */
+  private fold(row: RunRow, withDeltas: boolean): { items: EngineItem[]; deltas: Record<string, unknown>[]; counter: number; steps: number } {
+    const runId = row.run_id;
+    const pending = new Map<string, EngineItem>();
+    const start = parseItem(row.start, runId);
+    pending.set(start.id, start);
+    const deltas: Record<string, unknown>[] = [];
+    let counter = 0;
+    let steps = 0;
+    const rows = (withDeltas ? this.s.journal : this.s.journalItems).all(runId) as StepRow[];
+    for (const r of rows) {
+      pending.delete(r.item_id);
+      const produced = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
+      if (!Array.isArray(produced)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
+      for (const it of produced) {
+        const item = checkItem(it, runId);
+        pending.set(item.id, item);
+      }
+      if (withDeltas && r.delta !== null) {
+        const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
+        if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
+        deltas.push(d as Record<string, unknown>);
+      }
+      if (typeof r.counter !== 'number') throw new CorruptStateError(`run ${runId} step ${r.seq}: bad counter`);
+      counter = r.counter;
+      steps++;
+    }
+    return { items: [...pending.values()], deltas, counter, steps };
+  }
+
   private park(runId: string, first: JoinArrival, created: EngineItem[]): void {
     let a: JoinArrival | undefined = first;
     while (a) {
@@ -258,7 +309,6 @@ export class SqliteCheckpointStore implements CheckpointStore {
         a = settled;
         continue;
       }
-      this.s.insertItem.run(runId, settled.id, toJson(settled, 'a join item'));
       created.push(settled);
       return;
     }
@@ -301,11 +351,15 @@ function migrate(db: Db): void {
 }
 
 function parseItem(text: string, runId: string): EngineItem {
-  const v = safeJsonParse(text, `run ${runId} work item`) as EngineItem;
-  if (v === null || typeof v !== 'object' || typeof v.node !== 'string' || typeof v.id !== 'string') {
+  return checkItem(safeJsonParse(text, `run ${runId} work item`), runId);
+}
+
+function checkItem(v: unknown, runId: string): EngineItem {
+  const it = v as EngineItem;
+  if (it === null || typeof it !== 'object' || typeof it.node !== 'string' || typeof it.id !== 'string') {
     throw new CorruptStateError(`run ${runId}: a stored work item is malformed`);
   }
-  return v;
+  return it;
 }
 
 function parseArrival(text: string, runId: string): JoinArrival {
@@ -316,7 +370,7 @@ function parseArrival(text: string, runId: string): JoinArrival {
   return v;
 }
 
-function toRecord(row: RunRow): CheckpointRun {
+function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
   const id = row.run_id;
   if (!STATUSES.has(row.status)) throw new CorruptStateError(`run ${id} has an unknown status ${JSON.stringify(row.status)}`);
   const dropped = safeJsonParse(row.dropped, `run ${id} dropped items`);
@@ -331,8 +385,8 @@ function toRecord(row: RunRow): CheckpointRun {
     output: row.output === null ? undefined : safeJsonParse(row.output, `run ${id} output`),
     error: row.error === null ? undefined : (safeJsonParse(row.error, `run ${id} error`) as SerializedError),
     dropped: dropped as EngineItem[],
-    counter: row.counter,
-    steps: row.steps,
+    counter: progress ? progress.counter : row.counter,
+    steps: progress ? progress.steps : row.steps,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

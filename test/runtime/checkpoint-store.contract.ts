@@ -53,9 +53,9 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
         { node: 'b', id: '1', input: 1 },
         { node: 'c', id: '2', input: 2 },
       ];
-      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2 })).toEqual({ applied: true, created: [] });
-      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2 })).toEqual({ applied: false, created: [] });
-      await s.commitStep('r2', { itemId: '1', items: [{ node: 'd', id: '3', input: 3 }], arrivals: [], delta: undefined, counter: 3 });
+      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2, seq: 1 })).toEqual({ applied: true, created: [] });
+      expect(await s.commitStep('r2', { itemId: '0', items, arrivals: [], delta: { count: 1 }, counter: 2, seq: 2 })).toEqual({ applied: false, created: [] });
+      await s.commitStep('r2', { itemId: '1', items: [{ node: 'd', id: '3', input: 3 }], arrivals: [], delta: undefined, counter: 3, seq: 3 });
       const cp = await s.load('r2');
       expect(cp!.deltas).toEqual([{ count: 1 }]);
       expect(cp!.items.map((i) => i.id)).toEqual(['2', '3']);
@@ -66,10 +66,10 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
     it('parks join arrivals and creates the join item when the group completes (holds count, values in index order)', async () => {
       const s = await make();
       await s.createRun(newRun('r3'));
-      const r1 = await s.commitStep('r3', { itemId: '0', items: [], arrivals: [arrival(2, 'c'), arrival(1, undefined, true)], delta: undefined, counter: 0 });
+      const r1 = await s.commitStep('r3', { itemId: '0', items: [], arrivals: [arrival(2, 'c'), arrival(1, undefined, true)], delta: undefined, counter: 0, seq: 4 });
       expect(r1.created).toEqual([]);
       expect((await s.load('r3'))!.arrivals).toHaveLength(2);
-      const r2 = await s.commitStep('r3', { itemId: 'x', items: [], arrivals: [arrival(0, 'a')], delta: undefined, counter: 0 });
+      const r2 = await s.commitStep('r3', { itemId: 'x', items: [], arrivals: [arrival(0, 'a')], delta: undefined, counter: 0, seq: 5 });
       expect(r2.created).toEqual([{ node: 'j', id: '0:join', input: ['a', 'c'] }]);
       const cp = await s.load('r3');
       expect(cp!.arrivals).toEqual([]);
@@ -80,14 +80,14 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
     it('completes with the output and the dropped items; a completed run accepts no more writes', async () => {
       const s = await make();
       await s.createRun(newRun('r4'));
-      await s.commitStep('r4', { itemId: '0', items: [{ node: 't', id: '1', input: 1 }, { node: 't', id: '2', input: 2 }], arrivals: [], delta: undefined, counter: 2 });
-      const { dropped } = await s.complete('r4', { itemId: '1', output: 'out', delta: { count: 5 }, counter: 2 });
+      await s.commitStep('r4', { itemId: '0', items: [{ node: 't', id: '1', input: 1 }, { node: 't', id: '2', input: 2 }], arrivals: [], delta: undefined, counter: 2, seq: 6 });
+      const { dropped } = await s.complete('r4', { itemId: '1', output: 'out', delta: { count: 5 }, counter: 2, seq: 7 });
       expect(dropped).toEqual([{ node: 't', id: '2', input: 2 }]);
       const cp = await s.load('r4');
       expect(cp!.run).toMatchObject({ status: 'completed', output: 'out', dropped: [{ node: 't', id: '2', input: 2 }], steps: 2 });
       expect(cp!.items).toEqual([]);
       expect(cp!.deltas).toEqual([{ count: 5 }]);
-      await expect(s.commitStep('r4', { itemId: '2', items: [], arrivals: [], delta: undefined, counter: 2 })).rejects.toBeInstanceOf(RunStateError);
+      await expect(s.commitStep('r4', { itemId: '2', items: [], arrivals: [], delta: undefined, counter: 2, seq: 8 })).rejects.toBeInstanceOf(RunStateError);
       expect(await s.cancel('r4')).toBe(false);
       await s.fail('r4', { name: 'Error', message: 'late' });
       expect((await s.getRun('r4'))!.status).toBe('completed');
@@ -100,7 +100,7 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.fail('r5', { name: 'Error', message: 'boom' });
       expect(await s.getRun('r5')).toMatchObject({ status: 'failed', error: { message: 'boom' } });
       expect((await s.load('r5'))!.items).toEqual([start]);
-      await expect(s.commitStep('r5', { itemId: '0', items: [], arrivals: [], delta: undefined, counter: 0 })).rejects.toBeInstanceOf(RunStateError);
+      await expect(s.commitStep('r5', { itemId: '0', items: [], arrivals: [], delta: undefined, counter: 0, seq: 9 })).rejects.toBeInstanceOf(RunStateError);
       await s.reopen('r5');
       expect((await s.getRun('r5'))!.status).toBe('running');
       expect(await s.cancel('r5')).toBe(true);

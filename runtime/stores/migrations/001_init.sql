@@ -3,11 +3,13 @@
 -- Migrations are an append-only list (MIGRATIONS in runtime/stores/sqlite.ts), applied in order, each in its own
 -- transaction; PRAGMA user_version records how many ran. Never edit a migration that shipped: add the next file.
 --
--- floxide_runs      one row per run: fingerprint, input, initial context, deadline (epoch ms), status, output,
---                   error, dropped items, the child id counter and the number of committed steps.
--- floxide_items     pending work items; queue order is seq (rowid) order. A step deletes the item it consumed.
--- floxide_steps     committed steps keyed by (run, consumed item id): the idempotency key; seq is the commit order
---                   and delta the step's context delta (NULL when it changed nothing).
+-- floxide_runs      one row per run: fingerprint, input, initial context, start item, deadline (epoch ms), status,
+--                   output, error, dropped items; counter/steps are final once the run completes.
+-- floxide_steps     the journal: one row per committed step, keyed by (run, consumed item id), the idempotency
+--                   key. seq is the commit order; delta the step's context delta (NULL when it changed nothing);
+--                   items the items it enqueued (produced, then join items it completed); counter the child id
+--                   counter after it. Pending items = start + every enqueued item - every consumed item.
+--                   One small row per step: bytes written per step never depend on the context's size.
 -- floxide_arrivals  join arrivals parked per fan-out group; floxide_groups counts them per group.
 -- All JSON columns hold JSON text written by the engine.
 
@@ -17,6 +19,7 @@ CREATE TABLE floxide_runs (
   fingerprint TEXT    NOT NULL,
   input       TEXT    NOT NULL,
   context     TEXT    NOT NULL,
+  start       TEXT    NOT NULL,
   status      TEXT    NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
   deadline    INTEGER,
   output      TEXT,
@@ -28,19 +31,13 @@ CREATE TABLE floxide_runs (
   updated_at  INTEGER NOT NULL
 );
 
-CREATE TABLE floxide_items (
-  seq     INTEGER PRIMARY KEY,
-  run_id  TEXT NOT NULL,
-  item_id TEXT NOT NULL,
-  body    TEXT NOT NULL,
-  UNIQUE (run_id, item_id)
-);
-
 CREATE TABLE floxide_steps (
   run_id  TEXT    NOT NULL,
   item_id TEXT    NOT NULL,
   seq     INTEGER NOT NULL,
   delta   TEXT,
+  items   TEXT    NOT NULL,
+  counter INTEGER NOT NULL,
   PRIMARY KEY (run_id, item_id)
 ) WITHOUT ROWID;
 
