@@ -57,6 +57,7 @@ export {
   type SerializedError,
 } from './errors.js';
 export { MemoryBackend, type MemoryBackendOptions } from './distributed/memory.js';
+export { RedisBackend, DEFAULT_REDIS_KEY_PREFIX, DEFAULT_RETAIN_FINISHED_MS, type RedisBackendOptions } from './distributed/redis/backend.js';
 export {
   FINAL_RUN_STATUSES,
   isFinalRunStatus,

@@ -51,7 +51,8 @@ for _, d in ipairs(promote) do
   end
 end
 
--- 2. lease one item of the next run on a workflow's ring
+-- 2. lease one item of the next run on a workflow's ring (tokens: one INCRBY reserves max sequence numbers)
+local seqNext = redis.call('INCRBY', KEYS[4], maxItems) - maxItems
 local function claimFromRing(workflow)
   local ring = prefix .. 'ring:' .. workflow
   local ringSet = prefix .. 'ringset:' .. workflow
@@ -75,7 +76,8 @@ local function claimFromRing(workflow)
           st.status = 'in_progress'
           st.deliveries = st.deliveries + 1
           st.worker = workerId
-          st.token = workerId .. '#' .. redis.call('INCR', KEYS[4])
+          seqNext = seqNext + 1
+          st.token = workerId .. '#' .. int(seqNext)
           st.leaseExp = now + leaseMs
           st.notBefore = nil
           st.updatedAt = now
