@@ -3,7 +3,7 @@
  * workflows (or, in check mode, list the stale ones), and optionally the graphs under a docs directory. The CLI is
  * a thin shell over {@link buildProject} and {@link watchProject}.
  */
-import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { ts } from 'ts-morph';
 import type { Diagnostic, FlowModel, WorkflowModel } from './model.js';
@@ -11,7 +11,7 @@ import { Analyzer, analyzeProject, type AnalysisResult } from './analyze/index.j
 import { formatDiagnostics } from './diagnostics.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
-import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputFile, type OutputLayout, type WriteResult } from './writer.js';
+import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputFile, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
@@ -95,6 +95,15 @@ function projectFileTest(rootDir: string, opts: BuildOptions): (abs: string) => 
   return (abs) => files.has(abs);
 }
 
+/** True when `dir` (recursively, skipping node_modules) holds a file of the project. */
+function hasProjectFile(dir: string, isProjectFile: (abs: string) => boolean): boolean {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const abs = path.join(dir, e.name);
+    if (e.isDirectory() ? e.name !== 'node_modules' && hasProjectFile(abs, isProjectFile) : isProjectFile(abs)) return true;
+  }
+  return false;
+}
+
 /** Docs file stems: the workflow name, or `<source path>.<name>` when two workflows share a name. */
 export function docsStems(workflows: readonly WorkflowModel[]): Map<WorkflowModel, string> {
   const count = new Map<string, number>();
@@ -108,10 +117,17 @@ let vizInstance: Promise<{ renderString(dot: string, opts: { format: string }): 
 
 /** Renders DOT to SVG offline (Graphviz compiled to WASM). */
 export async function renderSvg(dot: string): Promise<string> {
+  const cached = svgCache.get(dot);
+  if (cached !== undefined) return cached;
   vizInstance ??= import('@viz-js/viz').then((m) => m.instance());
-  const svg = (await vizInstance).renderString(dot, { format: 'svg' });
-  return svg.endsWith('\n') ? svg : `${svg}\n`;
+  const raw = (await vizInstance).renderString(dot, { format: 'svg' });
+  const svg = raw.endsWith('\n') ? raw : `${raw}\n`;
+  // Rendering is pure, so `--watch` reuses the SVG of graphs that did not change (bounded: a long session stays small).
+  if (svgCache.size >= 2000) svgCache.clear();
+  svgCache.set(dot, svg);
+  return svg;
 }
+const svgCache = new Map<string, string>();
 
 /** The docs files of a model: `<dir>/<stem>.dot`, `.svg`, `.mmd` per workflow. */
 export async function renderDocs(model: FlowModel, docsDir: string): Promise<OutputFile[]> {
@@ -126,7 +142,7 @@ export async function renderDocs(model: FlowModel, docsDir: string): Promise<Out
 }
 
 /** Emits and writes (or checks) everything for an analysis result. */
-export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOptions, started = performance.now()): Promise<BuildResult> {
+export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOptions, started = performance.now(), cache?: RenderCache): Promise<BuildResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const result: BuildResult = {
     exitCode: ExitCode.Ok,
@@ -144,7 +160,7 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     result.exitCode = ExitCode.Failed;
   } else {
     const layout: OutputLayout = { rootDir: analysis.rootDir, outDir: opts.outDir ? path.resolve(cwd, opts.outDir) : undefined, runtimeModule: opts.runtimeModule };
-    const modules = renderModules(analysis.model, layout);
+    const modules = renderModules(analysis.model, layout, cache);
     result.modules = writeOutputs(modules, { check: opts.check });
     const scopeRoots = opts.paths?.length ? opts.paths.map((p) => path.resolve(cwd, p)) : [analysis.rootDir];
     result.orphans = findOrphanedModules({
@@ -253,6 +269,7 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const cache: RenderCache = new Map();
 
   const run = (changed: string[]) =>
     (running = running.then(async () => {
@@ -260,7 +277,7 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
       let result: BuildResult;
       try {
         const analysis = changed.length === 0 ? analyzer.analyze() : analyzer.refresh(changed);
-        result = await buildFromAnalysis(analysis, opts, started);
+        result = await buildFromAnalysis(analysis, opts, started, cache);
       } catch (err) {
         result = usageResult(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, started);
       }
@@ -276,9 +293,9 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
     abs.split(path.sep).some((part) => part === 'node_modules' || part === '.git') ||
     (outDir !== undefined && abs.startsWith(outDir + path.sep)) ||
     (docsDir !== undefined && abs.startsWith(docsDir + path.sep));
-  const watcher: FSWatcher = watch(root, { recursive: true }, (_event, name) => {
+  const onChange = (base: string) => (_event: string, name: string | Buffer | null) => {
     if (!name) return;
-    const abs = path.resolve(root, name.toString());
+    const abs = path.resolve(base, name.toString());
     if (ignored(abs)) return;
     pending.add(abs);
     clearTimeout(timer);
@@ -287,14 +304,24 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
       pending = new Set();
       void run(changed);
     }, 30);
-  });
+  };
+  // The root itself (not recursively), and recursively each top-level directory holding project files: never
+  // node_modules or dist, whose size would make the watch slow to set up.
+  const isProjectFile = projectFileTest(root, opts);
+  const topDirs = new Set<string>();
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || ['node_modules', 'dist', '.git'].includes(entry.name)) continue;
+    topDirs.add(entry.name);
+  }
+  const watched = [...topDirs].filter((d) => hasProjectFile(path.join(root, d), isProjectFile)).sort();
+  const watchers: FSWatcher[] = [watch(root, onChange(root)), ...watched.map((d) => watch(path.join(root, d), { recursive: true }, onChange(path.join(root, d))))];
   const ready = run([]) as Promise<BuildResult>;
   return {
     ready,
     close() {
       closed = true;
       clearTimeout(timer);
-      watcher.close();
+      for (const w of watchers) w.close();
     },
   };
 }

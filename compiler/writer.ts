@@ -147,8 +147,14 @@ export function renderModule(source: string, workflows: readonly WorkflowModel[]
   return text.trimEnd() + '\n';
 }
 
+/**
+ * Remembers rendered modules between builds (`--watch`): a module whose workflows and layout did not change is
+ * not rendered again. Keyed by source file.
+ */
+export type RenderCache = Map<string, { key: string; content: string }>;
+
 /** One generated module per source file with workflows, sorted by source path. */
-export function renderModules(model: FlowModel, layout: OutputLayout): GeneratedModule[] {
+export function renderModules(model: FlowModel, layout: OutputLayout, cache?: RenderCache): GeneratedModule[] {
   const bySource = new Map<string, WorkflowModel[]>();
   for (const wf of model.workflows) {
     const list = bySource.get(wf.class.file) ?? [];
@@ -157,11 +163,14 @@ export function renderModules(model: FlowModel, layout: OutputLayout): Generated
   }
   return [...bySource]
     .sort(([a], [b]) => byCodeUnit(a, b))
-    .map(([source, wfs]) => ({
-      source,
-      path: generatedPathFor(source, layout),
-      content: renderModule(source, [...wfs].sort((a, b) => byCodeUnit(a.name, b.name)), layout),
-    }));
+    .map(([source, wfs]) => {
+      const sorted = [...wfs].sort((a, b) => byCodeUnit(a.name, b.name));
+      const key = cache ? JSON.stringify([layout.rootDir, layout.outDir ?? null, layout.runtimeModule ?? null, sorted]) : '';
+      const hit = cache?.get(source);
+      const content = hit && hit.key === key ? hit.content : renderModule(source, sorted, layout);
+      cache?.set(source, { key, content });
+      return { source, path: generatedPathFor(source, layout), content };
+    });
 }
 
 /** What {@link writeOutputs} did. Paths are absolute. */

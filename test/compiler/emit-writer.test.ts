@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fillTemplate, findOrphanedModules, generatedFileName, moduleSpecifier, renderModules, writeOutputs } from '../../compiler/writer.js';
+import { fillTemplate, findOrphanedModules, generatedFileName, moduleSpecifier, renderModules, writeOutputs, type RenderCache } from '../../compiler/writer.js';
 import { articleWorkflow, branchWorkflow, flowModel, innerWorkflow, outerWorkflow } from './emit-models.js';
 
 let dir: string;
@@ -26,6 +26,17 @@ describe('renderModules', () => {
     const a = renderModules(model, { rootDir: dir });
     const b = renderModules(flowModel(branchWorkflow, outerWorkflow, articleWorkflow, innerWorkflow), { rootDir: dir });
     expect(b).toEqual(a);
+  });
+
+  it('reuses cached modules whose workflows did not change and re-renders the others', () => {
+    const cache: RenderCache = new Map();
+    const first = renderModules(model, { rootDir: dir }, cache);
+    expect(first).toEqual(renderModules(model, { rootDir: dir }));
+    const changed = { ...articleWorkflow, fingerprint: 'ffffffffffffffff' };
+    const second = renderModules(flowModel(changed, innerWorkflow, outerWorkflow, branchWorkflow), { rootDir: dir }, cache);
+    expect(second[0].content).toContain("fingerprint: 'ffffffffffffffff',");
+    expect(second[1].content).toBe(first[1].content);
+    expect(renderModules(model, { rootDir: dir, outDir: path.join(dir, 'gen') }, cache)[0].content).toContain("from '../../examples/article.js';");
   });
 
   it('names generated files and specifiers per extension', () => {
