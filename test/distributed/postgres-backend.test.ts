@@ -185,6 +185,16 @@ describe('postgres specifics', () => {
     expect((await b.pendingWork('j')).map((p) => p.item)).toEqual([expected]);
   });
 
+  it('reports the context version in each claim, including the delta that enqueued the item', async () => {
+    const b = await open();
+    await b.createRun(spec('cv'));
+    const [first] = await b.claim('w', 1, 60_000);
+    expect(first!.contextVersion).toBe(0);
+    await b.commitStep({ runId: 'cv', itemId: '0', leaseToken: first!.leaseToken, outcome: { type: 'continue', items: [{ node: 'n', id: 'c', input: 1 }], arrivals: [], delta: { k: 1 } } });
+    const [second] = await b.claim('w', 1, 60_000);
+    expect(second).toMatchObject({ item: { id: 'c' }, contextVersion: 1, workflow: 'wf', fingerprint: 'fp', deadline: undefined });
+  });
+
   it('two backends (processes) on one schema never lease an item twice and share the rotation', async () => {
     const schema = freshSchema();
     const p1 = await open(schema);

@@ -362,6 +362,7 @@ export class PostgresBackend implements DistributedBackend {
       deliveries: number;
       lease_token: string;
       lease_expires_at: number;
+      context_version: number;
       workflow: string;
       fingerprint: string;
       deadline: number | null;
@@ -376,6 +377,7 @@ export class PostgresBackend implements DistributedBackend {
       leaseToken: r.lease_token,
       leaseExpiresAt: r.lease_expires_at,
       deliveries: r.deliveries,
+      contextVersion: r.context_version,
     }));
   }
 

@@ -15,7 +15,7 @@ WITH ins AS (
   SELECT ins.run_id, $6::text, $7::text, $8::text, 'pending', 0, ins.created_at FROM ins
 ), rotation AS (
   INSERT INTO queue_runs (run_id, workflow, served_seq)
-  SELECT ins.run_id, ins.workflow, nextval('serve_seq') FROM ins
+  SELECT ins.run_id, ins.workflow, nextval('serve_seq') * 65536 FROM ins
 )
 SELECT true AS created, ins.* FROM ins
 UNION ALL

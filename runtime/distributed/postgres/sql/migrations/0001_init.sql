@@ -45,7 +45,8 @@ CREATE INDEX runs_newest ON runs (created_at DESC, seq DESC);
 CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
 
 -- The claim rotation: one narrow row per unfinished run (deleted when the run finishes). served_seq orders runs by
--- when they were last served, so claims take the least recently served runs first (round-robin across calls).
+-- when they were last served (a serve_seq value times 65536 plus the position within the claim that served it), so
+-- claims take the least recently served runs first (round-robin across calls).
 CREATE SEQUENCE serve_seq;
 CREATE TABLE queue_runs (
   run_id     text PRIMARY KEY,

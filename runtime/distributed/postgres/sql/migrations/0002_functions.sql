@@ -35,7 +35,9 @@ BEGIN
 END $$;
 
 -- claim_items(worker, max, lease_ms, workflow | NULL) -> rows (ord, run_id, item_id, payload, attempt, deliveries,
--- lease_token, lease_expires_at), ord = hand-out order.
+-- lease_token, lease_expires_at, context_version, workflow, fingerprint, deadline), ord = hand-out order. The run's
+-- columns are read in the snapshot that found the item (so context_version includes the delta of the commit that
+-- enqueued it, and a run created a moment ago is never missed).
 -- Candidate runs: unpaused runs in the rotation (optionally of one workflow) that have a claimable item, least
 -- recently served first. Items are taken one per run per round (round-robin), each run's oldest claimable first
 -- (due_at, then enqueue order), with FOR UPDATE SKIP LOCKED so concurrent claims never lease an item twice and
@@ -44,7 +46,8 @@ END $$;
 -- Durability: the transaction commits with synchronous_commit off: a claim lost in a server crash only makes the
 -- item claimable again (its commit then says lease_lost), which the lease protocol already handles.
 CREATE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text)
-RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint)
+RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
+  workflow text, fingerprint text, deadline double precision)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -56,6 +59,7 @@ DECLARE
   v_run text;
   v_got integer := 0;
   v_rec record;
+  v_base bigint;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   -- More candidates than needed: runs whose items another claim holds right now are skipped without waiting.
@@ -80,29 +84,36 @@ BEGIN
         due_at = v_expires,
         not_before = NULL,
         updated_at = v_now
-      WHERE i.run_id = v_run AND i.item_id = (
+      FROM runs r
+      WHERE r.run_id = v_run AND i.run_id = v_run AND i.item_id = (
         SELECT j.item_id FROM items j
         WHERE j.run_id = v_run AND j.due_at <= v_now
         ORDER BY j.due_at, j.seq
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-      RETURNING i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at INTO v_rec;
+      RETURNING i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at,
+        r.version, r.workflow, r.fingerprint, r.deadline INTO v_rec;
       IF FOUND THEN
         v_got := v_got + 1;
         v_next := v_next || v_run;
         v_served := array_remove(v_served, v_run) || v_run;
         ord := v_got; run_id := v_rec.run_id; item_id := v_rec.item_id; payload := v_rec.payload; attempt := v_rec.attempt;
         deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
+        context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
         RETURN NEXT;
       END IF;
     END LOOP;
     v_active := v_next;
   END LOOP;
-  -- Rotation: served runs go to the back, in serving order. Rows another claim is bumping are left alone.
-  FOREACH v_run IN ARRAY v_served LOOP
-    UPDATE queue_runs q SET served_seq = nextval('serve_seq')
-    WHERE q.run_id = (SELECT r.run_id FROM queue_runs r WHERE r.run_id = v_run FOR UPDATE SKIP LOCKED);
-  END LOOP;
+  -- Rotation: served runs go to the back, in serving order (one sequence value per claim, the serving position in
+  -- the low 16 bits). Rows another claim is bumping right now are left alone rather than waited for.
+  IF cardinality(v_served) > 0 THEN
+    v_base := nextval('serve_seq') * 65536;
+    UPDATE queue_runs q SET served_seq = v_base + least(s.o, 65535)
+    FROM unnest(v_served) WITH ORDINALITY AS s(run_id, o)
+    WHERE q.run_id = s.run_id
+      AND q.run_id IN (SELECT l.run_id FROM queue_runs l WHERE l.run_id = ANY (v_served) FOR UPDATE SKIP LOCKED);
+  END IF;
 END $$;
 
 -- commit_step(c jsonb) -> jsonb
@@ -113,8 +124,11 @@ END $$;
 --   counters ({name: number} | null), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns {status: 'not_found' | 'duplicate' | 'lease_lost'} | {status: 'run_finished', runStatus}
 --       | {status: 'applied', runStatus, enqueued: [id], joined: [item JSON text], dropped, contextVersion}.
--- Checks, in order: arrival sizes vs parked groups (FX001), already committed (final item state or this token's
--- marker), run final (ack only: its items were already dropped), lease live (token and expiry vs server now).
+-- Checks, in order: arrival sizes vs parked groups (FX001), already committed, run final (ack only: its items were
+-- already dropped and unleased), lease live (token and expiry vs server now, even if nobody reclaimed the item).
+-- Idempotency markers: the item row (primary key) in a final status (completed, failed, dead_lettered) for every
+-- outcome but retry; a retry keeps its item alive, so it records its lease token in `commits` (primary key).
+-- Hot path: the item is acked by one guarded UPDATE (live lease) and only examined further when that matches nothing.
 -- Locking: runs row FOR UPDATE first (serialises the run's commits: gapless context versions, join groups fire
 -- exactly once), then the item row, then new rows; finish_run last.
 CREATE FUNCTION commit_step(c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -124,32 +138,35 @@ DECLARE
   v_token text := c->>'token';
   v_type text := c->>'type';
   v_now bigint := now_ms();
-  r runs%ROWTYPE;
-  it items%ROWTYPE;
-  v_have_item boolean;
+  v_status text;
   v_version integer;
   v_counters jsonb;
+  v_item_status text;
+  v_node text;
+  v_attempt integer;
+  v_item_payload text;
   v_enqueued jsonb := '[]';
   v_joined jsonb := '[]';
   v_dropped jsonb := '[]';
   v_new integer := 0;
-  v_dead boolean;
+  v_dead boolean := coalesce((c->>'deadLetter')::boolean, false);
+  v_delay bigint := ceil(coalesce((c->>'delayMs')::numeric, 0))::bigint;
   v_bad record;
   x jsonb;
   a jsonb;
   v_group text;
   v_count integer;
   v_size integer;
-  v_node text;
+  v_join_node text;
   v_outer text;
   v_input text;
   v_payload text;
 BEGIN
-  SELECT * INTO r FROM runs WHERE run_id = v_run FOR UPDATE;
+  SELECT r.status, r.version, r.counters INTO v_status, v_version, v_counters FROM runs r WHERE r.run_id = v_run FOR UPDATE;
   IF NOT FOUND THEN
     RETURN '{"status":"not_found"}'::jsonb;
   END IF;
-  IF v_type = 'continue' THEN
+  IF v_type = 'continue' AND jsonb_array_length(c->'arrivals') > 0 THEN
     SELECT g.group_id, g.size, (e->>'size')::integer AS given INTO v_bad
     FROM jsonb_array_elements(c->'arrivals') e
     JOIN join_groups g ON g.run_id = v_run AND g.group_id = e->>'group'
@@ -160,54 +177,53 @@ BEGIN
     END IF;
   END IF;
 
-  SELECT * INTO it FROM items WHERE run_id = v_run AND item_id = v_item FOR UPDATE;
-  v_have_item := FOUND;
-  -- (1) already committed
-  IF v_have_item AND (it.status IN ('completed', 'failed', 'dead_lettered')
-      OR EXISTS (SELECT 1 FROM commits m WHERE m.run_id = v_run AND m.item_id = v_item AND m.lease_token = v_token)) THEN
-    RETURN '{"status":"duplicate"}'::jsonb;
+  IF v_status NOT IN ('completed', 'failed', 'cancelled') THEN
+    -- the common case: a live lease of a running or paused run; ack it with the outcome's item state at once
+    UPDATE items SET
+      status = CASE v_type WHEN 'retry' THEN 'waiting_retry' WHEN 'failed' THEN CASE WHEN v_dead THEN 'dead_lettered' ELSE 'failed' END ELSE 'completed' END,
+      attempt = attempt + (v_type = 'retry')::integer,
+      not_before = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
+      due_at = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
+      lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
+    WHERE run_id = v_run AND item_id = v_item AND status = 'in_progress' AND lease_token = v_token AND lease_expires_at > v_now
+    RETURNING node, attempt - (v_type = 'retry')::integer, payload INTO v_node, v_attempt, v_item_payload;
   END IF;
-  -- (2) the run is final: ack only (finish_run already dropped and unleased its items)
-  IF r.status IN ('completed', 'failed', 'cancelled') THEN
-    RETURN jsonb_build_object('status', 'run_finished', 'runStatus', r.status);
-  END IF;
-  -- (3) the lease must be this token's and unexpired, even if nobody reclaimed the item yet
-  IF NOT v_have_item OR it.status <> 'in_progress' OR it.lease_token IS DISTINCT FROM v_token OR it.lease_expires_at <= v_now THEN
+  IF v_node IS NULL THEN
+    SELECT i.status INTO v_item_status FROM items i WHERE i.run_id = v_run AND i.item_id = v_item;
+    -- (1) already committed
+    IF v_item_status IN ('completed', 'failed', 'dead_lettered')
+        OR EXISTS (SELECT 1 FROM commits m WHERE m.run_id = v_run AND m.item_id = v_item AND m.lease_token = v_token) THEN
+      RETURN '{"status":"duplicate"}'::jsonb;
+    END IF;
+    -- (2) the run is final: ack only
+    IF v_status IN ('completed', 'failed', 'cancelled') THEN
+      RETURN jsonb_build_object('status', 'run_finished', 'runStatus', v_status);
+    END IF;
+    -- (3) not this token's live lease
     RETURN '{"status":"lease_lost"}'::jsonb;
   END IF;
 
-  -- (4) apply
-  INSERT INTO commits (run_id, item_id, lease_token) VALUES (v_run, v_item, v_token);
-  v_counters := r.counters;
+  -- (4) apply the rest
   IF jsonb_typeof(c->'counters') = 'object' THEN
-    SELECT v_counters || coalesce(jsonb_object_agg(e.key, coalesce((r.counters->>e.key)::numeric, 0) + e.value::numeric), '{}'::jsonb)
+    SELECT v_counters || coalesce(jsonb_object_agg(e.key, coalesce((v_counters->>e.key)::numeric, 0) + e.value::numeric), '{}'::jsonb)
     INTO v_counters FROM jsonb_each_text(c->'counters') e;
   END IF;
-  v_version := r.version;
 
   IF v_type = 'retry' THEN
-    UPDATE items SET status = 'waiting_retry', attempt = attempt + 1,
-      not_before = v_now + ceil((c->>'delayMs')::numeric)::bigint, due_at = v_now + ceil((c->>'delayMs')::numeric)::bigint,
-      lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
-    WHERE run_id = v_run AND item_id = v_item;
-    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, it.node, it.attempt, 'retry', c->>'error', v_now);
+    INSERT INTO commits (run_id, item_id, lease_token) VALUES (v_run, v_item, v_token);
+    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'retry', c->>'error', v_now);
     UPDATE runs SET retries = retries + 1, counters = v_counters WHERE run_id = v_run;
 
   ELSIF v_type = 'failed' THEN
-    v_dead := (c->>'deadLetter')::boolean;
-    UPDATE items SET status = CASE WHEN v_dead THEN 'dead_lettered' ELSE 'failed' END,
-      lease_token = NULL, lease_expires_at = NULL, due_at = NULL, updated_at = v_now
-    WHERE run_id = v_run AND item_id = v_item;
-    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, it.node, it.attempt, 'failure', c->>'error', v_now);
+    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'failure', c->>'error', v_now);
     IF v_dead THEN
-      INSERT INTO dead_letters (run_id, item, attempts, error, at) VALUES (v_run, it.payload, it.attempt, c->>'error', v_now);
+      INSERT INTO dead_letters (run_id, item, attempts, error, at) VALUES (v_run, v_item_payload, v_attempt, c->>'error', v_now);
     END IF;
     UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
     v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
+    v_status := 'failed';
 
   ELSE
-    UPDATE items SET status = 'completed', lease_token = NULL, lease_expires_at = NULL, due_at = NULL, updated_at = v_now
-    WHERE run_id = v_run AND item_id = v_item;
     IF c->>'delta' IS NOT NULL THEN
       v_version := v_version + 1;
       INSERT INTO deltas (run_id, version, item_id, delta) VALUES (v_run, v_version, v_item, c->>'delta');
@@ -216,6 +232,7 @@ BEGIN
     IF v_type = 'terminal' THEN
       UPDATE runs SET completed = completed + 1, version = v_version, counters = v_counters WHERE run_id = v_run;
       v_dropped := finish_run(v_run, 'completed', 'terminal', NULL, c->>'output', c->'extraDropped', v_now);
+      v_status := 'completed';
     ELSE
       FOR x IN SELECT e FROM jsonb_array_elements(c->'items') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
         INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
@@ -242,16 +259,16 @@ BEGIN
                    (SELECT j.node FROM join_arrivals j WHERE j.run_id = v_run AND j.group_id = v_group AND j.node IS NOT NULL ORDER BY j.idx LIMIT 1)),
           (SELECT j.outer_frames FROM join_arrivals j WHERE j.run_id = v_run AND j.group_id = v_group ORDER BY j.idx LIMIT 1),
           '[' || coalesce((SELECT string_agg(j.value, ',' ORDER BY j.idx) FROM join_arrivals j WHERE j.run_id = v_run AND j.group_id = v_group AND NOT j.held), '') || ']'
-        INTO v_node, v_outer, v_input;
+        INTO v_join_node, v_outer, v_input;
         DELETE FROM join_arrivals WHERE run_id = v_run AND group_id = v_group;
         DELETE FROM join_groups WHERE run_id = v_run AND group_id = v_group;
-        CONTINUE WHEN v_node IS NULL;
+        CONTINUE WHEN v_join_node IS NULL;
         -- the join item as canonical JSON (keys sorted: id, input, join, node), like joinItemFor in engine/step.ts
         v_payload := '{"id":' || to_jsonb(v_group || ':join')::text || ',"input":' || v_input
           || CASE WHEN v_outer = '[]' THEN '' ELSE ',"join":' || v_outer END
-          || ',"node":' || to_jsonb(v_node)::text || '}';
+          || ',"node":' || to_jsonb(v_join_node)::text || '}';
         INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
-        VALUES (v_run, v_group || ':join', v_node, v_payload, 'pending', 0, v_now)
+        VALUES (v_run, v_group || ':join', v_join_node, v_payload, 'pending', 0, v_now)
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
           v_new := v_new + 1;
@@ -261,13 +278,15 @@ BEGIN
       END LOOP;
 
       UPDATE runs SET completed = completed + 1, enqueued = enqueued + v_new, version = v_version, counters = v_counters WHERE run_id = v_run;
-      IF NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
+      -- no terminal reached and nothing left to do: fail instead of hanging (nothing new was enqueued, so look)
+      IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
         v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
+        v_status := 'failed';
       END IF;
     END IF;
   END IF;
 
-  RETURN jsonb_build_object('status', 'applied', 'runStatus', (SELECT status FROM runs WHERE run_id = v_run),
+  RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
     'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version);
 END $$;
 
