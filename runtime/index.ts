@@ -58,6 +58,8 @@ export {
 } from './errors.js';
 export { MemoryBackend, type MemoryBackendOptions } from './distributed/memory.js';
 export { RedisBackend, DEFAULT_REDIS_KEY_PREFIX, DEFAULT_RETAIN_FINISHED_MS, type RedisBackendOptions } from './distributed/redis/backend.js';
+export { PostgresBackend, type PostgresBackendOptions, type PurgeOptions } from './distributed/postgres/backend.js';
+export { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName } from './distributed/postgres/migrate.js';
 export {
   FINAL_RUN_STATUSES,
   isFinalRunStatus,
