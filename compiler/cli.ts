@@ -60,7 +60,9 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     return cli.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      // `commander.help` comes from `floxide help [cmd]`, and from a bare `floxide` (no command: a usage error).
+      if (err.code === 'commander.help') return argv.length === 0 ? 2 : 0;
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
     cli.stderr.write(`floxide: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 2;
