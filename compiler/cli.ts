@@ -14,6 +14,8 @@ export type { CliIo, CommandFactory } from './commands/types.js';
 export const COMMANDS: ReadonlyArray<() => Promise<{ default: CommandFactory }>> = [
   () => import('./commands/build.js'),
   () => import('./commands/graph.js'),
+  () => import('./commands/worker.js'),
+  () => import('./commands/runs.js'),
 ];
 
 const VERSION = '0.1.0';

@@ -65,10 +65,13 @@ export class ContextCache {
   /**
    * The run's context as of the latest committed delta. The returned object is never mutated afterwards (newer
    * deltas are folded into a copy that replaces it), so a step may keep it as its base while other steps of the
-   * same run refresh the cache; callers must not mutate it.
+   * same run refresh the cache; callers must not mutate it. `knownVersion` (the claim's `contextVersion`) skips
+   * the read when the cache is already that current.
    */
-  async current(store: ContextStore, runId: string): Promise<unknown> {
+  async current(store: ContextStore, runId: string, knownVersion?: number): Promise<unknown> {
     const hit = this.entries.get(runId);
+    // The claim told us the run's version: a cache at least that new has every delta committed before the claim.
+    if (hit && knownVersion !== undefined && hit.version >= knownVersion) return hit.ctx;
     if (hit) {
       const snap = await store.readContext(runId, hit.version);
       // Concurrent lookups of one run may finish out of order; each snapshot is contiguous from a version <= the
@@ -101,6 +104,19 @@ export class ContextCache {
     this.entries.set(runId, { version, ctx });
     if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
     return ctx;
+  }
+
+  /**
+   * Folds a step's own committed delta when it is the only one since the cached version (the commit answered
+   * `contextVersion` = cached + 1), so the next step of the run on this worker needs no read.
+   */
+  noteCommit(runId: string, delta: Record<string, unknown> | undefined, contextVersion: number): void {
+    const hit = this.entries.get(runId);
+    if (!hit || delta === undefined || hit.version !== contextVersion - 1) return;
+    const ctx = this.codec.clone(hit.ctx);
+    this.codec.apply(ctx, delta);
+    hit.ctx = ctx;
+    hit.version = contextVersion;
   }
 
   /** Drops a run (it finished). */
@@ -274,7 +290,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     try {
       let context: unknown;
       try {
-        context = await env.cache.current(env.backend, lease.runId);
+        context = await env.cache.current(env.backend, lease.runId, lease.contextVersion);
       } catch (err) {
         if (isTransientStoreError(err)) return await release(env, f, 'store_error', err);
         throw err;
@@ -313,6 +329,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     return release(env, f, 'store_error', err);
   }
   if (result.status === 'run_finished' || (result.status === 'applied' && isFinalRunStatus(result.runStatus))) env.cache.forget(lease.runId);
+  else if (result.status === 'applied' && outcome.type === 'continue') env.cache.noteCommit(lease.runId, outcome.delta, result.contextVersion);
   safeCall(() => env.callbacks?.onCommitted?.(lease, outcome, result));
   return { kind: 'committed', outcome, result };
 }

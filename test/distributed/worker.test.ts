@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 function track<T extends { stop(): Promise<void> }>(w: T): T {
-  stops.push(() => w.stop(0));
+  stops.push(() => (w as unknown as { stop(g?: number): Promise<void> }).stop(0));
   return w;
 }
 

@@ -1,0 +1,224 @@
+/**
+ * `floxide runs list|show|cancel|pause|resume|wait --store <url>`: observe and control distributed runs.
+ * Readable tables by default, `--json` for scripts.
+ */
+import { Command, Option } from 'commander';
+import type { DistributedBackend, RunRecord, RunStatus } from '../../runtime/distributed/contracts.js';
+import type { CliIo, CommandFactory } from './types.js';
+
+const EXAMPLES = `
+Examples:
+  $ floxide runs list --store redis://127.0.0.1:6379
+  $ floxide runs list --store postgres://app@db/prod --status failed --workflow OrderWorkflow --limit 20
+  $ floxide runs show 3f0c... --store redis://127.0.0.1:6379
+  $ floxide runs cancel 3f0c... --store redis://127.0.0.1:6379 --reason "duplicate order"
+  $ floxide runs pause 3f0c... --store redis://127.0.0.1:6379
+  $ floxide runs resume 3f0c... --store redis://127.0.0.1:6379
+  $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
+
+Exit codes: 0 ok (wait: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
+a wait that timed out or a transition the run's status forbids, 2 bad usage.
+`;
+
+const STATUSES: RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
+
+interface StoreFlags {
+  store: string;
+  json?: boolean;
+}
+
+/** Formats rows as an aligned text table (header first). */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+function time(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function short(v: unknown, max = 60): string {
+  const s = v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+/** Runs `fn` with a connected backend, mapping typed failures to messages and exit codes. */
+async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>): Promise<void> {
+  const { connectBackend } = await import('../../runtime/distributed/connect.js');
+  const { InvalidArgumentError, FloxideError } = await import('../../runtime/errors.js');
+  let backend: DistributedBackend;
+  try {
+    backend = await connectBackend(flags.store);
+  } catch (err) {
+    io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
+    io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+    return;
+  }
+  try {
+    await fn(backend);
+  } catch (err) {
+    if (!(err instanceof FloxideError)) throw err;
+    io.stderr.write(`floxide runs: ${err.message}\n`);
+    io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+  } finally {
+    await backend.close();
+  }
+}
+
+function runLines(r: RunRecord): string {
+  const rows: Array<[string, string]> = [
+    ['run', r.runId],
+    ['workflow', r.workflow],
+    ['status', r.status],
+    ['created', time(r.createdAt)],
+    ['updated', time(r.updatedAt)],
+    ['finished', time(r.finishedAt)],
+    ['deadline', time(r.deadline)],
+    ['input', short(r.input, 200)],
+  ];
+  if (r.status === 'completed') rows.push(['output', short(r.output, 200)]);
+  if (r.error) rows.push(['error', `${r.error.name}: ${r.error.message}`]);
+  if (r.dropped.length > 0) rows.push(['dropped', r.dropped.map((d) => `${d.node}#${d.id} (${d.reason})`).join(', ')]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
+
+const runsCommand: CommandFactory = (io: CliIo) => {
+  // Subcommands copy these settings when created: errors must reach `runCli`, not `process.exit`.
+  const cmd = new Command('runs')
+    .description('list, inspect, cancel, pause, resume and wait for distributed runs')
+    .addHelpText('after', EXAMPLES)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  cmd
+    .command('list')
+    .description('list runs, newest first')
+    .addOption(storeOption())
+    .addOption(new Option('--status <status>', 'only runs with this status, e.g. `--status failed`').choices(STATUSES))
+    .option('--workflow <name>', 'only runs of this workflow, e.g. `--workflow OrderWorkflow`')
+    .option('--limit <n>', 'at most n runs, e.g. `--limit 20`', '50')
+    .option('--json', 'print the run records as JSON')
+    .action(async (flags: StoreFlags & { status?: RunStatus; workflow?: string; limit: string }) => {
+      const limit = Number(flags.limit);
+      if (!Number.isSafeInteger(limit) || limit <= 0) {
+        io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(flags.limit)}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      await withStore(io, flags, async (b) => {
+        const runs = await b.listRuns({ limit, ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) });
+        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        if (runs.length === 0) return void io.stdout.write('no runs\n');
+        io.stdout.write(
+          formatTable(
+            ['RUN', 'WORKFLOW', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
+            runs.map((r) => [r.runId, r.workflow, r.status, time(r.createdAt), time(r.finishedAt), r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : '']),
+          ),
+        );
+      });
+    });
+
+  cmd
+    .command('show')
+    .description('a run with its metrics, outstanding items, errors, dead letters and the workers holding its items')
+    .argument('<runId>', 'the run id')
+    .addOption(storeOption())
+    .option('--json', 'print everything as one JSON object')
+    .action(async (runId: string, flags: StoreFlags) => {
+      await withStore(io, flags, async (b) => {
+        const { RunNotFoundError } = await import('../../runtime/errors.js');
+        const run = await b.getRun(runId);
+        if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+        const [metrics, pending, errors, deadLetters, workers, context] = await Promise.all([
+          b.metrics(runId),
+          b.pendingWork(runId),
+          b.errors(runId),
+          b.deadLetters(runId),
+          b.listWorkers(),
+          b.readContext(runId),
+        ]);
+        const holding = workers.filter((w) => w.health.current.some((c) => c.runId === runId));
+        if (flags.json) {
+          io.stdout.write(`${JSON.stringify({ run, metrics, pending, errors, deadLetters, workers: holding, contextVersion: context.version }, null, 2)}\n`);
+          return;
+        }
+        io.stdout.write(runLines(run));
+        io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        const counters = Object.entries(metrics.counters).map(([k, v]) => `${k}=${v}`);
+        io.stdout.write(
+          `\nmetrics   enqueued=${metrics.enqueued} completed=${metrics.completed} retries=${metrics.retries} failed=${metrics.failed} deadLettered=${metrics.deadLettered} dropped=${metrics.dropped} redeliveries=${metrics.redeliveries}${counters.length ? ` ${counters.join(' ')}` : ''}\n`,
+        );
+        if (pending.length > 0) {
+          io.stdout.write(`\noutstanding items (${pending.length})\n`);
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        if (errors.length > 0) {
+          io.stdout.write(`\nerrors (${errors.length})\n`);
+          io.stdout.write(formatTable(['AT', 'ITEM', 'NODE', 'ATTEMPT', 'KIND', 'ERROR'], errors.map((e) => [time(e.at), e.itemId, e.node, String(e.attempt), e.kind, `${e.error.name}: ${short(e.error.message, 70)}`])));
+        }
+        if (deadLetters.length > 0) {
+          io.stdout.write(`\ndead letters (${deadLetters.length})\n`);
+          io.stdout.write(formatTable(['AT', 'ITEM', 'NODE', 'ATTEMPTS', 'ERROR'], deadLetters.map((d) => [time(d.at), d.item.id, d.item.node, String(d.attempts), `${d.error.name}: ${short(d.error.message, 70)}`])));
+        }
+        if (holding.length > 0) {
+          io.stdout.write(`\nworkers holding its items\n`);
+          io.stdout.write(formatTable(['WORKER', 'LIVENESS', 'LAST SEEN', 'ITEMS'], holding.map((w) => [w.workerId, w.liveness, time(w.lastSeen), w.health.current.filter((c) => c.runId === runId).map((c) => c.itemId).join(',')])));
+        }
+      });
+    });
+
+  for (const [name, verb, description] of [
+    ['cancel', 'cancelled', 'cancel a running or paused run: its queued work is dropped and running nodes see their signal abort'],
+    ['pause', 'paused', 'pause a running run: workers stop taking its items'],
+    ['resume', 'running', 'resume a paused run'],
+  ] as const) {
+    const sub = cmd
+      .command(name)
+      .description(description)
+      .argument('<runId>', 'the run id')
+      .addOption(storeOption())
+      .option('--json', 'print the transition as JSON');
+    if (name === 'cancel') sub.option('--reason <text>', 'recorded as the run\'s error message, e.g. `--reason "duplicate order"`');
+    sub.action(async (runId: string, flags: StoreFlags & { reason?: string }) => {
+      await withStore(io, flags, async (b) => {
+        const t = name === 'cancel' ? await b.cancelRun(runId, flags.reason) : name === 'pause' ? await b.pauseRun(runId) : await b.resumeRun(runId);
+        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, ...t })}\n`);
+        const dropped = t.dropped.length > 0 ? ` (${t.dropped.length} outstanding item(s) dropped)` : '';
+        io.stdout.write(t.applied ? `run ${runId}: ${verb}${dropped}\n` : `run ${runId}: already ${t.status}, nothing changed\n`);
+      });
+    });
+  }
+
+  cmd
+    .command('wait')
+    .description('wait until a run completes, fails or is cancelled; exit 0 only when it completed')
+    .argument('<runId>', 'the run id')
+    .addOption(storeOption())
+    .option('--timeout-ms <ms>', 'give up after this long (exit 1), e.g. `--timeout-ms 60000`', '60000')
+    .option('--poll-ms <ms>', 'poll period, e.g. `--poll-ms 250`', '200')
+    .option('--json', 'print the final run record as JSON')
+    .action(async (runId: string, flags: StoreFlags & { timeoutMs: string; pollMs: string }) => {
+      const timeoutMs = Number(flags.timeoutMs);
+      const pollMs = Number(flags.pollMs);
+      if (!(timeoutMs >= 0) || !(pollMs > 0)) {
+        io.stderr.write('floxide runs: --timeout-ms must be >= 0 and --poll-ms > 0\n');
+        io.exitCode = 2;
+        return;
+      }
+      await withStore(io, flags, async (b) => {
+        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
+        const run = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs, pollMs });
+        io.stdout.write(flags.json ? `${JSON.stringify(run, null, 2)}\n` : runLines(run));
+        io.exitCode = run.status === 'completed' ? 0 : 1;
+      });
+    });
+
+  return cmd;
+};
+
+export default runsCommand;

@@ -1,0 +1,123 @@
+/**
+ * `floxide worker <module> --store <url>`: runs a pool of workers for the bound workflow a module exports, until
+ * SIGTERM/SIGINT (graceful: in-flight items finish or are given back), then exits 0.
+ */
+import { Command } from 'commander';
+import type { CliIo, CommandFactory } from './types.js';
+
+const EXAMPLES = `
+Examples:
+  $ floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379
+  $ floxide worker dist/flows/orders.js --store postgres://app@db:5432/prod --concurrency 16 --workers 2
+  $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
+  $ tsx node_modules/floxide/dist/compiler/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+
+The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
+async); --export picks the export (default: "default", else the only export that is a bound workflow or
+"createWorkflow"). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
+--grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
+
+Exit codes: 0 stopped gracefully, 1 cannot load the module or reach the store, 2 bad usage.
+`;
+
+interface WorkerFlags {
+  store: string;
+  concurrency: string;
+  workers: string;
+  export?: string;
+  leaseMs?: string;
+  graceMs?: string;
+  maxRedeliveries?: string;
+  json?: boolean;
+}
+
+function int(v: string | undefined, what: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+const workerCommand: CommandFactory = (io: CliIo) =>
+  new Command('worker')
+    .description('process the work items of a workflow module from a Redis or Postgres store')
+    .argument('<module>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`')
+    .requiredOption('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`')
+    .option('-c, --concurrency <n>', 'items each worker runs at once, e.g. `--concurrency 16`', '8')
+    .option('-w, --workers <n>', 'workers in this process, e.g. `--workers 2`', '1')
+    .option('-e, --export <name>', 'the export to use, e.g. `--export ordersWorkflow`')
+    .option('--lease-ms <ms>', 'lease length; a crashed worker\'s items come back after it, e.g. `--lease-ms 30000`')
+    .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
+    .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
+    .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
+    .addHelpText('after', EXAMPLES)
+    .action(async (modulePath: string, flags: WorkerFlags) => {
+      const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/distributed/load.js');
+      const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
+      const { WorkerPool } = await import('../../runtime/distributed/pool.js');
+      const { FloxideError, InvalidArgumentError } = await import('../../runtime/errors.js');
+      let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined;
+      try {
+        size = int(flags.workers, '--workers', 1)!;
+        concurrency = int(flags.concurrency, '--concurrency', 1)!;
+        leaseMs = int(flags.leaseMs, '--lease-ms', 1);
+        graceMs = int(flags.graceMs, '--grace-ms', 0);
+        maxRedeliveries = int(flags.maxRedeliveries, '--max-redeliveries', 0);
+      } catch (err) {
+        io.stderr.write(`floxide worker: ${(err as Error).message}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      let workflow;
+      try {
+        workflow = await loadWorkflowModule(modulePath, io.cwd, flags.export);
+      } catch (err) {
+        io.stderr.write(`floxide worker: ${err instanceof ModuleLoadError || err instanceof FloxideError ? err.message : String((err as Error)?.stack ?? err)}\n`);
+        io.exitCode = 1;
+        return;
+      }
+      let backend;
+      try {
+        backend = await connectBackend(flags.store);
+      } catch (err) {
+        io.stderr.write(`floxide worker: ${(err as Error).message}\n`);
+        io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+        return;
+      }
+      const log = (event: string, data: Record<string, unknown>) =>
+        io.stdout.write(flags.json ? `${JSON.stringify({ event, ...data })}\n` : `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`);
+      let pool;
+      try {
+        pool = new WorkerPool(backend, workflow.def, workflow.instance, {
+          size,
+          concurrency,
+          ...(leaseMs === undefined ? {} : { leaseMs }),
+          ...(graceMs === undefined ? {} : { graceMs }),
+          ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
+          onError: (err) => {
+            if (!flags.json) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
+          },
+        });
+      } catch (err) {
+        await backend.close();
+        io.stderr.write(`floxide worker: ${(err as Error).message}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      const p = pool;
+      io.onStop(async () => {
+        log('stopping', { workers: size });
+        await p.stop();
+      });
+      await p.start();
+      log('started', { workflow: workflow.name, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
+      await p.done;
+      const stats = p.stats();
+      await backend.close();
+      log('stopped', { processed: stats.processed, errors: stats.errors, released: stats.released });
+      io.exitCode = 0;
+    });
+
+export default workerCommand;

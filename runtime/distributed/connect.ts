@@ -1,0 +1,76 @@
+/**
+ * Opens a distributed backend from a store URL, as the CLI's `--store` takes it:
+ * - `redis://[user:pass@]host:port[/db][?prefix=floxide:]` (also `rediss://`): {@link RedisBackend};
+ * - `postgres://user@host:port/db[?schema=floxide]` (also `postgresql://`): the Postgres backend.
+ * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
+ */
+import { InvalidArgumentError, StoreError } from '../errors.js';
+import type { DistributedBackend } from './contracts.js';
+
+/** Options that apply whatever the URL says (the URL's own `prefix` / `schema` parameters win). */
+export interface ConnectOptions {
+  /** Redis key prefix (default `floxide:`). */
+  readonly keyPrefix?: string;
+  /** Postgres schema (default the backend's). */
+  readonly schema?: string;
+}
+
+/** The URL with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/**
+ * Connects to the store at `url`. Throws {@link InvalidArgumentError} for a malformed URL or an unknown scheme,
+ * and {@link StoreError} (naming the URL, password hidden) when the store cannot be reached.
+ */
+export async function connectBackend(url: string, options: ConnectOptions = {}): Promise<DistributedBackend> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`invalid store URL ${JSON.stringify(redactUrl(url))}: expected redis://host:port or postgres://user@host:port/db`);
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  try {
+    if (scheme === 'redis' || scheme === 'rediss') {
+      const keyPrefix = parsed.searchParams.get('prefix') ?? options.keyPrefix;
+      parsed.searchParams.delete('prefix');
+      const { RedisBackend } = await import('./redis/backend.js');
+      // Fail fast when the server is not there at all; once connected, reconnect (with backoff) forever.
+      let connected = false;
+      const backend = await RedisBackend.connect({
+        url: parsed.toString(),
+        ...(keyPrefix === undefined ? {} : { keyPrefix }),
+        client: {
+          socket: {
+            connectTimeout: 5_000,
+            reconnectStrategy: (retries: number, cause: Error) => (!connected && retries >= 2 ? cause : Math.min(25 * 2 ** retries, 1_000)),
+          },
+        },
+      });
+      connected = true;
+      return backend;
+    }
+    if (scheme === 'postgres' || scheme === 'postgresql') {
+      const schema = parsed.searchParams.get('schema') ?? options.schema;
+      parsed.searchParams.delete('schema');
+      const specifier = './postgres/backend.js';
+      const mod = (await import(specifier)) as {
+        PostgresBackend: { connect(o: { url: string; schema?: string }): Promise<DistributedBackend> };
+      };
+      return await mod.PostgresBackend.connect({ url: parsed.toString(), ...(schema === undefined ? {} : { schema }) });
+    }
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
+    throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use redis://, rediss://, postgres:// or postgresql://`);
+}
