@@ -52,6 +52,8 @@ export {
   InvalidArgumentError,
   RunStateError,
   UnrecoverableError,
+  WaitTimeoutError,
+  PoisonItemError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -149,3 +151,16 @@ export {
 export { MemoryCheckpointStore } from './stores/memory.js';
 export { SqliteCheckpointStore, SQLITE_MIGRATIONS, type SqliteCheckpointStoreOptions } from './stores/sqlite.js';
 export { safeJsonParse } from './stores/json.js';
+export { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
+export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';
+export { connectBackend, type ConnectOptions } from './distributed/connect.js';
+export {
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_REDELIVERIES,
+  type StepCallbacks,
+  type ReleaseReason,
+  type StartDistributedOptions,
+  type StepDistributedOptions,
+  type DistributedStepResult,
+} from './distributed/execution.js';

@@ -61,11 +61,12 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
     if (scheme === 'postgres' || scheme === 'postgresql') {
       const schema = parsed.searchParams.get('schema') ?? options.schema;
       parsed.searchParams.delete('schema');
-      const specifier = './postgres/backend.js';
-      const mod = (await import(specifier)) as {
-        PostgresBackend: { connect(o: { url: string; schema?: string }): Promise<DistributedBackend> };
-      };
-      return await mod.PostgresBackend.connect({ url: parsed.toString(), ...(schema === undefined ? {} : { schema }) });
+      const { PostgresBackend } = await import('./postgres/backend.js');
+      return await PostgresBackend.connect({
+        connectionString: parsed.toString(),
+        ...(schema === undefined ? {} : { schema }),
+        pool: { connectionTimeoutMillis: 5_000 },
+      });
     }
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;

@@ -42,3 +42,116 @@ export async function checkFanRun(backend: DistributedBackend, runId: string, n:
 export function uniquePrefix(tag: string): string {
   return `t-${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}:`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child worker processes and real backends
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ChildWorker {
+  readonly proc: ChildProcess;
+  /** Resolves when the worker printed its `started` line. */
+  readonly ready: Promise<void>;
+  /** Resolves with the exit code (or the signal name). */
+  readonly exit: Promise<number | string>;
+  output(): string;
+}
+
+/** Runs `floxide worker test/fixtures/distributed/fan-worker.ts --store <store> ...args` in a child process. */
+export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}): ChildWorker {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'compiler/cli.ts', 'worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let readyResolve!: () => void;
+  let readyReject!: (e: Error) => void;
+  const ready = new Promise<void>((res, rej) => ((readyResolve = res), (readyReject = rej)));
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.includes('floxide worker: started')) readyResolve();
+  });
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | string>((res) =>
+    proc.on('exit', (code, signal) => {
+      readyReject(new Error(`worker exited before it started (${code ?? signal}):\n${out}`));
+      res(code ?? signal ?? -1);
+    }),
+  );
+  ready.catch(() => undefined);
+  return { proc, ready, exit, output: () => out };
+}
+
+export type BackendName = 'redis' | 'postgres';
+
+export interface TestBackend {
+  readonly backend: DistributedBackend;
+  /** The --store URL a child process uses to reach the same state. */
+  readonly storeUrl: string;
+  /** Server-side kill of this backend's connections (Redis CLIENT KILL, Postgres pg_terminate_backend). */
+  killConnections(): Promise<number>;
+  /** Closes the backend and removes its state. */
+  dispose(): Promise<void>;
+}
+
+/** A backend over fresh state (unique Redis key prefix / Postgres schema) whose connections are tagged by name. */
+export async function openTestBackend(name: BackendName, tag: string): Promise<TestBackend> {
+  const id = `${tag}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (name === 'redis') {
+    const { RedisBackend } = await import('../../runtime/distributed/redis/backend.js');
+    const { createClient } = await import('@redis/client');
+    const keyPrefix = `flxt:${id}:`;
+    const clientName = `flx-${id}`;
+    const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix, client: { name: clientName, socket: { reconnectStrategy: (n: number) => Math.min(10 * 2 ** n, 200) } } });
+    const admin = createClient({ url: REDIS_URL });
+    await admin.connect();
+    return {
+      backend,
+      storeUrl: `${REDIS_URL}?prefix=${encodeURIComponent(keyPrefix)}`,
+      async killConnections() {
+        // Only this test's connections: other suites share the server.
+        const list = String(await admin.sendCommand(['CLIENT', 'LIST']));
+        const ids = list.split('\n').filter((l) => l.includes(` name=${clientName} `)).map((l) => /(?:^|\s)id=(\d+)/.exec(l)?.[1]).filter((x): x is string => !!x);
+        for (const cid of ids) await admin.sendCommand(['CLIENT', 'KILL', 'ID', cid]).catch(() => undefined);
+        return ids.length;
+      },
+      async dispose() {
+        await backend.close().catch(() => undefined);
+        let cursor = '0';
+        do {
+          const [next, keys] = (await admin.sendCommand(['SCAN', cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', '1000'])) as [string, string[]];
+          cursor = next;
+          if (keys.length > 0) await admin.sendCommand(['DEL', ...keys]);
+        } while (cursor !== '0');
+        await admin.close();
+      },
+    };
+  }
+  const { PostgresBackend } = await import('../../runtime/distributed/postgres/backend.js');
+  const pg = (await import('pg')).default;
+  const schema = `flxt_${id}`;
+  const appName = `flx_${id}`;
+  const backend = await PostgresBackend.connect({ connectionString: `${PG_URL}?application_name=${appName}`, schema, onConnectionError: () => undefined });
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  return {
+    backend,
+    storeUrl: `${PG_URL}?schema=${schema}`,
+    async killConnections() {
+      const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()', [appName]);
+      return r.rowCount ?? 0;
+    },
+    async dispose() {
+      await backend.close().catch(() => undefined);
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.end();
+    },
+  };
+}
+
+/** The backends the fault and example tests run on. */
+export const REAL_BACKENDS: readonly BackendName[] = ['redis', 'postgres'];
