@@ -218,7 +218,7 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
   let out = '';
   let err = '';
   for (const e of result.errors) err += `floxide: ${e}\n`;
-  if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd }).replace(/\n?$/, '\n');
+  if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd, rootDir: result.rootDir || undefined }).replace(/\n?$/, '\n');
   const stale = [...result.modules.stale, ...result.docs.stale];
   const orphans = opts.check ? result.orphans : [];
   if (stale.length + orphans.length > 0) {
@@ -346,7 +346,7 @@ export async function graphOf(opts: GraphOptions): Promise<{ exitCode: ExitCode;
     return { exitCode: ExitCode.Usage, stdout: '', stderr: `floxide: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n` };
   }
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) return { exitCode: ExitCode.Failed, stdout: '', stderr: formatDiagnostics(analysis.diagnostics, { color: opts.color ?? false, cwd: resolved.cwd }) };
+  if (errors.length > 0) return { exitCode: ExitCode.Failed, stdout: '', stderr: formatDiagnostics(analysis.diagnostics, { color: opts.color ?? false, cwd: resolved.cwd, rootDir: analysis.rootDir }) };
   const sep = opts.workflow.lastIndexOf(':');
   const [file, name] = sep > 0 ? [opts.workflow.slice(0, sep).split(path.sep).join('/'), opts.workflow.slice(sep + 1)] : [undefined, opts.workflow];
   const matches = analysis.model.workflows.filter((wf) => wf.name === name && (file === undefined || wf.class.file === file));
