@@ -123,7 +123,7 @@ export const LoopBenchDef = defineWorkflow<LoopBench, LoopBenchWorkItem, LoopBen
   fingerprint: 'ce774799465b5a80',
   workflowClass: LoopBench,
   contextClass: BenchCtx,
-  contextFields: { steps: 'sum' },
+  contextFields: { steps: 'sum', payload: 'lastWrite' },
   start: 'inc',
   nodes: LoopBenchNodes,
   processWorkItem: processLoopBenchWorkItem,

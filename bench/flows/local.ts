@@ -3,6 +3,8 @@ import { edge, join, merge, node, Transition, workflow, type Node, type Workflow
 
 export class BenchCtx {
   @merge.sum() steps = 0;
+  /** Ballast that no step touches: sizes the context (1 KB vs 1 MB) for the bytes-written-per-step figure. */
+  payload = '';
 }
 
 export type Loop = { kind: 'again'; n: number } | { kind: 'done'; n: number };

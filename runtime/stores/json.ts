@@ -15,10 +15,18 @@ function reviver(key: string, value: unknown): unknown {
 export function safeJsonParse(text: unknown, what: string): unknown {
   if (typeof text !== 'string') throw new CorruptStateError(`${what}: expected JSON text, got ${text === null ? 'null' : typeof text}`);
   try {
-    return JSON.parse(text, reviver);
+    return mayPollute(text) ? JSON.parse(text, reviver) : JSON.parse(text);
   } catch (err) {
     throw new CorruptStateError(`${what}: malformed JSON (${(err as Error).message})`, { cause: err });
   }
+}
+
+/**
+ * The reviver costs a JS call per parsed value (several times the parse itself). A key can only be `__proto__` or
+ * `constructor` if the text spells it, or hides it behind a `\uXXXX` escape (the only JSON escape for letters).
+ */
+function mayPollute(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
 }
 
 /** JSON text with object keys sorted (stable across key insertion order). `undefined` becomes `null`. */

@@ -12,3 +12,4 @@ let n = 0;
 checkpointStoreContract('memory', () => new MemoryCheckpointStore());
 checkpointStoreContract('sqlite file', () => new SqliteCheckpointStore(join(dir, `c${n++}.db`)));
 checkpointStoreContract('sqlite :memory:', () => new SqliteCheckpointStore(':memory:'));
+checkpointStoreContract('sqlite file, exclusive', () => new SqliteCheckpointStore(join(dir, `c${n++}.db`), { exclusive: true }));

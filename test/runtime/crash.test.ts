@@ -100,8 +100,9 @@ describe('SIGKILL mid-run, then resume (SQLite)', () => {
     const where = (p: (typeof plans)[number]) => `seed ${seed}, iteration ${p.i}, kill after step ${p.killAfter}${p.exclusive ? ', exclusive' : ''}`;
 
     const interrupted: number[] = [];
-    const iteration = async (p: (typeof plans)[number]): Promise<void> => {
-      const file = join(dir, `crash-${p.i}.db`);
+    let late = 0;
+    const iteration = async (p: (typeof plans)[number], attempt = 0): Promise<void> => {
+      const file = join(dir, `crash-${p.i}-${attempt}.db`);
       const killed = await runAndKill(file, 'crash', p.exclusive, p.killAfter);
       expect(killed.signal, `${where(p)}: the child was not killed (exit ${killed.code}): ${killed.stderr}`).toBe('SIGKILL');
       expect(killed.reported, where(p)).toBeGreaterThanOrEqual(p.killAfter);
@@ -109,6 +110,11 @@ describe('SIGKILL mid-run, then resume (SQLite)', () => {
       const store = new SqliteCheckpointStore(file);
       try {
         const before = await store.getRun('crash');
+        if (before?.status === 'completed' && attempt < 2) {
+          // On a loaded machine the kill can arrive after the child's last step: that is no crash, so try again.
+          late++;
+          return await iteration(p, attempt + 1);
+        }
         expect(before?.status, where(p)).toBe('running');
         interrupted.push(before!.steps);
         const out = await wf.resume(store, 'crash');
@@ -124,7 +130,8 @@ describe('SIGKILL mid-run, then resume (SQLite)', () => {
     for (let next = 0; next < plans.length; next += PARALLEL) {
       await Promise.all(plans.slice(next, next + PARALLEL).map(iteration));
     }
-    // The kills landed at many different points of the run, not all at its start.
+    // Every iteration crashed mid-run, at many different points of the run, not all at its start.
+    expect(interrupted, `${late} kill(s) came after the last step and were retried`).toHaveLength(ITERATIONS);
     expect(new Set(interrupted).size).toBeGreaterThan(ITERATIONS / 2);
     expect(Math.max(...interrupted)).toBeGreaterThan(totalSteps / 4);
   });
