@@ -165,6 +165,7 @@ export class Analyzer {
       if (classes.workflows.length > 0 || classes.nodeClasses.length > 0) {
         for (const d of program.getSemanticDiagnostics(sf)) {
           if (decoratorsOff && DECORATOR_MODE_CODES.has(d.code)) continue;
+          if (isMissingGeneratedModule(d)) continue;
           const td = tsDiagnostic(d, this.rootDir);
           if (td) out.push(td);
         }
@@ -212,3 +213,14 @@ export class Analyzer {
     return { model: { version: FLOW_MODEL_VERSION, workflows }, diagnostics: sortDiagnostics(diagnostics), rootDir: this.rootDir };
   }
 }
+
+/**
+ * "Cannot find module './x.floxide.js'" is not an error before the first build: that module is what the build
+ * writes. (A file may import its own generated module, e.g. to bind the workflow next to its definition.)
+ */
+function isMissingGeneratedModule(d: ts.Diagnostic): boolean {
+  if (d.code !== 2307) return false;
+  const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+  return /['"][^'"]*\.floxide(\.js|\.ts)?['"]/.test(text);
+}
+

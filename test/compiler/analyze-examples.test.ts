@@ -175,3 +175,12 @@ describe('the valid fixtures (aliases, joins, otherwise, nested with context, ge
     }
   });
 });
+
+describe('a first build', () => {
+  it('accepts a workflow file importing its own not-yet-generated module', () => {
+    const r = analyzeProject({ cwd: repo, project: 'test/fixtures/bootstrap/tsconfig.json' });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.model.workflows.map((w) => w.name)).toEqual(['SelfImportWorkflow']);
+  });
+});
+
