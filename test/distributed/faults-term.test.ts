@@ -52,6 +52,7 @@ describe.each(REAL_BACKENDS)('SIGTERM of a worker pool under load (%s)', (name) 
         await rescue.stop();
       }
     }
+    await child.ready;
     child.proc.kill('SIGTERM');
     expect(await child.exit).toBe(0);
   });

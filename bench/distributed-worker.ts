@@ -1,0 +1,41 @@
+/**
+ * One worker process of `bench/distributed.ts`: a WorkerPool serving the 5-step ChainWorkflow from the store given
+ * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms; on SIGTERM it stops
+ * gracefully and writes every commit's `{runId, node, t}` to the file given as third argument.
+ * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file>
+ */
+import { writeFileSync } from 'node:fs';
+import { bindWorkflow, connectBackend, WorkerPool } from 'floxide';
+import { ChainWorkflow } from '../test/fixtures/distributed/flows.js';
+import { ChainWorkflowDef } from '../test/fixtures/distributed/flows.floxide.js';
+
+const [store, concurrencyArg, outFile] = process.argv.slice(2);
+if (!store || !outFile) throw new Error('usage: distributed-worker.ts <store-url> <concurrency> <out-file>');
+const backend = await connectBackend(store);
+const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+const commits: Array<[string, string, number]> = [];
+let completedRuns = 0;
+const pool = new WorkerPool(backend, wf.def, wf.instance, {
+  size: 1,
+  concurrency: Number(concurrencyArg ?? 64),
+  idleMinMs: 1,
+  idleMaxMs: 20,
+  callbacks: {
+    onCommitted(lease, _outcome, result) {
+      if (result.status !== 'applied') return;
+      commits.push([lease.runId, lease.item.node, Date.now()]);
+      if (result.runStatus === 'completed') completedRuns++;
+    },
+  },
+});
+await pool.start();
+process.stdout.write('ready\n');
+const progress = setInterval(() => process.stdout.write(`progress ${completedRuns}\n`), 50);
+process.once('SIGTERM', () => {
+  clearInterval(progress);
+  void pool.stop().then(async () => {
+    writeFileSync(outFile, JSON.stringify(commits));
+    await backend.close();
+    process.stdout.write('stopped\n');
+  });
+});
