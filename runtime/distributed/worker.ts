@@ -246,7 +246,9 @@ export class Worker {
     let idle = this.idleMinMs;
     while (this.state === 'running') {
       const free = this.concurrency - this.inflight.size;
-      if (free <= 0) {
+      // Claim in batches: with many items in flight, wait for a quarter of the slots to free up (one claim round
+      // trip then serves several items) instead of claiming once per finished item.
+      if (free <= 0 || (this.inflight.size > 0 && free < Math.ceil(this.concurrency / 4))) {
         await this.pause(this.idleMaxMs);
         continue;
       }
