@@ -472,6 +472,39 @@ export interface StepCommitter {
 }
 
 /**
+ * The answer for one commit of a batch ({@link BatchStepCommitter.commitSteps}): the commit's {@link CommitResult},
+ * or the typed error `commitStep` would have thrown for it alone (`RunNotFoundError`, `InvalidArgumentError`).
+ */
+export type BatchCommitResult =
+  | { readonly ok: true; readonly result: CommitResult }
+  | { readonly ok: false; readonly error: Error };
+
+/**
+ * Optional: many step commits in one round trip. A backend that implements it lets a busy worker send the commits
+ * of several finished items together (one Lua call, one SQL round trip) instead of one request each.
+ */
+export interface BatchStepCommitter {
+  /**
+   * Applies each commit exactly as {@link StepCommitter.commitStep} would, in array order, and answers one
+   * {@link BatchCommitResult} per commit at the same index. The batch is only a transport: each commit stays
+   * independently atomic (all of its effects or none) and idempotent per item id, checked in `commitStep`'s order
+   * (duplicate, run finished, lease lost, apply). Commits of the same run in one batch see each other's effects as
+   * if sent one after the other (e.g. two arrivals of one group in one batch create the join item once; the second
+   * commit of the same item and lease answers `duplicate`). A commit that is invalid or names an unknown run gets
+   * `{ ok: false, error }` with the error `commitStep` would throw, and changes nothing, while the others still
+   * apply: the batch as a whole is NOT atomic. An empty array answers `[]` without touching the store.
+   * Rejects (with `StoreError`) only when the store cannot be reached: then any subset of the commits may have been
+   * applied, and the caller retries them (each retry of an applied commit answers `duplicate`).
+   */
+  commitSteps(commits: readonly StepCommit[]): Promise<BatchCommitResult[]>;
+}
+
+/** True when `backend` implements the optional {@link BatchStepCommitter.commitSteps}. */
+export function supportsBatchCommit(backend: DistributedBackend): backend is DistributedBackend & BatchStepCommitter {
+  return typeof (backend as Partial<BatchStepCommitter>).commitSteps === 'function';
+}
+
+/**
  * Whether a `failed` outcome dead-letters its item. Failures caused by the run rather than the item (its deadline,
  * its cancellation) mark the item `failed` instead. Every backend uses this rule.
  */

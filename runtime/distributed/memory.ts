@@ -23,6 +23,8 @@ import {
   emptyMetrics,
   isFinalRunStatus,
   shouldDeadLetter,
+  type BatchCommitResult,
+  type BatchStepCommitter,
   type ClaimOptions,
   type CommitResult,
   type ContextSnapshot,
@@ -161,7 +163,7 @@ export function assertCounters(c: unknown): asserts c is Record<string, number> 
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -528,6 +530,22 @@ export class MemoryBackend implements DistributedBackend {
   }
 
   // ---- StepCommitter
+
+  /** See {@link BatchStepCommitter.commitSteps}: each commit runs exactly as {@link commitStep}, in order. */
+  async commitSteps(commits: readonly StepCommit[]): Promise<BatchCommitResult[]> {
+    this.open();
+    if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
+    const out: BatchCommitResult[] = [];
+    for (const commit of commits) {
+      try {
+        out.push({ ok: true, result: await this.commitStep(commit) });
+      } catch (error) {
+        if (error instanceof StoreError || !(error instanceof Error)) throw error;
+        out.push({ ok: false, error });
+      }
+    }
+    return out;
+  }
 
   async commitStep(commit: StepCommit): Promise<CommitResult> {
     this.open();
