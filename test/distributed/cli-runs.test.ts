@@ -1,0 +1,86 @@
+/**
+ * `floxide runs list|show|cancel|pause|resume|wait` against a real Redis, in-process through runCli (the same code
+ * path as the binary), on a key prefix of its own.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../compiler/cli.js';
+import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { chain, CountCtx, REDIS_URL, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix('cli-runs');
+const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
+let backend: RedisBackend;
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
+  const wf = chain();
+  await wf.startDistributed(new CountCtx(), 1, backend, 'cli-a');
+  await wf.startDistributed(new CountCtx(), 2, backend, 'cli-b');
+});
+
+afterAll(async () => {
+  const client = (backend as unknown as { client?: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+  if (client) {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(keys);
+  }
+  await backend.close();
+});
+
+describe('floxide runs', () => {
+  it('lists runs as JSON and as a table', async () => {
+    const json = await cli('runs', 'list', '--store', store, '--json');
+    expect(json.code).toBe(0);
+    const runs = JSON.parse(json.out) as Array<{ runId: string; status: string; workflow: string }>;
+    expect(runs.map((r) => r.runId).sort()).toEqual(['cli-a', 'cli-b']);
+    expect(new Set(runs.map((r) => r.status))).toEqual(new Set(['running']));
+    const table = await cli('runs', 'list', '--store', store);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/cli-a/);
+    expect(table.out).toMatch(/ChainWorkflow/);
+  });
+
+  it('shows a run, pauses, resumes and cancels it; wait reports the cancellation with exit 1', async () => {
+    const show = await cli('runs', 'show', 'cli-a', '--store', store, '--json');
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.out)).toMatchObject({ run: { runId: 'cli-a', status: 'running' } });
+
+    expect((await cli('runs', 'pause', 'cli-a', '--store', store)).code).toBe(0);
+    expect((await backend.getRun('cli-a'))?.status).toBe('paused');
+    expect((await cli('runs', 'resume', 'cli-a', '--store', store)).code).toBe(0);
+    expect((await backend.getRun('cli-a'))?.status).toBe('running');
+    expect((await cli('runs', 'cancel', 'cli-a', '--store', store)).code).toBe(0);
+    expect((await backend.getRun('cli-a'))?.status).toBe('cancelled');
+
+    const wait = await cli('runs', 'wait', 'cli-a', '--store', store, '--timeout-ms', '2000');
+    expect(wait.code).toBe(1);
+    expect(wait.out + wait.err).toMatch(/cancelled/);
+    const filtered = await cli('runs', 'list', '--store', store, '--status', 'cancelled', '--json');
+    expect((JSON.parse(filtered.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['cli-a']);
+  });
+
+  it('waits with a timeout on a run nobody processes', async () => {
+    const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
+    expect(wait.code).toBe(1);
+    expect(wait.err).toMatch(/cli-b is still running after 300 ms/);
+  });
+
+  it('says clearly when the run id is unknown, the URL is bad or the store unreachable', async () => {
+    const unknown = await cli('runs', 'show', 'no-such-run', '--store', store);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no-such-run/);
+    const bad = await cli('runs', 'list', '--store', 'mysql://127.0.0.1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/redis:\/\/|postgres:\/\//);
+    const down = await cli('runs', 'list', '--store', 'redis://127.0.0.1:1');
+    expect(down.code).toBe(1);
+    expect(down.err.length).toBeGreaterThan(0);
+  });
+});
