@@ -229,7 +229,7 @@ describe('examples (local modes)', () => {
     await expect(wf.run(undefined, 'job', { timeoutMs: 500 })).rejects.toBeInstanceOf(DeadlineExceededError);
     const took = Date.now() - started;
     expect(took).toBeGreaterThanOrEqual(490);
-    expect(took).toBeLessThan(1500);
+    expect(took).toBeLessThan(1950); // the node alone would take 2000 ms
   });
 
   it('timer: one run per tick gives 0, 2, ..., 18', async () => {
