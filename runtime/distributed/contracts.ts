@@ -195,6 +195,18 @@ export interface LeasedItem {
    * worker whose cached context is already at this version can skip {@link ContextStore.readContext}.
    */
   readonly contextVersion?: number;
+  /**
+   * The run's latest committed delta (its `version` equals `contextVersion`), for backends that read it with the
+   * claim at little cost (Redis). A worker whose cached context is at `contextVersion - 1` folds it and skips
+   * {@link ContextStore.readContext}. Absent when the run has no delta yet or the backend does not provide it.
+   */
+  readonly lastDelta?: ContextDeltaRecord;
+  /**
+   * The run's initial context (serialised, as {@link ContextSnapshot.initial}) when `contextVersion` is at most 1, for
+   * backends that provide it (Redis): with `lastDelta` it is the whole context, so a worker that has not cached the
+   * run yet needs no {@link ContextStore.readContext} for a young run.
+   */
+  readonly initialContext?: unknown;
 }
 
 export interface ClaimOptions {

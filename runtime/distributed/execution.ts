@@ -19,7 +19,17 @@ import {
   StoreError,
   serializeError,
 } from '../errors.js';
-import { isFinalRunStatus, type CommitResult, type ContextStore, type DistributedBackend, type LeasedItem, type RunStatus } from './contracts.js';
+import {
+  isFinalRunStatus,
+  type BatchStepCommitter,
+  type CommitResult,
+  type ContextDeltaRecord,
+  type ContextStore,
+  type DistributedBackend,
+  type LeasedItem,
+  type RunStatus,
+  type StepCommit,
+} from './contracts.js';
 import { childItemId } from './ids.js';
 
 /** Default lease length: how long a worker may go without a heartbeat before its items are redelivered. */
@@ -50,6 +60,9 @@ export type LeaseResult =
   | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult }
   | { readonly kind: 'released'; readonly reason: ReleaseReason; readonly error?: unknown };
 
+/** Runs whose folded context a worker keeps by default (a worker serving more runs than this re-reads contexts). */
+export const DEFAULT_CONTEXT_CACHE_RUNS = 4096;
+
 /**
  * The folded context of each run a worker serves, keyed by run id, with the version it reflects. A lookup reads
  * only the deltas committed since (one small read per step); least recently used runs are forgotten.
@@ -59,7 +72,7 @@ export class ContextCache {
 
   constructor(
     private readonly codec: ContextCodec<unknown>,
-    private readonly maxRuns = 512,
+    private readonly maxRuns = DEFAULT_CONTEXT_CACHE_RUNS,
   ) {}
 
   /**
@@ -68,10 +81,27 @@ export class ContextCache {
    * same run refresh the cache; callers must not mutate it. `knownVersion` (the claim's `contextVersion`) skips
    * the read when the cache is already that current.
    */
-  async current(store: ContextStore, runId: string, knownVersion?: number): Promise<unknown> {
+  async current(store: ContextStore, runId: string, knownVersion?: number, lastDelta?: ContextDeltaRecord, initial?: unknown): Promise<unknown> {
     const hit = this.entries.get(runId);
+    // A young run the claim brought whole (its initial context and, at version 1, its only delta): no read.
+    if (!hit && initial !== undefined && (knownVersion === 0 || (knownVersion === 1 && lastDelta?.version === 1))) {
+      const ctx = this.codec.revive(initial);
+      if (knownVersion === 1) this.codec.apply(ctx, lastDelta!.delta);
+      this.remember(runId, { version: knownVersion, ctx });
+      return ctx;
+    }
     // The claim told us the run's version: a cache at least that new has every delta committed before the claim.
     if (hit && knownVersion !== undefined && hit.version >= knownVersion) return hit.ctx;
+    // One delta behind and the claim brought that delta: fold it, no read.
+    if (hit && lastDelta !== undefined && lastDelta.version === knownVersion && hit.version === lastDelta.version - 1) {
+      const ctx = this.codec.clone(hit.ctx);
+      this.codec.apply(ctx, lastDelta.delta);
+      hit.ctx = ctx;
+      hit.version = lastDelta.version;
+      this.entries.delete(runId);
+      this.entries.set(runId, hit);
+      return ctx;
+    }
     if (hit) {
       const snap = await store.readContext(runId, hit.version);
       // Concurrent lookups of one run may finish out of order; each snapshot is contiguous from a version <= the
@@ -101,9 +131,13 @@ export class ContextCache {
       this.codec.apply(ctx, d.delta);
       version = d.version;
     }
-    this.entries.set(runId, { version, ctx });
-    if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
+    this.remember(runId, { version, ctx });
     return ctx;
+  }
+
+  private remember(runId: string, entry: { version: number; ctx: unknown }): void {
+    this.entries.set(runId, entry);
+    if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
   }
 
   /**
@@ -181,6 +215,77 @@ export async function extendInFlight(backend: DistributedBackend, f: InFlight, l
   if (!f.controller.signal.aborted) f.controller.abort(new CancelledError(why));
 }
 
+/**
+ * Group commit: the commits of steps that finish while a batch is on its way are queued and sent together as the
+ * next batch ({@link BatchStepCommitter.commitSteps}: one round trip, one script or transaction), so a busy worker
+ * pays one request per batch instead of one per step. Each commit still succeeds or fails on its own; a batch the
+ * store could not take rejects every commit in it (they are retried one by one, each retry being idempotent).
+ */
+export class CommitBatcher {
+  private queue: Array<{ readonly commit: StepCommit; readonly resolve: (r: CommitResult) => void; readonly reject: (e: unknown) => void }> = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  /**
+   * @param backend a backend with `commitSteps`.
+   * @param maxBatch most commits per request.
+   * @param maxInFlight batches on their way at once; further commits wait for one to return.
+   */
+  constructor(
+    private readonly backend: BatchStepCommitter,
+    private readonly maxBatch = 128,
+    private readonly maxInFlight = 2,
+  ) {}
+
+  /** Queues one commit; resolves with its own result (or rejects with its own error). */
+  commit(commit: StepCommit): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.queue.push({ commit, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    // One macrotask of delay gathers the steps that finish in the same turn of the event loop.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight += 1;
+      let sent: Promise<void>;
+      try {
+        sent = this.backend.commitSteps(batch.map((b) => b.commit)).then(
+          (results) => {
+            batch.forEach((b, i) => {
+              const r = results[i];
+              if (r === undefined) b.reject(new StoreError('the store answered fewer commit results than commits sent'));
+              else if (r.ok) b.resolve(r.result);
+              else b.reject(r.error);
+            });
+          },
+          (err: unknown) => {
+            for (const b of batch) b.reject(err);
+          },
+        );
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+        sent = Promise.resolve();
+      }
+      void sent.finally(() => {
+        this.inFlight -= 1;
+        this.schedule();
+      });
+    }
+  }
+}
+
 /** Everything {@link runLeased} needs besides the item. */
 export interface ExecutionEnv {
   readonly backend: DistributedBackend;
@@ -194,6 +299,8 @@ export interface ExecutionEnv {
   readonly mismatchReported: Set<string>;
   /** Stops commit retries early (the worker is shutting down hard). */
   readonly isClosing?: () => boolean;
+  /** When set, commits go through it (grouped into batches) instead of one `commitStep` each. */
+  readonly commits?: CommitBatcher;
 }
 
 /** Compiles and checks a definition + instance for distributed execution. */
@@ -237,7 +344,8 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
   let delay = 25;
   for (;;) {
     try {
-      return await env.backend.commitStep({ runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome });
+      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome };
+      return await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit));
     } catch (err) {
       if (!isTransientStoreError(err) || Date.now() + delay >= f.localExpiry || env.isClosing?.()) throw err;
       await sleep(delay);
@@ -290,7 +398,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     try {
       let context: unknown;
       try {
-        context = await env.cache.current(env.backend, lease.runId, lease.contextVersion);
+        context = await env.cache.current(env.backend, lease.runId, lease.contextVersion, lease.lastDelta, lease.initialContext);
       } catch (err) {
         if (isTransientStoreError(err)) return await release(env, f, 'store_error', err);
         throw err;

@@ -9,8 +9,9 @@ import { hostname } from 'node:os';
 import type { AnyWorkflowDef } from '../definition.js';
 import type { CompiledWorkflow } from '../engine/core.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { DistributedBackend, WorkerHealth } from './contracts.js';
+import { supportsBatchCommit, type DistributedBackend, type WorkerHealth } from './contracts.js';
 import {
+  CommitBatcher,
   ContextCache,
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_REDELIVERIES,
@@ -46,6 +47,11 @@ export interface WorkerOptions {
   readonly info?: Readonly<Record<string, string>>;
   /** Step hooks. */
   readonly callbacks?: StepCallbacks;
+  /**
+   * Send the commits of steps that finish close together as one batch (one round trip) when the backend supports
+   * batched commits (default true). Each commit stays atomic and idempotent on its own.
+   */
+  readonly batchCommits?: boolean;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
 }
@@ -132,6 +138,7 @@ export class Worker {
       callbacks: options.callbacks,
       mismatchReported: new Set(),
       isClosing: () => this.closing,
+      ...(options.batchCommits !== false && supportsBatchCommit(backend) ? { commits: new CommitBatcher(backend) } : {}),
     };
   }
 

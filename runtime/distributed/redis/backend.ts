@@ -39,6 +39,8 @@ import {
   classifyLiveness,
   emptyMetrics,
   shouldDeadLetter,
+  type BatchCommitResult,
+  type BatchStepCommitter,
   type ClaimOptions,
   type CommitResult,
   type ContextDeltaRecord,
@@ -215,7 +217,7 @@ function isNoScript(err: unknown): boolean {
  * is one atomic script, so a failed call applied either everything or nothing. `commitStep` is idempotent per item
  * (a replay answers `duplicate`), so a worker may simply retry a commit whose reply was lost.
  */
-export class RedisBackend implements DistributedBackend {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -508,6 +510,8 @@ export class RedisBackend implements DistributedBackend {
       leaseExpiresAt: Number(e[7]),
       deliveries: Number(e[8]),
       contextVersion: Number(e[9]),
+      ...(e[10] === '' ? {} : { lastDelta: deltaRecord(e[10] as string, Number(e[9])) }),
+      ...(e[11] === '' ? {} : { initialContext: parseStoredJson(e[11] as string, 'context') }),
     }));
   }
 
@@ -592,10 +596,7 @@ export class RedisBackend implements DistributedBackend {
       ]);
       const version = Number(length);
       if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${since}`);
-      const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => {
-        const nl = entry.indexOf('\n');
-        return { version: since + i + 1, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
-      });
+      const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => deltaRecord(entry, since + i + 1));
       return sinceVersion === undefined ? { initial: parseStoredJson(initial as string, 'context'), deltas, version } : { deltas, version };
     });
   }
@@ -681,92 +682,47 @@ export class RedisBackend implements DistributedBackend {
   // ---- StepCommitter
 
   async commitStep(commit: StepCommit): Promise<CommitResult> {
+    const [answer] = await this.commitSteps([commit]);
+    if (!answer!.ok) throw answer!.error;
+    return answer!.result;
+  }
+
+  /**
+   * See {@link BatchStepCommitter.commitSteps}: the valid commits go to Redis in ONE call of the commit script, which
+   * applies them one after the other (each atomic and idempotent on its own); an invalid commit gets its error
+   * without being sent.
+   */
+  async commitSteps(commits: readonly StepCommit[]): Promise<BatchCommitResult[]> {
     this.open();
-    assertRunId(commit.runId);
-    assertItemId(commit.itemId);
-    assertString(commit.leaseToken, 'leaseToken');
-    assertCounters(commit.counters);
-    const outcome = commit.outcome;
-    // Validate and encode everything before calling Redis: a rejected commit changes nothing.
-    let items: string[] = [];
-    let arrivals: string[] = [];
-    let nItems = 0;
-    let nArrivals = 0;
-    let deltaJson = '';
-    let outputJson = '';
-    let errorJson = '';
-    let delayMs = 0;
-    let deadLetter = false;
-    let extraDropped = '';
-    switch (outcome?.type) {
-      case 'continue':
-      case 'terminal': {
-        if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
-        outcome.items.forEach((item, i) => assertEngineItem(item, `outcome.items[${i}]`));
-        outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
-        if (outcome.delta !== undefined && outcome.delta !== null) {
-          if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
-          if (Object.keys(outcome.delta).length > 0) deltaJson = canonicalJson(outcome.delta);
-        }
-        if (outcome.type === 'terminal') {
-          outputJson = canonicalJson(outcome.output ?? null);
-          const extra: DroppedItem[] = [
-            ...outcome.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
-            ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
-          ];
-          extraDropped = extra.length > 0 ? canonicalJson(extra) : '';
-        } else {
-          items = outcome.items.flatMap((item) => [item.id, item.node, canonicalJson(item)]);
-          nItems = outcome.items.length;
-          const sizes = new Map<string, number>();
-          for (const a of outcome.arrivals) {
-            const size = sizes.get(a.group);
-            if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
-            sizes.set(a.group, a.size);
-          }
-          arrivals = outcome.arrivals.flatMap((a: JoinArrival) => [a.group, String(a.index), String(a.size), arrivalRecord(a)]);
-          nArrivals = outcome.arrivals.length;
-        }
-        break;
+    if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
+    const out: BatchCommitResult[] = new Array(commits.length);
+    const sent: number[] = [];
+    const args: Array<string | number> = [this.keyPrefix, this.retainMs, 0];
+    for (let i = 0; i < commits.length; i++) {
+      try {
+        encodeCommit(commits[i]!, args);
+        sent.push(i);
+      } catch (error) {
+        if (!(error instanceof FloxideError)) throw error;
+        out[i] = { ok: false, error };
       }
-      case 'retry':
-        if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
-          throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
-        }
-        assertSerializedError(outcome.error, 'outcome.error');
-        delayMs = Math.ceil(outcome.delayMs);
-        errorJson = canonicalJson(outcome.error);
-        break;
-      case 'failed':
-        assertSerializedError(outcome.error, 'outcome.error');
-        errorJson = canonicalJson(outcome.error);
-        deadLetter = shouldDeadLetter(outcome.error);
-        break;
-      default:
-        throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
     }
-    const counters = Object.entries(commit.counters ?? {});
-    const args: Array<string | number> = [
-      this.keyPrefix,
-      commit.runId,
-      commit.itemId,
-      commit.leaseToken,
-      outcome.type,
-      this.retainMs,
-      deltaJson,
-      outputJson,
-      errorJson,
-      delayMs,
-      deadLetter ? '1' : '0',
-      extraDropped,
-      counters.length,
-      nItems,
-      nArrivals,
-      ...counters.flatMap(([k, v]) => [k, String(v)]),
-      ...items,
-      ...arrivals,
-    ];
-    const reply = (await this.io(() => this.evalScript('commit', this.keys.runLayout(commit.runId), args))) as Reply[];
+    if (sent.length === 0) return out;
+    args[2] = sent.length;
+    const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Reply[][];
+    sent.forEach((index, j) => {
+      const commit = commits[index]!;
+      try {
+        out[index] = { ok: true, result: this.commitResultOf(commit.runId, replies[j]!) };
+      } catch (error) {
+        if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
+        out[index] = { ok: false, error };
+      }
+    });
+    return out;
+  }
+
+  private commitResultOf(runId: string, reply: Reply[]): CommitResult {
     switch (reply[0]) {
       case 'applied':
         return {
@@ -774,7 +730,7 @@ export class RedisBackend implements DistributedBackend {
           runStatus: reply[1] as RunStatus,
           enqueued: reply[2] as string[],
           joined: (reply[3] as string[]).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
-          dropped: parseStoredJson<DroppedItem[]>(reply[4] as string, 'dropped items'),
+          dropped: reply[4] === '[]' ? [] : parseStoredJson<DroppedItem[]>(reply[4] as string, 'dropped items'),
           contextVersion: Number(reply[5]),
         };
       case 'duplicate':
@@ -784,13 +740,98 @@ export class RedisBackend implements DistributedBackend {
       case 'lease_lost':
         return { status: 'lease_lost' };
       case 'not_found':
-        throw this.notFound(commit.runId);
+        throw this.notFound(runId);
       case 'bad_group':
         throw new InvalidArgumentError(`join arrival for group ${String(reply[1])} disagrees with the group's size ${String(reply[2])}`);
       default:
         throw new StoreError(`unexpected commit reply ${String(reply[0])}`);
     }
   }
+}
+
+/**
+ * Validates one commit and appends its arguments to the commit script's ARGV (layout in `lua/commit-2.lua`).
+ * Throws `InvalidArgumentError` (appending nothing) for malformed input.
+ */
+function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
+  assertRunId(commit.runId);
+  assertItemId(commit.itemId);
+  assertString(commit.leaseToken, 'leaseToken');
+  assertCounters(commit.counters);
+  const outcome = commit.outcome;
+  // Validate and encode everything before calling Redis: a rejected commit changes nothing.
+  let items: string[] = [];
+  let arrivals: string[] = [];
+  let nItems = 0;
+  let nArrivals = 0;
+  let deltaJson = '';
+  let outputJson = '';
+  let errorJson = '';
+  let delayMs = 0;
+  let deadLetter = false;
+  let extraDropped = '';
+  switch (outcome?.type) {
+    case 'continue':
+    case 'terminal': {
+      if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
+      outcome.items.forEach((item, i) => assertEngineItem(item, `outcome.items[${i}]`));
+      outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
+      if (outcome.delta !== undefined && outcome.delta !== null) {
+        if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
+        for (const _ in outcome.delta) {
+          deltaJson = canonicalJson(outcome.delta);
+          break;
+        }
+      }
+      if (outcome.type === 'terminal') {
+        outputJson = canonicalJson(outcome.output ?? null);
+        const extra: DroppedItem[] = [
+          ...outcome.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
+          ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
+        ];
+        extraDropped = extra.length > 0 ? canonicalJson(extra) : '';
+      } else {
+        items = outcome.items.flatMap((item) => [item.id, item.node, canonicalJson(item)]);
+        nItems = outcome.items.length;
+        const sizes = new Map<string, number>();
+        for (const a of outcome.arrivals) {
+          const size = sizes.get(a.group);
+          if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
+          sizes.set(a.group, a.size);
+        }
+        arrivals = outcome.arrivals.flatMap((a: JoinArrival) => [a.group, String(a.index), String(a.size), arrivalRecord(a)]);
+        nArrivals = outcome.arrivals.length;
+      }
+      break;
+    }
+    case 'retry':
+      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
+        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+      }
+      assertSerializedError(outcome.error, 'outcome.error');
+      delayMs = Math.ceil(outcome.delayMs);
+      errorJson = canonicalJson(outcome.error);
+      break;
+    case 'failed':
+      assertSerializedError(outcome.error, 'outcome.error');
+      errorJson = canonicalJson(outcome.error);
+      deadLetter = shouldDeadLetter(outcome.error);
+      break;
+    default:
+      throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
+  }
+  const counters = Object.entries(commit.counters ?? {});
+  args.push(commit.runId, commit.itemId, commit.leaseToken, outcome.type, deltaJson, outputJson, errorJson, delayMs, deadLetter ? '1' : '0', extraDropped);
+  args.push(counters.length, nItems, nArrivals);
+  for (const [k, v] of counters) args.push(k, String(v));
+  for (const x of items) args.push(x);
+  for (const x of arrivals) args.push(x);
+}
+
+/** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */
+function deltaRecord(entry: string, version: number): ContextDeltaRecord {
+  const nl = entry.indexOf('\n');
+  return { version, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
 }
 
 /** A parked arrival as the commit script stores it: held flag, node, outer frames and value as JSON text. */

@@ -13,7 +13,7 @@ import { CorruptStateError } from '../../errors.js';
 export const SCRIPT_FILES = {
   createRun: 'create-run-15.lua',
   claim: 'claim-4.lua',
-  commit: 'commit-13.lua',
+  commit: 'commit-2.lua',
   transition: 'transition-13.lua',
   extendLease: 'extend-lease-3.lua',
   release: 'release-4.lua',

@@ -9,7 +9,8 @@
 -- Per-workflow rings ({prefix}ring:{workflow} LIST + ringset SET) hold the running runs with ready items; each turn
 -- pops a run, leases its oldest ready item, and puts the run back at the tail while it has more.
 -- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson, attempt, leaseToken, leaseExpiresAt,
--- deliveries, contextVersion } (empty when nothing is claimable).
+-- deliveries, contextVersion, last delta entry ("itemId\ndelta JSON", '' at version 0),
+-- initial context JSON ('' when contextVersion > 1) } (empty when nothing is claimable).
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -83,8 +84,11 @@ local function claimFromRing(workflow)
           st.updatedAt = now
           redis.call('HSET', R .. ':states', itemId, packState(st))
           redis.call('ZADD', KEYS[1], st.leaseExp, queueMember(runId, itemId))
+          local deltas = R .. ':deltas'
+          local version = redis.call('LLEN', deltas)
           return { runId, workflow, meta[2], meta[3] or '', redis.call('HGET', R .. ':items', itemId), st.attempt, st.token,
-            st.leaseExp, st.deliveries, redis.call('LLEN', R .. ':deltas') }
+            st.leaseExp, st.deliveries, version, version > 0 and redis.call('LINDEX', deltas, -1) or '',
+            version <= 1 and redis.call('HGET', R, 'context') or '' }
         end
       end
     end

@@ -51,13 +51,18 @@ local function queueMember(runId, itemId)
   return runId .. '\n' .. itemId
 end
 
+-- Puts a workflow on the ring of workflows (once; wfset never shrinks). create-run does it for every new run, so
+-- every run that can reach a ring has its workflow there already.
+local function workflowAdd(prefix, workflow)
+  if redis.call('SADD', prefix .. 'wfset', workflow) == 1 then
+    redis.call('RPUSH', prefix .. 'wfring', workflow)
+  end
+end
+
 -- Puts a running run with claimable work on its workflow's round-robin ring (once).
 local function ringAdd(prefix, workflow, runId)
   if redis.call('SADD', prefix .. 'ringset:' .. workflow, runId) == 1 then
     redis.call('RPUSH', prefix .. 'ring:' .. workflow, runId)
-  end
-  if redis.call('SADD', prefix .. 'wfset', workflow) == 1 then
-    redis.call('RPUSH', prefix .. 'wfring', workflow)
   end
 end
 
@@ -78,18 +83,39 @@ local function runKeys()
   }
 end
 
+-- The per-run keys of a run named in ARGV rather than KEYS (scripts that serve several runs in one call), in the
+-- runKeys() layout.
+local function runKeysOf(prefix, runId, leasesKey, delayedKey)
+  local r = prefix .. 'run:{' .. runId .. '}'
+  local K = {
+    run = r, items = r .. ':items', states = r .. ':states', order = r .. ':order', ready = r .. ':ready',
+    tokens = r .. ':tokens', metrics = r .. ':metrics', deltas = r .. ':deltas', errors = r .. ':errors',
+    dead = r .. ':dead', joins = r .. ':joins', leases = leasesKey, delayed = delayedKey,
+  }
+  K.all = { K.run, K.items, K.states, K.order, K.ready, K.tokens, K.metrics, K.deltas, K.errors, K.dead, K.joins }
+  return K
+end
+
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
   'output', 'error', 'dropped' }
 
--- Adds a new item (pending, attempt 1) unless the run already knows its id. Returns true when added.
-local function enqueueItem(K, prefix, runId, workflow, status, id, node, json, now)
+-- Adds a new item (pending, attempt 1) unless the run already knows its id, WITHOUT counting it: the caller adds
+-- the number added to the run's `outstanding` and the `enqueued` metric (once, for all the items it adds).
+-- Returns true when added.
+local function addItem(K, prefix, runId, workflow, status, id, node, json, now)
   if redis.call('HSETNX', K.items, id, json) == 0 then return false end
   redis.call('HSET', K.states, id, packState(newState(node, now)))
   redis.call('RPUSH', K.order, id)
   redis.call('RPUSH', K.ready, id)
+  if status == 'running' then ringAdd(prefix, workflow, runId) end
+  return true
+end
+
+-- Adds a new item (pending, attempt 1) unless the run already knows its id, and counts it. Returns true when added.
+local function enqueueItem(K, prefix, runId, workflow, status, id, node, json, now)
+  if not addItem(K, prefix, runId, workflow, status, id, node, json, now) then return false end
   redis.call('HINCRBY', K.metrics, 'enqueued', 1)
   redis.call('HINCRBY', K.run, 'outstanding', 1)
-  if status == 'running' then ringAdd(prefix, workflow, runId) end
   return true
 end

@@ -1,0 +1,165 @@
+-- commit: applies a batch of step commits, one after the other; each commit is atomic and idempotent on its own
+-- (ack, successors, join arrivals, context delta, item state, metrics, errors, run completion or failure), and the
+-- whole batch runs as one script, so no other client sees a half-applied commit.
+-- KEYS[1] leases ZSET, KEYS[2] delayed ZSET (the per-run keys are derived from the prefix and each run id:
+-- single-instance Redis only, like the claim script)
+-- ARGV[1] key prefix, ARGV[2] retainFinishedMs (0 = keep forever), ARGV[3] number of commits, then per commit:
+--   run id, item id, lease token, outcome type ('continue' | 'terminal' | 'retry' | 'failed'),
+--   delta JSON or '', output JSON (terminal) or '', error JSON (retry, failed) or '', retry delay ms (integer),
+--   '1' to dead-letter a failure, extra dropped JSON array (terminal: its own successors / arrivals) or '',
+--   nCounters, nItems, nArrivals, then nCounters x (name, increment), nItems x (id, node, item JSON),
+--   nArrivals x (group, index, size, arrival record JSON)
+--   (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text})
+-- Returns one reply per commit, in order, each checked in this order: unknown run -> { 'not_found' }; a group size
+-- that disagrees with the parked group -> { 'bad_group', group, size }; already committed -> { 'duplicate' }; run
+-- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise
+-- { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
+--! include common.lua
+--! include finish.lua
+
+local prefix = ARGV[1]
+local retainMs = tonumber(ARGV[2])
+local nCommits = tonumber(ARGV[3])
+local now = nowMs()
+
+-- Applies the commit whose arguments start after ARGV[p]; returns its reply.
+local function commitOne(p)
+  local runId, itemId, token, kind = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
+  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped =
+    ARGV[p + 5], ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], ARGV[p + 9], ARGV[p + 10]
+  local nCounters, nItems, nArrivals = tonumber(ARGV[p + 11]), tonumber(ARGV[p + 12]), tonumber(ARGV[p + 13])
+  local base = p + 13
+  local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
+
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow')
+  local status, workflow = meta[1], meta[2]
+  if not status then return { 'not_found' } end
+
+  local arrivals = {}
+  local arrivalBase = base + 2 * nCounters + 3 * nItems
+  for i = 0, nArrivals - 1 do
+    local at = arrivalBase + 4 * i
+    local a = { group = ARGV[at + 1], index = ARGV[at + 2], size = tonumber(ARGV[at + 3]), record = ARGV[at + 4] }
+    local size = redis.call('HGET', K.joins, a.group)
+    if size and tonumber(size) ~= a.size then return { 'bad_group', a.group, size } end
+    arrivals[#arrivals + 1] = a
+  end
+
+  -- (1) already committed. A lease that is still current (in progress under this token) cannot have committed a
+  -- retry (a retry clears the token and every claim gets a fresh one), so the token set is read only otherwise.
+  local s = redis.call('HGET', K.states, itemId)
+  local st = s and unpackState(s)
+  if st and (st.status == 'completed' or st.status == 'failed' or st.status == 'dead_lettered') then return { 'duplicate' } end
+  local current = st and st.status == 'in_progress' and st.token == token
+  if not current and redis.call('SISMEMBER', K.tokens, token) == 1 then return { 'duplicate' } end
+  -- (2) run final: its outstanding work was dropped when it finished; nothing else applies
+  if isFinal(status) then return { 'run_finished', status } end
+  -- (3) lease
+  if not current or st.leaseExp <= now then return { 'lease_lost' } end
+
+  -- (4) apply
+  redis.call('ZREM', K.leases, queueMember(runId, itemId))
+  st.token = ''
+  st.leaseExp = nil
+  st.updatedAt = now
+  for i = 0, nCounters - 1 do
+    redis.call('HINCRBYFLOAT', K.metrics, 'c:' .. ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
+  end
+
+  local function errorRecord(kindName, attempt)
+    return '{"at":' .. int(now) .. ',"attempt":' .. int(attempt) .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
+      .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
+  end
+
+  local enqueued, joined = {}, {}
+  local dropped = '[]'
+  local version = nil
+
+  if kind == 'retry' then
+    redis.call('SADD', K.tokens, token)
+    redis.call('RPUSH', K.errors, errorRecord('retry', st.attempt))
+    st.status = 'waiting_retry'
+    st.attempt = st.attempt + 1
+    st.notBefore = now + tonumber(delayMs)
+    redis.call('HSET', K.states, itemId, packState(st))
+    redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
+    redis.call('HINCRBY', K.metrics, 'retries', 1)
+  elseif kind == 'failed' then
+    local dl = deadLetter == '1'
+    st.status = dl and 'dead_lettered' or 'failed'
+    redis.call('HSET', K.states, itemId, packState(st))
+    redis.call('RPUSH', K.errors, errorRecord('failure', st.attempt))
+    redis.call('HINCRBY', K.metrics, 'failed', 1)
+    if dl then
+      redis.call('HINCRBY', K.metrics, 'deadLettered', 1)
+      redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
+        .. ',"item":' .. redis.call('HGET', K.items, itemId) .. '}')
+    end
+    dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs)
+    status = 'failed'
+  else
+    st.status = 'completed'
+    redis.call('HSET', K.states, itemId, packState(st))
+    redis.call('HINCRBY', K.metrics, 'completed', 1)
+    if deltaJson ~= '' then version = redis.call('RPUSH', K.deltas, itemId .. '\n' .. deltaJson) end
+    if kind == 'terminal' then
+      dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', outputJson, extraDropped, retainMs)
+      status = 'completed'
+    else
+      local itemBase = base + 2 * nCounters
+      for i = 0, nItems - 1 do
+        local at = itemBase + 3 * i
+        local id = ARGV[at + 1]
+        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], now) then enqueued[#enqueued + 1] = id end
+      end
+      for _, a in ipairs(arrivals) do
+        local groupKey = K.run .. ':join:' .. a.group
+        redis.call('HSETNX', K.joins, a.group, a.size)
+        if redis.call('HSETNX', groupKey, a.index, a.record) == 1 and redis.call('HLEN', groupKey) >= a.size then
+          local flat = redis.call('HGETALL', groupKey)
+          redis.call('DEL', groupKey)
+          redis.call('HDEL', K.joins, a.group)
+          local parked = {}
+          for i = 1, #flat, 2 do
+            local r = cjson.decode(flat[i + 1])
+            r.index = tonumber(flat[i])
+            parked[#parked + 1] = r
+          end
+          table.sort(parked, function(x, y) return x.index < y.index end)
+          local node = nil
+          for _, r in ipairs(parked) do if r.h == false and type(r.n) == 'string' then node = r.n; break end end
+          if not node then for _, r in ipairs(parked) do if type(r.n) == 'string' then node = r.n; break end end end
+          if node then
+            local values = {}
+            for _, r in ipairs(parked) do if r.h == false then values[#values + 1] = r.v end end
+            local id = a.group .. ':join'
+            local outer = parked[1].o
+            local json = '{"id":' .. cjson.encode(id) .. ',"input":[' .. table.concat(values, ',') .. ']'
+              .. (outer ~= '[]' and (',"join":' .. outer) or '') .. ',"node":' .. cjson.encode(node) .. '}'
+            if addItem(K, prefix, runId, workflow, status, id, node, json, now) then
+              enqueued[#enqueued + 1] = id
+              joined[#joined + 1] = json
+            end
+          end
+        end
+      end
+      -- The consumed item leaves the outstanding count and the added ones join it, in one update.
+      if #enqueued > 0 then redis.call('HINCRBY', K.metrics, 'enqueued', #enqueued) end
+      if redis.call('HINCRBY', K.run, 'outstanding', #enqueued - 1) <= 0 then
+        local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
+          .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
+        dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs)
+        status = 'failed'
+      end
+    end
+  end
+  return { 'applied', status, enqueued, joined, dropped, version or redis.call('LLEN', K.deltas) }
+end
+
+local out = {}
+local p = 3
+for c = 1, nCommits do
+  out[c] = commitOne(p)
+  p = p + 13 + 2 * tonumber(ARGV[p + 11]) + 3 * tonumber(ARGV[p + 12]) + 4 * tonumber(ARGV[p + 13])
+end
+return out
