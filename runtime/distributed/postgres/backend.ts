@@ -28,6 +28,8 @@ import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   shouldDeadLetter,
+  type BatchCommitResult,
+  type BatchStepCommitter,
   type ClaimOptions,
   type CommitResult,
   type ContextDeltaRecord,
@@ -56,6 +58,12 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { assertArrival, assertCounters, assertEngineItem, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../memory.js';
 import { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName, migrate, sqlFile } from './migrate.js';
 
+/**
+ * Default connections per backend (per process). Every hot-path call is one short statement, so a few connections
+ * keep a server busy; more only add context switches and lock waits (measured with bench/distributed.ts).
+ */
+export const DEFAULT_POOL_SIZE = 4;
+
 /** Default retention of finished runs for {@link PostgresBackend.purgeFinished}: 7 days. */
 export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -63,7 +71,11 @@ export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
 export interface PostgresBackendOptions {
   /** e.g. `postgres://postgres@127.0.0.1:5432/test`. Either this or `pool` (or both: `pool` wins per field). */
   readonly connectionString?: string;
-  /** Extra `pg` Pool settings (max connections, timeouts, ssl...). `types` and `options` are set by the backend. */
+  /**
+   * Extra `pg` Pool settings (max connections, timeouts, ssl...). `types` and `options` are set by the backend.
+   * `max` defaults to {@link DEFAULT_POOL_SIZE}. Calls beyond `max` wait in the backend's own FIFO queue, so
+   * `connectionTimeoutMillis` only bounds opening a connection, never the wait for a busy one.
+   */
   readonly pool?: Omit<PoolConfig, 'types' | 'options' | 'connectionString'>;
   /** The schema holding every table ([a-z0-9_], default `floxide`). Created and migrated on connect. */
   readonly schema?: string;
@@ -145,7 +157,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -153,8 +165,16 @@ export class PostgresBackend implements DistributedBackend {
   private readonly retainFinishedMs: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Calls holding a connection slot, and the FIFO of calls waiting for one (see {@link PostgresBackendOptions.pool}). */
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  private constructor(pool: pg.Pool, schema: string, retainFinishedMs: number) {
+  private constructor(
+    pool: pg.Pool,
+    schema: string,
+    retainFinishedMs: number,
+    private readonly size: number,
+  ) {
     this.pool = pool;
     this.schema = schema;
     this.retainFinishedMs = retainFinishedMs;
@@ -172,9 +192,12 @@ export class PostgresBackend implements DistributedBackend {
     if (typeof retain !== 'number' || !Number.isFinite(retain) || retain < 0) {
       throw new InvalidArgumentError(`retainFinishedMs must be a non-negative number of milliseconds, got ${String(retain)}`);
     }
+    const size = options.pool?.max ?? DEFAULT_POOL_SIZE;
+    assertPositiveInt(size, 'pool.max');
     const pool = new pg.Pool({
       ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
       ...options.pool,
+      max: size,
       // schema validated above: [a-z0-9_] only, so it needs no quoting inside the startup option
       options: `-c search_path=${schema}`,
       types: typeParsers,
@@ -182,7 +205,7 @@ export class PostgresBackend implements DistributedBackend {
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (err) => onError?.(err));
-    const backend = new PostgresBackend(pool, schema, retain);
+    const backend = new PostgresBackend(pool, schema, retain, size);
     try {
       const client = await pool.connect();
       try {
@@ -212,7 +235,10 @@ export class PostgresBackend implements DistributedBackend {
   /** Runs one SQL file as a named (per-connection prepared) statement; every failure becomes a typed error. */
   private async run<R extends pg.QueryResultRow>(file: string, values: unknown[], what: string): Promise<R[]> {
     if (this.closed) throw new StoreError('the Postgres backend is closed');
+    if (this.active >= this.size) await new Promise<void>((resume) => this.waiting.push(resume));
+    else this.active += 1;
     try {
+      if (this.closed) throw new StoreError('the Postgres backend is closed');
       const res = await this.pool.query<R>({ name: `floxide:${file}`, text: sqlFile(file), values });
       return res.rows;
     } catch (err) {
@@ -220,12 +246,22 @@ export class PostgresBackend implements DistributedBackend {
       if ((err as { code?: unknown }).code === INVALID_ARGUMENT_SQLSTATE) throw new InvalidArgumentError(describe(err));
       if (this.closed) throw new StoreError('the Postgres backend is closed', { cause: err });
       throw new StoreError(`Postgres ${what} failed: ${describe(err)}`, { cause: err });
+    } finally {
+      // hand the slot straight to the next waiter (FIFO), or free it
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active -= 1;
     }
   }
 
   /** Idempotent. Waits for the pool to close; afterwards every operation rejects with `StoreError`. */
   async close(): Promise<void> {
     this.closed = true;
+    // queued calls wake up (each as if it got a slot), see `closed` and reject with StoreError
+    for (const resume of this.waiting.splice(0)) {
+      this.active += 1;
+      resume();
+    }
     this.closing ??= this.pool.end().catch(() => undefined);
     await this.closing;
   }
@@ -545,23 +581,54 @@ export class PostgresBackend implements DistributedBackend {
   // ---- StepCommitter
 
   async commitStep(commit: StepCommit): Promise<CommitResult> {
-    assertRunId(commit.runId);
-    assertItemId(commit.itemId);
-    assertString(commit.leaseToken, 'leaseToken');
-    assertCounters(commit.counters);
-    const payload = encodeCommit(commit);
-    const [row] = await this.run<{ result: Record<string, unknown> }>('commit_step.sql', [JSON.stringify(payload)], 'commitStep');
-    const r = row!.result as {
-      status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found';
-      runStatus?: RunStatus;
-      enqueued?: string[];
-      joined?: string[];
-      dropped?: DroppedItem[];
-      contextVersion?: number;
-    };
+    const payload = encodeCommit(validCommit(commit));
+    const [row] = await this.run<{ result: RawCommitResult }>('commit_step.sql', [JSON.stringify(payload)], 'commitStep');
+    return this.resultOf(commit.runId, row!.result);
+  }
+
+  /**
+   * See {@link BatchStepCommitter.commitSteps}: every commit is validated like {@link commitStep} (an invalid one
+   * answers `{ ok: false, error }` and is not sent), the others go to `commit_steps` in ONE statement, so one
+   * transaction, one round trip and one WAL flush for the whole batch, each commit still applied (or refused)
+   * exactly as `commitStep` would. Rejects with `StoreError` only when the store fails; then nothing of the batch was
+   * applied (it is one transaction) and retrying it is safe.
+   */
+  async commitSteps(commits: readonly StepCommit[]): Promise<BatchCommitResult[]> {
+    if (this.closed) throw new StoreError('the Postgres backend is closed');
+    if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
+    const out: BatchCommitResult[] = new Array<BatchCommitResult>(commits.length);
+    const sent: number[] = [];
+    const payloads: EncodedCommit[] = [];
+    commits.forEach((commit, i) => {
+      try {
+        payloads.push(encodeCommit(validCommit(commit)));
+        sent.push(i);
+      } catch (error) {
+        if (!(error instanceof InvalidArgumentError)) throw error;
+        out[i] = { ok: false, error };
+      }
+    });
+    if (payloads.length > 0) {
+      const [row] = await this.run<{ results: RawCommitResult[] }>('commit_steps.sql', [JSON.stringify(payloads)], 'commitSteps');
+      const results = row!.results;
+      if (!Array.isArray(results) || results.length !== payloads.length) throw new StoreError(`commit_steps answered ${String(results?.length)} results for ${payloads.length} commits`);
+      sent.forEach((i, k) => {
+        const raw = results[k]!;
+        if (raw.status === 'invalid') out[i] = { ok: false, error: new InvalidArgumentError(raw.message ?? 'invalid commit') };
+        else if (raw.status === 'not_found') out[i] = { ok: false, error: this.notFound(commits[i]!.runId) };
+        else out[i] = { ok: true, result: this.resultOf(commits[i]!.runId, raw) };
+      });
+    }
+    return out;
+  }
+
+  /** Maps one answer of `commit_one` to a {@link CommitResult} (`not_found` throws `RunNotFoundError`). */
+  private resultOf(runId: string, r: RawCommitResult): CommitResult {
     switch (r.status) {
       case 'not_found':
-        throw this.notFound(commit.runId);
+        throw this.notFound(runId);
+      case 'invalid':
+        throw new InvalidArgumentError(r.message ?? 'invalid commit');
       case 'duplicate':
         return { status: 'duplicate' };
       case 'lease_lost':
@@ -602,7 +669,28 @@ export class PostgresBackend implements DistributedBackend {
   }
 }
 
-/** What `commit_step(jsonb)` receives (see its header in migration 0002). */
+/** What `commit_one` answers for one commit (see migrations 0002 and 0003). */
+interface RawCommitResult {
+  status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found' | 'invalid';
+  message?: string;
+  runStatus?: RunStatus;
+  enqueued?: string[];
+  joined?: string[];
+  dropped?: DroppedItem[];
+  contextVersion?: number;
+}
+
+/** The id, token and counter checks of a commit (the outcome is checked by {@link encodeCommit}). */
+function validCommit(commit: StepCommit): StepCommit {
+  if (typeof commit !== 'object' || commit === null) throw new InvalidArgumentError('a commit must be an object');
+  assertRunId(commit.runId);
+  assertItemId(commit.itemId);
+  assertString(commit.leaseToken, 'leaseToken');
+  assertCounters(commit.counters);
+  return commit;
+}
+
+/** What `commit_step(jsonb)` / `commit_one` receive (see their header in migrations 0002 and 0003). */
 interface EncodedCommit {
   runId: string;
   itemId: string;

@@ -15,6 +15,7 @@ export const DEFAULT_POSTGRES_SCHEMA = 'floxide';
 export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [
   { version: 1, file: '0001_init.sql' },
   { version: 2, file: '0002_functions.sql' },
+  { version: 3, file: '0003_throughput.sql' },
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

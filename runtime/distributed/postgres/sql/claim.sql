@@ -1,4 +1,4 @@
--- claim: leases up to $2 claimable items to worker $1 for $3 ms (see claim_items in migration 0002 for the
+-- claim: leases up to $2 claimable items to worker $1 for $3 ms (see claim_items in migration 0003 for the
 -- fairness and locking rules), with what the worker needs of their runs.
 -- Parameters: $1 worker_id, $2 max, $3 lease ms (integer), $4 workflow | NULL.
 -- Returns: one row per leased item, in hand-out order, with the run's context version as of the claim.
