@@ -28,6 +28,7 @@ import {
   type CheckpointTerminalCommit,
 } from './contract.js';
 import { canonicalJson, safeJsonParse, toJson } from './json.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
 export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql'];
@@ -36,10 +37,41 @@ export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
   busyTimeoutMs?: number;
   /**
-   * WAL pages between automatic checkpoints (SQLite's `wal_autocheckpoint`). Default 10 000 (about 40 MB of
-   * WAL): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints mean faster commits.
+   * Where WAL checkpoints (copying the WAL back into the database file, and its fsyncs) run.
+   *
+   * - `'background'` (the default for a file): a worker thread with its own connection to the file runs a
+   *   PASSIVE checkpoint every ~2,000 commits and every 250 ms while writes continue, concurrently with the
+   *   commits, which never wait for a checkpoint's fsync (100-700 ms each on a busy disk). While a run keeps
+   *   committing, a PASSIVE checkpoint cannot restart the WAL, so the WAL grows until it holds `maxWalPages`
+   *   frames; the committing thread then checkpoints inline once (waiting for the worker's checkpoint in
+   *   progress) and the WAL restarts. The worker never keeps the process alive and stops in {@link
+   *   SqliteCheckpointStore.close}. If it fails, the store falls back to inline checkpoints and reports the error
+   *   (see `onBackgroundError`). Costs one thread and one more connection per store.
+   * - `'inline'`: SQLite's automatic checkpoint, run by the commit that fills `walAutocheckpointPages` pages,
+   *   on the committing thread: that commit waits for the fsyncs.
+   *
+   * `:memory:` databases (no WAL) and `exclusive: true` stores (only one connection may open the file) always
+   * checkpoint inline. Durability is the same either way: WAL with `synchronous=NORMAL`.
+   */
+  checkpoints?: 'background' | 'inline';
+  /**
+   * Inline checkpoints only: WAL pages between automatic checkpoints (SQLite's `wal_autocheckpoint`). Default
+   * 10 000 (about 40 MB of WAL): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints
+   * mean faster commits.
    */
   walAutocheckpointPages?: number;
+  /**
+   * Background checkpoints only: WAL length, in pages (frames), at which the committing thread checkpoints
+   * inline so that the WAL restarts. Bounds the WAL file of a long run (about 256 MB with 4 KB pages at the
+   * default 65 536). The WAL file keeps up to that size between checkpoints while the store is open (reusing its
+   * blocks is faster than growing the file again); {@link SqliteCheckpointStore.close} truncates it.
+   */
+  maxWalPages?: number;
+  /**
+   * Background checkpoints only: called (once) when the checkpoint worker fails; the store has then switched
+   * to inline checkpoints and keeps working. Without it, the store's next write throws that `StoreError` once.
+   */
+  onBackgroundError?: (err: StoreError) => void;
   /**
    * Hold the database file's lock for the lifetime of this store (`locking_mode=EXCLUSIVE`). Only this
    * connection can then read or write the file: another store, process or `sqlite3` shell opening it waits
@@ -99,6 +131,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
   private readonly completeTx: Database.Transaction<(runId: string, c: CheckpointTerminalCommit) => EngineItem[]>;
   private readonly createTx: Database.Transaction<(run: NewCheckpointRun, input: string) => boolean>;
+  private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly inlinePages: number;
+  /** A background checkpoint failure nobody was told about yet: the next write throws it. */
+  private pendingError: StoreError | undefined;
+  private onBackgroundError: ((err: StoreError) => void) | undefined;
 
   /** Opens (creating if needed) the database at `filename` and applies pending migrations. */
   constructor(filename: string, options: SqliteCheckpointStoreOptions = {}) {
@@ -109,14 +146,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      this.db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(options.walAutocheckpointPages ?? 10_000))}`);
+      this.inlinePages = Math.max(1, Math.floor(options.walAutocheckpointPages ?? 10_000));
+      const background = (options.checkpoints ?? 'background') === 'background' && !options.exclusive && isFile(filename, this.db);
+      // 0 = no automatic checkpoint on the committing thread: the worker below does them.
+      this.db.pragma(`wal_autocheckpoint = ${background ? 0 : this.inlinePages}`);
       // Caps the WAL file left behind after a checkpoint (above the ~40 MB autocheckpoint size: no truncation churn).
       this.db.pragma('journal_size_limit = 67108864');
       // Loading a long journal sorts it by seq: keep that sort in memory, with room for the journal's pages.
       this.db.pragma('temp_store = MEMORY');
       this.db.pragma('cache_size = -16384');
       migrate(this.db);
+      const maxWalPages = Math.max(1000, Math.floor(options.maxWalPages ?? 65_536));
+      if (background) {
+        // Keep the WAL file's blocks between restarts: appending past the end of the file allocates blocks, and
+        // on ext4 those allocations wait for the journal commits that the checkpoints' fsyncs trigger.
+        const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+        this.db.pragma(`journal_size_limit = ${Math.max(67_108_864, (maxWalPages + 1024) * pageSize)}`);
+        this.onBackgroundError = options.onBackgroundError;
+        this.checkpointer = new WalCheckpointer({
+          file: this.db.name,
+          busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
+          commitsPerCheckpoint: 2000,
+          intervalMs: 250,
+          maxWalPages,
+          onError: (err) => {
+            if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${this.inlinePages}`);
+            this.report(err);
+          },
+        });
+      }
     } catch (err) {
+      const opened = (this as { db?: Db }).db;
+      if (opened?.open) opened.close();
       throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`);
     }
     const p = (sql: string) => this.db.prepare(sql);
@@ -225,7 +286,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     validateRunId(run.runId);
     const input = canonicalJson(run.input);
-    return this.guard(() => this.createTx.immediate(run, input));
+    return this.write(() => this.createTx.immediate(run, input));
   }
 
   async load(runId: string): Promise<Checkpoint | undefined> {
@@ -256,24 +317,24 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
     validateRunId(runId);
-    return this.guard(() => this.commitTx.immediate(runId, commit));
+    return this.write(() => this.commitTx.immediate(runId, commit));
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
     validateRunId(runId);
-    return this.guard(() => ({ dropped: this.completeTx.immediate(runId, commit) }));
+    return this.write(() => ({ dropped: this.completeTx.immediate(runId, commit) }));
   }
 
   async fail(runId: string, error: SerializedError): Promise<void> {
     validateRunId(runId);
-    this.guard(() => {
+    this.write(() => {
       if (this.s.failRun.run(toJson(error, 'the error'), Date.now(), runId).changes === 0) this.requireRun(runId);
     });
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
     validateRunId(runId);
-    return this.guard(() => {
+    return this.write(() => {
       const r = reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' };
       if (this.s.cancelRun.run(toJson(r, 'the reason'), Date.now(), runId).changes > 0) return true;
       this.requireRun(runId);
@@ -283,15 +344,27 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async reopen(runId: string): Promise<void> {
     validateRunId(runId);
-    this.guard(() => {
+    this.write(() => {
       if (this.s.reopenRun.run(Date.now(), runId).changes > 0) return;
       const row = this.requireRun(runId);
       if (row.status !== 'running') throw new RunStateError(`run ${runId} is ${row.status}; only a failed run can be reopened`);
     });
   }
 
+  /**
+   * Stops the checkpoint worker (after its checkpoint in progress), checkpoints the whole WAL into the database
+   * file and truncates it (background mode), and closes the connection. Idempotent.
+   */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.checkpointer) await this.checkpointer.close();
+    if (!this.db.open) return;
+    try {
+      if (this.checkpointer) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      throw asStoreError(err, 'SQLite checkpoint store: the final WAL checkpoint failed');
+    } finally {
+      this.db.close();
+    }
   }
 
   /** Replays the journal: pending items in queue order, deltas in commit order, the counter and step count. */
@@ -364,6 +437,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return row ? new RunStateError(`run ${runId} is ${row.status}, not running`) : new RunNotFoundError(`no run ${runId}`);
   }
 
+  /** {@link guard} for a write transaction: throws a pending background failure first, counts the commit after. */
+  private write<T>(f: () => T): T {
+    if (this.pendingError) {
+      const err = this.pendingError;
+      this.pendingError = undefined;
+      throw err;
+    }
+    const r = this.guard(f);
+    if (this.checkpointer?.noteCommit()) this.checkpointInline();
+    return r;
+  }
+
+  /**
+   * The WAL reached `maxWalPages` with background checkpoints: RESTART waits for the worker's checkpoint in
+   * progress (busy timeout), copies the rest and lets the next write transaction restart the log. The commit is
+   * already durable, so a failure here is reported like a worker failure instead of failing that commit.
+   */
+  private checkpointInline(): void {
+    try {
+      this.db.pragma('wal_checkpoint(RESTART)');
+    } catch (err) {
+      this.report(new StoreError(`SQLite checkpoint store: inline WAL checkpoint: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    }
+    this.checkpointer!.checkpointedInline();
+  }
+
+  /** A checkpoint failure (the data committed so far is safe): to `onBackgroundError`, else thrown by the next write. */
+  private report(err: StoreError): void {
+    if (this.onBackgroundError) this.onBackgroundError(err);
+    else this.pendingError ??= err;
+  }
+
   private guard<T>(f: () => T): T {
     try {
       return f();
@@ -376,6 +481,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
 function asStoreError(err: unknown, what: string): Error {
   if (err instanceof FloxideError) return err;
   return new StoreError(`${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/** True when `filename` names a file (not `:memory:`, a URI memory database or a temporary database). */
+function isFile(filename: string, db: Db): boolean {
+  if (db.memory || filename === '' || filename === ':memory:') return false;
+  return (db.pragma('journal_mode', { simple: true }) as string).toLowerCase() === 'wal';
 }
 
 function migrate(db: Db): void {
