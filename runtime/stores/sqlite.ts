@@ -465,8 +465,16 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   /** A checkpoint failure (the data committed so far is safe): to `onBackgroundError`, else thrown by the next write. */
   private report(err: StoreError): void {
-    if (this.onBackgroundError) this.onBackgroundError(err);
-    else this.pendingError ??= err;
+    if (!this.onBackgroundError) {
+      this.pendingError ??= err;
+      return;
+    }
+    try {
+      this.onBackgroundError(err);
+    } catch {
+      // A throwing callback must not fail the commit that noticed the failure: the next write throws instead.
+      this.pendingError ??= err;
+    }
   }
 
   private guard<T>(f: () => T): T {

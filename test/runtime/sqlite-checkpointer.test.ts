@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates `runId` and commits `steps` one-item steps (the store's hot path). */
 async function commitSteps(store: SqliteCheckpointStore, runId: string, steps: number): Promise<void> {
-  await store.createRun({ runId, workflow: 'W', fingerprint: 'f', input: 0, context: {}, start: { node: 'a', id: '0', input: 0 } });
+  await store.createRun({ runId, workflow: 'W', fingerprint: 'f', input: 0, context: {}, deadline: undefined, start: { node: 'a', id: '0', input: 0 } });
   for (let i = 0; i < steps; i++) {
     const r = await store.commitStep(runId, { itemId: String(i), items: [{ node: 'a', id: String(i + 1), input: i }], arrivals: [], delta: { n: i }, counter: i + 1, seq: i + 1 });
     expect(r.applied).toBe(true);
