@@ -181,6 +181,29 @@ describe('postgres claims over many runs', () => {
   });
 });
 
+describe('postgres coalesced createRun', () => {
+  it('concurrent creates each keep their own answer: new, existing, twice the same id, mismatched input', async () => {
+    const b = await open();
+    await b.createRun(spec('old'));
+    const calls = [
+      ...Array.from({ length: 50 }, (_, i) => b.createRun(spec(`new${i}`))),
+      b.createRun(spec('old')),
+      b.createRun(spec('twice')),
+      b.createRun(spec('twice')),
+      b.createRun(spec('old', { input: 'other' })),
+      b.createRun(spec('old', { fingerprint: 'fp2' })),
+    ];
+    const res = await Promise.allSettled(calls);
+    const ok = res.map((r) => (r.status === 'fulfilled' ? r.value.created : r.reason.name));
+    expect(ok.slice(0, 50)).toEqual(Array(50).fill(true));
+    expect(ok.slice(50)).toEqual([false, true, false, 'RunInputMismatchError', 'FingerprintMismatchError']);
+    const fresh = await b.getRun('new7');
+    expect(fresh).toMatchObject({ status: 'running', input: { runId: 'new7' } });
+    expect((await b.pendingWork('new7')).map((p) => p.item)).toEqual([{ node: 'start', id: '0', input: null }]);
+    expect(await b.claim('w1', 100, 30_000)).toHaveLength(52);
+  });
+});
+
 describe('postgres connection queue', () => {
   it('queues calls beyond the pool size instead of timing them out', async () => {
     const b = await open(undefined, { pool: { max: 2, connectionTimeoutMillis: 200 } });

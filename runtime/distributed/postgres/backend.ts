@@ -104,6 +104,16 @@ const INVALID_ARGUMENT_SQLSTATE = 'FX001';
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
 
+/** At most this many runs per coalesced create statement. */
+const MAX_CREATE_BATCH = 500;
+
+interface PendingCreate {
+  readonly runId: string;
+  readonly values: unknown[];
+  resolve(row: (RunRow & { created: boolean }) | undefined): void;
+  reject(err: unknown): void;
+}
+
 interface RunRow {
   run_id: string;
   workflow: string;
@@ -168,6 +178,9 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   /** Calls holding a connection slot, and the FIFO of calls waiting for one (see {@link PostgresBackendOptions.pool}). */
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  /** createRun calls waiting for the next create statement, and whether one is in flight (see createRow). */
+  private createQueue: PendingCreate[] = [];
+  private creating = false;
 
   private constructor(
     pool: pg.Pool,
@@ -320,8 +333,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     // A concurrent createRun of the same id can commit after this statement's snapshot: then no row comes back and
     // the next attempt sees it.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const rows = await this.run<RunRow & { created: boolean }>('create_run.sql', values, 'createRun');
-      const row = rows[0];
+      const row = await this.createRow(spec.runId, values);
       if (!row) continue;
       if (row.created) return { created: true, run: this.recordOf(row) };
       if (row.workflow !== spec.workflow) throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${row.workflow}, not ${spec.workflow}`);
@@ -332,6 +344,71 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
       return { created: false, run: this.recordOf(row) };
     }
     throw new StoreError(`createRun ${spec.runId}: the run neither could be created nor read back`);
+  }
+
+  /**
+   * Runs create_run.sql for one run, coalescing concurrent calls: while a create statement is in flight, later
+   * calls queue up and go together in the next one (create_runs.sql: one statement, one transaction and one WAL
+   * flush for all of them, each run still all or nothing). A run id queued twice waits for the next statement.
+   * Resolves with the run's row, or `undefined` when the caller must try again (see create_run.sql).
+   */
+  private createRow(runId: string, values: unknown[]): Promise<(RunRow & { created: boolean }) | undefined> {
+    return new Promise((resolve, reject) => {
+      this.createQueue.push({ runId, values, resolve, reject });
+      this.pumpCreates();
+    });
+  }
+
+  private pumpCreates(): void {
+    if (this.creating || this.createQueue.length === 0) return;
+    const batch: PendingCreate[] = [];
+    const rest: PendingCreate[] = [];
+    const ids = new Set<string>();
+    for (const p of this.createQueue) {
+      if (batch.length < MAX_CREATE_BATCH && !ids.has(p.runId)) {
+        ids.add(p.runId);
+        batch.push(p);
+      } else rest.push(p);
+    }
+    this.createQueue = rest;
+    this.creating = true;
+    const sent =
+      batch.length === 1
+        ? this.run<RunRow & { created: boolean }>('create_run.sql', batch[0]!.values, 'createRun')
+        : this.run<RunRow & { created: boolean }>(
+            'create_runs.sql',
+            [
+              JSON.stringify(
+                batch.map(({ values: v }, o) => ({
+                  o,
+                  run_id: v[0],
+                  workflow: v[1],
+                  fingerprint: v[2],
+                  input: v[3],
+                  context: v[4],
+                  item_id: v[5],
+                  node: v[6],
+                  item: v[7],
+                  deadline: v[8],
+                })),
+              ),
+            ],
+            'createRun',
+          );
+    sent
+      .then(
+        (rows) => {
+          const byId = new Map(rows.map((r) => [r.run_id, r]));
+          for (const p of batch) p.resolve(byId.get(p.runId));
+        },
+        (err: unknown) => {
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        this.creating = false;
+        this.pumpCreates();
+      });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
