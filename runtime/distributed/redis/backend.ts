@@ -9,7 +9,7 @@
  * | `P run:{id}:items` / `:states` | HASH | item id -> item JSON / packed state (`status\|attempt\|deliveries\|...\|node`) |
  * | `P run:{id}:order` / `:ready` | LIST | item ids in enqueue order / claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
- * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters) |
+ * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters); `enqueued` is the size of `:items` |
  * | `P run:{id}:deltas` / `:errors` / `:dead` | LIST | `itemId\n delta JSON` (version = index + 1) / error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
@@ -108,7 +108,7 @@ export interface RedisBackendOptions {
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
 const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
-const METRIC_FIELDS = ['enqueued', 'completed', 'retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+const METRIC_FIELDS = ['completed', 'retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
 const LIST_PAGE = 200;
 
 type Reply = string | number | null | Reply[];
@@ -606,10 +606,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
     return this.io(async () => {
-      const [raw] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')]]);
+      const [raw, items] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')], ['HLEN', this.keys.runPart(runId, 'items')]]);
       const fields = pairs(raw!);
       const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
       for (const f of METRIC_FIELDS) out[f] = Number(fields.get(f) ?? 0);
+      // Items are never removed while the run's keys exist, so the items hash counts every item ever enqueued.
+      out.enqueued = Number(items);
       for (const [k, v] of fields) if (k.startsWith('c:')) out.counters[k.slice(2)] = Number(v);
       return out;
     });

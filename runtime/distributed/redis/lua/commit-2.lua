@@ -144,7 +144,6 @@ local function commitOne(p)
         end
       end
       -- The consumed item leaves the outstanding count and the added ones join it, in one update.
-      if #enqueued > 0 then redis.call('HINCRBY', K.metrics, 'enqueued', #enqueued) end
       if redis.call('HINCRBY', K.run, 'outstanding', #enqueued - 1) <= 0 then
         local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
           .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'

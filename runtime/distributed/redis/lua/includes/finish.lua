@@ -47,7 +47,10 @@ local function finishRun(K, prefix, runId, status, reason, now, errorJson, outpu
   if count > 0 then redis.call('HINCRBY', K.metrics, 'dropped', count) end
   indexStatus(prefix, runId, meta[2], meta[1], status)
   if retainMs > 0 then
-    for _, key in ipairs(K.all) do redis.call('PEXPIRE', key, retainMs) end
+    -- (the ready list and the join hashes were just deleted: nothing to expire there)
+    for _, key in ipairs(K.all) do
+      if key ~= K.ready and key ~= K.joins then redis.call('PEXPIRE', key, retainMs) end
+    end
     redis.call('ZADD', prefix .. 'runs:expiring', now + retainMs, status .. '\n' .. runId .. '\n' .. meta[3])
   end
   return dropped
