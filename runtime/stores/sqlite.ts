@@ -40,7 +40,7 @@ export interface SqliteCheckpointStoreOptions {
    * Where WAL checkpoints (copying the WAL back into the database file, and its fsyncs) run.
    *
    * - `'background'` (the default for a file): a worker thread with its own connection to the file runs a
-   *   PASSIVE checkpoint every ~2,000 commits and every 250 ms while writes continue, concurrently with the
+   *   PASSIVE checkpoint every 6,000 commits and every second while writes continue, concurrently with the
    *   commits, which never wait for a checkpoint's fsync (100-700 ms each on a busy disk). While a run keeps
    *   committing, a PASSIVE checkpoint cannot restart the WAL, so the WAL grows until it holds `maxWalPages`
    *   frames; the committing thread then checkpoints inline once (waiting for the worker's checkpoint in
@@ -166,8 +166,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
         this.checkpointer = new WalCheckpointer({
           file: this.db.name,
           busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
-          commitsPerCheckpoint: 2000,
-          intervalMs: 250,
+          commitsPerCheckpoint: 6000,
+          intervalMs: 1000,
           maxWalPages,
           onError: (err) => {
             if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${this.inlinePages}`);
