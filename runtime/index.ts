@@ -111,8 +111,6 @@ export {
   assertItemId,
   childItemId,
   newRunId,
-  canonicalJson,
-  parseStoredJson,
 } from './distributed/ids.js';
 // Local engine, context codec and checkpoint stores (runtime/engine, runtime/context.ts, runtime/stores).
 export {
@@ -138,7 +136,6 @@ export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type Res
 export { backoffDelay, shouldRetry, sleep } from './engine/retry.js';
 export { runBatch, BatchNode, SplitNode, runSource, type Runnable } from './engine/helpers.js';
 export {
-  validateRunId,
   type CheckpointStore,
   type Checkpoint,
   type CheckpointRun,
@@ -150,7 +147,7 @@ export {
 } from './stores/contract.js';
 export { MemoryCheckpointStore } from './stores/memory.js';
 export { SqliteCheckpointStore, SQLITE_MIGRATIONS, type SqliteCheckpointStoreOptions } from './stores/sqlite.js';
-export { safeJsonParse } from './stores/json.js';
+export { safeJsonParse, canonicalJson } from './json.js';
 export { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
 export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';

@@ -8,6 +8,7 @@
 import type { ContextCodec } from '../context.js';
 import type { AnyWorkflowDef } from '../definition.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/core.js';
+import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep, type StepOutcome } from '../engine/step.js';
 import {
   CancelledError,
@@ -468,18 +469,6 @@ export interface DistributedStepResult<O = unknown> {
   readonly output: O;
 }
 
-function absoluteDeadline(options: StartDistributedOptions | undefined): number | undefined {
-  if (options?.deadline !== undefined) {
-    const d = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
-    if (!Number.isFinite(d)) throw new InvalidArgumentError('deadline must be a finite epoch ms or a valid Date');
-    return d;
-  }
-  if (options?.timeoutMs !== undefined) {
-    if (!(options.timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
-    return Date.now() + options.timeoutMs;
-  }
-  return undefined;
-}
 
 /**
  * Seeds a distributed run: the run record, the initial context and the start item, atomically (no worker can see

@@ -4,7 +4,11 @@
  * canonical/safe JSON encoding every backend uses so that all of them compare and revive values the same way.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { CorruptStateError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import { canonicalJson, safeJsonParse } from '../json.js';
+
+/** The JSON helpers every backend uses (one implementation, in runtime/json.ts). */
+export { canonicalJson, safeJsonParse as parseStoredJson };
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
@@ -20,11 +24,12 @@ function show(v: unknown): string {
 
 /**
  * Throws {@link InvalidArgumentError} unless `runId` is 1-128 characters of `[A-Za-z0-9._:-]` starting with a letter
- * or digit. Run ids are embedded in store keys, so anything else (spaces, `*`, `{`, braces, newlines) is refused.
+ * or digit, without `..`. Run ids are embedded in store keys, so anything else (spaces, `*`, `/`, braces, newlines)
+ * is refused. Every store, local or distributed, uses this one rule.
  */
 export function assertRunId(runId: unknown): asserts runId is string {
-  if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
-    throw new InvalidArgumentError(`invalid run id ${show(runId)}: expected 1-128 characters of [A-Za-z0-9._:-], starting with a letter or digit`);
+  if (typeof runId !== 'string' || !RUN_ID.test(runId) || runId.includes('..')) {
+    throw new InvalidArgumentError(`invalid run id ${show(runId)}: expected 1-128 characters of [A-Za-z0-9._:-], starting with a letter or digit, without ".."`);
   }
 }
 
@@ -68,58 +73,3 @@ export function newRunId(): string {
   return randomUUID();
 }
 
-/**
- * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
- * inputs (createRun idempotency) by string equality, also inside Lua and SQL. Throws {@link InvalidArgumentError}
- * for values JSON cannot represent faithfully (functions, symbols, bigint, non-finite numbers, cycles).
- * `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` at the top level is refused.
- */
-export function canonicalJson(value: unknown): string {
-  const seen = new Set<object>();
-  const enc = (v: unknown, path: string): string => {
-    if (v === null) return 'null';
-    switch (typeof v) {
-      case 'string':
-        return JSON.stringify(v);
-      case 'boolean':
-        return v ? 'true' : 'false';
-      case 'number':
-        if (!Number.isFinite(v)) throw new InvalidArgumentError(`cannot store non-finite number at ${path}`);
-        return JSON.stringify(v);
-      case 'object': {
-        if (seen.has(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${path})`);
-        const withJson = v as { toJSON?: () => unknown };
-        if (typeof withJson.toJSON === 'function' && !Array.isArray(v)) return enc(withJson.toJSON(), path);
-        seen.add(v);
-        try {
-          if (Array.isArray(v)) return `[${v.map((x, i) => (x === undefined ? 'null' : enc(x, `${path}[${i}]`))).join(',')}]`;
-          const keys = Object.keys(v).sort();
-          const parts: string[] = [];
-          for (const k of keys) {
-            const x = (v as Record<string, unknown>)[k];
-            if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-            parts.push(`${JSON.stringify(k)}:${enc(x, `${path}.${k}`)}`);
-          }
-          return `{${parts.join(',')}}`;
-        } finally {
-          seen.delete(v);
-        }
-      }
-      default:
-        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${path}`);
-    }
-  };
-  return enc(value, '$');
-}
-
-/**
- * Parses JSON read back from a store. `__proto__` keys are dropped (no prototype pollution when the value is later
- * merged into an object); a syntax error becomes {@link CorruptStateError} naming `what`.
- */
-export function parseStoredJson<T = unknown>(text: string, what: string): T {
-  try {
-    return JSON.parse(text, (key, value) => (key === '__proto__' ? undefined : value)) as T;
-  } catch (err) {
-    throw new CorruptStateError(`stored ${what} is not valid JSON`, { cause: err });
-  }
-}

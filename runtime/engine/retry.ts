@@ -3,7 +3,7 @@
  * 300..., capped; exponential 50 ms: 50, 100, 200, 400, capped) plus a uniform random jitter in [0, jitterMs].
  */
 import type { NormalizedRetry } from '../definition.js';
-import { CancelledError, DeadlineExceededError, NodeTimeoutError, UnrecoverableError } from '../errors.js';
+import { CancelledError, DeadlineExceededError, InvalidArgumentError, NodeTimeoutError, UnrecoverableError } from '../errors.js';
 
 /**
  * The delay before retrying after failed attempt `attempt` (1-based), in ms.
@@ -60,4 +60,22 @@ export function abortReason(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
   if (isRunAbortError(r) || r instanceof NodeTimeoutError) return r;
   return new CancelledError('the run was cancelled', r === undefined ? undefined : { cause: r });
+}
+
+/**
+ * The absolute workflow deadline (epoch ms) from run options: `deadline` (epoch ms or Date) wins over `timeoutMs`
+ * (from now); undefined when neither is given. Throws {@link InvalidArgumentError} for a non-finite deadline or a
+ * negative timeout.
+ */
+export function absoluteDeadline(options: { deadline?: number | Date; timeoutMs?: number } | undefined): number | undefined {
+  if (options?.deadline !== undefined) {
+    const d = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
+    if (!Number.isFinite(d)) throw new InvalidArgumentError('deadline must be a finite epoch ms or a valid Date');
+    return d;
+  }
+  if (options?.timeoutMs !== undefined) {
+    if (!(options.timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
+    return Date.now() + options.timeoutMs;
+  }
+  return undefined;
 }

@@ -8,7 +8,6 @@ import {
   CancelledError,
   DeadlineExceededError,
   FingerprintMismatchError,
-  InvalidArgumentError,
   NoTerminalReachedError,
   RunAlreadyCompletedError,
   RunInputMismatchError,
@@ -16,8 +15,8 @@ import {
   serializeError,
 } from '../errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
-import { validateRunId } from '../stores/contract.js';
-import { canonicalJson } from '../stores/json.js';
+import { assertRunId } from '../distributed/ids.js';
+import { canonicalJson } from '../json.js';
 import {
   checkInstance,
   compiledOf,
@@ -32,7 +31,7 @@ import {
   type RunScope,
   type WorkflowEvent,
 } from './core.js';
-import { isRunAbortError } from './retry.js';
+import { absoluteDeadline, isRunAbortError } from './retry.js';
 import type { EngineItem } from './step.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
@@ -153,18 +152,6 @@ function runSignal(signal: AbortSignal | undefined, deadline: number | undefined
   };
 }
 
-function deadlineOf(options: RunOptions | undefined): number | undefined {
-  if (options?.deadline !== undefined) {
-    const d = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
-    if (!Number.isFinite(d)) throw new InvalidArgumentError('deadline must be a finite epoch ms or a valid Date');
-    return d;
-  }
-  if (options?.timeoutMs !== undefined) {
-    if (!(options.timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
-    return Date.now() + options.timeoutMs;
-  }
-  return undefined;
-}
 
 class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
   constructor(
@@ -202,7 +189,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
 
   async runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>> {
     const runId = options?.runId ?? 'run';
-    const rs = runSignal(options?.signal, deadlineOf(options));
+    const rs = runSignal(options?.signal, absoluteDeadline(options));
     const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, options?.onEvent);
     try {
       return (await runLoop(scope, ctx, input)) as RunResult<O, C>;
@@ -215,7 +202,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
   }
 
   async runWithCheckpoint(ctx: C, input: I, store: CheckpointStore, runId: string, options?: RunOptions): Promise<O> {
-    validateRunId(runId);
+    assertRunId(runId);
     let cp = await store.load(runId);
     if (!cp) {
       const created = await store.createRun({
@@ -224,7 +211,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         fingerprint: this.wf.def.fingerprint,
         input,
         context: this.wf.codec.serialize(ctx),
-        deadline: deadlineOf(options),
+        deadline: absoluteDeadline(options),
         start: { node: this.wf.start, id: '0', input },
       });
       cp = await store.load(runId);
@@ -239,7 +226,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {
-    validateRunId(runId);
+    assertRunId(runId);
     const cp = await store.load(runId);
     if (!cp) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
     this.checkFingerprint(cp);

@@ -9,7 +9,6 @@
  * Both pass the same conformance suite (`test/runtime/checkpoint-store.contract.ts`).
  */
 import type { SerializedError } from '../errors.js';
-import { InvalidArgumentError } from '../errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/step.js';
 
 /** `running` (including interrupted runs), `completed`, `failed` (resumable), `cancelled` (final). */
@@ -97,7 +96,7 @@ export interface CheckpointTerminalCommit {
 }
 
 /**
- * A checkpoint store. All methods validate the run id ({@link validateRunId}) and reject with typed errors:
+ * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/distributed/ids.ts) and reject with typed errors:
  * `RunInputMismatchError`, `RunNotFoundError`, `RunStateError` (writing to a finished run), `CorruptStateError`
  * (unreadable stored data), `StoreError` (the backend failed).
  */
@@ -131,19 +130,4 @@ export interface CheckpointStore {
   reopen(runId: string): Promise<void>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
-}
-
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
-
-/**
- * Run ids are 1-200 characters of `[A-Za-z0-9._:@/-]`, starting with a letter or digit. Throws
- * {@link InvalidArgumentError} otherwise.
- */
-export function validateRunId(runId: unknown): string {
-  if (typeof runId !== 'string' || !RUN_ID.test(runId) || runId.includes('..')) {
-    throw new InvalidArgumentError(
-      `invalid run id ${JSON.stringify(runId)}: use 1-200 characters of letters, digits and . _ : @ / -, starting with a letter or digit`,
-    );
-  }
-  return runId;
 }

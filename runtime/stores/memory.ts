@@ -6,7 +6,6 @@ import { JoinBook } from '../engine/core.js';
 import type { EngineItem, JoinArrival } from '../engine/step.js';
 import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../errors.js';
 import {
-  validateRunId,
   type Checkpoint,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -16,7 +15,8 @@ import {
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
 } from './contract.js';
-import { canonicalJson, safeJsonParse, toJson } from './json.js';
+import { assertRunId } from '../distributed/ids.js';
+import { canonicalJson, safeJsonParse, toJson } from '../json.js';
 
 interface MemRun {
   runId: string;
@@ -45,7 +45,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   private readonly runs = new Map<string, MemRun>();
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
-    validateRunId(run.runId);
+    assertRunId(run.runId);
     const input = canonicalJson(run.input);
     const existing = this.runs.get(run.runId);
     if (existing) {
@@ -77,7 +77,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async load(runId: string): Promise<Checkpoint | undefined> {
-    validateRunId(runId);
+    assertRunId(runId);
     const r = this.runs.get(runId);
     if (!r) return undefined;
     return {
@@ -90,7 +90,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async getRun(runId: string): Promise<CheckpointRun | undefined> {
-    validateRunId(runId);
+    assertRunId(runId);
     const r = this.runs.get(runId);
     return r ? this.record(r) : undefined;
   }
@@ -170,7 +170,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   private existing(runId: string): MemRun {
-    validateRunId(runId);
+    assertRunId(runId);
     const r = this.runs.get(runId);
     if (!r) throw new RunNotFoundError(`no run ${runId}`);
     return r;

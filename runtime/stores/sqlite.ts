@@ -17,7 +17,6 @@ import {
   type SerializedError,
 } from '../errors.js';
 import {
-  validateRunId,
   type Checkpoint,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -27,7 +26,8 @@ import {
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
 } from './contract.js';
-import { canonicalJson, safeJsonParse, toJson } from './json.js';
+import { assertRunId } from '../distributed/ids.js';
+import { canonicalJson, safeJsonParse, toJson } from '../json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
@@ -284,13 +284,13 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
-    validateRunId(run.runId);
+    assertRunId(run.runId);
     const input = canonicalJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
 
   async load(runId: string): Promise<Checkpoint | undefined> {
-    validateRunId(runId);
+    assertRunId(runId);
     return this.guard(() =>
       this.db.transaction(() => {
         const row = this.s.getRun.get(runId) as RunRow | undefined;
@@ -305,7 +305,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async getRun(runId: string): Promise<CheckpointRun | undefined> {
-    validateRunId(runId);
+    assertRunId(runId);
     return this.guard(() => {
       const row = this.s.getRun.get(runId) as RunRow | undefined;
       if (!row) return undefined;
@@ -316,24 +316,24 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
-    validateRunId(runId);
+    assertRunId(runId);
     return this.write(() => this.commitTx.immediate(runId, commit));
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
-    validateRunId(runId);
+    assertRunId(runId);
     return this.write(() => ({ dropped: this.completeTx.immediate(runId, commit) }));
   }
 
   async fail(runId: string, error: SerializedError): Promise<void> {
-    validateRunId(runId);
+    assertRunId(runId);
     this.write(() => {
       if (this.s.failRun.run(toJson(error, 'the error'), Date.now(), runId).changes === 0) this.requireRun(runId);
     });
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
-    validateRunId(runId);
+    assertRunId(runId);
     return this.write(() => {
       const r = reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' };
       if (this.s.cancelRun.run(toJson(r, 'the reason'), Date.now(), runId).changes > 0) return true;
@@ -343,7 +343,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async reopen(runId: string): Promise<void> {
-    validateRunId(runId);
+    assertRunId(runId);
     this.write(() => {
       if (this.s.reopenRun.run(Date.now(), runId).changes > 0) return;
       const row = this.requireRun(runId);
