@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printRows } from './rows.js';
 import { connectBackend, type DistributedBackend } from 'floxide';
 import { ChainWorkflowDef } from '../test/fixtures/distributed/flows.floxide.js';
 
@@ -172,5 +173,13 @@ console.log('backend    steps    seconds  steps/s  target   item p50  item p99')
 for (const r of rows) {
   console.log(
     `${r.backend.padEnd(9)}  ${String(r.steps).padStart(6)}  ${r.seconds.toFixed(2).padStart(7)}  ${String(r.stepsPerSec).padStart(7)}  ${String(r.target).padStart(6)}${r.stepsPerSec >= r.target ? ' ok' : ' --'}  ${String(r.p50).padStart(6)} ms  ${String(r.p99).padStart(6)} ms`,
+  );
+}
+if (process.argv.includes('--json')) {
+  printRows(
+    rows.flatMap((r) => [
+      { figure: `distributed ${r.backend}: ${r.runs} runs x ${STEPS}-step chain, ${WORKERS} worker processes`, value: r.stepsPerSec, unit: 'steps/s', target: `>= ${r.target}`, pass: r.stepsPerSec >= r.target },
+      { figure: `distributed ${r.backend}: item latency p50 / p99`, value: r.p50, unit: 'ms', max: r.p99, target: '-' },
+    ]),
   );
 }
