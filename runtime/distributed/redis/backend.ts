@@ -390,8 +390,13 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const [code, ...fields] = reply as Reply[];
     const existing = fields[0] as string | null;
     switch (code) {
-      case 'created':
-        return { created: true, run: this.recordOf(spec.runId, fields) };
+      case 'created': {
+        // The new record is exactly what was sent (the script returns only its creation time), in RUN_FIELDS order.
+        const at = String(fields[0]);
+        const deadline = spec.deadline === undefined ? null : String(spec.deadline);
+        const created = [spec.workflow, spec.fingerprint, 'running', inputJson, at, at, null, deadline, null, null, null];
+        return { created: true, run: this.recordOf(spec.runId, created) };
+      }
       case 'exists':
         return { created: false, run: this.recordOf(spec.runId, fields) };
       case 'workflow_mismatch':

@@ -95,7 +95,7 @@ local function commitOne(p)
       redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
         .. ',"item":' .. redis.call('HGET', K.items, itemId) .. '}')
     end
-    dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs)
+    dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs, 1)
     status = 'failed'
   else
     st.status = 'completed'
@@ -103,7 +103,7 @@ local function commitOne(p)
     redis.call('HINCRBY', K.metrics, 'completed', 1)
     if deltaJson ~= '' then version = redis.call('RPUSH', K.deltas, itemId .. '\n' .. deltaJson) end
     if kind == 'terminal' then
-      dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', outputJson, extraDropped, retainMs)
+      dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', outputJson, extraDropped, retainMs, 1)
       status = 'completed'
     else
       local itemBase = base + 2 * nCounters
@@ -147,7 +147,7 @@ local function commitOne(p)
       if redis.call('HINCRBY', K.run, 'outstanding', #enqueued - 1) <= 0 then
         local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
           .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
-        dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs)
+        dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs, 0)
         status = 'failed'
       end
     end

@@ -5,8 +5,9 @@
 -- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] workflow, ARGV[4] fingerprint, ARGV[5] canonical input JSON,
 -- ARGV[6] initial context JSON, ARGV[7] first item id, ARGV[8] first item node, ARGV[9] first item JSON,
 -- ARGV[10] deadline (epoch ms) or ''
--- Returns { code, ...RUN_FIELDS values } with code:
---   'created' | 'exists' | 'workflow_mismatch' | 'fingerprint_mismatch' | 'input_mismatch'
+-- Returns { 'created', createdAt } (the new record is exactly the arguments: the caller builds it), or
+-- { code, ...RUN_FIELDS values } of the stored run with code 'exists' | 'workflow_mismatch' | 'fingerprint_mismatch' |
+-- 'input_mismatch'
 --! include common.lua
 
 local K = runKeys()
@@ -42,12 +43,13 @@ for _, member in ipairs(due) do
 end
 
 local fields = { 'workflow', workflow, 'fingerprint', fingerprint, 'status', 'running', 'input', input,
-  'context', ARGV[6], 'createdAt', int(now), 'updatedAt', int(now), 'outstanding', '0' }
+  'context', ARGV[6], 'createdAt', int(now), 'updatedAt', int(now), 'outstanding', '1' }
 if ARGV[10] ~= '' then fields[#fields + 1] = 'deadline'; fields[#fields + 1] = ARGV[10] end
 redis.call('HSET', K.run, unpack(fields))
 redis.call('ZADD', KEYS[14], now, runId)
 redis.call('ZADD', prefix .. 'runs:workflow:' .. workflow, now, runId)
 indexStatus(prefix, runId, now, nil, 'running')
 workflowAdd(prefix, workflow)
-enqueueItem(K, prefix, runId, workflow, 'running', ARGV[7], ARGV[8], ARGV[9], now)
-return record('created')
+-- a new run knows no item yet, so the first one is always added (and counted in `outstanding` above)
+addItem(K, prefix, runId, workflow, 'running', ARGV[7], ARGV[8], ARGV[9], now)
+return { 'created', now }

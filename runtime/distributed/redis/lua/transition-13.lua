@@ -21,7 +21,7 @@ if isFinal(status) then return { 'final', status } end
 local now = nowMs()
 if op == 'cancel' or op == 'fail' then
   local reason = op == 'cancel' and 'cancelled' or 'failed'
-  local dropped = finishRun(K, prefix, runId, target, reason, now, ARGV[4], '', '', tonumber(ARGV[5]))
+  local dropped = finishRun(K, prefix, runId, target, reason, now, ARGV[4], '', '', tonumber(ARGV[5]), 0)
   return { 'applied', target, dropped }
 end
 redis.call('HSET', K.run, 'status', target, 'updatedAt', int(now))

@@ -80,16 +80,24 @@ local function runKeys()
 end
 
 -- The per-run keys of a run named in ARGV rather than KEYS (scripts that serve several runs in one call), in the
--- runKeys() layout.
+-- runKeys() layout. Each name is built on first use only (a commit usually needs a few of them, and building a key
+-- string in Lua costs about as much as a cheap Redis call).
+local RUN_PARTS = { 'items', 'states', 'order', 'ready', 'tokens', 'metrics', 'deltas', 'errors', 'dead', 'joins' }
+local runKeysMeta = {
+  __index = function(K, name)
+    local v
+    if name == 'all' then
+      v = { K.run }
+      for _, part in ipairs(RUN_PARTS) do v[#v + 1] = K[part] end
+    else
+      v = K.run .. ':' .. name
+    end
+    rawset(K, name, v)
+    return v
+  end,
+}
 local function runKeysOf(prefix, runId, leasesKey, delayedKey)
-  local r = prefix .. 'run:{' .. runId .. '}'
-  local K = {
-    run = r, items = r .. ':items', states = r .. ':states', order = r .. ':order', ready = r .. ':ready',
-    tokens = r .. ':tokens', metrics = r .. ':metrics', deltas = r .. ':deltas', errors = r .. ':errors',
-    dead = r .. ':dead', joins = r .. ':joins', leases = leasesKey, delayed = delayedKey,
-  }
-  K.all = { K.run, K.items, K.states, K.order, K.ready, K.tokens, K.metrics, K.deltas, K.errors, K.dead, K.joins }
-  return K
+  return setmetatable({ run = prefix .. 'run:{' .. runId .. '}', leases = leasesKey, delayed = delayedKey }, runKeysMeta)
 end
 
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
@@ -106,13 +114,5 @@ local function addItem(K, prefix, runId, workflow, status, id, node, json, now)
   redis.call('RPUSH', K.order, id)
   redis.call('RPUSH', K.ready, id)
   if status == 'running' then ringAdd(prefix, workflow, runId) end
-  return true
-end
-
--- Adds a new item (pending, attempt 1) unless the run already knows its id, and counts it as outstanding. Returns true
--- when added.
-local function enqueueItem(K, prefix, runId, workflow, status, id, node, json, now)
-  if not addItem(K, prefix, runId, workflow, status, id, node, json, now) then return false end
-  redis.call('HINCRBY', K.run, 'outstanding', 1)
   return true
 end

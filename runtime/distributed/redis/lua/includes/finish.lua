@@ -2,10 +2,15 @@
 -- Needs (from the caller) the table K of per-run keys: run, items, states, order, ready, metrics, joins, leases,
 -- delayed, plus every other per-run key in K.all (expired after retainMs).
 -- extraJson: '' or a JSON array of further dropped entries (terminal outcome's own successors / arrivals).
+-- resolved: how many items the caller already took out of the outstanding states without updating the run's
+-- `outstanding` count (1 for the item of a terminal or failed commit, else 0). When the count says no other item is
+-- outstanding, the item states are not scanned at all (the common end of a run).
 -- Returns the JSON array of dropped items, in enqueue order then extras.
-local function finishRun(K, prefix, runId, status, reason, now, errorJson, outputJson, extraJson, retainMs)
+local function finishRun(K, prefix, runId, status, reason, now, errorJson, outputJson, extraJson, retainMs, resolved)
   local parts = {}
-  local order = redis.call('LRANGE', K.order, 0, -1)
+  local meta = redis.call('HMGET', K.run, 'status', 'createdAt', 'workflow', 'outstanding')
+  local open = tonumber(meta[4] or '0') - resolved
+  local order = open > 0 and redis.call('LRANGE', K.order, 0, -1) or {}
   local chunk = 500
   for from = 1, #order, chunk do
     local ids = {}
@@ -39,7 +44,6 @@ local function finishRun(K, prefix, runId, status, reason, now, errorJson, outpu
   local groups = redis.call('HKEYS', K.joins)
   for _, g in ipairs(groups) do redis.call('DEL', K.run .. ':join:' .. g) end
   redis.call('DEL', K.joins)
-  local meta = redis.call('HMGET', K.run, 'status', 'createdAt', 'workflow')
   local fields = { 'status', status, 'updatedAt', int(now), 'finishedAt', int(now), 'dropped', dropped, 'outstanding', '0' }
   if errorJson and errorJson ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = errorJson end
   if outputJson and outputJson ~= '' then fields[#fields + 1] = 'output'; fields[#fields + 1] = outputJson end
