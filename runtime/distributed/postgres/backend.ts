@@ -104,6 +104,9 @@ const INVALID_ARGUMENT_SQLSTATE = 'FX001';
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
 
+/** Name and code of the error a run that drains without a terminal fails with (see encodeCommit). */
+const NO_TERMINAL = new NoTerminalReachedError('no terminal reached');
+
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
 
@@ -479,19 +482,32 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
       workflow: string;
       fingerprint: string;
       deadline: number | null;
+      delta_item_id: string | null;
+      delta: string | null;
+      context: string | null;
     }>('claim.sql', [workerId, max, Math.ceil(leaseMs), options.workflow ?? null], 'claim');
-    return rows.map((r) => ({
-      runId: r.run_id,
-      workflow: r.workflow,
-      fingerprint: r.fingerprint,
-      deadline: opt(r.deadline),
-      item: parseStoredJson<EngineItem>(r.payload, 'work item'),
-      attempt: r.attempt,
-      leaseToken: r.lease_token,
-      leaseExpiresAt: r.lease_expires_at,
-      deliveries: r.deliveries,
-      contextVersion: r.context_version,
-    }));
+    return rows.map((r) => {
+      // parsed per item: a worker may fold or revive them, so leases never share these objects
+      const lastDelta: ContextDeltaRecord | undefined =
+        r.delta !== null && r.delta_item_id !== null
+          ? { version: r.context_version, itemId: r.delta_item_id, delta: parseStoredJson<Record<string, unknown>>(r.delta, 'context delta') }
+          : undefined;
+      const initialContext = r.context !== null ? parseStoredJson(r.context, 'context') : undefined;
+      return {
+        runId: r.run_id,
+        workflow: r.workflow,
+        fingerprint: r.fingerprint,
+        deadline: opt(r.deadline),
+        item: parseStoredJson<EngineItem>(r.payload, 'work item'),
+        attempt: r.attempt,
+        leaseToken: r.lease_token,
+        leaseExpiresAt: r.lease_expires_at,
+        deliveries: r.deliveries,
+        contextVersion: r.context_version,
+        ...(lastDelta !== undefined ? { lastDelta } : {}),
+        ...(initialContext !== undefined ? { initialContext } : {}),
+      };
+    });
   }
 
   async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
@@ -842,8 +858,8 @@ function encodeCommit(commit: StepCommit): EncodedCommit {
           ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
         ];
       } else {
-        const e = new NoTerminalReachedError(`run ${commit.runId} has no work left and reached no terminal node`);
-        out.noTerminal = canonicalJson({ name: e.name, message: e.message, code: e.code });
+        // the error a drained run fails with; name and code taken once (building an Error per commit costs a stack trace)
+        out.noTerminal = canonicalJson({ name: NO_TERMINAL.name, message: `run ${commit.runId} has no work left and reached no terminal node`, code: NO_TERMINAL.code });
       }
       break;
     }

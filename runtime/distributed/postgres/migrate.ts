@@ -16,6 +16,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 1, file: '0001_init.sql' },
   { version: 2, file: '0002_functions.sql' },
   { version: 3, file: '0003_throughput.sql' },
+  { version: 4, file: '0004_commit_fast_path.sql' },
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
