@@ -123,7 +123,7 @@ describe('floxide build', () => {
     expect((await floxideIn(['build'])).code).toBe(0);
     expect(readFileSync(generated, 'utf8')).toContain("case 'show':");
     expect((await floxideIn(['build', '--check'])).code).toBe(0);
-  });
+  }, 180_000); // three CLI processes, each loading ts-morph: slow on a loaded 2-core machine
 
   it('--docs writes the .dot, .svg and .mmd of each workflow; --out-dir and --json', async () => {
     const r = await floxideIn(['build', 'src', '--docs', 'graphs', '--out-dir', 'gen', '--json']);
