@@ -6,10 +6,10 @@
  * | key | type | holds |
  * |---|---|---|
  * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped, outstanding) |
- * | `P run:{id}:items` / `:states` | HASH | item id -> item JSON / packed state (`status\|attempt\|deliveries\|...\|node`) |
+ * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|attempt\|deliveries\|...\|item JSON\nnode`) |
  * | `P run:{id}:order` / `:ready` | LIST | item ids in enqueue order / claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
- * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters); `enqueued` is the size of `:items` |
+ * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters); `enqueued` is the size of `:states` |
  * | `P run:{id}:deltas` / `:errors` / `:dead` | LIST | `itemId\n delta JSON` (version = index + 1) / error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
@@ -137,14 +137,14 @@ class RedisKeys {
     return `${this.prefix}run:{${runId}}`;
   }
 
-  runPart(runId: string, part: 'items' | 'states' | 'order' | 'ready' | 'tokens' | 'metrics' | 'deltas' | 'errors' | 'dead' | 'joins'): string {
+  runPart(runId: string, part: 'states' | 'order' | 'ready' | 'tokens' | 'metrics' | 'deltas' | 'errors' | 'dead' | 'joins'): string {
     return `${this.run(runId)}:${part}`;
   }
 
-  /** KEYS[1..13] of create-run, commit and transition. */
+  /** KEYS[1..12] of create-run and transition (the per-run keys, then leases and delayed). */
   runLayout(runId: string): string[] {
     const r = this.run(runId);
-    return [r, `${r}:items`, `${r}:states`, `${r}:order`, `${r}:ready`, `${r}:tokens`, `${r}:metrics`, `${r}:deltas`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
+    return [r, `${r}:states`, `${r}:order`, `${r}:ready`, `${r}:tokens`, `${r}:metrics`, `${r}:deltas`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
   }
 
   status(status: RunStatus): string {
@@ -156,8 +156,9 @@ class RedisKeys {
   }
 }
 
-/** The packed item state (see `lua/includes/common.lua`). */
+/** The packed item state and item (see `lua/includes/common.lua`). */
 interface PackedState {
+  readonly itemJson: string;
   readonly status: WorkItemStatus;
   readonly attempt: number;
   readonly workerId: string | undefined;
@@ -177,14 +178,18 @@ function unpackState(s: string): PackedState {
     pos = j + 1;
   }
   const num = (x: string | undefined): number | undefined => (x === undefined || x === '' ? undefined : Number(x));
+  // Canonical item JSON never holds a raw newline, so the first one after the fixed fields ends it.
+  const nl = s.indexOf('\n', pos);
+  if (nl < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
   return {
+    itemJson: s.slice(pos, nl),
     status: f[0] as WorkItemStatus,
     attempt: Number(f[1]),
     workerId: f[3] === '' ? undefined : f[3],
     leaseExpiresAt: num(f[5]),
     notBefore: num(f[6]),
     updatedAt: Number(f[7]),
-    node: s.slice(pos),
+    node: s.slice(nl + 1),
   };
 }
 
@@ -554,8 +559,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       const byId = pairs(states!);
       const open = (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)).filter((s) => isOutstanding(s.status));
       if (open.length === 0) return [];
-      const items = (await this.client.sendCommand(['HMGET', this.keys.runPart(runId, 'items'), ...open.map((s) => s.itemId)])) as string[];
-      return open.map((state, i) => ({ item: parseStoredJson<EngineItem>(items[i]!, 'work item'), state }));
+      return open.map((state) => ({ item: parseStoredJson<EngineItem>(unpackState(byId.get(state.itemId)!).itemJson, 'work item'), state }));
     });
   }
 
@@ -611,11 +615,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
     return this.io(async () => {
-      const [raw, items] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')], ['HLEN', this.keys.runPart(runId, 'items')]]);
+      const [raw, items] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')], ['HLEN', this.keys.runPart(runId, 'states')]]);
       const fields = pairs(raw!);
       const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
       for (const f of METRIC_FIELDS) out[f] = Number(fields.get(f) ?? 0);
-      // Items are never removed while the run's keys exist, so the items hash counts every item ever enqueued.
+      // Items are never removed while the run's keys exist, so the states hash counts every item ever enqueued.
       out.enqueued = Number(items);
       for (const [k, v] of fields) if (k.startsWith('c:')) out.counters[k.slice(2)] = Number(v);
       return out;

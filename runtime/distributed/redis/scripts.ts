@@ -11,10 +11,10 @@ import { CorruptStateError } from '../../errors.js';
 
 /** The scripts of the Redis backend, by name. The number after the dash in each file name is its KEYS count. */
 export const SCRIPT_FILES = {
-  createRun: 'create-run-15.lua',
+  createRun: 'create-run-14.lua',
   claim: 'claim-4.lua',
   commit: 'commit-2.lua',
-  transition: 'transition-13.lua',
+  transition: 'transition-12.lua',
   extendLease: 'extend-lease-3.lua',
   release: 'release-4.lua',
   recordError: 'record-error-2.lua',

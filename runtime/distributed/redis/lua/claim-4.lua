@@ -8,7 +8,7 @@
 -- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
 -- Per-workflow rings ({prefix}ring:{workflow} LIST + ringset SET) hold the running runs with ready items; each turn
 -- pops a run, leases its oldest ready item, and puts the run back at the tail while it has more.
--- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson, attempt, leaseToken, leaseExpiresAt,
+-- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson (from the packed state), attempt, leaseToken, leaseExpiresAt,
 -- deliveries, contextVersion, last delta entry ("itemId\ndelta JSON", '' at version 0),
 -- initial context JSON ('' when contextVersion > 1) } (empty when nothing is claimable).
 --! include common.lua
@@ -86,7 +86,7 @@ local function claimFromRing(workflow)
           redis.call('ZADD', KEYS[1], st.leaseExp, queueMember(runId, itemId))
           local deltas = R .. ':deltas'
           local version = redis.call('LLEN', deltas)
-          return { runId, workflow, meta[2], meta[3] or '', redis.call('HGET', R .. ':items', itemId), st.attempt, st.token,
+          return { runId, workflow, meta[2], meta[3] or '', st.json, st.attempt, st.token,
             st.leaseExp, st.deliveries, version, version > 0 and redis.call('LINDEX', deltas, -1) or '',
             version <= 1 and redis.call('HGET', R, 'context') or '' }
         end

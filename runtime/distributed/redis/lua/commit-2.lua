@@ -93,7 +93,7 @@ local function commitOne(p)
     if dl then
       redis.call('HINCRBY', K.metrics, 'deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
-        .. ',"item":' .. redis.call('HGET', K.items, itemId) .. '}')
+        .. ',"item":' .. st.json .. '}')
     end
     dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs, 1)
     status = 'failed'

@@ -1,6 +1,7 @@
 -- transition: a guarded run status change (compare-and-set).
--- KEYS[1..11] run hash, items, states, order, ready, tokens, metrics, deltas, errors, dead letters, join sizes
--- KEYS[12] leases ZSET, KEYS[13] delayed ZSET
+-- KEYS[1..10] run hash, item states (with the items), order, ready, tokens, metrics, deltas, errors, dead letters,
+-- join sizes
+-- KEYS[11] leases ZSET, KEYS[12] delayed ZSET
 -- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] operation: 'cancel' | 'fail' | 'pause' | 'resume',
 -- ARGV[4] error JSON (cancel, fail) or '', ARGV[5] retainFinishedMs (0 = keep forever)
 -- cancel: running/paused -> cancelled; fail: running/paused -> failed (both drop every outstanding item and parked
