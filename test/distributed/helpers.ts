@@ -5,7 +5,7 @@ import { ChainWorkflow, CountCtx, FanWorkflow, SlowWorkflow, type Behaviour } fr
 import { ChainWorkflowDef, FanWorkflowDef, SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 
 export const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const PG_URL = process.env.FLOXIDE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PG_URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export const fan = (behaviour: Behaviour = {}) => bindWorkflow(FanWorkflowDef, new FanWorkflow(behaviour));
 export const chain = () => bindWorkflow(ChainWorkflowDef, new ChainWorkflow());

@@ -6,7 +6,7 @@ import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const base = `flxtest-${process.pid}-${Date.now()}`;
 let n = 0;
 
