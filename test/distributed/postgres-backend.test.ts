@@ -3,47 +3,20 @@
  * purge of finished runs, several backends (processes) on one schema. The shared semantics are checked by the
  * conformance suite in postgres.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
+import { usePgSchemas } from './pg-schemas.js';
 import { POSTGRES_MIGRATIONS, migrate } from '../../runtime/distributed/postgres/migrate.js';
 import { joinItemFor, type JoinArrival } from '../../runtime/engine/step.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
 import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
 
-const URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const prefix = `flx_p_${process.pid}_${Date.now().toString(36)}`;
-let n = 0;
-const schemas: string[] = [];
-const backends: PostgresBackend[] = [];
-let admin: pg.Client;
-
-function freshSchema(): string {
-  const s = `${prefix}_${n++}`;
-  schemas.push(s);
-  return s;
-}
-
-async function open(schema = freshSchema(), extra: Parameters<typeof PostgresBackend.connect>[0] = {}): Promise<PostgresBackend> {
-  const b = await PostgresBackend.connect({ connectionString: URL, schema, ...extra });
-  backends.push(b);
-  return b;
-}
+const { url: URL, prefix, admin, freshSchema, open } = usePgSchemas('p');
 
 function spec(runId: string, over: Partial<NewRun> = {}): NewRun {
   return { runId, workflow: 'wf', fingerprint: 'fp', input: { runId }, context: {}, firstItem: { node: 'start', id: '0', input: null }, ...over };
 }
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: URL });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const b of backends) await b.close();
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
 
 describe('postgres migrations', () => {
   it('are applied once, in order, and a second run applies nothing', async () => {

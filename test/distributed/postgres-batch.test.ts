@@ -2,29 +2,13 @@
  * Postgres throughput paths: the batched step commit (`commitSteps`, one transaction for many independent
  * commits), the set-based claim over many runs, and the backend's own connection queue.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
+import { describe, expect, it } from 'vitest';
+import { usePgSchemas } from './pg-schemas.js';
 import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/step.js';
 import type { LeasedItem, NewRun, StepCommit } from '../../runtime/distributed/contracts.js';
 import { InvalidArgumentError, RunNotFoundError, StoreError } from '../../runtime/errors.js';
 
-const URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const prefix = `flx_b_${process.pid}_${Date.now().toString(36)}`;
-let n = 0;
-const schemas: string[] = [];
-const backends: PostgresBackend[] = [];
-let admin: pg.Client;
-
-async function open(schema?: string, extra: Parameters<typeof PostgresBackend.connect>[0] = {}): Promise<PostgresBackend> {
-  if (schema === undefined) {
-    schema = `${prefix}_${n++}`;
-    schemas.push(schema);
-  }
-  const b = await PostgresBackend.connect({ connectionString: URL, schema, ...extra });
-  backends.push(b);
-  return b;
-}
+const { freshSchema, open } = usePgSchemas('b');
 
 function spec(runId: string, over: Partial<NewRun> = {}): NewRun {
   return { runId, workflow: 'wf', fingerprint: 'fp', input: { runId }, context: { count: 0 }, firstItem: { node: 'start', id: '0', input: null }, ...over };
@@ -32,17 +16,6 @@ function spec(runId: string, over: Partial<NewRun> = {}): NewRun {
 
 const cont = (items: EngineItem[] = [], arrivals: JoinArrival[] = [], delta?: Record<string, unknown>): StepOutcome => ({ type: 'continue', items, arrivals, delta });
 const commitOf = (l: LeasedItem, outcome: StepOutcome): StepCommit => ({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome });
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: URL });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const b of backends) await b.close();
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
 
 describe('postgres commitSteps', () => {
   it('applies each commit like commitStep and answers at the same index', async () => {
@@ -129,8 +102,7 @@ describe('postgres commitSteps', () => {
   });
 
   it('concurrent batches over the same runs in opposite orders never deadlock', async () => {
-    const schema = `${prefix}_${n++}`;
-    schemas.push(schema);
+    const schema = freshSchema();
     const [b1, b2] = [await open(schema), await open(schema)];
     const runs = Array.from({ length: 30 }, (_, i) => `r${String(i).padStart(2, '0')}`);
     for (const r of runs) await b1.createRun(spec(r));

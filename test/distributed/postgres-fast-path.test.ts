@@ -3,26 +3,12 @@
  * commits answers and writes exactly like commit_one, and a claim carries the run's latest delta and a young
  * run's initial context so a worker can skip readContext.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
+import { describe, expect, it } from 'vitest';
+import { usePgSchemas } from './pg-schemas.js';
 import type { EngineItem, StepOutcome } from '../../runtime/engine/step.js';
 import type { LeasedItem, NewRun, StepCommit } from '../../runtime/distributed/contracts.js';
 
-const URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const prefix = `flx_f_${process.pid}_${Date.now().toString(36)}`;
-let n = 0;
-const schemas: string[] = [];
-const backends: PostgresBackend[] = [];
-let admin: pg.Client;
-
-async function open(): Promise<PostgresBackend> {
-  const schema = `${prefix}_${n++}`;
-  schemas.push(schema);
-  const b = await PostgresBackend.connect({ connectionString: URL, schema });
-  backends.push(b);
-  return b;
-}
+const { open } = usePgSchemas('f');
 
 function spec(runId: string): NewRun {
   return { runId, workflow: 'wf', fingerprint: 'fp', input: { runId }, context: { count: 0 }, firstItem: { node: 'start', id: '0', input: null } };
@@ -30,17 +16,6 @@ function spec(runId: string): NewRun {
 
 const cont = (items: EngineItem[], delta?: Record<string, unknown>): StepOutcome => ({ type: 'continue', items, arrivals: [], delta });
 const commitOf = (l: LeasedItem, outcome: StepOutcome, token = l.leaseToken): StepCommit => ({ runId: l.runId, itemId: l.item.id, leaseToken: token, outcome });
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: URL });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const b of backends) await b.close();
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
 
 describe('postgres commitSteps fast path', () => {
   it('enqueues successors in order (first of a repeated id, none the run already has) and bumps version and metrics', async () => {
