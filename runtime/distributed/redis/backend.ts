@@ -552,14 +552,10 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async pendingWork(runId: string): Promise<PendingWork[]> {
     this.open();
     return this.io(async () => {
-      const [order, states] = await this.readRun(runId, [
-        ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
-        ['HGETALL', this.keys.runPart(runId, 'states')],
-      ]);
-      const byId = pairs(states!);
-      const open = (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)).filter((s) => isOutstanding(s.status));
-      if (open.length === 0) return [];
-      return open.map((state) => ({ item: parseStoredJson<EngineItem>(unpackState(byId.get(state.itemId)!).itemJson, 'work item'), state }));
+      const { byId, states } = await this.readStates(runId);
+      return states
+        .filter((state) => isOutstanding(state.status))
+        .map((state) => ({ item: parseStoredJson<EngineItem>(unpackState(byId.get(state.itemId)!).itemJson, 'work item'), state }));
     });
   }
 
@@ -577,14 +573,17 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
 
   async itemStates(runId: string): Promise<WorkItemState[]> {
     this.open();
-    return this.io(async () => {
-      const [order, states] = await this.readRun(runId, [
-        ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
-        ['HGETALL', this.keys.runPart(runId, 'states')],
-      ]);
-      const byId = pairs(states!);
-      return (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!));
-    });
+    return this.io(async () => (await this.readStates(runId)).states);
+  }
+
+  /** Every item state of a run in enqueue order, with the packed states by id (one round trip). */
+  private async readStates(runId: string): Promise<{ byId: Map<string, string>; states: WorkItemState[] }> {
+    const [order, packed] = await this.readRun(runId, [
+      ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
+      ['HGETALL', this.keys.runPart(runId, 'states')],
+    ]);
+    const byId = pairs(packed!);
+    return { byId, states: (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)) };
   }
 
   // ---- ContextStore
