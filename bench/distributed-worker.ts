@@ -1,7 +1,8 @@
 /**
  * One worker process of `bench/distributed.ts`: a WorkerPool serving the 5-step ChainWorkflow from the store given
  * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms; on SIGTERM it stops
- * gracefully and writes every commit's `{runId, node, t}` to the file given as third argument.
+ * gracefully, writes every commit's `{runId, node, t}` to the file given as third argument and prints
+ * `cpu <microseconds>` (its user + system CPU time since `ready`).
  * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file>
  */
 import { writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ const pool = new WorkerPool(backend, wf.def, wf.instance, {
   },
 });
 await pool.start();
+const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');
 const progress = setInterval(() => process.stdout.write(`progress ${completedRuns}\n`), 50);
 process.once('SIGTERM', () => {
@@ -36,6 +38,7 @@ process.once('SIGTERM', () => {
   void pool.stop().then(async () => {
     writeFileSync(outFile, JSON.stringify(commits));
     await backend.close();
-    process.stdout.write('stopped\n');
+    const cpu = process.cpuUsage(cpuAtReady);
+    process.stdout.write(`cpu ${cpu.user + cpu.system}\nstopped\n`);
   });
 });

@@ -44,6 +44,8 @@ interface Child {
   readonly done: Promise<void>;
   readonly ready: Promise<void>;
   completed: number;
+  /** User + system CPU microseconds the worker spent after `ready` (known once it stopped). */
+  cpuUs: number;
   kill(): void;
 }
 
@@ -56,6 +58,7 @@ function spawnWorker(store: string, out: string): Child {
     ready: new Promise<void>((r) => (ready = r)),
     done: new Promise<void>((r) => p.on('exit', () => r())),
     completed: 0,
+    cpuUs: 0,
     kill: () => p.kill('SIGTERM'),
   };
   p.stdout!.on('data', (d: Buffer) => {
@@ -65,9 +68,25 @@ function spawnWorker(store: string, out: string): Child {
     for (const l of lines) {
       if (l === 'ready') ready();
       else if (l.startsWith('progress ')) child.completed = Number(l.slice(9));
+      else if (l.startsWith('cpu ')) child.cpuUs = Number(l.slice(4));
     }
   });
   return child;
+}
+
+/** CPU seconds the store's server used so far (Redis: INFO cpu of its main process), or NaN when unknown. */
+async function serverCpuSeconds(name: string): Promise<number> {
+  if (name !== 'redis') return NaN;
+  const { createClient } = await import('@redis/client');
+  const c = createClient({ url: REDIS_URL });
+  await c.connect();
+  try {
+    const info = (await c.sendCommand(['INFO', 'cpu'])) as string;
+    const field = (k: string) => Number(new RegExp(`^${k}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  } finally {
+    await c.close();
+  }
 }
 
 async function storeFor(name: string): Promise<{ url: string; cleanup: (b: DistributedBackend) => Promise<void> }> {
@@ -112,6 +131,7 @@ async function benchBackend(name: string) {
     const children = outs.map((o) => spawnWorker(url, o));
     await Promise.all(children.map((c) => c.ready));
     const created = new Map<string, number>();
+    const serverCpu0 = await serverCpuSeconds(name);
     const t0 = Date.now();
     // Every createRun is issued at once: the client pipelines them (they count in the elapsed time). An item's
     // latency starts when its createRun was issued (step 1) or when the commit that enqueued it returned.
@@ -124,6 +144,7 @@ async function benchBackend(name: string) {
     );
     const tCreated = Date.now();
     while (children.reduce((n, c) => n + c.completed, 0) < RUNS) await new Promise((r) => setTimeout(r, 20));
+    const serverCpu = (await serverCpuSeconds(name)) - serverCpu0;
     for (const c of children) c.kill();
     await Promise.all(children.map((c) => c.done));
     const commits = outs.flatMap((o) => JSON.parse(readFileSync(o, 'utf8')) as Array<[string, string, number]>);
@@ -160,6 +181,9 @@ async function benchBackend(name: string) {
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       target: TARGET[name] ?? 0,
+      /** CPU microseconds per step: both worker processes together, and the server (NaN when not measured). */
+      workerUsPerStep: children.reduce((n, c) => n + c.cpuUs, 0) / (RUNS * STEPS),
+      serverUsPerStep: (serverCpu * 1e6) / (RUNS * STEPS),
     };
   } finally {
     await backend.close();
@@ -171,10 +195,11 @@ async function benchBackend(name: string) {
 const rows = [];
 for (const name of BACKENDS) rows.push(await benchBackend(name));
 console.log(`\n${RUNS} runs x ${STEPS}-step chain, ${WORKERS} worker processes x concurrency ${CONCURRENCY}\n`);
-console.log('backend    steps    seconds  steps/s  target   item p50  item p99');
+console.log('backend    steps    seconds  steps/s  target   item p50  item p99   CPU us/step: workers  server');
+const us = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-').padStart(7);
 for (const r of rows) {
   console.log(
-    `${r.backend.padEnd(9)}  ${String(r.steps).padStart(6)}  ${r.seconds.toFixed(2).padStart(7)}  ${String(r.stepsPerSec).padStart(7)}  ${String(r.target).padStart(6)}${r.stepsPerSec >= r.target ? ' ok' : ' --'}  ${String(r.p50).padStart(6)} ms  ${String(r.p99).padStart(6)} ms`,
+    `${r.backend.padEnd(9)}  ${String(r.steps).padStart(6)}  ${r.seconds.toFixed(2).padStart(7)}  ${String(r.stepsPerSec).padStart(7)}  ${String(r.target).padStart(6)}${r.stepsPerSec >= r.target ? ' ok' : ' --'}  ${String(r.p50).padStart(6)} ms  ${String(r.p99).padStart(6)} ms  ${us(r.workerUsPerStep).padStart(20)}  ${us(r.serverUsPerStep)}`,
   );
 }
 if (process.argv.includes('--json')) {
@@ -183,6 +208,8 @@ if (process.argv.includes('--json')) {
       { figure: `${r.backend}: ${r.runs} runs x ${STEPS}-step chain, ${WORKERS} worker processes x ${CONCURRENCY}`, value: r.stepsPerSec, unit: 'steps/s', target: `>= ${r.target}`, pass: r.stepsPerSec >= r.target },
       { figure: `${r.backend}: item latency p50`, value: r.p50, unit: 'ms', target: '-' },
       { figure: `${r.backend}: item latency p99`, value: r.p99, unit: 'ms', target: '-' },
+      { figure: `${r.backend}: worker CPU per step (both processes)`, value: Math.round(r.workerUsPerStep), unit: 'us', target: '-' },
+      ...(Number.isFinite(r.serverUsPerStep) ? [{ figure: `${r.backend}: server CPU per step`, value: Math.round(r.serverUsPerStep), unit: 'us', target: '-' }] : []),
     ]),
   );
 }
