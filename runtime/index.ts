@@ -134,6 +134,7 @@ export {
 export { settleJoinGroup, JoinBook, type WorkflowEvent, type RunResult } from './engine/core.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './engine/workflow.js';
 export { backoffDelay, shouldRetry, sleep } from './engine/retry.js';
+export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode, SplitNode, runSource, type Runnable } from './engine/helpers.js';
 export {
   type CheckpointStore,

@@ -8,6 +8,7 @@
 import type { ContextCodec } from '../context.js';
 import type { AnyWorkflowDef } from '../definition.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/core.js';
+import { AbortSource } from '../engine/abort.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep, type StepOutcome } from '../engine/step.js';
 import {
@@ -162,7 +163,8 @@ export class ContextCache {
 
 /** One leased item while it is processed. The heartbeat updates it; the step reads it before committing. */
 export class InFlight {
-  readonly controller = new AbortController();
+  /** Aborts the node's `ctx.signal`: cancel, deadline, lost lease, hard stop. */
+  readonly abort = new AbortSource();
   /** Local estimate of when the lease ends (local clock, conservative: taken before the request). */
   localExpiry: number;
   /** The lease is gone (expired, taken over, or the run finished): do not commit. */
@@ -213,7 +215,7 @@ export async function extendInFlight(backend: DistributedBackend, f: InFlight, l
       : isFinalRunStatus(status)
         ? `run ${f.lease.runId} is ${status}`
         : `the lease on item ${f.lease.item.id} of run ${f.lease.runId} was lost`;
-  if (!f.controller.signal.aborted) f.controller.abort(new CancelledError(why));
+  f.abort.abort(new CancelledError(why));
 }
 
 /**
@@ -390,7 +392,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     let timer: NodeJS.Timeout | undefined;
     if (lease.deadline !== undefined) {
       const expire = () => {
-        if (!f.controller.signal.aborted) f.controller.abort(new DeadlineExceededError(`the workflow deadline ${new Date(lease.deadline!).toISOString()} passed`));
+        f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(lease.deadline!).toISOString()} passed`));
       };
       const left = lease.deadline - Date.now();
       if (left <= 0) expire();
@@ -408,7 +410,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
         outcome = await executeStep(def, env.instance, lease.item, {
           runId: lease.runId,
           context,
-          signal: f.controller.signal,
+          signal: f.abort,
           attempt: lease.attempt,
           inlineRetries: false,
           childId: (parent, index) => childItemId(parent.id, index),

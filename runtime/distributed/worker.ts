@@ -189,7 +189,7 @@ export class Worker {
         this.closing = true;
         for (const { f } of this.inflight.values()) {
           f.releasing = true;
-          if (!f.controller.signal.aborted) f.controller.abort(new Error(`worker ${this.workerId} is stopping`));
+          f.abort.abort(new Error(`worker ${this.workerId} is stopping`));
         }
         await drained;
       }
