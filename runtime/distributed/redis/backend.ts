@@ -1,19 +1,19 @@
 /**
  * The Redis distributed backend (node-redis, one client per backend). Every mutating operation is one Lua script
  * (`lua/*.lua`, see `scripts.ts`), so it is atomic and nothing is read-modify-written from TypeScript; reads are
- * single commands or one MULTI. Times come from Redis `TIME`. Key layout (P = key prefix, default `floxide:`):
+ * single commands, one MULTI, or (the context, whose field names depend on its version) the read-context script. Times come from Redis `TIME`. Key layout (P = key prefix, default `floxide:`):
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped, outstanding) |
- * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|attempt\|deliveries\|...\|item JSON\nnode`) |
- * | `P run:{id}:order` / `:ready` | LIST | item ids in enqueue order / claimable item ids (FIFO) |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>` |
+ * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|attempt\|...\|seq\|item JSON\nnode`, seq = enqueue order) |
+ * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
- * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters); `enqueued` is the size of `:states` |
- * | `P run:{id}:deltas` / `:errors` / `:dead` | LIST | `itemId\n delta JSON` (version = index + 1) / error JSON / dead-letter JSON |
+ * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
+ * | `P run:{id}:errors` / `:dead` | LIST | error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
- * | `P ring:<workflow>` + `P ringset:<workflow>`, `P wfring` + `P wfset` | LIST + SET | round-robin rings of runs with ready work |
+ * | `P ring:<workflow>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings: running runs with ready work (a run is on its ring exactly while its ready list is not empty), workflows |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
  *
@@ -108,7 +108,10 @@ export interface RedisBackendOptions {
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
 const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
-const METRIC_FIELDS = ['completed', 'retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+/** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
+const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+/** The run hash fields of METRIC_FIELDS. */
+const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
 
 type Reply = string | number | null | Reply[];
@@ -137,14 +140,14 @@ class RedisKeys {
     return `${this.prefix}run:{${runId}}`;
   }
 
-  runPart(runId: string, part: 'states' | 'order' | 'ready' | 'tokens' | 'metrics' | 'deltas' | 'errors' | 'dead' | 'joins'): string {
+  runPart(runId: string, part: 'states' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
     return `${this.run(runId)}:${part}`;
   }
 
-  /** KEYS[1..12] of create-run and transition (the per-run keys, then leases and delayed). */
+  /** KEYS[1..10] of create-run and transition (the per-run keys, then leases and delayed). */
   runLayout(runId: string): string[] {
     const r = this.run(runId);
-    return [r, `${r}:states`, `${r}:order`, `${r}:ready`, `${r}:tokens`, `${r}:metrics`, `${r}:deltas`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
+    return [r, `${r}:states`, `${r}:ready`, `${r}:tokens`, `${r}:counters`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
   }
 
   status(status: RunStatus): string {
@@ -166,12 +169,14 @@ interface PackedState {
   readonly notBefore: number | undefined;
   readonly updatedAt: number;
   readonly node: string;
+  /** Enqueue sequence within the run (1, 2, ...). */
+  readonly seq: number;
 }
 
 function unpackState(s: string): PackedState {
   const f: string[] = [];
   let pos = 0;
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 10; i++) {
     const j = s.indexOf('|', pos);
     if (j < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
     f.push(s.slice(pos, j));
@@ -190,6 +195,7 @@ function unpackState(s: string): PackedState {
     notBefore: num(f[6]),
     updatedAt: Number(f[7]),
     node: s.slice(nl + 1),
+    seq: Number(f[9]),
   };
 }
 
@@ -578,12 +584,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
 
   /** Every item state of a run in enqueue order, with the packed states by id (one round trip). */
   private async readStates(runId: string): Promise<{ byId: Map<string, string>; states: WorkItemState[] }> {
-    const [order, packed] = await this.readRun(runId, [
-      ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
-      ['HGETALL', this.keys.runPart(runId, 'states')],
-    ]);
+    const [packed] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'states')]]);
     const byId = pairs(packed!);
-    return { byId, states: (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)) };
+    const unpacked = [...byId].map(([id, p]) => ({ id, p, seq: unpackState(p).seq }));
+    unpacked.sort((a, b) => a.seq - b.seq);
+    return { byId, states: unpacked.map(({ id, p }) => this.stateOf(runId, id, p)) };
   }
 
   // ---- ContextStore
@@ -596,12 +601,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     }
     const since = sinceVersion ?? 0;
     return this.io(async () => {
-      const deltasKey = this.keys.runPart(runId, 'deltas');
-      const [initial, length, raw] = await this.readRun(runId, [
-        ['HGET', this.keys.run(runId), 'context'],
-        ['LLEN', deltasKey],
-        ['LRANGE', deltasKey, String(since), '-1'],
-      ]);
+      const reply = await this.evalScript('readContext', [this.keys.run(runId)], [since, sinceVersion === undefined ? '1' : '0']);
+      if (!Array.isArray(reply)) throw this.notFound(runId);
+      const [length, initial, raw] = reply;
       const version = Number(length);
       if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${since}`);
       const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => deltaRecord(entry, since + i + 1));
@@ -614,13 +616,19 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
     return this.io(async () => {
-      const [raw, items] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')], ['HLEN', this.keys.runPart(runId, 'states')]]);
-      const fields = pairs(raw!);
+      const [fixed, counters, states] = await this.readRun(runId, [
+        ['HMGET', this.keys.run(runId), ...METRIC_KEYS],
+        ['HGETALL', this.keys.runPart(runId, 'counters')],
+        ['HGETALL', this.keys.runPart(runId, 'states')],
+      ]);
       const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
-      for (const f of METRIC_FIELDS) out[f] = Number(fields.get(f) ?? 0);
-      // Items are never removed while the run's keys exist, so the states hash counts every item ever enqueued.
-      out.enqueued = Number(items);
-      for (const [k, v] of fields) if (k.startsWith('c:')) out.counters[k.slice(2)] = Number(v);
+      METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
+      // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
+      // the completed ones are the `completed` metric (commits keep no counter for it).
+      const packed = pairs(states!);
+      out.enqueued = packed.size;
+      for (const p of packed.values()) if (p.startsWith('completed|')) out.completed++;
+      for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);
       return out;
     });
   }

@@ -6,22 +6,24 @@
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max (positive integer), ARGV[4] lease ms (positive integer),
 -- ARGV[5] workflow filter ('' = every workflow)
 -- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
--- Per-workflow rings ({prefix}ring:{workflow} LIST + ringset SET) hold the running runs with ready items; each turn
--- pops a run, leases its oldest ready item, and puts the run back at the tail while it has more.
+-- Per-workflow rings ({prefix}ring:{workflow} LIST) hold the running runs with ready items; each turn pops a run,
+-- leases its oldest ready item, and puts the run back at the tail while it has more (see ringPush in common.lua).
 -- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson (from the packed state), attempt, leaseToken, leaseExpiresAt,
 -- deliveries, contextVersion, last delta entry ("itemId\ndelta JSON", '' at version 0),
 -- initial context JSON ('' when contextVersion > 1) } (empty when nothing is claimable).
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local now = nowMs()
+local now, nowText = nowMs()
+-- every lease of this call expires at the same time: its text is formatted once
+local leaseExp = int(now + leaseMs)
 local PROMOTE_LIMIT = 1000
 
 local function runKey(runId) return prefix .. 'run:{' .. runId .. '}' end
 
 -- 1. promote due work, oldest first
 local function due(key, kind)
-  local raw = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, PROMOTE_LIMIT)
+  local raw = redis.call('ZRANGEBYSCORE', key, '-inf', nowText, 'WITHSCORES', 'LIMIT', 0, PROMOTE_LIMIT)
   local out = {}
   for i = 1, #raw, 2 do out[#out + 1] = { member = raw[i], at = tonumber(raw[i + 1]), kind = kind, key = key } end
   return out
@@ -38,31 +40,34 @@ for _, d in ipairs(promote) do
   if s then
     local st = unpackState(s)
     if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and st.status == 'waiting_retry') then
-      if d.kind == 'lease' then st.expired = true end
+      if d.kind == 'lease' then st.expired = '1' end
       st.status = 'pending'
       st.token = ''
-      st.leaseExp = nil
-      st.notBefore = nil
-      st.updatedAt = now
+      st.leaseExp = ''
+      st.notBefore = ''
+      st.updatedAt = nowText
       redis.call('HSET', R .. ':states', itemId, packState(st))
-      redis.call('RPUSH', R .. ':ready', itemId)
-      local meta = redis.call('HMGET', R, 'status', 'workflow')
-      if meta[1] == 'running' then ringAdd(prefix, meta[2], runId) end
+      if redis.call('RPUSH', R .. ':ready', itemId) == 1 then
+        local meta = redis.call('HMGET', R, 'status', 'workflow')
+        if meta[1] == 'running' then ringPush(prefix, meta[2], runId) end
+      end
     end
   end
 end
 
 -- 2. lease one item of the next run on a workflow's ring (tokens: one INCRBY reserves max sequence numbers)
 local seqNext = redis.call('INCRBY', KEYS[4], maxItems) - maxItems
+-- The length of each workflow's ring, read once per call and then kept up to date here (the script is atomic).
+local ringLength = {}
 local function claimFromRing(workflow)
   local ring = prefix .. 'ring:' .. workflow
-  local ringSet = prefix .. 'ringset:' .. workflow
-  local n = redis.call('LLEN', ring)
+  local n = ringLength[workflow] or redis.call('LLEN', ring)
   for _ = 1, n do
     local runId = redis.call('LPOP', ring)
-    if not runId then return nil end
+    if not runId then break end
+    n = n - 1
     local R = runKey(runId)
-    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline')
+    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline', 'v', 'last')
     if meta[1] == 'running' then
       local ready = R .. ':ready'
       while true do
@@ -71,30 +76,33 @@ local function claimFromRing(workflow)
         local s = redis.call('HGET', R .. ':states', itemId)
         local st = s and unpackState(s)
         if st and st.status == 'pending' then
-          if redis.call('LLEN', ready) > 0 then redis.call('RPUSH', ring, runId) else redis.call('SREM', ringSet, runId) end
-          if st.expired then redis.call('HINCRBY', R .. ':metrics', 'redeliveries', 1) end
-          st.expired = false
+          if redis.call('LLEN', ready) > 0 then
+            redis.call('RPUSH', ring, runId)
+            n = n + 1
+          end
+          ringLength[workflow] = n
+          if st.expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
+          st.expired = '0'
           st.status = 'in_progress'
-          st.deliveries = st.deliveries + 1
+          st.deliveries = st.deliveries == '0' and '1' or int(tonumber(st.deliveries) + 1)
           st.worker = workerId
           seqNext = seqNext + 1
           st.token = workerId .. '#' .. int(seqNext)
-          st.leaseExp = now + leaseMs
-          st.notBefore = nil
-          st.updatedAt = now
+          st.leaseExp = leaseExp
+          st.notBefore = ''
+          st.updatedAt = nowText
           redis.call('HSET', R .. ':states', itemId, packState(st))
-          redis.call('ZADD', KEYS[1], st.leaseExp, queueMember(runId, itemId))
-          local deltas = R .. ':deltas'
-          local version = redis.call('LLEN', deltas)
+          redis.call('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
+          local version = tonumber(meta[4] or '0')
           return { runId, workflow, meta[2], meta[3] or '', st.json, st.attempt, st.token,
-            st.leaseExp, st.deliveries, version, version > 0 and redis.call('LINDEX', deltas, -1) or '',
+            st.leaseExp, st.deliveries, version, version > 0 and meta[5] or '',
             version <= 1 and redis.call('HGET', R, 'context') or '' }
         end
       end
     end
     -- paused, finished, expired or out of ready work: off the ring (resume / enqueue put it back)
-    redis.call('SREM', ringSet, runId)
   end
+  ringLength[workflow] = 0
   return nil
 end
 

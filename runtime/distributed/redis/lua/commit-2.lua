@@ -20,7 +20,7 @@
 local prefix = ARGV[1]
 local retainMs = tonumber(ARGV[2])
 local nCommits = tonumber(ARGV[3])
-local now = nowMs()
+local now, nowText = nowMs()
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply.
 local function commitOne(p)
@@ -31,9 +31,11 @@ local function commitOne(p)
   local base = p + 13
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
-  local meta = redis.call('HMGET', K.run, 'status', 'workflow')
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt')
   local status, workflow = meta[1], meta[2]
   if not status then return { 'not_found' } end
+  local version = meta[5] or '0'
+  local function run(open) return { id = runId, status = status, createdAt = meta[6], workflow = workflow, open = open } end
 
   local arrivals = {}
   local arrivalBase = base + 2 * nCounters + 3 * nItems
@@ -55,62 +57,72 @@ local function commitOne(p)
   -- (2) run final: its outstanding work was dropped when it finished; nothing else applies
   if isFinal(status) then return { 'run_finished', status } end
   -- (3) lease
-  if not current or st.leaseExp <= now then return { 'lease_lost' } end
+  if not current or not leaseLive(st, now) then return { 'lease_lost' } end
 
   -- (4) apply
   redis.call('ZREM', K.leases, queueMember(runId, itemId))
   st.token = ''
-  st.leaseExp = nil
-  st.updatedAt = now
+  st.leaseExp = ''
+  st.updatedAt = nowText
   for i = 0, nCounters - 1 do
-    redis.call('HINCRBYFLOAT', K.metrics, 'c:' .. ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
+    redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
   end
 
   local function errorRecord(kindName, attempt)
-    return '{"at":' .. int(now) .. ',"attempt":' .. int(attempt) .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
+    return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
       .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
   end
 
   local enqueued, joined = {}, {}
   local dropped = '[]'
-  local version = nil
 
   if kind == 'retry' then
     redis.call('SADD', K.tokens, token)
     redis.call('RPUSH', K.errors, errorRecord('retry', st.attempt))
     st.status = 'waiting_retry'
-    st.attempt = st.attempt + 1
-    st.notBefore = now + tonumber(delayMs)
+    st.attempt = int(tonumber(st.attempt) + 1)
+    st.notBefore = int(now + tonumber(delayMs))
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
-    redis.call('HINCRBY', K.metrics, 'retries', 1)
+    redis.call('HINCRBY', K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('RPUSH', K.errors, errorRecord('failure', st.attempt))
-    redis.call('HINCRBY', K.metrics, 'failed', 1)
+    redis.call('HINCRBY', K.run, 'm:failed', 1)
     if dl then
-      redis.call('HINCRBY', K.metrics, 'deadLettered', 1)
-      redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
+      redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
+      redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
         .. ',"item":' .. st.json .. '}')
     end
-    dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs, 1)
+    dropped = finishRun(K, prefix, run(tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status = 'failed'
   else
     st.status = 'completed'
     redis.call('HSET', K.states, itemId, packState(st))
-    redis.call('HINCRBY', K.metrics, 'completed', 1)
-    if deltaJson ~= '' then version = redis.call('RPUSH', K.deltas, itemId .. '\n' .. deltaJson) end
+    -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
+    -- of completed states: no counter to update)
+    local fields = {}
+    if deltaJson ~= '' then
+      version = int(tonumber(version) + 1)
+      local entry = itemId .. '\n' .. deltaJson
+      fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = 'v', version, 'd:' .. version, entry, 'last', entry
+    end
     if kind == 'terminal' then
-      dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', outputJson, extraDropped, retainMs, 1)
+      dropped = finishRun(K, prefix, run(tonumber(meta[3]) - 1), 'completed', 'terminal', now, nowText, '', outputJson, extraDropped, retainMs, fields)
       status = 'completed'
     else
+      local n, nText = tonumber(meta[4]), meta[4]
       local itemBase = base + 2 * nCounters
       for i = 0, nItems - 1 do
         local at = itemBase + 3 * i
         local id = ARGV[at + 1]
-        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], now) then enqueued[#enqueued + 1] = id end
+        local seq = int(n + 1)
+        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], nowText, seq) then
+          n, nText = n + 1, seq
+          enqueued[#enqueued + 1] = id
+        end
       end
       for _, a in ipairs(arrivals) do
         local groupKey = K.run .. ':join:' .. a.group
@@ -136,23 +148,38 @@ local function commitOne(p)
             local outer = parked[1].o
             local json = '{"id":' .. cjson.encode(id) .. ',"input":[' .. table.concat(values, ',') .. ']'
               .. (outer ~= '[]' and (',"join":' .. outer) or '') .. ',"node":' .. cjson.encode(node) .. '}'
-            if addItem(K, prefix, runId, workflow, status, id, node, json, now) then
+            local seq = int(n + 1)
+            if addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq) then
+              n, nText = n + 1, seq
               enqueued[#enqueued + 1] = id
               joined[#joined + 1] = json
             end
           end
         end
       end
-      -- The consumed item leaves the outstanding count and the added ones join it, in one update.
-      if redis.call('HINCRBY', K.run, 'outstanding', #enqueued - 1) <= 0 then
+      -- The consumed item leaves the outstanding count and the added ones join it.
+      local outstanding = tonumber(meta[3]) + #enqueued - 1
+      if outstanding <= 0 then
         local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
           .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
-        dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs, 0)
+        fields[#fields + 1] = 'n'
+        fields[#fields + 1] = nText
+        dropped = finishRun(K, prefix, run(0), 'failed', 'failed', now, nowText, err, '', '', retainMs, fields)
         status = 'failed'
+      else
+        if #enqueued ~= 1 then
+          fields[#fields + 1] = 'outstanding'
+          fields[#fields + 1] = int(outstanding)
+        end
+        if #enqueued > 0 then
+          fields[#fields + 1] = 'n'
+          fields[#fields + 1] = nText
+        end
+        if #fields > 0 then redis.call('HSET', K.run, unpack(fields)) end
       end
     end
   end
-  return { 'applied', status, enqueued, joined, dropped, version or redis.call('LLEN', K.deltas) }
+  return { 'applied', status, enqueued, joined, dropped, version }
 end
 
 local out = {}
