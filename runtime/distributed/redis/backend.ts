@@ -514,21 +514,10 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
         Math.ceil(leaseMs),
         options.workflow ?? '',
       ]),
-    )) as Reply[][];
-    return reply.map((e) => ({
-      runId: e[0] as string,
-      workflow: e[1] as string,
-      fingerprint: e[2] as string,
-      deadline: optNumber(e[3]),
-      item: parseStoredJson<EngineItem>(e[4] as string, 'work item'),
-      attempt: Number(e[5]),
-      leaseToken: e[6] as string,
-      leaseExpiresAt: Number(e[7]),
-      deliveries: Number(e[8]),
-      contextVersion: Number(e[9]),
-      ...(e[10] === '' ? {} : { lastDelta: deltaRecord(e[10] as string, Number(e[9])) }),
-      ...(e[11] === '' ? {} : { initialContext: parseStoredJson(e[11] as string, 'context') }),
-    }));
+    )) as string[];
+    const out: LeasedItem[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) out.push(leaseOf(reply[i]!, reply[i + 1]!, reply[i + 2]!));
+    return out;
   }
 
   async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
@@ -727,7 +716,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     }
     if (sent.length === 0) return out;
     args[2] = sent.length;
-    const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Reply[][];
+    const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Array<string | Reply[]>;
     sent.forEach((index, j) => {
       const commit = commits[index]!;
       try {
@@ -740,17 +729,22 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     return out;
   }
 
-  private commitResultOf(runId: string, reply: Reply[]): CommitResult {
+  private commitResultOf(runId: string, reply: string | Reply[]): CommitResult {
+    if (typeof reply === 'string') {
+      // an applied commit (layout in lua/commit-2.lua)
+      const lines = reply.split('\n');
+      if (lines[0] !== 'applied') throw new StoreError(`unexpected commit reply ${lines[0]}`);
+      const gap = lines.indexOf('', 4);
+      return {
+        status: 'applied',
+        runStatus: lines[1] as RunStatus,
+        enqueued: lines.slice(4, gap < 0 ? undefined : gap),
+        joined: gap < 0 ? [] : lines.slice(gap + 1).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+        dropped: lines[3] === '[]' ? [] : parseStoredJson<DroppedItem[]>(lines[3]!, 'dropped items'),
+        contextVersion: Number(lines[2]),
+      };
+    }
     switch (reply[0]) {
-      case 'applied':
-        return {
-          status: 'applied',
-          runStatus: reply[1] as RunStatus,
-          enqueued: reply[2] as string[],
-          joined: (reply[3] as string[]).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
-          dropped: reply[4] === '[]' ? [] : parseStoredJson<DroppedItem[]>(reply[4] as string, 'dropped items'),
-          contextVersion: Number(reply[5]),
-        };
       case 'duplicate':
         return { status: 'duplicate' };
       case 'run_finished':
@@ -844,6 +838,26 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
   for (const [k, v] of counters) args.push(k, String(v));
   for (const x of items) args.push(x);
   for (const x of arrivals) args.push(x);
+}
+
+/** One leased item of the claim script's reply (layout in `lua/claim-4.lua`). */
+function leaseOf(workflow: string, fingerprint: string, packed: string): LeasedItem {
+  const f = packed.split('\n');
+  const contextVersion = Number(f[6]);
+  return {
+    runId: f[0]!,
+    workflow,
+    fingerprint,
+    deadline: optNumber(f[1]),
+    item: parseStoredJson<EngineItem>(f[7]!, 'work item'),
+    attempt: Number(f[2]),
+    leaseToken: f[3]!,
+    leaseExpiresAt: Number(f[4]),
+    deliveries: Number(f[5]),
+    contextVersion,
+    ...(f.length > 9 ? { lastDelta: { version: contextVersion, itemId: f[9]!, delta: parseStoredJson<Record<string, unknown>>(f[10]!, 'context delta') } } : {}),
+    ...(f[8] === '' ? {} : { initialContext: parseStoredJson(f[8]!, 'context') }),
+  };
 }
 
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */

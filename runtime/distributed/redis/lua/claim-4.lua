@@ -8,9 +8,11 @@
 -- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
 -- Per-workflow rings ({prefix}ring:{workflow} LIST) hold the running runs with ready items; each turn pops a run,
 -- leases its oldest ready item, and puts the run back at the tail while it has more (see ringPush in common.lua).
--- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson (from the packed state), attempt, leaseToken, leaseExpiresAt,
--- deliveries, contextVersion, last delta entry ("itemId\ndelta JSON", '' at version 0),
--- initial context JSON ('' when contextVersion > 1) } (empty when nothing is claimable).
+-- Returns a flat array with three entries per leased item (empty when nothing is claimable): workflow, fingerprint,
+-- and the rest joined by newlines (none of them holds one; each reply entry costs about as much as a Redis call):
+--   runId, deadline|'', attempt, leaseToken, leaseExpiresAt, deliveries, contextVersion, item JSON (from the packed
+--   state), initial context JSON ('' when contextVersion > 1), then the last delta entry "itemId\ndelta JSON" (absent
+--   at version 0).
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -93,10 +95,11 @@ local function claimFromRing(workflow)
           st.updatedAt = nowText
           redis.call('HSET', R .. ':states', itemId, packState(st))
           redis.call('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
-          local version = tonumber(meta[4] or '0')
-          return { runId, workflow, meta[2], meta[3] or '', st.json, st.attempt, st.token,
-            st.leaseExp, st.deliveries, version, version > 0 and meta[5] or '',
-            version <= 1 and redis.call('HGET', R, 'context') or '' }
+          local version = meta[4] or '0'
+          local young = version == '0' or version == '1'
+          return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. st.attempt .. '\n' .. st.token .. '\n' .. leaseExp .. '\n'
+            .. st.deliveries .. '\n' .. version .. '\n' .. st.json .. '\n' .. (young and redis.call('HGET', R, 'context') or '')
+            .. (version ~= '0' and ('\n' .. meta[5]) or '')
         end
       end
     end
@@ -115,14 +118,18 @@ else
 end
 
 local out = {}
+local claimed = 0
 local active = workflows
-while #out < maxItems and #active > 0 do
+while claimed < maxItems and #active > 0 do
   local nextActive = {}
   for _, wf in ipairs(active) do
-    if #out >= maxItems then break end
-    local got = claimFromRing(wf)
-    if got then
-      out[#out + 1] = got
+    if claimed >= maxItems then break end
+    local fingerprint, rest = claimFromRing(wf)
+    if fingerprint then
+      out[3 * claimed + 1] = wf
+      out[3 * claimed + 2] = fingerprint
+      out[3 * claimed + 3] = rest
+      claimed = claimed + 1
       nextActive[#nextActive + 1] = wf
     end
   end

@@ -12,8 +12,10 @@
 --   (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text})
 -- Returns one reply per commit, in order, each checked in this order: unknown run -> { 'not_found' }; a group size
 -- that disagrees with the parked group -> { 'bad_group', group, size }; already committed -> { 'duplicate' }; run
--- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise
--- { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
+-- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise one string (a reply entry costs
+-- about as much as a Redis call) of newline-separated lines, none of which holds a newline:
+-- 'applied', runStatus, contextVersion, dropped JSON array, the enqueued ids, then, when a join item was created, an
+-- empty line and the joined items' JSON
 --! include common.lua
 --! include finish.lua
 
@@ -179,7 +181,14 @@ local function commitOne(p)
       end
     end
   end
-  return { 'applied', status, enqueued, joined, dropped, version }
+  local reply = 'applied\n' .. status .. '\n' .. version .. '\n' .. dropped
+  if #enqueued == 1 then
+    reply = reply .. '\n' .. enqueued[1]
+  elseif #enqueued > 1 then
+    reply = reply .. '\n' .. table.concat(enqueued, '\n')
+  end
+  if #joined > 0 then reply = reply .. '\n\n' .. table.concat(joined, '\n') end
+  return reply
 end
 
 local out = {}
