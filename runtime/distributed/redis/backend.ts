@@ -833,8 +833,14 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
       throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
   }
   const counters = Object.entries(commit.counters ?? {});
-  args.push(commit.runId, commit.itemId, commit.leaseToken, outcome.type, deltaJson, outputJson, errorJson, delayMs, deadLetter ? '1' : '0', extraDropped);
-  args.push(counters.length, nItems, nArrivals);
+  // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
+  // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
+  const token = commit.leaseToken.includes('\n') ? '' : commit.leaseToken;
+  args.push(`${commit.runId}\n${commit.itemId}\n${token}\n${outcome.type}\n${counters.length}\n${nItems}\n${nArrivals}`);
+  if (outcome.type === 'continue') args.push(deltaJson);
+  else if (outcome.type === 'terminal') args.push(deltaJson, outputJson, extraDropped);
+  else if (outcome.type === 'retry') args.push(errorJson, delayMs);
+  else args.push(errorJson, deadLetter ? '1' : '0');
   for (const [k, v] of counters) args.push(k, String(v));
   for (const x of items) args.push(x);
   for (const x of arrivals) args.push(x);
