@@ -6,7 +6,7 @@
  * | key | type | holds |
  * |---|---|---|
  * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>` |
- * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|attempt\|...\|seq\|item JSON\nnode`, seq = enqueue order) |
+ * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
  * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
  * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
@@ -189,11 +189,11 @@ function unpackState(s: string): PackedState {
   return {
     itemJson: s.slice(pos, nl),
     status: f[0] as WorkItemStatus,
-    attempt: Number(f[1]),
-    workerId: f[3] === '' ? undefined : f[3],
-    leaseExpiresAt: num(f[5]),
-    notBefore: num(f[6]),
-    updatedAt: Number(f[7]),
+    attempt: Number(f[8]),
+    workerId: f[6] === '' ? undefined : f[6],
+    leaseExpiresAt: num(f[2]),
+    notBefore: num(f[4]),
+    updatedAt: Number(f[3]),
     node: s.slice(nl + 1),
     seq: Number(f[9]),
   };

@@ -75,30 +75,27 @@ local function claimFromRing(workflow)
       while true do
         local itemId = redis.call('LPOP', ready)
         if not itemId then break end
-        local s = redis.call('HGET', R .. ':states', itemId)
-        local st = s and unpackState(s)
-        if st and st.status == 'pending' then
+        local states = R .. ':states'
+        local s = redis.call('HGET', states, itemId)
+        local status, deliveries, expired, rest, attempt, json
+        if s then status, deliveries, expired, rest, attempt, json = string.match(s, CLAIM_PATTERN) end
+        if status == 'pending' then
           if redis.call('LLEN', ready) > 0 then
             redis.call('RPUSH', ring, runId)
             n = n + 1
           end
           ringLength[workflow] = n
-          if st.expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
-          st.expired = '0'
-          st.status = 'in_progress'
-          st.deliveries = st.deliveries == '0' and '1' or int(tonumber(st.deliveries) + 1)
-          st.worker = workerId
+          if expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
+          deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
-          st.token = workerId .. '#' .. int(seqNext)
-          st.leaseExp = leaseExp
-          st.notBefore = ''
-          st.updatedAt = nowText
-          redis.call('HSET', R .. ':states', itemId, packState(st))
+          local token = workerId .. '#' .. int(seqNext)
+          redis.call('HSET', states, itemId,
+            'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest)
           redis.call('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
           local version = meta[4] or '0'
           local young = version == '0' or version == '1'
-          return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. st.attempt .. '\n' .. st.token .. '\n' .. leaseExp .. '\n'
-            .. st.deliveries .. '\n' .. version .. '\n' .. st.json .. '\n' .. (young and redis.call('HGET', R, 'context') or '')
+          return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. attempt .. '\n' .. token .. '\n' .. leaseExp .. '\n'
+            .. deliveries .. '\n' .. version .. '\n' .. json .. '\n' .. (young and redis.call('HGET', R, 'context') or '')
             .. (version ~= '0' and ('\n' .. meta[5]) or '')
         end
       end

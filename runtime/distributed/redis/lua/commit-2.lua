@@ -50,31 +50,36 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   -- (1) already committed. A lease that is still current (in progress under this token) cannot have committed a
   -- retry (a retry clears the token and every claim gets a fresh one), so the token set is read only otherwise.
   local s = redis.call('HGET', K.states, itemId)
-  local st = s and unpackState(s)
-  if st and (st.status == 'completed' or st.status == 'failed' or st.status == 'dead_lettered') then return { 'duplicate' } end
-  local current = st and st.status == 'in_progress' and st.token == token
+  local sStatus, sToken, sLeaseExp, rest
+  if s then sStatus, sToken, sLeaseExp, rest = string.match(s, LEASE_PATTERN) end
+  if sStatus == 'completed' or sStatus == 'failed' or sStatus == 'dead_lettered' then return { 'duplicate' } end
+  local current = sStatus == 'in_progress' and sToken == token
   if not current and redis.call('SISMEMBER', K.tokens, token) == 1 then return { 'duplicate' } end
   -- (2) run final: its outstanding work was dropped when it finished; nothing else applies
   if isFinal(status) then return { 'run_finished', status } end
   -- (3) lease
-  if not current or not leaseLive(st, now) then return { 'lease_lost' } end
+  if not current or sLeaseExp == '' or tonumber(sLeaseExp) <= now then return { 'lease_lost' } end
 
   -- (4) apply
   redis.call('ZREM', K.leases, queueMember(runId, itemId))
-  st.token = ''
-  st.leaseExp = ''
-  st.updatedAt = nowText
   for i = 0, nCounters - 1 do
     redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
   end
 
+  local enqueued, joined = {}, {}
+  local dropped = '[]'
+  -- retries and failures (rare) read the whole state; a completed item keeps all but its lease and time
+  local st
+  if kind == 'retry' or kind == 'failed' then
+    st = unpackState(s)
+    st.token = ''
+    st.leaseExp = ''
+    st.updatedAt = nowText
+  end
   local function errorRecord(kindName, attempt)
     return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
       .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
   end
-
-  local enqueued, joined = {}, {}
-  local dropped = '[]'
 
   if kind == 'retry' then
     redis.call('SADD', K.tokens, token)
@@ -99,8 +104,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     dropped = finishRun(K, prefix, run(tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status = 'failed'
   else
-    st.status = 'completed'
-    redis.call('HSET', K.states, itemId, packState(st))
+    redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
     -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
     -- of completed states: no counter to update)
     local fields = {}

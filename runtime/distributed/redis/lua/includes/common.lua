@@ -1,6 +1,6 @@
 -- Shared helpers, inlined by the script loader (scripts.ts) wherever a script has an include line for this file.
 -- Item states are packed, together with the item itself, as
---   status|attempt|deliveries|workerId|leaseToken|leaseExpiresAt|notBefore|updatedAt|expired|seq|item JSON\nnode
+--   status|leaseToken|leaseExpiresAt|updatedAt|notBefore|deliveries|workerId|expired|attempt|seq|item JSON\nnode
 -- (worker ids and lease tokens never contain '|'; the item JSON is canonical JSON, which never holds a raw newline,
 -- and the node name is last so it may hold anything). Keeping the item in its state saves a hash write per added
 -- item and a lookup per claim; `seq` (1, 2, ... in enqueue order, from the run hash's `n`) replaces a list of the
@@ -23,7 +23,7 @@ end
 -- fields they compute with, and packing is then one concatenation with no number formatting.
 local STATE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^\n]*)\n(.*)$'
 local function unpackState(s)
-  local status, attempt, deliveries, worker, token, leaseExp, notBefore, updatedAt, expired, seq, json, node = string.match(s, STATE_PATTERN)
+  local status, token, leaseExp, updatedAt, notBefore, deliveries, worker, expired, attempt, seq, json, node = string.match(s, STATE_PATTERN)
   return {
     status = status, attempt = attempt, deliveries = deliveries, worker = worker, token = token, leaseExp = leaseExp,
     notBefore = notBefore, updatedAt = updatedAt, expired = expired, seq = seq, json = json, node = node,
@@ -31,14 +31,21 @@ local function unpackState(s)
 end
 
 local function packState(st)
-  return st.status .. '|' .. st.attempt .. '|' .. st.deliveries .. '|' .. st.worker .. '|' .. st.token .. '|'
-    .. st.leaseExp .. '|' .. st.notBefore .. '|' .. st.updatedAt .. '|' .. st.expired .. '|' .. st.seq .. '|' .. st.json
+  return st.status .. '|' .. st.token .. '|' .. st.leaseExp .. '|' .. st.updatedAt .. '|' .. st.notBefore .. '|'
+    .. st.deliveries .. '|' .. st.worker .. '|' .. st.expired .. '|' .. st.attempt .. '|' .. st.seq .. '|' .. st.json
     .. '\n' .. st.node
 end
 
+-- The hot paths (claim, a commit that completes its item) read and rewrite only the fields in front; the rest of
+-- the state is kept as one capture (each capture costs a string, the dearest part of a match).
+-- LEASE_PATTERN: status, token, leaseExp, and the state from deliveries on (an in-progress item has no notBefore).
+local LEASE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|(.*)$'
+-- CLAIM_PATTERN: status, deliveries, expired, the state from attempt on, attempt, item JSON.
+local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|(([^|]*)|[^|]*|([^\n]*)\n.*)$'
+
 -- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
 local function newState(node, json, nowText, seq)
-  return 'pending|1|0|||||' .. nowText .. '|0|' .. seq .. '|' .. json .. '\n' .. node
+  return 'pending|||' .. nowText .. '||0||0|1|' .. seq .. '|' .. json .. '\n' .. node
 end
 
 -- Whether the item is in progress under a lease that has not expired at now (a number).
