@@ -144,7 +144,7 @@ class RedisKeys {
     return `${this.run(runId)}:${part}`;
   }
 
-  /** KEYS[1..10] of create-run and transition (the per-run keys, then leases and delayed). */
+  /** KEYS[1..10] of transition (the per-run keys, then leases and delayed). */
   runLayout(runId: string): string[] {
     const r = this.run(runId);
     return [r, `${r}:states`, `${r}:ready`, `${r}:tokens`, `${r}:counters`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
@@ -385,7 +385,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
     const reply = await this.io(() =>
-      this.evalScript('createRun', [...this.keys.runLayout(spec.runId), this.keys.runs, this.keys.expiring], [
+      this.evalScript('createRun', [this.keys.runs, this.keys.expiring], [
         this.keyPrefix,
         spec.runId,
         spec.workflow,

@@ -11,7 +11,7 @@ import { CorruptStateError } from '../../errors.js';
 
 /** The scripts of the Redis backend, by name. The number after the dash in each file name is its KEYS count. */
 export const SCRIPT_FILES = {
-  createRun: 'create-run-12.lua',
+  createRun: 'create-run-2.lua',
   claim: 'claim-4.lua',
   commit: 'commit-2.lua',
   transition: 'transition-10.lua',

@@ -88,7 +88,7 @@ local function indexStatus(prefix, runId, createdAt, from, to)
   redis.call('ZADD', prefix .. 'runs:status:' .. to, createdAt, runId)
 end
 
--- The per-run key layout shared by create-run, commit and transition: KEYS[1..8] are the run's own keys,
+-- The per-run key layout of transition (and of runKeysOf below): KEYS[1..8] are the run's own keys,
 -- KEYS[9] and KEYS[10] the global leases and delayed ZSETs. The run hash holds, besides the run record, the
 -- outstanding-item count `outstanding`, the number of items ever added `n`, the context version `v`, the deltas
 -- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, and the fixed metrics `m:<name>` (but
@@ -101,8 +101,8 @@ local function runKeys()
   }
 end
 
--- The per-run keys of a run named in ARGV rather than KEYS (scripts that serve several runs in one call), in the
--- runKeys() layout. Each name is built on first use only (a commit usually needs a few of them, and building a key
+-- The per-run keys of a run named in ARGV rather than KEYS (commit serves several runs in one call; create-run saves
+-- passing them), in the runKeys() layout. Each name is built on first use only (a commit usually needs a few of them, and building a key
 -- string in Lua costs about as much as a cheap Redis call).
 local runKeysMeta = {
   __index = function(K, name)

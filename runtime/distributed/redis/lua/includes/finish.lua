@@ -37,9 +37,12 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     count = count + #cjson.decode(extraJson)
   end
   local dropped = '[' .. table.concat(parts, ',') .. ']'
-  local gone = { K.ready, K.joins }
-  for _, g in ipairs(redis.call('HKEYS', K.joins)) do gone[#gone + 1] = K.run .. ':join:' .. g end
-  redis.call('DEL', unpack(gone))
+  -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
+  local gone = r.open > 0 and { K.ready } or {}
+  local groups = redis.call('HKEYS', K.joins)
+  if #groups > 0 then gone[#gone + 1] = K.joins end
+  for _, g in ipairs(groups) do gone[#gone + 1] = K.run .. ':join:' .. g end
+  if #gone > 0 then redis.call('DEL', unpack(gone)) end
   fields = fields or {}
   local add = { 'status', status, 'updatedAt', nowText, 'finishedAt', nowText, 'dropped', dropped, 'outstanding', '0' }
   if errorJson and errorJson ~= '' then add[#add + 1] = 'error'; add[#add + 1] = errorJson end
