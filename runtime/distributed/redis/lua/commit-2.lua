@@ -25,6 +25,16 @@ local retainMs = tonumber(ARGV[2])
 local nCommits = tonumber(ARGV[3])
 local now, nowText = nowMs()
 
+-- What finishRun needs of the run (meta as commitApply reads it), with `open` outstanding items left.
+local function runOf(runId, meta, open)
+  return { id = runId, status = meta[1], createdAt = meta[6], workflow = meta[2], open = open }
+end
+
+local function errorRecord(itemId, st, kindName, attempt, errorJson)
+  return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
+    .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
+end
+
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
 local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter,
@@ -35,7 +45,6 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   local status, workflow = meta[1], meta[2]
   if not status then return { 'not_found' } end
   local version = meta[5] or '0'
-  local function run(open) return { id = runId, status = status, createdAt = meta[6], workflow = workflow, open = open } end
 
   local arrivals = {}
   local arrivalBase = base + 2 * nCounters + 3 * nItems
@@ -76,14 +85,10 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.leaseExp = ''
     st.updatedAt = nowText
   end
-  local function errorRecord(kindName, attempt)
-    return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
-      .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
-  end
 
   if kind == 'retry' then
     redis.call('SADD', K.tokens, token)
-    redis.call('RPUSH', K.errors, errorRecord('retry', st.attempt))
+    redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'retry', st.attempt, errorJson))
     st.status = 'waiting_retry'
     st.attempt = int(tonumber(st.attempt) + 1)
     st.notBefore = int(now + tonumber(delayMs))
@@ -94,14 +99,14 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
     redis.call('HSET', K.states, itemId, packState(st))
-    redis.call('RPUSH', K.errors, errorRecord('failure', st.attempt))
+    redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
     redis.call('HINCRBY', K.run, 'm:failed', 1)
     if dl then
       redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
         .. ',"item":' .. st.json .. '}')
     end
-    dropped = finishRun(K, prefix, run(tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
+    dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status = 'failed'
   else
     redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
@@ -114,7 +119,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = 'v', version, 'd:' .. version, entry, 'last', entry
     end
     if kind == 'terminal' then
-      dropped = finishRun(K, prefix, run(tonumber(meta[3]) - 1), 'completed', 'terminal', now, nowText, '', outputJson, extraDropped, retainMs, fields)
+      dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'completed', 'terminal', now, nowText, '', outputJson, extraDropped, retainMs, fields)
       status = 'completed'
     else
       local n, nText = tonumber(meta[4]), meta[4]
@@ -168,7 +173,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
           .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
         fields[#fields + 1] = 'n'
         fields[#fields + 1] = nText
-        dropped = finishRun(K, prefix, run(0), 'failed', 'failed', now, nowText, err, '', '', retainMs, fields)
+        dropped = finishRun(K, prefix, runOf(runId, meta, 0), 'failed', 'failed', now, nowText, err, '', '', retainMs, fields)
         status = 'failed'
       else
         if #enqueued ~= 1 then
