@@ -91,7 +91,7 @@ local function claimFromRing(workflow)
           local token = workerId .. '#' .. int(seqNext)
           redis.call('HSET', states, itemId,
             'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest)
-          redis.call('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
+          defer('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
           local version = meta[4] or '0'
           local young = version == '0' or version == '1'
           return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. attempt .. '\n' .. token .. '\n' .. leaseExp .. '\n'
@@ -132,4 +132,5 @@ while claimed < maxItems and #active > 0 do
   end
   active = nextActive
 end
+flushDeferred()
 return out

@@ -70,7 +70,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   if not current or sLeaseExp == '' or tonumber(sLeaseExp) <= now then return { 'lease_lost' } end
 
   -- (4) apply
-  redis.call('ZREM', K.leases, queueMember(runId, itemId))
+  defer('ZREM', K.leases, queueMember(runId, itemId))
   for i = 0, nCounters - 1 do
     redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
   end
@@ -220,9 +220,11 @@ local function commitOne(p)
     nCounters, nItems, nArrivals, base), base + 2 * nCounters + 3 * nItems + 4 * nArrivals
 end
 
+deferRingPushes = true
 local out = {}
 local p = 3
 for c = 1, nCommits do
   out[c], p = commitOne(p)
 end
+flushDeferred()
 return out
