@@ -720,7 +720,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     sent.forEach((index, j) => {
       const commit = commits[index]!;
       try {
-        out[index] = { ok: true, result: this.commitResultOf(commit.runId, replies[j]!) };
+        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!) };
       } catch (error) {
         if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
         out[index] = { ok: false, error };
@@ -729,10 +729,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     return out;
   }
 
-  private commitResultOf(runId: string, reply: string | Reply[]): CommitResult {
+  private commitResultOf(commit: StepCommit, reply: string | Reply[]): CommitResult {
+    const runId = commit.runId;
     if (typeof reply === 'string') {
       // an applied commit (layout in lua/commit-2.lua)
       const lines = reply.split('\n');
+      if (lines[0] === 'handoff') return handoffResultOf(commit, lines);
       if (lines[0] !== 'applied') throw new StoreError(`unexpected commit reply ${lines[0]}`);
       const gap = lines.indexOf('', 4);
       return {
@@ -836,7 +838,13 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
   // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
   // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
   const token = commit.leaseToken.includes('\n') ? '' : commit.leaseToken;
-  args.push(`${commit.runId}\n${commit.itemId}\n${token}\n${outcome.type}\n${counters.length}\n${nItems}\n${nArrivals}`);
+  const handoff = commit.handoff;
+  if (handoff !== undefined) {
+    assertWorkerId(handoff.workerId);
+    assertPositiveMs(handoff.leaseMs, 'handoff.leaseMs');
+  }
+  const handoffPart = handoff ? `${handoff.workerId}\n${Math.ceil(handoff.leaseMs)}` : '\n';
+  args.push(`${commit.runId}\n${commit.itemId}\n${token}\n${outcome.type}\n${counters.length}\n${nItems}\n${nArrivals}\n${handoffPart}`);
   if (outcome.type === 'continue') args.push(deltaJson);
   else if (outcome.type === 'terminal') args.push(deltaJson, outputJson, extraDropped);
   else if (outcome.type === 'retry') args.push(errorJson, delayMs);
@@ -844,6 +852,38 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
   for (const [k, v] of counters) args.push(k, String(v));
   for (const x of items) args.push(x);
   for (const x of arrivals) args.push(x);
+}
+
+/**
+ * An applied commit whose successor was handed off (reply layout in `lua/commit-2.lua`): the lease is built from the
+ * reply and the successor the commit itself sent (its only item).
+ */
+function handoffResultOf(commit: StepCommit, lines: string[]): CommitResult {
+  const [, runStatus, version, , id, leaseToken, expiry, fingerprint, deadline] = lines;
+  const item = commit.outcome.type === 'continue' ? commit.outcome.items[0] : undefined;
+  if (!item || item.id !== id || !commit.handoff) throw new StoreError(`unexpected hand-off reply for item ${String(id)}`);
+  const contextVersion = Number(version);
+  return {
+    status: 'applied',
+    runStatus: runStatus as RunStatus,
+    enqueued: [id],
+    joined: [],
+    dropped: [],
+    contextVersion,
+    next: {
+      runId: commit.runId,
+      workflow: lines.slice(9).join('\n'),
+      fingerprint: fingerprint!,
+      deadline: optNumber(deadline),
+      // a copy through JSON, like every item a claim returns (the caller's object is not shared)
+      item: parseStoredJson<EngineItem>(canonicalJson(item), 'work item'),
+      attempt: 1,
+      leaseToken: leaseToken!,
+      leaseExpiresAt: Number(expiry),
+      deliveries: 1,
+      contextVersion,
+    },
+  };
 }
 
 /** One leased item of the claim script's reply (layout in `lua/claim-4.lua`). */

@@ -4,8 +4,9 @@
 -- KEYS[1] leases ZSET, KEYS[2] delayed ZSET (the per-run keys are derived from the prefix and each run id:
 -- single-instance Redis only, like the claim script)
 -- ARGV[1] key prefix, ARGV[2] retainFinishedMs (0 = keep forever), ARGV[3] number of commits, then per commit:
---   a header "runId\nitemId\nleaseToken\noutcome type\nnCounters\nnItems\nnArrivals" (outcome type 'continue' |
---   'terminal' | 'retry' | 'failed'; none of these holds a newline), then by outcome type
+--   a header "runId\nitemId\nleaseToken\noutcome type\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs" (outcome
+--   type 'continue' | 'terminal' | 'retry' | 'failed'; handoffWorker and handoffMs '' unless the commit asks for a
+--   successor hand-off; none of these holds a newline), then by outcome type
 --     continue: delta JSON or ''; terminal: delta JSON or '', output JSON, extra dropped JSON array (its own
 --     successors / arrivals) or ''; retry: error JSON, delay ms (integer); failed: error JSON, '1' to dead-letter,
 --   then nCounters x (name, increment), nItems x (id, node, item JSON), nArrivals x (group, index, size, arrival
@@ -16,7 +17,12 @@
 -- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise one string (a reply entry costs
 -- about as much as a Redis call) of newline-separated lines, none of which holds a newline:
 -- 'applied', runStatus, contextVersion, dropped JSON array, the enqueued ids, then, when a join item was created, an
--- empty line and the joined items' JSON
+-- empty line and the joined items' JSON; or, when the successor was handed off (a 'continue' commit asking for it,
+-- exactly one item added, no arrival, the run running with nothing else in its ready list: the item is written
+-- straight as in progress, leased to handoffWorker for handoffMs under the token "handoffWorker#h<seq>", first
+-- delivery, and never enters the ready list or the ring):
+-- 'handoff', runStatus, contextVersion, '[]', the item id, lease token, lease expiry, fingerprint, deadline or '',
+-- workflow (last: it may hold anything)
 --! include common.lua
 --! include finish.lua
 
@@ -38,7 +44,7 @@ end
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
 local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter,
-    extraDropped, nCounters, nItems, nArrivals, base)
+    extraDropped, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
   local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt')
@@ -124,6 +130,23 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     else
       local n, nText = tonumber(meta[4]), meta[4]
       local itemBase = base + 2 * nCounters
+      -- successor hand-off: the one new item goes straight to the committing worker when its run has nothing else
+      -- waiting (the ready list is empty, so the run is not on the ring: no queue is jumped)
+      local handoff = nil
+      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
+        local id, seq = ARGV[itemBase + 1], int(n + 1)
+        local exp = int(now + tonumber(handoffMs))
+        local leaseToken = handoffWorker .. '#h' .. seq
+        if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
+            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
+          -- (a direct call: the leases key already has a deferred ZREM, and defer() keeps one command per key)
+          redis.call('ZADD', K.leases, exp, queueMember(runId, id))
+          n, nText = n + 1, seq
+          enqueued[1] = id
+          handoff = id .. '\n' .. leaseToken .. '\n' .. exp
+        end
+        nItems = 0
+      end
       for i = 0, nItems - 1 do
         local at = itemBase + 3 * i
         local id = ARGV[at + 1]
@@ -185,6 +208,11 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
           fields[#fields + 1] = nText
         end
         if #fields > 0 then redis.call('HSET', K.run, unpack(fields)) end
+        if handoff then
+          local more = redis.call('HMGET', K.run, 'fingerprint', 'deadline')
+          return 'handoff\n' .. status .. '\n' .. version .. '\n[]\n' .. handoff .. '\n' .. more[1] .. '\n' .. (more[2] or '')
+            .. '\n' .. workflow
+        end
       end
     end
   end
@@ -202,8 +230,8 @@ local KIND_ARGS = { continue = 1, terminal = 3, retry = 2, failed = 2 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
-  local runId, itemId, token, kind, nCounters, nItems, nArrivals =
-    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)$')
+  local runId, itemId, token, kind, nCounters, nItems, nArrivals, handoffWorker, handoffMs =
+    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
   nCounters, nItems, nArrivals = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals)
   local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped = '', '', '', '0', '0', ''
   if kind == 'continue' then
@@ -217,7 +245,7 @@ local function commitOne(p)
   end
   local base = p + 1 + KIND_ARGS[kind]
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped,
-    nCounters, nItems, nArrivals, base), base + 2 * nCounters + 3 * nItems + 4 * nArrivals
+    nCounters, nItems, nArrivals, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 4 * nArrivals
 end
 
 deferRingPushes = true
