@@ -704,10 +704,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
     const out: BatchCommitResult[] = new Array(commits.length);
     const sent: number[] = [];
+    // per sent commit: its only successor's JSON when it asked for a hand-off (the handed-off lease's item is parsed from it)
+    const handoffJson: Array<string | undefined> = [];
     const args: Array<string | number> = [this.keyPrefix, this.retainMs, 0];
     for (let i = 0; i < commits.length; i++) {
       try {
-        encodeCommit(commits[i]!, args);
+        handoffJson.push(encodeCommit(commits[i]!, args));
         sent.push(i);
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
@@ -720,7 +722,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     sent.forEach((index, j) => {
       const commit = commits[index]!;
       try {
-        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!) };
+        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!, handoffJson[j]) };
       } catch (error) {
         if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
         out[index] = { ok: false, error };
@@ -729,12 +731,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     return out;
   }
 
-  private commitResultOf(commit: StepCommit, reply: string | Reply[]): CommitResult {
+  private commitResultOf(commit: StepCommit, reply: string | Reply[], handoffJson: string | undefined): CommitResult {
     const runId = commit.runId;
     if (typeof reply === 'string') {
       // an applied commit (layout in lua/commit-2.lua)
       const lines = reply.split('\n');
-      if (lines[0] === 'handoff') return handoffResultOf(commit, lines);
+      if (lines[0] === 'handoff') return handoffResultOf(commit, lines, handoffJson);
       if (lines[0] !== 'applied') throw new StoreError(`unexpected commit reply ${lines[0]}`);
       const gap = lines.indexOf('', 4);
       return {
@@ -767,7 +769,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
  * Validates one commit and appends its arguments to the commit script's ARGV (layout in `lua/commit-2.lua`).
  * Throws `InvalidArgumentError` (appending nothing) for malformed input.
  */
-function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
+function encodeCommit(commit: StepCommit, args: Array<string | number>): string | undefined {
   assertRunId(commit.runId);
   assertItemId(commit.itemId);
   assertString(commit.leaseToken, 'leaseToken');
@@ -852,16 +854,17 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
   for (const [k, v] of counters) args.push(k, String(v));
   for (const x of items) args.push(x);
   for (const x of arrivals) args.push(x);
+  return handoff && nItems === 1 ? items[2] : undefined;
 }
 
 /**
  * An applied commit whose successor was handed off (reply layout in `lua/commit-2.lua`): the lease is built from the
  * reply and the successor the commit itself sent (its only item).
  */
-function handoffResultOf(commit: StepCommit, lines: string[]): CommitResult {
+function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string | undefined): CommitResult {
   const [, runStatus, version, , id, leaseToken, expiry, fingerprint, deadline] = lines;
   const item = commit.outcome.type === 'continue' ? commit.outcome.items[0] : undefined;
-  if (!item || item.id !== id || !commit.handoff) throw new StoreError(`unexpected hand-off reply for item ${String(id)}`);
+  if (!item || item.id !== id || itemJson === undefined) throw new StoreError(`unexpected hand-off reply for item ${String(id)}`);
   const contextVersion = Number(version);
   return {
     status: 'applied',
@@ -875,8 +878,8 @@ function handoffResultOf(commit: StepCommit, lines: string[]): CommitResult {
       workflow: lines.slice(9).join('\n'),
       fingerprint: fingerprint!,
       deadline: optNumber(deadline),
-      // a copy through JSON, like every item a claim returns (the caller's object is not shared)
-      item: parseStoredJson<EngineItem>(canonicalJson(item), 'work item'),
+      // parsed from the JSON the commit sent: a copy, like every item a claim returns (the caller's object is not shared)
+      item: parseStoredJson<EngineItem>(itemJson, 'work item'),
       attempt: 1,
       leaseToken: leaseToken!,
       leaseExpiresAt: Number(expiry),
