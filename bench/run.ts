@@ -6,6 +6,11 @@
  *
  * Usage: npx tsx bench/run.ts [--only local,compiler,distributed] [--markdown]
  *   --markdown prints the table as Markdown (what docs/benchmarks.md holds).
+ *
+ * The engine under test is the built package, as users run it: when `dist/` exists (`npm run bench` builds it),
+ * the scripts and their worker processes resolve `floxide` to `dist/` (bench/tsconfig.dist.json, via tsx's
+ * TSX_TSCONFIG_PATH) instead of compiling the TypeScript sources on the fly. Set TSX_TSCONFIG_PATH yourself to
+ * choose otherwise (e.g. `TSX_TSCONFIG_PATH=tsconfig.json` for the sources).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseRows, type BenchRow } from './rows.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The tsconfig the bench scripts run under: `floxide` from dist/ when it is built (see the header). */
+const TSCONFIG = process.env.TSX_TSCONFIG_PATH ?? (existsSync(join(ROOT, 'dist', 'runtime', 'index.js')) ? 'bench/tsconfig.dist.json' : 'tsconfig.json');
 const SCRIPTS = ['local', 'compiler', 'distributed'] as const;
 
 function option(name: string): string | undefined {
@@ -33,7 +40,11 @@ function runScript(name: string): Promise<Section> {
   const file = join(ROOT, 'bench', `${name}.ts`);
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, '--json'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG },
+    });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -98,7 +109,8 @@ async function main(): Promise<void> {
   }
   const [l1, l5] = loadavg();
   console.log(
-    `floxide bench, node ${process.version}, ${cpus().length} CPUs, load average ${l1.toFixed(1)} (1 min) ${l5.toFixed(1)} (5 min); ` +
+    `floxide bench, node ${process.version}, ${cpus().length} CPUs, load average ${l1.toFixed(1)} (1 min) ${l5.toFixed(1)} (5 min), ` +
+      `engine from ${TSCONFIG === 'bench/tsconfig.dist.json' ? 'dist/ (built)' : `TSX_TSCONFIG_PATH=${TSCONFIG}`}; ` +
       `ratio = value / bare (bare / value for times and sizes; value / bare-figure for bytes)`,
   );
   console.log(table(lines, markdown));
