@@ -31,7 +31,7 @@ import { canonicalJson, safeJsonParse, toJson } from '../json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -88,6 +88,7 @@ type Db = Database.Database;
 type Stmt = Database.Statement;
 
 interface RunRow {
+  run_no: number;
   run_id: string;
   workflow: string;
   fingerprint: string;
@@ -106,7 +107,9 @@ interface RunRow {
 }
 
 interface StepRow {
-  item_id: string;
+  /** NULL for a numbered item: its id is `n`. */
+  item_id: string | null;
+  n: number;
   seq: number;
   delta: string | null;
   items: string;
@@ -114,6 +117,37 @@ interface StepRow {
 }
 
 const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed', 'cancelled']);
+const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
+
+/** 2^39: journal keys of named (not numbered) items start above it (migration 003). */
+const NAMED_BASE = 549_755_813_888;
+
+/**
+ * The number of a numbered item id (a canonical decimal below 2^39: the local engine's counter ids), or -1. Must
+ * match the test in migration 003 and {@link notConsumed}.
+ */
+function numberedItem(id: string): number {
+  const c = id.charCodeAt(0);
+  if (c < 48 || c > 57 || id.length > 12 || (c === 48 && id.length > 1)) return -1;
+  for (let i = 1; i < id.length; i++) {
+    const d = id.charCodeAt(i);
+    if (d < 48 || d > 57) return -1;
+  }
+  const n = Number(id);
+  return n < NAMED_BASE ? n : -1;
+}
+
+/**
+ * SQL: no journal row of run `@no` consumed the item whose id is the SQL text `id` (see {@link numberedItem}). Two
+ * lookups, each by an index (the rowid; floxide_journal_named), rather than one condition no index can serve.
+ */
+function notConsumed(id: string): string {
+  const numbered = `(${id} = '0' OR (${id} GLOB '[1-9]*' AND ${id} NOT GLOB '*[^0-9]*' AND length(${id}) <= 12 AND CAST(${id} AS INTEGER) < ${NAMED_BASE}))`;
+  return (
+    `NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.k = (@no << 40) + CAST(${id} AS INTEGER) AND ${numbered}) ` +
+    `AND NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.run_no = @no AND c.item_id = ${id})`
+  );
+}
 
 /**
  * Checkpoints in a SQLite file (or `:memory:`). A step is one journal row (consumed item id, delta, enqueued
@@ -122,7 +156,8 @@ const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed',
 export class SqliteCheckpointStore implements CheckpointStore {
   readonly db: Db;
   private readonly s: Record<
-    | 'getRun' | 'getInput' | 'insertRun' | 'insertStep' | 'stepExists' | 'journal' | 'journalItems' | 'arrivals'
+    | 'getRun' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
+    | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun',
@@ -188,28 +223,48 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
       ),
-      // Inserts only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
-      insertStep: p(
-        `INSERT INTO floxide_steps (run_id, item_id, seq, delta, items, counter)
-         SELECT run_id, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
-         ON CONFLICT (run_id, item_id) DO NOTHING`,
+      // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
+      // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
+      // 2^39 and stay unique through floxide_journal_named (see migration 003).
+      insertNumbered: p(
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter)
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
+         ON CONFLICT DO NOTHING`,
       ),
-      stepExists: p('SELECT 1 FROM floxide_steps WHERE run_id = ? AND item_id = ?'),
-      journal: p('SELECT item_id, seq, delta, items, counter FROM floxide_steps WHERE run_id = ? ORDER BY seq'),
-      journalItems: p('SELECT item_id, seq, NULL AS delta, items, counter FROM floxide_steps WHERE run_id = ? ORDER BY seq'),
+      insertNamed: p(
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter)
+         SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
+                 WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
+                r.run_no, ?, ?, ?, ?, ?
+         FROM floxide_runs AS r WHERE r.run_id = ? AND r.status = 'running'
+         ON CONFLICT DO NOTHING`,
+      ),
+      numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + ? WHERE r.run_id = ?'),
+      namedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.run_no = r.run_no AND c.item_id = ? WHERE r.run_id = ?'),
+      journal: p(
+        `SELECT item_id, k - (run_no << 40) AS n, seq, delta, items, counter FROM floxide_journal
+         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+      ),
+      journalItems: p(
+        `SELECT item_id, k - (run_no << 40) AS n, seq, NULL AS delta, items, counter FROM floxide_journal
+         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+      ),
       // The enqueued items that no step consumed, in queue order, found inside SQLite: completing a long run then
       // reads a handful of rows instead of parsing its whole journal.
       unconsumed: p(
-        `SELECT s.seq, j.value AS item FROM floxide_steps AS s, json_each(s.items) AS j
-         WHERE s.run_id = @run
-           AND NOT EXISTS (SELECT 1 FROM floxide_steps AS c WHERE c.run_id = @run AND c.item_id = j.value ->> '$.id')
-         ORDER BY s.seq, j.key`,
+        `SELECT seq, item FROM (
+           SELECT s.seq, j.key AS pos, j.value AS item, j.value ->> '$.id' AS id
+           FROM floxide_journal AS s, json_each(s.items) AS j
+           WHERE s.k >= (@no << 40) AND s.k < ((@no + 1) << 40)
+         ) AS p
+         WHERE ${notConsumed('p.id')}
+         ORDER BY seq, pos`,
       ),
       startPending: p(
-        `SELECT start FROM floxide_runs AS r WHERE run_id = @run
-           AND NOT EXISTS (SELECT 1 FROM floxide_steps AS c WHERE c.run_id = @run AND c.item_id = r.start ->> '$.id')`,
+        `SELECT start FROM (SELECT start, start ->> '$.id' AS id FROM floxide_runs WHERE run_no = @no) AS p
+         WHERE ${notConsumed('p.id')}`,
       ),
-      stepCount: p('SELECT count(*) AS n FROM floxide_steps WHERE run_id = ?'),
+      stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       countArrival: p(
@@ -254,26 +309,16 @@ export class SqliteCheckpointStore implements CheckpointStore {
     });
 
     this.commitTx = this.db.transaction((runId: string, c: CheckpointStepCommit): CheckpointCommitResult => {
-      const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
       const created: EngineItem[] = [];
-      if (c.arrivals.length > 0) {
-        if (this.s.stepExists.get(runId, c.itemId)) return { applied: false, created: [] };
-        for (const a of c.arrivals) this.park(runId, a, created);
-      }
-      const items = created.length > 0 ? [...c.items, ...created] : c.items;
-      if (this.s.insertStep.run(c.itemId, c.seq, delta, toJson(items, 'the work items'), c.counter, runId).changes === 0) {
-        if (this.s.stepExists.get(runId, c.itemId)) return { applied: false, created: [] };
-        throw this.notRunning(runId);
-      }
-      return { applied: true, created };
+      if (this.stepExists(runId, c.itemId)) return { applied: false, created };
+      for (const a of c.arrivals) this.park(runId, a, created);
+      return this.insertStep(runId, c, c.items.concat(created), created);
     });
 
     this.completeTx = this.db.transaction((runId: string, c: CheckpointTerminalCommit): EngineItem[] => {
-      const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
       const output = toJson(c.output, 'the run output');
-      if (this.s.insertStep.run(c.itemId, c.seq, delta, '[]', c.counter, runId).changes === 0) {
-        if (this.s.stepExists.get(runId, c.itemId)) throw new RunStateError(`run ${runId}: item ${c.itemId} was already committed`);
-        throw this.notRunning(runId);
+      if (!this.insertStep(runId, { ...c, items: [], arrivals: [] }, [], []).applied) {
+        throw new RunStateError(`run ${runId}: item ${c.itemId} was already committed`);
       }
       const { items, steps } = this.pendingAtCompletion(runId);
       this.s.deleteRunArrivals.run(runId);
@@ -315,9 +360,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
     });
   }
 
+  /**
+   * A step without join arrivals is one INSERT in autocommit mode (its own atomic, durable transaction: one
+   * statement instead of BEGIN, INSERT, COMMIT); a step that parks arrivals runs in an IMMEDIATE transaction.
+   */
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
     assertRunId(runId);
-    return this.write(() => this.commitTx.immediate(runId, commit));
+    if (commit.arrivals.length > 0) return this.write(() => this.commitTx.immediate(runId, commit));
+    return this.write(() => this.insertStep(runId, commit, commit.items, NONE_CREATED));
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
@@ -376,9 +426,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const deltas: Record<string, unknown>[] = [];
     let counter = 0;
     let steps = 0;
-    const rows = (withDeltas ? this.s.journal : this.s.journalItems).all(runId) as StepRow[];
+    const rows = (withDeltas ? this.s.journal : this.s.journalItems).all({ no: row.run_no }) as StepRow[];
     for (const r of rows) {
-      pending.delete(r.item_id);
+      pending.delete(r.item_id ?? String(r.n));
       const produced = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
       if (!Array.isArray(produced)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
       for (const it of produced) {
@@ -399,11 +449,31 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   /** What {@link fold} gives for a run being completed (pending items in queue order, step count), computed in SQL. */
   private pendingAtCompletion(runId: string): { items: EngineItem[]; steps: number } {
+    const no = this.requireRun(runId).run_no;
     const items: EngineItem[] = [];
-    const start = this.s.startPending.get({ run: runId }) as { start: string } | undefined;
+    const start = this.s.startPending.get({ no }) as { start: string } | undefined;
     if (start) items.push(parseItem(start.start, runId));
-    for (const r of this.s.unconsumed.all({ run: runId }) as { seq: number; item: string }[]) items.push(parseItem(r.item, runId));
-    return { items, steps: (this.s.stepCount.get(runId) as { n: number }).n };
+    for (const r of this.s.unconsumed.all({ no }) as { seq: number; item: string }[]) items.push(parseItem(r.item, runId));
+    return { items, steps: (this.s.stepCount.get(no, no) as { n: number }).n };
+  }
+
+  /**
+   * Appends the step's journal row (`items`: what it enqueued, join items included). Not applied when the item
+   * was already committed; {@link RunStateError} / {@link RunNotFoundError} when the run is not running.
+   */
+  private insertStep(runId: string, c: CheckpointStepCommit, items: readonly EngineItem[], created: EngineItem[]): CheckpointCommitResult {
+    const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
+    const text = toJson(items, 'the work items');
+    const n = numberedItem(c.itemId);
+    const r = n >= 0 ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, runId) : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, runId);
+    if (r.changes > 0) return { applied: true, created };
+    if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
+    throw this.notRunning(runId);
+  }
+
+  private stepExists(runId: string, itemId: string): boolean {
+    const n = numberedItem(itemId);
+    return (n >= 0 ? this.s.numberedExists.get(n, runId) : this.s.namedExists.get(itemId, runId)) !== undefined;
   }
 
   private park(runId: string, first: JoinArrival, created: EngineItem[]): void {
