@@ -1,7 +1,8 @@
 /**
  * SQLite {@link CheckpointStore} (better-sqlite3): the embedded default for checkpoints. WAL journal,
- * `synchronous=NORMAL`, prepared statements, one small IMMEDIATE transaction per step, parameterised SQL only,
- * JSON parsed without prototype pollution. The schema lives in `migrations/*.sql` (append-only list below).
+ * `synchronous=NORMAL`, prepared statements, one appended journal row per step (one INSERT statement, its own
+ * transaction, unless the step parks join arrivals), parameterised SQL only, JSON parsed without prototype
+ * pollution. The schema lives in `migrations/*.sql` (append-only list below).
  */
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -119,6 +120,32 @@ interface StepRow {
 const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed', 'cancelled']);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
+/** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */
+const MAX_TRACKED_RUNS = 64;
+
+/**
+ * A run's pending items as its journal leaves them, kept by the store that loaded the run and updated by each of
+ * its commits, so that completing a long run need not scan its whole journal. Trusted at completion only when
+ * `regular` (every step consumed a pending item, produced no id that was pending, in increasing seq) and
+ * `steps` matches the journal (no other connection committed to the run meanwhile).
+ */
+interface RunTrack {
+  steps: number;
+  seq: number;
+  readonly pending: Map<string, EngineItem>;
+  regular: boolean;
+}
+
+function trackStep(t: RunTrack, itemId: string, seq: number, produced: readonly EngineItem[]): void {
+  if (!t.pending.delete(itemId) || seq <= t.seq) t.regular = false;
+  for (const it of produced) {
+    if (t.pending.has(it.id)) t.regular = false;
+    t.pending.set(it.id, it);
+  }
+  t.steps++;
+  t.seq = seq;
+}
+
 /** 2^39: journal keys of named (not numbered) items start above it (migration 003). */
 const NAMED_BASE = 549_755_813_888;
 
@@ -151,7 +178,9 @@ function notConsumed(id: string): string {
 
 /**
  * Checkpoints in a SQLite file (or `:memory:`). A step is one journal row (consumed item id, delta, enqueued
- * items, counter) inserted in one IMMEDIATE transaction, plus the join tables when the step parks arrivals.
+ * items, counter) appended by one INSERT in autocommit mode; a step that parks join arrivals also writes the join
+ * tables, all in one IMMEDIATE transaction. Completing a run this store loaded reads its pending items from memory
+ * (see {@link RunTrack}) instead of scanning its journal.
  */
 export class SqliteCheckpointStore implements CheckpointStore {
   readonly db: Db;
@@ -168,6 +197,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly createTx: Database.Transaction<(run: NewCheckpointRun, input: string) => boolean>;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly inlinePages: number;
+  /** Runs this store loaded and keeps committing to, as the journal leaves them (see {@link RunTrack}). */
+  private readonly tracks = new Map<string, RunTrack>();
   /** A background checkpoint failure nobody was told about yet: the next write throws it. */
   private pendingError: StoreError | undefined;
   private onBackgroundError: ((err: StoreError) => void) | undefined;
@@ -320,7 +351,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       if (!this.insertStep(runId, { ...c, items: [], arrivals: [] }, [], []).applied) {
         throw new RunStateError(`run ${runId}: item ${c.itemId} was already committed`);
       }
-      const { items, steps } = this.pendingAtCompletion(runId);
+      const { items, steps } = this.pendingAtCompletion(runId, c.itemId, c.seq);
       this.s.deleteRunArrivals.run(runId);
       this.s.deleteRunGroups.run(runId);
       this.s.completeRun.run(output, toJson(items, 'the dropped items'), c.counter, steps, Date.now(), runId);
@@ -341,7 +372,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         const row = this.s.getRun.get(runId) as RunRow | undefined;
         if (!row) return undefined;
         const context = safeJsonParse(row.context, `run ${runId} context`);
-        const { items, deltas, counter, steps } = this.fold(row, true);
+        const { items, deltas, counter, steps, track } = this.fold(row, true);
+        if (row.status === 'completed') this.tracks.delete(runId);
+        else this.trackRun(runId, track);
         const run = toRecord(row, row.status === 'completed' ? undefined : { counter, steps });
         const arrivals = (this.s.arrivals.all(runId) as { body: string }[]).map((r) => parseArrival(r.body, runId));
         return { run, context, deltas, items: row.status === 'completed' ? [] : items, arrivals };
@@ -366,13 +399,22 @@ export class SqliteCheckpointStore implements CheckpointStore {
    */
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
     assertRunId(runId);
-    if (commit.arrivals.length > 0) return this.write(() => this.commitTx.immediate(runId, commit));
-    return this.write(() => this.insertStep(runId, commit, commit.items, NONE_CREATED));
+    const r =
+      commit.arrivals.length > 0
+        ? this.write(() => this.commitTx.immediate(runId, commit))
+        : this.write(() => this.insertStep(runId, commit, commit.items, NONE_CREATED));
+    if (r.applied) {
+      const t = this.tracks.get(runId);
+      if (t) trackStep(t, commit.itemId, commit.seq, r.created.length > 0 ? commit.items.concat(r.created) : commit.items);
+    }
+    return r;
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
     assertRunId(runId);
-    return this.write(() => ({ dropped: this.completeTx.immediate(runId, commit) }));
+    const dropped = this.write(() => this.completeTx.immediate(runId, commit));
+    this.tracks.delete(runId);
+    return { dropped };
   }
 
   async fail(runId: string, error: SerializedError): Promise<void> {
@@ -380,10 +422,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.write(() => {
       if (this.s.failRun.run(toJson(error, 'the error'), Date.now(), runId).changes === 0) this.requireRun(runId);
     });
+    this.tracks.delete(runId);
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
     assertRunId(runId);
+    this.tracks.delete(runId);
     return this.write(() => {
       const r = reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' };
       if (this.s.cancelRun.run(toJson(r, 'the reason'), Date.now(), runId).changes > 0) return true;
@@ -418,23 +462,24 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   /** Replays the journal: pending items in queue order, deltas in commit order, the counter and step count. */
-  private fold(row: RunRow, withDeltas: boolean): { items: EngineItem[]; deltas: Record<string, unknown>[]; counter: number; steps: number } {
+  private fold(
+    row: RunRow,
+    withDeltas: boolean,
+  ): { items: EngineItem[]; deltas: Record<string, unknown>[]; counter: number; steps: number; track: RunTrack } {
     const runId = row.run_id;
     const pending = new Map<string, EngineItem>();
     const start = parseItem(row.start, runId);
     pending.set(start.id, start);
+    const track: RunTrack = { steps: 0, seq: -Infinity, pending, regular: true };
     const deltas: Record<string, unknown>[] = [];
     let counter = 0;
     let steps = 0;
     const rows = (withDeltas ? this.s.journal : this.s.journalItems).all({ no: row.run_no }) as StepRow[];
     for (const r of rows) {
-      pending.delete(r.item_id ?? String(r.n));
       const produced = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
       if (!Array.isArray(produced)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
-      for (const it of produced) {
-        const item = checkItem(it, runId);
-        pending.set(item.id, item);
-      }
+      for (const it of produced) checkItem(it, runId);
+      trackStep(track, r.item_id ?? String(r.n), r.seq, produced as EngineItem[]);
       if (withDeltas && r.delta !== null) {
         const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
         if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
@@ -444,17 +489,35 @@ export class SqliteCheckpointStore implements CheckpointStore {
       counter = r.counter;
       steps++;
     }
-    return { items: [...pending.values()], deltas, counter, steps };
+    return { items: [...pending.values()], deltas, counter, steps, track };
   }
 
-  /** What {@link fold} gives for a run being completed (pending items in queue order, step count), computed in SQL. */
-  private pendingAtCompletion(runId: string): { items: EngineItem[]; steps: number } {
+  private trackRun(runId: string, track: RunTrack): void {
+    this.tracks.delete(runId);
+    if (this.tracks.size >= MAX_TRACKED_RUNS) this.tracks.delete(this.tracks.keys().next().value!);
+    this.tracks.set(runId, track);
+  }
+
+  /**
+   * The items still pending when `itemId` completes the run (in queue order: start, then by commit, then by
+   * position) and the step count. From the run's {@link RunTrack} when this store saw every step of the run in
+   * order (a long run then checks a few items instead of its whole journal), else computed in SQL.
+   */
+  private pendingAtCompletion(runId: string, itemId: string, seq: number): { items: EngineItem[]; steps: number } {
     const no = this.requireRun(runId).run_no;
+    const steps = (this.s.stepCount.get(no, no) as { n: number }).n;
+    const t = this.tracks.get(runId);
+    if (t && t.regular && t.steps + 1 === steps && seq > t.seq && t.pending.has(itemId)) {
+      const items: EngineItem[] = [];
+      // An item id produced again after a step consumed it is not pending (as in SQL): check each one.
+      for (const it of t.pending.values()) if (it.id !== itemId && !this.stepExists(runId, it.id)) items.push(it);
+      return { items, steps };
+    }
     const items: EngineItem[] = [];
     const start = this.s.startPending.get({ no }) as { start: string } | undefined;
     if (start) items.push(parseItem(start.start, runId));
     for (const r of this.s.unconsumed.all({ no }) as { seq: number; item: string }[]) items.push(parseItem(r.item, runId));
-    return { items, steps: (this.s.stepCount.get(no, no) as { n: number }).n };
+    return { items, steps };
   }
 
   /**
