@@ -11,6 +11,7 @@ import type { EngineItem, JoinArrival } from '../engine/step.js';
 import {
   CorruptStateError,
   FloxideError,
+  InvalidArgumentError,
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
@@ -57,14 +58,14 @@ export interface SqliteCheckpointStoreOptions {
   checkpoints?: 'background' | 'inline';
   /**
    * Inline checkpoints only: WAL pages between automatic checkpoints (SQLite's `wal_autocheckpoint`). Default
-   * 10 000 (about 40 MB of WAL): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints
+   * 10 000 (about 10 MB of WAL with 1 KB pages, 40 MB with 4 KB pages): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints
    * mean faster commits.
    */
   walAutocheckpointPages?: number;
   /**
    * Background checkpoints only: WAL length, in pages (frames), at which the committing thread checkpoints
-   * inline so that the WAL restarts. Bounds the WAL file of a long run (about 256 MB with 4 KB pages at the
-   * default 65 536). The WAL file keeps up to that size between checkpoints while the store is open (reusing its
+   * inline so that the WAL restarts. Bounds the WAL file of a long run (at the default 65 536: about 64 MB with
+   * 1 KB pages, 256 MB with 4 KB pages). The WAL file keeps up to that size between checkpoints while the store is open (reusing its
    * blocks is faster than growing the file again); {@link SqliteCheckpointStore.close} truncates it.
    */
   maxWalPages?: number;
@@ -83,6 +84,15 @@ export interface SqliteCheckpointStoreOptions {
    * Default false.
    */
   exclusive?: boolean;
+  /**
+   * Page size, in bytes, of a database file this store creates (a power of two from 512 to 65536); an existing
+   * file keeps the page size it was created with. Default 1024: a step appends one small journal row, and every
+   * commit writes each page it changed to the WAL, so smaller pages mean fewer bytes and less copying per step
+   * (measured on the 20,000-step bench loop: ~1.3 KB written per step instead of ~4.4 KB with 4096, ~2.5 us less
+   * CPU per commit). Rows much larger than a page (big items or deltas) spill into overflow pages either way;
+   * choose 4096 when most steps write several kilobytes.
+   */
+  pageSize?: number;
 }
 
 type Db = Database.Database;
@@ -208,6 +218,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     try {
       this.db = new Database(filename);
       // Must precede the first WAL access: then SQLite keeps the WAL index in heap memory (no -shm file, no locks).
+      // Only a new, empty file takes it (before WAL mode writes the header); an existing file keeps its own.
+      this.db.pragma(`page_size = ${pageSizeOf(options.pageSize)}`);
       if (options.exclusive) this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
@@ -216,7 +228,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const background = (options.checkpoints ?? 'background') === 'background' && !options.exclusive && isFile(filename, this.db);
       // 0 = no automatic checkpoint on the committing thread: the worker below does them.
       this.db.pragma(`wal_autocheckpoint = ${background ? 0 : this.inlinePages}`);
-      // Caps the WAL file left behind after a checkpoint (above the ~40 MB autocheckpoint size: no truncation churn).
+      // Caps the WAL file left behind after a checkpoint (above the autocheckpoint size, 10-40 MB: no truncation churn).
       this.db.pragma('journal_size_limit = 67108864');
       // Loading a long journal sorts it by seq: keep that sort in memory, with room for the journal's pages.
       this.db.pragma('temp_store = MEMORY');
@@ -628,6 +640,14 @@ function asStoreError(err: unknown, what: string): Error {
 function isFile(filename: string, db: Db): boolean {
   if (db.memory || filename === '' || filename === ':memory:') return false;
   return (db.pragma('journal_mode', { simple: true }) as string).toLowerCase() === 'wal';
+}
+
+function pageSizeOf(size: number | undefined): number {
+  const n = size ?? 1024;
+  if (!Number.isInteger(n) || n < 512 || n > 65_536 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError(`pageSize must be a power of two from 512 to 65536, got ${String(size)}`);
+  }
+  return n;
 }
 
 function migrate(db: Db): void {

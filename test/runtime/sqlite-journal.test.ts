@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SQLITE_MIGRATIONS, SqliteCheckpointStore, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { InvalidArgumentError, SQLITE_MIGRATIONS, SqliteCheckpointStore, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,6 +94,20 @@ describe('SQLite journal', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('a new file gets pageSize (default 1024); an existing file keeps its own; a bad size is refused', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const first = new SqliteCheckpointStore(file, { pageSize: 4096 });
+    expect(first.db.pragma('page_size', { simple: true })).toBe(4096);
+    await first.close();
+    const again = new SqliteCheckpointStore(file);
+    expect(again.db.pragma('page_size', { simple: true })).toBe(4096);
+    await again.close();
+    const fresh = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    expect(fresh.db.pragma('page_size', { simple: true })).toBe(1024);
+    await fresh.close();
+    expect(() => new SqliteCheckpointStore(join(dir, `j${files++}.db`), { pageSize: 1000 })).toThrow(InvalidArgumentError);
   });
 
   it('a 002 file upgrades: its journal rows keep their ids, order and idempotency', async () => {
