@@ -58,15 +58,16 @@ export interface SqliteCheckpointStoreOptions {
   checkpoints?: 'background' | 'inline';
   /**
    * Inline checkpoints only: WAL pages between automatic checkpoints (SQLite's `wal_autocheckpoint`). Default
-   * 10 000 (about 10 MB of WAL with 1 KB pages, 40 MB with 4 KB pages): with `synchronous=NORMAL` only checkpoints sync to disk, so rarer checkpoints
-   * mean faster commits.
+   * 10 000 (about 10 MB of WAL with 1 KB pages, 40 MB with 4 KB pages): with `synchronous=NORMAL` only
+   * checkpoints sync to disk, so rarer checkpoints mean faster commits.
    */
   walAutocheckpointPages?: number;
   /**
    * Background checkpoints only: WAL length, in pages (frames), at which the committing thread checkpoints
    * inline so that the WAL restarts. Bounds the WAL file of a long run (at the default 65 536: about 64 MB with
-   * 1 KB pages, 256 MB with 4 KB pages). The WAL file keeps up to that size between checkpoints while the store is open (reusing its
-   * blocks is faster than growing the file again); {@link SqliteCheckpointStore.close} truncates it.
+   * 1 KB pages, 256 MB with 4 KB pages). The WAL file keeps up to that size between checkpoints while the store
+   * is open (reusing its blocks is faster than growing the file again); {@link SqliteCheckpointStore.close}
+   * truncates it.
    */
   maxWalPages?: number;
   /**
