@@ -166,7 +166,7 @@ const NAMED_BASE = 549_755_813_888;
  */
 function numberedItem(id: string): number {
   const c = id.charCodeAt(0);
-  if (c < 48 || c > 57 || id.length > 12 || (c === 48 && id.length > 1)) return -1;
+  if (!(c >= 48 && c <= 57) || id.length > 12 || (c === 48 && id.length > 1)) return -1;
   for (let i = 1; i < id.length; i++) {
     const d = id.charCodeAt(i);
     if (d < 48 || d > 57) return -1;

@@ -85,7 +85,7 @@ describe('SQLite journal', () => {
     try {
       await s.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
       // Ids that look numeric but are not canonical (leading zero, too large) are named ids.
-      const ids = ['0', '00', '549755813887', '549755813888', '1e3', 'a:join'];
+      const ids = ['0', '', '00', '549755813887', '549755813888', '1e3', ' 1', 'a:join'];
       for (const [i, id] of ids.entries()) expect((await s.commitStep('r', step(id, i + 1, []))).applied).toBe(true);
       for (const [i, id] of ids.entries()) expect((await s.commitStep('r', step(id, i + 10, []))).applied).toBe(false);
       const rows = s.db.prepare('SELECT item_id FROM floxide_steps WHERE run_id = ? ORDER BY seq').all('r') as { item_id: string }[];
