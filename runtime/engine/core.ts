@@ -347,7 +347,9 @@ export async function stepCore(
     const store = copy ? codec.clone(base, item.id) : base;
     let t: Transition<unknown>;
     try {
-      t = await invoke(scope, node, item, store, attempt);
+      // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
+      const r = invoke(scope, node, item, store, attempt) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+      t = isThenable(r) ? await r : r;
       if (t === null || typeof t !== 'object' || typeof t.type !== 'string') {
         throw new TypeError(`node "${node.name}" returned ${String(t)} instead of a Transition`);
       }
@@ -385,6 +387,11 @@ export async function stepCore(
     else if (copy) codec.assign(base, store);
     return route(node, item, t, delta, childId);
   }
+}
+
+/** Generated dispatch returns what `process()` returned: a Transition, or a promise of one for async nodes. */
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 function failureInfo(node: string, err: unknown, attempts: number): FailureInfo {

@@ -47,7 +47,8 @@ describe('SQLite schema upgrade of an interrupted run', () => {
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
       const columns = (store.db.pragma('table_info(floxide_runs)') as { name: string }[]).map((c) => c.name);
-      expect(columns.slice(0, 2)).toEqual(['run_id', 'status']);
+      // Small hot columns first (002), behind the run number that keys the journal (003).
+      expect(columns.slice(0, 3)).toEqual(['run_no', 'run_id', 'status']);
       expect((await store.getRun('up'))!.steps).toBe(1);
       expect(await wf.resume(store, 'up')).toEqual(expected);
       const run = (await store.getRun('up'))!;

@@ -1,0 +1,149 @@
+// The SQLite journal (migration 003): numbered and named item ids, the upgrade of a 002 file, and completion from
+// the store's in-memory track of a loaded run, which must give what the SQL scan of the journal gives.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, SQLITE_MIGRATIONS, SqliteCheckpointStore, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+const item = (id: string, input: unknown = id): EngineItem => ({ node: 'n', id, input });
+const step = (itemId: string, seq: number, items: EngineItem[], arrivals: JoinArrival[] = []): CheckpointStepCommit => ({
+  itemId,
+  items,
+  arrivals,
+  delta: { count: 1 },
+  counter: seq,
+  seq,
+});
+const arrival = (index: number): JoinArrival => ({ group: '0', index, size: 2, node: 'j', value: index, held: false, outer: [] });
+
+/** Plays `steps` then completes with `last`; `load` first makes the store track the run. Returns the dropped items. */
+async function play(steps: CheckpointStepCommit[], last: { itemId: string; seq: number }, load: boolean): Promise<readonly EngineItem[]> {
+  const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+  try {
+    await s.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: { count: 0 }, deadline: undefined, start: item('0') });
+    if (load) await s.load('r');
+    for (const c of steps) await s.commitStep('r', c);
+    const { dropped } = await s.complete('r', { ...last, output: 'out', delta: undefined, counter: 0 });
+    expect((await s.load('r'))!.run.dropped).toEqual(dropped);
+    return dropped;
+  } finally {
+    await s.close();
+  }
+}
+
+describe('SQLite journal', () => {
+  const histories: [string, CheckpointStepCommit[], { itemId: string; seq: number }][] = [
+    [
+      'fan-out, named ids and a join',
+      [
+        step('0', 1, [item('1'), item('2'), item('3'), item('x')]),
+        step('1', 2, [], [arrival(0)]),
+        step('2', 3, [], [arrival(1)]),
+        step('x', 4, [item('4'), item('y:z')]),
+      ],
+      { itemId: '4', seq: 5 },
+    ],
+    ['an id produced again after a step consumed it', [step('0', 1, [item('1'), item('2')]), step('1', 2, [item('1', 'again'), item('3')])], { itemId: '2', seq: 3 }],
+    ['a step that consumed no pending item', [step('0', 1, [item('1')]), step('7', 2, [item('2')])], { itemId: '1', seq: 3 }],
+    ['commits out of seq order', [step('0', 5, [item('1'), item('2')]), step('1', 2, [item('3')])], { itemId: '2', seq: 9 }],
+    ['the start item still pending', [step('5', 1, [item('6')])], { itemId: '6', seq: 2 }],
+  ];
+  for (const [name, steps, last] of histories) {
+    it(`completion from the tracked run equals the SQL scan: ${name}`, async () => {
+      const tracked = await play(steps, last, true);
+      expect(tracked).toEqual(await play(steps, last, false));
+    });
+  }
+
+  it('a step committed by another connection after the load is seen by the completion', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const a = new SqliteCheckpointStore(file);
+    const b = new SqliteCheckpointStore(file);
+    try {
+      await a.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+      await a.load('r');
+      await a.commitStep('r', step('0', 1, [item('1'), item('2')]));
+      await b.commitStep('r', step('2', 2, [item('3')]));
+      const { dropped } = await a.complete('r', { itemId: '1', seq: 3, output: 'out', delta: undefined, counter: 0 });
+      expect(dropped).toEqual([item('3')]);
+      expect((await a.getRun('r'))!.steps).toBe(3);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('numbered and named ids are idempotency keys; the floxide_steps view shows them as text', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const s = new SqliteCheckpointStore(file);
+    try {
+      await s.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+      // Ids that look numeric but are not canonical (leading zero, too large) are named ids.
+      const ids = ['0', '', '00', '549755813887', '549755813888', '1e3', ' 1', 'a:join'];
+      for (const [i, id] of ids.entries()) expect((await s.commitStep('r', step(id, i + 1, []))).applied).toBe(true);
+      for (const [i, id] of ids.entries()) expect((await s.commitStep('r', step(id, i + 10, []))).applied).toBe(false);
+      const rows = s.db.prepare('SELECT item_id FROM floxide_steps WHERE run_id = ? ORDER BY seq').all('r') as { item_id: string }[];
+      expect(rows.map((r) => r.item_id)).toEqual(ids);
+      expect((await s.getRun('r'))!.steps).toBe(ids.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a new file gets pageSize (default 1024); an existing file keeps its own; a bad size is refused', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const first = new SqliteCheckpointStore(file, { pageSize: 4096 });
+    expect(first.db.pragma('page_size', { simple: true })).toBe(4096);
+    await first.close();
+    const again = new SqliteCheckpointStore(file);
+    expect(again.db.pragma('page_size', { simple: true })).toBe(4096);
+    await again.close();
+    const fresh = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    expect(fresh.db.pragma('page_size', { simple: true })).toBe(1024);
+    await fresh.close();
+    expect(() => new SqliteCheckpointStore(join(dir, `j${files++}.db`), { pageSize: 1000 })).toThrow(InvalidArgumentError);
+  });
+
+  it('a 002 file upgrades: its journal rows keep their ids, order and idempotency', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const v2 = new Database(file);
+    v2.pragma('journal_mode = WAL');
+    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) v2.exec(readFileSync(new URL(`../../runtime/stores/migrations/${m}`, import.meta.url), 'utf8'));
+    v2.pragma('user_version = 2');
+    const insertRun = v2.prepare(
+      `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, created_at, updated_at)
+       VALUES (?, 'W', 'fp', '1', '{"count":0}', ?, 'running', ?, 1)`,
+    );
+    insertRun.run('b', JSON.stringify(item('0')), 2);
+    insertRun.run('a', JSON.stringify(item('0')), 1);
+    const insertStep = v2.prepare('INSERT INTO floxide_steps (run_id, item_id, seq, delta, items, counter) VALUES (?, ?, ?, ?, ?, ?)');
+    insertStep.run('a', '0', 1, '{"count":1}', JSON.stringify([item('1'), item('g:join')]), 1);
+    insertStep.run('a', 'g:join', 2, null, JSON.stringify([item('10')]), 1);
+    insertStep.run('a', '1', 3, '{"count":2}', '[]', 1);
+    insertStep.run('b', '0', 1, null, JSON.stringify([item('1')]), 1);
+    v2.close();
+
+    const s = new SqliteCheckpointStore(file);
+    try {
+      expect(s.db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
+      const a = (await s.load('a'))!;
+      expect(a.items).toEqual([item('10')]);
+      expect(a.deltas).toEqual([{ count: 1 }, { count: 2 }]);
+      expect(a.run.steps).toBe(3);
+      expect((await s.load('b'))!.items).toEqual([item('1')]);
+      expect((await s.commitStep('a', step('g:join', 9, []))).applied).toBe(false);
+      expect((await s.commitStep('a', step('1', 9, []))).applied).toBe(false);
+      expect((await s.commitStep('a', step('10', 4, [item('11')]))).applied).toBe(true);
+      expect((await s.complete('a', { itemId: '11', seq: 5, output: 1, delta: undefined, counter: 1 })).dropped).toEqual([]);
+      expect((await s.complete('b', { itemId: '0', seq: 2, output: 1, delta: undefined, counter: 1 }).catch((e: Error) => e.name))).toBe('RunStateError');
+    } finally {
+      await s.close();
+    }
+  });
+});
