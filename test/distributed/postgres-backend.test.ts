@@ -68,7 +68,7 @@ describe('postgres migrations', () => {
     ]);
     expect(res[0]).toMatchObject({ ok: true, result: { status: 'applied', enqueued: ['a', 'b'] } });
     const [a] = await b.claim('w1', 1, 30_000);
-    const done = await b.commitSteps([{ runId: 'r1', itemId: a!.item.id, leaseToken: a!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [] } }]);
+    const done = await b.commitSteps([{ runId: 'r1', itemId: a!.item.id, leaseToken: a!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } }]);
     expect(done[0]).toMatchObject({ ok: true, result: { status: 'applied', runStatus: 'completed', dropped: [{ id: 'b', node: 'n', reason: 'terminal' }] } });
     expect(await b.getRun('r1')).toMatchObject({ status: 'completed', output: 'ok' });
   });

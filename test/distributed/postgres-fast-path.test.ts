@@ -89,7 +89,7 @@ async function busyRun(b: PostgresBackend, runId: string): Promise<LeasedItem> {
   const leases = new Map((await b.claim('w1', 10, 30_000)).map((l) => [l.item.id, l]));
   await b.release(runId, 'p', leases.get('p')!.leaseToken);
   await b.commitStep(commitOf(leases.get('r')!, { type: 'retry', attempt: 1, delayMs: 60_000, error: { name: 'Error', message: 'later' } }));
-  await b.commitStep(commitOf(leases.get('j')!, { type: 'continue', items: [], arrivals: [{ group: 'g', index: 0, size: 2, held: false, node: 'm', value: 1, outer: [] }] }));
+  await b.commitStep(commitOf(leases.get('j')!, { type: 'continue', items: [], arrivals: [{ group: 'g', index: 0, size: 2, held: false, node: 'm', value: 1, outer: [] }], delta: undefined }));
   return leases.get('t')!;
 }
 
@@ -153,7 +153,7 @@ describe('postgres commitSteps fast path: terminal commits', () => {
     for (const id of ['p', 'q']) await b.createRun(spec(id));
     const leases = new Map((await b.claim('w1', 2, 30_000)).map((l) => [l.runId, l]));
     await b.pauseRun('p');
-    const done: StepOutcome = { type: 'terminal', output: 1, items: [], arrivals: [] };
+    const done: StepOutcome = { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined };
     const res = await b.commitSteps([commitOf(leases.get('p')!, done), commitOf(leases.get('q')!, done, 'not-the-token')]);
     expect(res).toEqual([
       { ok: true, result: { status: 'applied', runStatus: 'completed', enqueued: [], joined: [], dropped: [], contextVersion: 0 } },
