@@ -134,6 +134,7 @@ export {
 export { settleJoinGroup, JoinBook, type WorkflowEvent, type RunResult } from './engine/core.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './engine/workflow.js';
 export { backoffDelay, shouldRetry, sleep } from './engine/retry.js';
+export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode, SplitNode, runSource, type Runnable } from './engine/helpers.js';
 export {
   type CheckpointStore,
@@ -148,7 +149,7 @@ export {
 export { MemoryCheckpointStore } from './stores/memory.js';
 export { SqliteCheckpointStore, SQLITE_MIGRATIONS, type SqliteCheckpointStoreOptions } from './stores/sqlite.js';
 export { safeJsonParse, canonicalJson } from './json.js';
-export { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
+export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
 export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';

@@ -28,6 +28,7 @@ interface WorkerFlags {
   leaseMs?: string;
   graceMs?: string;
   maxRedeliveries?: string;
+  handoffLimit?: string;
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--lease-ms <ms>', 'lease length; a crashed worker\'s items come back after it, e.g. `--lease-ms 30000`')
     .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
+    .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
     .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePath: string, flags: WorkerFlags) => {
@@ -58,13 +60,14 @@ const workerCommand: CommandFactory = (io: CliIo) =>
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
       const { FloxideError, InvalidArgumentError } = await import('../../runtime/errors.js');
-      let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined;
+      let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined;
       try {
         size = int(flags.workers, '--workers', 1)!;
         concurrency = int(flags.concurrency, '--concurrency', 1)!;
         leaseMs = int(flags.leaseMs, '--lease-ms', 1);
         graceMs = int(flags.graceMs, '--grace-ms', 0);
         maxRedeliveries = int(flags.maxRedeliveries, '--max-redeliveries', 0);
+        handoffLimit = int(flags.handoffLimit, '--handoff-limit', 0);
       } catch (err) {
         io.stderr.write(`floxide worker: ${(err as Error).message}\n`);
         io.exitCode = 2;
@@ -96,6 +99,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(leaseMs === undefined ? {} : { leaseMs }),
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
+          ...(handoffLimit === undefined ? {} : { handoffLimit }),
           onError: (err) => {
             if (!flags.json) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
           },

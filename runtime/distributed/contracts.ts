@@ -444,6 +444,17 @@ export interface StepCommit {
   readonly outcome: StepOutcome;
   /** User counter increments, summed into {@link RunMetrics.counters} when (and only when) the commit applies. */
   readonly counters?: Readonly<Record<string, number>>;
+  /**
+   * Successor hand-off: asks the backend to lease the step's successor to `workerId` in the same atomic operation,
+   * so the worker runs it next without a claim round trip (and with the context it already holds). Granted only
+   * when the commit applies a `continue` outcome that enqueues exactly one new item and no arrival, the run is
+   * `running`, and the run has no other item waiting to be claimed (so the successor jumps no queue of its own run,
+   * and a run with work waiting keeps being served round-robin). The grant is an ordinary lease (first delivery,
+   * attempt 1, a fresh token, `leaseMs` long), answered as {@link CommitResult} `next`; otherwise the item is
+   * enqueued as usual and `next` is absent. A backend may always decline (it never has to hand off). Workers bound
+   * how many hand-offs in a row one chain gets, so other runs waiting for a slot are not starved.
+   */
+  readonly handoff?: { readonly workerId: string; readonly leaseMs: number };
 }
 
 /** The answer to {@link StepCommitter.commitStep}. */
@@ -461,6 +472,8 @@ export type CommitResult =
       readonly dropped: readonly DroppedItem[];
       /** The context version after the commit. */
       readonly contextVersion: number;
+      /** The successor, leased to the committing worker when it asked for a hand-off and got it ({@link StepCommit.handoff}). */
+      readonly next?: LeasedItem;
     }
   /** This item (this lease, or any lease for a final item state) was already committed: nothing applied. */
   | { readonly status: 'duplicate' }

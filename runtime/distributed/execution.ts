@@ -8,6 +8,7 @@
 import type { ContextCodec } from '../context.js';
 import type { AnyWorkflowDef } from '../definition.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/core.js';
+import { AbortSource } from '../engine/abort.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep, type StepOutcome } from '../engine/step.js';
 import {
@@ -58,7 +59,8 @@ export type ReleaseReason = 'stopping' | 'lease_lost' | 'run_finished' | 'finger
 
 /** What became of one leased item. */
 export type LeaseResult =
-  | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult }
+  /** `sentAt`: local time just before the commit that got `result` was sent (a hand-off's lease starts after it). */
+  | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult; readonly sentAt: number }
   | { readonly kind: 'released'; readonly reason: ReleaseReason; readonly error?: unknown };
 
 /** Runs whose folded context a worker keeps by default (a worker serving more runs than this re-reads contexts). */
@@ -162,7 +164,8 @@ export class ContextCache {
 
 /** One leased item while it is processed. The heartbeat updates it; the step reads it before committing. */
 export class InFlight {
-  readonly controller = new AbortController();
+  /** Aborts the node's `ctx.signal`: cancel, deadline, lost lease, hard stop. */
+  readonly abort = new AbortSource();
   /** Local estimate of when the lease ends (local clock, conservative: taken before the request). */
   localExpiry: number;
   /** The lease is gone (expired, taken over, or the run finished): do not commit. */
@@ -173,10 +176,15 @@ export class InFlight {
   runStatus: RunStatus | undefined = undefined;
   readonly startedAt = Date.now();
 
+  /**
+   * @param claimedAt local time just before the claim (or the commit that handed the item off) was sent.
+   * @param handoffs how many successor hand-offs in a row led to this item (0 for a claimed item).
+   */
   constructor(
     readonly lease: LeasedItem,
     leaseMs: number,
     claimedAt: number,
+    readonly handoffs = 0,
   ) {
     this.localExpiry = claimedAt + leaseMs;
   }
@@ -213,7 +221,7 @@ export async function extendInFlight(backend: DistributedBackend, f: InFlight, l
       : isFinalRunStatus(status)
         ? `run ${f.lease.runId} is ${status}`
         : `the lease on item ${f.lease.item.id} of run ${f.lease.runId} was lost`;
-  if (!f.controller.signal.aborted) f.controller.abort(new CancelledError(why));
+  f.abort.abort(new CancelledError(why));
 }
 
 /**
@@ -302,6 +310,12 @@ export interface ExecutionEnv {
   readonly isClosing?: () => boolean;
   /** When set, commits go through it (grouped into batches) instead of one `commitStep` each. */
   readonly commits?: CommitBatcher;
+  /**
+   * Ask each commit that enqueues exactly one successor to hand it to this worker ({@link StepCommit.handoff}),
+   * while the item's chain has had fewer than `limit` hand-offs in a row and `accepting()` says the worker takes
+   * new work.
+   */
+  readonly handoff?: { readonly workerId: string; readonly limit: number; readonly accepting: () => boolean };
 }
 
 /** Compiles and checks a definition + instance for distributed execution. */
@@ -340,13 +354,27 @@ async function release(env: ExecutionEnv, f: InFlight, reason: ReleaseReason, er
   return { kind: 'released', reason, error };
 }
 
-/** Commits with retries on connection errors, as long as the lease is (locally) believed to be ours. */
-async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<CommitResult> {
+/** The hand-off request for a step's commit, when the step has one successor and the worker may take it. */
+function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepCommit['handoff'] {
+  const h = env.handoff;
+  if (!h || outcome.type !== 'continue' || outcome.items.length !== 1 || outcome.arrivals.length !== 0) return undefined;
+  if (f.handoffs >= h.limit || !h.accepting()) return undefined;
+  return { workerId: h.workerId, leaseMs: env.leaseMs };
+}
+
+/**
+ * Commits with retries on connection errors, as long as the lease is (locally) believed to be ours. A commit whose
+ * reply was lost and that had been granted a hand-off answers `duplicate` on retry: the successor's lease then
+ * expires and the item is redelivered, as after a worker crash.
+ */
+async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<{ result: CommitResult; sentAt: number }> {
   let delay = 25;
+  const handoff = handoffFor(env, f, outcome);
   for (;;) {
     try {
-      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome };
-      return await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit));
+      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}) };
+      const sentAt = Date.now();
+      return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt };
     } catch (err) {
       if (!isTransientStoreError(err) || Date.now() + delay >= f.localExpiry || env.isClosing?.()) throw err;
       await sleep(delay);
@@ -390,7 +418,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     let timer: NodeJS.Timeout | undefined;
     if (lease.deadline !== undefined) {
       const expire = () => {
-        if (!f.controller.signal.aborted) f.controller.abort(new DeadlineExceededError(`the workflow deadline ${new Date(lease.deadline!).toISOString()} passed`));
+        f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(lease.deadline!).toISOString()} passed`));
       };
       const left = lease.deadline - Date.now();
       if (left <= 0) expire();
@@ -408,7 +436,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
         outcome = await executeStep(def, env.instance, lease.item, {
           runId: lease.runId,
           context,
-          signal: f.controller.signal,
+          signal: f.abort,
           attempt: lease.attempt,
           inlineRetries: false,
           childId: (parent, index) => childItemId(parent.id, index),
@@ -425,14 +453,15 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
   if (f.releasing) return release(env, f, 'stopping');
   if (f.lost) return release(env, f, f.runStatus !== undefined && isFinalRunStatus(f.runStatus) ? 'run_finished' : 'lease_lost');
   let result: CommitResult;
+  let sentAt: number;
   try {
     try {
-      result = await commitWithRetry(env, f, outcome);
+      ({ result, sentAt } = await commitWithRetry(env, f, outcome));
     } catch (err) {
       if (!(err instanceof InvalidArgumentError)) throw err;
       // The outcome cannot be stored (e.g. an output JSON cannot represent): the item fails with that error.
       outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
-      result = await commitWithRetry(env, f, outcome);
+      ({ result, sentAt } = await commitWithRetry(env, f, outcome));
     }
   } catch (err) {
     return release(env, f, 'store_error', err);
@@ -440,7 +469,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
   if (result.status === 'run_finished' || (result.status === 'applied' && isFinalRunStatus(result.runStatus))) env.cache.forget(lease.runId);
   else if (result.status === 'applied' && outcome.type === 'continue') env.cache.noteCommit(lease.runId, outcome.delta, result.contextVersion);
   safeCall(() => env.callbacks?.onCommitted?.(lease, outcome, result));
-  return { kind: 'committed', outcome, result };
+  return { kind: 'committed', outcome, result, sentAt };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * item ids and key prefixes (they end up inside Redis keys and SQL rows), deterministic child item ids, and the
  * canonical/safe JSON encoding every backend uses so that all of them compare and revive values the same way.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { canonicalJson, safeJsonParse } from '../json.js';
 
@@ -58,6 +58,10 @@ export function assertItemId(itemId: unknown): asserts itemId is string {
   }
 }
 
+/** SHA-256 in hex: the one-shot `crypto.hash` (Node >= 20.12, ~3x cheaper per call) where it exists. */
+const sha256Hex: (s: string) => string =
+  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
+
 /**
  * The id of the `index`-th child produced by the item `parentId`: a hash of both, so a redelivered item produces
  * exactly the same child ids and the store's per-id idempotency recognises them. 20 hex characters (80 bits).
@@ -65,11 +69,11 @@ export function assertItemId(itemId: unknown): asserts itemId is string {
 export function childItemId(parentId: string, index: number): string {
   assertItemId(parentId);
   if (!Number.isSafeInteger(index) || index < 0) throw new InvalidArgumentError(`invalid child index ${String(index)}`);
-  return createHash('sha256').update(parentId).update('\u0000').update(String(index)).digest('hex').slice(0, 20);
+  return sha256Hex(`${parentId}\u0000${index}`).slice(0, 20);
 }
 
 /** A fresh random run id (runs are never replayed under a new id, so randomness is fine here). */
 export function newRunId(): string {
-  return randomUUID();
+  return crypto.randomUUID();
 }
 

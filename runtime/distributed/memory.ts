@@ -335,33 +335,38 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
         if (out.length >= max) break;
         const itemId = run.ready.shift();
         if (itemId === undefined) continue;
-        const it = run.items.get(itemId)!;
-        if (it.expired) run.metrics.redeliveries += 1;
-        it.expired = false;
-        it.status = 'in_progress';
-        it.deliveries += 1;
-        it.workerId = workerId;
-        it.leaseToken = `${workerId}#${++this.tokenSeq}`;
-        it.leaseExpiresAt = now + leaseMs;
-        it.notBefore = undefined;
-        it.updatedAt = now;
-        run.leased.add(itemId);
         this.lastServed = run.runId;
         progress = true;
-        out.push({
-          runId: run.runId,
-          workflow: run.workflow,
-          fingerprint: run.fingerprint,
-          deadline: run.deadline,
-          item: copy<EngineItem>(it.json, 'work item'),
-          attempt: it.attempt,
-          leaseToken: it.leaseToken,
-          leaseExpiresAt: it.leaseExpiresAt,
-          deliveries: it.deliveries,
-        });
+        out.push(this.lease(run, run.items.get(itemId)!, workerId, leaseMs, now));
       }
     }
     return out;
+  }
+
+  /** Leases a ready item (already taken off `run.ready`) to `workerId`. */
+  private lease(run: MemRun, it: MemItem, workerId: string, leaseMs: number, now: number): LeasedItem {
+    if (it.expired) run.metrics.redeliveries += 1;
+    it.expired = false;
+    it.status = 'in_progress';
+    it.deliveries += 1;
+    it.workerId = workerId;
+    it.leaseToken = `${workerId}#${++this.tokenSeq}`;
+    it.leaseExpiresAt = now + leaseMs;
+    it.notBefore = undefined;
+    it.updatedAt = now;
+    run.leased.add(it.itemId);
+    return {
+      runId: run.runId,
+      workflow: run.workflow,
+      fingerprint: run.fingerprint,
+      deadline: run.deadline,
+      item: copy<EngineItem>(it.json, 'work item'),
+      attempt: it.attempt,
+      leaseToken: it.leaseToken,
+      leaseExpiresAt: it.leaseExpiresAt,
+      deliveries: it.deliveries,
+      contextVersion: run.deltas.length,
+    };
   }
 
   /** Moves due retries and expired leases to the ready queue, in order of their due time. */
@@ -553,6 +558,10 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     assertItemId(commit.itemId);
     assertString(commit.leaseToken, 'leaseToken');
     assertCounters(commit.counters);
+    if (commit.handoff !== undefined) {
+      assertWorkerId(commit.handoff.workerId);
+      assertPositiveMs(commit.handoff.leaseMs, 'handoff.leaseMs');
+    }
     const outcome = commit.outcome;
     // Validate and encode everything before touching state: a rejected commit changes nothing.
     let produced: Array<{ id: string; node: string; json: string }> = [];
@@ -616,6 +625,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     const enqueued: string[] = [];
     const joined: EngineItem[] = [];
     let dropped: DroppedItem[] = [];
+    let next: LeasedItem | undefined;
 
     if (outcome.type === 'retry') {
       it.status = 'waiting_retry';
@@ -653,13 +663,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
             joined.push(item);
           }
         }
+        // Hand-off: the one new successor is the only item of its run waiting to be claimed.
+        if (commit.handoff && enqueued.length === 1 && produced.length === 1 && arrivals.length === 0 && run.status === 'running' && run.ready.length === 1) {
+          next = this.lease(run, run.items.get(run.ready.shift()!)!, commit.handoff.workerId, commit.handoff.leaseMs, now);
+        }
         if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0) {
           const error = serializeError(new NoTerminalReachedError(`run ${run.runId} has no work left and reached no terminal node`));
           dropped = this.finish(run, 'failed', 'failed', { error });
         }
       }
     }
-    return { status: 'applied', runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
+    const result = { status: 'applied' as const, runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
+    return next ? { ...result, next } : result;
   }
 
   /** Rejects arrivals whose size disagrees with their group (already parked, or earlier in the same commit). */

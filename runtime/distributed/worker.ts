@@ -52,9 +52,19 @@ export interface WorkerOptions {
    * batched commits (default true). Each commit stays atomic and idempotent on its own.
    */
   readonly batchCommits?: boolean;
+  /**
+   * Successor hand-off: a step that enqueues exactly one successor asks the store to lease it to this worker in
+   * the same commit, when its run has nothing else waiting (see `StepCommit.handoff`), so a chain runs on without
+   * a claim round trip per step. At most this many hand-offs in a row per chain (default 8); then its next item
+   * goes back through the queue and the fair round-robin. 0 turns hand-offs off.
+   */
+  readonly handoffLimit?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
 }
+
+/** Default {@link WorkerOptions.handoffLimit}. */
+export const DEFAULT_HANDOFF_LIMIT = 8;
 
 /** A worker id unique across processes and machines: `host:pid:random`. */
 export function newWorkerId(prefix?: string): string {
@@ -66,6 +76,11 @@ export function newWorkerId(prefix?: string): string {
 function positiveInt(v: number | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback;
   if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function nonNegativeInt(v: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${what} must be a non-negative integer, got ${String(v)}`);
   return v;
 }
 
@@ -127,6 +142,7 @@ export class Worker {
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
     this.graceMs = options.graceMs === undefined ? 30_000 : Math.max(0, options.graceMs);
     this.info = { host: hostname(), pid: String(process.pid), ...(options.info ?? {}) };
+    const handoffLimit = options.handoffLimit === undefined ? DEFAULT_HANDOFF_LIMIT : nonNegativeInt(options.handoffLimit, 'handoffLimit');
     this.wf = compileForWorker(def, instance);
     this.env = {
       backend,
@@ -139,6 +155,7 @@ export class Worker {
       mismatchReported: new Set(),
       isClosing: () => this.closing,
       ...(options.batchCommits !== false && supportsBatchCommit(backend) ? { commits: new CommitBatcher(backend) } : {}),
+      ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
     };
   }
 
@@ -189,7 +206,7 @@ export class Worker {
         this.closing = true;
         for (const { f } of this.inflight.values()) {
           f.releasing = true;
-          if (!f.controller.signal.aborted) f.controller.abort(new Error(`worker ${this.workerId} is stopping`));
+          f.abort.abort(new Error(`worker ${this.workerId} is stopping`));
         }
         await drained;
       }
@@ -289,7 +306,13 @@ export class Worker {
   private launch(f: InFlight): void {
     const key = f.key;
     const done = runLeased(this.env, f).then(
-      (res) => this.account(res),
+      (res) => {
+        this.account(res);
+        // A successor handed off by the commit takes the slot this item frees (or goes back when stopping).
+        if (res.kind === 'committed' && res.result.status === 'applied' && res.result.next) {
+          this.adopt(new InFlight(res.result.next, this.leaseMs, res.sentAt, f.handoffs + 1));
+        }
+      },
       (err: unknown) => {
         this.stats.released += 1;
         this.report(err);
@@ -303,6 +326,24 @@ export class Worker {
       }),
     };
     this.inflight.set(key, entry);
+  }
+
+  /** Runs a handed-off item, or gives it straight back when the worker stopped taking work meanwhile. */
+  private adopt(f: InFlight): void {
+    if (this.state === 'running') {
+      this.launch(f);
+      return;
+    }
+    const key = f.key;
+    const done = this.backend
+      .release(f.lease.runId, f.lease.item.id, f.lease.leaseToken)
+      .then(
+        () => undefined,
+        () => undefined, // the lease expires on its own; the item comes back then
+      )
+      .finally(() => this.inflight.delete(key));
+    this.stats.released += 1;
+    this.inflight.set(key, { f, done });
   }
 
   private account(res: LeaseResult): void {

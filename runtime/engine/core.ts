@@ -4,7 +4,7 @@
  * used by `run` and by nested workflows. Nothing here touches a store.
  *
  * The hot path (plain `run`) allocates one work item, one node context and one outcome per step: no clone, no
- * JSON, no Proxy and no AbortSignal unless the node has a `@timeout` or the run can be cancelled.
+ * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
  */
 import { contextCodecOf, type ContextCodec } from '../context.js';
 import { workflowMetaOf } from '../decorators.js';
@@ -23,6 +23,7 @@ import {
 import { fingerprintOf, graphShapeOf } from '../graph.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../node.js';
 import { Transition } from '../transition.js';
+import { AbortSource } from './abort.js';
 import { abortReason, backoffDelay, isRunAbortError, shouldRetry, sleep } from './retry.js';
 import { joinItemFor, type ContextDelta, type EngineItem, type JoinArrival, type JoinFrame, type StepOutcome } from './step.js';
 
@@ -188,8 +189,9 @@ export interface RunScope {
   readonly wf: CompiledWorkflow;
   readonly instance: object;
   readonly runId: string;
-  readonly signal: AbortSignal;
-  /** The signal can abort: node calls are raced against it. */
+  /** Cancellation (cancel, deadline, lost lease); nodes see it as `ctx.signal`. */
+  readonly abort: AbortSource;
+  /** It can abort: node calls are raced against it. */
   readonly abortable: boolean;
   readonly random: () => number;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
@@ -217,37 +219,67 @@ export class StepExecutor implements NodeExecutor {
   }
 }
 
+/**
+ * `signal`: the run's cancellation, as an {@link AbortSource} (the distributed worker's, whose signal is made only if
+ * a node reads it) or a plain `AbortSignal`.
+ */
 export function makeScope(
   wf: CompiledWorkflow,
   instance: object,
   runId: string,
-  signal: AbortSignal,
+  signal: AbortSignal | AbortSource,
   abortable: boolean,
   random: () => number,
   onEvent: ((e: WorkflowEvent) => void) | undefined,
 ): RunScope {
   const exec = new StepExecutor();
-  const scope: RunScope = { wf, instance, runId, signal, abortable, random, onEvent, exec, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
 
-function raceAbort<T>(p: Promise<T> | T, signal: AbortSignal): Promise<T> {
+/**
+ * The {@link WorkflowCtx} a node gets. `signal` is a getter: the step's {@link AbortSource} creates an
+ * `AbortSignal` only for nodes that read it.
+ */
+class NodeCtx implements WorkflowCtx<unknown> {
+  constructor(
+    readonly store: unknown,
+    /** @internal the step's cancellation (nested workflows inherit it). */
+    readonly abortSource: AbortSource,
+    readonly runId: string,
+    readonly itemId: string,
+    readonly attempt: number,
+    readonly failure: FailureInfo | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abortSource.signal;
+  }
+}
+
+/** The cancellation a node context carries (a context the engine did not make: its signal). */
+function abortOf(ctx: WorkflowCtx<unknown>): AbortSource {
+  return ctx instanceof NodeCtx ? ctx.abortSource : AbortSource.of(ctx.signal);
+}
+
+/** Settles like `p`, or rejects with the abort error as soon as `abort` aborts (a node ignoring its signal). */
+function raceAbort<T>(p: Promise<T> | T, abort: AbortSource): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) {
+    if (abort.aborted) {
       Promise.resolve(p).catch(() => undefined);
-      reject(abortReason(signal));
+      reject(abortReason(abort));
       return;
     }
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const off = abort.onAbort(() => reject(abortReason(abort)));
     Promise.resolve(p).then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        off();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        off();
         reject(e);
       },
     );
@@ -256,20 +288,23 @@ function raceAbort<T>(p: Promise<T> | T, signal: AbortSignal): Promise<T> {
 
 function invoke(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number): Promise<Transition<unknown>> {
   if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
-  scope.exec.pending = { store, signal: scope.signal, runId: scope.runId, itemId: item.id, attempt, failure: item.failure };
+  scope.exec.pending = new NodeCtx(store, scope.abort, scope.runId, item.id, attempt, item.failure);
   const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec);
-  return scope.abortable ? raceAbort(p, scope.signal) : p;
+  return scope.abortable ? raceAbort(p, scope.abort) : p;
 }
 
 async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
-  const tc = new AbortController();
-  const signal = scope.abortable ? AbortSignal.any([scope.signal, tc.signal]) : tc.signal;
-  const timer = setTimeout(() => tc.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  // The node's own source: aborts on the run's cancellation or on the timeout, whichever comes first.
+  const own = new AbortSource();
+  const off = scope.abortable ? scope.abort.onAbort(() => own.abort(scope.abort.reason)) : undefined;
+  if (scope.abort.aborted) own.abort(scope.abort.reason);
+  const timer = setTimeout(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
   try {
-    scope.exec.pending = { store, signal, runId: scope.runId, itemId: item.id, attempt, failure: item.failure };
-    return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), signal);
+    scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
+    return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
   } finally {
     clearTimeout(timer);
+    off?.();
   }
 }
 
@@ -308,7 +343,7 @@ export async function stepCore(
   const copy = durable || node.snapshot;
   let attempt = firstAttempt;
   for (;;) {
-    if (scope.signal.aborted) throw abortReason(scope.signal);
+    if (scope.abort.aborted) throw abortReason(scope.abort);
     const store = copy ? codec.clone(base, item.id) : base;
     let t: Transition<unknown>;
     try {
@@ -322,7 +357,7 @@ export async function stepCore(
         else if (t.type === 'nextAll') for (const v of t.values) armOf(node, v);
       }
     } catch (err) {
-      if (scope.signal.aborted) throw abortReason(scope.signal);
+      if (scope.abort.aborted) throw abortReason(scope.abort);
       if (isRunAbortError(err)) throw err;
       scope.lastAttempt = attempt;
       scope.lastError = err;
@@ -330,7 +365,7 @@ export async function stepCore(
         const delayMs = backoffDelay(node.retry!, attempt, scope.random);
         if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
         if (!inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
-        await sleep(delayMs, scope.signal);
+        await sleep(delayMs, scope.abort.signal);
         attempt++;
         continue;
       }
@@ -561,7 +596,8 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
 async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>): Promise<Transition<unknown>> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
-  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, wctx.signal, outer.abortable || wctx.signal !== outer.signal, outer.random, undefined);
+  const abort = abortOf(wctx);
+  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined);
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
 }

@@ -56,7 +56,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * The error an abort surfaces as: the signal's reason when it is ours (cancel, deadline, node timeout), else a
  * {@link CancelledError} caused by the foreign reason.
  */
-export function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: { readonly reason: unknown }): Error {
   const r: unknown = signal.reason;
   if (isRunAbortError(r) || r instanceof NodeTimeoutError) return r;
   return new CancelledError('the run was cancelled', r === undefined ? undefined : { cause: r });

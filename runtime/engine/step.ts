@@ -7,6 +7,7 @@
 import type { FailureInfo } from '../node.js';
 import { serializeError, type SerializedError } from '../errors.js';
 import type { WorkItemBase, AnyWorkflowDef } from '../definition.js';
+import type { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, makeScope, stepCore } from './core.js';
 import { isRunAbortError } from './retry.js';
 
@@ -63,8 +64,11 @@ export interface StepEnv<C = unknown> {
   readonly runId: string;
   /** The context as of the latest committed delta the caller knows. The step does not mutate it. */
   readonly context: C;
-  /** Aborts on cancel / deadline. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborts on cancel / deadline. An {@link AbortSource} creates the node's `ctx.signal` only if the node reads it
+   * (cheaper per step than an `AbortSignal`, which the engine would listen to).
+   */
+  readonly signal: AbortSignal | AbortSource;
   /** The attempt this execution is (1-based; > 1 for a durable retry). */
   readonly attempt: number;
   /** true: retry in-process (cancellable sleep). false: return `{type: 'retry'}` and let the store delay it. */

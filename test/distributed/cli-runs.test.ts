@@ -84,3 +84,17 @@ describe('floxide runs', () => {
     expect(down.err.length).toBeGreaterThan(0);
   });
 });
+
+describe('floxide worker', () => {
+  it('refuses bad numeric flags with exit 2 and says which flag', async () => {
+    for (const [flag, value] of [
+      ['--handoff-limit', '-1'],
+      ['--concurrency', '0'],
+      ['--max-redeliveries', 'x'],
+    ] as const) {
+      const r = await cli('worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, flag, value);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${flag} must be an integer`);
+    }
+  });
+});

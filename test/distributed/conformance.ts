@@ -51,8 +51,11 @@ function item(node: string, id: string, input: unknown = null, join?: JoinFrame[
 
 const health = (status: WorkerHealth['status'] = 'idle'): WorkerHealth => ({ status, current: [], processed: 0, errors: 0 });
 
-/** Registers the whole suite for one backend. */
-export function describeBackendConformance(name: string, make: () => Promise<DistributedBackend>): void {
+/**
+ * Registers the whole suite for one backend. `options.handoff: false` skips the successor hand-off tests (for a
+ * backend that does not implement `StepCommit.handoff` yet).
+ */
+export function describeBackendConformance(name: string, make: () => Promise<DistributedBackend>, options: { handoff?: boolean } = {}): void {
   describe(`distributed backend conformance: ${name}`, () => {
     let b: DistributedBackend;
     let seq = 0;
@@ -388,6 +391,86 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const run = await b.getRun(runId);
         expect(run).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
         expect(typeof run!.finishedAt).toBe('number');
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe.runIf(options.handoff !== false)('successor hand-off', () => {
+      function commitHanding(l: LeasedItem, outcome: StepOutcome, workerId = 'w9', leaseMs = LONG): Promise<CommitResult> {
+        return b.commitStep({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome, handoff: { workerId, leaseMs } });
+      }
+
+      it('leases the one successor to the committing worker in the same commit', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const res = await commitHanding(l, cont([item('b', 'c1', 7)], [], { count: 1 }));
+        if (res.status !== 'applied' || !res.next) throw new Error(`expected a hand-off, got ${JSON.stringify(res)}`);
+        expect(res).toMatchObject({ runStatus: 'running', enqueued: ['c1'], contextVersion: 1 });
+        const next = res.next;
+        expect(next).toMatchObject({ runId, workflow: 'wf', fingerprint: 'fp-1', item: item('b', 'c1', 7), attempt: 1, deliveries: 1 });
+        expect(next.leaseToken).not.toBe(l.leaseToken);
+        expect(next.leaseExpiresAt).toBeGreaterThan(Date.now() + LONG / 2);
+        expect(await b.itemState(runId, 'c1')).toMatchObject({ status: 'in_progress', workerId: 'w9', leaseExpiresAt: next.leaseExpiresAt });
+        // Nobody else can claim it; it is an ordinary lease: extend, then commit.
+        expect(await b.claim('w2', 5, LONG)).toEqual([]);
+        expect(await b.extendLease(runId, 'c1', next.leaseToken, LONG)).toMatchObject({ status: 'extended' });
+        expect(await commit(next, terminal('done'))).toMatchObject({ status: 'applied', runStatus: 'completed' });
+        expect(await b.metrics(runId)).toMatchObject({ enqueued: 2, completed: 2 });
+      });
+
+      it('is declined when the run has other items waiting, or the step enqueues several or none', async () => {
+        const { ids } = await fanOut(3);
+        const l = await claimOne();
+        const res = await commitHanding(l, cont([item('c', 'x1')]));
+        expect(res).toMatchObject({ status: 'applied', enqueued: ['x1'] });
+        expect('next' in res && res.next).toBeFalsy();
+        // FIFO within the run: the items that were waiting come first.
+        expect((await b.claim('w2', 5, LONG)).map((x) => x.item.id)).toEqual([ids[1], ids[2], 'x1']);
+
+        const run2 = await start();
+        const s = (await b.claim('w1', 5, LONG)).find((x) => x.runId === run2)!;
+        const two = await commitHanding(s, cont([item('a', 'y1'), item('a', 'y2')]));
+        expect(two).toMatchObject({ status: 'applied', enqueued: ['y1', 'y2'] });
+        expect('next' in two && two.next).toBeFalsy();
+        expect((await b.claim('w2', 5, LONG)).map((x) => x.item.id).sort()).toEqual(['y1', 'y2']);
+      });
+
+      it('is declined while the run is paused, and for a successor the run already knew', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        await b.pauseRun(runId);
+        const res = await commitHanding(l, cont([item('b', 'c1')]));
+        expect(res).toMatchObject({ status: 'applied', runStatus: 'paused', enqueued: ['c1'] });
+        expect('next' in res && res.next).toBeFalsy();
+        expect(await b.claim('w2', 5, LONG)).toEqual([]);
+        await b.resumeRun(runId);
+        const c1 = await claimOne('w2');
+        expect(c1.item.id).toBe('c1');
+        // c1 enqueues 'c1' again (a known id): nothing new, nothing handed off.
+        const again = await commitHanding(c1, cont([item('b', 'c1')]));
+        expect(again).toMatchObject({ status: 'applied', enqueued: [] });
+        expect('next' in again && again.next).toBeFalsy();
+      });
+
+      it('a handed-off item whose worker died comes back when its lease expires', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const res = await commitHanding(l, cont([item('b', 'c1')]), 'w9', 80);
+        if (res.status !== 'applied' || !res.next) throw new Error('expected a hand-off');
+        expect(await b.claim('w2', 5, LONG)).toEqual([]);
+        await sleep(160);
+        const again = await claimOne('w2');
+        expect(again).toMatchObject({ runId, item: { id: 'c1' }, attempt: 1, deliveries: 2 });
+        expect((await commit(res.next, terminal('late'))).status).toBe('lease_lost');
+      });
+
+      it('a malformed hand-off request is refused and changes nothing', async () => {
+        const runId = await start();
+        const l = await claimOne();
+        await expect(commitHanding(l, cont([item('b', 'c1')]), 'bad worker id\n', LONG)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(commitHanding(l, cont([item('b', 'c1')]), 'w9', 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'in_progress' });
+        expect(await b.itemState(runId, 'c1')).toBeUndefined();
       });
     });
 

@@ -20,7 +20,7 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }));
+describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), { handoff: false });
 
 describe('redis backend specifics', () => {
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

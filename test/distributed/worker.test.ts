@@ -175,6 +175,72 @@ describe('Worker', () => {
     expect((await orch.errors(long))).toEqual([]);
   });
 
+  it('runs a chain on hand-offs: one claim per run, at most handoffLimit hand-offs in a row, same results', async () => {
+    // One 5-step chain per worker, one item at a time: every claimed item is counted.
+    async function runChain(handoffLimit: number | undefined) {
+      const b = new MemoryBackend();
+      let claimed = 0;
+      const claim = b.claim.bind(b);
+      b.claim = async (...args) => {
+        const got = await claim(...args);
+        claimed += got.length;
+        return got;
+      };
+      const wf = chain();
+      const orch = new Orchestrator(b, wf);
+      const runId = await orch.startRun(new CountCtx(), 0);
+      const deliveries: number[] = [];
+      const w = track(
+        new Worker(b, wf.def, wf.instance, {
+          concurrency: 1,
+          idleMinMs: 1,
+          idleMaxMs: 5,
+          ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          callbacks: { onStarted: (l) => deliveries.push(l.deliveries) },
+        }),
+      );
+      await w.start();
+      const done = await orch.waitForCompletion(runId, { timeoutMs: 10_000, pollMs: 5 });
+      await w.stop();
+      return { output: done.output, claimed, deliveries, context: await orch.context(runId), metrics: await orch.metrics(runId) };
+    }
+    const byDefault = await runChain(undefined);
+    const limited = await runChain(2);
+    const off = await runChain(0);
+    for (const r of [byDefault, limited, off]) {
+      expect(r.output).toBe(5);
+      expect(r.context).toMatchObject({ count: 5 });
+      expect(r.metrics).toMatchObject({ enqueued: 5, completed: 5 });
+      expect(r.deliveries).toEqual([1, 1, 1, 1, 1]);
+    }
+    expect(byDefault.claimed).toBe(1);
+    expect(limited.claimed).toBe(2); // claim, 2 hand-offs, claim, 1 hand-off
+    expect(off.claimed).toBe(5);
+    expect(() => new Worker(new MemoryBackend(), ChainWorkflowDef, chain().instance, { handoffLimit: -1 })).toThrow(InvalidArgumentError);
+  });
+
+  it('a worker stopping when a hand-off arrives gives the item straight back', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    const orch = new Orchestrator(b, wf);
+    const runId = await orch.startRun(new CountCtx(), 0);
+    const w: Worker = track(
+      new Worker(b, wf.def, wf.instance, {
+        concurrency: 1,
+        idleMinMs: 1,
+        idleMaxMs: 5,
+        // Stop as soon as the first step's commit (which asked for and got a hand-off) answered.
+        callbacks: { onCommitted: (l) => void (l.item.node === 's1' ? w.stop() : undefined) },
+      }),
+    );
+    await w.start();
+    await until(async () => (await orch.metrics(runId)).completed === 1, 5_000, 'first step');
+    await w.stop();
+    expect(w.stats.released).toBe(1);
+    expect((await orch.pendingWork(runId)).map((p) => [p.item.node, p.state.status])).toEqual([['s2', 'pending']]);
+    expect(await b.itemState(runId, (await orch.pendingWork(runId))[0]!.item.id)).toMatchObject({ status: 'pending', attempt: 1, leaseExpiresAt: undefined });
+  });
+
   it('rejects bad options with InvalidArgumentError', () => {
     const b = new MemoryBackend();
     const wf = chain();
