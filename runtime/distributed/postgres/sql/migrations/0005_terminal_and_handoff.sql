@@ -13,6 +13,13 @@
 --
 -- Also: the drained-run check of a fast-path continue commit runs its query only when the commit enqueued nothing
 -- (0004 ran it, executor start and end included, for every commit: ~15% of a commit's server instructions).
+--
+-- Successor hand-off (StepCommit.handoff; payload key `handoff`: {workerId, leaseMs}): a fast-path 'continue' commit
+-- that asks for it, whose items array holds exactly one item that is new to the run, of a 'running' run with no
+-- other claimable item (due_at <= now), inserts that successor already leased to handoff.workerId (in_progress,
+-- first delivery, attempt 1, a fresh token, lease and due_at = now + leaseMs) instead of pending, and answers it as
+-- `next`: {runId, workflow, fingerprint, deadline, payload (item JSON text), attempt, leaseToken, leaseExpiresAt,
+-- deliveries, contextVersion}. Any other commit declines (commit_one never hands off), which the contract allows.
 
 CREATE OR REPLACE FUNCTION commit_steps(cs jsonb) RETURNS jsonb LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 DECLARE
@@ -27,6 +34,8 @@ DECLARE
   v_orders integer[] := '{}';
   v_statuses text[] := '{}';
   v_terminal boolean[] := '{}';
+  v_nexts jsonb[] := '{}';
+  v_run record;
   i integer;
 BEGIN
   -- = ANY(array) probes the primary key per run (an IN over the jsonb elements may be planned as a scan of runs)
@@ -44,7 +53,8 @@ BEGIN
       FROM jsonb_array_elements(cs) WITH ORDINALITY AS t(e, o)
     ), fast AS MATERIALIZED (
       SELECT b.o, b.run_id, b.e->>'itemId' AS item_id, b.e->>'token' AS token, b.e->>'delta' AS delta,
-             b.e->'items' AS items, b.e->>'type' = 'terminal' AS terminal, ru.status, ru.version
+             b.e->'items' AS items, b.e->>'type' = 'terminal' AS terminal, b.e->'handoff' AS handoff,
+             ru.status, ru.version, ru.workflow, ru.fingerprint, ru.deadline
       FROM batch b
       JOIN runs ru ON ru.run_id = b.run_id
       WHERE b.per_run = 1
@@ -59,28 +69,39 @@ BEGIN
       FROM fast f
       WHERE it.run_id = f.run_id AND it.item_id = f.item_id AND it.status = 'in_progress' AND it.lease_token = f.token
         AND it.lease_expires_at > v_now
-      RETURNING f.o, f.run_id, f.item_id, f.delta, f.items, f.terminal, f.status, f.version
+      RETURNING f.o, f.run_id, f.item_id, f.delta, f.items, f.terminal, f.handoff, f.status, f.version, f.workflow, f.fingerprint, f.deadline
     ), new_deltas AS (
       INSERT INTO deltas (run_id, version, item_id, delta)
       SELECT a.run_id, a.version + 1, a.item_id, a.delta FROM acked a WHERE a.delta IS NOT NULL
     ), wanted AS (
       -- each 'continue' commit's successors in order, the first of a repeated id only (commit_one inserts in order,
       -- DO NOTHING); a terminal commit enqueues nothing (its items are in its extraDropped)
-      SELECT DISTINCT ON (a.run_id, x.e->>'id') a.run_id, x.o, x.e->>'id' AS item_id, x.e->>'node' AS node, x.e->>'json' AS payload
+      SELECT DISTINCT ON (a.run_id, x.e->>'id') a.run_id, x.o, x.e->>'id' AS item_id, x.e->>'node' AS node, x.e->>'json' AS payload,
+             -- the hand-off lease (see the header): NULL worker = enqueue as pending
+             CASE WHEN a.handoff IS NOT NULL AND jsonb_array_length(a.items) = 1 AND a.status = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM items c WHERE c.run_id = a.run_id AND c.due_at <= v_now)
+                  THEN a.handoff->>'workerId' END AS worker,
+             (a.handoff->>'leaseMs')::bigint AS lease_ms
       FROM acked a CROSS JOIN LATERAL jsonb_array_elements(a.items) WITH ORDINALITY AS x(e, o)
       WHERE NOT a.terminal
       ORDER BY a.run_id, x.e->>'id', x.o
     ), inserted AS (
-      INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
-      SELECT w.run_id, w.item_id, w.node, w.payload, 'pending', 0, v_now FROM wanted w ORDER BY w.run_id, w.o
+      INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at, deliveries, worker_id, lease_token, lease_expires_at)
+      SELECT w.run_id, w.item_id, w.node, w.payload, CASE WHEN w.worker IS NULL THEN 'pending' ELSE 'in_progress' END,
+             CASE WHEN w.worker IS NULL THEN 0 ELSE v_now + w.lease_ms END, v_now, (w.worker IS NOT NULL)::integer, w.worker,
+             CASE WHEN w.worker IS NOT NULL THEN w.worker || '#' || gen_random_uuid()::text END,
+             CASE WHEN w.worker IS NOT NULL THEN v_now + w.lease_ms END
+      FROM wanted w ORDER BY w.run_id, w.o
       ON CONFLICT DO NOTHING
-      RETURNING run_id, item_id, seq
+      RETURNING run_id, item_id, seq, payload, lease_token, lease_expires_at
     )
     SELECT 0 AS kind, a.o, a.run_id, a.status, a.version + (a.delta IS NOT NULL)::integer AS version, a.terminal,
-           NULL::text AS item_id, 0::bigint AS seq
+           NULL::text AS item_id, 0::bigint AS seq, a.workflow, a.fingerprint, a.deadline,
+           NULL::text AS payload, NULL::text AS lease_token, NULL::bigint AS lease_expires_at
     FROM acked a
     UNION ALL
-    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq FROM inserted n
+    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq, NULL, NULL, NULL, n.payload, n.lease_token, n.lease_expires_at
+    FROM inserted n
     ORDER BY run_id, kind, seq
   LOOP
     IF v_rec.kind = 0 THEN
@@ -95,9 +116,16 @@ BEGIN
       v_statuses := v_statuses || v_rec.status;
       v_terminal := v_terminal || v_rec.terminal;
       v_new := v_new || 0;
+      v_nexts := v_nexts || NULL::jsonb;
+      v_run := v_rec;
     ELSE
       v_ids := v_ids || to_jsonb(v_rec.item_id);
       v_new[cardinality(v_new)] := v_new[cardinality(v_new)] + 1;
+      IF v_rec.lease_token IS NOT NULL THEN
+        v_nexts[cardinality(v_nexts)] := jsonb_build_object('runId', v_rec.run_id, 'workflow', v_run.workflow,
+          'fingerprint', v_run.fingerprint, 'deadline', v_run.deadline, 'payload', v_rec.payload, 'attempt', 1,
+          'leaseToken', v_rec.lease_token, 'leaseExpiresAt', v_rec.lease_expires_at, 'deliveries', 1, 'contextVersion', v_run.version);
+      END IF;
     END IF;
   END LOOP;
   IF v_cur IS NOT NULL THEN
@@ -154,6 +182,9 @@ BEGIN
       -- v_res holds the enqueued ids here; the run is running or paused (read under the lock)
       v_res[v_orders[i]] := jsonb_build_object('status', 'applied', 'runStatus', v_statuses[i],
         'enqueued', v_res[v_orders[i]], 'joined', '[]'::jsonb, 'dropped', '[]'::jsonb, 'contextVersion', v_versions[i]);
+      IF v_nexts[i] IS NOT NULL THEN
+        v_res[v_orders[i]] := v_res[v_orders[i]] || jsonb_build_object('next', v_nexts[i]);
+      END IF;
       -- no terminal reached and nothing left to do: fail instead of hanging (as commit_one). Two IFs: plpgsql runs
       -- a condition with a subquery as a whole query (executor start and end) even when its first operand is false.
       IF v_new[i] = 0 THEN
