@@ -37,9 +37,20 @@ function mayPollute(text: string): boolean {
  * `JSON.stringify` does; `undefined` array elements become `null`; `undefined` at the top level is refused.
  */
 export function canonicalJson(value: unknown): string {
-  const seen = new Set<object>();
-  const enc = (v: unknown, path: string, depth: number): string => {
-    if (depth > 200) throw new InvalidArgumentError(`value nests too deeply to store (at ${path})`);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return new CanonicalEncoder().enc(value, 0);
+}
+
+/**
+ * One {@link canonicalJson} call. The path of the value being encoded (for error messages only) is kept as a stack of
+ * keys and spelled out only when an error is thrown: building it as a string for every value cost more than the
+ * encoding itself.
+ */
+class CanonicalEncoder {
+  private readonly ancestors: object[] = [];
+  private readonly keys: Array<string | number> = [];
+
+  enc(v: unknown, depth: number): string {
     if (v === null) return 'null';
     switch (typeof v) {
       case 'string':
@@ -47,32 +58,60 @@ export function canonicalJson(value: unknown): string {
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        if (!Number.isFinite(v)) throw new InvalidArgumentError(`cannot store non-finite number at ${path}`);
+        if (!Number.isFinite(v)) throw new InvalidArgumentError(`cannot store non-finite number at ${this.path()}`);
         return JSON.stringify(v);
-      case 'object': {
-        if (seen.has(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${path})`);
-        const withJson = v as { toJSON?: () => unknown };
-        if (typeof withJson.toJSON === 'function' && !Array.isArray(v)) return enc(withJson.toJSON(), path, depth + 1);
-        seen.add(v);
-        try {
-          const list = Array.isArray(v) ? v : v instanceof Set ? [...v] : undefined;
-          if (list) return `[${list.map((x, i) => (x === undefined ? 'null' : enc(x, `${path}[${i}]`, depth + 1))).join(',')}]`;
-          const parts: string[] = [];
-          for (const k of Object.keys(v).sort()) {
-            const x = (v as Record<string, unknown>)[k];
-            if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-            parts.push(`${JSON.stringify(k)}:${enc(x, `${path}.${k}`, depth + 1)}`);
-          }
-          return `{${parts.join(',')}}`;
-        } finally {
-          seen.delete(v);
-        }
-      }
+      case 'object':
+        return this.object(v, depth);
       default:
-        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${path}`);
+        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${this.path()}`);
     }
-  };
-  return enc(value, '$', 0);
+  }
+
+  private object(v: object, depth: number): string {
+    if (depth > 200) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
+    if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
+    const withJson = v as { toJSON?: () => unknown };
+    if (typeof withJson.toJSON === 'function' && !Array.isArray(v)) return this.enc(withJson.toJSON(), depth + 1);
+    this.ancestors.push(v);
+    try {
+      const list = Array.isArray(v) ? (v as unknown[]) : v instanceof Set ? [...(v as Set<unknown>)] : undefined;
+      if (list) {
+        let out = '[';
+        for (let i = 0; i < list.length; i++) {
+          const x = list[i];
+          if (i > 0) out += ',';
+          if (x === undefined) {
+            out += 'null';
+            continue;
+          }
+          this.keys.push(i);
+          out += this.enc(x, depth + 1);
+          this.keys.pop();
+        }
+        return out + ']';
+      }
+      const names = Object.keys(v);
+      if (names.length > 1) names.sort();
+      let out = '{';
+      let first = true;
+      for (const k of names) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+        this.keys.push(k);
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${this.enc(x, depth + 1)}`;
+        this.keys.pop();
+        first = false;
+      }
+      return out + '}';
+    } finally {
+      this.ancestors.pop();
+    }
+  }
+
+  /** Where the value being encoded sits, e.g. `$.items[2].input`. */
+  private path(): string {
+    return '$' + this.keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+  }
 }
 
 /** JSON text for stored data (no key sorting: faster). */

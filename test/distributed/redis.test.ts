@@ -20,7 +20,7 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), { handoff: false });
+describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }));
 
 describe('redis backend specifics', () => {
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -174,6 +174,42 @@ describe('redis backend specifics', () => {
       expect(await a.zCard(`${p}runs:expiring`)).toBe(0);
     } finally {
       await a.close();
+      await b.close();
+    }
+  });
+
+  it('keeps a run on its ring once: resuming a paused run that a claim has not dropped yet adds no second entry', async () => {
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
+    const a = await admin();
+    try {
+      await b.createRun(spec('r1'));
+      await b.createRun(spec('r2'));
+      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1', 'r2']);
+      await b.pauseRun('r1');
+      await b.resumeRun('r1');
+      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1', 'r2']);
+      await b.pauseRun('r1');
+      expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r2']);
+      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual([]);
+      await b.resumeRun('r1');
+      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1']);
+      expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r1']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a commit whose lease token holds a newline is no lease: lease_lost, and the real lease still commits', async () => {
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
+    try {
+      await b.createRun(spec('r1'));
+      const [lease] = await b.claim('w1', 1, 10_000);
+      const outcome = { type: 'terminal' as const, output: 1, items: [], arrivals: [], delta: undefined };
+      expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: `${lease!.leaseToken}\nx`, outcome })).toEqual({ status: 'lease_lost' });
+      expect((await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: lease!.leaseToken, outcome })).status).toBe('applied');
+    } finally {
       await b.close();
     }
   });

@@ -1,19 +1,19 @@
 /**
  * The Redis distributed backend (node-redis, one client per backend). Every mutating operation is one Lua script
  * (`lua/*.lua`, see `scripts.ts`), so it is atomic and nothing is read-modify-written from TypeScript; reads are
- * single commands or one MULTI. Times come from Redis `TIME`. Key layout (P = key prefix, default `floxide:`):
+ * single commands, one MULTI, or (the context, whose field names depend on its version) the read-context script. Times come from Redis `TIME`. Key layout (P = key prefix, default `floxide:`):
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped, outstanding) |
- * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|attempt\|deliveries\|...\|item JSON\nnode`) |
- * | `P run:{id}:order` / `:ready` | LIST | item ids in enqueue order / claimable item ids (FIFO) |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>` |
+ * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
+ * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
- * | `P run:{id}:metrics` | HASH | counters (`c:<name>` for user counters); `enqueued` is the size of `:states` |
- * | `P run:{id}:deltas` / `:errors` / `:dead` | LIST | `itemId\n delta JSON` (version = index + 1) / error JSON / dead-letter JSON |
+ * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
+ * | `P run:{id}:errors` / `:dead` | LIST | error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
- * | `P ring:<workflow>` + `P ringset:<workflow>`, `P wfring` + `P wfset` | LIST + SET | round-robin rings of runs with ready work |
+ * | `P ring:<workflow>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings: running runs with ready work (a run is on its ring exactly while its ready list is not empty), workflows |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
  *
@@ -108,7 +108,10 @@ export interface RedisBackendOptions {
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
 const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
-const METRIC_FIELDS = ['completed', 'retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+/** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
+const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+/** The run hash fields of METRIC_FIELDS. */
+const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
 
 type Reply = string | number | null | Reply[];
@@ -137,14 +140,14 @@ class RedisKeys {
     return `${this.prefix}run:{${runId}}`;
   }
 
-  runPart(runId: string, part: 'states' | 'order' | 'ready' | 'tokens' | 'metrics' | 'deltas' | 'errors' | 'dead' | 'joins'): string {
+  runPart(runId: string, part: 'states' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
     return `${this.run(runId)}:${part}`;
   }
 
-  /** KEYS[1..12] of create-run and transition (the per-run keys, then leases and delayed). */
+  /** KEYS[1..10] of transition (the per-run keys, then leases and delayed). */
   runLayout(runId: string): string[] {
     const r = this.run(runId);
-    return [r, `${r}:states`, `${r}:order`, `${r}:ready`, `${r}:tokens`, `${r}:metrics`, `${r}:deltas`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
+    return [r, `${r}:states`, `${r}:ready`, `${r}:tokens`, `${r}:counters`, `${r}:errors`, `${r}:dead`, `${r}:joins`, this.leases, this.delayed];
   }
 
   status(status: RunStatus): string {
@@ -166,12 +169,14 @@ interface PackedState {
   readonly notBefore: number | undefined;
   readonly updatedAt: number;
   readonly node: string;
+  /** Enqueue sequence within the run (1, 2, ...). */
+  readonly seq: number;
 }
 
 function unpackState(s: string): PackedState {
   const f: string[] = [];
   let pos = 0;
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 10; i++) {
     const j = s.indexOf('|', pos);
     if (j < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
     f.push(s.slice(pos, j));
@@ -184,12 +189,13 @@ function unpackState(s: string): PackedState {
   return {
     itemJson: s.slice(pos, nl),
     status: f[0] as WorkItemStatus,
-    attempt: Number(f[1]),
-    workerId: f[3] === '' ? undefined : f[3],
-    leaseExpiresAt: num(f[5]),
-    notBefore: num(f[6]),
-    updatedAt: Number(f[7]),
+    attempt: Number(f[8]),
+    workerId: f[6] === '' ? undefined : f[6],
+    leaseExpiresAt: num(f[2]),
+    notBefore: num(f[4]),
+    updatedAt: Number(f[3]),
     node: s.slice(nl + 1),
+    seq: Number(f[9]),
   };
 }
 
@@ -379,7 +385,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
     const reply = await this.io(() =>
-      this.evalScript('createRun', [...this.keys.runLayout(spec.runId), this.keys.runs, this.keys.expiring], [
+      this.evalScript('createRun', [this.keys.runs, this.keys.expiring], [
         this.keyPrefix,
         spec.runId,
         spec.workflow,
@@ -508,21 +514,10 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
         Math.ceil(leaseMs),
         options.workflow ?? '',
       ]),
-    )) as Reply[][];
-    return reply.map((e) => ({
-      runId: e[0] as string,
-      workflow: e[1] as string,
-      fingerprint: e[2] as string,
-      deadline: optNumber(e[3]),
-      item: parseStoredJson<EngineItem>(e[4] as string, 'work item'),
-      attempt: Number(e[5]),
-      leaseToken: e[6] as string,
-      leaseExpiresAt: Number(e[7]),
-      deliveries: Number(e[8]),
-      contextVersion: Number(e[9]),
-      ...(e[10] === '' ? {} : { lastDelta: deltaRecord(e[10] as string, Number(e[9])) }),
-      ...(e[11] === '' ? {} : { initialContext: parseStoredJson(e[11] as string, 'context') }),
-    }));
+    )) as string[];
+    const out: LeasedItem[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) out.push(leaseOf(reply[i]!, reply[i + 1]!, reply[i + 2]!));
+    return out;
   }
 
   async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
@@ -578,12 +573,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
 
   /** Every item state of a run in enqueue order, with the packed states by id (one round trip). */
   private async readStates(runId: string): Promise<{ byId: Map<string, string>; states: WorkItemState[] }> {
-    const [order, packed] = await this.readRun(runId, [
-      ['LRANGE', this.keys.runPart(runId, 'order'), '0', '-1'],
-      ['HGETALL', this.keys.runPart(runId, 'states')],
-    ]);
+    const [packed] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'states')]]);
     const byId = pairs(packed!);
-    return { byId, states: (order as string[]).map((id) => this.stateOf(runId, id, byId.get(id)!)) };
+    const unpacked = [...byId].map(([id, p]) => ({ id, p, seq: unpackState(p).seq }));
+    unpacked.sort((a, b) => a.seq - b.seq);
+    return { byId, states: unpacked.map(({ id, p }) => this.stateOf(runId, id, p)) };
   }
 
   // ---- ContextStore
@@ -596,12 +590,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     }
     const since = sinceVersion ?? 0;
     return this.io(async () => {
-      const deltasKey = this.keys.runPart(runId, 'deltas');
-      const [initial, length, raw] = await this.readRun(runId, [
-        ['HGET', this.keys.run(runId), 'context'],
-        ['LLEN', deltasKey],
-        ['LRANGE', deltasKey, String(since), '-1'],
-      ]);
+      const reply = await this.evalScript('readContext', [this.keys.run(runId)], [since, sinceVersion === undefined ? '1' : '0']);
+      if (!Array.isArray(reply)) throw this.notFound(runId);
+      const [length, initial, raw] = reply;
       const version = Number(length);
       if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${since}`);
       const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => deltaRecord(entry, since + i + 1));
@@ -614,13 +605,19 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
     return this.io(async () => {
-      const [raw, items] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'metrics')], ['HLEN', this.keys.runPart(runId, 'states')]]);
-      const fields = pairs(raw!);
+      const [fixed, counters, states] = await this.readRun(runId, [
+        ['HMGET', this.keys.run(runId), ...METRIC_KEYS],
+        ['HGETALL', this.keys.runPart(runId, 'counters')],
+        ['HGETALL', this.keys.runPart(runId, 'states')],
+      ]);
       const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
-      for (const f of METRIC_FIELDS) out[f] = Number(fields.get(f) ?? 0);
-      // Items are never removed while the run's keys exist, so the states hash counts every item ever enqueued.
-      out.enqueued = Number(items);
-      for (const [k, v] of fields) if (k.startsWith('c:')) out.counters[k.slice(2)] = Number(v);
+      METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
+      // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
+      // the completed ones are the `completed` metric (commits keep no counter for it).
+      const packed = pairs(states!);
+      out.enqueued = packed.size;
+      for (const p of packed.values()) if (p.startsWith('completed|')) out.completed++;
+      for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);
       return out;
     });
   }
@@ -707,10 +704,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
     const out: BatchCommitResult[] = new Array(commits.length);
     const sent: number[] = [];
+    // per sent commit: its only successor's JSON when it asked for a hand-off (the handed-off lease's item is parsed from it)
+    const handoffJson: Array<string | undefined> = [];
     const args: Array<string | number> = [this.keyPrefix, this.retainMs, 0];
     for (let i = 0; i < commits.length; i++) {
       try {
-        encodeCommit(commits[i]!, args);
+        handoffJson.push(encodeCommit(commits[i]!, args));
         sent.push(i);
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
@@ -719,11 +718,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     }
     if (sent.length === 0) return out;
     args[2] = sent.length;
-    const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Reply[][];
+    const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Array<string | Reply[]>;
     sent.forEach((index, j) => {
       const commit = commits[index]!;
       try {
-        out[index] = { ok: true, result: this.commitResultOf(commit.runId, replies[j]!) };
+        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!, handoffJson[j]) };
       } catch (error) {
         if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
         out[index] = { ok: false, error };
@@ -732,17 +731,24 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     return out;
   }
 
-  private commitResultOf(runId: string, reply: Reply[]): CommitResult {
+  private commitResultOf(commit: StepCommit, reply: string | Reply[], handoffJson: string | undefined): CommitResult {
+    const runId = commit.runId;
+    if (typeof reply === 'string') {
+      // an applied commit (layout in lua/commit-2.lua)
+      const lines = reply.split('\n');
+      if (lines[0] === 'handoff') return handoffResultOf(commit, lines, handoffJson);
+      if (lines[0] !== 'applied') throw new StoreError(`unexpected commit reply ${lines[0]}`);
+      const gap = lines.indexOf('', 4);
+      return {
+        status: 'applied',
+        runStatus: lines[1] as RunStatus,
+        enqueued: lines.slice(4, gap < 0 ? undefined : gap),
+        joined: gap < 0 ? [] : lines.slice(gap + 1).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+        dropped: lines[3] === '[]' ? [] : parseStoredJson<DroppedItem[]>(lines[3]!, 'dropped items'),
+        contextVersion: Number(lines[2]),
+      };
+    }
     switch (reply[0]) {
-      case 'applied':
-        return {
-          status: 'applied',
-          runStatus: reply[1] as RunStatus,
-          enqueued: reply[2] as string[],
-          joined: (reply[3] as string[]).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
-          dropped: reply[4] === '[]' ? [] : parseStoredJson<DroppedItem[]>(reply[4] as string, 'dropped items'),
-          contextVersion: Number(reply[5]),
-        };
       case 'duplicate':
         return { status: 'duplicate' };
       case 'run_finished':
@@ -763,7 +769,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
  * Validates one commit and appends its arguments to the commit script's ARGV (layout in `lua/commit-2.lua`).
  * Throws `InvalidArgumentError` (appending nothing) for malformed input.
  */
-function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
+function encodeCommit(commit: StepCommit, args: Array<string | number>): string | undefined {
   assertRunId(commit.runId);
   assertItemId(commit.itemId);
   assertString(commit.leaseToken, 'leaseToken');
@@ -831,11 +837,76 @@ function encodeCommit(commit: StepCommit, args: Array<string | number>): void {
       throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
   }
   const counters = Object.entries(commit.counters ?? {});
-  args.push(commit.runId, commit.itemId, commit.leaseToken, outcome.type, deltaJson, outputJson, errorJson, delayMs, deadLetter ? '1' : '0', extraDropped);
-  args.push(counters.length, nItems, nArrivals);
+  // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
+  // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
+  const token = commit.leaseToken.includes('\n') ? '' : commit.leaseToken;
+  const handoff = commit.handoff;
+  if (handoff !== undefined) {
+    assertWorkerId(handoff.workerId);
+    assertPositiveMs(handoff.leaseMs, 'handoff.leaseMs');
+  }
+  const handoffPart = handoff ? `${handoff.workerId}\n${Math.ceil(handoff.leaseMs)}` : '\n';
+  args.push(`${commit.runId}\n${commit.itemId}\n${token}\n${outcome.type}\n${counters.length}\n${nItems}\n${nArrivals}\n${handoffPart}`);
+  if (outcome.type === 'continue') args.push(deltaJson);
+  else if (outcome.type === 'terminal') args.push(deltaJson, outputJson, extraDropped);
+  else if (outcome.type === 'retry') args.push(errorJson, delayMs);
+  else args.push(errorJson, deadLetter ? '1' : '0');
   for (const [k, v] of counters) args.push(k, String(v));
   for (const x of items) args.push(x);
   for (const x of arrivals) args.push(x);
+  return handoff && nItems === 1 ? items[2] : undefined;
+}
+
+/**
+ * An applied commit whose successor was handed off (reply layout in `lua/commit-2.lua`): the lease is built from the
+ * reply and the successor the commit itself sent (its only item).
+ */
+function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string | undefined): CommitResult {
+  const [, runStatus, version, , id, leaseToken, expiry, fingerprint, deadline] = lines;
+  const item = commit.outcome.type === 'continue' ? commit.outcome.items[0] : undefined;
+  if (!item || item.id !== id || itemJson === undefined) throw new StoreError(`unexpected hand-off reply for item ${String(id)}`);
+  const contextVersion = Number(version);
+  return {
+    status: 'applied',
+    runStatus: runStatus as RunStatus,
+    enqueued: [id],
+    joined: [],
+    dropped: [],
+    contextVersion,
+    next: {
+      runId: commit.runId,
+      workflow: lines.slice(9).join('\n'),
+      fingerprint: fingerprint!,
+      deadline: optNumber(deadline),
+      // parsed from the JSON the commit sent: a copy, like every item a claim returns (the caller's object is not shared)
+      item: parseStoredJson<EngineItem>(itemJson, 'work item'),
+      attempt: 1,
+      leaseToken: leaseToken!,
+      leaseExpiresAt: Number(expiry),
+      deliveries: 1,
+      contextVersion,
+    },
+  };
+}
+
+/** One leased item of the claim script's reply (layout in `lua/claim-4.lua`). */
+function leaseOf(workflow: string, fingerprint: string, packed: string): LeasedItem {
+  const f = packed.split('\n');
+  const contextVersion = Number(f[6]);
+  return {
+    runId: f[0]!,
+    workflow,
+    fingerprint,
+    deadline: optNumber(f[1]),
+    item: parseStoredJson<EngineItem>(f[7]!, 'work item'),
+    attempt: Number(f[2]),
+    leaseToken: f[3]!,
+    leaseExpiresAt: Number(f[4]),
+    deliveries: Number(f[5]),
+    contextVersion,
+    ...(f.length > 9 ? { lastDelta: { version: contextVersion, itemId: f[9]!, delta: parseStoredJson<Record<string, unknown>>(f[10]!, 'context delta') } } : {}),
+    ...(f[8] === '' ? {} : { initialContext: parseStoredJson(f[8]!, 'context') }),
+  };
 }
 
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */

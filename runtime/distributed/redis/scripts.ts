@@ -11,14 +11,15 @@ import { CorruptStateError } from '../../errors.js';
 
 /** The scripts of the Redis backend, by name. The number after the dash in each file name is its KEYS count. */
 export const SCRIPT_FILES = {
-  createRun: 'create-run-14.lua',
+  createRun: 'create-run-2.lua',
   claim: 'claim-4.lua',
   commit: 'commit-2.lua',
-  transition: 'transition-12.lua',
+  transition: 'transition-10.lua',
   extendLease: 'extend-lease-3.lua',
   release: 'release-4.lua',
   recordError: 'record-error-2.lua',
   heartbeat: 'heartbeat-1.lua',
+  readContext: 'read-context-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

@@ -6,22 +6,26 @@
 -- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max (positive integer), ARGV[4] lease ms (positive integer),
 -- ARGV[5] workflow filter ('' = every workflow)
 -- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
--- Per-workflow rings ({prefix}ring:{workflow} LIST + ringset SET) hold the running runs with ready items; each turn
--- pops a run, leases its oldest ready item, and puts the run back at the tail while it has more.
--- Returns an array of { runId, workflow, fingerprint, deadline|'', itemJson (from the packed state), attempt, leaseToken, leaseExpiresAt,
--- deliveries, contextVersion, last delta entry ("itemId\ndelta JSON", '' at version 0),
--- initial context JSON ('' when contextVersion > 1) } (empty when nothing is claimable).
+-- Per-workflow rings ({prefix}ring:{workflow} LIST) hold the running runs with ready items; each turn pops a run,
+-- leases its oldest ready item, and puts the run back at the tail while it has more (see ringPush in common.lua).
+-- Returns a flat array with three entries per leased item (empty when nothing is claimable): workflow, fingerprint,
+-- and the rest joined by newlines (none of them holds one; each reply entry costs about as much as a Redis call):
+--   runId, deadline|'', attempt, leaseToken, leaseExpiresAt, deliveries, contextVersion, item JSON (from the packed
+--   state), initial context JSON ('' when contextVersion > 1), then the last delta entry "itemId\ndelta JSON" (absent
+--   at version 0).
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local now = nowMs()
+local now, nowText = nowMs()
+-- every lease of this call expires at the same time: its text is formatted once
+local leaseExp = int(now + leaseMs)
 local PROMOTE_LIMIT = 1000
 
 local function runKey(runId) return prefix .. 'run:{' .. runId .. '}' end
 
 -- 1. promote due work, oldest first
 local function due(key, kind)
-  local raw = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, PROMOTE_LIMIT)
+  local raw = redis.call('ZRANGEBYSCORE', key, '-inf', nowText, 'WITHSCORES', 'LIMIT', 0, PROMOTE_LIMIT)
   local out = {}
   for i = 1, #raw, 2 do out[#out + 1] = { member = raw[i], at = tonumber(raw[i + 1]), kind = kind, key = key } end
   return out
@@ -38,63 +42,67 @@ for _, d in ipairs(promote) do
   if s then
     local st = unpackState(s)
     if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and st.status == 'waiting_retry') then
-      if d.kind == 'lease' then st.expired = true end
+      if d.kind == 'lease' then st.expired = '1' end
       st.status = 'pending'
       st.token = ''
-      st.leaseExp = nil
-      st.notBefore = nil
-      st.updatedAt = now
+      st.leaseExp = ''
+      st.notBefore = ''
+      st.updatedAt = nowText
       redis.call('HSET', R .. ':states', itemId, packState(st))
-      redis.call('RPUSH', R .. ':ready', itemId)
-      local meta = redis.call('HMGET', R, 'status', 'workflow')
-      if meta[1] == 'running' then ringAdd(prefix, meta[2], runId) end
+      if redis.call('RPUSH', R .. ':ready', itemId) == 1 then
+        local meta = redis.call('HMGET', R, 'status', 'workflow')
+        if meta[1] == 'running' then ringPush(prefix, meta[2], runId) end
+      end
     end
   end
 end
 
 -- 2. lease one item of the next run on a workflow's ring (tokens: one INCRBY reserves max sequence numbers)
 local seqNext = redis.call('INCRBY', KEYS[4], maxItems) - maxItems
+-- The length of each workflow's ring, read once per call and then kept up to date here (the script is atomic).
+local ringLength = {}
 local function claimFromRing(workflow)
   local ring = prefix .. 'ring:' .. workflow
-  local ringSet = prefix .. 'ringset:' .. workflow
-  local n = redis.call('LLEN', ring)
+  local n = ringLength[workflow] or redis.call('LLEN', ring)
   for _ = 1, n do
     local runId = redis.call('LPOP', ring)
-    if not runId then return nil end
+    if not runId then break end
+    n = n - 1
     local R = runKey(runId)
-    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline')
+    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline', 'v', 'last')
     if meta[1] == 'running' then
       local ready = R .. ':ready'
       while true do
         local itemId = redis.call('LPOP', ready)
         if not itemId then break end
-        local s = redis.call('HGET', R .. ':states', itemId)
-        local st = s and unpackState(s)
-        if st and st.status == 'pending' then
-          if redis.call('LLEN', ready) > 0 then redis.call('RPUSH', ring, runId) else redis.call('SREM', ringSet, runId) end
-          if st.expired then redis.call('HINCRBY', R .. ':metrics', 'redeliveries', 1) end
-          st.expired = false
-          st.status = 'in_progress'
-          st.deliveries = st.deliveries + 1
-          st.worker = workerId
+        local states = R .. ':states'
+        local s = redis.call('HGET', states, itemId)
+        local status, deliveries, expired, rest, attempt, json
+        if s then status, deliveries, expired, rest, attempt, json = string.match(s, CLAIM_PATTERN) end
+        if status == 'pending' then
+          if redis.call('LLEN', ready) > 0 then
+            redis.call('RPUSH', ring, runId)
+            n = n + 1
+          end
+          ringLength[workflow] = n
+          if expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
+          deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
-          st.token = workerId .. '#' .. int(seqNext)
-          st.leaseExp = now + leaseMs
-          st.notBefore = nil
-          st.updatedAt = now
-          redis.call('HSET', R .. ':states', itemId, packState(st))
-          redis.call('ZADD', KEYS[1], st.leaseExp, queueMember(runId, itemId))
-          local deltas = R .. ':deltas'
-          local version = redis.call('LLEN', deltas)
-          return { runId, workflow, meta[2], meta[3] or '', st.json, st.attempt, st.token,
-            st.leaseExp, st.deliveries, version, version > 0 and redis.call('LINDEX', deltas, -1) or '',
-            version <= 1 and redis.call('HGET', R, 'context') or '' }
+          local token = workerId .. '#' .. int(seqNext)
+          redis.call('HSET', states, itemId,
+            'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest)
+          defer('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
+          local version = meta[4] or '0'
+          local young = version == '0' or version == '1'
+          return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. attempt .. '\n' .. token .. '\n' .. leaseExp .. '\n'
+            .. deliveries .. '\n' .. version .. '\n' .. json .. '\n' .. (young and redis.call('HGET', R, 'context') or '')
+            .. (version ~= '0' and ('\n' .. meta[5]) or '')
         end
       end
     end
     -- paused, finished, expired or out of ready work: off the ring (resume / enqueue put it back)
-    redis.call('SREM', ringSet, runId)
   end
+  ringLength[workflow] = 0
   return nil
 end
 
@@ -107,17 +115,22 @@ else
 end
 
 local out = {}
+local claimed = 0
 local active = workflows
-while #out < maxItems and #active > 0 do
+while claimed < maxItems and #active > 0 do
   local nextActive = {}
   for _, wf in ipairs(active) do
-    if #out >= maxItems then break end
-    local got = claimFromRing(wf)
-    if got then
-      out[#out + 1] = got
+    if claimed >= maxItems then break end
+    local fingerprint, rest = claimFromRing(wf)
+    if fingerprint then
+      out[3 * claimed + 1] = wf
+      out[3 * claimed + 2] = fingerprint
+      out[3 * claimed + 3] = rest
+      claimed = claimed + 1
       nextActive[#nextActive + 1] = wf
     end
   end
   active = nextActive
 end
+flushDeferred()
 return out

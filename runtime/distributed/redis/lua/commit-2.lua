@@ -4,36 +4,53 @@
 -- KEYS[1] leases ZSET, KEYS[2] delayed ZSET (the per-run keys are derived from the prefix and each run id:
 -- single-instance Redis only, like the claim script)
 -- ARGV[1] key prefix, ARGV[2] retainFinishedMs (0 = keep forever), ARGV[3] number of commits, then per commit:
---   run id, item id, lease token, outcome type ('continue' | 'terminal' | 'retry' | 'failed'),
---   delta JSON or '', output JSON (terminal) or '', error JSON (retry, failed) or '', retry delay ms (integer),
---   '1' to dead-letter a failure, extra dropped JSON array (terminal: its own successors / arrivals) or '',
---   nCounters, nItems, nArrivals, then nCounters x (name, increment), nItems x (id, node, item JSON),
---   nArrivals x (group, index, size, arrival record JSON)
---   (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text})
+--   a header "runId\nitemId\nleaseToken\noutcome type\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs" (outcome
+--   type 'continue' | 'terminal' | 'retry' | 'failed'; handoffWorker and handoffMs '' unless the commit asks for a
+--   successor hand-off; none of these holds a newline), then by outcome type
+--     continue: delta JSON or ''; terminal: delta JSON or '', output JSON, extra dropped JSON array (its own
+--     successors / arrivals) or ''; retry: error JSON, delay ms (integer); failed: error JSON, '1' to dead-letter,
+--   then nCounters x (name, increment), nItems x (id, node, item JSON), nArrivals x (group, index, size, arrival
+--   record JSON) (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text}).
+--   (One header instead of seven arguments: every argument costs the client a write and the server an object.)
 -- Returns one reply per commit, in order, each checked in this order: unknown run -> { 'not_found' }; a group size
 -- that disagrees with the parked group -> { 'bad_group', group, size }; already committed -> { 'duplicate' }; run
--- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise
--- { 'applied', runStatus, { enqueued ids }, { joined item JSON }, dropped JSON array, contextVersion }
+-- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise one string (a reply entry costs
+-- about as much as a Redis call) of newline-separated lines, none of which holds a newline:
+-- 'applied', runStatus, contextVersion, dropped JSON array, the enqueued ids, then, when a join item was created, an
+-- empty line and the joined items' JSON; or, when the successor was handed off (a 'continue' commit asking for it,
+-- exactly one item added, no arrival, the run running with nothing else in its ready list: the item is written
+-- straight as in progress, leased to handoffWorker for handoffMs under the token "handoffWorker#h<seq>", first
+-- delivery, and never enters the ready list or the ring):
+-- 'handoff', runStatus, contextVersion, '[]', the item id, lease token, lease expiry, fingerprint, deadline or '',
+-- workflow (last: it may hold anything)
 --! include common.lua
 --! include finish.lua
 
 local prefix = ARGV[1]
 local retainMs = tonumber(ARGV[2])
 local nCommits = tonumber(ARGV[3])
-local now = nowMs()
+local now, nowText = nowMs()
 
--- Applies the commit whose arguments start after ARGV[p]; returns its reply.
-local function commitOne(p)
-  local runId, itemId, token, kind = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
-  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped =
-    ARGV[p + 5], ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], ARGV[p + 9], ARGV[p + 10]
-  local nCounters, nItems, nArrivals = tonumber(ARGV[p + 11]), tonumber(ARGV[p + 12]), tonumber(ARGV[p + 13])
-  local base = p + 13
+-- What finishRun needs of the run (meta as commitApply reads it), with `open` outstanding items left.
+local function runOf(runId, meta, open)
+  return { id = runId, status = meta[1], createdAt = meta[6], workflow = meta[2], open = open }
+end
+
+local function errorRecord(itemId, st, kindName, attempt, errorJson)
+  return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
+    .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
+end
+
+-- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
+-- returns its reply.
+local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter,
+    extraDropped, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
-  local meta = redis.call('HMGET', K.run, 'status', 'workflow')
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt')
   local status, workflow = meta[1], meta[2]
   if not status then return { 'not_found' } end
+  local version = meta[5] or '0'
 
   local arrivals = {}
   local arrivalBase = base + 2 * nCounters + 3 * nItems
@@ -48,69 +65,96 @@ local function commitOne(p)
   -- (1) already committed. A lease that is still current (in progress under this token) cannot have committed a
   -- retry (a retry clears the token and every claim gets a fresh one), so the token set is read only otherwise.
   local s = redis.call('HGET', K.states, itemId)
-  local st = s and unpackState(s)
-  if st and (st.status == 'completed' or st.status == 'failed' or st.status == 'dead_lettered') then return { 'duplicate' } end
-  local current = st and st.status == 'in_progress' and st.token == token
+  local sStatus, sToken, sLeaseExp, rest
+  if s then sStatus, sToken, sLeaseExp, rest = string.match(s, LEASE_PATTERN) end
+  if sStatus == 'completed' or sStatus == 'failed' or sStatus == 'dead_lettered' then return { 'duplicate' } end
+  local current = sStatus == 'in_progress' and sToken == token
   if not current and redis.call('SISMEMBER', K.tokens, token) == 1 then return { 'duplicate' } end
   -- (2) run final: its outstanding work was dropped when it finished; nothing else applies
   if isFinal(status) then return { 'run_finished', status } end
   -- (3) lease
-  if not current or st.leaseExp <= now then return { 'lease_lost' } end
+  if not current or sLeaseExp == '' or tonumber(sLeaseExp) <= now then return { 'lease_lost' } end
 
   -- (4) apply
-  redis.call('ZREM', K.leases, queueMember(runId, itemId))
-  st.token = ''
-  st.leaseExp = nil
-  st.updatedAt = now
+  defer('ZREM', K.leases, queueMember(runId, itemId))
   for i = 0, nCounters - 1 do
-    redis.call('HINCRBYFLOAT', K.metrics, 'c:' .. ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
-  end
-
-  local function errorRecord(kindName, attempt)
-    return '{"at":' .. int(now) .. ',"attempt":' .. int(attempt) .. ',"error":' .. errorJson .. ',"itemId":' .. cjson.encode(itemId)
-      .. ',"kind":"' .. kindName .. '","node":' .. cjson.encode(st.node) .. '}'
+    redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])
   end
 
   local enqueued, joined = {}, {}
   local dropped = '[]'
-  local version = nil
+  -- retries and failures (rare) read the whole state; a completed item keeps all but its lease and time
+  local st
+  if kind == 'retry' or kind == 'failed' then
+    st = unpackState(s)
+    st.token = ''
+    st.leaseExp = ''
+    st.updatedAt = nowText
+  end
 
   if kind == 'retry' then
     redis.call('SADD', K.tokens, token)
-    redis.call('RPUSH', K.errors, errorRecord('retry', st.attempt))
+    redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'retry', st.attempt, errorJson))
     st.status = 'waiting_retry'
-    st.attempt = st.attempt + 1
-    st.notBefore = now + tonumber(delayMs)
+    st.attempt = int(tonumber(st.attempt) + 1)
+    st.notBefore = int(now + tonumber(delayMs))
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
-    redis.call('HINCRBY', K.metrics, 'retries', 1)
+    redis.call('HINCRBY', K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
     redis.call('HSET', K.states, itemId, packState(st))
-    redis.call('RPUSH', K.errors, errorRecord('failure', st.attempt))
-    redis.call('HINCRBY', K.metrics, 'failed', 1)
+    redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
+    redis.call('HINCRBY', K.run, 'm:failed', 1)
     if dl then
-      redis.call('HINCRBY', K.metrics, 'deadLettered', 1)
-      redis.call('RPUSH', K.dead, '{"at":' .. int(now) .. ',"attempts":' .. int(st.attempt) .. ',"error":' .. errorJson
+      redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
+      redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
         .. ',"item":' .. st.json .. '}')
     end
-    dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, errorJson, '', '', retainMs, 1)
+    dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status = 'failed'
   else
-    st.status = 'completed'
-    redis.call('HSET', K.states, itemId, packState(st))
-    redis.call('HINCRBY', K.metrics, 'completed', 1)
-    if deltaJson ~= '' then version = redis.call('RPUSH', K.deltas, itemId .. '\n' .. deltaJson) end
+    redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
+    -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
+    -- of completed states: no counter to update)
+    local fields = {}
+    if deltaJson ~= '' then
+      version = int(tonumber(version) + 1)
+      local entry = itemId .. '\n' .. deltaJson
+      fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = 'v', version, 'd:' .. version, entry, 'last', entry
+    end
     if kind == 'terminal' then
-      dropped = finishRun(K, prefix, runId, 'completed', 'terminal', now, '', outputJson, extraDropped, retainMs, 1)
+      dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'completed', 'terminal', now, nowText, '', outputJson, extraDropped, retainMs, fields)
       status = 'completed'
     else
+      local n, nText = tonumber(meta[4]), meta[4]
       local itemBase = base + 2 * nCounters
+      -- successor hand-off: the one new item goes straight to the committing worker when its run has nothing else
+      -- waiting (the ready list is empty, so the run is not on the ring: no queue is jumped)
+      local handoff = nil
+      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
+        local id, seq = ARGV[itemBase + 1], int(n + 1)
+        local exp = int(now + tonumber(handoffMs))
+        local leaseToken = handoffWorker .. '#h' .. seq
+        if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
+            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
+          -- (a direct call: the leases key already has a deferred ZREM, and defer() keeps one command per key)
+          redis.call('ZADD', K.leases, exp, queueMember(runId, id))
+          n, nText = n + 1, seq
+          enqueued[1] = id
+          handoff = id .. '\n' .. leaseToken .. '\n' .. exp
+        end
+        nItems = 0
+      end
       for i = 0, nItems - 1 do
         local at = itemBase + 3 * i
         local id = ARGV[at + 1]
-        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], now) then enqueued[#enqueued + 1] = id end
+        local seq = int(n + 1)
+        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], nowText, seq) then
+          n, nText = n + 1, seq
+          enqueued[#enqueued + 1] = id
+        end
       end
       for _, a in ipairs(arrivals) do
         local groupKey = K.run .. ':join:' .. a.group
@@ -136,29 +180,79 @@ local function commitOne(p)
             local outer = parked[1].o
             local json = '{"id":' .. cjson.encode(id) .. ',"input":[' .. table.concat(values, ',') .. ']'
               .. (outer ~= '[]' and (',"join":' .. outer) or '') .. ',"node":' .. cjson.encode(node) .. '}'
-            if addItem(K, prefix, runId, workflow, status, id, node, json, now) then
+            local seq = int(n + 1)
+            if addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq) then
+              n, nText = n + 1, seq
               enqueued[#enqueued + 1] = id
               joined[#joined + 1] = json
             end
           end
         end
       end
-      -- The consumed item leaves the outstanding count and the added ones join it, in one update.
-      if redis.call('HINCRBY', K.run, 'outstanding', #enqueued - 1) <= 0 then
+      -- The consumed item leaves the outstanding count and the added ones join it.
+      local outstanding = tonumber(meta[3]) + #enqueued - 1
+      if outstanding <= 0 then
         local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
           .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
-        dropped = finishRun(K, prefix, runId, 'failed', 'failed', now, err, '', '', retainMs, 0)
+        fields[#fields + 1] = 'n'
+        fields[#fields + 1] = nText
+        dropped = finishRun(K, prefix, runOf(runId, meta, 0), 'failed', 'failed', now, nowText, err, '', '', retainMs, fields)
         status = 'failed'
+      else
+        if #enqueued ~= 1 then
+          fields[#fields + 1] = 'outstanding'
+          fields[#fields + 1] = int(outstanding)
+        end
+        if #enqueued > 0 then
+          fields[#fields + 1] = 'n'
+          fields[#fields + 1] = nText
+        end
+        if #fields > 0 then redis.call('HSET', K.run, unpack(fields)) end
+        if handoff then
+          local more = redis.call('HMGET', K.run, 'fingerprint', 'deadline')
+          return 'handoff\n' .. status .. '\n' .. version .. '\n[]\n' .. handoff .. '\n' .. more[1] .. '\n' .. (more[2] or '')
+            .. '\n' .. workflow
+        end
       end
     end
   end
-  return { 'applied', status, enqueued, joined, dropped, version or redis.call('LLEN', K.deltas) }
+  local reply = 'applied\n' .. status .. '\n' .. version .. '\n' .. dropped
+  if #enqueued == 1 then
+    reply = reply .. '\n' .. enqueued[1]
+  elseif #enqueued > 1 then
+    reply = reply .. '\n' .. table.concat(enqueued, '\n')
+  end
+  if #joined > 0 then reply = reply .. '\n\n' .. table.concat(joined, '\n') end
+  return reply
 end
 
+local KIND_ARGS = { continue = 1, terminal = 3, retry = 2, failed = 2 }
+
+-- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
+local function commitOne(p)
+  local runId, itemId, token, kind, nCounters, nItems, nArrivals, handoffWorker, handoffMs =
+    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
+  nCounters, nItems, nArrivals = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals)
+  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped = '', '', '', '0', '0', ''
+  if kind == 'continue' then
+    deltaJson = ARGV[p + 2]
+  elseif kind == 'terminal' then
+    deltaJson, outputJson, extraDropped = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
+  elseif kind == 'retry' then
+    errorJson, delayMs = ARGV[p + 2], ARGV[p + 3]
+  else
+    errorJson, deadLetter = ARGV[p + 2], ARGV[p + 3]
+  end
+  local base = p + 1 + KIND_ARGS[kind]
+  return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped,
+    nCounters, nItems, nArrivals, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 4 * nArrivals
+end
+
+deferRingPushes = true
 local out = {}
 local p = 3
 for c = 1, nCommits do
-  out[c] = commitOne(p)
-  p = p + 13 + 2 * tonumber(ARGV[p + 11]) + 3 * tonumber(ARGV[p + 12]) + 4 * tonumber(ARGV[p + 13])
+  out[c], p = commitOne(p)
 end
+flushDeferred()
 return out

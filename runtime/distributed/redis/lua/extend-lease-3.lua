@@ -7,12 +7,12 @@
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return { 'lost', '' } end
 if isFinal(status) then return { 'lost', status } end
-local now = nowMs()
+local now, nowText = nowMs()
 local s = redis.call('HGET', KEYS[2], ARGV[2])
 local st = s and unpackState(s)
-if not st or st.status ~= 'in_progress' or st.token ~= ARGV[3] or st.leaseExp <= now then return { 'lost', status } end
-st.leaseExp = now + tonumber(ARGV[4])
-st.updatedAt = now
+if not st or st.token ~= ARGV[3] or not leaseLive(st, now) then return { 'lost', status } end
+st.leaseExp = int(now + tonumber(ARGV[4]))
+st.updatedAt = nowText
 redis.call('HSET', KEYS[2], ARGV[2], packState(st))
 redis.call('ZADD', KEYS[3], st.leaseExp, queueMember(ARGV[1], ARGV[2]))
 return { 'extended', st.leaseExp, status }

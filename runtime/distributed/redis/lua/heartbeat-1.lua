@@ -4,6 +4,6 @@
 -- Returns the backend time recorded (epoch ms)
 --! include common.lua
 
-local now = nowMs()
-redis.call('HSET', KEYS[1], ARGV[1], int(now) .. '|' .. ARGV[2])
+local now, nowText = nowMs()
+redis.call('HSET', KEYS[1], ARGV[1], nowText .. '|' .. ARGV[2])
 return now

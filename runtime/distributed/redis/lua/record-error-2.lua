@@ -5,6 +5,6 @@
 --! include common.lua
 
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], '{"at":' .. int(nowMs()) .. ',"attempt":' .. ARGV[3] .. ',"error":' .. ARGV[4] .. ',"itemId":'
+redis.call('RPUSH', KEYS[2], '{"at":' .. select(2, nowMs()) .. ',"attempt":' .. ARGV[3] .. ',"error":' .. ARGV[4] .. ',"itemId":'
   .. cjson.encode(ARGV[1]) .. ',"kind":"worker","node":' .. cjson.encode(ARGV[2]) .. '}')
 return 1

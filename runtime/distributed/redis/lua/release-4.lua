@@ -6,16 +6,15 @@
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow')
 if not meta[1] then return 0 end
-local now = nowMs()
+local now, nowText = nowMs()
 local s = redis.call('HGET', KEYS[2], ARGV[3])
 local st = s and unpackState(s)
-if not st or st.status ~= 'in_progress' or st.token ~= ARGV[4] or st.leaseExp <= now then return 0 end
+if not st or st.token ~= ARGV[4] or not leaseLive(st, now) then return 0 end
 st.status = 'pending'
 st.token = ''
-st.leaseExp = nil
-st.updatedAt = now
+st.leaseExp = ''
+st.updatedAt = nowText
 redis.call('HSET', KEYS[2], ARGV[3], packState(st))
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
-redis.call('LPUSH', KEYS[3], ARGV[3])
-if meta[1] == 'running' then ringAdd(ARGV[1], meta[2], ARGV[2]) end
+if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], meta[2], ARGV[2]) end
 return 1

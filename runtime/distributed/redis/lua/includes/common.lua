@@ -1,40 +1,56 @@
 -- Shared helpers, inlined by the script loader (scripts.ts) wherever a script has an include line for this file.
 -- Item states are packed, together with the item itself, as
---   status|attempt|deliveries|workerId|leaseToken|leaseExpiresAt|notBefore|updatedAt|expired|item JSON\nnode
+--   status|leaseToken|leaseExpiresAt|updatedAt|notBefore|deliveries|workerId|expired|attempt|seq|item JSON\nnode
 -- (worker ids and lease tokens never contain '|'; the item JSON is canonical JSON, which never holds a raw newline,
 -- and the node name is last so it may hold anything). Keeping the item in its state saves a hash write per added
--- item and a lookup per claim.
-
-local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- item and a lookup per claim; `seq` (1, 2, ... in enqueue order, from the run hash's `n`) replaces a list of the
+-- run's items in enqueue order, which only the rare whole-run reads need (they sort by it).
 
 local function int(n)
   return string.format('%d', n)
 end
 
--- One pattern match splits the nine fixed fields, the item JSON and the node (much cheaper in Lua than a find/sub
--- loop).
-local STATE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^\n]*)\n(.*)$'
+-- The backend's now in epoch ms, as a number and as the decimal text stored everywhere (formatting a number costs
+-- about as much as a Redis call in Lua, so scripts format now once).
+local function nowMs()
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return ms, int(ms)
+end
+
+-- One pattern match splits the ten fixed fields, the item JSON and the node (much cheaper in Lua than a find/sub
+-- loop). Every field stays text (leaseExp and notBefore '' when unset, expired '0' or '1'): scripts convert only the
+-- fields they compute with, and packing is then one concatenation with no number formatting.
+local STATE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^\n]*)\n(.*)$'
 local function unpackState(s)
-  local status, attempt, deliveries, worker, token, leaseExp, notBefore, updatedAt, expired, json, node = string.match(s, STATE_PATTERN)
+  local status, token, leaseExp, updatedAt, notBefore, deliveries, worker, expired, attempt, seq, json, node = string.match(s, STATE_PATTERN)
   return {
-    status = status, attempt = tonumber(attempt), deliveries = tonumber(deliveries),
-    worker = worker, token = token, leaseExp = tonumber(leaseExp), notBefore = tonumber(notBefore),
-    updatedAt = tonumber(updatedAt), expired = expired == '1', json = json, node = node,
+    status = status, attempt = attempt, deliveries = deliveries, worker = worker, token = token, leaseExp = leaseExp,
+    notBefore = notBefore, updatedAt = updatedAt, expired = expired, seq = seq, json = json, node = node,
   }
 end
 
 local function packState(st)
-  return st.status .. '|' .. int(st.attempt) .. '|' .. int(st.deliveries) .. '|' .. st.worker .. '|' .. st.token .. '|'
-    .. (st.leaseExp and int(st.leaseExp) or '') .. '|' .. (st.notBefore and int(st.notBefore) or '') .. '|'
-    .. int(st.updatedAt) .. '|' .. (st.expired and '1' or '0') .. '|' .. st.json .. '\n' .. st.node
+  return st.status .. '|' .. st.token .. '|' .. st.leaseExp .. '|' .. st.updatedAt .. '|' .. st.notBefore .. '|'
+    .. st.deliveries .. '|' .. st.worker .. '|' .. st.expired .. '|' .. st.attempt .. '|' .. st.seq .. '|' .. st.json
+    .. '\n' .. st.node
 end
 
-local function newState(node, json, now)
-  return { status = 'pending', attempt = 1, deliveries = 0, worker = '', token = '', leaseExp = nil, notBefore = nil,
-    updatedAt = now, expired = false, json = json, node = node }
+-- The hot paths (claim, a commit that completes its item) read and rewrite only the fields in front; the rest of
+-- the state is kept as one capture (each capture costs a string, the dearest part of a match).
+-- LEASE_PATTERN: status, token, leaseExp, and the state from deliveries on (an in-progress item has no notBefore).
+local LEASE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|(.*)$'
+-- CLAIM_PATTERN: status, deliveries, expired, the state from attempt on, attempt, item JSON.
+local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|(([^|]*)|[^|]*|([^\n]*)\n.*)$'
+
+-- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
+local function newState(node, json, nowText, seq)
+  return 'pending|||' .. nowText .. '||0||0|1|' .. seq .. '|' .. json .. '\n' .. node
+end
+
+-- Whether the item is in progress under a lease that has not expired at now (a number).
+local function leaseLive(st, now)
+  return st.status == 'in_progress' and st.leaseExp ~= '' and tonumber(st.leaseExp) > now
 end
 
 local function isFinal(status)
@@ -58,9 +74,40 @@ local function workflowAdd(prefix, workflow)
   end
 end
 
--- Puts a running run with claimable work on its workflow's round-robin ring (once).
-local function ringAdd(prefix, workflow, runId)
-  if redis.call('SADD', prefix .. 'ringset:' .. workflow, runId) == 1 then
+-- Ring membership needs no set: a running run is on its workflow's round-robin ring exactly when its ready list is
+-- not empty (claim pops the run with an item and puts it back only while items remain). So whoever makes a running
+-- run's ready list go from empty to one item puts the run on the ring; a paused or finished run may linger on the
+-- ring until a claim drops it, and resume checks the ring before putting the run back (see transition).
+-- Writes that a script sends once per key at its end (flushDeferred), in the order they were made: each Redis call
+-- costs about as much as the work it does, and a batch script makes many of the same kind. Only for writes nothing
+-- later in the same script reads back (lease entries, ring pushes), and one command per key.
+local deferred, deferredKeys = {}, {}
+local function defer(command, key, x, y)
+  local d = deferred[key]
+  if not d then
+    d = { command = command, args = {} }
+    deferred[key] = d
+    deferredKeys[#deferredKeys + 1] = key
+  end
+  local args = d.args
+  args[#args + 1] = x
+  if y then args[#args + 1] = y end
+end
+local function flushDeferred()
+  for _, key in ipairs(deferredKeys) do
+    local d = deferred[key]
+    -- in slices of 1000 arguments: unpack() of a longer list could overflow the Lua stack
+    for from = 1, #d.args, 1000 do redis.call(d.command, key, unpack(d.args, from, math.min(from + 999, #d.args))) end
+  end
+  deferred, deferredKeys = {}, {}
+end
+
+-- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
+local deferRingPushes = false
+local function ringPush(prefix, workflow, runId)
+  if deferRingPushes then
+    defer('RPUSH', prefix .. 'ring:' .. workflow, runId)
+  else
     redis.call('RPUSH', prefix .. 'ring:' .. workflow, runId)
   end
 end
@@ -71,30 +118,25 @@ local function indexStatus(prefix, runId, createdAt, from, to)
   redis.call('ZADD', prefix .. 'runs:status:' .. to, createdAt, runId)
 end
 
--- The per-run key layout shared by create-run, commit and transition: KEYS[1..10] are the run's own keys,
--- KEYS[11] and KEYS[12] the global leases and delayed ZSETs.
+-- The per-run key layout of transition (and of runKeysOf below): KEYS[1..8] are the run's own keys,
+-- KEYS[9] and KEYS[10] the global leases and delayed ZSETs. The run hash holds, besides the run record, the
+-- outstanding-item count `outstanding`, the number of items ever added `n`, the context version `v`, the deltas
+-- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, and the fixed metrics `m:<name>` (but
+-- `completed`, which is the number of completed item states); so a step reads and writes one key where it used to
+-- touch five.
 local function runKeys()
   return {
-    run = KEYS[1], states = KEYS[2], order = KEYS[3], ready = KEYS[4], tokens = KEYS[5],
-    metrics = KEYS[6], deltas = KEYS[7], errors = KEYS[8], dead = KEYS[9], joins = KEYS[10],
-    leases = KEYS[11], delayed = KEYS[12],
-    all = { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10] },
+    run = KEYS[1], states = KEYS[2], ready = KEYS[3], tokens = KEYS[4], counters = KEYS[5], errors = KEYS[6],
+    dead = KEYS[7], joins = KEYS[8], leases = KEYS[9], delayed = KEYS[10],
   }
 end
 
--- The per-run keys of a run named in ARGV rather than KEYS (scripts that serve several runs in one call), in the
--- runKeys() layout. Each name is built on first use only (a commit usually needs a few of them, and building a key
+-- The per-run keys of a run named in ARGV rather than KEYS (commit serves several runs in one call; create-run saves
+-- passing them), in the runKeys() layout. Each name is built on first use only (a commit usually needs a few of them, and building a key
 -- string in Lua costs about as much as a cheap Redis call).
-local RUN_PARTS = { 'states', 'order', 'ready', 'tokens', 'metrics', 'deltas', 'errors', 'dead', 'joins' }
 local runKeysMeta = {
   __index = function(K, name)
-    local v
-    if name == 'all' then
-      v = { K.run }
-      for _, part in ipairs(RUN_PARTS) do v[#v + 1] = K[part] end
-    else
-      v = K.run .. ':' .. name
-    end
+    local v = K.run .. ':' .. name
     rawset(K, name, v)
     return v
   end,
@@ -107,14 +149,12 @@ end
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
   'output', 'error', 'dropped' }
 
--- Adds a new item (pending, attempt 1) unless the run already knows its id, WITHOUT counting it: the caller adds
--- the number added to the run's `outstanding` (once, for all the items it adds). The `enqueued` metric needs no
--- counter: it is the size of the states hash (items are never removed while the run's keys exist).
--- Returns true when added.
-local function addItem(K, prefix, runId, workflow, status, id, node, json, now)
-  if redis.call('HSETNX', K.states, id, packState(newState(node, json, now))) == 0 then return false end
-  redis.call('RPUSH', K.order, id)
-  redis.call('RPUSH', K.ready, id)
-  if status == 'running' then ringAdd(prefix, workflow, runId) end
+-- Adds a new item (pending, attempt 1, enqueue sequence `seq`, decimal text like nowText) unless the run already knows its id, WITHOUT
+-- counting it: the caller adds the number added to the run's `outstanding` and `n` (once, for all the items it
+-- adds). The `enqueued` metric needs no counter: it is the size of the states hash (items are never removed while
+-- the run's keys exist). Returns true when added.
+local function addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq)
+  if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq)) == 0 then return false end
+  if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, workflow, runId) end
   return true
 end

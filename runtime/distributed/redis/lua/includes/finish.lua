@@ -1,37 +1,34 @@
 -- finishRun: makes a run final and drops its outstanding work, atomically with the caller's script.
--- Needs (from the caller) the table K of per-run keys: run, items, states, order, ready, metrics, joins, leases,
--- delayed, plus every other per-run key in K.all (expired after retainMs).
+-- Needs (from the caller) the table K of per-run keys (runKeys() layout) and what the caller already read of the run:
+-- r = { id, status (current), createdAt, workflow, open }, where `open` is the number of items still outstanding
+-- besides those the caller resolved itself (the item of a terminal or failed commit). When it is 0 the item states
+-- are not scanned at all (the common end of a run).
 -- extraJson: '' or a JSON array of further dropped entries (terminal outcome's own successors / arrivals).
--- resolved: how many items the caller already took out of the outstanding states without updating the run's
--- `outstanding` count (1 for the item of a terminal or failed commit, else 0). When the count says no other item is
--- outstanding, the item states are not scanned at all (the common end of a run).
+-- fields: further run hash fields the caller changes ({ name, value, ... }), written with the final status in one HSET.
 -- Returns the JSON array of dropped items, in enqueue order then extras.
-local function finishRun(K, prefix, runId, status, reason, now, errorJson, outputJson, extraJson, retainMs, resolved)
+local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, outputJson, extraJson, retainMs, fields)
   local parts = {}
-  local meta = redis.call('HMGET', K.run, 'status', 'createdAt', 'workflow', 'outstanding')
-  local open = tonumber(meta[4] or '0') - resolved
-  local order = open > 0 and redis.call('LRANGE', K.order, 0, -1) or {}
-  local chunk = 500
-  for from = 1, #order, chunk do
-    local ids = {}
-    for i = from, math.min(from + chunk - 1, #order) do ids[#ids + 1] = order[i] end
-    local packed = redis.call('HMGET', K.states, unpack(ids))
-    for i, id in ipairs(ids) do
-      local s = packed[i]
-      if s then
-        local st = unpackState(s)
-        if isOutstanding(st.status) then
-          if st.status == 'in_progress' then redis.call('ZREM', K.leases, queueMember(runId, id)) end
-          if st.status == 'waiting_retry' then redis.call('ZREM', K.delayed, queueMember(runId, id)) end
-          st.status = 'dropped'
-          st.token = ''
-          st.leaseExp = nil
-          st.notBefore = nil
-          st.updatedAt = now
-          redis.call('HSET', K.states, id, packState(st))
-          parts[#parts + 1] = '{"id":' .. cjson.encode(id) .. ',"node":' .. cjson.encode(st.node) .. ',"reason":"' .. reason .. '"}'
-        end
+  if r.open > 0 then
+    local flat = redis.call('HGETALL', K.states)
+    local open = {}
+    for i = 1, #flat, 2 do
+      local st = unpackState(flat[i + 1])
+      if isOutstanding(st.status) then
+        st.id = flat[i]
+        open[#open + 1] = st
       end
+    end
+    table.sort(open, function(a, b) return tonumber(a.seq) < tonumber(b.seq) end)
+    for _, st in ipairs(open) do
+      if st.status == 'in_progress' then redis.call('ZREM', K.leases, queueMember(r.id, st.id)) end
+      if st.status == 'waiting_retry' then redis.call('ZREM', K.delayed, queueMember(r.id, st.id)) end
+      st.status = 'dropped'
+      st.token = ''
+      st.leaseExp = ''
+      st.notBefore = ''
+      st.updatedAt = nowText
+      redis.call('HSET', K.states, st.id, packState(st))
+      parts[#parts + 1] = '{"id":' .. cjson.encode(st.id) .. ',"node":' .. cjson.encode(st.node) .. ',"reason":"' .. reason .. '"}'
     end
   end
   local count = #parts
@@ -40,22 +37,29 @@ local function finishRun(K, prefix, runId, status, reason, now, errorJson, outpu
     count = count + #cjson.decode(extraJson)
   end
   local dropped = '[' .. table.concat(parts, ',') .. ']'
-  redis.call('DEL', K.ready)
+  -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
+  local gone = r.open > 0 and { K.ready } or {}
   local groups = redis.call('HKEYS', K.joins)
-  for _, g in ipairs(groups) do redis.call('DEL', K.run .. ':join:' .. g) end
-  redis.call('DEL', K.joins)
-  local fields = { 'status', status, 'updatedAt', int(now), 'finishedAt', int(now), 'dropped', dropped, 'outstanding', '0' }
-  if errorJson and errorJson ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = errorJson end
-  if outputJson and outputJson ~= '' then fields[#fields + 1] = 'output'; fields[#fields + 1] = outputJson end
+  if #groups > 0 then gone[#gone + 1] = K.joins end
+  for _, g in ipairs(groups) do gone[#gone + 1] = K.run .. ':join:' .. g end
+  if #gone > 0 then redis.call('DEL', unpack(gone)) end
+  fields = fields or {}
+  local add = { 'status', status, 'updatedAt', nowText, 'finishedAt', nowText, 'dropped', dropped, 'outstanding', '0' }
+  if errorJson and errorJson ~= '' then add[#add + 1] = 'error'; add[#add + 1] = errorJson end
+  if outputJson and outputJson ~= '' then add[#add + 1] = 'output'; add[#add + 1] = outputJson end
+  for _, x in ipairs(add) do fields[#fields + 1] = x end
   redis.call('HSET', K.run, unpack(fields))
-  if count > 0 then redis.call('HINCRBY', K.metrics, 'dropped', count) end
-  indexStatus(prefix, runId, meta[2], meta[1], status)
+  if count > 0 then redis.call('HINCRBY', K.run, 'm:dropped', count) end
+  indexStatus(prefix, r.id, r.createdAt, r.status, status)
   if retainMs > 0 then
-    -- (the ready list and the join hashes were just deleted: nothing to expire there)
-    for _, key in ipairs(K.all) do
-      if key ~= K.ready and key ~= K.joins then redis.call('PEXPIRE', key, retainMs) end
+    -- (the ready list and the join hashes were just deleted: nothing to expire there; the rarely used keys are
+    -- expired only when one of them exists, which one EXISTS tells for all four)
+    redis.call('PEXPIRE', K.run, retainMs)
+    redis.call('PEXPIRE', K.states, retainMs)
+    if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead) > 0 then
+      for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead }) do redis.call('PEXPIRE', key, retainMs) end
     end
-    redis.call('ZADD', prefix .. 'runs:expiring', now + retainMs, status .. '\n' .. runId .. '\n' .. meta[3])
+    redis.call('ZADD', prefix .. 'runs:expiring', now + retainMs, status .. '\n' .. r.id .. '\n' .. r.workflow)
   end
   return dropped
 end

@@ -1,8 +1,7 @@
 -- create-run: atomically creates a run record, its initial context and its first item (or finds the same run).
--- KEYS[1..10] run hash, item states (with the items), order, ready, tokens, metrics, deltas, errors, dead letters,
--- join sizes
--- KEYS[11] leases ZSET, KEYS[12] delayed ZSET (unused here; same layout as commit)
--- KEYS[13] runs index ZSET (createdAt), KEYS[14] runs:expiring ZSET (pruned here, bounded)
+-- KEYS[1] runs index ZSET (createdAt), KEYS[2] runs:expiring ZSET (pruned here, bounded)
+-- (the run's own keys are derived from the prefix and the run id, like the commit script's: every key passed costs
+-- the client a write and the server an object, and a run is created once per run)
 -- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] workflow, ARGV[4] fingerprint, ARGV[5] canonical input JSON,
 -- ARGV[6] initial context JSON, ARGV[7] first item id, ARGV[8] first item node, ARGV[9] first item JSON,
 -- ARGV[10] deadline (epoch ms) or ''
@@ -11,9 +10,9 @@
 -- 'input_mismatch'
 --! include common.lua
 
-local K = runKeys()
 local prefix, runId, workflow, fingerprint, input = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local now = nowMs()
+local K = runKeysOf(prefix, runId)
+local now, nowText = nowMs()
 
 local function record(code)
   local r = redis.call('HMGET', K.run, unpack(RUN_FIELDS))
@@ -30,27 +29,27 @@ if existing[1] then
 end
 
 -- Forget the index entries of finished runs whose keys have expired (bounded work per call).
-local due = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now, 'LIMIT', 0, 100)
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', nowText, 'LIMIT', 0, 100)
 for _, member in ipairs(due) do
   local a = string.find(member, '\n', 1, true)
   local b = string.find(member, '\n', a + 1, true)
   local st, id, wf = string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1), string.sub(member, b + 1)
   if redis.call('EXISTS', prefix .. 'run:{' .. id .. '}') == 0 then
-    redis.call('ZREM', KEYS[13], id)
+    redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', prefix .. 'runs:status:' .. st, id)
     redis.call('ZREM', prefix .. 'runs:workflow:' .. wf, id)
   end
-  redis.call('ZREM', KEYS[14], member)
+  redis.call('ZREM', KEYS[2], member)
 end
 
 local fields = { 'workflow', workflow, 'fingerprint', fingerprint, 'status', 'running', 'input', input,
-  'context', ARGV[6], 'createdAt', int(now), 'updatedAt', int(now), 'outstanding', '1' }
+  'context', ARGV[6], 'createdAt', nowText, 'updatedAt', nowText, 'outstanding', '1', 'n', '1' }
 if ARGV[10] ~= '' then fields[#fields + 1] = 'deadline'; fields[#fields + 1] = ARGV[10] end
 redis.call('HSET', K.run, unpack(fields))
-redis.call('ZADD', KEYS[13], now, runId)
-redis.call('ZADD', prefix .. 'runs:workflow:' .. workflow, now, runId)
-indexStatus(prefix, runId, now, nil, 'running')
+redis.call('ZADD', KEYS[1], nowText, runId)
+redis.call('ZADD', prefix .. 'runs:workflow:' .. workflow, nowText, runId)
+indexStatus(prefix, runId, nowText, nil, 'running')
 workflowAdd(prefix, workflow)
--- a new run knows no item yet, so the first one is always added (and counted in `outstanding` above)
-addItem(K, prefix, runId, workflow, 'running', ARGV[7], ARGV[8], ARGV[9], now)
+-- a new run knows no item yet, so the first one is always added (and counted in `outstanding` and `n` above)
+addItem(K, prefix, runId, workflow, 'running', ARGV[7], ARGV[8], ARGV[9], nowText, '1')
 return { 'created', now }
