@@ -5,7 +5,7 @@
  * commit that enqueued an item, or the run's creation for the first step, to the item's own commit).
  *
  *   tsx bench/distributed.ts [--runs 2000] [--concurrency 64] [--backends redis,postgres] [--redis redis://127.0.0.1:6379]
- *     [--cpu-prof <dir>]
+ *     [--postgres postgres://postgres@127.0.0.1:5432/test] [--cpu-prof <dir>]
  *
  * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s.
  */
@@ -29,6 +29,7 @@ const RUNS = Number(arg('runs', '2000'));
 const CONCURRENCY = Number(arg('concurrency', '128'));
 const BACKENDS = arg('backends', 'redis,postgres').split(',');
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
+const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 /** Directory for the worker processes' V8 CPU profiles (`node --cpu-prof`), when given. */
 const CPU_PROF = arg('cpu-prof', '');
 const STEPS = 5;
@@ -74,8 +75,37 @@ function spawnWorker(store: string, out: string): Child {
   return child;
 }
 
-/** CPU seconds the store's server used so far (Redis: INFO cpu of its main process), or NaN when unknown. */
-async function serverCpuSeconds(name: string): Promise<number> {
+/** Last CPU seconds seen per Postgres server process of the bench's connections (see serverCpuSeconds). */
+const pgSeen = new Map<number, number>();
+
+/**
+ * CPU seconds the store's server used so far, or NaN when unknown. Redis: INFO cpu of its main process. Postgres:
+ * user + system time (`/proc/<pid>/stat`, so only for a server on this machine) of the server processes of the
+ * bench's own connections (`application_name` = `tag`), each counted from 0 (a connection opened during the run
+ * counts whole); the server's background processes (WAL writer, checkpointer) are not included.
+ */
+async function serverCpuSeconds(name: string, tag: string): Promise<number> {
+  if (name === 'postgres') {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [tag]);
+      for (const { pid } of rows) {
+        try {
+          // utime and stime are fields 14 and 15, in clock ticks (100 per second); the name in (...) may hold spaces
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          pgSeen.set(pid, (Number(f[11]) + Number(f[12])) / 100);
+        } catch {
+          return NaN; // not a local server (or the process just ended)
+        }
+      }
+      return [...pgSeen.values()].reduce((a, b) => a + b, 0);
+    } finally {
+      await c.end();
+    }
+  }
   if (name !== 'redis') return NaN;
   const { createClient } = await import('@redis/client');
   const c = createClient({ url: REDIS_URL });
@@ -89,12 +119,13 @@ async function serverCpuSeconds(name: string): Promise<number> {
   }
 }
 
-async function storeFor(name: string): Promise<{ url: string; cleanup: (b: DistributedBackend) => Promise<void> }> {
+async function storeFor(name: string): Promise<{ url: string; tag: string; cleanup: (b: DistributedBackend) => Promise<void> }> {
   const id = `bench${Date.now().toString(36)}`;
   if (name === 'redis') {
     const prefix = `flxbench:${id}:`;
     return {
       url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`,
+      tag: prefix,
       async cleanup() {
         const { createClient } = await import('@redis/client');
         const c = createClient({ url: REDIS_URL });
@@ -111,10 +142,12 @@ async function storeFor(name: string): Promise<{ url: string; cleanup: (b: Distr
   }
   const schema = `flxbench_${id}`;
   return {
-    url: `postgres://postgres@127.0.0.1:5432/test?schema=${schema}`,
+    // application_name tags the bench's connections (server CPU, see serverCpuSeconds)
+    url: `${POSTGRES_URL}?schema=${schema}&application_name=${schema}`,
+    tag: schema,
     async cleanup() {
       const pg = (await import('pg')).default;
-      const c = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' });
+      const c = new pg.Client({ connectionString: POSTGRES_URL });
       await c.connect();
       await c.query(`drop schema if exists ${schema} cascade`);
       await c.end();
@@ -123,7 +156,7 @@ async function storeFor(name: string): Promise<{ url: string; cleanup: (b: Distr
 }
 
 async function benchBackend(name: string) {
-  const { url, cleanup } = await storeFor(name);
+  const { url, tag, cleanup } = await storeFor(name);
   const backend = await connectBackend(url);
   const dir = mkdtempSync(join(tmpdir(), 'flx-bench-'));
   try {
@@ -131,7 +164,7 @@ async function benchBackend(name: string) {
     const children = outs.map((o) => spawnWorker(url, o));
     await Promise.all(children.map((c) => c.ready));
     const created = new Map<string, number>();
-    const serverCpu0 = await serverCpuSeconds(name);
+    const serverCpu0 = await serverCpuSeconds(name, tag);
     const t0 = Date.now();
     // Every createRun is issued at once: the client pipelines them (they count in the elapsed time). An item's
     // latency starts when its createRun was issued (step 1) or when the commit that enqueued it returned.
@@ -144,7 +177,7 @@ async function benchBackend(name: string) {
     );
     const tCreated = Date.now();
     while (children.reduce((n, c) => n + c.completed, 0) < RUNS) await new Promise((r) => setTimeout(r, 20));
-    const serverCpu = (await serverCpuSeconds(name)) - serverCpu0;
+    const serverCpu = (await serverCpuSeconds(name, tag)) - serverCpu0;
     for (const c of children) c.kill();
     await Promise.all(children.map((c) => c.done));
     const commits = outs.flatMap((o) => JSON.parse(readFileSync(o, 'utf8')) as Array<[string, string, number]>);

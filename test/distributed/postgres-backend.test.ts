@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 import { usePgSchemas } from './pg-schemas.js';
-import { POSTGRES_MIGRATIONS, migrate } from '../../runtime/distributed/postgres/migrate.js';
+import { POSTGRES_MIGRATIONS, migrate, sqlFile } from '../../runtime/distributed/postgres/migrate.js';
 import { joinItemFor, type JoinArrival } from '../../runtime/engine/step.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
 import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
@@ -41,6 +41,36 @@ describe('postgres migrations', () => {
     expect(rows[0].n).toBe(POSTGRES_MIGRATIONS.length);
     await started[0]!.createRun(spec('r1'));
     expect((await started[4]!.getRun('r1'))?.status).toBe('running');
+  });
+
+  it('upgrade a schema with runs in flight: an older schema (0001-0004) gets the later migrations and its runs go on', async () => {
+    const schema = freshSchema();
+    // what an older Floxide left: migrations 1-4 only, one run half done (a pending and an in-flight item)
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query('BEGIN');
+    await admin.query(`SET LOCAL search_path TO "${schema}"`);
+    await admin.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 4)) {
+      await admin.query(sqlFile(`migrations/${m.file}`));
+      await admin.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.file]);
+    }
+    // the run, created and claimed by the older schema's own SQL
+    await admin.query(sqlFile('create_run.sql'), ['r1', 'wf', 'fp', '{"runId":"r1"}', '{}', '0', 'start', '{"id":"0","input":null,"node":"start"}', null]);
+    const { rows: leased } = await admin.query(sqlFile('claim.sql'), ['w1', 1, 30_000, null]);
+    await admin.query('COMMIT');
+    const stale = await open(schema, { migrate: false }).catch((err: unknown) => err);
+    expect(stale).toBeInstanceOf(StoreError); // the current code needs the later migrations
+    const b = await open(schema);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
+    expect(rows[0].n).toBe(POSTGRES_MIGRATIONS.length);
+    const res = await b.commitSteps([
+      { runId: 'r1', itemId: '0', leaseToken: leased[0].lease_token, outcome: { type: 'continue', items: [{ node: 'n', id: 'a', input: 1 }, { node: 'n', id: 'b', input: 2 }], arrivals: [], delta: { k: 1 } } },
+    ]);
+    expect(res[0]).toMatchObject({ ok: true, result: { status: 'applied', enqueued: ['a', 'b'] } });
+    const [a] = await b.claim('w1', 1, 30_000);
+    const done = await b.commitSteps([{ runId: 'r1', itemId: a!.item.id, leaseToken: a!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } }]);
+    expect(done[0]).toMatchObject({ ok: true, result: { status: 'applied', runStatus: 'completed', dropped: [{ id: 'b', node: 'n', reason: 'terminal' }] } });
+    expect(await b.getRun('r1')).toMatchObject({ status: 'completed', output: 'ok' });
   });
 
   it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {

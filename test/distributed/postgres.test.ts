@@ -11,7 +11,7 @@ describeBackendConformance('postgres', async () => {
   const schema = `${prefix}_${schemas.length}`;
   schemas.push(schema);
   return PostgresBackend.connect({ connectionString: URL, schema, pool: { max: 6 } });
-}, { handoff: false });
+});
 
 afterAll(async () => {
   const admin = new pg.Client({ connectionString: URL });

@@ -1,8 +1,8 @@
 /**
  * The Postgres distributed backend (`pg` Pool). Every mutating operation is one SQL statement or one plpgsql function
- * call, so one transaction and one round trip: claims use `FOR UPDATE SKIP LOCKED`, the step commit is
- * `commit_step(jsonb)` (ack, successors, join arrivals, context delta, item state, metrics, errors and the run's
- * completion or failure), run transitions are guarded compare-and-set functions. The SQL lives in `sql/` (one file
+ * call, so one transaction and one round trip: claims use `FOR UPDATE SKIP LOCKED`, step commits go to
+ * `commit_steps(jsonb)` (each commit: ack, successors, join arrivals, context delta, item state, metrics, errors, the
+ * run's completion or failure, and a successor hand-off), run transitions are guarded compare-and-set functions. The SQL lives in `sql/` (one file
  * per statement, each with a header); the schema comes from the append-only migrations in `sql/migrations/`.
  *
  * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
@@ -673,10 +673,16 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
 
   // ---- StepCommitter
 
+  /**
+   * One commit is a batch of one (`commit_steps`): the same checks and effects as `commit_one`, plus the set-based fast
+   * path and the successor hand-off ({@link StepCommit.handoff}) that only `commit_steps` implements.
+   */
   async commitStep(commit: StepCommit): Promise<CommitResult> {
     const payload = encodeCommit(validCommit(commit));
-    const [row] = await this.run<{ result: RawCommitResult }>('commit_step.sql', [JSON.stringify(payload)], 'commitStep');
-    return this.resultOf(commit.runId, row!.result);
+    const [row] = await this.run<{ results: RawCommitResult[] }>('commit_steps.sql', [JSON.stringify([payload])], 'commitStep');
+    const raw = row!.results[0];
+    if (raw === undefined) throw new StoreError('commit_steps answered no result for one commit');
+    return this.resultOf(commit.runId, raw);
   }
 
   /**
@@ -736,6 +742,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
           joined: (r.joined ?? []).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
           dropped: r.dropped ?? [],
           contextVersion: r.contextVersion!,
+          ...(r.next ? { next: leasedOf(r.next) } : {}),
         };
       default:
         throw new StoreError(`commit_step returned an unknown status ${JSON.stringify((r as { status: unknown }).status)}`);
@@ -762,7 +769,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   }
 }
 
-/** What `commit_one` answers for one commit (see migrations 0002 and 0003). */
+/** What `commit_one` / `commit_steps` answer for one commit (see migrations 0002, 0003 and 0005). */
 interface RawCommitResult {
   status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found' | 'invalid';
   message?: string;
@@ -771,6 +778,36 @@ interface RawCommitResult {
   joined?: string[];
   dropped?: DroppedItem[];
   contextVersion?: number;
+  next?: RawHandoff;
+}
+
+/** A successor handed off by `commit_steps` (migration 0005): the lease, with the run's columns a claim returns. */
+interface RawHandoff {
+  runId: string;
+  workflow: string;
+  fingerprint: string;
+  deadline: number | null;
+  payload: string;
+  attempt: number;
+  leaseToken: string;
+  leaseExpiresAt: number;
+  deliveries: number;
+  contextVersion: number;
+}
+
+function leasedOf(n: RawHandoff): LeasedItem {
+  return {
+    runId: n.runId,
+    workflow: n.workflow,
+    fingerprint: n.fingerprint,
+    deadline: opt(n.deadline),
+    item: parseStoredJson<EngineItem>(n.payload, 'work item'),
+    attempt: n.attempt,
+    leaseToken: n.leaseToken,
+    leaseExpiresAt: n.leaseExpiresAt,
+    deliveries: n.deliveries,
+    contextVersion: n.contextVersion,
+  };
 }
 
 /** The id, token and counter checks of a commit (the outcome is checked by {@link encodeCommit}). */
@@ -780,10 +817,15 @@ function validCommit(commit: StepCommit): StepCommit {
   assertItemId(commit.itemId);
   assertString(commit.leaseToken, 'leaseToken');
   assertCounters(commit.counters);
+  if (commit.handoff !== undefined) {
+    if (typeof commit.handoff !== 'object' || commit.handoff === null) throw new InvalidArgumentError('handoff must be { workerId, leaseMs }');
+    assertWorkerId(commit.handoff.workerId);
+    assertPositiveMs(commit.handoff.leaseMs, 'handoff.leaseMs');
+  }
   return commit;
 }
 
-/** What `commit_step(jsonb)` / `commit_one` receive (see their header in migrations 0002 and 0003). */
+/** What `commit_steps` / `commit_one` receive per commit (see their headers in migrations 0002, 0003 and 0005). */
 interface EncodedCommit {
   runId: string;
   itemId: string;
@@ -799,11 +841,13 @@ interface EncodedCommit {
   counters: Record<string, number> | null;
   extraDropped: DroppedItem[];
   noTerminal: string | null;
+  /** Present when the commit asks for a successor hand-off (leaseMs rounded up to whole ms). */
+  handoff?: { workerId: string; leaseMs: number };
 }
 
 /**
  * Validates a commit like the reference backend does (a rejected commit changes nothing) and encodes every value
- * as canonical JSON text for `commit_step`.
+ * as canonical JSON text for `commit_steps`.
  */
 function encodeCommit(commit: StepCommit): EncodedCommit {
   const outcome = commit.outcome;
@@ -822,6 +866,7 @@ function encodeCommit(commit: StepCommit): EncodedCommit {
     counters: commit.counters && Object.keys(commit.counters).length > 0 ? { ...commit.counters } : null,
     extraDropped: [],
     noTerminal: null,
+    ...(commit.handoff !== undefined ? { handoff: { workerId: commit.handoff.workerId, leaseMs: Math.ceil(commit.handoff.leaseMs) } } : {}),
   };
   switch (outcome?.type) {
     case 'continue':

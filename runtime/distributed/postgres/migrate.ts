@@ -17,6 +17,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 2, file: '0002_functions.sql' },
   { version: 3, file: '0003_throughput.sql' },
   { version: 4, file: '0004_commit_fast_path.sql' },
+  { version: 5, file: '0005_terminal_and_handoff.sql' },
+  { version: 6, file: '0006_c_collation.sql' },
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
