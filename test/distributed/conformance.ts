@@ -143,6 +143,26 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await b.claim('w1', 5, LONG)).toEqual([]);
       });
 
+      it('concurrent createRuns (a burst, with repeated ids) each get their own answer', async () => {
+        const specs = Array.from({ length: 40 }, (_, i) => spec({ runId: `burst-${i}`, input: { i } }));
+        const results = await Promise.allSettled([
+          ...specs.map((s) => b.createRun(s)),
+          b.createRun(spec({ runId: 'burst-3', input: { i: 3 } })),
+          b.createRun(spec({ runId: 'burst-5', input: { i: 'other' } })),
+        ]);
+        const created = results.slice(0, 40).map((r) => (r.status === 'fulfilled' ? r.value.created : r.reason));
+        const dup = results[40]!;
+        const other = results[41]!;
+        // the repeated id: one of its two calls created it, the other found it (in either order)
+        expect(created.filter((c, i) => i !== 3 && c === true)).toHaveLength(39);
+        expect(dup.status).toBe('fulfilled');
+        expect([created[3], dup.status === 'fulfilled' && dup.value.created].sort()).toEqual([false, true]);
+        if (created[5] === true) expect(other.status === 'rejected' && other.reason).toBeInstanceOf(RunInputMismatchError);
+        else expect(created[5]).toBeInstanceOf(RunInputMismatchError);
+        expect((await b.getRun('burst-39'))?.input).toEqual({ i: 39 });
+        expect((await b.claim('w1', 100, LONG)).map((l) => l.runId).sort()).toEqual(specs.map((x) => x.runId).sort());
+      });
+
       it('refuses a reused run id with another input, workflow or fingerprint', async () => {
         await b.createRun(spec({ runId: 'run-m', input: { a: 1 } }));
         await expect(b.createRun(spec({ runId: 'run-m', input: { a: 2 } }))).rejects.toBeInstanceOf(RunInputMismatchError);

@@ -99,6 +99,10 @@ export interface RedisBackendOptions {
   /**
    * Further node-redis client options (credentials, TLS, socket and reconnect settings). `url` above wins;
    * `disableOfflineQueue` is always on so that calls made while disconnected fail fast with `StoreError`.
+   * Per-command timeouts are off unless given here (`commandOptions: { timeout: ms }`): node-redis arms an
+   * `AbortSignal.timeout` per command, which kept ~20% of a busy worker's CPU (each signal and its timer live for the
+   * whole timeout). A dropped connection still fails every pending call at once; a timeout only bounds a connection
+   * that hangs silently (TCP keep-alive, on by default, ends those too, more slowly).
    */
   readonly client?: Omit<RedisClientOptions, 'url' | 'RESP' | 'disableOfflineQueue'>;
   /** Called with connection errors node-redis reports while it reconnects (default: ignored). */
@@ -228,6 +232,9 @@ function isNoScript(err: unknown): boolean {
  * is one atomic script, so a failed call applied either everything or nothing. `commitStep` is idempotent per item
  * (a replay answers `duplicate`), so a worker may simply retry a commit whose reply was lost.
  */
+/** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
+const MAX_CREATE_BATCH = 500;
+
 export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
@@ -236,6 +243,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   private readonly retainMs: number;
   private readonly scripts = allScripts();
   private closed = false;
+  /** createRun calls waiting for the next create-run script call (see {@link createReply}). */
+  private createQueue: Array<{ readonly args: string[]; readonly resolve: (r: Reply[]) => void; readonly reject: (e: unknown) => void }> = [];
+  private creating = false;
 
   private constructor(
     private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
@@ -263,6 +273,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       url: options.url ?? 'redis://127.0.0.1:6379',
       RESP: 2,
       disableOfflineQueue: true,
+      commandOptions: { timeout: 0, ...options.client?.commandOptions },
     });
     client.on('error', (err: Error) => options.onConnectionError?.(err));
     try {
@@ -384,21 +395,18 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const inputJson = canonicalJson(spec.input ?? null);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
-    const reply = await this.io(() =>
-      this.evalScript('createRun', [this.keys.runs, this.keys.expiring], [
-        this.keyPrefix,
-        spec.runId,
-        spec.workflow,
-        spec.fingerprint,
-        inputJson,
-        contextJson,
-        spec.firstItem.id,
-        spec.firstItem.node,
-        itemJson,
-        spec.deadline === undefined ? '' : String(spec.deadline),
-      ]),
-    );
-    const [code, ...fields] = reply as Reply[];
+    const reply = await this.createReply([
+      spec.runId,
+      spec.workflow,
+      spec.fingerprint,
+      inputJson,
+      contextJson,
+      spec.firstItem.id,
+      spec.firstItem.node,
+      itemJson,
+      spec.deadline === undefined ? '' : String(spec.deadline),
+    ]);
+    const [code, ...fields] = reply;
     const existing = fields[0] as string | null;
     switch (code) {
       case 'created': {
@@ -419,6 +427,44 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       default:
         throw new StoreError(`unexpected create-run reply ${String(code)}`);
     }
+  }
+
+  /**
+   * The create-run script's reply for one run (its 9 arguments, layout in `lua/create-run-2.lua`), coalescing
+   * concurrent calls: while a create-run call is on its way, later ones queue up and go together in the next call
+   * (one script for up to {@link MAX_CREATE_BATCH} runs, each still created all or nothing). A call that fails
+   * rejects every run of its batch with `StoreError` (retrying createRun is safe: it is idempotent per run id).
+   */
+  private createReply(args: string[]): Promise<Reply[]> {
+    return new Promise((resolve, reject) => {
+      this.createQueue.push({ args, resolve, reject });
+      this.pumpCreates();
+    });
+  }
+
+  private pumpCreates(): void {
+    if (this.creating || this.createQueue.length === 0) return;
+    const batch = this.createQueue.splice(0, MAX_CREATE_BATCH);
+    this.creating = true;
+    const argv: string[] = [this.keyPrefix, String(batch.length)];
+    for (const b of batch) for (const a of b.args) argv.push(a);
+    this.io(() => this.evalScript('createRun', [this.keys.runs, this.keys.expiring], argv))
+      .then(
+        (replies) => {
+          batch.forEach((b, i) => {
+            const r = (replies as Reply[])[i];
+            if (Array.isArray(r)) b.resolve(r);
+            else b.reject(new StoreError('the create-run script answered fewer replies than runs sent'));
+          });
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
+      )
+      .finally(() => {
+        this.creating = false;
+        this.pumpCreates();
+      });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
