@@ -191,7 +191,8 @@ describe('floxide build', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const waitFor = (re: RegExp, ms = 30_000) =>
+    // generous: the first build loads ts-morph and compiles the CLI through tsx (seen over 30 s at load 13 on 2 cores)
+    const waitFor = (re: RegExp, ms = 60_000) =>
       new Promise<void>((resolve, reject) => {
         const t0 = Date.now();
         const tick = () => (re.test(out) ? resolve() : Date.now() - t0 > ms ? reject(new Error(`timeout waiting for ${re}; got:\n${out}`)) : setTimeout(tick, 50));
@@ -208,7 +209,7 @@ describe('floxide build', () => {
     }
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(0);
-  });
+  }, 200_000);
 });
 
 describe('floxide graph', () => {
