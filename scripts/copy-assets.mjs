@@ -1,6 +1,8 @@
 // Copies the runtime's non-TypeScript assets (Lua scripts, SQL files) next to the compiled JavaScript in dist/,
-// so `new URL('./lua/x.lua', import.meta.url)` finds them from both the sources and the build.
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+// so `new URL('./lua/x.lua', import.meta.url)` finds them from both the sources and the build, and makes the CLI
+// (the package's `bin`) executable: tsc writes it 0644, and `npx floxide` in this repository runs it directly
+// (npm only sets a bin's mode when it links it, which a later rebuild of dist/ does not redo).
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,4 +22,6 @@ function walk(dir) {
   }
 }
 for (const d of ['runtime', 'templates']) if (existsSync(join(root, d))) walk(join(root, d));
+const cli = join(root, 'dist', 'compiler', 'cli.js');
+if (existsSync(cli)) chmodSync(cli, 0o755);
 console.log(`copy-assets: ${copied} file(s) copied to dist/`);
