@@ -23,6 +23,7 @@ import {
 } from '../errors.js';
 import {
   isFinalRunStatus,
+  type BatchCommitResult,
   type BatchStepCommitter,
   type CommitResult,
   type ContextDeltaRecord,
@@ -32,6 +33,7 @@ import {
   type RunStatus,
   type StepCommit,
 } from './contracts.js';
+import { Coalescer, type Settled } from './coalesce.js';
 import { childItemId } from './ids.js';
 
 /** Default lease length: how long a worker may go without a heartbeat before its items are redelivered. */
@@ -231,68 +233,26 @@ export async function extendInFlight(backend: DistributedBackend, f: InFlight, l
  * store could not take rejects every commit in it (they are retried one by one, each retry being idempotent).
  */
 export class CommitBatcher {
-  private queue: Array<{ readonly commit: StepCommit; readonly resolve: (r: CommitResult) => void; readonly reject: (e: unknown) => void }> = [];
-  private inFlight = 0;
-  private scheduled = false;
+  private readonly batches: Coalescer<StepCommit, CommitResult>;
 
   /**
    * @param backend a backend with `commitSteps`.
    * @param maxBatch most commits per request.
    * @param maxInFlight batches on their way at once; further commits wait for one to return.
    */
-  constructor(
-    private readonly backend: BatchStepCommitter,
-    private readonly maxBatch = 128,
-    private readonly maxInFlight = 2,
-  ) {}
+  constructor(backend: BatchStepCommitter, maxBatch = 128, maxInFlight = 2) {
+    // One macrotask of delay gathers the steps that finish in the same turn of the event loop.
+    this.batches = new Coalescer((commits) => backend.commitSteps(commits).then((rs) => rs.map(settledOf)), { maxBatch, maxInFlight, gather: 'tick' });
+  }
 
   /** Queues one commit; resolves with its own result (or rejects with its own error). */
   commit(commit: StepCommit): Promise<CommitResult> {
-    return new Promise<CommitResult>((resolve, reject) => {
-      this.queue.push({ commit, resolve, reject });
-      this.schedule();
-    });
+    return this.batches.submit(commit);
   }
+}
 
-  private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
-    this.scheduled = true;
-    // One macrotask of delay gathers the steps that finish in the same turn of the event loop.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.inFlight += 1;
-      let sent: Promise<void>;
-      try {
-        sent = this.backend.commitSteps(batch.map((b) => b.commit)).then(
-          (results) => {
-            batch.forEach((b, i) => {
-              const r = results[i];
-              if (r === undefined) b.reject(new StoreError('the store answered fewer commit results than commits sent'));
-              else if (r.ok) b.resolve(r.result);
-              else b.reject(r.error);
-            });
-          },
-          (err: unknown) => {
-            for (const b of batch) b.reject(err);
-          },
-        );
-      } catch (err) {
-        for (const b of batch) b.reject(err);
-        sent = Promise.resolve();
-      }
-      void sent.finally(() => {
-        this.inFlight -= 1;
-        this.schedule();
-      });
-    }
-  }
+function settledOf(r: BatchCommitResult): Settled<CommitResult> {
+  return r.ok ? { ok: true, value: r.result } : { ok: false, error: r.error };
 }
 
 /** Everything {@link runLeased} needs besides the item. */

@@ -54,6 +54,7 @@ import {
   type WorkerHealth,
   type WorkerRecord,
 } from '../contracts.js';
+import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
 import { assertArrival, assertCounters, assertEngineItem, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../memory.js';
 import { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName, migrate, sqlFile } from './migrate.js';
@@ -109,13 +110,6 @@ const NO_TERMINAL = new NoTerminalReachedError('no terminal reached');
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
-
-interface PendingCreate {
-  readonly runId: string;
-  readonly values: unknown[];
-  resolve(row: (RunRow & { created: boolean }) | undefined): void;
-  reject(err: unknown): void;
-}
 
 interface RunRow {
   run_id: string;
@@ -181,9 +175,11 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   /** Calls holding a connection slot, and the FIFO of calls waiting for one (see {@link PostgresBackendOptions.pool}). */
   private active = 0;
   private readonly waiting: Array<() => void> = [];
-  /** createRun calls waiting for the next create statement, and whether one is in flight (see createRow). */
-  private createQueue: PendingCreate[] = [];
-  private creating = false;
+  /** Coalesces concurrent createRun calls into create statements (see createRow). */
+  private readonly creates = new Coalescer<{ readonly runId: string; readonly values: unknown[] }, (RunRow & { created: boolean }) | undefined>(
+    (batch) => this.createRows(batch),
+    { maxBatch: MAX_CREATE_BATCH, keyOf: (c) => c.runId },
+  );
 
   private constructor(
     pool: pg.Pool,
@@ -356,29 +352,15 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
    * Resolves with the run's row, or `undefined` when the caller must try again (see create_run.sql).
    */
   private createRow(runId: string, values: unknown[]): Promise<(RunRow & { created: boolean }) | undefined> {
-    return new Promise((resolve, reject) => {
-      this.createQueue.push({ runId, values, resolve, reject });
-      this.pumpCreates();
-    });
+    return this.creates.submit({ runId, values });
   }
 
-  private pumpCreates(): void {
-    if (this.creating || this.createQueue.length === 0) return;
-    const batch: PendingCreate[] = [];
-    const rest: PendingCreate[] = [];
-    const ids = new Set<string>();
-    for (const p of this.createQueue) {
-      if (batch.length < MAX_CREATE_BATCH && !ids.has(p.runId)) {
-        ids.add(p.runId);
-        batch.push(p);
-      } else rest.push(p);
-    }
-    this.createQueue = rest;
-    this.creating = true;
-    const sent =
+  /** One create statement for a batch of distinct run ids; answers each run's row (undefined: try again). */
+  private async createRows(batch: ReadonlyArray<{ readonly runId: string; readonly values: unknown[] }>): Promise<Array<Settled<(RunRow & { created: boolean }) | undefined>>> {
+    const rows =
       batch.length === 1
-        ? this.run<RunRow & { created: boolean }>('create_run.sql', batch[0]!.values, 'createRun')
-        : this.run<RunRow & { created: boolean }>(
+        ? await this.run<RunRow & { created: boolean }>('create_run.sql', batch[0]!.values, 'createRun')
+        : await this.run<RunRow & { created: boolean }>(
             'create_runs.sql',
             [
               JSON.stringify(
@@ -398,20 +380,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
             ],
             'createRun',
           );
-    sent
-      .then(
-        (rows) => {
-          const byId = new Map(rows.map((r) => [r.run_id, r]));
-          for (const p of batch) p.resolve(byId.get(p.runId));
-        },
-        (err: unknown) => {
-          for (const p of batch) p.reject(err);
-        },
-      )
-      .finally(() => {
-        this.creating = false;
-        this.pumpCreates();
-      });
+    const byId = new Map(rows.map((r) => [r.run_id, r]));
+    return batch.map((c) => ({ ok: true, value: byId.get(c.runId) }));
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

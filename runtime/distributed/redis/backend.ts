@@ -65,6 +65,7 @@ import {
   type WorkerHealth,
   type WorkerRecord,
 } from '../contracts.js';
+import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
 import {
   assertArrival,
@@ -243,9 +244,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   private readonly retainMs: number;
   private readonly scripts = allScripts();
   private closed = false;
-  /** createRun calls waiting for the next create-run script call (see {@link createReply}). */
-  private createQueue: Array<{ readonly args: string[]; readonly resolve: (r: Reply[]) => void; readonly reject: (e: unknown) => void }> = [];
-  private creating = false;
+  /** Coalesces concurrent createRun calls into create-run script calls (see {@link createReply}). */
+  private readonly creates = new Coalescer<string[], Reply[]>((batch) => this.createReplies(batch), { maxBatch: MAX_CREATE_BATCH });
 
   private constructor(
     private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
@@ -436,35 +436,18 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
    * rejects every run of its batch with `StoreError` (retrying createRun is safe: it is idempotent per run id).
    */
   private createReply(args: string[]): Promise<Reply[]> {
-    return new Promise((resolve, reject) => {
-      this.createQueue.push({ args, resolve, reject });
-      this.pumpCreates();
-    });
+    return this.creates.submit(args);
   }
 
-  private pumpCreates(): void {
-    if (this.creating || this.createQueue.length === 0) return;
-    const batch = this.createQueue.splice(0, MAX_CREATE_BATCH);
-    this.creating = true;
+  /** One create-run script call for a batch of runs; answers each run's reply. */
+  private async createReplies(batch: ReadonlyArray<string[]>): Promise<Array<Settled<Reply[]>>> {
     const argv: string[] = [this.keyPrefix, String(batch.length)];
-    for (const b of batch) for (const a of b.args) argv.push(a);
-    this.io(() => this.evalScript('createRun', [this.keys.runs, this.keys.expiring], argv))
-      .then(
-        (replies) => {
-          batch.forEach((b, i) => {
-            const r = (replies as Reply[])[i];
-            if (Array.isArray(r)) b.resolve(r);
-            else b.reject(new StoreError('the create-run script answered fewer replies than runs sent'));
-          });
-        },
-        (err: unknown) => {
-          for (const b of batch) b.reject(err);
-        },
-      )
-      .finally(() => {
-        this.creating = false;
-        this.pumpCreates();
-      });
+    for (const args of batch) for (const a of args) argv.push(a);
+    const replies = (await this.io(() => this.evalScript('createRun', [this.keys.runs, this.keys.expiring], argv))) as Reply[];
+    return batch.map((_, i) => {
+      const r = replies[i];
+      return Array.isArray(r) ? { ok: true, value: r } : { ok: false, error: new StoreError('the create-run script answered fewer replies than runs sent') };
+    });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
