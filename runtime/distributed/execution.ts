@@ -301,7 +301,8 @@ export function isTransientStoreError(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function release(env: ExecutionEnv, f: InFlight, reason: ReleaseReason, error?: unknown): Promise<LeaseResult> {
+/** Ends an item without a commit: gives the lease back to the store when the reason calls for it, tells the callbacks. */
+export async function releaseLease(env: ExecutionEnv, f: InFlight, reason: ReleaseReason, error?: unknown): Promise<LeaseResult> {
   if (reason === 'stopping' || reason === 'fingerprint' || reason === 'store_error') {
     try {
       await env.backend.release(f.lease.runId, f.lease.item.id, f.lease.leaseToken);
@@ -363,7 +364,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
         // Best effort: the release below matters more.
       }
     }
-    return release(env, f, 'fingerprint');
+    return releaseLease(env, f, 'fingerprint');
   }
   safeCall(() => env.callbacks?.onStarted?.(lease));
 
@@ -389,7 +390,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       try {
         context = await env.cache.current(env.backend, lease.runId, lease.contextVersion, lease.lastDelta, lease.initialContext);
       } catch (err) {
-        if (isTransientStoreError(err)) return await release(env, f, 'store_error', err);
+        if (isTransientStoreError(err)) return await releaseLease(env, f, 'store_error', err);
         throw err;
       }
       try {
@@ -410,8 +411,8 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     }
   }
 
-  if (f.releasing) return release(env, f, 'stopping');
-  if (f.lost) return release(env, f, f.runStatus !== undefined && isFinalRunStatus(f.runStatus) ? 'run_finished' : 'lease_lost');
+  if (f.releasing) return releaseLease(env, f, 'stopping');
+  if (f.lost) return releaseLease(env, f, f.runStatus !== undefined && isFinalRunStatus(f.runStatus) ? 'run_finished' : 'lease_lost');
   let result: CommitResult;
   let sentAt: number;
   try {
@@ -424,7 +425,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       ({ result, sentAt } = await commitWithRetry(env, f, outcome));
     }
   } catch (err) {
-    return release(env, f, 'store_error', err);
+    return releaseLease(env, f, 'store_error', err);
   }
   if (result.status === 'run_finished' || (result.status === 'applied' && isFinalRunStatus(result.runStatus))) env.cache.forget(lease.runId);
   else if (result.status === 'applied' && outcome.type === 'continue') env.cache.noteCommit(lease.runId, outcome.delta, result.contextVersion);

@@ -19,6 +19,7 @@ import {
   compileForWorker,
   defaultHeartbeatMs,
   extendInFlight,
+  releaseLease,
   runLeased,
   type ExecutionEnv,
   type LeaseResult,
@@ -335,14 +336,9 @@ export class Worker {
       return;
     }
     const key = f.key;
-    const done = this.backend
-      .release(f.lease.runId, f.lease.item.id, f.lease.leaseToken)
-      .then(
-        () => undefined,
-        () => undefined, // the lease expires on its own; the item comes back then
-      )
+    const done = releaseLease(this.env, f, 'stopping')
+      .then((res) => this.account(res))
       .finally(() => this.inflight.delete(key));
-    this.stats.released += 1;
     this.inflight.set(key, { f, done });
   }
 

@@ -224,19 +224,24 @@ describe('Worker', () => {
     const wf = chain();
     const orch = new Orchestrator(b, wf);
     const runId = await orch.startRun(new CountCtx(), 0);
+    const released: string[] = [];
     const w: Worker = track(
       new Worker(b, wf.def, wf.instance, {
         concurrency: 1,
         idleMinMs: 1,
         idleMaxMs: 5,
         // Stop as soon as the first step's commit (which asked for and got a hand-off) answered.
-        callbacks: { onCommitted: (l) => void (l.item.node === 's1' ? w.stop() : undefined) },
+        callbacks: {
+          onCommitted: (l) => void (l.item.node === 's1' ? w.stop() : undefined),
+          onReleased: (l, reason) => released.push(`${l.item.node} ${reason}`),
+        },
       }),
     );
     await w.start();
     await until(async () => (await orch.metrics(runId)).completed === 1, 5_000, 'first step');
     await w.stop();
     expect(w.stats.released).toBe(1);
+    expect(released).toEqual(['s2 stopping']);
     expect((await orch.pendingWork(runId)).map((p) => [p.item.node, p.state.status])).toEqual([['s2', 'pending']]);
     expect(await b.itemState(runId, (await orch.pendingWork(runId))[0]!.item.id)).toMatchObject({ status: 'pending', attempt: 1, leaseExpiresAt: undefined });
   });
