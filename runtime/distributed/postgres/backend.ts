@@ -440,42 +440,19 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     assertPositiveInt(max, 'max');
     assertPositiveMs(leaseMs, 'leaseMs');
     if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
-    const rows = await this.run<{
-      run_id: string;
-      item_id: string;
-      payload: string;
-      attempt: number;
-      deliveries: number;
-      lease_token: string;
-      lease_expires_at: number;
-      context_version: number;
-      workflow: string;
-      fingerprint: string;
-      deadline: number | null;
-      delta_item_id: string | null;
-      delta: string | null;
-      context: string | null;
-    }>('claim.sql', [workerId, max, Math.ceil(leaseMs), options.workflow ?? null], 'claim');
+    const rows = await this.run<LeaseRow & { delta_item_id: string | null; delta: string | null; context: string | null }>(
+      'claim.sql',
+      [workerId, max, Math.ceil(leaseMs), options.workflow ?? null],
+      'claim',
+    );
     return rows.map((r) => {
       // parsed per item: a worker may fold or revive them, so leases never share these objects
-      const lastDelta: ContextDeltaRecord | undefined =
-        r.delta !== null && r.delta_item_id !== null
-          ? { version: r.context_version, itemId: r.delta_item_id, delta: parseStoredJson<Record<string, unknown>>(r.delta, 'context delta') }
-          : undefined;
-      const initialContext = r.context !== null ? parseStoredJson(r.context, 'context') : undefined;
       return {
-        runId: r.run_id,
-        workflow: r.workflow,
-        fingerprint: r.fingerprint,
-        deadline: opt(r.deadline),
-        item: parseStoredJson<EngineItem>(r.payload, 'work item'),
-        attempt: r.attempt,
-        leaseToken: r.lease_token,
-        leaseExpiresAt: r.lease_expires_at,
-        deliveries: r.deliveries,
-        contextVersion: r.context_version,
-        ...(lastDelta !== undefined ? { lastDelta } : {}),
-        ...(initialContext !== undefined ? { initialContext } : {}),
+        ...leaseOfRow(r),
+        ...(r.delta !== null && r.delta_item_id !== null
+          ? { lastDelta: { version: r.context_version, itemId: r.delta_item_id, delta: parseStoredJson<Record<string, unknown>>(r.delta, 'context delta') } }
+          : {}),
+        ...(r.context !== null ? { initialContext: parseStoredJson(r.context, 'context') } : {}),
       };
     });
   }
@@ -712,7 +689,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
           joined: (r.joined ?? []).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
           dropped: r.dropped ?? [],
           contextVersion: r.contextVersion!,
-          ...(r.next ? { next: leasedOf(r.next) } : {}),
+          ...(r.next ? { next: leaseOfRow(r.next) } : {}),
         };
       default:
         throw new StoreError(`commit_step returned an unknown status ${JSON.stringify((r as { status: unknown }).status)}`);
@@ -748,35 +725,36 @@ interface RawCommitResult {
   joined?: string[];
   dropped?: DroppedItem[];
   contextVersion?: number;
-  next?: RawHandoff;
+  next?: LeaseRow;
 }
 
-/** A successor handed off by `commit_steps` (migration 0005): the lease, with the run's columns a claim returns. */
-interface RawHandoff {
-  runId: string;
+/** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (migration 0005). */
+interface LeaseRow {
+  run_id: string;
   workflow: string;
   fingerprint: string;
   deadline: number | null;
   payload: string;
   attempt: number;
-  leaseToken: string;
-  leaseExpiresAt: number;
+  lease_token: string;
+  lease_expires_at: number;
   deliveries: number;
-  contextVersion: number;
+  context_version: number;
 }
 
-function leasedOf(n: RawHandoff): LeasedItem {
+/** The lease a row describes (its item parsed: leases never share objects). */
+function leaseOfRow(r: LeaseRow): LeasedItem {
   return {
-    runId: n.runId,
-    workflow: n.workflow,
-    fingerprint: n.fingerprint,
-    deadline: opt(n.deadline),
-    item: parseStoredJson<EngineItem>(n.payload, 'work item'),
-    attempt: n.attempt,
-    leaseToken: n.leaseToken,
-    leaseExpiresAt: n.leaseExpiresAt,
-    deliveries: n.deliveries,
-    contextVersion: n.contextVersion,
+    runId: r.run_id,
+    workflow: r.workflow,
+    fingerprint: r.fingerprint,
+    deadline: opt(r.deadline),
+    item: parseStoredJson<EngineItem>(r.payload, 'work item'),
+    attempt: r.attempt,
+    leaseToken: r.lease_token,
+    leaseExpiresAt: r.lease_expires_at,
+    deliveries: r.deliveries,
+    contextVersion: r.context_version,
   };
 }
 

@@ -122,9 +122,10 @@ BEGIN
       v_ids := v_ids || to_jsonb(v_rec.item_id);
       v_new[cardinality(v_new)] := v_new[cardinality(v_new)] + 1;
       IF v_rec.lease_token IS NOT NULL THEN
-        v_nexts[cardinality(v_nexts)] := jsonb_build_object('runId', v_rec.run_id, 'workflow', v_run.workflow,
+        -- the lease in the column names of claim.sql's rows (the backend reads both with one function)
+        v_nexts[cardinality(v_nexts)] := jsonb_build_object('run_id', v_rec.run_id, 'workflow', v_run.workflow,
           'fingerprint', v_run.fingerprint, 'deadline', v_run.deadline, 'payload', v_rec.payload, 'attempt', 1,
-          'leaseToken', v_rec.lease_token, 'leaseExpiresAt', v_rec.lease_expires_at, 'deliveries', 1, 'contextVersion', v_run.version);
+          'lease_token', v_rec.lease_token, 'lease_expires_at', v_rec.lease_expires_at, 'deliveries', 1, 'context_version', v_run.version);
       END IF;
     END IF;
   END LOOP;
