@@ -265,7 +265,7 @@ function abortOf(ctx: WorkflowCtx<unknown>): AbortSource {
 }
 
 /** Settles like `p`, or rejects with the abort error as soon as `abort` aborts (a node ignoring its signal). */
-function raceAbort<T>(p: Promise<T> | T, abort: AbortSource): Promise<T> {
+function raceAbort<T>(p: PromiseLike<T> | T, abort: AbortSource): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (abort.aborted) {
       Promise.resolve(p).catch(() => undefined);
@@ -286,11 +286,18 @@ function raceAbort<T>(p: Promise<T> | T, abort: AbortSource): Promise<T> {
   });
 }
 
-function invoke(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number): Promise<Transition<unknown>> {
+/** Calls the node. A node that answered synchronously has nothing left to race, even in a cancellable run. */
+function invoke(
+  scope: RunScope,
+  node: CompiledNode,
+  item: EngineItem,
+  store: unknown,
+  attempt: number,
+): Transition<unknown> | PromiseLike<Transition<unknown>> {
   if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
   scope.exec.pending = new NodeCtx(store, scope.abort, scope.runId, item.id, attempt, item.failure);
-  const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec);
-  return scope.abortable ? raceAbort(p, scope.abort) : p;
+  const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+  return scope.abortable && isThenable(p) ? raceAbort(p, scope.abort) : p;
 }
 
 async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
@@ -348,7 +355,7 @@ export async function stepCore(
     let t: Transition<unknown>;
     try {
       // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
-      const r = invoke(scope, node, item, store, attempt) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+      const r = invoke(scope, node, item, store, attempt);
       t = isThenable(r) ? await r : r;
       if (t === null || typeof t !== 'object' || typeof t.type !== 'string') {
         throw new TypeError(`node "${node.name}" returned ${String(t)} instead of a Transition`);
