@@ -139,8 +139,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         local leaseToken = handoffWorker .. '#h' .. seq
         if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
             .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
-          -- (a direct call: the leases key already has a deferred ZREM, and defer() keeps one command per key)
-          redis.call('ZADD', K.leases, exp, queueMember(runId, id))
+          defer('ZADD', K.leases, exp, queueMember(runId, id))
           n, nText = n + 1, seq
           enqueued[1] = id
           handoff = id .. '\n' .. leaseToken .. '\n' .. exp

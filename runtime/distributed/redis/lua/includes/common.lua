@@ -78,28 +78,30 @@ end
 -- not empty (claim pops the run with an item and puts it back only while items remain). So whoever makes a running
 -- run's ready list go from empty to one item puts the run on the ring; a paused or finished run may linger on the
 -- ring until a claim drops it, and resume checks the ring before putting the run back (see transition).
--- Writes that a script sends once per key at its end (flushDeferred), in the order they were made: each Redis call
--- costs about as much as the work it does, and a batch script makes many of the same kind. Only for writes nothing
--- later in the same script reads back (lease entries, ring pushes), and one command per key.
-local deferred, deferredKeys = {}, {}
+-- Writes that a script sends once per command and key at its end (flushDeferred), grouped in the order they were
+-- first made: each Redis call costs about as much as the work it does, and a batch script makes many of the same
+-- kind. Only for writes nothing later in the same script reads back (lease entries, ring pushes, index entries), and
+-- whose order between different commands on one key does not matter (e.g. a ZREM and a ZADD of other members).
+local deferred, deferredIds = {}, {}
 local function defer(command, key, x, y)
-  local d = deferred[key]
+  local id = command .. ' ' .. key
+  local d = deferred[id]
   if not d then
-    d = { command = command, args = {} }
-    deferred[key] = d
-    deferredKeys[#deferredKeys + 1] = key
+    d = { command = command, key = key, args = {} }
+    deferred[id] = d
+    deferredIds[#deferredIds + 1] = id
   end
   local args = d.args
   args[#args + 1] = x
   if y then args[#args + 1] = y end
 end
 local function flushDeferred()
-  for _, key in ipairs(deferredKeys) do
-    local d = deferred[key]
+  for _, id in ipairs(deferredIds) do
+    local d = deferred[id]
     -- in slices of 1000 arguments: unpack() of a longer list could overflow the Lua stack
-    for from = 1, #d.args, 1000 do redis.call(d.command, key, unpack(d.args, from, math.min(from + 999, #d.args))) end
+    for from = 1, #d.args, 1000 do redis.call(d.command, d.key, unpack(d.args, from, math.min(from + 999, #d.args))) end
   end
-  deferred, deferredKeys = {}, {}
+  deferred, deferredIds = {}, {}
 end
 
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
