@@ -5,6 +5,9 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^floxide$/, replacement: fileURLToPath(new URL('./runtime/index.ts', import.meta.url)) },
+      { find: /^floxide\/sqlite$/, replacement: fileURLToPath(new URL('./runtime/sqlite.ts', import.meta.url)) },
+      { find: /^floxide\/redis$/, replacement: fileURLToPath(new URL('./runtime/redis.ts', import.meta.url)) },
+      { find: /^floxide\/postgres$/, replacement: fileURLToPath(new URL('./runtime/postgres.ts', import.meta.url)) },
       { find: /^floxide\/compiler$/, replacement: fileURLToPath(new URL('./compiler/index.ts', import.meta.url)) },
     ],
   },

@@ -13,7 +13,7 @@ import { median, printRows, spread } from './rows.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const dir = path.join(repo, 'bench/.generated');
-const cli = path.join(repo, 'dist/compiler/cli.js');
+const cli = path.join(repo, 'dist/cli/cli.js');
 const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
 
 const arg = (name: string, def: number) => {
@@ -156,7 +156,7 @@ async function watchRebuild(): Promise<{ wallMs: number; reportedMs: number }[]>
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(cli)) throw new Error('dist/compiler/cli.js is missing: run `npm run build:dist` first');
+  if (!existsSync(cli)) throw new Error('dist/cli/cli.js is missing: run `npm run build:dist` first');
   generate();
   const tscMs: number[] = [];
   const buildMs: number[] = [];

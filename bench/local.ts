@@ -21,11 +21,10 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import {
   bindWorkflow,
-  SqliteCheckpointStore,
   type CheckpointStore,
-  type SqliteCheckpointStoreOptions,
   type WorkflowCtx,
 } from 'floxide';
+import { SqliteCheckpointStore, type SqliteCheckpointStoreOptions } from 'floxide/sqlite';
 import { BenchCtx, Check, FanInBench, Inc, LoopBench, Spread, Sum } from './flows/local.js';
 import { FanInBenchDef, LoopBenchDef } from './flows/local.floxide.js';
 import { printRows, spread, type BenchRow } from './rows.js';

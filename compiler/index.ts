@@ -13,8 +13,7 @@ export {
   type Diagnostic,
   type Severity,
 } from './model.js';
-// Emitters, writer, build and CLI (`floxide build`, `floxide graph`).
+// Emitters, writer and build (the functions behind `floxide build` and `floxide graph`; the bin lives in cli/).
 export { dotOf, mermaidOf, emitWorkflow, type Emitted, type ImportSpec, type ModuleRef } from './emit/index.js';
 export { renderModule, renderModules, writeOutputs, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule, type WriteResult } from './writer.js';
 export { buildProject, buildFromAnalysis, watchProject, graphOf, formatBuildResult, renderDocs, renderSvg, ExitCode, type BuildOptions, type BuildResult, type BuildReport, type WatchHandle, type GraphOptions } from './build.js';
-export type { CliIo, CommandFactory } from './commands/types.js';

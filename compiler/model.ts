@@ -3,8 +3,8 @@
  * emitter consumes. No ts-morph objects inside; `floxide build --json` prints it; emitter tests build it by hand.
  * Bump {@link FLOW_MODEL_VERSION} on any incompatible change.
  */
-import type { RetryOptions, MergeStrategyName } from '../runtime/decorators.js';
-import type { EdgeKind } from '../runtime/graph.js';
+import type { RetryOptions, MergeStrategyName } from '../runtime/graph/decorators.js';
+import type { EdgeKind } from '../runtime/graph/shape.js';
 
 export const FLOW_MODEL_VERSION = 1 as const;
 
@@ -76,7 +76,7 @@ export interface WorkflowModel {
   edges: EdgeModel[];
   /** Nodes with no success edge and no branch, in declaration order. */
   terminals: string[];
-  /** The graph fingerprint ({@link ../runtime/graph.ts}). */
+  /** The graph fingerprint ({@link ../runtime/graph/shape.ts}). */
   fingerprint: string;
 }
 

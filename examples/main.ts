@@ -7,7 +7,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bindWorkflow, SqliteCheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, type WorkflowEvent } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ArticleCtx, ArticleWorkflow, StubLlm } from './article.js';
 import { ArticleWorkflowDef } from './article.floxide.js';
 

@@ -1,6 +1,8 @@
-// The public runtime surface of `floxide`. Named exports only.
-export { Transition } from './transition.js';
-export type { Node, WorkflowCtx, FailureInfo, InputOf, OutputOf } from './node.js';
+// The public runtime surface of `floxide`. Named exports only. Importing it loads no database driver, ts-morph or
+// Graphviz: the durable stores come from their own entry points (`floxide/sqlite`, `floxide/redis`,
+// `floxide/postgres`), which load their drivers lazily (see docs/ARCHITECTURE.md "Layers").
+export { Transition } from './core/transition.js';
+export type { Node, WorkflowCtx, FailureInfo, InputOf, OutputOf } from './core/node.js';
 export {
   node,
   workflow,
@@ -18,8 +20,8 @@ export {
   type FieldMeta,
   type MergeStrategyName,
   type CustomMerge,
-} from './decorators.js';
-export { fingerprintOf, graphShapeOf, canonicalShape, normalizeRetry, type GraphShape, type EdgeShape, type EdgeKind } from './graph.js';
+} from './graph/decorators.js';
+export { fingerprintOf, graphShapeOf, canonicalShape, normalizeRetry, type GraphShape, type EdgeShape, type EdgeKind } from './graph/shape.js';
 export {
   defineWorkflow,
   unknownWorkItem,
@@ -34,7 +36,7 @@ export {
   type WorkflowOutputOf,
   type WorkflowContextOf,
   type WorkItemOf,
-} from './definition.js';
+} from './graph/definition.js';
 export {
   FloxideError,
   CancelledError,
@@ -57,11 +59,8 @@ export {
   serializeError,
   reviveError,
   type SerializedError,
-} from './errors.js';
+} from './core/errors.js';
 export { MemoryBackend, type MemoryBackendOptions } from './distributed/memory.js';
-export { RedisBackend, DEFAULT_REDIS_KEY_PREFIX, DEFAULT_RETAIN_FINISHED_MS, type RedisBackendOptions } from './distributed/redis/backend.js';
-export { PostgresBackend, type PostgresBackendOptions, type PurgeOptions } from './distributed/postgres/backend.js';
-export { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName } from './distributed/postgres/migrate.js';
 export {
   FINAL_RUN_STATUSES,
   isFinalRunStatus,
@@ -111,31 +110,21 @@ export {
   assertItemId,
   childItemId,
   newRunId,
-} from './distributed/ids.js';
-// Local engine, context codec and checkpoint stores (runtime/engine, runtime/context.ts, runtime/stores).
-export {
-  EventLog,
-  Fixed,
-  contextCodecOf,
-  createContextCodec,
-  type ContextCodec,
-  type LoggedEvent,
-} from './context.js';
-export {
-  executeStep,
-  joinItemFor,
-  type EngineItem,
-  type JoinFrame,
-  type JoinArrival,
-  type ContextDelta,
-  type StepOutcome,
-  type StepEnv,
-} from './engine/step.js';
-export { settleJoinGroup, JoinBook, type WorkflowEvent, type RunResult } from './engine/core.js';
-export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './engine/workflow.js';
-export { backoffDelay, shouldRetry, sleep } from './engine/retry.js';
+} from './core/ids.js';
+// Context codec, engine, helper nodes, the bound workflow (runtime/context, runtime/engine, runtime/nodes, runtime/workflow).
+export { EventLog, Fixed, type LoggedEvent } from './context/values.js';
+export { contextCodecOf, createContextCodec, type ContextCodec, type ContextDelta } from './context/codec.js';
+export { executeStep } from './engine/core.js';
+export { joinItemFor, settleJoinGroup, JoinBook } from './engine/joins.js';
+export type { EngineItem, JoinFrame, JoinArrival, StepOutcome, StepEnv } from './engine/types.js';
+export type { WorkflowEvent, RunResult } from './engine/events.js';
+export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';
+export { backoffDelay, shouldRetry } from './engine/retry.js';
+export { sleep } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
-export { runBatch, BatchNode, SplitNode, runSource, type Runnable } from './engine/helpers.js';
+export { runBatch, BatchNode } from './nodes/batch.js';
+export { SplitNode } from './nodes/split.js';
+export { runSource, type Runnable } from './nodes/source.js';
 export {
   type CheckpointStore,
   type Checkpoint,
@@ -147,14 +136,13 @@ export {
   type CheckpointTerminalCommit,
 } from './stores/contract.js';
 export { MemoryCheckpointStore } from './stores/memory.js';
-export { SqliteCheckpointStore, SQLITE_MIGRATIONS, type SqliteCheckpointStoreOptions } from './stores/sqlite.js';
-export { safeJsonParse, canonicalJson } from './json.js';
+export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
 export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
+export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {
-  DEFAULT_LEASE_MS,
   DEFAULT_MAX_REDELIVERIES,
   type StepCallbacks,
   type ReleaseReason,

@@ -22,6 +22,6 @@ function walk(dir) {
   }
 }
 for (const d of ['runtime', 'templates']) if (existsSync(join(root, d))) walk(join(root, d));
-const cli = join(root, 'dist', 'compiler', 'cli.js');
+const cli = join(root, 'dist', 'cli', 'cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 console.log(`copy-assets: ${copied} file(s) copied to dist/`);

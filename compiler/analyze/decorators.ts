@@ -1,7 +1,7 @@
 /**
  * Decorator resolution: which floxide decorator (if any) a `@...` expression is. The identifier's symbol is
- * followed through import aliases and re-exports to its declaration in floxide's `runtime/decorators.ts` (or the
- * published `dist/runtime/decorators.d.ts`); bare names are never trusted. Also reads decorator arguments, which
+ * followed through import aliases and re-exports to its declaration in floxide's `runtime/graph/decorators.ts` (or the
+ * published `dist/runtime/graph/decorators.d.ts`); bare names are never trusted. Also reads decorator arguments, which
  * must be literals.
  */
 import { ts } from 'ts-morph';
@@ -34,7 +34,7 @@ export interface ResolvedDecorator {
 
 /** True when a file is floxide's decorator module (source or published declaration). */
 export function isFloxideDecoratorsFile(fileName: string): boolean {
-  if (!/(^|\/)runtime\/decorators\.(d\.)?[cm]?ts$/.test(fileName)) return false;
+  if (!/(^|\/)runtime\/graph\/decorators\.(d\.)?[cm]?ts$/.test(fileName)) return false;
   // Inside node_modules only the floxide package counts; outside, the floxide checkout itself (or a path mapping to it).
   const nm = fileName.lastIndexOf('/node_modules/');
   return nm < 0 || fileName.startsWith('/node_modules/floxide/', nm);

@@ -4,9 +4,9 @@
  * (FLX003, FLX005, FLX018, FLX026); graph and type checks happen in `workflow.ts`.
  */
 import { ts } from 'ts-morph';
-import type { RetryOptions } from '../../runtime/decorators.js';
-import type { EdgeKind } from '../../runtime/graph.js';
-import type { MergeStrategyName } from '../../runtime/decorators.js';
+import type { RetryOptions } from '../../runtime/graph/decorators.js';
+import type { EdgeKind } from '../../runtime/graph/shape.js';
+import type { MergeStrategyName } from '../../runtime/graph/decorators.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { Diagnostic } from '../model.js';
 import { propertyKey, readLiteral, type DecoratorResolver, type LiteralValue, type ResolvedDecorator } from './decorators.js';

@@ -2,7 +2,7 @@
  * The graph shape of a workflow model: what `graphShapeOf(workflowMetaOf(Class))` computes at run time from the
  * decorator registry, computed from the static model instead. Both feed `fingerprintOf`; they must agree.
  */
-import { canonicalShape, normalizeRetry, type GraphShape } from '../../runtime/graph.js';
+import { canonicalShape, normalizeRetry, type GraphShape } from '../../runtime/graph/shape.js';
 import type { WorkflowModel } from '../model.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { ts } from 'ts-morph';
-import { fingerprintOf } from '../../runtime/graph.js';
+import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { ClassRef, Diagnostic, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import type { DecoratorResolver } from './decorators.js';

@@ -3,7 +3,7 @@
  * `switch` over the work-item union), `isXTerminal`, and the `XDef` definition that ties them together.
  */
 import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
-import { normalizeRetry } from '../../runtime/graph.js';
+import { normalizeRetry } from '../../runtime/graph/shape.js';
 import { CodeWriter } from './code-writer.js';
 import { objectKey, propertyAccess, tsLiteral, tsString } from './literals.js';
 import { generatedNames, type Emitted, type ImportList, type ModuleScope } from './scope.js';

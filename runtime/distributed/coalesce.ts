@@ -2,7 +2,7 @@
  * One way to turn many concurrent calls into few requests, shared by the worker's commit batching and the backends'
  * createRun batching: calls made while requests are on their way queue up and go together in the next request.
  */
-import { StoreError } from '../errors.js';
+import { StoreError } from '../core/errors.js';
 
 /** The outcome of one call of a batch: its value, or the error that call alone gets. */
 export type Settled<O> = { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };

@@ -4,7 +4,7 @@
  * - `postgres://user@host:port/db[?schema=floxide]` (also `postgresql://`): the Postgres backend.
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
-import { InvalidArgumentError, StoreError } from '../errors.js';
+import { InvalidArgumentError, MissingDependencyError, StoreError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
 
 /** Options that apply whatever the URL says (the URL's own `prefix` / `schema` parameters win). */
@@ -69,7 +69,7 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
       });
     }
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw err;
+    if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError) throw err;
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

@@ -12,8 +12,8 @@
  * - `getRun` returns `undefined` for an unknown run; every other per-run operation throws `RunNotFoundError`.
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
-import type { SerializedError } from '../errors.js';
-import type { ContextDelta, EngineItem, StepOutcome } from '../engine/step.js';
+import type { SerializedError } from '../core/errors.js';
+import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Runs

@@ -5,14 +5,12 @@
  * and commits the outcome, retrying the commit on connection errors while the lease is still ours (commits are
  * idempotent per item id, so a commit that reached the store before the connection dropped answers `duplicate`).
  */
-import type { ContextCodec } from '../context.js';
-import type { AnyWorkflowDef } from '../definition.js';
-import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/core.js';
-import { AbortSource } from '../engine/abort.js';
+import type { AnyWorkflowDef } from '../graph/definition.js';
+import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { absoluteDeadline } from '../engine/retry.js';
-import { executeStep, type StepOutcome } from '../engine/step.js';
+import { executeStep } from '../engine/core.js';
+import type { StepOutcome } from '../engine/types.js';
 import {
-  CancelledError,
   DeadlineExceededError,
   FingerprintMismatchError,
   FloxideError,
@@ -20,31 +18,21 @@ import {
   PoisonItemError,
   StoreError,
   serializeError,
-} from '../errors.js';
+} from '../core/errors.js';
 import {
   isFinalRunStatus,
-  type BatchCommitResult,
-  type BatchStepCommitter,
   type CommitResult,
-  type ContextDeltaRecord,
-  type ContextStore,
   type DistributedBackend,
   type LeasedItem,
-  type RunStatus,
   type StepCommit,
 } from './contracts.js';
-import { Coalescer, type Settled } from './coalesce.js';
-import { childItemId } from './ids.js';
+import { ContextCache } from './context-cache.js';
+import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
+import type { CommitBatcher } from './commit-batcher.js';
+import { childItemId } from '../core/ids.js';
 
-/** Default lease length: how long a worker may go without a heartbeat before its items are redelivered. */
-export const DEFAULT_LEASE_MS = 30_000;
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
 export const DEFAULT_MAX_REDELIVERIES = 10;
-
-/** The heartbeat period for a lease length: often enough to survive two lost heartbeats, at most every 2 s. */
-export function defaultHeartbeatMs(leaseMs: number): number {
-  return Math.max(10, Math.min(2_000, Math.floor(leaseMs / 3)));
-}
 
 /** Hooks called around each distributed step (all optional; errors they throw are ignored). */
 export interface StepCallbacks {
@@ -64,196 +52,6 @@ export type LeaseResult =
   /** `sentAt`: local time just before the commit that got `result` was sent (a hand-off's lease starts after it). */
   | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult; readonly sentAt: number }
   | { readonly kind: 'released'; readonly reason: ReleaseReason; readonly error?: unknown };
-
-/** Runs whose folded context a worker keeps by default (a worker serving more runs than this re-reads contexts). */
-export const DEFAULT_CONTEXT_CACHE_RUNS = 4096;
-
-/**
- * The folded context of each run a worker serves, keyed by run id, with the version it reflects. A lookup reads
- * only the deltas committed since (one small read per step); least recently used runs are forgotten.
- */
-export class ContextCache {
-  private readonly entries = new Map<string, { version: number; ctx: unknown }>();
-
-  constructor(
-    private readonly codec: ContextCodec<unknown>,
-    private readonly maxRuns = DEFAULT_CONTEXT_CACHE_RUNS,
-  ) {}
-
-  /**
-   * The run's context as of the latest committed delta. The returned object is never mutated afterwards (newer
-   * deltas are folded into a copy that replaces it), so a step may keep it as its base while other steps of the
-   * same run refresh the cache; callers must not mutate it. `knownVersion` (the claim's `contextVersion`) skips
-   * the read when the cache is already that current.
-   */
-  async current(store: ContextStore, runId: string, knownVersion?: number, lastDelta?: ContextDeltaRecord, initial?: unknown): Promise<unknown> {
-    const hit = this.entries.get(runId);
-    // A young run the claim brought whole (its initial context and, at version 1, its only delta): no read.
-    if (!hit && initial !== undefined && (knownVersion === 0 || (knownVersion === 1 && lastDelta?.version === 1))) {
-      const ctx = this.codec.revive(initial);
-      if (knownVersion === 1) this.codec.apply(ctx, lastDelta!.delta);
-      this.remember(runId, { version: knownVersion, ctx });
-      return ctx;
-    }
-    // The claim told us the run's version: a cache at least that new has every delta committed before the claim.
-    if (hit && knownVersion !== undefined && hit.version >= knownVersion) return hit.ctx;
-    // One delta behind and the claim brought that delta: fold it, no read.
-    if (hit && lastDelta !== undefined && lastDelta.version === knownVersion && hit.version === lastDelta.version - 1) {
-      const ctx = this.codec.clone(hit.ctx);
-      this.codec.apply(ctx, lastDelta.delta);
-      hit.ctx = ctx;
-      hit.version = lastDelta.version;
-      this.entries.delete(runId);
-      this.entries.set(runId, hit);
-      return ctx;
-    }
-    if (hit) {
-      const snap = await store.readContext(runId, hit.version);
-      // Concurrent lookups of one run may finish out of order; each snapshot is contiguous from a version <= the
-      // cached one, so applying only newer deltas keeps the fold exact.
-      const fresh = snap.deltas.filter((d) => d.version > hit.version);
-      if (fresh.length > 0) {
-        const ctx = this.codec.clone(hit.ctx);
-        let version = hit.version;
-        for (const d of fresh) {
-          if (d.version !== version + 1) break;
-          this.codec.apply(ctx, d.delta);
-          version = d.version;
-        }
-        hit.ctx = ctx;
-        hit.version = version;
-      }
-      this.entries.delete(runId);
-      this.entries.set(runId, hit);
-      return hit.ctx;
-    }
-    const snap = await store.readContext(runId);
-    const raced = this.entries.get(runId);
-    if (raced && raced.version >= snap.version) return raced.ctx;
-    const ctx = this.codec.revive(snap.initial);
-    let version = 0;
-    for (const d of snap.deltas) {
-      this.codec.apply(ctx, d.delta);
-      version = d.version;
-    }
-    this.remember(runId, { version, ctx });
-    return ctx;
-  }
-
-  private remember(runId: string, entry: { version: number; ctx: unknown }): void {
-    this.entries.set(runId, entry);
-    if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  /**
-   * Folds a step's own committed delta when it is the only one since the cached version (the commit answered
-   * `contextVersion` = cached + 1), so the next step of the run on this worker needs no read.
-   */
-  noteCommit(runId: string, delta: Record<string, unknown> | undefined, contextVersion: number): void {
-    const hit = this.entries.get(runId);
-    if (!hit || delta === undefined || hit.version !== contextVersion - 1) return;
-    const ctx = this.codec.clone(hit.ctx);
-    this.codec.apply(ctx, delta);
-    hit.ctx = ctx;
-    hit.version = contextVersion;
-  }
-
-  /** Drops a run (it finished). */
-  forget(runId: string): void {
-    this.entries.delete(runId);
-  }
-}
-
-/** One leased item while it is processed. The heartbeat updates it; the step reads it before committing. */
-export class InFlight {
-  /** Aborts the node's `ctx.signal`: cancel, deadline, lost lease, hard stop. */
-  readonly abort = new AbortSource();
-  /** Local estimate of when the lease ends (local clock, conservative: taken before the request). */
-  localExpiry: number;
-  /** The lease is gone (expired, taken over, or the run finished): do not commit. */
-  lost = false;
-  /** The worker gives the item back (graceful stop): do not commit, release. */
-  releasing = false;
-  /** The run status last reported by the store. */
-  runStatus: RunStatus | undefined = undefined;
-  readonly startedAt = Date.now();
-
-  /**
-   * @param claimedAt local time just before the claim (or the commit that handed the item off) was sent.
-   * @param handoffs how many successor hand-offs in a row led to this item (0 for a claimed item).
-   */
-  constructor(
-    readonly lease: LeasedItem,
-    leaseMs: number,
-    claimedAt: number,
-    readonly handoffs = 0,
-  ) {
-    this.localExpiry = claimedAt + leaseMs;
-  }
-
-  get key(): string {
-    return `${this.lease.runId}\u0000${this.lease.item.id}`;
-  }
-}
-
-/**
- * Extends the lease of `f` and learns the run's status. A lost lease (or a finished run) aborts the node's signal:
- * on cancel the node sees `ctx.signal` abort with a `CancelledError`. Connection errors are ignored (the next
- * heartbeat retries; the lease length covers a few misses).
- */
-export async function extendInFlight(backend: DistributedBackend, f: InFlight, leaseMs: number): Promise<void> {
-  if (f.lost) return;
-  const sentAt = Date.now();
-  let ext;
-  try {
-    ext = await backend.extendLease(f.lease.runId, f.lease.item.id, f.lease.leaseToken, leaseMs);
-  } catch {
-    return;
-  }
-  f.runStatus = ext.runStatus;
-  if (ext.status === 'extended') {
-    f.localExpiry = sentAt + leaseMs;
-    return;
-  }
-  f.lost = true;
-  const status = ext.runStatus;
-  const why =
-    status === undefined
-      ? `run ${f.lease.runId} no longer exists`
-      : isFinalRunStatus(status)
-        ? `run ${f.lease.runId} is ${status}`
-        : `the lease on item ${f.lease.item.id} of run ${f.lease.runId} was lost`;
-  f.abort.abort(new CancelledError(why));
-}
-
-/**
- * Group commit: the commits of steps that finish while a batch is on its way are queued and sent together as the
- * next batch ({@link BatchStepCommitter.commitSteps}: one round trip, one script or transaction), so a busy worker
- * pays one request per batch instead of one per step. Each commit still succeeds or fails on its own; a batch the
- * store could not take rejects every commit in it (they are retried one by one, each retry being idempotent).
- */
-export class CommitBatcher {
-  private readonly batches: Coalescer<StepCommit, CommitResult>;
-
-  /**
-   * @param backend a backend with `commitSteps`.
-   * @param maxBatch most commits per request.
-   * @param maxInFlight batches on their way at once; further commits wait for one to return.
-   */
-  constructor(backend: BatchStepCommitter, maxBatch = 128, maxInFlight = 2) {
-    // One macrotask of delay gathers the steps that finish in the same turn of the event loop.
-    this.batches = new Coalescer((commits) => backend.commitSteps(commits).then((rs) => rs.map(settledOf)), { maxBatch, maxInFlight, gather: 'tick' });
-  }
-
-  /** Queues one commit; resolves with its own result (or rejects with its own error). */
-  commit(commit: StepCommit): Promise<CommitResult> {
-    return this.batches.submit(commit);
-  }
-}
-
-function settledOf(r: BatchCommitResult): Settled<CommitResult> {
-  return r.ok ? { ok: true, value: r.result } : { ok: false, error: r.error };
-}
 
 /** Everything {@link runLeased} needs besides the item. */
 export interface ExecutionEnv {
@@ -535,3 +333,4 @@ export async function stepDistributedOnce(
   }
   return undefined;
 }
+

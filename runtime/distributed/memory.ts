@@ -15,8 +15,11 @@ import {
   StoreError,
   serializeError,
   type SerializedError,
-} from '../errors.js';
-import { joinItemFor, type EngineItem, type JoinArrival } from '../engine/step.js';
+} from '../core/errors.js';
+import { joinItemFor } from '../engine/joins.js';
+import { assertArrival, assertCounters, assertEngineItem } from '../engine/validate.js';
+import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
+import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -49,7 +52,7 @@ import {
   type WorkerHealth,
   type WorkerRecord,
 } from './contracts.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from './ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -112,51 +115,6 @@ const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'faile
 
 function copy<T>(json: string, what: string): T {
   return parseStoredJson<T>(json, what);
-}
-
-// Argument validators, exported so that every backend (Redis, Postgres) rejects exactly what this reference rejects.
-export function assertPositiveInt(v: unknown, what: string): asserts v is number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${String(v)}`);
-}
-
-export function assertPositiveMs(v: unknown, what: string): asserts v is number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of milliseconds, got ${String(v)}`);
-}
-
-export function assertString(v: unknown, what: string): asserts v is string {
-  if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
-}
-
-export function assertSerializedError(e: unknown, what: string): asserts e is SerializedError {
-  if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') {
-    throw new InvalidArgumentError(`${what} must be a SerializedError ({ name, message })`);
-  }
-}
-
-export function assertEngineItem(item: unknown, what: string): asserts item is EngineItem {
-  if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${what} must be a work item object`);
-  const it = item as EngineItem;
-  assertString(it.node, `${what}.node`);
-  assertItemId(it.id);
-}
-
-export function assertArrival(a: unknown, what: string): asserts a is JoinArrival {
-  if (typeof a !== 'object' || a === null) throw new InvalidArgumentError(`${what} must be a join arrival`);
-  const ar = a as JoinArrival;
-  assertItemId(ar.group);
-  assertPositiveInt(ar.size, `${what}.size`);
-  if (!Number.isSafeInteger(ar.index) || ar.index < 0 || ar.index >= ar.size) throw new InvalidArgumentError(`${what}.index ${String(ar.index)} is outside 0..${ar.size - 1}`);
-  if (typeof ar.held !== 'boolean') throw new InvalidArgumentError(`${what}.held must be a boolean`);
-  if (!ar.held) assertString(ar.node, `${what}.node`);
-  if (!Array.isArray(ar.outer)) throw new InvalidArgumentError(`${what}.outer must be an array of join frames`);
-}
-
-export function assertCounters(c: unknown): asserts c is Record<string, number> | undefined {
-  if (c === undefined) return;
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new InvalidArgumentError('counters must be an object of numbers');
-  for (const [k, v] of Object.entries(c)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidArgumentError(`counter ${JSON.stringify(k)} must be a finite number`);
-  }
 }
 
 /**

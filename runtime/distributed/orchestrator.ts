@@ -4,9 +4,8 @@
  * metrics, errors and pending work, lists workers by liveness, cancels, pauses and resumes runs, and waits for
  * completion with a timeout. Every operation is a thin, typed call on the {@link DistributedBackend}.
  */
-import type { AnyWorkflowDef } from '../definition.js';
-import { compiledOf, type CompiledWorkflow } from '../engine/core.js';
-import type { Workflow } from '../engine/workflow.js';
+import type { AnyWorkflowDef, WorkflowDef } from '../graph/definition.js';
+import { compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import {
   DeadlineExceededError,
   InvalidArgumentError,
@@ -14,7 +13,7 @@ import {
   RunStateError,
   WaitTimeoutError,
   serializeError,
-} from '../errors.js';
+} from '../core/errors.js';
 import {
   isFinalRunStatus,
   type DeadLetter,
@@ -30,7 +29,7 @@ import {
   type WorkerRecord,
 } from './contracts.js';
 import { startDistributedRun, type StartDistributedOptions } from './execution.js';
-import { assertRunId, newRunId } from './ids.js';
+import { assertRunId, newRunId } from '../core/ids.js';
 
 /** A run as the orchestrator reports it (the stored record). */
 export type RunInfo = RunRecord;
@@ -54,10 +53,15 @@ export interface WaitOptions {
 /** How long after its deadline a run nobody is executing is failed by the orchestrator (clock-skew margin). */
 const DEADLINE_MARGIN_MS = 1_000;
 
-type WorkflowLike<I, O, C> = Workflow<I, O, C> | AnyWorkflowDef;
+/** A bound workflow (what `bindWorkflow` returns), seen only through its definition. */
+interface BoundLike<I, O, C> {
+  readonly def: WorkflowDef<any, any, I, O, C>;
+}
 
-function isBound(w: WorkflowLike<unknown, unknown, unknown>): w is Workflow<unknown, unknown, unknown> {
-  return typeof (w as Workflow<unknown, unknown, unknown>).stepDistributed === 'function';
+type WorkflowLike<I, O, C> = BoundLike<I, O, C> | WorkflowDef<any, any, I, O, C>;
+
+function isBound(w: WorkflowLike<unknown, unknown, unknown>): w is BoundLike<unknown, unknown, unknown> {
+  return typeof (w as AnyWorkflowDef).processWorkItem !== 'function' && typeof (w as BoundLike<unknown, unknown, unknown>).def === 'object';
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -85,7 +89,7 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown> {
     readonly backend: DistributedBackend,
     workflow?: WorkflowLike<I, O, C>,
   ) {
-    this.wf = workflow === undefined ? undefined : compiledOf(isBound(workflow as WorkflowLike<unknown, unknown, unknown>) ? (workflow as Workflow<I, O, C>).def : (workflow as AnyWorkflowDef));
+    this.wf = workflow === undefined ? undefined : compiledOf(isBound(workflow as WorkflowLike<unknown, unknown, unknown>) ? (workflow as BoundLike<I, O, C>).def : (workflow as AnyWorkflowDef));
   }
 
   private workflowOrThrow(op: string): CompiledWorkflow {

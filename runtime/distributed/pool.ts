@@ -2,8 +2,8 @@
  * `WorkerPool`: N {@link Worker}s of one workflow in one process, with unique ids across processes, a combined
  * graceful stop, and optional SIGTERM/SIGINT handling (graceful stop, then exit code 0).
  */
-import type { AnyWorkflowDef } from '../definition.js';
-import { InvalidArgumentError } from '../errors.js';
+import type { AnyWorkflowDef } from '../graph/definition.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
 import { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './worker.js';
 

@@ -6,26 +6,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AnyWorkflowDef } from '../definition.js';
-import type { CompiledWorkflow } from '../engine/core.js';
-import { InvalidArgumentError } from '../errors.js';
+import type { AnyWorkflowDef } from '../graph/definition.js';
+import type { CompiledWorkflow } from '../engine/compile.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { supportsBatchCommit, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { CommitBatcher } from './commit-batcher.js';
+import { ContextCache } from './context-cache.js';
+import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import {
-  CommitBatcher,
-  ContextCache,
-  DEFAULT_LEASE_MS,
   DEFAULT_MAX_REDELIVERIES,
-  InFlight,
   compileForWorker,
-  defaultHeartbeatMs,
-  extendInFlight,
   releaseLease,
   runLeased,
   type ExecutionEnv,
   type LeaseResult,
   type StepCallbacks,
 } from './execution.js';
-import { assertWorkerId } from './ids.js';
+import { assertWorkerId } from '../core/ids.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {

@@ -1,185 +1,29 @@
 /**
- * The engine's internals shared by every mode: a workflow definition compiled once into lookup tables, the step
- * core (attempts, retries, timeouts, fallbacks, routing, fan-out frames, join arrivals) and the in-memory run loop
- * used by `run` and by nested workflows. Nothing here touches a store.
+ * The step core shared by every mode (attempts, retries, timeouts, fallbacks, routing, fan-out frames, join
+ * arrivals), the in-memory run loop used by `run` and by nested workflows, and {@link executeStep}, one step for the
+ * durable and distributed modes. Nothing here touches a store: callers commit the outcome their own way.
  *
  * The hot path (plain `run`) allocates one work item, one node context and one outcome per step: no clone, no
  * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
  */
-import { contextCodecOf, type ContextCodec } from '../context.js';
-import { workflowMetaOf } from '../decorators.js';
-import type { AnyWorkflowDef, NodeExecutor, NodeSpec, NormalizedRetry, WorkflowDef } from '../definition.js';
-import {
-  CorruptStateError,
-  InvalidArgumentError,
-  NodeFailedError,
-  NodeTimeoutError,
-  NoTerminalReachedError,
-  StaleGeneratedModuleError,
-  reviveError,
-  serializeError,
-  type SerializedError,
-} from '../errors.js';
-import { fingerprintOf, graphShapeOf } from '../graph.js';
-import type { FailureInfo, Node, WorkflowCtx } from '../node.js';
-import { Transition } from '../transition.js';
+import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
+import { CorruptStateError, NodeFailedError, NodeTimeoutError, NoTerminalReachedError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
+import { Transition } from '../core/transition.js';
+import { sleep } from '../core/time.js';
+import type { ContextDelta } from '../context/codec.js';
 import { AbortSource } from './abort.js';
-import { abortReason, backoffDelay, isRunAbortError, shouldRetry, sleep } from './retry.js';
-import { joinItemFor, type ContextDelta, type EngineItem, type JoinArrival, type JoinFrame, type StepOutcome } from './step.js';
-
-/** A successor as the engine routes to it. */
-export interface Target {
-  readonly name: string;
-  /** A `@join()` node: items inside a fan-out become arrivals instead of running. */
-  readonly join: boolean;
-}
-
-/** One node with its edges resolved. */
-export interface CompiledNode {
-  readonly name: string;
-  readonly spec: NodeSpec;
-  readonly successors: readonly Target[];
-  readonly fallbacks: readonly Target[];
-  readonly arms: ReadonlyMap<string, readonly Target[]> | undefined;
-  readonly otherwise: readonly Target[] | undefined;
-  readonly discriminant: string;
-  readonly terminal: boolean;
-  readonly retry: NormalizedRetry | undefined;
-  readonly timeoutMs: number | undefined;
-  /** Attempts run on a copy of the context (so a failed attempt's writes can be discarded) even in plain `run`. */
-  readonly snapshot: boolean;
-}
-
-/** A workflow definition resolved once: node table, codec, start. */
-export interface CompiledWorkflow {
-  readonly def: AnyWorkflowDef;
-  readonly codec: ContextCodec<unknown>;
-  readonly nodes: ReadonlyMap<string, CompiledNode>;
-  readonly start: string;
-}
-
-/** What the engine reports while a run progresses (`onEvent`). */
-export type WorkflowEvent =
-  | {
-      readonly type: 'step';
-      readonly runId: string;
-      readonly node: string;
-      readonly itemId: string;
-      readonly attempt: number;
-      readonly input: unknown;
-      /** How the step ended. `fallback`: it failed and its fallbacks got the input. */
-      readonly transition: 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback';
-      /** The value (`next`, `terminal`) or values (`nextAll`) the node produced. */
-      readonly output: unknown;
-      /** The items the step enqueued (join arrivals excluded). */
-      readonly produced: readonly EngineItem[];
-    }
-  | { readonly type: 'retry'; readonly runId: string; readonly node: string; readonly itemId: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError }
-  | { readonly type: 'joined'; readonly runId: string; readonly item: EngineItem }
-  | { readonly type: 'completed'; readonly runId: string; readonly output: unknown; readonly dropped: readonly EngineItem[] }
-  | { readonly type: 'failed'; readonly runId: string; readonly error: SerializedError };
-
-/** The result of a run with its bookkeeping (`runDetailed`). */
-export interface RunResult<O = unknown, C = unknown> {
-  readonly runId: string;
-  /** The first terminal output. */
-  readonly output: O;
-  /** Items still queued (or produced alongside) when the first terminal completed the run: they never ran. */
-  readonly dropped: readonly EngineItem[];
-  /** Join arrivals still parked when the run completed (their join never ran). */
-  readonly pendingArrivals: number;
-  /** Steps executed (retries of one item count once). */
-  readonly steps: number;
-  readonly context: C;
-}
+import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
+import type { RunResult, WorkflowEvent } from './events.js';
+import { JoinBook, heldArrival } from './joins.js';
+import { backoffDelay, shouldRetry } from './retry.js';
+import type { EngineItem, JoinArrival, JoinFrame, StepEnv, StepOutcome } from './types.js';
 
 /** Id of the `index`-th child of `parent`. */
 export type ChildIdFn = (parent: EngineItem, index: number) => string;
 
 const EMPTY_ITEMS = Object.freeze([]) as unknown as EngineItem[];
 const EMPTY_ARRIVALS = Object.freeze([]) as unknown as JoinArrival[];
-
-// ---------------------------------------------------------------------------------------------------------------
-// Compilation
-
-const compiled = new WeakMap<object, CompiledWorkflow>();
-
-/**
- * Resolves a generated definition once (cached). Throws {@link StaleGeneratedModuleError} when the definition's
- * fingerprint differs from what the decorators of its workflow class describe now.
- */
-export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
-  const hit = compiled.get(def);
-  if (hit) return hit;
-  if (!def || typeof def !== 'object' || typeof def.processWorkItem !== 'function' || !def.nodes) {
-    throw new InvalidArgumentError('expected a generated workflow definition (the XDef export of a .floxide.ts module)');
-  }
-  const meta = workflowMetaOf(def.workflowClass);
-  if (!meta) {
-    throw new StaleGeneratedModuleError(
-      `the generated definition ${def.name} points at a class that is not decorated with @workflow: run floxide build`,
-    );
-  }
-  const actual = fingerprintOf(graphShapeOf(meta));
-  if (actual !== def.fingerprint) {
-    throw new StaleGeneratedModuleError(
-      `the generated module of ${def.name} is stale (generated fingerprint ${def.fingerprint}, source ${actual}): run floxide build`,
-    );
-  }
-  const specs = def.nodes as Record<string, NodeSpec>;
-  const targetOf = (from: string, name: string): Target => {
-    const s = specs[name];
-    if (!s) throw new StaleGeneratedModuleError(`${def.name}.${from} has an edge to unknown node "${name}": run floxide build`);
-    return Object.freeze({ name, join: s.join });
-  };
-  const nodes = new Map<string, CompiledNode>();
-  for (const name of Object.keys(specs)) {
-    const spec = specs[name];
-    const arms = spec.branch
-      ? new Map(Object.entries(spec.branch.arms).map(([tag, ts]) => [tag, ts.map((t) => targetOf(name, t))] as const))
-      : undefined;
-    nodes.set(
-      name,
-      Object.freeze({
-        name,
-        spec,
-        successors: spec.successors.map((t) => targetOf(name, t)),
-        fallbacks: spec.fallbacks.map((t) => targetOf(name, t)),
-        arms,
-        otherwise: spec.branch?.otherwise?.map((t) => targetOf(name, t)),
-        discriminant: spec.branch?.discriminant ?? 'kind',
-        terminal: spec.terminal,
-        retry: spec.retry,
-        timeoutMs: spec.timeoutMs,
-        snapshot: spec.retry !== undefined || spec.fallbacks.length > 0,
-      }),
-    );
-  }
-  if (!nodes.has(def.start)) throw new StaleGeneratedModuleError(`${def.name}: start node "${def.start}" is missing: run floxide build`);
-  const wf: CompiledWorkflow = Object.freeze({ def, codec: contextCodecOf(def), nodes, start: def.start });
-  compiled.set(def, wf);
-  return wf;
-}
-
-const checkedInstances = new WeakMap<object, CompiledWorkflow>();
-
-/** Checks that every node field of `instance` exists and is a node (has `process`) or a nested workflow. */
-export function checkInstance(wf: CompiledWorkflow, instance: object): void {
-  if (checkedInstances.get(instance) === wf) return;
-  if (!instance || typeof instance !== 'object') throw new InvalidArgumentError(`${wf.def.name}: expected a workflow instance`);
-  if (!(instance instanceof wf.def.workflowClass)) {
-    throw new InvalidArgumentError(`${wf.def.name}: the instance is not a ${wf.def.workflowClass.name}`);
-  }
-  for (const node of wf.nodes.values()) {
-    const v = (instance as Record<string, unknown>)[node.name];
-    if (node.spec.workflow) {
-      if (!v || typeof v !== 'object') throw new InvalidArgumentError(`${wf.def.name}.${node.name}: the nested workflow instance is missing`);
-    } else if (!v || typeof (v as { process?: unknown }).process !== 'function') {
-      throw new InvalidArgumentError(`${wf.def.name}.${node.name}: expected a node with a process() method (assign it in the constructor)`);
-    }
-  }
-  checkedInstances.set(instance, wf);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Run scope and node invocation
@@ -433,10 +277,6 @@ function held(item: EngineItem, delta: ContextDelta | undefined): StepOutcome {
   return { type: 'continue', items: EMPTY_ITEMS, arrivals: [heldArrival(frames)], delta };
 }
 
-function heldArrival(frames: readonly JoinFrame[]): JoinArrival {
-  const top = frames[frames.length - 1];
-  return { group: top.g, index: top.i, size: top.n, node: undefined, held: true, outer: frames.slice(0, -1) };
-}
 
 /**
  * Routes `values` to their targets: item-major, a new fan-out frame when more than one item results, join targets
@@ -482,62 +322,6 @@ function produce(
     }
   }
   return { items, arrivals };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Joins
-
-/**
- * What a complete group of arrivals becomes: the join item (values in index order, holds omitted, the outer
- * frames), or, when every arrival held, an empty arrival for the enclosing group (undefined at the top level).
- */
-export function settleJoinGroup(group: string, arrivals: readonly JoinArrival[]): EngineItem | JoinArrival | undefined {
-  const node = arrivals.find((a) => !a.held)?.node;
-  if (node !== undefined) return joinItemFor(node, group, arrivals);
-  const outer = arrivals[0]?.outer ?? [];
-  return outer.length > 0 ? heldArrival(outer) : undefined;
-}
-
-/** Parks join arrivals in memory and creates join items when groups complete (memory loop and memory store). */
-export class JoinBook {
-  private readonly groups = new Map<string, { slots: (JoinArrival | undefined)[]; count: number }>();
-
-  /** Parks `arrival`; returns the join item when its group (or an enclosing one, through holds) completes. */
-  park(arrival: JoinArrival): EngineItem | undefined {
-    let cur: JoinArrival | undefined = arrival;
-    while (cur) {
-      let g = this.groups.get(cur.group);
-      if (!g) {
-        g = { slots: new Array<JoinArrival | undefined>(cur.size), count: 0 };
-        this.groups.set(cur.group, g);
-      }
-      if (cur.index < 0 || cur.index >= g.slots.length) throw new CorruptStateError(`join arrival ${cur.index} out of range for group ${cur.group}`);
-      if (g.slots[cur.index] !== undefined) return undefined;
-      g.slots[cur.index] = cur;
-      g.count++;
-      if (g.count < g.slots.length) return undefined;
-      this.groups.delete(cur.group);
-      const r = settleJoinGroup(cur.group, g.slots as JoinArrival[]);
-      if (r === undefined) return undefined;
-      if (!('group' in r)) return r;
-      cur = r;
-    }
-    return undefined;
-  }
-
-  /** Arrivals parked in groups that have not completed. */
-  get pending(): number {
-    let n = 0;
-    for (const g of this.groups.values()) n += g.count;
-    return n;
-  }
-
-  /** The parked arrivals (for persistence). */
-  arrivals(): JoinArrival[] {
-    const out: JoinArrival[] = [];
-    for (const g of this.groups.values()) for (const a of g.slots) if (a) out.push(a);
-    return out;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -614,4 +398,25 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined);
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
+}
+
+
+/**
+ * Process one item of a bound workflow (see ARCHITECTURE.md "Step semantics") and say what it produced, without
+ * touching any store: the caller commits the outcome. `env.context` is not mutated; the attempt runs on a copy and
+ * the outcome carries the delta. With `env.inlineRetries` false a retryable failure returns `{type: 'retry'}`.
+ * The run's cancellation or deadline (an aborted `env.signal`) comes back as `failed` with a `CancelledError` or
+ * `DeadlineExceededError`; it is never retried nor routed to fallbacks. Throws `StaleGeneratedModuleError` for a
+ * stale definition and `CorruptStateError` for an item naming an unknown node.
+ */
+export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
+  const wf = compiledOf(def);
+  checkInstance(wf, instance);
+  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
+  try {
+    return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
+  } catch (err) {
+    if (isRunAbortError(err)) return { type: 'failed', error: serializeError(err), attempts: env.attempt };
+    throw err;
+  }
 }

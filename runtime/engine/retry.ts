@@ -1,9 +1,9 @@
 /**
- * Retry policy math and cancellable sleeps. Backoff values match Floxide's unit tests (linear 100 ms: 100, 200,
+ * Retry policy math and the workflow deadline. Backoff values match Floxide's unit tests (linear 100 ms: 100, 200,
  * 300..., capped; exponential 50 ms: 50, 100, 200, 400, capped) plus a uniform random jitter in [0, jitterMs].
  */
-import type { NormalizedRetry } from '../definition.js';
-import { CancelledError, DeadlineExceededError, InvalidArgumentError, NodeTimeoutError, UnrecoverableError } from '../errors.js';
+import type { NormalizedRetry } from '../graph/definition.js';
+import { InvalidArgumentError, UnrecoverableError, isRunAbortError } from '../core/errors.js';
 
 /**
  * The delay before retrying after failed attempt `attempt` (1-based), in ms.
@@ -19,11 +19,6 @@ export function backoffDelay(policy: NormalizedRetry, attempt: number, random: (
   return capped + jitter;
 }
 
-/** True for the failures that end a run at once: cancellation and the workflow deadline. */
-export function isRunAbortError(err: unknown): err is CancelledError | DeadlineExceededError {
-  return err instanceof CancelledError || err instanceof DeadlineExceededError;
-}
-
 /** Whether failed attempt `attempt` (1-based) of a node with `policy` should be retried. */
 export function shouldRetry(policy: NormalizedRetry | undefined, err: unknown, attempt: number): boolean {
   if (!policy || attempt >= policy.maxAttempts) return false;
@@ -32,34 +27,6 @@ export function shouldRetry(policy: NormalizedRetry | undefined, err: unknown, a
   const name = err instanceof Error ? err.name : undefined;
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
   return policy.retryOn.some((r) => r === name || r === code);
-}
-
-/**
- * Sleeps `ms`, or rejects with `signal.reason` as soon as the signal aborts (the timer is cleared).
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/**
- * The error an abort surfaces as: the signal's reason when it is ours (cancel, deadline, node timeout), else a
- * {@link CancelledError} caused by the foreign reason.
- */
-export function abortReason(signal: { readonly reason: unknown }): Error {
-  const r: unknown = signal.reason;
-  if (isRunAbortError(r) || r instanceof NodeTimeoutError) return r;
-  return new CancelledError('the run was cancelled', r === undefined ? undefined : { cause: r });
 }
 
 /**

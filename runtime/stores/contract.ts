@@ -8,8 +8,8 @@
  * Implementations: {@link MemoryCheckpointStore} (tests) and {@link SqliteCheckpointStore} (the embedded default).
  * Both pass the same conformance suite (`test/runtime/checkpoint-store.contract.ts`).
  */
-import type { SerializedError } from '../errors.js';
-import type { ContextDelta, EngineItem, JoinArrival } from '../engine/step.js';
+import type { SerializedError } from '../core/errors.js';
+import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 
 /** `running` (including interrupted runs), `completed`, `failed` (resumable), `cancelled` (final). */
 export type CheckpointStatus = 'running' | 'completed' | 'failed' | 'cancelled';

@@ -2,9 +2,9 @@
  * In-memory {@link CheckpointStore} for tests and short-lived processes. It stores JSON text, never live objects,
  * so it behaves like the durable stores: nothing read back shares state with the running workflow.
  */
-import { JoinBook } from '../engine/core.js';
-import type { EngineItem, JoinArrival } from '../engine/step.js';
-import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../errors.js';
+import { JoinBook } from '../engine/joins.js';
+import type { EngineItem, JoinArrival } from '../engine/types.js';
+import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
   type Checkpoint,
   type CheckpointStore,
@@ -15,8 +15,8 @@ import {
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
 } from './contract.js';
-import { assertRunId } from '../distributed/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../json.js';
+import { assertRunId } from '../core/ids.js';
+import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
 
 interface MemRun {
   runId: string;

@@ -15,7 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { StoreError } from '../errors.js';
+import { StoreError } from '../core/errors.js';
 
 // Int32 cells of the shared state.
 const REQ = 0; // checkpoint requests (the writer increments and notifies)

@@ -5,9 +5,10 @@
  * pollution. The schema lives in `migrations/*.sql` (append-only list below).
  */
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { settleJoinGroup } from '../engine/core.js';
-import type { EngineItem, JoinArrival } from '../engine/step.js';
+import type Database from 'better-sqlite3';
+import { requireOptional } from '../core/optional.js';
+import { settleJoinGroup } from '../engine/joins.js';
+import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
   FloxideError,
@@ -17,7 +18,7 @@ import {
   RunStateError,
   StoreError,
   type SerializedError,
-} from '../errors.js';
+} from '../core/errors.js';
 import {
   type Checkpoint,
   type CheckpointStore,
@@ -28,8 +29,8 @@ import {
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
 } from './contract.js';
-import { assertRunId } from '../distributed/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../json.js';
+import { assertRunId } from '../core/ids.js';
+import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
@@ -217,7 +218,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   /** Opens (creating if needed) the database at `filename` and applies pending migrations. */
   constructor(filename: string, options: SqliteCheckpointStoreOptions = {}) {
     try {
-      this.db = new Database(filename);
+      const Driver = requireOptional<typeof Database>('better-sqlite3', 'SqliteCheckpointStore (floxide/sqlite)');
+      this.db = new Driver(filename);
       // Must precede the first WAL access: then SQLite keeps the WAL index in heap memory (no -shm file, no locks).
       // Only a new, empty file takes it (before WAL mode writes the header); an existing file keeps its own.
       this.db.pragma(`page_size = ${pageSizeOf(options.pageSize)}`);

@@ -5,12 +5,12 @@
  */
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, RunNotFoundError } from '../../runtime/errors.js';
-import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/step.js';
+import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
+import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/types.js';
 import { supportsBatchCommit, type BatchStepCommitter, type DistributedBackend, type LeasedItem, type NewRun, type StepCommit } from '../../runtime/distributed/contracts.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
-import { CommitBatcher } from '../../runtime/distributed/execution.js';
+import { CommitBatcher } from '../../runtime/distributed/commit-batcher.js';
 import { REDIS_URL, uniquePrefix } from './helpers.js';
 
 const prefixes: string[] = [];

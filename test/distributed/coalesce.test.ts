@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Coalescer, type Settled } from '../../runtime/distributed/coalesce.js';
-import { StoreError } from '../../runtime/errors.js';
+import { StoreError } from '../../runtime/core/errors.js';
 
 /** A send that records its batches and answers when told to. */
 function recorder() {

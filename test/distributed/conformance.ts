@@ -17,10 +17,10 @@ import {
   RunStateError,
   StoreError,
   type SerializedError,
-} from '../../runtime/errors.js';
-import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/step.js';
+} from '../../runtime/core/errors.js';
+import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
-import { childItemId } from '../../runtime/distributed/ids.js';
+import { childItemId } from '../../runtime/core/ids.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const LONG = 30_000;

@@ -1,5 +1,5 @@
 /** Shared helpers of the distributed worker, orchestrator and fault tests. */
-import { bindWorkflow } from '../../runtime/engine/workflow.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { ChainWorkflow, CountCtx, FanWorkflow, SlowWorkflow, type Behaviour } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef, FanWorkflowDef, SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
@@ -62,7 +62,7 @@ export interface ChildWorker {
 
 /** Runs `floxide worker test/fixtures/distributed/fan-worker.ts --store <store> ...args` in a child process. */
 export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}): ChildWorker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'compiler/cli.ts', 'worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, ...args], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', 'worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

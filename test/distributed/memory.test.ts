@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
-import { assertKeyPrefix, assertRunId, canonicalJson, childItemId, parseStoredJson } from '../../runtime/distributed/ids.js';
+import { assertKeyPrefix, assertRunId, canonicalJson, childItemId, parseStoredJson } from '../../runtime/core/ids.js';
 import { classifyLiveness } from '../../runtime/distributed/contracts.js';
-import { CorruptStateError, InvalidArgumentError } from '../../runtime/errors.js';
+import { CorruptStateError, InvalidArgumentError } from '../../runtime/core/errors.js';
 import { describeBackendConformance } from './conformance.js';
 
 describeBackendConformance('memory', async () => new MemoryBackend());

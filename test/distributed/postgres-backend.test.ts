@@ -8,9 +8,10 @@ import pg from 'pg';
 import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 import { usePgSchemas } from './pg-schemas.js';
 import { POSTGRES_MIGRATIONS, migrate, sqlFile } from '../../runtime/distributed/postgres/migrate.js';
-import { joinItemFor, type JoinArrival } from '../../runtime/engine/step.js';
+import { joinItemFor } from '../../runtime/engine/joins.js';
+import type { JoinArrival } from '../../runtime/engine/types.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
-import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
+import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
 
 const { url: URL, prefix, admin, freshSchema, open } = usePgSchemas('p');
 

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { usePgSchemas } from './pg-schemas.js';
-import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/step.js';
+import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/types.js';
 import type { LeasedItem, NewRun, StepCommit } from '../../runtime/distributed/contracts.js';
-import { InvalidArgumentError, RunNotFoundError, StoreError } from '../../runtime/errors.js';
+import { InvalidArgumentError, RunNotFoundError, StoreError } from '../../runtime/core/errors.js';
 
 const { freshSchema, open } = usePgSchemas('b');
 

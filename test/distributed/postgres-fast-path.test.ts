@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { usePgSchemas } from './pg-schemas.js';
-import type { EngineItem, StepOutcome } from '../../runtime/engine/step.js';
+import type { EngineItem, StepOutcome } from '../../runtime/engine/types.js';
 import type { LeasedItem, NewRun, StepCommit } from '../../runtime/distributed/contracts.js';
 import type { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, StoreError } from '../../runtime/errors.js';
+import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';

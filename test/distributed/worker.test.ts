@@ -3,8 +3,8 @@ import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Worker, newWorkerId } from '../../runtime/distributed/worker.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
-import { ContextCache } from '../../runtime/distributed/execution.js';
-import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError } from '../../runtime/errors.js';
+import { ContextCache } from '../../runtime/distributed/context-cache.js';
+import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError } from '../../runtime/core/errors.js';
 import { CountCtx, ChainWorkflowDef, chain, checkFanRun, fan, slow, sleep, until } from './helpers.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -278,7 +278,7 @@ describe('ContextCache', () => {
     const b = new MemoryBackend();
     const wf = chain();
     await wf.startDistributed(Object.assign(new CountCtx(), { count: 10 }), 0, b, 'c');
-    const cache = new ContextCache((await import('../../runtime/engine/core.js')).compiledOf(ChainWorkflowDef).codec);
+    const cache = new ContextCache((await import('../../runtime/engine/compile.js')).compiledOf(ChainWorkflowDef).codec);
     expect(await cache.current(b, 'c')).toMatchObject({ count: 10 });
     await wf.stepDistributed(b, 'w');
     await wf.stepDistributed(b, 'w');

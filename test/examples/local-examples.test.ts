@@ -13,9 +13,9 @@ import {
   NodeFailedError,
   RunAlreadyCompletedError,
   runSource,
-  SqliteCheckpointStore,
   type WorkflowEvent,
 } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ArticleCtx, ArticleWorkflow, StubLlm, type Llm } from '../../examples/article.js';
 import { ArticleWorkflowDef } from '../../examples/article.floxide.js';
 import { BatchWorkflow } from '../../examples/batch.js';

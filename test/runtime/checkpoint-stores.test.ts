@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { MemoryCheckpointStore, SqliteCheckpointStore } from 'floxide';
+import { MemoryCheckpointStore } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { checkpointStoreContract } from './checkpoint-store.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-stores-'));

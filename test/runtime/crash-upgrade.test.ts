@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide';
+import { bindWorkflow } from 'floxide';
+import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 import { CrashCtx, CrashWorkflow } from '../fixtures/crash/flow.js';
 import { CrashWorkflowDef } from '../fixtures/crash/flow.floxide.js';
 

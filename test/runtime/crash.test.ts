@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, SqliteCheckpointStore } from 'floxide';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { CrashCtx, CrashWorkflow, type CrashOutput } from '../fixtures/crash/flow.js';
 import { CrashWorkflowDef } from '../fixtures/crash/flow.floxide.js';
 

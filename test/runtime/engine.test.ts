@@ -16,11 +16,11 @@ import {
   NoTerminalReachedError,
   RunInputMismatchError,
   RunNotFoundError,
-  SqliteCheckpointStore,
   StaleGeneratedModuleError,
   type CheckpointStore,
   type WorkflowEvent,
 } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { HoldWorkflow, JoinWorkflow, LoopCtx, LoopWorkflow, TimeoutWorkflow } from './flows/loop.js';
 import { HoldWorkflowDef, JoinWorkflowDef, LoopWorkflowDef, TimeoutWorkflowDef } from './flows/loop.floxide.js';
 

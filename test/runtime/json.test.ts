@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../runtime/errors.js';
-import { canonicalJson } from '../../runtime/json.js';
+import { InvalidArgumentError } from '../../runtime/core/errors.js';
+import { canonicalJson } from '../../runtime/core/json.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every level, honours toJSON, writes Sets as arrays, omits undefined properties', () => {

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteCheckpointStore, StoreError } from 'floxide';
+import { StoreError } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { WalCheckpointer } from '../../runtime/stores/sqlite-checkpointer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-ckpt-'));

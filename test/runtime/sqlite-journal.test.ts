@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, SQLITE_MIGRATIONS, SqliteCheckpointStore, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { InvalidArgumentError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

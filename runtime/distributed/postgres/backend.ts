@@ -8,8 +8,9 @@
  * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
  * `jsonb` results are parsed the same way through a per-pool type parser. Times come from the server's clock.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { PoolConfig } from 'pg';
+import { importOptional } from '../../core/optional.js';
 import {
   CancelledError,
   FloxideError,
@@ -22,8 +23,8 @@ import {
   StoreError,
   serializeError,
   type SerializedError,
-} from '../../errors.js';
-import type { EngineItem, JoinArrival } from '../../engine/step.js';
+} from '../../core/errors.js';
+import type { EngineItem, JoinArrival } from '../../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -55,8 +56,9 @@ import {
   type WorkerRecord,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
-import { assertArrival, assertCounters, assertEngineItem, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../memory.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
+import { assertArrival, assertCounters, assertEngineItem } from '../../engine/validate.js';
+import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName, migrate, sqlFile } from './migrate.js';
 
 /**
@@ -140,13 +142,15 @@ interface ItemRow {
 }
 
 /** Type parsers of the backend's pools: bigint as number (epoch ms, counters), JSON parsed without `__proto__`. */
-const typeParsers = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID) return (v: string) => Number(v);
-    if (JSON_OIDS.has(oid)) return (v: string) => parseStoredJson(v, 'jsonb value');
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-} as unknown as PoolConfig['types'];
+function typeParsers(driver: typeof pg): PoolConfig['types'] {
+  return {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === INT8_OID) return (v: string) => Number(v);
+      if (JSON_OIDS.has(oid)) return (v: string) => parseStoredJson(v, 'jsonb value');
+      return driver.types.getTypeParser(oid, format as 'text');
+    },
+  } as unknown as PoolConfig['types'];
+}
 
 function opt<T>(v: T | null | undefined): T | undefined {
   return v === null ? undefined : v;
@@ -206,13 +210,14 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     }
     const size = options.pool?.max ?? DEFAULT_POOL_SIZE;
     assertPositiveInt(size, 'pool.max');
-    const pool = new pg.Pool({
+    const driver = (await importOptional<{ default: typeof pg }>('pg', 'PostgresBackend (floxide/postgres)')).default;
+    const pool = new driver.Pool({
       ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
       ...options.pool,
       max: size,
       // schema validated above: [a-z0-9_] only, so it needs no quoting inside the startup option
       options: `-c search_path=${schema}`,
-      types: typeParsers,
+      types: typeParsers(driver),
     });
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { PoolClient } from 'pg';
-import { InvalidArgumentError, StoreError } from '../../errors.js';
+import { InvalidArgumentError, StoreError } from '../../core/errors.js';
 
 /** The default schema of the Postgres backend. */
 export const DEFAULT_POSTGRES_SCHEMA = 'floxide';

@@ -19,7 +19,8 @@
  *
  * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
  */
-import { createClient, type RedisClientOptions } from '@redis/client';
+import type { createClient, RedisClientOptions } from '@redis/client';
+import { importOptional } from '../../core/optional.js';
 import {
   CancelledError,
   CorruptStateError,
@@ -32,8 +33,8 @@ import {
   StoreError,
   serializeError,
   type SerializedError,
-} from '../../errors.js';
-import type { EngineItem, JoinArrival } from '../../engine/step.js';
+} from '../../core/errors.js';
+import type { EngineItem, JoinArrival } from '../../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -66,16 +67,9 @@ import {
   type WorkerRecord,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../ids.js';
-import {
-  assertArrival,
-  assertCounters,
-  assertEngineItem,
-  assertPositiveInt,
-  assertPositiveMs,
-  assertSerializedError,
-  assertString,
-} from '../memory.js';
+import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
+import { assertArrival, assertCounters, assertEngineItem } from '../../engine/validate.js';
+import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 
 /** Default key prefix of {@link RedisBackend}. */
@@ -268,6 +262,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     if (typeof retain !== 'number' || !Number.isSafeInteger(retain) || retain < 0) {
       throw new InvalidArgumentError(`retainFinishedMs must be a non-negative integer of milliseconds, got ${String(retain)}`);
     }
+    const { createClient } = await importOptional<typeof import('@redis/client')>('@redis/client', 'RedisBackend (floxide/redis)');
     const client = createClient({
       ...options.client,
       url: options.url ?? 'redis://127.0.0.1:6379',

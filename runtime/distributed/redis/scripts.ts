@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CorruptStateError } from '../../errors.js';
+import { CorruptStateError } from '../../core/errors.js';
 
 /** The scripts of the Redis backend, by name. The number after the dash in each file name is its KEYS count. */
 export const SCRIPT_FILES = {

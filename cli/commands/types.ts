@@ -17,7 +17,7 @@ export interface CliIo {
 }
 
 /**
- * A `floxide` subcommand. Modules export one as `default`, and `compiler/cli.ts` lists them (one line each), so
+ * A `floxide` subcommand. Modules export one as `default`, and `cli/cli.ts` lists them (one line each), so
  * `floxide worker` and `floxide runs` can live next to the code they drive.
  */
 export type CommandFactory = (io: CliIo) => Command;

@@ -1,15 +1,14 @@
 /**
- * The step core shared by every execution mode: process one work item of a bound workflow and say what it
- * produced. It performs no I/O on stores; the caller (local loop, checkpointed loop, distributed worker) commits
- * the outcome its own way (in memory, one SQLite transaction, one Lua script, one SQL transaction).
- *
+ * The engine's data types, shared by every mode and store: work items as the engine moves them, fan-out frames,
+ * join arrivals, a step's outcome and the environment of one step. Types only: no behaviour lives here.
  */
-import type { FailureInfo } from '../node.js';
-import { serializeError, type SerializedError } from '../errors.js';
-import type { WorkItemBase, AnyWorkflowDef } from '../definition.js';
+import type { FailureInfo } from '../core/node.js';
+import type { SerializedError } from '../core/errors.js';
+import type { WorkItemBase } from '../graph/definition.js';
+import type { ContextDelta } from '../context/codec.js';
 import type { AbortSource } from './abort.js';
-import { checkInstance, compiledOf, makeScope, stepCore } from './core.js';
-import { isRunAbortError } from './retry.js';
+
+export type { ContextDelta };
 
 /** One level of fan-out an item belongs to: group `g` (the producing item's id), index `i` of `n`. */
 export interface JoinFrame {
@@ -47,9 +46,6 @@ export interface JoinArrival {
   readonly outer: readonly JoinFrame[];
 }
 
-/** A step's effect on the context: only the touched fields, per their merge strategy. */
-export type ContextDelta = Record<string, unknown>;
-
 export type StepOutcome =
   /** Successors to enqueue and join arrivals to park (either may be empty: e.g. a hold). */
   | { readonly type: 'continue'; readonly items: EngineItem[]; readonly arrivals: JoinArrival[]; readonly delta: ContextDelta | undefined }
@@ -77,31 +73,3 @@ export interface StepEnv<C = unknown> {
   childId(parent: EngineItem, index: number): string;
 }
 
-/** The join item created once every arrival of a group is parked: input = values in index order, holds omitted. */
-export function joinItemFor(node: string, group: string, arrivals: readonly JoinArrival[]): EngineItem {
-  const sorted = [...arrivals].sort((a, b) => a.index - b.index);
-  const outer = sorted[0]?.outer ?? [];
-  const input = sorted.filter((a) => !a.held).map((a) => a.value);
-  const item: EngineItem = outer.length > 0 ? { node, id: `${group}:join`, input, join: outer } : { node, id: `${group}:join`, input };
-  return item;
-}
-
-/**
- * Process one item of a bound workflow (see ARCHITECTURE.md "Step semantics") and say what it produced, without
- * touching any store: the caller commits the outcome. `env.context` is not mutated; the attempt runs on a copy and
- * the outcome carries the delta. With `env.inlineRetries` false a retryable failure returns `{type: 'retry'}`.
- * The run's cancellation or deadline (an aborted `env.signal`) comes back as `failed` with a `CancelledError` or
- * `DeadlineExceededError`; it is never retried nor routed to fallbacks. Throws `StaleGeneratedModuleError` for a
- * stale definition and `CorruptStateError` for an item naming an unknown node.
- */
-export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
-  const wf = compiledOf(def);
-  checkInstance(wf, instance);
-  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
-  try {
-    return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
-  } catch (err) {
-    if (isRunAbortError(err)) return { type: 'failed', error: serializeError(err), attempts: env.attempt };
-    throw err;
-  }
-}

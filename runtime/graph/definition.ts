@@ -3,9 +3,9 @@
  * {@link defineWorkflow} once per workflow; users never write these objects by hand.
  */
 import type { MergeStrategyName } from './decorators.js';
-import type { Node } from './node.js';
-import type { Transition } from './transition.js';
-import type { normalizeRetry } from './graph.js';
+import type { Node } from '../core/node.js';
+import type { Transition } from '../core/transition.js';
+import type { normalizeRetry } from './shape.js';
 
 /** The fields every generated work item has. The generated `XWorkItem` union narrows `node` and `input`. */
 export interface WorkItemBase {

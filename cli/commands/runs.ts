@@ -46,7 +46,7 @@ function short(v: unknown, max = 60): string {
 /** Runs `fn` with a connected backend, mapping typed failures to messages and exit codes. */
 async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>): Promise<void> {
   const { connectBackend } = await import('../../runtime/distributed/connect.js');
-  const { InvalidArgumentError, FloxideError } = await import('../../runtime/errors.js');
+  const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: DistributedBackend;
   try {
     backend = await connectBackend(flags.store);
@@ -131,7 +131,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags) => {
       await withStore(io, flags, async (b) => {
-        const { RunNotFoundError } = await import('../../runtime/errors.js');
+        const { RunNotFoundError } = await import('../../runtime/core/errors.js');
         const run = await b.getRun(runId);
         if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
         const [metrics, pending, errors, deadLetters, workers, context] = await Promise.all([

@@ -3,9 +3,9 @@
  * path as the binary), on a key prefix of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../compiler/cli.js';
+import { runCli } from '../../cli/cli.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
-import { chain, CountCtx, REDIS_URL, uniquePrefix } from './helpers.js';
+import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;

@@ -4,8 +4,8 @@
  * canonical/safe JSON encoding every backend uses so that all of them compare and revive values the same way.
  */
 import * as crypto from 'node:crypto';
-import { InvalidArgumentError } from '../errors.js';
-import { canonicalJson, safeJsonParse } from '../json.js';
+import { InvalidArgumentError } from './errors.js';
+import { canonicalJson, safeJsonParse } from './json.js';
 
 /** The JSON helpers every backend uses (one implementation, in runtime/json.ts). */
 export { canonicalJson, safeJsonParse as parseStoredJson };

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Workflow } from '../engine/workflow.js';
+import type { Workflow } from './bind.js';
 
 /** The module could not be imported or exports nothing a worker can serve. */
 export class ModuleLoadError extends Error {

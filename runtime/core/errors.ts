@@ -69,6 +69,12 @@ export class PoisonItemError extends defineError('PoisonItemError', 'FLOXIDE_POI
  */
 export class UnrecoverableError extends defineError('UnrecoverableError', 'FLOXIDE_UNRECOVERABLE') {}
 
+/**
+ * An optional peer dependency is not installed: `floxide/sqlite` needs `better-sqlite3`, `floxide/redis` needs
+ * `@redis/client`, `floxide/postgres` needs `pg`. The message names the package and the command that installs it.
+ */
+export class MissingDependencyError extends defineError('MissingDependencyError', 'FLOXIDE_MISSING_DEPENDENCY') {}
+
 /** An error as stored data. */
 export interface SerializedError {
   name: string;
@@ -99,6 +105,7 @@ function safeString(v: unknown): string {
 }
 
 const KNOWN: Record<string, new (message: string, options?: { cause?: unknown }) => FloxideError> = {
+  MissingDependencyError,
   CancelledError,
   DeadlineExceededError,
   NodeTimeoutError,
@@ -131,4 +138,19 @@ export function reviveError(data: SerializedError): Error {
   }
   if (data.stack) err.stack = data.stack;
   return err;
+}
+
+/** True for the failures that end a run at once: cancellation and the workflow deadline. */
+export function isRunAbortError(err: unknown): err is CancelledError | DeadlineExceededError {
+  return err instanceof CancelledError || err instanceof DeadlineExceededError;
+}
+
+/**
+ * The error an abort surfaces as: the signal's reason when it is ours (cancel, deadline, node timeout), else a
+ * {@link CancelledError} caused by the foreign reason.
+ */
+export function abortReason(signal: { readonly reason: unknown }): Error {
+  const r: unknown = signal.reason;
+  if (isRunAbortError(r) || r instanceof NodeTimeoutError) return r;
+  return new CancelledError('the run was cancelled', r === undefined ? undefined : { cause: r });
 }

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../compiler/cli.js';
+import { runCli } from '../../cli/cli.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const cliSource = path.join(repo, 'compiler/cli.ts');
+const cliSource = path.join(repo, 'cli/cli.ts');
 // Absolute: the temporary project has no node_modules of its own.
 const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 

@@ -7,7 +7,7 @@
  * registry is then filled when the first instance is constructed.
  */
 import 'reflect-metadata';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 
 /** How a node's failures are retried (durably, in distributed mode). */
 export interface RetryOptions {

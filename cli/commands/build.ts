@@ -37,7 +37,7 @@ const buildCommand: CommandFactory = (io: CliIo) =>
     .option('--json', 'print the analysed FlowModel as JSON on stdout, e.g. `floxide build --json > model.json`')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: BuildFlags) => {
-      const { buildProject, formatBuildResult, watchProject } = await import('../build.js');
+      const { buildProject, formatBuildResult, watchProject } = await import('../../compiler/build.js');
       const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, cwd: io.cwd };
       const report = (result: Awaited<ReturnType<typeof buildProject>>) => {
         const { stdout, stderr } = formatBuildResult(result, { cwd: io.cwd, color: io.color, check: flags.check, json: flags.json });

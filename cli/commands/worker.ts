@@ -56,10 +56,10 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePath: string, flags: WorkerFlags) => {
-      const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/distributed/load.js');
+      const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
-      const { FloxideError, InvalidArgumentError } = await import('../../runtime/errors.js');
+      const { FloxideError, InvalidArgumentError } = await import('../../runtime/core/errors.js');
       let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined;
       try {
         size = int(flags.workers, '--workers', 1)!;

@@ -1,12 +1,10 @@
 /**
- * Building blocks around nodes: bounded-concurrency batches ({@link runBatch}, {@link BatchNode}), splitting
- * ({@link SplitNode}) and driving one run per event of an async iterable ({@link runSource}).
+ * Bounded-concurrency batches: {@link runBatch} and the {@link BatchNode} helper node (Floxide's `BatchNode`).
  */
-import { node } from '../decorators.js';
-import { InvalidArgumentError } from '../errors.js';
-import type { Node, WorkflowCtx } from '../node.js';
-import { Transition } from '../transition.js';
-import { abortReason } from './retry.js';
+import { node } from '../graph/decorators.js';
+import { InvalidArgumentError, abortReason } from '../core/errors.js';
+import type { Node, WorkflowCtx } from '../core/node.js';
+import { Transition } from '../core/transition.js';
 
 /**
  * Maps `inputs` through `fn` with at most `concurrency` calls in flight (a sliding window: a new call starts as
@@ -83,36 +81,5 @@ export class BatchNode<I, O, C = unknown> implements Node<I[], O[], C> {
       { concurrency: this.concurrency, signal: ctx.signal },
     );
     return Transition.next(parts.flat() as O[]);
-  }
-}
-
-/** Fans an input out into several values: `nextAll(split(input))` (Floxide's `SplitNode`). */
-@node()
-export class SplitNode<I, O> implements Node<I, O> {
-  constructor(readonly split: (input: I) => readonly O[]) {}
-  process(_ctx: WorkflowCtx, input: I): Transition<O> {
-    return Transition.nextAll(this.split(input));
-  }
-}
-
-/** Something that runs a workflow once per input (a bound workflow). */
-export interface Runnable<I, O, C> {
-  run(ctx: C, input: I, options?: { signal?: AbortSignal }): Promise<O>;
-}
-
-/**
- * Drives one run per event of `events`, one at a time, in order, and yields each run's output (Floxide's
- * `Source::run`). `context` makes the context of each run. The first failing run ends the iteration with its
- * error; `signal` stops it (and cancels the run in flight).
- */
-export async function* runSource<I, O, C>(
-  workflow: Runnable<I, O, C>,
-  events: AsyncIterable<I> | Iterable<I>,
-  context: () => C,
-  options: { signal?: AbortSignal } = {},
-): AsyncGenerator<O, void, undefined> {
-  for await (const event of events) {
-    if (options.signal?.aborted) throw abortReason(options.signal);
-    yield await workflow.run(context(), event, options.signal ? { signal: options.signal } : undefined);
   }
 }

@@ -2,8 +2,8 @@
  * `bindWorkflow`: a generated definition plus a workflow instance gives a {@link Workflow} with the local modes:
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
-import { deepEqual } from '../context.js';
-import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../definition.js';
+import { deepEqual } from '../context/codec.js';
+import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../graph/definition.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -12,27 +12,17 @@ import {
   RunAlreadyCompletedError,
   RunInputMismatchError,
   RunNotFoundError,
+  isRunAbortError,
   serializeError,
-} from '../errors.js';
+} from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
-import { assertRunId } from '../distributed/ids.js';
-import { canonicalJson } from '../json.js';
-import {
-  checkInstance,
-  compiledOf,
-  emitStep,
-  makeScope,
-  nodeFailedError,
-  runLoop,
-  stepCore,
-  type ChildIdFn,
-  type CompiledWorkflow,
-  type RunResult,
-  type RunScope,
-  type WorkflowEvent,
-} from './core.js';
-import { absoluteDeadline, isRunAbortError } from './retry.js';
-import type { EngineItem } from './step.js';
+import { assertRunId } from '../core/ids.js';
+import { canonicalJson } from '../core/json.js';
+import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
+import { emitStep, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
+import type { RunResult, WorkflowEvent } from '../engine/events.js';
+import { absoluteDeadline } from '../engine/retry.js';
+import type { EngineItem } from '../engine/types.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
   startDistributedRun,
