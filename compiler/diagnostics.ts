@@ -42,6 +42,7 @@ export const DIAGNOSTIC_CODES = {
   FLX026: { severity: 'error', title: 'misused floxide decorator', hint: 'see docs/diagnostics.md for where each decorator goes' },
   FLX027: { severity: 'error', title: 'nested workflows form a cycle', hint: 'a workflow cannot contain itself, directly or through other workflows' },
   FLX030: { severity: 'warning', title: 'unreachable node', hint: 'add an edge to it, or remove the field' },
+  FLX040: { severity: 'warning', title: 'generated module is stale or missing', hint: 'run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)' },
 } as const satisfies Record<string, DiagnosticCodeInfo>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

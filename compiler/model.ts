@@ -88,6 +88,28 @@ export interface FlowModel {
 
 export type Severity = 'error' | 'warning';
 
+/** A 1-based line and column (as in {@link Position}, without the file). */
+export interface LineColumn {
+  line: number;
+  column: number;
+}
+
+/** Replace `start`..`end` (end exclusive) of `file` with `newText`; an insertion when they are equal. */
+export interface TextEdit {
+  /** Relative to the project root, `/` separators. */
+  file: string;
+  start: LineColumn;
+  end: LineColumn;
+  newText: string;
+}
+
+/** A fix that can be applied mechanically (the `floxide/ts-plugin` offers it as a code fix). */
+export interface DiagnosticFix {
+  /** What the fix does, e.g. `Change "reviw" to "review"`. */
+  description: string;
+  edits: TextEdit[];
+}
+
 /** One problem found by analysis. */
 export interface Diagnostic {
   /** `FLX001`...; `TS####` codes are passed through from TypeScript. */
@@ -97,4 +119,6 @@ export interface Diagnostic {
   /** How to fix it. */
   hint?: string;
   position?: Position;
+  /** Edits that fix it, when the check knows them (best first). */
+  fixes?: DiagnosticFix[];
 }

@@ -5,6 +5,9 @@
  * must be literals.
  */
 import { ts } from 'ts-morph';
+import { isFloxideDecoratorsFile } from './decorator-files.js';
+
+export { isFloxideDecoratorsFile } from './decorator-files.js';
 
 /** The floxide decorators, with the property-access forms spelled out. */
 export type FloxideDecoratorKind =
@@ -32,13 +35,6 @@ export interface ResolvedDecorator {
   call: ts.CallExpression | undefined;
 }
 
-/** True when a file is floxide's decorator module (source or published declaration). */
-export function isFloxideDecoratorsFile(fileName: string): boolean {
-  if (!/(^|\/)runtime\/graph\/decorators\.(d\.)?[cm]?ts$/.test(fileName)) return false;
-  // Inside node_modules only the floxide package counts; outside, the floxide checkout itself (or a path mapping to it).
-  const nm = fileName.lastIndexOf('/node_modules/');
-  return nm < 0 || fileName.startsWith('/node_modules/floxide/', nm);
-}
 
 /** Resolves decorators to floxide decorator kinds, caching per symbol. */
 export class DecoratorResolver {

@@ -7,14 +7,13 @@ import * as path from 'node:path';
 import { ts, type Project } from 'ts-morph';
 import { sortDiagnostics } from '../diagnostics.js';
 import { FLOW_MODEL_VERSION, type Diagnostic, type FlowModel, type WorkflowModel } from '../model.js';
-import { DecoratorResolver } from './decorators.js';
-import { Extractor, type FileClasses } from './extract.js';
+import type { FileClasses } from './extract.js';
 import { configFileNames, isSkippedFile, loadProject, scopeMatcher, tsDiagnostic, type AnalyzeOptions } from './project.js';
-import { TypeTools } from './types.js';
-import { WorkflowAnalyzer } from './workflow.js';
+import { ProgramAnalysis } from './session.js';
 
 export type { AnalyzeOptions } from './project.js';
 export { shapeOfModel } from './shape.js';
+export { analyzeSourceFile, ProgramAnalysis, type FileAnalysis } from './session.js';
 
 /** What analysis produces: the model, every problem found, and the project root positions are relative to. */
 export interface AnalysisResult {
@@ -136,10 +135,7 @@ export class Analyzer {
   private run(only: Set<string> | undefined): void {
     const program = this.project!.getProgram().compilerObject;
     const checker = program.getTypeChecker();
-    const resolver = new DecoratorResolver(checker);
-    const extractor = new Extractor(resolver, checker, this.rootDir);
-    const tools = new TypeTools(checker);
-    const workflows = new WorkflowAnalyzer(checker, resolver, extractor, tools, this.rootDir);
+    const analysis = new ProgramAnalysis(program, this.rootDir);
     const roots = this.configFiles;
 
     const batch: Array<{ sf: ts.SourceFile; classes: FileClasses; out: Diagnostic[] }> = [];
@@ -157,11 +153,10 @@ export class Analyzer {
         const td = tsDiagnostic(d, this.rootDir);
         if (td) out.push(td);
       }
-      batch.push({ sf, classes: extractor.fileClasses(sf, out), out });
+      batch.push({ sf, classes: analysis.extract(sf, out), out });
     }
     const decoratorsOff = this.configDiagnostics.some((d) => d.code === 'FLX001');
     for (const { sf, classes, out } of batch) {
-      const models: WorkflowModel[] = [];
       if (classes.workflows.length > 0 || classes.nodeClasses.length > 0) {
         for (const d of program.getSemanticDiagnostics(sf)) {
           if (decoratorsOff && DECORATOR_MODE_CODES.has(d.code)) continue;
@@ -170,16 +165,7 @@ export class Analyzer {
           if (td) out.push(td);
         }
       }
-      for (const cls of classes.nodeClasses) {
-        const p = workflows.nodeClassProblem(cls as ts.ClassDeclaration & { name: ts.Identifier });
-        if (p) out.push(p);
-      }
-      for (const raw of classes.workflows) {
-        const res = workflows.workflow(raw);
-        if (!res) continue;
-        models.push(res.model);
-        out.push(...res.diagnostics);
-      }
+      const models = analysis.check(classes, out);
       this.files.set(sf.fileName, { workflows: models, diagnostics: out });
     }
   }

@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import { ts } from 'ts-morph';
 import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
-import type { ClassRef, Diagnostic, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import type { ClassRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import type { DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
+import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
 import type { Payload, TypeTools } from './types.js';
@@ -90,7 +91,17 @@ export class WorkflowAnalyzer {
     const out: Diagnostic[] = [];
     const c = this.checker;
     const t = this.tools;
-    const report = (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => out.push(diagnostic(code, message, positionOf(node, this.rootDir), hint));
+    const report = (code: DiagnosticCode, node: ts.Node, message: string, hint?: string, fixes?: Array<DiagnosticFix | undefined>) => {
+      const d = diagnostic(code, message, positionOf(node, this.rootDir), hint);
+      const usable = fixes?.filter((f): f is DiagnosticFix => f !== undefined) ?? [];
+      if (usable.length > 0) d.fixes = usable;
+      out.push(d);
+    };
+    const unknownTarget = (node: ts.Node, what: string, name: string) => {
+      const fields = [...fieldsByName.keys()];
+      const close = closeNames(name, fields);
+      report('FLX010', node, `${what} ${JSON.stringify(name)} is not a field of ${wfName}`, suggestion(close, fields), renameTargetFixes(node, close, this.rootDir));
+    };
     const wfName = raw.name;
 
     if (!isExportedByName(raw.decl)) report('FLX023', raw.nameNode, `workflow class ${wfName} is not exported by name, so the generated module cannot import it`, `write \`export class ${wfName}\``);
@@ -130,7 +141,7 @@ export class WorkflowAnalyzer {
     // Start.
     let start = raw.start?.name ?? '';
     if (!raw.start) report('FLX017', raw.decorator, `workflow ${wfName} declares no start`, "add start: '<field>' to @workflow({...})");
-    else if (!exists(start)) report('FLX010', raw.start.node, `start ${JSON.stringify(start)} is not a field of ${wfName}`, suggest(start, [...fieldsByName.keys()]));
+    else if (!exists(start)) unknownTarget(raw.start.node, 'start', start);
     else if (raw.otherMembers.has(start)) report('FLX017', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a field`, 'the start must name a node field');
     else if (!nodes.has(start)) report('FLX021', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a node: ${notNodes.get(start) ?? 'not a node'}`);
 
@@ -155,7 +166,7 @@ export class WorkflowAnalyzer {
         const edge: EdgeModel = { from: f.name, to: e.to, kind: e.kind, position: positionOf(e.decorator, this.rootDir) };
         if (e.tag !== undefined) edge.tag = e.tag;
         edges.push(edge);
-        if (!exists(e.to)) report('FLX010', e.targetNode, `${label} target ${JSON.stringify(e.to)} is not a field of ${wfName}`, suggest(e.to, [...fieldsByName.keys()]));
+        if (!exists(e.to)) unknownTarget(e.targetNode, `${label} target`, e.to);
         else if (!nodes.has(e.to)) report('FLX021', e.targetNode, `${label} target ${JSON.stringify(e.to)} of ${wfName} is not a node: ${notNodes.get(e.to) ?? 'it is a method or accessor'}`);
         else if (nodes.has(f.name)) validEdges.push({ from: f, e });
       }
@@ -188,16 +199,27 @@ export class WorkflowAnalyzer {
       if (e.kind === 'fallback' && src.input) checkPayload(t.payload([src.input]), e.to, 'FLX012', e.targetNode, `fallback ${from.name} -> ${e.to}: ${from.name}'s input`);
       if (e.kind === 'branch' || e.kind === 'otherwise') branchSources.add(from.name);
     }
-    for (const name of branchSources) this.checkBranch(nodes.get(name)!, raw.discriminant, checkPayload, report);
+    // The nodes that would accept a payload (in declaration order): where a fix can route a missing arm.
+    const acceptors = (p: Payload, except: string) =>
+      raw.fields
+        .map((f) => f.name)
+        .filter((to) => {
+          const target = to !== except && nodes.has(to) ? targetInput(to) : undefined;
+          return target !== undefined && t.assignable(p, target.type);
+        });
+    for (const name of branchSources) this.checkBranch(nodes.get(name)!, raw.discriminant, checkPayload, report, acceptors);
     // Branch arms whose targets were all invalid still need their tags checked.
-    for (const f of raw.fields) if ((f.arms.length > 0 || f.hasOtherwise) && nodes.has(f.name) && !branchSources.has(f.name)) this.checkBranch(nodes.get(f.name)!, raw.discriminant, checkPayload, report);
+    for (const f of raw.fields) if ((f.arms.length > 0 || f.hasOtherwise) && nodes.has(f.name) && !branchSources.has(f.name)) this.checkBranch(nodes.get(f.name)!, raw.discriminant, checkPayload, report, acceptors);
 
     // Contexts.
     for (const n of nodes.values()) {
       for (const need of n.contextNeeds) {
         if (!c.isTypeAssignableTo(ctxType, need.type)) {
           const what = n.kind === 'workflow' ? `nested workflow ${n.field.name} (${n.cls.name.text})` : `node ${n.field.name} (${n.cls.name.text})`;
-          report('FLX020', n.field.nameNode, `${what} needs context ${need.text}, but workflow ${wfName}'s context is ${ctxText}`, raw.context ? `make ${ctxText} assignable to ${need.text}` : `declare it: @workflow({ start: '${start}', context: ${need.text} })`);
+          const needClass = need.type.getSymbol()?.declarations?.find((d): d is NamedClass => ts.isClassDeclaration(d) && d.name !== undefined);
+          const call = ts.isCallExpression(raw.decorator.expression) ? raw.decorator.expression : undefined;
+          const fix = !raw.context && needClass && call ? addContextFix(call, needClass, c, this.rootDir) : undefined;
+          report('FLX020', n.field.nameNode, `${what} needs context ${need.text}, but workflow ${wfName}'s context is ${ctxText}`, raw.context ? `make ${ctxText} assignable to ${need.text}` : `declare it: @workflow({ start: '${start}', context: ${need.text} })`, [fix]);
         }
       }
     }
@@ -272,7 +294,8 @@ export class WorkflowAnalyzer {
     n: ResolvedNode,
     discriminant: string,
     checkPayload: (p: Payload, to: string, code: DiagnosticCode, at: ts.Node, what: string) => void,
-    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => void,
+    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string, fixes?: Array<DiagnosticFix | undefined>) => void,
+    acceptors: (p: Payload, except: string) => string[],
   ): void {
     const f = n.field;
     if (!n.output) return;
@@ -288,7 +311,16 @@ export class WorkflowAnalyzer {
       if (!allTags.includes(arm.tag)) report('FLX015', arm.tagNode, `${JSON.stringify(arm.tag)} is not a variant of ${f.name}'s output ${n.output.text} (its ${discriminant} tags: ${allTags.map((x) => JSON.stringify(x)).join(', ')})`);
     }
     const missing = allTags.filter((tag) => !named.has(tag));
-    if (missing.length > 0 && !f.hasOtherwise) report('FLX014', f.nameNode, `branch arms of ${f.name} are not exhaustive: missing ${missing.map((x) => JSON.stringify(x)).join(', ')}`);
+    if (missing.length > 0 && !f.hasOtherwise) {
+      // Each missing tag goes to the node named like it when that one accepts the variant, else to the first node
+      // that does, else to a field named like the tag (which the user then adds: FLX010 says so).
+      const arms = missing.map((tag) => {
+        const ok = acceptors(this.tools.payload(variants.filter((v) => v.tags.includes(tag)).map((v) => v.type)), f.name);
+        return { tag, target: ok.includes(tag) ? tag : (ok[0] ?? tag) };
+      });
+      const lastArm = [...f.edges].reverse().find((e) => e.kind === 'branch')?.decorator;
+      report('FLX014', f.nameNode, `branch arms of ${f.name} are not exhaustive: missing ${missing.map((x) => JSON.stringify(x)).join(', ')}`, undefined, [lastArm && addArmsFix(lastArm, arms, this.rootDir)]);
+    }
     for (const e of f.edges) {
       if (e.kind === 'branch') {
         const narrowed = variants.filter((v) => v.tags.includes(e.tag!)).map((v) => v.type);
@@ -347,9 +379,13 @@ export class WorkflowAnalyzer {
   }
 }
 
+/** The field names close to a misspelt one. */
+function closeNames(name: string, fields: readonly string[]): string[] {
+  return fields.filter((f) => distance(f.toLowerCase(), name.toLowerCase()) <= Math.max(1, Math.floor(name.length / 3)));
+}
+
 /** "did you mean" hint for a misspelt field name. */
-function suggest(name: string, fields: string[]): string {
-  const close = fields.filter((f) => distance(f.toLowerCase(), name.toLowerCase()) <= Math.max(1, Math.floor(name.length / 3)));
+function suggestion(close: readonly string[], fields: readonly string[]): string {
   return close.length > 0 ? `did you mean ${close.map((f) => JSON.stringify(f)).join(' or ')}?` : `the fields are ${fields.map((f) => JSON.stringify(f)).join(', ') || '(none)'}`;
 }
 

@@ -1,0 +1,52 @@
+/**
+ * Whether the generated module of one source file is up to date, without writing anything: the module the build
+ * would write now (the same {@link renderModule}) against the one on disk or in the editor. Used by the
+ * `floxide/ts-plugin` (FLX040 on the workflow class); `floxide build --check` makes the same byte comparison for
+ * the whole project.
+ */
+import type { WorkflowModel } from './model.js';
+import { generatedNames } from './emit/scope.js';
+import { generatedPathFor, renderModule, type OutputLayout } from './writer.js';
+
+export interface ModuleFreshness {
+  /** Absolute path of the generated module. */
+  path: string;
+  /** What `floxide build` would write. */
+  expected: string;
+  state: 'fresh' | 'stale' | 'missing';
+  /** Per workflow of the file that differs: the node names whose spec differs (empty when only other parts do). */
+  changed: Map<string, string[]>;
+}
+
+/** The node spec lines of `XNodes` in a generated module, by node name (`undefined` when the block is absent). */
+function nodeSpecLines(text: string, workflow: string): Map<string, string> | undefined {
+  const head = `export const ${generatedNames(workflow).nodes} = {\n`;
+  const start = text.indexOf(head);
+  if (start < 0) return undefined;
+  const end = text.indexOf('\n}', start + head.length);
+  const lines = new Map<string, string>();
+  for (const line of text.slice(start + head.length, end < 0 ? undefined : end).split('\n')) {
+    const m = /^\s+(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([\w$]+)): /.exec(line);
+    if (m) lines.set(m[1] ?? m[2] ?? m[3], line.trim());
+  }
+  return lines;
+}
+
+/** Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file). */
+export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): ModuleFreshness {
+  const sorted = [...workflows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const expected = renderModule(source, sorted, layout);
+  const path = generatedPathFor(source, layout);
+  const changed = new Map<string, string[]>();
+  if (current === undefined) return { path, expected, state: 'missing', changed };
+  if (current.replace(/\r\n/g, '\n') === expected) return { path, expected, state: 'fresh', changed };
+  for (const wf of sorted) {
+    const want = nodeSpecLines(expected, wf.name)!;
+    const have = nodeSpecLines(current, wf.name);
+    const fingerprint = new RegExp(`name: '${wf.name.replace(/\$/g, '\\$')}',\\n\\s*fingerprint: '${wf.fingerprint}'`);
+    if (have && fingerprint.test(current) && [...want].every(([k, v]) => have.get(k) === v) && have.size === want.size) continue;
+    const names = new Set([...want.keys(), ...(have?.keys() ?? [])]);
+    changed.set(wf.name, [...names].filter((n) => want.get(n) !== have?.get(n)));
+  }
+  return { path, expected, state: 'stale', changed };
+}
