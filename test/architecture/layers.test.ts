@@ -11,7 +11,7 @@ import { checkLayers, FLOORS, floorOf } from './layers.js';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 async function graphOf(): Promise<{ deps: Record<string, string[]>; circular: string[][]; skipped: string[] }> {
-  const res = await madge(['runtime', 'compiler', 'cli'], {
+  const res = await madge(['runtime', 'compiler', 'cli', 'tooling'], {
     baseDir: repo,
     fileExtensions: ['ts'],
     tsConfig: `${repo}/tsconfig.json`,

@@ -22,6 +22,7 @@ export const FLOORS: readonly Floor[] = [
   { name: 'entry', level: 6, prefixes: ['runtime/index.ts', 'runtime/sqlite.ts', 'runtime/redis.ts', 'runtime/postgres.ts'] },
   { name: 'compiler', level: 7, prefixes: ['compiler/'] },
   { name: 'cli', level: 8, prefixes: ['cli/'] },
+  { name: 'tooling', level: 8, prefixes: ['tooling/'] },
 ];
 
 /** The runtime floors the compiler may import. */
