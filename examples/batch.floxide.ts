@@ -67,6 +67,7 @@ export const BatchWorkflowMermaid =
 export const BatchWorkflowDef = defineWorkflow<BatchWorkflow, BatchWorkflowWorkItem, BatchWorkflowInput, BatchWorkflowOutput, BatchWorkflowContext>({
   name: 'BatchWorkflow',
   fingerprint: 'd4c7c456da0740a5',
+  source: 'examples/batch.ts',
   workflowClass: BatchWorkflow,
   contextClass: undefined,
   contextFields: {},

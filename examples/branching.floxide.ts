@@ -59,6 +59,7 @@ export const ThresholdWorkflowMermaid =
 export const ThresholdWorkflowDef = defineWorkflow<ThresholdWorkflow, ThresholdWorkflowWorkItem, ThresholdWorkflowInput, ThresholdWorkflowOutput, ThresholdWorkflowContext>({
   name: 'ThresholdWorkflow',
   fingerprint: '0a9e6956c1156cb7',
+  source: 'examples/branching.ts',
   workflowClass: ThresholdWorkflow,
   contextClass: undefined,
   contextFields: {},

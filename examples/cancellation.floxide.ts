@@ -44,6 +44,7 @@ export const CancellableWorkflowMermaid =
 export const CancellableWorkflowDef = defineWorkflow<CancellableWorkflow, CancellableWorkflowWorkItem, CancellableWorkflowInput, CancellableWorkflowOutput, CancellableWorkflowContext>({
   name: 'CancellableWorkflow',
   fingerprint: '96fa85e4539890b8',
+  source: 'examples/cancellation.ts',
   workflowClass: CancellableWorkflow,
   contextClass: undefined,
   contextFields: {},

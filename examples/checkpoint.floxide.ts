@@ -61,6 +61,7 @@ export const CounterWorkflowMermaid =
 export const CounterWorkflowDef = defineWorkflow<CounterWorkflow, CounterWorkflowWorkItem, CounterWorkflowInput, CounterWorkflowOutput, CounterWorkflowContext>({
   name: 'CounterWorkflow',
   fingerprint: 'ddc7bc155eb47df0',
+  source: 'examples/checkpoint.ts',
   workflowClass: CounterWorkflow,
   contextClass: CounterCtx,
   contextFields: { visits: 'append', steps: 'sum' },

@@ -51,6 +51,7 @@ export const FallbackWorkflowMermaid =
 export const FallbackWorkflowDef = defineWorkflow<FallbackWorkflow, FallbackWorkflowWorkItem, FallbackWorkflowInput, FallbackWorkflowOutput, FallbackWorkflowContext>({
   name: 'FallbackWorkflow',
   fingerprint: '8ad2638aa1da632d',
+  source: 'examples/fallback.ts',
   workflowClass: FallbackWorkflow,
   contextClass: undefined,
   contextFields: {},

@@ -51,6 +51,7 @@ export const GenericsWorkflowMermaid =
 export const GenericsWorkflowDef = defineWorkflow<GenericsWorkflow, GenericsWorkflowWorkItem, GenericsWorkflowInput, GenericsWorkflowOutput, GenericsWorkflowContext>({
   name: 'GenericsWorkflow',
   fingerprint: '7c2357a87a173303',
+  source: 'examples/generics.ts',
   workflowClass: GenericsWorkflow,
   contextClass: undefined,
   contextFields: {},

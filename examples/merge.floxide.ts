@@ -67,6 +67,7 @@ export const MergeWorkflowMermaid =
 export const MergeWorkflowDef = defineWorkflow<MergeWorkflow, MergeWorkflowWorkItem, MergeWorkflowInput, MergeWorkflowOutput, MergeWorkflowContext>({
   name: 'MergeWorkflow',
   fingerprint: 'fea508a341f358f2',
+  source: 'examples/merge.ts',
   workflowClass: MergeWorkflow,
   contextClass: undefined,
   contextFields: {},

@@ -51,6 +51,7 @@ export const InnerWorkflowMermaid =
 export const InnerWorkflowDef = defineWorkflow<InnerWorkflow, InnerWorkflowWorkItem, InnerWorkflowInput, InnerWorkflowOutput, InnerWorkflowContext>({
   name: 'InnerWorkflow',
   fingerprint: 'af24e0d8471378dd',
+  source: 'examples/nested.ts',
   workflowClass: InnerWorkflow,
   contextClass: undefined,
   contextFields: {},
@@ -111,6 +112,7 @@ export const OuterWorkflowMermaid =
 export const OuterWorkflowDef = defineWorkflow<OuterWorkflow, OuterWorkflowWorkItem, OuterWorkflowInput, OuterWorkflowOutput, OuterWorkflowContext>({
   name: 'OuterWorkflow',
   fingerprint: '1d8759bde5e92f6b',
+  source: 'examples/nested.ts',
   workflowClass: OuterWorkflow,
   contextClass: undefined,
   contextFields: {},

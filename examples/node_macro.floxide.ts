@@ -51,6 +51,7 @@ export const MultiplyWorkflowMermaid =
 export const MultiplyWorkflowDef = defineWorkflow<MultiplyWorkflow, MultiplyWorkflowWorkItem, MultiplyWorkflowInput, MultiplyWorkflowOutput, MultiplyWorkflowContext>({
   name: 'MultiplyWorkflow',
   fingerprint: '235980c88ef77ce7',
+  source: 'examples/node_macro.ts',
   workflowClass: MultiplyWorkflow,
   contextClass: undefined,
   contextFields: {},

@@ -95,6 +95,7 @@ export const OrderWorkflowMermaid =
 export const OrderWorkflowDef = defineWorkflow<OrderWorkflow, OrderWorkflowWorkItem, OrderWorkflowInput, OrderWorkflowOutput, OrderWorkflowContext>({
   name: 'OrderWorkflow',
   fingerprint: 'ef49fab600d8f6a2',
+  source: 'examples/order.ts',
   workflowClass: OrderWorkflow,
   contextClass: OrderCtx,
   contextFields: { status: 'lastWrite', history: 'append' },

@@ -44,6 +44,7 @@ export const ExponentialRetryWorkflowMermaid =
 export const ExponentialRetryWorkflowDef = defineWorkflow<ExponentialRetryWorkflow, ExponentialRetryWorkflowWorkItem, ExponentialRetryWorkflowInput, ExponentialRetryWorkflowOutput, ExponentialRetryWorkflowContext>({
   name: 'ExponentialRetryWorkflow',
   fingerprint: '206cfe1d17d875c8',
+  source: 'examples/retry.ts',
   workflowClass: ExponentialRetryWorkflow,
   contextClass: undefined,
   contextFields: {},
@@ -97,6 +98,7 @@ export const RetryWorkflowMermaid =
 export const RetryWorkflowDef = defineWorkflow<RetryWorkflow, RetryWorkflowWorkItem, RetryWorkflowInput, RetryWorkflowOutput, RetryWorkflowContext>({
   name: 'RetryWorkflow',
   fingerprint: '188a5e58ee95d0b9',
+  source: 'examples/retry.ts',
   workflowClass: RetryWorkflow,
   contextClass: undefined,
   contextFields: {},

@@ -59,6 +59,7 @@ export const SplitWorkflowMermaid =
 export const SplitWorkflowDef = defineWorkflow<SplitWorkflow, SplitWorkflowWorkItem, SplitWorkflowInput, SplitWorkflowOutput, SplitWorkflowContext>({
   name: 'SplitWorkflow',
   fingerprint: '610fa3e23c7aef9a',
+  source: 'examples/split.ts',
   workflowClass: SplitWorkflow,
   contextClass: undefined,
   contextFields: {},

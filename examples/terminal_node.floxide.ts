@@ -44,6 +44,7 @@ export const TerminalWorkflowMermaid =
 export const TerminalWorkflowDef = defineWorkflow<TerminalWorkflow, TerminalWorkflowWorkItem, TerminalWorkflowInput, TerminalWorkflowOutput, TerminalWorkflowContext>({
   name: 'TerminalWorkflow',
   fingerprint: 'c0c8bab74868129c',
+  source: 'examples/terminal_node.ts',
   workflowClass: TerminalWorkflow,
   contextClass: undefined,
   contextFields: {},

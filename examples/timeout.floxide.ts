@@ -44,6 +44,7 @@ export const DeadlineWorkflowMermaid =
 export const DeadlineWorkflowDef = defineWorkflow<DeadlineWorkflow, DeadlineWorkflowWorkItem, DeadlineWorkflowInput, DeadlineWorkflowOutput, DeadlineWorkflowContext>({
   name: 'DeadlineWorkflow',
   fingerprint: '96be73dfcaba650d',
+  source: 'examples/timeout.ts',
   workflowClass: DeadlineWorkflow,
   contextClass: undefined,
   contextFields: {},

@@ -51,6 +51,7 @@ export const TimerWorkflowMermaid =
 export const TimerWorkflowDef = defineWorkflow<TimerWorkflow, TimerWorkflowWorkItem, TimerWorkflowInput, TimerWorkflowOutput, TimerWorkflowContext>({
   name: 'TimerWorkflow',
   fingerprint: 'f40044a4a69f3492',
+  source: 'examples/timer.ts',
   workflowClass: TimerWorkflow,
   contextClass: undefined,
   contextFields: {},

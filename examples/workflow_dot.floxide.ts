@@ -97,6 +97,7 @@ export const DotWorkflowMermaid =
 export const DotWorkflowDef = defineWorkflow<DotWorkflow, DotWorkflowWorkItem, DotWorkflowInput, DotWorkflowOutput, DotWorkflowContext>({
   name: 'DotWorkflow',
   fingerprint: '7053f9d9231ae626',
+  source: 'examples/workflow_dot.ts',
   workflowClass: DotWorkflow,
   contextClass: undefined,
   contextFields: {},

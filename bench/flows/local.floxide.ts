@@ -51,6 +51,7 @@ export const FanInBenchMermaid =
 export const FanInBenchDef = defineWorkflow<FanInBench, FanInBenchWorkItem, FanInBenchInput, FanInBenchOutput, FanInBenchContext>({
   name: 'FanInBench',
   fingerprint: '3e1d9bbd5a55baaa',
+  source: 'bench/flows/local.ts',
   workflowClass: FanInBench,
   contextClass: undefined,
   contextFields: {},
@@ -121,6 +122,7 @@ export const LoopBenchMermaid =
 export const LoopBenchDef = defineWorkflow<LoopBench, LoopBenchWorkItem, LoopBenchInput, LoopBenchOutput, LoopBenchContext>({
   name: 'LoopBench',
   fingerprint: 'ce774799465b5a80',
+  source: 'bench/flows/local.ts',
   workflowClass: LoopBench,
   contextClass: BenchCtx,
   contextFields: { steps: 'sum', payload: 'lastWrite' },

@@ -117,6 +117,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
   w.indent(() => {
     w.writeLine(`name: ${tsString(wf.name)},`);
     w.writeLine(`fingerprint: ${tsString(wf.fingerprint)},`);
+    w.writeLine(`source: ${tsString(wf.class.file)},`);
     w.writeLine(`workflowClass: ${wfClass},`);
     w.writeLine(`contextClass: ${wf.context ? imports.userClass(wf.context, false) : 'undefined'},`);
     w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, tsString(f.strategy)] as const))},`);

@@ -77,6 +77,7 @@ export const EventLogWorkflowMermaid =
 export const EventLogWorkflowDef = defineWorkflow<EventLogWorkflow, EventLogWorkflowWorkItem, EventLogWorkflowInput, EventLogWorkflowOutput, EventLogWorkflowContext>({
   name: 'EventLogWorkflow',
   fingerprint: 'e601fdc5af620317',
+  source: 'examples/distributed/event_log.ts',
   workflowClass: EventLogWorkflow,
   contextClass: EventCtx,
   contextFields: { log: 'eventLog' },

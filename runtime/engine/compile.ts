@@ -7,6 +7,7 @@ import { workflowMetaOf } from '../graph/decorators.js';
 import type { AnyWorkflowDef, NodeSpec, NormalizedRetry } from '../graph/definition.js';
 import { InvalidArgumentError, StaleGeneratedModuleError } from '../core/errors.js';
 import { fingerprintOf, graphShapeOf } from '../graph/shape.js';
+import { describeGraphChanges } from '../graph/staleness.js';
 
 export interface Target {
   readonly name: string;
@@ -51,16 +52,18 @@ export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
   if (!def || typeof def !== 'object' || typeof def.processWorkItem !== 'function' || !def.nodes) {
     throw new InvalidArgumentError('expected a generated workflow definition (the XDef export of a .floxide.ts module)');
   }
+  const from = def.source ? ` (generated from ${def.source})` : '';
   const meta = workflowMetaOf(def.workflowClass);
   if (!meta) {
     throw new StaleGeneratedModuleError(
-      `the generated definition ${def.name} points at a class that is not decorated with @workflow: run floxide build`,
+      `the generated definition ${def.name}${from} points at a class that is not decorated with @workflow: run floxide build`,
     );
   }
   const actual = fingerprintOf(graphShapeOf(meta));
   if (actual !== def.fingerprint) {
+    const changes = describeGraphChanges(def, meta);
     throw new StaleGeneratedModuleError(
-      `the generated module of ${def.name} is stale (generated fingerprint ${def.fingerprint}, source ${actual}): run floxide build`,
+      `the generated module of ${def.name}${from} is stale: ${changes.length > 0 ? changes.join('; ') : `its graph changed (fingerprint ${def.fingerprint}, source ${actual})`}; run floxide build`,
     );
   }
   const specs = def.nodes as Record<string, NodeSpec>;

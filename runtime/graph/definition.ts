@@ -60,6 +60,8 @@ export interface WorkflowDef<W, WI extends WorkItemBase, I, O, C> {
   readonly name: string;
   /** Graph fingerprint computed by the compiler; compared with the decorators at bind time and with checkpoints. */
   readonly fingerprint: string;
+  /** The source file the module was generated from, relative to the project root (what errors name). */
+  readonly source?: string;
   /** The decorated workflow class (its registry metadata is what the fingerprint is checked against). */
   readonly workflowClass: abstract new (...args: any[]) => W;
   /** The context class, when the workflow declares one. */

@@ -12,6 +12,7 @@ import {
   RunAlreadyCompletedError,
   RunInputMismatchError,
   RunNotFoundError,
+  StaleGeneratedModuleError,
   isRunAbortError,
   serializeError,
 } from '../core/errors.js';
@@ -103,6 +104,11 @@ export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, Wo
  * instance is missing or is not a node.
  */
 export function bindWorkflow<D extends AnyWorkflowDef>(def: D, instance: object): WorkflowOf<D> {
+  if (def === undefined || def === null) {
+    // A named import of a definition the generated module does not export (yet) reads as undefined under CommonJS.
+    const cls = instance && typeof instance === 'object' ? instance.constructor?.name : undefined;
+    throw new StaleGeneratedModuleError(`bindWorkflow got no generated definition${cls ? ` for ${cls}` : ''} (${String(def)}): its generated module does not export it; run floxide build`);
+  }
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   return new BoundWorkflow(wf, instance) as unknown as WorkflowOf<D>;

@@ -51,6 +51,7 @@ export const HoldWorkflowMermaid =
 export const HoldWorkflowDef = defineWorkflow<HoldWorkflow, HoldWorkflowWorkItem, HoldWorkflowInput, HoldWorkflowOutput, HoldWorkflowContext>({
   name: 'HoldWorkflow',
   fingerprint: 'c5e8237edddd4eff',
+  source: 'test/runtime/flows/loop.ts',
   workflowClass: HoldWorkflow,
   contextClass: undefined,
   contextFields: {},
@@ -119,6 +120,7 @@ export const JoinWorkflowMermaid =
 export const JoinWorkflowDef = defineWorkflow<JoinWorkflow, JoinWorkflowWorkItem, JoinWorkflowInput, JoinWorkflowOutput, JoinWorkflowContext>({
   name: 'JoinWorkflow',
   fingerprint: '7d7e17067df58baa',
+  source: 'test/runtime/flows/loop.ts',
   workflowClass: JoinWorkflow,
   contextClass: undefined,
   contextFields: {},
@@ -181,6 +183,7 @@ export const LoopWorkflowMermaid =
 export const LoopWorkflowDef = defineWorkflow<LoopWorkflow, LoopWorkflowWorkItem, LoopWorkflowInput, LoopWorkflowOutput, LoopWorkflowContext>({
   name: 'LoopWorkflow',
   fingerprint: '9e17848d59f731b5',
+  source: 'test/runtime/flows/loop.ts',
   workflowClass: LoopWorkflow,
   contextClass: LoopCtx,
   contextFields: { count: 'sum', peak: 'max', trail: 'append', events: 'eventLog', config: 'fixed' },
@@ -241,6 +244,7 @@ export const TimeoutWorkflowMermaid =
 export const TimeoutWorkflowDef = defineWorkflow<TimeoutWorkflow, TimeoutWorkflowWorkItem, TimeoutWorkflowInput, TimeoutWorkflowOutput, TimeoutWorkflowContext>({
   name: 'TimeoutWorkflow',
   fingerprint: '3b9fb2a2df5e9e92',
+  source: 'test/runtime/flows/loop.ts',
   workflowClass: TimeoutWorkflow,
   contextClass: undefined,
   contextFields: {},
