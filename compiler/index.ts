@@ -1,5 +1,5 @@
 // The public compiler surface of `floxide/compiler`. Named exports only.
-export { analyzeProject, Analyzer, shapeOfModel, type AnalyzeOptions, type AnalysisResult } from './analyze/index.js';
+export { analyzeProject, analyzeSourceFile, Analyzer, ProgramAnalysis, shapeOfModel, type AnalyzeOptions, type AnalysisResult, type FileAnalysis } from './analyze/index.js';
 export { formatDiagnostics, sortDiagnostics, diagnostic, DIAGNOSTIC_CODES, type DiagnosticCode, type DiagnosticCodeInfo, type FormatOptions } from './diagnostics.js';
 export {
   FLOW_MODEL_VERSION,
@@ -11,8 +11,12 @@ export {
   type ClassRef,
   type Position,
   type Diagnostic,
+  type DiagnosticFix,
+  type TextEdit,
+  type LineColumn,
   type Severity,
 } from './model.js';
+export { generatedModuleFreshness, type ModuleFreshness } from './freshness.js';
 // Emitters, writer and build (the functions behind `floxide build` and `floxide graph`; the bin lives in cli/).
 export { dotOf, mermaidOf, emitWorkflow, type Emitted, type ImportSpec, type ModuleRef } from './emit/index.js';
 export { renderModule, renderModules, writeOutputs, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule, type WriteResult } from './writer.js';

@@ -64,9 +64,15 @@ export function createPluginModule(ts: typeof TS): TS.server.PluginModule {
         const member = ls[key];
         (proxy as unknown as Record<string, unknown>)[key] = typeof member === 'function' ? (...args: unknown[]) => (member as (...a: unknown[]) => unknown).apply(ls, args) : member;
       }
+      const verbose = info.project.projectService.logger.hasLevel(ts.server.LogLevel.verbose);
       proxy.getSemanticDiagnostics = (fileName) => {
         const plain = ls.getSemanticDiagnostics(fileName);
-        return guarded('diagnostics', plain, (s) => s.semanticDiagnostics(fileName, plain));
+        return guarded('diagnostics', plain, (s) => {
+          const started = performance.now();
+          const all = s.semanticDiagnostics(fileName, plain);
+          if (verbose) log(`diagnostics of ${fileName}: ${all.length - plain.length} added in ${(performance.now() - started).toFixed(2)} ms`);
+          return all;
+        });
       };
       proxy.getCodeFixesAtPosition = (fileName, start, end, errorCodes, formatOptions, preferences) => {
         const plain = ls.getCodeFixesAtPosition(fileName, start, end, errorCodes, formatOptions, preferences);
