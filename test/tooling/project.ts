@@ -3,18 +3,20 @@
  * exports map, the ts-plugin folder and dist/, which `npm test` builds first), Node's types, and a tsconfig as
  * `floxide init` writes it.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-export function makeProject(prefix: string, files: Record<string, string>, opts: { plugin?: boolean; links?: string[] } = {}): string {
+/** `links`: packages of the repository's node_modules to link in too; `'*'` links all of them (for vitest). */
+export function makeProject(prefix: string, files: Record<string, string>, opts: { plugin?: boolean; links?: string[] | '*' } = {}): string {
   const root = mkdtempSync(path.join(tmpdir(), `floxide-${prefix}-`));
   mkdirSync(path.join(root, 'node_modules'), { recursive: true });
   symlinkSync(repo, path.join(root, 'node_modules/floxide'), 'dir');
-  for (const pkg of ['@types', 'reflect-metadata', ...(opts.links ?? [])]) symlinkSync(path.join(repo, 'node_modules', pkg), path.join(root, 'node_modules', pkg), 'dir');
+  const links = opts.links === '*' ? readdirSync(path.join(repo, 'node_modules')).filter((p) => p !== '.cache' && p !== 'floxide') : ['@types', 'reflect-metadata', ...(opts.links ?? [])];
+  for (const pkg of links) symlinkSync(path.join(repo, 'node_modules', pkg), path.join(root, 'node_modules', pkg), 'dir');
   const compilerOptions = {
     target: 'ES2022',
     module: 'NodeNext',
