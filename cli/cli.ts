@@ -16,6 +16,7 @@ export const COMMANDS: ReadonlyArray<() => Promise<{ default: CommandFactory }>>
   () => import('./commands/graph.js'),
   () => import('./commands/worker.js'),
   () => import('./commands/runs.js'),
+  () => import('./commands/init.js'),
 ];
 
 const VERSION = '0.1.0';

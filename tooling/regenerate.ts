@@ -110,7 +110,8 @@ export async function ensureGenerated(generated: string, opts: EnsureOptions = {
   const target = generated.replace(/\.floxide(?:\.([cm]?)[jt]sx?)?$/, (_m, mc: string | undefined) => `.floxide.${mc ?? ''}ts`);
   if (!source) {
     // Not next to its source (an --out-dir build, or a generated module whose source is gone): nothing to rebuild from.
-    return existsSync(target) ? { ok: true, built: false } : { ok: false, message: `${target} does not exist and no source file is next to it: run floxide build` };
+    // Compiled output (dist/x.floxide.js) is imported as it is.
+    return existsSync(target) || existsSync(generated) ? { ok: true, built: false } : { ok: false, message: `${target} does not exist and no source file is next to it: run floxide build` };
   }
   const project = opts.project ?? nearestTsconfig(source);
   if (!project) return { ok: false, message: `${source} is not in a TypeScript project (no tsconfig.json above it), so its generated module cannot be built` };

@@ -1,0 +1,39 @@
+/** `floxide init [dir]`: scaffold a floxide project, or add floxide to an existing package. */
+import { Command } from 'commander';
+import type { CliIo, CommandFactory } from './types.js';
+
+const EXAMPLES = `
+What it writes (an existing file is never overwritten silently):
+  package.json      "type": "module", the scripts (prebuild: floxide build, build, start, dev, test) and the
+                    dependencies; an existing one only gets what it lacks, and its own values win
+  tsconfig.json     legacy decorators, NodeNext, and the floxide/ts-plugin for editors
+  vitest.config.ts  the floxide/vite plugin (builds stale generated modules before tests import them)
+  src/hello.ts      an example workflow, with src/hello.test.ts and src/main.ts
+  README.md         the two commands: npm install && npm start, npm test
+  .gitignore        node_modules/ and dist/ (generated *.floxide.ts modules are committed); lines are only added
+
+Examples:
+  $ floxide init                    in the current folder
+  $ floxide init my-flows           in ./my-flows (created when missing)
+  $ floxide init --name @acme/flows package name of a new package.json
+  $ floxide init --force            also replace existing files that differ (package.json and .gitignore are still merged)
+
+Exit codes: 0 done, 1 some existing files differ and were left as they were (listed), 2 bad usage or internal error.
+`;
+
+const initCommand: CommandFactory = (io: CliIo) =>
+  new Command('init')
+    .description('scaffold a floxide project (or add floxide to an existing package.json)')
+    .argument('[dir]', 'the project folder, created when missing (default: the current folder), e.g. `my-flows`', '.')
+    .option('--name <name>', 'the package name of a new package.json (default: the folder name), e.g. `--name @acme/flows`')
+    .option('--force', 'replace existing files that differ instead of leaving them (package.json and .gitignore are merged either way)')
+    .addHelpText('after', EXAMPLES)
+    .action(async (dir: string, flags: { name?: string; force?: boolean }) => {
+      const path = await import('node:path');
+      const { initProject, formatInitResult } = await import('../init/scaffold.js');
+      const result = initProject({ dir: path.resolve(io.cwd, dir), name: flags.name, force: flags.force });
+      io.stdout.write(formatInitResult(result, io.cwd));
+      io.exitCode = result.skipped > 0 ? 1 : 0;
+    });
+
+export default initCommand;

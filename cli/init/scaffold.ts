@@ -1,0 +1,183 @@
+/**
+ * `floxide init` as a function: the files of a new floxide project (from the static frames in `templates/init/`),
+ * or the additions to an existing one. Nothing is overwritten silently: an existing `package.json` gets only the
+ * keys it lacks (its own scripts and versions win, and are reported), an existing `.gitignore` gets only the lines
+ * it lacks, and any other existing file that differs is left alone and reported (or replaced with `force`).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fillTemplate, readTemplate } from '../../compiler/writer.js';
+
+export interface InitOptions {
+  /** The project folder (created when missing). */
+  dir: string;
+  /** The package name of a new package.json (default: the folder's name). */
+  name?: string;
+  /** Replace existing files that differ (package.json and .gitignore are still only added to). */
+  force?: boolean;
+}
+
+/** What happened to one file. */
+export interface InitFileResult {
+  /** Relative to the project folder. */
+  file: string;
+  action: 'created' | 'updated' | 'unchanged' | 'overwritten' | 'skipped';
+  /** For `updated` and `skipped`: what was added, or why the file was left alone. */
+  detail?: string;
+}
+
+export interface InitResult {
+  dir: string;
+  files: InitFileResult[];
+  /** Existing files that differ and were left alone (exit code 1 unless `force`). */
+  skipped: number;
+}
+
+/** The versions a new project depends on: this package's, and the toolchain it is tested with. */
+const DEV_DEPENDENCIES: Record<string, string> = {
+  '@types/node': '^20.19.0',
+  tsx: '^4.23.15',
+  typescript: '~6.0.3',
+  vitest: '~4.1.12',
+};
+
+/** Scripts as the README's "Getting started" advises, plus `start` and `test` for the two commands of the project's README. */
+const SCRIPTS: Record<string, string> = {
+  prebuild: 'floxide build',
+  build: 'tsc',
+  prestart: 'npm run build',
+  start: 'node dist/main.js',
+  predev: 'floxide build',
+  dev: 'tsx src/main.ts',
+  pretest: 'floxide build',
+  test: 'tsc --noEmit && vitest run',
+};
+
+/** Template (under templates/init/) -> project file. */
+const FILES: ReadonlyArray<readonly [string, string]> = [
+  ['tsconfig.json.txt', 'tsconfig.json'],
+  ['vitest.config.ts.txt', 'vitest.config.ts'],
+  ['hello.ts.txt', 'src/hello.ts'],
+  ['hello.test.ts.txt', 'src/hello.test.ts'],
+  ['main.ts.txt', 'src/main.ts'],
+  ['README.md.txt', 'README.md'],
+];
+
+function ownVersion(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      const json = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
+      if (json.name === 'floxide' && json.version) return json.version;
+    }
+    if (path.dirname(dir) === dir) return '0.0.0';
+  }
+}
+
+/** An npm package name from a folder name. */
+function packageName(dir: string): string {
+  const name = path
+    .basename(path.resolve(dir))
+    .toLowerCase()
+    .replace(/[^a-z0-9._~-]+/g, '-')
+    .replace(/^[._-]+|-+$/g, '');
+  return name || 'floxide-project';
+}
+
+function writeFile(abs: string, text: string): void {
+  mkdirSync(path.dirname(abs), { recursive: true });
+  writeFileSync(abs, text);
+}
+
+/** Adds what a package.json lacks; its own values win and are reported. */
+function mergePackageJson(abs: string, name: string, version: string): InitFileResult {
+  const wanted = {
+    type: 'module',
+    scripts: SCRIPTS,
+    dependencies: { floxide: `^${version}` },
+    devDependencies: DEV_DEPENDENCIES,
+  };
+  if (!existsSync(abs)) {
+    writeFile(abs, `${JSON.stringify({ name, version: '0.1.0', private: true, ...wanted }, null, 2)}\n`);
+    return { file: 'package.json', action: 'created' };
+  }
+  const text = readFileSync(abs, 'utf8');
+  let pkg: Record<string, unknown>;
+  try {
+    pkg = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    return { file: 'package.json', action: 'skipped', detail: `not valid JSON (${(err as Error).message}); add floxide yourself` };
+  }
+  const added: string[] = [];
+  const kept: string[] = [];
+  if (pkg.type === undefined) {
+    pkg.type = 'module';
+    added.push('"type": "module"');
+  } else if (pkg.type !== 'module') kept.push(`"type": ${JSON.stringify(pkg.type)} (floxide and its generated modules are ES modules: it needs "module")`);
+  for (const key of ['scripts', 'dependencies', 'devDependencies'] as const) {
+    const want = wanted[key] as Record<string, string>;
+    const have = (pkg[key] ?? {}) as Record<string, string>;
+    const other = key === 'dependencies' ? ((pkg.devDependencies ?? {}) as Record<string, string>) : key === 'devDependencies' ? ((pkg.dependencies ?? {}) as Record<string, string>) : {};
+    for (const [k, v] of Object.entries(want)) {
+      if (have[k] === undefined && other[k] === undefined) {
+        have[k] = v;
+        added.push(`${key}.${k}`);
+      } else if ((have[k] ?? other[k]) !== v) kept.push(`${key}.${k} (${JSON.stringify(have[k] ?? other[k])}; floxide init would use ${JSON.stringify(v)})`);
+    }
+    if (Object.keys(have).length > 0) pkg[key] = have;
+  }
+  if (added.length > 0) writeFile(abs, `${JSON.stringify(pkg, null, 2)}\n`);
+  const detail = [added.length > 0 ? `added ${added.join(', ')}` : '', kept.length > 0 ? `kept yours: ${kept.join('; ')}` : ''].filter(Boolean).join('; ');
+  return { file: 'package.json', action: added.length > 0 ? 'updated' : 'unchanged', ...(detail ? { detail } : {}) };
+}
+
+/** Appends the lines a .gitignore lacks. */
+function mergeGitignore(abs: string): InitFileResult {
+  const wanted = readTemplate('init/gitignore.txt');
+  if (!existsSync(abs)) {
+    writeFile(abs, wanted);
+    return { file: '.gitignore', action: 'created' };
+  }
+  const text = readFileSync(abs, 'utf8');
+  const have = new Set(text.split(/\r?\n/).map((l) => l.trim()));
+  const missing = wanted.split('\n').filter((l) => l.trim() !== '' && !have.has(l.trim()));
+  if (missing.length === 0) return { file: '.gitignore', action: 'unchanged' };
+  writeFile(abs, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`);
+  return { file: '.gitignore', action: 'updated', detail: `added ${missing.filter((l) => !l.startsWith('#')).join(', ') || 'the note on generated modules'}` };
+}
+
+/** Scaffolds (or completes) a floxide project in `opts.dir`. */
+export function initProject(opts: InitOptions): InitResult {
+  const dir = path.resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const name = opts.name ?? packageName(dir);
+  const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, ownVersion()), mergeGitignore(path.join(dir, '.gitignore'))];
+  for (const [template, file] of FILES) {
+    const abs = path.join(dir, file);
+    const text = fillTemplate(readTemplate(`init/${template}`), template === 'README.md.txt' ? { name } : {});
+    if (!existsSync(abs)) {
+      writeFile(abs, text);
+      files.push({ file, action: 'created' });
+    } else if (readFileSync(abs, 'utf8') === text) {
+      files.push({ file, action: 'unchanged' });
+    } else if (opts.force) {
+      writeFile(abs, text);
+      files.push({ file, action: 'overwritten' });
+    } else {
+      files.push({ file, action: 'skipped', detail: 'exists and differs; left as it is (--force replaces it)' });
+    }
+  }
+  return { dir, files, skipped: files.filter((f) => f.action === 'skipped').length };
+}
+
+/** The report `floxide init` prints. */
+export function formatInitResult(result: InitResult, cwd: string): string {
+  const where = path.relative(cwd, result.dir) || '.';
+  const lines = result.files.map((f) => `  ${f.action.padEnd(11)} ${f.file}${f.detail ? `: ${f.detail}` : ''}`);
+  const next =
+    result.skipped > 0
+      ? `${result.skipped} existing file(s) were left as they were; compare them with what floxide init writes, or rerun with --force.`
+      : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  npm install && npm start\n  npm test`;
+  return `floxide init in ${where}:\n${lines.join('\n')}\n${next}\n`;
+}

@@ -1,0 +1,115 @@
+/**
+ * `floxide init`: in an empty folder it scaffolds a project in which, once the packed package is installed, the two
+ * commands of the project's README pass (`npm start`, `npm test`); in an existing project it adds only what is
+ * missing and never overwrites a file silently.
+ *
+ * The install is offline: the tarball of `npm pack` (dist/ as `npm test` built it) is unpacked into the project's
+ * node_modules, and its dependencies (and the dev tools: typescript, tsx, vitest) are links to the repository's.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/cli.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const dirs: string[] = [];
+let tarball: string;
+
+beforeAll(() => {
+  const packDir = mkdtempSync(path.join(tmpdir(), 'floxide-pack-'));
+  dirs.push(packDir);
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  tarball = path.join(packDir, (JSON.parse(out) as Array<{ filename: string }>)[0].filename);
+});
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function init(args: string[], cwd: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['init', ...args], { cwd, color: false, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
+
+/** Installs the tarball as node_modules/floxide and links every other package (and bin) from the repository. */
+function install(dir: string): void {
+  const modules = path.join(dir, 'node_modules');
+  mkdirSync(path.join(modules, 'floxide'), { recursive: true });
+  execFileSync('tar', ['-xzf', tarball, '-C', path.join(modules, 'floxide'), '--strip-components=1']);
+  for (const pkg of readdirSync(path.join(repo, 'node_modules'))) {
+    if (pkg === '.bin' || pkg === 'floxide' || pkg.startsWith('.')) continue;
+    symlinkSync(path.join(repo, 'node_modules', pkg), path.join(modules, pkg), 'dir');
+  }
+  const bin = path.join(modules, '.bin');
+  mkdirSync(bin);
+  for (const name of readdirSync(path.join(repo, 'node_modules/.bin'))) {
+    symlinkSync(path.resolve(repo, 'node_modules/.bin', readlinkSync(path.join(repo, 'node_modules/.bin', name))), path.join(bin, name));
+  }
+  symlinkSync('../floxide/dist/cli/cli.js', path.join(bin, 'floxide'));
+}
+
+function npm(dir: string, script: string) {
+  const r = spawnSync('npm', ['run', '--silent', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CI: '1' }, timeout: 240_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('floxide init', () => {
+  it('scaffolds an empty folder in which `npm start` and `npm test` pass with the installed package', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-'));
+    dirs.push(dir);
+    const r = await init([], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('created     src/hello.ts');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type: string; scripts: Record<string, string>; dependencies: Record<string, string> };
+    expect(pkg.type).toBe('module');
+    expect(pkg.scripts.prebuild).toBe('floxide build');
+    expect(pkg.dependencies.floxide).toBe('^0.1.0');
+    expect(JSON.parse(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).compilerOptions).toMatchObject({ experimentalDecorators: true, plugins: [{ name: 'floxide/ts-plugin' }] });
+    expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).not.toMatch(/^[^#]*floxide/m);
+    expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('npm install && npm start');
+
+    install(dir);
+    const start = npm(dir, 'start');
+    expect(start.out).toContain('Hello, world!');
+    expect(start.code, start.out).toBe(0);
+    expect(existsSync(path.join(dir, 'src/hello.floxide.ts'))).toBe(true);
+    const test = npm(dir, 'test');
+    expect(test.out).toContain('2 passed');
+    expect(test.code, test.out).toBe(0);
+  }, 600_000);
+
+  it('adds to an existing project without overwriting anything silently', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-existing-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'mine', type: 'module', scripts: { build: 'my-build' }, dependencies: { tsx: '^4.0.0' } }, null, 2));
+    writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "strict": true } }\n');
+    writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\n.env\n');
+    const r = await init([], dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('skipped     tsconfig.json: exists and differs; left as it is (--force replaces it)');
+    expect(r.stdout).toContain('kept yours: scripts.build ("my-build"; floxide init would use "tsc"); devDependencies.tsx ("^4.0.0"; floxide init would use "^4.23.15")');
+    expect(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).toBe('{ "compilerOptions": { "strict": true } }\n');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name: string; scripts: Record<string, string>; dependencies: Record<string, string> };
+    expect(pkg.name).toBe('mine');
+    expect(pkg.scripts).toMatchObject({ build: 'my-build', prebuild: 'floxide build', test: 'tsc --noEmit && vitest run' });
+    expect(pkg.dependencies).toEqual({ tsx: '^4.0.0', floxide: '^0.1.0' });
+    expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).toMatch(/^node_modules\/\n\.env\ndist\/\n# The generated/);
+
+    const forced = await init(['--force'], dir);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('overwritten tsconfig.json');
+    expect(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).toContain('"experimentalDecorators": true');
+  });
+
+  it('--help explains every option', async () => {
+    const r = await init(['--help'], repo);
+    expect(r.code).toBe(0);
+    for (const option of ['[dir]', '--name <name>', '--force', 'Exit codes']) expect(r.stdout).toContain(option);
+  });
+});
