@@ -15,8 +15,8 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const NODES = `import { node, Transition, type WorkflowCtx } from 'floxide';
-
+// The fixtures' shared node classes, plus a node that needs a context class.
+const NODES = `${readFileSync(path.join(repo, 'test/fixtures/invalid/nodes.ts'), 'utf8')}
 export class Counter {
   count = 0;
 }
@@ -26,45 +26,6 @@ export class Count {
   process(ctx: WorkflowCtx<Counter>, n: number): Transition<number> {
     ctx.store.count += n;
     return Transition.next(ctx.store.count);
-  }
-}
-
-@node()
-export class StrToStr {
-  process(_ctx: WorkflowCtx, s: string): Transition<string> {
-    return Transition.next(s.toUpperCase());
-  }
-}
-
-export type Small = { kind: 'small'; value: number };
-export type Big = { kind: 'big'; value: number };
-export type Huge = { kind: 'huge'; value: bigint };
-
-@node()
-export class Classify {
-  process(_ctx: WorkflowCtx, n: number): Transition<Small | Big | Huge> {
-    return Transition.next(n < 10 ? { kind: 'small', value: n } : n < 1000 ? { kind: 'big', value: n } : { kind: 'huge', value: BigInt(n) });
-  }
-}
-
-@node()
-export class TakeSmall {
-  process(_ctx: WorkflowCtx, s: Small): Transition<string> {
-    return Transition.next(\`small \${s.value}\`);
-  }
-}
-
-@node()
-export class TakeBig {
-  process(_ctx: WorkflowCtx, s: Big): Transition<string> {
-    return Transition.next(\`big \${s.value}\`);
-  }
-}
-
-@node()
-export class TakeHuge {
-  process(_ctx: WorkflowCtx, s: Huge): Transition<string> {
-    return Transition.next(\`huge \${s.value}\`);
   }
 }
 `;

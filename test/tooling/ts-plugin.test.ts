@@ -2,15 +2,13 @@
  * `floxide/ts-plugin` in a real tsserver (node_modules/typescript/lib/tsserver.js over its stdio protocol), loading
  * the built plugin (dist/) the way an editor does: from a project's node_modules, named in its tsconfig.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProject, buildProject } from '../../compiler/index.js';
+import { makeProject, repo } from './project.js';
 import { TsServer, type TsCodeFix, type TsDiagnostic } from './tsserver-client.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const FLX = (n: number) => 951000 + n;
 
 const NODES = `import { node, Transition, type Node, type WorkflowCtx } from 'floxide';
@@ -91,31 +89,9 @@ let server: TsServer;
 const logFile = () => path.join(dir, 'tsserver.log');
 const file = (name: string) => path.join(dir, name).split(path.sep).join('/');
 
-function writeProject(root: string, files: Record<string, string>, plugin = true): void {
-  mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-  // The repository as the installed package (its package.json exports and the ts-plugin folder, dist/ built).
-  symlinkSync(repo, path.join(root, 'node_modules/floxide'), 'dir');
-  symlinkSync(path.join(repo, 'node_modules/@types'), path.join(root, 'node_modules/@types'), 'dir');
-  const compilerOptions = {
-    target: 'ES2022',
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    types: ['node'],
-    strict: true,
-    experimentalDecorators: true,
-    useDefineForClassFields: false,
-    skipLibCheck: true,
-    noEmit: true,
-    ...(plugin ? { plugins: [{ name: 'floxide/ts-plugin' }] } : {}),
-  };
-  writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }, null, 2));
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(root, name), text);
-}
-
 beforeAll(async () => {
   expect(existsSync(path.join(repo, 'dist/tooling/ts-plugin/index.cjs')), 'npm run build:dist first').toBe(true);
-  dir = mkdtempSync(path.join(tmpdir(), 'floxide-tsplugin-'));
-  writeProject(dir, { 'nodes.ts': NODES, 'mismatch.ts': MISMATCH, 'branch.ts': BRANCH, 'good.ts': GOOD, 'main.ts': `import { GoodDef } from './good.floxide.js';\nconsole.log(GoodDef.name);\n` });
+  dir = makeProject('tsplugin', { 'nodes.ts': NODES, 'mismatch.ts': MISMATCH, 'branch.ts': BRANCH, 'good.ts': GOOD, 'main.ts': `import { GoodDef } from './good.floxide.js';\nconsole.log(GoodDef.name);\n` }, { plugin: true });
   server = new TsServer({ probeLocations: [dir], logFile: logFile() });
 });
 
@@ -186,9 +162,8 @@ describe('floxide/ts-plugin in tsserver', () => {
   });
 
   it('stays idle in a project without workflows: no analysis is loaded, the diagnostics are TypeScript\'s', async () => {
-    const plain = mkdtempSync(path.join(tmpdir(), 'floxide-tsplugin-plain-'));
+    const plain = makeProject('tsplugin-plain', { 'a.ts': `export const n: number = 'x';\n` }, { plugin: true });
     try {
-      writeProject(plain, { 'a.ts': `export const n: number = 'x';\n` });
       const log = path.join(plain, 'tsserver.log');
       const other = new TsServer({ probeLocations: [plain], logFile: log });
       try {
