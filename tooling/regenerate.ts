@@ -101,11 +101,24 @@ function writeStamps(rootDir: string, stamps: Record<string, string>): void {
 
 const rel = (root: string, p: string) => path.relative(root, p).split(path.sep).join('/');
 
+const inFlight = new Map<string, Promise<Freshness>>();
+
 /**
  * Makes sure the generated module at `generated` (an absolute path; `.js` or `.ts`) is up to date with its source.
- * Never throws for a user problem: the answer says what is wrong.
+ * Never throws for a user problem: the answer says what is wrong. Concurrent calls for one module share one check
+ * (a dev server resolves it for several importers at once).
  */
-export async function ensureGenerated(generated: string, opts: EnsureOptions = {}): Promise<Freshness> {
+export function ensureGenerated(generated: string, opts: EnsureOptions = {}): Promise<Freshness> {
+  const key = `${generated}\u0000${opts.regenerate !== false}\u0000${opts.project ?? ''}`;
+  let running = inFlight.get(key);
+  if (!running) {
+    running = check(generated, opts).finally(() => inFlight.delete(key));
+    inFlight.set(key, running);
+  }
+  return running;
+}
+
+async function check(generated: string, opts: EnsureOptions): Promise<Freshness> {
   const source = sourceOfGenerated(generated);
   const target = generated.replace(/\.floxide(?:\.([cm]?)[jt]sx?)?$/, (_m, mc: string | undefined) => `.floxide.${mc ?? ''}ts`);
   if (!source) {
