@@ -97,11 +97,6 @@ export class WorkflowAnalyzer {
       if (usable.length > 0) d.fixes = usable;
       out.push(d);
     };
-    const unknownTarget = (node: ts.Node, what: string, name: string) => {
-      const fields = [...fieldsByName.keys()];
-      const close = closeNames(name, fields);
-      report('FLX010', node, `${what} ${JSON.stringify(name)} is not a field of ${wfName}`, suggestion(close, fields), renameTargetFixes(node, close, this.rootDir));
-    };
     const wfName = raw.name;
 
     if (!isExportedByName(raw.decl)) report('FLX023', raw.nameNode, `workflow class ${wfName} is not exported by name, so the generated module cannot import it`, `write \`export class ${wfName}\``);
@@ -137,6 +132,11 @@ export class WorkflowAnalyzer {
       if (f.hidden) report('FLX023', f.nameNode, `node field ${f.name} of ${wfName} is ${f.hidden}; generated code reads it as ${wfName}['${f.name}']`, `make ${f.name} public`);
     }
     const exists = (name: string) => fieldsByName.has(name) || raw.otherMembers.has(name);
+    const unknownTarget = (node: ts.Node, what: string, name: string) => {
+      const fields = [...fieldsByName.keys()];
+      const close = closeNames(name, fields);
+      report('FLX010', node, `${what} ${JSON.stringify(name)} is not a field of ${wfName}`, suggestion(close, fields), renameTargetFixes(node, close, this.rootDir));
+    };
 
     // Start.
     let start = raw.start?.name ?? '';
