@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProject, type Diagnostic, type DiagnosticFix } from '../../compiler/index.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,7 +30,7 @@ export class Count {
 }
 `;
 
-function project(flow: string): string {
+function project(flows: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'floxide-fixes-'));
   dirs.push(dir);
   const compilerOptions = {
@@ -48,7 +48,7 @@ function project(flow: string): string {
   };
   writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }, null, 2));
   writeFileSync(path.join(dir, 'nodes.ts'), NODES);
-  writeFileSync(path.join(dir, 'flow.ts'), flow);
+  for (const [name, text] of Object.entries(flows)) writeFileSync(path.join(dir, name), text);
   return dir;
 }
 
@@ -70,14 +70,8 @@ function apply(dir: string, fix: DiagnosticFix): void {
   }
 }
 
-const only = (diags: Diagnostic[], code: string) => {
-  expect(diags.map((d) => d.code)).toEqual([code]);
-  return diags[0];
-};
-
-describe('fixes attached to diagnostics', () => {
-  it('FLX010: changes a misspelt edge target to the close field name', () => {
-    const dir = project(`import { edge, workflow } from 'floxide';
+// One project holds the three cases, so the whole test costs two analyses (before and after the fixes).
+const FLX010 = `import { edge, workflow } from 'floxide';
 import { StrToStr } from './nodes.js';
 
 @workflow({ start: 'draft' })
@@ -85,50 +79,70 @@ export class Flow {
   @edge("reviw") draft = new StrToStr();
   review = new StrToStr();
 }
-`);
-    const d = only(analyse(dir).filter((x) => x.code !== 'FLX030'), 'FLX010');
-    expect(d.fixes?.map((f) => f.description)).toEqual(['Change "reviw" to "review"']);
-    expect(d.fixes![0].edits).toEqual([{ file: 'flow.ts', start: { line: 6, column: 9 }, end: { line: 6, column: 16 }, newText: '"review"' }]);
-    apply(dir, d.fixes![0]);
-    expect(readFileSync(path.join(dir, 'flow.ts'), 'utf8')).toContain(`@edge("review") draft`);
-    expect(analyse(dir)).toEqual([]);
-  });
+`;
 
-  it('FLX014: adds an arm per missing tag, to the node that accepts the variant', () => {
-    const dir = project(`import { edge, workflow } from 'floxide';
+const FLX014 = `import { edge, workflow } from 'floxide';
 import { Classify, TakeBig, TakeHuge, TakeSmall } from './nodes.js';
 
 @workflow({ start: 'classify' })
-export class Flow {
+export class Branches {
   @edge.when('small', 'small')
   classify = new Classify();
   small = new TakeSmall();
   large = new TakeHuge();
   big = new TakeBig();
 }
-`);
-    const d = only(analyse(dir).filter((x) => x.code !== 'FLX030'), 'FLX014');
-    expect(d.fixes?.map((f) => f.description)).toEqual(['Add the missing arms "big" -> big, "huge" -> large']);
-    apply(dir, d.fixes![0]);
-    expect(readFileSync(path.join(dir, 'flow.ts'), 'utf8')).toContain(`  @edge.when('small', 'small')\n  @edge.when('big', 'big')\n  @edge.when('huge', 'large')\n  classify = new Classify();`);
-    expect(analyse(dir)).toEqual([]);
-  });
+`;
 
-  it('FLX020: declares the context the nodes need, importing its class', () => {
-    const dir = project(`import { workflow } from 'floxide';
+const FLX020 = `import { workflow } from 'floxide';
 import { Count } from './nodes.js';
 
 @workflow({ start: 'count' })
-export class Flow {
+export class Counting {
   count = new Count();
 }
-`);
-    const d = only(analyse(dir), 'FLX020');
-    expect(d.fixes?.map((f) => f.description)).toEqual(["Declare the workflow's context: add context: Counter to @workflow"]);
-    apply(dir, d.fixes![0]);
-    const text = readFileSync(path.join(dir, 'flow.ts'), 'utf8');
-    expect(text).toContain(`import { Count } from './nodes.js';\nimport { Counter } from './nodes.js';`);
-    expect(text).toContain(`@workflow({ start: 'count', context: Counter })`);
-    expect(analyse(dir)).toEqual([]);
+`;
+
+let dir: string;
+let before: Diagnostic[];
+beforeAll(() => {
+  dir = project({ 'flx010.ts': FLX010, 'flx014.ts': FLX014, 'flx020.ts': FLX020 });
+  before = analyse(dir).filter((d) => d.code !== 'FLX030');
+}, 180_000);
+
+const inFile = (file: string) => {
+  const diags = before.filter((d) => d.position?.file === file);
+  expect(diags).toHaveLength(1);
+  return diags[0];
+};
+
+describe('fixes attached to diagnostics', () => {
+  it('FLX010: changes a misspelt edge target to the close field name', () => {
+    const d = inFile('flx010.ts');
+    expect(d.code).toBe('FLX010');
+    expect(d.fixes?.map((f) => f.description)).toEqual(['Change "reviw" to "review"']);
+    expect(d.fixes![0].edits).toEqual([{ file: 'flx010.ts', start: { line: 6, column: 9 }, end: { line: 6, column: 16 }, newText: '"review"' }]);
   });
+
+  it('FLX014: adds an arm per missing tag, to the node that accepts the variant', () => {
+    const d = inFile('flx014.ts');
+    expect(d.code).toBe('FLX014');
+    expect(d.fixes?.map((f) => f.description)).toEqual(['Add the missing arms "big" -> big, "huge" -> large']);
+  });
+
+  it('FLX020: declares the context the nodes need, importing its class', () => {
+    const d = inFile('flx020.ts');
+    expect(d.code).toBe('FLX020');
+    expect(d.fixes?.map((f) => f.description)).toEqual(["Declare the workflow's context: add context: Counter to @workflow"]);
+  });
+
+  it('applied, the fixes leave a project without diagnostics', () => {
+    for (const d of before) apply(dir, d.fixes![0]);
+    expect(readFileSync(path.join(dir, 'flx010.ts'), 'utf8')).toContain(`@edge("review") draft`);
+    expect(readFileSync(path.join(dir, 'flx014.ts'), 'utf8')).toContain(`  @edge.when('small', 'small')\n  @edge.when('big', 'big')\n  @edge.when('huge', 'large')\n  classify = new Classify();`);
+    const ctx = readFileSync(path.join(dir, 'flx020.ts'), 'utf8');
+    expect(ctx).toContain(`import { Count } from './nodes.js';\nimport { Counter } from './nodes.js';`);
+    expect(ctx).toContain(`@workflow({ start: 'count', context: Counter })`);
+    expect(analyse(dir)).toEqual([]);
+  }, 180_000);
 });
