@@ -3,7 +3,8 @@
  * call, so one transaction and one round trip: claims use `FOR UPDATE SKIP LOCKED`, step commits go to
  * `commit_steps(jsonb)` (each commit: ack, successors, join arrivals, context delta, item state, metrics, errors, the
  * run's completion or failure, and a successor hand-off), run transitions are guarded compare-and-set functions. The SQL lives in `sql/` (one file
- * per statement, each with a header); the schema comes from the append-only migrations in `sql/migrations/`.
+ * per statement, each with a header): tables and indexes in the migrations `sql/migrations/`, one function per file in
+ * `sql/functions/` (see migrate.ts). Commits are planned by the engine (`planStepCommit`); the SQL only applies them.
  *
  * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
  * `jsonb` results are parsed the same way through a per-pool type parser. Times come from the server's clock.
@@ -80,7 +81,10 @@ export interface PostgresBackendOptions {
   readonly pool?: Omit<PoolConfig, 'types' | 'options' | 'connectionString'>;
   /** The schema holding every table ([a-z0-9_], default `floxide`). Created and migrated on connect. */
   readonly schema?: string;
-  /** Apply missing migrations on connect (default true). With false, a schema that is not up to date is an error. */
+  /**
+   * Apply missing migrations and changed functions on connect (default true). With false, a schema that is not up to
+   * date is an error.
+   */
   readonly migrate?: boolean;
   /** How long {@link PostgresBackend.purgeFinished} keeps finished runs (default 7 days). */
   readonly retainFinishedMs?: number;
@@ -713,7 +717,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   }
 }
 
-/** What `commit_one` / `commit_steps` answer for one commit (see migrations 0002, 0003 and 0005). */
+/** What `commit_one` / `commit_steps` answer for one commit (see sql/functions/commit_one.sql and commit_steps.sql). */
 interface RawCommitResult {
   status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found' | 'invalid';
   /** `invalid`: why, with the data of its message. */
@@ -729,7 +733,7 @@ interface RawCommitResult {
   next?: LeaseRow;
 }
 
-/** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (migration 0005). */
+/** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (sql/functions/commit_steps.sql). */
 interface LeaseRow {
   run_id: string;
   workflow: string;

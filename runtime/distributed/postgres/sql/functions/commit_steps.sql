@@ -130,7 +130,7 @@ BEGIN
     FROM unnest(v_runs, v_new, v_versions, v_terminal) AS u(run_id, n, v, t)
     WHERE ru.run_id = u.run_id AND NOT u.t;
 
-    -- The terminal commits' runs: finish_run (0002) for all of them in one statement, and the commit's own metric
+    -- The terminal commits' runs: finish_run (functions/finish_run.sql) for all of them in one statement, and the commit's own metric
     -- and version in the same update of the run's row. Dropped: the run's outstanding items in enqueue order (reason
     -- 'terminal'), then the commit's extraDropped.
     IF true = ANY (v_terminal) THEN
@@ -189,7 +189,7 @@ BEGIN
     END LOOP;
   END IF;
 
-  -- every other commit, in array order, exactly as 0003
+  -- every other commit, in array order, through commit_one
   FOR i IN 1 .. coalesce(array_length(v_res, 1), 0) LOOP
     CONTINUE WHEN v_res[i] IS NOT NULL;
     v_res[i] := commit_one(cs->(i - 1));
