@@ -428,8 +428,9 @@ export interface StepCommit {
   /**
    * What the step produced (the engine's {@link StepOutcome}):
    * - `continue`: ack the item (`completed`), enqueue `items` (ids already known in the run are skipped), park
-   *   `arrivals` (creating each group's join item exactly once when its last arrival lands) and append `delta`.
-   *   If afterwards the run has no outstanding item at all, it fails with `NoTerminalReachedError`.
+   *   `arrivals` (enqueueing each group's settlement item `<group>:join`, the parked arrivals as stored, exactly once
+   *   when its last arrival lands: see `engine/joins.ts`) and append `delta`. If afterwards the run has no outstanding
+   *   item at all, it fails with `NoTerminalReachedError` (`engine/commit.ts` `noTerminalError`).
    * - `terminal`: ack the item, append `delta`, complete the run with `output`; `items`/`arrivals` and every other
    *   outstanding item are dropped (reason `terminal`) and reported.
    * - `retry`: the item waits (`waiting_retry`) until backend now + `delayMs`, attempt + 1; the error is recorded.
@@ -461,9 +462,9 @@ export type CommitResult =
       readonly status: 'applied';
       /** The run's status after the commit. */
       readonly runStatus: RunStatus;
-      /** Ids of the items this commit enqueued (successors not seen before, then created join items). */
+      /** Ids of the items this commit enqueued (successors not seen before, then settlement items). */
       readonly enqueued: readonly string[];
-      /** Join items created by this commit. */
+      /** Settlement items (`<group>:join`, see `engine/joins.ts`) enqueued by this commit: the groups it completed. */
       readonly joined: readonly EngineItem[];
       /** Items discarded because this commit finished the run. */
       readonly dropped: readonly DroppedItem[];

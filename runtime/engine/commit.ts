@@ -50,9 +50,15 @@ export function noTerminalError(runId: string): NoTerminalReachedError {
 
 const NO_TERMINAL = noTerminalError('-');
 
-/** {@link noTerminalError} as stored data (built without an Error: a stack trace per commit would cost more). */
+const NO_TERMINAL_HEAD = `{"code":${JSON.stringify(NO_TERMINAL.code)},"message":`;
+const NO_TERMINAL_TAIL = `,"name":${JSON.stringify(NO_TERMINAL.name)}}`;
+
+/**
+ * {@link noTerminalError} as stored data, canonical JSON (built as text, without an Error: a stack trace and an
+ * encoder per commit would cost more than the commit's own encoding).
+ */
 function noTerminalJson(runId: string): string {
-  return canonicalJson({ code: NO_TERMINAL.code, message: `run ${runId} has no work left and reached no terminal node`, name: NO_TERMINAL.name });
+  return NO_TERMINAL_HEAD + JSON.stringify(`run ${runId} has no work left and reached no terminal node`) + NO_TERMINAL_TAIL;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
