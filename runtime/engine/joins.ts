@@ -7,7 +7,6 @@
  * (committed like any `continue` outcome), or nothing at the top level (then the no-terminal rule applies).
  */
 import { CorruptStateError } from '../core/errors.js';
-import { assertArrival } from './validate.js';
 import type { EngineItem, JoinArrival, JoinFrame } from './types.js';
 
 /**
@@ -43,28 +42,34 @@ function joinItemFor(node: string, group: string, sorted: readonly JoinArrival[]
  * arrival held, an empty arrival for the enclosing group (undefined at the top level).
  */
 export function settleJoinGroup(group: string, arrivals: readonly JoinArrival[]): EngineItem | JoinArrival | undefined {
-  const sorted = [...arrivals].sort((a, b) => a.index - b.index);
+  const sorted = inIndexOrder(arrivals) ? arrivals : [...arrivals].sort((a, b) => a.index - b.index);
   const node = sorted.find((a) => !a.held)?.node;
   if (node !== undefined) return joinItemFor(node, group, sorted);
   const outer = sorted[0]?.outer ?? [];
   return outer.length > 0 ? heldArrival(outer) : undefined;
 }
 
-/** {@link settleJoinGroup} for a settlement item as a store handed it back. `CorruptStateError` when it is malformed. */
+function inIndexOrder(arrivals: readonly JoinArrival[]): boolean {
+  for (let i = 1; i < arrivals.length; i++) if (arrivals[i - 1]!.index > arrivals[i]!.index) return false;
+  return true;
+}
+
+/**
+ * {@link settleJoinGroup} for a settlement item as a store handed it back (its id checked by the store).
+ * `CorruptStateError` when it carries no arrivals, or one that is not an arrival of its group.
+ */
 export function settle(item: EngineItem): EngineItem | JoinArrival | undefined {
   const arrivals = item.settle;
   if (!Array.isArray(arrivals) || arrivals.length === 0 || !item.id.endsWith(JOIN_SUFFIX)) {
     throw new CorruptStateError(`settlement item ${JSON.stringify(item.id)} carries no join arrivals`);
   }
   const group = item.id.slice(0, -JOIN_SUFFIX.length);
-  arrivals.forEach((a, i) => {
-    try {
-      assertArrival(a, `arrival ${i}`);
-    } catch (err) {
-      throw new CorruptStateError(`settlement item ${item.id}: ${(err as Error).message}`);
+  for (let i = 0; i < arrivals.length; i++) {
+    const a = arrivals[i] as Partial<JoinArrival> | null;
+    if (a === null || typeof a !== 'object' || a.group !== group || !Number.isSafeInteger(a.index) || !Array.isArray(a.outer) || (a.held !== true && (a.held !== false || typeof a.node !== 'string'))) {
+      throw new CorruptStateError(`settlement item ${item.id}: arrival ${i} is not a join arrival of group ${group}`);
     }
-    if (a.group !== group) throw new CorruptStateError(`settlement item ${item.id}: arrival ${i} belongs to group ${a.group}`);
-  });
+  }
   return settleJoinGroup(group, arrivals);
 }
 
