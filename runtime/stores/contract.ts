@@ -11,8 +11,11 @@
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 
+/** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
+export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+
 /** `running` (including interrupted runs), `completed`, `failed` (resumable), `cancelled` (final). */
-export type CheckpointStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type CheckpointStatus = (typeof CHECKPOINT_STATUSES)[number];
 
 /** What {@link CheckpointStore.createRun} saves before the first step. */
 export interface NewCheckpointRun {

@@ -21,6 +21,7 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import {
+  CHECKPOINT_STATUSES,
   type Checkpoint,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -130,7 +131,7 @@ interface StepRow {
   counter: number;
 }
 
-const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed', 'cancelled']);
+const STATUSES: ReadonlySet<string> = new Set(CHECKPOINT_STATUSES);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
 /** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */

@@ -4,7 +4,8 @@
  * suite (test/distributed/conformance.ts), the checkpoint stores in their contract.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryCheckpointStore, NodeFailedError, NoTerminalReachedError, bindWorkflow, type AnyWorkflowDef, type WorkflowEvent } from 'floxide';
+import { InvalidArgumentError, MemoryCheckpointStore, NodeFailedError, NoTerminalReachedError, bindWorkflow, noTerminalError, planCommit, type AnyWorkflowDef, type WorkflowEvent } from 'floxide';
+import { canonicalJson } from '../../runtime/core/json.js';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
 import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
@@ -104,5 +105,24 @@ describe('malformed node returns', () => {
     expect(again).toBeInstanceOf(NodeFailedError);
     expect((again as Error).message).toContain('node "emit" returned 7');
     expect(await bindWorkflow(MalformedWorkflowDef, new MalformedWorkflow([GOOD])).resume(store, 'r')).toBe('done ok');
+  });
+});
+
+describe('the commit plan', () => {
+  it('encodes the no-terminal error as the stored form of noTerminalError (canonical JSON), once for every store', () => {
+    const plan = planCommit({ runId: 'r-1', itemId: '0', outcome: { type: 'continue', items: [], arrivals: [], delta: undefined } });
+    const e = noTerminalError('r-1');
+    expect(plan.type).toBe('continue');
+    if (plan.type !== 'continue') return;
+    expect(plan.noTerminal).toBe(canonicalJson({ code: e.code, message: e.message, name: e.name }));
+  });
+
+  it('refuses two arrivals of one group with different sizes, and reports the terminal step own items as dropped', () => {
+    const a = (index: number, size: number) => ({ group: 'g', index, size, node: 'j', value: index, held: false, outer: [] });
+    expect(() => planCommit({ runId: 'r', itemId: '0', outcome: { type: 'continue', items: [], arrivals: [a(0, 2), a(1, 3)], delta: undefined } })).toThrow(
+      new InvalidArgumentError('join arrival for group g has size 3, the group has 2'),
+    );
+    const t = planCommit({ runId: 'r', itemId: '0', outcome: { type: 'terminal', output: 1, items: [{ node: 'n', id: 'x', input: 1 }], arrivals: [a(0, 2)], delta: {} } });
+    expect(t).toMatchObject({ type: 'terminal', delta: undefined, output: '1', dropped: [{ id: 'x', node: 'n', reason: 'terminal' }, { id: 'g[0]', node: 'j', reason: 'terminal' }] });
   });
 });
