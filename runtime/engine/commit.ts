@@ -45,7 +45,11 @@ export function shouldDeadLetter(error: SerializedError): boolean {
 
 /** The error a run fails with when a commit leaves it with no outstanding work and no terminal reached (every mode). */
 export function noTerminalError(runId: string): NoTerminalReachedError {
-  return new NoTerminalReachedError(`run ${runId} has no work left and reached no terminal node`);
+  return new NoTerminalReachedError(noTerminalMessage(runId));
+}
+
+function noTerminalMessage(runId: string): string {
+  return `run ${runId} has no work left and reached no terminal node`;
 }
 
 const NO_TERMINAL = noTerminalError('-');
@@ -58,7 +62,7 @@ const NO_TERMINAL_TAIL = `,"name":${JSON.stringify(NO_TERMINAL.name)}}`;
  * encoder per commit would cost more than the commit's own encoding).
  */
 function noTerminalJson(runId: string): string {
-  return NO_TERMINAL_HEAD + JSON.stringify(`run ${runId} has no work left and reached no terminal node`) + NO_TERMINAL_TAIL;
+  return NO_TERMINAL_HEAD + JSON.stringify(noTerminalMessage(runId)) + NO_TERMINAL_TAIL;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
