@@ -60,7 +60,7 @@ function crashAll(): Promise<CrashResult> {
     const crashable = CASES.filter((c) => !c.noCrash);
     const commits = await Promise.all(crashable.map(async (c) => ({ name: c.name, commits: (await checkpointMemory(c)).commits ?? 0 })));
     const kills = planKills(commits.filter((x) => x.commits > 0), prng(SEED));
-    const result = await crashRuns({ db: join(dir, 'crash.db'), seed: SEED, kills }, dir, 45_000);
+    const result = await crashRuns({ db: join(dir, 'crash.db'), seed: SEED, kills }, dir, 90_000);
     crashStore = new SqliteCheckpointStore(join(dir, 'crash.db'));
     return result;
   })();
@@ -88,7 +88,9 @@ describe.concurrent('cross-mode equivalence: local modes', () => {
           continue;
         }
         const bug = c.knownBugs?.[mode];
-        (bug && !SHOW_KNOWN_BUGS ? it.fails : it)(bug ? `${mode} (known bug, ${bug})` : mode, async () => {
+        // A resume test first waits for the one crash child that interrupts every case (crashAll).
+        const timeout = mode === 'resume-after-kill' ? 120_000 : undefined;
+        (bug && !SHOW_KNOWN_BUGS ? it.fails : it)(bug ? `${mode} (known bug, ${bug})` : mode, { timeout }, async () => {
           const reference = c.reference ? await observe(c, c.reference) : await checkpointMemory(c);
           verify(c, mode, await observe(c, mode), reference);
         });
