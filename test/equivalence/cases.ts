@@ -10,6 +10,8 @@ import { BatchWorkflow } from '../../examples/batch.js';
 import { BatchWorkflowDef } from '../../examples/batch.floxide.js';
 import { ThresholdWorkflow } from '../../examples/branching.js';
 import { ThresholdWorkflowDef } from '../../examples/branching.floxide.js';
+import { CancellableWorkflow } from '../../examples/cancellation.js';
+import { CancellableWorkflowDef } from '../../examples/cancellation.floxide.js';
 import { CounterCtx, CounterWorkflow } from '../../examples/checkpoint.js';
 import { CounterWorkflowDef } from '../../examples/checkpoint.floxide.js';
 import { FallbackWorkflow } from '../../examples/fallback.js';
@@ -104,6 +106,11 @@ export interface EquivalenceCase {
   /** Options of the run (and of `startRun`): a workflow deadline. */
   readonly timeoutMs?: number;
   /**
+   * Cancel the run as soon as it is started: local modes abort the run's `signal` right after calling it (the first
+   * node may already be running), distributed mode cancels it through the orchestrator right after `startRun`.
+   */
+  readonly cancelAtStart?: boolean;
+  /**
    * Why distributed workers must take this run's items one at a time: the result depends on the order items run in
    * (which branch reaches a terminal first, which branches run before a failure). One worker claiming one item at a
    * time runs them in the local FIFO order.
@@ -185,6 +192,14 @@ const EXAMPLES: EquivalenceCase[] = [
   { name: 'batch-small', make: () => prepared(BatchWorkflowDef, new BatchWorkflow(), undefined, [1, 2]), expect: { output: 'small batch: 6' } },
   { name: 'branching-small', make: () => prepared(ThresholdWorkflowDef, new ThresholdWorkflow(), undefined, 5), expect: { output: 'SmallNode: 5 <= 10' } },
   { name: 'branching-big', make: () => prepared(ThresholdWorkflowDef, new ThresholdWorkflow(), undefined, 42), expect: { output: 'BigNode: 84' } },
+  { name: 'cancellation-not-cancelled', make: () => prepared(CancellableWorkflowDef, new CancellableWorkflow(5), undefined, 1), expect: { output: 1 } },
+  {
+    name: 'cancellation',
+    make: () => prepared(CancellableWorkflowDef, new CancellableWorkflow(2000), undefined, 1),
+    cancelAtStart: true,
+    expect: { failure: { error: 'CancelledError' } },
+    noCrash: 'the run is cancelled before its only step can commit',
+  },
   { name: 'checkpoint-counter', make: () => prepared(CounterWorkflowDef, new CounterWorkflow(5), new CounterCtx(), 0), expect: { output: 5 } },
   { name: 'fallback', make: () => prepared(FallbackWorkflowDef, new FallbackWorkflow(), undefined, 'job'), expect: { output: 'recovered' } },
   { name: 'generics', make: () => prepared(GenericsWorkflowDef, new GenericsWorkflow(), undefined, 123), expect: { output: 6 } },

@@ -36,8 +36,18 @@ export const runIdOf = (c: EquivalenceCase): string => `eq-${c.name}`;
 
 const runOptions = (c: EquivalenceCase) => (c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs });
 
-function settle(run: () => Promise<unknown>): Promise<{ result: RunOutcome; errorChain: Brief[] }> {
-  return run().then(
+/**
+ * Calls `run` with the case's run options (and a signal, aborted right after the call for a case that is cancelled
+ * at start) and settles it into an outcome.
+ */
+function settle(
+  c: EquivalenceCase,
+  run: (options: { signal?: AbortSignal; timeoutMs?: number }) => Promise<unknown>,
+): Promise<{ result: RunOutcome; errorChain: Brief[] }> {
+  const ac = c.cancelAtStart ? new AbortController() : undefined;
+  const running = run({ ...runOptions(c), ...(ac ? { signal: ac.signal } : {}) });
+  ac?.abort();
+  return running.then(
     (output) => ({ result: { status: 'completed', output: normalize(output) }, errorChain: [] }),
     (err: unknown) => ({ result: { status: 'failed', failure: failureOfThrown(err) }, errorChain: chainOf(err) }),
   );
@@ -48,8 +58,8 @@ export async function observeRun(c: EquivalenceCase): Promise<Observation> {
   const p = c.make();
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), false);
   let dropped: string[] = [];
-  const { result, errorChain } = await settle(async () => {
-    const r = await p.wf.runDetailed(p.ctx, p.input, { onEvent: recorder.onEvent, ...runOptions(c) });
+  const { result, errorChain } = await settle(c, async (options) => {
+    const r = await p.wf.runDetailed(p.ctx, p.input, { onEvent: recorder.onEvent, ...options });
     dropped = r.dropped.map((i) => i.node);
     return r.output;
   });
@@ -72,7 +82,7 @@ export async function observeCheckpoint(c: EquivalenceCase, mode: ModeName, stor
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const { result, errorChain } = await settle(() => p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: recorder.onEvent, ...runOptions(c) }));
+  const { result, errorChain } = await settle(c, (options) => p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: recorder.onEvent, ...options }));
   return { mode, result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: recorder.records, commits: observed.commits };
 }
 
@@ -93,7 +103,7 @@ export async function observeResume(c: EquivalenceCase, store: CheckpointStore, 
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const { result, errorChain } = await settle(() => p.wf.resume(observed, runId, { onEvent: recorder.onEvent }));
+  const { result, errorChain } = await settle(c, () => p.wf.resume(observed, runId, { onEvent: recorder.onEvent }));
   return { mode: 'resume-after-kill', result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: [...before, ...recorder.records], note };
 }
 
@@ -134,6 +144,8 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
       idPrefix: `eq-${c.name}`,
       idleMinMs: 1,
       idleMaxMs: 20,
+      // A cancel reaches a running node through the heartbeat that learns of it.
+      ...(c.cancelAtStart ? { heartbeatMs: 20 } : {}),
       callbacks: {
         onCommitted(lease, outcome, result) {
           if (lease.runId === runId && result.status === 'applied') recorder.committed(lease.item, lease.attempt, outcome);
@@ -143,6 +155,7 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
     await pool.start();
     try {
       await orch.startRun(p.ctx, p.input, { runId, ...runOptions(c) });
+      if (c.cancelAtStart) await orch.cancel(runId, 'cancelled at start');
       return await orch.waitForCompletion(runId, { timeoutMs: 30_000, pollMs: 5 });
     } finally {
       // Stopping drains the workers, so every commit callback has run before the records are read.
@@ -152,7 +165,7 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
   let result: RunOutcome;
   if (run.status === 'completed') result = { status: 'completed', output: normalize(run.output) };
   else if (run.status === 'failed') result = { status: 'failed', failure: failureOfStored(run.error, await backend.deadLetters(runId)) };
-  else result = { status: 'failed', failure: { error: `run ended ${run.status}` } };
+  else result = { status: 'failed', failure: { error: run.error?.name ?? `a ${run.status} run without an error` } };
   return {
     mode,
     result,
