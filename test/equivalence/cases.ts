@@ -58,6 +58,8 @@ import { NestCtx, NestedFanWorkflow } from '../fixtures/equivalence/nested.js';
 import { NestedFanWorkflowDef } from '../fixtures/equivalence/nested.floxide.js';
 import { BogusTransitionWorkflow } from '../fixtures/equivalence/malformed.js';
 import { BogusTransitionWorkflowDef } from '../fixtures/equivalence/malformed.floxide.js';
+import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
+import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
@@ -297,11 +299,8 @@ const FIXTURES: EquivalenceCase[] = [
   { name: 'runtime-join', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(0), undefined, 5), expect: { output: [0, 1, 2, 3, 4] } },
   { name: 'runtime-join-holds', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(3), undefined, 7), expect: { output: [1, 2, 4, 5] } },
   { name: 'runtime-hold', make: () => prepared(HoldWorkflowDef, new HoldWorkflow(), undefined, 1), expect: { failure: { error: 'NoTerminalReachedError' } } },
-  {
-    name: 'runtime-timeout-retry',
-    make: () => prepared(TimeoutWorkflowDef, new TimeoutWorkflow([10_000, 0]), undefined, 'job'),
-    expect: { output: 'job after attempt 2' },
-  },
+  // TimeoutWorkflow([10_000, 0]) (a timed-out attempt, then one that sleeps 0 ms) is left out: its second attempt
+  // races a 30 ms timeout, which a loaded machine sometimes loses; the timeout-retry case covers that path without the race.
   {
     name: 'runtime-timeout-fallback',
     make: () => prepared(TimeoutWorkflowDef, new TimeoutWorkflow([10_000]), undefined, 'job'),
@@ -342,6 +341,11 @@ const THREE_BRANCHES = {
 const leaf = (v: number, hold = false): Leaf => ({ v, hold });
 
 const RULES: EquivalenceCase[] = [
+  {
+    name: 'timeout-retry',
+    make: () => prepared(TimeoutRetryWorkflowDef, new TimeoutRetryWorkflow(), undefined, 'job'),
+    expect: { output: 'job after attempt 2' },
+  },
   {
     name: 'merge-strategies',
     make: () => merges({ values: [1, 2, 3, 4, 5] }),
