@@ -298,6 +298,10 @@ const FIXTURES: EquivalenceCase[] = [
   },
   { name: 'runtime-join', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(0), undefined, 5), expect: { output: [0, 1, 2, 3, 4] } },
   { name: 'runtime-join-holds', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(3), undefined, 7), expect: { output: [1, 2, 4, 5] } },
+  // A fan-out of one value opens no group: the join gets [value] at once.
+  { name: 'runtime-join-single', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(0), undefined, 1), expect: { output: [0] } },
+  // A fan-out of no value ends the run's only branch.
+  { name: 'runtime-join-empty', make: () => prepared(JoinWorkflowDef, new JoinWorkflow(0), undefined, 0), expect: { failure: { error: 'NoTerminalReachedError' } } },
   { name: 'runtime-hold', make: () => prepared(HoldWorkflowDef, new HoldWorkflow(), undefined, 1), expect: { failure: { error: 'NoTerminalReachedError' } } },
   // TimeoutWorkflow([10_000, 0]) (a timed-out attempt, then one that sleeps 0 ms) is left out: its second attempt
   // races a 30 ms timeout, which a loaded machine sometimes loses; the timeout-retry case covers that path without the race.
@@ -440,8 +444,8 @@ const RULES: EquivalenceCase[] = [
   },
   {
     name: 'fan-branches-and-terminal-fan-out',
-    make: () => prepared(RouteFanWorkflowDef, new RouteFanWorkflow(), new FanCtx(), [1, 2, 3]),
-    expect: { output: 'odd 1,echo 1,even 2,echo 2,odd 3,echo 3' },
+    make: () => prepared(RouteFanWorkflowDef, new RouteFanWorkflow(), new FanCtx(), [0, 1, 2, 3]),
+    expect: { output: 'other 0,echo 0,other 1,echo 1,even 2,echo 2,other 3,echo 3' },
   },
   {
     name: 'nested-workflows-in-fan-out',
