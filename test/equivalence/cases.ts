@@ -411,12 +411,8 @@ const RULES: EquivalenceCase[] = [
   {
     name: 'nested-holds-inner-group-all-held',
     make: () => prepared(NestedHoldWorkflowDef, new NestedHoldWorkflow(), new FanCtx(), [[leaf(1), leaf(2)], [leaf(3, true), leaf(4, true)], [leaf(5), leaf(6)]]),
+    // The all-held inner group arrives empty at the outer join (issue 8 item 3), which fires with the other sums.
     expect: { output: [3, 11] },
-    knownBugs: {
-      'distributed-memory': 'issue 8 item 3: an all-held inner fan-out is dropped instead of arriving empty at the outer join',
-      'distributed-redis': 'issue 8 item 3: an all-held inner fan-out is dropped instead of arriving empty at the outer join',
-      'distributed-postgres': 'issue 8 item 3: an all-held inner fan-out is dropped instead of arriving empty at the outer join',
-    },
   },
   {
     name: 'nested-holds-inner-group-empty',
@@ -458,12 +454,12 @@ const RULES: EquivalenceCase[] = [
     name: 'malformed-transition',
     make: () => prepared(BogusTransitionWorkflowDef, new BogusTransitionWorkflow(), undefined, 1),
     expect: { failure: { error: 'NodeFailedError', node: 'bogus', cause: 'any' } },
+    // Issue 8 item 4: a typed NodeFailedError naming the node in every mode, not a raw TypeError.
     check: (o) =>
       ensure(
         o.errorChain.some((e) => e.name === 'NodeFailedError' && e.message.includes('bogus')),
         `error ${textOf(o.errorChain)}: a malformed return must be a NodeFailedError naming the node`,
       ),
-    knownBugs: Object.fromEntries(MODES.map((m) => [m, 'issue 8 item 4: a non-Transition return is a raw TypeError, not a NodeFailedError naming the node'])),
   },
   {
     name: 'values-json-cannot-carry',

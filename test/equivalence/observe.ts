@@ -13,7 +13,7 @@
  * random in `run`), so they are left out too. Records are compared as a multiset of (node, input, outcome):
  * distributed workers commit parallel branches in any order.
  */
-import { EventLog, Fixed, mergeStrategiesOf, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
+import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
 
 /** A value with the types JSON cannot carry tagged, EventLogs reduced to their events, keys sorted. */
 export type Normalized = null | boolean | number | string | Normalized[] | { [key: string]: Normalized };
@@ -250,6 +250,16 @@ export class LocalStepRecorder {
   }
 }
 
+/**
+ * The item a leased item ran as: a settlement item (a completed fan-out group, `item.settle`) runs as its join item,
+ * with the group's values as input, as the local modes' step events report it; a group of holds stays as it is.
+ */
+function ranItem(item: EngineItem): EngineItem {
+  if (!item.settle || item.settle.length === 0) return item;
+  const settled = settleJoinGroup(item.settle[0].group, item.settle);
+  return settled !== undefined && 'id' in settled ? settled : item;
+}
+
 /** Builds step records in distributed mode from the workers' applied commits (`StepCallbacks.onCommitted`). */
 export class DistributedStepRecorder {
   readonly records: StepRecord[] = [];
@@ -265,9 +275,10 @@ export class DistributedStepRecorder {
       return;
     }
     if (outcome.type !== 'continue' && outcome.type !== 'terminal') return;
+    const ran = ranItem(item);
     this.records.push({
-      node: item.node,
-      input: normalize(item.input),
+      node: ran.node,
+      input: normalize(ran.input),
       attempt,
       retries: this.retries.get(item.id) ?? [],
       result: outcome.type,
