@@ -3,7 +3,7 @@
  * test and bench fixtures, and the fixtures of `test/fixtures/equivalence/` that stress the step rules. Imported by
  * the suite and by its crash child process, so it must not import vitest.
  */
-import { Fixed, bindWorkflow, type AnyWorkflowDef, type Workflow } from 'floxide';
+import { Fixed, Transition, bindWorkflow, type AnyWorkflowDef, type Workflow } from 'floxide';
 import { ArticleCtx, ArticleWorkflow, StubLlm, type Llm } from '../../examples/article.js';
 import { ArticleWorkflowDef } from '../../examples/article.floxide.js';
 import { BatchWorkflow } from '../../examples/batch.js';
@@ -46,6 +46,8 @@ import { ChainWorkflow, CountCtx, FanWorkflow, SlowWorkflow } from '../fixtures/
 import { ChainWorkflowDef, FanWorkflowDef, SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { HoldWorkflow, JoinWorkflow, LoopCtx, LoopWorkflow, TimeoutWorkflow } from '../runtime/flows/loop.js';
 import { HoldWorkflowDef, JoinWorkflowDef, LoopWorkflowDef, TimeoutWorkflowDef } from '../runtime/flows/loop.floxide.js';
+import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
+import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { CrashCtx, CrashWorkflow } from '../fixtures/crash/flow.js';
 import { CrashWorkflowDef } from '../fixtures/crash/flow.floxide.js';
 import { BenchCtx, FanInBench, LoopBench } from '../../bench/flows/local.js';
@@ -314,6 +316,21 @@ const FIXTURES: EquivalenceCase[] = [
     name: 'crash-flow',
     make: () => prepared(CrashWorkflowDef, new CrashWorkflow(), new CrashCtx(), { round: 0, limit: 30, acc: 1 }),
     expect: { output: { rounds: 30, acc: 952846, count: 65, fans: [40] } },
+  },
+  {
+    name: 'rules-nested-holds',
+    make: () => prepared(NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), new StepsCtx(), [[1, 2], [-3, -4], [5, 6]]),
+    expect: { output: '3,11' },
+  },
+  {
+    name: 'rules-malformed-then-retried',
+    make: () => prepared(MalformedWorkflowDef, new MalformedWorkflow([{ type: 'bogus' }, Transition.next('ok')]), new StepsCtx(), 1),
+    expect: { output: 'done ok' },
+  },
+  {
+    name: 'rules-malformed-fallback',
+    make: () => prepared(MalformedFallbackWorkflowDef, new MalformedFallbackWorkflow([42]), new StepsCtx(), 1),
+    expect: { output: 'rescued 1: NodeFailedError' },
   },
   { name: 'bench-loop', make: () => prepared(LoopBenchDef, new LoopBench(20), new BenchCtx(), { n: 0 }), expect: { output: 20 } },
   { name: 'bench-fan-in', make: () => prepared(FanInBenchDef, new FanInBench(), undefined, 10), expect: { output: 45 } },
