@@ -62,6 +62,7 @@ export {
 } from './core/errors.js';
 export { MemoryBackend, type MemoryBackendOptions } from './distributed/memory.js';
 export {
+  RUN_STATUSES,
   FINAL_RUN_STATUSES,
   isFinalRunStatus,
   emptyMetrics,
@@ -115,7 +116,8 @@ export {
 export { EventLog, Fixed, type LoggedEvent } from './context/values.js';
 export { contextCodecOf, createContextCodec, type ContextCodec, type ContextDelta } from './context/codec.js';
 export { executeStep } from './engine/core.js';
-export { joinItemFor, settleJoinGroup, JoinBook } from './engine/joins.js';
+export { settleJoinGroup, settlementItemJson, HELD_GROUP_NODE, JoinBook } from './engine/joins.js';
+export { planCommit, noTerminalError, type CommitPlan, type CommitInput, type PlannedItem, type PlannedArrival } from './engine/commit.js';
 export type { EngineItem, JoinFrame, JoinArrival, StepOutcome, StepEnv } from './engine/types.js';
 export type { WorkflowEvent, RunResult } from './engine/events.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';

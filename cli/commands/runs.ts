@@ -3,7 +3,7 @@
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import type { DistributedBackend, RunRecord, RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 const EXAMPLES = `
@@ -20,7 +20,6 @@ Exit codes: 0 ok (wait: the run completed), 1 unknown run, unreachable store, a 
 a wait that timed out or a transition the run's status forbids, 2 bad usage.
 `;
 
-const STATUSES: RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 
 interface StoreFlags {
   store: string;
@@ -99,7 +98,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .command('list')
     .description('list runs, newest first')
     .addOption(storeOption())
-    .addOption(new Option('--status <status>', 'only runs with this status, e.g. `--status failed`').choices(STATUSES))
+    .addOption(new Option('--status <status>', 'only runs with this status, e.g. `--status failed`').choices(RUN_STATUSES))
     .option('--workflow <name>', 'only runs of this workflow, e.g. `--workflow OrderWorkflow`')
     .option('--limit <n>', 'at most n runs, e.g. `--limit 20`', '50')
     .option('--json', 'print the run records as JSON')

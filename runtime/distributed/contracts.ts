@@ -12,14 +12,25 @@
  * - `getRun` returns `undefined` for an unknown run; every other per-run operation throws `RunNotFoundError`.
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
-import type { SerializedError } from '../core/errors.js';
+import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
+import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
+
+export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Runs
 
+/** A run's lifecycle, every status (the one list: backends, CLI and checks use it). */
+export const RUN_STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'] as const;
+
 /** A run's lifecycle. `completed`, `failed` and `cancelled` are final: nothing changes them again. */
-export type RunStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Throws `InvalidArgumentError` unless `status` is one of {@link RUN_STATUSES} (e.g. a `listRuns` filter). */
+export function assertRunStatus(status: unknown): asserts status is RunStatus {
+  if (!RUN_STATUSES.includes(status as RunStatus)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(status)}`);
+}
 
 /** The statuses after which a run never changes. */
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
@@ -27,20 +38,6 @@ export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 
 /** True for `completed`, `failed` and `cancelled`. */
 export function isFinalRunStatus(status: RunStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled';
-}
-
-/** Why an item that will never run was discarded. */
-export type DropReason = 'terminal' | 'failed' | 'cancelled';
-
-/**
- * An item (or a join arrival) that was outstanding when its run finished and will therefore never be processed:
- * reported on the run record instead of being silently discarded.
- */
-export interface DroppedItem {
-  /** The item id; for a join arrival produced by the terminal step, `<group>[<index>]`. */
-  readonly id: string;
-  readonly node: string;
-  readonly reason: DropReason;
 }
 
 /** The stored record of a run. */
@@ -431,8 +428,9 @@ export interface StepCommit {
   /**
    * What the step produced (the engine's {@link StepOutcome}):
    * - `continue`: ack the item (`completed`), enqueue `items` (ids already known in the run are skipped), park
-   *   `arrivals` (creating each group's join item exactly once when its last arrival lands) and append `delta`.
-   *   If afterwards the run has no outstanding item at all, it fails with `NoTerminalReachedError`.
+   *   `arrivals` (enqueueing each group's settlement item `<group>:join`, the parked arrivals as stored, exactly once
+   *   when its last arrival lands: see `engine/joins.ts`) and append `delta`. If afterwards the run has no outstanding
+   *   item at all, it fails with `NoTerminalReachedError` (`engine/commit.ts` `noTerminalError`).
    * - `terminal`: ack the item, append `delta`, complete the run with `output`; `items`/`arrivals` and every other
    *   outstanding item are dropped (reason `terminal`) and reported.
    * - `retry`: the item waits (`waiting_retry`) until backend now + `delayMs`, attempt + 1; the error is recorded.
@@ -464,9 +462,9 @@ export type CommitResult =
       readonly status: 'applied';
       /** The run's status after the commit. */
       readonly runStatus: RunStatus;
-      /** Ids of the items this commit enqueued (successors not seen before, then created join items). */
+      /** Ids of the items this commit enqueued (successors not seen before, then settlement items). */
       readonly enqueued: readonly string[];
-      /** Join items created by this commit. */
+      /** Settlement items (`<group>:join`, see `engine/joins.ts`) enqueued by this commit: the groups it completed. */
       readonly joined: readonly EngineItem[];
       /** Items discarded because this commit finished the run. */
       readonly dropped: readonly DroppedItem[];
@@ -527,14 +525,6 @@ export interface BatchStepCommitter {
 /** True when `backend` implements the optional {@link BatchStepCommitter.commitSteps}. */
 export function supportsBatchCommit(backend: DistributedBackend): backend is DistributedBackend & BatchStepCommitter {
   return typeof (backend as Partial<BatchStepCommitter>).commitSteps === 'function';
-}
-
-/**
- * Whether a `failed` outcome dead-letters its item. Failures caused by the run rather than the item (its deadline,
- * its cancellation) mark the item `failed` instead. Every backend uses this rule.
- */
-export function shouldDeadLetter(error: SerializedError): boolean {
-  return error.code !== 'FLOXIDE_DEADLINE' && error.code !== 'FLOXIDE_CANCELLED';
 }
 
 /** What workers and the orchestrator use: every store, one backend. */

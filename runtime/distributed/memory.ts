@@ -6,26 +6,21 @@
  */
 import {
   CancelledError,
-  FingerprintMismatchError,
   InvalidArgumentError,
-  NoTerminalReachedError,
-  RunInputMismatchError,
-  RunNotFoundError,
-  RunStateError,
   StoreError,
   serializeError,
   type SerializedError,
 } from '../core/errors.js';
-import { joinItemFor } from '../engine/joins.js';
-import { assertArrival, assertCounters, assertEngineItem } from '../engine/validate.js';
+import { ParkedGroups } from '../engine/joins.js';
+import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
-import type { EngineItem, JoinArrival } from '../engine/types.js';
+import type { EngineItem } from '../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
   isFinalRunStatus,
-  shouldDeadLetter,
+  assertRunStatus,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -53,6 +48,8 @@ import {
   type WorkerRecord,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
+import { replyError } from './replies.js';
+import { planStepCommit } from './step-commit.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -78,11 +75,6 @@ interface MemItem {
   updatedAt: number;
 }
 
-interface MemGroup {
-  readonly size: number;
-  readonly arrivals: Map<number, string>;
-}
-
 interface MemRun {
   readonly runId: string;
   readonly workflow: string;
@@ -105,16 +97,21 @@ interface MemRun {
   ready: string[];
   readonly leased: Set<string>;
   readonly delayed: Set<string>;
-  readonly groups: Map<string, MemGroup>;
+  /** Parked join arrivals (their stored JSON) by group. */
+  readonly groups: ParkedGroups;
   readonly metrics: { -readonly [K in keyof RunMetrics]: K extends 'counters' ? Record<string, number> : number };
   readonly errors: string[];
   readonly deadLetters: string[];
 }
 
-const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 
 function copy<T>(json: string, what: string): T {
   return parseStoredJson<T>(json, what);
+}
+
+/** An error record as canonical JSON, the error given as stored JSON text. */
+function errorRecordJson(it: { readonly itemId: string; readonly node: string }, attempt: number, errorJson: string, kind: 'retry' | 'failure', at: number): string {
+  return `{"at":${at},"attempt":${attempt},"error":${errorJson},"itemId":${JSON.stringify(it.itemId)},"kind":"${kind}","node":${JSON.stringify(it.node)}}`;
 }
 
 /**
@@ -145,13 +142,13 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   }
 
   private open(): void {
-    if (this.closed) throw new StoreError('the memory backend is closed');
+    if (this.closed) throw replyError({ code: 'closed', backend: 'memory' });
   }
 
   private runOrThrow(runId: string): MemRun {
     assertRunId(runId);
     const run = this.runs.get(runId);
-    if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    if (!run) throw replyError({ code: 'not_found', runId });
     return run;
   }
 
@@ -170,12 +167,12 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     const existing = this.runs.get(spec.runId);
     if (existing) {
       if (existing.workflow !== spec.workflow) {
-        throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${existing.workflow}, not ${spec.workflow}`);
+        throw replyError({ code: 'workflow_mismatch', runId: spec.runId, workflow: spec.workflow, existing: existing.workflow });
       }
       if (existing.fingerprint !== spec.fingerprint) {
-        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${existing.fingerprint}, not ${spec.fingerprint}: run floxide build or use another run id`);
+        throw replyError({ code: 'fingerprint_mismatch', runId: spec.runId, fingerprint: spec.fingerprint, existing: existing.fingerprint });
       }
-      if (existing.inputJson !== inputJson) throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+      if (existing.inputJson !== inputJson) throw replyError({ code: 'input_mismatch', runId: spec.runId });
       return { created: false, run: this.recordOf(existing) };
     }
     const contextJson = canonicalJson(spec.context ?? null);
@@ -201,7 +198,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
       ready: [],
       leased: new Set(),
       delayed: new Set(),
-      groups: new Map(),
+      groups: new ParkedGroups(),
       metrics: { ...emptyMetrics(), counters: {} },
       errors: [],
       deadLetters: [],
@@ -222,7 +219,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
     this.open();
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
-    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    if (filter.status !== undefined) assertRunStatus(filter.status);
     const runs = [...this.runs.values()]
       .filter((r) => (filter.status === undefined || r.status === filter.status) && (filter.workflow === undefined || r.workflow === filter.workflow))
       .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
@@ -270,7 +267,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   }
 
   private assertNotFinal(run: MemRun, op: string): void {
-    if (isFinalRunStatus(run.status)) throw new RunStateError(`cannot ${op} run ${run.runId}: it is already ${run.status}`);
+    if (isFinalRunStatus(run.status)) throw replyError({ code: 'final', runId: run.runId, op, status: run.status });
   }
 
   // ---- WorkQueue
@@ -512,154 +509,83 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
 
   async commitStep(commit: StepCommit): Promise<CommitResult> {
     this.open();
-    const run = this.runOrThrow(commit.runId);
-    assertItemId(commit.itemId);
-    assertString(commit.leaseToken, 'leaseToken');
-    assertCounters(commit.counters);
-    if (commit.handoff !== undefined) {
-      assertWorkerId(commit.handoff.workerId);
-      assertPositiveMs(commit.handoff.leaseMs, 'handoff.leaseMs');
-    }
-    const outcome = commit.outcome;
     // Validate and encode everything before touching state: a rejected commit changes nothing.
-    let produced: Array<{ id: string; node: string; json: string }> = [];
-    let arrivals: JoinArrival[] = [];
-    let deltaJson: string | undefined;
-    let outputJson: string | undefined;
-    let retryDelay = 0;
-    let failure: SerializedError | undefined;
-    switch (outcome?.type) {
-      case 'continue':
-      case 'terminal': {
-        if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
-        produced = outcome.items.map((item, i) => {
-          assertEngineItem(item, `outcome.items[${i}]`);
-          return { id: item.id, node: item.node, json: canonicalJson(item) };
-        });
-        outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
-        arrivals = outcome.arrivals.map((a) => copy<JoinArrival>(canonicalJson(a), 'join arrival'));
-        if (outcome.delta !== undefined && outcome.delta !== null) {
-          if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
-          if (Object.keys(outcome.delta).length > 0) deltaJson = canonicalJson(outcome.delta);
-        }
-        if (outcome.type === 'terminal') outputJson = canonicalJson(outcome.output ?? null);
-        break;
+    const { runId, itemId, leaseToken, plan, handoff } = planStepCommit(commit);
+    const run = this.runOrThrow(runId);
+    if (plan.type === 'continue') {
+      for (const a of plan.arrivals) {
+        const size = run.groups.sizeOf(a.group);
+        if (size !== undefined && size !== a.size) throw replyError({ code: 'bad_group', group: a.group, size: a.size, groupSize: size });
       }
-      case 'retry':
-        if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
-          throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
-        }
-        assertSerializedError(outcome.error, 'outcome.error');
-        retryDelay = outcome.delayMs;
-        failure = copy<SerializedError>(canonicalJson(outcome.error), 'error');
-        break;
-      case 'failed':
-        assertSerializedError(outcome.error, 'outcome.error');
-        failure = copy<SerializedError>(canonicalJson(outcome.error), 'error');
-        break;
-      default:
-        throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
     }
-    if (outcome.type === 'continue') this.checkGroupSizes(run, arrivals);
 
     const now = this.clock();
-    const it = run.items.get(commit.itemId);
+    const it = run.items.get(itemId);
     // (1) already committed
-    if (it && (it.status === 'completed' || it.status === 'failed' || it.status === 'dead_lettered' || it.committedTokens.has(commit.leaseToken))) {
+    if (it && (it.status === 'completed' || it.status === 'failed' || it.status === 'dead_lettered' || it.committedTokens.has(leaseToken))) {
       return { status: 'duplicate' };
     }
     // (2) run is final: ack only (its outstanding work was already dropped)
     if (isFinalRunStatus(run.status)) return { status: 'run_finished', runStatus: run.status };
     // (3) lease
-    if (!it || !this.liveLease(run, commit.itemId, commit.leaseToken, now)) return { status: 'lease_lost' };
+    if (!it || !this.liveLease(run, itemId, leaseToken, now)) return { status: 'lease_lost' };
 
     // (4) apply
     run.leased.delete(it.itemId);
-    it.committedTokens.add(commit.leaseToken);
+    it.committedTokens.add(leaseToken);
     it.leaseToken = undefined;
     it.leaseExpiresAt = undefined;
     it.updatedAt = now;
-    if (commit.counters) for (const [k, v] of Object.entries(commit.counters)) run.metrics.counters[k] = (run.metrics.counters[k] ?? 0) + v;
+    for (const [k, v] of plan.counters) run.metrics.counters[k] = (run.metrics.counters[k] ?? 0) + v;
     const enqueued: string[] = [];
     const joined: EngineItem[] = [];
     let dropped: DroppedItem[] = [];
     let next: LeasedItem | undefined;
 
-    if (outcome.type === 'retry') {
+    if (plan.type === 'retry') {
       it.status = 'waiting_retry';
-      run.errors.push(canonicalJson({ itemId: it.itemId, node: it.node, attempt: it.attempt, error: failure, kind: 'retry', at: now }));
+      run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'retry', now));
       it.attempt += 1;
-      it.notBefore = now + retryDelay;
+      it.notBefore = now + plan.delayMs;
       run.delayed.add(it.itemId);
       run.metrics.retries += 1;
-    } else if (outcome.type === 'failed') {
-      const deadLetter = shouldDeadLetter(failure!);
-      it.status = deadLetter ? 'dead_lettered' : 'failed';
-      run.errors.push(canonicalJson({ itemId: it.itemId, node: it.node, attempt: it.attempt, error: failure, kind: 'failure', at: now }));
+    } else if (plan.type === 'failed') {
+      it.status = plan.deadLetter ? 'dead_lettered' : 'failed';
+      run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'failure', now));
       run.metrics.failed += 1;
-      if (deadLetter) {
+      if (plan.deadLetter) {
         run.metrics.deadLettered += 1;
-        run.deadLetters.push(canonicalJson({ item: copy<EngineItem>(it.json, 'work item'), attempts: it.attempt, error: failure, at: now }));
+        run.deadLetters.push(`{"at":${now},"attempts":${it.attempt},"error":${plan.error},"item":${it.json}}`);
       }
-      dropped = this.finish(run, 'failed', 'failed', { error: failure });
+      dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(plan.error, 'error') });
     } else {
       it.status = 'completed';
       run.metrics.completed += 1;
-      if (deltaJson !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: deltaJson });
-      if (outcome.type === 'terminal') {
-        const extra: DroppedItem[] = [
-          ...produced.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
-          ...arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
-        ];
-        dropped = this.finish(run, 'completed', 'terminal', { outputJson, extra });
+      if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
+      if (plan.type === 'terminal') {
+        dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {
-        for (const p of produced) if (this.enqueue(run, p.id, p.node, p.json, now)) enqueued.push(p.id);
-        for (const a of arrivals) {
-          const item = this.park(run, a);
-          if (item && this.enqueue(run, item.id, item.node, canonicalJson(item), now)) {
+        for (const p of plan.items) if (this.enqueue(run, p.id, p.node, p.json, now)) enqueued.push(p.id);
+        for (const a of plan.arrivals) {
+          const settlement = run.groups.park(a);
+          if (settlement === undefined) continue;
+          const item = copy<EngineItem>(settlement, 'settlement item');
+          if (this.enqueue(run, item.id, item.node, settlement, now)) {
             enqueued.push(item.id);
             joined.push(item);
           }
         }
         // Hand-off: the one new successor is the only item of its run waiting to be claimed.
-        if (commit.handoff && enqueued.length === 1 && produced.length === 1 && arrivals.length === 0 && run.status === 'running' && run.ready.length === 1) {
-          next = this.lease(run, run.items.get(run.ready.shift()!)!, commit.handoff.workerId, commit.handoff.leaseMs, now);
+        if (handoff && enqueued.length === 1 && plan.items.length === 1 && plan.arrivals.length === 0 && run.status === 'running' && run.ready.length === 1) {
+          next = this.lease(run, run.items.get(run.ready.shift()!)!, handoff.workerId, handoff.leaseMs, now);
         }
         if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0) {
-          const error = serializeError(new NoTerminalReachedError(`run ${run.runId} has no work left and reached no terminal node`));
-          dropped = this.finish(run, 'failed', 'failed', { error });
+          dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(plan.noTerminal, 'error') });
         }
       }
     }
     const result = { status: 'applied' as const, runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
     return next ? { ...result, next } : result;
-  }
-
-  /** Rejects arrivals whose size disagrees with their group (already parked, or earlier in the same commit). */
-  private checkGroupSizes(run: MemRun, arrivals: readonly JoinArrival[]): void {
-    const sizes = new Map<string, number>();
-    for (const [g, group] of run.groups) sizes.set(g, group.size);
-    for (const a of arrivals) {
-      const size = sizes.get(a.group);
-      if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
-      sizes.set(a.group, a.size);
-    }
-  }
-
-  /** Parks an arrival; returns the join item when it completed its group (undefined when every arrival was a hold). */
-  private park(run: MemRun, a: JoinArrival): EngineItem | undefined {
-    let group = run.groups.get(a.group);
-    if (!group) {
-      group = { size: a.size, arrivals: new Map() };
-      run.groups.set(a.group, group);
-    }
-    if (group.arrivals.has(a.index)) return undefined;
-    group.arrivals.set(a.index, canonicalJson(a));
-    if (group.arrivals.size < group.size) return undefined;
-    run.groups.delete(a.group);
-    const all = [...group.arrivals.values()].map((j) => copy<JoinArrival>(j, 'join arrival'));
-    const node = all.find((x) => x.node !== undefined && !x.held)?.node ?? all.find((x) => x.node !== undefined)?.node;
-    return node === undefined ? undefined : joinItemFor(node, a.group, all);
   }
 
   /** Adds an item unless the run already has one with this id. */
@@ -690,7 +616,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     run: MemRun,
     status: 'completed' | 'failed' | 'cancelled',
     reason: DropReason,
-    extra: { error?: SerializedError; outputJson?: string; extra?: DroppedItem[] },
+    extra: { error?: SerializedError; outputJson?: string; extra?: readonly DroppedItem[] },
   ): DroppedItem[] {
     const now = this.clock();
     const dropped: DroppedItem[] = [];

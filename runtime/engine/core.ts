@@ -7,7 +7,7 @@
  * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
-import { CorruptStateError, NodeFailedError, NodeTimeoutError, NoTerminalReachedError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { sleep } from '../core/time.js';
@@ -15,7 +15,8 @@ import type { ContextDelta } from '../context/codec.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
 import type { RunResult, WorkflowEvent } from './events.js';
-import { JoinBook, heldArrival } from './joins.js';
+import { noTerminalError } from './commit.js';
+import { JoinBook, heldArrival, settle } from './joins.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { EngineItem, JoinArrival, JoinFrame, StepEnv, StepOutcome } from './types.js';
 
@@ -40,6 +41,8 @@ export interface RunScope {
   readonly random: () => number;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
+  /** The item the step ran: the one given, or the join item its settlement item became. */
+  lastItem: EngineItem | undefined;
   lastAttempt: number;
   lastTransition: Transition<unknown> | undefined;
   lastError: unknown;
@@ -78,7 +81,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -172,9 +175,41 @@ function armOf(node: CompiledNode, value: unknown): readonly Target[] {
   return targets;
 }
 
+const HOLD = Transition.hold();
+
+/**
+ * A node's return value when it is a Transition, else the failure of that node (a typed {@link NodeFailedError}
+ * naming the node and saying what it returned), thrown inside the attempt so retries and fallbacks apply as for a throw.
+ */
+function checkTransition(node: CompiledNode, t: unknown): Transition<unknown> {
+  const type = t !== null && typeof t === 'object' ? (t as { type?: unknown }).type : undefined;
+  const r = t as Transition<unknown>;
+  if (type === 'next' || type === 'hold') return r;
+  if (type === 'nextAll' && Array.isArray((r as { values?: unknown }).values)) return r;
+  if (type === 'abort' && typeof (r as { error?: unknown }).error === 'object' && (r as { error?: unknown }).error !== null) return r;
+  throw new NodeFailedError(
+    `node "${node.name}" returned ${describeReturn(t)}, which is not a Transition (return Transition.next(v), Transition.nextAll([...]), Transition.hold() or Transition.abort(err))`,
+  );
+}
+
+/** A short, safe description of a value a node returned (for the error message). */
+function describeReturn(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'function') return 'a function';
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = Object.prototype.toString.call(v);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
 /**
  * Processes one item: attempts (with inline or deferred retries), timeout, fallbacks, routing. Returns what it
  * produced; throws only the run's cancellation/deadline error (or {@link CorruptStateError} for an unknown node).
+ * A settlement item (`item.settle`) is settled first (engine/joins.ts): a group with values runs its join item here,
+ * under the same id; a group whose arrivals all held returns a `continue` outcome with its empty arrival (or none).
  *
  * `durable`: every attempt runs on a copy of `base` and the outcome carries the delta (base is not touched).
  * Otherwise the node writes to `base` directly (or to a copy adopted on success, for nodes with retry/fallbacks).
@@ -188,6 +223,19 @@ export async function stepCore(
   durable: boolean,
   childId: ChildIdFn,
 ): Promise<StepOutcome> {
+  if (item.settle !== undefined) {
+    const settled = settle(item);
+    if (settled === undefined || !('id' in settled)) {
+      scope.lastItem = item;
+      scope.lastAttempt = firstAttempt;
+      scope.lastTransition = HOLD;
+      scope.lastError = undefined;
+      return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
+    }
+    if (scope.onEvent) scope.onEvent({ type: 'joined', runId: scope.runId, item: settled });
+    item = settled;
+  }
+  scope.lastItem = item;
   const node = scope.wf.nodes.get(item.node);
   if (node === undefined) throw new CorruptStateError(`work item "${item.id}" targets unknown node "${item.node}" of ${scope.wf.def.name}`);
   const codec = scope.wf.codec;
@@ -200,10 +248,7 @@ export async function stepCore(
     try {
       // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
       const r = invoke(scope, node, item, store, attempt);
-      t = isThenable(r) ? await r : r;
-      if (t === null || typeof t !== 'object' || typeof t.type !== 'string') {
-        throw new TypeError(`node "${node.name}" returned ${String(t)} instead of a Transition`);
-      }
+      t = checkTransition(node, isThenable(r) ? await r : r);
       if (t.type === 'abort') throw t.error;
       if (node.arms && !node.terminal) {
         if (t.type === 'next') armOf(node, t.value);
@@ -327,15 +372,17 @@ function produce(
 // ---------------------------------------------------------------------------------------------------------------
 // The in-memory loop (plain `run`, nested workflows)
 
-/** Fails a run for a node failure that no fallback took. */
-export function nodeFailedError(item: EngineItem, scope: RunScope, error: SerializedError): NodeFailedError {
+/** Fails a run for a node failure that no fallback took (the item: the one the step ran, see {@link RunScope.lastItem}). */
+export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFailedError {
+  const item = scope.lastItem!;
   const cause = scope.lastError ?? reviveError(error);
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
 /** Emits the step event for an outcome (only called when someone listens). */
-export function emitStep(scope: RunScope, item: EngineItem, out: StepOutcome): void {
+export function emitStep(scope: RunScope, out: StepOutcome): void {
   if (!scope.onEvent || out.type === 'retry' || out.type === 'failed') return;
+  const item = scope.lastItem!;
   const t = scope.lastTransition;
   const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
@@ -363,16 +410,13 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
     }
     const out = await stepCore(scope, item, context, 1, true, false, childId);
     steps++;
-    if (onEvent) emitStep(scope, item, out);
+    if (onEvent) emitStep(scope, out);
     if (out.type === 'continue') {
       for (const it of out.items) queue.push(it);
       if (out.arrivals.length > 0) {
         for (const a of out.arrivals) {
-          const joined = book.park(a);
-          if (joined) {
-            queue.push(joined);
-            if (onEvent) onEvent({ type: 'joined', runId: scope.runId, item: joined });
-          }
+          const settlement = book.park(a);
+          if (settlement) queue.push(settlement);
         }
       }
     } else if (out.type === 'terminal') {
@@ -380,15 +424,12 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
       if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
       return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
     } else if (out.type === 'failed') {
-      throw nodeFailedError(item, scope, out.error);
+      throw nodeFailedError(scope, out.error);
     } else {
       throw new CorruptStateError('an inline step asked for a deferred retry');
     }
   }
-  throw new NoTerminalReachedError(
-    `${scope.wf.def.name} run ${scope.runId}: the queue drained after ${steps} step(s) without reaching a terminal node` +
-      (book.pending > 0 ? ` (${book.pending} join arrival(s) still waiting)` : ''),
-  );
+  throw noTerminalError(scope.runId);
 }
 
 async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>): Promise<Transition<unknown>> {

@@ -26,12 +26,17 @@ export interface EngineItem extends WorkItemBase {
   readonly join?: readonly JoinFrame[];
   /** Set on items created by a fallback edge. */
   readonly failure?: FailureInfo;
+  /**
+   * Set on a settlement item only (id `<group>:join`, no input): the parked arrivals of a completed fan-out group, in
+   * index order, as the store kept them. The step core settles it (engine/joins.ts) before anything runs.
+   */
+  readonly settle?: readonly JoinArrival[];
 }
 
 /**
  * An item routed to a `@join()` node while inside a fan-out group (or a held item inside a group): it does not
- * run, it is parked under `group` at `index`. When `size` arrivals are parked the store creates the join item
- * (see {@link joinItemFor}).
+ * run, it is parked under `group` at `index`. When `size` arrivals are parked the store enqueues the group's
+ * settlement item, which the engine settles (engine/joins.ts).
  */
 export interface JoinArrival {
   readonly group: string;

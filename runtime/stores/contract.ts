@@ -11,8 +11,11 @@
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 
+/** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
+export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+
 /** `running` (including interrupted runs), `completed`, `failed` (resumable), `cancelled` (final). */
-export type CheckpointStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type CheckpointStatus = (typeof CHECKPOINT_STATUSES)[number];
 
 /** What {@link CheckpointStore.createRun} saves before the first step. */
 export interface NewCheckpointRun {
@@ -81,7 +84,10 @@ export interface CheckpointStepCommit {
 export interface CheckpointCommitResult {
   /** false when this item was already committed (nothing was applied). */
   readonly applied: boolean;
-  /** Join items created because this step completed their groups, in creation order (already enqueued). */
+  /**
+   * Settlement items (`<group>:join`, the parked arrivals as stored: see `engine/joins.ts`) enqueued because this step
+   * completed their groups, in creation order.
+   */
   readonly created: readonly EngineItem[];
 }
 
@@ -112,9 +118,9 @@ export interface CheckpointStore {
   /** The run record only (cheap), or undefined. */
   getRun(runId: string): Promise<CheckpointRun | undefined>;
   /**
-   * One transaction: consume `itemId`, insert the produced items, append the delta, park the arrivals (creating
-   * the join item of every group they complete), save the counter. Idempotent per item id. `RunStateError` when
-   * the run is not `running`.
+   * One transaction: consume `itemId`, insert the produced items, append the delta, park the arrivals (enqueueing
+   * the settlement item of every group they complete; the engine settles it), save the counter. Idempotent per item
+   * id. `RunStateError` when the run is not `running`.
    */
   commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult>;
   /**

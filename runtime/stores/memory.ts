@@ -2,7 +2,8 @@
  * In-memory {@link CheckpointStore} for tests and short-lived processes. It stores JSON text, never live objects,
  * so it behaves like the durable stores: nothing read back shares state with the running workflow.
  */
-import { JoinBook } from '../engine/joins.js';
+import { arrivalJson } from '../engine/commit.js';
+import { ParkedGroups } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
@@ -37,7 +38,8 @@ interface MemRun {
   deltas: string[];
   /** Pending items by id, in queue order (Map insertion order). */
   items: Map<string, string>;
-  book: JoinBook;
+  /** Parked join arrivals (their stored JSON) by group. */
+  groups: ParkedGroups;
 }
 
 /** Checkpoints kept in process memory (lost on exit). */
@@ -71,7 +73,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       committed: new Set(),
       deltas: [],
       items: new Map([[run.start.id, toJson(run.start, 'the start item')]]),
-      book: new JoinBook(),
+      groups: new ParkedGroups(),
     });
     return true;
   }
@@ -85,7 +87,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       context: safeJsonParse(r.context, `run ${runId} context`),
       deltas: r.deltas.map((d, i) => safeJsonParse(d, `run ${runId} delta ${i}`) as Record<string, unknown>),
       items: [...r.items.values()].map((t) => safeJsonParse(t, `run ${runId} item`) as EngineItem),
-      arrivals: structuredClone(r.book.arrivals()),
+      arrivals: r.groups.parkedJson().map((t) => safeJsonParse(t, `run ${runId} join arrival`) as JoinArrival),
     };
   }
 
@@ -101,17 +103,18 @@ export class MemoryCheckpointStore implements CheckpointStore {
     // Serialise everything first: a failure must leave the run untouched (all or nothing).
     const items = commit.items.map((it) => [it.id, toJson(it, 'a work item')] as const);
     const delta = commit.delta === undefined ? undefined : toJson(commit.delta, 'the context delta');
-    const arrivals = structuredClone(commit.arrivals) as JoinArrival[];
+    const arrivals = commit.arrivals.map((a) => ({ group: a.group, index: a.index, size: a.size, node: a.held ? undefined : a.node, json: arrivalJson(a) }));
     r.committed.add(commit.itemId);
     r.items.delete(commit.itemId);
     for (const [id, text] of items) r.items.set(id, text);
     if (delta !== undefined) r.deltas.push(delta);
     const created: EngineItem[] = [];
     for (const a of arrivals) {
-      const joined = r.book.park(a);
-      if (joined) {
-        r.items.set(joined.id, toJson(joined, 'a join item'));
-        created.push(structuredClone(joined));
+      const settlement = r.groups.park(a);
+      if (settlement !== undefined) {
+        const item = safeJsonParse(settlement, 'a settlement item') as EngineItem;
+        r.items.set(item.id, settlement);
+        created.push(item);
       }
     }
     r.counter = commit.counter;
@@ -130,6 +133,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (delta !== undefined) r.deltas.push(delta);
     const dropped = [...r.items.values()];
     r.items.clear();
+    r.groups.clear();
     r.dropped = `[${dropped.join(',')}]`;
     r.output = output;
     r.status = 'completed';

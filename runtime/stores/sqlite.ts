@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
-import { settleJoinGroup } from '../engine/joins.js';
+import { arrivalJson } from '../engine/commit.js';
+import { settlementItemJson } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -20,6 +21,7 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import {
+  CHECKPOINT_STATUSES,
   type Checkpoint,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -34,7 +36,7 @@ import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -129,7 +131,7 @@ interface StepRow {
   counter: number;
 }
 
-const STATUSES: ReadonlySet<string> = new Set(['running', 'completed', 'failed', 'cancelled']);
+const STATUSES: ReadonlySet<string> = new Set(CHECKPOINT_STATUSES);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
 /** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */
@@ -313,9 +315,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
       stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      // node: the join node of the first valued arrival parked (what the settlement item shows)
       countArrival: p(
-        `INSERT INTO floxide_groups (run_id, grp, size, arrived) VALUES (?, ?, ?, 1)
-         ON CONFLICT (run_id, grp) DO UPDATE SET arrived = arrived + 1 RETURNING arrived, size`,
+        `INSERT INTO floxide_groups (run_id, grp, size, arrived, node) VALUES (?, ?, ?, 1, ?)
+         ON CONFLICT (run_id, grp) DO UPDATE SET arrived = arrived + 1, node = coalesce(node, excluded.node) RETURNING arrived, size, node`,
       ),
       groupArrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? AND grp = ? ORDER BY idx'),
       deleteGroupArrivals: p('DELETE FROM floxide_arrivals WHERE run_id = ? AND grp = ?'),
@@ -554,24 +557,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return (n >= 0 ? this.s.numberedExists.get(n, runId) : this.s.namedExists.get(itemId, runId)) !== undefined;
   }
 
-  private park(runId: string, first: JoinArrival, created: EngineItem[]): void {
-    let a: JoinArrival | undefined = first;
-    while (a) {
-      if (this.s.insertArrival.run(runId, a.group, a.index, toJson(a, 'a join arrival')).changes === 0) return;
-      const g = this.s.countArrival.get(runId, a.group, a.size) as { arrived: number; size: number };
-      if (g.arrived < g.size) return;
-      const arrivals = (this.s.groupArrivals.all(runId, a.group) as { body: string }[]).map((r) => parseArrival(r.body, runId));
-      this.s.deleteGroupArrivals.run(runId, a.group);
-      this.s.deleteGroup.run(runId, a.group);
-      const settled = settleJoinGroup(a.group, arrivals);
-      if (settled === undefined) return;
-      if ('group' in settled) {
-        a = settled;
-        continue;
-      }
-      created.push(settled);
-      return;
-    }
+  /**
+   * Parks one arrival; when it completes its group, the group's settlement item (the parked arrivals as stored) is
+   * added to `created` (the engine settles it when it processes it: engine/joins.ts).
+   */
+  private park(runId: string, a: JoinArrival, created: EngineItem[]): void {
+    if (this.s.insertArrival.run(runId, a.group, a.index, arrivalJson(a)).changes === 0) return;
+    const g = this.s.countArrival.get(runId, a.group, a.size, a.held ? null : a.node) as { arrived: number; size: number; node: string | null };
+    if (g.arrived < g.size) return;
+    const parked = (this.s.groupArrivals.all(runId, a.group) as { body: string }[]).map((r) => r.body);
+    this.s.deleteGroupArrivals.run(runId, a.group);
+    this.s.deleteGroup.run(runId, a.group);
+    created.push(parseItem(settlementItemJson(a.group, g.node ?? undefined, parked), runId));
   }
 
   private requireRun(runId: string): RunRow {

@@ -8,7 +8,6 @@ import {
   CancelledError,
   DeadlineExceededError,
   FingerprintMismatchError,
-  NoTerminalReachedError,
   RunAlreadyCompletedError,
   RunInputMismatchError,
   RunNotFoundError,
@@ -20,6 +19,7 @@ import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
+import { noTerminalError } from '../engine/commit.js';
 import { emitStep, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { absoluteDeadline } from '../engine/retry.js';
@@ -268,15 +268,12 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         const item = queue[head]!;
         queue[head++] = undefined;
         const out = await stepCore(scope, item, context, 1, true, true, childId);
-        if (onEvent) emitStep(scope, item, out);
+        if (onEvent) emitStep(scope, out);
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) queue.push(it);
-          for (const it of r.created) {
-            queue.push(it);
-            if (onEvent) onEvent({ type: 'joined', runId, item: it });
-          }
+          for (const it of r.created) queue.push(it);
         } else if (out.type === 'terminal') {
           const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
@@ -284,10 +281,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
           return out.output as O;
         } else if (out.type === 'failed') {
           await store.fail(runId, out.error);
-          throw nodeFailedError(item, scope, out.error);
+          throw nodeFailedError(scope, out.error);
         }
       }
-      const err = new NoTerminalReachedError(`${this.wf.def.name} run ${runId}: the queue drained without reaching a terminal node`);
+      const err = noTerminalError(runId);
       await store.fail(runId, serializeError(err));
       throw err;
     } catch (err) {

@@ -29,6 +29,16 @@ describe('layers', () => {
     expect(checkLayers(deps)).toEqual([]);
   });
 
+  it('no distributed backend imports another (memory, Redis and Postgres share only what lies below them)', async () => {
+    const { deps } = await graphOf();
+    const backendOf = (f: string) =>
+      f === 'runtime/distributed/memory.ts' ? 'memory' : f.startsWith('runtime/distributed/redis/') ? 'redis' : f.startsWith('runtime/distributed/postgres/') ? 'postgres' : undefined;
+    const crossings = Object.entries(deps).flatMap(([file, imports]) =>
+      imports.filter((d) => backendOf(file) !== undefined && backendOf(d) !== undefined && backendOf(d) !== backendOf(file)).map((d) => `${file} imports ${d}`),
+    );
+    expect(crossings).toEqual([]);
+  });
+
   it('every source file sits on a floor', async () => {
     const { deps } = await graphOf();
     const homeless = Object.keys(deps).filter((f) => floorOf(f) === undefined);

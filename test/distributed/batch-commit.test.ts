@@ -9,6 +9,7 @@ import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/error
 import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/types.js';
 import { supportsBatchCommit, type BatchStepCommitter, type DistributedBackend, type LeasedItem, type NewRun, type StepCommit } from '../../runtime/distributed/contracts.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { settleJoinGroup } from '../../runtime/engine/joins.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { CommitBatcher } from '../../runtime/distributed/commit-batcher.js';
 import { REDIS_URL, uniquePrefix } from './helpers.js';
@@ -93,7 +94,9 @@ for (const [name, make] of Object.entries(backends)) {
         ]);
         expect(res.map((r) => r.ok && r.result.status)).toEqual(['applied', 'duplicate', 'applied']);
         const joined = res.flatMap((r) => (r.ok && r.result.status === 'applied' ? r.result.joined : []));
-        expect(joined).toEqual([{ id: 'g:join', node: 'merge', input: ['l', 'r'] }]);
+        // the group's settlement item (the engine settles it into the join item when a worker runs it)
+        expect(joined).toEqual([{ id: 'g:join', node: 'merge', settle: [arrival('g', 0, 'l'), arrival('g', 1, 'r')] }]);
+        expect(settleJoinGroup('g', joined[0]!.settle!)).toEqual({ id: 'g:join', node: 'merge', input: ['l', 'r'] });
         expect((await b.pendingWork('j')).map((p) => p.item.id)).toEqual(['g:join']);
       } finally {
         await b.close();

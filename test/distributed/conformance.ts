@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   FingerprintMismatchError,
   InvalidArgumentError,
+  NodeFailedError,
+  reviveError,
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
@@ -21,6 +23,14 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
+import { isFinalRunStatus, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
+import { executeStep } from '../../runtime/engine/core.js';
+import { contextCodecOf } from '../../runtime/context/codec.js';
+import { bindWorkflow, type Workflow } from '../../runtime/workflow/bind.js';
+import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
+import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
+import { MALFORMED_CASES, NESTED_CASES } from '../fixtures/rules/cases.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const LONG = 30_000;
@@ -497,8 +507,12 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
     // ---------------------------------------------------------------------------------------------------------
     describe('joins', () => {
       const arrival = (g: string, index: number, size: number, value: unknown, outer: JoinFrame[] = []): JoinArrival => ({ group: g, index, size, node: 'merge', value, held: false, outer });
+      // as stored: a hold has no node and no value
+      const held = (g: string, index: number, size: number, outer: JoinFrame[] = []): JoinArrival => ({ group: g, index, size, held: true, outer }) as unknown as JoinArrival;
+      /** The settlement item of group `g`: what the store enqueues when the group completes (engine/joins.ts). */
+      const settlement = (g: string, node: string, arrivals: JoinArrival[]): EngineItem => ({ id: `${g}:join`, node, settle: arrivals }) as unknown as EngineItem;
 
-      it('creates the join item exactly once under concurrent (and repeated) commits', async () => {
+      it('enqueues the settlement item exactly once under concurrent (and repeated) commits', async () => {
         const n = 16;
         const { runId, ids } = await fanOut(n);
         const leases = await b.claim('w1', n, LONG);
@@ -510,35 +524,164 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           }),
         );
         const joined = results.flatMap((r) => (r.status === 'applied' ? r.joined : []));
-        expect(joined).toEqual([item('merge', '0:join', Array.from({ length: n }, (_, i) => `v${i}`))]);
+        expect(joined).toEqual([settlement('0', 'merge', Array.from({ length: n }, (_, i) => arrival('0', i, n, `v${i}`)))]);
+        expect(settleJoinGroup('0', joined[0]!.settle!)).toEqual(item('merge', '0:join', Array.from({ length: n }, (_, i) => `v${i}`)));
         expect(results.filter((r) => r.status === 'applied' && r.enqueued.includes('0:join'))).toHaveLength(1);
         expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual(joined);
+        expect(await b.itemState(runId, '0:join')).toMatchObject({ node: 'merge', status: 'pending' });
         expect((await b.metrics(runId)).enqueued).toBe(1 + n + 1);
         expect((await b.getRun(runId))!.status).toBe('running');
       });
 
-      it('omits holds, orders by index and inherits the outer frames', async () => {
+      it('carries the arrivals as parked, in index order, holds and outer frames included', async () => {
         const outer: JoinFrame[] = [{ g: 'outer', i: 1, n: 2 }];
         const { runId } = await fanOut(3);
         const leases = await b.claim('w1', 3, LONG);
         const [l0, l1, l2] = leases;
         const r2 = await commit(l2!, cont([], [arrival('0', 2, 3, 'c', outer)]));
-        const r1 = await commit(l1!, cont([], [{ group: '0', index: 1, size: 3, node: undefined, held: true, outer }]));
+        const r1 = await commit(l1!, cont([], [held('0', 1, 3, outer)]));
         expect(r2).toMatchObject({ status: 'applied', joined: [] });
         expect(r1).toMatchObject({ status: 'applied', joined: [] });
         const r0 = await commit(l0!, cont([], [arrival('0', 0, 3, 'a', outer)]));
-        expect(r0).toMatchObject({ status: 'applied', joined: [{ node: 'merge', id: '0:join', input: ['a', 'c'], join: outer }] });
-        expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual([{ node: 'merge', id: '0:join', input: ['a', 'c'], join: outer }]);
+        const expected = settlement('0', 'merge', [arrival('0', 0, 3, 'a', outer), held('0', 1, 3, outer), arrival('0', 2, 3, 'c', outer)]);
+        expect(r0).toMatchObject({ status: 'applied', joined: [expected] });
+        expect((await b.pendingWork(runId)).map((p) => p.item)).toEqual([expected]);
+        expect(settleJoinGroup('0', expected.settle!)).toEqual({ node: 'merge', id: '0:join', input: ['a', 'c'], join: outer });
       });
 
-      it('a group of holds only creates no item (and a drained run then fails)', async () => {
+      it('a group of holds enqueues a settlement item that shows the reserved node; settling it at the top level drains the run', async () => {
         const { runId } = await fanOut(2);
         const leases = await b.claim('w1', 2, LONG);
-        const hold = (i: number): JoinArrival => ({ group: '0', index: i, size: 2, node: undefined, held: true, outer: [] });
-        await commit(leases[0]!, cont([], [hold(0)]));
-        const last = await commit(leases[1]!, cont([], [hold(1)]));
-        expect(last).toMatchObject({ status: 'applied', joined: [], runStatus: 'failed' });
-        expect((await b.getRun(runId))!.error).toMatchObject({ code: 'FLOXIDE_NO_TERMINAL' });
+        await commit(leases[0]!, cont([], [held('0', 0, 2)]));
+        const last = await commit(leases[1]!, cont([], [held('0', 1, 2)]));
+        const expected = settlement('0', HELD_GROUP_NODE, [held('0', 0, 2), held('0', 1, 2)]);
+        expect(last).toMatchObject({ status: 'applied', joined: [expected], runStatus: 'running' });
+        expect(await b.itemState(runId, '0:join')).toMatchObject({ node: HELD_GROUP_NODE, status: 'pending' });
+        // the engine settles it into nothing (top level): its commit has nothing to enqueue, and the run fails
+        expect(settleJoinGroup('0', expected.settle!)).toBeUndefined();
+        const s = await claimOne();
+        expect(await commit(s, cont())).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        expect((await b.getRun(runId))!.error).toEqual({ name: 'NoTerminalReachedError', code: 'FLOXIDE_NO_TERMINAL', message: `run ${runId} has no work left and reached no terminal node` });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('step rules through the engine (the same cases as the local modes)', () => {
+      /** Steps the run with one in-process worker until it is final. */
+      async function drain(wf: { stepDistributed: Workflow<unknown, unknown, unknown>['stepDistributed'] }, runId: string): Promise<RunRecord> {
+        for (let i = 0; i < 2000; i++) {
+          const run = await b.getRun(runId);
+          if (run && isFinalRunStatus(run.status)) return run;
+          await wf.stepDistributed(b, 'w1', undefined, { leaseMs: LONG });
+          if (i > 50) await sleep(2);
+        }
+        throw new Error(`run ${runId} did not finish`);
+      }
+
+      for (const c of NESTED_CASES) {
+        it(`nested fan-outs with holds: ${c.name}`, async () => {
+          const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+          const runId = `nested-${++seq}`;
+          await wf.startDistributed(new StepsCtx(), c.input, b, runId);
+          const run = await drain(wf, runId);
+          if (c.output === undefined) {
+            expect(run).toMatchObject({ status: 'failed', error: { name: 'NoTerminalReachedError', code: 'FLOXIDE_NO_TERMINAL', message: `run ${runId} has no work left and reached no terminal node` } });
+          } else {
+            expect(run).toMatchObject({ status: 'completed', output: c.output });
+          }
+          const states = await b.itemStates(runId);
+          expect(states.every((st) => st.status === 'completed' || (c.output === undefined && st.status === 'failed'))).toBe(true);
+          expect(new Set(states.map((st) => st.itemId)).size).toBe(states.length);
+        });
+      }
+
+      it('a settlement item delivered twice settles once: the second execution commits, the first is a duplicate', async () => {
+        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+        const runId = `redeliver-${++seq}`;
+        await wf.startDistributed(new StepsCtx(), [[1, 2], [-1, -2], [3, 4]], b, runId);
+        // run until the outer group's settlement item is the only work left
+        for (let i = 0; i < 200 && !(await b.pendingWork(runId)).some((p) => p.item.id === '0:join'); i++) await wf.stepDistributed(b, 'w1', undefined, { leaseMs: LONG });
+        const [first] = await b.claim('w1', 1, LONG);
+        expect(first!.item).toMatchObject({ id: '0:join', node: 'outerJoin' });
+        const ctx = await b.readContext(runId);
+        const codec = contextCodecOf<StepsCtx>(NestedHoldsWorkflowDef);
+        const context = codec.revive(ctx.initial);
+        for (const d of ctx.deltas) codec.apply(context, d.delta);
+        const outcome = await executeStep(NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), first!.item, { runId, context, signal: new AbortController().signal, attempt: 1, inlineRetries: false, childId: (p, i) => childItemId(p.id, i) });
+        expect(outcome).toMatchObject({ type: 'continue', items: [{ node: 'done', input: [3, 7] }] });
+        // the first worker loses the item before committing; a second delivery runs and commits it
+        expect(await b.release(runId, '0:join', first!.leaseToken)).toBe(true);
+        expect((await drain(wf, runId)).output).toBe('3,7');
+        expect(await b.commitStep({ runId, itemId: '0:join', leaseToken: first!.leaseToken, outcome })).toMatchObject({ status: expect.stringMatching(/^(duplicate|run_finished)$/) });
+        const joins = (await b.itemStates(runId)).filter((st) => st.itemId.endsWith(':join'));
+        expect(joins.map((st) => st.node).sort()).toEqual([HELD_GROUP_NODE, 'innerJoin', 'innerJoin', 'outerJoin'].sort());
+        expect(joins.every((st) => st.status === 'completed')).toBe(true);
+        expect((await b.metrics(runId)).completed).toBe((await b.itemStates(runId)).length);
+      });
+
+      for (const mc of MALFORMED_CASES) {
+        it(`a node that returns ${mc.name} fails the run with a NodeFailedError naming it`, async () => {
+          const wf = bindWorkflow(MalformedWorkflowDef, new MalformedWorkflow([mc.returned]));
+          const runId = `bad-${++seq}`;
+          await wf.startDistributed(new StepsCtx(), 1, b, runId);
+          const run = await drain(wf, runId);
+          expect(run.status).toBe('failed');
+          expect(run.error).toMatchObject({ name: 'NodeFailedError', code: 'FLOXIDE_NODE_FAILED' });
+          expect(run.error!.message).toContain('node "emit" returned');
+          expect(run.error!.message).toContain(mc.shows);
+          expect(reviveError(run.error!)).toBeInstanceOf(NodeFailedError);
+          expect((await b.errors(runId)).map((e) => e.kind)).toEqual(['retry', 'failure']);
+        });
+      }
+
+      it('a malformed return goes to the fallback like a throw', async () => {
+        const wf = bindWorkflow(MalformedFallbackWorkflowDef, new MalformedFallbackWorkflow([{ type: 'bogus' }]));
+        const runId = `bad-fallback-${++seq}`;
+        await wf.startDistributed(new StepsCtx(), 1, b, runId);
+        expect(await drain(wf, runId)).toMatchObject({ status: 'completed', output: 'rescued 1: NodeFailedError' });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('one error per store situation', () => {
+      /** The error `p` rejects with must be exactly this class and message (the same on every backend). */
+      async function expectError(p: Promise<unknown>, type: new (...args: never[]) => Error, message: string): Promise<void> {
+        const e = await p.then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+        expect(e).toBeInstanceOf(type);
+        expect((e as Error).message).toBe(message);
+      }
+
+      it('gives the same typed error and message on every backend', async () => {
+        await expectError(b.commitStep({ runId: 'nope', itemId: '0', leaseToken: 't', outcome: cont() }), RunNotFoundError, 'no run with id "nope"');
+        await expectError(b.cancelRun('nope'), RunNotFoundError, 'no run with id "nope"');
+        await expectError(b.metrics('nope'), RunNotFoundError, 'no run with id "nope"');
+        await expectError(b.listRuns({ status: 'sleeping' as never }), InvalidArgumentError, 'unknown run status "sleeping"');
+
+        const { runId } = await fanOut(2);
+        const [l0, l1] = await b.claim('w1', 2, LONG);
+        await commit(l0!, cont([], [{ group: 'g', index: 0, size: 2, node: 'j', value: 1, held: false, outer: [] }]));
+        await expectError(commit(l1!, cont([], [{ group: 'g', index: 1, size: 3, node: 'j', value: 2, held: false, outer: [] }])), InvalidArgumentError, 'join arrival for group g has size 3, the group has 2');
+        await expectError(
+          commit(l1!, cont([], [{ group: 'h', index: 0, size: 2, node: 'j', value: 1, held: false, outer: [] }, { group: 'h', index: 1, size: 4, node: 'j', value: 1, held: false, outer: [] }])),
+          InvalidArgumentError,
+          'join arrival for group h has size 4, the group has 2',
+        );
+
+        await b.cancelRun(runId);
+        await expectError(b.pauseRun(runId), RunStateError, `cannot pause run ${runId}: it is already cancelled`);
+        await expectError(b.failRun(runId, err('x')), RunStateError, `cannot fail run ${runId}: it is already cancelled`);
+
+        await b.createRun(spec({ runId: 'same', input: { a: 1 } }));
+        await expectError(b.createRun(spec({ runId: 'same', input: { a: 2 } })), RunInputMismatchError, 'run same already exists with a different input');
+        await expectError(b.createRun(spec({ runId: 'same', input: { a: 1 }, workflow: 'other' })), RunInputMismatchError, 'run same exists for workflow wf, not other');
+        await expectError(
+          b.createRun(spec({ runId: 'same', input: { a: 1 }, fingerprint: 'fp-2' })),
+          FingerprintMismatchError,
+          'run same was started by graph fp-1, not fp-2: run floxide build or use another run id',
+        );
       });
     });
 

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 import { usePgSchemas } from './pg-schemas.js';
-import { POSTGRES_MIGRATIONS, migrate, sqlFile } from '../../runtime/distributed/postgres/migrate.js';
-import { joinItemFor } from '../../runtime/engine/joins.js';
+import { POSTGRES_FUNCTIONS, POSTGRES_MIGRATIONS, functionHash, migrate, sqlFile } from '../../runtime/distributed/postgres/migrate.js';
+import { settlementItemJson } from '../../runtime/engine/joins.js';
+import { arrivalJson } from '../../runtime/engine/commit.js';
 import type { JoinArrival } from '../../runtime/engine/types.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
@@ -44,34 +45,49 @@ describe('postgres migrations', () => {
     expect((await started[4]!.getRun('r1'))?.status).toBe('running');
   });
 
-  it('upgrade a schema with runs in flight: an older schema (0001-0004) gets the later migrations and its runs go on', async () => {
+  it('refuse a schema with the pre-release layout (migrations squashed since) with an error that says what to do', async () => {
     const schema = freshSchema();
-    // what an older Floxide left: migrations 1-4 only, one run half done (a pending and an in-flight item)
+    // what a pre-release build left: its own migration list (0001_init.sql ...)
     await admin.query(`CREATE SCHEMA "${schema}"`);
-    await admin.query('BEGIN');
-    await admin.query(`SET LOCAL search_path TO "${schema}"`);
-    await admin.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 4)) {
-      await admin.query(sqlFile(`migrations/${m.file}`));
-      await admin.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.file]);
+    await admin.query(`CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (1, '0001_init.sql'), (2, '0002_functions.sql')`);
+    for (const migrateOption of [true, false]) {
+      const err = await open(schema, { migrate: migrateOption }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as Error).message).toContain('pre-release layout');
+      expect((err as Error).message).toContain(`DROP SCHEMA "${schema}" CASCADE`);
     }
-    // the run, created and claimed by the older schema's own SQL
-    await admin.query(sqlFile('create_run.sql'), ['r1', 'wf', 'fp', '{"runId":"r1"}', '{}', '0', 'start', '{"id":"0","input":null,"node":"start"}', null]);
-    const { rows: leased } = await admin.query(sqlFile('claim.sql'), ['w1', 1, 30_000, null]);
-    await admin.query('COMMIT');
-    const stale = await open(schema, { migrate: false }).catch((err: unknown) => err);
-    expect(stale).toBeInstanceOf(StoreError); // the current code needs the later migrations
+  });
+
+  it('re-apply a function whose file changed (tracked by content hash), leave unchanged ones alone', async () => {
+    const schema = freshSchema();
+    await open(schema);
+    const hashes = async () => new Map((await admin.query(`SELECT name, hash FROM "${schema}".schema_functions`)).rows.map((r: { name: string; hash: string }) => [r.name, r.hash]));
+    const before = await hashes();
+    expect([...before.keys()].sort()).toEqual([...POSTGRES_FUNCTIONS].sort());
+    for (const f of POSTGRES_FUNCTIONS) expect(before.get(f)).toBe(functionHash(f));
+    // an older build's commit_steps: another body (and hash) in the schema
+    await admin.query(`CREATE OR REPLACE FUNCTION "${schema}".commit_steps(cs jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$`);
+    await admin.query(`UPDATE "${schema}".schema_functions SET hash = 'older', applied_at = '2000-01-01' WHERE name = 'commit_steps'`);
+    const stale = await open(schema, { migrate: false }).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(StoreError);
+    expect((stale as Error).message).toContain('function commit_steps');
     const b = await open(schema);
-    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
-    expect(rows[0].n).toBe(POSTGRES_MIGRATIONS.length);
-    const res = await b.commitSteps([
-      { runId: 'r1', itemId: '0', leaseToken: leased[0].lease_token, outcome: { type: 'continue', items: [{ node: 'n', id: 'a', input: 1 }, { node: 'n', id: 'b', input: 2 }], arrivals: [], delta: { k: 1 } } },
-    ]);
-    expect(res[0]).toMatchObject({ ok: true, result: { status: 'applied', enqueued: ['a', 'b'] } });
-    const [a] = await b.claim('w1', 1, 30_000);
-    const done = await b.commitSteps([{ runId: 'r1', itemId: a!.item.id, leaseToken: a!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: undefined } }]);
-    expect(done[0]).toMatchObject({ ok: true, result: { status: 'applied', runStatus: 'completed', dropped: [{ id: 'b', node: 'n', reason: 'terminal' }] } });
-    expect(await b.getRun('r1')).toMatchObject({ status: 'completed', output: 'ok' });
+    expect((await hashes()).get('commit_steps')).toBe(functionHash('commit_steps'));
+    const { rows } = await admin.query(`SELECT name FROM "${schema}".schema_functions WHERE applied_at < now() - interval '1 hour'`);
+    expect(rows).toEqual([]); // re-applied: its applied_at is new
+    // the real commit_steps is back: a commit applies
+    await b.createRun(spec('r1'));
+    const [l] = await b.claim('w', 1, 30_000);
+    expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
+  });
+
+  it('migration files hold tables and indexes only; every function lives in its own file', () => {
+    for (const m of POSTGRES_MIGRATIONS) expect(sqlFile(`migrations/${m.file}`)).not.toMatch(/CREATE (OR REPLACE )?FUNCTION/i);
+    for (const f of POSTGRES_FUNCTIONS) {
+      const text = sqlFile(`functions/${f}.sql`);
+      expect(text.match(/CREATE OR REPLACE FUNCTION (\w+)\(/g)).toEqual([`CREATE OR REPLACE FUNCTION ${f}(`]);
+    }
   });
 
   it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {
@@ -164,7 +180,7 @@ describe('postgres specifics', () => {
     await expect(b.purgeFinished({ olderThanMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  it('builds the join item in SQL exactly as joinItemFor does (escapes, nesting, holds, outer frames)', async () => {
+  it('builds the settlement item in SQL exactly as settlementItemJson does (escapes, nesting, holds, outer frames)', async () => {
     const b = await open();
     await b.createRun(spec('j'));
     const [start] = await b.claim('w', 1, 60_000);
@@ -184,7 +200,7 @@ describe('postgres specifics', () => {
       const res = await b.commitStep({ runId: 'j', itemId: l.item.id, leaseToken: l.leaseToken, outcome: { type: 'continue', items: [], arrivals: [arrivals[i]!], delta: undefined } });
       if (res.status === 'applied' && res.joined.length > 0) joined = res.joined;
     }
-    const expected = joinItemFor('merge', group, arrivals);
+    const expected = JSON.parse(settlementItemJson(group, 'merge', arrivals.map(arrivalJson)));
     expect(joined).toEqual([expected]);
     expect((await b.pendingWork('j')).map((p) => p.item)).toEqual([expected]);
   });

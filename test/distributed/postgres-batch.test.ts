@@ -94,7 +94,7 @@ describe('postgres commitSteps', () => {
     expect(res[0]).toMatchObject({ ok: true, result: { status: 'applied', enqueued: [], contextVersion: 1 } });
     expect(res[1]).toMatchObject({
       ok: true,
-      result: { status: 'applied', enqueued: ['grp:join'], joined: [{ node: 'j', id: 'grp:join', input: [0, 10] }], contextVersion: 2 },
+      result: { status: 'applied', enqueued: ['grp:join'], joined: [{ node: 'j', id: 'grp:join', settle: [arrival(0), arrival(1)] }], contextVersion: 2 },
     });
     expect(res[2]).toEqual({ ok: true, result: { status: 'duplicate' } });
     expect((await b.pendingWork('j')).map((p) => p.item.id)).toEqual(['grp:join']);

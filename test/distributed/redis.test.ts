@@ -33,20 +33,21 @@ describe('redis backend specifics', () => {
     return c;
   }
 
-  it('every script opens with a header whose KEYS match the numKeys in its file name', () => {
+  it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
     const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
     expect(files.sort()).toEqual(Object.values(SCRIPT_FILES).sort());
     for (const file of files) {
       const text = readFileSync(new URL(file, dir), 'utf8');
-      const header = text.split('\n').filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('--'))).join('\n');
-      expect(header, file).toMatch(/^-- [a-z-]+: /);
-      expect(header, file).toMatch(/ARGV\[1\]/);
-      expect(header, file).toMatch(/Returns/);
-      let maxKey = 0;
-      for (const m of header.matchAll(/KEYS\[(\d+)(?:\.\.(\d+))?\]/g)) maxKey = Math.max(maxKey, Number(m[2] ?? m[1]));
+      expect(text, file).toMatch(/^--\[\[\n  [a-z-]+: /);
+      const header = text.slice(0, text.indexOf('\n]]\n'));
+      expect(header.length, file).toBeGreaterThan(0);
+      expect(header, file).toMatch(/\n  Input:\n/);
+      expect(header, file).toMatch(/\n  Output:/);
       const numKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
-      expect(maxKey, file).toBe(numKeys);
+      const keyLines = [...header.matchAll(/^    KEYS\[(\d+)\] \S/gm)].map((m) => Number(m[1]));
+      expect(keyLines, file).toEqual(Array.from({ length: numKeys }, (_, i) => i + 1));
+      expect(header, file).toMatch(/^    ARGV\[1\] \S/m);
       const loaded = loadScript((Object.entries(SCRIPT_FILES).find(([, f]) => f === file)![0]) as ScriptName);
       expect(loaded.numKeys).toBe(numKeys);
       expect(loaded.source).not.toMatch(/--! include/);

@@ -1,7 +1,11 @@
 // One conformance suite for every CheckpointStore backend (memory, SQLite).
 import { describe, expect, it } from 'vitest';
 import {
+  HELD_GROUP_NODE,
   InvalidArgumentError,
+  NoTerminalReachedError,
+  bindWorkflow,
+  settleJoinGroup,
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
@@ -10,6 +14,9 @@ import {
   type JoinArrival,
   type NewCheckpointRun,
 } from 'floxide';
+import { NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
+import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
+import { NESTED_CASES } from '../fixtures/rules/cases.js';
 
 const start: EngineItem = { node: 'a', id: '0', input: { n: 1 } };
 const newRun = (runId: string, input: unknown = { n: 1 }): NewCheckpointRun => ({
@@ -63,18 +70,42 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
-    it('parks join arrivals and creates the join item when the group completes (holds count, values in index order)', async () => {
+    it('parks join arrivals and enqueues the settlement item when the group completes (the arrivals as parked, in index order)', async () => {
       const s = await make();
       await s.createRun(newRun('r3'));
       const r1 = await s.commitStep('r3', { itemId: '0', items: [], arrivals: [arrival(2, 'c'), arrival(1, undefined, true)], delta: undefined, counter: 0, seq: 4 });
       expect(r1.created).toEqual([]);
       expect((await s.load('r3'))!.arrivals).toHaveLength(2);
       const r2 = await s.commitStep('r3', { itemId: 'x', items: [], arrivals: [arrival(0, 'a')], delta: undefined, counter: 0, seq: 5 });
-      expect(r2.created).toEqual([{ node: 'j', id: '0:join', input: ['a', 'c'] }]);
+      const settlement = { id: '0:join', node: 'j', settle: [arrival(0, 'a'), arrival(1, undefined, true), arrival(2, 'c')] };
+      expect(r2.created).toEqual([settlement]);
+      expect(settleJoinGroup('0', r2.created[0]!.settle!)).toEqual({ node: 'j', id: '0:join', input: ['a', 'c'] });
       const cp = await s.load('r3');
       expect(cp!.arrivals).toEqual([]);
-      expect(cp!.items).toEqual([{ node: 'j', id: '0:join', input: ['a', 'c'] }]);
+      expect(cp!.items).toEqual([settlement]);
+      // a group whose arrivals all held shows the reserved node
+      const held = (index: number): JoinArrival => ({ ...arrival(index, undefined, true), group: 'h', size: 2 });
+      const r3 = await s.commitStep('r3', { itemId: 'y', items: [], arrivals: [held(1), held(0), held(1)], delta: undefined, counter: 0, seq: 6 });
+      expect(r3.created).toEqual([{ id: 'h:join', node: HELD_GROUP_NODE, settle: [held(0), held(1)] }]);
       await s.close();
+    });
+
+    describe('nested fan-outs with holds, run through the engine on this store', () => {
+      for (const c of NESTED_CASES) {
+        it(c.name, async () => {
+          const s = await make();
+          const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+          const run = wf.runWithCheckpoint(new StepsCtx(), c.input, s, 'nested');
+          if (c.output === undefined) {
+            await expect(run).rejects.toThrow(new NoTerminalReachedError('run nested has no work left and reached no terminal node'));
+            expect(await s.getRun('nested')).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
+          } else {
+            expect(await run).toBe(c.output);
+            expect((await s.load('nested'))!.arrivals).toEqual([]);
+          }
+          await s.close();
+        });
+      }
     });
 
     it('completes with the output and the dropped items; a completed run accepts no more writes', async () => {

@@ -3,7 +3,8 @@
  * call, so one transaction and one round trip: claims use `FOR UPDATE SKIP LOCKED`, step commits go to
  * `commit_steps(jsonb)` (each commit: ack, successors, join arrivals, context delta, item state, metrics, errors, the
  * run's completion or failure, and a successor hand-off), run transitions are guarded compare-and-set functions. The SQL lives in `sql/` (one file
- * per statement, each with a header); the schema comes from the append-only migrations in `sql/migrations/`.
+ * per statement, each with a header): tables and indexes in the migrations `sql/migrations/`, one function per file in
+ * `sql/functions/` (see migrate.ts). Commits are planned by the engine (`planStepCommit`); the SQL only applies them.
  *
  * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
  * `jsonb` results are parsed the same way through a per-pool type parser. Times come from the server's clock.
@@ -14,21 +15,16 @@ import { importOptional } from '../../core/optional.js';
 import {
   CancelledError,
   FloxideError,
-  FingerprintMismatchError,
   InvalidArgumentError,
-  NoTerminalReachedError,
-  RunInputMismatchError,
-  RunNotFoundError,
-  RunStateError,
   StoreError,
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
-import type { EngineItem, JoinArrival } from '../../engine/types.js';
+import type { EngineItem } from '../../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
-  shouldDeadLetter,
+  assertRunStatus,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -57,9 +53,12 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
-import { assertArrival, assertCounters, assertEngineItem } from '../../engine/validate.js';
+import { assertEngineItem } from '../../engine/validate.js';
+import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
+import { replyError, runStatusOf } from '../replies.js';
+import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
-import { DEFAULT_POSTGRES_SCHEMA, POSTGRES_MIGRATIONS, assertSchemaName, migrate, sqlFile } from './migrate.js';
+import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
 
 /**
  * Default connections per backend (per process). Every hot-path call is one short statement, so a few connections
@@ -82,7 +81,10 @@ export interface PostgresBackendOptions {
   readonly pool?: Omit<PoolConfig, 'types' | 'options' | 'connectionString'>;
   /** The schema holding every table ([a-z0-9_], default `floxide`). Created and migrated on connect. */
   readonly schema?: string;
-  /** Apply missing migrations on connect (default true). With false, a schema that is not up to date is an error. */
+  /**
+   * Apply missing migrations and changed functions on connect (default true). With false, a schema that is not up to
+   * date is an error.
+   */
   readonly migrate?: boolean;
   /** How long {@link PostgresBackend.purgeFinished} keeps finished runs (default 7 days). */
   readonly retainFinishedMs?: number;
@@ -101,14 +103,10 @@ export interface PurgeOptions {
   readonly limit?: number;
 }
 
-const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'completed', 'failed', 'dead_lettered', 'dropped'];
 const INVALID_ARGUMENT_SQLSTATE = 'FX001';
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
-
-/** Name and code of the error a run that drains without a terminal fails with (see encodeCommit). */
-const NO_TERMINAL = new NoTerminalReachedError('no terminal reached');
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
@@ -239,29 +237,25 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   }
 
   private async checkMigrated(client: pg.PoolClient): Promise<void> {
-    const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
-    const exists = await client.query<{ ok: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok");
-    const have = exists.rows[0]?.ok
-      ? ((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations')).rows[0]?.v ?? 0)
-      : 0;
-    if (have !== latest) throw new StoreError(`schema ${this.schema} is at migration ${have}, expected ${latest}: connect with migrate: true`);
+    const pending = await pendingChanges(client, this.schema);
+    if (pending.length > 0) throw new StoreError(`schema ${this.schema} is not up to date (missing or changed: ${pending.join(', ')}): connect with migrate: true`);
   }
 
   // ---- plumbing
 
   /** Runs one SQL file as a named (per-connection prepared) statement; every failure becomes a typed error. */
   private async run<R extends pg.QueryResultRow>(file: string, values: unknown[], what: string): Promise<R[]> {
-    if (this.closed) throw new StoreError('the Postgres backend is closed');
+    if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
     if (this.active >= this.size) await new Promise<void>((resume) => this.waiting.push(resume));
     else this.active += 1;
     try {
-      if (this.closed) throw new StoreError('the Postgres backend is closed');
+      if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
       const res = await this.pool.query<R>({ name: `floxide:${file}`, text: sqlFile(file), values });
       return res.rows;
     } catch (err) {
       if (err instanceof FloxideError) throw err;
       if ((err as { code?: unknown }).code === INVALID_ARGUMENT_SQLSTATE) throw new InvalidArgumentError(describe(err));
-      if (this.closed) throw new StoreError('the Postgres backend is closed', { cause: err });
+      if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
       throw new StoreError(`Postgres ${what} failed: ${describe(err)}`, { cause: err });
     } finally {
       // hand the slot straight to the next waiter (FIFO), or free it
@@ -283,17 +277,16 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     await this.closing;
   }
 
-  private notFound(runId: string): RunNotFoundError {
-    return new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  private notFound(runId: string): FloxideError {
+    return replyError({ code: 'not_found', runId });
   }
 
   private recordOf(row: RunRow): RunRecord {
-    if (!STATUSES.includes(row.status as RunStatus)) throw new StoreError(`run ${row.run_id} has an unknown status ${JSON.stringify(row.status)}`);
     return {
       runId: row.run_id,
       workflow: row.workflow,
       fingerprint: row.fingerprint,
-      status: row.status as RunStatus,
+      status: runStatusOf(row.status, row.run_id),
       input: parseStoredJson(row.input, 'run input'),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -340,11 +333,9 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
       const row = await this.createRow(spec.runId, values);
       if (!row) continue;
       if (row.created) return { created: true, run: this.recordOf(row) };
-      if (row.workflow !== spec.workflow) throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${row.workflow}, not ${spec.workflow}`);
-      if (row.fingerprint !== spec.fingerprint) {
-        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${row.fingerprint}, not ${spec.fingerprint}: run floxide build or use another run id`);
-      }
-      if (row.input !== inputJson) throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+      if (row.workflow !== spec.workflow) throw replyError({ code: 'workflow_mismatch', runId: spec.runId, workflow: spec.workflow, existing: row.workflow });
+      if (row.fingerprint !== spec.fingerprint) throw replyError({ code: 'fingerprint_mismatch', runId: spec.runId, fingerprint: spec.fingerprint, existing: row.fingerprint });
+      if (row.input !== inputJson) throw replyError({ code: 'input_mismatch', runId: spec.runId });
       return { created: false, run: this.recordOf(row) };
     }
     throw new StoreError(`createRun ${spec.runId}: the run neither could be created nor read back`);
@@ -397,7 +388,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
 
   async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
-    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    if (filter.status !== undefined) assertRunStatus(filter.status);
     if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
     const rows = await this.run<RunRow>('list_runs.sql', [filter.status ?? null, filter.workflow ?? null, filter.limit ?? null], 'listRuns');
     return rows.map((r) => this.recordOf(r));
@@ -434,7 +425,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     );
     const r = row!.result;
     if (r.status === 'not_found') throw this.notFound(runId);
-    if (r.final) throw new RunStateError(`cannot ${op} run ${runId}: it is already ${r.status}`);
+    if (r.final) throw replyError({ code: 'final', runId, op, status: r.status });
     return { applied: r.applied === true, status: r.status, dropped: r.dropped ?? [] };
   }
 
@@ -630,7 +621,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
    * path and the successor hand-off ({@link StepCommit.handoff}) that only `commit_steps` implements.
    */
   async commitStep(commit: StepCommit): Promise<CommitResult> {
-    const payload = encodeCommit(validCommit(commit));
+    const payload = encodeCommit(planStepCommit(commit));
     const [row] = await this.run<{ results: RawCommitResult[] }>('commit_steps.sql', [JSON.stringify([payload])], 'commitStep');
     const raw = row!.results[0];
     if (raw === undefined) throw new StoreError('commit_steps answered no result for one commit');
@@ -645,14 +636,14 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
    * applied (it is one transaction) and retrying it is safe.
    */
   async commitSteps(commits: readonly StepCommit[]): Promise<BatchCommitResult[]> {
-    if (this.closed) throw new StoreError('the Postgres backend is closed');
+    if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
     if (!Array.isArray(commits)) throw new InvalidArgumentError('commitSteps expects an array of commits');
     const out: BatchCommitResult[] = new Array<BatchCommitResult>(commits.length);
     const sent: number[] = [];
     const payloads: EncodedCommit[] = [];
     commits.forEach((commit, i) => {
       try {
-        payloads.push(encodeCommit(validCommit(commit)));
+        payloads.push(encodeCommit(planStepCommit(commit)));
         sent.push(i);
       } catch (error) {
         if (!(error instanceof InvalidArgumentError)) throw error;
@@ -665,21 +656,26 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
       if (!Array.isArray(results) || results.length !== payloads.length) throw new StoreError(`commit_steps answered ${String(results?.length)} results for ${payloads.length} commits`);
       sent.forEach((i, k) => {
         const raw = results[k]!;
-        if (raw.status === 'invalid') out[i] = { ok: false, error: new InvalidArgumentError(raw.message ?? 'invalid commit') };
-        else if (raw.status === 'not_found') out[i] = { ok: false, error: this.notFound(commits[i]!.runId) };
+        if (raw.status === 'invalid' || raw.status === 'not_found') out[i] = { ok: false, error: this.commitError(commits[i]!.runId, raw) };
         else out[i] = { ok: true, result: this.resultOf(commits[i]!.runId, raw) };
       });
     }
     return out;
   }
 
-  /** Maps one answer of `commit_one` to a {@link CommitResult} (`not_found` throws `RunNotFoundError`). */
+  /** The typed error of a refused commit (`not_found`, `invalid`). */
+  private commitError(runId: string, r: RawCommitResult): FloxideError {
+    if (r.status === 'not_found') return replyError({ code: 'not_found', runId });
+    if (r.status === 'invalid' && r.reason === 'bad_group') return replyError({ code: 'bad_group', group: r.group!, size: r.size!, groupSize: r.groupSize! });
+    return replyError({ code: 'unexpected', what: 'commit', reply: r });
+  }
+
+  /** Maps one answer of `commit_one` to a {@link CommitResult} (`not_found` and `invalid` throw their typed errors). */
   private resultOf(runId: string, r: RawCommitResult): CommitResult {
     switch (r.status) {
       case 'not_found':
-        throw this.notFound(runId);
       case 'invalid':
-        throw new InvalidArgumentError(r.message ?? 'invalid commit');
+        throw this.commitError(runId, r);
       case 'duplicate':
         return { status: 'duplicate' };
       case 'lease_lost':
@@ -691,13 +687,13 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
           status: 'applied',
           runStatus: r.runStatus!,
           enqueued: r.enqueued ?? [],
-          joined: (r.joined ?? []).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+          joined: (r.joined ?? []).map((j) => parseStoredJson<EngineItem>(j, 'settlement item')),
           dropped: r.dropped ?? [],
           contextVersion: r.contextVersion!,
           ...(r.next ? { next: leaseOfRow(r.next) } : {}),
         };
       default:
-        throw new StoreError(`commit_step returned an unknown status ${JSON.stringify((r as { status: unknown }).status)}`);
+        throw replyError({ code: 'unexpected', what: 'commit', reply: r });
     }
   }
 
@@ -721,10 +717,14 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   }
 }
 
-/** What `commit_one` / `commit_steps` answer for one commit (see migrations 0002, 0003 and 0005). */
+/** What `commit_one` / `commit_steps` answer for one commit (see sql/functions/commit_one.sql and commit_steps.sql). */
 interface RawCommitResult {
   status: 'applied' | 'duplicate' | 'run_finished' | 'lease_lost' | 'not_found' | 'invalid';
-  message?: string;
+  /** `invalid`: why, with the data of its message. */
+  reason?: 'bad_group';
+  group?: string;
+  size?: number;
+  groupSize?: number;
   runStatus?: RunStatus;
   enqueued?: string[];
   joined?: string[];
@@ -733,7 +733,7 @@ interface RawCommitResult {
   next?: LeaseRow;
 }
 
-/** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (migration 0005). */
+/** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (sql/functions/commit_steps.sql). */
 interface LeaseRow {
   run_id: string;
   workflow: string;
@@ -763,119 +763,44 @@ function leaseOfRow(r: LeaseRow): LeasedItem {
   };
 }
 
-/** The id, token and counter checks of a commit (the outcome is checked by {@link encodeCommit}). */
-function validCommit(commit: StepCommit): StepCommit {
-  if (typeof commit !== 'object' || commit === null) throw new InvalidArgumentError('a commit must be an object');
-  assertRunId(commit.runId);
-  assertItemId(commit.itemId);
-  assertString(commit.leaseToken, 'leaseToken');
-  assertCounters(commit.counters);
-  if (commit.handoff !== undefined) {
-    if (typeof commit.handoff !== 'object' || commit.handoff === null) throw new InvalidArgumentError('handoff must be { workerId, leaseMs }');
-    assertWorkerId(commit.handoff.workerId);
-    assertPositiveMs(commit.handoff.leaseMs, 'handoff.leaseMs');
-  }
-  return commit;
-}
-
-/** What `commit_steps` / `commit_one` receive per commit (see their headers in migrations 0002, 0003 and 0005). */
+/** What `commit_steps` / `commit_one` receive per commit (see sql/functions/commit_one.sql). */
 interface EncodedCommit {
   runId: string;
   itemId: string;
   token: string;
-  type: StepCommit['outcome']['type'];
-  items: Array<{ id: string; node: string; json: string }>;
-  arrivals: Array<{ group: string; index: number; size: number; held: boolean; node: string | null; value: string; outer: string }>;
+  type: CommitPlan['type'];
+  items: readonly PlannedItem[];
+  arrivals: ReadonlyArray<{ group: string; index: number; size: number; node: string | null; json: string }>;
   delta: string | null;
   output: string | null;
   delayMs: number;
   error: string | null;
   deadLetter: boolean;
   counters: Record<string, number> | null;
-  extraDropped: DroppedItem[];
+  extraDropped: readonly DroppedItem[];
   noTerminal: string | null;
-  /** Present when the commit asks for a successor hand-off (leaseMs rounded up to whole ms). */
+  /** Present when the commit asks for a successor hand-off. */
   handoff?: { workerId: string; leaseMs: number };
 }
 
-/**
- * Validates a commit like the reference backend does (a rejected commit changes nothing) and encodes every value
- * as canonical JSON text for `commit_steps`.
- */
-function encodeCommit(commit: StepCommit): EncodedCommit {
-  const outcome = commit.outcome;
-  const out: EncodedCommit = {
-    runId: commit.runId,
-    itemId: commit.itemId,
-    token: commit.leaseToken,
-    type: outcome?.type,
-    items: [],
-    arrivals: [],
-    delta: null,
-    output: null,
-    delayMs: 0,
-    error: null,
-    deadLetter: false,
-    counters: commit.counters && Object.keys(commit.counters).length > 0 ? { ...commit.counters } : null,
-    extraDropped: [],
-    noTerminal: null,
-    ...(commit.handoff !== undefined ? { handoff: { workerId: commit.handoff.workerId, leaseMs: Math.ceil(commit.handoff.leaseMs) } } : {}),
+/** A planned commit ({@link planStepCommit}) as the JSON payload of `commit_steps`. */
+function encodeCommit(c: StepCommitPlan): EncodedCommit {
+  const plan = c.plan;
+  return {
+    runId: c.runId,
+    itemId: c.itemId,
+    token: c.leaseToken,
+    type: plan.type,
+    items: plan.type === 'continue' ? plan.items : [],
+    arrivals: plan.type === 'continue' ? plan.arrivals.map((a) => ({ group: a.group, index: a.index, size: a.size, node: a.node ?? null, json: a.json })) : [],
+    delta: (plan.type === 'continue' || plan.type === 'terminal') && plan.delta !== undefined ? plan.delta : null,
+    output: plan.type === 'terminal' ? plan.output : null,
+    delayMs: plan.type === 'retry' ? plan.delayMs : 0,
+    error: plan.type === 'retry' || plan.type === 'failed' ? plan.error : null,
+    deadLetter: plan.type === 'failed' && plan.deadLetter,
+    counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,
+    extraDropped: plan.type === 'terminal' ? plan.dropped : [],
+    noTerminal: plan.type === 'continue' ? plan.noTerminal : null,
+    ...(c.handoff !== undefined ? { handoff: c.handoff } : {}),
   };
-  switch (outcome?.type) {
-    case 'continue':
-    case 'terminal': {
-      if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
-      out.items = outcome.items.map((item, i) => {
-        assertEngineItem(item, `outcome.items[${i}]`);
-        return { id: item.id, node: item.node, json: canonicalJson(item) };
-      });
-      outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
-      const sizes = new Map<string, number>();
-      for (const a of outcome.arrivals as JoinArrival[]) {
-        const size = sizes.get(a.group);
-        if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
-        sizes.set(a.group, a.size);
-      }
-      out.arrivals = outcome.arrivals.map((a) => ({
-        group: a.group,
-        index: a.index,
-        size: a.size,
-        held: a.held,
-        node: a.node ?? null,
-        value: a.held || a.value === undefined ? 'null' : canonicalJson(a.value),
-        outer: canonicalJson(a.outer),
-      }));
-      if (outcome.delta !== undefined && outcome.delta !== null) {
-        if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
-        if (Object.keys(outcome.delta).length > 0) out.delta = canonicalJson(outcome.delta);
-      }
-      if (outcome.type === 'terminal') {
-        out.output = canonicalJson(outcome.output ?? null);
-        out.extraDropped = [
-          ...out.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
-          ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
-        ];
-      } else {
-        // the error a drained run fails with; name and code taken once (building an Error per commit costs a stack trace)
-        out.noTerminal = canonicalJson({ name: NO_TERMINAL.name, message: `run ${commit.runId} has no work left and reached no terminal node`, code: NO_TERMINAL.code });
-      }
-      break;
-    }
-    case 'retry':
-      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
-        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
-      }
-      assertSerializedError(outcome.error, 'outcome.error');
-      out.delayMs = outcome.delayMs;
-      out.error = canonicalJson(outcome.error);
-      break;
-    case 'failed':
-      assertSerializedError(outcome.error, 'outcome.error');
-      out.error = canonicalJson(outcome.error);
-      out.deadLetter = shouldDeadLetter(outcome.error);
-      break;
-    default:
-      throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
-  }
-  return out;
 }

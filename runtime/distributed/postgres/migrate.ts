@@ -1,9 +1,16 @@
 /**
- * Schema names, SQL files and migrations of the Postgres backend. Every object lives in one schema (default
- * `floxide`); connections set `search_path` to it, so the SQL files never name the schema. Migrations are an
- * append-only, versioned list of files under `sql/migrations/`, applied in order, each in its own transaction, under
- * a per-schema advisory lock and recorded in `<schema>.schema_migrations`: concurrent starters apply each exactly once.
+ * Schema names, SQL files, migrations and functions of the Postgres backend. Every object lives in one schema
+ * (default `floxide`); connections set `search_path` to it, so the SQL files never name the schema.
+ *
+ * - Migrations (`sql/migrations/`) hold tables and indexes only: an append-only, versioned list applied in order, each
+ *   in its own transaction, recorded in `<schema>.schema_migrations`.
+ * - Functions (`sql/functions/<name>.sql`, one plpgsql or SQL function per file) are applied with `CREATE OR
+ *   REPLACE` and recorded with the SHA-256 of their text in `<schema>.schema_functions`: a file that changed is
+ *   applied again on the next connect (dropped first when its signature changed), an unchanged one is left alone.
+ *
+ * Both run under a per-schema advisory lock, so concurrent starters apply each change exactly once.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PoolClient } from 'pg';
 import { InvalidArgumentError, StoreError } from '../../core/errors.js';
@@ -11,15 +18,14 @@ import { InvalidArgumentError, StoreError } from '../../core/errors.js';
 /** The default schema of the Postgres backend. */
 export const DEFAULT_POSTGRES_SCHEMA = 'floxide';
 
-/** The migrations, in order. Append only: never edit or reorder an entry once released. */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [
-  { version: 1, file: '0001_init.sql' },
-  { version: 2, file: '0002_functions.sql' },
-  { version: 3, file: '0003_throughput.sql' },
-  { version: 4, file: '0004_commit_fast_path.sql' },
-  { version: 5, file: '0005_terminal_and_handoff.sql' },
-  { version: 6, file: '0006_c_collation.sql' },
-];
+/**
+ * The migrations, in order. Append only from the first release on: never edit or reorder an entry once released.
+ * (0.1.0 was never published: the pre-release list 0001_init..0006_c_collation was squashed into 0001_schema.)
+ */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [{ version: 1, file: '0001_schema.sql' }];
+
+/** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
+export const POSTGRES_FUNCTIONS: readonly string[] = ['now_ms', 'finish_run', 'claim_items', 'commit_one', 'commit_steps', 'transition_run'];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 /** First key of the migration advisory lock (`pg_advisory_lock(key, hashtext(schema))`): "flx" in ASCII. */
@@ -49,10 +55,16 @@ export function sqlFile(name: string): string {
   return text;
 }
 
+/** The SHA-256 (hex) of a function file's text: what `schema_functions` records. */
+export function functionHash(name: string): string {
+  return createHash('sha256').update(sqlFile(`functions/${name}.sql`)).digest('hex');
+}
+
 /**
- * Creates `schema` if needed and applies the migrations it lacks, on `client` (whose search_path must be the
- * schema). Safe to run concurrently from many processes. Returns the versions applied by this call. Throws
- * {@link StoreError} when the schema was migrated by a newer Floxide (a version this code does not know).
+ * Creates `schema` if needed and brings it up to date, on `client` (whose search_path must be the schema): the
+ * migrations it lacks, then every function whose file changed. Safe to run concurrently from many processes. Returns
+ * the migration versions applied by this call. Throws {@link StoreError} when the schema was migrated by a newer
+ * Floxide (a version this code does not know) or has the pre-release layout (migrations squashed since).
  */
 export async function migrate(client: PoolClient, schema: string): Promise<number[]> {
   assertSchemaName(schema);
@@ -64,29 +76,95 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
     await client.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    await client.query('CREATE TABLE IF NOT EXISTS schema_functions (name text PRIMARY KEY, hash text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
+    checkLayout(schema, rows);
     const have = new Set(rows.map((r) => Number(r.version)));
-    const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
-    const unknown = [...have].filter((v) => v > latest);
-    if (unknown.length > 0) {
-      throw new StoreError(`schema ${schema} has migration ${Math.max(...unknown)}, newer than this Floxide knows (${latest}): upgrade Floxide`);
-    }
     const applied: number[] = [];
     for (const m of POSTGRES_MIGRATIONS) {
       if (have.has(m.version)) continue;
-      await client.query('BEGIN');
-      try {
+      await transaction(client, async () => {
         await client.query(sqlFile(`migrations/${m.file}`));
         await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.file]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
+      });
       applied.push(m.version);
     }
+    await applyFunctions(client);
     return applied;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schema]).catch(() => undefined);
+  }
+}
+
+/**
+ * Throws {@link StoreError} unless every recorded migration is one of {@link POSTGRES_MIGRATIONS} (same version and
+ * file): a newer Floxide's schema, or one created by a pre-release build before the migrations were squashed.
+ */
+export function checkLayout(schema: string, recorded: ReadonlyArray<{ readonly version: number; readonly name: string }>): void {
+  const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+  for (const r of recorded) {
+    const version = Number(r.version);
+    if (version > latest) throw new StoreError(`schema ${schema} has migration ${version}, newer than this Floxide knows (${latest}): upgrade Floxide`);
+    const ours = POSTGRES_MIGRATIONS.find((m) => m.version === version);
+    if (ours?.file !== r.name) {
+      throw new StoreError(
+        `schema ${schema} has the pre-release layout of the Postgres backend (migration ${version} ${r.name}; this Floxide expects ${POSTGRES_MIGRATIONS.map((m) => m.file).join(', ')}). ` +
+          `No release used that layout and it cannot be upgraded in place: drop the schema (DROP SCHEMA "${schema}" CASCADE) or connect with another schema`,
+      );
+    }
+  }
+}
+
+/** Applies every function whose file's hash differs from the recorded one (each in its own transaction). */
+async function applyFunctions(client: PoolClient): Promise<void> {
+  const { rows } = await client.query<{ name: string; hash: string }>('SELECT name, hash FROM schema_functions');
+  const recorded = new Map(rows.map((r) => [r.name, r.hash]));
+  for (const name of POSTGRES_FUNCTIONS) {
+    const hash = functionHash(name);
+    if (recorded.get(name) === hash) continue;
+    const record = () => client.query('INSERT INTO schema_functions (name, hash) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET hash = $2, applied_at = now()', [name, hash]);
+    try {
+      await transaction(client, async () => {
+        await client.query(sqlFile(`functions/${name}.sql`));
+        await record();
+      });
+    } catch (err) {
+      // 42P13: CREATE OR REPLACE cannot change a function's result type (or its parameter names): drop it, then create.
+      if ((err as { code?: unknown }).code !== '42P13') throw err;
+      await transaction(client, async () => {
+        const { rows: old } = await client.query<{ sig: string }>(
+          'SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.proname = $1 AND p.pronamespace = current_schema()::regnamespace',
+          [name],
+        );
+        for (const o of old) await client.query(`DROP FUNCTION ${o.sig}`);
+        await client.query(sqlFile(`functions/${name}.sql`));
+        await record();
+      });
+    }
+  }
+}
+
+/** The migrations and functions `client`'s schema lacks (empty when it is up to date). */
+export async function pendingChanges(client: PoolClient, schema: string): Promise<string[]> {
+  const exists = await client.query<{ m: boolean; f: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS m, to_regclass('schema_functions') IS NOT NULL AS f");
+  const migrations = exists.rows[0]?.m ? (await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations')).rows : [];
+  checkLayout(schema, migrations);
+  const functions = exists.rows[0]?.f ? (await client.query<{ name: string; hash: string }>('SELECT name, hash FROM schema_functions')).rows : [];
+  const have = new Set(migrations.map((m) => Number(m.version)));
+  const hashes = new Map(functions.map((f) => [f.name, f.hash]));
+  return [
+    ...POSTGRES_MIGRATIONS.filter((m) => !have.has(m.version)).map((m) => `migration ${m.file}`),
+    ...POSTGRES_FUNCTIONS.filter((f) => hashes.get(f) !== functionHash(f)).map((f) => `function ${f}`),
+  ];
+}
+
+async function transaction(client: PoolClient, body: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await body();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
   }
 }

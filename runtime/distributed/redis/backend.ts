@@ -24,22 +24,18 @@ import { importOptional } from '../../core/optional.js';
 import {
   CancelledError,
   CorruptStateError,
-  FingerprintMismatchError,
   FloxideError,
   InvalidArgumentError,
-  RunInputMismatchError,
-  RunNotFoundError,
-  RunStateError,
   StoreError,
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
-import type { EngineItem, JoinArrival } from '../../engine/types.js';
+import type { EngineItem } from '../../engine/types.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
-  shouldDeadLetter,
+  assertRunStatus,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -68,7 +64,9 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
-import { assertArrival, assertCounters, assertEngineItem } from '../../engine/validate.js';
+import { assertEngineItem } from '../../engine/validate.js';
+import { replyError, runStatusOf } from '../replies.js';
+import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 
@@ -106,7 +104,6 @@ export interface RedisBackendOptions {
 
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
-const STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 /** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
 const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
 /** The run hash fields of METRIC_FIELDS. */
@@ -285,7 +282,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   // ---- plumbing
 
   private open(): void {
-    if (this.closed) throw new StoreError('the Redis backend is closed');
+    if (this.closed) throw replyError({ code: 'closed', backend: 'Redis' });
   }
 
   /** Runs `fn`, turning any failure that is not already a FloxideError into a StoreError. */
@@ -319,8 +316,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     return (await m.exec()) as unknown as Reply[];
   }
 
-  private notFound(runId: string): RunNotFoundError {
-    return new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  private notFound(runId: string): FloxideError {
+    return replyError({ code: 'not_found', runId });
   }
 
   /** Reads the run's existence and more in one MULTI; throws RunNotFoundError for an unknown run. */
@@ -337,7 +334,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       runId,
       workflow: workflow!,
       fingerprint: fingerprint!,
-      status: status as RunStatus,
+      status: runStatusOf(status, runId),
       input: parseStoredJson(input!, 'run input'),
       createdAt: Number(createdAt),
       updatedAt: Number(updatedAt),
@@ -414,13 +411,13 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       case 'exists':
         return { created: false, run: this.recordOf(spec.runId, fields) };
       case 'workflow_mismatch':
-        throw new RunInputMismatchError(`run ${spec.runId} exists for workflow ${String(existing)}, not ${spec.workflow}`);
+        throw replyError({ code: 'workflow_mismatch', runId: spec.runId, workflow: spec.workflow, existing: String(existing) });
       case 'fingerprint_mismatch':
-        throw new FingerprintMismatchError(`run ${spec.runId} was started by graph ${String(fields[1])}, not ${spec.fingerprint}: run floxide build or use another run id`);
+        throw replyError({ code: 'fingerprint_mismatch', runId: spec.runId, fingerprint: spec.fingerprint, existing: String(fields[1]) });
       case 'input_mismatch':
-        throw new RunInputMismatchError(`run ${spec.runId} already exists with a different input`);
+        throw replyError({ code: 'input_mismatch', runId: spec.runId });
       default:
-        throw new StoreError(`unexpected create-run reply ${String(code)}`);
+        throw replyError({ code: 'unexpected', what: 'create-run', reply: code });
     }
   }
 
@@ -455,7 +452,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
     this.open();
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
-    if (filter.status !== undefined && !STATUSES.includes(filter.status)) throw new InvalidArgumentError(`unknown run status ${JSON.stringify(filter.status)}`);
+    if (filter.status !== undefined) assertRunStatus(filter.status);
     if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
     const index = filter.status !== undefined ? this.keys.status(filter.status) : filter.workflow !== undefined ? this.keys.workflow(filter.workflow) : this.keys.runs;
     const limit = filter.limit ?? Number.POSITIVE_INFINITY;
@@ -491,15 +488,15 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const reply = (await this.io(() => this.evalScript('transition', this.keys.runLayout(runId), [this.keyPrefix, runId, op, errorJson, this.retainMs]))) as Reply[];
     switch (reply[0]) {
       case 'not_found':
-        throw this.notFound(runId);
+        throw replyError({ code: 'not_found', runId });
       case 'noop':
-        return { applied: false, status: reply[1] as RunStatus, dropped: [] };
+        return { applied: false, status: runStatusOf(reply[1], runId), dropped: [] };
       case 'final':
-        throw new RunStateError(`cannot ${op} run ${runId}: it is already ${String(reply[1])}`);
+        throw replyError({ code: 'final', runId, op, status: String(reply[1]) });
       case 'applied':
-        return { applied: true, status: reply[1] as RunStatus, dropped: parseStoredJson<DroppedItem[]>(reply[2] as string, 'dropped items') };
+        return { applied: true, status: runStatusOf(reply[1], runId), dropped: parseStoredJson<DroppedItem[]>(reply[2] as string, 'dropped items') };
       default:
-        throw new StoreError(`unexpected transition reply ${String(reply[0])}`);
+        throw replyError({ code: 'unexpected', what: 'transition', reply: reply[0] });
     }
   }
 
@@ -732,13 +729,16 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     const handoffJson: Array<string | undefined> = [];
     const args: Array<string | number> = [this.keyPrefix, this.retainMs, 0];
     for (let i = 0; i < commits.length; i++) {
+      let plan: StepCommitPlan;
       try {
-        handoffJson.push(encodeCommit(commits[i]!, args));
-        sent.push(i);
+        plan = planStepCommit(commits[i]!);
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
         out[i] = { ok: false, error };
+        continue;
       }
+      handoffJson.push(encodeCommit(plan, args));
+      sent.push(i);
     }
     if (sent.length === 0) return out;
     args[2] = sent.length;
@@ -761,13 +761,13 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       // an applied commit (layout in lua/commit-2.lua)
       const lines = reply.split('\n');
       if (lines[0] === 'handoff') return handoffResultOf(commit, lines, handoffJson);
-      if (lines[0] !== 'applied') throw new StoreError(`unexpected commit reply ${lines[0]}`);
+      if (lines[0] !== 'applied') throw replyError({ code: 'unexpected', what: 'commit', reply: lines[0] });
       const gap = lines.indexOf('', 4);
       return {
         status: 'applied',
         runStatus: lines[1] as RunStatus,
         enqueued: lines.slice(4, gap < 0 ? undefined : gap),
-        joined: gap < 0 ? [] : lines.slice(gap + 1).map((j) => parseStoredJson<EngineItem>(j, 'join item')),
+        joined: gap < 0 ? [] : lines.slice(gap + 1).map((j) => parseStoredJson<EngineItem>(j, 'settlement item')),
         dropped: lines[3] === '[]' ? [] : parseStoredJson<DroppedItem[]>(lines[3]!, 'dropped items'),
         contextVersion: Number(lines[2]),
       };
@@ -780,105 +780,47 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
       case 'lease_lost':
         return { status: 'lease_lost' };
       case 'not_found':
-        throw this.notFound(runId);
+        throw replyError({ code: 'not_found', runId });
       case 'bad_group':
-        throw new InvalidArgumentError(`join arrival for group ${String(reply[1])} disagrees with the group's size ${String(reply[2])}`);
+        throw replyError({ code: 'bad_group', group: String(reply[1]), size: String(reply[2]), groupSize: String(reply[3]) });
       default:
-        throw new StoreError(`unexpected commit reply ${String(reply[0])}`);
+        throw replyError({ code: 'unexpected', what: 'commit', reply });
     }
   }
 }
 
 /**
- * Validates one commit and appends its arguments to the commit script's ARGV (layout in `lua/commit-2.lua`).
- * Throws `InvalidArgumentError` (appending nothing) for malformed input.
+ * Appends one planned commit's arguments to the commit script's ARGV (layout in `lua/commit-2.lua`). Returns the
+ * only successor's JSON when the commit asks for a hand-off (the handed-off lease's item is parsed from it).
  */
-function encodeCommit(commit: StepCommit, args: Array<string | number>): string | undefined {
-  assertRunId(commit.runId);
-  assertItemId(commit.itemId);
-  assertString(commit.leaseToken, 'leaseToken');
-  assertCounters(commit.counters);
-  const outcome = commit.outcome;
-  // Validate and encode everything before calling Redis: a rejected commit changes nothing.
-  let items: string[] = [];
-  let arrivals: string[] = [];
-  let nItems = 0;
-  let nArrivals = 0;
-  let deltaJson = '';
-  let outputJson = '';
-  let errorJson = '';
-  let delayMs = 0;
-  let deadLetter = false;
-  let extraDropped = '';
-  switch (outcome?.type) {
-    case 'continue':
-    case 'terminal': {
-      if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
-      outcome.items.forEach((item, i) => assertEngineItem(item, `outcome.items[${i}]`));
-      outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
-      if (outcome.delta !== undefined && outcome.delta !== null) {
-        if (typeof outcome.delta !== 'object' || Array.isArray(outcome.delta)) throw new InvalidArgumentError('outcome.delta must be an object');
-        for (const _ in outcome.delta) {
-          deltaJson = canonicalJson(outcome.delta);
-          break;
-        }
-      }
-      if (outcome.type === 'terminal') {
-        outputJson = canonicalJson(outcome.output ?? null);
-        const extra: DroppedItem[] = [
-          ...outcome.items.map((p) => ({ id: p.id, node: p.node, reason: 'terminal' as const })),
-          ...outcome.arrivals.filter((a) => !a.held).map((a) => ({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' as const })),
-        ];
-        extraDropped = extra.length > 0 ? canonicalJson(extra) : '';
-      } else {
-        items = outcome.items.flatMap((item) => [item.id, item.node, canonicalJson(item)]);
-        nItems = outcome.items.length;
-        const sizes = new Map<string, number>();
-        for (const a of outcome.arrivals) {
-          const size = sizes.get(a.group);
-          if (size !== undefined && size !== a.size) throw new InvalidArgumentError(`join arrival for group ${a.group} has size ${a.size}, the group has ${size}`);
-          sizes.set(a.group, a.size);
-        }
-        arrivals = outcome.arrivals.flatMap((a: JoinArrival) => [a.group, String(a.index), String(a.size), arrivalRecord(a)]);
-        nArrivals = outcome.arrivals.length;
-      }
-      break;
-    }
-    case 'retry':
-      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
-        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
-      }
-      assertSerializedError(outcome.error, 'outcome.error');
-      delayMs = Math.ceil(outcome.delayMs);
-      errorJson = canonicalJson(outcome.error);
-      break;
-    case 'failed':
-      assertSerializedError(outcome.error, 'outcome.error');
-      errorJson = canonicalJson(outcome.error);
-      deadLetter = shouldDeadLetter(outcome.error);
-      break;
-    default:
-      throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
-  }
-  const counters = Object.entries(commit.counters ?? {});
+function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string | undefined {
+  const plan = c.plan;
+  const nItems = plan.type === 'continue' ? plan.items.length : 0;
+  const nArrivals = plan.type === 'continue' ? plan.arrivals.length : 0;
   // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
   // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
-  const token = commit.leaseToken.includes('\n') ? '' : commit.leaseToken;
-  const handoff = commit.handoff;
-  if (handoff !== undefined) {
-    assertWorkerId(handoff.workerId);
-    assertPositiveMs(handoff.leaseMs, 'handoff.leaseMs');
+  const token = c.leaseToken.includes('\n') ? '' : c.leaseToken;
+  const handoffPart = c.handoff ? `${c.handoff.workerId}\n${c.handoff.leaseMs}` : '\n';
+  args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${handoffPart}`);
+  switch (plan.type) {
+    case 'continue':
+      args.push(plan.delta ?? '', plan.noTerminal);
+      break;
+    case 'terminal':
+      args.push(plan.delta ?? '', plan.output, plan.dropped.length > 0 ? canonicalJson(plan.dropped) : '');
+      break;
+    case 'retry':
+      args.push(plan.error, plan.delayMs);
+      break;
+    case 'failed':
+      args.push(plan.error, plan.deadLetter ? '1' : '0');
+      break;
   }
-  const handoffPart = handoff ? `${handoff.workerId}\n${Math.ceil(handoff.leaseMs)}` : '\n';
-  args.push(`${commit.runId}\n${commit.itemId}\n${token}\n${outcome.type}\n${counters.length}\n${nItems}\n${nArrivals}\n${handoffPart}`);
-  if (outcome.type === 'continue') args.push(deltaJson);
-  else if (outcome.type === 'terminal') args.push(deltaJson, outputJson, extraDropped);
-  else if (outcome.type === 'retry') args.push(errorJson, delayMs);
-  else args.push(errorJson, deadLetter ? '1' : '0');
-  for (const [k, v] of counters) args.push(k, String(v));
-  for (const x of items) args.push(x);
-  for (const x of arrivals) args.push(x);
-  return handoff && nItems === 1 ? items[2] : undefined;
+  for (const [k, v] of plan.counters) args.push(k, String(v));
+  if (plan.type !== 'continue') return undefined;
+  for (const it of plan.items) args.push(it.id, it.node, it.json);
+  for (const a of plan.arrivals) args.push(a.group, String(a.index), String(a.size), a.node ?? '', a.json);
+  return c.handoff && nItems === 1 ? plan.items[0]!.json : undefined;
 }
 
 /**
@@ -937,9 +879,4 @@ function leaseOf(workflow: string, fingerprint: string, packed: string): LeasedI
 function deltaRecord(entry: string, version: number): ContextDeltaRecord {
   const nl = entry.indexOf('\n');
   return { version, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
-}
-
-/** A parked arrival as the commit script stores it: held flag, node, outer frames and value as JSON text. */
-function arrivalRecord(a: JoinArrival): string {
-  return canonicalJson({ h: a.held, n: a.node, o: canonicalJson(a.outer), v: a.held ? '' : canonicalJson(a.value ?? null) });
 }

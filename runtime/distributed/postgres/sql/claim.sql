@@ -1,4 +1,4 @@
--- claim: leases up to $2 claimable items to worker $1 for $3 ms (see claim_items in migration 0003 for the
+-- claim: leases up to $2 claimable items to worker $1 for $3 ms (see functions/claim_items.sql for the
 -- fairness and locking rules), with what the worker needs of their runs: the run's latest delta (when it has one)
 -- and, while the run is at most at version 1, its initial context, so a worker can skip readContext.
 -- Parameters: $1 worker_id, $2 max, $3 lease ms (integer), $4 workflow | NULL.

@@ -1,18 +1,32 @@
--- claim: leases up to max claimable items, serving runs round-robin (one item per run per turn).
--- KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
--- KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
--- KEYS[3] wfring LIST (workflows with a ring, rotated for fairness between workflows)
--- KEYS[4] lease token counter (STRING)
--- ARGV[1] key prefix, ARGV[2] worker id, ARGV[3] max (positive integer), ARGV[4] lease ms (positive integer),
--- ARGV[5] workflow filter ('' = every workflow)
--- First moves expired leases (redelivery) and due retries back to their run's ready list, oldest first (bounded).
--- Per-workflow rings ({prefix}ring:{workflow} LIST) hold the running runs with ready items; each turn pops a run,
--- leases its oldest ready item, and puts the run back at the tail while it has more (see ringPush in common.lua).
--- Returns a flat array with three entries per leased item (empty when nothing is claimable): workflow, fingerprint,
--- and the rest joined by newlines (none of them holds one; each reply entry costs about as much as a Redis call):
---   runId, deadline|'', attempt, leaseToken, leaseExpiresAt, deliveries, contextVersion, item JSON (from the packed
---   state), initial context JSON ('' when contextVersion > 1), then the last delta entry "itemId\ndelta JSON" (absent
---   at version 0).
+--[[
+  claim: leases up to max claimable items, serving runs round-robin (one item per run per turn).
+  First moves expired leases (redeliveries) and due retries back to their run's ready list, oldest first (bounded).
+  Each turn pops a run from its workflow's ring, leases the run's oldest ready item, and puts the run back at the
+  tail while it has more (see ringPush in includes/common.lua).
+
+  Input:
+    KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
+    KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
+    KEYS[3] wfring LIST (workflows that have a ring, rotated for fairness between workflows)
+    KEYS[4] lease token counter STRING
+    ARGV[1] key prefix P
+    ARGV[2] worker id
+    ARGV[3] max (positive integer)
+    ARGV[4] lease ms (positive integer)
+    ARGV[5] workflow filter ('' = every workflow)
+
+  Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
+    P run:{R}            HASH  status, workflow, fingerprint, deadline, v, last, context, m:redeliveries
+    P run:{R}:states     HASH  item states
+    P run:{R}:ready      LIST  claimable item ids
+  and for a workflow W listed in KEYS[3]:
+    P ring:W             LIST  running runs of W with ready items
+
+  Output: a flat array, three entries per leased item (empty when nothing is claimable):
+    workflow, fingerprint, "runId\ndeadline|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion\nitem JSON
+    \ninitial context JSON|''\n[last delta itemId\ndelta JSON]" (the initial context only while contextVersion <= 1,
+    the last delta only when contextVersion > 0; none of these holds a newline)
+]]
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]

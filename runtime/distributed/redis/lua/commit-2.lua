@@ -1,28 +1,59 @@
--- commit: applies a batch of step commits, one after the other; each commit is atomic and idempotent on its own
--- (ack, successors, join arrivals, context delta, item state, metrics, errors, run completion or failure), and the
--- whole batch runs as one script, so no other client sees a half-applied commit.
--- KEYS[1] leases ZSET, KEYS[2] delayed ZSET (the per-run keys are derived from the prefix and each run id:
--- single-instance Redis only, like the claim script)
--- ARGV[1] key prefix, ARGV[2] retainFinishedMs (0 = keep forever), ARGV[3] number of commits, then per commit:
---   a header "runId\nitemId\nleaseToken\noutcome type\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs" (outcome
---   type 'continue' | 'terminal' | 'retry' | 'failed'; handoffWorker and handoffMs '' unless the commit asks for a
---   successor hand-off; none of these holds a newline), then by outcome type
---     continue: delta JSON or ''; terminal: delta JSON or '', output JSON, extra dropped JSON array (its own
---     successors / arrivals) or ''; retry: error JSON, delay ms (integer); failed: error JSON, '1' to dead-letter,
---   then nCounters x (name, increment), nItems x (id, node, item JSON), nArrivals x (group, index, size, arrival
---   record JSON) (an arrival record is {"h":held,"n":node,"o":outer frames JSON text,"v":value JSON text}).
---   (One header instead of seven arguments: every argument costs the client a write and the server an object.)
--- Returns one reply per commit, in order, each checked in this order: unknown run -> { 'not_found' }; a group size
--- that disagrees with the parked group -> { 'bad_group', group, size }; already committed -> { 'duplicate' }; run
--- final -> { 'run_finished', status }; lease not live -> { 'lease_lost' }; otherwise one string (a reply entry costs
--- about as much as a Redis call) of newline-separated lines, none of which holds a newline:
--- 'applied', runStatus, contextVersion, dropped JSON array, the enqueued ids, then, when a join item was created, an
--- empty line and the joined items' JSON; or, when the successor was handed off (a 'continue' commit asking for it,
--- exactly one item added, no arrival, the run running with nothing else in its ready list: the item is written
--- straight as in progress, leased to handoffWorker for handoffMs under the token "handoffWorker#h<seq>", first
--- delivery, and never enters the ready list or the ring):
--- 'handoff', runStatus, contextVersion, '[]', the item id, lease token, lease expiry, fingerprint, deadline or '',
--- workflow (last: it may hold anything)
+--[[
+  commit: applies a batch of step commits, one after the other. Each commit is atomic and idempotent on its own and
+  only makes atomic what the engine planned (runtime/engine/commit.ts): ack, enqueue the planned items, park the
+  planned arrivals, append the delta, item state, metrics, errors, and finish the run (terminal, failed, or the
+  planned no-terminal error when nothing is outstanding). The whole batch is one script: no other client sees a
+  half-applied commit.
+
+  Input:
+    KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
+    KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
+    ARGV[1] key prefix P
+    ARGV[2] retainFinishedMs (0 = keep forever)
+    ARGV[3] number of commits; then per commit:
+      header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs"
+                  (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked)
+      continue:   delta JSON or '', no-terminal error JSON
+      terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
+      retry:      error JSON, delay ms (integer)
+      failed:     error JSON, '1' to dead-letter else '0'
+      counters:   nCounters x (name, increment)
+      items:      nItems x (id, node, item JSON)
+      arrivals:   nArrivals x (group, index, size, join node or '' for a hold, arrival JSON)
+
+  Keys derived from P and one run id R of a commit (never any other run's):
+    P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
+    P run:{R}:states     HASH  item id -> packed state + item (includes/common.lua)
+    P run:{R}:ready      LIST  claimable item ids
+    P run:{R}:tokens     SET   lease tokens that committed a retry
+    P run:{R}:counters   HASH  user counters
+    P run:{R}:errors     LIST  error records
+    P run:{R}:dead       LIST  dead letters
+    P run:{R}:joins      HASH  group -> size
+    P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
+  and the prefix's shared indexes for R's workflow W and status S:
+    P ring:W             LIST  round-robin ring (R pushed when its ready list fills)
+    P runs:status:S      ZSET  listRuns index (R moved when it finishes)
+    P runs:expiring      ZSET  expiry queue (R added when it finishes)
+
+  Output: one reply per commit, in order, checked in this order:
+    { 'not_found' }                              unknown run
+    { 'bad_group', group, size, groupSize }      an arrival's size disagrees with its parked group
+    { 'duplicate' }                              already committed
+    { 'run_finished', status }                   the run is final (nothing applied)
+    { 'lease_lost' }                             not this token's live lease
+    "applied\nrunStatus\ncontextVersion\ndropped JSON\nid..."
+                                                 applied; the enqueued ids, then, when settlement items were
+                                                 enqueued, an empty line and their JSON, one per line
+    "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\nworkflow"
+                                                 applied, the one successor leased to handoffWorker ("<worker>#h<seq>",
+                                                 first delivery, never on the ready list or the ring); workflow last
+                                                 (it may hold anything)
+
+  Join settlement: a group whose count reaches its size becomes ONE settlement item "<group>:join" carrying the
+  parked arrivals as stored, concatenated in index order: {"id":..,"node":..,"settle":[...]} (node: 'n' or "#held").
+  The engine decides what it becomes when it processes it (runtime/engine/joins.ts).
+]]
 --! include common.lua
 --! include finish.lua
 
@@ -44,7 +75,7 @@ end
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
 local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter,
-    extraDropped, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
+    extraDropped, noTerminal, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
   local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt')
@@ -55,10 +86,10 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   local arrivals = {}
   local arrivalBase = base + 2 * nCounters + 3 * nItems
   for i = 0, nArrivals - 1 do
-    local at = arrivalBase + 4 * i
-    local a = { group = ARGV[at + 1], index = ARGV[at + 2], size = tonumber(ARGV[at + 3]), record = ARGV[at + 4] }
+    local at = arrivalBase + 5 * i
+    local a = { group = ARGV[at + 1], index = ARGV[at + 2], size = tonumber(ARGV[at + 3]), node = ARGV[at + 4], json = ARGV[at + 5] }
     local size = redis.call('HGET', K.joins, a.group)
-    if size and tonumber(size) ~= a.size then return { 'bad_group', a.group, size } end
+    if size and tonumber(size) ~= a.size then return { 'bad_group', a.group, ARGV[at + 3], size } end
     arrivals[#arrivals + 1] = a
   end
 
@@ -156,29 +187,25 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         end
       end
       for _, a in ipairs(arrivals) do
+        -- park; the arrival that completes its group enqueues the group's settlement item
         local groupKey = K.run .. ':join:' .. a.group
         redis.call('HSETNX', K.joins, a.group, a.size)
-        if redis.call('HSETNX', groupKey, a.index, a.record) == 1 and redis.call('HLEN', groupKey) >= a.size then
-          local flat = redis.call('HGETALL', groupKey)
-          redis.call('DEL', groupKey)
-          redis.call('HDEL', K.joins, a.group)
-          local parked = {}
-          for i = 1, #flat, 2 do
-            local r = cjson.decode(flat[i + 1])
-            r.index = tonumber(flat[i])
-            parked[#parked + 1] = r
-          end
-          table.sort(parked, function(x, y) return x.index < y.index end)
-          local node = nil
-          for _, r in ipairs(parked) do if r.h == false and type(r.n) == 'string' then node = r.n; break end end
-          if not node then for _, r in ipairs(parked) do if type(r.n) == 'string' then node = r.n; break end end end
-          if node then
-            local values = {}
-            for _, r in ipairs(parked) do if r.h == false then values[#values + 1] = r.v end end
+        if redis.call('HSETNX', groupKey, a.index, a.json) == 1 then
+          if a.node ~= '' then redis.call('HSETNX', groupKey, 'n', a.node) end
+          if redis.call('HLEN', groupKey) - redis.call('HEXISTS', groupKey, 'n') >= a.size then
+            local flat = redis.call('HGETALL', groupKey)
+            local parked, node = {}, '#held'
+            for i = 1, #flat, 2 do
+              if flat[i] == 'n' then node = flat[i + 1] else parked[#parked + 1] = { tonumber(flat[i]), flat[i + 1] } end
+            end
+            redis.call('DEL', groupKey)
+            redis.call('HDEL', K.joins, a.group)
+            table.sort(parked, function(x, y) return x[1] < y[1] end)
+            local records = {}
+            for i, p in ipairs(parked) do records[i] = p[2] end
             local id = a.group .. ':join'
-            local outer = parked[1].o
-            local json = '{"id":' .. cjson.encode(id) .. ',"input":[' .. table.concat(values, ',') .. ']'
-              .. (outer ~= '[]' and (',"join":' .. outer) or '') .. ',"node":' .. cjson.encode(node) .. '}'
+            local json = '{"id":' .. cjson.encode(id) .. ',"node":' .. cjson.encode(node) .. ',"settle":['
+              .. table.concat(records, ',') .. ']}'
             local seq = int(n + 1)
             if addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq) then
               n, nText = n + 1, seq
@@ -191,11 +218,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       -- The consumed item leaves the outstanding count and the added ones join it.
       local outstanding = tonumber(meta[3]) + #enqueued - 1
       if outstanding <= 0 then
-        local err = '{"code":"FLOXIDE_NO_TERMINAL","message":"run ' .. runId
-          .. ' has no work left and reached no terminal node","name":"NoTerminalReachedError"}'
         fields[#fields + 1] = 'n'
         fields[#fields + 1] = nText
-        dropped = finishRun(K, prefix, runOf(runId, meta, 0), 'failed', 'failed', now, nowText, err, '', '', retainMs, fields)
+        dropped = finishRun(K, prefix, runOf(runId, meta, 0), 'failed', 'failed', now, nowText, noTerminal, '', '', retainMs, fields)
         status = 'failed'
       else
         if #enqueued ~= 1 then
@@ -225,16 +250,16 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   return reply
 end
 
-local KIND_ARGS = { continue = 1, terminal = 3, retry = 2, failed = 2 }
+local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 2 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
   local runId, itemId, token, kind, nCounters, nItems, nArrivals, handoffWorker, handoffMs =
     string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
   nCounters, nItems, nArrivals = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals)
-  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped = '', '', '', '0', '0', ''
+  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped, noTerminal = '', '', '', '0', '0', '', ''
   if kind == 'continue' then
-    deltaJson = ARGV[p + 2]
+    deltaJson, noTerminal = ARGV[p + 2], ARGV[p + 3]
   elseif kind == 'terminal' then
     deltaJson, outputJson, extraDropped = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   elseif kind == 'retry' then
@@ -244,7 +269,7 @@ local function commitOne(p)
   end
   local base = p + 1 + KIND_ARGS[kind]
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped,
-    nCounters, nItems, nArrivals, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 4 * nArrivals
+    noTerminal, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 5 * nArrivals
 end
 
 deferRingPushes = true

@@ -1,14 +1,30 @@
--- create-run: atomically creates each of a batch of runs: its record, its initial context and its first item (or
--- finds the same run). Runs are handled one after the other, each all or nothing (a run id given twice in one batch
--- finds the first one's run); the whole batch is one script, so no other client sees a half-created run.
--- KEYS[1] runs index ZSET (createdAt), KEYS[2] runs:expiring ZSET (pruned here once per call, bounded)
--- (the runs' own keys are derived from the prefix and each run id, like the commit script's: every key passed costs
--- the client a write and the server an object)
--- ARGV[1] key prefix, ARGV[2] number of runs, then per run 9 arguments: run id, workflow, fingerprint, canonical
--- input JSON, initial context JSON, first item id, first item node, first item JSON, deadline (epoch ms) or ''
--- Returns one reply per run, in order: { 'created', createdAt } (the new record is exactly the arguments: the caller
--- builds it), or { code, ...RUN_FIELDS values } of the stored run with code 'exists' | 'workflow_mismatch' |
--- 'fingerprint_mismatch' | 'input_mismatch'
+--[[
+  create-run: atomically creates each of a batch of runs: its record, its initial context and its first item (or
+  finds the same run). Runs are handled one after the other, each all or nothing (a run id given twice in one batch
+  finds the first one's run); the whole batch is one script, so no other client sees a half-created run.
+  Also forgets expired runs' index entries (bounded, from KEYS[2]).
+
+  Input:
+    KEYS[1] runs ZSET (listRuns index, score createdAt)
+    KEYS[2] runs:expiring ZSET (member "status\nrunId\nworkflow", score expiry)
+    ARGV[1] key prefix P
+    ARGV[2] number of runs; then per run 9 arguments:
+      run id, workflow, fingerprint, canonical input JSON, initial context JSON, first item id, first item node,
+      first item JSON, deadline (epoch ms) or ''
+
+  Keys derived from P and one run id R (and its workflow W and status S):
+    P run:{R}            HASH  the run record
+    P run:{R}:states     HASH  item states (the first item)
+    P run:{R}:ready      LIST  claimable item ids
+    P ring:W             LIST  the workflow's ring; P wfset SET, P wfring LIST: the workflows with a ring
+    P runs:workflow:W    ZSET  listRuns index
+    P runs:status:S      ZSET  listRuns index
+
+  Output: one reply per run, in order:
+    { 'created', createdAt }                     created (the new record is exactly the arguments)
+    { code, ...RUN_FIELDS values }               the stored run, code 'exists' | 'workflow_mismatch' |
+                                                 'fingerprint_mismatch' | 'input_mismatch'
+]]
 --! include common.lua
 
 local prefix, nRuns = ARGV[1], tonumber(ARGV[2])

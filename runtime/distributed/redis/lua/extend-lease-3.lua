@@ -1,7 +1,19 @@
--- extend-lease: pushes a live lease to backend now + leaseMs; never revives an expired one.
--- KEYS[1] run hash, KEYS[2] item states HASH, KEYS[3] leases ZSET
--- ARGV[1] run id, ARGV[2] item id, ARGV[3] lease token, ARGV[4] lease ms (positive integer)
--- Returns { 'extended', leaseExpiresAt, runStatus } | { 'lost', runStatus or '' (unknown run) }
+--[[
+  extend-lease: pushes a live lease to backend now + leaseMs; never revives an expired one.
+
+  Input:
+    KEYS[1] run HASH
+    KEYS[2] item states HASH
+    KEYS[3] leases ZSET
+    ARGV[1] run id
+    ARGV[2] item id
+    ARGV[3] lease token
+    ARGV[4] lease ms (positive integer)
+
+  Output:
+    { 'extended', leaseExpiresAt, runStatus }
+    { 'lost', runStatus }                        runStatus '' for an unknown run
+]]
 --! include common.lua
 
 local status = redis.call('HGET', KEYS[1], 'status')

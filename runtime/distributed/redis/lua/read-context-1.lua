@@ -1,8 +1,16 @@
--- read-context: a run's context as stored, in one consistent read (deltas live in the run hash, see common.lua).
--- KEYS[1] run hash
--- ARGV[1] since version (non-negative integer), ARGV[2] '1' to include the initial context, else '0'
--- Returns 0 for an unknown run, else { version, initial context JSON or '', { delta entries since+1..version } }
--- (each entry `itemId\ndelta JSON`; none when since >= version, which the caller reports)
+--[[
+  read-context: a run's context as stored, in one consistent read (deltas live in the run hash, see common.lua).
+
+  Input:
+    KEYS[1] run HASH
+    ARGV[1] since version (non-negative integer)
+    ARGV[2] '1' to include the initial context, else '0'
+
+  Output:
+    0                                             unknown run
+    { version, initial context JSON or '', { delta entries since+1..version } }
+                                                  each entry "itemId\ndelta JSON"; none when since >= version
+]]
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'v', ARGV[2] == '1' and 'context' or 'status')
 if not meta[1] then return 0 end

@@ -1,7 +1,18 @@
--- record-error: appends an error that no commit records (kind 'worker'), stamped with the backend's now.
--- KEYS[1] run hash, KEYS[2] errors LIST
--- ARGV[1] item id, ARGV[2] node, ARGV[3] attempt (positive integer), ARGV[4] error JSON
--- Returns 1, or 0 for an unknown run
+--[[
+  record-error: appends an error that no commit records (kind 'worker'), stamped with the backend's now.
+
+  Input:
+    KEYS[1] run HASH
+    KEYS[2] errors LIST
+    ARGV[1] item id
+    ARGV[2] node
+    ARGV[3] attempt (positive integer)
+    ARGV[4] error JSON
+
+  Output:
+    1                                             recorded
+    0                                             unknown run
+]]
 --! include common.lua
 
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

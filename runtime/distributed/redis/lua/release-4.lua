@@ -1,7 +1,23 @@
--- release: gives a live lease back untouched (same attempt), at the head of its run's ready list.
--- KEYS[1] run hash, KEYS[2] item states HASH, KEYS[3] ready LIST, KEYS[4] leases ZSET
--- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] item id, ARGV[4] lease token
--- Returns 1 when released, 0 when the lease is not live (or the run is unknown)
+--[[
+  release: gives a live lease back untouched (same attempt), at the head of its run's ready list.
+
+  Input:
+    KEYS[1] run HASH
+    KEYS[2] item states HASH
+    KEYS[3] ready LIST
+    KEYS[4] leases ZSET
+    ARGV[1] key prefix P
+    ARGV[2] run id R
+    ARGV[3] item id
+    ARGV[4] lease token
+
+  Keys derived from P and the run's workflow W:
+    P ring:W             LIST  the run goes back on its ring when its ready list was empty
+
+  Output:
+    1                                             released
+    0                                             the lease is not live (or the run is unknown)
+]]
 --! include common.lua
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow')

@@ -1,13 +1,37 @@
--- transition: a guarded run status change (compare-and-set).
--- KEYS[1..8] run hash, item states (with the items), ready, tokens, counters, errors, dead letters, join sizes
--- KEYS[9] leases ZSET, KEYS[10] delayed ZSET
--- ARGV[1] key prefix, ARGV[2] run id, ARGV[3] operation: 'cancel' | 'fail' | 'pause' | 'resume',
--- ARGV[4] error JSON (cancel, fail) or '', ARGV[5] retainFinishedMs (0 = keep forever)
--- cancel: running/paused -> cancelled; fail: running/paused -> failed (both drop every outstanding item and parked
--- arrival); pause: running -> paused; resume: paused -> running (the run goes back on its ring if it has ready work
--- and is not still there from before the pause).
--- Returns { 'not_found' } | { 'noop', status } (already in the target status) | { 'final', status } (a final status
--- cannot change) | { 'applied', status, dropped JSON array }
+--[[
+  transition: a guarded run status change (compare-and-set).
+  cancel: running/paused -> cancelled; fail: running/paused -> failed (both drop every outstanding item and parked
+  arrival); pause: running -> paused; resume: paused -> running (the run goes back on its ring if it has ready work
+  and is not still there from before the pause).
+
+  Input:
+    KEYS[1] run HASH
+    KEYS[2] item states HASH
+    KEYS[3] ready LIST
+    KEYS[4] tokens SET
+    KEYS[5] counters HASH
+    KEYS[6] errors LIST
+    KEYS[7] dead letters LIST
+    KEYS[8] join sizes HASH
+    KEYS[9] leases ZSET
+    KEYS[10] delayed ZSET
+    ARGV[1] key prefix P
+    ARGV[2] run id R
+    ARGV[3] operation: 'cancel' | 'fail' | 'pause' | 'resume'
+    ARGV[4] error JSON (cancel, fail) or ''
+    ARGV[5] retainFinishedMs (0 = keep forever)
+
+  Keys derived from P and R (and R's workflow W and status S):
+    P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
+    P ring:W             LIST  R goes back on its ring on resume
+    P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
+
+  Output:
+    { 'not_found' }                               unknown run
+    { 'noop', status }                            already in the target status
+    { 'final', status }                           a final status cannot change
+    { 'applied', status, dropped JSON array }
+]]
 --! include common.lua
 --! include finish.lua
 

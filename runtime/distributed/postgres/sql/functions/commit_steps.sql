@@ -1,26 +1,18 @@
--- Migration 0005: terminal commits join the set-based fast path of commit_steps (0004). The last step of every run
--- went through commit_one and finish_run (~15 plpgsql statements, three times the server time of a plain step); now
--- a batch's terminal commits are acked and their deltas inserted by 0004's one statement, and their runs finished by
--- ONE more statement (finish_run of 0002, set-based: outstanding items dropped in enqueue order, join rows and the
--- rotation row deleted, the run completed with its output, dropped list and metrics in one update of its row).
--- Applied like 0001 (one transaction, migration advisory lock, search_path = schema). Append-only.
---
--- Same answers and effects as 0004's commit_steps: a fast-path commit is the only commit of its run in the batch,
--- so applying the fast-path set first and the rest in array order afterwards is the same as applying everything in
--- array order. A terminal commit ignores its arrivals in commit_one too (the TypeScript side reports them in
--- extraDropped), so a terminal commit takes the fast path whatever its arrivals. Lock order unchanged: every runs row
--- of the batch FOR UPDATE in run_id order first, then item rows, then new rows, the finishing writes last.
---
--- Also: the drained-run check of a fast-path continue commit runs its query only when the commit enqueued nothing
--- (0004 ran it, executor start and end included, for every commit: ~15% of a commit's server instructions).
---
--- Successor hand-off (StepCommit.handoff; payload key `handoff`: {workerId, leaseMs}): a fast-path 'continue' commit
--- that asks for it, whose items array holds exactly one item that is new to the run, of a 'running' run with no
--- other claimable item (due_at <= now), inserts that successor already leased to handoff.workerId (in_progress,
--- first delivery, attempt 1, a fresh token, lease and due_at = now + leaseMs) instead of pending, and answers it as
--- `next`: {runId, workflow, fingerprint, deadline, payload (item JSON text), attempt, leaseToken, leaseExpiresAt,
--- deliveries, contextVersion}. Any other commit declines (commit_one never hands off), which the contract allows.
-
+-- commit_steps: many independent step commits in one transaction and one round trip.
+-- Parameters: cs jsonb array of commit_one payloads.
+-- Returns: a jsonb array with each commit's answer (as commit_one's) at the same index. Each commit is applied as
+--   commit_one would, in array order; 'invalid' and 'not_found' change nothing and do not affect the others.
+-- Fast path (one statement for the whole batch): the commits that are the only one of their run in the batch, of a
+--   running or paused run, with no counters, and either 'terminal' or 'continue' without arrivals: their live leases
+--   are acked, deltas and successors inserted, and terminal runs finished set-based (outstanding items dropped in
+--   enqueue order, then extraDropped). Applying that set first and the rest in array order is the same as applying
+--   everything in array order (a fast-path commit touches only its own run).
+-- Successor hand-off (payload key handoff: {workerId, leaseMs}): a fast-path 'continue' commit whose items hold
+--   exactly one item new to the run, of a 'running' run with no other claimable item, inserts it already leased to
+--   workerId (in_progress, first delivery, attempt 1, a fresh token) and answers it as `next` in claim.sql's column
+--   names. Any other commit declines (commit_one never hands off), which the contract allows.
+-- Locking: every runs row of the batch FOR UPDATE in run_id order first (so batches never deadlock), then item rows,
+--   new rows, the finishing writes last.
 CREATE OR REPLACE FUNCTION commit_steps(cs jsonb) RETURNS jsonb LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 DECLARE
   v_now bigint := now_ms();
@@ -138,7 +130,7 @@ BEGIN
     FROM unnest(v_runs, v_new, v_versions, v_terminal) AS u(run_id, n, v, t)
     WHERE ru.run_id = u.run_id AND NOT u.t;
 
-    -- The terminal commits' runs: finish_run (0002) for all of them in one statement, and the commit's own metric
+    -- The terminal commits' runs: finish_run (functions/finish_run.sql) for all of them in one statement, and the commit's own metric
     -- and version in the same update of the run's row. Dropped: the run's outstanding items in enqueue order (reason
     -- 'terminal'), then the commit's extraDropped.
     IF true = ANY (v_terminal) THEN
@@ -197,7 +189,7 @@ BEGIN
     END LOOP;
   END IF;
 
-  -- every other commit, in array order, exactly as 0003
+  -- every other commit, in array order, through commit_one
   FOR i IN 1 .. coalesce(array_length(v_res, 1), 0) LOOP
     CONTINUE WHEN v_res[i] IS NOT NULL;
     v_res[i] := commit_one(cs->(i - 1));

@@ -1,0 +1,115 @@
+-- claim_items: leases up to p_max claimable items to a worker, runs served round-robin.
+-- Parameters: p_worker worker id, p_max positive integer, p_lease_ms lease length, p_workflow workflow | NULL (all).
+-- Returns: rows (ord = hand-out order, run_id, item_id, payload, attempt, deliveries, lease_token, lease_expires_at,
+--   context_version, workflow, fingerprint, deadline); the run's columns as of the snapshot that found the item.
+-- Claimable: due_at <= now (pending, retry due, lease expired; taking an expired lease counts a redelivery).
+-- Fairness: round 1 walks the rotation (queue_runs, least recently served first) through its ordered partial index
+--   and takes each run's oldest claimable item (due_at, then enqueue order), stopping at p_max; later rounds give each
+--   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
+--   Runs with nothing claimable cost one index probe each, so a claim reads O(in-flight + max) rows. enable_sort is
+--   off so the planner always walks the rotation index.
+-- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim.
+-- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
+CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text)
+RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
+  workflow text, fingerprint text, deadline double precision)
+LANGUAGE plpgsql SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
+#variable_conflict use_column
+DECLARE
+  v_now bigint := now_ms();
+  v_expires bigint := now_ms() + p_lease_ms;
+  v_round text[];
+  v_next text[];
+  v_next_n bigint[];
+  v_served text[] := '{}';
+  v_got integer := 0;
+  v_rec record;
+  v_base bigint;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  LOOP
+    v_next := '{}';
+    v_next_n := '{}';
+    FOR v_rec IN
+      WITH picked AS MATERIALIZED (
+        SELECT p.o, p.run_id, p.item_id FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id
+          FROM queue_runs q
+          CROSS JOIN LATERAL (
+            SELECT j.item_id FROM items j
+            WHERE j.run_id = q.run_id AND j.due_at <= v_now
+            ORDER BY j.due_at, j.seq
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED) j
+          WHERE v_round IS NULL AND p_workflow IS NULL AND NOT q.paused
+          ORDER BY q.served_seq
+          LIMIT p_max - v_got) p
+        UNION ALL
+        SELECT p.o, p.run_id, p.item_id FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id
+          FROM queue_runs q
+          CROSS JOIN LATERAL (
+            SELECT j.item_id FROM items j
+            WHERE j.run_id = q.run_id AND j.due_at <= v_now
+            ORDER BY j.due_at, j.seq
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED) j
+          WHERE v_round IS NULL AND q.workflow = p_workflow AND NOT q.paused
+          ORDER BY q.served_seq
+          LIMIT p_max - v_got) p
+        UNION ALL
+        SELECT p.o, p.run_id, p.item_id FROM (
+          SELECT s.o, s.run_id, j.item_id
+          FROM unnest(v_round) WITH ORDINALITY AS s(run_id, o)
+          CROSS JOIN LATERAL (
+            SELECT j.item_id FROM items j
+            WHERE j.run_id = s.run_id AND j.due_at <= v_now
+            ORDER BY j.due_at, j.seq
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED) j
+          WHERE v_round IS NOT NULL
+          LIMIT p_max - v_got) p
+      ), numbered AS (
+        SELECT row_number() OVER () AS n, picked.* FROM picked
+      ), leased AS (
+        UPDATE items i SET
+          status = 'in_progress',
+          deliveries = i.deliveries + 1,
+          redeliveries = i.redeliveries + (i.status = 'in_progress')::integer,
+          worker_id = p_worker,
+          lease_token = p_worker || '#' || gen_random_uuid()::text,
+          lease_expires_at = v_expires,
+          due_at = v_expires,
+          not_before = NULL,
+          updated_at = v_now
+        FROM numbered n
+        WHERE i.run_id = n.run_id AND i.item_id = n.item_id
+        RETURNING n.n, i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at
+      )
+      SELECT l.*, r.version, r.workflow, r.fingerprint, r.deadline
+      FROM leased l JOIN runs r ON r.run_id = l.run_id
+    LOOP
+      -- rows come back in any order; `n` is the hand-out position within this round
+      v_next := v_next || v_rec.run_id;
+      v_next_n := v_next_n || v_rec.n;
+      ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; payload := v_rec.payload; attempt := v_rec.attempt;
+      deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
+      context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
+      RETURN NEXT;
+    END LOOP;
+    EXIT WHEN cardinality(v_next) = 0;
+    v_got := v_got + cardinality(v_next);
+    -- the runs served in this round (each at most once) in hand-out order
+    SELECT array_agg(u.r ORDER BY u.n) INTO v_next FROM unnest(v_next, v_next_n) AS u(r, n);
+    v_served := (SELECT coalesce(array_agg(s ORDER BY o), '{}') FROM unnest(v_served) WITH ORDINALITY AS t(s, o) WHERE s <> ALL (v_next)) || v_next;
+    EXIT WHEN v_got >= p_max;
+    v_round := v_next;
+  END LOOP;
+  IF cardinality(v_served) > 0 THEN
+    v_base := nextval('serve_seq') * 65536;
+    UPDATE queue_runs q SET served_seq = v_base + least(s.o, 65535)
+    FROM unnest(v_served) WITH ORDINALITY AS s(run_id, o)
+    WHERE q.run_id = s.run_id
+      AND q.run_id IN (SELECT l.run_id FROM queue_runs l WHERE l.run_id = ANY (v_served) FOR UPDATE SKIP LOCKED);
+  END IF;
+END $$;

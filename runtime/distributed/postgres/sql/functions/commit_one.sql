@@ -1,0 +1,169 @@
+-- commit_one: one step's commit, atomically, as the engine planned it (runtime/engine/commit.ts); decides nothing.
+-- Parameters: c jsonb, built by backend.ts from the plan:
+--   runId, itemId, token, type ('continue' | 'terminal' | 'retry' | 'failed'),
+--   items     [{id, node, json}]                      (continue: what to enqueue; ids the run knows are skipped)
+--   arrivals  [{group, index, size, node, json}]      (continue: what to park; node NULL for a hold)
+--   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL), deadLetter (boolean),
+--   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
+-- Returns (jsonb), checked in this order:
+--   {status: 'not_found'}                                unknown run
+--   {status: 'invalid', reason: 'bad_group', group, size, groupSize}   an arrival's size disagrees with its group
+--   {status: 'duplicate'}                                already committed (item final, or this token's retry)
+--   {status: 'run_finished', runStatus}                  the run is final: nothing applied
+--   {status: 'lease_lost'}                               not this token's live lease
+--   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion}
+-- Join settlement: an arrival is parked under (group, index); the one that completes its group enqueues the group's
+--   settlement item "<group>:join": {"id":..,"node":..,"settle":[the parked arrivals' JSON in index order]} (node: the
+--   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
+-- No terminal: a continue commit that leaves the run with no outstanding item fails it with noTerminal.
+-- Locking: the runs row FOR UPDATE first (gapless context versions; a group fires exactly once), then the item row,
+--   then new rows; finish_run last.
+CREATE OR REPLACE FUNCTION commit_one(c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_run text := c->>'runId';
+  v_item text := c->>'itemId';
+  v_token text := c->>'token';
+  v_type text := c->>'type';
+  v_now bigint := now_ms();
+  v_status text;
+  v_version integer;
+  v_counters jsonb;
+  v_item_status text;
+  v_node text;
+  v_attempt integer;
+  v_item_payload text;
+  v_enqueued jsonb := '[]';
+  v_joined jsonb := '[]';
+  v_dropped jsonb := '[]';
+  v_new integer := 0;
+  v_dead boolean := coalesce((c->>'deadLetter')::boolean, false);
+  v_delay bigint := ceil(coalesce((c->>'delayMs')::numeric, 0))::bigint;
+  v_bad record;
+  x jsonb;
+  a jsonb;
+  v_group text;
+  v_count integer;
+  v_size integer;
+  v_join_node text;
+  v_payload text;
+BEGIN
+  SELECT r.status, r.version, r.counters INTO v_status, v_version, v_counters FROM runs r WHERE r.run_id = v_run FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN '{"status":"not_found"}'::jsonb;
+  END IF;
+  IF v_type = 'continue' AND jsonb_array_length(c->'arrivals') > 0 THEN
+    SELECT g.group_id, g.size, (e->>'size')::integer AS given INTO v_bad
+    FROM jsonb_array_elements(c->'arrivals') e
+    JOIN join_groups g ON g.run_id = v_run AND g.group_id = e->>'group'
+    WHERE g.size <> (e->>'size')::integer
+    LIMIT 1;
+    IF FOUND THEN
+      RETURN jsonb_build_object('status', 'invalid', 'reason', 'bad_group', 'group', v_bad.group_id, 'size', v_bad.given, 'groupSize', v_bad.size);
+    END IF;
+  END IF;
+
+  IF v_status NOT IN ('completed', 'failed', 'cancelled') THEN
+    -- the common case: a live lease of a running or paused run; ack it with the outcome's item state at once
+    UPDATE items SET
+      status = CASE v_type WHEN 'retry' THEN 'waiting_retry' WHEN 'failed' THEN CASE WHEN v_dead THEN 'dead_lettered' ELSE 'failed' END ELSE 'completed' END,
+      attempt = attempt + (v_type = 'retry')::integer,
+      not_before = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
+      due_at = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
+      lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
+    WHERE run_id = v_run AND item_id = v_item AND status = 'in_progress' AND lease_token = v_token AND lease_expires_at > v_now
+    RETURNING node, attempt - (v_type = 'retry')::integer, payload INTO v_node, v_attempt, v_item_payload;
+  END IF;
+  IF v_node IS NULL THEN
+    SELECT i.status INTO v_item_status FROM items i WHERE i.run_id = v_run AND i.item_id = v_item;
+    -- (1) already committed
+    IF v_item_status IN ('completed', 'failed', 'dead_lettered')
+        OR EXISTS (SELECT 1 FROM commits m WHERE m.run_id = v_run AND m.item_id = v_item AND m.lease_token = v_token) THEN
+      RETURN '{"status":"duplicate"}'::jsonb;
+    END IF;
+    -- (2) the run is final: ack only
+    IF v_status IN ('completed', 'failed', 'cancelled') THEN
+      RETURN jsonb_build_object('status', 'run_finished', 'runStatus', v_status);
+    END IF;
+    -- (3) not this token's live lease
+    RETURN '{"status":"lease_lost"}'::jsonb;
+  END IF;
+
+  -- (4) apply the rest
+  IF jsonb_typeof(c->'counters') = 'object' THEN
+    SELECT v_counters || coalesce(jsonb_object_agg(e.key, coalesce((v_counters->>e.key)::numeric, 0) + e.value::numeric), '{}'::jsonb)
+    INTO v_counters FROM jsonb_each_text(c->'counters') e;
+  END IF;
+
+  IF v_type = 'retry' THEN
+    INSERT INTO commits (run_id, item_id, lease_token) VALUES (v_run, v_item, v_token);
+    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'retry', c->>'error', v_now);
+    UPDATE runs SET retries = retries + 1, counters = v_counters WHERE run_id = v_run;
+
+  ELSIF v_type = 'failed' THEN
+    INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'failure', c->>'error', v_now);
+    IF v_dead THEN
+      INSERT INTO dead_letters (run_id, item, attempts, error, at) VALUES (v_run, v_item_payload, v_attempt, c->>'error', v_now);
+    END IF;
+    UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
+    v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
+    v_status := 'failed';
+
+  ELSE
+    IF c->>'delta' IS NOT NULL THEN
+      v_version := v_version + 1;
+      INSERT INTO deltas (run_id, version, item_id, delta) VALUES (v_run, v_version, v_item, c->>'delta');
+    END IF;
+
+    IF v_type = 'terminal' THEN
+      UPDATE runs SET completed = completed + 1, version = v_version, counters = v_counters WHERE run_id = v_run;
+      v_dropped := finish_run(v_run, 'completed', 'terminal', NULL, c->>'output', c->'extraDropped', v_now);
+      v_status := 'completed';
+    ELSE
+      FOR x IN SELECT e FROM jsonb_array_elements(c->'items') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
+        INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
+        VALUES (v_run, x->>'id', x->>'node', x->>'json', 'pending', 0, v_now)
+        ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+          v_new := v_new + 1;
+          v_enqueued := v_enqueued || to_jsonb(x->>'id');
+        END IF;
+      END LOOP;
+
+      FOR a IN SELECT e FROM jsonb_array_elements(c->'arrivals') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
+        v_group := a->>'group';
+        INSERT INTO join_groups (run_id, group_id, size) VALUES (v_run, v_group, (a->>'size')::integer) ON CONFLICT DO NOTHING;
+        INSERT INTO join_arrivals (run_id, group_id, idx, body) VALUES (v_run, v_group, (a->>'index')::integer, a->>'json')
+        ON CONFLICT DO NOTHING;
+        CONTINUE WHEN NOT FOUND;
+        -- the group row lock (on top of the run lock) makes the last arrival the only one that fires the group
+        UPDATE join_groups SET arrived = arrived + 1, node = coalesce(node, a->>'node')
+        WHERE run_id = v_run AND group_id = v_group RETURNING arrived, size, node INTO v_count, v_size, v_join_node;
+        CONTINUE WHEN v_count < v_size;
+        -- the settlement item: the parked arrivals as stored, in index order (keys id, node, settle: canonical)
+        SELECT '{"id":' || to_jsonb(v_group || ':join')::text || ',"node":' || to_jsonb(coalesce(v_join_node, '#held'))::text
+          || ',"settle":[' || string_agg(j.body, ',' ORDER BY j.idx) || ']}'
+        INTO v_payload FROM join_arrivals j WHERE j.run_id = v_run AND j.group_id = v_group;
+        DELETE FROM join_arrivals WHERE run_id = v_run AND group_id = v_group;
+        DELETE FROM join_groups WHERE run_id = v_run AND group_id = v_group;
+        INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
+        VALUES (v_run, v_group || ':join', coalesce(v_join_node, '#held'), v_payload, 'pending', 0, v_now)
+        ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+          v_new := v_new + 1;
+          v_enqueued := v_enqueued || to_jsonb(v_group || ':join');
+          v_joined := v_joined || to_jsonb(v_payload);
+        END IF;
+      END LOOP;
+
+      UPDATE runs SET completed = completed + 1, enqueued = enqueued + v_new, version = v_version, counters = v_counters WHERE run_id = v_run;
+      -- no terminal reached and nothing left to do: fail instead of hanging (nothing new was enqueued, so look)
+      IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
+        v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
+        v_status := 'failed';
+      END IF;
+    END IF;
+  END IF;
+
+  RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
+    'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version);
+END $$;

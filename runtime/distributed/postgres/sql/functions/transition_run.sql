@@ -1,0 +1,32 @@
+-- transition_run: a guarded compare-and-set of a run's status.
+-- Parameters: p_run run id, p_target 'paused' (from running) | 'running' (from paused) | 'cancelled' | 'failed'
+--   (from running or paused; both drop outstanding work through finish_run), p_error error JSON text | NULL.
+-- Returns (jsonb): {status: 'not_found'} | {applied: false, status} (already there) | {final: true, status} (a final
+--   run never changes) | {applied: true, status, dropped}. Errors: FX001 for an unknown target.
+-- Locking: the runs row FOR UPDATE, then items and queue_runs.
+CREATE OR REPLACE FUNCTION transition_run(p_run text, p_target text, p_error text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_status text;
+  v_now bigint := now_ms();
+  v_dropped jsonb := '[]';
+BEGIN
+  SELECT status INTO v_status FROM runs WHERE run_id = p_run FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN '{"status":"not_found"}'::jsonb;
+  END IF;
+  IF v_status = p_target THEN
+    RETURN jsonb_build_object('applied', false, 'status', v_status, 'dropped', '[]'::jsonb);
+  END IF;
+  IF v_status IN ('completed', 'failed', 'cancelled') THEN
+    RETURN jsonb_build_object('final', true, 'status', v_status);
+  END IF;
+  IF p_target = 'paused' OR p_target = 'running' THEN
+    UPDATE runs SET status = p_target, updated_at = v_now WHERE run_id = p_run;
+    UPDATE queue_runs SET paused = (p_target = 'paused') WHERE run_id = p_run;
+  ELSIF p_target = 'cancelled' OR p_target = 'failed' THEN
+    v_dropped := finish_run(p_run, p_target, p_target, p_error, NULL, NULL, v_now);
+  ELSE
+    RAISE EXCEPTION 'unknown run status %', p_target USING ERRCODE = 'FX001';
+  END IF;
+  RETURN jsonb_build_object('applied', true, 'status', p_target, 'dropped', v_dropped);
+END $$;

@@ -1,0 +1,203 @@
+/**
+ * What a step's commit does, decided once for every mode and store (docs/ARCHITECTURE.md "Step semantics"):
+ *
+ * - {@link planCommit}: the validation of a step's outcome (items, join arrivals, group sizes, delta, output,
+ *   counters, retry delay, errors) and its canonical encoding, i.e. what a store enqueues, parks, appends and
+ *   stores, the terminal's own dropped items, the dead-letter decision ({@link shouldDeadLetter}) and the error a
+ *   run fails with when, after the commit, it has no outstanding work ({@link noTerminalError}). Stores receive a
+ *   plan and only make it atomic; they decide nothing.
+ * - What a completed join group becomes is decided in `joins.ts` (the settlement rule), when the engine processes
+ *   the group's settlement item; a store only parks the arrivals this plan encodes ({@link arrivalJson}).
+ *
+ * Pure: no store, no I/O.
+ */
+import { InvalidArgumentError, NoTerminalReachedError, type SerializedError } from '../core/errors.js';
+import { assertItemId, assertRunId } from '../core/ids.js';
+import { canonicalJson } from '../core/json.js';
+import { assertSerializedError } from '../core/validate.js';
+import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
+import type { JoinArrival, StepOutcome } from './types.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dropped items, dead letters, the no-terminal failure
+
+/** Why an item that will never run was discarded. */
+export type DropReason = 'terminal' | 'failed' | 'cancelled';
+
+/**
+ * An item (or a join arrival) that was outstanding when its run finished and will therefore never be processed:
+ * reported on the run record instead of being silently discarded.
+ */
+export interface DroppedItem {
+  /** The item id; for a join arrival produced by the terminal step, `<group>[<index>]`. */
+  readonly id: string;
+  readonly node: string;
+  readonly reason: DropReason;
+}
+
+/**
+ * Whether a `failed` outcome dead-letters its item. Failures caused by the run rather than the item (its deadline,
+ * its cancellation) mark the item `failed` instead. Every backend uses this rule.
+ */
+export function shouldDeadLetter(error: SerializedError): boolean {
+  return error.code !== 'FLOXIDE_DEADLINE' && error.code !== 'FLOXIDE_CANCELLED';
+}
+
+/** The error a run fails with when a commit leaves it with no outstanding work and no terminal reached (every mode). */
+export function noTerminalError(runId: string): NoTerminalReachedError {
+  return new NoTerminalReachedError(noTerminalMessage(runId));
+}
+
+function noTerminalMessage(runId: string): string {
+  return `run ${runId} has no work left and reached no terminal node`;
+}
+
+const NO_TERMINAL = noTerminalError('-');
+
+const NO_TERMINAL_HEAD = `{"code":${JSON.stringify(NO_TERMINAL.code)},"message":`;
+const NO_TERMINAL_TAIL = `,"name":${JSON.stringify(NO_TERMINAL.name)}}`;
+
+/**
+ * {@link noTerminalError} as stored data, canonical JSON (built as text, without an Error: a stack trace and an
+ * encoder per commit would cost more than the commit's own encoding).
+ */
+function noTerminalJson(runId: string): string {
+  return NO_TERMINAL_HEAD + JSON.stringify(noTerminalMessage(runId)) + NO_TERMINAL_TAIL;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The commit plan
+
+/** A work item to enqueue: its id and node (for the store's indexes) and its canonical JSON. */
+export interface PlannedItem {
+  readonly id: string;
+  readonly node: string;
+  readonly json: string;
+}
+
+/** A join arrival to park under (group, index): `node` is the join node of a valued arrival (undefined for a hold). */
+export interface PlannedArrival {
+  readonly group: string;
+  readonly index: number;
+  readonly size: number;
+  readonly node: string | undefined;
+  /** The arrival's canonical JSON: what a settlement item carries. */
+  readonly json: string;
+}
+
+/** A validated, encoded step commit: what a store applies atomically. Every value is canonical JSON text. */
+export type CommitPlan =
+  | {
+      /** Ack the item, enqueue `items` (ids the run knows are skipped), park `arrivals`, append `delta`. */
+      readonly type: 'continue';
+      readonly items: readonly PlannedItem[];
+      readonly arrivals: readonly PlannedArrival[];
+      /** undefined when the step wrote nothing to the context. */
+      readonly delta: string | undefined;
+      /** The error to fail the run with when, after this commit, it has no outstanding work. */
+      readonly noTerminal: string;
+      readonly counters: ReadonlyArray<readonly [string, number]>;
+    }
+  | {
+      /** Ack the item, append `delta`, complete the run with `output`; drop every outstanding item, then `dropped`. */
+      readonly type: 'terminal';
+      readonly delta: string | undefined;
+      readonly output: string;
+      /** The terminal step's own successors and valued arrivals (they never run). */
+      readonly dropped: readonly DroppedItem[];
+      readonly counters: ReadonlyArray<readonly [string, number]>;
+    }
+  | {
+      /** The item waits `delayMs` (whole ms), attempt + 1; `error` is recorded. */
+      readonly type: 'retry';
+      readonly error: string;
+      readonly delayMs: number;
+      readonly counters: ReadonlyArray<readonly [string, number]>;
+    }
+  | {
+      /** The item fails for good (dead-lettered when `deadLetter`), the error is recorded and the run fails with it. */
+      readonly type: 'failed';
+      readonly error: string;
+      readonly deadLetter: boolean;
+      readonly counters: ReadonlyArray<readonly [string, number]>;
+    };
+
+/** What {@link planCommit} needs: the consumed item, the step's outcome and the user counters. */
+export interface CommitInput {
+  readonly runId: string;
+  readonly itemId: string;
+  readonly outcome: StepOutcome;
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+const NO_COUNTERS: ReadonlyArray<readonly [string, number]> = Object.freeze([]);
+
+/**
+ * Validates and encodes one step commit. Throws `InvalidArgumentError` for anything a store must refuse (bad ids,
+ * malformed items or arrivals, two arrivals of one group with different sizes, a delta that is not an object, a
+ * negative delay, a malformed error, values JSON cannot represent). Nothing is written before this returns, so a
+ * refused commit changes nothing.
+ */
+export function planCommit(c: CommitInput): CommitPlan {
+  if (typeof c !== 'object' || c === null) throw new InvalidArgumentError('a commit must be an object');
+  assertRunId(c.runId);
+  assertItemId(c.itemId);
+  assertCounters(c.counters);
+  const counters = c.counters === undefined ? NO_COUNTERS : Object.entries(c.counters);
+  const outcome = c.outcome;
+  switch (outcome?.type) {
+    case 'continue':
+    case 'terminal': {
+      if (!Array.isArray(outcome.items) || !Array.isArray(outcome.arrivals)) throw new InvalidArgumentError('outcome.items and outcome.arrivals must be arrays');
+      outcome.items.forEach((item, i) => assertEngineItem(item, `outcome.items[${i}]`));
+      outcome.arrivals.forEach((a, i) => assertArrival(a, `outcome.arrivals[${i}]`));
+      const delta = deltaJson(outcome.delta);
+      if (outcome.type === 'terminal') {
+        const dropped: DroppedItem[] = [];
+        for (const p of outcome.items) dropped.push({ id: p.id, node: p.node, reason: 'terminal' });
+        for (const a of outcome.arrivals) if (!a.held) dropped.push({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' });
+        return { type: 'terminal', delta, output: canonicalJson(outcome.output ?? null), dropped, counters };
+      }
+      const items = outcome.items.map((item) => ({ id: item.id, node: item.node, json: canonicalJson(item) }));
+      let arrivals: PlannedArrival[] = [];
+      if (outcome.arrivals.length > 0) {
+        const sizes = new Map<string, number>();
+        for (const a of outcome.arrivals) {
+          const size = sizes.get(a.group);
+          if (size !== undefined && size !== a.size) throw groupSizeError(a.group, a.size, size);
+          sizes.set(a.group, a.size);
+        }
+        arrivals = outcome.arrivals.map((a) => ({ group: a.group, index: a.index, size: a.size, node: a.held ? undefined : a.node, json: arrivalJson(a) }));
+      }
+      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId), counters };
+    }
+    case 'retry':
+      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
+        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+      }
+      assertSerializedError(outcome.error, 'outcome.error');
+      return { type: 'retry', error: canonicalJson(outcome.error), delayMs: Math.ceil(outcome.delayMs), counters };
+    case 'failed':
+      assertSerializedError(outcome.error, 'outcome.error');
+      return { type: 'failed', error: canonicalJson(outcome.error), deadLetter: shouldDeadLetter(outcome.error), counters };
+    default:
+      throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
+  }
+}
+
+/** The refusal of an arrival whose group size disagrees with its group's (parked, or earlier in the same commit). */
+export function groupSizeError(group: string, size: number | string, groupSize: number | string): InvalidArgumentError {
+  return new InvalidArgumentError(`join arrival for group ${group} has size ${String(size)}, the group has ${String(groupSize)}`);
+}
+
+/** The stored form of a parked arrival (what its settlement item carries). */
+export function arrivalJson(a: JoinArrival): string {
+  return canonicalJson(a.held ? { group: a.group, held: true, index: a.index, outer: a.outer, size: a.size } : { group: a.group, held: false, index: a.index, node: a.node, outer: a.outer, size: a.size, value: a.value ?? null });
+}
+
+function deltaJson(delta: unknown): string | undefined {
+  if (delta === undefined || delta === null) return undefined;
+  if (typeof delta !== 'object' || Array.isArray(delta)) throw new InvalidArgumentError('outcome.delta must be an object');
+  for (const _ in delta) return canonicalJson(delta);
+  return undefined;
+}

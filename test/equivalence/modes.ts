@@ -1,0 +1,177 @@
+/**
+ * Running one equivalence case in one mode and observing it (see observe.ts for what is observed and why).
+ * Imported by the suite and by the crash child; no vitest here.
+ */
+import { contextCodecOf, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord } from 'floxide';
+import type { EquivalenceCase, ModeName, Observed } from './cases.js';
+import {
+  DistributedStepRecorder,
+  LocalStepRecorder,
+  ObservedCheckpointStore,
+  chainOf,
+  eventLogFieldsOf,
+  failureOfStored,
+  failureOfThrown,
+  normalize,
+  type Brief,
+  type FreezePoint,
+  type RunOutcome,
+  type StepRecord,
+} from './observe.js';
+
+/** Everything a mode observed of one run. */
+export interface Observation extends Observed {
+  readonly mode: ModeName;
+  readonly steps: readonly StepRecord[];
+  /** Nodes of the items still queued when the first terminal completed the run. */
+  readonly dropped: readonly string[];
+  /** Commits the store applied (local durable modes). */
+  readonly commits?: number;
+  /** How to reproduce the observation (the crash mode's seed and kill point), for failure messages. */
+  readonly note?: string;
+}
+
+/** The run id of a case (in every store). */
+export const runIdOf = (c: EquivalenceCase): string => `eq-${c.name}`;
+
+const runOptions = (c: EquivalenceCase) => (c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs });
+
+/**
+ * Calls `run` with the case's run options (and a signal, aborted right after the call for a case that is cancelled
+ * at start) and settles it into an outcome.
+ */
+function settle(
+  c: EquivalenceCase,
+  run: (options: { signal?: AbortSignal; timeoutMs?: number }) => Promise<unknown>,
+): Promise<{ result: RunOutcome; errorChain: Brief[] }> {
+  const ac = c.cancelAtStart ? new AbortController() : undefined;
+  const running = run({ ...runOptions(c), ...(ac ? { signal: ac.signal } : {}) });
+  ac?.abort();
+  return running.then(
+    (output) => ({ result: { status: 'completed', output: normalize(output) }, errorChain: [] }),
+    (err: unknown) => ({ result: { status: 'failed', failure: failureOfThrown(err) }, errorChain: chainOf(err) }),
+  );
+}
+
+/** `run`: in memory; the context is the object the run mutated. */
+export async function observeRun(c: EquivalenceCase): Promise<Observation> {
+  const p = c.make();
+  const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), false);
+  let dropped: string[] = [];
+  const { result, errorChain } = await settle(c, async (options) => {
+    const r = await p.wf.runDetailed(p.ctx, p.input, { onEvent: recorder.onEvent, ...options });
+    dropped = r.dropped.map((i) => i.node);
+    return r.output;
+  });
+  return { mode: 'run', result, errorChain, context: normalize(p.ctx), steps: recorder.records, dropped: dropped.sort() };
+}
+
+/** The context a checkpoint store folds for a run (its initial context plus every committed delta). */
+async function storedContext(def: AnyWorkflowDef, store: CheckpointStore, runId: string) {
+  const cp = await store.load(runId);
+  if (!cp) return { context: { $noCheckpoint: runId }, dropped: [] };
+  const codec = contextCodecOf(def);
+  const ctx = codec.revive(cp.context);
+  for (const d of cp.deltas) codec.apply(ctx, d);
+  return { context: normalize(ctx), dropped: cp.run.dropped.map((i) => i.node).sort() };
+}
+
+/** `runWithCheckpoint` on `store`: the context is the one the store folds. */
+export async function observeCheckpoint(c: EquivalenceCase, mode: ModeName, store: CheckpointStore): Promise<Observation> {
+  const p = c.make();
+  const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
+  const observed = new ObservedCheckpointStore(store, recorder);
+  const runId = runIdOf(c);
+  const { result, errorChain } = await settle(c, (options) => p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: recorder.onEvent, ...options }));
+  return { mode, result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: recorder.records, commits: observed.commits };
+}
+
+/**
+ * The crash child's half: `runWithCheckpoint` on `store` until the run reaches `freeze`, where it stops for good
+ * (the parent then kills the process). Each committed step's record goes to `onRecord` as it commits.
+ */
+export async function runUntilFrozen(c: EquivalenceCase, store: CheckpointStore, freeze: FreezePoint, onRecord: (r: StepRecord) => void): Promise<void> {
+  const p = c.make();
+  const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true, onRecord);
+  const observed = new ObservedCheckpointStore(store, recorder, freeze);
+  await p.wf.runWithCheckpoint(p.ctx, p.input, observed, runIdOf(c), { onEvent: recorder.onEvent, ...runOptions(c) });
+}
+
+/** The parent's half: `resume` of a run the killed child left in `store`; `before` are the child's committed steps. */
+export async function observeResume(c: EquivalenceCase, store: CheckpointStore, before: readonly StepRecord[], note: string): Promise<Observation> {
+  const p = c.make();
+  const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
+  const observed = new ObservedCheckpointStore(store, recorder);
+  const runId = runIdOf(c);
+  const { result, errorChain } = await settle(c, () => p.wf.resume(observed, runId, { onEvent: recorder.onEvent }));
+  return { mode: 'resume-after-kill', result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: [...before, ...recorder.records], note };
+}
+
+/** Runs `fn` once no other call holding `key` is running (one run per workflow and backend at a time). */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async with<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const tail = new Promise<void>((r) => (release = r));
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+/**
+ * Distributed: a `WorkerPool` on `backend` serves the run (two workers with two items each in flight, or one worker
+ * taking one item at a time for cases whose result depends on the order items run in). Step records come from the
+ * workers' applied commits; the context is the one the backend folds. A pool serves every run of its workflow on
+ * the backend, so runs of one workflow on one backend take turns (`lock`): each must be served by its own instance.
+ */
+export async function observeDistributed(c: EquivalenceCase, mode: ModeName, backend: DistributedBackend, lock: KeyedLock): Promise<Observation> {
+  const p = c.make();
+  const recorder = new DistributedStepRecorder(eventLogFieldsOf(p.wf.def));
+  const runId = runIdOf(c);
+  const orch = new Orchestrator(backend, p.wf);
+  const run = await lock.with(p.wf.def.name, async (): Promise<RunRecord> => {
+    const pool = new WorkerPool(backend, p.wf.def, p.wf.instance, {
+      size: c.serial ? 1 : 2,
+      concurrency: c.serial ? 1 : 2,
+      idPrefix: `eq-${c.name}`,
+      idleMinMs: 1,
+      idleMaxMs: 20,
+      // A cancel reaches a running node through the heartbeat that learns of it.
+      ...(c.cancelAtStart ? { heartbeatMs: 20 } : {}),
+      callbacks: {
+        onCommitted(lease, outcome, result) {
+          if (lease.runId === runId && result.status === 'applied') recorder.committed(lease.item, lease.attempt, outcome);
+        },
+      },
+    });
+    await pool.start();
+    try {
+      await orch.startRun(p.ctx, p.input, { runId, ...runOptions(c) });
+      if (c.cancelAtStart) await orch.cancel(runId, 'cancelled at start');
+      return await orch.waitForCompletion(runId, { timeoutMs: 30_000, pollMs: 5 });
+    } finally {
+      // Stopping drains the workers, so every commit callback has run before the records are read.
+      await pool.stop();
+    }
+  });
+  let result: RunOutcome;
+  if (run.status === 'completed') result = { status: 'completed', output: normalize(run.output) };
+  else if (run.status === 'failed') result = { status: 'failed', failure: failureOfStored(run.error, await backend.deadLetters(runId)) };
+  else result = { status: 'failed', failure: { error: run.error?.name ?? `a ${run.status} run without an error` } };
+  return {
+    mode,
+    result,
+    errorChain: chainOf(run.error),
+    context: normalize(await orch.context(runId)),
+    steps: recorder.records,
+    dropped: run.dropped.map((d) => d.node).sort(),
+  };
+}
