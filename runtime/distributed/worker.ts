@@ -24,6 +24,7 @@ import {
   type StepCallbacks,
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
+import type { Clock } from '../core/time.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -67,6 +68,11 @@ export interface WorkerOptions {
   readonly schedulePollMs?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). Leases,
+   * heartbeats and idle polling keep wall-clock time.
+   */
+  readonly clock?: Clock;
 }
 
 /** Default {@link WorkerOptions.handoffLimit}. */
@@ -162,6 +168,7 @@ export class Worker {
       mismatchReported: new Set(),
       isClosing: () => this.closing,
       ...(options.batchCommits !== false && supportsBatchCommit(backend) ? { commits: new CommitBatcher(backend) } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
       ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
     };
     if (options.schedules !== false && supportsSchedules(backend)) {
