@@ -11,11 +11,17 @@ import { FingerprintMismatchError, InvalidArgumentError, RunInputMismatchError }
 import type { DistributedBackend, ScheduleRecord, ScheduleStore } from './contracts.js';
 import { startDistributedRun } from './execution.js';
 import { nextTickAfter, planTicks, scheduleRunId } from './schedule-rules.js';
+import { systemClock, type Clock } from '../core/time.js';
 
 /** Options of {@link Scheduler}. */
 export interface SchedulerOptions {
   /** Longest wait between passes in ms (default 1 000): how soon a new or resumed schedule is noticed. */
   readonly pollMs?: number;
+  /**
+   * Where the scheduler waits between passes (default the system clock). Which ticks are due is decided by the
+   * backend's clock: a test drives both with a `MemoryBackend` on the same virtual clock.
+   */
+  readonly clock?: Clock;
   /** Errors of a pass (store unreachable...); the scheduler carries on. Default: ignored. */
   readonly onError?: (error: unknown) => void;
 }
@@ -43,7 +49,7 @@ export interface SchedulerPass {
 /** Starts the runs of one workflow's schedules; see the module comment. */
 export class Scheduler {
   private readonly pollMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private pass: Promise<unknown> | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
 
@@ -67,12 +73,12 @@ export class Scheduler {
   /** Stops scheduling and waits for a pass in progress. Idempotent. */
   async stop(): Promise<void> {
     this.state = 'stopped';
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
     await this.pass?.catch(() => undefined);
   }
 
   private loop(delay: number): void {
-    this.timer = setTimeout(() => {
+    this.cancelTimer = (this.options.clock ?? systemClock).setTimer(() => {
       if (this.state !== 'running') return;
       const pass = this.runOnce().then(
         (p) => (p.nextTickAt === undefined ? this.pollMs : p.nextTickAt - p.now + 5),

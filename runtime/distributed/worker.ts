@@ -172,7 +172,11 @@ export class Worker {
       ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
     };
     if (options.schedules !== false && supportsSchedules(backend)) {
-      this.scheduler = new Scheduler(backend, this.wf, { onError: (e) => this.report(e), ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }) });
+      this.scheduler = new Scheduler(backend, this.wf, {
+        onError: (e) => this.report(e),
+        ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }),
+        ...(options.clock ? { clock: options.clock } : {}),
+      });
     }
   }
 
