@@ -51,7 +51,7 @@ console.log(await bindWorkflow(BatchWorkflowDef, new BatchWorkflow()).run(undefi
 console.log(await bindWorkflow(SplitWorkflowDef, new SplitWorkflow()).run(undefined, 10));
 `,
   );
-}, 120_000);
+}, 300_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -86,7 +86,7 @@ describe('floxide build with the installed package', () => {
     const main = run(process.execPath, [path.join(repo, 'node_modules/tsx/dist/cli.mjs'), 'src/main.ts']);
     expect(main.out).toBe('large batch: 30\n9\n');
     expect(main.code).toBe(0);
-  });
+  }, 600_000);
 
   it('trusts the helper-node marker only in floxide\'s own declarations', () => {
     writeFileSync(
@@ -115,5 +115,5 @@ export class ImpostorFlow {
     } finally {
       rmSync(path.join(dir, 'src/impostor.ts'));
     }
-  });
+  }, 300_000);
 });
