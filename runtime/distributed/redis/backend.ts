@@ -75,6 +75,7 @@ import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { RedisScheduleStore } from './schedules.js';
+import { optNumber, pairs, type Reply } from './reply.js';
 
 /** Default key prefix of {@link RedisBackend}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'floxide:';
@@ -115,8 +116,6 @@ const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redelive
 /** The run hash fields of METRIC_FIELDS. */
 const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
-
-type Reply = string | number | null | Reply[];
 
 /** The Redis key names of one key prefix. */
 class RedisKeys {
@@ -203,18 +202,6 @@ function unpackState(s: string): PackedState {
 
 function isOutstanding(status: WorkItemStatus): boolean {
   return status === 'pending' || status === 'in_progress' || status === 'waiting_retry';
-}
-
-/** A flat `[field, value, ...]` reply as a map. */
-function pairs(reply: Reply): Map<string, string> {
-  const out = new Map<string, string>();
-  const flat = (reply ?? []) as string[];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
-  return out;
-}
-
-function optNumber(v: Reply | undefined): number | undefined {
-  return v === null || v === undefined || v === '' ? undefined : Number(v);
 }
 
 function isNoScript(err: unknown): boolean {

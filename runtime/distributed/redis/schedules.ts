@@ -17,8 +17,7 @@ import { CATCH_UP_POLICIES, type CatchUpPolicy, type ScheduleAdvance, type Sched
 import { replyError } from '../replies.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from '../schedule-rules.js';
 import type { ScriptName } from './scripts.js';
-
-type Reply = string | number | null | Reply[];
+import { optNumber, pairs, type Reply } from './reply.js';
 
 /** What the schedule store needs from its {@link RedisBackend}. */
 export interface RedisScheduleHost {
@@ -27,17 +26,6 @@ export interface RedisScheduleHost {
   script(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<Reply>;
   /** Runs one raw command (StoreError when Redis cannot be reached). */
   command(args: readonly string[]): Promise<Reply>;
-}
-
-function fieldsOf(flat: Reply): Map<string, string> {
-  const out = new Map<string, string>();
-  const a = (flat ?? []) as string[];
-  for (let i = 0; i + 1 < a.length; i += 2) out.set(a[i]!, a[i + 1]!);
-  return out;
-}
-
-function optNumber(v: string | undefined): number | undefined {
-  return v === undefined || v === '' ? undefined : Number(v);
 }
 
 /** The stored fields of schedule `id` as a record (`CorruptStateError` for fields that cannot be one). */
@@ -96,12 +84,12 @@ export class RedisScheduleStore implements ScheduleStore {
       n.graceMs,
       n.paused ? '1' : '0',
     ]);
-    return recordOf(n.id, fieldsOf(reply));
+    return recordOf(n.id, pairs(reply));
   }
 
   async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
     assertScheduleId(id);
-    const f = fieldsOf(await this.host.command(['HGETALL', this.key(id)]));
+    const f = pairs(await this.host.command(['HGETALL', this.key(id)]));
     return f.size === 0 ? undefined : recordOf(id, f);
   }
 
@@ -120,7 +108,7 @@ export class RedisScheduleStore implements ScheduleStore {
   private async read(set: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
     const [now, ...rest] = (await this.host.script('readSchedules', [set], [this.host.keyPrefix])) as Reply[];
     const schedules: ScheduleRecord[] = [];
-    for (let i = 0; i + 1 < rest.length; i += 2) schedules.push(recordOf(String(rest[i]), fieldsOf(rest[i + 1]!)));
+    for (let i = 0; i + 1 < rest.length; i += 2) schedules.push(recordOf(String(rest[i]), pairs(rest[i + 1]!)));
     schedules.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { now: Number(now), schedules };
   }
@@ -137,7 +125,7 @@ export class RedisScheduleStore implements ScheduleStore {
     assertScheduleId(id);
     const reply = await this.host.script('scheduleState', [this.key(id)], [op]);
     if (reply === 'not_found') throw replyError({ code: 'schedule_not_found', id });
-    return recordOf(id, fieldsOf(reply));
+    return recordOf(id, pairs(reply));
   }
 
   async removeSchedule(id: string): Promise<boolean> {
