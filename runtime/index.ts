@@ -150,7 +150,7 @@ export {
 export { EventFeed, type EventFeedOptions } from './engine/feed.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
-export { sleep } from './core/time.js';
+export { atTime, sleep, systemClock, type Clock } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode } from './nodes/batch.js';
 export { SplitNode } from './nodes/split.js';

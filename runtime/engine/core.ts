@@ -10,7 +10,7 @@ import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definit
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
-import { sleep } from '../core/time.js';
+import { sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
@@ -39,6 +39,8 @@ export interface RunScope {
   /** It can abort: node calls are raced against it. */
   readonly abortable: boolean;
   readonly random: () => number;
+  /** Where the run reads time and waits (retry backoff, node timeouts). */
+  readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
   /** The item the step ran: the one given, or the join item its settlement item became. */
@@ -80,10 +82,11 @@ export function makeScope(
   abortable: boolean,
   random: () => number,
   onEvent: ((e: WorkflowEvent) => void) | undefined,
+  clock: Clock = systemClock,
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -154,12 +157,12 @@ async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: Engi
   const own = new AbortSource();
   const off = scope.abortable ? scope.abort.onAbort(() => own.abort(scope.abort.reason)) : undefined;
   if (scope.abort.aborted) own.abort(scope.abort.reason);
-  const timer = setTimeout(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
   try {
     scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
     return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     off?.();
   }
 }
@@ -265,10 +268,10 @@ export async function stepCore(
       if (shouldRetry(node.retry, err, attempt)) {
         const delayMs = backoffDelay(node.retry!, attempt, scope.random);
         if (scope.onEvent) {
-          scope.onEvent({ type: 'step.retry', runId: scope.runId, at: Date.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
+          scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
         }
         if (!inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
-        await sleep(delayMs, scope.abort.signal);
+        await sleep(delayMs, scope.abort.signal, scope.clock);
         attempt++;
         continue;
       }
@@ -386,7 +389,7 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
 
 /** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
 function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
-  const at = Date.now();
+  const at = scope.clock.now();
   scope.lastStartedAt = at;
   scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
 }
@@ -395,7 +398,7 @@ function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
 export function emitStep(scope: RunScope, out: StepOutcome): void {
   if (!scope.onEvent || out.type === 'retry') return;
   const item = scope.lastItem!;
-  const base = { type: 'step.finished', runId: scope.runId, at: Date.now(), node: item.node, itemId: item.id, attempt: scope.lastAttempt, workerId: undefined, startedAt: scope.lastStartedAt } as const;
+  const base = { type: 'step.finished', runId: scope.runId, at: scope.clock.now(), node: item.node, itemId: item.id, attempt: scope.lastAttempt, workerId: undefined, startedAt: scope.lastStartedAt } as const;
   if (out.type === 'failed') {
     scope.onEvent({ ...base, outcome: 'failed', error: out.error });
     return;
@@ -407,14 +410,14 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
 }
 
 /** The `run.completed` event of a local run. */
-export function completedEvent(runId: string, output: unknown, dropped: readonly EngineItem[]): WorkflowEvent {
-  return { type: 'run.completed', runId, at: Date.now(), output, dropped: dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })) };
+export function completedEvent(runId: string, at: number, output: unknown, dropped: readonly EngineItem[]): WorkflowEvent {
+  return { type: 'run.completed', runId, at, output, dropped: dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })) };
 }
 
 /** The final event of a local run that threw `err`: `run.cancelled` for a cancellation, else `run.failed`. */
-export function failureEvent(runId: string, err: unknown): WorkflowEvent {
+export function failureEvent(runId: string, at: number, err: unknown): WorkflowEvent {
   const error = serializeError(err);
-  return err instanceof CancelledError ? { type: 'run.cancelled', runId, at: Date.now(), error } : { type: 'run.failed', runId, at: Date.now(), error };
+  return err instanceof CancelledError ? { type: 'run.cancelled', runId, at, error } : { type: 'run.failed', runId, at, error };
 }
 
 /**
@@ -449,7 +452,7 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
       }
     } else if (out.type === 'terminal') {
       const dropped = (queue.slice(head) as EngineItem[]).concat(out.items);
-      if (onEvent) onEvent(completedEvent(scope.runId, out.output, dropped));
+      if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
       return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
     } else if (out.type === 'failed') {
       throw nodeFailedError(scope, out.error);
@@ -464,7 +467,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
-  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined);
+  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
 }
@@ -481,7 +484,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
 export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
-  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
+  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   try {
     return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
   } catch (err) {

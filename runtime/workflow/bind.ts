@@ -23,6 +23,7 @@ import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { absoluteDeadline } from '../engine/retry.js';
+import { atTime, systemClock, type Clock } from '../core/time.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
@@ -48,6 +49,11 @@ export interface RunOptions {
   runId?: string;
   /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /**
+   * Where the run reads time and waits: retry backoff, node timeouts, the deadline. Default {@link systemClock};
+   * a test kit passes a virtual clock.
+   */
+  clock?: Clock;
 }
 
 /** Options of `resume` (the deadline is the stored one). */
@@ -122,27 +128,24 @@ interface RunSignal {
   dispose(): void;
 }
 
-/** One signal for the run: the caller's cancel plus the deadline timer (none at all when neither is given). */
-function runSignal(signal: AbortSignal | undefined, deadline: number | undefined): RunSignal {
+/** One signal for the run: the caller's cancel plus the deadline timer on `clock` (none at all when neither is given). */
+function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock): RunSignal {
   if (!signal && deadline === undefined) return { signal: NEVER, abortable: false, dispose() {} };
   const ac = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer: (() => void) | undefined;
   const onCancel = () => ac.abort(new CancelledError('the run was cancelled', signal!.reason === undefined ? undefined : { cause: signal!.reason }));
   if (signal) {
     if (signal.aborted) onCancel();
     else signal.addEventListener('abort', onCancel, { once: true });
   }
   if (deadline !== undefined && !ac.signal.aborted) {
-    const left = deadline - Date.now();
-    const expire = () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`));
-    if (left <= 0) expire();
-    else timer = setTimeout(expire, Math.min(left, 2 ** 31 - 1));
+    cancelTimer = atTime(clock, deadline, () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
   }
   return {
     signal: ac.signal,
     abortable: true,
     dispose() {
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       signal?.removeEventListener('abort', onCancel);
     },
   };
@@ -185,14 +188,15 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
 
   async runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>> {
     const runId = options?.runId ?? 'run';
-    const rs = runSignal(options?.signal, absoluteDeadline(options));
+    const clock = options?.clock ?? systemClock;
+    const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
     const onEvent = options?.onEvent;
-    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent);
-    if (onEvent) onEvent({ type: 'run.created', runId, at: Date.now(), workflow: this.wf.def.name });
+    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    if (onEvent) onEvent({ type: 'run.created', runId, at: clock.now(), workflow: this.wf.def.name });
     try {
       return (await runLoop(scope, ctx, input)) as RunResult<O, C>;
     } catch (err) {
-      if (onEvent) onEvent(failureEvent(runId, err));
+      if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
       rs.dispose();
@@ -209,13 +213,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         fingerprint: this.wf.def.fingerprint,
         input,
         context: this.wf.codec.serialize(ctx),
-        deadline: absoluteDeadline(options),
+        deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
       });
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);
       if (!created) this.checkInput(cp, input);
-      else if (options?.onEvent) options.onEvent({ type: 'run.created', runId, at: Date.now(), workflow: this.wf.def.name });
+      else if (options?.onEvent) options.onEvent({ type: 'run.created', runId, at: (options.clock ?? systemClock).now(), workflow: this.wf.def.name });
     } else {
       this.checkInput(cp, input);
     }
@@ -264,8 +268,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     const queue: (EngineItem | undefined)[] = cp.items.slice();
     let head = 0;
     const onEvent = options?.onEvent;
-    const rs = runSignal(options?.signal, cp.run.deadline);
-    const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent);
+    const clock = options?.clock ?? systemClock;
+    const rs = runSignal(options?.signal, cp.run.deadline, clock);
+    const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
     try {
       while (head < queue.length) {
         const item = queue[head]!;
@@ -280,7 +285,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         } else if (out.type === 'terminal') {
           const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
-          if (onEvent) onEvent(completedEvent(runId, out.output, dropped));
+          if (onEvent) onEvent(completedEvent(runId, clock.now(), out.output, dropped));
           return out.output as O;
         } else if (out.type === 'failed') {
           await store.fail(runId, out.error);
@@ -295,7 +300,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         if (err instanceof CancelledError) await store.cancel(runId, serializeError(err));
         else await store.fail(runId, serializeError(err));
       }
-      if (onEvent) onEvent(failureEvent(runId, err));
+      if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
       rs.dispose();
