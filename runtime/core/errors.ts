@@ -133,12 +133,9 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
-<<<<<<< HEAD
   EventsLostError,
-=======
   InvalidScheduleError,
   ScheduleNotFoundError,
->>>>>>> main
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

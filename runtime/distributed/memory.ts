@@ -132,11 +132,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-<<<<<<< HEAD
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter, RunObserver {
-=======
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
->>>>>>> main
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
