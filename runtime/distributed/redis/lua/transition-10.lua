@@ -23,7 +23,7 @@
 
   Keys derived from P and R (and R's workflow W and status S):
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
-    P ring:W             LIST  R goes back on its ring on resume
+    P ring:W@F           LIST  R goes back on its version's ring on resume
     P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
 
   Output:
@@ -37,7 +37,7 @@
 
 local K = runKeys()
 local prefix, runId, op = ARGV[1], ARGV[2], ARGV[3]
-local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding')
+local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
 local target = ({ cancel = 'cancelled', fail = 'failed', pause = 'paused', resume = 'running' })[op]
@@ -53,7 +53,7 @@ end
 redis.call('HSET', K.run, 'status', target, 'updatedAt', nowText)
 indexStatus(prefix, runId, meta[3], status, target)
 if target == 'running' and redis.call('LLEN', K.ready) > 0
-  and not redis.call('LPOS', prefix .. 'ring:' .. meta[2], runId) then
-  ringPush(prefix, meta[2], runId)
+  and not redis.call('LPOS', prefix .. 'ring:' .. ringOf(meta[2], meta[5]), runId) then
+  ringPush(prefix, ringOf(meta[2], meta[5]), runId)
 end
 return { 'applied', target, '[]' }
