@@ -20,6 +20,7 @@ export const SCRIPT_FILES = {
   recordError: 'record-error-2.lua',
   heartbeat: 'heartbeat-1.lua',
   readContext: 'read-context-1.lua',
+  listRuns: 'list-runs-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

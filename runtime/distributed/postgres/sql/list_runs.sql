@@ -1,7 +1,20 @@
--- listRuns: runs matching every given filter, newest first.
--- Parameters: $1 status | NULL, $2 workflow | NULL, $3 limit | NULL (all). Returns: runs rows.
+-- listRuns: one page of runs matching every given filter, newest first: (created_at, run_id) descending, strictly
+-- after the cursor ($4, $5).
+-- Parameters: $1 status | NULL, $2 workflow | NULL, $3 limit | NULL (all), $4 cursor created_at, $5 cursor run_id
+-- (no cursor: $4 = 9223372036854775807, $5 = '', which every run precedes). Returns: runs rows.
 -- Locking: none (snapshot read).
-SELECT * FROM runs
-WHERE ($1::text IS NULL OR status = $1::text) AND ($2::text IS NULL OR workflow = $2::text)
-ORDER BY created_at DESC, seq DESC
-LIMIT $3::bigint
+-- One branch per filter shape, each gated by a one-time filter on its parameters: the statement is prepared once,
+-- and even its generic plan reads the one index (migration 0002) that serves the filters given, from the cursor on.
+(SELECT * FROM runs
+ WHERE $1::text IS NULL AND $2::text IS NULL AND (created_at, run_id) < ($4::bigint, $5::text)
+ ORDER BY created_at DESC, run_id DESC LIMIT $3::bigint)
+UNION ALL
+(SELECT * FROM runs
+ WHERE $1::text IS NOT NULL AND status = $1::text AND ($2::text IS NULL OR workflow = $2::text)
+   AND (created_at, run_id) < ($4::bigint, $5::text)
+ ORDER BY created_at DESC, run_id DESC LIMIT $3::bigint)
+UNION ALL
+(SELECT * FROM runs
+ WHERE $1::text IS NULL AND $2::text IS NOT NULL AND workflow = $2::text AND (created_at, run_id) < ($4::bigint, $5::text)
+ ORDER BY created_at DESC, run_id DESC LIMIT $3::bigint)
+ORDER BY created_at DESC, run_id DESC
