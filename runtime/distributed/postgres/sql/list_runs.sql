@@ -3,8 +3,10 @@
 -- Parameters: $1 status | NULL, $2 workflow | NULL, $3 limit | NULL (all), $4 cursor created_at, $5 cursor run_id
 -- (no cursor: $4 = 9223372036854775807, $5 = '', which every run precedes). Returns: runs rows.
 -- Locking: none (snapshot read).
--- One branch per filter shape, each gated by a one-time filter on its parameters: the statement is prepared once,
--- and even its generic plan reads the one index (migration 0002) that serves the filters given, from the cursor on.
+-- One branch per filter shape, each gated by a one-time filter on its parameters, so that the statement, prepared
+-- once, keeps an index read from the cursor on even in its generic plan (indexes of migration 0002): runs_page with
+-- no filter, runs_status_page for a status; for a workflow, runs_workflow_page (or runs_page and a filter when the
+-- planner expects the workflow to be common).
 (SELECT * FROM runs
  WHERE $1::text IS NULL AND $2::text IS NULL AND (created_at, run_id) < ($4::bigint, $5::text)
  ORDER BY created_at DESC, run_id DESC LIMIT $3::bigint)
