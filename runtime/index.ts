@@ -122,7 +122,7 @@ export type { EngineItem, JoinFrame, JoinArrival, StepOutcome, StepEnv } from '.
 export type { WorkflowEvent, RunResult } from './engine/events.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
-export { sleep } from './core/time.js';
+export { atTime, sleep, systemClock, type Clock } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode } from './nodes/batch.js';
 export { SplitNode } from './nodes/split.js';

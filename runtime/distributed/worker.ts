@@ -23,6 +23,7 @@ import {
   type StepCallbacks,
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
+import type { Clock } from '../core/time.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -59,6 +60,11 @@ export interface WorkerOptions {
   readonly handoffLimit?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). Leases,
+   * heartbeats and idle polling keep wall-clock time.
+   */
+  readonly clock?: Clock;
 }
 
 /** Default {@link WorkerOptions.handoffLimit}. */
@@ -153,6 +159,7 @@ export class Worker {
       mismatchReported: new Set(),
       isClosing: () => this.closing,
       ...(options.batchCommits !== false && supportsBatchCommit(backend) ? { commits: new CommitBatcher(backend) } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
       ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
     };
   }

@@ -10,7 +10,7 @@ import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definit
 import { CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
-import { sleep } from '../core/time.js';
+import { sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
@@ -39,6 +39,8 @@ export interface RunScope {
   /** It can abort: node calls are raced against it. */
   readonly abortable: boolean;
   readonly random: () => number;
+  /** Where the run reads time and waits (retry backoff, node timeouts). */
+  readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
   /** The item the step ran: the one given, or the join item its settlement item became. */
@@ -78,10 +80,11 @@ export function makeScope(
   abortable: boolean,
   random: () => number,
   onEvent: ((e: WorkflowEvent) => void) | undefined,
+  clock: Clock = systemClock,
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -152,12 +155,12 @@ async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: Engi
   const own = new AbortSource();
   const off = scope.abortable ? scope.abort.onAbort(() => own.abort(scope.abort.reason)) : undefined;
   if (scope.abort.aborted) own.abort(scope.abort.reason);
-  const timer = setTimeout(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
   try {
     scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
     return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     off?.();
   }
 }
@@ -263,7 +266,7 @@ export async function stepCore(
         const delayMs = backoffDelay(node.retry!, attempt, scope.random);
         if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
         if (!inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
-        await sleep(delayMs, scope.abort.signal);
+        await sleep(delayMs, scope.abort.signal, scope.clock);
         attempt++;
         continue;
       }
@@ -436,7 +439,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
-  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined);
+  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
 }
@@ -453,7 +456,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
 export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
-  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
+  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   try {
     return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
   } catch (err) {

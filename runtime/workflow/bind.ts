@@ -22,6 +22,7 @@ import { noTerminalError } from '../engine/commit.js';
 import { emitStep, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { absoluteDeadline } from '../engine/retry.js';
+import { atTime, systemClock, type Clock } from '../core/time.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
@@ -47,6 +48,11 @@ export interface RunOptions {
   runId?: string;
   /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /**
+   * Where the run reads time and waits: retry backoff, node timeouts, the deadline. Default {@link systemClock};
+   * a test kit passes a virtual clock.
+   */
+  clock?: Clock;
 }
 
 /** Options of `resume` (the deadline is the stored one). */
@@ -128,27 +134,24 @@ interface RunSignal {
   dispose(): void;
 }
 
-/** One signal for the run: the caller's cancel plus the deadline timer (none at all when neither is given). */
-function runSignal(signal: AbortSignal | undefined, deadline: number | undefined): RunSignal {
+/** One signal for the run: the caller's cancel plus the deadline timer on `clock` (none at all when neither is given). */
+function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock): RunSignal {
   if (!signal && deadline === undefined) return { signal: NEVER, abortable: false, dispose() {} };
   const ac = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer: (() => void) | undefined;
   const onCancel = () => ac.abort(new CancelledError('the run was cancelled', signal!.reason === undefined ? undefined : { cause: signal!.reason }));
   if (signal) {
     if (signal.aborted) onCancel();
     else signal.addEventListener('abort', onCancel, { once: true });
   }
   if (deadline !== undefined && !ac.signal.aborted) {
-    const left = deadline - Date.now();
-    const expire = () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`));
-    if (left <= 0) expire();
-    else timer = setTimeout(expire, Math.min(left, 2 ** 31 - 1));
+    cancelTimer = atTime(clock, deadline, () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
   }
   return {
     signal: ac.signal,
     abortable: true,
     dispose() {
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       signal?.removeEventListener('abort', onCancel);
     },
   };
@@ -191,8 +194,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
 
   async runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>> {
     const runId = options?.runId ?? 'run';
-    const rs = runSignal(options?.signal, absoluteDeadline(options));
-    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, options?.onEvent);
+    const clock = options?.clock ?? systemClock;
+    const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
+    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, options?.onEvent, clock);
     try {
       return (await runLoop(scope, ctx, input)) as RunResult<O, C>;
     } catch (err) {
@@ -213,7 +217,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         fingerprint: this.wf.def.fingerprint,
         input,
         context: this.wf.codec.serialize(ctx),
-        deadline: absoluteDeadline(options),
+        deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
       });
       cp = await store.load(runId);
@@ -286,8 +290,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     const queue: (EngineItem | undefined)[] = cp.items.slice();
     let head = 0;
     const onEvent = options?.onEvent;
-    const rs = runSignal(options?.signal, cp.run.deadline);
-    const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent);
+    const clock = options?.clock ?? systemClock;
+    const rs = runSignal(options?.signal, cp.run.deadline, clock);
+    const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
     try {
       while (head < queue.length) {
         const item = queue[head]!;
