@@ -60,6 +60,12 @@ function resolveIn(packages: Record<string, LockEntry>, from: string, name: stri
   }
 }
 
+/** The registry's tarball URL of a lockfile entry (`name` as installed; an alias names the real package). */
+function registryTarball(name: string, entry: LockEntry): string {
+  const real = typeof entry.name === 'string' ? entry.name : name;
+  return `https://registry.npmjs.org/${real}/-/${real.slice(real.lastIndexOf('/') + 1)}-${entry.version}.tgz`;
+}
+
 /**
  * A lockfile for a project whose dependencies are floxide (the tarball) and `tools`: the repository's entries for
  * everything they need, found by Node's resolution over the repository's lockfile.
@@ -103,6 +109,8 @@ function lockfileFor(tarballRef: string, integrity: string, tools: readonly stri
       }
       if (packages[at]) continue;
       const { dev: _dev, devOptional: _devOptional, peer: _peer, ...rest } = repoPkgs[at];
+      // Without `resolved`, npm looks the version up in the registry's metadata; with it, the tarball comes from the cache.
+      if (!rest.resolved && !rest.link) rest.resolved = registryTarball(at.slice(at.lastIndexOf('node_modules/') + 'node_modules/'.length), rest);
       packages[at] = rest;
       queue.push([at, rest]);
     }
