@@ -4,7 +4,7 @@
 -- (no cursor: $4 = 9223372036854775807, $5 = '', which every run precedes). Returns: runs rows.
 -- Locking: none (snapshot read).
 -- One branch per filter shape, each gated by a one-time filter on its parameters, so that the statement, prepared
--- once, keeps an index read from the cursor on even in its generic plan (indexes of migration 0002): runs_page with
+-- once, keeps an index read from the cursor on even in its generic plan (indexes of migration 0003): runs_page with
 -- no filter, runs_status_page for a status; for a workflow, runs_workflow_page (or runs_page and a filter when the
 -- planner expects the workflow to be common).
 (SELECT * FROM runs

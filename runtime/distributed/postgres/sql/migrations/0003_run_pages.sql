@@ -1,4 +1,4 @@
--- Migration 0002: indexes for listing runs a page at a time (keyset paging), newest first, with or without a status
+-- Migration 0003: indexes for listing runs a page at a time (keyset paging), newest first, with or without a status
 -- or workflow filter. The listing order is (created_at DESC, run_id DESC), one total order, so a page starts strictly
 -- after the last run of the previous one and reads only its own rows (a dashboard over 100,000 runs stays fast).
 --
