@@ -18,6 +18,7 @@
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
  * | `P run:{id}:steps` | LIST | the step history: one `StepRecord` JSON per applied commit (expires with the run) |
  * | `P events` | STREAM | every run's events (`r` = run id, `e` = `WorkflowEvent` JSON), appended by the scripts, trimmed to about `eventRetention` entries |
+ * | `P schedule:<id>`, `P schedules`, `P schedules:wf:<workflow>` | HASH, SET | schedules (see `schedules.ts`) |
  *
  * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
  */
@@ -59,6 +60,10 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleAdvance,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -75,6 +80,8 @@ import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../engine/events.js';
 import { streamEvents } from './events.js';
+import { RedisScheduleStore } from './schedules.js';
+import { optNumber, pairs, type Reply } from './reply.js';
 
 /** Default key prefix of {@link RedisBackend}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'floxide:';
@@ -120,8 +127,6 @@ const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redelive
 /** The run hash fields of METRIC_FIELDS. */
 const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
-
-type Reply = string | number | null | Reply[];
 
 /** The Redis key names of one key prefix. */
 class RedisKeys {
@@ -210,18 +215,6 @@ function isOutstanding(status: WorkItemStatus): boolean {
   return status === 'pending' || status === 'in_progress' || status === 'waiting_retry';
 }
 
-/** A flat `[field, value, ...]` reply as a map. */
-function pairs(reply: Reply): Map<string, string> {
-  const out = new Map<string, string>();
-  const flat = (reply ?? []) as string[];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
-  return out;
-}
-
-function optNumber(v: Reply | undefined): number | undefined {
-  return v === null || v === undefined || v === '' ? undefined : Number(v);
-}
-
 function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
@@ -238,7 +231,7 @@ function isNoScript(err: unknown): boolean {
 /** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
 const MAX_CREATE_BATCH = 500;
 
-export class RedisBackend implements DistributedBackend, BatchStepCommitter, RunObserver {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -248,6 +241,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Run
   private closed = false;
   /** Coalesces concurrent createRun calls into create-run script calls (see {@link createReply}). */
   private readonly creates = new Coalescer<string[], Reply[]>((batch) => this.createReplies(batch), { maxBatch: MAX_CREATE_BATCH });
+  private readonly schedules: RedisScheduleStore;
 
   private constructor(
     private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
@@ -259,6 +253,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Run
     this.keyPrefix = keyPrefix;
     this.keys = new RedisKeys(keyPrefix);
     this.retainMs = retainFinishedMs;
+    this.schedules = new RedisScheduleStore({
+      keyPrefix,
+      script: (name, keys, args) => this.io(() => this.evalScript(name, keys, args)),
+      command: (args) => this.io(() => this.client.sendCommand([...args]) as Promise<Reply>),
+    });
   }
 
   /**
@@ -741,6 +740,48 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Run
     this.open();
     assertWorkerId(workerId);
     return Number(await this.io(() => this.client.sendCommand(['HDEL', this.keys.workers, workerId]))) === 1;
+  }
+
+  // ---- ScheduleStore (schedules.ts)
+
+  async putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.putSchedule(def);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    this.open();
+    return this.schedules.getSchedule(id);
+  }
+
+  async listSchedules(filter?: { readonly workflow?: string }): Promise<ScheduleRecord[]> {
+    this.open();
+    return this.schedules.listSchedules(filter);
+  }
+
+  async dueSchedules(workflow: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
+    this.open();
+    return this.schedules.dueSchedules(workflow);
+  }
+
+  async pauseSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.pauseSchedule(id);
+  }
+
+  async resumeSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.resumeSchedule(id);
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    this.open();
+    return this.schedules.removeSchedule(id);
+  }
+
+  async advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean> {
+    this.open();
+    return this.schedules.advanceSchedule(id, from, advance);
   }
 
   // ---- StepCommitter

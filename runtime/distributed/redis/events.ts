@@ -9,8 +9,9 @@ import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/er
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
 
+import type { Reply } from './reply.js';
+
 type Client = ReturnType<typeof createClient<{}, {}, {}, 2>>;
-type Reply = string | number | null | Reply[];
 
 const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
 /** Entries per XREAD. */
