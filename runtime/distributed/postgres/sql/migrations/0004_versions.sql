@@ -1,4 +1,4 @@
--- Migration 0002: claims filtered by graph version. The rotation row of a run carries its fingerprint, so a worker
+-- Migration 0004: claims filtered by graph version. The rotation row of a run carries its fingerprint, so a worker
 -- serving some versions of a workflow walks only their runs (queue_runs_version_rotation); runs of other versions
 -- cost its claims nothing. runs.misrouted counts items given back by a worker that could not run them.
 ALTER TABLE queue_runs ADD COLUMN fingerprint text COLLATE "C";
