@@ -85,6 +85,62 @@ describe('floxide runs', () => {
   });
 });
 
+describe('floxide runs show and watch: history, context, events', () => {
+  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 5, backend, 'cli-w');
+    const watching = cli('runs', 'watch', 'cli-w', '--store', store);
+    // a stale heartbeat still naming an item of the run: once the run is finished nobody holds it
+    await backend.heartbeat('ghost-worker', { status: 'busy', current: [{ runId: 'cli-w', itemId: '0' }], processed: 0, errors: 0 });
+    // (other runs of the workflow share the queue: step until this one finished)
+    for (let i = 0; i < 50 && (await backend.getRun('cli-w'))?.status === 'running'; i++) await wf.stepDistributed(backend, 'w-cli');
+    const watch = await watching;
+    expect(watch.code).toBe(0);
+    const lines = watch.out.trim().split('\n');
+    expect(lines[0]).toMatch(/cli-w  run\.created +ChainWorkflow$/);
+    expect(lines.filter((l) => / step\.finished /.test(l))).toHaveLength(5);
+    expect(lines.at(-1)).toMatch(/run\.completed +output /);
+
+    const show = await cli('runs', 'show', 'cli-w', '--store', store, '--context');
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(/step history \(5\)/);
+    expect(show.out).toMatch(/s1 +0 +1 +w-cli +continue/);
+    expect(show.out).toMatch(/s5 .* terminal/);
+    expect(show.out).toMatch(/initial {2}\{/);
+    expect(show.out).not.toMatch(/ghost-worker/);
+    const json = JSON.parse((await cli('runs', 'show', 'cli-w', '--store', store, '--json', '--context')).out) as { history: unknown[]; workers: unknown[]; context: { deltas: unknown[] } };
+    expect(json.history).toHaveLength(5);
+    expect(json.workers).toEqual([]);
+    expect(json.context.deltas.length).toBeGreaterThan(0);
+  });
+
+  it('watch of an unknown run exits 1 and says so', async () => {
+    const r = await cli('runs', 'watch', 'no-such-run', '--store', store);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no-such-run/);
+  });
+});
+
+describe('floxide runs versions', () => {
+  it('counts the open runs per workflow version, with the live workers serving each; list shows each run\'s version', async () => {
+    const { ChainWorkflowDef } = await import('../distributed/helpers.js');
+    await chain().startDistributed(new CountCtx(), 3, backend, 'cli-v');
+    await backend.heartbeat('v-worker', { status: 'idle', current: [], processed: 0, errors: 0, info: { workflow: 'ChainWorkflow', versions: `${ChainWorkflowDef.fingerprint},0123456789abcdef` } });
+    const json = await cli('runs', 'versions', '--store', store, '--workflow', 'ChainWorkflow', '--json');
+    expect(json.code).toBe(0);
+    const rows = JSON.parse(json.out) as Array<{ workflow: string; version: string; running: number; paused: number; workers: string[] }>;
+    const mine = rows.find((r) => r.version === ChainWorkflowDef.fingerprint)!;
+    expect(mine.running).toBeGreaterThanOrEqual(1);
+    expect(mine.workers).toContain('v-worker');
+    expect(rows.find((r) => r.version === '0123456789abcdef')).toEqual({ workflow: 'ChainWorkflow', version: '0123456789abcdef', running: 0, paused: 0, workers: ['v-worker'] });
+    const table = await cli('runs', 'versions', '--store', store);
+    expect(table.out).toMatch(/^WORKFLOW +VERSION +RUNNING +PAUSED +WORKERS\n/);
+    expect(table.out).toContain(ChainWorkflowDef.fingerprint);
+    expect((await cli('runs', 'list', '--store', store)).out).toMatch(new RegExp(`cli-v +ChainWorkflow +${ChainWorkflowDef.fingerprint} +running `));
+    await backend.removeWorker('v-worker');
+  });
+});
+
 describe('floxide worker', () => {
   it('refuses bad numeric flags with exit 2 and says which flag', async () => {
     for (const [flag, value] of [
