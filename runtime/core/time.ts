@@ -1,20 +1,61 @@
-/** Cancellable sleeps. */
+/**
+ * The one place the engine reads time and waits: a {@link Clock}. Retry backoff, node timeouts, run deadlines and
+ * durable sleeps all go through the clock a run is given (default {@link systemClock}), so a test kit can drive
+ * virtual time by passing its own. Leases and heartbeats are infrastructure between a worker and its store: they
+ * keep wall-clock time.
+ */
 import { abortReason } from './errors.js';
 
+/** Reads time and schedules callbacks. */
+export interface Clock {
+  /** Now, in epoch ms. */
+  now(): number;
+  /** Calls `fn` once after `ms` (any length: longer than a 32-bit timer is split). Returns a function that cancels it. */
+  setTimer(fn: () => void, ms: number): () => void;
+}
+
+/** Node's longest single timer (a longer `setTimeout` fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Wall-clock time: `Date.now` and `setTimeout`. */
+export const systemClock: Clock = {
+  now: Date.now,
+  setTimer(fn: () => void, ms: number): () => void {
+    let timer: NodeJS.Timeout;
+    const arm = (left: number) => {
+      timer = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    };
+    arm(ms);
+    return () => clearTimeout(timer);
+  },
+};
+
 /**
- * Sleeps `ms`, or rejects with `signal.reason` as soon as the signal aborts (the timer is cleared).
+ * Sleeps `ms` on `clock`, or rejects with `signal.reason` as soon as the signal aborts (the timer is cancelled).
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      cancel();
       reject(abortReason(signal!));
     };
-    const timer = setTimeout(() => {
+    const cancel = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** Calls `fn` once at epoch ms `at` on `clock` (at once, synchronously, when `at` has passed). Returns a canceller. */
+export function atTime(clock: Clock, at: number, fn: () => void): () => void {
+  const left = at - clock.now();
+  if (left <= 0) {
+    fn();
+    return noop;
+  }
+  return clock.setTimer(fn, left);
+}
+
+function noop(): void {}

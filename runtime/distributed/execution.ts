@@ -30,6 +30,7 @@ import { ContextCache } from './context-cache.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
+import { atTime, systemClock, type Clock } from '../core/time.js';
 
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
 export const DEFAULT_MAX_REDELIVERIES = 10;
@@ -74,6 +75,8 @@ export interface ExecutionEnv {
    * new work.
    */
   readonly handoff?: { readonly workerId: string; readonly limit: number; readonly accepting: () => boolean };
+  /** Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Compiles and checks a definition + instance for distributed execution. */
@@ -174,15 +177,10 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     );
     outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   } else {
-    let timer: NodeJS.Timeout | undefined;
-    if (lease.deadline !== undefined) {
-      const expire = () => {
-        f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(lease.deadline!).toISOString()} passed`));
-      };
-      const left = lease.deadline - Date.now();
-      if (left <= 0) expire();
-      else timer = setTimeout(expire, Math.min(left, 2 ** 31 - 1));
-    }
+    const clock = env.clock ?? systemClock;
+    const deadline = lease.deadline;
+    const cancelTimer =
+      deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
     try {
       let context: unknown;
       try {
@@ -198,6 +196,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
           signal: f.abort,
           attempt: lease.attempt,
           inlineRetries: false,
+          clock,
           childId: (parent, index) => childItemId(parent.id, index),
         });
       } catch (err) {
@@ -205,7 +204,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
         outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
       }
     } finally {
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
     }
   }
 
@@ -240,6 +239,8 @@ export interface StartDistributedOptions {
   readonly deadline?: number | Date;
   /** Workflow-wide time limit from now, in ms (an alternative to `deadline`). */
   readonly timeoutMs?: number;
+  /** Where "now" is read for `timeoutMs` (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Options of `Workflow.stepDistributed`. */
@@ -249,6 +250,8 @@ export interface StepDistributedOptions {
   readonly heartbeatMs?: number;
   /** See {@link DEFAULT_MAX_REDELIVERIES}. */
   readonly maxRedeliveries?: number;
+  /** See {@link ExecutionEnv.clock}. */
+  readonly clock?: Clock;
 }
 
 /** What `stepDistributed` returns when the step it processed was a terminal that completed its run. */
@@ -270,7 +273,7 @@ export async function startDistributedRun(
   runId: string,
   options?: StartDistributedOptions,
 ) {
-  const deadline = absoluteDeadline(options);
+  const deadline = absoluteDeadline(options, options?.clock);
   return backend.createRun({
     runId,
     workflow: wf.def.name,
@@ -320,6 +323,7 @@ export async function stepDistributedOnce(
     maxRedeliveries: options?.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES,
     callbacks,
     mismatchReported: new Set(),
+    ...(options?.clock ? { clock: options.clock } : {}),
   };
   const beat = setInterval(() => void extendInFlight(backend, f, leaseMs), heartbeatMs);
   let res: LeaseResult;

@@ -8,10 +8,10 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
-import { CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
-import { sleep } from '../core/time.js';
+import { sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
@@ -41,6 +41,8 @@ export interface RunScope {
   /** It can abort: node calls are raced against it. */
   readonly abortable: boolean;
   readonly random: () => number;
+  /** Where the run reads time and waits (retry backoff, node timeouts). */
+  readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
   /**
@@ -51,6 +53,8 @@ export interface RunScope {
   /** The item the step ran: the one given, or the join item its settlement item became. */
   lastItem: EngineItem | undefined;
   lastAttempt: number;
+  /** When the step's last attempt started (set only when someone listens to events). */
+  lastStartedAt: number;
   lastTransition: Transition<unknown> | undefined;
   lastError: unknown;
 }
@@ -85,10 +89,11 @@ export function makeScope(
   abortable: boolean,
   random: () => number,
   onEvent: ((e: WorkflowEvent) => void) | undefined,
+  clock: Clock = systemClock,
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -159,12 +164,12 @@ async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: Engi
   const own = new AbortSource();
   const off = scope.abortable ? scope.abort.onAbort(() => own.abort(scope.abort.reason)) : undefined;
   if (scope.abort.aborted) own.abort(scope.abort.reason);
-  const timer = setTimeout(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
   try {
     scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
     return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     off?.();
   }
 }
@@ -241,9 +246,9 @@ export function stepCore(
       scope.lastAttempt = firstAttempt;
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
+      if (scope.onEvent) emitStarted(scope, item, firstAttempt);
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
-    if (scope.onEvent) scope.onEvent({ type: 'joined', runId: scope.runId, item: settled });
     item = settled;
   }
   scope.lastItem = item;
@@ -270,6 +275,7 @@ class Step {
   attempt(attempt: number): StepOutcome | Promise<StepOutcome> {
     const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
+    if (scope.onEvent) emitStarted(scope, this.item, attempt);
     const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
     let r: Transition<unknown> | PromiseLike<Transition<unknown>>;
     try {
@@ -318,9 +324,11 @@ class Step {
     scope.lastError = err;
     if (shouldRetry(node.retry, err, attempt)) {
       const delayMs = backoffDelay(node.retry!, attempt, scope.random);
-      if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
+      if (scope.onEvent) {
+        scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
+      }
       if (!this.inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
-      return sleep(delayMs, scope.abort.signal).then(() => this.attempt(attempt + 1));
+      return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
     }
     scope.lastTransition = undefined;
     if (node.fallbacks.length > 0) {
@@ -426,14 +434,37 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
-/** Emits the step event for an outcome (only called when someone listens). */
+/** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
+function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
+  const at = scope.clock.now();
+  scope.lastStartedAt = at;
+  scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+}
+
+/** Emits `step.finished` for an outcome (only called when someone listens; a deferred retry emitted `step.retry`). */
 export function emitStep(scope: RunScope, out: StepOutcome): void {
-  if (!scope.onEvent || out.type === 'retry' || out.type === 'failed') return;
+  if (!scope.onEvent || out.type === 'retry') return;
   const item = scope.lastItem!;
+  const base = { type: 'step.finished', runId: scope.runId, at: scope.clock.now(), node: item.node, itemId: item.id, attempt: scope.lastAttempt, workerId: undefined, startedAt: scope.lastStartedAt } as const;
+  if (out.type === 'failed') {
+    scope.onEvent({ ...base, outcome: 'failed', error: out.error });
+    return;
+  }
   const t = scope.lastTransition;
   const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
-  scope.onEvent({ type: 'step', runId: scope.runId, node: item.node, itemId: item.id, attempt: scope.lastAttempt, input: item.input, transition, output, produced: out.items });
+  scope.onEvent({ ...base, outcome: out.type, error: undefined, local: { transition, input: item.input, output, produced: out.items } });
+}
+
+/** The `run.completed` event of a local run. */
+export function completedEvent(runId: string, at: number, output: unknown, dropped: readonly EngineItem[]): WorkflowEvent {
+  return { type: 'run.completed', runId, at, output, dropped: dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })) };
+}
+
+/** The final event of a local run that threw `err`: `run.cancelled` for a cancellation, else `run.failed`. */
+export function failureEvent(runId: string, at: number, err: unknown): WorkflowEvent {
+  const error = serializeError(err);
+  return err instanceof CancelledError ? { type: 'run.cancelled', runId, at, error } : { type: 'run.failed', runId, at, error };
 }
 
 /**
@@ -473,7 +504,7 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
       }
     } else if (out.type === 'terminal') {
       const dropped = (queue.slice(head) as EngineItem[]).concat(out.items);
-      if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
+      if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
       return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
     } else if (out.type === 'failed') {
       throw nodeFailedError(scope, out.error);
@@ -488,7 +519,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
-  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined);
+  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
   scope.eventPrefix = `${outer.eventPrefix ?? ''}${wctx.itemId}/`;
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
@@ -506,7 +537,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
 export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
-  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined);
+  const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   try {
     return await stepCore(scope, item, env.context, undefined, env.attempt, env.inlineRetries, (parent, index) => env.childId(parent, index));
   } catch (err) {

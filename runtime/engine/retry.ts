@@ -4,6 +4,7 @@
  */
 import type { NormalizedRetry } from '../graph/definition.js';
 import { InvalidArgumentError, UnrecoverableError, isRunAbortError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/time.js';
 
 /**
  * The delay before retrying after failed attempt `attempt` (1-based), in ms.
@@ -31,10 +32,10 @@ export function shouldRetry(policy: NormalizedRetry | undefined, err: unknown, a
 
 /**
  * The absolute workflow deadline (epoch ms) from run options: `deadline` (epoch ms or Date) wins over `timeoutMs`
- * (from now); undefined when neither is given. Throws {@link InvalidArgumentError} for a non-finite deadline or a
+ * (from `clock`'s now); undefined when neither is given. Throws {@link InvalidArgumentError} for a non-finite deadline or a
  * negative timeout.
  */
-export function absoluteDeadline(options: { deadline?: number | Date; timeoutMs?: number } | undefined): number | undefined {
+export function absoluteDeadline(options: { deadline?: number | Date; timeoutMs?: number } | undefined, clock: Clock = systemClock): number | undefined {
   if (options?.deadline !== undefined) {
     const d = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
     if (!Number.isFinite(d)) throw new InvalidArgumentError('deadline must be a finite epoch ms or a valid Date');
@@ -42,7 +43,7 @@ export function absoluteDeadline(options: { deadline?: number | Date; timeoutMs?
   }
   if (options?.timeoutMs !== undefined) {
     if (!(options.timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
-    return Date.now() + options.timeoutMs;
+    return clock.now() + options.timeoutMs;
   }
   return undefined;
 }

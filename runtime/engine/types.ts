@@ -7,6 +7,7 @@ import type { SerializedError } from '../core/errors.js';
 import type { WorkItemBase } from '../graph/definition.js';
 import type { ContextDelta } from '../context/codec.js';
 import type { AbortSource } from './abort.js';
+import type { Clock } from '../core/time.js';
 
 export type { ContextDelta };
 
@@ -74,6 +75,8 @@ export interface StepEnv<C = unknown> {
   readonly attempt: number;
   /** true: retry in-process (cancellable sleep). false: return `{type: 'retry'}` and let the store delay it. */
   readonly inlineRetries: boolean;
+  /** Where the step reads time and waits (default: the system clock). */
+  readonly clock?: Clock;
   /** Id of the `index`-th child of `parent`. Local modes use a counter, distributed mode a hash. */
   childId(parent: EngineItem, index: number): string;
 }
