@@ -1,6 +1,7 @@
 /**
  * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
- * workflow of `project/` (a class context with merge strategies, a fan-out and a join) is built with the installed
+ * workflow of `project/` (a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out
+ * and a join) is built with the installed
  * `floxide` bin and run in memory, durably on SQLite and on the distributed memory backend: with tsx, with
  * `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the repository's sources.
  */
@@ -23,7 +24,7 @@ function sh(cmd: string, args: string[]) {
 }
 const bin = (name: string) => path.join(project, 'node_modules/.bin', name);
 
-const EVERY_MODE = { output: 'A B C', words: 3, seen: ['a', 'b', 'c'] };
+const EVERY_MODE = { output: 'A BB CCC: 1 2 3', words: 3, seen: ['a', 'bb', 'ccc'] };
 const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'];
 
 beforeAll(() => {
@@ -56,7 +57,7 @@ describe('the installed package', () => {
   });
 
   it('runs with tsx: the same output and context in memory, on SQLite (run and resume) and distributed', () => {
-    const r = sh(bin('tsx'), ['src/main.ts', 'a b c']);
+    const r = sh(bin('tsx'), ['src/main.ts', 'a bb ccc']);
     expect(r.code, r.out).toBe(0);
     const modes = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
@@ -65,7 +66,7 @@ describe('the installed package', () => {
   it('type-checks and compiles with tsc, then runs with node', () => {
     const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json']);
     expect(tsc.code, tsc.out).toBe(0);
-    const r = sh(process.execPath, ['dist/main.js', 'a b c']);
+    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc']);
     expect(r.code, r.out).toBe(0);
     const modes = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
