@@ -1,12 +1,11 @@
 /**
  * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
  * workflow of `project/` (a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out
- * and a join) is built with the installed
- * `floxide` bin and run in memory, durably on SQLite and on the distributed memory backend: with tsx, with
- * `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the repository's sources.
+ * and a join) is built with the installed `floxide` bin and run in memory, durably on SQLite and on the distributed
+ * memory backend: with tsx, with `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the sources.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +47,17 @@ describe('the installed package', () => {
     expect(existsSync(path.join(installed, 'dist/runtime/index.js'))).toBe(true);
     expect(existsSync(path.join(installed, 'runtime/index.ts'))).toBe(false);
     expect(JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version);
+  });
+
+  it('ships every doc that an error hint or a --help of the package names', () => {
+    const installed = path.join(project, 'node_modules/floxide');
+    const named = new Set<string>();
+    for (const file of readdirSync(path.join(installed, 'dist'), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.js')) continue;
+      for (const [, doc] of readFileSync(path.join(installed, 'dist', file), 'utf8').matchAll(/\bdocs\/([\w-]+\.md)\b/g)) named.add(doc!);
+    }
+    expect(named).toContain('diagnostics.md');
+    for (const doc of named) expect(existsSync(path.join(installed, 'docs', doc)), `docs/${doc}`).toBe(true);
   });
 
   it('floxide build wrote the generated module, and --check finds it fresh', () => {
