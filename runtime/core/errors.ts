@@ -56,6 +56,8 @@ export class InvalidArgumentError extends defineError('InvalidArgumentError', 'F
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
 /** A schedule definition's cron expression or time zone is not valid (the message quotes it). */
 export class InvalidScheduleError extends defineError('InvalidScheduleError', 'FLOXIDE_INVALID_SCHEDULE') {}
+/** Moving a run to another graph version is not type-safe: the message lists the blocking items. */
+export class MigrationBlockedError extends defineError('MigrationBlockedError', 'FLOXIDE_MIGRATION_BLOCKED') {}
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
@@ -136,6 +138,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
+  MigrationBlockedError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */
