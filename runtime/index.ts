@@ -56,6 +56,9 @@ export {
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  EventsLostError,
+  InvalidScheduleError,
+  ScheduleNotFoundError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -69,6 +72,8 @@ export {
   classifyLiveness,
   shouldDeadLetter,
   DEFAULT_LIVENESS_THRESHOLD_MS,
+  supportsObservation,
+  type RunObserver,
   type DistributedBackend,
   type WorkQueue,
   type ContextStore,
@@ -102,7 +107,16 @@ export {
   type WorkerHealth,
   type WorkerRecord,
   type Liveness,
+  CATCH_UP_POLICIES,
+  supportsSchedules,
+  type CatchUpPolicy,
+  type ScheduleStore,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleAdvance,
 } from './distributed/contracts.js';
+export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
+export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
 export {
   START_ITEM_ID,
   assertRunId,
@@ -119,7 +133,32 @@ export { executeStep } from './engine/core.js';
 export { settleJoinGroup, settlementItemJson, HELD_GROUP_NODE, JoinBook } from './engine/joins.js';
 export { planCommit, noTerminalError, type CommitPlan, type CommitInput, type PlannedItem, type PlannedArrival } from './engine/commit.js';
 export type { EngineItem, JoinFrame, JoinArrival, StepOutcome, StepEnv } from './engine/types.js';
-export type { WorkflowEvent, RunResult } from './engine/events.js';
+export {
+  WORKFLOW_EVENT_TYPES,
+  isFinalEvent,
+  stepRecordOf,
+  type WorkflowEvent,
+  type EventBase,
+  type RunCreatedEvent,
+  type StepStartedEvent,
+  type StepFinishedEvent,
+  type StepRetryEvent,
+  type RunCompletedEvent,
+  type RunFailedEvent,
+  type RunCancelledEvent,
+  type RunPausedEvent,
+  type RunResumedEvent,
+  type LocalStepDetail,
+  type LocalTransition,
+  type StepOutcomeKind,
+  type StepRecord,
+  type EventEnvelope,
+  type SubscribeOptions,
+  type EventSubscriber,
+  type StepHistoryReader,
+  type RunResult,
+} from './engine/events.js';
+export { EventFeed, type EventFeedOptions } from './engine/feed.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
 export { atTime, sleep, systemClock, type Clock } from './core/time.js';
@@ -141,7 +180,7 @@ export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
-export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
 export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {

@@ -54,6 +54,10 @@ export class StoreError extends defineError('StoreError', 'FLOXIDE_STORE') {}
 export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
+/** A schedule definition's cron expression or time zone is not valid (the message quotes it). */
+export class InvalidScheduleError extends defineError('InvalidScheduleError', 'FLOXIDE_INVALID_SCHEDULE') {}
+/** No schedule has this id. */
+export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
@@ -74,6 +78,12 @@ export class UnrecoverableError extends defineError('UnrecoverableError', 'FLOXI
  * `@redis/client`, `floxide/postgres` needs `pg`. The message names the package and the command that installs it.
  */
 export class MissingDependencyError extends defineError('MissingDependencyError', 'FLOXIDE_MISSING_DEPENDENCY') {}
+
+/**
+ * An event subscription asked to resume after a cursor the store no longer retains (its retention trimmed the events
+ * after it): some events cannot be delivered, so the subscription ends with this instead of a silent gap.
+ */
+export class EventsLostError extends defineError('EventsLostError', 'FLOXIDE_EVENTS_LOST') {}
 
 /** An error as stored data. */
 export interface SerializedError {
@@ -123,6 +133,9 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  EventsLostError,
+  InvalidScheduleError,
+  ScheduleNotFoundError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

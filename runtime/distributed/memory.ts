@@ -12,6 +12,8 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { ParkedGroups } from '../engine/joins.js';
+import { EventFeed } from '../engine/feed.js';
+import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
@@ -37,10 +39,15 @@ import {
   type ListRunsFilter,
   type NewRun,
   type PendingWork,
+  type RunObserver,
   type RunMetrics,
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleAdvance,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -50,11 +57,14 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
+import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
   /** The backend's clock (epoch ms). Inject a manual clock to test leases and delays without waiting. */
   readonly clock?: () => number;
+  /** How many of the newest events the backend keeps for subscribers (default 100,000). */
+  readonly eventRetention?: number;
 }
 
 interface MemItem {
@@ -67,6 +77,8 @@ interface MemItem {
   workerId: string | undefined;
   leaseToken: string | undefined;
   leaseExpiresAt: number | undefined;
+  /** When the current (or last) lease was granted: the attempt's start in the step history. */
+  leasedAt: number;
   notBefore: number | undefined;
   /** The last claim's lease expired before a commit: the next claim is a redelivery. */
   expired: boolean;
@@ -102,6 +114,8 @@ interface MemRun {
   readonly metrics: { -readonly [K in keyof RunMetrics]: K extends 'counters' ? Record<string, number> : number };
   readonly errors: string[];
   readonly deadLetters: string[];
+  /** The step history: one StepRecord (JSON) per applied commit, oldest first. */
+  readonly history: string[];
 }
 
 
@@ -118,7 +132,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -127,12 +141,43 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   /** The run served last; the next claim starts after it. */
   private lastServed: string | undefined;
   private readonly workers = new Map<string, { lastSeen: number; json: string }>();
+  /** Schedules as canonical JSON of their record, by id. */
+  private readonly schedules = new Map<string, string>();
   private runSeq = 0;
   private tokenSeq = 0;
   private closed = false;
+  private readonly feed: EventFeed;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.clock = options.clock ?? Date.now;
+    this.feed = new EventFeed({ retention: options.eventRetention });
+  }
+
+  // ---- RunObserver
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    this.open();
+    return this.runOrThrow(runId).history.map((h) => copy<StepRecord>(h, 'step record'));
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
+    this.open();
+    if (options.runId !== undefined) assertRunId(options.runId);
+    return this.feed.subscribe(options);
+  }
+
+  /** Records a finished attempt in the run's history and publishes its event. */
+  private stepFinished(run: MemRun, it: MemItem, now: number, outcome: StepRecord['outcome'], errorJson: string | undefined, delayMs?: number): void {
+    const error = errorJson === undefined ? undefined : copy<SerializedError>(errorJson, 'error');
+    const step = { runId: run.runId, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId: it.workerId, startedAt: it.leasedAt, at: now };
+    const record: StepRecord = { runId: run.runId, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId: it.workerId, startedAt: it.leasedAt, finishedAt: now, outcome, error };
+    run.history.push(JSON.stringify(record));
+    if (outcome === 'retry') this.feed.append({ ...step, type: 'step.retry', delayMs: delayMs!, error: error! });
+    else this.feed.append({ ...step, type: 'step.finished', outcome, error });
+  }
+
+  private publish(event: WorkflowEvent): void {
+    this.feed.append(event);
   }
 
   // ---- lifecycle
@@ -202,10 +247,12 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
       metrics: { ...emptyMetrics(), counters: {} },
       errors: [],
       deadLetters: [],
+      history: [],
     };
     this.enqueue(run, spec.firstItem.id, spec.firstItem.node, itemJson, now);
     this.runs.set(run.runId, run);
     this.ring.push(run.runId);
+    this.publish({ type: 'run.created', runId: run.runId, at: now, workflow: run.workflow });
     return { created: true, run: this.recordOf(run) };
   }
 
@@ -243,6 +290,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     this.assertNotFinal(run, 'pause');
     run.status = 'paused';
     run.updatedAt = this.clock();
+    this.publish({ type: 'run.paused', runId: run.runId, at: run.updatedAt });
     return { applied: true, status: run.status, dropped: [] };
   }
 
@@ -253,6 +301,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     this.assertNotFinal(run, 'resume');
     run.status = 'running';
     run.updatedAt = this.clock();
+    this.publish({ type: 'run.resumed', runId: run.runId, at: run.updatedAt });
     return { applied: true, status: run.status, dropped: [] };
   }
 
@@ -307,9 +356,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     it.workerId = workerId;
     it.leaseToken = `${workerId}#${++this.tokenSeq}`;
     it.leaseExpiresAt = now + leaseMs;
+    it.leasedAt = now;
     it.notBefore = undefined;
     it.updatedAt = now;
     run.leased.add(it.itemId);
+    this.publish({ type: 'step.started', runId: run.runId, at: now, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId });
     return {
       runId: run.runId,
       workflow: run.workflow,
@@ -489,6 +540,104 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     return this.workers.delete(workerId);
   }
 
+  // ---- ScheduleStore
+
+  async putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord> {
+    this.open();
+    const n = normalizeSchedule(def);
+    const now = this.clock();
+    const old = this.schedules.has(n.id) ? this.scheduleOrThrow(n.id) : undefined;
+    const moved = !old || old.cron !== n.cron || old.timezone !== n.timezone;
+    const rec: ScheduleRecord = {
+      id: n.id,
+      workflow: n.workflow,
+      cron: n.cron,
+      timezone: n.timezone,
+      input: copy(n.inputJson, 'schedule input'),
+      catchUp: n.catchUp,
+      catchUpLimit: n.catchUpLimit,
+      graceMs: n.graceMs,
+      paused: old ? old.paused : n.paused,
+      cursor: moved ? now : old.cursor,
+      resumedAt: old?.resumedAt,
+      lastTickAt: old?.lastTickAt,
+      lastRunId: old?.lastRunId,
+      skipped: old?.skipped ?? 0,
+      createdAt: old?.createdAt ?? now,
+      updatedAt: now,
+    };
+    return this.saveSchedule(rec);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    this.open();
+    assertScheduleId(id);
+    return this.schedules.has(id) ? this.scheduleOrThrow(id) : undefined;
+  }
+
+  async listSchedules(filter: { readonly workflow?: string } = {}): Promise<ScheduleRecord[]> {
+    this.open();
+    return [...this.schedules.keys()]
+      .sort()
+      .map((id) => this.scheduleOrThrow(id))
+      .filter((s) => filter.workflow === undefined || s.workflow === filter.workflow);
+  }
+
+  async dueSchedules(workflow: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
+    this.open();
+    assertString(workflow, 'workflow');
+    return { now: this.clock(), schedules: (await this.listSchedules({ workflow })).filter((s) => !s.paused) };
+  }
+
+  async pauseSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    const s = this.scheduleOrThrow(id);
+    return s.paused ? s : this.saveSchedule({ ...s, paused: true, updatedAt: this.clock() });
+  }
+
+  async resumeSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    const s = this.scheduleOrThrow(id);
+    const now = this.clock();
+    return s.paused ? this.saveSchedule({ ...s, paused: false, resumedAt: now, updatedAt: now }) : s;
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    this.open();
+    assertScheduleId(id);
+    return this.schedules.delete(id);
+  }
+
+  async advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean> {
+    this.open();
+    assertScheduleId(id);
+    assertScheduleAdvance(from, advance);
+    const s = this.schedules.has(id) ? this.scheduleOrThrow(id) : undefined;
+    if (!s || s.paused || s.cursor !== from) return false;
+    this.saveSchedule({
+      ...s,
+      cursor: advance.cursor,
+      lastTickAt: advance.lastTickAt ?? s.lastTickAt,
+      lastRunId: advance.lastRunId ?? s.lastRunId,
+      skipped: s.skipped + advance.skipped,
+      updatedAt: this.clock(),
+    });
+    return true;
+  }
+
+  private scheduleOrThrow(id: string): ScheduleRecord {
+    assertScheduleId(id);
+    const json = this.schedules.get(id);
+    if (json === undefined) throw replyError({ code: 'schedule_not_found', id });
+    return copy<ScheduleRecord>(json, 'schedule');
+  }
+
+  private saveSchedule(rec: ScheduleRecord): ScheduleRecord {
+    const json = canonicalJson(rec);
+    this.schedules.set(rec.id, json);
+    return copy<ScheduleRecord>(json, 'schedule');
+  }
+
   // ---- StepCommitter
 
   /** See {@link BatchStepCommitter.commitSteps}: each commit runs exactly as {@link commitStep}, in order. */
@@ -545,6 +694,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     if (plan.type === 'retry') {
       it.status = 'waiting_retry';
       run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'retry', now));
+      this.stepFinished(run, it, now, 'retry', plan.error, plan.delayMs);
       it.attempt += 1;
       it.notBefore = now + plan.delayMs;
       run.delayed.add(it.itemId);
@@ -552,6 +702,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     } else if (plan.type === 'failed') {
       it.status = plan.deadLetter ? 'dead_lettered' : 'failed';
       run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'failure', now));
+      this.stepFinished(run, it, now, 'failed', plan.error);
       run.metrics.failed += 1;
       if (plan.deadLetter) {
         run.metrics.deadLettered += 1;
@@ -562,6 +713,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
+      this.stepFinished(run, it, now, plan.type, undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {
@@ -601,6 +753,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
       workerId: undefined,
       leaseToken: undefined,
       leaseExpiresAt: undefined,
+      leasedAt: now,
       notBefore: undefined,
       expired: false,
       committedTokens: new Set(),
@@ -642,6 +795,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     if (extra.outputJson !== undefined) run.outputJson = extra.outputJson;
     run.dropped = dropped;
     run.metrics.dropped += dropped.length;
+    const copies = dropped.map((d) => ({ ...d }));
+    if (status === 'completed') this.publish({ type: 'run.completed', runId: run.runId, at: now, output: copy(run.outputJson ?? 'null', 'run output'), dropped: copies });
+    else this.publish({ type: status === 'failed' ? 'run.failed' : 'run.cancelled', runId: run.runId, at: now, error: run.error! });
     const at = this.ring.indexOf(run.runId);
     if (at >= 0) {
       this.ring.splice(at, 1);
