@@ -27,6 +27,21 @@ const FORMAT =
   ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope |
   ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
 
+/** How many arguments a signature takes (`max` is Infinity with a rest parameter), from its declaration. */
+function callArity(sig: ts.Signature): { min: number; max: number } {
+  const decl = sig.getDeclaration() as ts.SignatureDeclaration | undefined;
+  if (!decl || !('parameters' in decl)) return { min: 0, max: sig.getParameters().length };
+  let min = 0;
+  let max = 0;
+  for (const p of decl.parameters) {
+    if (p.name.kind === ts.SyntaxKind.Identifier && p.name.text === 'this') continue;
+    if (p.dotDotDotToken) return { min, max: Infinity };
+    max++;
+    if (!p.questionToken && !p.initializer) min = max;
+  }
+  return { min, max };
+}
+
 /** Type checks for one checker. */
 export class TypeTools {
   constructor(readonly checker: ts.TypeChecker) {}
@@ -60,6 +75,9 @@ export class TypeTools {
     if (sigs.length === 0) return '`process` is not a method';
     const sig = sigs[sigs.length - 1];
     const params = sig.getParameters();
+    const arity = callArity(sig);
+    if (arity.max < 2) return `has process with ${arity.max === 0 ? 'no parameters' : 'one parameter'}, but a node is called as process(ctx, input) (its first parameter gets the context)`;
+    if (arity.min > 2) return `has process with ${arity.min} required parameters, but a node is called as process(ctx, input)`;
     const unknown = c.getUnknownType();
     let input: ts.Type = unknown;
     if (params.length >= 2) input = c.getTypeOfSymbolAtLocation(params[1], location);

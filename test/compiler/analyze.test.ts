@@ -36,6 +36,8 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX020-context.ts', 'FLX020', 30, 3],
   ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
   ['FLX022-no-process.ts', 'FLX022', 5, 14],
+  ['FLX022-process-arity.ts', 'FLX022', 6, 14],
+  ['FLX022-process-arity.ts', 'FLX022', 13, 14],
   ['FLX023-private-field.ts', 'FLX023', 8, 11],
   ['FLX023-not-exported.ts', 'FLX023', 6, 7],
   ['FLX023-anonymous-context.ts', 'FLX023', 14, 14],
@@ -74,6 +76,13 @@ describe('compile-fail fixtures', () => {
     ]);
     expect(diags[0].message).toBe("start's output number is not assignable to shout's input string");
     expect(diags[1].message).toBe('branch arms of classify are not exhaustive: missing "big", "huge"');
+  });
+
+  it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {
+    expect(diagsOf('FLX022-process-arity.ts').map((d) => [d.code, d.position!.line, d.message])).toEqual([
+      ['FLX022', 6, 'node class OneParam has process with one parameter, but a node is called as process(ctx, input) (its first parameter gets the context)'],
+      ['FLX022', 13, 'node class ThreeParams has process with 3 required parameters, but a node is called as process(ctx, input)'],
+    ]);
   });
 
   it('FLX020 and FLX023 on contexts say what to write, once per workflow', () => {
