@@ -112,7 +112,6 @@ export class WorkflowAnalyzer {
         if (f.decorated) report('FLX021', f.nameNode, `field ${f.name} of ${wfName} has edge decorators but ${r}`);
         continue;
       }
-      if (!r) continue;
       nodes.set(f.name, r);
       if (f.hidden) report('FLX023', f.nameNode, `node field ${f.name} of ${wfName} is ${f.hidden}; generated code reads it as ${wfName}['${f.name}']`, `make ${f.name} public`);
     }
@@ -201,7 +200,9 @@ export class WorkflowAnalyzer {
     // Terminals and reachability.
     const order = raw.fields.filter((f) => nodes.has(f.name));
     const terminals = order.filter((f) => !f.edges.some((e) => e.kind !== 'fallback')).map((f) => f.name);
-    if (nodes.size > 0 && terminals.length === 0) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
+    // Without a terminal, unless an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
+    const danglingEdge = raw.fields.some((f) => f.edges.some((e) => !nodes.has(e.to)));
+    if (nodes.size > 0 && terminals.length === 0 && !danglingEdge) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
     if (nodes.has(start)) {
       const reached = new Set([start]);
       const queue = [start];
@@ -368,15 +369,15 @@ export class WorkflowAnalyzer {
     }
   }
 
-  /** A field's node, a reason it is not one (string), or undefined for a plain undecorated non-node field. */
-  private resolveField(f: RawField, raw: RawWorkflow, out: Diagnostic[]): ResolvedNode | string | undefined {
+  /** A field's node, or the reason it is not one. */
+  private resolveField(f: RawField, raw: RawWorkflow, out: Diagnostic[]): ResolvedNode | string {
     const c = this.checker;
     const sym = (f.decl as { symbol?: ts.Symbol }).symbol ?? c.getSymbolAtLocation(f.nameNode);
     let type = sym ? c.getTypeOfSymbolAtLocation(sym, f.decl) : c.getTypeAtLocation(f.decl);
     type = c.getNonNullableType(type);
     const cls = type.getSymbol()?.declarations?.find((d): d is NamedClass => ts.isClassDeclaration(d) && d.name !== undefined);
     const typeText = this.tools.text(type);
-    if (!cls) return f.decorated ? `its type ${typeText} is not a @node class` : undefined;
+    if (!cls) return `its type ${typeText} is not a @node class`;
     const kinds = this.extractor.decoratorsOf(cls).map((d) => d.kind);
     if (kinds.includes('workflow')) {
       const inner = this.extractor.workflowOf(cls);
@@ -391,7 +392,6 @@ export class WorkflowAnalyzer {
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {
       const looksLikeNode = type.getProperty('process') !== undefined;
-      if (!f.decorated && !looksLikeNode) return `its type ${typeText} is not a @node class`;
       return looksLikeNode ? `class ${cls.name.text} is not decorated with @node()` : `its type ${typeText} is not a @node class`;
     }
     if (this.nodeClassProblem(cls)) {

@@ -19,6 +19,7 @@ function diagsOf(file: string): Diagnostic[] {
 // One compile-fail fixture per code: [fixture, code, line, column].
 const cases: Array<[string, string, number, number]> = [
   ['FLX002-ts-error.ts', 'FLX002', 7, 11],
+  ['FLX002-decorator-syntax.ts', 'FLX002', 9, 9],
   ['FLX003-non-literal.ts', 'FLX003', 9, 9],
   ['FLX005-bad-retry.ts', 'FLX005', 7, 10],
   ['FLX010-unknown-target.ts', 'FLX010', 7, 9],
@@ -35,6 +36,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX019-no-terminal.ts', 'FLX019', 6, 14],
   ['FLX020-context.ts', 'FLX020', 30, 3],
   ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
+  ['FLX021-no-follow-on.ts', 'FLX021', 8, 9],
   ['FLX022-no-process.ts', 'FLX022', 5, 14],
   ['FLX022-process-arity.ts', 'FLX022', 6, 14],
   ['FLX022-process-arity.ts', 'FLX022', 13, 14],
@@ -76,6 +78,13 @@ describe('compile-fail fixtures', () => {
     ]);
     expect(diags[0].message).toBe("start's output number is not assignable to shout's input string");
     expect(diags[1].message).toBe('branch arms of classify are not exhaustive: missing "big", "huge"');
+  });
+
+  it('reports the root cause once: no FLX019 after an FLX021, no floxide diagnostic in a file that does not parse', () => {
+    expect(diagsOf('FLX021-no-follow-on.ts').map((d) => [d.code, d.message])).toEqual([
+      ['FLX021', 'success edge target "b" of MissingNodeWorkflow is not a node: its type string is not a @node class'],
+    ]);
+    expect(diagsOf('FLX002-decorator-syntax.ts').map((d) => [d.code, d.message])).toEqual([['FLX002', 'TS1135: Argument expression expected.']]);
   });
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {
