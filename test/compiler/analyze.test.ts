@@ -89,7 +89,7 @@ describe('compile-fail fixtures', () => {
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {
     expect(diagsOf('FLX022-process-arity.ts').map((d) => [d.code, d.position!.line, d.message])).toEqual([
-      ['FLX022', 6, 'node class OneParam has process with one parameter, but a node is called as process(ctx, input) (its first parameter gets the context)'],
+      ['FLX022', 6, 'node class OneParam has process whose first parameter (n: number) cannot take the context: a node is called as process(ctx, input)'],
       ['FLX022', 13, 'node class ThreeParams has process with 3 required parameters, but a node is called as process(ctx, input)'],
     ]);
   });
