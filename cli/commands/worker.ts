@@ -29,6 +29,8 @@ interface WorkerFlags {
   graceMs?: string;
   maxRedeliveries?: string;
   handoffLimit?: string;
+  /** false with --no-schedules. */
+  schedules: boolean;
   json?: boolean;
 }
 
@@ -53,6 +55,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
+    .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePath: string, flags: WorkerFlags) => {
@@ -100,6 +103,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          schedules: flags.schedules,
           onError: (err) => {
             if (!flags.json) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
           },
