@@ -17,6 +17,9 @@ async); --export picks the export (default: "default", else the only export that
 "createWorkflow"). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
 --grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
 
+Output: on a terminal, one live line (steps/s, items in flight, done, failures); otherwise, or with --json, one
+JSON object per line: {"event":"started"|"step"|"released"|"stopping"|"stopped", "at", ...} (docs/cli.md).
+
 Exit codes: 0 stopped gracefully, 1 cannot load the module or reach the store, 2 bad usage.
 `;
 
@@ -56,13 +59,14 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
     .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
-    .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
+    .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePath: string, flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
       const { FloxideError, InvalidArgumentError } = await import('../../runtime/core/errors.js');
+      const { workerOutput } = await import('../worker/output.js');
       let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined;
       try {
         size = int(flags.workers, '--workers', 1)!;
@@ -92,8 +96,9 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
         return;
       }
-      const log = (event: string, data: Record<string, unknown>) =>
-        io.stdout.write(flags.json ? `${JSON.stringify({ event, ...data })}\n` : `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`);
+      const live = !flags.json && (io.stdout as { isTTY?: boolean }).isTTY === true;
+      const output = workerOutput(io.stdout, live ? 'live' : 'json');
+      const log = output.log;
       let pool;
       try {
         pool = new WorkerPool(backend, workflow.def, workflow.instance, {
@@ -104,8 +109,10 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
           schedules: flags.schedules,
+          callbacks: output.callbacks,
           onError: (err) => {
-            if (!flags.json) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
+            if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
+            else log('error', { message: (err as Error)?.message ?? String(err) });
           },
         });
       } catch (err) {
@@ -116,12 +123,15 @@ const workerCommand: CommandFactory = (io: CliIo) =>
       }
       const p = pool;
       io.onStop(async () => {
+        output.stop();
         log('stopping', { workers: size });
         await p.stop();
       });
       await p.start();
       log('started', { workflow: workflow.name, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
+      output.start();
       await p.done;
+      output.stop();
       const stats = p.stats();
       await backend.close();
       log('stopped', { processed: stats.processed, errors: stats.errors, released: stats.released });

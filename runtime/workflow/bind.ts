@@ -300,7 +300,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
       while (head < queue.length) {
         const item = queue[head]!;
         queue[head++] = undefined;
-        const out = await stepCore(scope, item, context, 1, true, true, childId);
+        const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });
