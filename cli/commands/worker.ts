@@ -10,7 +10,7 @@ Examples:
   $ floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379
   $ floxide worker dist/flows/orders.js --store postgres://app@db:5432/prod --concurrency 16 --workers 2
   $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
-  $ tsx node_modules/floxide/dist/compiler/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+  $ npx tsx node_modules/floxide/dist/cli/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
 
 The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
 async); --export picks the export (default: "default", else the only export that is a bound workflow or
