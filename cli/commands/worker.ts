@@ -10,12 +10,17 @@ Examples:
   $ floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379
   $ floxide worker dist/flows/orders.js --store postgres://app@db:5432/prod --concurrency 16 --workers 2
   $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
-  $ tsx node_modules/floxide/dist/compiler/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+  $ npx tsx node_modules/floxide/dist/cli/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+  $ floxide worker release-42/flows/orders.js release-41/flows/orders.js --store redis://127.0.0.1:6379
 
 The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
 async); --export picks the export (default: "default", else the only export that is a bound workflow or
 "createWorkflow"). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
 --grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
+
+Several modules: the first is the current build, the others earlier builds of the same workflow (other graph
+versions); the worker claims only items of runs of these versions, so runs started on an earlier version finish
+here while new runs start on the current one (docs/deploying.md).
 
 Output: on a terminal, one live line (steps/s, items in flight, done, failures); otherwise, or with --json, one
 JSON object per line: {"event":"started"|"step"|"released"|"stopping"|"stopped", "at", ...} (docs/cli.md).
@@ -47,7 +52,7 @@ class UsageError extends Error {}
 const workerCommand: CommandFactory = (io: CliIo) =>
   new Command('worker')
     .description('process the work items of a workflow module from a Redis or Postgres store')
-    .argument('<module>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`')
+    .argument('<modules...>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`; more modules: earlier builds whose graph versions it serves too')
     .requiredOption('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`')
     .option('-c, --concurrency <n>', 'items each worker runs at once, e.g. `--concurrency 16`', '8')
     .option('-w, --workers <n>', 'workers in this process, e.g. `--workers 2`', '1')
@@ -58,7 +63,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
-    .action(async (modulePath: string, flags: WorkerFlags) => {
+    .action(async (modulePaths: string[], flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
@@ -77,9 +82,9 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         io.exitCode = 2;
         return;
       }
-      let workflow;
+      let workflow, earlier;
       try {
-        workflow = await loadWorkflowModule(modulePath, io.cwd, flags.export);
+        [workflow, ...earlier] = await Promise.all(modulePaths.map((m) => loadWorkflowModule(m, io.cwd, flags.export)));
       } catch (err) {
         io.stderr.write(`floxide worker: ${err instanceof ModuleLoadError || err instanceof FloxideError ? err.message : String((err as Error)?.stack ?? err)}\n`);
         io.exitCode = 1;
@@ -105,6 +110,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
           callbacks: output.callbacks,
           onError: (err) => {
             if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
@@ -124,7 +130,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         await p.stop();
       });
       await p.start();
-      log('started', { workflow: workflow.name, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
+      log('started', { workflow: workflow.name, versions: p.workers[0]!.versions, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
       output.start();
       await p.done;
       output.stop();
