@@ -56,12 +56,16 @@ import { MergeCtx, MergeStrategiesWorkflow, type MergeInput } from '../fixtures/
 import { MergeStrategiesWorkflowDef } from '../fixtures/equivalence/merges.floxide.js';
 import { FanCtx, FanFallbackWorkflow, FanRetryWorkflow, NestedHoldWorkflow, RouteFanWorkflow, type Leaf } from '../fixtures/equivalence/fanouts.js';
 import { FanFallbackWorkflowDef, FanRetryWorkflowDef, NestedHoldWorkflowDef, RouteFanWorkflowDef } from '../fixtures/equivalence/fanouts.floxide.js';
+import { KeysCtx, ProtoKeysWorkflow } from '../fixtures/equivalence/keys.js';
+import { ProtoKeysWorkflowDef } from '../fixtures/equivalence/keys.floxide.js';
 import { NestCtx, NestedFanWorkflow } from '../fixtures/equivalence/nested.js';
 import { NestedFanWorkflowDef } from '../fixtures/equivalence/nested.floxide.js';
 import { BogusTransitionWorkflow } from '../fixtures/equivalence/malformed.js';
 import { BogusTransitionWorkflowDef } from '../fixtures/equivalence/malformed.floxide.js';
 import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
 import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
+import { AliasContextWorkflow, Gathered, InferredClassWorkflow, InterfaceContextWorkflow, type Notes, type Tally } from '../fixtures/equivalence/contexts.js';
+import { AliasContextWorkflowDef, InferredClassWorkflowDef, InterfaceContextWorkflowDef } from '../fixtures/equivalence/contexts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
@@ -177,7 +181,7 @@ const VOID_INPUT_REFUSED: Partial<Record<ModeName, string>> = {
   'resume-after-kill': 'void input: runWithCheckpoint(ctx, undefined) is refused (InvalidArgumentError), run and distributed accept it',
 };
 
-const EXAMPLES: EquivalenceCase[] = [
+export const EXAMPLES: EquivalenceCase[] = [
   {
     name: 'article',
     make: () => prepared(ArticleWorkflowDef, new ArticleWorkflow(new StubLlm()), new ArticleCtx(), 'TypeScript'),
@@ -368,6 +372,26 @@ const RULES: EquivalenceCase[] = [
     expect: { output: 'job after attempt 2' },
   },
   {
+    name: 'context-interface',
+    make: () => prepared(InterfaceContextWorkflowDef, new InterfaceContextWorkflow(), { count: 0, last: 'none' } satisfies Tally, 1),
+    expect: { output: '8: count 5, add 4' },
+    check: (o) => ensure(textOf(o.context) === textOf({ count: 5, last: 'add 4' }), `context ${textOf(o.context)}: an interface context's fields merge by last write`),
+  },
+  {
+    name: 'context-type-alias',
+    make: () => prepared(AliasContextWorkflowDef, new AliasContextWorkflow(), { notes: [], steps: 0 } satisfies Notes, 'a'),
+    expect: { output: 'A' },
+    check: (o) => ensure(textOf(o.context) === textOf({ notes: ['a', 'A'], steps: 2 }), `context ${textOf(o.context)}: a type-alias context's fields merge by last write`),
+  },
+  {
+    name: 'context-class-inferred',
+    make: () => prepared(InferredClassWorkflowDef, new InferredClassWorkflow(), new Gathered(), 1),
+    expect: { output: 109 },
+    // The class's @merge.sum() and @merge.append() hold across parallel branches although no `context:` names it.
+    check: (o) => ensure(field(o, 'total') === 106 && textOf([...(field(o, 'seen') as number[])].sort()) === textOf([1, 2, 3]), `context ${textOf(o.context)}`),
+    unordered: ['seen'],
+  },
+  {
     name: 'merge-strategies',
     make: () => merges({ values: [1, 2, 3, 4, 5] }),
     expect: {
@@ -473,6 +497,25 @@ const RULES: EquivalenceCase[] = [
         o.errorChain.some((e) => e.name === 'NodeFailedError' && e.message.includes('bogus')),
         `error ${textOf(o.errorChain)}: a malformed return must be a NodeFailedError naming the node`,
       ),
+  },
+  {
+    name: 'prototype-keys-are-data',
+    make: () =>
+      prepared(ProtoKeysWorkflowDef, new ProtoKeysWorkflow(), new KeysCtx(), {
+        doc: JSON.parse('{"__proto__": {"admin": true}, "constructor": {"prototype": {"x": 1}}, "prototype": 2, "name": "n"}') as Record<string, unknown>,
+      }),
+    // Issue 8 item 5: every copy of the document (context clones, stores, a worker's context cache) keeps the keys
+    // as its own data; none replaces its prototype.
+    expect: {
+      output: {
+        keys: ['__proto__', 'constructor', 'name', 'prototype'],
+        proto: { admin: true },
+        inherited: null,
+        plainPrototype: true,
+        nestedKeys: ['prototype'],
+        inputKeys: ['__proto__', 'constructor', 'name', 'prototype'],
+      },
+    },
   },
   {
     name: 'values-json-cannot-carry',
