@@ -55,6 +55,11 @@ export class InvalidArgumentError extends defineError('InvalidArgumentError', 'F
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
 
+/** A `WaitFor` node's signal did not arrive within its timeout (a failure of that node: retries and fallbacks apply). */
+export class SignalTimeoutError extends defineError('SignalTimeoutError', 'FLOXIDE_SIGNAL_TIMEOUT') {}
+/** A signal names no `WaitFor` node of the run's workflow, or its payload fails the node's check. Nothing was delivered. */
+export class InvalidSignalError extends defineError('InvalidSignalError', 'FLOXIDE_INVALID_SIGNAL') {}
+
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
 /**
@@ -123,6 +128,8 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  SignalTimeoutError,
+  InvalidSignalError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

@@ -23,6 +23,10 @@ export interface StepCommitPlan {
 export function planStepCommit(commit: StepCommit): StepCommitPlan {
   if (typeof commit !== 'object' || commit === null) throw new InvalidArgumentError('a commit must be an object');
   const plan = planCommit(commit);
+  if (commit.outcome.type === 'continue' && commit.outcome.items.some((it) => it.wait !== undefined || it.sleep !== undefined)) {
+    // Until the backends keep parked items (issue 11), a wait or sleep fails its item instead of firing at once.
+    throw new InvalidArgumentError('WaitFor and Sleep nodes run in run, runWithCheckpoint and resume; the distributed backends do not park items yet');
+  }
   assertString(commit.leaseToken, 'leaseToken');
   const h = commit.handoff;
   if (h !== undefined) {

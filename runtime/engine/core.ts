@@ -7,7 +7,7 @@
  * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
-import { CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { sleep, systemClock, type Clock } from '../core/time.js';
@@ -17,6 +17,7 @@ import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, ty
 import type { RunResult, WorkflowEvent } from './events.js';
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
+import { ParkedItems, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { EngineItem, JoinArrival, JoinFrame, StepEnv, StepOutcome } from './types.js';
 
@@ -190,6 +191,8 @@ function checkTransition(node: CompiledNode, t: unknown): Transition<unknown> {
   if (type === 'next' || type === 'hold') return r;
   if (type === 'nextAll' && Array.isArray((r as { values?: unknown }).values)) return r;
   if (type === 'abort' && typeof (r as { error?: unknown }).error === 'object' && (r as { error?: unknown }).error !== null) return r;
+  if (type === 'wait' && typeof (r as { name?: unknown }).name === 'string') return r;
+  if (type === 'sleep') return r;
   throw new NodeFailedError(
     `node "${node.name}" returned ${describeReturn(t)}, which is not a Transition (return Transition.next(v), Transition.nextAll([...]), Transition.hold() or Transition.abort(err))`,
   );
@@ -244,13 +247,25 @@ export async function stepCore(
   const codec = scope.wf.codec;
   const copy = durable || node.snapshot;
   let attempt = firstAttempt;
+  // A parked item back from the store: its signal, its timeout or its wake-up stands in for the node's first attempt.
+  let parked: Transition<unknown> | Error | undefined;
+  if (item.wait !== undefined) {
+    if (item.received !== undefined) parked = Transition.next(item.received.payload);
+    else {
+      attempt = Math.max(attempt, item.wait.attempt);
+      parked = new SignalTimeoutError(`node "${node.name}" waited for signal "${item.wait.name}" until ${new Date(item.notBefore ?? 0).toISOString()} and it did not come (attempt ${attempt})`);
+    }
+  } else if (item.sleep !== undefined) parked = Transition.next(item.sleep.value);
   for (;;) {
     if (scope.abort.aborted) throw abortReason(scope.abort);
     const store = copy ? codec.clone(base, item.id) : base;
     let t: Transition<unknown>;
+    const resumed = parked;
+    parked = undefined;
     try {
+      if (resumed instanceof Error) throw resumed;
       // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
-      const r = invoke(scope, node, item, store, attempt);
+      const r = resumed ?? invoke(scope, node, item, store, attempt);
       t = checkTransition(node, isThenable(r) ? await r : r);
       if (t.type === 'abort') throw t.error;
       if (node.arms && !node.terminal) {
@@ -265,7 +280,8 @@ export async function stepCore(
       if (shouldRetry(node.retry, err, attempt)) {
         const delayMs = backoffDelay(node.retry!, attempt, scope.random);
         if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
-        if (!inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+        // A wait that timed out waits again at once, in this step (its store attempt is the resumed item's, not the node's).
+        if (!inline && !(resumed instanceof SignalTimeoutError)) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
         await sleep(delayMs, scope.abort.signal, scope.clock);
         attempt++;
         continue;
@@ -284,8 +300,29 @@ export async function stepCore(
     let delta: ContextDelta | undefined;
     if (durable) delta = codec.diff(base, store);
     else if (copy) codec.assign(base, store);
+    if (t.type === 'wait' || t.type === 'sleep') {
+      return { type: 'continue', items: [parkedItem(scope, item, t, attempt, childId)], arrivals: EMPTY_ARRIVALS, delta };
+    }
     return route(node, item, t, delta, childId);
   }
+}
+
+/**
+ * The item a `wait` or `sleep` parks: the same node and input (frames and failure kept) under the step's first child
+ * id, with its wake-up time (`notBefore`: the sleep's end, the wait's timeout) read on the run's clock.
+ */
+function parkedItem(scope: RunScope, item: EngineItem, t: Transition<unknown> & { type: 'wait' | 'sleep' }, attempt: number, childId: ChildIdFn): EngineItem {
+  const it: { -readonly [K in keyof EngineItem]: EngineItem[K] } = { node: item.node, id: childId(item, 0), input: item.input };
+  if (item.join !== undefined) it.join = item.join;
+  if (item.failure !== undefined) it.failure = item.failure;
+  if (t.type === 'wait') {
+    it.wait = { name: t.name, attempt };
+    if (t.timeoutMs !== undefined) it.notBefore = scope.clock.now() + t.timeoutMs;
+  } else {
+    it.sleep = { value: t.value };
+    it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
+  }
+  return it;
 }
 
 /** Generated dispatch returns what `process()` returned: a Transition, or a promise of one for async nodes. */
@@ -396,7 +433,7 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
  * Runs a workflow to its first terminal in memory, FIFO, mutating `context` in place.
  * Throws NodeFailedError / NoTerminalReachedError / the run's cancellation or deadline error.
  */
-export async function runLoop(scope: RunScope, context: unknown, input: unknown): Promise<RunResult> {
+export async function runLoop(scope: RunScope, context: unknown, input: unknown, mailbox?: Mailbox): Promise<RunResult> {
   const queue: (EngineItem | undefined)[] = [{ node: scope.wf.start, id: '0', input }];
   let head = 0;
   let counter = 0;
@@ -404,33 +441,57 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
   const childId: ChildIdFn = () => String(++counter);
   const book = new JoinBook();
   const onEvent = scope.onEvent;
-  while (head < queue.length) {
-    const item = queue[head]!;
-    queue[head++] = undefined;
-    if (head >= 4096 && head * 2 >= queue.length) {
-      queue.splice(0, head);
-      head = 0;
-    }
-    const out = await stepCore(scope, item, context, 1, true, false, childId);
-    steps++;
-    if (onEvent) emitStep(scope, out);
-    if (out.type === 'continue') {
-      for (const it of out.items) queue.push(it);
-      if (out.arrivals.length > 0) {
-        for (const a of out.arrivals) {
-          const settlement = book.park(a);
-          if (settlement) queue.push(settlement);
+  // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
+  let parked: ParkedItems | undefined;
+  let arrived = false;
+  const offArrival = mailbox?.onArrival(() => (arrived = true));
+  try {
+    for (;;) {
+      if (parked !== undefined && parked.size > 0) {
+        const idle = head >= queue.length;
+        if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
+        if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
+          arrived = false;
+          for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
+          if (head >= queue.length) continue;
         }
       }
-    } else if (out.type === 'terminal') {
-      const dropped = (queue.slice(head) as EngineItem[]).concat(out.items);
-      if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
-      return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
-    } else if (out.type === 'failed') {
-      throw nodeFailedError(scope, out.error);
-    } else {
-      throw new CorruptStateError('an inline step asked for a deferred retry');
+      if (head >= queue.length) break;
+      const item = queue[head]!;
+      queue[head++] = undefined;
+      if (head >= 4096 && head * 2 >= queue.length) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      const out = await stepCore(scope, item, context, 1, true, false, childId);
+      steps++;
+      if (onEvent) emitStep(scope, out);
+      if (out.type === 'continue') {
+        for (const it of out.items) {
+          if (isParked(it)) {
+            (parked ??= new ParkedItems()).add(it);
+            // A signal sent before the wait began is in the mailbox already: look before sleeping.
+            if (it.wait !== undefined) arrived = true;
+          } else queue.push(it);
+        }
+        if (out.arrivals.length > 0) {
+          for (const a of out.arrivals) {
+            const settlement = book.park(a);
+            if (settlement) queue.push(settlement);
+          }
+        }
+      } else if (out.type === 'terminal') {
+        const dropped = (queue.slice(head) as EngineItem[]).concat(parked?.waits ?? [], out.items);
+        if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
+        return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
+      } else if (out.type === 'failed') {
+        throw nodeFailedError(scope, out.error);
+      } else {
+        throw new CorruptStateError('an inline step asked for a deferred retry');
+      }
     }
+  } finally {
+    offArrival?.();
   }
   throw noTerminalError(scope.runId);
 }

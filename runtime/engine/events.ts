@@ -12,8 +12,11 @@ export type WorkflowEvent =
       readonly itemId: string;
       readonly attempt: number;
       readonly input: unknown;
-      /** How the step ended. `fallback`: it failed and its fallbacks got the input. */
-      readonly transition: 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback';
+      /**
+       * How the step ended. `fallback`: it failed and its fallbacks got the input. `wait` / `sleep`: the item parked
+       * (`produced` holds the parked item, with its `wait` or `sleep` and its `notBefore`).
+       */
+      readonly transition: 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback' | 'wait' | 'sleep';
       /** The value (`next`, `terminal`) or values (`nextAll`) the node produced. */
       readonly output: unknown;
       /** The items the step enqueued (join arrivals excluded). */

@@ -134,6 +134,30 @@ export interface CheckpointStore {
   cancel(runId: string, reason?: SerializedError): Promise<boolean>;
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
   reopen(runId: string): Promise<void>;
+  /**
+   * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.
+   * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
+   */
+  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  /**
+   * The signal of wait item `itemId`: the one already given to it, else the oldest signal `name` nobody took (given
+   * to it now, durably), else undefined. Asked again after a crash, it answers the same.
+   */
+  takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
+  /** Signals no wait took yet, oldest first. */
+  pendingSignals(runId: string): Promise<PendingSignal[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
+}
+
+/** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
+export type SignalDelivery = 'delivered' | 'duplicate';
+
+/** A signal waiting in a run's mailbox. */
+export interface PendingSignal {
+  readonly name: string;
+  readonly payload: unknown;
+  readonly key: string | undefined;
+  readonly at: number;
 }

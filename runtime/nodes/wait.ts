@@ -1,0 +1,81 @@
+/** The {@link WaitFor} helper node: wait for a typed, named signal. */
+import { node } from '../graph/decorators.js';
+import type { Node, WorkflowCtx } from '../core/node.js';
+import type { Transition } from '../core/transition.js';
+import { InvalidArgumentError, InvalidSignalError } from '../core/errors.js';
+
+/** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
+export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
+
+/** Options of {@link WaitFor}. */
+export interface WaitForOptions<P> {
+  /** Checks a payload before it is delivered: a payload that fails is an `InvalidSignalError` and changes nothing. */
+  readonly payload: PayloadCheck<P>;
+  /** Without the signal after this long (ms from when the node started waiting), the node fails with `SignalTimeoutError`. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Waits for signal `name` and sends its payload on as this node's output. The item parks in the store (no worker
+ * slot, no lease); a signal sent before the wait begins is kept for it; each signal goes to one wait (the oldest),
+ * so two branches waiting on one name each get their own. On timeout the node fails with `SignalTimeoutError`:
+ * `@retry` waits again, `@edge.onFailure` takes the item. `floxide build` reads `name` and the payload type `P`
+ * and generates the workflow's signal map, so sending an unknown name or a wrong payload does not compile.
+ *
+ * ```ts
+ * approval = new WaitFor('approval', { payload: isDecision, timeoutMs: 24 * 3_600_000 });
+ * ```
+ */
+@node()
+export class WaitFor<const N extends string, P, I = unknown> implements Node<I, P> {
+  constructor(
+    readonly signalName: N,
+    readonly options: WaitForOptions<P>,
+  ) {
+    if (typeof signalName !== 'string' || signalName.length === 0) throw new InvalidArgumentError('WaitFor needs a non-empty signal name');
+    const t = options?.timeoutMs;
+    if (t !== undefined && !(typeof t === 'number' && Number.isFinite(t) && t >= 0)) throw new InvalidArgumentError(`WaitFor("${signalName}") timeoutMs must be a non-negative number of ms`);
+    const p = options?.payload as unknown;
+    if (typeof p !== 'function' && typeof (p as { parse?: unknown } | undefined)?.parse !== 'function') {
+      throw new InvalidArgumentError(`WaitFor("${signalName}") needs options.payload: a type guard or a schema with parse()`);
+    }
+  }
+
+  process(_ctx: WorkflowCtx, _input: I): Transition<P> {
+    return { type: 'wait', name: this.signalName, timeoutMs: this.options.timeoutMs };
+  }
+
+  /** The payload to deliver, or `InvalidSignalError` when it fails the check. */
+  check(payload: unknown): P {
+    const c = this.options.payload;
+    if (typeof c === 'function') {
+      if (c(payload)) return payload;
+      throw new InvalidSignalError(`the payload of signal "${this.signalName}" fails its check (${c.name || 'payload'}): ${preview(payload)}`);
+    }
+    try {
+      return c.parse(payload);
+    } catch (err) {
+      throw new InvalidSignalError(`the payload of signal "${this.signalName}" fails its schema: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+/** The signal name of a {@link WaitFor} node type. */
+export type SignalNameOf<W> = W extends WaitFor<infer N, any, any> ? N : never;
+/** The payload type of a {@link WaitFor} node type. */
+export type SignalPayloadOf<W> = W extends WaitFor<any, infer P, any> ? P : never;
+
+/** The signals of a workflow class: `{ [signal name]: payload type }`, from its `WaitFor` fields. */
+export type SignalsOf<W> = {
+  [K in keyof W as W[K] extends WaitFor<infer N, any, any> ? N : never]: SignalPayloadOf<W[K]>;
+};
