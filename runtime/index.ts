@@ -58,6 +58,8 @@ export {
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  InvalidScheduleError,
+  ScheduleNotFoundError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -104,7 +106,16 @@ export {
   type WorkerHealth,
   type WorkerRecord,
   type Liveness,
+  CATCH_UP_POLICIES,
+  supportsSchedules,
+  type CatchUpPolicy,
+  type ScheduleStore,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleAdvance,
 } from './distributed/contracts.js';
+export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
+export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
 export {
   START_ITEM_ID,
   assertRunId,
@@ -147,7 +158,7 @@ export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
-export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions } from './distributed/orchestrator.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
 export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {

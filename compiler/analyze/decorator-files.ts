@@ -1,12 +1,27 @@
 /**
- * Which file is floxide's decorator module. Kept apart from `decorators.ts` (and free of ts-morph) so the
- * `floxide/ts-plugin` can tell whether a program uses floxide at all before it loads the analysis.
+ * Which files are floxide's own: its decorator module, and the declaration files it publishes. Kept apart from
+ * `decorators.ts` (and free of ts-morph) so the `floxide/ts-plugin` can tell whether a program uses floxide at all
+ * before it loads the analysis.
  */
+
+/**
+ * The JSDoc tag that marks a `@node()` class in floxide's published declarations (`dist/**\/*.d.ts`), where the
+ * decorator itself is gone. Trusted only in floxide's own declaration files ({@link isFloxideDeclarationFile}).
+ */
+export const NODE_CLASS_TAG = 'floxideNode';
+
+/** True when a file belongs to floxide: inside node_modules only the floxide package; outside, the checkout (or a path mapping to it). */
+function isFloxidePackageFile(fileName: string): boolean {
+  const nm = fileName.lastIndexOf('/node_modules/');
+  return nm < 0 || fileName.startsWith('/node_modules/floxide/', nm);
+}
 
 /** True when a file is floxide's decorator module (source or published declaration). */
 export function isFloxideDecoratorsFile(fileName: string): boolean {
-  if (!/(^|\/)runtime\/graph\/decorators\.(d\.)?[cm]?ts$/.test(fileName)) return false;
-  // Inside node_modules only the floxide package counts; outside, the floxide checkout itself (or a path mapping to it).
-  const nm = fileName.lastIndexOf('/node_modules/');
-  return nm < 0 || fileName.startsWith('/node_modules/floxide/', nm);
+  return /(^|\/)runtime\/graph\/decorators\.(d\.)?[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
+}
+
+/** True when a file is one of the declaration files floxide publishes (`dist/runtime/**\/*.d.ts`). */
+export function isFloxideDeclarationFile(fileName: string): boolean {
+  return /(^|\/)dist\/runtime\/.+\.d\.[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
 }

@@ -5,9 +5,19 @@
  * must be literals.
  */
 import { ts } from 'ts-morph';
-import { isFloxideDecoratorsFile } from './decorator-files.js';
+import { isFloxideDeclarationFile, isFloxideDecoratorsFile, NODE_CLASS_TAG } from './decorator-files.js';
 
 export { isFloxideDecoratorsFile } from './decorator-files.js';
+
+/**
+ * True for a node class floxide publishes (`BatchNode`, `SplitNode`...) read from its declaration files: `.d.ts`
+ * files keep no decorators, so the class's `@node()` is carried by the JSDoc tag `@floxideNode` instead, which counts
+ * only in floxide's own declarations (a user's class needs the decorator, which is what registers it at run time).
+ */
+export function isPublishedNodeClass(cls: ts.ClassDeclaration): boolean {
+  const sf = cls.getSourceFile();
+  return sf.isDeclarationFile && isFloxideDeclarationFile(sf.fileName) && ts.getJSDocTags(cls).some((t) => t.tagName.text === NODE_CLASS_TAG);
+}
 
 /** The floxide decorators, with the property-access forms spelled out. */
 export type FloxideDecoratorKind =

@@ -8,7 +8,7 @@ import { ts } from 'ts-morph';
 import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { ClassRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
-import type { DecoratorResolver } from './decorators.js';
+import { isPublishedNodeClass, type DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { positionOf, slash } from './project.js';
@@ -353,7 +353,7 @@ export class WorkflowAnalyzer {
       const s = res.summary;
       return { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, contextNeeds: s.contextNeeds, contextText: s.contextText };
     }
-    if (!kinds.includes('node')) {
+    if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {
       const looksLikeNode = type.getProperty('process') !== undefined;
       if (!f.decorated && !looksLikeNode) return `its type ${typeText} is not a @node class`;
       return looksLikeNode ? `class ${cls.name.text} is not decorated with @node()` : `its type ${typeText} is not a @node class`;

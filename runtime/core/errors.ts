@@ -54,6 +54,10 @@ export class StoreError extends defineError('StoreError', 'FLOXIDE_STORE') {}
 export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
+/** A schedule definition's cron expression or time zone is not valid (the message quotes it). */
+export class InvalidScheduleError extends defineError('InvalidScheduleError', 'FLOXIDE_INVALID_SCHEDULE') {}
+/** No schedule has this id. */
+export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
 /** A `WaitFor` node's signal did not arrive within its timeout (a failure of that node: retries and fallbacks apply). */
 export class SignalTimeoutError extends defineError('SignalTimeoutError', 'FLOXIDE_SIGNAL_TIMEOUT') {}
@@ -130,6 +134,8 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  InvalidScheduleError,
+  ScheduleNotFoundError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

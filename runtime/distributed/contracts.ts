@@ -542,3 +542,103 @@ export interface DistributedBackend
   /** Releases connections. Idempotent; afterwards every operation rejects with `StoreError`. */
   close(): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schedules
+
+/** What happens to ticks no scheduler fired in time (see `schedule-rules.ts` `planTicks` and docs/schedules.md). */
+export const CATCH_UP_POLICIES = ['none', 'latest', 'all'] as const;
+export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+
+/** A schedule as users define it: start a run of `workflow` with `input` on every tick of `cron`. */
+export interface ScheduleDefinition {
+  /** 1-64 characters of `[A-Za-z0-9._-]`; the key of the schedule (defining it again updates it). */
+  readonly id: string;
+  /** The workflow (class) name; workers serving it start the runs. */
+  readonly workflow: string;
+  /** A cron expression of 5 fields (minute precision) or 6 (seconds first), as croner reads it. */
+  readonly cron: string;
+  /** IANA time zone the expression is read in (default UTC). */
+  readonly timezone?: string;
+  /** The input of every run (JSON; default `null`). Runs start with the workflow's default context. */
+  readonly input?: unknown;
+  /** Missed ticks: `none` skips them, `latest` (default) starts one run for the most recent, `all` starts them all. */
+  readonly catchUp?: CatchUpPolicy;
+  /** With `all`: at most this many catch-up runs at once, the most recent ticks (default 100). */
+  readonly catchUpLimit?: number;
+  /** A tick seen by a scheduler less than this late (ms) is on time, not missed (default 10 000). */
+  readonly graceMs?: number;
+  /** Create the schedule paused (only read when it is created; use pause/resume afterwards). */
+  readonly paused?: boolean;
+}
+
+/** A stored schedule. */
+export interface ScheduleRecord {
+  readonly id: string;
+  readonly workflow: string;
+  readonly cron: string;
+  readonly timezone: string | undefined;
+  readonly input: unknown;
+  readonly catchUp: CatchUpPolicy;
+  readonly catchUpLimit: number;
+  readonly graceMs: number;
+  readonly paused: boolean;
+  /** Every tick at or before this time (epoch ms) is handled: fired or skipped. Set to now on creation and when the cron or time zone changes. */
+  readonly cursor: number;
+  /** When the schedule was last resumed: ticks up to then fell during the pause and count as missed. */
+  readonly resumedAt: number | undefined;
+  /** The last tick a run was started for, and that run's id. */
+  readonly lastTickAt: number | undefined;
+  readonly lastRunId: string | undefined;
+  /** Ticks skipped by the catch-up policy, in total. */
+  readonly skipped: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A scheduler's move of a schedule's cursor ({@link ScheduleStore.advanceSchedule}). */
+export interface ScheduleAdvance {
+  /** The new cursor. */
+  readonly cursor: number;
+  /** The last tick fired by this move and its run, when it fired any. */
+  readonly lastTickAt?: number;
+  readonly lastRunId?: string;
+  /** Ticks this move skipped. */
+  readonly skipped: number;
+}
+
+/**
+ * Schedules, kept in the backend so that every worker of a workflow sees them. Scheduling itself happens in the
+ * workers (`scheduler.ts`): a store only keeps records and moves cursors atomically. Unknown ids are
+ * `ScheduleNotFoundError` (except {@link getSchedule}, `undefined`, and {@link removeSchedule}, false).
+ */
+export interface ScheduleStore {
+  /**
+   * Creates the schedule (cursor = backend now) or updates it: every defined field is replaced, the paused state is
+   * kept, and the cursor moves to now when the cron expression or time zone changed (a new expression never
+   * back-fills). Throws `InvalidScheduleError` for a cron expression or time zone croner refuses and
+   * `InvalidArgumentError` for other bad fields, changing nothing.
+   */
+  putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord>;
+  getSchedule(id: string): Promise<ScheduleRecord | undefined>;
+  /** Every schedule (of `workflow`, when given), ordered by id. */
+  listSchedules(filter?: { readonly workflow?: string }): Promise<ScheduleRecord[]>;
+  /** The schedules of `workflow` that are not paused, and the backend's clock now (epoch ms). */
+  dueSchedules(workflow: string): Promise<{ readonly now: number; readonly schedules: ScheduleRecord[] }>;
+  /** Stops the schedule's ticks (its cursor stays where it is). Pausing a paused schedule changes nothing. */
+  pauseSchedule(id: string): Promise<ScheduleRecord>;
+  /** Restarts a paused schedule (`resumedAt` = now: the ticks it missed follow its catch-up policy). */
+  resumeSchedule(id: string): Promise<ScheduleRecord>;
+  /** Deletes the schedule (runs it started are kept). False when there was none. */
+  removeSchedule(id: string): Promise<boolean>;
+  /**
+   * Compare-and-set of the cursor: applies `advance` only when the schedule exists, is not paused and its cursor is
+   * still `from`. True when applied; false when another scheduler moved it first (or it was paused or removed).
+   */
+  advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean>;
+}
+
+/** True when `backend` keeps schedules ({@link ScheduleStore}). */
+export function supportsSchedules(backend: DistributedBackend): backend is DistributedBackend & ScheduleStore {
+  return typeof (backend as Partial<ScheduleStore>).putSchedule === 'function';
+}

@@ -41,6 +41,10 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleAdvance,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -50,6 +54,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
+import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -118,7 +123,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -127,6 +132,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
   /** The run served last; the next claim starts after it. */
   private lastServed: string | undefined;
   private readonly workers = new Map<string, { lastSeen: number; json: string }>();
+  /** Schedules as canonical JSON of their record, by id. */
+  private readonly schedules = new Map<string, string>();
   private runSeq = 0;
   private tokenSeq = 0;
   private closed = false;
@@ -487,6 +494,104 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter {
     this.open();
     assertWorkerId(workerId);
     return this.workers.delete(workerId);
+  }
+
+  // ---- ScheduleStore
+
+  async putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord> {
+    this.open();
+    const n = normalizeSchedule(def);
+    const now = this.clock();
+    const old = this.schedules.has(n.id) ? this.scheduleOrThrow(n.id) : undefined;
+    const moved = !old || old.cron !== n.cron || old.timezone !== n.timezone;
+    const rec: ScheduleRecord = {
+      id: n.id,
+      workflow: n.workflow,
+      cron: n.cron,
+      timezone: n.timezone,
+      input: copy(n.inputJson, 'schedule input'),
+      catchUp: n.catchUp,
+      catchUpLimit: n.catchUpLimit,
+      graceMs: n.graceMs,
+      paused: old ? old.paused : n.paused,
+      cursor: moved ? now : old.cursor,
+      resumedAt: old?.resumedAt,
+      lastTickAt: old?.lastTickAt,
+      lastRunId: old?.lastRunId,
+      skipped: old?.skipped ?? 0,
+      createdAt: old?.createdAt ?? now,
+      updatedAt: now,
+    };
+    return this.saveSchedule(rec);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    this.open();
+    assertScheduleId(id);
+    return this.schedules.has(id) ? this.scheduleOrThrow(id) : undefined;
+  }
+
+  async listSchedules(filter: { readonly workflow?: string } = {}): Promise<ScheduleRecord[]> {
+    this.open();
+    return [...this.schedules.keys()]
+      .sort()
+      .map((id) => this.scheduleOrThrow(id))
+      .filter((s) => filter.workflow === undefined || s.workflow === filter.workflow);
+  }
+
+  async dueSchedules(workflow: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
+    this.open();
+    assertString(workflow, 'workflow');
+    return { now: this.clock(), schedules: (await this.listSchedules({ workflow })).filter((s) => !s.paused) };
+  }
+
+  async pauseSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    const s = this.scheduleOrThrow(id);
+    return s.paused ? s : this.saveSchedule({ ...s, paused: true, updatedAt: this.clock() });
+  }
+
+  async resumeSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    const s = this.scheduleOrThrow(id);
+    const now = this.clock();
+    return s.paused ? this.saveSchedule({ ...s, paused: false, resumedAt: now, updatedAt: now }) : s;
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    this.open();
+    assertScheduleId(id);
+    return this.schedules.delete(id);
+  }
+
+  async advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean> {
+    this.open();
+    assertScheduleId(id);
+    assertScheduleAdvance(from, advance);
+    const s = this.schedules.has(id) ? this.scheduleOrThrow(id) : undefined;
+    if (!s || s.paused || s.cursor !== from) return false;
+    this.saveSchedule({
+      ...s,
+      cursor: advance.cursor,
+      lastTickAt: advance.lastTickAt ?? s.lastTickAt,
+      lastRunId: advance.lastRunId ?? s.lastRunId,
+      skipped: s.skipped + advance.skipped,
+      updatedAt: this.clock(),
+    });
+    return true;
+  }
+
+  private scheduleOrThrow(id: string): ScheduleRecord {
+    assertScheduleId(id);
+    const json = this.schedules.get(id);
+    if (json === undefined) throw replyError({ code: 'schedule_not_found', id });
+    return copy<ScheduleRecord>(json, 'schedule');
+  }
+
+  private saveSchedule(rec: ScheduleRecord): ScheduleRecord {
+    const json = canonicalJson(rec);
+    this.schedules.set(rec.id, json);
+    return copy<ScheduleRecord>(json, 'schedule');
   }
 
   // ---- StepCommitter

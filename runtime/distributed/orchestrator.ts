@@ -16,6 +16,7 @@ import {
 } from '../core/errors.js';
 import {
   isFinalRunStatus,
+  supportsSchedules,
   type DeadLetter,
   type DistributedBackend,
   type ErrorRecord,
@@ -25,6 +26,9 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type WorkItemState,
   type WorkerRecord,
 } from './contracts.js';
@@ -38,6 +42,15 @@ export type RunInfo = RunRecord;
 export interface StartRunOptions extends StartDistributedOptions {
   /** The run id (default: a random UUID). Starting again with the same id and input is a no-op. */
   readonly runId?: string;
+}
+
+/**
+ * A schedule of the orchestrator's workflow ({@link Orchestrator.schedule}): a {@link ScheduleDefinition} whose
+ * `workflow` defaults to the orchestrator's and whose `input` has the workflow's input type.
+ */
+export interface ScheduleOptions<I> extends Omit<ScheduleDefinition, 'workflow' | 'input'> {
+  readonly workflow?: string;
+  readonly input?: I;
 }
 
 /** Options of {@link Orchestrator.waitForCompletion}. */
@@ -208,6 +221,49 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown> {
       }
       await sleep(Math.min(pollMs, left), options.signal);
     }
+  }
+
+  // ---- schedules (see docs/schedules.md)
+
+  /**
+   * Creates or updates a schedule: a run of the workflow with `input` on every tick of `cron`, started by the
+   * workers serving the workflow (one run per tick, however many workers). Throws `InvalidScheduleError` (quoting
+   * the expression) for a cron expression or time zone croner refuses, before anything is stored.
+   */
+  async schedule(def: ScheduleOptions<I>): Promise<ScheduleRecord> {
+    const workflow = def.workflow ?? this.wf?.def.name;
+    if (workflow === undefined) throw new InvalidArgumentError('Orchestrator.schedule needs the workflow: pass `workflow` or construct the orchestrator with the workflow');
+    return await this.scheduleStore().putSchedule({ ...def, workflow });
+  }
+
+  /** The schedule, or `undefined` when there is none with this id. */
+  getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    return this.scheduleStore().getSchedule(id);
+  }
+
+  /** Every schedule (of the given workflow), ordered by id. */
+  schedules(filter: { readonly workflow?: string } = {}): Promise<ScheduleRecord[]> {
+    return this.scheduleStore().listSchedules(filter);
+  }
+
+  /** Stops a schedule's ticks. Throws `ScheduleNotFoundError` for an unknown id. */
+  pauseSchedule(id: string): Promise<ScheduleRecord> {
+    return this.scheduleStore().pauseSchedule(id);
+  }
+
+  /** Restarts a paused schedule; the ticks it missed follow its catch-up policy. Throws `ScheduleNotFoundError`. */
+  resumeSchedule(id: string): Promise<ScheduleRecord> {
+    return this.scheduleStore().resumeSchedule(id);
+  }
+
+  /** Deletes a schedule (its runs are kept). False when there was none. */
+  removeSchedule(id: string): Promise<boolean> {
+    return this.scheduleStore().removeSchedule(id);
+  }
+
+  private scheduleStore(): ScheduleStore {
+    if (!supportsSchedules(this.backend)) throw new InvalidArgumentError(`the ${this.backend.kind} backend keeps no schedules`);
+    return this.backend;
   }
 
   /** Fails a run whose deadline passed (plus a margin) while it was not final: nobody else would. */

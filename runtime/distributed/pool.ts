@@ -11,6 +11,8 @@ import { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './wor
 export interface WorkerPoolOptions extends Omit<WorkerOptions, 'workerId'> {
   /** Number of workers (default 1). Each has `concurrency` items in flight at most. */
   readonly size?: number;
+  /** Start this workflow's scheduled runs from this pool (default true): its first worker runs the scheduler. */
+  readonly schedules?: boolean;
   /** Prefix of the worker ids (default `host:pid:random`); worker i gets `<prefix>-<i>`. */
   readonly idPrefix?: string;
 }
@@ -29,7 +31,7 @@ export class WorkerPool {
     if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`pool size must be a positive integer, got ${String(size)}`);
     const prefix = options.idPrefix ?? newWorkerId();
     const { size: _size, idPrefix: _prefix, ...workerOptions } = options;
-    this.workers = Array.from({ length: size }, (_, i) => new Worker(backend, def, instance, { ...workerOptions, workerId: `${prefix}-${i}` }));
+    this.workers = Array.from({ length: size }, (_, i) => new Worker(backend, def, instance, { ...workerOptions, workerId: `${prefix}-${i}`, schedules: i === 0 && options.schedules !== false }));
   }
 
   /** Starts every worker. */

@@ -10,6 +10,7 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  ScheduleNotFoundError,
   StoreError,
   type FloxideError,
 } from '../core/errors.js';
@@ -28,6 +29,8 @@ export type StoreReply =
   | { readonly code: 'workflow_mismatch'; readonly runId: string; readonly workflow: string; readonly existing: string }
   | { readonly code: 'fingerprint_mismatch'; readonly runId: string; readonly fingerprint: string; readonly existing: string }
   | { readonly code: 'input_mismatch'; readonly runId: string }
+  /** No schedule has this id. */
+  | { readonly code: 'schedule_not_found'; readonly id: string }
   /** The backend was closed. */
   | { readonly code: 'closed'; readonly backend: string }
   /** A reply this code does not know (a store of another version, or a bug). */
@@ -48,6 +51,8 @@ export function replyError(r: StoreReply): FloxideError {
       return new FingerprintMismatchError(`run ${r.runId} was started by graph ${r.existing}, not ${r.fingerprint}: run floxide build or use another run id`);
     case 'input_mismatch':
       return new RunInputMismatchError(`run ${r.runId} already exists with a different input`);
+    case 'schedule_not_found':
+      return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'closed':
       return new StoreError(`the ${r.backend} backend is closed`);
     case 'unexpected':

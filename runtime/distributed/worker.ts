@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import type { CompiledWorkflow } from '../engine/compile.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { supportsBatchCommit, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { supportsBatchCommit, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { Scheduler } from './scheduler.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { ContextCache } from './context-cache.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
@@ -58,6 +59,13 @@ export interface WorkerOptions {
    * goes back through the queue and the fair round-robin. 0 turns hand-offs off.
    */
   readonly handoffLimit?: number;
+  /**
+   * Start the runs of this workflow's schedules from this worker (default true, when the backend keeps schedules).
+   * Any number of workers may: each tick starts one run. A {@link WorkerPool} runs one scheduler per pool.
+   */
+  readonly schedules?: boolean;
+  /** Longest wait of the worker's scheduler between passes, in ms (default 1 000). */
+  readonly schedulePollMs?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
   /**
@@ -129,6 +137,7 @@ export class Worker {
   private wake: (() => void) | undefined;
   private beat: NodeJS.Timeout | undefined;
   private closing = false;
+  private readonly scheduler: Scheduler | undefined;
 
   constructor(
     private readonly backend: DistributedBackend,
@@ -162,6 +171,13 @@ export class Worker {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
     };
+    if (options.schedules !== false && supportsSchedules(backend)) {
+      this.scheduler = new Scheduler(backend, this.wf, {
+        onError: (e) => this.report(e),
+        ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }),
+        ...(options.clock ? { clock: options.clock } : {}),
+      });
+    }
   }
 
   /** The workflow this worker serves. */
@@ -185,6 +201,7 @@ export class Worker {
     await this.publishHealth().catch((e: unknown) => this.report(e));
     this.beat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.loopDone = this.loop();
+    this.scheduler?.start();
   }
 
   /**
@@ -201,6 +218,7 @@ export class Worker {
     this.state = 'stopping';
     this.wake?.();
     this.stopPromise = (async () => {
+      await this.scheduler?.stop();
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();

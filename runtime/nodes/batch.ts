@@ -58,6 +58,8 @@ export async function runBatch<I, O>(
  * Runs an inner node over every element of its input array with bounded concurrency (Floxide's `BatchNode`, with
  * a sliding window instead of chunks). `next(o)` contributes `o`, `nextAll(os)` contributes every `o`; a `hold` or
  * `abort` of any element fails the whole batch (a batch needs a result per element), cancelling the others.
+ *
+ * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
  */
 @node()
 export class BatchNode<I, O, C = unknown> implements Node<I[], O[], C> {

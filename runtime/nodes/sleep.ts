@@ -16,6 +16,8 @@ export type SleepFor = { readonly ms: number } | { readonly until: Date | number
  * wait = new Sleep<Reminder>({ ms: 2_000 });
  * until = new Sleep<Reminder>((r) => ({ until: r.remindAt }));
  * ```
+ *
+ * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
  */
 @node()
 export class Sleep<T> implements Node<T, T> {

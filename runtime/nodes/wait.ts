@@ -25,6 +25,8 @@ export interface WaitForOptions<P> {
  * ```ts
  * approval = new WaitFor('approval', { payload: isDecision, timeoutMs: 24 * 3_600_000 });
  * ```
+ *
+ * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
  */
 @node()
 export class WaitFor<const N extends string, P, I = unknown> implements Node<I, P> {

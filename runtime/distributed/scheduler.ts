@@ -1,0 +1,134 @@
+/**
+ * `Scheduler`: starts the runs of one workflow's schedules from a worker process. Each pass reads the workflow's
+ * active schedules with the backend's clock, plans each one's due ticks (`schedule-rules.ts` `planTicks`: the
+ * catch-up policy), creates one run per fired tick under the tick's deterministic run id, then moves the schedule's
+ * cursor with a compare-and-set. Any number of schedulers may race: `createRun` is create-if-absent per run id, so a
+ * tick starts exactly one run, and a scheduler that crashes between creating runs and moving the cursor leaves the
+ * ticks due for the next pass, which finds their runs already there.
+ */
+import type { CompiledWorkflow } from '../engine/compile.js';
+import { FingerprintMismatchError, InvalidArgumentError, RunInputMismatchError } from '../core/errors.js';
+import type { DistributedBackend, ScheduleRecord, ScheduleStore } from './contracts.js';
+import { startDistributedRun } from './execution.js';
+import { nextTickAfter, planTicks, scheduleRunId } from './schedule-rules.js';
+import { systemClock, type Clock } from '../core/time.js';
+
+/** Options of {@link Scheduler}. */
+export interface SchedulerOptions {
+  /** Longest wait between passes in ms (default 1 000): how soon a new or resumed schedule is noticed. */
+  readonly pollMs?: number;
+  /**
+   * Where the scheduler waits between passes (default the system clock). Which ticks are due is decided by the
+   * backend's clock: a test drives both with a `MemoryBackend` on the same virtual clock.
+   */
+  readonly clock?: Clock;
+  /** Errors of a pass (store unreachable...); the scheduler carries on. Default: ignored. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A tick a scheduler pass handled by starting a run. */
+export interface ScheduledStart {
+  readonly schedule: string;
+  readonly tick: number;
+  readonly runId: string;
+  /** false when the run already existed (another scheduler started it first). */
+  readonly created: boolean;
+}
+
+/** What one {@link Scheduler.runOnce} pass did. */
+export interface SchedulerPass {
+  readonly started: readonly ScheduledStart[];
+  /** Ticks skipped by catch-up policies. */
+  readonly skipped: number;
+  /** The earliest next tick of the active schedules (backend epoch ms), if any. */
+  readonly nextTickAt: number | undefined;
+  /** The backend's clock at the pass. */
+  readonly now: number;
+}
+
+/** Starts the runs of one workflow's schedules; see the module comment. */
+export class Scheduler {
+  private readonly pollMs: number;
+  private cancelTimer: (() => void) | undefined;
+  private pass: Promise<unknown> | undefined;
+  private state: 'new' | 'running' | 'stopped' = 'new';
+
+  constructor(
+    private readonly backend: DistributedBackend & ScheduleStore,
+    private readonly wf: CompiledWorkflow,
+    private readonly options: SchedulerOptions = {},
+  ) {
+    const pollMs = options.pollMs ?? 1_000;
+    if (typeof pollMs !== 'number' || !Number.isFinite(pollMs) || pollMs <= 0) throw new InvalidArgumentError(`pollMs must be a positive number of ms, got ${String(pollMs)}`);
+    this.pollMs = pollMs;
+  }
+
+  /** Starts passes: one now, then one at each next tick (at most `pollMs` apart). Idempotent. */
+  start(): void {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.loop(0);
+  }
+
+  /** Stops scheduling and waits for a pass in progress. Idempotent. */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    this.cancelTimer?.();
+    await this.pass?.catch(() => undefined);
+  }
+
+  private loop(delay: number): void {
+    this.cancelTimer = (this.options.clock ?? systemClock).setTimer(() => {
+      if (this.state !== 'running') return;
+      const pass = this.runOnce().then(
+        (p) => (p.nextTickAt === undefined ? this.pollMs : p.nextTickAt - p.now + 5),
+        (err: unknown) => {
+          try {
+            this.options.onError?.(err);
+          } catch {
+            // an observer's failure changes nothing
+          }
+          return this.pollMs;
+        },
+      );
+      this.pass = pass;
+      void pass.then((next) => {
+        if (this.state === 'running') this.loop(Math.max(5, Math.min(next, this.pollMs)));
+      });
+    }, delay);
+  }
+
+  /** One pass over the workflow's active schedules (what the timer runs; tests call it directly with a manual clock). */
+  async runOnce(): Promise<SchedulerPass> {
+    const { now, schedules } = await this.backend.dueSchedules(this.wf.def.name);
+    const started: ScheduledStart[] = [];
+    let skipped = 0;
+    let nextTickAt: number | undefined;
+    for (const s of schedules) {
+      const plan = planTicks(s, now);
+      if (plan) {
+        for (const tick of plan.fire) started.push(await this.start1(s, tick));
+        const last = plan.fire.at(-1);
+        const fired = last === undefined ? {} : { lastTickAt: last, lastRunId: scheduleRunId(s.id, last) };
+        if (await this.backend.advanceSchedule(s.id, s.cursor, { cursor: plan.cursor, skipped: plan.skipped, ...fired })) skipped += plan.skipped;
+      }
+      const next = nextTickAfter(s, plan?.cursor ?? s.cursor);
+      if (next !== undefined && (nextTickAt === undefined || next < nextTickAt)) nextTickAt = next;
+    }
+    return { started, skipped, nextTickAt, now };
+  }
+
+  /** Creates the run of one tick, or finds it there (created by another scheduler, maybe of another version). */
+  private async start1(s: ScheduleRecord, tick: number): Promise<ScheduledStart> {
+    const runId = scheduleRunId(s.id, tick);
+    try {
+      const res = await startDistributedRun(this.wf, undefined, s.input, this.backend, runId);
+      return { schedule: s.id, tick, runId, created: res.created };
+    } catch (err) {
+      // The tick's run exists with another input or graph: the schedule changed, or a worker of another version
+      // started it first. Either way the tick has its run.
+      if (err instanceof RunInputMismatchError || err instanceof FingerprintMismatchError) return { schedule: s.id, tick, runId, created: false };
+      throw err;
+    }
+  }
+}

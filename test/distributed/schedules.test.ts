@@ -1,0 +1,200 @@
+/**
+ * Schedules on the memory backend: the store conformance suite, then the scheduler's tick and catch-up rules
+ * driven by a manual clock (every tick and every pause exactly where the test puts it), the Orchestrator API and
+ * workers starting scheduled runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { Scheduler } from '../../runtime/distributed/scheduler.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { compiledOf } from '../../runtime/engine/compile.js';
+import { InvalidScheduleError, ScheduleNotFoundError } from '../../runtime/core/errors.js';
+import { planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
+import type { ScheduleRecord } from '../../runtime/distributed/contracts.js';
+import { describeScheduleConformance } from './schedule-conformance.js';
+import { ChainWorkflowDef, CountCtx, chain, until } from './helpers.js';
+
+describeScheduleConformance('memory', async () => new MemoryBackend());
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const S = 1_000;
+
+function setup(start = T0 + 200) {
+  let now = start;
+  const clock = { now: () => now, set: (t: number) => void (now = t), advance: (ms: number) => void (now += ms) };
+  const backend = new MemoryBackend({ clock: clock.now });
+  const wf = compiledOf(ChainWorkflowDef);
+  const scheduler = new Scheduler(backend, wf);
+  const ticksOf = async () => (await backend.listRuns()).map((r) => scheduledRunOf(r.runId)!.tick - T0).sort((a, b) => a - b);
+  return { clock, backend, wf, scheduler, ticksOf };
+}
+
+describe('scheduler (memory backend, manual clock)', () => {
+  it('starts one run per tick, named after the schedule and the tick, with the schedule input', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 'every-second', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 5 });
+    expect((await scheduler.runOnce()).started).toEqual([]);
+    clock.set(T0 + S + 10);
+    const pass = await scheduler.runOnce();
+    expect(pass.started).toEqual([{ schedule: 'every-second', tick: T0 + S, runId: 'schedule:every-second:2026-01-01T00:00:01.000Z', created: true }]);
+    expect(pass.nextTickAt).toBe(T0 + 2 * S);
+    expect((await scheduler.runOnce()).started).toEqual([]);
+    clock.set(T0 + 3 * S + 500);
+    expect((await scheduler.runOnce()).started.map((s) => s.tick - T0)).toEqual([2 * S, 3 * S]);
+    expect(await ticksOf()).toEqual([S, 2 * S, 3 * S]);
+    const run = await backend.getRun(scheduleRunId('every-second', T0 + S));
+    expect(run).toMatchObject({ workflow: 'ChainWorkflow', input: 5, status: 'running' });
+    expect(await backend.getSchedule('every-second')).toMatchObject({ lastTickAt: T0 + 3 * S, lastRunId: 'schedule:every-second:2026-01-01T00:00:03.000Z', cursor: T0 + 3 * S + 500, skipped: 0 });
+  });
+
+  it('only serves schedules of its own workflow', async () => {
+    const { clock, backend, scheduler } = setup();
+    await backend.putSchedule({ id: 'other', workflow: 'FanWorkflow', cron: '* * * * * *', input: 1 });
+    clock.advance(5 * S);
+    expect((await scheduler.runOnce()).started).toEqual([]);
+    expect(await backend.listRuns()).toEqual([]);
+  });
+
+  it('catch-up none: ticks older than graceMs are skipped and counted', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'none', graceMs: 2_500 });
+    clock.set(T0 + 10 * S + 100); // down for ~10 s: ticks 1..7 are older than 2.5 s
+    const pass = await scheduler.runOnce();
+    expect(pass.started.map((s) => s.tick - T0)).toEqual([8 * S, 9 * S, 10 * S]);
+    expect(pass.skipped).toBe(7);
+    expect(await ticksOf()).toEqual([8 * S, 9 * S, 10 * S]);
+    expect((await backend.getSchedule('s'))!.skipped).toBe(7);
+  });
+
+  it('catch-up latest: one run for the most recent missed tick', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'latest', graceMs: 0 });
+    clock.set(T0 + 10 * S + 100);
+    const pass = await scheduler.runOnce();
+    expect(pass.started.map((s) => s.tick - T0)).toEqual([10 * S]);
+    expect(pass.skipped).toBe(9);
+    expect(await ticksOf()).toEqual([10 * S]);
+  });
+
+  it('catch-up all: every missed tick up to catchUpLimit, the most recent ones', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'all', catchUpLimit: 4, graceMs: 0 });
+    clock.set(T0 + 10 * S + 100);
+    const pass = await scheduler.runOnce();
+    expect(pass.started.map((s) => s.tick - T0)).toEqual([7 * S, 8 * S, 9 * S, 10 * S]);
+    expect(pass.skipped).toBe(6);
+    expect(await ticksOf()).toEqual([7 * S, 8 * S, 9 * S, 10 * S]);
+  });
+
+  it('pause stops ticks; resume restarts them and the ticks missed while paused follow the catch-up policy', async () => {
+    for (const [catchUp, expected] of [
+      ['none', [1, 2, 6, 7]],
+      ['latest', [1, 2, 5, 6, 7]],
+      ['all', [1, 2, 3, 4, 5, 6, 7]],
+    ] as const) {
+      const { clock, backend, scheduler, ticksOf } = setup();
+      await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp, graceMs: 60_000 });
+      clock.set(T0 + 2 * S + 100);
+      await scheduler.runOnce();
+      await backend.pauseSchedule('s');
+      clock.set(T0 + 5 * S + 300); // ticks 3, 4, 5 fall during the pause (even though they are within graceMs)
+      expect((await scheduler.runOnce()).started).toEqual([]);
+      await backend.resumeSchedule('s');
+      clock.set(T0 + 7 * S + 100);
+      await scheduler.runOnce();
+      expect(await ticksOf(), catchUp).toEqual(expected.map((t) => t * S));
+    }
+  });
+
+  it('a removed schedule starts nothing more; its runs stay', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *' });
+    clock.set(T0 + S + 100);
+    await scheduler.runOnce();
+    expect(await backend.removeSchedule('s')).toBe(true);
+    clock.set(T0 + 5 * S + 100);
+    expect((await scheduler.runOnce()).started).toEqual([]);
+    expect(await ticksOf()).toEqual([S]);
+  });
+
+  it('a new cron expression never back-fills: its ticks start after the update', async () => {
+    const { clock, backend, scheduler, ticksOf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '0 0 * * * *', catchUp: 'all', graceMs: 0 });
+    clock.set(T0 + 30 * 60 * S);
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '*/10 * * * * *', catchUp: 'all', graceMs: 0 });
+    clock.advance(25 * S);
+    await scheduler.runOnce();
+    expect(await ticksOf()).toEqual([30 * 60 * S + 10 * S, 30 * 60 * S + 20 * S]);
+  });
+
+  it('reads the expression in the schedule time zone', async () => {
+    const { clock, backend, scheduler } = setup(Date.parse('2026-07-01T06:00:00.000Z'));
+    await backend.putSchedule({ id: 'paris', workflow: 'ChainWorkflow', cron: '0 9 * * *', timezone: 'Europe/Paris' });
+    await backend.putSchedule({ id: 'utc', workflow: 'ChainWorkflow', cron: '0 9 * * *' });
+    clock.set(Date.parse('2026-07-01T09:00:00.500Z'));
+    const pass = await scheduler.runOnce();
+    // 09:00 in Paris in July is 07:00 UTC.
+    expect(pass.started.map((s) => s.runId).sort()).toEqual(['schedule:paris:2026-07-01T07:00:00.000Z', 'schedule:utc:2026-07-01T09:00:00.000Z']);
+  });
+
+  it('a tick whose run exists with another input (the schedule changed meanwhile) counts as started', async () => {
+    const { clock, backend, scheduler, wf } = setup();
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 1 });
+    await new Orchestrator(backend, ChainWorkflowDef).startRun(new CountCtx(), 99, { runId: scheduleRunId('s', T0 + S) });
+    clock.set(T0 + S + 100);
+    expect((await scheduler.runOnce()).started).toEqual([{ schedule: 's', tick: T0 + S, runId: scheduleRunId('s', T0 + S), created: false }]);
+    expect((await backend.getRun(scheduleRunId('s', T0 + S)))!.input).toBe(99);
+    expect(wf.def.name).toBe('ChainWorkflow');
+  });
+});
+
+describe('planTicks', () => {
+  const rec = (over: Partial<ScheduleRecord>): ScheduleRecord => ({
+    id: 's', workflow: 'W', cron: '* * * * * *', timezone: undefined, input: null, catchUp: 'latest', catchUpLimit: 100, graceMs: 0,
+    paused: false, cursor: T0, resumedAt: undefined, lastTickAt: undefined, lastRunId: undefined, skipped: 0, createdAt: T0, updatedAt: T0, ...over,
+  });
+  it('is undefined when nothing is due, and never enumerates a year of missed ticks', () => {
+    expect(planTicks(rec({}), T0 + 999)).toBeUndefined();
+    const year = 365 * 24 * 3600 * S;
+    expect(planTicks(rec({ catchUp: 'all', catchUpLimit: 3 }), T0 + year)).toMatchObject({ fire: [T0 + year - 2 * S, T0 + year - S, T0 + year], cursor: T0 + year });
+  });
+  it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {
+    expect(planTicks(rec({ graceMs: 2 * S }), T0 + 3 * S)).toEqual({ fire: [T0 + S, T0 + 2 * S, T0 + 3 * S], skipped: 0, cursor: T0 + 3 * S });
+  });
+});
+
+describe('Orchestrator schedules API', () => {
+  it('defines, lists, pauses, resumes and removes schedules of its workflow', async () => {
+    const backend = new MemoryBackend();
+    const orch = new Orchestrator(backend, chain());
+    const rec = await orch.schedule({ id: 'hourly', cron: '0 * * * *', input: 3 });
+    expect(rec).toMatchObject({ id: 'hourly', workflow: 'ChainWorkflow', input: 3 });
+    await expect(orch.schedule({ id: 'bad', cron: '* * * *' })).rejects.toThrow(InvalidScheduleError);
+    await expect(orch.schedule({ id: 'bad', cron: '* * * *' })).rejects.toThrow('invalid cron expression "* * * *"');
+    expect((await orch.schedules()).map((s) => s.id)).toEqual(['hourly']);
+    expect((await orch.pauseSchedule('hourly')).paused).toBe(true);
+    expect((await orch.resumeSchedule('hourly')).paused).toBe(false);
+    expect(await orch.removeSchedule('hourly')).toBe(true);
+    expect(await orch.getSchedule('hourly')).toBeUndefined();
+    await expect(orch.pauseSchedule('hourly')).rejects.toThrow(ScheduleNotFoundError);
+    await expect(new Orchestrator(backend).schedule({ id: 'x', cron: '* * * * *' })).rejects.toThrow(/needs the workflow/);
+  });
+});
+
+describe('workers start scheduled runs', () => {
+  it('a pool of several workers starts each tick once and runs it to completion', async () => {
+    const backend = new MemoryBackend();
+    const orch = new Orchestrator(backend, chain());
+    await orch.schedule({ id: 'tick', cron: '* * * * * *', input: 1, catchUp: 'all' });
+    const pools = [0, 1].map(() => new WorkerPool(backend, ChainWorkflowDef, chain().instance, { size: 2, idleMaxMs: 50, schedulePollMs: 200 }));
+    await Promise.all(pools.map((p) => p.start()));
+    await until(async () => (await backend.listRuns({ status: 'completed' })).length >= 3, 20_000, 'three scheduled runs');
+    await orch.pauseSchedule('tick');
+    await Promise.all(pools.map((p) => p.stop()));
+    const runs = await backend.listRuns();
+    const ticks = runs.map((r) => scheduledRunOf(r.runId)!.tick).sort((a, b) => a - b);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(S);
+  });
+});
