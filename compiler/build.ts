@@ -8,9 +8,10 @@ import path from 'node:path';
 import { ts } from 'ts-morph';
 import type { Diagnostic, FlowModel, WorkflowModel } from './model.js';
 import { Analyzer, analyzeProject, type AnalysisResult } from './analyze/index.js';
-import { formatDiagnostics } from './diagnostics.js';
+import { formatDiagnostics, sortDiagnostics } from './diagnostics.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
+import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
 import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputFile, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
@@ -41,6 +42,11 @@ export interface BuildOptions {
   cwd?: string;
   /** The module generated code imports the runtime from. Default `floxide`. */
   runtimeModule?: string;
+  /**
+   * Changes that break runs in flight on a recorded version (FLX050-FLX053) are errors, not warnings: for CI, so a
+   * deploy that would strand runs fails before it ships.
+   */
+  strictVersions?: boolean;
 }
 
 export interface BuildResult {
@@ -55,6 +61,10 @@ export interface BuildResult {
   modules: WriteResult;
   /** Docs graphs (empty without `docs`). */
   docs: WriteResult;
+  /** The versions files (`<stem>.floxide.versions.json`, next to the generated modules). */
+  versions: WriteResult;
+  /** Graph versions this build records for the first time, with what changed since the previous one. */
+  newVersions: VersionNote[];
   /**
    * Generated modules whose source no longer declares a workflow (or is gone): deleted by a build, reported (exit 1)
    * by `check`. Absolute paths.
@@ -141,8 +151,12 @@ export async function renderDocs(model: FlowModel, docsDir: string): Promise<Out
   return files;
 }
 
-/** Emits and writes (or checks) everything for an analysis result. */
-export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOptions, started = performance.now(), cache?: RenderCache): Promise<BuildResult> {
+/**
+ * Emits and writes (or checks) everything for an analysis result. `probe` answers whether a recorded input type is
+ * assignable to the current one (the {@link Analyzer}'s `probeAssignable`); without it a changed input type counts
+ * as narrowed.
+ */
+export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOptions, started = performance.now(), cache?: RenderCache, probe?: TypeProbe): Promise<BuildResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const result: BuildResult = {
     exitCode: ExitCode.Ok,
@@ -151,17 +165,23 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     rootDir: analysis.rootDir,
     modules: emptyWrite(),
     docs: emptyWrite(),
+    versions: emptyWrite(),
+    newVersions: [],
     orphans: [],
     errors: [],
     durationMs: 0,
   };
   if (opts.json) result.json = JSON.stringify(analysis.model, null, 2);
-  if (analysis.diagnostics.some((d) => d.severity === 'error')) {
+  const layout: OutputLayout = { rootDir: analysis.rootDir, outDir: opts.outDir ? path.resolve(cwd, opts.outDir) : undefined, runtimeModule: opts.runtimeModule };
+  const versions = analysis.diagnostics.some((d) => d.severity === 'error') ? undefined : checkVersions(analysis.model, layout, { strict: opts.strictVersions, probe });
+  if (versions) result.diagnostics = sortDiagnostics([...analysis.diagnostics, ...versions.diagnostics]);
+  if (!versions || result.diagnostics.some((d) => d.severity === 'error')) {
     result.exitCode = ExitCode.Failed;
   } else {
-    const layout: OutputLayout = { rootDir: analysis.rootDir, outDir: opts.outDir ? path.resolve(cwd, opts.outDir) : undefined, runtimeModule: opts.runtimeModule };
     const modules = renderModules(analysis.model, layout, cache);
     result.modules = writeOutputs(modules, { check: opts.check });
+    result.versions = writeOutputs(versions.files, { check: opts.check });
+    result.newVersions = versions.notes;
     const scopeRoots = opts.paths?.length ? opts.paths.map((p) => path.resolve(cwd, p)) : [analysis.rootDir];
     result.orphans = findOrphanedModules({
       dirs: layout.outDir ? [layout.outDir] : scopeRoots,
@@ -172,7 +192,7 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     });
     if (!opts.check) removeFiles(result.orphans);
     if (opts.docs) result.docs = writeOutputs(await renderDocs(analysis.model, path.resolve(cwd, opts.docs)), { check: opts.check });
-    if (result.modules.stale.length + result.docs.stale.length > 0 || (opts.check && result.orphans.length > 0)) result.exitCode = ExitCode.Failed;
+    if (result.modules.stale.length + result.docs.stale.length + result.versions.stale.length > 0 || (opts.check && result.orphans.length > 0)) result.exitCode = ExitCode.Failed;
   }
   result.durationMs = performance.now() - started;
   return result;
@@ -184,7 +204,8 @@ export async function buildProject(opts: BuildOptions = {}): Promise<BuildResult
   const resolved = resolveOptions(opts);
   if ('error' in resolved) return usageResult(resolved.error, started);
   try {
-    return await buildFromAnalysis(analyzeProject(analyzeOptions(opts, resolved)), opts, started);
+    const analyzer = new Analyzer(analyzeOptions(opts, resolved));
+    return await buildFromAnalysis(analyzer.analyze(), opts, started, undefined, (file, pairs) => analyzer.probeAssignable(file, pairs));
   } catch (err) {
     return usageResult(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, started);
   }
@@ -198,6 +219,8 @@ function usageResult(message: string, started: number): BuildResult {
     rootDir: '',
     modules: emptyWrite(),
     docs: emptyWrite(),
+    versions: emptyWrite(),
+    newVersions: [],
     orphans: [],
     errors: [message],
     durationMs: performance.now() - started,
@@ -219,7 +242,7 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
   let err = '';
   for (const e of result.errors) err += `floxide: ${e}\n`;
   if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd, rootDir: result.rootDir || undefined }).replace(/\n?$/, '\n');
-  const stale = [...result.modules.stale, ...result.docs.stale];
+  const stale = [...result.modules.stale, ...result.versions.stale, ...result.docs.stale];
   const orphans = opts.check ? result.orphans : [];
   if (stale.length + orphans.length > 0) {
     err += `${stale.length + orphans.length} generated file(s) are stale, missing or orphaned; run \`floxide build\`:\n`;
@@ -237,11 +260,22 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
     } else {
       out += `floxide: ${n} workflow(s) in ${files} module(s): ${result.modules.written.length} written, ${result.modules.unchanged.length} unchanged`;
       if (docs > 0) out += `; docs: ${result.docs.written.length} written, ${result.docs.unchanged.length} unchanged`;
+      if (result.versions.written.length > 0) out += `; versions: ${result.versions.written.length} file(s) written`;
       if (result.orphans.length > 0) out += `; removed ${result.orphans.length} orphaned module(s): ${result.orphans.map(rel).join(', ')}`;
     }
     out += ` (${Math.round(result.durationMs)} ms)\n`;
+    if (!opts.check) for (const v of result.newVersions) if (v.previous) out += `floxide: ${formatNewVersion(v)}\n`;
   }
   return { stdout: out, stderr: err };
+}
+
+/** `Flow: new version 9bc1... (from 3f2a...: node polish added; safe for runs in flight)`. */
+export function formatNewVersion(v: VersionNote): string {
+  if (!v.previous) return `${v.workflow}: version ${v.id} recorded (the first)`;
+  const unsafe = v.changes.filter((c) => !c.safe);
+  const what = v.changes.length === 0 ? 'same graph' : v.changes.map((c) => c.text).join(', ');
+  const verdict = unsafe.length === 0 ? 'safe for runs in flight' : `${unsafe.length} change(s) break runs in flight on ${v.previous}`;
+  return `${v.workflow}: new version ${v.id} (from ${v.previous}: ${what}; ${verdict})`;
 }
 
 /** A running `--watch`. */
@@ -277,7 +311,7 @@ export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, 
       let result: BuildResult;
       try {
         const analysis = changed.length === 0 ? analyzer.analyze() : analyzer.refresh(changed);
-        result = await buildFromAnalysis(analysis, opts, started, cache);
+        result = await buildFromAnalysis(analysis, opts, started, cache, (file, pairs) => analyzer.probeAssignable(file, pairs));
       } catch (err) {
         result = usageResult(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, started);
       }

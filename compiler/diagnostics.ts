@@ -42,6 +42,11 @@ export const DIAGNOSTIC_CODES = {
   FLX026: { severity: 'error', title: 'misused floxide decorator', hint: 'see docs/diagnostics.md for where each decorator goes' },
   FLX027: { severity: 'error', title: 'nested workflows form a cycle', hint: 'a workflow cannot contain itself, directly or through other workflows' },
   FLX030: { severity: 'warning', title: 'unreachable node', hint: 'add an edge to it, or remove the field' },
+  FLX050: { severity: 'warning', title: 'a node of a recorded version is gone (removed or renamed)', hint: 'keep workers serving the old version until its runs drain (docs/deploying.md)' },
+  FLX051: { severity: 'warning', title: "a node's input type is narrowed from a recorded version", hint: 'accept the old input type too (widen it), or drain the old version before its items reach the new code' },
+  FLX052: { severity: 'warning', title: "a join's fan-out changed from a recorded version", hint: 'keep workers serving the old version until its runs drain: its parked join arrivals count the old fan-out' },
+  FLX053: { severity: 'warning', title: "a context field's merge strategy changed from a recorded version", hint: 'keep workers serving the old version until its runs drain: their stored context deltas follow the old strategy' },
+  FLX054: { severity: 'error', title: 'versions file cannot be read', hint: 'restore the file from version control, or delete it to start a new record' },
   FLX040: { severity: 'warning', title: 'generated module is stale or missing', hint: 'run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)' },
 } as const satisfies Record<string, DiagnosticCodeInfo>;
 

@@ -19,11 +19,11 @@ const short = (v: unknown): string => {
 };
 
 function print(e: WorkflowEvent): void {
-  if (e.type === 'step') {
-    console.log(`step  ${e.node.padEnd(8)} item ${e.itemId.padEnd(3)} in: ${short(e.input)}`);
-    console.log(`      ${''.padEnd(8)} ${e.transition.padEnd(8)} out: ${short(e.output)}`);
-  } else if (e.type === 'retry') console.log(`retry ${e.node} attempt ${e.attempt} failed (${e.error.message}); next in ${e.delayMs} ms`);
-  else if (e.type === 'completed' && e.dropped.length > 0) console.log(`dropped ${e.dropped.length} queued item(s)`);
+  if (e.type === 'step.finished' && e.local) {
+    console.log(`step  ${e.node.padEnd(8)} item ${e.itemId.padEnd(3)} in: ${short(e.local.input)}`);
+    console.log(`      ${''.padEnd(8)} ${e.local.transition.padEnd(8)} out: ${short(e.local.output)}`);
+  } else if (e.type === 'step.retry') console.log(`retry ${e.node} attempt ${e.attempt} failed (${e.error.message}); next in ${e.delayMs} ms`);
+  else if (e.type === 'run.completed' && e.dropped.length > 0) console.log(`dropped ${e.dropped.length} queued item(s)`);
 }
 
 const topic = process.argv[2] ?? 'TypeScript workflows';

@@ -58,6 +58,7 @@ export {
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
   serializeError,
@@ -73,6 +74,8 @@ export {
   classifyLiveness,
   shouldDeadLetter,
   DEFAULT_LIVENESS_THRESHOLD_MS,
+  supportsObservation,
+  type RunObserver,
   type DistributedBackend,
   type WorkQueue,
   type ContextStore,
@@ -132,7 +135,32 @@ export { executeStep } from './engine/core.js';
 export { settleJoinGroup, settlementItemJson, HELD_GROUP_NODE, JoinBook } from './engine/joins.js';
 export { planCommit, noTerminalError, type CommitPlan, type CommitInput, type PlannedItem, type PlannedArrival } from './engine/commit.js';
 export type { EngineItem, JoinFrame, JoinArrival, StepOutcome, StepEnv } from './engine/types.js';
-export type { WorkflowEvent, RunResult } from './engine/events.js';
+export {
+  WORKFLOW_EVENT_TYPES,
+  isFinalEvent,
+  stepRecordOf,
+  type WorkflowEvent,
+  type EventBase,
+  type RunCreatedEvent,
+  type StepStartedEvent,
+  type StepFinishedEvent,
+  type StepRetryEvent,
+  type RunCompletedEvent,
+  type RunFailedEvent,
+  type RunCancelledEvent,
+  type RunPausedEvent,
+  type RunResumedEvent,
+  type LocalStepDetail,
+  type LocalTransition,
+  type StepOutcomeKind,
+  type StepRecord,
+  type EventEnvelope,
+  type SubscribeOptions,
+  type EventSubscriber,
+  type StepHistoryReader,
+  type RunResult,
+} from './engine/events.js';
+export { EventFeed, type EventFeedOptions } from './engine/feed.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions, type RunHandle, type SignalOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
 export { atTime, sleep, systemClock, type Clock } from './core/time.js';

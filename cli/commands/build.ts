@@ -9,6 +9,7 @@ interface BuildFlags {
   watch?: boolean;
   docs?: string;
   json?: boolean;
+  strictVersions?: boolean;
 }
 
 const EXAMPLES = `
@@ -21,6 +22,10 @@ Examples:
   $ floxide build --watch                      rebuild on every change and print the rebuild time
   $ floxide build --docs docs                  also write docs/<Workflow>.dot, .svg and .mmd
   $ floxide build --json > model.json          print the analysed FlowModel as JSON
+  $ floxide build --check --strict-versions    CI: also fail on changes that break runs in flight (FLX050-FLX053)
+
+Each build records every workflow's graph version in <file>.floxide.versions.json (commit it) and warns about
+changes that break runs still in flight on a recorded version (docs/deploying.md).
 
 Exit codes: 0 ok, 1 errors in the workflows or stale generated files (--check), 2 bad usage or internal error.
 `;
@@ -35,10 +40,11 @@ const buildCommand: CommandFactory = (io: CliIo) =>
     .option('-w, --watch', 'rebuild when a source changes and print the rebuild time, e.g. `floxide build --watch`')
     .option('--docs <dir>', 'also write <Workflow>.dot, .svg and .mmd per workflow into <dir>, e.g. `--docs docs`')
     .option('--json', 'print the analysed FlowModel as JSON on stdout, e.g. `floxide build --json > model.json`')
+    .option('--strict-versions', 'changes that break runs in flight on a recorded version (FLX050-FLX053) are errors, e.g. `floxide build --check --strict-versions` in CI')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: BuildFlags) => {
       const { buildProject, formatBuildResult, watchProject } = await import('../../compiler/build.js');
-      const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, cwd: io.cwd };
+      const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, strictVersions: flags.strictVersions, cwd: io.cwd };
       const report = (result: Awaited<ReturnType<typeof buildProject>>) => {
         const { stdout, stderr } = formatBuildResult(result, { cwd: io.cwd, color: io.color, check: flags.check, json: flags.json });
         if (stdout) io.stdout.write(stdout);

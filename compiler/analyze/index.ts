@@ -8,7 +8,8 @@ import { ts, type Project } from 'ts-morph';
 import { sortDiagnostics } from '../diagnostics.js';
 import { FLOW_MODEL_VERSION, type Diagnostic, type FlowModel, type WorkflowModel } from '../model.js';
 import type { FileClasses } from './extract.js';
-import { configFileNames, isSkippedFile, loadProject, scopeMatcher, tsDiagnostic, type AnalyzeOptions } from './project.js';
+import { configFileNames, isSkippedFile, loadProject, scopeMatcher, slash, tsDiagnostic, type AnalyzeOptions } from './project.js';
+import { probeAssignable } from './probe.js';
 import { ProgramAnalysis } from './session.js';
 
 export type { AnalyzeOptions } from './project.js';
@@ -124,6 +125,15 @@ export class Analyzer {
     }
     this.run(affected);
     return this.result();
+  }
+
+  /**
+   * Per pair of type texts `[from, to]`, whether `from` is assignable to `to` with the names of `file` (relative to
+   * the project root) in scope; false when a name does not resolve. All false before a successful `analyze()`.
+   */
+  probeAssignable(file: string, pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
+    if (!this.project) return pairs.map(() => false);
+    return probeAssignable(this.project, slash(path.resolve(this.rootDir, file)), pairs);
   }
 
   private isConfigFile(abs: string): boolean {

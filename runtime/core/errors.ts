@@ -84,6 +84,12 @@ export class UnrecoverableError extends defineError('UnrecoverableError', 'FLOXI
  */
 export class MissingDependencyError extends defineError('MissingDependencyError', 'FLOXIDE_MISSING_DEPENDENCY') {}
 
+/**
+ * An event subscription asked to resume after a cursor the store no longer retains (its retention trimmed the events
+ * after it): some events cannot be delivered, so the subscription ends with this instead of a silent gap.
+ */
+export class EventsLostError extends defineError('EventsLostError', 'FLOXIDE_EVENTS_LOST') {}
+
 /** An error as stored data. */
 export interface SerializedError {
   name: string;
@@ -134,6 +140,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
 };

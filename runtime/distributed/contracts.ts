@@ -15,6 +15,7 @@
 import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
+import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
 
 export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
@@ -525,6 +526,27 @@ export interface BatchStepCommitter {
 /** True when `backend` implements the optional {@link BatchStepCommitter.commitSteps}. */
 export function supportsBatchCommit(backend: DistributedBackend): backend is DistributedBackend & BatchStepCommitter {
   return typeof (backend as Partial<BatchStepCommitter>).commitSteps === 'function';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Seeing runs: step history and events
+
+/**
+ * A backend that keeps each run's step history and publishes its events (the `WorkflowEvent` union of
+ * `engine/events.ts`). The backend records both inside the operations they describe, atomically with them:
+ * `run.created` with {@link RunInfoStore.createRun}; `step.started` with each lease ({@link WorkQueue.claim}, a
+ * hand-off), attempt and worker of the lease; `step.finished` / `step.retry` and a {@link StepRecord} in the history
+ * with each applied commit (`startedAt` = when the item was leased, `finishedAt` = the commit, both the backend's
+ * clock); `run.completed` / `run.failed` / `run.cancelled` when the run becomes final; `run.paused` / `run.resumed`
+ * with an applied pause / resume. A commit that applies nothing (duplicate, lease lost, run finished) reports nothing.
+ * Events of one run are delivered in the order these operations applied.
+ */
+export interface RunObserver extends StepHistoryReader, EventSubscriber {}
+
+/** True when `backend` implements {@link RunObserver} (the memory backend does; Redis and Postgres follow). */
+export function supportsObservation(backend: DistributedBackend): backend is DistributedBackend & RunObserver {
+  const b = backend as Partial<RunObserver>;
+  return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';
 }
 
 /** What workers and the orchestrator use: every store, one backend. */

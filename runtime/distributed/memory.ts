@@ -12,6 +12,8 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { ParkedGroups } from '../engine/joins.js';
+import { EventFeed } from '../engine/feed.js';
+import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
@@ -37,6 +39,7 @@ import {
   type ListRunsFilter,
   type NewRun,
   type PendingWork,
+  type RunObserver,
   type RunMetrics,
   type RunRecord,
   type RunStatus,
@@ -60,6 +63,8 @@ import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './sc
 export interface MemoryBackendOptions {
   /** The backend's clock (epoch ms). Inject a manual clock to test leases and delays without waiting. */
   readonly clock?: () => number;
+  /** How many of the newest events the backend keeps for subscribers (default 100,000). */
+  readonly eventRetention?: number;
 }
 
 interface MemItem {
@@ -72,6 +77,8 @@ interface MemItem {
   workerId: string | undefined;
   leaseToken: string | undefined;
   leaseExpiresAt: number | undefined;
+  /** When the current (or last) lease was granted: the attempt's start in the step history. */
+  leasedAt: number;
   notBefore: number | undefined;
   /** The last claim's lease expired before a commit: the next claim is a redelivery. */
   expired: boolean;
@@ -107,6 +114,8 @@ interface MemRun {
   readonly metrics: { -readonly [K in keyof RunMetrics]: K extends 'counters' ? Record<string, number> : number };
   readonly errors: string[];
   readonly deadLetters: string[];
+  /** The step history: one StepRecord (JSON) per applied commit, oldest first. */
+  readonly history: string[];
 }
 
 
@@ -123,7 +132,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -137,9 +146,38 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   private runSeq = 0;
   private tokenSeq = 0;
   private closed = false;
+  private readonly feed: EventFeed;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.clock = options.clock ?? Date.now;
+    this.feed = new EventFeed({ retention: options.eventRetention });
+  }
+
+  // ---- RunObserver
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    this.open();
+    return this.runOrThrow(runId).history.map((h) => copy<StepRecord>(h, 'step record'));
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
+    this.open();
+    if (options.runId !== undefined) assertRunId(options.runId);
+    return this.feed.subscribe(options);
+  }
+
+  /** Records a finished attempt in the run's history and publishes its event. */
+  private stepFinished(run: MemRun, it: MemItem, now: number, outcome: StepRecord['outcome'], errorJson: string | undefined, delayMs?: number): void {
+    const error = errorJson === undefined ? undefined : copy<SerializedError>(errorJson, 'error');
+    const step = { runId: run.runId, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId: it.workerId, startedAt: it.leasedAt, at: now };
+    const record: StepRecord = { runId: run.runId, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId: it.workerId, startedAt: it.leasedAt, finishedAt: now, outcome, error };
+    run.history.push(JSON.stringify(record));
+    if (outcome === 'retry') this.feed.append({ ...step, type: 'step.retry', delayMs: delayMs!, error: error! });
+    else this.feed.append({ ...step, type: 'step.finished', outcome, error });
+  }
+
+  private publish(event: WorkflowEvent): void {
+    this.feed.append(event);
   }
 
   // ---- lifecycle
@@ -209,10 +247,12 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       metrics: { ...emptyMetrics(), counters: {} },
       errors: [],
       deadLetters: [],
+      history: [],
     };
     this.enqueue(run, spec.firstItem.id, spec.firstItem.node, itemJson, now);
     this.runs.set(run.runId, run);
     this.ring.push(run.runId);
+    this.publish({ type: 'run.created', runId: run.runId, at: now, workflow: run.workflow });
     return { created: true, run: this.recordOf(run) };
   }
 
@@ -250,6 +290,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     this.assertNotFinal(run, 'pause');
     run.status = 'paused';
     run.updatedAt = this.clock();
+    this.publish({ type: 'run.paused', runId: run.runId, at: run.updatedAt });
     return { applied: true, status: run.status, dropped: [] };
   }
 
@@ -260,6 +301,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     this.assertNotFinal(run, 'resume');
     run.status = 'running';
     run.updatedAt = this.clock();
+    this.publish({ type: 'run.resumed', runId: run.runId, at: run.updatedAt });
     return { applied: true, status: run.status, dropped: [] };
   }
 
@@ -314,9 +356,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.workerId = workerId;
     it.leaseToken = `${workerId}#${++this.tokenSeq}`;
     it.leaseExpiresAt = now + leaseMs;
+    it.leasedAt = now;
     it.notBefore = undefined;
     it.updatedAt = now;
     run.leased.add(it.itemId);
+    this.publish({ type: 'step.started', runId: run.runId, at: now, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId });
     return {
       runId: run.runId,
       workflow: run.workflow,
@@ -650,6 +694,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (plan.type === 'retry') {
       it.status = 'waiting_retry';
       run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'retry', now));
+      this.stepFinished(run, it, now, 'retry', plan.error, plan.delayMs);
       it.attempt += 1;
       it.notBefore = now + plan.delayMs;
       run.delayed.add(it.itemId);
@@ -657,6 +702,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     } else if (plan.type === 'failed') {
       it.status = plan.deadLetter ? 'dead_lettered' : 'failed';
       run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'failure', now));
+      this.stepFinished(run, it, now, 'failed', plan.error);
       run.metrics.failed += 1;
       if (plan.deadLetter) {
         run.metrics.deadLettered += 1;
@@ -667,6 +713,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
+      this.stepFinished(run, it, now, plan.type, undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {
@@ -706,6 +753,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       workerId: undefined,
       leaseToken: undefined,
       leaseExpiresAt: undefined,
+      leasedAt: now,
       notBefore: undefined,
       expired: false,
       committedTokens: new Set(),
@@ -747,6 +795,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (extra.outputJson !== undefined) run.outputJson = extra.outputJson;
     run.dropped = dropped;
     run.metrics.dropped += dropped.length;
+    const copies = dropped.map((d) => ({ ...d }));
+    if (status === 'completed') this.publish({ type: 'run.completed', runId: run.runId, at: now, output: copy(run.outputJson ?? 'null', 'run output'), dropped: copies });
+    else this.publish({ type: status === 'failed' ? 'run.failed' : 'run.cancelled', runId: run.runId, at: now, error: run.error! });
     const at = this.ring.indexOf(run.runId);
     if (at >= 0) {
       this.ring.splice(at, 1);

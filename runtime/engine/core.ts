@@ -7,7 +7,7 @@
  * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
-import { CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { sleep, systemClock, type Clock } from '../core/time.js';
@@ -47,6 +47,8 @@ export interface RunScope {
   /** The item the step ran: the one given, or the join item its settlement item became. */
   lastItem: EngineItem | undefined;
   lastAttempt: number;
+  /** When the step's last attempt started (set only when someone listens to events). */
+  lastStartedAt: number;
   lastTransition: Transition<unknown> | undefined;
   lastError: unknown;
 }
@@ -85,7 +87,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -236,9 +238,9 @@ export async function stepCore(
       scope.lastAttempt = firstAttempt;
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
+      if (scope.onEvent) emitStarted(scope, item, firstAttempt);
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
-    if (scope.onEvent) scope.onEvent({ type: 'joined', runId: scope.runId, item: settled });
     item = settled;
   }
   scope.lastItem = item;
@@ -258,6 +260,7 @@ export async function stepCore(
   } else if (item.sleep !== undefined) parked = Transition.next(item.sleep.value);
   for (;;) {
     if (scope.abort.aborted) throw abortReason(scope.abort);
+    if (scope.onEvent) emitStarted(scope, item, attempt);
     const store = copy ? codec.clone(base, item.id) : base;
     let t: Transition<unknown>;
     const resumed = parked;
@@ -279,7 +282,9 @@ export async function stepCore(
       scope.lastError = err;
       if (shouldRetry(node.retry, err, attempt)) {
         const delayMs = backoffDelay(node.retry!, attempt, scope.random);
-        if (scope.onEvent) scope.onEvent({ type: 'retry', runId: scope.runId, node: node.name, itemId: item.id, attempt, delayMs, error: serializeError(err) });
+        if (scope.onEvent) {
+          scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
+        }
         // A wait that timed out waits again at once, in this step (its store attempt is the resumed item's, not the node's).
         if (!inline && !(resumed instanceof SignalTimeoutError)) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
         await sleep(delayMs, scope.abort.signal, scope.clock);
@@ -419,14 +424,37 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
-/** Emits the step event for an outcome (only called when someone listens). */
+/** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
+function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
+  const at = scope.clock.now();
+  scope.lastStartedAt = at;
+  scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+}
+
+/** Emits `step.finished` for an outcome (only called when someone listens; a deferred retry emitted `step.retry`). */
 export function emitStep(scope: RunScope, out: StepOutcome): void {
-  if (!scope.onEvent || out.type === 'retry' || out.type === 'failed') return;
+  if (!scope.onEvent || out.type === 'retry') return;
   const item = scope.lastItem!;
+  const base = { type: 'step.finished', runId: scope.runId, at: scope.clock.now(), node: item.node, itemId: item.id, attempt: scope.lastAttempt, workerId: undefined, startedAt: scope.lastStartedAt } as const;
+  if (out.type === 'failed') {
+    scope.onEvent({ ...base, outcome: 'failed', error: out.error });
+    return;
+  }
   const t = scope.lastTransition;
   const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
-  scope.onEvent({ type: 'step', runId: scope.runId, node: item.node, itemId: item.id, attempt: scope.lastAttempt, input: item.input, transition, output, produced: out.items });
+  scope.onEvent({ ...base, outcome: out.type, error: undefined, local: { transition, input: item.input, output, produced: out.items } });
+}
+
+/** The `run.completed` event of a local run. */
+export function completedEvent(runId: string, at: number, output: unknown, dropped: readonly EngineItem[]): WorkflowEvent {
+  return { type: 'run.completed', runId, at, output, dropped: dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })) };
+}
+
+/** The final event of a local run that threw `err`: `run.cancelled` for a cancellation, else `run.failed`. */
+export function failureEvent(runId: string, at: number, err: unknown): WorkflowEvent {
+  const error = serializeError(err);
+  return err instanceof CancelledError ? { type: 'run.cancelled', runId, at, error } : { type: 'run.failed', runId, at, error };
 }
 
 /**
@@ -482,7 +510,7 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
         }
       } else if (out.type === 'terminal') {
         const dropped = (queue.slice(head) as EngineItem[]).concat(parked?.waits ?? [], out.items);
-        if (onEvent) onEvent({ type: 'completed', runId: scope.runId, output: out.output, dropped });
+        if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
         return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
       } else if (out.type === 'failed') {
         throw nodeFailedError(scope, out.error);

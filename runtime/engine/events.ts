@@ -1,31 +1,223 @@
 /**
- * What the engine reports while a run progresses (`onEvent`) and what a finished local run returns.
+ * What every mode reports about a run: ONE typed event union ({@link WorkflowEvent}) for local runs (`onEvent`) and
+ * for stores (their subscriptions, {@link EventSubscriber}), the step history a store keeps ({@link StepRecord},
+ * {@link StepHistoryReader}), and what a finished local run returns ({@link RunResult}). Types only.
+ *
+ * Adding an event (waits, signals, timers): add a member to {@link WorkflowEvent} with a new dotted `type` (`wait.*`,
+ * `signal.*`, `timer.*`) and the {@link EventBase} fields; consumers switch on `type` and ignore types they do not
+ * know, so a new member breaks no reader.
  */
 import type { SerializedError } from '../core/errors.js';
+import type { DroppedItem } from './commit.js';
 import type { EngineItem } from './types.js';
 
+/**
+ * How one attempt of a step ended, as its commit recorded it. `continue`: it succeeded and the run goes on (a
+ * fallback that took the failure counts as `continue`); `terminal`: it completed the run; `retry`: it failed and will
+ * be tried again; `failed`: it failed for good and failed the run.
+ */
+export type StepOutcomeKind = 'continue' | 'terminal' | 'retry' | 'failed';
+
+/** One executed attempt of a step, as a store's history keeps it (oldest first, within the store's retention). */
+export interface StepRecord {
+  readonly runId: string;
+  readonly node: string;
+  readonly itemId: string;
+  /** 1-based. */
+  readonly attempt: number;
+  /** The distributed worker that ran it; undefined in local modes. */
+  readonly workerId: string | undefined;
+  /** When the attempt started (epoch ms): in distributed modes, when the item was leased (the store's clock). */
+  readonly startedAt: number;
+  /** When its outcome was committed (epoch ms; the store's clock in distributed modes). */
+  readonly finishedAt: number;
+  readonly outcome: StepOutcomeKind;
+  /** Why the attempt failed (`retry`, `failed`). */
+  readonly error: SerializedError | undefined;
+}
+
+/** Fields every event has. */
+export interface EventBase {
+  readonly runId: string;
+  /** When it happened (epoch ms; the store's clock for events a store emits). */
+  readonly at: number;
+}
+
+/** How a local step's node answered (local modes only: see {@link StepFinishedEvent.local}). */
+export type LocalTransition = 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback' | 'wait' | 'sleep';
+
+/** What a local run knows of a step in process and no store carries: its values. */
+export interface LocalStepDetail {
+  /** How the node answered. `fallback`: it failed and its fallbacks got the input. */
+  readonly transition: LocalTransition;
+  readonly input: unknown;
+  /** The value (`next`, `terminal`) or values (`nextAll`) the node produced. */
+  readonly output: unknown;
+  /** The items the step enqueued (join arrivals excluded). */
+  readonly produced: readonly EngineItem[];
+}
+
+/** A run was created (its record, initial context and start item saved; in `run`, the run began). */
+export interface RunCreatedEvent extends EventBase {
+  readonly type: 'run.created';
+  readonly workflow: string;
+}
+
+/** An attempt of a step began (distributed: the item was leased to `workerId`). */
+export interface StepStartedEvent extends EventBase {
+  readonly type: 'step.started';
+  readonly node: string;
+  readonly itemId: string;
+  readonly attempt: number;
+  readonly workerId: string | undefined;
+}
+
+/** An attempt of a step ended with a commit that was not a retry. */
+export interface StepFinishedEvent extends EventBase {
+  readonly type: 'step.finished';
+  readonly node: string;
+  readonly itemId: string;
+  readonly attempt: number;
+  readonly workerId: string | undefined;
+  readonly startedAt: number;
+  readonly outcome: 'continue' | 'terminal' | 'failed';
+  /** Set when `outcome` is `failed`. */
+  readonly error: SerializedError | undefined;
+  /** Present in local modes only (`run`, `runWithCheckpoint`, `resume` with `onEvent`): the step's values. */
+  readonly local?: LocalStepDetail;
+}
+
+/** An attempt of a step failed and the step will be tried again after `delayMs`. */
+export interface StepRetryEvent extends EventBase {
+  readonly type: 'step.retry';
+  readonly node: string;
+  readonly itemId: string;
+  /** The attempt that failed. */
+  readonly attempt: number;
+  readonly workerId: string | undefined;
+  readonly startedAt: number;
+  readonly delayMs: number;
+  readonly error: SerializedError;
+}
+
+/** The run completed with `output` (its first terminal output). */
+export interface RunCompletedEvent extends EventBase {
+  readonly type: 'run.completed';
+  readonly output: unknown;
+  /** Items still queued (or produced by the terminal step) that will never run. */
+  readonly dropped: readonly DroppedItem[];
+}
+
+/** The run failed (a node failure no fallback took, no terminal reached, its deadline). */
+export interface RunFailedEvent extends EventBase {
+  readonly type: 'run.failed';
+  readonly error: SerializedError;
+}
+
+/** The run was cancelled (`error` is the `CancelledError`, with the reason given). */
+export interface RunCancelledEvent extends EventBase {
+  readonly type: 'run.cancelled';
+  readonly error: SerializedError;
+}
+
+/** A distributed run was paused: workers claim none of its items until it is resumed. */
+export interface RunPausedEvent extends EventBase {
+  readonly type: 'run.paused';
+}
+
+/** A paused distributed run was resumed. */
+export interface RunResumedEvent extends EventBase {
+  readonly type: 'run.resumed';
+}
+
+/**
+ * Everything a run reports, in every mode. Per run, events come in the order they happened: `run.created` first,
+ * then per attempt `step.started` before its `step.finished` / `step.retry`, and one final `run.completed`,
+ * `run.failed` or `run.cancelled` last (distributed: commits that arrive after the run finished report nothing).
+ */
 export type WorkflowEvent =
-  | {
-      readonly type: 'step';
-      readonly runId: string;
-      readonly node: string;
-      readonly itemId: string;
-      readonly attempt: number;
-      readonly input: unknown;
-      /**
-       * How the step ended. `fallback`: it failed and its fallbacks got the input. `wait` / `sleep`: the item parked
-       * (`produced` holds the parked item, with its `wait` or `sleep` and its `notBefore`).
-       */
-      readonly transition: 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback' | 'wait' | 'sleep';
-      /** The value (`next`, `terminal`) or values (`nextAll`) the node produced. */
-      readonly output: unknown;
-      /** The items the step enqueued (join arrivals excluded). */
-      readonly produced: readonly EngineItem[];
-    }
-  | { readonly type: 'retry'; readonly runId: string; readonly node: string; readonly itemId: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError }
-  | { readonly type: 'joined'; readonly runId: string; readonly item: EngineItem }
-  | { readonly type: 'completed'; readonly runId: string; readonly output: unknown; readonly dropped: readonly EngineItem[] }
-  | { readonly type: 'failed'; readonly runId: string; readonly error: SerializedError };
+  | RunCreatedEvent
+  | StepStartedEvent
+  | StepFinishedEvent
+  | StepRetryEvent
+  | RunCompletedEvent
+  | RunFailedEvent
+  | RunCancelledEvent
+  | RunPausedEvent
+  | RunResumedEvent;
+
+/** Every event type (the one list). */
+export const WORKFLOW_EVENT_TYPES = [
+  'run.created',
+  'step.started',
+  'step.finished',
+  'step.retry',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'run.paused',
+  'run.resumed',
+] as const satisfies readonly WorkflowEvent['type'][];
+
+/** True for the events after which a run reports nothing more. */
+export function isFinalEvent(e: WorkflowEvent): boolean {
+  return e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled';
+}
+
+/** The history record of a step event (`step.finished`, `step.retry`). */
+export function stepRecordOf(e: StepFinishedEvent | StepRetryEvent): StepRecord {
+  return {
+    runId: e.runId,
+    node: e.node,
+    itemId: e.itemId,
+    attempt: e.attempt,
+    workerId: e.workerId,
+    startedAt: e.startedAt,
+    finishedAt: e.at,
+    outcome: e.type === 'step.retry' ? 'retry' : e.outcome,
+    error: e.error,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading history and subscribing: the store side
+
+/** An event as a subscription delivers it, with the cursor to resume after it. */
+export interface EventEnvelope {
+  /** Opaque, ordered within one store: pass it as {@link SubscribeOptions.after} to continue after this event. */
+  readonly cursor: string;
+  readonly event: WorkflowEvent;
+}
+
+export interface SubscribeOptions {
+  /** Only this run's events. */
+  readonly runId?: string;
+  /**
+   * Continue after this cursor (from an {@link EventEnvelope}). Omitted: from the oldest event the store still
+   * retains, so a subscriber started before a run sees all of it. The literal `'now'`: only events after the call.
+   */
+  readonly after?: string;
+  /** Ends the iteration (the iterator returns; no error). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A live, resumable event feed. The iterable yields every retained event after `after`, then waits for new ones
+ * (pushed by the store, not polled) until `signal` aborts or the consumer breaks. Events of one run come in order.
+ * A subscriber that falls behind the store's retention gets `EventsLostError` rather than a silent gap.
+ */
+export interface EventSubscriber {
+  subscribe(options?: SubscribeOptions): AsyncIterable<EventEnvelope>;
+}
+
+/** A store's step history. */
+export interface StepHistoryReader {
+  /** The run's executed attempts, oldest first. Throws `RunNotFoundError` for an unknown run. */
+  stepHistory(runId: string): Promise<StepRecord[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Local runs
 
 /** The result of a run with its bookkeeping (`runDetailed`). */
 export interface RunResult<O = unknown, C = unknown> {
@@ -40,5 +232,3 @@ export interface RunResult<O = unknown, C = unknown> {
   readonly steps: number;
   readonly context: C;
 }
-
-/** Id of the `index`-th child of `parent`. */

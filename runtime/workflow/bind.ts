@@ -25,7 +25,7 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
-import { emitStep, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
+import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
@@ -48,7 +48,7 @@ export interface RunOptions {
   deadline?: number | Date;
   /** Workflow-wide time limit from now, in ms (an alternative to `deadline`). */
   timeoutMs?: number;
-  /** Progress events: each step, retry, join, completion, failure. */
+  /** Progress events (the one {@link WorkflowEvent} union): run created, each attempt started, finished or retried, completion, failure, cancellation. */
   onEvent?: (event: WorkflowEvent) => void;
   /** Run id for `run` (default `"run"`); checkpointed modes take it as an argument. */
   runId?: string;
@@ -258,11 +258,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
-    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, options?.onEvent, clock);
+    const onEvent = options?.onEvent;
+    const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    if (onEvent) onEvent({ type: 'run.created', runId, at: clock.now(), workflow: this.wf.def.name });
     try {
       return (await runLoop(scope, ctx, input, mailbox)) as RunResult<O, C>;
     } catch (err) {
-      if (options?.onEvent) options.onEvent({ type: 'failed', runId, error: serializeError(err) });
+      if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
       rs.dispose();
@@ -285,6 +287,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);
       if (!created) this.checkInput(cp, input);
+      else if (options?.onEvent) options.onEvent({ type: 'run.created', runId, at: (options.clock ?? systemClock).now(), workflow: this.wf.def.name });
     } else {
       this.checkInput(cp, input);
     }
@@ -374,7 +377,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         } else if (out.type === 'terminal') {
           const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
-          if (onEvent) onEvent({ type: 'completed', runId, output: out.output, dropped });
+          if (onEvent) onEvent(completedEvent(runId, clock.now(), out.output, dropped));
           return out.output as O;
         } else if (out.type === 'failed') {
           await store.fail(runId, out.error);
@@ -389,7 +392,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (err instanceof CancelledError) await store.cancel(runId, serializeError(err));
         else await store.fail(runId, serializeError(err));
       }
-      if (onEvent) onEvent({ type: 'failed', runId, error: serializeError(err) });
+      if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
       offArrival();

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { assertKeyPrefix, assertRunId, canonicalJson, childItemId, parseStoredJson } from '../../runtime/core/ids.js';
 import { classifyLiveness } from '../../runtime/distributed/contracts.js';
-import { CorruptStateError, InvalidArgumentError } from '../../runtime/core/errors.js';
+import { CorruptStateError, EventsLostError, InvalidArgumentError } from '../../runtime/core/errors.js';
+import { describeObservation } from './observation.js';
 import { describeBackendConformance } from './conformance.js';
 
 describeBackendConformance('memory', async () => new MemoryBackend());
@@ -96,5 +97,17 @@ describe('ids', () => {
     expect(classifyLiveness(100, 109, 10)).toBe('alive');
     expect(classifyLiveness(100, 110, 10)).toBe('stale');
     expect(classifyLiveness(100, 130, 10)).toBe('dead');
+  });
+});
+
+describeObservation('memory', async () => new MemoryBackend());
+
+describe('memory backend events retention', () => {
+  it('refuses to resume after a cursor it no longer retains', async () => {
+    const b = new MemoryBackend({ eventRetention: 1 });
+    for (let i = 0; i < 1100; i++) await b.pauseRun((await b.createRun({ runId: `r${i}`, workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } })).run.runId);
+    const it = b.subscribe({ after: '1' })[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toBeInstanceOf(EventsLostError);
+    expect(() => b.subscribe({ after: 'x' })).toThrow(InvalidArgumentError);
   });
 });

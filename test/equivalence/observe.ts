@@ -13,7 +13,7 @@
  * random in `run`), so they are left out too. Records are compared as a multiset of (node, input, outcome):
  * distributed workers commit parallel branches in any order.
  */
-import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
+import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type LocalStepDetail, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
 
 /** A value with the types JSON cannot carry tagged, EventLogs reduced to their events, keys sorted. */
 export type Normalized = null | boolean | number | string | Normalized[] | { [key: string]: Normalized };
@@ -188,12 +188,12 @@ export interface CommitFacts {
 }
 
 /**
- * Builds step records in the local modes from the engine's events (`step` and `retry`) and, in the durable modes,
+ * Builds step records in the local modes from the engine's events (`step.finished` and `step.retry`) and, in the durable modes,
  * the store commits they precede: a step counts once its commit is in the store.
  */
 export class LocalStepRecorder {
   readonly records: StepRecord[] = [];
-  private readonly executed = new Map<string, Extract<WorkflowEvent, { type: 'step' }>>();
+  private readonly executed = new Map<string, { readonly node: string; readonly attempt: number; readonly local: LocalStepDetail }>();
   private readonly retries = new Map<string, string[]>();
 
   /**
@@ -208,20 +208,21 @@ export class LocalStepRecorder {
   ) {}
 
   readonly onEvent = (e: WorkflowEvent): void => {
-    if (e.type === 'retry') {
+    if (e.type === 'step.retry') {
       const list = this.retries.get(e.itemId) ?? [];
       list.push(e.error.message);
       this.retries.set(e.itemId, list);
-    } else if (e.type === 'step') {
-      if (this.storeCommits) this.executed.set(e.itemId, e);
+    } else if (e.type === 'step.finished' && e.local) {
+      const local = e.local;
+      if (this.storeCommits) this.executed.set(e.itemId, { node: e.node, attempt: e.attempt, local });
       else {
         this.add({
           node: e.node,
-          input: normalize(e.input),
+          input: normalize(local.input),
           attempt: e.attempt,
           retries: this.retries.get(e.itemId) ?? [],
-          result: e.transition === 'terminal' ? 'terminal' : 'continue',
-          produced: producedOf(e.produced),
+          result: local.transition === 'terminal' ? 'terminal' : 'continue',
+          produced: producedOf(local.produced),
         });
       }
     }
@@ -234,7 +235,7 @@ export class LocalStepRecorder {
     this.executed.delete(itemId);
     this.add({
       node: e.node,
-      input: normalize(e.input),
+      input: normalize(e.local.input),
       attempt: e.attempt,
       retries: this.retries.get(itemId) ?? [],
       result: facts.result,

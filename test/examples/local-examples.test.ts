@@ -57,8 +57,8 @@ describe('examples (local modes)', () => {
     const wf = bindWorkflow(BatchWorkflowDef, new BatchWorkflow());
     const events: WorkflowEvent[] = [];
     expect(await wf.run(undefined, [1, 2, 3, 4, 5], { onEvent: (e) => events.push(e) })).toBe('large batch: 30');
-    const multiplied = events.find((e) => e.type === 'step' && e.node === 'multiply');
-    expect(multiplied && multiplied.type === 'step' && multiplied.output).toEqual([2, 4, 6, 8, 10]);
+    const multiplied = events.find((e) => e.type === 'step.finished' && e.node === 'multiply');
+    expect(multiplied && multiplied.type === 'step.finished' && multiplied.local?.output).toEqual([2, 4, 6, 8, 10]);
     expect(await wf.run(undefined, [1, 2])).toBe('small batch: 6');
   });
 
@@ -113,7 +113,7 @@ describe('examples (local modes)', () => {
     const wf = bindWorkflow(GenericsWorkflowDef, new GenericsWorkflow());
     const events: WorkflowEvent[] = [];
     expect(await wf.run(undefined, 123, { onEvent: (e) => events.push(e) })).toBe(6);
-    expect(events.some((e) => e.type === 'step' && e.node === 'foo' && e.output === 'foo-42')).toBe(true);
+    expect(events.some((e) => e.type === 'step.finished' && e.node === 'foo' && e.local?.output === 'foo-42')).toBe(true);
   });
 
   it('llm_article: outline -> draft -> review on the deterministic stub', async () => {
@@ -139,7 +139,7 @@ describe('examples (local modes)', () => {
     const wf = bindWorkflow(ArticleWorkflowDef, new ArticleWorkflow(broken));
     const ctx = new ArticleCtx();
     const retries: number[] = [];
-    const out = await wf.run(ctx, 'Rust', { onEvent: (e) => e.type === 'retry' && retries.push(e.delayMs) });
+    const out = await wf.run(ctx, 'Rust', { onEvent: (e) => e.type === 'step.retry' && retries.push(e.delayMs) });
     expect(out).toMatch(/^Sorry, no article today/);
     expect(retries).toEqual([10, 20]);
     expect(ctx.log).toEqual(['outline(Rust)', 'apology(model overloaded)']);
@@ -186,7 +186,7 @@ describe('examples (local modes)', () => {
     const delays: number[] = [];
     const started = Date.now();
     const out = await bindWorkflow(ExponentialRetryWorkflowDef, instance).run(undefined, undefined, {
-      onEvent: (e) => e.type === 'retry' && delays.push(e.delayMs),
+      onEvent: (e) => e.type === 'step.retry' && delays.push(e.delayMs),
     });
     expect(out).toBe('success');
     expect(delays).toEqual([100, 200]);

@@ -253,17 +253,24 @@ describe('executeStep (the step core other modes build on)', () => {
     expect(cancelled).toMatchObject({ type: 'failed', error: { name: 'CancelledError' } });
   });
 
-  it('reports steps, joins and completion as events', async () => {
+  it('reports the run, each step started and finished, and completion as events', async () => {
     const events: WorkflowEvent[] = [];
     await bindWorkflow(JoinWorkflowDef, new JoinWorkflow()).run(undefined, 2, { onEvent: (e) => events.push(e) });
-    expect(events.map((e) => (e.type === 'step' ? `${e.type}:${e.node}:${e.transition}` : e.type))).toEqual([
-      'step:fan:nextAll',
-      'step:maybe:next',
-      'step:maybe:next',
-      'joined',
-      'step:gather:terminal',
-      'completed',
+    expect(events.map((e) => (e.type === 'step.finished' ? `${e.type}:${e.node}:${e.outcome}:${e.local?.transition}` : e.type === 'step.started' ? `${e.type}:${e.node}` : e.type))).toEqual([
+      'run.created',
+      'step.started:fan',
+      'step.finished:fan:continue:nextAll',
+      'step.started:maybe',
+      'step.finished:maybe:continue:next',
+      'step.started:maybe',
+      'step.finished:maybe:continue:next',
+      'step.started:gather',
+      'step.finished:gather:terminal:terminal',
+      'run.completed',
     ]);
+    const finished = events.filter((e) => e.type === 'step.finished');
+    expect(finished.every((e) => e.runId === 'run' && e.workerId === undefined && e.startedAt <= e.at && e.attempt === 1)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'run.completed', output: expect.anything(), dropped: [] });
   });
 });
 

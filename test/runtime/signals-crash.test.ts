@@ -58,7 +58,7 @@ describe('SIGKILL while parked, then resume (SQLite)', () => {
     const steps: string[] = [];
     const output = await bindWorkflow(SleepFlowDef, new SleepFlow()).resume(store, 's-1', {
       onEvent: (e) => {
-        if (e.type === 'step') steps.push(e.node);
+        if (e.type === 'step.finished') steps.push(e.node);
       },
     });
     expect(output).toBe('woke after 2000 ms');

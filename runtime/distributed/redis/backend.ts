@@ -16,6 +16,7 @@
  * | `P ring:<workflow>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings: running runs with ready work (a run is on its ring exactly while its ready list is not empty), workflows |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
+ * | `P schedule:<id>`, `P schedules`, `P schedules:wf:<workflow>` | HASH, SET | schedules (see `schedules.ts`) |
  *
  * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
  */
@@ -56,6 +57,10 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleAdvance,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -69,6 +74,8 @@ import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
+import { RedisScheduleStore } from './schedules.js';
+import { optNumber, pairs, type Reply } from './reply.js';
 
 /** Default key prefix of {@link RedisBackend}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'floxide:';
@@ -109,8 +116,6 @@ const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redelive
 /** The run hash fields of METRIC_FIELDS. */
 const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
-
-type Reply = string | number | null | Reply[];
 
 /** The Redis key names of one key prefix. */
 class RedisKeys {
@@ -199,18 +204,6 @@ function isOutstanding(status: WorkItemStatus): boolean {
   return status === 'pending' || status === 'in_progress' || status === 'waiting_retry';
 }
 
-/** A flat `[field, value, ...]` reply as a map. */
-function pairs(reply: Reply): Map<string, string> {
-  const out = new Map<string, string>();
-  const flat = (reply ?? []) as string[];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
-  return out;
-}
-
-function optNumber(v: Reply | undefined): number | undefined {
-  return v === null || v === undefined || v === '' ? undefined : Number(v);
-}
-
 function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
@@ -227,7 +220,7 @@ function isNoScript(err: unknown): boolean {
 /** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
 const MAX_CREATE_BATCH = 500;
 
-export class RedisBackend implements DistributedBackend, BatchStepCommitter {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -237,6 +230,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
   private closed = false;
   /** Coalesces concurrent createRun calls into create-run script calls (see {@link createReply}). */
   private readonly creates = new Coalescer<string[], Reply[]>((batch) => this.createReplies(batch), { maxBatch: MAX_CREATE_BATCH });
+  private readonly schedules: RedisScheduleStore;
 
   private constructor(
     private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
@@ -246,6 +240,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     this.keyPrefix = keyPrefix;
     this.keys = new RedisKeys(keyPrefix);
     this.retainMs = retainFinishedMs;
+    this.schedules = new RedisScheduleStore({
+      keyPrefix,
+      script: (name, keys, args) => this.io(() => this.evalScript(name, keys, args)),
+      command: (args) => this.io(() => this.client.sendCommand([...args]) as Promise<Reply>),
+    });
   }
 
   /**
@@ -705,6 +704,48 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter {
     this.open();
     assertWorkerId(workerId);
     return Number(await this.io(() => this.client.sendCommand(['HDEL', this.keys.workers, workerId]))) === 1;
+  }
+
+  // ---- ScheduleStore (schedules.ts)
+
+  async putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.putSchedule(def);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    this.open();
+    return this.schedules.getSchedule(id);
+  }
+
+  async listSchedules(filter?: { readonly workflow?: string }): Promise<ScheduleRecord[]> {
+    this.open();
+    return this.schedules.listSchedules(filter);
+  }
+
+  async dueSchedules(workflow: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
+    this.open();
+    return this.schedules.dueSchedules(workflow);
+  }
+
+  async pauseSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.pauseSchedule(id);
+  }
+
+  async resumeSchedule(id: string): Promise<ScheduleRecord> {
+    this.open();
+    return this.schedules.resumeSchedule(id);
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    this.open();
+    return this.schedules.removeSchedule(id);
+  }
+
+  async advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean> {
+    this.open();
+    return this.schedules.advanceSchedule(id, from, advance);
   }
 
   // ---- StepCommitter

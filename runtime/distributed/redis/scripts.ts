@@ -20,6 +20,11 @@ export const SCRIPT_FILES = {
   recordError: 'record-error-2.lua',
   heartbeat: 'heartbeat-1.lua',
   readContext: 'read-context-1.lua',
+  schedulePut: 'schedule-put-3.lua',
+  scheduleState: 'schedule-state-1.lua',
+  scheduleAdvance: 'schedule-advance-1.lua',
+  scheduleRemove: 'schedule-remove-2.lua',
+  readSchedules: 'read-schedules-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

@@ -1,0 +1,154 @@
+/**
+ * The versions step of `floxide build`: for each source file with workflows, read its versions file, compare each
+ * workflow's graph with every version on record (FLX050-FLX053 for the changes that break runs in flight on it),
+ * and give back the updated record to write. Warnings by default; errors with `strict` (`--strict-versions`, CI).
+ */
+import path from 'node:path';
+import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
+import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
+import type { OutputFile, OutputLayout } from '../writer.js';
+import { compareVersions, type VersionChange } from './compare.js';
+import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion } from './record.js';
+
+/** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
+export type TypeProbe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => boolean[];
+
+export interface VersionCheckOptions {
+  /** Unsafe changes are errors, not warnings. */
+  strict?: boolean;
+  /** Input type assignability; without it, a changed input type counts as narrowed. */
+  probe?: TypeProbe;
+}
+
+/** A new version and how it differs from the previous one on record. */
+export interface VersionNote {
+  workflow: string;
+  /** The version built now. */
+  id: string;
+  /** The latest other version on record, if any. */
+  previous?: string;
+  changes: VersionChange[];
+}
+
+export interface VersionCheck {
+  diagnostics: Diagnostic[];
+  /** One versions file per source file with workflows. */
+  files: OutputFile[];
+  /** Versions that are not on record yet (the build records them). */
+  notes: VersionNote[];
+}
+
+const DIAGNOSTIC_OF: Partial<Record<VersionChange['kind'], DiagnosticCode>> = {
+  'node-removed': 'FLX050',
+  'input-changed': 'FLX051',
+  'join-changed': 'FLX052',
+  'merge-changed': 'FLX053',
+};
+
+/** Memoised {@link TypeProbe}: one probe per node file for all the pairs a comparison needs. */
+function inputCompatibility(pairsNeeded: Array<{ file: string; from: string; to: string }>, probe: TypeProbe | undefined): (file: string, from: string, to: string) => boolean {
+  const known = new Map<string, boolean>();
+  const key = (file: string, from: string, to: string) => `${file}\0${from}\0${to}`;
+  const byFile = new Map<string, Array<[string, string]>>();
+  for (const p of pairsNeeded) {
+    if (known.has(key(p.file, p.from, p.to))) continue;
+    known.set(key(p.file, p.from, p.to), false);
+    byFile.set(p.file, [...(byFile.get(p.file) ?? []), [p.from, p.to]]);
+  }
+  if (probe) {
+    for (const [file, pairs] of byFile) {
+      const answers = probe(file, pairs);
+      pairs.forEach(([from, to], i) => known.set(key(file, from, to), answers[i] === true));
+    }
+  }
+  return (file, from, to) => known.get(key(file, from, to)) ?? false;
+}
+
+/** The pairs of input types a comparison of `from` and `to` will ask about. */
+function typePairs(from: GraphVersion, to: GraphVersion): Array<{ file: string; from: string; to: string }> {
+  const old = new Map(from.nodes.map((n) => [n.name, n]));
+  const out: Array<{ file: string; from: string; to: string }> = [];
+  for (const n of to.nodes) {
+    const o = old.get(n.name);
+    if (o && o.input !== n.input) out.push({ file: n.file, from: o.input, to: n.input });
+  }
+  return out;
+}
+
+/** Where a change is reported: the node it is about (or its guessed new name), else the workflow class. */
+function positionOf(wf: WorkflowModel, c: VersionChange): Position {
+  const name = c.kind === 'node-removed' ? c.renameGuess : c.node;
+  return wf.nodes.find((n) => n.name === name)?.position ?? wf.position;
+}
+
+function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c: VersionChange, strict: boolean): Diagnostic | undefined {
+  const code = DIAGNOSTIC_OF[c.kind];
+  if (!code || c.safe) return undefined;
+  let message: string;
+  let hint: string;
+  switch (c.kind) {
+    case 'node-removed':
+      message = `${wf.name}: node ${c.node} of version ${old.id} is gone${c.renameGuess ? ` (renamed to ${c.renameGuess}?)` : ''}: runs of that version with items queued for ${c.node} cannot continue on version ${now.id}`;
+      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      break;
+    case 'input-changed':
+      message = `${wf.name}: ${c.text.replace(/ changed from /, ' narrowed from ')} since version ${old.id}: items queued by runs of that version may not fit the new type`;
+      hint = `accept the old type too (widen the input), or keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      break;
+    case 'join-changed':
+      message = `${wf.name}: ${c.text} since version ${old.id}: join arrivals parked by runs of that version count the old fan-out`;
+      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md); do not migrate them`;
+      break;
+    case 'merge-changed':
+      message = `${wf.name}: ${c.text} since version ${old.id}: the stored context deltas of its runs follow the old strategy`;
+      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md); do not migrate them`;
+      break;
+    default:
+      return undefined;
+  }
+  const d = diagnostic(code, message, positionOf(wf, c), hint);
+  if (strict) d.severity = 'error';
+  return d;
+}
+
+/** Compares every workflow of `model` with its versions on record. Never throws for a bad versions file (FLX054). */
+export function checkVersions(model: FlowModel, layout: OutputLayout, opts: VersionCheckOptions = {}): VersionCheck {
+  const result: VersionCheck = { diagnostics: [], files: [], notes: [] };
+  const bySource = new Map<string, WorkflowModel[]>();
+  for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
+  for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const file = versionsPathFor(source, layout);
+    let record;
+    try {
+      record = readRecord(file);
+    } catch (err) {
+      if (!(err instanceof VersionsFileError)) throw err;
+      const rel = path.relative(layout.rootDir, file).split(path.sep).join('/');
+      result.diagnostics.push(diagnostic('FLX054', err.message.replace(file, rel), { file: rel, line: 1, column: 1 }));
+      continue;
+    }
+    for (const wf of workflows) {
+      const now = versionOf(wf);
+      const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
+      const accepts = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
+      for (const old of recorded) {
+        const changes = compareVersions(old, now, { accepts: (o, n) => accepts(n.file, o.input, n.input) });
+        for (const c of changes) {
+          const d = diagnosticOf(wf, old, now, c, opts.strict ?? false);
+          if (d) result.diagnostics.push(d);
+        }
+      }
+      if (!(record.workflows[wf.name] ?? []).some((v) => v.id === now.id)) {
+        const previous = recorded[recorded.length - 1];
+        result.notes.push({
+          workflow: wf.name,
+          id: now.id,
+          ...(previous ? { previous: previous.id } : {}),
+          changes: previous ? compareVersions(previous, now, { accepts: (o, n) => accepts(n.file, o.input, n.input) }) : [],
+        });
+      }
+    }
+    result.files.push({ path: file, content: renderRecord(recordVersions(record, workflows)) });
+  }
+  return result;
+}

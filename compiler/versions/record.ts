@@ -1,0 +1,160 @@
+/**
+ * The versions on record: per source file with workflows, `floxide build` keeps next to the generated module a
+ * `<stem>.floxide.versions.json` listing, per workflow, every graph version it has built, oldest first. A version is
+ * identified by the graph fingerprint (what runs and checkpoints carry, `RunRecord.fingerprint`) and keeps what the
+ * compatibility check needs to judge in-flight runs of that version: its nodes and their input types, its edges,
+ * its joins and its context fields' merge strategies. The file is byte-deterministic and meant to be committed.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { EdgeShape } from '../../runtime/graph/shape.js';
+import type { WorkflowModel } from '../model.js';
+import { shapeOfModel } from '../analyze/shape.js';
+import { generatedFileName, type OutputLayout } from '../writer.js';
+
+/** The format of the versions file; bump on an incompatible change. */
+export const VERSIONS_FORMAT = 1 as const;
+
+/** One node of a recorded version. */
+export interface VersionNode {
+  name: string;
+  /** The input type as display text (as `NodeModel.inputType`). */
+  input: string;
+  /** The node's class (file relative to the project root), where the input type's names are in scope. */
+  file: string;
+  /** Present (true) for `@join()` nodes. */
+  join?: true;
+}
+
+/** One graph version of a workflow: what in-flight runs of that version depend on. */
+export interface GraphVersion {
+  /** The graph fingerprint (16 hex digits): the version id runs carry. */
+  id: string;
+  start: string;
+  /** Sorted by name. */
+  nodes: VersionNode[];
+  /** The canonical edges (`canonicalShape` order). */
+  edges: EdgeShape[];
+  /** Context fields and their merge strategies, sorted by name. */
+  context: Array<{ name: string; strategy: string }>;
+}
+
+/** The contents of a versions file. */
+export interface VersionsRecord {
+  format: typeof VERSIONS_FORMAT;
+  /** Workflow name -> its versions, oldest first. Keys sorted. */
+  workflows: Record<string, GraphVersion[]>;
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** `a/b.ts` gives `a/b.floxide.versions.json`. */
+export function versionsFileName(source: string): string {
+  return generatedFileName(source).replace(/\.floxide\.[cm]?ts$/, '.floxide.versions.json');
+}
+
+/** Absolute path of the versions file of project-relative `source` (next to its generated module). */
+export function versionsPathFor(source: string, layout: OutputLayout): string {
+  return path.resolve(layout.outDir ?? layout.rootDir, versionsFileName(source));
+}
+
+/** The version a workflow model is now. */
+export function versionOf(wf: WorkflowModel): GraphVersion {
+  const joins = new Set(wf.nodes.filter((n) => n.join).map((n) => n.name));
+  return {
+    id: wf.fingerprint,
+    start: wf.start,
+    nodes: [...wf.nodes]
+      .sort((a, b) => cmp(a.name, b.name))
+      .map((n) => (joins.has(n.name) ? { name: n.name, input: n.inputType, file: n.class.file, join: true as const } : { name: n.name, input: n.inputType, file: n.class.file })),
+    edges: shapeOfModel(wf).edges,
+    context: [...wf.contextFields].sort((a, b) => cmp(a.name, b.name)).map((f) => ({ name: f.name, strategy: f.strategy })),
+  };
+}
+
+/** An empty record. */
+export function emptyRecord(): VersionsRecord {
+  return { format: VERSIONS_FORMAT, workflows: {} };
+}
+
+/** Thrown when a versions file cannot be read as one. */
+export class VersionsFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VersionsFileError';
+  }
+}
+
+/** Reads a versions file; an absent file is an empty record. Throws {@link VersionsFileError} for a malformed one. */
+export function readRecord(file: string): VersionsRecord {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyRecord();
+    throw err;
+  }
+  return parseRecord(text, file);
+}
+
+/** Parses the text of a versions file (`file` names it in errors). */
+export function parseRecord(text: string, file: string): VersionsRecord {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new VersionsFileError(`${file} is not valid JSON (${(err as Error).message}): fix it or restore it from version control`);
+  }
+  const r = raw as Partial<VersionsRecord> | null;
+  if (!r || typeof r !== 'object' || r.format !== VERSIONS_FORMAT || !r.workflows || typeof r.workflows !== 'object') {
+    throw new VersionsFileError(`${file} is not a floxide versions file of format ${VERSIONS_FORMAT}`);
+  }
+  for (const [name, versions] of Object.entries(r.workflows)) {
+    if (!Array.isArray(versions) || versions.some((v) => !v || typeof v.id !== 'string' || !Array.isArray(v.nodes) || !Array.isArray(v.edges) || !Array.isArray(v.context))) {
+      throw new VersionsFileError(`${file}: the versions of ${name} are malformed`);
+    }
+  }
+  return r as VersionsRecord;
+}
+
+/** The text of a record: keys in a fixed order, one line per node, edge and field, one trailing newline. */
+export function renderRecord(record: VersionsRecord): string {
+  const line = (o: object) => `{ ${Object.entries(o).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')} }`;
+  const list = (items: object[], indent: string) => (items.length === 0 ? '[]' : `[\n${items.map((o) => `${indent}  ${line(o)}`).join(',\n')}\n${indent}]`);
+  const version = (v: GraphVersion) =>
+    [
+      '      {',
+      `        "id": ${JSON.stringify(v.id)},`,
+      `        "start": ${JSON.stringify(v.start)},`,
+      `        "nodes": ${list(v.nodes.map((n) => ({ name: n.name, input: n.input, file: n.file, ...(n.join ? { join: true } : {}) })), '        ')},`,
+      `        "edges": ${list(v.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, ...(e.tag === undefined ? {} : { tag: e.tag }) })), '        ')},`,
+      `        "context": ${list(v.context.map((f) => ({ name: f.name, strategy: f.strategy })), '        ')}`,
+      '      }',
+    ].join('\n');
+  const names = Object.keys(record.workflows).sort(cmp);
+  const workflows = names.map((name) => `    ${JSON.stringify(name)}: [\n${record.workflows[name].map(version).join(',\n')}\n    ]`);
+  return `{\n  "format": ${record.format},\n  "workflows": {${workflows.length === 0 ? '' : `\n${workflows.join(',\n')}\n  `}}\n}\n`;
+}
+
+/** True when two versions record the same thing. */
+export function sameVersion(a: GraphVersion, b: GraphVersion): boolean {
+  return renderRecord({ format: VERSIONS_FORMAT, workflows: { x: [a] } }) === renderRecord({ format: VERSIONS_FORMAT, workflows: { x: [b] } });
+}
+
+/**
+ * The record after building `workflows` (the workflows of one source file, now): each workflow's current version
+ * is appended, or replaces the entry with the same id (a change that keeps the graph, e.g. an input type). Versions
+ * of workflows the file no longer declares are kept: their runs may still be in flight.
+ */
+export function recordVersions(record: VersionsRecord, workflows: readonly WorkflowModel[]): VersionsRecord {
+  const next: Record<string, GraphVersion[]> = { ...record.workflows };
+  for (const wf of workflows) {
+    const now = versionOf(wf);
+    const list = [...(next[wf.name] ?? [])];
+    const at = list.findIndex((v) => v.id === now.id);
+    if (at >= 0) list[at] = now;
+    else list.push(now);
+    next[wf.name] = list;
+  }
+  return { format: VERSIONS_FORMAT, workflows: next };
+}

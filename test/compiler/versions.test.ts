@@ -1,0 +1,215 @@
+/**
+ * Versions on record and the compatibility check of `floxide build`: the pure comparison on hand-built versions, the
+ * record file, one fixture per unsafe change (a version on record, the source changed since; asserting code and
+ * position), and a build run as users run it on a temporary project.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildProject, formatBuildResult, type BuildResult } from '../../compiler/build.js';
+import { compareVersions, isCompatible } from '../../compiler/versions/compare.js';
+import { emptyRecord, parseRecord, recordVersions, renderRecord, type GraphVersion } from '../../compiler/versions/record.js';
+import { makeProject, repo } from '../tooling/project.js';
+import { articleWorkflow } from './emit-models.js';
+
+const v1: GraphVersion = {
+  id: '1111111111111111',
+  start: 'a',
+  nodes: [
+    { name: 'a', input: 'string', file: 'f.ts' },
+    { name: 'b', input: 'string', file: 'f.ts' },
+    { name: 'j', input: 'string[]', file: 'f.ts', join: true },
+  ],
+  edges: [
+    { from: 'a', to: 'b', kind: 'success' },
+    { from: 'b', to: 'j', kind: 'success' },
+  ],
+  context: [{ name: 'n', strategy: 'sum' }],
+};
+const never = () => false;
+
+describe('compareVersions', () => {
+  it('finds nothing between a version and itself', () => {
+    expect(compareVersions(v1, v1, { accepts: never })).toEqual([]);
+  });
+
+  it('judges a renamed node unsafe, guesses the new name, and accepts the rename when given', () => {
+    const v2: GraphVersion = {
+      ...v1,
+      id: '2222222222222222',
+      nodes: [v1.nodes[0], { name: 'c', input: 'string', file: 'f.ts' }, v1.nodes[2]],
+      edges: [
+        { from: 'a', to: 'c', kind: 'success' },
+        { from: 'c', to: 'j', kind: 'success' },
+      ],
+    };
+    const changes = compareVersions(v1, v2, { accepts: never });
+    // Without the rename, the join's predecessor changed too.
+    expect(changes.filter((c) => !c.safe).map((c) => [c.kind, c.node, c.renameGuess])).toEqual([
+      ['node-removed', 'b', 'c'],
+      ['join-changed', 'j', undefined],
+    ]);
+    expect(isCompatible(changes)).toBe(false);
+    const renamed = compareVersions(v1, v2, { accepts: never, renames: new Map([['b', 'c']]) });
+    expect(renamed).toEqual([]);
+  });
+
+  it('asks about changed input types only, and calls a widened one safe', () => {
+    const v2: GraphVersion = { ...v1, nodes: [v1.nodes[0], { name: 'b', input: 'string | number', file: 'f.ts' }, v1.nodes[2]] };
+    const asked: string[] = [];
+    const widened = compareVersions(v1, v2, { accepts: (o, n) => (asked.push(`${o.input} => ${n.input}`), true) });
+    expect(asked).toEqual(['string => string | number']);
+    expect(widened.map((c) => [c.kind, c.safe])).toEqual([['input-changed', true]]);
+    expect(compareVersions(v1, v2, { accepts: never }).map((c) => [c.kind, c.safe])).toEqual([['input-changed', false]]);
+  });
+
+  it("judges a join's changed fan-out and a changed merge strategy unsafe; added nodes, edges and fields safe", () => {
+    const v2: GraphVersion = {
+      ...v1,
+      nodes: [...v1.nodes, { name: 'x', input: 'string', file: 'f.ts' }],
+      edges: [...v1.edges, { from: 'a', to: 'j', kind: 'success' }, { from: 'b', to: 'x', kind: 'fallback' }],
+      context: [
+        { name: 'm', strategy: 'lastWrite' },
+        { name: 'n', strategy: 'max' },
+      ],
+    };
+    const changes = compareVersions(v1, v2, { accepts: never });
+    expect(changes.map((c) => [c.kind, c.safe, c.text])).toEqual([
+      ['node-added', true, 'node x added'],
+      ['join-changed', false, 'the fan-out into @join() j changed (edges in were b -> j, now a -> j, b -> j)'],
+      ['edge-added', true, 'edge a -> j added'],
+      ['edge-added', true, 'edge b -fallback-> x added'],
+      ['field-changed', true, 'context field m added'],
+      ['merge-changed', false, 'context field n: merge strategy sum -> max'],
+    ]);
+  });
+});
+
+describe('the versions file', () => {
+  it('renders deterministically and reads back what it wrote', () => {
+    const record = { format: 1 as const, workflows: { Z: [v1], A: [{ ...v1, id: 'ffffffffffffffff' }] } };
+    const text = renderRecord(record);
+    expect(text.indexOf('"A"')).toBeLessThan(text.indexOf('"Z"'));
+    expect(text.endsWith('}\n')).toBe(true);
+    expect(renderRecord(parseRecord(text, 'x.json'))).toBe(text);
+    expect(renderRecord(emptyRecord())).toBe('{\n  "format": 1,\n  "workflows": {}\n}\n');
+  });
+
+  it('rejects a malformed file with a message naming it', () => {
+    expect(() => parseRecord('{', 'a.floxide.versions.json')).toThrow(/a\.floxide\.versions\.json is not valid JSON/);
+    expect(() => parseRecord('{"format": 9, "workflows": {}}', 'b.json')).toThrow(/b\.json is not a floxide versions file of format 1/);
+    expect(() => parseRecord('{"format": 1, "workflows": {"X": [{}]}}', 'c.json')).toThrow(/versions of X are malformed/);
+  });
+
+  it('appends a new version and replaces the entry of the same id (a change that keeps the graph)', () => {
+    const first = recordVersions(emptyRecord(), [articleWorkflow]);
+    expect(first.workflows.ArticleWorkflow.map((v) => v.id)).toEqual([articleWorkflow.fingerprint]);
+    const retyped = { ...articleWorkflow, nodes: articleWorkflow.nodes.map((n) => (n.name === 'draft' ? { ...n, inputType: 'string | number' } : n)) };
+    const same = recordVersions(first, [retyped]).workflows.ArticleWorkflow;
+    expect(same).toHaveLength(1);
+    expect(same[0].nodes.find((n) => n.name === 'draft')!.input).toBe('string | number');
+    const other = recordVersions(first, [{ ...articleWorkflow, fingerprint: '0123456789abcdef' }]).workflows.ArticleWorkflow;
+    expect(other.map((v) => v.id)).toEqual([articleWorkflow.fingerprint, '0123456789abcdef']);
+    expect(recordVersions(first, []).workflows).toEqual(first.workflows);
+  });
+});
+
+// One fixture per unsafe change: the source file next to its versions file (v1 on record), the source changed since.
+const fixtureDir = 'test/fixtures/versions';
+let fixtures: BuildResult;
+let strict: BuildResult;
+beforeAll(async () => {
+  fixtures = await buildProject({ cwd: repo, project: `${fixtureDir}/tsconfig.json`, check: true });
+  strict = await buildProject({ cwd: repo, project: `${fixtureDir}/tsconfig.json`, check: true, strictVersions: true });
+}, 180_000);
+
+describe('compile-fail fixtures of unsafe changes', () => {
+  const cases: Array<[string, string, number, number, RegExp]> = [
+    ['FLX050-renamed.ts', 'FLX050', 8, 14, /node b of version \w{16} is gone \(renamed to shout\?\)/],
+    ['FLX051-narrowed.ts', 'FLX051', 8, 3, /node b: input narrowed from string \| number to string since version \w{16}/],
+    ['FLX052-join.ts', 'FLX052', 10, 11, /fan-out into @join\(\) collect changed \(edges in were word -> collect, now again -> collect\)/],
+    ['FLX053-merge.ts', 'FLX053', 10, 14, /context field count: merge strategy sum -> max since version \w{16}/],
+  ];
+
+  it.each(cases)('%s reports %s at %i:%i', (file, code, line, column, message) => {
+    const diags = fixtures.diagnostics.filter((d) => d.position?.file === file);
+    expect(diags.map((d) => `${d.code}@${d.position!.line}:${d.position!.column}`)).toEqual([`${code}@${line}:${column}`]);
+    expect(diags[0].severity).toBe('warning');
+    expect(diags[0].message).toMatch(message);
+    expect(diags[0].hint).toMatch(/keep workers serving version \w{16}|accept the old type/);
+    const s = strict.diagnostics.find((d) => d.position?.file === file)!;
+    expect([s.code, s.severity]).toEqual([code, 'error']);
+  });
+
+  it('reports nothing for safe changes (an input widened, a node and an edge added)', () => {
+    expect(fixtures.diagnostics.filter((d) => d.position?.file === 'safe.ts')).toEqual([]);
+  });
+
+  it('--strict-versions fails the build and writes nothing', () => {
+    expect(strict.exitCode).toBe(1);
+    expect(strict.versions.stale).toEqual([]);
+    expect(strict.modules.stale).toEqual([]);
+  });
+});
+
+const NODES = `import { node, Transition, type WorkflowCtx } from 'floxide';
+
+@node()
+export class Upper {
+  process(_ctx: WorkflowCtx, s: string): Transition<string> {
+    return Transition.next(s.toUpperCase());
+  }
+}
+`;
+const flow = (fields: string) => `import { edge, workflow } from 'floxide';
+import { Upper } from './nodes.js';
+
+@workflow({ start: 'a' })
+export class Flow {
+${fields}
+}
+`;
+
+describe('floxide build keeps the versions on record', () => {
+  it('records the first version, leaves the file alone when nothing changed, then appends and compares', async () => {
+    const dir = makeProject('versions', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
+    const record = path.join(dir, 'flow.floxide.versions.json');
+    const first = await buildProject({ cwd: dir });
+    expect(first.exitCode).toBe(0);
+    expect(first.versions.written).toEqual([record]);
+    const v1 = parseRecord(readFileSync(record, 'utf8'), record).workflows.Flow;
+    expect(v1.map((v) => v.id)).toEqual([first.model!.workflows[0].fingerprint]);
+
+    const again = await buildProject({ cwd: dir });
+    expect(again.versions.unchanged).toEqual([record]);
+    expect(again.newVersions).toEqual([]);
+
+    // v2: b renamed to shout, c added.
+    writeFileSync(path.join(dir, 'flow.ts'), flow(`  @edge('shout') a = new Upper();\n  @edge('c') shout = new Upper();\n  c = new Upper();`));
+    const check = await buildProject({ cwd: dir, check: true });
+    expect(check.exitCode).toBe(1);
+    expect(check.versions.stale).toEqual([record]);
+    const second = await buildProject({ cwd: dir });
+    expect(second.exitCode).toBe(0);
+    expect(second.diagnostics.map((d) => [d.code, d.severity, d.position?.line])).toEqual([['FLX050', 'warning', 7]]);
+    const ids = parseRecord(readFileSync(record, 'utf8'), record).workflows.Flow.map((v) => v.id);
+    expect(ids).toEqual([v1[0].id, second.model!.workflows[0].fingerprint]);
+    const out = formatBuildResult(second, { cwd: dir, color: false }).stdout;
+    expect(out).toContain(
+      `Flow: new version ${ids[1]} (from ${ids[0]}: node b removed (renamed to shout?), node c added, node shout added, edge a -> shout added, edge shout -> c added, edge a -> b removed; 1 change(s) break runs in flight on ${ids[0]})`,
+    );
+
+    const strictBuild = await buildProject({ cwd: dir, strictVersions: true });
+    expect(strictBuild.exitCode).toBe(1);
+    expect(strictBuild.diagnostics[0].severity).toBe('error');
+  }, 180_000);
+
+  it('reports a malformed versions file as FLX054 and writes nothing', async () => {
+    const dir = makeProject('versions-bad', { 'nodes.ts': NODES, 'flow.ts': flow(`  a = new Upper();`), 'flow.floxide.versions.json': '{ nope' });
+    const r = await buildProject({ cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.diagnostics.map((d) => [d.code, d.position?.file, d.position?.line])).toEqual([['FLX054', 'flow.floxide.versions.json', 1]]);
+    expect(r.modules.written).toEqual([]);
+    expect(readFileSync(path.join(dir, 'flow.floxide.versions.json'), 'utf8')).toBe('{ nope');
+  }, 180_000);
+});

@@ -1,0 +1,147 @@
+/**
+ * The observation conformance suite (step history and events, `RunObserver` in contracts.ts): one spec for every
+ * backend that implements it. `make` returns a backend over fresh, empty state on every call.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RunNotFoundError } from '../../runtime/core/errors.js';
+import type { DistributedBackend, NewRun, RunObserver } from '../../runtime/distributed/contracts.js';
+import { isFinalEvent, type EventEnvelope, type SubscribeOptions, type WorkflowEvent } from '../../runtime/engine/events.js';
+
+type Observed = DistributedBackend & RunObserver;
+
+const run = (runId: string): NewRun => ({ runId, workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+
+/** Collects a subscription's envelopes until `stop` says so (or `max` arrived). */
+async function collect(b: Observed, options: SubscribeOptions, stop: (e: EventEnvelope[]) => boolean, max = 10_000): Promise<EventEnvelope[]> {
+  const ac = new AbortController();
+  const out: EventEnvelope[] = [];
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  try {
+    for await (const e of b.subscribe({ ...options, signal: ac.signal })) {
+      out.push(e);
+      if (stop(out) || out.length >= max) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+const finalOf = (runId: string) => (es: EventEnvelope[]) => es.some((e) => e.event.runId === runId && isFinalEvent(e.event));
+
+const shape = (e: WorkflowEvent): string => {
+  switch (e.type) {
+    case 'step.started':
+      return `${e.type}:${e.node}:${e.itemId}:${e.attempt}:${e.workerId}`;
+    case 'step.finished':
+      return `${e.type}:${e.node}:${e.itemId}:${e.attempt}:${e.outcome}`;
+    case 'step.retry':
+      return `${e.type}:${e.node}:${e.itemId}:${e.attempt}:${e.delayMs}`;
+    default:
+      return e.type;
+  }
+};
+
+export function describeObservation(name: string, make: () => Promise<Observed>): void {
+  describe(`step history and events: ${name}`, () => {
+    let b: Observed;
+    beforeEach(async () => {
+      b = await make();
+    });
+    afterEach(async () => {
+      await b.close();
+    });
+
+    /** Runs `a` (one retry) -> `b` (terminal) by hand. */
+    async function drive(runId: string): Promise<void> {
+      await b.createRun(run(runId));
+      const [l1] = await b.claim('w1', 1, 30_000);
+      await b.commitStep({ runId, itemId: '0', leaseToken: l1!.leaseToken, outcome: { type: 'retry', attempt: 2, delayMs: 0, error: { name: 'Error', message: 'flaky' } } });
+      const [l2] = await b.claim('w2', 1, 30_000);
+      await b.commitStep({ runId, itemId: '0', leaseToken: l2!.leaseToken, outcome: { type: 'continue', items: [{ node: 'b', id: '1', input: 2 }], arrivals: [], delta: { n: 1 } } });
+      const [l3] = await b.claim('w1', 1, 30_000);
+      await b.commitStep({ runId, itemId: '1', leaseToken: l3!.leaseToken, outcome: { type: 'terminal', output: 'done', items: [], arrivals: [], delta: undefined } });
+    }
+
+    it('keeps every attempt in the step history, with worker, times, outcome and error', async () => {
+      await drive('h1');
+      const history = await b.stepHistory('h1');
+      expect(history.map((h) => [h.node, h.itemId, h.attempt, h.workerId, h.outcome])).toEqual([
+        ['a', '0', 1, 'w1', 'retry'],
+        ['a', '0', 2, 'w2', 'continue'],
+        ['b', '1', 1, 'w1', 'terminal'],
+      ]);
+      expect(history[0]).toMatchObject({ runId: 'h1', error: { name: 'Error', message: 'flaky' } });
+      expect(history[1]?.error).toBeUndefined();
+      for (const h of history) expect(h.finishedAt).toBeGreaterThanOrEqual(h.startedAt);
+      await expect(b.stepHistory('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+    });
+
+    it('publishes one ordered event stream: created, each attempt started and finished or retried, completed', async () => {
+      const seen = collect(b, { runId: 'e1' }, finalOf('e1'));
+      await drive('e1');
+      const events = (await seen).map((e) => e.event);
+      expect(events.map(shape)).toEqual([
+        'run.created',
+        'step.started:a:0:1:w1',
+        'step.retry:a:0:1:0',
+        'step.started:a:0:2:w2',
+        'step.finished:a:0:2:continue',
+        'step.started:b:1:1:w1',
+        'step.finished:b:1:1:terminal',
+        'run.completed',
+      ]);
+      expect(events.at(-1)).toMatchObject({ type: 'run.completed', runId: 'e1', output: 'done', dropped: [] });
+      expect(events[0]).toMatchObject({ type: 'run.created', workflow: 'wf' });
+      expect(events.every((e) => e.runId === 'e1' && typeof e.at === 'number')).toBe(true);
+    });
+
+    it('resumes after a cursor with nothing lost or repeated, and filters by run', async () => {
+      await drive('c1');
+      await drive('c2');
+      const all = await collect(b, {}, (es) => es.filter((e) => isFinalEvent(e.event)).length === 2);
+      expect(all).toHaveLength(16);
+      const cursors = all.map((e) => e.cursor);
+      expect(new Set(cursors).size).toBe(16);
+      const rest = await collect(b, { after: all[4]!.cursor }, (es) => es.length === 11);
+      expect(rest.map((e) => e.cursor)).toEqual(cursors.slice(5));
+      const c2 = await collect(b, { runId: 'c2' }, finalOf('c2'));
+      expect(c2.map((e) => e.event.runId)).toEqual(Array(8).fill('c2'));
+    });
+
+    it("'now' skips what happened before the call", async () => {
+      await drive('n1');
+      const seen = collect(b, { after: 'now' }, finalOf('n2'));
+      await drive('n2');
+      expect((await seen).every((e) => e.event.runId === 'n2')).toBe(true);
+    });
+
+    it('reports pause, resume, cancel and a failure, and nothing for a commit that applies nothing', async () => {
+      const seen = collect(b, {}, (es) => es.filter((e) => isFinalEvent(e.event)).length === 2);
+      await b.createRun(run('p1'));
+      await b.pauseRun('p1');
+      await b.pauseRun('p1');
+      await b.resumeRun('p1');
+      const [l] = await b.claim('w1', 1, 30_000);
+      await b.cancelRun('p1', 'enough');
+      expect((await b.commitStep({ runId: 'p1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'continue', items: [], arrivals: [], delta: undefined } })).status).toBe('run_finished');
+      await b.createRun(run('f1'));
+      const [f] = await b.claim('w1', 1, 30_000);
+      await b.commitStep({ runId: 'f1', itemId: '0', leaseToken: f!.leaseToken, outcome: { type: 'failed', attempts: 1, error: { name: 'Error', message: 'fatal' } } });
+      const events = (await seen).map((e) => e.event);
+      expect(events.filter((e) => e.runId === 'p1').map(shape)).toEqual(['run.created', 'run.paused', 'run.resumed', 'step.started:a:0:1:w1', 'run.cancelled']);
+      expect(events.find((e) => e.type === 'run.cancelled')).toMatchObject({ error: { name: 'CancelledError', message: 'enough' } });
+      expect(events.filter((e) => e.runId === 'f1').map(shape)).toEqual(['run.created', 'step.started:a:0:1:w1', 'step.finished:a:0:1:failed', 'run.failed']);
+      expect(await b.stepHistory('f1')).toMatchObject([{ outcome: 'failed', error: { message: 'fatal' } }]);
+      expect(await b.stepHistory('p1')).toEqual([]);
+    });
+
+    it('ends the iteration when its signal aborts', async () => {
+      const ac = new AbortController();
+      const it = b.subscribe({ signal: ac.signal })[Symbol.asyncIterator]();
+      const next = it.next();
+      ac.abort();
+      expect(await next).toEqual({ done: true, value: undefined });
+    });
+  });
+}

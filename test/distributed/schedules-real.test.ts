@@ -1,0 +1,58 @@
+/**
+ * Schedules on the real backends: the store conformance suite, and worker processes racing for the ticks of one
+ * schedule (`floxide worker` child processes over one Redis key prefix / Postgres schema).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DistributedBackend, ScheduleStore } from '../../runtime/distributed/contracts.js';
+import { supportsSchedules } from '../../runtime/distributed/contracts.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { nextTickAfter, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
+import { describeScheduleConformance } from './schedule-conformance.js';
+import { FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
+
+const BACKENDS: readonly BackendName[] = ['redis'];
+
+for (const name of BACKENDS) {
+  const opened: TestBackend[] = [];
+  afterAll(async () => {
+    await Promise.all(opened.map((t) => t.dispose()));
+  });
+  describeScheduleConformance(name, async () => {
+    const t = await openTestBackend(name, 'sc');
+    opened.push(t);
+    if (!supportsSchedules(t.backend)) throw new Error(`${name} keeps no schedules`);
+    return t.backend as DistributedBackend & ScheduleStore;
+  });
+
+  describe(`schedules with worker processes: ${name}`, () => {
+    it('a schedule firing every second for 10 s with 3 worker processes starts exactly 10 runs', { timeout: 180_000 }, async () => {
+      const t = await openTestBackend(name, 'sp');
+      opened.push(t);
+      const workers = [0, 1, 2].map(() => spawnWorker(t.storeUrl, ['--concurrency', '4']));
+      try {
+        await Promise.all(workers.map((w) => w.ready));
+        const orch = new Orchestrator(t.backend, FanWorkflowDef);
+        // Ten consecutive seconds of every minute, starting a few seconds from now: exactly ten ticks, then a pause
+        // of fifty seconds, long enough to count them and remove the schedule.
+        const first = (new Date().getUTCSeconds() + 4) % 60;
+        const seconds = Array.from({ length: 10 }, (_, i) => (first + i) % 60).join(',');
+        const rec = await orch.schedule({ id: 'every-second', cron: `${seconds} * * * * *`, input: 3, catchUp: 'all' });
+        const ticks: number[] = [];
+        for (let at = rec.cursor; ticks.length < 10; ) ticks.push((at = nextTickAfter(rec, at)!));
+        expect(ticks[9]! - ticks[0]!).toBe(9_000);
+        await until(async () => (await t.backend.listRuns({ status: 'completed' })).length >= 10, 90_000, 'ten completed runs');
+        // Three more seconds of store time: a duplicate or an eleventh run would have had time to appear.
+        const store = t.backend as DistributedBackend & ScheduleStore;
+        await until(async () => (await store.dueSchedules('FanWorkflow')).now > ticks[9]! + 3_000, 20_000, 'three more seconds');
+        expect(await orch.removeSchedule('every-second')).toBe(true);
+        const runs = await t.backend.listRuns();
+        expect(runs).toHaveLength(10);
+        expect(runs.map((r) => scheduledRunOf(r.runId)!.tick).sort((a, b) => a - b)).toEqual(ticks);
+        for (const r of runs) expect(r).toMatchObject({ workflow: 'FanWorkflow', status: 'completed', input: 3 });
+      } finally {
+        for (const w of workers) w.proc.kill('SIGTERM');
+        await Promise.all(workers.map((w) => w.exit));
+      }
+    });
+  });
+}
