@@ -1,7 +1,7 @@
 /**
  * Checkpoints (reference: checkpoint_example.rs): a counter loops through a branch until it reaches 5. Every step
- * is committed to the checkpoint store, so a run that fails at x == 2 resumes where it stopped, a completed run is
- * never executed again, and `resume` of a completed run is RunAlreadyCompletedError.
+ * is committed to the checkpoint store, so a run that fails at x == 2 resumes where it stopped, and a completed run is
+ * never executed again: `runWithCheckpoint` and `resume` of it both return its stored output.
  */
 import { edge, merge, node, Transition, workflow, type Node, type WorkflowCtx } from 'floxide';
 

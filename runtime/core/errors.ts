@@ -38,7 +38,7 @@ export class NodeFailedError extends defineError('NodeFailedError', 'FLOXIDE_NOD
 export class NoTerminalReachedError extends defineError('NoTerminalReachedError', 'FLOXIDE_NO_TERMINAL') {}
 /** No checkpoint or run exists under this id. */
 export class RunNotFoundError extends defineError('RunNotFoundError', 'FLOXIDE_NOT_STARTED') {}
-/** The run already finished; its stored result is returned by `runWithCheckpoint`, `resume` refuses. */
+/** The run already finished and the operation needs a run that has not (a completed checkpointed run is not one: `runWithCheckpoint` and `resume` return its stored output). */
 export class RunAlreadyCompletedError extends defineError('RunAlreadyCompletedError', 'FLOXIDE_ALREADY_COMPLETED') {}
 /** A run id was reused with a different input. */
 export class RunInputMismatchError extends defineError('RunInputMismatchError', 'FLOXIDE_INPUT_MISMATCH') {}

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
+import { pack } from '../package/install.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
@@ -21,8 +22,7 @@ let tarball: string;
 beforeAll(() => {
   const packDir = mkdtempSync(path.join(tmpdir(), 'floxide-pack-'));
   dirs.push(packDir);
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  tarball = path.join(packDir, (JSON.parse(out) as Array<{ filename: string }>)[0].filename);
+  tarball = pack(packDir).tarball;
 });
 
 afterAll(() => {

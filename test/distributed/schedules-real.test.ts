@@ -10,7 +10,7 @@ import { nextTickAfter, scheduledRunOf } from '../../runtime/distributed/schedul
 import { describeScheduleConformance } from './schedule-conformance.js';
 import { FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
 
-const BACKENDS: readonly BackendName[] = ['redis'];
+const BACKENDS: readonly BackendName[] = ['redis', 'postgres'];
 
 for (const name of BACKENDS) {
   const opened: TestBackend[] = [];

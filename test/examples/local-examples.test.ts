@@ -7,11 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   bindWorkflow,
   CancelledError,
-  contextCodecOf,
   DeadlineExceededError,
   MemoryCheckpointStore,
   NodeFailedError,
-  RunAlreadyCompletedError,
+  RunNotFoundError,
   runSource,
   type WorkflowEvent,
 } from 'floxide';
@@ -77,7 +76,7 @@ describe('examples (local modes)', () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
-  it('checkpoint: fail at 2, resume to 5, fresh store/ctx give 5, completed run is not re-executed, resume refuses', async () => {
+  it('checkpoint: fail at 2, resume to 5, fresh store/ctx give 5, a completed run is not re-executed by runWithCheckpoint or resume', async () => {
     const instance = new CounterWorkflow(5);
     const wf = bindWorkflow(CounterWorkflowDef, instance);
     const store = new SqliteCheckpointStore(join(dir, 'checkpoint.db'));
@@ -89,9 +88,10 @@ describe('examples (local modes)', () => {
     const cp = await store.load('job-1');
     expect(cp?.run.status).toBe('completed');
     // Each counter step committed once: the failed attempt left no trace in the context.
-    const ctx = contextCodecOf<CounterCtx>(CounterWorkflowDef).revive(cp!.context);
-    for (const d of cp!.deltas) contextCodecOf<CounterCtx>(CounterWorkflowDef).apply(ctx, d);
+    const ctx = await wf.storedContext(store, 'job-1');
+    expect(ctx).toBeInstanceOf(CounterCtx);
     expect(ctx.steps).toBe(5);
+    expect(ctx.visits).toEqual([0, 1, 2, 3, 4]);
     expect(cp!.deltas.flatMap((d) => (d.visits as number[] | undefined) ?? [])).toEqual([0, 1, 2, 3, 4]);
 
     expect(await wf.runWithCheckpoint(new CounterCtx(), 0, new MemoryCheckpointStore(), 'job-1')).toBe(5);
@@ -100,7 +100,10 @@ describe('examples (local modes)', () => {
     const before = { counter: instance.counter.executions, finish: instance.finish.executions };
     expect(await wf.runWithCheckpoint(new CounterCtx(), 0, store, 'job-1')).toBe(5);
     expect({ counter: instance.counter.executions, finish: instance.finish.executions }).toEqual(before);
-    await expect(wf.resume(store, 'job-1')).rejects.toBeInstanceOf(RunAlreadyCompletedError);
+    // resume of a completed run follows the same rule: its stored output, nothing executed.
+    expect(await wf.resume(store, 'job-1')).toBe(5);
+    expect({ counter: instance.counter.executions, finish: instance.finish.executions }).toEqual(before);
+    await expect(wf.storedContext(store, 'job-9')).rejects.toBeInstanceOf(RunNotFoundError);
     await store.close();
   });
 

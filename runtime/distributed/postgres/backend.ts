@@ -45,6 +45,10 @@ import {
   type RunRecord,
   type RunStatus,
   type RunTransition,
+  type ScheduleAdvance,
+  type ScheduleDefinition,
+  type ScheduleRecord,
+  type ScheduleStore,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -58,6 +62,7 @@ import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
+import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
 
 /**
@@ -166,7 +171,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -174,6 +179,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   private readonly retainFinishedMs: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly schedules: PostgresScheduleStore;
   /** Calls holding a connection slot, and the FIFO of calls waiting for one (see {@link PostgresBackendOptions.pool}). */
   private active = 0;
   private readonly waiting: Array<() => void> = [];
@@ -192,6 +198,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
     this.pool = pool;
     this.schema = schema;
     this.retainFinishedMs = retainFinishedMs;
+    this.schedules = new PostgresScheduleStore({ run: (file, values, what) => this.run(file, values, what) });
   }
 
   /**
@@ -612,6 +619,40 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter {
   async removeWorker(workerId: string): Promise<boolean> {
     assertWorkerId(workerId);
     return (await this.run('remove_worker.sql', [workerId], 'removeWorker')).length > 0;
+  }
+
+  // ---- ScheduleStore (schedules.ts)
+
+  putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord> {
+    return this.schedules.putSchedule(def);
+  }
+
+  getSchedule(id: string): Promise<ScheduleRecord | undefined> {
+    return this.schedules.getSchedule(id);
+  }
+
+  listSchedules(filter?: { readonly workflow?: string }): Promise<ScheduleRecord[]> {
+    return this.schedules.listSchedules(filter);
+  }
+
+  dueSchedules(workflow: string): Promise<{ now: number; schedules: ScheduleRecord[] }> {
+    return this.schedules.dueSchedules(workflow);
+  }
+
+  pauseSchedule(id: string): Promise<ScheduleRecord> {
+    return this.schedules.pauseSchedule(id);
+  }
+
+  resumeSchedule(id: string): Promise<ScheduleRecord> {
+    return this.schedules.resumeSchedule(id);
+  }
+
+  removeSchedule(id: string): Promise<boolean> {
+    return this.schedules.removeSchedule(id);
+  }
+
+  advanceSchedule(id: string, from: number, advance: ScheduleAdvance): Promise<boolean> {
+    return this.schedules.advanceSchedule(id, from, advance);
   }
 
   // ---- StepCommitter

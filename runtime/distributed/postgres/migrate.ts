@@ -22,7 +22,10 @@ export const DEFAULT_POSTGRES_SCHEMA = 'floxide';
  * The migrations, in order. Append only from the first release on: never edit or reorder an entry once released.
  * (0.1.0 was never published: the pre-release list 0001_init..0006_c_collation was squashed into 0001_schema.)
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [{ version: 1, file: '0001_schema.sql' }];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [
+  { version: 1, file: '0001_schema.sql' },
+  { version: 2, file: '0002_schedules.sql' },
+];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
 export const POSTGRES_FUNCTIONS: readonly string[] = ['now_ms', 'finish_run', 'claim_items', 'commit_one', 'commit_steps', 'transition_run'];

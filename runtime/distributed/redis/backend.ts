@@ -16,6 +16,8 @@
  * | `P ring:<workflow>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings: running runs with ready work (a run is on its ring exactly while its ready list is not empty), workflows |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
+ * | `P run:{id}:steps` | LIST | the step history: one `StepRecord` JSON per applied commit (expires with the run) |
+ * | `P events` | STREAM | every run's events (`r` = run id, `e` = `WorkflowEvent` JSON), appended by the scripts, trimmed to about `eventRetention` entries |
  * | `P schedule:<id>`, `P schedules`, `P schedules:wf:<workflow>` | HASH, SET | schedules (see `schedules.ts`) |
  *
  * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
@@ -53,6 +55,7 @@ import {
   type ListRunsFilter,
   type NewRun,
   type PendingWork,
+  type RunObserver,
   type RunMetrics,
   type RunRecord,
   type RunStatus,
@@ -74,6 +77,9 @@ import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
+import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
+import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../engine/events.js';
+import { streamEvents } from './events.js';
 import { RedisScheduleStore } from './schedules.js';
 import { optNumber, pairs, type Reply } from './reply.js';
 
@@ -107,6 +113,11 @@ export interface RedisBackendOptions {
   readonly client?: Omit<RedisClientOptions, 'url' | 'RESP' | 'disableOfflineQueue'>;
   /** Called with connection errors node-redis reports while it reconnects (default: ignored). */
   readonly onConnectionError?: (error: Error) => void;
+  /**
+   * About how many of the newest events the stream `P events` keeps (`XADD MAXLEN ~`), default
+   * {@link DEFAULT_EVENT_RETENTION}; `0` publishes no events (the step history is kept either way).
+   */
+  readonly eventRetention?: number;
 }
 
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
@@ -220,7 +231,7 @@ function isNoScript(err: unknown): boolean {
 /** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
 const MAX_CREATE_BATCH = 500;
 
-export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -236,6 +247,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     private readonly client: ReturnType<typeof createClient<{}, {}, {}, 2>>,
     keyPrefix: string,
     retainFinishedMs: number,
+    /** The events stream's length (the scripts' last argument; 0 = no events). */
+    private readonly eventsMax: number,
   ) {
     this.keyPrefix = keyPrefix;
     this.keys = new RedisKeys(keyPrefix);
@@ -258,6 +271,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     if (typeof retain !== 'number' || !Number.isSafeInteger(retain) || retain < 0) {
       throw new InvalidArgumentError(`retainFinishedMs must be a non-negative integer of milliseconds, got ${String(retain)}`);
     }
+    const eventsMax = options.eventRetention ?? DEFAULT_EVENT_RETENTION;
+    if (!Number.isSafeInteger(eventsMax) || eventsMax < 0) throw new InvalidArgumentError(`eventRetention must be a non-negative integer, got ${String(eventsMax)}`);
     const { createClient } = await importOptional<typeof import('@redis/client')>('@redis/client', 'RedisBackend (floxide/redis)');
     const client = createClient({
       ...options.client,
@@ -269,7 +284,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     client.on('error', (err: Error) => options.onConnectionError?.(err));
     try {
       await client.connect();
-      const backend = new RedisBackend(client, keyPrefix, retain);
+      const backend = new RedisBackend(client, keyPrefix, retain, eventsMax);
       await Promise.all(Object.values(backend.scripts).map((s) => client.sendCommand(['SCRIPT', 'LOAD', s.source])));
       return backend;
     } catch (err) {
@@ -372,6 +387,25 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     }
   }
 
+  // ---- RunObserver
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    this.open();
+    const [steps] = await this.io(() => this.readRun(runId, [['LRANGE', `${this.keys.run(runId)}:steps`, '0', '-1']]));
+    return (steps as string[]).map((s) => parseStoredJson<StepRecord>(s, 'step record'));
+  }
+
+  /**
+   * Reads the stream `P events` with blocking `XREAD`s on a connection of its own (a duplicate of the backend's,
+   * closed when the iteration ends), so events are pushed, not polled; after a dropped connection it reconnects and
+   * continues after the last delivered entry. See {@link EventSubscriber.subscribe}.
+   */
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
+    this.open();
+    if (options.runId !== undefined) assertRunId(options.runId);
+    return streamEvents(this.client, `${this.keyPrefix}events`, options, () => this.closed);
+  }
+
   // ---- RunInfoStore
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
@@ -434,6 +468,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   private async createReplies(batch: ReadonlyArray<string[]>): Promise<Array<Settled<Reply[]>>> {
     const argv: string[] = [this.keyPrefix, String(batch.length)];
     for (const args of batch) for (const a of args) argv.push(a);
+    argv.push(String(this.eventsMax));
     const replies = (await this.io(() => this.evalScript('createRun', [this.keys.runs, this.keys.expiring], argv))) as Reply[];
     return batch.map((_, i) => {
       const r = replies[i];
@@ -484,7 +519,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   private async transition(runId: string, op: 'cancel' | 'fail' | 'pause' | 'resume', errorJson: string): Promise<RunTransition> {
     this.open();
     assertRunId(runId);
-    const reply = (await this.io(() => this.evalScript('transition', this.keys.runLayout(runId), [this.keyPrefix, runId, op, errorJson, this.retainMs]))) as Reply[];
+    const reply = (await this.io(() => this.evalScript('transition', this.keys.runLayout(runId), [this.keyPrefix, runId, op, errorJson, this.retainMs, this.eventsMax]))) as Reply[];
     switch (reply[0]) {
       case 'not_found':
         throw replyError({ code: 'not_found', runId });
@@ -533,6 +568,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         max,
         Math.ceil(leaseMs),
         options.workflow ?? '',
+        this.eventsMax,
       ]),
     )) as string[];
     const out: LeasedItem[] = [];
@@ -768,7 +804,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const sent: number[] = [];
     // per sent commit: its only successor's JSON when it asked for a hand-off (the handed-off lease's item is parsed from it)
     const handoffJson: Array<string | undefined> = [];
-    const args: Array<string | number> = [this.keyPrefix, this.retainMs, 0];
+    const args: Array<string | number> = [this.keyPrefix, this.retainMs, this.eventsMax, 0];
     for (let i = 0; i < commits.length; i++) {
       let plan: StepCommitPlan;
       try {
@@ -782,7 +818,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       sent.push(i);
     }
     if (sent.length === 0) return out;
-    args[2] = sent.length;
+    args[3] = sent.length;
     const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Array<string | Reply[]>;
     sent.forEach((index, j) => {
       const commit = commits[index]!;

@@ -14,6 +14,7 @@
     ARGV[3] max (positive integer)
     ARGV[4] lease ms (positive integer)
     ARGV[5] workflow filter ('' = every workflow)
+    ARGV[6] events stream length (0 = no events)
 
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
     P run:{R}            HASH  status, workflow, fingerprint, deadline, v, last, context, m:redeliveries
@@ -21,6 +22,7 @@
     P run:{R}:ready      LIST  claimable item ids
   and for a workflow W listed in KEYS[3]:
     P ring:W             LIST  running runs of W with ready items
+    P events             STREAM step.started per leased item
 
   Output: a flat array, three entries per leased item (empty when nothing is claimable):
     workflow, fingerprint, "runId\ndeadline|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion\nitem JSON
@@ -30,6 +32,7 @@
 --! include common.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+eventsMax = tonumber(ARGV[6])
 local now, nowText = nowMs()
 -- every lease of this call expires at the same time: its text is formatted once
 local leaseExp = int(now + leaseMs)
@@ -91,8 +94,8 @@ local function claimFromRing(workflow)
         if not itemId then break end
         local states = R .. ':states'
         local s = redis.call('HGET', states, itemId)
-        local status, deliveries, expired, rest, attempt, json
-        if s then status, deliveries, expired, rest, attempt, json = string.match(s, CLAIM_PATTERN) end
+        local status, deliveries, expired, rest, attempt, json, node
+        if s then status, deliveries, expired, rest, attempt, json, node = string.match(s, CLAIM_PATTERN) end
         if status == 'pending' then
           if redis.call('LLEN', ready) > 0 then
             redis.call('RPUSH', ring, runId)
@@ -102,10 +105,11 @@ local function claimFromRing(workflow)
           if expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
           deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
-          local token = workerId .. '#' .. int(seqNext)
+          local token = workerId .. '#' .. int(seqNext) .. '@' .. nowText
           redis.call('HSET', states, itemId,
             'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest)
           defer('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
+          publish(prefix, runId, startedJson(runId, itemId, node, attempt, workerId, nowText))
           local version = meta[4] or '0'
           local young = version == '0' or version == '1'
           return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. attempt .. '\n' .. token .. '\n' .. leaseExp .. '\n'

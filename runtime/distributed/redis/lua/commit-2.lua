@@ -10,7 +10,8 @@
     KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
     ARGV[1] key prefix P
     ARGV[2] retainFinishedMs (0 = keep forever)
-    ARGV[3] number of commits; then per commit:
+    ARGV[3] events stream length (0 = no events)
+    ARGV[4] number of commits; then per commit:
       header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs"
                   (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked)
       continue:   delta JSON or '', no-terminal error JSON
@@ -31,10 +32,13 @@
     P run:{R}:dead       LIST  dead letters
     P run:{R}:joins      HASH  group -> size
     P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
+    P run:{R}:steps      LIST  step history: one record per applied commit (runtime/engine/events.ts StepRecord)
   and the prefix's shared indexes for R's workflow W and status S:
     P ring:W             LIST  round-robin ring (R pushed when its ready list fills)
     P runs:status:S      ZSET  listRuns index (R moved when it finishes)
     P runs:expiring      ZSET  expiry queue (R added when it finishes)
+    P events             STREAM step.finished / step.retry per applied commit, step.started per hand-off, the
+                                run's final event
 
   Output: one reply per commit, in order, checked in this order:
     { 'not_found' }                              unknown run
@@ -46,7 +50,7 @@
                                                  applied; the enqueued ids, then, when settlement items were
                                                  enqueued, an empty line and their JSON, one per line
     "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\nworkflow"
-                                                 applied, the one successor leased to handoffWorker ("<worker>#h<seq>",
+                                                 applied, the one successor leased to handoffWorker ("<worker>#h<seq>@<now>",
                                                  first delivery, never on the ready list or the ring); workflow last
                                                  (it may hold anything)
 
@@ -59,7 +63,8 @@
 
 local prefix = ARGV[1]
 local retainMs = tonumber(ARGV[2])
-local nCommits = tonumber(ARGV[3])
+eventsMax = tonumber(ARGV[3])
+local nCommits = tonumber(ARGV[4])
 local now, nowText = nowMs()
 
 -- What finishRun needs of the run (meta as commitApply reads it), with `open` outstanding items left.
@@ -123,7 +128,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.updatedAt = nowText
   end
 
+  local startedAt = leaseStart(token, nowText)
   if kind == 'retry' then
+    stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'retry', errorJson, delayMs)
     redis.call('SADD', K.tokens, token)
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'retry', st.attempt, errorJson))
     st.status = 'waiting_retry'
@@ -138,6 +145,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
     redis.call('HINCRBY', K.run, 'm:failed', 1)
+    stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'failed', errorJson, '')
     if dl then
       redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
@@ -147,6 +155,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     status = 'failed'
   else
     redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
+    local worker, attempt, node = string.match(rest, DONE_PATTERN)
+    stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, '', '')
     -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
     -- of completed states: no counter to update)
     local fields = {}
@@ -167,13 +177,14 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
         local id, seq = ARGV[itemBase + 1], int(n + 1)
         local exp = int(now + tonumber(handoffMs))
-        local leaseToken = handoffWorker .. '#h' .. seq
+        local leaseToken = handoffWorker .. '#h' .. seq .. '@' .. nowText
         if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
             .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
           defer('ZADD', K.leases, exp, queueMember(runId, id))
           n, nText = n + 1, seq
           enqueued[1] = id
           handoff = id .. '\n' .. leaseToken .. '\n' .. exp
+          publish(prefix, runId, startedJson(runId, id, ARGV[itemBase + 2], '1', handoffWorker, nowText))
         end
         nItems = 0
       end
@@ -274,7 +285,7 @@ end
 
 deferRingPushes = true
 local out = {}
-local p = 3
+local p = 4
 for c = 1, nCommits do
   out[c], p = commitOne(p)
 end

@@ -11,6 +11,7 @@
     ARGV[2] number of runs; then per run 9 arguments:
       run id, workflow, fingerprint, canonical input JSON, initial context JSON, first item id, first item node,
       first item JSON, deadline (epoch ms) or ''
+    ARGV[last] events stream length (0 = no events; see publish in includes/common.lua)
 
   Keys derived from P and one run id R (and its workflow W and status S):
     P run:{R}            HASH  the run record
@@ -19,6 +20,7 @@
     P ring:W             LIST  the workflow's ring; P wfset SET, P wfring LIST: the workflows with a ring
     P runs:workflow:W    ZSET  listRuns index
     P runs:status:S      ZSET  listRuns index
+    P events             STREAM run.created
 
   Output: one reply per run, in order:
     { 'created', createdAt }                     created (the new record is exactly the arguments)
@@ -28,6 +30,7 @@
 --! include common.lua
 
 local prefix, nRuns = ARGV[1], tonumber(ARGV[2])
+eventsMax = tonumber(ARGV[#ARGV])
 local now, nowText = nowMs()
 
 -- Forget the index entries of finished runs whose keys have expired (bounded work per call).
@@ -69,6 +72,7 @@ local function createOne(p)
   workflowAdd(prefix, workflow)
   -- a new run knows no item yet, so the first one is always added (and counted in `outstanding` and `n` above)
   addItem(K, prefix, runId, workflow, 'running', ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], nowText, '1')
+  publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.created","workflow":' .. cjson.encode(workflow) .. '}')
   return { 'created', now }
 end
 

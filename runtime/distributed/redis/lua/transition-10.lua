@@ -20,11 +20,14 @@
     ARGV[3] operation: 'cancel' | 'fail' | 'pause' | 'resume'
     ARGV[4] error JSON (cancel, fail) or ''
     ARGV[5] retainFinishedMs (0 = keep forever)
+    ARGV[6] events stream length (0 = no events)
 
   Keys derived from P and R (and R's workflow W and status S):
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
     P ring:W             LIST  R goes back on its ring on resume
     P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
+    P run:{R}:steps      LIST  step history (expires with the run)
+    P events             STREAM run.cancelled, run.failed, run.paused, run.resumed
 
   Output:
     { 'not_found' }                               unknown run
@@ -37,6 +40,7 @@
 
 local K = runKeys()
 local prefix, runId, op = ARGV[1], ARGV[2], ARGV[3]
+eventsMax = tonumber(ARGV[6])
 local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding')
 local status = meta[1]
 if not status then return { 'not_found' } end
@@ -56,4 +60,5 @@ if target == 'running' and redis.call('LLEN', K.ready) > 0
   and not redis.call('LPOS', prefix .. 'ring:' .. meta[2], runId) then
   ringPush(prefix, meta[2], runId)
 end
+publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.' .. (op == 'pause' and 'paused' or 'resumed') .. '"}')
 return { 'applied', target, '[]' }

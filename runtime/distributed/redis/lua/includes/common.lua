@@ -40,8 +40,43 @@ end
 -- the state is kept as one capture (each capture costs a string, the dearest part of a match).
 -- LEASE_PATTERN: status, token, leaseExp, and the state from deliveries on (an in-progress item has no notBefore).
 local LEASE_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|(.*)$'
--- CLAIM_PATTERN: status, deliveries, expired, the state from attempt on, attempt, item JSON.
-local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|(([^|]*)|[^|]*|([^\n]*)\n.*)$'
+-- CLAIM_PATTERN: status, deliveries, expired, the state from attempt on, attempt, item JSON, node.
+local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|(([^|]*)|[^|]*|([^\n]*)\n(.*))$'
+-- DONE_PATTERN (on the state from deliveries on, as LEASE_PATTERN captures it): worker, attempt, node.
+local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
+
+-- Seeing runs (runtime/engine/events.ts): every script that changes what a run reports publishes the event to the
+-- stream P events (fields r = run id, e = event JSON), trimmed to about eventsMax entries; eventsMax 0 = no events.
+-- A script sets eventsMax from its last argument before publishing.
+local eventsMax = 0
+local function publish(prefix, runId, json)
+  if eventsMax > 0 then redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', eventsMax, '*', 'r', runId, 'e', json) end
+end
+
+-- A lease token is "<worker>#<seq>@<lease time>": the time its attempt started (the step history's startedAt).
+local function leaseStart(token, nowText)
+  return string.match(token, '@(%d+)$') or nowText
+end
+
+local function startedJson(runId, itemId, node, attempt, worker, nowText)
+  return '{"at":' .. nowText .. ',"attempt":' .. attempt .. ',"itemId":' .. cjson.encode(itemId) .. ',"node":'
+    .. cjson.encode(node) .. ',"runId":' .. cjson.encode(runId) .. ',"type":"step.started","workerId":'
+    .. cjson.encode(worker) .. '}'
+end
+
+-- Records one finished attempt in the run's step history (P run:{R}:steps) and publishes its event
+-- (step.finished, or step.retry with delayMs). errorJson '' when there is none.
+local function stepDone(prefix, stepsKey, runId, itemId, node, attempt, worker, startedAt, nowText, outcome, errorJson, delayMs)
+  local common = ',"itemId":' .. cjson.encode(itemId) .. ',"node":' .. cjson.encode(node) .. ',"runId":'
+    .. cjson.encode(runId) .. ',"startedAt":' .. startedAt .. ',"workerId":' .. cjson.encode(worker)
+    .. (errorJson ~= '' and (',"error":' .. errorJson) or '')
+  redis.call('RPUSH', stepsKey, '{"attempt":' .. attempt .. ',"finishedAt":' .. nowText .. ',"outcome":"' .. outcome .. '"' .. common .. '}')
+  if outcome == 'retry' then
+    publish(prefix, runId, '{"type":"step.retry","at":' .. nowText .. ',"attempt":' .. attempt .. ',"delayMs":' .. delayMs .. common .. '}')
+  else
+    publish(prefix, runId, '{"type":"step.finished","at":' .. nowText .. ',"attempt":' .. attempt .. ',"outcome":"' .. outcome .. '"' .. common .. '}')
+  end
+end
 
 -- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
 local function newState(node, json, nowText, seq)

@@ -51,11 +51,18 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   redis.call('HSET', K.run, unpack(fields))
   if count > 0 then redis.call('HINCRBY', K.run, 'm:dropped', count) end
   indexStatus(prefix, r.id, r.createdAt, r.status, status)
+  local head = '{"at":' .. nowText .. ',"runId":' .. cjson.encode(r.id) .. ','
+  if status == 'completed' then
+    publish(prefix, r.id, head .. '"type":"run.completed","output":' .. outputJson .. ',"dropped":' .. dropped .. '}')
+  else
+    publish(prefix, r.id, head .. '"type":"run.' .. status .. '","error":' .. errorJson .. '}')
+  end
   if retainMs > 0 then
     -- (the ready list and the join hashes were just deleted: nothing to expire there; the rarely used keys are
     -- expired only when one of them exists, which one EXISTS tells for all four)
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
+    redis.call('PEXPIRE', K.run .. ':steps', retainMs)
     if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead) > 0 then
       for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead }) do redis.call('PEXPIRE', key, retainMs) end
     end

@@ -1,0 +1,130 @@
+/**
+ * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`, entries
+ * `r` = run id, `e` = event JSON), on a connection of the subscription's own. Cursors are stream entry ids. After a
+ * dropped connection (node-redis reconnects by itself) it continues after the last entry it delivered, so nothing is
+ * lost or repeated; a cursor older than what the stream still holds (`XADD MAXLEN` trimmed it) is `EventsLostError`.
+ */
+import type { createClient } from '@redis/client';
+import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { parseStoredJson } from '../../core/ids.js';
+import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
+
+import type { Reply } from './reply.js';
+
+type Client = ReturnType<typeof createClient<{}, {}, {}, 2>>;
+
+const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+/** Entries per XREAD. */
+const BATCH = 1000;
+
+/** Orders two stream ids ("ms-seq"). */
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** See the module comment. `isClosed` says whether the backend was closed (then a dropped connection ends it). */
+export function streamEvents(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncIterable<EventEnvelope> {
+  const after = options.after;
+  if (after !== undefined && after !== 'now' && (typeof after !== 'string' || !STREAM_ID.test(after))) {
+    throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(after)}`);
+  }
+  return { [Symbol.asyncIterator]: () => iterate(client, key, options, isClosed) };
+}
+
+/** Throws EventsLostError when entries after `last` were trimmed from the stream. */
+async function checkRetained(reader: Client, key: string, last: string): Promise<void> {
+  if (last === '0-0') return;
+  let info: Reply;
+  try {
+    info = (await reader.sendCommand(['XINFO', 'STREAM', key])) as Reply;
+  } catch {
+    return; // no stream yet: nothing was trimmed
+  }
+  const flat = info as Reply[];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === 'max-deleted-entry-id') {
+      const deleted = String(flat[i + 1]);
+      if (compareIds(last, deleted) < 0) throw new EventsLostError(`events after cursor ${last} are no longer retained (the stream was trimmed up to ${deleted})`);
+    }
+  }
+}
+
+/** Resolves once `reader` is connected again (or the signal aborts). */
+function ready(reader: Client, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      reader.off('ready', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    // also after a short pause: a reconnect may have completed between the failure and this call
+    const timer = setTimeout(done, reader.isReady ? 50 : 5_000);
+    reader.on('ready', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function* iterate(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncGenerator<EventEnvelope> {
+  const signal = options.signal;
+  if (signal?.aborted) return;
+  let last: string;
+  if (options.after === 'now') {
+    // on the backend's own connection: ordered after the caller's earlier calls and before its later ones
+    const newest = (await client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1'])) as Reply[];
+    last = newest.length > 0 ? String((newest[0] as Reply[])[0]) : '0-0';
+  } else last = options.after ?? '0-0';
+  // named, so an operator (or a test) can find it in CLIENT LIST
+  const reader = client.duplicate({ name: `floxide-events:${key}` }) as Client;
+  reader.on('error', () => undefined); // node-redis reconnects by itself; a failed read is retried below
+  const onAbort = (): void => reader.destroy();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    try {
+      await reader.connect();
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw new StoreError(`cannot connect to Redis for events: ${(err as Error).message}`, { cause: err });
+    }
+    let checked = false;
+    while (!signal?.aborted) {
+      let reply: Reply;
+      try {
+        if (!checked) {
+          await checkRetained(reader, key, last);
+          checked = true;
+        }
+        reply = (await reader.sendCommand(['XREAD', 'COUNT', String(BATCH), 'BLOCK', '0', 'STREAMS', key, last])) as Reply;
+      } catch (err) {
+        if (err instanceof EventsLostError) throw err;
+        if (signal?.aborted) return;
+        if (isClosed()) throw new StoreError('the Redis backend is closed', { cause: err });
+        await ready(reader, signal);
+        checked = false;
+        continue;
+      }
+      if (reply === null) continue;
+      for (const stream of reply as Reply[][]) {
+        for (const entry of stream[1] as Reply[][]) {
+          const id = String(entry[0]);
+          last = id;
+          const fields = entry[1] as string[];
+          let runId: string | undefined;
+          let json: string | undefined;
+          for (let i = 0; i + 1 < fields.length; i += 2) {
+            if (fields[i] === 'r') runId = fields[i + 1];
+            else if (fields[i] === 'e') json = fields[i + 1];
+          }
+          if (json === undefined || (options.runId !== undefined && runId !== options.runId)) continue;
+          yield { cursor: id, event: parseStoredJson<WorkflowEvent>(json, 'event') };
+          if (signal?.aborted) return;
+        }
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reader.destroy();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
+ * workflow of `project/` (a class context with merge strategies, a fan-out and a join) is built with the installed
+ * `floxide` bin and run in memory, durably on SQLite and on the distributed memory backend: with tsx, with
+ * `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the repository's sources.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installedProject, pack, repo } from './install.js';
+
+const dirs: string[] = [];
+let project: string;
+
+/** The environment of a user's shell: nothing of this vitest run leaks into the project's tools. */
+const userEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS' && k !== 'NODE_ENV' && k !== 'TEST'));
+
+function sh(cmd: string, args: string[]) {
+  const r = spawnSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...userEnv, NO_COLOR: '1', CI: '1' }, timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
+}
+const bin = (name: string) => path.join(project, 'node_modules/.bin', name);
+
+const EVERY_MODE = { output: 'A B C', words: 3, seen: ['a', 'b', 'c'] };
+const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'];
+
+beforeAll(() => {
+  const packDir = mkdtempSync(path.join(tmpdir(), 'floxide-pack-'));
+  dirs.push(packDir);
+  const { tarball, integrity } = pack(packDir);
+  project = installedProject(tarball, integrity);
+  dirs.push(project);
+  cpSync(path.join(repo, 'test/package/project'), project, { recursive: true });
+  const build = sh(bin('floxide'), ['build']);
+  expect(build.code, build.out).toBe(0);
+}, 600_000);
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('the installed package', () => {
+  it('is the packed tarball, not a link to the repository', () => {
+    const installed = path.join(project, 'node_modules/floxide');
+    expect(existsSync(path.join(installed, 'dist/runtime/index.js'))).toBe(true);
+    expect(existsSync(path.join(installed, 'runtime/index.ts'))).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version);
+  });
+
+  it('floxide build wrote the generated module, and --check finds it fresh', () => {
+    expect(readFileSync(path.join(project, 'src/words.floxide.ts'), 'utf8')).toContain('export const WordsWorkflowDef');
+    const check = sh(bin('floxide'), ['build', '--check']);
+    expect(check.code, check.out).toBe(0);
+  });
+
+  it('runs with tsx: the same output and context in memory, on SQLite (run and resume) and distributed', () => {
+    const r = sh(bin('tsx'), ['src/main.ts', 'a b c']);
+    expect(r.code, r.out).toBe(0);
+    const modes = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
+  });
+
+  it('type-checks and compiles with tsc, then runs with node', () => {
+    const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json']);
+    expect(tsc.code, tsc.out).toBe(0);
+    const r = sh(process.execPath, ['dist/main.js', 'a b c']);
+    expect(r.code, r.out).toBe(0);
+    const modes = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
+  });
+
+  it('runs inside vitest', () => {
+    const r = sh(bin('vitest'), ['run', '--dir', 'src']);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/1 passed/);
+  });
+});

@@ -1,0 +1,3 @@
+import { runAllModes } from './modes.js';
+
+console.log(JSON.stringify(await runAllModes(process.argv[2] ?? 'a b c')));

@@ -1,0 +1,11 @@
+import { describe, expect, it } from 'vitest';
+import { runAllModes } from './modes.js';
+
+describe('the installed floxide inside vitest', () => {
+  it('gives the same output and context in every mode', async () => {
+    const modes = await runAllModes('a b c');
+    for (const mode of ['run', 'sqlite', 'sqliteResumed', 'distributed']) {
+      expect(modes[mode], mode).toEqual({ output: 'A B C', words: 3, seen: ['a', 'b', 'c'] });
+    }
+  });
+});
