@@ -14,6 +14,18 @@ export function isParked(item: EngineItem): boolean {
   return item.received === undefined && (item.notBefore !== undefined || item.wait !== undefined);
 }
 
+/** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
+export type SignalDelivery = 'delivered' | 'duplicate';
+
+/** A signal waiting in a run's mailbox (no wait took it yet). */
+export interface PendingSignal {
+  readonly name: string;
+  readonly payload: unknown;
+  readonly key: string | undefined;
+  /** When it was received (epoch ms, the store's clock). */
+  readonly at: number;
+}
+
 /** Where a run's signals wait for the items that wait for them. */
 export interface Mailbox {
   /**

@@ -3,6 +3,7 @@ import { node } from '../graph/decorators.js';
 import type { Node, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError } from '../core/errors.js';
+import { canonicalJson } from '../core/json.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
 export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
@@ -70,6 +71,40 @@ function preview(v: unknown): string {
     s = String(v);
   }
   return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+/** The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). */
+export function signalNodesOf(nodeNames: Iterable<string>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
+  const out = new Map<string, WaitFor<string, unknown>[]>();
+  for (const name of nodeNames) {
+    const n = (instance as Record<string, unknown>)[name];
+    if (n instanceof WaitFor) {
+      const list = out.get(n.signalName) ?? [];
+      list.push(n as WaitFor<string, unknown>);
+      out.set(n.signalName, list);
+    }
+  }
+  return out;
+}
+
+/**
+ * The payload to deliver for signal `name`, checked by every `WaitFor` node waiting on that name and by JSON. Throws
+ * {@link InvalidSignalError} for an unknown name or a payload that fails.
+ */
+export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>, workflow: string, name: string, payload: unknown): unknown {
+  const waits = typeof name === 'string' ? nodes.get(name) : undefined;
+  if (!waits) {
+    const known = [...nodes.keys()].map((n) => JSON.stringify(n)).join(', ');
+    throw new InvalidSignalError(`${workflow} has no signal ${JSON.stringify(name)}${known ? ` (its signals: ${known})` : ' (it waits for no signal)'}`);
+  }
+  let value = payload;
+  for (const w of waits) value = w.check(value);
+  try {
+    canonicalJson(value);
+  } catch (err) {
+    throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${(err as Error).message}`, { cause: err });
+  }
+  return value;
 }
 
 /** The signal name of a {@link WaitFor} node type. */

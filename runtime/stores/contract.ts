@@ -10,6 +10,9 @@
  */
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+
+export type { PendingSignal, SignalDelivery };
 
 /** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
 export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
@@ -149,15 +152,4 @@ export interface CheckpointStore {
   pendingSignals(runId: string): Promise<PendingSignal[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
-}
-
-/** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
-export type SignalDelivery = 'delivered' | 'duplicate';
-
-/** A signal waiting in a run's mailbox. */
-export interface PendingSignal {
-  readonly name: string;
-  readonly payload: unknown;
-  readonly key: string | undefined;
-  readonly at: number;
 }

@@ -15,11 +15,10 @@ import {
   isRunAbortError,
   serializeError,
 } from '../core/errors.js';
-import type { Checkpoint, CheckpointStore, SignalDelivery } from '../stores/contract.js';
-import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun } from '../engine/parked.js';
-import type { SignalsOf } from '../nodes/wait.js';
-import type { WaitFor } from '../nodes/wait.js';
-import { checkSignal, notifyArrival, signalNodesOf, storeMailbox } from './signals.js';
+import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
+import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
+import { checkSignal, signalNodesOf, type SignalsOf, type WaitFor } from '../nodes/wait.js';
+import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
@@ -203,7 +202,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     private readonly wf: CompiledWorkflow,
     readonly instance: object,
   ) {
-    this.signalNodes = signalNodesOf(wf, instance);
+    this.signalNodes = signalNodesOf(wf.nodes.keys(), instance);
   }
 
   get def(): WorkflowDef<any, any, I, O, C> {
