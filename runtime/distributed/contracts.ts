@@ -87,11 +87,41 @@ export interface CreateRunResult {
   readonly run: RunRecord;
 }
 
+/**
+ * A position in the order of {@link RunInfoStore.listRuns} (`createdAt` descending, then `runId` descending): the
+ * `createdAt` and `runId` of the last run of a page. Keyset paging: the next page starts strictly after it, so a
+ * page costs the same however deep it is, and runs created meanwhile do not shift later pages.
+ */
+export interface RunCursor {
+  readonly createdAt: number;
+  readonly runId: string;
+}
+
+/** The cursor that continues a listing after `run` (the last run of a page). */
+export function cursorAfter(run: Pick<RunRecord, 'createdAt' | 'runId'>): RunCursor {
+  return { createdAt: run.createdAt, runId: run.runId };
+}
+
 export interface ListRunsFilter {
   readonly status?: RunStatus;
   readonly workflow?: string;
   /** At most this many runs (a positive integer); all when omitted. */
   readonly limit?: number;
+  /** Only runs after this position in the listing order (the next page). See {@link RunCursor}. */
+  readonly after?: RunCursor;
+}
+
+/** Throws `InvalidArgumentError` unless `cursor` is a {@link RunCursor} (an integer `createdAt`, a string `runId`). */
+export function assertRunCursor(cursor: unknown): asserts cursor is RunCursor {
+  const c = cursor as Partial<RunCursor> | null;
+  if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.createdAt) || typeof c.runId !== 'string') {
+    throw new InvalidArgumentError('a run cursor is { createdAt: integer epoch ms, runId: string }');
+  }
+}
+
+/** True when `run` comes after `cursor` in the listing order (`createdAt` descending, then `runId` descending). */
+export function isAfterCursor(run: Pick<RunRecord, 'createdAt' | 'runId'>, cursor: RunCursor): boolean {
+  return run.createdAt < cursor.createdAt || (run.createdAt === cursor.createdAt && run.runId < cursor.runId);
 }
 
 /** The result of a guarded run transition. */
@@ -121,8 +151,10 @@ export interface RunInfoStore {
   /** The run record, or `undefined` when no run has this id. */
   getRun(runId: string): Promise<RunRecord | undefined>;
   /**
-   * Runs matching every given filter, newest first (`createdAt` descending; ties in unspecified order), at most
-   * `limit`. Throws `InvalidArgumentError` for a non-positive or non-integer limit.
+   * Runs matching every given filter, newest first (`createdAt` descending, then `runId` descending: one total
+   * order, so pages never overlap), at most `limit`, starting after `after` when given (keyset paging: each backend
+   * reads a page through an index, whatever its depth). Throws `InvalidArgumentError` for a non-positive or
+   * non-integer limit or a malformed cursor.
    */
   listRuns(filter?: ListRunsFilter): Promise<RunRecord[]>;
   /**

@@ -25,6 +25,8 @@ import {
   emptyMetrics,
   isFinalRunStatus,
   assertRunStatus,
+  assertRunCursor,
+  isAfterCursor,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -101,7 +103,6 @@ interface MemRun {
   readonly contextJson: string;
   readonly createdAt: number;
   readonly deadline: number | undefined;
-  readonly seq: number;
   status: RunStatus;
   updatedAt: number;
   finishedAt: number | undefined;
@@ -160,7 +161,6 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   private readonly workers = new Map<string, { lastSeen: number; json: string }>();
   /** Schedules as canonical JSON of their record, by id. */
   private readonly schedules = new Map<string, string>();
-  private runSeq = 0;
   private tokenSeq = 0;
   private closed = false;
   private readonly feed: EventFeed;
@@ -248,7 +248,6 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       contextJson,
       createdAt: now,
       deadline: spec.deadline,
-      seq: ++this.runSeq,
       status: 'running',
       updatedAt: now,
       finishedAt: undefined,
@@ -287,9 +286,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     this.open();
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
     if (filter.status !== undefined) assertRunStatus(filter.status);
+    if (filter.after !== undefined) assertRunCursor(filter.after);
+    const after = filter.after;
     const runs = [...this.runs.values()]
-      .filter((r) => (filter.status === undefined || r.status === filter.status) && (filter.workflow === undefined || r.workflow === filter.workflow))
-      .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
+      .filter((r) => (filter.status === undefined || r.status === filter.status) && (filter.workflow === undefined || r.workflow === filter.workflow) && (after === undefined || isAfterCursor(r, after)))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
     return (filter.limit === undefined ? runs : runs.slice(0, filter.limit)).map((r) => this.recordOf(r));
   }
 

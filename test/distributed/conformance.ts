@@ -23,7 +23,7 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { isFinalRunStatus, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { executeStep } from '../../runtime/engine/core.js';
 import { contextCodecOf } from '../../runtime/context/codec.js';
@@ -889,6 +889,35 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.listRuns({ status: 'running', workflow: 'alpha', limit: 1 })).map((r) => r.runId)).toEqual(['r3']);
         expect(await b.listRuns({ status: 'completed' })).toEqual([]);
         expect(await b.listRuns({ workflow: 'zeta' })).toEqual([]);
+      });
+
+      it('pages runs with a cursor: one total order (createdAt, then run id, descending), no overlap, no gap', async () => {
+        // Run ids chosen so that the creation order is not the id order; runs created in the same millisecond tie.
+        const ids = ['p-k', 'p-c', 'p-x', 'p-a', 'p-m', 'p-b', 'p-z'];
+        for (const runId of ids) await start({ runId, workflow: runId < 'p-m' ? 'alpha' : 'beta' });
+        const all = await b.listRuns();
+        expect(all.map((r) => r.runId).sort()).toEqual([...ids].sort());
+        for (let i = 1; i < all.length; i++) {
+          const [p, q] = [all[i - 1]!, all[i]!];
+          expect(p.createdAt > q.createdAt || (p.createdAt === q.createdAt && p.runId > q.runId)).toBe(true);
+        }
+        for (const filter of [{}, { workflow: 'alpha' }, { status: 'running' as const }, { status: 'running' as const, workflow: 'beta' }]) {
+          const whole = (await b.listRuns(filter)).map((r) => r.runId);
+          const paged: string[] = [];
+          for (let after: RunCursor | undefined; ; ) {
+            const page = await b.listRuns({ ...filter, limit: 2, ...(after ? { after } : {}) });
+            paged.push(...page.map((r) => r.runId));
+            if (page.length < 2) break;
+            after = cursorAfter(page[page.length - 1]!);
+          }
+          expect(paged).toEqual(whole);
+        }
+        // A cursor whose run left the index (cancelled while paging running runs) still continues at its place.
+        const first = await b.listRuns({ status: 'running', limit: 3 });
+        await b.cancelRun(first[2]!.runId);
+        const rest = await b.listRuns({ status: 'running', after: cursorAfter(first[2]!) });
+        expect(rest.map((r) => r.runId)).toEqual(all.slice(3).map((r) => r.runId));
+        await expect(b.listRuns({ after: { createdAt: 1.5, runId: 'x' } })).rejects.toBeInstanceOf(InvalidArgumentError);
       });
 
       it('reports item states in enqueue order', async () => {

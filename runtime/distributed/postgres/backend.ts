@@ -25,6 +25,7 @@ import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   assertRunStatus,
+  assertRunCursor,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -115,6 +116,8 @@ const JSON_OIDS = new Set([114, 3802]);
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
+/** The `created_at` of "no cursor" in list_runs.sql: the largest bigint, which every run precedes. */
+const NO_CURSOR = '9223372036854775807';
 
 interface RunRow {
   run_id: string;
@@ -397,7 +400,9 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
     if (filter.status !== undefined) assertRunStatus(filter.status);
     if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
-    const rows = await this.run<RunRow>('list_runs.sql', [filter.status ?? null, filter.workflow ?? null, filter.limit ?? null], 'listRuns');
+    if (filter.after !== undefined) assertRunCursor(filter.after);
+    const [afterCreated, afterRun] = filter.after ? [filter.after.createdAt, filter.after.runId] : [NO_CURSOR, ''];
+    const rows = await this.run<RunRow>('list_runs.sql', [filter.status ?? null, filter.workflow ?? null, filter.limit ?? null, afterCreated, afterRun], 'listRuns');
     return rows.map((r) => this.recordOf(r));
   }
 

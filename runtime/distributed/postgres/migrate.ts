@@ -25,6 +25,7 @@ export const DEFAULT_POSTGRES_SCHEMA = 'floxide';
 export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; readonly file: string }> = [
   { version: 1, file: '0001_schema.sql' },
   { version: 2, file: '0002_schedules.sql' },
+  { version: 3, file: '0003_run_pages.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */

@@ -39,6 +39,7 @@ import {
   classifyLiveness,
   emptyMetrics,
   assertRunStatus,
+  assertRunCursor,
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
@@ -488,27 +489,34 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     if (filter.limit !== undefined) assertPositiveInt(filter.limit, 'limit');
     if (filter.status !== undefined) assertRunStatus(filter.status);
     if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
+    if (filter.after !== undefined) assertRunCursor(filter.after);
     const index = filter.status !== undefined ? this.keys.status(filter.status) : filter.workflow !== undefined ? this.keys.workflow(filter.workflow) : this.keys.runs;
+    // The index answers the filters alone unless both are given (then the status index is read and the workflow checked).
+    const exact = filter.status === undefined || filter.workflow === undefined;
     const limit = filter.limit ?? Number.POSITIVE_INFINITY;
     return this.io(async () => {
       const out: RunRecord[] = [];
       const gone: string[] = [];
-      for (let start = 0; out.length < limit; start += LIST_PAGE) {
-        const ids = (await this.client.sendCommand(['ZREVRANGE', index, String(start), String(start + LIST_PAGE - 1)])) as string[];
-        if (ids.length === 0) break;
+      let cursor = filter.after;
+      while (out.length < limit) {
+        const size = exact ? Math.min(LIST_PAGE, limit - out.length) : LIST_PAGE;
+        const page = (await this.evalScript('listRuns', [index], [cursor ? String(cursor.createdAt) : '', cursor?.runId ?? '', size])) as string[];
+        if (page.length === 0) break;
         const m = this.client.multi();
-        for (const id of ids) m.addCommand(['HMGET', this.keys.run(id), ...RUN_FIELDS]);
+        for (let i = 0; i < page.length; i += 2) m.addCommand(['HMGET', this.keys.run(page[i]!), ...RUN_FIELDS]);
         const rows = (await m.execAsPipeline()) as unknown as Reply[][];
-        for (let i = 0; i < ids.length && out.length < limit; i++) {
+        for (let i = 0; i < rows.length && out.length < limit; i++) {
+          const id = page[2 * i]!;
           const row = rows[i]!;
           if (row[0] === null) {
-            gone.push(ids[i]!);
+            gone.push(id);
             continue;
           }
-          const rec = this.recordOf(ids[i]!, row);
+          const rec = this.recordOf(id, row);
           if ((filter.status === undefined || rec.status === filter.status) && (filter.workflow === undefined || rec.workflow === filter.workflow)) out.push(rec);
         }
-        if (ids.length < LIST_PAGE) break;
+        cursor = { createdAt: Number(page[page.length - 1]), runId: page[page.length - 2]! };
+        if (page.length < 2 * size) break;
       }
       // Index entries of runs whose keys expired: forget them (an index only, no run data).
       if (gone.length > 0) await this.client.sendCommand(['ZREM', index, ...gone]);

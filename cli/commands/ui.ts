@@ -1,0 +1,80 @@
+/**
+ * `floxide ui --store <url>`: serves the runs dashboard (cli/ui/) until SIGTERM/SIGINT, then exits 0. The URL to open
+ * is the first line it prints.
+ */
+import { Command, Option } from 'commander';
+import type { CliIo, CommandFactory } from './types.js';
+
+const EXAMPLES = `
+Examples:
+  $ floxide ui --store redis://127.0.0.1:6379 --graphs docs
+  $ floxide ui --store postgres://app@db:5432/prod --port 0
+  $ floxide ui --store redis://cache:6379 --host 0.0.0.0 --port 4300 --token "$FLOXIDE_UI_TOKEN"
+
+The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs
+no token; on any other address every request needs one: --token, else FLOXIDE_UI_TOKEN, else a random one,
+carried by the printed URL (?token=...). --graphs names folders where \`floxide build --docs <dir>\` wrote
+<Workflow>.svg: the run page draws that graph with each node coloured by the state of its items.
+
+Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 the store cannot be reached or the port cannot be bound, 2 bad usage.
+`;
+
+interface UiFlags {
+  store: string;
+  host: string;
+  port: string;
+  token?: string;
+  graphs?: string[];
+}
+
+const uiCommand: CommandFactory = (io: CliIo) =>
+  new Command('ui')
+    .description('serve a web dashboard of the runs in a store: list, graph coloured live by node state, actions')
+    .addOption(new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory())
+    .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
+    .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
+    .option('--token <token>', 'the access token (16+ characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
+    .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, e.g. `--graphs docs`')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: UiFlags) => {
+      const port = Number(flags.port);
+      if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
+        io.stderr.write(`floxide ui: --port must be an integer from 0 to 65535, got ${JSON.stringify(flags.port)}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
+      const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+      const { startUiServer } = await import('../ui/server.js');
+      let backend;
+      try {
+        backend = await connectBackend(flags.store);
+      } catch (err) {
+        io.stderr.write(`floxide ui: ${(err as Error).message}\n`);
+        io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+        return;
+      }
+      let server;
+      try {
+        const token = flags.token ?? process.env.FLOXIDE_UI_TOKEN;
+        server = await startUiServer({ backend, host: flags.host, port, ...(token ? { token } : {}), graphs: flags.graphs ?? [] });
+      } catch (err) {
+        await backend.close();
+        io.stderr.write(`floxide ui: ${(err as Error).message}\n`);
+        io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+        return;
+      }
+      io.stdout.write(`${server.url}\n`);
+      io.stdout.write(`floxide ui: serving ${redactUrl(flags.store)}${flags.graphs?.length ? `, graphs from ${flags.graphs.join(', ')}` : ''}; Ctrl-C stops\n`);
+      const s = server;
+      await new Promise<void>((resolve) =>
+        io.onStop(async () => {
+          await s.close();
+          resolve();
+        }),
+      );
+      await backend.close();
+      io.exitCode = 0;
+    });
+
+export default uiCommand;

@@ -1,0 +1,216 @@
+/**
+ * The `floxide ui` HTTP server (node:http, no framework): the static page (`static/`, shipped in the package, no
+ * build step, no CDN), a JSON API over a store, server-sent events for live updates, and the run actions.
+ *
+ * Routes:
+ * | method | path | answer |
+ * |---|---|---|
+ * | GET | `/`, `/runs/<id>` | the page (`static/index.html`; the script routes on the path) |
+ * | GET | `/static/<file>` | the page's script and style sheet |
+ * | GET | `/api/runs?status=&workflow=&after=&limit=` | one page of runs ({@link runsPage}) |
+ * | GET | `/api/runs/<id>` | the run page's data ({@link runView}) |
+ * | GET | `/api/runs/<id>/graph` | the workflow's SVG graph (`--graphs`), 404 when none |
+ * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
+ * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
+ *
+ * Access: bound to a loopback address, requests must name a loopback host (no DNS rebinding). Given a token (and
+ * always when listening beyond loopback, where one is generated if none is given), every API request must carry it:
+ * open the printed URL (`/?token=...`) once and the server sets an HttpOnly, SameSite=Strict cookie. Actions also
+ * need the `X-Floxide-Action` header, which a cross-site form cannot send.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FloxideError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError } from '../../runtime/core/errors.js';
+import { assertRunId } from '../../runtime/core/ids.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
+import { GraphFiles } from './graphs.js';
+import { LiveRuns } from './live.js';
+import { runsPage, runView } from './views.js';
+
+export interface UiServerOptions {
+  /** The store the dashboard shows (the caller owns it: {@link UiServer.close} does not close it). */
+  readonly backend: DistributedBackend;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** The access token. Generated when the host is not loopback and none is given; none on loopback by default. */
+  readonly token?: string;
+  /** Folders holding `<Workflow>.svg` graphs (`floxide build --docs <dir>`). */
+  readonly graphs?: readonly string[];
+  /** How often the live stream re-reads an open run, in ms (default 500). */
+  readonly livePollMs?: number;
+}
+
+export interface UiServer {
+  /** The URL to open (with `?token=` when a token is required). */
+  readonly url: string;
+  /** The token every API request needs, if any. */
+  readonly token: string | undefined;
+  readonly port: number;
+  /** Stops listening and ends live streams. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const COOKIE = 'floxide_ui';
+const STATIC: Readonly<Record<string, string>> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function staticFile(name: string): Promise<string> {
+  return readFile(new URL(`./static/${name}`, import.meta.url), 'utf8');
+}
+
+function sameToken(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+function hostnameOf(hostHeader: string | undefined): string {
+  if (!hostHeader) return '';
+  return hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
+}
+
+/** An HTTP status for a store or argument failure. */
+function statusOf(err: unknown): number {
+  if (err instanceof RunNotFoundError) return 404;
+  if (err instanceof InvalidArgumentError) return 400;
+  if (err instanceof RunStateError) return 409;
+  if (err instanceof StoreError) return 503;
+  return 500;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, ...headers });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+}
+
+/** Starts the dashboard; resolves once it listens. */
+export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const loopback = isLoopback(host);
+  const token = options.token ?? (loopback ? undefined : randomBytes(24).toString('base64url'));
+  if (token !== undefined && !/^[A-Za-z0-9._~-]{16,256}$/.test(token)) {
+    throw new InvalidArgumentError('the token must be 16-256 characters of [A-Za-z0-9._~-]');
+  }
+  const { backend } = options;
+  const graphs = new GraphFiles(options.graphs ?? []);
+  const live = new LiveRuns(backend, options.livePollMs ?? 500);
+
+  function authorized(req: IncomingMessage): boolean {
+    if (token === undefined) return true;
+    const auth = req.headers.authorization;
+    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    return sameToken(cookieOf(req, COOKIE), token) || sameToken(bearer, token);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    // Bound to loopback, only loopback names: a page of another site that rebinds its DNS name to 127.0.0.1 gets nothing.
+    if (loopback && !isLoopback(hostnameOf(req.headers.host))) return send(res, 403, 'text/plain; charset=utf-8', 'forbidden host\n');
+
+    if (req.method === 'GET' && (path === '/' || /^\/runs\/[^/]+$/.test(path))) {
+      const given = url.searchParams.get('token');
+      if (token !== undefined && given !== null) {
+        if (!sameToken(given, token)) return send(res, 403, 'text/plain; charset=utf-8', 'wrong token\n');
+        url.searchParams.delete('token');
+        res.writeHead(303, { ...SECURITY_HEADERS, location: `${path}${url.search}`, 'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` });
+        return void res.end();
+      }
+      return send(res, 200, STATIC['index.html']!, await staticFile('index.html'));
+    }
+    const asset = /^\/static\/([a-z.]+)$/.exec(path)?.[1];
+    if (req.method === 'GET' && asset && STATIC[asset]) return send(res, 200, STATIC[asset], await staticFile(asset));
+    if (!path.startsWith('/api/')) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+
+    if (!authorized(req)) return sendJson(res, 401, { error: 'this dashboard needs its token: open the URL floxide ui printed (it ends with ?token=...)' });
+    if (req.method === 'GET' && path === '/api/runs') {
+      const q = url.searchParams;
+      return sendJson(res, 200, await runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }));
+    }
+    const m = /^\/api\/runs\/([^/]+)(?:\/(graph|live|cancel|pause|resume))?$/.exec(path);
+    if (!m) return sendJson(res, 404, { error: 'not found' });
+    const runId = decodeURIComponent(m[1]!);
+    assertRunId(runId);
+    const what = m[2];
+    if (req.method === 'GET' && what === undefined) return sendJson(res, 200, await runView(backend, runId));
+    if (req.method === 'GET' && what === 'graph') {
+      const run = await backend.getRun(runId);
+      if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+      const svg = await graphs.svgOf(run.workflow);
+      if (svg === undefined) {
+        const where = graphs.folders.length > 0 ? `no ${run.workflow}.svg in ${graphs.folders.join(', ')}` : 'no --graphs folder was given';
+        return sendJson(res, 404, { error: `${where}: run \`floxide build --docs <dir>\` and start \`floxide ui --graphs <dir>\`` });
+      }
+      return send(res, 200, 'image/svg+xml; charset=utf-8', svg);
+    }
+    if (req.method === 'GET' && what === 'live') return live.stream(runId, req, res, SECURITY_HEADERS);
+    if (req.method === 'POST' && (what === 'cancel' || what === 'pause' || what === 'resume')) {
+      if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
+      req.resume();
+      const t = what === 'cancel' ? await backend.cancelRun(runId, 'cancelled from floxide ui') : what === 'pause' ? await backend.pauseRun(runId) : await backend.resumeRun(runId);
+      live.poke(runId);
+      return sendJson(res, 200, t);
+    }
+    return sendJson(res, 405, { error: `${req.method} is not allowed here` });
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      const status = statusOf(err);
+      sendJson(res, status, { error: err instanceof FloxideError || status !== 500 ? (err as Error).message : 'internal error' });
+      if (status === 500) process.emitWarning(`floxide ui: ${(err as Error)?.stack ?? String(err)}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/${token === undefined ? '' : `?token=${token}`}`,
+    token,
+    port,
+    async close() {
+      live.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

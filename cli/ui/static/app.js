@@ -1,0 +1,308 @@
+// The floxide ui page: plain browser JavaScript, shipped as is (no build step, no CDN). Every value from the store
+// reaches the page through textContent or an attribute set by setAttribute (never innerHTML), and the workflow's SVG
+// graph is parsed as XML and stripped of scripts, event handlers and links before it is shown.
+
+const main = document.getElementById('main');
+const conn = document.getElementById('conn');
+const STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'];
+const STATES = ['queued', 'running', 'done', 'failed', 'dropped'];
+let teardown = () => {};
+
+/** Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+function age(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+function time(ms) {
+  return ms === undefined || ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function json(v, space = 2) {
+  return v === undefined ? '-' : JSON.stringify(v, null, space);
+}
+
+function badge(status) {
+  return h('span', { class: `badge ${STATUSES.includes(status) ? status : ''}`, 'data-status': status }, status);
+}
+
+async function api(path, init) {
+  const res = await fetch(path, { credentials: 'same-origin', ...init });
+  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
+  if (!res.ok) throw new Error(body.error ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+function navigate(path) {
+  history.pushState(null, '', path);
+  route();
+}
+
+function link(path, ...children) {
+  return h('a', { href: path, onclick: (e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey) { e.preventDefault(); navigate(path); } } }, ...children);
+}
+
+// ------------------------------------------------------------------------------------------------- runs list
+function listPage() {
+  const params = new URLSearchParams(location.search);
+  const status = h('select', { 'aria-label': 'status', name: 'status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s, selected: params.get('status') === s }, s)));
+  const workflow = h('input', { 'aria-label': 'workflow', name: 'workflow', placeholder: 'workflow', value: params.get('workflow') ?? '' });
+  const body = h('tbody');
+  const info = h('span', { class: 'muted' });
+  const newer = h('button', { type: 'button', disabled: !params.get('after') }, 'Newest');
+  const older = h('button', { type: 'button', disabled: true }, 'Older');
+  let next = null;
+  const apply = (extra = {}) => {
+    const q = new URLSearchParams();
+    if (status.value) q.set('status', status.value);
+    if (workflow.value.trim()) q.set('workflow', workflow.value.trim());
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    navigate(`/${q.size ? `?${q}` : ''}`);
+  };
+  status.addEventListener('change', () => apply());
+  workflow.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
+  newer.addEventListener('click', () => apply());
+  older.addEventListener('click', () => next && apply({ after: next }));
+
+  main.replaceChildren(
+    h('h1', {}, 'Runs'),
+    h('div', { class: 'filters' }, status, workflow, h('button', { type: 'button', onclick: () => apply() }, 'Filter'), info),
+    h('table', { id: 'runs' }, h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Version', 'Status', 'Age', 'Finished', 'Error'].map((t) => h('th', {}, t)))), body),
+    h('div', { class: 'pager' }, newer, older),
+  );
+
+  let stopped = false;
+  let timer;
+  async function load() {
+    const q = new URLSearchParams();
+    for (const k of ['status', 'workflow', 'after', 'limit']) if (params.get(k)) q.set(k, params.get(k));
+    try {
+      const page = await api(`/api/runs?${q}`);
+      if (stopped) return;
+      next = page.next;
+      older.disabled = !next;
+      body.replaceChildren(
+        ...(page.runs.length === 0
+          ? [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.'))]
+          : page.runs.map((r) =>
+              h('tr', { 'data-run': r.runId },
+                h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(r.runId)}`, r.runId)),
+                h('td', {}, r.workflow),
+                h('td', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 12)),
+                h('td', {}, badge(r.status)),
+                h('td', { title: time(r.createdAt) }, age(r.createdAt)),
+                h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
+                h('td', { class: 'wrap' }, r.error ?? ''),
+              ))),
+      );
+      info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
+      conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      info.textContent = err.message;
+    }
+    // The newest page follows new runs as they come (without reloading the page); older pages hold still.
+    if (!stopped && !params.get('after')) timer = setTimeout(load, 2000);
+  }
+  load();
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+// -------------------------------------------------------------------------------------------------- run page
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Parses the workflow's SVG and keeps only drawing: no scripts, foreign content, event handlers or links. */
+function safeSvg(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const svg = doc.documentElement;
+  if (svg.namespaceURI !== SVG_NS || svg.localName !== 'svg') return null;
+  for (const el of [...svg.querySelectorAll('script, foreignObject, iframe, a, use, image, style, animate, set')]) el.replaceWith(...el.childNodes);
+  for (const el of [svg, ...svg.querySelectorAll('*')]) {
+    for (const attr of [...el.attributes]) {
+      if (/^on/i.test(attr.name) || /href$/i.test(attr.name) || attr.name === 'style') el.removeAttribute(attr.name);
+    }
+  }
+  return document.importNode(svg, true);
+}
+
+function nodeState(c) {
+  if (!c) return 'idle';
+  if (c.running) return 'running';
+  if (c.failed) return 'failed';
+  if (c.queued) return 'queued';
+  if (c.done) return 'done';
+  if (c.dropped) return 'dropped';
+  return 'idle';
+}
+
+function countsText(c) {
+  return c ? `q${c.queued} r${c.running} d${c.done} f${c.failed}` : '';
+}
+
+function paintGraph(svg, nodes) {
+  for (const g of svg.querySelectorAll('g.node')) {
+    const name = g.querySelector('title')?.textContent ?? '';
+    const c = nodes[name];
+    const state = nodeState(c);
+    for (const s of ['idle', ...STATES]) g.classList.toggle(`st-${s}`, s === state);
+    g.setAttribute('data-node', name);
+    g.setAttribute('data-state', state);
+    g.setAttribute('data-counts', c ? STATES.map((s) => `${s}=${c[s]}`).join(' ') : '');
+    let label = g.querySelector('text.counts');
+    if (!label) {
+      const box = g.getBBox();
+      label = document.createElementNS(SVG_NS, 'text');
+      label.setAttribute('class', 'counts');
+      label.setAttribute('text-anchor', 'middle');
+      label.setAttribute('x', String(box.x + box.width / 2));
+      label.setAttribute('y', String(box.y + box.height + 11));
+      g.append(label);
+    }
+    label.textContent = countsText(c);
+  }
+}
+
+function table(headers, rows, empty) {
+  if (rows.length === 0) return h('p', { class: 'empty' }, empty);
+  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', {}, t)))), h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => (c instanceof Node ? h('td', {}, c) : h('td', { class: 'wrap' }, c)))))));
+}
+
+function errText(e) {
+  return `${e.name}: ${e.message}`;
+}
+
+function runPage(runId) {
+  const title = h('h1', {}, runId);
+  const facts = h('dl', { class: 'facts' });
+  const message = h('div', { class: 'message', role: 'status' });
+  const buttons = {
+    pause: h('button', { type: 'button', 'data-action': 'pause', disabled: true }, 'Pause'),
+    resume: h('button', { type: 'button', 'data-action': 'resume', disabled: true }, 'Resume'),
+    cancel: h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', disabled: true }, 'Cancel'),
+  };
+  const graph = h('div', { class: 'graph card', id: 'graph' }, h('p', { class: 'muted' }, 'Loading the graph...'));
+  const legend = h('div', { class: 'legend' }, STATES.map((s) => h('span', { class: s }, s)));
+  const metrics = h('div', { class: 'metrics', id: 'metrics' });
+  const details = h('div', { id: 'details' });
+  let svg = null;
+  let last = null;
+
+  for (const [action, button] of Object.entries(buttons)) {
+    button.addEventListener('click', async () => {
+      if (action === 'cancel' && !confirm(`Cancel run ${runId}? Its queued work is dropped.`)) return;
+      button.disabled = true;
+      try {
+        const t = await api(`/api/runs/${encodeURIComponent(runId)}/${action}`, { method: 'POST', headers: { 'X-Floxide-Action': '1' } });
+        message.textContent = t.applied ? `${action}: the run is now ${t.status}` : `nothing changed: the run is already ${t.status}`;
+      } catch (err) {
+        message.textContent = `${action} failed: ${err.message}`;
+      }
+    });
+  }
+
+  main.replaceChildren(
+    h('p', {}, link('/', '← all runs')),
+    h('div', { class: 'runhead' }, h('div', {}, title, facts), h('div', {}, h('div', { class: 'actions' }, buttons.pause, buttons.resume, buttons.cancel), message)),
+    h('h2', {}, 'Graph'),
+    graph,
+    legend,
+    h('h2', {}, 'Metrics'),
+    metrics,
+    details,
+  );
+
+  fetch(`/api/runs/${encodeURIComponent(runId)}/graph`, { credentials: 'same-origin' }).then(async (res) => {
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      graph.replaceChildren(h('p', { class: 'muted' }, body.error ?? 'No graph for this workflow.'));
+      return;
+    }
+    svg = safeSvg(await res.text());
+    graph.replaceChildren(svg ?? h('p', { class: 'muted' }, 'The graph file is not an SVG.'));
+    if (svg && last) paintGraph(svg, last.nodes);
+  });
+
+  function render(v) {
+    last = v;
+    const r = v.run;
+    facts.replaceChildren(
+      ...[
+        ['status', badge(r.status)],
+        ['workflow', r.workflow],
+        ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
+        ['created', `${time(r.createdAt)} (${age(r.createdAt)})`],
+        ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
+        ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
+        ['input', h('span', { class: 'mono' }, json(r.input, 0))],
+        ...(r.status === 'completed' ? [['output', h('span', { class: 'mono' }, json(r.output, 0))]] : []),
+        ...(r.error ? [['error', errText(r.error)]] : []),
+      ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
+    );
+    const final = r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled';
+    buttons.pause.disabled = r.status !== 'running';
+    buttons.resume.disabled = r.status !== 'paused';
+    buttons.cancel.disabled = final;
+    const m = v.metrics;
+    metrics.replaceChildren(
+      ...[['enqueued', m.enqueued], ['completed', m.completed], ['retries', m.retries], ['failed', m.failed], ['dead-lettered', m.deadLettered], ['dropped', m.dropped], ['redeliveries', m.redeliveries], ...Object.entries(m.counters)].map(([k, n]) =>
+        h('div', { class: 'metric', 'data-metric': k }, h('b', {}, String(n)), h('span', {}, k)),
+      ),
+    );
+    if (svg) paintGraph(svg, v.nodes);
+    details.replaceChildren(
+      h('h2', {}, `Outstanding items (${v.outstanding.length})`),
+      table(['Item', 'Node', 'Status', 'Attempt', 'Worker', 'Due'], v.outstanding.map((o) => [h('span', { class: 'mono' }, o.itemId), o.node, o.status, String(o.attempt), o.workerId ?? '-', time(o.due)]), 'Nothing outstanding.'),
+      h('h2', {}, `Errors (${v.errors.length})`),
+      table(['At', 'Item', 'Node', 'Attempt', 'Kind', 'Error'], v.errors.map((e) => [time(e.at), h('span', { class: 'mono' }, e.itemId), e.node, String(e.attempt), e.kind, errText(e.error)]), 'No errors.'),
+      h('h2', {}, `Dead letters (${v.deadLetters.length})`),
+      table(['At', 'Item', 'Node', 'Attempts', 'Error', 'Input'], v.deadLetters.map((d) => [time(d.at), h('span', { class: 'mono' }, d.item.id), d.item.node, String(d.attempts), errText(d.error), h('pre', {}, json(d.item.input, 0))]), 'No dead letters.'),
+      h('h2', {}, 'Workers holding its items'),
+      table(['Worker', 'Liveness', 'Last seen', 'Items'], v.workers.map((w) => [w.workerId, w.liveness, age(w.lastSeen), w.items.join(', ')]), 'None.'),
+      h('h2', {}, `Context (version ${v.context.version})`),
+      h('div', { class: 'cols' },
+        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'initial'), h('pre', { id: 'context-initial' }, json(v.context.initial))),
+        h('div', { class: 'card' }, h('div', { class: 'muted' }, `latest deltas (${v.context.deltas.length})`),
+          v.context.deltas.length === 0 ? h('p', { class: 'empty' }, 'No deltas yet.') : h('pre', {}, v.context.deltas.map((d) => `v${d.version} ${d.itemId}: ${JSON.stringify(d.delta)}`).join('\n'))),
+      ),
+    );
+  }
+
+  const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/live`);
+  source.addEventListener('run', (e) => {
+    conn.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
+    render(JSON.parse(e.data));
+  });
+  source.addEventListener('failure', (e) => {
+    message.textContent = JSON.parse(e.data).error;
+  });
+  source.addEventListener('error', () => {
+    conn.textContent = 'reconnecting...';
+  });
+  return () => source.close();
+}
+
+// ------------------------------------------------------------------------------------------------------ router
+function route() {
+  teardown();
+  conn.textContent = '';
+  const m = /^\/runs\/([^/]+)$/.exec(location.pathname);
+  teardown = m ? runPage(decodeURIComponent(m[1])) : listPage();
+  document.title = m ? `${decodeURIComponent(m[1])} - floxide ui` : 'runs - floxide ui';
+}
+
+window.addEventListener('popstate', route);
+document.querySelector('[data-nav]').addEventListener('click', (e) => { e.preventDefault(); navigate('/'); });
+route();

@@ -1,0 +1,187 @@
+/**
+ * What the dashboard's pages show, read from a store: one page of the runs list, and one run with its node states.
+ * Plain JSON (the browser renders it with `textContent` only). No HTTP here: `server.ts` serves these.
+ */
+import { InvalidArgumentError, RunNotFoundError, type SerializedError } from '../../runtime/core/errors.js';
+import {
+  assertRunStatus,
+  cursorAfter,
+  isFinalRunStatus,
+  type ContextDeltaRecord,
+  type DeadLetter,
+  type DistributedBackend,
+  type ErrorRecord,
+  type RunCursor,
+  type RunMetrics,
+  type RunRecord,
+  type RunStatus,
+  type WorkItemStatus,
+} from '../../runtime/distributed/contracts.js';
+
+/** The runs list's page size when the query names none, and the largest one it accepts. */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+/** One row of the runs list. */
+export interface RunRow {
+  readonly runId: string;
+  readonly workflow: string;
+  /** The graph fingerprint (shown as the version until workflows carry versions). */
+  readonly fingerprint: string;
+  readonly status: RunStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | undefined;
+  /** `Name: message` of a failed or cancelled run. */
+  readonly error: string | undefined;
+}
+
+export interface RunsPage {
+  readonly runs: readonly RunRow[];
+  /** The `after` of the next page (`<createdAt>~<runId>`), or null on the last page. */
+  readonly next: string | null;
+}
+
+/** The query of the runs list: `status`, `workflow`, `after` (a cursor from {@link RunsPage.next}) and `limit`. */
+export interface RunsQuery {
+  readonly status?: string | null;
+  readonly workflow?: string | null;
+  readonly after?: string | null;
+  readonly limit?: string | null;
+}
+
+/** Encodes a cursor for a URL: `<createdAt>~<runId>` (run ids never contain `~`). */
+export function encodeCursor(cursor: RunCursor): string {
+  return `${cursor.createdAt}~${cursor.runId}`;
+}
+
+/** Decodes {@link encodeCursor}'s text; `InvalidArgumentError` for anything else. */
+export function decodeCursor(text: string): RunCursor {
+  const m = /^(\d{1,16})~(.+)$/.exec(text);
+  if (!m) throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: expected <createdAt>~<runId>`);
+  return { createdAt: Number(m[1]), runId: m[2]! };
+}
+
+function errorLine(e: SerializedError | undefined): string | undefined {
+  return e ? `${e.name}: ${e.message}` : undefined;
+}
+
+function rowOf(r: RunRecord): RunRow {
+  return {
+    runId: r.runId,
+    workflow: r.workflow,
+    fingerprint: r.fingerprint,
+    status: r.status,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    finishedAt: r.finishedAt,
+    error: errorLine(r.error),
+  };
+}
+
+/**
+ * One page of runs, newest first. Reads `limit + 1` runs through the store's keyset paging (an index read whatever
+ * the page's depth) to know whether a next page exists.
+ */
+export async function runsPage(backend: DistributedBackend, query: RunsQuery): Promise<RunsPage> {
+  const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
+  if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
+  if (query.status) assertRunStatus(query.status);
+  const runs = await backend.listRuns({
+    limit: limit + 1,
+    ...(query.status ? { status: query.status as RunStatus } : {}),
+    ...(query.workflow ? { workflow: query.workflow } : {}),
+    ...(query.after ? { after: decodeCursor(query.after) } : {}),
+  });
+  const page = runs.slice(0, limit);
+  return { runs: page.map(rowOf), next: runs.length > limit ? encodeCursor(cursorAfter(page[page.length - 1]!)) : null };
+}
+
+/** How many of a node's items are in each state, as the run page colours the graph. */
+export interface NodeCounts {
+  /** Waiting to be claimed (pending, or waiting for a retry). */
+  queued: number;
+  /** Leased by a worker now. */
+  running: number;
+  /** Committed. */
+  done: number;
+  /** Failed for good (dead-lettered or failed with the run). */
+  failed: number;
+  /** Discarded when the run finished. */
+  dropped: number;
+}
+
+const COUNT_OF: Record<WorkItemStatus, keyof NodeCounts> = {
+  pending: 'queued',
+  waiting_retry: 'queued',
+  in_progress: 'running',
+  completed: 'done',
+  failed: 'failed',
+  dead_lettered: 'failed',
+  dropped: 'dropped',
+};
+
+/** One outstanding item, as the run page lists it. */
+export interface OutstandingItem {
+  readonly itemId: string;
+  readonly node: string;
+  readonly status: WorkItemStatus;
+  readonly attempt: number;
+  readonly workerId: string | undefined;
+  /** When its lease ends (running) or its retry is due (waiting_retry). */
+  readonly due: number | undefined;
+}
+
+/** Everything the run page shows. */
+export interface RunView {
+  readonly run: RunRecord;
+  readonly metrics: RunMetrics;
+  /** Per node name: its items' states. Nodes without items yet are absent. */
+  readonly nodes: Readonly<Record<string, NodeCounts>>;
+  /** The first {@link LIST_CAP} outstanding items in enqueue order. */
+  readonly outstanding: readonly OutstandingItem[];
+  readonly errors: readonly ErrorRecord[];
+  readonly deadLetters: readonly DeadLetter[];
+  /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
+  readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
+  /** Workers holding the run's items now (none once the run is final). */
+  readonly workers: ReadonlyArray<{ readonly workerId: string; readonly liveness: string; readonly lastSeen: number; readonly items: readonly string[] }>;
+}
+
+/** How many outstanding items, errors and context deltas a run page lists (the newest errors, the latest deltas). */
+export const LIST_CAP = 200;
+
+/** The run page's data. Throws `RunNotFoundError` for an unknown run. */
+export async function runView(backend: DistributedBackend, runId: string): Promise<RunView> {
+  const run = await backend.getRun(runId);
+  if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  const [metrics, states, errors, deadLetters, context, workers] = await Promise.all([
+    backend.metrics(runId),
+    backend.itemStates(runId),
+    backend.errors(runId),
+    backend.deadLetters(runId),
+    backend.readContext(runId),
+    isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
+  ]);
+  const nodes: Record<string, NodeCounts> = Object.create(null);
+  const outstanding: OutstandingItem[] = [];
+  for (const s of states) {
+    const counts = (nodes[s.node] ??= { queued: 0, running: 0, done: 0, failed: 0, dropped: 0 });
+    counts[COUNT_OF[s.status]] += 1;
+    if ((s.status === 'pending' || s.status === 'in_progress' || s.status === 'waiting_retry') && outstanding.length < LIST_CAP) {
+      outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore });
+    }
+  }
+  return {
+    run,
+    metrics,
+    nodes,
+    outstanding,
+    errors: errors.slice(-LIST_CAP),
+    deadLetters: deadLetters.slice(-LIST_CAP),
+    context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    workers: workers
+      .map((w) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items: w.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
+      .filter((w) => w.items.length > 0),
+  };
+}

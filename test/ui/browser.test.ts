@@ -1,0 +1,99 @@
+/**
+ * `floxide ui` in a real headless Chromium (Debian's chromium driven by playwright-core) over a real Redis store,
+ * with a worker processing the run in this process: open the list, open a running run, watch its nodes change state
+ * as the run moves on, cancel it from the page and check the store agrees. Also: values from the store are shown as
+ * text, never as markup.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { startUiServer, type UiServer } from '../../cli/ui/server.js';
+import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
+import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
+
+const CHROMIUM = process.env.FLOXIDE_CHROMIUM ?? '/usr/bin/chromium';
+
+describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
+  let store: TestBackend;
+  let server: UiServer;
+  let browser: Browser;
+  let page: Page;
+  let pool: WorkerPool;
+  const gates = new Gates();
+  const wf = bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(gates));
+
+  beforeAll(async () => {
+    store = await openTestBackend('redis', 'ui');
+    server = await startUiServer({ backend: store.backend, graphs: ['test/fixtures/ui/graphs'], livePollMs: 100 });
+    pool = new WorkerPool(store.backend, ReviewWorkflowDef, wf.instance, { size: 1, concurrency: 4, leaseMs: 5_000 });
+    await pool.start();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    gates.open('review');
+    gates.open('publish');
+    await pool?.stop();
+    await server?.close();
+    await store?.dispose();
+  });
+
+  it('lists runs, follows a running run node by node, and cancels it from the page', async () => {
+    await wf.startDistributed(new ReviewCtx(), 'cats', store.backend, 'ui-run-1');
+    await page.goto(server.url);
+    const row = page.locator('tr[data-run="ui-run-1"]');
+    await row.waitFor();
+    expect(await row.locator('[data-status]').textContent()).toBe('running');
+    expect(await row.locator('td').nth(1).textContent()).toBe('ReviewWorkflow');
+
+    await row.locator('a').click();
+    await page.waitForURL(/\/runs\/ui-run-1$/);
+    // The worker holds `review` at its gate: prepare is done, review is running.
+    await page.locator('g.node[data-node="review"][data-state="running"]').waitFor();
+    expect(await page.locator('g.node[data-node="prepare"]').getAttribute('data-state')).toBe('done');
+    expect(await page.locator('g.node[data-node="publish"]').getAttribute('data-state')).toBe('idle');
+
+    // The run moves on: the page follows without a reload.
+    const marker = await page.evaluate(() => ((globalThis as unknown as { __same: number }).__same = Math.random()));
+    gates.open('review');
+    await page.locator('g.node[data-node="publish"][data-state="running"]').waitFor();
+    expect(await page.locator('g.node[data-node="review"]').getAttribute('data-state')).toBe('done');
+    expect(await page.evaluate(() => (globalThis as unknown as { __same: number }).__same)).toBe(marker);
+    expect(await page.locator('#context-initial').textContent()).toContain('"log"');
+
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('button[data-action="cancel"]').click();
+    await page.locator('[data-fact="status"] [data-status="cancelled"]').waitFor();
+    const run = await store.backend.getRun('ui-run-1');
+    expect(run?.status).toBe('cancelled');
+    expect(run?.error?.message).toBe('cancelled from floxide ui');
+    expect(await page.locator('button[data-action="cancel"]').isDisabled()).toBe(true);
+  });
+
+  it('pauses and resumes a run from the page', async () => {
+    await wf.startDistributed(new ReviewCtx(), 'dogs', store.backend, 'ui-run-2');
+    await page.goto(new URL('/runs/ui-run-2', server.url).toString());
+    await page.locator('button[data-action="pause"]:not([disabled])').click();
+    await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
+    expect((await store.backend.getRun('ui-run-2'))?.status).toBe('paused');
+    await page.locator('button[data-action="resume"]:not([disabled])').click();
+    await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+    expect((await store.backend.getRun('ui-run-2'))?.status).toBe('running');
+  });
+
+  it('shows values from the store as text, never as markup', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    await wf.startDistributed(new ReviewCtx(), evil, store.backend, 'ui-run-3');
+    await page.goto(new URL('/runs/ui-run-3', server.url).toString());
+    const input = page.locator('[data-fact="input"]');
+    await input.waitFor();
+    expect(await input.textContent()).toBe(JSON.stringify(evil));
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+});

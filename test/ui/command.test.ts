@@ -1,0 +1,44 @@
+/**
+ * `floxide ui` through runCli (the binary's code path) against a real Redis: the URL on the first line, a graceful
+ * stop, and the exit codes of bad usage and an unreachable store.
+ */
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/cli.js';
+import { REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+
+function io() {
+  const o = { out: '', err: '', stop: undefined as undefined | (() => void | Promise<void>) };
+  return {
+    o,
+    io: { stdout: { write: (t: string) => (o.out += t) }, stderr: { write: (t: string) => (o.err += t) }, color: false, onStop: (s: () => void | Promise<void>) => void (o.stop = s) },
+  };
+}
+
+describe('floxide ui', () => {
+  it('prints the URL on its first line, serves the store, and stops on a signal with exit 0', async () => {
+    const { o, io: cliIo } = io();
+    const store = `${REDIS_URL}?prefix=${encodeURIComponent(uniquePrefix('cli-ui'))}`;
+    const done = runCli(['ui', '--store', store, '--port', '0', '--graphs', 'test/fixtures/ui/graphs'], cliIo);
+    for (let i = 0; i < 500 && !o.out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 20));
+    const url = o.out.split('\n')[0]!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const res = await fetch(`${url}api/runs`);
+    expect(await res.json()).toEqual({ runs: [], next: null });
+    await o.stop!();
+    expect(await done).toBe(0);
+  });
+
+  it('exits 2 on bad usage and 1 when the store cannot be reached', async () => {
+    let t = io();
+    expect(await runCli(['ui', '--store', 'redis://127.0.0.1:6379', '--port', 'x'], t.io)).toBe(2);
+    expect(t.o.err).toContain('--port must be an integer');
+    t = io();
+    expect(await runCli(['ui', '--store', 'ftp://nowhere'], t.io)).toBe(2);
+    expect(t.o.err).toContain('unsupported store URL scheme');
+    t = io();
+    expect(await runCli(['ui'], t.io)).toBe(2);
+    t = io();
+    expect(await runCli(['ui', '--store', 'redis://127.0.0.1:1', '--port', '0'], t.io)).toBe(1);
+    expect(t.o.err).toContain('cannot reach the store');
+  });
+});

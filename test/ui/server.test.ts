@@ -1,0 +1,145 @@
+/**
+ * The `floxide ui` server over HTTP (no browser): paging the runs list, the run page's data, the graph lookup, and
+ * access rules (loopback host names only, the token beyond loopback, the action header).
+ */
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { startUiServer, type UiServer } from '../../cli/ui/server.js';
+import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
+import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request with full control of the headers (fetch forbids setting Host). */
+function call(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const wf = bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(new Gates()));
+
+describe('floxide ui server', () => {
+  let clock = 1_000_000;
+  const backend = new MemoryBackend({ clock: () => clock });
+  let server: UiServer;
+  let base: string;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 7; i++) {
+      clock += 1000;
+      await wf.startDistributed(new ReviewCtx(), `topic ${i}`, backend, `run-${i}`);
+    }
+    await backend.cancelRun('run-3', 'not needed');
+    server = await startUiServer({ backend, graphs: ['test/fixtures/ui/graphs'] });
+    base = server.url;
+  });
+  afterAll(() => server.close());
+
+  it('listens on loopback without a token and prints its URL', () => {
+    expect(server.token).toBeUndefined();
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  });
+
+  it('pages the runs newest first with filters, by cursor', async () => {
+    const first = JSON.parse((await call(`${base}api/runs?limit=3`)).body);
+    expect(first.runs.map((r: { runId: string }) => r.runId)).toEqual(['run-6', 'run-5', 'run-4']);
+    const second = JSON.parse((await call(`${base}api/runs?limit=3&after=${encodeURIComponent(first.next)}`)).body);
+    expect(second.runs.map((r: { runId: string }) => r.runId)).toEqual(['run-3', 'run-2', 'run-1']);
+    const last = JSON.parse((await call(`${base}api/runs?limit=3&after=${encodeURIComponent(second.next)}`)).body);
+    expect(last).toEqual({ runs: [expect.objectContaining({ runId: 'run-0', workflow: 'ReviewWorkflow', status: 'running' })], next: null });
+    const cancelled = JSON.parse((await call(`${base}api/runs?status=cancelled`)).body);
+    expect(cancelled.runs).toEqual([expect.objectContaining({ runId: 'run-3', error: 'CancelledError: not needed' })]);
+    expect(JSON.parse((await call(`${base}api/runs?workflow=Other`)).body)).toEqual({ runs: [], next: null });
+    expect((await call(`${base}api/runs?status=sleeping`)).status).toBe(400);
+    expect((await call(`${base}api/runs?after=nonsense`)).status).toBe(400);
+    expect((await call(`${base}api/runs?limit=0`)).status).toBe(400);
+  });
+
+  it('answers a run page with node counts, and the graph floxide build drew', async () => {
+    const view = JSON.parse((await call(`${base}api/runs/run-6`)).body);
+    expect(view.run).toMatchObject({ runId: 'run-6', input: 'topic 6', status: 'running' });
+    expect(view.nodes).toEqual({ prepare: { queued: 1, running: 0, done: 0, failed: 0, dropped: 0 } });
+    expect(view.outstanding).toEqual([expect.objectContaining({ itemId: '0', node: 'prepare', status: 'pending' })]);
+    expect(view.context).toEqual({ initial: { log: [] }, version: 0, deltas: [] });
+    const graph = await call(`${base}api/runs/run-6/graph`);
+    expect(graph.status).toBe(200);
+    expect(graph.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    expect(graph.body).toContain('<title>review</title>');
+    expect((await call(`${base}api/runs/nope`)).status).toBe(404);
+    expect((await call(`${base}api/runs/bad..id`)).status).toBe(400);
+  });
+
+  it('says how to get a graph when there is none', async () => {
+    const bare = await startUiServer({ backend });
+    try {
+      const res = await call(`${bare.url}api/runs/run-6/graph`);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body).error).toContain('floxide build --docs <dir>');
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('serves the page with a strict content security policy', async () => {
+    const page = await call(`${base}runs/run-6`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('/static/app.js');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect((await call(`${base}static/app.js`)).headers['content-type']).toMatch(/^text\/javascript/);
+    expect((await call(`${base}static/../server.ts`)).status).toBe(404);
+  });
+
+  it('refuses host names other than loopback ones (DNS rebinding)', async () => {
+    const port = new URL(base).port;
+    expect((await call(`${base}api/runs`, { headers: { host: `evil.example:${port}` } })).status).toBe(403);
+    expect((await call(`${base}api/runs`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
+  });
+
+  it('runs actions only with the action header', async () => {
+    expect((await call(`${base}api/runs/run-5/pause`, { method: 'POST' })).status).toBe(403);
+    expect((await backend.getRun('run-5'))?.status).toBe('running');
+    const res = await call(`${base}api/runs/run-5/pause`, { method: 'POST', headers: { 'x-floxide-action': '1' } });
+    expect(JSON.parse(res.body)).toEqual({ applied: true, status: 'paused', dropped: [] });
+    expect((await backend.getRun('run-5'))?.status).toBe('paused');
+    const again = await call(`${base}api/runs/run-3/resume`, { method: 'POST', headers: { 'x-floxide-action': '1' } });
+    expect(again.status).toBe(409);
+    expect((await call(`${base}api/runs/run-5/pause`)).status).toBe(405);
+  });
+
+  it('beyond loopback, needs the token: from the printed URL (then a cookie) or a bearer header', async () => {
+    const open = await startUiServer({ backend, host: '0.0.0.0' });
+    try {
+      expect(open.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(open.url).toMatch(new RegExp(`^http://0\\.0\\.0\\.0:\\d+/\\?token=${open.token}$`));
+      const local = `http://127.0.0.1:${open.port}/`;
+      expect((await call(`${local}api/runs`)).status).toBe(401);
+      expect((await call(`${local}api/runs`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+      expect((await call(`${local}?token=wrong`)).status).toBe(403);
+      const login = await call(`${local}?token=${open.token}`);
+      expect(login.status).toBe(303);
+      expect(login.headers.location).toBe('/');
+      const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+      expect(String(login.headers['set-cookie'])).toContain('HttpOnly; SameSite=Strict');
+      expect((await call(`${local}api/runs`, { headers: { cookie } })).status).toBe(200);
+      expect((await call(`${local}api/runs`, { headers: { authorization: `Bearer ${open.token}` } })).status).toBe(200);
+      const action = await call(`${local}api/runs/run-4/cancel`, { method: 'POST', headers: { cookie } });
+      expect(action.status).toBe(403);
+    } finally {
+      await open.close();
+    }
+    await expect(startUiServer({ backend, token: 'short' })).rejects.toThrow('16-256 characters');
+  });
+});
