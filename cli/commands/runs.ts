@@ -1,24 +1,28 @@
 /**
- * `floxide runs list|show|cancel|pause|resume|wait|signal --store <url>`: observe and control distributed runs.
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|signal --store <url>`: observe and control distributed runs.
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 const EXAMPLES = `
 Examples:
   $ floxide runs list --store redis://127.0.0.1:6379
   $ floxide runs list --store postgres://app@db/prod --status failed --workflow OrderWorkflow --limit 20
-  $ floxide runs show 3f0c... --store redis://127.0.0.1:6379
+  $ floxide runs show 3f0c... --store redis://127.0.0.1:6379 --context
+  $ floxide runs watch --store redis://127.0.0.1:6379
+  $ floxide runs watch 3f0c... --store redis://127.0.0.1:6379 --json
   $ floxide runs cancel 3f0c... --store redis://127.0.0.1:6379 --reason "duplicate order"
   $ floxide runs pause 3f0c... --store redis://127.0.0.1:6379
   $ floxide runs resume 3f0c... --store redis://127.0.0.1:6379
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
   $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
 
-Exit codes: 0 ok (wait: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
-a wait that timed out or a transition the run's status forbids, 2 bad usage.
+Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
+a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
+the run's status forbids, 2 bad usage.
 `;
 
 
@@ -84,6 +88,28 @@ function runLines(r: RunRecord): string {
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
 
+/** One line per event for `runs watch` (times in UTC). */
+export function eventLine(e: WorkflowEvent): string {
+  const head = `${time(e.at)}  ${e.runId}  ${e.type.padEnd(13)}`;
+  switch (e.type) {
+    case 'run.created':
+      return `${head}  ${e.workflow}`;
+    case 'step.started':
+      return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt}${e.workerId ? ` on ${e.workerId}` : ''}`;
+    case 'step.finished':
+      return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt}: ${e.outcome}${e.error ? ` (${e.error.name}: ${short(e.error.message, 70)})` : ''} in ${e.at - e.startedAt} ms`;
+    case 'step.retry':
+      return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt} failed (${e.error.name}: ${short(e.error.message, 70)}); retry in ${e.delayMs} ms`;
+    case 'run.completed':
+      return `${head}  output ${short(e.output, 80)}${e.dropped.length > 0 ? ` (${e.dropped.length} item(s) dropped)` : ''}`;
+    case 'run.failed':
+    case 'run.cancelled':
+      return `${head}  ${e.error.name}: ${short(e.error.message, 90)}`;
+    default:
+      return head;
+  }
+}
+
 const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
 
 const runsCommand: CommandFactory = (io: CliIo) => {
@@ -125,11 +151,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
 
   cmd
     .command('show')
-    .description('a run with its metrics, outstanding items, errors, dead letters and the workers holding its items')
+    .description('a run with its step history, metrics, outstanding items, errors, dead letters and the workers holding its items')
     .argument('<runId>', 'the run id')
     .addOption(storeOption())
+    .option('--context', 'also print the context: the initial value and every committed delta, in order')
     .option('--json', 'print everything as one JSON object')
-    .action(async (runId: string, flags: StoreFlags) => {
+    .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
         const { RunNotFoundError } = await import('../../runtime/core/errors.js');
         const run = await b.getRun(runId);
@@ -142,15 +169,31 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           b.listWorkers(),
           b.readContext(runId),
         ]);
-        const holding = workers.filter((w) => w.health.current.some((c) => c.runId === runId));
+        const history = supportsObservation(b) ? await b.stepHistory(runId) : undefined;
+        // A finished run has no items out: a worker's last heartbeat may still name one, but it holds nothing.
+        const holding = isFinalRunStatus(run.status) ? [] : workers.filter((w) => w.health.current.some((c) => c.runId === runId));
         const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         if (flags.json) {
-          io.stdout.write(`${JSON.stringify({ run, metrics, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version }, null, 2)}\n`);
+          const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
+          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        if (flags.context) {
+          io.stdout.write(`\ncontext\n  initial  ${JSON.stringify(context.initial)}\n`);
+          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${JSON.stringify(d.delta)}\n`);
+        }
+        if (history && history.length > 0) {
+          io.stdout.write(`\nstep history (${history.length})\n`);
+          io.stdout.write(
+            formatTable(
+              ['STARTED', 'MS', 'NODE', 'ITEM', 'ATTEMPT', 'WORKER', 'OUTCOME'],
+              history.map((h) => [time(h.startedAt), String(h.finishedAt - h.startedAt), h.node, h.itemId, String(h.attempt), h.workerId ?? '-', h.error ? `${h.outcome}: ${h.error.name}: ${short(h.error.message, 60)}` : h.outcome]),
+            ),
+          );
+        }
         const counters = Object.entries(metrics.counters).map(([k, v]) => `${k}=${v}`);
         io.stdout.write(
           `\nmetrics   enqueued=${metrics.enqueued} completed=${metrics.completed} retries=${metrics.retries} failed=${metrics.failed} deadLettered=${metrics.deadLettered} dropped=${metrics.dropped} redeliveries=${metrics.redeliveries}${counters.length ? ` ${counters.join(' ')}` : ''}\n`,
@@ -224,6 +267,34 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const delivery = await new Orchestrator(b).signal(runId, name, payload, flags.key === undefined ? {} : { key: flags.key });
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
         io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
+        });
+      });
+
+  cmd
+    .command('watch')
+    .description('print events live as they happen: of every run, or of one run until it finishes')
+    .argument('[runId]', 'only this run (and stop when it completes, fails or is cancelled)')
+    .addOption(storeOption())
+    .option('--from-start', 'first print the events the store still retains (default: only new ones; with a run id: always)')
+    .option('--json', 'print one JSON object per line: { cursor, event }')
+    .action(async (runId: string | undefined, flags: StoreFlags & { fromStart?: boolean }) => {
+      await withStore(io, flags, async (b) => {
+        const { RunNotFoundError } = await import('../../runtime/core/errors.js');
+        if (!supportsObservation(b)) {
+          io.stderr.write(`floxide runs: the ${b.kind} store does not publish events\n`);
+          io.exitCode = 1;
+          return;
+        }
+        if (runId !== undefined && !(await b.getRun(runId))) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+        const ac = new AbortController();
+        io.onStop(() => ac.abort());
+        for await (const e of b.subscribe({ signal: ac.signal, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
+          io.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${eventLine(e.event)}\n`);
+          if (runId !== undefined && isFinalEvent(e.event)) {
+            io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
+            break;
+          }
+        }
       });
     });
 

@@ -98,6 +98,42 @@ describe('floxide runs signal', () => {
   });
 });
 
+describe('floxide runs show and watch: history, context, events', () => {
+  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 5, backend, 'cli-w');
+    const watching = cli('runs', 'watch', 'cli-w', '--store', store);
+    // a stale heartbeat still naming an item of the run: once the run is finished nobody holds it
+    await backend.heartbeat('ghost-worker', { status: 'busy', current: [{ runId: 'cli-w', itemId: '0' }], processed: 0, errors: 0 });
+    // (other runs of the workflow share the queue: step until this one finished)
+    for (let i = 0; i < 50 && (await backend.getRun('cli-w'))?.status === 'running'; i++) await wf.stepDistributed(backend, 'w-cli');
+    const watch = await watching;
+    expect(watch.code).toBe(0);
+    const lines = watch.out.trim().split('\n');
+    expect(lines[0]).toMatch(/cli-w  run\.created +ChainWorkflow$/);
+    expect(lines.filter((l) => / step\.finished /.test(l))).toHaveLength(5);
+    expect(lines.at(-1)).toMatch(/run\.completed +output /);
+
+    const show = await cli('runs', 'show', 'cli-w', '--store', store, '--context');
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(/step history \(5\)/);
+    expect(show.out).toMatch(/s1 +0 +1 +w-cli +continue/);
+    expect(show.out).toMatch(/s5 .* terminal/);
+    expect(show.out).toMatch(/initial {2}\{/);
+    expect(show.out).not.toMatch(/ghost-worker/);
+    const json = JSON.parse((await cli('runs', 'show', 'cli-w', '--store', store, '--json', '--context')).out) as { history: unknown[]; workers: unknown[]; context: { deltas: unknown[] } };
+    expect(json.history).toHaveLength(5);
+    expect(json.workers).toEqual([]);
+    expect(json.context.deltas.length).toBeGreaterThan(0);
+  });
+
+  it('watch of an unknown run exits 1 and says so', async () => {
+    const r = await cli('runs', 'watch', 'no-such-run', '--store', store);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no-such-run/);
+  });
+});
+
 describe('floxide worker', () => {
   it('refuses bad numeric flags with exit 2 and says which flag', async () => {
     for (const [flag, value] of [
