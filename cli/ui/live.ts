@@ -1,14 +1,25 @@
 /**
- * Live updates of the run page as server-sent events. One watcher per open run, shared by every browser showing it:
- * it re-reads the run page's data ({@link runView}) every `pollMs` and after an action, and sends a `run` event to
- * each subscriber when the data changed. A finished run is read once more and then no longer: it cannot change.
+ * Live updates as server-sent events, driven by the store's event stream.
+ *
+ * - A run page's stream (`/api/runs/<id>/live`) gets a `run` event with the page's data ({@link runView}) at once and
+ *   whenever it changed. One watcher per open run, shared by every browser showing it.
+ * - The runs list's stream (`/api/runs/live`) gets a `runs` event when a run was created or changed status, and the
+ *   page reloads its rows.
+ *
+ * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
+ * of a watched run re-reads that run (reads of one run are coalesced and at least {@link MIN_READ_GAP_MS} apart), and
+ * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
+ * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isFinalRunStatus, type DistributedBackend } from '../../runtime/distributed/contracts.js';
+import { isFinalRunStatus, supportsObservation, type DistributedBackend, type RunObserver } from '../../runtime/distributed/contracts.js';
+import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { runView } from './views.js';
 
 /** A comment line keeps idle streams open through proxies. */
 const KEEPALIVE_MS = 15_000;
+/** The shortest time between two reads of one run (a busy run's events arrive far faster than a page can use). */
+const MIN_READ_GAP_MS = 150;
 
 interface Watch {
   readonly subscribers: Set<ServerResponse>;
@@ -17,37 +28,78 @@ interface Watch {
   timer: NodeJS.Timeout | undefined;
   reading: boolean;
   again: boolean;
+  readAt: number;
+}
+
+export interface LiveOptions {
+  /** Re-read period of a store without events (ms). */
+  readonly pollMs: number;
+  /** Re-read period of a store with events (ms), a safety net only. */
+  readonly safetyMs: number;
+}
+
+function send(res: ServerResponse, headers: Record<string, string>): void {
+  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
+  res.write('retry: 2000\n\n');
 }
 
 export class LiveRuns {
   private readonly watches = new Map<string, Watch>();
+  private readonly lists = new Set<ServerResponse>();
   private readonly keepalive: NodeJS.Timeout;
+  private readonly observer: (DistributedBackend & RunObserver) | undefined;
+  private feed: AbortController | undefined;
+  private listTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly backend: DistributedBackend,
-    private readonly pollMs: number,
+    private readonly options: LiveOptions,
   ) {
+    this.observer = supportsObservation(backend) ? backend : undefined;
     this.keepalive = setInterval(() => {
       for (const w of this.watches.values()) for (const res of w.subscribers) res.write(': keepalive\n\n');
+      for (const res of this.lists) res.write(': keepalive\n\n');
     }, KEEPALIVE_MS).unref();
   }
 
-  /** Answers a `/live` request: the current data at once, then every change until the browser goes away. */
-  stream(runId: string, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
-    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
-    res.write('retry: 2000\n\n');
+  /** True when updates come from the store's event stream (else from re-reading it). */
+  get pushed(): boolean {
+    return this.observer !== undefined;
+  }
+
+  /** Answers a run's `/live` request: the current data at once, then every change until the browser goes away. */
+  streamRun(runId: string, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+    send(res, headers);
     let w = this.watches.get(runId);
     if (!w) {
-      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false };
+      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false, readAt: 0 };
       this.watches.set(runId, w);
     }
-    w.subscribers.add(res);
-    if (w.last !== undefined) res.write(w.last);
+    const watch = w;
+    watch.subscribers.add(res);
+    if (watch.last !== undefined) res.write(watch.last);
     req.on('close', () => {
-      w.subscribers.delete(res);
-      if (w.subscribers.size === 0) this.stop(runId, w);
+      watch.subscribers.delete(res);
+      if (watch.subscribers.size === 0) this.stop(runId, watch);
+      this.release();
     });
-    if (w.timer === undefined && !w.reading) void this.read(runId, w);
+    this.ensureFeed();
+    if (watch.timer === undefined && !watch.reading) void this.read(runId, watch);
+  }
+
+  /** Answers the runs list's `/live` request: a `runs` event whenever a run was created or changed status. */
+  streamList(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+    send(res, headers);
+    this.lists.add(res);
+    req.on('close', () => {
+      this.lists.delete(res);
+      this.release();
+    });
+    this.ensureFeed();
+    if (!this.observer && this.listTimer === undefined) {
+      this.listTimer = setInterval(() => this.notifyLists(), this.options.pollMs * 4);
+    }
   }
 
   /** Re-reads `runId` now (after an action), if someone watches it. */
@@ -55,20 +107,66 @@ export class LiveRuns {
     const w = this.watches.get(runId);
     if (!w) return;
     w.final = false;
-    if (w.reading) w.again = true;
-    else {
-      clearTimeout(w.timer);
-      void this.read(runId, w);
-    }
+    if (w.reading) return void (w.again = true);
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    const wait = MIN_READ_GAP_MS - (Date.now() - w.readAt);
+    if (wait > 0) w.timer = setTimeout(() => void this.read(runId, w), wait);
+    else void this.read(runId, w);
   }
 
-  /** Ends every stream. */
+  /** Ends every stream and the subscription. */
   close(): void {
+    this.closed = true;
     clearInterval(this.keepalive);
+    clearInterval(this.listTimer);
+    this.feed?.abort();
     for (const [runId, w] of this.watches) {
       for (const res of w.subscribers) res.end();
       this.stop(runId, w);
     }
+    for (const res of this.lists) res.end();
+    this.lists.clear();
+  }
+
+  private notifyLists(): void {
+    for (const res of this.lists) res.write('event: runs\ndata: {}\n\n');
+  }
+
+  private onEvent(event: WorkflowEvent): void {
+    if (this.watches.has(event.runId)) this.poke(event.runId);
+    if (event.type.startsWith('run.')) this.notifyLists();
+  }
+
+  /** Starts the one subscription while anything is watched (a store without events has none). */
+  private ensureFeed(): void {
+    if (!this.observer || this.feed || this.closed) return;
+    const feed = new AbortController();
+    this.feed = feed;
+    const observer = this.observer;
+    void (async () => {
+      while (!feed.signal.aborted) {
+        try {
+          for await (const { event } of observer.subscribe({ after: 'now', signal: feed.signal })) this.onEvent(event);
+        } catch {
+          // A lost connection or trimmed events: re-read everything watched (what was missed shows), then listen again.
+          if (feed.signal.aborted) break;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        if (feed.signal.aborted) break;
+        for (const runId of this.watches.keys()) this.poke(runId);
+        this.notifyLists();
+      }
+    })();
+  }
+
+  /** Ends the subscription when nothing is watched any more. */
+  private release(): void {
+    if (this.watches.size > 0 || this.lists.size > 0) return;
+    this.feed?.abort();
+    this.feed = undefined;
+    clearInterval(this.listTimer);
+    this.listTimer = undefined;
   }
 
   private stop(runId: string, w: Watch): void {
@@ -80,6 +178,7 @@ export class LiveRuns {
   private async read(runId: string, w: Watch): Promise<void> {
     w.reading = true;
     w.timer = undefined;
+    w.readAt = Date.now();
     let event: string;
     try {
       const view = await runView(this.backend, runId);
@@ -96,8 +195,8 @@ export class LiveRuns {
     }
     if (w.again) {
       w.again = false;
-      return this.read(runId, w);
+      return this.poke(runId);
     }
-    if (!w.final) w.timer = setTimeout(() => void this.read(runId, w), this.pollMs);
+    if (!w.final) w.timer = setTimeout(() => void this.read(runId, w), this.observer ? this.options.safetyMs : this.options.pollMs);
   }
 }

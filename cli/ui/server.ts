@@ -10,6 +10,7 @@
  * | GET | `/api/runs?status=&workflow=&after=&limit=` | one page of runs ({@link runsPage}) |
  * | GET | `/api/runs/<id>` | the run page's data ({@link runView}) |
  * | GET | `/api/runs/<id>/graph` | the workflow's SVG graph (`--graphs`), 404 when none |
+ * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event whenever a run was created or changed status |
  * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
  *
@@ -40,7 +41,10 @@ export interface UiServerOptions {
   readonly token?: string;
   /** Folders holding `<Workflow>.svg` graphs (`floxide build --docs <dir>`). */
   readonly graphs?: readonly string[];
-  /** How often the live stream re-reads an open run, in ms (default 500). */
+  /**
+   * How often live streams re-read an open run, in ms, when the store publishes no events (default 500); with events
+   * (memory, Redis), a safety re-read every ten times as long.
+   */
   readonly livePollMs?: number;
 }
 
@@ -125,7 +129,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   }
   const { backend } = options;
   const graphs = new GraphFiles(options.graphs ?? []);
-  const live = new LiveRuns(backend, options.livePollMs ?? 500);
+  const pollMs = options.livePollMs ?? 500;
+  const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10 });
 
   function authorized(req: IncomingMessage): boolean {
     if (token === undefined) return true;
@@ -155,6 +160,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (!path.startsWith('/api/')) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
 
     if (!authorized(req)) return sendJson(res, 401, { error: 'this dashboard needs its token: open the URL floxide ui printed (it ends with ?token=...)' });
+    if (req.method === 'GET' && path === '/api/runs/live') return live.streamList(req, res, SECURITY_HEADERS);
     if (req.method === 'GET' && path === '/api/runs') {
       const q = url.searchParams;
       return sendJson(res, 200, await runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }));
@@ -175,7 +181,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       }
       return send(res, 200, 'image/svg+xml; charset=utf-8', svg);
     }
-    if (req.method === 'GET' && what === 'live') return live.stream(runId, req, res, SECURITY_HEADERS);
+    if (req.method === 'GET' && what === 'live') return live.streamRun(runId, req, res, SECURITY_HEADERS);
     if (req.method === 'POST' && (what === 'cancel' || what === 'pause' || what === 'resume')) {
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       req.resume();

@@ -16,7 +16,9 @@ import {
   type RunRecord,
   type RunStatus,
   type WorkItemStatus,
+  supportsObservation,
 } from '../../runtime/distributed/contracts.js';
+import type { StepRecord } from '../../runtime/engine/events.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -141,6 +143,8 @@ export interface RunView {
   readonly nodes: Readonly<Record<string, NodeCounts>>;
   /** The first {@link LIST_CAP} outstanding items in enqueue order. */
   readonly outstanding: readonly OutstandingItem[];
+  /** The latest {@link LIST_CAP} executed attempts, oldest first (undefined when the store keeps no history). */
+  readonly history: readonly StepRecord[] | undefined;
   readonly errors: readonly ErrorRecord[];
   readonly deadLetters: readonly DeadLetter[];
   /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
@@ -156,13 +160,14 @@ export const LIST_CAP = 200;
 export async function runView(backend: DistributedBackend, runId: string): Promise<RunView> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-  const [metrics, states, errors, deadLetters, context, workers] = await Promise.all([
+  const [metrics, states, errors, deadLetters, context, workers, history] = await Promise.all([
     backend.metrics(runId),
     backend.itemStates(runId),
     backend.errors(runId),
     backend.deadLetters(runId),
     backend.readContext(runId),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
+    supportsObservation(backend) ? backend.stepHistory(runId) : Promise.resolve(undefined),
   ]);
   const nodes: Record<string, NodeCounts> = Object.create(null);
   const outstanding: OutstandingItem[] = [];
@@ -178,6 +183,7 @@ export async function runView(backend: DistributedBackend, runId: string): Promi
     metrics,
     nodes,
     outstanding,
+    history: history?.slice(-LIST_CAP),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },

@@ -8,6 +8,7 @@
 import { mergeStrategiesOf, type CustomMerge, type MergeStrategyName } from '../graph/decorators.js';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import { CorruptStateError } from '../core/errors.js';
+import { ContextFrame, DROP, type FieldRules } from './frame.js';
 import { EventLog, Fixed, type LoggedEvent } from './values.js';
 
 /** A step's effect on the context: only the touched fields, per their merge strategy. */
@@ -23,8 +24,11 @@ export interface ContextCodec<C = unknown> {
   diff(before: C, after: C): ContextDelta | undefined;
   /** Applies a delta in place (the merge). */
   apply(ctx: C, delta: ContextDelta): void;
-  /** Copies every field of `source` onto `target` (adopting a successful working copy). */
-  assign(target: C, source: C): void;
+  /**
+   * `ctx` updated in place step by step (plain `run`): each attempt writes to `ctx` itself, a successful one leaves
+   * the values `apply(ctx, diff(...))` gives, a failed one leaves nothing.
+   */
+  frame(ctx: C): ContextFrame<C>;
   /** Plain JSON data for storage. */
   serialize(ctx: C): unknown;
   /** The inverse of {@link serialize} (stored data is validated; bad data is {@link CorruptStateError}). */
@@ -38,6 +42,8 @@ interface FieldStrategy {
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const LAST_WRITE: FieldStrategy = Object.freeze({ strategy: 'lastWrite', custom: undefined }) as FieldStrategy;
+const EVENT_LOG: FieldStrategy = Object.freeze({ strategy: 'eventLog', custom: undefined }) as FieldStrategy;
+const FIXED: FieldStrategy = Object.freeze({ strategy: 'fixed', custom: undefined }) as FieldStrategy;
 
 const codecs = new WeakMap<object, ContextCodec<any>>();
 
@@ -69,29 +75,31 @@ export function createContextCodec<C>(
     }
   }
   const strategyOf = (key: string, value: unknown): FieldStrategy => {
-    if (value instanceof EventLog) return { strategy: 'eventLog', custom: undefined };
-    if (value instanceof Fixed) return { strategy: 'fixed', custom: undefined };
+    if (typeof value === 'object' && value !== null) {
+      if (value instanceof EventLog) return EVENT_LOG;
+      if (value instanceof Fixed) return FIXED;
+    }
     return strategies.get(key) ?? LAST_WRITE;
   };
   const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
   const create = (): C => (contextClass ? new contextClass() : ({} as C));
 
+  /** A field's working copy for one step: what a step may mutate without touching the committed value. */
+  const copyField = (key: string, v: unknown, stamp: string | undefined): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (v instanceof EventLog) return v.cloneForStep(stamp);
+    if (v instanceof Fixed) return v;
+    const s = strategyOf(key, v).strategy;
+    if ((s === 'append' || s === 'union') && Array.isArray(v)) return v.slice();
+    if (s === 'union' && v instanceof Set) return new Set(v);
+    return deepClone(v);
+  };
+
   const clone = (ctx: C, stamp?: string): C => {
     if (!isRecord(ctx)) return ctx;
     const out = Object.create(Object.getPrototypeOf(ctx)) as Record<string, unknown>;
-    for (const key of Object.keys(ctx)) {
-      const v = ctx[key];
-      if (v === null || typeof v !== 'object') out[key] = v;
-      else if (v instanceof EventLog) out[key] = v.cloneForStep(stamp);
-      else if (v instanceof Fixed) out[key] = v;
-      else {
-        const s = strategyOf(key, v).strategy;
-        if ((s === 'append' || s === 'union') && Array.isArray(v)) out[key] = v.slice();
-        else if (s === 'union' && v instanceof Set) out[key] = new Set(v);
-        else out[key] = deepClone(v);
-      }
-    }
+    for (const key of Object.keys(ctx)) out[key] = copyField(key, ctx[key], stamp);
     return out as C;
   };
 
@@ -118,12 +126,23 @@ export function createContextCodec<C>(
     }
   };
 
-  const assign = (into: C, from: C): void => {
-    const target = into as unknown;
-    const source = from as unknown;
-    if (!isRecord(target) || !isRecord(source) || target === source) return;
-    for (const key of Object.keys(source)) target[key] = source[key];
+  const rules: FieldRules<FieldStrategy | undefined> = {
+    copy: copyField,
+    // Between primitives, a field merges by its declared strategy (undefined: a key diffs ignore).
+    ruleOf: (key) => (FORBIDDEN_KEYS.has(key) ? undefined : (strategies.get(key) ?? LAST_WRITE)),
+    mergePrimitive(rule, before, after) {
+      if (rule === undefined) return before;
+      const d = fieldDelta(rule, before, after, true);
+      return d === undefined ? before : applyField(rule, before, d);
+    },
+    merge(key, before, after, existed) {
+      if (FORBIDDEN_KEYS.has(key)) return existed ? before : DROP;
+      const d = fieldDelta(strategyOf(key, after ?? before), before, after, existed);
+      if (d === undefined) return existed ? before : DROP;
+      return applyField(strategyOf(key, before), before, d);
+    },
   };
+  const frame = (ctx: C): ContextFrame<C> => new ContextFrame(ctx, rules);
 
   const serialize = (ctx: C): unknown => {
     if (ctx === undefined) return null;
@@ -162,7 +181,7 @@ export function createContextCodec<C>(
     return ctx as C;
   };
 
-  return { create, clone, diff, apply, assign, serialize, revive };
+  return { create, clone, diff, apply, frame, serialize, revive };
 }
 
 function fieldDelta(s: FieldStrategy, b: unknown, a: unknown, existed: boolean): unknown {

@@ -16,8 +16,9 @@ export interface LoggedEvent<E> {
  * An append-only event log for a context field (Floxide's `EventLog<E>`), idempotent by event id.
  *
  * Order is deterministic and never depends on a wall clock: events appear in the order their steps committed,
- * and within one step by id. Without an explicit id, an event appended during a checkpointed step gets the id
- * `<item id>#<n>` (so a replayed step appends nothing new); in a plain `run` it gets a random UUID.
+ * and within one step by id. Without an explicit id, an event appended during a step gets the id `<item id>#<n>`
+ * (so a replayed step appends nothing new; in a nested workflow, `<outer item id>/<item id>#<n>`); outside a step
+ * it gets a random UUID.
  */
 export class EventLog<E> {
   private entries: LoggedEvent<E>[];

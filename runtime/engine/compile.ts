@@ -27,8 +27,6 @@ export interface CompiledNode {
   readonly terminal: boolean;
   readonly retry: NormalizedRetry | undefined;
   readonly timeoutMs: number | undefined;
-  /** Attempts run on a copy of the context (so a failed attempt's writes can be discarded) even in plain `run`. */
-  readonly snapshot: boolean;
 }
 
 /** A workflow definition resolved once: node table, codec, start. */
@@ -91,7 +89,6 @@ export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
         terminal: spec.terminal,
         retry: spec.retry,
         timeoutMs: spec.timeoutMs,
-        snapshot: spec.retry !== undefined || spec.fallbacks.length > 0,
       }),
     );
   }

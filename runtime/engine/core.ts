@@ -3,8 +3,9 @@
  * arrivals), the in-memory run loop used by `run` and by nested workflows, and {@link executeStep}, one step for the
  * durable and distributed modes. Nothing here touches a store: callers commit the outcome their own way.
  *
- * The hot path (plain `run`) allocates one work item, one node context and one outcome per step: no clone, no
- * JSON, no Proxy and no AbortSignal unless node code reads `ctx.signal` (see abort.ts).
+ * The hot path (plain `run`) allocates one work item, one node context and one outcome per step: no clone of a
+ * context of primitives (context/frame.ts), no JSON, no Proxy and no AbortSignal unless node code reads
+ * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
@@ -12,6 +13,7 @@ import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
+import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
 import type { RunResult, WorkflowEvent } from './events.js';
@@ -44,6 +46,11 @@ export interface RunScope {
   readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
+  /**
+   * Prefixes the item ids that seed default EventLog ids in a nested run (`<outer item id>/`, per level), whose item
+   * ids restart at "0": undefined at the top level.
+   */
+  eventPrefix: string | undefined;
   /** The item the step ran: the one given, or the join item its settlement item became. */
   lastItem: EngineItem | undefined;
   lastAttempt: number;
@@ -87,7 +94,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -219,18 +226,22 @@ function describeReturn(v: unknown): string {
  * A settlement item (`item.settle`) is settled first (engine/joins.ts): a group with values runs its join item here,
  * under the same id; a group whose arrivals all held returns a `continue` outcome with its empty arrival (or none).
  *
- * `durable`: every attempt runs on a copy of `base` and the outcome carries the delta (base is not touched).
- * Otherwise the node writes to `base` directly (or to a copy adopted on success, for nodes with retry/fallbacks).
+ * The context: with a `frame` (plain `run`, nested workflows) the step updates the frame's context in place, as
+ * its delta would, and leaves it untouched when it fails; otherwise every attempt runs on a copy of `base`, which is
+ * not touched, and the outcome carries the delta. Either way a failed attempt's writes are discarded.
+ *
+ * A step whose node answers synchronously (and needs no retry delay) returns its outcome synchronously: callers
+ * await only a thenable.
  */
-export async function stepCore(
+export function stepCore(
   scope: RunScope,
   item: EngineItem,
   base: unknown,
+  frame: ContextFrame | undefined,
   firstAttempt: number,
   inline: boolean,
-  durable: boolean,
   childId: ChildIdFn,
-): Promise<StepOutcome> {
+): StepOutcome | Promise<StepOutcome> {
   if (item.settle !== undefined) {
     const settled = settle(item);
     if (settled === undefined || !('id' in settled)) {
@@ -246,69 +257,115 @@ export async function stepCore(
   scope.lastItem = item;
   const node = scope.wf.nodes.get(item.node);
   if (node === undefined) throw new CorruptStateError(`work item "${item.id}" targets unknown node "${item.node}" of ${scope.wf.def.name}`);
-  const codec = scope.wf.codec;
-  const copy = durable || node.snapshot;
-  let attempt = firstAttempt;
-  // A parked item back from the store: its signal, its timeout or its wake-up stands in for the node's first attempt.
-  let parked: Transition<unknown> | Error | undefined;
-  if (item.wait !== undefined) {
-    if (item.received !== undefined) parked = Transition.next(item.received.payload);
-    else {
-      attempt = Math.max(attempt, item.wait.attempt);
-      parked = new SignalTimeoutError(`node "${node.name}" waited for signal "${item.wait.name}" until ${new Date(item.notBefore ?? 0).toISOString()} and it did not come (attempt ${attempt})`);
-    }
-  } else if (item.sleep !== undefined) parked = Transition.next(item.sleep.value);
-  for (;;) {
+  const stamp = scope.eventPrefix === undefined ? item.id : scope.eventPrefix + item.id;
+  const step = new Step(scope, node, item, base, frame, inline, childId, stamp);
+  return item.wait !== undefined || item.sleep !== undefined ? step.resumed(firstAttempt) : step.attempt(firstAttempt);
+}
+
+/** The attempts of one step (see {@link stepCore}): synchronous as long as the node is. */
+class Step {
+  constructor(
+    readonly scope: RunScope,
+    readonly node: CompiledNode,
+    readonly item: EngineItem,
+    readonly base: unknown,
+    readonly frame: ContextFrame | undefined,
+    readonly inline: boolean,
+    readonly childId: ChildIdFn,
+    /** Seeds default EventLog ids. */
+    readonly stamp: string,
+  ) {}
+
+  attempt(attempt: number): StepOutcome | Promise<StepOutcome> {
+    const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, item, attempt);
-    const store = copy ? codec.clone(base, item.id) : base;
-    let t: Transition<unknown>;
-    const resumed = parked;
-    parked = undefined;
+    if (scope.onEvent) emitStarted(scope, this.item, attempt);
+    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    let r: Transition<unknown> | PromiseLike<Transition<unknown>>;
     try {
-      if (resumed instanceof Error) throw resumed;
-      // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
-      const r = resumed ?? invoke(scope, node, item, store, attempt);
-      t = checkTransition(node, isThenable(r) ? await r : r);
+      r = invoke(scope, this.node, this.item, store, attempt);
+    } catch (err) {
+      return this.failed(attempt, err);
+    }
+    // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
+    if (!isThenable(r)) return this.returned(attempt, store, r);
+    return Promise.resolve(r).then(
+      (t) => this.returned(attempt, store, t),
+      (err: unknown) => this.failed(attempt, err),
+    );
+  }
+
+  /**
+   * A parked item back from the store (see parked.ts): its signal, its wake-up or its timeout stands in for the
+   * node's answer. A wait without its signal fails as a `SignalTimeoutError` of the attempt that waited.
+   */
+  resumed(first: number): StepOutcome | Promise<StepOutcome> {
+    const { scope, item } = this;
+    if (scope.abort.aborted) throw abortReason(scope.abort);
+    if (scope.onEvent) emitStarted(scope, item, first);
+    if (item.wait !== undefined && item.received === undefined) {
+      const attempt = Math.max(first, item.wait.attempt);
+      const at = new Date(item.notBefore ?? 0).toISOString();
+      return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
+    }
+    const value = item.received !== undefined ? item.received.payload : item.sleep!.value;
+    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    return this.returned(first, store, Transition.next(value));
+  }
+
+  /** The node returned `t`: a success, or (not a Transition, an abort, an arm no edge handles) a failure. */
+  private returned(attempt: number, store: unknown, value: unknown): StepOutcome | Promise<StepOutcome> {
+    const { scope, node } = this;
+    let t: Transition<unknown>;
+    try {
+      t = checkTransition(node, value);
       if (t.type === 'abort') throw t.error;
       if (node.arms && !node.terminal) {
         if (t.type === 'next') armOf(node, t.value);
         else if (t.type === 'nextAll') for (const v of t.values) armOf(node, v);
       }
     } catch (err) {
-      if (scope.abort.aborted) throw abortReason(scope.abort);
-      if (isRunAbortError(err)) throw err;
-      scope.lastAttempt = attempt;
-      scope.lastError = err;
-      if (shouldRetry(node.retry, err, attempt)) {
-        const delayMs = backoffDelay(node.retry!, attempt, scope.random);
-        if (scope.onEvent) {
-          scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
-        }
-        // A wait that timed out waits again at once, in this step (its store attempt is the resumed item's, not the node's).
-        if (!inline && !(resumed instanceof SignalTimeoutError)) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
-        await sleep(delayMs, scope.abort.signal, scope.clock);
-        attempt++;
-        continue;
-      }
-      scope.lastTransition = undefined;
-      if (node.fallbacks.length > 0) {
-        const failure: FailureInfo = failureInfo(node.name, err, attempt);
-        const { items, arrivals } = produce(item, [item.input], () => node.fallbacks, childId, failure);
-        return { type: 'continue', items, arrivals, delta: undefined };
-      }
-      return { type: 'failed', error: serializeError(err), attempts: attempt };
+      return this.failed(attempt, err);
     }
     scope.lastAttempt = attempt;
     scope.lastTransition = t;
     scope.lastError = undefined;
     let delta: ContextDelta | undefined;
-    if (durable) delta = codec.diff(base, store);
-    else if (copy) codec.assign(base, store);
+    if (this.frame) this.frame.commit();
+    else delta = scope.wf.codec.diff(this.base, store);
     if (t.type === 'wait' || t.type === 'sleep') {
-      return { type: 'continue', items: [parkedItem(scope, item, t, attempt, childId)], arrivals: EMPTY_ARRIVALS, delta };
+      return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
     }
-    return route(node, item, t, delta, childId);
+    return route(node, this.item, t, delta, this.childId);
+  }
+
+  /**
+   * The attempt failed with `err`: retry (inline after its delay, or deferred), take the fallbacks, or fail. A wait
+   * that timed out (`waitTimedOut`) is retried inline even in a deferred step: its store attempt is the parked
+   * item's, not the node's.
+   */
+  private failed(attempt: number, err: unknown, waitTimedOut = false): StepOutcome | Promise<StepOutcome> {
+    const { scope, node, item } = this;
+    if (this.frame) this.frame.rollback();
+    if (scope.abort.aborted) throw abortReason(scope.abort);
+    if (isRunAbortError(err)) throw err;
+    scope.lastAttempt = attempt;
+    scope.lastError = err;
+    if (shouldRetry(node.retry, err, attempt)) {
+      const delayMs = backoffDelay(node.retry!, attempt, scope.random);
+      if (scope.onEvent) {
+        scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
+      }
+      if (!this.inline && !waitTimedOut) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+      return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
+    }
+    scope.lastTransition = undefined;
+    if (node.fallbacks.length > 0) {
+      const failure: FailureInfo = failureInfo(node.name, err, attempt);
+      const { items, arrivals } = produce(item, [item.input], () => node.fallbacks, this.childId, failure);
+      return { type: 'continue', items, arrivals, delta: undefined };
+    }
+    return { type: 'failed', error: serializeError(err), attempts: attempt };
   }
 }
 
@@ -458,7 +515,8 @@ export function failureEvent(runId: string, at: number, err: unknown): WorkflowE
 }
 
 /**
- * Runs a workflow to its first terminal in memory, FIFO, mutating `context` in place.
+ * Runs a workflow to its first terminal in memory, FIFO, updating `context` in place step by step (the values of
+ * its deltas; a failed step's writes are discarded).
  * Throws NodeFailedError / NoTerminalReachedError / the run's cancellation or deadline error.
  */
 export async function runLoop(scope: RunScope, context: unknown, input: unknown, mailbox?: Mailbox): Promise<RunResult> {
@@ -468,6 +526,7 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
   let steps = 0;
   const childId: ChildIdFn = () => String(++counter);
   const book = new JoinBook();
+  const frame = scope.wf.codec.frame(context);
   const onEvent = scope.onEvent;
   // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
   let parked: ParkedItems | undefined;
@@ -491,8 +550,11 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
         queue.splice(0, head);
         head = 0;
       }
-      const out = await stepCore(scope, item, context, 1, true, false, childId);
-      steps++;
+      const step = stepCore(scope, item, context, frame, 1, true, childId);
+      const out = isThenable(step) ? await step : step;
+      // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
+      // every 1024 steps after it (to other promise jobs).
+      if ((steps++ & 1023) === 0) await undefined;
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
         for (const it of out.items) {
@@ -529,6 +591,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
   const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
+  scope.eventPrefix = `${outer.eventPrefix ?? ''}${wctx.itemId}/`;
   const r = await runLoop(scope, wctx.store, input);
   return Transition.next(r.output);
 }
@@ -547,7 +610,7 @@ export async function executeStep(def: AnyWorkflowDef, instance: object, item: E
   checkInstance(wf, instance);
   const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   try {
-    return await stepCore(scope, item, env.context, env.attempt, env.inlineRetries, true, (parent, index) => env.childId(parent, index));
+    return await stepCore(scope, item, env.context, undefined, env.attempt, env.inlineRetries, (parent, index) => env.childId(parent, index));
   } catch (err) {
     if (isRunAbortError(err)) return { type: 'failed', error: serializeError(err), attempts: env.attempt };
     throw err;

@@ -391,7 +391,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (head >= queue.length) break;
         const item = queue[head]!;
         queue[head++] = undefined;
-        const out = await stepCore(scope, item, context, 1, true, true, childId);
+        const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });

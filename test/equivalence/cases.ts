@@ -392,8 +392,6 @@ const RULES: EquivalenceCase[] = [
     expect: { output: { ...THREE_BRANCHES, tags: ['shared', 't0', 't1'] } },
     check: lastIsABranch([1, 2, 3]),
     ...MERGE_PARALLEL,
-    // `run` writes straight into the context: every branch's push of 'shared' stays.
-    knownBugs: { run: 'issue 8 item 2: a @merge.union() field collects duplicates in run' },
   },
   {
     name: 'merge-fixed-overwritten',
@@ -404,7 +402,6 @@ const RULES: EquivalenceCase[] = [
       ensure(field(o, 'limit') === 8, `limit = ${textOf(field(o, 'limit'))}: a @merge.fixed() field keeps its initial value`);
     },
     ...MERGE_PARALLEL,
-    knownBugs: { run: 'issue 8 item 2: a @merge.fixed() field is overwritten in run' },
   },
   {
     name: 'merge-failed-step-writes',
@@ -418,7 +415,6 @@ const RULES: EquivalenceCase[] = [
         `context ${textOf(o.context)}: the failed step's writes must be discarded`,
       ),
     serial: 'which branches commit before the failing one depends on the order they run in',
-    knownBugs: { run: "issue 8 item 2: a failed step's context writes are kept in run" },
   },
   {
     name: 'nested-holds-partial',

@@ -86,6 +86,69 @@ describe('context codec', () => {
   });
 });
 
+describe('context frame (plain run: the context updated in place)', () => {
+  type Write = (c: Ctx) => void;
+  /** Steps a frame and the durable path (clone, diff, apply) through the same writes; each failed step throws after writing. */
+  function both(steps: { write: Write; fails?: boolean }[]): { framed: Ctx; durable: Ctx } {
+    const framed = new Ctx();
+    const durable = new Ctx();
+    const frame = codec.frame(framed);
+    steps.forEach(({ write, fails }, i) => {
+      const work = frame.begin(`s${i}`);
+      write(work);
+      if (fails) frame.rollback();
+      else frame.commit();
+      const copy = codec.clone(durable, `s${i}`);
+      write(copy);
+      const d = fails ? undefined : codec.diff(durable, copy);
+      if (d) codec.apply(durable, d);
+    });
+    return { framed, durable };
+  }
+  const state = (c: Ctx) => JSON.parse(JSON.stringify(codec.serialize(c))) as unknown;
+
+  it('gives the values of applying each step\'s delta, for every strategy', () => {
+    const { framed, durable } = both([
+      { write: (c) => ((c.total += 2), (c.high = 5), (c.low = 50), c.log.push('a'), c.tags.add('x'), c.events.append('e1'), c.sorted.push('m')) },
+      // max/min keep the better value, union keeps one of each, fixed keeps its initial value, custom merges.
+      { write: (c) => ((c.high = 1), (c.low = 80), c.tags.add('x'), c.tags.add('y'), ((c as { config: unknown }).config = new Fixed({ mode: 'z' })), c.sorted.push('b')) },
+      { write: (c) => ((c.total = c.total + 0.1), (c.name = 'renamed'), c.log.push('b', 'c')) },
+    ]);
+    expect(state(framed)).toEqual(state(durable));
+    expect(framed.high).toBe(5);
+    expect(framed.low).toBe(50);
+    expect([...framed.tags]).toEqual(['x', 'y']);
+    expect(framed.config.get()).toEqual({ mode: 'a' });
+    expect(framed.sorted).toEqual(['b', 'm']);
+    expect(framed.events.iter()[0].id).toBe('s0#000000');
+  });
+
+  it('discards every write of a failed step, in place and by reassignment', () => {
+    const { framed, durable } = both([
+      { write: (c) => ((c.total = 1), c.log.push('kept')) },
+      { write: (c) => ((c.total = 99), c.log.push('lost'), c.tags.add('lost'), c.events.append('lost'), (c.name = 'lost'), ((c as unknown as Record<string, unknown>).extra = 1)), fails: true },
+    ]);
+    expect(state(framed)).toEqual(state(durable));
+    expect(framed.total).toBe(1);
+    expect(framed.log).toEqual(['kept']);
+    expect(framed.events.size).toBe(0);
+    expect('extra' in framed).toBe(false);
+  });
+
+  it('keeps added fields as a delta would, restores deleted ones and ignores prototype keys', () => {
+    const { framed, durable } = both([
+      { write: (c) => ((c as unknown as Record<string, unknown>).added = { n: 1 }) },
+      { write: (c) => delete (c as Partial<Ctx>).name },
+      { write: (c) => Object.defineProperty(c, 'constructor', { value: 'x', enumerable: true, writable: true, configurable: true }) },
+      { write: (c) => (((c as unknown as Record<string, { n: number }>).added.n = 2), (c.total += 1)) },
+    ]);
+    expect(state(framed)).toEqual(state(durable));
+    expect(framed.name).toBe('start');
+    expect(Object.prototype.hasOwnProperty.call(framed, 'constructor')).toBe(false);
+    expect((framed as unknown as Record<string, unknown>).added).toEqual({ n: 2 });
+  });
+});
+
 describe('EventLog', () => {
   it('is idempotent by id and ordered by step then id, with no wall clock', () => {
     const log = new EventLog<string>();

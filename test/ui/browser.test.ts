@@ -27,7 +27,8 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
 
   beforeAll(async () => {
     store = await openTestBackend('redis', 'ui');
-    server = await startUiServer({ backend: store.backend, graphs: ['test/fixtures/ui/graphs'], livePollMs: 100 });
+    // A long poll period: what the page shows live comes from the store's event stream.
+    server = await startUiServer({ backend: store.backend, graphs: ['test/fixtures/ui/graphs'], livePollMs: 60_000 });
     pool = new WorkerPool(store.backend, ReviewWorkflowDef, wf.instance, { size: 1, concurrency: 4, leaseMs: 5_000 });
     await pool.start();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -51,6 +52,10 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
     expect(await row.locator('[data-status]').textContent()).toBe('running');
     expect(await row.locator('td').nth(1).textContent()).toBe('ReviewWorkflow');
 
+    // A run created while the list is open appears without a reload (the store's events reach the page).
+    await wf.startDistributed(new ReviewCtx(), 'mice', store.backend, 'ui-run-0');
+    await page.locator('tr[data-run="ui-run-0"]').waitFor();
+
     await row.locator('a').click();
     await page.waitForURL(/\/runs\/ui-run-1$/);
     // The worker holds `review` at its gate: prepare is done, review is running.
@@ -65,6 +70,9 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
     expect(await page.locator('g.node[data-node="review"]').getAttribute('data-state')).toBe('done');
     expect(await page.evaluate(() => (globalThis as unknown as { __same: number }).__same)).toBe(marker);
     expect(await page.locator('#context-initial').textContent()).toContain('"log"');
+    // The step history: prepare's and review's attempts on the timeline.
+    await page.locator('rect.tl-bar[data-item="0"][data-outcome="continue"]').waitFor();
+    expect(await page.locator('rect.tl-bar').count()).toBe(2);
 
     page.once('dialog', (d) => void d.accept());
     await page.locator('button[data-action="cancel"]').click();

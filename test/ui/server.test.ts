@@ -29,6 +29,33 @@ function call(url: string, init: { method?: string; headers?: Record<string, str
   });
 }
 
+/** Opens a server-sent events stream and resolves with the events read until `until` says stop. */
+function readEvents(url: string, until: (events: Array<{ event: string; data: string }>) => boolean, onOpen?: () => void): Promise<Array<{ event: string; data: string }>> {
+  return new Promise((resolve, reject) => {
+    const events: Array<{ event: string; data: string }> = [];
+    const req = request(url, (res) => {
+      let buf = '';
+      onOpen?.();
+      res.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event !== undefined && data !== undefined) events.push({ event, data });
+        }
+        if (until(events)) {
+          req.destroy();
+          resolve(events);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const wf = bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(new Gates()));
 
 describe('floxide ui server', () => {
@@ -80,6 +107,22 @@ describe('floxide ui server', () => {
     expect(graph.body).toContain('<title>review</title>');
     expect((await call(`${base}api/runs/nope`)).status).toBe(404);
     expect((await call(`${base}api/runs/bad..id`)).status).toBe(400);
+  });
+
+  it('streams a run page live from the store\'s events, and tells the list when runs come and go', async () => {
+    const seen = readEvents(`${base}api/runs/run-2/live`, (evs) => evs.some((e) => JSON.parse(e.data).run?.status === 'paused'));
+    const first = await readEvents(`${base}api/runs/run-2/live`, (evs) => evs.length > 0);
+    expect(JSON.parse(first[0]!.data)).toMatchObject({ run: { runId: 'run-2', status: 'running' }, history: [] });
+    await backend.pauseRun('run-2');
+    const events = await seen;
+    expect(events.map((e) => [e.event, JSON.parse(e.data).run.status])).toEqual([['run', 'running'], ['run', 'paused']]);
+    await backend.resumeRun('run-2');
+
+    const list = await readEvents(`${base}api/runs/live`, (evs) => evs.length > 0, () => {
+      // A run created while the list is open: the page is told to reload.
+      setTimeout(() => void wf.startDistributed(new ReviewCtx(), 'late', backend, 'run-late'), 50);
+    });
+    expect(list[0]!.event).toBe('runs');
   });
 
   it('says how to get a graph when there is none', async () => {

@@ -86,7 +86,8 @@ function listPage() {
   );
 
   let stopped = false;
-  let timer;
+  let reloading = false;
+  let pending = false;
   async function load() {
     const q = new URLSearchParams();
     for (const k of ['status', 'workflow', 'after', 'limit']) if (params.get(k)) q.set(k, params.get(k));
@@ -114,11 +115,23 @@ function listPage() {
     } catch (err) {
       info.textContent = err.message;
     }
-    // The newest page follows new runs as they come (without reloading the page); older pages hold still.
-    if (!stopped && !params.get('after')) timer = setTimeout(load, 2000);
   }
-  load();
-  return () => { stopped = true; clearTimeout(timer); };
+  // The newest page follows runs as they are created or change status (the server's `runs` events), without
+  // reloading the page; older pages hold still. Reloads are coalesced: one at a time, one more if asked meanwhile.
+  async function reload() {
+    if (reloading) return void (pending = true);
+    reloading = true;
+    await load();
+    reloading = false;
+    if (pending && !stopped) {
+      pending = false;
+      void reload();
+    }
+  }
+  reload();
+  const source = params.get('after') ? null : new EventSource('/api/runs/live');
+  source?.addEventListener('runs', () => void reload());
+  return () => { stopped = true; source?.close(); };
 }
 
 // -------------------------------------------------------------------------------------------------- run page
@@ -173,6 +186,43 @@ function paintGraph(svg, nodes) {
     }
     label.textContent = countsText(c);
   }
+}
+
+const OUTCOME_CLASS = { continue: 'done', terminal: 'done', retry: 'queued', failed: 'failed' };
+
+/** The step history as a timeline: one row per node, one bar per attempt (from its lease to its commit). */
+function timeline(run, history) {
+  if (history.length === 0) return h('p', { class: 'empty' }, 'No steps yet.');
+  const nodes = [...new Set(history.map((s) => s.node))];
+  const t0 = Math.min(run.createdAt, ...history.map((s) => s.startedAt));
+  const t1 = Math.max(t0 + 1, run.finishedAt ?? 0, ...history.map((s) => s.finishedAt));
+  const W = 1000, LABEL = 120, ROW = 22;
+  const x = (t) => LABEL + ((t - t0) / (t1 - t0)) * (W - LABEL - 10);
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  const height = nodes.length * ROW + 24;
+  svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
+  svg.setAttribute('class', 'timeline');
+  svg.setAttribute('role', 'img');
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  nodes.forEach((n, i) => {
+    svg.append(el('text', { x: LABEL - 8, y: i * ROW + 15, 'text-anchor': 'end', class: 'tl-label' }, n));
+    svg.append(el('line', { x1: LABEL, x2: W - 10, y1: i * ROW + ROW - 1, y2: i * ROW + ROW - 1, class: 'tl-grid' }));
+  });
+  for (const s of history) {
+    const row = nodes.indexOf(s.node);
+    const bar = el('rect', { x: x(s.startedAt), y: row * ROW + 4, width: Math.max(3, x(s.finishedAt) - x(s.startedAt)), height: ROW - 8, rx: 2, class: `tl-bar tl-${OUTCOME_CLASS[s.outcome] ?? 'dropped'}`, 'data-item': s.itemId, 'data-outcome': s.outcome });
+    bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${s.outcome}, ${s.finishedAt - s.startedAt} ms${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
+    svg.append(bar);
+  }
+  const axisY = nodes.length * ROW + 16;
+  svg.append(el('text', { x: LABEL, y: axisY, class: 'tl-axis' }, time(t0)));
+  svg.append(el('text', { x: W - 10, y: axisY, 'text-anchor': 'end', class: 'tl-axis' }, `+${((t1 - t0) / 1000).toFixed(2)} s`));
+  return h('div', { class: 'card' }, svg);
 }
 
 function table(headers, rows, empty) {
@@ -262,7 +312,15 @@ function runPage(runId) {
       ),
     );
     if (svg) paintGraph(svg, v.nodes);
+    const history = v.history ?? [];
     details.replaceChildren(
+      ...(v.history === undefined
+        ? []
+        : [
+            h('h2', {}, `Step history (${history.length})`),
+            timeline(r, history),
+            table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.outcome, s.error ? errText(s.error) : '']), 'No steps yet.'),
+          ]),
       h('h2', {}, `Outstanding items (${v.outstanding.length})`),
       table(['Item', 'Node', 'Status', 'Attempt', 'Worker', 'Due'], v.outstanding.map((o) => [h('span', { class: 'mono' }, o.itemId), o.node, o.status, String(o.attempt), o.workerId ?? '-', time(o.due)]), 'Nothing outstanding.'),
       h('h2', {}, `Errors (${v.errors.length})`),
