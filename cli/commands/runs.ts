@@ -1,5 +1,5 @@
 /**
- * `floxide runs list|show|watch|cancel|pause|resume|wait|signal --store <url>`: observe and control distributed runs.
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control distributed runs.
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
@@ -19,6 +19,7 @@ Examples:
   $ floxide runs resume 3f0c... --store redis://127.0.0.1:6379
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
   $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
+  $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
@@ -74,6 +75,7 @@ function runLines(r: RunRecord): string {
   const rows: Array<[string, string]> = [
     ['run', r.runId],
     ['workflow', r.workflow],
+    ['version', r.fingerprint],
     ['status', r.status],
     ['created', time(r.createdAt)],
     ['updated', time(r.updatedAt)],
@@ -142,8 +144,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         io.stdout.write(
           formatTable(
-            ['RUN', 'WORKFLOW', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
-            runs.map((r) => [r.runId, r.workflow, r.status, time(r.createdAt), time(r.finishedAt), r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : '']),
+            ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
+            runs.map((r) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : '']),
           ),
         );
       });
@@ -322,7 +324,59 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       });
     });
 
+  cmd
+    .command('versions')
+    .description('per workflow and graph version: the open (running, paused) runs and the live workers serving it; a version with no open run can lose its workers')
+    .addOption(storeOption())
+    .option('--workflow <name>', 'only this workflow, e.g. `--workflow OrderWorkflow`')
+    .option('--json', 'print the rows as JSON')
+    .action(async (flags: StoreFlags & { workflow?: string }) => {
+      await withStore(io, flags, async (b) => {
+        const rows = await openRunsByVersion(b, flags.workflow);
+        if (flags.json) return void io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        if (rows.length === 0) return void io.stdout.write('no open runs and no live workers\n');
+        io.stdout.write(
+          formatTable(
+            ['WORKFLOW', 'VERSION', 'RUNNING', 'PAUSED', 'WORKERS'],
+            rows.map((r) => [r.workflow, r.version, String(r.running), String(r.paused), r.workers.length > 0 ? r.workers.join(',') : '-']),
+          ),
+        );
+      });
+    });
+
   return cmd;
 };
+
+/** One row of `floxide runs versions`. */
+export interface VersionRow {
+  workflow: string;
+  /** The graph fingerprint. */
+  version: string;
+  running: number;
+  paused: number;
+  /** Live workers (heartbeat within the threshold) that say they serve it (`WorkerHealth.info.versions`). */
+  workers: string[];
+}
+
+/** Open runs per workflow version, with the live workers serving each; versions served but without runs included. */
+export async function openRunsByVersion(b: DistributedBackend, workflow?: string): Promise<VersionRow[]> {
+  const only = workflow === undefined ? {} : { workflow };
+  const [running, paused, workers] = await Promise.all([b.listRuns({ status: 'running', ...only }), b.listRuns({ status: 'paused', ...only }), b.listWorkers()]);
+  const rows = new Map<string, VersionRow>();
+  const row = (wf: string, version: string) => {
+    const key = `${wf}\n${version}`;
+    let r = rows.get(key);
+    if (!r) rows.set(key, (r = { workflow: wf, version, running: 0, paused: 0, workers: [] }));
+    return r;
+  };
+  for (const r of running) row(r.workflow, r.fingerprint).running++;
+  for (const r of paused) row(r.workflow, r.fingerprint).paused++;
+  for (const w of workers) {
+    if (w.liveness !== 'alive' || !w.health.info?.versions || !w.health.info.workflow) continue;
+    if (workflow !== undefined && w.health.info.workflow !== workflow) continue;
+    for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
+  }
+  return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
 
 export default runsCommand;

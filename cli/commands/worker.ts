@@ -10,12 +10,20 @@ Examples:
   $ floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379
   $ floxide worker dist/flows/orders.js --store postgres://app@db:5432/prod --concurrency 16 --workers 2
   $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
-  $ tsx node_modules/floxide/dist/compiler/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+  $ npx tsx node_modules/floxide/dist/cli/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
+  $ floxide worker release-42/flows/orders.js release-41/flows/orders.js --store redis://127.0.0.1:6379
 
 The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
 async); --export picks the export (default: "default", else the only export that is a bound workflow or
 "createWorkflow"). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
 --grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
+
+Several modules: the first is the current build, the others earlier builds of the same workflow (other graph
+versions); the worker claims only items of runs of these versions, so runs started on an earlier version finish
+here while new runs start on the current one (docs/deploying.md).
+
+Output: on a terminal, one live line (steps/s, items in flight, done, failures); otherwise, or with --json, one
+JSON object per line: {"event":"started"|"step"|"released"|"stopping"|"stopped", "at", ...} (docs/cli.md).
 
 Exit codes: 0 stopped gracefully, 1 cannot load the module or reach the store, 2 bad usage.
 `;
@@ -44,7 +52,7 @@ class UsageError extends Error {}
 const workerCommand: CommandFactory = (io: CliIo) =>
   new Command('worker')
     .description('process the work items of a workflow module from a Redis or Postgres store')
-    .argument('<module>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`')
+    .argument('<modules...>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`; more modules: earlier builds whose graph versions it serves too')
     .requiredOption('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`')
     .option('-c, --concurrency <n>', 'items each worker runs at once, e.g. `--concurrency 16`', '8')
     .option('-w, --workers <n>', 'workers in this process, e.g. `--workers 2`', '1')
@@ -53,13 +61,14 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
-    .option('--json', 'print start/stop lines as JSON, e.g. for log collectors')
+    .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
-    .action(async (modulePath: string, flags: WorkerFlags) => {
+    .action(async (modulePaths: string[], flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
       const { FloxideError, InvalidArgumentError } = await import('../../runtime/core/errors.js');
+      const { workerOutput } = await import('../worker/output.js');
       let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined;
       try {
         size = int(flags.workers, '--workers', 1)!;
@@ -73,9 +82,9 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         io.exitCode = 2;
         return;
       }
-      let workflow;
+      let workflow, earlier;
       try {
-        workflow = await loadWorkflowModule(modulePath, io.cwd, flags.export);
+        [workflow, ...earlier] = await Promise.all(modulePaths.map((m) => loadWorkflowModule(m, io.cwd, flags.export)));
       } catch (err) {
         io.stderr.write(`floxide worker: ${err instanceof ModuleLoadError || err instanceof FloxideError ? err.message : String((err as Error)?.stack ?? err)}\n`);
         io.exitCode = 1;
@@ -89,8 +98,9 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
         return;
       }
-      const log = (event: string, data: Record<string, unknown>) =>
-        io.stdout.write(flags.json ? `${JSON.stringify({ event, ...data })}\n` : `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`);
+      const live = !flags.json && (io.stdout as { isTTY?: boolean }).isTTY === true;
+      const output = workerOutput(io.stdout, live ? 'live' : 'json');
+      const log = output.log;
       let pool;
       try {
         pool = new WorkerPool(backend, workflow.def, workflow.instance, {
@@ -100,8 +110,11 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
+          callbacks: output.callbacks,
           onError: (err) => {
-            if (!flags.json) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
+            if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
+            else log('error', { message: (err as Error)?.message ?? String(err) });
           },
         });
       } catch (err) {
@@ -112,12 +125,15 @@ const workerCommand: CommandFactory = (io: CliIo) =>
       }
       const p = pool;
       io.onStop(async () => {
+        output.stop();
         log('stopping', { workers: size });
         await p.stop();
       });
       await p.start();
-      log('started', { workflow: workflow.name, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
+      log('started', { workflow: workflow.name, versions: p.workers[0]!.versions, store: redactUrl(flags.store), backend: backend.kind, workers: p.workers.map((w) => w.workerId), concurrency });
+      output.start();
       await p.done;
+      output.stop();
       const stats = p.stats();
       await backend.close();
       log('stopped', { processed: stats.processed, errors: stats.errors, released: stats.released });

@@ -244,6 +244,32 @@ export interface LeasedItem {
 export interface ClaimOptions {
   /** Only claim items of runs of this workflow (a worker serves one workflow module). */
   readonly workflow?: string;
+  /**
+   * With `workflow`: only claim items of runs started with one of these graph fingerprints (the versions the worker
+   * can execute). The store filters at claim time, so a worker never sees, let alone bounces, an item of another
+   * version, and runs of a version nobody serves cost a claim nothing. Omitted: every version.
+   */
+  readonly fingerprints?: readonly string[];
+}
+
+/**
+ * The graph versions a claim is restricted to (undefined: all). Throws `InvalidArgumentError` when `fingerprints` is
+ * not a non-empty array of non-empty strings, or is given without `workflow`.
+ */
+export function versionFilter(options: ClaimOptions): ReadonlySet<string> | undefined {
+  const f = options.fingerprints;
+  if (f === undefined) return undefined;
+  if (!Array.isArray(f) || f.length === 0 || f.some((x) => typeof x !== 'string' || x === '' || x.includes(','))) {
+    throw new InvalidArgumentError(`fingerprints must be a non-empty array of graph fingerprints, got ${JSON.stringify(f)}`);
+  }
+  if (options.workflow === undefined) throw new InvalidArgumentError('fingerprints need a workflow: a claim filters the versions of one workflow');
+  return new Set(f);
+}
+
+/** Options of {@link WorkQueue.release}. */
+export interface ReleaseOptions {
+  /** The worker cannot run the item (it serves another workflow or graph version): counted in `misrouted`. */
+  readonly misrouted?: boolean;
 }
 
 /** The answer to {@link WorkQueue.extendLease}. */
@@ -285,9 +311,10 @@ export interface WorkQueue {
   extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension>;
   /**
    * Gives a leased item back untouched (graceful shutdown): it is claimable again at once with the same attempt.
-   * Returns false (and changes nothing) when the lease is not live any more.
+   * With `misrouted`, the worker could not run it (another workflow or graph version): the run's `misrouted` metric
+   * counts it. Returns false (and changes nothing) when the lease is not live any more.
    */
-  release(runId: string, itemId: string, leaseToken: string): Promise<boolean>;
+  release(runId: string, itemId: string, leaseToken: string, options?: ReleaseOptions): Promise<boolean>;
   /**
    * Every outstanding (pending, in progress, waiting retry) item of the run in enqueue order. `[]` for a finished
    * run. Throws `RunNotFoundError` for an unknown run.
@@ -357,13 +384,18 @@ export interface RunMetrics {
   readonly dropped: number;
   /** Claims of items whose previous lease had expired. */
   readonly redeliveries: number;
+  /**
+   * Items given back by a worker that could not run them (another workflow or graph version than it serves: see
+   * {@link WorkQueue.release}). Zero when workers claim with {@link ClaimOptions.fingerprints}.
+   */
+  readonly misrouted: number;
   /** User counters: the sums of every applied commit's `counters`. */
   readonly counters: Readonly<Record<string, number>>;
 }
 
 /** The metrics of a run that did nothing yet. */
 export function emptyMetrics(): RunMetrics {
-  return { enqueued: 0, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, counters: {} };
+  return { enqueued: 0, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, misrouted: 0, counters: {} };
 }
 
 export interface MetricsStore {

@@ -106,7 +106,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function releaseLease(env: ExecutionEnv, f: InFlight, reason: ReleaseReason, error?: unknown): Promise<LeaseResult> {
   if (reason === 'stopping' || reason === 'fingerprint' || reason === 'store_error') {
     try {
-      await env.backend.release(f.lease.runId, f.lease.item.id, f.lease.leaseToken);
+      await env.backend.release(f.lease.runId, f.lease.item.id, f.lease.leaseToken, reason === 'fingerprint' ? { misrouted: true } : {});
     } catch {
       // The lease expires on its own; the item comes back then.
     }
@@ -311,7 +311,7 @@ export async function stepDistributedOnce(
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();
-  const [lease] = await backend.claim(workerId, 1, leaseMs, { workflow: wf.def.name });
+  const [lease] = await backend.claim(workerId, 1, leaseMs, { workflow: wf.def.name, fingerprints: [wf.def.fingerprint] });
   if (!lease) return undefined;
   const f = new InFlight(lease, leaseMs, claimedAt);
   const env: ExecutionEnv = {

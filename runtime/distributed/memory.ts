@@ -30,6 +30,7 @@ import {
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
+  type ReleaseOptions,
   type CommitResult,
   type ContextSnapshot,
   type CreateRunResult,
@@ -58,6 +59,7 @@ import {
   type WorkItemStatus,
   type WorkerHealth,
   type WorkerRecord,
+  versionFilter,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
 import { replyError } from './replies.js';
@@ -350,7 +352,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const now = this.clock();
     const start = this.lastServed === undefined ? 0 : this.ring.indexOf(this.lastServed) + 1;
     const order = [...this.ring.slice(start), ...this.ring.slice(0, start)].map((id) => this.runs.get(id)!);
-    const eligible = order.filter((r) => r.status === 'running' && (options.workflow === undefined || r.workflow === options.workflow));
+    const versions = versionFilter(options);
+    const eligible = order.filter((r) => r.status === 'running' && (options.workflow === undefined || r.workflow === options.workflow) && (versions === undefined || versions.has(r.fingerprint)));
     for (const run of eligible) this.promoteDue(run, now);
     const out: LeasedItem[] = [];
     let progress = true;
@@ -446,7 +449,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     return { status: 'extended', leaseExpiresAt: it.leaseExpiresAt, runStatus: run.status };
   }
 
-  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+  async release(runId: string, itemId: string, leaseToken: string, options: ReleaseOptions = {}): Promise<boolean> {
     this.open();
     assertRunId(runId);
     assertItemId(itemId);
@@ -456,6 +459,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const now = this.clock();
     const it = this.liveLease(run, itemId, leaseToken, now);
     if (!it) return false;
+    if (options.misrouted) run.metrics.misrouted += 1;
     run.leased.delete(itemId);
     it.status = 'pending';
     it.leaseToken = undefined;

@@ -43,7 +43,14 @@ export interface WorkerOptions {
   readonly graceMs?: number;
   /** Redeliveries of one attempt without a commit before the item is dead-lettered (default 10). */
   readonly maxRedeliveries?: number;
-  /** Free-form details published with each heartbeat (host and pid are added). */
+  /**
+   * Other graph versions of the same workflow this worker also executes: the bound definitions of earlier builds
+   * (e.g. the previous release's generated module and node classes, imported next to the current ones), so runs
+   * started on them finish here while new runs start on the current one. The worker claims only items of runs of
+   * its versions (`ClaimOptions.fingerprints`). See docs/deploying.md.
+   */
+  readonly versions?: ReadonlyArray<{ readonly def: AnyWorkflowDef; readonly instance: object }>;
+  /** Free-form details published with each heartbeat (host, pid and the graph versions served are added). */
   readonly info?: Readonly<Record<string, string>>;
   /** Step hooks. */
   readonly callbacks?: StepCallbacks;
@@ -126,6 +133,8 @@ export class Worker {
   readonly stats: WorkerStats = { processed: 0, errors: 0, released: 0, refused: 0 };
   private readonly wf: CompiledWorkflow;
   private readonly env: ExecutionEnv;
+  /** One execution environment per graph version served, by fingerprint (the current one first). */
+  private readonly envs: ReadonlyMap<string, ExecutionEnv>;
   private readonly idleMinMs: number;
   private readonly idleMaxMs: number;
   private readonly graceMs: number;
@@ -154,23 +163,33 @@ export class Worker {
     this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
     this.graceMs = options.graceMs === undefined ? 30_000 : Math.max(0, options.graceMs);
-    this.info = { host: hostname(), pid: String(process.pid), ...(options.info ?? {}) };
     const handoffLimit = options.handoffLimit === undefined ? DEFAULT_HANDOFF_LIMIT : nonNegativeInt(options.handoffLimit, 'handoffLimit');
     this.wf = compileForWorker(def, instance);
-    this.env = {
+    const mismatchReported = new Set<string>();
+    const commits = options.batchCommits !== false && supportsBatchCommit(backend) ? new CommitBatcher(backend) : undefined;
+    const envOf = (wf: CompiledWorkflow, inst: object): ExecutionEnv => ({
       backend,
-      wf: this.wf,
-      instance,
-      cache: new ContextCache(this.wf.codec),
+      wf,
+      instance: inst,
+      cache: new ContextCache(wf.codec),
       leaseMs: this.leaseMs,
       maxRedeliveries: options.maxRedeliveries === undefined ? DEFAULT_MAX_REDELIVERIES : Math.max(0, options.maxRedeliveries),
       callbacks: options.callbacks,
-      mismatchReported: new Set(),
+      mismatchReported,
       isClosing: () => this.closing,
-      ...(options.batchCommits !== false && supportsBatchCommit(backend) ? { commits: new CommitBatcher(backend) } : {}),
+      ...(commits ? { commits } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(handoffLimit > 0 ? { handoff: { workerId: this.workerId, limit: handoffLimit, accepting: () => this.state === 'running' } } : {}),
-    };
+    });
+    this.env = envOf(this.wf, instance);
+    const envs = new Map([[def.fingerprint, this.env]]);
+    for (const v of options.versions ?? []) {
+      if (v.def.name !== def.name) throw new InvalidArgumentError(`versions: ${v.def.name} is another workflow than ${def.name}: a worker serves versions of one workflow`);
+      if (envs.has(v.def.fingerprint)) throw new InvalidArgumentError(`versions: graph version ${v.def.fingerprint} of ${def.name} is given twice`);
+      envs.set(v.def.fingerprint, envOf(compileForWorker(v.def, v.instance), v.instance));
+    }
+    this.envs = envs;
+    this.info = { host: hostname(), pid: String(process.pid), workflow: def.name, versions: [...envs.keys()].join(','), ...(options.info ?? {}) };
     if (options.schedules !== false && supportsSchedules(backend)) {
       this.scheduler = new Scheduler(backend, this.wf, {
         onError: (e) => this.report(e),
@@ -183,6 +202,11 @@ export class Worker {
   /** The workflow this worker serves. */
   get workflow(): string {
     return this.wf.def.name;
+  }
+
+  /** The graph versions (fingerprints) this worker executes, the current one first. */
+  get versions(): string[] {
+    return [...this.envs.keys()];
   }
 
   /** Items being processed right now. */
@@ -302,7 +326,7 @@ export class Worker {
       const claimedAt = Date.now();
       let leases;
       try {
-        leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name });
+        leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name, fingerprints: this.versions });
       } catch (err) {
         this.report(err);
         await this.pause(jitter(idle));
@@ -328,7 +352,7 @@ export class Worker {
 
   private launch(f: InFlight): void {
     const key = f.key;
-    const done = runLeased(this.env, f).then(
+    const done = runLeased(this.envs.get(f.lease.fingerprint) ?? this.env, f).then(
       (res) => {
         this.account(res);
         // A successor handed off by the commit takes the slot this item frees (or goes back when stopping).

@@ -134,6 +134,26 @@ describe('floxide runs show and watch: history, context, events', () => {
   });
 });
 
+describe('floxide runs versions', () => {
+  it('counts the open runs per workflow version, with the live workers serving each; list shows each run\'s version', async () => {
+    const { ChainWorkflowDef } = await import('../distributed/helpers.js');
+    await chain().startDistributed(new CountCtx(), 3, backend, 'cli-v');
+    await backend.heartbeat('v-worker', { status: 'idle', current: [], processed: 0, errors: 0, info: { workflow: 'ChainWorkflow', versions: `${ChainWorkflowDef.fingerprint},0123456789abcdef` } });
+    const json = await cli('runs', 'versions', '--store', store, '--workflow', 'ChainWorkflow', '--json');
+    expect(json.code).toBe(0);
+    const rows = JSON.parse(json.out) as Array<{ workflow: string; version: string; running: number; paused: number; workers: string[] }>;
+    const mine = rows.find((r) => r.version === ChainWorkflowDef.fingerprint)!;
+    expect(mine.running).toBeGreaterThanOrEqual(1);
+    expect(mine.workers).toContain('v-worker');
+    expect(rows.find((r) => r.version === '0123456789abcdef')).toEqual({ workflow: 'ChainWorkflow', version: '0123456789abcdef', running: 0, paused: 0, workers: ['v-worker'] });
+    const table = await cli('runs', 'versions', '--store', store);
+    expect(table.out).toMatch(/^WORKFLOW +VERSION +RUNNING +PAUSED +WORKERS\n/);
+    expect(table.out).toContain(ChainWorkflowDef.fingerprint);
+    expect((await cli('runs', 'list', '--store', store)).out).toMatch(new RegExp(`cli-v +ChainWorkflow +${ChainWorkflowDef.fingerprint} +running `));
+    await backend.removeWorker('v-worker');
+  });
+});
+
 describe('floxide worker', () => {
   it('refuses bad numeric flags with exit 2 and says which flag', async () => {
     for (const [flag, value] of [

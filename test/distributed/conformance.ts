@@ -134,7 +134,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const pending = await b.pendingWork('run-a');
         expect(pending.map((p) => p.item)).toEqual([item('start', '0', { topic: 'cats' })]);
         expect(pending[0]!.state).toMatchObject({ runId: 'run-a', itemId: '0', node: 'start', status: 'pending', attempt: 1 });
-        expect(await b.metrics('run-a')).toEqual({ enqueued: 1, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, counters: {} });
+        expect(await b.metrics('run-a')).toEqual({ enqueued: 1, completed: 0, retries: 0, failed: 0, deadLettered: 0, dropped: 0, redeliveries: 0, misrouted: 0, counters: {} });
         const leased = await claimOne();
         expect(leased).toMatchObject({ runId: 'run-a', workflow: 'wf', fingerprint: 'fp-1', deadline, attempt: 1, deliveries: 1, item: item('start', '0', { topic: 'cats' }) });
       });
@@ -318,6 +318,35 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(got.map((l) => [l.runId, l.workflow])).toEqual([['run-w2', 'beta']]);
         expect(await b.claim('w1', 5, LONG, { workflow: 'gamma' })).toEqual([]);
         expect((await b.claim('w1', 5, LONG)).map((l) => l.runId)).toEqual(['run-w1']);
+      });
+
+      it('claims only the requested graph versions of a workflow, whatever their rotation', async () => {
+        await start({ runId: 'run-v1', fingerprint: 'fp-1' });
+        await start({ runId: 'run-v2', fingerprint: 'fp-2' });
+        await start({ runId: 'run-x', workflow: 'other', fingerprint: 'fp-2' });
+        expect(await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-3'] })).toEqual([]);
+        const v2 = await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-2'] });
+        expect(v2.map((l) => [l.runId, l.fingerprint])).toEqual([['run-v2', 'fp-2']]);
+        // the successor of a v2 item stays on v2's side
+        expect((await commit(v2[0]!, cont([item('next', 'n1')]))).status).toBe('applied');
+        expect(await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-1'] }).then((ls) => ls.map((l) => l.runId))).toEqual(['run-v1']);
+        expect(await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-1', 'fp-2'] }).then((ls) => ls.map((l) => [l.runId, l.item.id]))).toEqual([['run-v2', 'n1']]);
+        await expect(b.claim('w1', 1, LONG, { fingerprints: ['fp-1'] })).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(b.claim('w1', 1, LONG, { workflow: 'wf', fingerprints: [] })).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+
+      it('a paused and resumed run, and a released item, stay on their version', async () => {
+        const runId = await start({ fingerprint: 'fp-2' });
+        await b.pauseRun(runId);
+        await b.resumeRun(runId);
+        expect(await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-1'] })).toEqual([]);
+        const [l] = await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-2'] });
+        expect(await b.release(runId, '0', l!.leaseToken, { misrouted: true })).toBe(true);
+        expect(await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-1'] })).toEqual([]);
+        const [again] = await b.claim('w1', 5, LONG, { workflow: 'wf', fingerprints: ['fp-2'] });
+        expect(again).toMatchObject({ runId, item: { id: '0' }, attempt: 1 });
+        expect(await b.release(runId, '0', again!.leaseToken)).toBe(true);
+        expect((await b.metrics(runId)).misrouted).toBe(1);
       });
 
       it('an expired lease comes back; the old holder can neither commit nor extend', async () => {

@@ -53,7 +53,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ChildWorker {
   readonly proc: ChildProcess;
-  /** Resolves when the worker printed its `started` line. */
+  /** Resolves when the worker printed its `started` line (a JSON line: the child's stdout is not a terminal). */
   readonly ready: Promise<void>;
   /** Resolves with the exit code (or the signal name). */
   readonly exit: Promise<number | string>;
@@ -73,7 +73,7 @@ export function spawnWorker(store: string, args: readonly string[] = [], env: Re
   const ready = new Promise<void>((res, rej) => ((readyResolve = res), (readyReject = rej)));
   proc.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
-    if (out.includes('floxide worker: started')) readyResolve();
+    if (out.includes('"event":"started"')) readyResolve();
   });
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | string>((res) =>

@@ -179,6 +179,27 @@ describe('redis backend specifics', () => {
     }
   });
 
+  it('moves the runs of a ring written before rings were per version onto their versions\' rings', async () => {
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
+    const a = await admin();
+    try {
+      await b.createRun(spec('r1'));
+      await b.createRun({ ...spec('r2'), fingerprint: 'fp2' });
+      // the layout of an older floxide: one ring per workflow
+      await a.del([`${p}ring:wf@fp`, `${p}ring:wf@fp2`, `${p}wfring`, `${p}wfset`]);
+      await a.rPush(`${p}ring:wf`, ['r1', 'r2']);
+      await a.rPush(`${p}wfring`, 'wf');
+      await a.sAdd(`${p}wfset`, 'wf');
+      expect((await b.claim('w1', 5, 10_000, { workflow: 'wf', fingerprints: ['fp2'] })).map((l) => l.runId)).toEqual(['r2']);
+      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual([]);
+      expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r1']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('keeps a run on its ring once: resuming a paused run that a claim has not dropped yet adds no second entry', async () => {
     const p = prefix();
     const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
@@ -186,15 +207,15 @@ describe('redis backend specifics', () => {
     try {
       await b.createRun(spec('r1'));
       await b.createRun(spec('r2'));
-      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1', 'r2']);
+      expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual(['r1', 'r2']);
       await b.pauseRun('r1');
       await b.resumeRun('r1');
-      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1', 'r2']);
+      expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual(['r1', 'r2']);
       await b.pauseRun('r1');
       expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r2']);
-      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual([]);
+      expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual([]);
       await b.resumeRun('r1');
-      expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual(['r1']);
+      expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual(['r1']);
       expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r1']);
     } finally {
       await a.close();

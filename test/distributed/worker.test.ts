@@ -48,14 +48,28 @@ describe('Workflow.startDistributed / stepDistributed (memory backend)', () => {
     expect((await b.errors('r'))[0]).toMatchObject({ kind: 'retry', error: { message: 'flaky work on 0' } });
   });
 
-  it('refuses items of a run started by another graph and records why', async () => {
+  it('never claims items of a run started by another graph version', async () => {
     const b = new MemoryBackend();
     await b.createRun({ runId: 'old', workflow: 'FanWorkflow', fingerprint: 'other', input: 1, context: {}, firstItem: { node: 'split', id: '0', input: 1 } });
     expect(await fan().stepDistributed(b, 'w')).toBeUndefined();
+    expect(await b.errors('old')).toEqual([]);
+    expect(await b.itemState('old', '0')).toMatchObject({ status: 'pending', workerId: undefined });
+  });
+
+  it('gives back, as misrouted, an item of another graph that a store handed out anyway, and records why once', async () => {
+    const b = new MemoryBackend();
+    // A store that ignores the version filter.
+    const unfiltered = new Proxy(b, {
+      get: (t, k) => (k === 'claim' ? (w: string, m: number, l: number, o?: { workflow?: string }) => t.claim(w, m, l, { workflow: o?.workflow }) : Reflect.get(t, k, t)),
+    });
+    await b.createRun({ runId: 'old', workflow: 'FanWorkflow', fingerprint: 'other', input: 1, context: {}, firstItem: { node: 'split', id: '0', input: 1 } });
+    expect(await fan().stepDistributed(unfiltered, 'w')).toBeUndefined();
+    expect(await fan().stepDistributed(unfiltered, 'w')).toBeUndefined();
     const errors = await b.errors('old');
-    expect(errors).toHaveLength(1);
+    expect(errors).toHaveLength(2);
     expect(errors[0]!.error.name).toBe(FingerprintMismatchError.name);
     expect(await b.itemState('old', '0')).toMatchObject({ status: 'pending' });
+    expect((await b.metrics('old')).misrouted).toBe(2);
   });
 
   it('dead-letters an item redelivered too often instead of looping forever', async () => {

@@ -1,11 +1,11 @@
 /**
  * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
- * workflow of `project/` (a class context with merge strategies, a fan-out and a join) is built with the installed
- * `floxide` bin and run in memory, durably on SQLite and on the distributed memory backend: with tsx, with
- * `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the repository's sources.
+ * workflow of `project/` (a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out
+ * and a join) is built with the installed `floxide` bin and run in memory, durably on SQLite and on the distributed
+ * memory backend: with tsx, with `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the sources.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ function sh(cmd: string, args: string[]) {
 }
 const bin = (name: string) => path.join(project, 'node_modules/.bin', name);
 
-const EVERY_MODE = { output: 'A B C', words: 3, seen: ['a', 'b', 'c'] };
+const EVERY_MODE = { output: 'A BB CCC: 1 2 3', words: 3, seen: ['a', 'bb', 'ccc'] };
 const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'];
 
 beforeAll(() => {
@@ -49,6 +49,17 @@ describe('the installed package', () => {
     expect(JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version);
   });
 
+  it('ships every doc that an error hint or a --help of the package names', () => {
+    const installed = path.join(project, 'node_modules/floxide');
+    const named = new Set<string>();
+    for (const file of readdirSync(path.join(installed, 'dist'), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.js')) continue;
+      for (const [, doc] of readFileSync(path.join(installed, 'dist', file), 'utf8').matchAll(/\bdocs\/([\w-]+\.md)\b/g)) named.add(doc!);
+    }
+    expect(named).toContain('diagnostics.md');
+    for (const doc of named) expect(existsSync(path.join(installed, 'docs', doc)), `docs/${doc}`).toBe(true);
+  });
+
   it('floxide build wrote the generated module, and --check finds it fresh', () => {
     expect(readFileSync(path.join(project, 'src/words.floxide.ts'), 'utf8')).toContain('export const WordsWorkflowDef');
     const check = sh(bin('floxide'), ['build', '--check']);
@@ -56,7 +67,7 @@ describe('the installed package', () => {
   });
 
   it('runs with tsx: the same output and context in memory, on SQLite (run and resume) and distributed', () => {
-    const r = sh(bin('tsx'), ['src/main.ts', 'a b c']);
+    const r = sh(bin('tsx'), ['src/main.ts', 'a bb ccc']);
     expect(r.code, r.out).toBe(0);
     const modes = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
@@ -65,7 +76,7 @@ describe('the installed package', () => {
   it('type-checks and compiles with tsc, then runs with node', () => {
     const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json']);
     expect(tsc.code, tsc.out).toBe(0);
-    const r = sh(process.execPath, ['dist/main.js', 'a b c']);
+    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc']);
     expect(r.code, r.out).toBe(0);
     const modes = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);

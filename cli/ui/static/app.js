@@ -148,6 +148,15 @@ function safeSvg(text) {
       if (/^on/i.test(attr.name) || /href$/i.test(attr.name) || attr.name === 'style') el.removeAttribute(attr.name);
     }
   }
+  // Room under the lowest nodes for their counts (written under each node by paintGraph).
+  const box = (svg.getAttribute('viewBox') ?? '').split(/[\s,]+/).map(Number);
+  if (box.length === 4 && box.every(Number.isFinite)) {
+    svg.setAttribute('viewBox', `${box[0] - 12} ${box[1]} ${box[2] + 24} ${box[3] + 16}`);
+    for (const [attr, extra] of [['width', 24], ['height', 16]]) {
+      const size = /^([\d.]+)(pt|px)?$/.exec(svg.getAttribute(attr) ?? '');
+      if (size) svg.setAttribute(attr, `${Number(size[1]) + extra}${size[2] ?? ''}`);
+    }
+  }
   return document.importNode(svg, true);
 }
 
@@ -194,12 +203,29 @@ const OUTCOME_CLASS = { continue: 'done', terminal: 'done', retry: 'queued', fai
 function timeline(run, history) {
   if (history.length === 0) return h('p', { class: 'empty' }, 'No steps yet.');
   const nodes = [...new Set(history.map((s) => s.node))];
+  // Attempts of one node that overlap in time (a fan-out, several workers) go to separate lanes of its row.
+  const lanes = new Map(nodes.map((n) => [n, []]));
+  const laneOf = new Map();
+  for (const s of [...history].sort((a, b) => a.startedAt - b.startedAt)) {
+    const ends = lanes.get(s.node);
+    let lane = ends.findIndex((end) => end <= s.startedAt);
+    if (lane < 0) lane = ends.push(0) - 1;
+    ends[lane] = s.finishedAt;
+    laneOf.set(s, lane);
+  }
+  const LANE = 10;
+  const rowTop = new Map();
+  let top = 0;
+  for (const n of nodes) {
+    rowTop.set(n, top);
+    top += Math.max(22, lanes.get(n).length * LANE + 8);
+  }
   const t0 = Math.min(run.createdAt, ...history.map((s) => s.startedAt));
   const t1 = Math.max(t0 + 1, run.finishedAt ?? 0, ...history.map((s) => s.finishedAt));
-  const W = 1000, LABEL = 120, ROW = 22;
+  const W = 1000, LABEL = 120;
   const x = (t) => LABEL + ((t - t0) / (t1 - t0)) * (W - LABEL - 10);
   const svg = document.createElementNS(SVG_NS, 'svg');
-  const height = nodes.length * ROW + 24;
+  const height = top + 24;
   svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
   svg.setAttribute('class', 'timeline');
   svg.setAttribute('role', 'img');
@@ -209,17 +235,20 @@ function timeline(run, history) {
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  nodes.forEach((n, i) => {
-    svg.append(el('text', { x: LABEL - 8, y: i * ROW + 15, 'text-anchor': 'end', class: 'tl-label' }, n));
-    svg.append(el('line', { x1: LABEL, x2: W - 10, y1: i * ROW + ROW - 1, y2: i * ROW + ROW - 1, class: 'tl-grid' }));
-  });
+  for (const n of nodes) {
+    const y = rowTop.get(n);
+    const h2 = Math.max(22, lanes.get(n).length * LANE + 8);
+    svg.append(el('text', { x: LABEL - 8, y: y + h2 / 2 + 4, 'text-anchor': 'end', class: 'tl-label' }, n));
+    svg.append(el('line', { x1: LABEL, x2: W - 10, y1: y + h2 - 1, y2: y + h2 - 1, class: 'tl-grid' }));
+  }
   for (const s of history) {
-    const row = nodes.indexOf(s.node);
-    const bar = el('rect', { x: x(s.startedAt), y: row * ROW + 4, width: Math.max(3, x(s.finishedAt) - x(s.startedAt)), height: ROW - 8, rx: 2, class: `tl-bar tl-${OUTCOME_CLASS[s.outcome] ?? 'dropped'}`, 'data-item': s.itemId, 'data-outcome': s.outcome });
+    const single = lanes.get(s.node).length === 1;
+    const y = rowTop.get(s.node) + (single ? 4 : 4 + laneOf.get(s) * LANE);
+    const bar = el('rect', { x: x(s.startedAt), y, width: Math.max(3, x(s.finishedAt) - x(s.startedAt)), height: single ? 14 : LANE - 2, rx: 2, class: `tl-bar tl-${OUTCOME_CLASS[s.outcome] ?? 'dropped'}`, 'data-item': s.itemId, 'data-outcome': s.outcome });
     bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${s.outcome}, ${s.finishedAt - s.startedAt} ms${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
     svg.append(bar);
   }
-  const axisY = nodes.length * ROW + 16;
+  const axisY = top + 16;
   svg.append(el('text', { x: LABEL, y: axisY, class: 'tl-axis' }, time(t0)));
   svg.append(el('text', { x: W - 10, y: axisY, 'text-anchor': 'end', class: 'tl-axis' }, `+${((t1 - t0) / 1000).toFixed(2)} s`));
   return h('div', { class: 'card' }, svg);

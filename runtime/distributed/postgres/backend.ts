@@ -29,6 +29,7 @@ import {
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
+  type ReleaseOptions,
   type CommitResult,
   type ContextDeltaRecord,
   type ContextSnapshot,
@@ -55,6 +56,7 @@ import {
   type WorkItemStatus,
   type WorkerHealth,
   type WorkerRecord,
+  versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
@@ -448,9 +450,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertPositiveInt(max, 'max');
     assertPositiveMs(leaseMs, 'leaseMs');
     if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
+    const versions = versionFilter(options);
     const rows = await this.run<LeaseRow & { delta_item_id: string | null; delta: string | null; context: string | null }>(
       'claim.sql',
-      [workerId, max, Math.ceil(leaseMs), options.workflow ?? null],
+      [workerId, max, Math.ceil(leaseMs), options.workflow ?? null, versions ? [...versions] : null],
       'claim',
     );
     return rows.map((r) => {
@@ -480,11 +483,11 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     return { status: 'extended', leaseExpiresAt: row!.lease_expires_at, runStatus };
   }
 
-  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+  async release(runId: string, itemId: string, leaseToken: string, options: ReleaseOptions = {}): Promise<boolean> {
     assertRunId(runId);
     assertItemId(itemId);
     assertString(leaseToken, 'leaseToken');
-    const rows = await this.run('release.sql', [runId, itemId, leaseToken], 'release');
+    const rows = await this.run('release.sql', [runId, itemId, leaseToken, options.misrouted === true], 'release');
     return rows.length > 0;
   }
 
@@ -547,6 +550,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       dead_lettered: number;
       dropped_count: number;
       redeliveries: number;
+      misrouted: number;
       counters: Record<string, number>;
     }>('metrics.sql', [runId], 'metrics');
     if (!row) throw this.notFound(runId);
@@ -558,6 +562,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       deadLettered: row.dead_lettered,
       dropped: row.dropped_count,
       redeliveries: row.redeliveries,
+      misrouted: row.misrouted,
       counters: { ...row.counters },
     };
   }

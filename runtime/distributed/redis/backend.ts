@@ -13,7 +13,7 @@
  * | `P run:{id}:errors` / `:dead` | LIST | error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
- * | `P ring:<workflow>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings: running runs with ready work (a run is on its ring exactly while its ready list is not empty), workflows |
+ * | `P ring:<workflow>@<fingerprint>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings, one per workflow version: running runs with ready work (a run is on its ring exactly while its ready list is not empty); the rings |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
  * | `P run:{id}:steps` | LIST | the step history: one `StepRecord` JSON per applied commit (expires with the run) |
@@ -43,6 +43,7 @@ import {
   type BatchCommitResult,
   type BatchStepCommitter,
   type ClaimOptions,
+  type ReleaseOptions,
   type CommitResult,
   type ContextDeltaRecord,
   type ContextSnapshot,
@@ -70,6 +71,7 @@ import {
   type WorkItemStatus,
   type WorkerHealth,
   type WorkerRecord,
+  versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
@@ -124,7 +126,7 @@ export interface RedisBackendOptions {
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
 /** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
-const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries'] as const;
+const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries', 'misrouted'] as const;
 /** The run hash fields of METRIC_FIELDS. */
 const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
 const LIST_PAGE = 200;
@@ -569,6 +571,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     assertPositiveInt(max, 'max');
     assertPositiveMs(leaseMs, 'leaseMs');
     if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
+    const versions = versionFilter(options);
     const reply = (await this.io(() =>
       this.evalScript('claim', [this.keys.leases, this.keys.delayed, this.keys.wfring, this.keys.tokenSeq], [
         this.keyPrefix,
@@ -577,6 +580,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         Math.ceil(leaseMs),
         options.workflow ?? '',
         this.eventsMax,
+        versions ? [...versions].join(',') : '',
       ]),
     )) as string[];
     const out: LeasedItem[] = [];
@@ -596,14 +600,14 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     return { status: 'lost', runStatus: reply[1] === '' ? undefined : (reply[1] as RunStatus) };
   }
 
-  async release(runId: string, itemId: string, leaseToken: string): Promise<boolean> {
+  async release(runId: string, itemId: string, leaseToken: string, options: ReleaseOptions = {}): Promise<boolean> {
     this.open();
     assertRunId(runId);
     assertItemId(itemId);
     assertString(leaseToken, 'leaseToken');
     const k = this.keys;
     const reply = await this.io(() =>
-      this.evalScript('release', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready'), k.leases], [this.keyPrefix, runId, itemId, leaseToken]),
+      this.evalScript('release', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready'), k.leases], [this.keyPrefix, runId, itemId, leaseToken, options.misrouted ? '1' : '']),
     );
     return Number(reply) === 1;
   }

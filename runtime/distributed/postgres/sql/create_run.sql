@@ -14,8 +14,8 @@ WITH ins AS (
   INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
   SELECT ins.run_id, $6::text, $7::text, $8::text, 'pending', 0, ins.created_at FROM ins
 ), rotation AS (
-  INSERT INTO queue_runs (run_id, workflow, served_seq)
-  SELECT ins.run_id, ins.workflow, nextval('serve_seq') * 65536 FROM ins
+  INSERT INTO queue_runs (run_id, workflow, fingerprint, served_seq)
+  SELECT ins.run_id, ins.workflow, ins.fingerprint, nextval('serve_seq') * 65536 FROM ins
 )
 SELECT true AS created, ins.* FROM ins
 UNION ALL

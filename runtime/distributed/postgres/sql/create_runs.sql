@@ -19,8 +19,8 @@ WITH input AS (
   INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
   SELECT ins.run_id, i.item_id, i.node, i.item, 'pending', 0, ins.created_at FROM ins JOIN input i ON i.run_id = ins.run_id ORDER BY i.o
 ), rotation AS (
-  INSERT INTO queue_runs (run_id, workflow, served_seq)
-  SELECT ins.run_id, ins.workflow, nextval('serve_seq') * 65536 FROM ins
+  INSERT INTO queue_runs (run_id, workflow, fingerprint, served_seq)
+  SELECT ins.run_id, ins.workflow, ins.fingerprint, nextval('serve_seq') * 65536 FROM ins
 )
 SELECT true AS created, ins.* FROM ins
 UNION ALL

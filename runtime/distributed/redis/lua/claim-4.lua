@@ -1,13 +1,14 @@
 --[[
   claim: leases up to max claimable items, serving runs round-robin (one item per run per turn).
   First moves expired leases (redeliveries) and due retries back to their run's ready list, oldest first (bounded).
-  Each turn pops a run from its workflow's ring, leases the run's oldest ready item, and puts the run back at the
-  tail while it has more (see ringPush in includes/common.lua).
+  Each turn pops a run from a ring (one per workflow version, see ringOf in includes/common.lua), leases the run's
+  oldest ready item, and puts the run back at the tail while it has more. A claim filtered by workflow and
+  fingerprints reads only those versions' rings: runs of other versions cost it nothing.
 
   Input:
     KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
     KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
-    KEYS[3] wfring LIST (workflows that have a ring, rotated for fairness between workflows)
+    KEYS[3] wfring LIST (the rings "W@F", rotated for fairness between them; a bare "W" is a ring written before rings were per version)
     KEYS[4] lease token counter STRING
     ARGV[1] key prefix P
     ARGV[2] worker id
@@ -15,13 +16,14 @@
     ARGV[4] lease ms (positive integer)
     ARGV[5] workflow filter ('' = every workflow)
     ARGV[6] events stream length (0 = no events)
+    ARGV[7] fingerprint filter: comma-separated graph fingerprints of the ARGV[5] workflow ('' = every version)
 
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
     P run:{R}            HASH  status, workflow, fingerprint, deadline, v, last, context, m:redeliveries
     P run:{R}:states     HASH  item states
     P run:{R}:ready      LIST  claimable item ids
-  and for a workflow W listed in KEYS[3]:
-    P ring:W             LIST  running runs of W with ready items
+  and for a ring W@F listed in KEYS[3]:
+    P ring:W@F           LIST  running runs of workflow W at fingerprint F with ready items
     P events             STREAM step.started per leased item
 
   Output: a flat array, three entries per leased item (empty when nothing is claimable):
@@ -31,7 +33,7 @@
 ]]
 --! include common.lua
 
-local prefix, workerId, maxItems, leaseMs, onlyWorkflow = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local prefix, workerId, maxItems, leaseMs, onlyWorkflow, onlyVersions = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[7]
 eventsMax = tonumber(ARGV[6])
 local now, nowText = nowMs()
 -- every lease of this call expires at the same time: its text is formatted once
@@ -67,8 +69,8 @@ for _, d in ipairs(promote) do
       st.updatedAt = nowText
       redis.call('HSET', R .. ':states', itemId, packState(st))
       if redis.call('RPUSH', R .. ':ready', itemId) == 1 then
-        local meta = redis.call('HMGET', R, 'status', 'workflow')
-        if meta[1] == 'running' then ringPush(prefix, meta[2], runId) end
+        local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
+        if meta[1] == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
       end
     end
   end
@@ -124,11 +126,37 @@ local function claimFromRing(workflow)
   return nil
 end
 
+-- A ring written before rings were per version ("W": every version of W): its runs move to their versions' rings.
+local function moveLegacyRing(workflow)
+  local legacy = prefix .. 'ring:' .. workflow
+  while true do
+    local runId = redis.call('LPOP', legacy)
+    if not runId then break end
+    local meta = redis.call('HMGET', runKey(runId), 'status', 'fingerprint')
+    if meta[1] == 'running' and meta[2] then
+      workflowAdd(prefix, ringOf(workflow, meta[2]))
+      redis.call('RPUSH', prefix .. 'ring:' .. ringOf(workflow, meta[2]), runId)
+    end
+  end
+end
+
 local workflows
 if onlyWorkflow ~= '' then
-  workflows = { onlyWorkflow }
+  if redis.call('SISMEMBER', prefix .. 'wfset', onlyWorkflow) == 1 then moveLegacyRing(onlyWorkflow) end
+  workflows = {}
+  if onlyVersions ~= '' then
+    for fingerprint in string.gmatch(onlyVersions, '[^,]+') do workflows[#workflows + 1] = ringOf(onlyWorkflow, fingerprint) end
+  else
+    local mine = onlyWorkflow .. '@'
+    for _, ring in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+      if string.sub(ring, 1, #mine) == mine then workflows[#workflows + 1] = ring end
+    end
+  end
 else
-  workflows = redis.call('LRANGE', KEYS[3], 0, -1)
+  workflows = {}
+  for _, ring in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+    if string.find(ring, '@', 1, true) then workflows[#workflows + 1] = ring else moveLegacyRing(ring) end
+  end
   if #workflows > 1 then redis.call('LMOVE', KEYS[3], KEYS[3], 'LEFT', 'RIGHT') end
 end
 
@@ -141,7 +169,7 @@ while claimed < maxItems and #active > 0 do
     if claimed >= maxItems then break end
     local fingerprint, rest = claimFromRing(wf)
     if fingerprint then
-      out[3 * claimed + 1] = wf
+      out[3 * claimed + 1] = string.sub(wf, 1, string.find(wf, '@', 1, true) - 1)
       out[3 * claimed + 2] = fingerprint
       out[3 * claimed + 3] = rest
       claimed = claimed + 1

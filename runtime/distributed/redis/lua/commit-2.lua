@@ -34,7 +34,7 @@
     P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
     P run:{R}:steps      LIST  step history: one record per applied commit (runtime/engine/events.ts StepRecord)
   and the prefix's shared indexes for R's workflow W and status S:
-    P ring:W             LIST  round-robin ring (R pushed when its ready list fills)
+    P ring:W@F           LIST  round-robin ring of R's workflow version (R pushed when its ready list fills)
     P runs:status:S      ZSET  listRuns index (R moved when it finishes)
     P runs:expiring      ZSET  expiry queue (R added when it finishes)
     P events             STREAM step.finished / step.retry per applied commit, step.started per hand-off, the
@@ -83,8 +83,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     extraDropped, noTerminal, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
-  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt')
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint')
   local status, workflow = meta[1], meta[2]
+  local ring = status and ringOf(workflow, meta[7])
   if not status then return { 'not_found' } end
   local version = meta[5] or '0'
 
@@ -192,7 +193,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         local at = itemBase + 3 * i
         local id = ARGV[at + 1]
         local seq = int(n + 1)
-        if addItem(K, prefix, runId, workflow, status, id, ARGV[at + 2], ARGV[at + 3], nowText, seq) then
+        if addItem(K, prefix, runId, ring, status, id, ARGV[at + 2], ARGV[at + 3], nowText, seq) then
           n, nText = n + 1, seq
           enqueued[#enqueued + 1] = id
         end
@@ -218,7 +219,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
             local json = '{"id":' .. cjson.encode(id) .. ',"node":' .. cjson.encode(node) .. ',"settle":['
               .. table.concat(records, ',') .. ']}'
             local seq = int(n + 1)
-            if addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq) then
+            if addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq) then
               n, nText = n + 1, seq
               enqueued[#enqueued + 1] = id
               joined[#joined + 1] = json

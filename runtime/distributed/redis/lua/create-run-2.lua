@@ -17,7 +17,7 @@
     P run:{R}            HASH  the run record
     P run:{R}:states     HASH  item states (the first item)
     P run:{R}:ready      LIST  claimable item ids
-    P ring:W             LIST  the workflow's ring; P wfset SET, P wfring LIST: the workflows with a ring
+    P ring:W@F           LIST  the ring of the run's workflow version; P wfset SET, P wfring LIST: the rings
     P runs:workflow:W    ZSET  listRuns index
     P runs:status:S      ZSET  listRuns index
     P events             STREAM run.created
@@ -69,9 +69,9 @@ local function createOne(p)
   defer('ZADD', KEYS[1], nowText, runId)
   defer('ZADD', prefix .. 'runs:workflow:' .. workflow, nowText, runId)
   defer('ZADD', prefix .. 'runs:status:running', nowText, runId)
-  workflowAdd(prefix, workflow)
+  workflowAdd(prefix, ringOf(workflow, fingerprint))
   -- a new run knows no item yet, so the first one is always added (and counted in `outstanding` and `n` above)
-  addItem(K, prefix, runId, workflow, 'running', ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], nowText, '1')
+  addItem(K, prefix, runId, ringOf(workflow, fingerprint), 'running', ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], nowText, '1')
   publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.created","workflow":' .. cjson.encode(workflow) .. '}')
   return { 'created', now }
 end

@@ -10,9 +10,10 @@
     ARGV[2] run id R
     ARGV[3] item id
     ARGV[4] lease token
+    ARGV[5] '1' when the worker could not run the item (counted in the run's m:misrouted), else ''
 
-  Keys derived from P and the run's workflow W:
-    P ring:W             LIST  the run goes back on its ring when its ready list was empty
+  Keys derived from P and the run's workflow W and fingerprint F:
+    P ring:W@F           LIST  the run goes back on its ring when its ready list was empty
 
   Output:
     1                                             released
@@ -20,7 +21,7 @@
 ]]
 --! include common.lua
 
-local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow', 'fingerprint')
 if not meta[1] then return 0 end
 local now, nowText = nowMs()
 local s = redis.call('HGET', KEYS[2], ARGV[3])
@@ -32,5 +33,6 @@ st.leaseExp = ''
 st.updatedAt = nowText
 redis.call('HSET', KEYS[2], ARGV[3], packState(st))
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
-if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], meta[2], ARGV[2]) end
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'm:misrouted', 1) end
+if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], ringOf(meta[2], meta[3]), ARGV[2]) end
 return 1

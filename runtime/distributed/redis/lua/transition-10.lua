@@ -24,7 +24,7 @@
 
   Keys derived from P and R (and R's workflow W and status S):
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
-    P ring:W             LIST  R goes back on its ring on resume
+    P ring:W@F           LIST  R goes back on its version's ring on resume
     P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
     P run:{R}:steps      LIST  step history (expires with the run)
     P events             STREAM run.cancelled, run.failed, run.paused, run.resumed
@@ -41,7 +41,7 @@
 local K = runKeys()
 local prefix, runId, op = ARGV[1], ARGV[2], ARGV[3]
 eventsMax = tonumber(ARGV[6])
-local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding')
+local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
 local target = ({ cancel = 'cancelled', fail = 'failed', pause = 'paused', resume = 'running' })[op]
@@ -57,8 +57,8 @@ end
 redis.call('HSET', K.run, 'status', target, 'updatedAt', nowText)
 indexStatus(prefix, runId, meta[3], status, target)
 if target == 'running' and redis.call('LLEN', K.ready) > 0
-  and not redis.call('LPOS', prefix .. 'ring:' .. meta[2], runId) then
-  ringPush(prefix, meta[2], runId)
+  and not redis.call('LPOS', prefix .. 'ring:' .. ringOf(meta[2], meta[5]), runId) then
+  ringPush(prefix, ringOf(meta[2], meta[5]), runId)
 end
 publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.' .. (op == 'pause' and 'paused' or 'resumed') .. '"}')
 return { 'applied', target, '[]' }

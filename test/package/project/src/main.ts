@@ -1,3 +1,3 @@
 import { runAllModes } from './modes.js';
 
-console.log(JSON.stringify(await runAllModes(process.argv[2] ?? 'a b c')));
+console.log(JSON.stringify(await runAllModes(process.argv[2] ?? 'a bb ccc')));

@@ -1,5 +1,7 @@
 -- claim_items: leases up to p_max claimable items to a worker, runs served round-robin.
--- Parameters: p_worker worker id, p_max positive integer, p_lease_ms lease length, p_workflow workflow | NULL (all).
+-- Parameters: p_worker worker id, p_max positive integer, p_lease_ms lease length, p_workflow workflow | NULL (all),
+--   p_fingerprints the graph versions of p_workflow to serve | NULL (all): round 1 then walks only their runs
+--   (queue_runs_version_rotation), so runs of other versions cost the claim nothing.
 -- Returns: rows (ord = hand-out order, run_id, item_id, payload, attempt, deliveries, lease_token, lease_expires_at,
 --   context_version, workflow, fingerprint, deadline); the run's columns as of the snapshot that found the item.
 -- Claimable: due_at <= now (pending, retry due, lease expired; taking an expired lease counts a redelivery).
@@ -10,7 +12,7 @@
 --   off so the planner always walks the rotation index.
 -- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
-CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text)
+CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
 RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
   workflow text, fingerprint text, deadline double precision)
 LANGUAGE plpgsql SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
@@ -54,7 +56,20 @@ BEGIN
             ORDER BY j.due_at, j.seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED) j
-          WHERE v_round IS NULL AND q.workflow = p_workflow AND NOT q.paused
+          WHERE v_round IS NULL AND q.workflow = p_workflow AND p_fingerprints IS NULL AND NOT q.paused
+          ORDER BY q.served_seq
+          LIMIT p_max - v_got) p
+        UNION ALL
+        SELECT p.o, p.run_id, p.item_id FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id
+          FROM queue_runs q
+          CROSS JOIN LATERAL (
+            SELECT j.item_id FROM items j
+            WHERE j.run_id = q.run_id AND j.due_at <= v_now
+            ORDER BY j.due_at, j.seq
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED) j
+          WHERE v_round IS NULL AND q.workflow = p_workflow AND q.fingerprint = ANY (p_fingerprints) AND NOT q.paused
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL

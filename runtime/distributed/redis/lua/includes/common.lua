@@ -101,11 +101,11 @@ local function queueMember(runId, itemId)
   return runId .. '\n' .. itemId
 end
 
--- Puts a workflow on the ring of workflows (once; wfset never shrinks). create-run does it for every new run, so
--- every run that can reach a ring has its workflow there already.
-local function workflowAdd(prefix, workflow)
-  if redis.call('SADD', prefix .. 'wfset', workflow) == 1 then
-    redis.call('RPUSH', prefix .. 'wfring', workflow)
+-- Puts a ring (see ringOf) on the ring of rings (once; wfset never shrinks). create-run does it for every new run,
+-- so every run that can reach a ring has its ring there already.
+local function workflowAdd(prefix, ring)
+  if redis.call('SADD', prefix .. 'wfset', ring) == 1 then
+    redis.call('RPUSH', prefix .. 'wfring', ring)
   end
 end
 
@@ -141,11 +141,17 @@ end
 
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
 local deferRingPushes = false
-local function ringPush(prefix, workflow, runId)
+-- The ring of a workflow version (P ring:<ring>): running runs of workflow W at graph fingerprint F with ready work.
+-- Claims that serve given versions read only their rings, so runs of other versions cost them nothing.
+local function ringOf(workflow, fingerprint)
+  return workflow .. '@' .. fingerprint
+end
+
+local function ringPush(prefix, ring, runId)
   if deferRingPushes then
-    defer('RPUSH', prefix .. 'ring:' .. workflow, runId)
+    defer('RPUSH', prefix .. 'ring:' .. ring, runId)
   else
-    redis.call('RPUSH', prefix .. 'ring:' .. workflow, runId)
+    redis.call('RPUSH', prefix .. 'ring:' .. ring, runId)
   end
 end
 
@@ -190,8 +196,8 @@ local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 
 -- counting it: the caller adds the number added to the run's `outstanding` and `n` (once, for all the items it
 -- adds). The `enqueued` metric needs no counter: it is the size of the states hash (items are never removed while
 -- the run's keys exist). Returns true when added.
-local function addItem(K, prefix, runId, workflow, status, id, node, json, nowText, seq)
+local function addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq)
   if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq)) == 0 then return false end
-  if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, workflow, runId) end
+  if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, ring, runId) end
   return true
 end

@@ -1,0 +1,95 @@
+/**
+ * What `floxide worker` prints while it runs: on a terminal, one live status line (steps/s, items in flight, done,
+ * failures) rewritten every second; otherwise (or with `--json`) one JSON line per step, for log collectors.
+ */
+import type { StepCallbacks } from '../../runtime/distributed/execution.js';
+import type { LeasedItem } from '../../runtime/distributed/contracts.js';
+
+export type WorkerOutputMode = 'live' | 'json';
+
+export interface WorkerOutput {
+  /** The hooks to give the pool. */
+  readonly callbacks: StepCallbacks;
+  /** Writes a start/stop line (JSON, or text above the live line). */
+  log(event: string, data: Record<string, unknown>): void;
+  /** Starts the live line (no-op in JSON mode). */
+  start(): void;
+  /** Stops the live line and leaves the terminal on a fresh line. */
+  stop(): void;
+}
+
+const CLEAR = '\r\x1b[2K';
+const keyOf = (l: LeasedItem): string => `${l.runId}\n${l.item.id}`;
+
+/** `out` is where lines go; `clock` reads time (ms). */
+export function workerOutput(out: { write(text: string): unknown }, mode: WorkerOutputMode, clock: () => number = Date.now): WorkerOutput {
+  const startedAt = new Map<string, number>();
+  let done = 0;
+  let failures = 0;
+  let inFlight = 0;
+  let lastDone = 0;
+  let lastAt = clock();
+  let timer: NodeJS.Timeout | undefined;
+  let line = '';
+
+  const json = (event: string, data: Record<string, unknown>): void => void out.write(`${JSON.stringify({ event, at: new Date(clock()).toISOString(), ...data })}\n`);
+  const render = (): void => {
+    const now = clock();
+    const rate = now > lastAt ? ((done - lastDone) * 1000) / (now - lastAt) : 0;
+    lastDone = done;
+    lastAt = now;
+    line = `floxide worker: ${rate.toFixed(1)} steps/s  in flight ${inFlight}  done ${done}  failures ${failures}`;
+    out.write(`${CLEAR}${line}`);
+  };
+  const ended = (lease: LeasedItem): number | undefined => {
+    inFlight = Math.max(0, inFlight - 1);
+    const key = keyOf(lease);
+    const t = startedAt.get(key);
+    startedAt.delete(key);
+    return t === undefined ? undefined : clock() - t;
+  };
+
+  const callbacks: StepCallbacks = {
+    onStarted(lease) {
+      inFlight++;
+      startedAt.set(keyOf(lease), clock());
+    },
+    onCommitted(lease, outcome, result) {
+      const ms = ended(lease);
+      if (result.status === 'applied') done++;
+      if (outcome.type === 'retry' || outcome.type === 'failed') failures++;
+      if (mode === 'json') {
+        const error = outcome.type === 'retry' || outcome.type === 'failed' ? { error: `${outcome.error.name}: ${outcome.error.message}` } : {};
+        json('step', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, outcome: outcome.type, commit: result.status, ms, ...error });
+      }
+    },
+    onReleased(lease, reason, error) {
+      const ms = ended(lease);
+      if (mode === 'json') {
+        const detail = error === undefined ? {} : { error: (error as Error)?.message ?? String(error) };
+        json('released', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, reason, ms, ...detail });
+      }
+    },
+  };
+
+  return {
+    callbacks,
+    log(event, data) {
+      if (mode === 'json') return json(event, data);
+      const text = `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`;
+      out.write(line ? `${CLEAR}${text}${line}` : text);
+    },
+    start() {
+      if (mode !== 'live' || timer) return;
+      render();
+      timer = setInterval(render, 1000);
+      timer.unref?.();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      if (line) out.write(`${CLEAR}`);
+      line = '';
+    },
+  };
+}

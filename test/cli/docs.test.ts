@@ -1,0 +1,55 @@
+/**
+ * docs/cli.md documents the real CLI: every command and subcommand of the commander tree `floxide` builds, each of
+ * their arguments and options, and the exit codes of each command. A command or option added without its docs fails
+ * here.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { createProgram, type CliIo } from '../../cli/cli.js';
+
+const doc = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+
+/** The text of the `## \`floxide <name>...` section (up to the next `## `). */
+function sectionOf(name: string): string {
+  const start = doc.search(new RegExp(`^## \`floxide ${name}[ \`|]`, 'm'));
+  if (start < 0) return '';
+  const next = doc.slice(start + 3).search(/^## /m);
+  return next < 0 ? doc.slice(start) : doc.slice(start, start + 3 + next);
+}
+
+const io: CliIo = { cwd: '.', color: false, stdout: { write: () => true }, stderr: { write: () => true }, exitCode: 0, onStop: () => {} };
+const program = await createProgram(io);
+
+/** Every command with the path of names that reaches it (`['runs', 'wait']`). */
+function commands(cmd: Command, path: string[] = []): Array<{ path: string[]; cmd: Command }> {
+  return cmd.commands.flatMap((c) => [{ path: [...path, c.name()], cmd: c }, ...commands(c, [...path, c.name()])]);
+}
+
+describe('docs/cli.md', () => {
+  const all = commands(program);
+
+  it('finds the commands of the real CLI', () => {
+    expect(all.map((c) => c.path.join(' '))).toEqual(expect.arrayContaining(['build', 'graph', 'worker', 'runs', 'runs list', 'runs wait', 'init']));
+  });
+
+  it.each(all.map((c) => [c.path.join(' '), c] as const))('documents `floxide %s`, its arguments and options', (_name, { path, cmd }) => {
+    const section = sectionOf(path[0]!);
+    expect(section, `no "## \`floxide ${path[0]}" section`).not.toBe('');
+    if (path.length > 1) expect(section).toContain(`${path.slice(1).join(' ')}`);
+    for (const arg of cmd.registeredArguments) {
+      const shown = arg.required ? `<${arg.name()}>` : `[${arg.name()}${arg.variadic ? '..' : ''}]`;
+      expect(section, `argument ${shown}`).toMatch(new RegExp(`${shown.replace(/[[\]().]/g, '\\$&')}|<${arg.name()}>`, 'i'));
+    }
+    for (const option of cmd.options) {
+      expect(section, `option ${option.flags}`).toContain(option.short ? `\`${option.short}, ${option.long}` : `\`${option.long}`);
+    }
+    expect(section, 'its exit codes').toMatch(/Exit codes/);
+  });
+
+  it('documents the global options and the exit code table', () => {
+    for (const option of program.options) expect(doc).toContain(option.long!);
+    expect(doc).toMatch(/^## Exit codes/m);
+    for (const code of ['`0`', '`1`', '`2`']) expect(doc).toContain(`| ${code} |`);
+  });
+});

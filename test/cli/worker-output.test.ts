@@ -1,0 +1,55 @@
+/**
+ * `floxide worker`'s output: JSON lines (one per step, with start and stop) when stdout is not a terminal, and the
+ * live status line on a terminal, driven through the pool's step callbacks with a hand-moved clock.
+ */
+import { describe, expect, it } from 'vitest';
+import { workerOutput } from '../../cli/worker/output.js';
+import type { CommitResult, LeasedItem } from '../../runtime/distributed/contracts.js';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { CountCtx, chain } from '../distributed/helpers.js';
+
+const lease = (itemId: string): LeasedItem => ({ runId: 'r', workflow: 'W', fingerprint: 'f', deadline: undefined, item: { node: 'n', id: itemId, input: 1 }, attempt: 1, leaseToken: 't', leaseExpiresAt: 0, deliveries: 1 });
+const applied: CommitResult = { status: 'applied', runStatus: 'running', enqueued: [], joined: [], dropped: [], contextVersion: 1 };
+
+describe('floxide worker output', () => {
+  it('prints one JSON line per committed step of a real pool, plus start and stop', async () => {
+    let text = '';
+    const out = workerOutput({ write: (t: string) => (text += t) }, 'json');
+    const b = new MemoryBackend();
+    const wf = chain();
+    const pool = new WorkerPool(b, wf.def, wf.instance, { size: 1, concurrency: 2, idleMinMs: 1, idleMaxMs: 5, callbacks: out.callbacks });
+    out.log('started', { workflow: wf.name });
+    await pool.start();
+    await wf.startDistributed(new CountCtx(), 1, b, 'r1');
+    await new Orchestrator(b).waitForCompletion('r1', { timeoutMs: 20_000, pollMs: 5 });
+    await pool.stop();
+    out.log('stopped', { processed: pool.stats().processed });
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ event: 'started', workflow: 'ChainWorkflow' });
+    const steps = lines.filter((l) => l.event === 'step');
+    expect(steps.map((s) => s.node)).toEqual(['s1', 's2', 's3', 's4', 's5']);
+    expect(steps.every((s) => s.runId === 'r1' && s.commit === 'applied' && typeof s.ms === 'number' && typeof s.at === 'string')).toBe(true);
+    expect(steps.at(-1)).toMatchObject({ outcome: 'terminal' });
+    expect(lines.at(-1)).toMatchObject({ event: 'stopped', processed: 5 });
+  });
+
+  it('on a terminal rewrites one live line with steps/s, in flight, done and failures, and keeps log lines above it', () => {
+    let text = '';
+    let now = 0;
+    const out = workerOutput({ write: (t: string) => (text += t) }, 'live', () => now);
+    for (const id of ['a', 'b', 'c']) out.callbacks.onStarted!(lease(id));
+    out.callbacks.onCommitted!(lease('a'), { type: 'continue', items: [], arrivals: [], delta: undefined }, applied);
+    out.callbacks.onCommitted!(lease('b'), { type: 'failed', attempts: 1, error: { name: 'Error', message: 'x' } }, applied);
+    now = 1000;
+    out.start();
+    expect(text).toBe('\r\x1b[2Kfloxide worker: 2.0 steps/s  in flight 1  done 2  failures 1');
+    text = '';
+    out.log('stopping', { workers: 1 });
+    expect(text).toBe('\r\x1b[2Kfloxide worker: stopping workers=1\nfloxide worker: 2.0 steps/s  in flight 1  done 2  failures 1');
+    text = '';
+    out.stop();
+    expect(text).toBe('\r\x1b[2K');
+  });
+});
