@@ -9,6 +9,7 @@ import { mergeStrategiesOf, type CustomMerge, type MergeStrategyName } from '../
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import { CorruptStateError } from '../core/errors.js';
 import { ContextFrame, DROP, type FieldRules } from './frame.js';
+import { IGNORED_FIELDS, setOwn } from './keys.js';
 import { EventLog, Fixed, type LoggedEvent } from './values.js';
 
 /** A step's effect on the context: only the touched fields, per their merge strategy. */
@@ -40,7 +41,6 @@ interface FieldStrategy {
   custom: CustomMerge | undefined;
 }
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const LAST_WRITE: FieldStrategy = Object.freeze({ strategy: 'lastWrite', custom: undefined }) as FieldStrategy;
 const EVENT_LOG: FieldStrategy = Object.freeze({ strategy: 'eventLog', custom: undefined }) as FieldStrategy;
 const FIXED: FieldStrategy = Object.freeze({ strategy: 'fixed', custom: undefined }) as FieldStrategy;
@@ -99,7 +99,7 @@ export function createContextCodec<C>(
   const clone = (ctx: C, stamp?: string): C => {
     if (!isRecord(ctx)) return ctx;
     const out = Object.create(Object.getPrototypeOf(ctx)) as Record<string, unknown>;
-    for (const key of Object.keys(ctx)) out[key] = copyField(key, ctx[key], stamp);
+    for (const key of Object.keys(ctx)) setOwn(out, key, copyField(key, ctx[key], stamp));
     return out as C;
   };
 
@@ -107,7 +107,7 @@ export function createContextCodec<C>(
     if (!isRecord(before) || !isRecord(after)) return undefined;
     let delta: ContextDelta | undefined;
     for (const key of Object.keys(after)) {
-      if (FORBIDDEN_KEYS.has(key)) continue;
+      if (IGNORED_FIELDS.has(key)) continue;
       const a = after[key];
       const b = before[key];
       const d = fieldDelta(strategyOf(key, a ?? b), b, a, key in before);
@@ -120,7 +120,7 @@ export function createContextCodec<C>(
     const ctx = target as unknown;
     if (!isRecord(ctx) || !isRecord(delta)) return;
     for (const key of Object.keys(delta)) {
-      if (FORBIDDEN_KEYS.has(key)) continue;
+      if (IGNORED_FIELDS.has(key)) continue;
       const cur = ctx[key];
       ctx[key] = applyField(strategyOf(key, cur), cur, delta[key]);
     }
@@ -129,14 +129,14 @@ export function createContextCodec<C>(
   const rules: FieldRules<FieldStrategy | undefined> = {
     copy: copyField,
     // Between primitives, a field merges by its declared strategy (undefined: a key diffs ignore).
-    ruleOf: (key) => (FORBIDDEN_KEYS.has(key) ? undefined : (strategies.get(key) ?? LAST_WRITE)),
+    ruleOf: (key) => (IGNORED_FIELDS.has(key) ? undefined : (strategies.get(key) ?? LAST_WRITE)),
     mergePrimitive(rule, before, after) {
       if (rule === undefined) return before;
       const d = fieldDelta(rule, before, after, true);
       return d === undefined ? before : applyField(rule, before, d);
     },
     merge(key, before, after, existed) {
-      if (FORBIDDEN_KEYS.has(key)) return existed ? before : DROP;
+      if (IGNORED_FIELDS.has(key)) return existed ? before : DROP;
       const d = fieldDelta(strategyOf(key, after ?? before), before, after, existed);
       if (d === undefined) return existed ? before : DROP;
       return applyField(strategyOf(key, before), before, d);
@@ -150,7 +150,7 @@ export function createContextCodec<C>(
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(ctx)) {
       const v = ctx[key];
-      if (v === undefined || typeof v === 'function') continue;
+      if (v === undefined || typeof v === 'function' || IGNORED_FIELDS.has(key)) continue;
       if (v instanceof EventLog) out[key] = v.iter();
       else if (v instanceof Fixed) out[key] = v.value;
       else if (v instanceof Set) out[key] = [...v];
@@ -165,7 +165,7 @@ export function createContextCodec<C>(
     if (!isRecord(data) || Array.isArray(data)) throw new CorruptStateError('stored context is not an object');
     const ctx = (contextClass ? create() : {}) as Record<string, unknown>;
     for (const key of Object.keys(data)) {
-      if (FORBIDDEN_KEYS.has(key)) continue;
+      if (IGNORED_FIELDS.has(key)) continue;
       const v = data[key];
       const template = ctx[key];
       const s = strategyOf(key, template).strategy;
@@ -273,7 +273,7 @@ function deepClone<T>(v: T): T {
   if (v instanceof EventLog) return v.cloneForStep(undefined) as T;
   if (v instanceof Fixed) return v;
   const out = Object.create(Object.getPrototypeOf(v)) as Record<string, unknown>;
-  for (const k of Object.keys(v)) out[k] = deepClone((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v)) setOwn(out, k, deepClone((v as Record<string, unknown>)[k]));
   return out as T;
 }
 

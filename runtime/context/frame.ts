@@ -9,6 +9,8 @@
  * fields, with no copy and no delta object.
  */
 
+import { setOwn } from './keys.js';
+
 /** The per-field rules of a context codec that a frame applies (`R`: the codec's rule of one field). */
 export interface FieldRules<R = unknown> {
   /** The working copy of field `key` for one attempt (the value itself for primitives and immutable values). */
@@ -89,7 +91,7 @@ export class ContextFrame<C = unknown> {
     const { keys, values } = this;
     const known = new Set(keys);
     for (const key of Object.keys(ctx)) if (!known.has(key)) delete ctx[key];
-    for (let j = 0; j < keys.length; j++) ctx[keys[j]] = values[j];
+    for (let j = 0; j < keys.length; j++) setOwn(ctx, keys[j], values[j]);
   }
 
   /** The slow path of {@link commit}, for an attempt that added or deleted fields (a deleted field is restored). */
@@ -105,9 +107,9 @@ export class ContextFrame<C = unknown> {
       if (existed && after === before) continue;
       const v = this.rules.merge(key, before, after, existed);
       if (v === DROP) delete ctx[key];
-      else ctx[key] = v;
+      else setOwn(ctx, key, v);
     }
-    for (const [key, v] of committed) ctx[key] = v;
+    for (const [key, v] of committed) setOwn(ctx, key, v);
     this.capture();
   }
 

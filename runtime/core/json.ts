@@ -1,32 +1,20 @@
 /**
- * Safe JSON for stored state, used by every store (checkpoint stores and distributed backends): parsing drops `__proto__` keys (and `constructor.prototype` pairs), so data read
- * back from a store can never pollute prototypes; malformed text is a {@link CorruptStateError}. Canonical JSON
- * (sorted keys) makes equal values compare equal as text.
+ * Safe JSON for stored state, used by every store (checkpoint stores and distributed backends): malformed text is a
+ * {@link CorruptStateError}. Keys named `__proto__`, `constructor` or `prototype` are data at every depth: JSON.parse
+ * makes them own properties and never sets a prototype, so stored data reads back exactly as it was given (the
+ * engine copies such keys as own properties too: runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal
+ * values compare equal as text.
  */
 import { CorruptStateError, InvalidArgumentError } from './errors.js';
-
-function reviver(key: string, value: unknown): unknown {
-  if (key === '__proto__') return undefined;
-  if (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value) return undefined;
-  return value;
-}
 
 /** Parses stored JSON text; `what` names it in the error. Throws {@link CorruptStateError}. */
 export function safeJsonParse<T = unknown>(text: unknown, what: string): T {
   if (typeof text !== 'string') throw new CorruptStateError(`${what}: expected JSON text, got ${text === null ? 'null' : typeof text}`);
   try {
-    return (mayPollute(text) ? JSON.parse(text, reviver) : JSON.parse(text)) as T;
+    return JSON.parse(text) as T;
   } catch (err) {
     throw new CorruptStateError(`${what}: malformed JSON (${(err as Error).message})`, { cause: err });
   }
-}
-
-/**
- * The reviver costs a JS call per parsed value (several times the parse itself). A key can only be `__proto__` or
- * `constructor` if the text spells it, or hides it behind a `\uXXXX` escape (the only JSON escape for letters).
- */
-function mayPollute(text: string): boolean {
-  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
 }
 
 /**

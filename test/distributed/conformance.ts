@@ -199,9 +199,11 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         await start({ runId: 'run-p', input, firstItem: item('start', '0', input) });
         const run = await b.getRun('run-p');
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-        expect(Object.keys(run!.input as object)).toEqual(['x']);
+        // The __proto__ key is data (issue 8 item 5): kept as an own key, the prototype untouched.
+        expect(Object.keys(run!.input as object)).toEqual(['__proto__', 'x']);
         expect(Object.getPrototypeOf(run!.input)).toBe(Object.prototype);
-        expect(Object.keys((await claimOne()).item.input as object)).toEqual(['x']);
+        expect((run!.input as { polluted?: unknown }).polluted).toBeUndefined();
+        expect(Object.keys((await claimOne()).item.input as object)).toEqual(['__proto__', 'x']);
         (run!.input as Record<string, unknown>).x = 99;
         const ctx = await b.readContext('run-p');
         (ctx.initial as { log: unknown[] }).log.push('mutated');

@@ -89,7 +89,11 @@ describe('ids', () => {
     cyclic.self = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(InvalidArgumentError);
     expect(() => canonicalJson(Infinity)).toThrow(InvalidArgumentError);
-    expect(Object.keys(parseStoredJson<object>('{"__proto__":{"p":1},"k":2}', 'x'))).toEqual(['k']);
+    // A __proto__ key is data: an own property, the prototype untouched (issue 8 item 5).
+    const parsed = parseStoredJson<object>('{"__proto__":{"p":1},"k":2}', 'x');
+    expect(Object.keys(parsed)).toEqual(['__proto__', 'k']);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect((parsed as { p?: unknown }).p).toBeUndefined();
     expect(() => parseStoredJson('{nope', 'run record')).toThrow(CorruptStateError);
   });
 

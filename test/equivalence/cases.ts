@@ -56,6 +56,8 @@ import { MergeCtx, MergeStrategiesWorkflow, type MergeInput } from '../fixtures/
 import { MergeStrategiesWorkflowDef } from '../fixtures/equivalence/merges.floxide.js';
 import { FanCtx, FanFallbackWorkflow, FanRetryWorkflow, NestedHoldWorkflow, RouteFanWorkflow, type Leaf } from '../fixtures/equivalence/fanouts.js';
 import { FanFallbackWorkflowDef, FanRetryWorkflowDef, NestedHoldWorkflowDef, RouteFanWorkflowDef } from '../fixtures/equivalence/fanouts.floxide.js';
+import { KeysCtx, ProtoKeysWorkflow } from '../fixtures/equivalence/keys.js';
+import { ProtoKeysWorkflowDef } from '../fixtures/equivalence/keys.floxide.js';
 import { NestCtx, NestedFanWorkflow } from '../fixtures/equivalence/nested.js';
 import { NestedFanWorkflowDef } from '../fixtures/equivalence/nested.floxide.js';
 import { BogusTransitionWorkflow } from '../fixtures/equivalence/malformed.js';
@@ -473,6 +475,25 @@ const RULES: EquivalenceCase[] = [
         o.errorChain.some((e) => e.name === 'NodeFailedError' && e.message.includes('bogus')),
         `error ${textOf(o.errorChain)}: a malformed return must be a NodeFailedError naming the node`,
       ),
+  },
+  {
+    name: 'prototype-keys-are-data',
+    make: () =>
+      prepared(ProtoKeysWorkflowDef, new ProtoKeysWorkflow(), new KeysCtx(), {
+        doc: JSON.parse('{"__proto__": {"admin": true}, "constructor": {"prototype": {"x": 1}}, "prototype": 2, "name": "n"}') as Record<string, unknown>,
+      }),
+    // Issue 8 item 5: every copy of the document (context clones, stores, a worker's context cache) keeps the keys
+    // as its own data; none replaces its prototype.
+    expect: {
+      output: {
+        keys: ['__proto__', 'constructor', 'name', 'prototype'],
+        proto: { admin: true },
+        inherited: null,
+        plainPrototype: true,
+        nestedKeys: ['prototype'],
+        inputKeys: ['__proto__', 'constructor', 'name', 'prototype'],
+      },
+    },
   },
   {
     name: 'values-json-cannot-carry',

@@ -23,6 +23,8 @@ import {
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { HoldWorkflow, JoinWorkflow, LoopCtx, LoopWorkflow, TimeoutWorkflow } from './flows/loop.js';
 import { HoldWorkflowDef, JoinWorkflowDef, LoopWorkflowDef, TimeoutWorkflowDef } from './flows/loop.floxide.js';
+import { KeysCtx, ProtoKeysWorkflow } from '../fixtures/equivalence/keys.js';
+import { ProtoKeysWorkflowDef } from '../fixtures/equivalence/keys.floxide.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -213,6 +215,21 @@ describe('SQLite checkpoints', () => {
     expect(Math.max(...rows.map((r) => r.n ?? 0))).toBeLessThan(120);
     db.close();
     await store.close();
+  });
+
+  it('runWithCheckpoint again with the same input holding __proto__/constructor keys returns the stored output (issue 8 item 5)', async () => {
+    const input = () => ({ doc: JSON.parse('{"__proto__": {"admin": true}, "constructor": {"prototype": 1}, "n": 1}') as Record<string, unknown> });
+    const wf = bindWorkflow(ProtoKeysWorkflowDef, new ProtoKeysWorkflow());
+    const sqlite = new SqliteCheckpointStore(join(dir, 'proto-keys.db'));
+    for (const store of [new MemoryCheckpointStore(), sqlite]) {
+      const first = await wf.runWithCheckpoint(new KeysCtx(), input(), store, 'keys');
+      expect(first.keys).toEqual(['__proto__', 'constructor', 'n']);
+      expect(await wf.runWithCheckpoint(new KeysCtx(), input(), store, 'keys')).toEqual(first);
+      const other = { doc: JSON.parse('{"__proto__": {"admin": false}, "constructor": {"prototype": 1}, "n": 1}') as Record<string, unknown> };
+      await expect(wf.runWithCheckpoint(new KeysCtx(), other, store, 'keys')).rejects.toBeInstanceOf(RunInputMismatchError);
+    }
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+    await sqlite.close();
   });
 
   it('a corrupted row is CorruptStateError, and stored JSON cannot pollute prototypes', async () => {

@@ -6,7 +6,7 @@
  * per statement, each with a header): tables and indexes in the migrations `sql/migrations/`, one function per file in
  * `sql/functions/` (see migrate.ts). Commits are planned by the engine (`planStepCommit`); the SQL only applies them.
  *
- * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (no `__proto__` keys);
+ * Values are stored as canonical JSON text (`ids.ts`) and parsed back with `parseStoredJson` (a `__proto__` key is data: an own property);
  * `jsonb` results are parsed the same way through a per-pool type parser. Times come from the server's clock.
  */
 import type pg from 'pg';
@@ -149,7 +149,7 @@ interface ItemRow {
   updated_at: number;
 }
 
-/** Type parsers of the backend's pools: bigint as number (epoch ms, counters), JSON parsed without `__proto__`. */
+/** Type parsers of the backend's pools: bigint as number (epoch ms, counters), JSON parsed by `parseStoredJson`. */
 function typeParsers(driver: typeof pg): PoolConfig['types'] {
   return {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
