@@ -179,7 +179,7 @@ const VOID_INPUT_REFUSED: Partial<Record<ModeName, string>> = {
   'resume-after-kill': 'void input: runWithCheckpoint(ctx, undefined) is refused (InvalidArgumentError), run and distributed accept it',
 };
 
-const EXAMPLES: EquivalenceCase[] = [
+export const EXAMPLES: EquivalenceCase[] = [
   {
     name: 'article',
     make: () => prepared(ArticleWorkflowDef, new ArticleWorkflow(new StubLlm()), new ArticleCtx(), 'TypeScript'),

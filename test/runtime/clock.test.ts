@@ -3,9 +3,23 @@
 // when the test advances it.
 import { describe, expect, it } from 'vitest';
 import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore } from 'floxide';
+import { VirtualClock } from 'floxide/testing';
 import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
 import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
-import { VirtualClock, settle, track } from './virtual-clock.js';
+
+/** Lets pending promise callbacks run (a few macrotask turns). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+function track<T>(p: Promise<T>): { done: () => boolean; p: Promise<T> } {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { done: () => done, p };
+}
 
 describe('the clock seam', () => {
   it('a node timeout and the retry backoff wait on the run clock (run)', async () => {
