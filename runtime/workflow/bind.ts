@@ -16,7 +16,7 @@ import {
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson } from '../core/json.js';
+import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -259,7 +259,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
   }
 
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = JSON.parse(canonicalJson(input)) as unknown;
+    const given = JSON.parse(runInputJson(input)) as unknown;
     if (!deepEqual(given, cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
