@@ -16,6 +16,7 @@ export const COMMANDS: ReadonlyArray<() => Promise<{ default: CommandFactory }>>
   () => import('./commands/graph.js'),
   () => import('./commands/worker.js'),
   () => import('./commands/runs.js'),
+  () => import('./commands/schedule.js'),
   () => import('./commands/ui.js'),
   () => import('./commands/init.js'),
 ];

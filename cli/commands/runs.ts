@@ -5,12 +5,14 @@
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 const EXAMPLES = `
 Examples:
   $ floxide runs list --store redis://127.0.0.1:6379
   $ floxide runs list --store postgres://app@db/prod --status failed --workflow OrderWorkflow --limit 20
+  $ floxide runs list --store redis://127.0.0.1:6379 --schedule nightly-report
   $ floxide runs show 3f0c... --store redis://127.0.0.1:6379 --context
   $ floxide runs watch --store redis://127.0.0.1:6379
   $ floxide runs watch 3f0c... --store redis://127.0.0.1:6379 --json
@@ -26,7 +28,7 @@ the run's status forbids, 2 bad usage.
 `;
 
 
-interface StoreFlags {
+export interface StoreFlags {
   store: string;
   json?: boolean;
 }
@@ -38,24 +40,27 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-function time(ms: number | undefined): string {
+export function time(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-function short(v: unknown, max = 60): string {
+export function short(v: unknown, max = 60): string {
   const s = v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
-/** Runs `fn` with a connected backend, mapping typed failures to messages and exit codes. */
-async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
+ * (2 for bad input, 1 otherwise).
+ */
+export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>, command = 'runs'): Promise<void> {
   const { connectBackend } = await import('../../runtime/distributed/connect.js');
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: DistributedBackend;
   try {
     backend = await connectBackend(flags.store);
   } catch (err) {
-    io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
+    io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
     return;
   }
@@ -63,11 +68,17 @@ async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Distributed
     await fn(backend);
   } catch (err) {
     if (!(err instanceof FloxideError)) throw err;
-    io.stderr.write(`floxide runs: ${err.message}\n`);
+    io.stderr.write(`floxide ${command}: ${err.message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
     await backend.close();
   }
+}
+
+/** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
+function scheduleRow(runId: string): Array<[string, string]> {
+  const s = scheduledRunOf(runId);
+  return s ? [['schedule', `${s.schedule} (tick ${new Date(s.tick).toISOString()})`]] : [];
 }
 
 function runLines(r: RunRecord): string {
@@ -75,6 +86,7 @@ function runLines(r: RunRecord): string {
     ['run', r.runId],
     ['workflow', r.workflow],
     ['version', r.fingerprint],
+    ...scheduleRow(r.runId),
     ['status', r.status],
     ['created', time(r.createdAt)],
     ['updated', time(r.updatedAt)],
@@ -111,16 +123,23 @@ export function eventLine(e: WorkflowEvent): string {
   }
 }
 
-const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
+export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
 
-const runsCommand: CommandFactory = (io: CliIo) => {
-  // Subcommands copy these settings when created: errors must reach `runCli`, not `process.exit`.
-  const cmd = new Command('runs')
-    .description('list, inspect, cancel, pause, resume and wait for distributed runs')
-    .addHelpText('after', EXAMPLES)
+/**
+ * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:
+ * errors must reach `runCli`, not `process.exit`.
+ */
+export function commandGroup(io: CliIo, name: string, description: string, examples: string): Command {
+  return new Command(name)
+    .description(description)
+    .addHelpText('after', examples)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
+}
+
+const runsCommand: CommandFactory = (io: CliIo) => {
+  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume and wait for distributed runs', EXAMPLES);
 
   cmd
     .command('list')
@@ -128,9 +147,10 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .addOption(storeOption())
     .addOption(new Option('--status <status>', 'only runs with this status, e.g. `--status failed`').choices(RUN_STATUSES))
     .option('--workflow <name>', 'only runs of this workflow, e.g. `--workflow OrderWorkflow`')
+    .option('--schedule <id>', 'only runs started by this schedule, e.g. `--schedule nightly-report`')
     .option('--limit <n>', 'at most n runs, e.g. `--limit 20`', '50')
     .option('--json', 'print the run records as JSON')
-    .action(async (flags: StoreFlags & { status?: RunStatus; workflow?: string; limit: string }) => {
+    .action(async (flags: StoreFlags & { status?: RunStatus; workflow?: string; schedule?: string; limit: string }) => {
       const limit = Number(flags.limit);
       if (!Number.isSafeInteger(limit) || limit <= 0) {
         io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(flags.limit)}\n`);
@@ -138,7 +158,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const runs = await b.listRuns({ limit, ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) });
+        const filter = { ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) };
+        // A schedule's runs are found by their ids (`schedule:<id>:<tick>`), so that filter reads every run first.
+        const runs =
+          flags.schedule === undefined
+            ? await b.listRuns({ limit, ...filter })
+            : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
         if (flags.json) return void io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         io.stdout.write(

@@ -37,6 +37,8 @@ interface WorkerFlags {
   graceMs?: string;
   maxRedeliveries?: string;
   handoffLimit?: string;
+  /** false with --no-schedules. */
+  schedules: boolean;
   json?: boolean;
 }
 
@@ -61,6 +63,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
+    .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePaths: string[], flags: WorkerFlags) => {
@@ -110,6 +113,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          schedules: flags.schedules,
           ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
           callbacks: output.callbacks,
           onError: (err) => {

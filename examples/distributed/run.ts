@@ -1,8 +1,8 @@
 /**
  * Runners of the distributed examples, used by `test/distributed/examples.test.ts` and from the command line:
- * `tsx examples/distributed/run.ts event-log|merge [store-url]` (default `redis://127.0.0.1:6379`).
+ * `tsx examples/distributed/run.ts event-log|merge|schedule [store-url]` (default `redis://127.0.0.1:6379`).
  */
-import { bindWorkflow, connectBackend, newRunId, Orchestrator, WorkerPool, type DistributedBackend } from 'floxide';
+import { bindWorkflow, connectBackend, newRunId, Orchestrator, scheduledRunOf, WorkerPool, type DistributedBackend, type RunRecord } from 'floxide';
 import { EventCtx, EventLogWorkflow, replay } from './event_log.js';
 import { EventLogWorkflowDef } from './event_log.floxide.js';
 import { MergeCtx, OrchestratedMergeWorkflow } from './orchestrated_merge.js';
@@ -45,6 +45,31 @@ export async function runOrchestratedMergeExample(backend: DistributedBackend, r
   }
 }
 
+/**
+ * Schedules the merge workflow every second (input 4) and lets a `WorkerPool(2)` start and run the ticks until
+ * `runs` runs started; then removes the schedule. Returns the first `runs` runs once they finished, oldest tick first:
+ * one per tick.
+ */
+export async function runScheduledExample(backend: DistributedBackend, runs = 3): Promise<RunRecord[]> {
+  const wf = bindWorkflow(OrchestratedMergeWorkflowDef, new OrchestratedMergeWorkflow());
+  const orch = new Orchestrator(backend, wf);
+  await orch.schedule({ id: 'merge-every-second', cron: '* * * * * *', input: 4, catchUp: 'all' });
+  const pool = new WorkerPool(backend, wf.def, wf.instance, { size: 2, concurrency: 4, idleMinMs: 5, idleMaxMs: 100 });
+  await pool.start();
+  try {
+    let started: RunRecord[] = [];
+    while (started.length < runs) {
+      await new Promise((res) => setTimeout(res, 100));
+      started = (await orch.listRuns({ workflow: wf.def.name })).filter((r) => scheduledRunOf(r.runId)?.schedule === 'merge-every-second');
+    }
+    const first = started.sort((a, b) => scheduledRunOf(a.runId)!.tick - scheduledRunOf(b.runId)!.tick).slice(0, runs);
+    return await Promise.all(first.map((r) => orch.waitForCompletion(r.runId, { timeoutMs: 30_000, pollMs: 20 })));
+  } finally {
+    await orch.removeSchedule('merge-every-second');
+    await pool.stop();
+  }
+}
+
 async function main(which: string, url: string): Promise<void> {
   const backend = await connectBackend(url);
   try {
@@ -60,8 +85,10 @@ async function main(which: string, url: string): Promise<void> {
       console.log(`errors (${out.errors.length} failed attempts, all retried):`);
       for (const e of out.errors) console.log(`  ${e.node} attempt ${e.attempt}: ${e.error.message}`);
       console.log('context steps:', out.context.steps);
+    } else if (which === 'schedule') {
+      for (const run of await runScheduledExample(backend)) console.log(`${run.runId}: ${run.status} ${JSON.stringify(run.output)}`);
     } else {
-      throw new Error(`unknown example ${JSON.stringify(which)}: use event-log or merge`);
+      throw new Error(`unknown example ${JSON.stringify(which)}: use event-log, merge or schedule`);
     }
   } finally {
     await backend.close();

@@ -52,10 +52,20 @@ export class CorruptStateError extends defineError('CorruptStateError', 'FLOXIDE
 export class StoreError extends defineError('StoreError', 'FLOXIDE_STORE') {}
 /** Bad arguments: a malformed run id, key prefix, option... */
 export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
+/**
+ * A schedule definition's cron expression or time zone is not valid (the message quotes it). A kind of
+ * {@link InvalidArgumentError} (bad input, changes nothing) with its own code.
+ */
+export class InvalidScheduleError extends InvalidArgumentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InvalidScheduleError';
+    (this as { code: string }).code = 'FLOXIDE_INVALID_SCHEDULE';
+  }
+}
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
-/** A schedule definition's cron expression or time zone is not valid (the message quotes it). */
-export class InvalidScheduleError extends defineError('InvalidScheduleError', 'FLOXIDE_INVALID_SCHEDULE') {}
+
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 

@@ -1,6 +1,7 @@
 /** The distributed examples, on the real Redis and Postgres servers. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEventLogExample, runOrchestratedMergeExample } from '../../examples/distributed/run.js';
+import { runEventLogExample, runOrchestratedMergeExample, runScheduledExample } from '../../examples/distributed/run.js';
+import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import { REAL_BACKENDS, openTestBackend, type TestBackend } from './helpers.js';
 
 describe.each(REAL_BACKENDS)('distributed examples (%s)', (name) => {
@@ -33,5 +34,12 @@ describe.each(REAL_BACKENDS)('distributed examples (%s)', (name) => {
     expect(out.context.steps).toBe(13);
     expect(out.context.failureRate).toBe(0.3);
     expect(out.pending).toEqual([]);
+  });
+
+  it('schedule: a run of the merge workflow every second, one per tick, each completed', async () => {
+    const runs = await runScheduledExample(tb.backend, 3);
+    const ticks = runs.map((r) => scheduledRunOf(r.runId)!.tick);
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(1_000);
+    for (const r of runs) expect(r).toMatchObject({ status: 'completed', input: 4, output: [0, 10, 20, 30] });
   });
 });

@@ -9,7 +9,7 @@ import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
-import { InvalidScheduleError, ScheduleNotFoundError } from '../../runtime/core/errors.js';
+import { InvalidArgumentError, InvalidScheduleError, ScheduleNotFoundError, reviveError, serializeError } from '../../runtime/core/errors.js';
 import { planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { ScheduleRecord } from '../../runtime/distributed/contracts.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
@@ -161,6 +161,17 @@ describe('planTicks', () => {
   });
   it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {
     expect(planTicks(rec({ graceMs: 2 * S }), T0 + 3 * S)).toEqual({ fire: [T0 + S, T0 + 2 * S, T0 + 3 * S], skipped: 0, cursor: T0 + 3 * S });
+  });
+});
+
+describe('schedule errors', () => {
+  it('an invalid cron expression is an InvalidScheduleError, a kind of InvalidArgumentError, with its own code, revived as such', () => {
+    const err = new InvalidScheduleError('invalid cron expression "x"');
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err).toMatchObject({ name: 'InvalidScheduleError', code: 'FLOXIDE_INVALID_SCHEDULE' });
+    const back = reviveError(serializeError(err));
+    expect(back).toBeInstanceOf(InvalidScheduleError);
+    expect(reviveError(serializeError(new ScheduleNotFoundError('no schedule')))).toBeInstanceOf(ScheduleNotFoundError);
   });
 });
 

@@ -1,0 +1,180 @@
+/**
+ * `floxide schedule list|add|pause|resume|remove --store <url>`: the schedules of a distributed store (see
+ * docs/schedules.md). The workers serving a schedule's workflow start its runs; this command only edits the records.
+ */
+import { Option } from 'commander';
+import { CATCH_UP_POLICIES, supportsSchedules, type CatchUpPolicy, type DistributedBackend, type ScheduleRecord, type ScheduleStore } from '../../runtime/distributed/contracts.js';
+import { commandGroup, formatTable, short, storeOption, time, withStore, type StoreFlags } from './runs.js';
+import type { CliIo, CommandFactory } from './types.js';
+
+const EXAMPLES = `
+Examples:
+  $ floxide schedule add nightly-report --store redis://127.0.0.1:6379 --workflow ReportWorkflow --cron '0 3 * * *' --timezone Europe/Paris --input '{"region":"eu"}'
+  $ floxide schedule add heartbeat --store postgres://app@db/prod --workflow PingWorkflow --cron '*/10 * * * * *' --catch-up none
+  $ floxide schedule list --store redis://127.0.0.1:6379
+  $ floxide schedule pause nightly-report --store redis://127.0.0.1:6379
+  $ floxide schedule resume nightly-report --store redis://127.0.0.1:6379
+  $ floxide schedule remove nightly-report --store redis://127.0.0.1:6379
+
+Exit codes: 0 ok, 1 unknown schedule or unreachable store, 2 bad usage (an invalid cron expression, time zone,
+id or --input JSON).
+`;
+
+const NAME = 'schedule';
+
+/** Runs `fn` with a backend that keeps schedules (every built-in backend does). */
+function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>): Promise<void> {
+  return withStore(
+    io,
+    flags,
+    async (b) => {
+      if (!supportsSchedules(b)) {
+        const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+        throw new InvalidArgumentError(`the ${b.kind} backend keeps no schedules`);
+      }
+      await fn(b);
+    },
+    NAME,
+  );
+}
+
+/** A schedule's state and its next tick after now (or after its cursor, when that is later). */
+async function nextTick(s: ScheduleRecord): Promise<string> {
+  if (s.paused) return '-';
+  const { nextTickAfter } = await import('../../runtime/distributed/schedule-rules.js');
+  return time(nextTickAfter(s, Math.max(s.cursor, Date.now())));
+}
+
+function scheduleLines(s: ScheduleRecord): string {
+  const rows: Array<[string, string]> = [
+    ['schedule', s.id],
+    ['workflow', s.workflow],
+    ['cron', `${s.cron}${s.timezone ? ` (${s.timezone})` : ' (UTC)'}`],
+    ['state', s.paused ? 'paused' : 'active'],
+    ['input', short(s.input, 200)],
+    ['catch-up', `${s.catchUp}${s.catchUp === 'all' ? ` (at most ${s.catchUpLimit})` : ''}, grace ${s.graceMs} ms`],
+    ['last run', s.lastRunId ?? '-'],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+function parseInt0(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+const scheduleCommand: CommandFactory = (io: CliIo) => {
+  const cmd = commandGroup(io, NAME, 'list, add, pause, resume and remove the cron schedules that start runs of a workflow', EXAMPLES);
+
+  cmd
+    .command('list')
+    .description('list the schedules, ordered by id, with their next tick')
+    .addOption(storeOption())
+    .option('--workflow <name>', 'only schedules of this workflow, e.g. `--workflow ReportWorkflow`')
+    .option('--json', 'print the schedule records as JSON')
+    .action(async (flags: StoreFlags & { workflow?: string }) => {
+      await withSchedules(io, flags, async (b) => {
+        const schedules = await b.listSchedules(flags.workflow === undefined ? {} : { workflow: flags.workflow });
+        if (flags.json) return void io.stdout.write(`${JSON.stringify(schedules, null, 2)}\n`);
+        if (schedules.length === 0) return void io.stdout.write('no schedules\n');
+        const rows: string[][] = [];
+        for (const s of schedules) {
+          rows.push([s.id, s.workflow, s.cron, s.timezone ?? 'UTC', s.paused ? 'paused' : 'active', await nextTick(s), s.catchUp, s.lastRunId ?? '-']);
+        }
+        io.stdout.write(formatTable(['ID', 'WORKFLOW', 'CRON', 'TIMEZONE', 'STATE', 'NEXT', 'CATCH-UP', 'LAST RUN'], rows));
+      });
+    });
+
+  cmd
+    .command('add')
+    .description('create a schedule, or update the one with this id (its paused state is kept)')
+    .argument('<id>', 'the schedule id: 1-64 characters of [A-Za-z0-9._-]')
+    .addOption(storeOption())
+    .requiredOption('--workflow <name>', 'the workflow whose runs it starts, e.g. `--workflow ReportWorkflow`')
+    .requiredOption('--cron <expr>', "a cron expression: 5 fields, or 6 with seconds first, e.g. `--cron '0 3 * * *'`")
+    .option('--input <json>', 'the input of every run, as JSON (default null), e.g. `--input \'{"region":"eu"}\'`')
+    .option('--timezone <tz>', 'the IANA time zone the expression is read in (default UTC), e.g. `--timezone Europe/Paris`')
+    .addOption(new Option('--catch-up <policy>', 'missed ticks: skip them, one run for the latest, or all (default latest), e.g. `--catch-up all`').choices(CATCH_UP_POLICIES))
+    .option('--catch-up-limit <n>', 'with --catch-up all: at most n catch-up runs (default 100), e.g. `--catch-up-limit 24`')
+    .option('--grace-ms <ms>', 'a tick seen this late is still on time, not missed (default 10000), e.g. `--grace-ms 60000`')
+    .option('--paused', 'create it paused')
+    .option('--json', 'print the stored record as JSON')
+    .action(
+      async (
+        id: string,
+        flags: StoreFlags & { workflow: string; cron: string; input?: string; timezone?: string; catchUp?: CatchUpPolicy; catchUpLimit?: string; graceMs?: string; paused?: boolean },
+      ) => {
+        let input: unknown = null;
+        let catchUpLimit: number | undefined;
+        let graceMs: number | undefined;
+        try {
+          if (flags.input !== undefined) {
+            const { safeJsonParse } = await import('../../runtime/core/json.js');
+            input = safeJsonParse(flags.input, '--input');
+          }
+          if (flags.catchUpLimit !== undefined) catchUpLimit = parseInt0(flags.catchUpLimit, '--catch-up-limit');
+          if (flags.graceMs !== undefined) graceMs = parseInt0(flags.graceMs, '--grace-ms');
+        } catch (err) {
+          io.stderr.write(`floxide ${NAME}: ${(err as Error).message}\n`);
+          io.exitCode = 2;
+          return;
+        }
+        await withSchedules(io, flags, async (b) => {
+          const rec = await b.putSchedule({
+            id,
+            workflow: flags.workflow,
+            cron: flags.cron,
+            input,
+            ...(flags.timezone === undefined ? {} : { timezone: flags.timezone }),
+            ...(flags.catchUp === undefined ? {} : { catchUp: flags.catchUp }),
+            ...(catchUpLimit === undefined ? {} : { catchUpLimit }),
+            ...(graceMs === undefined ? {} : { graceMs }),
+            ...(flags.paused ? { paused: true } : {}),
+          });
+          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `${scheduleLines(rec)}next      ${await nextTick(rec)}\n`);
+        });
+      },
+    );
+
+  for (const [name, description] of [
+    ['pause', 'stop a schedule\'s ticks (runs already started go on)'],
+    ['resume', 'restart a paused schedule; the ticks it missed follow its catch-up policy'],
+  ] as const) {
+    cmd
+      .command(name)
+      .description(description)
+      .argument('<id>', 'the schedule id')
+      .addOption(storeOption())
+      .option('--json', 'print the schedule record as JSON')
+      .action(async (id: string, flags: StoreFlags) => {
+        await withSchedules(io, flags, async (b) => {
+          const rec = name === 'pause' ? await b.pauseSchedule(id) : await b.resumeSchedule(id);
+          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `schedule ${id}: ${rec.paused ? 'paused' : 'active'}, next tick ${await nextTick(rec)}\n`);
+        });
+      });
+  }
+
+  cmd
+    .command('remove')
+    .description('delete a schedule (the runs it started are kept); exit 1 when there is none')
+    .argument('<id>', 'the schedule id')
+    .addOption(storeOption())
+    .option('--json', 'print `{ "id", "removed" }` as JSON')
+    .action(async (id: string, flags: StoreFlags) => {
+      await withSchedules(io, flags, async (b) => {
+        const removed = await b.removeSchedule(id);
+        if (flags.json) io.stdout.write(`${JSON.stringify({ id, removed })}\n`);
+        else if (removed) io.stdout.write(`schedule ${id}: removed\n`);
+        if (!removed) {
+          const { replyError } = await import('../../runtime/distributed/replies.js');
+          throw replyError({ code: 'schedule_not_found', id });
+        }
+      });
+    });
+
+  return cmd;
+};
+
+export default scheduleCommand;
