@@ -8,11 +8,12 @@ export default defineConfig({
       { find: /^floxide\/sqlite$/, replacement: fileURLToPath(new URL('./runtime/sqlite.ts', import.meta.url)) },
       { find: /^floxide\/redis$/, replacement: fileURLToPath(new URL('./runtime/redis.ts', import.meta.url)) },
       { find: /^floxide\/postgres$/, replacement: fileURLToPath(new URL('./runtime/postgres.ts', import.meta.url)) },
+      { find: /^floxide\/testing$/, replacement: fileURLToPath(new URL('./runtime/testing.ts', import.meta.url)) },
       { find: /^floxide\/compiler$/, replacement: fileURLToPath(new URL('./compiler/index.ts', import.meta.url)) },
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

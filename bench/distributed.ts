@@ -7,7 +7,9 @@
  *   tsx bench/distributed.ts [--runs 2000] [--repeat 3] [--concurrency 128] [--backends redis,postgres] [--redis redis://127.0.0.1:6379]
  *     [--postgres postgres://postgres@127.0.0.1:5432/test] [--cpu-prof <dir>]
  *
- * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s.
+ * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s. `redis-events-off` is Redis publishing no events
+ * (`?events=0`; the step history is kept either way): the `redis: events` row is the steps/s with events over
+ * without them, the cost of the event stream (target: under 10%, i.e. >= 90%).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,7 +29,7 @@ const RUNS = Number(arg('runs', '2000'));
 // 128 items in flight per worker process: the Postgres path is latency-bound (each commit waits on a flush), so it
 // needs more in flight than Redis; measured 64 vs 128 on the same machine (docs/benchmarks.md).
 const CONCURRENCY = Number(arg('concurrency', '128'));
-const BACKENDS = arg('backends', 'redis,postgres').split(',');
+const BACKENDS = arg('backends', 'redis,redis-events-off,postgres').split(',');
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
 const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 /** Directory for the worker processes' V8 CPU profiles (`node --cpu-prof`), when given. */
@@ -36,7 +38,7 @@ const CPU_PROF = arg('cpu-prof', '');
 const REPEAT = Number(arg('repeat', '3'));
 const STEPS = 5;
 const WORKERS = 2;
-const TARGET: Record<string, number> = { redis: 10_000, postgres: 3_000 };
+const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, postgres: 3_000 };
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -108,7 +110,7 @@ async function serverCpuSeconds(name: string, tag: string): Promise<number> {
       await c.end();
     }
   }
-  if (name !== 'redis') return NaN;
+  if (!name.startsWith('redis')) return NaN;
   const { createClient } = await import('@redis/client');
   const c = createClient({ url: REDIS_URL });
   await c.connect();
@@ -123,10 +125,10 @@ async function serverCpuSeconds(name: string, tag: string): Promise<number> {
 
 async function storeFor(name: string): Promise<{ url: string; tag: string; cleanup: (b: DistributedBackend) => Promise<void> }> {
   const id = `bench${Date.now().toString(36)}`;
-  if (name === 'redis') {
+  if (name.startsWith('redis')) {
     const prefix = `flxbench:${id}:`;
     return {
-      url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`,
+      url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}${name === 'redis-events-off' ? '&events=0' : ''}`,
       tag: prefix,
       async cleanup() {
         const { createClient } = await import('@redis/client');
@@ -240,8 +242,8 @@ for (const r of rows) {
   );
 }
 if (process.argv.includes('--json')) {
-  printRows(
-    BACKENDS.flatMap((name) => {
+  printRows([
+    ...BACKENDS.flatMap((name) => {
       const mine = rows.filter((r) => r.backend === name);
       const of = (f: (r: (typeof mine)[number]) => number) => spread(mine.map(f));
       const rate = of((r) => r.stepsPerSec);
@@ -255,7 +257,18 @@ if (process.argv.includes('--json')) {
         ...(Number.isFinite(server.value) ? [{ figure: `${name}: server CPU per step`, ...round(server), unit: 'us', target: '-' }] : []),
       ];
     }),
-  );
+    ...eventsRow(),
+  ]);
+}
+
+/** The cost of the event stream: Redis steps/s with events over the same without (medians of the same session). */
+function eventsRow() {
+  const rate = (name: string) => spread(rows.filter((r) => r.backend === name).map((r) => r.stepsPerSec)).value;
+  if (!BACKENDS.includes('redis') || !BACKENDS.includes('redis-events-off')) return [];
+  const on = rate('redis');
+  const off = rate('redis-events-off');
+  const ratio = on / off;
+  return [{ figure: 'redis: events (the stream on vs off, steps/s)', value: on, bare: off, ratio, unit: 'steps/s', target: '>= 90% of events off', pass: ratio >= 0.9 }];
 }
 
 function round(x: { value: number; min: number; max: number }) {

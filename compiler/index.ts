@@ -9,6 +9,7 @@ export {
   type EdgeModel,
   type ContextFieldModel,
   type ClassRef,
+  type ContextRef,
   type Position,
   type Diagnostic,
   type DiagnosticFix,

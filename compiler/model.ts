@@ -23,6 +23,15 @@ export interface ClassRef {
   file: string;
 }
 
+/**
+ * The workflow's context type: a class (`kind: 'class'`: generated code imports it as a value, `new` creates a fresh
+ * context and its `@merge.*` fields merge as declared) or an interface / type alias (`kind: 'type'`: imported as a
+ * type only; the caller supplies the value and every field merges by last write).
+ */
+export interface ContextRef extends ClassRef {
+  kind: 'class' | 'type';
+}
+
 export interface NodeModel {
   /** The workflow field name: the node's id and its work item tag. */
   name: string;
@@ -62,8 +71,11 @@ export interface WorkflowModel {
   start: string;
   /** Discriminant property for branches (default `kind`). */
   discriminant: string;
-  /** The context class, when `@workflow({ context })` names one. */
-  context?: ClassRef;
+  /**
+   * The context type: the class `@workflow({ context })` names, else the one context type every node declares
+   * (a class, an interface or a type alias); absent when no node needs a context.
+   */
+  context?: ContextRef;
   contextType: string;
   /** Context fields with their merge strategy, in declaration order. */
   contextFields: ContextFieldModel[];

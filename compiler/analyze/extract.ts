@@ -322,9 +322,9 @@ function hasModifier(n: ts.Node, kind: ts.SyntaxKind): boolean {
   return ts.canHaveModifiers(n) && (ts.getModifiers(n)?.some((m) => m.kind === kind) ?? false);
 }
 
-/** True when a class declaration is exported by name (what generated code can import). */
-export function isExportedByName(cls: ts.ClassDeclaration): boolean {
-  const mods = ts.getModifiers(cls) ?? [];
+/** True when a class, interface or type alias is exported by name (what generated code can import). */
+export function isExportedByName(decl: ts.ClassDeclaration | ts.InterfaceDeclaration | ts.TypeAliasDeclaration): boolean {
+  const mods = ts.getModifiers(decl) ?? [];
   return mods.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) && !mods.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword);
 }
 

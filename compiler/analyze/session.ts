@@ -31,8 +31,13 @@ export class ProgramAnalysis {
     this.workflows = new WorkflowAnalyzer(this.checker, resolver, this.extractor, new TypeTools(this.checker), rootDir);
   }
 
-  /** Phase 1: the `@node`/`@workflow` classes of `sf`, with their decorator problems in `out`. */
+  /**
+   * Phase 1: the `@node`/`@workflow` classes of `sf`, with their decorator problems in `out`. A file with a syntax
+   * error yields none: what the parser recovered is not what the user wrote, so the syntax error (TypeScript's
+   * own, FLX002 in a build) is the one problem reported there, never a follow-on FLX010 or FLX019.
+   */
   extract(sf: ts.SourceFile, out: Diagnostic[]): FileClasses {
+    if (this.program.getSyntacticDiagnostics(sf).length > 0) return { workflows: [], nodeClasses: [] };
     return this.extractor.fileClasses(sf, out);
   }
 

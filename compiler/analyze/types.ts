@@ -27,6 +27,23 @@ const FORMAT =
   ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope |
   ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
 
+/** The properties of a `WorkflowCtx` (runtime/core/node.ts). */
+const CONTEXT_KEYS = new Set(['store', 'signal', 'runId', 'itemId', 'attempt', 'failure']);
+const PRIMITIVE = ts.TypeFlags.StringLike | ts.TypeFlags.NumberLike | ts.TypeFlags.BooleanLike | ts.TypeFlags.BigIntLike | ts.TypeFlags.ESSymbolLike | ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Never;
+
+/** How many arguments a call of `sig` must pass (from its declaration: optional, defaulted and rest parameters are not). */
+function requiredArguments(sig: ts.Signature): number {
+  const decl = sig.getDeclaration() as ts.SignatureDeclaration | undefined;
+  if (!decl || !('parameters' in decl)) return 0;
+  let min = 0;
+  decl.parameters
+    .filter((p) => !(ts.isIdentifier(p.name) && p.name.text === 'this'))
+    .forEach((p, i) => {
+      if (!p.dotDotDotToken && !p.questionToken && !p.initializer) min = i + 1;
+    });
+  return min;
+}
+
 /** Type checks for one checker. */
 export class TypeTools {
   constructor(readonly checker: ts.TypeChecker) {}
@@ -60,6 +77,12 @@ export class TypeTools {
     if (sigs.length === 0) return '`process` is not a method';
     const sig = sigs[sigs.length - 1];
     const params = sig.getParameters();
+    const required = requiredArguments(sig);
+    if (required > 2) return `has process with ${required} required parameters, but a node is called as process(ctx, input)`;
+    if (params.length >= 1) {
+      const first = c.getNonNullableType(c.getTypeOfSymbolAtLocation(params[0], location));
+      if (!this.acceptsContext(first)) return `has process whose first parameter (${params[0].name}: ${this.text(first)}) cannot take the context: a node is called as process(ctx, input)`;
+    }
     const unknown = c.getUnknownType();
     let input: ts.Type = unknown;
     if (params.length >= 2) input = c.getTypeOfSymbolAtLocation(params[1], location);
@@ -78,6 +101,13 @@ export class TypeTools {
     const values = this.transitionValues(c.getAwaitedType(ret) ?? ret);
     if (!values) return `process must return Transition<O> or Promise<Transition<O>>, not ${this.text(ret)}`;
     return { input: this.payload([input]), output: this.payload(values), store, storeText: store ? this.text(store) : 'unknown' };
+  }
+
+  /** True when a `WorkflowCtx` can be passed for a parameter of type `t`: no primitive, no property a context lacks. */
+  private acceptsContext(t: ts.Type): boolean {
+    if (t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return true;
+    const members = t.isUnion() ? t.types : [t];
+    return members.some((m) => !(m.flags & PRIMITIVE) && m.getProperties().every((p) => CONTEXT_KEYS.has(p.name)));
   }
 
   /** The `O`s of a `Transition<O>` (or union of them); undefined when the type is not a Transition. */

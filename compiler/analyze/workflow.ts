@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ts } from 'ts-morph';
 import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
-import type { ClassRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import type { ClassRef, ContextRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import { isPublishedNodeClass, type DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
@@ -101,21 +101,6 @@ export class WorkflowAnalyzer {
 
     if (!isExportedByName(raw.decl)) report('FLX023', raw.nameNode, `workflow class ${wfName} is not exported by name, so the generated module cannot import it`, `write \`export class ${wfName}\``);
 
-    // The workflow's context.
-    let ctxType: ts.Type = c.getUndefinedType();
-    let ctxText = 'undefined';
-    let contextRef: ClassRef | undefined;
-    let contextFields: WorkflowModel['contextFields'] = [];
-    if (raw.context) {
-      const cls = raw.context.decl as NamedClass;
-      const sym = c.getSymbolAtLocation(cls.name);
-      if (sym) ctxType = c.getDeclaredTypeOfSymbol(sym);
-      ctxText = cls.name.text;
-      contextRef = this.classRef(cls);
-      contextFields = this.extractor.contextFields(cls, out);
-      if (!isExportedByName(cls)) report('FLX023', raw.context.node, `context class ${cls.name.text} is not exported by name, so the generated module cannot import it`, `write \`export class ${cls.name.text}\``);
-    }
-
     // Resolve the fields that are nodes.
     const fieldsByName = new Map(raw.fields.map((f) => [f.name, f]));
     const nodes = new Map<string, ResolvedNode>();
@@ -127,7 +112,6 @@ export class WorkflowAnalyzer {
         if (f.decorated) report('FLX021', f.nameNode, `field ${f.name} of ${wfName} has edge decorators but ${r}`);
         continue;
       }
-      if (!r) continue;
       nodes.set(f.name, r);
       if (f.hidden) report('FLX023', f.nameNode, `node field ${f.name} of ${wfName} is ${f.hidden}; generated code reads it as ${wfName}['${f.name}']`, `make ${f.name} public`);
     }
@@ -211,23 +195,14 @@ export class WorkflowAnalyzer {
     // Branch arms whose targets were all invalid still need their tags checked.
     for (const f of raw.fields) if ((f.arms.length > 0 || f.hasOtherwise) && nodes.has(f.name) && !branchSources.has(f.name)) this.checkBranch(nodes.get(f.name)!, raw.discriminant, checkPayload, report, acceptors);
 
-    // Contexts.
-    for (const n of nodes.values()) {
-      for (const need of n.contextNeeds) {
-        if (!c.isTypeAssignableTo(ctxType, need.type)) {
-          const what = n.kind === 'workflow' ? `nested workflow ${n.field.name} (${n.cls.name.text})` : `node ${n.field.name} (${n.cls.name.text})`;
-          const needClass = need.type.getSymbol()?.declarations?.find((d): d is NamedClass => ts.isClassDeclaration(d) && d.name !== undefined);
-          const call = ts.isCallExpression(raw.decorator.expression) ? raw.decorator.expression : undefined;
-          const fix = !raw.context && needClass && call ? addContextFix(call, needClass, c, this.rootDir) : undefined;
-          report('FLX020', n.field.nameNode, `${what} needs context ${need.text}, but workflow ${wfName}'s context is ${ctxText}`, raw.context ? `make ${ctxText} assignable to ${need.text}` : `declare it: @workflow({ start: '${start}', context: ${need.text} })`, [fix]);
-        }
-      }
-    }
-
+    // The context: the class `context:` names, else the one type every node declares.
+    const ctx = this.workflowContext(raw, nodes, start, report, out);
     // Terminals and reachability.
     const order = raw.fields.filter((f) => nodes.has(f.name));
     const terminals = order.filter((f) => !f.edges.some((e) => e.kind !== 'fallback')).map((f) => f.name);
-    if (nodes.size > 0 && terminals.length === 0) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
+    // Without a terminal, unless an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
+    const danglingEdge = raw.fields.some((f) => f.edges.some((e) => !nodes.has(e.to)));
+    if (nodes.size > 0 && terminals.length === 0 && !danglingEdge) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
     if (nodes.has(start)) {
       const reached = new Set([start]);
       const queue = [start];
@@ -269,8 +244,8 @@ export class WorkflowAnalyzer {
       position: positionOf(raw.nameNode, this.rootDir),
       start,
       discriminant: raw.discriminant,
-      contextType: ctxText,
-      contextFields,
+      contextType: ctx.text,
+      contextFields: ctx.fields,
       inputType: startNode?.inputText ?? 'unknown',
       outputType: output.text,
       nodes: nodeModels,
@@ -278,15 +253,77 @@ export class WorkflowAnalyzer {
       terminals,
       fingerprint: '',
     };
-    if (contextRef) model.context = contextRef;
+    if (ctx.ref) model.context = ctx.ref;
     model.fingerprint = fingerprintOf(shapeOfModel(model));
 
-    const contextNeeds = raw.context ? [{ type: ctxType, text: ctxText }] : [...nodes.values()].flatMap((n) => n.contextNeeds);
+    const contextNeeds = ctx.type ? [{ type: ctx.type, text: ctx.text }] : [...nodes.values()].flatMap((n) => n.contextNeeds);
     return {
       model,
       diagnostics: out,
-      summary: { input: startNode?.input, inputText: startNode?.inputText ?? 'unknown', output: terminalOutputs.length > 0 ? output : undefined, contextNeeds, contextText: ctxText },
+      summary: { input: startNode?.input, inputText: startNode?.inputText ?? 'unknown', output: terminalOutputs.length > 0 ? output : undefined, contextNeeds, contextText: ctx.text },
     };
+  }
+
+  /**
+   * The workflow's context. With `context: C`, the class C, which every node's context must accept (FLX020 at each
+   * node that does not). Without it, the context type the nodes declare when they all declare the same one (a class,
+   * an interface or a type alias, which generated code must be able to import: FLX023), else FLX020 once, with a
+   * hint that can be followed. `type` is undefined when no context could be settled (or none is needed).
+   */
+  private workflowContext(
+    raw: RawWorkflow,
+    nodes: ReadonlyMap<string, ResolvedNode>,
+    start: string,
+    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string, fixes?: Array<DiagnosticFix | undefined>) => void,
+    out: Diagnostic[],
+  ): { type: ts.Type | undefined; text: string; ref?: ContextRef; fields: WorkflowModel['contextFields'] } {
+    const c = this.checker;
+    const wfName = raw.name;
+    const needs = [...nodes.values()].flatMap((n) => n.contextNeeds.map((need) => ({ node: n, ...need })));
+    const what = (n: ResolvedNode) => (n.kind === 'workflow' ? `nested workflow ${n.field.name} (${n.cls.name.text})` : `node ${n.field.name} (${n.cls.name.text})`);
+
+    if (raw.context) {
+      const cls = raw.context.decl as NamedClass;
+      const sym = c.getSymbolAtLocation(cls.name);
+      const type = sym ? c.getDeclaredTypeOfSymbol(sym) : c.getUndefinedType();
+      const text = cls.name.text;
+      const fields = this.extractor.contextFields(cls, out);
+      if (!isExportedByName(cls)) report('FLX023', raw.context.node, `context class ${text} is not exported by name, so the generated module cannot import it`, `write \`export class ${text}\``);
+      for (const need of needs) {
+        if (!c.isTypeAssignableTo(type, need.type)) report('FLX020', need.node.field.nameNode, `${what(need.node)} needs context ${need.text}, but workflow ${wfName}'s context is ${text}`, `make ${text} assignable to ${need.text}`);
+      }
+      return { type, text, ref: { ...this.classRef(cls), kind: 'class' }, fields };
+    }
+
+    const distinct = needs.filter((n, i) => needs.findIndex((o) => o.type === n.type) === i);
+    if (distinct.length === 0) return { type: undefined, text: 'undefined', fields: [] };
+    if (distinct.length > 1) {
+      // No inference: name the context. One of the types the nodes need may already fit them all.
+      const fitsAll = distinct.find((d) => distinct.every((o) => c.isTypeAssignableTo(d.type, o.type)));
+      const fitsClass = fitsAll && namedDeclaration(fitsAll.type);
+      const call = ts.isCallExpression(raw.decorator.expression) ? raw.decorator.expression : undefined;
+      const list = distinct.map((d) => `${d.node.field.name} needs ${d.text}`).join(', ');
+      const message = `the nodes of workflow ${wfName} need different contexts (${list}), so its context cannot be inferred`;
+      if (fitsClass && ts.isClassDeclaration(fitsClass)) {
+        report('FLX020', distinct[1].node.field.nameNode, message, `declare the one every node accepts: @workflow({ start: '${start}', context: ${fitsAll!.text} })`, [call && addContextFix(call, fitsClass as NamedClass, c, this.rootDir)]);
+      } else {
+        const name = `${wfName}Context`;
+        report('FLX020', distinct[1].node.field.nameNode, message, `declare a context class every node accepts and name it: \`export class ${name} implements ${distinct.map((d) => d.text).join(', ')} { ... }\` and @workflow({ start: '${start}', context: ${name} })`);
+      }
+      return { type: undefined, text: 'unknown', fields: [] };
+    }
+
+    // Every node declares the same context type: it is the workflow's.
+    const { type, text, node } = distinct[0];
+    const decl = namedDeclaration(type);
+    if (!decl) {
+      report('FLX023', node.field.nameNode, `the context type ${text} that the nodes of ${wfName} declare has no name the generated module can import`, `declare it by name (\`export interface ${wfName}Context { ... }\`, a type alias or a class) and use that name in the nodes' WorkflowCtx<...>`);
+      return { type, text, fields: [] };
+    }
+    const keyword = ts.isClassDeclaration(decl) ? 'class' : ts.isInterfaceDeclaration(decl) ? 'interface' : 'type';
+    if (!isExportedByName(decl)) report('FLX023', node.field.nameNode, `context ${keyword === 'type' ? 'type alias' : keyword} ${decl.name.text} (inferred from the nodes of ${wfName}) is not exported by name, so the generated module cannot import it`, `write \`export ${keyword} ${decl.name.text}\``);
+    const ref: ContextRef = { name: decl.name.text, file: slash(path.relative(this.rootDir, decl.getSourceFile().fileName)), kind: ts.isClassDeclaration(decl) ? 'class' : 'type' };
+    return { type, text, ref, fields: ts.isClassDeclaration(decl) ? this.extractor.contextFields(decl, out) : [] };
   }
 
   /** Branch checks of one node: discriminated output (FLX015), tags, exhaustiveness (FLX014), arm payloads (FLX013). */
@@ -332,15 +369,15 @@ export class WorkflowAnalyzer {
     }
   }
 
-  /** A field's node, a reason it is not one (string), or undefined for a plain undecorated non-node field. */
-  private resolveField(f: RawField, raw: RawWorkflow, out: Diagnostic[]): ResolvedNode | string | undefined {
+  /** A field's node, or the reason it is not one. */
+  private resolveField(f: RawField, raw: RawWorkflow, out: Diagnostic[]): ResolvedNode | string {
     const c = this.checker;
     const sym = (f.decl as { symbol?: ts.Symbol }).symbol ?? c.getSymbolAtLocation(f.nameNode);
     let type = sym ? c.getTypeOfSymbolAtLocation(sym, f.decl) : c.getTypeAtLocation(f.decl);
     type = c.getNonNullableType(type);
     const cls = type.getSymbol()?.declarations?.find((d): d is NamedClass => ts.isClassDeclaration(d) && d.name !== undefined);
     const typeText = this.tools.text(type);
-    if (!cls) return f.decorated ? `its type ${typeText} is not a @node class` : undefined;
+    if (!cls) return `its type ${typeText} is not a @node class`;
     const kinds = this.extractor.decoratorsOf(cls).map((d) => d.kind);
     if (kinds.includes('workflow')) {
       const inner = this.extractor.workflowOf(cls);
@@ -355,7 +392,6 @@ export class WorkflowAnalyzer {
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {
       const looksLikeNode = type.getProperty('process') !== undefined;
-      if (!f.decorated && !looksLikeNode) return `its type ${typeText} is not a @node class`;
       return looksLikeNode ? `class ${cls.name.text} is not decorated with @node()` : `its type ${typeText} is not a @node class`;
     }
     if (this.nodeClassProblem(cls)) {
@@ -377,6 +413,22 @@ export class WorkflowAnalyzer {
       contextText: sig.storeText,
     };
   }
+}
+
+/**
+ * The named, non-generic class, interface or type alias declaring `type`: what generated code can import by name.
+ * Undefined for anonymous types (`{ n: number }`), generic instantiations and everything else.
+ */
+function namedDeclaration(type: ts.Type): (ts.ClassDeclaration | ts.InterfaceDeclaration | ts.TypeAliasDeclaration) & { name: ts.Identifier } | undefined {
+  if (type.aliasSymbol) {
+    if (type.aliasTypeArguments?.length) return undefined;
+    const alias = type.aliasSymbol.declarations?.find(ts.isTypeAliasDeclaration);
+    return alias?.typeParameters?.length ? undefined : alias;
+  }
+  if ((type as ts.TypeReference).typeArguments?.length) return undefined;
+  const decl = type.getSymbol()?.declarations?.find((d) => ts.isClassDeclaration(d) || ts.isInterfaceDeclaration(d));
+  if (!decl || !decl.name || (decl as ts.ClassDeclaration | ts.InterfaceDeclaration).typeParameters?.length) return undefined;
+  return decl as (ts.ClassDeclaration | ts.InterfaceDeclaration) & { name: ts.Identifier };
 }
 
 /** The field names close to a misspelt one. */

@@ -119,7 +119,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
     w.writeLine(`fingerprint: ${tsString(wf.fingerprint)},`);
     w.writeLine(`source: ${tsString(wf.class.file)},`);
     w.writeLine(`workflowClass: ${wfClass},`);
-    w.writeLine(`contextClass: ${wf.context ? imports.userClass(wf.context, false) : 'undefined'},`);
+    w.writeLine(`contextClass: ${wf.context?.kind === 'class' ? imports.userClass(wf.context, false) : 'undefined'},`);
     w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, tsString(f.strategy)] as const))},`);
     w.writeLine(`start: ${tsString(wf.start)},`);
     w.writeLine(`nodes: ${names.nodes},`);

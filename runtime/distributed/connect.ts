@@ -1,6 +1,7 @@
 /**
  * Opens a distributed backend from a store URL, as the CLI's `--store` takes it:
- * - `redis://[user:pass@]host:port[/db][?prefix=floxide:]` (also `rediss://`): {@link RedisBackend};
+ * - `redis://[user:pass@]host:port[/db][?prefix=floxide:][&events=100000]` (also `rediss://`): {@link RedisBackend}
+ *   (`events`: how many events the stream keeps, `0` = publish none);
  * - `postgres://user@host:port/db[?schema=floxide]` (also `postgresql://`): the Postgres backend.
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
@@ -41,13 +42,17 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
   try {
     if (scheme === 'redis' || scheme === 'rediss') {
       const keyPrefix = parsed.searchParams.get('prefix') ?? options.keyPrefix;
+      const events = parsed.searchParams.get('events');
       parsed.searchParams.delete('prefix');
+      parsed.searchParams.delete('events');
+      if (events !== null && !/^[0-9]{1,12}$/.test(events)) throw new InvalidArgumentError(`the events parameter of a store URL must be a non-negative integer, got ${JSON.stringify(events)}`);
       const { RedisBackend } = await import('./redis/backend.js');
       // Fail fast when the server is not there at all; once connected, reconnect (with backoff) forever.
       let connected = false;
       const backend = await RedisBackend.connect({
         url: parsed.toString(),
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
+        ...(events === null ? {} : { eventRetention: Number(events) }),
         client: {
           socket: {
             connectTimeout: 5_000,

@@ -19,7 +19,7 @@ export const FLOORS: readonly Floor[] = [
   { name: 'stores', level: 4, prefixes: ['runtime/stores/'] },
   { name: 'distributed', level: 4, prefixes: ['runtime/distributed/'] },
   { name: 'workflow', level: 5, prefixes: ['runtime/workflow/'] },
-  { name: 'entry', level: 6, prefixes: ['runtime/index.ts', 'runtime/sqlite.ts', 'runtime/redis.ts', 'runtime/postgres.ts'] },
+  { name: 'entry', level: 6, prefixes: ['runtime/index.ts', 'runtime/sqlite.ts', 'runtime/redis.ts', 'runtime/postgres.ts', 'runtime/testing.ts', 'runtime/testing/'] },
   { name: 'compiler', level: 7, prefixes: ['compiler/'] },
   { name: 'cli', level: 8, prefixes: ['cli/'] },
   { name: 'tooling', level: 8, prefixes: ['tooling/'] },

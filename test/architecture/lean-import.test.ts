@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const HEAVY = ['better-sqlite3', 'pg', '@redis/client', 'ts-morph', '@viz-js/viz', 'typescript'];
 
-/** The packages (under node_modules) a child process loaded while importing `specs`. */
-function packagesLoaded(specs: string[], extra: string[] = []): Set<string> {
+/** The modules (paths or URLs) a child process loaded while importing `specs`. */
+function modulesLoaded(specs: string[], extra: string[] = []): string[] {
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--import', pathToFileURL(path.join(repo, 'test/fixtures/loads/record.mjs')).href, path.join(repo, 'test/fixtures/loads/import.ts'), ...specs, ...extra],
@@ -21,10 +21,13 @@ function packagesLoaded(specs: string[], extra: string[] = []): Set<string> {
   );
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  const loaded = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as string[]).map((u) => (u.startsWith('file:') ? fileURLToPath(u) : u));
+}
+
+/** The packages (under node_modules) a child process loaded while importing `specs`. */
+function packagesLoaded(specs: string[], extra: string[] = []): Set<string> {
   const out = new Set<string>();
-  for (const u of loaded) {
-    const p = u.startsWith('file:') ? fileURLToPath(u) : u;
+  for (const p of modulesLoaded(specs, extra)) {
     const m = /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(p);
     if (m) out.add(m[1]!.replace(/\\/g, '/'));
   }
@@ -41,6 +44,12 @@ describe('imports cost what they use', () => {
   it('`floxide` and a generated module load no driver, ts-morph or Graphviz', () => {
     const pkgs = packagesLoaded(['floxide', pathToFileURL(path.join(repo, 'examples/article.floxide.ts')).href]);
     expect(heavyIn(pkgs)).toEqual([]);
+  });
+
+  it('the test kit loads only through `floxide/testing`', () => {
+    const kit = (specs: string[]) => modulesLoaded(specs).filter((m) => /[\\/]runtime[\\/]testing/.test(m));
+    expect(kit(['floxide'])).toEqual([]);
+    expect(kit(['floxide/testing']).length).toBeGreaterThan(0);
   });
 
   it('`floxide/sqlite`, `floxide/redis` and `floxide/postgres` load their drivers only when a store opens', () => {

@@ -64,7 +64,7 @@ describe('the model of examples/*.ts', () => {
       nodes: ['outline:node:Outline:string->string', 'draft:node:Draft:string->string', 'review:node:Review:string->string', 'apology:node:Apology:string->string'],
       edges: ['outline-success->draft', 'draft-success->review', 'draft-fallback->apology'],
     });
-    expect(wf.context).toEqual({ name: 'ArticleCtx', file: 'examples/article.ts' });
+    expect(wf.context).toEqual({ name: 'ArticleCtx', file: 'examples/article.ts', kind: 'class' });
     expect(wf.contextFields).toEqual([
       { name: 'log', strategy: 'append' },
       { name: 'llmCalls', strategy: 'sum' },

@@ -19,6 +19,7 @@ function diagsOf(file: string): Diagnostic[] {
 // One compile-fail fixture per code: [fixture, code, line, column].
 const cases: Array<[string, string, number, number]> = [
   ['FLX002-ts-error.ts', 'FLX002', 7, 11],
+  ['FLX002-decorator-syntax.ts', 'FLX002', 9, 9],
   ['FLX003-non-literal.ts', 'FLX003', 9, 9],
   ['FLX005-bad-retry.ts', 'FLX005', 7, 10],
   ['FLX010-unknown-target.ts', 'FLX010', 7, 9],
@@ -33,11 +34,15 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX017-start-not-field.ts', 'FLX017', 5, 20],
   ['FLX018-duplicate-start.ts', 'FLX018', 6, 1],
   ['FLX019-no-terminal.ts', 'FLX019', 6, 14],
-  ['FLX020-context.ts', 'FLX020', 18, 3],
+  ['FLX020-context.ts', 'FLX020', 30, 3],
   ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
+  ['FLX021-no-follow-on.ts', 'FLX021', 8, 9],
   ['FLX022-no-process.ts', 'FLX022', 5, 14],
+  ['FLX022-process-arity.ts', 'FLX022', 6, 14],
+  ['FLX022-process-arity.ts', 'FLX022', 13, 14],
   ['FLX023-private-field.ts', 'FLX023', 8, 11],
   ['FLX023-not-exported.ts', 'FLX023', 6, 7],
+  ['FLX023-anonymous-context.ts', 'FLX023', 14, 14],
   ['FLX024-join.ts', 'FLX024', 21, 9],
   ['FLX024-join.ts', 'FLX024', 23, 11],
   ['FLX025-mixed.ts', 'FLX025', 10, 3],
@@ -73,6 +78,37 @@ describe('compile-fail fixtures', () => {
     ]);
     expect(diags[0].message).toBe("start's output number is not assignable to shout's input string");
     expect(diags[1].message).toBe('branch arms of classify are not exhaustive: missing "big", "huge"');
+  });
+
+  it('reports the root cause once: no FLX019 after an FLX021, no floxide diagnostic in a file that does not parse', () => {
+    expect(diagsOf('FLX021-no-follow-on.ts').map((d) => [d.code, d.message])).toEqual([
+      ['FLX021', 'success edge target "b" of MissingNodeWorkflow is not a node: its type string is not a @node class'],
+    ]);
+    expect(diagsOf('FLX002-decorator-syntax.ts').map((d) => [d.code, d.message])).toEqual([['FLX002', 'TS1135: Argument expression expected.']]);
+  });
+
+  it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {
+    expect(diagsOf('FLX022-process-arity.ts').map((d) => [d.code, d.position!.line, d.message])).toEqual([
+      ['FLX022', 6, 'node class OneParam has process whose first parameter (n: number) cannot take the context: a node is called as process(ctx, input)'],
+      ['FLX022', 13, 'node class ThreeParams has process with 3 required parameters, but a node is called as process(ctx, input)'],
+    ]);
+  });
+
+  it('FLX020 and FLX023 on contexts say what to write, once per workflow', () => {
+    expect(diagsOf('FLX020-context.ts').map((d) => [d.code, d.message, d.hint])).toEqual([
+      [
+        'FLX020',
+        'the nodes of workflow ContextWorkflow need different contexts (count needs Counter, label needs Labelled), so its context cannot be inferred',
+        "declare a context class every node accepts and name it: `export class ContextWorkflowContext implements Counter, Labelled { ... }` and @workflow({ start: 'count', context: ContextWorkflowContext })",
+      ],
+    ]);
+    expect(diagsOf('FLX023-anonymous-context.ts').map((d) => [d.code, d.message, d.hint])).toEqual([
+      [
+        'FLX023',
+        'the context type { n: number; } that the nodes of AnonymousContextWorkflow declare has no name the generated module can import',
+        "declare it by name (`export interface AnonymousContextWorkflowContext { ... }`, a type alias or a class) and use that name in the nodes' WorkflowCtx<...>",
+      ],
+    ]);
   });
 
   it('names the narrowed variant and the missing tags', () => {

@@ -40,7 +40,7 @@ const A = 'examples/article.ts';
 /** examples/article.ts, as analysis describes it. */
 export const articleWorkflow: WorkflowModel = workflowModel(A, 'ArticleWorkflow', {
   start: 'outline',
-  context: { name: 'ArticleCtx', file: A },
+  context: { name: 'ArticleCtx', file: A, kind: 'class' },
   contextType: 'ArticleCtx',
   contextFields: [
     { name: 'log', strategy: 'append' },

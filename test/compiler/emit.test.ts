@@ -45,7 +45,7 @@ describe('the generated module', () => {
     const F = 'src/x.ts';
     const wf = workflowModel(F, 'Transition', {
       start: 'a',
-      context: { name: 'TransitionNodes', file: 'src/ctx.ts' },
+      context: { name: 'TransitionNodes', file: 'src/ctx.ts', kind: 'class' },
       nodes: [nodeModel(F, 'a', 'A')],
       edges: [],
       terminals: ['a'],
@@ -149,7 +149,7 @@ describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
     const F = 'a.ts';
     const wf = workflowModel(F, 'W', {
       start: 'a-b',
-      context: { name: 'C', file: F },
+      context: { name: 'C', file: F, kind: 'class' },
       contextFields: [
         { name: '__proto__', strategy: 'sum' },
         { name: 'x y', strategy: 'append' },

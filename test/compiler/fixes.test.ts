@@ -1,5 +1,5 @@
 /**
- * The fixes checks attach to their diagnostics (FLX010 misspelt target, FLX014 missing arms, FLX020 missing context):
+ * The fixes checks attach to their diagnostics (FLX010 misspelt target, FLX014 missing arms, FLX020 nodes that disagree on the context):
  * each is applied to a temporary project, and the analysis of the result is clean.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,10 +15,22 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-// The fixtures' shared node classes, plus a node that needs a context class.
+// The fixtures' shared node classes, plus a node that needs a context class and one that needs an interface the
+// class satisfies: the nodes disagree, so no context is inferred, and the class fits both.
 const NODES = `${readFileSync(path.join(repo, 'test/fixtures/invalid/nodes.ts'), 'utf8')}
 export class Counter {
   count = 0;
+}
+
+export interface HasCount {
+  readonly count: number;
+}
+
+@node()
+export class Peek {
+  process(ctx: WorkflowCtx<HasCount>, n: number): Transition<number> {
+    return Transition.next(ctx.store.count + n);
+  }
 }
 
 @node()
@@ -94,12 +106,13 @@ export class Branches {
 }
 `;
 
-const FLX020 = `import { workflow } from 'floxide';
-import { Count } from './nodes.js';
+const FLX020 = `import { edge, workflow } from 'floxide';
+import { Count, Peek } from './nodes.js';
 
 @workflow({ start: 'count' })
 export class Counting {
-  count = new Count();
+  @edge('peek') count = new Count();
+  peek = new Peek();
 }
 `;
 
@@ -130,7 +143,7 @@ describe('fixes attached to diagnostics', () => {
     expect(d.fixes?.map((f) => f.description)).toEqual(['Add the missing arms "big" -> big, "huge" -> large']);
   });
 
-  it('FLX020: declares the context the nodes need, importing its class', () => {
+  it('FLX020: declares the one context every node accepts, importing its class', () => {
     const d = inFile('flx020.ts');
     expect(d.code).toBe('FLX020');
     expect(d.fixes?.map((f) => f.description)).toEqual(["Declare the workflow's context: add context: Counter to @workflow"]);
@@ -141,7 +154,7 @@ describe('fixes attached to diagnostics', () => {
     expect(readFileSync(path.join(dir, 'flx010.ts'), 'utf8')).toContain(`@edge("review") draft`);
     expect(readFileSync(path.join(dir, 'flx014.ts'), 'utf8')).toContain(`  @edge.when('small', 'small')\n  @edge.when('big', 'big')\n  @edge.when('huge', 'large')\n  classify = new Classify();`);
     const ctx = readFileSync(path.join(dir, 'flx020.ts'), 'utf8');
-    expect(ctx).toContain(`import { Count } from './nodes.js';\nimport { Counter } from './nodes.js';`);
+    expect(ctx).toContain(`import { Count, Peek } from './nodes.js';\nimport { Counter } from './nodes.js';`);
     expect(ctx).toContain(`@workflow({ start: 'count', context: Counter })`);
     expect(analyse(dir)).toEqual([]);
   }, 180_000);

@@ -115,3 +115,26 @@ describe('redis events across a killed connection', () => {
     }
   });
 });
+
+describe('redis events off (?events=0)', () => {
+  it('keeps the step history but publishes no events; a bad events parameter is refused', async () => {
+    const { connectBackend } = await import('../../runtime/distributed/connect.js');
+    const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+    const keyPrefix = `${base}-q${++n}:`;
+    const b = (await connectBackend(`${REDIS_URL}?prefix=${encodeURIComponent(keyPrefix)}&events=0`)) as RedisBackend;
+    const admin = createClient({ url: REDIS_URL });
+    await admin.connect();
+    try {
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 1, b, 'quiet');
+      for (let i = 0; i < 5; i++) await wf.stepDistributed(b, 'w-quiet');
+      expect((await b.getRun('quiet'))?.status).toBe('completed');
+      expect(await b.stepHistory('quiet')).toHaveLength(5);
+      expect(await admin.exists(`${keyPrefix}events`)).toBe(0);
+      await expect(connectBackend(`${REDIS_URL}?prefix=${encodeURIComponent(keyPrefix)}&events=lots`)).rejects.toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      await admin.close();
+      await b.close();
+    }
+  });
+});

@@ -64,6 +64,8 @@ import { BogusTransitionWorkflow } from '../fixtures/equivalence/malformed.js';
 import { BogusTransitionWorkflowDef } from '../fixtures/equivalence/malformed.floxide.js';
 import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
 import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
+import { AliasContextWorkflow, Gathered, InferredClassWorkflow, InterfaceContextWorkflow, type Notes, type Tally } from '../fixtures/equivalence/contexts.js';
+import { AliasContextWorkflowDef, InferredClassWorkflowDef, InterfaceContextWorkflowDef } from '../fixtures/equivalence/contexts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
@@ -168,7 +170,7 @@ const brokenLlm: Llm = {
   },
 };
 
-const EXAMPLES: EquivalenceCase[] = [
+export const EXAMPLES: EquivalenceCase[] = [
   {
     name: 'article',
     make: () => prepared(ArticleWorkflowDef, new ArticleWorkflow(new StubLlm()), new ArticleCtx(), 'TypeScript'),
@@ -355,6 +357,26 @@ const RULES: EquivalenceCase[] = [
     name: 'timeout-retry',
     make: () => prepared(TimeoutRetryWorkflowDef, new TimeoutRetryWorkflow(), undefined, 'job'),
     expect: { output: 'job after attempt 2' },
+  },
+  {
+    name: 'context-interface',
+    make: () => prepared(InterfaceContextWorkflowDef, new InterfaceContextWorkflow(), { count: 0, last: 'none' } satisfies Tally, 1),
+    expect: { output: '8: count 5, add 4' },
+    check: (o) => ensure(textOf(o.context) === textOf({ count: 5, last: 'add 4' }), `context ${textOf(o.context)}: an interface context's fields merge by last write`),
+  },
+  {
+    name: 'context-type-alias',
+    make: () => prepared(AliasContextWorkflowDef, new AliasContextWorkflow(), { notes: [], steps: 0 } satisfies Notes, 'a'),
+    expect: { output: 'A' },
+    check: (o) => ensure(textOf(o.context) === textOf({ notes: ['a', 'A'], steps: 2 }), `context ${textOf(o.context)}: a type-alias context's fields merge by last write`),
+  },
+  {
+    name: 'context-class-inferred',
+    make: () => prepared(InferredClassWorkflowDef, new InferredClassWorkflow(), new Gathered(), 1),
+    expect: { output: 109 },
+    // The class's @merge.sum() and @merge.append() hold across parallel branches although no `context:` names it.
+    check: (o) => ensure(field(o, 'total') === 106 && textOf([...(field(o, 'seen') as number[])].sort()) === textOf([1, 2, 3]), `context ${textOf(o.context)}`),
+    unordered: ['seen'],
   },
   {
     name: 'merge-strategies',

@@ -85,6 +85,6 @@ describe('the installed package', () => {
   it('runs inside vitest', () => {
     const r = sh(bin('vitest'), ['run', '--dir', 'src']);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/1 passed/);
+    expect(r.out).toMatch(/2 passed/);
   });
 });

@@ -2,47 +2,10 @@
 // given, so virtual time drives them. Nothing here depends on how fast the machine is: the virtual clock only moves
 // when the test advances it.
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore, type Clock } from 'floxide';
+import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore } from 'floxide';
+import { VirtualClock } from 'floxide/testing';
 import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
 import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
-
-/** A clock that moves only when told to. */
-class VirtualClock implements Clock {
-  private t = 1_700_000_000_000;
-  private timers: Array<{ at: number; fn: () => void; seq: number }> = [];
-  private seq = 0;
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimer(fn: () => void, ms: number): () => void {
-    const timer = { at: this.t + Math.max(0, ms), fn, seq: this.seq++ };
-    this.timers.push(timer);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== timer);
-    };
-  }
-
-  get pending(): number {
-    return this.timers.length;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order and letting the promises they settle run in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    await settle();
-    for (;;) {
-      const due = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((x) => x !== due);
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-      await settle();
-    }
-    this.t = end;
-  }
-}
 
 /** Lets pending promise callbacks run (a few macrotask turns). */
 async function settle(): Promise<void> {
