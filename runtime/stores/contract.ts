@@ -10,6 +10,9 @@
  */
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+
+export type { PendingSignal, SignalDelivery };
 
 /** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
 export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
@@ -134,6 +137,19 @@ export interface CheckpointStore {
   cancel(runId: string, reason?: SerializedError): Promise<boolean>;
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
   reopen(runId: string): Promise<void>;
+  /**
+   * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.
+   * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
+   */
+  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  /**
+   * The signal of wait item `itemId`: the one already given to it, else the oldest signal `name` nobody took (given
+   * to it now, durably), else undefined. Asked again after a crash, it answers the same.
+   */
+  takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
+  /** Signals no wait took yet, oldest first. */
+  pendingSignals(runId: string): Promise<PendingSignal[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
 }

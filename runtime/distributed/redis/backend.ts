@@ -77,7 +77,7 @@ import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { assertEngineItem } from '../../engine/validate.js';
 import { replyError, runStatusOf } from '../replies.js';
-import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
+import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
@@ -821,6 +821,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       let plan: StepCommitPlan;
       try {
         plan = planStepCommit(commits[i]!);
+        refuseParked(plan, 'Redis');
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
         out[i] = { ok: false, error };
