@@ -61,7 +61,7 @@ import {
   type WorkerRecord,
   versionFilter,
 } from './contracts.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
@@ -227,7 +227,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
       throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
     }
-    const inputJson = canonicalJson(spec.input ?? null);
+    const inputJson = runInputJson(spec.input);
     const existing = this.runs.get(spec.runId);
     if (existing) {
       if (existing.workflow !== spec.workflow) {

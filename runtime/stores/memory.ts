@@ -19,7 +19,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
+import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
 interface MemRun {
   runId: string;
@@ -52,7 +52,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
-    const input = canonicalJson(run.input);
+    const input = runInputJson(run.input);
     const existing = this.runs.get(run.runId);
     if (existing) {
       if (existing.input !== input) throw new RunInputMismatchError(`run ${run.runId} already exists with a different input`);

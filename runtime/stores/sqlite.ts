@@ -34,7 +34,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
+import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
@@ -394,7 +394,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
-    const input = canonicalJson(run.input);
+    const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
 

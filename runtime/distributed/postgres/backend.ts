@@ -59,7 +59,7 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { assertEngineItem } from '../../engine/validate.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
@@ -335,7 +335,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
       throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
     }
-    const inputJson = canonicalJson(spec.input ?? null);
+    const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
     const values = [spec.runId, spec.workflow, spec.fingerprint, inputJson, contextJson, spec.firstItem.id, spec.firstItem.node, itemJson, spec.deadline ?? null];
