@@ -70,6 +70,11 @@ export class MigrationBlockedError extends defineError('MigrationBlockedError', 
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
+/** A `WaitFor` node's signal did not arrive within its timeout (a failure of that node: retries and fallbacks apply). */
+export class SignalTimeoutError extends defineError('SignalTimeoutError', 'FLOXIDE_SIGNAL_TIMEOUT') {}
+/** A signal names no `WaitFor` node of the run's workflow, or its payload fails the node's check. Nothing was delivered. */
+export class InvalidSignalError extends defineError('InvalidSignalError', 'FLOXIDE_INVALID_SIGNAL') {}
+
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
 /**
@@ -144,6 +149,8 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  SignalTimeoutError,
+  InvalidSignalError,
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,

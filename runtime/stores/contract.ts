@@ -10,6 +10,9 @@
  */
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+
+export type { PendingSignal, SignalDelivery };
 
 /** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
 export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
@@ -159,6 +162,19 @@ export interface CheckpointStore {
    * `FingerprintMismatchError`; a completed or cancelled run: `RunStateError`. Nothing is written then.
    */
   migrate(runId: string, migration: CheckpointMigration): Promise<void>;
+  /**
+   * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.
+   * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
+   */
+  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  /**
+   * The signal of wait item `itemId`: the one already given to it, else the oldest signal `name` nobody took (given
+   * to it now, durably), else undefined. Asked again after a crash, it answers the same.
+   */
+  takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
+  /** Signals no wait took yet, oldest first. */
+  pendingSignals(runId: string): Promise<PendingSignal[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
 }

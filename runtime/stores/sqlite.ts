@@ -33,13 +33,15 @@ import {
   type CheckpointStatus,
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
+  type PendingSignal,
+  type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
+import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -206,7 +208,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun',
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
+    | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -341,6 +344,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
+      insertSignal: p(
+        `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
+         SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
+         ON CONFLICT DO NOTHING`,
+      ),
+      givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
+      giveSignal: p(
+        `UPDATE floxide_signals SET item_id = ?
+         WHERE seq = (SELECT seq FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id IS NULL ORDER BY seq LIMIT 1)
+         RETURNING payload`,
+      ),
+      pendingSignals: p('SELECT name, payload, key, created_at FROM floxide_signals WHERE run_id = ? AND item_id IS NULL ORDER BY seq'),
     };
 
     this.createTx = this.db.transaction((run: NewCheckpointRun, input: string): boolean => {
@@ -402,7 +417,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
-    const input = canonicalJson(run.input);
+    const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
 
@@ -489,6 +504,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const row = this.requireRun(runId);
       if (row.status !== 'running') throw new RunStateError(`run ${runId} is ${row.status}; only a failed run can be reopened`);
     });
+  }
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    assertRunId(runId);
+    const text = toJson(payload, 'the signal payload');
+    return this.write(() => {
+      if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
+      const row = this.requireRun(runId);
+      if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
+      return 'duplicate';
+    });
+  }
+
+  async takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined> {
+    assertRunId(runId);
+    const row = this.write(
+      () =>
+        this.db.transaction(() => (this.s.givenSignal.get(runId, name, itemId) ?? this.s.giveSignal.get(itemId, runId, name)) as { payload: string } | undefined).immediate(),
+    );
+    return row ? { payload: safeJsonParse(row.payload, `run ${runId} signal ${name}`) } : undefined;
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    assertRunId(runId);
+    return this.guard(() =>
+      (this.s.pendingSignals.all(runId) as { name: string; payload: string; key: string | null; created_at: number }[]).map((r) => ({
+        name: r.name,
+        payload: safeJsonParse(r.payload, `run ${runId} signal ${r.name}`),
+        key: r.key ?? undefined,
+        at: r.created_at,
+      })),
+    );
   }
 
   /**
