@@ -421,6 +421,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return this.write(() => this.createTx.immediate(run, input));
   }
 
+  /** Ids of the open (running or failed) runs, oldest first: what `floxide runs migrate --all` moves. */
+  async openRunIds(): Promise<string[]> {
+    return this.guard(() => (this.db.prepare(`SELECT run_id FROM floxide_runs WHERE status IN ('running', 'failed') ORDER BY run_no`).all() as { run_id: string }[]).map((r) => r.run_id));
+  }
+
   async migrate(runId: string, m: CheckpointMigration): Promise<void> {
     assertRunId(runId);
     return this.write(() => this.migrateTx.immediate(runId, m));
