@@ -26,7 +26,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** The three versions of OrderFlow on one record, oldest first, as successive builds of one file would keep them. */
 function record(): VersionsRecord {
   const of = (f: string) => readRecord(path.join(fixtures, f)).workflows.OrderFlow!;
-  return { format: 1, workflows: { OrderFlow: [...of('v1.floxide.versions.json'), ...of('v2-safe.floxide.versions.json'), ...of('v2-renamed.floxide.versions.json')] } };
+  const all = [...of('v1.floxide.versions.json'), ...of('v2-safe.floxide.versions.json'), ...of('v2-renamed.floxide.versions.json')];
+  return { format: 1, workflows: { OrderFlow: all.filter((v, i) => all.findIndex((w) => w.id === v.id) === i) } };
 }
 
 /** A v1 run stopped (failed, resumable) with its item for `b` pending. */
@@ -46,12 +47,28 @@ beforeAll(() => {
 const probe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => analyzer.probeAssignable(path.relative(fixtures, path.join(repo, file)), pairs);
 
 describe('migrating a SQLite checkpointed run', () => {
-  it('continues a v1 run on v2 after a safe change (input widened, node added)', async () => {
+  it('resumes a v1 run with v2 code after a safe change the build recorded (input widened, node added)', async () => {
+    // v2-safe's versions file holds v1 then v2; the build found no unsafe change and emitted accepts: [v1].
+    expect(SafeDef.accepts).toEqual([V1Def.fingerprint]);
+    expect(RenamedDef.accepts).toBeUndefined();
+    const store = new SqliteCheckpointStore(join(dir, 'safe-resume.db'));
+    try {
+      await stoppedRun(store, 'safe-0');
+      await stoppedRun(store, 'ren-0');
+      expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).toBe('value HI!!');
+      expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
+      // A version the build did not accept is still refused as before.
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(FingerprintMismatchError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates a v1 run to v2 explicitly after a safe change (the type checker judges the widened input)', async () => {
     const store = new SqliteCheckpointStore(join(dir, 'safe.db'));
     try {
       await stoppedRun(store, 'safe-1');
       const v2 = bindWorkflow(SafeDef, new Safe());
-      await expect(v2.resume(store, 'safe-1')).rejects.toThrow(FingerprintMismatchError);
       // Without the type checker a changed input type is not known to be safe: refused, nothing written.
       await expect(migrateRun(store, 'safe-1', { record: record(), to: SafeDef.fingerprint })).rejects.toThrow(/safe-1 .*\n.*node b of version a586e4f10609f31b takes string \| number, not string/);
       expect((await store.getRun('safe-1'))!.fingerprint).toBe(V1Def.fingerprint);
