@@ -56,9 +56,12 @@ export {
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  SignalTimeoutError,
+  InvalidSignalError,
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
+  MigrationBlockedError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -159,12 +162,14 @@ export {
   type RunResult,
 } from './engine/events.js';
 export { EventFeed, type EventFeedOptions } from './engine/feed.js';
-export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions } from './workflow/bind.js';
+export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions, type RunHandle, type SignalOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
 export { atTime, sleep, systemClock, type Clock } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode } from './nodes/batch.js';
 export { SplitNode } from './nodes/split.js';
+export { WaitFor, type WaitForOptions, type PayloadCheck, type SignalsOf, type SignalNameOf, type SignalPayloadOf } from './nodes/wait.js';
+export { Sleep, type SleepFor } from './nodes/sleep.js';
 export { runSource, type Runnable } from './nodes/source.js';
 export {
   type CheckpointStore,
@@ -172,9 +177,12 @@ export {
   type CheckpointRun,
   type CheckpointStatus,
   type NewCheckpointRun,
+  type CheckpointMigration,
   type CheckpointStepCommit,
   type CheckpointCommitResult,
   type CheckpointTerminalCommit,
+  type SignalDelivery,
+  type PendingSignal,
 } from './stores/contract.js';
 export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';

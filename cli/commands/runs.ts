@@ -1,5 +1,5 @@
 /**
- * `floxide runs list|show|watch|cancel|pause|resume|wait|versions --store <url>`: observe and control distributed runs.
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control distributed runs.
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
@@ -7,6 +7,7 @@ import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBa
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { addMigrateCommand } from './runs-migrate.js';
 
 const EXAMPLES = `
 Examples:
@@ -20,7 +21,9 @@ Examples:
   $ floxide runs pause 3f0c... --store redis://127.0.0.1:6379
   $ floxide runs resume 3f0c... --store redis://127.0.0.1:6379
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
+  $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
+  $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
@@ -139,7 +142,7 @@ export function commandGroup(io: CliIo, name: string, description: string, examp
 }
 
 const runsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume and wait for distributed runs', EXAMPLES);
+  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for distributed runs', EXAMPLES);
 
   cmd
     .command('list')
@@ -198,9 +201,11 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const history = supportsObservation(b) ? await b.stepHistory(runId) : undefined;
         // A finished run has no items out: a worker's last heartbeat may still name one, but it holds nothing.
         const holding = isFinalRunStatus(run.status) ? [] : workers.filter((w) => w.health.current.some((c) => c.runId === runId));
+        const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
+        const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
+          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
@@ -225,6 +230,10 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         if (pending.length > 0) {
           io.stdout.write(`\noutstanding items (${pending.length})\n`);
           io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        if (signals.length > 0) {
+          io.stdout.write(`\nsignals waiting for a wait (${signals.length})\n`);
+          io.stdout.write(formatTable(['AT', 'NAME', 'KEY', 'PAYLOAD'], signals.map((x) => [time(x.at), x.name, x.key ?? '-', short(x.payload, 70)])));
         }
         if (errors.length > 0) {
           io.stdout.write(`\nerrors (${errors.length})\n`);
@@ -262,6 +271,33 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       });
     });
   }
+
+  cmd
+    .command('signal')
+    .description('send a signal to a run: the oldest WaitFor node waiting for <name> continues with the payload, or it waits in the run\'s mailbox')
+    .argument('<runId>', 'the run id')
+    .argument('<name>', 'the signal name, e.g. `approval`')
+    .addOption(storeOption())
+    .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
+    .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
+    .option('--json', 'print the delivery as JSON')
+    .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
+      let payload: unknown;
+      try {
+        const { safeJsonParse } = await import('../../runtime/core/json.js');
+        payload = safeJsonParse(flags.data, '--data');
+      } catch (err) {
+        io.stderr.write(`floxide runs: --data is not JSON: ${(err as Error).message}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      await withStore(io, flags, async (b) => {
+        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
+        const delivery = await new Orchestrator(b).signal(runId, name, payload, flags.key === undefined ? {} : { key: flags.key });
+        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
+        io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
+        });
+      });
 
   cmd
     .command('watch')
@@ -334,6 +370,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         );
       });
     });
+
+  addMigrateCommand(cmd, io);
 
   return cmd;
 };

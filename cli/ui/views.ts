@@ -101,7 +101,7 @@ export async function runsPage(backend: DistributedBackend, query: RunsQuery): P
 
 /** How many of a node's items are in each state, as the run page colours the graph. */
 export interface NodeCounts {
-  /** Waiting to be claimed (pending, or waiting for a retry). */
+  /** Waiting to be claimed (pending, waiting for a retry, or parked: a wait or a sleep). */
   queued: number;
   /** Leased by a worker now. */
   running: number;
@@ -116,6 +116,7 @@ export interface NodeCounts {
 const COUNT_OF: Record<WorkItemStatus, keyof NodeCounts> = {
   pending: 'queued',
   waiting_retry: 'queued',
+  parked: 'queued',
   in_progress: 'running',
   completed: 'done',
   failed: 'failed',

@@ -65,9 +65,15 @@ export class InvalidScheduleError extends InvalidArgumentError {
 }
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
-
+/** Moving a run to another graph version is not type-safe: the message lists the blocking items. */
+export class MigrationBlockedError extends defineError('MigrationBlockedError', 'FLOXIDE_MIGRATION_BLOCKED') {}
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
+
+/** A `WaitFor` node's signal did not arrive within its timeout (a failure of that node: retries and fallbacks apply). */
+export class SignalTimeoutError extends defineError('SignalTimeoutError', 'FLOXIDE_SIGNAL_TIMEOUT') {}
+/** A signal names no `WaitFor` node of the run's workflow, or its payload fails the node's check. Nothing was delivered. */
+export class InvalidSignalError extends defineError('InvalidSignalError', 'FLOXIDE_INVALID_SIGNAL') {}
 
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
@@ -143,9 +149,12 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,
+  SignalTimeoutError,
+  InvalidSignalError,
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
+  MigrationBlockedError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

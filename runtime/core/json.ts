@@ -102,6 +102,14 @@ class CanonicalEncoder {
   }
 }
 
+/**
+ * A run's input as every store keeps it (canonical JSON): a `void` input (undefined) is stored as `null`, so a
+ * workflow whose start node takes no input runs in every mode and a second call with `undefined` finds the same input.
+ */
+export function runInputJson(input: unknown): string {
+  return canonicalJson(input ?? null);
+}
+
 /** JSON text for stored data (no key sorting: faster). */
 export function toJson(value: unknown, what: string): string {
   try {

@@ -12,6 +12,7 @@
  * - `getRun` returns `undefined` for an unknown run; every other per-run operation throws `RunNotFoundError`.
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
@@ -185,9 +186,10 @@ export interface RunInfoStore {
  * claimable before `notBefore`. `completed`: committed successfully. `dead_lettered`: failed for good after its
  * last attempt (the run failed; the item is listed by {@link ErrorStore.deadLetters}). `failed`: failed for good
  * because of the run, not the item (deadline, cancellation: see {@link shouldDeadLetter}). `dropped`: discarded
- * because its run finished first.
+ * because its run finished first. `parked`: a `WaitFor` or `Sleep` item, claimable at `notBefore` (a sleep's end,
+ * a wait's timeout) or, for a wait, as soon as a signal is given to it.
  */
-export type WorkItemStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'completed' | 'failed' | 'dead_lettered' | 'dropped';
+export type WorkItemStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'parked' | 'completed' | 'failed' | 'dead_lettered' | 'dropped';
 
 export interface WorkItemState {
   readonly runId: string;
@@ -200,7 +202,7 @@ export interface WorkItemState {
   readonly workerId: string | undefined;
   /** While `in_progress`: when the lease expires. */
   readonly leaseExpiresAt: number | undefined;
-  /** While `waiting_retry`: when it becomes claimable. */
+  /** While `waiting_retry` or `parked`: when it becomes claimable. */
   readonly notBefore: number | undefined;
   readonly updatedAt: number;
 }
@@ -611,6 +613,27 @@ export interface RunObserver extends StepHistoryReader, EventSubscriber {}
 export function supportsObservation(backend: DistributedBackend): backend is DistributedBackend & RunObserver {
   const b = backend as Partial<RunObserver>;
   return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';
+}
+
+/**
+ * Optional: signals for `WaitFor` nodes, and parked items (waits and sleeps). A backend without it refuses a commit
+ * that parks an item (see `refuseParked` in step-commit.ts).
+ */
+export interface SignalReceiver {
+  /**
+   * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
+   * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
+   * when it parks. `duplicate` (nothing changes) when the run already received `key`. Throws `RunNotFoundError`,
+   * or `RunStateError` for a finished run.
+   */
+  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  /** Signals in the run's mailbox (no wait took them yet), oldest first. */
+  pendingSignals(runId: string): Promise<PendingSignal[]>;
+}
+
+/** True when `backend` implements {@link SignalReceiver}. */
+export function supportsSignals(backend: DistributedBackend): backend is DistributedBackend & SignalReceiver {
+  return typeof (backend as Partial<SignalReceiver>).signal === 'function';
 }
 
 /** What workers and the orchestrator use: every store, one backend. */

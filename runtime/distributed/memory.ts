@@ -17,6 +17,8 @@ import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from 
 import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
+import type { PlannedItem } from '../engine/commit.js';
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -51,6 +53,7 @@ import {
   type ScheduleDefinition,
   type ScheduleRecord,
   type ScheduleStore,
+  type SignalReceiver,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -58,7 +61,7 @@ import {
   type WorkerRecord,
   versionFilter,
 } from './contracts.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
@@ -74,7 +77,8 @@ export interface MemoryBackendOptions {
 interface MemItem {
   readonly itemId: string;
   readonly node: string;
-  readonly json: string;
+  /** Rewritten once for a parked wait: its signal is added as `received`. */
+  json: string;
   status: WorkItemStatus;
   attempt: number;
   deliveries: number;
@@ -89,6 +93,8 @@ interface MemItem {
   /** Lease tokens whose commit was applied (retries keep the item alive, so the token marks the replay). */
   readonly committedTokens: Set<string>;
   updatedAt: number;
+  /** While `parked` waiting for a signal: its name. */
+  wait: string | undefined;
 }
 
 interface MemRun {
@@ -119,8 +125,19 @@ interface MemRun {
   readonly deadLetters: string[];
   /** The step history: one StepRecord (JSON) per applied commit, oldest first. */
   readonly history: string[];
+  /** Parked waits without their signal: item ids by signal name, oldest first. */
+  readonly waits: Map<string, string[]>;
+  /** Signals no wait took yet, oldest first (payload as JSON). */
+  mailbox: Array<{ name: string; payload: string; key: string | undefined; at: number }>;
+  /** Idempotency keys of every signal the run received. */
+  readonly signalKeys: Set<string>;
 }
 
+
+/** A parked wait item's JSON with its signal: `received: { payload }` added (the engine routes the payload on). */
+function withSignal(itemJson: string, payloadJson: string): string {
+  return `${itemJson.slice(0, -1)},"received":{"payload":${payloadJson}}}`;
+}
 
 function copy<T>(json: string, what: string): T {
   return parseStoredJson<T>(json, what);
@@ -135,7 +152,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -210,7 +227,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
       throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
     }
-    const inputJson = canonicalJson(spec.input ?? null);
+    const inputJson = runInputJson(spec.input);
     const existing = this.runs.get(spec.runId);
     if (existing) {
       if (existing.workflow !== spec.workflow) {
@@ -244,6 +261,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       ready: [],
       leased: new Set(),
       delayed: new Set(),
+      waits: new Map(),
+      mailbox: [],
+      signalKeys: new Set(),
       groups: new ParkedGroups(),
       metrics: { ...emptyMetrics(), counters: {} },
       errors: [],
@@ -396,6 +416,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
         run.leased.delete(it.itemId);
         it.expired = true;
       } else run.delayed.delete(it.itemId);
+      // A wait past its timeout: no signal can take it any more (the engine fails it with SignalTimeoutError).
+      if (it.status === 'parked' && it.wait !== undefined) this.unwait(run, it);
       it.status = 'pending';
       it.leaseToken = undefined;
       it.leaseExpiresAt = undefined;
@@ -452,7 +474,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const run = this.runOrThrow(runId);
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
-      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry') {
+      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry' || it.status === 'parked') {
         out.push({ item: copy<EngineItem>(it.json, 'work item'), state: this.stateOf(run, it) });
       }
     }
@@ -722,7 +744,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {
-        for (const p of plan.items) if (this.enqueue(run, p.id, p.node, p.json, now)) enqueued.push(p.id);
+        for (const p of plan.items) if (this.enqueue(run, p.id, p.node, p.json, now, p)) enqueued.push(p.id);
         for (const a of plan.arrivals) {
           const settlement = run.groups.park(a);
           if (settlement === undefined) continue;
@@ -736,7 +758,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
         if (handoff && enqueued.length === 1 && plan.items.length === 1 && plan.arrivals.length === 0 && run.status === 'running' && run.ready.length === 1) {
           next = this.lease(run, run.items.get(run.ready.shift()!)!, handoff.workerId, handoff.leaseMs, now);
         }
-        if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0) {
+        if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0 && run.waits.size === 0) {
           dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(plan.noTerminal, 'error') });
         }
       }
@@ -745,10 +767,42 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     return next ? { ...result, next } : result;
   }
 
-  /** Adds an item unless the run already has one with this id. */
-  private enqueue(run: MemRun, id: string, node: string, json: string, now: number): boolean {
+  /**
+   * Adds an item unless the run already has one with this id. A parked item (`parked.notBefore` / `parked.wait`,
+   * see `PlannedItem`) is kept aside: a wait takes the oldest signal of its name from the mailbox at once if there is
+   * one, else waits for one (and for its timeout); a sleep waits for its time.
+   */
+  private enqueue(run: MemRun, id: string, node: string, json: string, now: number, parked?: PlannedItem): boolean {
     if (run.items.has(id)) return false;
-    run.items.set(id, {
+    if (parked?.wait !== undefined || parked?.notBefore !== undefined) {
+      const at = parked.wait === undefined ? -1 : run.mailbox.findIndex((m) => m.name === parked.wait);
+      if (at >= 0) {
+        const [m] = run.mailbox.splice(at, 1);
+        json = withSignal(json, m!.payload);
+      } else {
+        const it = this.newItem(id, node, json, now);
+        it.status = 'parked';
+        it.notBefore = parked.notBefore;
+        if (parked.wait !== undefined) {
+          it.wait = parked.wait;
+          const list = run.waits.get(parked.wait) ?? [];
+          list.push(id);
+          run.waits.set(parked.wait, list);
+        }
+        if (parked.notBefore !== undefined) run.delayed.add(id);
+        run.items.set(id, it);
+        run.metrics.enqueued += 1;
+        return true;
+      }
+    }
+    run.items.set(id, this.newItem(id, node, json, now));
+    run.ready.push(id);
+    run.metrics.enqueued += 1;
+    return true;
+  }
+
+  private newItem(id: string, node: string, json: string, now: number): MemItem {
+    return {
       itemId: id,
       node,
       json,
@@ -763,10 +817,55 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       expired: false,
       committedTokens: new Set(),
       updatedAt: now,
-    });
-    run.ready.push(id);
-    run.metrics.enqueued += 1;
-    return true;
+      wait: undefined,
+    };
+  }
+
+  /** Takes a parked wait off its name's list (its signal came, or its timeout passed). */
+  private unwait(run: MemRun, it: MemItem): void {
+    const list = run.waits.get(it.wait!);
+    if (list) {
+      const i = list.indexOf(it.itemId);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) run.waits.delete(it.wait!);
+    }
+    it.wait = undefined;
+  }
+
+  // ---- SignalReceiver
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    assertString(name, 'signal name');
+    if (key !== undefined) assertString(key, 'signal key');
+    const json = canonicalJson(payload ?? null);
+    this.assertNotFinal(run, 'signal');
+    if (key !== undefined) {
+      if (run.signalKeys.has(key)) return 'duplicate';
+      run.signalKeys.add(key);
+    }
+    const now = this.clock();
+    const waiting = run.waits.get(name)?.[0];
+    if (waiting === undefined) {
+      run.mailbox.push({ name, payload: json, key, at: now });
+      return 'delivered';
+    }
+    const it = run.items.get(waiting)!;
+    this.unwait(run, it);
+    run.delayed.delete(it.itemId);
+    it.json = withSignal(it.json, json);
+    it.status = 'pending';
+    it.notBefore = undefined;
+    it.updatedAt = now;
+    run.ready.push(it.itemId);
+    return 'delivered';
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    return run.mailbox.map((m) => ({ name: m.name, payload: copy(m.payload, 'signal payload'), key: m.key, at: m.at }));
   }
 
   /** Makes the run final and drops its outstanding work. */
@@ -779,8 +878,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const now = this.clock();
     const dropped: DroppedItem[] = [];
     for (const it of run.items.values()) {
-      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry') {
+      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry' || it.status === 'parked') {
         it.status = 'dropped';
+        it.wait = undefined;
         it.leaseToken = undefined;
         it.leaseExpiresAt = undefined;
         it.notBefore = undefined;
@@ -792,6 +892,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     run.ready = [];
     run.leased.clear();
     run.delayed.clear();
+    run.waits.clear();
     run.groups.clear();
     run.status = status;
     run.updatedAt = now;

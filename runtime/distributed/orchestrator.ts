@@ -17,6 +17,7 @@ import {
 import {
   isFinalRunStatus,
   supportsSchedules,
+  supportsSignals,
   type DeadLetter,
   type DistributedBackend,
   type ErrorRecord,
@@ -34,6 +35,8 @@ import {
 } from './contracts.js';
 import { startDistributedRun, type StartDistributedOptions } from './execution.js';
 import { assertRunId, newRunId } from '../core/ids.js';
+import { checkSignal, signalNodesOf } from '../nodes/wait.js';
+import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 
 /** A run as the orchestrator reports it (the stored record). */
 export type RunInfo = RunRecord;
@@ -69,6 +72,7 @@ const DEADLINE_MARGIN_MS = 1_000;
 /** A bound workflow (what `bindWorkflow` returns), seen only through its definition. */
 interface BoundLike<I, O, C> {
   readonly def: WorkflowDef<any, any, I, O, C>;
+  readonly instance?: object;
 }
 
 type WorkflowLike<I, O, C> = BoundLike<I, O, C> | WorkflowDef<any, any, I, O, C>;
@@ -97,12 +101,38 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export class Orchestrator<I = unknown, O = unknown, C = unknown> {
   private readonly wf: CompiledWorkflow | undefined;
+  /** The `WaitFor` nodes of a bound workflow, by signal name (undefined without an instance: signals go unchecked). */
+  private readonly signalNodes: ReturnType<typeof signalNodesOf> | undefined;
 
   constructor(
     readonly backend: DistributedBackend,
     workflow?: WorkflowLike<I, O, C>,
   ) {
-    this.wf = workflow === undefined ? undefined : compiledOf(isBound(workflow as WorkflowLike<unknown, unknown, unknown>) ? (workflow as BoundLike<I, O, C>).def : (workflow as AnyWorkflowDef));
+    const bound = workflow !== undefined && isBound(workflow as WorkflowLike<unknown, unknown, unknown>) ? (workflow as BoundLike<I, O, C>) : undefined;
+    this.wf = workflow === undefined ? undefined : compiledOf(bound ? bound.def : (workflow as AnyWorkflowDef));
+    this.signalNodes = bound?.instance && this.wf ? signalNodesOf(this.wf.nodes.keys(), bound.instance) : undefined;
+  }
+
+  /**
+   * Sends signal `name` with `payload` to run `runId`: the oldest wait of that name takes it, or it waits in the
+   * run's mailbox for the next one. With a bound workflow the name and payload are checked first
+   * (`InvalidSignalError`, nothing changes); a repeated `key` answers `duplicate`. Throws `RunNotFoundError`,
+   * `RunStateError` for a finished run, `InvalidArgumentError` for a backend that takes no signals.
+   */
+  async signal(runId: string, name: string, payload: unknown, options: { readonly key?: string } = {}): Promise<SignalDelivery> {
+    const backend = this.backend;
+    if (!supportsSignals(backend)) throw new InvalidArgumentError(`the ${backend.kind} backend does not take signals yet`);
+    const value = this.signalNodes && this.wf ? checkSignal(this.signalNodes, this.wf.def.name, name, payload) : payload;
+    if (this.wf) {
+      const rec = await this.run(runId);
+      if (rec.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${rec.workflow}, not of ${this.wf.def.name}`);
+    }
+    return backend.signal(runId, name, value, options.key);
+  }
+
+  /** Signals in the run's mailbox that no wait took yet (empty for a backend that takes no signals). */
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    return supportsSignals(this.backend) ? this.backend.pendingSignals(runId) : [];
   }
 
   private workflowOrThrow(op: string): CompiledWorkflow {

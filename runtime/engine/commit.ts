@@ -16,7 +16,8 @@ import { assertItemId, assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
 import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
-import type { JoinArrival, StepOutcome } from './types.js';
+import type { EngineItem, JoinArrival, StepOutcome } from './types.js';
+import { isParked } from './parked.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dropped items, dead letters, the no-terminal failure
@@ -73,6 +74,13 @@ export interface PlannedItem {
   readonly id: string;
   readonly node: string;
   readonly json: string;
+  /**
+   * Set on a parked item only (a `WaitFor` or `Sleep` step's, see `isParked`): not claimable before this epoch ms
+   * (a sleep's end, a wait's timeout; undefined for a wait without timeout).
+   */
+  readonly notBefore?: number;
+  /** Set on a parked wait only: the signal name it waits for (the store gives it the oldest such signal). */
+  readonly wait?: string;
 }
 
 /** A join arrival to park under (group, index): `node` is the join node of a valued arrival (undefined for a hold). */
@@ -158,7 +166,7 @@ export function planCommit(c: CommitInput): CommitPlan {
         for (const a of outcome.arrivals) if (!a.held) dropped.push({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' });
         return { type: 'terminal', delta, output: canonicalJson(outcome.output ?? null), dropped, counters };
       }
-      const items = outcome.items.map((item) => ({ id: item.id, node: item.node, json: canonicalJson(item) }));
+      const items = outcome.items.map(plannedItem);
       let arrivals: PlannedArrival[] = [];
       if (outcome.arrivals.length > 0) {
         const sizes = new Map<string, number>();
@@ -183,6 +191,13 @@ export function planCommit(c: CommitInput): CommitPlan {
     default:
       throw new InvalidArgumentError(`unknown step outcome ${JSON.stringify((outcome as { type?: unknown } | undefined)?.type)}`);
   }
+}
+
+function plannedItem(item: EngineItem): PlannedItem {
+  const p = { id: item.id, node: item.node, json: canonicalJson(item) };
+  if (!isParked(item)) return p;
+  if (item.notBefore !== undefined && !Number.isFinite(item.notBefore)) throw new InvalidArgumentError(`item ${item.id}: notBefore must be epoch ms`);
+  return { ...p, ...(item.notBefore === undefined ? {} : { notBefore: Math.ceil(item.notBefore) }), ...(item.wait === undefined ? {} : { wait: item.wait.name }) };
 }
 
 /** The refusal of an arrival whose group size disagrees with its group's (parked, or earlier in the same commit). */

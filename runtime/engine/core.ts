@@ -8,7 +8,7 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
-import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { sleep, systemClock, type Clock } from '../core/time.js';
@@ -19,6 +19,7 @@ import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, ty
 import type { RunResult, WorkflowEvent } from './events.js';
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
+import { ParkedItems, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { EngineItem, JoinArrival, JoinFrame, StepEnv, StepOutcome } from './types.js';
 
@@ -199,6 +200,8 @@ function checkTransition(node: CompiledNode, t: unknown): Transition<unknown> {
   if (type === 'next' || type === 'hold') return r;
   if (type === 'nextAll' && Array.isArray((r as { values?: unknown }).values)) return r;
   if (type === 'abort' && typeof (r as { error?: unknown }).error === 'object' && (r as { error?: unknown }).error !== null) return r;
+  if (type === 'wait' && typeof (r as { name?: unknown }).name === 'string') return r;
+  if (type === 'sleep') return r;
   throw new NodeFailedError(
     `node "${node.name}" returned ${describeReturn(t)}, which is not a Transition (return Transition.next(v), Transition.nextAll([...]), Transition.hold() or Transition.abort(err))`,
   );
@@ -255,7 +258,8 @@ export function stepCore(
   const node = scope.wf.nodes.get(item.node);
   if (node === undefined) throw new CorruptStateError(`work item "${item.id}" targets unknown node "${item.node}" of ${scope.wf.def.name}`);
   const stamp = scope.eventPrefix === undefined ? item.id : scope.eventPrefix + item.id;
-  return new Step(scope, node, item, base, frame, inline, childId, stamp).attempt(firstAttempt);
+  const step = new Step(scope, node, item, base, frame, inline, childId, stamp);
+  return item.wait !== undefined || item.sleep !== undefined ? step.resumed(firstAttempt) : step.attempt(firstAttempt);
 }
 
 /** The attempts of one step (see {@link stepCore}): synchronous as long as the node is. */
@@ -291,6 +295,24 @@ class Step {
     );
   }
 
+  /**
+   * A parked item back from the store (see parked.ts): its signal, its wake-up or its timeout stands in for the
+   * node's answer. A wait without its signal fails as a `SignalTimeoutError` of the attempt that waited.
+   */
+  resumed(first: number): StepOutcome | Promise<StepOutcome> {
+    const { scope, item } = this;
+    if (scope.abort.aborted) throw abortReason(scope.abort);
+    if (scope.onEvent) emitStarted(scope, item, first);
+    if (item.wait !== undefined && item.received === undefined) {
+      const attempt = Math.max(first, item.wait.attempt);
+      const at = new Date(item.notBefore ?? 0).toISOString();
+      return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
+    }
+    const value = item.received !== undefined ? item.received.payload : item.sleep!.value;
+    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    return this.returned(first, store, Transition.next(value));
+  }
+
   /** The node returned `t`: a success, or (not a Transition, an abort, an arm no edge handles) a failure. */
   private returned(attempt: number, store: unknown, value: unknown): StepOutcome | Promise<StepOutcome> {
     const { scope, node } = this;
@@ -311,11 +333,18 @@ class Step {
     let delta: ContextDelta | undefined;
     if (this.frame) this.frame.commit();
     else delta = scope.wf.codec.diff(this.base, store);
+    if (t.type === 'wait' || t.type === 'sleep') {
+      return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
+    }
     return route(node, this.item, t, delta, this.childId);
   }
 
-  /** The attempt failed with `err`: retry (inline after its delay, or deferred), take the fallbacks, or fail. */
-  private failed(attempt: number, err: unknown): StepOutcome | Promise<StepOutcome> {
+  /**
+   * The attempt failed with `err`: retry (inline after its delay, or deferred), take the fallbacks, or fail. A wait
+   * that timed out (`waitTimedOut`) is retried inline even in a deferred step: its store attempt is the parked
+   * item's, not the node's.
+   */
+  private failed(attempt: number, err: unknown, waitTimedOut = false): StepOutcome | Promise<StepOutcome> {
     const { scope, node, item } = this;
     if (this.frame) this.frame.rollback();
     if (scope.abort.aborted) throw abortReason(scope.abort);
@@ -327,7 +356,7 @@ class Step {
       if (scope.onEvent) {
         scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
       }
-      if (!this.inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+      if (!this.inline && !waitTimedOut) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
       return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
     }
     scope.lastTransition = undefined;
@@ -338,6 +367,24 @@ class Step {
     }
     return { type: 'failed', error: serializeError(err), attempts: attempt };
   }
+}
+
+/**
+ * The item a `wait` or `sleep` parks: the same node and input (frames and failure kept) under the step's first child
+ * id, with its wake-up time (`notBefore`: the sleep's end, the wait's timeout) read on the run's clock.
+ */
+function parkedItem(scope: RunScope, item: EngineItem, t: Transition<unknown> & { type: 'wait' | 'sleep' }, attempt: number, childId: ChildIdFn): EngineItem {
+  const it: { -readonly [K in keyof EngineItem]: EngineItem[K] } = { node: item.node, id: childId(item, 0), input: item.input };
+  if (item.join !== undefined) it.join = item.join;
+  if (item.failure !== undefined) it.failure = item.failure;
+  if (t.type === 'wait') {
+    it.wait = { name: t.name, attempt };
+    if (t.timeoutMs !== undefined) it.notBefore = scope.clock.now() + t.timeoutMs;
+  } else {
+    it.sleep = { value: t.value };
+    it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
+  }
+  return it;
 }
 
 /** Generated dispatch returns what `process()` returned: a Transition, or a promise of one for async nodes. */
@@ -472,7 +519,7 @@ export function failureEvent(runId: string, at: number, err: unknown): WorkflowE
  * its deltas; a failed step's writes are discarded).
  * Throws NodeFailedError / NoTerminalReachedError / the run's cancellation or deadline error.
  */
-export async function runLoop(scope: RunScope, context: unknown, input: unknown): Promise<RunResult> {
+export async function runLoop(scope: RunScope, context: unknown, input: unknown, mailbox?: Mailbox): Promise<RunResult> {
   const queue: (EngineItem | undefined)[] = [{ node: scope.wf.start, id: '0', input }];
   let head = 0;
   let counter = 0;
@@ -481,36 +528,60 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown)
   const book = new JoinBook();
   const frame = scope.wf.codec.frame(context);
   const onEvent = scope.onEvent;
-  while (head < queue.length) {
-    const item = queue[head]!;
-    queue[head++] = undefined;
-    if (head >= 4096 && head * 2 >= queue.length) {
-      queue.splice(0, head);
-      head = 0;
-    }
-    const step = stepCore(scope, item, context, frame, 1, true, childId);
-    const out = isThenable(step) ? await step : step;
-    // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
-    // every 1024 steps after it (to other promise jobs).
-    if ((steps++ & 1023) === 0) await undefined;
-    if (onEvent) emitStep(scope, out);
-    if (out.type === 'continue') {
-      for (const it of out.items) queue.push(it);
-      if (out.arrivals.length > 0) {
-        for (const a of out.arrivals) {
-          const settlement = book.park(a);
-          if (settlement) queue.push(settlement);
+  // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
+  let parked: ParkedItems | undefined;
+  let arrived = false;
+  const offArrival = mailbox?.onArrival(() => (arrived = true));
+  try {
+    for (;;) {
+      if (parked !== undefined && parked.size > 0) {
+        const idle = head >= queue.length;
+        if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
+        if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
+          arrived = false;
+          for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
+          if (head >= queue.length) continue;
         }
       }
-    } else if (out.type === 'terminal') {
-      const dropped = (queue.slice(head) as EngineItem[]).concat(out.items);
-      if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
-      return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
-    } else if (out.type === 'failed') {
-      throw nodeFailedError(scope, out.error);
-    } else {
-      throw new CorruptStateError('an inline step asked for a deferred retry');
+      if (head >= queue.length) break;
+      const item = queue[head]!;
+      queue[head++] = undefined;
+      if (head >= 4096 && head * 2 >= queue.length) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      const step = stepCore(scope, item, context, frame, 1, true, childId);
+      const out = isThenable(step) ? await step : step;
+      // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
+      // every 1024 steps after it (to other promise jobs).
+      if ((steps++ & 1023) === 0) await undefined;
+      if (onEvent) emitStep(scope, out);
+      if (out.type === 'continue') {
+        for (const it of out.items) {
+          if (isParked(it)) {
+            (parked ??= new ParkedItems()).add(it);
+            // A signal sent before the wait began is in the mailbox already: look before sleeping.
+            if (it.wait !== undefined) arrived = true;
+          } else queue.push(it);
+        }
+        if (out.arrivals.length > 0) {
+          for (const a of out.arrivals) {
+            const settlement = book.park(a);
+            if (settlement) queue.push(settlement);
+          }
+        }
+      } else if (out.type === 'terminal') {
+        const dropped = (queue.slice(head) as EngineItem[]).concat(parked?.waits ?? [], out.items);
+        if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
+        return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
+      } else if (out.type === 'failed') {
+        throw nodeFailedError(scope, out.error);
+      } else {
+        throw new CorruptStateError('an inline step asked for a deferred retry');
+      }
     }
+  } finally {
+    offArrival?.();
   }
   throw noTerminalError(scope.runId);
 }

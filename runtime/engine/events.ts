@@ -44,7 +44,7 @@ export interface EventBase {
 }
 
 /** How a local step's node answered (local modes only: see {@link StepFinishedEvent.local}). */
-export type LocalTransition = 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback';
+export type LocalTransition = 'next' | 'nextAll' | 'hold' | 'terminal' | 'fallback' | 'wait' | 'sleep';
 
 /** What a local run knows of a step in process and no store carries: its values. */
 export interface LocalStepDetail {

@@ -32,7 +32,22 @@ export interface EngineItem extends WorkItemBase {
    * index order, as the store kept them. The step core settles it (engine/joins.ts) before anything runs.
    */
   readonly settle?: readonly JoinArrival[];
+  /**
+   * Not claimable before this epoch ms: a sleep's wake-up time, or a wait's timeout. Set on a parked item only
+   * (see `isParked` in parked.ts).
+   */
+  readonly notBefore?: number;
+  /**
+   * A parked wait (made by a node that returned a `wait` transition at `attempt`): it runs when signal `name`
+   * arrives (the store sets {@link received}), or at {@link notBefore} without one, as a `SignalTimeoutError`.
+   */
+  readonly wait?: { readonly name: string; readonly attempt: number };
+  /** The signal delivered to a parked wait: its payload becomes the node's output. */
+  readonly received?: { readonly payload: unknown };
+  /** A parked sleep: at {@link notBefore}, `value` goes on as the node's output. */
+  readonly sleep?: { readonly value: unknown };
 }
+
 
 /**
  * An item routed to a `@join()` node while inside a fan-out group (or a held item inside a group): it does not

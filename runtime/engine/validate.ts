@@ -12,6 +12,7 @@ export function assertEngineItem(item: unknown, what: string): asserts item is E
   const it = item as EngineItem;
   assertString(it.node, `${what}.node`);
   assertItemId(it.id);
+  if (it.wait !== undefined) assertString(it.wait?.name, `${what}.wait.name`);
 }
 
 export function assertArrival(a: unknown, what: string): asserts a is JoinArrival {

@@ -85,6 +85,7 @@ export type AnyWorkflowDef = WorkflowDef<any, any, any, any, any>;
 export type WorkflowInputOf<D> = D extends WorkflowDef<any, any, infer I, any, any> ? I : never;
 export type WorkflowOutputOf<D> = D extends WorkflowDef<any, any, any, infer O, any> ? O : never;
 export type WorkflowContextOf<D> = D extends WorkflowDef<any, any, any, any, infer C> ? C : never;
+export type WorkflowClassOf<D> = D extends WorkflowDef<infer W, any, any, any, any> ? W : never;
 export type WorkItemOf<D> = D extends WorkflowDef<any, infer WI, any, any, any> ? WI : never;
 
 /** Called by generated modules. Freezes the definition; the fingerprint is checked when the workflow is bound. */

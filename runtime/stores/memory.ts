@@ -5,9 +5,11 @@
 import { arrivalJson } from '../engine/commit.js';
 import { ParkedGroups } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
-import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
+import { FingerprintMismatchError, RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
+  renamedItem,
   type Checkpoint,
+  type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
   type NewCheckpointRun,
@@ -15,9 +17,11 @@ import {
   type CheckpointStatus,
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
+  type PendingSignal,
+  type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
+import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
 interface MemRun {
   runId: string;
@@ -40,6 +44,8 @@ interface MemRun {
   items: Map<string, string>;
   /** Parked join arrivals (their stored JSON) by group. */
   groups: ParkedGroups;
+  /** The mailbox: every signal kept, oldest first, with the wait item it was given to. */
+  signals: Array<{ name: string; payload: string; key: string | undefined; at: number; itemId: string | undefined }>;
 }
 
 /** Checkpoints kept in process memory (lost on exit). */
@@ -48,7 +54,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
-    const input = canonicalJson(run.input);
+    const input = runInputJson(run.input);
     const existing = this.runs.get(run.runId);
     if (existing) {
       if (existing.input !== input) throw new RunInputMismatchError(`run ${run.runId} already exists with a different input`);
@@ -74,6 +80,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       deltas: [],
       items: new Map([[run.start.id, toJson(run.start, 'the start item')]]),
       groups: new ParkedGroups(),
+      signals: [],
     });
     return true;
   }
@@ -167,6 +174,38 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.status = 'running';
     r.error = undefined;
     r.updatedAt = Date.now();
+  }
+
+  async migrate(runId: string, m: CheckpointMigration): Promise<void> {
+    const r = this.existing(runId);
+    if (r.status !== 'running' && r.status !== 'failed') throw new RunStateError(`run ${runId} is ${r.status}; only an open run can be migrated`);
+    if (r.fingerprint !== m.from) throw new FingerprintMismatchError(`run ${runId} is on graph ${r.fingerprint}, not ${m.from}`);
+    const items = [...r.items].map(([id, t]) => [id, toJson(renamedItem(safeJsonParse(t, `run ${runId} item`) as EngineItem, m.renames), 'a work item')] as const);
+    r.items = new Map(items);
+    r.fingerprint = m.to;
+    r.updatedAt = Date.now();
+  }
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    const r = this.existing(runId);
+    if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
+    const text = toJson(payload, 'the signal payload');
+    if (key !== undefined && r.signals.some((x) => x.key === key)) return 'duplicate';
+    r.signals.push({ name, payload: text, key, at: Date.now(), itemId: undefined });
+    return 'delivered';
+  }
+
+  async takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined> {
+    const r = this.existing(runId);
+    const x = r.signals.find((x) => x.itemId === itemId) ?? r.signals.find((x) => x.itemId === undefined && x.name === name);
+    if (!x) return undefined;
+    x.itemId = itemId;
+    return { payload: safeJsonParse(x.payload, `run ${runId} signal ${name}`) };
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    const r = this.existing(runId);
+    return r.signals.filter((x) => x.itemId === undefined).map((x) => ({ name: x.name, payload: safeJsonParse(x.payload, `run ${runId} signal ${x.name}`), key: x.key, at: x.at }));
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import { settlementItemJson } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
+  FingerprintMismatchError,
   FloxideError,
   InvalidArgumentError,
   RunInputMismatchError,
@@ -22,7 +23,9 @@ import {
 } from '../core/errors.js';
 import {
   CHECKPOINT_STATUSES,
+  renamedItem,
   type Checkpoint,
+  type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
   type NewCheckpointRun,
@@ -30,13 +33,15 @@ import {
   type CheckpointStatus,
   type CheckpointStepCommit,
   type CheckpointTerminalCommit,
+  type PendingSignal,
+  type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson, safeJsonParse, toJson } from '../core/json.js';
+import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -201,13 +206,15 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly s: Record<
     | 'getRun' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
     | 'journal' | 'journalItems' | 'arrivals'
-    | 'unconsumed' | 'startPending' | 'stepCount'
+    | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun',
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
+    | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
   private readonly completeTx: Database.Transaction<(runId: string, c: CheckpointTerminalCommit) => EngineItem[]>;
+  private readonly migrateTx: Database.Transaction<(runId: string, m: CheckpointMigration) => void>;
   private readonly createTx: Database.Transaction<(run: NewCheckpointRun, input: string) => boolean>;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly inlinePages: number;
@@ -312,6 +319,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `SELECT start FROM (SELECT start, start ->> '$.id' AS id FROM floxide_runs WHERE run_no = @no) AS p
          WHERE ${notConsumed('p.id')}`,
       ),
+      journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)'),
+      setJournalItems: p('UPDATE floxide_journal SET items = ? WHERE k = ?'),
+      migrateRun: p('UPDATE floxide_runs SET fingerprint = ?, start = ?, updated_at = ? WHERE run_id = ?'),
       stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
@@ -334,6 +344,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
+      insertSignal: p(
+        `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
+         SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
+         ON CONFLICT DO NOTHING`,
+      ),
+      givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
+      giveSignal: p(
+        `UPDATE floxide_signals SET item_id = ?
+         WHERE seq = (SELECT seq FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id IS NULL ORDER BY seq LIMIT 1)
+         RETURNING payload`,
+      ),
+      pendingSignals: p('SELECT name, payload, key, created_at FROM floxide_signals WHERE run_id = ? AND item_id IS NULL ORDER BY seq'),
     };
 
     this.createTx = this.db.transaction((run: NewCheckpointRun, input: string): boolean => {
@@ -364,6 +386,22 @@ export class SqliteCheckpointStore implements CheckpointStore {
       return this.insertStep(runId, c, c.items.concat(created), created);
     });
 
+    // Rewrites, in the journal rows that enqueued them (or the start item), the pending items whose node is renamed.
+    this.migrateTx = this.db.transaction((runId: string, m: CheckpointMigration): void => {
+      const row = this.requireRun(runId);
+      if (row.status !== 'running' && row.status !== 'failed') throw new RunStateError(`run ${runId} is ${row.status}; only an open run can be migrated`);
+      if (row.fingerprint !== m.from) throw new FingerprintMismatchError(`run ${runId} is on graph ${row.fingerprint}, not ${m.from}`);
+      const moved = new Set(this.fold(row, false).items.filter((it) => renamedItem(it, m.renames) !== it).map((it) => it.id));
+      const rename = (it: EngineItem) => (moved.has(it.id) ? renamedItem(it, m.renames) : it);
+      for (const r of this.s.journalRows.all({ no: row.run_no }) as { k: number | bigint; items: string }[]) {
+        const items = safeJsonParse(r.items, `run ${runId} journal items`) as EngineItem[];
+        if (items.some((it) => moved.has(it.id))) this.s.setJournalItems.run(toJson(items.map(rename), 'the work items'), r.k);
+      }
+      const start = rename(parseItem(row.start, runId));
+      this.s.migrateRun.run(m.to, toJson(start, 'the start item'), Date.now(), runId);
+      this.tracks.delete(runId);
+    });
+
     this.completeTx = this.db.transaction((runId: string, c: CheckpointTerminalCommit): EngineItem[] => {
       const output = toJson(c.output, 'the run output');
       if (!this.insertStep(runId, { ...c, items: [], arrivals: [] }, [], []).applied) {
@@ -379,8 +417,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
-    const input = canonicalJson(run.input);
+    const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
+  }
+
+  /** Ids of the open (running or failed) runs, oldest first: what `floxide runs migrate --all` moves. */
+  async openRunIds(): Promise<string[]> {
+    return this.guard(() => (this.db.prepare(`SELECT run_id FROM floxide_runs WHERE status IN ('running', 'failed') ORDER BY run_no`).all() as { run_id: string }[]).map((r) => r.run_id));
+  }
+
+  async migrate(runId: string, m: CheckpointMigration): Promise<void> {
+    assertRunId(runId);
+    return this.write(() => this.migrateTx.immediate(runId, m));
   }
 
   async load(runId: string): Promise<Checkpoint | undefined> {
@@ -461,6 +509,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const row = this.requireRun(runId);
       if (row.status !== 'running') throw new RunStateError(`run ${runId} is ${row.status}; only a failed run can be reopened`);
     });
+  }
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    assertRunId(runId);
+    const text = toJson(payload, 'the signal payload');
+    return this.write(() => {
+      if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
+      const row = this.requireRun(runId);
+      if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
+      return 'duplicate';
+    });
+  }
+
+  async takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined> {
+    assertRunId(runId);
+    const row = this.write(
+      () =>
+        this.db.transaction(() => (this.s.givenSignal.get(runId, name, itemId) ?? this.s.giveSignal.get(itemId, runId, name)) as { payload: string } | undefined).immediate(),
+    );
+    return row ? { payload: safeJsonParse(row.payload, `run ${runId} signal ${name}`) } : undefined;
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    assertRunId(runId);
+    return this.guard(() =>
+      (this.s.pendingSignals.all(runId) as { name: string; payload: string; key: string | null; created_at: number }[]).map((r) => ({
+        name: r.name,
+        payload: safeJsonParse(r.payload, `run ${runId} signal ${r.name}`),
+        key: r.key ?? undefined,
+        at: r.created_at,
+      })),
+    );
   }
 
   /**

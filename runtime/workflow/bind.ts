@@ -3,20 +3,24 @@
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
 import { deepEqual } from '../context/codec.js';
-import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../graph/definition.js';
+import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../graph/definition.js';
 import {
   CancelledError,
   DeadlineExceededError,
   FingerprintMismatchError,
   RunInputMismatchError,
   RunNotFoundError,
+  RunStateError,
   StaleGeneratedModuleError,
   isRunAbortError,
   serializeError,
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
+import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
+import { checkSignal, signalNodesOf, type SignalsOf, type WaitFor } from '../nodes/wait.js';
+import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { canonicalJson } from '../core/json.js';
+import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -53,13 +57,37 @@ export interface RunOptions {
    * a test kit passes a virtual clock.
    */
   clock?: Clock;
+  /**
+   * Checkpointed runs: while every item left waits for a signal, how often the store is read for signals sent by
+   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once). Default 1 000 ms.
+   */
+  signalPollMs?: number;
+}
+
+/** Options of a signal. */
+export interface SignalOptions {
+  /** Idempotency key: a second signal with the same key to the same run is not delivered (`duplicate`). */
+  key?: string;
+}
+
+/** A run started with {@link Workflow.start}: its result, and a way to signal it. */
+export interface RunHandle<O, S> {
+  readonly runId: string;
+  /** The run's output (rejects like `run`). */
+  readonly result: Promise<O>;
+  /**
+   * Sends signal `name` to the run: kept until a `WaitFor` node of that name takes it (or delivered at once to one
+   * that waits). Returns `duplicate` for a repeated `key`. Throws `InvalidSignalError` (nothing changes) for an
+   * unknown name or a payload that fails its node's check.
+   */
+  signal<N extends keyof S & string>(name: N, payload: S[N], options?: SignalOptions): SignalDelivery;
 }
 
 /** Options of `resume` (the deadline is the stored one). */
 export type ResumeOptions = Omit<RunOptions, 'deadline' | 'timeoutMs' | 'runId'>;
 
 /** A bound workflow: the runnable form of a generated definition with its node instances. */
-export interface Workflow<I, O, C> {
+export interface Workflow<I, O, C, S = Record<never, never>> {
   readonly def: WorkflowDef<any, any, I, O, C>;
   readonly instance: object;
   readonly name: string;
@@ -67,6 +95,15 @@ export interface Workflow<I, O, C> {
   run(ctx: C, input: I, options?: RunOptions): Promise<O>;
   /** Like {@link run}, with the dropped items, step count and context. */
   runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>>;
+  /** Like {@link run}, returning at once a {@link RunHandle} to signal the run's `WaitFor` nodes. */
+  start(ctx: C, input: I, options?: RunOptions): RunHandle<O, S>;
+  /**
+   * Sends signal `name` to checkpointed run `runId` in `store` (durably: a run resumed later finds it). A run
+   * waiting in this process wakes at once; one in another process reads it within its `signalPollMs`. Throws
+   * `InvalidSignalError` (nothing changes) for an unknown name or a failing payload, `RunStateError` for a finished
+   * run, `RunNotFoundError` for an unknown one; `duplicate` for a repeated `key`.
+   */
+  signal<N extends keyof S & string>(store: CheckpointStore, runId: string, name: N, payload: S[N], options?: SignalOptions): Promise<SignalDelivery>;
   /**
    * Runs with a checkpoint per step in `store` under `runId`. A new id saves the run (input, initial context,
    * deadline, fingerprint) before the first step. An existing id continues it as {@link resume} does; another
@@ -108,7 +145,7 @@ export interface Workflow<I, O, C> {
 }
 
 /** The bound workflow type of a generated definition. */
-export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>>;
+export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>, SignalsOf<WorkflowClassOf<D>>>;
 
 /**
  * Binds a generated definition to a workflow instance. Throws `StaleGeneratedModuleError` ("run floxide build")
@@ -158,11 +195,15 @@ function runSignal(signal: AbortSignal | undefined, deadline: number | undefined
 }
 
 
-class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
+class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown>> {
+  private readonly signalNodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>;
+
   constructor(
     private readonly wf: CompiledWorkflow,
     readonly instance: object,
-  ) {}
+  ) {
+    this.signalNodes = signalNodesOf(wf.nodes.keys(), instance);
+  }
 
   get def(): WorkflowDef<any, any, I, O, C> {
     return this.wf.def;
@@ -192,7 +233,33 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     return (await this.runDetailed(ctx, input, options)).output;
   }
 
-  async runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>> {
+  runDetailed(ctx: C, input: I, options?: RunOptions): Promise<RunResult<O, C>> {
+    return this.runInMemory(ctx, input, options, undefined);
+  }
+
+  start(ctx: C, input: I, options?: RunOptions): RunHandle<O, Record<string, unknown>> {
+    const mailbox = new MemoryMailbox();
+    const runId = options?.runId ?? 'run';
+    const result = this.runInMemory(ctx, input, options, mailbox).then((r) => r.output);
+    return {
+      runId,
+      result,
+      signal: (name, payload, opts) => (mailbox.send(name, checkSignal(this.signalNodes, this.name, name, payload), opts?.key) ? 'delivered' : 'duplicate'),
+    };
+  }
+
+  async signal(store: CheckpointStore, runId: string, name: string, payload: unknown, options?: SignalOptions): Promise<SignalDelivery> {
+    assertRunId(runId);
+    const value = checkSignal(this.signalNodes, this.name, name, payload);
+    const run = await store.getRun(runId);
+    if (!run) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
+    if (run.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${run.workflow}, not of ${this.wf.def.name}`);
+    const r = await store.signal(runId, name, value, options?.key);
+    if (r === 'delivered') notifyArrival(store, runId);
+    return r;
+  }
+
+  private async runInMemory(ctx: C, input: I, options: RunOptions | undefined, mailbox: MemoryMailbox | undefined): Promise<RunResult<O, C>> {
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
@@ -200,7 +267,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
     if (onEvent) onEvent({ type: 'run.created', runId, at: clock.now(), workflow: this.wf.def.name });
     try {
-      return (await runLoop(scope, ctx, input)) as RunResult<O, C>;
+      return (await runLoop(scope, ctx, input, mailbox)) as RunResult<O, C>;
     } catch (err) {
       if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
@@ -259,7 +326,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
   }
 
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = JSON.parse(canonicalJson(input)) as unknown;
+    const given = JSON.parse(runInputJson(input)) as unknown;
     if (!deepEqual(given, cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
@@ -290,14 +357,38 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
     let counter = cp.run.counter;
     let seq = cp.run.steps;
     const childId: ChildIdFn = () => String(++counter);
-    const queue: (EngineItem | undefined)[] = cp.items.slice();
+    const queue: (EngineItem | undefined)[] = [];
+    const parked = new ParkedItems();
+    const enqueue = (it: EngineItem) => {
+      if (!isParked(it)) queue.push(it);
+      else {
+        parked.add(it);
+        // A signal sent before the wait began is in the mailbox already: look before sleeping.
+        if (it.wait !== undefined) arrived = true;
+      }
+    };
+    let arrived = false;
+    for (const it of cp.items) enqueue(it);
     let head = 0;
     const onEvent = options?.onEvent;
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, cp.run.deadline, clock);
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    const mailbox = storeMailbox(store, runId);
+    const offArrival = mailbox.onArrival(() => (arrived = true));
+    const pollMs = options?.signalPollMs ?? 1_000;
     try {
-      while (head < queue.length) {
+      for (;;) {
+        if (parked.size > 0) {
+          const idle = head >= queue.length;
+          if (idle && !arrived) await untilParkedMayRun(parked, clock, scope.abort, mailbox, pollMs);
+          if (idle || arrived || (parked.nextAt() ?? Infinity) <= clock.now()) {
+            arrived = false;
+            for (const it of await parked.release(clock.now(), mailbox)) queue.push(it);
+            if (head >= queue.length) continue;
+          }
+        }
+        if (head >= queue.length) break;
         const item = queue[head]!;
         queue[head++] = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
@@ -305,7 +396,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });
           if (out.delta) codec.apply(context, out.delta);
-          for (const it of out.items) queue.push(it);
+          for (const it of out.items) enqueue(it);
           for (const it of r.created) queue.push(it);
         } else if (out.type === 'terminal') {
           const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
@@ -328,6 +419,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C> {
       if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
+      offArrival();
       rs.dispose();
     }
   }

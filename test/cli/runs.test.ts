@@ -85,6 +85,19 @@ describe('floxide runs', () => {
   });
 });
 
+describe('floxide runs signal', () => {
+  it('refuses a --data that is not JSON (exit 2), and says so on a backend that does not take signals yet', async () => {
+    const bad = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{nope', '--store', store);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--data is not JSON/);
+    const r = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{"approved":true}', '--store', store);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/redis backend does not take signals yet/);
+    const help = await cli('runs', 'signal', '--help');
+    expect(help.out).toMatch(/--key <key>/);
+  });
+});
+
 describe('floxide runs show and watch: history, context, events', () => {
   it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
     const wf = chain();

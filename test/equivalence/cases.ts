@@ -170,17 +170,6 @@ const brokenLlm: Llm = {
   },
 };
 
-/**
- * Not in issue 8 (found by this suite): a workflow whose input is `void` (examples/retry.ts, as the README runs it)
- * runs with `run` and distributed (the run stores input null), but `runWithCheckpoint` refuses the same call with
- * `InvalidArgumentError: cannot store a undefined at $` before saving anything, so it cannot be checkpointed at all.
- */
-const VOID_INPUT_REFUSED: Partial<Record<ModeName, string>> = {
-  'checkpoint-memory': 'void input: runWithCheckpoint(ctx, undefined) is refused (InvalidArgumentError), run and distributed accept it',
-  'checkpoint-sqlite': 'void input: runWithCheckpoint(ctx, undefined) is refused (InvalidArgumentError), run and distributed accept it',
-  'resume-after-kill': 'void input: runWithCheckpoint(ctx, undefined) is refused (InvalidArgumentError), run and distributed accept it',
-};
-
 export const EXAMPLES: EquivalenceCase[] = [
   {
     name: 'article',
@@ -239,14 +228,12 @@ export const EXAMPLES: EquivalenceCase[] = [
     make: () => prepared(RetryWorkflowDef, new RetryWorkflow(1), undefined, undefined),
     expect: { output: 'success' },
     reference: 'run',
-    knownBugs: VOID_INPUT_REFUSED,
   },
   {
     name: 'retry-exponential',
     make: () => prepared(ExponentialRetryWorkflowDef, new ExponentialRetryWorkflow(), undefined, undefined),
     expect: { output: 'success' },
     reference: 'run',
-    knownBugs: VOID_INPUT_REFUSED,
   },
   {
     name: 'split',

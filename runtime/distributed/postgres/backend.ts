@@ -59,11 +59,11 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { assertEngineItem } from '../../engine/validate.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
-import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
+import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
@@ -335,7 +335,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
       throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
     }
-    const inputJson = canonicalJson(spec.input ?? null);
+    const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
     const values = [spec.runId, spec.workflow, spec.fingerprint, inputJson, contextJson, spec.firstItem.id, spec.firstItem.node, itemJson, spec.deadline ?? null];
@@ -672,7 +672,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
    * path and the successor hand-off ({@link StepCommit.handoff}) that only `commit_steps` implements.
    */
   async commitStep(commit: StepCommit): Promise<CommitResult> {
-    const payload = encodeCommit(planStepCommit(commit));
+    const payload = encodeCommit(plannedHere(commit));
     const [row] = await this.run<{ results: RawCommitResult[] }>('commit_steps.sql', [JSON.stringify([payload])], 'commitStep');
     const raw = row!.results[0];
     if (raw === undefined) throw new StoreError('commit_steps answered no result for one commit');
@@ -694,7 +694,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const payloads: EncodedCommit[] = [];
     commits.forEach((commit, i) => {
       try {
-        payloads.push(encodeCommit(planStepCommit(commit)));
+        payloads.push(encodeCommit(plannedHere(commit)));
         sent.push(i);
       } catch (error) {
         if (!(error instanceof InvalidArgumentError)) throw error;
@@ -832,6 +832,13 @@ interface EncodedCommit {
   noTerminal: string | null;
   /** Present when the commit asks for a successor hand-off. */
   handoff?: { workerId: string; leaseMs: number };
+}
+
+/** {@link planStepCommit}, refusing parked items (this backend does not keep them yet). */
+function plannedHere(commit: StepCommit): StepCommitPlan {
+  const p = planStepCommit(commit);
+  refuseParked(p, 'Postgres');
+  return p;
 }
 
 /** A planned commit ({@link planStepCommit}) as the JSON payload of `commit_steps`. */

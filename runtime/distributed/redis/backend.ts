@@ -74,10 +74,10 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson } from '../../core/ids.js';
+import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { assertEngineItem } from '../../engine/validate.js';
 import { replyError, runStatusOf } from '../replies.js';
-import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
+import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commit.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
@@ -420,7 +420,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
       throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
     }
-    const inputJson = canonicalJson(spec.input ?? null);
+    const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
     const reply = await this.createReply([
@@ -821,6 +821,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       let plan: StepCommitPlan;
       try {
         plan = planStepCommit(commits[i]!);
+        refuseParked(plan, 'Redis');
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
         out[i] = { ok: false, error };

@@ -1,0 +1,143 @@
+/**
+ * Parked items in the local modes (`run`, `runWithCheckpoint`, `resume`): sleeps until their time, waits until their
+ * signal or their timeout. The distributed backends keep the same items in their delayed queues; this is the
+ * in-process equivalent, shared by the in-memory loop and the durable loop. A run's signals come from a
+ * {@link Mailbox}: in memory for `run`, the checkpoint store for the durable modes.
+ */
+import { atTime, type Clock } from '../core/time.js';
+import { abortReason } from '../core/errors.js';
+import type { AbortSource } from './abort.js';
+import type { EngineItem } from './types.js';
+
+/** Whether an item is parked: a sleep (or a wait's timeout) with a `notBefore`, or a wait without its signal. */
+export function isParked(item: EngineItem): boolean {
+  return item.received === undefined && (item.notBefore !== undefined || item.wait !== undefined);
+}
+
+/** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
+export type SignalDelivery = 'delivered' | 'duplicate';
+
+/** A signal waiting in a run's mailbox (no wait took it yet). */
+export interface PendingSignal {
+  readonly name: string;
+  readonly payload: unknown;
+  readonly key: string | undefined;
+  /** When it was received (epoch ms, the store's clock). */
+  readonly at: number;
+}
+
+/** Where a run's signals wait for the items that wait for them. */
+export interface Mailbox {
+  /**
+   * The signal for wait item `itemId`: the one already given to it, else the oldest signal `name` not yet taken
+   * (now given to it), else undefined. Giving is durable in a store: asked again after a crash, it answers the same.
+   */
+  take(name: string, itemId: string): Promise<{ payload: unknown } | undefined> | { payload: unknown } | undefined;
+  /** Calls `fn` when a signal may have arrived (in this process). Returns a function that unsubscribes. */
+  onArrival(fn: () => void): () => void;
+}
+
+/** The parked items of one run, in the order they were parked. */
+export class ParkedItems {
+  private items: EngineItem[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  add(item: EngineItem): void {
+    this.items.push(item);
+  }
+
+  /** The earliest `notBefore` among parked items (undefined when none has one). */
+  nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const it of this.items) if (it.notBefore !== undefined && (at === undefined || it.notBefore < at)) at = it.notBefore;
+    return at;
+  }
+
+  /** The parked waits, for listings: name, item id and timeout. */
+  get waits(): ReadonlyArray<EngineItem> {
+    return this.items;
+  }
+
+  /**
+   * Takes out the items that can run now, in parking order: a wait whose signal the mailbox has (with the signal
+   * set as `received`), a wait past its timeout (without one: the engine fails it with `SignalTimeoutError`), a
+   * sleep that is due.
+   */
+  async release(now: number, mailbox: Mailbox | undefined): Promise<EngineItem[]> {
+    const out: EngineItem[] = [];
+    const kept: EngineItem[] = [];
+    for (const it of this.items) {
+      if (it.wait !== undefined && mailbox) {
+        const got = await mailbox.take(it.wait.name, it.id);
+        if (got) {
+          out.push({ ...it, received: { payload: got.payload } });
+          continue;
+        }
+      }
+      if (it.notBefore !== undefined && it.notBefore <= now) out.push(it);
+      else kept.push(it);
+    }
+    this.items = kept;
+    return out;
+  }
+}
+
+/**
+ * Waits until a parked item may be due: the earliest `notBefore` on `clock`, a signal arriving in this process, or
+ * `pollMs` of wall-clock time (signals sent by another process to a shared store). Rejects with the run's
+ * cancellation or deadline error when `abort` aborts.
+ */
+export function untilParkedMayRun(parked: ParkedItems, clock: Clock, abort: AbortSource, mailbox: Mailbox | undefined, pollMs: number | undefined): Promise<void> {
+  if (abort.aborted) return Promise.reject(abortReason(abort));
+  return new Promise<void>((resolve, reject) => {
+    const offs: Array<() => void> = [];
+    const done = (err?: unknown) => {
+      for (const off of offs) off();
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    offs.push(abort.onAbort(() => done(abortReason(abort))));
+    const at = parked.nextAt();
+    if (at !== undefined) offs.push(atTime(clock, at, () => done()));
+    if (mailbox) offs.push(mailbox.onArrival(() => done()));
+    if (pollMs !== undefined) {
+      const t = setTimeout(() => done(), pollMs);
+      offs.push(() => clearTimeout(t));
+    }
+  });
+}
+
+/** The mailbox of a plain `run`: signals sent through its handle, kept in memory. */
+export class MemoryMailbox implements Mailbox {
+  private readonly queues = new Map<string, unknown[]>();
+  private readonly keys = new Set<string>();
+  private readonly listeners = new Set<() => void>();
+
+  /** Keeps a signal for the next wait on `name`. Returns false (nothing kept) for an idempotency key seen before. */
+  send(name: string, payload: unknown, key?: string): boolean {
+    if (key !== undefined) {
+      const k = `${name}\u0000${key}`;
+      if (this.keys.has(k)) return false;
+      this.keys.add(k);
+    }
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = []));
+    q.push(payload);
+    for (const fn of [...this.listeners]) fn();
+    return true;
+  }
+
+  take(name: string): { payload: unknown } | undefined {
+    const q = this.queues.get(name);
+    if (!q || q.length === 0) return undefined;
+    return { payload: q.shift() };
+  }
+
+  onArrival(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}

@@ -1,0 +1,36 @@
+/** The {@link Sleep} helper node: a durable timer. */
+import { node } from '../graph/decorators.js';
+import type { Node, WorkflowCtx } from '../core/node.js';
+import type { Transition } from '../core/transition.js';
+import { InvalidArgumentError } from '../core/errors.js';
+
+/** How long a {@link Sleep} waits: `{ ms }` from when it starts, or `{ until }` a time. */
+export type SleepFor = { readonly ms: number } | { readonly until: Date | number };
+
+/**
+ * Passes its input on after a delay, or at a time. The timer lives in the store (the SQLite journal, the
+ * distributed backends' delayed queue): a restart or a worker crash keeps it and it fires once; `resume` waits only
+ * for what is left. Give a fixed duration or a function of the input.
+ *
+ * ```ts
+ * wait = new Sleep<Reminder>({ ms: 2_000 });
+ * until = new Sleep<Reminder>((r) => ({ until: r.remindAt }));
+ * ```
+ *
+ * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
+ */
+@node()
+export class Sleep<T> implements Node<T, T> {
+  constructor(readonly duration: SleepFor | ((input: T) => SleepFor)) {}
+
+  process(_ctx: WorkflowCtx, input: T): Transition<T> {
+    const d = typeof this.duration === 'function' ? this.duration(input) : this.duration;
+    if ('until' in d) {
+      const until = d.until instanceof Date ? d.until.getTime() : d.until;
+      if (!Number.isFinite(until)) throw new InvalidArgumentError('Sleep until must be a valid Date or epoch ms');
+      return { type: 'sleep', value: input, ms: undefined, until };
+    }
+    if (!(typeof d.ms === 'number' && Number.isFinite(d.ms) && d.ms >= 0)) throw new InvalidArgumentError('Sleep ms must be a non-negative number');
+    return { type: 'sleep', value: input, ms: d.ms, until: undefined };
+  }
+}

@@ -1,0 +1,118 @@
+/** The {@link WaitFor} helper node: wait for a typed, named signal. */
+import { node } from '../graph/decorators.js';
+import type { Node, WorkflowCtx } from '../core/node.js';
+import type { Transition } from '../core/transition.js';
+import { InvalidArgumentError, InvalidSignalError } from '../core/errors.js';
+import { canonicalJson } from '../core/json.js';
+
+/** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
+export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
+
+/** Options of {@link WaitFor}. */
+export interface WaitForOptions<P> {
+  /** Checks a payload before it is delivered: a payload that fails is an `InvalidSignalError` and changes nothing. */
+  readonly payload: PayloadCheck<P>;
+  /** Without the signal after this long (ms from when the node started waiting), the node fails with `SignalTimeoutError`. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Waits for signal `name` and sends its payload on as this node's output. The item parks in the store (no worker
+ * slot, no lease); a signal sent before the wait begins is kept for it; each signal goes to one wait (the oldest),
+ * so two branches waiting on one name each get their own. On timeout the node fails with `SignalTimeoutError`:
+ * `@retry` waits again, `@edge.onFailure` takes the item. `floxide build` reads `name` and the payload type `P`
+ * and generates the workflow's signal map, so sending an unknown name or a wrong payload does not compile.
+ *
+ * ```ts
+ * approval = new WaitFor('approval', { payload: isDecision, timeoutMs: 24 * 3_600_000 });
+ * ```
+ *
+ * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
+ */
+@node()
+export class WaitFor<const N extends string, P, I = unknown> implements Node<I, P> {
+  constructor(
+    readonly signalName: N,
+    readonly options: WaitForOptions<P>,
+  ) {
+    if (typeof signalName !== 'string' || signalName.length === 0) throw new InvalidArgumentError('WaitFor needs a non-empty signal name');
+    const t = options?.timeoutMs;
+    if (t !== undefined && !(typeof t === 'number' && Number.isFinite(t) && t >= 0)) throw new InvalidArgumentError(`WaitFor("${signalName}") timeoutMs must be a non-negative number of ms`);
+    const p = options?.payload as unknown;
+    if (typeof p !== 'function' && typeof (p as { parse?: unknown } | undefined)?.parse !== 'function') {
+      throw new InvalidArgumentError(`WaitFor("${signalName}") needs options.payload: a type guard or a schema with parse()`);
+    }
+  }
+
+  process(_ctx: WorkflowCtx, _input: I): Transition<P> {
+    return { type: 'wait', name: this.signalName, timeoutMs: this.options.timeoutMs };
+  }
+
+  /** The payload to deliver, or `InvalidSignalError` when it fails the check. */
+  check(payload: unknown): P {
+    const c = this.options.payload;
+    if (typeof c === 'function') {
+      if (c(payload)) return payload;
+      throw new InvalidSignalError(`the payload of signal "${this.signalName}" fails its check (${c.name || 'payload'}): ${preview(payload)}`);
+    }
+    try {
+      return c.parse(payload);
+    } catch (err) {
+      throw new InvalidSignalError(`the payload of signal "${this.signalName}" fails its schema: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
+/** The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). */
+export function signalNodesOf(nodeNames: Iterable<string>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
+  const out = new Map<string, WaitFor<string, unknown>[]>();
+  for (const name of nodeNames) {
+    const n = (instance as Record<string, unknown>)[name];
+    if (n instanceof WaitFor) {
+      const list = out.get(n.signalName) ?? [];
+      list.push(n as WaitFor<string, unknown>);
+      out.set(n.signalName, list);
+    }
+  }
+  return out;
+}
+
+/**
+ * The payload to deliver for signal `name`, checked by every `WaitFor` node waiting on that name and by JSON. Throws
+ * {@link InvalidSignalError} for an unknown name or a payload that fails.
+ */
+export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>, workflow: string, name: string, payload: unknown): unknown {
+  const waits = typeof name === 'string' ? nodes.get(name) : undefined;
+  if (!waits) {
+    const known = [...nodes.keys()].map((n) => JSON.stringify(n)).join(', ');
+    throw new InvalidSignalError(`${workflow} has no signal ${JSON.stringify(name)}${known ? ` (its signals: ${known})` : ' (it waits for no signal)'}`);
+  }
+  let value = payload;
+  for (const w of waits) value = w.check(value);
+  try {
+    canonicalJson(value);
+  } catch (err) {
+    throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${(err as Error).message}`, { cause: err });
+  }
+  return value;
+}
+
+/** The signal name of a {@link WaitFor} node type. */
+export type SignalNameOf<W> = W extends WaitFor<infer N, any, any> ? N : never;
+/** The payload type of a {@link WaitFor} node type. */
+export type SignalPayloadOf<W> = W extends WaitFor<any, infer P, any> ? P : never;
+
+/** The signals of a workflow class: `{ [signal name]: payload type }`, from its `WaitFor` fields. */
+export type SignalsOf<W> = {
+  [K in keyof W as W[K] extends WaitFor<infer N, any, any> ? N : never]: SignalPayloadOf<W[K]>;
+};

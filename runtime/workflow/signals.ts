@@ -1,0 +1,32 @@
+/**
+ * The mailbox of a checkpointed run: its store, plus in-process wake-ups so that a run waiting in this process sees
+ * a signal sent from it at once (signals from other processes are read every `signalPollMs`).
+ */
+import type { Mailbox } from '../engine/parked.js';
+import type { CheckpointStore } from '../stores/contract.js';
+
+const listeners = new WeakMap<CheckpointStore, Map<string, Set<() => void>>>();
+
+/** Wakes the runs of `store` waiting in this process for a signal to `runId`. */
+export function notifyArrival(store: CheckpointStore, runId: string): void {
+  const set = listeners.get(store)?.get(runId);
+  if (set) for (const fn of [...set]) fn();
+}
+
+/** The mailbox of checkpointed run `runId`: the store's, with wake-ups from {@link notifyArrival}. */
+export function storeMailbox(store: CheckpointStore, runId: string): Mailbox {
+  return {
+    take: (name, itemId) => store.takeSignal(runId, name, itemId),
+    onArrival(fn) {
+      let byRun = listeners.get(store);
+      if (!byRun) listeners.set(store, (byRun = new Map()));
+      let set = byRun.get(runId);
+      if (!set) byRun.set(runId, (set = new Set()));
+      set.add(fn);
+      return () => {
+        set!.delete(fn);
+        if (set!.size === 0) byRun!.delete(runId);
+      };
+    },
+  };
+}

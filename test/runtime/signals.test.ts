@@ -1,0 +1,192 @@
+// Signals and durable sleep in the local modes (issue 11): `run` with a handle, `runWithCheckpoint` and `resume` on
+// memory and SQLite. Time is virtual (test/runtime/virtual-clock.ts): timeouts and sleeps fire when the test moves
+// the clock, never because the machine was slow.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, type CheckpointStore } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { ApprovalFlow, PatientApprovalFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { VirtualClock, settle, track } from './virtual-clock.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-signals-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('run: an in-memory wait with a handle', () => {
+  it('a signal sent while the node waits continues the run with its payload', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'order-1', { clock });
+    const r = track(h.result);
+    await settle();
+    expect(r.done()).toBe(false);
+    expect(h.signal('approval', { approved: true, by: 'ana' })).toBe('delivered');
+    await expect(h.result).resolves.toBe('approved by ana');
+  });
+
+  it('a signal sent before the wait begins is kept and delivered', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'order-1', { clock });
+    h.signal('approval', { approved: false, by: 'bo' });
+    await expect(h.result).resolves.toBe('rejected by bo');
+  });
+
+  it('an unknown name or a wrong payload is InvalidSignalError and changes nothing', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'order-1', { clock });
+    // @ts-expect-error: ApprovalFlow has no signal "aproval"
+    expect(() => h.signal('aproval', { approved: true, by: 'x' })).toThrow(InvalidSignalError);
+    // @ts-expect-error: the payload of "approval" is a Decision
+    expect(() => h.signal('approval', { approved: 'yes' })).toThrow(/fails its check/);
+    h.signal('approval', { approved: true, by: 'cy' });
+    await expect(h.result).resolves.toBe('approved by cy');
+  });
+
+  it('the same idempotency key applies once', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(VoteFlowDef, new VoteFlow()).start(undefined, 1, { clock });
+    expect(h.signal('vote', { vote: 'a' }, { key: 'k1' })).toBe('delivered');
+    expect(h.signal('vote', { vote: 'b' }, { key: 'k1' })).toBe('duplicate');
+    const r = track(h.result);
+    await settle();
+    expect(r.done()).toBe(false); // the second branch still waits: the repeat was not delivered
+    h.signal('vote', { vote: 'c' }, { key: 'k2' });
+    await expect(h.result).resolves.toBe('a,c');
+  });
+
+  it('two waits in parallel branches each get their own signal', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(VoteFlowDef, new VoteFlow()).start(undefined, 1, { clock });
+    await settle();
+    h.signal('vote', { vote: 'yes' });
+    h.signal('vote', { vote: 'no' });
+    await expect(h.result).resolves.toBe('no,yes');
+  });
+
+  it('never: the timeout fails the node and its fallback takes the item', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'order-1', { clock });
+    const r = track(h.result);
+    await clock.advance(999);
+    expect(r.done()).toBe(false);
+    await clock.advance(1);
+    await expect(h.result).resolves.toBe('escalated order-1 after SignalTimeoutError x1');
+  });
+
+  it('@retry waits again after a timeout, then the fallback takes the item', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow()).start(undefined, 'o', { clock });
+    await clock.advance(500); // first wait times out, retried after 1 ms
+    await clock.advance(1);
+    const r = track(h.result);
+    await settle();
+    expect(r.done()).toBe(false);
+    await clock.advance(500);
+    await expect(h.result).resolves.toBe('escalated o after SignalTimeoutError x2');
+  });
+
+  it('a signal during the retried wait is delivered to it', async () => {
+    const clock = new VirtualClock();
+    const h = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow()).start(undefined, 'o', { clock });
+    await clock.advance(501);
+    h.signal('approval', { approved: true, by: 'late' });
+    await expect(h.result).resolves.toBe('approved by late');
+  });
+
+  it('cancel reaches a waiting run', async () => {
+    const ac = new AbortController();
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'o', { clock: new VirtualClock(), signal: ac.signal });
+    await settle();
+    ac.abort();
+    await expect(h.result).rejects.toMatchObject({ name: 'CancelledError' });
+  });
+
+  it('a sleep waits on the run clock, then continues', async () => {
+    const clock = new VirtualClock();
+    const r = track(bindWorkflow(SleepFlowDef, new SleepFlow()).run(undefined, { ms: 2_000 }, { clock }));
+    await clock.advance(1_999);
+    expect(r.done()).toBe(false);
+    await clock.advance(1);
+    await expect(r.p).resolves.toBe('woke after 2000 ms');
+  });
+});
+
+const stores: Array<[string, () => CheckpointStore]> = [
+  ['memory', () => new MemoryCheckpointStore()],
+  ['sqlite', () => new SqliteCheckpointStore(join(dir, `s-${Math.random().toString(36).slice(2)}.db`))],
+];
+
+describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
+  it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
+    const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    const store = makeStore();
+    for (let round = 0; round < 20; round++) {
+      const clock = new VirtualClock();
+      const runId = `race-${round}`;
+      const when = round % 3; // 0: before the run starts, 1: racing its first steps, 2: once it waits
+      let r: ReturnType<typeof track<string>>;
+      if (when === 0) {
+        await store.createRun({ runId, workflow: 'ApprovalFlow', fingerprint: ApprovalFlowDef.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'ask', id: '0', input: 'o' } });
+        await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
+        r = track(wf.runWithCheckpoint(undefined, 'o', store, runId, { clock }));
+      } else {
+        r = track(wf.runWithCheckpoint(undefined, 'o', store, runId, { clock }));
+        while (!(await store.getRun(runId))) await new Promise((res) => setImmediate(res));
+        for (let i = 0; i < (when === 1 ? Math.floor(Math.random() * 3) : 6); i++) await new Promise((res) => setImmediate(res));
+        await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
+      }
+      expect(await wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      await expect(r.p).resolves.toBe(`approved by r${round}`);
+    }
+    await store.close();
+  });
+
+  it('a wrong payload or an unknown name is a typed error and changes nothing', async () => {
+    const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    const store = makeStore();
+    const r = track(wf.runWithCheckpoint(undefined, 'o', store, 'bad', { clock: new VirtualClock() }));
+    await settle();
+    // @ts-expect-error: wrong payload type
+    await expect(wf.signal(store, 'bad', 'approval', { approved: 1 })).rejects.toBeInstanceOf(InvalidSignalError);
+    // @ts-expect-error: unknown name
+    await expect(wf.signal(store, 'bad', 'nope', {})).rejects.toBeInstanceOf(InvalidSignalError);
+    expect(await store.pendingSignals('bad')).toEqual([]);
+    expect(r.done()).toBe(false);
+    await wf.signal(store, 'bad', 'approval', { approved: true, by: 'ok' });
+    await expect(r.p).resolves.toBe('approved by ok');
+    await expect(wf.signal(store, 'bad', 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);
+    await store.close();
+  });
+
+  it('never: the timeout routes to the fallback', async () => {
+    const clock = new VirtualClock();
+    const store = makeStore();
+    const r = track(bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).runWithCheckpoint(undefined, 'o', store, 't', { clock }));
+    await clock.advance(1_000);
+    await expect(r.p).resolves.toBe('escalated o after SignalTimeoutError x1');
+    await store.close();
+  });
+
+  it('a resumed run sleeps only the remainder', async () => {
+    const store = makeStore();
+    const wf = bindWorkflow(SleepFlowDef, new SleepFlow());
+    const clock = new VirtualClock();
+    const started = clock.now();
+    const first = track(wf.runWithCheckpoint(undefined, { ms: 2_000 }, store, 'z', { clock }));
+    await clock.advance(1_500);
+    expect(first.done()).toBe(false);
+    // Another process resumes the same stored run (the first is abandoned, as after a crash): it waits 500 ms more.
+    const clock2 = new VirtualClock();
+    await clock2.advance(clock.now() - clock2.now());
+    const resumed = track(wf.resume(store, 'z', { clock: clock2 }));
+    await clock2.advance(499);
+    expect(resumed.done()).toBe(false);
+    await clock2.advance(1);
+    await expect(resumed.p).resolves.toBe('woke after 2000 ms');
+    const cp = await store.load('z');
+    expect(clock2.now() - started).toBe(2_000);
+    expect(cp?.run.status).toBe('completed');
+    await store.close();
+  });
+});
