@@ -67,6 +67,7 @@ export const ArticleWorkflowMermaid =
 export const ArticleWorkflowDef = defineWorkflow<ArticleWorkflow, ArticleWorkflowWorkItem, ArticleWorkflowInput, ArticleWorkflowOutput, ArticleWorkflowContext>({
   name: 'ArticleWorkflow',
   fingerprint: '7c0e40b241f166c2',
+  accepts: ['1ecff6d76fca5cc5'],
   source: 'examples/article.ts',
   workflowClass: ArticleWorkflow,
   contextClass: ArticleCtx,

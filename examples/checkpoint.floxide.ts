@@ -61,6 +61,7 @@ export const CounterWorkflowMermaid =
 export const CounterWorkflowDef = defineWorkflow<CounterWorkflow, CounterWorkflowWorkItem, CounterWorkflowInput, CounterWorkflowOutput, CounterWorkflowContext>({
   name: 'CounterWorkflow',
   fingerprint: '4c46eb93046ddb4c',
+  accepts: ['ddc7bc155eb47df0'],
   source: 'examples/checkpoint.ts',
   workflowClass: CounterWorkflow,
   contextClass: CounterCtx,

@@ -95,6 +95,7 @@ export const OrderWorkflowMermaid =
 export const OrderWorkflowDef = defineWorkflow<OrderWorkflow, OrderWorkflowWorkItem, OrderWorkflowInput, OrderWorkflowOutput, OrderWorkflowContext>({
   name: 'OrderWorkflow',
   fingerprint: '4b1926432e0cee6b',
+  accepts: ['ef49fab600d8f6a2'],
   source: 'examples/order.ts',
   workflowClass: OrderWorkflow,
   contextClass: OrderCtx,

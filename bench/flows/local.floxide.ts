@@ -122,6 +122,7 @@ export const LoopBenchMermaid =
 export const LoopBenchDef = defineWorkflow<LoopBench, LoopBenchWorkItem, LoopBenchInput, LoopBenchOutput, LoopBenchContext>({
   name: 'LoopBench',
   fingerprint: 'f96fdb8c250632a4',
+  accepts: ['ce774799465b5a80'],
   source: 'bench/flows/local.ts',
   workflowClass: LoopBench,
   contextClass: BenchCtx,

@@ -183,6 +183,7 @@ export const LoopWorkflowMermaid =
 export const LoopWorkflowDef = defineWorkflow<LoopWorkflow, LoopWorkflowWorkItem, LoopWorkflowInput, LoopWorkflowOutput, LoopWorkflowContext>({
   name: 'LoopWorkflow',
   fingerprint: '40babd0c5e7b17c1',
+  accepts: ['9e17848d59f731b5'],
   source: 'test/runtime/flows/loop.ts',
   workflowClass: LoopWorkflow,
   contextClass: LoopCtx,
