@@ -139,6 +139,7 @@ class MeteredStore implements CheckpointStore {
   fail: CheckpointStore['fail'] = (id, e) => this.inner.fail(id, e);
   cancel: CheckpointStore['cancel'] = (id, r) => this.inner.cancel(id, r);
   reopen: CheckpointStore['reopen'] = (id) => this.inner.reopen(id);
+  migrate: CheckpointStore['migrate'] = (id, m) => this.inner.migrate(id, m);
   signal: CheckpointStore['signal'] = (id, n, p, k) => this.inner.signal(id, n, p, k);
   takeSignal: CheckpointStore['takeSignal'] = (id, n, i) => this.inner.takeSignal(id, n, i);
   pendingSignals: CheckpointStore['pendingSignals'] = (id) => this.inner.pendingSignals(id);

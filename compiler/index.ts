@@ -22,3 +22,6 @@ export { generatedModuleFreshness, type ModuleFreshness } from './freshness.js';
 export { dotOf, mermaidOf, emitWorkflow, type Emitted, type ImportSpec, type ModuleRef } from './emit/index.js';
 export { renderModule, renderModules, writeOutputs, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule, type WriteResult } from './writer.js';
 export { buildProject, buildFromAnalysis, watchProject, graphOf, formatBuildResult, renderDocs, renderSvg, ExitCode, type BuildOptions, type BuildResult, type BuildReport, type WatchHandle, type GraphOptions } from './build.js';
+// Versions on record and migration of checkpointed runs between them (`floxide runs migrate`).
+export { readRecord, type VersionsRecord, type GraphVersion, type VersionNode } from './versions/record.js';
+export { migrateRun, planMigration, blockingLines, type MigrateRunOptions, type MigrationPlan, type BlockingItem, type PendingWork, type MigratableStore } from './versions/migrate.js';

@@ -90,6 +90,11 @@ export interface WorkflowModel {
   terminals: string[];
   /** The graph fingerprint ({@link ../runtime/graph/shape.ts}). */
   fingerprint: string;
+  /**
+   * Older versions on record whose runs this graph can continue as they are (no unsafe change: docs/deploying.md);
+   * set by the versions check of `floxide build`, emitted as the definition's `accepts`.
+   */
+  compatible?: string[];
 }
 
 export interface FlowModel {

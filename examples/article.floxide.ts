@@ -66,7 +66,7 @@ export const ArticleWorkflowMermaid =
 
 export const ArticleWorkflowDef = defineWorkflow<ArticleWorkflow, ArticleWorkflowWorkItem, ArticleWorkflowInput, ArticleWorkflowOutput, ArticleWorkflowContext>({
   name: 'ArticleWorkflow',
-  fingerprint: '1ecff6d76fca5cc5',
+  fingerprint: '7c0e40b241f166c2',
   source: 'examples/article.ts',
   workflowClass: ArticleWorkflow,
   contextClass: ArticleCtx,

@@ -60,7 +60,7 @@ export const CounterWorkflowMermaid =
 
 export const CounterWorkflowDef = defineWorkflow<CounterWorkflow, CounterWorkflowWorkItem, CounterWorkflowInput, CounterWorkflowOutput, CounterWorkflowContext>({
   name: 'CounterWorkflow',
-  fingerprint: 'ddc7bc155eb47df0',
+  fingerprint: '4c46eb93046ddb4c',
   source: 'examples/checkpoint.ts',
   workflowClass: CounterWorkflow,
   contextClass: CounterCtx,

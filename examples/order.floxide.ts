@@ -94,7 +94,7 @@ export const OrderWorkflowMermaid =
 
 export const OrderWorkflowDef = defineWorkflow<OrderWorkflow, OrderWorkflowWorkItem, OrderWorkflowInput, OrderWorkflowOutput, OrderWorkflowContext>({
   name: 'OrderWorkflow',
-  fingerprint: 'ef49fab600d8f6a2',
+  fingerprint: '4b1926432e0cee6b',
   source: 'examples/order.ts',
   workflowClass: OrderWorkflow,
   contextClass: OrderCtx,

@@ -58,7 +58,7 @@ export const PaymentsWorkflowMermaid =
 
 export const PaymentsWorkflowDef = defineWorkflow<PaymentsWorkflow, PaymentsWorkflowWorkItem, PaymentsWorkflowInput, PaymentsWorkflowOutput, PaymentsWorkflowContext>({
   name: 'PaymentsWorkflow',
-  fingerprint: '8a02e71621ae592f',
+  fingerprint: '640771b7795b82b0',
   source: 'examples/payments.ts',
   workflowClass: PaymentsWorkflow,
   contextClass: PaymentsCtx,

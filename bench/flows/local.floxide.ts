@@ -121,7 +121,7 @@ export const LoopBenchMermaid =
 
 export const LoopBenchDef = defineWorkflow<LoopBench, LoopBenchWorkItem, LoopBenchInput, LoopBenchOutput, LoopBenchContext>({
   name: 'LoopBench',
-  fingerprint: 'ce774799465b5a80',
+  fingerprint: 'f96fdb8c250632a4',
   source: 'bench/flows/local.ts',
   workflowClass: LoopBench,
   contextClass: BenchCtx,

@@ -7,6 +7,7 @@ import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBa
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { addMigrateCommand } from './runs-migrate.js';
 
 const EXAMPLES = `
 Examples:
@@ -22,6 +23,7 @@ Examples:
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
   $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
+  $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
@@ -368,6 +370,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         );
       });
     });
+
+  addMigrateCommand(cmd, io);
 
   return cmd;
 };

@@ -23,5 +23,6 @@ export function shapeOfModel(wf: WorkflowModel): GraphShape {
     retry: wf.nodes.filter((n) => n.retry).map((n) => [n.name, normalizeRetry(n.retry!)] as GraphShape['retry'][number]),
     timeouts: wf.nodes.filter((n) => n.timeoutMs !== undefined).map((n) => [n.name, n.timeoutMs!] as [string, number]),
     joins: wf.nodes.filter((n) => n.join).map((n) => n.name),
+    merges: wf.contextFields.map((f) => [f.name, f.strategy]),
   });
 }

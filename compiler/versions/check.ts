@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../writer.js';
-import { compareVersions, type VersionChange } from './compare.js';
+import { compareVersions, isCompatible, type VersionChange } from './compare.js';
 import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion } from './record.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
@@ -131,13 +131,17 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
       const now = versionOf(wf);
       const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
       const accepts = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
+      const compatible: string[] = [];
       for (const old of recorded) {
         const changes = compareVersions(old, now, { accepts: (o, n) => accepts(n.file, o.input, n.input) });
+        if (old.id !== now.id && isCompatible(changes)) compatible.push(old.id);
         for (const c of changes) {
           const d = diagnosticOf(wf, old, now, c, opts.strict ?? false);
           if (d) result.diagnostics.push(d);
         }
       }
+      if (compatible.length > 0) wf.compatible = compatible;
+      else delete wf.compatible;
       if (!(record.workflows[wf.name] ?? []).some((v) => v.id === now.id)) {
         const previous = recorded[recorded.length - 1];
         result.notes.push({

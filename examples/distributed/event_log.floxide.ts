@@ -76,7 +76,7 @@ export const EventLogWorkflowMermaid =
 
 export const EventLogWorkflowDef = defineWorkflow<EventLogWorkflow, EventLogWorkflowWorkItem, EventLogWorkflowInput, EventLogWorkflowOutput, EventLogWorkflowContext>({
   name: 'EventLogWorkflow',
-  fingerprint: 'e601fdc5af620317',
+  fingerprint: 'd2e06ac171d9b821',
   source: 'examples/distributed/event_log.ts',
   workflowClass: EventLogWorkflow,
   contextClass: EventCtx,

@@ -66,7 +66,7 @@ export const OrchestratedMergeWorkflowMermaid =
 
 export const OrchestratedMergeWorkflowDef = defineWorkflow<OrchestratedMergeWorkflow, OrchestratedMergeWorkflowWorkItem, OrchestratedMergeWorkflowInput, OrchestratedMergeWorkflowOutput, OrchestratedMergeWorkflowContext>({
   name: 'OrchestratedMergeWorkflow',
-  fingerprint: '4e2208f639db45f0',
+  fingerprint: 'd63878054c43f2f3',
   source: 'examples/distributed/orchestrated_merge.ts',
   workflowClass: OrchestratedMergeWorkflow,
   contextClass: MergeCtx,

@@ -65,7 +65,8 @@ export class InvalidScheduleError extends InvalidArgumentError {
 }
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
-
+/** Moving a run to another graph version is not type-safe: the message lists the blocking items. */
+export class MigrationBlockedError extends defineError('MigrationBlockedError', 'FLOXIDE_MIGRATION_BLOCKED') {}
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
@@ -153,6 +154,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
+  MigrationBlockedError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

@@ -7,7 +7,7 @@ import { workflowMetaOf } from '../graph/decorators.js';
 import type { AnyWorkflowDef, NodeSpec, NormalizedRetry } from '../graph/definition.js';
 import { InvalidArgumentError, StaleGeneratedModuleError } from '../core/errors.js';
 import { fingerprintOf, graphShapeOf } from '../graph/shape.js';
-import { describeGraphChanges } from '../graph/staleness.js';
+import { contextClassOf, describeContextChanges, describeGraphChanges } from '../graph/staleness.js';
 
 export interface Target {
   readonly name: string;
@@ -57,8 +57,8 @@ export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
       `the generated definition ${def.name}${from} points at a class that is not decorated with @workflow: run floxide build`,
     );
   }
-  const actual = fingerprintOf(graphShapeOf(meta));
-  if (actual !== def.fingerprint) {
+  const actual = fingerprintOf(graphShapeOf(meta, contextClassOf(def, meta)));
+  if (actual !== def.fingerprint || describeContextChanges(def, meta).length > 0) {
     const changes = describeGraphChanges(def, meta);
     throw new StaleGeneratedModuleError(
       `the generated module of ${def.name}${from} is stale: ${changes.length > 0 ? changes.join('; ') : `its graph changed (fingerprint ${def.fingerprint}, source ${actual})`}; run floxide build`,

@@ -60,6 +60,11 @@ export interface WorkflowDef<W, WI extends WorkItemBase, I, O, C> {
   readonly name: string;
   /** Graph fingerprint computed by the compiler; compared with the decorators at bind time and with checkpoints. */
   readonly fingerprint: string;
+  /**
+   * Older graph versions whose checkpointed runs this one continues as they are (the build found no unsafe change
+   * since them): `resume` moves such a run to this version instead of refusing it.
+   */
+  readonly accepts?: readonly string[];
   /** The source file the module was generated from, relative to the project root (what errors name). */
   readonly source?: string;
   /** The decorated workflow class (its registry metadata is what the fingerprint is checked against). */

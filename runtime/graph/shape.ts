@@ -4,7 +4,7 @@
  * stale, and a checkpoint written under another fingerprint belongs to another graph.
  */
 import { createHash } from 'node:crypto';
-import type { RetryOptions, WorkflowMeta } from './decorators.js';
+import { mergeStrategiesOf, type MergeStrategyName, type RetryOptions, type WorkflowMeta } from './decorators.js';
 
 export type EdgeKind = 'success' | 'fallback' | 'branch' | 'otherwise';
 
@@ -29,6 +29,11 @@ export interface GraphShape {
   retry: Array<[string, Required<Omit<RetryOptions, 'retryOn'>> & { retryOn: string[] | null }]>;
   timeouts: Array<[string, number]>;
   joins: string[];
+  /**
+   * The context fields' merge strategies, sorted by field; `lastWrite` (a field's default) is left out, and so is
+   * the whole entry when no field has another strategy (such graphs keep the fingerprints they had before it).
+   */
+  merges?: Array<[string, MergeStrategyName]>;
 }
 
 /** Fills a retry policy's defaults (the values the engine uses when an option is omitted). */
@@ -59,7 +64,14 @@ export function canonicalShape(s: GraphShape): GraphShape {
     retry: [...s.retry].map(([n, r]) => [n, normalizeRetry(r)] as GraphShape['retry'][number]).sort((a, b) => cmp(a[0], b[0])),
     timeouts: [...s.timeouts].sort((a, b) => cmp(a[0], b[0])),
     joins: [...s.joins].sort(cmp),
+    ...mergesPart(s.merges ?? []),
   };
+}
+
+/** The `merges` entry of a canonical shape: the strategies other than `lastWrite`, by field; none when there are none. */
+function mergesPart(merges: ReadonlyArray<readonly [string, MergeStrategyName]>): Pick<GraphShape, 'merges'> {
+  const kept = merges.filter(([, s]) => s !== 'lastWrite').map(([n, s]) => [n, s] as [string, MergeStrategyName]);
+  return kept.length > 0 ? { merges: kept.sort((a, b) => cmp(a[0], b[0])) } : {};
 }
 
 /** The graph fingerprint: 16 hex digits of the SHA-256 of the canonical shape. */
@@ -67,8 +79,12 @@ export function fingerprintOf(shape: GraphShape): string {
   return createHash('sha256').update(JSON.stringify(canonicalShape(shape))).digest('hex').slice(0, 16);
 }
 
-/** The shape as the decorators recorded it at run time. */
-export function graphShapeOf(meta: WorkflowMeta): GraphShape {
+/**
+ * The shape as the decorators recorded it at run time. `context` is the context class whose `@merge.*` strategies
+ * count: the `context:` option's by default; a context class inferred from the nodes' types (no option) is known only
+ * to the compiler, so the engine passes the generated module's `contextClass`.
+ */
+export function graphShapeOf(meta: WorkflowMeta, context: WorkflowMeta['options']['context'] = meta.options.context): GraphShape {
   const nodes = [meta.options.start];
   const edges: EdgeShape[] = [];
   const retry: GraphShape['retry'] = [];
@@ -94,5 +110,6 @@ export function graphShapeOf(meta: WorkflowMeta): GraphShape {
     retry,
     timeouts,
     joins,
+    merges: context ? [...mergeStrategiesOf(context)].map(([n, m]) => [n, m.strategy]) : [],
   });
 }

@@ -3,7 +3,7 @@
  * `StaleGeneratedModuleError` says beyond "the fingerprints differ". The generated `XNodes` table carries each node's
  * edges and options; the decorator registry carries the source's.
  */
-import type { FieldMeta, WorkflowMeta } from './decorators.js';
+import { mergeStrategiesOf, type FieldMeta, type WorkflowMeta } from './decorators.js';
 import type { AnyWorkflowDef, NodeSpec } from './definition.js';
 import { normalizeRetry } from './shape.js';
 
@@ -72,6 +72,31 @@ export function describeGraphChanges(def: AnyWorkflowDef, meta: WorkflowMeta): s
     const b = partsOfField(meta.fields.get(name), discriminant);
     const what = (Object.keys(a) as Array<keyof NodeParts>).filter((k) => a[k] !== b[k]);
     if (what.length > 0) out.push(`node ${name}: ${what.join(', ')} changed`);
+  }
+  out.push(...describeContextChanges(def, meta));
+  return out;
+}
+
+/** The context class whose `@merge.*` decorators are the source's strategies: the `context:` option's, else the inferred one the module names. */
+export function contextClassOf(def: AnyWorkflowDef, meta: WorkflowMeta): WorkflowMeta['options']['context'] {
+  return meta.options.context ?? def.contextClass;
+}
+
+/**
+ * The context fields whose merge strategy in the generated module (`contextFields`) differs from the source's
+ * `@merge.*` decorators (`context field low: max -> min`), sorted by field; a field missing on one side is
+ * `lastWrite`. The fingerprint covers the strategies too, but a module's `contextFields` are what its runs merge by,
+ * so they are compared as well.
+ */
+export function describeContextChanges(def: AnyWorkflowDef, meta: WorkflowMeta): string[] {
+  const context = contextClassOf(def, meta);
+  const source = context ? mergeStrategiesOf(context) : new Map();
+  const generated = (def.contextFields ?? {}) as Record<string, string>;
+  const out: string[] = [];
+  for (const name of [...new Set([...Object.keys(generated), ...source.keys()])].sort()) {
+    const was = generated[name] ?? 'lastWrite';
+    const now = source.get(name)?.strategy ?? 'lastWrite';
+    if (was !== now) out.push(`context field ${name}: ${was} -> ${now}`);
   }
   return out;
 }

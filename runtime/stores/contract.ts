@@ -104,6 +104,24 @@ export interface CheckpointTerminalCommit {
   readonly seq: number;
 }
 
+/** What {@link CheckpointStore.migrate} does to a run: move it from graph `from` to graph `to`. */
+export interface CheckpointMigration {
+  /** The fingerprint the run must have now (else `FingerprintMismatchError`, nothing written). */
+  readonly from: string;
+  /** The fingerprint it gets. */
+  readonly to: string;
+  /** Old node name -> new node name: pending items (and settlement items' arrivals) for `old` are rewritten to `new`. */
+  readonly renames: Readonly<Record<string, string>>;
+}
+
+/** A pending item with its node names moved by `renames` (the item itself when nothing changes). */
+export function renamedItem(item: EngineItem, renames: Readonly<Record<string, string>>): EngineItem {
+  const to = (n: string | undefined) => (n !== undefined && Object.hasOwn(renames, n) ? renames[n] : n);
+  const settle = item.settle?.some((a) => to(a.node) !== a.node) ? item.settle.map((a) => ({ ...a, node: to(a.node) })) : item.settle;
+  if (to(item.node) === item.node && settle === item.settle) return item;
+  return { ...item, node: to(item.node)!, ...(settle ? { settle } : {}) };
+}
+
 /**
  * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/distributed/ids.ts) and reject with typed errors:
  * `RunInputMismatchError`, `RunNotFoundError`, `RunStateError` (writing to a finished run), `CorruptStateError`
@@ -137,6 +155,13 @@ export interface CheckpointStore {
   cancel(runId: string, reason?: SerializedError): Promise<boolean>;
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
   reopen(runId: string): Promise<void>;
+  /**
+   * One transaction: moves a `running` or `failed` run from graph `migration.from` to `migration.to`, rewriting its
+   * pending items' node names by `migration.renames` ({@link renamedItem}). Whether the move is type-safe is the
+   * caller's question (`migrateRun`, compiler/versions/migrate.ts). Another current fingerprint:
+   * `FingerprintMismatchError`; a completed or cancelled run: `RunStateError`. Nothing is written then.
+   */
+  migrate(runId: string, migration: CheckpointMigration): Promise<void>;
   /**
    * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
    * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.

@@ -5,9 +5,11 @@
 import { arrivalJson } from '../engine/commit.js';
 import { ParkedGroups } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
-import { RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
+import { FingerprintMismatchError, RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
+  renamedItem,
   type Checkpoint,
+  type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
   type NewCheckpointRun,
@@ -171,6 +173,16 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (r.status !== 'failed') throw new RunStateError(`run ${runId} is ${r.status}; only a failed run can be reopened`);
     r.status = 'running';
     r.error = undefined;
+    r.updatedAt = Date.now();
+  }
+
+  async migrate(runId: string, m: CheckpointMigration): Promise<void> {
+    const r = this.existing(runId);
+    if (r.status !== 'running' && r.status !== 'failed') throw new RunStateError(`run ${runId} is ${r.status}; only an open run can be migrated`);
+    if (r.fingerprint !== m.from) throw new FingerprintMismatchError(`run ${runId} is on graph ${r.fingerprint}, not ${m.from}`);
+    const items = [...r.items].map(([id, t]) => [id, toJson(renamedItem(safeJsonParse(t, `run ${runId} item`) as EngineItem, m.renames), 'a work item')] as const);
+    r.items = new Map(items);
+    r.fingerprint = m.to;
     r.updatedAt = Date.now();
   }
 

@@ -12,6 +12,7 @@ import { settlementItemJson } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
+  FingerprintMismatchError,
   FloxideError,
   InvalidArgumentError,
   RunInputMismatchError,
@@ -22,7 +23,9 @@ import {
 } from '../core/errors.js';
 import {
   CHECKPOINT_STATUSES,
+  renamedItem,
   type Checkpoint,
+  type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
   type NewCheckpointRun,
@@ -203,7 +206,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly s: Record<
     | 'getRun' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
     | 'journal' | 'journalItems' | 'arrivals'
-    | 'unconsumed' | 'startPending' | 'stepCount'
+    | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
     | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
@@ -211,6 +214,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
   private readonly completeTx: Database.Transaction<(runId: string, c: CheckpointTerminalCommit) => EngineItem[]>;
+  private readonly migrateTx: Database.Transaction<(runId: string, m: CheckpointMigration) => void>;
   private readonly createTx: Database.Transaction<(run: NewCheckpointRun, input: string) => boolean>;
   private readonly checkpointer: WalCheckpointer | undefined;
   private readonly inlinePages: number;
@@ -315,6 +319,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `SELECT start FROM (SELECT start, start ->> '$.id' AS id FROM floxide_runs WHERE run_no = @no) AS p
          WHERE ${notConsumed('p.id')}`,
       ),
+      journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)'),
+      setJournalItems: p('UPDATE floxide_journal SET items = ? WHERE k = ?'),
+      migrateRun: p('UPDATE floxide_runs SET fingerprint = ?, start = ?, updated_at = ? WHERE run_id = ?'),
       stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
@@ -379,6 +386,22 @@ export class SqliteCheckpointStore implements CheckpointStore {
       return this.insertStep(runId, c, c.items.concat(created), created);
     });
 
+    // Rewrites, in the journal rows that enqueued them (or the start item), the pending items whose node is renamed.
+    this.migrateTx = this.db.transaction((runId: string, m: CheckpointMigration): void => {
+      const row = this.requireRun(runId);
+      if (row.status !== 'running' && row.status !== 'failed') throw new RunStateError(`run ${runId} is ${row.status}; only an open run can be migrated`);
+      if (row.fingerprint !== m.from) throw new FingerprintMismatchError(`run ${runId} is on graph ${row.fingerprint}, not ${m.from}`);
+      const moved = new Set(this.fold(row, false).items.filter((it) => renamedItem(it, m.renames) !== it).map((it) => it.id));
+      const rename = (it: EngineItem) => (moved.has(it.id) ? renamedItem(it, m.renames) : it);
+      for (const r of this.s.journalRows.all({ no: row.run_no }) as { k: number | bigint; items: string }[]) {
+        const items = safeJsonParse(r.items, `run ${runId} journal items`) as EngineItem[];
+        if (items.some((it) => moved.has(it.id))) this.s.setJournalItems.run(toJson(items.map(rename), 'the work items'), r.k);
+      }
+      const start = rename(parseItem(row.start, runId));
+      this.s.migrateRun.run(m.to, toJson(start, 'the start item'), Date.now(), runId);
+      this.tracks.delete(runId);
+    });
+
     this.completeTx = this.db.transaction((runId: string, c: CheckpointTerminalCommit): EngineItem[] => {
       const output = toJson(c.output, 'the run output');
       if (!this.insertStep(runId, { ...c, items: [], arrivals: [] }, [], []).applied) {
@@ -396,6 +419,16 @@ export class SqliteCheckpointStore implements CheckpointStore {
     assertRunId(run.runId);
     const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
+  }
+
+  /** Ids of the open (running or failed) runs, oldest first: what `floxide runs migrate --all` moves. */
+  async openRunIds(): Promise<string[]> {
+    return this.guard(() => (this.db.prepare(`SELECT run_id FROM floxide_runs WHERE status IN ('running', 'failed') ORDER BY run_no`).all() as { run_id: string }[]).map((r) => r.run_id));
+  }
+
+  async migrate(runId: string, m: CheckpointMigration): Promise<void> {
+    assertRunId(runId);
+    return this.write(() => this.migrateTx.immediate(runId, m));
   }
 
   async load(runId: string): Promise<Checkpoint | undefined> {

@@ -296,14 +296,27 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     } else {
       this.checkInput(cp, input);
     }
-    this.checkFingerprint(cp);
-    return this.continueRun(store, cp, options);
+    return this.continueRun(store, await this.onThisVersion(store, cp), options);
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {
     const cp = await this.loadOrThrow(store, runId);
+    return this.continueRun(store, await this.onThisVersion(store, cp), options);
+  }
+
+  /**
+   * The checkpoint on this graph: as it is, or (an open run of an older version this one `accepts`) moved to it in
+   * the store first. Any other graph: `FingerprintMismatchError`.
+   */
+  private async onThisVersion(store: CheckpointStore, cp: Checkpoint): Promise<Checkpoint> {
+    const def = this.wf.def;
+    const open = cp.run.status === 'running' || cp.run.status === 'failed';
+    if (open && cp.run.workflow === def.name && cp.run.fingerprint !== def.fingerprint && def.accepts?.includes(cp.run.fingerprint)) {
+      await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: def.fingerprint, renames: {} });
+      return this.loadOrThrow(store, cp.run.runId);
+    }
     this.checkFingerprint(cp);
-    return this.continueRun(store, cp, options);
+    return cp;
   }
 
   async storedContext(store: CheckpointStore, runId: string): Promise<C> {

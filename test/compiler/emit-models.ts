@@ -56,7 +56,7 @@ export const articleWorkflow: WorkflowModel = workflowModel(A, 'ArticleWorkflow'
   ],
   edges: [edgeModel(A, 'outline', 'draft'), edgeModel(A, 'draft', 'review'), edgeModel(A, 'draft', 'apology', 'fallback')],
   terminals: ['review', 'apology'],
-  fingerprint: '1ecff6d76fca5cc5',
+  fingerprint: '7c0e40b241f166c2',
 });
 
 const N = 'examples/nested.ts';

@@ -360,6 +360,10 @@ export class ObservedCheckpointStore implements CheckpointStore {
     return this.inner.reopen(runId);
   }
 
+  migrate(runId: string, migration: Parameters<CheckpointStore['migrate']>[1]): Promise<void> {
+    return this.inner.migrate(runId, migration);
+  }
+
   signal(runId: string, name: string, payload: unknown, key?: string) {
     return this.inner.signal(runId, name, payload, key);
   }

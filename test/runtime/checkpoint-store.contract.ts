@@ -9,6 +9,7 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  FingerprintMismatchError,
   type CheckpointStore,
   type EngineItem,
   type JoinArrival,
@@ -122,6 +123,28 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       expect(await s.cancel('r4')).toBe(false);
       await s.fail('r4', { name: 'Error', message: 'late' });
       expect((await s.getRun('r4'))!.status).toBe('completed');
+      await s.close();
+    });
+
+    it('migrate moves an open run to another fingerprint, renaming its pending items (start item included) in one write', async () => {
+      const s = await make();
+      await s.createRun(newRun('m1'));
+      await s.commitStep('m1', { itemId: '0', items: [{ node: 'b', id: '1', input: 1 }, { node: 'c', id: '2', input: 2 }], arrivals: [], delta: undefined, counter: 2, seq: 1 });
+      await s.createRun(newRun('m2'));
+      await expect(s.migrate('m1', { from: 'other', to: 'fp2', renames: { b: 'bb' } })).rejects.toBeInstanceOf(FingerprintMismatchError);
+      expect((await s.load('m1'))!.items.map((it) => it.node)).toEqual(['b', 'c']);
+      await s.migrate('m1', { from: 'fp', to: 'fp2', renames: { b: 'bb' } });
+      await s.migrate('m2', { from: 'fp', to: 'fp2', renames: { a: 'aa' } });
+      const cp = (await s.load('m1'))!;
+      expect(cp.run.fingerprint).toBe('fp2');
+      expect(cp.items).toEqual([{ node: 'bb', id: '1', input: 1 }, { node: 'c', id: '2', input: 2 }]);
+      expect((await s.load('m2'))!.items).toEqual([{ ...start, node: 'aa' }]);
+      // The run goes on from the renamed items.
+      await s.commitStep('m1', { itemId: '1', items: [], arrivals: [], delta: undefined, counter: 2, seq: 2 });
+      expect((await s.load('m1'))!.items.map((it) => it.node)).toEqual(['c']);
+      await s.complete('m1', { itemId: '2', output: 'ok', delta: undefined, counter: 2, seq: 3 });
+      await expect(s.migrate('m1', { from: 'fp2', to: 'fp3', renames: {} })).rejects.toBeInstanceOf(RunStateError);
+      await expect(s.migrate('missing', { from: 'fp', to: 'fp2', renames: {} })).rejects.toBeInstanceOf(RunNotFoundError);
       await s.close();
     });
 

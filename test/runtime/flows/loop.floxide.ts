@@ -182,7 +182,7 @@ export const LoopWorkflowMermaid =
 
 export const LoopWorkflowDef = defineWorkflow<LoopWorkflow, LoopWorkflowWorkItem, LoopWorkflowInput, LoopWorkflowOutput, LoopWorkflowContext>({
   name: 'LoopWorkflow',
-  fingerprint: '9e17848d59f731b5',
+  fingerprint: '40babd0c5e7b17c1',
   source: 'test/runtime/flows/loop.ts',
   workflowClass: LoopWorkflow,
   contextClass: LoopCtx,

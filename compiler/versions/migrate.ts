@@ -1,0 +1,159 @@
+/**
+ * Moving an open run from the graph version it is on to another one on record (issue 10, migration). The versions
+ * are compared with {@link compareVersions} under the renames given (`old -> new`); what blocks is what the run
+ * holds that would not mean the same in the target:
+ *
+ * - a pending item whose node (renamed) is not in the target, or whose input type the target node does not accept
+ *   (the old type is not assignable to the new one);
+ * - a pending item or parked arrival of a `@join()` whose fan-out changed (parked arrivals count the old one);
+ * - a parked join arrival for a renamed node (arrivals stay as they were parked: let the group settle first);
+ * - a context field whose merge strategy changed (the stored deltas follow the old one): blocks every run.
+ *
+ * {@link planMigration} is the pure judgement; {@link migrateRun} applies it to a run of a checkpoint store
+ * (SQLite, memory) with the store's one atomic `migrate`.
+ */
+import { InvalidArgumentError, MigrationBlockedError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
+import type { TypeProbe } from './check.js';
+import { compareVersions, type VersionChange } from './compare.js';
+import type { GraphVersion, VersionsRecord } from './record.js';
+
+/** What a run holds: its pending items and its parked join arrivals (structurally, a checkpoint's). */
+export interface PendingWork {
+  readonly items: readonly { readonly id: string; readonly node: string }[];
+  readonly arrivals: readonly { readonly group: string; readonly node: string | undefined }[];
+}
+
+/** One thing that keeps a run from moving. */
+export interface BlockingItem {
+  /** The pending item's id, or the join group of a parked arrival. */
+  item?: string;
+  /** The node it is for (as named in the run's version). */
+  node?: string;
+  /** The context field, for a merge strategy change. */
+  field?: string;
+  reason: string;
+}
+
+export interface MigrationPlan {
+  workflow: string;
+  from: string;
+  to: string;
+  /** Old node name -> new node name. */
+  renames: Record<string, string>;
+  /** Every difference between the two versions, judged under the renames. */
+  changes: VersionChange[];
+  /** Empty when the run can move. */
+  blocking: BlockingItem[];
+}
+
+/** Input type assignability: `(file of the new node, old type, new type)`; only asked when the texts differ. */
+export type Accepts = (file: string, oldType: string, newType: string) => boolean;
+
+/** Checks that every rename maps a node of `from` to a node of `to` (`InvalidArgumentError` otherwise). */
+function checkRenames(from: GraphVersion, to: GraphVersion, renames: Readonly<Record<string, string>>): void {
+  for (const [o, n] of Object.entries(renames)) {
+    if (!from.nodes.some((x) => x.name === o)) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${from.id} has no node ${o}`);
+    if (!to.nodes.some((x) => x.name === n)) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${to.id} has no node ${n}`);
+  }
+}
+
+/** What blocks moving a run holding `pending` from `from` to `to` under `renames`. Pure. */
+export function planMigration(workflow: string, from: GraphVersion, to: GraphVersion, renames: Readonly<Record<string, string>>, pending: PendingWork, accepts: Accepts): MigrationPlan {
+  checkRenames(from, to, renames);
+  const renamed = (n: string) => (Object.hasOwn(renames, n) ? renames[n]! : n);
+  const oldNodes = new Map(from.nodes.map((n) => [n.name, n]));
+  const newNodes = new Map(to.nodes.map((n) => [n.name, n]));
+  const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input) });
+  const changedJoins = new Set(changes.filter((c) => c.kind === 'join-changed').map((c) => c.node));
+  const blocking: BlockingItem[] = [];
+  for (const it of pending.items) {
+    const target = newNodes.get(renamed(it.node));
+    const old = oldNodes.get(it.node);
+    if (!target) {
+      const guess = changes.find((c) => c.kind === 'node-removed' && c.node === it.node)?.renameGuess;
+      blocking.push({ item: it.id, node: it.node, reason: `node ${it.node} is not in version ${to.id}${guess ? ` (renamed? --rename ${it.node}=${guess})` : ''}` });
+    } else if (old && old.input !== target.input && !accepts(target.file, old.input, target.input)) {
+      blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${target.input}, not ${old.input}` });
+    } else if (changedJoins.has(target.name)) {
+      blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
+    }
+  }
+  for (const a of pending.arrivals) {
+    if (a.node === undefined) continue;
+    if (changedJoins.has(renamed(a.node))) blocking.push({ item: a.group, node: a.node, reason: `join arrivals parked in group ${a.group} count the old fan-out into ${a.node}` });
+    else if (renamed(a.node) !== a.node) blocking.push({ item: a.group, node: a.node, reason: `join arrivals parked in group ${a.group} are for ${a.node}: let the group settle before renaming it` });
+  }
+  for (const c of changes) if (c.kind === 'merge-changed') blocking.push({ field: c.field, reason: `${c.text}: the stored context deltas follow the old strategy` });
+  return { workflow, from: from.id, to: to.id, renames: { ...renames }, changes, blocking };
+}
+
+/** The blocking items, one per line, for messages. */
+export function blockingLines(plan: MigrationPlan): string {
+  return plan.blocking.map((b) => `  ${b.item !== undefined ? `${b.item}: ` : ''}${b.reason}`).join('\n');
+}
+
+/** A checkpoint store as {@link migrateRun} uses it (`CheckpointStore` is one). */
+export interface MigratableStore {
+  load(runId: string): Promise<
+    | {
+        readonly run: { readonly workflow: string; readonly fingerprint: string; readonly status: string };
+        readonly items: PendingWork['items'];
+        readonly arrivals: PendingWork['arrivals'];
+      }
+    | undefined
+  >;
+  migrate(runId: string, migration: { from: string; to: string; renames: Readonly<Record<string, string>> }): Promise<void>;
+}
+
+export interface MigrateRunOptions {
+  /** The versions on record (the workflow's `<file>.floxide.versions.json`, read with `readRecord`). */
+  record: VersionsRecord;
+  /** The target version id; default the newest version on record. */
+  to?: string;
+  /** Old node name -> new node name. */
+  rename?: Readonly<Record<string, string>>;
+  /** Input type assignability (the `Analyzer`'s `probeAssignable`); without it a changed input type blocks. */
+  probe?: TypeProbe;
+  /** Judge only; write nothing. */
+  dryRun?: boolean;
+}
+
+/** The versions of `workflow` on record, or `InvalidArgumentError`. */
+function versionsOf(record: VersionsRecord, workflow: string): GraphVersion[] {
+  const versions = record.workflows[workflow];
+  if (!versions?.length) throw new InvalidArgumentError(`no versions of ${workflow} on record`);
+  return versions;
+}
+
+/** Looks a version up by id, or `InvalidArgumentError` naming the ones on record. */
+export function findVersion(record: VersionsRecord, workflow: string, id: string): GraphVersion {
+  const versions = versionsOf(record, workflow);
+  const v = versions.find((x) => x.id === id);
+  if (!v) throw new InvalidArgumentError(`version ${id} of ${workflow} is not on record (on record: ${versions.map((x) => x.id).join(', ')})`);
+  return v;
+}
+
+/**
+ * Moves the checkpointed run `runId` to version `to` (default: the newest on record) when that is type-safe:
+ * rewrites its pending items' node names and its fingerprint in one store transaction. Otherwise throws
+ * `MigrationBlockedError` listing the blocking items, and writes nothing. Returns the plan (nothing to do when the
+ * run already is on `to`). Unknown run: `RunNotFoundError`; finished run: `RunStateError`; a version or rename not
+ * on record: `InvalidArgumentError`.
+ */
+export async function migrateRun(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {
+  const cp = await store.load(runId);
+  if (!cp) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
+  if (cp.run.status !== 'running' && cp.run.status !== 'failed') throw new RunStateError(`run ${runId} is ${cp.run.status}; only an open run can be migrated`);
+  const workflow = cp.run.workflow;
+  const versions = versionsOf(opts.record, workflow);
+  const to = opts.to === undefined ? versions[versions.length - 1]! : findVersion(opts.record, workflow, opts.to);
+  const from = findVersion(opts.record, workflow, cp.run.fingerprint);
+  const probe = opts.probe;
+  const accepts: Accepts = (file, a, b) => (probe ? probe(file, [[a, b]])[0] === true : false);
+  const plan = planMigration(workflow, from, to, opts.rename ?? {}, cp, accepts);
+  if (plan.blocking.length > 0) {
+    throw new MigrationBlockedError(`run ${runId} cannot move from ${workflow} version ${from.id} to ${to.id}:\n${blockingLines(plan)}`);
+  }
+  if (!opts.dryRun && from.id !== to.id) await store.migrate(runId, { from: from.id, to: to.id, renames: plan.renames });
+  return plan;
+}

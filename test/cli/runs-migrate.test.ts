@@ -1,0 +1,75 @@
+/**
+ * `floxide runs migrate` on a real SQLite file, in-process through runCli (the binary's code path): two runs of
+ * OrderFlow v1 (test/fixtures/migrate) stopped with an item pending for `b`; v2 renamed `b` to `shout`. Without the
+ * rename the command refuses and lists the blocking items (exit 1); with it, it moves them and v2 finishes them.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path, { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { runCli } from '../../cli/cli.js';
+import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
+import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
+import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
+import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
+
+const fixtures = path.resolve(__dirname, '../fixtures/migrate');
+const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-migrate-'));
+const db = join(dir, 'runs.db');
+const versions = join(dir, 'orders.floxide.versions.json');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  // One versions file holding v1 then v2, as two successive builds of one source file keep them.
+  const of = (f: string) => (JSON.parse(readFileSync(join(fixtures, f), 'utf8')) as { workflows: { OrderFlow: unknown[] } }).workflows.OrderFlow;
+  writeFileSync(versions, JSON.stringify({ format: 1, workflows: { OrderFlow: [...of('v1.floxide.versions.json'), ...of('v2-renamed.floxide.versions.json')] } }, null, 2));
+  const store = new SqliteCheckpointStore(db);
+  try {
+    for (const id of ['o-1', 'o-2']) await bindWorkflow(V1Def, new V1()).runWithCheckpoint(undefined, id, store, id).catch(() => undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+describe('floxide runs migrate', () => {
+  it('refuses bad usage with exit 2', async () => {
+    expect((await cli('runs', 'migrate', '--store', `sqlite:${db}`, '--versions', versions)).code).toBe(2);
+    expect((await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b')).err).toMatch(/expected old=new/);
+    expect((await cli('runs', 'migrate', '--all', '--store', 'redis://127.0.0.1:6379', '--versions', versions)).code).toBe(2);
+    const unknown = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/has no node nope/);
+  });
+
+  it('lists the blocking items without the rename (exit 1, nothing moved), moves the runs with it (exit 0)', async () => {
+    const refused = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/run o-1 cannot move from OrderFlow version \w+ to \w+:\n {2}\d+: node b is not in version \w+ \(renamed\? --rename b=shout\)/);
+    expect(refused.out).toMatch(/run o-2 cannot move/);
+    const dry = await cli('runs', 'migrate', 'o-1', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--dry-run');
+    expect(dry.out).toBe(`run o-1: can move from ${V1Def.fingerprint} to ${RenamedDef.fingerprint}\n`);
+    const moved = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--json');
+    expect(moved.code).toBe(0);
+    expect(moved.out.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(
+      ['o-1', 'o-2'].map((runId) => ({ runId, from: V1Def.fingerprint, to: RenamedDef.fingerprint, moved: true, blocking: [] })),
+    );
+    const store = new SqliteCheckpointStore(db);
+    try {
+      const v2 = bindWorkflow(RenamedDef, new Renamed());
+      expect(await v2.resume(store, 'o-1')).toBe('O-1!!');
+      expect(await v2.resume(store, 'o-2')).toBe('O-2!!');
+    } finally {
+      await store.close();
+    }
+    expect((await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions)).out).toBe('no open runs\n');
+  });
+});

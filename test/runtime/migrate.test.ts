@@ -1,0 +1,141 @@
+/**
+ * Migrating checkpointed runs between graph versions, as users do it: a run of OrderFlow version 1
+ * (test/fixtures/migrate/v1.ts) stops in SQLite with an item pending for `b`; version 2's code then continues it
+ * after `migrateRun` moved it: once after a safe change (b's input widened, judged by the real type checker), once
+ * after a rename (b -> shout) that is refused without `--rename` and accepted with it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path, { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindWorkflow, FingerprintMismatchError, MigrationBlockedError, InvalidArgumentError, RunStateError } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
+import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
+import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
+import { OrderFlow as Safe } from '../fixtures/migrate/v2-safe.js';
+import { OrderFlowDef as SafeDef } from '../fixtures/migrate/v2-safe.floxide.js';
+import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
+import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
+
+const repo = path.resolve(__dirname, '../..');
+const fixtures = path.join(repo, 'test/fixtures/migrate');
+const dir = mkdtempSync(join(tmpdir(), 'floxide-migrate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The three versions of OrderFlow on one record, oldest first, as successive builds of one file would keep them. */
+function record(): VersionsRecord {
+  const of = (f: string) => readRecord(path.join(fixtures, f)).workflows.OrderFlow!;
+  const all = [...of('v1.floxide.versions.json'), ...of('v2-safe.floxide.versions.json'), ...of('v2-renamed.floxide.versions.json')];
+  return { format: 1, workflows: { OrderFlow: all.filter((v, i) => all.findIndex((w) => w.id === v.id) === i) } };
+}
+
+/** A v1 run stopped (failed, resumable) with its item for `b` pending. */
+async function stoppedRun(store: SqliteCheckpointStore, runId: string): Promise<void> {
+  await expect(bindWorkflow(V1Def, new V1()).runWithCheckpoint(undefined, 'hi', store, runId)).rejects.toThrow(/closed/);
+  const cp = (await store.load(runId))!;
+  expect(cp.run.fingerprint).toBe(V1Def.fingerprint);
+  expect(cp.items.map((it) => it.node)).toEqual(['b']);
+}
+
+let analyzer: Analyzer;
+beforeAll(() => {
+  analyzer = new Analyzer({ cwd: fixtures });
+  analyzer.analyze();
+});
+/** The real assignability check, on the fixtures' own small project (record paths are relative to the repo). */
+const probe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => analyzer.probeAssignable(path.relative(fixtures, path.join(repo, file)), pairs);
+
+describe('migrating a SQLite checkpointed run', () => {
+  it('resumes a v1 run with v2 code after a safe change the build recorded (input widened, node added)', async () => {
+    // v2-safe's versions file holds v1 then v2; the build found no unsafe change and emitted accepts: [v1].
+    expect(SafeDef.accepts).toEqual([V1Def.fingerprint]);
+    expect(RenamedDef.accepts).toBeUndefined();
+    const store = new SqliteCheckpointStore(join(dir, 'safe-resume.db'));
+    try {
+      await stoppedRun(store, 'safe-0');
+      await stoppedRun(store, 'ren-0');
+      expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).toBe('value HI!!');
+      expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
+      // A version the build did not accept is still refused as before.
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(FingerprintMismatchError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates a v1 run to v2 explicitly after a safe change (the type checker judges the widened input)', async () => {
+    const store = new SqliteCheckpointStore(join(dir, 'safe.db'));
+    try {
+      await stoppedRun(store, 'safe-1');
+      const v2 = bindWorkflow(SafeDef, new Safe());
+      // Without the type checker a changed input type is not known to be safe: refused, nothing written.
+      await expect(migrateRun(store, 'safe-1', { record: record(), to: SafeDef.fingerprint })).rejects.toThrow(/safe-1 .*\n.*node b of version a586e4f10609f31b takes string \| number, not string/);
+      expect((await store.getRun('safe-1'))!.fingerprint).toBe(V1Def.fingerprint);
+      const plan = await migrateRun(store, 'safe-1', { record: record(), to: SafeDef.fingerprint, probe });
+      expect(plan.blocking).toEqual([]);
+      expect((await store.getRun('safe-1'))!.fingerprint).toBe(SafeDef.fingerprint);
+      expect(await v2.resume(store, 'safe-1')).toBe('value HI!!');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a rename it was not told about, listing the blocking item, and continues the run once migrated with it', async () => {
+    const store = new SqliteCheckpointStore(join(dir, 'renamed.db'));
+    try {
+      await stoppedRun(store, 'ren-1');
+      const err = await migrateRun(store, 'ren-1', { record: record(), to: RenamedDef.fingerprint, probe }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MigrationBlockedError);
+      expect((err as Error).message).toContain('node b is not in version');
+      expect((err as Error).message).toContain('--rename b=shout');
+      await expect(migrateRun(store, 'ren-1', { record: record(), to: RenamedDef.fingerprint, rename: { b: 'nope' } })).rejects.toThrow(InvalidArgumentError);
+      expect((await store.load('ren-1'))!.items.map((it) => it.node)).toEqual(['b']);
+      const dry = await migrateRun(store, 'ren-1', { record: record(), to: RenamedDef.fingerprint, rename: { b: 'shout' }, dryRun: true });
+      expect(dry.blocking).toEqual([]);
+      expect((await store.getRun('ren-1'))!.fingerprint).toBe(V1Def.fingerprint);
+      // Default target: the newest version on record (v2-renamed).
+      await migrateRun(store, 'ren-1', { record: record(), rename: { b: 'shout' } });
+      const cp = (await store.load('ren-1'))!;
+      expect(cp.run.fingerprint).toBe(RenamedDef.fingerprint);
+      expect(cp.items.map((it) => it.node)).toEqual(['shout']);
+      // A fresh store on the same file reads the rewritten journal.
+      await store.close();
+      const again = new SqliteCheckpointStore(join(dir, 'renamed.db'));
+      try {
+        expect(await bindWorkflow(RenamedDef, new Renamed()).resume(again, 'ren-1')).toBe('HI!!');
+        await expect(migrateRun(again, 'ren-1', { record: record(), to: V1Def.fingerprint })).rejects.toThrow(RunStateError);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+
+  it('blocks on a narrowed input, a changed join fan-out and a changed merge strategy (pure plan)', () => {
+    const v1 = {
+      id: '1111111111111111',
+      start: 'a',
+      nodes: [
+        { name: 'a', input: 'string', file: 'f.ts' },
+        { name: 'j', input: 'string[]', file: 'f.ts', join: true as const },
+      ],
+      edges: [{ from: 'a', to: 'j', kind: 'success' as const }],
+      context: [{ name: 'n', strategy: 'sum' as const }],
+    };
+    const v2 = {
+      ...v1,
+      id: '2222222222222222',
+      nodes: [{ name: 'a', input: '"x"', file: 'f.ts' }, { name: 'b', input: 'string', file: 'f.ts' }, v1.nodes[1]!],
+      edges: [...v1.edges, { from: 'b', to: 'j', kind: 'success' as const }],
+      context: [{ name: 'n', strategy: 'max' as const }],
+    };
+    const plan = planMigration('W', v1, v2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [{ group: 'g', node: 'j' }] }, () => false);
+    expect(plan.blocking.map((b) => [b.item ?? b.field, b.reason])).toEqual([
+      ['1', 'node a of version 2222222222222222 takes "x", not string'],
+      ['g', 'join arrivals parked in group g count the old fan-out into j'],
+      ['n', 'context field n: merge strategy sum -> max: the stored context deltas follow the old strategy'],
+    ]);
+  });
+});
