@@ -32,9 +32,24 @@ function nodeSpecLines(text: string, workflow: string): Map<string, string> | un
   return lines;
 }
 
+/**
+ * The model with the `accepts` list the module on disk carries for the same graph. Which older versions a graph
+ * accepts is decided by `floxide build`'s versions check (the recorded versions and a type probe), which an editor
+ * keystroke does not run: for an unchanged fingerprint the module's list stands, so a module is not called stale
+ * (nor "fixed" by dropping the list) only because it accepts older versions.
+ */
+function withRecordedAccepts(wf: WorkflowModel, current: string | undefined): WorkflowModel {
+  if (current === undefined || wf.compatible?.length) return wf;
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`name: '${escape(wf.name)}',\\n\\s*fingerprint: '${escape(wf.fingerprint)}',\\n\\s*accepts: \\[([^\\]]*)\\],`).exec(current.replace(/\r\n/g, '\n'));
+  if (!m) return wf;
+  const compatible = [...m[1]!.matchAll(/'([0-9a-f]+)'/g)].map((x) => x[1]!);
+  return compatible.length ? { ...wf, compatible } : wf;
+}
+
 /** Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file). */
 export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): ModuleFreshness {
-  const sorted = [...workflows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...workflows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((wf) => withRecordedAccepts(wf, current));
   const expected = renderModule(source, sorted, layout);
   const path = generatedPathFor(source, layout);
   const changed = new Map<string, string[]>();

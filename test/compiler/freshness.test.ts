@@ -1,0 +1,36 @@
+// The editor's freshness check (FLX040) against modules `floxide build` writes: a module whose definition accepts
+// older graph versions (the build's versions check decides that, an editor keystroke does not run it) is fresh
+// while its graph is unchanged, and stale, with the changed node named, once the graph changes.
+import { describe, expect, it } from 'vitest';
+import { generatedModuleFreshness } from '../../compiler/freshness.js';
+import { renderModule } from '../../compiler/writer.js';
+import { articleWorkflow } from './emit-models.js';
+
+const layout = { rootDir: process.cwd() };
+const source = articleWorkflow.file;
+
+describe('generatedModuleFreshness', () => {
+  it('calls a module that accepts older versions fresh while its graph is unchanged, and keeps the list in the fix', () => {
+    const built = renderModule(source, [{ ...articleWorkflow, compatible: ['0123456789abcdef'] }], layout);
+    expect(built).toContain("accepts: ['0123456789abcdef'],");
+    const f = generatedModuleFreshness(source, [articleWorkflow], layout, built);
+    expect(f.state).toBe('fresh');
+    expect(f.expected).toBe(built);
+  });
+
+  it('calls it stale once the graph changes, naming the node', () => {
+    const built = renderModule(source, [{ ...articleWorkflow, compatible: ['0123456789abcdef'] }], layout);
+    const [first, ...rest] = articleWorkflow.nodes;
+    const changed = { ...articleWorkflow, fingerprint: 'fedcba9876543210', nodes: [{ ...first!, retry: { maxAttempts: 5, backoff: 'fixed', initialDelayMs: 1 } }, ...rest] };
+    const f = generatedModuleFreshness(source, [changed], layout, built);
+    expect(f.state).toBe('stale');
+    expect(f.changed.get(articleWorkflow.name)).toContain(first!.name);
+    expect(f.expected).not.toContain('accepts:');
+  });
+
+  it('calls a module without the list fresh, and a missing one missing', () => {
+    const built = renderModule(source, [articleWorkflow], layout);
+    expect(generatedModuleFreshness(source, [articleWorkflow], layout, built).state).toBe('fresh');
+    expect(generatedModuleFreshness(source, [articleWorkflow], layout, undefined).state).toBe('missing');
+  });
+});
