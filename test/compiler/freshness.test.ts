@@ -7,7 +7,7 @@ import { renderModule } from '../../compiler/writer.js';
 import { articleWorkflow } from './emit-models.js';
 
 const layout = { rootDir: process.cwd() };
-const source = articleWorkflow.file;
+const source = 'examples/article.ts';
 
 describe('generatedModuleFreshness', () => {
   it('calls a module that accepts older versions fresh while its graph is unchanged, and keeps the list in the fix', () => {
@@ -21,7 +21,7 @@ describe('generatedModuleFreshness', () => {
   it('calls it stale once the graph changes, naming the node', () => {
     const built = renderModule(source, [{ ...articleWorkflow, compatible: ['0123456789abcdef'] }], layout);
     const [first, ...rest] = articleWorkflow.nodes;
-    const changed = { ...articleWorkflow, fingerprint: 'fedcba9876543210', nodes: [{ ...first!, retry: { maxAttempts: 5, backoff: 'fixed', initialDelayMs: 1 } }, ...rest] };
+    const changed = { ...articleWorkflow, fingerprint: 'fedcba9876543210', nodes: [{ ...first!, retry: { maxAttempts: 5, backoff: 'linear' as const, initialDelayMs: 1 } }, ...rest] };
     const f = generatedModuleFreshness(source, [changed], layout, built);
     expect(f.state).toBe('stale');
     expect(f.changed.get(articleWorkflow.name)).toContain(first!.name);
