@@ -3,11 +3,12 @@
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { addMigrateCommand } from './runs-migrate.js';
+import { readRunDetails } from '../run-details.js';
 
 const EXAMPLES = `
 Examples:
@@ -187,20 +188,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const { RunNotFoundError } = await import('../../runtime/core/errors.js');
-        const run = await b.getRun(runId);
-        if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-        const [metrics, pending, errors, deadLetters, workers, context] = await Promise.all([
-          b.metrics(runId),
-          b.pendingWork(runId),
-          b.errors(runId),
-          b.deadLetters(runId),
-          b.listWorkers(),
-          b.readContext(runId),
-        ]);
-        const history = supportsObservation(b) ? await b.stepHistory(runId) : undefined;
-        // A finished run has no items out: a worker's last heartbeat may still name one, but it holds nothing.
-        const holding = isFinalRunStatus(run.status) ? [] : workers.filter((w) => w.health.current.some((c) => c.runId === runId));
+        const [{ run, metrics, errors, deadLetters, context, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const holding = holders.map((h) => h.worker);
         const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         if (flags.json) {
@@ -245,7 +234,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         }
         if (holding.length > 0) {
           io.stdout.write(`\nworkers holding its items\n`);
-          io.stdout.write(formatTable(['WORKER', 'LIVENESS', 'LAST SEEN', 'ITEMS'], holding.map((w) => [w.workerId, w.liveness, time(w.lastSeen), w.health.current.filter((c) => c.runId === runId).map((c) => c.itemId).join(',')])));
+          io.stdout.write(formatTable(['WORKER', 'LIVENESS', 'LAST SEEN', 'ITEMS'], holders.map(({ worker: w, items }) => [w.workerId, w.liveness, time(w.lastSeen), items.join(',')])));
         }
       });
     });

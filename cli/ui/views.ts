@@ -6,7 +6,6 @@ import { InvalidArgumentError, RunNotFoundError, type SerializedError } from '..
 import {
   assertRunStatus,
   cursorAfter,
-  isFinalRunStatus,
   type ContextDeltaRecord,
   type DeadLetter,
   type DistributedBackend,
@@ -16,9 +15,9 @@ import {
   type RunRecord,
   type RunStatus,
   type WorkItemStatus,
-  supportsObservation,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
+import { readRunDetails } from '../run-details.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -158,17 +157,7 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: DistributedBackend, runId: string): Promise<RunView> {
-  const run = await backend.getRun(runId);
-  if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-  const [metrics, states, errors, deadLetters, context, workers, history] = await Promise.all([
-    backend.metrics(runId),
-    backend.itemStates(runId),
-    backend.errors(runId),
-    backend.deadLetters(runId),
-    backend.readContext(runId),
-    isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
-    supportsObservation(backend) ? backend.stepHistory(runId) : Promise.resolve(undefined),
-  ]);
+  const [{ run, metrics, errors, deadLetters, context, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
   const nodes: Record<string, NodeCounts> = Object.create(null);
   const outstanding: OutstandingItem[] = [];
   for (const s of states) {
@@ -187,8 +176,6 @@ export async function runView(backend: DistributedBackend, runId: string): Promi
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
-    workers: workers
-      .map((w) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items: w.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
-      .filter((w) => w.items.length > 0),
+    workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };
 }
