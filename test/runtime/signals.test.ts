@@ -1,5 +1,5 @@
 // Signals and durable sleep in the local modes (issue 11): `run` with a handle, `runWithCheckpoint` and `resume` on
-// memory and SQLite. Time is virtual (test/runtime/virtual-clock.ts): timeouts and sleeps fire when the test moves
+// memory and SQLite. Time is virtual (floxide/testing's VirtualClock): timeouts and sleeps fire when the test moves
 // the clock, never because the machine was slow.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
