@@ -8,11 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_CLASS_TAG } from '../../compiler/analyze/decorator-files.js';
+import { pack, repo } from '../package/install.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 
 /** Runs a command in the project; returns its exit code and its whole output. */
@@ -25,8 +24,7 @@ const floxide = (...args: string[]) => run(process.execPath, [path.join(dir, 'no
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'floxide-installed-'));
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const tarball = path.join(dir, (JSON.parse(out) as Array<{ filename: string }>)[0].filename);
+  const { tarball } = pack(dir);
   const modules = path.join(dir, 'node_modules');
   mkdirSync(path.join(modules, 'floxide'), { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', path.join(modules, 'floxide'), '--strip-components=1']);

@@ -12,6 +12,7 @@ import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { CrashCtx, CrashWorkflow, type CrashOutput } from '../fixtures/crash/flow.js';
 import { CrashWorkflowDef } from '../fixtures/crash/flow.floxide.js';
+import { prng } from '../equivalence/crash.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/crash/child.ts', import.meta.url));
@@ -20,18 +21,6 @@ const ITERATIONS = 20;
 const PARALLEL = 2;
 const dir = mkdtempSync(join(tmpdir(), 'floxide-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A small seeded PRNG (mulberry32) so a failing iteration can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Killed {
   /** Step lines the child printed before it died (its last steps may not have committed). */
