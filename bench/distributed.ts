@@ -17,8 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printRows, spread } from './rows.js';
-import { connectBackend, type DistributedBackend } from 'floxide';
+import { connectBackend } from 'floxide';
 import { ChainWorkflowDef } from '../test/fixtures/distributed/flows.floxide.js';
+import { scratchStore } from './scratch-store.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: string) => {
@@ -123,40 +124,8 @@ async function serverCpuSeconds(name: string, tag: string): Promise<number> {
   }
 }
 
-async function storeFor(name: string): Promise<{ url: string; tag: string; cleanup: (b: DistributedBackend) => Promise<void> }> {
-  const id = `bench${Date.now().toString(36)}`;
-  if (name.startsWith('redis')) {
-    const prefix = `flxbench:${id}:`;
-    return {
-      url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}${name === 'redis-events-off' ? '&events=0' : ''}`,
-      tag: prefix,
-      async cleanup() {
-        const { createClient } = await import('@redis/client');
-        const c = createClient({ url: REDIS_URL });
-        await c.connect();
-        let cursor = '0';
-        do {
-          const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '5000'])) as [string, string[]];
-          cursor = next;
-          if (keys.length) await c.sendCommand(['DEL', ...keys]);
-        } while (cursor !== '0');
-        await c.close();
-      },
-    };
-  }
-  const schema = `flxbench_${id}`;
-  return {
-    // application_name tags the bench's connections (server CPU, see serverCpuSeconds)
-    url: `${POSTGRES_URL}?schema=${schema}&application_name=${schema}`,
-    tag: schema,
-    async cleanup() {
-      const pg = (await import('pg')).default;
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    },
-  };
+function storeFor(name: string) {
+  return scratchStore(name, { redis: REDIS_URL, postgres: POSTGRES_URL }, 'bench');
 }
 
 async function benchBackend(name: string) {
@@ -224,7 +193,7 @@ async function benchBackend(name: string) {
     };
   } finally {
     await backend.close();
-    await cleanup(backend);
+    await cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
 }

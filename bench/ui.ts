@@ -12,6 +12,7 @@ import { connectBackend } from '../runtime/distributed/connect.js';
 import type { DistributedBackend } from '../runtime/distributed/contracts.js';
 import { startUiServer } from '../cli/ui/server.js';
 import { printRows, spread, type BenchRow } from './rows.js';
+import { scratchStore } from './scratch-store.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,37 +25,8 @@ const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 const REPEAT = 25;
 const TARGET_MS = 200;
 
-async function storeFor(name: string): Promise<{ url: string; cleanup: () => Promise<void> }> {
-  const id = `uibench${Date.now().toString(36)}`;
-  if (name === 'redis') {
-    const prefix = `flxbench:${id}:`;
-    return {
-      url: `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`,
-      async cleanup() {
-        const { createClient } = await import('@redis/client');
-        const c = createClient({ url: REDIS_URL });
-        await c.connect();
-        let cursor = '0';
-        do {
-          const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '5000'])) as [string, string[]];
-          cursor = next;
-          if (keys.length) await c.sendCommand(['UNLINK', ...keys]);
-        } while (cursor !== '0');
-        await c.close();
-      },
-    };
-  }
-  const schema = `flxbench_${id}`;
-  return {
-    url: `${POSTGRES_URL}?schema=${schema}`,
-    async cleanup() {
-      const pg = (await import('pg')).default;
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    },
-  };
+function storeFor(name: string) {
+  return scratchStore(name, { redis: REDIS_URL, postgres: POSTGRES_URL }, 'uibench');
 }
 
 /** Creates `RUNS` runs of two workflows, a thousand requests in flight (the backends batch them). */
