@@ -11,7 +11,7 @@ export interface ScratchStore {
   cleanup(): Promise<void>;
 }
 
-/** `name` is `redis`, `redis-events-off` (the event stream off) or `postgres`. */
+/** `name` is `redis`, `redis-events-off` (the event stream off), `redis-traced` (a plain Redis store) or `postgres`. */
 export function scratchStore(name: string, urls: { readonly redis: string; readonly postgres: string }, label = 'bench'): ScratchStore {
   const id = `${label}${Date.now().toString(36)}`;
   if (name.startsWith('redis')) {

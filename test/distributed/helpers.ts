@@ -60,9 +60,12 @@ export interface ChildWorker {
   output(): string;
 }
 
-/** Runs `floxide worker test/fixtures/distributed/fan-worker.ts --store <store> ...args` in a child process. */
-export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}): ChildWorker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', 'worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, ...args], {
+/**
+ * Runs `floxide worker test/fixtures/distributed/fan-worker.ts --store <store> ...args` in a child process (`nodeArgs`
+ * go to node after tsx, e.g. `--import` of a module that sets up OpenTelemetry).
+ */
+export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}, nodeArgs: readonly string[] = []): ChildWorker {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'cli/cli.ts', 'worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,6 +27,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 2, file: '0002_schedules.sql' },
   { version: 3, file: '0003_run_pages.sql' },
   { version: 4, file: '0004_versions.sql' },
+  { version: 5, file: '0005_traceparent.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
