@@ -20,7 +20,7 @@ import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDel
 import { checkSignal, signalNodesOf, type SignalsOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { runInputJson } from '../core/json.js';
+import { runInputJson, safeJsonParse } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -339,7 +339,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = JSON.parse(runInputJson(input)) as unknown;
+    const given = safeJsonParse(runInputJson(input), 'the run input');
     if (!deepEqual(given, cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
