@@ -24,7 +24,7 @@ const backends: Array<[string, () => Promise<Opened>]> = [
     const backend = new MemoryBackend();
     return { backend, killConnections: async () => 0, dispose: () => backend.close() };
   }],
-  ...REAL_BACKENDS.map((name): [string, () => Promise<Opened>] => [name, () => openTestBackend(name, 'sig')]),
+  ...REAL_BACKENDS.filter((n) => n === 'redis').map((name): [string, () => Promise<Opened>] => [name, () => openTestBackend(name, 'sig')]),
 ];
 
 describe.each(backends)('signals on %s', (_name, openBackend) => {
