@@ -152,3 +152,12 @@ describe('crashAtEveryStep', () => {
     });
   });
 });
+
+// The signals are typed by the workflow: type-checked by `npm test`'s tsc, never called.
+export function typedSignals(): void {
+  const base = { workflow: () => bindWorkflow(ApprovalFlowDef, new ApprovalFlow()), context: () => undefined, input: 'order' };
+  // @ts-expect-error: ApprovalFlow has no signal "aproval"
+  void crashAtEveryStep({ ...base, signals: [{ name: 'aproval', payload: { approved: true, by: 'ann' } }] });
+  // @ts-expect-error: the approval payload's `approved` is a boolean
+  void crashAtEveryStep({ ...base, signals: [{ name: 'approval', payload: { approved: 'yes', by: 'ann' } }] });
+}
