@@ -24,7 +24,10 @@ describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker pr
     const tb = await openTestBackend(name, 'trace');
     const spansFile = join(dir, `${name}.jsonl`);
     const workers = [0, 1].map(() =>
-      spawnWorker(tb.storeUrl, ['--tracing', '--json', '--concurrency', '2', '--no-schedules'], { FLOXIDE_TEST_SPANS_FILE: spansFile, FLOXIDE_TEST_MAX_DELAY_MS: '200' }, ['--import', './test/fixtures/tracing/export-spans.ts']),
+      spawnWorker(tb.storeUrl, ['--tracing', '--json', '--concurrency', '2', '--no-schedules'], { FLOXIDE_TEST_SPANS_FILE: spansFile, FLOXIDE_TEST_MAX_DELAY_MS: '200' }, undefined, [
+        '--import',
+        './test/fixtures/tracing/export-spans.ts',
+      ]),
     );
     try {
       await Promise.all(workers.map((w) => w.ready));
