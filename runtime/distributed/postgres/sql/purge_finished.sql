@@ -1,5 +1,5 @@
 -- purgeFinished: deletes up to $2 runs that finished at least $1 ms ago (server clock), oldest first, with every
--- row that belongs to them (items, commit markers, deltas, errors, dead letters; finished runs have no join or
+-- row that belongs to them (items, commit markers, deltas, errors, dead letters, signals and their keys; finished runs have no join or
 -- rotation rows left).
 -- Parameters: $1 retention ms, $2 batch limit. Returns: one row, `purged` = number of runs deleted.
 -- Locking: the deleted rows; runs being deleted by a concurrent purge are skipped (SKIP LOCKED).
@@ -21,5 +21,9 @@ WITH gone AS (
   DELETE FROM errors WHERE run_id IN (SELECT run_id FROM gone)
 ), l AS (
   DELETE FROM dead_letters WHERE run_id IN (SELECT run_id FROM gone)
+), s AS (
+  DELETE FROM signals WHERE run_id IN (SELECT run_id FROM gone)
+), k AS (
+  DELETE FROM signal_keys WHERE run_id IN (SELECT run_id FROM gone)
 )
 SELECT count(*)::integer AS purged FROM gone
