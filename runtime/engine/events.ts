@@ -25,7 +25,10 @@ export interface StepRecord {
   readonly itemId: string;
   /** 1-based. */
   readonly attempt: number;
-  /** The distributed worker that ran it; undefined in local modes. */
+  /**
+   * The distributed worker that ran it; for a run checkpointed in SQLite, the process (`<host>:<pid>`); undefined
+   * otherwise.
+   */
   readonly workerId: string | undefined;
   /** When the attempt started (epoch ms): in distributed modes, when the item was leased (the store's clock). */
   readonly startedAt: number;
@@ -34,6 +37,32 @@ export interface StepRecord {
   readonly outcome: StepOutcomeKind;
   /** Why the attempt failed (`retry`, `failed`). */
   readonly error: SerializedError | undefined;
+}
+
+/** An attempt of a step that failed and was tried again in process (local runs retry inline). */
+export interface RetriedAttempt {
+  readonly attempt: number;
+  /** Epoch ms, on the run's clock. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly error: SerializedError;
+}
+
+/**
+ * What a step adds to its run's step history in the local durable modes (a checkpoint store keeps it with the commit
+ * it describes): the attempt that ended the step and the attempts of it retried before.
+ */
+export interface StepHistoryEntry {
+  /** The node that ran (for a settlement item: the join node, or the item's node when every arrival held). */
+  readonly node: string;
+  /** The attempt that ended the step (1-based). */
+  readonly attempt: number;
+  /** When that attempt started (epoch ms, on the run's clock). */
+  readonly startedAt: number;
+  /** When it ended. */
+  readonly finishedAt: number;
+  /** Attempts retried before it, oldest first (absent: none). */
+  readonly retries?: readonly RetriedAttempt[];
 }
 
 /** Fields every event has. */

@@ -4,6 +4,7 @@
 -- Parameters: p_run run id, p_name signal name, p_payload canonical JSON text, p_key idempotency key | NULL.
 -- Returns (jsonb): {status: 'not_found'} | {status: 'duplicate'} (also once the run is final) | {status: 'final', runStatus} |
 --   {status: 'delivered', itemId (the wait that took it) | null}.
+-- Events: signal.received (record_events, last).
 -- Locking: the runs row FOR UPDATE (orders it with commits that park waits), then the wait's item row; a wait whose
 --   row a claim holds is being taken for its timeout (SKIP LOCKED: no signal for it, the next wait of the name gets it).
 CREATE OR REPLACE FUNCTION signal_run(p_run text, p_name text, p_payload text, p_key text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -39,5 +40,8 @@ BEGIN
   IF v_item IS NULL THEN
     INSERT INTO signals (run_id, name, payload, key, at) VALUES (p_run, p_name, p_payload, p_key, v_now);
   END IF;
+  -- last: the head row lock of record_events (see functions/record_events.sql)
+  PERFORM record_events(ARRAY[p_run], ARRAY[jsonb_strip_nulls(jsonb_build_object('type', 'signal.received', 'runId', p_run, 'at', v_now,
+    'name', p_name, 'itemId', v_item, 'key', p_key))::text]);
   RETURN jsonb_build_object('status', 'delivered', 'itemId', v_item);
 END $$;

@@ -1,4 +1,4 @@
--- Migration 0005: parked items (WaitFor waits, Sleep timers; runtime/engine/parked.ts) and a run's signals.
+-- Migration 0006: parked items (WaitFor waits, Sleep timers; runtime/engine/parked.ts) and a run's signals.
 -- A parked item is outstanding (due_at IS NOT NULL, see 0001): due_at is its wake-up time (a sleep's end, a wait's
 -- timeout; claim takes it then, like a due retry) or, for a wait without a timeout, the largest bigint (never due);
 -- wait_name is the signal a parked wait waits for. signals is the run's mailbox (signals no wait took yet, oldest
