@@ -609,7 +609,7 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
  */
 export interface RunObserver extends StepHistoryReader, EventSubscriber {}
 
-/** True when `backend` implements {@link RunObserver} (the memory backend does; Redis and Postgres follow). */
+/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do; a SQLite file's runs too). */
 export function supportsObservation<B extends object = DistributedBackend>(backend: B): backend is B & RunObserver {
   const b = backend as Partial<RunObserver>;
   return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';
