@@ -24,18 +24,18 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError } from '../../runtime/core/errors.js';
+import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { safeJsonParse } from '../../runtime/core/json.js';
-import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { assertRunId } from '../../runtime/core/ids.js';
-import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
+import type { RunsStore } from '../store/runs-store.js';
+import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
 import { LiveRuns } from './live.js';
 import { runsPage, runView } from './views.js';
 
 export interface UiServerOptions {
   /** The store the dashboard shows (the caller owns it: {@link UiServer.close} does not close it). */
-  readonly backend: DistributedBackend;
+  readonly backend: RunsStore;
   /** Default `127.0.0.1`. */
   readonly host?: string;
   /** Default 0: a free port. */
@@ -108,7 +108,7 @@ function hostnameOf(hostHeader: string | undefined): string {
 function statusOf(err: unknown): number {
   if (err instanceof RunNotFoundError) return 404;
   if (err instanceof InvalidArgumentError || err instanceof InvalidSignalError) return 400;
-  if (err instanceof RunStateError) return 409;
+  if (err instanceof RunStateError || err instanceof UnsupportedOperationError) return 409;
   if (err instanceof StoreError) return 503;
   return 500;
 }
@@ -226,7 +226,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       const { name, payload, key } = signalRequest(await bodyOf(req));
       // The store API `floxide runs signal` uses: the backend delivers it to the oldest wait, or keeps it in the mailbox.
-      const delivery = await new Orchestrator(backend).signal(runId, name, payload, key === undefined ? {} : { key });
+      const delivery = await sendSignal(backend, runId, name, payload, key);
       live.poke(runId);
       return sendJson(res, 200, { delivery });
     }
