@@ -32,8 +32,14 @@ export interface LoadedProject {
 
 /** The files a tsconfig names (include/files minus exclude), absolute with `/`. */
 export function configFileNames(configPath: string): Set<string> {
-  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
-  return new Set((parsed?.fileNames ?? []).map((f) => slash(path.resolve(f))));
+  return new Set(parseConfig(configPath).fileNames.map((f) => slash(path.resolve(f))));
+}
+
+/** The tsconfig as tsc reads it (with `ignoreDeprecations: '6.0'` so pre-6 configs load). */
+function parseConfig(configPath: string): { fileNames: string[]; errors: readonly ts.Diagnostic[] } {
+  let unrecoverable: ts.Diagnostic | undefined;
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => (unrecoverable = d) });
+  return parsed ? { fileNames: parsed.fileNames, errors: parsed.errors } : { fileNames: [], errors: unrecoverable ? [unrecoverable] : [] };
 }
 
 /** Normalises a path to `/` separators. */
@@ -56,14 +62,15 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
   }
   let project: Project;
   try {
-    project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' } });
+    // No dependency resolution: ts-morph's program would parse every dependency only for AnalysisProgram to do it again.
+    project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' }, skipFileDependencyResolution: true });
   } catch (err) {
     return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, undefined) };
   }
   const configDiagnostics: Diagnostic[] = [];
   const configFile = slash(path.relative(rootDir, configPath));
-  for (const d of project.getConfigFileParsingDiagnostics()) {
-    const c = d.compilerObject;
+  const config = parseConfig(configPath);
+  for (const c of config.errors) {
     configDiagnostics.push(tsDiagnostic(c, rootDir) ?? { code: `FLX002`, severity: 'error', message: `TS${c.code}: ${ts.flattenDiagnosticMessageText(c.messageText, '\n')}`, position: { file: configFile, line: 1, column: 1 } });
   }
   if (project.getCompilerOptions().experimentalDecorators !== true) {
@@ -76,7 +83,7 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
       ),
     );
   }
-  return { project, rootDir, configPath, configDiagnostics, configFiles: configFileNames(configPath) };
+  return { project, rootDir, configPath, configDiagnostics, configFiles: new Set(config.fileNames.map((f) => slash(path.resolve(f)))) };
 }
 
 /** Position of `"key"` in a JSON file (1:1 when absent). */

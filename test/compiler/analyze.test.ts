@@ -148,6 +148,19 @@ describe('project problems', () => {
     expect(r.model.workflows.map((w) => w.name)).toEqual(['NoDecoratorsWorkflow']);
   });
 
+  it('FLX002: every error tsc reports, also those that depend on the module format (TS1295 in a CommonJS package under verbatimModuleSyntax)', () => {
+    const r = analyzeProject({ cwd: repo, project: `${invalidDir}/FLX002-commonjs-verbatim/tsconfig.json` });
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message.slice(0, 6)}@${d.position!.file}:${d.position!.line}:${d.position!.column}`)).toEqual([
+      'FLX002 TS1295@flow.ts:3:10',
+      'FLX002 TS1295@flow.ts:3:16',
+      'FLX002 TS1295@flow.ts:3:22',
+      'FLX002 TS1295@flow.ts:3:34',
+      'FLX002 TS1287@flow.ts:6:1',
+      'FLX002 TS1287@flow.ts:13:1',
+      'FLX002 TS1287@flow.ts:20:1',
+    ]);
+  });
+
   it('FLX004: a missing tsconfig is a diagnostic, not a crash', () => {
     const r = analyzeProject({ cwd: repo, project: 'test/fixtures/nope/tsconfig.json' });
     expect(r.diagnostics.map((d) => d.code)).toEqual(['FLX004']);
