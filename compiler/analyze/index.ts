@@ -8,7 +8,7 @@ import { ts, type Project } from 'ts-morph';
 import { sortDiagnostics } from '../diagnostics.js';
 import { FLOW_MODEL_VERSION, type Diagnostic, type FlowModel, type WorkflowModel } from '../model.js';
 import type { FileClasses } from './extract.js';
-import { configFileNames, isSkippedFile, loadProject, scopeMatcher, slash, tsDiagnostic, type AnalyzeOptions } from './project.js';
+import { configFileNames, isSkippedFile, loadProject, outOfProjectPaths, scopeMatcher, slash, tsDiagnostic, type AnalyzeOptions } from './project.js';
 import { AnalysisProgram } from './program.js';
 import { probeAssignable } from './probe.js';
 import { ProgramAnalysis } from './session.js';
@@ -207,6 +207,7 @@ export class Analyzer {
     const diagnostics: Diagnostic[] = [];
     if (this.fatal) diagnostics.push(this.fatal);
     diagnostics.push(...this.configDiagnostics);
+    if (this.project) diagnostics.push(...outOfProjectPaths(this.opts, this.configPath, this.configFiles));
     const workflows: WorkflowModel[] = [];
     for (const r of this.files.values()) {
       diagnostics.push(...r.diagnostics);

@@ -1,6 +1,6 @@
 /**
  * Project loading: the user's tsconfig through ts-morph (kept alive for `--watch`), the tsconfig checks (FLX001,
- * FLX004), which files are in scope, and positions relative to the project root.
+ * FLX004), which files are in scope (FLX006 for a requested path the tsconfig does not include), and positions relative to the project root.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -126,4 +126,23 @@ export function scopeMatcher(opts: AnalyzeOptions): (absFile: string) => boolean
     const f = slash(path.resolve(absFile));
     return roots.some((r) => f === r || f.startsWith(r.endsWith('/') ? r : `${r}/`));
   };
+}
+
+/**
+ * FLX006 for each requested path that holds no file of the project: a file the tsconfig does not include (or
+ * excludes), or a directory without one. Without it, such a build reported "0 workflow(s)" and succeeded.
+ */
+export function outOfProjectPaths(opts: AnalyzeOptions, configPath: string, configFiles: ReadonlySet<string>): Diagnostic[] {
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const config = slash(path.relative(cwd, configPath)) || configPath;
+  const out: Diagnostic[] = [];
+  for (const p of opts.paths ?? []) {
+    const abs = slash(path.resolve(cwd, p));
+    const shown = slash(path.relative(cwd, abs)) || '.';
+    const isDir = fs.existsSync(abs) && fs.statSync(abs).isDirectory();
+    if (isDir ? [...configFiles].some((f) => f.startsWith(abs.endsWith('/') ? abs : `${abs}/`)) : configFiles.has(abs)) continue;
+    const what = isDir ? `no file under ${shown}/ is part of the project: ${config} includes none` : `${shown} is not part of the project: ${config} does not include it`;
+    out.push(diagnostic('FLX006', `${what} (see its "include", "files" and "exclude")`, undefined));
+  }
+  return out;
 }

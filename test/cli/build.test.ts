@@ -163,6 +163,24 @@ describe('floxide build', () => {
     }
   });
 
+  it('a path the tsconfig does not include is an error (FLX006), not "0 workflow(s)"', async () => {
+    mkdirSync(path.join(dir, 'outside'), { recursive: true });
+    writeFileSync(path.join(dir, 'outside/flow.ts'), GOOD);
+    try {
+      const file = await floxideIn(['build', 'outside/flow.ts']);
+      expect(file.code).toBe(1);
+      expect(file.stdout).toBe('');
+      expect(file.stderr).toContain('error FLX006: outside/flow.ts is not part of the project: tsconfig.json does not include it');
+      const folder = await floxideIn(['build', 'outside', 'src']);
+      expect(folder.code).toBe(1);
+      expect(folder.stderr).toContain('error FLX006: no file under outside/ is part of the project: tsconfig.json includes none');
+      expect(folder.stderr).not.toContain('src');
+      expect(existsSync(path.join(dir, 'outside/flow.floxide.ts'))).toBe(false);
+    } finally {
+      rmSync(path.join(dir, 'outside'), { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on bad usage', async () => {
     const missing = await floxideIn(['build', '--project', 'nope.json']);
     expect(missing.code).toBe(2);
