@@ -25,3 +25,8 @@ export function isFloxideDecoratorsFile(fileName: string): boolean {
 export function isFloxideDeclarationFile(fileName: string): boolean {
   return /(^|\/)dist\/runtime\/.+\.d\.[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
 }
+
+/** True when a file is floxide's context values module (`EventLog`, `Fixed`: source or published declaration). */
+export function isFloxideValuesFile(fileName: string): boolean {
+  return /(^|\/)runtime\/context\/values\.(d\.)?[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
+}
