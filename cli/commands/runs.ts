@@ -9,6 +9,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { readRunDetails } from '../run-details.js';
+import { valueText } from '../values-text.js';
 
 const EXAMPLES = `
 Examples:
@@ -49,7 +50,7 @@ export function time(ms: number | undefined): string {
 }
 
 export function short(v: unknown, max = 60): string {
-  const s = v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
+  const s = v === undefined ? '-' : typeof v === 'string' ? v : valueText(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
@@ -168,7 +169,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           flags.schedule === undefined
             ? await b.listRuns({ limit, ...filter })
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        if (flags.json) return void io.stdout.write(`${valueText(runs, 2)}\n`);
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         io.stdout.write(
           formatTable(
@@ -194,14 +195,14 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
+          io.stdout.write(`${valueText({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
         if (flags.context) {
-          io.stdout.write(`\ncontext\n  initial  ${JSON.stringify(context.initial)}\n`);
-          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${JSON.stringify(d.delta)}\n`);
+          io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
+          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
         }
         if (history && history.length > 0) {
           io.stdout.write(`\nstep history (${history.length})\n`);
@@ -307,7 +308,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const ac = new AbortController();
         io.onStop(() => ac.abort());
         for await (const e of b.subscribe({ signal: ac.signal, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
-          io.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${eventLine(e.event)}\n`);
+          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
             break;
@@ -335,7 +336,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       await withStore(io, flags, async (b) => {
         const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
         const run = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs, pollMs });
-        io.stdout.write(flags.json ? `${JSON.stringify(run, null, 2)}\n` : runLines(run));
+        io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
       });
     });
@@ -349,7 +350,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .action(async (flags: StoreFlags & { workflow?: string }) => {
       await withStore(io, flags, async (b) => {
         const rows = await openRunsByVersion(b, flags.workflow);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        if (flags.json) return void io.stdout.write(`${valueText(rows, 2)}\n`);
         if (rows.length === 0) return void io.stdout.write('no open runs and no live workers\n');
         io.stdout.write(
           formatTable(
