@@ -1,5 +1,5 @@
 /**
- * Which parts of a type do not survive storage (FLX028). Every durable mode stores inputs, outputs and the context as
+ * Which parts of a type do not survive storage (FLX029). Every durable mode stores inputs, outputs and the context as
  * JSON with Date, Map, Set and bigint tagged (runtime/core/tags.ts): plain data, those four and floxide's EventLog and
  * Fixed read back as they were; a function or a symbol is dropped, and an object with methods (a class instance, a
  * RegExp, a Promise...) reads back as a plain object without them. This walk names the path of each such part.

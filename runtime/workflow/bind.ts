@@ -3,7 +3,7 @@
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
 import { deepEqual } from '../context/codec.js';
-import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../graph/definition.js';
+import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -17,7 +17,7 @@ import {
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
-import { checkSignal, signalNodesOf, type SignalsOf, type WaitFor } from '../nodes/wait.js';
+import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
 import { runInputJson, safeJsonParse } from '../core/json.js';
@@ -88,7 +88,7 @@ export type ResumeOptions = Omit<RunOptions, 'deadline' | 'timeoutMs' | 'runId'>
 
 /** A bound workflow: the runnable form of a generated definition with its node instances. */
 export interface Workflow<I, O, C, S = Record<never, never>> {
-  readonly def: WorkflowDef<any, any, I, O, C>;
+  readonly def: WorkflowDef<any, any, I, O, C, S>;
   readonly instance: object;
   readonly name: string;
   /** Runs in memory to the first terminal output. `ctx` is mutated in place (it is the run's context). */
@@ -144,8 +144,8 @@ export interface Workflow<I, O, C, S = Record<never, never>> {
   stepDistributed(backend: DistributedBackend, workerId: string, callbacks?: StepCallbacks, options?: StepDistributedOptions): Promise<DistributedStepResult<O> | undefined>;
 }
 
-/** The bound workflow type of a generated definition. */
-export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>, SignalsOf<WorkflowClassOf<D>>>;
+/** The bound workflow type of a generated definition (its signals are the ones `floxide build` generated). */
+export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>, WorkflowSignalsOf<D>>;
 
 /**
  * Binds a generated definition to a workflow instance. Throws `StaleGeneratedModuleError` ("run floxide build")
@@ -202,10 +202,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     private readonly wf: CompiledWorkflow,
     readonly instance: object,
   ) {
-    this.signalNodes = signalNodesOf(wf.nodes.keys(), instance);
+    this.signalNodes = signalNodesOf(wf.def, instance);
   }
 
-  get def(): WorkflowDef<any, any, I, O, C> {
+  get def(): WorkflowDef<any, any, I, O, C, Record<string, unknown>> {
     return this.wf.def;
   }
 
