@@ -101,13 +101,19 @@ describe('floxide runs', () => {
 });
 
 describe('floxide runs signal', () => {
-  it('refuses a --data that is not JSON (exit 2), and says so on a backend that does not take signals yet', async () => {
-    const bad = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{nope', '--store', store);
+  it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
+    const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--data is not JSON/);
-    const r = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{"approved":true}', '--store', store);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/redis backend does not take signals yet/);
+    const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/signal approval delivered/);
+    const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // no wait took it (the chain workflow has none): it waits in the run's mailbox
+    const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
+    expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }]);
     const help = await cli('runs', 'signal', '--help');
     expect(help.out).toMatch(/--key <key>/);
   });
