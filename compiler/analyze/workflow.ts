@@ -8,11 +8,12 @@ import { ts } from 'ts-morph';
 import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { ClassRef, ContextRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
-import { isPublishedNodeClass, type DecoratorResolver } from './decorators.js';
+import { isPublishedNodeClass, parkingKindOf, type DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
+import { unstorableParts } from './storable.js';
 import type { Payload, TypeTools } from './types.js';
 
 /** What an enclosing workflow needs to know about a nested one. */
@@ -43,6 +44,9 @@ interface ResolvedNode {
   output: Payload | undefined;
   contextNeeds: Array<{ type: ts.Type; text: string }>;
   contextText: string;
+  /** A `WaitFor` node's signal name; a `Sleep` node. */
+  wait?: { signal: string };
+  sleep?: true;
 }
 
 type NamedClass = ts.ClassDeclaration & { name: ts.Identifier };
@@ -200,6 +204,7 @@ export class WorkflowAnalyzer {
     // Terminals and reachability.
     const order = raw.fields.filter((f) => nodes.has(f.name));
     const terminals = order.filter((f) => !f.edges.some((e) => e.kind !== 'fallback')).map((f) => f.name);
+    this.checkStorable(raw, ctx, nodes, terminals, report);
     // Without a terminal, unless an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
     const danglingEdge = raw.fields.some((f) => f.edges.some((e) => !nodes.has(e.to)));
     if (nodes.size > 0 && terminals.length === 0 && !danglingEdge) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
@@ -233,6 +238,8 @@ export class WorkflowAnalyzer {
       };
       if (f.retry) m.retry = f.retry;
       if (f.timeoutMs !== undefined) m.timeoutMs = f.timeoutMs;
+      if (n.wait) m.wait = n.wait;
+      if (n.sleep) m.sleep = true;
       return m;
     });
     const startNode = nodes.get(start);
@@ -326,6 +333,31 @@ export class WorkflowAnalyzer {
     return { type, text, ref, fields: ts.isClassDeclaration(decl) ? this.extractor.contextFields(decl, out) : [] };
   }
 
+  /**
+   * FLX029 at each part of the context, of a node's input or of a terminal's output that storage does not carry
+   * (`storable.ts`): a checkpointed or distributed run would read it back as something else. Nested workflows are
+   * checked as workflows of their own.
+   */
+  private checkStorable(
+    raw: RawWorkflow,
+    ctx: { type: ts.Type | undefined; text: string; ref?: ContextRef },
+    nodes: ReadonlyMap<string, ResolvedNode>,
+    terminals: readonly string[],
+    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => void,
+  ): void {
+    const c = this.checker;
+    const say = (at: ts.Node, root: string, whose: string, parts: ReturnType<typeof unstorableParts>) => {
+      for (const p of parts) report('FLX029', at, `${root}${p.path} (${whose}) is ${p.what}, which a stored run (checkpointed or distributed) does not read back as such`);
+    };
+    if (ctx.type && ctx.ref) say(raw.context?.node ?? raw.nameNode, ctx.text, `the context of ${raw.name}`, unstorableParts(ctx.type, c, { ownMethods: ctx.ref.kind !== 'class' }));
+    for (const n of nodes.values()) {
+      if (n.kind !== 'node') continue;
+      const name = n.field.name;
+      if (n.input) say(n.field.nameNode, 'input', `of node ${name}`, unstorableParts(n.input, c, { ownMethods: true }));
+      if (terminals.includes(name)) for (const o of n.output?.types ?? []) say(n.field.nameNode, 'output', `of terminal node ${name}`, unstorableParts(o, c, { ownMethods: true }));
+    }
+  }
+
   /** Branch checks of one node: discriminated output (FLX015), tags, exhaustiveness (FLX014), arm payloads (FLX013). */
   private checkBranch(
     n: ResolvedNode,
@@ -402,7 +434,7 @@ export class WorkflowAnalyzer {
       out.push(diagnostic('FLX022', `node ${f.name} (${cls.name.text}) ${sig}`, positionOf(f.nameNode, this.rootDir)));
       return { field: f, kind: 'node', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
     }
-    return {
+    const resolved: ResolvedNode = {
       field: f,
       kind: 'node',
       cls,
@@ -412,6 +444,15 @@ export class WorkflowAnalyzer {
       contextNeeds: sig.store ? [{ type: sig.store, text: sig.storeText }] : [],
       contextText: sig.storeText,
     };
+    const parking = parkingKindOf(type, c);
+    if (parking === 'sleep') resolved.sleep = true;
+    if (parking === 'wait') {
+      const nameSym = type.getProperty('signalName');
+      const nameType = nameSym ? c.getTypeOfSymbolAtLocation(nameSym, f.decl) : undefined;
+      if (nameType?.isStringLiteral()) resolved.wait = { signal: nameType.value };
+      else out.push(diagnostic('FLX028', `the signal name of WaitFor node ${f.name} of ${raw.name} is ${nameType ? this.tools.text(nameType) : 'unknown'}, not a string literal, so its signal cannot be typed`, positionOf(f.nameNode, this.rootDir)));
+    }
+    return resolved;
   }
 }
 

@@ -30,7 +30,10 @@ export interface ContextCodec<C = unknown> {
    * the values `apply(ctx, diff(...))` gives, a failed one leaves nothing.
    */
   frame(ctx: C): ContextFrame<C>;
-  /** Plain JSON data for storage. */
+  /**
+   * Data for storage: the fields as the stores' JSON writes them (runtime/core/json.ts: plain JSON, Date, Map, Set
+   * and bigint tagged), an EventLog as its events, a Fixed as its value.
+   */
   serialize(ctx: C): unknown;
   /** The inverse of {@link serialize} (stored data is validated; bad data is {@link CorruptStateError}). */
   revive(data: unknown): C;
@@ -153,7 +156,6 @@ export function createContextCodec<C>(
       if (v === undefined || typeof v === 'function' || IGNORED_FIELDS.has(key)) continue;
       if (v instanceof EventLog) out[key] = v.iter();
       else if (v instanceof Fixed) out[key] = v.value;
-      else if (v instanceof Set) out[key] = [...v];
       else out[key] = v;
     }
     return out;
@@ -173,8 +175,9 @@ export function createContextCodec<C>(
         if (!Array.isArray(v)) throw new CorruptStateError(`stored event log "${key}" is not an array`);
         ctx[key] = new EventLog(v as LoggedEvent<unknown>[]);
       } else if (template instanceof Fixed) ctx[key] = new Fixed(v);
-      else if (template instanceof Set) {
-        if (!Array.isArray(v)) throw new CorruptStateError(`stored set "${key}" is not an array`);
+      else if (template instanceof Set && !(v instanceof Set)) {
+        // Stored before Sets were tagged: an array of members.
+        if (!Array.isArray(v)) throw new CorruptStateError(`stored set "${key}" is not a set`);
         ctx[key] = new Set(v);
       } else ctx[key] = v;
     }

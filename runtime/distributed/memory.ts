@@ -64,6 +64,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
+import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */
@@ -417,7 +418,12 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
         it.expired = true;
       } else run.delayed.delete(it.itemId);
       // A wait past its timeout: no signal can take it any more (the engine fails it with SignalTimeoutError).
-      if (it.status === 'parked' && it.wait !== undefined) this.unwait(run, it);
+      if (it.status === 'parked') {
+        if (it.wait !== undefined) {
+          this.publish({ type: 'wait.timedOut', runId: run.runId, at: now, node: it.node, itemId: it.itemId, signal: it.wait });
+          this.unwait(run, it);
+        } else this.publish({ type: 'timer.fired', runId: run.runId, at: now, node: it.node, itemId: it.itemId });
+      }
       it.status = 'pending';
       it.leaseToken = undefined;
       it.leaseExpiresAt = undefined;
@@ -788,7 +794,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
           const list = run.waits.get(parked.wait) ?? [];
           list.push(id);
           run.waits.set(parked.wait, list);
-        }
+          this.publish({ type: 'wait.started', runId: run.runId, at: now, node, itemId: id, signal: parked.wait, ...(parked.notBefore === undefined ? {} : { timeoutAt: parked.notBefore }) });
+        } else this.publish({ type: 'timer.started', runId: run.runId, at: now, node, itemId: id, until: parked.notBefore! });
         if (parked.notBefore !== undefined) run.delayed.add(id);
         run.items.set(id, it);
         run.metrics.enqueued += 1;
@@ -836,19 +843,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     this.open();
+    const { payload: json } = planSignal(runId, name, payload, key);
     const run = this.runOrThrow(runId);
-    assertString(name, 'signal name');
-    if (key !== undefined) assertString(key, 'signal key');
-    const json = canonicalJson(payload ?? null);
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+    if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');
-    if (key !== undefined) {
-      if (run.signalKeys.has(key)) return 'duplicate';
-      run.signalKeys.add(key);
-    }
+    if (key !== undefined) run.signalKeys.add(key);
     const now = this.clock();
     const waiting = run.waits.get(name)?.[0];
+    const event = { type: 'signal.received' as const, runId: run.runId, at: now, name, ...(key === undefined ? {} : { key }) };
     if (waiting === undefined) {
       run.mailbox.push({ name, payload: json, key, at: now });
+      this.publish(event);
       return 'delivered';
     }
     const it = run.items.get(waiting)!;
@@ -859,6 +865,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.notBefore = undefined;
     it.updatedAt = now;
     run.ready.push(it.itemId);
+    this.publish({ ...event, itemId: it.itemId });
     return 'delivered';
   }
 

@@ -1,11 +1,14 @@
 /**
  * `floxide runs list|show|cancel|pause|resume|wait` against a real Redis, in-process through runCli (the same code
- * path as the binary), on a key prefix of its own.
+ * path as the binary), on a key prefix of its own; `runs show` and `runs watch` on a real Postgres too (a schema of
+ * its own).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
@@ -66,6 +69,18 @@ describe('floxide runs', () => {
     expect((JSON.parse(filtered.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['cli-a']);
   });
 
+  it('shows values JSON cannot carry as their stored tags (a bigint does not crash it, a Map does not print as {})', async () => {
+    const input = { n: 2n ** 64n, index: new Map([['a', new Date(Date.UTC(2024, 1, 29))]]) };
+    await chain().startDistributed(new CountCtx(), input as unknown as number, backend, 'cli-tags');
+    const show = await cli('runs', 'show', 'cli-tags', '--store', store, '--json');
+    expect(show.code, show.err).toBe(0);
+    expect((JSON.parse(show.out) as { run: { input: unknown } }).run.input).toEqual({ index: { $map: [['a', { $date: '2024-02-29T00:00:00.000Z' }]] }, n: { $bigint: '18446744073709551616' } });
+    const text = await cli('runs', 'show', 'cli-tags', '--store', store);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toContain('{"$bigint":"18446744073709551616"}');
+    expect((await cli('runs', 'cancel', 'cli-tags', '--store', store)).code).toBe(0);
+  });
+
   it('waits with a timeout on a run nobody processes', async () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
@@ -86,20 +101,26 @@ describe('floxide runs', () => {
 });
 
 describe('floxide runs signal', () => {
-  it('refuses a --data that is not JSON (exit 2), and says so on a backend that does not take signals yet', async () => {
-    const bad = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{nope', '--store', store);
+  it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
+    const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--data is not JSON/);
-    const r = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{"approved":true}', '--store', store);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/redis backend does not take signals yet/);
+    const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/signal approval delivered/);
+    const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // no wait took it (the chain workflow has none): it waits in the run's mailbox
+    const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
+    expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }]);
     const help = await cli('runs', 'signal', '--help');
     expect(help.out).toMatch(/--key <key>/);
   });
 });
 
-describe('floxide runs show and watch: history, context, events', () => {
-  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+/** `runs watch <run>` while the run goes on, then `runs show` of it, on `backend` at `store`. */
+async function watchAndShow(backend: DistributedBackend, store: string): Promise<void> {
     const wf = chain();
     await wf.startDistributed(new CountCtx(), 5, backend, 'cli-w');
     const watching = cli('runs', 'watch', 'cli-w', '--store', store);
@@ -125,6 +146,18 @@ describe('floxide runs show and watch: history, context, events', () => {
     expect(json.history).toHaveLength(5);
     expect(json.workers).toEqual([]);
     expect(json.context.deltas.length).toBeGreaterThan(0);
+}
+
+const pgs = usePgSchemas('clirun');
+
+describe('floxide runs show and watch: history, context, events', () => {
+  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+    await watchAndShow(backend, store);
+  });
+
+  it('the same on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await watchAndShow(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`);
   });
 
   it('watch of an unknown run exits 1 and says so', async () => {

@@ -48,6 +48,8 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX025-mixed.ts', 'FLX025', 10, 3],
   ['FLX026-misplaced.ts', 'FLX026', 9, 3],
   ['FLX027-cycle.ts', 'FLX027', 8, 3],
+  ['FLX028-signal-name.ts', 'FLX028', 10, 17],
+  ['FLX029-unstorable.ts', 'FLX029', 32, 3],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
 ];
 
@@ -85,6 +87,15 @@ describe('compile-fail fixtures', () => {
       ['FLX021', 'success edge target "b" of MissingNodeWorkflow is not a node: its type string is not a @node class'],
     ]);
     expect(diagsOf('FLX002-decorator-syntax.ts').map((d) => [d.code, d.message])).toEqual([['FLX002', 'TS1135: Argument expression expected.']]);
+  });
+
+  it('FLX029: names the path of each value storage does not carry, and nothing it carries (Date, Map, Set, bigint, EventLog, the context class\'s methods)', () => {
+    const tail = 'which a stored run (checkpointed or distributed) does not read back as such';
+    expect(diagsOf('FLX029-unstorable.ts').map((d) => [d.code, d.position!.line, d.position!.column, d.message])).toEqual([
+      ['FLX029', 30, 38, `Handlers.onDone (the context of UnstorableWorkflow) is a function, ${tail}`],
+      ['FLX029', 32, 3, `input.total (of node price) is Money, an object with methods (format()), ${tail}`],
+      ['FLX029', 32, 3, `output.tag (of terminal node price) is a symbol, ${tail}`],
+    ]);
   });
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {

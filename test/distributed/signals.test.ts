@@ -3,22 +3,43 @@
 // takes a signal sent before, during or after its wait (20 random rounds), applies a repeated key once, refuses a
 // wrong payload without changing anything, and routes a timeout to its fallback; a sleep fires once.
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, MemoryBackend, Orchestrator, RunStateError, Worker, type DistributedBackend } from 'floxide';
+import { bindWorkflow, InvalidSignalError, MemoryBackend, Orchestrator, RunStateError, supportsObservation, Worker, type DistributedBackend, type WorkflowEvent } from 'floxide';
 import { ApprovalFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
-import { until } from './helpers.js';
+import { openTestBackend, REAL_BACKENDS, until } from './helpers.js';
 
 const approval = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
 const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
 const sleeper = bindWorkflow(SleepFlowDef, new SleepFlow());
 
-const backends: Array<[string, () => Promise<DistributedBackend>]> = [['memory', async () => new MemoryBackend()]];
+interface Opened {
+  readonly backend: DistributedBackend;
+  /** Kills the backend's store connections server-side (a no-op in memory). */
+  killConnections(): Promise<unknown>;
+  dispose(): Promise<void>;
+}
 
-describe.each(backends)('signals on %s', (_name, open) => {
+const backends: Array<[string, () => Promise<Opened>]> = [
+  ['memory', async () => {
+    const backend = new MemoryBackend();
+    return { backend, killConnections: async () => 0, dispose: () => backend.close() };
+  }],
+  ...REAL_BACKENDS.map((name): [string, () => Promise<Opened>] => [name, () => openTestBackend(name, 'sig')]),
+];
+
+describe.each(backends)('signals on %s', (_name, openBackend) => {
   const workers: Worker[] = [];
+  const opened: Opened[] = [];
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+    await Promise.all(opened.splice(0).map((o) => o.dispose()));
   });
+
+  async function open(): Promise<DistributedBackend> {
+    const o = await openBackend();
+    opened.push(o);
+    return o.backend;
+  }
 
   function worker(b: DistributedBackend, wf: { def: typeof ApprovalFlowDef | typeof VoteFlowDef | typeof SleepFlowDef; instance: object }): Worker {
     const w = new Worker(b, wf.def, wf.instance, { concurrency: 4, idleMinMs: 1, idleMaxMs: 20, leaseMs: 2_000, heartbeatMs: 200 });
@@ -31,7 +52,7 @@ describe.each(backends)('signals on %s', (_name, open) => {
     return (await b.itemStates(runId)).some((s) => s.status === 'parked');
   }
 
-  it('a waiting run holds no lease or slot, survives losing every worker, and completes on its signal', async () => {
+  it('a waiting run holds no lease or slot, survives losing every worker and the store connection, and completes on its signal', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);
     const runId = await orch.startRun(undefined, 'order-1');
@@ -41,12 +62,13 @@ describe.each(backends)('signals on %s', (_name, open) => {
     expect((await b.itemStates(runId)).filter((s) => s.status === 'in_progress')).toEqual([]);
     await w.stop(0);
     workers.length = 0;
+    await opened[0]!.killConnections();
+    await until(async () => parked(b, runId).catch(() => false), 10_000, 'the store connection to come back');
     expect(await orch.signal(runId, 'approval', { approved: true, by: 'ana' }, { key: 'k' })).toBe('delivered');
     expect(await orch.signal(runId, 'approval', { approved: false, by: 'bo' }, { key: 'k' })).toBe('duplicate');
     worker(b, approval); // a new worker after every worker died
     const rec = await orch.waitForCompletion(runId, { timeoutMs: 30_000 });
     expect(rec.output).toBe('approved by ana');
-    await b.close();
   });
 
   it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
@@ -64,20 +86,86 @@ describe.each(backends)('signals on %s', (_name, open) => {
       const rec = await orch.waitForCompletion(runId, { timeoutMs: 30_000 });
       expect(rec.output).toBe(`approved by r${round}`);
       expect(await orch.pendingSignals(runId)).toEqual([]);
+      // a retried delivery after the run finished is still a duplicate; a new signal is refused
+      expect(await orch.signal(runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      await expect(orch.signal(runId, 'approval', { approved: false, by: 'late' }, { key: 'new' })).rejects.toBeInstanceOf(RunStateError);
     }
-    await b.close();
   });
 
   it('a wrong payload or an unknown name is InvalidSignalError and changes nothing', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);
     const runId = await orch.startRun(undefined, 'o');
+    // @ts-expect-error: the payload of "approval" is a Decision (ApprovalFlowSignals, generated by floxide build)
     await expect(orch.signal(runId, 'approval', { approved: 'yes' })).rejects.toBeInstanceOf(InvalidSignalError);
+    // @ts-expect-error: ApprovalFlow has no signal "nope"
     await expect(orch.signal(runId, 'nope', {})).rejects.toBeInstanceOf(InvalidSignalError);
+    // With the generated definition alone (no instance to check payloads), names are still checked.
+    // @ts-expect-error: ApprovalFlow has no signal "nope"
+    await expect(new Orchestrator(b, approval.def).signal(runId, 'nope', {})).rejects.toThrow(/has no signal "nope" \(its signals: "approval"\)/);
     expect(await orch.pendingSignals(runId)).toEqual([]);
     await orch.cancel(runId);
     await expect(orch.signal(runId, 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);
-    await b.close();
+  });
+
+  it('cancel drops a parked wait; a paused run takes its signal but runs only when resumed', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    worker(b, approval);
+    const cancelled = await orch.startRun(undefined, 'c');
+    await until(() => parked(b, cancelled), 10_000, 'the wait to park');
+    await orch.cancel(cancelled);
+    expect((await b.getRun(cancelled))!.status).toBe('cancelled');
+    expect((await b.itemStates(cancelled)).filter((s) => s.status === 'parked')).toEqual([]);
+    await expect(orch.signal(cancelled, 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);
+
+    const paused = await orch.startRun(undefined, 'p');
+    await until(() => parked(b, paused), 10_000, 'the wait to park');
+    await orch.pause(paused);
+    expect(await orch.signal(paused, 'approval', { approved: true, by: 'pat' })).toBe('delivered');
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await b.itemStates(paused)).map((s) => s.status)).toEqual(['completed', 'completed', 'pending']);
+    await orch.resume(paused);
+    expect((await orch.waitForCompletion(paused, { timeoutMs: 30_000 })).output).toBe('approved by pat');
+  });
+
+  it('reports waits, signals and timers in the event stream', async () => {
+    const b = await open();
+    if (!supportsObservation(b)) return;
+    const orch = new Orchestrator(b, approval);
+    worker(b, approval);
+    const events: WorkflowEvent[] = [];
+    const ac = new AbortController();
+    const runId = 'ev-1';
+    const reading = (async () => {
+      for await (const e of b.subscribe({ runId, signal: ac.signal })) {
+        events.push(e.event);
+        if (e.event.type === 'run.completed') break;
+      }
+    })();
+    await orch.startRun(undefined, 'e', { runId });
+    await until(() => parked(b, runId), 10_000, 'the wait to park');
+    await orch.signal(runId, 'approval', { approved: true, by: 'eve' }, { key: 'k1' });
+    await orch.waitForCompletion(runId, { timeoutMs: 30_000 });
+    await reading;
+    ac.abort();
+    const types = events.map((e) => e.type);
+    expect(types).toContain('wait.started');
+    expect(events.find((e) => e.type === 'signal.received')).toMatchObject({ name: 'approval', key: 'k1' });
+    expect(types.indexOf('wait.started')).toBeLessThan(types.indexOf('signal.received'));
+
+    const timedOut = 'ev-2';
+    const seen: WorkflowEvent[] = [];
+    const reading2 = (async () => {
+      for await (const e of b.subscribe({ runId: timedOut })) {
+        seen.push(e.event);
+        if (e.event.type === 'run.completed') break;
+      }
+    })();
+    await orch.startRun(undefined, 't', { runId: timedOut });
+    await orch.waitForCompletion(timedOut, { timeoutMs: 30_000 });
+    await reading2;
+    expect(seen.map((e) => e.type)).toContain('wait.timedOut');
   });
 
   it('never: the timeout fails the node and the fallback takes the item', async () => {
@@ -87,7 +175,6 @@ describe.each(backends)('signals on %s', (_name, open) => {
     const runId = await orch.startRun(undefined, 'o');
     const rec = await orch.waitForCompletion(runId, { timeoutMs: 30_000 });
     expect(rec.output).toBe('escalated o after SignalTimeoutError x1');
-    await b.close();
   });
 
   it('two waits in parallel branches each get their own signal', async () => {
@@ -99,7 +186,6 @@ describe.each(backends)('signals on %s', (_name, open) => {
     await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length >= 1, 10_000, 'a wait');
     await orch.signal(runId, 'vote', { vote: 'no' });
     expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('no,yes');
-    await b.close();
   });
 
   it('a sleep parks (no lease), survives its worker, and fires once', async () => {
@@ -120,6 +206,5 @@ describe.each(backends)('signals on %s', (_name, open) => {
       ['nap', 'completed'],
       ['woke', 'completed'],
     ]);
-    await b.close();
   });
 });

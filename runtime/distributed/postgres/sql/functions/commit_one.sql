@@ -3,6 +3,8 @@
 --   runId, itemId, token, type ('continue' | 'terminal' | 'retry' | 'failed'),
 --   items     [{id, node, json}]                      (continue: what to enqueue; ids the run knows are skipped)
 --   arrivals  [{group, index, size, node, json}]      (continue: what to park; node NULL for a hold)
+--   parked    [{id, node, json, notBefore?, wait?}]   (continue: parked items, WaitFor waits and Sleep timers, see
+--             migration 0005: a wait takes the oldest signal of its name from the mailbox at once if there is one)
 --   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL), deadLetter (boolean),
 --   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns (jsonb), checked in this order:
@@ -11,11 +13,15 @@
 --   {status: 'duplicate'}                                already committed (item final, or this token's retry)
 --   {status: 'run_finished', runStatus}                  the run is final: nothing applied
 --   {status: 'lease_lost'}                               not this token's live lease
---   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion}
+--   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion, events}
 -- Join settlement: an arrival is parked under (group, index); the one that completes its group enqueues the group's
 --   settlement item "<group>:join": {"id":..,"node":..,"settle":[the parked arrivals' JSON in index order]} (node: the
 --   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
 -- No terminal: a continue commit that leaves the run with no outstanding item fails it with noTerminal.
+-- Seeing runs: an applied commit writes the attempt's history row (steps) and answers its events (key `events`: the
+--   JSON text of step.finished or step.retry, wait.started / timer.started per parked item, then the run's final
+--   event when the commit finished it), which
+--   commit_steps records (record_events) and removes from the answer.
 -- Locking: the runs row FOR UPDATE first (gapless context versions; a group fires exactly once), then the item row,
 --   then new rows; finish_run last.
 CREATE OR REPLACE FUNCTION commit_one(c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -32,6 +38,9 @@ DECLARE
   v_node text;
   v_attempt integer;
   v_item_payload text;
+  v_worker text;
+  v_started bigint;
+  v_events text[];
   v_enqueued jsonb := '[]';
   v_joined jsonb := '[]';
   v_dropped jsonb := '[]';
@@ -46,6 +55,7 @@ DECLARE
   v_size integer;
   v_join_node text;
   v_payload text;
+  v_taken text;
 BEGIN
   SELECT r.status, r.version, r.counters INTO v_status, v_version, v_counters FROM runs r WHERE r.run_id = v_run FOR UPDATE;
   IF NOT FOUND THEN
@@ -71,7 +81,8 @@ BEGIN
       due_at = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
       lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
     WHERE run_id = v_run AND item_id = v_item AND status = 'in_progress' AND lease_token = v_token AND lease_expires_at > v_now
-    RETURNING node, attempt - (v_type = 'retry')::integer, payload INTO v_node, v_attempt, v_item_payload;
+    RETURNING node, attempt - (v_type = 'retry')::integer, payload, worker_id, coalesce(leased_at, v_now)
+    INTO v_node, v_attempt, v_item_payload, v_worker, v_started;
   END IF;
   IF v_node IS NULL THEN
     SELECT i.status INTO v_item_status FROM items i WHERE i.run_id = v_run AND i.item_id = v_item;
@@ -88,7 +99,10 @@ BEGIN
     RETURN '{"status":"lease_lost"}'::jsonb;
   END IF;
 
-  -- (4) apply the rest
+  -- (4) apply the rest: first the attempt's history row and event (before the run's final event, if any)
+  INSERT INTO steps (run_id, node, item_id, attempt, worker_id, started_at, finished_at, outcome, error)
+  VALUES (v_run, v_node, v_item, v_attempt, v_worker, v_started, v_now, v_type, c->>'error');
+  v_events := ARRAY[step_event(v_run, v_item, v_node, v_attempt, v_worker, v_started, v_now, v_type, c->>'error', v_delay)];
   IF jsonb_typeof(c->'counters') = 'object' THEN
     SELECT v_counters || coalesce(jsonb_object_agg(e.key, coalesce((v_counters->>e.key)::numeric, 0) + e.value::numeric), '{}'::jsonb)
     INTO v_counters FROM jsonb_each_text(c->'counters') e;
@@ -107,6 +121,7 @@ BEGIN
     UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
     v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
     v_status := 'failed';
+    v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'error', v_dropped);
 
   ELSE
     IF c->>'delta' IS NOT NULL THEN
@@ -118,6 +133,7 @@ BEGIN
       UPDATE runs SET completed = completed + 1, version = v_version, counters = v_counters WHERE run_id = v_run;
       v_dropped := finish_run(v_run, 'completed', 'terminal', NULL, c->>'output', c->'extraDropped', v_now);
       v_status := 'completed';
+      v_events := v_events || final_event(v_run, 'completed', v_now, c->>'output', NULL, v_dropped);
     ELSE
       FOR x IN SELECT e FROM jsonb_array_elements(c->'items') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
         INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
@@ -127,6 +143,31 @@ BEGIN
           v_new := v_new + 1;
           v_enqueued := v_enqueued || to_jsonb(x->>'id');
         END IF;
+      END LOOP;
+
+      FOR x IN SELECT e FROM jsonb_array_elements(coalesce(c->'parked', '[]')) WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.item_id = x->>'id');
+        v_taken := NULL;
+        IF x->>'wait' IS NOT NULL THEN
+          DELETE FROM signals s WHERE s.run_id = v_run AND s.seq =
+            (SELECT m.seq FROM signals m WHERE m.run_id = v_run AND m.name = x->>'wait' ORDER BY m.seq LIMIT 1)
+          RETURNING s.payload INTO v_taken;
+        END IF;
+        IF v_taken IS NOT NULL THEN
+          -- the signal is already here: the wait goes on at once, the payload as its `received`
+          INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
+          VALUES (v_run, x->>'id', x->>'node', left(x->>'json', -1) || ',"received":{"payload":' || v_taken || '}}', 'pending', 0, v_now);
+        ELSE
+          INSERT INTO items (run_id, item_id, node, payload, status, not_before, due_at, wait_name, updated_at)
+          VALUES (v_run, x->>'id', x->>'node', x->>'json', 'parked', (x->>'notBefore')::bigint,
+            coalesce((x->>'notBefore')::bigint, 9223372036854775807), x->>'wait', v_now);
+          v_events := v_events || (CASE WHEN x->>'wait' IS NULL
+            THEN jsonb_build_object('type', 'timer.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id', 'until', (x->>'notBefore')::bigint)
+            ELSE jsonb_strip_nulls(jsonb_build_object('type', 'wait.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id',
+              'signal', x->>'wait', 'timeoutAt', (x->>'notBefore')::bigint)) END)::text;
+        END IF;
+        v_new := v_new + 1;
+        v_enqueued := v_enqueued || to_jsonb(x->>'id');
       END LOOP;
 
       FOR a IN SELECT e FROM jsonb_array_elements(c->'arrivals') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
@@ -160,10 +201,11 @@ BEGIN
       IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
         v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
         v_status := 'failed';
+        v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'noTerminal', v_dropped);
       END IF;
     END IF;
   END IF;
 
   RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
-    'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version);
+    'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version, 'events', to_jsonb(v_events));
 END $$;
