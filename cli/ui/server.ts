@@ -32,6 +32,7 @@ import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
 import { LiveRuns } from './live.js';
 import { runsPage, runView } from './views.js';
+import { valueText } from '../values-text.js';
 
 export interface UiServerOptions {
   /** The store the dashboard shows (the caller owns it: {@link UiServer.close} does not close it). */
@@ -149,7 +150,7 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+  send(res, status, 'application/json; charset=utf-8', valueText(value));
 }
 
 /** Starts the dashboard; resolves once it listens. */
