@@ -1,14 +1,17 @@
 /**
- * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control distributed runs.
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control runs, of a
+ * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf } from '../run-details.js';
+import { valueText } from '../values-text.js';
 
 const EXAMPLES = `
 Examples:
@@ -24,11 +27,12 @@ Examples:
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
   $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
+  $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
-a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
-the run's status forbids, 2 bad usage.
+a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), 2 bad usage.
 `;
 
 
@@ -49,7 +53,7 @@ export function time(ms: number | undefined): string {
 }
 
 export function short(v: unknown, max = 60): string {
-  const s = v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
+  const s = v === undefined ? '-' : typeof v === 'string' ? v : valueText(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
@@ -57,12 +61,12 @@ export function short(v: unknown, max = 60): string {
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
  * (2 for bad input, 1 otherwise).
  */
-export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>, command = 'runs'): Promise<void> {
-  const { connectBackend } = await import('../../runtime/distributed/connect.js');
+export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
+  const { openRunsStore } = await import('../store/open.js');
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
-  let backend: DistributedBackend;
+  let backend: RunsStore;
   try {
-    backend = await connectBackend(flags.store);
+    backend = await (io.connect ?? openRunsStore)(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
@@ -75,7 +79,7 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Dist
     io.stderr.write(`floxide ${command}: ${err.message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
-    await backend.close();
+    if (!io.connect) await backend.close();
   }
 }
 
@@ -127,7 +131,7 @@ export function eventLine(e: WorkflowEvent): string {
   }
 }
 
-export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
+export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)').makeOptionMandatory();
 
 /**
  * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:
@@ -143,7 +147,7 @@ export function commandGroup(io: CliIo, name: string, description: string, examp
 }
 
 const runsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for distributed runs', EXAMPLES);
+  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for runs (distributed stores, SQLite checkpoint files)', EXAMPLES);
 
   cmd
     .command('list')
@@ -168,12 +172,16 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           flags.schedule === undefined
             ? await b.listRuns({ limit, ...filter })
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        // What each open run waits for (its parked items): a finished run waits for nothing.
+        const waits = await Promise.all(runs.map(async (r) => (isFinalRunStatus(r.status) ? [] : waitsOf(await b.pendingWork(r.runId)))));
+        if (flags.json) return void io.stdout.write(`${valueText(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), 2)}\n`);
         if (runs.length === 0) return void io.stdout.write('no runs\n');
+        const result = (r: RunRecord, i: number) =>
+          r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
             ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
-            runs.map((r) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : '']),
+            runs.map((r, i) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), result(r, i)]),
           ),
         );
       });
@@ -190,18 +198,19 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       await withStore(io, flags, async (b) => {
         const [{ run, metrics, errors, deadLetters, context, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
-        const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
+        const waits = waitsOf(pending);
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
+          io.stdout.write(`${valueText({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
+        if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
         io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
         if (flags.context) {
-          io.stdout.write(`\ncontext\n  initial  ${JSON.stringify(context.initial)}\n`);
-          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${JSON.stringify(d.delta)}\n`);
+          io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
+          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
         }
         if (history && history.length > 0) {
           io.stdout.write(`\nstep history (${history.length})\n`);
@@ -219,6 +228,10 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         if (pending.length > 0) {
           io.stdout.write(`\noutstanding items (${pending.length})\n`);
           io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        if (waits.length > 0) {
+          io.stdout.write(`\nwaits (${waits.length})\n`);
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'WAITING'], waits.map((w) => [w.itemId, w.node, waitText(w, time)])));
         }
         if (signals.length > 0) {
           io.stdout.write(`\nsignals waiting for a wait (${signals.length})\n`);
@@ -281,8 +294,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const delivery = await new Orchestrator(b).signal(runId, name, payload, flags.key === undefined ? {} : { key: flags.key });
+        const { sendSignal } = await import('../store/signal.js');
+        const delivery = await sendSignal(b, runId, name, payload, flags.key);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
         io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
         });
@@ -307,7 +320,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const ac = new AbortController();
         io.onStop(() => ac.abort());
         for await (const e of b.subscribe({ signal: ac.signal, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
-          io.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${eventLine(e.event)}\n`);
+          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
             break;
@@ -333,9 +346,14 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const run = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs, pollMs });
-        io.stdout.write(flags.json ? `${JSON.stringify(run, null, 2)}\n` : runLines(run));
+        const { Orchestrator, waitForFinalRun } = await import('../../runtime/distributed/orchestrator.js');
+        const { RunNotFoundError } = await import('../../runtime/core/errors.js');
+        // A distributed run is read through the orchestrator, which also fails a run whose deadline passed unobserved.
+        const read = isDistributed(b)
+          ? (id: string) => new Orchestrator(b).run(id)
+          : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
+        const run = await waitForFinalRun(read, runId, { timeoutMs, pollMs });
+        io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
       });
     });
@@ -349,7 +367,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .action(async (flags: StoreFlags & { workflow?: string }) => {
       await withStore(io, flags, async (b) => {
         const rows = await openRunsByVersion(b, flags.workflow);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        if (flags.json) return void io.stdout.write(`${valueText(rows, 2)}\n`);
         if (rows.length === 0) return void io.stdout.write('no open runs and no live workers\n');
         io.stdout.write(
           formatTable(
@@ -377,7 +395,7 @@ export interface VersionRow {
 }
 
 /** Open runs per workflow version, with the live workers serving each; versions served but without runs included. */
-export async function openRunsByVersion(b: DistributedBackend, workflow?: string): Promise<VersionRow[]> {
+export async function openRunsByVersion(b: RunsStore, workflow?: string): Promise<VersionRow[]> {
   const only = workflow === undefined ? {} : { workflow };
   const [running, paused, workers] = await Promise.all([b.listRuns({ status: 'running', ...only }), b.listRuns({ status: 'paused', ...only }), b.listWorkers()]);
   const rows = new Map<string, VersionRow>();

@@ -12,9 +12,11 @@
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isFinalRunStatus, supportsObservation, type DistributedBackend, type RunObserver } from '../../runtime/distributed/contracts.js';
+import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../runtime/distributed/contracts.js';
+import type { RunsStore } from '../store/runs-store.js';
 import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { runView } from './views.js';
+import { valueText } from '../values-text.js';
 
 /** A comment line keeps idle streams open through proxies. */
 const KEEPALIVE_MS = 15_000;
@@ -47,13 +49,13 @@ export class LiveRuns {
   private readonly watches = new Map<string, Watch>();
   private readonly lists = new Set<ServerResponse>();
   private readonly keepalive: NodeJS.Timeout;
-  private readonly observer: (DistributedBackend & RunObserver) | undefined;
+  private readonly observer: (RunsStore & RunObserver) | undefined;
   private feed: AbortController | undefined;
   private listTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
-    private readonly backend: DistributedBackend,
+    private readonly backend: RunsStore,
     private readonly options: LiveOptions,
   ) {
     this.observer = supportsObservation(backend) ? backend : undefined;
@@ -182,7 +184,7 @@ export class LiveRuns {
     let event: string;
     try {
       const view = await runView(this.backend, runId);
-      event = `event: run\ndata: ${JSON.stringify(view)}\n\n`;
+      event = `event: run\ndata: ${valueText(view)}\n\n`;
       w.final = isFinalRunStatus(view.run.status);
     } catch (err) {
       event = `event: failure\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`;

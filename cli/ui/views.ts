@@ -8,7 +8,6 @@ import {
   cursorAfter,
   type ContextDeltaRecord,
   type DeadLetter,
-  type DistributedBackend,
   type ErrorRecord,
   type RunCursor,
   type RunMetrics,
@@ -17,7 +16,8 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { readRunDetails } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
+import type { RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -84,7 +84,7 @@ function rowOf(r: RunRecord): RunRow {
  * One page of runs, newest first. Reads `limit + 1` runs through the store's keyset paging (an index read whatever
  * the page's depth) to know whether a next page exists.
  */
-export async function runsPage(backend: DistributedBackend, query: RunsQuery): Promise<RunsPage> {
+export async function runsPage(backend: RunsStore, query: RunsQuery): Promise<RunsPage> {
   const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
   if (query.status) assertRunStatus(query.status);
@@ -148,6 +148,8 @@ export interface RunView {
   readonly deadLetters: readonly DeadLetter[];
   /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
+  /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
+  readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
   readonly workers: ReadonlyArray<{ readonly workerId: string; readonly liveness: string; readonly lastSeen: number; readonly items: readonly string[] }>;
 }
@@ -156,7 +158,7 @@ export interface RunView {
 export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
-export async function runView(backend: DistributedBackend, runId: string): Promise<RunView> {
+export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
   const [{ run, metrics, errors, deadLetters, context, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
   const nodes: Record<string, NodeCounts> = Object.create(null);
   const outstanding: OutstandingItem[] = [];
@@ -167,11 +169,15 @@ export async function runView(backend: DistributedBackend, runId: string): Promi
       outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore });
     }
   }
+  // Only a run with parked items waits: the items themselves (their signal names) are read for those alone.
+  const parked = states.some((s) => s.status === 'parked') ? waitsOf(await backend.pendingWork(runId)) : [];
+  const waits = parked.map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   return {
     run,
     metrics,
     nodes,
     outstanding,
+    waits,
     history: history?.slice(-LIST_CAP),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),

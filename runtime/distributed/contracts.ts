@@ -609,22 +609,22 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
  */
 export interface RunObserver extends StepHistoryReader, EventSubscriber {}
 
-/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do). */
-export function supportsObservation(backend: DistributedBackend): backend is DistributedBackend & RunObserver {
+/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do; a SQLite file's runs too). */
+export function supportsObservation<B extends object = DistributedBackend>(backend: B): backend is B & RunObserver {
   const b = backend as Partial<RunObserver>;
   return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';
 }
 
 /**
- * Optional: signals for `WaitFor` nodes, and parked items (waits and sleeps). A backend without it refuses a commit
- * that parks an item (see `refuseParked` in step-commit.ts).
+ * Signals for `WaitFor` nodes, and parked items (waits and sleeps): the memory, Redis and Postgres backends keep
+ * them. Optional for other backends (the orchestrator's `signal` refuses a backend without it).
  */
 export interface SignalReceiver {
   /**
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
-   * when it parks. `duplicate` (nothing changes) when the run already received `key`. Throws `RunNotFoundError`,
-   * or `RunStateError` for a finished run.
+   * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
+   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received).
    */
   signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
@@ -632,7 +632,7 @@ export interface SignalReceiver {
 }
 
 /** True when `backend` implements {@link SignalReceiver}. */
-export function supportsSignals(backend: DistributedBackend): backend is DistributedBackend & SignalReceiver {
+export function supportsSignals<B extends object = DistributedBackend>(backend: B): backend is B & SignalReceiver {
   return typeof (backend as Partial<SignalReceiver>).signal === 'function';
 }
 

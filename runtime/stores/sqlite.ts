@@ -110,7 +110,8 @@ export interface SqliteCheckpointStoreOptions {
 type Db = Database.Database;
 type Stmt = Database.Statement;
 
-interface RunRow {
+/** A `floxide_runs` row. */
+export interface RunRow {
   run_no: number;
   run_id: string;
   workflow: string;
@@ -212,7 +213,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
-    | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
+    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -355,6 +356,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
          ON CONFLICT DO NOTHING`,
       ),
+      signalKeyKnown: p('SELECT 1 AS known FROM floxide_signals WHERE run_id = ? AND key = ?'),
       givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
       giveSignal: p(
         `UPDATE floxide_signals SET item_id = ?
@@ -507,7 +509,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     assertRunId(runId);
     return this.guard(() => this.db.transaction(() => {
       const row = this.requireRun(runId);
-      return this.history.read(row.run_no, runId, row.status === 'completed');
+      return this.history.read(row.run_no, runId, row.status === 'completed').records;
     })());
   }
 
@@ -537,6 +539,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);
+      // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+      if (key !== undefined && this.s.signalKeyKnown.get(runId, key) !== undefined) return 'duplicate';
       if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
       return 'duplicate';
     });
@@ -762,7 +766,7 @@ function migrate(db: Db): void {
   }
 }
 
-function parseItem(text: string, runId: string): EngineItem {
+export function parseItem(text: string, runId: string): EngineItem {
   return checkItem(safeJsonParse(text, `run ${runId} work item`), runId);
 }
 
@@ -782,7 +786,7 @@ function parseArrival(text: string, runId: string): JoinArrival {
   return v;
 }
 
-function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
+export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
   const id = row.run_id;
   if (!STATUSES.has(row.status)) throw new CorruptStateError(`run ${id} has an unknown status ${JSON.stringify(row.status)}`);
   const dropped = safeJsonParse(row.dropped, `run ${id} dropped items`);
