@@ -69,6 +69,18 @@ describe('floxide runs', () => {
     expect((JSON.parse(filtered.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['cli-a']);
   });
 
+  it('shows values JSON cannot carry as their stored tags (a bigint does not crash it, a Map does not print as {})', async () => {
+    const input = { n: 2n ** 64n, index: new Map([['a', new Date(Date.UTC(2024, 1, 29))]]) };
+    await chain().startDistributed(new CountCtx(), input as unknown as number, backend, 'cli-tags');
+    const show = await cli('runs', 'show', 'cli-tags', '--store', store, '--json');
+    expect(show.code, show.err).toBe(0);
+    expect((JSON.parse(show.out) as { run: { input: unknown } }).run.input).toEqual({ index: { $map: [['a', { $date: '2024-02-29T00:00:00.000Z' }]] }, n: { $bigint: '18446744073709551616' } });
+    const text = await cli('runs', 'show', 'cli-tags', '--store', store);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toContain('{"$bigint":"18446744073709551616"}');
+    expect((await cli('runs', 'cancel', 'cli-tags', '--store', store)).code).toBe(0);
+  });
+
   it('waits with a timeout on a run nobody processes', async () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);

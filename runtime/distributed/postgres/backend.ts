@@ -176,6 +176,17 @@ function opt<T>(v: T | null | undefined): T | undefined {
   return v === null ? undefined : v;
 }
 
+/** `url` with `application_name` set to `name` (unchanged when it is not a URL: then the config's name applies). */
+function named(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    u.searchParams.set('application_name', name);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -248,7 +259,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (err) => onError?.(err));
-    const backend = new PostgresBackend(pool, schema, retain, size, (applicationName) => new driver.Client({ ...config, application_name: applicationName }));
+    // (pg lets a connection string's application_name win over the config's: the subscription's name is set there)
+    const newClient = (applicationName: string): pg.Client =>
+      new driver.Client({ ...config, ...(config.connectionString !== undefined ? { connectionString: named(config.connectionString, applicationName) } : {}), application_name: applicationName });
+    const backend = new PostgresBackend(pool, schema, retain, size, newClient);
     try {
       const client = await pool.connect();
       try {
