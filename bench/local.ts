@@ -136,13 +136,14 @@ class MeteredStore implements CheckpointStore {
     this.to = writtenBytes();
     return r;
   };
-  fail: CheckpointStore['fail'] = (id, e) => this.inner.fail(id, e);
+  fail: CheckpointStore['fail'] = (id, e, s) => this.inner.fail(id, e, s);
   cancel: CheckpointStore['cancel'] = (id, r) => this.inner.cancel(id, r);
   reopen: CheckpointStore['reopen'] = (id) => this.inner.reopen(id);
   migrate: CheckpointStore['migrate'] = (id, m) => this.inner.migrate(id, m);
   signal: CheckpointStore['signal'] = (id, n, p, k) => this.inner.signal(id, n, p, k);
   takeSignal: CheckpointStore['takeSignal'] = (id, n, i) => this.inner.takeSignal(id, n, i);
   pendingSignals: CheckpointStore['pendingSignals'] = (id) => this.inner.pendingSignals(id);
+  stepHistory: CheckpointStore['stepHistory'] = (id) => this.inner.stepHistory(id);
   close: CheckpointStore['close'] = () => this.inner.close();
 }
 

@@ -41,6 +41,7 @@ export const DIAGNOSTIC_CODES = {
   FLX025: { severity: 'error', title: 'success edges and branch arms on the same node', hint: 'use either @edge(...) or @edge.when/@edge.otherwise on a node, not both' },
   FLX026: { severity: 'error', title: 'misused floxide decorator', hint: 'see docs/diagnostics.md for where each decorator goes' },
   FLX027: { severity: 'error', title: 'nested workflows form a cycle', hint: 'a workflow cannot contain itself, directly or through other workflows' },
+  FLX028: { severity: 'error', title: 'WaitFor signal name is not a string literal', hint: "name the signal with a string literal (`new WaitFor('approval', { payload })`): floxide build types each workflow's signals by name" },
   FLX030: { severity: 'warning', title: 'unreachable node', hint: 'add an edge to it, or remove the field' },
   FLX050: { severity: 'warning', title: 'a node of a recorded version is gone (removed or renamed)', hint: 'keep workers serving the old version until its runs drain (docs/deploying.md)' },
   FLX051: { severity: 'warning', title: "a node's input type is narrowed from a recorded version", hint: 'accept the old input type too (widen it), or drain the old version before its items reach the new code' },

@@ -45,6 +45,13 @@ export interface NodeModel {
   retry?: RetryOptions;
   timeoutMs?: number;
   join: boolean;
+  /**
+   * A `WaitFor` node (floxide's, or a subclass): the signal it waits for. Its payload type is the node's output;
+   * the workflow's signal map is built from these (top-level nodes only: a nested workflow's waits are its own).
+   */
+  wait?: { signal: string };
+  /** A `Sleep` node (floxide's, or a subclass): a durable timer. */
+  sleep?: true;
   position: Position;
 }
 

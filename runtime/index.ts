@@ -36,6 +36,7 @@ export {
   type WorkflowOutputOf,
   type WorkflowContextOf,
   type WorkItemOf,
+  type WorkflowSignalsOf,
 } from './graph/definition.js';
 export {
   FloxideError,
@@ -59,6 +60,7 @@ export {
   SignalTimeoutError,
   InvalidSignalError,
   EventsLostError,
+  UnsupportedOperationError,
   InvalidScheduleError,
   ScheduleNotFoundError,
   MigrationBlockedError,
@@ -151,10 +153,17 @@ export {
   type RunCancelledEvent,
   type RunPausedEvent,
   type RunResumedEvent,
+  type WaitStartedEvent,
+  type WaitTimedOutEvent,
+  type SignalReceivedEvent,
+  type TimerStartedEvent,
+  type TimerFiredEvent,
   type LocalStepDetail,
   type LocalTransition,
   type StepOutcomeKind,
   type StepRecord,
+  type StepHistoryEntry,
+  type RetriedAttempt,
   type EventEnvelope,
   type SubscribeOptions,
   type EventSubscriber,
@@ -168,7 +177,7 @@ export { atTime, sleep, systemClock, type Clock } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode } from './nodes/batch.js';
 export { SplitNode } from './nodes/split.js';
-export { WaitFor, type WaitForOptions, type PayloadCheck, type SignalsOf, type SignalNameOf, type SignalPayloadOf } from './nodes/wait.js';
+export { WaitFor, type WaitForOptions, type PayloadCheck } from './nodes/wait.js';
 export { Sleep, type SleepFor } from './nodes/sleep.js';
 export { runSource, type Runnable } from './nodes/source.js';
 export {
@@ -181,6 +190,7 @@ export {
   type CheckpointStepCommit,
   type CheckpointCommitResult,
   type CheckpointTerminalCommit,
+  type CheckpointFailedStep,
   type SignalDelivery,
   type PendingSignal,
 } from './stores/contract.js';

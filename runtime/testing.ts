@@ -8,6 +8,7 @@ export {
   CrashTestError,
   SimulatedCrash,
   type CrashTest,
+  type CrashSignal,
   type CrashPoint,
   type CrashRunResult,
   type CrashFailure,

@@ -25,3 +25,12 @@ export function isFloxideDecoratorsFile(fileName: string): boolean {
 export function isFloxideDeclarationFile(fileName: string): boolean {
   return /(^|\/)dist\/runtime\/.+\.d\.[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
 }
+
+/** The helper nodes that park their item, by the floxide file that declares them (`runtime/nodes/<file>`). */
+export const PARKING_NODES = { WaitFor: 'wait', Sleep: 'sleep' } as const;
+
+/** True when a file is floxide's declaration of helper node `file` (`runtime/nodes/wait.ts`, or its published `.d.ts`). */
+export function isFloxideNodesFile(fileName: string, file: string): boolean {
+  const m = /(^|\/)runtime\/nodes\/([a-z-]+)\.(d\.)?[cm]?ts$/.exec(fileName);
+  return m !== null && m[2] === file && isFloxidePackageFile(fileName);
+}

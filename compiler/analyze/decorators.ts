@@ -5,7 +5,7 @@
  * must be literals.
  */
 import { ts } from 'ts-morph';
-import { isFloxideDeclarationFile, isFloxideDecoratorsFile, NODE_CLASS_TAG } from './decorator-files.js';
+import { isFloxideDeclarationFile, isFloxideDecoratorsFile, isFloxideNodesFile, NODE_CLASS_TAG, PARKING_NODES } from './decorator-files.js';
 
 export { isFloxideDecoratorsFile } from './decorator-files.js';
 
@@ -17,6 +17,29 @@ export { isFloxideDecoratorsFile } from './decorator-files.js';
 export function isPublishedNodeClass(cls: ts.ClassDeclaration): boolean {
   const sf = cls.getSourceFile();
   return sf.isDeclarationFile && isFloxideDeclarationFile(sf.fileName) && ts.getJSDocTags(cls).some((t) => t.tagName.text === NODE_CLASS_TAG);
+}
+
+/**
+ * `wait` for a node type that is floxide's `WaitFor` or extends it, `sleep` for `Sleep`, else undefined: the helper
+ * nodes that park their item. The class is trusted only where floxide declares it (`runtime/nodes/wait.ts`, its
+ * published `.d.ts`), as decorators are.
+ */
+export function parkingKindOf(type: ts.Type, checker: ts.TypeChecker): 'wait' | 'sleep' | undefined {
+  const seen = new Set<ts.Type>();
+  const todo = [type];
+  while (todo.length > 0) {
+    const t = todo.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    for (const d of t.getSymbol()?.declarations ?? []) {
+      if (!ts.isClassDeclaration(d) || !d.name || !Object.prototype.hasOwnProperty.call(PARKING_NODES, d.name.text)) continue;
+      const file = PARKING_NODES[d.name.text as keyof typeof PARKING_NODES];
+      if (isFloxideNodesFile(d.getSourceFile().fileName, file)) return file;
+    }
+    const target = t.flags & ts.TypeFlags.Object && (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference ? (t as ts.TypeReference).target : t;
+    if (target.isClassOrInterface()) todo.push(...(checker.getBaseTypes(target) ?? []));
+  }
+  return undefined;
 }
 
 /** The floxide decorators, with the property-access forms spelled out. */

@@ -8,7 +8,7 @@ import { ts } from 'ts-morph';
 import { fingerprintOf } from '../../runtime/graph/shape.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { ClassRef, ContextRef, Diagnostic, DiagnosticFix, EdgeModel, NodeModel, WorkflowModel } from '../model.js';
-import { isPublishedNodeClass, type DecoratorResolver } from './decorators.js';
+import { isPublishedNodeClass, parkingKindOf, type DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { positionOf, slash } from './project.js';
@@ -43,6 +43,9 @@ interface ResolvedNode {
   output: Payload | undefined;
   contextNeeds: Array<{ type: ts.Type; text: string }>;
   contextText: string;
+  /** A `WaitFor` node's signal name; a `Sleep` node. */
+  wait?: { signal: string };
+  sleep?: true;
 }
 
 type NamedClass = ts.ClassDeclaration & { name: ts.Identifier };
@@ -233,6 +236,8 @@ export class WorkflowAnalyzer {
       };
       if (f.retry) m.retry = f.retry;
       if (f.timeoutMs !== undefined) m.timeoutMs = f.timeoutMs;
+      if (n.wait) m.wait = n.wait;
+      if (n.sleep) m.sleep = true;
       return m;
     });
     const startNode = nodes.get(start);
@@ -402,7 +407,7 @@ export class WorkflowAnalyzer {
       out.push(diagnostic('FLX022', `node ${f.name} (${cls.name.text}) ${sig}`, positionOf(f.nameNode, this.rootDir)));
       return { field: f, kind: 'node', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
     }
-    return {
+    const resolved: ResolvedNode = {
       field: f,
       kind: 'node',
       cls,
@@ -412,6 +417,15 @@ export class WorkflowAnalyzer {
       contextNeeds: sig.store ? [{ type: sig.store, text: sig.storeText }] : [],
       contextText: sig.storeText,
     };
+    const parking = parkingKindOf(type, c);
+    if (parking === 'sleep') resolved.sleep = true;
+    if (parking === 'wait') {
+      const nameSym = type.getProperty('signalName');
+      const nameType = nameSym ? c.getTypeOfSymbolAtLocation(nameSym, f.decl) : undefined;
+      if (nameType?.isStringLiteral()) resolved.wait = { signal: nameType.value };
+      else out.push(diagnostic('FLX028', `the signal name of WaitFor node ${f.name} of ${raw.name} is ${nameType ? this.tools.text(nameType) : 'unknown'}, not a string literal, so its signal cannot be typed`, positionOf(f.nameNode, this.rootDir)));
+    }
+    return resolved;
   }
 }
 

@@ -7,6 +7,7 @@ import { normalizeRetry } from '../../runtime/graph/shape.js';
 import { CodeWriter } from './code-writer.js';
 import { objectKey, propertyAccess, tsLiteral, tsString } from './literals.js';
 import { generatedNames, type Emitted, type ImportList, type ModuleScope } from './scope.js';
+import { signalsOf } from './types.js';
 
 const targets = (edges: readonly EdgeModel[], from: string, kind: EdgeModel['kind']) => edges.filter((e) => e.from === from && e.kind === kind).map((e) => e.to);
 
@@ -112,7 +113,8 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
   const names = generatedNames(wf.name);
   const wfClass = imports.userClass(wf.class, false);
   const w = new CodeWriter();
-  const typeArgs = [wfClass, names.workItem, names.input, names.output, names.context].join(', ');
+  const signals = signalsOf(wf);
+  const typeArgs = [wfClass, names.workItem, names.input, names.output, names.context, ...(signals.length > 0 ? [names.signals] : [])].join(', ');
   w.writeLine(`export const ${names.def} = ${imports.runtime('defineWorkflow', false)}<${typeArgs}>({`);
   w.indent(() => {
     w.writeLine(`name: ${tsString(wf.name)},`);
@@ -128,6 +130,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
     w.writeLine(`isTerminal: ${names.isTerminal},`);
     w.writeLine(`dot: ${names.dot},`);
     w.writeLine(`mermaid: ${names.mermaid},`);
+    if (signals.length > 0) w.writeLine(`signals: ${names.signalNames},`);
   });
   w.writeLine('});');
   return { content: w.toString(), imports: imports.list() };

@@ -2,19 +2,30 @@
  * The DOT emitter. Keeps Floxide's `to_dot()` header and edge styles, deterministically: node lines in declaration
  * order, then edge lines in declaration order. Success edges are plain; fallbacks dotted red labelled `fallback`;
  * branch arms labelled with their tag; `otherwise` arms dashed and labelled `otherwise`. `@join` nodes are drawn as
- * diamonds and nested workflows as 3-D boxes. Every id and label is escaped.
+ * diamonds and nested workflows as 3-D boxes. A `WaitFor` node is a rounded box labelled with an hourglass and its
+ * signal, a `Sleep` node one labelled with a watch; the fallback of a wait is its timeout route, dashed red and
+ * labelled `timeout`. Every id and label is escaped.
  */
-import type { EdgeModel, WorkflowModel } from '../model.js';
+import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import { CodeWriter } from './code-writer.js';
 import { dotId, dotString, tsMultilineString } from './literals.js';
 import { generatedNames, type Emitted } from './scope.js';
+import { isTimeoutRoute, parkingLabel } from './types.js';
 
-function edgeAttributes(e: EdgeModel): string {
+function nodeAttributes(n: NodeModel): string {
+  if (n.join) return ' [shape=diamond]';
+  if (n.kind === 'workflow') return ' [shape=box3d]';
+  const parking = parkingLabel(n);
+  if (parking !== undefined) return ` [style="filled,rounded" color=${n.wait ? 'lightblue' : 'lightyellow'} label=${dotString(`${n.name}\n${parking}`)}]`;
+  return '';
+}
+
+function edgeAttributes(wf: WorkflowModel, e: EdgeModel): string {
   switch (e.kind) {
     case 'success':
       return '';
     case 'fallback':
-      return ' [style="dotted" color="red" label="fallback"]';
+      return isTimeoutRoute(wf, e) ? ' [style="dashed" color="red" label="timeout"]' : ' [style="dotted" color="red" label="fallback"]';
     case 'branch':
       return ` [label=${dotString(e.tag ?? '')}]`;
     case 'otherwise':
@@ -30,11 +41,8 @@ export function dotOf(wf: WorkflowModel): string {
     w.writeLine('rankdir=LR;');
     w.writeLine('node [shape=box style=filled fontname="Helvetica" color=lightgray];');
     w.writeLine('edge [fontname="Helvetica" arrowhead=vee];');
-    for (const n of wf.nodes) {
-      const attrs = n.join ? ' [shape=diamond]' : n.kind === 'workflow' ? ' [shape=box3d]' : '';
-      w.writeLine(`${dotId(n.name)}${attrs};`);
-    }
-    for (const e of wf.edges) w.writeLine(`${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e)};`);
+    for (const n of wf.nodes) w.writeLine(`${dotId(n.name)}${nodeAttributes(n)};`);
+    for (const e of wf.edges) w.writeLine(`${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(wf, e)};`);
   });
   w.writeLine('}');
   return w.toString();

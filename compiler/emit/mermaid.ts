@@ -1,20 +1,31 @@
 /**
  * The Mermaid emitter: a `flowchart LR` with the nodes in declaration order, then the edges in declaration order.
  * Fallbacks are dotted with a `fallback` label, branch arms carry their tag, `otherwise` arms are dotted and
- * labelled. `@join` nodes are hexagons, nested workflows subroutine boxes. Node ids are the field names when
- * Mermaid can take them as is (otherwise every node gets `n<index>`); labels are always quoted and escaped.
+ * labelled. `@join` nodes are hexagons, nested workflows subroutine boxes, `WaitFor` and `Sleep` nodes stadiums
+ * labelled with an hourglass and their signal or a watch; the fallback of a wait is its timeout route, dotted and
+ * labelled `timeout`. Node ids are the field names when Mermaid can take them as is (otherwise every node gets
+ * `n<index>`); labels are always quoted and escaped.
  */
-import type { EdgeModel, WorkflowModel } from '../model.js';
+import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import { CodeWriter } from './code-writer.js';
 import { isMermaidSafeId, mermaidString, tsMultilineString } from './literals.js';
 import { generatedNames, type Emitted } from './scope.js';
+import { isTimeoutRoute, parkingLabel } from './types.js';
 
-function arrow(e: EdgeModel): string {
+function shape(n: NodeModel, id: string): string {
+  if (n.join) return `${id}{{${mermaidString(n.name)}}}`;
+  if (n.kind === 'workflow') return `${id}[[${mermaidString(n.name)}]]`;
+  const parking = parkingLabel(n);
+  if (parking !== undefined) return `${id}([${mermaidString(`${n.name} ${parking}`)}])`;
+  return `${id}[${mermaidString(n.name)}]`;
+}
+
+function arrow(wf: WorkflowModel, e: EdgeModel): string {
   switch (e.kind) {
     case 'success':
       return '-->';
     case 'fallback':
-      return '-. fallback .->';
+      return isTimeoutRoute(wf, e) ? '-. timeout .->' : '-. fallback .->';
     case 'branch':
       return `-->|${mermaidString(e.tag ?? '')}|`;
     case 'otherwise':
@@ -32,11 +43,8 @@ export function mermaidOf(wf: WorkflowModel): string {
   const w = new CodeWriter();
   w.writeLine('flowchart LR');
   w.indent(() => {
-    for (const n of wf.nodes) {
-      const label = mermaidString(n.name);
-      w.writeLine(n.join ? `${id(n.name)}{{${label}}}` : n.kind === 'workflow' ? `${id(n.name)}[[${label}]]` : `${id(n.name)}[${label}]`);
-    }
-    for (const e of wf.edges) w.writeLine(`${id(e.from)} ${arrow(e)} ${id(e.to)}`);
+    for (const n of wf.nodes) w.writeLine(shape(n, id(n.name)));
+    for (const e of wf.edges) w.writeLine(`${id(e.from)} ${arrow(wf, e)} ${id(e.to)}`);
   });
   return w.toString();
 }

@@ -53,6 +53,8 @@ export function generatedNames(name: string) {
     input: `${name}Input`,
     output: `${name}Output`,
     context: `${name}Context`,
+    signals: `${name}Signals`,
+    signalNames: `${name}SignalNames`,
     nodes: `${name}Nodes`,
     process: `process${name}WorkItem`,
     isTerminal: `is${name}Terminal`,

@@ -1,5 +1,5 @@
 /** Type expressions shared by the emitters: a node's input and output, written without printing user types. */
-import type { NodeModel, WorkflowModel } from '../model.js';
+import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import { tsString } from './literals.js';
 import type { ImportList } from './scope.js';
 
@@ -20,4 +20,37 @@ export function nodeOrThrow(wf: WorkflowModel, name: string): NodeModel {
   const n = wf.nodes.find((x) => x.name === name);
   if (!n) throw new Error(`workflow ${wf.name} has no node ${JSON.stringify(name)}`);
   return n;
+}
+
+/** One signal of a workflow: its name and the `WaitFor` nodes that wait for it (declaration order). */
+export interface SignalOfModel {
+  name: string;
+  nodes: NodeModel[];
+}
+
+/** The signals a workflow's `WaitFor` nodes wait for, sorted by name (the one rule for its signal map). */
+export function signalsOf(wf: WorkflowModel): SignalOfModel[] {
+  const byName = new Map<string, NodeModel[]>();
+  for (const n of wf.nodes) {
+    if (!n.wait) continue;
+    const list = byName.get(n.wait.signal) ?? [];
+    list.push(n);
+    byName.set(n.wait.signal, list);
+  }
+  return [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, nodes]) => ({ name, nodes }));
+}
+
+/**
+ * What the graphs print under a node that parks its item: an hourglass and the signal a `WaitFor` waits for, a
+ * watch for a `Sleep`; undefined for every other node.
+ */
+export function parkingLabel(n: NodeModel): string | undefined {
+  if (n.wait) return `\u231b signal ${n.wait.signal}`;
+  if (n.sleep) return '\u231a sleep';
+  return undefined;
+}
+
+/** True for the fallback edge of a `WaitFor` node: the route its timeout takes (a wait fails only by timing out). */
+export function isTimeoutRoute(wf: WorkflowModel, e: EdgeModel): boolean {
+  return e.kind === 'fallback' && wf.nodes.some((n) => n.name === e.from && n.wait !== undefined);
 }

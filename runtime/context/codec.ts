@@ -34,7 +34,10 @@ export interface ContextCodec<C = unknown> {
    * the values `apply(ctx, diff(...))` gives, a failed one leaves nothing.
    */
   frame(ctx: C): ContextFrame<C>;
-  /** Plain JSON data for storage. */
+  /**
+   * Data for storage: the fields as the stores' JSON writes them (runtime/core/json.ts: plain JSON, Date, Map, Set
+   * and bigint tagged), an EventLog as its events, a Fixed as its value.
+   */
   serialize(ctx: C): unknown;
   /**
    * The inverse of {@link serialize}. Stored data is validated: a context that is not an object, or a field whose
@@ -164,7 +167,6 @@ export function createContextCodec<C>(
       if (v === undefined || typeof v === 'function' || IGNORED_FIELDS.has(key)) continue;
       if (v instanceof EventLog) out[key] = v.iter();
       else if (v instanceof Fixed) out[key] = v.value;
-      else if (v instanceof Set) out[key] = [...v];
       else out[key] = v;
     }
     return out;
@@ -185,8 +187,9 @@ export function createContextCodec<C>(
         if (!Array.isArray(v)) throw new CorruptStateError(`stored event log "${key}" is not an array`);
         ctx[key] = new EventLog(v as LoggedEvent<unknown>[]);
       } else if (template instanceof Fixed) ctx[key] = new Fixed(v);
-      else if (template instanceof Set) {
-        if (!Array.isArray(v)) throw new CorruptStateError(`stored set "${key}" is not an array`);
+      else if (template instanceof Set && !(v instanceof Set)) {
+        // Stored before Sets were tagged: an array of members.
+        if (!Array.isArray(v)) throw new CorruptStateError(`stored set "${key}" is not a set`);
         ctx[key] = new Set(v);
       } else ctx[key] = v;
     }
@@ -198,8 +201,8 @@ export function createContextCodec<C>(
 
 /**
  * Whether a stored value (`stored`: a field's value; else a field's delta) has the shape its merge strategy needs:
- * a number for sum, max and min, an array for append, union and eventLog (a stored Set or event log is an array);
- * a stored field may also be null. Other strategies take any value.
+ * a number for sum, max and min, an array for append, union and eventLog (a stored event log is an array; a stored
+ * union field may also be a Set); a stored field may also be null. Other strategies take any value.
  */
 function fitsStrategy(s: MergeStrategyName, v: unknown, stored: boolean): boolean {
   switch (s) {
@@ -207,8 +210,9 @@ function fitsStrategy(s: MergeStrategyName, v: unknown, stored: boolean): boolea
     case 'max':
     case 'min':
       return typeof v === 'number' || (stored && v === null);
-    case 'append':
     case 'union':
+      return Array.isArray(v) || (stored && (v === null || v instanceof Set));
+    case 'append':
     case 'eventLog':
       return Array.isArray(v) || (stored && v === null);
     default:
@@ -217,7 +221,7 @@ function fitsStrategy(s: MergeStrategyName, v: unknown, stored: boolean): boolea
 }
 
 function shapeError(what: string, key: string, s: MergeStrategyName, v: unknown): CorruptStateError {
-  const expected = s === 'sum' || s === 'max' || s === 'min' ? 'a number' : 'an array';
+  const expected = s === 'sum' || s === 'max' || s === 'min' ? 'a number' : s === 'union' ? 'an array or a set' : 'an array';
   return new CorruptStateError(`${what} "${key}" (@merge.${s}) holds ${excerpt(v)}, not ${expected}`);
 }
 

@@ -101,6 +101,12 @@ export class MissingDependencyError extends defineError('MissingDependencyError'
  */
 export class EventsLostError extends defineError('EventsLostError', 'FLOXIDE_EVENTS_LOST') {}
 
+/**
+ * The store cannot do this for this kind of run, e.g. pausing a run checkpointed in a SQLite file (a local durable
+ * run is paused by stopping its process and continued with `resume`). Nothing changed.
+ */
+export class UnsupportedOperationError extends defineError('UnsupportedOperationError', 'FLOXIDE_UNSUPPORTED') {}
+
 /** An error as stored data. */
 export interface SerializedError {
   name: string;

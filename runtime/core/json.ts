@@ -1,19 +1,32 @@
 /**
  * Safe JSON for stored state, used by every store (checkpoint stores and distributed backends): malformed text is a
- * {@link CorruptStateError}. Keys named `__proto__`, `constructor` or `prototype` are data at every depth: JSON.parse
- * makes them own properties and never sets a prototype, so stored data reads back exactly as it was given (the
- * engine copies such keys as own properties too: runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal
- * values compare equal as text.
+ * {@link CorruptStateError}. Values JSON cannot carry (Date, Map, Set, bigint) are written as tags and read back as
+ * what they were (`tags.ts`), so a value has the same type in every mode. Keys named `__proto__`, `constructor` or
+ * `prototype` are data at every depth: JSON.parse makes them own properties and never sets a prototype, so stored
+ * data reads back exactly as it was given (the engine copies such keys as own properties too:
+ * runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal values compare equal as text.
  */
 import { CorruptStateError, InvalidArgumentError } from './errors.js';
+import { OBJECT_TAG, isPlainObject, isTagName, mayHoldTags, needsTags, reviveTags } from './tags.js';
 
-/** Parses stored JSON text; `what` names it in the error. Throws {@link CorruptStateError}. */
+/**
+ * Parses stored JSON text, tags revived; `what` names it in the error. Throws {@link CorruptStateError} (malformed
+ * text or a malformed tag).
+ */
 export function safeJsonParse<T = unknown>(text: unknown, what: string): T {
   if (typeof text !== 'string') throw new CorruptStateError(`${what}: expected JSON text, got ${text === null ? 'null' : typeof text}`);
+  let v: unknown;
   try {
-    return JSON.parse(text) as T;
+    v = JSON.parse(text);
   } catch (err) {
     throw new CorruptStateError(`${what}: malformed JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!mayHoldTags(text)) return v as T;
+  try {
+    return reviveTags(v, what) as T;
+  } catch (err) {
+    if (err instanceof CorruptStateError) throw err;
+    throw new CorruptStateError(`${what}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -30,10 +43,11 @@ export function excerpt(v: unknown): string {
 
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
- * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Sets are written as
- * arrays and `toJSON` is honoured. Throws {@link InvalidArgumentError} for values JSON cannot represent faithfully
- * (functions, symbols, bigint, non-finite numbers, cycles). `undefined` object properties are omitted, as
- * `JSON.stringify` does; `undefined` array elements become `null`; `undefined` at the top level is refused.
+ * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set and
+ * bigint are written as tags (`tags.ts`); other objects with a `toJSON` are written as it returns. Throws
+ * {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as values,
+ * non-finite numbers, cycles). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
+ * elements become `null`; `undefined` at the top level is refused.
  */
 export function canonicalJson(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -61,6 +75,8 @@ class CanonicalEncoder {
         return JSON.stringify(v);
       case 'object':
         return this.object(v, depth);
+      case 'bigint':
+        return `{"$bigint":"${v.toString()}"}`;
       default:
         throw new InvalidArgumentError(`cannot store a ${typeof v} at ${this.path()}`);
     }
@@ -69,42 +85,74 @@ class CanonicalEncoder {
   private object(v: object, depth: number): string {
     if (depth > 200) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
     if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
-    const withJson = v as { toJSON?: () => unknown };
-    if (typeof withJson.toJSON === 'function' && !Array.isArray(v)) return this.enc(withJson.toJSON(), depth + 1);
+    const isArray = Array.isArray(v);
+    if (!isArray) {
+      if (v instanceof Date) return Number.isNaN(v.getTime()) ? '{"$date":null}' : `{"$date":"${v.toISOString()}"}`;
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return this.enc(toJSON.call(v), depth + 1);
+    }
     this.ancestors.push(v);
     try {
-      const list = Array.isArray(v) ? (v as unknown[]) : v instanceof Set ? [...(v as Set<unknown>)] : undefined;
-      if (list) {
-        let out = '[';
-        for (let i = 0; i < list.length; i++) {
-          const x = list[i];
-          if (i > 0) out += ',';
-          if (x === undefined) {
-            out += 'null';
-            continue;
-          }
-          this.keys.push(i);
-          out += this.enc(x, depth + 1);
-          this.keys.pop();
-        }
-        return out + ']';
-      }
-      const names = Object.keys(v);
-      if (names.length > 1) names.sort();
-      let out = '{';
-      let first = true;
-      for (const k of names) {
-        const x = (v as Record<string, unknown>)[k];
-        if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-        this.keys.push(k);
-        out += `${first ? '' : ','}${JSON.stringify(k)}:${this.enc(x, depth + 1)}`;
-        this.keys.pop();
-        first = false;
-      }
-      return out + '}';
+      if (isArray) return this.list(v as unknown[], depth + 1);
+      if (isPlainObject(v)) return this.fields(v, depth + 1);
+      if (v instanceof Map) return this.map(v, depth + 1);
+      if (v instanceof Set) return this.set(v, depth + 1);
+      return this.fields(v, depth + 1);
     } finally {
       this.ancestors.pop();
     }
+  }
+
+  private list(list: readonly unknown[], depth: number): string {
+    let out = '[';
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i];
+      if (i > 0) out += ',';
+      if (x === undefined) {
+        out += 'null';
+        continue;
+      }
+      this.keys.push(i);
+      out += this.enc(x, depth);
+      this.keys.pop();
+    }
+    return out + ']';
+  }
+
+  private set(v: Set<unknown>, depth: number): string {
+    return `{"$set":${this.list([...v], depth)}}`;
+  }
+
+  private map(v: Map<unknown, unknown>, depth: number): string {
+    let out = '{"$map":[';
+    let i = 0;
+    for (const [k, x] of v) {
+      this.keys.push(i);
+      out += `${i > 0 ? ',' : ''}[${k === undefined ? 'null' : this.enc(k, depth)},${x === undefined ? 'null' : this.enc(x, depth)}]`;
+      this.keys.pop();
+      i++;
+    }
+    return out + ']}';
+  }
+
+  /** A plain object (or a class instance without `toJSON`: its own fields); escaped when it would read as a tag. */
+  private fields(v: object, depth: number): string {
+    const names = Object.keys(v);
+    if (names.length > 1) names.sort();
+    let out = '{';
+    let written = 0;
+    let last = '';
+    for (const k of names) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+      this.keys.push(k);
+      out += `${written > 0 ? ',' : ''}${JSON.stringify(k)}:${this.enc(x, depth)}`;
+      this.keys.pop();
+      written++;
+      last = k;
+    }
+    out += '}';
+    return written === 1 && isTagName(last) ? `{"${OBJECT_TAG}":${out}}` : out;
   }
 
   /** Where the value being encoded sits, e.g. `$.items[2].input`. */
@@ -121,10 +169,13 @@ export function runInputJson(input: unknown): string {
   return canonicalJson(input ?? null);
 }
 
-/** JSON text for stored data (no key sorting: faster). */
+/**
+ * JSON text for stored data, tags included: plain data is written by the native `JSON.stringify` (no key sorting:
+ * faster), anything holding a value that needs a tag by {@link canonicalJson}.
+ */
 export function toJson(value: unknown, what: string): string {
   try {
-    return JSON.stringify(value) ?? 'null';
+    return needsTags(value) ? canonicalJson(value) : (JSON.stringify(value) ?? 'null');
   } catch (err) {
     throw new InvalidArgumentError(`${what} is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
   }

@@ -65,6 +65,7 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease } from './stored-lease.js';
+import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */
@@ -420,7 +421,12 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
         it.expired = true;
       } else run.delayed.delete(it.itemId);
       // A wait past its timeout: no signal can take it any more (the engine fails it with SignalTimeoutError).
-      if (it.status === 'parked' && it.wait !== undefined) this.unwait(run, it);
+      if (it.status === 'parked') {
+        if (it.wait !== undefined) {
+          this.publish({ type: 'wait.timedOut', runId: run.runId, at: now, node: it.node, itemId: it.itemId, signal: it.wait });
+          this.unwait(run, it);
+        } else this.publish({ type: 'timer.fired', runId: run.runId, at: now, node: it.node, itemId: it.itemId });
+      }
       it.status = 'pending';
       it.leaseToken = undefined;
       it.leaseExpiresAt = undefined;
@@ -791,7 +797,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
           const list = run.waits.get(parked.wait) ?? [];
           list.push(id);
           run.waits.set(parked.wait, list);
-        }
+          this.publish({ type: 'wait.started', runId: run.runId, at: now, node, itemId: id, signal: parked.wait, ...(parked.notBefore === undefined ? {} : { timeoutAt: parked.notBefore }) });
+        } else this.publish({ type: 'timer.started', runId: run.runId, at: now, node, itemId: id, until: parked.notBefore! });
         if (parked.notBefore !== undefined) run.delayed.add(id);
         run.items.set(id, it);
         run.metrics.enqueued += 1;
@@ -839,10 +846,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     this.open();
+    const { payload: json } = planSignal(runId, name, payload, key);
     const run = this.runOrThrow(runId);
-    assertString(name, 'signal name');
-    if (key !== undefined) assertString(key, 'signal key');
-    const json = canonicalJson(payload ?? null);
     this.assertNotFinal(run, 'signal');
     if (key !== undefined) {
       if (run.signalKeys.has(key)) return 'duplicate';
@@ -850,8 +855,10 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     }
     const now = this.clock();
     const waiting = run.waits.get(name)?.[0];
+    const event = { type: 'signal.received' as const, runId: run.runId, at: now, name, ...(key === undefined ? {} : { key }) };
     if (waiting === undefined) {
       run.mailbox.push({ name, payload: json, key, at: now });
+      this.publish(event);
       return 'delivered';
     }
     const it = run.items.get(waiting)!;
@@ -862,6 +869,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.notBefore = undefined;
     it.updatedAt = now;
     run.ready.push(it.itemId);
+    this.publish({ ...event, itemId: it.itemId });
     return 'delivered';
   }
 

@@ -16,7 +16,7 @@ import type { ContextDelta } from '../context/codec.js';
 import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
-import type { RunResult, WorkflowEvent } from './events.js';
+import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from './events.js';
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { ParkedItems, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
@@ -54,8 +54,15 @@ export interface RunScope {
   /** The item the step ran: the one given, or the join item its settlement item became. */
   lastItem: EngineItem | undefined;
   lastAttempt: number;
-  /** When the step's last attempt started (set only when someone listens to events). */
+  /** When the step's last attempt started (set only when someone listens to events or {@link history} is on). */
   lastStartedAt: number;
+  /**
+   * Record each attempt's start and the attempts retried in process ({@link retried}) for a store's step history,
+   * even when nobody listens to events (the checkpointed loop sets it).
+   */
+  history: boolean;
+  /** With {@link history}: the attempts of the current step that failed and were retried, oldest first; the loop resets it. */
+  retried: RetriedAttempt[] | undefined;
   lastTransition: Transition<unknown> | undefined;
   lastError: unknown;
 }
@@ -94,7 +101,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -250,6 +257,7 @@ export function stepCore(
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
       if (scope.onEvent) emitStarted(scope, item, firstAttempt);
+      else if (scope.history) scope.lastStartedAt = scope.clock.now();
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
     item = settled;
@@ -280,6 +288,7 @@ class Step {
     const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
     if (scope.onEvent) emitStarted(scope, this.item, attempt);
+    else if (scope.history) scope.lastStartedAt = scope.clock.now();
     const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
     let r: Transition<unknown> | PromiseLike<Transition<unknown>>;
     try {
@@ -303,6 +312,7 @@ class Step {
     const { scope, item } = this;
     if (scope.abort.aborted) throw abortReason(scope.abort);
     if (scope.onEvent) emitStarted(scope, item, first);
+    else if (scope.history) scope.lastStartedAt = scope.clock.now();
     if (item.wait !== undefined && item.received === undefined) {
       const attempt = Math.max(first, item.wait.attempt);
       const at = new Date(item.notBefore ?? 0).toISOString();
@@ -356,6 +366,7 @@ class Step {
       if (scope.onEvent) {
         scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
       }
+      if (scope.history) (scope.retried ??= []).push({ attempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now(), error: serializeError(err) });
       if (!this.inline && !waitTimedOut) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
       return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
     }
@@ -501,6 +512,13 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
   const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
   scope.onEvent({ ...base, outcome: out.type, error: undefined, local: { transition, input: item.input, output, produced: out.items } });
+}
+
+/** The history record of the step that just returned (the scope must have {@link RunScope.history} on). */
+export function stepHistoryOf(scope: RunScope): StepHistoryEntry {
+  const item = scope.lastItem!;
+  const entry = { node: item.node, attempt: scope.lastAttempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now() };
+  return scope.retried === undefined ? entry : { ...entry, retries: scope.retried };
 }
 
 /** The `run.completed` event of a local run. */

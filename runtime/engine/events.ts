@@ -25,7 +25,10 @@ export interface StepRecord {
   readonly itemId: string;
   /** 1-based. */
   readonly attempt: number;
-  /** The distributed worker that ran it; undefined in local modes. */
+  /**
+   * The distributed worker that ran it; for a run checkpointed in SQLite, the process (`<host>:<pid>`); undefined
+   * otherwise.
+   */
   readonly workerId: string | undefined;
   /** When the attempt started (epoch ms): in distributed modes, when the item was leased (the store's clock). */
   readonly startedAt: number;
@@ -34,6 +37,32 @@ export interface StepRecord {
   readonly outcome: StepOutcomeKind;
   /** Why the attempt failed (`retry`, `failed`). */
   readonly error: SerializedError | undefined;
+}
+
+/** An attempt of a step that failed and was tried again in process (local runs retry inline). */
+export interface RetriedAttempt {
+  readonly attempt: number;
+  /** Epoch ms, on the run's clock. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly error: SerializedError;
+}
+
+/**
+ * What a step adds to its run's step history in the local durable modes (a checkpoint store keeps it with the commit
+ * it describes): the attempt that ended the step and the attempts of it retried before.
+ */
+export interface StepHistoryEntry {
+  /** The node that ran (for a settlement item: the join node, or the item's node when every arrival held). */
+  readonly node: string;
+  /** The attempt that ended the step (1-based). */
+  readonly attempt: number;
+  /** When that attempt started (epoch ms, on the run's clock). */
+  readonly startedAt: number;
+  /** When it ended. */
+  readonly finishedAt: number;
+  /** Attempts retried before it, oldest first (absent: none). */
+  readonly retries?: readonly RetriedAttempt[];
 }
 
 /** Fields every event has. */
@@ -130,6 +159,50 @@ export interface RunResumedEvent extends EventBase {
   readonly type: 'run.resumed';
 }
 
+/** A `WaitFor` item parked until signal `signal` comes (or its timeout, at `timeoutAt`). */
+export interface WaitStartedEvent extends EventBase {
+  readonly type: 'wait.started';
+  readonly node: string;
+  readonly itemId: string;
+  readonly signal: string;
+  /** When the wait times out (epoch ms); absent for a wait without a timeout. */
+  readonly timeoutAt?: number;
+}
+
+/** A wait's timeout passed without its signal: its node fails with `SignalTimeoutError` (retries, fallbacks apply). */
+export interface WaitTimedOutEvent extends EventBase {
+  readonly type: 'wait.timedOut';
+  readonly node: string;
+  readonly itemId: string;
+  readonly signal: string;
+}
+
+/**
+ * The run received signal `name`: given to the parked wait `itemId`, or (no `itemId`) kept in the run's mailbox for
+ * the next wait on `name`. A repeat of an idempotency key is not received again (no event).
+ */
+export interface SignalReceivedEvent extends EventBase {
+  readonly type: 'signal.received';
+  readonly name: string;
+  readonly itemId?: string;
+  readonly key?: string;
+}
+
+/** A `Sleep` item parked until `until` (epoch ms). */
+export interface TimerStartedEvent extends EventBase {
+  readonly type: 'timer.started';
+  readonly node: string;
+  readonly itemId: string;
+  readonly until: number;
+}
+
+/** A sleep's time came: its item is claimable again (fired once). */
+export interface TimerFiredEvent extends EventBase {
+  readonly type: 'timer.fired';
+  readonly node: string;
+  readonly itemId: string;
+}
+
 /**
  * Everything a run reports, in every mode. Per run, events come in the order they happened: `run.created` first,
  * then per attempt `step.started` before its `step.finished` / `step.retry`, and one final `run.completed`,
@@ -144,7 +217,12 @@ export type WorkflowEvent =
   | RunFailedEvent
   | RunCancelledEvent
   | RunPausedEvent
-  | RunResumedEvent;
+  | RunResumedEvent
+  | WaitStartedEvent
+  | WaitTimedOutEvent
+  | SignalReceivedEvent
+  | TimerStartedEvent
+  | TimerFiredEvent;
 
 /** Every event type (the one list). */
 export const WORKFLOW_EVENT_TYPES = [
@@ -157,6 +235,11 @@ export const WORKFLOW_EVENT_TYPES = [
   'run.cancelled',
   'run.paused',
   'run.resumed',
+  'wait.started',
+  'wait.timedOut',
+  'signal.received',
+  'timer.started',
+  'timer.fired',
 ] as const satisfies readonly WorkflowEvent['type'][];
 
 /** True for the events after which a run reports nothing more. */

@@ -2,7 +2,8 @@
 import { node } from '../graph/decorators.js';
 import type { Node, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
-import { InvalidArgumentError, InvalidSignalError } from '../core/errors.js';
+import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
+import type { AnyWorkflowDef } from '../graph/definition.js';
 import { canonicalJson } from '../core/json.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
@@ -73,16 +74,28 @@ function preview(v: unknown): string {
   return s.length > 200 ? `${s.slice(0, 200)}...` : s;
 }
 
-/** The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). */
-export function signalNodesOf(nodeNames: Iterable<string>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
+/**
+ * The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). Throws
+ * `StaleGeneratedModuleError` when they wait for other names than the generated definition's `signals` (the
+ * module's signal types were generated from another version of the workflow: run floxide build).
+ */
+export function signalNodesOf(def: Pick<AnyWorkflowDef, 'name' | 'nodes' | 'signals' | 'source'>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
   const out = new Map<string, WaitFor<string, unknown>[]>();
-  for (const name of nodeNames) {
+  for (const name of Object.keys(def.nodes)) {
     const n = (instance as Record<string, unknown>)[name];
     if (n instanceof WaitFor) {
       const list = out.get(n.signalName) ?? [];
       list.push(n as WaitFor<string, unknown>);
       out.set(n.signalName, list);
     }
+  }
+  const generated = def.signals ?? [];
+  const actual = [...out.keys()].sort();
+  if (actual.length !== generated.length || actual.some((n, i) => n !== generated[i])) {
+    const list = (names: readonly string[]) => (names.length === 0 ? 'none' : names.map((n) => JSON.stringify(n)).join(', '));
+    throw new StaleGeneratedModuleError(
+      `the generated module of ${def.name}${def.source ? ` (from ${def.source})` : ''} types the signals ${list(generated)}, but its WaitFor nodes wait for ${list(actual)}: run floxide build`,
+    );
   }
   return out;
 }
@@ -93,10 +106,7 @@ export function signalNodesOf(nodeNames: Iterable<string>, instance: object): Re
  */
 export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>, workflow: string, name: string, payload: unknown): unknown {
   const waits = typeof name === 'string' ? nodes.get(name) : undefined;
-  if (!waits) {
-    const known = [...nodes.keys()].map((n) => JSON.stringify(n)).join(', ');
-    throw new InvalidSignalError(`${workflow} has no signal ${JSON.stringify(name)}${known ? ` (its signals: ${known})` : ' (it waits for no signal)'}`);
-  }
+  if (!waits) throw unknownSignal(workflow, name, [...nodes.keys()]);
   let value = payload;
   for (const w of waits) value = w.check(value);
   try {
@@ -107,12 +117,16 @@ export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, 
   return value;
 }
 
-/** The signal name of a {@link WaitFor} node type. */
-export type SignalNameOf<W> = W extends WaitFor<infer N, any, any> ? N : never;
-/** The payload type of a {@link WaitFor} node type. */
-export type SignalPayloadOf<W> = W extends WaitFor<any, infer P, any> ? P : never;
+/**
+ * Checks a signal name against a generated definition alone (no instance, so no payload check): `InvalidSignalError`
+ * when the workflow waits for no signal of that name.
+ */
+export function checkSignalName(def: Pick<AnyWorkflowDef, 'name' | 'signals'>, name: string): void {
+  const known = def.signals ?? [];
+  if (typeof name !== 'string' || !known.includes(name)) throw unknownSignal(def.name, name, known);
+}
 
-/** The signals of a workflow class: `{ [signal name]: payload type }`, from its `WaitFor` fields. */
-export type SignalsOf<W> = {
-  [K in keyof W as W[K] extends WaitFor<infer N, any, any> ? N : never]: SignalPayloadOf<W[K]>;
-};
+function unknownSignal(workflow: string, name: unknown, known: readonly string[]): InvalidSignalError {
+  const list = known.map((n) => JSON.stringify(n)).join(', ');
+  return new InvalidSignalError(`${workflow} has no signal ${JSON.stringify(name)}${list ? ` (its signals: ${list})` : ' (it waits for no signal)'}`);
+}

@@ -11,8 +11,9 @@
 import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
 
-export type { PendingSignal, SignalDelivery };
+export type { PendingSignal, SignalDelivery, RetriedAttempt, StepHistoryEntry };
 
 /** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
 export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
@@ -82,6 +83,8 @@ export interface CheckpointStepCommit {
   readonly counter: number;
   /** This step's position in the run's commit order: committed steps before it + 1. */
   readonly seq: number;
+  /** The step's history record (absent: the step is committed without one). */
+  readonly history?: StepHistoryEntry;
 }
 
 export interface CheckpointCommitResult {
@@ -102,6 +105,14 @@ export interface CheckpointTerminalCommit {
   readonly counter: number;
   /** This step's position in the run's commit order. */
   readonly seq: number;
+  /** The step's history record (outcome `terminal`). */
+  readonly history?: StepHistoryEntry;
+}
+
+/** The step that failed a run ({@link CheckpointStore.fail}): its history record, outcome `failed`. */
+export interface CheckpointFailedStep extends StepHistoryEntry {
+  /** The item that failed (it stays pending: `resume` runs it again). */
+  readonly itemId: string;
 }
 
 /** What {@link CheckpointStore.migrate} does to a run: move it from graph `from` to graph `to`. */
@@ -120,6 +131,26 @@ export function renamedItem(item: EngineItem, renames: Readonly<Record<string, s
   const settle = item.settle?.some((a) => to(a.node) !== a.node) ? item.settle.map((a) => ({ ...a, node: to(a.node) })) : item.settle;
   if (to(item.node) === item.node && settle === item.settle) return item;
   return { ...item, node: to(item.node)!, ...(settle ? { settle } : {}) };
+}
+
+/**
+ * The step history records of one step: each retried attempt (`retry`), then the attempt that ended it with
+ * `outcome` (`error` for a `failed` one). `workerId`: the process that ran it, when the store knows it.
+ */
+export function stepRecordsOf(
+  runId: string,
+  itemId: string,
+  h: StepHistoryEntry,
+  outcome: 'continue' | 'terminal' | 'failed',
+  error: SerializedError | undefined,
+  workerId: string | undefined,
+): StepRecord[] {
+  const out: StepRecord[] = [];
+  for (const r of h.retries ?? []) {
+    out.push({ runId, node: h.node, itemId, attempt: r.attempt, workerId, startedAt: r.startedAt, finishedAt: r.finishedAt, outcome: 'retry', error: r.error });
+  }
+  out.push({ runId, node: h.node, itemId, attempt: h.attempt, workerId, startedAt: h.startedAt, finishedAt: h.finishedAt, outcome, error });
+  return out;
 }
 
 /**
@@ -149,8 +180,11 @@ export interface CheckpointStore {
    * pending item to `dropped` (returned). `RunStateError` when the run is not `running`.
    */
   complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }>;
-  /** Marks a running run `failed` with `error` (its pending items stay, so `resume` can retry). */
-  fail(runId: string, error: SerializedError): Promise<void>;
+  /**
+   * Marks a running run `failed` with `error` (its pending items stay, so `resume` can retry). With `step` (a node
+   * failure no fallback took), its history record is written in the same transaction.
+   */
+  fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void>;
   /** Marks a running or failed run `cancelled` (final). Returns false when it had already finished. */
   cancel(runId: string, reason?: SerializedError): Promise<boolean>;
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
@@ -175,6 +209,14 @@ export interface CheckpointStore {
   takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
   /** Signals no wait took yet, oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
+  /**
+   * The run's step history, oldest first: one record per attempt the commits above described (`history` of
+   * {@link commitStep} and {@link complete}: outcome `continue` / `terminal`, each retried attempt before it:
+   * `retry`; `step` of {@link fail}: `failed`). Kept as long as the run is (a SQLite file keeps it in the journal row
+   * of the step). `workerId`: the process that ran the step when the store knows it (SQLite: `<host>:<pid>`).
+   * Throws `RunNotFoundError` for an unknown run.
+   */
+  stepHistory(runId: string): Promise<StepRecord[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
 }

@@ -5,10 +5,13 @@
 import { arrivalJson } from '../engine/commit.js';
 import { ParkedGroups } from '../engine/joins.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
+import type { StepRecord } from '../engine/events.js';
 import { FingerprintMismatchError, RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
   renamedItem,
+  stepRecordsOf,
   type Checkpoint,
+  type CheckpointFailedStep,
   type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -46,6 +49,8 @@ interface MemRun {
   groups: ParkedGroups;
   /** The mailbox: every signal kept, oldest first, with the wait item it was given to. */
   signals: Array<{ name: string; payload: string; key: string | undefined; at: number; itemId: string | undefined }>;
+  /** The step history: each record's JSON, oldest first. */
+  history: string[];
 }
 
 /** Checkpoints kept in process memory (lost on exit). */
@@ -81,6 +86,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       items: new Map([[run.start.id, toJson(run.start, 'the start item')]]),
       groups: new ParkedGroups(),
       signals: [],
+      history: [],
     });
     return true;
   }
@@ -127,6 +133,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.counter = commit.counter;
     r.steps++;
     r.updatedAt = Date.now();
+    if (commit.history) this.remember(r, stepRecordsOf(runId, commit.itemId, commit.history, 'continue', undefined, undefined));
     return { applied: true, created };
   }
 
@@ -147,15 +154,22 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.counter = commit.counter;
     r.steps++;
     r.updatedAt = Date.now();
+    if (commit.history) this.remember(r, stepRecordsOf(runId, commit.itemId, commit.history, 'terminal', undefined, undefined));
     return { dropped: dropped.map((t) => safeJsonParse(t, 'a dropped item') as EngineItem) };
   }
 
-  async fail(runId: string, error: SerializedError): Promise<void> {
+  async fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
     const r = this.existing(runId);
     if (r.status !== 'running') return;
     r.status = 'failed';
     r.error = toJson(error, 'the error');
     r.updatedAt = Date.now();
+    if (step) this.remember(r, stepRecordsOf(runId, step.itemId, step, 'failed', error, undefined));
+  }
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    const r = this.existing(runId);
+    return r.history.map((t) => safeJsonParse(t, `run ${runId} step history`) as StepRecord);
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
@@ -210,6 +224,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async close(): Promise<void> {
     // Nothing to release.
+  }
+
+  private remember(r: MemRun, records: readonly StepRecord[]): void {
+    for (const rec of records) r.history.push(toJson(rec, 'a step history record'));
   }
 
   private existing(runId: string): MemRun {

@@ -26,6 +26,7 @@ import {
   CHECKPOINT_STATUSES,
   renamedItem,
   type Checkpoint,
+  type CheckpointFailedStep,
   type CheckpointMigration,
   type CheckpointStore,
   type CheckpointCommitResult,
@@ -40,9 +41,11 @@ import {
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { SqliteHistory } from './sqlite-history.js';
+import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -218,6 +221,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly migrateTx: Database.Transaction<(runId: string, m: CheckpointMigration) => void>;
   private readonly createTx: Database.Transaction<(run: NewCheckpointRun, input: string) => boolean>;
   private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly history: SqliteHistory;
   private readonly inlinePages: number;
   /** Runs this store loaded and keeps committing to, as the journal leaves them (see {@link RunTrack}). */
   private readonly tracks = new Map<string, RunTrack>();
@@ -272,6 +276,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`);
     }
     const p = (sql: string) => this.db.prepare(sql);
+    this.history = new SqliteHistory(this.db);
     this.s = {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
@@ -282,16 +287,17 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
       // 2^39 and stay unique through floxide_journal_named (see migration 003).
+      // The history columns (node ... retries: migration 006) ride in the same row: see sqlite-history.ts.
       insertNumbered: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter)
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
-                r.run_no, ?, ?, ?, ?, ?
+                r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          FROM floxide_runs AS r WHERE r.run_id = ? AND r.status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
@@ -484,12 +490,26 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return { dropped };
   }
 
-  async fail(runId: string, error: SerializedError): Promise<void> {
+  /** One UPDATE; with `step`, in one IMMEDIATE transaction with the failed step's history row. */
+  async fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
     assertRunId(runId);
-    this.write(() => {
-      if (this.s.failRun.run(toJson(error, 'the error'), Date.now(), runId).changes === 0) this.requireRun(runId);
-    });
+    const text = toJson(error, 'the error');
+    const failRun = () => {
+      if (this.s.failRun.run(text, Date.now(), runId).changes === 0) return void this.requireRun(runId);
+      if (!step) return;
+      const no = this.requireRun(runId).run_no;
+      this.history.recordFailure(no, (this.s.stepCount.get(no, no) as { n: number }).n, step.itemId, step, error);
+    };
+    this.write(() => (step ? this.db.transaction(failRun).immediate() : failRun()));
     this.tracks.delete(runId);
+  }
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    assertRunId(runId);
+    return this.guard(() => this.db.transaction(() => {
+      const row = this.requireRun(runId);
+      return this.history.read(row.run_no, runId, row.status === 'completed');
+    })());
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
@@ -627,7 +647,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
     const text = toJson(items, 'the work items');
     const n = numberedItem(c.itemId);
-    const r = n >= 0 ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, runId) : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, runId);
+    const h = this.history.columns(c.history);
+    const r = n >= 0 ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, ...h, runId) : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, ...h, runId);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId);

@@ -9,7 +9,8 @@
  * has 2n - 1 crash points (after the last commit the run is complete: nothing is left to crash).
  */
 import { canonicalJson } from '../core/json.js';
-import { FloxideError } from '../core/errors.js';
+import { FloxideError, RunStateError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/time.js';
 import { contextCodecOf } from '../context/codec.js';
 import type { CheckpointStore } from '../stores/contract.js';
 import { MemoryCheckpointStore } from '../stores/memory.js';
@@ -35,17 +36,35 @@ export interface CrashRunResult<O, C> {
   readonly output: O;
   /** The run's committed context (initial context plus every committed delta). */
   readonly context: C;
+  /** Names of the test's signals that arrived after the run had completed (they changed nothing). */
+  readonly lateSignals: readonly string[];
 }
 
+/**
+ * A signal the outside world sends to the run (a person approving, a webhook calling back): `afterMs` after the run
+ * is created, on the run's clock, through `Workflow.signal`. Like the world, it survives the crash: a signal due
+ * while the writer is dead is stored for the resumed run to find, as a real one would be.
+ */
+export type CrashSignal<S> = {
+  [N in keyof S & string]: {
+    readonly name: N;
+    readonly payload: S[N];
+    /** Idempotency key (the second signal with a key already used is `duplicate`). */
+    readonly key?: string;
+    /** Delay after the run is created, in ms on the run's clock (default 0: at once). */
+    readonly afterMs?: number;
+  };
+}[keyof S & string];
+
 /** What {@link crashAtEveryStep} needs to run one scenario. */
-export interface CrashTest<I, O, C, W = undefined> {
+export interface CrashTest<I, O, C, W = undefined, S = Record<never, never>> {
   /**
    * The world outside the workflow for one scenario (a fake mailbox, a payment ledger): made once per scenario, before
    * its first run, and kept across the crash, as a real outside world is. Default: none.
    */
   readonly world?: () => W;
   /** A new bound workflow, as a freshly started process builds it: called for each run and again for each resume. */
-  readonly workflow: (world: W) => Workflow<I, O, C>;
+  readonly workflow: (world: W) => Workflow<I, O, C, S>;
   /** The run's initial context (a fresh one is asked for each scenario). */
   readonly context: () => C;
   readonly input: I;
@@ -60,6 +79,11 @@ export interface CrashTest<I, O, C, W = undefined> {
   readonly options?: ResumeOptions;
   /** The run id used in every scenario (default `"crash-test"`). */
   readonly runId?: string;
+  /**
+   * Signals sent to the run of every scenario, for workflows with `WaitFor` nodes (without them such a run waits
+   * until its timeout). A signal that arrives after the run completed is ignored (`late` in the report).
+   */
+  readonly signals?: readonly CrashSignal<S>[];
 }
 
 /** One crash point whose resumed run did not match, or failed. */
@@ -100,12 +124,18 @@ interface Commit {
   readonly itemId: string;
 }
 
+/** A store as one crashable process sees it: calls go through `store` until its writer dies at the crash point. */
+interface CrashingStore {
+  readonly store: CheckpointStore;
+  readonly dead: () => boolean;
+}
+
 /**
  * A store whose writer dies at one crash point: from then on every call fails with {@link SimulatedCrash}, so the
  * crashed run writes nothing more (a dead process does not mark its run failed). Without a crash point it records
- * the commits it passes on.
+ * the commits it passes on. `onCreated` is called once the run's record is stored.
  */
-function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'before' | 'after' } | undefined, seen: Commit[]): CheckpointStore {
+function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'before' | 'after' } | undefined, seen: Commit[], onCreated: () => void): CrashingStore {
   let dead = false;
   const commitMethod = (name: 'commitStep' | 'complete') =>
     async (runId: string, commit: { itemId: string }) => {
@@ -125,10 +155,17 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
     };
   const commitStep = commitMethod('commitStep');
   const complete = commitMethod('complete');
-  return new Proxy(store, {
+  const createRun: CheckpointStore['createRun'] = async (run) => {
+    if (dead) throw new SimulatedCrash('the process is dead');
+    const created = await store.createRun(run);
+    onCreated();
+    return created;
+  };
+  const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'commitStep') return commitStep;
       if (prop === 'complete') return complete;
+      if (prop === 'createRun') return createRun;
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
@@ -137,6 +174,72 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
       };
     },
   });
+  return { store: proxy, dead: () => dead };
+}
+
+/**
+ * The outside world's signals in one scenario: armed on the run's clock when the run is created, each sent through
+ * the store of the process that is alive at that moment (the crashed one's until it dies, so that it wakes at once;
+ * then the store itself, where the resumed run finds it).
+ */
+class SignalSender<S> {
+  private armed = false;
+  /** Timers of the signals not sent yet, with their names. */
+  private readonly unsent = new Map<() => void, string>();
+  private readonly sending = new Set<Promise<void>>();
+  /** Names of the signals that arrived (or were due) after the run completed. */
+  readonly late: string[] = [];
+  /** Signals that could not be delivered, with why. */
+  readonly errors: string[] = [];
+
+  constructor(
+    private readonly signals: readonly CrashSignal<S>[],
+    private readonly clock: Clock,
+    private readonly send: (signal: CrashSignal<S>, store: CheckpointStore) => Promise<unknown>,
+    private readonly stores: { crashing: CrashingStore | undefined; raw: CheckpointStore },
+  ) {}
+
+  arm(): void {
+    if (this.armed) return;
+    this.armed = true;
+    for (const signal of this.signals) {
+      const cancel = this.clock.setTimer(() => {
+        this.unsent.delete(cancel);
+        this.track(this.deliver(signal));
+      }, signal.afterMs ?? 0);
+      this.unsent.set(cancel, signal.name);
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.sending.add(p);
+    void p.finally(() => this.sending.delete(p));
+  }
+
+  private async deliver(signal: CrashSignal<S>): Promise<void> {
+    const { crashing, raw } = this.stores;
+    try {
+      try {
+        await this.send(signal, crashing && !crashing.dead() ? crashing.store : raw);
+      } catch (err) {
+        if (!(err instanceof SimulatedCrash)) throw err;
+        await this.send(signal, raw);
+      }
+    } catch (err) {
+      if (err instanceof RunStateError) this.late.push(signal.name);
+      else this.errors.push(`signal ${signal.name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Once the run is over: cancels the signals not sent yet (they are late) and waits for those on their way. */
+  async dispose(): Promise<void> {
+    for (const [cancel, name] of this.unsent) {
+      cancel();
+      this.late.push(name);
+    }
+    this.unsent.clear();
+    await Promise.all([...this.sending]);
+  }
 }
 
 /**
@@ -144,12 +247,15 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
  * {@link CrashTestError} naming every crash point whose resumed run failed, gave another output or committed
  * context, or failed your `check`. Resolves with what it ran.
  */
-export async function crashAtEveryStep<I, O, C, W = undefined>(test: CrashTest<I, O, C, W>): Promise<CrashTestReport<O, C>> {
+export async function crashAtEveryStep<I, O, C, W = undefined, S = Record<never, never>>(test: CrashTest<I, O, C, W, S>): Promise<CrashTestReport<O, C>> {
   const runId = test.runId ?? 'crash-test';
   const newStore = test.store ?? (() => new MemoryCheckpointStore());
   const makeWorld = test.world ?? (() => undefined as W);
   const clock = test.options?.clock;
   const drive = <T>(work: Promise<T>): Promise<T> => (clock instanceof VirtualClock ? clock.until(work) : work);
+  /** The scenario's signals, sent by `wf` (any instance of the workflow checks a payload the same way). */
+  const sender = (wf: Workflow<I, O, C, S>, stores: { crashing: CrashingStore | undefined; raw: CheckpointStore }) =>
+    new SignalSender<S>(test.signals ?? [], clock ?? systemClock, (sig, store) => wf.signal(store, runId, sig.name, sig.payload, { key: sig.key }), stores);
 
   // The uninterrupted run: the reference, and how many commits there are to crash at.
   const world0 = makeWorld();
@@ -165,8 +271,17 @@ export async function crashAtEveryStep<I, O, C, W = undefined>(test: CrashTest<I
       if (e.type === 'step.started') nodes.set(e.itemId, e.node);
       userOnEvent?.(e);
     };
-    const output = await drive(wf.runWithCheckpoint(test.context(), test.input, crashingStore(store0, undefined, commits), runId, { ...test.options, onEvent }));
-    reference = { crash: undefined, output, context: await wf.storedContext(store0, runId) };
+    const stores = { crashing: undefined as CrashingStore | undefined, raw: store0 };
+    const signals = sender(wf, stores);
+    stores.crashing = crashingStore(store0, undefined, commits, () => signals.arm());
+    try {
+      const output = await drive(wf.runWithCheckpoint(test.context(), test.input, stores.crashing.store, runId, { ...test.options, onEvent }));
+      await signals.dispose();
+      reference = { crash: undefined, output, context: await wf.storedContext(store0, runId), lateSignals: [...signals.late] };
+    } finally {
+      await signals.dispose();
+    }
+    if (signals.errors.length > 0) throw new FloxideError('FLOXIDE_CRASH_TEST', `the uninterrupted run: ${signals.errors.join('; ')}`);
   } finally {
     await store0.close();
   }
@@ -187,9 +302,13 @@ export async function crashAtEveryStep<I, O, C, W = undefined>(test: CrashTest<I
     const seen: Commit[] = [];
     const itemOf = (commits: readonly Commit[]) => commits[at.commit - 1]!.itemId;
     let crash: CrashPoint = { ...at, itemId: itemOf(commits), node: nodes.get(itemOf(commits)) ?? '?' };
+    const crashed = test.workflow(world);
+    const stores = { crashing: undefined as CrashingStore | undefined, raw: store };
+    const signals = sender(crashed, stores);
+    stores.crashing = crashingStore(store, at, seen, () => signals.arm());
     try {
       try {
-        await drive(test.workflow(world).runWithCheckpoint(test.context(), test.input, crashingStore(store, at, seen), runId, test.options));
+        await drive(crashed.runWithCheckpoint(test.context(), test.input, stores.crashing.store, runId, test.options));
         failures.push({ crash, problem: 'the run completed without reaching this commit (the run is not deterministic: its steps differ from one run to the next)' });
         continue;
       } catch (err) {
@@ -204,7 +323,8 @@ export async function crashAtEveryStep<I, O, C, W = undefined>(test: CrashTest<I
       let result: CrashRunResult<O, C>;
       try {
         const output = await drive(wf.resume(store, runId, test.options));
-        result = { crash, output, context: await wf.storedContext(store, runId) };
+        await signals.dispose();
+        result = { crash, output, context: await wf.storedContext(store, runId), lateSignals: [...signals.late] };
       } catch (err) {
         failures.push({ crash, problem: `the resumed run failed: ${err instanceof Error ? err.message : String(err)}` });
         continue;
@@ -218,6 +338,8 @@ export async function crashAtEveryStep<I, O, C, W = undefined>(test: CrashTest<I
         failures.push({ crash, problem: `your check failed: ${err instanceof Error ? err.message : String(err)}` });
       }
     } finally {
+      await signals.dispose();
+      for (const problem of signals.errors) failures.push({ crash, problem });
       await store.close();
     }
   }

@@ -3,7 +3,7 @@
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
 import { deepEqual } from '../context/codec.js';
-import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from '../graph/definition.js';
+import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -17,13 +17,13 @@ import {
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
-import { checkSignal, signalNodesOf, type SignalsOf, type WaitFor } from '../nodes/wait.js';
+import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { runInputJson } from '../core/json.js';
+import { runInputJson, safeJsonParse } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
-import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, type ChildIdFn, type RunScope } from '../engine/core.js';
+import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
@@ -88,7 +88,7 @@ export type ResumeOptions = Omit<RunOptions, 'deadline' | 'timeoutMs' | 'runId'>
 
 /** A bound workflow: the runnable form of a generated definition with its node instances. */
 export interface Workflow<I, O, C, S = Record<never, never>> {
-  readonly def: WorkflowDef<any, any, I, O, C>;
+  readonly def: WorkflowDef<any, any, I, O, C, S>;
   readonly instance: object;
   readonly name: string;
   /** Runs in memory to the first terminal output. `ctx` is mutated in place (it is the run's context). */
@@ -144,8 +144,8 @@ export interface Workflow<I, O, C, S = Record<never, never>> {
   stepDistributed(backend: DistributedBackend, workerId: string, callbacks?: StepCallbacks, options?: StepDistributedOptions): Promise<DistributedStepResult<O> | undefined>;
 }
 
-/** The bound workflow type of a generated definition. */
-export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>, SignalsOf<WorkflowClassOf<D>>>;
+/** The bound workflow type of a generated definition (its signals are the ones `floxide build` generated). */
+export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, WorkflowContextOf<D>, WorkflowSignalsOf<D>>;
 
 /**
  * Binds a generated definition to a workflow instance. Throws `StaleGeneratedModuleError` ("run floxide build")
@@ -202,10 +202,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     private readonly wf: CompiledWorkflow,
     readonly instance: object,
   ) {
-    this.signalNodes = signalNodesOf(wf.nodes.keys(), instance);
+    this.signalNodes = signalNodesOf(wf.def, instance);
   }
 
-  get def(): WorkflowDef<any, any, I, O, C> {
+  get def(): WorkflowDef<any, any, I, O, C, Record<string, unknown>> {
     return this.wf.def;
   }
 
@@ -339,7 +339,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = JSON.parse(runInputJson(input)) as unknown;
+    const given = safeJsonParse(runInputJson(input), 'the run input');
     if (!deepEqual(given, cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
@@ -387,6 +387,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, cp.run.deadline, clock);
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    // Every commit carries its step's history record (stepHistoryOf): the attempts' start times and retries.
+    scope.history = true;
     const mailbox = storeMailbox(store, runId);
     const offArrival = mailbox.onArrival(() => (arrived = true));
     const pollMs = options?.signalPollMs ?? 1_000;
@@ -404,20 +406,22 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (head >= queue.length) break;
         const item = queue[head]!;
         queue[head++] = undefined;
+        scope.retried = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
+        const history = stepHistoryOf(scope);
         if (out.type === 'continue') {
-          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq });
+          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) enqueue(it);
           for (const it of r.created) queue.push(it);
         } else if (out.type === 'terminal') {
-          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq });
+          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq, history });
           if (out.delta) codec.apply(context, out.delta);
           if (onEvent) onEvent(completedEvent(runId, clock.now(), out.output, dropped));
           return out.output as O;
         } else if (out.type === 'failed') {
-          await store.fail(runId, out.error);
+          await store.fail(runId, out.error, { ...history, itemId: item.id });
           throw nodeFailedError(scope, out.error);
         }
       }

@@ -48,6 +48,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX025-mixed.ts', 'FLX025', 10, 3],
   ['FLX026-misplaced.ts', 'FLX026', 9, 3],
   ['FLX027-cycle.ts', 'FLX027', 8, 3],
+  ['FLX028-signal-name.ts', 'FLX028', 10, 17],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
 ];
 

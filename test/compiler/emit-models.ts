@@ -97,3 +97,18 @@ export const branchWorkflow = workflowModel(B, 'Router', {
 });
 
 export const flowModel = (...workflows: WorkflowModel[]): FlowModel => ({ version: 1, workflows });
+
+const S = 'src/approval.ts';
+/** A wait with a timeout route and a sleep: ask -> approval (WaitFor 'approval') -> remind (Sleep) -> decide; approval's fallback escalate. */
+export const waitingWorkflow = workflowModel(S, 'Approval', {
+  start: 'ask',
+  nodes: [
+    nodeModel(S, 'ask', 'Ask'),
+    nodeModel(S, 'approval', 'WaitFor', { wait: { signal: 'approval' } }),
+    nodeModel(S, 'remind', 'Sleep', { sleep: true }),
+    nodeModel(S, 'decide', 'Decide'),
+    nodeModel(S, 'escalate', 'Escalate'),
+  ],
+  edges: [edgeModel(S, 'ask', 'approval'), edgeModel(S, 'approval', 'remind'), edgeModel(S, 'approval', 'escalate', 'fallback'), edgeModel(S, 'remind', 'decide')],
+  terminals: ['decide', 'escalate'],
+});

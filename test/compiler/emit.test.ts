@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { workflowMetaOf, graphShapeOf, fingerprintOf } from 'floxide';
 import { ArticleWorkflow } from '../../examples/article.js';
-import { dotOf, emitDefinition, emitDispatch, emitNodeSpecs, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
+import { dotOf, emitDefinition, emitDispatch, emitNodeSpecs, emitSignals, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
 import { dotId, mermaidString, objectKey, propertyAccess, tsMultilineString, tsString } from '../../compiler/emit/literals.js';
 import { renderModule } from '../../compiler/writer.js';
-import { articleWorkflow, branchWorkflow, edgeModel, innerWorkflow, nodeModel, outerWorkflow, workflowModel } from './emit-models.js';
+import { articleWorkflow, branchWorkflow, edgeModel, innerWorkflow, nodeModel, outerWorkflow, waitingWorkflow, workflowModel } from './emit-models.js';
 
 const layout = { rootDir: '/project' };
 
@@ -167,7 +167,63 @@ describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
   });
 });
 
+describe('emitSignals', () => {
+  it('writes the signal map (payload = the WaitFor node output) and the sorted names, and the definition carries them', () => {
+    const scope = new ModuleScope('src/approval.ts', [waitingWorkflow]);
+    expect(emitSignals(waitingWorkflow, scope).content).toBe(
+      [
+        'export type ApprovalSignals = {',
+        "  approval: OutputOf<Approval['approval']>;",
+        '};',
+        '',
+        "export const ApprovalSignalNames = ['approval'] as const satisfies readonly (keyof ApprovalSignals)[];",
+        '',
+      ].join('\n'),
+    );
+    const def = emitDefinition(waitingWorkflow, scope).content;
+    expect(def).toContain('defineWorkflow<Approval, ApprovalWorkItem, ApprovalInput, ApprovalOutput, ApprovalContext, ApprovalSignals>({');
+    expect(def).toContain('  signals: ApprovalSignalNames,\n});');
+  });
+
+  it('intersects the payloads of waits sharing a name, sorts and quotes names, and writes nothing without waits', () => {
+    const F = 'a.ts';
+    const wf = workflowModel(F, 'W', {
+      start: 'b',
+      nodes: [nodeModel(F, 'b', 'WaitFor', { wait: { signal: 'the-vote' } }), nodeModel(F, 'a', 'WaitFor', { wait: { signal: 'go' } }), nodeModel(F, 'c', 'WaitFor', { wait: { signal: 'the-vote' } })],
+      edges: [edgeModel(F, 'b', 'a'), edgeModel(F, 'a', 'c')],
+      terminals: ['c'],
+    });
+    const out = emitSignals(wf, new ModuleScope(F, [wf])).content;
+    expect(out).toContain("  go: OutputOf<W['a']>;\n  'the-vote': OutputOf<W['b']> & OutputOf<W['c']>;\n");
+    expect(out).toContain("export const WSignalNames = ['go', 'the-vote'] as const");
+    expect(emitSignals(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow]))).toEqual({ content: '', imports: [] });
+    expect(emitDefinition(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow])).content).not.toContain('signals');
+  });
+});
+
 describe('dotOf', () => {
+  it('draws a wait (hourglass, its signal) and a sleep (watch) as rounded boxes, and the timeout route dashed', () => {
+    expect(dotOf(waitingWorkflow)).toBe(
+      [
+        'digraph Approval {',
+        '  rankdir=LR;',
+        '  node [shape=box style=filled fontname="Helvetica" color=lightgray];',
+        '  edge [fontname="Helvetica" arrowhead=vee];',
+        '  ask;',
+        '  approval [style="filled,rounded" color=lightblue label="approval\\n\u231b signal approval"];',
+        '  remind [style="filled,rounded" color=lightyellow label="remind\\n\u231a sleep"];',
+        '  decide;',
+        '  escalate;',
+        '  ask -> approval;',
+        '  approval -> remind;',
+        '  approval -> escalate [style="dashed" color="red" label="timeout"];',
+        '  remind -> decide;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('keeps Floxide header and edge styles, in declaration order, with joins and nested workflows marked', () => {
     expect(dotOf(branchWorkflow)).toBe(
       [
@@ -215,6 +271,24 @@ describe('mermaidOf', () => {
     expect(m).toContain('  sub[["sub"]]\n');
     expect(m).toContain('  classify -->|"big #34;one#34;"| sub\n');
     expect(m).toContain('  classify -.->|"otherwise"| other\n');
+  });
+
+  it('draws a wait and a sleep as labelled stadiums, and the timeout route dotted and labelled', () => {
+    expect(mermaidOf(waitingWorkflow)).toBe(
+      [
+        'flowchart LR',
+        '  ask["ask"]',
+        '  approval(["approval \u231b signal approval"])',
+        '  remind(["remind \u231a sleep"])',
+        '  decide["decide"]',
+        '  escalate["escalate"]',
+        '  ask --> approval',
+        '  approval --> remind',
+        '  approval -. timeout .-> escalate',
+        '  remind --> decide',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('switches every node to generated ids when one name is not a safe Mermaid id', () => {

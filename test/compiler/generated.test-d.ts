@@ -1,6 +1,6 @@
 /** Type-level tests of the committed generated modules: the work-item unions are exact and the dispatch exhaustive. */
 import { describe, expectTypeOf, it } from 'vitest';
-import type { NodeSpec, Transition, WorkflowDef, WorkflowInputOf, WorkflowOutputOf } from 'floxide';
+import type { NodeSpec, Transition, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from 'floxide';
 import type { ArticleCtx } from '../../examples/article.js';
 import type { Big, Small, Size } from '../../examples/branching.js';
 import {
@@ -15,6 +15,8 @@ import {
 import { type ThresholdWorkflowWorkItem, type ThresholdWorkflowOutput } from '../../examples/branching.floxide.js';
 import { InnerWorkflowDef, OuterWorkflowNodes, type OuterWorkflowInput, type OuterWorkflowWorkItem } from '../../examples/nested.floxide.js';
 import { type RetryWorkflowWorkItem, processRetryWorkflowWorkItem } from '../../examples/retry.floxide.js';
+import type { Decision } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, ApprovalFlowSignalNames, SleepFlowDef, VoteFlowSignalNames, type ApprovalFlowSignals, type VoteFlowSignals } from '../fixtures/signals/flows.floxide.js';
 
 describe('generated work-item unions', () => {
   it('are exact: one member per node, with the node input and nothing else', () => {
@@ -69,5 +71,25 @@ describe('generated input, output, context and definition', () => {
     expectTypeOf(processArticleWorkflowWorkItem).parameter(1).toEqualTypeOf<ArticleWorkflowWorkItem>();
     expectTypeOf(processArticleWorkflowWorkItem).returns.toEqualTypeOf<Promise<Transition<unknown>>>();
     expectTypeOf(processRetryWorkflowWorkItem).parameter(1).toEqualTypeOf<RetryWorkflowWorkItem>();
+  });
+});
+
+describe('generated signals', () => {
+  it('map each signal name of the WaitFor nodes to its payload type, and carry it in the definition', () => {
+    expectTypeOf<ApprovalFlowSignals>().toEqualTypeOf<{ approval: Decision }>();
+    expectTypeOf<VoteFlowSignals>().toEqualTypeOf<{ vote: { vote: string } }>();
+    expectTypeOf(ApprovalFlowSignalNames).toEqualTypeOf<readonly ['approval']>();
+    expectTypeOf(VoteFlowSignalNames).toEqualTypeOf<readonly ['vote']>();
+    expectTypeOf<WorkflowSignalsOf<typeof ApprovalFlowDef>>().toEqualTypeOf<ApprovalFlowSignals>();
+    // A workflow that waits for no signal accepts none.
+    expectTypeOf<WorkflowSignalsOf<typeof SleepFlowDef>>().toEqualTypeOf<Record<never, never>>();
+  });
+
+  it('reject an unknown name and a wrong payload', () => {
+    // @ts-expect-error: ApprovalFlow has no signal "aproval"
+    const unknownName: keyof ApprovalFlowSignals = 'aproval';
+    // @ts-expect-error: the payload of "approval" is a Decision
+    const wrongPayload: ApprovalFlowSignals['approval'] = { approved: 'yes', by: 'x' };
+    void [unknownName, wrongPayload];
   });
 });

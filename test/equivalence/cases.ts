@@ -507,17 +507,33 @@ const RULES: EquivalenceCase[] = [
   {
     name: 'values-json-cannot-carry',
     make: () => prepared(ValuesWorkflowDef, new ValuesWorkflow(), new ValuesCtx(), { at: new Date(Date.UTC(2021, 5, 1)) }),
-    expect: { output: { input: 'Date', when: 'Date', index: 'Map', whenIso: '2024-02-29T12:00:00.000Z', indexA: 1 } },
+    expect: {
+      output: {
+        input: 'Date',
+        when: 'Date',
+        index: 'Map',
+        whenIso: '2024-02-29T12:00:00.000Z',
+        indexA: 1,
+        tags: ['x'],
+        big: 'bigint 1180591620717411303424',
+        n: 'bigint -36893488147419103232',
+        seen: 'Date',
+        lookalike: 'Object {"$date":"not a date"}',
+      },
+    },
     check: (o) =>
       ensure(
-        textOf(o.context) === textOf({ index: { $map: [['a', 1]] }, when: { $date: '2024-02-29T12:00:00.000Z' } }),
-        `context ${textOf(o.context)}: a Date stays a Date and a Map a Map`,
+        textOf(o.context) ===
+          textOf({
+            big: { $bigint: '1180591620717411303424' },
+            index: { $map: [['a', 1]] },
+            lookalike: { $date: 'not a date' },
+            tags: { $set: ['x'] },
+            when: { $date: '2024-02-29T12:00:00.000Z' },
+          }),
+        `context ${textOf(o.context)}: a Date stays a Date, a Map a Map, a Set a Set, a bigint a bigint, plain data plain data`,
       ),
-    // Only `run` keeps the live objects today, so it is the reference.
-    reference: 'run',
-    knownBugs: Object.fromEntries(
-      MODES.filter((m) => m !== 'run').map((m) => [m, 'issue 8 item 8: a Date or Map in the input or context changes type once stored']),
-    ),
+    // Issue 8 item 8: Date, Map, Set and bigint are stored tagged and read back as such in every mode.
   },
 ];
 

@@ -13,7 +13,7 @@
  * random in `run`), so they are left out too. Records are compared as a multiset of (node, input, outcome):
  * distributed workers commit parallel branches in any order.
  */
-import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type LocalStepDetail, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
+import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointFailedStep, type StepRecord as HistoryRecord, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type LocalStepDetail, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
 
 /** A value with the types JSON cannot carry tagged, EventLogs reduced to their events, keys sorted. */
 export type Normalized = null | boolean | number | string | Normalized[] | { [key: string]: Normalized };
@@ -348,8 +348,12 @@ export class ObservedCheckpointStore implements CheckpointStore {
     return r;
   }
 
-  fail(runId: string, error: SerializedError): Promise<void> {
-    return this.inner.fail(runId, error);
+  fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
+    return this.inner.fail(runId, error, step);
+  }
+
+  stepHistory(runId: string): Promise<HistoryRecord[]> {
+    return this.inner.stepHistory(runId);
   }
 
   cancel(runId: string, reason?: SerializedError): Promise<boolean> {

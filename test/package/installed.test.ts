@@ -1,8 +1,9 @@
 /**
  * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
- * workflow of `project/` (a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out
- * and a join) is built with the installed `floxide` bin and run in memory, durably on SQLite and on the distributed
- * memory backend: with tsx, with `tsc && node`, and inside vitest. Nothing here resolves `floxide` to the sources.
+ * workflows of `project/` are built with the installed `floxide` bin and run in memory, durably on SQLite and on the
+ * distributed memory backend: with tsx, with `tsc && node`, and inside vitest. `words.ts` has a class context with
+ * merge strategies, the helper nodes SplitNode and BatchNode, a fan-out and a join; `journal.ts` has an interface
+ * context (inferred from its nodes) holding a Date. Nothing here resolves `floxide` to the sources.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +25,18 @@ function sh(cmd: string, args: string[]) {
 const bin = (name: string) => path.join(project, 'node_modules/.bin', name);
 
 const EVERY_MODE = { output: 'A BB CCC: 1 2 3', words: 3, seen: ['a', 'bb', 'ccc'] };
+/** The interface-context workflow: its Date field is a Date in every mode. */
+const JOURNAL_EVERY_MODE = { output: 'x+x! since 2024-01-02', entries: ['x', 'x!'], started: 'Date 2024-01-02T00:00:00.000Z' };
 const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'];
+
+/** The output of `main` (tsx or node): each workflow's result in each mode. */
+function expectEveryMode(stdout: string): void {
+  const modes = JSON.parse(stdout) as { words: Record<string, unknown>; journal: Record<string, unknown> };
+  for (const mode of MODES) {
+    expect(modes.words[mode], `words in ${mode}`).toEqual(EVERY_MODE);
+    expect(modes.journal[mode], `journal in ${mode}`).toEqual(JOURNAL_EVERY_MODE);
+  }
+}
 
 beforeAll(() => {
   const packDir = mkdtempSync(path.join(tmpdir(), 'floxide-pack-'));
@@ -60,31 +72,34 @@ describe('the installed package', () => {
     for (const doc of named) expect(existsSync(path.join(installed, 'docs', doc)), `docs/${doc}`).toBe(true);
   });
 
-  it('floxide build wrote the generated module, and --check finds it fresh', () => {
+  it('floxide build wrote the generated modules, and --check finds them fresh', () => {
     expect(readFileSync(path.join(project, 'src/words.floxide.ts'), 'utf8')).toContain('export const WordsWorkflowDef');
+    const journal = readFileSync(path.join(project, 'src/journal.floxide.ts'), 'utf8');
+    expect(journal).toContain('export const JournalWorkflowDef');
+    // The interface context is imported as a type only: the caller supplies its value.
+    expect(journal).toMatch(/import \{[^}]*type Journal[^}]*\} from '\.\/journal\.js'/);
+    expect(journal).toContain('contextClass: undefined');
     const check = sh(bin('floxide'), ['build', '--check']);
     expect(check.code, check.out).toBe(0);
   });
 
   it('runs with tsx: the same output and context in memory, on SQLite (run and resume) and distributed', () => {
-    const r = sh(bin('tsx'), ['src/main.ts', 'a bb ccc']);
+    const r = sh(bin('tsx'), ['src/main.ts', 'a bb ccc', 'x']);
     expect(r.code, r.out).toBe(0);
-    const modes = JSON.parse(r.stdout) as Record<string, unknown>;
-    for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
+    expectEveryMode(r.stdout);
   });
 
   it('type-checks and compiles with tsc, then runs with node', () => {
     const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json']);
     expect(tsc.code, tsc.out).toBe(0);
-    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc']);
+    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc', 'x']);
     expect(r.code, r.out).toBe(0);
-    const modes = JSON.parse(r.stdout) as Record<string, unknown>;
-    for (const mode of MODES) expect(modes[mode], mode).toEqual(EVERY_MODE);
+    expectEveryMode(r.stdout);
   });
 
   it('runs inside vitest', () => {
     const r = sh(bin('vitest'), ['run', '--dir', 'src']);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/2 passed/);
+    expect(r.out).toMatch(/3 passed/);
   });
 });

@@ -18,6 +18,10 @@ import {
 import { NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
 import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { NESTED_CASES } from '../fixtures/rules/cases.js';
+import { RetryWorkflow } from '../../examples/retry.js';
+import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { LoopCtx, LoopWorkflow } from './flows/loop.js';
+import { LoopWorkflowDef } from './flows/loop.floxide.js';
 
 const start: EngineItem = { node: 'a', id: '0', input: { n: 1 } };
 const newRun = (runId: string, input: unknown = { n: 1 }): NewCheckpointRun => ({
@@ -161,6 +165,49 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await expect(s.reopen('r5')).rejects.toBeInstanceOf(RunStateError);
       expect((await s.getRun('r5'))!.status).toBe('cancelled');
       await expect(s.fail('nope', { name: 'E', message: 'm' })).rejects.toBeInstanceOf(RunNotFoundError);
+      await s.close();
+    });
+
+    it('keeps the step history a checkpointed run writes: each attempt, its retries, the terminal, a failure and its resume', async () => {
+      const s = await make();
+      const flaky = bindWorkflow(RetryWorkflowDef, new RetryWorkflow(1));
+      expect(await flaky.runWithCheckpoint(undefined, undefined, s, 'h1')).toBe('success');
+      const h1 = await s.stepHistory('h1');
+      expect(h1.map((r) => [r.runId, r.node, r.itemId, r.attempt, r.outcome])).toEqual([
+        ['h1', 'flaky', '0', 1, 'retry'],
+        ['h1', 'flaky', '0', 2, 'terminal'],
+      ]);
+      expect(h1[0]!.error).toMatchObject({ message: 'flaky failure on attempt 1' });
+      expect(h1[1]!.error).toBeUndefined();
+      // attempt 2 starts after attempt 1's 50 ms backoff
+      expect(h1[1]!.startedAt).toBeGreaterThanOrEqual(h1[0]!.finishedAt);
+      for (const r of h1) expect(r.finishedAt).toBeGreaterThanOrEqual(r.startedAt);
+
+      const loop = new LoopWorkflow();
+      let failAt: number | undefined = 2;
+      loop.step.hook = (_ctx, i) => {
+        if (i === failAt) throw new Error(`step ${i} broke`);
+      };
+      const wf = bindWorkflow(LoopWorkflowDef, loop);
+      await expect(wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 4 }, s, 'h2')).rejects.toThrow(/step 2 broke/);
+      const failed = await s.stepHistory('h2');
+      expect(failed.map((r) => [r.node, r.itemId, r.outcome])).toEqual([
+        ['step', '0', 'continue'],
+        ['step', '1', 'continue'],
+        ['step', '2', 'failed'],
+      ]);
+      expect(failed[2]!.error).toMatchObject({ message: 'step 2 broke' });
+      failAt = undefined;
+      expect(await wf.resume(s, 'h2')).toBe(40);
+      expect((await s.stepHistory('h2')).map((r) => [r.node, r.itemId, r.outcome])).toEqual([
+        ['step', '0', 'continue'],
+        ['step', '1', 'continue'],
+        ['step', '2', 'failed'],
+        ['step', '2', 'continue'],
+        ['step', '3', 'continue'],
+        ['end', '4', 'terminal'],
+      ]);
+      await expect(s.stepHistory('missing')).rejects.toBeInstanceOf(RunNotFoundError);
       await s.close();
     });
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptStateError, createContextCodec, EventLog, Fixed, merge } from 'floxide';
+import { safeJsonParse, toJson } from '../../runtime/core/json.js';
 
 class Ctx {
   @merge.sum() total = 0;
@@ -70,9 +71,12 @@ describe('context codec', () => {
     const ctx = new Ctx();
     ctx.tags.add('t');
     ctx.events.append('e', 'id-1');
-    const revived = codec.revive(JSON.parse(JSON.stringify(codec.serialize(ctx))));
+    const revived = codec.revive(safeJsonParse(toJson(codec.serialize(ctx), 'ctx'), 'ctx'));
     expect(revived).toBeInstanceOf(Ctx);
     expect(revived.tags).toBeInstanceOf(Set);
+    expect([...revived.tags]).toEqual(['t']);
+    // A set field stored before Sets were tagged (an array of members) still revives as a Set.
+    expect(codec.revive({ tags: ['old'] }).tags).toEqual(new Set(['old']));
     expect(revived.events).toBeInstanceOf(EventLog);
     expect(revived.events.iter()).toEqual([{ id: 'id-1', event: 'e' }]);
     expect(revived.config).toBeInstanceOf(Fixed);
@@ -92,7 +96,7 @@ describe('context codec', () => {
       ['high', [1], 'a number'],
       ['low', {}, 'a number'],
       ['log', 'a', 'an array'],
-      ['tags', 3, 'an array'],
+      ['tags', 3, 'an array or a set'],
     ] as const) {
       const strategy = { total: 'sum', high: 'max', low: 'min', log: 'append', tags: 'union' }[field];
       expect(() => codec.revive(stored({ [field]: value }))).toThrow(new CorruptStateError(`stored context field "${field}" (@merge.${strategy}) holds ${JSON.stringify(value)}, not ${expected}`));

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../runtime/core/errors.js';
-import { canonicalJson } from '../../runtime/core/json.js';
+import { CorruptStateError, InvalidArgumentError } from '../../runtime/core/errors.js';
+import { canonicalJson, safeJsonParse, toJson } from '../../runtime/core/json.js';
 
 describe('canonicalJson', () => {
-  it('sorts keys at every level, honours toJSON, writes Sets as arrays, omits undefined properties', () => {
+  it('sorts keys at every level, honours toJSON, omits undefined properties', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } })).toBe('{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
-    expect(canonicalJson({ t: { toJSON: () => ({ y: 1, x: 2 }) }, s: new Set([2, 1]), u: undefined, f: () => 1, arr: [undefined, 1] })).toBe(
-      '{"arr":[null,1],"s":[2,1],"t":{"x":2,"y":1}}',
-    );
+    expect(canonicalJson({ t: { toJSON: () => ({ y: 1, x: 2 }) }, u: undefined, f: () => 1, arr: [undefined, 1] })).toBe('{"arr":[null,1],"t":{"x":2,"y":1}}');
     expect(canonicalJson('a"b')).toBe('"a\\"b"');
     expect(canonicalJson([])).toBe('[]');
     expect(canonicalJson({})).toBe('{}');
@@ -23,10 +21,83 @@ describe('canonicalJson', () => {
     (cyclic.a as Array<Record<string, unknown>>)[1]!.c = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(new InvalidArgumentError('cannot store a cyclic value (at $.a[1].c)'));
     expect(() => canonicalJson({ a: [1, { b: NaN }] })).toThrow(new InvalidArgumentError('cannot store non-finite number at $.a[1].b'));
-    expect(() => canonicalJson({ n: 1n })).toThrow(/cannot store a bigint at \$\.n/);
+    expect(() => canonicalJson({ s: Symbol('x'), list: [1, Symbol('y')] })).toThrow(/cannot store a symbol at \$\.list\[1\]/);
     expect(() => canonicalJson(undefined)).toThrow(/cannot store a undefined at \$/);
     let deep: unknown = 1;
     for (let i = 0; i < 300; i++) deep = [deep];
     expect(() => canonicalJson(deep)).toThrow(/nests too deeply/);
+  });
+});
+
+describe('values JSON cannot carry (runtime/core/tags.ts)', () => {
+  const when = new Date(Date.UTC(2024, 1, 29, 12));
+  const value = {
+    when,
+    invalid: new Date(NaN),
+    big: -(2n ** 70n),
+    index: new Map<unknown, unknown>([
+      ['a', [when]],
+      [1n, new Set([1, 2])],
+    ]),
+    tags: new Set(['b', 'a']),
+    nested: [{ at: when }],
+  };
+  const text =
+    '{"big":{"$bigint":"-1180591620717411303424"},"index":{"$map":[["a",[{"$date":"2024-02-29T12:00:00.000Z"}]],[{"$bigint":"1"},{"$set":[1,2]}]]},' +
+    '"invalid":{"$date":null},"nested":[{"at":{"$date":"2024-02-29T12:00:00.000Z"}}],"tags":{"$set":["b","a"]},"when":{"$date":"2024-02-29T12:00:00.000Z"}}';
+
+  it('writes Date, Map, Set and bigint as tags, in canonicalJson and toJson alike', () => {
+    expect(canonicalJson(value)).toBe(text);
+    expect(JSON.parse(toJson(value, 'v'))).toEqual(JSON.parse(text));
+    expect(canonicalJson(5n)).toBe('{"$bigint":"5"}');
+  });
+
+  it('reads them back as what they were, at every depth', () => {
+    const back = safeJsonParse<typeof value>(text, 'v');
+    expect(back.when).toBeInstanceOf(Date);
+    expect(back.when.getTime()).toBe(when.getTime());
+    expect(Number.isNaN(back.invalid.getTime())).toBe(true);
+    expect(back.big).toBe(-(2n ** 70n));
+    expect(back.index).toBeInstanceOf(Map);
+    expect(back.index.get('a')).toEqual([when]);
+    expect(back.index.get(1n)).toEqual(new Set([1, 2]));
+    expect([...back.tags]).toEqual(['b', 'a']);
+    expect(back.nested[0]!.at).toEqual(when);
+    expect(canonicalJson(back)).toBe(text);
+  });
+
+  it('keeps plain data that looks like a tag plain (escaped as $object)', () => {
+    const lookalikes = [{ $date: '2024-01-01' }, { $object: { $set: [1] } }, { $map: 1, other: undefined }, { $bigint: '1', other: 2 }, { $weird: 1 }];
+    for (const v of lookalikes) {
+      const stored = canonicalJson(v);
+      expect(safeJsonParse(stored, 'v'), stored).toEqual(JSON.parse(JSON.stringify(v)));
+      expect(safeJsonParse(toJson(v, 'v'), 'v'), stored).toEqual(JSON.parse(JSON.stringify(v)));
+    }
+    expect(canonicalJson({ $date: 'x' })).toBe('{"$object":{"$date":"x"}}');
+    expect(canonicalJson({ $bigint: '1', other: 2 })).toBe('{"$bigint":"1","other":2}');
+  });
+
+  it('keeps __proto__, constructor and prototype keys as own data inside tagged values', () => {
+    const doc = JSON.parse('{"__proto__": {"admin": true}, "constructor": {"prototype": 1}}') as Record<string, unknown>;
+    const back = safeJsonParse<{ m: Map<string, Record<string, unknown>>; o: Record<string, unknown> }>(canonicalJson({ m: new Map([['k', doc]]), o: { ...doc, at: when } }), 'v');
+    for (const o of [back.m.get('k')!, back.o]) {
+      expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
+      expect(Object.keys(o)).toContain('__proto__');
+      expect((o as { admin?: unknown }).admin).toBeUndefined();
+      expect(Object.getOwnPropertyDescriptor(o, '__proto__')!.value).toEqual({ admin: true });
+    }
+    expect(back.o.at).toEqual(when);
+  });
+
+  it('refuses a malformed tag as corrupt stored data', () => {
+    for (const bad of ['{"$date":"yesterday"}', '{"$date":5}', '{"$bigint":"1.5"}', '{"$set":{}}', '{"$map":[[1]]}', '{"$object":[1]}', '[{"a":{"$map":7}}]']) {
+      expect(() => safeJsonParse(bad, 'run r context'), bad).toThrow(CorruptStateError);
+    }
+    expect(() => safeJsonParse('{"$date":5}', 'run r context')).toThrow('run r context: malformed $date value 5');
+  });
+
+  it('leaves plain JSON to JSON.parse (no walk) and reads it back unchanged', () => {
+    const plain = { a: [1, { b: 'x' }], s: '{"$date":"in a string"}' };
+    expect(safeJsonParse(canonicalJson(plain), 'v')).toEqual(plain);
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, type CheckpointStore } from 'floxide';
+import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -23,6 +23,13 @@ describe('run: an in-memory wait with a handle', () => {
     expect(r.done()).toBe(false);
     expect(h.signal('approval', { approved: true, by: 'ana' })).toBe('delivered');
     await expect(h.result).resolves.toBe('approved by ana');
+  });
+
+  it('a generated module whose signals differ from the WaitFor nodes is stale: bindWorkflow says run floxide build', () => {
+    expect(() => bindWorkflow({ ...ApprovalFlowDef, signals: ['approved'] }, new ApprovalFlow())).toThrow(StaleGeneratedModuleError);
+    expect(() => bindWorkflow({ ...ApprovalFlowDef, signals: undefined }, new ApprovalFlow())).toThrow(
+      'the generated module of ApprovalFlow (from test/fixtures/signals/flows.ts) types the signals none, but its WaitFor nodes wait for "approval": run floxide build',
+    );
   });
 
   it('a signal sent before the wait begins is kept and delivered', async () => {

@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { crashAtEveryStep, CrashTestError, VirtualClock } from 'floxide/testing';
+import { crashAtEveryStep, CrashTestError, VirtualClock, type CrashSignal } from 'floxide/testing';
 import { PaymentsCtx, PaymentService, PaymentsWorkflow, type Order } from '../../examples/payments.js';
 import { PaymentsWorkflowDef } from '../../examples/payments.floxide.js';
 import { EXAMPLES } from '../equivalence/cases.js';
+import { ApprovalFlow, SleepFlow, VoteFlow, type Decision } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 
 const orders: Order[] = [
   { id: 'A-1', cents: 1200 },
@@ -69,4 +71,93 @@ describe('crashAtEveryStep', () => {
     const report = await crashAtEveryStep({ workflow: () => c.make().wf, context: () => c.make().ctx, input: c.make().input });
     expect(report.crashes.length).toBe(2 * report.commits - 1);
   });
+
+  describe('signals and durable sleeps', () => {
+    const approval = (signals: readonly CrashSignal<{ approval: Decision }>[], store?: () => SqliteCheckpointStore) => {
+      const clock = new VirtualClock();
+      return crashAtEveryStep({
+        workflow: () => bindWorkflow(ApprovalFlowDef, new ApprovalFlow()),
+        context: () => undefined,
+        input: 'order',
+        options: { clock },
+        signals,
+        ...(store ? { store } : {}),
+      });
+    };
+
+    it('sends the test\'s signal to every scenario: it survives the crash and the resumed run takes it', async () => {
+      const report = await approval([{ name: 'approval', payload: { approved: true, by: 'ann' }, afterMs: 100 }]);
+      expect(report.reference.output).toBe('approved by ann');
+      expect(report.reference.lateSignals).toEqual([]);
+      // ask, approval (the wait parks: a commit), approval (the signal taken), decide.
+      expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual([
+        'before 1 ask',
+        'after 1 ask',
+        'before 2 approval',
+        'after 2 approval',
+        'before 3 approval',
+        'after 3 approval',
+        'before 4 decide',
+      ]);
+    });
+
+    it('a signal sent before the run waits is kept for it (SQLite store)', async () => {
+      const report = await approval([{ name: 'approval', payload: { approved: false, by: 'bob' } }], () => new SqliteCheckpointStore(':memory:'));
+      expect(report.reference.output).toBe('rejected by bob');
+    });
+
+    it('a signal after the timeout is late: the run took its fallback in every scenario', async () => {
+      const report = await approval([{ name: 'approval', payload: { approved: true, by: 'ann' }, afterMs: 5_000 }]);
+      expect(report.reference.output).toBe('escalated order after SignalTimeoutError x1');
+      expect(report.reference.lateSignals).toEqual(['approval']);
+    });
+
+    it('a payload that fails the wait\'s check is reported, not swallowed', async () => {
+      const err = await approval([{ name: 'approval', payload: { approved: 'yes' } as unknown as Decision }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).toMatch(/the uninterrupted run: signal approval: .*approval/);
+    });
+
+    it('two waits in parallel branches each take one of two signals, once (keys), across every crash', async () => {
+      const clock = new VirtualClock();
+      const report = await crashAtEveryStep({
+        workflow: () => bindWorkflow(VoteFlowDef, new VoteFlow()),
+        context: () => undefined,
+        input: 1,
+        options: { clock },
+        signals: [
+          { name: 'vote', payload: { vote: 'yes' }, key: 'v1', afterMs: 10 },
+          { name: 'vote', payload: { vote: 'yes' }, key: 'v1', afterMs: 20 },
+          { name: 'vote', payload: { vote: 'no' }, key: 'v2', afterMs: 30 },
+        ],
+      });
+      expect(report.reference.output).toBe('no,yes');
+    });
+
+    it('a durable sleep is resumed after every crash on virtual time', async () => {
+      const clock = new VirtualClock();
+      const start = clock.now();
+      const report = await crashAtEveryStep({
+        workflow: () => bindWorkflow(SleepFlowDef, new SleepFlow()),
+        context: () => undefined,
+        input: { ms: 86_400_000 },
+        options: { clock },
+        store: () => new SqliteCheckpointStore(':memory:'),
+      });
+      expect(report.reference.output).toBe('woke after 86400000 ms');
+      // Every scenario slept its day once: the resumed runs honour the remaining time instead of starting over.
+      expect(clock.now() - start).toBeLessThan(86_400_000 * (report.crashes.length + 2));
+    });
+  });
 });
+
+// The signals are typed by the workflow: type-checked by `npm test`'s tsc, never called.
+export function typedSignals(): void {
+  const base = { workflow: () => bindWorkflow(ApprovalFlowDef, new ApprovalFlow()), context: () => undefined, input: 'order' };
+  // @ts-expect-error: ApprovalFlow has no signal "aproval"
+  void crashAtEveryStep({ ...base, signals: [{ name: 'aproval', payload: { approved: true, by: 'ann' } }] });
+  // @ts-expect-error: the approval payload's `approved` is a boolean
+  void crashAtEveryStep({ ...base, signals: [{ name: 'approval', payload: { approved: 'yes', by: 'ann' } }] });
+}

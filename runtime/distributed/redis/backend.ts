@@ -12,7 +12,8 @@
  * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
  * | `P run:{id}:errors` / `:dead` | LIST | error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
- * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry due time |
+ * | `P run:{id}:wait:<name>` / `:mailbox` / `:sigkeys` | LIST / LIST / SET | parked waits for signal `name`; signals no wait took yet; idempotency keys received (see `lua/includes/parked.lua`) |
+ * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry or parked item due time (a sleep's end, a wait's timeout) |
  * | `P ring:<workflow>@<fingerprint>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings, one per workflow version: running runs with ready work (a run is on its ring exactly while its ready list is not empty); the rings |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
@@ -66,6 +67,7 @@ import {
   type ScheduleDefinition,
   type ScheduleRecord,
   type ScheduleStore,
+  type SignalReceiver,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -78,7 +80,9 @@ import { decodeLease } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { assertEngineItem } from '../../engine/validate.js';
 import { replyError, runStatusOf } from '../replies.js';
-import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commit.js';
+import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
+import { planSignal } from '../signal-plan.js';
+import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
@@ -216,7 +220,7 @@ function unpackState(s: string): PackedState {
 }
 
 function isOutstanding(status: WorkItemStatus): boolean {
-  return status === 'pending' || status === 'in_progress' || status === 'waiting_retry';
+  return status === 'pending' || status === 'in_progress' || status === 'waiting_retry' || status === 'parked';
 }
 
 function isNoScript(err: unknown): boolean {
@@ -235,7 +239,7 @@ function isNoScript(err: unknown): boolean {
 /** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
 const MAX_CREATE_BATCH = 500;
 
-export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -797,6 +801,36 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     return this.schedules.advanceSchedule(id, from, advance);
   }
 
+  // ---- SignalReceiver
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    this.open();
+    const p = planSignal(runId, name, payload, key);
+    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax];
+    const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
+    if (reply === 'delivered' || reply === 'duplicate') return reply;
+    const r = reply as Reply[];
+    if (r[0] === 'not_found') throw this.notFound(runId);
+    if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
+    throw replyError({ code: 'unexpected', what: 'signal', reply });
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    this.open();
+    const [mail] = await this.io(() => this.readRun(runId, [['LRANGE', `${this.keys.run(runId)}:mailbox`, '0', '-1']]));
+    return (mail as string[]).map((m) => {
+      // "<name JSON>\n<key JSON>|''\n<at>\n<payload JSON>" (lua/includes/parked.lua)
+      const [name, key, at] = m.split('\n', 3) as [string, string, string];
+      const payload = m.slice(name.length + key.length + at.length + 3);
+      return {
+        name: parseStoredJson<string>(name, 'signal name'),
+        payload: parseStoredJson(payload, 'signal payload'),
+        key: key === '' ? undefined : parseStoredJson<string>(key, 'signal key'),
+        at: Number(at),
+      };
+    });
+  }
+
   // ---- StepCommitter
 
   async commitStep(commit: StepCommit): Promise<CommitResult> {
@@ -822,7 +856,6 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       let plan: StepCommitPlan;
       try {
         plan = planStepCommit(commits[i]!);
-        refuseParked(plan, 'Redis');
       } catch (error) {
         if (!(error instanceof FloxideError)) throw error;
         out[i] = { ok: false, error };
@@ -886,13 +919,16 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
  */
 function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string | undefined {
   const plan = c.plan;
-  const nItems = plan.type === 'continue' ? plan.items.length : 0;
+  // parked items (waits, sleeps) go in a section of their own: the hot path's items keep their three arguments
+  const items = plan.type === 'continue' ? plan.items.filter((it) => it.notBefore === undefined && it.wait === undefined) : [];
+  const parked = plan.type === 'continue' && items.length < plan.items.length ? plan.items.filter((it) => it.notBefore !== undefined || it.wait !== undefined) : [];
+  const nItems = items.length;
   const nArrivals = plan.type === 'continue' ? plan.arrivals.length : 0;
   // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
   // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
   const token = c.leaseToken.includes('\n') ? '' : c.leaseToken;
   const handoffPart = c.handoff ? `${c.handoff.workerId}\n${c.handoff.leaseMs}` : '\n';
-  args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${handoffPart}`);
+  args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${parked.length}\n${handoffPart}`);
   switch (plan.type) {
     case 'continue':
       args.push(plan.delta ?? '', plan.noTerminal);
@@ -909,9 +945,10 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
   }
   for (const [k, v] of plan.counters) args.push(k, String(v));
   if (plan.type !== 'continue') return undefined;
-  for (const it of plan.items) args.push(it.id, it.node, it.json);
+  for (const it of items) args.push(it.id, it.node, it.json);
   for (const a of plan.arrivals) args.push(a.group, String(a.index), String(a.size), a.node ?? '', a.json);
-  return c.handoff && nItems === 1 ? plan.items[0]!.json : undefined;
+  for (const it of parked) args.push(it.id, it.node, it.json, it.notBefore === undefined ? '' : String(it.notBefore), it.wait ?? '');
+  return c.handoff && nItems === 1 && parked.length === 0 ? items[0]!.json : undefined;
 }
 
 /**

@@ -26,6 +26,7 @@ export const SCRIPT_FILES = {
   scheduleAdvance: 'schedule-advance-1.lua',
   scheduleRemove: 'schedule-remove-2.lua',
   readSchedules: 'read-schedules-1.lua',
+  signal: 'signal-1.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

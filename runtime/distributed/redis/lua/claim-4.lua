@@ -1,13 +1,14 @@
 --[[
   claim: leases up to max claimable items, serving runs round-robin (one item per run per turn).
-  First moves expired leases (redeliveries) and due retries back to their run's ready list, oldest first (bounded).
+  First moves expired leases (redeliveries), due retries and parked items whose time came (a sleep's end, a wait's
+  timeout; includes/parked.lua) back to their run's ready list, oldest first (bounded): timers fire here, once.
   Each turn pops a run from a ring (one per workflow version, see ringOf in includes/common.lua), leases the run's
   oldest ready item, and puts the run back at the tail while it has more. A claim filtered by workflow and
   fingerprints reads only those versions' rings: runs of other versions cost it nothing.
 
   Input:
     KEYS[1] leases ZSET (member "runId\nitemId", score lease expiry)
-    KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
+    KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore: retries and parked items)
     KEYS[3] wfring LIST (the rings "W@F", rotated for fairness between them; a bare "W" is a ring written before rings were per version)
     KEYS[4] lease token counter STRING
     ARGV[1] key prefix P
@@ -22,9 +23,10 @@
     P run:{R}            HASH  status, workflow, fingerprint, deadline, v, last, context, m:redeliveries
     P run:{R}:states     HASH  item states
     P run:{R}:ready      LIST  claimable item ids
+    P run:{R}:wait:<n>   LIST  parked waits for signal n (a wait that timed out leaves it)
   and for a ring W@F listed in KEYS[3]:
     P ring:W@F           LIST  running runs of workflow W at fingerprint F with ready items
-    P events             STREAM step.started per leased item
+    P events             STREAM step.started per leased item, timer.fired / wait.timedOut per woken parked item
 
   Output: a flat array, six entries per leased item (empty when nothing is claimable):
     workflow
@@ -35,6 +37,7 @@
     "last delta itemId\ndelta JSON", only when contextVersion > 0, else ''
 ]]
 --! include common.lua
+--! include parked.lua
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow, onlyVersions = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[7]
 eventsMax = tonumber(ARGV[6])
@@ -63,8 +66,9 @@ for _, d in ipairs(promote) do
   local s = redis.call('HGET', R .. ':states', itemId)
   if s then
     local st = unpackState(s)
-    if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and st.status == 'waiting_retry') then
+    if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and (st.status == 'waiting_retry' or st.status == 'parked')) then
       if d.kind == 'lease' then st.expired = '1' end
+      if st.status == 'parked' then wakeParked(R, prefix, runId, itemId, st, nowText) end
       st.status = 'pending'
       st.token = ''
       st.leaseExp = ''

@@ -1,7 +1,7 @@
 --[[
   commit: applies a batch of step commits, one after the other. Each commit is atomic and idempotent on its own and
   only makes atomic what the engine planned (runtime/engine/commit.ts): ack, enqueue the planned items, park the
-  planned arrivals, append the delta, item state, metrics, errors, and finish the run (terminal, failed, or the
+  planned parked items (waits and sleeps, includes/parked.lua) and arrivals, append the delta, item state, metrics, errors, and finish the run (terminal, failed, or the
   planned no-terminal error when nothing is outstanding). The whole batch is one script: no other client sees a
   half-applied commit.
 
@@ -12,7 +12,7 @@
     ARGV[2] retainFinishedMs (0 = keep forever)
     ARGV[3] events stream length (0 = no events)
     ARGV[4] number of commits; then per commit:
-      header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nhandoffWorker\nhandoffMs"
+      header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs"
                   (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked)
       continue:   delta JSON or '', no-terminal error JSON
       terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
@@ -21,6 +21,7 @@
       counters:   nCounters x (name, increment)
       items:      nItems x (id, node, item JSON)
       arrivals:   nArrivals x (group, index, size, join node or '' for a hold, arrival JSON)
+      parked:     nParked x (id, node, item JSON, notBefore ms or '', signal name or '' for a sleep)
 
   Keys derived from P and one run id R of a commit (never any other run's):
     P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
@@ -33,12 +34,13 @@
     P run:{R}:joins      HASH  group -> size
     P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
     P run:{R}:steps      LIST  step history: one record per applied commit (runtime/engine/events.ts StepRecord)
+    P run:{R}:wait:<n>   LIST  parked waits for signal n; P run:{R}:mailbox LIST signals no wait took yet
   and the prefix's shared indexes for R's workflow W and status S:
     P ring:W@F           LIST  round-robin ring of R's workflow version (R pushed when its ready list fills)
     P runs:status:S      ZSET  listRuns index (R moved when it finishes)
     P runs:expiring      ZSET  expiry queue (R added when it finishes)
-    P events             STREAM step.finished / step.retry per applied commit, step.started per hand-off, the
-                                run's final event
+    P events             STREAM step.finished / step.retry per applied commit, step.started per hand-off,
+                                wait.started / timer.started per parked item, the run's final event
 
   Output: one reply per commit, in order, checked in this order:
     { 'not_found' }                              unknown run
@@ -59,6 +61,7 @@
   The engine decides what it becomes when it processes it (runtime/engine/joins.ts).
 ]]
 --! include common.lua
+--! include parked.lua
 --! include finish.lua
 
 local prefix = ARGV[1]
@@ -80,7 +83,7 @@ end
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
 local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem,
-    extraDropped, noTerminal, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs)
+    extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
   local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint')
@@ -175,7 +178,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       -- successor hand-off: the one new item goes straight to the committing worker when its run has nothing else
       -- waiting (the ready list is empty, so the run is not on the ring: no queue is jumped)
       local handoff = nil
-      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
+      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and nParked == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
         local id, seq = ARGV[itemBase + 1], int(n + 1)
         local exp = int(now + tonumber(handoffMs))
         local leaseToken = handoffWorker .. '#h' .. seq .. '@' .. nowText
@@ -194,6 +197,16 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         local id = ARGV[at + 1]
         local seq = int(n + 1)
         if addItem(K, prefix, runId, ring, status, id, ARGV[at + 2], ARGV[at + 3], nowText, seq) then
+          n, nText = n + 1, seq
+          enqueued[#enqueued + 1] = id
+        end
+      end
+      local parkedBase = arrivalBase + 5 * nArrivals
+      for i = 0, nParked - 1 do
+        local at = parkedBase + 5 * i
+        local id = ARGV[at + 1]
+        local seq = int(n + 1)
+        if addParked(K, prefix, runId, ring, status, id, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], nowText, seq) then
           n, nText = n + 1, seq
           enqueued[#enqueued + 1] = id
         end
@@ -266,9 +279,9 @@ local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 3 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
-  local runId, itemId, token, kind, nCounters, nItems, nArrivals, handoffWorker, handoffMs =
-    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
-  nCounters, nItems, nArrivals = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals)
+  local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs =
+    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
+  nCounters, nItems, nArrivals, nParked = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals), tonumber(nParked)
   local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal = '', '', '', '0', '0', '', '', ''
   if kind == 'continue' then
     deltaJson, noTerminal = ARGV[p + 2], ARGV[p + 3]
@@ -281,7 +294,7 @@ local function commitOne(p)
   end
   local base = p + 1 + KIND_ARGS[kind]
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
-    noTerminal, nCounters, nItems, nArrivals, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 5 * nArrivals
+    noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
 end
 
 deferRingPushes = true

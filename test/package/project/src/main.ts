@@ -1,3 +1,3 @@
-import { runAllModes } from './modes.js';
+import { runAllModes, runJournalInAllModes } from './modes.js';
 
-console.log(JSON.stringify(await runAllModes(process.argv[2] ?? 'a bb ccc')));
+console.log(JSON.stringify({ words: await runAllModes(process.argv[2] ?? 'a bb ccc'), journal: await runJournalInAllModes(process.argv[3] ?? 'x') }));

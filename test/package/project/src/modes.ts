@@ -1,9 +1,14 @@
-/** Runs WordsWorkflow in memory, durably on SQLite, and on the distributed memory backend with a worker pool. */
+/**
+ * Runs WordsWorkflow (a class context) and JournalWorkflow (an interface context) in memory, durably on SQLite, and
+ * on the distributed memory backend with a worker pool.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bindWorkflow, MemoryBackend, Orchestrator, WorkerPool } from 'floxide';
+import { bindWorkflow, MemoryBackend, Orchestrator, WorkerPool, type Workflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { JournalWorkflow, newJournal, type Journal } from './journal.js';
+import { JournalWorkflowDef } from './journal.floxide.js';
 import { Tally, WordsWorkflow } from './words.js';
 import { WordsWorkflowDef } from './words.floxide.js';
 
@@ -13,22 +18,29 @@ export interface ModeResult {
   seen: string[];
 }
 
-const result = (output: unknown, ctx: Tally): ModeResult => ({ output, words: ctx.words, seen: [...ctx.seen].sort() });
+export interface JournalResult {
+  output: unknown;
+  entries: string[];
+  /** The context's `started` as its type and value: a Date in every mode. */
+  started: string;
+}
 
-export async function runAllModes(text: string): Promise<Record<string, ModeResult>> {
-  const wf = bindWorkflow(WordsWorkflowDef, new WordsWorkflow());
-  const out: Record<string, ModeResult> = {};
+export const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'] as const;
 
-  const memCtx = new Tally();
-  out.run = result(await wf.run(memCtx, text), memCtx);
+/** What one workflow gives in each mode: its output and a view of its final context. */
+async function inEveryMode<I, O, C, R>(wf: Workflow<I, O, C>, context: () => C, input: I, view: (output: O, ctx: C) => R): Promise<Record<string, R>> {
+  const out: Record<string, R> = {};
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'words-'));
+  const memCtx = context();
+  out.run = view(await wf.run(memCtx, input), memCtx);
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'floxide-modes-'));
   const store = new SqliteCheckpointStore(path.join(dir, 'runs.sqlite'));
   try {
-    const output = await wf.runWithCheckpoint(new Tally(), text, store, 'run-1');
-    out.sqlite = result(output, await wf.storedContext(store, 'run-1'));
+    const output = await wf.runWithCheckpoint(context(), input, store, 'run-1');
+    out.sqlite = view(output, await wf.storedContext(store, 'run-1'));
     // A completed run returns its stored output without running again.
-    out.sqliteResumed = result(await wf.resume(store, 'run-1'), await wf.storedContext(store, 'run-1'));
+    out.sqliteResumed = view(await wf.resume(store, 'run-1'), await wf.storedContext(store, 'run-1'));
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -39,12 +51,26 @@ export async function runAllModes(text: string): Promise<Record<string, ModeResu
   const orch = new Orchestrator(backend, wf);
   await pool.start();
   try {
-    const runId = await orch.startRun(new Tally(), text);
+    const runId = await orch.startRun(context(), input);
     const run = await orch.waitForCompletion(runId, { timeoutMs: 30_000, pollMs: 5 });
-    out.distributed = result(run.output, await orch.context(runId));
+    out.distributed = view(run.output as O, (await orch.context(runId)) as C);
   } finally {
     await pool.stop();
     await backend.close();
   }
   return out;
+}
+
+export function runAllModes(text: string): Promise<Record<string, ModeResult>> {
+  const wf = bindWorkflow(WordsWorkflowDef, new WordsWorkflow());
+  return inEveryMode(wf, () => new Tally(), text, (output, ctx: Tally) => ({ output, words: ctx.words, seen: [...ctx.seen].sort() }));
+}
+
+export function runJournalInAllModes(entry: string): Promise<Record<string, JournalResult>> {
+  const wf = bindWorkflow(JournalWorkflowDef, new JournalWorkflow());
+  return inEveryMode(wf, newJournal, entry, (output, ctx: Journal) => ({
+    output,
+    entries: ctx.entries,
+    started: ctx.started instanceof Date ? `Date ${ctx.started.toISOString()}` : `${typeof ctx.started} ${String(ctx.started)}`,
+  }));
 }

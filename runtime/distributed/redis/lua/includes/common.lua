@@ -93,7 +93,7 @@ local function isFinal(status)
 end
 
 local function isOutstanding(status)
-  return status == 'pending' or status == 'in_progress' or status == 'waiting_retry'
+  return status == 'pending' or status == 'in_progress' or status == 'waiting_retry' or status == 'parked'
 end
 
 -- Member of the global leases / delayed ZSETs (run ids and item ids never contain a newline).

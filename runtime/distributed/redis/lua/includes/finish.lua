@@ -1,4 +1,5 @@
--- finishRun: makes a run final and drops its outstanding work, atomically with the caller's script.
+-- finishRun: makes a run final and drops its outstanding work (parked items too: their wait lists are deleted, the
+-- mailbox and signal keys expire with the run), atomically with the caller's script. Needs parked.lua.
 -- Needs (from the caller) the table K of per-run keys (runKeys() layout) and what the caller already read of the run:
 -- r = { id, status (current), createdAt, workflow, open }, where `open` is the number of items still outstanding
 -- besides those the caller resolved itself (the item of a terminal or failed commit). When it is 0 the item states
@@ -8,6 +9,7 @@
 -- Returns the JSON array of dropped items, in enqueue order then extras.
 local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, outputJson, extraJson, retainMs, fields)
   local parts = {}
+  local waitKeys = {}
   if r.open > 0 then
     local flat = redis.call('HGETALL', K.states)
     local open = {}
@@ -19,9 +21,10 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
       end
     end
     table.sort(open, function(a, b) return tonumber(a.seq) < tonumber(b.seq) end)
+    parkedKeys(K.run, open, waitKeys)
     for _, st in ipairs(open) do
       if st.status == 'in_progress' then redis.call('ZREM', K.leases, queueMember(r.id, st.id)) end
-      if st.status == 'waiting_retry' then redis.call('ZREM', K.delayed, queueMember(r.id, st.id)) end
+      if st.status == 'waiting_retry' or (st.status == 'parked' and st.notBefore ~= '') then redis.call('ZREM', K.delayed, queueMember(r.id, st.id)) end
       st.status = 'dropped'
       st.token = ''
       st.leaseExp = ''
@@ -39,6 +42,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   local dropped = '[' .. table.concat(parts, ',') .. ']'
   -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
   local gone = r.open > 0 and { K.ready } or {}
+  for _, k in ipairs(waitKeys) do gone[#gone + 1] = k end
   local groups = redis.call('HKEYS', K.joins)
   if #groups > 0 then gone[#gone + 1] = K.joins end
   for _, g in ipairs(groups) do gone[#gone + 1] = K.run .. ':join:' .. g end
@@ -63,8 +67,9 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
     redis.call('PEXPIRE', K.run .. ':steps', retainMs)
-    if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead) > 0 then
-      for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead }) do redis.call('PEXPIRE', key, retainMs) end
+    local mailbox, sigkeys = K.run .. ':mailbox', K.run .. ':sigkeys'
+    if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys) > 0 then
+      for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys }) do redis.call('PEXPIRE', key, retainMs) end
     end
     redis.call('ZADD', prefix .. 'runs:expiring', now + retainMs, status .. '\n' .. r.id .. '\n' .. r.workflow)
   end

@@ -1,0 +1,84 @@
+-- Parked items (a WaitFor's wait, a Sleep's sleep; runtime/engine/parked.ts), inlined after common.lua. A parked
+-- item's state has status 'parked' and, when it has one, its wake-up time in notBefore (a sleep's end, a wait's
+-- timeout), with its member in the delayed ZSET; claim promotes it when that time comes. A wait without its signal
+-- is also on its name's list; a signal no wait took waits in the run's mailbox. Keys, derived from the run's key P run:{R}:
+--   P run:{R}:wait:<name>  LIST  item ids of the parked waits for signal <name>, oldest first
+--   P run:{R}:mailbox      LIST  signals no wait took yet, oldest first: "<name JSON>\n<key JSON>|''\n<at>\n<payload JSON>"
+--   P run:{R}:sigkeys      SET   idempotency keys of every signal the run received
+
+-- A parked wait's item JSON with its signal added as `received` (the engine routes the payload on).
+local function withSignal(json, payload)
+  return string.sub(json, 1, -2) .. ',"received":{"payload":' .. payload .. '}}'
+end
+
+-- The signal name a parked item waits for, or nil for a sleep (read from its JSON: only on the rare paths, a
+-- timeout or the end of a run with parked waits).
+local function waitNameOf(json)
+  local w = cjson.decode(json).wait
+  return w and w.name or nil
+end
+
+-- Takes the oldest mailbox entry of signal `name`; returns its payload JSON or nil.
+local function takeMail(runKey, name)
+  local mailbox = runKey .. ':mailbox'
+  local head = cjson.encode(name) .. '\n'
+  for _, m in ipairs(redis.call('LRANGE', mailbox, 0, -1)) do
+    if string.sub(m, 1, #head) == head then
+      redis.call('LREM', mailbox, 1, m)
+      local _, _, payload = string.match(string.sub(m, #head + 1), '^([^\n]*)\n([^\n]*)\n(.*)$')
+      return payload
+    end
+  end
+  return nil
+end
+
+local function itemEvent(prefix, runId, itemType, nowText, itemId, node, extra)
+  publish(prefix, runId, '{"at":' .. nowText .. ',"itemId":' .. cjson.encode(itemId) .. ',"node":' .. cjson.encode(node)
+    .. ',"runId":' .. cjson.encode(runId) .. ',"type":"' .. itemType .. '"' .. extra .. '}')
+end
+
+-- Adds a parked item (`notBefore` decimal text or '', `wait` the signal name or '') unless the run knows its id,
+-- WITHOUT counting it (as addItem). A wait whose signal is in the mailbox takes it and is added ready instead.
+-- Returns true when added.
+local function addParked(K, prefix, runId, ring, status, id, node, json, notBefore, wait, nowText, seq)
+  if redis.call('HEXISTS', K.states, id) == 1 then return false end
+  if wait ~= '' then
+    local payload = takeMail(K.run, wait)
+    if payload then
+      addItem(K, prefix, runId, ring, status, id, node, withSignal(json, payload), nowText, seq)
+      return true
+    end
+  end
+  redis.call('HSET', K.states, id, 'parked|||' .. nowText .. '|' .. notBefore .. '|0||0|1|' .. seq .. '|' .. json .. '\n' .. node)
+  if notBefore ~= '' then redis.call('ZADD', K.delayed, notBefore, queueMember(runId, id)) end
+  if wait ~= '' then
+    redis.call('RPUSH', K.run .. ':wait:' .. wait, id)
+    itemEvent(prefix, runId, 'wait.started', nowText, id, node, ',"signal":' .. cjson.encode(wait) .. (notBefore ~= '' and (',"timeoutAt":' .. notBefore) or ''))
+  else
+    itemEvent(prefix, runId, 'timer.started', nowText, id, node, ',"until":' .. notBefore)
+  end
+  return true
+end
+
+-- A parked item whose time came (its state st, unpacked): off its wait list when it is a wait (its timeout: no
+-- signal can take it any more, the engine fails it with SignalTimeoutError). The caller makes it pending.
+local function wakeParked(runKey, prefix, runId, itemId, st, nowText)
+  local wait = waitNameOf(st.json)
+  if wait then
+    redis.call('LREM', runKey .. ':wait:' .. wait, 1, itemId)
+    itemEvent(prefix, runId, 'wait.timedOut', nowText, itemId, st.node, ',"signal":' .. cjson.encode(wait))
+  else
+    itemEvent(prefix, runId, 'timer.fired', nowText, itemId, st.node, '')
+  end
+end
+
+-- The end of a run: the keys of its parked waits (from the states of its outstanding items) to delete.
+local function parkedKeys(runKey, states, out)
+  for _, st in ipairs(states) do
+    if st.status == 'parked' then
+      local wait = waitNameOf(st.json)
+      if wait then out[#out + 1] = runKey .. ':wait:' .. wait end
+    end
+  end
+  return out
+end

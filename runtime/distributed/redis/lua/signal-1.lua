@@ -1,0 +1,62 @@
+--[[
+  signal: delivers signal `name` to a run, atomically: to its oldest parked wait of that name (now claimable, the
+  signal added to its item as `received`), else into the run's mailbox, where the next such wait takes it
+  (includes/parked.lua). A repeated idempotency key delivers nothing.
+
+  Input:
+    KEYS[1] delayed ZSET (member "runId\nitemId", score notBefore: a wait's timeout)
+    ARGV[1] key prefix P
+    ARGV[2] run id R
+    ARGV[3] signal name
+    ARGV[4] payload JSON (canonical)
+    ARGV[5] '1' when the signal has an idempotency key, else '0'
+    ARGV[6] the idempotency key (when ARGV[5] is '1')
+    ARGV[7] events stream length (0 = no events)
+
+  Keys derived from P and R (and R's workflow W at fingerprint F):
+    P run:{R}            HASH  status, workflow, fingerprint
+    P run:{R}:states     HASH  the wait's state (parked -> pending)
+    P run:{R}:ready      LIST  the wait, now claimable
+    P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it)
+    P run:{R}:mailbox    LIST  the signal, when no wait takes it
+    P run:{R}:sigkeys    SET   idempotency keys received
+    P ring:W@F           LIST  R goes on its ring when its ready list fills (running runs only)
+    P events             STREAM signal.received
+
+  Output:
+    { 'not_found' }          unknown run
+    { 'final', status }      the run is final (nothing changes)
+    'duplicate'              the key was received before (nothing changes)
+    'delivered'              given to a wait, or kept in the mailbox
+]]
+--! include common.lua
+--! include parked.lua
+
+local prefix, runId, name, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local hasKey, key = ARGV[5] == '1', ARGV[6]
+eventsMax = tonumber(ARGV[7])
+local R = prefix .. 'run:{' .. runId .. '}'
+local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
+local status = meta[1]
+if not status then return { 'not_found' } end
+if isFinal(status) then return { 'final', status } end
+if hasKey and redis.call('SADD', R .. ':sigkeys', key) == 0 then return 'duplicate' end
+local now, nowText = nowMs()
+local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
+  .. ',"type":"signal.received"' .. (hasKey and (',"key":' .. cjson.encode(key)) or '')
+local itemId = redis.call('LPOP', R .. ':wait:' .. name)
+if not itemId then
+  redis.call('RPUSH', R .. ':mailbox', cjson.encode(name) .. '\n' .. (hasKey and cjson.encode(key) or '') .. '\n' .. nowText .. '\n' .. payload)
+  publish(prefix, runId, event .. '}')
+  return 'delivered'
+end
+local st = unpackState(redis.call('HGET', R .. ':states', itemId))
+if st.notBefore ~= '' then redis.call('ZREM', KEYS[1], queueMember(runId, itemId)) end
+st.status = 'pending'
+st.notBefore = ''
+st.updatedAt = nowText
+st.json = withSignal(st.json, payload)
+redis.call('HSET', R .. ':states', itemId, packState(st))
+if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
+publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
+return 'delivered'

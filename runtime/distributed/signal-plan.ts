@@ -1,0 +1,22 @@
+/**
+ * A signal made ready for a backend: validated and encoded once, for every backend (memory, Redis, Postgres), which
+ * then only delivers it atomically (see `SignalReceiver` in contracts.ts).
+ */
+import { assertRunId, canonicalJson } from '../core/ids.js';
+import { assertString } from '../core/validate.js';
+
+export interface SignalPlan {
+  readonly runId: string;
+  readonly name: string;
+  /** The payload as canonical JSON (`null` for undefined). */
+  readonly payload: string;
+  readonly key: string | undefined;
+}
+
+/** Validates and encodes one signal. Throws `InvalidArgumentError` (nothing sent, nothing changed) for bad input. */
+export function planSignal(runId: string, name: string, payload: unknown, key: string | undefined): SignalPlan {
+  assertRunId(runId);
+  assertString(name, 'signal name');
+  if (key !== undefined) assertString(key, 'signal key');
+  return { runId, name, payload: canonicalJson(payload ?? null), key };
+}

@@ -1,0 +1,110 @@
+/**
+ * The step history of the SQLite checkpoint store (migration 006): what a commit writes into its journal row's
+ * history columns, the row a failed step leaves in `floxide_failures`, and reading a run's history back.
+ * The session (the writing process, `<host>:<pid>`) is recorded once per store, at its first history write.
+ */
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import { CorruptStateError, type SerializedError } from '../core/errors.js';
+import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
+import { safeJsonParse, toJson } from '../core/json.js';
+import { stepRecordsOf } from './contract.js';
+
+/** The journal's history columns, in order: node, attempt, started_at, ms, session, retries. */
+export type HistoryColumns = [string | null, number | null, number | null, number | null, number | null, string | null];
+
+const NO_HISTORY: HistoryColumns = [null, null, null, null, null, null];
+
+interface HistoryRow {
+  item_id: string;
+  seq: number;
+  node: string | null;
+  attempt: number;
+  started_at: number;
+  ms: number;
+  process: string | null;
+  retries: string | null;
+  error?: string;
+}
+
+export class SqliteHistory {
+  private session: number | undefined;
+  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'failures', Database.Statement>;
+
+  constructor(private readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      openSession: p('INSERT INTO floxide_sessions (process, opened_at) VALUES (?, ?)'),
+      insertFailure: p(
+        `INSERT INTO floxide_failures (run_no, after_seq, item_id, node, attempt, started_at, ms, session, retries, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      // Every journal row of the run in commit order (rows without history included: the last one may be the terminal).
+      journal: p(
+        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+                s.process, j.retries
+         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq`,
+      ),
+      failures: p(
+        `SELECT f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
+         FROM floxide_failures AS f LEFT JOIN floxide_sessions AS s ON s.session = f.session
+         WHERE f.run_no = ? ORDER BY f.id`,
+      ),
+    };
+  }
+
+  /** The history columns of a commit's journal row (all NULL without a history entry). */
+  columns(h: StepHistoryEntry | undefined): HistoryColumns {
+    if (h === undefined) return NO_HISTORY;
+    const retries = h.retries === undefined || h.retries.length === 0 ? null : toJson(h.retries, 'the retried attempts');
+    return [h.node, h.attempt, h.startedAt, h.finishedAt - h.startedAt, this.sessionId(), retries];
+  }
+
+  /** Records the step that failed run `runNo` after `afterSeq` committed steps (inside the caller's transaction). */
+  recordFailure(runNo: number, afterSeq: number, itemId: string, h: StepHistoryEntry, error: SerializedError): void {
+    const [node, attempt, startedAt, ms, session, retries] = this.columns(h);
+    this.s.insertFailure.run(runNo, afterSeq, itemId, node, attempt, startedAt, ms, session, retries, toJson(error, 'the error'));
+  }
+
+  /**
+   * The run's history, oldest first: per journal row with history its retried attempts and the attempt that
+   * committed it (`terminal` for the row that completed the run), and each failure after the rows committed before it.
+   */
+  read(runNo: number, runId: string, completed: boolean): StepRecord[] {
+    const rows = this.s.journal.all({ no: runNo }) as HistoryRow[];
+    const failures = this.s.failures.all(runNo) as HistoryRow[];
+    const out: StepRecord[] = [];
+    let f = 0;
+    const failuresUpTo = (seq: number) => {
+      for (; f < failures.length && failures[f]!.seq <= seq; f++) {
+        const r = failures[f]!;
+        out.push(...this.records(runId, r, 'failed', safeJsonParse(r.error!, `run ${runId} failure`) as SerializedError));
+      }
+    };
+    rows.forEach((r, i) => {
+      failuresUpTo(r.seq - 1);
+      if (r.node !== null) out.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue', undefined));
+    });
+    failuresUpTo(Infinity);
+    return out;
+  }
+
+  private records(runId: string, r: HistoryRow, outcome: 'continue' | 'terminal' | 'failed', error: SerializedError | undefined): StepRecord[] {
+    const retries = r.retries === null ? undefined : safeJsonParse(r.retries, `run ${runId} step ${r.seq} retries`);
+    if (retries !== undefined && !Array.isArray(retries)) throw new CorruptStateError(`run ${runId} step ${r.seq}: retries are not an array`);
+    const h: StepHistoryEntry = {
+      node: r.node!,
+      attempt: r.attempt,
+      startedAt: r.started_at,
+      finishedAt: r.started_at + r.ms,
+      ...(retries ? { retries: retries as RetriedAttempt[] } : {}),
+    };
+    return stepRecordsOf(runId, r.item_id, h, outcome, error, r.process ?? undefined);
+  }
+
+  private sessionId(): number {
+    this.session ??= Number(this.s.openSession.run(`${hostname()}:${process.pid}`, Date.now()).lastInsertRowid);
+    return this.session;
+  }
+}
