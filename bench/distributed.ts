@@ -7,9 +7,9 @@
  *   tsx bench/distributed.ts [--runs 2000] [--repeat 3] [--concurrency 128] [--backends redis,postgres] [--redis redis://127.0.0.1:6379]
  *     [--postgres postgres://postgres@127.0.0.1:5432/test] [--cpu-prof <dir>]
  *
- * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s. `redis-events-off` is Redis publishing no events
- * (`?events=0`; the step history is kept either way): the `redis: events` row is the steps/s with events over
- * without them, the cost of the event stream (target: under 10%, i.e. >= 90%).
+ * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s. `redis-events-off` / `postgres-events-off` are the
+ * same backends publishing no events (`?events=0`; the step history is kept either way): the `<backend>: events` rows
+ * are the steps/s with events over without them, the cost of the events (target: under 10%, i.e. >= 90%).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ const RUNS = Number(arg('runs', '2000'));
 // 128 items in flight per worker process: the Postgres path is latency-bound (each commit waits on a flush), so it
 // needs more in flight than Redis; measured 64 vs 128 on the same machine (docs/benchmarks.md).
 const CONCURRENCY = Number(arg('concurrency', '128'));
-const BACKENDS = arg('backends', 'redis,redis-events-off,postgres').split(',');
+const BACKENDS = arg('backends', 'redis,redis-events-off,postgres,postgres-events-off').split(',');
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
 const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 /** Directory for the worker processes' V8 CPU profiles (`node --cpu-prof`), when given. */
@@ -39,7 +39,7 @@ const CPU_PROF = arg('cpu-prof', '');
 const REPEAT = Number(arg('repeat', '3'));
 const STEPS = 5;
 const WORKERS = 2;
-const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, postgres: 3_000 };
+const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, postgres: 3_000, 'postgres-events-off': 3_000 };
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -90,7 +90,7 @@ const pgSeen = new Map<number, number>();
  * counts whole); the server's background processes (WAL writer, checkpointer) are not included.
  */
 async function serverCpuSeconds(name: string, tag: string): Promise<number> {
-  if (name === 'postgres') {
+  if (name.startsWith('postgres')) {
     const pg = (await import('pg')).default;
     const c = new pg.Client({ connectionString: POSTGRES_URL });
     await c.connect();
@@ -226,18 +226,19 @@ if (process.argv.includes('--json')) {
         ...(Number.isFinite(server.value) ? [{ figure: `${name}: server CPU per step`, ...round(server), unit: 'us', target: '-' }] : []),
       ];
     }),
-    ...eventsRow(),
+    ...eventsRow('redis'),
+    ...eventsRow('postgres'),
   ]);
 }
 
-/** The cost of the event stream: Redis steps/s with events over the same without (medians of the same session). */
-function eventsRow() {
+/** The cost of the events: a backend's steps/s with events over the same without (medians of the same session). */
+function eventsRow(backend: 'redis' | 'postgres') {
   const rate = (name: string) => spread(rows.filter((r) => r.backend === name).map((r) => r.stepsPerSec)).value;
-  if (!BACKENDS.includes('redis') || !BACKENDS.includes('redis-events-off')) return [];
-  const on = rate('redis');
-  const off = rate('redis-events-off');
+  if (!BACKENDS.includes(backend) || !BACKENDS.includes(`${backend}-events-off`)) return [];
+  const on = rate(backend);
+  const off = rate(`${backend}-events-off`);
   const ratio = on / off;
-  return [{ figure: 'redis: events (the stream on vs off, steps/s)', value: on, bare: off, ratio, unit: 'steps/s', target: '>= 90% of events off', pass: ratio >= 0.9 }];
+  return [{ figure: `${backend}: events (on vs off, steps/s)`, value: on, bare: off, ratio, unit: 'steps/s', target: '>= 90% of events off', pass: ratio >= 0.9 }];
 }
 
 function round(x: { value: number; min: number; max: number }) {

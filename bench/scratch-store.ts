@@ -11,7 +11,7 @@ export interface ScratchStore {
   cleanup(): Promise<void>;
 }
 
-/** `name` is `redis`, `redis-events-off` (the event stream off) or `postgres`. */
+/** `name` is `redis`, `postgres`, or either with `-events-off` (no events: `?events=0`). */
 export function scratchStore(name: string, urls: { readonly redis: string; readonly postgres: string }, label = 'bench'): ScratchStore {
   const id = `${label}${Date.now().toString(36)}`;
   if (name.startsWith('redis')) {
@@ -36,7 +36,7 @@ export function scratchStore(name: string, urls: { readonly redis: string; reado
   const schema = `flxbench_${id}`;
   return {
     // application_name tags the bench's connections (server CPU, see bench/distributed.ts serverCpuSeconds)
-    url: `${urls.postgres}?schema=${schema}&application_name=${schema}`,
+    url: `${urls.postgres}?schema=${schema}&application_name=${schema}${name === 'postgres-events-off' ? '&events=0' : ''}`,
     tag: schema,
     async cleanup() {
       const pg = (await import('pg')).default;

@@ -52,6 +52,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     stderr: io.stderr ?? process.stderr,
     exitCode: 0,
     onStop: io.onStop ?? ((stop) => void stops.push(stop)),
+    ...(io.connect ? { connect: io.connect } : {}),
   };
   const onSignal = () => {
     // Nothing long-running to stop gracefully: behave like an unhandled Ctrl-C.

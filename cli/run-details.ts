@@ -11,6 +11,7 @@ import {
   type DeadLetter,
   type DistributedBackend,
   type ErrorRecord,
+  type PendingWork,
   type RunMetrics,
   type RunRecord,
   type WorkerRecord,
@@ -51,4 +52,36 @@ export async function readRunDetails(backend: DistributedBackend, runId: string)
     .map((worker) => ({ worker, items: worker.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
     .filter((h) => h.items.length > 0);
   return { run, metrics, errors, deadLetters, context, history, holders };
+}
+
+/**
+ * A parked item of a run (issue 11): a `WaitFor` waiting for signal `signal` (until its timeout, when it has one),
+ * or a `Sleep` sleeping until `until`.
+ */
+export interface RunWait {
+  readonly itemId: string;
+  readonly node: string;
+  readonly kind: 'signal' | 'sleep';
+  /** The signal a wait waits for. */
+  readonly signal?: string;
+  /** When the sleep ends, or the wait times out (epoch ms); undefined for a wait without a timeout. */
+  readonly until?: number;
+}
+
+/** The run's waits, from its outstanding items: parked items, less the waits a signal was already given to. */
+export function waitsOf(pending: readonly PendingWork[]): RunWait[] {
+  const out: RunWait[] = [];
+  for (const { item, state } of pending) {
+    if (state.status !== 'parked' || item.received !== undefined) continue;
+    const until = state.notBefore ?? item.notBefore;
+    if (item.wait) out.push({ itemId: item.id, node: item.node, kind: 'signal', signal: item.wait.name, ...(until !== undefined ? { until } : {}) });
+    else if (item.sleep) out.push({ itemId: item.id, node: item.node, kind: 'sleep', ...(until !== undefined ? { until } : {}) });
+  }
+  return out;
+}
+
+/** What a run waits for, in words: `waiting for approval (times out <t>)`, `sleeping until <t>`. */
+export function waitText(w: RunWait, time: (ms: number) => string): string {
+  if (w.kind === 'sleep') return w.until === undefined ? 'sleeping' : `sleeping until ${time(w.until)}`;
+  return `waiting for ${w.signal}${w.until === undefined ? '' : ` (times out ${time(w.until)})`}`;
 }

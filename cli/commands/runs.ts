@@ -3,12 +3,12 @@
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf } from '../run-details.js';
 
 const EXAMPLES = `
 Examples:
@@ -62,7 +62,7 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Dist
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: DistributedBackend;
   try {
-    backend = await connectBackend(flags.store);
+    backend = await (io.connect ?? connectBackend)(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
@@ -75,7 +75,7 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Dist
     io.stderr.write(`floxide ${command}: ${err.message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
-    await backend.close();
+    if (!io.connect) await backend.close();
   }
 }
 
@@ -168,12 +168,16 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           flags.schedule === undefined
             ? await b.listRuns({ limit, ...filter })
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        // What each open run waits for (its parked items): a finished run waits for nothing.
+        const waits = await Promise.all(runs.map(async (r) => (isFinalRunStatus(r.status) ? [] : waitsOf(await b.pendingWork(r.runId)))));
+        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), null, 2)}\n`);
         if (runs.length === 0) return void io.stdout.write('no runs\n');
+        const result = (r: RunRecord, i: number) =>
+          r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
             ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
-            runs.map((r) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : '']),
+            runs.map((r, i) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), result(r, i)]),
           ),
         );
       });
@@ -192,12 +196,14 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const holding = holders.map((h) => h.worker);
         const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
+        const waits = waitsOf(pending);
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
+          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
+        if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
         io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
         if (flags.context) {
           io.stdout.write(`\ncontext\n  initial  ${JSON.stringify(context.initial)}\n`);
@@ -219,6 +225,10 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         if (pending.length > 0) {
           io.stdout.write(`\noutstanding items (${pending.length})\n`);
           io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        if (waits.length > 0) {
+          io.stdout.write(`\nwaits (${waits.length})\n`);
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'WAITING'], waits.map((w) => [w.itemId, w.node, waitText(w, time)])));
         }
         if (signals.length > 0) {
           io.stdout.write(`\nsignals waiting for a wait (${signals.length})\n`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 
 /** What a command needs from the process, injectable for tests. */
 export interface CliIo {
@@ -14,6 +15,11 @@ export interface CliIo {
    * and then lets the process end.
    */
   onStop(stop: () => void | Promise<void>): void;
+  /**
+   * Opens the store a `--store <url>` names (default `connectBackend`). A test passes one that returns a backend it
+   * owns (the in-process memory backend): commands then leave it open.
+   */
+  readonly connect?: (url: string) => Promise<DistributedBackend>;
 }
 
 /**

@@ -2,8 +2,8 @@
  * The DOT emitter. Keeps Floxide's `to_dot()` header and edge styles, deterministically: node lines in declaration
  * order, then edge lines in declaration order. Success edges are plain; fallbacks dotted red labelled `fallback`;
  * branch arms labelled with their tag; `otherwise` arms dashed and labelled `otherwise`. `@join` nodes are drawn as
- * diamonds and nested workflows as 3-D boxes. A `WaitFor` node is a rounded box labelled with an hourglass and its
- * signal, a `Sleep` node one labelled with a watch; the fallback of a wait is its timeout route, dashed red and
+ * diamonds and nested workflows as 3-D boxes. A `WaitFor` node is a rounded blue box labelled with the signal it
+ * waits for, a `Sleep` node a rounded yellow one labelled as sleeping; the fallback of a wait is its timeout route, dashed red and
  * labelled `timeout`. Every id and label is escaped.
  */
 import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';

@@ -2,7 +2,7 @@
  * The Mermaid emitter: a `flowchart LR` with the nodes in declaration order, then the edges in declaration order.
  * Fallbacks are dotted with a `fallback` label, branch arms carry their tag, `otherwise` arms are dotted and
  * labelled. `@join` nodes are hexagons, nested workflows subroutine boxes, `WaitFor` and `Sleep` nodes stadiums
- * labelled with an hourglass and their signal or a watch; the fallback of a wait is its timeout route, dotted and
+ * labelled with the signal they wait for or as sleeping; the fallback of a wait is its timeout route, dotted and
  * labelled `timeout`. Node ids are the field names when Mermaid can take them as is (otherwise every node gets
  * `n<index>`); labels are always quoted and escaped.
  */
@@ -16,7 +16,7 @@ function shape(n: NodeModel, id: string): string {
   if (n.join) return `${id}{{${mermaidString(n.name)}}}`;
   if (n.kind === 'workflow') return `${id}[[${mermaidString(n.name)}]]`;
   const parking = parkingLabel(n);
-  if (parking !== undefined) return `${id}([${mermaidString(`${n.name} ${parking}`)}])`;
+  if (parking !== undefined) return `${id}([${mermaidString(`${n.name} \u00b7 ${parking}`)}])`;
   return `${id}[${mermaidString(n.name)}]`;
 }
 

@@ -41,12 +41,12 @@ export function signalsOf(wf: WorkflowModel): SignalOfModel[] {
 }
 
 /**
- * What the graphs print under a node that parks its item: an hourglass and the signal a `WaitFor` waits for, a
- * watch for a `Sleep`; undefined for every other node.
+ * What the graphs print with a node that parks its item: the signal a `WaitFor` waits for, or that a `Sleep` sleeps
+ * (words, not symbols: Graphviz and the fonts an SVG is shown with often lack clock glyphs); undefined otherwise.
  */
 export function parkingLabel(n: NodeModel): string | undefined {
-  if (n.wait) return `\u231b signal ${n.wait.signal}`;
-  if (n.sleep) return '\u231a sleep';
+  if (n.wait) return `waits for signal ${n.wait.signal}`;
+  if (n.sleep) return 'sleeps on a durable timer';
   return undefined;
 }
 

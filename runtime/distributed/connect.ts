@@ -2,7 +2,8 @@
  * Opens a distributed backend from a store URL, as the CLI's `--store` takes it:
  * - `redis://[user:pass@]host:port[/db][?prefix=floxide:][&events=100000]` (also `rediss://`): {@link RedisBackend}
  *   (`events`: how many events the stream keeps, `0` = publish none);
- * - `postgres://user@host:port/db[?schema=floxide]` (also `postgresql://`): the Postgres backend.
+ * - `postgres://user@host:port/db[?schema=floxide][&events=0]` (also `postgresql://`): the Postgres backend (`events=0`:
+ *   record no events).
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
 import { InvalidArgumentError, MissingDependencyError, StoreError } from '../core/errors.js';
@@ -65,11 +66,15 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
     }
     if (scheme === 'postgres' || scheme === 'postgresql') {
       const schema = parsed.searchParams.get('schema') ?? options.schema;
+      const events = parsed.searchParams.get('events');
       parsed.searchParams.delete('schema');
+      parsed.searchParams.delete('events');
+      if (events !== null && events !== '0' && events !== '1') throw new InvalidArgumentError(`the events parameter of a postgres store URL is 0 (record no events) or 1, got ${JSON.stringify(events)}`);
       const { PostgresBackend } = await import('./postgres/backend.js');
       return await PostgresBackend.connect({
         connectionString: parsed.toString(),
         ...(schema === undefined ? {} : { schema }),
+        ...(events === null ? {} : { events: events === '1' }),
         pool: { connectionTimeoutMillis: 5_000 },
       });
     }

@@ -623,7 +623,7 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
  */
 export interface RunObserver extends StepHistoryReader, EventSubscriber {}
 
-/** True when `backend` implements {@link RunObserver} (the memory backend does; Redis and Postgres follow). */
+/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do). */
 export function supportsObservation(backend: DistributedBackend): backend is DistributedBackend & RunObserver {
   const b = backend as Partial<RunObserver>;
   return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';

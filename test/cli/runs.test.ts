@@ -1,11 +1,14 @@
 /**
  * `floxide runs list|show|cancel|pause|resume|wait` against a real Redis, in-process through runCli (the same code
- * path as the binary), on a key prefix of its own.
+ * path as the binary), on a key prefix of its own; `runs show` and `runs watch` on a real Postgres too (a schema of
+ * its own).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
@@ -98,8 +101,8 @@ describe('floxide runs signal', () => {
   });
 });
 
-describe('floxide runs show and watch: history, context, events', () => {
-  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+/** `runs watch <run>` while the run goes on, then `runs show` of it, on `backend` at `store`. */
+async function watchAndShow(backend: DistributedBackend, store: string): Promise<void> {
     const wf = chain();
     await wf.startDistributed(new CountCtx(), 5, backend, 'cli-w');
     const watching = cli('runs', 'watch', 'cli-w', '--store', store);
@@ -125,6 +128,18 @@ describe('floxide runs show and watch: history, context, events', () => {
     expect(json.history).toHaveLength(5);
     expect(json.workers).toEqual([]);
     expect(json.context.deltas.length).toBeGreaterThan(0);
+}
+
+const pgs = usePgSchemas('clirun');
+
+describe('floxide runs show and watch: history, context, events', () => {
+  it('watch <run> prints its events live and exits 0 when it completes; show prints the history and the context', async () => {
+    await watchAndShow(backend, store);
+  });
+
+  it('the same on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await watchAndShow(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`);
   });
 
   it('watch of an unknown run exits 1 and says so', async () => {

@@ -55,6 +55,22 @@ describe('the model of examples/*.ts', () => {
     expect(ids.every((id) => !id.includes('.floxide.'))).toBe(true);
   });
 
+  it('approval and reminder: the WaitFor node carries its signal, the Sleep node is marked (floxide\'s own classes)', () => {
+    const approval = byName('ApprovalWorkflow');
+    expect(approval.nodes.map((n) => [n.name, n.class.name, n.outputType, n.wait ?? null, n.sleep ?? null])).toEqual([
+      ['submit', 'Submit', 'Expense', null, null],
+      ['approval', 'WaitFor', 'Decision', { signal: 'approval' }, null],
+      ['record', 'RecordDecision', 'string', null, null],
+      ['escalate', 'Escalate', 'string', null, null],
+    ]);
+    const reminder = byName('ReminderWorkflow');
+    expect(reminder.nodes.map((n) => [n.name, n.wait ?? null, n.sleep ?? null])).toEqual([
+      ['schedule', null, null],
+      ['wait', null, true],
+      ['send', null, null],
+    ]);
+  });
+
   it('article: retry, fallback, context class and merge strategies', () => {
     const wf = byName('ArticleWorkflow');
     expect(summary(wf)).toEqual({

@@ -202,7 +202,7 @@ describe('emitSignals', () => {
 });
 
 describe('dotOf', () => {
-  it('draws a wait (hourglass, its signal) and a sleep (watch) as rounded boxes, and the timeout route dashed', () => {
+  it('draws a wait (its signal) and a sleep as rounded boxes, and the timeout route dashed', () => {
     expect(dotOf(waitingWorkflow)).toBe(
       [
         'digraph Approval {',
@@ -210,8 +210,8 @@ describe('dotOf', () => {
         '  node [shape=box style=filled fontname="Helvetica" color=lightgray];',
         '  edge [fontname="Helvetica" arrowhead=vee];',
         '  ask;',
-        '  approval [style="filled,rounded" color=lightblue label="approval\\n\u231b signal approval"];',
-        '  remind [style="filled,rounded" color=lightyellow label="remind\\n\u231a sleep"];',
+        '  approval [style="filled,rounded" color=lightblue label="approval\\nwaits for signal approval"];',
+        '  remind [style="filled,rounded" color=lightyellow label="remind\\nsleeps on a durable timer"];',
         '  decide;',
         '  escalate;',
         '  ask -> approval;',
@@ -278,8 +278,8 @@ describe('mermaidOf', () => {
       [
         'flowchart LR',
         '  ask["ask"]',
-        '  approval(["approval \u231b signal approval"])',
-        '  remind(["remind \u231a sleep"])',
+        '  approval(["approval \u00b7 waits for signal approval"])',
+        '  remind(["remind \u00b7 sleeps on a durable timer"])',
         '  decide["decide"]',
         '  escalate["escalate"]',
         '  ask --> approval',

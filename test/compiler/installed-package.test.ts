@@ -1,8 +1,8 @@
 /**
  * The compiler on the package as users install it: `npm pack`, the tarball unpacked as the project's
  * node_modules/floxide, so `floxide` resolves to the published `.d.ts` files (which carry no decorators), the
- * project's tsconfig the one `floxide init` writes. The helper nodes the package exports (`BatchNode`, `SplitNode`)
- * must build, type-check and run there, exactly as `examples/batch.ts` and `examples/split.ts` use them.
+ * project's tsconfig the one `floxide init` writes. The helper nodes the package exports (`BatchNode`, `SplitNode`,
+ * `WaitFor`, `Sleep`) must build, type-check and run there, exactly as the examples use them.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ beforeAll(() => {
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }, null, 2));
   copyFileSync(path.join(repo, 'templates/init/tsconfig.json.txt'), path.join(dir, 'tsconfig.json'));
   mkdirSync(path.join(dir, 'src'));
-  for (const f of ['batch.ts', 'split.ts']) copyFileSync(path.join(repo, 'examples', f), path.join(dir, 'src', f));
+  for (const f of ['batch.ts', 'split.ts', 'approval.ts', 'reminder.ts']) copyFileSync(path.join(repo, 'examples', f), path.join(dir, 'src', f));
   writeFileSync(
     path.join(dir, 'src/main.ts'),
     `import { bindWorkflow } from 'floxide';
@@ -71,12 +71,17 @@ describe('floxide build with the installed package', () => {
   });
 
 
-  it('recognises the helper nodes (BatchNode, SplitNode) from their .d.ts; the modules type-check and run', () => {
+  it('recognises the helper nodes (BatchNode, SplitNode, WaitFor, Sleep) from their .d.ts; the modules type-check and run', () => {
     const build = floxide('build');
     expect(build.out).not.toContain('FLX');
     expect(build.code, build.out).toBe(0);
     expect(existsSync(path.join(dir, 'src/batch.floxide.ts'))).toBe(true);
     expect(readFileSync(path.join(dir, 'src/split.floxide.ts'), 'utf8')).toContain('InputOf<SplitWorkflow[\'split\']>');
+    // WaitFor and Sleep are recognised from their .d.ts: the signal map is generated and the graphs draw them.
+    const approval = readFileSync(path.join(dir, 'src/approval.floxide.ts'), 'utf8');
+    expect(approval).toContain("export type ApprovalWorkflowSignals = {\n  approval: OutputOf<ApprovalWorkflow['approval']>;\n};");
+    expect(approval).toContain('label="timeout"');
+    expect(readFileSync(path.join(dir, 'src/reminder.floxide.ts'), 'utf8')).toContain('sleeps on a durable timer');
     const tsc = run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', '.', '--noEmit', '--traceResolution']);
     expect(tsc.out).toMatch(/Module name 'floxide' was successfully resolved to '[^']*\/node_modules\/floxide\/dist\/runtime\/index\.d\.ts'/);
     expect(tsc.out).not.toMatch(/error TS/);

@@ -4,6 +4,7 @@
  * `pg_terminate_backend`), and the observation conformance suite on each backend.
  */
 import { createClient } from '@redis/client';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { Worker } from '../../runtime/distributed/worker.js';
@@ -11,6 +12,7 @@ import type { DistributedBackend, RunObserver } from '../../runtime/distributed/
 import { isFinalEvent, type EventEnvelope, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { describeObservation } from './observation.js';
 import { CountCtx, REDIS_URL, chain, sleep, until } from './helpers.js';
+import { usePgSchemas } from './pg-schemas.js';
 
 const base = `flxev-${process.pid}-${Date.now()}`;
 let n = 0;
@@ -23,6 +25,9 @@ afterAll(async () => {
 });
 
 describeObservation('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-o${++n}:` }));
+
+const pgs = usePgSchemas('ev');
+describeObservation('postgres', async () => pgs.open());
 
 /** Checks one run's events: created first, one final event last, each attempt started before it finished. */
 function checkRunOrder(runId: string, events: readonly WorkflowEvent[]): void {
@@ -135,6 +140,100 @@ describe('redis events off (?events=0)', () => {
     } finally {
       await admin.close();
       await b.close();
+    }
+  });
+});
+
+describe('postgres events across a killed connection', () => {
+  it('delivers every event of 200 concurrent runs once, in order per run', { timeout: 300_000 }, async () => {
+    const b = await pgs.open();
+    const kill = async (): Promise<number> => {
+      const { rows } = await pgs.admin.query<{ killed: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1',
+        [`floxide-events:${b.schema}`],
+      );
+      return rows.filter((r) => r.killed).length;
+    };
+    await everyEventOnce(b, kill);
+  });
+});
+
+describe('postgres events off (events: false)', () => {
+  it('keeps the step history but records no events; a bad events parameter is refused', async () => {
+    const { connectBackend } = await import('../../runtime/distributed/connect.js');
+    const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+    const schema = pgs.freshSchema();
+    const b = await connectBackend(`${pgs.url}?schema=${schema}&events=0`);
+    try {
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 1, b, 'quiet');
+      for (let i = 0; i < 5; i++) await wf.stepDistributed(b, 'w-quiet');
+      expect((await b.getRun('quiet'))?.status).toBe('completed');
+      expect(await (b as DistributedBackend & RunObserver).stepHistory('quiet')).toHaveLength(5);
+      const { rows } = await pgs.admin.query(`SELECT count(*)::integer AS n FROM "${schema}".events`);
+      expect(rows[0].n).toBe(0);
+      await expect(connectBackend(`${pgs.url}?schema=${schema}&events=lots`)).rejects.toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('postgres events: held back behind an open transaction, lost to a purge', () => {
+  it('delivers an event committed while an older transaction was open once that one ends, though it notifies nothing', async () => {
+    const b = await pgs.open();
+    const other = new pg.Client({ connectionString: pgs.url });
+    await other.connect();
+    const ac = new AbortController();
+    try {
+      const got: EventEnvelope[] = [];
+      const reading = (async () => {
+        for await (const e of b.subscribe({ signal: ac.signal })) got.push(e);
+      })();
+      // an unrelated transaction with an id, older than the run's: the run's events sort after it, so no reader may
+      // pass them before it ends (it could still write an event before them)
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()');
+      await b.createRun({ runId: 'held', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await sleep(300);
+      expect(got).toEqual([]);
+      await other.query('COMMIT');
+      await until(() => got.length === 1, 20_000, 'the held event');
+      expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held' });
+      ac.abort();
+      await reading;
+    } finally {
+      ac.abort();
+      await other.end();
+    }
+  });
+
+  it('purges history and events with the run; a cursor before a purged event is EventsLostError', async () => {
+    const { EventsLostError, RunNotFoundError } = await import('../../runtime/core/errors.js');
+    const b = await pgs.open();
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, b, 'old');
+    for (let i = 0; i < 5; i++) await wf.stepDistributed(b, 'w-old');
+    const first: EventEnvelope[] = [];
+    for await (const e of b.subscribe({ runId: 'old' })) {
+      first.push(e);
+      if (isFinalEvent(e.event)) break;
+    }
+    expect(first).toHaveLength(12);
+    expect(await b.stepHistory('old')).toHaveLength(5);
+    expect(await b.purgeFinished({ olderThanMs: 0 })).toBe(1);
+    await expect(b.stepHistory('old')).rejects.toBeInstanceOf(RunNotFoundError);
+    const { rows } = await pgs.admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".events)::integer AS events, (SELECT count(*) FROM "${b.schema}".steps)::integer AS steps`);
+    expect(rows[0]).toEqual({ events: 0, steps: 0 });
+    const resume = async () => {
+      for await (const _ of b.subscribe({ after: first[3]!.cursor })) break;
+    };
+    await expect(resume()).rejects.toBeInstanceOf(EventsLostError);
+    // from the oldest retained: the purge horizon, nothing lost
+    await wf.startDistributed(new CountCtx(), 1, b, 'new');
+    for await (const e of b.subscribe()) {
+      expect(e.event).toMatchObject({ type: 'run.created', runId: 'new' });
+      break;
     }
   });
 });

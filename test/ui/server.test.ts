@@ -1,6 +1,6 @@
 /**
  * The `floxide ui` server over HTTP (no browser): paging the runs list, the run page's data, the graph lookup, and
- * access rules (loopback host names only, the token beyond loopback, the action header).
+ * access rules (loopback host names only, the token beyond loopback, the action header); live updates on Postgres.
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,8 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
+import { chain, CountCtx, until } from '../distributed/helpers.js';
+import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 interface Answer {
   status: number;
@@ -184,5 +186,32 @@ describe('floxide ui server', () => {
       await open.close();
     }
     await expect(startUiServer({ backend, token: 'short' })).rejects.toThrow('16-256 characters');
+  });
+});
+
+describe('floxide ui server on Postgres', () => {
+  const pgs = usePgSchemas('ui');
+
+  it("streams a run page live from the store's events: each step's history, then its completion", async () => {
+    const backend = await pgs.open();
+    const flow = chain();
+    await flow.startDistributed(new CountCtx(), 1, backend, 'pg-live');
+    // re-reads without an event would come only every 10 minutes: what arrives below was pushed by the events
+    const server = await startUiServer({ backend, livePollMs: 60_000 });
+    try {
+      const done = readEvents(`${server.url}api/runs/pg-live/live`, (evs) => evs.some((e) => JSON.parse(e.data).run?.status === 'completed'));
+      // the server's one subscription (from 'now') is listening: its connection waits idle for a notification
+      await until(async () => {
+        const { rows } = await pgs.admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'", [`floxide-events:${backend.schema}`]);
+        return rows.length > 0;
+      }, 20_000, 'the live subscription');
+      for (let i = 0; i < 5; i++) await flow.stepDistributed(backend, 'w-ui');
+      const events = (await done).map((e) => JSON.parse(e.data) as { run: { status: string }; history: unknown[] });
+      expect(events[0]).toMatchObject({ run: { status: 'running' }, history: [] });
+      expect(events.at(-1)).toMatchObject({ run: { status: 'completed' } });
+      expect(events.at(-1)!.history).toHaveLength(5);
+    } finally {
+      await server.close();
+    }
   });
 });

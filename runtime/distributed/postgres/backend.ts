@@ -44,6 +44,7 @@ import {
   type NewRun,
   type PendingWork,
   type RunMetrics,
+  type RunObserver,
   type RunRecord,
   type RunStatus,
   type RunTransition,
@@ -68,6 +69,8 @@ import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commi
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
+import type { EventEnvelope, StepOutcomeKind, StepRecord, SubscribeOptions } from '../../engine/events.js';
+import { tableEvents } from './events.js';
 
 /**
  * Default connections per backend (per process). Every hot-path call is one short statement, so a few connections
@@ -97,6 +100,11 @@ export interface PostgresBackendOptions {
   readonly migrate?: boolean;
   /** How long {@link PostgresBackend.purgeFinished} keeps finished runs (default 7 days). */
   readonly retainFinishedMs?: number;
+  /**
+   * Publish events (default true): every operation records what it reports in the `events` table, read by
+   * {@link PostgresBackend.subscribe}. `false` records none (the step history is kept either way).
+   */
+  readonly events?: boolean;
   /**
    * Called with errors of idle pooled connections (e.g. the server terminated them). The pool discards such a
    * connection and opens a new one when needed; the error never crashes the process. Default: ignored.
@@ -177,7 +185,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -200,6 +208,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     schema: string,
     retainFinishedMs: number,
     private readonly size: number,
+    /** Opens a connection like the pool's (a subscription's own, see events.ts). */
+    private readonly newClient: (applicationName: string) => pg.Client,
   ) {
     this.pool = pool;
     this.schema = schema;
@@ -222,18 +232,20 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const size = options.pool?.max ?? DEFAULT_POOL_SIZE;
     assertPositiveInt(size, 'pool.max');
     const driver = (await importOptional<{ default: typeof pg }>('pg', 'PostgresBackend (floxide/postgres)')).default;
-    const pool = new driver.Pool({
+    if (options.events !== undefined && typeof options.events !== 'boolean') throw new InvalidArgumentError(`events must be a boolean, got ${String(options.events)}`);
+    const config = {
       ...(options.connectionString !== undefined ? { connectionString: options.connectionString } : {}),
       ...options.pool,
-      max: size,
-      // schema validated above: [a-z0-9_] only, so it needs no quoting inside the startup option
-      options: `-c search_path=${schema}`,
+      // schema validated above: [a-z0-9_] only, so it needs no quoting inside the startup option; floxide.events is
+      // read by record_events (sql/functions/record_events.sql)
+      options: `-c search_path=${schema}${options.events === false ? ' -c floxide.events=off' : ''}`,
       types: typeParsers(driver),
-    });
+    };
+    const pool = new driver.Pool({ ...config, max: size });
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (err) => onError?.(err));
-    const backend = new PostgresBackend(pool, schema, retain, size);
+    const backend = new PostgresBackend(pool, schema, retain, size, (applicationName) => new driver.Client({ ...config, application_name: applicationName }));
     try {
       const client = await pool.connect();
       try {
@@ -324,6 +336,47 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       notBefore: row.status === 'waiting_retry' ? opt(row.not_before) : undefined,
       updatedAt: row.updated_at,
     };
+  }
+
+  // ---- RunObserver
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    assertRunId(runId);
+    const rows = await this.run<{
+      node: string | null;
+      item_id: string;
+      attempt: number;
+      worker_id: string | null;
+      started_at: number;
+      finished_at: number;
+      outcome: StepOutcomeKind;
+      error: string | null;
+    }>('step_history.sql', [runId], 'stepHistory');
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows
+      .filter((r) => r.node !== null)
+      .map((r) => ({
+        runId,
+        node: r.node!,
+        itemId: r.item_id,
+        attempt: r.attempt,
+        workerId: opt(r.worker_id),
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+        outcome: r.outcome,
+        error: r.error === null ? undefined : parseStoredJson<SerializedError>(r.error, 'step error'),
+      }));
+  }
+
+  /**
+   * Reads the `events` table on a connection of its own (closed when the iteration ends), woken by `LISTEN
+   * floxide_events`, so events are pushed, not polled; after a dropped connection it connects again and continues
+   * after the last delivered event. See {@link EventSubscriber.subscribe} and events.ts.
+   */
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
+    if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
+    if (options.runId !== undefined) assertRunId(options.runId);
+    return tableEvents({ newClient: this.newClient, schema: this.schema, isClosed: () => this.closed }, options);
   }
 
   // ---- RunInfoStore

@@ -27,10 +27,22 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 2, file: '0002_schedules.sql' },
   { version: 3, file: '0003_run_pages.sql' },
   { version: 4, file: '0004_versions.sql' },
+  { version: 5, file: '0005_events.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
-export const POSTGRES_FUNCTIONS: readonly string[] = ['now_ms', 'finish_run', 'claim_items', 'commit_one', 'commit_steps', 'transition_run'];
+export const POSTGRES_FUNCTIONS: readonly string[] = [
+  'now_ms',
+  'record_events',
+  'started_event',
+  'step_event',
+  'final_event',
+  'finish_run',
+  'claim_items',
+  'commit_one',
+  'commit_steps',
+  'transition_run',
+];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 /** First key of the migration advisory lock (`pg_advisory_lock(key, hashtext(schema))`): "flx" in ASCII. */

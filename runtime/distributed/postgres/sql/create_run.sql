@@ -4,6 +4,7 @@
 --   $6 first item id, $7 first item node, $8 first item (canonical JSON), $9 deadline (epoch ms | NULL).
 -- Returns: one row `created` + the run columns: created = true for the new run, false with the existing run.
 --   No row when a concurrent createRun of the same id committed after this statement's snapshot: run it again.
+-- Events: run.created per new run (record_events).
 -- Locking: the primary key (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id).
 WITH ins AS (
   INSERT INTO runs (run_id, workflow, fingerprint, input, context, status, created_at, updated_at, deadline, enqueued)
@@ -16,7 +17,12 @@ WITH ins AS (
 ), rotation AS (
   INSERT INTO queue_runs (run_id, workflow, fingerprint, served_seq)
   SELECT ins.run_id, ins.workflow, ins.fingerprint, nextval('serve_seq') * 65536 FROM ins
+), created_events AS (
+  -- run.created per new run (record_events touches only event_heads and events, new rows for a new run)
+  SELECT record_events(array_agg(ins.run_id ORDER BY ins.seq),
+    array_agg(jsonb_build_object('type', 'run.created', 'runId', ins.run_id, 'at', ins.created_at, 'workflow', ins.workflow)::text ORDER BY ins.seq))
+  FROM ins
 )
-SELECT true AS created, ins.* FROM ins
+SELECT true AS created, ins.* FROM ins LEFT JOIN created_events ON true
 UNION ALL
 SELECT false AS created, r.* FROM runs r WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)

@@ -6,6 +6,7 @@
 -- Returns: `created` + the run columns for each run: created = true for a new run, false with the existing run.
 --   No row for a run when a concurrent createRun of the same id committed after this statement's snapshot: run it
 --   again.
+-- Events: run.created per new run (record_events).
 -- Locking: the primary keys (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id).
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(o integer, run_id text, workflow text, fingerprint text, input text, context text,
@@ -21,7 +22,12 @@ WITH input AS (
 ), rotation AS (
   INSERT INTO queue_runs (run_id, workflow, fingerprint, served_seq)
   SELECT ins.run_id, ins.workflow, ins.fingerprint, nextval('serve_seq') * 65536 FROM ins
+), created_events AS (
+  -- run.created per new run (record_events touches only event_heads and events, new rows for a new run)
+  SELECT record_events(array_agg(ins.run_id ORDER BY ins.seq),
+    array_agg(jsonb_build_object('type', 'run.created', 'runId', ins.run_id, 'at', ins.created_at, 'workflow', ins.workflow)::text ORDER BY ins.seq))
+  FROM ins
 )
-SELECT true AS created, ins.* FROM ins
+SELECT true AS created, ins.* FROM ins LEFT JOIN created_events ON true
 UNION ALL
 SELECT false AS created, r.* FROM runs r JOIN input i ON i.run_id = r.run_id WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.run_id = r.run_id)

@@ -10,7 +10,8 @@
 --   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
 --   Runs with nothing claimable cost one index probe each, so a claim reads O(in-flight + max) rows. enable_sort is
 --   off so the planner always walks the rotation index.
--- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim.
+-- Events: step.started per leased item (record_events, last; its head row locks are the only locks a claim waits for).
+-- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
 RETURNS TABLE (ord integer, run_id text, item_id text, node text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
@@ -27,6 +28,8 @@ DECLARE
   v_got integer := 0;
   v_rec record;
   v_base bigint;
+  v_ev_runs text[] := '{}';
+  v_events text[] := '{}';
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   LOOP
@@ -96,10 +99,11 @@ BEGIN
           lease_expires_at = v_expires,
           due_at = v_expires,
           not_before = NULL,
-          updated_at = v_now
+          updated_at = v_now,
+          leased_at = v_now
         FROM numbered n
         WHERE i.run_id = n.run_id AND i.item_id = n.item_id
-        RETURNING n.n, i.run_id, i.item_id, i.node, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at
+        RETURNING n.n, i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at, i.node
       )
       SELECT l.*, r.version, r.workflow, r.fingerprint, r.deadline
       FROM leased l JOIN runs r ON r.run_id = l.run_id
@@ -110,6 +114,8 @@ BEGIN
       ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; node := v_rec.node; payload := v_rec.payload; attempt := v_rec.attempt;
       deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
       context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
+      v_ev_runs := v_ev_runs || v_rec.run_id;
+      v_events := v_events || started_event(v_rec.run_id, v_rec.item_id, v_rec.node, v_rec.attempt, p_worker, v_now);
       RETURN NEXT;
     END LOOP;
     EXIT WHEN cardinality(v_next) = 0;
@@ -127,4 +133,6 @@ BEGIN
     WHERE q.run_id = s.run_id
       AND q.run_id IN (SELECT l.run_id FROM queue_runs l WHERE l.run_id = ANY (v_served) FOR UPDATE SKIP LOCKED);
   END IF;
+  -- last: the head row locks of record_events may wait (for a commit of the same run), and nothing may wait after them
+  PERFORM record_events(v_ev_runs, v_events);
 END $$;

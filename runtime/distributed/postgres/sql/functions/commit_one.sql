@@ -12,11 +12,14 @@
 --   {status: 'duplicate'}                                already committed (item final, or this token's retry)
 --   {status: 'run_finished', runStatus}                  the run is final: nothing applied
 --   {status: 'lease_lost'}                               not this token's live lease
---   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion}
+--   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion, events}
 -- Join settlement: an arrival is parked under (group, index); the one that completes its group enqueues the group's
 --   settlement item "<group>:join": {"id":..,"node":..,"settle":[the parked arrivals' JSON in index order]} (node: the
 --   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
 -- No terminal: a continue commit that leaves the run with no outstanding item fails it with noTerminal.
+-- Seeing runs: an applied commit writes the attempt's history row (steps) and answers its events (key `events`: the
+--   JSON text of step.finished or step.retry, then the run's final event when the commit finished it), which
+--   commit_steps records (record_events) and removes from the answer.
 -- Locking: the runs row FOR UPDATE first (gapless context versions; a group fires exactly once), then the item row,
 --   then new rows; finish_run last.
 CREATE OR REPLACE FUNCTION commit_one(c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -33,6 +36,9 @@ DECLARE
   v_node text;
   v_attempt integer;
   v_item_payload text;
+  v_worker text;
+  v_started bigint;
+  v_events text[];
   v_enqueued jsonb := '[]';
   v_joined jsonb := '[]';
   v_dropped jsonb := '[]';
@@ -72,7 +78,8 @@ BEGIN
       due_at = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
       lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
     WHERE run_id = v_run AND item_id = v_item AND status = 'in_progress' AND lease_token = v_token AND lease_expires_at > v_now
-    RETURNING node, attempt - (v_type = 'retry')::integer, payload INTO v_node, v_attempt, v_item_payload;
+    RETURNING node, attempt - (v_type = 'retry')::integer, payload, worker_id, coalesce(leased_at, v_now)
+    INTO v_node, v_attempt, v_item_payload, v_worker, v_started;
   END IF;
   IF v_node IS NULL THEN
     SELECT i.status INTO v_item_status FROM items i WHERE i.run_id = v_run AND i.item_id = v_item;
@@ -89,7 +96,10 @@ BEGIN
     RETURN '{"status":"lease_lost"}'::jsonb;
   END IF;
 
-  -- (4) apply the rest
+  -- (4) apply the rest: first the attempt's history row and event (before the run's final event, if any)
+  INSERT INTO steps (run_id, node, item_id, attempt, worker_id, started_at, finished_at, outcome, error)
+  VALUES (v_run, v_node, v_item, v_attempt, v_worker, v_started, v_now, v_type, c->>'error');
+  v_events := ARRAY[step_event(v_run, v_item, v_node, v_attempt, v_worker, v_started, v_now, v_type, c->>'error', v_delay)];
   IF jsonb_typeof(c->'counters') = 'object' THEN
     SELECT v_counters || coalesce(jsonb_object_agg(e.key, coalesce((v_counters->>e.key)::numeric, 0) + e.value::numeric), '{}'::jsonb)
     INTO v_counters FROM jsonb_each_text(c->'counters') e;
@@ -108,6 +118,7 @@ BEGIN
     UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
     v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
     v_status := 'failed';
+    v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'error', v_dropped);
 
   ELSE
     IF c->>'delta' IS NOT NULL THEN
@@ -119,6 +130,7 @@ BEGIN
       UPDATE runs SET completed = completed + 1, version = v_version, counters = v_counters WHERE run_id = v_run;
       v_dropped := finish_run(v_run, 'completed', 'terminal', NULL, c->>'output', c->'extraDropped', v_now);
       v_status := 'completed';
+      v_events := v_events || final_event(v_run, 'completed', v_now, c->>'output', NULL, v_dropped);
     ELSE
       FOR x IN SELECT e FROM jsonb_array_elements(c->'items') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
         INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
@@ -161,10 +173,11 @@ BEGIN
       IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
         v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
         v_status := 'failed';
+        v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'noTerminal', v_dropped);
       END IF;
     END IF;
   END IF;
 
   RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
-    'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version);
+    'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version, 'events', to_jsonb(v_events));
 END $$;

@@ -11,6 +11,9 @@
 --   exactly one item new to the run, of a 'running' run with no other claimable item, inserts it already leased to
 --   workerId (in_progress, first delivery, attempt 1, a fresh token) and answers it as `next` in claim.sql's column
 --   names. Any other commit declines (commit_one never hands off), which the contract allows.
+-- Seeing runs: the fast path writes each acked attempt's history row, and collects its step.finished, a handed-off
+--   successor's step.started and a terminal run's run.completed; with the events commit_one answers for the others,
+--   they are recorded at the end, in one record_events call.
 -- Locking: every runs row of the batch FOR UPDATE in run_id order first (so batches never deadlock), then item rows,
 --   new rows, the finishing writes last.
 CREATE OR REPLACE FUNCTION commit_steps(cs jsonb) RETURNS jsonb LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
@@ -29,6 +32,15 @@ DECLARE
   v_nexts jsonb[] := '{}';
   v_run record;
   i integer;
+  -- the fast path's history rows (per acked commit, in v_runs order) and events (run ids and JSON text, pairwise)
+  h_items text[] := '{}';
+  h_nodes text[] := '{}';
+  h_attempts integer[] := '{}';
+  h_workers text[] := '{}';
+  h_started bigint[] := '{}';
+  h_outcomes text[] := '{}';
+  v_ev_runs text[] := '{}';
+  v_events text[] := '{}';
 BEGIN
   -- = ANY(array) probes the primary key per run (an IN over the jsonb elements may be planned as a scan of runs)
   PERFORM 1 FROM runs r
@@ -61,7 +73,8 @@ BEGIN
       FROM fast f
       WHERE it.run_id = f.run_id AND it.item_id = f.item_id AND it.status = 'in_progress' AND it.lease_token = f.token
         AND it.lease_expires_at > v_now
-      RETURNING f.o, f.run_id, f.item_id, f.delta, f.items, f.terminal, f.handoff, f.status, f.version, f.workflow, f.fingerprint, f.deadline
+      RETURNING f.o, f.run_id, f.item_id, f.delta, f.items, f.terminal, f.handoff, f.status, f.version, f.workflow, f.fingerprint, f.deadline,
+        it.node, it.attempt, it.worker_id, coalesce(it.leased_at, v_now) AS started_at
     ), new_deltas AS (
       INSERT INTO deltas (run_id, version, item_id, delta)
       SELECT a.run_id, a.version + 1, a.item_id, a.delta FROM acked a WHERE a.delta IS NOT NULL
@@ -78,21 +91,24 @@ BEGIN
       WHERE NOT a.terminal
       ORDER BY a.run_id, x.e->>'id', x.o
     ), inserted AS (
-      INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at, deliveries, worker_id, lease_token, lease_expires_at)
+      INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at, deliveries, worker_id, lease_token, lease_expires_at, leased_at)
       SELECT w.run_id, w.item_id, w.node, w.payload, CASE WHEN w.worker IS NULL THEN 'pending' ELSE 'in_progress' END,
              CASE WHEN w.worker IS NULL THEN 0 ELSE v_now + w.lease_ms END, v_now, (w.worker IS NOT NULL)::integer, w.worker,
              CASE WHEN w.worker IS NOT NULL THEN w.worker || '#' || gen_random_uuid()::text END,
-             CASE WHEN w.worker IS NOT NULL THEN v_now + w.lease_ms END
+             CASE WHEN w.worker IS NOT NULL THEN v_now + w.lease_ms END,
+             CASE WHEN w.worker IS NOT NULL THEN v_now END
       FROM wanted w ORDER BY w.run_id, w.o
       ON CONFLICT DO NOTHING
-      RETURNING run_id, item_id, seq, payload, lease_token, lease_expires_at
+      RETURNING run_id, item_id, seq, payload, lease_token, lease_expires_at, node, worker_id
     )
     SELECT 0 AS kind, a.o, a.run_id, a.status, a.version + (a.delta IS NOT NULL)::integer AS version, a.terminal,
-           NULL::text AS item_id, 0::bigint AS seq, a.workflow, a.fingerprint, a.deadline,
-           NULL::text AS payload, NULL::text AS lease_token, NULL::bigint AS lease_expires_at
+           a.item_id, 0::bigint AS seq, a.workflow, a.fingerprint, a.deadline,
+           NULL::text AS payload, NULL::text AS lease_token, NULL::bigint AS lease_expires_at,
+           a.node, a.attempt, a.worker_id, a.started_at
     FROM acked a
     UNION ALL
-    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq, NULL, NULL, NULL, n.payload, n.lease_token, n.lease_expires_at
+    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq, NULL, NULL, NULL, n.payload, n.lease_token, n.lease_expires_at,
+           n.node, 1, n.worker_id, v_now
     FROM inserted n
     ORDER BY run_id, kind, seq
   LOOP
@@ -110,6 +126,16 @@ BEGIN
       v_new := v_new || 0;
       v_nexts := v_nexts || NULL::jsonb;
       v_run := v_rec;
+      -- the acked attempt's history row and step.finished (each fast-path commit is its run's only one)
+      h_items := h_items || v_rec.item_id;
+      h_nodes := h_nodes || v_rec.node;
+      h_attempts := h_attempts || v_rec.attempt;
+      h_workers := h_workers || v_rec.worker_id;
+      h_started := h_started || v_rec.started_at;
+      h_outcomes := h_outcomes || CASE WHEN v_rec.terminal THEN 'terminal' ELSE 'continue' END;
+      v_ev_runs := v_ev_runs || v_rec.run_id;
+      v_events := v_events || step_event(v_rec.run_id, v_rec.item_id, v_rec.node, v_rec.attempt, v_rec.worker_id, v_rec.started_at,
+        v_now, CASE WHEN v_rec.terminal THEN 'terminal' ELSE 'continue' END, NULL, NULL);
     ELSE
       v_ids := v_ids || to_jsonb(v_rec.item_id);
       v_new[cardinality(v_new)] := v_new[cardinality(v_new)] + 1;
@@ -118,6 +144,8 @@ BEGIN
         v_nexts[cardinality(v_nexts)] := jsonb_build_object('run_id', v_rec.run_id, 'workflow', v_run.workflow,
           'fingerprint', v_run.fingerprint, 'deadline', v_run.deadline, 'payload', v_rec.payload, 'attempt', 1,
           'lease_token', v_rec.lease_token, 'lease_expires_at', v_rec.lease_expires_at, 'deliveries', 1, 'context_version', v_run.version);
+        v_ev_runs := v_ev_runs || v_rec.run_id;
+        v_events := v_events || started_event(v_rec.run_id, v_rec.item_id, v_rec.node, 1, v_rec.worker_id, v_now);
       END IF;
     END IF;
   END LOOP;
@@ -126,6 +154,11 @@ BEGIN
   END IF;
 
   IF cardinality(v_runs) > 0 THEN
+    INSERT INTO steps (run_id, node, item_id, attempt, worker_id, started_at, finished_at, outcome)
+    SELECT h.run_id, h.node, h.item_id, h.attempt, h.worker_id, h.started_at, v_now, h.outcome
+    FROM unnest(v_runs, h_items, h_nodes, h_attempts, h_workers, h_started, h_outcomes) WITH ORDINALITY
+      AS h(run_id, item_id, node, attempt, worker_id, started_at, outcome, o)
+    ORDER BY h.o;
     UPDATE runs ru SET completed = ru.completed + 1, enqueued = ru.enqueued + u.n, version = u.v
     FROM unnest(v_runs, v_new, v_versions, v_terminal) AS u(run_id, n, v, t)
     WHERE ru.run_id = u.run_id AND NOT u.t;
@@ -163,10 +196,12 @@ BEGIN
           WHERE ru.run_id = o.run_id
           RETURNING ru.run_id
         )
-        SELECT o.o, o.v, o.dropped FROM outcome o JOIN finished f ON f.run_id = o.run_id
+        SELECT o.o, o.v, o.dropped, o.run_id, o.output FROM outcome o JOIN finished f ON f.run_id = o.run_id
       LOOP
         v_res[v_rec.o] := jsonb_build_object('status', 'applied', 'runStatus', 'completed',
           'enqueued', '[]'::jsonb, 'joined', '[]'::jsonb, 'dropped', v_rec.dropped, 'contextVersion', v_rec.v);
+        v_ev_runs := v_ev_runs || v_rec.run_id;
+        v_events := v_events || final_event(v_rec.run_id, 'completed', v_now, v_rec.output, NULL, v_rec.dropped);
       END LOOP;
     END IF;
 
@@ -184,6 +219,8 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM items it WHERE it.run_id = v_runs[i] AND it.due_at IS NOT NULL) THEN
           v_res[v_orders[i]] := jsonb_set(jsonb_set(v_res[v_orders[i]], '{dropped}',
             finish_run(v_runs[i], 'failed', 'failed', cs->(v_orders[i] - 1)->>'noTerminal', NULL, NULL, v_now)), '{runStatus}', '"failed"');
+          v_ev_runs := v_ev_runs || v_runs[i];
+          v_events := v_events || final_event(v_runs[i], 'failed', v_now, NULL, cs->(v_orders[i] - 1)->>'noTerminal', v_res[v_orders[i]]->'dropped');
         END IF;
       END IF;
     END LOOP;
@@ -193,6 +230,13 @@ BEGIN
   FOR i IN 1 .. coalesce(array_length(v_res, 1), 0) LOOP
     CONTINUE WHEN v_res[i] IS NOT NULL;
     v_res[i] := commit_one(cs->(i - 1));
+    IF v_res[i] ? 'events' THEN
+      v_ev_runs := v_ev_runs || array_fill(cs->(i - 1)->>'runId', ARRAY[jsonb_array_length(v_res[i]->'events')]);
+      v_events := v_events || ARRAY(SELECT jsonb_array_elements_text(v_res[i]->'events'));
+      v_res[i] := v_res[i] - 'events';
+    END IF;
   END LOOP;
+  -- last: the head row locks of record_events (see functions/record_events.sql), after every other write
+  PERFORM record_events(v_ev_runs, v_events);
   RETURN to_jsonb(v_res);
 END $$;

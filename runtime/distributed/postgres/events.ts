@@ -1,0 +1,192 @@
+/**
+ * The Postgres backend's event subscription: reads of the `events` table (migrations/0005_events.sql) in its global
+ * `(tx, pos)` order on a connection of its own, woken by `LISTEN floxide_events` (the writers' `NOTIFY` arrives when
+ * their transaction commits), not by a polling loop. Cursors are `<tx>-<pos>`. After a dropped connection it
+ * connects again and continues after the last event it delivered, so nothing is lost or repeated; a cursor older than
+ * an event `purgeFinished` deleted is `EventsLostError`.
+ *
+ * A read only returns events below its snapshot's xmin (see the migration), so an event whose transaction committed
+ * while an older transaction was still open is held back until that one ends. Its end is not notified when it wrote
+ * no event, so while the store holds such events back the subscription also looks again after a short wait.
+ */
+import type pg from 'pg';
+import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { parseStoredJson } from '../../core/ids.js';
+import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
+import { sqlFile } from './migrate.js';
+
+/** What a subscription needs of its backend. */
+export interface EventSource {
+  /** A new, unconnected client on the backend's database and schema (search_path set, the backend's type parsers). */
+  newClient(applicationName: string): pg.Client;
+  readonly schema: string;
+  isClosed(): boolean;
+}
+
+const CURSOR = /^([0-9]{1,20})-([0-9]{1,20})$/;
+/** Events per read. */
+const BATCH = 1000;
+/** The NOTIFY channel of every schema (the payload names the schema). */
+export const EVENTS_CHANNEL = 'floxide_events';
+/** The longest wait before looking again while the store holds events back (ms); doubles from 10 ms. */
+const HELD_MAX_WAIT_MS = 500;
+
+interface Position {
+  readonly tx: bigint;
+  readonly pos: bigint;
+}
+
+function before(a: Position, b: Position): boolean {
+  return a.tx < b.tx || (a.tx === b.tx && a.pos < b.pos);
+}
+
+/** Parses a cursor of this store (`<tx>-<pos>`). */
+function positionOf(cursor: string): Position {
+  const m = typeof cursor === 'string' ? CURSOR.exec(cursor) : null;
+  if (!m) throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(cursor)}`);
+  return { tx: BigInt(m[1]!), pos: BigInt(m[2]!) };
+}
+
+/** See the module comment. */
+export function tableEvents(source: EventSource, options: SubscribeOptions): AsyncIterable<EventEnvelope> {
+  const after = options.after === undefined || options.after === 'now' ? options.after : positionOf(options.after);
+  return { [Symbol.asyncIterator]: () => iterate(source, after, options) };
+}
+
+interface StateRow {
+  snapshot: string;
+  xmin: string;
+  purged_tx: string | null;
+  purged_pos: number | null;
+  held: boolean;
+}
+
+interface EventRow {
+  tx: string;
+  pos: number;
+  run_id: string;
+  event: string;
+}
+
+async function* iterate(source: EventSource, after: Position | 'now' | undefined, options: SubscribeOptions): AsyncGenerator<EventEnvelope> {
+  const signal = options.signal;
+  const runId = options.runId ?? null;
+  let cursor: Position | undefined = typeof after === 'object' ? after : undefined;
+  /** With 'now': the start snapshot, whose events are skipped. */
+  let skip: string | null = null;
+  let client: pg.Client | undefined;
+  /** Set by every notification of this schema (and by a lost connection): look again before waiting. */
+  let dirty = true;
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    dirty = true;
+    wake?.();
+  };
+  const onAbort = (): void => poke();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let failures = 0;
+  let heldWait = 0;
+  try {
+    while (!signal?.aborted) {
+      try {
+        if (client === undefined) {
+          client = await connect(source, poke);
+          // (re)started: from the cursor, after checking that nothing after it was purged
+          const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId);
+          const purged = state.purged_tx === null ? undefined : { tx: BigInt(state.purged_tx), pos: BigInt(state.purged_pos!) };
+          if (cursor === undefined) {
+            if (after === 'now') {
+              skip = state.snapshot;
+              cursor = { tx: BigInt(state.xmin), pos: 0n };
+            } else cursor = purged ?? { tx: 0n, pos: 0n };
+          } else if (purged !== undefined && before(cursor, purged)) {
+            throw new EventsLostError(`events after cursor ${cursor.tx}-${cursor.pos} are no longer retained (purgeFinished deleted events up to ${purged.tx}-${purged.pos})`);
+          }
+          failures = 0;
+          dirty = true;
+        }
+        if (dirty) {
+          dirty = false;
+          const rows = await read(client, cursor!, skip, runId);
+          for (const r of rows) {
+            cursor = { tx: BigInt(r.tx), pos: BigInt(r.pos) };
+            yield { cursor: `${r.tx}-${r.pos}`, event: parseStoredJson<WorkflowEvent>(r.event, 'event') };
+            if (signal?.aborted) return;
+          }
+          if (rows.length === BATCH) {
+            dirty = true;
+            continue;
+          }
+          heldWait = (await state_(client, cursor!, runId)).held ? Math.min(HELD_MAX_WAIT_MS, Math.max(10, heldWait * 2)) : 0;
+          if (dirty) continue;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = heldWait > 0 ? setTimeout(poke, heldWait) : undefined;
+          wake = () => {
+            wake = undefined;
+            if (timer !== undefined) clearTimeout(timer);
+            resolve();
+          };
+          if (dirty || signal?.aborted) wake();
+        });
+      } catch (err) {
+        if (err instanceof EventsLostError || err instanceof InvalidArgumentError) throw err;
+        if (signal?.aborted) return;
+        if (source.isClosed()) throw new StoreError('the Postgres backend is closed', { cause: err });
+        // the connection broke (or could not be opened): drop it and connect again after a pause
+        const broken = client;
+        client = undefined;
+        await broken?.end().catch(() => undefined);
+        failures += 1;
+        await pause(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)), signal);
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/** Opens the subscription's connection and listens; `poke` is called on every notification of the schema and on errors. */
+async function connect(source: EventSource, poke: () => void): Promise<pg.Client> {
+  const client = source.newClient(`floxide-events:${source.schema}`);
+  client.on('error', () => poke()); // the next query fails and the loop reconnects
+  client.on('end', () => poke());
+  client.on('notification', (n) => {
+    if (n.channel === EVENTS_CHANNEL && n.payload === source.schema) poke();
+  });
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
+}
+
+async function state_(client: pg.Client, cursor: Position, runId: string | null): Promise<StateRow> {
+  const res = await client.query<StateRow>({ name: 'floxide:events_state.sql', text: sqlFile('events_state.sql'), values: [String(cursor.tx), String(cursor.pos), runId] });
+  return res.rows[0]!;
+}
+
+async function read(client: pg.Client, cursor: Position, skip: string | null, runId: string | null): Promise<EventRow[]> {
+  const values: unknown[] = [String(cursor.tx), String(cursor.pos), skip, BATCH];
+  const res =
+    runId === null
+      ? await client.query<EventRow>({ name: 'floxide:events_read.sql', text: sqlFile('events_read.sql'), values })
+      : await client.query<EventRow>({ name: 'floxide:events_read_run.sql', text: sqlFile('events_read_run.sql'), values: [...values, runId] });
+  return res.rows;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

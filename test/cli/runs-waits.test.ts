@@ -1,0 +1,69 @@
+/**
+ * `floxide runs list` and `runs show` say what an open run waits for (issue 11): a signal (and when the wait times
+ * out) or the end of a sleep. Real runs parked by a real worker on the in-process memory backend (the one distributed
+ * backend that keeps parked items today), read through runCli as the binary does; time is fixed, so the times are exact.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindWorkflow, MemoryBackend, Worker } from 'floxide';
+import { VirtualClock } from 'floxide/testing';
+import { runCli } from '../../cli/cli.js';
+import { ApprovalWorkflow } from '../../examples/approval.js';
+import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
+import { ReminderWorkflow } from '../../examples/reminder.js';
+import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
+import { until } from '../distributed/helpers.js';
+
+const T = Date.UTC(2026, 0, 1);
+const backend = new MemoryBackend({ clock: () => T });
+const workers: Worker[] = [];
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false, connect: async () => backend });
+  return { code, out, err };
+}
+
+const parked = async (runId: string) => (await backend.itemStates(runId)).some((s) => s.status === 'parked');
+
+beforeAll(async () => {
+  for (const [def, instance] of [
+    [ApprovalWorkflowDef, new ApprovalWorkflow()],
+    [ReminderWorkflowDef, new ReminderWorkflow()],
+  ] as const) {
+    const w = new Worker(backend, def, instance, { clock: new VirtualClock({ start: T }), idleMinMs: 1, idleMaxMs: 20 });
+    workers.push(w);
+    void w.start();
+  }
+  await bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow()).startDistributed(undefined, { id: 'exp-7', amount: 420 }, backend, 'approve-1');
+  await bindWorkflow(ReminderWorkflowDef, new ReminderWorkflow()).startDistributed(undefined, { to: 'ana', text: 'call', at: T + 3_600_000 }, backend, 'remind-1');
+  await until(async () => (await parked('approve-1')) && (await parked('remind-1')), 20_000, 'both runs to park');
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.stop(0)));
+});
+
+describe('floxide runs: waits', () => {
+  it('list shows what each open run waits for (table and JSON)', async () => {
+    const table = await cli('runs', 'list', '--store', 'memory:');
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/approve-1 .* running .* waiting for approval \(times out 2026-01-02 00:00:00Z\)\n/);
+    expect(table.out).toMatch(/remind-1 .* running .* sleeping until 2026-01-01 01:00:00Z\n/);
+    const json = JSON.parse((await cli('runs', 'list', '--store', 'memory:', '--json')).out) as Array<{ runId: string; waits?: unknown[] }>;
+    expect(json.find((r) => r.runId === 'approve-1')?.waits).toEqual([{ itemId: expect.any(String), node: 'approval', kind: 'signal', signal: 'approval', until: T + 24 * 3_600_000 }]);
+    expect(json.find((r) => r.runId === 'remind-1')?.waits).toEqual([{ itemId: expect.any(String), node: 'wait', kind: 'sleep', until: T + 3_600_000 }]);
+  });
+
+  it('show lists the run\'s waits; once the signal arrives the run waits no more', async () => {
+    const show = await cli('runs', 'show', 'approve-1', '--store', 'memory:');
+    expect(show.code).toBe(0);
+    expect(show.out).toContain('waiting   approval: waiting for approval (times out 2026-01-02 00:00:00Z)\n');
+    expect(show.out).toMatch(/\nwaits \(1\)\nITEM +NODE +WAITING\n\S+ +approval +waiting for approval \(times out 2026-01-02 00:00:00Z\)\n/);
+    expect((await cli('runs', 'signal', 'approve-1', 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', 'memory:')).code).toBe(0);
+    await until(async () => (await backend.getRun('approve-1'))?.status === 'completed', 20_000, 'the run to complete');
+    const after = await cli('runs', 'show', 'approve-1', '--store', 'memory:', '--json');
+    expect(JSON.parse(after.out)).toMatchObject({ run: { status: 'completed', output: 'approved by ana' }, waits: [] });
+    expect((await cli('runs', 'list', '--store', 'memory:')).out).not.toContain('waiting for approval');
+  });
+});
