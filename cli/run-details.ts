@@ -9,7 +9,6 @@ import {
   supportsObservation,
   type ContextSnapshot,
   type DeadLetter,
-  type DistributedBackend,
   type ErrorRecord,
   type PendingWork,
   type RunMetrics,
@@ -17,6 +16,7 @@ import {
   type WorkerRecord,
 } from '../runtime/distributed/contracts.js';
 import type { StepRecord } from '../runtime/engine/events.js';
+import type { RunsStore } from './store/runs-store.js';
 
 /** A worker holding some of the run's items, with those items' ids. */
 export interface RunHolder {
@@ -37,7 +37,7 @@ export interface RunDetails {
 }
 
 /** Reads one run's details. Throws `RunNotFoundError` for an unknown run. */
-export async function readRunDetails(backend: DistributedBackend, runId: string): Promise<RunDetails> {
+export async function readRunDetails(backend: RunsStore, runId: string): Promise<RunDetails> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
   const [metrics, errors, deadLetters, context, workers, history] = await Promise.all([

@@ -1,9 +1,11 @@
 /**
- * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control distributed runs.
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control runs, of a
+ * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, supportsObservation, type DistributedBackend, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
@@ -24,11 +26,12 @@ Examples:
   $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
   $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
+  $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
-a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch) or a transition
-the run's status forbids, 2 bad usage.
+a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), 2 bad usage.
 `;
 
 
@@ -57,12 +60,12 @@ export function short(v: unknown, max = 60): string {
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
  * (2 for bad input, 1 otherwise).
  */
-export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: DistributedBackend) => Promise<void>, command = 'runs'): Promise<void> {
-  const { connectBackend } = await import('../../runtime/distributed/connect.js');
+export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
+  const { openRunsStore } = await import('../store/open.js');
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
-  let backend: DistributedBackend;
+  let backend: RunsStore;
   try {
-    backend = await (io.connect ?? connectBackend)(flags.store);
+    backend = await (io.connect ?? openRunsStore)(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
@@ -127,7 +130,7 @@ export function eventLine(e: WorkflowEvent): string {
   }
 }
 
-export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory();
+export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)').makeOptionMandatory();
 
 /**
  * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:
@@ -143,7 +146,7 @@ export function commandGroup(io: CliIo, name: string, description: string, examp
 }
 
 const runsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for distributed runs', EXAMPLES);
+  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for runs (distributed stores, SQLite checkpoint files)', EXAMPLES);
 
   cmd
     .command('list')
@@ -194,7 +197,6 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       await withStore(io, flags, async (b) => {
         const [{ run, metrics, errors, deadLetters, context, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
-        const { supportsSignals } = await import('../../runtime/distributed/contracts.js');
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
         if (flags.json) {
@@ -292,7 +294,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       }
       await withStore(io, flags, async (b) => {
         const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const delivery = await new Orchestrator(b).signal(runId, name, payload, flags.key === undefined ? {} : { key: flags.key });
+        const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+        const options = flags.key === undefined ? {} : { key: flags.key };
+        let delivery;
+        if (isDistributed(b)) delivery = await new Orchestrator(b).signal(runId, name, payload, options);
+        else if (supportsSignals(b)) delivery = await b.signal(runId, name, payload, options.key);
+        else throw new InvalidArgumentError(`the ${b.kind} store does not take signals`);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
         io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
         });
@@ -343,8 +350,13 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const run = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs, pollMs });
+        const { Orchestrator, waitForFinalRun } = await import('../../runtime/distributed/orchestrator.js');
+        const { RunNotFoundError } = await import('../../runtime/core/errors.js');
+        // A distributed run is read through the orchestrator, which also fails a run whose deadline passed unobserved.
+        const read = isDistributed(b)
+          ? (id: string) => new Orchestrator(b).run(id)
+          : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
+        const run = await waitForFinalRun(read, runId, { timeoutMs, pollMs });
         io.stdout.write(flags.json ? `${JSON.stringify(run, null, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
       });
@@ -387,7 +399,7 @@ export interface VersionRow {
 }
 
 /** Open runs per workflow version, with the live workers serving each; versions served but without runs included. */
-export async function openRunsByVersion(b: DistributedBackend, workflow?: string): Promise<VersionRow[]> {
+export async function openRunsByVersion(b: RunsStore, workflow?: string): Promise<VersionRow[]> {
   const only = workflow === undefined ? {} : { workflow };
   const [running, paused, workers] = await Promise.all([b.listRuns({ status: 'running', ...only }), b.listRuns({ status: 'paused', ...only }), b.listWorkers()]);
   const rows = new Map<string, VersionRow>();

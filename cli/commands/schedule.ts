@@ -5,6 +5,7 @@
 import { Option } from 'commander';
 import { CATCH_UP_POLICIES, supportsSchedules, type CatchUpPolicy, type DistributedBackend, type ScheduleRecord, type ScheduleStore } from '../../runtime/distributed/contracts.js';
 import { commandGroup, formatTable, short, storeOption, time, withStore, type StoreFlags } from './runs.js';
+import { isDistributed } from '../store/runs-store.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 const EXAMPLES = `
@@ -28,7 +29,7 @@ function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBack
     io,
     flags,
     async (b) => {
-      if (!supportsSchedules(b)) {
+      if (!isDistributed(b) || !supportsSchedules(b)) {
         const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
         throw new InvalidArgumentError(`the ${b.kind} backend keeps no schedules`);
       }

@@ -16,7 +16,7 @@ export interface CliIo {
    */
   onStop(stop: () => void | Promise<void>): void;
   /**
-   * Opens the store a `--store <url>` names (default `connectBackend`). A test passes one that returns a backend it
+   * Opens the store a `--store <url>` names (default `openRunsStore`, cli/store/open.ts). A test passes one that returns a backend it
    * owns (the in-process memory backend): commands then leave it open.
    */
   readonly connect?: (url: string) => Promise<DistributedBackend>;

@@ -9,6 +9,7 @@ const EXAMPLES = `
 Examples:
   $ floxide ui --store redis://127.0.0.1:6379 --graphs docs
   $ floxide ui --store postgres://app@db:5432/prod --port 0
+  $ floxide ui --store sqlite:runs.db --graphs docs
   $ floxide ui --store redis://cache:6379 --host 0.0.0.0 --port 4300 --token "$FLOXIDE_UI_TOKEN"
 
 The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs
@@ -30,7 +31,7 @@ interface UiFlags {
 const uiCommand: CommandFactory = (io: CliIo) =>
   new Command('ui')
     .description('serve a web dashboard of the runs in a store: list, graph coloured live by node state, actions')
-    .addOption(new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`').makeOptionMandatory())
+    .addOption(new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db`').makeOptionMandatory())
     .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
     .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
     .option('--token <token>', 'the access token (16+ characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
@@ -43,12 +44,13 @@ const uiCommand: CommandFactory = (io: CliIo) =>
         io.exitCode = 2;
         return;
       }
-      const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');
+      const { redactUrl } = await import('../../runtime/distributed/connect.js');
+      const { openRunsStore } = await import('../store/open.js');
       const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
       const { startUiServer } = await import('../ui/server.js');
       let backend;
       try {
-        backend = await connectBackend(flags.store);
+        backend = await openRunsStore(flags.store);
       } catch (err) {
         io.stderr.write(`floxide ui: ${(err as Error).message}\n`);
         io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;

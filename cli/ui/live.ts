@@ -12,7 +12,8 @@
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isFinalRunStatus, supportsObservation, type DistributedBackend, type RunObserver } from '../../runtime/distributed/contracts.js';
+import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../runtime/distributed/contracts.js';
+import type { RunsStore } from '../store/runs-store.js';
 import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { runView } from './views.js';
 
@@ -47,13 +48,13 @@ export class LiveRuns {
   private readonly watches = new Map<string, Watch>();
   private readonly lists = new Set<ServerResponse>();
   private readonly keepalive: NodeJS.Timeout;
-  private readonly observer: (DistributedBackend & RunObserver) | undefined;
+  private readonly observer: (RunsStore & RunObserver) | undefined;
   private feed: AbortController | undefined;
   private listTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
-    private readonly backend: DistributedBackend,
+    private readonly backend: RunsStore,
     private readonly options: LiveOptions,
   ) {
     this.observer = supportsObservation(backend) ? backend : undefined;

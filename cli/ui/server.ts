@@ -23,16 +23,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FloxideError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError } from '../../runtime/core/errors.js';
+import { FloxideError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
-import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
+import type { RunsStore } from '../store/runs-store.js';
 import { GraphFiles } from './graphs.js';
 import { LiveRuns } from './live.js';
 import { runsPage, runView } from './views.js';
 
 export interface UiServerOptions {
   /** The store the dashboard shows (the caller owns it: {@link UiServer.close} does not close it). */
-  readonly backend: DistributedBackend;
+  readonly backend: RunsStore;
   /** Default `127.0.0.1`. */
   readonly host?: string;
   /** Default 0: a free port. */
@@ -105,7 +105,7 @@ function hostnameOf(hostHeader: string | undefined): string {
 function statusOf(err: unknown): number {
   if (err instanceof RunNotFoundError) return 404;
   if (err instanceof InvalidArgumentError) return 400;
-  if (err instanceof RunStateError) return 409;
+  if (err instanceof RunStateError || err instanceof UnsupportedOperationError) return 409;
   if (err instanceof StoreError) return 503;
   return 500;
 }

@@ -8,7 +8,6 @@ import {
   cursorAfter,
   type ContextDeltaRecord,
   type DeadLetter,
-  type DistributedBackend,
   type ErrorRecord,
   type RunCursor,
   type RunMetrics,
@@ -18,6 +17,7 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
 import { readRunDetails } from '../run-details.js';
+import type { RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -84,7 +84,7 @@ function rowOf(r: RunRecord): RunRow {
  * One page of runs, newest first. Reads `limit + 1` runs through the store's keyset paging (an index read whatever
  * the page's depth) to know whether a next page exists.
  */
-export async function runsPage(backend: DistributedBackend, query: RunsQuery): Promise<RunsPage> {
+export async function runsPage(backend: RunsStore, query: RunsQuery): Promise<RunsPage> {
   const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
   if (query.status) assertRunStatus(query.status);
@@ -156,7 +156,7 @@ export interface RunView {
 export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
-export async function runView(backend: DistributedBackend, runId: string): Promise<RunView> {
+export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
   const [{ run, metrics, errors, deadLetters, context, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
   const nodes: Record<string, NodeCounts> = Object.create(null);
   const outstanding: OutstandingItem[] = [];

@@ -623,8 +623,8 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
  */
 export interface RunObserver extends StepHistoryReader, EventSubscriber {}
 
-/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do). */
-export function supportsObservation(backend: DistributedBackend): backend is DistributedBackend & RunObserver {
+/** True when `backend` implements {@link RunObserver} (the memory, Redis and Postgres backends do; a SQLite file's runs too). */
+export function supportsObservation<B extends object = DistributedBackend>(backend: B): backend is B & RunObserver {
   const b = backend as Partial<RunObserver>;
   return typeof b.stepHistory === 'function' && typeof b.subscribe === 'function';
 }
@@ -646,7 +646,7 @@ export interface SignalReceiver {
 }
 
 /** True when `backend` implements {@link SignalReceiver}. */
-export function supportsSignals(backend: DistributedBackend): backend is DistributedBackend & SignalReceiver {
+export function supportsSignals<B extends object = DistributedBackend>(backend: B): backend is B & SignalReceiver {
   return typeof (backend as Partial<SignalReceiver>).signal === 'function';
 }
 

@@ -41,6 +41,27 @@ import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 /** A run as the orchestrator reports it (the stored record). */
 export type RunInfo = RunRecord;
 
+/**
+ * Reads run `runId` with `read` every `pollMs` until its status is final and returns that record. Throws
+ * {@link WaitTimeoutError} after `timeoutMs`, and whatever `read` throws (e.g. `RunNotFoundError`).
+ */
+export async function waitForFinalRun(read: (runId: string) => Promise<RunRecord>, runId: string, options: WaitOptions = {}): Promise<RunRecord> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const pollMs = options.pollMs ?? 100;
+  if (!(timeoutMs >= 0)) throw new InvalidArgumentError(`timeoutMs must be >= 0, got ${String(timeoutMs)}`);
+  if (!(pollMs > 0) || !Number.isFinite(pollMs)) throw new InvalidArgumentError(`pollMs must be a positive number, got ${String(pollMs)}`);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const rec = await read(runId);
+    if (isFinalRunStatus(rec.status)) return rec;
+    const left = until - Date.now();
+    if (left <= 0) {
+      throw new WaitTimeoutError(`run ${runId} is still ${rec.status} after ${timeoutMs} ms`);
+    }
+    await sleep(Math.min(pollMs, left), options.signal);
+  }
+}
+
 /** Options of {@link Orchestrator.startRun}. */
 export interface StartRunOptions extends StartDistributedOptions {
   /** The run id (default: a random UUID). Starting again with the same id and input is a no-op. */
@@ -240,20 +261,7 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
    * deadline passed while no worker executed it is failed with `DeadlineExceededError`.
    */
   async waitForCompletion(runId: string, options: WaitOptions = {}): Promise<RunInfo> {
-    const timeoutMs = options.timeoutMs ?? 60_000;
-    const pollMs = options.pollMs ?? 100;
-    if (!(timeoutMs >= 0)) throw new InvalidArgumentError(`timeoutMs must be >= 0, got ${String(timeoutMs)}`);
-    if (!(pollMs > 0) || !Number.isFinite(pollMs)) throw new InvalidArgumentError(`pollMs must be a positive number, got ${String(pollMs)}`);
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const rec = await this.run(runId);
-      if (isFinalRunStatus(rec.status)) return rec;
-      const left = until - Date.now();
-      if (left <= 0) {
-        throw new WaitTimeoutError(`run ${runId} is still ${rec.status} after ${timeoutMs} ms`);
-      }
-      await sleep(Math.min(pollMs, left), options.signal);
-    }
+    return waitForFinalRun((id) => this.run(id), runId, options);
   }
 
   // ---- schedules (see docs/schedules.md)

@@ -15,7 +15,16 @@ export type HistoryColumns = [string | null, number | null, number | null, numbe
 
 const NO_HISTORY: HistoryColumns = [null, null, null, null, null, null];
 
+/** How far a history read went: the last journal seq and failure id it saw. */
+export interface HistoryPosition {
+  readonly seq: number;
+  readonly failure: number;
+}
+
+const START: HistoryPosition = { seq: -1, failure: 0 };
+
 interface HistoryRow {
+  id?: number;
   item_id: string;
   seq: number;
   node: string | null;
@@ -39,17 +48,18 @@ export class SqliteHistory {
         `INSERT INTO floxide_failures (run_no, after_seq, item_id, node, attempt, started_at, ms, session, retries, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      // Every journal row of the run in commit order (rows without history included: the last one may be the terminal).
+      // The journal rows of the run after seq @after in commit order (rows without history included: the last one
+      // may be the terminal).
       journal: p(
         `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
                 s.process, j.retries
          FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
-         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq`,
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.seq > @after ORDER BY j.seq`,
       ),
       failures: p(
-        `SELECT f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
+        `SELECT f.id, f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
          FROM floxide_failures AS f LEFT JOIN floxide_sessions AS s ON s.session = f.session
-         WHERE f.run_no = ? ORDER BY f.id`,
+         WHERE f.run_no = ? AND f.id > ? ORDER BY f.id`,
       ),
     };
   }
@@ -70,24 +80,28 @@ export class SqliteHistory {
   /**
    * The run's history, oldest first: per journal row with history its retried attempts and the attempt that
    * committed it (`terminal` for the row that completed the run), and each failure after the rows committed before it.
+   * With `since` (a position {@link read} returned), only what was written after it.
    */
-  read(runNo: number, runId: string, completed: boolean): StepRecord[] {
-    const rows = this.s.journal.all({ no: runNo }) as HistoryRow[];
-    const failures = this.s.failures.all(runNo) as HistoryRow[];
-    const out: StepRecord[] = [];
+  read(runNo: number, runId: string, completed: boolean, since: HistoryPosition = START): { records: StepRecord[]; position: HistoryPosition } {
+    const rows = this.s.journal.all({ no: runNo, after: since.seq }) as HistoryRow[];
+    const failures = this.s.failures.all(runNo, since.failure) as HistoryRow[];
+    const records: StepRecord[] = [];
     let f = 0;
     const failuresUpTo = (seq: number) => {
       for (; f < failures.length && failures[f]!.seq <= seq; f++) {
         const r = failures[f]!;
-        out.push(...this.records(runId, r, 'failed', safeJsonParse(r.error!, `run ${runId} failure`) as SerializedError));
+        records.push(...this.records(runId, r, 'failed', safeJsonParse(r.error!, `run ${runId} failure`) as SerializedError));
       }
     };
     rows.forEach((r, i) => {
       failuresUpTo(r.seq - 1);
-      if (r.node !== null) out.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue', undefined));
+      if (r.node !== null) records.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue', undefined));
     });
     failuresUpTo(Infinity);
-    return out;
+    return {
+      records,
+      position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
+    };
   }
 
   private records(runId: string, r: HistoryRow, outcome: 'continue' | 'terminal' | 'failed', error: SerializedError | undefined): StepRecord[] {

@@ -111,7 +111,8 @@ export interface SqliteCheckpointStoreOptions {
 type Db = Database.Database;
 type Stmt = Database.Statement;
 
-interface RunRow {
+/** A `floxide_runs` row. */
+export interface RunRow {
   run_no: number;
   run_id: string;
   workflow: string;
@@ -508,7 +509,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     assertRunId(runId);
     return this.guard(() => this.db.transaction(() => {
       const row = this.requireRun(runId);
-      return this.history.read(row.run_no, runId, row.status === 'completed');
+      return this.history.read(row.run_no, runId, row.status === 'completed').records;
     })());
   }
 
@@ -763,7 +764,7 @@ function migrate(db: Db): void {
   }
 }
 
-function parseItem(text: string, runId: string): EngineItem {
+export function parseItem(text: string, runId: string): EngineItem {
   return decodeStoredItem(text, { runId });
 }
 
@@ -775,7 +776,7 @@ function parseArrival(text: string, runId: string): JoinArrival {
   return v;
 }
 
-function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
+export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
   const id = row.run_id;
   if (!STATUSES.has(row.status)) throw new CorruptStateError(`run ${id} has an unknown status ${JSON.stringify(row.status)}`);
   const dropped = safeJsonParse(row.dropped, `run ${id} dropped items`);

@@ -1,0 +1,248 @@
+/**
+ * {@link SqliteRunsStore}: a SQLite checkpoint file (`runWithCheckpoint`, `resume`) as a {@link RunsStore}, so every
+ * `floxide runs` command and `floxide ui` work on `sqlite:<file>`. Runs are read from the file as the store wrote
+ * them: the run records, the journal (items, context deltas), the step history and the signal mailbox.
+ *
+ * How a local durable run maps onto the distributed view:
+ * - statuses are the same words; a `failed` checkpointed run can still be resumed (or cancelled);
+ * - errors are the history's failed attempts (`retry`, `failure`), dead letters the item that failed the run while
+ *   it is still pending; metrics are counted from the journal and the history;
+ * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
+ *   names it) and so no holders, no leases, no `in_progress` items;
+ * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it fails at its next
+ *   commit with `RunStateError`); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
+ * - signals go to the run's mailbox, where the process running it reads them (`signalPollMs`);
+ * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
+ */
+import { existsSync } from 'node:fs';
+import { CancelledError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
+import { assertRunId } from '../../runtime/core/ids.js';
+import {
+  assertRunCursor,
+  assertRunStatus,
+  emptyMetrics,
+  type ContextSnapshot,
+  type DeadLetter,
+  type ErrorRecord,
+  type ListRunsFilter,
+  type PendingWork,
+  type RunMetrics,
+  type RunObserver,
+  type RunRecord,
+  type RunTransition,
+  type SignalReceiver,
+  type WorkItemState,
+  type WorkItemStatus,
+  type WorkerRecord,
+} from '../../runtime/distributed/contracts.js';
+import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
+import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
+import type { EngineItem } from '../../runtime/engine/types.js';
+import type { CheckpointRun } from '../../runtime/stores/contract.js';
+import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
+import { SqliteRunReader, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
+import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import type { RunsStore } from './runs-store.js';
+
+/** A run's journal folded: every item ever enqueued, which were consumed, and the run's history. */
+interface Folded {
+  readonly journal: RunJournal;
+  readonly enqueued: readonly EngineItem[];
+  readonly pending: readonly EngineItem[];
+  readonly consumed: ReadonlySet<string>;
+  readonly history: readonly StepRecord[];
+}
+
+export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
+  readonly kind = 'sqlite';
+  private readonly reader: SqliteRunReader;
+  private readonly feed: SqliteRunFeed;
+
+  private constructor(private readonly store: SqliteCheckpointStore) {
+    this.reader = new SqliteRunReader(store.db);
+    this.feed = new SqliteRunFeed(store, this.reader);
+  }
+
+  /** Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). */
+  static open(file: string): SqliteRunsStore {
+    if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
+    return new SqliteRunsStore(new SqliteCheckpointStore(file, { checkpoints: 'inline' }));
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    assertRunId(runId);
+    const run = this.reader.run(runId);
+    return run ? recordOf(run) : undefined;
+  }
+
+  async listRuns(filter: ListRunsFilter = {}): Promise<RunRecord[]> {
+    if (filter.status !== undefined) assertRunStatus(filter.status);
+    if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit <= 0)) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(filter.limit)}`);
+    if (filter.after !== undefined) assertRunCursor(filter.after);
+    if (filter.status === 'paused') return [];
+    return this.reader
+      .listRuns({
+        ...(filter.status !== undefined ? { status: filter.status } : {}),
+        ...(filter.workflow !== undefined ? { workflow: filter.workflow } : {}),
+        ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+        ...(filter.after !== undefined ? { after: filter.after } : {}),
+      })
+      .map(recordOf);
+  }
+
+  async cancelRun(runId: string, reason?: string): Promise<RunTransition> {
+    const f = await this.fold(runId);
+    const status = f.journal.run.status;
+    if (status === 'cancelled') return { applied: false, status, dropped: [] };
+    if (status === 'completed') throw new RunStateError(`run ${runId} is completed: a finished run's status is final`);
+    const applied = await this.store.cancel(runId, serializeError(new CancelledError(reason ?? 'the run was cancelled')));
+    this.feed.noteWrite();
+    if (!applied) return this.cancelRun(runId, reason);
+    return { applied, status: 'cancelled', dropped: f.pending.map((it) => ({ id: it.id, node: it.node, reason: 'cancelled' })) };
+  }
+
+  async pauseRun(runId: string): Promise<RunTransition> {
+    return this.unsupported(runId, 'paused');
+  }
+
+  async resumeRun(runId: string): Promise<RunTransition> {
+    return this.unsupported(runId, 'resumed');
+  }
+
+  async metrics(runId: string): Promise<RunMetrics> {
+    const f = await this.fold(runId);
+    const run = f.journal.run;
+    const count = (o: StepRecord['outcome']) => f.history.filter((h) => h.outcome === o).length;
+    return {
+      ...emptyMetrics(),
+      enqueued: f.enqueued.length,
+      completed: f.journal.steps.length,
+      retries: count('retry'),
+      failed: count('failed'),
+      deadLettered: this.deadLettersOf(f).length,
+      dropped: run.status === 'completed' ? run.dropped.length : run.status === 'cancelled' ? f.pending.length : 0,
+    };
+  }
+
+  async errors(runId: string): Promise<ErrorRecord[]> {
+    const f = await this.fold(runId);
+    return f.history
+      .filter((h) => h.outcome === 'retry' || h.outcome === 'failed')
+      .map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : 'failure', at: h.finishedAt }));
+  }
+
+  async deadLetters(runId: string): Promise<DeadLetter[]> {
+    return this.deadLettersOf(await this.fold(runId));
+  }
+
+  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+    const f = await this.fold(runId);
+    const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
+    if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
+    if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
+      throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${deltas.length}, got ${String(sinceVersion)}`);
+    }
+    return { deltas: deltas.slice(sinceVersion), version: deltas.length };
+  }
+
+  /** No workers serve a checkpoint file. */
+  async listWorkers(): Promise<WorkerRecord[]> {
+    return [];
+  }
+
+  async itemStates(runId: string): Promise<WorkItemState[]> {
+    const f = await this.fold(runId);
+    const run = f.journal.run;
+    const dead = new Set(this.deadLettersOf(f).map((d) => d.item.id));
+    const attempts = new Map<string, number>();
+    for (const h of f.history) attempts.set(h.itemId, h.attempt);
+    return f.enqueued.map((it) => {
+      const status: WorkItemStatus = f.consumed.has(it.id)
+        ? 'completed'
+        : dead.has(it.id)
+          ? 'dead_lettered'
+          : run.status === 'completed' || run.status === 'cancelled'
+            ? 'dropped'
+            : isParked(it)
+              ? 'parked'
+              : 'pending';
+      return { runId, itemId: it.id, node: it.node, status, attempt: attempts.get(it.id) ?? 1, workerId: undefined, leaseExpiresAt: undefined, notBefore: it.notBefore, updatedAt: run.updatedAt };
+    });
+  }
+
+  async pendingWork(runId: string): Promise<PendingWork[]> {
+    const states = await this.itemStates(runId);
+    const f = await this.fold(runId);
+    const byId = new Map(f.pending.map((it) => [it.id, it]));
+    return states.filter((s) => s.status === 'pending' || s.status === 'parked').map((state) => ({ item: byId.get(state.itemId)!, state }));
+  }
+
+  async stepHistory(runId: string): Promise<StepRecord[]> {
+    return this.store.stepHistory(runId);
+  }
+
+  subscribe(options?: SubscribeOptions): AsyncIterable<EventEnvelope> {
+    return this.feed.subscribe(options);
+  }
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    const r = await this.store.signal(runId, name, payload, key);
+    this.feed.noteWrite();
+    return r;
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    return this.store.pendingSignals(runId);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  private async unsupported(runId: string, verb: string): Promise<never> {
+    await this.fold(runId);
+    throw new UnsupportedOperationError(`run ${runId} is checkpointed in a SQLite file: a local durable run is not ${verb} from outside; stop the process running it and continue it later with resume(store, runId)`);
+  }
+
+  /** The item that failed a `failed` run, while it is still pending (resume runs it again). */
+  private deadLettersOf(f: Folded): DeadLetter[] {
+    if (f.journal.run.status !== 'failed') return [];
+    const last = [...f.history].reverse().find((h) => h.outcome === 'failed');
+    const item = last && f.pending.find((it) => it.id === last.itemId);
+    return last && item ? [{ item, attempts: last.attempt, error: last.error!, at: last.finishedAt }] : [];
+  }
+
+  private async fold(runId: string): Promise<Folded> {
+    assertRunId(runId);
+    const journal = this.reader.journal(runId);
+    if (!journal) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    const enqueued: EngineItem[] = [journal.start];
+    const consumed = new Set<string>();
+    for (const s of journal.steps) {
+      consumed.add(s.itemId);
+      enqueued.push(...s.items);
+    }
+    const done = journal.run.status === 'completed';
+    const pending = done ? [] : enqueued.filter((it) => !consumed.has(it.id));
+    return { journal, enqueued, pending, consumed, history: await this.store.stepHistory(runId) };
+  }
+}
+
+/** A checkpointed run as a {@link RunRecord}. */
+function recordOf(run: CheckpointRun): RunRecord {
+  const final = run.status !== 'running';
+  return {
+    runId: run.runId,
+    workflow: run.workflow,
+    fingerprint: run.fingerprint,
+    status: run.status,
+    input: run.input,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    finishedAt: final ? run.updatedAt : undefined,
+    deadline: run.deadline,
+    output: run.output,
+    error: run.error,
+    dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Reading a SQLite checkpoint file to show its runs (`floxide runs --store sqlite:<file>`, `floxide ui`): pages of
+ * the runs list through the indexes of migration 006 (keyset paging, newest first), a run's journal as committed
+ * (each step's consumed item, delta and enqueued items, in commit order), and `PRAGMA data_version`, which changes
+ * when another connection commits to the file (a cheap check: no page is read).
+ */
+import type Database from 'better-sqlite3';
+import { CorruptStateError } from '../core/errors.js';
+import { safeJsonParse } from '../core/json.js';
+import type { EngineItem } from '../engine/types.js';
+import type { CheckpointRun, CheckpointStatus } from './contract.js';
+import { parseItem, toRecord, type RunRow } from './sqlite.js';
+
+/** A run of the list, with its row number (the order runs were created in this file). */
+export interface ListedRun extends CheckpointRun {
+  readonly runNo: number;
+}
+
+export interface RunPageQuery {
+  readonly status?: CheckpointStatus;
+  readonly workflow?: string;
+  readonly limit?: number;
+  /** Only runs after this one in the order (created_at, run_id descending). */
+  readonly after?: { readonly createdAt: number; readonly runId: string };
+}
+
+/** One committed step as the journal keeps it. */
+export interface JournalStep {
+  readonly itemId: string;
+  readonly seq: number;
+  readonly delta: Record<string, unknown> | undefined;
+  readonly items: readonly EngineItem[];
+}
+
+/** A run with its journal. */
+export interface RunJournal {
+  readonly run: ListedRun;
+  readonly context: unknown;
+  readonly start: EngineItem;
+  readonly steps: readonly JournalStep[];
+}
+
+const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
+
+export class SqliteRunReader {
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo', Database.Statement>;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      byId: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_id = ?`),
+      byNo: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_no = ?`),
+      newRuns: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_no > ? ORDER BY run_no`),
+      journal: db.prepare(
+        `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
+         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+      ),
+      dataVersion: db.prepare('PRAGMA data_version'),
+      lastRunNo: db.prepare('SELECT coalesce(max(run_no), 0) FROM floxide_runs'),
+    };
+  }
+
+  /** Runs newest first, filtered, one page (through floxide_runs_created / _status / _workflow). */
+  listRuns(q: RunPageQuery): ListedRun[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    if (q.workflow !== undefined) {
+      where.push('workflow = ?');
+      args.push(q.workflow);
+    }
+    if (q.after !== undefined) {
+      where.push('(created_at < ? OR (created_at = ? AND run_id < ?))');
+      args.push(q.after.createdAt, q.after.createdAt, q.after.runId);
+    }
+    const sql = `SELECT ${COLUMNS} FROM floxide_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC${q.limit !== undefined ? ' LIMIT ?' : ''}`;
+    if (q.limit !== undefined) args.push(q.limit);
+    return (this.db.prepare(sql).all(...args) as RunRow[]).map(listed);
+  }
+
+  run(runId: string): ListedRun | undefined {
+    const row = this.s.byId.get(runId) as RunRow | undefined;
+    return row ? listed(row) : undefined;
+  }
+
+  runByNo(runNo: number): ListedRun | undefined {
+    const row = this.s.byNo.get(runNo) as RunRow | undefined;
+    return row ? listed(row) : undefined;
+  }
+
+  /** The number of the newest run (0 when there is none). */
+  lastRunNo(): number {
+    return this.s.lastRunNo.pluck().get() as number;
+  }
+
+  /** Runs created after run number `runNo`, oldest first. */
+  runsAfter(runNo: number): ListedRun[] {
+    return (this.s.newRuns.all(runNo) as RunRow[]).map(listed);
+  }
+
+  /** The run and its journal in commit order, read in one transaction; undefined for an unknown run. */
+  journal(runId: string): RunJournal | undefined {
+    return this.db.transaction(() => {
+      const row = this.s.byId.get(runId) as RunRow | undefined;
+      if (!row) return undefined;
+      const steps = (this.s.journal.all({ no: row.run_no }) as { item_id: string; seq: number; delta: string | null; items: string }[]).map((r) => {
+        const items = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
+        if (!Array.isArray(items)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
+        const delta = r.delta === null ? undefined : safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
+        if (delta !== undefined && (delta === null || typeof delta !== 'object' || Array.isArray(delta))) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
+        return { itemId: r.item_id, seq: r.seq, delta: delta as Record<string, unknown> | undefined, items: items as EngineItem[] };
+      });
+      return { run: listed(row), context: safeJsonParse(row.context, `run ${runId} context`), start: parseItem(row.start, runId), steps };
+    })();
+  }
+
+  /** Changes whenever another connection committed to the file since the last call (SQLite's `data_version`). */
+  dataVersion(): number {
+    return this.s.dataVersion.pluck().get() as number;
+  }
+}
+
+function listed(row: RunRow): ListedRun {
+  return { ...toRecord(row, undefined), runNo: row.run_no };
+}

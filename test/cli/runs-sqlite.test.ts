@@ -1,0 +1,189 @@
+/**
+ * Every `floxide runs` command on `--store sqlite:<file>`: a real SQLite checkpoint file written by real
+ * checkpointed runs (a retried run that completed, a run that failed and left a dead letter, a run waiting for
+ * signals), read and driven in-process through runCli (the same code path as the binary).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { runCli } from '../../cli/cli.js';
+import { RetryWorkflow } from '../../examples/retry.js';
+import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
+import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
+import { VoteFlow } from '../fixtures/signals/flows.js';
+import { VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-sqlite-'));
+const file = join(dir, 'runs.db');
+const store = `sqlite:${file}`;
+let writer: SqliteCheckpointStore;
+let voting: Promise<string>;
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
+  return { code, out, err };
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+beforeAll(async () => {
+  writer = new SqliteCheckpointStore(file);
+  expect(await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(1)).runWithCheckpoint(undefined, undefined, writer, 'flaky-1')).toBe('success');
+  const loop = new LoopWorkflow();
+  loop.step.hook = (_ctx, i) => {
+    if (i === 2) throw new Error('step 2 broke');
+  };
+  await expect(bindWorkflow(LoopWorkflowDef, loop).runWithCheckpoint(new LoopCtx(), { i: 0, limit: 4 }, writer, 'loop-1')).rejects.toThrow(/step 2 broke/);
+  voting = bindWorkflow(VoteFlowDef, new VoteFlow()).runWithCheckpoint(undefined, 7, writer, 'vote-1', { signalPollMs: 20 });
+  // fan, then each branch's wait committed its parked item: both now wait for a "vote"
+  await until(async () => (await writer.getRun('vote-1')) !== undefined && (await writer.stepHistory('vote-1')).length === 3);
+});
+
+afterAll(async () => {
+  await writer.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('floxide runs --store sqlite:<file>', () => {
+  it('lists the runs newest first, with filters and as JSON', async () => {
+    const json = await cli('runs', 'list', '--store', store, '--json');
+    expect(json.err).toBe('');
+    expect(json.code).toBe(0);
+    const runs = JSON.parse(json.out) as Array<{ runId: string; status: string; workflow: string; finishedAt?: number }>;
+    expect(runs.map((r) => [r.runId, r.workflow, r.status])).toEqual([
+      ['vote-1', 'VoteFlow', 'running'],
+      ['loop-1', 'LoopWorkflow', 'failed'],
+      ['flaky-1', 'RetryWorkflow', 'completed'],
+    ]);
+    const failed = await cli('runs', 'list', '--store', store, '--status', 'failed', '--json');
+    expect((JSON.parse(failed.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['loop-1']);
+    const one = await cli('runs', 'list', '--store', store, '--workflow', 'RetryWorkflow');
+    expect(one.out).toMatch(/^RUN\s+WORKFLOW/);
+    expect(one.out).toMatch(/flaky-1\s+RetryWorkflow\s+\S+\s+completed/);
+    expect(one.out).not.toMatch(/loop-1/);
+  });
+
+  it('shows a run with its step history (the retried attempt and the process), and its context with --context', async () => {
+    const show = await cli('runs', 'show', 'flaky-1', '--store', store);
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(/status\s+completed/);
+    expect(show.out).toMatch(/output\s+success/);
+    expect(show.out).toMatch(/step history \(2\)/);
+    expect(show.out).toMatch(new RegExp(`flaky\\s+0\\s+1\\s+\\S+:${process.pid}\\s+retry: Error: flaky failure on attempt 1`));
+    expect(show.out).toMatch(/flaky\s+0\s+2\s+\S+\s+terminal/);
+    expect(show.out).toMatch(/errors \(1\)/);
+    expect(show.out).not.toMatch(/workers holding/);
+
+    const json = JSON.parse((await cli('runs', 'show', 'loop-1', '--store', store, '--context', '--json')).out) as {
+      run: { status: string; error: { message: string } };
+      history: Array<{ node: string; itemId: string; outcome: string; workerId: string }>;
+      deadLetters: Array<{ item: { id: string; node: string; input: unknown }; error: { message: string } }>;
+      pending: Array<{ item: { id: string }; state: { status: string } }>;
+      metrics: { completed: number; failed: number; deadLettered: number; enqueued: number };
+      context: { initial: { count: number }; deltas: Array<{ version: number; itemId: string; delta: Record<string, unknown> }> };
+      workers: unknown[];
+    };
+    expect(json.run).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/step 2 broke/) } });
+    expect(json.history.map((h) => [h.node, h.itemId, h.outcome])).toEqual([
+      ['step', '0', 'continue'],
+      ['step', '1', 'continue'],
+      ['step', '2', 'failed'],
+    ]);
+    expect(json.history[0]!.workerId).toMatch(new RegExp(`:${process.pid}$`));
+    expect(json.deadLetters).toEqual([expect.objectContaining({ item: { node: 'step', id: '2', input: { kind: 'more', i: 2, limit: 4 } }, error: expect.objectContaining({ message: 'step 2 broke' }) })]);
+    // the failed item is its dead letter (resume would run it again), not outstanding work
+    expect(json.pending).toEqual([]);
+    expect(json.metrics).toMatchObject({ enqueued: 3, completed: 2, failed: 1, deadLettered: 1 });
+    expect(json.context.initial).toMatchObject({ count: 0 });
+    expect(json.context.deltas.map((d) => [d.version, d.itemId, d.delta.count])).toEqual([
+      [1, '0', 1],
+      [2, '1', 1],
+    ]);
+    expect(json.workers).toEqual([]);
+
+    const text = await cli('runs', 'show', 'loop-1', '--store', store, '--context');
+    expect(text.out).toMatch(/dead letters \(1\)/);
+    expect(text.out).toMatch(/v2 \(item 1\)/);
+  });
+
+  it('shows the waits of a waiting run, signals it, and watches it complete; wait exits 0', async () => {
+    const show = JSON.parse((await cli('runs', 'show', 'vote-1', '--store', store, '--json')).out) as { pending: Array<{ item: { node: string }; state: { status: string } }> };
+    expect(show.pending.map((p) => [p.item.node, p.state.status])).toEqual([
+      ['vote', 'parked'],
+      ['vote', 'parked'],
+    ]);
+    const watching = cli('runs', 'watch', 'vote-1', '--store', store);
+    expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toMatch(/signal vote delivered/);
+    expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toMatch(/already delivered/);
+    await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"a"}', '--store', store);
+    expect(await voting).toBe('a,b');
+    const watched = await watching;
+    expect(watched.code).toBe(0);
+    const lines = watched.out.trim().split('\n');
+    expect(lines[0]).toMatch(/vote-1\s+step\.started\s+fan item 0 attempt 1/);
+    // fan, each wait parking, each wait taking its signal, the join
+    expect(lines.filter((l) => /step\.finished/.test(l)).map((l) => /finished\s+(\w+)/.exec(l)![1])).toEqual(['fan', 'vote', 'vote', 'vote', 'vote', 'tally']);
+    expect(lines[lines.length - 1]).toMatch(/run\.completed\s+output a,b$/);
+
+    const wait = await cli('runs', 'wait', 'vote-1', '--store', store, '--json');
+    expect(wait.code).toBe(0);
+    expect(JSON.parse(wait.out)).toMatchObject({ runId: 'vote-1', status: 'completed', output: 'a,b' });
+  });
+
+  it('watches every run from the start as JSON lines', async () => {
+    const ac = new AbortController();
+    let out = '';
+    const watching = runCli(['runs', 'watch', '--store', store, '--from-start', '--json'], {
+      stdout: { write: (t: string) => ((out += t), out.includes('"run.failed"') && out.includes('"vote-1"') && out.split('run.completed').length === 3 && ac.abort()) },
+      stderr: { write: () => undefined },
+      onStop: (stop) => ac.signal.addEventListener('abort', () => void stop()),
+    });
+    expect(await watching).toBe(0);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l) as { cursor: string; event: { type: string; runId: string } });
+    expect(events.filter((e) => e.event.type === 'run.created').map((e) => e.event.runId)).toEqual(['flaky-1', 'loop-1', 'vote-1']);
+    expect(events.filter((e) => e.event.runId === 'loop-1').map((e) => e.event.type)).toEqual([
+      'run.created',
+      'step.started', 'step.finished',
+      'step.started', 'step.finished',
+      'step.started', 'step.finished',
+      'run.failed',
+    ]);
+  });
+
+  it('cancels a failed run (final); pause and resume are refused with a typed error; versions lists open runs', async () => {
+    const pause = await cli('runs', 'pause', 'loop-1', '--store', store);
+    expect(pause.code).toBe(1);
+    expect(pause.err).toMatch(/checkpointed in a SQLite file.*resume\(store, runId\)/);
+    expect((await cli('runs', 'resume', 'loop-1', '--store', store)).code).toBe(1);
+    const cancel = await cli('runs', 'cancel', 'loop-1', '--store', store, '--reason', 'not needed');
+    expect(cancel.code).toBe(0);
+    expect(cancel.out).toMatch(/run loop-1: cancelled \(1 outstanding item\(s\) dropped\)/);
+    expect((await writer.getRun('loop-1'))?.status).toBe('cancelled');
+    expect((await cli('runs', 'cancel', 'loop-1', '--store', store)).out).toMatch(/already cancelled/);
+    const finished = await cli('runs', 'cancel', 'flaky-1', '--store', store);
+    expect(finished.code).toBe(1);
+    expect(finished.err).toMatch(/completed/);
+    const versions = await cli('runs', 'versions', '--store', store);
+    expect(versions.out).toMatch(/no open runs/);
+  });
+
+  it('says clearly when the run is unknown or the file is missing, and creates no file', async () => {
+    const unknown = await cli('runs', 'show', 'no-such-run', '--store', store);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no-such-run/);
+    const missing = await cli('runs', 'list', '--store', `sqlite:${join(dir, 'missing.db')}`);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no SQLite checkpoint file/);
+    const schedules = await cli('schedule', 'list', '--store', store);
+    expect(schedules.code).toBe(2);
+    expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
+  });
+});
