@@ -14,12 +14,12 @@ import {
 import { ParkedGroups } from '../engine/joins.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
-import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -107,6 +107,7 @@ interface MemRun {
   readonly contextJson: string;
   readonly createdAt: number;
   readonly deadline: number | undefined;
+  readonly traceparent: string | undefined;
   status: RunStatus;
   updatedAt: number;
   finishedAt: number | undefined;
@@ -222,13 +223,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
     this.open();
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const existing = this.runs.get(spec.runId);
     if (existing) {
@@ -252,6 +247,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       contextJson,
       createdAt: now,
       deadline: spec.deadline,
+      traceparent: spec.traceparent,
       status: 'running',
       updatedAt: now,
       finishedAt: undefined,
@@ -392,6 +388,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       workflow: run.workflow,
       fingerprint: run.fingerprint,
       deadline: run.deadline,
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
       itemId: it.itemId,
       node: it.node,
       itemJson: it.json,
@@ -848,11 +845,10 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     this.open();
     const { payload: json } = planSignal(runId, name, payload, key);
     const run = this.runOrThrow(runId);
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+    if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');
-    if (key !== undefined) {
-      if (run.signalKeys.has(key)) return 'duplicate';
-      run.signalKeys.add(key);
-    }
+    if (key !== undefined) run.signalKeys.add(key);
     const now = this.clock();
     const waiting = run.waits.get(name)?.[0];
     const event = { type: 'signal.received' as const, runId: run.runId, at: now, name, ...(key === undefined ? {} : { key }) };
@@ -951,6 +947,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
       error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
       dropped: run.dropped.map((d) => ({ ...d })),
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
     };
   }
 }

@@ -16,6 +16,7 @@ export interface StoredLease {
   readonly workflow: string;
   readonly fingerprint: string;
   readonly deadline: number | undefined;
+  readonly traceparent?: string;
   /** The item's id and node as the store keeps them beside the item (never read from the item's JSON). */
   readonly itemId: string;
   readonly node: string;
@@ -58,6 +59,7 @@ export function decodeLease(s: StoredLease): LeasedItem {
     workflow: s.workflow,
     fingerprint: s.fingerprint,
     deadline: s.deadline,
+    ...(s.traceparent === undefined ? {} : { traceparent: s.traceparent }),
     attempt: s.attempt,
     leaseToken: s.leaseToken,
     leaseExpiresAt: s.leaseExpiresAt,

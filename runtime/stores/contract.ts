@@ -35,6 +35,8 @@ export interface NewCheckpointRun {
   readonly deadline: number | undefined;
   /** The start item (id `"0"`). */
   readonly start: EngineItem;
+  /** The run span's W3C `traceparent` when the run is traced (runtime/core/trace-context.ts). */
+  readonly traceparent?: string;
 }
 
 /** A stored run. */
@@ -57,6 +59,8 @@ export interface CheckpointRun {
   readonly steps: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** The run span's W3C `traceparent`, when the run was started traced: a resume continues that trace. */
+  readonly traceparent?: string;
 }
 
 /** Everything needed to continue a run. */
@@ -198,7 +202,7 @@ export interface CheckpointStore {
   migrate(runId: string, migration: CheckpointMigration): Promise<void>;
   /**
    * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
-   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key` (even once it finished).
    * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
    */
   signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;

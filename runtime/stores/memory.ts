@@ -24,6 +24,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
+import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
 interface MemRun {
@@ -34,6 +35,7 @@ interface MemRun {
   context: string;
   status: CheckpointStatus;
   deadline: number | undefined;
+  traceparent: string | undefined;
   output: string | undefined;
   error: string | undefined;
   dropped: string;
@@ -59,6 +61,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
+    assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     const existing = this.runs.get(run.runId);
     if (existing) {
@@ -74,6 +77,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       context: toJson(run.context, 'the initial context'),
       status: 'running',
       deadline: run.deadline,
+      traceparent: run.traceparent,
       output: undefined,
       error: undefined,
       dropped: '[]',
@@ -202,9 +206,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     const r = this.existing(runId);
-    if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
     const text = toJson(payload, 'the signal payload');
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && r.signals.some((x) => x.key === key)) return 'duplicate';
+    if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
     r.signals.push({ name, payload: text, key, at: Date.now(), itemId: undefined });
     return 'delivered';
   }
@@ -258,6 +263,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       steps: r.steps,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
+      ...(r.traceparent === undefined ? {} : { traceparent: r.traceparent }),
     };
   }
 }

@@ -38,6 +38,7 @@ import {
   type PendingSignal,
   type SignalDelivery,
 } from './contract.js';
+import { assertTraceparent } from '../core/trace-context.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
@@ -45,7 +46,7 @@ import { SqliteHistory } from './sqlite-history.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -122,6 +123,7 @@ export interface RunRow {
   start: string;
   status: string;
   deadline: number | null;
+  traceparent: string | null;
   output: string | null;
   error: string | null;
   dropped: string;
@@ -214,7 +216,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
-    | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
+    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -282,8 +284,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
       insertRun: p(
-        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
       ),
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
@@ -357,6 +359,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
          ON CONFLICT DO NOTHING`,
       ),
+      signalKeyKnown: p('SELECT 1 AS known FROM floxide_signals WHERE run_id = ? AND key = ?'),
       givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
       giveSignal: p(
         `UPDATE floxide_signals SET item_id = ?
@@ -383,6 +386,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         run.deadline ?? null,
         now,
         now,
+        run.traceparent ?? null,
       );
       return true;
     });
@@ -425,6 +429,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
+    assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
@@ -539,6 +544,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);
+      // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+      if (key !== undefined && this.s.signalKeyKnown.get(runId, key) !== undefined) return 'duplicate';
       if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
       return 'duplicate';
     });
@@ -795,5 +802,6 @@ export function toRecord(row: RunRow, progress: { counter: number; steps: number
     steps: progress ? progress.steps : row.steps,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
   };
 }

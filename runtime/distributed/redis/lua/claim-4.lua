@@ -20,7 +20,7 @@
     ARGV[7] fingerprint filter: comma-separated graph fingerprints of the ARGV[5] workflow ('' = every version)
 
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
-    P run:{R}            HASH  status, workflow, fingerprint, deadline, v, last, context, m:redeliveries
+    P run:{R}            HASH  status, workflow, fingerprint, deadline, traceparent, v, last, context, m:redeliveries
     P run:{R}:states     HASH  item states
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:wait:<n>   LIST  parked waits for signal n (a wait that timed out leaves it)
@@ -31,7 +31,7 @@
   Output: a flat array, six entries per leased item (empty when nothing is claimable):
     workflow
     fingerprint
-    "runId\nitemId\nnode\ndeadline|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion"
+    "runId\nitemId\nnode\ndeadline|''\ntraceparent|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion"
     item JSON, as stored (decoded per item by the backend: a corrupt one fails only its item)
     initial context JSON, only while contextVersion <= 1, else ''
     "last delta itemId\ndelta JSON", only when contextVersion > 0, else ''
@@ -95,7 +95,7 @@ local function claimFromRing(workflow)
     if not runId then break end
     n = n - 1
     local R = runKey(runId)
-    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline', 'v', 'last')
+    local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline', 'v', 'last', 'traceparent')
     if meta[1] == 'running' then
       local ready = R .. ':ready'
       while true do
@@ -121,7 +121,7 @@ local function claimFromRing(workflow)
           publish(prefix, runId, startedJson(runId, itemId, node, attempt, workerId, nowText))
           local version = meta[4] or '0'
           local young = version == '0' or version == '1'
-          return meta[2], runId .. '\n' .. itemId .. '\n' .. node .. '\n' .. (meta[3] or '') .. '\n' .. attempt .. '\n' .. token
+          return meta[2], runId .. '\n' .. itemId .. '\n' .. node .. '\n' .. (meta[3] or '') .. '\n' .. (meta[6] or '') .. '\n' .. attempt .. '\n' .. token
             .. '\n' .. leaseExp .. '\n' .. deliveries .. '\n' .. version, json, (young and redis.call('HGET', R, 'context') or ''),
             (version ~= '0' and meta[5] or '')
         end
