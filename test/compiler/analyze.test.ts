@@ -63,9 +63,9 @@ describe('compile-fail fixtures', () => {
     expect(d.hint).toBeTruthy();
   });
 
-  it('has a fixture for every code in the table (except FLX001/FLX004, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
+  it('has a fixture for every code in the table (except FLX001/FLX004/FLX006, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
     const covered = new Set(cases.map((c) => c[1]));
-    for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
+    for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX006' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
   });
 
   it('the shared node classes are clean', () => {
@@ -157,6 +157,19 @@ describe('project problems', () => {
     expect(d.position).toEqual({ file: 'tsconfig.json', line: 2, column: 3 });
     expect(d.hint).toContain('"experimentalDecorators": true');
     expect(r.model.workflows.map((w) => w.name)).toEqual(['NoDecoratorsWorkflow']);
+  });
+
+  it('FLX002: every error tsc reports, also those that depend on the module format (TS1295 in a CommonJS package under verbatimModuleSyntax)', () => {
+    const r = analyzeProject({ cwd: repo, project: `${invalidDir}/FLX002-commonjs-verbatim/tsconfig.json` });
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message.slice(0, 6)}@${d.position!.file}:${d.position!.line}:${d.position!.column}`)).toEqual([
+      'FLX002 TS1295@flow.ts:3:10',
+      'FLX002 TS1295@flow.ts:3:16',
+      'FLX002 TS1295@flow.ts:3:22',
+      'FLX002 TS1295@flow.ts:3:34',
+      'FLX002 TS1287@flow.ts:6:1',
+      'FLX002 TS1287@flow.ts:13:1',
+      'FLX002 TS1287@flow.ts:20:1',
+    ]);
   });
 
   it('FLX004: a missing tsconfig is a diagnostic, not a crash', () => {
