@@ -331,8 +331,10 @@ function runPage(runId) {
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled';
-    buttons.pause.disabled = r.status !== 'running';
-    buttons.resume.disabled = r.status !== 'paused';
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
+    buttons.pause.disabled = !v.pausable || r.status !== 'running';
+    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
     buttons.cancel.disabled = final;
     const m = v.metrics;
     metrics.replaceChildren(
