@@ -1,18 +1,17 @@
 /**
  * `floxide build` as a function: analyse the project, then write one generated module per source file with
  * workflows (or, in check mode, list the stale ones), and optionally the graphs under a docs directory. The CLI is
- * a thin shell over {@link buildProject} and {@link watchProject}.
+ * a thin shell over {@link buildProject}, `watchProject` (./watch.ts) and `formatBuildResult` (./report.ts).
  */
-import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ts } from 'ts-morph';
-import type { Diagnostic, FlowModel, WorkflowModel } from './model.js';
-import { Analyzer, analyzeProject, type AnalysisResult } from './analyze/index.js';
-import { formatDiagnostics, sortDiagnostics } from './diagnostics.js';
-import { dotOf } from './emit/dot.js';
-import { mermaidOf } from './emit/mermaid.js';
+import type { Diagnostic, FlowModel } from './model.js';
+import { Analyzer, type AnalysisResult } from './analyze/index.js';
+import { sortDiagnostics } from './diagnostics.js';
+import { renderDocs } from './docs.js';
 import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
-import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputFile, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
+import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
@@ -81,7 +80,7 @@ export interface BuildResult {
 const emptyWrite = (): WriteResult => ({ written: [], unchanged: [], stale: [] });
 
 /** Resolves and validates the options that do not need analysis. Returns an error message for bad usage. */
-function resolveOptions(opts: BuildOptions): { cwd: string; project: string } | { error: string } {
+export function resolveOptions(opts: BuildOptions): { cwd: string; project: string } | { error: string } {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const project = path.resolve(cwd, opts.project ?? 'tsconfig.json');
   if (!existsSync(project) || !statSync(project).isFile()) return { error: `tsconfig not found: ${project} (pass --project <path to tsconfig.json>)` };
@@ -89,7 +88,8 @@ function resolveOptions(opts: BuildOptions): { cwd: string; project: string } | 
   return { cwd, project };
 }
 
-function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: string }) {
+/** The analysis options of a build's options (paths made absolute). */
+export function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: string }) {
   return { project: resolved.project, cwd: resolved.cwd, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
 }
 
@@ -97,58 +97,12 @@ function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: st
  * Which files the tsconfig includes (parsed without type-checking), so orphan detection never touches files of
  * another project (fixtures, benches) that happen to sit under the same root.
  */
-function projectFileTest(rootDir: string, opts: BuildOptions): (abs: string) => boolean {
+export function projectFileTest(rootDir: string, opts: BuildOptions): (abs: string) => boolean {
   const project = path.resolve(path.resolve(opts.cwd ?? process.cwd()), opts.project ?? 'tsconfig.json');
   const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined };
   const parsed = ts.getParsedCommandLineOfConfigFile(project, { ignoreDeprecations: '6.0' }, host);
   const files = new Set((parsed?.fileNames ?? []).map((f) => path.resolve(rootDir, f)));
   return (abs) => files.has(abs);
-}
-
-/** True when `dir` (recursively, skipping node_modules) holds a file of the project. */
-function hasProjectFile(dir: string, isProjectFile: (abs: string) => boolean): boolean {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const abs = path.join(dir, e.name);
-    if (e.isDirectory() ? e.name !== 'node_modules' && hasProjectFile(abs, isProjectFile) : isProjectFile(abs)) return true;
-  }
-  return false;
-}
-
-/** Docs file stems: the workflow name, or `<source path>.<name>` when two workflows share a name. */
-export function docsStems(workflows: readonly WorkflowModel[]): Map<WorkflowModel, string> {
-  const count = new Map<string, number>();
-  for (const wf of workflows) count.set(wf.name, (count.get(wf.name) ?? 0) + 1);
-  return new Map(
-    workflows.map((wf) => [wf, count.get(wf.name)! > 1 ? `${wf.class.file.replace(/\.[cm]?tsx?$/, '').replace(/[\\/]/g, '_')}.${wf.name}` : wf.name]),
-  );
-}
-
-let vizInstance: Promise<{ renderString(dot: string, opts: { format: string }): string }> | undefined;
-
-/** Renders DOT to SVG offline (Graphviz compiled to WASM). */
-export async function renderSvg(dot: string): Promise<string> {
-  const cached = svgCache.get(dot);
-  if (cached !== undefined) return cached;
-  vizInstance ??= import('@viz-js/viz').then((m) => m.instance());
-  const raw = (await vizInstance).renderString(dot, { format: 'svg' });
-  const svg = raw.endsWith('\n') ? raw : `${raw}\n`;
-  // Rendering is pure, so `--watch` reuses the SVG of graphs that did not change (bounded: a long session stays small).
-  if (svgCache.size >= 2000) svgCache.clear();
-  svgCache.set(dot, svg);
-  return svg;
-}
-const svgCache = new Map<string, string>();
-
-/** The docs files of a model: `<dir>/<stem>.dot`, `.svg`, `.mmd` per workflow. */
-export async function renderDocs(model: FlowModel, docsDir: string): Promise<OutputFile[]> {
-  const files: OutputFile[] = [];
-  for (const [wf, stem] of docsStems(model.workflows)) {
-    const dot = dotOf(wf);
-    files.push({ path: path.join(docsDir, `${stem}.dot`), content: dot });
-    files.push({ path: path.join(docsDir, `${stem}.svg`), content: await renderSvg(dot) });
-    files.push({ path: path.join(docsDir, `${stem}.mmd`), content: mermaidOf(wf) });
-  }
-  return files;
 }
 
 /**
@@ -211,7 +165,8 @@ export async function buildProject(opts: BuildOptions = {}): Promise<BuildResult
   }
 }
 
-function usageResult(message: string, started: number): BuildResult {
+/** The result of a build that could not start (bad usage or an internal error): exit code 2 with the message. */
+export function usageResult(message: string, started: number): BuildResult {
   return {
     exitCode: ExitCode.Usage,
     diagnostics: [],
@@ -227,169 +182,3 @@ function usageResult(message: string, started: number): BuildResult {
   };
 }
 
-/** How a build is reported on the terminal. */
-export interface BuildReport {
-  /** For stdout (the JSON model with `--json`, else the summary). */
-  stdout: string;
-  /** For stderr (diagnostics, stale files, errors). */
-  stderr: string;
-}
-
-/** Formats a build result for the terminal (paths relative to `cwd`). */
-export function formatBuildResult(result: BuildResult, opts: { cwd: string; color: boolean; check?: boolean; json?: boolean }): BuildReport {
-  const rel = (p: string) => path.relative(opts.cwd, p).split(path.sep).join('/') || '.';
-  let out = '';
-  let err = '';
-  for (const e of result.errors) err += `floxide: ${e}\n`;
-  if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd, rootDir: result.rootDir || undefined }).replace(/\n?$/, '\n');
-  const stale = [...result.modules.stale, ...result.versions.stale, ...result.docs.stale];
-  const orphans = opts.check ? result.orphans : [];
-  if (stale.length + orphans.length > 0) {
-    err += `${stale.length + orphans.length} generated file(s) are stale, missing or orphaned; run \`floxide build\`:\n`;
-    for (const f of stale) err += `  ${rel(f)}${existsSync(f) ? ' (stale)' : ' (missing)'}\n`;
-    for (const f of orphans) err += `  ${rel(f)} (orphaned: its source declares no workflow; a build deletes it)\n`;
-  }
-  if (opts.json && result.json !== undefined) out += `${result.json}\n`;
-  else if (result.exitCode === ExitCode.Ok && result.model) {
-    const n = result.model.workflows.length;
-    const files = result.modules.written.length + result.modules.unchanged.length;
-    const docs = result.docs.written.length + result.docs.unchanged.length;
-    if (opts.check) {
-      out += `floxide: ${n} workflow(s) in ${files} module(s) up to date`;
-      if (docs > 0) out += `; ${docs} docs file(s) up to date`;
-    } else {
-      out += `floxide: ${n} workflow(s) in ${files} module(s): ${result.modules.written.length} written, ${result.modules.unchanged.length} unchanged`;
-      if (docs > 0) out += `; docs: ${result.docs.written.length} written, ${result.docs.unchanged.length} unchanged`;
-      if (result.versions.written.length > 0) out += `; versions: ${result.versions.written.length} file(s) written`;
-      if (result.orphans.length > 0) out += `; removed ${result.orphans.length} orphaned module(s): ${result.orphans.map(rel).join(', ')}`;
-    }
-    out += ` (${Math.round(result.durationMs)} ms)\n`;
-    if (!opts.check) for (const v of result.newVersions) if (v.previous) out += `floxide: ${formatNewVersion(v)}\n`;
-  }
-  return { stdout: out, stderr: err };
-}
-
-/** `Flow: new version 9bc1... (from 3f2a...: node polish added; safe for runs in flight)`. */
-export function formatNewVersion(v: VersionNote): string {
-  if (!v.previous) return `${v.workflow}: version ${v.id} recorded (the first)`;
-  const unsafe = v.changes.filter((c) => !c.safe);
-  const what = v.changes.length === 0 ? 'same graph' : v.changes.map((c) => c.text).join(', ');
-  const verdict = unsafe.length === 0 ? 'safe for runs in flight' : `${unsafe.length} change(s) break runs in flight on ${v.previous}`;
-  return `${v.workflow}: new version ${v.id} (from ${v.previous}: ${what}; ${verdict})`;
-}
-
-/** A running `--watch`. */
-export interface WatchHandle {
-  /** Resolves once the first build has finished. */
-  readonly ready: Promise<BuildResult>;
-  close(): void;
-}
-
-/**
- * Builds, then rebuilds whenever a TypeScript file under the project root changes, reusing the analysis
- * (`Analyzer.refresh`) so a one-file edit rebuilds incrementally. `onBuild` gets every result.
- */
-export function watchProject(opts: BuildOptions, onBuild: (result: BuildResult, changed: string[]) => void): WatchHandle {
-  const resolved = resolveOptions(opts);
-  if ('error' in resolved) {
-    const r = usageResult(resolved.error, performance.now());
-    onBuild(r, []);
-    return { ready: Promise.resolve(r), close() {} };
-  }
-  const analyzer = new Analyzer(analyzeOptions(opts, resolved));
-  const outDir = opts.outDir ? path.resolve(resolved.cwd, opts.outDir) : undefined;
-  const docsDir = opts.docs ? path.resolve(resolved.cwd, opts.docs) : undefined;
-  let pending = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let closed = false;
-  const cache: RenderCache = new Map();
-
-  const run = (changed: string[]) =>
-    (running = running.then(async () => {
-      const started = performance.now();
-      let result: BuildResult;
-      try {
-        const analysis = changed.length === 0 ? analyzer.analyze() : analyzer.refresh(changed);
-        result = await buildFromAnalysis(analysis, opts, started, cache, (file, pairs) => analyzer.probeAssignable(file, pairs));
-      } catch (err) {
-        result = usageResult(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, started);
-      }
-      if (!closed) onBuild(result, changed);
-      return result;
-    }));
-
-  // Watch before the first build: changes made while it runs are queued, none is missed.
-  const root = path.dirname(resolved.project);
-  const ignored = (abs: string) =>
-    !/\.(m|c)?tsx?$/.test(abs) ||
-    /\.floxide\.(m|c)?tsx?$/.test(abs) ||
-    abs.split(path.sep).some((part) => part === 'node_modules' || part === '.git') ||
-    (outDir !== undefined && abs.startsWith(outDir + path.sep)) ||
-    (docsDir !== undefined && abs.startsWith(docsDir + path.sep));
-  const onChange = (base: string) => (_event: string, name: string | Buffer | null) => {
-    if (!name) return;
-    const abs = path.resolve(base, name.toString());
-    if (ignored(abs)) return;
-    pending.add(abs);
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const changed = [...pending].sort();
-      pending = new Set();
-      void run(changed);
-    }, 30);
-  };
-  // The root itself (not recursively), and recursively each top-level directory holding project files: never
-  // node_modules or dist, whose size would make the watch slow to set up.
-  const isProjectFile = projectFileTest(root, opts);
-  const topDirs = new Set<string>();
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (!entry.isDirectory() || ['node_modules', 'dist', '.git'].includes(entry.name)) continue;
-    topDirs.add(entry.name);
-  }
-  const watched = [...topDirs].filter((d) => hasProjectFile(path.join(root, d), isProjectFile)).sort();
-  const watchers: FSWatcher[] = [watch(root, onChange(root)), ...watched.map((d) => watch(path.join(root, d), { recursive: true }, onChange(path.join(root, d))))];
-  const ready = run([]) as Promise<BuildResult>;
-  return {
-    ready,
-    close() {
-      closed = true;
-      clearTimeout(timer);
-      for (const w of watchers) w.close();
-    },
-  };
-}
-
-export interface GraphOptions {
-  /** The workflow class name, or `<file>:<name>` (file relative to the project root) when the name is not unique. */
-  workflow: string;
-  format: 'dot' | 'mermaid' | 'svg';
-  project?: string;
-  cwd?: string;
-  color?: boolean;
-}
-
-/** `floxide graph`: analyses the project and renders one workflow's graph. */
-export async function graphOf(opts: GraphOptions): Promise<{ exitCode: ExitCode; stdout: string; stderr: string }> {
-  const resolved = resolveOptions({ project: opts.project, cwd: opts.cwd });
-  if ('error' in resolved) return { exitCode: ExitCode.Usage, stdout: '', stderr: `floxide: ${resolved.error}\n` };
-  let analysis: AnalysisResult;
-  try {
-    analysis = analyzeProject(analyzeOptions({}, resolved));
-  } catch (err) {
-    return { exitCode: ExitCode.Usage, stdout: '', stderr: `floxide: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n` };
-  }
-  const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) return { exitCode: ExitCode.Failed, stdout: '', stderr: formatDiagnostics(analysis.diagnostics, { color: opts.color ?? false, cwd: resolved.cwd, rootDir: analysis.rootDir }) };
-  const sep = opts.workflow.lastIndexOf(':');
-  const [file, name] = sep > 0 ? [opts.workflow.slice(0, sep).split(path.sep).join('/'), opts.workflow.slice(sep + 1)] : [undefined, opts.workflow];
-  const matches = analysis.model.workflows.filter((wf) => wf.name === name && (file === undefined || wf.class.file === file));
-  if (matches.length !== 1) {
-    const known = analysis.model.workflows.map((wf) => `${wf.class.file}:${wf.name}`).join(', ') || 'none';
-    const why = matches.length === 0 ? `no workflow named ${JSON.stringify(opts.workflow)}` : `${matches.length} workflows are named ${JSON.stringify(name)}: use <file>:<name>`;
-    return { exitCode: ExitCode.Failed, stdout: '', stderr: `floxide: ${why} (workflows: ${known})\n` };
-  }
-  const wf = matches[0];
-  const stdout = opts.format === 'mermaid' ? mermaidOf(wf) : opts.format === 'svg' ? await renderSvg(dotOf(wf)) : dotOf(wf);
-  return { exitCode: ExitCode.Ok, stdout, stderr: '' };
-}

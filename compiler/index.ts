@@ -21,7 +21,11 @@ export { generatedModuleFreshness, type ModuleFreshness } from './freshness.js';
 // Emitters, writer and build (the functions behind `floxide build` and `floxide graph`; the bin lives in cli/).
 export { dotOf, mermaidOf, emitWorkflow, type Emitted, type ImportSpec, type ModuleRef } from './emit/index.js';
 export { renderModule, renderModules, writeOutputs, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule, type WriteResult } from './writer.js';
-export { buildProject, buildFromAnalysis, watchProject, graphOf, formatBuildResult, renderDocs, renderSvg, ExitCode, type BuildOptions, type BuildResult, type BuildReport, type WatchHandle, type GraphOptions } from './build.js';
+export { buildProject, buildFromAnalysis, ExitCode, type BuildOptions, type BuildResult } from './build.js';
+export { watchProject, type WatchHandle } from './watch.js';
+export { formatBuildResult, type BuildReport } from './report.js';
+export { renderDocs, renderSvg } from './docs.js';
+export { graphOf, type GraphOptions } from './graph.js';
 // Versions on record and migration of checkpointed runs between them (`floxide runs migrate`).
 export { readRecord, type VersionsRecord, type GraphVersion, type VersionNode } from './versions/record.js';
 export { migrateRun, planMigration, blockingLines, type MigrateRunOptions, type MigrationPlan, type BlockingItem, type PendingWork, type MigratableStore } from './versions/migrate.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { renderSvg } from '../compiler/build.js';
+import { renderSvg } from '../compiler/docs.js';
 import { startUiServer } from '../cli/ui/server.js';
 import { MemoryBackend } from '../runtime/distributed/memory.js';
 import { WorkerPool } from '../runtime/distributed/pool.js';

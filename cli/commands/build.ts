@@ -43,7 +43,7 @@ const buildCommand: CommandFactory = (io: CliIo) =>
     .option('--strict-versions', 'changes that break runs in flight on a recorded version (FLX050-FLX053) are errors, e.g. `floxide build --check --strict-versions` in CI')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: BuildFlags) => {
-      const { buildProject, formatBuildResult, watchProject } = await import('../../compiler/build.js');
+      const [{ buildProject }, { formatBuildResult }, { watchProject }] = await Promise.all([import('../../compiler/build.js'), import('../../compiler/report.js'), import('../../compiler/watch.js')]);
       const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, strictVersions: flags.strictVersions, cwd: io.cwd };
       const report = (result: Awaited<ReturnType<typeof buildProject>>) => {
         const { stdout, stderr } = formatBuildResult(result, { cwd: io.cwd, color: io.color, check: flags.check, json: flags.json });

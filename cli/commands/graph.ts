@@ -21,7 +21,7 @@ const graphCommand: CommandFactory = (io: CliIo) =>
     .option('-p, --project <tsconfig>', 'the tsconfig.json to load, e.g. `--project app/tsconfig.json`', 'tsconfig.json')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, flags: { format: 'dot' | 'mermaid' | 'svg'; project: string }) => {
-      const { graphOf } = await import('../../compiler/build.js');
+      const { graphOf } = await import('../../compiler/graph.js');
       const result = await graphOf({ workflow: name, format: flags.format, project: flags.project, cwd: io.cwd, color: io.color });
       if (result.stdout) io.stdout.write(result.stdout);
       if (result.stderr) io.stderr.write(result.stderr);

@@ -11,6 +11,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { readRunDetails, waitText, waitsOf } from '../run-details.js';
+import { valueText } from '../values-text.js';
 
 const EXAMPLES = `
 Examples:
@@ -52,7 +53,7 @@ export function time(ms: number | undefined): string {
 }
 
 export function short(v: unknown, max = 60): string {
-  const s = v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
+  const s = v === undefined ? '-' : typeof v === 'string' ? v : valueText(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
@@ -173,7 +174,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
         // What each open run waits for (its parked items): a finished run waits for nothing.
         const waits = await Promise.all(runs.map(async (r) => (isFinalRunStatus(r.status) ? [] : waitsOf(await b.pendingWork(r.runId)))));
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), null, 2)}\n`);
+        if (flags.json) return void io.stdout.write(`${valueText(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), 2)}\n`);
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         const result = (r: RunRecord, i: number) =>
           r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : waits[i]!.map((w) => waitText(w, time)).join('; ');
@@ -201,15 +202,15 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const waits = waitsOf(pending);
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${JSON.stringify({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, null, 2)}\n`);
+          io.stdout.write(`${valueText({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
         io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
         if (flags.context) {
-          io.stdout.write(`\ncontext\n  initial  ${JSON.stringify(context.initial)}\n`);
-          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${JSON.stringify(d.delta)}\n`);
+          io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
+          for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
         }
         if (history && history.length > 0) {
           io.stdout.write(`\nstep history (${history.length})\n`);
@@ -293,13 +294,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
-        const options = flags.key === undefined ? {} : { key: flags.key };
-        let delivery;
-        if (isDistributed(b)) delivery = await new Orchestrator(b).signal(runId, name, payload, options);
-        else if (supportsSignals(b)) delivery = await b.signal(runId, name, payload, options.key);
-        else throw new InvalidArgumentError(`the ${b.kind} store does not take signals`);
+        const { sendSignal } = await import('../store/signal.js');
+        const delivery = await sendSignal(b, runId, name, payload, flags.key);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
         io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
         });
@@ -324,7 +320,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const ac = new AbortController();
         io.onStop(() => ac.abort());
         for await (const e of b.subscribe({ signal: ac.signal, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
-          io.stdout.write(flags.json ? `${JSON.stringify(e)}\n` : `${eventLine(e.event)}\n`);
+          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
             break;
@@ -357,7 +353,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           ? (id: string) => new Orchestrator(b).run(id)
           : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
         const run = await waitForFinalRun(read, runId, { timeoutMs, pollMs });
-        io.stdout.write(flags.json ? `${JSON.stringify(run, null, 2)}\n` : runLines(run));
+        io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
       });
     });
@@ -371,7 +367,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .action(async (flags: StoreFlags & { workflow?: string }) => {
       await withStore(io, flags, async (b) => {
         const rows = await openRunsByVersion(b, flags.workflow);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        if (flags.json) return void io.stdout.write(`${valueText(rows, 2)}\n`);
         if (rows.length === 0) return void io.stdout.write('no open runs and no live workers\n');
         io.stdout.write(
           formatTable(

@@ -16,6 +16,7 @@ import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../r
 import type { RunsStore } from '../store/runs-store.js';
 import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { runView } from './views.js';
+import { valueText } from '../values-text.js';
 
 /** A comment line keeps idle streams open through proxies. */
 const KEEPALIVE_MS = 15_000;
@@ -183,7 +184,7 @@ export class LiveRuns {
     let event: string;
     try {
       const view = await runView(this.backend, runId);
-      event = `event: run\ndata: ${JSON.stringify(view)}\n\n`;
+      event = `event: run\ndata: ${valueText(view)}\n\n`;
       w.final = isFinalRunStatus(view.run.status);
     } catch (err) {
       event = `event: failure\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`;

@@ -16,7 +16,7 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { readRunDetails } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
@@ -150,6 +150,8 @@ export interface RunView {
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
+  /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
+  readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
   readonly workers: ReadonlyArray<{ readonly workerId: string; readonly liveness: string; readonly lastSeen: number; readonly items: readonly string[] }>;
 }
@@ -169,11 +171,15 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
       outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore });
     }
   }
+  // Only a run with parked items waits: the items themselves (their signal names) are read for those alone.
+  const parked = states.some((s) => s.status === 'parked') ? waitsOf(await backend.pendingWork(runId)) : [];
+  const waits = parked.map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   return {
     run,
     metrics,
     nodes,
     outstanding,
+    waits,
     history: history?.slice(-LIST_CAP),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),

@@ -34,3 +34,8 @@ export function isFloxideNodesFile(fileName: string, file: string): boolean {
   const m = /(^|\/)runtime\/nodes\/([a-z-]+)\.(d\.)?[cm]?ts$/.exec(fileName);
   return m !== null && m[2] === file && isFloxidePackageFile(fileName);
 }
+
+/** True when a file is floxide's context values module (`EventLog`, `Fixed`: source or published declaration). */
+export function isFloxideValuesFile(fileName: string): boolean {
+  return /(^|\/)runtime\/context\/values\.(d\.)?[cm]?ts$/.test(fileName) && isFloxidePackageFile(fileName);
+}

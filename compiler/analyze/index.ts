@@ -8,7 +8,8 @@ import { ts, type Project } from 'ts-morph';
 import { sortDiagnostics } from '../diagnostics.js';
 import { FLOW_MODEL_VERSION, type Diagnostic, type FlowModel, type WorkflowModel } from '../model.js';
 import type { FileClasses } from './extract.js';
-import { configFileNames, isSkippedFile, loadProject, scopeMatcher, slash, tsDiagnostic, type AnalyzeOptions } from './project.js';
+import { configFileNames, isSkippedFile, loadProject, outOfProjectPaths, scopeMatcher, slash, tsDiagnostic, type AnalyzeOptions } from './project.js';
+import { AnalysisProgram } from './program.js';
 import { probeAssignable } from './probe.js';
 import { ProgramAnalysis } from './session.js';
 
@@ -46,6 +47,7 @@ export class Analyzer {
   private readonly opts: AnalyzeOptions;
   private readonly inScope: (absFile: string) => boolean;
   private project: Project | undefined;
+  private program: AnalysisProgram | undefined;
   private rootDir: string;
   private configPath = '';
   private configDiagnostics: Diagnostic[] = [];
@@ -69,12 +71,14 @@ export class Analyzer {
     this.rootDir = loaded.rootDir;
     if ('error' in loaded) {
       this.project = undefined;
+      this.program = undefined;
       this.fatal = loaded.error;
       this.configDiagnostics = [];
       return this.result();
     }
     this.fatal = undefined;
     this.project = loaded.project;
+    this.program = new AnalysisProgram(loaded.project);
     this.configPath = loaded.configPath;
     this.configDiagnostics = loaded.configDiagnostics;
     this.configFiles = loaded.configFiles;
@@ -98,12 +102,15 @@ export class Analyzer {
       if (fs.existsSync(abs)) {
         if (sf) sf.refreshFromFileSystemSync();
         else if (this.isConfigFile(abs)) project.addSourceFileAtPath(abs);
+        else if (this.program!.has(file)) this.program!.forget([file]);
         else continue;
       } else if (sf) {
         project.removeSourceFile(sf);
         this.files.delete(file);
         this.imports.delete(file);
-      }
+      } else if (this.program!.has(file)) {
+        this.program!.forget([file]);
+      } else continue;
       changed.add(file);
     }
     if (changed.size === 0) return this.result();
@@ -132,8 +139,8 @@ export class Analyzer {
    * the project root) in scope; false when a name does not resolve. All false before a successful `analyze()`.
    */
   probeAssignable(file: string, pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
-    if (!this.project) return pairs.map(() => false);
-    return probeAssignable(this.project, slash(path.resolve(this.rootDir, file)), pairs);
+    if (!this.project || !this.program) return pairs.map(() => false);
+    return probeAssignable(this.project, this.program, slash(path.resolve(this.rootDir, file)), pairs);
   }
 
   private isConfigFile(abs: string): boolean {
@@ -143,7 +150,7 @@ export class Analyzer {
 
   /** Analyses `only` (or every root file) with a fresh checker; other files keep their cached results. */
   private run(only: Set<string> | undefined): void {
-    const program = this.project!.getProgram().compilerObject;
+    const program = this.program!.current();
     const checker = program.getTypeChecker();
     const analysis = new ProgramAnalysis(program, this.rootDir);
     const roots = this.configFiles;
@@ -200,6 +207,7 @@ export class Analyzer {
     const diagnostics: Diagnostic[] = [];
     if (this.fatal) diagnostics.push(this.fatal);
     diagnostics.push(...this.configDiagnostics);
+    if (this.project) diagnostics.push(...outOfProjectPaths(this.opts, this.configPath, this.configFiles));
     const workflows: WorkflowModel[] = [];
     for (const r of this.files.values()) {
       diagnostics.push(...r.diagnostics);

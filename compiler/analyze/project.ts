@@ -1,6 +1,6 @@
 /**
  * Project loading: the user's tsconfig through ts-morph (kept alive for `--watch`), the tsconfig checks (FLX001,
- * FLX004), which files are in scope, and positions relative to the project root.
+ * FLX004), which files are in scope (FLX006 for a requested path the tsconfig does not include), and positions relative to the project root.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -32,8 +32,14 @@ export interface LoadedProject {
 
 /** The files a tsconfig names (include/files minus exclude), absolute with `/`. */
 export function configFileNames(configPath: string): Set<string> {
-  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
-  return new Set((parsed?.fileNames ?? []).map((f) => slash(path.resolve(f))));
+  return new Set(parseConfig(configPath).fileNames.map((f) => slash(path.resolve(f))));
+}
+
+/** The tsconfig as tsc reads it (with `ignoreDeprecations: '6.0'` so pre-6 configs load). */
+function parseConfig(configPath: string): { fileNames: string[]; errors: readonly ts.Diagnostic[] } {
+  let unrecoverable: ts.Diagnostic | undefined;
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => (unrecoverable = d) });
+  return parsed ? { fileNames: parsed.fileNames, errors: parsed.errors } : { fileNames: [], errors: unrecoverable ? [unrecoverable] : [] };
 }
 
 /** Normalises a path to `/` separators. */
@@ -56,14 +62,15 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
   }
   let project: Project;
   try {
-    project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' } });
+    // No dependency resolution: ts-morph's program would parse every dependency only for AnalysisProgram to do it again.
+    project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' }, skipFileDependencyResolution: true });
   } catch (err) {
     return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, undefined) };
   }
   const configDiagnostics: Diagnostic[] = [];
   const configFile = slash(path.relative(rootDir, configPath));
-  for (const d of project.getConfigFileParsingDiagnostics()) {
-    const c = d.compilerObject;
+  const config = parseConfig(configPath);
+  for (const c of config.errors) {
     configDiagnostics.push(tsDiagnostic(c, rootDir) ?? { code: `FLX002`, severity: 'error', message: `TS${c.code}: ${ts.flattenDiagnosticMessageText(c.messageText, '\n')}`, position: { file: configFile, line: 1, column: 1 } });
   }
   if (project.getCompilerOptions().experimentalDecorators !== true) {
@@ -76,7 +83,7 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
       ),
     );
   }
-  return { project, rootDir, configPath, configDiagnostics, configFiles: configFileNames(configPath) };
+  return { project, rootDir, configPath, configDiagnostics, configFiles: new Set(config.fileNames.map((f) => slash(path.resolve(f)))) };
 }
 
 /** Position of `"key"` in a JSON file (1:1 when absent). */
@@ -119,4 +126,23 @@ export function scopeMatcher(opts: AnalyzeOptions): (absFile: string) => boolean
     const f = slash(path.resolve(absFile));
     return roots.some((r) => f === r || f.startsWith(r.endsWith('/') ? r : `${r}/`));
   };
+}
+
+/**
+ * FLX006 for each requested path that holds no file of the project: a file the tsconfig does not include (or
+ * excludes), or a directory without one. Without it, such a build reported "0 workflow(s)" and succeeded.
+ */
+export function outOfProjectPaths(opts: AnalyzeOptions, configPath: string, configFiles: ReadonlySet<string>): Diagnostic[] {
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const config = slash(path.relative(cwd, configPath)) || configPath;
+  const out: Diagnostic[] = [];
+  for (const p of opts.paths ?? []) {
+    const abs = slash(path.resolve(cwd, p));
+    const shown = slash(path.relative(cwd, abs)) || '.';
+    const isDir = fs.existsSync(abs) && fs.statSync(abs).isDirectory();
+    if (isDir ? [...configFiles].some((f) => f.startsWith(abs.endsWith('/') ? abs : `${abs}/`)) : configFiles.has(abs)) continue;
+    const what = isDir ? `no file under ${shown}/ is part of the project: ${config} includes none` : `${shown} is not part of the project: ${config} does not include it`;
+    out.push(diagnostic('FLX006', `${what} (see its "include", "files" and "exclude")`, undefined));
+  }
+  return out;
 }

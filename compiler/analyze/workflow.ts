@@ -13,6 +13,7 @@ import { isExportedByName, type Extractor, type RawField, type RawWorkflow } fro
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
+import { unstorableParts } from './storable.js';
 import type { Payload, TypeTools } from './types.js';
 
 /** What an enclosing workflow needs to know about a nested one. */
@@ -203,6 +204,7 @@ export class WorkflowAnalyzer {
     // Terminals and reachability.
     const order = raw.fields.filter((f) => nodes.has(f.name));
     const terminals = order.filter((f) => !f.edges.some((e) => e.kind !== 'fallback')).map((f) => f.name);
+    this.checkStorable(raw, ctx, nodes, terminals, report);
     // Without a terminal, unless an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
     const danglingEdge = raw.fields.some((f) => f.edges.some((e) => !nodes.has(e.to)));
     if (nodes.size > 0 && terminals.length === 0 && !danglingEdge) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
@@ -329,6 +331,31 @@ export class WorkflowAnalyzer {
     if (!isExportedByName(decl)) report('FLX023', node.field.nameNode, `context ${keyword === 'type' ? 'type alias' : keyword} ${decl.name.text} (inferred from the nodes of ${wfName}) is not exported by name, so the generated module cannot import it`, `write \`export ${keyword} ${decl.name.text}\``);
     const ref: ContextRef = { name: decl.name.text, file: slash(path.relative(this.rootDir, decl.getSourceFile().fileName)), kind: ts.isClassDeclaration(decl) ? 'class' : 'type' };
     return { type, text, ref, fields: ts.isClassDeclaration(decl) ? this.extractor.contextFields(decl, out) : [] };
+  }
+
+  /**
+   * FLX029 at each part of the context, of a node's input or of a terminal's output that storage does not carry
+   * (`storable.ts`): a checkpointed or distributed run would read it back as something else. Nested workflows are
+   * checked as workflows of their own.
+   */
+  private checkStorable(
+    raw: RawWorkflow,
+    ctx: { type: ts.Type | undefined; text: string; ref?: ContextRef },
+    nodes: ReadonlyMap<string, ResolvedNode>,
+    terminals: readonly string[],
+    report: (code: DiagnosticCode, node: ts.Node, message: string, hint?: string) => void,
+  ): void {
+    const c = this.checker;
+    const say = (at: ts.Node, root: string, whose: string, parts: ReturnType<typeof unstorableParts>) => {
+      for (const p of parts) report('FLX029', at, `${root}${p.path} (${whose}) is ${p.what}, which a stored run (checkpointed or distributed) does not read back as such`);
+    };
+    if (ctx.type && ctx.ref) say(raw.context?.node ?? raw.nameNode, ctx.text, `the context of ${raw.name}`, unstorableParts(ctx.type, c, { ownMethods: ctx.ref.kind !== 'class' }));
+    for (const n of nodes.values()) {
+      if (n.kind !== 'node') continue;
+      const name = n.field.name;
+      if (n.input) say(n.field.nameNode, 'input', `of node ${name}`, unstorableParts(n.input, c, { ownMethods: true }));
+      if (terminals.includes(name)) for (const o of n.output?.types ?? []) say(n.field.nameNode, 'output', `of terminal node ${name}`, unstorableParts(o, c, { ownMethods: true }));
+    }
   }
 
   /** Branch checks of one node: discriminated output (FLX015), tags, exhaustiveness (FLX014), arm payloads (FLX013). */

@@ -616,15 +616,15 @@ export function supportsObservation<B extends object = DistributedBackend>(backe
 }
 
 /**
- * Optional: signals for `WaitFor` nodes, and parked items (waits and sleeps). A backend without it refuses a commit
- * that parks an item (see `refuseParked` in step-commit.ts).
+ * Signals for `WaitFor` nodes, and parked items (waits and sleeps): the memory, Redis and Postgres backends keep
+ * them. Optional for other backends (the orchestrator's `signal` refuses a backend without it).
  */
 export interface SignalReceiver {
   /**
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
-   * when it parks. `duplicate` (nothing changes) when the run already received `key`. Throws `RunNotFoundError`,
-   * or `RunStateError` for a finished run.
+   * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
+   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received).
    */
   signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */

@@ -845,11 +845,10 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     this.open();
     const { payload: json } = planSignal(runId, name, payload, key);
     const run = this.runOrThrow(runId);
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+    if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');
-    if (key !== undefined) {
-      if (run.signalKeys.has(key)) return 'duplicate';
-      run.signalKeys.add(key);
-    }
+    if (key !== undefined) run.signalKeys.add(key);
     const now = this.clock();
     const waiting = run.waits.get(name)?.[0];
     const event = { type: 'signal.received' as const, runId: run.runId, at: now, name, ...(key === undefined ? {} : { key }) };

@@ -19,16 +19,6 @@ export interface StepCommitPlan {
   readonly handoff: { readonly workerId: string; readonly leaseMs: number } | undefined;
 }
 
-/**
- * For a backend that does not keep parked items yet: refuses (nothing changes) a commit that parks one, so that a
- * wait or a sleep fails its item instead of firing at once.
- */
-export function refuseParked(p: StepCommitPlan, backend: string): void {
-  if (p.plan.type === 'continue' && p.plan.items.some((it) => it.wait !== undefined || it.notBefore !== undefined)) {
-    throw new InvalidArgumentError(`the ${backend} backend does not keep WaitFor and Sleep items yet: run them on the memory backend or in the local modes`);
-  }
-}
-
 /** Validates and encodes one commit. Throws `InvalidArgumentError` (nothing sent, nothing changed) for bad input. */
 export function planStepCommit(commit: StepCommit): StepCommitPlan {
   if (typeof commit !== 'object' || commit === null) throw new InvalidArgumentError('a commit must be an object');

@@ -4,6 +4,7 @@
  * each other. Cursors are the decimal sequence numbers of the events (1, 2, 3...).
  */
 import { EventsLostError, InvalidArgumentError } from '../core/errors.js';
+import { safeJsonParse, toJson } from '../core/json.js';
 import type { EventEnvelope, EventSubscriber, SubscribeOptions, WorkflowEvent } from './events.js';
 
 export interface EventFeedOptions {
@@ -38,9 +39,9 @@ export class EventFeed implements EventSubscriber {
     return String(this.first + this.events.length - 1);
   }
 
-  /** Appends an event (it must be JSON data) and wakes the subscribers. */
+  /** Appends an event (stored as every store stores values: Date, Map, Set and bigint read back as such). */
   append(event: WorkflowEvent): void {
-    this.events.push([event.runId, JSON.stringify(event)]);
+    this.events.push([event.runId, toJson(event, 'an event')]);
     if (this.events.length > this.retention + Math.max(1024, this.retention >> 3)) {
       const cut = this.events.length - this.retention;
       this.events = this.events.slice(cut);
@@ -65,7 +66,7 @@ export class EventFeed implements EventSubscriber {
       if (next < end) {
         const [run, json] = this.events[next - this.first];
         const seq = next++;
-        if (runId === undefined || run === runId) yield { cursor: String(seq), event: JSON.parse(json) as WorkflowEvent };
+        if (runId === undefined || run === runId) yield { cursor: String(seq), event: safeJsonParse<WorkflowEvent>(json, 'an event') };
         continue;
       }
       await new Promise<void>((resolve) => {

@@ -198,7 +198,7 @@ export interface CheckpointStore {
   migrate(runId: string, migration: CheckpointMigration): Promise<void>;
   /**
    * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
-   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key`.
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key` (even once it finished).
    * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
    */
   signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;

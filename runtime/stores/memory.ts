@@ -202,9 +202,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     const r = this.existing(runId);
-    if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
     const text = toJson(payload, 'the signal payload');
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && r.signals.some((x) => x.key === key)) return 'duplicate';
+    if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
     r.signals.push({ name, payload: text, key, at: Date.now(), itemId: undefined });
     return 'delivered';
   }

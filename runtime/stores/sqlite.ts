@@ -213,7 +213,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
-    | 'insertSignal' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
+    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -356,6 +356,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
          ON CONFLICT DO NOTHING`,
       ),
+      signalKeyKnown: p('SELECT 1 AS known FROM floxide_signals WHERE run_id = ? AND key = ?'),
       givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
       giveSignal: p(
         `UPDATE floxide_signals SET item_id = ?
@@ -538,6 +539,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);
+      // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+      if (key !== undefined && this.s.signalKeyKnown.get(runId, key) !== undefined) return 'duplicate';
       if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
       return 'duplicate';
     });

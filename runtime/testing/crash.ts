@@ -8,6 +8,9 @@
  * store; "after commit k" means the commit is stored and the process died before the next step. A run with n commits
  * has 2n - 1 crash points (after the last commit the run is complete: nothing is left to crash).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { canonicalJson } from '../core/json.js';
 import { FloxideError, RunStateError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/time.js';
@@ -16,91 +19,7 @@ import type { CheckpointStore } from '../stores/contract.js';
 import { MemoryCheckpointStore } from '../stores/memory.js';
 import type { ResumeOptions, Workflow } from '../workflow/bind.js';
 import { VirtualClock } from './clock.js';
-
-/** Where a run was crashed. */
-export interface CrashPoint {
-  /** The commit (1-based, in the run's commit order) the crash is placed at... */
-  readonly commit: number;
-  /** ...before the store applied it (the step ran, its commit is lost) or right after it. */
-  readonly phase: 'before' | 'after';
-  /** The id of the item whose step that commit is (the idempotency key `ctx.itemId` its node saw). */
-  readonly itemId: string;
-  /** The node that ran that step. */
-  readonly node: string;
-}
-
-/** A completed run as the crash test saw it. */
-export interface CrashRunResult<O, C> {
-  /** Where this run was crashed and resumed; undefined for the uninterrupted run. */
-  readonly crash: CrashPoint | undefined;
-  readonly output: O;
-  /** The run's committed context (initial context plus every committed delta). */
-  readonly context: C;
-  /** Names of the test's signals that arrived after the run had completed (they changed nothing). */
-  readonly lateSignals: readonly string[];
-}
-
-/**
- * A signal the outside world sends to the run (a person approving, a webhook calling back): `afterMs` after the run
- * is created, on the run's clock, through `Workflow.signal`. Like the world, it survives the crash: a signal due
- * while the writer is dead is stored for the resumed run to find, as a real one would be.
- */
-export type CrashSignal<S> = {
-  [N in keyof S & string]: {
-    readonly name: N;
-    readonly payload: S[N];
-    /** Idempotency key (the second signal with a key already used is `duplicate`). */
-    readonly key?: string;
-    /** Delay after the run is created, in ms on the run's clock (default 0: at once). */
-    readonly afterMs?: number;
-  };
-}[keyof S & string];
-
-/** What {@link crashAtEveryStep} needs to run one scenario. */
-export interface CrashTest<I, O, C, W = undefined, S = Record<never, never>> {
-  /**
-   * The world outside the workflow for one scenario (a fake mailbox, a payment ledger): made once per scenario, before
-   * its first run, and kept across the crash, as a real outside world is. Default: none.
-   */
-  readonly world?: () => W;
-  /** A new bound workflow, as a freshly started process builds it: called for each run and again for each resume. */
-  readonly workflow: (world: W) => Workflow<I, O, C, S>;
-  /** The run's initial context (a fresh one is asked for each scenario). */
-  readonly context: () => C;
-  readonly input: I;
-  /**
-   * Your check after each completed run, the uninterrupted one included: inspect `world` for side effects that
-   * happened twice. Throw (or fail an `expect`) to report a problem.
-   */
-  readonly check?: (run: CrashRunResult<O, C>, world: W) => void | Promise<void>;
-  /** A new, empty store per scenario (default: a `MemoryCheckpointStore`). It is closed after its scenario. */
-  readonly store?: () => CheckpointStore | Promise<CheckpointStore>;
-  /** Options of every run and resume. With a {@link VirtualClock} as `clock`, each run is driven by `clock.until`. */
-  readonly options?: ResumeOptions;
-  /** The run id used in every scenario (default `"crash-test"`). */
-  readonly runId?: string;
-  /**
-   * Signals sent to the run of every scenario, for workflows with `WaitFor` nodes (without them such a run waits
-   * until its timeout). A signal that arrives after the run completed is ignored (`late` in the report).
-   */
-  readonly signals?: readonly CrashSignal<S>[];
-}
-
-/** One crash point whose resumed run did not match, or failed. */
-export interface CrashFailure {
-  readonly crash: CrashPoint;
-  readonly problem: string;
-}
-
-/** What {@link crashAtEveryStep} ran. */
-export interface CrashTestReport<O, C> {
-  /** The uninterrupted run. */
-  readonly reference: CrashRunResult<O, C>;
-  /** Commits of the uninterrupted run (steps plus the terminal one). */
-  readonly commits: number;
-  /** Every crash point tried, in order. */
-  readonly crashes: readonly CrashPoint[];
-}
+import type { Commit, CrashFailure, CrashOptions, CrashOutcome, CrashPoint, CrashRunResult, CrashScenario, CrashSignal, CrashTest, CrashTestReport, FinishedRun, ReferenceRun } from './crash-test.js';
 
 /** The simulated death of the process that writes to the store. */
 export class SimulatedCrash extends Error {
@@ -120,10 +39,6 @@ export function describeCrash(c: CrashPoint): string {
   return `crash ${c.phase} commit ${c.commit} (item ${c.itemId}, node ${c.node})`;
 }
 
-interface Commit {
-  readonly itemId: string;
-}
-
 /** A store as one crashable process sees it: calls go through `store` until its writer dies at the crash point. */
 interface CrashingStore {
   readonly store: CheckpointStore;
@@ -135,7 +50,7 @@ interface CrashingStore {
  * crashed run writes nothing more (a dead process does not mark its run failed). Without a crash point it records
  * the commits it passes on. `onCreated` is called once the run's record is stored.
  */
-function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'before' | 'after' } | undefined, seen: Commit[], onCreated: () => void): CrashingStore {
+function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'before' | 'after' } | undefined, seen: Commit[], onCreated: () => void, die?: Die): CrashingStore {
   let dead = false;
   const commitMethod = (name: 'commitStep' | 'complete') =>
     async (runId: string, commit: { itemId: string }) => {
@@ -144,11 +59,13 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
       const n = seen.length;
       if (at?.commit === n && at.phase === 'before') {
         dead = true;
+        die?.(seen);
         throw new SimulatedCrash(`crash before commit ${n}`);
       }
       const result = await (store[name] as (runId: string, commit: unknown) => Promise<unknown>).call(store, runId, commit);
       if (at?.commit === n && at.phase === 'after') {
         dead = true;
+        die?.(seen);
         throw new SimulatedCrash(`crash after commit ${n}`);
       }
       return result;
@@ -242,107 +159,183 @@ class SignalSender<S> {
   }
 }
 
+/** The runs of one scenario, wherever they execute (this process, or fresh ones). */
+interface ScenarioRuns<O, C, W> {
+  complete(): Promise<ReferenceRun<O, C>>;
+  crash(at: { commit: number; phase: 'before' | 'after' }): Promise<CrashOutcome>;
+  resume(): Promise<FinishedRun<O, C>>;
+  /** The world, for your check once the scenario's runs are over. */
+  world(): W;
+  close(): Promise<void>;
+}
+
+/** How a crash at a point ends the process's writer: in this process, every later store call throws {@link SimulatedCrash}. */
+export type Die = (seen: readonly Commit[]) => void;
+
+/**
+ * One scenario's runs in this process, over one store: the crashed run and its resume share the store and the
+ * world, and each run gets a new workflow instance (node instances do not survive a crash).
+ */
+export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
+  private readonly stores: { crashing: CrashingStore | undefined; raw: CheckpointStore };
+  private readonly signals: SignalSender<S>;
+  private readonly drive: <T>(work: Promise<T>) => Promise<T>;
+
+  constructor(
+    private readonly test: CrashTest<I, O, C, W, S>,
+    private readonly theWorld: W,
+    store: CheckpointStore,
+    private readonly runId: string,
+    private readonly die?: Die,
+  ) {
+    const clock = test.options?.clock;
+    this.drive = (work) => (clock instanceof VirtualClock ? clock.until(work) : work);
+    this.stores = { crashing: undefined, raw: store };
+    // Any instance of the workflow checks a payload the same way.
+    const wf = test.workflow(theWorld);
+    this.signals = new SignalSender<S>(test.signals ?? [], clock ?? systemClock, (sig, to) => wf.signal(to, runId, sig.name, sig.payload, { key: sig.key }), this.stores);
+  }
+
+  world(): W {
+    return this.theWorld;
+  }
+
+  async complete(): Promise<ReferenceRun<O, C>> {
+    const commits: Commit[] = [];
+    const nodes: Record<string, string> = {};
+    const userOnEvent = this.test.options?.onEvent;
+    const onEvent: NonNullable<ResumeOptions['onEvent']> = (e) => {
+      if (e.type === 'step.started') nodes[e.itemId] = e.node;
+      userOnEvent?.(e);
+    };
+    const wf = this.test.workflow(this.theWorld);
+    this.stores.crashing = crashingStore(this.stores.raw, undefined, commits, () => this.signals.arm(), this.die);
+    const output = await this.drive(wf.runWithCheckpoint(this.test.context(), this.test.input, this.stores.crashing.store, this.runId, { ...this.test.options, onEvent }));
+    const run = await this.finish(wf, output);
+    if (this.signals.errors.length > 0) throw new FloxideError('FLOXIDE_CRASH_TEST', `the uninterrupted run: ${this.signals.errors.join('; ')}`);
+    return { ...run, commits, nodes };
+  }
+
+  async crash(at: { commit: number; phase: 'before' | 'after' }): Promise<CrashOutcome> {
+    const seen: Commit[] = [];
+    this.stores.crashing = crashingStore(this.stores.raw, at, seen, () => this.signals.arm(), this.die);
+    try {
+      await this.drive(this.test.workflow(this.theWorld).runWithCheckpoint(this.test.context(), this.test.input, this.stores.crashing.store, this.runId, this.test.options));
+      return { type: 'completed' };
+    } catch (err) {
+      if (err instanceof SimulatedCrash) return { type: 'crashed', seen };
+      return { type: 'failed', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /** Resumes the crashed run as a new process would. `resend`: this process sends the test's signals again. */
+  async resume(resend = false): Promise<FinishedRun<O, C>> {
+    if (resend) this.signals.arm();
+    const wf = this.test.workflow(this.theWorld);
+    return this.finish(wf, await this.drive(wf.resume(this.stores.raw, this.runId, this.test.options)));
+  }
+
+  /** What the signals could not do (an invalid payload, a store error). */
+  signalErrors(): readonly string[] {
+    return this.signals.errors;
+  }
+
+  private async finish(wf: Workflow<I, O, C, S>, output: O): Promise<FinishedRun<O, C>> {
+    await this.signals.dispose();
+    return { output, context: await wf.storedContext(this.stores.raw, this.runId), lateSignals: [...this.signals.late] };
+  }
+
+  async close(): Promise<void> {
+    await this.signals.dispose();
+    await this.stores.raw.close();
+  }
+}
+
 /**
  * Runs `test` uninterrupted, then crashed at every step boundary in turn and resumed; throws a
  * {@link CrashTestError} naming every crash point whose resumed run failed, gave another output or committed
- * context, or failed your `check`. Resolves with what it ran.
+ * context, or failed your `check`. Resolves with what it ran. With `options.process`, every run is a fresh Node.js
+ * process killed with SIGKILL at its crash point (see {@link CrashOptions}).
  */
-export async function crashAtEveryStep<I, O, C, W = undefined, S = Record<never, never>>(test: CrashTest<I, O, C, W, S>): Promise<CrashTestReport<O, C>> {
+export async function crashAtEveryStep<I, O, C, W = undefined, S = Record<never, never>>(
+  test: CrashTest<I, O, C, W, S>,
+  options?: CrashOptions,
+): Promise<CrashTestReport<O, C>> {
   const runId = test.runId ?? 'crash-test';
-  const newStore = test.store ?? (() => new MemoryCheckpointStore());
-  const makeWorld = test.world ?? (() => undefined as W);
-  const clock = test.options?.clock;
-  const drive = <T>(work: Promise<T>): Promise<T> => (clock instanceof VirtualClock ? clock.until(work) : work);
-  /** The scenario's signals, sent by `wf` (any instance of the workflow checks a payload the same way). */
-  const sender = (wf: Workflow<I, O, C, S>, stores: { crashing: CrashingStore | undefined; raw: CheckpointStore }) =>
-    new SignalSender<S>(test.signals ?? [], clock ?? systemClock, (sig, store) => wf.signal(store, runId, sig.name, sig.payload, { key: sig.key }), stores);
+  const open: (scenario: CrashScenario) => Promise<ScenarioRuns<O, C, W> & { signalErrors?(): readonly string[] }> = options?.process
+    ? (await import('./crash-process.js')).processScenarios(test, options.process, runId)
+    : async (scenario) => {
+        const world = (test.world ?? (() => undefined as W))(scenario);
+        return new LocalScenario(test, world, await (test.store ?? (() => new MemoryCheckpointStore()))(), runId);
+      };
+  const inScenario = async <T>(fn: (runs: ScenarioRuns<O, C, W>) => Promise<T>): Promise<{ value: T; signalErrors: readonly string[] }> => {
+    const dir = await mkdtemp(join(tmpdir(), 'floxide-crash-'));
+    try {
+      const runs = await open({ dir });
+      try {
+        const value = await fn(runs);
+        return { value, signalErrors: runs.signalErrors?.() ?? [] };
+      } finally {
+        await runs.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
 
   // The uninterrupted run: the reference, and how many commits there are to crash at.
-  const world0 = makeWorld();
-  const store0 = await newStore();
-  const commits: Commit[] = [];
-  // Item ids are deterministic (a resumed run numbers its items as the first did): the node of each, from the reference run.
-  const nodes = new Map<string, string>();
-  let reference: CrashRunResult<O, C>;
-  try {
-    const wf = test.workflow(world0);
-    const userOnEvent = test.options?.onEvent;
-    const onEvent: NonNullable<ResumeOptions['onEvent']> = (e) => {
-      if (e.type === 'step.started') nodes.set(e.itemId, e.node);
-      userOnEvent?.(e);
-    };
-    const stores = { crashing: undefined as CrashingStore | undefined, raw: store0 };
-    const signals = sender(wf, stores);
-    stores.crashing = crashingStore(store0, undefined, commits, () => signals.arm());
-    try {
-      const output = await drive(wf.runWithCheckpoint(test.context(), test.input, stores.crashing.store, runId, { ...test.options, onEvent }));
-      await signals.dispose();
-      reference = { crash: undefined, output, context: await wf.storedContext(store0, runId), lateSignals: [...signals.late] };
-    } finally {
-      await signals.dispose();
-    }
-    if (signals.errors.length > 0) throw new FloxideError('FLOXIDE_CRASH_TEST', `the uninterrupted run: ${signals.errors.join('; ')}`);
-  } finally {
-    await store0.close();
-  }
-  await test.check?.(reference, world0);
-  const codec = contextCodecOf<C>(test.workflow(makeWorld()).def);
+  const { value: ref } = await inScenario(async (runs) => {
+    const run = await runs.complete();
+    const reference: CrashRunResult<O, C> = { crash: undefined, output: run.output, context: run.context, lateSignals: run.lateSignals };
+    await test.check?.(reference, runs.world());
+    return { run, reference, codec: contextCodecOf<C>(test.workflow(runs.world()).def) };
+  });
+  const { run, reference, codec } = ref;
   const expected = { output: canonicalJson(reference.output), context: canonicalJson(codec.serialize(reference.context)) };
+  const nodeOf = (itemId: string) => run.nodes[itemId] ?? '?';
 
   const points: Array<{ commit: number; phase: 'before' | 'after' }> = [];
-  for (let k = 1; k <= commits.length; k++) {
+  for (let k = 1; k <= run.commits.length; k++) {
     points.push({ commit: k, phase: 'before' });
-    if (k < commits.length) points.push({ commit: k, phase: 'after' });
+    if (k < run.commits.length) points.push({ commit: k, phase: 'after' });
   }
   const crashes: CrashPoint[] = [];
   const failures: CrashFailure[] = [];
   for (const at of points) {
-    const world = makeWorld();
-    const store = await newStore();
-    const seen: Commit[] = [];
-    const itemOf = (commits: readonly Commit[]) => commits[at.commit - 1]!.itemId;
-    let crash: CrashPoint = { ...at, itemId: itemOf(commits), node: nodes.get(itemOf(commits)) ?? '?' };
-    const crashed = test.workflow(world);
-    const stores = { crashing: undefined as CrashingStore | undefined, raw: store };
-    const signals = sender(crashed, stores);
-    stores.crashing = crashingStore(store, at, seen, () => signals.arm());
-    try {
-      try {
-        await drive(crashed.runWithCheckpoint(test.context(), test.input, stores.crashing.store, runId, test.options));
+    const planned = run.commits[at.commit - 1]!.itemId;
+    let crash: CrashPoint = { ...at, itemId: planned, node: nodeOf(planned) };
+    const { signalErrors } = await inScenario(async (runs) => {
+      const outcome = await runs.crash(at);
+      if (outcome.type === 'completed') {
         failures.push({ crash, problem: 'the run completed without reaching this commit (the run is not deterministic: its steps differ from one run to the next)' });
-        continue;
-      } catch (err) {
-        if (!(err instanceof SimulatedCrash)) {
-          failures.push({ crash, problem: `the run failed before the crash: ${err instanceof Error ? err.message : String(err)}` });
-          continue;
-        }
+        return;
       }
-      crash = { ...crash, itemId: itemOf(seen), node: nodes.get(itemOf(seen)) ?? '?' };
+      if (outcome.type === 'failed') {
+        failures.push({ crash, problem: `the run failed before the crash: ${outcome.message}` });
+        return;
+      }
+      const itemId = outcome.seen[at.commit - 1]?.itemId ?? planned;
+      crash = { ...crash, itemId, node: nodeOf(itemId) };
       crashes.push(crash);
-      const wf = test.workflow(world);
       let result: CrashRunResult<O, C>;
       try {
-        const output = await drive(wf.resume(store, runId, test.options));
-        await signals.dispose();
-        result = { crash, output, context: await wf.storedContext(store, runId), lateSignals: [...signals.late] };
+        const resumed = await runs.resume();
+        result = { crash, ...resumed };
       } catch (err) {
         failures.push({ crash, problem: `the resumed run failed: ${err instanceof Error ? err.message : String(err)}` });
-        continue;
+        return;
       }
       const got = { output: canonicalJson(result.output), context: canonicalJson(codec.serialize(result.context)) };
       if (got.output !== expected.output) failures.push({ crash, problem: `output ${got.output}, uninterrupted ${expected.output}` });
       if (got.context !== expected.context) failures.push({ crash, problem: `committed context ${got.context}, uninterrupted ${expected.context}` });
       try {
-        await test.check?.(result, world);
+        await test.check?.(result, runs.world());
       } catch (err) {
         failures.push({ crash, problem: `your check failed: ${err instanceof Error ? err.message : String(err)}` });
       }
-    } finally {
-      await signals.dispose();
-      for (const problem of signals.errors) failures.push({ crash, problem });
-      await store.close();
-    }
+    });
+    for (const problem of signalErrors) failures.push({ crash, problem });
   }
   if (failures.length > 0) throw new CrashTestError(failures);
-  return { reference, commits: commits.length, crashes };
+  return { reference, commits: run.commits.length, crashes };
 }

@@ -3,7 +3,7 @@
  * against the sources without a prior `npm run build:dist`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -163,6 +163,24 @@ describe('floxide build', () => {
     }
   });
 
+  it('a path the tsconfig does not include is an error (FLX006), not "0 workflow(s)"', async () => {
+    mkdirSync(path.join(dir, 'outside'), { recursive: true });
+    writeFileSync(path.join(dir, 'outside/flow.ts'), GOOD);
+    try {
+      const file = await floxideIn(['build', 'outside/flow.ts']);
+      expect(file.code).toBe(1);
+      expect(file.stdout).toBe('');
+      expect(file.stderr).toContain('error FLX006: outside/flow.ts is not part of the project: tsconfig.json does not include it');
+      const folder = await floxideIn(['build', 'outside', 'src']);
+      expect(folder.code).toBe(1);
+      expect(folder.stderr).toContain('error FLX006: no file under outside/ is part of the project: tsconfig.json includes none');
+      expect(folder.stderr).not.toContain('src');
+      expect(existsSync(path.join(dir, 'outside/flow.floxide.ts'))).toBe(false);
+    } finally {
+      rmSync(path.join(dir, 'outside'), { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on bad usage', async () => {
     const missing = await floxideIn(['build', '--project', 'nope.json']);
     expect(missing.code).toBe(2);
@@ -186,16 +204,17 @@ describe('floxide build', () => {
     expect(top.stdout).toMatch(/graph \[options\] <workflow>/);
   });
 
-  it('--watch rebuilds after an edit and prints the rebuild time', async () => {
+  it('--watch rebuilds after an edit and after each save-by-rename, and prints the rebuild time', async () => {
     const child = spawn(process.execPath, ['--import', tsxLoader, cliSource, 'build', '--watch'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     // generous: the first build loads ts-morph and compiles the CLI through tsx (seen over 30 s at load 13 on 2 cores)
-    const waitFor = (re: RegExp, ms = 60_000) =>
+    const waitFor = (what: RegExp | ((out: string) => boolean), ms = 60_000) =>
       new Promise<void>((resolve, reject) => {
         const t0 = Date.now();
-        const tick = () => (re.test(out) ? resolve() : Date.now() - t0 > ms ? reject(new Error(`timeout waiting for ${re}; got:\n${out}`)) : setTimeout(tick, 50));
+        const seen = () => (typeof what === 'function' ? what(out) : what.test(out));
+        const tick = () => (seen() ? resolve() : Date.now() - t0 > ms ? reject(new Error(`timeout waiting for ${what}; got:\n${out}`)) : setTimeout(tick, 50));
         tick();
       });
     try {
@@ -203,6 +222,20 @@ describe('floxide build', () => {
       writeFileSync(path.join(dir, 'src/flow.ts'), GOOD);
       await waitFor(/file\(s\) changed, rebuilt in \d+ ms/);
       await waitFor(/watching for changes[\s\S]*watching for changes/);
+      expect(readFileSync(path.join(dir, 'src/flow.floxide.ts'), 'utf8')).not.toContain("case 'show':");
+      // As many editors save: write a temporary file, rename it over the source. Twice: the second save is the one a
+      // watch that followed the file (not its directory) no longer saw.
+      const rebuilds = (text: string) => text.match(/file\(s\) changed, rebuilt in \d+ ms[\s\S]*?watching for changes/g)?.length ?? 0;
+      const saveByRename = (text: string) => {
+        writeFileSync(path.join(dir, 'src/.flow.ts.swp'), text);
+        renameSync(path.join(dir, 'src/.flow.ts.swp'), path.join(dir, 'src/flow.ts'));
+      };
+      const waitForRebuilds = (n: number) => waitFor((text) => rebuilds(text) >= n);
+      saveByRename(flow(`  @edge('show') parse = new Parse();\n  show = new Show();`));
+      await waitForRebuilds(2);
+      expect(readFileSync(path.join(dir, 'src/flow.floxide.ts'), 'utf8')).toContain("case 'show':");
+      saveByRename(GOOD);
+      await waitForRebuilds(3);
       expect(readFileSync(path.join(dir, 'src/flow.floxide.ts'), 'utf8')).not.toContain("case 'show':");
     } finally {
       child.kill('SIGINT');

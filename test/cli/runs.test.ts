@@ -69,6 +69,18 @@ describe('floxide runs', () => {
     expect((JSON.parse(filtered.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['cli-a']);
   });
 
+  it('shows values JSON cannot carry as their stored tags (a bigint does not crash it, a Map does not print as {})', async () => {
+    const input = { n: 2n ** 64n, index: new Map([['a', new Date(Date.UTC(2024, 1, 29))]]) };
+    await chain().startDistributed(new CountCtx(), input as unknown as number, backend, 'cli-tags');
+    const show = await cli('runs', 'show', 'cli-tags', '--store', store, '--json');
+    expect(show.code, show.err).toBe(0);
+    expect((JSON.parse(show.out) as { run: { input: unknown } }).run.input).toEqual({ index: { $map: [['a', { $date: '2024-02-29T00:00:00.000Z' }]] }, n: { $bigint: '18446744073709551616' } });
+    const text = await cli('runs', 'show', 'cli-tags', '--store', store);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toContain('{"$bigint":"18446744073709551616"}');
+    expect((await cli('runs', 'cancel', 'cli-tags', '--store', store)).code).toBe(0);
+  });
+
   it('waits with a timeout on a run nobody processes', async () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
@@ -89,13 +101,19 @@ describe('floxide runs', () => {
 });
 
 describe('floxide runs signal', () => {
-  it('refuses a --data that is not JSON (exit 2), and says so on a backend that does not take signals yet', async () => {
-    const bad = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{nope', '--store', store);
+  it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
+    const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--data is not JSON/);
-    const r = await cli('runs', 'signal', 'cli-a', 'approval', '--data', '{"approved":true}', '--store', store);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/redis backend does not take signals yet/);
+    const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/signal approval delivered/);
+    const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // no wait took it (the chain workflow has none): it waits in the run's mailbox
+    const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
+    expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }]);
     const help = await cli('runs', 'signal', '--help');
     expect(help.out).toMatch(/--key <key>/);
   });

@@ -49,6 +49,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX026-misplaced.ts', 'FLX026', 9, 3],
   ['FLX027-cycle.ts', 'FLX027', 8, 3],
   ['FLX028-signal-name.ts', 'FLX028', 10, 17],
+  ['FLX029-unstorable.ts', 'FLX029', 32, 3],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
 ];
 
@@ -62,9 +63,9 @@ describe('compile-fail fixtures', () => {
     expect(d.hint).toBeTruthy();
   });
 
-  it('has a fixture for every code in the table (except FLX001/FLX004, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
+  it('has a fixture for every code in the table (except FLX001/FLX004/FLX006, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
     const covered = new Set(cases.map((c) => c[1]));
-    for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
+    for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX006' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
   });
 
   it('the shared node classes are clean', () => {
@@ -86,6 +87,15 @@ describe('compile-fail fixtures', () => {
       ['FLX021', 'success edge target "b" of MissingNodeWorkflow is not a node: its type string is not a @node class'],
     ]);
     expect(diagsOf('FLX002-decorator-syntax.ts').map((d) => [d.code, d.message])).toEqual([['FLX002', 'TS1135: Argument expression expected.']]);
+  });
+
+  it('FLX029: names the path of each value storage does not carry, and nothing it carries (Date, Map, Set, bigint, EventLog, the context class\'s methods)', () => {
+    const tail = 'which a stored run (checkpointed or distributed) does not read back as such';
+    expect(diagsOf('FLX029-unstorable.ts').map((d) => [d.code, d.position!.line, d.position!.column, d.message])).toEqual([
+      ['FLX029', 30, 38, `Handlers.onDone (the context of UnstorableWorkflow) is a function, ${tail}`],
+      ['FLX029', 32, 3, `input.total (of node price) is Money, an object with methods (format()), ${tail}`],
+      ['FLX029', 32, 3, `output.tag (of terminal node price) is a symbol, ${tail}`],
+    ]);
   });
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {
@@ -147,6 +157,19 @@ describe('project problems', () => {
     expect(d.position).toEqual({ file: 'tsconfig.json', line: 2, column: 3 });
     expect(d.hint).toContain('"experimentalDecorators": true');
     expect(r.model.workflows.map((w) => w.name)).toEqual(['NoDecoratorsWorkflow']);
+  });
+
+  it('FLX002: every error tsc reports, also those that depend on the module format (TS1295 in a CommonJS package under verbatimModuleSyntax)', () => {
+    const r = analyzeProject({ cwd: repo, project: `${invalidDir}/FLX002-commonjs-verbatim/tsconfig.json` });
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message.slice(0, 6)}@${d.position!.file}:${d.position!.line}:${d.position!.column}`)).toEqual([
+      'FLX002 TS1295@flow.ts:3:10',
+      'FLX002 TS1295@flow.ts:3:16',
+      'FLX002 TS1295@flow.ts:3:22',
+      'FLX002 TS1295@flow.ts:3:34',
+      'FLX002 TS1287@flow.ts:6:1',
+      'FLX002 TS1287@flow.ts:13:1',
+      'FLX002 TS1287@flow.ts:20:1',
+    ]);
   });
 
   it('FLX004: a missing tsconfig is a diagnostic, not a crash', () => {

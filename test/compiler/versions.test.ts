@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildProject, formatBuildResult, type BuildResult } from '../../compiler/build.js';
+import { buildProject, type BuildResult } from '../../compiler/build.js';
+import { formatBuildResult } from '../../compiler/report.js';
 import { compareVersions, isCompatible } from '../../compiler/versions/compare.js';
 import { emptyRecord, parseRecord, recordVersions, renderRecord, type GraphVersion } from '../../compiler/versions/record.js';
 import { makeProject, repo } from '../tooling/project.js';

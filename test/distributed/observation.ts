@@ -96,6 +96,19 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       expect(events.every((e) => e.runId === 'e1' && typeof e.at === 'number')).toBe(true);
     });
 
+    it("gives the completed run's output in its event as it was: a Date, a Map and a bigint stay what they were", async () => {
+      const seen = collect(b, { runId: 'v1' }, finalOf('v1'));
+      await b.createRun(run('v1'));
+      const [l1] = await b.claim('w1', 1, 30_000);
+      const output = { at: new Date(Date.UTC(2024, 1, 29)), index: new Map([['a', 1n]]) };
+      await b.commitStep({ runId: 'v1', itemId: '0', leaseToken: l1!.leaseToken, outcome: { type: 'terminal', output, items: [], arrivals: [], delta: undefined } });
+      const done = (await seen).map((e) => e.event).find((e) => e.type === 'run.completed');
+      expect(done).toMatchObject({ type: 'run.completed', output });
+      const got = (done as { output: typeof output }).output;
+      expect(got.at).toBeInstanceOf(Date);
+      expect(got.index.get('a')).toBe(1n);
+    });
+
     it('resumes after a cursor with nothing lost or repeated, and filters by run', async () => {
       await drive('c1');
       await drive('c2');

@@ -24,7 +24,7 @@ const backends: Array<[string, () => Promise<Opened>]> = [
     const backend = new MemoryBackend();
     return { backend, killConnections: async () => 0, dispose: () => backend.close() };
   }],
-  ...REAL_BACKENDS.filter((n) => n === 'redis').map((name): [string, () => Promise<Opened>] => [name, () => openTestBackend(name, 'sig')]),
+  ...REAL_BACKENDS.map((name): [string, () => Promise<Opened>] => [name, () => openTestBackend(name, 'sig')]),
 ];
 
 describe.each(backends)('signals on %s', (_name, openBackend) => {
@@ -86,6 +86,9 @@ describe.each(backends)('signals on %s', (_name, openBackend) => {
       const rec = await orch.waitForCompletion(runId, { timeoutMs: 30_000 });
       expect(rec.output).toBe(`approved by r${round}`);
       expect(await orch.pendingSignals(runId)).toEqual([]);
+      // a retried delivery after the run finished is still a duplicate; a new signal is refused
+      expect(await orch.signal(runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      await expect(orch.signal(runId, 'approval', { approved: false, by: 'late' }, { key: 'new' })).rejects.toBeInstanceOf(RunStateError);
     }
   });
 

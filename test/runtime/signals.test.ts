@@ -145,6 +145,9 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
       }
       expect(await wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
       await expect(r.p).resolves.toBe(`approved by r${round}`);
+      // a retried delivery after the run finished is still a duplicate; a new signal is refused
+      expect(await wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      await expect(wf.signal(store, runId, 'approval', { approved: false, by: 'late' }, { key: 'new' })).rejects.toBeInstanceOf(RunStateError);
     }
     await store.close();
   });

@@ -10,6 +10,7 @@ import { crashAtEveryStep, CrashTestError, VirtualClock, type CrashSignal } from
 import { PaymentsCtx, PaymentService, PaymentsWorkflow, type Order } from '../../examples/payments.js';
 import { PaymentsWorkflowDef } from '../../examples/payments.floxide.js';
 import { EXAMPLES } from '../equivalence/cases.js';
+import { keyedPayments, randomlyKeyedPayments } from './payments-crash.js';
 import { ApprovalFlow, SleepFlow, VoteFlow, type Decision } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 
@@ -70,6 +71,42 @@ describe('crashAtEveryStep', () => {
   it.each(examples.map((c) => [c.name, c] as const))('passes on the example %s', async (_name, c) => {
     const report = await crashAtEveryStep({ workflow: () => c.make().wf, context: () => c.make().ctx, input: c.make().input });
     expect(report.crashes.length).toBe(2 * report.commits - 1);
+  });
+
+  // Each scenario spawns 2 processes (tsx loads the sources): slow on a loaded machine.
+  describe('in fresh processes killed with SIGKILL', { timeout: 300_000 }, () => {
+    const module = new URL('./payments-crash.ts', import.meta.url);
+
+    it('passes when the charge is keyed by the step: every crash point, each run a new process over a SQLite file', async () => {
+      const report = await crashAtEveryStep(keyedPayments, { process: { module, export: 'keyedPayments' } });
+      expect(report.reference.output).toBe('charged A-1, B-2: 1650 cents');
+      expect(report.reference.context.chargedCents).toBe(1650);
+      expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual([
+        'before 1 split',
+        'after 1 split',
+        'before 2 charge',
+        'after 2 charge',
+        'before 3 charge',
+        'after 3 charge',
+        'before 4 summary',
+      ]);
+    });
+
+    it('finds the planted bug: the killed process charged, its resumed successor charges again', async () => {
+      const err = await crashAtEveryStep(randomlyKeyedPayments, { process: { module, export: 'randomlyKeyedPayments' } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(CrashTestError);
+      expect((err as CrashTestError).failures.map((f) => `${f.crash.phase} ${f.crash.commit} ${f.crash.node}: ${f.problem}`)).toEqual([
+        'before 2 charge: your check failed: charged A-1,A-1,B-2, expected A-1,B-2 once each',
+        'before 3 charge: your check failed: charged A-1,B-2,B-2, expected A-1,B-2 once each',
+      ]);
+    });
+
+    it('names a module without the export', async () => {
+      await expect(crashAtEveryStep(keyedPayments, { process: { module, export: 'nope' } })).rejects.toThrow(/has no export "nope" that is a crash test/);
+    });
   });
 
   describe('signals and durable sleeps', () => {

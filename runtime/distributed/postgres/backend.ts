@@ -52,6 +52,7 @@ import {
   type ScheduleDefinition,
   type ScheduleRecord,
   type ScheduleStore,
+  type SignalReceiver,
   type StepCommit,
   type WorkItemState,
   type WorkItemStatus,
@@ -64,7 +65,9 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { assertEngineItem } from '../../engine/validate.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
-import { planStepCommit, refuseParked, type StepCommitPlan } from '../step-commit.js';
+import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
+import { planSignal } from '../signal-plan.js';
+import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
@@ -119,7 +122,7 @@ export interface PurgeOptions {
   readonly limit?: number;
 }
 
-const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'completed', 'failed', 'dead_lettered', 'dropped'];
+const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'parked', 'completed', 'failed', 'dead_lettered', 'dropped'];
 const INVALID_ARGUMENT_SQLSTATE = 'FX001';
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
@@ -172,6 +175,17 @@ function opt<T>(v: T | null | undefined): T | undefined {
   return v === null ? undefined : v;
 }
 
+/** `url` with `application_name` set to `name` (unchanged when it is not a URL: then the config's name applies). */
+function named(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    u.searchParams.set('application_name', name);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -184,7 +198,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -244,7 +258,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (err) => onError?.(err));
-    const backend = new PostgresBackend(pool, schema, retain, size, (applicationName) => new driver.Client({ ...config, application_name: applicationName }));
+    // (pg lets a connection string's application_name win over the config's: the subscription's name is set there)
+    const newClient = (applicationName: string): pg.Client =>
+      new driver.Client({ ...config, ...(config.connectionString !== undefined ? { connectionString: named(config.connectionString, applicationName) } : {}), application_name: applicationName });
+    const backend = new PostgresBackend(pool, schema, retain, size, newClient);
     try {
       const client = await pool.connect();
       try {
@@ -332,7 +349,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       attempt: row.attempt,
       workerId: opt(row.worker_id),
       leaseExpiresAt: row.status === 'in_progress' ? opt(row.lease_expires_at) : undefined,
-      notBefore: row.status === 'waiting_retry' ? opt(row.not_before) : undefined,
+      notBefore: row.status === 'waiting_retry' || row.status === 'parked' ? opt(row.not_before) : undefined,
       updatedAt: row.updated_at,
     };
   }
@@ -718,6 +735,27 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     return this.schedules.advanceSchedule(id, from, advance);
   }
 
+  // ---- SignalReceiver
+
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    const p = planSignal(runId, name, payload, key);
+    const [row] = await this.run<{ result: { status: 'not_found' | 'final' | 'duplicate' | 'delivered'; runStatus?: string } }>('signal.sql', [p.runId, p.name, p.payload, p.key ?? null], 'signal');
+    const r = row!.result;
+    if (r.status === 'delivered' || r.status === 'duplicate') return r.status;
+    if (r.status === 'not_found') throw this.notFound(runId);
+    if (r.status === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r.runStatus) });
+    throw replyError({ code: 'unexpected', what: 'signal', reply: r });
+  }
+
+  async pendingSignals(runId: string): Promise<PendingSignal[]> {
+    assertRunId(runId);
+    const rows = await this.run<{ name: string | null; payload: string; key: string | null; at: number }>('pending_signals.sql', [runId], 'pendingSignals');
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows
+      .filter((r) => r.name !== null)
+      .map((r) => ({ name: r.name!, payload: parseStoredJson(r.payload, 'signal payload'), key: r.key ?? undefined, at: Number(r.at) }));
+  }
+
   // ---- StepCommitter
 
   /**
@@ -725,7 +763,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
    * path and the successor hand-off ({@link StepCommit.handoff}) that only `commit_steps` implements.
    */
   async commitStep(commit: StepCommit): Promise<CommitResult> {
-    const payload = encodeCommit(plannedHere(commit));
+    const payload = encodeCommit(planStepCommit(commit));
     const [row] = await this.run<{ results: RawCommitResult[] }>('commit_steps.sql', [JSON.stringify([payload])], 'commitStep');
     const raw = row!.results[0];
     if (raw === undefined) throw new StoreError('commit_steps answered no result for one commit');
@@ -747,7 +785,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const payloads: EncodedCommit[] = [];
     commits.forEach((commit, i) => {
       try {
-        payloads.push(encodeCommit(plannedHere(commit)));
+        payloads.push(encodeCommit(planStepCommit(commit)));
         sent.push(i);
       } catch (error) {
         if (!(error instanceof InvalidArgumentError)) throw error;
@@ -874,6 +912,8 @@ interface EncodedCommit {
   token: string;
   type: CommitPlan['type'];
   items: readonly PlannedItem[];
+  /** Parked items (waits, sleeps), absent when there are none: such a commit never takes the fast path. */
+  parked?: readonly PlannedItem[];
   arrivals: ReadonlyArray<{ group: string; index: number; size: number; node: string | null; json: string }>;
   delta: string | null;
   output: string | null;
@@ -887,22 +927,18 @@ interface EncodedCommit {
   handoff?: { workerId: string; leaseMs: number };
 }
 
-/** {@link planStepCommit}, refusing parked items (this backend does not keep them yet). */
-function plannedHere(commit: StepCommit): StepCommitPlan {
-  const p = planStepCommit(commit);
-  refuseParked(p, 'Postgres');
-  return p;
-}
-
 /** A planned commit ({@link planStepCommit}) as the JSON payload of `commit_steps`. */
 function encodeCommit(c: StepCommitPlan): EncodedCommit {
   const plan = c.plan;
+  const all = plan.type === 'continue' ? plan.items : [];
+  const parked = all.some((it) => it.notBefore !== undefined || it.wait !== undefined) ? all.filter((it) => it.notBefore !== undefined || it.wait !== undefined) : undefined;
   return {
     runId: c.runId,
     itemId: c.itemId,
     token: c.leaseToken,
     type: plan.type,
-    items: plan.type === 'continue' ? plan.items : [],
+    items: parked === undefined ? all : all.filter((it) => it.notBefore === undefined && it.wait === undefined),
+    ...(parked === undefined ? {} : { parked }),
     arrivals: plan.type === 'continue' ? plan.arrivals.map((a) => ({ group: a.group, index: a.index, size: a.size, node: a.node ?? null, json: a.json })) : [],
     delta: (plan.type === 'continue' || plan.type === 'terminal') && plan.delta !== undefined ? plan.delta : null,
     output: plan.type === 'terminal' ? plan.output : null,

@@ -28,6 +28,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 3, file: '0003_run_pages.sql' },
   { version: 4, file: '0004_versions.sql' },
   { version: 5, file: '0005_events.sql' },
+  { version: 6, file: '0006_parked.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
@@ -42,6 +43,7 @@ export const POSTGRES_FUNCTIONS: readonly string[] = [
   'commit_one',
   'commit_steps',
   'transition_run',
+  'signal_run',
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,6 +1,6 @@
 -- itemStates / itemState / pendingWork: a run's items in enqueue order.
 -- Parameters: $1 run_id, $2 item_id | NULL (all items), $3 true = only outstanding items (pending, in_progress,
---   waiting_retry).
+--   waiting_retry, parked).
 -- Returns: no row for an unknown run; otherwise at least one row, with NULL item columns when nothing matched.
 -- Locking: none (snapshot read).
 SELECT r.run_id AS run, i.*

@@ -1,6 +1,6 @@
 -- purgeFinished: deletes up to $2 runs that finished at least $1 ms ago (server clock), oldest first, with every
--- row that belongs to them (items, commit markers, deltas, errors, dead letters, step history, events; finished runs
--- have no join or rotation rows left). events_purged keeps the position of the newest event it deleted.
+-- row that belongs to them (items, commit markers, deltas, errors, dead letters, step history, events, signals and
+-- their keys; finished runs have no join or rotation rows left). events_purged keeps the position of the newest event it deleted.
 -- Parameters: $1 retention ms, $2 batch limit. Returns: one row, `purged` = number of runs deleted.
 -- Locking: the deleted rows; runs being deleted by a concurrent purge are skipped (SKIP LOCKED).
 WITH gone AS (
@@ -21,6 +21,10 @@ WITH gone AS (
   DELETE FROM errors WHERE run_id IN (SELECT run_id FROM gone)
 ), l AS (
   DELETE FROM dead_letters WHERE run_id IN (SELECT run_id FROM gone)
+), s AS (
+  DELETE FROM signals WHERE run_id IN (SELECT run_id FROM gone)
+), k AS (
+  DELETE FROM signal_keys WHERE run_id IN (SELECT run_id FROM gone)
 ), h AS (
   DELETE FROM steps WHERE run_id IN (SELECT run_id FROM gone)
 ), heads AS (

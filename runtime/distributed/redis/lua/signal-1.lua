@@ -25,8 +25,8 @@
 
   Output:
     { 'not_found' }          unknown run
+    'duplicate'              the key was received before (nothing changes; also once the run is final)
     { 'final', status }      the run is final (nothing changes)
-    'duplicate'              the key was received before (nothing changes)
     'delivered'              given to a wait, or kept in the mailbox
 ]]
 --! include common.lua
@@ -39,8 +39,10 @@ local R = prefix .. 'run:{' .. runId .. '}'
 local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
+-- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
+if hasKey and redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
 if isFinal(status) then return { 'final', status } end
-if hasKey and redis.call('SADD', R .. ':sigkeys', key) == 0 then return 'duplicate' end
+if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 local now, nowText = nowMs()
 local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
   .. ',"type":"signal.received"' .. (hasKey and (',"key":' .. cjson.encode(key)) or '')

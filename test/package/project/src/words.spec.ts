@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow } from 'floxide';
 import { crashAtEveryStep } from 'floxide/testing';
 import { MODES, runAllModes, runJournalInAllModes } from './modes.js';
-import { Tally, WordsWorkflow } from './words.js';
-import { WordsWorkflowDef } from './words.floxide.js';
+import { wordsCrash } from './words-crash.js';
 
 describe('the installed floxide inside vitest', () => {
   it('gives the same output and context in every mode', async () => {
@@ -21,8 +19,15 @@ describe('the installed floxide inside vitest', () => {
   });
 
   it('resumes to the same result after a crash at every step boundary (floxide/testing)', async () => {
-    const report = await crashAtEveryStep({ workflow: () => bindWorkflow(WordsWorkflowDef, new WordsWorkflow()), context: () => new Tally(), input: 'a bb ccc' });
+    const report = await crashAtEveryStep(wordsCrash);
     expect(report.reference.output).toBe('A BB CCC: 1 2 3');
+    expect(report.crashes.length).toBe(2 * report.commits - 1);
+  });
+
+  it('and in fresh processes killed with SIGKILL at every step boundary (the package\'s child script, tsx for this module)', { timeout: 200_000 }, async () => {
+    const report = await crashAtEveryStep(wordsCrash, { process: { module: new URL('./words-crash.ts', import.meta.url), export: 'wordsCrash' } });
+    expect(report.reference.output).toBe('A BB CCC: 1 2 3');
+    expect(report.reference.context.seen).toEqual(['a', 'bb', 'ccc']);
     expect(report.crashes.length).toBe(2 * report.commits - 1);
   });
 });

@@ -10,7 +10,7 @@
 --   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
 --   Runs with nothing claimable cost one index probe each, so a claim reads O(in-flight + max) rows. enable_sort is
 --   off so the planner always walks the rotation index.
--- Events: step.started per leased item (record_events, last; its head row locks are the only locks a claim waits for).
+-- Events: timer.fired / wait.timedOut per leased parked item (its time came), step.started per leased item (record_events, last; its head row locks are the only locks a claim waits for).
 -- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
@@ -37,11 +37,11 @@ BEGIN
     v_next_n := '{}';
     FOR v_rec IN
       WITH picked AS MATERIALIZED (
-        SELECT p.o, p.run_id, p.item_id FROM (
-          SELECT NULL::bigint AS o, q.run_id, j.item_id
+        SELECT p.o, p.run_id, p.item_id, p.was, p.wait_name FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id, j.was, j.wait_name
           FROM queue_runs q
           CROSS JOIN LATERAL (
-            SELECT j.item_id FROM items j
+            SELECT j.item_id, j.status AS was, j.wait_name FROM items j
             WHERE j.run_id = q.run_id AND j.due_at <= v_now
             ORDER BY j.due_at, j.seq
             LIMIT 1
@@ -50,11 +50,11 @@ BEGIN
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL
-        SELECT p.o, p.run_id, p.item_id FROM (
-          SELECT NULL::bigint AS o, q.run_id, j.item_id
+        SELECT p.o, p.run_id, p.item_id, p.was, p.wait_name FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id, j.was, j.wait_name
           FROM queue_runs q
           CROSS JOIN LATERAL (
-            SELECT j.item_id FROM items j
+            SELECT j.item_id, j.status AS was, j.wait_name FROM items j
             WHERE j.run_id = q.run_id AND j.due_at <= v_now
             ORDER BY j.due_at, j.seq
             LIMIT 1
@@ -63,11 +63,11 @@ BEGIN
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL
-        SELECT p.o, p.run_id, p.item_id FROM (
-          SELECT NULL::bigint AS o, q.run_id, j.item_id
+        SELECT p.o, p.run_id, p.item_id, p.was, p.wait_name FROM (
+          SELECT NULL::bigint AS o, q.run_id, j.item_id, j.was, j.wait_name
           FROM queue_runs q
           CROSS JOIN LATERAL (
-            SELECT j.item_id FROM items j
+            SELECT j.item_id, j.status AS was, j.wait_name FROM items j
             WHERE j.run_id = q.run_id AND j.due_at <= v_now
             ORDER BY j.due_at, j.seq
             LIMIT 1
@@ -76,11 +76,11 @@ BEGIN
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL
-        SELECT p.o, p.run_id, p.item_id FROM (
-          SELECT s.o, s.run_id, j.item_id
+        SELECT p.o, p.run_id, p.item_id, p.was, p.wait_name FROM (
+          SELECT s.o, s.run_id, j.item_id, j.was, j.wait_name
           FROM unnest(v_round) WITH ORDINALITY AS s(run_id, o)
           CROSS JOIN LATERAL (
-            SELECT j.item_id FROM items j
+            SELECT j.item_id, j.status AS was, j.wait_name FROM items j
             WHERE j.run_id = s.run_id AND j.due_at <= v_now
             ORDER BY j.due_at, j.seq
             LIMIT 1
@@ -103,7 +103,7 @@ BEGIN
           leased_at = v_now
         FROM numbered n
         WHERE i.run_id = n.run_id AND i.item_id = n.item_id
-        RETURNING n.n, i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at, i.node
+        RETURNING n.n, i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at, i.node, n.was, n.wait_name
       )
       SELECT l.*, r.version, r.workflow, r.fingerprint, r.deadline
       FROM leased l JOIN runs r ON r.run_id = l.run_id
@@ -114,6 +114,13 @@ BEGIN
       ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; payload := v_rec.payload; attempt := v_rec.attempt;
       deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
       context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
+      IF v_rec.was = 'parked' THEN
+        -- a parked item whose time came: a sleep's timer fired, or a wait timed out (the engine fails it)
+        v_ev_runs := v_ev_runs || v_rec.run_id;
+        v_events := v_events || (CASE WHEN v_rec.wait_name IS NULL
+          THEN jsonb_build_object('type', 'timer.fired', 'runId', v_rec.run_id, 'at', v_now, 'node', v_rec.node, 'itemId', v_rec.item_id)
+          ELSE jsonb_build_object('type', 'wait.timedOut', 'runId', v_rec.run_id, 'at', v_now, 'node', v_rec.node, 'itemId', v_rec.item_id, 'signal', v_rec.wait_name) END)::text;
+      END IF;
       v_ev_runs := v_ev_runs || v_rec.run_id;
       v_events := v_events || started_event(v_rec.run_id, v_rec.item_id, v_rec.node, v_rec.attempt, p_worker, v_now);
       RETURN NEXT;

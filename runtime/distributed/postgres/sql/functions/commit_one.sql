@@ -3,6 +3,8 @@
 --   runId, itemId, token, type ('continue' | 'terminal' | 'retry' | 'failed'),
 --   items     [{id, node, json}]                      (continue: what to enqueue; ids the run knows are skipped)
 --   arrivals  [{group, index, size, node, json}]      (continue: what to park; node NULL for a hold)
+--   parked    [{id, node, json, notBefore?, wait?}]   (continue: parked items, WaitFor waits and Sleep timers, see
+--             migration 0005: a wait takes the oldest signal of its name from the mailbox at once if there is one)
 --   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL), deadLetter (boolean),
 --   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns (jsonb), checked in this order:
@@ -17,7 +19,8 @@
 --   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
 -- No terminal: a continue commit that leaves the run with no outstanding item fails it with noTerminal.
 -- Seeing runs: an applied commit writes the attempt's history row (steps) and answers its events (key `events`: the
---   JSON text of step.finished or step.retry, then the run's final event when the commit finished it), which
+--   JSON text of step.finished or step.retry, wait.started / timer.started per parked item, then the run's final
+--   event when the commit finished it), which
 --   commit_steps records (record_events) and removes from the answer.
 -- Locking: the runs row FOR UPDATE first (gapless context versions; a group fires exactly once), then the item row,
 --   then new rows; finish_run last.
@@ -52,6 +55,7 @@ DECLARE
   v_size integer;
   v_join_node text;
   v_payload text;
+  v_taken text;
 BEGIN
   SELECT r.status, r.version, r.counters INTO v_status, v_version, v_counters FROM runs r WHERE r.run_id = v_run FOR UPDATE;
   IF NOT FOUND THEN
@@ -139,6 +143,31 @@ BEGIN
           v_new := v_new + 1;
           v_enqueued := v_enqueued || to_jsonb(x->>'id');
         END IF;
+      END LOOP;
+
+      FOR x IN SELECT e FROM jsonb_array_elements(coalesce(c->'parked', '[]')) WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.item_id = x->>'id');
+        v_taken := NULL;
+        IF x->>'wait' IS NOT NULL THEN
+          DELETE FROM signals s WHERE s.run_id = v_run AND s.seq =
+            (SELECT m.seq FROM signals m WHERE m.run_id = v_run AND m.name = x->>'wait' ORDER BY m.seq LIMIT 1)
+          RETURNING s.payload INTO v_taken;
+        END IF;
+        IF v_taken IS NOT NULL THEN
+          -- the signal is already here: the wait goes on at once, the payload as its `received`
+          INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
+          VALUES (v_run, x->>'id', x->>'node', left(x->>'json', -1) || ',"received":{"payload":' || v_taken || '}}', 'pending', 0, v_now);
+        ELSE
+          INSERT INTO items (run_id, item_id, node, payload, status, not_before, due_at, wait_name, updated_at)
+          VALUES (v_run, x->>'id', x->>'node', x->>'json', 'parked', (x->>'notBefore')::bigint,
+            coalesce((x->>'notBefore')::bigint, 9223372036854775807), x->>'wait', v_now);
+          v_events := v_events || (CASE WHEN x->>'wait' IS NULL
+            THEN jsonb_build_object('type', 'timer.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id', 'until', (x->>'notBefore')::bigint)
+            ELSE jsonb_strip_nulls(jsonb_build_object('type', 'wait.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id',
+              'signal', x->>'wait', 'timeoutAt', (x->>'notBefore')::bigint)) END)::text;
+        END IF;
+        v_new := v_new + 1;
+        v_enqueued := v_enqueued || to_jsonb(x->>'id');
       END LOOP;
 
       FOR a IN SELECT e FROM jsonb_array_elements(c->'arrivals') WITH ORDINALITY AS t(e, o) ORDER BY o LOOP

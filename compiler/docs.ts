@@ -1,0 +1,47 @@
+/**
+ * The docs graphs of `floxide build --docs <dir>`: per workflow `<stem>.dot`, `.svg` (Graphviz compiled to WASM,
+ * offline) and `.mmd`, and the SVG rendering `floxide graph --format svg` shares.
+ */
+import path from 'node:path';
+import type { FlowModel, WorkflowModel } from './model.js';
+import { dotOf } from './emit/dot.js';
+import { mermaidOf } from './emit/mermaid.js';
+import type { OutputFile } from './writer.js';
+
+/** Docs file stems: the workflow name, or `<source path>.<name>` when two workflows share a name. */
+export function docsStems(workflows: readonly WorkflowModel[]): Map<WorkflowModel, string> {
+  const count = new Map<string, number>();
+  for (const wf of workflows) count.set(wf.name, (count.get(wf.name) ?? 0) + 1);
+  return new Map(
+    workflows.map((wf) => [wf, count.get(wf.name)! > 1 ? `${wf.class.file.replace(/\.[cm]?tsx?$/, '').replace(/[\\/]/g, '_')}.${wf.name}` : wf.name]),
+  );
+}
+
+let vizInstance: Promise<{ renderString(dot: string, opts: { format: string }): string }> | undefined;
+
+/** Renders DOT to SVG offline (Graphviz compiled to WASM). */
+export async function renderSvg(dot: string): Promise<string> {
+  const cached = svgCache.get(dot);
+  if (cached !== undefined) return cached;
+  vizInstance ??= import('@viz-js/viz').then((m) => m.instance());
+  const raw = (await vizInstance).renderString(dot, { format: 'svg' });
+  const svg = raw.endsWith('\n') ? raw : `${raw}\n`;
+  // Rendering is pure, so `--watch` reuses the SVG of graphs that did not change (bounded: a long session stays small).
+  if (svgCache.size >= 2000) svgCache.clear();
+  svgCache.set(dot, svg);
+  return svg;
+}
+const svgCache = new Map<string, string>();
+
+/** The docs files of a model: `<dir>/<stem>.dot`, `.svg`, `.mmd` per workflow. */
+export async function renderDocs(model: FlowModel, docsDir: string): Promise<OutputFile[]> {
+  const files: OutputFile[] = [];
+  for (const [wf, stem] of docsStems(model.workflows)) {
+    const dot = dotOf(wf);
+    files.push({ path: path.join(docsDir, `${stem}.dot`), content: dot });
+    files.push({ path: path.join(docsDir, `${stem}.svg`), content: await renderSvg(dot) });
+    files.push({ path: path.join(docsDir, `${stem}.mmd`), content: mermaidOf(wf) });
+  }
+  return files;
+}
+
