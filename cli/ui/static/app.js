@@ -372,8 +372,10 @@ function runPage(runId) {
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = isFinal(r.status);
-    buttons.pause.disabled = r.status !== 'running';
-    buttons.resume.disabled = r.status !== 'paused';
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
+    buttons.pause.disabled = !v.pausable || r.status !== 'running';
+    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
     buttons.cancel.disabled = final;
     signalForm.querySelector('button').disabled = final;
     const waiting = [...new Set(v.waits.filter((w) => w.kind === 'signal').map((w) => w.signal))];
