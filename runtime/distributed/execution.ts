@@ -197,6 +197,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
           attempt: lease.attempt,
           inlineRetries: false,
           clock,
+          deadline,
           childId: (parent, index) => childItemId(parent.id, index),
         });
       } catch (err) {
