@@ -14,6 +14,10 @@
  */
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
+import { assertRunId } from '../core/ids.js';
+import { assertString } from '../core/validate.js';
+import { assertTraceparent } from '../core/trace-context.js';
+import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
@@ -65,6 +69,8 @@ export interface RunRecord {
   readonly error: SerializedError | undefined;
   /** Items discarded when the run finished, in the order they were queued. Empty while the run is not final. */
   readonly dropped: readonly DroppedItem[];
+  /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
+  readonly traceparent?: string;
 }
 
 /** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */
@@ -79,6 +85,27 @@ export interface NewRun {
   readonly firstItem: EngineItem;
   /** Absolute deadline in epoch ms. */
   readonly deadline?: number;
+  /**
+   * The W3C `traceparent` of the run's span (runtime/core/trace-context.ts), stored with the run and handed to every
+   * worker with each lease ({@link LeasedItem.traceparent}), so their step spans join the run's trace. A malformed
+   * one is an `InvalidArgumentError`.
+   */
+  readonly traceparent?: string;
+}
+
+/**
+ * The checks every backend's {@link RunInfoStore.createRun} makes before writing anything: a valid run id, workflow,
+ * fingerprint, first item, deadline and traceparent, else `InvalidArgumentError`.
+ */
+export function assertNewRun(spec: NewRun): void {
+  assertRunId(spec.runId);
+  assertString(spec.workflow, 'workflow');
+  assertString(spec.fingerprint, 'fingerprint');
+  assertEngineItem(spec.firstItem, 'firstItem');
+  if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
+    throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+  }
+  assertTraceparent(spec.traceparent);
 }
 
 export interface CreateRunResult {
@@ -214,6 +241,8 @@ export interface LeasedItem {
   readonly fingerprint: string;
   /** The run's absolute deadline, so the worker can arm its signal. */
   readonly deadline: number | undefined;
+  /** The run's stored `traceparent` ({@link NewRun.traceparent}), so the worker's step spans join the run's trace. */
+  readonly traceparent?: string;
   readonly item: EngineItem;
   /** The attempt this execution is (pass it as `StepEnv.attempt`). */
   readonly attempt: number;

@@ -22,8 +22,8 @@ import {
 import {
   isFinalRunStatus,
   type CommitResult,
+  type CreateRunResult,
   type DistributedBackend,
-  type LeasedItem,
   type StepCommit,
 } from './contracts.js';
 import { ContextCache } from './context-cache.js';
@@ -31,22 +31,14 @@ import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from '
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
+import { Tracing, type TracingOption } from '../engine/tracing.js';
+import { tracedCallbacks } from './tracing.js';
+import type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
 export const DEFAULT_MAX_REDELIVERIES = 10;
 
-/** Hooks called around each distributed step (all optional; errors they throw are ignored). */
-export interface StepCallbacks {
-  /** An item was claimed and is about to run. */
-  onStarted?(lease: LeasedItem): void;
-  /** The outcome was committed (or the store answered `duplicate` / `run_finished` / `lease_lost`). */
-  onCommitted?(lease: LeasedItem, outcome: StepOutcome, result: CommitResult): void;
-  /** The item was given back without a commit (worker stopping, lease lost, run finished, store unreachable). */
-  onReleased?(lease: LeasedItem, reason: ReleaseReason, error?: unknown): void;
-}
-
-/** Why an item ended without a commit of this worker. */
-export type ReleaseReason = 'stopping' | 'lease_lost' | 'run_finished' | 'fingerprint' | 'store_error';
+export type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** What became of one leased item. */
 export type LeaseResult =
@@ -242,6 +234,12 @@ export interface StartDistributedOptions {
   readonly timeoutMs?: number;
   /** Where "now" is read for `timeoutMs` (default the system clock). */
   readonly clock?: Clock;
+  /**
+   * OpenTelemetry: the run gets a span (`floxide.run <workflow>`, ended once the run is stored) whose `traceparent`
+   * is stored with the run, so the step spans of every traced worker join its trace. `true`: the global tracer
+   * provider; `{ tracerProvider }`: that one. Needs the optional peer `@opentelemetry/api`.
+   */
+  readonly tracing?: TracingOption;
 }
 
 /** Options of `Workflow.stepDistributed`. */
@@ -253,6 +251,8 @@ export interface StepDistributedOptions {
   readonly maxRedeliveries?: number;
   /** See {@link ExecutionEnv.clock}. */
   readonly clock?: Clock;
+  /** OpenTelemetry: a span for the step, in the run's trace (see `WorkerOptions.tracing`). */
+  readonly tracing?: TracingOption;
 }
 
 /** What `stepDistributed` returns when the step it processed was a terminal that completed its run. */
@@ -275,15 +275,27 @@ export async function startDistributedRun(
   options?: StartDistributedOptions,
 ) {
   const deadline = absoluteDeadline(options, options?.clock);
-  return backend.createRun({
-    runId,
-    workflow: wf.def.name,
-    fingerprint: wf.def.fingerprint,
-    input,
-    context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
-    firstItem: { node: wf.start, id: '0', input },
-    ...(deadline === undefined ? {} : { deadline }),
-  });
+  const span = Tracing.of(options?.tracing)?.startRun(runId, wf.def.name, 'distributed');
+  let res: CreateRunResult;
+  try {
+    res = await backend.createRun({
+      runId,
+      workflow: wf.def.name,
+      fingerprint: wf.def.fingerprint,
+      input,
+      context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
+      firstItem: { node: wf.start, id: '0', input },
+      ...(deadline === undefined ? {} : { deadline }),
+      ...(span ? { traceparent: span.traceparent } : {}),
+    });
+  } catch (err) {
+    span?.end('failed', serializeError(err), Date.now());
+    throw err;
+  }
+  // The run's span covers its start (workers add the steps). A run that existed already keeps the span it was
+  // stored with: this one is dropped unended, so it is never exported.
+  if (res.created) span?.end('started', undefined, Date.now());
+  return res;
 }
 
 const stepCaches = new WeakMap<DistributedBackend, WeakMap<CompiledWorkflow, ContextCache>>();
@@ -309,6 +321,7 @@ export async function stepDistributedOnce(
   callbacks?: StepCallbacks,
   options?: StepDistributedOptions,
 ): Promise<DistributedStepResult | undefined> {
+  callbacks = tracedCallbacks(Tracing.of(options?.tracing), workerId, callbacks);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();

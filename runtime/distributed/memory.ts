@@ -14,12 +14,12 @@ import {
 import { ParkedGroups } from '../engine/joins.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
-import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -106,6 +106,7 @@ interface MemRun {
   readonly contextJson: string;
   readonly createdAt: number;
   readonly deadline: number | undefined;
+  readonly traceparent: string | undefined;
   status: RunStatus;
   updatedAt: number;
   finishedAt: number | undefined;
@@ -221,13 +222,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
     this.open();
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const existing = this.runs.get(spec.runId);
     if (existing) {
@@ -251,6 +246,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       contextJson,
       createdAt: now,
       deadline: spec.deadline,
+      traceparent: spec.traceparent,
       status: 'running',
       updatedAt: now,
       finishedAt: undefined,
@@ -391,6 +387,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       workflow: run.workflow,
       fingerprint: run.fingerprint,
       deadline: run.deadline,
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
       item: copy<EngineItem>(it.json, 'work item'),
       attempt: it.attempt,
       leaseToken: it.leaseToken,
@@ -947,6 +944,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
       error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
       dropped: run.dropped.map((d) => ({ ...d })),
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
     };
   }
 }

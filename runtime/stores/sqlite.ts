@@ -37,6 +37,7 @@ import {
   type PendingSignal,
   type SignalDelivery,
 } from './contract.js';
+import { assertTraceparent } from '../core/trace-context.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
@@ -44,7 +45,7 @@ import { SqliteHistory } from './sqlite-history.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -121,6 +122,7 @@ export interface RunRow {
   start: string;
   status: string;
   deadline: number | null;
+  traceparent: string | null;
   output: string | null;
   error: string | null;
   dropped: string;
@@ -281,8 +283,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
       insertRun: p(
-        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
       ),
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
@@ -383,6 +385,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         run.deadline ?? null,
         now,
         now,
+        run.traceparent ?? null,
       );
       return true;
     });
@@ -425,6 +428,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
+    assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
@@ -805,5 +809,6 @@ export function toRecord(row: RunRow, progress: { counter: number; steps: number
     steps: progress ? progress.steps : row.steps,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
   };
 }

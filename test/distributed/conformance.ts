@@ -139,6 +139,27 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(leased).toMatchObject({ runId: 'run-a', workflow: 'wf', fingerprint: 'fp-1', deadline, attempt: 1, deliveries: 1, item: item('start', '0', { topic: 'cats' }) });
       });
 
+      it("keeps the run's traceparent and hands it to every lease (claims, retries); refuses a malformed one", async () => {
+        const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const res = await b.createRun(spec({ runId: 'run-t', traceparent }));
+        expect(res.run.traceparent).toBe(traceparent);
+        expect((await b.getRun('run-t'))!.traceparent).toBe(traceparent);
+        expect((await b.listRuns()).find((r) => r.runId === 'run-t')!.traceparent).toBe(traceparent);
+        const l = await claimOne();
+        expect(l.traceparent).toBe(traceparent);
+        await commit(l, retry(1));
+        await sleep(20);
+        expect((await claimOne()).traceparent).toBe(traceparent);
+        // a run started without one has none
+        await b.createRun(spec({ runId: 'run-u' }));
+        expect((await b.getRun('run-u'))!.traceparent).toBeUndefined();
+        expect((await claimOne()).traceparent).toBeUndefined();
+        for (const bad of ['', 'nope', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331', `00-${'0'.repeat(32)}-b7ad6b7169203331-01`]) {
+          await expect(b.createRun(spec({ runId: 'run-bad', traceparent: bad }))).rejects.toThrow(InvalidArgumentError);
+        }
+        expect(await b.getRun('run-bad')).toBeUndefined();
+      });
+
       it('is idempotent per run id (same input, in any key order) and writes nothing the second time', async () => {
         await b.createRun(spec({ runId: 'run-i', input: { a: 1, b: [1, 2] } }));
         const again = await b.createRun(spec({ runId: 'run-i', input: { b: [1, 2], a: 1 } }));
@@ -469,6 +490,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(res).toMatchObject({ runStatus: 'running', enqueued: ['c1'], contextVersion: 1 });
         const next = res.next;
         expect(next).toMatchObject({ runId, workflow: 'wf', fingerprint: 'fp-1', item: item('b', 'c1', 7), attempt: 1, deliveries: 1 });
+        expect(next.traceparent).toBeUndefined();
         expect(next.leaseToken).not.toBe(l.leaseToken);
         expect(next.leaseExpiresAt).toBeGreaterThan(Date.now() + LONG / 2);
         expect(await b.itemState(runId, 'c1')).toMatchObject({ status: 'in_progress', workerId: 'w9', leaseExpiresAt: next.leaseExpiresAt });
@@ -477,6 +499,14 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await b.extendLease(runId, 'c1', next.leaseToken, LONG)).toMatchObject({ status: 'extended' });
         expect(await commit(next, terminal('done'))).toMatchObject({ status: 'applied', runStatus: 'completed' });
         expect(await b.metrics(runId)).toMatchObject({ enqueued: 2, completed: 2 });
+      });
+
+      it("carries the run's traceparent with the handed-off lease", async () => {
+        const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+        await start({ traceparent });
+        const res = await commitHanding(await claimOne(), cont([item('b', 'c1', 7)]));
+        if (res.status !== 'applied' || !res.next) throw new Error(`expected a hand-off, got ${JSON.stringify(res)}`);
+        expect(res.next.traceparent).toBe(traceparent);
       });
 
       it('is declined when the run has other items waiting, or the step enqueues several or none', async () => {

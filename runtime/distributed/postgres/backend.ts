@@ -22,6 +22,7 @@ import {
 } from '../../core/errors.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   assertRunStatus,
@@ -62,7 +63,6 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { assertEngineItem } from '../../engine/validate.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -145,6 +145,7 @@ interface RunRow {
   output: string | null;
   error: string | null;
   dropped: DroppedItem[];
+  traceparent: string | null;
 }
 
 interface ItemRow {
@@ -336,6 +337,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       output: row.output === null ? undefined : parseStoredJson(row.output, 'run output'),
       error: row.error === null ? undefined : parseStoredJson<SerializedError>(row.error, 'run error'),
       dropped: row.dropped.map((d) => ({ id: d.id, node: d.node, reason: d.reason })),
+      ...(row.traceparent ? { traceparent: row.traceparent } : {}),
     };
   }
 
@@ -398,17 +400,22 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   // ---- RunInfoStore
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
-    const values = [spec.runId, spec.workflow, spec.fingerprint, inputJson, contextJson, spec.firstItem.id, spec.firstItem.node, itemJson, spec.deadline ?? null];
+    const values = [
+      spec.runId,
+      spec.workflow,
+      spec.fingerprint,
+      inputJson,
+      contextJson,
+      spec.firstItem.id,
+      spec.firstItem.node,
+      itemJson,
+      spec.deadline ?? null,
+      spec.traceparent ?? null,
+    ];
     // A concurrent createRun of the same id can commit after this statement's snapshot: then no row comes back and
     // the next attempt sees it.
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -453,6 +460,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
                   node: v[6],
                   item: v[7],
                   deadline: v[8],
+                  traceparent: v[9],
                 })),
               ),
             ],
@@ -881,6 +889,7 @@ interface LeaseRow {
   workflow: string;
   fingerprint: string;
   deadline: number | null;
+  traceparent?: string | null;
   payload: string;
   attempt: number;
   lease_token: string;
@@ -896,6 +905,7 @@ function leaseOfRow(r: LeaseRow): LeasedItem {
     workflow: r.workflow,
     fingerprint: r.fingerprint,
     deadline: opt(r.deadline),
+    ...(r.traceparent ? { traceparent: r.traceparent } : {}),
     item: parseStoredJson<EngineItem>(r.payload, 'work item'),
     attempt: r.attempt,
     leaseToken: r.lease_token,

@@ -9,7 +9,7 @@
 -- The delta is one primary-key probe per item (LATERAL ... LIMIT 1 keeps the planner from hashing the whole deltas
 -- table, which it did for a plain join: every claim read every delta of every run kept in the schema).
 SELECT c.run_id, c.item_id, c.payload, c.attempt, c.deliveries, c.lease_token, c.lease_expires_at, c.context_version,
-       c.workflow, c.fingerprint, c.deadline, d.item_id AS delta_item_id, d.delta,
+       c.workflow, c.fingerprint, c.deadline, c.traceparent, d.item_id AS delta_item_id, d.delta,
        CASE WHEN c.context_version <= 1 THEN (SELECT r.context FROM runs r WHERE r.run_id = c.run_id) END AS context
 FROM claim_items($1, $2, $3, $4, $5) c
 LEFT JOIN LATERAL (

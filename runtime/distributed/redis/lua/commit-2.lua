@@ -51,7 +51,7 @@
     "applied\nrunStatus\ncontextVersion\ndropped JSON\nid..."
                                                  applied; the enqueued ids, then, when settlement items were
                                                  enqueued, an empty line and their JSON, one per line
-    "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\nworkflow"
+    "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\ntraceparent\nworkflow"
                                                  applied, the one successor leased to handoffWorker ("<worker>#h<seq>@<now>",
                                                  first delivery, never on the ready list or the ring); workflow last
                                                  (it may hold anything)
@@ -258,9 +258,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         end
         if #fields > 0 then redis.call('HSET', K.run, unpack(fields)) end
         if handoff then
-          local more = redis.call('HMGET', K.run, 'fingerprint', 'deadline')
+          local more = redis.call('HMGET', K.run, 'fingerprint', 'deadline', 'traceparent')
           return 'handoff\n' .. status .. '\n' .. version .. '\n[]\n' .. handoff .. '\n' .. more[1] .. '\n' .. (more[2] or '')
-            .. '\n' .. workflow
+            .. '\n' .. (more[3] or '') .. '\n' .. workflow
         end
       end
     end
