@@ -17,7 +17,7 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
 import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
-import type { RunsStore } from '../store/runs-store.js';
+import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -148,6 +148,8 @@ export interface RunView {
   readonly deadLetters: readonly DeadLetter[];
   /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
+  /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
+  readonly pausable: boolean;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
   readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
@@ -182,6 +184,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    pausable: isDistributed(backend),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };
 }

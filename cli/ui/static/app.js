@@ -280,8 +280,8 @@ function runPage(runId) {
   const signalNames = h('datalist', { id: 'signal-names' });
   const signalForm = h('form', { class: 'signal', 'data-signal-form': '' },
     h('input', { name: 'name', list: 'signal-names', placeholder: 'signal name', 'aria-label': 'signal name', required: true, autocomplete: 'off' }),
-    h('textarea', { name: 'payload', rows: 1, placeholder: 'JSON payload, e.g. {"approved": true}', 'aria-label': 'signal payload (JSON)' }),
-    h('input', { name: 'key', placeholder: 'idempotency key (optional)', 'aria-label': 'idempotency key', autocomplete: 'off' }),
+    h('textarea', { name: 'payload', rows: 1, placeholder: 'payload (JSON)', 'aria-label': 'signal payload (JSON)' }),
+    h('input', { name: 'key', placeholder: 'key (optional)', 'aria-label': 'idempotency key', autocomplete: 'off' }),
     h('button', { type: 'submit', disabled: true }, 'Send signal'),
     signalNames,
   );
@@ -372,8 +372,10 @@ function runPage(runId) {
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = isFinal(r.status);
-    buttons.pause.disabled = r.status !== 'running';
-    buttons.resume.disabled = r.status !== 'paused';
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
+    buttons.pause.disabled = !v.pausable || r.status !== 'running';
+    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
     buttons.cancel.disabled = final;
     signalForm.querySelector('button').disabled = final;
     const waiting = [...new Set(v.waits.filter((w) => w.kind === 'signal').map((w) => w.signal))];
