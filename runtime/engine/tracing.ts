@@ -102,34 +102,12 @@ export class Tracing {
     const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: mode };
     if (resumed) attributes[ATTR.resumed] = true;
     const span = this.tracer.startSpan(`floxide.run ${workflow}`, { attributes }, this.contextOf(resumed?.traceparent));
-    return new RunSpan(this, span, runId, workflow);
+    return new OtelRunSpan(this.api, this.tracer, span, workflow);
   }
 
-  /** Records the span of one attempt, a child of `parent` (a run span, or a run's stored `traceparent`). */
-  step(s: StepSpanData, parent: RunSpan | string | undefined): void {
-    const attributes: Api.Attributes = {
-      [ATTR.workflow]: s.workflow,
-      [ATTR.runId]: s.runId,
-      [ATTR.node]: s.node,
-      [ATTR.itemId]: s.itemId,
-      [ATTR.attempt]: s.attempt,
-      [ATTR.outcome]: s.outcome,
-      ...s.extra,
-    };
-    if (s.workerId !== undefined) attributes[ATTR.workerId] = s.workerId;
-    const ctx = parent instanceof RunSpan ? this.api.trace.setSpan(this.api.ROOT_CONTEXT, parent.span) : this.contextOf(parent);
-    const span = this.tracer.startSpan(`floxide.step ${s.node}`, { attributes, startTime: s.startedAt }, ctx);
-    this.endWith(span, s.error, s.finishedAt);
-  }
-
-  /** Ends `span` at `at`, with status error and the exception recorded when there is an `error`. */
-  endWith(span: Api.Span, error: SerializedError | undefined, at: number): void {
-    if (error !== undefined) {
-      span.setAttribute(ATTR.error, `${error.name}: ${error.message}`);
-      span.recordException({ name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), ...(error.code ? { code: error.code } : {}) }, at);
-      span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: error.message });
-    }
-    span.end(at);
+  /** Records the span of one attempt, a child of the run span whose `traceparent` the run stored. */
+  step(s: StepSpanData, traceparent: string | undefined): void {
+    recordStep(this.api, this.tracer, s, this.contextOf(traceparent));
   }
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
@@ -146,29 +124,63 @@ export class Tracing {
   }
 }
 
+/**
+ * Records one attempt's span in `ctx`. (OpenTelemetry types stay inside this module: the declarations `floxide`
+ * publishes never name `@opentelemetry/api`, so a project without it type-checks.)
+ */
+function recordStep(api: OtelApi, tracer: Api.Tracer, s: StepSpanData, ctx: Api.Context): void {
+  const attributes: Api.Attributes = {
+    [ATTR.workflow]: s.workflow,
+    [ATTR.runId]: s.runId,
+    [ATTR.node]: s.node,
+    [ATTR.itemId]: s.itemId,
+    [ATTR.attempt]: s.attempt,
+    [ATTR.outcome]: s.outcome,
+    ...s.extra,
+  };
+  if (s.workerId !== undefined) attributes[ATTR.workerId] = s.workerId;
+  endSpan(api, tracer.startSpan(`floxide.step ${s.node}`, { attributes, startTime: s.startedAt }, ctx), s.error, s.finishedAt);
+}
+
+/** Ends `span` at `at`, with status error and the exception recorded when there is an `error`. */
+function endSpan(api: OtelApi, span: Api.Span, error: SerializedError | undefined, at: number): void {
+  if (error !== undefined) {
+    span.setAttribute(ATTR.error, `${error.name}: ${error.message}`);
+    span.recordException({ name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), ...(error.code ? { code: error.code } : {}) }, at);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: error.message });
+  }
+  span.end(at);
+}
+
 /** The span of one run (see {@link Tracing.startRun}). */
-export class RunSpan {
+export interface RunSpan {
+  /** The run span's context as a W3C `traceparent`: what the run record stores. */
+  readonly traceparent: string;
+  /** Records what a local run reports: a span per attempt (children of this one), the run's end. */
+  observe(e: WorkflowEvent): void;
+  /** Ends the run span once (later calls do nothing). `outcome`: completed, failed, cancelled, or started (distributed). */
+  end(outcome: string, error: SerializedError | undefined, at: number): void;
+}
+
+class OtelRunSpan implements RunSpan {
   private ended = false;
 
   constructor(
-    private readonly tracing: Tracing,
-    /** @internal */
-    readonly span: Api.Span,
-    readonly runId: string,
-    readonly workflow: string,
+    private readonly api: OtelApi,
+    private readonly tracer: Api.Tracer,
+    private readonly span: Api.Span,
+    private readonly workflow: string,
   ) {}
 
-  /** The run span's context as a W3C `traceparent`: what the run record stores. */
   get traceparent(): string {
     return formatTraceparent(this.span.spanContext());
   }
 
-  /** Records what a local run reports: a span per attempt (children of this one), the run's end. */
   observe(e: WorkflowEvent): void {
     switch (e.type) {
       case 'step.finished':
       case 'step.retry':
-        this.tracing.step({ ...stepRecordOf(e), workflow: this.workflow }, this);
+        recordStep(this.api, this.tracer, { ...stepRecordOf(e), workflow: this.workflow }, this.api.trace.setSpan(this.api.ROOT_CONTEXT, this.span));
         return;
       case 'run.completed':
         return this.end('completed', undefined, e.at);
@@ -181,11 +193,10 @@ export class RunSpan {
     }
   }
 
-  /** Ends the run span once (later calls do nothing). `outcome`: completed, failed, cancelled, or started (distributed). */
   end(outcome: string, error: SerializedError | undefined, at: number): void {
     if (this.ended) return;
     this.ended = true;
     this.span.setAttribute(ATTR.outcome, outcome);
-    this.tracing.endWith(this.span, error, at);
+    endSpan(this.api, this.span, error, at);
   }
 }
