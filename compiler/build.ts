@@ -46,6 +46,8 @@ export interface BuildOptions {
    * deploy that would strand runs fails before it ships.
    */
   strictVersions?: boolean;
+  /** Called after each file is analysed, with how many of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface BuildResult {
@@ -90,7 +92,7 @@ export function resolveOptions(opts: BuildOptions): { cwd: string; project: stri
 
 /** The analysis options of a build's options (paths made absolute). */
 export function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: string }) {
-  return { project: resolved.project, cwd: resolved.cwd, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
+  return { project: resolved.project, cwd: resolved.cwd, onProgress: opts.onProgress, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
 }
 
 /**
