@@ -11,7 +11,8 @@ import { Analyzer, type AnalysisResult } from './analyze/index.js';
 import { sortDiagnostics } from './diagnostics.js';
 import { renderDocs } from './docs.js';
 import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
-import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
+import { renderModules, type OutputLayout, type RenderCache } from './render.js';
+import { findOrphanedModules, removeFiles, writeOutputs, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
