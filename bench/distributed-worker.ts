@@ -2,15 +2,18 @@
  * One worker process of `bench/distributed.ts`: a WorkerPool serving the 5-step ChainWorkflow from the store given
  * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms; on SIGTERM it stops
  * gracefully, writes every commit's `{runId, node, t}` to the file given as third argument and prints
- * `cpu <microseconds>` (its user + system CPU time since `ready`).
- * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file>
+ * `cpu <microseconds>` (its user + system CPU time since `ready`). With `traced`, the pool traces every step
+ * (`tracing`) through an OpenTelemetry SDK tracer provider whose batch processor hands the spans to an exporter that
+ * drops them: the cost of making and processing spans, without a network.
+ * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced]
  */
 import { writeFileSync } from 'node:fs';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { bindWorkflow, connectBackend, WorkerPool } from 'floxide';
 import { ChainWorkflow } from '../test/fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../test/fixtures/distributed/flows.floxide.js';
 
-const [store, concurrencyArg, outFile] = process.argv.slice(2);
+const [store, concurrencyArg, outFile, mode] = process.argv.slice(2);
 if (!store || !outFile) throw new Error('usage: distributed-worker.ts <store-url> <concurrency> <out-file>');
 const backend = await connectBackend(store);
 const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
@@ -21,6 +24,7 @@ const pool = new WorkerPool(backend, wf.def, wf.instance, {
   concurrency: Number(concurrencyArg ?? 64),
   idleMinMs: 1,
   idleMaxMs: 20,
+  ...(mode === 'traced' ? { tracing: { tracerProvider: droppingTracerProvider() } } : {}),
   callbacks: {
     onCommitted(lease, _outcome, result) {
       if (result.status !== 'applied') return;
@@ -29,6 +33,11 @@ const pool = new WorkerPool(backend, wf.def, wf.instance, {
     },
   },
 });
+function droppingTracerProvider(): BasicTracerProvider {
+  const exporter = { export: (_spans: unknown[], done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => undefined };
+  return new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
+}
+
 await pool.start();
 const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');

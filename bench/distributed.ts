@@ -10,6 +10,10 @@
  * Targets: Redis >= 10,000 steps/s, Postgres >= 3,000 steps/s. `redis-events-off` / `postgres-events-off` are the
  * same backends publishing no events (`?events=0`; the step history is kept either way): the `<backend>: events` rows
  * are the steps/s with events over without them, the cost of the events (target: under 10%, i.e. >= 90%).
+ * `redis-traced` is Redis with OpenTelemetry tracing on (runs stored with a traceparent, workers with `tracing`, an
+ * SDK tracer provider whose batch processor hands every span to an exporter that drops it): the `redis: tracing` row
+ * is the steps/s traced over the same untraced (`redis`), the cost of making and processing the spans (target: under
+ * 10%).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printRows, spread } from './rows.js';
-import { connectBackend } from 'floxide';
+import { randomBytes } from 'node:crypto';
+import { connectBackend, formatTraceparent } from 'floxide';
 import { ChainWorkflowDef } from '../test/fixtures/distributed/flows.floxide.js';
 import { scratchStore } from './scratch-store.js';
 
@@ -30,7 +35,7 @@ const RUNS = Number(arg('runs', '2000'));
 // 128 items in flight per worker process: the Postgres path is latency-bound (each commit waits on a flush), so it
 // needs more in flight than Redis; measured 64 vs 128 on the same machine (docs/benchmarks.md).
 const CONCURRENCY = Number(arg('concurrency', '128'));
-const BACKENDS = arg('backends', 'redis,redis-events-off,postgres,postgres-events-off').split(',');
+const BACKENDS = arg('backends', 'redis,redis-events-off,redis-traced,postgres,postgres-events-off').split(',');
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
 const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 /** Directory for the worker processes' V8 CPU profiles (`node --cpu-prof`), when given. */
@@ -39,7 +44,7 @@ const CPU_PROF = arg('cpu-prof', '');
 const REPEAT = Number(arg('repeat', '3'));
 const STEPS = 5;
 const WORKERS = 2;
-const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, postgres: 3_000, 'postgres-events-off': 3_000 };
+const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, 'redis-traced': 10_000, postgres: 3_000, 'postgres-events-off': 3_000 };
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -55,9 +60,10 @@ interface Child {
   kill(): void;
 }
 
-function spawnWorker(store: string, out: string): Child {
+function spawnWorker(store: string, out: string, traced: boolean): Child {
   const prof = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const p = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = [...prof, '--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out, ...(traced ? ['traced'] : [])];
+  const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let ready!: () => void;
   const child: Child = {
@@ -134,7 +140,8 @@ async function benchBackend(name: string) {
   const dir = mkdtempSync(join(tmpdir(), 'flx-bench-'));
   try {
     const outs = Array.from({ length: WORKERS }, (_, i) => join(dir, `w${i}.json`));
-    const children = outs.map((o) => spawnWorker(url, o));
+    const traced = name === 'redis-traced';
+    const children = outs.map((o) => spawnWorker(url, o, traced));
     await Promise.all(children.map((c) => c.ready));
     const created = new Map<string, number>();
     const serverCpu0 = await serverCpuSeconds(name, tag);
@@ -145,7 +152,9 @@ async function benchBackend(name: string) {
       Array.from({ length: RUNS }, async (_, i) => {
         const runId = `r${i}`;
         created.set(runId, Date.now());
-        await backend.createRun({ runId, workflow: ChainWorkflowDef.name, fingerprint: ChainWorkflowDef.fingerprint, input: 0, context: { count: 0 }, firstItem: { node: 's1', id: '0', input: 0 } });
+        // traced: stored with a traceparent, as `startDistributed` with `tracing` stores its run span's
+        const traceparent = traced ? { traceparent: formatTraceparent({ traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), traceFlags: 1 }) } : {};
+        await backend.createRun({ runId, workflow: ChainWorkflowDef.name, fingerprint: ChainWorkflowDef.fingerprint, input: 0, context: { count: 0 }, firstItem: { node: 's1', id: '0', input: 0 }, ...traceparent });
       }),
     );
     const tCreated = Date.now();
@@ -228,17 +237,26 @@ if (process.argv.includes('--json')) {
     }),
     ...eventsRow('redis'),
     ...eventsRow('postgres'),
+    ...tracingRow(),
   ]);
 }
 
-/** The cost of the events: a backend's steps/s with events over the same without (medians of the same session). */
-function eventsRow(backend: 'redis' | 'postgres') {
+/** The steps/s of backend `on` over those of `off` (medians of the same session), when both ran: a feature's cost. */
+function costRow(on: string, off: string, figure: string, target: string) {
+  if (!BACKENDS.includes(on) || !BACKENDS.includes(off)) return [];
   const rate = (name: string) => spread(rows.filter((r) => r.backend === name).map((r) => r.stepsPerSec)).value;
-  if (!BACKENDS.includes(backend) || !BACKENDS.includes(`${backend}-events-off`)) return [];
-  const on = rate(backend);
-  const off = rate(`${backend}-events-off`);
-  const ratio = on / off;
-  return [{ figure: `${backend}: events (on vs off, steps/s)`, value: on, bare: off, ratio, unit: 'steps/s', target: '>= 90% of events off', pass: ratio >= 0.9 }];
+  const ratio = rate(on) / rate(off);
+  return [{ figure, value: rate(on), bare: rate(off), ratio, unit: 'steps/s', target, pass: ratio >= 0.9 }];
+}
+
+/** The cost of the events: a backend's steps/s with events over the same without. */
+function eventsRow(backend: 'redis' | 'postgres') {
+  return costRow(backend, `${backend}-events-off`, `${backend}: events (on vs off, steps/s)`, '>= 90% of events off');
+}
+
+/** The cost of tracing: Redis traced over the same untraced. */
+function tracingRow() {
+  return costRow('redis-traced', 'redis', 'redis: tracing (spans on vs off, steps/s)', '>= 90% of tracing off');
 }
 
 function round(x: { value: number; min: number; max: number }) {

@@ -1,10 +1,10 @@
 /**
- * `npm run bench`: runs every bench script that exists (bench/local.ts, bench/compiler.ts, bench/distributed.ts, bench/ui.ts),
+ * `npm run bench`: runs every bench script that exists (bench/local.ts, bench/compiler.ts, bench/distributed.ts, bench/signals.ts, bench/ui.ts),
  * each in its own child process with `--json`, and prints ONE table: figure, value (median) with its spread,
  * the bare ceiling, the ratio, the target and pass/fail. A script that fails, or prints no `{"rows": [...]}`
  * line, gets a row saying so (run it alone to see its output).
  *
- * Usage: npx tsx bench/run.ts [--only local,compiler,distributed,ui] [--markdown]
+ * Usage: npx tsx bench/run.ts [--only local,compiler,distributed,signals,ui] [--markdown]
  *   --markdown prints the table as Markdown (what docs/benchmarks.md holds).
  *
  * The engine under test is the built package, as users run it: when `dist/` exists (`npm run bench` builds it),
@@ -22,7 +22,7 @@ import { parseRows, type BenchRow } from './rows.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The tsconfig the bench scripts run under: `floxide` from dist/ when it is built (see the header). */
 const TSCONFIG = process.env.TSX_TSCONFIG_PATH ?? (existsSync(join(ROOT, 'dist', 'runtime', 'index.js')) ? 'bench/tsconfig.dist.json' : 'tsconfig.json');
-const SCRIPTS = ['local', 'compiler', 'distributed', 'ui'] as const;
+const SCRIPTS = ['local', 'compiler', 'distributed', 'signals', 'ui'] as const;
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

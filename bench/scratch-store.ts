@@ -11,7 +11,7 @@ export interface ScratchStore {
   cleanup(): Promise<void>;
 }
 
-/** `name` is `redis`, `postgres`, or either with `-events-off` (no events: `?events=0`). */
+/** `name` is `redis`, `postgres`, either with `-events-off` (no events: `?events=0`), or `redis-traced` (a plain Redis store). */
 export function scratchStore(name: string, urls: { readonly redis: string; readonly postgres: string }, label = 'bench'): ScratchStore {
   const id = `${label}${Date.now().toString(36)}`;
   if (name.startsWith('redis')) {

@@ -171,6 +171,8 @@ export {
   type RunResult,
 } from './engine/events.js';
 export { EventFeed, type EventFeedOptions } from './engine/feed.js';
+export { ATTR as SPAN_ATTRIBUTES, TRACER_NAME, type TracingOption, type TracingOptions } from './engine/tracing.js';
+export { parseTraceparent, formatTraceparent, type TraceParent } from './core/trace-context.js';
 export { bindWorkflow, type Workflow, type WorkflowOf, type RunOptions, type ResumeOptions, type RunHandle, type SignalOptions } from './workflow/bind.js';
 export { backoffDelay, shouldRetry } from './engine/retry.js';
 export { atTime, sleep, systemClock, type Clock } from './core/time.js';

@@ -296,13 +296,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         return;
       }
       await withStore(io, flags, async (b) => {
-        const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
-        const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
-        const options = flags.key === undefined ? {} : { key: flags.key };
-        let delivery;
-        if (isDistributed(b)) delivery = await new Orchestrator(b).signal(runId, name, payload, options);
-        else if (supportsSignals(b)) delivery = await b.signal(runId, name, payload, options.key);
-        else throw new InvalidArgumentError(`the ${b.kind} store does not take signals`);
+        const { sendSignal } = await import('../store/signal.js');
+        const delivery = await sendSignal(b, runId, name, payload, flags.key);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
         io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
         });

@@ -12,6 +12,7 @@ Examples:
   $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
   $ npx tsx node_modules/floxide/dist/cli/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
   $ floxide worker release-42/flows/orders.js release-41/flows/orders.js --store redis://127.0.0.1:6379
+  $ node --import ./otel.js node_modules/floxide/dist/cli/cli.js worker dist/flows/orders.js --store redis://127.0.0.1:6379 --tracing
 
 The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
 async); --export picks the export (default: "default", else the only export that is a bound workflow or
@@ -40,6 +41,7 @@ interface WorkerFlags {
   /** false with --no-schedules. */
   schedules: boolean;
   json?: boolean;
+  tracing?: boolean;
 }
 
 function int(v: string | undefined, what: string, min: number): number | undefined {
@@ -65,6 +67,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
     .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
+    .option('--tracing', 'OpenTelemetry: a span per step, in each run\'s trace, sent to the global tracer provider (register an SDK with `node --import`; docs/observability.md)')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePaths: string[], flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
@@ -116,6 +119,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           schedules: flags.schedules,
           ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
           callbacks: output.callbacks,
+          ...(flags.tracing ? { tracing: true } : {}),
           onError: (err) => {
             if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
             else log('error', { message: (err as Error)?.message ?? String(err) });

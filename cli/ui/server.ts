@@ -13,6 +13,7 @@
  * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event whenever a run was created or changed status |
  * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
+ * | POST | `/api/runs/<id>/signal` | body `{ name, payload, key? }` (JSON): sends the signal as `floxide runs signal` does (`{ delivery }`) |
  *
  * Access: bound to a loopback address, requests must name a loopback host (no DNS rebinding). Given a token (and
  * always when listening beyond loopback, where one is generated if none is given), every API request must carry it:
@@ -23,9 +24,11 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FloxideError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
+import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
+import { safeJsonParse } from '../../runtime/core/json.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import type { RunsStore } from '../store/runs-store.js';
+import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
 import { LiveRuns } from './live.js';
 import { runsPage, runView } from './views.js';
@@ -105,10 +108,40 @@ function hostnameOf(hostHeader: string | undefined): string {
 /** An HTTP status for a store or argument failure. */
 function statusOf(err: unknown): number {
   if (err instanceof RunNotFoundError) return 404;
-  if (err instanceof InvalidArgumentError) return 400;
+  if (err instanceof InvalidArgumentError || err instanceof InvalidSignalError) return 400;
   if (err instanceof RunStateError || err instanceof UnsupportedOperationError) return 409;
   if (err instanceof StoreError) return 503;
   return 500;
+}
+
+/** The largest request body the server reads (a signal's JSON payload). */
+const MAX_BODY_BYTES = 256 * 1024;
+
+/** Reads a request's body as text; `InvalidArgumentError` past {@link MAX_BODY_BYTES}. */
+async function bodyOf(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new InvalidArgumentError(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A signal request's body: `{ name, payload, key? }`. */
+function signalRequest(text: string): { name: string; payload: unknown; key: string | undefined } {
+  let body: Record<string, unknown>;
+  try {
+    body = safeJsonParse<Record<string, unknown>>(text, 'the signal request');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message, { cause: err });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError('a signal request is a JSON object { name, payload, key? }');
+  const { name, payload, key } = body;
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a signal needs a name');
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new InvalidArgumentError('a signal key is a non-empty string');
+  return { name, payload: payload === undefined ? null : payload, key };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
@@ -166,7 +199,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       const q = url.searchParams;
       return sendJson(res, 200, await runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }));
     }
-    const m = /^\/api\/runs\/([^/]+)(?:\/(graph|live|cancel|pause|resume))?$/.exec(path);
+    const m = /^\/api\/runs\/([^/]+)(?:\/(graph|live|cancel|pause|resume|signal))?$/.exec(path);
     if (!m) return sendJson(res, 404, { error: 'not found' });
     const runId = decodeURIComponent(m[1]!);
     assertRunId(runId);
@@ -189,6 +222,14 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       const t = what === 'cancel' ? await backend.cancelRun(runId, 'cancelled from floxide ui') : what === 'pause' ? await backend.pauseRun(runId) : await backend.resumeRun(runId);
       live.poke(runId);
       return sendJson(res, 200, t);
+    }
+    if (req.method === 'POST' && what === 'signal') {
+      if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
+      const { name, payload, key } = signalRequest(await bodyOf(req));
+      // The store API `floxide runs signal` uses: the backend delivers it to the oldest wait, or keeps it in the mailbox.
+      const delivery = await sendSignal(backend, runId, name, payload, key);
+      live.poke(runId);
+      return sendJson(res, 200, { delivery });
     }
     return sendJson(res, 405, { error: `${req.method} is not allowed here` });
   }

@@ -16,8 +16,8 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { readRunDetails } from '../run-details.js';
-import type { RunsStore } from '../store/runs-store.js';
+import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -148,6 +148,10 @@ export interface RunView {
   readonly deadLetters: readonly DeadLetter[];
   /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
+  /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
+  readonly pausable: boolean;
+  /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
+  readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
   readonly workers: ReadonlyArray<{ readonly workerId: string; readonly liveness: string; readonly lastSeen: number; readonly items: readonly string[] }>;
 }
@@ -167,15 +171,20 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
       outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore });
     }
   }
+  // Only a run with parked items waits: the items themselves (their signal names) are read for those alone.
+  const parked = states.some((s) => s.status === 'parked') ? waitsOf(await backend.pendingWork(runId)) : [];
+  const waits = parked.map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   return {
     run,
     metrics,
     nodes,
     outstanding,
+    waits,
     history: history?.slice(-LIST_CAP),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    pausable: isDistributed(backend),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };
 }

@@ -30,6 +30,17 @@ export function safeJsonParse<T = unknown>(text: unknown, what: string): T {
   }
 }
 
+/** A stored value (or stored text, quoted) as JSON, cut at 120 characters: what an error message shows of it. */
+export function excerpt(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
  * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set and

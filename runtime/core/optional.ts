@@ -1,12 +1,13 @@
 /**
- * Loading the optional peer dependencies (database drivers) when a store is opened, not when `floxide` is
- * imported, with a {@link MissingDependencyError} that names the package to install when one is missing.
+ * Loading the optional peer dependencies (database drivers, OpenTelemetry) when a store is opened or tracing is
+ * turned on, not when `floxide` is imported, with a {@link MissingDependencyError} that names the package to
+ * install when one is missing.
  */
 import { createRequire } from 'node:module';
 import { MissingDependencyError } from './errors.js';
 
-/** The versions the stores are tested with (package.json `peerDependencies`). */
-const RANGES: Readonly<Record<string, string>> = { 'better-sqlite3': '^12.11.1', pg: '^8.23.1', '@redis/client': '^6.3.1' };
+/** The versions the stores (and tracing) are tested with (package.json `peerDependencies`). */
+const RANGES: Readonly<Record<string, string>> = { 'better-sqlite3': '^12.11.1', pg: '^8.23.1', '@redis/client': '^6.3.1', '@opentelemetry/api': '^1.9.0' };
 
 const require = createRequire(import.meta.url);
 

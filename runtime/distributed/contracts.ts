@@ -13,7 +13,11 @@
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
-import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
+import { InvalidArgumentError, type CorruptStateError, type SerializedError } from '../core/errors.js';
+import { assertRunId } from '../core/ids.js';
+import { assertString } from '../core/validate.js';
+import { assertTraceparent } from '../core/trace-context.js';
+import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
@@ -65,6 +69,8 @@ export interface RunRecord {
   readonly error: SerializedError | undefined;
   /** Items discarded when the run finished, in the order they were queued. Empty while the run is not final. */
   readonly dropped: readonly DroppedItem[];
+  /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
+  readonly traceparent?: string;
 }
 
 /** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */
@@ -79,6 +85,27 @@ export interface NewRun {
   readonly firstItem: EngineItem;
   /** Absolute deadline in epoch ms. */
   readonly deadline?: number;
+  /**
+   * The W3C `traceparent` of the run's span (runtime/core/trace-context.ts), stored with the run and handed to every
+   * worker with each lease ({@link LeasedItem.traceparent}), so their step spans join the run's trace. A malformed
+   * one is an `InvalidArgumentError`.
+   */
+  readonly traceparent?: string;
+}
+
+/**
+ * The checks every backend's {@link RunInfoStore.createRun} makes before writing anything: a valid run id, workflow,
+ * fingerprint, first item, deadline and traceparent, else `InvalidArgumentError`.
+ */
+export function assertNewRun(spec: NewRun): void {
+  assertRunId(spec.runId);
+  assertString(spec.workflow, 'workflow');
+  assertString(spec.fingerprint, 'fingerprint');
+  assertEngineItem(spec.firstItem, 'firstItem');
+  if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
+    throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+  }
+  assertTraceparent(spec.traceparent);
 }
 
 export interface CreateRunResult {
@@ -214,6 +241,8 @@ export interface LeasedItem {
   readonly fingerprint: string;
   /** The run's absolute deadline, so the worker can arm its signal. */
   readonly deadline: number | undefined;
+  /** The run's stored `traceparent` ({@link NewRun.traceparent}), so the worker's step spans join the run's trace. */
+  readonly traceparent?: string;
   readonly item: EngineItem;
   /** The attempt this execution is (pass it as `StepEnv.attempt`). */
   readonly attempt: number;
@@ -239,6 +268,13 @@ export interface LeasedItem {
    * run yet needs no {@link ContextStore.readContext} for a young run.
    */
   readonly initialContext?: unknown;
+  /**
+   * Set when the stored item, or the context the claim carries for it, cannot be decoded (`stored-lease.ts`): the
+   * error names the run, the item and what is wrong. A corrupt item comes as `{ node, id, input: null }`, the id
+   * and node the store keeps beside it. The worker fails the item with this error (a dead letter, and its run
+   * fails) without running it; the other items of the claim are not affected.
+   */
+  readonly corrupt?: CorruptStateError;
 }
 
 export interface ClaimOptions {
@@ -300,7 +336,8 @@ export interface WorkQueue {
    * Only `running` runs are served: paused runs are skipped (their items stay), finished runs have no items.
    * Fairness: runs with claimable work are served round-robin, one item per run per turn, and the rotation
    * continues across calls, so one busy run never starves another. Within a run, plain pending items come out in
-   * FIFO order of enqueueing. Returns `[]` when nothing is claimable (never blocks).
+   * FIFO order of enqueueing. Returns `[]` when nothing is claimable (never blocks). One item's corrupt stored data
+   * never fails the claim: that item comes back with {@link LeasedItem.corrupt} (decoded by `stored-lease.ts`).
    * Throws `InvalidArgumentError` for a bad worker id, `max` not a positive integer or `leaseMs` not positive.
    */
   claim(workerId: string, max: number, leaseMs: number, options?: ClaimOptions): Promise<LeasedItem[]>;
@@ -520,6 +557,12 @@ export interface StepCommit {
    * how many hand-offs in a row one chain gets, so other runs waiting for a slot are not starved.
    */
   readonly handoff?: { readonly workerId: string; readonly leaseMs: number };
+  /**
+   * With a `failed` outcome only, for a lease whose stored item could not be decoded ({@link LeasedItem.corrupt}):
+   * the item its dead letter keeps instead of the stored text (the lease's `{ node, id, input: null }`), so that
+   * {@link ErrorStore.deadLetters} stays readable. Its id must be the commit's `itemId`.
+   */
+  readonly deadLetterItem?: EngineItem;
 }
 
 /** The answer to {@link StepCommitter.commitStep}. */

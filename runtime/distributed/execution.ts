@@ -11,6 +11,7 @@ import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep } from '../engine/core.js';
 import type { StepOutcome } from '../engine/types.js';
 import {
+  CorruptStateError,
   DeadlineExceededError,
   FingerprintMismatchError,
   FloxideError,
@@ -22,31 +23,24 @@ import {
 import {
   isFinalRunStatus,
   type CommitResult,
+  type CreateRunResult,
   type DistributedBackend,
-  type LeasedItem,
   type StepCommit,
 } from './contracts.js';
 import { ContextCache } from './context-cache.js';
+import { contextCorruption } from './stored-lease.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
+import { Tracing, type TracingOption } from '../engine/tracing.js';
+import { tracedCallbacks } from './tracing.js';
+import type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
 export const DEFAULT_MAX_REDELIVERIES = 10;
 
-/** Hooks called around each distributed step (all optional; errors they throw are ignored). */
-export interface StepCallbacks {
-  /** An item was claimed and is about to run. */
-  onStarted?(lease: LeasedItem): void;
-  /** The outcome was committed (or the store answered `duplicate` / `run_finished` / `lease_lost`). */
-  onCommitted?(lease: LeasedItem, outcome: StepOutcome, result: CommitResult): void;
-  /** The item was given back without a commit (worker stopping, lease lost, run finished, store unreachable). */
-  onReleased?(lease: LeasedItem, reason: ReleaseReason, error?: unknown): void;
-}
-
-/** Why an item ended without a commit of this worker. */
-export type ReleaseReason = 'stopping' | 'lease_lost' | 'run_finished' | 'fingerprint' | 'store_error';
+export type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** What became of one leased item. */
 export type LeaseResult =
@@ -130,11 +124,13 @@ function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepC
  * expires and the item is redelivered, as after a worker crash.
  */
 async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<{ result: CommitResult; sentAt: number }> {
+  // A corrupt stored item's dead letter keeps the item as the lease holds it (the stored text cannot be read back).
+  const dead = f.lease.corrupt !== undefined && outcome.type === 'failed' ? { deadLetterItem: f.lease.item } : {};
   let delay = 25;
   const handoff = handoffFor(env, f, outcome);
   for (;;) {
     try {
-      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}) };
+      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}), ...dead };
       const sentAt = Date.now();
       return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt };
     } catch (err) {
@@ -142,6 +138,25 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
       await sleep(delay);
       delay = Math.min(delay * 2, 1_000);
     }
+  }
+}
+
+/** Runs the leased item's step on `context` (never throws: a corrupt item or a stale module is a failed outcome). */
+async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, clock: Clock): Promise<StepOutcome> {
+  const { lease } = f;
+  try {
+    return await executeStep(env.wf.def, env.instance, lease.item, {
+      runId: lease.runId,
+      context,
+      signal: f.abort,
+      attempt: lease.attempt,
+      inlineRetries: false,
+      clock,
+      childId: (parent, index) => childItemId(parent.id, index),
+    });
+  } catch (err) {
+    // An unknown node or a stale module: the item can never succeed here.
+    return { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   }
 }
 
@@ -171,7 +186,10 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
 
   let outcome: StepOutcome;
   const redeliveries = lease.deliveries - lease.attempt;
-  if (redeliveries > env.maxRedeliveries) {
+  if (lease.corrupt) {
+    // A stored item (or the context the claim carried) that cannot be decoded fails at once: it can never run.
+    outcome = { type: 'failed', error: serializeError(lease.corrupt), attempts: lease.attempt };
+  } else if (redeliveries > env.maxRedeliveries) {
     const err = new PoisonItemError(
       `item ${lease.item.id} (${lease.item.node}) of run ${lease.runId} was delivered ${lease.deliveries} times without a commit (its worker crashed or lost the lease every time); dead-lettered after ${env.maxRedeliveries} redeliveries`,
     );
@@ -183,25 +201,19 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
     try {
       let context: unknown;
+      let corruptContext: CorruptStateError | undefined;
       try {
         context = await env.cache.current(env.backend, lease.runId, lease.contextVersion, lease.lastDelta, lease.initialContext);
       } catch (err) {
         if (isTransientStoreError(err)) return await releaseLease(env, f, 'store_error', err);
-        throw err;
+        if (!(err instanceof CorruptStateError)) throw err;
+        // The run's stored context is corrupt: no step of the run can run; this item fails now, with the real error.
+        corruptContext = contextCorruption(lease, err);
       }
-      try {
-        outcome = await executeStep(def, env.instance, lease.item, {
-          runId: lease.runId,
-          context,
-          signal: f.abort,
-          attempt: lease.attempt,
-          inlineRetries: false,
-          clock,
-          childId: (parent, index) => childItemId(parent.id, index),
-        });
-      } catch (err) {
-        // A corrupt item (unknown node) or a stale module: the item can never succeed here.
-        outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
+      if (corruptContext) {
+        outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
+      } else {
+        outcome = await executeLeased(env, f, context, clock);
       }
     } finally {
       cancelTimer?.();
@@ -241,6 +253,12 @@ export interface StartDistributedOptions {
   readonly timeoutMs?: number;
   /** Where "now" is read for `timeoutMs` (default the system clock). */
   readonly clock?: Clock;
+  /**
+   * OpenTelemetry: the run gets a span (`floxide.run <workflow>`, ended once the run is stored) whose `traceparent`
+   * is stored with the run, so the step spans of every traced worker join its trace. `true`: the global tracer
+   * provider; `{ tracerProvider }`: that one. Needs the optional peer `@opentelemetry/api`.
+   */
+  readonly tracing?: TracingOption;
 }
 
 /** Options of `Workflow.stepDistributed`. */
@@ -252,6 +270,8 @@ export interface StepDistributedOptions {
   readonly maxRedeliveries?: number;
   /** See {@link ExecutionEnv.clock}. */
   readonly clock?: Clock;
+  /** OpenTelemetry: a span for the step, in the run's trace (see `WorkerOptions.tracing`). */
+  readonly tracing?: TracingOption;
 }
 
 /** What `stepDistributed` returns when the step it processed was a terminal that completed its run. */
@@ -274,15 +294,27 @@ export async function startDistributedRun(
   options?: StartDistributedOptions,
 ) {
   const deadline = absoluteDeadline(options, options?.clock);
-  return backend.createRun({
-    runId,
-    workflow: wf.def.name,
-    fingerprint: wf.def.fingerprint,
-    input,
-    context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
-    firstItem: { node: wf.start, id: '0', input },
-    ...(deadline === undefined ? {} : { deadline }),
-  });
+  const span = Tracing.of(options?.tracing)?.startRun(runId, wf.def.name, 'distributed');
+  let res: CreateRunResult;
+  try {
+    res = await backend.createRun({
+      runId,
+      workflow: wf.def.name,
+      fingerprint: wf.def.fingerprint,
+      input,
+      context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
+      firstItem: { node: wf.start, id: '0', input },
+      ...(deadline === undefined ? {} : { deadline }),
+      ...(span ? { traceparent: span.traceparent } : {}),
+    });
+  } catch (err) {
+    span?.end('failed', serializeError(err), Date.now());
+    throw err;
+  }
+  // The run's span covers its start (workers add the steps). A run that existed already keeps the span it was
+  // stored with: this one is dropped unended, so it is never exported.
+  if (res.created) span?.end('started', undefined, Date.now());
+  return res;
 }
 
 const stepCaches = new WeakMap<DistributedBackend, WeakMap<CompiledWorkflow, ContextCache>>();
@@ -308,6 +340,7 @@ export async function stepDistributedOnce(
   callbacks?: StepCallbacks,
   options?: StepDistributedOptions,
 ): Promise<DistributedStepResult | undefined> {
+  callbacks = tracedCallbacks(Tracing.of(options?.tracing), workerId, callbacks);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();

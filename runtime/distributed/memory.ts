@@ -14,12 +14,12 @@ import {
 import { ParkedGroups } from '../engine/joins.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
-import { assertEngineItem } from '../engine/validate.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -64,6 +64,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
+import { decodeLease } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
@@ -106,6 +107,7 @@ interface MemRun {
   readonly contextJson: string;
   readonly createdAt: number;
   readonly deadline: number | undefined;
+  readonly traceparent: string | undefined;
   status: RunStatus;
   updatedAt: number;
   finishedAt: number | undefined;
@@ -221,13 +223,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
     this.open();
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const existing = this.runs.get(spec.runId);
     if (existing) {
@@ -251,6 +247,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       contextJson,
       createdAt: now,
       deadline: spec.deadline,
+      traceparent: spec.traceparent,
       status: 'running',
       updatedAt: now,
       finishedAt: undefined,
@@ -386,18 +383,21 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.updatedAt = now;
     run.leased.add(it.itemId);
     this.publish({ type: 'step.started', runId: run.runId, at: now, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId });
-    return {
+    return decodeLease({
       runId: run.runId,
       workflow: run.workflow,
       fingerprint: run.fingerprint,
       deadline: run.deadline,
-      item: copy<EngineItem>(it.json, 'work item'),
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
+      itemId: it.itemId,
+      node: it.node,
+      itemJson: it.json,
       attempt: it.attempt,
       leaseToken: it.leaseToken,
       leaseExpiresAt: it.leaseExpiresAt,
       deliveries: it.deliveries,
       contextVersion: run.deltas.length,
-    };
+    });
   }
 
   /** Moves due retries and expired leases to the ready queue, in order of their due time. */
@@ -692,7 +692,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   async commitStep(commit: StepCommit): Promise<CommitResult> {
     this.open();
     // Validate and encode everything before touching state: a rejected commit changes nothing.
-    const { runId, itemId, leaseToken, plan, handoff } = planStepCommit(commit);
+    const { runId, itemId, leaseToken, plan, handoff, deadLetterItem } = planStepCommit(commit);
     const run = this.runOrThrow(runId);
     if (plan.type === 'continue') {
       for (const a of plan.arrivals) {
@@ -739,7 +739,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       run.metrics.failed += 1;
       if (plan.deadLetter) {
         run.metrics.deadLettered += 1;
-        run.deadLetters.push(`{"at":${now},"attempts":${it.attempt},"error":${plan.error},"item":${it.json}}`);
+        run.deadLetters.push(`{"at":${now},"attempts":${it.attempt},"error":${plan.error},"item":${deadLetterItem ?? it.json}}`);
       }
       dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(plan.error, 'error') });
     } else {
@@ -947,6 +947,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
       error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
       dropped: run.dropped.map((d) => ({ ...d })),
+      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
     };
   }
 }

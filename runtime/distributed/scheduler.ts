@@ -12,6 +12,7 @@ import type { DistributedBackend, ScheduleRecord, ScheduleStore } from './contra
 import { startDistributedRun } from './execution.js';
 import { nextTickAfter, planTicks, scheduleRunId } from './schedule-rules.js';
 import { systemClock, type Clock } from '../core/time.js';
+import type { TracingOption } from '../engine/tracing.js';
 
 /** Options of {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -24,6 +25,8 @@ export interface SchedulerOptions {
   readonly clock?: Clock;
   /** Errors of a pass (store unreachable...); the scheduler carries on. Default: ignored. */
   readonly onError?: (error: unknown) => void;
+  /** OpenTelemetry: trace the runs it starts (see `StartDistributedOptions.tracing`). */
+  readonly tracing?: TracingOption;
 }
 
 /** A tick a scheduler pass handled by starting a run. */
@@ -122,7 +125,7 @@ export class Scheduler {
   private async start1(s: ScheduleRecord, tick: number): Promise<ScheduledStart> {
     const runId = scheduleRunId(s.id, tick);
     try {
-      const res = await startDistributedRun(this.wf, undefined, s.input, this.backend, runId);
+      const res = await startDistributedRun(this.wf, undefined, s.input, this.backend, runId, this.options.tracing ? { tracing: this.options.tracing } : undefined);
       return { schedule: s.id, tick, runId, created: res.created };
     } catch (err) {
       // The tick's run exists with another input or graph: the schedule changed, or a worker of another version

@@ -25,6 +25,8 @@ import {
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
 import type { Clock } from '../core/time.js';
+import { Tracing, type TracingOption } from '../engine/tracing.js';
+import { tracedCallbacks } from './tracing.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -54,6 +56,13 @@ export interface WorkerOptions {
   readonly info?: Readonly<Record<string, string>>;
   /** Step hooks. */
   readonly callbacks?: StepCallbacks;
+  /**
+   * OpenTelemetry: a span per attempt of a step (`floxide.step <node>`), a child of the run's span through the
+   * `traceparent` stored with the run (runs started with `tracing`), so one trace spans every worker that touched
+   * the run; the runs this worker's scheduler starts are traced too. `true`: the global tracer provider;
+   * `{ tracerProvider }`: that one. Needs the optional peer `@opentelemetry/api` (loaded only when this is set).
+   */
+  readonly tracing?: TracingOption;
   /**
    * Send the commits of steps that finish close together as one batch (one round trip) when the backend supports
    * batched commits (default true). Each commit stays atomic and idempotent on its own.
@@ -167,6 +176,7 @@ export class Worker {
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();
     const commits = options.batchCommits !== false && supportsBatchCommit(backend) ? new CommitBatcher(backend) : undefined;
+    const callbacks = tracedCallbacks(Tracing.of(options.tracing), this.workerId, options.callbacks);
     const envOf = (wf: CompiledWorkflow, inst: object): ExecutionEnv => ({
       backend,
       wf,
@@ -174,7 +184,7 @@ export class Worker {
       cache: new ContextCache(wf.codec),
       leaseMs: this.leaseMs,
       maxRedeliveries: options.maxRedeliveries === undefined ? DEFAULT_MAX_REDELIVERIES : Math.max(0, options.maxRedeliveries),
-      callbacks: options.callbacks,
+      callbacks,
       mismatchReported,
       isClosing: () => this.closing,
       ...(commits ? { commits } : {}),
@@ -195,6 +205,7 @@ export class Worker {
         onError: (e) => this.report(e),
         ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }),
         ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.tracing ? { tracing: options.tracing } : {}),
       });
     }
   }

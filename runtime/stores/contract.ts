@@ -35,6 +35,8 @@ export interface NewCheckpointRun {
   readonly deadline: number | undefined;
   /** The start item (id `"0"`). */
   readonly start: EngineItem;
+  /** The run span's W3C `traceparent` when the run is traced (runtime/core/trace-context.ts). */
+  readonly traceparent?: string;
 }
 
 /** A stored run. */
@@ -57,6 +59,8 @@ export interface CheckpointRun {
   readonly steps: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** The run span's W3C `traceparent`, when the run was started traced: a resume continues that trace. */
+  readonly traceparent?: string;
 }
 
 /** Everything needed to continue a run. */

@@ -24,6 +24,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
+import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
 interface MemRun {
@@ -34,6 +35,7 @@ interface MemRun {
   context: string;
   status: CheckpointStatus;
   deadline: number | undefined;
+  traceparent: string | undefined;
   output: string | undefined;
   error: string | undefined;
   dropped: string;
@@ -59,6 +61,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
+    assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     const existing = this.runs.get(run.runId);
     if (existing) {
@@ -74,6 +77,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       context: toJson(run.context, 'the initial context'),
       status: 'running',
       deadline: run.deadline,
+      traceparent: run.traceparent,
       output: undefined,
       error: undefined,
       dropped: '[]',
@@ -259,6 +263,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       steps: r.steps,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
+      ...(r.traceparent === undefined ? {} : { traceparent: r.traceparent }),
     };
   }
 }

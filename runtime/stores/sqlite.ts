@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
+import { checkStoredItem, decodeStoredItem } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -37,6 +38,7 @@ import {
   type PendingSignal,
   type SignalDelivery,
 } from './contract.js';
+import { assertTraceparent } from '../core/trace-context.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
@@ -44,7 +46,7 @@ import { SqliteHistory } from './sqlite-history.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -121,6 +123,7 @@ export interface RunRow {
   start: string;
   status: string;
   deadline: number | null;
+  traceparent: string | null;
   output: string | null;
   error: string | null;
   dropped: string;
@@ -281,8 +284,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
       insertRun: p(
-        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
       ),
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
@@ -383,6 +386,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         run.deadline ?? null,
         now,
         now,
+        run.traceparent ?? null,
       );
       return true;
     });
@@ -425,6 +429,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
+    assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
   }
@@ -600,7 +605,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     for (const r of rows) {
       const produced = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
       if (!Array.isArray(produced)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
-      for (const it of produced) checkItem(it, runId);
+      for (const it of produced) checkStoredItem(it, { runId });
       trackStep(track, r.item_id ?? String(r.n), r.seq, produced as EngineItem[]);
       if (withDeltas && r.delta !== null) {
         const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
@@ -767,15 +772,7 @@ function migrate(db: Db): void {
 }
 
 export function parseItem(text: string, runId: string): EngineItem {
-  return checkItem(safeJsonParse(text, `run ${runId} work item`), runId);
-}
-
-function checkItem(v: unknown, runId: string): EngineItem {
-  const it = v as EngineItem;
-  if (it === null || typeof it !== 'object' || typeof it.node !== 'string' || typeof it.id !== 'string') {
-    throw new CorruptStateError(`run ${runId}: a stored work item is malformed`);
-  }
-  return it;
+  return decodeStoredItem(text, { runId });
 }
 
 function parseArrival(text: string, runId: string): JoinArrival {
@@ -805,5 +802,6 @@ export function toRecord(row: RunRow, progress: { counter: number; steps: number
     steps: progress ? progress.steps : row.steps,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
   };
 }

@@ -2,7 +2,6 @@
  * `bindWorkflow`: a generated definition plus a workflow instance gives a {@link Workflow} with the local modes:
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
-import { deepEqual } from '../context/codec.js';
 import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
@@ -20,11 +19,12 @@ import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDel
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { runInputJson, safeJsonParse } from '../core/json.js';
+import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
+import { Tracing, type RunSpan, type TracingOption } from '../engine/tracing.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
 import type { EngineItem } from '../engine/types.js';
@@ -48,6 +48,13 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Progress events (the one {@link WorkflowEvent} union): run created, each attempt started, finished or retried, completion, failure, cancellation. */
   onEvent?: (event: WorkflowEvent) => void;
+  /**
+   * OpenTelemetry spans: a span for the run and one per attempt of a step (docs/observability.md). `true` sends them
+   * to the global tracer provider; `{ tracerProvider }` to that one. Needs the optional peer `@opentelemetry/api`
+   * (loaded only when this is set). A checkpointed run stores its span's `traceparent`, so a resume continues the
+   * same trace.
+   */
+  tracing?: TracingOption;
   /** Run id for `run` (default `"run"`); checkpointed modes take it as an argument. */
   runId?: string;
   /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
@@ -165,6 +172,16 @@ export function bindWorkflow<D extends AnyWorkflowDef>(def: D, instance: object)
 
 const NEVER = new AbortController().signal;
 
+/** The run's `onEvent` with its span (if traced) fed first: tracing is one more observer of the events. */
+function observed(span: RunSpan | undefined, onEvent: ((e: WorkflowEvent) => void) | undefined): ((e: WorkflowEvent) => void) | undefined {
+  if (!span) return onEvent;
+  if (!onEvent) return (e) => span.observe(e);
+  return (e) => {
+    span.observe(e);
+    onEvent(e);
+  };
+}
+
 interface RunSignal {
   signal: AbortSignal;
   abortable: boolean;
@@ -263,7 +280,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
-    const onEvent = options?.onEvent;
+    const onEvent = observed(Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local'), options?.onEvent);
     const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
     if (onEvent) onEvent({ type: 'run.created', runId, at: clock.now(), workflow: this.wf.def.name });
     try {
@@ -279,7 +296,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   async runWithCheckpoint(ctx: C, input: I, store: CheckpointStore, runId: string, options?: RunOptions): Promise<O> {
     assertRunId(runId);
     let cp = await store.load(runId);
+    let span: RunSpan | undefined;
     if (!cp) {
+      // The run's span starts before the run is saved: its traceparent is saved with it.
+      span = Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local');
       const created = await store.createRun({
         runId,
         workflow: this.wf.def.name,
@@ -288,15 +308,19 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         context: this.wf.codec.serialize(ctx),
         deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
+        ...(span ? { traceparent: span.traceparent } : {}),
       });
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);
-      if (!created) this.checkInput(cp, input);
-      else if (options?.onEvent) options.onEvent({ type: 'run.created', runId, at: (options.clock ?? systemClock).now(), workflow: this.wf.def.name });
+      if (!created) {
+        // Another caller created it first: its span is the run's (this one is dropped unended, never exported).
+        span = undefined;
+        this.checkInput(cp, input);
+      } else if (options?.onEvent) options.onEvent({ type: 'run.created', runId, at: (options.clock ?? systemClock).now(), workflow: this.wf.def.name });
     } else {
       this.checkInput(cp, input);
     }
-    return this.continueRun(store, await this.onThisVersion(store, cp), options);
+    return this.continueRun(store, await this.onThisVersion(store, cp), options, span);
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {
@@ -338,9 +362,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     return context;
   }
 
+  /** The same input as stored: equal canonical JSON (tags included, so a Set of Dates compares by value). */
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = safeJsonParse(runInputJson(input), 'the run input');
-    if (!deepEqual(given, cp.run.input)) {
+    if (runInputJson(input) !== runInputJson(cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
   }
@@ -358,7 +382,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    * whether `runWithCheckpoint` or `resume` reached it: completed returns its stored output, cancelled is
    * `CancelledError`, failed is reopened, and the run continues from its last commit.
    */
-  private async continueRun(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined): Promise<O> {
+  private async continueRun(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
     const runId = cp.run.runId;
     if (cp.run.status === 'completed') return cp.run.output as O;
     if (cp.run.status === 'cancelled') {
@@ -383,7 +407,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     let arrived = false;
     for (const it of cp.items) enqueue(it);
     let head = 0;
-    const onEvent = options?.onEvent;
+    // A run continued here (not created by this call) gets a span in the trace stored with it.
+    span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local', { traceparent: cp.run.traceparent });
+    const onEvent = observed(span, options?.onEvent);
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, cp.run.deadline, clock);
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);

@@ -1,6 +1,7 @@
 /**
- * Imports cost what they use: importing `floxide` or a generated module loads no database driver, no ts-morph and
- * no Graphviz; `floxide/sqlite` loads better-sqlite3 only when a store is opened. Checked in a child process that
+ * Imports cost what they use: importing `floxide` or a generated module loads no database driver, no ts-morph, no
+ * Graphviz and no OpenTelemetry; `floxide/sqlite` loads better-sqlite3 only when a store is opened, `floxide` loads
+ * `@opentelemetry/api` only when a run turns tracing on. Checked in a child process that
  * records every module it loads (test/fixtures/loads/record.mjs), against the built package (dist/), as users run it.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const HEAVY = ['better-sqlite3', 'pg', '@redis/client', 'ts-morph', '@viz-js/viz', 'typescript'];
+const HEAVY = ['better-sqlite3', 'pg', '@redis/client', 'ts-morph', '@viz-js/viz', 'typescript', '@opentelemetry/api'];
 
 /** The modules (paths or URLs) a child process loaded while importing `specs`. */
 function modulesLoaded(specs: string[], extra: string[] = []): string[] {
@@ -56,5 +57,9 @@ describe('imports cost what they use', () => {
     expect(heavyIn(packagesLoaded(['floxide/sqlite', 'floxide/redis', 'floxide/postgres']))).toEqual([]);
     // The recorder sees a driver when one is loaded: opening a SQLite store loads better-sqlite3.
     expect(heavyIn(packagesLoaded(['floxide/sqlite'], ['--open-sqlite']))).toEqual(['better-sqlite3']);
+  });
+
+  it('`floxide` loads @opentelemetry/api only when a run turns tracing on', () => {
+    expect(heavyIn(packagesLoaded(['floxide'], ['--traced-run']))).toEqual(['@opentelemetry/api']);
   });
 });

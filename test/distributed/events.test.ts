@@ -146,7 +146,8 @@ describe('redis events off (?events=0)', () => {
 
 describe('postgres events across a killed connection', () => {
   it('delivers every event of 200 concurrent runs once, in order per run', { timeout: 300_000 }, async () => {
-    const b = await pgs.open();
+    // (the pool's connections carry the URL's application_name; the subscription's own still has its name)
+    const b = await pgs.open(undefined, { connectionString: `${pgs.url}?application_name=flx_ev_pool` });
     const kill = async (): Promise<number> => {
       const { rows } = await pgs.admin.query<{ killed: boolean }>(
         'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1',

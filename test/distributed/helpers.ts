@@ -60,9 +60,18 @@ export interface ChildWorker {
   output(): string;
 }
 
-/** Runs `floxide worker <module> --store <store> ...args` in a child process (module: the fan workflow's by default). */
-export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}, module = 'test/fixtures/distributed/fan-worker.ts'): ChildWorker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', 'worker', module, '--store', store, ...args], {
+/**
+ * Runs `floxide worker <module> --store <store> ...args` in a child process (module: the fan workflow's by default;
+ * `nodeArgs` go to node after tsx, e.g. `--import` of a module that sets up OpenTelemetry).
+ */
+export function spawnWorker(
+  store: string,
+  args: readonly string[] = [],
+  env: Record<string, string> = {},
+  module = 'test/fixtures/distributed/fan-worker.ts',
+  nodeArgs: readonly string[] = [],
+): ChildWorker {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'cli/cli.ts', 'worker', module, '--store', store, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,10 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { Worker } from '../../runtime/distributed/worker.js';
+import { ApprovalWorkflow } from '../../examples/approval.js';
+import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 
@@ -92,6 +96,40 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
     await page.locator('button[data-action="resume"]:not([disabled])').click();
     await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
     expect((await store.backend.getRun('ui-run-2'))?.status).toBe('running');
+  });
+
+  it('sends a signal to a waiting run from its page (name and JSON payload) and sees the run continue', async () => {
+    // The approval example on the in-process memory backend: its wait parks until the signal comes.
+    const backend = new MemoryBackend();
+    const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
+    const worker = new Worker(backend, approval.def, approval.instance, { idleMinMs: 1, idleMaxMs: 20 });
+    void worker.start();
+    const ui = await startUiServer({ backend, graphs: ['docs'], livePollMs: 60_000 });
+    try {
+      await approval.startDistributed(undefined, { id: 'exp-7', amount: 420 }, backend, 'ui-wait-1');
+      await page.goto(new URL('/runs/ui-wait-1', ui.url).toString());
+      await page.locator('[data-wait="approval"]').waitFor();
+      expect(await page.locator('[data-wait="approval"]').textContent()).toMatch(/^waiting for approval \(times out \d{4}-/);
+      await page.locator('g.node[data-node="approval"][data-state="queued"]').waitFor();
+      const form = page.locator('[data-signal-form]');
+      // The name of the signal the run waits for is offered; a payload that is not JSON is refused on the page.
+      expect(await form.locator('input[name="name"]').inputValue()).toBe('approval');
+      await form.locator('textarea[name="payload"]').fill('{approved: true}');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('.message', { hasText: 'the payload is not JSON' }).waitFor();
+      expect((await backend.getRun('ui-wait-1'))?.status).toBe('running');
+      await form.locator('textarea[name="payload"]').fill('{"approved": true, "by": "ana"}');
+      await form.locator('input[name="key"]').fill('page-1');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('[data-fact="status"] [data-status="completed"]').waitFor();
+      expect(await page.locator('[data-fact="output"]').textContent()).toBe('"approved by ana"');
+      expect(await page.locator('.message').textContent()).toBe('signal approval delivered');
+      expect((await backend.getRun('ui-wait-1'))?.output).toBe('approved by ana');
+      expect(await form.locator('button[type="submit"]').isDisabled()).toBe(true);
+    } finally {
+      await worker.stop(0);
+      await ui.close();
+    }
   });
 
   it('shows values from the store as text, never as markup', async () => {

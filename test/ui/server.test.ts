@@ -19,7 +19,7 @@ interface Answer {
 }
 
 /** One HTTP request with full control of the headers (fetch forbids setting Host). */
-function call(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
       let body = '';
@@ -27,7 +27,7 @@ function call(url: string, init: { method?: string; headers?: Record<string, str
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(init.body);
   });
 }
 
@@ -164,6 +164,24 @@ describe('floxide ui server', () => {
     expect((await call(`${base}api/runs/run-5/pause`)).status).toBe(405);
   });
 
+  it('sends a signal as `floxide runs signal` does: with the action header, a JSON { name, payload, key? }', async () => {
+    const post = (runId: string, body: string, headers: Record<string, string> = { 'x-floxide-action': '1' }) =>
+      call(`${base}api/runs/${runId}/signal`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    expect((await post('run-6', '{"name":"go","payload":1}', {})).status).toBe(403);
+    const notJson = await post('run-6', '{name: go}');
+    expect(notJson.status).toBe(400);
+    expect(JSON.parse(notJson.body).error).toMatch(/signal request/);
+    expect((await post('run-6', '{"payload":1}')).status).toBe(400);
+    expect((await post('run-6', '[1]')).status).toBe(400);
+    expect((await post('no-such-run', '{"name":"go"}')).status).toBe(404);
+    expect((await post('run-3', '{"name":"go"}')).status).toBe(409);
+    expect(await backend.pendingSignals('run-6')).toEqual([]);
+    const sent = await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}');
+    expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered' });
+    expect(JSON.parse((await post('run-6', '{"name":"go","payload":{"n":2},"key":"k1"}')).body)).toEqual({ delivery: 'duplicate' });
+    expect((await backend.pendingSignals('run-6')).map((x) => [x.name, x.payload, x.key])).toEqual([['go', { n: 1 }, 'k1']]);
+  });
+
   it('beyond loopback, needs the token: from the printed URL (then a cookie) or a bearer header', async () => {
     const open = await startUiServer({ backend, host: '0.0.0.0' });
     try {
@@ -182,6 +200,9 @@ describe('floxide ui server', () => {
       expect((await call(`${local}api/runs`, { headers: { authorization: `Bearer ${open.token}` } })).status).toBe(200);
       const action = await call(`${local}api/runs/run-4/cancel`, { method: 'POST', headers: { cookie } });
       expect(action.status).toBe(403);
+      const signal = { method: 'POST', body: '{"name":"go"}' };
+      expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { 'x-floxide-action': '1' } })).status).toBe(401);
+      expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { cookie, 'x-floxide-action': '1' } })).status).toBe(200);
     } finally {
       await open.close();
     }

@@ -259,6 +259,10 @@ function table(headers, rows, empty) {
   return h('table', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', {}, t)))), h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => (c instanceof Node ? h('td', {}, c) : h('td', { class: 'wrap' }, c)))))));
 }
 
+function isFinal(status) {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
 function errText(e) {
   return `${e.name}: ${e.message}`;
 }
@@ -272,6 +276,15 @@ function runPage(runId) {
     resume: h('button', { type: 'button', 'data-action': 'resume', disabled: true }, 'Resume'),
     cancel: h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', disabled: true }, 'Cancel'),
   };
+  // The signal action: a name (the run's waiting signals offered) and a JSON payload, sent as `floxide runs signal` does.
+  const signalNames = h('datalist', { id: 'signal-names' });
+  const signalForm = h('form', { class: 'signal', 'data-signal-form': '' },
+    h('input', { name: 'name', list: 'signal-names', placeholder: 'signal name', 'aria-label': 'signal name', required: true, autocomplete: 'off' }),
+    h('textarea', { name: 'payload', rows: 1, placeholder: 'payload (JSON)', 'aria-label': 'signal payload (JSON)' }),
+    h('input', { name: 'key', placeholder: 'key (optional)', 'aria-label': 'idempotency key', autocomplete: 'off' }),
+    h('button', { type: 'submit', disabled: true }, 'Send signal'),
+    signalNames,
+  );
   const graph = h('div', { class: 'graph card', id: 'graph' }, h('p', { class: 'muted' }, 'Loading the graph...'));
   const legend = h('div', { class: 'legend' }, STATES.map((s) => h('span', { class: s }, s)));
   const metrics = h('div', { class: 'metrics', id: 'metrics' });
@@ -292,9 +305,37 @@ function runPage(runId) {
     });
   }
 
+  signalForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = signalForm.elements.name.value.trim();
+    const text = signalForm.elements.payload.value.trim();
+    const key = signalForm.elements.key.value.trim();
+    let payload = null;
+    try {
+      if (text !== '') payload = JSON.parse(text);
+    } catch (err) {
+      message.textContent = `signal not sent: the payload is not JSON (${err.message})`;
+      return;
+    }
+    const send = signalForm.querySelector('button');
+    send.disabled = true;
+    try {
+      const r = await api(`/api/runs/${encodeURIComponent(runId)}/signal`, {
+        method: 'POST',
+        headers: { 'X-Floxide-Action': '1', 'content-type': 'application/json' },
+        body: JSON.stringify(key === '' ? { name, payload } : { name, payload, key }),
+      });
+      message.textContent = r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`;
+    } catch (err) {
+      message.textContent = `signal failed: ${err.message}`;
+    } finally {
+      send.disabled = last !== null && isFinal(last.run.status);
+    }
+  });
+
   main.replaceChildren(
     h('p', {}, link('/', '← all runs')),
-    h('div', { class: 'runhead' }, h('div', {}, title, facts), h('div', {}, h('div', { class: 'actions' }, buttons.pause, buttons.resume, buttons.cancel), message)),
+    h('div', { class: 'runhead' }, h('div', {}, title, facts), h('div', {}, h('div', { class: 'actions' }, buttons.pause, buttons.resume, buttons.cancel), signalForm, message)),
     h('h2', {}, 'Graph'),
     graph,
     legend,
@@ -330,10 +371,16 @@ function runPage(runId) {
         ...(r.error ? [['error', errText(r.error)]] : []),
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
-    const final = r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled';
-    buttons.pause.disabled = r.status !== 'running';
-    buttons.resume.disabled = r.status !== 'paused';
+    const final = isFinal(r.status);
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
+    buttons.pause.disabled = !v.pausable || r.status !== 'running';
+    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
     buttons.cancel.disabled = final;
+    signalForm.querySelector('button').disabled = final;
+    const waiting = [...new Set(v.waits.filter((w) => w.kind === 'signal').map((w) => w.signal))];
+    signalNames.replaceChildren(...waiting.map((n) => h('option', { value: n })));
+    if (signalForm.elements.name.value === '' && waiting.length > 0) signalForm.elements.name.value = waiting[0];
     const m = v.metrics;
     metrics.replaceChildren(
       ...[['enqueued', m.enqueued], ['completed', m.completed], ['retries', m.retries], ['failed', m.failed], ['dead-lettered', m.deadLettered], ['dropped', m.dropped], ['redeliveries', m.redeliveries], ...Object.entries(m.counters)].map(([k, n]) =>
@@ -350,6 +397,8 @@ function runPage(runId) {
             timeline(r, history),
             table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.outcome, s.error ? errText(s.error) : '']), 'No steps yet.'),
           ]),
+      h('h2', {}, `Waiting (${v.waits.length})`),
+      table(['Item', 'Node', 'Waiting'], v.waits.map((w) => [h('span', { class: 'mono' }, w.itemId), w.node, h('span', { 'data-wait': w.kind === 'signal' ? w.signal : 'sleep' }, w.text)]), 'Not waiting for a signal or a timer.'),
       h('h2', {}, `Outstanding items (${v.outstanding.length})`),
       table(['Item', 'Node', 'Status', 'Attempt', 'Worker', 'Due'], v.outstanding.map((o) => [h('span', { class: 'mono' }, o.itemId), o.node, o.status, String(o.attempt), o.workerId ?? '-', time(o.due)]), 'Nothing outstanding.'),
       h('h2', {}, `Errors (${v.errors.length})`),

@@ -22,6 +22,7 @@ import {
 } from '../../core/errors.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   assertRunStatus,
@@ -62,7 +63,7 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { assertEngineItem } from '../../engine/validate.js';
+import { decodeLease } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -145,6 +146,7 @@ interface RunRow {
   output: string | null;
   error: string | null;
   dropped: DroppedItem[];
+  traceparent: string | null;
 }
 
 interface ItemRow {
@@ -173,6 +175,17 @@ function typeParsers(driver: typeof pg): PoolConfig['types'] {
 
 function opt<T>(v: T | null | undefined): T | undefined {
   return v === null ? undefined : v;
+}
+
+/** `url` with `application_name` set to `name` (unchanged when it is not a URL: then the config's name applies). */
+function named(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    u.searchParams.set('application_name', name);
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 function describe(err: unknown): string {
@@ -247,7 +260,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const onError = options.onConnectionError;
     // An idle connection that dies emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (err) => onError?.(err));
-    const backend = new PostgresBackend(pool, schema, retain, size, (applicationName) => new driver.Client({ ...config, application_name: applicationName }));
+    // (pg lets a connection string's application_name win over the config's: the subscription's name is set there)
+    const newClient = (applicationName: string): pg.Client =>
+      new driver.Client({ ...config, ...(config.connectionString !== undefined ? { connectionString: named(config.connectionString, applicationName) } : {}), application_name: applicationName });
+    const backend = new PostgresBackend(pool, schema, retain, size, newClient);
     try {
       const client = await pool.connect();
       try {
@@ -322,6 +338,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       output: row.output === null ? undefined : parseStoredJson(row.output, 'run output'),
       error: row.error === null ? undefined : parseStoredJson<SerializedError>(row.error, 'run error'),
       dropped: row.dropped.map((d) => ({ id: d.id, node: d.node, reason: d.reason })),
+      ...(row.traceparent ? { traceparent: row.traceparent } : {}),
     };
   }
 
@@ -384,17 +401,22 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   // ---- RunInfoStore
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
-    const values = [spec.runId, spec.workflow, spec.fingerprint, inputJson, contextJson, spec.firstItem.id, spec.firstItem.node, itemJson, spec.deadline ?? null];
+    const values = [
+      spec.runId,
+      spec.workflow,
+      spec.fingerprint,
+      inputJson,
+      contextJson,
+      spec.firstItem.id,
+      spec.firstItem.node,
+      itemJson,
+      spec.deadline ?? null,
+      spec.traceparent ?? null,
+    ];
     // A concurrent createRun of the same id can commit after this statement's snapshot: then no row comes back and
     // the next attempt sees it.
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -439,6 +461,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
                   node: v[6],
                   item: v[7],
                   deadline: v[8],
+                  traceparent: v[9],
                 })),
               ),
             ],
@@ -507,21 +530,31 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertPositiveMs(leaseMs, 'leaseMs');
     if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
     const versions = versionFilter(options);
-    const rows = await this.run<LeaseRow & { delta_item_id: string | null; delta: string | null; context: string | null }>(
+    const rows = await this.run<LeaseRow & { item_id: string; node: string; delta_item_id: string | null; delta: string | null; context: string | null }>(
       'claim.sql',
       [workerId, max, Math.ceil(leaseMs), options.workflow ?? null, versions ? [...versions] : null],
       'claim',
     );
-    return rows.map((r) => {
-      // parsed per item: a worker may fold or revive them, so leases never share these objects
-      return {
-        ...leaseOfRow(r),
-        ...(r.delta !== null && r.delta_item_id !== null
-          ? { lastDelta: { version: r.context_version, itemId: r.delta_item_id, delta: parseStoredJson<Record<string, unknown>>(r.delta, 'context delta') } }
-          : {}),
-        ...(r.context !== null ? { initialContext: parseStoredJson(r.context, 'context') } : {}),
-      };
-    });
+    // decoded per item: a corrupt one fails only its item, and leases never share objects (a worker folds or revives them)
+    return rows.map((r) =>
+      decodeLease({
+        runId: r.run_id,
+        itemId: r.item_id,
+        node: r.node,
+        workflow: r.workflow,
+        fingerprint: r.fingerprint,
+        deadline: opt(r.deadline),
+        ...(r.traceparent ? { traceparent: r.traceparent } : {}),
+        itemJson: r.payload,
+        attempt: r.attempt,
+        leaseToken: r.lease_token,
+        leaseExpiresAt: r.lease_expires_at,
+        deliveries: r.deliveries,
+        contextVersion: r.context_version,
+        ...(r.delta !== null && r.delta_item_id !== null ? { lastDelta: { itemId: r.delta_item_id, json: r.delta } } : {}),
+        ...(r.context !== null ? { initialContextJson: r.context } : {}),
+      }),
+    );
   }
 
   async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
@@ -867,6 +900,7 @@ interface LeaseRow {
   workflow: string;
   fingerprint: string;
   deadline: number | null;
+  traceparent?: string | null;
   payload: string;
   attempt: number;
   lease_token: string;
@@ -875,13 +909,14 @@ interface LeaseRow {
   context_version: number;
 }
 
-/** The lease a row describes (its item parsed: leases never share objects). */
+/** A handed-off successor's lease (its item is the one the commit itself sent, parsed: leases never share objects). */
 function leaseOfRow(r: LeaseRow): LeasedItem {
   return {
     runId: r.run_id,
     workflow: r.workflow,
     fingerprint: r.fingerprint,
     deadline: opt(r.deadline),
+    ...(r.traceparent ? { traceparent: r.traceparent } : {}),
     item: parseStoredJson<EngineItem>(r.payload, 'work item'),
     attempt: r.attempt,
     leaseToken: r.lease_token,
@@ -906,6 +941,8 @@ interface EncodedCommit {
   delayMs: number;
   error: string | null;
   deadLetter: boolean;
+  /** The dead letter's item JSON instead of the stored payload ({@link StepCommit.deadLetterItem}). */
+  deadLetterItem: string | null;
   counters: Record<string, number> | null;
   extraDropped: readonly DroppedItem[];
   noTerminal: string | null;
@@ -931,6 +968,7 @@ function encodeCommit(c: StepCommitPlan): EncodedCommit {
     delayMs: plan.type === 'retry' ? plan.delayMs : 0,
     error: plan.type === 'retry' || plan.type === 'failed' ? plan.error : null,
     deadLetter: plan.type === 'failed' && plan.deadLetter,
+    deadLetterItem: c.deadLetterItem ?? null,
     counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,
     extraDropped: plan.type === 'terminal' ? plan.dropped : [],
     noTerminal: plan.type === 'continue' ? plan.noTerminal : null,

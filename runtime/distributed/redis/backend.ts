@@ -36,6 +36,7 @@ import {
 } from '../../core/errors.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
+  assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -76,8 +77,8 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
+import { decodeLease } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { assertEngineItem } from '../../engine/validate.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../signal-plan.js';
@@ -128,7 +129,7 @@ export interface RedisBackendOptions {
 }
 
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
-const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped'] as const;
+const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped', 'traceparent'] as const;
 /** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
 const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries', 'misrouted'] as const;
 /** The run hash fields of METRIC_FIELDS. */
@@ -350,7 +351,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   }
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
-    const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped] = f as Array<string | null>;
+    const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
     return {
       runId,
       workflow: workflow!,
@@ -364,6 +365,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       output: output === null ? undefined : parseStoredJson(output, 'run output'),
       error: error === null ? undefined : parseStoredJson<SerializedError>(error, 'run error'),
       dropped: dropped === null ? [] : parseStoredJson<DroppedItem[]>(dropped, 'dropped items'),
+      ...(traceparent === null || traceparent === undefined ? {} : { traceparent }),
     };
   }
 
@@ -417,13 +419,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
     this.open();
-    assertRunId(spec.runId);
-    assertString(spec.workflow, 'workflow');
-    assertString(spec.fingerprint, 'fingerprint');
-    assertEngineItem(spec.firstItem, 'firstItem');
-    if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-      throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
-    }
+    assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
     const contextJson = canonicalJson(spec.context ?? null);
     const itemJson = canonicalJson(spec.firstItem);
@@ -437,6 +433,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       spec.firstItem.node,
       itemJson,
       spec.deadline === undefined ? '' : String(spec.deadline),
+      spec.traceparent ?? '',
     ]);
     const [code, ...fields] = reply;
     const existing = fields[0] as string | null;
@@ -445,7 +442,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         // The new record is exactly what was sent (the script returns only its creation time), in RUN_FIELDS order.
         const at = String(fields[0]);
         const deadline = spec.deadline === undefined ? null : String(spec.deadline);
-        const created = [spec.workflow, spec.fingerprint, 'running', inputJson, at, at, null, deadline, null, null, null];
+        const created = [spec.workflow, spec.fingerprint, 'running', inputJson, at, at, null, deadline, null, null, null, spec.traceparent ?? null];
         return { created: true, run: this.recordOf(spec.runId, created) };
       }
       case 'exists':
@@ -462,7 +459,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   }
 
   /**
-   * The create-run script's reply for one run (its 9 arguments, layout in `lua/create-run-2.lua`), coalescing
+   * The create-run script's reply for one run (its 10 arguments, layout in `lua/create-run-2.lua`), coalescing
    * concurrent calls: while a create-run call is on its way, later ones queue up and go together in the next call
    * (one script for up to {@link MAX_CREATE_BATCH} runs, each still created all or nothing). A call that fails
    * rejects every run of its batch with `StoreError` (retrying createRun is safe: it is idempotent per run id).
@@ -588,7 +585,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       ]),
     )) as string[];
     const out: LeasedItem[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) out.push(leaseOf(reply[i]!, reply[i + 1]!, reply[i + 2]!));
+    for (let i = 0; i + 5 < reply.length; i += 6) out.push(leaseOf(reply, i));
     return out;
   }
 
@@ -939,7 +936,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
       args.push(plan.error, plan.delayMs);
       break;
     case 'failed':
-      args.push(plan.error, plan.deadLetter ? '1' : '0');
+      args.push(plan.error, plan.deadLetter ? '1' : '0', c.deadLetterItem ?? '');
       break;
   }
   for (const [k, v] of plan.counters) args.push(k, String(v));
@@ -955,7 +952,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
  * reply and the successor the commit itself sent (its only item).
  */
 function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string | undefined): CommitResult {
-  const [, runStatus, version, , id, leaseToken, expiry, fingerprint, deadline] = lines;
+  const [, runStatus, version, , id, leaseToken, expiry, fingerprint, deadline, traceparent] = lines;
   const item = commit.outcome.type === 'continue' ? commit.outcome.items[0] : undefined;
   if (!item || item.id !== id || itemJson === undefined) throw new StoreError(`unexpected hand-off reply for item ${String(id)}`);
   const contextVersion = Number(version);
@@ -968,9 +965,10 @@ function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string |
     contextVersion,
     next: {
       runId: commit.runId,
-      workflow: lines.slice(9).join('\n'),
+      workflow: lines.slice(10).join('\n'),
       fingerprint: fingerprint!,
       deadline: optNumber(deadline),
+      ...(traceparent ? { traceparent } : {}),
       // parsed from the JSON the commit sent: a copy, like every item a claim returns (the caller's object is not shared)
       item: parseStoredJson<EngineItem>(itemJson, 'work item'),
       attempt: 1,
@@ -982,24 +980,28 @@ function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string |
   };
 }
 
-/** One leased item of the claim script's reply (layout in `lua/claim-4.lua`). */
-function leaseOf(workflow: string, fingerprint: string, packed: string): LeasedItem {
-  const f = packed.split('\n');
-  const contextVersion = Number(f[6]);
-  return {
+/** One leased item of the claim script's reply (six entries from `at`, layout in `lua/claim-4.lua`), decoded per item. */
+function leaseOf(reply: readonly string[], at: number): LeasedItem {
+  const f = reply[at + 2]!.split('\n');
+  const last = reply[at + 5]!;
+  const nl = last.indexOf('\n');
+  return decodeLease({
     runId: f[0]!,
-    workflow,
-    fingerprint,
-    deadline: optNumber(f[1]),
-    item: parseStoredJson<EngineItem>(f[7]!, 'work item'),
-    attempt: Number(f[2]),
-    leaseToken: f[3]!,
-    leaseExpiresAt: Number(f[4]),
-    deliveries: Number(f[5]),
-    contextVersion,
-    ...(f.length > 9 ? { lastDelta: { version: contextVersion, itemId: f[9]!, delta: parseStoredJson<Record<string, unknown>>(f[10]!, 'context delta') } } : {}),
-    ...(f[8] === '' ? {} : { initialContext: parseStoredJson(f[8]!, 'context') }),
-  };
+    itemId: f[1]!,
+    node: f[2]!,
+    workflow: reply[at]!,
+    fingerprint: reply[at + 1]!,
+    deadline: optNumber(f[3]),
+    ...(f[4] ? { traceparent: f[4] } : {}),
+    attempt: Number(f[5]),
+    leaseToken: f[6]!,
+    leaseExpiresAt: Number(f[7]),
+    deliveries: Number(f[8]),
+    contextVersion: Number(f[9]),
+    itemJson: reply[at + 3],
+    ...(last === '' ? {} : { lastDelta: { itemId: last.slice(0, nl), json: last.slice(nl + 1) } }),
+    ...(reply[at + 4] === '' ? {} : { initialContextJson: reply[at + 4] }),
+  });
 }
 
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */

@@ -1,14 +1,15 @@
 -- createRun: inserts the run record (status running, version 0 context), its first item (pending, attempt 1) and its
 -- rotation row in one statement, all or nothing; nothing is written when the run id exists.
 -- Parameters: $1 run_id, $2 workflow, $3 fingerprint, $4 input (canonical JSON), $5 context (canonical JSON),
---   $6 first item id, $7 first item node, $8 first item (canonical JSON), $9 deadline (epoch ms | NULL).
+--   $6 first item id, $7 first item node, $8 first item (canonical JSON), $9 deadline (epoch ms | NULL),
+--   $10 traceparent | NULL.
 -- Returns: one row `created` + the run columns: created = true for the new run, false with the existing run.
 --   No row when a concurrent createRun of the same id committed after this statement's snapshot: run it again.
 -- Events: run.created per new run (record_events).
 -- Locking: the primary key (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id).
 WITH ins AS (
-  INSERT INTO runs (run_id, workflow, fingerprint, input, context, status, created_at, updated_at, deadline, enqueued)
-  VALUES ($1, $2, $3, $4, $5, 'running', now_ms(), now_ms(), $9, 1)
+  INSERT INTO runs (run_id, workflow, fingerprint, input, context, status, created_at, updated_at, deadline, enqueued, traceparent)
+  VALUES ($1, $2, $3, $4, $5, 'running', now_ms(), now_ms(), $9, 1, $10)
   ON CONFLICT (run_id) DO NOTHING
   RETURNING *
 ), first_item AS (

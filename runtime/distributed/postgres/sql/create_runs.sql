@@ -1,7 +1,8 @@
 -- createRun, coalesced: the runs of several concurrent createRun calls in one statement (one transaction, one WAL
 -- flush). Per run exactly what create_run.sql does: the run record (status running, version 0 context), its first
 -- item (pending, attempt 1) and its rotation row, all or nothing; nothing is written for a run id that exists.
--- Parameters: $1 a jsonb array of {o, run_id, workflow, fingerprint, input, context, item_id, node, item, deadline}
+-- Parameters: $1 a jsonb array of {o, run_id, workflow, fingerprint, input, context, item_id, node, item, deadline,
+--   traceparent}
 --   (o = position; every run_id at most once; input/context/item are canonical JSON text).
 -- Returns: `created` + the run columns for each run: created = true for a new run, false with the existing run.
 --   No row for a run when a concurrent createRun of the same id committed after this statement's snapshot: run it
@@ -10,10 +11,10 @@
 -- Locking: the primary keys (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id).
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(o integer, run_id text, workflow text, fingerprint text, input text, context text,
-    item_id text, node text, item text, deadline double precision)
+    item_id text, node text, item text, deadline double precision, traceparent text)
 ), ins AS (
-  INSERT INTO runs (run_id, workflow, fingerprint, input, context, status, created_at, updated_at, deadline, enqueued)
-  SELECT i.run_id, i.workflow, i.fingerprint, i.input, i.context, 'running', now_ms(), now_ms(), i.deadline, 1 FROM input i ORDER BY i.o
+  INSERT INTO runs (run_id, workflow, fingerprint, input, context, status, created_at, updated_at, deadline, enqueued, traceparent)
+  SELECT i.run_id, i.workflow, i.fingerprint, i.input, i.context, 'running', now_ms(), now_ms(), i.deadline, 1, i.traceparent FROM input i ORDER BY i.o
   ON CONFLICT (run_id) DO NOTHING
   RETURNING *
 ), first_item AS (

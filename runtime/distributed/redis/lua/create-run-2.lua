@@ -8,9 +8,9 @@
     KEYS[1] runs ZSET (listRuns index, score createdAt)
     KEYS[2] runs:expiring ZSET (member "status\nrunId\nworkflow", score expiry)
     ARGV[1] key prefix P
-    ARGV[2] number of runs; then per run 9 arguments:
+    ARGV[2] number of runs; then per run 10 arguments:
       run id, workflow, fingerprint, canonical input JSON, initial context JSON, first item id, first item node,
-      first item JSON, deadline (epoch ms) or ''
+      first item JSON, deadline (epoch ms) or '', traceparent (W3C trace context of the run's span) or ''
     ARGV[last] events stream length (0 = no events; see publish in includes/common.lua)
 
   Keys derived from P and one run id R (and its workflow W and status S):
@@ -47,7 +47,7 @@ for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[2], member)
 end
 
--- Creates the run whose 9 arguments follow ARGV[p]; returns its reply.
+-- Creates the run whose 10 arguments follow ARGV[p]; returns its reply.
 local function createOne(p)
   local runId, workflow, fingerprint, input = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   local K = runKeysOf(prefix, runId)
@@ -64,6 +64,7 @@ local function createOne(p)
   local fields = { 'workflow', workflow, 'fingerprint', fingerprint, 'status', 'running', 'input', input,
     'context', ARGV[p + 5], 'createdAt', nowText, 'updatedAt', nowText, 'outstanding', '1', 'n', '1' }
   if ARGV[p + 9] ~= '' then fields[#fields + 1] = 'deadline'; fields[#fields + 1] = ARGV[p + 9] end
+  if ARGV[p + 10] ~= '' then fields[#fields + 1] = 'traceparent'; fields[#fields + 1] = ARGV[p + 10] end
   redis.call('HSET', K.run, unpack(fields))
   -- index entries and ring pushes: written once per key at the end (nothing in this script reads them back)
   defer('ZADD', KEYS[1], nowText, runId)
@@ -78,6 +79,6 @@ end
 
 deferRingPushes = true
 local out = {}
-for i = 0, nRuns - 1 do out[i + 1] = createOne(2 + 9 * i) end
+for i = 0, nRuns - 1 do out[i + 1] = createOne(2 + 10 * i) end
 flushDeferred()
 return out

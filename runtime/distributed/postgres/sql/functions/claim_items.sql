@@ -2,8 +2,8 @@
 -- Parameters: p_worker worker id, p_max positive integer, p_lease_ms lease length, p_workflow workflow | NULL (all),
 --   p_fingerprints the graph versions of p_workflow to serve | NULL (all): round 1 then walks only their runs
 --   (queue_runs_version_rotation), so runs of other versions cost the claim nothing.
--- Returns: rows (ord = hand-out order, run_id, item_id, payload, attempt, deliveries, lease_token, lease_expires_at,
---   context_version, workflow, fingerprint, deadline); the run's columns as of the snapshot that found the item.
+-- Returns: rows (ord = hand-out order, run_id, item_id, node, payload, attempt, deliveries, lease_token, lease_expires_at,
+--   context_version, workflow, fingerprint, deadline, traceparent); the run's columns as of the snapshot that found the item.
 -- Claimable: due_at <= now (pending, retry due, lease expired; taking an expired lease counts a redelivery).
 -- Fairness: round 1 walks the rotation (queue_runs, least recently served first) through its ordered partial index
 --   and takes each run's oldest claimable item (due_at, then enqueue order), stopping at p_max; later rounds give each
@@ -14,8 +14,8 @@
 -- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
-RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
-  workflow text, fingerprint text, deadline double precision)
+RETURNS TABLE (ord integer, run_id text, item_id text, node text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
+  workflow text, fingerprint text, deadline double precision, traceparent text)
 LANGUAGE plpgsql SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
@@ -105,15 +105,16 @@ BEGIN
         WHERE i.run_id = n.run_id AND i.item_id = n.item_id
         RETURNING n.n, i.run_id, i.item_id, i.payload, i.attempt, i.deliveries, i.lease_token, i.lease_expires_at, i.node, n.was, n.wait_name
       )
-      SELECT l.*, r.version, r.workflow, r.fingerprint, r.deadline
+      SELECT l.*, r.version, r.workflow, r.fingerprint, r.deadline, r.traceparent
       FROM leased l JOIN runs r ON r.run_id = l.run_id
     LOOP
       -- rows come back in any order; `n` is the hand-out position within this round
       v_next := v_next || v_rec.run_id;
       v_next_n := v_next_n || v_rec.n;
-      ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; payload := v_rec.payload; attempt := v_rec.attempt;
+      ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; node := v_rec.node; payload := v_rec.payload; attempt := v_rec.attempt;
       deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
       context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
+      traceparent := v_rec.traceparent;
       IF v_rec.was = 'parked' THEN
         -- a parked item whose time came: a sleep's timer fired, or a wait timed out (the engine fails it)
         v_ev_runs := v_ev_runs || v_rec.run_id;

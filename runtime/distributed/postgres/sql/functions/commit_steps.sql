@@ -58,7 +58,7 @@ BEGIN
     ), fast AS MATERIALIZED (
       SELECT b.o, b.run_id, b.e->>'itemId' AS item_id, b.e->>'token' AS token, b.e->>'delta' AS delta,
              b.e->'items' AS items, b.e->>'type' = 'terminal' AS terminal, b.e->'handoff' AS handoff,
-             ru.status, ru.version, ru.workflow, ru.fingerprint, ru.deadline
+             ru.status, ru.version, ru.workflow, ru.fingerprint, ru.deadline, ru.traceparent
       FROM batch b
       JOIN runs ru ON ru.run_id = b.run_id
       WHERE b.per_run = 1
@@ -75,7 +75,7 @@ BEGIN
       WHERE it.run_id = f.run_id AND it.item_id = f.item_id AND it.status = 'in_progress' AND it.lease_token = f.token
         AND it.lease_expires_at > v_now
       RETURNING f.o, f.run_id, f.item_id, f.delta, f.items, f.terminal, f.handoff, f.status, f.version, f.workflow, f.fingerprint, f.deadline,
-        it.node, it.attempt, it.worker_id, coalesce(it.leased_at, v_now) AS started_at
+        f.traceparent, it.node, it.attempt, it.worker_id, coalesce(it.leased_at, v_now) AS started_at
     ), new_deltas AS (
       INSERT INTO deltas (run_id, version, item_id, delta)
       SELECT a.run_id, a.version + 1, a.item_id, a.delta FROM acked a WHERE a.delta IS NOT NULL
@@ -103,12 +103,12 @@ BEGIN
       RETURNING run_id, item_id, seq, payload, lease_token, lease_expires_at, node, worker_id
     )
     SELECT 0 AS kind, a.o, a.run_id, a.status, a.version + (a.delta IS NOT NULL)::integer AS version, a.terminal,
-           a.item_id, 0::bigint AS seq, a.workflow, a.fingerprint, a.deadline,
+           a.item_id, 0::bigint AS seq, a.workflow, a.fingerprint, a.deadline, a.traceparent,
            NULL::text AS payload, NULL::text AS lease_token, NULL::bigint AS lease_expires_at,
            a.node, a.attempt, a.worker_id, a.started_at
     FROM acked a
     UNION ALL
-    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq, NULL, NULL, NULL, n.payload, n.lease_token, n.lease_expires_at,
+    SELECT 1, 0, n.run_id, NULL, 0, false, n.item_id, n.seq, NULL, NULL, NULL, NULL, n.payload, n.lease_token, n.lease_expires_at,
            n.node, 1, n.worker_id, v_now
     FROM inserted n
     ORDER BY run_id, kind, seq
@@ -143,7 +143,7 @@ BEGIN
       IF v_rec.lease_token IS NOT NULL THEN
         -- the lease in the column names of claim.sql's rows (the backend reads both with one function)
         v_nexts[cardinality(v_nexts)] := jsonb_build_object('run_id', v_rec.run_id, 'workflow', v_run.workflow,
-          'fingerprint', v_run.fingerprint, 'deadline', v_run.deadline, 'payload', v_rec.payload, 'attempt', 1,
+          'fingerprint', v_run.fingerprint, 'deadline', v_run.deadline, 'traceparent', v_run.traceparent, 'payload', v_rec.payload, 'attempt', 1,
           'lease_token', v_rec.lease_token, 'lease_expires_at', v_rec.lease_expires_at, 'deliveries', 1, 'context_version', v_run.version);
         v_ev_runs := v_ev_runs || v_rec.run_id;
         v_events := v_events || started_event(v_rec.run_id, v_rec.item_id, v_rec.node, 1, v_rec.worker_id, v_now);

@@ -190,7 +190,7 @@ end
 
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
-  'output', 'error', 'dropped' }
+  'output', 'error', 'dropped', 'traceparent' }
 
 -- Adds a new item (pending, attempt 1, enqueue sequence `seq`, decimal text like nowText) unless the run already knows its id, WITHOUT
 -- counting it: the caller adds the number added to the run's `outstanding` and `n` (once, for all the items it

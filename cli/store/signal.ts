@@ -1,0 +1,17 @@
+/**
+ * Sending a signal to a run of a {@link RunsStore}: what `floxide runs signal` and the dashboard's signal action both
+ * do. A distributed backend takes it through `Orchestrator.signal` (the oldest wait of that name, or the run's
+ * mailbox); a checkpoint file through its own mailbox; a store without signals refuses it.
+ */
+import { InvalidArgumentError } from '../../runtime/core/errors.js';
+import { supportsSignals } from '../../runtime/distributed/contracts.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import type { SignalDelivery } from '../../runtime/engine/parked.js';
+import { isDistributed, type RunsStore } from './runs-store.js';
+
+/** Sends signal `name` with `payload` to run `runId`; `duplicate` for a repeated `key`. */
+export async function sendSignal(store: RunsStore, runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  if (isDistributed(store)) return new Orchestrator(store).signal(runId, name, payload, key === undefined ? {} : { key });
+  if (supportsSignals(store)) return store.signal(runId, name, payload, key);
+  throw new InvalidArgumentError(`the ${store.kind} store does not take signals`);
+}

@@ -1,0 +1,69 @@
+/**
+ * One trace per distributed run, across processes: the run is started (traced) in this process, then processed by
+ * TWO `floxide worker --tracing` child processes, each exporting its spans through the SDK to a file this test
+ * reads (test/fixtures/tracing/export-spans.ts). Every span shares the run span's trace id, and there is one step
+ * span, a child of the run span, per committed item.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Orchestrator } from 'floxide';
+import { CountCtx, REAL_BACKENDS, fan, openTestBackend, spawnWorker, until } from '../distributed/helpers.js';
+import { memoryTracing, type SpanRecord } from './spans.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-trace-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Enough work (each step sleeps up to 200 ms, two at a time per worker) that the second worker's idle poll (at most every
+// second) finds some of it.
+const N = 24;
+
+describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker processes', (name) => {
+  it('yields one trace: the run span and a span per step from both workers', { timeout: 120_000 }, async () => {
+    const tb = await openTestBackend(name, 'trace');
+    const spansFile = join(dir, `${name}.jsonl`);
+    const workers = [0, 1].map(() =>
+      spawnWorker(tb.storeUrl, ['--tracing', '--json', '--concurrency', '2', '--no-schedules'], { FLOXIDE_TEST_SPANS_FILE: spansFile, FLOXIDE_TEST_MAX_DELAY_MS: '200' }, undefined, [
+        '--import',
+        './test/fixtures/tracing/export-spans.ts',
+      ]),
+    );
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+      const t = memoryTracing();
+      const orchestrator = new Orchestrator(tb.backend, fan());
+      const runId = await orchestrator.startRun(new CountCtx(), N, { tracing: { tracerProvider: t.provider } });
+      const info = await orchestrator.waitForCompletion(runId, { timeoutMs: 60_000 });
+      expect(info.status).toBe('completed');
+
+      const [run] = t.spans();
+      expect(t.spans()).toHaveLength(1);
+      expect(run).toMatchObject({ name: 'floxide.run FanWorkflow', attributes: { 'floxide.run.id': runId, 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' } });
+      expect((await tb.backend.getRun(runId))!.traceparent).toBe(`00-${run!.traceId}-${run!.spanId}-01`);
+
+      // every committed item has its step span (the last one is exported right after its commit is answered)
+      const committed = (await tb.backend.itemStates(runId)).filter((s) => s.status === 'completed');
+      const read = (): Array<SpanRecord & { pid: number }> => readFileSync(spansFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      await until(() => read().length >= committed.length, 10_000, 'the step spans');
+      const steps = read();
+      expect(steps.map((s) => s.attributes['floxide.item.id']).sort()).toEqual(committed.map((s) => s.itemId).sort());
+      expect(committed).toHaveLength(N + 3);
+      for (const s of steps) {
+        expect(s.traceId).toBe(run!.traceId);
+        expect(s.parentSpanId).toBe(run!.spanId);
+        expect(s.name).toBe(`floxide.step ${s.attributes['floxide.node']}`);
+        expect(s.attributes).toMatchObject({ 'floxide.workflow': 'FanWorkflow', 'floxide.run.id': runId, 'floxide.attempt': 1 });
+        expect(s.status).toBe(0);
+      }
+      expect(steps.filter((s) => s.attributes['floxide.outcome'] === 'terminal').map((s) => s.attributes['floxide.node'])).toEqual(['done']);
+      // both processes (and their workers) took part
+      expect(new Set(steps.map((s) => s.pid)).size).toBe(2);
+      expect(new Set(steps.map((s) => s.attributes['floxide.worker.id'])).size).toBe(2);
+    } finally {
+      for (const w of workers) w.proc.kill('SIGTERM');
+      await Promise.all(workers.map((w) => w.exit));
+      await tb.dispose();
+    }
+  });
+});
