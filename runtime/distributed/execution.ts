@@ -152,6 +152,7 @@ async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, c
       attempt: lease.attempt,
       inlineRetries: false,
       clock,
+      deadline: lease.deadline,
       childId: (parent, index) => childItemId(parent.id, index),
     });
   } catch (err) {
