@@ -705,7 +705,12 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           expect(run.error!.message).toContain('node "emit" returned');
           expect(run.error!.message).toContain(mc.shows);
           expect(reviveError(run.error!)).toBeInstanceOf(NodeFailedError);
-          expect((await b.errors(runId)).map((e) => e.kind)).toEqual(['retry', 'failure']);
+          // the stored failure is the typed error, with the node's name, not a raw TypeError
+          expect((await b.errors(runId)).map((e) => [e.kind, e.node, e.error.name, e.error.code])).toEqual([
+            ['retry', 'emit', 'NodeFailedError', 'FLOXIDE_NODE_FAILED'],
+            ['failure', 'emit', 'NodeFailedError', 'FLOXIDE_NODE_FAILED'],
+          ]);
+          expect((await b.deadLetters(runId)).map((d) => [d.item.node, d.error.name])).toEqual([['emit', 'NodeFailedError']]);
         });
       }
 
