@@ -8,6 +8,7 @@
 import { mergeStrategiesOf, type CustomMerge, type MergeStrategyName } from '../graph/decorators.js';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import { CorruptStateError } from '../core/errors.js';
+import { excerpt } from '../core/json.js';
 import { ContextFrame, DROP, type FieldRules } from './frame.js';
 import { IGNORED_FIELDS, setOwn } from './keys.js';
 import { EventLog, Fixed, type LoggedEvent } from './values.js';
@@ -23,7 +24,10 @@ export interface ContextCodec<C = unknown> {
   clone(ctx: C, stamp?: string): C;
   /** What a step changed, per field strategy; undefined when nothing changed. */
   diff(before: C, after: C): ContextDelta | undefined;
-  /** Applies a delta in place (the merge). */
+  /**
+   * Applies a delta in place (the merge). A field's delta of the wrong shape for its strategy (a `sum` delta that is
+   * not a number, an `append` delta that is not an array...) is stored data gone bad: {@link CorruptStateError}.
+   */
   apply(ctx: C, delta: ContextDelta): void;
   /**
    * `ctx` updated in place step by step (plain `run`): each attempt writes to `ctx` itself, a successful one leaves
@@ -35,7 +39,11 @@ export interface ContextCodec<C = unknown> {
    * and bigint tagged), an EventLog as its events, a Fixed as its value.
    */
   serialize(ctx: C): unknown;
-  /** The inverse of {@link serialize} (stored data is validated; bad data is {@link CorruptStateError}). */
+  /**
+   * The inverse of {@link serialize}. Stored data is validated: a context that is not an object, or a field whose
+   * value has the wrong shape for its merge strategy (a `sum`, `max` or `min` field that is not a number, an
+   * `append`, `union` or `eventLog` field that is not an array) is {@link CorruptStateError}.
+   */
   revive(data: unknown): C;
 }
 
@@ -125,7 +133,10 @@ export function createContextCodec<C>(
     for (const key of Object.keys(delta)) {
       if (IGNORED_FIELDS.has(key)) continue;
       const cur = ctx[key];
-      ctx[key] = applyField(strategyOf(key, cur), cur, delta[key]);
+      const s = strategyOf(key, cur);
+      const d = delta[key];
+      if (!fitsStrategy(s.strategy, d, false)) throw shapeError('context delta of field', key, s.strategy, d);
+      ctx[key] = applyField(s, cur, d);
     }
   };
 
@@ -164,13 +175,14 @@ export function createContextCodec<C>(
   const revive = (data: unknown): C => {
     if (data === null || data === undefined) return contextClass ? create() : (undefined as C);
     if (!contextClass && !isRecord(data)) return data as C;
-    if (!isRecord(data) || Array.isArray(data)) throw new CorruptStateError('stored context is not an object');
+    if (!isRecord(data) || Array.isArray(data)) throw new CorruptStateError(`stored context is not an object: ${excerpt(data)}`);
     const ctx = (contextClass ? create() : {}) as Record<string, unknown>;
     for (const key of Object.keys(data)) {
       if (IGNORED_FIELDS.has(key)) continue;
       const v = data[key];
       const template = ctx[key];
       const s = strategyOf(key, template).strategy;
+      if (!fitsStrategy(s, v, true)) throw shapeError('stored context field', key, s, v);
       if (template instanceof EventLog || s === 'eventLog') {
         if (!Array.isArray(v)) throw new CorruptStateError(`stored event log "${key}" is not an array`);
         ctx[key] = new EventLog(v as LoggedEvent<unknown>[]);
@@ -185,6 +197,32 @@ export function createContextCodec<C>(
   };
 
   return { create, clone, diff, apply, frame, serialize, revive };
+}
+
+/**
+ * Whether a stored value (`stored`: a field's value; else a field's delta) has the shape its merge strategy needs:
+ * a number for sum, max and min, an array for append, union and eventLog (a stored event log is an array; a stored
+ * union field may also be a Set); a stored field may also be null. Other strategies take any value.
+ */
+function fitsStrategy(s: MergeStrategyName, v: unknown, stored: boolean): boolean {
+  switch (s) {
+    case 'sum':
+    case 'max':
+    case 'min':
+      return typeof v === 'number' || (stored && v === null);
+    case 'union':
+      return Array.isArray(v) || (stored && (v === null || v instanceof Set));
+    case 'append':
+    case 'eventLog':
+      return Array.isArray(v) || (stored && v === null);
+    default:
+      return true;
+  }
+}
+
+function shapeError(what: string, key: string, s: MergeStrategyName, v: unknown): CorruptStateError {
+  const expected = s === 'sum' || s === 'max' || s === 'min' ? 'a number' : s === 'union' ? 'an array or a set' : 'an array';
+  return new CorruptStateError(`${what} "${key}" (@merge.${s}) holds ${excerpt(v)}, not ${expected}`);
 }
 
 function fieldDelta(s: FieldStrategy, b: unknown, a: unknown, existed: boolean): unknown {

@@ -30,6 +30,17 @@ export function safeJsonParse<T = unknown>(text: unknown, what: string): T {
   }
 }
 
+/** A stored value (or stored text, quoted) as JSON, cut at 120 characters: what an error message shows of it. */
+export function excerpt(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
  * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set and
@@ -75,15 +86,16 @@ class CanonicalEncoder {
     if (depth > 200) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
     if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
     const isArray = Array.isArray(v);
+    const plain = !isArray && isPlainObject(v);
     if (!isArray) {
-      if (v instanceof Date) return Number.isNaN(v.getTime()) ? '{"$date":null}' : `{"$date":"${v.toISOString()}"}`;
+      if (!plain && v instanceof Date) return Number.isNaN(v.getTime()) ? '{"$date":null}' : `{"$date":"${v.toISOString()}"}`;
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return this.enc(toJSON.call(v), depth + 1);
     }
     this.ancestors.push(v);
     try {
       if (isArray) return this.list(v as unknown[], depth + 1);
-      if (isPlainObject(v)) return this.fields(v, depth + 1);
+      if (plain) return this.fields(v, depth + 1);
       if (v instanceof Map) return this.map(v, depth + 1);
       if (v instanceof Set) return this.set(v, depth + 1);
       return this.fields(v, depth + 1);

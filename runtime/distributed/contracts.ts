@@ -13,7 +13,7 @@
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
-import { InvalidArgumentError, type SerializedError } from '../core/errors.js';
+import { InvalidArgumentError, type CorruptStateError, type SerializedError } from '../core/errors.js';
 import { assertRunId } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
 import { assertTraceparent } from '../core/trace-context.js';
@@ -268,6 +268,13 @@ export interface LeasedItem {
    * run yet needs no {@link ContextStore.readContext} for a young run.
    */
   readonly initialContext?: unknown;
+  /**
+   * Set when the stored item, or the context the claim carries for it, cannot be decoded (`stored-lease.ts`): the
+   * error names the run, the item and what is wrong. A corrupt item comes as `{ node, id, input: null }`, the id
+   * and node the store keeps beside it. The worker fails the item with this error (a dead letter, and its run
+   * fails) without running it; the other items of the claim are not affected.
+   */
+  readonly corrupt?: CorruptStateError;
 }
 
 export interface ClaimOptions {
@@ -329,7 +336,8 @@ export interface WorkQueue {
    * Only `running` runs are served: paused runs are skipped (their items stay), finished runs have no items.
    * Fairness: runs with claimable work are served round-robin, one item per run per turn, and the rotation
    * continues across calls, so one busy run never starves another. Within a run, plain pending items come out in
-   * FIFO order of enqueueing. Returns `[]` when nothing is claimable (never blocks).
+   * FIFO order of enqueueing. Returns `[]` when nothing is claimable (never blocks). One item's corrupt stored data
+   * never fails the claim: that item comes back with {@link LeasedItem.corrupt} (decoded by `stored-lease.ts`).
    * Throws `InvalidArgumentError` for a bad worker id, `max` not a positive integer or `leaseMs` not positive.
    */
   claim(workerId: string, max: number, leaseMs: number, options?: ClaimOptions): Promise<LeasedItem[]>;
@@ -549,6 +557,12 @@ export interface StepCommit {
    * how many hand-offs in a row one chain gets, so other runs waiting for a slot are not starved.
    */
   readonly handoff?: { readonly workerId: string; readonly leaseMs: number };
+  /**
+   * With a `failed` outcome only, for a lease whose stored item could not be decoded ({@link LeasedItem.corrupt}):
+   * the item its dead letter keeps instead of the stored text (the lease's `{ node, id, input: null }`), so that
+   * {@link ErrorStore.deadLetters} stays readable. Its id must be the commit's `itemId`.
+   */
+  readonly deadLetterItem?: EngineItem;
 }
 
 /** The answer to {@link StepCommitter.commitStep}. */

@@ -11,6 +11,7 @@ import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep } from '../engine/core.js';
 import type { StepOutcome } from '../engine/types.js';
 import {
+  CorruptStateError,
   DeadlineExceededError,
   FingerprintMismatchError,
   FloxideError,
@@ -27,6 +28,7 @@ import {
   type StepCommit,
 } from './contracts.js';
 import { ContextCache } from './context-cache.js';
+import { contextCorruption } from './stored-lease.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
@@ -122,11 +124,13 @@ function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepC
  * expires and the item is redelivered, as after a worker crash.
  */
 async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<{ result: CommitResult; sentAt: number }> {
+  // A corrupt stored item's dead letter keeps the item as the lease holds it (the stored text cannot be read back).
+  const dead = f.lease.corrupt !== undefined && outcome.type === 'failed' ? { deadLetterItem: f.lease.item } : {};
   let delay = 25;
   const handoff = handoffFor(env, f, outcome);
   for (;;) {
     try {
-      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}) };
+      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}), ...dead };
       const sentAt = Date.now();
       return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt };
     } catch (err) {
@@ -134,6 +138,26 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
       await sleep(delay);
       delay = Math.min(delay * 2, 1_000);
     }
+  }
+}
+
+/** Runs the leased item's step on `context` (never throws: a corrupt item or a stale module is a failed outcome). */
+async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, clock: Clock): Promise<StepOutcome> {
+  const { lease } = f;
+  try {
+    return await executeStep(env.wf.def, env.instance, lease.item, {
+      runId: lease.runId,
+      context,
+      signal: f.abort,
+      attempt: lease.attempt,
+      inlineRetries: false,
+      clock,
+      deadline: lease.deadline,
+      childId: (parent, index) => childItemId(parent.id, index),
+    });
+  } catch (err) {
+    // An unknown node or a stale module: the item can never succeed here.
+    return { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   }
 }
 
@@ -163,7 +187,10 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
 
   let outcome: StepOutcome;
   const redeliveries = lease.deliveries - lease.attempt;
-  if (redeliveries > env.maxRedeliveries) {
+  if (lease.corrupt) {
+    // A stored item (or the context the claim carried) that cannot be decoded fails at once: it can never run.
+    outcome = { type: 'failed', error: serializeError(lease.corrupt), attempts: lease.attempt };
+  } else if (redeliveries > env.maxRedeliveries) {
     const err = new PoisonItemError(
       `item ${lease.item.id} (${lease.item.node}) of run ${lease.runId} was delivered ${lease.deliveries} times without a commit (its worker crashed or lost the lease every time); dead-lettered after ${env.maxRedeliveries} redeliveries`,
     );
@@ -175,25 +202,19 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
     try {
       let context: unknown;
+      let corruptContext: CorruptStateError | undefined;
       try {
         context = await env.cache.current(env.backend, lease.runId, lease.contextVersion, lease.lastDelta, lease.initialContext);
       } catch (err) {
         if (isTransientStoreError(err)) return await releaseLease(env, f, 'store_error', err);
-        throw err;
+        if (!(err instanceof CorruptStateError)) throw err;
+        // The run's stored context is corrupt: no step of the run can run; this item fails now, with the real error.
+        corruptContext = contextCorruption(lease, err);
       }
-      try {
-        outcome = await executeStep(def, env.instance, lease.item, {
-          runId: lease.runId,
-          context,
-          signal: f.abort,
-          attempt: lease.attempt,
-          inlineRetries: false,
-          clock,
-          childId: (parent, index) => childItemId(parent.id, index),
-        });
-      } catch (err) {
-        // A corrupt item (unknown node) or a stale module: the item can never succeed here.
-        outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
+      if (corruptContext) {
+        outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
+      } else {
+        outcome = await executeLeased(env, f, context, clock);
       }
     } finally {
       cancelTimer?.();

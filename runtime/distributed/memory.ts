@@ -64,6 +64,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
+import { decodeLease } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
@@ -382,19 +383,21 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.updatedAt = now;
     run.leased.add(it.itemId);
     this.publish({ type: 'step.started', runId: run.runId, at: now, node: it.node, itemId: it.itemId, attempt: it.attempt, workerId });
-    return {
+    return decodeLease({
       runId: run.runId,
       workflow: run.workflow,
       fingerprint: run.fingerprint,
       deadline: run.deadline,
       ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
-      item: copy<EngineItem>(it.json, 'work item'),
+      itemId: it.itemId,
+      node: it.node,
+      itemJson: it.json,
       attempt: it.attempt,
       leaseToken: it.leaseToken,
       leaseExpiresAt: it.leaseExpiresAt,
       deliveries: it.deliveries,
       contextVersion: run.deltas.length,
-    };
+    });
   }
 
   /** Moves due retries and expired leases to the ready queue, in order of their due time. */
@@ -689,7 +692,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   async commitStep(commit: StepCommit): Promise<CommitResult> {
     this.open();
     // Validate and encode everything before touching state: a rejected commit changes nothing.
-    const { runId, itemId, leaseToken, plan, handoff } = planStepCommit(commit);
+    const { runId, itemId, leaseToken, plan, handoff, deadLetterItem } = planStepCommit(commit);
     const run = this.runOrThrow(runId);
     if (plan.type === 'continue') {
       for (const a of plan.arrivals) {
@@ -736,7 +739,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       run.metrics.failed += 1;
       if (plan.deadLetter) {
         run.metrics.deadLettered += 1;
-        run.deadLetters.push(`{"at":${now},"attempts":${it.attempt},"error":${plan.error},"item":${it.json}}`);
+        run.deadLetters.push(`{"at":${now},"attempts":${it.attempt},"error":${plan.error},"item":${deadLetterItem ?? it.json}}`);
       }
       dropped = this.finish(run, 'failed', 'failed', { error: copy<SerializedError>(plan.error, 'error') });
     } else {

@@ -7,6 +7,8 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { assertWorkerId } from '../core/ids.js';
 import { assertPositiveMs, assertString } from '../core/validate.js';
+import { canonicalJson } from '../core/json.js';
+import { assertEngineItem } from '../engine/validate.js';
 import { planCommit, type CommitPlan } from '../engine/commit.js';
 import type { StepCommit } from './contracts.js';
 
@@ -17,6 +19,8 @@ export interface StepCommitPlan {
   readonly plan: CommitPlan;
   /** The hand-off request, its lease rounded up to whole ms ({@link StepCommit.handoff}). */
   readonly handoff: { readonly workerId: string; readonly leaseMs: number } | undefined;
+  /** Canonical JSON of {@link StepCommit.deadLetterItem}: what the dead letter keeps instead of the stored item. */
+  readonly deadLetterItem: string | undefined;
 }
 
 /** Validates and encodes one commit. Throws `InvalidArgumentError` (nothing sent, nothing changed) for bad input. */
@@ -30,11 +34,18 @@ export function planStepCommit(commit: StepCommit): StepCommitPlan {
     assertWorkerId(h.workerId);
     assertPositiveMs(h.leaseMs, 'handoff.leaseMs');
   }
+  const dead = commit.deadLetterItem;
+  if (dead !== undefined) {
+    if (plan.type !== 'failed') throw new InvalidArgumentError('deadLetterItem goes with a failed outcome only');
+    assertEngineItem(dead, 'deadLetterItem');
+    if (dead.id !== commit.itemId) throw new InvalidArgumentError(`deadLetterItem has id ${JSON.stringify(dead.id)}, the commit is of item ${JSON.stringify(commit.itemId)}`);
+  }
   return {
     runId: commit.runId,
     itemId: commit.itemId,
     leaseToken: commit.leaseToken,
     plan,
     handoff: h === undefined ? undefined : { workerId: h.workerId, leaseMs: Math.ceil(h.leaseMs) },
+    deadLetterItem: dead === undefined ? undefined : canonicalJson(dead),
   };
 }

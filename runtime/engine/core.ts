@@ -65,6 +65,8 @@ export interface RunScope {
   retried: RetriedAttempt[] | undefined;
   lastTransition: Transition<unknown> | undefined;
   lastError: unknown;
+  /** See {@link StepEnv.deadline}: parked items wake by then at the latest. */
+  parkDeadline: number | undefined;
 }
 
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
@@ -101,7 +103,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined, parkDeadline: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -395,6 +397,9 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Transition<unknown> & 
     it.sleep = { value: t.value };
     it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
   }
+  // a store-kept item wakes by the run's deadline at the latest: the step then fails with DeadlineExceededError
+  const d = scope.parkDeadline;
+  if (d !== undefined && (it.notBefore === undefined || it.notBefore > d)) it.notBefore = d;
   return it;
 }
 
@@ -627,6 +632,7 @@ export async function executeStep(def: AnyWorkflowDef, instance: object, item: E
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
+  scope.parkDeadline = env.deadline;
   try {
     return await stepCore(scope, item, env.context, undefined, env.attempt, env.inlineRetries, (parent, index) => env.childId(parent, index));
   } catch (err) {

@@ -42,6 +42,9 @@ export const ATTR = {
   released: 'floxide.released',
 } as const;
 
+/** How many parent contexts a {@link Tracing} keeps (then it starts over). */
+const PARENTS_KEPT = 4096;
+
 /** The tracer name (the instrumentation scope of every floxide span). */
 export const TRACER_NAME = 'floxide';
 
@@ -74,6 +77,9 @@ function isOn(option: TracingOption | undefined): option is true | TracingOption
  * one check.
  */
 export class Tracing {
+  /** The contexts of the stored `traceparent`s seen lately (a worker sees each run's many times). */
+  private readonly parents = new Map<string, Api.Context>();
+
   private constructor(
     private readonly api: OtelApi,
     private readonly tracer: Api.Tracer,
@@ -128,9 +134,15 @@ export class Tracing {
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
   private contextOf(traceparent: string | undefined): Api.Context {
+    if (traceparent === undefined) return this.api.context.active();
+    let ctx = this.parents.get(traceparent);
+    if (ctx !== undefined) return ctx;
     const p = parseTraceparent(traceparent);
     if (p === undefined) return this.api.context.active();
-    return this.api.trace.setSpanContext(this.api.ROOT_CONTEXT, { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true });
+    ctx = this.api.trace.setSpanContext(this.api.ROOT_CONTEXT, { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true });
+    if (this.parents.size >= PARENTS_KEPT) this.parents.clear();
+    this.parents.set(traceparent, ctx);
+    return ctx;
   }
 }
 

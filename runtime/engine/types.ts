@@ -92,6 +92,12 @@ export interface StepEnv<C = unknown> {
   readonly inlineRetries: boolean;
   /** Where the step reads time and waits (default: the system clock). */
   readonly clock?: Clock;
+  /**
+   * The run's deadline (epoch ms) when the caller keeps parked items in a store (distributed mode): an item the step
+   * parks wakes by then at the latest, so a waiting run still meets its deadline (it fails with
+   * `DeadlineExceededError` when it wakes). Local modes abort their in-process wait instead.
+   */
+  readonly deadline?: number;
   /** Id of the `index`-th child of `parent`. Local modes use a counter, distributed mode a hash. */
   childId(parent: EngineItem, index: number): string;
 }

@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
+import { checkStoredItem, decodeStoredItem } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -604,7 +605,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     for (const r of rows) {
       const produced = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
       if (!Array.isArray(produced)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
-      for (const it of produced) checkItem(it, runId);
+      for (const it of produced) checkStoredItem(it, { runId });
       trackStep(track, r.item_id ?? String(r.n), r.seq, produced as EngineItem[]);
       if (withDeltas && r.delta !== null) {
         const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
@@ -774,15 +775,7 @@ function migrate(db: Db): void {
 }
 
 export function parseItem(text: string, runId: string): EngineItem {
-  return checkItem(safeJsonParse(text, `run ${runId} work item`), runId);
-}
-
-function checkItem(v: unknown, runId: string): EngineItem {
-  const it = v as EngineItem;
-  if (it === null || typeof it !== 'object' || typeof it.node !== 'string' || typeof it.id !== 'string') {
-    throw new CorruptStateError(`run ${runId}: a stored work item is malformed`);
-  }
-  return it;
+  return decodeStoredItem(text, { runId });
 }
 
 function parseArrival(text: string, runId: string): JoinArrival {

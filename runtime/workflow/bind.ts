@@ -2,7 +2,6 @@
  * `bindWorkflow`: a generated definition plus a workflow instance gives a {@link Workflow} with the local modes:
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
-import { deepEqual } from '../context/codec.js';
 import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
@@ -20,7 +19,7 @@ import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDel
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { runInputJson, safeJsonParse } from '../core/json.js';
+import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -363,9 +362,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     return context;
   }
 
+  /** The same input as stored: equal canonical JSON (tags included, so a Set of Dates compares by value). */
   private checkInput(cp: Checkpoint, input: I): void {
-    const given = safeJsonParse(runInputJson(input), 'the run input');
-    if (!deepEqual(given, cp.run.input)) {
+    if (runInputJson(input) !== runInputJson(cp.run.input)) {
       throw new RunInputMismatchError(`run ${cp.run.runId} already exists with a different input; use another run id`);
     }
   }

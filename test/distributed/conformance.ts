@@ -3,13 +3,14 @@
  *
  * Usage, in a `*.test.ts` file:
  * ```ts
- * describeBackendConformance('redis', async () => RedisBackend.connect({ url, keyPrefix: uniquePrefix() }));
+ * describeBackendConformance('redis', async () => RedisBackend.connect({ url, keyPrefix: uniquePrefix() }), { tamper });
  * ```
  * `make` must return a backend over fresh, empty state on every call (a unique key prefix or schema): each test
  * gets its own backend and closes it afterwards. Times are real (the backend's clock), with short leases.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CorruptStateError,
   FingerprintMismatchError,
   InvalidArgumentError,
   NodeFailedError,
@@ -31,6 +32,7 @@ import { bindWorkflow, type Workflow } from '../../runtime/workflow/bind.js';
 import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
 import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { MALFORMED_CASES, NESTED_CASES } from '../fixtures/rules/cases.js';
+import { Worker } from '../../runtime/distributed/worker.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const LONG = 30_000;
@@ -62,10 +64,22 @@ function item(node: string, id: string, input: unknown = null, join?: JoinFrame[
 const health = (status: WorkerHealth['status'] = 'idle'): WorkerHealth => ({ status, current: [], processed: 0, errors: 0 });
 
 /**
- * Registers the whole suite for one backend. `options.handoff: false` skips the successor hand-off tests (for a
- * backend that does not implement `StepCommit.handoff` yet).
+ * Plants bad data straight in a backend's store (on the real keys, rows or objects), as a stray client or a bad
+ * migration would: what the corrupt-data tests need from each backend.
  */
-export function describeBackendConformance(name: string, make: () => Promise<DistributedBackend>, options: { handoff?: boolean } = {}): void {
+export interface StoreTamper {
+  /** Replaces the stored JSON text of item `itemId` of run `runId` (`text` holds no newline). */
+  itemJson(b: DistributedBackend, runId: string, itemId: string, text: string): Promise<void>;
+  /** Replaces the stored JSON text of the run's initial context (`text` holds no newline). */
+  contextJson(b: DistributedBackend, runId: string, text: string): Promise<void>;
+}
+
+/**
+ * Registers the whole suite for one backend. `options.handoff: false` skips the successor hand-off tests (for a
+ * backend that does not implement `StepCommit.handoff` yet); `options.tamper` plants corrupt data for the
+ * corrupt-data tests.
+ */
+export function describeBackendConformance(name: string, make: () => Promise<DistributedBackend>, options: { handoff?: boolean; tamper: StoreTamper }): void {
   describe(`distributed backend conformance: ${name}`, () => {
     let b: DistributedBackend;
     let seq = 0;
@@ -691,7 +705,12 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           expect(run.error!.message).toContain('node "emit" returned');
           expect(run.error!.message).toContain(mc.shows);
           expect(reviveError(run.error!)).toBeInstanceOf(NodeFailedError);
-          expect((await b.errors(runId)).map((e) => e.kind)).toEqual(['retry', 'failure']);
+          // the stored failure is the typed error, with the node's name, not a raw TypeError
+          expect((await b.errors(runId)).map((e) => [e.kind, e.node, e.error.name, e.error.code])).toEqual([
+            ['retry', 'emit', 'NodeFailedError', 'FLOXIDE_NODE_FAILED'],
+            ['failure', 'emit', 'NodeFailedError', 'FLOXIDE_NODE_FAILED'],
+          ]);
+          expect((await b.deadLetters(runId)).map((d) => [d.item.node, d.error.name])).toEqual([['emit', 'NodeFailedError']]);
         });
       }
 
@@ -700,6 +719,102 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const runId = `bad-fallback-${++seq}`;
         await wf.startDistributed(new StepsCtx(), 1, b, runId);
         expect(await drain(wf, runId)).toMatchObject({ status: 'completed', output: 'rescued 1: NodeFailedError' });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    describe('corrupt stored data fails its item and run, never the claim', () => {
+      const tamper = options.tamper;
+
+      it('a claim returns every leased item; the corrupt one carries CorruptStateError and the id and node the store keeps', async () => {
+        const ids = [await start(), await start(), await start()];
+        await tamper.itemJson(b, ids[1]!, '0', '{"node":"start","id":');
+        const leases = await b.claim('w1', 3, LONG);
+        expect(leases.map((l) => l.runId).sort()).toEqual([...ids].sort());
+        const bad = leases.find((l) => l.runId === ids[1])!;
+        expect(bad.item).toEqual({ node: 'start', id: '0', input: null });
+        expect(bad.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(bad.corrupt!.message).toContain(`run ${ids[1]} item "0"`);
+        expect(bad.corrupt!.message).toContain('malformed JSON');
+        for (const l of leases.filter((x) => x !== bad)) {
+          expect(l.corrupt).toBeUndefined();
+          expect(l.item).toMatchObject({ node: 'start', id: '0' });
+        }
+        // its dead letter keeps the item as the lease holds it, so the run's dead letters stay readable
+        const res = await b.commitStep({ runId: bad.runId, itemId: '0', leaseToken: bad.leaseToken, outcome: { type: 'failed', error: { name: 'CorruptStateError', message: bad.corrupt!.message, code: 'FLOXIDE_CORRUPT_STATE' }, attempts: 1 }, deadLetterItem: bad.item });
+        expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        expect((await b.deadLetters(bad.runId)).map((d) => d.item)).toEqual([{ node: 'start', id: '0', input: null }]);
+      });
+
+      /**
+       * Starts three runs of NestedHoldsWorkflow, corrupts the middle one with `plant`, and lets one worker serve all
+       * three (its first claim takes the three start items in one batch). The two healthy runs complete; the
+       * corrupt run fails at once with CorruptStateError and its start item is a dead letter.
+       */
+      async function serveWithOneCorrupt(plant: (runId: string) => Promise<void>): Promise<{ run: RunRecord; runId: string }> {
+        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+        const ids = [`corrupt-${++seq}`, `corrupt-${++seq}`, `corrupt-${++seq}`];
+        for (const id of ids) await wf.startDistributed(new StepsCtx(), [[1, 2], [3, 4]], b, id);
+        await plant(ids[1]!);
+        const errors: unknown[] = [];
+        const worker = new Worker(b, NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
+        await worker.start();
+        try {
+          for (let i = 0; i < 1000; i++) {
+            const runs = await Promise.all(ids.map((id) => b.getRun(id)));
+            if (runs.every((r) => r && isFinalRunStatus(r.status))) break;
+            await sleep(10);
+          }
+        } finally {
+          await worker.stop(0);
+        }
+        expect(errors).toEqual([]);
+        for (const id of [ids[0]!, ids[2]!]) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: '3,7' });
+        const runId = ids[1]!;
+        const run = (await b.getRun(runId))!;
+        expect(run).toMatchObject({ status: 'failed', error: { name: 'CorruptStateError', code: 'FLOXIDE_CORRUPT_STATE' } });
+        expect(reviveError(run.error!)).toBeInstanceOf(CorruptStateError);
+        expect(run.error!.message).toContain(`run ${runId} item "0"`);
+        const dead = await b.deadLetters(runId);
+        expect(dead).toHaveLength(1);
+        expect(dead[0]!.item).toMatchObject({ node: 'outer', id: '0' });
+        expect(dead[0]!.error).toEqual(run.error);
+        expect((await b.errors(runId)).map((e) => [e.kind, e.itemId, e.node, e.error.name])).toEqual([['failure', '0', 'outer', 'CorruptStateError']]);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'dead_lettered', attempt: 1 });
+        return { run, runId };
+      }
+
+      it('an item of malformed JSON', async () => {
+        const { run } = await serveWithOneCorrupt((runId) => tamper.itemJson(b, runId, '0', '{"id":"0","input":[[1,2],[3,4]],"node":"outer"'));
+        expect(run.error!.message).toContain('malformed JSON');
+      });
+
+      it('an item that is not an object: its id comes from the store, and it is a dead letter instead of a loop', async () => {
+        const { run, runId } = await serveWithOneCorrupt((id) => tamper.itemJson(b, id, '0', '42'));
+        expect(run.error!.message).toContain('is not an object: 42');
+        expect((await b.deadLetters(runId))[0]!.item).toEqual({ node: 'outer', id: '0', input: null });
+      });
+
+      it('an item whose id is not the one the store keeps', async () => {
+        const { run } = await serveWithOneCorrupt((id) => tamper.itemJson(b, id, '0', '{"id":"7","input":[[1,2],[3,4]],"node":"outer"}'));
+        expect(run.error!.message).toContain('has id "7", the store keeps it as "0"');
+      });
+
+      it('a context of malformed JSON', async () => {
+        const { run, runId } = await serveWithOneCorrupt((id) => tamper.contextJson(b, id, '{"steps":'));
+        expect(run.error!.message).toContain("the run's stored context cannot be read");
+        expect(run.error!.message).toContain('malformed JSON');
+        expect((await b.deadLetters(runId))[0]!.item).toEqual({ node: 'outer', id: '0', input: [[1, 2], [3, 4]] });
+      });
+
+      it('a context that is not an object: CorruptStateError, not PoisonItemError', async () => {
+        const { run } = await serveWithOneCorrupt((id) => tamper.contextJson(b, id, '42'));
+        expect(run.error!.message).toContain('stored context is not an object: 42');
+      });
+
+      it('a @merge.sum() field holding a string', async () => {
+        const { run } = await serveWithOneCorrupt((id) => tamper.contextJson(b, id, '{"steps":"many"}'));
+        expect(run.error!.message).toContain('stored context field "steps" (@merge.sum) holds \"many\", not a number');
       });
     });
 

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { assertKeyPrefix, assertRunId, canonicalJson, childItemId, parseStoredJson } from '../../runtime/core/ids.js';
-import { classifyLiveness } from '../../runtime/distributed/contracts.js';
+import { classifyLiveness, type DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { CorruptStateError, EventsLostError, InvalidArgumentError } from '../../runtime/core/errors.js';
 import { describeObservation } from './observation.js';
 import { describeBackendConformance } from './conformance.js';
 
-describeBackendConformance('memory', async () => new MemoryBackend());
+/** The memory backend's stored JSON, reached through its private run table (what a corrupt store would hold). */
+function storedRun(b: DistributedBackend, runId: string): { items: Map<string, { json: string }>; contextJson: string } {
+  return (b as unknown as { runs: Map<string, { items: Map<string, { json: string }>; contextJson: string }> }).runs.get(runId)!;
+}
+
+describeBackendConformance('memory', async () => new MemoryBackend(), {
+  tamper: {
+    itemJson: async (b, runId, itemId, text) => void (storedRun(b, runId).items.get(itemId)!.json = text),
+    contextJson: async (b, runId, text) => void (storedRun(b, runId).contextJson = text),
+  },
+});
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {

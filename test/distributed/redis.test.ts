@@ -20,7 +20,32 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }));
+/** Runs `fn` with a client of its own on the test server. */
+const adminClient = () => createClient({ url: REDIS_URL });
+async function withClient<T>(fn: (c: ReturnType<typeof adminClient>) => Promise<T>): Promise<T> {
+  const c = adminClient();
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), {
+  tamper: {
+    // the item's JSON inside its packed state (lua/includes/common.lua): after the tenth '|', up to the newline before the node
+    itemJson: (b, runId, itemId, text) =>
+      withClient(async (c) => {
+        const key = `${(b as RedisBackend).keyPrefix}run:{${runId}}:states`;
+        const state = (await c.hGet(key, itemId))!;
+        let at = -1;
+        for (let i = 0; i < 10; i++) at = state.indexOf('|', at + 1);
+        await c.hSet(key, itemId, state.slice(0, at + 1) + text + state.slice(state.indexOf('\n', at)));
+      }),
+    contextJson: (b, runId, text) => withClient(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, 'context', text))),
+  },
+});
 
 describe('redis backend specifics', () => {
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -168,6 +168,19 @@ describe.each(backends)('signals on %s', (_name, openBackend) => {
     expect(seen.map((e) => e.type)).toContain('wait.timedOut');
   });
 
+  it('the run deadline reaches a waiting run: it fails with DeadlineExceededError (no fallback)', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, votes);
+    worker(b, votes);
+    // two waits without a timeout of their own: only the deadline can end them
+    const runId = await orch.startRun(undefined, 1, { timeoutMs: 300 });
+    await until(async () => (await b.getRun(runId))!.status !== 'running', 20_000, 'the run to end');
+    const rec = (await b.getRun(runId))!;
+    expect(rec.status).toBe('failed');
+    expect(rec.error?.name).toBe('DeadlineExceededError');
+    expect((await b.itemStates(runId)).map((s) => s.node)).not.toContain('tally');
+  });
+
   it('never: the timeout fails the node and the fallback takes the item', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createContextCodec, EventLog, Fixed, merge } from 'floxide';
+import { CorruptStateError, createContextCodec, EventLog, Fixed, merge } from 'floxide';
 import { safeJsonParse, toJson } from '../../runtime/core/json.js';
 
 class Ctx {
@@ -87,6 +87,24 @@ describe('context codec', () => {
     codec.apply(ctx, JSON.parse('{"__proto__": {"polluted": 1}}'));
     codec.revive(JSON.parse('{"__proto__": {"polluted": 1}}'));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('stored values of the wrong shape for their merge strategy are CorruptStateError, not silently dropped merges', () => {
+    const stored = (over: Record<string, unknown>) => ({ ...(codec.serialize(new Ctx()) as object), ...over });
+    for (const [field, value, expected] of [
+      ['total', 'many', 'a number'],
+      ['high', [1], 'a number'],
+      ['low', {}, 'a number'],
+      ['log', 'a', 'an array'],
+      ['tags', 3, 'an array or a set'],
+    ] as const) {
+      const strategy = { total: 'sum', high: 'max', low: 'min', log: 'append', tags: 'union' }[field];
+      expect(() => codec.revive(stored({ [field]: value }))).toThrow(new CorruptStateError(`stored context field "${field}" (@merge.${strategy}) holds ${JSON.stringify(value)}, not ${expected}`));
+      expect(() => codec.apply(new Ctx(), { [field]: value })).toThrow(new CorruptStateError(`context delta of field "${field}" (@merge.${strategy}) holds ${JSON.stringify(value)}, not ${expected}`));
+    }
+    expect(() => codec.revive(42)).toThrow(new CorruptStateError('stored context is not an object: 42'));
+    // null is a stored field's "no value yet"; other strategies take any value
+    expect(codec.revive(stored({ total: null, name: 7 }))).toMatchObject({ total: null, name: 7 });
   });
 });
 

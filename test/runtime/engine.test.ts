@@ -23,6 +23,8 @@ import {
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { HoldWorkflow, JoinWorkflow, LoopCtx, LoopWorkflow, TimeoutWorkflow } from './flows/loop.js';
 import { HoldWorkflowDef, JoinWorkflowDef, LoopWorkflowDef, TimeoutWorkflowDef } from './flows/loop.floxide.js';
+import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
+import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import { KeysCtx, ProtoKeysWorkflow } from '../fixtures/equivalence/keys.js';
 import { ProtoKeysWorkflowDef } from '../fixtures/equivalence/keys.floxide.js';
 
@@ -229,6 +231,18 @@ describe('SQLite checkpoints', () => {
       await expect(wf.runWithCheckpoint(new KeysCtx(), other, store, 'keys')).rejects.toBeInstanceOf(RunInputMismatchError);
     }
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
+    await sqlite.close();
+  });
+
+  it('runWithCheckpoint again with the same input holding a Set of Dates and a bigint returns the stored output', async () => {
+    const input = () => ({ at: new Date(Date.UTC(2021, 5, 1)), n: 2n ** 64n, seen: new Set([new Date(0), new Date(1)]) });
+    const wf = bindWorkflow(ValuesWorkflowDef, new ValuesWorkflow());
+    const sqlite = new SqliteCheckpointStore(join(dir, 'values-input.db'));
+    for (const store of [new MemoryCheckpointStore(), sqlite]) {
+      const first = await wf.runWithCheckpoint(new ValuesCtx(), input(), store, 'values');
+      expect(await wf.runWithCheckpoint(new ValuesCtx(), input(), store, 'values')).toEqual(first);
+      await expect(wf.runWithCheckpoint(new ValuesCtx(), { ...input(), seen: new Set([new Date(2)]) }, store, 'values')).rejects.toBeInstanceOf(RunInputMismatchError);
+    }
     await sqlite.close();
   });
 

@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { CorruptStateError, InvalidArgumentError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { NestedHoldsWorkflow } from '../fixtures/rules/flows.js';
+import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
@@ -146,5 +149,36 @@ describe('SQLite journal', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('corrupt stored data in a SQLite checkpoint', () => {
+  /** A run of NestedHoldsWorkflow created but not started, its row then changed by `corrupt`; resume's error. */
+  async function resumeCorrupt(column: 'context' | 'start', text: string): Promise<unknown> {
+    const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+    const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    try {
+      const input = [[1, 2], [3, 4]];
+      await s.createRun({ runId: 'r', workflow: NestedHoldsWorkflowDef.name, fingerprint: NestedHoldsWorkflowDef.fingerprint, input, context: { steps: 0 }, deadline: undefined, start: { node: 'outer', id: '0', input } });
+      s.db.prepare(`UPDATE floxide_runs SET ${column} = ? WHERE run_id = 'r'`).run(text);
+      return await wf.resume(s, 'r').then(
+        (out) => out,
+        (e: unknown) => e,
+      );
+    } finally {
+      await s.close();
+    }
+  }
+
+  it('a @merge.sum() field holding a string is CorruptStateError, not dropped increments', async () => {
+    const e = await resumeCorrupt('context', '{"steps":"many"}');
+    expect(e).toBeInstanceOf(CorruptStateError);
+    expect((e as Error).message).toBe('stored context field "steps" (@merge.sum) holds "many", not a number');
+  });
+
+  it('a stored item that is not an object is CorruptStateError naming the run', async () => {
+    const e = await resumeCorrupt('start', '42');
+    expect(e).toBeInstanceOf(CorruptStateError);
+    expect((e as Error).message).toBe('run r: a stored work item is not an object: 42');
   });
 });

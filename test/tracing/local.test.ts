@@ -1,12 +1,13 @@
 /**
- * Local runs traced with the SDK's in-memory exporter: one trace with a run span and a span per attempt, error
- * status on failures, the trace context stored with a checkpointed run and continued by `resume`.
+ * Runs traced with the SDK's in-memory exporter, in this process: local runs (one trace with a run span and a span
+ * per attempt, error status on failures, the trace context stored with a checkpointed run and continued by `resume`)
+ * and a distributed run on the memory backend (`startDistributed` and `stepDistributed` with `tracing`).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindWorkflow, InvalidArgumentError, MemoryCheckpointStore, NodeFailedError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
@@ -118,4 +119,38 @@ describe('tracing a local run', () => {
       }
     });
   }
+});
+
+describe('tracing a distributed run in process (memory backend)', () => {
+  it('records each attempt a worker runs, failed attempts with error status, in the trace stored with the run', async () => {
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    const backend = new MemoryBackend();
+    try {
+      const wf = bindWorkflow(RetryWorkflowDef, new RetryWorkflow(5));
+      const { created } = await wf.startDistributed(undefined, undefined, backend, 'dist', { tracing });
+      expect(created).toBe(true);
+      // a second start of the same run keeps the stored trace and exports no second run span
+      await wf.startDistributed(undefined, undefined, backend, 'dist', { tracing });
+      for (let i = 0; i < 50 && (await backend.getRun('dist'))!.status === 'running'; i++) {
+        await wf.stepDistributed(backend, 'w1', undefined, { tracing });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await backend.getRun('dist'))!.status).toBe('failed');
+      const spans = t.spans();
+      const [run] = runs(spans);
+      expect(runs(spans)).toHaveLength(1);
+      expect(run!.attributes).toMatchObject({ 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' });
+      expect((await backend.getRun('dist'))!.traceparent).toBe(`00-${run!.traceId}-${run!.spanId}-01`);
+      const s = steps(spans);
+      expect(s.map((x) => [x.attributes['floxide.attempt'], x.attributes['floxide.outcome'], x.attributes['floxide.worker.id'], x.status, x.exceptions, x.parentSpanId])).toEqual([
+        [1, 'retry', 'w1', 2, 1, run!.spanId],
+        [2, 'retry', 'w1', 2, 1, run!.spanId],
+        [3, 'failed', 'w1', 2, 1, run!.spanId],
+      ]);
+      expect(new Set(s.map((x) => x.traceId))).toEqual(new Set([run!.traceId]));
+    } finally {
+      await backend.close();
+    }
+  });
 });

@@ -280,8 +280,8 @@ function runPage(runId) {
   const signalNames = h('datalist', { id: 'signal-names' });
   const signalForm = h('form', { class: 'signal', 'data-signal-form': '' },
     h('input', { name: 'name', list: 'signal-names', placeholder: 'signal name', 'aria-label': 'signal name', required: true, autocomplete: 'off' }),
-    h('textarea', { name: 'payload', rows: 1, placeholder: 'JSON payload, e.g. {"approved": true}', 'aria-label': 'signal payload (JSON)' }),
-    h('input', { name: 'key', placeholder: 'idempotency key (optional)', 'aria-label': 'idempotency key', autocomplete: 'off' }),
+    h('textarea', { name: 'payload', rows: 1, placeholder: 'payload (JSON)', 'aria-label': 'signal payload (JSON)' }),
+    h('input', { name: 'key', placeholder: 'key (optional)', 'aria-label': 'idempotency key', autocomplete: 'off' }),
     h('button', { type: 'submit', disabled: true }, 'Send signal'),
     signalNames,
   );

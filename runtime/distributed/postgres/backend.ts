@@ -63,6 +63,7 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
+import { decodeLease } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -529,21 +530,31 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertPositiveMs(leaseMs, 'leaseMs');
     if (options.workflow !== undefined) assertString(options.workflow, 'workflow');
     const versions = versionFilter(options);
-    const rows = await this.run<LeaseRow & { delta_item_id: string | null; delta: string | null; context: string | null }>(
+    const rows = await this.run<LeaseRow & { item_id: string; node: string; delta_item_id: string | null; delta: string | null; context: string | null }>(
       'claim.sql',
       [workerId, max, Math.ceil(leaseMs), options.workflow ?? null, versions ? [...versions] : null],
       'claim',
     );
-    return rows.map((r) => {
-      // parsed per item: a worker may fold or revive them, so leases never share these objects
-      return {
-        ...leaseOfRow(r),
-        ...(r.delta !== null && r.delta_item_id !== null
-          ? { lastDelta: { version: r.context_version, itemId: r.delta_item_id, delta: parseStoredJson<Record<string, unknown>>(r.delta, 'context delta') } }
-          : {}),
-        ...(r.context !== null ? { initialContext: parseStoredJson(r.context, 'context') } : {}),
-      };
-    });
+    // decoded per item: a corrupt one fails only its item, and leases never share objects (a worker folds or revives them)
+    return rows.map((r) =>
+      decodeLease({
+        runId: r.run_id,
+        itemId: r.item_id,
+        node: r.node,
+        workflow: r.workflow,
+        fingerprint: r.fingerprint,
+        deadline: opt(r.deadline),
+        ...(r.traceparent ? { traceparent: r.traceparent } : {}),
+        itemJson: r.payload,
+        attempt: r.attempt,
+        leaseToken: r.lease_token,
+        leaseExpiresAt: r.lease_expires_at,
+        deliveries: r.deliveries,
+        contextVersion: r.context_version,
+        ...(r.delta !== null && r.delta_item_id !== null ? { lastDelta: { itemId: r.delta_item_id, json: r.delta } } : {}),
+        ...(r.context !== null ? { initialContextJson: r.context } : {}),
+      }),
+    );
   }
 
   async extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension> {
@@ -898,7 +909,7 @@ interface LeaseRow {
   context_version: number;
 }
 
-/** The lease a row describes (its item parsed: leases never share objects). */
+/** A handed-off successor's lease (its item is the one the commit itself sent, parsed: leases never share objects). */
 function leaseOfRow(r: LeaseRow): LeasedItem {
   return {
     runId: r.run_id,
@@ -930,6 +941,8 @@ interface EncodedCommit {
   delayMs: number;
   error: string | null;
   deadLetter: boolean;
+  /** The dead letter's item JSON instead of the stored payload ({@link StepCommit.deadLetterItem}). */
+  deadLetterItem: string | null;
   counters: Record<string, number> | null;
   extraDropped: readonly DroppedItem[];
   noTerminal: string | null;
@@ -955,6 +968,7 @@ function encodeCommit(c: StepCommitPlan): EncodedCommit {
     delayMs: plan.type === 'retry' ? plan.delayMs : 0,
     error: plan.type === 'retry' || plan.type === 'failed' ? plan.error : null,
     deadLetter: plan.type === 'failed' && plan.deadLetter,
+    deadLetterItem: c.deadLetterItem ?? null,
     counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,
     extraDropped: plan.type === 'terminal' ? plan.dropped : [],
     noTerminal: plan.type === 'continue' ? plan.noTerminal : null,

@@ -77,6 +77,7 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
+import { decodeLease } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -584,7 +585,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       ]),
     )) as string[];
     const out: LeasedItem[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) out.push(leaseOf(reply[i]!, reply[i + 1]!, reply[i + 2]!));
+    for (let i = 0; i + 5 < reply.length; i += 6) out.push(leaseOf(reply, i));
     return out;
   }
 
@@ -935,7 +936,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
       args.push(plan.error, plan.delayMs);
       break;
     case 'failed':
-      args.push(plan.error, plan.deadLetter ? '1' : '0');
+      args.push(plan.error, plan.deadLetter ? '1' : '0', c.deadLetterItem ?? '');
       break;
   }
   for (const [k, v] of plan.counters) args.push(k, String(v));
@@ -979,25 +980,28 @@ function handoffResultOf(commit: StepCommit, lines: string[], itemJson: string |
   };
 }
 
-/** One leased item of the claim script's reply (layout in `lua/claim-4.lua`). */
-function leaseOf(workflow: string, fingerprint: string, packed: string): LeasedItem {
-  const f = packed.split('\n');
-  const contextVersion = Number(f[7]);
-  return {
+/** One leased item of the claim script's reply (six entries from `at`, layout in `lua/claim-4.lua`), decoded per item. */
+function leaseOf(reply: readonly string[], at: number): LeasedItem {
+  const f = reply[at + 2]!.split('\n');
+  const last = reply[at + 5]!;
+  const nl = last.indexOf('\n');
+  return decodeLease({
     runId: f[0]!,
-    workflow,
-    fingerprint,
-    deadline: optNumber(f[1]),
-    ...(f[2] ? { traceparent: f[2] } : {}),
-    item: parseStoredJson<EngineItem>(f[8]!, 'work item'),
-    attempt: Number(f[3]),
-    leaseToken: f[4]!,
-    leaseExpiresAt: Number(f[5]),
-    deliveries: Number(f[6]),
-    contextVersion,
-    ...(f.length > 10 ? { lastDelta: { version: contextVersion, itemId: f[10]!, delta: parseStoredJson<Record<string, unknown>>(f[11]!, 'context delta') } } : {}),
-    ...(f[9] === '' ? {} : { initialContext: parseStoredJson(f[9]!, 'context') }),
-  };
+    itemId: f[1]!,
+    node: f[2]!,
+    workflow: reply[at]!,
+    fingerprint: reply[at + 1]!,
+    deadline: optNumber(f[3]),
+    ...(f[4] ? { traceparent: f[4] } : {}),
+    attempt: Number(f[5]),
+    leaseToken: f[6]!,
+    leaseExpiresAt: Number(f[7]),
+    deliveries: Number(f[8]),
+    contextVersion: Number(f[9]),
+    itemJson: reply[at + 3],
+    ...(last === '' ? {} : { lastDelta: { itemId: last.slice(0, nl), json: last.slice(nl + 1) } }),
+    ...(reply[at + 4] === '' ? {} : { initialContextJson: reply[at + 4] }),
+  });
 }
 
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */

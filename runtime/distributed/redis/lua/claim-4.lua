@@ -28,10 +28,13 @@
     P ring:W@F           LIST  running runs of workflow W at fingerprint F with ready items
     P events             STREAM step.started per leased item, timer.fired / wait.timedOut per woken parked item
 
-  Output: a flat array, three entries per leased item (empty when nothing is claimable):
-    workflow, fingerprint, "runId\ndeadline|''\ntraceparent|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion\nitem JSON
-    \ninitial context JSON|''\n[last delta itemId\ndelta JSON]" (the initial context only while contextVersion <= 1,
-    the last delta only when contextVersion > 0; none of these holds a newline)
+  Output: a flat array, six entries per leased item (empty when nothing is claimable):
+    workflow
+    fingerprint
+    "runId\nitemId\nnode\ndeadline|''\ntraceparent|''\nattempt\nleaseToken\nleaseExpiresAt\ndeliveries\ncontextVersion"
+    item JSON, as stored (decoded per item by the backend: a corrupt one fails only its item)
+    initial context JSON, only while contextVersion <= 1, else ''
+    "last delta itemId\ndelta JSON", only when contextVersion > 0, else ''
 ]]
 --! include common.lua
 --! include parked.lua
@@ -118,9 +121,9 @@ local function claimFromRing(workflow)
           publish(prefix, runId, startedJson(runId, itemId, node, attempt, workerId, nowText))
           local version = meta[4] or '0'
           local young = version == '0' or version == '1'
-          return meta[2], runId .. '\n' .. (meta[3] or '') .. '\n' .. (meta[6] or '') .. '\n' .. attempt .. '\n' .. token .. '\n' .. leaseExp .. '\n'
-            .. deliveries .. '\n' .. version .. '\n' .. json .. '\n' .. (young and redis.call('HGET', R, 'context') or '')
-            .. (version ~= '0' and ('\n' .. meta[5]) or '')
+          return meta[2], runId .. '\n' .. itemId .. '\n' .. node .. '\n' .. (meta[3] or '') .. '\n' .. (meta[6] or '') .. '\n' .. attempt .. '\n' .. token
+            .. '\n' .. leaseExp .. '\n' .. deliveries .. '\n' .. version, json, (young and redis.call('HGET', R, 'context') or ''),
+            (version ~= '0' and meta[5] or '')
         end
       end
     end
@@ -171,11 +174,15 @@ while claimed < maxItems and #active > 0 do
   local nextActive = {}
   for _, wf in ipairs(active) do
     if claimed >= maxItems then break end
-    local fingerprint, rest = claimFromRing(wf)
+    local fingerprint, head, json, context, last = claimFromRing(wf)
     if fingerprint then
-      out[3 * claimed + 1] = string.sub(wf, 1, string.find(wf, '@', 1, true) - 1)
-      out[3 * claimed + 2] = fingerprint
-      out[3 * claimed + 3] = rest
+      local o = 6 * claimed
+      out[o + 1] = string.sub(wf, 1, string.find(wf, '@', 1, true) - 1)
+      out[o + 2] = fingerprint
+      out[o + 3] = head
+      out[o + 4] = json
+      out[o + 5] = context or ''
+      out[o + 6] = last or ''
       claimed = claimed + 1
       nextActive[#nextActive + 1] = wf
     end

@@ -17,7 +17,7 @@
       continue:   delta JSON or '', no-terminal error JSON
       terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
       retry:      error JSON, delay ms (integer)
-      failed:     error JSON, '1' to dead-letter else '0'
+      failed:     error JSON, '1' to dead-letter else '0', the dead letter's item JSON or '' (the stored item)
       counters:   nCounters x (name, increment)
       items:      nItems x (id, node, item JSON)
       arrivals:   nArrivals x (group, index, size, join node or '' for a hold, arrival JSON)
@@ -82,7 +82,7 @@ end
 
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
-local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter,
+local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem,
     extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
@@ -153,7 +153,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     if dl then
       redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
-        .. ',"item":' .. st.json .. '}')
+        .. ',"item":' .. (deadItem ~= '' and deadItem or st.json) .. '}')
     end
     dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status = 'failed'
@@ -275,14 +275,14 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   return reply
 end
 
-local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 2 }
+local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 3 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
   local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs =
     string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
   nCounters, nItems, nArrivals, nParked = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals), tonumber(nParked)
-  local deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped, noTerminal = '', '', '', '0', '0', '', ''
+  local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal = '', '', '', '0', '0', '', '', ''
   if kind == 'continue' then
     deltaJson, noTerminal = ARGV[p + 2], ARGV[p + 3]
   elseif kind == 'terminal' then
@@ -290,10 +290,10 @@ local function commitOne(p)
   elseif kind == 'retry' then
     errorJson, delayMs = ARGV[p + 2], ARGV[p + 3]
   else
-    errorJson, deadLetter = ARGV[p + 2], ARGV[p + 3]
+    errorJson, deadLetter, deadItem = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   end
   local base = p + 1 + KIND_ARGS[kind]
-  return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, extraDropped,
+  return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
     noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
 end
 

@@ -2,7 +2,7 @@
 -- Parameters: p_worker worker id, p_max positive integer, p_lease_ms lease length, p_workflow workflow | NULL (all),
 --   p_fingerprints the graph versions of p_workflow to serve | NULL (all): round 1 then walks only their runs
 --   (queue_runs_version_rotation), so runs of other versions cost the claim nothing.
--- Returns: rows (ord = hand-out order, run_id, item_id, payload, attempt, deliveries, lease_token, lease_expires_at,
+-- Returns: rows (ord = hand-out order, run_id, item_id, node, payload, attempt, deliveries, lease_token, lease_expires_at,
 --   context_version, workflow, fingerprint, deadline, traceparent); the run's columns as of the snapshot that found the item.
 -- Claimable: due_at <= now (pending, retry due, lease expired; taking an expired lease counts a redelivery).
 -- Fairness: round 1 walks the rotation (queue_runs, least recently served first) through its ordered partial index
@@ -14,7 +14,7 @@
 -- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
-RETURNS TABLE (ord integer, run_id text, item_id text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
+RETURNS TABLE (ord integer, run_id text, item_id text, node text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
   workflow text, fingerprint text, deadline double precision, traceparent text)
 LANGUAGE plpgsql SET enable_sort = off SET enable_seqscan = off SET jit = off AS $$
 #variable_conflict use_column
@@ -111,7 +111,7 @@ BEGIN
       -- rows come back in any order; `n` is the hand-out position within this round
       v_next := v_next || v_rec.run_id;
       v_next_n := v_next_n || v_rec.n;
-      ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; payload := v_rec.payload; attempt := v_rec.attempt;
+      ord := v_got + v_rec.n::integer; run_id := v_rec.run_id; item_id := v_rec.item_id; node := v_rec.node; payload := v_rec.payload; attempt := v_rec.attempt;
       deliveries := v_rec.deliveries; lease_token := v_rec.lease_token; lease_expires_at := v_rec.lease_expires_at;
       context_version := v_rec.version; workflow := v_rec.workflow; fingerprint := v_rec.fingerprint; deadline := v_rec.deadline;
       traceparent := v_rec.traceparent;

@@ -6,6 +6,7 @@
 --   parked    [{id, node, json, notBefore?, wait?}]   (continue: parked items, WaitFor waits and Sleep timers, see
 --             migration 0005: a wait takes the oldest signal of its name from the mailbox at once if there is one)
 --   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL), deadLetter (boolean),
+--   deadLetterItem (JSON text | NULL: the dead letter keeps it instead of the stored payload, a corrupt one),
 --   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns (jsonb), checked in this order:
 --   {status: 'not_found'}                                unknown run
@@ -116,7 +117,7 @@ BEGIN
   ELSIF v_type = 'failed' THEN
     INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'failure', c->>'error', v_now);
     IF v_dead THEN
-      INSERT INTO dead_letters (run_id, item, attempts, error, at) VALUES (v_run, v_item_payload, v_attempt, c->>'error', v_now);
+      INSERT INTO dead_letters (run_id, item, attempts, error, at) VALUES (v_run, coalesce(c->>'deadLetterItem', v_item_payload), v_attempt, c->>'error', v_now);
     END IF;
     UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
     v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
