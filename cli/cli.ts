@@ -50,6 +50,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     color: io.color ?? (process.stderr.isTTY === true && !process.env.NO_COLOR),
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
+    stderrIsTTY: io.stderrIsTTY ?? (io.stderr === undefined && process.stderr.isTTY === true),
     exitCode: 0,
     onStop: io.onStop ?? ((stop) => void stops.push(stop)),
     ...(io.connect ? { connect: io.connect } : {}),

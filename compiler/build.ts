@@ -11,7 +11,8 @@ import { Analyzer, type AnalysisResult } from './analyze/index.js';
 import { sortDiagnostics } from './diagnostics.js';
 import { renderDocs } from './docs.js';
 import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
-import { findOrphanedModules, removeFiles, renderModules, writeOutputs, type OutputLayout, type RenderCache, type WriteResult } from './writer.js';
+import { renderModules, type OutputLayout, type RenderCache } from './render.js';
+import { findOrphanedModules, removeFiles, writeOutputs, type WriteResult } from './writer.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
@@ -46,6 +47,8 @@ export interface BuildOptions {
    * deploy that would strand runs fails before it ships.
    */
   strictVersions?: boolean;
+  /** Called after each file is analysed, with how many of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface BuildResult {
@@ -90,7 +93,7 @@ export function resolveOptions(opts: BuildOptions): { cwd: string; project: stri
 
 /** The analysis options of a build's options (paths made absolute). */
 export function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; project: string }) {
-  return { project: resolved.project, cwd: resolved.cwd, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
+  return { project: resolved.project, cwd: resolved.cwd, onProgress: opts.onProgress, paths: opts.paths?.length ? opts.paths.map((p) => path.resolve(resolved.cwd, p)) : undefined };
 }
 
 /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { FlowModel, WorkflowModel } from './model.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
-import type { OutputFile } from './writer.js';
+import type { OutputFile } from './render.js';
 
 /** Docs file stems: the workflow name, or `<source path>.<name>` when two workflows share a name. */
 export function docsStems(workflows: readonly WorkflowModel[]): Map<WorkflowModel, string> {

@@ -6,7 +6,7 @@
  */
 import type { WorkflowModel } from './model.js';
 import { generatedNames } from './emit/scope.js';
-import { generatedPathFor, renderModule, type OutputLayout } from './writer.js';
+import { generatedPathFor, renderModule, type OutputLayout } from './render.js';
 
 export interface ModuleFreshness {
   /** Absolute path of the generated module. */

@@ -20,7 +20,8 @@ export {
 export { generatedModuleFreshness, type ModuleFreshness } from './freshness.js';
 // Emitters, writer and build (the functions behind `floxide build` and `floxide graph`; the bin lives in cli/).
 export { dotOf, mermaidOf, emitWorkflow, type Emitted, type ImportSpec, type ModuleRef } from './emit/index.js';
-export { renderModule, renderModules, writeOutputs, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule, type WriteResult } from './writer.js';
+export { renderModule, renderModules, generatedFileName, generatedPathFor, type OutputLayout, type OutputFile, type GeneratedModule } from './render.js';
+export { writeOutputs, type WriteResult } from './writer.js';
 export { buildProject, buildFromAnalysis, ExitCode, type BuildOptions, type BuildResult } from './build.js';
 export { watchProject, type WatchHandle } from './watch.js';
 export { formatBuildResult, type BuildReport } from './report.js';

@@ -6,7 +6,7 @@ import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { Analyzer } from './analyze/index.js';
 import { analyzeOptions, buildFromAnalysis, projectFileTest, resolveOptions, usageResult, type BuildOptions, type BuildResult } from './build.js';
-import type { RenderCache } from './writer.js';
+import type { RenderCache } from './render.js';
 
 /** A running `--watch`. */
 export interface WatchHandle {

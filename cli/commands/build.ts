@@ -1,6 +1,10 @@
 /** `floxide build [paths..]`: generate (or check) the workflow modules, docs graphs and the JSON model. */
 import { Command } from 'commander';
+import { progressOn } from '../progress.js';
 import type { CliIo, CommandFactory } from './types.js';
+
+/** From this many files on, a build shows its progress on stderr. */
+const MANY_FILES = 50;
 
 interface BuildFlags {
   project: string;
@@ -51,7 +55,13 @@ const buildCommand: CommandFactory = (io: CliIo) =>
         if (stderr) io.stderr.write(stderr);
         io.exitCode = result.exitCode;
       };
-      if (!flags.watch) return report(await buildProject(options));
+      if (!flags.watch) {
+        const progress = await progressOn(io, 'analysed', 'files');
+        const onProgress = (done: number, total: number) => total >= MANY_FILES && progress.update(done, total);
+        const result = await buildProject({ ...options, onProgress });
+        progress.stop();
+        return report(result);
+      }
       if (flags.check) {
         io.stderr.write('floxide: --watch and --check cannot be combined\n');
         io.exitCode = 2;

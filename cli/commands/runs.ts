@@ -3,12 +3,14 @@
  * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { readRunDetails, waitText, waitsOf } from '../run-details.js';
 import { valueText } from '../values-text.js';
@@ -352,7 +354,17 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const read = isDistributed(b)
           ? (id: string) => new Orchestrator(b).run(id)
           : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
-        const run = await waitForFinalRun(read, runId, { timeoutMs, pollMs });
+        const progress = flags.json ? undefined : await progressOn(io, `run ${runId}:`, 'items done');
+        const stop = new AbortController();
+        const shown = progress && showRunProgress(b, runId, pollMs, progress, stop.signal);
+        let run;
+        try {
+          run = await waitForFinalRun(read, runId, { timeoutMs, pollMs });
+        } finally {
+          stop.abort();
+          await shown;
+          progress?.stop();
+        }
         io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
       });
@@ -413,6 +425,15 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
   }
   return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+/** Polls the run's metrics into `progress` until `signal` aborts: items finished of items enqueued so far. */
+async function showRunProgress(b: RunsStore, runId: string, pollMs: number, progress: Progress, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const m = await b.metrics(runId).catch(() => undefined);
+    if (m && !signal.aborted) progress.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
+    await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 export default runsCommand;

@@ -8,6 +8,8 @@ export interface CliIo {
   readonly color: boolean;
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
+  /** stderr is a terminal: progress is a bar there, plain lines otherwise (`cli/progress.ts`). */
+  readonly stderrIsTTY?: boolean;
   /** The process exit code the command asks for (0 ok, 1 diagnostics/stale, 2 usage or internal error). */
   exitCode: number;
   /**

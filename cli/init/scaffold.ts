@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fillTemplate, readTemplate } from '../../compiler/writer.js';
+import { fillTemplate, readTemplate } from '../../compiler/render.js';
 
 export interface InitOptions {
   /** The project folder (created when missing). */

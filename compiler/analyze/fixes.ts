@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { ts } from 'ts-morph';
 import type { DiagnosticFix, LineColumn, TextEdit } from '../model.js';
-import { moduleSpecifier } from '../writer.js';
+import { moduleSpecifier } from '../render.js';
 import { slash } from './project.js';
 
 function lineColumn(sf: ts.SourceFile, pos: number): LineColumn {

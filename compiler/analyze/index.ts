@@ -173,6 +173,7 @@ export class Analyzer {
       batch.push({ sf, classes: analysis.extract(sf, out), out });
     }
     const decoratorsOff = this.configDiagnostics.some((d) => d.code === 'FLX001');
+    let done = 0;
     for (const { sf, classes, out } of batch) {
       if (classes.workflows.length > 0 || classes.nodeClasses.length > 0) {
         for (const d of program.getSemanticDiagnostics(sf)) {
@@ -184,6 +185,7 @@ export class Analyzer {
       }
       const models = analysis.check(classes, out);
       this.files.set(sf.fileName, { workflows: models, diagnostics: out });
+      this.opts.onProgress?.(++done, batch.length);
     }
   }
 

@@ -16,6 +16,8 @@ export interface AnalyzeOptions {
   paths?: string[];
   /** Default `process.cwd()`. */
   cwd?: string;
+  /** Called after each file is analysed, with how many of how many (a CLI shows it for builds of many files). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** A loaded project: the ts-morph Project plus what analysis needs to know about it. */

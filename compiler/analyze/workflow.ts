@@ -11,6 +11,7 @@ import type { ClassRef, ContextRef, Diagnostic, DiagnosticFix, EdgeModel, NodeMo
 import { isPublishedNodeClass, parkingKindOf, type DecoratorResolver } from './decorators.js';
 import { isExportedByName, type Extractor, type RawField, type RawWorkflow } from './extract.js';
 import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
+import { graphProblems } from './graph-checks.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
 import { unstorableParts } from './storable.js';
@@ -208,19 +209,18 @@ export class WorkflowAnalyzer {
     // Without a terminal, unless an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
     const danglingEdge = raw.fields.some((f) => f.edges.some((e) => !nodes.has(e.to)));
     if (nodes.size > 0 && terminals.length === 0 && !danglingEdge) report('FLX019', raw.nameNode, `workflow ${wfName} has no terminal node (every node has success edges or branch arms)`);
-    if (nodes.has(start)) {
-      const reached = new Set([start]);
-      const queue = [start];
-      while (queue.length > 0) {
-        const cur = queue.shift()!;
-        for (const e of fieldsByName.get(cur)?.edges ?? []) {
-          if (nodes.has(e.to) && !reached.has(e.to)) {
-            reached.add(e.to);
-            queue.push(e.to);
-          }
-        }
+    const shape = graphProblems({
+      nodes: order.map((f) => f.name),
+      edges: order.flatMap((f) => f.edges.filter((e) => nodes.has(e.to)).map((e) => ({ from: f.name, to: e.to }))),
+      start: nodes.has(start) ? start : undefined,
+      terminals,
+    });
+    for (const f of order) if (shape.unreachable.includes(f.name)) report('FLX030', f.nameNode, `node ${f.name} of ${wfName} is unreachable from the start ${start}`);
+    if (terminals.length > 0 && !danglingEdge) {
+      for (const cycle of shape.closedCycles) {
+        const first = fieldsByName.get(cycle[0])!;
+        report('FLX019', first.nameNode, `nodes ${cycle.join(', ')} of ${wfName} form a cycle with no way out to a terminal node: a run that enters it never completes`, 'give a node of the cycle an edge (or a branch arm) that leads to a terminal node');
       }
-      for (const f of order) if (!reached.has(f.name)) report('FLX030', f.nameNode, `node ${f.name} of ${wfName} is unreachable from the start ${start}`);
     }
 
     // The model.

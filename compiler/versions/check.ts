@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
-import type { OutputFile, OutputLayout } from '../writer.js';
+import type { OutputFile, OutputLayout } from '../render.js';
 import { compareVersions, isCompatible, type VersionChange } from './compare.js';
 import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion } from './record.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { EdgeShape } from '../../runtime/graph/shape.js';
 import type { WorkflowModel } from '../model.js';
 import { shapeOfModel } from '../analyze/shape.js';
-import { generatedFileName, type OutputLayout } from '../writer.js';
+import { generatedFileName, type OutputLayout } from '../render.js';
 
 /** The format of the versions file; bump on an incompatible change. */
 export const VERSIONS_FORMAT = 1 as const;

@@ -582,7 +582,7 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
       if (out.type === 'continue') {
         for (const it of out.items) {
           if (isParked(it)) {
-            (parked ??= new ParkedItems()).add(it);
+            (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
             // A signal sent before the wait began is in the mailbox already: look before sleeping.
             if (it.wait !== undefined) arrived = true;
           } else queue.push(it);

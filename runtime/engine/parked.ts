@@ -7,6 +7,7 @@
 import { atTime, type Clock } from '../core/time.js';
 import { abortReason } from '../core/errors.js';
 import type { AbortSource } from './abort.js';
+import type { WorkflowEvent } from './events.js';
 import type { EngineItem } from './types.js';
 
 /** Whether an item is parked: a sleep (or a wait's timeout) with a `notBefore`, or a wait without its signal. */
@@ -40,13 +41,42 @@ export interface Mailbox {
 /** The parked items of one run, in the order they were parked. */
 export class ParkedItems {
   private items: EngineItem[] = [];
+  private runId = '';
+  private onEvent: ((e: WorkflowEvent) => void) | undefined;
+  private clock: Clock | undefined;
 
   get size(): number {
     return this.items.length;
   }
 
+  /**
+   * Reports what happens to the items parked from now on as events (`wait.started`, `timer.started`,
+   * `signal.received` when a wait takes its signal, `wait.timedOut`, `timer.fired`), as the distributed stores do. Items added before (a resumed
+   * run's, already reported when they parked) are not reported as started again.
+   */
+  observe(runId: string, onEvent: ((e: WorkflowEvent) => void) | undefined, clock: Clock): this {
+    this.runId = runId;
+    this.onEvent = onEvent;
+    this.clock = clock;
+    return this;
+  }
+
   add(item: EngineItem): void {
     this.items.push(item);
+    const emit = this.onEvent;
+    if (!emit) return;
+    const base = { runId: this.runId, at: this.clock!.now(), node: item.node, itemId: item.id };
+    if (item.wait !== undefined) emit({ ...base, type: 'wait.started', signal: item.wait.name, ...(item.notBefore === undefined ? {} : { timeoutAt: item.notBefore }) });
+    else emit({ ...base, type: 'timer.started', until: item.notBefore! });
+  }
+
+  private released(it: EngineItem, now: number, signal: boolean): void {
+    const emit = this.onEvent;
+    if (!emit) return;
+    const base = { runId: this.runId, at: now };
+    if (signal) emit({ ...base, type: 'signal.received', name: it.wait!.name, itemId: it.id });
+    else if (it.wait !== undefined) emit({ ...base, type: 'wait.timedOut', node: it.node, itemId: it.id, signal: it.wait.name });
+    else emit({ ...base, type: 'timer.fired', node: it.node, itemId: it.id });
   }
 
   /** The earliest `notBefore` among parked items (undefined when none has one). */
@@ -74,11 +104,14 @@ export class ParkedItems {
         const got = await mailbox.take(it.wait.name, it.id);
         if (got) {
           out.push({ ...it, received: { payload: got.payload } });
+          this.released(it, now, true);
           continue;
         }
       }
-      if (it.notBefore !== undefined && it.notBefore <= now) out.push(it);
-      else kept.push(it);
+      if (it.notBefore !== undefined && it.notBefore <= now) {
+        out.push(it);
+        this.released(it, now, false);
+      } else kept.push(it);
     }
     this.items = kept;
     return out;

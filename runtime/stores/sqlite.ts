@@ -656,7 +656,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const text = toJson(items, 'the work items');
     const n = numberedItem(c.itemId);
     const h = this.history.columns(c.history);
-    const r = n >= 0 ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, ...h, runId) : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, ...h, runId);
+    const r =
+      n >= 0
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], runId)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], runId);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId);

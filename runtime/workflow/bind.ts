@@ -413,6 +413,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, cp.run.deadline, clock);
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    // the items parked from here on are reported (the resumed ones were when they parked)
+    parked.observe(runId, onEvent, clock);
     // Every commit carries its step's history record (stepHistoryOf): the attempts' start times and retries.
     scope.history = true;
     const mailbox = storeMailbox(store, runId);

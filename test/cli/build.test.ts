@@ -181,6 +181,20 @@ describe('floxide build', () => {
     }
   });
 
+  it('shows the progress of a build of many files on stderr (plain lines when stderr is not a terminal)', async () => {
+    const many = path.join(dir, 'src/many');
+    mkdirSync(many, { recursive: true });
+    for (let i = 0; i < 60; i++) writeFileSync(path.join(many, `m${i}.ts`), `export const n${i} = ${i};\n`);
+    try {
+      const r = await floxideIn(['build']);
+      expect(r.code).toBe(0);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('floxide: analysed'))).toEqual(['floxide: analysed 1/62 files', 'floxide: analysed 16/62 files', 'floxide: analysed 31/62 files', 'floxide: analysed 47/62 files', 'floxide: analysed 62/62 files']);
+      expect((await floxideIn(['build', 'src/flow.ts'])).stderr).toBe('');
+    } finally {
+      rmSync(many, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on bad usage', async () => {
     const missing = await floxideIn(['build', '--project', 'nope.json']);
     expect(missing.code).toBe(2);

@@ -85,6 +85,8 @@ describe('floxide runs', () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
     expect(wait.err).toMatch(/cli-b is still running after 300 ms/);
+    // Not a terminal: progress as plain lines on stderr (a bar on a TTY).
+    expect(wait.err).toContain('floxide: run cli-b: 0/1 items done\n');
   });
 
   it('says clearly when the run id is unknown, the URL is bad or the store unreachable', async () => {

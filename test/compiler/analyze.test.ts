@@ -34,6 +34,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX017-start-not-field.ts', 'FLX017', 5, 20],
   ['FLX018-duplicate-start.ts', 'FLX018', 6, 1],
   ['FLX019-no-terminal.ts', 'FLX019', 6, 14],
+  ['FLX019-closed-cycle.ts', 'FLX019', 8, 14],
   ['FLX020-context.ts', 'FLX020', 30, 3],
   ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
   ['FLX021-no-follow-on.ts', 'FLX021', 8, 9],
@@ -66,6 +67,12 @@ describe('compile-fail fixtures', () => {
   it('has a fixture for every code in the table (except FLX001/FLX004/FLX006, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
     const covered = new Set(cases.map((c) => c[1]));
     for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX006' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
+  });
+
+  it('FLX019 names a cycle with no way out once, and not a cycle with one', () => {
+    expect(diagsOf('FLX019-closed-cycle.ts').map((d) => [d.code, d.message])).toEqual([
+      ['FLX019', 'nodes b, c of ClosedCycleWorkflow form a cycle with no way out to a terminal node: a run that enters it never completes'],
+    ]);
   });
 
   it('the shared node classes are clean', () => {

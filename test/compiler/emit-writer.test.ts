@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fillTemplate, findOrphanedModules, generatedFileName, moduleSpecifier, renderModules, writeOutputs, type RenderCache } from '../../compiler/writer.js';
+import { fillTemplate, generatedFileName, moduleSpecifier, renderModules, type RenderCache } from '../../compiler/render.js';
+import { findOrphanedModules, writeOutputs } from '../../compiler/writer.js';
 import { articleWorkflow, branchWorkflow, flowModel, innerWorkflow, outerWorkflow } from './emit-models.js';
 
 let dir: string;

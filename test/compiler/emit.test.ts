@@ -4,7 +4,7 @@ import { workflowMetaOf, graphShapeOf, fingerprintOf } from 'floxide';
 import { ArticleWorkflow } from '../../examples/article.js';
 import { dotOf, emitDefinition, emitDispatch, emitNodeSpecs, emitSignals, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
 import { dotId, mermaidString, objectKey, propertyAccess, tsMultilineString, tsString } from '../../compiler/emit/literals.js';
-import { renderModule } from '../../compiler/writer.js';
+import { renderModule } from '../../compiler/render.js';
 import { articleWorkflow, branchWorkflow, edgeModel, innerWorkflow, nodeModel, outerWorkflow, waitingWorkflow, workflowModel } from './emit-models.js';
 
 const layout = { rootDir: '/project' };

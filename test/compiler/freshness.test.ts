@@ -3,7 +3,7 @@
 // while its graph is unchanged, and stale, with the changed node named, once the graph changes.
 import { describe, expect, it } from 'vitest';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
-import { renderModule } from '../../compiler/writer.js';
+import { renderModule } from '../../compiler/render.js';
 import { articleWorkflow } from './emit-models.js';
 
 const layout = { rootDir: process.cwd() };

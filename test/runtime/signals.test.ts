@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore } from 'floxide';
+import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -79,6 +79,33 @@ describe('run: an in-memory wait with a handle', () => {
     expect(r.done()).toBe(false);
     await clock.advance(1);
     await expect(h.result).resolves.toBe('escalated order-1 after SignalTimeoutError x1');
+  });
+
+  it('reports waits, signals and timers as events (onEvent)', async () => {
+    const kinds = (events: WorkflowEvent[]) => events.map((e) => e.type).filter((t) => /^(wait|signal|timer)\./.test(t));
+    const clock = new VirtualClock();
+    const t0 = clock.now();
+    const signalled: WorkflowEvent[] = [];
+    const h = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'o', { clock, onEvent: (e) => signalled.push(e) });
+    await settle();
+    h.signal('approval', { approved: true, by: 'ana' });
+    await h.result;
+    expect(kinds(signalled)).toEqual(['wait.started', 'signal.received']);
+    expect(signalled.find((e) => e.type === 'wait.started')).toMatchObject({ node: 'approval', signal: 'approval', timeoutAt: t0 + 1_000 });
+
+    const timedOut: WorkflowEvent[] = [];
+    const t = bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).start(undefined, 'o', { clock, onEvent: (e) => timedOut.push(e) });
+    track(t.result);
+    await clock.advance(1_000);
+    await t.result;
+    expect(kinds(timedOut)).toEqual(['wait.started', 'wait.timedOut']);
+
+    const slept: WorkflowEvent[] = [];
+    const s = bindWorkflow(SleepFlowDef, new SleepFlow()).start(undefined, { ms: 50 }, { clock, onEvent: (e) => slept.push(e) });
+    track(s.result);
+    await clock.advance(50);
+    await s.result;
+    expect(kinds(slept)).toEqual(['timer.started', 'timer.fired']);
   });
 
   it('@retry waits again after a timeout, then the fallback takes the item', async () => {

@@ -15,7 +15,7 @@ import { isSkippedFile } from '../../compiler/analyze/project.js';
 import { DIAGNOSTIC_CODES } from '../../compiler/diagnostics.js';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
 import type { Diagnostic, DiagnosticFix, LineColumn, WorkflowModel } from '../../compiler/model.js';
-import { generatedPathFor, type OutputLayout } from '../../compiler/writer.js';
+import { generatedPathFor, type OutputLayout } from '../../compiler/render.js';
 
 /** Options in the tsconfig's plugin entry: `{ "name": "floxide/ts-plugin", "outDir": "src/generated" }`. */
 export interface PluginOptions {
