@@ -16,25 +16,14 @@ import { assertItemId, assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
 import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
-import type { EngineItem, JoinArrival, StepOutcome } from './types.js';
+import type { DroppedItem, EngineItem, JoinArrival, StepOutcome } from './types.js';
+
+export type { DropReason, DroppedItem } from './types.js';
 import { isParked } from './parked.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dropped items, dead letters, the no-terminal failure
 
-/** Why an item that will never run was discarded. */
-export type DropReason = 'terminal' | 'failed' | 'cancelled';
-
-/**
- * An item (or a join arrival) that was outstanding when its run finished and will therefore never be processed:
- * reported on the run record instead of being silently discarded.
- */
-export interface DroppedItem {
-  /** The item id; for a join arrival produced by the terminal step, `<group>[<index>]`. */
-  readonly id: string;
-  readonly node: string;
-  readonly reason: DropReason;
-}
 
 /**
  * Whether a `failed` outcome dead-letters its item. Failures caused by the run rather than the item (its deadline,

@@ -8,8 +8,7 @@
  * know, so a new member breaks no reader.
  */
 import type { SerializedError } from '../core/errors.js';
-import type { DroppedItem } from './commit.js';
-import type { EngineItem } from './types.js';
+import type { DroppedItem, EngineItem } from './types.js';
 
 /**
  * How one attempt of a step ended, as its commit recorded it. `continue`: it succeeded and the run goes on (a

@@ -102,3 +102,16 @@ export interface StepEnv<C = unknown> {
   childId(parent: EngineItem, index: number): string;
 }
 
+/** Why an item that will never run was discarded. */
+export type DropReason = 'terminal' | 'failed' | 'cancelled';
+
+/**
+ * An item (or a join arrival) that was outstanding when its run finished and will therefore never be processed:
+ * reported on the run record instead of being silently discarded.
+ */
+export interface DroppedItem {
+  /** The item id; for a join arrival produced by the terminal step, `<group>[<index>]`. */
+  readonly id: string;
+  readonly node: string;
+  readonly reason: DropReason;
+}
