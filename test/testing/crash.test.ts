@@ -27,19 +27,14 @@ const payments = (keyOf?: (ctx: unknown, order: Order) => string) => ({
   check: (_run: unknown, service: PaymentService) => expect(service.chargedOrders()).toEqual(['A-1', 'B-2']),
 });
 
+/** Split, two charges, summary: 4 commits, 7 crash points. */
+const PAYMENTS_CRASH_POINTS = ['before 1 split', 'after 1 split', 'before 2 charge', 'after 2 charge', 'before 3 charge', 'after 3 charge', 'before 4 summary'];
+
 describe('crashAtEveryStep', () => {
   it('passes when the side effect is keyed by the step (split, two charges, summary: 4 commits, 7 crash points)', async () => {
     const report = await crashAtEveryStep(payments());
     expect(report.commits).toBe(4);
-    expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual([
-      'before 1 split',
-      'after 1 split',
-      'before 2 charge',
-      'after 2 charge',
-      'before 3 charge',
-      'after 3 charge',
-      'before 4 summary',
-    ]);
+    expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual(PAYMENTS_CRASH_POINTS);
   });
 
   it('finds the planted bug: a charge keyed by a random id is repeated by the crash before its commit', async () => {
@@ -81,15 +76,7 @@ describe('crashAtEveryStep', () => {
       const report = await crashAtEveryStep(keyedPayments, { process: { module, export: 'keyedPayments' } });
       expect(report.reference.output).toBe('charged A-1, B-2: 1650 cents');
       expect(report.reference.context.chargedCents).toBe(1650);
-      expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual([
-        'before 1 split',
-        'after 1 split',
-        'before 2 charge',
-        'after 2 charge',
-        'before 3 charge',
-        'after 3 charge',
-        'before 4 summary',
-      ]);
+      expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual(PAYMENTS_CRASH_POINTS);
     });
 
     it('finds the planted bug: the killed process charged, its resumed successor charges again', async () => {
