@@ -3,7 +3,7 @@ import { node } from '../graph/decorators.js';
 import type { Node, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
-import type { AnyWorkflowDef } from '../graph/definition.js';
+import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
 import { canonicalJson } from '../core/json.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
@@ -75,20 +75,14 @@ function preview(v: unknown): string {
 }
 
 /**
- * The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). Throws
- * `StaleGeneratedModuleError` when they wait for other names than the generated definition's `signals` (the
- * module's signal types were generated from another version of the workflow: run floxide build).
+ * The `WaitFor` nodes of a workflow instance, by signal name: its own, and those of its nested workflows under
+ * `<node>.<signal>` (qualified at every level: a nested workflow's waits park its outer item, which waits for that
+ * name). Throws `StaleGeneratedModuleError` when they wait for other names than the generated definition's
+ * `signals` (the module's signal types were generated from another version of the workflow: run floxide build).
  */
 export function signalNodesOf(def: Pick<AnyWorkflowDef, 'name' | 'nodes' | 'signals' | 'source'>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
   const out = new Map<string, WaitFor<string, unknown>[]>();
-  for (const name of Object.keys(def.nodes)) {
-    const n = (instance as Record<string, unknown>)[name];
-    if (n instanceof WaitFor) {
-      const list = out.get(n.signalName) ?? [];
-      list.push(n as WaitFor<string, unknown>);
-      out.set(n.signalName, list);
-    }
-  }
+  collectWaits(def, instance, '', out);
   const generated = def.signals ?? [];
   const actual = [...out.keys()].sort();
   if (actual.length !== generated.length || actual.some((n, i) => n !== generated[i])) {
@@ -98,6 +92,21 @@ export function signalNodesOf(def: Pick<AnyWorkflowDef, 'name' | 'nodes' | 'sign
     );
   }
   return out;
+}
+
+function collectWaits(def: Pick<AnyWorkflowDef, 'nodes'>, instance: object, prefix: string, out: Map<string, WaitFor<string, unknown>[]>): void {
+  for (const name of Object.keys(def.nodes)) {
+    const n = (instance as Record<string, unknown>)[name];
+    if (n instanceof WaitFor) {
+      const signal = prefix + n.signalName;
+      const list = out.get(signal) ?? [];
+      list.push(n as WaitFor<string, unknown>);
+      out.set(signal, list);
+      continue;
+    }
+    const inner = (def.nodes as Record<string, NodeSpec>)[name]?.workflow?.();
+    if (inner !== undefined && n !== null && typeof n === 'object') collectWaits(inner, n, `${prefix}${name}.`, out);
+  }
 }
 
 /**
