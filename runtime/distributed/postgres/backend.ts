@@ -576,8 +576,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertRunId(runId);
     assertItemId(itemId);
     assertString(leaseToken, 'leaseToken');
-    const rows = await this.run('release.sql', [runId, itemId, leaseToken, options.misrouted === true], 'release');
-    return rows.length > 0;
+    const [row] = await this.run<{ released: boolean }>('release.sql', [runId, itemId, leaseToken, options.misrouted === true], 'release');
+    return row!.released;
   }
 
   async pendingWork(runId: string): Promise<PendingWork[]> {
