@@ -17,8 +17,8 @@ const DEADLOCK = '40P01';
 function spec(runId: string, workflow = 'wf'): NewRun {
   return { runId, workflow, fingerprint: 'fp', input: null, context: {}, firstItem: { node: 'start', id: '0', input: null } };
 }
-const cont = (items: EngineItem[]): StepOutcome => ({ type: 'continue', items, arrivals: [] });
-const terminal: StepOutcome = { type: 'terminal', output: 'done', items: [], arrivals: [] };
+const cont = (items: EngineItem[]): StepOutcome => ({ type: 'continue', items, arrivals: [], delta: undefined });
+const terminal: StepOutcome = { type: 'terminal', output: 'done', items: [], arrivals: [], delta: undefined };
 const commitOf = (l: LeasedItem, outcome: StepOutcome): StepCommit => ({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome });
 
 /** The SQLSTATE of a store error's driver cause (undefined for anything else). */
