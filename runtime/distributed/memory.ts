@@ -64,7 +64,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
-import { decodeLease } from './stored-lease.js';
+import { decodeLease, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
@@ -481,7 +481,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
       if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry' || it.status === 'parked') {
-        out.push({ item: copy<EngineItem>(it.json, 'work item'), state: this.stateOf(run, it) });
+        out.push({ ...decodeStoredWork(it.json, { runId, itemId: it.itemId, node: it.node }), state: this.stateOf(run, it) });
       }
     }
     return out;

@@ -1,6 +1,6 @@
 /**
  * A claimed item as a backend read it from its store, decoded in one place for every backend (memory, Redis,
- * Postgres). A claim leases many items at once, so the decode is per item: an item whose stored JSON (or the
+ * Postgres), as is every outstanding item `pendingWork` lists. A claim leases many items at once, so the decode is per item: an item whose stored JSON (or the
  * context the claim carries for it) is corrupt comes back with {@link LeasedItem.corrupt} set, holding only the id
  * and node the store keeps, and the others are untouched. The worker fails that item at once (`execution.ts`).
  */
@@ -8,7 +8,7 @@ import { CorruptStateError } from '../core/errors.js';
 import { excerpt, safeJsonParse } from '../core/json.js';
 import { decodeStoredItem } from '../engine/decode.js';
 import type { ContextDelta, EngineItem } from '../engine/types.js';
-import type { ContextDeltaRecord, LeasedItem } from './contracts.js';
+import type { ContextDeltaRecord, LeasedItem, WorkQueue } from './contracts.js';
 
 /** One claimed item as the store returned it: the lease, with the item and context parts still as stored text. */
 export interface StoredLease {
@@ -48,6 +48,26 @@ function parseDelta(json: unknown, version: number): ContextDelta {
   return delta as ContextDelta;
 }
 
+/** Where a stored item is kept: its run, and the id and node the store keeps beside its JSON. */
+export interface StoredWorkRef {
+  readonly runId: string;
+  readonly itemId: string;
+  readonly node: string;
+}
+
+/**
+ * Decodes one stored work item for reading (a claim, {@link WorkQueue.pendingWork}). Never throws for corrupt stored
+ * JSON: `corrupt` then holds the {@link CorruptStateError} and `item` only the id and node the store keeps
+ * (`input: null`).
+ */
+export function decodeStoredWork(json: unknown, ref: StoredWorkRef): { readonly item: EngineItem; readonly corrupt?: CorruptStateError } {
+  try {
+    return { item: decodeStoredItem(json, ref) };
+  } catch (err) {
+    return { item: { node: ref.node, id: ref.itemId, input: null }, corrupt: err as CorruptStateError };
+  }
+}
+
 /**
  * Decodes one claimed item. Never throws for corrupt stored data: the lease then carries `corrupt` (and, when the
  * item itself is corrupt, an item of only the stored id and node, `input: null`), so the worker fails it and its
@@ -66,13 +86,8 @@ export function decodeLease(s: StoredLease): LeasedItem {
     deliveries: s.deliveries,
     ...(s.contextVersion === undefined ? {} : { contextVersion: s.contextVersion }),
   };
-  const stub: EngineItem = { node: s.node, id: s.itemId, input: null };
-  let item: EngineItem;
-  try {
-    item = decodeStoredItem(s.itemJson, { runId: s.runId, itemId: s.itemId, node: s.node });
-  } catch (err) {
-    return { ...base, item: stub, corrupt: err as CorruptStateError };
-  }
+  const { item, corrupt } = decodeStoredWork(s.itemJson, s);
+  if (corrupt) return { ...base, item, corrupt };
   try {
     let lastDelta: ContextDeltaRecord | undefined;
     if (s.lastDelta !== undefined && s.contextVersion !== undefined) {

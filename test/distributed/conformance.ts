@@ -33,6 +33,7 @@ import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, Step
 import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { MALFORMED_CASES, NESTED_CASES } from '../fixtures/rules/cases.js';
 import { Worker } from '../../runtime/distributed/worker.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const LONG = 30_000;
@@ -744,6 +745,32 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const res = await b.commitStep({ runId: bad.runId, itemId: '0', leaseToken: bad.leaseToken, outcome: { type: 'failed', error: { name: 'CorruptStateError', message: bad.corrupt!.message, code: 'FLOXIDE_CORRUPT_STATE' }, attempts: 1 }, deadLetterItem: bad.item });
         expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
         expect((await b.deadLetters(bad.runId)).map((d) => d.item)).toEqual([{ node: 'start', id: '0', input: null }]);
+      });
+
+      it('an unclaimed corrupt item: pendingWork lists it marked corrupt with the reason, and nothing that reads the run throws', async () => {
+        const runId = await start();
+        const orchestrator = new Orchestrator(b);
+        for (const [text, reason] of [
+          ['{"node":"start","id":', 'malformed JSON'],
+          ['42', 'is not an object: 42'],
+          ['{"node":"start","id":"9","input":null}', 'has id "9", the store keeps it as "0"'],
+        ] as const) {
+          await tamper.itemJson(b, runId, '0', text);
+          for (const pending of [await b.pendingWork(runId), await orchestrator.pendingWork(runId)]) {
+            expect(pending).toHaveLength(1);
+            const [p] = pending;
+            expect(p!.item).toEqual({ node: 'start', id: '0', input: null });
+            expect(p!.state).toMatchObject({ runId, itemId: '0', node: 'start', status: 'pending', attempt: 1 });
+            expect(p!.corrupt).toBeInstanceOf(CorruptStateError);
+            expect(p!.corrupt!.message).toContain(`run ${runId} item "0"`);
+            expect(p!.corrupt!.message).toContain(reason);
+          }
+          expect(await b.itemStates(runId)).toMatchObject([{ itemId: '0', node: 'start', status: 'pending' }]);
+          expect(await b.getRun(runId)).toMatchObject({ runId, status: 'running' });
+        }
+        // a healthy run's items carry no mark
+        const healthy = await start();
+        expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
       });
 
       /**
