@@ -19,6 +19,7 @@ import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, ty
 import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from './events.js';
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
+import { WaitFor } from '../nodes/wait.js';
 import { ParkedItems, earliestWakeUp, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
@@ -325,12 +326,23 @@ class Step {
     if (scope.abort.aborted) throw abortReason(scope.abort);
     if (scope.onEvent) emitStarted(scope, item, first);
     else if (scope.history) scope.lastStartedAt = scope.clock.now();
-    if (item.wait !== undefined && item.received === undefined) {
+    let value: unknown;
+    if (item.wait !== undefined) {
       const attempt = Math.max(first, item.wait.attempt);
-      const at = new Date(item.notBefore ?? 0).toISOString();
-      return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
-    }
-    const value = item.received !== undefined ? item.received.payload : item.sleep!.value;
+      if (item.received === undefined) {
+        const at = new Date(item.notBefore ?? 0).toISOString();
+        return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
+      }
+      // The wait's check runs here, when it takes the signal, whoever sent it (a sender without the workflow's code,
+      // `floxide runs signal` or the dashboard, could not check it): its result is the node's output, and a payload
+      // that fails is an InvalidSignalError of the wait (retries wait again, fallbacks take the item).
+      const n = (scope.instance as Record<string, unknown>)[item.node];
+      try {
+        value = n instanceof WaitFor ? n.check(item.received.payload) : item.received.payload;
+      } catch (err) {
+        return this.failed(attempt, err, true);
+      }
+    } else value = item.sleep!.value;
     const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
     return this.returned(first, store, Transition.next(value));
   }

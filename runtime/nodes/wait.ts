@@ -11,7 +11,11 @@ export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(pay
 
 /** Options of {@link WaitFor}. */
 export interface WaitForOptions<P> {
-  /** Checks a payload before it is delivered: a payload that fails is an `InvalidSignalError` and changes nothing. */
+  /**
+   * Checks a payload: when a typed sender sends it (a payload that fails is an `InvalidSignalError` and changes
+   * nothing) and again when the wait takes it (what the node outputs is the check's result; a payload sent unchecked,
+   * by `floxide runs signal` or the dashboard, that fails fails the wait with `InvalidSignalError`).
+   */
   readonly payload: PayloadCheck<P>;
   /** Without the signal after this long (ms from when the node started waiting), the node fails with `SignalTimeoutError`. */
   readonly timeoutMs?: number;
@@ -110,14 +114,16 @@ function collectWaits(def: Pick<AnyWorkflowDef, 'nodes'>, instance: object, pref
 }
 
 /**
- * The payload to deliver for signal `name`, checked by every `WaitFor` node waiting on that name and by JSON. Throws
- * {@link InvalidSignalError} for an unknown name or a payload that fails.
+ * Checks signal `name` before it is sent: every `WaitFor` node waiting on that name must accept the payload, and it
+ * must be JSON data. Returns the payload as given (what the store keeps): the wait that takes it checks it again,
+ * and its check's result (a schema's `parse` output) is the node's output. Throws {@link InvalidSignalError} for an
+ * unknown name or a payload that fails.
  */
 export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>, workflow: string, name: string, payload: unknown): unknown {
   const waits = typeof name === 'string' ? nodes.get(name) : undefined;
   if (!waits) throw unknownSignal(workflow, name, [...nodes.keys()]);
-  let value = payload;
-  for (const w of waits) value = w.check(value);
+  for (const w of waits) w.check(payload);
+  const value = payload;
   try {
     canonicalJson(value);
   } catch (err) {
