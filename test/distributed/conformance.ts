@@ -777,18 +777,10 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
       });
 
-      /**
-       * Starts three runs of NestedHoldsWorkflow, corrupts the middle one with `plant`, and lets one worker serve all
-       * three (its first claim takes the three start items in one batch). The two healthy runs complete; the
-       * corrupt run fails at once with CorruptStateError and its start item is a dead letter.
-       */
-      async function serveWithOneCorrupt(plant: (runId: string) => Promise<void>): Promise<{ run: RunRecord; runId: string }> {
-        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
-        const ids = [`corrupt-${++seq}`, `corrupt-${++seq}`, `corrupt-${++seq}`];
-        for (const id of ids) await wf.startDistributed(new StepsCtx(), [[1, 2], [3, 4]], b, id);
-        await plant(ids[1]!);
+      /** One worker (concurrency 3, no cache yet) serves `def` until every run of `ids` is final; it reports no error. */
+      async function serveUntilFinal(def: ConstructorParameters<typeof Worker>[1], instance: object, ids: readonly string[]): Promise<void> {
         const errors: unknown[] = [];
-        const worker = new Worker(b, NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
+        const worker = new Worker(b, def, instance, { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
         await worker.start();
         try {
           for (let i = 0; i < 1000; i++) {
@@ -800,6 +792,19 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           await worker.stop(0);
         }
         expect(errors).toEqual([]);
+      }
+
+      /**
+       * Starts three runs of NestedHoldsWorkflow, corrupts the middle one with `plant`, and lets one worker serve all
+       * three (its first claim takes the three start items in one batch). The two healthy runs complete; the
+       * corrupt run fails at once with CorruptStateError and its start item is a dead letter.
+       */
+      async function serveWithOneCorrupt(plant: (runId: string) => Promise<void>): Promise<{ run: RunRecord; runId: string }> {
+        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+        const ids = [`corrupt-${++seq}`, `corrupt-${++seq}`, `corrupt-${++seq}`];
+        for (const id of ids) await wf.startDistributed(new StepsCtx(), [[1, 2], [3, 4]], b, id);
+        await plant(ids[1]!);
+        await serveUntilFinal(NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), ids);
         for (const id of [ids[0]!, ids[2]!]) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: '3,7' });
         const runId = ids[1]!;
         const run = (await b.getRun(runId))!;
@@ -853,19 +858,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const runId = ids[1]!;
         const committer = (await b.readContext(runId)).deltas[1]!.itemId;
         await tamper.deltaJson(b, runId, 2, '{"count":');
-        const errors: unknown[] = [];
-        const worker = new Worker(b, ChainWorkflowDef, new ChainWorkflow(), { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
-        await worker.start();
-        try {
-          for (let i = 0; i < 1000; i++) {
-            const runs = await Promise.all(ids.map((id) => b.getRun(id)));
-            if (runs.every((r) => r && isFinalRunStatus(r.status))) break;
-            await sleep(10);
-          }
-        } finally {
-          await worker.stop(0);
-        }
-        expect(errors).toEqual([]);
+        await serveUntilFinal(ChainWorkflowDef, new ChainWorkflow(), ids);
         for (const id of [ids[0]!, ids[2]!]) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: 6 });
         const run = (await b.getRun(runId))!;
         expect(run).toMatchObject({ status: 'failed', error: { name: 'CorruptStateError', code: 'FLOXIDE_CORRUPT_STATE' } });
