@@ -1,6 +1,6 @@
 /**
  * A claimed item as a backend read it from its store, decoded in one place for every backend (memory, Redis,
- * Postgres), as is every outstanding item `pendingWork` lists. A claim leases many items at once, so the decode is per item: an item whose stored JSON (or the
+ * Postgres), as is every outstanding item `pendingWork` lists and every delta `readContext` returns. A claim leases many items at once, so the decode is per item: an item whose stored JSON (or the
  * context the claim carries for it) is corrupt comes back with {@link LeasedItem.corrupt} set, holding only the id
  * and node the store keeps, and the others are untouched. The worker fails that item at once (`execution.ts`).
  */
@@ -41,11 +41,16 @@ export function contextCorruption(lease: Pick<LeasedItem, 'runId' | 'item'>, cau
   return new CorruptStateError(`run ${lease.runId} item ${JSON.stringify(lease.item.id)} (node ${lease.item.node}): the run's stored context cannot be read: ${what}`, { cause });
 }
 
-function parseDelta(json: unknown, version: number): ContextDelta {
-  const what = `context delta ${version}`;
+/**
+ * Decodes one stored context delta (a claim's latest, or every delta `readContext` returns), as the record of context
+ * version `version`. Throws {@link CorruptStateError} naming the delta (version and the item that committed it) for
+ * malformed JSON or a value that is not an object.
+ */
+export function decodeStoredDelta(json: unknown, version: number, itemId: string): ContextDeltaRecord {
+  const what = `context delta ${version} (item ${JSON.stringify(itemId)})`;
   const delta = safeJsonParse<unknown>(json, what);
   if (typeof delta !== 'object' || delta === null || Array.isArray(delta)) throw new CorruptStateError(`${what} is not an object: ${excerpt(delta)}`);
-  return delta as ContextDelta;
+  return { version, itemId, delta: delta as ContextDelta };
 }
 
 /** Where a stored item is kept: its run, and the id and node the store keeps beside its JSON. */
@@ -91,7 +96,7 @@ export function decodeLease(s: StoredLease): LeasedItem {
   try {
     let lastDelta: ContextDeltaRecord | undefined;
     if (s.lastDelta !== undefined && s.contextVersion !== undefined) {
-      lastDelta = { version: s.contextVersion, itemId: s.lastDelta.itemId, delta: parseDelta(s.lastDelta.json, s.contextVersion) };
+      lastDelta = decodeStoredDelta(s.lastDelta.json, s.contextVersion, s.lastDelta.itemId);
     }
     const initial = s.initialContextJson === undefined ? undefined : safeJsonParse<unknown>(s.initialContextJson, 'initial context');
     return { ...base, item, ...(lastDelta ? { lastDelta } : {}), ...(initial === undefined ? {} : { initialContext: initial }) };

@@ -45,9 +45,17 @@ export const redisTamper: StoreTamper = {
       await c.hSet(key, itemId, state.slice(0, at + 1) + text + state.slice(state.indexOf('\n', at)));
     }),
   contextJson: (b, runId, text) => withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, 'context', text))),
+  // a delta is the run hash's field d:<version>, "itemId\ndelta JSON" (lua/read-context-1.lua)
+  deltaJson: (b, runId, version, text) =>
+    withRedis(async (c) => {
+      const key = `${(b as RedisBackend).keyPrefix}run:{${runId}}`;
+      const entry = (await c.hGet(key, `d:${version}`))!;
+      await c.hSet(key, `d:${version}`, `${entry.slice(0, entry.indexOf('\n'))}\n${text}`);
+    }),
 };
 
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),
+  deltaJson: (b, runId, version, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".deltas SET delta = $3 WHERE run_id = $1 AND version = $2`, [runId, version, text]),
 };

@@ -63,7 +63,7 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { decodeLease, decodeStoredWork } from '../stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -623,7 +623,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     }
     const deltas: ContextDeltaRecord[] = rows
       .filter((r) => r.version !== null)
-      .map((r) => ({ version: r.version!, itemId: r.item_id!, delta: parseStoredJson<Record<string, unknown>>(r.delta!, 'context delta') }));
+      .map((r) => decodeStoredDelta(r.delta!, r.version!, r.item_id!));
     return sinceVersion === undefined ? { initial: parseStoredJson(rows[0]!.context!, 'context'), deltas, version } : { deltas, version };
   }
 
