@@ -194,7 +194,7 @@ describe('tracing a distributed run in process (memory backend)', () => {
   });
 });
 
-describe('a cancelled distributed run', () => {
+describe('a distributed run the orchestrator finishes', () => {
   it('gets its run span from the orchestrator that cancelled it (traced), outcome cancelled', async () => {
     const t = memoryTracing();
     const tracing = { tracerProvider: t.provider };
@@ -212,6 +212,24 @@ describe('a cancelled distributed run', () => {
       expect(run!.attributes['floxide.worker.id']).toBeUndefined();
       // cancelling again changes nothing and records nothing
       expect((await orchestrator.cancel(runId)).applied).toBe(false);
+      expect(runs(t.spans())).toHaveLength(1);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a run whose deadline no worker observed gets its run span from the orchestrator that failed it', async () => {
+    const t = memoryTracing();
+    const backend = new MemoryBackend();
+    try {
+      const orchestrator = new Orchestrator(backend, bindWorkflow(SlowWorkflowDef, new SlowWorkflow()), { tracing: { tracerProvider: t.provider } });
+      const runId = await orchestrator.startRun(new CountCtx(), 2, { timeoutMs: 1 });
+      // no worker: the orchestrator fails the run once the deadline (plus its clock-skew margin) has passed
+      await until(async () => (await orchestrator.status(runId)) === 'failed', 5_000, 'the deadline');
+      const [run] = runs(t.spans());
+      expect(run!.attributes).toMatchObject({ 'floxide.run.id': runId, 'floxide.outcome': 'failed' });
+      expect(String(run!.attributes['floxide.error'])).toMatch(/^DeadlineExceededError: /);
+      await orchestrator.status(runId);
       expect(runs(t.spans())).toHaveLength(1);
     } finally {
       await backend.close();
