@@ -611,25 +611,26 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       if (it.id === state.waiting && nested!.received !== undefined) queue.push({ ...it, received: nested!.received });
       else parked.add(it);
     }
+    // what is due now runs (timeouts, timers); the rest waits, in the outer item again if nothing else can run
+    for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
   const offArrival = mailbox?.onArrival(() => (arrived = true));
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
         const idle = head >= queue.length;
-        if (idle && !arrived) {
-          if (nested !== undefined) {
-            // nothing to run: what is due runs now, else the run parks in its outer item
-            for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
-            if (head >= queue.length) return nestedState(parked, book, counter);
-            continue;
+        if (nested !== undefined) {
+          // A nested run releases nothing while it runs: with nothing left to run it parks in its outer item (even
+          // what is due already: the outer item is then due too), so the same steps are committed however long its
+          // steps take. What is due runs when the outer item comes back (above).
+          if (idle) return nestedState(parked, book, counter);
+        } else {
+          if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
+          if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
+            arrived = false;
+            for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
+            if (head >= queue.length) continue;
           }
-          await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
-        }
-        if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
-          arrived = false;
-          for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
-          if (head >= queue.length) continue;
         }
       }
       if (head >= queue.length) break;
