@@ -22,6 +22,7 @@ import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
 import { ParkedItems, earliestWakeUp, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
+import type { StepTracing } from './tracing.js';
 import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
 
 /** Id of the `index`-th child of `parent`. */
@@ -47,6 +48,8 @@ export interface RunScope {
   readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
+  /** OpenTelemetry, when the run is traced: node code runs in its attempt's span, nested runs get spans. */
+  trace: StepTracing | undefined;
   /**
    * Prefixes the item ids that seed default EventLog ids in a nested run (`<outer item id>/`, per level), whose item
    * ids restart at "0": undefined at the top level.
@@ -108,7 +111,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined, parkDeadline: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, trace: undefined, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined, parkDeadline: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -171,8 +174,13 @@ function invoke(
   if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
   scope.exec.pending = new NodeCtx(store, scope.abort, scope.runId, item.id, attempt, item.failure);
   scope.exec.resuming = item.nested === undefined ? undefined : item;
-  const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+  const p = (scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item)) as Transition<unknown> | PromiseLike<Transition<unknown>>;
   return scope.abortable && isThenable(p) ? raceAbort(p, scope.abort) : p;
+}
+
+/** The generated dispatch of `item`, called in the span of the attempt in progress (a traced run). */
+function dispatchTraced(scope: RunScope, item: EngineItem): unknown {
+  return scope.trace!.within(() => scope.wf.def.processWorkItem(scope.instance, item, scope.exec));
 }
 
 async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
@@ -184,7 +192,8 @@ async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: Engi
   try {
     scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
     scope.exec.resuming = item.nested === undefined ? undefined : item;
-    return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
+    const p = scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item);
+    return await raceAbort(p as Transition<unknown> | PromiseLike<Transition<unknown>>, own);
   } finally {
     cancelTimer();
     off?.();
@@ -703,11 +712,23 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
   const key = resuming?.nested?.key ?? wctx.itemId;
-  const scope = makeScope(wf, instance, `${outer.runId}/${key}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
+  const runId = `${outer.runId}/${key}`;
+  // A traced run traces its nested runs: a run span under the outer attempt's, fed by the nested run's events.
+  const span = outer.trace?.nested(runId, wf.def.name);
+  const scope = makeScope(wf, instance, runId, abort, outer.abortable || abort !== outer.abort, outer.random, span === undefined ? undefined : (e) => span.observe(e), outer.clock);
+  scope.trace = span;
   scope.eventPrefix = `${outer.eventPrefix ?? ''}${key}/`;
   scope.parkDeadline = outer.parkDeadline;
-  const r = await loop(scope, wctx.store, input, undefined, { state: resuming?.nested, received: resuming?.received });
+  let r: RunResult | NestedState;
+  try {
+    r = await loop(scope, wctx.store, input, undefined, { state: resuming?.nested, received: resuming?.received });
+  } catch (err) {
+    span?.observe(failureEvent(runId, outer.clock.now(), err));
+    throw err;
+  }
   if ('runId' in r) return Transition.next(r.output);
+  // The nested run parked (a wait, a sleep): its span ends here; the attempt that continues it gets a new one.
+  span?.end('parked', undefined, outer.clock.now());
   const waiting = r.items.find((it) => it.id === r.waiting);
   const park: NestedPark = {
     type: waiting === undefined ? 'sleep' : 'wait',
@@ -726,13 +747,15 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
  * the outcome carries the delta. With `env.inlineRetries` false a retryable failure returns `{type: 'retry'}`.
  * The run's cancellation or deadline (an aborted `env.signal`) comes back as `failed` with a `CancelledError` or
  * `DeadlineExceededError`; it is never retried nor routed to fallbacks. Throws `StaleGeneratedModuleError` for a
- * stale definition and `CorruptStateError` for an item naming an unknown node.
+ * stale definition and `CorruptStateError` for an item naming an unknown node. With `trace` (a traced worker's
+ * attempt), node code runs in the attempt's span and nested runs get spans under it.
  */
-export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
+export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv, trace?: StepTracing): Promise<StepOutcome> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   scope.parkDeadline = env.deadline;
+  scope.trace = trace;
   try {
     return await stepCore(scope, item, env.context, undefined, env.attempt, env.inlineRetries, (parent, index) => env.childId(parent, index));
   } catch (err) {
