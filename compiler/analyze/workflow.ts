@@ -14,6 +14,7 @@ import { addArmsFix, addContextFix, renameTargetFixes } from './fixes.js';
 import { graphProblems } from './graph-checks.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
+import { signalsOf } from '../signals.js';
 import { unstorableParts } from './storable.js';
 import type { Payload, TypeTools } from './types.js';
 
@@ -25,6 +26,8 @@ interface WorkflowSummary {
   /** Types the enclosing workflow's context must be assignable to. */
   contextNeeds: Array<{ type: ts.Type; text: string }>;
   contextText: string;
+  /** Its signal map's names (its own waits' and, qualified, its nested workflows'): see `signalsOf`. */
+  signals: string[];
 }
 
 /** The analysis of one workflow class (memoised per checker). */
@@ -48,6 +51,8 @@ interface ResolvedNode {
   /** A `WaitFor` node's signal name; a `Sleep` node. */
   wait?: { signal: string };
   sleep?: true;
+  /** A nested workflow's signal names. */
+  signals?: string[];
 }
 
 type NamedClass = ts.ClassDeclaration & { name: ts.Identifier };
@@ -240,6 +245,7 @@ export class WorkflowAnalyzer {
       if (f.timeoutMs !== undefined) m.timeoutMs = f.timeoutMs;
       if (n.wait) m.wait = n.wait;
       if (n.sleep) m.sleep = true;
+      if (n.signals) m.signals = n.signals;
       return m;
     });
     const startNode = nodes.get(start);
@@ -267,7 +273,14 @@ export class WorkflowAnalyzer {
     return {
       model,
       diagnostics: out,
-      summary: { input: startNode?.input, inputText: startNode?.inputText ?? 'unknown', output: terminalOutputs.length > 0 ? output : undefined, contextNeeds, contextText: ctx.text },
+      summary: {
+        input: startNode?.input,
+        inputText: startNode?.inputText ?? 'unknown',
+        output: terminalOutputs.length > 0 ? output : undefined,
+        contextNeeds,
+        contextText: ctx.text,
+        signals: signalsOf(model).map((s) => s.name),
+      },
     };
   }
 
@@ -420,7 +433,9 @@ export class WorkflowAnalyzer {
         return { field: f, kind: 'workflow', cls, input: undefined, inputText: 'unknown', output: undefined, contextNeeds: [], contextText: 'unknown' };
       }
       const s = res.summary;
-      return { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, contextNeeds: s.contextNeeds, contextText: s.contextText };
+      const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, contextNeeds: s.contextNeeds, contextText: s.contextText };
+      if (s.signals.length > 0) r.signals = s.signals;
+      return r;
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {
       const looksLikeNode = type.getProperty('process') !== undefined;

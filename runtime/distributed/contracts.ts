@@ -328,6 +328,12 @@ export type LeaseExtension =
 export interface PendingWork {
   readonly item: EngineItem;
   readonly state: WorkItemState;
+  /**
+   * Set when the stored item cannot be decoded (`stored-lease.ts`): the error names the run, the item and what is
+   * wrong, and `item` is `{ node, id, input: null }`, the id and node the store keeps beside it. Reading never throws
+   * for it; the worker that claims the item fails it (a dead letter) and its run.
+   */
+  readonly corrupt?: CorruptStateError;
 }
 
 /**
@@ -359,8 +365,9 @@ export interface WorkQueue {
    */
   release(runId: string, itemId: string, leaseToken: string, options?: ReleaseOptions): Promise<boolean>;
   /**
-   * Every outstanding (pending, in progress, waiting retry) item of the run in enqueue order. `[]` for a finished
-   * run. Throws `RunNotFoundError` for an unknown run.
+   * Every outstanding (pending, in progress, waiting retry, parked) item of the run in enqueue order. `[]` for a
+   * finished run. Throws `RunNotFoundError` for an unknown run. An item whose stored JSON cannot be decoded is listed
+   * with {@link PendingWork.corrupt}, never thrown.
    */
   pendingWork(runId: string): Promise<PendingWork[]>;
 }
@@ -682,11 +689,18 @@ export interface SignalReceiver {
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
    * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
-   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received).
+   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
+   * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */
-  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
+}
+
+/** Options of {@link SignalReceiver.signal}. */
+export interface SignalOptions {
+  /** The workflow the run must be a run of (the sender's): another one is `RunStateError`. */
+  readonly workflow?: string;
 }
 
 /** True when `backend` implements {@link SignalReceiver}. */

@@ -66,11 +66,12 @@ import {
   type ParkedArrival,
   type RunMigration,
   type RunMigrator,
+  type SignalOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
-import { decodeLease } from './stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
@@ -489,7 +490,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
       if (isOutstanding(it.status)) {
-        out.push({ item: copy<EngineItem>(it.json, 'work item'), state: this.stateOf(run, it) });
+        out.push({ ...decodeStoredWork(it.json, { runId, itemId: it.itemId, node: it.node }), state: this.stateOf(run, it) });
       }
     }
     return out;
@@ -556,7 +557,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > version)) {
       throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${String(sinceVersion)}`);
     }
-    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => ({ version: d.version, itemId: d.itemId, delta: copy<Record<string, unknown>>(d.json, 'context delta') }));
+    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => decodeStoredDelta(d.json, d.version, d.itemId));
     return sinceVersion === undefined ? { initial: copy(run.contextJson, 'context'), deltas, version } : { deltas, version };
   }
 
@@ -885,10 +886,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const { payload: json } = planSignal(runId, name, payload, key);
+    const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
     const run = this.runOrThrow(runId);
+    if (workflow !== undefined && run.workflow !== workflow) throw replyError({ code: 'other_workflow', runId, workflow, actual: run.workflow });
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');

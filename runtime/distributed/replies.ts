@@ -32,6 +32,8 @@ export type StoreReply =
   | { readonly code: 'workflow_mismatch'; readonly runId: string; readonly workflow: string; readonly existing: string }
   | { readonly code: 'fingerprint_mismatch'; readonly runId: string; readonly fingerprint: string; readonly existing: string }
   | { readonly code: 'input_mismatch'; readonly runId: string }
+  /** A signal for a run of another workflow than the sender's. */
+  | { readonly code: 'other_workflow'; readonly runId: string; readonly workflow: string; readonly actual: string }
   /** No schedule has this id. */
   | { readonly code: 'schedule_not_found'; readonly id: string }
   /** A migration of a run that is not on the version it was judged on. */
@@ -76,6 +78,8 @@ export function replyError(r: StoreReply): FloxideError {
       err.blocking = blocking;
       return err;
     }
+    case 'other_workflow':
+      return new RunStateError(`run ${r.runId} is a run of ${r.actual}, not of ${r.workflow}`);
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'closed':

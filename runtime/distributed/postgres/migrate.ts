@@ -46,6 +46,7 @@ export const POSTGRES_FUNCTIONS: readonly string[] = [
   'transition_run',
   'signal_run',
   'migrate_run',
+  'release_item',
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -80,9 +80,10 @@ import {
   type ParkedArrival,
   type RunMigration,
   type RunMigrator,
+  type SignalOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { decodeLease } from '../stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
@@ -628,7 +629,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       const { byId, states } = await this.readStates(runId);
       return states
         .filter((state) => isOutstanding(state.status))
-        .map((state) => ({ item: parseStoredJson<EngineItem>(unpackState(byId.get(state.itemId)!).itemJson, 'work item'), state }));
+        .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
     });
   }
 
@@ -845,15 +846,16 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const p = planSignal(runId, name, payload, key);
-    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax];
+    const p = planSignal(runId, name, payload, key, options?.workflow);
+    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
     const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
     if (reply === 'delivered' || reply === 'duplicate') return reply;
     const r = reply as Reply[];
     if (r[0] === 'not_found') throw this.notFound(runId);
     if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
+    if (r[0] === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r[1]) });
     throw replyError({ code: 'unexpected', what: 'signal', reply });
   }
 
@@ -1053,5 +1055,5 @@ function leaseOf(reply: readonly string[], at: number): LeasedItem {
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */
 function deltaRecord(entry: string, version: number): ContextDeltaRecord {
   const nl = entry.indexOf('\n');
-  return { version, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
+  return decodeStoredDelta(entry.slice(nl + 1), version, entry.slice(0, nl));
 }
