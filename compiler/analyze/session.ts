@@ -28,7 +28,7 @@ export class ProgramAnalysis {
     this.checker = program.getTypeChecker();
     const resolver = new DecoratorResolver(this.checker);
     this.extractor = new Extractor(resolver, this.checker, rootDir);
-    this.workflows = new WorkflowAnalyzer(this.checker, resolver, this.extractor, new TypeTools(this.checker), rootDir);
+    this.workflows = new WorkflowAnalyzer(this.checker, this.extractor, new TypeTools(this.checker), rootDir);
   }
 
   /**
