@@ -18,7 +18,8 @@ export function checkPayloads(w: ResolvedWorkflow, cx: CheckContext): void {
     if (n.field.join && n.input && !n.accepts) report('FLX024', n.field.nameNode, `join node ${n.field.name} must take an array (T[]), but its input is ${n.inputText}`);
   }
   const send: SendPayload = (p, to, code, at, what) => {
-    const target = nodes.get(to)!.accepts;
+    // A target that is not a node has no input to check (FLX010 or FLX021 says so).
+    const target = nodes.get(to)?.accepts;
     if (!target || t.assignable(p, target.type)) return;
     const targetText = t.text(target.type);
     if (target.join) report('FLX024', at, `${what} ${p.text} is not assignable to ${targetText}, the element type of join ${to}'s input ${nodes.get(to)!.inputText}`);
