@@ -4,11 +4,9 @@
  * the FLX diagnostics. Memoised per checker, so a workflow nested in several others is analysed once.
  */
 import type { ts } from 'ts-morph';
-import { diagnostic } from '../diagnostics.js';
 import type { Diagnostic, WorkflowModel } from '../model.js';
-import { checkWorkflow, reporter } from './checks/index.js';
+import { checkNodeClass, checkWorkflow, reporter } from './checks/index.js';
 import type { Extractor, RawWorkflow } from './extract.js';
-import { positionOf } from './project.js';
 import { WorkflowResolver, type NamedClass, type WorkflowSummary } from './resolve.js';
 import type { TypeTools } from './types.js';
 
@@ -33,10 +31,9 @@ export class WorkflowAnalyzer {
     this.resolver = new WorkflowResolver(checker, extractor, tools, rootDir, (raw) => this.workflow(raw)?.summary);
   }
 
-  /** FLX022 for a `@node` class without a usable `process`, or null. */
-  nodeClassProblem(cls: NamedClass): Diagnostic | null {
-    const p = this.resolver.nodeClassProblem(cls);
-    return p === null ? null : diagnostic('FLX022', `node class ${cls.name.text} ${p}`, positionOf(cls.name, this.rootDir));
+  /** Checks a `@node` class (FLX022 when its `process` is unusable); problems go to `out`. */
+  checkNodeClass(cls: NamedClass, out: Diagnostic[]): void {
+    checkNodeClass(cls, this.resolver.nodeClassProblem(cls), reporter(out, this.rootDir));
   }
 
   /** Analyses a workflow (memoised); `undefined` while it is being analysed (a nesting cycle). */

@@ -11,6 +11,7 @@ import type { CheckContext } from './report.js';
 import { checkStorable } from './storable.js';
 import { checkTargets } from './targets.js';
 
+export { checkNodeClass } from './nodes.js';
 export { reporter, type CheckContext, type Report } from './report.js';
 
 const CHECKS: ReadonlyArray<(w: ResolvedWorkflow, cx: CheckContext) => void> = [checkNodes, checkTargets, checkPayloads, checkContext, checkStorable, checkReachability];

@@ -1,13 +1,19 @@
 /**
- * Checks of the workflow class and its fields: the class is exported by name (FLX023), each field that carries edge
+ * Checks of node classes (a usable `process`: FLX022) and of the workflow class and its fields: the class is exported by name (FLX023), each field that carries edge
  * decorators is a node (FLX021), a node field is public (FLX023), its `process` is usable where the field uses it
  * (FLX022), a nested workflow does not contain this one again (FLX027), and a `WaitFor` node names its signal with a
  * string literal (FLX028).
  */
 import { isExportedByName } from '../extract.js';
-import type { ResolvedWorkflow } from '../resolve.js';
-import type { CheckContext } from './report.js';
+import type { NamedClass, ResolvedWorkflow } from '../resolve.js';
+import type { CheckContext, Report } from './report.js';
 
+/** FLX022 at a `@node` class whose `process` cannot be called as a node's (`problem`, from `resolve.ts`, says why). */
+export function checkNodeClass(cls: NamedClass, problem: string | null, report: Report): void {
+  if (problem !== null) report('FLX022', cls.name, `node class ${cls.name.text} ${problem}`);
+}
+
+/** The workflow class and its fields. */
 export function checkNodes(w: ResolvedWorkflow, { report }: CheckContext): void {
   const { raw, nodes, notNodes } = w;
   const wfName = raw.name;
