@@ -200,7 +200,7 @@ export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
-export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type OrchestratorOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
 export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {

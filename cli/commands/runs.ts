@@ -14,6 +14,7 @@ import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { readRunDetails, waitText, waitsOf } from '../run-details.js';
 import { valueText } from '../values-text.js';
+import { serializeError } from '../../runtime/core/errors.js';
 
 const EXAMPLES = `
 Examples:
@@ -204,7 +205,9 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const waits = waitsOf(pending);
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${valueText({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
+          // a corrupt item's error as data (name, message, code), like the run's and the history's errors
+          const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
+          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
@@ -229,7 +232,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         );
         if (pending.length > 0) {
           io.stdout.write(`\noutstanding items (${pending.length})\n`);
-          io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.corrupt ? `${p.state.status} (corrupt)` : p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        const corrupt = pending.filter((p) => p.corrupt);
+        if (corrupt.length > 0) {
+          io.stdout.write(`\ncorrupt items (${corrupt.length}): their stored JSON cannot be read; the worker that claims one fails it (a dead letter) and the run\n`);
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'ERROR'], corrupt.map((p) => [p.item.id, p.item.node, `${p.corrupt!.name}: ${p.corrupt!.message}`])));
         }
         if (waits.length > 0) {
           io.stdout.write(`\nwaits (${waits.length})\n`);

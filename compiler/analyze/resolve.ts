@@ -13,6 +13,7 @@ import { isPublishedNodeClass, parkingKindOf } from './decorators.js';
 import type { Extractor, RawEdge, RawField, RawWorkflow } from './extract.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
+import { signalsOf } from '../signals.js';
 import type { Payload, TypeTools } from './types.js';
 
 export type NamedClass = ts.ClassDeclaration & { name: ts.Identifier };
@@ -31,6 +32,8 @@ export interface WorkflowSummary {
   /** Types the enclosing workflow's context must be assignable to. */
   contextNeeds: ContextNeed[];
   contextText: string;
+  /** Its signal map's names (its own waits' and, qualified, its nested workflows'): see `signalsOf`. */
+  signals: string[];
 }
 
 /** A node field resolved to its class and types. */
@@ -52,6 +55,8 @@ export interface ResolvedNode {
   /** A `WaitFor` node's signal name; a `Sleep` node. */
   wait?: { signal: string };
   sleep?: true;
+  /** A nested workflow's signal names. */
+  signals?: string[];
   /** A nested workflow that contains the workflow again (FLX027). */
   nestingCycle?: true;
   /** Why this field's `process` is unusable although its class's is (FLX022). */
@@ -186,7 +191,14 @@ export class WorkflowResolver {
     model.fingerprint = fingerprintOf(shapeOfModel(model));
 
     const contextNeeds = context.type ? [{ type: context.type, text: context.text }] : [...nodes.values()].flatMap((n) => n.contextNeeds);
-    const summary: WorkflowSummary = { input: startNode?.input, inputText: startNode?.inputText ?? 'unknown', output: terminalOutputs.length > 0 ? output : undefined, contextNeeds, contextText: context.text };
+    const summary: WorkflowSummary = {
+      input: startNode?.input,
+      inputText: startNode?.inputText ?? 'unknown',
+      output: terminalOutputs.length > 0 ? output : undefined,
+      contextNeeds,
+      contextText: context.text,
+      signals: signalsOf(model).map((s) => s.name),
+    };
     return { raw, fieldsByName, nodes, notNodes, start, duplicateEdges, order, terminals, danglingEdge, context, model, summary };
   }
 
@@ -210,6 +222,7 @@ export class WorkflowResolver {
     if (f.timeoutMs !== undefined) m.timeoutMs = f.timeoutMs;
     if (n.wait) m.wait = n.wait;
     if (n.sleep) m.sleep = true;
+    if (n.signals) m.signals = n.signals;
     return m;
   }
 
@@ -253,7 +266,9 @@ export class WorkflowResolver {
       if (!inner) return `${cls.name.text} is not a readable @workflow class`;
       const s = this.nested(inner);
       if (!s) return { ...unusable('workflow'), nestingCycle: true };
-      return { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
+      const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
+      if (s.signals.length > 0) r.signals = s.signals;
+      return r;
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {
       const looksLikeNode = type.getProperty('process') !== undefined;

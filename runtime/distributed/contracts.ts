@@ -322,6 +322,12 @@ export type LeaseExtension =
 export interface PendingWork {
   readonly item: EngineItem;
   readonly state: WorkItemState;
+  /**
+   * Set when the stored item cannot be decoded (`stored-lease.ts`): the error names the run, the item and what is
+   * wrong, and `item` is `{ node, id, input: null }`, the id and node the store keeps beside it. Reading never throws
+   * for it; the worker that claims the item fails it (a dead letter) and its run.
+   */
+  readonly corrupt?: CorruptStateError;
 }
 
 /**
@@ -353,8 +359,9 @@ export interface WorkQueue {
    */
   release(runId: string, itemId: string, leaseToken: string, options?: ReleaseOptions): Promise<boolean>;
   /**
-   * Every outstanding (pending, in progress, waiting retry) item of the run in enqueue order. `[]` for a finished
-   * run. Throws `RunNotFoundError` for an unknown run.
+   * Every outstanding (pending, in progress, waiting retry, parked) item of the run in enqueue order. `[]` for a
+   * finished run. Throws `RunNotFoundError` for an unknown run. An item whose stored JSON cannot be decoded is listed
+   * with {@link PendingWork.corrupt}, never thrown.
    */
   pendingWork(runId: string): Promise<PendingWork[]>;
 }

@@ -64,7 +64,7 @@ import {
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
 import { planStepCommit } from './step-commit.js';
-import { decodeLease } from './stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
@@ -481,7 +481,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
       if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry' || it.status === 'parked') {
-        out.push({ item: copy<EngineItem>(it.json, 'work item'), state: this.stateOf(run, it) });
+        out.push({ ...decodeStoredWork(it.json, { runId, itemId: it.itemId, node: it.node }), state: this.stateOf(run, it) });
       }
     }
     return out;
@@ -512,7 +512,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > version)) {
       throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${String(sinceVersion)}`);
     }
-    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => ({ version: d.version, itemId: d.itemId, delta: copy<Record<string, unknown>>(d.json, 'context delta') }));
+    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => decodeStoredDelta(d.json, d.version, d.itemId));
     return sinceVersion === undefined ? { initial: copy(run.contextJson, 'context'), deltas, version } : { deltas, version };
   }
 

@@ -104,6 +104,13 @@ export class JoinBook {
     return { node: g.node ?? HELD_GROUP_NODE, id: settlementId(a.group), input: undefined, settle: g.slots as JoinArrival[] };
   }
 
+  /** The arrivals parked in groups that have not completed (what a parked nested run keeps: park them again to restore). */
+  arrivals(): JoinArrival[] {
+    const out: JoinArrival[] = [];
+    for (const g of this.groups.values()) for (const a of g.slots) if (a !== undefined) out.push(a);
+    return out;
+  }
+
   /** Arrivals parked in groups that have not completed. */
   get pending(): number {
     let n = 0;

@@ -52,6 +52,8 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX027-cycle.ts', 'FLX027', 8, 3],
   ['FLX028-signal-name.ts', 'FLX028', 10, 17],
   ['FLX029-unstorable.ts', 'FLX029', 32, 3],
+  ['FLX029-class-instance.ts', 'FLX029', 46, 17],
+  ['FLX029-class-private.ts', 'FLX029', 38, 37],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
 ];
 
@@ -113,6 +115,19 @@ describe('compile-fail fixtures', () => {
       ['FLX029', 32, 3, `input.total (of node price) is Money, an object with methods (format()), ${tail}`],
       ['FLX029', 32, 3, `output.tag (of terminal node price) is a symbol, ${tail}`],
     ]);
+  });
+
+  it('FLX029: an instance of a class is reported even without methods (no prototype once stored), and so are private fields and getters; interfaces, type aliases and the context class are not', () => {
+    const tail = 'which a stored run (checkpointed or distributed) does not read back as such';
+    expect(diagsOf('FLX029-class-instance.ts').map((d) => [d.code, d.position!.line, d.position!.column, d.message])).toEqual([
+      ['FLX029', 46, 17, `input (of node check) is Order, an instance of a class (without its prototype once stored), ${tail}`],
+      ['FLX029', 48, 3, `output (of terminal node confirm) is Confirmation, an instance of a class (without its prototype once stored), ${tail}`],
+    ]);
+    expect(diagsOf('FLX029-class-private.ts').map((d) => [d.code, d.position!.line, d.position!.column, d.message])).toEqual([
+      ['FLX029', 38, 37, `Vault.span (the context of VaultWorkflow) is Span, an object with methods (get length), ${tail}`],
+      ['FLX029', 38, 37, `Vault.token (the context of VaultWorkflow) is Token, an instance of a class (without its prototype once stored), ${tail}`],
+    ]);
+    expect(diagsOf('FLX029-class-instance.ts').every((d) => d.hint!.includes('interface or a type alias'))).toBe(true);
   });
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {

@@ -56,6 +56,32 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
     expect(await page.locator('tr[data-run]').count()).toBe(1);
   });
 
+  it('keeps the page size and the filters of the address across pages', async () => {
+    const rows = () => page.locator('tr[data-run]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-run')));
+    const query = () => Object.fromEntries(new URL(page.url()).searchParams);
+    await page.goto(ui.url('/?limit=1&workflow=RetryWorkflow&status=completed'));
+    await page.locator('tr[data-run="done-c"]').waitFor();
+    expect(await rows()).toEqual(['done-c']);
+    // what is typed but not applied does not change the pages of the query shown
+    await page.locator('input[name="workflow"]').fill('Other');
+    await page.locator('.pager button:has-text("Older"):not([disabled])').click();
+    await page.locator('tr[data-run="done-b"]').waitFor();
+    expect(await rows()).toEqual(['done-b']);
+    expect(query()).toMatchObject({ limit: '1', workflow: 'RetryWorkflow', status: 'completed' });
+    await page.locator('.pager button:has-text("Older"):not([disabled])').click();
+    await page.locator('tr[data-run="done-a"]').waitFor();
+    expect(await rows()).toEqual(['done-a']);
+    await page.locator('.pager button:has-text("Newest"):not([disabled])').click();
+    await page.locator('tr[data-run="done-c"]').waitFor();
+    expect(await rows()).toEqual(['done-c']);
+    expect(query()).toEqual({ limit: '1', workflow: 'RetryWorkflow', status: 'completed' });
+    // a new filter starts at its first page, same page size
+    await page.locator('input[name="workflow"]').fill('NoSuchWorkflow');
+    await page.locator('input[name="workflow"]').press('Enter');
+    await page.locator('td.empty').waitFor();
+    expect(query()).toEqual({ limit: '1', workflow: 'NoSuchWorkflow', status: 'completed' });
+  });
+
   it('follows a checkpointed run node by node, with its history and context, and cancels it from the page', async () => {
     await page.goto(ui.url('/'));
     await page.locator('tr[data-run="done-a"]').waitFor();

@@ -63,7 +63,7 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { decodeLease } from '../stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -576,13 +576,13 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertRunId(runId);
     assertItemId(itemId);
     assertString(leaseToken, 'leaseToken');
-    const rows = await this.run('release.sql', [runId, itemId, leaseToken, options.misrouted === true], 'release');
-    return rows.length > 0;
+    const [row] = await this.run<{ released: boolean }>('release.sql', [runId, itemId, leaseToken, options.misrouted === true], 'release');
+    return row!.released;
   }
 
   async pendingWork(runId: string): Promise<PendingWork[]> {
     const rows = await this.items(runId, null, true, 'pendingWork');
-    return rows.map((r) => ({ item: parseStoredJson<EngineItem>(r.payload, 'work item'), state: this.stateOf(r) }));
+    return rows.map((r) => ({ ...decodeStoredWork(r.payload, { runId, itemId: r.item_id, node: r.node }), state: this.stateOf(r) }));
   }
 
   private async items(runId: string, itemId: string | null, outstanding: boolean, what: string): Promise<ItemRow[]> {
@@ -623,7 +623,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     }
     const deltas: ContextDeltaRecord[] = rows
       .filter((r) => r.version !== null)
-      .map((r) => ({ version: r.version!, itemId: r.item_id!, delta: parseStoredJson<Record<string, unknown>>(r.delta!, 'context delta') }));
+      .map((r) => decodeStoredDelta(r.delta!, r.version!, r.item_id!));
     return sinceVersion === undefined ? { initial: parseStoredJson(rows[0]!.context!, 'context'), deltas, version } : { deltas, version };
   }
 

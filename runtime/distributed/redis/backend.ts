@@ -77,7 +77,7 @@ import {
   versionFilter,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { decodeLease } from '../stored-lease.js';
+import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { replyError, runStatusOf } from '../replies.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -619,7 +619,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       const { byId, states } = await this.readStates(runId);
       return states
         .filter((state) => isOutstanding(state.status))
-        .map((state) => ({ item: parseStoredJson<EngineItem>(unpackState(byId.get(state.itemId)!).itemJson, 'work item'), state }));
+        .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
     });
   }
 
@@ -1007,5 +1007,5 @@ function leaseOf(reply: readonly string[], at: number): LeasedItem {
 /** A stored delta entry (`itemId\ndelta JSON`) as the record of context version `version`. */
 function deltaRecord(entry: string, version: number): ContextDeltaRecord {
   const nl = entry.indexOf('\n');
-  return { version, itemId: entry.slice(0, nl), delta: parseStoredJson<Record<string, unknown>>(entry.slice(nl + 1), 'context delta') };
+  return decodeStoredDelta(entry.slice(nl + 1), version, entry.slice(0, nl));
 }
