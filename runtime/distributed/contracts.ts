@@ -674,11 +674,18 @@ export interface SignalReceiver {
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
    * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
-   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received).
+   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
+   * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */
-  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
+}
+
+/** Options of {@link SignalReceiver.signal}. */
+export interface SignalOptions {
+  /** The workflow the run must be a run of (the sender's): another one is `RunStateError`. */
+  readonly workflow?: string;
 }
 
 /** True when `backend` implements {@link SignalReceiver}. */

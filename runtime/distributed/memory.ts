@@ -60,6 +60,7 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  type SignalOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
@@ -841,10 +842,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const { payload: json } = planSignal(runId, name, payload, key);
+    const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
     const run = this.runOrThrow(runId);
+    if (workflow !== undefined && run.workflow !== workflow) throw replyError({ code: 'other_workflow', runId, workflow, actual: run.workflow });
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');

@@ -29,6 +29,8 @@ export type StoreReply =
   | { readonly code: 'workflow_mismatch'; readonly runId: string; readonly workflow: string; readonly existing: string }
   | { readonly code: 'fingerprint_mismatch'; readonly runId: string; readonly fingerprint: string; readonly existing: string }
   | { readonly code: 'input_mismatch'; readonly runId: string }
+  /** A signal for a run of another workflow than the sender's. */
+  | { readonly code: 'other_workflow'; readonly runId: string; readonly workflow: string; readonly actual: string }
   /** No schedule has this id. */
   | { readonly code: 'schedule_not_found'; readonly id: string }
   /** The backend was closed. */
@@ -51,6 +53,8 @@ export function replyError(r: StoreReply): FloxideError {
       return new FingerprintMismatchError(`run ${r.runId} was started by graph ${r.existing}, not ${r.fingerprint}: run floxide build or use another run id`);
     case 'input_mismatch':
       return new RunInputMismatchError(`run ${r.runId} already exists with a different input`);
+    case 'other_workflow':
+      return new RunStateError(`run ${r.runId} is a run of ${r.actual}, not of ${r.workflow}`);
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'closed':

@@ -41,13 +41,18 @@ export function contextCorruption(lease: Pick<LeasedItem, 'runId' | 'item'>, cau
   return new CorruptStateError(`run ${lease.runId} item ${JSON.stringify(lease.item.id)} (node ${lease.item.node}): the run's stored context cannot be read: ${what}`, { cause });
 }
 
+/** A stored delta as errors name it: `context delta 2 (item "a1")`. */
+export function deltaName(d: Pick<ContextDeltaRecord, 'version' | 'itemId'>): string {
+  return `context delta ${d.version} (item ${JSON.stringify(d.itemId)})`;
+}
+
 /**
  * Decodes one stored context delta (a claim's latest, or every delta `readContext` returns), as the record of context
  * version `version`. Throws {@link CorruptStateError} naming the delta (version and the item that committed it) for
  * malformed JSON or a value that is not an object.
  */
 export function decodeStoredDelta(json: unknown, version: number, itemId: string): ContextDeltaRecord {
-  const what = `context delta ${version} (item ${JSON.stringify(itemId)})`;
+  const what = deltaName({ version, itemId });
   const delta = safeJsonParse<unknown>(json, what);
   if (typeof delta !== 'object' || delta === null || Array.isArray(delta)) throw new CorruptStateError(`${what} is not an object: ${excerpt(delta)}`);
   return { version, itemId, delta: delta as ContextDelta };

@@ -75,6 +75,7 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  type SignalOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
@@ -799,15 +800,16 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const p = planSignal(runId, name, payload, key);
-    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax];
+    const p = planSignal(runId, name, payload, key, options?.workflow);
+    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
     const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
     if (reply === 'delivered' || reply === 'duplicate') return reply;
     const r = reply as Reply[];
     if (r[0] === 'not_found') throw this.notFound(runId);
     if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
+    if (r[0] === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r[1]) });
     throw replyError({ code: 'unexpected', what: 'signal', reply });
   }
 
