@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bindWorkflow, InvalidSignalError, Orchestrator, Worker, type DistributedBackend } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { runCli } from '../../cli/cli.js';
 import { ApprovalFlow, PatientApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { openTestBackend, REAL_BACKENDS, until, type TestBackend } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
 
 const approval = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
 const patient = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow());
@@ -22,12 +22,7 @@ const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signal-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the payload', (name) => {
   const workers: Worker[] = [];
