@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bindWorkflow, InvalidSignalError, Orchestrator, Worker, type DistributedBackend } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { runCli } from '../../cli/cli.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { openTestBackend, REAL_BACKENDS, until, type TestBackend } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
 
 // waits with timeouts no test reaches (24 h, 1 h): a wait here fails only by its payload
 const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
@@ -25,12 +25,7 @@ const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signal-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the payload', (name) => {
   const workers: Worker[] = [];
