@@ -43,7 +43,7 @@ export const DIAGNOSTIC_CODES = {
   FLX026: { severity: 'error', title: 'misused floxide decorator', hint: 'see docs/diagnostics.md for where each decorator goes' },
   FLX027: { severity: 'error', title: 'nested workflows form a cycle', hint: 'a workflow cannot contain itself, directly or through other workflows' },
   FLX028: { severity: 'error', title: 'WaitFor signal name is not a string literal', hint: "name the signal with a string literal (`new WaitFor('approval', { payload })`): floxide build types each workflow's signals by name" },
-  FLX029: { severity: 'error', title: 'a value that storage does not carry', hint: 'store data: Date, Map, Set, bigint and plain objects, arrays and primitives come back as they were; keep functions, symbols and objects with methods out of contexts, inputs and outputs (pass their data, rebuild the object in the node)' },
+  FLX029: { severity: 'error', title: 'a value that storage does not carry', hint: 'store data: Date, Map, Set, bigint and plain objects, arrays and primitives come back as they were; keep functions, symbols and class instances out of contexts, inputs and outputs (declare their data as an interface or a type alias, and build the object inside the node that uses it)' },
   FLX030: { severity: 'warning', title: 'unreachable node', hint: 'add an edge to it, or remove the field' },
   FLX050: { severity: 'warning', title: 'a node of a recorded version is gone (removed or renamed)', hint: 'keep workers serving the old version until its runs drain (docs/deploying.md)' },
   FLX051: { severity: 'warning', title: "a node's input type is narrowed from a recorded version", hint: 'accept the old input type too (widen it), or drain the old version before its items reach the new code' },

@@ -47,9 +47,14 @@ export interface NodeModel {
   join: boolean;
   /**
    * A `WaitFor` node (floxide's, or a subclass): the signal it waits for. Its payload type is the node's output;
-   * the workflow's signal map is built from these (top-level nodes only: a nested workflow's waits are its own).
+   * the workflow's signal map is built from these and from its nested workflows' {@link signals}.
    */
   wait?: { signal: string };
+  /**
+   * A nested workflow: the names of its signal map. They are the outer workflow's signals too, as
+   * `<this node>.<name>` (a nested run that waits parks its outer item, which waits for that name).
+   */
+  signals?: string[];
   /** A `Sleep` node (floxide's, or a subclass): a durable timer. */
   sleep?: true;
   position: Position;

@@ -64,6 +64,7 @@ export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   MigrationBlockedError,
+  MigrationChangedError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -114,6 +115,10 @@ export {
   type Liveness,
   CATCH_UP_POLICIES,
   supportsSchedules,
+  supportsMigration,
+  type RunMigrator,
+  type RunMigration,
+  type ParkedArrival,
   type CatchUpPolicy,
   type ScheduleStore,
   type ScheduleDefinition,
@@ -122,6 +127,7 @@ export {
 } from './distributed/contracts.js';
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
 export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
+export { migratableBackend } from './distributed/migratable.js';
 export {
   START_ITEM_ID,
   assertRunId,
@@ -200,7 +206,7 @@ export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
-export { Orchestrator, type RunInfo, type StartRunOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type OrchestratorOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
 export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {

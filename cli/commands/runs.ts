@@ -14,6 +14,7 @@ import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { readRunDetails, waitText, waitsOf } from '../run-details.js';
 import { valueText } from '../values-text.js';
+import { serializeError } from '../../runtime/core/errors.js';
 
 const EXAMPLES = `
 Examples:
@@ -31,10 +32,12 @@ Examples:
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
   $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
+  $ floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --dry-run
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
-the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), 2 bad usage.
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), a migration refused
+(migrate: the blocking items are listed), 2 bad usage.
 `;
 
 
@@ -204,7 +207,9 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const waits = waitsOf(pending);
         if (flags.json) {
           const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
-          io.stdout.write(`${valueText({ run, metrics, history, pending, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
+          // a corrupt item's error as data (name, message, code), like the run's and the history's errors
+          const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
+          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
@@ -229,7 +234,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         );
         if (pending.length > 0) {
           io.stdout.write(`\noutstanding items (${pending.length})\n`);
-          io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'STATUS', 'ATTEMPT', 'WORKER', 'DUE'], pending.map((p) => [p.item.id, p.item.node, p.corrupt ? `${p.state.status} (corrupt)` : p.state.status, String(p.state.attempt), p.state.workerId ?? '-', time(p.state.notBefore ?? p.state.leaseExpiresAt)])));
+        }
+        const corrupt = pending.filter((p) => p.corrupt);
+        if (corrupt.length > 0) {
+          io.stdout.write(`\ncorrupt items (${corrupt.length}): their stored JSON cannot be read; the worker that claims one fails it (a dead letter) and the run\n`);
+          io.stdout.write(formatTable(['ITEM', 'NODE', 'ERROR'], corrupt.map((p) => [p.item.id, p.item.node, `${p.corrupt!.name}: ${p.corrupt!.message}`])));
         }
         if (waits.length > 0) {
           io.stdout.write(`\nwaits (${waits.length})\n`);

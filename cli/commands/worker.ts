@@ -67,7 +67,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
     .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
-    .option('--tracing', 'OpenTelemetry: a span per step, in each run\'s trace, sent to the global tracer provider (register an SDK with `node --import`; docs/observability.md)')
+    .option('--tracing', 'OpenTelemetry: a span per step, in each run\'s trace, and the run span of each run this worker finishes, sent to the global tracer provider (register an SDK with `node --import`; docs/observability.md)')
     .addHelpText('after', EXAMPLES)
     .action(async (modulePaths: string[], flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');

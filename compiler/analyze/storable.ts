@@ -2,7 +2,10 @@
  * Which parts of a type do not survive storage (FLX029). Every durable mode stores inputs, outputs and the context as
  * JSON with Date, Map, Set and bigint tagged (runtime/core/tags.ts): plain data, those four and floxide's EventLog and
  * Fixed read back as they were; a function or a symbol is dropped, and an object with methods (a class instance, a
- * RegExp, a Promise...) reads back as a plain object without them. This walk names the path of each such part.
+ * RegExp, a Promise...) reads back as a plain object without them. An instance of any other class, even one without
+ * methods, reads back as a plain object too: without its prototype, `instanceof` fails, getters and private (`#x`)
+ * fields are gone. Plain data is what an interface, a type alias or an object literal type describes. This walk names
+ * the path of each such part.
  */
 import { ts } from 'ts-morph';
 import { isFloxideValuesFile } from './decorator-files.js';
@@ -41,6 +44,14 @@ const MAX_PARTS = 5;
 
 /** How deep the walk looks (recursive data types end at their first repetition anyway). */
 const MAX_DEPTH = 12;
+
+/** A method or accessor as a message names it: `format()`, `get length`, `set length`. */
+function memberText(p: ts.Symbol): string {
+  const decls = p.getDeclarations() ?? [];
+  if (decls.some(ts.isGetAccessorDeclaration)) return `get ${p.getName()}`;
+  if (decls.some(ts.isSetAccessorDeclaration)) return `set ${p.getName()}`;
+  return `${p.getName()}()`;
+}
 
 const isMethodLike = (d: ts.Declaration) => ts.isMethodDeclaration(d) || ts.isMethodSignature(d) || ts.isGetAccessorDeclaration(d) || ts.isSetAccessorDeclaration(d);
 
@@ -83,11 +94,16 @@ export function unstorableParts(type: ts.Type, checker: ts.TypeChecker, options:
       }
       const props = checker.getPropertiesOfType(t);
       if (methods) {
-        const named = props.filter((p) => (p.getDeclarations() ?? []).some(isMethodLike)).map((p) => `${p.getName()}()`);
+        const named = props.filter((p) => (p.getDeclarations() ?? []).some(isMethodLike)).map(memberText);
         if (named.length > 0) {
           const name = t.getSymbol()?.getName();
           const noun = name && name !== '__type' && name !== '__object' ? `${name}, an object` : 'an object';
           out.push({ path, what: `${noun} with methods (${named.slice(0, 3).join(', ')}${named.length > 3 ? ', ...' : ''})` });
+          return;
+        }
+        const cls = classOf(t);
+        if (cls) {
+          out.push({ path, what: `${cls.name ? `${cls.name}, an instance of a class` : 'an instance of a class'} (without its prototype once stored)` });
           return;
         }
       }
@@ -103,6 +119,14 @@ export function unstorableParts(type: ts.Type, checker: ts.TypeChecker, options:
 
   visit(type, '', 0, options.ownMethods);
   return out;
+}
+
+/** The class `t` is an instance of (declared with `class`, in the project or a package; `name` unset when anonymous). */
+function classOf(t: ts.Type): { name?: string } | undefined {
+  const sym = t.getSymbol();
+  if (!sym || !(sym.flags & ts.SymbolFlags.Class)) return undefined;
+  const name = sym.getName();
+  return name === 'default' || name.startsWith('__') ? {} : { name };
 }
 
 /** Whether `t` is Date, Map, Set (lib) or EventLog, Fixed (floxide): storage carries them, with their type arguments. */

@@ -7,7 +7,7 @@ import { normalizeRetry } from '../../runtime/graph/shape.js';
 import { CodeWriter } from './code-writer.js';
 import { objectKey, propertyAccess, tsLiteral, tsString } from './literals.js';
 import { generatedNames, type Emitted, type ImportList, type ModuleScope } from './scope.js';
-import { signalsOf } from './types.js';
+import { signalsOf } from '../signals.js';
 
 const targets = (edges: readonly EdgeModel[], from: string, kind: EdgeModel['kind']) => edges.filter((e) => e.from === from && e.kind === kind).map((e) => e.to);
 

@@ -43,6 +43,7 @@ export const RUNTIME_NAMES = [
   'Transition',
   'WorkflowInputOf',
   'WorkflowOutputOf',
+  'WorkflowSignalsOf',
 ] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 

@@ -1,5 +1,6 @@
 /** Type expressions shared by the emitters: a node's input and output, written without printing user types. */
 import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import type { SignalOfModel } from '../signals.js';
 import { tsString } from './literals.js';
 import type { ImportList } from './scope.js';
 
@@ -22,22 +23,10 @@ export function nodeOrThrow(wf: WorkflowModel, name: string): NodeModel {
   return n;
 }
 
-/** One signal of a workflow: its name and the `WaitFor` nodes that wait for it (declaration order). */
-export interface SignalOfModel {
-  name: string;
-  nodes: NodeModel[];
-}
-
-/** The signals a workflow's `WaitFor` nodes wait for, sorted by name (the one rule for its signal map). */
-export function signalsOf(wf: WorkflowModel): SignalOfModel[] {
-  const byName = new Map<string, NodeModel[]>();
-  for (const n of wf.nodes) {
-    if (!n.wait) continue;
-    const list = byName.get(n.wait.signal) ?? [];
-    list.push(n);
-    byName.set(n.wait.signal, list);
-  }
-  return [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, nodes]) => ({ name, nodes }));
+/** The payload type of a signal where `source` waits for it: the `WaitFor` node's output, or the nested workflow's signal type. */
+export function signalPayloadType(wf: WorkflowModel, source: SignalOfModel['nodes'][number], imports: ImportList): string {
+  if (source.inner === undefined) return nodeOutputType(wf, source.node, imports);
+  return `${imports.runtime('WorkflowSignalsOf', true)}<typeof ${imports.workflowDef(source.node.class, true)}>[${tsString(source.inner)}]`;
 }
 
 /**

@@ -3,7 +3,9 @@
  * reads only the deltas committed since (usually none: claims and commits carry the version and latest delta).
  */
 import type { ContextCodec } from '../context/codec.js';
+import { CorruptStateError } from '../core/errors.js';
 import type { ContextDeltaRecord, ContextStore } from './contracts.js';
+import { deltaName } from './stored-lease.js';
 
 /** Runs whose folded context a worker keeps by default (a worker serving more runs than this re-reads contexts). */
 export const DEFAULT_CONTEXT_CACHE_RUNS = 4096;
@@ -31,7 +33,7 @@ export class ContextCache {
     // A young run the claim brought whole (its initial context and, at version 1, its only delta): no read.
     if (!hit && initial !== undefined && (knownVersion === 0 || (knownVersion === 1 && lastDelta?.version === 1))) {
       const ctx = this.codec.revive(initial);
-      if (knownVersion === 1) this.codec.apply(ctx, lastDelta!.delta);
+      if (knownVersion === 1) this.applyStored(ctx, lastDelta!);
       this.remember(runId, { version: knownVersion, ctx });
       return ctx;
     }
@@ -40,7 +42,7 @@ export class ContextCache {
     // One delta behind and the claim brought that delta: fold it, no read.
     if (hit && lastDelta !== undefined && lastDelta.version === knownVersion && hit.version === lastDelta.version - 1) {
       const ctx = this.codec.clone(hit.ctx);
-      this.codec.apply(ctx, lastDelta.delta);
+      this.applyStored(ctx, lastDelta);
       hit.ctx = ctx;
       hit.version = lastDelta.version;
       this.entries.delete(runId);
@@ -57,7 +59,7 @@ export class ContextCache {
         let version = hit.version;
         for (const d of fresh) {
           if (d.version !== version + 1) break;
-          this.codec.apply(ctx, d.delta);
+          this.applyStored(ctx, d);
           version = d.version;
         }
         hit.ctx = ctx;
@@ -73,11 +75,21 @@ export class ContextCache {
     const ctx = this.codec.revive(snap.initial);
     let version = 0;
     for (const d of snap.deltas) {
-      this.codec.apply(ctx, d.delta);
+      this.applyStored(ctx, d);
       version = d.version;
     }
     this.remember(runId, { version, ctx });
     return ctx;
+  }
+
+  /** Folds a stored delta; one of the wrong shape for its merge strategies is a CorruptStateError naming it. */
+  private applyStored(ctx: unknown, d: ContextDeltaRecord): void {
+    try {
+      this.codec.apply(ctx, d.delta);
+    } catch (err) {
+      if (!(err instanceof CorruptStateError)) throw err;
+      throw new CorruptStateError(`${deltaName(d)}: ${err.message}`, { cause: err });
+    }
   }
 
   private remember(runId: string, entry: { version: number; ctx: unknown }): void {

@@ -34,7 +34,7 @@ import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
-import { tracedCallbacks } from './tracing.js';
+import { WorkerTracing } from './tracing.js';
 import type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
@@ -57,6 +57,8 @@ export interface ExecutionEnv {
   readonly leaseMs: number;
   readonly maxRedeliveries: number;
   readonly callbacks: StepCallbacks | undefined;
+  /** OpenTelemetry, when the worker is traced: its callbacks are in {@link callbacks}; node code runs in their spans. */
+  readonly tracing?: WorkerTracing;
   /** Runs for which a fingerprint mismatch was already recorded (recorded once per run). */
   readonly mismatchReported: Set<string>;
   /** Stops commit retries early (the worker is shutting down hard). */
@@ -115,7 +117,8 @@ function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepC
   const h = env.handoff;
   if (!h || outcome.type !== 'continue' || outcome.items.length !== 1 || outcome.arrivals.length !== 0) return undefined;
   if (f.handoffs >= h.limit || !h.accepting()) return undefined;
-  return { workerId: h.workerId, leaseMs: env.leaseMs };
+  // only while the run is on the version that ran the step (a run moved meanwhile goes to that version's workers)
+  return { workerId: h.workerId, leaseMs: env.leaseMs, fingerprint: env.wf.def.fingerprint };
 }
 
 /**
@@ -154,7 +157,7 @@ async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, c
       clock,
       deadline: lease.deadline,
       childId: (parent, index) => childItemId(parent.id, index),
-    });
+    }, env.tracing?.attemptOf(lease));
   } catch (err) {
     // An unknown node or a stale module: the item can never succeed here.
     return { type: 'failed', error: serializeError(err), attempts: lease.attempt };
@@ -255,9 +258,10 @@ export interface StartDistributedOptions {
   /** Where "now" is read for `timeoutMs` (default the system clock). */
   readonly clock?: Clock;
   /**
-   * OpenTelemetry: the run gets a span (`floxide.run <workflow>`, ended once the run is stored) whose `traceparent`
-   * is stored with the run, so the step spans of every traced worker join its trace. `true`: the global tracer
-   * provider; `{ tracerProvider }`: that one. Needs the optional peer `@opentelemetry/api`.
+   * OpenTelemetry: the start gets a span (`floxide.start <workflow>`, ended once the run is stored) whose
+   * `traceparent` is stored with the run, so the step spans of every traced worker, and the run span the worker that
+   * finishes the run records, join its trace. `true`: the global tracer provider; `{ tracerProvider }`: that one.
+   * Needs the optional peer `@opentelemetry/api`.
    */
   readonly tracing?: TracingOption;
 }
@@ -271,7 +275,7 @@ export interface StepDistributedOptions {
   readonly maxRedeliveries?: number;
   /** See {@link ExecutionEnv.clock}. */
   readonly clock?: Clock;
-  /** OpenTelemetry: a span for the step, in the run's trace (see `WorkerOptions.tracing`). */
+  /** OpenTelemetry: a span for the step, in the run's trace, and the run's span if the step finishes it (see `WorkerOptions.tracing`). */
   readonly tracing?: TracingOption;
 }
 
@@ -295,7 +299,7 @@ export async function startDistributedRun(
   options?: StartDistributedOptions,
 ) {
   const deadline = absoluteDeadline(options, options?.clock);
-  const span = Tracing.of(options?.tracing)?.startRun(runId, wf.def.name, 'distributed');
+  const span = Tracing.of(options?.tracing)?.startDistributed(runId, wf.def.name);
   let res: CreateRunResult;
   try {
     res = await backend.createRun({
@@ -312,8 +316,8 @@ export async function startDistributedRun(
     span?.end('failed', serializeError(err), Date.now());
     throw err;
   }
-  // The run's span covers its start (workers add the steps). A run that existed already keeps the span it was
-  // stored with: this one is dropped unended, so it is never exported.
+  // The start span covers the start (workers add the steps and the run span). A run that existed already keeps the
+  // span it was stored with: this one is dropped unended, so it is never exported.
   if (res.created) span?.end('started', undefined, Date.now());
   return res;
 }
@@ -341,7 +345,7 @@ export async function stepDistributedOnce(
   callbacks?: StepCallbacks,
   options?: StepDistributedOptions,
 ): Promise<DistributedStepResult | undefined> {
-  callbacks = tracedCallbacks(Tracing.of(options?.tracing), workerId, callbacks);
+  const tracing = WorkerTracing.of(options?.tracing, workerId, backend);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();
@@ -355,7 +359,8 @@ export async function stepDistributedOnce(
     cache: stepCacheOf(backend, wf),
     leaseMs,
     maxRedeliveries: options?.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES,
-    callbacks,
+    callbacks: tracing ? tracing.callbacks(callbacks) : callbacks,
+    ...(tracing ? { tracing } : {}),
     mismatchReported: new Set(),
     ...(options?.clock ? { clock: options.clock } : {}),
   };

@@ -37,6 +37,7 @@ import { startDistributedRun, type StartDistributedOptions } from './execution.j
 import { assertRunId, newRunId } from '../core/ids.js';
 import { checkSignal, checkSignalName, signalNodesOf } from '../nodes/wait.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import { Tracing, type TracingOption } from '../engine/tracing.js';
 
 /** A run as the orchestrator reports it (the stored record). */
 export type RunInfo = RunRecord;
@@ -87,6 +88,16 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of the {@link Orchestrator}. */
+export interface OrchestratorOptions {
+  /**
+   * OpenTelemetry: the runs it starts are traced (as {@link StartRunOptions.tracing}, which overrides it), and a run it
+   * finishes itself (a cancel, a deadline no worker observed) gets its run span (`floxide.run <workflow>`) in the
+   * trace stored with the run. (A run a worker finishes gets it from that worker.)
+   */
+  readonly tracing?: TracingOption;
+}
+
 /** How long after its deadline a run nobody is executing is failed by the orchestrator (clock-skew margin). */
 const DEADLINE_MARGIN_MS = 1_000;
 
@@ -125,11 +136,14 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   private readonly wf: CompiledWorkflow | undefined;
   /** The `WaitFor` nodes of a bound workflow, by signal name (undefined without an instance: payloads go unchecked). */
   private readonly signalNodes: ReturnType<typeof signalNodesOf> | undefined;
+  private readonly tracing: Tracing | undefined;
 
   constructor(
     readonly backend: DistributedBackend,
     workflow?: WorkflowLike<I, O, C, S>,
+    private readonly options: OrchestratorOptions = {},
   ) {
+    this.tracing = Tracing.of(options.tracing);
     const bound = workflow !== undefined && isBound(workflow as WorkflowLike<unknown, unknown, unknown, unknown>) ? (workflow as BoundLike<I, O, C, S>) : undefined;
     this.wf = workflow === undefined ? undefined : compiledOf(bound ? bound.def : (workflow as AnyWorkflowDef));
     this.signalNodes = bound?.instance && this.wf ? signalNodesOf(this.wf.def, bound.instance) : undefined;
@@ -147,11 +161,8 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     let value: unknown = payload;
     if (this.signalNodes && this.wf) value = checkSignal(this.signalNodes, this.wf.def.name, name, payload);
     else if (this.wf) checkSignalName(this.wf.def, name);
-    if (this.wf) {
-      const rec = await this.run(runId);
-      if (rec.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${rec.workflow}, not of ${this.wf.def.name}`);
-    }
-    return backend.signal(runId, name, value, options.key);
+    // the store checks the run's workflow in the same atomic operation (no read before)
+    return backend.signal(runId, name, value, options.key, this.wf ? { workflow: this.wf.def.name } : undefined);
   }
 
   /** Signals in the run's mailbox that no wait took yet (empty for a backend that takes no signals). */
@@ -173,7 +184,8 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     const wf = this.workflowOrThrow('startRun');
     const runId = options.runId ?? newRunId();
     assertRunId(runId);
-    await startDistributedRun(wf, ctx, input, this.backend, runId, options);
+    const tracing = options.tracing ?? this.options.tracing;
+    await startDistributedRun(wf, ctx, input, this.backend, runId, tracing === undefined ? options : { ...options, tracing });
     return runId;
   }
 
@@ -195,8 +207,10 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   }
 
   /** Cancels a running or paused run: its queued work is dropped and in-flight nodes see `ctx.signal` abort. */
-  cancel(runId: string, reason?: string): Promise<RunTransition> {
-    return this.backend.cancelRun(runId, reason);
+  async cancel(runId: string, reason?: string): Promise<RunTransition> {
+    const t = await this.backend.cancelRun(runId, reason);
+    if (t.applied) await this.traceFinished(runId);
+    return t;
   }
 
   /** Pauses a running run: workers stop taking its items (items already running finish). */
@@ -311,11 +325,21 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   private async enforceDeadline(rec: RunInfo): Promise<RunInfo> {
     if (isFinalRunStatus(rec.status) || rec.deadline === undefined || Date.now() < rec.deadline + DEADLINE_MARGIN_MS) return rec;
     const err = new DeadlineExceededError(`the workflow deadline ${new Date(rec.deadline).toISOString()} passed`);
+    let failed = false;
     try {
-      await this.backend.failRun(rec.runId, serializeError(err));
+      failed = (await this.backend.failRun(rec.runId, serializeError(err))).applied;
     } catch (e) {
       if (!(e instanceof RunStateError)) throw e;
     }
-    return (await this.backend.getRun(rec.runId)) ?? rec;
+    const now = (await this.backend.getRun(rec.runId)) ?? rec;
+    if (failed) this.tracing?.finishedRun(now, undefined);
+    return now;
+  }
+
+  /** Records the run span of a run this orchestrator finished, when it is traced. */
+  private async traceFinished(runId: string): Promise<void> {
+    if (this.tracing === undefined) return;
+    const run = await this.backend.getRun(runId);
+    if (run !== undefined && isFinalRunStatus(run.status)) this.tracing.finishedRun(run, undefined);
   }
 }

@@ -25,8 +25,8 @@ import {
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
 import type { Clock } from '../core/time.js';
-import { Tracing, type TracingOption } from '../engine/tracing.js';
-import { tracedCallbacks } from './tracing.js';
+import type { TracingOption } from '../engine/tracing.js';
+import { WorkerTracing } from './tracing.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -57,9 +57,10 @@ export interface WorkerOptions {
   /** Step hooks. */
   readonly callbacks?: StepCallbacks;
   /**
-   * OpenTelemetry: a span per attempt of a step (`floxide.step <node>`), a child of the run's span through the
-   * `traceparent` stored with the run (runs started with `tracing`), so one trace spans every worker that touched
-   * the run; the runs this worker's scheduler starts are traced too. `true`: the global tracer provider;
+   * OpenTelemetry: a span per attempt of a step (`floxide.step <node>`, node code runs in it), a child of the run's
+   * start span through the `traceparent` stored with the run (runs started with `tracing`), so one trace spans every
+   * worker that touched the run; the worker whose commit finishes a run records its run span (`floxide.run
+   * <workflow>`, from its creation to its end); the runs this worker's scheduler starts are traced too. `true`: the global tracer provider;
    * `{ tracerProvider }`: that one. Needs the optional peer `@opentelemetry/api` (loaded only when this is set).
    */
   readonly tracing?: TracingOption;
@@ -176,7 +177,8 @@ export class Worker {
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();
     const commits = options.batchCommits !== false && supportsBatchCommit(backend) ? new CommitBatcher(backend) : undefined;
-    const callbacks = tracedCallbacks(Tracing.of(options.tracing), this.workerId, options.callbacks);
+    const tracing = WorkerTracing.of(options.tracing, this.workerId, backend);
+    const callbacks = tracing ? tracing.callbacks(options.callbacks) : options.callbacks;
     const envOf = (wf: CompiledWorkflow, inst: object): ExecutionEnv => ({
       backend,
       wf,
@@ -185,6 +187,7 @@ export class Worker {
       leaseMs: this.leaseMs,
       maxRedeliveries: options.maxRedeliveries === undefined ? DEFAULT_MAX_REDELIVERIES : Math.max(0, options.maxRedeliveries),
       callbacks,
+      ...(tracing ? { tracing } : {}),
       mismatchReported,
       isClosing: () => this.closing,
       ...(commits ? { commits } : {}),

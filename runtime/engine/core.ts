@@ -7,7 +7,7 @@
  * context of primitives (context/frame.ts), no JSON, no Proxy and no AbortSignal unless node code reads
  * `ctx.signal` (see abort.ts).
  */
-import type { AnyWorkflowDef, NodeExecutor, WorkflowDef } from '../graph/definition.js';
+import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../graph/definition.js';
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
@@ -19,9 +19,11 @@ import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, ty
 import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from './events.js';
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
-import { ParkedItems, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
+import { WaitFor } from '../nodes/wait.js';
+import { ParkedItems, earliestWakeUp, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
-import type { EngineItem, JoinArrival, JoinFrame, StepEnv, StepOutcome } from './types.js';
+import type { StepTracing } from './tracing.js';
+import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
 
 /** Id of the `index`-th child of `parent`. */
 export type ChildIdFn = (parent: EngineItem, index: number) => string;
@@ -46,6 +48,8 @@ export interface RunScope {
   readonly clock: Clock;
   readonly onEvent: ((e: WorkflowEvent) => void) | undefined;
   readonly exec: StepExecutor;
+  /** OpenTelemetry, when the run is traced: node code runs in its attempt's span, nested runs get spans. */
+  trace: StepTracing | undefined;
   /**
    * Prefixes the item ids that seed default EventLog ids in a nested run (`<outer item id>/`, per level), whose item
    * ids restart at "0": undefined at the top level.
@@ -72,6 +76,8 @@ export interface RunScope {
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
 export class StepExecutor implements NodeExecutor {
   pending: WorkflowCtx<any> | undefined = undefined;
+  /** The item of the call in flight when it carries a parked nested run (`EngineItem.nested`) to continue. */
+  resuming: EngineItem | undefined = undefined;
   scope!: RunScope;
 
   run<I, O>(node: Node<I, O, any>, input: I): Promise<Transition<O>> {
@@ -80,10 +86,12 @@ export class StepExecutor implements NodeExecutor {
     return node.process(c, input) as Promise<Transition<O>>;
   }
 
-  runWorkflow<I, O>(def: WorkflowDef<any, any, I, O, any>, instance: object, input: I): Promise<Transition<O>> {
+  runWorkflow<I, O>(def: WorkflowDef<any, any, I, O, any>, instance: object, input: I, spec: NodeSpec): Promise<Transition<O>> {
     const c = this.pending!;
+    const resuming = this.resuming;
     this.pending = undefined;
-    return runNested(this.scope, def, instance, input, c) as Promise<Transition<O>>;
+    this.resuming = undefined;
+    return runNested(this.scope, def, instance, input, c, spec.name, resuming) as Promise<Transition<O>>;
   }
 }
 
@@ -103,7 +111,7 @@ export function makeScope(
 ): RunScope {
   const exec = new StepExecutor();
   const abort = signal instanceof AbortSource ? signal : AbortSource.of(signal);
-  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined, parkDeadline: undefined };
+  const scope: RunScope = { wf, instance, runId, abort, abortable, random, clock, onEvent, exec, trace: undefined, eventPrefix: undefined, lastItem: undefined, lastAttempt: 1, lastStartedAt: 0, history: false, retried: undefined, lastTransition: undefined, lastError: undefined, parkDeadline: undefined };
   exec.scope = scope;
   return scope;
 }
@@ -165,8 +173,14 @@ function invoke(
 ): Transition<unknown> | PromiseLike<Transition<unknown>> {
   if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
   scope.exec.pending = new NodeCtx(store, scope.abort, scope.runId, item.id, attempt, item.failure);
-  const p = scope.wf.def.processWorkItem(scope.instance, item, scope.exec) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+  scope.exec.resuming = item.nested === undefined ? undefined : item;
+  const p = (scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item)) as Transition<unknown> | PromiseLike<Transition<unknown>>;
   return scope.abortable && isThenable(p) ? raceAbort(p, scope.abort) : p;
+}
+
+/** The generated dispatch of `item`, called in the span of the attempt in progress (a traced run). */
+function dispatchTraced(scope: RunScope, item: EngineItem): unknown {
+  return scope.trace!.within(() => scope.wf.def.processWorkItem(scope.instance, item, scope.exec));
 }
 
 async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
@@ -177,7 +191,9 @@ async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: Engi
   const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
   try {
     scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
-    return await raceAbort(scope.wf.def.processWorkItem(scope.instance, item, scope.exec), own);
+    scope.exec.resuming = item.nested === undefined ? undefined : item;
+    const p = scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item);
+    return await raceAbort(p as Transition<unknown> | PromiseLike<Transition<unknown>>, own);
   } finally {
     cancelTimer();
     off?.();
@@ -209,7 +225,7 @@ function checkTransition(node: CompiledNode, t: unknown): Transition<unknown> {
   if (type === 'next' || type === 'hold') return r;
   if (type === 'nextAll' && Array.isArray((r as { values?: unknown }).values)) return r;
   if (type === 'abort' && typeof (r as { error?: unknown }).error === 'object' && (r as { error?: unknown }).error !== null) return r;
-  if (type === 'wait' && typeof (r as { name?: unknown }).name === 'string') return r;
+  if (type === 'wait' && (typeof (r as { name?: unknown }).name === 'string' || (r as Partial<NestedPark>).nested !== undefined)) return r;
   if (type === 'sleep') return r;
   throw new NodeFailedError(
     `node "${node.name}" returned ${describeReturn(t)}, which is not a Transition (return Transition.next(v), Transition.nextAll([...]), Transition.hold() or Transition.abort(err))`,
@@ -269,7 +285,11 @@ export function stepCore(
   if (node === undefined) throw new CorruptStateError(`work item "${item.id}" targets unknown node "${item.node}" of ${scope.wf.def.name}`);
   const stamp = scope.eventPrefix === undefined ? item.id : scope.eventPrefix + item.id;
   const step = new Step(scope, node, item, base, frame, inline, childId, stamp);
-  return item.wait !== undefined || item.sleep !== undefined ? step.resumed(firstAttempt) : step.attempt(firstAttempt);
+  if (item.wait !== undefined || item.sleep !== undefined || item.nested !== undefined) {
+    // a parked nested run continues by running its node again (runNested picks up the state), at its attempt
+    return item.nested === undefined ? step.resumed(firstAttempt) : step.attempt(Math.max(firstAttempt, item.nested.attempt));
+  }
+  return step.attempt(firstAttempt);
 }
 
 /** The attempts of one step (see {@link stepCore}): synchronous as long as the node is. */
@@ -315,12 +335,23 @@ class Step {
     if (scope.abort.aborted) throw abortReason(scope.abort);
     if (scope.onEvent) emitStarted(scope, item, first);
     else if (scope.history) scope.lastStartedAt = scope.clock.now();
-    if (item.wait !== undefined && item.received === undefined) {
+    let value: unknown;
+    if (item.wait !== undefined) {
       const attempt = Math.max(first, item.wait.attempt);
-      const at = new Date(item.notBefore ?? 0).toISOString();
-      return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
-    }
-    const value = item.received !== undefined ? item.received.payload : item.sleep!.value;
+      if (item.received === undefined) {
+        const at = new Date(item.notBefore ?? 0).toISOString();
+        return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
+      }
+      // The wait's check runs here, when it takes the signal, whoever sent it (a sender without the workflow's code,
+      // `floxide runs signal` or the dashboard, could not check it): its result is the node's output, and a payload
+      // that fails is an InvalidSignalError of the wait (retries wait again, fallbacks take the item).
+      const n = (scope.instance as Record<string, unknown>)[item.node];
+      try {
+        value = n instanceof WaitFor ? n.check(item.received.payload) : item.received.payload;
+      } catch (err) {
+        return this.failed(attempt, err, true);
+      }
+    } else value = item.sleep!.value;
     const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
     return this.returned(first, store, Transition.next(value));
   }
@@ -390,7 +421,14 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Transition<unknown> & 
   const it: { -readonly [K in keyof EngineItem]: EngineItem[K] } = { node: item.node, id: childId(item, 0), input: item.input };
   if (item.join !== undefined) it.join = item.join;
   if (item.failure !== undefined) it.failure = item.failure;
-  if (t.type === 'wait') {
+  const nested = (t as Partial<NestedPark>).nested;
+  if (nested !== undefined) {
+    // a nested run parked: its first wait's qualified name, its earliest wake-up
+    const p = t as unknown as NestedPark;
+    it.nested = { ...nested, attempt };
+    if (p.name !== undefined) it.wait = { name: p.name, attempt };
+    if (p.at !== undefined) it.notBefore = p.at;
+  } else if (t.type === 'wait') {
     it.wait = { name: t.name, attempt };
     if (t.timeoutMs !== undefined) it.notBefore = scope.clock.now() + t.timeoutMs;
   } else {
@@ -542,8 +580,26 @@ export function failureEvent(runId: string, at: number, err: unknown): WorkflowE
  * its deltas; a failed step's writes are discarded).
  * Throws NodeFailedError / NoTerminalReachedError / the run's cancellation or deadline error.
  */
-export async function runLoop(scope: RunScope, context: unknown, input: unknown, mailbox?: Mailbox): Promise<RunResult> {
-  const queue: (EngineItem | undefined)[] = [{ node: scope.wf.start, id: '0', input }];
+export function runLoop(scope: RunScope, context: unknown, input: unknown, mailbox?: Mailbox): Promise<RunResult> {
+  return loop(scope, context, input, mailbox, undefined) as Promise<RunResult>;
+}
+
+/**
+ * A nested run: `nested` is the state it continues from (undefined: it starts), `received` the signal its outer item
+ * got (for the parked wait the outer item waited as).
+ */
+interface NestedRun {
+  readonly state: NestedState | undefined;
+  readonly received: { readonly payload: unknown } | undefined;
+}
+
+/**
+ * {@link runLoop}; with `nested` (a nested workflow's run), when nothing is left to run but parked items, it returns
+ * its state instead of waiting in process: the outer item parks with it, durably in every store, and the outer
+ * node runs again (and this loop continues from the state) when the signal or the wake-up time comes.
+ */
+async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: Mailbox | undefined, nested: NestedRun | undefined): Promise<RunResult | NestedState> {
+  const queue: (EngineItem | undefined)[] = [];
   let head = 0;
   let counter = 0;
   let steps = 0;
@@ -554,16 +610,36 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
   // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
   let parked: ParkedItems | undefined;
   let arrived = false;
+  const state = nested?.state;
+  if (state === undefined) queue.push({ node: scope.wf.start, id: '0', input });
+  else {
+    counter = state.counter;
+    for (const a of state.arrivals) book.park(a);
+    parked = new ParkedItems();
+    for (const it of state.items) {
+      if (it.id === state.waiting && nested!.received !== undefined) queue.push({ ...it, received: nested!.received });
+      else parked.add(it);
+    }
+    // what is due now runs (timeouts, timers); the rest waits, in the outer item again if nothing else can run
+    for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
+  }
   const offArrival = mailbox?.onArrival(() => (arrived = true));
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
         const idle = head >= queue.length;
-        if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
-        if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
-          arrived = false;
-          for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
-          if (head >= queue.length) continue;
+        if (nested !== undefined) {
+          // A nested run releases nothing while it runs: with nothing left to run it parks in its outer item (even
+          // what is due already: the outer item is then due too), so the same steps are committed however long its
+          // steps take. What is due runs when the outer item comes back (above).
+          if (idle) return nestedState(parked, book, counter);
+        } else {
+          if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
+          if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
+            arrived = false;
+            for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
+            if (head >= queue.length) continue;
+          }
         }
       }
       if (head >= queue.length) break;
@@ -609,15 +685,60 @@ export async function runLoop(scope: RunScope, context: unknown, input: unknown,
   throw noTerminalError(scope.runId);
 }
 
-async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>): Promise<Transition<unknown>> {
+/** What {@link runNested} returns when the nested run parked: the outer item parks with its state (see {@link parkedItem}). */
+interface NestedPark {
+  readonly type: 'wait' | 'sleep';
+  /** The qualified name of the nested run's first parked wait (`<node>.<signal>`); undefined when only timers wait. */
+  readonly name: string | undefined;
+  /** The nested run's earliest wake-up (a timeout or a timer), epoch ms. */
+  readonly at: number | undefined;
+  readonly nested: NestedState;
+}
+
+/** The state of a nested run that parks (its `key` and `attempt` are set by the caller). */
+function nestedState(parked: ParkedItems, book: JoinBook, counter: number): NestedState {
+  const items = parked.waits;
+  const waiting = items.find((it) => it.wait !== undefined)?.id;
+  return { key: '', attempt: 0, items: [...items], arrivals: book.arrivals(), counter, waiting };
+}
+
+/**
+ * Runs nested workflow `def` as the step of node `node` (or continues it: `resuming` is the outer item carrying its
+ * parked state). When the nested run parks, so does the outer item: the nested run's first parked wait becomes the
+ * outer wait, signal `<node>.<signal>` (qualified at every level), and its earliest timeout or timer the outer wake-up.
+ */
+async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>, node: string, resuming: EngineItem | undefined): Promise<Transition<unknown>> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const abort = abortOf(wctx);
-  const scope = makeScope(wf, instance, `${outer.runId}/${wctx.itemId}`, abort, outer.abortable || abort !== outer.abort, outer.random, undefined, outer.clock);
-  scope.eventPrefix = `${outer.eventPrefix ?? ''}${wctx.itemId}/`;
-  const r = await runLoop(scope, wctx.store, input);
-  return Transition.next(r.output);
+  const key = resuming?.nested?.key ?? wctx.itemId;
+  const runId = `${outer.runId}/${key}`;
+  // A traced run traces its nested runs: a run span under the outer attempt's, fed by the nested run's events.
+  const span = outer.trace?.nested(runId, wf.def.name);
+  const scope = makeScope(wf, instance, runId, abort, outer.abortable || abort !== outer.abort, outer.random, span === undefined ? undefined : (e) => span.observe(e), outer.clock);
+  scope.trace = span;
+  scope.eventPrefix = `${outer.eventPrefix ?? ''}${key}/`;
+  scope.parkDeadline = outer.parkDeadline;
+  let r: RunResult | NestedState;
+  try {
+    r = await loop(scope, wctx.store, input, undefined, { state: resuming?.nested, received: resuming?.received });
+  } catch (err) {
+    span?.observe(failureEvent(runId, outer.clock.now(), err));
+    throw err;
+  }
+  if ('runId' in r) return Transition.next(r.output);
+  // The nested run parked (a wait, a sleep): its span ends here; the attempt that continues it gets a new one.
+  span?.end('parked', undefined, outer.clock.now());
+  const waiting = r.items.find((it) => it.id === r.waiting);
+  const park: NestedPark = {
+    type: waiting === undefined ? 'sleep' : 'wait',
+    name: waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`,
+    at: earliestWakeUp(r.items),
+    nested: { ...r, key },
+  };
+  return park as unknown as Transition<unknown>;
 }
+
 
 
 /**
@@ -626,13 +747,15 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
  * the outcome carries the delta. With `env.inlineRetries` false a retryable failure returns `{type: 'retry'}`.
  * The run's cancellation or deadline (an aborted `env.signal`) comes back as `failed` with a `CancelledError` or
  * `DeadlineExceededError`; it is never retried nor routed to fallbacks. Throws `StaleGeneratedModuleError` for a
- * stale definition and `CorruptStateError` for an item naming an unknown node.
+ * stale definition and `CorruptStateError` for an item naming an unknown node. With `trace` (a traced worker's
+ * attempt), node code runs in the attempt's span and nested runs get spans under it.
  */
-export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv): Promise<StepOutcome> {
+export async function executeStep(def: AnyWorkflowDef, instance: object, item: EngineItem, env: StepEnv, trace?: StepTracing): Promise<StepOutcome> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
   const scope = makeScope(wf, instance, env.runId, env.signal, true, Math.random, undefined, env.clock);
   scope.parkDeadline = env.deadline;
+  scope.trace = trace;
   try {
     return await stepCore(scope, item, env.context, undefined, env.attempt, env.inlineRetries, (parent, index) => env.childId(parent, index));
   } catch (err) {

@@ -104,6 +104,13 @@ export class JoinBook {
     return { node: g.node ?? HELD_GROUP_NODE, id: settlementId(a.group), input: undefined, settle: g.slots as JoinArrival[] };
   }
 
+  /** The arrivals parked in groups that have not completed (what a parked nested run keeps: park them again to restore). */
+  arrivals(): JoinArrival[] {
+    const out: JoinArrival[] = [];
+    for (const g of this.groups.values()) for (const a of g.slots) if (a !== undefined) out.push(a);
+    return out;
+  }
+
   /** Arrivals parked in groups that have not completed. */
   get pending(): number {
     let n = 0;
@@ -148,6 +155,13 @@ export class ParkedGroups {
   parkedJson(): string[] {
     const out: string[] = [];
     for (const g of this.groups.values()) for (const [, j] of [...g.parked.entries()].sort((x, y) => x[0] - y[0])) out.push(j);
+    return out;
+  }
+
+  /** Each parked arrival's group and join node (the group's, undefined while only holds are parked), by group then index. */
+  groupNodes(): Array<{ group: string; node: string | undefined }> {
+    const out: Array<{ group: string; node: string | undefined }> = [];
+    for (const [group, g] of this.groups) for (let i = 0; i < g.parked.size; i++) out.push({ group, node: g.node });
     return out;
   }
 

@@ -15,6 +15,13 @@ export function isParked(item: EngineItem): boolean {
   return item.received === undefined && (item.notBefore !== undefined || item.wait !== undefined);
 }
 
+/** The earliest `notBefore` of `items` (undefined when none has one). */
+export function earliestWakeUp(items: readonly EngineItem[]): number | undefined {
+  let at: number | undefined;
+  for (const it of items) if (it.notBefore !== undefined && (at === undefined || it.notBefore < at)) at = it.notBefore;
+  return at;
+}
+
 /** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
 export type SignalDelivery = 'delivered' | 'duplicate';
 
@@ -81,9 +88,7 @@ export class ParkedItems {
 
   /** The earliest `notBefore` among parked items (undefined when none has one). */
   nextAt(): number | undefined {
-    let at: number | undefined;
-    for (const it of this.items) if (it.notBefore !== undefined && (at === undefined || it.notBefore < at)) at = it.notBefore;
-    return at;
+    return earliestWakeUp(this.items);
   }
 
   /** The parked waits, for listings: name, item id and timeout. */

@@ -1,8 +1,11 @@
 /**
  * OpenTelemetry spans of runs and steps, made from what the engine already reports: local runs feed their
- * {@link WorkflowEvent}s to {@link RunSpan.observe}, distributed workers describe each leased attempt as a
- * {@link StepSpanData} (runtime/distributed/tracing.ts). One span per run (`floxide.run <workflow>`) and one per
- * attempt of a step (`floxide.step <node>`), with the attributes of {@link ATTR}.
+ * {@link WorkflowEvent}s to {@link RunSpan.observe} (a span per attempt from its `step.started` to its end, node code
+ * running in it through {@link StepTracing.within}, a nested workflow's run as a span under the outer attempt);
+ * distributed workers start an {@link AttemptSpan} per leased attempt (runtime/distributed/tracing.ts), under the
+ * start span whose `traceparent` the run stores ({@link Tracing.startDistributed}), and the process that finishes a
+ * run records its run span ({@link Tracing.finishedRun}). Names: `floxide.start <workflow>`, `floxide.run
+ * <workflow>`, `floxide.step <node>`, with the attributes of {@link ATTR}.
  *
  * `@opentelemetry/api` is an optional peer dependency: it is loaded (synchronously, once) the first time tracing is
  * turned on, never by importing `floxide`. Spans go to the global tracer provider unless
@@ -51,14 +54,50 @@ export const TRACER_NAME = 'floxide';
 /** How a traced attempt ended: a committed outcome, or `released` (the item went back without a commit). */
 export type StepSpanOutcome = StepOutcomeKind | 'released';
 
-/** One attempt of a step, as its span records it: its history record (times are epoch ms) and more. */
-export interface StepSpanData extends Omit<StepRecord, 'outcome' | 'error'> {
+/** One leased attempt of a step, as its span starts: the start of its history record, and its workflow. */
+export interface AttemptStart extends Pick<StepRecord, 'runId' | 'node' | 'itemId' | 'attempt' | 'workerId' | 'startedAt'> {
   readonly workflow: string;
-  readonly outcome: StepSpanOutcome;
-  /** Why the attempt failed (`retry`, `failed`), or why it was released. */
+}
+
+/** A finished distributed run, as its run span records it (what the store's run record says). */
+export interface FinishedRun {
+  readonly runId: string;
+  readonly workflow: string;
+  readonly status: string;
+  readonly createdAt: number;
+  readonly finishedAt: number | undefined;
   readonly error: SerializedError | undefined;
-  /** Extra attributes (e.g. {@link ATTR.commit}, {@link ATTR.released}). */
-  readonly extra?: Readonly<Record<string, string>>;
+  readonly traceparent?: string;
+}
+
+/**
+ * The tracing of a run's steps as the step core (engine/core.ts) uses it: undefined when tracing is off, so an
+ * untraced step pays one check.
+ */
+export interface StepTracing {
+  /**
+   * Calls `fn` (a node's `process`, through the generated dispatch) with the span of the attempt in progress as the
+   * active OpenTelemetry context: spans made inside `process` (the user's own, auto-instrumented HTTP or database
+   * calls) are its children. (OpenTelemetry propagates it across `await` when a context manager is registered, as
+   * an SDK's `register()` does.)
+   */
+  within<T>(fn: () => T): T;
+  /** The span of a nested workflow's run inside the attempt in progress: a child of the attempt's span. */
+  nested(runId: string, workflow: string): RunSpan;
+}
+
+/** The span of a distributed run's start (see {@link Tracing.startDistributed}). */
+export interface StartSpan {
+  /** The span's context as a W3C `traceparent`: what the run record stores. */
+  readonly traceparent: string;
+  /** Ends the span once (later calls do nothing): `started`, or `failed` when the run could not be stored. */
+  end(outcome: string, error: SerializedError | undefined, at: number): void;
+}
+
+/** The span of one leased attempt of a distributed step (see {@link Tracing.startAttempt}). */
+export interface AttemptSpan extends StepTracing {
+  /** Ends the attempt's span at `at` with its outcome, the error of a failed attempt, and extra attributes. */
+  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, at: number): void;
 }
 
 type OtelApi = typeof Api;
@@ -95,19 +134,44 @@ export class Tracing {
   }
 
   /**
-   * Starts the span of a run: a child of the active context (a run started inside a span of the caller nests under
-   * it), or for a stored run continued here (`resumed`), of the `traceparent` stored with it, so it joins its trace.
+   * Starts the span of a local run: a child of the active context (a run started inside a span of the caller nests
+   * under it), or for a stored run continued here (`resumed`), of the `traceparent` stored with it, so it joins its
+   * trace.
    */
-  startRun(runId: string, workflow: string, mode: 'local' | 'distributed', resumed?: { readonly traceparent: string | undefined }): RunSpan {
-    const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: mode };
-    if (resumed) attributes[ATTR.resumed] = true;
-    const span = this.tracer.startSpan(`floxide.run ${workflow}`, { attributes }, this.contextOf(resumed?.traceparent));
-    return new OtelRunSpan(this.api, this.tracer, span, workflow);
+  startRun(runId: string, workflow: string, resumed?: { readonly traceparent: string | undefined }): RunSpan {
+    const extra = resumed ? { [ATTR.resumed]: true } : undefined;
+    return startRunSpan(this.api, this.tracer, runId, workflow, 'local', this.contextOf(resumed?.traceparent), extra);
   }
 
-  /** Records the span of one attempt, a child of the run span whose `traceparent` the run stored. */
-  step(s: StepSpanData, traceparent: string | undefined): void {
-    recordStep(this.api, this.tracer, s, this.contextOf(traceparent));
+  /**
+   * Starts the span of a distributed run's start (`floxide.start <workflow>`, a child of the active context): its
+   * `traceparent` is stored with the run, and every span of the run (steps, the run span) is its child.
+   */
+  startDistributed(runId: string, workflow: string): StartSpan {
+    const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: 'distributed' };
+    const span = this.tracer.startSpan(`floxide.start ${workflow}`, { attributes }, this.api.context.active());
+    return new OtelStartSpan(this.api, span);
+  }
+
+  /** Starts the span of one leased attempt, a child of the span whose `traceparent` the run stored. */
+  startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
+    const attributes: Api.Attributes = { [ATTR.workflow]: a.workflow, [ATTR.runId]: a.runId, [ATTR.node]: a.node, [ATTR.itemId]: a.itemId, [ATTR.attempt]: a.attempt };
+    if (a.workerId !== undefined) attributes[ATTR.workerId] = a.workerId;
+    const span = this.tracer.startSpan(`floxide.step ${a.node}`, { attributes, startTime: a.startedAt }, this.contextOf(traceparent));
+    return new OtelAttemptSpan(this.api, this.tracer, span, a.workflow);
+  }
+
+  /**
+   * Records the span of a finished distributed run (`floxide.run <workflow>`, from its creation to its end, with
+   * its outcome and error) in the trace it stored, as a child of its start span: the process that finished the run
+   * records it (docs/observability.md says why it is not the steps' parent). A run stored without a trace: nothing.
+   */
+  finishedRun(run: FinishedRun, workerId: string | undefined): void {
+    if (run.traceparent === undefined) return;
+    const attributes: Api.Attributes = { [ATTR.workflow]: run.workflow, [ATTR.runId]: run.runId, [ATTR.mode]: 'distributed', [ATTR.outcome]: run.status };
+    if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
+    const span = this.tracer.startSpan(`floxide.run ${run.workflow}`, { attributes, startTime: run.createdAt }, this.contextOf(run.traceparent));
+    endSpan(this.api, span, run.status === 'completed' ? undefined : run.error, run.finishedAt ?? Date.now());
   }
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
@@ -125,21 +189,17 @@ export class Tracing {
 }
 
 /**
- * Records one attempt's span in `ctx`. (OpenTelemetry types stay inside this module: the declarations `floxide`
- * publishes never name `@opentelemetry/api`, so a project without it type-checks.)
+ * Starts a run span in `ctx`. (OpenTelemetry types stay inside this module: the declarations `floxide` publishes
+ * never name `@opentelemetry/api`, so a project without it type-checks.)
  */
-function recordStep(api: OtelApi, tracer: Api.Tracer, s: StepSpanData, ctx: Api.Context): void {
-  const attributes: Api.Attributes = {
-    [ATTR.workflow]: s.workflow,
-    [ATTR.runId]: s.runId,
-    [ATTR.node]: s.node,
-    [ATTR.itemId]: s.itemId,
-    [ATTR.attempt]: s.attempt,
-    [ATTR.outcome]: s.outcome,
-    ...s.extra,
-  };
-  if (s.workerId !== undefined) attributes[ATTR.workerId] = s.workerId;
-  endSpan(api, tracer.startSpan(`floxide.step ${s.node}`, { attributes, startTime: s.startedAt }, ctx), s.error, s.finishedAt);
+function startRunSpan(api: OtelApi, tracer: Api.Tracer, runId: string, workflow: string, mode: 'local' | 'nested', ctx: Api.Context, extra?: Api.Attributes): RunSpan {
+  const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: mode, ...extra };
+  return new OtelRunSpan(api, tracer, tracer.startSpan(`floxide.run ${workflow}`, { attributes }, ctx), workflow);
+}
+
+/** Calls `fn` with `span` as the active span (on top of the active context). */
+function within<T>(api: OtelApi, span: Api.Span, fn: () => T): T {
+  return api.context.with(api.trace.setSpan(api.context.active(), span), fn);
 }
 
 /** Ends `span` at `at`, with status error and the exception recorded when there is an `error`. */
@@ -152,19 +212,40 @@ function endSpan(api: OtelApi, span: Api.Span, error: SerializedError | undefine
   span.end(at);
 }
 
-/** The span of one run (see {@link Tracing.startRun}). */
-export interface RunSpan {
+/** The span of one run in this process (see {@link Tracing.startRun}; a nested run's, see {@link StepTracing.nested}). */
+export interface RunSpan extends StepTracing {
   /** The run span's context as a W3C `traceparent`: what the run record stores. */
   readonly traceparent: string;
-  /** Records what a local run reports: a span per attempt (children of this one), the run's end. */
+  /**
+   * Records what a local run reports: a span per attempt (a child of this one, from its `step.started` to its
+   * `step.finished` or `step.retry`), and the run's end (an attempt still open then ends with it).
+   */
   observe(e: WorkflowEvent): void;
-  /** Ends the run span once (later calls do nothing). `outcome`: completed, failed, cancelled, or started (distributed). */
+  /** Ends the run span once (later calls do nothing): `completed`, `failed` or `cancelled`. */
   end(outcome: string, error: SerializedError | undefined, at: number): void;
 }
 
-class OtelRunSpan implements RunSpan {
+class OtelStartSpan implements StartSpan {
   private ended = false;
 
+  constructor(
+    private readonly api: OtelApi,
+    private readonly span: Api.Span,
+  ) {}
+
+  get traceparent(): string {
+    return formatTraceparent(this.span.spanContext());
+  }
+
+  end(outcome: string, error: SerializedError | undefined, at: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.span.setAttribute(ATTR.outcome, outcome);
+    endSpan(this.api, this.span, error, at);
+  }
+}
+
+class OtelAttemptSpan implements AttemptSpan {
   constructor(
     private readonly api: OtelApi,
     private readonly tracer: Api.Tracer,
@@ -172,16 +253,68 @@ class OtelRunSpan implements RunSpan {
     private readonly workflow: string,
   ) {}
 
+  within<T>(fn: () => T): T {
+    return within(this.api, this.span, fn);
+  }
+
+  nested(runId: string, workflow: string): RunSpan {
+    return startRunSpan(this.api, this.tracer, runId, workflow, 'nested', this.api.trace.setSpan(this.api.ROOT_CONTEXT, this.span));
+  }
+
+  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, at: number): void {
+    this.span.setAttribute(ATTR.outcome, outcome);
+    if (extra !== undefined) this.span.setAttributes(extra);
+    endSpan(this.api, this.span, error, at);
+  }
+}
+
+class OtelRunSpan implements RunSpan {
+  private ended = false;
+  /** The context of this span: the parent of its attempts' spans. */
+  private readonly ctx: Api.Context;
+  /** The span of the attempt in progress (a local run runs one step at a time). */
+  private step: Api.Span | undefined;
+
+  constructor(
+    private readonly api: OtelApi,
+    private readonly tracer: Api.Tracer,
+    private readonly span: Api.Span,
+    private readonly workflow: string,
+  ) {
+    this.ctx = api.trace.setSpan(api.ROOT_CONTEXT, span);
+  }
+
   get traceparent(): string {
     return formatTraceparent(this.span.spanContext());
   }
 
+  within<T>(fn: () => T): T {
+    const step = this.step;
+    return step === undefined ? fn() : within(this.api, step, fn);
+  }
+
+  nested(runId: string, workflow: string): RunSpan {
+    return startRunSpan(this.api, this.tracer, runId, workflow, 'nested', this.step === undefined ? this.ctx : this.api.trace.setSpan(this.api.ROOT_CONTEXT, this.step));
+  }
+
   observe(e: WorkflowEvent): void {
     switch (e.type) {
-      case 'step.finished':
-      case 'step.retry':
-        recordStep(this.api, this.tracer, { ...stepRecordOf(e), workflow: this.workflow }, this.api.trace.setSpan(this.api.ROOT_CONTEXT, this.span));
+      case 'step.started':
+        this.step = this.tracer.startSpan(
+          `floxide.step ${e.node}`,
+          { attributes: { [ATTR.workflow]: this.workflow, [ATTR.runId]: e.runId, [ATTR.node]: e.node, [ATTR.itemId]: e.itemId, [ATTR.attempt]: e.attempt }, startTime: e.at },
+          this.ctx,
+        );
         return;
+      case 'step.finished':
+      case 'step.retry': {
+        const r = stepRecordOf(e);
+        const span = this.step ?? this.tracer.startSpan(`floxide.step ${r.node}`, { attributes: { [ATTR.workflow]: this.workflow, [ATTR.runId]: r.runId, [ATTR.node]: r.node, [ATTR.itemId]: r.itemId, [ATTR.attempt]: r.attempt }, startTime: r.startedAt }, this.ctx);
+        this.step = undefined;
+        span.setAttribute(ATTR.outcome, r.outcome);
+        endSpan(this.api, span, r.error, r.finishedAt);
+        return;
+      }
       case 'run.completed':
         return this.end('completed', undefined, e.at);
       case 'run.failed':
@@ -196,6 +329,13 @@ class OtelRunSpan implements RunSpan {
   end(outcome: string, error: SerializedError | undefined, at: number): void {
     if (this.ended) return;
     this.ended = true;
+    // An attempt the run's end cut short (cancelled, deadline) ends with the run.
+    const step = this.step;
+    if (step !== undefined) {
+      this.step = undefined;
+      step.setAttribute(ATTR.outcome, outcome);
+      endSpan(this.api, step, error, at);
+    }
     this.span.setAttribute(ATTR.outcome, outcome);
     endSpan(this.api, this.span, error, at);
   }

@@ -46,6 +46,31 @@ export interface EngineItem extends WorkItemBase {
   readonly received?: { readonly payload: unknown };
   /** A parked sleep: at {@link notBefore}, `value` goes on as the node's output. */
   readonly sleep?: { readonly value: unknown };
+  /**
+   * A nested workflow's run that parked inside this item (the item of the nested workflow node): it waits as
+   * {@link wait} (the nested run's first parked wait, its name qualified by the node) and wakes by {@link notBefore}
+   * (the nested run's earliest timeout or timer); then the node runs again and the nested run continues from here.
+   */
+  readonly nested?: NestedState;
+}
+
+/**
+ * The state of a nested workflow's run that parked (engine/core.ts, `runNested`): JSON, kept in its outer item by
+ * every store. Its context is the outer run's (the park committed its writes).
+ */
+export interface NestedState {
+  /** The outer item id the nested run started under: its run id and EventLog ids keep it across parks. */
+  readonly key: string;
+  /** The attempt of the outer node that parked. */
+  readonly attempt: number;
+  /** The nested run's parked items, in parking order (a nested one of its own carries its state). */
+  readonly items: readonly EngineItem[];
+  /** Its join arrivals of fan-out groups not complete yet. */
+  readonly arrivals: readonly JoinArrival[];
+  /** Its item counter (its item ids continue from it). */
+  readonly counter: number;
+  /** The id of the parked wait whose signal the outer item waits for (the first in parking order), if any. */
+  readonly waiting: string | undefined;
 }
 
 

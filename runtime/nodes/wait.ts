@@ -3,7 +3,7 @@ import { node } from '../graph/decorators.js';
 import type { Node, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
-import type { AnyWorkflowDef } from '../graph/definition.js';
+import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
 import { canonicalJson } from '../core/json.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
@@ -11,7 +11,11 @@ export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(pay
 
 /** Options of {@link WaitFor}. */
 export interface WaitForOptions<P> {
-  /** Checks a payload before it is delivered: a payload that fails is an `InvalidSignalError` and changes nothing. */
+  /**
+   * Checks a payload: when a typed sender sends it (a payload that fails is an `InvalidSignalError` and changes
+   * nothing) and again when the wait takes it (what the node outputs is the check's result; a payload sent unchecked,
+   * by `floxide runs signal` or the dashboard, that fails fails the wait with `InvalidSignalError`).
+   */
   readonly payload: PayloadCheck<P>;
   /** Without the signal after this long (ms from when the node started waiting), the node fails with `SignalTimeoutError`. */
   readonly timeoutMs?: number;
@@ -75,20 +79,14 @@ function preview(v: unknown): string {
 }
 
 /**
- * The `WaitFor` nodes of a workflow instance, by signal name (top level: nested workflows are not included). Throws
- * `StaleGeneratedModuleError` when they wait for other names than the generated definition's `signals` (the
- * module's signal types were generated from another version of the workflow: run floxide build).
+ * The `WaitFor` nodes of a workflow instance, by signal name: its own, and those of its nested workflows under
+ * `<node>.<signal>` (qualified at every level: a nested workflow's waits park its outer item, which waits for that
+ * name). Throws `StaleGeneratedModuleError` when they wait for other names than the generated definition's
+ * `signals` (the module's signal types were generated from another version of the workflow: run floxide build).
  */
 export function signalNodesOf(def: Pick<AnyWorkflowDef, 'name' | 'nodes' | 'signals' | 'source'>, instance: object): ReadonlyMap<string, readonly WaitFor<string, unknown>[]> {
   const out = new Map<string, WaitFor<string, unknown>[]>();
-  for (const name of Object.keys(def.nodes)) {
-    const n = (instance as Record<string, unknown>)[name];
-    if (n instanceof WaitFor) {
-      const list = out.get(n.signalName) ?? [];
-      list.push(n as WaitFor<string, unknown>);
-      out.set(n.signalName, list);
-    }
-  }
+  collectWaits(def, instance, '', out);
   const generated = def.signals ?? [];
   const actual = [...out.keys()].sort();
   if (actual.length !== generated.length || actual.some((n, i) => n !== generated[i])) {
@@ -100,15 +98,32 @@ export function signalNodesOf(def: Pick<AnyWorkflowDef, 'name' | 'nodes' | 'sign
   return out;
 }
 
+function collectWaits(def: Pick<AnyWorkflowDef, 'nodes'>, instance: object, prefix: string, out: Map<string, WaitFor<string, unknown>[]>): void {
+  for (const name of Object.keys(def.nodes)) {
+    const n = (instance as Record<string, unknown>)[name];
+    if (n instanceof WaitFor) {
+      const signal = prefix + n.signalName;
+      const list = out.get(signal) ?? [];
+      list.push(n as WaitFor<string, unknown>);
+      out.set(signal, list);
+      continue;
+    }
+    const inner = (def.nodes as Record<string, NodeSpec>)[name]?.workflow?.();
+    if (inner !== undefined && n !== null && typeof n === 'object') collectWaits(inner, n, `${prefix}${name}.`, out);
+  }
+}
+
 /**
- * The payload to deliver for signal `name`, checked by every `WaitFor` node waiting on that name and by JSON. Throws
- * {@link InvalidSignalError} for an unknown name or a payload that fails.
+ * Checks signal `name` before it is sent: every `WaitFor` node waiting on that name must accept the payload, and it
+ * must be JSON data. Returns the payload as given (what the store keeps): the wait that takes it checks it again,
+ * and its check's result (a schema's `parse` output) is the node's output. Throws {@link InvalidSignalError} for an
+ * unknown name or a payload that fails.
  */
 export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, unknown>[]>, workflow: string, name: string, payload: unknown): unknown {
   const waits = typeof name === 'string' ? nodes.get(name) : undefined;
   if (!waits) throw unknownSignal(workflow, name, [...nodes.keys()]);
-  let value = payload;
-  for (const w of waits) value = w.check(value);
+  for (const w of waits) w.check(payload);
+  const value = payload;
   try {
     canonicalJson(value);
   } catch (err) {

@@ -52,7 +52,7 @@ export interface RunOptions {
    * OpenTelemetry spans: a span for the run and one per attempt of a step (docs/observability.md). `true` sends them
    * to the global tracer provider; `{ tracerProvider }` to that one. Needs the optional peer `@opentelemetry/api`
    * (loaded only when this is set). A checkpointed run stores its span's `traceparent`, so a resume continues the
-   * same trace.
+   * same trace. Node code runs with its attempt's span active; a nested workflow's run gets its own span under it.
    */
   tracing?: TracingOption;
   /** Run id for `run` (default `"run"`); checkpointed modes take it as an argument. */
@@ -280,8 +280,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
-    const onEvent = observed(Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local'), options?.onEvent);
+    const span = Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name);
+    const onEvent = observed(span, options?.onEvent);
     const scope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    scope.trace = span;
     if (onEvent) onEvent({ type: 'run.created', runId, at: clock.now(), workflow: this.wf.def.name });
     try {
       return (await runLoop(scope, ctx, input, mailbox)) as RunResult<O, C>;
@@ -299,7 +301,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     let span: RunSpan | undefined;
     if (!cp) {
       // The run's span starts before the run is saved: its traceparent is saved with it.
-      span = Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local');
+      span = Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name);
       const created = await store.createRun({
         runId,
         workflow: this.wf.def.name,
@@ -408,11 +410,12 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     for (const it of cp.items) enqueue(it);
     let head = 0;
     // A run continued here (not created by this call) gets a span in the trace stored with it.
-    span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, 'local', { traceparent: cp.run.traceparent });
+    span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, { traceparent: cp.run.traceparent });
     const onEvent = observed(span, options?.onEvent);
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, cp.run.deadline, clock);
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
+    scope.trace = span;
     // the items parked from here on are reported (the resumed ones were when they parked)
     parked.observe(runId, onEvent, clock);
     // Every commit carries its step's history record (stepHistoryOf): the attempts' start times and retries.

@@ -4,22 +4,19 @@
  * its own).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/cli.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
+import { postgresTamper, redisTamper } from '../distributed/tamper.js';
+import type { StoreTamper } from '../distributed/conformance.js';
+import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
 let backend: RedisBackend;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 beforeAll(async () => {
   backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
@@ -85,8 +82,19 @@ describe('floxide runs', () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
     expect(wait.err).toMatch(/cli-b is still running after 300 ms/);
-    // Not a terminal: progress as plain lines on stderr (a bar on a TTY).
+    // Not a terminal: progress as plain lines on stderr, no control sequences.
     expect(wait.err).toContain('floxide: run cli-b: 0/1 items done\n');
+    expect(wait.err).not.toMatch(/\x1b|\r/);
+  });
+
+  it.skipIf(!hasScript)('on a terminal, waits with a bar that it clears when the wait ends', async () => {
+    const tty = await floxideInTerminal(['runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '1500'], process.cwd());
+    expect(tty.code, tty.raw).toBe(1);
+    expect(tty.raw).toMatch(/floxide: run cli-b: \[\u2591{40}\] 0\/1 items done/);
+    expect(tty.raw).not.toContain('floxide: run cli-b: 0/1 items done');
+    // Cleared: only the outcome stays on the screen; the cursor is shown again.
+    expect(screenOf(tty.raw)).toEqual(['floxide runs: run cli-b is still running after 1500 ms']);
+    expect(tty.raw.lastIndexOf('\x1b[?25h')).toBeGreaterThan(tty.raw.lastIndexOf('items done'));
   });
 
   it('says clearly when the run id is unknown, the URL is bad or the store unreachable', async () => {
@@ -166,6 +174,43 @@ describe('floxide runs show and watch: history, context, events', () => {
     const r = await cli('runs', 'watch', 'no-such-run', '--store', store);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no-such-run/);
+  });
+});
+
+describe('floxide runs show and list: a run whose unclaimed item is corrupt', () => {
+  /** Starts a run, corrupts its start item's stored JSON, and reads it through the CLI: nothing fails. */
+  async function showCorrupt(b: DistributedBackend, url: string, tamper: StoreTamper): Promise<void> {
+    const runId = `cli-corrupt-${b.kind}`;
+    await chain().startDistributed(new CountCtx(), 1, b, runId);
+    const [first] = await b.pendingWork(runId);
+    await tamper.itemJson(b, runId, first!.item.id, '{"node":');
+    const reason = `run ${runId} item ${JSON.stringify(first!.item.id)}: the stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"`;
+    const json = await cli('runs', 'show', runId, '--store', url, '--json');
+    expect(json.code, json.err).toBe(0);
+    const shown = JSON.parse(json.out) as { run: { status: string }; pending: Array<{ item: unknown; state: { status: string }; corrupt?: { name: string; message: string; code: string } }> };
+    expect(shown.run.status).toBe('running');
+    expect(shown.pending).toHaveLength(1);
+    expect(shown.pending[0]!.item).toEqual({ node: first!.item.node, id: first!.item.id, input: null });
+    expect(shown.pending[0]!.state.status).toBe('pending');
+    expect(shown.pending[0]!.corrupt).toMatchObject({ name: 'CorruptStateError', code: 'FLOXIDE_CORRUPT_STATE' });
+    expect(shown.pending[0]!.corrupt!.message).toContain(reason);
+    const text = await cli('runs', 'show', runId, '--store', url);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(new RegExp(`${first!.item.id}\\s+${first!.item.node}\\s+pending \\(corrupt\\)`));
+    expect(text.out).toContain('corrupt items (1): their stored JSON cannot be read; the worker that claims one fails it (a dead letter) and the run');
+    expect(text.out).toContain(`CorruptStateError: ${reason}`);
+    const list = await cli('runs', 'list', '--store', url, '--json');
+    expect(list.code, list.err).toBe(0);
+    expect((JSON.parse(list.out) as Array<{ runId: string }>).map((r) => r.runId)).toContain(runId);
+  }
+
+  it('on Redis', async () => {
+    await showCorrupt(backend, store, redisTamper);
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await showCorrupt(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
   });
 });
 

@@ -12,7 +12,7 @@ import ts from 'typescript';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = path.join(repo, 'test/fixtures/signal-types');
-const fixtures = ['ok.ts', 'wrong-name.ts', 'wrong-payload.ts'];
+const fixtures = ['ok.ts', 'wrong-name.ts', 'wrong-payload.ts', 'nested-wrong-name.ts', 'nested-wrong-payload.ts'];
 
 let program: ts.Program;
 beforeAll(() => {
@@ -47,6 +47,19 @@ describe('signals typed by floxide build', () => {
 
   it('a wrong payload type does not compile', () => {
     const errors = errorsOf('wrong-payload.ts');
+    expect(errors.map((e) => [e.code, e.line])).toEqual([[2322, 7]]);
+    expect(errors[0].message).toMatch(/string.*not assignable to type 'boolean'/);
+  });
+
+  it('a nested workflow\'s wait is typed under its qualified name: the bare name does not compile', () => {
+    const errors = errorsOf('nested-wrong-name.ts');
+    expect(errors.map((e) => [e.code, e.line])).toEqual([[2345, 7]]);
+    expect(errors[0].message).toContain('"approval"');
+    expect(errors[0].message).toContain('"review.approval"');
+  });
+
+  it('a wrong payload for a wait two nested workflows down does not compile', () => {
+    const errors = errorsOf('nested-wrong-payload.ts');
     expect(errors.map((e) => [e.code, e.line])).toEqual([[2322, 7]]);
     expect(errors[0].message).toMatch(/string.*not assignable to type 'boolean'/);
   });

@@ -33,6 +33,9 @@ import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, Step
 import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { MALFORMED_CASES, NESTED_CASES } from '../fixtures/rules/cases.js';
 import { Worker } from '../../runtime/distributed/worker.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { chain, ChainWorkflowDef, CountCtx } from './helpers.js';
+import { ChainWorkflow } from '../fixtures/distributed/flows.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const LONG = 30_000;
@@ -72,6 +75,8 @@ export interface StoreTamper {
   itemJson(b: DistributedBackend, runId: string, itemId: string, text: string): Promise<void>;
   /** Replaces the stored JSON text of the run's initial context (`text` holds no newline). */
   contextJson(b: DistributedBackend, runId: string, text: string): Promise<void>;
+  /** Replaces the stored JSON text of the run's context delta `version` (`text` holds no newline). */
+  deltaJson(b: DistributedBackend, runId: string, version: number, text: string): Promise<void>;
 }
 
 /**
@@ -746,18 +751,36 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.deadLetters(bad.runId)).map((d) => d.item)).toEqual([{ node: 'start', id: '0', input: null }]);
       });
 
-      /**
-       * Starts three runs of NestedHoldsWorkflow, corrupts the middle one with `plant`, and lets one worker serve all
-       * three (its first claim takes the three start items in one batch). The two healthy runs complete; the
-       * corrupt run fails at once with CorruptStateError and its start item is a dead letter.
-       */
-      async function serveWithOneCorrupt(plant: (runId: string) => Promise<void>): Promise<{ run: RunRecord; runId: string }> {
-        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
-        const ids = [`corrupt-${++seq}`, `corrupt-${++seq}`, `corrupt-${++seq}`];
-        for (const id of ids) await wf.startDistributed(new StepsCtx(), [[1, 2], [3, 4]], b, id);
-        await plant(ids[1]!);
+      it('an unclaimed corrupt item: pendingWork lists it marked corrupt with the reason, and nothing that reads the run throws', async () => {
+        const runId = await start();
+        const orchestrator = new Orchestrator(b);
+        for (const [text, reason] of [
+          ['{"node":"start","id":', 'malformed JSON'],
+          ['42', 'is not an object: 42'],
+          ['{"node":"start","id":"9","input":null}', 'has id "9", the store keeps it as "0"'],
+        ] as const) {
+          await tamper.itemJson(b, runId, '0', text);
+          for (const pending of [await b.pendingWork(runId), await orchestrator.pendingWork(runId)]) {
+            expect(pending).toHaveLength(1);
+            const [p] = pending;
+            expect(p!.item).toEqual({ node: 'start', id: '0', input: null });
+            expect(p!.state).toMatchObject({ runId, itemId: '0', node: 'start', status: 'pending', attempt: 1 });
+            expect(p!.corrupt).toBeInstanceOf(CorruptStateError);
+            expect(p!.corrupt!.message).toContain(`run ${runId} item "0"`);
+            expect(p!.corrupt!.message).toContain(reason);
+          }
+          expect(await b.itemStates(runId)).toMatchObject([{ itemId: '0', node: 'start', status: 'pending' }]);
+          expect(await b.getRun(runId)).toMatchObject({ runId, status: 'running' });
+        }
+        // a healthy run's items carry no mark
+        const healthy = await start();
+        expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
+      });
+
+      /** One worker (concurrency 3, no cache yet) serves `def` until every run of `ids` is final; it reports no error. */
+      async function serveUntilFinal(def: ConstructorParameters<typeof Worker>[1], instance: object, ids: readonly string[]): Promise<void> {
         const errors: unknown[] = [];
-        const worker = new Worker(b, NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
+        const worker = new Worker(b, def, instance, { concurrency: 3, leaseMs: LONG, idleMinMs: 2, idleMaxMs: 20, schedules: false, onError: (e) => errors.push(e) });
         await worker.start();
         try {
           for (let i = 0; i < 1000; i++) {
@@ -769,6 +792,19 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           await worker.stop(0);
         }
         expect(errors).toEqual([]);
+      }
+
+      /**
+       * Starts three runs of NestedHoldsWorkflow, corrupts the middle one with `plant`, and lets one worker serve all
+       * three (its first claim takes the three start items in one batch). The two healthy runs complete; the
+       * corrupt run fails at once with CorruptStateError and its start item is a dead letter.
+       */
+      async function serveWithOneCorrupt(plant: (runId: string) => Promise<void>): Promise<{ run: RunRecord; runId: string }> {
+        const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
+        const ids = [`corrupt-${++seq}`, `corrupt-${++seq}`, `corrupt-${++seq}`];
+        for (const id of ids) await wf.startDistributed(new StepsCtx(), [[1, 2], [3, 4]], b, id);
+        await plant(ids[1]!);
+        await serveUntilFinal(NestedHoldsWorkflowDef, new NestedHoldsWorkflow(), ids);
         for (const id of [ids[0]!, ids[2]!]) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: '3,7' });
         const runId = ids[1]!;
         const run = (await b.getRun(runId))!;
@@ -810,6 +846,34 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
       it('a context that is not an object: CorruptStateError, not PoisonItemError', async () => {
         const { run } = await serveWithOneCorrupt((id) => tamper.contextJson(b, id, '42'));
         expect(run.error!.message).toContain('stored context is not an object: 42');
+      });
+
+      it.each([
+        ['malformed JSON', '{"count":', 'malformed JSON (Unexpected end of JSON input)'],
+        ['a value of the wrong shape for its merge strategy', '{"count":"many"}', 'context delta of field "count" (@merge.sum) holds "many", not a number'],
+      ])("a corrupt delta in the middle of a run's history (%s): the run fails with CorruptStateError naming the run and the delta; the worker serves the other runs", async (_case, text, fault) => {
+        const wf = chain();
+        const ids = [`mid-${++seq}`, `mid-${++seq}`, `mid-${++seq}`];
+        for (const id of ids) await wf.startDistributed(new CountCtx(), 1, b, id);
+        // three steps of each run (a claim serves runs round-robin); the worker that will serve the rest has no cache
+        for (let i = 0; i < 9; i++) await wf.stepDistributed(b, 'w0');
+        for (const id of ids) expect((await b.readContext(id)).version).toBe(3);
+        const runId = ids[1]!;
+        const committer = (await b.readContext(runId)).deltas[1]!.itemId;
+        await tamper.deltaJson(b, runId, 2, text);
+        await serveUntilFinal(ChainWorkflowDef, new ChainWorkflow(), ids);
+        for (const id of [ids[0]!, ids[2]!]) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: 6 });
+        const run = (await b.getRun(runId))!;
+        expect(run).toMatchObject({ status: 'failed', error: { name: 'CorruptStateError', code: 'FLOXIDE_CORRUPT_STATE' } });
+        const [dead] = await b.deadLetters(runId);
+        expect(dead!.item.node).toBe('s4');
+        expect(run.error!.message).toBe(
+          `run ${runId} item ${JSON.stringify(dead!.item.id)} (node s4): the run's stored context cannot be read: context delta 2 (item ${JSON.stringify(committer)}): ${fault}`,
+        );
+        expect((await b.errors(runId)).map((e) => [e.kind, e.node, e.error.name])).toEqual([['failure', 's4', 'CorruptStateError']]);
+        // readContext names a delta it cannot decode too; the merge strategies are the worker's to check
+        if (text === '{"count":') await expect(b.readContext(runId)).rejects.toThrow(new CorruptStateError(`context delta 2 (item ${JSON.stringify(committer)}): ${fault}`));
+        else expect((await b.readContext(runId)).deltas[1]!.delta).toEqual({ count: 'many' });
       });
 
       it('a @merge.sum() field holding a string', async () => {

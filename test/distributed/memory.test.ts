@@ -7,14 +7,20 @@ import { describeObservation } from './observation.js';
 import { describeBackendConformance } from './conformance.js';
 
 /** The memory backend's stored JSON, reached through its private run table (what a corrupt store would hold). */
-function storedRun(b: DistributedBackend, runId: string): { items: Map<string, { json: string }>; contextJson: string } {
-  return (b as unknown as { runs: Map<string, { items: Map<string, { json: string }>; contextJson: string }> }).runs.get(runId)!;
+interface StoredRun {
+  items: Map<string, { json: string }>;
+  contextJson: string;
+  deltas: Array<{ version: number; json: string }>;
+}
+function storedRun(b: DistributedBackend, runId: string): StoredRun {
+  return (b as unknown as { runs: Map<string, StoredRun> }).runs.get(runId)!;
 }
 
 describeBackendConformance('memory', async () => new MemoryBackend(), {
   tamper: {
     itemJson: async (b, runId, itemId, text) => void (storedRun(b, runId).items.get(itemId)!.json = text),
     contextJson: async (b, runId, text) => void (storedRun(b, runId).contextJson = text),
+    deltaJson: async (b, runId, version, text) => void (storedRun(b, runId).deltas.find((d) => d.version === version)!.json = text),
   },
 });
 

@@ -5,6 +5,7 @@ import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';
+import { redisTamper } from './tamper.js';
 
 const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const base = `flxtest-${process.pid}-${Date.now()}`;
@@ -20,32 +21,7 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-/** Runs `fn` with a client of its own on the test server. */
-const adminClient = () => createClient({ url: REDIS_URL });
-async function withClient<T>(fn: (c: ReturnType<typeof adminClient>) => Promise<T>): Promise<T> {
-  const c = adminClient();
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
-}
-
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), {
-  tamper: {
-    // the item's JSON inside its packed state (lua/includes/common.lua): after the tenth '|', up to the newline before the node
-    itemJson: (b, runId, itemId, text) =>
-      withClient(async (c) => {
-        const key = `${(b as RedisBackend).keyPrefix}run:{${runId}}:states`;
-        const state = (await c.hGet(key, itemId))!;
-        let at = -1;
-        for (let i = 0; i < 10; i++) at = state.indexOf('|', at + 1);
-        await c.hSet(key, itemId, state.slice(0, at + 1) + text + state.slice(state.indexOf('\n', at)));
-      }),
-    contextJson: (b, runId, text) => withClient(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, 'context', text))),
-  },
-});
+describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), { tamper: redisTamper });
 
 describe('redis backend specifics', () => {
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

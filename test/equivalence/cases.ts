@@ -68,6 +68,12 @@ import { AliasContextWorkflow, Gathered, InferredClassWorkflow, InterfaceContext
 import { AliasContextWorkflowDef, InferredClassWorkflowDef, InterfaceContextWorkflowDef } from '../fixtures/equivalence/contexts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
+import { ApprovalWorkflow } from '../../examples/approval.js';
+import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
+import { ReminderWorkflow } from '../../examples/reminder.js';
+import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
+import { ApprovalFlow, BallotFlow, NestedNapFlow, ReviewFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
@@ -138,6 +144,12 @@ export interface EquivalenceCase {
   readonly schedulingDeltas?: boolean;
   /** Failures are random (retries compared only by their final outcome). */
   readonly randomFailures?: string;
+  /**
+   * Signals sent to the run (issue 11), in order: `before`, as soon as the run exists and before it waits (distributed:
+   * before any worker serves it); `waiting`, once one of its waits has parked. The crash mode's child sends them all
+   * as soon as its run exists (the mailbox keeps them), so the run can reach a kill point past its waits.
+   */
+  readonly signals?: ReadonlyArray<{ readonly name: string; readonly payload: unknown; readonly when: 'before' | 'waiting' }>;
   /** Why the crash mode skips the case (it cannot be interrupted at a step boundary). */
   readonly noCrash?: string;
   /** The mode whose observation the others are compared with (default `checkpoint-memory`). */
@@ -537,7 +549,76 @@ const RULES: EquivalenceCase[] = [
   },
 ];
 
-export const CASES: readonly EquivalenceCase[] = [...EXAMPLES, ...FIXTURES, ...RULES];
+// ---------------------------------------------------------------------------------------------------------------
+// Waits and sleeps (issue 11): signals before and while the wait waits, a timeout to the fallback, parallel waits,
+// sleeps, and the same inside nested workflows.
+
+const decision = (by: string) => ({ approved: true, by });
+
+export const WAITS: EquivalenceCase[] = [
+  {
+    name: 'approval',
+    make: () => prepared(ApprovalWorkflowDef, new ApprovalWorkflow(), undefined, { id: 'exp-1', amount: 120 }),
+    signals: [{ name: 'approval', payload: decision('ana'), when: 'before' }],
+    expect: { output: 'approved by ana' },
+  },
+  {
+    name: 'reminder-past-time',
+    make: () => prepared(ReminderWorkflowDef, new ReminderWorkflow(), undefined, { to: 'ana', text: 'call', at: Date.UTC(2020, 0, 1) }),
+    expect: { output: 'to ana: call' },
+  },
+  {
+    name: 'wait-signal-before',
+    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'o'),
+    signals: [{ name: 'approval', payload: decision('bo'), when: 'before' }],
+    expect: { output: 'approved by bo' },
+  },
+  {
+    name: 'wait-signal-while-waiting',
+    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'o'),
+    signals: [{ name: 'approval', payload: decision('cy'), when: 'waiting' }],
+    expect: { output: 'approved by cy' },
+  },
+  {
+    name: 'wait-timeout-fallback',
+    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'late'),
+    expect: { output: 'escalated late after SignalTimeoutError x1' },
+  },
+  {
+    // the same payload twice: which branch takes which is not an order the modes must share
+    name: 'wait-parallel-branches',
+    make: () => prepared(VoteFlowDef, new VoteFlow(), undefined, 1),
+    signals: [
+      { name: 'vote', payload: { vote: 'yes' }, when: 'before' },
+      { name: 'vote', payload: { vote: 'yes' }, when: 'waiting' },
+    ],
+    expect: { output: 'yes,yes' },
+  },
+  { name: 'sleep', make: () => prepared(SleepFlowDef, new SleepFlow(), undefined, { ms: 30 }), expect: { output: 'woke after 30 ms' } },
+  {
+    name: 'wait-nested',
+    make: () => prepared(ReviewFlowDef, new ReviewFlow(), undefined, 'o'),
+    signals: [{ name: 'review.approval', payload: decision('di'), when: 'waiting' }],
+    expect: { output: 'report: approved by di' },
+  },
+  {
+    name: 'wait-nested-timeout-fallback',
+    make: () => prepared(ReviewFlowDef, new ReviewFlow(), undefined, 'late'),
+    expect: { output: 'report: escalated late after SignalTimeoutError x1' },
+  },
+  {
+    name: 'wait-nested-parallel',
+    make: () => prepared(BallotFlowDef, new BallotFlow(), undefined, 1),
+    signals: [
+      { name: 'ballot.vote', payload: { vote: 'no' }, when: 'before' },
+      { name: 'ballot.vote', payload: { vote: 'no' }, when: 'waiting' },
+    ],
+    expect: { output: 'report: no,no' },
+  },
+  { name: 'sleep-nested', make: () => prepared(NestedNapFlowDef, new NestedNapFlow(), undefined, { ms: 30 }), expect: { output: 'report: woke after 30 ms' } },
+];
+
+export const CASES: readonly EquivalenceCase[] = [...EXAMPLES, ...FIXTURES, ...RULES, ...WAITS];
 
 function textOf(v: unknown): string {
   return JSON.stringify(v);

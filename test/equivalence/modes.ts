@@ -2,7 +2,7 @@
  * Running one equivalence case in one mode and observing it (see observe.ts for what is observed and why).
  * Imported by the suite and by the crash child; no vitest here.
  */
-import { contextCodecOf, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord } from 'floxide';
+import { contextCodecOf, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord, type WorkflowEvent } from 'floxide';
 import type { EquivalenceCase, ModeName, Observed } from './cases.js';
 import {
   DistributedStepRecorder,
@@ -53,16 +53,79 @@ function settle(
   );
 }
 
-/** `run`: in memory; the context is the object the run mutated. */
+/**
+ * Sends a case's signals (see `EquivalenceCase.signals`) through `send`: `before()` the `before` ones, the `waiting`
+ * ones after the first `wait.started` event (`onEvent`) or `waiting()`. A failed send fails the observation.
+ */
+class CaseSignals {
+  private waitingSent = false;
+  private sending: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly c: EquivalenceCase,
+    private readonly send: (name: string, payload: unknown) => unknown,
+  ) {}
+
+  get any(): boolean {
+    return (this.c.signals?.length ?? 0) > 0;
+  }
+
+  async before(): Promise<void> {
+    for (const s of this.c.signals ?? []) if (s.when === 'before') await this.send(s.name, s.payload);
+  }
+
+  waiting(): Promise<unknown> {
+    if (this.waitingSent) return this.sending;
+    this.waitingSent = true;
+    this.sending = (async () => {
+      for (const s of this.c.signals ?? []) if (s.when === 'waiting') await this.send(s.name, s.payload);
+    })();
+    return this.sending;
+  }
+
+  /** The run's `onEvent`, with `inner` called first. */
+  onEvent(inner: (e: WorkflowEvent) => void): (e: WorkflowEvent) => void {
+    return (e) => {
+      inner(e);
+      if (e.type === 'wait.started' && !this.waitingSent) setImmediate(() => void this.waiting());
+    };
+  }
+
+  /** Every send settled (rejects with the first that failed). */
+  done(): Promise<unknown> {
+    return this.sending;
+  }
+}
+
+/** Resolves once `cond` holds (checked every macrotask turn). */
+async function whenTrue(cond: () => Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setImmediate(r));
+}
+
+/** `run`: in memory; the context is the object the run mutated. A case with signals runs through `start`'s handle. */
 export async function observeRun(c: EquivalenceCase): Promise<Observation> {
   const p = c.make();
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), false);
   let dropped: string[] = [];
+  let signals: CaseSignals | undefined;
   const { result, errorChain } = await settle(c, async (options) => {
+    if (c.signals) {
+      let send: (name: string, payload: unknown) => unknown = () => undefined;
+      signals = new CaseSignals(c, (name, payload) => send(name, payload));
+      const onEvent = signals.onEvent((e) => {
+        recorder.onEvent(e);
+        if (e.type === 'run.completed') dropped = e.dropped.map((d) => d.node);
+      });
+      const h = p.wf.start(p.ctx, p.input, { onEvent, ...options });
+      send = (name, payload) => h.signal(name as never, payload as never);
+      await signals.before();
+      return h.result;
+    }
     const r = await p.wf.runDetailed(p.ctx, p.input, { onEvent: recorder.onEvent, ...options });
     dropped = r.dropped.map((i) => i.node);
     return r.output;
   });
+  await signals?.done();
   return { mode: 'run', result, errorChain, context: normalize(p.ctx), steps: recorder.records, dropped: dropped.sort() };
 }
 
@@ -82,7 +145,13 @@ export async function observeCheckpoint(c: EquivalenceCase, mode: ModeName, stor
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const { result, errorChain } = await settle(c, (options) => p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: recorder.onEvent, ...options }));
+  const signals = new CaseSignals(c, (name, payload) => p.wf.signal(store, runId, name as never, payload as never));
+  const { result, errorChain } = await settle(c, (options) => {
+    const running = p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: signals.onEvent(recorder.onEvent), signalPollMs: 20, ...options });
+    if (signals.any) void whenTrue(async () => (await store.getRun(runId)) !== undefined).then(() => signals.before());
+    return running;
+  });
+  await signals.done();
   return { mode, result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: recorder.records, commits: observed.commits };
 }
 
@@ -94,7 +163,14 @@ export async function runUntilFrozen(c: EquivalenceCase, store: CheckpointStore,
   const p = c.make();
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true, onRecord);
   const observed = new ObservedCheckpointStore(store, recorder, freeze);
-  await p.wf.runWithCheckpoint(p.ctx, p.input, observed, runIdOf(c), { onEvent: recorder.onEvent, ...runOptions(c) });
+  const runId = runIdOf(c);
+  const running = p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: recorder.onEvent, signalPollMs: 20, ...runOptions(c) });
+  if (c.signals) {
+    // all of them as soon as the run exists: the mailbox keeps each for its wait
+    await whenTrue(async () => (await store.getRun(runId)) !== undefined);
+    for (const s of c.signals) await p.wf.signal(store, runId, s.name as never, s.payload as never);
+  }
+  await running;
 }
 
 /** The parent's half: `resume` of a run the killed child left in `store`; `before` are the child's committed steps. */
@@ -103,7 +179,7 @@ export async function observeResume(c: EquivalenceCase, store: CheckpointStore, 
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const { result, errorChain } = await settle(c, () => p.wf.resume(observed, runId, { onEvent: recorder.onEvent }));
+  const { result, errorChain } = await settle(c, () => p.wf.resume(observed, runId, { onEvent: recorder.onEvent, signalPollMs: 20 }));
   return { mode: 'resume-after-kill', result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: [...before, ...recorder.records], note };
 }
 
@@ -152,10 +228,19 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
         },
       },
     });
-    await pool.start();
+    const signals = new CaseSignals(c, (name, payload) => orch.signal(runId, name as never, payload as never));
+    if (!signals.any) await pool.start();
     try {
       await orch.startRun(p.ctx, p.input, { runId, ...runOptions(c) });
       if (c.cancelAtStart) await orch.cancel(runId, 'cancelled at start');
+      if (signals.any) {
+        await signals.before();
+        await pool.start();
+        if (c.signals!.some((s) => s.when === 'waiting')) {
+          await whenTrue(async () => (await backend.itemStates(runId)).some((s) => s.status === 'parked') || (await backend.getRun(runId))?.status !== 'running');
+          await signals.waiting();
+        }
+      }
       return await orch.waitForCompletion(runId, { timeoutMs: 30_000, pollMs: 5 });
     } finally {
       // Stopping drains the workers, so every commit callback has run before the records are read.

@@ -144,10 +144,13 @@ function producedOf(items: readonly EngineItem[]): ProducedItem[] {
       node: it.node,
       input: normalize(it.input),
       depth: it.join?.length ?? 0,
-      ...(it.failure ? { failure: normalize(it.failure) } : {}),
+      ...(it.failure ? { failure: normalize({ ...it.failure, message: it.failure.message.replace(INSTANT, '<instant>') }) } : {}),
     })),
   );
 }
+
+/** An ISO instant: a wait's timeout message names when it timed out, which each run has its own. */
+const INSTANT = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g;
 
 function arrivalsOf(arrivals: readonly JoinArrival[]): ParkedArrival[] {
   return sortedByText(

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { ApprovalFlow, SleepFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, SleepFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, NestedNapFlow, ReviewFlow, SleepFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef } from '../fixtures/signals/flows.floxide.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/signals/child.ts', import.meta.url));
@@ -18,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'floxide-signals-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the child until it prints `parked`, then SIGKILLs it. Resolves with what it printed. */
-function runUntilParked(file: string, runId: string, flow: 'approval' | 'sleep'): Promise<string> {
+function runUntilParked(file: string, runId: string, flow: 'approval' | 'sleep' | 'review' | 'nap'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, runId, flow], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -66,6 +66,37 @@ describe('SIGKILL while parked, then resume (SQLite)', () => {
     // The resumed run woke the sleep once and ran the next node once.
     expect(steps).toEqual(['nap', 'woke']);
     expect((await store.load('s-1'))!.run.steps).toBe(3);
+    await store.close();
+  }, 120_000);
+
+  it('a wait inside a nested workflow survives the death of its process: its outer item keeps the nested run', async () => {
+    const file = join(dir, 'review.db');
+    await runUntilParked(file, 'r-1', 'review');
+    const store = new SqliteCheckpointStore(file);
+    const wf = bindWorkflow(ReviewFlowDef, new ReviewFlow());
+    expect((await store.load('r-1'))?.items.map((it) => it.wait?.name)).toEqual(['review.approval']);
+    expect(await wf.signal(store, 'r-1', 'review.approval', { approved: true, by: 'after the crash' }, { key: 'k' })).toBe('delivered');
+    await expect(wf.resume(store, 'r-1')).resolves.toBe('report: approved by after the crash');
+    await store.close();
+  }, 120_000);
+
+  it('a 2 s sleep inside a nested workflow survives SIGKILL mid-sleep and fires once, after the remainder', async () => {
+    const file = join(dir, 'nap.db');
+    const out = await runUntilParked(file, 'n-1', 'nap');
+    expect(out).not.toContain('woke');
+    const store = new SqliteCheckpointStore(file);
+    const parked = (await store.load('n-1'))!.items;
+    expect(parked.map((it) => it.node)).toEqual(['nap']);
+    const due = parked[0].notBefore!;
+    const steps: string[] = [];
+    const output = await bindWorkflow(NestedNapFlowDef, new NestedNapFlow()).resume(store, 'n-1', {
+      onEvent: (e) => {
+        if (e.type === 'step.finished') steps.push(e.node);
+      },
+    });
+    expect(output).toBe('report: woke after 2000 ms');
+    expect(Date.now()).toBeGreaterThanOrEqual(due);
+    expect(steps).toEqual(['nap', 'report']);
     await store.close();
   }, 120_000);
 });

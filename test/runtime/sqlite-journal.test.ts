@@ -9,6 +9,8 @@ import { CorruptStateError, InvalidArgumentError, type CheckpointStepCommit, typ
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { NestedHoldsWorkflow } from '../fixtures/rules/flows.js';
 import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
+import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
+import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
@@ -174,6 +176,53 @@ describe('corrupt stored data in a SQLite checkpoint', () => {
     const e = await resumeCorrupt('context', '{"steps":"many"}');
     expect(e).toBeInstanceOf(CorruptStateError);
     expect((e as Error).message).toBe('stored context field "steps" (@merge.sum) holds "many", not a number');
+  });
+
+  it("a corrupt delta in the middle of a run's history: resume fails with CorruptStateError naming the run and the step; another run of the file resumes", async () => {
+    const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+    const file = join(dir, `j${files++}.db`);
+    const s = new SqliteCheckpointStore(file);
+    try {
+      // two runs whose process died after their third commit (every later store call fails, as for a dead process)
+      for (const runId of ['a', 'b']) {
+        let commits = 0;
+        let dead = false;
+        const dying = new Proxy(s, {
+          get(target, key) {
+            const v = Reflect.get(target, key) as unknown;
+            if (typeof v !== 'function') return v;
+            return (...args: unknown[]) => {
+              if (key === 'commitStep' && ++commits > 3) dead = true;
+              if (dead) throw new Error('the process died');
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+        await expect(wf.runWithCheckpoint(new CountCtx(), 1, dying, runId)).rejects.toThrow('the process died');
+      }
+      const [{ seq }] = s.db
+        .prepare(
+          `UPDATE floxide_journal SET delta = '{"count":' WHERE k = (SELECT j.k FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no
+           WHERE r.run_id = 'a' ORDER BY j.seq LIMIT 1 OFFSET 1) RETURNING seq`,
+        )
+        .all() as [{ seq: number }];
+      expect(seq).toBeDefined();
+    } finally {
+      await s.close();
+    }
+    // a new process resumes both
+    const again = new SqliteCheckpointStore(file);
+    try {
+      const e = await wf.resume(again, 'a').then(
+        (out) => out,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(CorruptStateError);
+      expect((e as Error).message).toMatch(/^run a step \d+ delta: malformed JSON \(Unexpected end of JSON input\)$/);
+      expect(await wf.resume(again, 'b')).toBe(6);
+    } finally {
+      await again.close();
+    }
   });
 
   it('a stored item that is not an object is CorruptStateError naming the run', async () => {

@@ -1,8 +1,9 @@
 /**
  * One trace per distributed run, across processes: the run is started (traced) in this process, then processed by
  * TWO `floxide worker --tracing` child processes, each exporting its spans through the SDK to a file this test
- * reads (test/fixtures/tracing/export-spans.ts). Every span shares the run span's trace id, and there is one step
- * span, a child of the run span, per committed item.
+ * reads (test/fixtures/tracing/export-spans.ts). Every span shares the start span's trace id, there is one step
+ * span, a child of the start span, per committed item, and the worker whose commit completed the run records the run
+ * span: from the run's creation to its end, outcome `completed`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,21 +38,37 @@ describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker pr
       const info = await orchestrator.waitForCompletion(runId, { timeoutMs: 60_000 });
       expect(info.status).toBe('completed');
 
-      const [run] = t.spans();
+      const [start] = t.spans();
       expect(t.spans()).toHaveLength(1);
-      expect(run).toMatchObject({ name: 'floxide.run FanWorkflow', attributes: { 'floxide.run.id': runId, 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' } });
-      expect((await tb.backend.getRun(runId))!.traceparent).toBe(`00-${run!.traceId}-${run!.spanId}-01`);
+      expect(start).toMatchObject({ name: 'floxide.start FanWorkflow', attributes: { 'floxide.run.id': runId, 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' } });
+      const record = (await tb.backend.getRun(runId))!;
+      expect(record.traceparent).toBe(`00-${start!.traceId}-${start!.spanId}-01`);
 
-      // every committed item has its step span (the last one is exported right after its commit is answered)
+      // every committed item has its step span (the last one is exported right after its commit is answered), and
+      // the finishing worker's run span follows the run record's read
       const committed = (await tb.backend.itemStates(runId)).filter((s) => s.status === 'completed');
       const read = (): Array<SpanRecord & { pid: number }> => readFileSync(spansFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      await until(() => read().length >= committed.length, 10_000, 'the step spans');
-      const steps = read();
+      await until(() => read().length >= committed.length + 1, 10_000, 'the step spans and the run span');
+      const all = read();
+      const runs = all.filter((s) => s.name.startsWith('floxide.run '));
+      expect(runs).toHaveLength(1);
+      const terminal = all.find((s) => s.attributes['floxide.outcome'] === 'terminal')!;
+      expect(runs[0]).toMatchObject({
+        name: 'floxide.run FanWorkflow',
+        traceId: start!.traceId,
+        parentSpanId: start!.spanId,
+        status: 0,
+        start: record.createdAt,
+        end: record.finishedAt,
+        pid: terminal.pid,
+        attributes: { 'floxide.run.id': runId, 'floxide.run.mode': 'distributed', 'floxide.outcome': 'completed', 'floxide.worker.id': terminal.attributes['floxide.worker.id'] },
+      });
+      const steps = all.filter((s) => s.name.startsWith('floxide.step '));
       expect(steps.map((s) => s.attributes['floxide.item.id']).sort()).toEqual(committed.map((s) => s.itemId).sort());
       expect(committed).toHaveLength(N + 3);
       for (const s of steps) {
-        expect(s.traceId).toBe(run!.traceId);
-        expect(s.parentSpanId).toBe(run!.spanId);
+        expect(s.traceId).toBe(start!.traceId);
+        expect(s.parentSpanId).toBe(start!.spanId);
         expect(s.name).toBe(`floxide.step ${s.attributes['floxide.node']}`);
         expect(s.attributes).toMatchObject({ 'floxide.workflow': 'FanWorkflow', 'floxide.run.id': runId, 'floxide.attempt': 1 });
         expect(s.status).toBe(0);

@@ -1,18 +1,30 @@
 /**
  * Runs traced with the SDK's in-memory exporter, in this process: local runs (one trace with a run span and a span
- * per attempt, error status on failures, the trace context stored with a checkpointed run and continued by `resume`)
- * and a distributed run on the memory backend (`startDistributed` and `stepDistributed` with `tracing`).
+ * per attempt, error status on failures, the trace context stored with a checkpointed run and continued by `resume`),
+ * a distributed run on the memory backend (`startDistributed` and `stepDistributed` with `tracing`: the start span,
+ * the attempts, the run span its finishing worker records, or its orchestrator for a cancel), node code running in
+ * its attempt's span (with an async-hooks context manager, as an SDK registers) and nested workflows' runs as spans
+ * under the outer attempt, in local and distributed modes.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, Orchestrator, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { RetryWorkflow } from '../../examples/retry.js';
 import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { Probe, ProbeOuter } from '../fixtures/tracing/flows.js';
+import { ProbeOuterDef } from '../fixtures/tracing/flows.floxide.js';
+import { SlowWorkflow } from '../fixtures/distributed/flows.js';
+import { SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
+import { until } from '../distributed/helpers.js';
+import { NestedNapFlow } from '../fixtures/signals/flows.js';
+import { NestedNapFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { memoryTracing, type SpanRecord } from './spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-tracing-'));
@@ -73,6 +85,23 @@ describe('tracing a local run', () => {
     expect(run!.attributes['floxide.outcome']).toBe('failed');
     expect(run!.exceptions).toBe(1);
     expect(String(run!.attributes['floxide.error'])).toMatch(/^NodeFailedError: node "flaky" failed/);
+  });
+
+  it('ends the attempt the run\'s cancellation cut short with the run (outcome cancelled)', async () => {
+    const t = memoryTracing();
+    const ac = new AbortController();
+    const wf = bindWorkflow(SlowWorkflowDef, new SlowWorkflow());
+    const done = wf.run(new CountCtx(), 60_000, { runId: 'cut', signal: ac.signal, tracing: { tracerProvider: t.provider } });
+    await until(() => (wf.instance as SlowWorkflow).wait.started.length > 0, 5_000, 'the wait');
+    ac.abort();
+    await expect(done).rejects.toThrow(/cancelled/);
+    const spans = t.spans();
+    const [run] = runs(spans);
+    expect(run!.attributes['floxide.outcome']).toBe('cancelled');
+    expect(steps(spans).map((x) => [x.name, x.attributes['floxide.outcome'], x.status, x.parentSpanId, x.end])).toEqual([
+      ['floxide.step fan', 'continue', 0, run!.spanId, expect.any(Number)],
+      ['floxide.step wait', 'cancelled', 2, run!.spanId, run!.end],
+    ]);
   });
 
   it('makes no span without the option', async () => {
@@ -136,21 +165,196 @@ describe('tracing a distributed run in process (memory backend)', () => {
         await wf.stepDistributed(backend, 'w1', undefined, { tracing });
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect((await backend.getRun('dist'))!.status).toBe('failed');
+      const record = (await backend.getRun('dist'))!;
+      expect(record.status).toBe('failed');
+      // the finishing worker records the run span once it has read the run record
+      await until(() => runs(t.spans()).length > 0, 5_000, 'the run span');
       const spans = t.spans();
-      const [run] = runs(spans);
+      const starts = spans.filter((x) => x.name === 'floxide.start RetryWorkflow');
+      expect(starts).toHaveLength(1);
+      const start = starts[0]!;
+      expect(start.parentSpanId).toBeUndefined();
+      expect(start.attributes).toEqual({ 'floxide.workflow': 'RetryWorkflow', 'floxide.run.id': 'dist', 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' });
+      expect(record.traceparent).toBe(`00-${start.traceId}-${start.spanId}-01`);
+      // the run span: from the run's creation to its end, with its outcome and error, in the trace the run stored
       expect(runs(spans)).toHaveLength(1);
-      expect(run!.attributes).toMatchObject({ 'floxide.run.mode': 'distributed', 'floxide.outcome': 'started' });
-      expect((await backend.getRun('dist'))!.traceparent).toBe(`00-${run!.traceId}-${run!.spanId}-01`);
+      const [run] = runs(spans);
+      expect(run).toMatchObject({ name: 'floxide.run RetryWorkflow', traceId: start.traceId, parentSpanId: start.spanId, status: 2, exceptions: 1, start: record.createdAt, end: record.finishedAt });
+      expect(run!.attributes).toMatchObject({ 'floxide.run.id': 'dist', 'floxide.run.mode': 'distributed', 'floxide.outcome': 'failed', 'floxide.worker.id': 'w1' });
+      expect(String(run!.attributes['floxide.error'])).toBe(`${record.error!.name}: ${record.error!.message}`);
       const s = steps(spans);
       expect(s.map((x) => [x.attributes['floxide.attempt'], x.attributes['floxide.outcome'], x.attributes['floxide.worker.id'], x.status, x.exceptions, x.parentSpanId])).toEqual([
-        [1, 'retry', 'w1', 2, 1, run!.spanId],
-        [2, 'retry', 'w1', 2, 1, run!.spanId],
-        [3, 'failed', 'w1', 2, 1, run!.spanId],
+        [1, 'retry', 'w1', 2, 1, start.spanId],
+        [2, 'retry', 'w1', 2, 1, start.spanId],
+        [3, 'failed', 'w1', 2, 1, start.spanId],
       ]);
-      expect(new Set(s.map((x) => x.traceId))).toEqual(new Set([run!.traceId]));
+      expect(new Set(spans.map((x) => x.traceId))).toEqual(new Set([start.traceId]));
+      for (const x of s) expect(x.start >= run!.start && x.end <= run!.end).toBe(true);
     } finally {
       await backend.close();
     }
+  });
+});
+
+describe('a distributed run the orchestrator finishes', () => {
+  it('gets its run span from the orchestrator that cancelled it (traced), outcome cancelled', async () => {
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    const backend = new MemoryBackend();
+    try {
+      const orchestrator = new Orchestrator(backend, bindWorkflow(SlowWorkflowDef, new SlowWorkflow()), { tracing });
+      const runId = await orchestrator.startRun(new CountCtx(), 2);
+      const [start] = t.spans();
+      expect(start!.name).toBe('floxide.start SlowWorkflow');
+      expect((await orchestrator.cancel(runId, 'no longer needed')).applied).toBe(true);
+      const record = (await backend.getRun(runId))!;
+      const [run] = runs(t.spans());
+      expect(run).toMatchObject({ traceId: start!.traceId, parentSpanId: start!.spanId, status: 2, start: record.createdAt, end: record.finishedAt });
+      expect(run!.attributes).toMatchObject({ 'floxide.run.id': runId, 'floxide.outcome': 'cancelled' });
+      expect(run!.attributes['floxide.worker.id']).toBeUndefined();
+      // cancelling again changes nothing and records nothing
+      expect((await orchestrator.cancel(runId)).applied).toBe(false);
+      expect(runs(t.spans())).toHaveLength(1);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a run whose deadline no worker observed gets its run span from the orchestrator that failed it', async () => {
+    const t = memoryTracing();
+    const backend = new MemoryBackend();
+    try {
+      const orchestrator = new Orchestrator(backend, bindWorkflow(SlowWorkflowDef, new SlowWorkflow()), { tracing: { tracerProvider: t.provider } });
+      const runId = await orchestrator.startRun(new CountCtx(), 2, { timeoutMs: 1 });
+      // no worker: the orchestrator fails the run once the deadline (plus its clock-skew margin) has passed
+      await until(async () => (await orchestrator.status(runId)) === 'failed', 5_000, 'the deadline');
+      const [run] = runs(t.spans());
+      expect(run!.attributes).toMatchObject({ 'floxide.run.id': runId, 'floxide.outcome': 'failed' });
+      expect(String(run!.attributes['floxide.error'])).toMatch(/^DeadlineExceededError: /);
+      await orchestrator.status(runId);
+      expect(runs(t.spans())).toHaveLength(1);
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe('node code and nested workflows in the trace', () => {
+  // What an SDK's register() does: a context manager that carries the active span across awaits.
+  const manager = new AsyncLocalStorageContextManager();
+  beforeAll(() => {
+    context.setGlobalContextManager(manager.enable());
+  });
+  afterAll(() => {
+    context.disable();
+  });
+
+  /** The span of the step that ran item `itemId` of run `runId`. */
+  const stepOf = (spans: SpanRecord[], runId: string, itemId: string) => {
+    const found = steps(spans).filter((x) => x.attributes['floxide.run.id'] === runId && x.attributes['floxide.item.id'] === itemId);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  /**
+   * The shape both modes give ProbeOuter (first -> inner (ProbeInner: a -> b) -> last) run `runId` whose outer step
+   * spans hang under `parent`: the nested run's span under the `inner` attempt, its steps under it, and each probe's
+   * code in its attempt's span (its own span a child of it).
+   */
+  function checkNested(spans: SpanRecord[], runId: string, parent: SpanRecord, innerItem: string) {
+    const outer = ['first', 'inner', 'last'].map((n) => steps(spans).find((x) => x.attributes['floxide.run.id'] === runId && x.attributes['floxide.node'] === n)!);
+    for (const x of outer) expect(x.parentSpanId).toBe(parent.spanId);
+    const innerStep = outer[1]!;
+    const nestedRunId = `${runId}/${innerItem}`;
+    const nested = runs(spans).filter((x) => x.attributes['floxide.run.id'] === nestedRunId);
+    expect(nested).toHaveLength(1);
+    expect(nested[0]).toMatchObject({ name: 'floxide.run ProbeInner', parentSpanId: innerStep.spanId, status: 0 });
+    expect(nested[0]!.attributes).toEqual({ 'floxide.workflow': 'ProbeInner', 'floxide.run.id': nestedRunId, 'floxide.run.mode': 'nested', 'floxide.outcome': 'completed' });
+    expect(nested[0]!.start).toBeGreaterThanOrEqual(innerStep.start);
+    expect(nested[0]!.end).toBeLessThanOrEqual(innerStep.end);
+    const inner = steps(spans).filter((x) => x.attributes['floxide.run.id'] === nestedRunId);
+    expect(inner.map((x) => [x.name, x.parentSpanId, x.attributes['floxide.outcome']])).toEqual([
+      ['floxide.step a', nested[0]!.spanId, 'continue'],
+      ['floxide.step b', nested[0]!.spanId, 'terminal'],
+    ]);
+    // every probe ran in its attempt's span, and the span it made is that attempt's child
+    const seen = Probe.seen.filter((p) => p.runId === runId || p.runId === nestedRunId);
+    expect(seen).toHaveLength(4);
+    const own = spans.filter((x) => x.name === 'user.work');
+    for (const p of seen) {
+      const step = stepOf(spans, p.runId, p.itemId);
+      expect(p.activeSpanId).toBe(step.spanId);
+      expect(p.activeTraceId).toBe(parent.traceId);
+      expect(own.find((x) => x.spanId === p.ownSpanId)?.parentSpanId).toBe(step.spanId);
+    }
+    expect(new Set(spans.map((x) => x.traceId))).toEqual(new Set([parent.traceId]));
+  }
+
+  it('local run: the nested run is a span under the outer attempt; node code runs in its attempt span', async () => {
+    const t = memoryTracing();
+    Probe.tracer = t.provider.getTracer('user');
+    Probe.seen.length = 0;
+    expect(await bindWorkflow(ProbeOuterDef, new ProbeOuter()).run(undefined, 0, { runId: 'nest', tracing: { tracerProvider: t.provider } })).toBe(4);
+    const spans = t.spans();
+    const run = runs(spans).find((x) => x.attributes['floxide.run.id'] === 'nest')!;
+    expect(run).toMatchObject({ name: 'floxide.run ProbeOuter', parentSpanId: undefined });
+    checkNested(spans, 'nest', run, '1');
+  });
+
+  it('checkpointed run: the same', async () => {
+    const t = memoryTracing();
+    Probe.tracer = t.provider.getTracer('user');
+    Probe.seen.length = 0;
+    const store = new MemoryCheckpointStore();
+    expect(await bindWorkflow(ProbeOuterDef, new ProbeOuter()).runWithCheckpoint(undefined, 0, store, 'nest-cp', { tracing: { tracerProvider: t.provider } })).toBe(4);
+    const spans = t.spans();
+    checkNested(spans, 'nest-cp', runs(spans).find((x) => x.attributes['floxide.run.id'] === 'nest-cp')!, '1');
+  });
+
+  it('distributed run: the same under the worker attempt of the nested step', async () => {
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    Probe.tracer = t.provider.getTracer('user');
+    Probe.seen.length = 0;
+    const backend = new MemoryBackend();
+    try {
+      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+      await wf.startDistributed(undefined, 0, backend, 'nest-dist', { tracing });
+      let done: unknown;
+      for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
+      expect(done).toEqual({ runId: 'nest-dist', output: 4 });
+      await until(() => t.spans().some((x) => x.name === 'floxide.run ProbeOuter'), 5_000, 'the run span');
+      const spans = t.spans();
+      const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
+      const innerItem = String(steps(spans).find((x) => x.attributes['floxide.node'] === 'inner')!.attributes['floxide.item.id']);
+      checkNested(spans, 'nest-dist', start, innerItem);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a nested run that parks (a durable sleep): a span per attempt of the outer step, the first one parked', async () => {
+    const t = memoryTracing();
+    expect(await bindWorkflow(NestedNapFlowDef, new NestedNapFlow()).run(undefined, { ms: 30 }, { runId: 'napping', tracing: { tracerProvider: t.provider } })).toMatch(/^report: /);
+    const spans = t.spans();
+    const naps = steps(spans).filter((x) => x.attributes['floxide.run.id'] === 'napping' && x.attributes['floxide.node'] === 'nap');
+    expect(naps).toHaveLength(2);
+    const nested = runs(spans).filter((x) => x.name === 'floxide.run SleepFlow');
+    expect(nested.map((x) => [x.attributes['floxide.outcome'], x.parentSpanId])).toEqual([
+      ['parked', naps[0]!.spanId],
+      ['completed', naps[1]!.spanId],
+    ]);
+    expect(new Set(nested.map((x) => x.attributes['floxide.run.id'])).size).toBe(1);
+    // the nested steps hang under the nested run span of the attempt that ran them
+    for (const x of steps(spans).filter((x) => x.attributes['floxide.run.id'] === nested[0]!.attributes['floxide.run.id'])) {
+      expect(nested.map((n) => n.spanId)).toContain(x.parentSpanId);
+    }
+    expect(new Set(spans.map((x) => x.traceId)).size).toBe(1);
+  });
+
+  it('without tracing, node code sees no floxide span', async () => {
+    Probe.seen.length = 0;
+    expect(await bindWorkflow(ProbeOuterDef, new ProbeOuter()).run(undefined, 0, { runId: 'plain' })).toBe(4);
+    expect(Probe.seen.map((p) => p.activeSpanId)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

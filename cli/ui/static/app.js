@@ -66,21 +66,26 @@ function listPage() {
   const newer = h('button', { type: 'button', disabled: !params.get('after') }, 'Newest');
   const older = h('button', { type: 'button', disabled: true }, 'Older');
   let next = null;
-  const apply = (extra = {}) => {
+  // Goes to the first page of `filters`, or with `after` to the page after that cursor. The page size (`?limit=`)
+  // stays whatever the address asked for.
+  const show = (filters, after) => {
     const q = new URLSearchParams();
-    if (status.value) q.set('status', status.value);
-    if (workflow.value.trim()) q.set('workflow', workflow.value.trim());
-    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    for (const k of ['status', 'workflow']) if (filters[k]) q.set(k, filters[k]);
+    if (params.get('limit')) q.set('limit', params.get('limit'));
+    if (after) q.set('after', after);
     navigate(`/${q.size ? `?${q}` : ''}`);
   };
-  status.addEventListener('change', () => apply());
-  workflow.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
-  newer.addEventListener('click', () => apply());
-  older.addEventListener('click', () => next && apply({ after: next }));
+  // The filters in the form (a new query), and those of the page shown (paging keeps them, whatever was typed since).
+  const typed = () => ({ status: status.value, workflow: workflow.value.trim() });
+  const shown = { status: params.get('status') ?? '', workflow: params.get('workflow') ?? '' };
+  status.addEventListener('change', () => show(typed()));
+  workflow.addEventListener('keydown', (e) => { if (e.key === 'Enter') show(typed()); });
+  newer.addEventListener('click', () => show(shown));
+  older.addEventListener('click', () => next && show(shown, next));
 
   main.replaceChildren(
     h('h1', {}, 'Runs'),
-    h('div', { class: 'filters' }, status, workflow, h('button', { type: 'button', onclick: () => apply() }, 'Filter'), info),
+    h('div', { class: 'filters' }, status, workflow, h('button', { type: 'button', onclick: () => show(typed()) }, 'Filter'), info),
     h('table', { id: 'runs' }, h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Version', 'Status', 'Age', 'Finished', 'Error'].map((t) => h('th', {}, t)))), body),
     h('div', { class: 'pager' }, newer, older),
   );

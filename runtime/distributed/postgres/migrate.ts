@@ -45,6 +45,8 @@ export const POSTGRES_FUNCTIONS: readonly string[] = [
   'commit_steps',
   'transition_run',
   'signal_run',
+  'migrate_run',
+  'release_item',
 ];
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

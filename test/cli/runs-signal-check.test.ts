@@ -1,0 +1,98 @@
+/**
+ * `floxide runs signal` sends payloads without the workflow's code, so it cannot run a `WaitFor`'s check; the wait
+ * runs it when it takes the signal (issue 11). A payload that fails is never lost silently: the wait fails with
+ * `InvalidSignalError` (its @retry waits again, its fallback takes the item, or the run fails naming it), on Redis and
+ * Postgres through the CLI's own store URL, and on a SQLite checkpoint file. The typed senders refuse it up front.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { bindWorkflow, InvalidSignalError, Orchestrator, Worker, type DistributedBackend } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { ApprovalFlow, PatientApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, PatientApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { openTestBackend, REAL_BACKENDS, until, type TestBackend } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
+
+const approval = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+const patient = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow());
+const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-signal-check-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const cli = (...argv: string[]) => cliCaptured(argv);
+
+describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the payload', (name) => {
+  const workers: Worker[] = [];
+  const opened: TestBackend[] = [];
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+    await Promise.all(opened.splice(0).map((o) => o.dispose()));
+  });
+
+  async function open(wf: { def: any; instance: object }): Promise<{ b: DistributedBackend; url: string }> {
+    const o = await openTestBackend(name, 'sigchk');
+    opened.push(o);
+    const w = new Worker(o.backend, wf.def, wf.instance, { concurrency: 4, idleMinMs: 1, idleMaxMs: 20 });
+    workers.push(w);
+    void w.start();
+    return { b: o.backend, url: o.storeUrl };
+  }
+
+  const parked = async (b: DistributedBackend, runId: string) => (await b.itemStates(runId)).some((s) => s.status === 'parked');
+
+  it('a payload failing the guard fails the wait with InvalidSignalError: its fallback takes the item, visibly', async () => {
+    const { b, url } = await open(approval);
+    const orch = new Orchestrator(b, approval);
+    // the typed sender refuses it, and nothing changes
+    const typed = await orch.startRun(undefined, 'typed');
+    // @ts-expect-error: the payload of "approval" is a Decision
+    await expect(orch.signal(typed, 'approval', { approved: 'yes' })).rejects.toBeInstanceOf(InvalidSignalError);
+    expect(await orch.pendingSignals(typed)).toEqual([]);
+
+    const runId = await orch.startRun(undefined, 'o');
+    await until(() => parked(b, runId), 10_000, 'the wait to park');
+    const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
+    expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered\n` });
+    // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
+    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('escalated o after InvalidSignalError x1');
+  });
+
+  it('with @retry the wait waits again: the next, valid signal is delivered', async () => {
+    const { b, url } = await open(patient);
+    const orch = new Orchestrator(b, patient);
+    const runId = await orch.startRun(undefined, 'o');
+    await until(() => parked(b, runId), 10_000, 'the wait to park');
+    expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"by":"nobody"}', '--store', url)).code).toBe(0);
+    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 1 && (await b.itemStates(runId)).length >= 4, 10_000, 'the retried wait to park');
+    expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', url)).code).toBe(0);
+    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('approved by ana');
+  });
+
+  it('without retry or fallback the run fails with a NodeFailedError caused by InvalidSignalError', async () => {
+    const { b, url } = await open(votes);
+    const orch = new Orchestrator(b, votes);
+    const runId = await orch.startRun(undefined, 1);
+    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 2, 10_000, 'both waits to park');
+    expect((await cli('runs', 'signal', runId, 'vote', '--data', '42', '--store', url)).code).toBe(0);
+    await until(async () => (await b.getRun(runId))!.status !== 'running', 20_000, 'the run to end');
+    const rec = (await b.getRun(runId))!;
+    expect(rec.status).toBe('failed');
+    expect(rec.error?.message).toMatch(/signal "vote" fails its check/);
+  });
+});
+
+describe('floxide runs signal on a SQLite checkpoint file: the wait checks the payload', () => {
+  it('a payload failing the guard fails the wait; its fallback takes the item', async () => {
+    const file = join(dir, 'approval.db');
+    const store = new SqliteCheckpointStore(file);
+    const run = approval.runWithCheckpoint(undefined, 'o', store, 's-1', { signalPollMs: 20 });
+    await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, 10_000, 'the wait to park');
+    const sent = await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":1}', '--store', `sqlite:${file}`);
+    expect(sent.code).toBe(0);
+    await expect(run).resolves.toBe('escalated o after InvalidSignalError x1');
+    await store.close();
+  });
+});

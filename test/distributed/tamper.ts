@@ -1,0 +1,61 @@
+/**
+ * Corrupt data planted straight in a real store (on its keys or rows), as a stray client or a bad migration would:
+ * the conformance suite's corrupt-data tests and the CLI tests that read such runs use the same planting.
+ */
+import { createClient } from '@redis/client';
+import pg from 'pg';
+import type { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
+import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import type { StoreTamper } from './conformance.js';
+import { PG_URL, REDIS_URL } from './helpers.js';
+
+const redisClient = () => createClient({ url: REDIS_URL });
+
+/** Runs `fn` with a client of its own on the test Redis. */
+async function withRedis<T>(fn: (c: ReturnType<typeof redisClient>) => Promise<T>): Promise<T> {
+  const c = redisClient();
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+/** One statement on a Postgres connection of its own, which must change exactly one row. */
+async function pgUpdate(text: string, params: unknown[]): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const res = await c.query(text, params);
+    if (res.rowCount !== 1) throw new Error(`expected one row changed by ${text}, got ${res.rowCount}`);
+  } finally {
+    await c.end();
+  }
+}
+
+export const redisTamper: StoreTamper = {
+  // the item's JSON inside its packed state (lua/includes/common.lua): after the tenth '|', up to the newline before the node
+  itemJson: (b, runId, itemId, text) =>
+    withRedis(async (c) => {
+      const key = `${(b as RedisBackend).keyPrefix}run:{${runId}}:states`;
+      const state = (await c.hGet(key, itemId))!;
+      let at = -1;
+      for (let i = 0; i < 10; i++) at = state.indexOf('|', at + 1);
+      await c.hSet(key, itemId, state.slice(0, at + 1) + text + state.slice(state.indexOf('\n', at)));
+    }),
+  contextJson: (b, runId, text) => withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, 'context', text))),
+  // a delta is the run hash's field d:<version>, "itemId\ndelta JSON" (lua/read-context-1.lua)
+  deltaJson: (b, runId, version, text) =>
+    withRedis(async (c) => {
+      const key = `${(b as RedisBackend).keyPrefix}run:{${runId}}`;
+      const entry = (await c.hGet(key, `d:${version}`))!;
+      await c.hSet(key, `d:${version}`, `${entry.slice(0, entry.indexOf('\n'))}\n${text}`);
+    }),
+};
+
+export const postgresTamper: StoreTamper = {
+  itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
+  contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),
+  deltaJson: (b, runId, version, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".deltas SET delta = $3 WHERE run_id = $1 AND version = $2`, [runId, version, text]),
+};
