@@ -32,10 +32,12 @@ Examples:
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
   $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
+  $ floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --dry-run
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
-the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), 2 bad usage.
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), a migration refused
+(migrate: the blocking items are listed), 2 bad usage.
 `;
 
 

@@ -117,7 +117,8 @@ function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepC
   const h = env.handoff;
   if (!h || outcome.type !== 'continue' || outcome.items.length !== 1 || outcome.arrivals.length !== 0) return undefined;
   if (f.handoffs >= h.limit || !h.accepting()) return undefined;
-  return { workerId: h.workerId, leaseMs: env.leaseMs };
+  // only while the run is on the version that ran the step (a run moved meanwhile goes to that version's workers)
+  return { workerId: h.workerId, leaseMs: env.leaseMs, fingerprint: env.wf.def.fingerprint };
 }
 
 /**

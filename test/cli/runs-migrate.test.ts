@@ -39,7 +39,7 @@ describe('floxide runs migrate', () => {
   it('refuses bad usage with exit 2', async () => {
     expect((await cli('runs', 'migrate', '--store', `sqlite:${db}`, '--versions', versions)).code).toBe(2);
     expect((await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b')).err).toMatch(/expected old=new/);
-    expect((await cli('runs', 'migrate', '--all', '--store', 'redis://127.0.0.1:6379', '--versions', versions)).code).toBe(2);
+    expect((await cli('runs', 'migrate', '--all', '--store', 'ftp://127.0.0.1', '--versions', versions)).code).toBe(2);
     const unknown = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=nope');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/has no node nope/);

@@ -60,13 +60,18 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  assertMigration,
+  type ParkedArrival,
+  type RunMigration,
+  type RunMigrator,
   type SignalOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
-import { replyError, runStatusOf } from '../replies.js';
+import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
@@ -207,7 +212,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -604,6 +609,28 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const rows = await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId, outstanding], what);
     if (rows.length === 0) throw this.notFound(runId);
     return rows.filter((r) => r.item_id !== null);
+  }
+
+  // ---- RunMigrator
+
+  async parkedArrivals(runId: string): Promise<ParkedArrival[]> {
+    assertRunId(runId);
+    const rows = await this.run<{ group_id: string | null; node: string | null }>('parked_arrivals.sql', [runId], 'parkedArrivals');
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows.filter((r) => r.group_id !== null).map((r) => ({ group: r.group_id!, node: r.node ?? undefined }));
+  }
+
+  async migrate(runId: string, m: RunMigration): Promise<void> {
+    assertRunId(runId);
+    assertMigration(m);
+    // The rewrites are computed here (canonical JSON is TypeScript's); migrate_run checks each is still current.
+    const rewrites = migrationRewrites((await this.items(runId, null, true, 'migrate')).map((r) => ({ id: r.item_id, json: r.payload })), m.renames);
+    const [row] = await this.run<{ result: MigrationReply }>(
+      'migrate_run.sql',
+      [runId, m.from, m.to, m.leases ?? 'block', m.expect ?? null, JSON.stringify(rewrites)],
+      'migrate',
+    );
+    checkMigrationReply(runId, m, row!.result);
   }
 
   // ---- WorkItemStateStore
