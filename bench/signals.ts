@@ -1,17 +1,24 @@
 /**
  * Signals delivered per second to 1,000 runs waiting for one (examples/approval.ts: each run waits for signal
- * `approval` with a 24 h timeout), per distributed backend: memory, Redis, Postgres. The runs are parked first (an
- * in-process worker runs each to its wait, then stops: a waiting run holds no worker); then every signal is sent at
- * once through `Orchestrator.signal` (payload checked, delivered atomically to the run's wait), and the figure is
- * signals / elapsed seconds until the last delivery returned. A worker then finishes the runs and every output is
- * checked (each run got its own signal, once).
+ * `approval` with a 24 h timeout), per store: the distributed memory, Redis and Postgres backends, and a SQLite
+ * checkpoint file. Distributed: the runs are parked first (an in-process worker runs each to its wait, then stops: a
+ * waiting run holds no worker); then every signal is sent at once through `Orchestrator.signal` (payload checked,
+ * delivered atomically to the run's wait). SQLite: 1,000 `runWithCheckpoint` runs in this process wait (each stored,
+ * its wait parked in the file); every signal is sent at once through the local durable API (`Workflow.signal`:
+ * payload checked, kept in the run's mailbox in the file, the waiting run woken). The figure is signals / elapsed
+ * seconds until the last delivery returned. The runs are then finished and every output is checked (each run got
+ * its own signal, once).
  *
- *   tsx bench/signals.ts [--runs 1000] [--repeat 3] [--backends memory,redis,postgres] [--redis redis://127.0.0.1:6379]
+ *   tsx bench/signals.ts [--runs 1000] [--repeat 3] [--backends memory,redis,postgres,sqlite] [--redis redis://127.0.0.1:6379]
  *     [--postgres postgres://postgres@127.0.0.1:5432/test] [--json]
  *
  * Informational (no target).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bindWorkflow, connectBackend, MemoryBackend, Orchestrator, supportsObservation, Worker, type DistributedBackend } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalWorkflow } from '../examples/approval.js';
 import { ApprovalWorkflowDef } from '../examples/approval.floxide.js';
 import { printRows, spread, type BenchRow } from './rows.js';
@@ -23,7 +30,7 @@ const arg = (name: string, fallback: string) => {
 };
 const RUNS = Number(arg('runs', '1000'));
 const REPEAT = Number(arg('repeat', '3'));
-const BACKENDS = arg('backends', 'memory,redis,postgres').split(',');
+const BACKENDS = arg('backends', 'memory,redis,postgres,sqlite').split(',');
 const URLS = { redis: arg('redis', 'redis://127.0.0.1:6379'), postgres: arg('postgres', 'postgres://postgres@127.0.0.1:5432/test') };
 
 const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
@@ -41,7 +48,36 @@ async function parked(backend: DistributedBackend, n: number, signal: AbortSigna
   }
 }
 
+/** SQLite: `runWithCheckpoint` runs waiting in this process, signalled through `Workflow.signal`. */
+async function benchSqlite(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'floxide-sigbench-'));
+  const store = new SqliteCheckpointStore(join(dir, 'signals.db'));
+  try {
+    let waiting = 0;
+    let allWaiting!: () => void;
+    const parkedAll = new Promise<void>((r) => (allWaiting = r));
+    const onEvent = (e: { type: string }) => {
+      if (e.type === 'wait.started' && ++waiting === RUNS) allWaiting();
+    };
+    const ids = Array.from({ length: RUNS }, (_, i) => `sig-${i}`);
+    const outs = ids.map((runId, i) => approval.runWithCheckpoint(undefined, { id: `exp-${i}`, amount: i }, store, runId, { onEvent }));
+    await parkedAll;
+
+    const t0 = performance.now();
+    const answers = await Promise.all(ids.map((runId, i) => approval.signal(store, runId, 'approval', { approved: true, by: `a${i}` }, { key: `mail-${i}` })));
+    const seconds = (performance.now() - t0) / 1000;
+    if (answers.some((a) => a !== 'delivered')) throw new Error('sqlite: a signal was not delivered');
+    const wrong = (await Promise.all(outs)).filter((o, i) => o !== `approved by a${i}`).length;
+    if (wrong > 0) throw new Error(`sqlite: ${wrong} runs did not complete with their own signal`);
+    return RUNS / seconds;
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function benchBackend(name: string): Promise<number> {
+  if (name === 'sqlite') return benchSqlite();
   const scratch = name === 'memory' ? undefined : scratchStore(name, URLS, 'sigbench');
   const backend = scratch ? await connectBackend(scratch.url) : new MemoryBackend();
   try {

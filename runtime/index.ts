@@ -64,6 +64,7 @@ export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   MigrationBlockedError,
+  MigrationChangedError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -114,6 +115,10 @@ export {
   type Liveness,
   CATCH_UP_POLICIES,
   supportsSchedules,
+  supportsMigration,
+  type RunMigrator,
+  type RunMigration,
+  type ParkedArrival,
   type CatchUpPolicy,
   type ScheduleStore,
   type ScheduleDefinition,
@@ -122,6 +127,7 @@ export {
 } from './distributed/contracts.js';
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
 export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
+export { migratableBackend } from './distributed/migratable.js';
 export {
   START_ITEM_ID,
   assertRunId,

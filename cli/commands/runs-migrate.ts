@@ -1,8 +1,10 @@
 /**
- * `floxide runs migrate <runId|--all> --store sqlite:<file> --versions <file> [--to <v>] [--rename old=new]...`:
- * moves checkpointed runs to another graph version on record when that is type-safe (`migrateRun`,
- * compiler/versions/migrate.ts), else lists what blocks them. The input types are compared by the project's type
- * checker (`--project`, loaded only when a node's input type text changed).
+ * `floxide runs migrate <runId|--all> --store <url> --versions <file> [--to <v>] [--rename old=new]...`: moves open
+ * runs to another graph version on record when that is type-safe (`migrateRun`, compiler/versions/migrate.ts), else
+ * lists what blocks them. The store is a SQLite checkpoint file (`sqlite:<file>`) or a distributed one (`redis://`,
+ * `postgres://`: through `migratableBackend`, where an item leased to an old worker blocks a move that renames).
+ * The input types are compared by the project's type checker (`--project`, loaded only when a node's input type text
+ * changed).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -35,13 +37,13 @@ function parseRenames(pairs: readonly string[]): Record<string, string> | string
 export function addMigrateCommand(cmd: Command, io: CliIo): void {
   cmd
     .command('migrate')
-    .description('move checkpointed runs (sqlite:<file>) to another graph version on record when the compiler says it is type-safe; otherwise list the items that block them')
+    .description('move open runs (sqlite:<file>, redis://, postgres://) to another graph version on record when the compiler says it is type-safe; otherwise list the items that block them')
     .argument('[runId]', 'the run to move (or --all)')
-    .requiredOption('-s, --store <url>', 'the checkpoint store, `sqlite:<file>` (distributed stores: not yet)')
+    .requiredOption('-s, --store <url>', 'the store: `sqlite:<file>` (checkpoints), `redis://...` or `postgres://...` (distributed runs)')
     .requiredOption('--versions <file>', "the workflow's versions file, e.g. `src/flows/orders.floxide.versions.json`")
     .option('--to <version>', 'the target version id (default: the newest on record)')
     .option('--rename <old=new>', 'a node renamed between the versions (repeatable), e.g. `--rename draft=compose`', collect, [])
-    .option('--all', 'every open (running or failed) run of the store')
+    .option('--all', "every open run of the store (sqlite: running or failed; distributed: running or paused, of the versions file's workflows)")
     .option('--dry-run', 'judge only; change nothing')
     .option('--project <tsconfig>', 'the project whose type checker compares changed input types', 'tsconfig.json')
     .option('--json', 'print one JSON object per run: { runId, from, to, moved, blocking }')
@@ -51,11 +53,9 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
         io.exitCode = 2;
       };
       if ((runId === undefined) === !flags.all) return usage('give one run id or --all');
-      if (!flags.store.startsWith('sqlite:')) return usage(`${flags.store}: only sqlite:<file> stores can be migrated yet (distributed runs drain instead: docs/deploying.md)`);
       const rename = parseRenames(flags.rename);
       if (typeof rename === 'string') return usage(rename);
       const { FloxideError, InvalidArgumentError, MigrationBlockedError } = await import('../../runtime/core/errors.js');
-      const { SqliteCheckpointStore } = await import('../../runtime/stores/sqlite.js');
       const { readRecord, VersionsFileError } = await import('../../compiler/versions/record.js');
       const { migrateRun } = await import('../../compiler/versions/migrate.js');
       let record;
@@ -74,9 +74,19 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
         }
         return analyzer.probeAssignable(file, pairs);
       };
-      const store = new SqliteCheckpointStore(path.resolve(io.cwd, flags.store.slice('sqlite:'.length)), { checkpoints: 'inline' });
+      let target: MigrationTarget;
       try {
-        const ids = runId !== undefined ? [runId] : await store.openRunIds();
+        target = await openTarget(io.cwd, flags.store, Object.keys(record.workflows));
+      } catch (err) {
+        if (!(err instanceof FloxideError)) throw err;
+        if (err instanceof InvalidArgumentError) return usage(err.message);
+        io.stderr.write(`floxide runs migrate: ${err.message}\n`);
+        io.exitCode = 1;
+        return;
+      }
+      const store = target.store;
+      try {
+        const ids = runId !== undefined ? [runId] : await target.openRunIds();
         let blocked = 0;
         for (const id of ids) {
           try {
@@ -90,7 +100,8 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
           } catch (err) {
             if (!(err instanceof FloxideError) || err instanceof InvalidArgumentError) throw err;
             blocked++;
-            io.stdout.write(flags.json ? `${JSON.stringify({ runId: id, moved: false, error: err.message, blocked: err instanceof MigrationBlockedError })}\n` : `${err.message}\n`);
+            const blocking = err instanceof MigrationBlockedError ? err.blocking : [];
+            io.stdout.write(flags.json ? `${JSON.stringify({ runId: id, moved: false, error: err.message, blocked: err instanceof MigrationBlockedError, blocking })}\n` : `${err.message}\n`);
           }
         }
         if (ids.length === 0) io.stdout.write(flags.json ? '' : 'no open runs\n');
@@ -100,7 +111,45 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
         io.stderr.write(`floxide runs migrate: ${err.message}\n`);
         io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
       } finally {
-        await store.close();
+        await target.close();
       }
     });
+}
+
+/** The store a migration works on: what `migrateRun` reads and moves, the open runs, and how to close it. */
+interface MigrationTarget {
+  readonly store: import('../../compiler/versions/migrate.js').MigratableStore;
+  openRunIds(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `--store`: a SQLite checkpoint file, or a distributed backend that can move runs (`supportsMigration`).
+ * Throws a `FloxideError` (usage) for a URL it cannot open that way.
+ */
+async function openTarget(cwd: string, url: string, workflows: readonly string[]): Promise<MigrationTarget> {
+  if (url.startsWith('sqlite:')) {
+    const { SqliteCheckpointStore } = await import('../../runtime/stores/sqlite.js');
+    const store = new SqliteCheckpointStore(path.resolve(cwd, url.slice('sqlite:'.length)), { checkpoints: 'inline' });
+    return { store, openRunIds: () => store.openRunIds(), close: () => store.close() };
+  }
+  const { connectBackend } = await import('../../runtime/distributed/connect.js');
+  const { supportsMigration } = await import('../../runtime/distributed/contracts.js');
+  const { migratableBackend } = await import('../../runtime/distributed/migratable.js');
+  const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+  const backend = await connectBackend(url);
+  if (!supportsMigration(backend)) {
+    await backend.close();
+    throw new InvalidArgumentError(`${url}: the ${backend.kind} backend cannot move runs between versions`);
+  }
+  return {
+    store: migratableBackend(backend),
+    // oldest first, as the SQLite file lists them
+    openRunIds: async () => {
+      const runs = [];
+      for (const workflow of workflows) for (const status of ['running', 'paused'] as const) runs.push(...(await backend.listRuns({ workflow, status })));
+      return runs.sort((a, b) => a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : 1)).map((r) => r.runId);
+    },
+    close: () => backend.close(),
+  };
 }

@@ -32,10 +32,12 @@ Examples:
   $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
   $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
+  $ floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --dry-run
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
-the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), 2 bad usage.
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), a migration refused
+(migrate: the blocking items are listed), 2 bad usage.
 `;
 
 
@@ -431,6 +433,8 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     if (w.liveness !== 'alive' || !w.health.info?.versions || !w.health.info.workflow) continue;
     if (workflow !== undefined && w.health.info.workflow !== workflow) continue;
     for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
+    // a worker whose version accepts an older one takes that version's runs over (it moves them to its own)
+    for (const v of w.health.info.accepts?.split(',') ?? []) row(w.health.info.workflow, v).workers.push(`${w.workerId} (accepts)`);
   }
   return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }

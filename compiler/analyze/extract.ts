@@ -1,7 +1,7 @@
 /**
  * Workflow extraction: reads the floxide decorators of a source file's classes into raw, still-untyped
  * descriptions (fields, edges with the nodes that declared them, options). Argument problems are reported here
- * (FLX003, FLX005, FLX018, FLX026); graph and type checks happen in `workflow.ts`.
+ * (FLX003, FLX005, FLX018, FLX026); types are resolved in `resolve.ts`, graph and type checks run in `checks/`.
  */
 import { ts } from 'ts-morph';
 import type { RetryOptions } from '../../runtime/graph/decorators.js';

@@ -28,7 +28,7 @@ export class ProgramAnalysis {
     this.checker = program.getTypeChecker();
     const resolver = new DecoratorResolver(this.checker);
     this.extractor = new Extractor(resolver, this.checker, rootDir);
-    this.workflows = new WorkflowAnalyzer(this.checker, resolver, this.extractor, new TypeTools(this.checker), rootDir);
+    this.workflows = new WorkflowAnalyzer(this.checker, this.extractor, new TypeTools(this.checker), rootDir);
   }
 
   /**
@@ -44,10 +44,7 @@ export class ProgramAnalysis {
   /** Phase 2: checks extracted classes (node classes, then workflows); problems go to `out`. */
   check(classes: FileClasses, out: Diagnostic[]): WorkflowModel[] {
     const models: WorkflowModel[] = [];
-    for (const cls of classes.nodeClasses) {
-      const p = this.workflows.nodeClassProblem(cls as ts.ClassDeclaration & { name: ts.Identifier });
-      if (p) out.push(p);
-    }
+    for (const cls of classes.nodeClasses) this.workflows.checkNodeClass(cls as ts.ClassDeclaration & { name: ts.Identifier }, out);
     for (const raw of classes.workflows) {
       const res = this.workflows.workflow(raw);
       if (!res) continue;

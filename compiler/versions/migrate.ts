@@ -12,7 +12,7 @@
  * {@link planMigration} is the pure judgement; {@link migrateRun} applies it to a run of a checkpoint store
  * (SQLite, memory) with the store's one atomic `migrate`.
  */
-import { InvalidArgumentError, MigrationBlockedError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
+import { InvalidArgumentError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError, leasedReason, type MigrationBlocker } from '../../runtime/core/errors.js';
 import type { TypeProbe } from './check.js';
 import { compareVersions, type VersionChange } from './compare.js';
 import type { GraphVersion, VersionsRecord } from './record.js';
@@ -24,15 +24,7 @@ export interface PendingWork {
 }
 
 /** One thing that keeps a run from moving. */
-export interface BlockingItem {
-  /** The pending item's id, or the join group of a parked arrival. */
-  item?: string;
-  /** The node it is for (as named in the run's version). */
-  node?: string;
-  /** The context field, for a merge strategy change. */
-  field?: string;
-  reason: string;
-}
+export type BlockingItem = MigrationBlocker;
 
 export interface MigrationPlan {
   workflow: string;
@@ -92,17 +84,30 @@ export function blockingLines(plan: MigrationPlan): string {
   return plan.blocking.map((b) => `  ${b.item !== undefined ? `${b.item}: ` : ''}${b.reason}`).join('\n');
 }
 
-/** A checkpoint store as {@link migrateRun} uses it (`CheckpointStore` is one). */
+/**
+ * A store as {@link migrateRun} uses it: a checkpoint store (`CheckpointStore` is one), or a distributed backend
+ * through `migratableBackend(backend)` (runtime/distributed/migratable.ts).
+ */
 export interface MigratableStore {
+  /** The statuses of a run that can be moved (default `running` and `failed`, a checkpoint's open ones). */
+  readonly openStatuses?: readonly string[];
   load(runId: string): Promise<
     | {
         readonly run: { readonly workflow: string; readonly fingerprint: string; readonly status: string };
-        readonly items: PendingWork['items'];
+        /** Every pending item; `leasedBy`: the worker holding its lease right now (distributed stores). */
+        readonly items: ReadonlyArray<{ readonly id: string; readonly node: string; readonly leasedBy?: string }>;
         readonly arrivals: PendingWork['arrivals'];
       }
     | undefined
   >;
-  migrate(runId: string, migration: { from: string; to: string; renames: Readonly<Record<string, string>> }): Promise<void>;
+  /**
+   * Moves the run atomically. `expect`: the pending item ids judged (a store that can change meanwhile refuses with
+   * `MigrationChangedError` when they are not the run's any more); `leases`: whether a leased item blocks the move.
+   */
+  migrate(
+    runId: string,
+    migration: { from: string; to: string; renames: Readonly<Record<string, string>>; expect: readonly string[]; leases: 'keep' | 'block' },
+  ): Promise<void>;
 }
 
 export interface MigrateRunOptions {
@@ -133,17 +138,44 @@ export function findVersion(record: VersionsRecord, workflow: string, id: string
   return v;
 }
 
+/** How often {@link migrateRun} judges a run again that changed while it was judged. */
+const MIGRATE_ATTEMPTS = 5;
+
 /**
- * Moves the checkpointed run `runId` to version `to` (default: the newest on record) when that is type-safe:
- * rewrites its pending items' node names and its fingerprint in one store transaction. Otherwise throws
- * `MigrationBlockedError` listing the blocking items, and writes nothing. Returns the plan (nothing to do when the
- * run already is on `to`). Unknown run: `RunNotFoundError`; finished run: `RunStateError`; a version or rename not
- * on record: `InvalidArgumentError`.
+ * Whether the commit of a step of `plan.from` that is in flight while the run moves stays valid on `plan.to`: no
+ * rename and no unsafe change, so every item such a commit can enqueue is for a node `to` has, with an input it
+ * accepts. Otherwise a leased item blocks the move.
+ */
+export function keepsLeases(plan: MigrationPlan): boolean {
+  return Object.keys(plan.renames).length === 0 && plan.changes.every((c) => c.safe);
+}
+
+/**
+ * Moves the open run `runId` to version `to` (default: the newest on record) when that is type-safe: rewrites its
+ * pending items' node names and its fingerprint in one store operation. Otherwise throws `MigrationBlockedError`
+ * listing the blocking items, and writes nothing. Returns the plan (nothing to do when the run already is on `to`).
+ * Unknown run: `RunNotFoundError`; finished run: `RunStateError`; a version or rename not on record:
+ * `InvalidArgumentError`.
+ *
+ * On a distributed store (`migratableBackend(backend)`) an item leased to a worker blocks the move unless
+ * {@link keepsLeases} (the old version's commit of it would not fit the target); a run whose items changed between
+ * the judgement and the move (`MigrationChangedError`) is judged again, up to 5 times.
  */
 export async function migrateRun(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(store, runId, opts);
+    } catch (err) {
+      if (!(err instanceof MigrationChangedError) || attempt >= MIGRATE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {
   const cp = await store.load(runId);
-  if (!cp) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
-  if (cp.run.status !== 'running' && cp.run.status !== 'failed') throw new RunStateError(`run ${runId} is ${cp.run.status}; only an open run can be migrated`);
+  if (!cp) throw new RunNotFoundError(`no run ${runId} in the store`);
+  const open = store.openStatuses ?? ['running', 'failed'];
+  if (!open.includes(cp.run.status)) throw new RunStateError(`run ${runId} is ${cp.run.status}; only an open (${open.join(' or ')}) run can be migrated`);
   const workflow = cp.run.workflow;
   const versions = versionsOf(opts.record, workflow);
   const to = opts.to === undefined ? versions[versions.length - 1]! : findVersion(opts.record, workflow, opts.to);
@@ -151,9 +183,20 @@ export async function migrateRun(store: MigratableStore, runId: string, opts: Mi
   const probe = opts.probe;
   const accepts: Accepts = (file, a, b) => (probe ? probe(file, [[a, b]])[0] === true : false);
   const plan = planMigration(workflow, from, to, opts.rename ?? {}, cp, accepts);
-  if (plan.blocking.length > 0) {
-    throw new MigrationBlockedError(`run ${runId} cannot move from ${workflow} version ${from.id} to ${to.id}:\n${blockingLines(plan)}`);
+  const keep = keepsLeases(plan);
+  if (!keep && from.id !== to.id) {
+    for (const it of cp.items) {
+      if (it.leasedBy !== undefined) plan.blocking.push({ item: it.id, node: it.node, reason: leasedReason(it.leasedBy, from.id) });
+    }
   }
-  if (!opts.dryRun && from.id !== to.id) await store.migrate(runId, { from: from.id, to: to.id, renames: plan.renames });
+  if (plan.blocking.length > 0) {
+    const err = new MigrationBlockedError(`run ${runId} cannot move from ${workflow} version ${from.id} to ${to.id}:\n${blockingLines(plan)}`);
+    err.blocking = plan.blocking;
+    throw err;
+  }
+  if (!opts.dryRun && from.id !== to.id) {
+    await store.migrate(runId, { from: from.id, to: to.id, renames: plan.renames, expect: cp.items.map((it) => it.id), leases: keep ? 'keep' : 'block' });
+  }
   return plan;
 }
+

@@ -65,8 +65,38 @@ export class InvalidScheduleError extends InvalidArgumentError {
 }
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
-/** Moving a run to another graph version is not type-safe: the message lists the blocking items. */
-export class MigrationBlockedError extends defineError('MigrationBlockedError', 'FLOXIDE_MIGRATION_BLOCKED') {}
+/** One thing that keeps a run from moving to another graph version (see {@link MigrationBlockedError.blocking}). */
+export interface MigrationBlocker {
+  /** The pending item's id, or the join group of a parked arrival. */
+  readonly item?: string;
+  /** The node it is for (as named in the run's version). */
+  readonly node?: string;
+  /** The context field, for a merge strategy change. */
+  readonly field?: string;
+  readonly reason: string;
+}
+
+/** Why an item leased to `worker` blocks a move from version `from` that does not keep leases (the compiler's and the stores' words). */
+export function leasedReason(worker: string, from: string): string {
+  return `leased by worker ${worker}, whose commit would follow version ${from}: let it finish (or stop that version's workers) and migrate again`;
+}
+
+/** Moving a run to another graph version is not type-safe (or not now): the message lists the blocking items. */
+export class MigrationBlockedError extends defineError('MigrationBlockedError', 'FLOXIDE_MIGRATION_BLOCKED') {
+  /** The blocking items, as data (empty when the store could not say). */
+  blocking: readonly MigrationBlocker[] = [];
+}
+/**
+ * A run changed between the judgement of its move to another graph version and the move (a step committed in
+ * between): nothing was written; judge it again (`migrateRun` does, a few times). A kind of {@link MigrationBlockedError}.
+ */
+export class MigrationChangedError extends MigrationBlockedError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MigrationChangedError';
+    (this as { code: string }).code = 'FLOXIDE_MIGRATION_CHANGED';
+  }
+}
 /** No schedule has this id. */
 export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 'FLOXIDE_SCHEDULE_NOT_FOUND') {}
 
@@ -161,6 +191,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   InvalidScheduleError,
   ScheduleNotFoundError,
   MigrationBlockedError,
+  MigrationChangedError,
 };
 
 /** Turns stored error data back into an Error (the Floxide subclass when the name is one of ours). */

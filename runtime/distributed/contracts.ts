@@ -21,6 +21,7 @@ import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
+import type { VersionMove } from '../engine/migration.js';
 
 export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
@@ -217,6 +218,11 @@ export interface RunInfoStore {
  * a wait's timeout) or, for a wait, as soon as a signal is given to it.
  */
 export type WorkItemStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'parked' | 'completed' | 'failed' | 'dead_lettered' | 'dropped';
+
+/** True for the states of an outstanding item (pending, in progress, waiting retry, parked): what a run still holds. */
+export function isOutstanding(status: WorkItemStatus | undefined): boolean {
+  return status === 'pending' || status === 'in_progress' || status === 'waiting_retry' || status === 'parked';
+}
 
 export interface WorkItemState {
   readonly runId: string;
@@ -563,7 +569,16 @@ export interface StepCommit {
    * enqueued as usual and `next` is absent. A backend may always decline (it never has to hand off). Workers bound
    * how many hand-offs in a row one chain gets, so other runs waiting for a slot are not starved.
    */
-  readonly handoff?: { readonly workerId: string; readonly leaseMs: number };
+  readonly handoff?: {
+    readonly workerId: string;
+    readonly leaseMs: number;
+    /**
+     * The graph version the step ran on (the lease's fingerprint): the hand-off is granted only while the run is
+     * still on it, so a run moved to another version meanwhile ({@link RunMigrator.migrate}) goes to that version's
+     * workers. Omitted: not checked.
+     */
+    readonly fingerprint?: string;
+  };
   /**
    * With a `failed` outcome only, for a lease whose stored item could not be decoded ({@link LeasedItem.corrupt}):
    * the item its dead letter keeps instead of the stored text (the lease's `{ node, id, input: null }`), so that
@@ -674,16 +689,86 @@ export interface SignalReceiver {
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
    * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
-   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received).
+   * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
+   * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */
-  signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;
+  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
+}
+
+/** Options of {@link SignalReceiver.signal}. */
+export interface SignalOptions {
+  /** The workflow the run must be a run of (the sender's): another one is `RunStateError`. */
+  readonly workflow?: string;
 }
 
 /** True when `backend` implements {@link SignalReceiver}. */
 export function supportsSignals<B extends object = DistributedBackend>(backend: B): backend is B & SignalReceiver {
   return typeof (backend as Partial<SignalReceiver>).signal === 'function';
+}
+
+/**
+ * A backend's move of an open run to another graph version ({@link RunMigrator.migrate}): the run's pending items
+ * are renamed and its fingerprint set, so that workers of `to` claim it from then on.
+ */
+export interface RunMigration extends VersionMove {
+  /**
+   * The ids of every outstanding item (pending, leased, waiting retry, parked) the caller judged. When given, the
+   * store refuses with `MigrationChangedError` (writing nothing) unless the run's outstanding items are exactly
+   * these: a commit that ran between the judgement and the move is never moved unjudged. Omitted: not checked.
+   */
+  readonly expect?: readonly string[];
+  /**
+   * Items of the run leased to a worker: `keep` (their holders' commits stay valid on `to`: the move is a safe
+   * change, see docs/deploying.md) or `block` (refused with `MigrationBlockedError` listing them, nothing written:
+   * an old version's commit could enqueue items for nodes `to` renamed or removed). Default `block`.
+   */
+  readonly leases?: 'keep' | 'block';
+}
+
+/** Throws `InvalidArgumentError` unless `m` is a {@link RunMigration} (every backend's `migrate` checks it first). */
+export function assertMigration(m: RunMigration): void {
+  if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('a migration is { from, to, renames, expect?, leases? }');
+  assertString(m.from, 'from');
+  assertString(m.to, 'to');
+  const r = m.renames as unknown;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || Object.entries(r).some(([k, v]) => k === '' || typeof v !== 'string' || v === '')) {
+    throw new InvalidArgumentError('renames must map node names to node names');
+  }
+  if (m.expect !== undefined && (!Array.isArray(m.expect) || m.expect.some((id) => typeof id !== 'string'))) throw new InvalidArgumentError('expect must be an array of item ids');
+  if (m.leases !== undefined && m.leases !== 'keep' && m.leases !== 'block') throw new InvalidArgumentError(`leases must be 'keep' or 'block', got ${JSON.stringify(m.leases)}`);
+}
+
+/** One parked join arrival, as {@link RunMigrator.parkedArrivals} reports it. */
+export interface ParkedArrival {
+  readonly group: string;
+  /** Its join node; undefined for a held item. */
+  readonly node: string | undefined;
+}
+
+/**
+ * Moving open runs between graph versions (`floxide runs migrate`, and workers that accept an older version): the
+ * memory, Redis and Postgres backends implement it. What is type-safe is the compiler's judgement
+ * (`compiler/versions/migrate.ts` `migrateRun`, over {@link migratableBackend}); the backend applies it atomically.
+ */
+export interface RunMigrator {
+  /** The run's parked join arrivals (groups not complete yet). Throws `RunNotFoundError` for an unknown run. */
+  parkedArrivals(runId: string): Promise<ParkedArrival[]>;
+  /**
+   * One atomic operation (one Lua script, one SQL function): checks that the run is open (`running` or `paused`,
+   * else `RunStateError`), on `from` (else `FingerprintMismatchError`), that its outstanding items are the ones
+   * judged ({@link RunMigration.expect}, else `MigrationChangedError`) and, unless `leases` is `keep`, that none is
+   * leased (else `MigrationBlockedError` naming them and their workers); then renames the pending items' nodes
+   * ({@link renamedItem}) and sets the run's fingerprint (Redis: the run moves to the claim ring of `to`; Postgres:
+   * its rotation row's version). Nothing is written when a check fails.
+   */
+  migrate(runId: string, migration: RunMigration): Promise<void>;
+}
+
+/** True when `backend` implements {@link RunMigrator}. */
+export function supportsMigration<B extends object = DistributedBackend>(backend: B): backend is B & RunMigrator {
+  return typeof (backend as Partial<RunMigrator>).parkedArrivals === 'function' && typeof (backend as Partial<RunMigrator>).migrate === 'function';
 }
 
 /** What workers and the orchestrator use: every store, one backend. */

@@ -12,6 +12,7 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { ParkedGroups } from '../engine/joins.js';
+import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
@@ -60,6 +61,12 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  isOutstanding,
+  assertMigration,
+  type ParkedArrival,
+  type RunMigration,
+  type RunMigrator,
+  type SignalOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
@@ -78,7 +85,8 @@ export interface MemoryBackendOptions {
 
 interface MemItem {
   readonly itemId: string;
-  readonly node: string;
+  /** Rewritten by a migration's renames. */
+  node: string;
   /** Rewritten once for a parked wait: its signal is added as `received`. */
   json: string;
   status: WorkItemStatus;
@@ -102,7 +110,8 @@ interface MemItem {
 interface MemRun {
   readonly runId: string;
   readonly workflow: string;
-  readonly fingerprint: string;
+  /** Set by a migration. */
+  fingerprint: string;
   readonly inputJson: string;
   readonly contextJson: string;
   readonly createdAt: number;
@@ -155,7 +164,7 @@ function errorRecordJson(it: { readonly itemId: string; readonly node: string },
  * A {@link DistributedBackend} kept in this process's memory. Several workers (async loops) in one process can share
  * one instance; it is not shared across processes.
  */
-export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
+export class MemoryBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator {
   readonly kind = 'memory';
   private readonly clock: () => number;
   private readonly runs = new Map<string, MemRun>();
@@ -480,11 +489,47 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const run = this.runOrThrow(runId);
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
-      if (it.status === 'pending' || it.status === 'in_progress' || it.status === 'waiting_retry' || it.status === 'parked') {
+      if (isOutstanding(it.status)) {
         out.push({ ...decodeStoredWork(it.json, { runId, itemId: it.itemId, node: it.node }), state: this.stateOf(run, it) });
       }
     }
     return out;
+  }
+
+  // ---- RunMigrator
+
+  async parkedArrivals(runId: string): Promise<ParkedArrival[]> {
+    this.open();
+    return this.runOrThrow(runId).groups.groupNodes();
+  }
+
+  async migrate(runId: string, m: RunMigration): Promise<void> {
+    this.open();
+    assertMigration(m);
+    const run = this.runOrThrow(runId);
+    if (run.status !== 'running' && run.status !== 'paused') throw replyError({ code: 'final', runId, op: 'migrate', status: run.status });
+    if (run.fingerprint !== m.from) throw replyError({ code: 'migration_version', runId, from: m.from, existing: run.fingerprint });
+    const now = this.clock();
+    const outstanding = [...run.items.values()].filter((it) => isOutstanding(it.status));
+    if (m.expect !== undefined) {
+      const expect = new Set(m.expect);
+      const odd = outstanding.find((it) => !expect.has(it.itemId)) ?? (outstanding.length !== expect.size ? { itemId: [...expect].find((id) => !isOutstanding(run.items.get(id)?.status))! } : undefined);
+      if (odd) throw replyError({ code: 'migration_changed', runId, item: odd.itemId });
+    }
+    if (m.leases !== 'keep') {
+      const leased = outstanding.filter((it) => it.status === 'in_progress' && it.leaseExpiresAt! > now);
+      if (leased.length > 0) throw replyError({ code: 'migration_leased', runId, from: m.from, to: m.to, leased: leased.map((it) => ({ item: it.itemId, node: it.node, worker: it.workerId! })) });
+    }
+    for (const it of outstanding) {
+      const item = copy<EngineItem>(it.json, 'work item');
+      const moved = renamedItem(item, m.renames);
+      if (moved === item) continue;
+      it.json = canonicalJson(moved);
+      it.node = moved.node;
+      it.updatedAt = now;
+    }
+    run.fingerprint = m.to;
+    run.updatedAt = now;
   }
 
   // ---- WorkItemStateStore
@@ -761,7 +806,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
           }
         }
         // Hand-off: the one new successor is the only item of its run waiting to be claimed.
-        if (handoff && enqueued.length === 1 && plan.items.length === 1 && plan.arrivals.length === 0 && run.status === 'running' && run.ready.length === 1) {
+        if (handoff && enqueued.length === 1 && plan.items.length === 1 && plan.arrivals.length === 0 && run.status === 'running' && run.ready.length === 1 && (handoff.fingerprint === undefined || handoff.fingerprint === run.fingerprint)) {
           next = this.lease(run, run.items.get(run.ready.shift()!)!, handoff.workerId, handoff.leaseMs, now);
         }
         if (run.ready.length === 0 && run.leased.size === 0 && run.delayed.size === 0 && run.waits.size === 0) {
@@ -841,10 +886,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const { payload: json } = planSignal(runId, name, payload, key);
+    const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
     const run = this.runOrThrow(runId);
+    if (workflow !== undefined && run.workflow !== workflow) throw replyError({ code: 'other_workflow', runId, workflow, actual: run.workflow });
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
     this.assertNotFinal(run, 'signal');

@@ -161,11 +161,8 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     let value: unknown = payload;
     if (this.signalNodes && this.wf) value = checkSignal(this.signalNodes, this.wf.def.name, name, payload);
     else if (this.wf) checkSignalName(this.wf.def, name);
-    if (this.wf) {
-      const rec = await this.run(runId);
-      if (rec.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${rec.workflow}, not of ${this.wf.def.name}`);
-    }
-    return backend.signal(runId, name, value, options.key);
+    // the store checks the run's workflow in the same atomic operation (no read before)
+    return backend.signal(runId, name, value, options.key, this.wf ? { workflow: this.wf.def.name } : undefined);
   }
 
   /** Signals in the run's mailbox that no wait took yet (empty for a backend that takes no signals). */

@@ -7,6 +7,9 @@
 import {
   CorruptStateError,
   FingerprintMismatchError,
+  MigrationBlockedError,
+  MigrationChangedError,
+  leasedReason,
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
@@ -29,8 +32,22 @@ export type StoreReply =
   | { readonly code: 'workflow_mismatch'; readonly runId: string; readonly workflow: string; readonly existing: string }
   | { readonly code: 'fingerprint_mismatch'; readonly runId: string; readonly fingerprint: string; readonly existing: string }
   | { readonly code: 'input_mismatch'; readonly runId: string }
+  /** A signal for a run of another workflow than the sender's. */
+  | { readonly code: 'other_workflow'; readonly runId: string; readonly workflow: string; readonly actual: string }
   /** No schedule has this id. */
   | { readonly code: 'schedule_not_found'; readonly id: string }
+  /** A migration of a run that is not on the version it was judged on. */
+  | { readonly code: 'migration_version'; readonly runId: string; readonly from: string; readonly existing: string }
+  /** A migration of a run whose outstanding items are not the ones judged (`item`: one that differs). */
+  | { readonly code: 'migration_changed'; readonly runId: string; readonly item: string }
+  /** A migration that does not keep leases, of a run with items leased to workers. */
+  | {
+      readonly code: 'migration_leased';
+      readonly runId: string;
+      readonly from: string;
+      readonly to: string;
+      readonly leased: ReadonlyArray<{ readonly item: string; readonly node: string; readonly worker: string }>;
+    }
   /** The backend was closed. */
   | { readonly code: 'closed'; readonly backend: string }
   /** A reply this code does not know (a store of another version, or a bug). */
@@ -51,6 +68,18 @@ export function replyError(r: StoreReply): FloxideError {
       return new FingerprintMismatchError(`run ${r.runId} was started by graph ${r.existing}, not ${r.fingerprint}: run floxide build or use another run id`);
     case 'input_mismatch':
       return new RunInputMismatchError(`run ${r.runId} already exists with a different input`);
+    case 'migration_version':
+      return new FingerprintMismatchError(`run ${r.runId} is on graph ${r.existing}, not ${r.from}: nothing was moved`);
+    case 'migration_changed':
+      return new MigrationChangedError(`run ${r.runId} changed while its move was judged (item ${r.item}): nothing was moved; judge it again`);
+    case 'migration_leased': {
+      const blocking = r.leased.map((l) => ({ item: l.item, node: l.node, reason: leasedReason(l.worker, r.from) }));
+      const err = new MigrationBlockedError(`run ${r.runId} cannot move from version ${r.from} to ${r.to}:\n${blocking.map((b) => `  ${b.item}: ${b.reason}`).join('\n')}`);
+      err.blocking = blocking;
+      return err;
+    }
+    case 'other_workflow':
+      return new RunStateError(`run ${r.runId} is a run of ${r.actual}, not of ${r.workflow}`);
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'closed':
@@ -72,4 +101,32 @@ function describe(v: unknown): string {
 export function runStatusOf(status: unknown, runId: string): RunStatus {
   if (!RUN_STATUSES.includes(status as RunStatus)) throw new CorruptStateError(`run ${runId} has an unknown status ${JSON.stringify(status)}`);
   return status as RunStatus;
+}
+
+/** What a backend's migrate script or function answers (`lua/migrate-3.lua`, `functions/migrate_run.sql`). */
+export type MigrationReply =
+  | { readonly code: 'ok' | 'not_found' }
+  | { readonly code: 'final'; readonly status: string }
+  | { readonly code: 'version'; readonly fingerprint: string }
+  | { readonly code: 'changed'; readonly item: string }
+  | { readonly code: 'leased'; readonly leased: ReadonlyArray<{ readonly item: string; readonly node: string; readonly worker: string }> };
+
+/** Throws the typed error of a migrate reply of run `runId` moving `from` -> `to` (nothing for `ok`). */
+export function checkMigrationReply(runId: string, m: { readonly from: string; readonly to: string }, r: MigrationReply): void {
+  switch (r.code) {
+    case 'ok':
+      return;
+    case 'not_found':
+      throw replyError({ code: 'not_found', runId });
+    case 'final':
+      throw replyError({ code: 'final', runId, op: 'migrate', status: r.status });
+    case 'version':
+      throw replyError({ code: 'migration_version', runId, from: m.from, existing: r.fingerprint });
+    case 'changed':
+      throw replyError({ code: 'migration_changed', runId, item: r.item });
+    case 'leased':
+      throw replyError({ code: 'migration_leased', runId, from: m.from, to: m.to, leased: r.leased });
+    default:
+      throw replyError({ code: 'unexpected', what: 'migrate', reply: r });
+  }
 }

@@ -11,12 +11,15 @@ export interface SignalPlan {
   /** The payload as canonical JSON (`null` for undefined). */
   readonly payload: string;
   readonly key: string | undefined;
+  /** The workflow the run must be a run of, when the sender said. */
+  readonly workflow: string | undefined;
 }
 
 /** Validates and encodes one signal. Throws `InvalidArgumentError` (nothing sent, nothing changed) for bad input. */
-export function planSignal(runId: string, name: string, payload: unknown, key: string | undefined): SignalPlan {
+export function planSignal(runId: string, name: string, payload: unknown, key: string | undefined, workflow?: string): SignalPlan {
   assertRunId(runId);
   assertString(name, 'signal name');
   if (key !== undefined) assertString(key, 'signal key');
-  return { runId, name, payload: canonicalJson(payload ?? null), key };
+  if (workflow !== undefined) assertString(workflow, 'workflow');
+  return { runId, name, payload: canonicalJson(payload ?? null), key, workflow };
 }

@@ -18,7 +18,7 @@ export interface StepCommitPlan {
   readonly leaseToken: string;
   readonly plan: CommitPlan;
   /** The hand-off request, its lease rounded up to whole ms ({@link StepCommit.handoff}). */
-  readonly handoff: { readonly workerId: string; readonly leaseMs: number } | undefined;
+  readonly handoff: { readonly workerId: string; readonly leaseMs: number; readonly fingerprint: string | undefined } | undefined;
   /** Canonical JSON of {@link StepCommit.deadLetterItem}: what the dead letter keeps instead of the stored item. */
   readonly deadLetterItem: string | undefined;
 }
@@ -33,6 +33,7 @@ export function planStepCommit(commit: StepCommit): StepCommitPlan {
     if (typeof h !== 'object' || h === null) throw new InvalidArgumentError('handoff must be { workerId, leaseMs }');
     assertWorkerId(h.workerId);
     assertPositiveMs(h.leaseMs, 'handoff.leaseMs');
+    if (h.fingerprint !== undefined) assertString(h.fingerprint, 'handoff.fingerprint');
   }
   const dead = commit.deadLetterItem;
   if (dead !== undefined) {
@@ -45,7 +46,7 @@ export function planStepCommit(commit: StepCommit): StepCommitPlan {
     itemId: commit.itemId,
     leaseToken: commit.leaseToken,
     plan,
-    handoff: h === undefined ? undefined : { workerId: h.workerId, leaseMs: Math.ceil(h.leaseMs) },
+    handoff: h === undefined ? undefined : { workerId: h.workerId, leaseMs: Math.ceil(h.leaseMs), fingerprint: h.fingerprint },
     deadLetterItem: dead === undefined ? undefined : canonicalJson(dead),
   };
 }

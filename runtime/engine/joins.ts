@@ -158,6 +158,13 @@ export class ParkedGroups {
     return out;
   }
 
+  /** Each parked arrival's group and join node (the group's, undefined while only holds are parked), by group then index. */
+  groupNodes(): Array<{ group: string; node: string | undefined }> {
+    const out: Array<{ group: string; node: string | undefined }> = [];
+    for (const [group, g] of this.groups) for (let i = 0; i < g.parked.size; i++) out.push({ group, node: g.node });
+    return out;
+  }
+
   clear(): void {
     this.groups.clear();
   }

@@ -12,6 +12,7 @@ import type { SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
+import { renamedItem, type VersionMove } from '../engine/migration.js';
 
 export type { PendingSignal, SignalDelivery, RetriedAttempt, StepHistoryEntry };
 
@@ -120,22 +121,9 @@ export interface CheckpointFailedStep extends StepHistoryEntry {
 }
 
 /** What {@link CheckpointStore.migrate} does to a run: move it from graph `from` to graph `to`. */
-export interface CheckpointMigration {
-  /** The fingerprint the run must have now (else `FingerprintMismatchError`, nothing written). */
-  readonly from: string;
-  /** The fingerprint it gets. */
-  readonly to: string;
-  /** Old node name -> new node name: pending items (and settlement items' arrivals) for `old` are rewritten to `new`. */
-  readonly renames: Readonly<Record<string, string>>;
-}
+export type CheckpointMigration = VersionMove;
 
-/** A pending item with its node names moved by `renames` (the item itself when nothing changes). */
-export function renamedItem(item: EngineItem, renames: Readonly<Record<string, string>>): EngineItem {
-  const to = (n: string | undefined) => (n !== undefined && Object.hasOwn(renames, n) ? renames[n] : n);
-  const settle = item.settle?.some((a) => to(a.node) !== a.node) ? item.settle.map((a) => ({ ...a, node: to(a.node) })) : item.settle;
-  if (to(item.node) === item.node && settle === item.settle) return item;
-  return { ...item, node: to(item.node)!, ...(settle ? { settle } : {}) };
-}
+export { renamedItem };
 
 /**
  * The step history records of one step: each retried attempt (`retry`), then the attempt that ended it with

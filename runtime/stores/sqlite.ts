@@ -146,6 +146,9 @@ interface StepRow {
 const STATUSES: ReadonlySet<string> = new Set(CHECKPOINT_STATUSES);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
+/** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
+const MAX_RUN_NOS = 1024;
+
 /** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */
 const MAX_TRACKED_RUNS = 64;
 
@@ -211,7 +214,7 @@ function notConsumed(id: string): string {
 export class SqliteCheckpointStore implements CheckpointStore {
   readonly db: Db;
   private readonly s: Record<
-    | 'getRun' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
+    | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
@@ -228,6 +231,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly inlinePages: number;
   /** Runs this store loaded and keeps committing to, as the journal leaves them (see {@link RunTrack}). */
   private readonly tracks = new Map<string, RunTrack>();
+  /** The run_no of runs this store wrote to lately (see {@link runNoOf}). */
+  private readonly runNos = new Map<string, number>();
   /** A background checkpoint failure nobody was told about yet: the next write throws it. */
   private pendingError: StoreError | undefined;
   private onBackgroundError: ((err: StoreError) => void) | undefined;
@@ -282,6 +287,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.history = new SqliteHistory(this.db);
     this.s = {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
+      getRunNo: p('SELECT run_no FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
       insertRun: p(
         `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
@@ -291,9 +297,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
       // 2^39 and stay unique through floxide_journal_named (see migration 003).
       // The history columns (node ... retries: migration 006) ride in the same row: see sqlite-history.ts.
+      // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
       insertNumbered: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status = 'running'
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
@@ -301,7 +308,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
                 r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         FROM floxide_runs AS r WHERE r.run_id = ? AND r.status = 'running'
+         FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
       numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + ? WHERE r.run_id = ?'),
@@ -654,12 +661,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private insertStep(runId: string, c: CheckpointStepCommit, items: readonly EngineItem[], created: EngineItem[]): CheckpointCommitResult {
     const delta = c.delta === undefined ? null : toJson(c.delta, 'the context delta');
     const text = toJson(items, 'the work items');
+    const no = this.runNoOf(runId);
+    if (no === undefined) throw new RunNotFoundError(`no run ${runId}`);
     const n = numberedItem(c.itemId);
     const h = this.history.columns(c.history);
     const r =
       n >= 0
-        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], runId)
-        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], runId);
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId);
@@ -682,6 +691,20 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.s.deleteGroupArrivals.run(runId, a.group);
     this.s.deleteGroup.run(runId, a.group);
     created.push(parseItem(settlementItemJson(a.group, g.node ?? undefined, parked), runId));
+  }
+
+  /**
+   * The run_no of run `runId` (undefined: no such run), remembered for the runs this store wrote to lately. A run's
+   * run_no never changes: run ids are unique, runs are never deleted and run_no is AUTOINCREMENT (never reused).
+   */
+  private runNoOf(runId: string): number | undefined {
+    let no = this.runNos.get(runId);
+    if (no !== undefined) return no;
+    no = (this.s.getRunNo.get(runId) as { run_no: number } | undefined)?.run_no;
+    if (no === undefined) return undefined;
+    if (this.runNos.size >= MAX_RUN_NOS) this.runNos.delete(this.runNos.keys().next().value!);
+    this.runNos.set(runId, no);
+    return no;
   }
 
   private requireRun(runId: string): RunRow {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/cli.js';
+import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const cliSource = path.join(repo, 'cli/cli.ts');
@@ -19,10 +19,8 @@ let dir: string;
 
 /** In-process run (same code path as the binary, without paying a process start per assertion). */
 async function floxideIn(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { cwd: dir, color: false, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
+  const r = await cliCaptured(args, { cwd: dir });
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 function floxide(args: string[], cwd = dir) {
@@ -189,7 +187,38 @@ describe('floxide build', () => {
       const r = await floxideIn(['build']);
       expect(r.code).toBe(0);
       expect(r.stderr.split('\n').filter((l) => l.startsWith('floxide: analysed'))).toEqual(['floxide: analysed 1/62 files', 'floxide: analysed 16/62 files', 'floxide: analysed 31/62 files', 'floxide: analysed 47/62 files', 'floxide: analysed 62/62 files']);
+      // Plain text: no bar, no control sequences.
+      expect(r.stderr).not.toMatch(/\x1b|\r|\[/);
       expect((await floxideIn(['build', 'src/flow.ts'])).stderr).toBe('');
+    } finally {
+      rmSync(many, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!hasScript)('draws a bar on a terminal for a build of many files, ending full, then clears it (and none for a few files)', async () => {
+    const many = path.join(dir, 'src/many');
+    mkdirSync(many, { recursive: true });
+    for (let i = 0; i < 60; i++) writeFileSync(path.join(many, `m${i}.ts`), `export const n${i} = ${i};\n`);
+    try {
+      const tty = await floxideInTerminal(['build'], dir);
+      expect(tty.code, tty.raw).toBe(0);
+      const frames = [...tty.raw.matchAll(/floxide: analysed \[([\u2588\u2591]{40})\] (\d+)\/62 files/g)];
+      expect(frames.length, tty.raw).toBeGreaterThan(0);
+      // The last frame is the finished bar: all 62 files, the bar full.
+      const last = frames[frames.length - 1];
+      expect([last[2], last[1]]).toEqual(['62', '\u2588'.repeat(40)]);
+      // The bar is the terminal version of the progress: none of the plain lines.
+      expect(tty.raw).not.toMatch(/floxide: analysed \d+\/62 files/);
+      // Cleared: the screen keeps what the build printed, and no line of the bar; the cursor is shown again.
+      const screen = screenOf(tty.raw);
+      expect(screen.filter((l) => l.includes('floxide: analysed'))).toEqual([]);
+      expect(screen).toHaveLength(1);
+      expect(screen[0]).toMatch(/^floxide: 1 workflow\(s\) in 1 module\(s\): 0 written, 1 unchanged \(\d+ ms\)$/);
+      expect(tty.raw.lastIndexOf('\x1b[?25h')).toBeGreaterThan(tty.raw.lastIndexOf(last[0]));
+
+      const few = await floxideInTerminal(['build', 'src/flow.ts'], dir);
+      expect(few.code, few.raw).toBe(0);
+      expect(few.raw).not.toContain('floxide: analysed');
     } finally {
       rmSync(many, { recursive: true, force: true });
     }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/cli.js';
+import { cliCaptured } from './run-cli.js';
 import { pack } from '../package/install.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,10 +30,8 @@ afterAll(() => {
 });
 
 async function init(args: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['init', ...args], { cwd, color: false, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
+  const r = await cliCaptured(['init', ...args], { cwd });
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 /** Installs the tarball as node_modules/floxide and links every other package (and bin) from the repository. */

@@ -9,11 +9,11 @@ import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { runCli } from '../../cli/cli.js';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
 import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
 import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
 import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
+import { cliCaptured } from './run-cli.js';
 
 const fixtures = path.resolve(__dirname, '../fixtures/migrate');
 const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-migrate-'));
@@ -21,12 +21,7 @@ const db = join(dir, 'runs.db');
 const versions = join(dir, 'orders.floxide.versions.json');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 beforeAll(async () => {
   // One versions file holding v1 then v2, as two successive builds of one source file keep them.
@@ -44,7 +39,7 @@ describe('floxide runs migrate', () => {
   it('refuses bad usage with exit 2', async () => {
     expect((await cli('runs', 'migrate', '--store', `sqlite:${db}`, '--versions', versions)).code).toBe(2);
     expect((await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b')).err).toMatch(/expected old=new/);
-    expect((await cli('runs', 'migrate', '--all', '--store', 'redis://127.0.0.1:6379', '--versions', versions)).code).toBe(2);
+    expect((await cli('runs', 'migrate', '--all', '--store', 'ftp://127.0.0.1', '--versions', versions)).code).toBe(2);
     const unknown = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=nope');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/has no node nope/);

@@ -16,6 +16,7 @@ import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
 import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
 import { VoteFlow } from '../fixtures/signals/flows.js';
 import { VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { cliCaptured } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-sqlite-'));
 const file = join(dir, 'runs.db');
@@ -23,12 +24,7 @@ const store = `sqlite:${file}`;
 let writer: SqliteCheckpointStore;
 let voting: Promise<string>;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 20));

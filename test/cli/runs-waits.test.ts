@@ -6,23 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, MemoryBackend, Worker } from 'floxide';
 import { VirtualClock } from 'floxide/testing';
-import { runCli } from '../../cli/cli.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
 import { until } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
 
 const T = Date.UTC(2026, 0, 1);
 const backend = new MemoryBackend({ clock: () => T });
 const workers: Worker[] = [];
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false, connect: async () => backend });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv, { connect: async () => backend });
 
 const parked = async (runId: string) => (await backend.itemStates(runId)).some((s) => s.status === 'parked');
 

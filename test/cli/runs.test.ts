@@ -4,24 +4,19 @@
  * its own).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/cli.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
 import { postgresTamper, redisTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
+import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
 let backend: RedisBackend;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 beforeAll(async () => {
   backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
@@ -87,8 +82,19 @@ describe('floxide runs', () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
     expect(wait.err).toMatch(/cli-b is still running after 300 ms/);
-    // Not a terminal: progress as plain lines on stderr (a bar on a TTY).
+    // Not a terminal: progress as plain lines on stderr, no control sequences.
     expect(wait.err).toContain('floxide: run cli-b: 0/1 items done\n');
+    expect(wait.err).not.toMatch(/\x1b|\r/);
+  });
+
+  it.skipIf(!hasScript)('on a terminal, waits with a bar that it clears when the wait ends', async () => {
+    const tty = await floxideInTerminal(['runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '1500'], process.cwd());
+    expect(tty.code, tty.raw).toBe(1);
+    expect(tty.raw).toMatch(/floxide: run cli-b: \[\u2591{40}\] 0\/1 items done/);
+    expect(tty.raw).not.toContain('floxide: run cli-b: 0/1 items done');
+    // Cleared: only the outcome stays on the screen; the cursor is shown again.
+    expect(screenOf(tty.raw)).toEqual(['floxide runs: run cli-b is still running after 1500 ms']);
+    expect(tty.raw.lastIndexOf('\x1b[?25h')).toBeGreaterThan(tty.raw.lastIndexOf('items done'));
   });
 
   it('says clearly when the run id is unknown, the URL is bad or the store unreachable', async () => {

@@ -3,18 +3,13 @@
  * code path as the binary), each on state of its own; and `runs list --schedule` / `runs show` of a scheduled run.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/cli.js';
 import type { DistributedBackend, ScheduleStore } from '../../runtime/distributed/contracts.js';
 import { scheduleRunId } from '../../runtime/distributed/schedule-rules.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { ChainWorkflowDef, CountCtx, REAL_BACKENDS, openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, color: false });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliCaptured(argv);
 
 const opened: TestBackend[] = [];
 afterAll(async () => {

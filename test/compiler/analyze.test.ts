@@ -23,6 +23,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX003-non-literal.ts', 'FLX003', 9, 9],
   ['FLX005-bad-retry.ts', 'FLX005', 7, 10],
   ['FLX010-unknown-target.ts', 'FLX010', 7, 9],
+  ['FLX010-arm-target.ts', 'FLX010', 7, 23],
   ['FLX011-edge-type.ts', 'FLX011', 7, 9],
   ['FLX011-aliased-import.ts', 'FLX011', 8, 9],
   ['FLX012-fallback-type.ts', 'FLX012', 7, 19],
@@ -69,6 +70,15 @@ describe('compile-fail fixtures', () => {
   it('has a fixture for every code in the table (except FLX001/FLX004/FLX006, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
     const covered = new Set(cases.map((c) => c[1]));
     for (const code of Object.keys(DIAGNOSTIC_CODES)) if (code !== 'FLX001' && code !== 'FLX004' && code !== 'FLX006' && code !== 'FLX040' && !code.startsWith('FLX05')) expect(covered, code).toContain(code);
+  });
+
+  it('reports branch arms to a missing field or a method once each, and still checks the arms that reach a node', () => {
+    expect(diagsOf('FLX010-arm-target.ts').map((d) => [d.code, d.position!.line, d.position!.column, d.message])).toEqual([
+      ['FLX010', 7, 23, 'branch "small" edge target "smal" is not a field of ArmTargetWorkflow'],
+      ['FLX013', 8, 21, 'arm "big" of classify: variant Big is not assignable to small\'s input Small'],
+      ['FLX021', 9, 19, 'otherwise edge target "helper" of ArmTargetWorkflow is not a node: it is a method or accessor'],
+    ]);
+    expect(diagsOf('FLX010-arm-target.ts')[0].hint).toBe('did you mean "small"?');
   });
 
   it('FLX019 names a cycle with no way out once, and not a cycle with one', () => {

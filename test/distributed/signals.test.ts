@@ -103,6 +103,8 @@ describe.each(backends)('signals on %s', (_name, openBackend) => {
     // With the generated definition alone (no instance to check payloads), names are still checked.
     // @ts-expect-error: ApprovalFlow has no signal "nope"
     await expect(new Orchestrator(b, approval.def).signal(runId, 'nope', {})).rejects.toThrow(/has no signal "nope" \(its signals: "approval"\)/);
+    // a run of another workflow: refused by the store in the signal's own atomic operation, nothing changes
+    await expect(new Orchestrator(b, votes).signal(runId, 'vote', { vote: 'x' })).rejects.toThrow(new RunStateError(`run ${runId} is a run of ApprovalFlow, not of VoteFlow`));
     expect(await orch.pendingSignals(runId)).toEqual([]);
     await orch.cancel(runId);
     await expect(orch.signal(runId, 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);

@@ -23,6 +23,8 @@ import { ProbeOuterDef } from '../fixtures/tracing/flows.floxide.js';
 import { SlowWorkflow } from '../fixtures/distributed/flows.js';
 import { SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { until } from '../distributed/helpers.js';
+import { NestedNapFlow } from '../fixtures/signals/flows.js';
+import { NestedNapFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { memoryTracing, type SpanRecord } from './spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-tracing-'));
@@ -329,6 +331,25 @@ describe('node code and nested workflows in the trace', () => {
     } finally {
       await backend.close();
     }
+  });
+
+  it('a nested run that parks (a durable sleep): a span per attempt of the outer step, the first one parked', async () => {
+    const t = memoryTracing();
+    expect(await bindWorkflow(NestedNapFlowDef, new NestedNapFlow()).run(undefined, { ms: 30 }, { runId: 'napping', tracing: { tracerProvider: t.provider } })).toMatch(/^report: /);
+    const spans = t.spans();
+    const naps = steps(spans).filter((x) => x.attributes['floxide.run.id'] === 'napping' && x.attributes['floxide.node'] === 'nap');
+    expect(naps).toHaveLength(2);
+    const nested = runs(spans).filter((x) => x.name === 'floxide.run SleepFlow');
+    expect(nested.map((x) => [x.attributes['floxide.outcome'], x.parentSpanId])).toEqual([
+      ['parked', naps[0]!.spanId],
+      ['completed', naps[1]!.spanId],
+    ]);
+    expect(new Set(nested.map((x) => x.attributes['floxide.run.id'])).size).toBe(1);
+    // the nested steps hang under the nested run span of the attempt that ran them
+    for (const x of steps(spans).filter((x) => x.attributes['floxide.run.id'] === nested[0]!.attributes['floxide.run.id'])) {
+      expect(nested.map((n) => n.spanId)).toContain(x.parentSpanId);
+    }
+    expect(new Set(spans.map((x) => x.traceId)).size).toBe(1);
   });
 
   it('without tracing, node code sees no floxide span', async () => {

@@ -4,31 +4,28 @@
  * as it commits (the file's feed: `data_version` checks), its step history and context, pause and resume hidden
  * (local runs do not pause), and a cancel from the page that the file records.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
 import { RunStateError } from '../../runtime/core/errors.js';
-import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { openRunsStore } from '../../cli/store/open.js';
 import type { RunsStore } from '../../cli/store/runs-store.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { RetryWorkflow } from '../../examples/retry.js';
 import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
 
-const CHROMIUM = process.env.FLOXIDE_CHROMIUM ?? '/usr/bin/chromium';
-
-describe.skipIf(!existsSync(CHROMIUM))('floxide ui on sqlite:<file> in Chromium', () => {
+describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'floxide-ui-sqlite-'));
   const file = join(dir, 'runs.db');
   let writer: SqliteCheckpointStore;
   let runs: RunsStore;
-  let server: UiServer;
-  let browser: Browser;
+  let ui: UiInChromium;
   let page: Page;
   const gates = new Gates();
   const wf = bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(gates));
@@ -37,24 +34,21 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui on sqlite:<file> in Chromium'
     writer = new SqliteCheckpointStore(file);
     for (const id of ['done-a', 'done-b', 'done-c']) await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(0)).runWithCheckpoint(undefined, undefined, writer, id);
     runs = await openRunsStore(`sqlite:${file}`);
-    // A long poll period: what the page shows live comes from the file's event feed.
-    server = await startUiServer({ backend: runs, graphs: ['test/fixtures/ui/graphs'], livePollMs: 60_000 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage();
+    ui = await openUiInChromium(runs);
+    page = ui.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
     gates.open('review');
     gates.open('publish');
-    await server?.close();
+    await ui?.close();
     await runs?.close();
     await writer?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('pages the runs list newest first', async () => {
-    await page.goto(new URL('/?limit=2', server.url).toString());
+    await page.goto(ui.url('/?limit=2'));
     await page.locator('tr[data-run="done-c"]').waitFor();
     expect(await page.locator('tr[data-run]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run')))).toEqual(['done-c', 'done-b']);
     await page.locator('.pager button:has-text("Older"):not([disabled])').click();
@@ -65,7 +59,7 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui on sqlite:<file> in Chromium'
   it('keeps the page size and the filters of the address across pages', async () => {
     const rows = () => page.locator('tr[data-run]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-run')));
     const query = () => Object.fromEntries(new URL(page.url()).searchParams);
-    await page.goto(new URL('/?limit=1&workflow=RetryWorkflow&status=completed', server.url).toString());
+    await page.goto(ui.url('/?limit=1&workflow=RetryWorkflow&status=completed'));
     await page.locator('tr[data-run="done-c"]').waitFor();
     expect(await rows()).toEqual(['done-c']);
     // what is typed but not applied does not change the pages of the query shown
@@ -89,15 +83,14 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui on sqlite:<file> in Chromium'
   });
 
   it('follows a checkpointed run node by node, with its history and context, and cancels it from the page', async () => {
-    await page.goto(server.url);
+    await page.goto(ui.url('/'));
     await page.locator('tr[data-run="done-a"]').waitFor();
     // A run created while the list is open appears without a reload.
     const running = wf.runWithCheckpoint(new ReviewCtx(), 'cats', writer, 'sq-review').catch((err: unknown) => err);
     const row = page.locator('tr[data-run="sq-review"]');
     await row.waitFor();
     expect(await row.locator('[data-status]').textContent()).toBe('running');
-    await row.locator('a').click();
-    await page.waitForURL(/\/runs\/sq-review$/);
+    await openRunFromList(page, 'sq-review');
     // prepare committed; review's item waits (a checkpoint file does not know which item its process is running)
     await page.locator('g.node[data-node="prepare"][data-state="done"]').waitFor();
     expect(await page.locator('g.node[data-node="review"]').getAttribute('data-state')).toBe('queued');
@@ -105,22 +98,9 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui on sqlite:<file> in Chromium'
     expect(await page.locator('button[data-action="pause"]').isHidden()).toBe(true);
     expect(await page.locator('button[data-action="resume"]').isHidden()).toBe(true);
 
-    const marker = await page.evaluate(() => ((globalThis as unknown as { __same: number }).__same = Math.random()));
-    gates.open('review');
-    await page.locator('g.node[data-node="publish"][data-state="queued"]').waitFor();
-    expect(await page.locator('g.node[data-node="review"]').getAttribute('data-state')).toBe('done');
-    expect(await page.evaluate(() => (globalThis as unknown as { __same: number }).__same)).toBe(marker);
-    expect(await page.locator('#context-initial').textContent()).toContain('"log"');
-    await page.locator('rect.tl-bar[data-item="1"][data-outcome="continue"]').waitFor();
-    expect(await page.locator('rect.tl-bar').count()).toBe(2);
+    await openReviewAndFollow(page, gates, 'queued', 1);
 
-    page.once('dialog', (d) => void d.accept());
-    await page.locator('button[data-action="cancel"]').click();
-    await page.locator('[data-fact="status"] [data-status="cancelled"]').waitFor();
-    const run = await writer.getRun('sq-review');
-    expect(run?.status).toBe('cancelled');
-    expect(run?.error?.message).toBe('cancelled from floxide ui');
-    expect(await page.locator('button[data-action="cancel"]').isDisabled()).toBe(true);
+    await cancelFromPage(page, () => writer.getRun('sq-review'));
     // The process running it stops at its next commit.
     gates.open('publish');
     expect(await running).toBeInstanceOf(RunStateError);

@@ -4,12 +4,11 @@
  * as the run moves on, cancel it from the page and check the store agrees. Also: values from the store are shown as
  * text, never as markup.
  */
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
-import { startUiServer, type UiServer } from '../../cli/ui/server.js';
+import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Worker } from '../../runtime/distributed/worker.js';
@@ -17,13 +16,11 @@ import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
+import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
 
-const CHROMIUM = process.env.FLOXIDE_CHROMIUM ?? '/usr/bin/chromium';
-
-describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
+describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
   let store: TestBackend;
-  let server: UiServer;
-  let browser: Browser;
+  let ui: UiInChromium;
   let page: Page;
   let pool: WorkerPool;
   const gates = new Gates();
@@ -31,26 +28,23 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
 
   beforeAll(async () => {
     store = await openTestBackend('redis', 'ui');
-    // A long poll period: what the page shows live comes from the store's event stream.
-    server = await startUiServer({ backend: store.backend, graphs: ['test/fixtures/ui/graphs'], livePollMs: 60_000 });
     pool = new WorkerPool(store.backend, ReviewWorkflowDef, wf.instance, { size: 1, concurrency: 4, leaseMs: 5_000 });
     await pool.start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    page = await browser.newPage();
+    ui = await openUiInChromium(store.backend);
+    page = ui.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
     gates.open('review');
     gates.open('publish');
+    await ui?.close();
     await pool?.stop();
-    await server?.close();
     await store?.dispose();
   });
 
   it('lists runs, follows a running run node by node, and cancels it from the page', async () => {
     await wf.startDistributed(new ReviewCtx(), 'cats', store.backend, 'ui-run-1');
-    await page.goto(server.url);
+    await page.goto(ui.url('/'));
     const row = page.locator('tr[data-run="ui-run-1"]');
     await row.waitFor();
     expect(await row.locator('[data-status]').textContent()).toBe('running');
@@ -60,36 +54,21 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
     await wf.startDistributed(new ReviewCtx(), 'mice', store.backend, 'ui-run-0');
     await page.locator('tr[data-run="ui-run-0"]').waitFor();
 
-    await row.locator('a').click();
-    await page.waitForURL(/\/runs\/ui-run-1$/);
+    await openRunFromList(page, 'ui-run-1');
     // The worker holds `review` at its gate: prepare is done, review is running.
     await page.locator('g.node[data-node="review"][data-state="running"]').waitFor();
     expect(await page.locator('g.node[data-node="prepare"]').getAttribute('data-state')).toBe('done');
     expect(await page.locator('g.node[data-node="publish"]').getAttribute('data-state')).toBe('idle');
 
     // The run moves on: the page follows without a reload.
-    const marker = await page.evaluate(() => ((globalThis as unknown as { __same: number }).__same = Math.random()));
-    gates.open('review');
-    await page.locator('g.node[data-node="publish"][data-state="running"]').waitFor();
-    expect(await page.locator('g.node[data-node="review"]').getAttribute('data-state')).toBe('done');
-    expect(await page.evaluate(() => (globalThis as unknown as { __same: number }).__same)).toBe(marker);
-    expect(await page.locator('#context-initial').textContent()).toContain('"log"');
-    // The step history: prepare's and review's attempts on the timeline.
-    await page.locator('rect.tl-bar[data-item="0"][data-outcome="continue"]').waitFor();
-    expect(await page.locator('rect.tl-bar').count()).toBe(2);
+    await openReviewAndFollow(page, gates, 'running', 0);
 
-    page.once('dialog', (d) => void d.accept());
-    await page.locator('button[data-action="cancel"]').click();
-    await page.locator('[data-fact="status"] [data-status="cancelled"]').waitFor();
-    const run = await store.backend.getRun('ui-run-1');
-    expect(run?.status).toBe('cancelled');
-    expect(run?.error?.message).toBe('cancelled from floxide ui');
-    expect(await page.locator('button[data-action="cancel"]').isDisabled()).toBe(true);
+    await cancelFromPage(page, () => store.backend.getRun('ui-run-1'));
   });
 
   it('pauses and resumes a run from the page', async () => {
     await wf.startDistributed(new ReviewCtx(), 'dogs', store.backend, 'ui-run-2');
-    await page.goto(new URL('/runs/ui-run-2', server.url).toString());
+    await page.goto(ui.url('/runs/ui-run-2'));
     await page.locator('button[data-action="pause"]:not([disabled])').click();
     await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
     expect((await store.backend.getRun('ui-run-2'))?.status).toBe('paused');
@@ -104,10 +83,10 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
     const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
     const worker = new Worker(backend, approval.def, approval.instance, { idleMinMs: 1, idleMaxMs: 20 });
     void worker.start();
-    const ui = await startUiServer({ backend, graphs: ['docs'], livePollMs: 60_000 });
+    const docsUi = await startUiServer({ backend, graphs: ['docs'], livePollMs: 60_000 });
     try {
       await approval.startDistributed(undefined, { id: 'exp-7', amount: 420 }, backend, 'ui-wait-1');
-      await page.goto(new URL('/runs/ui-wait-1', ui.url).toString());
+      await page.goto(new URL('/runs/ui-wait-1', docsUi.url).toString());
       await page.locator('[data-wait="approval"]').waitFor();
       expect(await page.locator('[data-wait="approval"]').textContent()).toMatch(/^waiting for approval \(times out \d{4}-/);
       await page.locator('g.node[data-node="approval"][data-state="queued"]').waitFor();
@@ -128,14 +107,14 @@ describe.skipIf(!existsSync(CHROMIUM))('floxide ui in Chromium', () => {
       expect(await form.locator('button[type="submit"]').isDisabled()).toBe(true);
     } finally {
       await worker.stop(0);
-      await ui.close();
+      await docsUi.close();
     }
   });
 
   it('shows values from the store as text, never as markup', async () => {
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
     await wf.startDistributed(new ReviewCtx(), evil, store.backend, 'ui-run-3');
-    await page.goto(new URL('/runs/ui-run-3', server.url).toString());
+    await page.goto(ui.url('/runs/ui-run-3'));
     const input = page.locator('[data-fact="input"]');
     await input.waitFor();
     expect(await input.textContent()).toBe(JSON.stringify(evil));

@@ -60,14 +60,20 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  assertMigration,
+  type ParkedArrival,
+  type RunMigration,
+  type RunMigrator,
+  type SignalOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
-import { replyError, runStatusOf } from '../replies.js';
+import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
-import { planSignal } from '../signal-plan.js';
+import { planSignal, type SignalPlan } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
@@ -127,6 +133,12 @@ const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'wai
 const INVALID_ARGUMENT_SQLSTATE = 'FX001';
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
+
+/** At most this many signals per coalesced signal_run call. */
+const MAX_SIGNAL_BATCH = 256;
+
+/** What `signal_run` answers for one signal. */
+type SignalReply = { readonly status: 'not_found' | 'final' | 'duplicate' | 'delivered' | 'other_workflow'; readonly runStatus?: string; readonly workflow?: string };
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
@@ -200,7 +212,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -217,6 +229,12 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     (batch) => this.createRows(batch),
     { maxBatch: MAX_CREATE_BATCH, keyOf: (c) => c.runId },
   );
+
+  /**
+   * Coalesces concurrent signal calls into one `signal_run` call (one transaction, one WAL flush and one NOTIFY for
+   * all of them; each signal still all or nothing). Two signals to one run go in order, in separate calls.
+   */
+  private readonly signals = new Coalescer<SignalPlan, SignalReply>((batch) => this.signalReplies(batch), { maxBatch: MAX_SIGNAL_BATCH, keyOf: (p) => p.runId });
 
   private constructor(
     pool: pg.Pool,
@@ -593,6 +611,28 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     return rows.filter((r) => r.item_id !== null);
   }
 
+  // ---- RunMigrator
+
+  async parkedArrivals(runId: string): Promise<ParkedArrival[]> {
+    assertRunId(runId);
+    const rows = await this.run<{ group_id: string | null; node: string | null }>('parked_arrivals.sql', [runId], 'parkedArrivals');
+    if (rows.length === 0) throw this.notFound(runId);
+    return rows.filter((r) => r.group_id !== null).map((r) => ({ group: r.group_id!, node: r.node ?? undefined }));
+  }
+
+  async migrate(runId: string, m: RunMigration): Promise<void> {
+    assertRunId(runId);
+    assertMigration(m);
+    // The rewrites are computed here (canonical JSON is TypeScript's); migrate_run checks each is still current.
+    const rewrites = migrationRewrites((await this.items(runId, null, true, 'migrate')).map((r) => ({ id: r.item_id, json: r.payload })), m.renames);
+    const [row] = await this.run<{ result: MigrationReply }>(
+      'migrate_run.sql',
+      [runId, m.from, m.to, m.leases ?? 'block', m.expect ?? null, JSON.stringify(rewrites)],
+      'migrate',
+    );
+    checkMigrationReply(runId, m, row!.result);
+  }
+
   // ---- WorkItemStateStore
 
   async itemState(runId: string, itemId: string): Promise<WorkItemState | undefined> {
@@ -756,14 +796,21 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    const p = planSignal(runId, name, payload, key);
-    const [row] = await this.run<{ result: { status: 'not_found' | 'final' | 'duplicate' | 'delivered'; runStatus?: string } }>('signal.sql', [p.runId, p.name, p.payload, p.key ?? null], 'signal');
-    const r = row!.result;
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
+    const p = planSignal(runId, name, payload, key, options?.workflow);
+    const r = await this.signals.submit(p);
     if (r.status === 'delivered' || r.status === 'duplicate') return r.status;
     if (r.status === 'not_found') throw this.notFound(runId);
     if (r.status === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r.runStatus) });
+    if (r.status === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r.workflow) });
     throw replyError({ code: 'unexpected', what: 'signal', reply: r });
+  }
+
+  /** One `signal_run` call for a batch of signals to distinct runs; answers each signal's reply. */
+  private async signalReplies(batch: readonly SignalPlan[]): Promise<Array<Settled<SignalReply>>> {
+    const arg = JSON.stringify(batch.map((p) => ({ run: p.runId, name: p.name, payload: p.payload, key: p.key ?? null, workflow: p.workflow ?? null })));
+    const [row] = await this.run<{ result: SignalReply[] }>('signal.sql', [arg], 'signal');
+    return row!.result.map((value) => ({ ok: true, value }));
   }
 
   async pendingSignals(runId: string): Promise<PendingSignal[]> {

@@ -45,6 +45,7 @@ export const POSTGRES_FUNCTIONS: readonly string[] = [
   'commit_steps',
   'transition_run',
   'signal_run',
+  'migrate_run',
   'release_item',
 ];
 

@@ -75,11 +75,18 @@ import {
   type WorkerHealth,
   type WorkerRecord,
   versionFilter,
+  isOutstanding,
+  assertMigration,
+  type ParkedArrival,
+  type RunMigration,
+  type RunMigrator,
+  type SignalOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { replyError, runStatusOf } from '../replies.js';
+import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
@@ -219,8 +226,11 @@ function unpackState(s: string): PackedState {
   };
 }
 
-function isOutstanding(status: WorkItemStatus): boolean {
-  return status === 'pending' || status === 'in_progress' || status === 'waiting_retry' || status === 'parked';
+/** `[item, node, worker, item, node, worker...]` (the migrate script's leased items) as objects. */
+function triples(flat: readonly string[]): Array<{ item: string; node: string; worker: string }> {
+  const out = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) out.push({ item: flat[i]!, node: flat[i + 1]!, worker: flat[i + 2]! });
+  return out;
 }
 
 function isNoScript(err: unknown): boolean {
@@ -239,7 +249,7 @@ function isNoScript(err: unknown): boolean {
 /** Most runs one create-run script call creates (concurrent createRun calls are coalesced up to this). */
 const MAX_CREATE_BATCH = 500;
 
-export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver {
+export class RedisBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator {
   readonly kind = 'redis';
   /** The validated key prefix every key of this backend starts with. */
   readonly keyPrefix: string;
@@ -623,6 +633,43 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     });
   }
 
+  // ---- RunMigrator
+
+  async parkedArrivals(runId: string): Promise<ParkedArrival[]> {
+    this.open();
+    return this.io(async () => {
+      const [groups] = await this.readRun(runId, [['HKEYS', this.keys.runPart(runId, 'joins')]]);
+      const names = groups as string[];
+      if (names.length === 0) return [];
+      const parked = await this.multi(names.map((g) => ['HGETALL', `${this.keys.run(runId)}:join:${g}`]));
+      // index -> arrival JSON, and 'n' -> the group's join node (of its first valued arrival)
+      return names.flatMap((group, i) => {
+        const fields = pairs(parked[i]!);
+        const node = fields.get('n');
+        return [...fields.keys()].filter((f) => f !== 'n').map(() => ({ group, node }));
+      });
+    });
+  }
+
+  async migrate(runId: string, m: RunMigration): Promise<void> {
+    this.open();
+    assertRunId(runId);
+    assertMigration(m);
+    const k = this.keys;
+    return this.io(async () => {
+      // The rewrites are computed here (canonical JSON is TypeScript's); the script checks each is still current.
+      const { byId } = await this.readStates(runId);
+      const outstanding = [...byId].map(([id, p]) => ({ id, st: unpackState(p) })).filter(({ st }) => isOutstanding(st.status));
+      const rewrites = migrationRewrites(outstanding.map(({ id, st }) => ({ id, json: st.itemJson })), m.renames);
+      const expect = m.expect === undefined ? ['-1'] : [String(m.expect.length), ...m.expect];
+      const reply = (await this.evalScript('migrate', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready')], [
+        this.keyPrefix, runId, m.from, m.to, m.leases ?? 'block', ...expect, String(rewrites.length), ...rewrites.flat(),
+      ])) as string[];
+      const [code, ...rest] = reply;
+      checkMigrationReply(runId, m, code === 'leased' ? { code, leased: triples(rest) } : ({ code, status: rest[0], fingerprint: rest[0], item: rest[0] } as MigrationReply));
+    });
+  }
+
   // ---- WorkItemStateStore
 
   async itemState(runId: string, itemId: string): Promise<WorkItemState | undefined> {
@@ -799,15 +846,16 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
     this.open();
-    const p = planSignal(runId, name, payload, key);
-    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax];
+    const p = planSignal(runId, name, payload, key, options?.workflow);
+    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
     const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
     if (reply === 'delivered' || reply === 'duplicate') return reply;
     const r = reply as Reply[];
     if (r[0] === 'not_found') throw this.notFound(runId);
     if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
+    if (r[0] === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r[1]) });
     throw replyError({ code: 'unexpected', what: 'signal', reply });
   }
 
@@ -923,7 +971,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
   // The header is newline-separated; ids are validated, and a token holding a newline is no lease's token (they are
   // `workerId#n`), so it is sent as '' which no lease has either (the commit answers lease_lost or duplicate).
   const token = c.leaseToken.includes('\n') ? '' : c.leaseToken;
-  const handoffPart = c.handoff ? `${c.handoff.workerId}\n${c.handoff.leaseMs}` : '\n';
+  const handoffPart = c.handoff ? `${c.handoff.workerId}\n${c.handoff.leaseMs}\n${c.handoff.fingerprint ?? ''}` : '\n\n';
   args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${parked.length}\n${handoffPart}`);
   switch (plan.type) {
     case 'continue':

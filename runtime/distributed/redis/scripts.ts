@@ -27,6 +27,7 @@ export const SCRIPT_FILES = {
   scheduleRemove: 'schedule-remove-2.lua',
   readSchedules: 'read-schedules-1.lua',
   signal: 'signal-1.lua',
+  migrate: 'migrate-3.lua',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

@@ -1,4 +1,5 @@
--- signal: delivers a signal to a run (functions/signal_run.sql).
--- Parameters: $1 run_id, $2 signal name, $3 payload (canonical JSON), $4 idempotency key | NULL.
--- Returns: one row, `result` jsonb. Locking: the run's row FOR UPDATE, then the wait's item row.
-SELECT signal_run($1, $2, $3, $4) AS result
+-- signal: delivers signals to runs, each to its own (functions/signal_run.sql); concurrent calls are coalesced.
+-- Parameters: $1 a jsonb array of {run, name, payload (canonical JSON text), key | null}, every run at most once.
+-- Returns: one row, `result`: a jsonb array of results in the order of $1. Locking: the runs rows FOR UPDATE in run
+--   id order, then each wait's item row.
+SELECT signal_run($1::jsonb) AS result

@@ -12,8 +12,9 @@
     ARGV[2] retainFinishedMs (0 = keep forever)
     ARGV[3] events stream length (0 = no events)
     ARGV[4] number of commits; then per commit:
-      header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs"
-                  (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked)
+      header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs\nhandoffVersion"
+                  (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked;
+                  handoffVersion: the fingerprint the run must still have for the hand-off, '' = any)
       continue:   delta JSON or '', no-terminal error JSON
       terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
       retry:      error JSON, delay ms (integer)
@@ -83,7 +84,7 @@ end
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
 local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem,
-    extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs)
+    extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
   local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint')
@@ -178,7 +179,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       -- successor hand-off: the one new item goes straight to the committing worker when its run has nothing else
       -- waiting (the ready list is empty, so the run is not on the ring: no queue is jumped)
       local handoff = nil
-      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and nParked == 0 and status == 'running' and redis.call('LLEN', K.ready) == 0 then
+      if handoffWorker ~= '' and nItems == 1 and nArrivals == 0 and nParked == 0 and status == 'running'
+          and (handoffVersion == '' or handoffVersion == meta[7]) and redis.call('LLEN', K.ready) == 0 then
         local id, seq = ARGV[itemBase + 1], int(n + 1)
         local exp = int(now + tonumber(handoffMs))
         local leaseToken = handoffWorker .. '#h' .. seq .. '@' .. nowText
@@ -279,8 +281,8 @@ local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 3 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
-  local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs =
-    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)$')
+  local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs, handoffVersion =
+    string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)\n([^\n]*)$')
   nCounters, nItems, nArrivals, nParked = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals), tonumber(nParked)
   local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal = '', '', '', '0', '0', '', '', ''
   if kind == 'continue' then
@@ -294,7 +296,7 @@ local function commitOne(p)
   end
   local base = p + 1 + KIND_ARGS[kind]
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
-    noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs), base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
+    noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion), base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
 end
 
 deferRingPushes = true

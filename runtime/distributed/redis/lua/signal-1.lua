@@ -12,6 +12,7 @@
     ARGV[5] '1' when the signal has an idempotency key, else '0'
     ARGV[6] the idempotency key (when ARGV[5] is '1')
     ARGV[7] events stream length (0 = no events)
+    ARGV[8] the workflow the run must be a run of ('' = any)
 
   Keys derived from P and R (and R's workflow W at fingerprint F):
     P run:{R}            HASH  status, workflow, fingerprint
@@ -27,6 +28,7 @@
     { 'not_found' }          unknown run
     'duplicate'              the key was received before (nothing changes; also once the run is final)
     { 'final', status }      the run is final (nothing changes)
+    { 'other_workflow', W }  the run is a run of workflow W, not of ARGV[8] (nothing changes)
     'delivered'              given to a wait, or kept in the mailbox
 ]]
 --! include common.lua
@@ -39,6 +41,7 @@ local R = prefix .. 'run:{' .. runId .. '}'
 local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
+if ARGV[8] ~= '' and meta[2] ~= ARGV[8] then return { 'other_workflow', meta[2] } end
 -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
 if hasKey and redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
 if isFinal(status) then return { 'final', status } end

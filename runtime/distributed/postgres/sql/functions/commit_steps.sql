@@ -7,8 +7,9 @@
 --   are acked, deltas and successors inserted, and terminal runs finished set-based (outstanding items dropped in
 --   enqueue order, then extraDropped). Applying that set first and the rest in array order is the same as applying
 --   everything in array order (a fast-path commit touches only its own run).
--- Successor hand-off (payload key handoff: {workerId, leaseMs}): a fast-path 'continue' commit whose items hold
---   exactly one item new to the run, of a 'running' run with no other claimable item, inserts it already leased to
+-- Successor hand-off (payload key handoff: {workerId, leaseMs, fingerprint?}): a fast-path 'continue' commit whose items hold
+--   exactly one item new to the run, of a 'running' run with no other claimable item (and still on handoff.fingerprint,
+--   when given: a run moved to another graph version meanwhile is not handed back), inserts it already leased to
 --   workerId (in_progress, first delivery, attempt 1, a fresh token) and answers it as `next` in claim.sql's column
 --   names. Any other commit declines (commit_one never hands off), which the contract allows.
 -- Seeing runs: the fast path writes each acked attempt's history row, and collects its step.finished, a handed-off
@@ -85,6 +86,7 @@ BEGIN
       SELECT DISTINCT ON (a.run_id, x.e->>'id') a.run_id, x.o, x.e->>'id' AS item_id, x.e->>'node' AS node, x.e->>'json' AS payload,
              -- the hand-off lease (see the header): NULL worker = enqueue as pending
              CASE WHEN a.handoff IS NOT NULL AND jsonb_array_length(a.items) = 1 AND a.status = 'running'
+                    AND (a.handoff->>'fingerprint' IS NULL OR a.handoff->>'fingerprint' = a.fingerprint)
                     AND NOT EXISTS (SELECT 1 FROM items c WHERE c.run_id = a.run_id AND c.due_at <= v_now)
                   THEN a.handoff->>'workerId' END AS worker,
              (a.handoff->>'leaseMs')::bigint AS lease_ms

@@ -1,0 +1,4 @@
+-- migrate: moves an open run to another graph version (functions/migrate_run.sql).
+-- Parameters: $1 run_id, $2 from, $3 to, $4 'keep' | 'block', $5 the outstanding item ids judged | NULL,
+--   $6 the rewrites (JSON text: [[item id, payload as judged, new payload, new node], ...]). Returns: one row, `result` jsonb.
+SELECT migrate_run($1, $2, $3, $4, $5::text[], $6::jsonb) AS result

@@ -1,0 +1,9 @@
+/** DeployFlow's versions 1 and 2 on record (test/fixtures/distributed), as two successive builds of one source file keep them. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { VersionsRecord } from '../../compiler/versions/record.js';
+
+const fixtures = path.resolve(__dirname, '../fixtures/distributed');
+const versionsOf = (f: string) => (JSON.parse(readFileSync(path.join(fixtures, f), 'utf8')) as VersionsRecord).workflows.DeployFlow!;
+
+export const deployRecord = { format: 1, workflows: { DeployFlow: [...versionsOf('deploy-v1.floxide.versions.json'), ...versionsOf('deploy-v2.floxide.versions.json')] } } as VersionsRecord;

@@ -1,0 +1,140 @@
+/**
+ * Moving open distributed runs to another graph version (`migrateRun` over `migratableBackend`, and each backend's
+ * atomic `migrate`), on the memory backend and the real Redis and Postgres. DeployFlow version 1 (`parse -> double
+ * -> show`) and version 2 (`double` renamed `twice`, `tag` added): a run with an item queued for `double` moves to
+ * version 2 only with `--rename double=twice`, not while an old worker holds a lease on one of its items, and never
+ * with items it did not judge; once moved, only version-2 workers claim it and they finish it.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { FingerprintMismatchError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
+import { migrateRun } from '../../compiler/versions/migrate.js';
+import { supportsMigration, type DistributedBackend, type RunMigrator } from '../../runtime/distributed/contracts.js';
+import { migratableBackend } from '../../runtime/distributed/migratable.js';
+import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { DeployFlow as DeployFlowV1, type DeployLog } from '../fixtures/distributed/deploy-v1.js';
+import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxide.js';
+import { DeployFlow as DeployFlowV2 } from '../fixtures/distributed/deploy-v2.js';
+import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxide.js';
+import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
+import { deployRecord } from './deploy-record.js';
+import { REDIS_URL, uniquePrefix } from './helpers.js';
+import { usePgSchemas } from './pg-schemas.js';
+
+const pg = usePgSchemas('migrate');
+const opened: DistributedBackend[] = [];
+afterAll(async () => {
+  for (const b of opened) await b.close().catch(() => undefined);
+});
+
+const backends: Array<[string, () => Promise<DistributedBackend>]> = [
+  ['memory', async () => new MemoryBackend()],
+  ['redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: uniquePrefix('migrate') })],
+  ['postgres', async () => pg.open()],
+];
+
+async function open(make: () => Promise<DistributedBackend>): Promise<DistributedBackend & RunMigrator> {
+  const b = await make();
+  opened.push(b);
+  if (!supportsMigration(b)) throw new Error(`${b.kind} cannot migrate`);
+  return b;
+}
+
+describe.each(backends)('migrating distributed runs on %s', (_name, make) => {
+  it('moves a run with an item queued for a renamed node only with the rename, then version-2 workers finish it', async () => {
+    const b = await open(make);
+    const log: DeployLog = [];
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1(log));
+    const v2 = bindWorkflow(V2Def, new DeployFlowV2(log));
+    await v1.startDistributed(undefined, '21', b, 'r1');
+    await v1.stepDistributed(b, 'old-1'); // parse: an item for `double` is queued
+    const store = migratableBackend(b);
+
+    // Without the rename: blocked, the item listed, nothing written.
+    const blocked = await migrateRun(store, 'r1', { record: deployRecord }).catch((e: unknown) => e);
+    expect(blocked).toBeInstanceOf(MigrationBlockedError);
+    expect((blocked as Error).message).toMatch(/run r1 cannot move from DeployFlow version \w+ to \w+:\n {2}[\w.:-]+: node double is not in version \w+ \(renamed\? --rename double=twice\)/);
+    expect((blocked as MigrationBlockedError).blocking).toEqual([expect.objectContaining({ node: 'double' })]);
+    expect((await b.getRun('r1'))!.fingerprint).toBe(V1Def.fingerprint);
+
+    // A dry run judges and writes nothing.
+    const dry = await migrateRun(store, 'r1', { record: deployRecord, rename: { double: 'twice' }, dryRun: true });
+    expect([dry.from, dry.to, dry.blocking]).toEqual([V1Def.fingerprint, V2Def.fingerprint, []]);
+    expect((await b.getRun('r1'))!.fingerprint).toBe(V1Def.fingerprint);
+
+    // An old worker holds a lease on the item: its commit would enqueue `show` by version 1's edges into a run of
+    // version 2 whose queued items were renamed. The move waits for it (blocked, listing the lease), writes nothing.
+    const [lease] = await b.claim('old-2', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V1Def.fingerprint] });
+    expect(lease!.item.node).toBe('double');
+    const leased = await migrateRun(store, 'r1', { record: deployRecord, rename: { double: 'twice' } }).catch((e: unknown) => e);
+    expect(leased).toBeInstanceOf(MigrationBlockedError);
+    expect((leased as Error).message).toContain(`${lease!.item.id}: leased by worker old-2, whose commit would follow version ${V1Def.fingerprint}`);
+    // The store refuses on its own too (the judgement and the move are separate calls).
+    const direct = await b.migrate('r1', { from: V1Def.fingerprint, to: V2Def.fingerprint, renames: { double: 'twice' }, expect: [lease!.item.id] }).catch((e: unknown) => e);
+    expect(direct).toBeInstanceOf(MigrationBlockedError);
+    expect((direct as MigrationBlockedError).blocking).toEqual([{ item: lease!.item.id, node: 'double', reason: expect.stringContaining('leased by worker old-2') }]);
+    expect((await b.getRun('r1'))!.fingerprint).toBe(V1Def.fingerprint);
+    expect(await b.release('r1', lease!.item.id, lease!.leaseToken)).toBe(true);
+
+    // With the rename: moved; the queued item is now for `twice`; only version-2 claims see the run.
+    const plan = await migrateRun(store, 'r1', { record: deployRecord, rename: { double: 'twice' } });
+    expect(plan.renames).toEqual({ double: 'twice' });
+    expect((await b.getRun('r1'))!.fingerprint).toBe(V2Def.fingerprint);
+    expect((await b.pendingWork('r1')).map((w) => [w.item.node, w.state.node])).toEqual([['twice', 'twice']]);
+    expect(await b.claim('old-3', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V1Def.fingerprint] })).toEqual([]);
+    for (let i = 0; i < 10 && (await b.getRun('r1'))!.status === 'running'; i++) await v2.stepDistributed(b, 'new-1');
+    expect((await b.getRun('r1'))!).toMatchObject({ status: 'completed', output: 'v2:42!', fingerprint: V2Def.fingerprint });
+    expect(log.map((e) => `${e.node}@${e.version}`)).toEqual(['parse@v1', 'twice@v2', 'show@v2', 'tag@v2']);
+    expect((await b.metrics('r1')).misrouted).toBe(0);
+
+    // A finished run cannot move; an unknown one is not found.
+    await expect(migrateRun(store, 'r1', { record: deployRecord })).rejects.toThrow(RunStateError);
+    await expect(b.migrate('r1', { from: V2Def.fingerprint, to: V1Def.fingerprint, renames: {} })).rejects.toThrow(RunStateError);
+    await expect(migrateRun(store, 'nope', { record: deployRecord })).rejects.toThrow(RunNotFoundError);
+    await expect(b.migrate('nope', { from: V1Def.fingerprint, to: V2Def.fingerprint, renames: {} })).rejects.toThrow(RunNotFoundError);
+  }, 120_000);
+
+  it('refuses a move judged on other items or another version, writing nothing', async () => {
+    const b = await open(make);
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1([]));
+    await v1.startDistributed(undefined, '1', b, 'r2');
+    await v1.stepDistributed(b, 'old-1');
+    const [item] = await b.pendingWork('r2');
+    const m = { from: V1Def.fingerprint, to: V2Def.fingerprint, renames: { double: 'twice' } };
+    // a commit between judgement and move: the item judged is gone, another is there
+    await expect(b.migrate('r2', { ...m, expect: ['0'] })).rejects.toThrow(MigrationChangedError);
+    await expect(b.migrate('r2', { ...m, expect: [] })).rejects.toThrow(MigrationChangedError);
+    await expect(b.migrate('r2', { ...m, expect: [item!.item.id, 'other'] })).rejects.toThrow(MigrationChangedError);
+    await expect(b.migrate('r2', { ...m, from: V2Def.fingerprint, expect: [item!.item.id] })).rejects.toThrow(FingerprintMismatchError);
+    await expect(b.migrate('r2', { ...m, renames: { double: '' } })).rejects.toThrow(/renames must map/);
+    expect((await b.getRun('r2'))!.fingerprint).toBe(V1Def.fingerprint);
+    expect((await b.pendingWork('r2'))[0]!.item.node).toBe('double');
+    await b.migrate('r2', { ...m, expect: [item!.item.id] });
+    expect((await b.pendingWork('r2'))[0]!.item).toEqual({ ...item!.item, node: 'twice' });
+  }, 60_000);
+
+  it('keeps the leases of a safe move: the old worker commit stays valid, its successor is not handed back to it', async () => {
+    const b = await open(make);
+    const log: DeployLog = [];
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1(log));
+    await v1.startDistributed(undefined, '5', b, 'r3');
+    await v1.stepDistributed(b, 'old-1');
+    const [lease] = await b.claim('old-2', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V1Def.fingerprint] });
+    // version 3 accepts version 1 (a node and an edge added): leases are kept
+    await b.migrate('r3', { from: V1Def.fingerprint, to: V3Def.fingerprint, renames: {}, leases: 'keep' });
+    const res = await b.commitStep({
+      runId: 'r3',
+      itemId: lease!.item.id,
+      leaseToken: lease!.leaseToken,
+      outcome: { type: 'continue', items: [{ node: 'show', id: `${lease!.item.id}.0`, input: 10 }], arrivals: [], delta: undefined },
+      handoff: { workerId: 'old-2', leaseMs: 30_000, fingerprint: V1Def.fingerprint },
+    });
+    expect(res).toMatchObject({ status: 'applied', runStatus: 'running' });
+    expect((res as { next?: unknown }).next).toBeUndefined();
+    expect(await b.claim('old-3', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V1Def.fingerprint] })).toEqual([]);
+    const [next] = await b.claim('new-1', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V3Def.fingerprint] });
+    expect([next!.item.node, next!.fingerprint]).toEqual(['show', V3Def.fingerprint]);
+    expect((await b.metrics('r3')).misrouted).toBe(0);
+  }, 60_000);
+});
