@@ -10,13 +10,16 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bindWorkflow, InvalidSignalError, Orchestrator, Worker, type DistributedBackend } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { ApprovalFlow, PatientApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, PatientApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalWorkflow } from '../../examples/approval.js';
+import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
+import { SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { openTestBackend, REAL_BACKENDS, until, type TestBackend } from '../distributed/helpers.js';
 import { cliCaptured } from './run-cli.js';
 
-const approval = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
-const patient = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow());
+// waits with timeouts no test reaches (24 h, 1 h): a wait here fails only by its payload
+const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
+const patient = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
 const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signal-check-'));
@@ -47,17 +50,17 @@ describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the pay
     const { b, url } = await open(approval);
     const orch = new Orchestrator(b, approval);
     // the typed sender refuses it, and nothing changes
-    const typed = await orch.startRun(undefined, 'typed');
+    const typed = await orch.startRun(undefined, { id: 'typed', amount: 1 });
     // @ts-expect-error: the payload of "approval" is a Decision
     await expect(orch.signal(typed, 'approval', { approved: 'yes' })).rejects.toBeInstanceOf(InvalidSignalError);
     expect(await orch.pendingSignals(typed)).toEqual([]);
 
-    const runId = await orch.startRun(undefined, 'o');
+    const runId = await orch.startRun(undefined, { id: 'exp-1', amount: 5 });
     await until(() => parked(b, runId), 10_000, 'the wait to park');
     const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
     expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered\n` });
     // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
-    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('escalated o after InvalidSignalError x1');
+    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
   });
 
   it('with @retry the wait waits again: the next, valid signal is delivered', async () => {
@@ -88,11 +91,11 @@ describe('floxide runs signal on a SQLite checkpoint file: the wait checks the p
   it('a payload failing the guard fails the wait; its fallback takes the item', async () => {
     const file = join(dir, 'approval.db');
     const store = new SqliteCheckpointStore(file);
-    const run = approval.runWithCheckpoint(undefined, 'o', store, 's-1', { signalPollMs: 20 });
+    const run = approval.runWithCheckpoint(undefined, { id: 'exp-2', amount: 7 }, store, 's-1', { signalPollMs: 20 });
     await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, 10_000, 'the wait to park');
     const sent = await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":1}', '--store', `sqlite:${file}`);
     expect(sent.code).toBe(0);
-    await expect(run).resolves.toBe('escalated o after InvalidSignalError x1');
+    await expect(run).resolves.toBe('exp-2 (7): escalated to a manager after InvalidSignalError');
     await store.close();
   });
 });

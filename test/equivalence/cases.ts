@@ -72,8 +72,8 @@ import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
-import { ApprovalFlow, BallotFlow, NestedNapFlow, ReviewFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, BallotFlow, NestedNapFlow, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
@@ -555,6 +555,9 @@ const RULES: EquivalenceCase[] = [
 
 const decision = (by: string) => ({ approved: true, by });
 
+// The cases that send a signal wait with a 1 h timeout (SteadyApprovalFlow): on a loaded machine a 1 s one could end
+// the wait first; the timeout cases use ApprovalFlow's 1 s.
+
 export const WAITS: EquivalenceCase[] = [
   {
     name: 'approval',
@@ -569,13 +572,13 @@ export const WAITS: EquivalenceCase[] = [
   },
   {
     name: 'wait-signal-before',
-    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'o'),
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
     signals: [{ name: 'approval', payload: decision('bo'), when: 'before' }],
     expect: { output: 'approved by bo' },
   },
   {
     name: 'wait-signal-while-waiting',
-    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'o'),
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
     signals: [{ name: 'approval', payload: decision('cy'), when: 'waiting' }],
     expect: { output: 'approved by cy' },
   },
@@ -597,7 +600,7 @@ export const WAITS: EquivalenceCase[] = [
   { name: 'sleep', make: () => prepared(SleepFlowDef, new SleepFlow(), undefined, { ms: 30 }), expect: { output: 'woke after 30 ms' } },
   {
     name: 'wait-nested',
-    make: () => prepared(ReviewFlowDef, new ReviewFlow(), undefined, 'o'),
+    make: () => prepared(SteadyReviewFlowDef, new SteadyReviewFlow(), undefined, 'o'),
     signals: [{ name: 'review.approval', payload: decision('di'), when: 'waiting' }],
     expect: { output: 'report: approved by di' },
   },
