@@ -433,6 +433,8 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     if (w.liveness !== 'alive' || !w.health.info?.versions || !w.health.info.workflow) continue;
     if (workflow !== undefined && w.health.info.workflow !== workflow) continue;
     for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
+    // a worker whose version accepts an older one takes that version's runs over (it moves them to its own)
+    for (const v of w.health.info.accepts?.split(',') ?? []) row(w.health.info.workflow, v).workers.push(`${w.workerId} (accepts)`);
   }
   return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }

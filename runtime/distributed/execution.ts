@@ -17,12 +17,15 @@ import {
   FloxideError,
   InvalidArgumentError,
   PoisonItemError,
+  RunStateError,
   StoreError,
   serializeError,
 } from '../core/errors.js';
 import {
   isFinalRunStatus,
+  supportsMigration,
   type CommitResult,
+  type RunMigrator,
   type CreateRunResult,
   type DistributedBackend,
   type StepCommit,
@@ -165,6 +168,29 @@ async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, c
 }
 
 /**
+ * A leased item of a run on an older version this worker's definition `accepts` (a safe change): moves the run to
+ * this version first (`RunMigrator.migrate`, no renames, leases kept: a commit of the old version's code still in
+ * flight fits this version), so that from now on only workers of this version claim it. Undefined when the run is
+ * on this version now (moved here, or by another worker); otherwise the lease's end.
+ */
+async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | undefined> {
+  const { lease } = f;
+  const backend = env.backend as DistributedBackend & RunMigrator;
+  const to = env.wf.def.fingerprint;
+  try {
+    await backend.migrate(lease.runId, { from: lease.fingerprint, to, renames: {}, leases: 'keep' });
+    return undefined;
+  } catch (err) {
+    if (isTransientStoreError(err)) return releaseLease(env, f, 'store_error', err);
+    if (err instanceof RunStateError) return releaseLease(env, f, 'run_finished', err);
+    if (!(err instanceof FingerprintMismatchError)) throw err;
+  }
+  // moved by someone else since the claim: ours now, or (another version) not ours to run
+  const run = await backend.getRun(lease.runId).catch(() => undefined);
+  return run?.fingerprint === to ? undefined : releaseLease(env, f, 'fingerprint');
+}
+
+/**
  * Processes one leased item to the end: checks its graph, guards against poison items, executes the step and
  * commits (or releases) it. Never throws for node failures (they are outcomes); store failures that outlast the
  * lease end as `released` with reason `store_error`, and the item comes back after its lease expires.
@@ -172,7 +198,10 @@ async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, c
 export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseResult> {
   const { lease } = f;
   const def = env.wf.def;
-  if (lease.fingerprint !== def.fingerprint || lease.workflow !== def.name) {
+  if (lease.fingerprint !== def.fingerprint && lease.workflow === def.name && def.accepts?.includes(lease.fingerprint) && supportsMigration(env.backend)) {
+    const adopted = await adoptRun(env, f);
+    if (adopted !== undefined) return adopted;
+  } else if (lease.fingerprint !== def.fingerprint || lease.workflow !== def.name) {
     if (!env.mismatchReported.has(lease.runId)) {
       env.mismatchReported.add(lease.runId);
       const err = new FingerprintMismatchError(

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import type { CompiledWorkflow } from '../engine/compile.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { supportsBatchCommit, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { supportsBatchCommit, supportsMigration, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
 import { Scheduler } from './scheduler.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { ContextCache } from './context-cache.js';
@@ -145,6 +145,9 @@ export class Worker {
   private readonly env: ExecutionEnv;
   /** One execution environment per graph version served, by fingerprint (the current one first). */
   private readonly envs: ReadonlyMap<string, ExecutionEnv>;
+  private readonly accepted: readonly string[];
+  /** What claims ask for: the versions executed, then the ones accepted. */
+  private readonly claimVersions: readonly string[];
   private readonly idleMinMs: number;
   private readonly idleMaxMs: number;
   private readonly graceMs: number;
@@ -202,7 +205,18 @@ export class Worker {
       envs.set(v.def.fingerprint, envOf(compileForWorker(v.def, v.instance), v.instance));
     }
     this.envs = envs;
-    this.info = { host: hostname(), pid: String(process.pid), workflow: def.name, versions: [...envs.keys()].join(','), ...(options.info ?? {}) };
+    // Older versions the current definition accepts (a safe change, found by floxide build): their runs are claimed
+    // too, and moved to the current version before their item runs (runLeased).
+    this.accepted = supportsMigration(backend) ? (def.accepts ?? []).filter((v) => !envs.has(v)) : [];
+    this.claimVersions = [...envs.keys(), ...this.accepted];
+    this.info = {
+      host: hostname(),
+      pid: String(process.pid),
+      workflow: def.name,
+      versions: [...envs.keys()].join(','),
+      ...(this.accepted.length > 0 ? { accepts: this.accepted.join(',') } : {}),
+      ...(options.info ?? {}),
+    };
     if (options.schedules !== false && supportsSchedules(backend)) {
       this.scheduler = new Scheduler(backend, this.wf, {
         onError: (e) => this.report(e),
@@ -221,6 +235,15 @@ export class Worker {
   /** The graph versions (fingerprints) this worker executes, the current one first. */
   get versions(): string[] {
     return [...this.envs.keys()];
+  }
+
+  /**
+   * Older graph versions the current definition `accepts` (docs/deploying.md): this worker claims their runs' items
+   * too and moves each such run to the current version (`RunMigrator.migrate`, no renames) before running its item.
+   * Empty when the backend cannot move runs.
+   */
+  get accepts(): string[] {
+    return [...this.accepted];
   }
 
   /** Items being processed right now. */
@@ -340,7 +363,7 @@ export class Worker {
       const claimedAt = Date.now();
       let leases;
       try {
-        leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name, fingerprints: this.versions });
+        leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name, fingerprints: this.claimVersions });
       } catch (err) {
         this.report(err);
         await this.pause(jitter(idle));

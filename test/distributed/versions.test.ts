@@ -18,6 +18,8 @@ import { DeployFlow as DeployFlowV1, type DeployLog } from '../fixtures/distribu
 import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxide.js';
 import { DeployFlow as DeployFlowV2 } from '../fixtures/distributed/deploy-v2.js';
 import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxide.js';
+import { DeployFlow as DeployFlowV3 } from '../fixtures/distributed/deploy-v3.js';
+import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
 import { deployRecord } from './deploy-record.js';
 import { REDIS_URL, uniquePrefix, until } from './helpers.js';
 import { usePgSchemas } from './pg-schemas.js';
@@ -151,6 +153,61 @@ describe.each(backends)('rolling deploy on %s', (_name, make) => {
       if (!moved.has(runId)) expect(vs).toEqual(['v1', 'v1', 'v1']);
     }
     for (const s of started) expect(s.version).toBe(s.pool === 'v1' ? V1Def.fingerprint : V2Def.fingerprint);
+  }, 600_000);
+
+  it('version-3 workers, whose version accepts version 1, take the version-1 runs over; nothing is misrouted', async () => {
+    expect(V3Def.accepts).toEqual([V1Def.fingerprint]);
+    const b = await open(make);
+    const log: DeployLog = [];
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1(log));
+    const v3 = bindWorkflow(V3Def, new DeployFlowV3(log));
+    // Each lease a worker started, with the pool that ran it and the run's version once its item was done.
+    const started: Array<{ pool: string; lease: LeasedItem }> = [];
+    const watch = (pool: string) => ({ onStarted: (lease: LeasedItem) => void started.push({ pool, lease }) });
+    const runs = Array.from({ length: 200 }, (_, i) => `t-${i}`);
+    for (let i = 0; i < runs.length; i += 50) await Promise.all(runs.slice(i, i + 50).map((id, j) => v1.startDistributed(undefined, String(i + j), b, id)));
+
+    const poolV1 = new WorkerPool(b, v1.def, v1.instance, { size: 2, concurrency: 4, idPrefix: 'take-v1', callbacks: watch('v1') });
+    await poolV1.start();
+    await until(async () => log.length >= 100, 120_000, 'version 1 under way');
+    const poolV3 = new WorkerPool(b, v3.def, v3.instance, { size: 2, concurrency: 4, idPrefix: 'take-v3', callbacks: watch('v3') });
+    expect(poolV3.workers[0]!.accepts).toEqual([V1Def.fingerprint]);
+    await poolV3.start();
+    await until(async () => started.some((s) => s.pool === 'v3'), 120_000, 'version 3 took a run over');
+    const rows = await openRunsByVersion(b, 'DeployFlow');
+    expect(rows.find((r) => r.version === V1Def.fingerprint)?.workers.filter((w) => w.endsWith('(accepts)')).length ?? 0).toBeGreaterThan(0);
+    // The old workers stop before their runs drained; version 3 finishes every run.
+    await poolV1.stop();
+    await until(async () => (await b.listRuns({ workflow: 'DeployFlow', status: 'running' })).length === 0, 240_000, 'every run finished');
+    await poolV3.stop();
+
+    const byRun = new Map<string, Array<{ pool: string; lease: LeasedItem }>>();
+    for (const s of started) byRun.set(s.lease.runId, [...(byRun.get(s.lease.runId) ?? []), s]);
+    let takenOver = 0;
+    for (const [i, runId] of runs.entries()) {
+      const run = (await b.getRun(runId))!;
+      // Finished by version 1's last step (`show` is terminal there), or moved to version 3 (`show`, then `stamp`).
+      const v3 = run.fingerprint === V3Def.fingerprint;
+      expect({ runId, status: run.status, output: run.output }).toEqual({ runId, status: 'completed', output: v3 && run.output !== `v1:${i * 2}` ? `v3:${i * 2}#` : `v1:${i * 2}` });
+      expect((await b.metrics(runId)).misrouted).toBe(0);
+      expect(await b.errors(runId)).toEqual([]);
+      // Once a version-3 worker took the run, no version-1 worker leased an item of it again.
+      const pools = byRun.get(runId)!.map((s) => s.pool).join(',');
+      expect(pools).toMatch(/^(v1,)*(v1|v3)(,v3)*$/);
+      if (pools.includes('v3')) {
+        takenOver++;
+        expect(run.fingerprint).toBe(V3Def.fingerprint);
+      }
+    }
+    expect(takenOver).toBeGreaterThan(0);
+    const ran = new Set<string>();
+    for (const e of log) {
+      const key = `${e.runId}/${e.itemId}`;
+      expect(ran.has(key), `${key} ran twice`).toBe(false);
+      ran.add(key);
+    }
+    // Every lease went to a worker whose version runs the item: its own, or one it accepts (and moved first).
+    for (const s of started) expect(s.pool === 'v1' ? [V1Def.fingerprint] : [V3Def.fingerprint, V1Def.fingerprint]).toContain(s.lease.fingerprint);
   }, 600_000);
 
   it('a worker serving both versions finishes runs of each with its own code', async () => {
