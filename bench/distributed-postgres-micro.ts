@@ -12,7 +12,9 @@
  * start and end and the first call's plpgsql compilation included): a figure the machine's load does not move.
  *
  *   tsx bench/distributed-postgres-micro.ts [--runs 2000] [--postgres postgres://postgres@127.0.0.1:5432/test]
- *     [--callgrind /tmp/pgvg/cg]
+ *     [--callgrind /tmp/pgvg/cg] [--events off]
+ *
+ * `--events off`: the backend's `events: false` (step history kept, no event rows), to see what the event stream costs.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -27,6 +29,7 @@ const arg = (name: string, fallback: string) => {
 const RUNS = Number(arg('runs', '2000'));
 const URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 const CALLGRIND = arg('callgrind', '');
+const EVENTS = arg('events', 'on') !== 'off';
 const BATCH = 64;
 const STEPS = 5;
 const schema = `flxmicro_${Date.now().toString(36)}`;
@@ -59,7 +62,7 @@ async function instructions(pid: number): Promise<number> {
 
 const sums = { cpu: 0, wal: 0, ir: 0 };
 async function phase(name: string, n: number, fn: (b: PostgresBackend) => Promise<void>) {
-  const backend = await PostgresBackend.connect({ connectionString: URL, schema, migrate: false, pool: { max: 1, application_name: schema } });
+  const backend = await PostgresBackend.connect({ connectionString: URL, schema, migrate: false, events: EVENTS, pool: { max: 1, application_name: schema } });
   await backend.getRun('warm-up');
   const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [schema]);
   const pid = rows[0]!.pid;
