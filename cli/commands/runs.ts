@@ -201,21 +201,25 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const [{ run, metrics, errors, deadLetters, context, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
         if (flags.json) {
-          const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
+          // a context that cannot be read: its error as data in place of the version (and of the context)
+          const ctx = contextError
+            ? { contextError: serializeError(contextError) }
+            : { contextVersion: context!.version, ...(flags.context ? { context: { initial: context!.initial, deltas: context!.deltas } } : {}) };
           // a corrupt item's error as data (name, message, code), like the run's and the history's errors
           const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
-          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
+          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
-        io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
-        if (flags.context) {
+        if (!context) io.stdout.write(`context   unreadable: ${contextError!.name}: ${contextError!.message}\n`);
+        else io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        if (flags.context && context) {
           io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
           for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
         }

@@ -692,13 +692,13 @@ export interface SignalReceiver {
    * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
    * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */
-  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery>;
+  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
 }
 
 /** Options of {@link SignalReceiver.signal}. */
-export interface SignalOptions {
+export interface SignalReceiverOptions {
   /** The workflow the run must be a run of (the sender's): another one is `RunStateError`. */
   readonly workflow?: string;
 }

@@ -66,7 +66,7 @@ import {
   type ParkedArrival,
   type RunMigration,
   type RunMigrator,
-  type SignalOptions,
+  type SignalReceiverOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
 import { replyError } from './replies.js';
@@ -886,7 +886,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
     this.open();
     const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
     const run = this.runOrThrow(runId);

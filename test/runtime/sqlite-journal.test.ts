@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorruptStateError, InvalidArgumentError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
+import { CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { NestedHoldsWorkflow } from '../fixtures/rules/flows.js';
 import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
@@ -79,6 +79,28 @@ describe('SQLite journal', () => {
       const { dropped } = await a.complete('r', { itemId: '1', seq: 3, output: 'out', delta: undefined, counter: 0 });
       expect(dropped).toEqual([item('3')]);
       expect((await a.getRun('r'))!.steps).toBe(3);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a commit finds its run by the run_no the store remembers: each run its own, the status still checked, an unknown run refused', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const a = new SqliteCheckpointStore(file);
+    const b = new SqliteCheckpointStore(file);
+    try {
+      for (const id of ['r1', 'r2']) await a.createRun({ runId: id, workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+      await a.commitStep('r2', step('0', 1, [item('1')]));
+      await a.commitStep('r1', step('0', 1, [item('5')]));
+      const owners = a.db.prepare('SELECT r.run_id, j.k - (j.run_no << 40) AS n FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no ORDER BY r.run_id').all();
+      expect(owners).toEqual([{ run_id: 'r1', n: 0 }, { run_id: 'r2', n: 0 }]);
+      // another connection finishes r1 after this store remembered its run_no: the next commit is refused
+      await b.cancel('r1');
+      await expect(a.commitStep('r1', step('5', 2, []))).rejects.toBeInstanceOf(RunStateError);
+      await expect(a.commitStep('nope', step('0', 1, []))).rejects.toBeInstanceOf(RunNotFoundError);
+      await expect(a.commitStep('nope', step('x:join', 1, []))).rejects.toBeInstanceOf(RunNotFoundError);
+      expect((await a.load('r2'))!.items).toEqual([item('1')]);
     } finally {
       await a.close();
       await b.close();

@@ -64,7 +64,7 @@ import {
   type ParkedArrival,
   type RunMigration,
   type RunMigrator,
-  type SignalOptions,
+  type SignalReceiverOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
@@ -796,7 +796,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
     const p = planSignal(runId, name, payload, key, options?.workflow);
     const r = await this.signals.submit(p);
     if (r.status === 'delivered' || r.status === 'duplicate') return r.status;

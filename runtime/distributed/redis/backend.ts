@@ -80,7 +80,7 @@ import {
   type ParkedArrival,
   type RunMigration,
   type RunMigrator,
-  type SignalOptions,
+  type SignalReceiverOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
@@ -846,7 +846,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
     this.open();
     const p = planSignal(runId, name, payload, key, options?.workflow);
     const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
