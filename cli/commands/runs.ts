@@ -12,9 +12,9 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails, waitText, waitsOf } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
-import { serializeError } from '../../runtime/core/errors.js';
+import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
 const EXAMPLES = `
 Examples:
@@ -85,6 +85,20 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
     if (!io.connect) await backend.close();
+  }
+}
+
+/**
+ * What an open run waits for (a finished run waits for nothing), or the `CorruptStateError` that keeps its outstanding
+ * items from being read.
+ */
+async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
+  if (isFinalRunStatus(r.status)) return { waits: [] };
+  try {
+    return { waits: waitsOf(await b.pendingWork(r.runId)) };
+  } catch (err) {
+    if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
+    throw err;
   }
 }
 
@@ -177,12 +191,23 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           flags.schedule === undefined
             ? await b.listRuns({ limit, ...filter })
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
-        // What each open run waits for (its parked items): a finished run waits for nothing.
-        const waits = await Promise.all(runs.map(async (r) => (isFinalRunStatus(r.status) ? [] : waitsOf(await b.pendingWork(r.runId)))));
-        if (flags.json) return void io.stdout.write(`${valueText(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), 2)}\n`);
+        // What each open run waits for (its parked items). A run whose items cannot be read (corrupt stored data) is
+        // listed with that error.
+        const open = await Promise.all(runs.map((r) => openWaits(b, r)));
+        const waits = open.map((o) => o.waits);
+        if (flags.json) {
+          const rows = runs.map((r, i) => ({ ...r, ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
+          return void io.stdout.write(`${valueText(rows, 2)}\n`);
+        }
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         const result = (r: RunRecord, i: number) =>
-          r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : waits[i]!.map((w) => waitText(w, time)).join('; ');
+          r.error
+            ? `${r.error.name}: ${short(r.error.message, 50)}`
+            : r.status === 'completed'
+              ? short(r.output, 50)
+              : open[i]!.corrupt
+                ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+                : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
             ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],

@@ -191,14 +191,20 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
 
   beforeAll(() => plantCorruptSqliteRuns(badFile));
 
-  it('list lists every run, the one whose start item is corrupt too', async () => {
+  it('list lists every run, those whose start item or enqueued items are corrupt too', async () => {
     const json = await cli('runs', 'list', '--store', bad, '--json');
     expect(json.err).toBe('');
     expect(json.code).toBe(0);
-    expect((JSON.parse(json.out) as Array<{ runId: string }>).map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-start']);
+    const runs = JSON.parse(json.out) as Array<{ runId: string; corrupt?: { name: string; message: string } }>;
+    expect(runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
+    // items that cannot be read at all (a step's enqueued items): the run is listed with the error
+    const reason = 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)';
+    expect(runs.find((r) => r.runId === 'bad-items')!.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
+    expect(runs.filter((r) => r.corrupt).map((r) => r.runId)).toEqual(['bad-items']);
     const table = await cli('runs', 'list', '--store', bad);
     expect(table.code, table.err).toBe(0);
     expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running/);
+    expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
   });
 
   it('show marks a corrupt start item pending (corrupt) with its reason, exit 0', async () => {

@@ -65,16 +65,18 @@ export const postgresTamper: StoreTamper = {
 };
 
 /**
- * Writes a SQLite checkpoint file holding three LoopWorkflow runs with corrupt stored data: `bad-start` (created, not
- * started; its start item malformed JSON), `bad-context` (created, not started; its initial context malformed JSON)
- * and `bad-delta` (failed at its third step; the delta of its second commit not an object).
+ * Writes a SQLite checkpoint file holding four LoopWorkflow runs with corrupt stored data: `bad-start` (created, not
+ * started; its start item malformed JSON), `bad-context` (created, not started; its initial context malformed JSON),
+ * `bad-items` (running; the items its one commit enqueued malformed JSON) and `bad-delta` (failed at its third step;
+ * the delta of its second commit not an object).
  */
 export async function plantCorruptSqliteRuns(file: string): Promise<void> {
   const s = new SqliteCheckpointStore(file);
   try {
     const input = { i: 0, limit: 4 };
     const run = { workflow: LoopWorkflowDef.name, fingerprint: LoopWorkflowDef.fingerprint, input, context: { count: 0 }, deadline: undefined };
-    for (const runId of ['bad-start', 'bad-context']) await s.createRun({ ...run, runId, start: { node: 'step', id: '0', input } });
+    for (const runId of ['bad-start', 'bad-context', 'bad-items']) await s.createRun({ ...run, runId, start: { node: 'step', id: '0', input } });
+    await s.commitStep('bad-items', { itemId: '0', items: [{ node: 'step', id: '1', input: { i: 1, limit: 4 } }], arrivals: [], delta: { count: 1 }, counter: 1, seq: 1 });
     const loop = new LoopWorkflow();
     loop.step.hook = (_ctx, i) => {
       if (i === 2) throw new Error('step 2 broke');
@@ -86,6 +88,7 @@ export async function plantCorruptSqliteRuns(file: string): Promise<void> {
     if (!(failed instanceof Error) || !failed.message.includes('step 2 broke')) throw new Error(`bad-delta should fail at step 2, got ${String(failed)}`);
     s.db.prepare(`UPDATE floxide_runs SET start = '{"node":' WHERE run_id = 'bad-start'`).run();
     s.db.prepare(`UPDATE floxide_runs SET context = '{"count":' WHERE run_id = 'bad-context'`).run();
+    s.db.prepare(`UPDATE floxide_journal SET items = '[{"node":' WHERE run_no = (SELECT run_no FROM floxide_runs WHERE run_id = 'bad-items')`).run();
     const changed = s.db
       .prepare(`UPDATE floxide_journal SET delta = '[1]' WHERE k = (SELECT j.k FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no WHERE r.run_id = 'bad-delta' ORDER BY j.seq LIMIT 1 OFFSET 1)`)
       .run().changes;

@@ -252,7 +252,7 @@ describe('floxide ui server: runs with corrupt stored data', () => {
     try {
       const list = await call(`${server.url}api/runs`);
       expect(list.status, list.body).toBe(200);
-      expect((JSON.parse(list.body) as { runs: Array<{ runId: string }> }).runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-start']);
+      expect((JSON.parse(list.body) as { runs: Array<{ runId: string }> }).runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
       const start = await call(`${server.url}api/runs/bad-start`);
       expect(start.status, start.body).toBe(200);
       expect(JSON.parse(start.body).outstanding).toEqual([
