@@ -3,7 +3,7 @@
  * metrics, errors, dead letters, context, step history (when the store keeps one) and the workers holding its items.
  * The holders rule lives here once: a finished run has no items out, whatever a worker's last heartbeat still names.
  */
-import { RunNotFoundError } from '../runtime/core/errors.js';
+import { CorruptStateError, RunNotFoundError } from '../runtime/core/errors.js';
 import {
   isFinalRunStatus,
   supportsObservation,
@@ -29,14 +29,23 @@ export interface RunDetails {
   readonly metrics: RunMetrics;
   readonly errors: readonly ErrorRecord[];
   readonly deadLetters: readonly DeadLetter[];
-  readonly context: ContextSnapshot;
+  /** The context; undefined when its stored initial value or a delta cannot be read ({@link contextError} says why). */
+  readonly context: ContextSnapshot | undefined;
+  /** Why the context cannot be read: a corrupt stored context or delta (the rest of the run is still shown). */
+  readonly contextError?: CorruptStateError;
   /** Every executed attempt, oldest first; undefined when the store keeps no history. */
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
 }
 
-/** Reads one run's details. Throws `RunNotFoundError` for an unknown run. */
+/** The context as read: its snapshot, or the error of a corrupt stored context. */
+type ContextRead = { readonly snapshot?: ContextSnapshot; readonly error?: CorruptStateError };
+
+/**
+ * Reads one run's details. Throws `RunNotFoundError` for an unknown run. A context that cannot be read (corrupt stored
+ * data) is `contextError`, not a failure: the run, its history and items are still read.
+ */
 export async function readRunDetails(backend: RunsStore, runId: string): Promise<RunDetails> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
@@ -44,14 +53,20 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
     backend.metrics(runId),
     backend.errors(runId),
     backend.deadLetters(runId),
-    backend.readContext(runId),
+    backend.readContext(runId).then(
+      (snapshot): ContextRead => ({ snapshot }),
+      (err: unknown): ContextRead => {
+        if (err instanceof CorruptStateError) return { error: err };
+        throw err;
+      },
+    ),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
     supportsObservation(backend) ? backend.stepHistory(runId) : Promise.resolve(undefined),
   ]);
   const holders = workers
     .map((worker) => ({ worker, items: worker.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
     .filter((h) => h.items.length > 0);
-  return { run, metrics, errors, deadLetters, context, history, holders };
+  return { run, metrics, errors, deadLetters, context: context.snapshot, ...(context.error ? { contextError: context.error } : {}), history, holders };
 }
 
 /**

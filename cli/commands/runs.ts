@@ -12,9 +12,9 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails, waitText, waitsOf } from '../run-details.js';
+import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
-import { serializeError } from '../../runtime/core/errors.js';
+import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
 const EXAMPLES = `
 Examples:
@@ -85,6 +85,20 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
     if (!io.connect) await backend.close();
+  }
+}
+
+/**
+ * What an open run waits for (a finished run waits for nothing), or the `CorruptStateError` that keeps its outstanding
+ * items from being read.
+ */
+async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
+  if (isFinalRunStatus(r.status)) return { waits: [] };
+  try {
+    return { waits: waitsOf(await b.pendingWork(r.runId)) };
+  } catch (err) {
+    if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
+    throw err;
   }
 }
 
@@ -177,12 +191,23 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           flags.schedule === undefined
             ? await b.listRuns({ limit, ...filter })
             : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
-        // What each open run waits for (its parked items): a finished run waits for nothing.
-        const waits = await Promise.all(runs.map(async (r) => (isFinalRunStatus(r.status) ? [] : waitsOf(await b.pendingWork(r.runId)))));
-        if (flags.json) return void io.stdout.write(`${valueText(runs.map((r, i) => (waits[i]!.length > 0 ? { ...r, waits: waits[i] } : r)), 2)}\n`);
+        // What each open run waits for (its parked items). A run whose items cannot be read (corrupt stored data) is
+        // listed with that error.
+        const open = await Promise.all(runs.map((r) => openWaits(b, r)));
+        const waits = open.map((o) => o.waits);
+        if (flags.json) {
+          const rows = runs.map((r, i) => ({ ...r, ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
+          return void io.stdout.write(`${valueText(rows, 2)}\n`);
+        }
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         const result = (r: RunRecord, i: number) =>
-          r.error ? `${r.error.name}: ${short(r.error.message, 50)}` : r.status === 'completed' ? short(r.output, 50) : waits[i]!.map((w) => waitText(w, time)).join('; ');
+          r.error
+            ? `${r.error.name}: ${short(r.error.message, 50)}`
+            : r.status === 'completed'
+              ? short(r.output, 50)
+              : open[i]!.corrupt
+                ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+                : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
             ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
@@ -201,21 +226,25 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const [{ run, metrics, errors, deadLetters, context, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
         if (flags.json) {
-          const ctx = flags.context ? { context: { initial: context.initial, deltas: context.deltas } } : {};
+          // a context that cannot be read: its error as data in place of the version (and of the context)
+          const ctx = contextError
+            ? { contextError: serializeError(contextError) }
+            : { contextVersion: context!.version, ...(flags.context ? { context: { initial: context!.initial, deltas: context!.deltas } } : {}) };
           // a corrupt item's error as data (name, message, code), like the run's and the history's errors
           const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
-          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, contextVersion: context.version, ...ctx }, 2)}\n`);
+          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
-        io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
-        if (flags.context) {
+        if (!context) io.stdout.write(`context   unreadable: ${contextError!.name}: ${contextError!.message}\n`);
+        else io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        if (flags.context && context) {
           io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
           for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
         }

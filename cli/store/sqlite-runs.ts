@@ -135,8 +135,10 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return this.deadLettersOf(await this.fold(runId));
   }
 
+  /** Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read. */
   async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
     const f = await this.fold(runId);
+    if (f.journal.contextCorrupt) throw f.journal.contextCorrupt;
     const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
     if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
     if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
@@ -174,7 +176,10 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const states = await this.itemStates(runId);
     const f = await this.fold(runId);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
-    return states.filter((s) => s.status === 'pending' || s.status === 'parked').map((state) => ({ item: byId.get(state.itemId)!, state }));
+    const corrupt = f.journal.startCorrupt;
+    return states
+      .filter((s) => s.status === 'pending' || s.status === 'parked')
+      .map((state) => ({ item: byId.get(state.itemId)!, state, ...(corrupt && state.itemId === f.enqueued[0]!.id ? { corrupt } : {}) }));
   }
 
   async stepHistory(runId: string): Promise<StepRecord[]> {
@@ -216,7 +221,10 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     assertRunId(runId);
     const journal = this.reader.journal(runId);
     if (!journal) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-    const enqueued: EngineItem[] = [journal.start];
+    const history = await this.store.stepHistory(runId);
+    // a corrupt start item: its node as the history names it (an attempt of it ran), else '?'
+    const start = journal.startCorrupt ? { ...journal.start, node: history.find((h) => h.itemId === journal.start.id)?.node ?? journal.start.node } : journal.start;
+    const enqueued: EngineItem[] = [start];
     const consumed = new Set<string>();
     for (const s of journal.steps) {
       consumed.add(s.itemId);
@@ -224,7 +232,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     }
     const done = journal.run.status === 'completed';
     const pending = done ? [] : enqueued.filter((it) => !consumed.has(it.id));
-    return { journal, enqueued, pending, consumed, history: await this.store.stepHistory(runId) };
+    return { journal, enqueued, pending, consumed, history };
   }
 }
 

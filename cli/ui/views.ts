@@ -63,7 +63,7 @@ export function decodeCursor(text: string): RunCursor {
   return { createdAt: Number(m[1]), runId: m[2]! };
 }
 
-function errorLine(e: SerializedError | undefined): string | undefined {
+function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): string | undefined {
   return e ? `${e.name}: ${e.message}` : undefined;
 }
 
@@ -132,6 +132,8 @@ export interface OutstandingItem {
   readonly workerId: string | undefined;
   /** When its lease ends (running) or its retry is due (waiting_retry). */
   readonly due: number | undefined;
+  /** `CorruptStateError: <reason>` when its stored JSON cannot be read (the worker that claims it fails it). */
+  readonly corrupt?: string;
 }
 
 /** Everything the run page shows. */
@@ -146,8 +148,10 @@ export interface RunView {
   readonly history: readonly StepRecord[] | undefined;
   readonly errors: readonly ErrorRecord[];
   readonly deadLetters: readonly DeadLetter[];
-  /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last). */
-  readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] };
+  /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last); undefined when unreadable. */
+  readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] } | undefined;
+  /** `CorruptStateError: <reason>` when the stored context or a delta cannot be read. */
+  readonly contextError: string | undefined;
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
@@ -161,19 +165,21 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
-  const [{ run, metrics, errors, deadLetters, context, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
+  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
+  // Only a run with unclaimed (pending, parked) items reads them: their signal names, and which are corrupt.
+  const pending = states.some((s) => s.status === 'pending' || s.status === 'parked') ? await backend.pendingWork(runId) : [];
+  const corrupt = new Map(pending.filter((p) => p.corrupt).map((p) => [p.item.id, errorLine(p.corrupt)]));
   const nodes: Record<string, NodeCounts> = Object.create(null);
   const outstanding: OutstandingItem[] = [];
   for (const s of states) {
     const counts = (nodes[s.node] ??= { queued: 0, running: 0, done: 0, failed: 0, dropped: 0 });
     counts[COUNT_OF[s.status]] += 1;
     if ((s.status === 'pending' || s.status === 'in_progress' || s.status === 'waiting_retry') && outstanding.length < LIST_CAP) {
-      outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore });
+      const bad = corrupt.get(s.itemId);
+      outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore, ...(bad ? { corrupt: bad } : {}) });
     }
   }
-  // Only a run with parked items waits: the items themselves (their signal names) are read for those alone.
-  const parked = states.some((s) => s.status === 'parked') ? waitsOf(await backend.pendingWork(runId)) : [];
-  const waits = parked.map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
+  const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   return {
     run,
     metrics,
@@ -183,7 +189,8 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     history: history?.slice(-LIST_CAP),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
-    context: { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    contextError: errorLine(contextError),
     pausable: isDistributed(backend),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };

@@ -4,8 +4,9 @@
  * Fixed read back as they were; a function or a symbol is dropped, and an object with methods (a class instance, a
  * RegExp, a Promise...) reads back as a plain object without them. An instance of any other class, even one without
  * methods, reads back as a plain object too: without its prototype, `instanceof` fails, getters and private (`#x`)
- * fields are gone. Plain data is what an interface, a type alias or an object literal type describes. This walk names
- * the path of each such part.
+ * fields are gone. Plain data is what an interface, a type alias or an object literal type describes, except lib's
+ * error interfaces (`Error`, `TypeError`...): an error's message and stack are not stored. This walk names the path
+ * of each such part.
  */
 import { ts } from 'ts-morph';
 import { isFloxideValuesFile } from './decorator-files.js';
@@ -86,6 +87,11 @@ export function unstorableParts(type: ts.Type, checker: ts.TypeChecker, options:
         out.push({ path, what: 'a function' });
         return;
       }
+      const error = libErrorName(t);
+      if (error) {
+        out.push({ path, what: `${error}, an error object (its message and stack are not stored: JSON keeps only an object's own enumerable fields)` });
+        return;
+      }
       const carried = carriedClass(t);
       if (carried) {
         const args = (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference ? checker.getTypeArguments(t as ts.TypeReference) : [];
@@ -129,6 +135,21 @@ function classOf(t: ts.Type): { name?: string } | undefined {
   return name === 'default' || name.startsWith('__') ? {} : { name };
 }
 
+/**
+ * The name of the lib error type `t` is (`Error`, `TypeError`, `AggregateError`...: interfaces in lib.d.ts, so not
+ * caught as class instances), or undefined. Their `message` and `stack` are own non-enumerable fields, which JSON drops.
+ */
+function libErrorName(t: ts.Type): string | undefined {
+  const sym = t.getSymbol();
+  const name = sym?.getName();
+  if (!name || !/Error$/.test(name)) return undefined;
+  return (sym!.getDeclarations() ?? []).some((d) => isLibFile(d.getSourceFile())) ? name : undefined;
+}
+
+function isLibFile(sf: ts.SourceFile): boolean {
+  return sf.isDeclarationFile && /(^|\/)lib\.[\w.]+\.d\.ts$/.test(sf.fileName);
+}
+
 /** Whether `t` is Date, Map, Set (lib) or EventLog, Fixed (floxide): storage carries them, with their type arguments. */
 function carriedClass(t: ts.Type): boolean {
   const sym = t.getSymbol();
@@ -137,6 +158,6 @@ function carriedClass(t: ts.Type): boolean {
   if (!CARRIED_LIB.has(name) && !CARRIED_FLOXIDE.has(name)) return false;
   return (sym.getDeclarations() ?? []).some((d) => {
     const sf = d.getSourceFile();
-    return CARRIED_LIB.has(name) ? sf.isDeclarationFile && /(^|\/)lib\.[\w.]+\.d\.ts$/.test(sf.fileName) : isFloxideValuesFile(sf.fileName);
+    return CARRIED_LIB.has(name) ? isLibFile(sf) : isFloxideValuesFile(sf.fileName);
   });
 }

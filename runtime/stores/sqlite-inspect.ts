@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { CorruptStateError } from '../core/errors.js';
+import { START_ITEM_ID } from '../core/ids.js';
 import { safeJsonParse } from '../core/json.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
@@ -32,12 +33,18 @@ export interface JournalStep {
   readonly items: readonly EngineItem[];
 }
 
-/** A run with its journal. */
+/**
+ * A run with its journal. Reading never throws for a corrupt start item, initial context or delta (what can be read
+ * is shown): `startCorrupt` then names what is wrong with the start item (`start` is `{ node: '?', id: '0', input:
+ * null }`), `contextCorrupt` what is wrong with the context (`context` is undefined and no step has a delta).
+ */
 export interface RunJournal {
   readonly run: ListedRun;
   readonly context: unknown;
   readonly start: EngineItem;
   readonly steps: readonly JournalStep[];
+  readonly startCorrupt?: CorruptStateError;
+  readonly contextCorrupt?: CorruptStateError;
 }
 
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
@@ -100,19 +107,45 @@ export class SqliteRunReader {
     return (this.s.newRuns.all(runNo) as RunRow[]).map(listed);
   }
 
-  /** The run and its journal in commit order, read in one transaction; undefined for an unknown run. */
+  /**
+   * The run and its journal in commit order, read in one transaction; undefined for an unknown run. A corrupt start
+   * item, context or delta is reported in the journal ({@link RunJournal}); corrupt step items throw
+   * `CorruptStateError`.
+   */
   journal(runId: string): RunJournal | undefined {
     return this.db.transaction(() => {
       const row = this.s.byId.get(runId) as RunRow | undefined;
       if (!row) return undefined;
+      let contextCorrupt: CorruptStateError | undefined;
+      const corrupt = <T>(read: () => T): T | undefined => {
+        if (contextCorrupt) return undefined;
+        try {
+          return read();
+        } catch (err) {
+          if (!(err instanceof CorruptStateError)) throw err;
+          contextCorrupt = err;
+          return undefined;
+        }
+      };
+      const context = corrupt(() => safeJsonParse(row.context, `run ${runId} context`));
       const steps = (this.s.journal.all({ no: row.run_no }) as { item_id: string; seq: number; delta: string | null; items: string }[]).map((r) => {
         const items = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
         if (!Array.isArray(items)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
-        const delta = r.delta === null ? undefined : safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
-        if (delta !== undefined && (delta === null || typeof delta !== 'object' || Array.isArray(delta))) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
-        return { itemId: r.item_id, seq: r.seq, delta: delta as Record<string, unknown> | undefined, items: items as EngineItem[] };
+        const delta = r.delta === null ? undefined : corrupt(() => {
+          const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
+          if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
+          return d as Record<string, unknown>;
+        });
+        return { itemId: r.item_id, seq: r.seq, delta, items: items as EngineItem[] };
       });
-      return { run: listed(row), context: safeJsonParse(row.context, `run ${runId} context`), start: parseItem(row.start, runId), steps };
+      const base = { run: listed(row), context, steps: contextCorrupt ? steps.map((st) => ({ ...st, delta: undefined })) : steps };
+      const ctx = contextCorrupt ? { contextCorrupt } : {};
+      try {
+        return { ...base, ...ctx, start: parseItem(row.start, runId) };
+      } catch (err) {
+        if (!(err instanceof CorruptStateError)) throw err;
+        return { ...base, ...ctx, start: { node: '?', id: START_ITEM_ID, input: null }, startCorrupt: err };
+      }
     })();
   }
 

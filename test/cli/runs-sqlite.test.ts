@@ -17,6 +17,7 @@ import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
 import { VoteFlow } from '../fixtures/signals/flows.js';
 import { VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { cliCaptured } from './run-cli.js';
+import { plantCorruptSqliteRuns } from '../distributed/tamper.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-sqlite-'));
 const file = join(dir, 'runs.db');
@@ -181,5 +182,70 @@ describe('floxide runs --store sqlite:<file>', () => {
     const schedules = await cli('schedule', 'list', '--store', store);
     expect(schedules.code).toBe(2);
     expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
+  });
+});
+
+describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', () => {
+  const badFile = join(dir, 'corrupt.db');
+  const bad = `sqlite:${badFile}`;
+
+  beforeAll(() => plantCorruptSqliteRuns(badFile));
+
+  it('list lists every run, those whose start item or enqueued items are corrupt too', async () => {
+    const json = await cli('runs', 'list', '--store', bad, '--json');
+    expect(json.err).toBe('');
+    expect(json.code).toBe(0);
+    const runs = JSON.parse(json.out) as Array<{ runId: string; corrupt?: { name: string; message: string } }>;
+    expect(runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
+    // items that cannot be read at all (a step's enqueued items): the run is listed with the error
+    const reason = 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)';
+    expect(runs.find((r) => r.runId === 'bad-items')!.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
+    expect(runs.filter((r) => r.corrupt).map((r) => r.runId)).toEqual(['bad-items']);
+    const table = await cli('runs', 'list', '--store', bad);
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running/);
+    expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
+  });
+
+  it('show marks a corrupt start item pending (corrupt) with its reason, exit 0', async () => {
+    const reason = 'run bad-start: a stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"';
+    const json = await cli('runs', 'show', 'bad-start', '--store', bad, '--json');
+    expect(json.code, json.err).toBe(0);
+    const shown = JSON.parse(json.out) as { run: { status: string }; pending: Array<{ item: unknown; state: { status: string }; corrupt?: { name: string; message: string } }>; contextVersion: number };
+    expect(shown.run.status).toBe('running');
+    expect(shown.pending).toEqual([expect.objectContaining({ item: { node: '?', id: '0', input: null }, state: expect.objectContaining({ status: 'pending' }) })]);
+    expect(shown.pending[0]!.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
+    expect(shown.contextVersion).toBe(0);
+    const text = await cli('runs', 'show', 'bad-start', '--store', bad);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/\n0\s+\?\s+pending \(corrupt\)/);
+    expect(text.out).toContain(`CorruptStateError: ${reason}`);
+  });
+
+  it('show of a run whose context or a delta is corrupt shows the run, its history and items with the context error, exit 0', async () => {
+    for (const [runId, reason] of [
+      ['bad-context', 'run bad-context context: malformed JSON (Unexpected end of JSON input)'],
+      ['bad-delta', /^run bad-delta step \d+: the delta is not an object$/],
+    ] as const) {
+      for (const context of [[], ['--context']]) {
+        const json = await cli('runs', 'show', runId, '--store', bad, '--json', ...context);
+        expect(json.code, json.err).toBe(0);
+        const shown = JSON.parse(json.out) as { run: { runId: string }; history: unknown[]; contextError: { name: string; message: string }; context?: unknown; contextVersion?: number };
+        expect(shown.run.runId).toBe(runId);
+        expect(shown.contextError.name).toBe('CorruptStateError');
+        expect(shown.contextError.message).toMatch(reason);
+        expect(shown.context).toBeUndefined();
+        expect(shown.contextVersion).toBeUndefined();
+        const text = await cli('runs', 'show', runId, '--store', bad, ...context);
+        expect(text.code, text.err).toBe(0);
+        expect(text.out).toMatch(new RegExp(`run\\s+${runId}\\n`));
+        expect(text.out).toMatch(/context\s+unreadable: CorruptStateError: run bad-/);
+      }
+    }
+    const delta = await cli('runs', 'show', 'bad-delta', '--store', bad);
+    expect(delta.out).toMatch(/step history \(3\)/);
+    expect(delta.out).toMatch(/dead letters \(1\)/);
+    const pending = await cli('runs', 'show', 'bad-context', '--store', bad);
+    expect(pending.out).toMatch(/outstanding items \(1\)/);
   });
 });

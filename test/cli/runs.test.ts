@@ -214,6 +214,65 @@ describe('floxide runs show and list: a run whose unclaimed item is corrupt', ()
   });
 });
 
+describe('floxide runs show: a run whose stored context or a delta is corrupt', () => {
+  /**
+   * Two runs of three committed steps each; one's initial context, the other's delta 2 corrupted: show reads each
+   * run, its history and items, with the context error in place of the context, exit 0.
+   */
+  async function showCorruptContext(b: DistributedBackend, url: string, tamper: StoreTamper): Promise<void> {
+    const wf = chain();
+    const [ctxRun, deltaRun] = [`cli-ctx-${b.kind}`, `cli-delta-${b.kind}`];
+    for (const id of [ctxRun, deltaRun]) await wf.startDistributed(new CountCtx(), 1, b, id);
+    for (let i = 0; i < 6; i++) await wf.stepDistributed(b, 'w-ctx');
+    const committer = (await b.readContext(deltaRun)).deltas[1]!.itemId;
+    await tamper.contextJson(b, ctxRun, '{"count":');
+    await tamper.deltaJson(b, deltaRun, 2, '{"count":');
+    for (const [runId, reason] of [
+      [ctxRun, 'malformed JSON (Unexpected end of JSON input)'],
+      [deltaRun, `context delta 2 (item ${JSON.stringify(committer)}): malformed JSON (Unexpected end of JSON input)`],
+    ] as const) {
+      for (const context of [[], ['--context']]) {
+        const json = await cli('runs', 'show', runId, '--store', url, '--json', ...context);
+        expect(json.code, json.err).toBe(0);
+        const shown = JSON.parse(json.out) as { run: { runId: string; status: string }; history: unknown[]; pending: unknown[]; contextError: { name: string; message: string; code: string }; context?: unknown; contextVersion?: number };
+        expect(shown.run).toMatchObject({ runId, status: 'running' });
+        expect(shown.history).toHaveLength(3);
+        expect(shown.pending).toHaveLength(1);
+        expect(shown.contextError).toMatchObject({ name: 'CorruptStateError', code: 'FLOXIDE_CORRUPT_STATE' });
+        expect(shown.contextError.message).toContain(reason);
+        expect(shown.context).toBeUndefined();
+        expect(shown.contextVersion).toBeUndefined();
+        const text = await cli('runs', 'show', runId, '--store', url, ...context);
+        expect(text.code, text.err).toBe(0);
+        expect(text.out).toMatch(new RegExp(`run\\s+${runId}\\n`));
+        expect(text.out).toContain(`context   unreadable: CorruptStateError: `);
+        expect(text.out).toContain(reason);
+        expect(text.out).toMatch(/step history \(3\)/);
+        expect(text.out).toMatch(/outstanding items \(1\)/);
+      }
+    }
+  }
+
+  it('on Redis', async () => {
+    // a key prefix of its own: the steps taken here serve only these two runs
+    const own = uniquePrefix('cli-ctx');
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
+    try {
+      await showCorruptContext(b, `${REDIS_URL}?prefix=${encodeURIComponent(own)}`, redisTamper);
+    } finally {
+      const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+      const keys = await client.keys(`${own}*`);
+      if (keys.length > 0) await client.del(keys);
+      await b.close();
+    }
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await showCorruptContext(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
+  });
+});
+
 describe('floxide runs versions', () => {
   it('counts the open runs per workflow version, with the live workers serving each; list shows each run\'s version', async () => {
     const { ChainWorkflowDef } = await import('../distributed/helpers.js');

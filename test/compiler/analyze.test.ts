@@ -54,6 +54,9 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX029-unstorable.ts', 'FLX029', 32, 3],
   ['FLX029-class-instance.ts', 'FLX029', 46, 17],
   ['FLX029-class-private.ts', 'FLX029', 38, 37],
+  ['FLX029-error-context.ts', 'FLX029', 19, 38],
+  ['FLX029-error-input.ts', 'FLX029', 27, 3],
+  ['FLX029-error-output.ts', 'FLX029', 13, 3],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
 ];
 
@@ -128,6 +131,15 @@ describe('compile-fail fixtures', () => {
       ['FLX029', 38, 37, `Vault.token (the context of VaultWorkflow) is Token, an instance of a class (without its prototype once stored), ${tail}`],
     ]);
     expect(diagsOf('FLX029-class-instance.ts').every((d) => d.hint!.includes('interface or a type alias'))).toBe(true);
+  });
+
+  it("FLX029: an Error (an interface in lib.d.ts) is reported in a context field, an input and an output: its message and stack are not stored; the error as an interface of data is not", () => {
+    const tail = 'which a stored run (checkpointed or distributed) does not read back as such';
+    const error = (name: string) => `${name}, an error object (its message and stack are not stored: JSON keeps only an object's own enumerable fields), ${tail}`;
+    const of = (file: string) => diagsOf(file).map((d) => [d.code, d.position!.line, d.position!.column, d.message]);
+    expect(of('FLX029-error-context.ts')).toEqual([['FLX029', 19, 38, `Attempts.lastError (the context of ErrorContextWorkflow) is ${error('Error')}`]]);
+    expect(of('FLX029-error-input.ts')).toEqual([['FLX029', 27, 3, `input.cause (of node report) is ${error('TypeError')}`]]);
+    expect(of('FLX029-error-output.ts')).toEqual([['FLX029', 13, 3, `output (of terminal node check) is ${error('Error')}`]]);
   });
 
   it('FLX022: a process that cannot be called as process(ctx, input), reported once at its class', () => {

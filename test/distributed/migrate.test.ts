@@ -114,6 +114,29 @@ describe.each(backends)('migrating distributed runs on %s', (_name, make) => {
     expect((await b.pendingWork('r2'))[0]!.item).toEqual({ ...item!.item, node: 'twice' });
   }, 60_000);
 
+  it('judges a run again when a step committed between the judgement and the move', async () => {
+    const b = await open(make);
+    const log: DeployLog = [];
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1(log));
+    await v1.startDistributed(undefined, '3', b, 'r4');
+    const base = migratableBackend(b);
+    let loads = 0;
+    // The first judgement sees `parse` queued; before the move, a version-1 worker runs it (now `double` is queued).
+    const racing = {
+      ...base,
+      load: async (runId: string) => {
+        const cp = await base.load(runId);
+        if (++loads === 1) await v1.stepDistributed(b, 'old-1');
+        return cp;
+      },
+    };
+    const plan = await migrateRun(racing, 'r4', { record: deployRecord, rename: { double: 'twice' } });
+    expect(loads).toBe(2);
+    expect(plan.to).toBe(V2Def.fingerprint);
+    expect((await b.pendingWork('r4')).map((w) => w.item.node)).toEqual(['twice']);
+    expect(log.map((e) => e.node)).toEqual(['parse']);
+  }, 60_000);
+
   it('keeps the leases of a safe move: the old worker commit stays valid, its successor is not handed back to it', async () => {
     const b = await open(make);
     const log: DeployLog = [];

@@ -6,6 +6,10 @@ import { createClient } from '@redis/client';
 import pg from 'pg';
 import type { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
+import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
 import type { StoreTamper } from './conformance.js';
 import { PG_URL, REDIS_URL } from './helpers.js';
 
@@ -59,3 +63,37 @@ export const postgresTamper: StoreTamper = {
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),
   deltaJson: (b, runId, version, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".deltas SET delta = $3 WHERE run_id = $1 AND version = $2`, [runId, version, text]),
 };
+
+/**
+ * Writes a SQLite checkpoint file holding four LoopWorkflow runs with corrupt stored data: `bad-start` (created, not
+ * started; its start item malformed JSON), `bad-context` (created, not started; its initial context malformed JSON),
+ * `bad-items` (running; the items its one commit enqueued malformed JSON) and `bad-delta` (failed at its third step;
+ * the delta of its second commit not an object).
+ */
+export async function plantCorruptSqliteRuns(file: string): Promise<void> {
+  const s = new SqliteCheckpointStore(file);
+  try {
+    const input = { i: 0, limit: 4 };
+    const run = { workflow: LoopWorkflowDef.name, fingerprint: LoopWorkflowDef.fingerprint, input, context: { count: 0 }, deadline: undefined };
+    for (const runId of ['bad-start', 'bad-context', 'bad-items']) await s.createRun({ ...run, runId, start: { node: 'step', id: '0', input } });
+    await s.commitStep('bad-items', { itemId: '0', items: [{ node: 'step', id: '1', input: { i: 1, limit: 4 } }], arrivals: [], delta: { count: 1 }, counter: 1, seq: 1 });
+    const loop = new LoopWorkflow();
+    loop.step.hook = (_ctx, i) => {
+      if (i === 2) throw new Error('step 2 broke');
+    };
+    const failed = await bindWorkflow(LoopWorkflowDef, loop).runWithCheckpoint(new LoopCtx(), input, s, 'bad-delta').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(failed instanceof Error) || !failed.message.includes('step 2 broke')) throw new Error(`bad-delta should fail at step 2, got ${String(failed)}`);
+    s.db.prepare(`UPDATE floxide_runs SET start = '{"node":' WHERE run_id = 'bad-start'`).run();
+    s.db.prepare(`UPDATE floxide_runs SET context = '{"count":' WHERE run_id = 'bad-context'`).run();
+    s.db.prepare(`UPDATE floxide_journal SET items = '[{"node":' WHERE run_no = (SELECT run_no FROM floxide_runs WHERE run_id = 'bad-items')`).run();
+    const changed = s.db
+      .prepare(`UPDATE floxide_journal SET delta = '[1]' WHERE k = (SELECT j.k FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no WHERE r.run_id = 'bad-delta' ORDER BY j.seq LIMIT 1 OFFSET 1)`)
+      .run().changes;
+    if (changed !== 1) throw new Error(`expected one delta changed, got ${changed}`);
+  } finally {
+    await s.close();
+  }
+}

@@ -2,14 +2,20 @@
  * The `floxide ui` server over HTTP (no browser): paging the runs list, the run page's data, the graph lookup, and
  * access rules (loopback host names only, the token beyond loopback, the action header); live updates on Postgres.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
-import { chain, CountCtx, until } from '../distributed/helpers.js';
+import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
+import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
+import { plantCorruptSqliteRuns, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 interface Answer {
@@ -233,6 +239,68 @@ describe('floxide ui server on Postgres', () => {
       expect(events.at(-1)!.history).toHaveLength(5);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('floxide ui server: runs with corrupt stored data', () => {
+  it('on a SQLite file: the list lists every run; a run page marks a corrupt start item and shows a context error in place of the context', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floxide-ui-corrupt-'));
+    const file = join(dir, 'corrupt.db');
+    await plantCorruptSqliteRuns(file);
+    const server = await startUiServer({ backend: SqliteRunsStore.open(file) });
+    try {
+      const list = await call(`${server.url}api/runs`);
+      expect(list.status, list.body).toBe(200);
+      expect((JSON.parse(list.body) as { runs: Array<{ runId: string }> }).runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
+      const start = await call(`${server.url}api/runs/bad-start`);
+      expect(start.status, start.body).toBe(200);
+      expect(JSON.parse(start.body).outstanding).toEqual([
+        expect.objectContaining({ itemId: '0', status: 'pending', corrupt: 'CorruptStateError: run bad-start: a stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"' }),
+      ]);
+      for (const [runId, reason] of [
+        ['bad-context', 'CorruptStateError: run bad-context context: malformed JSON (Unexpected end of JSON input)'],
+        ['bad-delta', /^CorruptStateError: run bad-delta step \d+: the delta is not an object$/],
+      ] as const) {
+        const page = await call(`${server.url}api/runs/${runId}`);
+        expect(page.status, page.body).toBe(200);
+        const view = JSON.parse(page.body) as { run: { runId: string }; context?: unknown; contextError: string; history: unknown[] };
+        expect(view.run.runId).toBe(runId);
+        expect(view.context).toBeUndefined();
+        expect(view.contextError).toMatch(reason);
+      }
+      expect((JSON.parse((await call(`${server.url}api/runs/bad-delta`)).body) as { history: unknown[] }).history).toHaveLength(3);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on Redis: a run page shows a corrupt context delta as the context error', async () => {
+    const prefix = uniquePrefix('ui-corrupt');
+    const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
+    const server = await startUiServer({ backend });
+    try {
+      const flow = chain();
+      await flow.startDistributed(new CountCtx(), 1, backend, 'ui-delta');
+      for (let i = 0; i < 3; i++) await flow.stepDistributed(backend, 'w-ui');
+      const committer = (await backend.readContext('ui-delta')).deltas[1]!.itemId;
+      await redisTamper.deltaJson(backend, 'ui-delta', 2, '{"count":');
+      expect((await call(`${server.url}api/runs`)).status).toBe(200);
+      const page = await call(`${server.url}api/runs/ui-delta`);
+      expect(page.status, page.body).toBe(200);
+      const view = JSON.parse(page.body) as { run: { status: string }; context?: unknown; contextError: string; history: unknown[]; outstanding: unknown[] };
+      expect(view.run.status).toBe('running');
+      expect(view.context).toBeUndefined();
+      expect(view.contextError).toBe(`CorruptStateError: context delta 2 (item ${JSON.stringify(committer)}): malformed JSON (Unexpected end of JSON input)`);
+      expect(view.history).toHaveLength(3);
+      expect(view.outstanding).toHaveLength(1);
+    } finally {
+      await server.close();
+      const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+      const keys = await client.keys(`${prefix}*`);
+      if (keys.length > 0) await client.del(keys);
+      await backend.close();
     }
   });
 });
