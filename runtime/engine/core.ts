@@ -740,7 +740,6 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
 }
 
 
-
 /**
  * Process one item of a bound workflow (see ARCHITECTURE.md "Step semantics") and say what it produced, without
  * touching any store: the caller commits the outcome. `env.context` is not mutated; the attempt runs on a copy and

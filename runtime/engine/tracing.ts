@@ -155,9 +155,7 @@ export class Tracing {
 
   /** Starts the span of one leased attempt, a child of the span whose `traceparent` the run stored. */
   startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
-    const attributes: Api.Attributes = { [ATTR.workflow]: a.workflow, [ATTR.runId]: a.runId, [ATTR.node]: a.node, [ATTR.itemId]: a.itemId, [ATTR.attempt]: a.attempt };
-    if (a.workerId !== undefined) attributes[ATTR.workerId] = a.workerId;
-    const span = this.tracer.startSpan(`floxide.step ${a.node}`, { attributes, startTime: a.startedAt }, this.contextOf(traceparent));
+    const span = startStepSpan(this.tracer, a.workflow, a, a.startedAt, this.contextOf(traceparent), a.workerId);
     return new OtelAttemptSpan(this.api, this.tracer, span, a.workflow);
   }
 
@@ -195,6 +193,20 @@ export class Tracing {
 function startRunSpan(api: OtelApi, tracer: Api.Tracer, runId: string, workflow: string, mode: 'local' | 'nested', ctx: Api.Context, extra?: Api.Attributes): RunSpan {
   const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: mode, ...extra };
   return new OtelRunSpan(api, tracer, tracer.startSpan(`floxide.run ${workflow}`, { attributes }, ctx), workflow);
+}
+
+/** Starts the span of one attempt of a step (`floxide.step <node>`) in `ctx`: local, nested and distributed alike. */
+function startStepSpan(
+  tracer: Api.Tracer,
+  workflow: string,
+  a: { readonly runId: string; readonly node: string; readonly itemId: string; readonly attempt: number },
+  startTime: number,
+  ctx: Api.Context,
+  workerId: string | undefined,
+): Api.Span {
+  const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: a.runId, [ATTR.node]: a.node, [ATTR.itemId]: a.itemId, [ATTR.attempt]: a.attempt };
+  if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
+  return tracer.startSpan(`floxide.step ${a.node}`, { attributes, startTime }, ctx);
 }
 
 /** Calls `fn` with `span` as the active span (on top of the active context). */
@@ -300,16 +312,12 @@ class OtelRunSpan implements RunSpan {
   observe(e: WorkflowEvent): void {
     switch (e.type) {
       case 'step.started':
-        this.step = this.tracer.startSpan(
-          `floxide.step ${e.node}`,
-          { attributes: { [ATTR.workflow]: this.workflow, [ATTR.runId]: e.runId, [ATTR.node]: e.node, [ATTR.itemId]: e.itemId, [ATTR.attempt]: e.attempt }, startTime: e.at },
-          this.ctx,
-        );
+        this.step = startStepSpan(this.tracer, this.workflow, e, e.at, this.ctx, undefined);
         return;
       case 'step.finished':
       case 'step.retry': {
         const r = stepRecordOf(e);
-        const span = this.step ?? this.tracer.startSpan(`floxide.step ${r.node}`, { attributes: { [ATTR.workflow]: this.workflow, [ATTR.runId]: r.runId, [ATTR.node]: r.node, [ATTR.itemId]: r.itemId, [ATTR.attempt]: r.attempt }, startTime: r.startedAt }, this.ctx);
+        const span = this.step ?? startStepSpan(this.tracer, this.workflow, r, r.startedAt, this.ctx, undefined);
         this.step = undefined;
         span.setAttribute(ATTR.outcome, r.outcome);
         endSpan(this.api, span, r.error, r.finishedAt);
