@@ -1,4 +1,4 @@
--- record_events: appends events to the events table (migrations/0005_events.sql, 0008_event_heads.sql) and wakes the
+-- record_events: appends events to the events table (migrations/0005_events.sql, 0009_event_heads.sql) and wakes the
 -- subscribers.
 -- Parameters: p_runs run ids, p_events the events' JSON text (WorkflowEvent), pairwise; a run's events in the order
 --   they happened.
