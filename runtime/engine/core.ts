@@ -411,7 +411,7 @@ class Step {
     if (node.fallbacks.length > 0) {
       const failure: FailureInfo = failureInfo(node.name, err, attempt);
       const { items, arrivals } = produce(item, [item.input], () => node.fallbacks, this.childId, failure);
-      return { type: 'continue', items, arrivals, delta: undefined };
+      return { type: 'continue', items, arrivals, delta: undefined, error: serializeError(err) };
     }
     return { type: 'failed', error: serializeError(err), attempts: attempt };
   }
@@ -556,14 +556,20 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
   const t = scope.lastTransition;
   const transition = out.type === 'terminal' ? 'terminal' : t === undefined || t.type === 'abort' ? 'fallback' : t.type === 'nested' ? t.waits : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
-  scope.onEvent({ ...base, outcome: out.type, error: undefined, local: { transition, input: item.input, output, produced: out.items } });
+  const error = out.type === 'continue' ? out.error : undefined;
+  scope.onEvent({ ...base, outcome: out.type, error, local: { transition, input: item.input, output, produced: out.items } });
 }
 
-/** The history record of the step that just returned (the scope must have {@link RunScope.history} on). */
-export function stepHistoryOf(scope: RunScope): StepHistoryEntry {
+/**
+ * The history record of the step that just returned `out` (the scope must have {@link RunScope.history} on): with
+ * the failure its fallbacks took, if they did.
+ */
+export function stepHistoryOf(scope: RunScope, out: StepOutcome): StepHistoryEntry {
   const item = scope.lastItem!;
-  const entry = { node: item.node, attempt: scope.lastAttempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now() };
-  return scope.retried === undefined ? entry : { ...entry, retries: scope.retried };
+  const entry: { -readonly [K in keyof StepHistoryEntry]: StepHistoryEntry[K] } = { node: item.node, attempt: scope.lastAttempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now() };
+  if (scope.retried !== undefined) entry.retries = scope.retried;
+  if (out.type === 'continue' && out.error !== undefined) entry.error = out.error;
+  return entry;
 }
 
 /** The `run.completed` event of a local run. */

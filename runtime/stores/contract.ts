@@ -127,7 +127,8 @@ export { renamedItem };
 
 /**
  * The step history records of one step: each retried attempt (`retry`), then the attempt that ended it with
- * `outcome` (`error` for a `failed` one). `workerId`: the process that ran it, when the store knows it.
+ * `outcome` (`error` for a `failed` one, or for a `continue` whose fallbacks took the failure). `workerId`: the
+ * process that ran it, when the store knows it.
  */
 export function stepRecordsOf(
   runId: string,
