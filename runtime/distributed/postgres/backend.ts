@@ -20,8 +20,10 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
+import { decodeStoredRun } from '../../engine/decode.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
+  RUN_STATUSES,
   assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -70,7 +72,7 @@ import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
-import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { checkMigrationReply, replyError, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
@@ -343,20 +345,23 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   }
 
   private recordOf(row: RunRow): RunRecord {
+    const { status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
+    const d = decodeStoredRun<RunStatus, DroppedItem>(row.run_id, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline }, RUN_STATUSES);
     return {
       runId: row.run_id,
       workflow: row.workflow,
       fingerprint: row.fingerprint,
-      status: runStatusOf(row.status, row.run_id),
-      input: parseStoredJson(row.input, 'run input'),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      finishedAt: opt(row.finished_at),
-      deadline: opt(row.deadline),
-      output: row.output === null ? undefined : parseStoredJson(row.output, 'run output'),
-      error: row.error === null ? undefined : parseStoredJson<SerializedError>(row.error, 'run error'),
-      dropped: row.dropped.map((d) => ({ id: d.id, node: d.node, reason: d.reason })),
+      status: d.status,
+      input: d.input,
+      createdAt: d.createdAt,
+      updatedAt: d.updatedAt,
+      finishedAt: d.finishedAt,
+      deadline: d.deadline,
+      output: d.output,
+      error: d.error,
+      dropped: d.dropped.map((x) => ({ id: x.id, node: x.node, reason: x.reason })),
       ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+      ...(d.corrupt ? { corrupt: d.corrupt } : {}),
     };
   }
 

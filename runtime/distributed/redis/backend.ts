@@ -34,8 +34,10 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
+import { decodeStoredRun } from '../../engine/decode.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
+  RUN_STATUSES,
   assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -362,20 +364,22 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
     const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
+    const d = decodeStoredRun<RunStatus, DroppedItem>(runId, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline }, RUN_STATUSES);
     return {
       runId,
       workflow: workflow!,
       fingerprint: fingerprint!,
-      status: runStatusOf(status, runId),
-      input: parseStoredJson(input!, 'run input'),
-      createdAt: Number(createdAt),
-      updatedAt: Number(updatedAt),
-      finishedAt: optNumber(finishedAt),
-      deadline: optNumber(deadline),
-      output: output === null ? undefined : parseStoredJson(output, 'run output'),
-      error: error === null ? undefined : parseStoredJson<SerializedError>(error, 'run error'),
-      dropped: dropped === null ? [] : parseStoredJson<DroppedItem[]>(dropped, 'dropped items'),
+      status: d.status,
+      input: d.input,
+      createdAt: d.createdAt,
+      updatedAt: d.updatedAt,
+      finishedAt: d.finishedAt,
+      deadline: d.deadline,
+      output: d.output,
+      error: d.error,
+      dropped: d.dropped,
       ...(traceparent === null || traceparent === undefined ? {} : { traceparent }),
+      ...(d.corrupt ? { corrupt: d.corrupt } : {}),
     };
   }
 
