@@ -16,13 +16,12 @@ import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
-import { decodeStoredRun } from '../engine/decode.js';
+import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
   assertNewRun,
-  RUN_STATUSES,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -982,37 +981,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   }
 
   private recordOf(run: MemRun): RunRecord {
-    const d = decodeStoredRun<RunStatus, DroppedItem>(
-      run.runId,
-      {
-        status: run.status,
-        input: run.inputJson,
-        output: run.outputJson ?? null,
-        error: run.error === undefined ? null : canonicalJson(run.error),
-        dropped: run.dropped.map((x) => ({ ...x })),
-        createdAt: run.createdAt,
-        updatedAt: run.updatedAt,
-        finishedAt: run.finishedAt,
-        deadline: run.deadline,
-      },
-      RUN_STATUSES,
-    );
-    return {
-      runId: run.runId,
-      workflow: run.workflow,
-      fingerprint: run.fingerprint,
-      status: d.status,
-      input: d.input,
-      createdAt: d.createdAt,
-      updatedAt: d.updatedAt,
-      finishedAt: d.finishedAt,
-      deadline: d.deadline,
-      output: d.output,
-      error: d.error,
-      dropped: d.dropped,
-      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
-      ...(d.corrupt ? { corrupt: d.corrupt } : {}),
-    };
+    return decodeRunRecord(run, {
+      status: run.status,
+      input: run.inputJson,
+      output: run.outputJson ?? null,
+      error: run.error === undefined ? null : canonicalJson(run.error),
+      dropped: run.dropped,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+      finishedAt: run.finishedAt,
+      deadline: run.deadline,
+    });
   }
+
 
 }

@@ -20,10 +20,9 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
-import { decodeStoredRun } from '../../engine/decode.js';
+import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
-  RUN_STATUSES,
   assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -345,24 +344,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   }
 
   private recordOf(row: RunRow): RunRecord {
-    const { status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
-    const d = decodeStoredRun<RunStatus, DroppedItem>(row.run_id, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline }, RUN_STATUSES);
-    return {
-      runId: row.run_id,
-      workflow: row.workflow,
-      fingerprint: row.fingerprint,
-      status: d.status,
-      input: d.input,
-      createdAt: d.createdAt,
-      updatedAt: d.updatedAt,
-      finishedAt: d.finishedAt,
-      deadline: d.deadline,
-      output: d.output,
-      error: d.error,
-      dropped: d.dropped.map((x) => ({ id: x.id, node: x.node, reason: x.reason })),
-      ...(row.traceparent ? { traceparent: row.traceparent } : {}),
-      ...(d.corrupt ? { corrupt: d.corrupt } : {}),
-    };
+    const { run_id: runId, workflow, fingerprint, traceparent, status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
+    return decodeRunRecord({ runId, workflow, fingerprint, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(row: ItemRow): WorkItemState {

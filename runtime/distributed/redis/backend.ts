@@ -34,10 +34,9 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
-import { decodeStoredRun } from '../../engine/decode.js';
+import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
-  RUN_STATUSES,
   assertNewRun,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
@@ -364,23 +363,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
     const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
-    const d = decodeStoredRun<RunStatus, DroppedItem>(runId, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline }, RUN_STATUSES);
-    return {
-      runId,
-      workflow: workflow!,
-      fingerprint: fingerprint!,
-      status: d.status,
-      input: d.input,
-      createdAt: d.createdAt,
-      updatedAt: d.updatedAt,
-      finishedAt: d.finishedAt,
-      deadline: d.deadline,
-      output: d.output,
-      error: d.error,
-      dropped: d.dropped,
-      ...(traceparent === null || traceparent === undefined ? {} : { traceparent }),
-      ...(d.corrupt ? { corrupt: d.corrupt } : {}),
-    };
+    return decodeRunRecord({ runId, workflow: workflow!, fingerprint: fingerprint!, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
