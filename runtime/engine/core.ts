@@ -271,8 +271,7 @@ export function stepCore(
       scope.lastAttempt = firstAttempt;
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
-      if (scope.onEvent) emitStarted(scope, item, firstAttempt);
-      else if (scope.history) scope.lastStartedAt = scope.clock.now();
+      started(scope, item, firstAttempt);
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
     item = settled;
@@ -306,9 +305,8 @@ class Step {
   attempt(attempt: number): StepOutcome | Promise<StepOutcome> {
     const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, this.item, attempt);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    started(scope, this.item, attempt);
+    const store = this.begin();
     const { node, item } = this;
     // a node with a timeout gets its own source (see invokeWithTimeout)
     const call = new NodeCtx(store, node.timeoutMs === undefined ? scope.abort : new AbortSource(), scope.runId, item.id, attempt, item.failure);
@@ -327,6 +325,11 @@ class Step {
     );
   }
 
+  /** The context an attempt writes: the frame's, or a copy of `base` (see {@link stepCore}). */
+  private begin(): unknown {
+    return this.frame ? this.frame.begin(this.stamp) : this.scope.wf.codec.clone(this.base, this.stamp);
+  }
+
   /**
    * A parked item back from the store (see parked.ts): its signal, its wake-up or its timeout stands in for the
    * node's answer. A wait without its signal fails as a `SignalTimeoutError` of the attempt that waited.
@@ -334,8 +337,7 @@ class Step {
   resumed(first: number): StepOutcome | Promise<StepOutcome> {
     const { scope, item } = this;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, item, first);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
+    started(scope, item, first);
     let value: unknown;
     if (item.wait !== undefined) {
       const attempt = Math.max(first, item.wait.attempt);
@@ -353,8 +355,7 @@ class Step {
         return this.failed(attempt, err, true);
       }
     } else value = item.sleep!.value;
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
-    return this.returned(first, store, Transition.next(value));
+    return this.returned(first, this.begin(), Transition.next(value));
   }
 
   /**
@@ -474,12 +475,15 @@ function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, del
   return { type: 'continue', items, arrivals, delta };
 }
 
+/** A step that produced nothing: inside a fan-out, an empty arrival of its innermost group. */
 function held(item: EngineItem, delta: ContextDelta | undefined): StepOutcome {
-  const frames = item.join;
-  if (!frames || frames.length === 0) return { type: 'continue', items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
-  return { type: 'continue', items: EMPTY_ITEMS, arrivals: [heldArrival(frames)], delta };
+  return { type: 'continue', items: EMPTY_ITEMS, arrivals: heldArrivals(item.join), delta };
 }
 
+/** The arrivals of an item with `frames` that produced nothing: the empty arrival of its innermost group, if any. */
+function heldArrivals(frames: readonly JoinFrame[] | undefined): JoinArrival[] {
+  return frames === undefined || frames.length === 0 ? EMPTY_ARRIVALS : [heldArrival(frames)];
+}
 
 /**
  * Routes `values` to their targets: item-major, a new fan-out frame when more than one item results, join targets
@@ -495,9 +499,7 @@ function produce(
   let n = 0;
   for (const v of values) n += targetsOf(v).length;
   const frames = parent.join;
-  if (n === 0) {
-    return { items: EMPTY_ITEMS, arrivals: frames && frames.length > 0 ? [heldArrival(frames)] : EMPTY_ARRIVALS };
-  }
+  if (n === 0) return { items: EMPTY_ITEMS, arrivals: heldArrivals(frames) };
   const items: EngineItem[] = [];
   let arrivals: JoinArrival[] = EMPTY_ARRIVALS;
   const base = frames ?? [];
@@ -537,11 +539,16 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
-/** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
-function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
-  const at = scope.clock.now();
-  scope.lastStartedAt = at;
-  scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+/**
+ * An attempt began: emits `step.started` when someone listens, and notes when it started when someone listens or the
+ * step history is kept ({@link RunScope.history}); otherwise reads no clock.
+ */
+function started(scope: RunScope, item: EngineItem, attempt: number): void {
+  if (scope.onEvent) {
+    const at = scope.clock.now();
+    scope.lastStartedAt = at;
+    scope.onEvent({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+  } else if (scope.history) scope.lastStartedAt = scope.clock.now();
 }
 
 /** Emits `step.finished` for an outcome (only called when someone listens; a deferred retry emitted `step.retry`). */
