@@ -132,8 +132,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   async errors(runId: string): Promise<ErrorRecord[]> {
     const f = await this.fold(runId);
     return f.history
-      .filter((h) => h.outcome === 'retry' || h.outcome === 'failed')
-      .map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : 'failure', at: h.finishedAt }));
+      .filter((h) => h.error !== undefined)
+      .map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
   }
 
   async deadLetters(runId: string): Promise<DeadLetter[]> {

@@ -157,7 +157,7 @@ function copy<T>(json: string, what: string): T {
 }
 
 /** An error record as canonical JSON, the error given as stored JSON text. */
-function errorRecordJson(it: { readonly itemId: string; readonly node: string }, attempt: number, errorJson: string, kind: 'retry' | 'failure', at: number): string {
+function errorRecordJson(it: { readonly itemId: string; readonly node: string }, attempt: number, errorJson: string, kind: ErrorRecord['kind'], at: number): string {
   return `{"at":${at},"attempt":${attempt},"error":${errorJson},"itemId":${JSON.stringify(it.itemId)},"kind":"${kind}","node":${JSON.stringify(it.node)}}`;
 }
 
@@ -792,7 +792,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
-      this.stepFinished(run, it, now, plan.type, undefined);
+      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'fallback', now));
+      this.stepFinished(run, it, now, plan.type, plan.type === 'continue' ? plan.error : undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {

@@ -46,7 +46,7 @@ import { SqliteHistory } from './sqlite-history.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -295,18 +295,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
       // 2^39 and stay unique through floxide_journal_named (see migration 003).
-      // The history columns (node ... retries: migration 006) ride in the same row: see sqlite-history.ts.
+      // The history columns (node ... retries: migration 006; error: 008) ride in the same row: see sqlite-history.ts.
       // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
       insertNumbered: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
-                r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
@@ -666,8 +666,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const h = this.history.columns(c.history);
     const r =
       n >= 0
-        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no)
-        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no);
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId);

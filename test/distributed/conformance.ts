@@ -24,7 +24,7 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { cursorAfter, isFinalRunStatus, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, supportsObservation, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { executeStep } from '../../runtime/engine/core.js';
 import { contextCodecOf } from '../../runtime/context/codec.js';
@@ -1102,6 +1102,20 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           ['failure', 2],
         ]);
         expect(await b.metrics(runId)).toMatchObject({ retries: 1, failed: 1, deadLettered: 1, dropped: 2 });
+      });
+
+      it("a failure its fallbacks took is recorded (kind fallback) with the commit that enqueues the fallbacks' items", async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const taken: StepOutcome = { type: 'continue', items: [item('rescue', '1', 'in')], arrivals: [], delta: undefined, error: err('bad payload', 'FLOXIDE_INVALID_SIGNAL') };
+        expect(await commit(l, taken)).toMatchObject({ status: 'applied', runStatus: 'running', enqueued: ['1'] });
+        expect(await commit(l, taken)).toEqual({ status: 'duplicate' });
+        expect(await b.errors(runId)).toMatchObject([{ itemId: '0', node: 'start', attempt: 1, kind: 'fallback', error: { message: 'bad payload', code: 'FLOXIDE_INVALID_SIGNAL' } }]);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'completed' });
+        expect(await b.metrics(runId)).toMatchObject({ completed: 1, failed: 0, retries: 0 });
+        if (supportsObservation(b)) expect(await b.stepHistory(runId)).toMatchObject([{ itemId: '0', outcome: 'continue', error: { message: 'bad payload' } }]);
+        expect((await commit(await claimOne(), terminal('rescued'))).status).toBe('applied');
+        expect(await b.getRun(runId)).toMatchObject({ status: 'completed' });
       });
 
       it('a deadline failure marks the item failed, not dead-lettered', async () => {

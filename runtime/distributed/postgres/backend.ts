@@ -1001,7 +1001,7 @@ function encodeCommit(c: StepCommitPlan): EncodedCommit {
     delta: (plan.type === 'continue' || plan.type === 'terminal') && plan.delta !== undefined ? plan.delta : null,
     output: plan.type === 'terminal' ? plan.output : null,
     delayMs: plan.type === 'retry' ? plan.delayMs : 0,
-    error: plan.type === 'retry' || plan.type === 'failed' ? plan.error : null,
+    error: plan.type === 'retry' || plan.type === 'failed' || plan.type === 'continue' ? (plan.error ?? null) : null,
     deadLetter: plan.type === 'failed' && plan.deadLetter,
     deadLetterItem: c.deadLetterItem ?? null,
     counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,
