@@ -440,7 +440,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         scope.retried = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
-        const history = stepHistoryOf(scope);
+        const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history });
           if (out.delta) codec.apply(context, out.delta);
