@@ -91,6 +91,7 @@ export {
   type StepCommitter,
   type StepCommit,
   type CommitResult,
+  type RunEnd,
   type RunStatus,
   type RunRecord,
   type NewRun,
