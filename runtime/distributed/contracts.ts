@@ -72,6 +72,20 @@ export interface RunRecord {
   readonly dropped: readonly DroppedItem[];
   /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
   readonly traceparent?: string;
+  /**
+   * Set when fields of the stored record cannot be read (`decodeStoredRun` in runtime/engine/decode.ts): the error
+   * names the run and each such field, which holds no value (`input`, `output`, `error`, `finishedAt`, `deadline`
+   * undefined, `dropped` empty, `createdAt` and `updatedAt` NaN; a status that is not a {@link RunStatus} is its stored
+   * text). Reading never throws for it, so a list shows every other run; {@link readableRun} throws it where a
+   * decision depends on the record.
+   */
+  readonly corrupt?: CorruptStateError;
+}
+
+/** `run` itself, or its {@link RunRecord.corrupt} error thrown: for callers that act on the record's fields. */
+export function readableRun<R extends RunRecord | undefined>(run: R): R {
+  if (run?.corrupt) throw run.corrupt;
+  return run;
 }
 
 /** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */
@@ -460,8 +474,11 @@ export interface ErrorRecord {
   /** The attempt that failed. */
   readonly attempt: number;
   readonly error: SerializedError;
-  /** `retry`: a retry was scheduled; `failure`: the item failed for good; `worker`: recorded by a worker outside a commit. */
-  readonly kind: 'retry' | 'failure' | 'worker';
+  /**
+   * `retry`: a retry was scheduled; `fallback`: the node failed for good and its fallbacks took the item (the run goes
+   * on); `failure`: the item failed for good and failed the run; `worker`: recorded by a worker outside a commit.
+   */
+  readonly kind: 'retry' | 'fallback' | 'failure' | 'worker';
   readonly at: number;
 }
 
@@ -546,7 +563,8 @@ export interface StepCommit {
    * What the step produced (the engine's {@link StepOutcome}):
    * - `continue`: ack the item (`completed`), enqueue `items` (ids already known in the run are skipped), park
    *   `arrivals` (enqueueing each group's settlement item `<group>:join`, the parked arrivals as stored, exactly once
-   *   when its last arrival lands: see `engine/joins.ts`) and append `delta`. If afterwards the run has no outstanding
+   *   when its last arrival lands: see `engine/joins.ts`) and append `delta`; with `error` (the failure its fallbacks
+   *   took), record it (kind `fallback`) and in the step's history. If afterwards the run has no outstanding
    *   item at all, it fails with `NoTerminalReachedError` (`engine/commit.ts` `noTerminalError`).
    * - `terminal`: ack the item, append `delta`, complete the run with `output`; `items`/`arrivals` and every other
    *   outstanding item are dropped (reason `terminal`) and reported.

@@ -16,6 +16,7 @@ import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
+import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
@@ -156,7 +157,7 @@ function copy<T>(json: string, what: string): T {
 }
 
 /** An error record as canonical JSON, the error given as stored JSON text. */
-function errorRecordJson(it: { readonly itemId: string; readonly node: string }, attempt: number, errorJson: string, kind: 'retry' | 'failure', at: number): string {
+function errorRecordJson(it: { readonly itemId: string; readonly node: string }, attempt: number, errorJson: string, kind: ErrorRecord['kind'], at: number): string {
   return `{"at":${at},"attempt":${attempt},"error":${errorJson},"itemId":${JSON.stringify(it.itemId)},"kind":"${kind}","node":${JSON.stringify(it.node)}}`;
 }
 
@@ -791,7 +792,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
-      this.stepFinished(run, it, now, plan.type, undefined);
+      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'fallback', now));
+      this.stepFinished(run, it, now, plan.type, plan.type === 'continue' ? plan.error : undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
       } else {
@@ -982,20 +984,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   }
 
   private recordOf(run: MemRun): RunRecord {
-    return {
-      runId: run.runId,
-      workflow: run.workflow,
-      fingerprint: run.fingerprint,
+    return decodeRunRecord(run, {
       status: run.status,
-      input: copy(run.inputJson, 'run input'),
+      input: run.inputJson,
+      output: run.outputJson ?? null,
+      error: run.error === undefined ? null : canonicalJson(run.error),
+      dropped: run.dropped,
       createdAt: run.createdAt,
       updatedAt: run.updatedAt,
       finishedAt: run.finishedAt,
       deadline: run.deadline,
-      output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
-      error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
-      dropped: run.dropped.map((d) => ({ ...d })),
-      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
-    };
+    });
   }
+
+
 }

@@ -93,6 +93,8 @@ export type CommitPlan =
       readonly delta: string | undefined;
       /** The error to fail the run with when, after this commit, it has no outstanding work. */
       readonly noTerminal: string;
+      /** The failure the step's fallbacks took (recorded as an error of kind `fallback`), undefined otherwise. */
+      readonly error: string | undefined;
       readonly counters: ReadonlyArray<readonly [string, number]>;
     }
   | {
@@ -166,7 +168,12 @@ export function planCommit(c: CommitInput): CommitPlan {
         }
         arrivals = outcome.arrivals.map((a) => ({ group: a.group, index: a.index, size: a.size, node: a.held ? undefined : a.node, json: arrivalJson(a) }));
       }
-      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId), counters };
+      let error: string | undefined;
+      if (outcome.error !== undefined) {
+        assertSerializedError(outcome.error, 'outcome.error');
+        error = canonicalJson(outcome.error);
+      }
+      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId), error, counters };
     }
     case 'retry':
       if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {

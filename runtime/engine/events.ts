@@ -12,7 +12,7 @@ import type { DroppedItem, EngineItem } from './types.js';
 
 /**
  * How one attempt of a step ended, as its commit recorded it. `continue`: it succeeded and the run goes on (a
- * fallback that took the failure counts as `continue`); `terminal`: it completed the run; `retry`: it failed and will
+ * fallback that took the failure counts as `continue`, with the failure as its `error`); `terminal`: it completed the run; `retry`: it failed and will
  * be tried again; `failed`: it failed for good and failed the run.
  */
 export type StepOutcomeKind = 'continue' | 'terminal' | 'retry' | 'failed';
@@ -34,7 +34,7 @@ export interface StepRecord {
   /** When its outcome was committed (epoch ms; the store's clock in distributed modes). */
   readonly finishedAt: number;
   readonly outcome: StepOutcomeKind;
-  /** Why the attempt failed (`retry`, `failed`). */
+  /** Why the attempt failed (`retry`, `failed`, and a `continue` whose fallbacks took the failure). */
   readonly error: SerializedError | undefined;
 }
 
@@ -62,6 +62,8 @@ export interface StepHistoryEntry {
   readonly finishedAt: number;
   /** Attempts retried before it, oldest first (absent: none). */
   readonly retries?: readonly RetriedAttempt[];
+  /** Set when that attempt failed and the node's fallbacks took its input: the failure. */
+  readonly error?: SerializedError;
 }
 
 /** Fields every event has. */
@@ -109,7 +111,7 @@ export interface StepFinishedEvent extends EventBase {
   readonly workerId: string | undefined;
   readonly startedAt: number;
   readonly outcome: 'continue' | 'terminal' | 'failed';
-  /** Set when `outcome` is `failed`. */
+  /** Set when `outcome` is `failed`, and for a `continue` whose fallbacks took the failure. */
   readonly error: SerializedError | undefined;
   /** Present in local modes only (`run`, `runWithCheckpoint`, `resume` with `onEvent`): the step's values. */
   readonly local?: LocalStepDetail;

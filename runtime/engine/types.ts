@@ -93,8 +93,12 @@ export interface JoinArrival {
 }
 
 export type StepOutcome =
-  /** Successors to enqueue and join arrivals to park (either may be empty: e.g. a hold). */
-  | { readonly type: 'continue'; readonly items: EngineItem[]; readonly arrivals: JoinArrival[]; readonly delta: ContextDelta | undefined }
+  /**
+   * Successors to enqueue and join arrivals to park (either may be empty: e.g. a hold). `error`: set when the node
+   * failed for good and its fallbacks took its input (the items are theirs): the failure, which stores record in the
+   * run's errors (kind `fallback`) and history.
+   */
+  | { readonly type: 'continue'; readonly items: EngineItem[]; readonly arrivals: JoinArrival[]; readonly delta: ContextDelta | undefined; readonly error?: SerializedError }
   /** A terminal produced the run's output. `items`/`arrivals` are what else the step produced (reported as dropped). */
   | { readonly type: 'terminal'; readonly output: unknown; readonly items: EngineItem[]; readonly arrivals: JoinArrival[]; readonly delta: ContextDelta | undefined }
   /** The attempt failed and should be retried after `delayMs` (only when `StepEnv.inlineRetries` is false). */

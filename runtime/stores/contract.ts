@@ -127,7 +127,8 @@ export { renamedItem };
 
 /**
  * The step history records of one step: each retried attempt (`retry`), then the attempt that ended it with
- * `outcome` (`error` for a `failed` one). `workerId`: the process that ran it, when the store knows it.
+ * `outcome` (`error` for a `failed` one, or for a `continue` whose fallbacks took the failure). `workerId`: the
+ * process that ran it, when the store knows it.
  */
 export function stepRecordsOf(
   runId: string,
@@ -146,7 +147,7 @@ export function stepRecordsOf(
 }
 
 /**
- * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/distributed/ids.ts) and reject with typed errors:
+ * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/core/ids.ts) and reject with typed errors:
  * `RunInputMismatchError`, `RunNotFoundError`, `RunStateError` (writing to a finished run), `CorruptStateError`
  * (unreadable stored data), `StoreError` (the backend failed).
  */

@@ -137,7 +137,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.counter = commit.counter;
     r.steps++;
     r.updatedAt = Date.now();
-    if (commit.history) this.remember(r, stepRecordsOf(runId, commit.itemId, commit.history, 'continue', undefined, undefined));
+    if (commit.history) this.remember(r, stepRecordsOf(runId, commit.itemId, commit.history, 'continue', commit.history.error, undefined));
     return { applied: true, created };
   }
 

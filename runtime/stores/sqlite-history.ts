@@ -10,10 +10,10 @@ import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/eve
 import { safeJsonParse, toJson } from '../core/json.js';
 import { stepRecordsOf } from './contract.js';
 
-/** The journal's history columns, in order: node, attempt, started_at, ms, session, retries. */
-export type HistoryColumns = [string | null, number | null, number | null, number | null, number | null, string | null];
+/** The journal's history columns, in order: node, attempt, started_at, ms, session, retries, error (migration 008). */
+export type HistoryColumns = [string | null, number | null, number | null, number | null, number | null, string | null, string | null];
 
-const NO_HISTORY: HistoryColumns = [null, null, null, null, null, null];
+const NO_HISTORY: HistoryColumns = [null, null, null, null, null, null, null];
 
 /** How far a history read went: the last journal seq and failure id it saw. */
 export interface HistoryPosition {
@@ -33,7 +33,7 @@ interface HistoryRow {
   ms: number;
   process: string | null;
   retries: string | null;
-  error?: string;
+  error: string | null;
 }
 
 export class SqliteHistory {
@@ -52,7 +52,7 @@ export class SqliteHistory {
       // may be the terminal).
       journal: p(
         `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
-                s.process, j.retries
+                s.process, j.retries, j.error
          FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
          WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.seq > @after ORDER BY j.seq`,
       ),
@@ -68,7 +68,7 @@ export class SqliteHistory {
   columns(h: StepHistoryEntry | undefined): HistoryColumns {
     if (h === undefined) return NO_HISTORY;
     const retries = h.retries === undefined || h.retries.length === 0 ? null : toJson(h.retries, 'the retried attempts');
-    return [h.node, h.attempt, h.startedAt, h.finishedAt - h.startedAt, this.sessionId(), retries];
+    return [h.node, h.attempt, h.startedAt, h.finishedAt - h.startedAt, this.sessionId(), retries, h.error === undefined ? null : toJson(h.error, 'the error')];
   }
 
   /** Records the step that failed run `runNo` after `afterSeq` committed steps (inside the caller's transaction). */
@@ -90,12 +90,12 @@ export class SqliteHistory {
     const failuresUpTo = (seq: number) => {
       for (; f < failures.length && failures[f]!.seq <= seq; f++) {
         const r = failures[f]!;
-        records.push(...this.records(runId, r, 'failed', safeJsonParse(r.error!, `run ${runId} failure`) as SerializedError));
+        records.push(...this.records(runId, r, 'failed'));
       }
     };
     rows.forEach((r, i) => {
       failuresUpTo(r.seq - 1);
-      if (r.node !== null) records.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue', undefined));
+      if (r.node !== null) records.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue'));
     });
     failuresUpTo(Infinity);
     return {
@@ -104,7 +104,8 @@ export class SqliteHistory {
     };
   }
 
-  private records(runId: string, r: HistoryRow, outcome: 'continue' | 'terminal' | 'failed', error: SerializedError | undefined): StepRecord[] {
+  /** The records of one row; its `error` is the failure's (`failed`), or the failure a `continue`'s fallbacks took. */
+  private records(runId: string, r: HistoryRow, outcome: 'continue' | 'terminal' | 'failed'): StepRecord[] {
     const retries = r.retries === null ? undefined : safeJsonParse(r.retries, `run ${runId} step ${r.seq} retries`);
     if (retries !== undefined && !Array.isArray(retries)) throw new CorruptStateError(`run ${runId} step ${r.seq}: retries are not an array`);
     const h: StepHistoryEntry = {
@@ -114,6 +115,7 @@ export class SqliteHistory {
       finishedAt: r.started_at + r.ms,
       ...(retries ? { retries: retries as RetriedAttempt[] } : {}),
     };
+    const error = r.error === null ? undefined : (safeJsonParse(r.error, outcome === 'failed' ? `run ${runId} failure` : `run ${runId} step ${r.seq} error`) as SerializedError);
     return stepRecordsOf(runId, r.item_id, h, outcome, error, r.process ?? undefined);
   }
 

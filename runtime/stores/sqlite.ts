@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
-import { checkStoredItem, decodeStoredItem } from '../engine/decode.js';
+import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -46,7 +46,7 @@ import { SqliteHistory } from './sqlite-history.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -143,7 +143,6 @@ interface StepRow {
   counter: number;
 }
 
-const STATUSES: ReadonlySet<string> = new Set(CHECKPOINT_STATUSES);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
 /** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
@@ -212,6 +211,10 @@ function notConsumed(id: string): string {
  * (see {@link RunTrack}) instead of scanning its journal.
  */
 export class SqliteCheckpointStore implements CheckpointStore {
+  /**
+   * @internal The better-sqlite3 connection (floxide's run readers and tests use it). Not in the published
+   * declarations, so they need no `@types/better-sqlite3`.
+   */
   readonly db: Db;
   private readonly s: Record<
     | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
@@ -296,18 +299,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
       // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
       // 2^39 and stay unique through floxide_journal_named (see migration 003).
-      // The history columns (node ... retries: migration 006) ride in the same row: see sqlite-history.ts.
+      // The history columns (node ... retries: migration 006; error: 008) ride in the same row: see sqlite-history.ts.
       // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
       insertNumbered: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
-        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries)
+        `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
-                r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running'
          ON CONFLICT DO NOTHING`,
       ),
@@ -667,8 +670,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const h = this.history.columns(c.history);
     const r =
       n >= 0
-        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no)
-        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], no);
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId);
@@ -809,25 +812,38 @@ function parseArrival(text: string, runId: string): JoinArrival {
   return v;
 }
 
-export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
-  const id = row.run_id;
-  if (!STATUSES.has(row.status)) throw new CorruptStateError(`run ${id} has an unknown status ${JSON.stringify(row.status)}`);
-  const dropped = safeJsonParse(row.dropped, `run ${id} dropped items`);
-  if (!Array.isArray(dropped)) throw new CorruptStateError(`run ${id}: dropped items are not an array`);
+/**
+ * A run row as a {@link CheckpointRun}, read field by field (`decodeStoredRun`): `corrupt` names the fields that
+ * cannot be read, which hold no value. Inspection shows such a run; {@link toRecord} refuses it.
+ */
+export function decodeRunRow(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun & { readonly corrupt?: CorruptStateError } {
+  const d = decodeStoredRun<CheckpointStatus, EngineItem>(
+    row.run_id,
+    { status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped, createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline },
+    CHECKPOINT_STATUSES,
+  );
   return {
-    runId: id,
+    runId: row.run_id,
     workflow: row.workflow,
     fingerprint: row.fingerprint,
-    input: safeJsonParse(row.input, `run ${id} input`),
-    status: row.status as CheckpointStatus,
-    deadline: row.deadline ?? undefined,
-    output: row.output === null ? undefined : safeJsonParse(row.output, `run ${id} output`),
-    error: row.error === null ? undefined : (safeJsonParse(row.error, `run ${id} error`) as SerializedError),
-    dropped: dropped as EngineItem[],
+    input: d.input,
+    status: d.status,
+    deadline: d.deadline,
+    output: d.output,
+    error: d.error,
+    dropped: d.dropped,
     counter: progress ? progress.counter : row.counter,
     steps: progress ? progress.steps : row.steps,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
     ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
+    ...(d.corrupt ? { corrupt: d.corrupt } : {}),
   };
+}
+
+/** A run row as a {@link CheckpointRun}; throws `CorruptStateError` when a field cannot be read ({@link decodeRunRow}). */
+export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
+  const { corrupt, ...run } = decodeRunRow(row, progress);
+  if (corrupt) throw corrupt;
+  return run;
 }

@@ -310,7 +310,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         context: this.wf.codec.serialize(ctx),
         deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
-        ...(span ? { traceparent: span.traceparent } : {}),
+        ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),
       });
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);
@@ -440,7 +440,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         scope.retried = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
-        const history = stepHistoryOf(scope);
+        const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history });
           if (out.delta) codec.apply(context, out.delta);

@@ -3,6 +3,8 @@
  * runs it when it takes the signal (issue 11). A payload that fails is never lost silently: the wait fails with
  * `InvalidSignalError` (its @retry waits again, its fallback takes the item, or the run fails naming it), on Redis and
  * Postgres through the CLI's own store URL, and on a SQLite checkpoint file. The typed senders refuse it up front.
+ * A failure a fallback takes is in the run's errors (`runs show`, kind `fallback`): the wait's node, its item and the
+ * check's message.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,19 @@ const dir = mkdtempSync(join(tmpdir(), 'floxide-signal-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cli = (...argv: string[]) => cliCaptured(argv);
+
+/** `runs show` lists the wait's failure that its fallback took: as data (--json) and in its errors table. */
+async function expectFallbackError(runId: string, url: string, itemId: string): Promise<void> {
+  const shown = await cli('runs', 'show', runId, '--store', url, '--json');
+  expect(shown.code).toBe(0);
+  const { errors, history } = JSON.parse(shown.out) as { errors: any[]; history: any[] };
+  expect(errors).toEqual([
+    expect.objectContaining({ itemId, node: 'approval', attempt: 1, kind: 'fallback', error: expect.objectContaining({ name: 'InvalidSignalError', message: expect.stringMatching(/payload of signal "approval" fails its check \(isDecision\)/) }) }),
+  ]);
+  expect(history.find((h) => h.itemId === itemId)).toMatchObject({ node: 'approval', outcome: 'continue', error: { name: 'InvalidSignalError' } });
+  const text = await cli('runs', 'show', runId, '--store', url);
+  expect(text.out).toMatch(new RegExp(`errors \\(1\\)\\n[^\\n]*\\n[^\\n]*${itemId} +approval +1 +fallback +InvalidSignalError: the payload of signal "approval" fails its check`));
+}
 
 describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the payload', (name) => {
   const workers: Worker[] = [];
@@ -57,10 +72,12 @@ describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the pay
 
     const runId = await orch.startRun(undefined, { id: 'exp-1', amount: 5 });
     await until(() => parked(b, runId), 10_000, 'the wait to park');
+    const waitItem = (await b.itemStates(runId)).find((s) => s.status === 'parked')!.itemId;
     const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
     expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered\n` });
     // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
     expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
+    await expectFallbackError(runId, url, waitItem);
   });
 
   it('with @retry the wait waits again: the next, valid signal is delivered', async () => {
@@ -93,9 +110,11 @@ describe('floxide runs signal on a SQLite checkpoint file: the wait checks the p
     const store = new SqliteCheckpointStore(file);
     const run = approval.runWithCheckpoint(undefined, { id: 'exp-2', amount: 7 }, store, 's-1', { signalPollMs: 20 });
     await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, 10_000, 'the wait to park');
+    const waitItem = (await store.load('s-1'))!.items.find((it) => it.wait !== undefined)!.id;
     const sent = await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":1}', '--store', `sqlite:${file}`);
     expect(sent.code).toBe(0);
     await expect(run).resolves.toBe('exp-2 (7): escalated to a manager after InvalidSignalError');
+    await expectFallbackError('s-1', `sqlite:${file}`, waitItem);
     await store.close();
   });
 });

@@ -24,7 +24,7 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { cursorAfter, isFinalRunStatus, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, supportsObservation, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { executeStep } from '../../runtime/engine/core.js';
 import { contextCodecOf } from '../../runtime/context/codec.js';
@@ -80,6 +80,11 @@ export interface StoreTamper {
   contextJson(b: DistributedBackend, runId: string, text: string): Promise<void>;
   /** Replaces the stored JSON text of the run's context delta `version` (`text` holds no newline). */
   deltaJson(b: DistributedBackend, runId: string, version: number, text: string): Promise<void>;
+  /**
+   * Replaces a field of the stored run record: `input` or `error` (JSON text), `createdAt` (epoch ms as decimal
+   * text, which may be far beyond any date).
+   */
+  runField(b: DistributedBackend, runId: string, field: 'input' | 'error' | 'createdAt', text: string): Promise<void>;
 }
 
 /**
@@ -782,6 +787,28 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
       });
 
+      it('a run record with corrupt fields: getRun and listRuns return it marked, naming each field, the rest readable; Orchestrator.run throws its error', async () => {
+        const [before, bad, after] = [await start(), await start(), await start()];
+        await tamper.runField(b, bad, 'input', '{"n":');
+        await tamper.runField(b, bad, 'createdAt', '9000000000000000000');
+        const rec = (await b.getRun(bad))!;
+        expect(rec).toMatchObject({ runId: bad, status: 'running', input: undefined, dropped: [] });
+        expect(rec.createdAt).toBeNaN();
+        expect(rec.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(rec.corrupt!.message).toContain(`run ${bad} input: malformed JSON`);
+        // the time as the store keeps it: a number, or text (quoted)
+        expect(rec.corrupt!.message).toMatch(new RegExp(`run ${bad} creation time is not a time: "?9000000000000000000"?$`));
+        const listed = await b.listRuns();
+        expect(listed.filter((r) => r.corrupt).map((r) => r.runId)).toEqual([bad]);
+        for (const id of [before, after]) expect(listed.find((r) => r.runId === id)).toMatchObject({ status: 'running', input: { topic: 'x' } });
+        await expect(new Orchestrator(b).run(bad)).rejects.toThrow(CorruptStateError);
+        // an error that is not { name, message } (a failed run's)
+        await b.failRun(after, { name: 'Boom', message: 'boom' });
+        await tamper.runField(b, after, 'error', '"boom"');
+        expect((await b.getRun(after))!.corrupt!.message).toBe(`run ${after} error is not { name, message }: "boom"`);
+        expect((await b.getRun(before))!.corrupt).toBeUndefined();
+      });
+
       /** One worker (concurrency 3, no cache yet) serves `def` until every run of `ids` is final; it reports no error. */
       async function serveUntilFinal(def: ConstructorParameters<typeof Worker>[1], instance: object, ids: readonly string[]): Promise<void> {
         const errors: unknown[] = [];
@@ -1084,6 +1111,20 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           ['failure', 2],
         ]);
         expect(await b.metrics(runId)).toMatchObject({ retries: 1, failed: 1, deadLettered: 1, dropped: 2 });
+      });
+
+      it("a failure its fallbacks took is recorded (kind fallback) with the commit that enqueues the fallbacks' items", async () => {
+        const runId = await start();
+        const l = await claimOne();
+        const taken: StepOutcome = { type: 'continue', items: [item('rescue', '1', 'in')], arrivals: [], delta: undefined, error: err('bad payload', 'FLOXIDE_INVALID_SIGNAL') };
+        expect(await commit(l, taken)).toMatchObject({ status: 'applied', runStatus: 'running', enqueued: ['1'] });
+        expect(await commit(l, taken)).toEqual({ status: 'duplicate' });
+        expect(await b.errors(runId)).toMatchObject([{ itemId: '0', node: 'start', attempt: 1, kind: 'fallback', error: { message: 'bad payload', code: 'FLOXIDE_INVALID_SIGNAL' } }]);
+        expect(await b.itemState(runId, '0')).toMatchObject({ status: 'completed' });
+        expect(await b.metrics(runId)).toMatchObject({ completed: 1, failed: 0, retries: 0 });
+        if (supportsObservation(b)) expect(await b.stepHistory(runId)).toMatchObject([{ itemId: '0', outcome: 'continue', error: { message: 'bad payload' } }]);
+        expect((await commit(await claimOne(), terminal('rescued'))).status).toBe('applied');
+        expect(await b.getRun(runId)).toMatchObject({ status: 'completed' });
       });
 
       it('a deadline failure marks the item failed, not dead-lettered', async () => {

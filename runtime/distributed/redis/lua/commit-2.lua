@@ -15,7 +15,7 @@
       header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs\nhandoffVersion"
                   (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked;
                   handoffVersion: the fingerprint the run must still have for the hand-off, '' = any)
-      continue:   delta JSON or '', no-terminal error JSON
+      continue:   delta JSON or '', no-terminal error JSON, the failure its fallbacks took JSON or ''
       terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
       retry:      error JSON, delay ms (integer)
       failed:     error JSON, '1' to dead-letter else '0', the dead letter's item JSON or '' (the stored item)
@@ -30,7 +30,7 @@
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
-    P run:{R}:errors     LIST  error records
+    P run:{R}:errors     LIST  error records (retry, fallback, failure)
     P run:{R}:dead       LIST  dead letters
     P run:{R}:joins      HASH  group -> size
     P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
@@ -166,7 +166,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   else
     redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
     local worker, attempt, node = string.match(rest, DONE_PATTERN)
-    stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, '', '')
+    stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, errorJson, '')
+    if errorJson ~= '' then redis.call('RPUSH', K.errors, errorRecord(itemId, { node = node }, 'fallback', attempt, errorJson)) end
     -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
     -- of completed states: no counter to update)
     local fields = {}
@@ -285,7 +286,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   return reply
 end
 
-local KIND_ARGS = { continue = 2, terminal = 3, retry = 2, failed = 3 }
+local KIND_ARGS = { continue = 3, terminal = 3, retry = 2, failed = 3 }
 
 -- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
 local function commitOne(p)
@@ -294,7 +295,7 @@ local function commitOne(p)
   nCounters, nItems, nArrivals, nParked = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals), tonumber(nParked)
   local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal = '', '', '', '0', '0', '', '', ''
   if kind == 'continue' then
-    deltaJson, noTerminal = ARGV[p + 2], ARGV[p + 3]
+    deltaJson, noTerminal, errorJson = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   elseif kind == 'terminal' then
     deltaJson, outputJson, extraDropped = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   elseif kind == 'retry' then

@@ -5,7 +5,8 @@
 --   arrivals  [{group, index, size, node, json}]      (continue: what to park; node NULL for a hold)
 --   parked    [{id, node, json, notBefore?, wait?}]   (continue: parked items, WaitFor waits and Sleep timers, see
 --             migration 0005: a wait takes the oldest signal of its name from the mailbox at once if there is one)
---   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL), deadLetter (boolean),
+--   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL: a retry's or a failure's
+--   error, or the failure a continue's fallbacks took, recorded with kind 'fallback'), deadLetter (boolean),
 --   deadLetterItem (JSON text | NULL: the dead letter keeps it instead of the stored payload, a corrupt one),
 --   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns (jsonb), checked in this order:
@@ -129,6 +130,9 @@ BEGIN
     v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'error', v_dropped);
 
   ELSE
+    IF c->>'error' IS NOT NULL THEN
+      INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'fallback', c->>'error', v_now);
+    END IF;
     IF c->>'delta' IS NOT NULL THEN
       v_version := v_version + 1;
       INSERT INTO deltas (run_id, version, item_id, delta) VALUES (v_run, v_version, v_item, c->>'delta');

@@ -4,7 +4,8 @@
 --   included) at the same index. Each commit is applied as commit_one would, in array order; 'invalid' and
 --   'not_found' change nothing and do not affect the others.
 -- Fast path (one statement for the whole batch): the commits that are the only one of their run in the batch, of a
---   running or paused run, with no counters, and either 'terminal' or 'continue' without arrivals or parked items: their live leases
+--   running or paused run, with no counters, and either 'terminal' or 'continue' without arrivals, parked items or a
+--   fallback's error: their live leases
 --   are acked, deltas and successors inserted, and terminal runs finished set-based (outstanding items dropped in
 --   enqueue order, then extraDropped). Applying that set first and the rest in array order is the same as applying
 --   everything in array order (a fast-path commit touches only its own run).
@@ -68,6 +69,7 @@ BEGIN
              OR (b.e->>'type' = 'continue' AND jsonb_typeof(b.e->'arrivals') = 'array' AND jsonb_array_length(b.e->'arrivals') = 0))
         AND jsonb_typeof(b.e->'items') = 'array'
         AND b.e->'parked' IS NULL
+        AND b.e->>'error' IS NULL
         AND coalesce(jsonb_typeof(b.e->'counters'), 'null') <> 'object'
         AND ru.status IN ('running', 'paused')
     ), acked AS (
@@ -243,7 +245,7 @@ BEGIN
       v_res[i] := v_res[i] - 'events';
     END IF;
   END LOOP;
-  -- last: the head row locks of record_events (see functions/record_events.sql), after every other write
+  -- last: record_events (it may wait for another appender to the same run, see functions/record_events.sql), after every other write
   PERFORM record_events(v_ev_runs, v_events);
   RETURN to_jsonb(v_res);
 END $$;
