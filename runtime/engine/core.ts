@@ -67,7 +67,7 @@ export interface RunScope {
   history: boolean;
   /** With {@link history}: the attempts of the current step that failed and were retried, oldest first; the loop resets it. */
   retried: RetriedAttempt[] | undefined;
-  lastTransition: Transition<unknown> | undefined;
+  lastTransition: Dispatched | undefined;
   lastError: unknown;
   /** See {@link StepEnv.deadline}: parked items wake by then at the latest. */
   parkDeadline: number | undefined;
@@ -75,7 +75,7 @@ export interface RunScope {
 
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
 export class StepExecutor implements NodeExecutor {
-  pending: WorkflowCtx<any> | undefined = undefined;
+  pending: NodeCtx | undefined = undefined;
   /** The item of the call in flight when it carries a parked nested run (`EngineItem.nested`) to continue. */
   resuming: EngineItem | undefined = undefined;
   scope!: RunScope;
@@ -86,6 +86,7 @@ export class StepExecutor implements NodeExecutor {
     return node.process(c, input) as Promise<Transition<O>>;
   }
 
+  /** A nested run that parks answers in its call's {@link NodeCtx.parked} (see {@link runNested}). */
   runWorkflow<I, O>(def: WorkflowDef<any, any, I, O, any>, instance: object, input: I, spec: NodeSpec): Promise<Transition<O>> {
     const c = this.pending!;
     const resuming = this.resuming;
@@ -117,13 +118,19 @@ export function makeScope(
 }
 
 /**
- * The {@link WorkflowCtx} a node gets. `signal` is a getter: the step's {@link AbortSource} creates an
- * `AbortSignal` only for nodes that read it.
+ * The {@link WorkflowCtx} a node gets, one per attempt. `signal` is a getter: the step's {@link AbortSource} creates
+ * an `AbortSignal` only for nodes that read it.
  */
 class NodeCtx implements WorkflowCtx<unknown> {
+  /**
+   * @internal Set when this call ran a nested workflow that parked instead of finishing: the step parks with it, and
+   * the Transition the dispatch resolved to is not read. Per call, so an abandoned attempt cannot set another's.
+   */
+  parked: NestedPark | undefined = undefined;
+
   constructor(
     readonly store: unknown,
-    /** @internal the step's cancellation (nested workflows inherit it). */
+    /** @internal the attempt's cancellation: the run's, or its own for a node with a timeout (nested workflows inherit it). */
     readonly abortSource: AbortSource,
     readonly runId: string,
     readonly itemId: string,
@@ -134,11 +141,6 @@ class NodeCtx implements WorkflowCtx<unknown> {
   get signal(): AbortSignal {
     return this.abortSource.signal;
   }
-}
-
-/** The cancellation a node context carries (a context the engine did not make: its signal). */
-function abortOf(ctx: WorkflowCtx<unknown>): AbortSource {
-  return ctx instanceof NodeCtx ? ctx.abortSource : AbortSource.of(ctx.signal);
 }
 
 /** Settles like `p`, or rejects with the abort error as soon as `abort` aborts (a node ignoring its signal). */
@@ -163,37 +165,32 @@ function raceAbort<T>(p: PromiseLike<T> | T, abort: AbortSource): Promise<T> {
   });
 }
 
-/** Calls the node. A node that answered synchronously has nothing left to race, even in a cancellable run. */
-function invoke(
-  scope: RunScope,
-  node: CompiledNode,
-  item: EngineItem,
-  store: unknown,
-  attempt: number,
-): Transition<unknown> | PromiseLike<Transition<unknown>> {
-  if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, store, attempt, node.timeoutMs);
-  scope.exec.pending = new NodeCtx(store, scope.abort, scope.runId, item.id, attempt, item.failure);
-  scope.exec.resuming = item.nested === undefined ? undefined : item;
-  const p = (scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item)) as Transition<unknown> | PromiseLike<Transition<unknown>>;
+/**
+ * Calls the node of `item` with `call` (its context for this attempt). A node that answered synchronously has nothing
+ * left to race, even in a cancellable run.
+ */
+function invoke(scope: RunScope, node: CompiledNode, item: EngineItem, call: NodeCtx): Transition<unknown> | PromiseLike<Transition<unknown>> {
+  if (node.timeoutMs !== undefined) return invokeWithTimeout(scope, node, item, call, node.timeoutMs);
+  const p = dispatch(scope, item, call);
   return scope.abortable && isThenable(p) ? raceAbort(p, scope.abort) : p;
 }
 
-/** The generated dispatch of `item`, called in the span of the attempt in progress (a traced run). */
-function dispatchTraced(scope: RunScope, item: EngineItem): unknown {
-  return scope.trace!.within(() => scope.wf.def.processWorkItem(scope.instance, item, scope.exec));
+/** The generated dispatch of `item` (in the span of the attempt in progress, in a traced run). */
+function dispatch(scope: RunScope, item: EngineItem, call: NodeCtx): Transition<unknown> | PromiseLike<Transition<unknown>> {
+  scope.exec.pending = call;
+  scope.exec.resuming = item.nested === undefined ? undefined : item;
+  const def = scope.wf.def;
+  return scope.trace === undefined ? def.processWorkItem(scope.instance, item, scope.exec) : scope.trace.within(() => def.processWorkItem(scope.instance, item, scope.exec));
 }
 
-async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, store: unknown, attempt: number, ms: number): Promise<Transition<unknown>> {
-  // The node's own source: aborts on the run's cancellation or on the timeout, whichever comes first.
-  const own = new AbortSource();
+/** {@link invoke} for a node with a timeout: `call` has the node's own source, aborted by the run's or the timeout. */
+async function invokeWithTimeout(scope: RunScope, node: CompiledNode, item: EngineItem, call: NodeCtx, ms: number): Promise<Transition<unknown>> {
+  const own = call.abortSource;
   const off = scope.abortable ? scope.abort.onAbort(() => own.abort(scope.abort.reason)) : undefined;
   if (scope.abort.aborted) own.abort(scope.abort.reason);
-  const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${attempt})`)), ms);
+  const cancelTimer = scope.clock.setTimer(() => own.abort(new NodeTimeoutError(`node "${node.name}" timed out after ${ms} ms (attempt ${call.attempt})`)), ms);
   try {
-    scope.exec.pending = new NodeCtx(store, own, scope.runId, item.id, attempt, item.failure);
-    scope.exec.resuming = item.nested === undefined ? undefined : item;
-    const p = scope.trace === undefined ? scope.wf.def.processWorkItem(scope.instance, item, scope.exec) : dispatchTraced(scope, item);
-    return await raceAbort(p as Transition<unknown> | PromiseLike<Transition<unknown>>, own);
+    return await raceAbort(dispatch(scope, item, call), own);
   } finally {
     cancelTimer();
     off?.();
@@ -225,7 +222,7 @@ function checkTransition(node: CompiledNode, t: unknown): Transition<unknown> {
   if (type === 'next' || type === 'hold') return r;
   if (type === 'nextAll' && Array.isArray((r as { values?: unknown }).values)) return r;
   if (type === 'abort' && typeof (r as { error?: unknown }).error === 'object' && (r as { error?: unknown }).error !== null) return r;
-  if (type === 'wait' && (typeof (r as { name?: unknown }).name === 'string' || (r as Partial<NestedPark>).nested !== undefined)) return r;
+  if (type === 'wait' && typeof (r as { name?: unknown }).name === 'string') return r;
   if (type === 'sleep') return r;
   throw new NodeFailedError(
     `node "${node.name}" returned ${describeReturn(t)}, which is not a Transition (return Transition.next(v), Transition.nextAll([...]), Transition.hold() or Transition.abort(err))`,
@@ -274,8 +271,7 @@ export function stepCore(
       scope.lastAttempt = firstAttempt;
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
-      if (scope.onEvent) emitStarted(scope, item, firstAttempt);
-      else if (scope.history) scope.lastStartedAt = scope.clock.now();
+      started(scope, item, firstAttempt);
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
     item = settled;
@@ -309,21 +305,29 @@ class Step {
   attempt(attempt: number): StepOutcome | Promise<StepOutcome> {
     const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, this.item, attempt);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    started(scope, this.item, attempt);
+    const store = this.begin();
+    const { node, item } = this;
+    // a node with a timeout gets its own source (see invokeWithTimeout)
+    const call = new NodeCtx(store, node.timeoutMs === undefined ? scope.abort : new AbortSource(), scope.runId, item.id, attempt, item.failure);
     let r: Transition<unknown> | PromiseLike<Transition<unknown>>;
     try {
-      r = invoke(scope, this.node, this.item, store, attempt);
+      r = invoke(scope, node, item, call);
     } catch (err) {
       return this.failed(attempt, err);
     }
-    // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick.
+    // A synchronous node's Transition is used as is: awaiting a non-thenable would only cost a microtask tick. (A
+    // nested workflow, which may park, always answers with a promise.)
     if (!isThenable(r)) return this.returned(attempt, store, r);
     return Promise.resolve(r).then(
-      (t) => this.returned(attempt, store, t),
+      (t) => this.returned(attempt, store, call.parked ?? t),
       (err: unknown) => this.failed(attempt, err),
     );
+  }
+
+  /** The context an attempt writes: the frame's, or a copy of `base` (see {@link stepCore}). */
+  private begin(): unknown {
+    return this.frame ? this.frame.begin(this.stamp) : this.scope.wf.codec.clone(this.base, this.stamp);
   }
 
   /**
@@ -333,8 +337,7 @@ class Step {
   resumed(first: number): StepOutcome | Promise<StepOutcome> {
     const { scope, item } = this;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, item, first);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
+    started(scope, item, first);
     let value: unknown;
     if (item.wait !== undefined) {
       const attempt = Math.max(first, item.wait.attempt);
@@ -352,16 +355,18 @@ class Step {
         return this.failed(attempt, err, true);
       }
     } else value = item.sleep!.value;
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
-    return this.returned(first, store, Transition.next(value));
+    return this.returned(first, this.begin(), Transition.next(value));
   }
 
-  /** The node returned `t`: a success, or (not a Transition, an abort, an arm no edge handles) a failure. */
+  /**
+   * The node returned `value` (a nested workflow: its {@link NestedPark} when it parked): a success, or (not a
+   * Transition, an abort, an arm no edge handles) a failure.
+   */
   private returned(attempt: number, store: unknown, value: unknown): StepOutcome | Promise<StepOutcome> {
     const { scope, node } = this;
-    let t: Transition<unknown>;
+    let t: Dispatched;
     try {
-      t = checkTransition(node, value);
+      t = value instanceof NestedPark ? value : checkTransition(node, value);
       if (t.type === 'abort') throw t.error;
       if (node.arms && !node.terminal) {
         if (t.type === 'next') armOf(node, t.value);
@@ -376,7 +381,7 @@ class Step {
     let delta: ContextDelta | undefined;
     if (this.frame) this.frame.commit();
     else delta = scope.wf.codec.diff(this.base, store);
-    if (t.type === 'wait' || t.type === 'sleep') {
+    if (t.type === 'wait' || t.type === 'sleep' || t.type === 'nested') {
       return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
     }
     return route(node, this.item, t, delta, this.childId);
@@ -414,20 +419,18 @@ class Step {
 }
 
 /**
- * The item a `wait` or `sleep` parks: the same node and input (frames and failure kept) under the step's first child
- * id, with its wake-up time (`notBefore`: the sleep's end, the wait's timeout) read on the run's clock.
+ * The item a `wait`, a `sleep` or a parked nested run parks: the same node and input (frames and failure kept) under
+ * the step's first child id, with its wake-up time (`notBefore`: the sleep's end, the wait's timeout, the nested
+ * run's earliest wake-up) read on the run's clock.
  */
-function parkedItem(scope: RunScope, item: EngineItem, t: Transition<unknown> & { type: 'wait' | 'sleep' }, attempt: number, childId: ChildIdFn): EngineItem {
+function parkedItem(scope: RunScope, item: EngineItem, t: Park, attempt: number, childId: ChildIdFn): EngineItem {
   const it: { -readonly [K in keyof EngineItem]: EngineItem[K] } = { node: item.node, id: childId(item, 0), input: item.input };
   if (item.join !== undefined) it.join = item.join;
   if (item.failure !== undefined) it.failure = item.failure;
-  const nested = (t as Partial<NestedPark>).nested;
-  if (nested !== undefined) {
-    // a nested run parked: its first wait's qualified name, its earliest wake-up
-    const p = t as unknown as NestedPark;
-    it.nested = { ...nested, attempt };
-    if (p.name !== undefined) it.wait = { name: p.name, attempt };
-    if (p.at !== undefined) it.notBefore = p.at;
+  if (t.type === 'nested') {
+    it.nested = { ...t.state, attempt };
+    if (t.name !== undefined) it.wait = { name: t.name, attempt };
+    if (t.at !== undefined) it.notBefore = t.at;
   } else if (t.type === 'wait') {
     it.wait = { name: t.name, attempt };
     if (t.timeoutMs !== undefined) it.notBefore = scope.clock.now() + t.timeoutMs;
@@ -472,12 +475,15 @@ function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, del
   return { type: 'continue', items, arrivals, delta };
 }
 
+/** A step that produced nothing: inside a fan-out, an empty arrival of its innermost group. */
 function held(item: EngineItem, delta: ContextDelta | undefined): StepOutcome {
-  const frames = item.join;
-  if (!frames || frames.length === 0) return { type: 'continue', items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
-  return { type: 'continue', items: EMPTY_ITEMS, arrivals: [heldArrival(frames)], delta };
+  return { type: 'continue', items: EMPTY_ITEMS, arrivals: heldArrivals(item.join), delta };
 }
 
+/** The arrivals of an item with `frames` that produced nothing: the empty arrival of its innermost group, if any. */
+function heldArrivals(frames: readonly JoinFrame[] | undefined): JoinArrival[] {
+  return frames === undefined || frames.length === 0 ? EMPTY_ARRIVALS : [heldArrival(frames)];
+}
 
 /**
  * Routes `values` to their targets: item-major, a new fan-out frame when more than one item results, join targets
@@ -493,9 +499,7 @@ function produce(
   let n = 0;
   for (const v of values) n += targetsOf(v).length;
   const frames = parent.join;
-  if (n === 0) {
-    return { items: EMPTY_ITEMS, arrivals: frames && frames.length > 0 ? [heldArrival(frames)] : EMPTY_ARRIVALS };
-  }
+  if (n === 0) return { items: EMPTY_ITEMS, arrivals: heldArrivals(frames) };
   const items: EngineItem[] = [];
   let arrivals: JoinArrival[] = EMPTY_ARRIVALS;
   const base = frames ?? [];
@@ -535,11 +539,16 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
-/** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
-function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
-  const at = scope.clock.now();
-  scope.lastStartedAt = at;
-  scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+/**
+ * An attempt began: emits `step.started` when someone listens, and notes when it started when someone listens or the
+ * step history is kept ({@link RunScope.history}); otherwise reads no clock.
+ */
+function started(scope: RunScope, item: EngineItem, attempt: number): void {
+  if (scope.onEvent) {
+    const at = scope.clock.now();
+    scope.lastStartedAt = at;
+    scope.onEvent({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+  } else if (scope.history) scope.lastStartedAt = scope.clock.now();
 }
 
 /** Emits `step.finished` for an outcome (only called when someone listens; a deferred retry emitted `step.retry`). */
@@ -552,7 +561,7 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
     return;
   }
   const t = scope.lastTransition;
-  const transition = out.type === 'terminal' ? 'terminal' : t === undefined ? 'fallback' : t.type === 'abort' ? 'fallback' : t.type;
+  const transition = out.type === 'terminal' ? 'terminal' : t === undefined || t.type === 'abort' ? 'fallback' : t.type === 'nested' ? t.waits : t.type;
   const output = t === undefined ? undefined : t.type === 'next' ? t.value : t.type === 'nextAll' ? t.values : undefined;
   const error = out.type === 'continue' ? out.error : undefined;
   scope.onEvent({ ...base, outcome: out.type, error, local: { transition, input: item.input, output, produced: out.items } });
@@ -691,15 +700,31 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   throw noTerminalError(scope.runId);
 }
 
-/** What {@link runNested} returns when the nested run parked: the outer item parks with its state (see {@link parkedItem}). */
-interface NestedPark {
-  readonly type: 'wait' | 'sleep';
-  /** The qualified name of the nested run's first parked wait (`<node>.<signal>`); undefined when only timers wait. */
-  readonly name: string | undefined;
-  /** The nested run's earliest wake-up (a timeout or a timer), epoch ms. */
-  readonly at: number | undefined;
-  readonly nested: NestedState;
+/**
+ * What a nested workflow's node answers when its run parked instead of finishing (see {@link runNested}): the outer
+ * item parks with the state (see {@link parkedItem}). A class, so no value a node returns can pass for one.
+ */
+class NestedPark {
+  readonly type = 'nested';
+  constructor(
+    /** The qualified name of the nested run's first parked wait (`<node>.<signal>`); undefined when only timers wait. */
+    readonly name: string | undefined,
+    /** The nested run's earliest wake-up (a timeout or a timer), epoch ms. */
+    readonly at: number | undefined,
+    readonly state: NestedState,
+  ) {}
+
+  /** How the outer step parks, as its `step.finished` event says: waiting for a signal, or only for time. */
+  get waits(): 'wait' | 'sleep' {
+    return this.name === undefined ? 'sleep' : 'wait';
+  }
 }
+
+/** What a node's dispatch answers, as the engine sees it: the node's Transition, or a nested run's park. */
+type Dispatched = Transition<unknown> | NestedPark;
+
+/** The answers that park the item (see {@link parkedItem}). */
+type Park = Extract<Dispatched, { type: 'wait' | 'sleep' | 'nested' }>;
 
 /** The state of a nested run that parks (its `key` and `attempt` are set by the caller). */
 function nestedState(parked: ParkedItems, book: JoinBook, counter: number): NestedState {
@@ -712,12 +737,14 @@ function nestedState(parked: ParkedItems, book: JoinBook, counter: number): Nest
  * Runs nested workflow `def` as the step of node `node` (or continues it: `resuming` is the outer item carrying its
  * parked state). When the nested run parks, so does the outer item: the nested run's first parked wait becomes the
  * outer wait, signal `<node>.<signal>` (qualified at every level), and its earliest timeout or timer the outer wake-up.
+ * Its answer then is the {@link NestedPark} it sets on `call` (the generated dispatch can only carry a Transition: it
+ * gets a hold, which the step does not read).
  */
-async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, wctx: WorkflowCtx<any>, node: string, resuming: EngineItem | undefined): Promise<Transition<unknown>> {
+async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object, input: unknown, call: NodeCtx, node: string, resuming: EngineItem | undefined): Promise<Transition<unknown>> {
   const wf = compiledOf(def);
   checkInstance(wf, instance);
-  const abort = abortOf(wctx);
-  const key = resuming?.nested?.key ?? wctx.itemId;
+  const abort = call.abortSource;
+  const key = resuming?.nested?.key ?? call.itemId;
   const runId = `${outer.runId}/${key}`;
   // A traced run traces its nested runs: a run span under the outer attempt's, fed by the nested run's events.
   const span = outer.trace?.nested(runId, wf.def.name);
@@ -727,7 +754,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   scope.parkDeadline = outer.parkDeadline;
   let r: RunResult | NestedState;
   try {
-    r = await loop(scope, wctx.store, input, undefined, { state: resuming?.nested, received: resuming?.received });
+    r = await loop(scope, call.store, input, undefined, { state: resuming?.nested, received: resuming?.received });
   } catch (err) {
     span?.observe(failureEvent(runId, outer.clock.now(), err));
     throw err;
@@ -736,15 +763,9 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   // The nested run parked (a wait, a sleep): its span ends here; the attempt that continues it gets a new one.
   span?.end('parked', undefined, outer.clock.now());
   const waiting = r.items.find((it) => it.id === r.waiting);
-  const park: NestedPark = {
-    type: waiting === undefined ? 'sleep' : 'wait',
-    name: waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`,
-    at: earliestWakeUp(r.items),
-    nested: { ...r, key },
-  };
-  return park as unknown as Transition<unknown>;
+  call.parked = new NestedPark(waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`, earliestWakeUp(r.items), { ...r, key });
+  return HOLD;
 }
-
 
 /**
  * Process one item of a bound workflow (see ARCHITECTURE.md "Step semantics") and say what it produced, without

@@ -210,6 +210,50 @@ describe('postgres event text', () => {
   });
 });
 
+describe('postgres events: two transactions appending to one run', () => {
+  it('the later one waits for the first, then continues its run_seq, its events ordered after the first\'s', async () => {
+    const b = await pgs.open();
+    await b.createRun({ runId: 'two', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+    const client = () => new pg.Client({ connectionString: pgs.url, options: `-c search_path=${b.schema}` });
+    const older = client();
+    const newer = client();
+    await older.connect();
+    await newer.connect();
+    const event = (type: string, at: number) => JSON.stringify({ type, runId: 'two', at });
+    try {
+      // the older transaction takes its id first, the newer one appends first and holds its events uncommitted
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()');
+      await newer.query('BEGIN');
+      await newer.query('SELECT record_events($1, $2)', [['two'], [event('run.paused', 1)]]);
+      let appended = false;
+      const second = older.query('SELECT record_events($1, $2)', [['two', 'two'], [event('run.resumed', 2), event('run.paused', 3)]]).then(() => (appended = true));
+      await sleep(300);
+      expect(appended).toBe(false);
+      await newer.query('COMMIT');
+      await second;
+      await older.query('COMMIT');
+      const { rows } = await pgs.admin.query<{ run_seq: number; tx: string; xid: string; event: string }>(
+        `SELECT run_seq, tx::text, xid::text, event FROM "${b.schema}".events WHERE run_id = 'two' ORDER BY run_seq`,
+      );
+      expect(rows.map((r) => r.run_seq)).toEqual([1, 2, 3, 4]);
+      expect(rows.slice(1).map((r) => JSON.parse(r.event).at)).toEqual([1, 2, 3]);
+      // the older transaction's events carry the newer one's tx (raised), so the global order keeps the run's order
+      expect(BigInt(rows[2]!.xid)).toBeLessThan(BigInt(rows[1]!.xid));
+      expect(rows[2]!.tx).toBe(rows[1]!.tx);
+      const got: WorkflowEvent[] = [];
+      for await (const e of b.subscribe({})) {
+        got.push(e.event);
+        if (got.length === 4) break;
+      }
+      expect(got.map((e) => e.type)).toEqual(['run.created', 'run.paused', 'run.resumed', 'run.paused']);
+    } finally {
+      await older.end();
+      await newer.end();
+    }
+  });
+});
+
 describe('postgres events: held back behind an open transaction, lost to a purge', () => {
   it('delivers an event committed while an older transaction was open once that one ends, though it notifies nothing', async () => {
     const b = await pgs.open();

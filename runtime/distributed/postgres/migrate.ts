@@ -31,6 +31,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 6, file: '0006_parked.sql' },
   { version: 7, file: '0007_traceparent.sql' },
   { version: 8, file: '0008_fallback_errors.sql' },
+  { version: 9, file: '0009_event_heads.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */

@@ -19,7 +19,7 @@ WITH ins AS (
   INSERT INTO queue_runs (run_id, workflow, fingerprint, served_seq)
   SELECT ins.run_id, ins.workflow, ins.fingerprint, nextval('serve_seq') * 65536 FROM ins
 ), created_events AS (
-  -- run.created per new run (record_events touches only event_heads and events, new rows for a new run)
+  -- run.created per new run (record_events touches only events, new rows for a new run)
   SELECT record_events(array_agg(ins.run_id ORDER BY ins.seq),
     array_agg(jsonb_build_object('type', 'run.created', 'runId', ins.run_id, 'at', ins.created_at, 'workflow', ins.workflow)::text ORDER BY ins.seq))
   FROM ins

@@ -27,8 +27,6 @@ WITH gone AS (
   DELETE FROM signal_keys WHERE run_id IN (SELECT run_id FROM gone)
 ), h AS (
   DELETE FROM steps WHERE run_id IN (SELECT run_id FROM gone)
-), heads AS (
-  DELETE FROM event_heads WHERE run_id IN (SELECT run_id FROM gone)
 ), ev AS (
   DELETE FROM events WHERE run_id IN (SELECT run_id FROM gone) RETURNING tx, pos
 ), horizon AS (

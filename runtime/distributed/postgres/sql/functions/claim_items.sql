@@ -10,7 +10,7 @@
 --   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
 --   Runs with nothing claimable cost one index probe each, so a claim reads O(in-flight + max) rows. enable_sort is
 --   off so the planner always walks the rotation index.
--- Events: timer.fired / wait.timedOut per leased parked item (its time came), step.started per leased item (record_events, last; its head row locks are the only locks a claim waits for).
+-- Events: timer.fired / wait.timedOut per leased parked item (its time came), step.started per leased item (record_events, last: its waits for a concurrent appender to the same run are the only waits of a claim).
 -- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
@@ -141,6 +141,6 @@ BEGIN
     WHERE q.run_id = s.run_id
       AND q.run_id IN (SELECT l.run_id FROM queue_runs l WHERE l.run_id = ANY (v_served) FOR UPDATE SKIP LOCKED);
   END IF;
-  -- last: the head row locks of record_events may wait (for a commit of the same run), and nothing may wait after them
+  -- last: record_events may wait (for a commit appending to the same run), and nothing may wait after it
   PERFORM record_events(v_ev_runs, v_events);
 END $$;

@@ -241,7 +241,7 @@ BEGIN
       v_res[i] := v_res[i] - 'events';
     END IF;
   END LOOP;
-  -- last: the head row locks of record_events (see functions/record_events.sql), after every other write
+  -- last: record_events (it may wait for another appender to the same run, see functions/record_events.sql), after every other write
   PERFORM record_events(v_ev_runs, v_events);
   RETURN to_jsonb(v_res);
 END $$;

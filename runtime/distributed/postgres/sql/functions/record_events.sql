@@ -1,31 +1,40 @@
--- record_events: appends events to the events table (migrations/0005_events.sql) and wakes the subscribers.
+-- record_events: appends events to the events table (migrations/0005_events.sql, 0009_event_heads.sql) and wakes the
+-- subscribers.
 -- Parameters: p_runs run ids, p_events the events' JSON text (WorkflowEvent), pairwise; a run's events in the order
 --   they happened.
--- Effects: per run, run_seq continues event_heads.seq (gap-free; the head row is created by the run's first event)
---   and tx is max(this transaction, the head's tx), so the run's events stay in order in the global (tx, pos) order;
---   one NOTIFY floxide_events (payload: the schema), delivered when the transaction commits. Nothing when the session
---   has floxide.events = off (the backend's `events: false`): the step history is kept either way.
--- Locking: the head rows, in run id order. Call it ONCE per transaction, as its last write that can wait (see the
---   migration): a transaction holding a head row lock must not wait for any other row.
-CREATE OR REPLACE FUNCTION record_events(p_runs text[], p_events text[]) RETURNS void LANGUAGE plpgsql AS $$
+-- Effects: per run, run_seq continues the run's last event (gap-free, 1 for its first) and tx is max(this
+--   transaction, the last event's tx), so the run's events stay in order in the global (tx, pos) order; one NOTIFY
+--   floxide_events (payload: the schema), delivered when the transaction commits. Nothing when the session has
+--   floxide.events = off (the backend's `events: false`): the step history is kept either way.
+-- Concurrency: the events primary key (run_id, run_seq) is the run's lock. Two transactions that append to one run
+--   both read its last event and insert the same next run_seq: the second waits for the first (a unique index insert
+--   waits for an uncommitted duplicate) and, when the first commits, fails with unique_violation; the insert then runs
+--   again in a subtransaction of its own, from the run's new last event. Rows are inserted in run id order, so waits
+--   cannot form a cycle. Call it ONCE per transaction, as its last write that can wait: a transaction that inserted a
+--   run's events must not wait for any other row.
+CREATE OR REPLACE FUNCTION record_events(p_runs text[], p_events text[]) RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $$
 BEGIN
   IF coalesce(cardinality(p_runs), 0) = 0 OR current_setting('floxide.events', true) = 'off' THEN
     RETURN;
   END IF;
-  WITH e AS MATERIALIZED (
-    SELECT u.run_id, u.event, u.o, row_number() OVER (PARTITION BY u.run_id ORDER BY u.o)::integer AS k
-    FROM unnest(p_runs, p_events) WITH ORDINALITY AS u(run_id, event, o)
-  ), n AS MATERIALIZED (
-    SELECT e.run_id, count(*)::integer AS c FROM e GROUP BY e.run_id
-  ), heads AS (
-    INSERT INTO event_heads AS h (run_id, seq, tx)
-    SELECT n.run_id, n.c, pg_current_xact_id() FROM n ORDER BY n.run_id
-    ON CONFLICT (run_id) DO UPDATE SET seq = h.seq + excluded.seq, tx = greatest(h.tx, excluded.tx)
-    RETURNING h.run_id, h.seq, h.tx
-  )
-  INSERT INTO events (tx, run_id, run_seq, event)
-  SELECT h.tx, e.run_id, h.seq - n.c + e.k, e.event
-  FROM e JOIN n ON n.run_id = e.run_id JOIN heads h ON h.run_id = e.run_id
-  ORDER BY e.o;
+  LOOP
+    BEGIN
+      WITH e AS MATERIALIZED (
+        SELECT u.run_id, u.event, row_number() OVER (PARTITION BY u.run_id ORDER BY u.o)::integer AS k
+        FROM unnest(p_runs, p_events) WITH ORDINALITY AS u(run_id, event, o)
+      ), last AS MATERIALIZED (
+        SELECT r.run_id, l.run_seq, l.tx
+        FROM (SELECT DISTINCT e.run_id FROM e) r
+        LEFT JOIN LATERAL (SELECT p.run_seq, p.tx FROM events p WHERE p.run_id = r.run_id ORDER BY p.run_seq DESC LIMIT 1) l ON true
+      )
+      INSERT INTO events (tx, run_id, run_seq, event)
+      SELECT greatest(pg_current_xact_id(), l.tx), e.run_id, coalesce(l.run_seq, 0) + e.k, e.event
+      FROM e JOIN last l ON l.run_id = e.run_id
+      ORDER BY e.run_id COLLATE "C", e.k;
+      EXIT;
+    EXCEPTION WHEN unique_violation THEN
+      -- another transaction appended to one of these runs after this statement's snapshot: again, from its new last event
+    END;
+  END LOOP;
   PERFORM pg_notify('floxide_events', current_schema());
 END $$;

@@ -68,7 +68,7 @@ BEGIN
       'name', s.name, 'itemId', v_item, 'key', s.key))::text;
     v_results := v_results || jsonb_build_object('status', 'delivered', 'itemId', v_item);
   END LOOP;
-  -- last: the head row locks of record_events (see functions/record_events.sql)
+  -- last: record_events, which may wait for another appender to the same run (see functions/record_events.sql)
   PERFORM record_events(v_runs, v_events);
   RETURN to_jsonb(v_results);
 END $$;
