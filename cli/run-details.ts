@@ -3,7 +3,7 @@
  * metrics, errors, dead letters, context, step history (when the store keeps one) and the workers holding its items.
  * The holders rule lives here once: a finished run has no items out, whatever a worker's last heartbeat still names.
  */
-import { CorruptStateError, RunNotFoundError } from '../runtime/core/errors.js';
+import { CorruptStateError, RunNotFoundError, serializeError, type SerializedError } from '../runtime/core/errors.js';
 import {
   isFinalRunStatus,
   supportsObservation,
@@ -37,6 +37,16 @@ export interface RunDetails {
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
+}
+
+/**
+ * A run record as data for `--json` and the dashboard: `corrupt` (fields of the stored record that cannot be read) as
+ * a serialised error, and the times that cannot be read (NaN in the record) as null.
+ */
+export function runData(run: RunRecord): Omit<RunRecord, 'corrupt' | 'createdAt' | 'updatedAt'> & { createdAt: number | null; updatedAt: number | null; corrupt?: SerializedError } {
+  const { corrupt, createdAt, updatedAt, ...rest } = run;
+  const known = (ms: number) => (Number.isNaN(ms) ? null : ms);
+  return { ...rest, createdAt: known(createdAt), updatedAt: known(updatedAt), ...(corrupt ? { corrupt: serializeError(corrupt) } : {}) };
 }
 
 /** The context as read: its snapshot, or the error of a corrupt stored context. */

@@ -74,6 +74,7 @@ export {
   RUN_STATUSES,
   FINAL_RUN_STATUSES,
   isFinalRunStatus,
+  readableRun,
   emptyMetrics,
   classifyLiveness,
   shouldDeadLetter,

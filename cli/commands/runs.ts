@@ -5,14 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
@@ -53,8 +53,9 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** An epoch ms as UTC text; `-` for none, `?` for a time that cannot be read (NaN: a corrupt stored record). */
 export function time(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined ? '-' : Number.isNaN(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 export function short(v: unknown, max = 60): string {
@@ -89,13 +90,16 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
 }
 
 /**
- * What an open run waits for (a finished run waits for nothing), or the `CorruptStateError` that keeps its outstanding
- * items from being read.
+ * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
+ * read: fields of its record, else (an open run) one of its outstanding items.
  */
 async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
-  if (isFinalRunStatus(r.status)) return { waits: [] };
+  const marked = r.corrupt ? { corrupt: r.corrupt } : {};
+  if (isFinalRunStatus(r.status) || r.corrupt) return { waits: [], ...marked };
   try {
-    return { waits: waitsOf(await b.pendingWork(r.runId)) };
+    const pending = await b.pendingWork(r.runId);
+    const corrupt = pending.find((p) => p.corrupt)?.corrupt;
+    return { waits: waitsOf(pending), ...(corrupt ? { corrupt } : {}) };
   } catch (err) {
     if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
     throw err;
@@ -124,6 +128,7 @@ function runLines(r: RunRecord): string {
   if (r.status === 'completed') rows.push(['output', short(r.output, 200)]);
   if (r.error) rows.push(['error', `${r.error.name}: ${r.error.message}`]);
   if (r.dropped.length > 0) rows.push(['dropped', r.dropped.map((d) => `${d.node}#${d.id} (${d.reason})`).join(', ')]);
+  if (r.corrupt) rows.push(['corrupt', `${r.corrupt.name}: ${r.corrupt.message}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
@@ -196,17 +201,17 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const open = await Promise.all(runs.map((r) => openWaits(b, r)));
         const waits = open.map((o) => o.waits);
         if (flags.json) {
-          const rows = runs.map((r, i) => ({ ...r, ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
+          const rows = runs.map((r, i) => ({ ...runData(r), ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
           return void io.stdout.write(`${valueText(rows, 2)}\n`);
         }
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         const result = (r: RunRecord, i: number) =>
-          r.error
-            ? `${r.error.name}: ${short(r.error.message, 50)}`
-            : r.status === 'completed'
-              ? short(r.output, 50)
-              : open[i]!.corrupt
-                ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+          open[i]!.corrupt
+            ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+            : r.error
+              ? `${r.error.name}: ${short(r.error.message, 50)}`
+              : r.status === 'completed'
+                ? short(r.output, 50)
                 : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
@@ -237,7 +242,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
             : { contextVersion: context!.version, ...(flags.context ? { context: { initial: context!.initial, deltas: context!.deltas } } : {}) };
           // a corrupt item's error as data (name, message, code), like the run's and the history's errors
           const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
-          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
+          io.stdout.write(`${valueText({ run: runData(run), metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
@@ -392,7 +397,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         // A distributed run is read through the orchestrator, which also fails a run whose deadline passed unobserved.
         const read = isDistributed(b)
           ? (id: string) => new Orchestrator(b).run(id)
-          : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
+          : async (id: string) => readableRun(await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
         const progress = flags.json ? undefined : await progressOn(io, `run ${runId}:`, 'items done');
         const stop = new AbortController();
         const shown = progress && showRunProgress(b, runId, pollMs, progress, stop.signal);

@@ -72,6 +72,20 @@ export interface RunRecord {
   readonly dropped: readonly DroppedItem[];
   /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
   readonly traceparent?: string;
+  /**
+   * Set when fields of the stored record cannot be read (`decodeStoredRun` in runtime/engine/decode.ts): the error
+   * names the run and each such field, which holds no value (`input`, `output`, `error`, `finishedAt`, `deadline`
+   * undefined, `dropped` empty, `createdAt` and `updatedAt` NaN; a status that is not a {@link RunStatus} is its stored
+   * text). Reading never throws for it, so a list shows every other run; {@link readableRun} throws it where a
+   * decision depends on the record.
+   */
+  readonly corrupt?: CorruptStateError;
+}
+
+/** `run` itself, or its {@link RunRecord.corrupt} error thrown: for callers that act on the record's fields. */
+export function readableRun<R extends RunRecord | undefined>(run: R): R {
+  if (run?.corrupt) throw run.corrupt;
+  return run;
 }
 
 /** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */

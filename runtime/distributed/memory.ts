@@ -16,6 +16,7 @@ import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
+import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
@@ -981,20 +982,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   }
 
   private recordOf(run: MemRun): RunRecord {
-    return {
-      runId: run.runId,
-      workflow: run.workflow,
-      fingerprint: run.fingerprint,
+    return decodeRunRecord(run, {
       status: run.status,
-      input: copy(run.inputJson, 'run input'),
+      input: run.inputJson,
+      output: run.outputJson ?? null,
+      error: run.error === undefined ? null : canonicalJson(run.error),
+      dropped: run.dropped,
       createdAt: run.createdAt,
       updatedAt: run.updatedAt,
       finishedAt: run.finishedAt,
       deadline: run.deadline,
-      output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
-      error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
-      dropped: run.dropped.map((d) => ({ ...d })),
-      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
-    };
+    });
   }
+
+
 }

@@ -88,8 +88,8 @@ export interface StepTracing {
 
 /** The span of a distributed run's start (see {@link Tracing.startDistributed}). */
 export interface StartSpan {
-  /** The span's context as a W3C `traceparent`: what the run record stores. */
-  readonly traceparent: string;
+  /** The span's context as a W3C `traceparent`: what the run record stores (see {@link traceparentOf}). */
+  readonly traceparent: string | undefined;
   /** Ends the span once (later calls do nothing): `started`, or `failed` when the run could not be stored. */
   end(outcome: string, error: SerializedError | undefined, at: number): void;
 }
@@ -105,6 +105,16 @@ let api: OtelApi | undefined;
 
 function loadApi(): OtelApi {
   return (api ??= requireOptional<OtelApi>('@opentelemetry/api', 'tracing'));
+}
+
+/**
+ * A span's context as a W3C `traceparent`, or undefined when it has no valid one: the API's no-op tracer (no SDK
+ * registered, or a provider that records nothing) makes spans with an all-zero context, which no store accepts. The
+ * run then stores no trace context, as a run started without tracing.
+ */
+function traceparentOf(api: OtelApi, span: Api.Span): string | undefined {
+  const ctx = span.spanContext();
+  return api.trace.isSpanContextValid(ctx) ? formatTraceparent(ctx) : undefined;
 }
 
 function isOn(option: TracingOption | undefined): option is true | TracingOptions {
@@ -226,8 +236,8 @@ function endSpan(api: OtelApi, span: Api.Span, error: SerializedError | undefine
 
 /** The span of one run in this process (see {@link Tracing.startRun}; a nested run's, see {@link StepTracing.nested}). */
 export interface RunSpan extends StepTracing {
-  /** The run span's context as a W3C `traceparent`: what the run record stores. */
-  readonly traceparent: string;
+  /** The run span's context as a W3C `traceparent`: what the run record stores (see {@link traceparentOf}). */
+  readonly traceparent: string | undefined;
   /**
    * Records what a local run reports: a span per attempt (a child of this one, from its `step.started` to its
    * `step.finished` or `step.retry`), and the run's end (an attempt still open then ends with it).
@@ -245,8 +255,8 @@ class OtelStartSpan implements StartSpan {
     private readonly span: Api.Span,
   ) {}
 
-  get traceparent(): string {
-    return formatTraceparent(this.span.spanContext());
+  get traceparent(): string | undefined {
+    return traceparentOf(this.api, this.span);
   }
 
   end(outcome: string, error: SerializedError | undefined, at: number): void {
@@ -296,8 +306,8 @@ class OtelRunSpan implements RunSpan {
     this.ctx = api.trace.setSpan(api.ROOT_CONTEXT, span);
   }
 
-  get traceparent(): string {
-    return formatTraceparent(this.span.spanContext());
+  get traceparent(): string | undefined {
+    return traceparentOf(this.api, this.span);
   }
 
   within<T>(fn: () => T): T {

@@ -310,7 +310,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         context: this.wf.codec.serialize(ctx),
         deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
-        ...(span ? { traceparent: span.traceparent } : {}),
+        ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),
       });
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);

@@ -191,20 +191,72 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
 
   beforeAll(() => plantCorruptSqliteRuns(badFile));
 
-  it('list lists every run, those whose start item or enqueued items are corrupt too', async () => {
+  it('list lists every run, each marked with what of it cannot be read: fields of its row, an outstanding item', async () => {
     const json = await cli('runs', 'list', '--store', bad, '--json');
     expect(json.err).toBe('');
     expect(json.code).toBe(0);
-    const runs = JSON.parse(json.out) as Array<{ runId: string; corrupt?: { name: string; message: string } }>;
-    expect(runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
-    // items that cannot be read at all (a step's enqueued items): the run is listed with the error
-    const reason = 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)';
-    expect(runs.find((r) => r.runId === 'bad-items')!.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
-    expect(runs.filter((r) => r.corrupt).map((r) => r.runId)).toEqual(['bad-items']);
+    const runs = JSON.parse(json.out) as Array<{ runId: string; status: string; input?: unknown; createdAt: number | null; corrupt?: { name: string; message: string } }>;
+    expect(runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-error', 'bad-items', 'bad-record', 'bad-start', 'bad-status']);
+    const marks = Object.fromEntries(runs.filter((r) => r.corrupt).map((r) => [r.runId, r.corrupt!.message]));
+    expect(marks).toEqual({
+      // items that cannot be read at all (a step's enqueued items), a corrupt start item
+      'bad-items': 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)',
+      'bad-start': 'run bad-start: a stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"',
+      // fields of the run row: each named, the rest of the row read
+      'bad-record': 'run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"',
+      'bad-status': 'run bad-status has an unknown status "zombie"',
+      'bad-error': 'run bad-error error: malformed JSON (Unexpected end of JSON input)',
+    });
+    expect(runs.find((r) => r.runId === 'bad-record')).toMatchObject({ status: 'running', createdAt: null });
+    expect(runs.find((r) => r.runId === 'bad-record')!.input).toBeUndefined();
+    expect(runs.find((r) => r.runId === 'bad-status')!.status).toBe('zombie');
+    expect(runs.find((r) => r.runId === 'bad-error')!.status).toBe('failed');
     const table = await cli('runs', 'list', '--store', bad);
     expect(table.code, table.err).toBe(0);
-    expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running/);
+    expect(table.out).toMatch(/bad-delta\s+LoopWorkflow\s+\S+\s+failed\s+\S+ \S+\s+\S+ \S+\s+Error: step 2 broke/);
+    expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-start: a stored work item/);
     expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
+    expect(table.out).toMatch(/bad-record\s+LoopWorkflow\s+\S+\s+running\s+\?\s+-\s+corrupt: run bad-record input: malformed JSON/);
+    expect(table.out).toMatch(/bad-status\s+LoopWorkflow\s+\S+\s+zombie\s+.*corrupt: run bad-status has an unknown status "zombie"/);
+  });
+
+  it('show of a run whose row has corrupt fields shows the run with those fields marked, its items and context, exit 0', async () => {
+    for (const [runId, reason] of [
+      ['bad-record', 'run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"'],
+      ['bad-status', 'run bad-status has an unknown status "zombie"'],
+      ['bad-error', 'run bad-error error: malformed JSON (Unexpected end of JSON input)'],
+    ] as const) {
+      const json = await cli('runs', 'show', runId, '--store', bad, '--json');
+      expect(json.code, json.err).toBe(0);
+      const shown = JSON.parse(json.out) as { run: { runId: string; corrupt: { name: string; message: string } }; pending: unknown[]; contextVersion: number };
+      expect(shown.run.runId).toBe(runId);
+      expect(shown.run.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
+      expect(shown.pending).toHaveLength(1);
+      expect(shown.contextVersion).toBe(0);
+      const text = await cli('runs', 'show', runId, '--store', bad);
+      expect(text.code, text.err).toBe(0);
+      expect(text.out).toContain(`\ncorrupt   CorruptStateError: ${reason}\n`);
+      expect(text.out).toMatch(/context\s+version 0/);
+    }
+    const record = await cli('runs', 'show', 'bad-record', '--store', bad);
+    expect(record.out).toMatch(/\ncreated\s+\?\n/);
+    expect(record.out).toMatch(/\ninput\s+-\n/);
+  });
+
+  it('show of a run whose step items are corrupt shows the run with a stand-in for the unreadable items, marked corrupt, exit 0', async () => {
+    const reason = 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)';
+    const json = await cli('runs', 'show', 'bad-items', '--store', bad, '--json');
+    expect(json.code, json.err).toBe(0);
+    const shown = JSON.parse(json.out) as { run: { status: string }; history: unknown[]; pending: Array<{ item: unknown; state: { status: string }; corrupt?: { name: string; message: string } }>; contextVersion: number };
+    expect(shown.run.status).toBe('running');
+    expect(shown.contextVersion).toBe(1);
+    expect(shown.pending).toEqual([expect.objectContaining({ item: { node: '?', id: '(step 1 items)', input: null }, state: expect.objectContaining({ status: 'pending' }) })]);
+    expect(shown.pending[0]!.corrupt).toMatchObject({ name: 'CorruptStateError', message: reason });
+    const text = await cli('runs', 'show', 'bad-items', '--store', bad);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/\n\(step 1 items\)\s+\?\s+pending \(corrupt\)/);
+    expect(text.out).toContain(`CorruptStateError: ${reason}`);
+    expect(text.out).toMatch(/metrics\s+enqueued=2 completed=1/);
   });
 
   it('show marks a corrupt start item pending (corrupt) with its reason, exit 0', async () => {

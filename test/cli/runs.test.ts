@@ -201,7 +201,9 @@ describe('floxide runs show and list: a run whose unclaimed item is corrupt', ()
     expect(text.out).toContain(`CorruptStateError: ${reason}`);
     const list = await cli('runs', 'list', '--store', url, '--json');
     expect(list.code, list.err).toBe(0);
-    expect((JSON.parse(list.out) as Array<{ runId: string }>).map((r) => r.runId)).toContain(runId);
+    // the list marks the run with its corrupt item's error
+    const row = (JSON.parse(list.out) as Array<{ runId: string; corrupt?: { name: string; message: string } }>).find((r) => r.runId === runId);
+    expect(row!.corrupt).toMatchObject({ name: 'CorruptStateError', message: expect.stringContaining(reason) });
   }
 
   it('on Redis', async () => {
@@ -211,6 +213,64 @@ describe('floxide runs show and list: a run whose unclaimed item is corrupt', ()
   it('on Postgres', async () => {
     const pgBackend = await pgs.open();
     await showCorrupt(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
+  });
+});
+
+describe('floxide runs list and show: runs whose stored record has corrupt fields', () => {
+  /**
+   * Three runs; one's input and creation time corrupted, another (failed) with an error that is not `{ name, message
+   * }`: list lists all three, marking only those two rows; show shows each with the fields marked, exit 0.
+   */
+  async function listCorruptRecords(b: DistributedBackend, url: string, tamper: StoreTamper): Promise<void> {
+    const [good, badInput, badError] = ['rec-good', 'rec-input', 'rec-error'].map((id) => `${id}-${b.kind}`) as [string, string, string];
+    for (const id of [good, badInput, badError]) await chain().startDistributed(new CountCtx(), 1, b, id);
+    await tamper.runField(b, badInput, 'input', '{"n":');
+    await tamper.runField(b, badInput, 'createdAt', '9000000000000000000');
+    await b.failRun(badError, { name: 'Boom', message: 'boom' });
+    await tamper.runField(b, badError, 'error', '[1]');
+    const inputReason = new RegExp(`^run ${badInput} input: malformed JSON \\(Unexpected end of JSON input\\); run ${badInput} creation time is not a time: "?9000000000000000000"?$`);
+    const errorReason = `run ${badError} error is not { name, message }: [1]`;
+    const json = await cli('runs', 'list', '--store', url, '--json');
+    expect(json.code, json.err).toBe(0);
+    const rows = (JSON.parse(json.out) as Array<{ runId: string; status: string; createdAt: number | null; corrupt?: { message: string } }>).filter((r) => [good, badInput, badError].includes(r.runId));
+    expect(rows.map((r) => r.runId).sort()).toEqual([good, badInput, badError].sort());
+    const byId = Object.fromEntries(rows.map((r) => [r.runId, r]));
+    expect(byId[good]!.corrupt).toBeUndefined();
+    expect(byId[badInput]).toMatchObject({ status: 'running', createdAt: null });
+    expect(byId[badInput]!.corrupt!.message).toMatch(inputReason);
+    expect(byId[badError]).toMatchObject({ status: 'failed', corrupt: { message: errorReason } });
+    const table = await cli('runs', 'list', '--store', url);
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).toMatch(new RegExp(`${badInput}\\s+ChainWorkflow\\s+\\S+\\s+running\\s+\\?\\s+-\\s+corrupt: run ${badInput} input: malformed JSON`));
+    expect(table.out).toMatch(new RegExp(`${badError}\\s+ChainWorkflow\\s+\\S+\\s+failed\\s+.*corrupt: run ${badError} error is not`));
+    for (const [runId, reason] of [
+      [badInput, inputReason],
+      [badError, errorReason],
+    ] as const) {
+      const shown = await cli('runs', 'show', runId, '--store', url, '--json');
+      expect(shown.code, shown.err).toBe(0);
+      const view = JSON.parse(shown.out) as { run: { runId: string; corrupt: { name: string; message: string } }; contextVersion: number };
+      expect(view.run.runId).toBe(runId);
+      expect(view.run.corrupt.name).toBe('CorruptStateError');
+      expect(view.run.corrupt.message).toMatch(reason);
+      expect(view.contextVersion).toBe(0);
+      const text = await cli('runs', 'show', runId, '--store', url);
+      expect(text.code, text.err).toBe(0);
+      expect(text.out).toMatch(/\ncorrupt\s+CorruptStateError: run /);
+    }
+    // wait acts on the record: it reports the corrupt one, exit 1
+    const wait = await cli('runs', 'wait', badInput, '--store', url, '--json', '--timeout-ms', '1000');
+    expect(wait.code).toBe(1);
+    expect(wait.err).toContain(`run ${badInput} input: malformed JSON`);
+  }
+
+  it('on Redis', async () => {
+    await listCorruptRecords(backend, store, redisTamper);
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await listCorruptRecords(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
   });
 });
 

@@ -77,6 +77,11 @@ export interface StoreTamper {
   contextJson(b: DistributedBackend, runId: string, text: string): Promise<void>;
   /** Replaces the stored JSON text of the run's context delta `version` (`text` holds no newline). */
   deltaJson(b: DistributedBackend, runId: string, version: number, text: string): Promise<void>;
+  /**
+   * Replaces a field of the stored run record: `input` or `error` (JSON text), `createdAt` (epoch ms as decimal
+   * text, which may be far beyond any date).
+   */
+  runField(b: DistributedBackend, runId: string, field: 'input' | 'error' | 'createdAt', text: string): Promise<void>;
 }
 
 /**
@@ -775,6 +780,28 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         // a healthy run's items carry no mark
         const healthy = await start();
         expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
+      });
+
+      it('a run record with corrupt fields: getRun and listRuns return it marked, naming each field, the rest readable; Orchestrator.run throws its error', async () => {
+        const [before, bad, after] = [await start(), await start(), await start()];
+        await tamper.runField(b, bad, 'input', '{"n":');
+        await tamper.runField(b, bad, 'createdAt', '9000000000000000000');
+        const rec = (await b.getRun(bad))!;
+        expect(rec).toMatchObject({ runId: bad, status: 'running', input: undefined, dropped: [] });
+        expect(rec.createdAt).toBeNaN();
+        expect(rec.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(rec.corrupt!.message).toContain(`run ${bad} input: malformed JSON`);
+        // the time as the store keeps it: a number, or text (quoted)
+        expect(rec.corrupt!.message).toMatch(new RegExp(`run ${bad} creation time is not a time: "?9000000000000000000"?$`));
+        const listed = await b.listRuns();
+        expect(listed.filter((r) => r.corrupt).map((r) => r.runId)).toEqual([bad]);
+        for (const id of [before, after]) expect(listed.find((r) => r.runId === id)).toMatchObject({ status: 'running', input: { topic: 'x' } });
+        await expect(new Orchestrator(b).run(bad)).rejects.toThrow(CorruptStateError);
+        // an error that is not { name, message } (a failed run's)
+        await b.failRun(after, { name: 'Boom', message: 'boom' });
+        await tamper.runField(b, after, 'error', '"boom"');
+        expect((await b.getRun(after))!.corrupt!.message).toBe(`run ${after} error is not { name, message }: "boom"`);
+        expect((await b.getRun(before))!.corrupt).toBeUndefined();
       });
 
       /** One worker (concurrency 3, no cache yet) serves `def` until every run of `ids` is final; it reports no error. */

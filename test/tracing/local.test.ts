@@ -137,6 +137,21 @@ describe('tracing a local run', () => {
       }
     });
 
+    it(`${name}: \`tracing: true\` with no SDK registered (the API's no-op tracer) runs, resumes and stores no trace context`, async () => {
+      const store = open();
+      const backend = new MemoryBackend();
+      try {
+        await expect(bindWorkflow(RetryWorkflowDef, new RetryWorkflow(5)).runWithCheckpoint(undefined, undefined, store, 'noop', { tracing: true })).rejects.toThrow(NodeFailedError);
+        expect((await store.getRun('noop'))!.traceparent).toBeUndefined();
+        expect(await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(0)).resume(store, 'noop', { tracing: true })).toBe('success');
+        const runId = await new Orchestrator(backend, bindWorkflow(ChainWorkflowDef, new ChainWorkflow())).startRun(new CountCtx(), 1, { tracing: true });
+        expect((await backend.getRun(runId))!.traceparent).toBeUndefined();
+      } finally {
+        await store.close();
+        await backend.close();
+      }
+    });
+
     it(`${name}: refuses a malformed traceparent`, async () => {
       const store = open();
       try {

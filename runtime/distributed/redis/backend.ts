@@ -34,6 +34,7 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
+import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
   assertNewRun,
@@ -362,21 +363,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
     const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
-    return {
-      runId,
-      workflow: workflow!,
-      fingerprint: fingerprint!,
-      status: runStatusOf(status, runId),
-      input: parseStoredJson(input!, 'run input'),
-      createdAt: Number(createdAt),
-      updatedAt: Number(updatedAt),
-      finishedAt: optNumber(finishedAt),
-      deadline: optNumber(deadline),
-      output: output === null ? undefined : parseStoredJson(output, 'run output'),
-      error: error === null ? undefined : parseStoredJson<SerializedError>(error, 'run error'),
-      dropped: dropped === null ? [] : parseStoredJson<DroppedItem[]>(dropped, 'dropped items'),
-      ...(traceparent === null || traceparent === undefined ? {} : { traceparent }),
-    };
+    return decodeRunRecord({ runId, workflow: workflow!, fingerprint: fingerprint!, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
