@@ -211,6 +211,10 @@ function notConsumed(id: string): string {
  * (see {@link RunTrack}) instead of scanning its journal.
  */
 export class SqliteCheckpointStore implements CheckpointStore {
+  /**
+   * @internal The better-sqlite3 connection (floxide's run readers and tests use it). Not in the published
+   * declarations, so they need no `@types/better-sqlite3`.
+   */
   readonly db: Db;
   private readonly s: Record<
     | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'

@@ -183,6 +183,21 @@ describe('floxide runs --store sqlite:<file>', () => {
     expect(schedules.code).toBe(2);
     expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
   });
+
+  it('a store that is not one of its URLs is bad usage naming sqlite:<file> among the forms; a worker says a file has no workers', async () => {
+    const bare = await cli('runs', 'list', '--store', 'runs.db');
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain('invalid store URL "runs.db": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db');
+    const empty = await cli('runs', 'list', '--store', 'sqlite:');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toContain('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
+    const other = await cli('ui', '--store', 'ftp://nowhere', '--port', '0');
+    expect(other.code).toBe(2);
+    expect(other.err).toContain('unsupported store URL scheme "ftp:" in ftp://nowhere/: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://');
+    const worker = await cli('worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store);
+    expect(worker.code).toBe(2);
+    expect(worker.err).toContain(`${store} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
+  });
 });
 
 describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', () => {
