@@ -20,7 +20,7 @@ import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from 
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
-import { ParkedItems, earliestWakeUp, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
+import { ParkedItems, earliestWakeUp, isParked, type Mailbox } from './parked.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { StepTracing } from './tracing.js';
 import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
@@ -624,7 +624,6 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   const onEvent = scope.onEvent;
   // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
   let parked: ParkedItems | undefined;
-  let arrived = false;
   const state = nested?.state;
   if (state === undefined) queue.push({ node: scope.wf.start, id: '0', input });
   else {
@@ -638,7 +637,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
     // what is due now runs (timeouts, timers); the rest waits, in the outer item again if nothing else can run
     for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
-  const offArrival = mailbox?.onArrival(() => (arrived = true));
+  const offArrival = mailbox?.onArrival(() => parked?.signalled());
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
@@ -649,10 +648,9 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
           // steps take. What is due runs when the outer item comes back (above).
           if (idle) return nestedState(parked, book, counter);
         } else {
-          if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
-          if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
-            arrived = false;
-            for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
+          const due = parked.due(idle, scope.clock, scope.abort, mailbox, undefined);
+          if (due !== undefined) {
+            for (const it of await due) queue.push(it);
             if (head >= queue.length) continue;
           }
         }
@@ -672,11 +670,8 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
         for (const it of out.items) {
-          if (isParked(it)) {
-            (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
-            // A signal sent before the wait began is in the mailbox already: look before sleeping.
-            if (it.wait !== undefined) arrived = true;
-          } else queue.push(it);
+          if (isParked(it)) (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
+          else queue.push(it);
         }
         if (out.arrivals.length > 0) {
           for (const a of out.arrivals) {

@@ -15,7 +15,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
-import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
+import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
@@ -400,13 +400,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const parked = new ParkedItems();
     const enqueue = (it: EngineItem) => {
       if (!isParked(it)) queue.push(it);
-      else {
-        parked.add(it);
-        // A signal sent before the wait began is in the mailbox already: look before sleeping.
-        if (it.wait !== undefined) arrived = true;
-      }
+      else parked.add(it);
     };
-    let arrived = false;
     for (const it of cp.items) enqueue(it);
     let head = 0;
     // A run continued here (not created by this call) gets a span in the trace stored with it.
@@ -421,18 +416,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     // Every commit carries its step's history record (stepHistoryOf): the attempts' start times and retries.
     scope.history = true;
     const mailbox = storeMailbox(store, runId);
-    const offArrival = mailbox.onArrival(() => (arrived = true));
+    const offArrival = mailbox.onArrival(() => parked.signalled());
     const pollMs = options?.signalPollMs ?? 1_000;
     try {
       for (;;) {
-        if (parked.size > 0) {
-          const idle = head >= queue.length;
-          if (idle && !arrived) await untilParkedMayRun(parked, clock, scope.abort, mailbox, pollMs);
-          if (idle || arrived || (parked.nextAt() ?? Infinity) <= clock.now()) {
-            arrived = false;
-            for (const it of await parked.release(clock.now(), mailbox)) queue.push(it);
-            if (head >= queue.length) continue;
-          }
+        const due = parked.size > 0 ? parked.due(head >= queue.length, clock, scope.abort, mailbox, pollMs) : undefined;
+        if (due !== undefined) {
+          for (const it of await due) queue.push(it);
+          if (head >= queue.length) continue;
         }
         if (head >= queue.length) break;
         const item = queue[head]!;
