@@ -89,21 +89,28 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   }
 }
 
-/**
- * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
- * read: fields of its record, else (an open run) one of its outstanding items.
- */
-async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
-  const marked = r.corrupt ? { corrupt: r.corrupt } : {};
-  if (isFinalRunStatus(r.status) || r.corrupt) return { waits: [], ...marked };
+/** What `read` resolves to, or its `CorruptStateError` as a value; other errors are thrown. */
+async function orCorrupt<T>(read: Promise<T>): Promise<T | CorruptStateError> {
   try {
-    const pending = await b.pendingWork(r.runId);
-    const corrupt = pending.find((p) => p.corrupt)?.corrupt;
-    return { waits: waitsOf(pending), ...(corrupt ? { corrupt } : {}) };
+    return await read;
   } catch (err) {
-    if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
+    if (err instanceof CorruptStateError) return err;
     throw err;
   }
+}
+
+/**
+ * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
+ * read: fields of its record, else (an open run, which a worker or a resume will read) one of its outstanding items,
+ * else its context.
+ */
+async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
+  if (r.corrupt) return { waits: [], corrupt: r.corrupt };
+  if (isFinalRunStatus(r.status)) return { waits: [] };
+  const [pending, context] = await Promise.all([orCorrupt(b.pendingWork(r.runId)), orCorrupt(b.readContext(r.runId))]);
+  const items = pending instanceof CorruptStateError ? [] : pending;
+  const corrupt = pending instanceof CorruptStateError ? pending : (items.find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
+  return { waits: waitsOf(items), ...(corrupt ? { corrupt } : {}) };
 }
 
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */

@@ -218,7 +218,7 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
 
   beforeAll(() => plantCorruptSqliteRuns(badFile));
 
-  it('list lists every run, each marked with what of it cannot be read: fields of its row, an outstanding item', async () => {
+  it('list lists every run, each marked with what of it cannot be read: fields of its row, an outstanding item, an open run\'s context', async () => {
     const json = await cli('runs', 'list', '--store', bad, '--json');
     expect(json.err).toBe('');
     expect(json.code).toBe(0);
@@ -229,6 +229,8 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
       // items that cannot be read at all (a step's enqueued items), a corrupt start item
       'bad-items': 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)',
       'bad-start': 'run bad-start: a stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"',
+      // an open run's context (bad-delta, failed, is final: nothing will read its context again)
+      'bad-context': 'run bad-context context: malformed JSON (Unexpected end of JSON input)',
       // fields of the run row: each named, the rest of the row read
       'bad-record': 'run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"',
       'bad-status': 'run bad-status has an unknown status "zombie"',
@@ -242,6 +244,7 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
     expect(table.code, table.err).toBe(0);
     expect(table.out).toMatch(/bad-delta\s+LoopWorkflow\s+\S+\s+failed\s+\S+ \S+\s+\S+ \S+\s+Error: step 2 broke/);
     expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-start: a stored work item/);
+    expect(table.out).toMatch(/bad-context\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-context context: malformed JSON/);
     expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
     expect(table.out).toMatch(/bad-record\s+LoopWorkflow\s+\S+\s+running\s+\?\s+-\s+corrupt: run bad-record input: malformed JSON/);
     expect(table.out).toMatch(/bad-status\s+LoopWorkflow\s+\S+\s+zombie\s+.*corrupt: run bad-status has an unknown status "zombie"/);

@@ -311,6 +311,12 @@ describe('floxide runs show: a run whose stored context or a delta is corrupt', 
         expect(text.out).toMatch(/outstanding items \(1\)/);
       }
     }
+    // the list marks both open runs with their context's error
+    const list = await cli('runs', 'list', '--store', url, '--json');
+    expect(list.code, list.err).toBe(0);
+    const marks = Object.fromEntries((JSON.parse(list.out) as Array<{ runId: string; corrupt?: { message: string } }>).map((r) => [r.runId, r.corrupt?.message]));
+    expect(marks[ctxRun]).toContain('malformed JSON (Unexpected end of JSON input)');
+    expect(marks[deltaRun]).toContain(`context delta 2 (item ${JSON.stringify(committer)}): malformed JSON`);
   }
 
   it('on Redis', async () => {

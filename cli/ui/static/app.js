@@ -370,7 +370,8 @@ function runPage(runId) {
         ['status', badge(r.status)],
         ['workflow', r.workflow],
         ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
-        ['created', `${time(r.createdAt)} (${age(r.createdAt)})`],
+        // null: a creation time the store holds but cannot be read (the unreadable fact names it)
+        ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
         ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
         ['input', h('span', { class: 'mono' }, json(r.input, 0))],
