@@ -3,9 +3,11 @@
  * checkpointed runs (a retried run that completed, a run that failed and left a dead letter, a run waiting for
  * signals), read and driven in-process through runCli (the same code path as the binary).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
@@ -182,6 +184,16 @@ describe('floxide runs --store sqlite:<file>', () => {
     const schedules = await cli('schedule', 'list', '--store', store);
     expect(schedules.code).toBe(2);
     expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
+  });
+
+  it('stops quietly, exit 0, when its reader has closed the pipe (`floxide runs list | head`)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', 'runs', 'list', '--store', store], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
   });
 
   it('a store that is not one of its URLs is bad usage naming sqlite:<file> among the forms; a worker says a file has no workers', async () => {
