@@ -92,6 +92,7 @@ export {
   type StepCommitter,
   type StepCommit,
   type CommitResult,
+  type RunEnd,
   type RunStatus,
   type RunRecord,
   type NewRun,

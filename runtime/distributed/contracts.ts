@@ -605,6 +605,15 @@ export interface StepCommit {
   readonly deadLetterItem?: EngineItem;
 }
 
+/** A run's life as the commit that finished it answers it ({@link CommitResult} `finished`): the run record's fields. */
+export interface RunEnd {
+  readonly createdAt: number;
+  /** The commit's time (the backend's clock). */
+  readonly finishedAt: number;
+  /** Why the run failed, as its record keeps it (absent for a completed run). */
+  readonly error?: SerializedError;
+}
+
 /** The answer to {@link StepCommitter.commitStep}. */
 export type CommitResult =
   /** Everything was applied. */
@@ -622,6 +631,11 @@ export type CommitResult =
       readonly contextVersion: number;
       /** The successor, leased to the committing worker when it asked for a hand-off and got it ({@link StepCommit.handoff}). */
       readonly next?: LeasedItem;
+      /**
+       * Set exactly when this commit finished the run (`runStatus` is final): what the run record now says of its
+       * life, so that a traced worker records the run's span without reading the record back.
+       */
+      readonly finished?: RunEnd;
     }
   /** This item (this lease, or any lease for a final item state) was already committed: nothing applied. */
   | { readonly status: 'duplicate' }

@@ -374,7 +374,7 @@ export async function stepDistributedOnce(
   callbacks?: StepCallbacks,
   options?: StepDistributedOptions,
 ): Promise<DistributedStepResult | undefined> {
-  const tracing = WorkerTracing.of(options?.tracing, workerId, backend);
+  const tracing = WorkerTracing.of(options?.tracing, workerId);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();

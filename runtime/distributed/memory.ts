@@ -70,7 +70,7 @@ import {
   type SignalReceiverOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
-import { replyError } from './replies.js';
+import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
@@ -817,7 +817,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       }
     }
     const result = { status: 'applied' as const, runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
-    return next ? { ...result, next } : result;
+    if (next) return { ...result, next };
+    if (!isFinalRunStatus(run.status)) return result;
+    return { ...result, finished: runEndOf(runId, run.createdAt, run.finishedAt, run.error === undefined ? undefined : canonicalJson(run.error)) };
   }
 
   /**

@@ -66,6 +66,9 @@ function item(node: string, id: string, input: unknown = null, join?: JoinFrame[
 
 const health = (status: WorkerHealth['status'] = 'idle'): WorkerHealth => ({ status, current: [], processed: 0, errors: 0 });
 
+/** What a commit that finished a run answers of it (`CommitResult.finished`): its record's times and error. */
+const endOf = (r: RunRecord | undefined) => ({ createdAt: r!.createdAt, finishedAt: r!.finishedAt, ...(r!.error === undefined ? {} : { error: r!.error }) });
+
 /**
  * Plants bad data straight in a backend's store (on the real keys, rows or objects), as a stray client or a bad
  * migration would: what the corrupt-data tests need from each backend.
@@ -497,6 +500,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const run = await b.getRun(runId);
         expect(run).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
         expect(typeof run!.finishedAt).toBe('number');
+        // the commit answers the run's life as its record has it (what a traced worker's run span needs)
+        expect(res.status === 'applied' && res.finished).toEqual(endOf(run));
       });
     });
 
@@ -966,6 +971,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const run = await b.getRun(runId);
         expect(run).toMatchObject({ status: 'completed', output: { answer: 42 }, dropped: res.dropped });
         expect(typeof run!.finishedAt).toBe('number');
+        expect(res.finished).toEqual(endOf(run));
+        expect(res.finished).not.toHaveProperty('error');
         expect((await b.readContext(runId)).version).toBe(1);
         expect(await b.pendingWork(runId)).toEqual([]);
         expect(await b.itemState(runId, ids[1]!)).toMatchObject({ status: 'dropped' });
@@ -981,7 +988,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
 
       it('a finished status is final', async () => {
         const done = await start();
-        await commit(await claimOne(), terminal('ok'));
+        const fin = await commit(await claimOne(), terminal('ok'));
+        expect(fin).toMatchObject({ status: 'applied', runStatus: 'completed', finished: endOf(await b.getRun(done)) });
         for (const op of [() => b.cancelRun(done), () => b.pauseRun(done), () => b.resumeRun(done), () => b.failRun(done, err('late'))]) {
           await expect(op()).rejects.toBeInstanceOf(RunStateError);
         }
@@ -1091,6 +1099,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(l2).toMatchObject({ attempt: 2 });
         const res = await commit(l2!, failed('gave up'));
         expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        expect(res.status === 'applied' && res.finished).toEqual(endOf(await b.getRun(runId)));
         if (res.status === 'applied') expect(res.dropped.map((d) => d.id).sort()).toEqual(ids.filter((id) => id !== l.item.id).sort());
         expect(await b.itemState(runId, l.item.id)).toMatchObject({ status: 'dead_lettered', attempt: 2 });
         const dl = await b.deadLetters(runId);

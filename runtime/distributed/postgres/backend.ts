@@ -71,7 +71,7 @@ import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
-import { checkMigrationReply, replyError, type MigrationReply } from '../replies.js';
+import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
@@ -887,6 +887,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
           dropped: r.dropped ?? [],
           contextVersion: r.contextVersion!,
           ...(r.next ? { next: leaseOfRow(r.next) } : {}),
+          ...(r.createdAt !== undefined ? { finished: runEndOf(runId, r.createdAt, r.finishedAt, r.error) } : {}),
         };
       default:
         throw replyError({ code: 'unexpected', what: 'commit', reply: r });
@@ -927,6 +928,10 @@ interface RawCommitResult {
   dropped?: DroppedItem[];
   contextVersion?: number;
   next?: LeaseRow;
+  /** A commit that finished its run: the run's creation and end times and its error (JSON text). */
+  createdAt?: number;
+  finishedAt?: number;
+  error?: string | null;
 }
 
 /** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (sql/functions/commit_steps.sql). */
