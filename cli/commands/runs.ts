@@ -5,14 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
@@ -53,8 +53,9 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** An epoch ms as UTC text; `-` for none, `?` for a time that cannot be read (NaN: a corrupt stored record). */
 export function time(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined ? '-' : Number.isNaN(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 export function short(v: unknown, max = 60): string {
@@ -89,17 +90,17 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
 }
 
 /**
- * What an open run waits for (a finished run waits for nothing), or the `CorruptStateError` that keeps its outstanding
- * items from being read.
+ * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
+ * read: fields of its record, else (an open run, which a worker or a resume will read) one of its outstanding items,
+ * else its context.
  */
 async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
+  if (r.corrupt) return { waits: [], corrupt: r.corrupt };
   if (isFinalRunStatus(r.status)) return { waits: [] };
-  try {
-    return { waits: waitsOf(await b.pendingWork(r.runId)) };
-  } catch (err) {
-    if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
-    throw err;
-  }
+  const [pending, context] = await Promise.all([orCorrupt(b.pendingWork(r.runId)), orCorrupt(b.readContext(r.runId))]);
+  const items = pending instanceof CorruptStateError ? [] : pending;
+  const corrupt = pending instanceof CorruptStateError ? pending : (items.find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
+  return { waits: waitsOf(items), ...(corrupt ? { corrupt } : {}) };
 }
 
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
@@ -124,6 +125,7 @@ function runLines(r: RunRecord): string {
   if (r.status === 'completed') rows.push(['output', short(r.output, 200)]);
   if (r.error) rows.push(['error', `${r.error.name}: ${r.error.message}`]);
   if (r.dropped.length > 0) rows.push(['dropped', r.dropped.map((d) => `${d.node}#${d.id} (${d.reason})`).join(', ')]);
+  if (r.corrupt) rows.push(['corrupt', `${r.corrupt.name}: ${r.corrupt.message}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
@@ -196,17 +198,17 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         const open = await Promise.all(runs.map((r) => openWaits(b, r)));
         const waits = open.map((o) => o.waits);
         if (flags.json) {
-          const rows = runs.map((r, i) => ({ ...r, ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
+          const rows = runs.map((r, i) => ({ ...runData(r), ...(waits[i]!.length > 0 ? { waits: waits[i] } : {}), ...(open[i]!.corrupt ? { corrupt: serializeError(open[i]!.corrupt) } : {}) }));
           return void io.stdout.write(`${valueText(rows, 2)}\n`);
         }
         if (runs.length === 0) return void io.stdout.write('no runs\n');
         const result = (r: RunRecord, i: number) =>
-          r.error
-            ? `${r.error.name}: ${short(r.error.message, 50)}`
-            : r.status === 'completed'
-              ? short(r.output, 50)
-              : open[i]!.corrupt
-                ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+          open[i]!.corrupt
+            ? `corrupt: ${short(open[i]!.corrupt!.message, 60)}`
+            : r.error
+              ? `${r.error.name}: ${short(r.error.message, 50)}`
+              : r.status === 'completed'
+                ? short(r.output, 50)
                 : waits[i]!.map((w) => waitText(w, time)).join('; ');
         io.stdout.write(
           formatTable(
@@ -226,7 +228,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
@@ -237,13 +239,15 @@ const runsCommand: CommandFactory = (io: CliIo) => {
             : { contextVersion: context!.version, ...(flags.context ? { context: { initial: context!.initial, deltas: context!.deltas } } : {}) };
           // a corrupt item's error as data (name, message, code), like the run's and the history's errors
           const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
-          io.stdout.write(`${valueText({ run, metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
+          const parts = unreadable.length > 0 ? { unreadable: unreadable.map((u) => ({ part: u.part, error: serializeError(u.error) })) } : {};
+          io.stdout.write(`${valueText({ run: runData(run), metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx, ...parts }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
         if (!context) io.stdout.write(`context   unreadable: ${contextError!.name}: ${contextError!.message}\n`);
         else io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        for (const u of unreadable) io.stdout.write(`${u.part} unreadable: ${u.error.name}: ${u.error.message}\n`);
         if (flags.context && context) {
           io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
           for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);
@@ -392,7 +396,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         // A distributed run is read through the orchestrator, which also fails a run whose deadline passed unobserved.
         const read = isDistributed(b)
           ? (id: string) => new Orchestrator(b).run(id)
-          : async (id: string) => (await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
+          : async (id: string) => readableRun(await b.getRun(id)) ?? Promise.reject(new RunNotFoundError(`no run with id ${JSON.stringify(id)}`));
         const progress = flags.json ? undefined : await progressOn(io, `run ${runId}:`, 'items done');
         const stop = new AbortController();
         const shown = progress && showRunProgress(b, runId, pollMs, progress, stop.signal);

@@ -15,7 +15,7 @@
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
 import { existsSync } from 'node:fs';
-import { CancelledError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
+import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import {
   assertRunCursor,
@@ -40,17 +40,22 @@ import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime
 import type { EngineItem } from '../../runtime/engine/types.js';
 import type { CheckpointRun } from '../../runtime/stores/contract.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
-import { SqliteRunReader, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
+import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
 import type { RunsStore } from './runs-store.js';
 
-/** A run's journal folded: every item ever enqueued, which were consumed, and the run's history. */
+/**
+ * A run's journal folded: every item ever enqueued, which were consumed, and the run's history. Items that cannot be
+ * read are in `corrupt` by id: the start item, and for each step whose enqueued items are unreadable one stand-in
+ * `{ node: '?', id: '(step <seq> items)', input: null }` (their ids are inside the unreadable JSON).
+ */
 interface Folded {
   readonly journal: RunJournal;
   readonly enqueued: readonly EngineItem[];
   readonly pending: readonly EngineItem[];
   readonly consumed: ReadonlySet<string>;
   readonly history: readonly StepRecord[];
+  readonly corrupt: ReadonlyMap<string, CorruptStateError>;
 }
 
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
@@ -176,10 +181,12 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const states = await this.itemStates(runId);
     const f = await this.fold(runId);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
-    const corrupt = f.journal.startCorrupt;
     return states
       .filter((s) => s.status === 'pending' || s.status === 'parked')
-      .map((state) => ({ item: byId.get(state.itemId)!, state, ...(corrupt && state.itemId === f.enqueued[0]!.id ? { corrupt } : {}) }));
+      .map((state) => {
+        const corrupt = f.corrupt.get(state.itemId);
+        return { item: byId.get(state.itemId)!, state, ...(corrupt ? { corrupt } : {}) };
+      });
   }
 
   async stepHistory(runId: string): Promise<StepRecord[]> {
@@ -226,18 +233,24 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const start = journal.startCorrupt ? { ...journal.start, node: history.find((h) => h.itemId === journal.start.id)?.node ?? journal.start.node } : journal.start;
     const enqueued: EngineItem[] = [start];
     const consumed = new Set<string>();
+    const corrupt = new Map<string, CorruptStateError>(journal.startCorrupt ? [[start.id, journal.startCorrupt]] : []);
     for (const s of journal.steps) {
       consumed.add(s.itemId);
       enqueued.push(...s.items);
+      if (s.itemsCorrupt) {
+        const stand = { node: '?', id: `(step ${s.seq} items)`, input: null };
+        enqueued.push(stand);
+        corrupt.set(stand.id, s.itemsCorrupt);
+      }
     }
     const done = journal.run.status === 'completed';
     const pending = done ? [] : enqueued.filter((it) => !consumed.has(it.id));
-    return { journal, enqueued, pending, consumed, history };
+    return { journal, enqueued, pending, consumed, history, corrupt };
   }
 }
 
-/** A checkpointed run as a {@link RunRecord}. */
-function recordOf(run: CheckpointRun): RunRecord {
+/** A checkpointed run as a {@link RunRecord} (with the fields of its row that cannot be read, if any). */
+function recordOf(run: ListedRun): RunRecord {
   const final = run.status !== 'running';
   return {
     runId: run.runId,
@@ -252,5 +265,6 @@ function recordOf(run: CheckpointRun): RunRecord {
     output: run.output,
     error: run.error,
     dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
+    ...(run.corrupt ? { corrupt: run.corrupt } : {}),
   };
 }

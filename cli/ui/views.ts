@@ -16,7 +16,7 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { readRunDetails, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
@@ -30,11 +30,14 @@ export interface RunRow {
   /** The graph fingerprint (shown as the version until workflows carry versions). */
   readonly fingerprint: string;
   readonly status: RunStatus;
-  readonly createdAt: number;
-  readonly updatedAt: number;
+  /** null when the stored time cannot be read ({@link corrupt} says so). */
+  readonly createdAt: number | null;
+  readonly updatedAt: number | null;
   readonly finishedAt: number | undefined;
   /** `Name: message` of a failed or cancelled run. */
   readonly error: string | undefined;
+  /** `CorruptStateError: <reason>` when fields of the stored run cannot be read (they hold no value). */
+  readonly corrupt?: string;
 }
 
 export interface RunsPage {
@@ -68,15 +71,17 @@ function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): st
 }
 
 function rowOf(r: RunRecord): RunRow {
+  const d = runData(r);
   return {
     runId: r.runId,
     workflow: r.workflow,
     fingerprint: r.fingerprint,
     status: r.status,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
     finishedAt: r.finishedAt,
     error: errorLine(r.error),
+    ...(r.corrupt ? { corrupt: errorLine(r.corrupt) } : {}),
   };
 }
 
@@ -138,7 +143,8 @@ export interface OutstandingItem {
 
 /** Everything the run page shows. */
 export interface RunView {
-  readonly run: RunRecord;
+  /** The run record ({@link runData}: `corrupt` names the fields of the stored record that cannot be read). */
+  readonly run: ReturnType<typeof runData>;
   readonly metrics: RunMetrics;
   /** Per node name: its items' states. Nodes without items yet are absent. */
   readonly nodes: Readonly<Record<string, NodeCounts>>;
@@ -152,6 +158,8 @@ export interface RunView {
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] } | undefined;
   /** `CorruptStateError: <reason>` when the stored context or a delta cannot be read. */
   readonly contextError: string | undefined;
+  /** `<part>: CorruptStateError: <reason>` for errors, dead letters or a step history that cannot be read (shown empty). */
+  readonly unreadable: readonly string[];
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
@@ -165,7 +173,7 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
-  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
+  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
   // Only a run with unclaimed (pending, parked) items reads them: their signal names, and which are corrupt.
   const pending = states.some((s) => s.status === 'pending' || s.status === 'parked') ? await backend.pendingWork(runId) : [];
   const corrupt = new Map(pending.filter((p) => p.corrupt).map((p) => [p.item.id, errorLine(p.corrupt)]));
@@ -181,7 +189,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
   }
   const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   return {
-    run,
+    run: runData(run),
     metrics,
     nodes,
     outstanding,
@@ -191,6 +199,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
     contextError: errorLine(contextError),
+    unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),
     pausable: isDistributed(backend),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };

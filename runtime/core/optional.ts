@@ -9,12 +9,22 @@ import { MissingDependencyError } from './errors.js';
 /** The versions the stores (and tracing) are tested with (package.json `peerDependencies`). */
 const RANGES: Readonly<Record<string, string>> = { 'better-sqlite3': '^12.11.1', pg: '^8.23.1', '@redis/client': '^6.3.1', '@opentelemetry/api': '^1.9.0' };
 
+/**
+ * The `@types` package a driver needs beside it: floxide's declarations use pg's types (`PostgresBackendOptions.pool`
+ * is pg's `PoolConfig`), and pg ships none. better-sqlite3's types appear in no published declaration; @redis/client
+ * and @opentelemetry/api ship their own.
+ */
+const TYPES: Readonly<Record<string, string>> = { pg: '@types/pg' };
+
 const require = createRequire(import.meta.url);
 
-function missing(name: string, feature: string, cause: unknown): MissingDependencyError {
+/** The error for a driver that is not installed: what needs it, and the commands that install it (and its types). */
+export function missingDependencyError(name: string, feature: string, cause?: unknown): MissingDependencyError {
   const range = RANGES[name];
+  const types = TYPES[name];
   return new MissingDependencyError(
-    `${feature} needs the package ${name}, which is not installed: run \`npm install ${name}${range ? `@${range}` : ''}\``,
+    `${feature} needs the package ${name}, which is not installed: run \`npm install ${name}${range ? `@${range}` : ''}\`` +
+      (types ? ` (and \`npm install -D ${types}\` to type-check code that imports it)` : ''),
     { cause },
   );
 }
@@ -32,7 +42,7 @@ export function requireOptional<T>(name: string, feature: string): T {
   try {
     return require(name) as T;
   } catch (err) {
-    throw isNotFound(err, name) ? missing(name, feature, err) : err;
+    throw isNotFound(err, name) ? missingDependencyError(name, feature, err) : err;
   }
 }
 
@@ -41,6 +51,6 @@ export async function importOptional<T>(name: string, feature: string): Promise<
   try {
     return (await import(name)) as T;
   } catch (err) {
-    throw isNotFound(err, name) ? missing(name, feature, err) : err;
+    throw isNotFound(err, name) ? missingDependencyError(name, feature, err) : err;
   }
 }

@@ -72,6 +72,20 @@ export interface RunRecord {
   readonly dropped: readonly DroppedItem[];
   /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
   readonly traceparent?: string;
+  /**
+   * Set when fields of the stored record cannot be read (`decodeStoredRun` in runtime/engine/decode.ts): the error
+   * names the run and each such field, which holds no value (`input`, `output`, `error`, `finishedAt`, `deadline`
+   * undefined, `dropped` empty, `createdAt` and `updatedAt` NaN; a status that is not a {@link RunStatus} is its stored
+   * text). Reading never throws for it, so a list shows every other run; {@link readableRun} throws it where a
+   * decision depends on the record.
+   */
+  readonly corrupt?: CorruptStateError;
+}
+
+/** `run` itself, or its {@link RunRecord.corrupt} error thrown: for callers that act on the record's fields. */
+export function readableRun<R extends RunRecord | undefined>(run: R): R {
+  if (run?.corrupt) throw run.corrupt;
+  return run;
 }
 
 /** What {@link RunInfoStore.createRun} needs: the run record, the initial context and the first work item. */
@@ -591,6 +605,15 @@ export interface StepCommit {
   readonly deadLetterItem?: EngineItem;
 }
 
+/** A run's life as the commit that finished it answers it ({@link CommitResult} `finished`): the run record's fields. */
+export interface RunEnd {
+  readonly createdAt: number;
+  /** The commit's time (the backend's clock). */
+  readonly finishedAt: number;
+  /** Why the run failed, as its record keeps it (absent for a completed run). */
+  readonly error?: SerializedError;
+}
+
 /** The answer to {@link StepCommitter.commitStep}. */
 export type CommitResult =
   /** Everything was applied. */
@@ -608,6 +631,11 @@ export type CommitResult =
       readonly contextVersion: number;
       /** The successor, leased to the committing worker when it asked for a hand-off and got it ({@link StepCommit.handoff}). */
       readonly next?: LeasedItem;
+      /**
+       * Set exactly when this commit finished the run (`runStatus` is final): what the run record now says of its
+       * life, so that a traced worker records the run's span without reading the record back.
+       */
+      readonly finished?: RunEnd;
     }
   /** This item (this lease, or any lease for a final item state) was already committed: nothing applied. */
   | { readonly status: 'duplicate' }

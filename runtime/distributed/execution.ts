@@ -339,7 +339,7 @@ export async function startDistributedRun(
       context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
       firstItem: { node: wf.start, id: '0', input },
       ...(deadline === undefined ? {} : { deadline }),
-      ...(span ? { traceparent: span.traceparent } : {}),
+      ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),
     });
   } catch (err) {
     span?.end('failed', serializeError(err), Date.now());
@@ -374,7 +374,7 @@ export async function stepDistributedOnce(
   callbacks?: StepCallbacks,
   options?: StepDistributedOptions,
 ): Promise<DistributedStepResult | undefined> {
-  const tracing = WorkerTracing.of(options?.tracing, workerId, backend);
+  const tracing = WorkerTracing.of(options?.tracing, workerId);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
   const claimedAt = Date.now();

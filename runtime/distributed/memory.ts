@@ -16,6 +16,7 @@ import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
+import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
@@ -69,7 +70,7 @@ import {
   type SignalReceiverOptions,
 } from './contracts.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
-import { replyError } from './replies.js';
+import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from './signal-plan.js';
@@ -816,7 +817,9 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       }
     }
     const result = { status: 'applied' as const, runStatus: run.status, enqueued, joined, dropped, contextVersion: run.deltas.length };
-    return next ? { ...result, next } : result;
+    if (next) return { ...result, next };
+    if (!isFinalRunStatus(run.status)) return result;
+    return { ...result, finished: runEndOf(runId, run.createdAt, run.finishedAt, run.error === undefined ? undefined : canonicalJson(run.error)) };
   }
 
   /**
@@ -981,20 +984,18 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
   }
 
   private recordOf(run: MemRun): RunRecord {
-    return {
-      runId: run.runId,
-      workflow: run.workflow,
-      fingerprint: run.fingerprint,
+    return decodeRunRecord(run, {
       status: run.status,
-      input: copy(run.inputJson, 'run input'),
+      input: run.inputJson,
+      output: run.outputJson ?? null,
+      error: run.error === undefined ? null : canonicalJson(run.error),
+      dropped: run.dropped,
       createdAt: run.createdAt,
       updatedAt: run.updatedAt,
       finishedAt: run.finishedAt,
       deadline: run.deadline,
-      output: run.outputJson === undefined ? undefined : copy(run.outputJson, 'run output'),
-      error: run.error === undefined ? undefined : copy<SerializedError>(canonicalJson(run.error), 'run error'),
-      dropped: run.dropped.map((d) => ({ ...d })),
-      ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
-    };
+    });
   }
+
+
 }

@@ -7,7 +7,7 @@
 import { canonicalJson, parseStoredJson } from '../core/ids.js';
 import { renamedItem } from '../engine/migration.js';
 import type { EngineItem } from '../engine/types.js';
-import type { DistributedBackend, RunMigration, RunMigrator, RunStatus } from './contracts.js';
+import { readableRun, type DistributedBackend, type RunMigration, type RunMigrator, type RunStatus } from './contracts.js';
 
 /** What `migrateRun` reads and calls (structurally its `MigratableStore`). */
 export interface MigratableBackend {
@@ -29,7 +29,7 @@ export function migratableBackend(backend: DistributedBackend & RunMigrator): Mi
   return {
     openStatuses: ['running', 'paused'],
     async load(runId) {
-      const run = await backend.getRun(runId);
+      const run = readableRun(await backend.getRun(runId));
       if (!run) return undefined;
       const [work, arrivals] = await Promise.all([backend.pendingWork(runId), backend.parkedArrivals(runId)]);
       const now = Date.now();

@@ -24,6 +24,7 @@ import {
   type ListRunsFilter,
   type PendingWork,
   type RunMetrics,
+  readableRun,
   type RunRecord,
   type RunStatus,
   type RunTransition,
@@ -189,9 +190,12 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     return runId;
   }
 
-  /** The run record. Throws {@link RunNotFoundError} for an unknown run. */
+  /**
+   * The run record. Throws {@link RunNotFoundError} for an unknown run, the record's `CorruptStateError` when fields of
+   * the stored record cannot be read.
+   */
   async run(runId: string): Promise<RunInfo> {
-    const rec = await this.backend.getRun(runId);
+    const rec = readableRun(await this.backend.getRun(runId));
     if (!rec) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
     return this.enforceDeadline(rec);
   }
@@ -201,7 +205,10 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     return (await this.run(runId)).status;
   }
 
-  /** Runs, newest first, filtered by status and workflow name, at most `limit`. */
+  /**
+   * Runs, newest first, filtered by status and workflow name, at most `limit`. A run whose stored record cannot be
+   * fully read is listed with {@link RunRecord.corrupt} set.
+   */
   listRuns(filter: ListRunsFilter = {}): Promise<RunInfo[]> {
     return this.backend.listRuns(filter);
   }

@@ -16,9 +16,11 @@ import {
   ScheduleNotFoundError,
   StoreError,
   type FloxideError,
+  type SerializedError,
 } from '../core/errors.js';
+import { parseStoredJson } from '../core/ids.js';
 import { groupSizeError } from '../engine/commit.js';
-import { RUN_STATUSES, type RunStatus } from './contracts.js';
+import { RUN_STATUSES, type RunEnd, type RunStatus } from './contracts.js';
 
 /** A store reply that is an error, with the data its message needs. */
 export type StoreReply =
@@ -101,6 +103,27 @@ function describe(v: unknown): string {
 export function runStatusOf(status: unknown, runId: string): RunStatus {
   if (!RUN_STATUSES.includes(status as RunStatus)) throw new CorruptStateError(`run ${runId} has an unknown status ${JSON.stringify(status)}`);
   return status as RunStatus;
+}
+
+/**
+ * The {@link RunEnd} of an applied commit that finished run `runId`, from what every backend answers for it (the
+ * memory backend's record, the commit script's reply lines, the commit function's keys): the run's `createdAt`, the
+ * commit's time and the stored error JSON ('' or null: none). `CorruptStateError` for a time that is not an integer
+ * or an error that is not JSON.
+ */
+export function runEndOf(runId: string, createdAt: unknown, finishedAt: unknown, errorJson: string | null | undefined): RunEnd {
+  const created = epochOf(createdAt);
+  const finished = epochOf(finishedAt);
+  if (!Number.isSafeInteger(created) || !Number.isSafeInteger(finished)) {
+    throw new CorruptStateError(`run ${runId}: unexpected times in its finishing commit's reply (created ${describe(createdAt)}, finished ${describe(finishedAt)})`);
+  }
+  if (errorJson === null || errorJson === undefined || errorJson === '') return { createdAt: created, finishedAt: finished };
+  return { createdAt: created, finishedAt: finished, error: parseStoredJson<SerializedError>(errorJson, `run ${runId}'s error`) };
+}
+
+/** A stored epoch ms (a number, or the digits Redis answers), NaN for anything else. */
+function epochOf(v: unknown): number {
+  return typeof v === 'number' || (typeof v === 'string' && v !== '') ? Number(v) : NaN;
 }
 
 /** What a backend's migrate script or function answers (`lua/migrate-3.lua`, `functions/migrate_run.sql`). */

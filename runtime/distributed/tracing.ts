@@ -2,12 +2,13 @@
  * A traced worker's spans: the {@link StepCallbacks} it runs before the caller's start one span per leased attempt
  * (when it starts; ended at its commit or release), a child of the span whose `traceparent` the lease carries, so
  * every worker process that touched a run adds to the one trace; the attempt's node code runs in that span
- * ({@link WorkerTracing.attemptOf}); and the worker whose commit finishes a run records the run's span. The spans
+ * ({@link WorkerTracing.attemptOf}) when a context manager is registered; and the worker whose commit finishes a run
+ * records the run's span, from what the commit answers (`CommitResult.finished`: no read). The spans
  * themselves are made by runtime/engine/tracing.ts.
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
 import { ATTR, Tracing, type AttemptSpan, type StepSpanOutcome, type StepTracing, type TracingOption } from '../engine/tracing.js';
-import { isFinalRunStatus, type LeasedItem, type RunInfoStore } from './contracts.js';
+import type { LeasedItem, RunEnd } from './contracts.js';
 import type { StepCallbacks } from './callbacks.js';
 
 /** The spans of one traced worker (or `stepDistributed` call). */
@@ -18,13 +19,12 @@ export class WorkerTracing {
   private constructor(
     private readonly tracing: Tracing,
     private readonly workerId: string,
-    private readonly runs: Pick<RunInfoStore, 'getRun'>,
   ) {}
 
-  /** The tracing of a worker when `option` turns it on, else undefined. `runs`: where a finished run is read. */
-  static of(option: TracingOption | undefined, workerId: string, runs: Pick<RunInfoStore, 'getRun'>): WorkerTracing | undefined {
+  /** The tracing of a worker when `option` turns it on, else undefined. */
+  static of(option: TracingOption | undefined, workerId: string): WorkerTracing | undefined {
     const tracing = Tracing.of(option);
-    return tracing && new WorkerTracing(tracing, workerId, runs);
+    return tracing && new WorkerTracing(tracing, workerId);
   }
 
   /** The span of the attempt running `lease`, in which its node code runs (undefined before it started). */
@@ -42,9 +42,11 @@ export class WorkerTracing {
       },
       onCommitted: (lease, outcome, result) => {
         const error = outcome.type === 'retry' || outcome.type === 'failed' ? outcome.error : undefined;
-        this.end(lease, outcome.type, error, result.status === 'applied' ? undefined : { [ATTR.commit]: result.status });
-        // This commit finished the run: its span is recorded here, from the run record (creation time, error).
-        if (result.status === 'applied' && isFinalRunStatus(result.runStatus) && lease.traceparent !== undefined) void this.finished(lease.runId);
+        const finished = result.status === 'applied' ? result.finished : undefined;
+        // The commit that finished the run ends its attempt no later than the run (the store's time of the commit).
+        this.end(lease, outcome.type, error, result.status === 'applied' ? undefined : { [ATTR.commit]: result.status }, finished?.finishedAt);
+        // This commit finished the run: its span is recorded here, from what the commit answered of the run.
+        if (finished !== undefined && result.status === 'applied') this.finished(lease, result.runStatus, finished);
         inner?.onCommitted?.(lease, outcome, result);
       },
       onReleased: (lease, reason, error) => {
@@ -54,21 +56,24 @@ export class WorkerTracing {
     };
   }
 
-  /** Ends the attempt's span (an item given back before it ran, e.g. of another graph version, has none). */
-  private end(lease: LeasedItem, outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>>| undefined): void {
+  /**
+   * Ends the attempt's span now, or at `notAfter` when that is earlier (an item given back before it ran, e.g. of
+   * another graph version, has none).
+   */
+  private end(lease: LeasedItem, outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, notAfter?: number): void {
     const span = this.attempts.get(lease.leaseToken);
     if (span === undefined) return;
     this.attempts.delete(lease.leaseToken);
-    span.end(outcome, error, extra, Date.now());
+    const now = Date.now();
+    span.end(outcome, error, extra, notAfter !== undefined && notAfter < now ? notAfter : now);
   }
 
-  /** Records the span of run `runId`, which a commit of this worker finished (best effort: a failed read records none). */
-  private async finished(runId: string): Promise<void> {
-    try {
-      const run = await this.runs.getRun(runId);
-      if (run !== undefined && isFinalRunStatus(run.status)) this.tracing.finishedRun(run, this.workerId);
-    } catch {
-      // Tracing is an observer: the store's trouble shows elsewhere.
-    }
+  /** Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace: none). */
+  private finished(lease: LeasedItem, status: string, end: RunEnd): void {
+    if (lease.traceparent === undefined) return;
+    this.tracing.finishedRun(
+      { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent },
+      this.workerId,
+    );
   }
 }

@@ -180,7 +180,7 @@ export class Worker {
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();
     const commits = options.batchCommits !== false && supportsBatchCommit(backend) ? new CommitBatcher(backend) : undefined;
-    const tracing = WorkerTracing.of(options.tracing, this.workerId, backend);
+    const tracing = WorkerTracing.of(options.tracing, this.workerId);
     const callbacks = tracing ? tracing.callbacks(options.callbacks) : options.callbacks;
     const envOf = (wf: CompiledWorkflow, inst: object): ExecutionEnv => ({
       backend,

@@ -20,7 +20,8 @@ import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from 
 import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
-import { ParkedItems, earliestWakeUp, isParked, untilParkedMayRun, type Mailbox } from './parked.js';
+import { ParkedItems, earliestWakeUp, isParked, type Mailbox } from './parked.js';
+import { ItemQueue } from './queue.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { StepTracing } from './tracing.js';
 import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
@@ -271,8 +272,7 @@ export function stepCore(
       scope.lastAttempt = firstAttempt;
       scope.lastTransition = HOLD;
       scope.lastError = undefined;
-      if (scope.onEvent) emitStarted(scope, item, firstAttempt);
-      else if (scope.history) scope.lastStartedAt = scope.clock.now();
+      started(scope, item, firstAttempt);
       return { type: 'continue', items: EMPTY_ITEMS, arrivals: settled === undefined ? EMPTY_ARRIVALS : [settled], delta: undefined };
     }
     item = settled;
@@ -306,9 +306,8 @@ class Step {
   attempt(attempt: number): StepOutcome | Promise<StepOutcome> {
     const scope = this.scope;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, this.item, attempt);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
+    started(scope, this.item, attempt);
+    const store = this.begin();
     const { node, item } = this;
     // a node with a timeout gets its own source (see invokeWithTimeout)
     const call = new NodeCtx(store, node.timeoutMs === undefined ? scope.abort : new AbortSource(), scope.runId, item.id, attempt, item.failure);
@@ -327,6 +326,11 @@ class Step {
     );
   }
 
+  /** The context an attempt writes: the frame's, or a copy of `base` (see {@link stepCore}). */
+  private begin(): unknown {
+    return this.frame ? this.frame.begin(this.stamp) : this.scope.wf.codec.clone(this.base, this.stamp);
+  }
+
   /**
    * A parked item back from the store (see parked.ts): its signal, its wake-up or its timeout stands in for the
    * node's answer. A wait without its signal fails as a `SignalTimeoutError` of the attempt that waited.
@@ -334,8 +338,7 @@ class Step {
   resumed(first: number): StepOutcome | Promise<StepOutcome> {
     const { scope, item } = this;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    if (scope.onEvent) emitStarted(scope, item, first);
-    else if (scope.history) scope.lastStartedAt = scope.clock.now();
+    started(scope, item, first);
     let value: unknown;
     if (item.wait !== undefined) {
       const attempt = Math.max(first, item.wait.attempt);
@@ -353,8 +356,7 @@ class Step {
         return this.failed(attempt, err, true);
       }
     } else value = item.sleep!.value;
-    const store = this.frame ? this.frame.begin(this.stamp) : scope.wf.codec.clone(this.base, this.stamp);
-    return this.returned(first, store, Transition.next(value));
+    return this.returned(first, this.begin(), Transition.next(value));
   }
 
   /**
@@ -454,7 +456,8 @@ function failureInfo(node: string, err: unknown, attempts: number): FailureInfo 
   return typeof code === 'string' ? { node, name: e.name, message: e.message, code, attempts } : { node, name: e.name, message: e.message, attempts };
 }
 
-function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, delta: ContextDelta | undefined, childId: ChildIdFn): StepOutcome {
+/** Routes a node's answer that neither parks nor fails: `next`, `nextAll` or `hold`. */
+function route(node: CompiledNode, item: EngineItem, t: Extract<Dispatched, { type: 'next' | 'nextAll' | 'hold' }>, delta: ContextDelta | undefined, childId: ChildIdFn): StepOutcome {
   if (t.type === 'hold') return held(item, delta);
   if (node.terminal) {
     if (t.type === 'next') return { type: 'terminal', output: t.value, items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
@@ -468,18 +471,21 @@ function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, del
       return { type: 'continue', items: [{ node: targets[0].name, id: childId(item, 0), input: t.value }], arrivals: EMPTY_ARRIVALS, delta };
     }
   }
-  const values = t.type === 'next' ? [t.value] : (t as { values: readonly unknown[] }).values;
+  const values = t.type === 'next' ? [t.value] : t.values;
   const targetsOf = node.arms ? (v: unknown) => armOf(node, v) : () => node.successors;
   const { items, arrivals } = produce(item, values, targetsOf, childId, undefined);
   return { type: 'continue', items, arrivals, delta };
 }
 
+/** A step that produced nothing: inside a fan-out, an empty arrival of its innermost group. */
 function held(item: EngineItem, delta: ContextDelta | undefined): StepOutcome {
-  const frames = item.join;
-  if (!frames || frames.length === 0) return { type: 'continue', items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
-  return { type: 'continue', items: EMPTY_ITEMS, arrivals: [heldArrival(frames)], delta };
+  return { type: 'continue', items: EMPTY_ITEMS, arrivals: heldArrivals(item.join), delta };
 }
 
+/** The arrivals of an item with `frames` that produced nothing: the empty arrival of its innermost group, if any. */
+function heldArrivals(frames: readonly JoinFrame[] | undefined): JoinArrival[] {
+  return frames === undefined || frames.length === 0 ? EMPTY_ARRIVALS : [heldArrival(frames)];
+}
 
 /**
  * Routes `values` to their targets: item-major, a new fan-out frame when more than one item results, join targets
@@ -495,9 +501,7 @@ function produce(
   let n = 0;
   for (const v of values) n += targetsOf(v).length;
   const frames = parent.join;
-  if (n === 0) {
-    return { items: EMPTY_ITEMS, arrivals: frames && frames.length > 0 ? [heldArrival(frames)] : EMPTY_ARRIVALS };
-  }
+  if (n === 0) return { items: EMPTY_ITEMS, arrivals: heldArrivals(frames) };
   const items: EngineItem[] = [];
   let arrivals: JoinArrival[] = EMPTY_ARRIVALS;
   const base = frames ?? [];
@@ -537,11 +541,16 @@ export function nodeFailedError(scope: RunScope, error: SerializedError): NodeFa
   return new NodeFailedError(`node "${item.node}" failed (item ${item.id}): ${error.message}`, { cause });
 }
 
-/** Emits `step.started` for an attempt and notes when it started (only called when someone listens). */
-function emitStarted(scope: RunScope, item: EngineItem, attempt: number): void {
-  const at = scope.clock.now();
-  scope.lastStartedAt = at;
-  scope.onEvent!({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+/**
+ * An attempt began: emits `step.started` when someone listens, and notes when it started when someone listens or the
+ * step history is kept ({@link RunScope.history}); otherwise reads no clock.
+ */
+function started(scope: RunScope, item: EngineItem, attempt: number): void {
+  if (scope.onEvent) {
+    const at = scope.clock.now();
+    scope.lastStartedAt = at;
+    scope.onEvent({ type: 'step.started', runId: scope.runId, at, node: item.node, itemId: item.id, attempt, workerId: undefined });
+  } else if (scope.history) scope.lastStartedAt = scope.clock.now();
 }
 
 /** Emits `step.finished` for an outcome (only called when someone listens; a deferred retry emitted `step.retry`). */
@@ -607,8 +616,7 @@ interface NestedRun {
  * node runs again (and this loop continues from the state) when the signal or the wake-up time comes.
  */
 async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: Mailbox | undefined, nested: NestedRun | undefined): Promise<RunResult | NestedState> {
-  const queue: (EngineItem | undefined)[] = [];
-  let head = 0;
+  const queue = new ItemQueue();
   let counter = 0;
   let steps = 0;
   const childId: ChildIdFn = () => String(++counter);
@@ -617,7 +625,6 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   const onEvent = scope.onEvent;
   // Made when the first item parks (a sleep or a wait): runs without either pay nothing for it.
   let parked: ParkedItems | undefined;
-  let arrived = false;
   const state = nested?.state;
   if (state === undefined) queue.push({ node: scope.wf.start, id: '0', input });
   else {
@@ -631,32 +638,26 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
     // what is due now runs (timeouts, timers); the rest waits, in the outer item again if nothing else can run
     for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
-  const offArrival = mailbox?.onArrival(() => (arrived = true));
+  const offArrival = mailbox?.onArrival(() => parked?.signalled());
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
-        const idle = head >= queue.length;
+        const idle = queue.empty;
         if (nested !== undefined) {
           // A nested run releases nothing while it runs: with nothing left to run it parks in its outer item (even
           // what is due already: the outer item is then due too), so the same steps are committed however long its
           // steps take. What is due runs when the outer item comes back (above).
           if (idle) return nestedState(parked, book, counter);
         } else {
-          if (idle && !arrived) await untilParkedMayRun(parked, scope.clock, scope.abort, mailbox, undefined);
-          if (idle || arrived || (parked.nextAt() ?? Infinity) <= scope.clock.now()) {
-            arrived = false;
-            for (const it of await parked.release(scope.clock.now(), mailbox)) queue.push(it);
-            if (head >= queue.length) continue;
+          const due = parked.due(idle, scope.clock, scope.abort, mailbox, undefined);
+          if (due !== undefined) {
+            for (const it of await due) queue.push(it);
+            if (queue.empty) continue;
           }
         }
       }
-      if (head >= queue.length) break;
-      const item = queue[head]!;
-      queue[head++] = undefined;
-      if (head >= 4096 && head * 2 >= queue.length) {
-        queue.splice(0, head);
-        head = 0;
-      }
+      if (queue.empty) break;
+      const item = queue.shift();
       const step = stepCore(scope, item, context, frame, 1, true, childId);
       const out = isThenable(step) ? await step : step;
       // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
@@ -665,11 +666,8 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
         for (const it of out.items) {
-          if (isParked(it)) {
-            (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
-            // A signal sent before the wait began is in the mailbox already: look before sleeping.
-            if (it.wait !== undefined) arrived = true;
-          } else queue.push(it);
+          if (isParked(it)) (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
+          else queue.push(it);
         }
         if (out.arrivals.length > 0) {
           for (const a of out.arrivals) {
@@ -678,7 +676,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
           }
         }
       } else if (out.type === 'terminal') {
-        const dropped = (queue.slice(head) as EngineItem[]).concat(parked?.waits ?? [], out.items);
+        const dropped = queue.rest().concat(parked?.waits ?? [], out.items);
         if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
         return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
       } else if (out.type === 'failed') {

@@ -1,9 +1,10 @@
 /**
  * Reading the engine's data back from a store: every store (the SQLite checkpoint store, the memory, Redis and
  * Postgres backends) decodes a stored work item through {@link decodeStoredItem}, so a corrupt one is the same
- * {@link CorruptStateError}, naming the run, the item and what is wrong, wherever it is read.
+ * {@link CorruptStateError}, naming the run, the item and what is wrong, wherever it is read; the SQLite, Redis and
+ * Postgres stores read a run record's fields through {@link decodeStoredRun}.
  */
-import { CorruptStateError } from '../core/errors.js';
+import { CorruptStateError, type SerializedError } from '../core/errors.js';
 import { excerpt, safeJsonParse } from '../core/json.js';
 import type { EngineItem } from './types.js';
 
@@ -43,4 +44,114 @@ export function decodeStoredItem(text: unknown, ref: StoredItemRef): EngineItem 
     throw new CorruptStateError(`${(err as Error).message}: ${excerpt(text)}`, { cause: err });
   }
   return checkStoredItem(value, ref);
+}
+
+/**
+ * A stored run's fields as a store keeps them: JSON text (or, for a JSON column, the parsed value) for `input`,
+ * `output`, `error` and `dropped`; epoch ms as numbers or numeric text for the times; null for an absent value.
+ */
+export interface StoredRunFields {
+  readonly status: unknown;
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly error: unknown;
+  readonly dropped: unknown;
+  readonly createdAt: unknown;
+  readonly updatedAt: unknown;
+  readonly finishedAt?: unknown;
+  readonly deadline?: unknown;
+}
+
+/**
+ * {@link StoredRunFields} read one by one ({@link decodeStoredRun}): a field that cannot be read holds no value
+ * (`undefined`, `[]` for `dropped`, `NaN` for `createdAt` and `updatedAt`; an unknown status is kept as its stored
+ * text) and `corrupt` names every such field.
+ */
+export interface DecodedRunFields<S extends string, D> {
+  readonly status: S;
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly error: SerializedError | undefined;
+  readonly dropped: readonly D[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | undefined;
+  readonly deadline: number | undefined;
+  readonly corrupt?: CorruptStateError;
+}
+
+/** The largest epoch ms a `Date` holds. */
+const MAX_TIME = 8.64e15;
+
+/**
+ * Decodes a stored run's fields without throwing: one corrupt field (malformed JSON, an error that is not `{ name,
+ * message }`, dropped items that are not `{ id, node }` objects, a time that is no date, a status not in `statuses`)
+ * marks the record ({@link DecodedRunFields.corrupt}, naming the run and each field) and leaves the rest readable.
+ * Every store reads run records through it, so inspection shows a run whatever one field holds.
+ */
+export function decodeStoredRun<S extends string, D = { readonly id: string; readonly node: string }>(
+  runId: string,
+  f: StoredRunFields,
+  statuses: readonly S[],
+): DecodedRunFields<S, D> {
+  const problems: string[] = [];
+  const read = <T>(fn: () => T, none: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof CorruptStateError)) throw err;
+      problems.push(err.message);
+      return none;
+    }
+  };
+  const bad = (what: string, value: unknown) => new CorruptStateError(`run ${runId} ${what}: ${excerpt(value)}`);
+  const json = (what: string, v: unknown) => (v === null || v === undefined ? undefined : safeJsonParse(v, `run ${runId} ${what}`));
+  const time = (what: string, v: unknown): number | undefined => {
+    if (v === null || v === undefined || v === '') return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' || typeof v === 'bigint' ? Number(v) : NaN;
+    if (!Number.isFinite(n) || Math.abs(n) > MAX_TIME) throw bad(`${what} is not a time`, v);
+    return n;
+  };
+  const requiredTime = (what: string, v: unknown): number => {
+    const n = time(what, v);
+    if (n === undefined) throw bad(`${what} is missing`, v);
+    return n;
+  };
+  const status = statuses.includes(f.status as S) ? (f.status as S) : (problems.push(`run ${runId} has an unknown status ${excerpt(f.status)}`), String(f.status) as S);
+  const input = read(() => json('input', f.input), undefined);
+  const output = read(() => json('output', f.output), undefined);
+  const error = read(
+    () => {
+      const e = json('error', f.error);
+      if (e === undefined) return undefined;
+      if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') throw bad('error is not { name, message }', e);
+      return e as SerializedError;
+    },
+    undefined,
+  );
+  const dropped = read(
+    () => {
+      const d = typeof f.dropped === 'string' ? safeJsonParse(f.dropped, `run ${runId} dropped items`) : f.dropped;
+      if (d === null || d === undefined) return [];
+      if (!Array.isArray(d) || d.some((x) => typeof x !== 'object' || x === null || typeof x.id !== 'string' || typeof x.node !== 'string')) throw bad('dropped items are not { id, node } objects', d);
+      return d as D[];
+    },
+    [],
+  );
+  const createdAt = read(() => requiredTime('creation time', f.createdAt), NaN);
+  const updatedAt = read(() => requiredTime('update time', f.updatedAt), NaN);
+  const finishedAt = read(() => time('finish time', f.finishedAt), undefined);
+  const deadline = read(() => time('deadline', f.deadline), undefined);
+  return {
+    status,
+    input,
+    output,
+    error,
+    dropped,
+    createdAt,
+    updatedAt,
+    finishedAt,
+    deadline,
+    ...(problems.length > 0 ? { corrupt: new CorruptStateError(problems.join('; ')) } : {}),
+  };
 }

@@ -45,9 +45,14 @@ export interface Mailbox {
   onArrival(fn: () => void): () => void;
 }
 
-/** The parked items of one run, in the order they were parked. */
+/**
+ * The parked items of one run, in the order they were parked, and the one rule for when they run in a local loop
+ * (in memory or durable): {@link due}.
+ */
 export class ParkedItems {
   private items: EngineItem[] = [];
+  /** A signal may be in the mailbox for a parked wait: look before waiting. */
+  private arrived = false;
   private runId = '';
   private onEvent: ((e: WorkflowEvent) => void) | undefined;
   private clock: Clock | undefined;
@@ -68,8 +73,10 @@ export class ParkedItems {
     return this;
   }
 
+  /** Parks `item`. A wait looks into the mailbox first: a signal sent before the wait began is there already. */
   add(item: EngineItem): void {
     this.items.push(item);
+    if (item.wait !== undefined) this.arrived = true;
     const emit = this.onEvent;
     if (!emit) return;
     const base = { runId: this.runId, at: this.clock!.now(), node: item.node, itemId: item.id };
@@ -94,6 +101,29 @@ export class ParkedItems {
   /** The parked waits, for listings: name, item id and timeout. */
   get waits(): ReadonlyArray<EngineItem> {
     return this.items;
+  }
+
+  /** A signal may have arrived (the mailbox's {@link Mailbox.onArrival}): the next {@link due} looks for it. */
+  signalled(): void {
+    this.arrived = true;
+  }
+
+  /**
+   * What runs now, in a local loop that has parked items, as `idle` (nothing else to run) says: when idle and no
+   * signal arrived, it first waits until an item may be due ({@link untilParkedMayRun}); it releases ({@link release})
+   * when idle, when a signal arrived or when an item is due; otherwise it answers undefined at once (the loop runs its
+   * queue first).
+   */
+  due(idle: boolean, clock: Clock, abort: AbortSource, mailbox: Mailbox | undefined, pollMs: number | undefined): Promise<EngineItem[]> | undefined {
+    if (idle && !this.arrived) return untilParkedMayRun(this, clock, abort, mailbox, pollMs).then(() => this.releaseNow(clock, mailbox));
+    if (idle || this.arrived || (this.nextAt() ?? Infinity) <= clock.now()) return this.releaseNow(clock, mailbox);
+    return undefined;
+  }
+
+  /** {@link release} at `clock`'s now; a signal arriving meanwhile is looked for by the next {@link due}. */
+  private releaseNow(clock: Clock, mailbox: Mailbox | undefined): Promise<EngineItem[]> {
+    this.arrived = false;
+    return this.release(clock.now(), mailbox);
   }
 
   /**

@@ -88,8 +88,8 @@ export interface StepTracing {
 
 /** The span of a distributed run's start (see {@link Tracing.startDistributed}). */
 export interface StartSpan {
-  /** The span's context as a W3C `traceparent`: what the run record stores. */
-  readonly traceparent: string;
+  /** The span's context as a W3C `traceparent`: what the run record stores (see {@link traceparentOf}). */
+  readonly traceparent: string | undefined;
   /** Ends the span once (later calls do nothing): `started`, or `failed` when the run could not be stored. */
   end(outcome: string, error: SerializedError | undefined, at: number): void;
 }
@@ -107,6 +107,16 @@ function loadApi(): OtelApi {
   return (api ??= requireOptional<OtelApi>('@opentelemetry/api', 'tracing'));
 }
 
+/**
+ * A span's context as a W3C `traceparent`, or undefined when it has no valid one: the API's no-op tracer (no SDK
+ * registered, or a provider that records nothing) makes spans with an all-zero context, which no store accepts. The
+ * run then stores no trace context, as a run started without tracing.
+ */
+function traceparentOf(api: OtelApi, span: Api.Span): string | undefined {
+  const ctx = span.spanContext();
+  return api.trace.isSpanContextValid(ctx) ? formatTraceparent(ctx) : undefined;
+}
+
 function isOn(option: TracingOption | undefined): option is true | TracingOptions {
   return option !== undefined && option !== false && option !== null;
 }
@@ -118,11 +128,18 @@ function isOn(option: TracingOption | undefined): option is true | TracingOption
 export class Tracing {
   /** The contexts of the stored `traceparent`s seen lately (a worker sees each run's many times). */
   private readonly parents = new Map<string, Api.Context>();
+  /** A context of its own, and whether it is the active one inside `context.with(probe, ...)`: see {@link propagates}. */
+  private readonly probe: Api.Context;
+  private readonly probeActive: () => boolean;
 
   private constructor(
     private readonly api: OtelApi,
     private readonly tracer: Api.Tracer,
-  ) {}
+  ) {
+    const probe = api.ROOT_CONTEXT.setValue(api.createContextKey('floxide.probe'), true);
+    this.probe = probe;
+    this.probeActive = () => api.context.active() === probe;
+  }
 
   /** The tracing `option` asks for (loading `@opentelemetry/api` the first time), or undefined when it is off. */
   static of(option: TracingOption | undefined): Tracing | undefined {
@@ -153,10 +170,23 @@ export class Tracing {
     return new OtelStartSpan(this.api, span);
   }
 
-  /** Starts the span of one leased attempt, a child of the span whose `traceparent` the run stored. */
+  /**
+   * The span of one leased attempt, a child of the span whose `traceparent` the run stored. It is started now (live
+   * while the node runs, its code running in it) only when a context manager carries the active context, as an SDK's
+   * `register()` installs: without one no span made by node code could find it as its parent, so it is made when the
+   * attempt ends (or when a nested run needs its parent), with the attempt's start time: one `startSpan` with every
+   * attribute and no context switch per step.
+   */
   startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
-    const span = startStepSpan(this.tracer, a.workflow, a, a.startedAt, this.contextOf(traceparent), a.workerId);
-    return new OtelAttemptSpan(this.api, this.tracer, span, a.workflow);
+    return new OtelAttemptSpan(this.api, this.tracer, a, this.contextOf(traceparent), this.propagates());
+  }
+
+  /**
+   * True when the active context follows `context.with` (a context manager is registered: an SDK's `register()`, or
+   * `context.setGlobalContextManager`). Asked per attempt, since one may be registered after this was made.
+   */
+  private propagates(): boolean {
+    return this.api.context.with(this.probe, this.probeActive);
   }
 
   /**
@@ -195,7 +225,10 @@ function startRunSpan(api: OtelApi, tracer: Api.Tracer, runId: string, workflow:
   return new OtelRunSpan(api, tracer, tracer.startSpan(`floxide.run ${workflow}`, { attributes }, ctx), workflow);
 }
 
-/** Starts the span of one attempt of a step (`floxide.step <node>`) in `ctx`: local, nested and distributed alike. */
+/**
+ * Starts the span of one attempt of a step (`floxide.step <node>`) in `ctx`: local, nested and distributed alike.
+ * `outcome` and `extra`: the attributes of an attempt that is over (its span made at its end).
+ */
 function startStepSpan(
   tracer: Api.Tracer,
   workflow: string,
@@ -203,9 +236,13 @@ function startStepSpan(
   startTime: number,
   ctx: Api.Context,
   workerId: string | undefined,
+  outcome?: StepSpanOutcome,
+  extra?: Readonly<Record<string, string>>,
 ): Api.Span {
   const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: a.runId, [ATTR.node]: a.node, [ATTR.itemId]: a.itemId, [ATTR.attempt]: a.attempt };
   if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
+  if (outcome !== undefined) attributes[ATTR.outcome] = outcome;
+  if (extra !== undefined) Object.assign(attributes, extra);
   return tracer.startSpan(`floxide.step ${a.node}`, { attributes, startTime }, ctx);
 }
 
@@ -226,8 +263,8 @@ function endSpan(api: OtelApi, span: Api.Span, error: SerializedError | undefine
 
 /** The span of one run in this process (see {@link Tracing.startRun}; a nested run's, see {@link StepTracing.nested}). */
 export interface RunSpan extends StepTracing {
-  /** The run span's context as a W3C `traceparent`: what the run record stores. */
-  readonly traceparent: string;
+  /** The run span's context as a W3C `traceparent`: what the run record stores (see {@link traceparentOf}). */
+  readonly traceparent: string | undefined;
   /**
    * Records what a local run reports: a span per attempt (a child of this one, from its `step.started` to its
    * `step.finished` or `step.retry`), and the run's end (an attempt still open then ends with it).
@@ -245,8 +282,8 @@ class OtelStartSpan implements StartSpan {
     private readonly span: Api.Span,
   ) {}
 
-  get traceparent(): string {
-    return formatTraceparent(this.span.spanContext());
+  get traceparent(): string | undefined {
+    return traceparentOf(this.api, this.span);
   }
 
   end(outcome: string, error: SerializedError | undefined, at: number): void {
@@ -257,26 +294,45 @@ class OtelStartSpan implements StartSpan {
   }
 }
 
+/** See {@link Tracing.startAttempt}: `span` is started at once when `live`, else when needed (a nested run) or at the end. */
 class OtelAttemptSpan implements AttemptSpan {
+  private span: Api.Span | undefined;
+
   constructor(
     private readonly api: OtelApi,
     private readonly tracer: Api.Tracer,
-    private readonly span: Api.Span,
-    private readonly workflow: string,
-  ) {}
+    private readonly a: AttemptStart,
+    private readonly parent: Api.Context,
+    live: boolean,
+  ) {
+    if (live) this.span = this.start();
+  }
+
+  private start(): Api.Span {
+    return startStepSpan(this.tracer, this.a.workflow, this.a, this.a.startedAt, this.parent, this.a.workerId);
+  }
 
   within<T>(fn: () => T): T {
-    return within(this.api, this.span, fn);
+    const span = this.span;
+    return span === undefined ? fn() : within(this.api, span, fn);
   }
 
   nested(runId: string, workflow: string): RunSpan {
-    return startRunSpan(this.api, this.tracer, runId, workflow, 'nested', this.api.trace.setSpan(this.api.ROOT_CONTEXT, this.span));
+    const span = (this.span ??= this.start());
+    return startRunSpan(this.api, this.tracer, runId, workflow, 'nested', this.api.trace.setSpan(this.api.ROOT_CONTEXT, span));
   }
 
-  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, at: number): void {
-    this.span.setAttribute(ATTR.outcome, outcome);
-    if (extra !== undefined) this.span.setAttributes(extra);
-    endSpan(this.api, this.span, error, at);
+  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, end: number): void {
+    // (an end taken from the store's clock, see runtime/distributed/tracing.ts, may precede a start on this one's)
+    const at = end < this.a.startedAt ? this.a.startedAt : end;
+    let span = this.span;
+    if (span === undefined) {
+      span = startStepSpan(this.tracer, this.a.workflow, this.a, this.a.startedAt, this.parent, this.a.workerId, outcome, extra);
+    } else {
+      span.setAttribute(ATTR.outcome, outcome);
+      if (extra !== undefined) span.setAttributes(extra);
+    }
+    endSpan(this.api, span, error, at);
   }
 }
 
@@ -296,8 +352,8 @@ class OtelRunSpan implements RunSpan {
     this.ctx = api.trace.setSpan(api.ROOT_CONTEXT, span);
   }
 
-  get traceparent(): string {
-    return formatTraceparent(this.span.spanContext());
+  get traceparent(): string | undefined {
+    return traceparentOf(this.api, this.span);
   }
 
   within<T>(fn: () => T): T {

@@ -147,7 +147,7 @@ export function stepRecordsOf(
 }
 
 /**
- * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/distributed/ids.ts) and reject with typed errors:
+ * A checkpoint store. All methods validate the run id (`assertRunId`, runtime/core/ids.ts) and reject with typed errors:
  * `RunInputMismatchError`, `RunNotFoundError`, `RunStateError` (writing to a finished run), `CorruptStateError`
  * (unreadable stored data), `StoreError` (the backend failed).
  */

@@ -8,13 +8,18 @@ import type Database from 'better-sqlite3';
 import { CorruptStateError } from '../core/errors.js';
 import { START_ITEM_ID } from '../core/ids.js';
 import { safeJsonParse } from '../core/json.js';
+import { checkStoredItem } from '../engine/decode.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
-import { parseItem, toRecord, type RunRow } from './sqlite.js';
+import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
 
-/** A run of the list, with its row number (the order runs were created in this file). */
+/**
+ * A run of the list, with its row number (the order runs were created in this file). `corrupt` names the fields of
+ * its row that cannot be read ({@link decodeRunRow}): the run is listed all the same.
+ */
 export interface ListedRun extends CheckpointRun {
   readonly runNo: number;
+  readonly corrupt?: CorruptStateError;
 }
 
 export interface RunPageQuery {
@@ -30,13 +35,16 @@ export interface JournalStep {
   readonly itemId: string;
   readonly seq: number;
   readonly delta: Record<string, unknown> | undefined;
+  /** The items the step enqueued; empty when they cannot be read ({@link itemsCorrupt} says why). */
   readonly items: readonly EngineItem[];
+  readonly itemsCorrupt?: CorruptStateError;
 }
 
 /**
- * A run with its journal. Reading never throws for a corrupt start item, initial context or delta (what can be read
- * is shown): `startCorrupt` then names what is wrong with the start item (`start` is `{ node: '?', id: '0', input:
- * null }`), `contextCorrupt` what is wrong with the context (`context` is undefined and no step has a delta).
+ * A run with its journal. Reading never throws for a corrupt start item, initial context, delta or step items (what
+ * can be read is shown): `startCorrupt` then names what is wrong with the start item (`start` is `{ node: '?', id:
+ * '0', input: null }`), `contextCorrupt` what is wrong with the context (`context` is undefined and no step has a
+ * delta), a step's `itemsCorrupt` what is wrong with the items it enqueued.
  */
 export interface RunJournal {
   readonly run: ListedRun;
@@ -109,8 +117,7 @@ export class SqliteRunReader {
 
   /**
    * The run and its journal in commit order, read in one transaction; undefined for an unknown run. A corrupt start
-   * item, context or delta is reported in the journal ({@link RunJournal}); corrupt step items throw
-   * `CorruptStateError`.
+   * item, context, delta or step's items is reported in the journal ({@link RunJournal}), never thrown.
    */
   journal(runId: string): RunJournal | undefined {
     return this.db.transaction(() => {
@@ -129,14 +136,22 @@ export class SqliteRunReader {
       };
       const context = corrupt(() => safeJsonParse(row.context, `run ${runId} context`));
       const steps = (this.s.journal.all({ no: row.run_no }) as { item_id: string; seq: number; delta: string | null; items: string }[]).map((r) => {
-        const items = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
-        if (!Array.isArray(items)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
+        let items: EngineItem[] = [];
+        let itemsCorrupt: CorruptStateError | undefined;
+        try {
+          const parsed = safeJsonParse(r.items, `run ${runId} step ${r.seq} items`);
+          if (!Array.isArray(parsed)) throw new CorruptStateError(`run ${runId} step ${r.seq}: items are not an array`);
+          items = parsed.map((it) => checkStoredItem(it, { runId }));
+        } catch (err) {
+          if (!(err instanceof CorruptStateError)) throw err;
+          itemsCorrupt = err;
+        }
         const delta = r.delta === null ? undefined : corrupt(() => {
           const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
           if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
           return d as Record<string, unknown>;
         });
-        return { itemId: r.item_id, seq: r.seq, delta, items: items as EngineItem[] };
+        return { itemId: r.item_id, seq: r.seq, delta, items, ...(itemsCorrupt ? { itemsCorrupt } : {}) };
       });
       const base = { run: listed(row), context, steps: contextCorrupt ? steps.map((st) => ({ ...st, delta: undefined })) : steps };
       const ctx = contextCorrupt ? { contextCorrupt } : {};
@@ -156,5 +171,5 @@ export class SqliteRunReader {
 }
 
 function listed(row: RunRow): ListedRun {
-  return { ...toRecord(row, undefined), runNo: row.run_no };
+  return { ...decodeRunRow(row, undefined), runNo: row.run_no };
 }

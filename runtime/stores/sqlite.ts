@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
-import { checkStoredItem, decodeStoredItem } from '../engine/decode.js';
+import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -143,7 +143,6 @@ interface StepRow {
   counter: number;
 }
 
-const STATUSES: ReadonlySet<string> = new Set(CHECKPOINT_STATUSES);
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
 /** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
@@ -212,6 +211,10 @@ function notConsumed(id: string): string {
  * (see {@link RunTrack}) instead of scanning its journal.
  */
 export class SqliteCheckpointStore implements CheckpointStore {
+  /**
+   * @internal The better-sqlite3 connection (floxide's run readers and tests use it). Not in the published
+   * declarations, so they need no `@types/better-sqlite3`.
+   */
   readonly db: Db;
   private readonly s: Record<
     | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
@@ -809,25 +812,38 @@ function parseArrival(text: string, runId: string): JoinArrival {
   return v;
 }
 
-export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
-  const id = row.run_id;
-  if (!STATUSES.has(row.status)) throw new CorruptStateError(`run ${id} has an unknown status ${JSON.stringify(row.status)}`);
-  const dropped = safeJsonParse(row.dropped, `run ${id} dropped items`);
-  if (!Array.isArray(dropped)) throw new CorruptStateError(`run ${id}: dropped items are not an array`);
+/**
+ * A run row as a {@link CheckpointRun}, read field by field (`decodeStoredRun`): `corrupt` names the fields that
+ * cannot be read, which hold no value. Inspection shows such a run; {@link toRecord} refuses it.
+ */
+export function decodeRunRow(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun & { readonly corrupt?: CorruptStateError } {
+  const d = decodeStoredRun<CheckpointStatus, EngineItem>(
+    row.run_id,
+    { status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped, createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline },
+    CHECKPOINT_STATUSES,
+  );
   return {
-    runId: id,
+    runId: row.run_id,
     workflow: row.workflow,
     fingerprint: row.fingerprint,
-    input: safeJsonParse(row.input, `run ${id} input`),
-    status: row.status as CheckpointStatus,
-    deadline: row.deadline ?? undefined,
-    output: row.output === null ? undefined : safeJsonParse(row.output, `run ${id} output`),
-    error: row.error === null ? undefined : (safeJsonParse(row.error, `run ${id} error`) as SerializedError),
-    dropped: dropped as EngineItem[],
+    input: d.input,
+    status: d.status,
+    deadline: d.deadline,
+    output: d.output,
+    error: d.error,
+    dropped: d.dropped,
     counter: progress ? progress.counter : row.counter,
     steps: progress ? progress.steps : row.steps,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
     ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
+    ...(d.corrupt ? { corrupt: d.corrupt } : {}),
   };
+}
+
+/** A run row as a {@link CheckpointRun}; throws `CorruptStateError` when a field cannot be read ({@link decodeRunRow}). */
+export function toRecord(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun {
+  const { corrupt, ...run } = decodeRunRow(row, progress);
+  if (corrupt) throw corrupt;
+  return run;
 }

@@ -15,7 +15,8 @@ import {
   serializeError,
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
-import { MemoryMailbox, ParkedItems, isParked, untilParkedMayRun, type SignalDelivery } from '../engine/parked.js';
+import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
+import { ItemQueue } from '../engine/queue.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
@@ -310,7 +311,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         context: this.wf.codec.serialize(ctx),
         deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
-        ...(span ? { traceparent: span.traceparent } : {}),
+        ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),
       });
       cp = await store.load(runId);
       if (!cp) throw new RunNotFoundError(`run ${runId} vanished right after it was created`);
@@ -396,19 +397,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     let counter = cp.run.counter;
     let seq = cp.run.steps;
     const childId: ChildIdFn = () => String(++counter);
-    const queue: (EngineItem | undefined)[] = [];
+    const queue = new ItemQueue();
     const parked = new ParkedItems();
     const enqueue = (it: EngineItem) => {
       if (!isParked(it)) queue.push(it);
-      else {
-        parked.add(it);
-        // A signal sent before the wait began is in the mailbox already: look before sleeping.
-        if (it.wait !== undefined) arrived = true;
-      }
+      else parked.add(it);
     };
-    let arrived = false;
     for (const it of cp.items) enqueue(it);
-    let head = 0;
     // A run continued here (not created by this call) gets a span in the trace stored with it.
     span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, { traceparent: cp.run.traceparent });
     const onEvent = observed(span, options?.onEvent);
@@ -421,22 +416,17 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     // Every commit carries its step's history record (stepHistoryOf): the attempts' start times and retries.
     scope.history = true;
     const mailbox = storeMailbox(store, runId);
-    const offArrival = mailbox.onArrival(() => (arrived = true));
+    const offArrival = mailbox.onArrival(() => parked.signalled());
     const pollMs = options?.signalPollMs ?? 1_000;
     try {
       for (;;) {
-        if (parked.size > 0) {
-          const idle = head >= queue.length;
-          if (idle && !arrived) await untilParkedMayRun(parked, clock, scope.abort, mailbox, pollMs);
-          if (idle || arrived || (parked.nextAt() ?? Infinity) <= clock.now()) {
-            arrived = false;
-            for (const it of await parked.release(clock.now(), mailbox)) queue.push(it);
-            if (head >= queue.length) continue;
-          }
+        const due = parked.size > 0 ? parked.due(queue.empty, clock, scope.abort, mailbox, pollMs) : undefined;
+        if (due !== undefined) {
+          for (const it of await due) queue.push(it);
+          if (queue.empty) continue;
         }
-        if (head >= queue.length) break;
-        const item = queue[head]!;
-        queue[head++] = undefined;
+        if (queue.empty) break;
+        const item = queue.shift();
         scope.retried = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);

@@ -9,14 +9,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, Orchestrator, Worker, type DistributedBackend } from 'floxide';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bindWorkflow, InvalidSignalError, Orchestrator, type DistributedBackend } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
-import { openTestBackend, REAL_BACKENDS, until, type TestBackend } from '../distributed/helpers.js';
+import { until } from '../distributed/helpers.js';
+import { signalBackends, signalHarness, SIGNAL_WAIT_MS } from '../distributed/signal-harness.js';
 import { cliCaptured } from './run-cli.js';
 
 // waits with timeouts no test reaches (24 h, 1 h): a wait here fails only by its payload
@@ -42,24 +43,16 @@ async function expectFallbackError(runId: string, url: string, itemId: string): 
   expect(text.out).toMatch(new RegExp(`errors \\(1\\)\\n[^\\n]*\\n[^\\n]*${itemId} +approval +1 +fallback +InvalidSignalError: the payload of signal "approval" fails its check`));
 }
 
-describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the payload', (name) => {
-  const workers: Worker[] = [];
-  const opened: TestBackend[] = [];
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop(0)));
-    await Promise.all(opened.splice(0).map((o) => o.dispose()));
-  });
+describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the wait checks the payload', (_name, openBackend) => {
+  const h = signalHarness(openBackend);
 
   async function open(wf: { def: any; instance: object }): Promise<{ b: DistributedBackend; url: string }> {
-    const o = await openTestBackend(name, 'sigchk');
-    opened.push(o);
-    const w = new Worker(o.backend, wf.def, wf.instance, { concurrency: 4, idleMinMs: 1, idleMaxMs: 20 });
-    workers.push(w);
-    void w.start();
-    return { b: o.backend, url: o.storeUrl };
+    const o = await h.open();
+    h.worker(o.backend, wf);
+    return { b: o.backend, url: o.storeUrl! };
   }
 
-  const parked = async (b: DistributedBackend, runId: string) => (await b.itemStates(runId)).some((s) => s.status === 'parked');
+  const parked = async (b: DistributedBackend, runId: string) => (await h.parkedCount(b, runId)) > 0;
 
   it('a payload failing the guard fails the wait with InvalidSignalError: its fallback takes the item, visibly', async () => {
     const { b, url } = await open(approval);
@@ -71,12 +64,12 @@ describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the pay
     expect(await orch.pendingSignals(typed)).toEqual([]);
 
     const runId = await orch.startRun(undefined, { id: 'exp-1', amount: 5 });
-    await until(() => parked(b, runId), 10_000, 'the wait to park');
+    await until(() => parked(b, runId), SIGNAL_WAIT_MS, 'the wait to park');
     const waitItem = (await b.itemStates(runId)).find((s) => s.status === 'parked')!.itemId;
     const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
     expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered\n` });
     // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
-    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
     await expectFallbackError(runId, url, waitItem);
   });
 
@@ -84,20 +77,20 @@ describe.each(REAL_BACKENDS)('floxide runs signal on %s: the wait checks the pay
     const { b, url } = await open(patient);
     const orch = new Orchestrator(b, patient);
     const runId = await orch.startRun(undefined, 'o');
-    await until(() => parked(b, runId), 10_000, 'the wait to park');
+    await until(() => parked(b, runId), SIGNAL_WAIT_MS, 'the wait to park');
     expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"by":"nobody"}', '--store', url)).code).toBe(0);
-    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 1 && (await b.itemStates(runId)).length >= 4, 10_000, 'the retried wait to park');
+    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 1 && (await b.itemStates(runId)).length >= 4, SIGNAL_WAIT_MS, 'the retried wait to park');
     expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', url)).code).toBe(0);
-    expect((await orch.waitForCompletion(runId, { timeoutMs: 30_000 })).output).toBe('approved by ana');
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ana');
   });
 
   it('without retry or fallback the run fails with a NodeFailedError caused by InvalidSignalError', async () => {
     const { b, url } = await open(votes);
     const orch = new Orchestrator(b, votes);
     const runId = await orch.startRun(undefined, 1);
-    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 2, 10_000, 'both waits to park');
+    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 2, SIGNAL_WAIT_MS, 'both waits to park');
     expect((await cli('runs', 'signal', runId, 'vote', '--data', '42', '--store', url)).code).toBe(0);
-    await until(async () => (await b.getRun(runId))!.status !== 'running', 20_000, 'the run to end');
+    await until(async () => (await b.getRun(runId))!.status !== 'running', SIGNAL_WAIT_MS, 'the run to end');
     const rec = (await b.getRun(runId))!;
     expect(rec.status).toBe('failed');
     expect(rec.error?.message).toMatch(/signal "vote" fails its check/);
@@ -109,7 +102,7 @@ describe('floxide runs signal on a SQLite checkpoint file: the wait checks the p
     const file = join(dir, 'approval.db');
     const store = new SqliteCheckpointStore(file);
     const run = approval.runWithCheckpoint(undefined, { id: 'exp-2', amount: 7 }, store, 's-1', { signalPollMs: 20 });
-    await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, 10_000, 'the wait to park');
+    await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, SIGNAL_WAIT_MS, 'the wait to park');
     const waitItem = (await store.load('s-1'))!.items.find((it) => it.wait !== undefined)!.id;
     const sent = await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":1}', '--store', `sqlite:${file}`);
     expect(sent.code).toBe(0);

@@ -8,7 +8,7 @@ import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
-import { postgresTamper, redisTamper } from '../distributed/tamper.js';
+import { postgresRecordTamper, postgresTamper, redisRecordTamper, redisTamper, type RecordTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
 import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
@@ -201,7 +201,9 @@ describe('floxide runs show and list: a run whose unclaimed item is corrupt', ()
     expect(text.out).toContain(`CorruptStateError: ${reason}`);
     const list = await cli('runs', 'list', '--store', url, '--json');
     expect(list.code, list.err).toBe(0);
-    expect((JSON.parse(list.out) as Array<{ runId: string }>).map((r) => r.runId)).toContain(runId);
+    // the list marks the run with its corrupt item's error
+    const row = (JSON.parse(list.out) as Array<{ runId: string; corrupt?: { name: string; message: string } }>).find((r) => r.runId === runId);
+    expect(row!.corrupt).toMatchObject({ name: 'CorruptStateError', message: expect.stringContaining(reason) });
   }
 
   it('on Redis', async () => {
@@ -211,6 +213,118 @@ describe('floxide runs show and list: a run whose unclaimed item is corrupt', ()
   it('on Postgres', async () => {
     const pgBackend = await pgs.open();
     await showCorrupt(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
+  });
+});
+
+describe('floxide runs list and show: runs whose stored record has corrupt fields', () => {
+  /**
+   * Three runs; one's input and creation time corrupted, another (failed) with an error that is not `{ name, message
+   * }`: list lists all three, marking only those two rows; show shows each with the fields marked, exit 0.
+   */
+  async function listCorruptRecords(b: DistributedBackend, url: string, tamper: StoreTamper): Promise<void> {
+    const [good, badInput, badError] = ['rec-good', 'rec-input', 'rec-error'].map((id) => `${id}-${b.kind}`) as [string, string, string];
+    for (const id of [good, badInput, badError]) await chain().startDistributed(new CountCtx(), 1, b, id);
+    await tamper.runField(b, badInput, 'input', '{"n":');
+    await tamper.runField(b, badInput, 'createdAt', '9000000000000000000');
+    await b.failRun(badError, { name: 'Boom', message: 'boom' });
+    await tamper.runField(b, badError, 'error', '[1]');
+    const inputReason = new RegExp(`^run ${badInput} input: malformed JSON \\(Unexpected end of JSON input\\); run ${badInput} creation time is not a time: "?9000000000000000000"?$`);
+    const errorReason = `run ${badError} error is not { name, message }: [1]`;
+    const json = await cli('runs', 'list', '--store', url, '--json');
+    expect(json.code, json.err).toBe(0);
+    const rows = (JSON.parse(json.out) as Array<{ runId: string; status: string; createdAt: number | null; corrupt?: { message: string } }>).filter((r) => [good, badInput, badError].includes(r.runId));
+    expect(rows.map((r) => r.runId).sort()).toEqual([good, badInput, badError].sort());
+    const byId = Object.fromEntries(rows.map((r) => [r.runId, r]));
+    expect(byId[good]!.corrupt).toBeUndefined();
+    expect(byId[badInput]).toMatchObject({ status: 'running', createdAt: null });
+    expect(byId[badInput]!.corrupt!.message).toMatch(inputReason);
+    expect(byId[badError]).toMatchObject({ status: 'failed', corrupt: { message: errorReason } });
+    const table = await cli('runs', 'list', '--store', url);
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).toMatch(new RegExp(`${badInput}\\s+ChainWorkflow\\s+\\S+\\s+running\\s+\\?\\s+-\\s+corrupt: run ${badInput} input: malformed JSON`));
+    expect(table.out).toMatch(new RegExp(`${badError}\\s+ChainWorkflow\\s+\\S+\\s+failed\\s+.*corrupt: run ${badError} error is not`));
+    for (const [runId, reason] of [
+      [badInput, inputReason],
+      [badError, errorReason],
+    ] as const) {
+      const shown = await cli('runs', 'show', runId, '--store', url, '--json');
+      expect(shown.code, shown.err).toBe(0);
+      const view = JSON.parse(shown.out) as { run: { runId: string; corrupt: { name: string; message: string } }; contextVersion: number };
+      expect(view.run.runId).toBe(runId);
+      expect(view.run.corrupt.name).toBe('CorruptStateError');
+      expect(view.run.corrupt.message).toMatch(reason);
+      expect(view.contextVersion).toBe(0);
+      const text = await cli('runs', 'show', runId, '--store', url);
+      expect(text.code, text.err).toBe(0);
+      expect(text.out).toMatch(/\ncorrupt\s+CorruptStateError: run /);
+    }
+    // wait acts on the record: it reports the corrupt one, exit 1
+    const wait = await cli('runs', 'wait', badInput, '--store', url, '--json', '--timeout-ms', '1000');
+    expect(wait.code).toBe(1);
+    expect(wait.err).toContain(`run ${badInput} input: malformed JSON`);
+  }
+
+  it('on Redis', async () => {
+    await listCorruptRecords(backend, store, redisTamper);
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await listCorruptRecords(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresTamper);
+  });
+});
+
+/** Runs `fn` on a Redis backend with a key prefix of its own (and its store URL), deleting its keys after. */
+async function withOwnRedis(name: string, fn: (b: RedisBackend, url: string) => Promise<void>): Promise<void> {
+  const own = uniquePrefix(name);
+  const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
+  try {
+    await fn(b, `${REDIS_URL}?prefix=${encodeURIComponent(own)}`);
+  } finally {
+    const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+    const keys = await client.keys(`${own}*`);
+    if (keys.length > 0) await client.del(keys);
+    await b.close();
+  }
+}
+
+describe('floxide runs show: a run whose error records or step history are corrupt', () => {
+  /** A run with one committed step and one error record, both corrupted: show shows the run with those parts empty and marked, exit 0. */
+  async function showCorruptRecords(b: DistributedBackend, url: string, tamper: RecordTamper): Promise<void> {
+    const runId = `cli-records-${b.kind}`;
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, b, runId);
+    await wf.stepDistributed(b, 'w-records');
+    await b.recordError(runId, { itemId: '0', node: 'a', attempt: 1, error: { name: 'Boom', message: 'boom' } });
+    await tamper(b, runId, 'errors', '{"name":');
+    await tamper(b, runId, 'steps', '{"node":');
+    const json = await cli('runs', 'show', runId, '--store', url, '--json');
+    expect(json.code, json.err).toBe(0);
+    const shown = JSON.parse(json.out) as { run: { runId: string }; errors: unknown[]; history: unknown[]; pending: unknown[]; unreadable: Array<{ part: string; error: { name: string; message: string } }> };
+    expect(shown.run.runId).toBe(runId);
+    expect(shown.errors).toEqual([]);
+    expect(shown.history).toEqual([]);
+    expect(shown.pending).toHaveLength(1);
+    expect(shown.unreadable.map((u) => [u.part, u.error.name])).toEqual([
+      ['errors', 'CorruptStateError'],
+      ['step history', 'CorruptStateError'],
+    ]);
+    for (const u of shown.unreadable) expect(u.error.message).toContain('malformed JSON');
+    const text = await cli('runs', 'show', runId, '--store', url);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/\nerrors unreadable: CorruptStateError: .*malformed JSON/);
+    expect(text.out).toMatch(/\nstep history unreadable: CorruptStateError: .*malformed JSON/);
+    expect(text.out).toMatch(/outstanding items \(1\)/);
+  }
+
+  it('on Redis', async () => {
+    // a key prefix of its own: the step taken here serves only this run
+    await withOwnRedis('cli-records', (b, url) => showCorruptRecords(b, url, redisRecordTamper));
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await showCorruptRecords(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresRecordTamper);
   });
 });
 
@@ -251,20 +365,17 @@ describe('floxide runs show: a run whose stored context or a delta is corrupt', 
         expect(text.out).toMatch(/outstanding items \(1\)/);
       }
     }
+    // the list marks both open runs with their context's error
+    const list = await cli('runs', 'list', '--store', url, '--json');
+    expect(list.code, list.err).toBe(0);
+    const marks = Object.fromEntries((JSON.parse(list.out) as Array<{ runId: string; corrupt?: { message: string } }>).map((r) => [r.runId, r.corrupt?.message]));
+    expect(marks[ctxRun]).toContain('malformed JSON (Unexpected end of JSON input)');
+    expect(marks[deltaRun]).toContain(`context delta 2 (item ${JSON.stringify(committer)}): malformed JSON`);
   }
 
   it('on Redis', async () => {
     // a key prefix of its own: the steps taken here serve only these two runs
-    const own = uniquePrefix('cli-ctx');
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
-    try {
-      await showCorruptContext(b, `${REDIS_URL}?prefix=${encodeURIComponent(own)}`, redisTamper);
-    } finally {
-      const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
-      const keys = await client.keys(`${own}*`);
-      if (keys.length > 0) await client.del(keys);
-      await b.close();
-    }
+    await withOwnRedis('cli-ctx', (b, url) => showCorruptContext(b, url, redisTamper));
   });
 
   it('on Postgres', async () => {

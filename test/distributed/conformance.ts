@@ -66,6 +66,9 @@ function item(node: string, id: string, input: unknown = null, join?: JoinFrame[
 
 const health = (status: WorkerHealth['status'] = 'idle'): WorkerHealth => ({ status, current: [], processed: 0, errors: 0 });
 
+/** What a commit that finished a run answers of it (`CommitResult.finished`): its record's times and error. */
+const endOf = (r: RunRecord | undefined) => ({ createdAt: r!.createdAt, finishedAt: r!.finishedAt, ...(r!.error === undefined ? {} : { error: r!.error }) });
+
 /**
  * Plants bad data straight in a backend's store (on the real keys, rows or objects), as a stray client or a bad
  * migration would: what the corrupt-data tests need from each backend.
@@ -77,6 +80,11 @@ export interface StoreTamper {
   contextJson(b: DistributedBackend, runId: string, text: string): Promise<void>;
   /** Replaces the stored JSON text of the run's context delta `version` (`text` holds no newline). */
   deltaJson(b: DistributedBackend, runId: string, version: number, text: string): Promise<void>;
+  /**
+   * Replaces a field of the stored run record: `input` or `error` (JSON text), `createdAt` (epoch ms as decimal
+   * text, which may be far beyond any date).
+   */
+  runField(b: DistributedBackend, runId: string, field: 'input' | 'error' | 'createdAt', text: string): Promise<void>;
 }
 
 /**
@@ -492,6 +500,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const run = await b.getRun(runId);
         expect(run).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
         expect(typeof run!.finishedAt).toBe('number');
+        // the commit answers the run's life as its record has it (what a traced worker's run span needs)
+        expect(res.status === 'applied' && res.finished).toEqual(endOf(run));
       });
     });
 
@@ -777,6 +787,28 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.pendingWork(healthy)).map((p) => [p.item.id, p.corrupt])).toEqual([['0', undefined]]);
       });
 
+      it('a run record with corrupt fields: getRun and listRuns return it marked, naming each field, the rest readable; Orchestrator.run throws its error', async () => {
+        const [before, bad, after] = [await start(), await start(), await start()];
+        await tamper.runField(b, bad, 'input', '{"n":');
+        await tamper.runField(b, bad, 'createdAt', '9000000000000000000');
+        const rec = (await b.getRun(bad))!;
+        expect(rec).toMatchObject({ runId: bad, status: 'running', input: undefined, dropped: [] });
+        expect(rec.createdAt).toBeNaN();
+        expect(rec.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(rec.corrupt!.message).toContain(`run ${bad} input: malformed JSON`);
+        // the time as the store keeps it: a number, or text (quoted)
+        expect(rec.corrupt!.message).toMatch(new RegExp(`run ${bad} creation time is not a time: "?9000000000000000000"?$`));
+        const listed = await b.listRuns();
+        expect(listed.filter((r) => r.corrupt).map((r) => r.runId)).toEqual([bad]);
+        for (const id of [before, after]) expect(listed.find((r) => r.runId === id)).toMatchObject({ status: 'running', input: { topic: 'x' } });
+        await expect(new Orchestrator(b).run(bad)).rejects.toThrow(CorruptStateError);
+        // an error that is not { name, message } (a failed run's)
+        await b.failRun(after, { name: 'Boom', message: 'boom' });
+        await tamper.runField(b, after, 'error', '"boom"');
+        expect((await b.getRun(after))!.corrupt!.message).toBe(`run ${after} error is not { name, message }: "boom"`);
+        expect((await b.getRun(before))!.corrupt).toBeUndefined();
+      });
+
       /** One worker (concurrency 3, no cache yet) serves `def` until every run of `ids` is final; it reports no error. */
       async function serveUntilFinal(def: ConstructorParameters<typeof Worker>[1], instance: object, ids: readonly string[]): Promise<void> {
         const errors: unknown[] = [];
@@ -939,6 +971,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const run = await b.getRun(runId);
         expect(run).toMatchObject({ status: 'completed', output: { answer: 42 }, dropped: res.dropped });
         expect(typeof run!.finishedAt).toBe('number');
+        expect(res.finished).toEqual(endOf(run));
+        expect(res.finished).not.toHaveProperty('error');
         expect((await b.readContext(runId)).version).toBe(1);
         expect(await b.pendingWork(runId)).toEqual([]);
         expect(await b.itemState(runId, ids[1]!)).toMatchObject({ status: 'dropped' });
@@ -954,7 +988,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
 
       it('a finished status is final', async () => {
         const done = await start();
-        await commit(await claimOne(), terminal('ok'));
+        const fin = await commit(await claimOne(), terminal('ok'));
+        expect(fin).toMatchObject({ status: 'applied', runStatus: 'completed', finished: endOf(await b.getRun(done)) });
         for (const op of [() => b.cancelRun(done), () => b.pauseRun(done), () => b.resumeRun(done), () => b.failRun(done, err('late'))]) {
           await expect(op()).rejects.toBeInstanceOf(RunStateError);
         }
@@ -1064,6 +1099,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(l2).toMatchObject({ attempt: 2 });
         const res = await commit(l2!, failed('gave up'));
         expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        expect(res.status === 'applied' && res.finished).toEqual(endOf(await b.getRun(runId)));
         if (res.status === 'applied') expect(res.dropped.map((d) => d.id).sort()).toEqual(ids.filter((id) => id !== l.item.id).sort());
         expect(await b.itemState(runId, l.item.id)).toMatchObject({ status: 'dead_lettered', attempt: 2 });
         const dl = await b.deadLetters(runId);

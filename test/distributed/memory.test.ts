@@ -11,6 +11,9 @@ interface StoredRun {
   items: Map<string, { json: string }>;
   contextJson: string;
   deltas: Array<{ version: number; json: string }>;
+  inputJson: string;
+  error: unknown;
+  createdAt: number;
 }
 function storedRun(b: DistributedBackend, runId: string): StoredRun {
   return (b as unknown as { runs: Map<string, StoredRun> }).runs.get(runId)!;
@@ -21,6 +24,13 @@ describeBackendConformance('memory', async () => new MemoryBackend(), {
     itemJson: async (b, runId, itemId, text) => void (storedRun(b, runId).items.get(itemId)!.json = text),
     contextJson: async (b, runId, text) => void (storedRun(b, runId).contextJson = text),
     deltaJson: async (b, runId, version, text) => void (storedRun(b, runId).deltas.find((d) => d.version === version)!.json = text),
+    // the record's fields as the run table holds them: input as JSON text, the error as a value, times as numbers
+    runField: async (b, runId, field, text) => {
+      const run = storedRun(b, runId);
+      if (field === 'input') run.inputJson = text;
+      else if (field === 'error') run.error = JSON.parse(text);
+      else run.createdAt = Number(text);
+    },
   },
 });
 

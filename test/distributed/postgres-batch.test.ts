@@ -29,9 +29,10 @@ describe('postgres commitSteps', () => {
       commitOf(byRun.get('b')!, { type: 'terminal', output: 'done', items: [], arrivals: [], delta: { count: 2 } }),
       commitOf(byRun.get('c')!, { type: 'retry', attempt: 1, delayMs: 0, error: { name: 'Error', message: 'again' } }),
     ]);
+    const b1 = await b.getRun('b');
     expect(res).toEqual([
       { ok: true, result: { status: 'applied', runStatus: 'running', enqueued: ['a1'], joined: [], dropped: [], contextVersion: 1 } },
-      { ok: true, result: { status: 'applied', runStatus: 'completed', enqueued: [], joined: [], dropped: [], contextVersion: 1 } },
+      { ok: true, result: { status: 'applied', runStatus: 'completed', enqueued: [], joined: [], dropped: [], contextVersion: 1, finished: { createdAt: b1!.createdAt, finishedAt: b1!.finishedAt } } },
       { ok: true, result: { status: 'applied', runStatus: 'running', enqueued: [], joined: [], dropped: [], contextVersion: 0 } },
     ]);
     expect((await b.getRun('b'))!.output).toBe('done');

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { usePgSchemas } from './pg-schemas.js';
 import type { EngineItem, StepOutcome } from '../../runtime/engine/types.js';
-import type { LeasedItem, NewRun, StepCommit } from '../../runtime/distributed/contracts.js';
+import type { LeasedItem, NewRun, RunRecord, StepCommit } from '../../runtime/distributed/contracts.js';
 import type { PostgresBackend } from '../../runtime/distributed/postgres/backend.js';
 
 const { open } = usePgSchemas('f');
@@ -18,6 +18,8 @@ function spec(runId: string): NewRun {
 
 const cont = (items: EngineItem[], delta?: Record<string, unknown>): StepOutcome => ({ type: 'continue', items, arrivals: [], delta });
 const commitOf = (l: LeasedItem, outcome: StepOutcome, token = l.leaseToken): StepCommit => ({ runId: l.runId, itemId: l.item.id, leaseToken: token, outcome });
+/** What a commit that finished a run answers of it (`CommitResult.finished`): its record's times and error. */
+const endOf = (r: RunRecord | undefined) => ({ createdAt: r!.createdAt, finishedAt: r!.finishedAt, ...(r!.error === undefined ? {} : { error: r!.error }) });
 
 describe('postgres commitSteps fast path', () => {
   it('enqueues successors in order (first of a repeated id, none the run already has) and bumps version and metrics', async () => {
@@ -63,6 +65,7 @@ describe('postgres commitSteps fast path', () => {
     expect(res[3]).toMatchObject({ ok: true, result: { status: 'applied', runStatus: 'failed', enqueued: [], contextVersion: 1 } });
     const d = await b.getRun('d');
     expect(d).toMatchObject({ status: 'failed', error: { name: 'NoTerminalReachedError' } });
+    expect(res[3]).toMatchObject({ result: { finished: endOf(d) } });
     expect((await b.itemStates('c')).find((s) => s.itemId === 'c1')).toBeUndefined();
     expect(await b.metrics('b')).toMatchObject({ completed: 0 });
   });
@@ -132,7 +135,8 @@ describe('postgres commitSteps fast path: terminal commits', () => {
     await fast.createRun({ ...spec('other'), workflow: 'wf2' });
     const [other] = await fast.claim('w1', 1, 30_000, { workflow: 'wf2' });
     const viaBatch = await fast.commitSteps([commitOf(other!, cont([{ node: 'n', id: 'o1', input: null }])), commitOf(lease, terminal)]);
-    expect(viaBatch[1]).toEqual({ ok: true, result: viaOne });
+    // the same answer, the run's times its own
+    expect(viaBatch[1]).toEqual({ ok: true, result: { ...viaOne, finished: endOf(await fast.getRun('a')) } });
     expect(viaOne).toEqual({
       status: 'applied',
       runStatus: 'completed',
@@ -146,6 +150,7 @@ describe('postgres commitSteps fast path: terminal commits', () => {
         { id: 'h[1]', node: 'm', reason: 'terminal' },
       ],
       contextVersion: 2,
+      finished: endOf(await slow.getRun('a')),
     });
     expect(viaBatch[0]).toMatchObject({ ok: true, result: { status: 'applied', runStatus: 'running', enqueued: ['o1'] } });
     expect(await observe(fast, 'a')).toEqual(await observe(slow, 'a'));
@@ -164,7 +169,7 @@ describe('postgres commitSteps fast path: terminal commits', () => {
     const done: StepOutcome = { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined };
     const res = await b.commitSteps([commitOf(leases.get('p')!, done), commitOf(leases.get('q')!, done, 'not-the-token')]);
     expect(res).toEqual([
-      { ok: true, result: { status: 'applied', runStatus: 'completed', enqueued: [], joined: [], dropped: [], contextVersion: 0 } },
+      { ok: true, result: { status: 'applied', runStatus: 'completed', enqueued: [], joined: [], dropped: [], contextVersion: 0, finished: endOf(await b.getRun('p')) } },
       { ok: true, result: { status: 'lease_lost' } },
     ]);
     expect(await b.getRun('p')).toMatchObject({ status: 'completed', output: 1, dropped: [] });

@@ -1,7 +1,7 @@
 /**
- * What the distributed signal suites (signals, signals-nested) share: every backend that keeps parked items (memory,
- * then the real Redis and Postgres), and per test the backends it opened and the workers it started, stopped and
- * disposed of after it.
+ * What the distributed signal suites (signals, signals-nested, cli/runs-signal-check) share: every backend that keeps
+ * parked items (memory, then the real Redis and Postgres), and per test the backends it opened and the workers it
+ * started, stopped and disposed of after it.
  */
 import { afterEach } from 'vitest';
 import { MemoryBackend, Worker, type AnyWorkflowDef, type DistributedBackend } from 'floxide';
@@ -12,23 +12,25 @@ export const SIGNAL_WAIT_MS = 30_000;
 
 export interface SignalBackend {
   readonly backend: DistributedBackend;
+  /** The --store URL a child process (the CLI) uses to reach the same state; undefined in memory. */
+  readonly storeUrl?: string;
   /** Kills the backend's store connections server-side (a no-op in memory). */
   killConnections(): Promise<unknown>;
   dispose(): Promise<void>;
 }
 
-/** `[name, open]` for memory, Redis and Postgres (fresh state each time; `tag` names the real backends' state). */
-export function signalBackends(tag: string): Array<[string, () => Promise<SignalBackend>]> {
-  return [
-    [
-      'memory',
-      async () => {
-        const backend = new MemoryBackend();
-        return { backend, killConnections: async () => 0, dispose: () => backend.close() };
-      },
-    ],
-    ...REAL_BACKENDS.map((name): [string, () => Promise<SignalBackend>] => [name, () => openTestBackend(name, tag)]),
-  ];
+/**
+ * `[name, open]` for memory, Redis and Postgres (fresh state each time; `tag` names the real backends' state);
+ * `real`: Redis and Postgres only (a test that reaches the store from another process).
+ */
+export function signalBackends(tag: string, which: 'all' | 'real' = 'all'): Array<[string, () => Promise<SignalBackend>]> {
+  const real = REAL_BACKENDS.map((name): [string, () => Promise<SignalBackend>] => [name, () => openTestBackend(name, tag)]);
+  if (which === 'real') return real;
+  const memory = async (): Promise<SignalBackend> => {
+    const backend = new MemoryBackend();
+    return { backend, killConnections: async () => 0, dispose: () => backend.close() };
+  };
+  return [['memory', memory], ...real];
 }
 
 /** The opened backends and started workers of the current test; call inside a `describe` (it adds an `afterEach`). */

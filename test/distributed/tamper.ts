@@ -10,6 +10,7 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
 import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
 import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import type { StoreTamper } from './conformance.js';
 import { PG_URL, REDIS_URL } from './helpers.js';
 
@@ -56,26 +57,45 @@ export const redisTamper: StoreTamper = {
       const entry = (await c.hGet(key, `d:${version}`))!;
       await c.hSet(key, `d:${version}`, `${entry.slice(0, entry.indexOf('\n'))}\n${text}`);
     }),
+  // the run hash's fields are named as the record's (RUN_FIELDS in redis/backend.ts)
+  runField: (b, runId, field, text) => withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, field, text))),
 };
+
+/** Replaces the stored JSON of the first of a run's error records (`errors`) or step history entries (`steps`). */
+export type RecordTamper = (b: DistributedBackend, runId: string, part: 'errors' | 'steps', text: string) => Promise<void>;
+
+// the run's lists beside its hash (redis/backend.ts keys: run:{id}:errors, run:{id}:steps)
+export const redisRecordTamper: RecordTamper = (b, runId, part, text) =>
+  withRedis(async (c) => void (await c.lSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}:${part}`, 0, text)));
+
+// the error text of the run's first error record, or of its first step history row (a step that failed)
+export const postgresRecordTamper: RecordTamper = (b, runId, part, text) =>
+  pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".${part} SET error = $2 WHERE run_id = $1 AND seq = (SELECT min(seq) FROM "${(b as PostgresBackend).schema}".${part} WHERE run_id = $1)`, [runId, text]);
 
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),
   deltaJson: (b, runId, version, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".deltas SET delta = $3 WHERE run_id = $1 AND version = $2`, [runId, version, text]),
+  runField: (b, runId, field, text) => {
+    const column = { input: 'input', error: 'error', createdAt: 'created_at' }[field];
+    return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET ${column} = $2${field === 'createdAt' ? '::bigint' : ''} WHERE run_id = $1`, [runId, text]);
+  },
 };
 
 /**
- * Writes a SQLite checkpoint file holding four LoopWorkflow runs with corrupt stored data: `bad-start` (created, not
+ * Writes a SQLite checkpoint file holding LoopWorkflow runs with corrupt stored data: `bad-start` (created, not
  * started; its start item malformed JSON), `bad-context` (created, not started; its initial context malformed JSON),
- * `bad-items` (running; the items its one commit enqueued malformed JSON) and `bad-delta` (failed at its third step;
- * the delta of its second commit not an object).
+ * `bad-items` (running; the items its one commit enqueued malformed JSON), `bad-delta` (failed at its third step;
+ * the delta of its second commit not an object), and three whose run row has corrupt fields: `bad-record` (running;
+ * its input malformed JSON, its creation time the text `yesterday`), `bad-status` (the unknown status `zombie`,
+ * written past the CHECK constraint as a stray client can) and `bad-error` (failed; its error malformed JSON).
  */
 export async function plantCorruptSqliteRuns(file: string): Promise<void> {
   const s = new SqliteCheckpointStore(file);
   try {
     const input = { i: 0, limit: 4 };
     const run = { workflow: LoopWorkflowDef.name, fingerprint: LoopWorkflowDef.fingerprint, input, context: { count: 0 }, deadline: undefined };
-    for (const runId of ['bad-start', 'bad-context', 'bad-items']) await s.createRun({ ...run, runId, start: { node: 'step', id: '0', input } });
+    for (const runId of ['bad-start', 'bad-context', 'bad-items', 'bad-record', 'bad-status', 'bad-error']) await s.createRun({ ...run, runId, start: { node: 'step', id: '0', input } });
     await s.commitStep('bad-items', { itemId: '0', items: [{ node: 'step', id: '1', input: { i: 1, limit: 4 } }], arrivals: [], delta: { count: 1 }, counter: 1, seq: 1 });
     const loop = new LoopWorkflow();
     loop.step.hook = (_ctx, i) => {
@@ -93,6 +113,11 @@ export async function plantCorruptSqliteRuns(file: string): Promise<void> {
       .prepare(`UPDATE floxide_journal SET delta = '[1]' WHERE k = (SELECT j.k FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no WHERE r.run_id = 'bad-delta' ORDER BY j.seq LIMIT 1 OFFSET 1)`)
       .run().changes;
     if (changed !== 1) throw new Error(`expected one delta changed, got ${changed}`);
+    s.db.prepare(`UPDATE floxide_runs SET input = '{"i":', created_at = 'yesterday' WHERE run_id = 'bad-record'`).run();
+    s.db.pragma('ignore_check_constraints = ON');
+    s.db.prepare(`UPDATE floxide_runs SET status = 'zombie' WHERE run_id = 'bad-status'`).run();
+    s.db.pragma('ignore_check_constraints = OFF');
+    s.db.prepare(`UPDATE floxide_runs SET status = 'failed', error = '{"name":' WHERE run_id = 'bad-error'`).run();
   } finally {
     await s.close();
   }

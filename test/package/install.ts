@@ -1,7 +1,7 @@
 /**
  * The package as a user gets it: `npm pack` of the repository (dist/ as `npm run build:dist` built it), installed
- * with `npm ci --offline` into a fresh project in a temp folder, beside the tools a user adds (typescript, tsx,
- * vitest, @types/node, better-sqlite3).
+ * with `npm ci --offline` into a fresh project in a temp folder, beside exactly the packages the README's "Getting
+ * started in your own project" tells a user to install (the dev tools, each store's driver and the `@types` it needs).
  *
  * Offline: the project's lockfile is written from the repository's own (same versions, same integrity hashes), so
  * `npm ci` takes every tarball from the machine's npm cache and resolves nothing on the network. Install scripts are
@@ -39,8 +39,45 @@ interface PackageJson {
   license?: string;
 }
 
-/** The packages a user's project adds beside floxide, at the versions the repository uses. */
-export const USER_TOOLS = ['typescript', 'tsx', 'vitest', '@types/node', 'better-sqlite3'] as const;
+/** The README's "Getting started in your own project" section: what a user follows to set up a project by hand. */
+function gettingStarted(): string {
+  const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Getting started in your own project\n');
+  if (start < 0) throw new Error('README.md has no "## Getting started in your own project" section');
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end < 0 ? undefined : end);
+}
+
+/**
+ * The packages the README tells a user to install beside floxide: every name after `npm install` in the section's
+ * `sh` block (dev tools and every store's driver, with the `@types` packages it says they need), flags and comments
+ * left out.
+ */
+export function readmePackages(): string[] {
+  const block = /```sh\n([\s\S]*?)```/.exec(gettingStarted())?.[1];
+  if (!block) throw new Error('README.md "Getting started in your own project" has no sh block');
+  const names: string[] = [];
+  for (const line of block.split('\n')) {
+    for (const command of line.replace(/#.*/, '').split('&&')) {
+      const words = command.trim().split(/\s+/);
+      if (words[0] !== 'npm' || words[1] !== 'install') continue;
+      for (const w of words.slice(2)) if (!w.startsWith('-') && w !== 'floxide') names.push(w);
+    }
+  }
+  return names;
+}
+
+/** The tsconfig.json the README shows (its `json` block), as text. */
+export function readmeTsconfig(): string {
+  const block = /```json\n([\s\S]*?)```/.exec(gettingStarted())?.[1];
+  if (!block) throw new Error('README.md "Getting started in your own project" has no json block (the tsconfig)');
+  const text = block.replace(/^ {2}/gm, '');
+  JSON.parse(text);
+  return text;
+}
+
+/** The packages a user's project adds beside floxide (as the README says), at the versions the repository uses. */
+export const USER_TOOLS: readonly string[] = readmePackages();
 
 /** Packs the repository into `dir` and returns the tarball's path and its integrity hash. */
 export function pack(dir: string): { tarball: string; integrity: string } {

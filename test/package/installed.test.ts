@@ -1,16 +1,21 @@
 /**
- * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts), then the
- * workflows of `project/` are built with the installed `floxide` bin and run in memory, durably on SQLite and on the
- * distributed memory backend: with tsx, with `tsc && node`, and inside vitest. `words.ts` has a class context with
- * merge strategies, the helper nodes SplitNode and BatchNode, a fan-out and a join; `journal.ts` has an interface
- * context (inferred from its nodes) holding a Date. Nothing here resolves `floxide` to the sources.
+ * The package as installed (issue 8): `npm pack`, `npm ci --offline` into a fresh project (see install.ts) with only
+ * the packages and the tsconfig of the README's "Getting started in your own project" (no skipLibCheck: every
+ * published declaration the project reaches is type-checked, with no `@types` package the README does not name), then
+ * the workflows of `project/` are built with the installed `floxide` bin and run in memory, durably on SQLite and on
+ * the distributed memory backend: with tsx, with `tsc && node` (also on Redis and Postgres), and inside vitest.
+ * `words.ts` has a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out and a
+ * join; `journal.ts` has an interface context (inferred from its nodes) holding a Date. Nothing here resolves
+ * `floxide` to the sources.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installedProject, pack, repo } from './install.js';
+import { createClient } from '@redis/client';
+import pg from 'pg';
+import { installedProject, pack, readmePackages, readmeTsconfig, repo } from './install.js';
 
 const dirs: string[] = [];
 let project: string;
@@ -18,8 +23,8 @@ let project: string;
 /** The environment of a user's shell: nothing of this vitest run leaks into the project's tools. */
 const userEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS' && k !== 'NODE_ENV' && k !== 'TEST'));
 
-function sh(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...userEnv, NO_COLOR: '1', CI: '1' }, timeout: 240_000 });
+function sh(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...userEnv, NO_COLOR: '1', CI: '1', ...env }, timeout: 240_000 });
   return { code: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
 }
 const bin = (name: string) => path.join(project, 'node_modules/.bin', name);
@@ -29,10 +34,17 @@ const EVERY_MODE = { output: 'A BB CCC: 1 2 3', words: 3, seen: ['a', 'bb', 'ccc
 const JOURNAL_EVERY_MODE = { output: 'x+x! since 2024-01-02', entries: ['x', 'x!'], started: 'Date 2024-01-02T00:00:00.000Z' };
 const MODES = ['run', 'sqlite', 'sqliteResumed', 'distributed'];
 
+const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PG_URL = process.env.FLOXIDE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const serverId = `pkg${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;
+/** What the project's modes.ts reads to run on the real servers too, under this file's own key prefix and schema. */
+const SERVERS = { FLOXIDE_REDIS_URL: REDIS_URL, FLOXIDE_KEY_PREFIX: `flxt:${serverId}:`, FLOXIDE_POSTGRES_URL: PG_URL, FLOXIDE_SCHEMA: `flxt_${serverId}` };
+
 /** The output of `main` (tsx or node): each workflow's result in each mode. */
-function expectEveryMode(stdout: string): void {
+function expectEveryMode(stdout: string, modeNames = MODES): void {
   const modes = JSON.parse(stdout) as { words: Record<string, unknown>; journal: Record<string, unknown> };
-  for (const mode of MODES) {
+  expect(Object.keys(modes.words).sort()).toEqual([...modeNames].sort());
+  for (const mode of modeNames) {
     expect(modes.words[mode], `words in ${mode}`).toEqual(EVERY_MODE);
     expect(modes.journal[mode], `journal in ${mode}`).toEqual(JOURNAL_EVERY_MODE);
   }
@@ -45,12 +57,21 @@ beforeAll(() => {
   project = installedProject(tarball, integrity);
   dirs.push(project);
   cpSync(path.join(repo, 'test/package/project'), project, { recursive: true });
+  writeFileSync(path.join(project, 'tsconfig.json'), readmeTsconfig());
   const build = sh(bin('floxide'), ['build']);
   expect(build.code, build.out).toBe(0);
 }, 600_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  const redis = createClient({ url: REDIS_URL });
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `${SERVERS.FLOXIDE_KEY_PREFIX}*`, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys);
+  await redis.close();
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`drop schema if exists ${SERVERS.FLOXIDE_SCHEMA} cascade`);
+  await admin.end();
 });
 
 describe('the installed package', () => {
@@ -89,12 +110,24 @@ describe('the installed package', () => {
     expectEveryMode(r.stdout);
   });
 
-  it('type-checks and compiles with tsc, then runs with node', () => {
-    const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json']);
+  it('has only the packages the README tells a user to install: no @types of a driver it does not name', () => {
+    const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['floxide', ...readmePackages()].sort());
+    expect(existsSync(path.join(project, 'node_modules/better-sqlite3/package.json'))).toBe(true);
+    // The repository type-checks with it; a user's project, as the README sets it up, has none.
+    expect(existsSync(path.join(project, 'node_modules/@types/better-sqlite3'))).toBe(false);
+  });
+
+  it("type-checks with the README's tsconfig (declarations of every entry point included), compiles, then runs with node, also on Redis and Postgres", () => {
+    const tsconfig = JSON.parse(readFileSync(path.join(project, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+    expect(tsconfig.compilerOptions.skipLibCheck).toBeUndefined();
+    const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json', '--listFiles']);
     expect(tsc.code, tsc.out).toBe(0);
-    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc', 'x']);
+    for (const entry of ['index', 'sqlite', 'redis', 'postgres', 'testing']) expect(tsc.stdout).toContain(`node_modules/floxide/dist/runtime/${entry}.d.ts`);
+    expect(tsc.stdout).toContain('node_modules/floxide/dist/runtime/stores/sqlite.d.ts');
+    const r = sh(process.execPath, ['dist/main.js', 'a bb ccc', 'x'], SERVERS);
     expect(r.code, r.out).toBe(0);
-    expectEveryMode(r.stdout);
+    expectEveryMode(r.stdout, [...MODES, 'redis', 'postgres']);
   });
 
   it('runs inside vitest (a crash test in fresh processes among them)', { timeout: 240_000 }, () => {

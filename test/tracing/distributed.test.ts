@@ -45,7 +45,7 @@ describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker pr
       expect(record.traceparent).toBe(`00-${start!.traceId}-${start!.spanId}-01`);
 
       // every committed item has its step span (the last one is exported right after its commit is answered), and
-      // the finishing worker's run span follows the run record's read
+      // the finishing worker's run span, recorded from that commit's answer
       const committed = (await tb.backend.itemStates(runId)).filter((s) => s.status === 'completed');
       const read = (): Array<SpanRecord & { pid: number }> => readFileSync(spansFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       await until(() => read().length >= committed.length + 1, 10_000, 'the step spans and the run span');

@@ -137,6 +137,21 @@ describe('tracing a local run', () => {
       }
     });
 
+    it(`${name}: \`tracing: true\` with no SDK registered (the API's no-op tracer) runs, resumes and stores no trace context`, async () => {
+      const store = open();
+      const backend = new MemoryBackend();
+      try {
+        await expect(bindWorkflow(RetryWorkflowDef, new RetryWorkflow(5)).runWithCheckpoint(undefined, undefined, store, 'noop', { tracing: true })).rejects.toThrow(NodeFailedError);
+        expect((await store.getRun('noop'))!.traceparent).toBeUndefined();
+        expect(await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(0)).resume(store, 'noop', { tracing: true })).toBe('success');
+        const runId = await new Orchestrator(backend, bindWorkflow(ChainWorkflowDef, new ChainWorkflow())).startRun(new CountCtx(), 1, { tracing: true });
+        expect((await backend.getRun(runId))!.traceparent).toBeUndefined();
+      } finally {
+        await store.close();
+        await backend.close();
+      }
+    });
+
     it(`${name}: refuses a malformed traceparent`, async () => {
       const store = open();
       try {
@@ -167,8 +182,7 @@ describe('tracing a distributed run in process (memory backend)', () => {
       }
       const record = (await backend.getRun('dist'))!;
       expect(record.status).toBe('failed');
-      // the finishing worker records the run span once it has read the run record
-      await until(() => runs(t.spans()).length > 0, 5_000, 'the run span');
+      // the finishing worker records the run span as its commit is answered (the answer carries the run's life)
       const spans = t.spans();
       const starts = spans.filter((x) => x.name === 'floxide.start RetryWorkflow');
       expect(starts).toHaveLength(1);
@@ -190,6 +204,48 @@ describe('tracing a distributed run in process (memory backend)', () => {
       ]);
       expect(new Set(spans.map((x) => x.traceId))).toEqual(new Set([start.traceId]));
       for (const x of s) expect(x.start >= run!.start && x.end <= run!.end).toBe(true);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('without a context manager: node code sees no span, the attempts are made at their end with their start time, a nested run still hangs under its attempt', async () => {
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    Probe.tracer = t.provider.getTracer('user');
+    Probe.seen.length = 0;
+    const backend = new MemoryBackend();
+    try {
+      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+      await wf.startDistributed(undefined, 0, backend, 'flat', { tracing });
+      const before = Date.now();
+      let done: unknown;
+      for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
+      expect(done).toEqual({ runId: 'flat', output: 4 });
+      const spans = t.spans();
+      const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
+      const outer = steps(spans).filter((x) => x.attributes['floxide.run.id'] === 'flat');
+      expect(outer.map((x) => [x.attributes['floxide.node'], x.attributes['floxide.outcome'], x.parentSpanId])).toEqual([
+        ['first', 'continue', start.spanId],
+        ['inner', 'continue', start.spanId],
+        ['last', 'terminal', start.spanId],
+      ]);
+      // made at the end, yet from the attempt's start: each covers its node's own span, in order
+      const own = spans.filter((x) => x.name === 'user.work');
+      for (const x of outer) expect(x.start).toBeGreaterThanOrEqual(before);
+      expect(outer[0]!.end).toBeLessThanOrEqual(outer[1]!.start);
+      expect(own[0]!.start).toBeGreaterThanOrEqual(outer[0]!.start);
+      expect(Math.floor(own[0]!.end)).toBeLessThanOrEqual(outer[0]!.end); // (the SDK's own times have sub-ms digits)
+      // the nested run needs its parent while the attempt runs: the inner attempt's span, started then
+      const innerItem = String(outer[1]!.attributes['floxide.item.id']);
+      const nested = runs(spans).find((x) => x.attributes['floxide.run.id'] === `flat/${innerItem}`)!;
+      expect(nested).toMatchObject({ name: 'floxide.run ProbeInner', parentSpanId: outer[1]!.spanId, status: 0 });
+      expect(nested.start).toBeGreaterThanOrEqual(outer[1]!.start);
+      expect(nested.end).toBeLessThanOrEqual(outer[1]!.end);
+      expect(outer[1]!.attributes).toMatchObject({ 'floxide.outcome': 'continue', 'floxide.worker.id': 'w1', 'floxide.attempt': 1 });
+      // no context manager: node code cannot see the attempt, so its own spans are roots of their own traces
+      expect(Probe.seen.map((p) => p.activeSpanId)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(runs(spans).filter((x) => x.name === 'floxide.run ProbeOuter')).toHaveLength(1);
     } finally {
       await backend.close();
     }

@@ -15,7 +15,7 @@ import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
-import { plantCorruptSqliteRuns, redisTamper } from '../distributed/tamper.js';
+import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 interface Answer {
@@ -244,7 +244,7 @@ describe('floxide ui server on Postgres', () => {
 });
 
 describe('floxide ui server: runs with corrupt stored data', () => {
-  it('on a SQLite file: the list lists every run; a run page marks a corrupt start item and shows a context error in place of the context', async () => {
+  it('on a SQLite file: the list lists every run, marking those whose row cannot be read; a run page marks a corrupt record, corrupt items and shows a context error in place of the context', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floxide-ui-corrupt-'));
     const file = join(dir, 'corrupt.db');
     await plantCorruptSqliteRuns(file);
@@ -252,7 +252,26 @@ describe('floxide ui server: runs with corrupt stored data', () => {
     try {
       const list = await call(`${server.url}api/runs`);
       expect(list.status, list.body).toBe(200);
-      expect((JSON.parse(list.body) as { runs: Array<{ runId: string }> }).runs.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-items', 'bad-start']);
+      const rows = (JSON.parse(list.body) as { runs: Array<{ runId: string; status: string; createdAt: number | null; corrupt?: string }> }).runs;
+      expect(rows.map((r) => r.runId).sort()).toEqual(['bad-context', 'bad-delta', 'bad-error', 'bad-items', 'bad-record', 'bad-start', 'bad-status']);
+      expect(Object.fromEntries(rows.filter((r) => r.corrupt).map((r) => [r.runId, r.corrupt]))).toEqual({
+        'bad-record': 'CorruptStateError: run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"',
+        'bad-status': 'CorruptStateError: run bad-status has an unknown status "zombie"',
+        'bad-error': 'CorruptStateError: run bad-error error: malformed JSON (Unexpected end of JSON input)',
+      });
+      expect(rows.find((r) => r.runId === 'bad-record')).toMatchObject({ status: 'running', createdAt: null });
+      const record = await call(`${server.url}api/runs/bad-record`);
+      expect(record.status, record.body).toBe(200);
+      expect(JSON.parse(record.body)).toMatchObject({
+        run: { runId: 'bad-record', status: 'running', createdAt: null, corrupt: { name: 'CorruptStateError', message: expect.stringContaining('run bad-record input: malformed JSON') } },
+        context: { version: 0 },
+        outstanding: [expect.objectContaining({ itemId: '0', status: 'pending' })],
+      });
+      const items = await call(`${server.url}api/runs/bad-items`);
+      expect(items.status, items.body).toBe(200);
+      expect(JSON.parse(items.body).outstanding).toEqual([
+        expect.objectContaining({ itemId: '(step 1 items)', node: '?', status: 'pending', corrupt: 'CorruptStateError: run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)' }),
+      ]);
       const start = await call(`${server.url}api/runs/bad-start`);
       expect(start.status, start.body).toBe(200);
       expect(JSON.parse(start.body).outstanding).toEqual([
@@ -276,7 +295,7 @@ describe('floxide ui server: runs with corrupt stored data', () => {
     }
   });
 
-  it('on Redis: a run page shows a corrupt context delta as the context error', async () => {
+  it('on Redis: a run page shows a corrupt context delta as the context error; the list marks a run whose record has a corrupt field', async () => {
     const prefix = uniquePrefix('ui-corrupt');
     const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
     const server = await startUiServer({ backend });
@@ -286,7 +305,18 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       for (let i = 0; i < 3; i++) await flow.stepDistributed(backend, 'w-ui');
       const committer = (await backend.readContext('ui-delta')).deltas[1]!.itemId;
       await redisTamper.deltaJson(backend, 'ui-delta', 2, '{"count":');
-      expect((await call(`${server.url}api/runs`)).status).toBe(200);
+      // another run's record with a corrupt field: the list marks its row only
+      await flow.startDistributed(new CountCtx(), 2, backend, 'ui-record');
+      await redisTamper.runField(backend, 'ui-record', 'input', '{"n":');
+      const list = await call(`${server.url}api/runs`);
+      expect(list.status, list.body).toBe(200);
+      expect((JSON.parse(list.body) as { runs: Array<{ runId: string; corrupt?: string }> }).runs.map((r) => [r.runId, r.corrupt])).toEqual([
+        ['ui-record', 'CorruptStateError: run ui-record input: malformed JSON (Unexpected end of JSON input)'],
+        ['ui-delta', undefined],
+      ]);
+      const record = await call(`${server.url}api/runs/ui-record`);
+      expect(record.status, record.body).toBe(200);
+      expect(JSON.parse(record.body).run).toMatchObject({ runId: 'ui-record', status: 'running', corrupt: { name: 'CorruptStateError', message: 'run ui-record input: malformed JSON (Unexpected end of JSON input)' } });
       const page = await call(`${server.url}api/runs/ui-delta`);
       expect(page.status, page.body).toBe(200);
       const view = JSON.parse(page.body) as { run: { status: string }; context?: unknown; contextError: string; history: unknown[]; outstanding: unknown[] };
@@ -295,6 +325,12 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       expect(view.contextError).toBe(`CorruptStateError: context delta 2 (item ${JSON.stringify(committer)}): malformed JSON (Unexpected end of JSON input)`);
       expect(view.history).toHaveLength(3);
       expect(view.outstanding).toHaveLength(1);
+      // a step history entry that cannot be read: the history is shown empty, with why
+      await redisRecordTamper(backend, 'ui-delta', 'steps', '{"node":');
+      const unreadable = JSON.parse((await call(`${server.url}api/runs/ui-delta`)).body) as { history: unknown[]; unreadable: string[]; outstanding: unknown[] };
+      expect(unreadable.history).toEqual([]);
+      expect(unreadable.unreadable).toEqual([expect.stringMatching(/^step history: CorruptStateError: .*malformed JSON/)]);
+      expect(unreadable.outstanding).toHaveLength(1);
     } finally {
       await server.close();
       const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;

@@ -21,6 +21,7 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function age(ms) {
+  if (ms === undefined || ms === null) return '?';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
@@ -112,7 +113,7 @@ function listPage() {
                 h('td', {}, badge(r.status)),
                 h('td', { title: time(r.createdAt) }, age(r.createdAt)),
                 h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
-                h('td', { class: 'wrap' }, r.error ?? ''),
+                h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
               ))),
       );
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
@@ -225,7 +226,8 @@ function timeline(run, history) {
     rowTop.set(n, top);
     top += Math.max(22, lanes.get(n).length * LANE + 8);
   }
-  const t0 = Math.min(run.createdAt, ...history.map((s) => s.startedAt));
+  // a creation time that cannot be read (null: a corrupt stored record) leaves the history to set the scale
+  const t0 = Math.min(...(run.createdAt === null ? [] : [run.createdAt]), ...history.map((s) => s.startedAt));
   const t1 = Math.max(t0 + 1, run.finishedAt ?? 0, ...history.map((s) => s.finishedAt));
   const W = 1000, LABEL = 120;
   const x = (t) => LABEL + ((t - t0) / (t1 - t0)) * (W - LABEL - 10);
@@ -368,12 +370,14 @@ function runPage(runId) {
         ['status', badge(r.status)],
         ['workflow', r.workflow],
         ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
-        ['created', `${time(r.createdAt)} (${age(r.createdAt)})`],
+        // null: a creation time the store holds but cannot be read (the unreadable fact names it)
+        ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
         ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
         ['input', h('span', { class: 'mono' }, json(r.input, 0))],
         ...(r.status === 'completed' ? [['output', h('span', { class: 'mono' }, json(r.output, 0))]] : []),
         ...(r.error ? [['error', errText(r.error)]] : []),
+        ...(r.corrupt ? [['unreadable', h('span', { class: 'corrupt' }, errText(r.corrupt))]] : []),
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = isFinal(r.status);
@@ -407,6 +411,8 @@ function runPage(runId) {
       h('h2', {}, `Outstanding items (${v.outstanding.length})`),
       table(['Item', 'Node', 'Status', 'Attempt', 'Worker', 'Due'], v.outstanding.map((o) => [h('span', { class: 'mono' }, o.itemId), o.node, o.corrupt ? h('span', { class: 'corrupt', title: o.corrupt }, `${o.status} (corrupt)`) : o.status, String(o.attempt), o.workerId ?? '-', time(o.due)]), 'Nothing outstanding.'),
       ...(v.outstanding.some((o) => o.corrupt) ? [h('p', { class: 'corrupt' }, 'Corrupt items: their stored JSON cannot be read; the worker that claims one fails it (a dead letter) and the run. ', v.outstanding.filter((o) => o.corrupt).map((o) => `${o.itemId}: ${o.corrupt}`).join('; '))] : []),
+      // errors, dead letters or a step history whose stored records cannot be read: shown empty, with why
+      ...v.unreadable.map((u) => h('p', { class: 'corrupt', 'data-unreadable': u.slice(0, u.indexOf(':')) }, `Unreadable ${u}`)),
       h('h2', {}, `Errors (${v.errors.length})`),
       table(['At', 'Item', 'Node', 'Attempt', 'Kind', 'Error'], v.errors.map((e) => [time(e.at), h('span', { class: 'mono' }, e.itemId), e.node, String(e.attempt), e.kind, errText(e.error)]), 'No errors.'),
       h('h2', {}, `Dead letters (${v.deadLetters.length})`),

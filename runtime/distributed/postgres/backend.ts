@@ -20,6 +20,7 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
+import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
   assertNewRun,
@@ -70,7 +71,7 @@ import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
-import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
@@ -343,21 +344,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   }
 
   private recordOf(row: RunRow): RunRecord {
-    return {
-      runId: row.run_id,
-      workflow: row.workflow,
-      fingerprint: row.fingerprint,
-      status: runStatusOf(row.status, row.run_id),
-      input: parseStoredJson(row.input, 'run input'),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      finishedAt: opt(row.finished_at),
-      deadline: opt(row.deadline),
-      output: row.output === null ? undefined : parseStoredJson(row.output, 'run output'),
-      error: row.error === null ? undefined : parseStoredJson<SerializedError>(row.error, 'run error'),
-      dropped: row.dropped.map((d) => ({ id: d.id, node: d.node, reason: d.reason })),
-      ...(row.traceparent ? { traceparent: row.traceparent } : {}),
-    };
+    const { run_id: runId, workflow, fingerprint, traceparent, status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
+    return decodeRunRecord({ runId, workflow, fingerprint, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(row: ItemRow): WorkItemState {
@@ -899,6 +887,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
           dropped: r.dropped ?? [],
           contextVersion: r.contextVersion!,
           ...(r.next ? { next: leaseOfRow(r.next) } : {}),
+          ...(r.createdAt !== undefined ? { finished: runEndOf(runId, r.createdAt, r.finishedAt, r.error) } : {}),
         };
       default:
         throw replyError({ code: 'unexpected', what: 'commit', reply: r });
@@ -939,6 +928,10 @@ interface RawCommitResult {
   dropped?: DroppedItem[];
   contextVersion?: number;
   next?: LeaseRow;
+  /** A commit that finished its run: the run's creation and end times and its error (JSON text). */
+  createdAt?: number;
+  finishedAt?: number;
+  error?: string | null;
 }
 
 /** A leased item as claim.sql returns it, and as commit_steps answers a handed-off successor (sql/functions/commit_steps.sql). */

@@ -34,6 +34,7 @@ import {
   serializeError,
   type SerializedError,
 } from '../../core/errors.js';
+import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
   assertNewRun,
@@ -85,7 +86,7 @@ import {
 import { Coalescer, type Settled } from '../coalesce.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
-import { checkMigrationReply, replyError, runStatusOf, type MigrationReply } from '../replies.js';
+import { checkMigrationReply, replyError, runEndOf, runStatusOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../signal-plan.js';
@@ -362,21 +363,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
     const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
-    return {
-      runId,
-      workflow: workflow!,
-      fingerprint: fingerprint!,
-      status: runStatusOf(status, runId),
-      input: parseStoredJson(input!, 'run input'),
-      createdAt: Number(createdAt),
-      updatedAt: Number(updatedAt),
-      finishedAt: optNumber(finishedAt),
-      deadline: optNumber(deadline),
-      output: output === null ? undefined : parseStoredJson(output, 'run output'),
-      error: error === null ? undefined : parseStoredJson<SerializedError>(error, 'run error'),
-      dropped: dropped === null ? [] : parseStoredJson<DroppedItem[]>(dropped, 'dropped items'),
-      ...(traceparent === null || traceparent === undefined ? {} : { traceparent }),
-    };
+    return decodeRunRecord({ runId, workflow: workflow!, fingerprint: fingerprint!, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
@@ -929,6 +916,17 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       // an applied commit (layout in lua/commit-2.lua)
       const lines = reply.split('\n');
       if (lines[0] === 'handoff') return handoffResultOf(commit, lines, handoffJson);
+      if (lines[0] === 'finished') {
+        return {
+          status: 'applied',
+          runStatus: lines[1] as RunStatus,
+          enqueued: [],
+          joined: [],
+          dropped: lines[3] === '[]' ? [] : parseStoredJson<DroppedItem[]>(lines[3]!, 'dropped items'),
+          contextVersion: Number(lines[2]),
+          finished: runEndOf(runId, lines[4], lines[5], lines.slice(6).join('\n')),
+        };
+      }
       if (lines[0] !== 'applied') throw replyError({ code: 'unexpected', what: 'commit', reply: lines[0] });
       const gap = lines.indexOf('', 4);
       return {

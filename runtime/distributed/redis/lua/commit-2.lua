@@ -52,6 +52,9 @@
     "applied\nrunStatus\ncontextVersion\ndropped JSON\nid..."
                                                  applied; the enqueued ids, then, when settlement items were
                                                  enqueued, an empty line and their JSON, one per line
+    "finished\nrunStatus\ncontextVersion\ndropped JSON\ncreatedAt\nfinishedAt\nerror JSON or ''"
+                                                 applied, and the commit finished the run (nothing enqueued): the
+                                                 run's creation and end times and its error, for its span
     "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\ntraceparent\nworkflow"
                                                  applied, the one successor leased to handoffWorker ("<worker>#h<seq>@<now>",
                                                  first delivery, never on the ready list or the ring); workflow last
@@ -124,6 +127,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
 
   local enqueued, joined = {}, {}
   local dropped = '[]'
+  -- the error of the run this commit fails (terminal: none)
+  local runError = ''
   -- retries and failures (rare) read the whole state; a completed item keeps all but its lease and time
   local st
   if kind == 'retry' or kind == 'failed' then
@@ -157,7 +162,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         .. ',"item":' .. (deadItem ~= '' and deadItem or st.json) .. '}')
     end
     dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
-    status = 'failed'
+    status, runError = 'failed', errorJson
   else
     redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
     local worker, attempt, node = string.match(rest, DONE_PATTERN)
@@ -249,7 +254,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         fields[#fields + 1] = 'n'
         fields[#fields + 1] = nText
         dropped = finishRun(K, prefix, runOf(runId, meta, 0), 'failed', 'failed', now, nowText, noTerminal, '', '', retainMs, fields)
-        status = 'failed'
+        status, runError = 'failed', noTerminal
       else
         if #enqueued ~= 1 then
           fields[#fields + 1] = 'outstanding'
@@ -267,6 +272,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         end
       end
     end
+  end
+  if isFinal(status) then
+    return 'finished\n' .. status .. '\n' .. version .. '\n' .. dropped .. '\n' .. meta[6] .. '\n' .. nowText .. '\n' .. runError
   end
   local reply = 'applied\n' .. status .. '\n' .. version .. '\n' .. dropped
   if #enqueued == 1 then

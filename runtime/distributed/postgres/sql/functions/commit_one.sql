@@ -16,6 +16,7 @@
 --   {status: 'run_finished', runStatus}                  the run is final: nothing applied
 --   {status: 'lease_lost'}                               not this token's live lease
 --   {status: 'applied', runStatus, enqueued: [id], joined: [settlement item JSON text], dropped, contextVersion, events}
+--     and, when the commit finished the run, createdAt, finishedAt and error (JSON text | null): the run's life, for its span
 -- Join settlement: an arrival is parked under (group, index); the one that completes its group enqueues the group's
 --   settlement item "<group>:join": {"id":..,"node":..,"settle":[the parked arrivals' JSON in index order]} (node: the
 --   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
@@ -34,6 +35,8 @@ DECLARE
   v_type text := c->>'type';
   v_now bigint := now_ms();
   v_status text;
+  v_created bigint;
+  v_error text;
   v_version integer;
   v_counters jsonb;
   v_item_status text;
@@ -59,7 +62,7 @@ DECLARE
   v_payload text;
   v_taken text;
 BEGIN
-  SELECT r.status, r.version, r.counters INTO v_status, v_version, v_counters FROM runs r WHERE r.run_id = v_run FOR UPDATE;
+  SELECT r.status, r.version, r.counters, r.created_at INTO v_status, v_version, v_counters, v_created FROM runs r WHERE r.run_id = v_run FOR UPDATE;
   IF NOT FOUND THEN
     RETURN '{"status":"not_found"}'::jsonb;
   END IF;
@@ -123,6 +126,7 @@ BEGIN
     UPDATE runs SET failed = failed + 1, dead_lettered = dead_lettered + v_dead::integer, counters = v_counters WHERE run_id = v_run;
     v_dropped := finish_run(v_run, 'failed', 'failed', c->>'error', NULL, NULL, v_now);
     v_status := 'failed';
+    v_error := c->>'error';
     v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'error', v_dropped);
 
   ELSE
@@ -206,11 +210,17 @@ BEGIN
       IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
         v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
         v_status := 'failed';
+        v_error := c->>'noTerminal';
         v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'noTerminal', v_dropped);
       END IF;
     END IF;
   END IF;
 
+  IF v_status IN ('completed', 'failed') THEN
+    RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
+      'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version, 'events', to_jsonb(v_events),
+      'createdAt', v_created, 'finishedAt', v_now, 'error', v_error);
+  END IF;
   RETURN jsonb_build_object('status', 'applied', 'runStatus', v_status,
     'enqueued', v_enqueued, 'joined', v_joined, 'dropped', v_dropped, 'contextVersion', v_version, 'events', to_jsonb(v_events));
 END $$;

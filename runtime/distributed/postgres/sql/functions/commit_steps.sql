@@ -1,7 +1,8 @@
 -- commit_steps: many independent step commits in one transaction and one round trip.
 -- Parameters: cs jsonb array of commit_one payloads.
--- Returns: a jsonb array with each commit's answer (as commit_one's) at the same index. Each commit is applied as
---   commit_one would, in array order; 'invalid' and 'not_found' change nothing and do not affect the others.
+-- Returns: a jsonb array with each commit's answer (as commit_one's, a finished run's createdAt, finishedAt and error
+--   included) at the same index. Each commit is applied as commit_one would, in array order; 'invalid' and
+--   'not_found' change nothing and do not affect the others.
 -- Fast path (one statement for the whole batch): the commits that are the only one of their run in the batch, of a
 --   running or paused run, with no counters, and either 'terminal' or 'continue' without arrivals, parked items or a
 --   fallback's error: their live leases
@@ -199,12 +200,13 @@ BEGIN
             output = coalesce(o.output, ru.output), dropped = o.dropped, dropped_count = ru.dropped_count + jsonb_array_length(o.dropped)
           FROM outcome o
           WHERE ru.run_id = o.run_id
-          RETURNING ru.run_id
+          RETURNING ru.run_id, ru.created_at
         )
-        SELECT o.o, o.v, o.dropped, o.run_id, o.output FROM outcome o JOIN finished f ON f.run_id = o.run_id
+        SELECT o.o, o.v, o.dropped, o.run_id, o.output, f.created_at FROM outcome o JOIN finished f ON f.run_id = o.run_id
       LOOP
         v_res[v_rec.o] := jsonb_build_object('status', 'applied', 'runStatus', 'completed',
-          'enqueued', '[]'::jsonb, 'joined', '[]'::jsonb, 'dropped', v_rec.dropped, 'contextVersion', v_rec.v);
+          'enqueued', '[]'::jsonb, 'joined', '[]'::jsonb, 'dropped', v_rec.dropped, 'contextVersion', v_rec.v,
+          'createdAt', v_rec.created_at, 'finishedAt', v_now, 'error', NULL);
         v_ev_runs := v_ev_runs || v_rec.run_id;
         v_events := v_events || final_event(v_rec.run_id, 'completed', v_now, v_rec.output, NULL, v_rec.dropped);
       END LOOP;
@@ -223,7 +225,9 @@ BEGIN
       IF v_new[i] = 0 THEN
         IF NOT EXISTS (SELECT 1 FROM items it WHERE it.run_id = v_runs[i] AND it.due_at IS NOT NULL) THEN
           v_res[v_orders[i]] := jsonb_set(jsonb_set(v_res[v_orders[i]], '{dropped}',
-            finish_run(v_runs[i], 'failed', 'failed', cs->(v_orders[i] - 1)->>'noTerminal', NULL, NULL, v_now)), '{runStatus}', '"failed"');
+            finish_run(v_runs[i], 'failed', 'failed', cs->(v_orders[i] - 1)->>'noTerminal', NULL, NULL, v_now)), '{runStatus}', '"failed"')
+            || jsonb_build_object('createdAt', (SELECT ru.created_at FROM runs ru WHERE ru.run_id = v_runs[i]), 'finishedAt', v_now,
+              'error', cs->(v_orders[i] - 1)->>'noTerminal');
           v_ev_runs := v_ev_runs || v_runs[i];
           v_events := v_events || final_event(v_runs[i], 'failed', v_now, NULL, cs->(v_orders[i] - 1)->>'noTerminal', v_res[v_orders[i]]->'dropped');
         END IF;
