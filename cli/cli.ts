@@ -88,6 +88,14 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // A reader that stops early (`floxide runs watch | head`) closes the pipe: stop quietly, as `cat` does, instead of
+  // dying on an unhandled EPIPE with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(0);
+    });
+  }
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -37,6 +37,17 @@ export interface RunDetails {
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
+  /**
+   * The parts of the run whose stored records cannot be read (a corrupt error record, dead letter or step history
+   * entry), each shown empty in its place with this error: the rest of the run is still read.
+   */
+  readonly unreadable: readonly UnreadablePart[];
+}
+
+/** A part of a run's details that cannot be read, and why. */
+export interface UnreadablePart {
+  readonly part: 'errors' | 'dead letters' | 'step history';
+  readonly error: CorruptStateError;
 }
 
 /**
@@ -52,17 +63,28 @@ export function runData(run: RunRecord): Omit<RunRecord, 'corrupt' | 'createdAt'
 /** The context as read: its snapshot, or the error of a corrupt stored context. */
 type ContextRead = { readonly snapshot?: ContextSnapshot; readonly error?: CorruptStateError };
 
+/** What `read` resolves to, or its `CorruptStateError` as a value; other errors are thrown. */
+export async function orCorrupt<T>(read: Promise<T>): Promise<T | CorruptStateError> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof CorruptStateError) return err;
+    throw err;
+  }
+}
+
 /**
- * Reads one run's details. Throws `RunNotFoundError` for an unknown run. A context that cannot be read (corrupt stored
- * data) is `contextError`, not a failure: the run, its history and items are still read.
+ * Reads one run's details. Throws `RunNotFoundError` for an unknown run. Corrupt stored data fails no read: a record
+ * whose fields cannot be read is `run.corrupt`, a context that cannot be read is `contextError`, errors, dead letters
+ * or a step history that cannot be read are empty and in `unreadable`.
  */
 export async function readRunDetails(backend: RunsStore, runId: string): Promise<RunDetails> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
   const [metrics, errors, deadLetters, context, workers, history] = await Promise.all([
     backend.metrics(runId),
-    backend.errors(runId),
-    backend.deadLetters(runId),
+    orCorrupt(backend.errors(runId)),
+    orCorrupt(backend.deadLetters(runId)),
     backend.readContext(runId).then(
       (snapshot): ContextRead => ({ snapshot }),
       (err: unknown): ContextRead => {
@@ -71,12 +93,28 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
       },
     ),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
-    supportsObservation(backend) ? backend.stepHistory(runId) : Promise.resolve(undefined),
+    supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId)) : Promise.resolve(undefined),
   ]);
+  const unreadable: UnreadablePart[] = [];
+  const readable = <T>(part: UnreadablePart['part'], value: T | CorruptStateError, none: T): T => {
+    if (!(value instanceof CorruptStateError)) return value;
+    unreadable.push({ part, error: value });
+    return none;
+  };
   const holders = workers
     .map((worker) => ({ worker, items: worker.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
     .filter((h) => h.items.length > 0);
-  return { run, metrics, errors, deadLetters, context: context.snapshot, ...(context.error ? { contextError: context.error } : {}), history, holders };
+  return {
+    run,
+    metrics,
+    errors: readable('errors', errors, []),
+    deadLetters: readable('dead letters', deadLetters, []),
+    context: context.snapshot,
+    ...(context.error ? { contextError: context.error } : {}),
+    history: readable('step history', history, []),
+    holders,
+    unreadable,
+  };
 }
 
 /**

@@ -147,7 +147,35 @@ async function check(generated: string, opts: EnsureOptions): Promise<Freshness>
   return { ok: true, built: result.modules.written.length > 0 };
 }
 
-/** Source text of a module that throws `StaleGeneratedModuleError(message)` when imported (`errorsUrl`: floxide's errors module). */
-export function throwingModule(errorsUrl: string, message: string): string {
-  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\nthrow new StaleGeneratedModuleError(${JSON.stringify(message)});\n`;
+/**
+ * Source text of a module that throws `StaleGeneratedModuleError(message)` when imported (`errorsUrl`: floxide's errors
+ * module). It exports `names` (what the importer imports by name, see {@link importedNames}): Node links a module's
+ * named imports before it runs anything, so without them the import would fail first, with a SyntaxError that the
+ * module "does not provide an export named" the workflow's definition.
+ */
+export function throwingModule(errorsUrl: string, message: string, names: readonly string[] = []): string {
+  const named = names.filter((n) => n !== 'default');
+  const exports = [named.length > 0 ? `export let ${named.join(', ')};\n` : '', names.includes('default') ? 'export default undefined;\n' : ''].join('');
+  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\n${exports}throw new StaleGeneratedModuleError(${JSON.stringify(message)});\n`;
+}
+
+/**
+ * The names a module's source text imports (or re-exports) by name from `specifier`, `default` for a default import;
+ * type-only imports left out. A light reading of static `import`/`export ... from` declarations, enough to let a
+ * stand-in module link.
+ */
+export function importedNames(text: string, specifier: string): string[] {
+  const names = new Set<string>();
+  const quoted = specifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const declaration = new RegExp(`\\b(import|export)\\s+(?!type\\s*[{\\w*])((?:(?!\\b(?:import|export)\\b)[^;'"])*?)\\s*from\\s*(['"])${quoted}\\3`, 'g');
+  for (const [, keyword, clause] of text.matchAll(declaration)) {
+    const braces = /\{([^}]*)\}/.exec(clause!);
+    const head = clause!.replace(/\{[^}]*\}/, '').replace(/,/g, ' ').trim();
+    if (keyword === 'import' && /^[A-Za-z_$][\w$]*$/.test(head)) names.add('default');
+    for (const part of braces?.[1]?.split(',') ?? []) {
+      const name = part.trim().split(/\s+as\s+/)[0]!.trim();
+      if (name && !name.startsWith('type ')) names.add(name);
+    }
+  }
+  return [...names].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n)).sort();
 }

@@ -12,7 +12,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
@@ -91,19 +91,16 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
 
 /**
  * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
- * read: fields of its record, else (an open run) one of its outstanding items.
+ * read: fields of its record, else (an open run, which a worker or a resume will read) one of its outstanding items,
+ * else its context.
  */
 async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
-  const marked = r.corrupt ? { corrupt: r.corrupt } : {};
-  if (isFinalRunStatus(r.status) || r.corrupt) return { waits: [], ...marked };
-  try {
-    const pending = await b.pendingWork(r.runId);
-    const corrupt = pending.find((p) => p.corrupt)?.corrupt;
-    return { waits: waitsOf(pending), ...(corrupt ? { corrupt } : {}) };
-  } catch (err) {
-    if (err instanceof CorruptStateError) return { waits: [], corrupt: err };
-    throw err;
-  }
+  if (r.corrupt) return { waits: [], corrupt: r.corrupt };
+  if (isFinalRunStatus(r.status)) return { waits: [] };
+  const [pending, context] = await Promise.all([orCorrupt(b.pendingWork(r.runId)), orCorrupt(b.readContext(r.runId))]);
+  const items = pending instanceof CorruptStateError ? [] : pending;
+  const corrupt = pending instanceof CorruptStateError ? pending : (items.find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
+  return { waits: waitsOf(items), ...(corrupt ? { corrupt } : {}) };
 }
 
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
@@ -231,7 +228,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
         const holding = holders.map((h) => h.worker);
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
@@ -242,13 +239,15 @@ const runsCommand: CommandFactory = (io: CliIo) => {
             : { contextVersion: context!.version, ...(flags.context ? { context: { initial: context!.initial, deltas: context!.deltas } } : {}) };
           // a corrupt item's error as data (name, message, code), like the run's and the history's errors
           const items = pending.map((p) => (p.corrupt ? { ...p, corrupt: serializeError(p.corrupt) } : p));
-          io.stdout.write(`${valueText({ run: runData(run), metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx }, 2)}\n`);
+          const parts = unreadable.length > 0 ? { unreadable: unreadable.map((u) => ({ part: u.part, error: serializeError(u.error) })) } : {};
+          io.stdout.write(`${valueText({ run: runData(run), metrics, history, pending: items, waits, signals, errors, deadLetters, workers: holding, ...ctx, ...parts }, 2)}\n`);
           return;
         }
         io.stdout.write(runLines(run));
         if (waits.length > 0) io.stdout.write(`waiting   ${waits.map((w) => `${w.node}: ${waitText(w, time)}`).join('; ')}\n`);
         if (!context) io.stdout.write(`context   unreadable: ${contextError!.name}: ${contextError!.message}\n`);
         else io.stdout.write(`context   version ${context.version} (${context.deltas.length} deltas)\n`);
+        for (const u of unreadable) io.stdout.write(`${u.part} unreadable: ${u.error.name}: ${u.error.message}\n`);
         if (flags.context && context) {
           io.stdout.write(`\ncontext\n  initial  ${valueText(context.initial)}\n`);
           for (const d of context.deltas) io.stdout.write(`  v${d.version} (item ${d.itemId})  ${valueText(d.delta)}\n`);

@@ -140,8 +140,10 @@ function mergeGitignore(abs: string): InitFileResult {
     return { file: '.gitignore', action: 'created' };
   }
   const text = readFileSync(abs, 'utf8');
-  const have = new Set(text.split(/\r?\n/).map((l) => l.trim()));
-  const missing = wanted.split('\n').filter((l) => l.trim() !== '' && !have.has(l.trim()));
+  // `node_modules` and `node_modules/` ignore the same folder: either form counts.
+  const pattern = (line: string) => line.trim().replace(/\/$/, '');
+  const have = new Set(text.split(/\r?\n/).map(pattern));
+  const missing = wanted.split('\n').filter((l) => l.trim() !== '' && !have.has(pattern(l)));
   if (missing.length === 0) return { file: '.gitignore', action: 'unchanged' };
   writeFile(abs, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`);
   return { file: '.gitignore', action: 'updated', detail: `added ${missing.filter((l) => !l.startsWith('#')).join(', ') || 'the note on generated modules'}` };

@@ -2,6 +2,8 @@
  * {@link openRunsStore}: the {@link RunsStore} of a `--store` URL: `redis://`, `postgres://` (the distributed backend
  * itself, `connectBackend`) or `sqlite:<file>` (a checkpoint file through `SqliteRunsStore`). Drivers load lazily.
  */
+import { InvalidArgumentError } from '../../runtime/core/errors.js';
+import { connectBackend, DISTRIBUTED_SCHEMES, redactUrl } from '../../runtime/distributed/connect.js';
 import type { RunsStore } from './runs-store.js';
 
 /**
@@ -10,9 +12,18 @@ import type { RunsStore } from './runs-store.js';
  */
 export async function openRunsStore(url: string): Promise<RunsStore> {
   if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file === '') throw new InvalidArgumentError('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
     const { SqliteRunsStore } = await import('./sqlite-runs.js');
-    return SqliteRunsStore.open(url.slice('sqlite:'.length));
+    return SqliteRunsStore.open(file);
   }
-  const { connectBackend } = await import('../../runtime/distributed/connect.js');
+  // Here a SQLite file is a store too: the messages of connectBackend (distributed stores only) would not say so.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    throw new InvalidArgumentError(`invalid store URL ${JSON.stringify(redactUrl(url))}: expected sqlite:<file> (a checkpoint file, e.g. sqlite:${url}), redis://host:port or postgres://user@host:port/db`);
+  }
+  if (!DISTRIBUTED_SCHEMES.includes(scheme)) {
+    throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://`);
+  }
   return connectBackend(url);
 }

@@ -158,6 +158,8 @@ export interface RunView {
   readonly context: { readonly initial: unknown; readonly version: number; readonly deltas: readonly ContextDeltaRecord[] } | undefined;
   /** `CorruptStateError: <reason>` when the stored context or a delta cannot be read. */
   readonly contextError: string | undefined;
+  /** `<part>: CorruptStateError: <reason>` for errors, dead letters or a step history that cannot be read (shown empty). */
+  readonly unreadable: readonly string[];
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
@@ -171,7 +173,7 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
-  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
+  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
   // Only a run with unclaimed (pending, parked) items reads them: their signal names, and which are corrupt.
   const pending = states.some((s) => s.status === 'pending' || s.status === 'parked') ? await backend.pendingWork(runId) : [];
   const corrupt = new Map(pending.filter((p) => p.corrupt).map((p) => [p.item.id, errorLine(p.corrupt)]));
@@ -197,6 +199,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
     contextError: errorLine(contextError),
+    unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),
     pausable: isDistributed(backend),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };

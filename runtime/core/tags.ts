@@ -43,13 +43,19 @@ export function isPlainObject(v: object): boolean {
 export function needsTags(v: unknown, depth = 0): boolean {
   if (typeof v !== 'object' || v === null) return typeof v === 'bigint';
   if (depth > 200) return true;
+  // leaves (strings, numbers, booleans, null: most values) are decided here, without a call each
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (needsTags(v[i], depth + 1)) return true;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i] as unknown;
+      if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : typeof x === 'bigint') return true;
+    }
     return false;
   }
   if (!isPlainObject(v)) return true;
   for (const k in v) {
-    if (isTagName(k) || needsTags((v as Record<string, unknown>)[k], depth + 1)) return true;
+    if (isTagName(k)) return true;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : typeof x === 'bigint') return true;
   }
   return false;
 }

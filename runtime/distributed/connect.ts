@@ -17,6 +17,9 @@ export interface ConnectOptions {
   readonly schema?: string;
 }
 
+/** The URL schemes {@link connectBackend} opens. */
+export const DISTRIBUTED_SCHEMES: readonly string[] = ['redis', 'rediss', 'postgres', 'postgresql'];
+
 /** The URL with its password hidden, for messages. */
 export function redactUrl(url: string): string {
   try {
@@ -82,6 +85,9 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
     if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError) throw err;
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  if (scheme === 'sqlite') {
+    throw new InvalidArgumentError(`${redactUrl(url)} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
   }
   throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use redis://, rediss://, postgres:// or postgresql://`);
 }

@@ -21,6 +21,7 @@ import { noTerminalError } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
 import { ParkedItems, earliestWakeUp, isParked, type Mailbox } from './parked.js';
+import { ItemQueue } from './queue.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { StepTracing } from './tracing.js';
 import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
@@ -455,7 +456,8 @@ function failureInfo(node: string, err: unknown, attempts: number): FailureInfo 
   return typeof code === 'string' ? { node, name: e.name, message: e.message, code, attempts } : { node, name: e.name, message: e.message, attempts };
 }
 
-function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, delta: ContextDelta | undefined, childId: ChildIdFn): StepOutcome {
+/** Routes a node's answer that neither parks nor fails: `next`, `nextAll` or `hold`. */
+function route(node: CompiledNode, item: EngineItem, t: Extract<Dispatched, { type: 'next' | 'nextAll' | 'hold' }>, delta: ContextDelta | undefined, childId: ChildIdFn): StepOutcome {
   if (t.type === 'hold') return held(item, delta);
   if (node.terminal) {
     if (t.type === 'next') return { type: 'terminal', output: t.value, items: EMPTY_ITEMS, arrivals: EMPTY_ARRIVALS, delta };
@@ -469,7 +471,7 @@ function route(node: CompiledNode, item: EngineItem, t: Transition<unknown>, del
       return { type: 'continue', items: [{ node: targets[0].name, id: childId(item, 0), input: t.value }], arrivals: EMPTY_ARRIVALS, delta };
     }
   }
-  const values = t.type === 'next' ? [t.value] : (t as { values: readonly unknown[] }).values;
+  const values = t.type === 'next' ? [t.value] : t.values;
   const targetsOf = node.arms ? (v: unknown) => armOf(node, v) : () => node.successors;
   const { items, arrivals } = produce(item, values, targetsOf, childId, undefined);
   return { type: 'continue', items, arrivals, delta };
@@ -614,8 +616,7 @@ interface NestedRun {
  * node runs again (and this loop continues from the state) when the signal or the wake-up time comes.
  */
 async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: Mailbox | undefined, nested: NestedRun | undefined): Promise<RunResult | NestedState> {
-  const queue: (EngineItem | undefined)[] = [];
-  let head = 0;
+  const queue = new ItemQueue();
   let counter = 0;
   let steps = 0;
   const childId: ChildIdFn = () => String(++counter);
@@ -641,7 +642,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
-        const idle = head >= queue.length;
+        const idle = queue.empty;
         if (nested !== undefined) {
           // A nested run releases nothing while it runs: with nothing left to run it parks in its outer item (even
           // what is due already: the outer item is then due too), so the same steps are committed however long its
@@ -651,17 +652,12 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
           const due = parked.due(idle, scope.clock, scope.abort, mailbox, undefined);
           if (due !== undefined) {
             for (const it of await due) queue.push(it);
-            if (head >= queue.length) continue;
+            if (queue.empty) continue;
           }
         }
       }
-      if (head >= queue.length) break;
-      const item = queue[head]!;
-      queue[head++] = undefined;
-      if (head >= 4096 && head * 2 >= queue.length) {
-        queue.splice(0, head);
-        head = 0;
-      }
+      if (queue.empty) break;
+      const item = queue.shift();
       const step = stepCore(scope, item, context, frame, 1, true, childId);
       const out = isThenable(step) ? await step : step;
       // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
@@ -680,7 +676,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
           }
         }
       } else if (out.type === 'terminal') {
-        const dropped = (queue.slice(head) as EngineItem[]).concat(parked?.waits ?? [], out.items);
+        const dropped = queue.rest().concat(parked?.waits ?? [], out.items);
         if (onEvent) onEvent(completedEvent(scope.runId, scope.clock.now(), out.output, dropped));
         return { runId: scope.runId, output: out.output, dropped, pendingArrivals: book.pending, steps, context };
       } else if (out.type === 'failed') {

@@ -16,6 +16,7 @@ import {
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
+import { ItemQueue } from '../engine/queue.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { notifyArrival, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
@@ -396,14 +397,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     let counter = cp.run.counter;
     let seq = cp.run.steps;
     const childId: ChildIdFn = () => String(++counter);
-    const queue: (EngineItem | undefined)[] = [];
+    const queue = new ItemQueue();
     const parked = new ParkedItems();
     const enqueue = (it: EngineItem) => {
       if (!isParked(it)) queue.push(it);
       else parked.add(it);
     };
     for (const it of cp.items) enqueue(it);
-    let head = 0;
     // A run continued here (not created by this call) gets a span in the trace stored with it.
     span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, { traceparent: cp.run.traceparent });
     const onEvent = observed(span, options?.onEvent);
@@ -420,14 +420,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const pollMs = options?.signalPollMs ?? 1_000;
     try {
       for (;;) {
-        const due = parked.size > 0 ? parked.due(head >= queue.length, clock, scope.abort, mailbox, pollMs) : undefined;
+        const due = parked.size > 0 ? parked.due(queue.empty, clock, scope.abort, mailbox, pollMs) : undefined;
         if (due !== undefined) {
           for (const it of await due) queue.push(it);
-          if (head >= queue.length) continue;
+          if (queue.empty) continue;
         }
-        if (head >= queue.length) break;
-        const item = queue[head]!;
-        queue[head++] = undefined;
+        if (queue.empty) break;
+        const item = queue.shift();
         scope.retried = undefined;
         const out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);

@@ -87,7 +87,7 @@ describe('floxide init', () => {
     dirs.push(dir);
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'mine', type: 'module', scripts: { build: 'my-build' }, dependencies: { tsx: '^4.0.0' } }, null, 2));
     writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "strict": true } }\n');
-    writeFileSync(path.join(dir, '.gitignore'), 'node_modules/\n.env\n');
+    writeFileSync(path.join(dir, '.gitignore'), 'node_modules\n.env\n');
     const r = await init([], dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('skipped     tsconfig.json: exists and differs; left as it is (--force replaces it)');
@@ -97,7 +97,9 @@ describe('floxide init', () => {
     expect(pkg.name).toBe('mine');
     expect(pkg.scripts).toMatchObject({ build: 'my-build', prebuild: 'floxide build', test: 'tsc --noEmit && vitest run' });
     expect(pkg.dependencies).toEqual({ tsx: '^4.0.0', floxide: '^0.1.0' });
-    expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).toMatch(/^node_modules\/\n\.env\ndist\/\n# The generated/);
+    // `node_modules` already ignores node_modules/: only dist/ and the note are added.
+    expect(r.stdout).toContain('updated     .gitignore: added dist/\n');
+    expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).toMatch(/^node_modules\n\.env\ndist\/\n# The generated/);
 
     const forced = await init(['--force'], dir);
     expect(forced.code).toBe(0);

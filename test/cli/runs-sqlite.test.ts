@@ -3,9 +3,11 @@
  * checkpointed runs (a retried run that completed, a run that failed and left a dead letter, a run waiting for
  * signals), read and driven in-process through runCli (the same code path as the binary).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
@@ -183,6 +185,31 @@ describe('floxide runs --store sqlite:<file>', () => {
     expect(schedules.code).toBe(2);
     expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
   });
+
+  it('stops quietly, exit 0, when its reader has closed the pipe (`floxide runs list | head`)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', 'runs', 'list', '--store', store], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('a store that is not one of its URLs is bad usage naming sqlite:<file> among the forms; a worker says a file has no workers', async () => {
+    const bare = await cli('runs', 'list', '--store', 'runs.db');
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain('invalid store URL "runs.db": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db');
+    const empty = await cli('runs', 'list', '--store', 'sqlite:');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toContain('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
+    const other = await cli('ui', '--store', 'ftp://nowhere', '--port', '0');
+    expect(other.code).toBe(2);
+    expect(other.err).toContain('unsupported store URL scheme "ftp:" in ftp://nowhere/: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://');
+    const worker = await cli('worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store);
+    expect(worker.code).toBe(2);
+    expect(worker.err).toContain(`${store} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
+  });
 });
 
 describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', () => {
@@ -191,7 +218,7 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
 
   beforeAll(() => plantCorruptSqliteRuns(badFile));
 
-  it('list lists every run, each marked with what of it cannot be read: fields of its row, an outstanding item', async () => {
+  it('list lists every run, each marked with what of it cannot be read: fields of its row, an outstanding item, an open run\'s context', async () => {
     const json = await cli('runs', 'list', '--store', bad, '--json');
     expect(json.err).toBe('');
     expect(json.code).toBe(0);
@@ -202,6 +229,8 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
       // items that cannot be read at all (a step's enqueued items), a corrupt start item
       'bad-items': 'run bad-items step 1 items: malformed JSON (Unexpected end of JSON input)',
       'bad-start': 'run bad-start: a stored work item: malformed JSON (Unexpected end of JSON input): "{\\"node\\":"',
+      // an open run's context (bad-delta, failed, is final: nothing will read its context again)
+      'bad-context': 'run bad-context context: malformed JSON (Unexpected end of JSON input)',
       // fields of the run row: each named, the rest of the row read
       'bad-record': 'run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"',
       'bad-status': 'run bad-status has an unknown status "zombie"',
@@ -215,6 +244,7 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
     expect(table.code, table.err).toBe(0);
     expect(table.out).toMatch(/bad-delta\s+LoopWorkflow\s+\S+\s+failed\s+\S+ \S+\s+\S+ \S+\s+Error: step 2 broke/);
     expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-start: a stored work item/);
+    expect(table.out).toMatch(/bad-context\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-context context: malformed JSON/);
     expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
     expect(table.out).toMatch(/bad-record\s+LoopWorkflow\s+\S+\s+running\s+\?\s+-\s+corrupt: run bad-record input: malformed JSON/);
     expect(table.out).toMatch(/bad-status\s+LoopWorkflow\s+\S+\s+zombie\s+.*corrupt: run bad-status has an unknown status "zombie"/);

@@ -8,7 +8,7 @@ import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
-import { postgresTamper, redisTamper } from '../distributed/tamper.js';
+import { postgresRecordTamper, postgresTamper, redisRecordTamper, redisTamper, type RecordTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
 import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
@@ -274,6 +274,60 @@ describe('floxide runs list and show: runs whose stored record has corrupt field
   });
 });
 
+/** Runs `fn` on a Redis backend with a key prefix of its own (and its store URL), deleting its keys after. */
+async function withOwnRedis(name: string, fn: (b: RedisBackend, url: string) => Promise<void>): Promise<void> {
+  const own = uniquePrefix(name);
+  const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
+  try {
+    await fn(b, `${REDIS_URL}?prefix=${encodeURIComponent(own)}`);
+  } finally {
+    const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+    const keys = await client.keys(`${own}*`);
+    if (keys.length > 0) await client.del(keys);
+    await b.close();
+  }
+}
+
+describe('floxide runs show: a run whose error records or step history are corrupt', () => {
+  /** A run with one committed step and one error record, both corrupted: show shows the run with those parts empty and marked, exit 0. */
+  async function showCorruptRecords(b: DistributedBackend, url: string, tamper: RecordTamper): Promise<void> {
+    const runId = `cli-records-${b.kind}`;
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, b, runId);
+    await wf.stepDistributed(b, 'w-records');
+    await b.recordError(runId, { itemId: '0', node: 'a', attempt: 1, error: { name: 'Boom', message: 'boom' } });
+    await tamper(b, runId, 'errors', '{"name":');
+    await tamper(b, runId, 'steps', '{"node":');
+    const json = await cli('runs', 'show', runId, '--store', url, '--json');
+    expect(json.code, json.err).toBe(0);
+    const shown = JSON.parse(json.out) as { run: { runId: string }; errors: unknown[]; history: unknown[]; pending: unknown[]; unreadable: Array<{ part: string; error: { name: string; message: string } }> };
+    expect(shown.run.runId).toBe(runId);
+    expect(shown.errors).toEqual([]);
+    expect(shown.history).toEqual([]);
+    expect(shown.pending).toHaveLength(1);
+    expect(shown.unreadable.map((u) => [u.part, u.error.name])).toEqual([
+      ['errors', 'CorruptStateError'],
+      ['step history', 'CorruptStateError'],
+    ]);
+    for (const u of shown.unreadable) expect(u.error.message).toContain('malformed JSON');
+    const text = await cli('runs', 'show', runId, '--store', url);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/\nerrors unreadable: CorruptStateError: .*malformed JSON/);
+    expect(text.out).toMatch(/\nstep history unreadable: CorruptStateError: .*malformed JSON/);
+    expect(text.out).toMatch(/outstanding items \(1\)/);
+  }
+
+  it('on Redis', async () => {
+    // a key prefix of its own: the step taken here serves only this run
+    await withOwnRedis('cli-records', (b, url) => showCorruptRecords(b, url, redisRecordTamper));
+  });
+
+  it('on Postgres', async () => {
+    const pgBackend = await pgs.open();
+    await showCorruptRecords(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`, postgresRecordTamper);
+  });
+});
+
 describe('floxide runs show: a run whose stored context or a delta is corrupt', () => {
   /**
    * Two runs of three committed steps each; one's initial context, the other's delta 2 corrupted: show reads each
@@ -311,20 +365,17 @@ describe('floxide runs show: a run whose stored context or a delta is corrupt', 
         expect(text.out).toMatch(/outstanding items \(1\)/);
       }
     }
+    // the list marks both open runs with their context's error
+    const list = await cli('runs', 'list', '--store', url, '--json');
+    expect(list.code, list.err).toBe(0);
+    const marks = Object.fromEntries((JSON.parse(list.out) as Array<{ runId: string; corrupt?: { message: string } }>).map((r) => [r.runId, r.corrupt?.message]));
+    expect(marks[ctxRun]).toContain('malformed JSON (Unexpected end of JSON input)');
+    expect(marks[deltaRun]).toContain(`context delta 2 (item ${JSON.stringify(committer)}): malformed JSON`);
   }
 
   it('on Redis', async () => {
     // a key prefix of its own: the steps taken here serve only these two runs
-    const own = uniquePrefix('cli-ctx');
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
-    try {
-      await showCorruptContext(b, `${REDIS_URL}?prefix=${encodeURIComponent(own)}`, redisTamper);
-    } finally {
-      const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
-      const keys = await client.keys(`${own}*`);
-      if (keys.length > 0) await client.del(keys);
-      await b.close();
-    }
+    await withOwnRedis('cli-ctx', (b, url) => showCorruptContext(b, url, redisTamper));
   });
 
   it('on Postgres', async () => {

@@ -24,7 +24,7 @@ import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxid
 import { DeployFlow as DeployFlowV3 } from '../fixtures/distributed/deploy-v3.js';
 import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
 import { deployRecord, deployRecordV3 } from './deploy-record.js';
-import { openTestBackend, REAL_BACKENDS } from './helpers.js';
+import { openTestBackend, REAL_BACKENDS, until } from './helpers.js';
 
 const BOUND_MS = 30_000;
 
@@ -72,8 +72,8 @@ describe.each(backends)('a version-1 worker runs a node while its run moves, on 
   }
 
   /** A started worker of `wf`; `leases` collects what it was leased (claims and hand-offs). */
-  function worker(b: DistributedBackend, wf: { def: any; instance: object }, id: string, leases: LeasedItem[]): Worker {
-    const w = new Worker(b, wf.def, wf.instance, { workerId: id, concurrency: 2, idleMinMs: 1, idleMaxMs: 20, leaseMs: 5_000, heartbeatMs: 500, callbacks: { onStarted: (l: LeasedItem) => void leases.push(l) } });
+  function worker(b: DistributedBackend, wf: { def: any; instance: object }, id: string, leases: LeasedItem[], leaseMs = 5_000): Worker {
+    const w = new Worker(b, wf.def, wf.instance, { workerId: id, concurrency: 2, idleMinMs: 1, idleMaxMs: 20, leaseMs, heartbeatMs: Math.floor(leaseMs / 5), callbacks: { onStarted: (l: LeasedItem) => void leases.push(l) } });
     workers.push(w);
     void w.start();
     return w;
@@ -86,7 +86,7 @@ describe.each(backends)('a version-1 worker runs a node while its run moves, on 
     expect(new Set(ids).size).toBe(ids.length);
   }
 
-  it('a safe move (version 3 accepts version 1) keeps the lease: the old commit applies, its successor runs on version 3', async () => {
+  it('a safe move (version 3 accepts version 1) keeps the lease, extended past its first expiry: the old commit applies, its successor runs on version 3', async () => {
     const b = await open();
     const log: DeployLog = [];
     const flow1 = new DeployFlowV1(log);
@@ -96,7 +96,8 @@ describe.each(backends)('a version-1 worker runs a node while its run moves, on 
     const v3 = bindWorkflow(V3Def, new DeployFlowV3(log));
     const old: LeasedItem[] = [];
     const fresh: LeasedItem[] = [];
-    worker(b, v1, 'old-1', old);
+    // a short lease: the node outlives it, so the old worker's heartbeats must keep extending it after the move
+    worker(b, v1, 'old-1', old, 1_000);
     const runId = await new Orchestrator(b, v1).startRun(undefined, '21', { runId: 'mv-safe' });
     await gated.entered;
     const leased = (await b.itemStates(runId)).find((s) => s.status === 'in_progress');
@@ -105,9 +106,13 @@ describe.each(backends)('a version-1 worker runs a node while its run moves, on 
     const plan = await migrateRun(migratableBackend(b), runId, { record: deployRecordV3 });
     expect([plan.from, plan.to]).toEqual([V1Def.fingerprint, V3Def.fingerprint]);
     expect((await b.getRun(runId))!.fingerprint).toBe(V3Def.fingerprint);
-    expect(await b.itemState(runId, leased!.itemId)).toMatchObject({ status: 'in_progress', workerId: 'old-1' });
+    const held = await b.itemState(runId, leased!.itemId);
+    expect(held).toMatchObject({ status: 'in_progress', workerId: 'old-1' });
 
     worker(b, v3, 'new-1', fresh);
+    // the version-3 worker is claiming; the old worker's lease is extended past the expiry it had when the run moved
+    await until(async () => ((await b.itemState(runId, leased!.itemId))!.leaseExpiresAt ?? 0) > held!.leaseExpiresAt! + 1_000, BOUND_MS, 'the moved lease to be extended');
+    expect(await b.itemState(runId, leased!.itemId)).toMatchObject({ status: 'in_progress', workerId: 'old-1', attempt: 1 });
     gated.release();
     const rec = await new Orchestrator(b, v3).waitForCompletion(runId, { timeoutMs: BOUND_MS });
     expect(rec.output).toBe('v3:42#');

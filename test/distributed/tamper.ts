@@ -10,6 +10,7 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
 import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
 import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import type { StoreTamper } from './conformance.js';
 import { PG_URL, REDIS_URL } from './helpers.js';
 
@@ -59,6 +60,17 @@ export const redisTamper: StoreTamper = {
   // the run hash's fields are named as the record's (RUN_FIELDS in redis/backend.ts)
   runField: (b, runId, field, text) => withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}`, field, text))),
 };
+
+/** Replaces the stored JSON of the first of a run's error records (`errors`) or step history entries (`steps`). */
+export type RecordTamper = (b: DistributedBackend, runId: string, part: 'errors' | 'steps', text: string) => Promise<void>;
+
+// the run's lists beside its hash (redis/backend.ts keys: run:{id}:errors, run:{id}:steps)
+export const redisRecordTamper: RecordTamper = (b, runId, part, text) =>
+  withRedis(async (c) => void (await c.lSet(`${(b as RedisBackend).keyPrefix}run:{${runId}}:${part}`, 0, text)));
+
+// the error text of the run's first error record, or of its first step history row (a step that failed)
+export const postgresRecordTamper: RecordTamper = (b, runId, part, text) =>
+  pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".${part} SET error = $2 WHERE run_id = $1 AND seq = (SELECT min(seq) FROM "${(b as PostgresBackend).schema}".${part} WHERE run_id = $1)`, [runId, text]);
 
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptStateError, InvalidArgumentError } from '../../runtime/core/errors.js';
 import { canonicalJson, safeJsonParse, toJson } from '../../runtime/core/json.js';
+import { needsTags } from '../../runtime/core/tags.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every level, honours toJSON, omits undefined properties', () => {
@@ -50,6 +51,17 @@ describe('values JSON cannot carry (runtime/core/tags.ts)', () => {
     expect(canonicalJson(value)).toBe(text);
     expect(JSON.parse(toJson(value, 'v'))).toEqual(JSON.parse(text));
     expect(canonicalJson(5n)).toBe('{"$bigint":"5"}');
+  });
+
+  it('toJson keeps the native encoder for plain data only: a tag anywhere, even a leaf of an array or a field, is found', () => {
+    // plain data (leaves of every kind, nulls, nested arrays and objects): JSON.stringify's text, key order kept
+    const plain = { b: [1, 'x', null, true, [{ c: null }]], a: { n: 0, s: '' } };
+    expect(needsTags(plain)).toBe(false);
+    expect(toJson(plain, 'v')).toBe(JSON.stringify(plain));
+    for (const v of [[1, 2n], { a: 1, b: 2n }, [[{ x: [new Date(0)] }]], { a: { b: new Set() } }, { $date: 'x' }, [{ a: 1, $set: [] }], 2n]) {
+      expect(needsTags(v), JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x))).toBe(true);
+      expect(toJson(v, 'v')).toBe(canonicalJson(v));
+    }
   });
 
   it('reads them back as what they were, at every depth', () => {

@@ -63,6 +63,20 @@ describe('floxide/register', () => {
     expect(existsSync(path.join(dir, 'flow.floxide.ts'))).toBe(false);
   });
 
+  it('a static named import of a module that cannot be built fails with that StaleGeneratedModuleError too, not a link error', () => {
+    const dir = makeProject('register', {
+      'nodes.ts': NODES,
+      'flow.ts': flow('shout'),
+      'main.ts': `import { bindWorkflow } from 'floxide';\nimport { Flow } from './flow.js';\nimport { FlowDef, type FlowInput } from './flow.floxide.js';\nconst input: FlowInput = '20';\nconsole.log(await bindWorkflow(FlowDef, new Flow()).run(undefined, input));\n`,
+    });
+    dirs.push(dir);
+    const r = run(dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('does not provide an export named');
+    expect(r.stderr).toContain('StaleGeneratedModuleError: floxide build of flow.ts failed, so flow.floxide.ts is missing:\n');
+    expect(r.stderr).toContain("flow.ts:6:9 - error FLX011: parse's output number is not assignable to shout's input string");
+  });
+
   it('with FLOXIDE_REGENERATE=0, a missing module is a StaleGeneratedModuleError naming its source', () => {
     const dir = project();
     const r = run(dir, { FLOXIDE_REGENERATE: '0' });

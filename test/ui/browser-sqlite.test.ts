@@ -18,6 +18,7 @@ import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { RetryWorkflow } from '../../examples/retry.js';
 import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { plantCorruptSqliteRuns } from '../distributed/tamper.js';
 import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
 
 describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
@@ -104,5 +105,45 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
     // The process running it stops at its next commit.
     gates.open('publish');
     expect(await running).toBeInstanceOf(RunStateError);
+  });
+});
+
+describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium: runs with corrupt stored data', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'floxide-ui-sqlite-corrupt-'));
+  const file = join(dir, 'corrupt.db');
+  let runs: RunsStore;
+  let ui: UiInChromium;
+
+  beforeAll(async () => {
+    await plantCorruptSqliteRuns(file);
+    runs = await openRunsStore(`sqlite:${file}`);
+    ui = await openUiInChromium(runs);
+  });
+
+  afterAll(async () => {
+    await ui?.close();
+    await runs?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the list marks only the rows whose record cannot be read; the run page shows the record with the mark', async () => {
+    const { page } = ui;
+    await page.goto(ui.url('/'));
+    const row = page.locator('tr[data-run="bad-record"]');
+    await row.waitFor();
+    expect(await page.locator('tr[data-run]').count()).toBe(7);
+    expect(await page.locator('tr[data-run] .corrupt').evaluateAll((marks) => marks.map((m) => m.closest('tr')!.getAttribute('data-run')).sort())).toEqual(['bad-error', 'bad-record', 'bad-status']);
+    const cells = await row.locator('td').allTextContents();
+    // status, the age of a creation time that cannot be read, the mark
+    expect(cells[3]).toBe('running');
+    expect(cells[4]).toBe('?');
+    expect(cells[6]).toBe('unreadable: CorruptStateError: run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"');
+    expect(await page.locator('tr[data-run="bad-delta"] td').nth(6).textContent()).toBe('Error: step 2 broke');
+    await page.goto(ui.url('/runs/bad-record'));
+    const mark = page.locator('dd[data-fact="unreadable"]');
+    await mark.waitFor();
+    expect(await mark.textContent()).toContain('CorruptStateError: run bad-record input: malformed JSON');
+    expect(await page.locator('dd[data-fact="input"]').textContent()).toBe('-');
+    expect(await page.locator('dd[data-fact="created"]').textContent()).toBe('?');
   });
 });

@@ -15,7 +15,7 @@ import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
-import { plantCorruptSqliteRuns, redisTamper } from '../distributed/tamper.js';
+import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
 
 interface Answer {
@@ -325,6 +325,12 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       expect(view.contextError).toBe(`CorruptStateError: context delta 2 (item ${JSON.stringify(committer)}): malformed JSON (Unexpected end of JSON input)`);
       expect(view.history).toHaveLength(3);
       expect(view.outstanding).toHaveLength(1);
+      // a step history entry that cannot be read: the history is shown empty, with why
+      await redisRecordTamper(backend, 'ui-delta', 'steps', '{"node":');
+      const unreadable = JSON.parse((await call(`${server.url}api/runs/ui-delta`)).body) as { history: unknown[]; unreadable: string[]; outstanding: unknown[] };
+      expect(unreadable.history).toEqual([]);
+      expect(unreadable.unreadable).toEqual([expect.stringMatching(/^step history: CorruptStateError: .*malformed JSON/)]);
+      expect(unreadable.outstanding).toHaveLength(1);
     } finally {
       await server.close();
       const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;

@@ -2,10 +2,12 @@
  * The module hooks of `floxide/register` (they run on Node's hooks thread). `resolve` catches specifiers of
  * generated modules, brings the module up to date ({@link ensureGenerated}), and when it cannot, resolves to a
  * `data:` module that throws a `StaleGeneratedModuleError` on the importing thread, so the error is floxide's own
- * class (the same module instance as the application's `floxide` import) with the build's diagnostics.
+ * class (the same module instance as the application's `floxide` import) with the build's diagnostics. That module
+ * exports the names its importer imports from it, so the importer links and the error is the one it sees.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ensureGenerated, GENERATED_SPECIFIER, throwingModule } from '../regenerate.js';
+import { ensureGenerated, GENERATED_SPECIFIER, importedNames, throwingModule } from '../regenerate.js';
 
 interface ResolveContext {
   parentURL?: string;
@@ -30,7 +32,8 @@ export async function resolve(specifier: string, context: ResolveContext, nextRe
   const generated = fileURLToPath(new URL(bare, context.parentURL));
   const fresh = await ensureGenerated(generated, { regenerate });
   if (!fresh.ok) {
-    return { url: `data:text/javascript,${encodeURIComponent(throwingModule(ERRORS_URL, fresh.message))}`, format: 'module', shortCircuit: true };
+    const module = throwingModule(ERRORS_URL, fresh.message, importedNames(readFileSync(fileURLToPath(context.parentURL), 'utf8'), bare));
+    return { url: `data:text/javascript,${encodeURIComponent(module)}`, format: 'module', shortCircuit: true };
   }
   return nextResolve(specifier, context);
 }

@@ -370,7 +370,8 @@ function runPage(runId) {
         ['status', badge(r.status)],
         ['workflow', r.workflow],
         ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
-        ['created', `${time(r.createdAt)} (${age(r.createdAt)})`],
+        // null: a creation time the store holds but cannot be read (the unreadable fact names it)
+        ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
         ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
         ['input', h('span', { class: 'mono' }, json(r.input, 0))],
@@ -410,6 +411,8 @@ function runPage(runId) {
       h('h2', {}, `Outstanding items (${v.outstanding.length})`),
       table(['Item', 'Node', 'Status', 'Attempt', 'Worker', 'Due'], v.outstanding.map((o) => [h('span', { class: 'mono' }, o.itemId), o.node, o.corrupt ? h('span', { class: 'corrupt', title: o.corrupt }, `${o.status} (corrupt)`) : o.status, String(o.attempt), o.workerId ?? '-', time(o.due)]), 'Nothing outstanding.'),
       ...(v.outstanding.some((o) => o.corrupt) ? [h('p', { class: 'corrupt' }, 'Corrupt items: their stored JSON cannot be read; the worker that claims one fails it (a dead letter) and the run. ', v.outstanding.filter((o) => o.corrupt).map((o) => `${o.itemId}: ${o.corrupt}`).join('; '))] : []),
+      // errors, dead letters or a step history whose stored records cannot be read: shown empty, with why
+      ...v.unreadable.map((u) => h('p', { class: 'corrupt', 'data-unreadable': u.slice(0, u.indexOf(':')) }, `Unreadable ${u}`)),
       h('h2', {}, `Errors (${v.errors.length})`),
       table(['At', 'Item', 'Node', 'Attempt', 'Kind', 'Error'], v.errors.map((e) => [time(e.at), h('span', { class: 'mono' }, e.itemId), e.node, String(e.attempt), e.kind, errText(e.error)]), 'No errors.'),
       h('h2', {}, `Dead letters (${v.deadLetters.length})`),

@@ -1,0 +1,43 @@
+/**
+ * The packages the code of the README and docs/ imports are ones the reader was told to install: by the document's
+ * own `npm install` lines, or by the README's "Getting started in your own project" (the dev tools and drivers every
+ * project has). A snippet that imports a package nobody installs works only when another package happens to hoist it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readmePackages, repo } from '../package/install.js';
+
+const docs = ['README.md', ...readdirSync(path.join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** The package of an import specifier (`@scope/name/sub` -> `@scope/name`), or undefined for a relative or built-in one. */
+function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith('.') || specifier.startsWith('node:') || builtinModules.includes(specifier)) return undefined;
+  return specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+}
+
+/** The packages the document's `npm install` commands name (versions and flags left out). */
+function installedBy(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const [, args] of text.matchAll(/npm install([^\n`#&]*)/g)) {
+    for (const word of args!.trim().split(/\s+/)) if (word && !word.startsWith('-')) names.add(word.replace(/(.)@[\^~\d].*$/, '$1'));
+  }
+  return names;
+}
+
+describe('the packages imported by the code of the docs', () => {
+  const everyProject = new Set(['floxide', ...readmePackages()]);
+  it.each(docs)('%s: installed by it or by the README', (doc) => {
+    const text = readFileSync(path.join(repo, doc), 'utf8');
+    const told = new Set([...everyProject, ...installedBy(text)]);
+    const imported = new Set<string>();
+    for (const [, code] of text.matchAll(/```(?:ts|js|typescript|javascript)\n([\s\S]*?)```/g)) {
+      for (const [, specifier] of code!.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const pkg = packageOf(specifier!);
+        if (pkg) imported.add(pkg);
+      }
+    }
+    expect([...imported].filter((p) => !told.has(p)), `imported by ${doc} but never installed`).toEqual([]);
+  });
+});
