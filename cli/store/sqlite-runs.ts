@@ -38,7 +38,6 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
-import type { CheckpointRun } from '../../runtime/stores/contract.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';

@@ -243,7 +243,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, options.port ?? 0)));
     server.listen(options.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
@@ -261,4 +261,17 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A failure to listen, in words: what is wrong with the address and which option changes it. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why =
+    err.code === 'EADDRINUSE'
+      ? 'the port is in use (by another floxide ui?): choose another with --port, or --port 0 for a free one'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges): choose another with --port'
+        : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND'
+          ? `this machine has no address ${host}: use --host 127.0.0.1, or --host 0.0.0.0 for every interface`
+          : err.message;
+  return new Error(`cannot listen on ${host}:${port}: ${why}`, { cause: err });
 }

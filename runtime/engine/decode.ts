@@ -142,16 +142,6 @@ export function decodeStoredRun<S extends string, D = { readonly id: string; rea
   const updatedAt = read(() => requiredTime('update time', f.updatedAt), NaN);
   const finishedAt = read(() => time('finish time', f.finishedAt), undefined);
   const deadline = read(() => time('deadline', f.deadline), undefined);
-  return {
-    status,
-    input,
-    output,
-    error,
-    dropped,
-    createdAt,
-    updatedAt,
-    finishedAt,
-    deadline,
-    ...(problems.length > 0 ? { corrupt: new CorruptStateError(problems.join('; ')) } : {}),
-  };
+  const decoded = { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline };
+  return problems.length === 0 ? decoded : { ...decoded, corrupt: new CorruptStateError(problems.join('; ')) };
 }

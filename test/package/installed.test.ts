@@ -118,7 +118,7 @@ describe('the installed package', () => {
     expect(existsSync(path.join(project, 'node_modules/@types/better-sqlite3'))).toBe(false);
   });
 
-  it("type-checks with the README's tsconfig (declarations of every entry point included), compiles, then runs with node, also on Redis and Postgres", () => {
+  it("type-checks with the README's tsconfig (declarations of every entry point included), compiles, then runs with node, also on Redis and Postgres", { timeout: 240_000 }, () => {
     const tsconfig = JSON.parse(readFileSync(path.join(project, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
     expect(tsconfig.compilerOptions.skipLibCheck).toBeUndefined();
     const tsc = sh(bin('tsc'), ['-p', 'tsconfig.json', '--listFiles']);

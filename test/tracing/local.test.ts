@@ -33,6 +33,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const steps = (spans: SpanRecord[]) => spans.filter((s) => s.name.startsWith('floxide.step '));
 const runs = (spans: SpanRecord[]) => spans.filter((s) => s.name.startsWith('floxide.run '));
 
+/**
+ * Starts ProbeOuter distributed as run `runId` on `backend` and steps it (one worker, `stepDistributed`) until it
+ * completes, traced into `t` (the probes' own spans too); answers the completing step's result.
+ */
+async function stepProbeOuter(t: ReturnType<typeof memoryTracing>, backend: MemoryBackend, runId: string): Promise<unknown> {
+  const tracing = { tracerProvider: t.provider };
+  Probe.tracer = t.provider.getTracer('user');
+  Probe.seen.length = 0;
+  const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+  await wf.startDistributed(undefined, 0, backend, runId, { tracing });
+  let done: unknown;
+  for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
+  return done;
+}
+
 describe('tracing a local run', () => {
   it('gives one trace: a run span and a span per step, children of it, with their attributes', async () => {
     const t = memoryTracing();
@@ -211,17 +226,10 @@ describe('tracing a distributed run in process (memory backend)', () => {
 
   it('without a context manager: node code sees no span, the attempts are made at their end with their start time, a nested run still hangs under its attempt', async () => {
     const t = memoryTracing();
-    const tracing = { tracerProvider: t.provider };
-    Probe.tracer = t.provider.getTracer('user');
-    Probe.seen.length = 0;
     const backend = new MemoryBackend();
     try {
-      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
-      await wf.startDistributed(undefined, 0, backend, 'flat', { tracing });
       const before = Date.now();
-      let done: unknown;
-      for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
-      expect(done).toEqual({ runId: 'flat', output: 4 });
+      expect(await stepProbeOuter(t, backend, 'flat')).toEqual({ runId: 'flat', output: 4 });
       const spans = t.spans();
       const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
       const outer = steps(spans).filter((x) => x.attributes['floxide.run.id'] === 'flat');
@@ -369,16 +377,9 @@ describe('node code and nested workflows in the trace', () => {
 
   it('distributed run: the same under the worker attempt of the nested step', async () => {
     const t = memoryTracing();
-    const tracing = { tracerProvider: t.provider };
-    Probe.tracer = t.provider.getTracer('user');
-    Probe.seen.length = 0;
     const backend = new MemoryBackend();
     try {
-      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
-      await wf.startDistributed(undefined, 0, backend, 'nest-dist', { tracing });
-      let done: unknown;
-      for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
-      expect(done).toEqual({ runId: 'nest-dist', output: 4 });
+      expect(await stepProbeOuter(t, backend, 'nest-dist')).toEqual({ runId: 'nest-dist', output: 4 });
       await until(() => t.spans().some((x) => x.name === 'floxide.run ProbeOuter'), 5_000, 'the run span');
       const spans = t.spans();
       const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;

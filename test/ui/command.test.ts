@@ -2,6 +2,7 @@
  * `floxide ui` through runCli (the binary's code path) against a real Redis: the URL on the first line, a graceful
  * stop, and the exit codes of bad usage and an unreachable store.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
 import { REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
@@ -40,5 +41,18 @@ describe('floxide ui', () => {
     t = io();
     expect(await runCli(['ui', '--store', 'redis://127.0.0.1:1', '--port', '0'], t.io)).toBe(1);
     expect(t.o.err).toContain('cannot reach the store');
+  });
+
+  it('says which port is taken and how to choose another (exit 1)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const t = io();
+      expect(await runCli(['ui', '--store', `${REDIS_URL}?prefix=${encodeURIComponent(uniquePrefix('cli-ui'))}`, '--port', String(port)], t.io)).toBe(1);
+      expect(t.o.err).toBe(`floxide ui: cannot listen on 127.0.0.1:${port}: the port is in use (by another floxide ui?): choose another with --port, or --port 0 for a free one\n`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
