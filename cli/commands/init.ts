@@ -6,6 +6,7 @@ const EXAMPLES = `
 What it writes (an existing file is never overwritten silently):
   package.json      "type": "module", the scripts (prebuild: floxide build, build, start, dev, test) and the
                     dependencies; an existing one only gets what it lacks, and its own values win
+                    (npm init's placeholders, "type": "commonjs" and the failing test script, are replaced)
   tsconfig.json     legacy decorators, NodeNext, and the floxide/ts-plugin for editors
   vitest.config.ts  the floxide/vite plugin (builds stale generated modules before tests import them)
   src/hello.ts      an example workflow, with src/hello.test.ts and src/main.ts
@@ -18,7 +19,8 @@ Examples:
   $ floxide init --name @acme/flows package name of a new package.json
   $ floxide init --force            also replace existing files that differ (package.json and .gitignore are still merged)
 
-Exit codes: 0 done, 1 some existing files differ and were left as they were (listed), 2 bad usage or internal error.
+Exit codes: 0 done, 1 some existing files differ and were left as they were, or package.json keeps a "type"
+            other than "module" (listed), 2 bad usage or internal error.
 `;
 
 const initCommand: CommandFactory = (io: CliIo) =>
@@ -33,7 +35,7 @@ const initCommand: CommandFactory = (io: CliIo) =>
       const { initProject, formatInitResult } = await import('../init/scaffold.js');
       const result = initProject({ dir: path.resolve(io.cwd, dir), name: flags.name, force: flags.force });
       io.stdout.write(formatInitResult(result, io.cwd));
-      io.exitCode = result.skipped > 0 ? 1 : 0;
+      io.exitCode = result.skipped > 0 || result.blockers.length > 0 ? 1 : 0;
     });
 
 export default initCommand;

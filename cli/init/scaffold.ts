@@ -32,6 +32,23 @@ export interface InitResult {
   files: InitFileResult[];
   /** Existing files that differ and were left alone (exit code 1 unless `force`). */
   skipped: number;
+  /** What the user must change before `npm start` can work (exit code 1): an existing package kept `"type": "commonjs"`. */
+  blockers: string[];
+}
+
+/** The test script `npm init` writes: a placeholder that fails, which `floxide init` replaces. */
+const NPM_INIT_TEST = 'echo "Error: no test specified" && exit 1';
+
+/** A package.json as `npm init` left it: no dependencies, and no script but the placeholder test. */
+function fromNpmInit(pkg: Record<string, unknown>): boolean {
+  const scripts = (pkg.scripts ?? {}) as Record<string, string>;
+  const keys = Object.keys(scripts);
+  return (
+    pkg.dependencies === undefined &&
+    pkg.devDependencies === undefined &&
+    pkg.peerDependencies === undefined &&
+    (keys.length === 0 || (keys.length === 1 && scripts.test === NPM_INIT_TEST))
+  );
 }
 
 /** The versions a new project depends on: this package's, and the toolchain it is tested with. */
@@ -91,7 +108,7 @@ function writeFile(abs: string, text: string): void {
 }
 
 /** Adds what a package.json lacks; its own values win and are reported. */
-function mergePackageJson(abs: string, name: string, version: string): InitFileResult {
+function mergePackageJson(abs: string, name: string, version: string, blockers: string[]): InitFileResult {
   const wanted = {
     type: 'module',
     scripts: SCRIPTS,
@@ -114,7 +131,18 @@ function mergePackageJson(abs: string, name: string, version: string): InitFileR
   if (pkg.type === undefined) {
     pkg.type = 'module';
     added.push('"type": "module"');
-  } else if (pkg.type !== 'module') kept.push(`"type": ${JSON.stringify(pkg.type)} (floxide and its generated modules are ES modules: it needs "module")`);
+  } else if (pkg.type === 'commonjs' && fromNpmInit(pkg)) {
+    // npm 11's `npm init` writes "type": "commonjs" by default: a package with nothing in it yet can switch.
+    pkg.type = 'module';
+    added.push('"type": "module" (instead of npm init\'s "commonjs")');
+  } else if (pkg.type !== 'module') {
+    kept.push(`"type": ${JSON.stringify(pkg.type)}`);
+    blockers.push(
+      `package.json has "type": ${JSON.stringify(pkg.type)}, which floxide init left as it was: floxide and the modules it generates are ES modules, so set "type": "module" (or rename src/*.ts to .mts) before npm start.`,
+    );
+  }
+  const placeholderTest = (pkg.scripts as Record<string, string> | undefined)?.test === NPM_INIT_TEST;
+  if (placeholderTest) delete (pkg.scripts as Record<string, string>).test;
   for (const key of ['scripts', 'dependencies', 'devDependencies'] as const) {
     const want = wanted[key] as Record<string, string>;
     const have = (pkg[key] ?? {}) as Record<string, string>;
@@ -122,7 +150,7 @@ function mergePackageJson(abs: string, name: string, version: string): InitFileR
     for (const [k, v] of Object.entries(want)) {
       if (have[k] === undefined && other[k] === undefined) {
         have[k] = v;
-        added.push(`${key}.${k}`);
+        added.push(key === 'scripts' && k === 'test' && placeholderTest ? 'scripts.test (instead of npm init\'s placeholder)' : `${key}.${k}`);
       } else if ((have[k] ?? other[k]) !== v) kept.push(`${key}.${k} (${JSON.stringify(have[k] ?? other[k])}; floxide init would use ${JSON.stringify(v)})`);
     }
     if (Object.keys(have).length > 0) pkg[key] = have;
@@ -154,7 +182,8 @@ export function initProject(opts: InitOptions): InitResult {
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
   const name = opts.name ?? packageName(dir);
-  const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, ownVersion()), mergeGitignore(path.join(dir, '.gitignore'))];
+  const blockers: string[] = [];
+  const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, ownVersion(), blockers), mergeGitignore(path.join(dir, '.gitignore'))];
   for (const [template, file] of FILES) {
     const abs = path.join(dir, file);
     const text = fillTemplate(readTemplate(`init/${template}`), template === 'README.md.txt' ? { name } : {});
@@ -170,16 +199,17 @@ export function initProject(opts: InitOptions): InitResult {
       files.push({ file, action: 'skipped', detail: 'exists and differs; left as it is (--force replaces it)' });
     }
   }
-  return { dir, files, skipped: files.filter((f) => f.action === 'skipped').length };
+  return { dir, files, skipped: files.filter((f) => f.action === 'skipped').length, blockers };
 }
 
 /** The report `floxide init` prints. */
 export function formatInitResult(result: InitResult, cwd: string): string {
   const where = path.relative(cwd, result.dir) || '.';
   const lines = result.files.map((f) => `  ${f.action.padEnd(11)} ${f.file}${f.detail ? `: ${f.detail}` : ''}`);
-  const next =
-    result.skipped > 0
-      ? `${result.skipped} existing file(s) were left as they were; compare them with what floxide init writes, or rerun with --force.`
-      : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  npm install && npm start\n  npm test`;
+  const todo = [
+    ...(result.skipped > 0 ? [`${result.skipped} existing file(s) were left as they were; compare them with what floxide init writes, or rerun with --force.`] : []),
+    ...result.blockers,
+  ];
+  const next = todo.length > 0 ? todo.join('\n') : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  npm install && npm start\n  npm test`;
   return `floxide init in ${where}:\n${lines.join('\n')}\n${next}\n`;
 }

@@ -107,6 +107,35 @@ describe('floxide init', () => {
     expect(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).toContain('"experimentalDecorators": true');
   });
 
+  it('replaces what `npm init -y` leaves ("type": "commonjs", the failing test script) in a package with nothing in it yet', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-npm-'));
+    dirs.push(dir);
+    // What npm 11's `npm init -y` writes.
+    const npmInit = { name: 'fresh', version: '1.0.0', description: '', main: 'index.js', scripts: { test: 'echo "Error: no test specified" && exit 1' }, keywords: [], author: '', license: 'ISC', type: 'commonjs' };
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(npmInit, null, 2));
+    const r = await init([], dir);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain(`added "type": "module" (instead of npm init's "commonjs"), scripts.prebuild`);
+    expect(r.stdout).toContain(`scripts.test (instead of npm init's placeholder)`);
+    expect(r.stdout).toContain('npm install && npm start');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name: string; type: string; scripts: Record<string, string> };
+    expect(pkg.name).toBe('fresh');
+    expect(pkg.type).toBe('module');
+    expect(pkg.scripts.test).toBe('tsc --noEmit && vitest run');
+  });
+
+  it('keeps "type": "commonjs" of a package that has code, and says (exit 1) that npm start needs "module"', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-cjs-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'old', type: 'commonjs', dependencies: { express: '^4.0.0' } }, null, 2));
+    const r = await init([], dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('kept yours: "type": "commonjs"');
+    expect(r.stdout).toContain('package.json has "type": "commonjs", which floxide init left as it was');
+    expect(r.stdout).not.toContain('npm install && npm start');
+    expect(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).type).toBe('commonjs');
+  });
+
   it('--help explains every option', async () => {
     const r = await init(['--help'], repo);
     expect(r.code).toBe(0);
