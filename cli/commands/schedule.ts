@@ -17,6 +17,9 @@ Examples:
   $ floxide schedule resume nightly-report --store redis://127.0.0.1:6379
   $ floxide schedule remove nightly-report --store redis://127.0.0.1:6379
 
+\`schedule add\` warns (exit code still 0) when no worker of the store has said it serves the workflow and no run
+of it exists: a misspelt --workflow would otherwise never start a run.
+
 Exit codes: 0 ok, 1 unknown schedule or unreachable store, 2 bad usage (an invalid cron expression, time zone,
 id or --input JSON).
 `;
@@ -58,6 +61,24 @@ function scheduleLines(s: ScheduleRecord): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+/**
+ * A warning when nothing in the store knows the schedule's workflow (no worker, alive or not, said it serves it, and
+ * no run of it exists): most likely a misspelt name, whose ticks no worker would ever take. The schedule is kept:
+ * its workers may simply not be deployed yet.
+ */
+async function unservedWorkflowWarning(b: DistributedBackend, rec: ScheduleRecord): Promise<string | undefined> {
+  const workers = await b.listWorkers();
+  const served = new Set(workers.flatMap((w) => (w.health.info?.workflow ? [w.health.info.workflow] : [])));
+  if (served.has(rec.workflow) || (await b.listRuns({ workflow: rec.workflow, limit: 1 })).length > 0) return undefined;
+  const known = [...served].sort();
+  return (
+    `no worker of this store has said it serves ${JSON.stringify(rec.workflow)}, and it holds no run of it` +
+    (known.length > 0 ? ` (workers serve: ${known.join(', ')})` : '') +
+    `; the schedule is saved, and its ticks start runs once a worker serving ${JSON.stringify(rec.workflow)} runs. ` +
+    `If the name is misspelt: floxide schedule remove ${rec.id} --store <url>`
+  );
 }
 
 function parseInt0(v: string, what: string): number {
@@ -135,6 +156,8 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
             ...(flags.paused ? { paused: true } : {}),
           });
           io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `${scheduleLines(rec)}next      ${await nextTick(rec)}\n`);
+          const unserved = await unservedWorkflowWarning(b, rec);
+          if (unserved) io.stderr.write(`floxide ${NAME}: warning: ${unserved}\n`);
         });
       },
     );

@@ -23,6 +23,8 @@ for (const name of REAL_BACKENDS) {
       opened.push(t);
       const store = t.storeUrl;
       const b = t.backend as DistributedBackend & ScheduleStore;
+      // A worker of ChainWorkflow has run against this store (its heartbeat says what it serves).
+      await b.heartbeat('chain-worker', { status: 'idle', current: [], processed: 0, errors: 0, info: { workflow: 'ChainWorkflow', versions: 'v1' } });
 
       const add = await cli('schedule', 'add', 'nightly', '--store', store, '--workflow', 'ChainWorkflow', '--cron', '0 3 * * *', '--timezone', 'Europe/Paris', '--input', '4', '--catch-up', 'all', '--catch-up-limit', '24');
       expect(add.err).toBe('');
@@ -59,6 +61,25 @@ for (const name of REAL_BACKENDS) {
       expect(again.err).toBe('floxide schedule: no schedule with id "nightly"\n');
       expect((await cli('schedule', 'pause', 'nightly', '--store', store)).code).toBe(1);
       expect((await cli('schedule', 'list', '--store', store)).out).toBe('no schedules\n');
+    });
+
+    it('add warns when no worker serves the workflow and no run of it exists (a misspelt --workflow), and keeps the schedule', async () => {
+      const t = await openTestBackend(name, 'clischedtypo');
+      opened.push(t);
+      const b = t.backend as DistributedBackend & ScheduleStore;
+      await b.heartbeat('chain-worker', { status: 'idle', current: [], processed: 0, errors: 0, info: { workflow: 'ChainWorkflow', versions: 'v1' } });
+      const typo = await cli('schedule', 'add', 'nightly', '--store', t.storeUrl, '--workflow', 'ChainWorkflw', '--cron', '0 3 * * *');
+      expect(typo.code).toBe(0);
+      expect(typo.err).toBe(
+        'floxide schedule: warning: no worker of this store has said it serves "ChainWorkflw", and it holds no run of it (workers serve: ChainWorkflow); ' +
+          'the schedule is saved, and its ticks start runs once a worker serving "ChainWorkflw" runs. If the name is misspelt: floxide schedule remove nightly --store <url>\n',
+      );
+      expect(await b.getSchedule('nightly')).toMatchObject({ workflow: 'ChainWorkflw' });
+      // A workflow with runs but no worker yet (its workers are being deployed) is no typo.
+      await new Orchestrator(t.backend, ChainWorkflowDef).startRun(new CountCtx(), 1, { runId: 'queued' });
+      await b.removeWorker('chain-worker');
+      const known = await cli('schedule', 'add', 'hourly', '--store', t.storeUrl, '--workflow', 'ChainWorkflow', '--cron', '0 * * * *');
+      expect(known.err).toBe('');
     });
 
     it('runs list --schedule and runs show name the schedule and tick of a scheduled run', async () => {
