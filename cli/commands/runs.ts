@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
-import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { isFinalEvent, type StepRecord, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
@@ -257,7 +257,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           io.stdout.write(
             formatTable(
               ['STARTED', 'MS', 'NODE', 'ITEM', 'ATTEMPT', 'WORKER', 'OUTCOME'],
-              history.map((h) => [time(h.startedAt), String(h.finishedAt - h.startedAt), h.node, h.itemId, String(h.attempt), h.workerId ?? '-', h.error ? `${h.outcome}: ${h.error.name}: ${short(h.error.message, 60)}` : h.outcome]),
+              history.map((h) => [time(h.startedAt), String(h.finishedAt - h.startedAt), h.node, h.itemId, String(h.attempt), h.workerId ?? '-', h.error ? `${stepOutcomeLabel(h)}: ${h.error.name}: ${short(h.error.message, 60)}` : h.outcome]),
             ),
           );
         }
@@ -437,6 +437,11 @@ const runsCommand: CommandFactory = (io: CliIo) => {
 
   return cmd;
 };
+
+/** A step's outcome as `runs show` prints it: a `continue` that carries an error is a failure its fallbacks took. */
+function stepOutcomeLabel(h: Pick<StepRecord, 'outcome' | 'error'>): string {
+  return h.outcome === 'continue' && h.error !== undefined ? 'fallback' : h.outcome;
+}
 
 /** One row of `floxide runs versions`. */
 export interface VersionRow {

@@ -41,6 +41,7 @@ async function expectFallbackError(runId: string, url: string, itemId: string): 
   expect(history.find((h) => h.itemId === itemId)).toMatchObject({ node: 'approval', outcome: 'continue', error: { name: 'InvalidSignalError' } });
   const text = await cli('runs', 'show', runId, '--store', url);
   expect(text.out).toMatch(new RegExp(`errors \\(1\\)\\n[^\\n]*\\n[^\\n]*${itemId} +approval +1 +fallback +InvalidSignalError: the payload of signal "approval" fails its check`));
+  expect(text.out).toMatch(new RegExp(`step history \\(\\d+\\)\\n(?:[^\\n]*\\n)*[^\\n]* approval +${itemId} +1 +[^ ]+ +fallback: InvalidSignalError: the payload`));
 }
 
 describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the wait checks the payload', (_name, openBackend) => {
