@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { ApprovalFlow, NestedNapFlow, ReviewFlow, SleepFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { NestedNapFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow } from '../fixtures/signals/flows.js';
+import { NestedNapFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef } from '../fixtures/signals/flows.floxide.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/signals/child.ts', import.meta.url));
@@ -40,7 +40,7 @@ describe('SIGKILL while parked, then resume (SQLite)', () => {
     const file = join(dir, 'approval.db');
     await runUntilParked(file, 'a-1', 'approval');
     const store = new SqliteCheckpointStore(file);
-    const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
     expect((await store.load('a-1'))?.items.map((it) => it.wait?.name)).toEqual(['approval']);
     expect(await wf.signal(store, 'a-1', 'approval', { approved: true, by: 'after the crash' }, { key: 'k' })).toBe('delivered');
     await expect(wf.resume(store, 'a-1')).resolves.toBe('approved by after the crash');
@@ -73,7 +73,7 @@ describe('SIGKILL while parked, then resume (SQLite)', () => {
     const file = join(dir, 'review.db');
     await runUntilParked(file, 'r-1', 'review');
     const store = new SqliteCheckpointStore(file);
-    const wf = bindWorkflow(ReviewFlowDef, new ReviewFlow());
+    const wf = bindWorkflow(SteadyReviewFlowDef, new SteadyReviewFlow());
     expect((await store.load('r-1'))?.items.map((it) => it.wait?.name)).toEqual(['review.approval']);
     expect(await wf.signal(store, 'r-1', 'review.approval', { approved: true, by: 'after the crash' }, { key: 'k' })).toBe('delivered');
     await expect(wf.resume(store, 'r-1')).resolves.toBe('report: approved by after the crash');
