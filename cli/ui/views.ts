@@ -2,7 +2,7 @@
  * What the dashboard's pages show, read from a store: one page of the runs list, and one run with its node states.
  * Plain JSON (the browser renders it with `textContent` only). No HTTP here: `server.ts` serves these.
  */
-import { InvalidArgumentError, RunNotFoundError, type SerializedError } from '../../runtime/core/errors.js';
+import { CorruptStateError, InvalidArgumentError, RunNotFoundError, type SerializedError } from '../../runtime/core/errors.js';
 import {
   assertRunStatus,
   cursorAfter,
@@ -88,19 +88,31 @@ function rowOf(r: RunRecord): RunRow {
 /**
  * One page of runs, newest first. Reads `limit + 1` runs through the store's keyset paging (an index read whatever
  * the page's depth) to know whether a next page exists.
+ *
+ * A run whose stored creation time cannot be read ({@link RunRecord.corrupt}: `createdAt` is NaN) cannot be a
+ * cursor: the page ends at the last run before it that can, and it opens the next page instead (the store lists it
+ * after that cursor). A page of such runs only is read further, up to {@link MAX_PAGE_SIZE}, until a run that can
+ * end it turns up, so that no older run becomes unreachable.
  */
 export async function runsPage(backend: RunsStore, query: RunsQuery): Promise<RunsPage> {
   const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
   if (query.status) assertRunStatus(query.status);
-  const runs = await backend.listRuns({
-    limit: limit + 1,
+  const filter = {
     ...(query.status ? { status: query.status as RunStatus } : {}),
     ...(query.workflow ? { workflow: query.workflow } : {}),
     ...(query.after ? { after: decodeCursor(query.after) } : {}),
-  });
-  const page = runs.slice(0, limit);
-  return { runs: page.map(rowOf), next: runs.length > limit ? encodeCursor(cursorAfter(page[page.length - 1]!)) : null };
+  };
+  for (let want = limit; ; want = Math.min(want * 4, MAX_PAGE_SIZE)) {
+    const runs = await backend.listRuns({ ...filter, limit: want + 1 });
+    if (runs.length <= want) return { runs: runs.map(rowOf), next: null };
+    let end = want;
+    while (end > 0 && !Number.isSafeInteger(runs[end - 1]!.createdAt)) end--;
+    if (end > 0) return { runs: runs.slice(0, end).map(rowOf), next: encodeCursor(cursorAfter(runs[end - 1]!)) };
+    if (want === MAX_PAGE_SIZE) {
+      throw new CorruptStateError(`the ${MAX_PAGE_SIZE + 1} runs listed after this point all have an unreadable creation time: no page cursor can follow them (see floxide runs list)`);
+    }
+  }
 }
 
 /** How many of a node's items are in each state, as the run page colours the graph. */

@@ -339,4 +339,36 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       await backend.close();
     }
   });
+
+  it('on Redis: runs whose creation time cannot be read page like the others (no cursor of NaN, every run reached once)', async () => {
+    const prefix = uniquePrefix('ui-corrupt-page');
+    const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
+    const server = await startUiServer({ backend });
+    try {
+      const flow = chain();
+      for (const id of ['p1', 'p2', 'p3', 'p4']) {
+        await flow.startDistributed(new CountCtx(), 1, backend, id);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      // newest first: p4, p3, p2, p1; p3 and p2 keep their place in the store's index, their records an unreadable time
+      for (const id of ['p3', 'p2']) await redisTamper.runField(backend, id, 'createdAt', '9000000000000000000');
+      const pages: string[][] = [];
+      let after: string | null = '';
+      while (after !== null && pages.length < 10) {
+        const answer = await call(`${server.url}api/runs?limit=2${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        expect(answer.status, answer.body).toBe(200);
+        const page = JSON.parse(answer.body) as { runs: Array<{ runId: string; corrupt?: string }>; next: string | null };
+        pages.push(page.runs.map((r) => `${r.runId}${r.corrupt ? '!' : ''}`));
+        after = page.next;
+      }
+      // the page that would end on p3 ends on p4; the next starts at p3 and, p3 and p2 being no cursor, reads on to p1
+      expect(pages).toEqual([['p4'], ['p3!', 'p2!', 'p1']]);
+    } finally {
+      await server.close();
+      const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+      const keys = await client.keys(`${prefix}*`);
+      if (keys.length > 0) await client.del(keys);
+      await backend.close();
+    }
+  });
 });
