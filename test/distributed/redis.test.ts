@@ -5,6 +5,11 @@ import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';
+import { isFinalRunStatus } from '../../runtime/distributed/contracts.js';
+import { Worker } from '../../runtime/distributed/worker.js';
+import { ChainWorkflow } from '../fixtures/distributed/flows.js';
+import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
+import { chain, CountCtx, until } from './helpers.js';
 import { redisTamper } from './tamper.js';
 
 const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -232,6 +237,41 @@ describe('redis backend specifics', () => {
       const outcome = { type: 'terminal' as const, output: 1, items: [], arrivals: [], delta: undefined };
       expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: `${lease!.leaseToken}\nx`, outcome })).toEqual({ status: 'lease_lost' });
       expect((await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: lease!.leaseToken, outcome })).status).toBe('applied');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it.each([
+    ['ready to be claimed', false],
+    ['leased when its worker died (an expired lease)', true],
+  ])('an item state that is not a packed state (a stray write), %s, fails its run with CorruptStateError; the worker serves the other runs', async (_case, leased) => {
+    const keyPrefix = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix });
+    try {
+      const wf = chain();
+      const ids = ['st-1', 'st-2', 'st-3'];
+      for (const id of ids) await wf.startDistributed(new CountCtx(), 1, b, id);
+      // a lease that expires at once: the claim's first phase finds the state broken when it would redeliver it
+      if (leased) expect((await b.claim('dead-worker', 3, 1)).map((l) => l.runId).sort()).toEqual(ids);
+      const c = await admin();
+      await c.hSet(`${keyPrefix}run:{st-2}:states`, '0', 'not a state\nat all');
+      await c.close();
+      if (leased) await sleep(5);
+      const worker = new Worker(b, ChainWorkflowDef, new ChainWorkflow(), { concurrency: 3, leaseMs: 10_000, idleMinMs: 2, idleMaxMs: 20, schedules: false });
+      await worker.start();
+      try {
+        await until(async () => (await Promise.all(ids.map((id) => b.getRun(id)))).every((r) => r !== undefined && isFinalRunStatus(r.status)), 10_000, 'every run final');
+      } finally {
+        await worker.stop(0);
+      }
+      for (const id of ['st-1', 'st-3']) expect(await b.getRun(id)).toMatchObject({ status: 'completed', output: 6 });
+      const run = (await b.getRun('st-2'))!;
+      expect(run).toMatchObject({ status: 'failed', error: { name: 'CorruptStateError' } });
+      expect(run.error!.message).toContain('run st-2 item "0"');
+      expect(run.error!.message).toContain('not a state at all');
+      expect(await b.deadLetters('st-2')).toHaveLength(1);
+      expect(await b.itemState('st-2', '0')).toMatchObject({ status: 'dead_lettered', node: '?' });
     } finally {
       await b.close();
     }

@@ -64,8 +64,14 @@ for _, d in ipairs(promote) do
   local runId, itemId = string.sub(d.member, 1, nl - 1), string.sub(d.member, nl + 1)
   local R = runKey(runId)
   local s = redis.call('HGET', R .. ':states', itemId)
-  if s then
-    local st = unpackState(s)
+  local st = s and unpackState(s)
+  if st and st.status == nil then
+    -- not a packed state (a stray write): made ready, so that the lease below fails it and its run (see there)
+    if redis.call('RPUSH', R .. ':ready', itemId) == 1 then
+      local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
+      if meta[1] == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
+    end
+  elseif st then
     if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and (st.status == 'waiting_retry' or st.status == 'parked')) then
       if d.kind == 'lease' then st.expired = '1' end
       if st.status == 'parked' then wakeParked(R, prefix, runId, itemId, st, nowText) end
@@ -105,6 +111,14 @@ local function claimFromRing(workflow)
         local s = redis.call('HGET', states, itemId)
         local status, deliveries, expired, rest, attempt, json, node
         if s then status, deliveries, expired, rest, attempt, json, node = string.match(s, CLAIM_PATTERN) end
+        if s and not status then
+          -- Not a packed state (a stray write): leased as an item of node '?' whose JSON is that text, which the
+          -- backend cannot decode, so the worker fails the item and its run (CorruptStateError) instead of the item
+          -- silently leaving the ready list and its run waiting for ever. (Its state is rewritten well-formed.)
+          status, deliveries, expired, attempt, node = 'pending', '0', '0', '1', '?'
+          json = string.gsub(s, '\n', ' ')
+          rest = attempt .. '|0|' .. json .. '\n' .. node
+        end
         if status == 'pending' then
           if redis.call('LLEN', ready) > 0 then
             redis.call('RPUSH', ring, runId)
