@@ -399,6 +399,7 @@ export async function stepDistributedOnce(
     res = await runLeased(env, f);
   } finally {
     clearInterval(beat);
+    tracing?.flush();
   }
   if (res.kind === 'committed' && res.outcome.type === 'terminal' && res.result.status === 'applied' && res.result.runStatus === 'completed') {
     return { runId: lease.runId, output: res.outcome.output };

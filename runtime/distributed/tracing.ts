@@ -4,7 +4,8 @@
  * every worker process that touched a run adds to the one trace; the attempt's node code runs in that span
  * ({@link WorkerTracing.attemptOf}) when a context manager is registered; and the worker whose commit finishes a run
  * records the run's span, from what the commit answers (`CommitResult.finished`: no read). The spans
- * themselves are made by runtime/engine/tracing.ts.
+ * themselves are made by runtime/engine/tracing.ts; those of attempts and runs that are over are made together on
+ * the next turn of the event loop (`Tracing.later`), and at once by {@link WorkerTracing.flush}.
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
 import { ATTR, Tracing, type AttemptSpan, type StepSpanOutcome, type StepTracing, type TracingOption } from '../engine/tracing.js';
@@ -71,9 +72,13 @@ export class WorkerTracing {
   /** Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace: none). */
   private finished(lease: LeasedItem, status: string, end: RunEnd): void {
     if (lease.traceparent === undefined) return;
-    this.tracing.finishedRun(
-      { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent },
-      this.workerId,
-    );
+    const run = { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent };
+    // made with the attempts' spans queued before it (see Tracing.later)
+    this.tracing.later(() => this.tracing.finishedRun(run, this.workerId));
+  }
+
+  /** Makes the spans queued for later now (see {@link Tracing.flush}): before a worker's `stop()` or a `stepDistributed` resolves. */
+  flush(): void {
+    this.tracing.flush();
   }
 }

@@ -295,6 +295,8 @@ export class Worker {
         await drained;
       }
       if (this.beat) clearInterval(this.beat);
+      // the spans of its last attempts, queued to be made on the next turn (WorkerTracing.flush)
+      this.env.tracing?.flush();
       this.state = 'stopped';
       await this.backend.removeWorker(this.workerId).catch(() => undefined);
     })();

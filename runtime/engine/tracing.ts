@@ -128,13 +128,17 @@ function isOn(option: TracingOption | undefined): option is true | TracingOption
 export class Tracing {
   /** The contexts of the stored `traceparent`s seen lately (a worker sees each run's many times). */
   private readonly parents = new Map<string, Api.Context>();
+  /** Spans of attempts and runs that are over, to be made on the next turn of the event loop: see {@link later}. */
+  private pending: Array<() => void> = [];
+  private readonly flushPending = () => this.flush();
   /** A context of its own, and whether it is the active one inside `context.with(probe, ...)`: see {@link propagates}. */
   private readonly probe: Api.Context;
   private readonly probeActive: () => boolean;
 
   private constructor(
-    private readonly api: OtelApi,
-    private readonly tracer: Api.Tracer,
+    /** (For the spans of this module.) */
+    readonly api: OtelApi,
+    readonly tracer: Api.Tracer,
   ) {
     const probe = api.ROOT_CONTEXT.setValue(api.createContextKey('floxide.probe'), true);
     this.probe = probe;
@@ -178,8 +182,37 @@ export class Tracing {
    * attribute and no context switch per step.
    */
   startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
-    return new OtelAttemptSpan(this.api, this.tracer, a, this.contextOf(traceparent), this.propagates());
+    return new OtelAttemptSpan(this, a, traceparent, this.propagates());
   }
+
+  /**
+   * Makes `span` (the span of something that is over: an attempt made at its end, a finished run) on the next turn
+   * of the event loop, with the others queued by then. Made one at a time between a worker's steps, the SDK's span
+   * code runs cold (about 12 us a span in a busy worker, against 3 in a row); its times are explicit, so making it
+   * a moment later changes nothing it records. {@link flush} makes the queued ones at once.
+   */
+  later(span: () => void): void {
+    if (this.pending.push(span) === 1) setImmediate(this.flushPending);
+  }
+
+  /**
+   * Makes every span queued for later now (a worker's `stop()` and `stepDistributed` call it before they return, so
+   * that the spans of the attempts they ran are in the SDK's hands when they resolve). A span that fails to be made
+   * is reported to OpenTelemetry's diagnostic logger (`diag`), never to the caller: tracing never fails a step.
+   */
+  flush(): void {
+    const spans = this.pending;
+    if (spans.length === 0) return;
+    this.pending = [];
+    for (const make of spans) {
+      try {
+        make();
+      } catch (err) {
+        this.api.diag.error('floxide: a span could not be made', err);
+      }
+    }
+  }
+
 
   /**
    * True when the active context follows `context.with` (a context manager is registered: an SDK's `register()`, or
@@ -203,7 +236,7 @@ export class Tracing {
   }
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
-  private contextOf(traceparent: string | undefined): Api.Context {
+  contextOf(traceparent: string | undefined): Api.Context {
     if (traceparent === undefined) return this.api.context.active();
     let ctx = this.parents.get(traceparent);
     if (ctx !== undefined) return ctx;
@@ -294,45 +327,47 @@ class OtelStartSpan implements StartSpan {
   }
 }
 
-/** See {@link Tracing.startAttempt}: `span` is started at once when `live`, else when needed (a nested run) or at the end. */
+/**
+ * See {@link Tracing.startAttempt}: `span` is started at once when `live`, else when needed (a nested run), or made
+ * after the attempt's end ({@link Tracing.later}); its parent context is resolved only then.
+ */
 class OtelAttemptSpan implements AttemptSpan {
   private span: Api.Span | undefined;
 
   constructor(
-    private readonly api: OtelApi,
-    private readonly tracer: Api.Tracer,
+    private readonly tracing: Tracing,
     private readonly a: AttemptStart,
-    private readonly parent: Api.Context,
+    private readonly traceparent: string | undefined,
     live: boolean,
   ) {
     if (live) this.span = this.start();
   }
 
-  private start(): Api.Span {
-    return startStepSpan(this.tracer, this.a.workflow, this.a, this.a.startedAt, this.parent, this.a.workerId);
+  private start(outcome?: StepSpanOutcome, extra?: Readonly<Record<string, string>>): Api.Span {
+    return startStepSpan(this.tracing.tracer, this.a.workflow, this.a, this.a.startedAt, this.tracing.contextOf(this.traceparent), this.a.workerId, outcome, extra);
   }
 
   within<T>(fn: () => T): T {
     const span = this.span;
-    return span === undefined ? fn() : within(this.api, span, fn);
+    return span === undefined ? fn() : within(this.tracing.api, span, fn);
   }
 
   nested(runId: string, workflow: string): RunSpan {
     const span = (this.span ??= this.start());
-    return startRunSpan(this.api, this.tracer, runId, workflow, 'nested', this.api.trace.setSpan(this.api.ROOT_CONTEXT, span));
+    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.api.trace.setSpan(this.tracing.api.ROOT_CONTEXT, span));
   }
 
   end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, end: number): void {
     // (an end taken from the store's clock, see runtime/distributed/tracing.ts, may precede a start on this one's)
     const at = end < this.a.startedAt ? this.a.startedAt : end;
-    let span = this.span;
+    const span = this.span;
     if (span === undefined) {
-      span = startStepSpan(this.tracer, this.a.workflow, this.a, this.a.startedAt, this.parent, this.a.workerId, outcome, extra);
-    } else {
-      span.setAttribute(ATTR.outcome, outcome);
-      if (extra !== undefined) span.setAttributes(extra);
+      this.tracing.later(() => endSpan(this.tracing.api, this.start(outcome, extra), error, at));
+      return;
     }
-    endSpan(this.api, span, error, at);
+    span.setAttribute(ATTR.outcome, outcome);
+    if (extra !== undefined) span.setAttributes(extra);
+    endSpan(this.tracing.api, span, error, at);
   }
 }
 
