@@ -56,8 +56,12 @@ export interface UnreadablePart {
  */
 export function runData(run: RunRecord): Omit<RunRecord, 'corrupt' | 'createdAt' | 'updatedAt'> & { createdAt: number | null; updatedAt: number | null; corrupt?: SerializedError } {
   const { corrupt, createdAt, updatedAt, ...rest } = run;
-  const known = (ms: number) => (Number.isNaN(ms) ? null : ms);
-  return { ...rest, createdAt: known(createdAt), updatedAt: known(updatedAt), ...(corrupt ? { corrupt: serializeError(corrupt) } : {}) };
+  return { ...rest, createdAt: knownTime(createdAt), updatedAt: knownTime(updatedAt), ...(corrupt ? { corrupt: serializeError(corrupt) } : {}) };
+}
+
+/** A run record's time as data: null for one that cannot be read (NaN in the record). */
+export function knownTime(ms: number): number | null {
+  return Number.isNaN(ms) ? null : ms;
 }
 
 /** The context as read: its snapshot, or the error of a corrupt stored context. */

@@ -16,7 +16,7 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { knownTime, readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
@@ -71,14 +71,13 @@ function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): st
 }
 
 function rowOf(r: RunRecord): RunRow {
-  const d = runData(r);
   return {
     runId: r.runId,
     workflow: r.workflow,
     fingerprint: r.fingerprint,
     status: r.status,
-    createdAt: d.createdAt,
-    updatedAt: d.updatedAt,
+    createdAt: knownTime(r.createdAt),
+    updatedAt: knownTime(r.updatedAt),
     finishedAt: r.finishedAt,
     error: errorLine(r.error),
     ...(r.corrupt ? { corrupt: errorLine(r.corrupt) } : {}),

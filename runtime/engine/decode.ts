@@ -94,54 +94,94 @@ export function decodeStoredRun<S extends string, D = { readonly id: string; rea
   f: StoredRunFields,
   statuses: readonly S[],
 ): DecodedRunFields<S, D> {
-  const problems: string[] = [];
-  const read = <T>(fn: () => T, none: T): T => {
+  // (methods of one reader, not closures per field: lists read many records)
+  const r = new RunFieldReader(runId);
+  const status = statuses.includes(f.status as S) ? (f.status as S) : (r.problems.push(`run ${runId} has an unknown status ${excerpt(f.status)}`), String(f.status) as S);
+  const decoded = {
+    status,
+    input: r.json('input', f.input),
+    output: r.json('output', f.output),
+    error: r.error(f.error),
+    dropped: r.dropped<D>(f.dropped),
+    createdAt: r.time('creation time', f.createdAt, true) ?? NaN,
+    updatedAt: r.time('update time', f.updatedAt, true) ?? NaN,
+    finishedAt: r.time('finish time', f.finishedAt, false),
+    deadline: r.time('deadline', f.deadline, false),
+  };
+  return r.problems.length === 0 ? decoded : { ...decoded, corrupt: new CorruptStateError(r.problems.join('; ')) };
+}
+
+/**
+ * Reads the fields of one stored run record for {@link decodeStoredRun}: each method returns the field's value, or
+ * none (undefined, `[]`) after adding what is wrong with it to `problems`. Errors other than a
+ * {@link CorruptStateError} are thrown.
+ */
+class RunFieldReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly runId: string) {}
+
+  private bad(what: string, value: unknown): CorruptStateError {
+    return new CorruptStateError(`run ${this.runId} ${what}: ${excerpt(value)}`);
+  }
+
+  private noted(err: unknown): undefined {
+    if (!(err instanceof CorruptStateError)) throw err;
+    this.problems.push(err.message);
+    return undefined;
+  }
+
+  private parse(what: string, v: unknown): unknown {
+    return v === null || v === undefined ? undefined : safeJsonParse(v, `run ${this.runId} ${what}`);
+  }
+
+  json(what: string, v: unknown): unknown {
     try {
-      return fn();
+      return this.parse(what, v);
     } catch (err) {
-      if (!(err instanceof CorruptStateError)) throw err;
-      problems.push(err.message);
-      return none;
+      return this.noted(err);
     }
-  };
-  const bad = (what: string, value: unknown) => new CorruptStateError(`run ${runId} ${what}: ${excerpt(value)}`);
-  const json = (what: string, v: unknown) => (v === null || v === undefined ? undefined : safeJsonParse(v, `run ${runId} ${what}`));
-  const time = (what: string, v: unknown): number | undefined => {
-    if (v === null || v === undefined || v === '') return undefined;
-    const n = typeof v === 'number' ? v : typeof v === 'string' || typeof v === 'bigint' ? Number(v) : NaN;
-    if (!Number.isFinite(n) || Math.abs(n) > MAX_TIME) throw bad(`${what} is not a time`, v);
-    return n;
-  };
-  const requiredTime = (what: string, v: unknown): number => {
-    const n = time(what, v);
-    if (n === undefined) throw bad(`${what} is missing`, v);
-    return n;
-  };
-  const status = statuses.includes(f.status as S) ? (f.status as S) : (problems.push(`run ${runId} has an unknown status ${excerpt(f.status)}`), String(f.status) as S);
-  const input = read(() => json('input', f.input), undefined);
-  const output = read(() => json('output', f.output), undefined);
-  const error = read(
-    () => {
-      const e = json('error', f.error);
+  }
+
+  error(v: unknown): SerializedError | undefined {
+    try {
+      const e = this.parse('error', v);
       if (e === undefined) return undefined;
-      if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') throw bad('error is not { name, message }', e);
+      if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') throw this.bad('error is not { name, message }', e);
       return e as SerializedError;
-    },
-    undefined,
-  );
-  const dropped = read(
-    () => {
-      const d = typeof f.dropped === 'string' ? safeJsonParse(f.dropped, `run ${runId} dropped items`) : f.dropped;
+    } catch (err) {
+      return this.noted(err);
+    }
+  }
+
+  dropped<D>(v: unknown): D[] {
+    try {
+      const d = typeof v === 'string' ? safeJsonParse(v, `run ${this.runId} dropped items`) : v;
       if (d === null || d === undefined) return [];
-      if (!Array.isArray(d) || d.some((x) => typeof x !== 'object' || x === null || typeof x.id !== 'string' || typeof x.node !== 'string')) throw bad('dropped items are not { id, node } objects', d);
+      if (!Array.isArray(d) || !d.every(isDroppedItem)) throw this.bad('dropped items are not { id, node } objects', d);
       return d as D[];
-    },
-    [],
-  );
-  const createdAt = read(() => requiredTime('creation time', f.createdAt), NaN);
-  const updatedAt = read(() => requiredTime('update time', f.updatedAt), NaN);
-  const finishedAt = read(() => time('finish time', f.finishedAt), undefined);
-  const deadline = read(() => time('deadline', f.deadline), undefined);
-  const decoded = { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline };
-  return problems.length === 0 ? decoded : { ...decoded, corrupt: new CorruptStateError(problems.join('; ')) };
+    } catch (err) {
+      this.noted(err);
+      return [];
+    }
+  }
+
+  /** A time (epoch ms); `required`: a missing one is corrupt too. */
+  time(what: string, v: unknown, required: boolean): number | undefined {
+    try {
+      if (v === null || v === undefined || v === '') {
+        if (required) throw this.bad(`${what} is missing`, v);
+        return undefined;
+      }
+      const n = typeof v === 'number' ? v : typeof v === 'string' || typeof v === 'bigint' ? Number(v) : NaN;
+      if (!Number.isFinite(n) || Math.abs(n) > MAX_TIME) throw this.bad(`${what} is not a time`, v);
+      return n;
+    } catch (err) {
+      return this.noted(err);
+    }
+  }
+}
+
+function isDroppedItem(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string' && typeof (x as { node?: unknown }).node === 'string';
 }
