@@ -135,14 +135,17 @@ export class Tracing {
   private readonly probe: Api.Context;
   private readonly probeActive: () => boolean;
 
+  /** What an {@link OtelAttemptSpan} uses of this (private: the published declarations never name OpenTelemetry's types). */
+  private readonly parts: SpanParts;
+
   private constructor(
-    /** (For the spans of this module.) */
-    readonly api: OtelApi,
-    readonly tracer: Api.Tracer,
+    private readonly api: OtelApi,
+    private readonly tracer: Api.Tracer,
   ) {
     const probe = api.ROOT_CONTEXT.setValue(api.createContextKey('floxide.probe'), true);
     this.probe = probe;
     this.probeActive = () => api.context.active() === probe;
+    this.parts = { api, tracer, contextOf: (traceparent) => this.contextOf(traceparent), later: (span) => this.later(span) };
   }
 
   /** The tracing `option` asks for (loading `@opentelemetry/api` the first time), or undefined when it is off. */
@@ -182,7 +185,7 @@ export class Tracing {
    * attribute and no context switch per step.
    */
   startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
-    return new OtelAttemptSpan(this, a, traceparent, this.propagates());
+    return new OtelAttemptSpan(this.parts, a, traceparent, this.propagates());
   }
 
   /**
@@ -236,7 +239,7 @@ export class Tracing {
   }
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
-  contextOf(traceparent: string | undefined): Api.Context {
+  private contextOf(traceparent: string | undefined): Api.Context {
     if (traceparent === undefined) return this.api.context.active();
     let ctx = this.parents.get(traceparent);
     if (ctx !== undefined) return ctx;
@@ -327,6 +330,16 @@ class OtelStartSpan implements StartSpan {
   }
 }
 
+/** What a span made by this module needs of its {@link Tracing}. */
+interface SpanParts {
+  readonly api: OtelApi;
+  readonly tracer: Api.Tracer;
+  /** The parent context of a stored `traceparent` (see `Tracing.contextOf`). */
+  contextOf(traceparent: string | undefined): Api.Context;
+  /** Makes a span of something that is over on the next turn of the event loop (see `Tracing.later`). */
+  later(span: () => void): void;
+}
+
 /**
  * See {@link Tracing.startAttempt}: `span` is started at once when `live`, else when needed (a nested run), or made
  * after the attempt's end ({@link Tracing.later}); its parent context is resolved only then.
@@ -335,7 +348,7 @@ class OtelAttemptSpan implements AttemptSpan {
   private span: Api.Span | undefined;
 
   constructor(
-    private readonly tracing: Tracing,
+    private readonly tracing: SpanParts,
     private readonly a: AttemptStart,
     private readonly traceparent: string | undefined,
     live: boolean,
