@@ -64,6 +64,22 @@ function readEvents(url: string, until: (events: Array<{ event: string; data: st
   });
 }
 
+/** Runs `fn` with a Redis backend under a key prefix of its own and a UI server on it; closes both and deletes the keys. */
+async function withRedisUi(tag: string, fn: (backend: RedisBackend, server: UiServer) => Promise<void>): Promise<void> {
+  const prefix = uniquePrefix(tag);
+  const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
+  const server = await startUiServer({ backend });
+  try {
+    await fn(backend, server);
+  } finally {
+    await server.close();
+    const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(keys);
+    await backend.close();
+  }
+}
+
 const wf = bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(new Gates()));
 
 describe('floxide ui server', () => {
@@ -295,11 +311,8 @@ describe('floxide ui server: runs with corrupt stored data', () => {
     }
   });
 
-  it('on Redis: a run page shows a corrupt context delta as the context error; the list marks a run whose record has a corrupt field', async () => {
-    const prefix = uniquePrefix('ui-corrupt');
-    const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
-    const server = await startUiServer({ backend });
-    try {
+  it('on Redis: a run page shows a corrupt context delta as the context error; the list marks a run whose record has a corrupt field', () =>
+    withRedisUi('ui-corrupt', async (backend, server) => {
       const flow = chain();
       await flow.startDistributed(new CountCtx(), 1, backend, 'ui-delta');
       for (let i = 0; i < 3; i++) await flow.stepDistributed(backend, 'w-ui');
@@ -331,20 +344,10 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       expect(unreadable.history).toEqual([]);
       expect(unreadable.unreadable).toEqual([expect.stringMatching(/^step history: CorruptStateError: .*malformed JSON/)]);
       expect(unreadable.outstanding).toHaveLength(1);
-    } finally {
-      await server.close();
-      const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
-      const keys = await client.keys(`${prefix}*`);
-      if (keys.length > 0) await client.del(keys);
-      await backend.close();
-    }
-  });
+    }));
 
-  it('on Redis: runs whose creation time cannot be read page like the others (no cursor of NaN, every run reached once)', async () => {
-    const prefix = uniquePrefix('ui-corrupt-page');
-    const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
-    const server = await startUiServer({ backend });
-    try {
+  it('on Redis: runs whose creation time cannot be read page like the others (no cursor of NaN, every run reached once)', () =>
+    withRedisUi('ui-corrupt-page', async (backend, server) => {
       const flow = chain();
       for (const id of ['p1', 'p2', 'p3', 'p4']) {
         await flow.startDistributed(new CountCtx(), 1, backend, id);
@@ -363,12 +366,5 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       }
       // the page that would end on p3 ends on p4; the next starts at p3 and, p3 and p2 being no cursor, reads on to p1
       expect(pages).toEqual([['p4'], ['p3!', 'p2!', 'p1']]);
-    } finally {
-      await server.close();
-      const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
-      const keys = await client.keys(`${prefix}*`);
-      if (keys.length > 0) await client.del(keys);
-      await backend.close();
-    }
-  });
+    }));
 });
