@@ -16,8 +16,11 @@ export function assertString(v: unknown, what: string): asserts v is string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
 }
 
+/** True when `e` has the shape of a {@link SerializedError}: an object with a string `name` and `message`. */
+export function isSerializedError(e: unknown): e is SerializedError {
+  return typeof e === 'object' && e !== null && typeof (e as SerializedError).name === 'string' && typeof (e as SerializedError).message === 'string';
+}
+
 export function assertSerializedError(e: unknown, what: string): asserts e is SerializedError {
-  if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') {
-    throw new InvalidArgumentError(`${what} must be a SerializedError ({ name, message })`);
-  }
+  if (!isSerializedError(e)) throw new InvalidArgumentError(`${what} must be a SerializedError ({ name, message })`);
 }

@@ -6,6 +6,7 @@
  */
 import { CorruptStateError, type SerializedError } from '../core/errors.js';
 import { excerpt, safeJsonParse } from '../core/json.js';
+import { isSerializedError } from '../core/validate.js';
 import type { EngineItem } from './types.js';
 
 /** Where a stored item was read: its run and, when the store keeps them beside the item, its id and node. */
@@ -147,8 +148,8 @@ class RunFieldReader {
     try {
       const e = this.parse('error', v);
       if (e === undefined) return undefined;
-      if (typeof e !== 'object' || e === null || typeof (e as SerializedError).name !== 'string' || typeof (e as SerializedError).message !== 'string') throw this.bad('error is not { name, message }', e);
-      return e as SerializedError;
+      if (!isSerializedError(e)) throw this.bad('error is not { name, message }', e);
+      return e;
     } catch (err) {
       return this.noted(err);
     }
