@@ -216,7 +216,6 @@ export class Tracing {
     }
   }
 
-
   /**
    * True when the active context follows `context.with` (a context manager is registered: an SDK's `register()`, or
    * `context.setGlobalContextManager`). Asked per attempt, since one may be registered after this was made.

@@ -12,7 +12,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, Orchestrator, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, Orchestrator, Worker, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
@@ -353,6 +353,33 @@ describe('node code and nested workflows in the trace', () => {
     }
     expect(new Set(spans.map((x) => x.traceId))).toEqual(new Set([parent.traceId]));
   }
+
+  it("a worker's spans are made by the time its stop() resolves (a worker makes a batch of commits' spans a turn later)", async () => {
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    const backend = new MemoryBackend();
+    try {
+      await bindWorkflow(ChainWorkflowDef, new ChainWorkflow()).startDistributed(new CountCtx(), 1, backend, 'stopped', { tracing });
+      let completed!: () => void;
+      const done = new Promise<void>((r) => (completed = r));
+      const worker = new Worker(backend, ChainWorkflowDef, new ChainWorkflow(), {
+        tracing,
+        idleMinMs: 1,
+        idleMaxMs: 5,
+        schedules: false,
+        callbacks: { onCommitted: (_lease, _outcome, result) => void (result.status === 'applied' && result.runStatus === 'completed' && completed()) },
+      });
+      await worker.start();
+      await done;
+      // stopped at once after the commit that completed the run, in the same turn of the event loop
+      await worker.stop();
+      const spans = t.spans().filter((x) => x.attributes['floxide.run.id'] === 'stopped');
+      expect(steps(spans).map((x) => x.attributes['floxide.node'])).toEqual(['s1', 's2', 's3', 's4', 's5']);
+      expect(runs(spans).map((x) => x.attributes['floxide.outcome'])).toEqual(['completed']);
+    } finally {
+      await backend.close();
+    }
+  });
 
   it('local run: the nested run is a span under the outer attempt; node code runs in its attempt span', async () => {
     const t = memoryTracing();
