@@ -14,8 +14,11 @@ import type { StepCallbacks } from './callbacks.js';
 
 /** The spans of one traced worker (or `stepDistributed` call). */
 export class WorkerTracing {
-  /** The span of each attempt in progress, by lease token (unique per claim). */
-  private readonly attempts = new Map<string, AttemptSpan>();
+  /**
+   * The span of each attempt in progress, by its lease: the object the worker hands to every callback of the
+   * attempt (its token, though unique per claim, is the store's to make).
+   */
+  private readonly attempts = new Map<LeasedItem, AttemptSpan>();
 
   private constructor(
     private readonly tracing: Tracing,
@@ -30,7 +33,7 @@ export class WorkerTracing {
 
   /** The span of the attempt running `lease`, in which its node code runs (undefined before it started). */
   attemptOf(lease: LeasedItem): StepTracing | undefined {
-    return this.attempts.get(lease.leaseToken);
+    return this.attempts.get(lease);
   }
 
   /** `inner` with the spans recorded first. */
@@ -38,7 +41,7 @@ export class WorkerTracing {
     return {
       onStarted: (lease) => {
         const a = { workflow: lease.workflow, runId: lease.runId, node: lease.item.node, itemId: lease.item.id, attempt: lease.attempt, workerId: this.workerId, startedAt: Date.now() };
-        this.attempts.set(lease.leaseToken, this.tracing.startAttempt(a, lease.traceparent));
+        this.attempts.set(lease, this.tracing.startAttempt(a, lease.traceparent));
         inner?.onStarted?.(lease);
       },
       onCommitted: (lease, outcome, result) => {
@@ -62,9 +65,9 @@ export class WorkerTracing {
    * another graph version, has none).
    */
   private end(lease: LeasedItem, outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, notAfter?: number): void {
-    const span = this.attempts.get(lease.leaseToken);
+    const span = this.attempts.get(lease);
     if (span === undefined) return;
-    this.attempts.delete(lease.leaseToken);
+    this.attempts.delete(lease);
     const now = Date.now();
     span.end(outcome, error, extra, notAfter !== undefined && notAfter < now ? notAfter : now);
   }

@@ -530,6 +530,22 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await b.metrics(runId)).toMatchObject({ enqueued: 2, completed: 2 });
       });
 
+      it('gives every lease its own token: hand-offs of many runs at once, at the same step, in the same millisecond', async () => {
+        // (a worker tells its leases apart by token: one of two equal tokens would lose the other's observers)
+        const runIds: string[] = [];
+        for (let i = 0; i < 40; i++) runIds.push(await start());
+        const leases = await b.claim('w1', 40, LONG);
+        expect(leases).toHaveLength(40);
+        const results = await Promise.all(leases.map((l) => commitHanding(l, cont([item('b', 'c1')]), 'w9')));
+        const handed = results.map((r) => (r.status === 'applied' ? r.next : undefined));
+        expect(handed.every((n) => n !== undefined)).toBe(true);
+        const tokens = [...leases, ...(handed as LeasedItem[])].map((l) => l.leaseToken);
+        expect(new Set(tokens).size).toBe(80);
+        // each is still the lease of its own item: the successors commit under their tokens
+        for (const n of handed as LeasedItem[]) expect(await commit(n, terminal('done'))).toMatchObject({ status: 'applied', runStatus: 'completed' });
+        expect(new Set((handed as LeasedItem[]).map((n) => n.runId))).toEqual(new Set(runIds));
+      });
+
       it("carries the run's traceparent with the handed-off lease", async () => {
         const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
         await start({ traceparent });

@@ -3,14 +3,17 @@
  * TWO `floxide worker --tracing` child processes, each exporting its spans through the SDK to a file this test
  * reads (test/fixtures/tracing/export-spans.ts). Every span shares the start span's trace id, there is one step
  * span, a child of the start span, per committed item, and the worker whose commit completed the run records the run
- * span: from the run's creation to its end, outcome `completed`.
+ * span: from the run's creation to its end, outcome `completed`. And many runs at once through one traced worker
+ * (chains handed off from step to step, in the same milliseconds): every step of every run has its span, in its
+ * run's trace.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Orchestrator } from 'floxide';
-import { CountCtx, REAL_BACKENDS, fan, openTestBackend, spawnWorker, until } from '../distributed/helpers.js';
+import { MemoryBackend, Orchestrator, Worker, type DistributedBackend } from 'floxide';
+import { ChainWorkflow } from '../fixtures/distributed/flows.js';
+import { ChainWorkflowDef, CountCtx, REAL_BACKENDS, chain, fan, openTestBackend, spawnWorker, until } from '../distributed/helpers.js';
 import { memoryTracing, type SpanRecord } from './spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-trace-'));
@@ -80,6 +83,49 @@ describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker pr
     } finally {
       for (const w of workers) w.proc.kill('SIGTERM');
       await Promise.all(workers.map((w) => w.exit));
+      await tb.dispose();
+    }
+  });
+});
+
+describe.each(['memory', ...REAL_BACKENDS] as const)('many runs at once through one traced worker on %s', (name) => {
+  it('every step of every run has exactly one span, in its own run\'s trace, and every run its run span', { timeout: 60_000 }, async () => {
+    const tb = name === 'memory' ? { backend: new MemoryBackend() as DistributedBackend, dispose: async () => undefined } : await openTestBackend(name, 'tracemany');
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    const RUNS = 60;
+    try {
+      const wf = chain();
+      const runIds = Array.from({ length: RUNS }, (_, i) => `many-${i}`);
+      await Promise.all(runIds.map((id) => wf.startDistributed(new CountCtx(), 0, tb.backend, id, { tracing })));
+      let completed = 0;
+      const worker = new Worker(tb.backend, ChainWorkflowDef, new ChainWorkflow(), {
+        tracing,
+        concurrency: 32,
+        idleMinMs: 1,
+        idleMaxMs: 5,
+        schedules: false,
+        callbacks: { onCommitted: (_lease, _outcome, result) => void (result.status === 'applied' && result.runStatus === 'completed' && completed++) },
+      });
+      await worker.start();
+      await until(() => completed === RUNS, 30_000, 'every run completed');
+      await worker.stop();
+
+      const spans = t.spans();
+      const traceOf = new Map(spans.filter((x) => x.name === 'floxide.start ChainWorkflow').map((x) => [x.attributes['floxide.run.id'], x]));
+      expect(traceOf.size).toBe(RUNS);
+      const stepSpans = spans.filter((x) => x.name.startsWith('floxide.step '));
+      const keys = stepSpans.map((x) => `${String(x.attributes['floxide.run.id'])} ${String(x.attributes['floxide.node'])}`);
+      expect(new Set(keys).size).toBe(RUNS * 5);
+      expect(stepSpans).toHaveLength(RUNS * 5);
+      for (const x of stepSpans) {
+        const start = traceOf.get(x.attributes['floxide.run.id'])!;
+        expect([x.traceId, x.parentSpanId, x.name, x.attributes['floxide.outcome']]).toEqual([start.traceId, start.spanId, `floxide.step ${String(x.attributes['floxide.node'])}`, x.attributes['floxide.node'] === 's5' ? 'terminal' : 'continue']);
+      }
+      const runSpans = spans.filter((x) => x.name === 'floxide.run ChainWorkflow');
+      expect(runSpans.map((x) => x.attributes['floxide.run.id']).sort()).toEqual([...runIds].sort());
+      for (const x of runSpans) expect(x.traceId).toBe(traceOf.get(x.attributes['floxide.run.id'])!.traceId);
+    } finally {
       await tb.dispose();
     }
   });

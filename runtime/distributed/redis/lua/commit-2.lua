@@ -56,7 +56,7 @@
                                                  applied, and the commit finished the run (nothing enqueued): the
                                                  run's creation and end times and its error, for its span
     "handoff\nrunStatus\ncontextVersion\n[]\nid\nleaseToken\nleaseExpiry\nfingerprint\ndeadline\ntraceparent\nworkflow"
-                                                 applied, the one successor leased to handoffWorker ("<worker>#h<seq>@<now>",
+                                                 applied, the one successor leased to handoffWorker ("<worker>#h<runId>/<seq>@<now>",
                                                  first delivery, never on the ready list or the ring); workflow last
                                                  (it may hold anything)
 
@@ -189,7 +189,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
           and (handoffVersion == '' or handoffVersion == meta[7]) and redis.call('LLEN', K.ready) == 0 then
         local id, seq = ARGV[itemBase + 1], int(n + 1)
         local exp = int(now + tonumber(handoffMs))
-        local leaseToken = handoffWorker .. '#h' .. seq .. '@' .. nowText
+        -- unique per claim as every token (a worker tells its leases apart by token): the run, then its item sequence
+        local leaseToken = handoffWorker .. '#h' .. runId .. '/' .. seq .. '@' .. nowText
         if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
             .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
           defer('ZADD', K.leases, exp, queueMember(runId, id))
