@@ -25,6 +25,11 @@ export function parseTraceparent(value: unknown): TraceParent | undefined {
   return { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16) };
 }
 
+/** Whether a valid `traceparent` says its trace is sampled (the W3C trace flags' bit 0). */
+export function isSampledTraceparent(traceparent: string): boolean {
+  return (parseInt(traceparent.slice(-2), 16) & 1) === 1;
+}
+
 /** The `traceparent` text of a span context. */
 export function formatTraceparent(p: TraceParent): string {
   return `00-${p.traceId}-${p.spanId}-${(p.traceFlags & 0xff).toString(16).padStart(2, '0')}`;

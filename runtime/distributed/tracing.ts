@@ -8,6 +8,7 @@
  * the next turn of the event loop (`Tracing.later`), and at once by {@link WorkerTracing.flush}.
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
+import { isSampledTraceparent } from '../core/trace-context.js';
 import { ATTR, Tracing, type AttemptSpan, type StepSpanOutcome, type StepTracing, type TracingOption } from '../engine/tracing.js';
 import type { LeasedItem, RunEnd } from './contracts.js';
 import type { StepCallbacks } from './callbacks.js';
@@ -31,7 +32,10 @@ export class WorkerTracing {
     return tracing && new WorkerTracing(tracing, workerId);
   }
 
-  /** The span of the attempt running `lease`, in which its node code runs (undefined before it started). */
+  /**
+   * The span of the attempt running `lease`, in which its node code runs (undefined before it started, and for an
+   * attempt with nothing to record or carry: see `Tracing.startAttempt`).
+   */
   attemptOf(lease: LeasedItem): StepTracing | undefined {
     return this.attempts.get(lease);
   }
@@ -41,7 +45,8 @@ export class WorkerTracing {
     return {
       onStarted: (lease) => {
         const a = { workflow: lease.workflow, runId: lease.runId, node: lease.item.node, itemId: lease.item.id, attempt: lease.attempt, workerId: this.workerId, startedAt: Date.now() };
-        this.attempts.set(lease, this.tracing.startAttempt(a, lease.traceparent));
+        const span = this.tracing.startAttempt(a, lease.traceparent);
+        if (span !== undefined) this.attempts.set(lease, span);
         inner?.onStarted?.(lease);
       },
       onCommitted: (lease, outcome, result) => {
@@ -74,7 +79,7 @@ export class WorkerTracing {
 
   /** Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace: none). */
   private finished(lease: LeasedItem, status: string, end: RunEnd): void {
-    if (lease.traceparent === undefined) return;
+    if (lease.traceparent === undefined || !isSampledTraceparent(lease.traceparent)) return;
     const run = { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent };
     // made with the attempts' spans queued before it (see Tracing.later)
     this.tracing.later(() => this.tracing.finishedRun(run, this.workerId));

@@ -14,7 +14,7 @@
 import type * as Api from '@opentelemetry/api';
 import { requireOptional } from '../core/optional.js';
 import type { SerializedError } from '../core/errors.js';
-import { formatTraceparent, parseTraceparent } from '../core/trace-context.js';
+import { formatTraceparent, isSampledTraceparent, parseTraceparent } from '../core/trace-context.js';
 import { stepRecordOf, type StepOutcomeKind, type StepRecord, type WorkflowEvent } from './events.js';
 
 /** Where spans go, when tracing is on. */
@@ -182,10 +182,15 @@ export class Tracing {
    * while the node runs, its code running in it) only when a context manager carries the active context, as an SDK's
    * `register()` installs: without one no span made by node code could find it as its parent, so it is made when the
    * attempt ends (or when a nested run needs its parent), with the attempt's start time: one `startSpan` with every
-   * attribute and no context switch per step.
+   * attribute and no context switch per step. A run whose start was not sampled (the stored `traceparent`'s sampled
+   * flag is off) gets no step span: its attempts are never given to the SDK, which a parent-based sampler (the
+   * SDK's default) would only have answered with a span that records nothing; node code still runs in the run's
+   * (unsampled) trace context when a context manager carries it, else there is nothing to do (undefined).
    */
-  startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan {
-    return new OtelAttemptSpan(this.parts, a, traceparent, this.propagates());
+  startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan | undefined {
+    const live = this.propagates();
+    if (traceparent !== undefined && !isSampledTraceparent(traceparent)) return live ? new UnsampledAttempt(this.parts, traceparent) : undefined;
+    return new OtelAttemptSpan(this.parts, a, traceparent, live);
   }
 
   /**
@@ -230,7 +235,7 @@ export class Tracing {
    * records it (docs/observability.md says why it is not the steps' parent). A run stored without a trace: nothing.
    */
   finishedRun(run: FinishedRun, workerId: string | undefined): void {
-    if (run.traceparent === undefined) return;
+    if (run.traceparent === undefined || !isSampledTraceparent(run.traceparent)) return;
     const attributes: Api.Attributes = { [ATTR.workflow]: run.workflow, [ATTR.runId]: run.runId, [ATTR.mode]: 'distributed', [ATTR.outcome]: run.status };
     if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
     const span = this.tracer.startSpan(`floxide.run ${run.workflow}`, { attributes, startTime: run.createdAt }, this.contextOf(run.traceparent));
@@ -337,6 +342,30 @@ interface SpanParts {
   contextOf(traceparent: string | undefined): Api.Context;
   /** Makes a span of something that is over on the next turn of the event loop (see `Tracing.later`). */
   later(span: () => void): void;
+}
+
+/**
+ * An attempt of a run whose trace is not sampled, with a context manager registered (see
+ * {@link Tracing.startAttempt}): no span, but node code runs in the stored trace context, so its own spans follow
+ * the run's sampling decision; a nested run's span is the SDK's to decide, under that context.
+ */
+class UnsampledAttempt implements AttemptSpan {
+  constructor(
+    private readonly tracing: SpanParts,
+    private readonly traceparent: string,
+  ) {}
+
+  within<T>(fn: () => T): T {
+    return this.tracing.api.context.with(this.tracing.contextOf(this.traceparent), fn);
+  }
+
+  nested(runId: string, workflow: string): RunSpan {
+    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.contextOf(this.traceparent));
+  }
+
+  end(): void {
+    // nothing was started
+  }
 }
 
 /**

@@ -7,12 +7,13 @@
  * under the outer attempt, in local and distributed modes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context } from '@opentelemetry/api';
+import { context, type Context, type SpanOptions } from '@opentelemetry/api';
+import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindWorkflow, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, Orchestrator, Worker, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, parseTraceparent, InvalidArgumentError, MemoryBackend, MemoryCheckpointStore, NodeFailedError, Orchestrator, Worker, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
@@ -180,7 +181,46 @@ describe('tracing a local run', () => {
   }
 });
 
+/** `t.provider`, counting the spans asked of it whose name and run id `counts` picks (`asked`). */
+function countingProvider(t: ReturnType<typeof memoryTracing>, counts: (spanName: string, runId: unknown) => boolean) {
+  const provider = {
+    asked: 0,
+    getTracer(name: string, version?: string) {
+      const tracer = t.provider.getTracer(name, version);
+      return {
+        startSpan(spanName: string, options?: SpanOptions, ctx?: Context) {
+          if (counts(spanName, options?.attributes?.['floxide.run.id'])) provider.asked++;
+          return tracer.startSpan(spanName, options, ctx);
+        },
+        startActiveSpan: tracer.startActiveSpan.bind(tracer),
+      };
+    },
+  };
+  return provider;
+}
+
 describe('tracing a distributed run in process (memory backend)', () => {
+  it('a run whose start was not sampled, without a context manager: the worker asks the SDK for no span of it at all', async () => {
+    const t = memoryTracing();
+    const counting = countingProvider(t, (_name, runId) => String(runId).startsWith('unsampled'));
+    const backend = new MemoryBackend();
+    try {
+      Probe.tracer = t.provider.getTracer('user');
+      Probe.seen.length = 0;
+      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+      await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
+      let done: unknown;
+      for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing: { tracerProvider: counting } });
+      expect(done).toEqual({ runId: 'unsampled', output: 4 });
+      // not its steps, not its nested run's, not its run span
+      expect(counting.asked).toBe(0);
+      expect(t.spans().filter((x) => x.name.startsWith('floxide.'))).toEqual([]);
+      expect(Probe.seen.map((x) => x.activeSpanId)).toEqual([undefined, undefined, undefined, undefined]);
+    } finally {
+      await backend.close();
+    }
+  });
+
   it('records each attempt a worker runs, failed attempts with error status, in the trace stored with the run', async () => {
     const t = memoryTracing();
     const tracing = { tracerProvider: t.provider };
@@ -412,6 +452,50 @@ describe('node code and nested workflows in the trace', () => {
       const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
       const innerItem = String(steps(spans).find((x) => x.attributes['floxide.node'] === 'inner')!.attributes['floxide.item.id']);
       checkNested(spans, 'nest-dist', start, innerItem);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a run whose start was not sampled: its attempts never reach the SDK, nothing of it is recorded, node code runs in its trace context', async () => {
+    const t = memoryTracing();
+    // the step spans of run 'unsampled' the worker asks the SDK for
+    const counting = countingProvider(t, (spanName, runId) => spanName.startsWith('floxide.step ') && runId === 'unsampled');
+    const backend = new MemoryBackend();
+    try {
+      Probe.tracer = t.provider.getTracer('user');
+      Probe.seen.length = 0;
+      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+      // started where the sampler said no (as a ratio sampler does for most runs): the stored context says so
+      await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
+      const stored = parseTraceparent((await backend.getRun('unsampled'))!.traceparent)!;
+      expect(stored.traceFlags).toBe(0);
+      await wf.startDistributed(undefined, 0, backend, 'sampled', { tracing: { tracerProvider: t.provider } });
+      const done: unknown[] = [];
+      for (let i = 0; i < 30 && done.length < 2; i++) {
+        const r = await wf.stepDistributed(backend, 'w1', undefined, { tracing: { tracerProvider: counting } });
+        if (r !== undefined) done.push(r);
+      }
+      expect(done).toHaveLength(2);
+      const spans = t.spans();
+      expect(counting.asked).toBe(0);
+      expect(spans.filter((x) => String(x.attributes['floxide.run.id']).startsWith('unsampled'))).toEqual([]);
+      // the probes of the unsampled run ran in its stored context: their own spans, children of it, not recorded either
+      const seen = Probe.seen.filter((x) => x.runId.startsWith('unsampled'));
+      expect(seen.map((x) => [x.runId === 'unsampled' ? 'outer' : 'nested', x.activeTraceId, x.activeSpanId])).toEqual([
+        ['outer', stored.traceId, stored.spanId],
+        // (the nested run's steps: under its span, which the SDK made and does not record)
+        ['nested', stored.traceId, expect.any(String)],
+        ['nested', stored.traceId, expect.any(String)],
+        ['outer', stored.traceId, stored.spanId],
+      ]);
+      const own = new Set(spans.filter((x) => x.name === 'user.work').map((x) => x.spanId));
+      for (const x of seen) expect(own.has(x.ownSpanId)).toBe(false);
+      // the sampled run beside it: every attempt, the nested run and the run span
+      const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
+      const innerItem = String(steps(spans).find((x) => x.attributes['floxide.run.id'] === 'sampled' && x.attributes['floxide.node'] === 'inner')!.attributes['floxide.item.id']);
+      checkNested(spans, 'sampled', start, innerItem);
+      expect(runs(spans).filter((x) => x.attributes['floxide.run.id'] === 'sampled').map((x) => x.attributes['floxide.outcome'])).toEqual(['completed']);
     } finally {
       await backend.close();
     }
