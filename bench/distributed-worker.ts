@@ -2,9 +2,11 @@
  * One worker process of `bench/distributed.ts`: a WorkerPool serving the 5-step ChainWorkflow from the store given
  * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms; on SIGTERM it stops
  * gracefully, writes every commit's `{runId, node, t}` to the file given as third argument and prints
- * `cpu <microseconds>` (its user + system CPU time since `ready`). With `traced`, the pool traces every step
+ * `cpu <microseconds>` (its user + system CPU time since `ready`, or since `marked`). With `traced`, the pool traces every step
  * (`tracing`) through an OpenTelemetry SDK tracer provider whose batch processor hands the spans to an exporter that
  * drops them: the cost of making and processing spans, without a network.
+ * On SIGUSR2 (the bench's warm-up is over) it forgets the commits so far, takes its CPU time from then on and prints
+ * `marked`.
  * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced]
  */
 import { writeFileSync } from 'node:fs';
@@ -39,7 +41,12 @@ function droppingTracerProvider(): BasicTracerProvider {
 }
 
 await pool.start();
-const cpuAtReady = process.cpuUsage();
+let cpuAtReady = process.cpuUsage();
+process.on('SIGUSR2', () => {
+  commits.length = 0;
+  cpuAtReady = process.cpuUsage();
+  process.stdout.write('marked\n');
+});
 process.stdout.write('ready\n');
 const progress = setInterval(() => process.stdout.write(`progress ${completedRuns}\n`), 50);
 process.once('SIGTERM', () => {
