@@ -135,6 +135,14 @@ export interface RunWait {
   readonly until?: number;
 }
 
+/**
+ * A step's outcome as `runs show`, `runs watch` and the dashboard show it: a `continue` that carries an error is a
+ * failure its fallbacks took (`fallback`); otherwise the outcome itself.
+ */
+export function stepOutcomeLabel(h: Pick<StepRecord, 'outcome' | 'error'>): StepRecord['outcome'] | 'fallback' {
+  return h.outcome === 'continue' && h.error !== undefined ? 'fallback' : h.outcome;
+}
+
 /** The run's waits, from its outstanding items: parked items, less the waits a signal was already given to. */
 export function waitsOf(pending: readonly PendingWork[]): RunWait[] {
   const out: RunWait[] = [];

@@ -12,7 +12,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { orCorrupt, readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
 
@@ -139,7 +139,7 @@ export function eventLine(e: WorkflowEvent): string {
     case 'step.started':
       return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt}${e.workerId ? ` on ${e.workerId}` : ''}`;
     case 'step.finished':
-      return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt}: ${e.outcome}${e.error ? ` (${e.error.name}: ${short(e.error.message, 70)})` : ''} in ${e.at - e.startedAt} ms`;
+      return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt}: ${stepOutcomeLabel(e)}${e.error ? ` (${e.error.name}: ${short(e.error.message, 70)})` : ''} in ${e.at - e.startedAt} ms`;
     case 'step.retry':
       return `${head}  ${e.node} item ${e.itemId} attempt ${e.attempt} failed (${e.error.name}: ${short(e.error.message, 70)}); retry in ${e.delayMs} ms`;
     case 'run.completed':
@@ -437,11 +437,6 @@ const runsCommand: CommandFactory = (io: CliIo) => {
 
   return cmd;
 };
-
-/** A step's outcome as `runs show` prints it: a `continue` that carries an error is a failure its fallbacks took. */
-function stepOutcomeLabel(h: Pick<StepRecord, 'outcome' | 'error'>): string {
-  return h.outcome === 'continue' && h.error !== undefined ? 'fallback' : h.outcome;
-}
 
 /** One row of `floxide runs versions`. */
 export interface VersionRow {

@@ -16,7 +16,7 @@ import {
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { knownTime, readRunDetails, runData, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
@@ -161,8 +161,11 @@ export interface RunView {
   readonly nodes: Readonly<Record<string, NodeCounts>>;
   /** The first {@link LIST_CAP} outstanding items in enqueue order. */
   readonly outstanding: readonly OutstandingItem[];
-  /** The latest {@link LIST_CAP} executed attempts, oldest first (undefined when the store keeps no history). */
-  readonly history: readonly StepRecord[] | undefined;
+  /**
+   * The latest {@link LIST_CAP} executed attempts, oldest first, each with its outcome as shown ({@link stepOutcomeLabel})
+   * (undefined when the store keeps no history).
+   */
+  readonly history: ReadonlyArray<StepRecord & { readonly label: string }> | undefined;
   readonly errors: readonly ErrorRecord[];
   readonly deadLetters: readonly DeadLetter[];
   /** The initial context and the latest {@link LIST_CAP} committed deltas (newest last); undefined when unreadable. */
@@ -205,7 +208,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     nodes,
     outstanding,
     waits,
-    history: history?.slice(-LIST_CAP),
+    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, label: stepOutcomeLabel(h) })),
     errors: errors.slice(-LIST_CAP),
     deadLetters: deadLetters.slice(-LIST_CAP),
     context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },

@@ -14,6 +14,8 @@ import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
+import { FallbackWorkflow } from '../../examples/fallback.js';
+import { FallbackWorkflowDef } from '../../examples/fallback.floxide.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
@@ -108,6 +110,26 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       await worker.stop(0);
       await docsUi.close();
+    }
+  });
+
+  it('labels a step whose failure its fallback took as fallback, in the history table and on the timeline', async () => {
+    const fallback = bindWorkflow(FallbackWorkflowDef, new FallbackWorkflow());
+    await fallback.startDistributed(undefined, 'job', store.backend, 'ui-fallback');
+    const worker = new Worker(store.backend, FallbackWorkflowDef, fallback.instance, { idleMinMs: 5, idleMaxMs: 20, schedules: false });
+    await worker.start();
+    try {
+      await page.goto(ui.url('/runs/ui-fallback'));
+      await page.locator('[data-status="completed"]').first().waitFor();
+      // (the history is read with the page: open it again once the run is over)
+      await page.goto(ui.url('/runs/ui-fallback'));
+      const row = (node: string) => page.locator('tbody tr', { has: page.locator('td', { hasText: new RegExp(`^${node}$`) }) }).first().locator('td');
+      await row('fail').first().waitFor();
+      expect(await row('fail').allTextContents()).toEqual([expect.any(String), 'fail', '0', '1', expect.any(String), expect.stringMatching(/ ms$/), 'fallback', 'Error: cannot handle job']);
+      expect((await row('recovery').allTextContents())[6]).toBe('terminal');
+      expect(await page.locator('rect.tl-bar[data-item="0"] title').textContent()).toMatch(/^fail #0 attempt 1: fallback, \d+ ms/);
+    } finally {
+      await worker.stop();
     }
   });
 

@@ -205,9 +205,6 @@ function paintGraph(svg, nodes) {
 
 const OUTCOME_CLASS = { continue: 'done', terminal: 'done', retry: 'queued', failed: 'failed' };
 
-/** A step's outcome as shown: a `continue` that carries an error is a failure its fallbacks took (as `runs show` prints it). */
-const outcomeLabel = (s) => (s.outcome === 'continue' && s.error ? 'fallback' : s.outcome);
-
 /** The step history as a timeline: one row per node, one bar per attempt (from its lease to its commit). */
 function timeline(run, history) {
   if (history.length === 0) return h('p', { class: 'empty' }, 'No steps yet.');
@@ -255,7 +252,7 @@ function timeline(run, history) {
     const single = lanes.get(s.node).length === 1;
     const y = rowTop.get(s.node) + (single ? 4 : 4 + laneOf.get(s) * LANE);
     const bar = el('rect', { x: x(s.startedAt), y, width: Math.max(3, x(s.finishedAt) - x(s.startedAt)), height: single ? 14 : LANE - 2, rx: 2, class: `tl-bar tl-${OUTCOME_CLASS[s.outcome] ?? 'dropped'}`, 'data-item': s.itemId, 'data-outcome': s.outcome });
-    bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${outcomeLabel(s)}, ${s.finishedAt - s.startedAt} ms${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
+    bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${s.label}, ${s.finishedAt - s.startedAt} ms${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
     svg.append(bar);
   }
   const axisY = top + 16;
@@ -407,7 +404,7 @@ function runPage(runId) {
         : [
             h('h2', {}, `Step history (${history.length})`),
             timeline(r, history),
-            table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, outcomeLabel(s), s.error ? errText(s.error) : '']), 'No steps yet.'),
+            table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.label, s.error ? errText(s.error) : '']), 'No steps yet.'),
           ]),
       h('h2', {}, `Waiting (${v.waits.length})`),
       table(['Item', 'Node', 'Waiting'], v.waits.map((w) => [h('span', { class: 'mono' }, w.itemId), w.node, h('span', { 'data-wait': w.kind === 'signal' ? w.signal : 'sleep' }, w.text)]), 'Not waiting for a signal or a timer.'),
