@@ -199,16 +199,25 @@ function countingProvider(t: ReturnType<typeof memoryTracing>, counts: (spanName
   return provider;
 }
 
+/**
+ * Starts ProbeOuter distributed as run 'unsampled' where the sampler said no (as a ratio sampler does for most runs:
+ * the stored context says so), its probes making their own spans in `t`.
+ */
+async function startUnsampled(t: ReturnType<typeof memoryTracing>, backend: MemoryBackend) {
+  Probe.tracer = t.provider.getTracer('user');
+  Probe.seen.length = 0;
+  const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
+  await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
+  return wf;
+}
+
 describe('tracing a distributed run in process (memory backend)', () => {
   it('a run whose start was not sampled, without a context manager: the worker asks the SDK for no span of it at all', async () => {
     const t = memoryTracing();
     const counting = countingProvider(t, (_name, runId) => String(runId).startsWith('unsampled'));
     const backend = new MemoryBackend();
     try {
-      Probe.tracer = t.provider.getTracer('user');
-      Probe.seen.length = 0;
-      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
-      await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
+      const wf = await startUnsampled(t, backend);
       let done: unknown;
       for (let i = 0; i < 20 && done === undefined; i++) done = await wf.stepDistributed(backend, 'w1', undefined, { tracing: { tracerProvider: counting } });
       expect(done).toEqual({ runId: 'unsampled', output: 4 });
@@ -463,11 +472,7 @@ describe('node code and nested workflows in the trace', () => {
     const counting = countingProvider(t, (spanName, runId) => spanName.startsWith('floxide.step ') && runId === 'unsampled');
     const backend = new MemoryBackend();
     try {
-      Probe.tracer = t.provider.getTracer('user');
-      Probe.seen.length = 0;
-      const wf = bindWorkflow(ProbeOuterDef, new ProbeOuter());
-      // started where the sampler said no (as a ratio sampler does for most runs): the stored context says so
-      await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
+      const wf = await startUnsampled(t, backend);
       const stored = parseTraceparent((await backend.getRun('unsampled'))!.traceparent)!;
       expect(stored.traceFlags).toBe(0);
       await wf.startDistributed(undefined, 0, backend, 'sampled', { tracing: { tracerProvider: t.provider } });
