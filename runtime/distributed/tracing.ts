@@ -5,7 +5,8 @@
  * ({@link WorkerTracing.attemptOf}) when a context manager is registered; and the worker whose commit finishes a run
  * records the run's span, from what the commit answers (`CommitResult.finished`: no read). The spans
  * themselves are made by runtime/engine/tracing.ts; those of attempts and runs that are over are made together on
- * the next turn of the event loop (`Tracing.later`), and at once by {@link WorkerTracing.flush}.
+ * the next turn of the event loop (`Tracing.later`), and at once by {@link WorkerTracing.flush}. A run whose trace
+ * was not sampled where it started gets none of these (see `Tracing.startAttempt`).
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
 import { isSampledTraceparent } from '../core/trace-context.js';
@@ -77,7 +78,10 @@ export class WorkerTracing {
     span.end(outcome, error, extra, notAfter !== undefined && notAfter < now ? notAfter : now);
   }
 
-  /** Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace: none). */
+  /**
+   * Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace, or
+   * whose trace is not sampled: none).
+   */
   private finished(lease: LeasedItem, status: string, end: RunEnd): void {
     if (lease.traceparent === undefined || !isSampledTraceparent(lease.traceparent)) return;
     const run = { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent };

@@ -232,7 +232,8 @@ export class Tracing {
   /**
    * Records the span of a finished distributed run (`floxide.run <workflow>`, from its creation to its end, with
    * its outcome and error) in the trace it stored, as a child of its start span: the process that finished the run
-   * records it (docs/observability.md says why it is not the steps' parent). A run stored without a trace: nothing.
+   * records it (docs/observability.md says why it is not the steps' parent). A run stored without a trace, or whose
+   * trace is not sampled: nothing.
    */
   finishedRun(run: FinishedRun, workerId: string | undefined): void {
     if (run.traceparent === undefined || !isSampledTraceparent(run.traceparent)) return;
