@@ -185,6 +185,28 @@ describe('redis backend specifics', () => {
     }
   });
 
+  it('keeps about eventRetention events: the stream is trimmed as events come, and its newest events stay', async () => {
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, eventRetention: 100 });
+    const a = await admin();
+    try {
+      // one event (run.created) per call, over many milliseconds
+      for (let i = 0; i < 600; i++) {
+        await b.createRun(spec(`ev-${i}`));
+        if (i % 50 === 0) await sleep(2);
+      }
+      const len = await a.xLen(`${p}events`);
+      // (`MAXLEN ~` drops whole stream nodes of 100 entries: up to a node more than asked, plus a millisecond's events)
+      expect(len).toBeGreaterThanOrEqual(100);
+      expect(len).toBeLessThan(250);
+      const [newest] = await a.xRevRange(`${p}events`, '+', '-', { COUNT: 1 });
+      expect(newest!.message).toMatchObject({ r: 'ev-599' });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('moves the runs of a ring written before rings were per version onto their versions\' rings', async () => {
     const p = prefix();
     const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });

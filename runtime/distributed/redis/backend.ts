@@ -130,7 +130,7 @@ export interface RedisBackendOptions {
   /** Called with connection errors node-redis reports while it reconnects (default: ignored). */
   readonly onConnectionError?: (error: Error) => void;
   /**
-   * About how many of the newest events the stream `P events` keeps (`XADD MAXLEN ~`), default
+   * About how many of the newest events the stream `P events` keeps (`XTRIM MAXLEN ~`, once a millisecond), default
    * {@link DEFAULT_EVENT_RETENTION}; `0` publishes no events (the step history is kept either way).
    */
   readonly eventRetention?: number;

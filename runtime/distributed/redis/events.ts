@@ -2,7 +2,7 @@
  * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`, entries
  * `r` = run id, `e` = event JSON), on a connection of the subscription's own. Cursors are stream entry ids. After a
  * dropped connection (node-redis reconnects by itself) it continues after the last entry it delivered, so nothing is
- * lost or repeated; a cursor older than what the stream still holds (`XADD MAXLEN` trimmed it) is `EventsLostError`.
+ * lost or repeated; a cursor older than what the stream still holds (trimmed to `eventRetention`) is `EventsLostError`.
  */
 import type { createClient } from '@redis/client';
 import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';

@@ -47,13 +47,19 @@ local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
 
 -- Seeing runs (runtime/engine/events.ts): every script that changes what a run reports publishes the event to the
 -- stream P events (fields r = run id, e = event JSON), trimmed to about eventsMax entries; eventsMax 0 = no events.
--- A script sets eventsMax from its last argument before publishing.
+-- A script sets eventsMax from its last argument before publishing. The stream is trimmed by the first event of
+-- each millisecond (its id ends in -0), not by every append: `XADD ... MAXLEN ~` costs a third more than a bare
+-- XADD, and at most a millisecond's events go past the bound until the next trim.
 local eventsMax = 0
 local function publish(prefix, runId, json)
-  if eventsMax > 0 then redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', eventsMax, '*', 'r', runId, 'e', json) end
+  if eventsMax > 0 then
+    local id = redis.call('XADD', prefix .. 'events', '*', 'r', runId, 'e', json)
+    if string.sub(id, -2) == '-0' then redis.call('XTRIM', prefix .. 'events', 'MAXLEN', '~', eventsMax) end
+  end
 end
 
--- A lease token is "<worker>#<seq>@<lease time>": the time its attempt started (the step history's startedAt).
+-- A lease token ends in "@<lease time>" ("<worker>#<seq>@<time>" from a claim, "<worker>#h<run>/<seq>@<time>" from a
+-- hand-off): the time its attempt started (the step history's startedAt).
 local function leaseStart(token, nowText)
   return string.match(token, '@(%d+)$') or nowText
 end
