@@ -4,12 +4,16 @@
  * gracefully, writes every commit's `{runId, node, t}` to the file given as third argument and prints
  * `cpu <microseconds>` (its user + system CPU time since `ready`, or since `marked`). With `traced`, the pool traces every step
  * (`tracing`) through an OpenTelemetry SDK tracer provider whose batch processor hands the spans to an exporter that
- * drops them: the cost of making and processing spans, without a network.
+ * drops them: the cost of making and processing spans, without a network. With `traced-cm`, the same with an
+ * AsyncLocalStorage context manager registered, as the SDK's `NodeSDK.start()` or a Node tracer provider's
+ * `register()` does: each attempt's span is then live while its node runs, and node code runs in it.
  * On SIGUSR2 (the bench's warm-up is over) it forgets the commits so far, takes its CPU time from then on and prints
  * `marked`.
- * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced]
+ * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced|traced-cm]
  */
 import { writeFileSync } from 'node:fs';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { bindWorkflow, connectBackend, WorkerPool } from 'floxide';
 import { ChainWorkflow } from '../test/fixtures/distributed/flows.js';
@@ -26,7 +30,7 @@ const pool = new WorkerPool(backend, wf.def, wf.instance, {
   concurrency: Number(concurrencyArg ?? 64),
   idleMinMs: 1,
   idleMaxMs: 20,
-  ...(mode === 'traced' ? { tracing: { tracerProvider: droppingTracerProvider() } } : {}),
+  ...(mode === 'traced' || mode === 'traced-cm' ? { tracing: { tracerProvider: droppingTracerProvider() } } : {}),
   callbacks: {
     onCommitted(lease, _outcome, result) {
       if (result.status !== 'applied') return;
@@ -35,6 +39,7 @@ const pool = new WorkerPool(backend, wf.def, wf.instance, {
     },
   },
 });
+if (mode === 'traced-cm') context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 function droppingTracerProvider(): BasicTracerProvider {
   const exporter = { export: (_spans: unknown[], done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => undefined };
   return new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });

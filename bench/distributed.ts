@@ -17,7 +17,9 @@
  * SDK tracer provider whose batch processor hands every span to an exporter that drops it): the `redis: tracing` row
  * is the steps/s traced over the same untraced (`redis`), the cost of making and processing the spans (target: under
  * 10%). `redis-traced-sampled` is the same with one run in ten sampled (as a parent-based ratio sampler records them):
- * the other runs' steps still go through floxide's tracing, as spans the SDK does not record.
+ * the other runs' steps still go through floxide's tracing, as spans the SDK does not record. `redis-traced-cm` is
+ * `redis-traced` in workers that registered a context manager, as `NodeSDK.start()` does (spans live while their
+ * node runs, node code inside them).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,7 +43,7 @@ const WARMUP = Number(arg('warmup', '1000'));
 // 128 items in flight per worker process: the Postgres path is latency-bound (each commit waits on a flush), so it
 // needs more in flight than Redis; measured 64 vs 128 on the same machine (docs/benchmarks.md).
 const CONCURRENCY = Number(arg('concurrency', '128'));
-const BACKENDS = arg('backends', 'redis,redis-events-off,redis-traced,redis-traced-sampled,postgres,postgres-events-off').split(',');
+const BACKENDS = arg('backends', 'redis,redis-events-off,redis-traced,redis-traced-sampled,redis-traced-cm,postgres,postgres-events-off').split(',');
 /** `redis-traced-sampled`: one run in this many is sampled (its spans recorded). */
 const SAMPLED_ONE_IN = 10;
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
@@ -52,7 +54,7 @@ const CPU_PROF = arg('cpu-prof', '');
 const REPEAT = Number(arg('repeat', '3'));
 const STEPS = 5;
 const WORKERS = 2;
-const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, 'redis-traced': 10_000, 'redis-traced-sampled': 10_000, postgres: 3_000, 'postgres-events-off': 3_000 };
+const TARGET: Record<string, number> = { redis: 10_000, 'redis-events-off': 10_000, 'redis-traced': 10_000, 'redis-traced-sampled': 10_000, 'redis-traced-cm': 10_000, postgres: 3_000, 'postgres-events-off': 3_000 };
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -70,9 +72,10 @@ interface Child {
   kill(): void;
 }
 
-function spawnWorker(store: string, out: string, traced: boolean): Child {
+/** `mode`: the worker's tracing (see bench/distributed-worker.ts). */
+function spawnWorker(store: string, out: string, mode: 'traced' | 'traced-cm' | undefined): Child {
   const prof = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const args = [...prof, '--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out, ...(traced ? ['traced'] : [])];
+  const args = [...prof, '--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out, ...(mode ? [mode] : [])];
   const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let ready!: () => void;
@@ -159,7 +162,7 @@ async function benchBackend(name: string) {
     const outs = Array.from({ length: WORKERS }, (_, i) => join(dir, `w${i}.json`));
     const traced = name.startsWith('redis-traced');
     const sampled = name === 'redis-traced-sampled';
-    const children = outs.map((o) => spawnWorker(url, o, traced));
+    const children = outs.map((o) => spawnWorker(url, o, name === 'redis-traced-cm' ? 'traced-cm' : traced ? 'traced' : undefined));
     await Promise.all(children.map((c) => c.ready));
     // traced: each run stored with a traceparent, as `startDistributed` with `tracing` stores its start span's
     // (sampled: one run in SAMPLED_ONE_IN marked sampled, as a ratio sampler at the start decides; the workers' SDK,
@@ -283,11 +286,12 @@ function eventsRow(backend: 'redis' | 'postgres') {
   return costRow(backend, `${backend}-events-off`, `${backend}: events (on vs off, steps/s)`, '>= 90% of events off');
 }
 
-/** The cost of tracing: Redis traced over the same untraced, every run sampled, and one in ten. */
+/** The cost of tracing: Redis traced over the same untraced, every run sampled, one in ten, and with a context manager. */
 function tracingRow() {
   return [
     ...costRow('redis-traced', 'redis', 'redis: tracing (spans on vs off, steps/s)', '>= 90% of tracing off'),
     ...costRow('redis-traced-sampled', 'redis', `redis: tracing, 1 run in ${SAMPLED_ONE_IN} sampled (on vs off, steps/s)`, '>= 90% of tracing off'),
+    ...costRow('redis-traced-cm', 'redis', 'redis: tracing with a context manager, as NodeSDK (on vs off, steps/s)', '>= 90% of tracing off'),
   ];
 }
 
