@@ -1,14 +1,13 @@
 /**
  * One worker process of `bench/distributed.ts`: a WorkerPool serving the 5-step ChainWorkflow from the store given
- * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms; on SIGTERM it stops
+ * on the command line. Prints `ready`, then `progress <completed runs>` every 50 ms. On SIGUSR2 (the bench's warm-up
+ * is over) it forgets the commits so far, counts its CPU time from then on and prints `marked`. On SIGTERM it stops
  * gracefully, writes every commit's `{runId, node, t}` to the file given as third argument and prints
- * `cpu <microseconds>` (its user + system CPU time since `ready`, or since `marked`). With `traced`, the pool traces every step
- * (`tracing`) through an OpenTelemetry SDK tracer provider whose batch processor hands the spans to an exporter that
- * drops them: the cost of making and processing spans, without a network. With `traced-cm`, the same with an
- * AsyncLocalStorage context manager registered, as the SDK's `NodeSDK.start()` or a Node tracer provider's
+ * `cpu <microseconds>` (its user + system CPU time since `ready`, or since `marked`). With `traced`, the pool traces
+ * every step (`tracing`) through an OpenTelemetry SDK tracer provider whose batch processor hands the spans to an
+ * exporter that drops them: the cost of making and processing spans, without a network. With `traced-cm`, the same
+ * with an AsyncLocalStorage context manager registered, as the SDK's `NodeSDK.start()` or a Node tracer provider's
  * `register()` does: each attempt's span is then live while its node runs, and node code runs in it.
- * On SIGUSR2 (the bench's warm-up is over) it forgets the commits so far, takes its CPU time from then on and prints
- * `marked`.
  * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced|traced-cm]
  */
 import { writeFileSync } from 'node:fs';
