@@ -94,12 +94,13 @@ describe.each(['memory', ...REAL_BACKENDS] as const)('many runs at once through 
     const t = memoryTracing();
     const tracing = { tracerProvider: t.provider };
     const RUNS = 60;
+    let worker: Worker | undefined;
     try {
       const wf = chain();
       const runIds = Array.from({ length: RUNS }, (_, i) => `many-${i}`);
       await Promise.all(runIds.map((id) => wf.startDistributed(new CountCtx(), 0, tb.backend, id, { tracing })));
       let completed = 0;
-      const worker = new Worker(tb.backend, ChainWorkflowDef, new ChainWorkflow(), {
+      worker = new Worker(tb.backend, ChainWorkflowDef, new ChainWorkflow(), {
         tracing,
         concurrency: 32,
         idleMinMs: 1,
@@ -126,6 +127,7 @@ describe.each(['memory', ...REAL_BACKENDS] as const)('many runs at once through 
       expect(runSpans.map((x) => x.attributes['floxide.run.id']).sort()).toEqual([...runIds].sort());
       for (const x of runSpans) expect(x.traceId).toBe(traceOf.get(x.attributes['floxide.run.id'])!.traceId);
     } finally {
+      await worker?.stop();
       await tb.dispose();
     }
   });
