@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
-import { isFinalEvent, type StepRecord, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
