@@ -12,8 +12,8 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
-import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
-import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { chain, CountCtx, openTestBackend, until } from '../distributed/helpers.js';
+import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
@@ -65,18 +65,14 @@ function readEvents(url: string, until: (events: Array<{ event: string; data: st
 }
 
 /** Runs `fn` with a Redis backend under a key prefix of its own and a UI server on it; closes both and deletes the keys. */
-async function withRedisUi(tag: string, fn: (backend: RedisBackend, server: UiServer) => Promise<void>): Promise<void> {
-  const prefix = uniquePrefix(tag);
-  const backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
-  const server = await startUiServer({ backend });
+async function withRedisUi(tag: string, fn: (backend: DistributedBackend, server: UiServer) => Promise<void>): Promise<void> {
+  const store = await openTestBackend('redis', tag);
+  const server = await startUiServer({ backend: store.backend });
   try {
-    await fn(backend, server);
+    await fn(store.backend, server);
   } finally {
     await server.close();
-    const client = (backend as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
-    const keys = await client.keys(`${prefix}*`);
-    if (keys.length > 0) await client.del(keys);
-    await backend.close();
+    await store.dispose();
   }
 }
 
