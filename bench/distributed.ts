@@ -160,9 +160,10 @@ async function benchBackend(name: string) {
   const dir = mkdtempSync(join(tmpdir(), 'flx-bench-'));
   try {
     const outs = Array.from({ length: WORKERS }, (_, i) => join(dir, `w${i}.json`));
-    const traced = name.startsWith('redis-traced');
+    const mode = name === 'redis-traced-cm' ? 'traced-cm' : name.startsWith('redis-traced') ? 'traced' : undefined;
+    const traced = mode !== undefined;
     const sampled = name === 'redis-traced-sampled';
-    const children = outs.map((o) => spawnWorker(url, o, name === 'redis-traced-cm' ? 'traced-cm' : traced ? 'traced' : undefined));
+    const children = outs.map((o) => spawnWorker(url, o, mode));
     await Promise.all(children.map((c) => c.ready));
     // traced: each run stored with a traceparent, as `startDistributed` with `tracing` stores its start span's
     // (sampled: one run in SAMPLED_ONE_IN marked sampled, as a ratio sampler at the start decides; the workers' SDK,
