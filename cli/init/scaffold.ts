@@ -36,16 +36,23 @@ export interface InitResult {
   blockers: string[];
 }
 
+/** This package's name (what `npm i` adds to the user's dependencies). */
+const OWN_NAME = 'floxide';
+
 /** The test script `npm init` writes: a placeholder that fails, which `floxide init` replaces. */
 const NPM_INIT_TEST = 'echo "Error: no test specified" && exit 1';
 
-/** A package.json as `npm init` left it: no dependencies, and no script but the placeholder test. */
+/**
+ * A package.json as `npm init` left it: no dependency but floxide itself (`npm init -y && npm i floxide && npx
+ * floxide init` is the usual way in), and no script but the placeholder test.
+ */
 function fromNpmInit(pkg: Record<string, unknown>): boolean {
   const scripts = (pkg.scripts ?? {}) as Record<string, string>;
   const keys = Object.keys(scripts);
+  const onlyFloxide = (deps: unknown) => deps === undefined || Object.keys(deps as Record<string, string>).every((name) => name === OWN_NAME);
   return (
-    pkg.dependencies === undefined &&
-    pkg.devDependencies === undefined &&
+    onlyFloxide(pkg.dependencies) &&
+    onlyFloxide(pkg.devDependencies) &&
     pkg.peerDependencies === undefined &&
     (keys.length === 0 || (keys.length === 1 && scripts.test === NPM_INIT_TEST))
   );
@@ -86,7 +93,7 @@ function ownVersion(): string {
     const pkg = path.join(dir, 'package.json');
     if (existsSync(pkg)) {
       const json = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
-      if (json.name === 'floxide' && json.version) return json.version;
+      if (json.name === OWN_NAME && json.version) return json.version;
     }
     if (path.dirname(dir) === dir) return '0.0.0';
   }

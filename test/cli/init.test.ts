@@ -124,6 +124,22 @@ describe('floxide init', () => {
     expect(pkg.scripts.test).toBe('tsc --noEmit && vitest run');
   });
 
+  it('replaces npm init\'s "type": "commonjs" after `npm i floxide` too (floxide its only dependency), keeping the installed spec', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-npm-i-'));
+    dirs.push(dir);
+    // `npm init -y && npm i ./floxide-0.1.0.tgz`, then `npx floxide init`.
+    const installed = { name: 'fresh', version: '1.0.0', main: 'index.js', scripts: { test: 'echo "Error: no test specified" && exit 1' }, license: 'ISC', type: 'commonjs', dependencies: { floxide: 'file:../floxide-0.1.0.tgz' } };
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(installed, null, 2));
+    const r = await init([], dir);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain(`added "type": "module" (instead of npm init's "commonjs")`);
+    expect(r.stdout).toContain('kept yours: dependencies.floxide ("file:../floxide-0.1.0.tgz"');
+    expect(r.stdout).not.toContain('which floxide init left as it was');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string> };
+    expect(pkg.type).toBe('module');
+    expect(pkg.dependencies).toEqual({ floxide: 'file:../floxide-0.1.0.tgz' });
+  });
+
   it('keeps "type": "commonjs" of a package that has code, and says (exit 1) that npm start needs "module"', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-cjs-'));
     dirs.push(dir);
