@@ -58,8 +58,12 @@ export function time(ms: number | undefined): string {
   return ms === undefined ? '-' : Number.isNaN(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * A value in a table cell or a `runs show` line, cut to `max` characters: a string as itself (an empty one as `""`, so
+ * that it is not mistaken for a missing value), anything else as JSON; `-` for none.
+ */
 export function short(v: unknown, max = 60): string {
-  const s = v === undefined ? '-' : typeof v === 'string' ? v : valueText(v);
+  const s = v === undefined ? '-' : v === '' ? '""' : typeof v === 'string' ? v : valueText(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
