@@ -39,9 +39,25 @@ export async function renderDocs(model: FlowModel, docsDir: string): Promise<Out
   for (const [wf, stem] of docsStems(model.workflows)) {
     const dot = dotOf(wf);
     files.push({ path: path.join(docsDir, `${stem}.dot`), content: dot });
-    files.push({ path: path.join(docsDir, `${stem}.svg`), content: await renderSvg(dot) });
+    files.push({ path: path.join(docsDir, `${stem}.svg`), content: markVersion(await renderSvg(dot), wf.fingerprint) });
     files.push({ path: path.join(docsDir, `${stem}.mmd`), content: mermaidOf(wf) });
   }
   return files;
 }
 
+/** The comment that names the graph version (fingerprint) an SVG of `floxide build --docs` draws. */
+const VERSION_MARK = /<!-- floxide graph version ([0-9a-f]{16}) -->/;
+
+/**
+ * `svg` with a comment naming the graph version it draws, before its `<svg>` element: `floxide ui` reads it
+ * ({@link svgVersion}) so that it never colours a run's items on the graph of another version.
+ */
+export function markVersion(svg: string, version: string): string {
+  const at = svg.indexOf('<svg');
+  return at < 0 ? svg : `${svg.slice(0, at)}<!-- floxide graph version ${version} -->\n${svg.slice(at)}`;
+}
+
+/** The graph version an SVG of `floxide build --docs` draws (see {@link markVersion}); undefined when unmarked. */
+export function svgVersion(svg: string): string | undefined {
+  return VERSION_MARK.exec(svg.slice(0, 2048))?.[1];
+}

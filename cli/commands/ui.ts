@@ -8,6 +8,7 @@ import type { CliIo, CommandFactory } from './types.js';
 const EXAMPLES = `
 Examples:
   $ floxide ui --store redis://127.0.0.1:6379 --graphs docs
+  $ floxide ui --store redis://127.0.0.1:6379 --graphs docs src/flows   runs of older versions drawn too
   $ floxide ui --store postgres://app@db:5432/prod --port 0
   $ floxide ui --store sqlite:runs.db --graphs docs
   $ floxide ui --store redis://cache:6379 --host 0.0.0.0 --port 4300 --token "$FLOXIDE_UI_TOKEN"
@@ -15,7 +16,9 @@ Examples:
 The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs
 no token; on any other address every request needs one: --token, else FLOXIDE_UI_TOKEN, else a random one,
 carried by the printed URL (?token=...). --graphs names folders where \`floxide build --docs <dir>\` wrote
-<Workflow>.svg: the run page draws that graph with each node coloured by the state of its items.
+<Workflow>.svg, and the source folders holding the *.floxide.versions.json that floxide build keeps: the run page
+draws the graph of the run's own version (the SVG when it is that version's, else drawn from the versions file
+that records it, never the graph of another version) with each node coloured by the state of its items.
 
 Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 the store cannot be reached or the port cannot be bound, 2 bad usage.
 `;
@@ -35,7 +38,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
     .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
     .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
     .option('--token <token>', 'the access token (16+ characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
-    .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, e.g. `--graphs docs`')
+    .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json, e.g. `--graphs docs src`')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: UiFlags) => {
       const port = Number(flags.port);

@@ -1,12 +1,30 @@
 /**
- * Where the dashboard finds a workflow's graph: the SVG files `floxide build --docs <dir>` writes, one
- * `<Workflow>.svg` per workflow (`<source path>.<Workflow>.svg` when two workflows share a name). `floxide ui
- * --graphs <dir>` names the folders to look in; the first folder holding a file for the workflow wins.
+ * Where the dashboard finds the graph of a run: the SVG files `floxide build --docs <dir>` writes, one
+ * `<Workflow>.svg` per workflow (`<source path>.<Workflow>.svg` when two workflows share a name), each marked with the
+ * graph version it draws; and, for a run of another version, the versions files `floxide build` keeps next to the
+ * generated modules (`*.floxide.versions.json`), from whose record of that version the graph is drawn. `floxide ui
+ * --graphs <dir...>` names the folders to look in (versions files also in their subfolders); the first folder
+ * holding a file for the workflow wins. A run is never coloured on the graph of another version.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { markVersion, renderSvg, svgVersion } from '../../compiler/docs.js';
+import { dotOfVersion } from '../../compiler/emit/dot.js';
+import { parseRecord, type GraphVersion } from '../../compiler/versions/record.js';
 
-/** Finds and reads workflows' SVG graphs in a list of folders (read on each request: a rebuild shows at once). */
+/** The graph of a run's version, or why there is none. */
+export type RunGraph =
+  | {
+      readonly svg: string;
+      /** Said above the graph: where it was drawn from, when not from the build's SVG of the same version. */
+      readonly note?: string;
+    }
+  | { readonly missing: string };
+
+/** How deep below a `--graphs` folder versions files are looked for (a source tree, not a whole disk). */
+const VERSIONS_DEPTH = 4;
+
+/** Finds and reads workflows' graphs in a list of folders (read on each request: a rebuild shows at once). */
 export class GraphFiles {
   constructor(private readonly dirs: readonly string[]) {}
 
@@ -15,19 +33,79 @@ export class GraphFiles {
     return this.dirs;
   }
 
-  /** The SVG text of `workflow`'s graph, or undefined when no folder has one. */
-  async svgOf(workflow: string): Promise<string | undefined> {
+  /** The graph of version `version` of `workflow` (see the module comment). */
+  async graphOf(workflow: string, version: string): Promise<RunGraph> {
+    const built = await this.builtSvg(workflow);
+    const builtVersion = built && svgVersion(built.svg);
+    if (built && builtVersion === version) return { svg: built.svg };
+    const recorded = await this.recordedVersion(workflow, version);
+    if (recorded) {
+      const svg = markVersion(await renderSvg(dotOfVersion(workflow, recorded.version)), version);
+      const current = built && builtVersion ? `, not the current ${builtVersion} of ${built.file}` : '';
+      return { svg, note: `The graph of this run's version ${version}${current}, drawn from ${recorded.file} (waits, sleeps and nested workflows as plain boxes).` };
+    }
+    if (built && builtVersion === undefined) {
+      // an SVG of a build that did not mark its version: shown, with the doubt said
+      return { svg: built.svg, note: `${built.file} does not say which graph version it draws (rebuild it with \`floxide build --docs\`): it may not be this run's version ${version}.` };
+    }
+    if (built) {
+      return { missing: `${built.file} draws version ${builtVersion} of ${workflow}, and this run is of version ${version}, which no *.floxide.versions.json in ${this.dirs.join(', ')} records: add the folder of ${workflow}'s source to --graphs` };
+    }
+    const where = this.dirs.length > 0 ? `no ${workflow}.svg in ${this.dirs.join(', ')}` : 'no --graphs folder was given';
+    return { missing: `${where}: run \`floxide build --docs <dir>\` and start \`floxide ui --graphs <dir>\`` };
+  }
+
+  /** The SVG file of `workflow` that `floxide build --docs` wrote, from the first folder that has one. */
+  private async builtSvg(workflow: string): Promise<{ file: string; svg: string } | undefined> {
     for (const dir of this.dirs) {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue;
-      }
+      const names = await namesIn(dir);
       const exact = `${workflow}.svg`;
       const name = names.includes(exact) ? exact : names.filter((n) => n.endsWith(`.${exact}`)).sort()[0];
-      if (name) return readFile(join(dir, name), 'utf8');
+      if (name) {
+        const file = join(dir, name);
+        return { file, svg: await readFile(file, 'utf8') };
+      }
     }
     return undefined;
   }
+
+  /** Version `id` of `workflow` in the first versions file that records it (an unreadable file is passed over). */
+  private async recordedVersion(workflow: string, id: string): Promise<{ file: string; version: GraphVersion } | undefined> {
+    for (const dir of this.dirs) {
+      for (const file of await versionsFiles(dir, VERSIONS_DEPTH)) {
+        let versions: GraphVersion[] | undefined;
+        try {
+          versions = parseRecord(await readFile(file, 'utf8'), file).workflows[workflow];
+        } catch {
+          continue;
+        }
+        const version = versions?.find((v) => v.id === id);
+        if (version) return { file, version };
+      }
+    }
+    return undefined;
+  }
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The `*.floxide.versions.json` files in `dir` and its subfolders, `depth` levels down (not node_modules, not dot folders). */
+async function versionsFiles(dir: string, depth: number): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const files = entries.filter((e) => e.isFile() && e.name.endsWith('.floxide.versions.json')).map((e) => join(dir, e.name)).sort();
+  if (depth === 0) return files;
+  const subdirs = entries.filter((e) => e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')).map((e) => e.name).sort();
+  for (const sub of subdirs) files.push(...(await versionsFiles(join(dir, sub), depth - 1)));
+  return files;
 }

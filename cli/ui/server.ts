@@ -9,7 +9,7 @@
  * | GET | `/static/<file>` | the page's script and style sheet |
  * | GET | `/api/runs?status=&workflow=&after=&limit=` | one page of runs ({@link runsPage}) |
  * | GET | `/api/runs/<id>` | the run page's data ({@link runView}) |
- * | GET | `/api/runs/<id>/graph` | the workflow's SVG graph (`--graphs`), 404 when none |
+ * | GET | `/api/runs/<id>/graph` | the SVG graph of the run's version (`--graphs`, cli/ui/graphs.ts), with an `X-Floxide-Graph-Note` (URI-encoded) when it was drawn from a versions file; 404 when none |
  * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event whenever a run was created or changed status |
  * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
@@ -64,6 +64,8 @@ export interface UiServer {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const COOKIE = 'floxide_ui';
+/** The response header of a graph that says where it was drawn from (see `RunGraph.note`). */
+const GRAPH_NOTE_HEADER = 'x-floxide-graph-note';
 const STATIC: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
@@ -208,12 +210,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (req.method === 'GET' && what === 'graph') {
       const run = await backend.getRun(runId);
       if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-      const svg = await graphs.svgOf(run.workflow);
-      if (svg === undefined) {
-        const where = graphs.folders.length > 0 ? `no ${run.workflow}.svg in ${graphs.folders.join(', ')}` : 'no --graphs folder was given';
-        return sendJson(res, 404, { error: `${where}: run \`floxide build --docs <dir>\` and start \`floxide ui --graphs <dir>\`` });
-      }
-      return send(res, 200, 'image/svg+xml; charset=utf-8', svg);
+      const graph = await graphs.graphOf(run.workflow, run.fingerprint);
+      if ('missing' in graph) return sendJson(res, 404, { error: graph.missing });
+      return send(res, 200, 'image/svg+xml; charset=utf-8', graph.svg, graph.note === undefined ? {} : { [GRAPH_NOTE_HEADER]: encodeURIComponent(graph.note) });
     }
     if (req.method === 'GET' && what === 'live') return live.streamRun(runId, req, res, SECURITY_HEADERS);
     if (req.method === 'POST' && (what === 'cancel' || what === 'pause' || what === 'resume')) {

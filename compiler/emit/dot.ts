@@ -20,12 +20,13 @@ function nodeAttributes(n: NodeModel): string {
   return '';
 }
 
-function edgeAttributes(wf: WorkflowModel, e: EdgeModel): string {
+/** `timeout`: a fallback edge that is a wait's timeout route. */
+function edgeAttributes(e: Pick<EdgeModel, 'kind' | 'tag'>, timeout: boolean): string {
   switch (e.kind) {
     case 'success':
       return '';
     case 'fallback':
-      return isTimeoutRoute(wf, e) ? ' [style="dashed" color="red" label="timeout"]' : ' [style="dotted" color="red" label="fallback"]';
+      return timeout ? ' [style="dashed" color="red" label="timeout"]' : ' [style="dotted" color="red" label="fallback"]';
     case 'branch':
       return ` [label=${dotString(e.tag ?? '')}]`;
     case 'otherwise':
@@ -35,14 +36,41 @@ function edgeAttributes(wf: WorkflowModel, e: EdgeModel): string {
 
 /** The workflow graph as DOT text (what `docs/X.dot` and `floxide graph X` contain). */
 export function dotOf(wf: WorkflowModel): string {
+  return dotText(
+    wf.name,
+    wf.nodes.map((n) => `${dotId(n.name)}${nodeAttributes(n)};`),
+    wf.edges.map((e) => `${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e, isTimeoutRoute(wf, e))};`),
+  );
+}
+
+/** What {@link dotOfVersion} reads of a recorded graph version (`GraphVersion` of compiler/versions/record.ts). */
+interface RecordedGraph {
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly join?: true }>;
+  readonly edges: ReadonlyArray<Pick<EdgeModel, 'from' | 'to' | 'kind' | 'tag'>>;
+}
+
+/**
+ * A recorded graph version (a `*.floxide.versions.json` entry) as DOT text, in the styles of {@link dotOf} as far as
+ * the record tells: joins are diamonds; waits, sleeps and nested workflows are plain boxes (the record does not keep
+ * node kinds) and a wait's timeout route is drawn as a fallback. `floxide ui` draws a run of an older version with it.
+ */
+export function dotOfVersion(workflow: string, v: RecordedGraph): string {
+  return dotText(
+    workflow,
+    v.nodes.map((n) => `${dotId(n.name)}${n.join ? ' [shape=diamond]' : ''};`),
+    v.edges.map((e) => `${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e, false)};`),
+  );
+}
+
+function dotText(name: string, nodes: readonly string[], edges: readonly string[]): string {
   const w = new CodeWriter();
-  w.writeLine(`digraph ${dotId(wf.name)} {`);
+  w.writeLine(`digraph ${dotId(name)} {`);
   w.indent(() => {
     w.writeLine('rankdir=LR;');
     w.writeLine('node [shape=box style=filled fontname="Helvetica" color=lightgray];');
     w.writeLine('edge [fontname="Helvetica" arrowhead=vee];');
-    for (const n of wf.nodes) w.writeLine(`${dotId(n.name)}${nodeAttributes(n)};`);
-    for (const e of wf.edges) w.writeLine(`${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(wf, e)};`);
+    for (const line of nodes) w.writeLine(line);
+    for (const line of edges) w.writeLine(line);
   });
   w.writeLine('}');
   return w.toString();

@@ -11,7 +11,7 @@ export { CodeWriter } from './code-writer.js';
 export { emitWorkItems } from './work-items.js';
 export { emitSignals } from './signals.js';
 export { emitNodeSpecs, emitDispatch, emitDefinition } from './dispatch.js';
-export { dotOf, emitDot } from './dot.js';
+export { dotOf, dotOfVersion, emitDot } from './dot.js';
 export { mermaidOf, emitMermaid } from './mermaid.js';
 export { ModuleScope, ImportList, generatedNames, RUNTIME_NAMES, type Emitted, type ImportSpec, type ModuleRef, type RuntimeName } from './scope.js';
 

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { workflowMetaOf, graphShapeOf, fingerprintOf } from 'floxide';
 import { ArticleWorkflow } from '../../examples/article.js';
-import { dotOf, emitDefinition, emitDispatch, emitNodeSpecs, emitSignals, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
+import { dotOf, dotOfVersion, emitDefinition, emitDispatch, emitNodeSpecs, emitSignals, emitWorkItems, mermaidOf, ModuleScope } from '../../compiler/emit/index.js';
 import { dotId, mermaidString, objectKey, propertyAccess, tsMultilineString, tsString } from '../../compiler/emit/literals.js';
 import { renderModule } from '../../compiler/render.js';
+import { versionOf } from '../../compiler/versions/record.js';
 import { articleWorkflow, branchWorkflow, edgeModel, innerWorkflow, nodeModel, outerWorkflow, waitingWorkflow, workflowModel } from './emit-models.js';
 
 const layout = { rootDir: '/project' };
@@ -246,6 +247,27 @@ describe('dotOf', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('draws a recorded graph version in the same styles as far as the record tells (joins as diamonds)', () => {
+    const recorded = versionOf(branchWorkflow);
+    expect(dotOfVersion('Router', recorded)).toBe(
+      [
+        'digraph Router {',
+        '  rankdir=LR;',
+        '  node [shape=box style=filled fontname="Helvetica" color=lightgray];',
+        '  edge [fontname="Helvetica" arrowhead=vee];',
+        '  classify;',
+        '  collect [shape=diamond];',
+        '  other;',
+        '  small;',
+        '  sub;',
+        ...recorded.edges.map((e) => `  ${e.from} -> ${e.to}${e.kind === 'branch' ? ` [label=${JSON.stringify(e.tag)}]` : e.kind === 'otherwise' ? ' [style="dashed" label="otherwise"]' : ''};`),
+        '}',
+        '',
+      ].join('\n'),
+    );
+    expect(recorded.edges).toHaveLength(6);
   });
 
   it('quotes keywords, $ names and escapes backslashes and newlines in labels', () => {

@@ -2,7 +2,7 @@
  * The `floxide ui` server over HTTP (no browser): paging the runs list, the run page's data, the graph lookup, and
  * access rules (loopback host names only, the token beyond loopback, the action header); live updates on Postgres.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +143,62 @@ describe('floxide ui server', () => {
       setTimeout(() => void wf.startDistributed(new ReviewCtx(), 'late', backend, 'run-late'), 50);
     });
     expect(list[0]!.event).toBe('runs');
+  });
+
+  it('draws a run of an older version from the versions file that records it, never on the current graph', async () => {
+    // the fixture's versions file records an older version of ReviewWorkflow, as a deploy leaves runs of it
+    const older = '3e7e57bf3e119c90';
+    expect(ReviewWorkflowDef.fingerprint).not.toBe(older);
+    const oldRun = { workflow: 'ReviewWorkflow', fingerprint: older, input: 'old', context: { log: [] }, firstItem: { node: 'prepare', id: '0', input: 'old' } };
+    await backend.createRun({ runId: 'run-old', ...oldRun });
+    const current = await call(`${base}api/runs/run-6/graph`);
+    expect(current.body).toContain(`<!-- floxide graph version ${ReviewWorkflowDef.fingerprint} -->`);
+    expect(current.headers['x-floxide-graph-note']).toBeUndefined();
+
+    // only the build's SVG folder: the older version is nowhere, so no graph (not the current one)
+    const missing = await call(`${base}api/runs/run-old/graph`);
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body).error).toBe(
+      `test/fixtures/ui/graphs/ReviewWorkflow.svg draws version ${ReviewWorkflowDef.fingerprint} of ReviewWorkflow, and this run is of version ${older}, which no *.floxide.versions.json in test/fixtures/ui/graphs records: add the folder of ReviewWorkflow's source to --graphs`,
+    );
+
+    // with the source folder too: drawn from its versions file, and said so
+    const both = await startUiServer({ backend, graphs: ['test/fixtures/ui/graphs', 'test/fixtures'] });
+    try {
+      const drawn = await call(`${both.url}api/runs/run-old/graph`);
+      expect(drawn.status).toBe(200);
+      expect(drawn.headers['content-type']).toMatch(/^image\/svg\+xml/);
+      expect(drawn.body).toContain(`<!-- floxide graph version ${older} -->`);
+      expect(drawn.body).toContain('<title>review</title>');
+      expect(decodeURIComponent(String(drawn.headers['x-floxide-graph-note']))).toBe(
+        `The graph of this run's version ${older}, not the current ${ReviewWorkflowDef.fingerprint} of test/fixtures/ui/graphs/ReviewWorkflow.svg, drawn from test/fixtures/ui/flows.floxide.versions.json (waits, sleeps and nested workflows as plain boxes).`,
+      );
+      // a run of the current version still gets the build's SVG
+      expect((await call(`${both.url}api/runs/run-6/graph`)).body).toBe(current.body);
+    } finally {
+      await both.close();
+    }
+  });
+
+  it('shows an SVG that does not say its version (an older floxide build), with that doubt said', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floxide-ui-graphs-'));
+    try {
+      const marked = readFileSync('test/fixtures/ui/graphs/ReviewWorkflow.svg', 'utf8');
+      writeFileSync(join(dir, 'ReviewWorkflow.svg'), marked.replace(/<!-- floxide graph version \w+ -->\n/, ''));
+      const unmarked = await startUiServer({ backend, graphs: [dir] });
+      try {
+        const res = await call(`${unmarked.url}api/runs/run-6/graph`);
+        expect(res.status).toBe(200);
+        expect(res.body).toContain('<title>review</title>');
+        expect(decodeURIComponent(String(res.headers['x-floxide-graph-note']))).toBe(
+          `${join(dir, 'ReviewWorkflow.svg')} does not say which graph version it draws (rebuild it with \`floxide build --docs\`): it may not be this run's version ${ReviewWorkflowDef.fingerprint}.`,
+        );
+      } finally {
+        await unmarked.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says how to get a graph when there is none', async () => {

@@ -357,8 +357,13 @@ function runPage(runId) {
       graph.replaceChildren(h('p', { class: 'muted' }, body.error ?? 'No graph for this workflow.'));
       return;
     }
+    // drawn from a versions file (a run of another version than the build's SVG): the server says so
+    const note = res.headers.get('x-floxide-graph-note');
     svg = safeSvg(await res.text());
-    graph.replaceChildren(svg ?? h('p', { class: 'muted' }, 'The graph file is not an SVG.'));
+    graph.replaceChildren(
+      ...(note ? [h('p', { class: 'muted', 'data-graph-note': '' }, decodeURIComponent(note))] : []),
+      svg ?? h('p', { class: 'muted' }, 'The graph file is not an SVG.'),
+    );
     if (svg && last) paintGraph(svg, last.nodes);
   });
 
