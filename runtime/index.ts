@@ -174,6 +174,7 @@ export {
   type RetriedAttempt,
   type EventEnvelope,
   type SubscribeOptions,
+  type EventsHeld,
   type EventSubscriber,
   type StepHistoryReader,
   type RunResult,

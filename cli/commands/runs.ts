@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
-import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { isFinalEvent, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
@@ -368,7 +368,14 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         if (runId !== undefined && !(await b.getRun(runId))) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
         const ac = new AbortController();
         io.onStop(() => ac.abort());
-        for await (const e of b.subscribe({ signal: ac.signal, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
+        // Postgres holds committed events back behind a transaction still open on the server: say so, and by what
+        const onHeld = (held: EventsHeld | undefined): void => {
+          if (held === undefined) return void io.stderr.write('floxide runs watch: events flow again\n');
+          const h = held.holder;
+          const by = h === undefined ? 'a transaction open on the server that this role cannot see in pg_stat_activity' : `a transaction open on the server${h.since === undefined ? '' : ` since ${time(h.since)}`} (pid ${h.pid}, database ${h.database ?? '?'})`;
+          io.stderr.write(`floxide runs watch: events held back since ${time(held.since)} by ${by}; they come when it ends\n`);
+        };
+        for await (const e of b.subscribe({ signal: ac.signal, onHeld, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
           io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;

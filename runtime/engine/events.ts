@@ -283,6 +283,27 @@ export interface SubscribeOptions {
   readonly after?: string;
   /** Ends the iteration (the iterator returns; no error). */
   readonly signal?: AbortSignal;
+  /**
+   * Told when the store has held committed events back for {@link heldAfterMs} (Postgres: behind a transaction still
+   * open on the server, docs/distributed.md), with what holds them when the server shows it; told again with
+   * `undefined` once they flow. Held events are not lost: they come when the holder ends. Stores that never hold
+   * events back (memory, Redis) never call it.
+   */
+  readonly onHeld?: (held: EventsHeld | undefined) => void;
+  /** How long events must be held back before {@link onHeld} is told, in ms (default 5000). */
+  readonly heldAfterMs?: number;
+}
+
+/** What {@link SubscribeOptions.onHeld} is told: since when events are held back, and by what. */
+export interface EventsHeld {
+  /** When the subscription first saw events held back (epoch ms). */
+  readonly since: number;
+  /**
+   * The server's oldest open transaction that has written (Postgres `pg_stat_activity`): its process id, database
+   * and start (epoch ms). Undefined when the server does not show it (a prepared transaction, or a session this
+   * role may not see).
+   */
+  readonly holder?: { readonly pid: number; readonly database: string | undefined; readonly since: number | undefined };
 }
 
 /**

@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
-import { chain, CountCtx, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+import pg from 'pg';
+import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
+import { runCli } from '../../cli/cli.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
 import { postgresRecordTamper, postgresTamper, redisRecordTamper, redisTamper, type RecordTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
@@ -168,6 +170,43 @@ describe('floxide runs show and watch: history, context, events', () => {
   it('the same on Postgres', async () => {
     const pgBackend = await pgs.open();
     await watchAndShow(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`);
+  });
+
+  it('watch on Postgres says when events are held back by an open transaction, by which, and when they flow again', { timeout: 30_000 }, async () => {
+    const pgBackend = await pgs.open();
+    const other = new pg.Client({ connectionString: pgs.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()'); // it has a transaction id: later events wait for its end
+      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 5, pgBackend, 'cli-held');
+      // (run in this process with its own streams, so that the test sees the report as it is written)
+      const watch = { code: -1, out: '', err: '' };
+      const watching = runCli(['runs', 'watch', 'cli-held', '--store', `${pgs.url}?schema=${pgBackend.schema}`], {
+        color: false,
+        stdout: { write: (t: string) => (watch.out += t) },
+        stderr: { write: (t: string) => (watch.err += t) },
+      }).then((code) => (watch.code = code));
+      await until(() => watch.err.includes('they come when it ends'), 20_000, 'the report of held events'); // after 5 s
+      expect(watch.out).toBe('');
+      await other.query('COMMIT');
+      for (let i = 0; i < 50 && (await pgBackend.getRun('cli-held'))?.status === 'running'; i++) await wf.stepDistributed(pgBackend, 'w-held');
+      await watching;
+      expect(watch.code, watch.err).toBe(0);
+      const database = new URL(pgs.url).pathname.slice(1);
+      const [held, flowing, ...rest] = watch.err.split('\n');
+      expect(held).toMatch(/^floxide runs watch: events held back since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ by a transaction open on the server since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ /);
+      expect(held).toContain(` (pid ${pid}, database ${database}); they come when it ends`);
+      expect(flowing).toBe('floxide runs watch: events flow again');
+      expect(rest).toEqual(['']);
+      const lines = watch.out.trim().split('\n');
+      expect(lines[0]).toMatch(/cli-held  run\.created +ChainWorkflow$/);
+      expect(lines.at(-1)).toMatch(/run\.completed +output /);
+    } finally {
+      await other.end();
+    }
   });
 
   it('watch of an unknown run exits 1 and says so', async () => {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import type { DistributedBackend, RunObserver } from '../../runtime/distributed/contracts.js';
-import { isFinalEvent, type EventEnvelope, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { isFinalEvent, type EventEnvelope, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { describeObservation } from './observation.js';
 import { CountCtx, REDIS_URL, chain, sleep, until } from './helpers.js';
 import { usePgSchemas } from './pg-schemas.js';
@@ -277,6 +277,55 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held' });
       ac.abort();
       await reading;
+    } finally {
+      ac.abort();
+      await other.end();
+    }
+  });
+
+  it('tells onHeld what holds events back (a writing transaction in another database), and when they flow again', async () => {
+    const b = await pgs.open();
+    // transaction ids are the server's: a transaction in another database holds this one's events back too
+    const otherDb = new URL(pgs.url);
+    otherDb.pathname = '/postgres';
+    const other = new pg.Client({ connectionString: otherDb.toString() });
+    await other.connect();
+    const ac = new AbortController();
+    try {
+      expect(() => b.subscribe({ heldAfterMs: -1 })).toThrow(/heldAfterMs must be a number of ms >= 0, got -1/);
+      const told: Array<EventsHeld | undefined> = [];
+      const got: EventEnvelope[] = [];
+      const reading = (async () => {
+        for await (const e of b.subscribe({ signal: ac.signal, heldAfterMs: 200, onHeld: (h) => told.push(h) })) got.push(e);
+      })();
+      await other.query('BEGIN');
+      await other.query('CREATE TEMP TABLE scratch (x int)'); // it writes: it has a transaction id
+      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const t0 = Date.now();
+      await b.createRun({ runId: 'held-2', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await until(() => told.length === 1, 10_000, 'the report of held events');
+      expect(told[0]).toEqual({ since: expect.any(Number), holder: { pid, database: 'postgres', since: expect.any(Number) } });
+      expect(told[0]!.holder!.since!).toBeLessThanOrEqual(t0);
+      expect(told[0]!.since).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(got).toEqual([]);
+      await other.query('COMMIT');
+      await until(() => got.length === 1 && told.length === 2, 20_000, 'the held event and the all-clear');
+      expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held-2' });
+      expect(told[1]).toBeUndefined();
+      ac.abort();
+      await reading;
+
+      // a callback that throws ends the iteration with its error (not taken for a lost connection)
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()');
+      await b.createRun({ runId: 'held-3', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      const failing = (async () => {
+        for await (const _ of b.subscribe({ after: 'now', heldAfterMs: 0, onHeld: () => { throw new Error('my callback broke'); } })) void _;
+      })();
+      const created = b.createRun({ runId: 'held-4', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await expect(failing).rejects.toThrow('my callback broke');
+      await created;
+      await other.query('COMMIT');
     } finally {
       ac.abort();
       await other.end();

@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
 import { parseStoredJson } from '../../core/ids.js';
-import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
+import type { EventEnvelope, EventsHeld, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
 import { sqlFile } from './migrate.js';
 
 /** What a subscription needs of its backend. */
@@ -30,6 +30,8 @@ const BATCH = 1000;
 export const EVENTS_CHANNEL = 'floxide_events';
 /** The longest wait before looking again while the store holds events back (ms); doubles from 10 ms. */
 const HELD_MAX_WAIT_MS = 500;
+/** {@link SubscribeOptions.heldAfterMs} by default. */
+const DEFAULT_HELD_AFTER_MS = 5_000;
 
 interface Position {
   readonly tx: bigint;
@@ -50,6 +52,9 @@ function positionOf(cursor: string): Position {
 /** See the module comment. */
 export function tableEvents(source: EventSource, options: SubscribeOptions): AsyncIterable<EventEnvelope> {
   const after = options.after === undefined || options.after === 'now' ? options.after : positionOf(options.after);
+  if (options.heldAfterMs !== undefined && !(Number.isFinite(options.heldAfterMs) && options.heldAfterMs >= 0)) {
+    throw new InvalidArgumentError(`heldAfterMs must be a number of ms >= 0, got ${JSON.stringify(options.heldAfterMs)}`);
+  }
   return { [Symbol.asyncIterator]: () => iterate(source, after, options) };
 }
 
@@ -86,6 +91,7 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
   signal?.addEventListener('abort', onAbort, { once: true });
   let failures = 0;
   let heldWait = 0;
+  const report = options.onHeld === undefined ? undefined : new HeldReport(options.onHeld, options.heldAfterMs ?? DEFAULT_HELD_AFTER_MS);
   try {
     while (!signal?.aborted) {
       try {
@@ -117,7 +123,9 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
             dirty = true;
             continue;
           }
-          heldWait = (await state_(client, cursor!, runId)).held ? Math.min(HELD_MAX_WAIT_MS, Math.max(10, heldWait * 2)) : 0;
+          const held = (await state_(client, cursor!, runId)).held;
+          heldWait = held ? Math.min(HELD_MAX_WAIT_MS, Math.max(10, heldWait * 2)) : 0;
+          if (report !== undefined) await report.saw(held, client);
           if (dirty) continue;
         }
         await new Promise<void>((resolve) => {
@@ -131,6 +139,7 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
         });
       } catch (err) {
         if (err instanceof EventsLostError || err instanceof InvalidArgumentError) throw err;
+        if (err instanceof OnHeldFailure) throw err.cause; // the consumer's own callback: its error ends the iteration
         if (signal?.aborted) return;
         if (source.isClosed()) throw new StoreError('the Postgres backend is closed', { cause: err });
         // the connection broke (or could not be opened): drop it and connect again after a pause
@@ -145,6 +154,52 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
     signal?.removeEventListener('abort', onAbort);
     await client?.end().catch(() => undefined);
   }
+}
+
+/**
+ * Tells {@link SubscribeOptions.onHeld} when events have been held back for `afterMs` (with the holder the server
+ * shows), once, and when they flow again. A subscription waiting for events looks every 500 ms at most while they are
+ * held, so it is told within that of `afterMs`.
+ */
+class HeldReport {
+  private since: number | undefined;
+  private told = false;
+
+  constructor(
+    private readonly onHeld: (held: EventsHeld | undefined) => void,
+    private readonly afterMs: number,
+  ) {}
+
+  async saw(held: boolean, client: pg.Client): Promise<void> {
+    if (!held) {
+      this.since = undefined;
+      if (this.told) {
+        this.told = false;
+        this.tell(undefined);
+      }
+      return;
+    }
+    const now = Date.now();
+    this.since ??= now;
+    if (this.told || now - this.since < this.afterMs) return;
+    this.told = true;
+    const row = (await client.query<{ pid: number; datname: string | null; since: string | null }>({ name: 'floxide:events_holder.sql', text: sqlFile('events_holder.sql') })).rows[0];
+    const holder = row === undefined ? undefined : { pid: row.pid, database: row.datname ?? undefined, since: row.since === null ? undefined : Number(row.since) };
+    this.tell(holder === undefined ? { since: this.since } : { since: this.since, holder });
+  }
+
+  private tell(held: EventsHeld | undefined): void {
+    try {
+      this.onHeld(held);
+    } catch (err) {
+      throw new OnHeldFailure(err);
+    }
+  }
+}
+
+/** An error thrown by the consumer's `onHeld`: not a lost connection (see the loop's catch). */
+class OnHeldFailure {
+  constructor(readonly cause: unknown) {}
 }
 
 /** Opens the subscription's connection and listens; `poke` is called on every notification of the schema and on errors. */
