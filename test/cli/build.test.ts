@@ -295,6 +295,11 @@ describe('floxide graph', () => {
     expect(dot.stdout).toMatch(/^digraph NumberFlow \{\n[\s\S]*  parse -> double;\n/);
     const mmd = await floxideIn(['graph', 'src/flow.ts:NumberFlow', '--format', 'mermaid']);
     expect(mmd.stdout).toContain('  parse --> double\n');
+    // the SVG names the graph version it draws, as build --docs writes it (floxide ui reads it)
+    const svg = await floxideIn(['graph', 'NumberFlow', '--format', 'svg']);
+    expect(svg.code).toBe(0);
+    expect(svg.stdout).toMatch(/<!-- floxide graph version [0-9a-f]{16} -->\n<svg /);
+    expect(svg.stdout).toContain('<title>parse</title>');
     const none = await floxideIn(['graph', 'Nope']);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no workflow named "Nope" (workflows: src/flow.ts:NumberFlow)');
