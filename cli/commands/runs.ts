@@ -357,7 +357,14 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .addOption(storeOption())
     .option('--from-start', 'first print the events the store still retains (default: only new ones; with a run id: always)')
     .option('--json', 'print one JSON object per line: { cursor, event }')
-    .action(async (runId: string | undefined, flags: StoreFlags & { fromStart?: boolean }) => {
+    .option('--held-after-ms <ms>', 'on Postgres, say on stderr when events have been held back this long by a transaction still open on the server, e.g. `--held-after-ms 2000`', '5000')
+    .action(async (runId: string | undefined, flags: StoreFlags & { fromStart?: boolean; heldAfterMs: string }) => {
+      const heldAfterMs = Number(flags.heldAfterMs);
+      if (!(heldAfterMs >= 0)) {
+        io.stderr.write(`floxide runs: --held-after-ms must be a number of ms >= 0, got ${JSON.stringify(flags.heldAfterMs)}\n`);
+        io.exitCode = 2;
+        return;
+      }
       await withStore(io, flags, async (b) => {
         const { RunNotFoundError } = await import('../../runtime/core/errors.js');
         if (!supportsObservation(b)) {
@@ -375,7 +382,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           const by = h === undefined ? 'a transaction open on the server that this role cannot see in pg_stat_activity' : `a transaction open on the server${h.since === undefined ? '' : ` since ${time(h.since)}`} (pid ${h.pid}, database ${h.database ?? '?'})`;
           io.stderr.write(`floxide runs watch: events held back since ${time(held.since)} by ${by}; they come when it ends\n`);
         };
-        for await (const e of b.subscribe({ signal: ac.signal, onHeld, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
+        for await (const e of b.subscribe({ signal: ac.signal, onHeld, heldAfterMs, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
           io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;

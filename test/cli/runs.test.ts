@@ -172,7 +172,10 @@ describe('floxide runs show and watch: history, context, events', () => {
     await watchAndShow(pgBackend, `${pgs.url}?schema=${pgBackend.schema}`);
   });
 
-  it('watch on Postgres says when events are held back by an open transaction, by which, and when they flow again', { timeout: 30_000 }, async () => {
+  it('watch on Postgres says when events are held back by an open transaction, by which, and when they flow again; a bad --held-after-ms is refused', async () => {
+    const bad = await cli('runs', 'watch', '--store', store, '--held-after-ms', 'soon');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('floxide runs: --held-after-ms must be a number of ms >= 0, got "soon"\n');
     const pgBackend = await pgs.open();
     const other = new pg.Client({ connectionString: pgs.url });
     await other.connect();
@@ -184,12 +187,13 @@ describe('floxide runs show and watch: history, context, events', () => {
       await wf.startDistributed(new CountCtx(), 5, pgBackend, 'cli-held');
       // (run in this process with its own streams, so that the test sees the report as it is written)
       const watch = { code: -1, out: '', err: '' };
-      const watching = runCli(['runs', 'watch', 'cli-held', '--store', `${pgs.url}?schema=${pgBackend.schema}`], {
+      // (a short --held-after-ms: the open transaction holds back the events of every test running beside this one)
+      const watching = runCli(['runs', 'watch', 'cli-held', '--store', `${pgs.url}?schema=${pgBackend.schema}`, '--held-after-ms', '300'], {
         color: false,
         stdout: { write: (t: string) => (watch.out += t) },
         stderr: { write: (t: string) => (watch.err += t) },
       }).then((code) => (watch.code = code));
-      await until(() => watch.err.includes('they come when it ends'), 20_000, 'the report of held events'); // after 5 s
+      await until(() => watch.err.includes('they come when it ends'), 20_000, 'the report of held events');
       expect(watch.out).toBe('');
       await other.query('COMMIT');
       for (let i = 0; i < 50 && (await pgBackend.getRun('cli-held'))?.status === 'running'; i++) await wf.stepDistributed(pgBackend, 'w-held');
