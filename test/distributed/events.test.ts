@@ -11,6 +11,7 @@ import { Worker } from '../../runtime/distributed/worker.js';
 import type { DistributedBackend, RunObserver } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type EventEnvelope, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { describeObservation } from './observation.js';
+import { tableEvents } from '../../runtime/distributed/postgres/events.js';
 import { CountCtx, REDIS_URL, chain, sleep, until } from './helpers.js';
 import { usePgSchemas } from './pg-schemas.js';
 
@@ -275,6 +276,48 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       await other.query('COMMIT');
       await until(() => got.length === 1, 20_000, 'the held event');
       expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held' });
+      ac.abort();
+      await reading;
+    } finally {
+      ac.abort();
+      await other.end();
+    }
+  });
+
+  it('reads an event whose holder ended between its read and its next look (no NOTIFY announces that end)', async () => {
+    const b = await pgs.open();
+    const other = new pg.Client({ connectionString: pgs.url });
+    await other.connect();
+    const ac = new AbortController();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()');
+      await b.createRun({ runId: 'race', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      // The subscription's connection, with the holder's COMMIT slipped in just before its second look at the store's
+      // state: its (re)start look, then a read that returns nothing (the event is held), then that look.
+      let looks = 0;
+      const newClient = (b as unknown as { newClient(app: string): pg.Client }).newClient;
+      const source = {
+        schema: b.schema,
+        isClosed: () => false,
+        newClient: (app: string): pg.Client => {
+          const client = newClient(app);
+          const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+          (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+            if ((args[0] as { name?: string }).name === 'floxide:events_state.sql' && ++looks === 2) await other.query('COMMIT');
+            return query(...args);
+          };
+          return client;
+        },
+      };
+      const got: EventEnvelope[] = [];
+      const reading = (async () => {
+        for await (const e of tableEvents(source, { runId: 'race', signal: ac.signal })) got.push(e);
+      })();
+      // nothing else happens in this schema: only the subscription's own looking again can find the event
+      await until(() => got.length === 1, 5_000, 'the event whose holder ended unannounced');
+      expect(looks).toBeGreaterThanOrEqual(2);
+      expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'race' });
       ac.abort();
       await reading;
     } finally {

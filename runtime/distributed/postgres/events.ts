@@ -7,7 +7,8 @@
  *
  * A read only returns events below its snapshot's xmin (see the migration), so an event whose transaction committed
  * while an older transaction was still open is held back until that one ends. Its end is not notified when it wrote
- * no event, so while the store holds such events back the subscription also looks again after a short wait.
+ * no event, so after each read the subscription asks whether events after its cursor exist that the read did not
+ * return (held back, or released by such an end since the read) and, while there are, looks again after a short wait.
  */
 import type pg from 'pg';
 import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
@@ -64,6 +65,7 @@ interface StateRow {
   purged_tx: string | null;
   purged_pos: number | null;
   held: boolean;
+  unread: boolean;
 }
 
 interface EventRow {
@@ -98,7 +100,7 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
         if (client === undefined) {
           client = await connect(source, poke);
           // (re)started: from the cursor, after checking that nothing after it was purged
-          const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId);
+          const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId, skip);
           const purged = state.purged_tx === null ? undefined : { tx: BigInt(state.purged_tx), pos: BigInt(state.purged_pos!) };
           if (cursor === undefined) {
             if (after === 'now') {
@@ -123,9 +125,10 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
             dirty = true;
             continue;
           }
-          const held = (await state_(client, cursor!, runId)).held;
-          heldWait = held ? Math.min(HELD_MAX_WAIT_MS, Math.max(10, heldWait * 2)) : 0;
-          if (report !== undefined) await report.saw(held, client);
+          // events after the cursor that this read did not return (see events_state.sql): look again soon
+          const st = await state_(client, cursor!, runId, skip);
+          heldWait = st.unread ? Math.min(HELD_MAX_WAIT_MS, Math.max(10, heldWait * 2)) : 0;
+          if (report !== undefined) await report.saw(st.held, st.xmin, client);
           if (dirty) continue;
         }
         await new Promise<void>((resolve) => {
@@ -157,12 +160,15 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
 }
 
 /**
- * Tells {@link SubscribeOptions.onHeld} when events have been held back for `afterMs` (with the holder the server
- * shows), once, and when they flow again. A subscription waiting for events looks every 500 ms at most while they are
- * held, so it is told within that of `afterMs`.
+ * Tells {@link SubscribeOptions.onHeld} when events have been held back for `afterMs` behind the same transaction
+ * (the snapshots' xmin did not move: on a busy server events are often briefly above a moving xmin, which is not
+ * worth telling), with the holder the server shows, once, and when they flow again. A subscription waiting for events
+ * looks every 500 ms at most while they are held, so it is told within that of `afterMs`.
  */
 class HeldReport {
+  /** Since when events have been held behind `xmin`. */
   private since: number | undefined;
+  private xmin: string | undefined;
   private told = false;
 
   constructor(
@@ -170,17 +176,21 @@ class HeldReport {
     private readonly afterMs: number,
   ) {}
 
-  async saw(held: boolean, client: pg.Client): Promise<void> {
-    if (!held) {
+  async saw(held: boolean, xmin: string, client: pg.Client): Promise<void> {
+    if (!held || (this.xmin !== undefined && xmin !== this.xmin)) {
       this.since = undefined;
+      this.xmin = undefined;
       if (this.told) {
         this.told = false;
         this.tell(undefined);
       }
-      return;
+      if (!held) return;
     }
     const now = Date.now();
-    this.since ??= now;
+    if (this.since === undefined) {
+      this.since = now;
+      this.xmin = xmin;
+    }
     if (this.told || now - this.since < this.afterMs) return;
     this.told = true;
     const row = (await client.query<{ pid: number; datname: string | null; since: string | null }>({ name: 'floxide:events_holder.sql', text: sqlFile('events_holder.sql') })).rows[0];
@@ -220,8 +230,8 @@ async function connect(source: EventSource, poke: () => void): Promise<pg.Client
   return client;
 }
 
-async function state_(client: pg.Client, cursor: Position, runId: string | null): Promise<StateRow> {
-  const res = await client.query<StateRow>({ name: 'floxide:events_state.sql', text: sqlFile('events_state.sql'), values: [String(cursor.tx), String(cursor.pos), runId] });
+async function state_(client: pg.Client, cursor: Position, runId: string | null, skip: string | null): Promise<StateRow> {
+  const res = await client.query<StateRow>({ name: 'floxide:events_state.sql', text: sqlFile('events_state.sql'), values: [String(cursor.tx), String(cursor.pos), runId, skip] });
   return res.rows[0]!;
 }
 
