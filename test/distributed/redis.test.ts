@@ -39,6 +39,22 @@ describe('redis backend specifics', () => {
     return c;
   }
 
+  it('a packed item state that cannot be read is a CorruptStateError naming the run and the item', async () => {
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
+    const c = await admin();
+    try {
+      await b.createRun(spec('packed'));
+      await c.hSet(`${b.keyPrefix}run:{packed}:states`, '0', 'pending|no more fields');
+      const reason = 'run packed item "0": stored item state is corrupt: "pending|no more fields"';
+      await expect(b.itemStates('packed')).rejects.toThrow(reason);
+      await expect(b.itemState('packed', '0')).rejects.toMatchObject({ name: 'CorruptStateError', message: reason });
+      await expect(b.pendingWork('packed')).rejects.toThrow(reason);
+    } finally {
+      await c.close();
+      await b.close();
+    }
+  });
+
   it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
     const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));

@@ -201,19 +201,24 @@ interface PackedState {
   readonly seq: number;
 }
 
-function unpackState(s: string): PackedState {
+function corruptState(s: string, runId: string, itemId: string): CorruptStateError {
+  return new CorruptStateError(`run ${runId} item ${JSON.stringify(itemId)}: stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
+}
+
+/** The packed state of item `itemId` of run `runId`; `CorruptStateError` naming both when it cannot be read. */
+function unpackState(s: string, runId: string, itemId: string): PackedState {
   const f: string[] = [];
   let pos = 0;
   for (let i = 0; i < 10; i++) {
     const j = s.indexOf('|', pos);
-    if (j < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
+    if (j < 0) throw corruptState(s, runId, itemId);
     f.push(s.slice(pos, j));
     pos = j + 1;
   }
   const num = (x: string | undefined): number | undefined => (x === undefined || x === '' ? undefined : Number(x));
   // Canonical item JSON never holds a raw newline, so the first one after the fixed fields ends it.
   const nl = s.indexOf('\n', pos);
-  if (nl < 0) throw new CorruptStateError(`stored item state is corrupt: ${JSON.stringify(s.slice(0, 80))}`);
+  if (nl < 0) throw corruptState(s, runId, itemId);
   return {
     itemJson: s.slice(pos, nl),
     status: f[0] as WorkItemStatus,
@@ -367,7 +372,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
-    const s = unpackState(packed);
+    const s = unpackState(packed, runId, itemId);
     return {
       runId,
       itemId,
@@ -616,7 +621,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       const { byId, states } = await this.readStates(runId);
       return states
         .filter((state) => isOutstanding(state.status))
-        .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
+        .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
     });
   }
 
@@ -646,7 +651,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     return this.io(async () => {
       // The rewrites are computed here (canonical JSON is TypeScript's); the script checks each is still current.
       const { byId } = await this.readStates(runId);
-      const outstanding = [...byId].map(([id, p]) => ({ id, st: unpackState(p) })).filter(({ st }) => isOutstanding(st.status));
+      const outstanding = [...byId].map(([id, p]) => ({ id, st: unpackState(p, runId, id) })).filter(({ st }) => isOutstanding(st.status));
       const rewrites = migrationRewrites(outstanding.map(({ id, st }) => ({ id, json: st.itemJson })), m.renames);
       const expect = m.expect === undefined ? ['-1'] : [String(m.expect.length), ...m.expect];
       const reply = (await this.evalScript('migrate', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready')], [
@@ -678,7 +683,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   private async readStates(runId: string): Promise<{ byId: Map<string, string>; states: WorkItemState[] }> {
     const [packed] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'states')]]);
     const byId = pairs(packed!);
-    const unpacked = [...byId].map(([id, p]) => ({ id, p, seq: unpackState(p).seq }));
+    const unpacked = [...byId].map(([id, p]) => ({ id, p, seq: unpackState(p, runId, id).seq }));
     unpacked.sort((a, b) => a.seq - b.seq);
     return { byId, states: unpacked.map(({ id, p }) => this.stateOf(runId, id, p)) };
   }
