@@ -16,12 +16,16 @@ Examples:
 The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs
 no token; on any other address every request needs one: --token, else FLOXIDE_UI_TOKEN, else a random one,
 carried by the printed URL (?token=...). --graphs names folders where \`floxide build --docs <dir>\` wrote
-<Workflow>.svg, and the source folders holding the *.floxide.versions.json that floxide build keeps: the run page
-draws the graph of the run's own version (the SVG when it is that version's, else drawn from the versions file
-that records it, never the graph of another version) with each node coloured by the state of its items.
+<Workflow>.svg, and the source folders holding the *.floxide.versions.json that floxide build keeps (default: docs
+and the current folder, versions files four folders down): the run page draws the graph of the run's own version
+(the SVG when it is that version's, else drawn from the versions file that records it, never the graph of another
+version) with each node coloured by the state of its items.
 
 Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 the store cannot be reached or the port cannot be bound, 2 bad usage.
 `;
+
+/** Where graphs are looked for without --graphs: the docs folder and the project's versions files (cli/ui/graphs.ts). */
+const DEFAULT_GRAPHS = ['docs', '.'];
 
 interface UiFlags {
   store: string;
@@ -38,10 +42,12 @@ const uiCommand: CommandFactory = (io: CliIo) =>
     .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
     .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
     .option('--token <token>', 'the access token (16+ characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
-    .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json, e.g. `--graphs docs src`')
+    .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json (default: docs and the current folder), e.g. `--graphs docs src`')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: UiFlags) => {
       const port = Number(flags.port);
+      // by default, as `floxide build --docs docs` in a project's folder writes them, and its versions files
+      const graphs = flags.graphs ?? DEFAULT_GRAPHS;
       if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`floxide ui: --port must be an integer from 0 to 65535, got ${JSON.stringify(flags.port)}\n`);
         io.exitCode = 2;
@@ -62,7 +68,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
       let server;
       try {
         const token = flags.token ?? process.env.FLOXIDE_UI_TOKEN;
-        server = await startUiServer({ backend, host: flags.host, port, ...(token ? { token } : {}), graphs: flags.graphs ?? [] });
+        server = await startUiServer({ backend, host: flags.host, port, ...(token ? { token } : {}), graphs });
       } catch (err) {
         await backend.close();
         io.stderr.write(`floxide ui: ${(err as Error).message}\n`);
@@ -70,7 +76,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
         return;
       }
       io.stdout.write(`${server.url}\n`);
-      io.stdout.write(`floxide ui: serving ${redactUrl(flags.store)}${flags.graphs?.length ? `, graphs from ${flags.graphs.join(', ')}` : ''}; Ctrl-C stops\n`);
+      io.stdout.write(`floxide ui: serving ${redactUrl(flags.store)}, graphs from ${graphs.join(', ')}${flags.graphs ? '' : ' (the default of --graphs)'}; Ctrl-C stops\n`);
       const s = server;
       await new Promise<void>((resolve) =>
         io.onStop(async () => {

@@ -5,7 +5,10 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
-import { REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+import { openTestBackend, REDIS_URL, uniquePrefix } from '../distributed/helpers.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
+import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 
 function io() {
   const o = { out: '', err: '', stop: undefined as undefined | (() => void | Promise<void>) };
@@ -27,6 +30,29 @@ describe('floxide ui', () => {
     expect(await res.json()).toEqual({ runs: [], next: null });
     await o.stop!();
     expect(await done).toBe(0);
+  });
+
+  it('without --graphs, draws a run from the versions files under the current folder (and docs/), saying so', async () => {
+    const { o, io: cliIo } = io();
+    const { backend, storeUrl: store, dispose } = await openTestBackend('redis', 'cli-ui-graphs');
+    try {
+      // the ui test fixture's workflow: no docs/ReviewWorkflow.svg in this project, its versions file under test/
+      await bindWorkflow(ReviewWorkflowDef, new ReviewWorkflow(new Gates())).startDistributed(new ReviewCtx(), 'topic', backend, 'graph-default');
+      const done = runCli(['ui', '--store', store, '--port', '0'], cliIo);
+      for (let i = 0; i < 500 && !o.out.includes('Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 20));
+      const [url, served] = o.out.split('\n');
+      expect(served).toBe(`floxide ui: serving ${store}, graphs from docs, . (the default of --graphs); Ctrl-C stops`);
+      const res = await fetch(`${url}api/runs/graph-default/graph`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain(`<!-- floxide graph version ${ReviewWorkflowDef.fingerprint} -->`);
+      expect(decodeURIComponent(res.headers.get('x-floxide-graph-note')!)).toBe(
+        `The graph of this run's version ${ReviewWorkflowDef.fingerprint}, drawn from test/fixtures/ui/flows.floxide.versions.json (waits, sleeps and nested workflows as plain boxes).`,
+      );
+      await o.stop!();
+      expect(await done).toBe(0);
+    } finally {
+      await dispose();
+    }
   });
 
   it('exits 2 on bad usage and 1 when the store cannot be reached', async () => {
