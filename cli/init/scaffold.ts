@@ -58,6 +58,13 @@ function fromNpmInit(pkg: Record<string, unknown>): boolean {
   );
 }
 
+/**
+ * The install scripts npm may run (npm 11's `allowScripts`: without an entry it warns, and may refuse): esbuild's,
+ * under tsx, and better-sqlite3's, which builds the native module `floxide/sqlite` needs (the scaffolded README
+ * says to install it for checkpointed runs).
+ */
+const ALLOW_SCRIPTS: Record<string, boolean> = { esbuild: true, 'better-sqlite3': true };
+
 /** The versions a new project depends on: this package's, and the toolchain it is tested with. */
 const DEV_DEPENDENCIES: Record<string, string> = {
   '@types/node': '^20.19.0',
@@ -121,6 +128,7 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
     scripts: SCRIPTS,
     dependencies: { floxide: `^${version}` },
     devDependencies: DEV_DEPENDENCIES,
+    allowScripts: ALLOW_SCRIPTS,
   };
   if (!existsSync(abs)) {
     writeFile(abs, `${JSON.stringify({ name, version: '0.1.0', private: true, ...wanted }, null, 2)}\n`);
@@ -150,9 +158,9 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
   }
   const placeholderTest = (pkg.scripts as Record<string, string> | undefined)?.test === NPM_INIT_TEST;
   if (placeholderTest) delete (pkg.scripts as Record<string, string>).test;
-  for (const key of ['scripts', 'dependencies', 'devDependencies'] as const) {
-    const want = wanted[key] as Record<string, string>;
-    const have = (pkg[key] ?? {}) as Record<string, string>;
+  for (const key of ['scripts', 'dependencies', 'devDependencies', 'allowScripts'] as const) {
+    const want = wanted[key] as Record<string, string | boolean>;
+    const have = (pkg[key] ?? {}) as Record<string, string | boolean>;
     const other = key === 'dependencies' ? ((pkg.devDependencies ?? {}) as Record<string, string>) : key === 'devDependencies' ? ((pkg.dependencies ?? {}) as Record<string, string>) : {};
     for (const [k, v] of Object.entries(want)) {
       if (have[k] === undefined && other[k] === undefined) {

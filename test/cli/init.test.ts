@@ -64,10 +64,12 @@ describe('floxide init', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('created     src/hello.ts');
-    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type: string; scripts: Record<string, string>; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type: string; scripts: Record<string, string>; dependencies: Record<string, string>; allowScripts: Record<string, boolean> };
     expect(pkg.type).toBe('module');
     expect(pkg.scripts.prebuild).toBe('floxide build');
     expect(pkg.dependencies.floxide).toBe('^0.1.0');
+    // npm 11 runs (and does not warn about) the install scripts of esbuild (tsx's) and better-sqlite3 (floxide/sqlite)
+    expect(pkg.allowScripts).toEqual({ esbuild: true, 'better-sqlite3': true });
     expect(JSON.parse(readFileSync(path.join(dir, 'tsconfig.json'), 'utf8')).compilerOptions).toMatchObject({ experimentalDecorators: true, plugins: [{ name: 'floxide/ts-plugin' }] });
     expect(readFileSync(path.join(dir, '.gitignore'), 'utf8')).not.toMatch(/^[^#]*floxide/m);
     expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('npm install && npm start');
