@@ -4,8 +4,9 @@ import type { CliIo, CommandFactory } from './types.js';
 
 const EXAMPLES = `
 What it writes (an existing file is never overwritten silently):
-  package.json      "type": "module", the scripts (prebuild: floxide build, build, start, dev, test) and the
-                    dependencies; an existing one only gets what it lacks, and its own values win
+  package.json      "type": "module", the scripts (prebuild: floxide build, build, start, dev, test), the
+                    dependencies, and allowScripts for esbuild's and better-sqlite3's install scripts (npm 11); an
+                    existing one only gets what it lacks, and its own values win
                     (npm init's placeholders, "type": "commonjs" and the failing test script, are replaced)
   tsconfig.json     legacy decorators, NodeNext, and the floxide/ts-plugin for editors
   vitest.config.ts  the floxide/vite plugin (builds stale generated modules before tests import them)
