@@ -6,10 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
-import pg from 'pg';
 import { chain, CountCtx, REDIS_URL, uniquePrefix, until } from '../distributed/helpers.js';
 import { runCli } from '../../cli/cli.js';
-import { usePgSchemas } from '../distributed/pg-schemas.js';
+import { openHolder, usePgSchemas } from '../distributed/pg-schemas.js';
 import { postgresRecordTamper, postgresTamper, redisRecordTamper, redisTamper, type RecordTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
 import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
@@ -177,12 +176,9 @@ describe('floxide runs show and watch: history, context, events', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toBe('floxide runs: --held-after-ms must be a number of ms >= 0, got "soon"\n');
     const pgBackend = await pgs.open();
-    const other = new pg.Client({ connectionString: pgs.url });
-    await other.connect();
+    const other = await openHolder();
     try {
-      await other.query('BEGIN');
-      await other.query('SELECT pg_current_xact_id()'); // it has a transaction id: later events wait for its end
-      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await other.begin(); // later events wait for its end
       const wf = chain();
       await wf.startDistributed(new CountCtx(), 5, pgBackend, 'cli-held');
       // (run in this process with its own streams, so that the test sees the report as it is written)
@@ -195,14 +191,14 @@ describe('floxide runs show and watch: history, context, events', () => {
       }).then((code) => (watch.code = code));
       await until(() => watch.err.includes('they come when it ends'), 20_000, 'the report of held events');
       expect(watch.out).toBe('');
-      await other.query('COMMIT');
+      await other.commit();
       for (let i = 0; i < 50 && (await pgBackend.getRun('cli-held'))?.status === 'running'; i++) await wf.stepDistributed(pgBackend, 'w-held');
       await watching;
       expect(watch.code, watch.err).toBe(0);
       const database = new URL(pgs.url).pathname.slice(1);
       const [held, flowing, ...rest] = watch.err.split('\n');
       expect(held).toMatch(/^floxide runs watch: events held back since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ by a transaction open on the server since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ /);
-      expect(held).toContain(` (pid ${pid}, database ${database}); they come when it ends`);
+      expect(held).toContain(` (pid ${other.pid}, database ${database}); they come when it ends`);
       expect(flowing).toBe('floxide runs watch: events flow again');
       expect(rest).toEqual(['']);
       const lines = watch.out.trim().split('\n');

@@ -8,12 +8,12 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { Worker } from '../../runtime/distributed/worker.js';
-import type { DistributedBackend, RunObserver } from '../../runtime/distributed/contracts.js';
+import type { DistributedBackend, NewRun, RunObserver } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type EventEnvelope, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { describeObservation } from './observation.js';
 import { tableEvents } from '../../runtime/distributed/postgres/events.js';
 import { CountCtx, REDIS_URL, chain, sleep, until } from './helpers.js';
-import { usePgSchemas } from './pg-schemas.js';
+import { openHolder, usePgSchemas } from './pg-schemas.js';
 
 const base = `flxev-${process.pid}-${Date.now()}`;
 let n = 0;
@@ -256,10 +256,12 @@ describe('postgres events: two transactions appending to one run', () => {
 });
 
 describe('postgres events: held back behind an open transaction, lost to a purge', () => {
+  /** A run of one item `a`: one `run.created` event. */
+  const oneStep = (runId: string): NewRun => ({ runId, workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+
   it('delivers an event committed while an older transaction was open once that one ends, though it notifies nothing', async () => {
     const b = await pgs.open();
-    const other = new pg.Client({ connectionString: pgs.url });
-    await other.connect();
+    const other = await openHolder();
     const ac = new AbortController();
     try {
       const got: EventEnvelope[] = [];
@@ -268,12 +270,11 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       })();
       // an unrelated transaction with an id, older than the run's: the run's events sort after it, so no reader may
       // pass them before it ends (it could still write an event before them)
-      await other.query('BEGIN');
-      await other.query('SELECT pg_current_xact_id()');
-      await b.createRun({ runId: 'held', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await other.begin();
+      await b.createRun(oneStep('held'));
       await sleep(300);
       expect(got).toEqual([]);
-      await other.query('COMMIT');
+      await other.commit();
       await until(() => got.length === 1, 20_000, 'the held event');
       expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held' });
       ac.abort();
@@ -286,13 +287,11 @@ describe('postgres events: held back behind an open transaction, lost to a purge
 
   it('reads an event whose holder ended between its read and its next look (no NOTIFY announces that end)', async () => {
     const b = await pgs.open();
-    const other = new pg.Client({ connectionString: pgs.url });
-    await other.connect();
+    const other = await openHolder();
     const ac = new AbortController();
     try {
-      await other.query('BEGIN');
-      await other.query('SELECT pg_current_xact_id()');
-      await b.createRun({ runId: 'race', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await other.begin();
+      await b.createRun(oneStep('race'));
       // The subscription's connection, with the holder's COMMIT slipped in just before its second look at the store's
       // state: its (re)start look, then a read that returns nothing (the event is held), then that look.
       let looks = 0;
@@ -304,7 +303,7 @@ describe('postgres events: held back behind an open transaction, lost to a purge
           const client = newClient(app);
           const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
           (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
-            if ((args[0] as { name?: string }).name === 'floxide:events_state.sql' && ++looks === 2) await other.query('COMMIT');
+            if ((args[0] as { name?: string }).name === 'floxide:events_state.sql' && ++looks === 2) await other.commit();
             return query(...args);
           };
           return client;
@@ -331,8 +330,7 @@ describe('postgres events: held back behind an open transaction, lost to a purge
     // transaction ids are the server's: a transaction in another database holds this one's events back too
     const otherDb = new URL(pgs.url);
     otherDb.pathname = '/postgres';
-    const other = new pg.Client({ connectionString: otherDb.toString() });
-    await other.connect();
+    const other = await openHolder(otherDb.toString());
     const ac = new AbortController();
     try {
       expect(() => b.subscribe({ heldAfterMs: -1 })).toThrow(/heldAfterMs must be a number of ms >= 0, got -1/);
@@ -341,17 +339,15 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       const reading = (async () => {
         for await (const e of b.subscribe({ signal: ac.signal, heldAfterMs: 200, onHeld: (h) => told.push(h) })) got.push(e);
       })();
-      await other.query('BEGIN');
-      await other.query('CREATE TEMP TABLE scratch (x int)'); // it writes: it has a transaction id
-      const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await other.begin();
       const t0 = Date.now();
-      await b.createRun({ runId: 'held-2', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await b.createRun(oneStep('held-2'));
       await until(() => told.length === 1, 10_000, 'the report of held events');
-      expect(told[0]).toEqual({ since: expect.any(Number), holder: { pid, database: 'postgres', since: expect.any(Number) } });
+      expect(told[0]).toEqual({ since: expect.any(Number), holder: { pid: other.pid, database: 'postgres', since: expect.any(Number) } });
       expect(told[0]!.holder!.since!).toBeLessThanOrEqual(t0);
       expect(told[0]!.since).toBeGreaterThanOrEqual(t0 - 1000);
       expect(got).toEqual([]);
-      await other.query('COMMIT');
+      await other.commit();
       await until(() => got.length === 1 && told.length === 2, 20_000, 'the held event and the all-clear');
       expect(got[0]!.event).toMatchObject({ type: 'run.created', runId: 'held-2' });
       expect(told[1]).toBeUndefined();
@@ -359,16 +355,15 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       await reading;
 
       // a callback that throws ends the iteration with its error (not taken for a lost connection)
-      await other.query('BEGIN');
-      await other.query('SELECT pg_current_xact_id()');
-      await b.createRun({ runId: 'held-3', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      await other.begin();
+      await b.createRun(oneStep('held-3'));
       const failing = (async () => {
         for await (const _ of b.subscribe({ after: 'now', heldAfterMs: 0, onHeld: () => { throw new Error('my callback broke'); } })) void _;
       })();
-      const created = b.createRun({ runId: 'held-4', workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+      const created = b.createRun(oneStep('held-4'));
       await expect(failing).rejects.toThrow('my callback broke');
       await created;
-      await other.query('COMMIT');
+      await other.commit();
     } finally {
       ac.abort();
       await other.end();

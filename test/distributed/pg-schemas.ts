@@ -40,3 +40,33 @@ export function usePgSchemas(tag: string) {
 
   return { url: PG_URL, prefix, admin, freshSchema, open };
 }
+
+/** A connection that holds a transaction with an id open, as an unrelated writer on the server does. */
+export interface TransactionHolder {
+  /** Its server process id (what `onHeld` and `runs watch` name). */
+  readonly pid: number;
+  /**
+   * Opens a transaction and gives it a transaction id: every event committed after it is held back until it ends, in
+   * every database of the server (docs/distributed.md).
+   */
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  /** Closes the connection (an open transaction ends with it). */
+  end(): Promise<void>;
+}
+
+/** A {@link TransactionHolder} on `url` (the tests' database by default). */
+export async function openHolder(url = PG_URL): Promise<TransactionHolder> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return {
+    pid,
+    begin: async () => {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_current_xact_id()');
+    },
+    commit: async () => void (await client.query('COMMIT')),
+    end: () => client.end(),
+  };
+}
