@@ -11,6 +11,7 @@
  * Usage: node --import tsx bench/distributed-worker.ts <store-url> <concurrency> <out-file> [traced|traced-cm]
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -46,16 +47,29 @@ function droppingTracerProvider(): BasicTracerProvider {
 
 await pool.start();
 let cpuAtReady = process.cpuUsage();
+// FLOXIDE_BENCH_CPU_PROF=<dir>: a V8 CPU profile of the measured steps only (from the mark to the stop), so that
+// neither module loading nor the warm-up is in it
+const profDir = process.env.FLOXIDE_BENCH_CPU_PROF;
+const profiler = profDir ? new Session() : undefined;
 process.on('SIGUSR2', () => {
   commits.length = 0;
-  cpuAtReady = process.cpuUsage();
-  process.stdout.write('marked\n');
+  const marked = () => {
+    cpuAtReady = process.cpuUsage();
+    process.stdout.write('marked\n');
+  };
+  if (!profiler) return marked();
+  profiler.connect();
+  void profiler.post('Profiler.enable').then(() => profiler.post('Profiler.setSamplingInterval', { interval: 100 })).then(() => profiler.post('Profiler.start')).then(marked);
 });
 process.stdout.write('ready\n');
 const progress = setInterval(() => process.stdout.write(`progress ${completedRuns}\n`), 50);
 process.once('SIGTERM', () => {
   clearInterval(progress);
   void pool.stop().then(async () => {
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(`${profDir}/worker-${process.pid}.cpuprofile`, JSON.stringify(profile));
+    }
     writeFileSync(outFile, JSON.stringify(commits));
     await backend.close();
     const cpu = process.cpuUsage(cpuAtReady);

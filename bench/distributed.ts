@@ -7,6 +7,9 @@
  *   tsx bench/distributed.ts [--runs 2000] [--warmup 1000] [--repeat 3] [--concurrency 128] [--backends redis,postgres] [--redis redis://127.0.0.1:6379]
  *     [--postgres postgres://postgres@127.0.0.1:5432/test] [--cpu-prof <dir>]
  *
+ * `--cpu-prof <dir>`: each worker writes a V8 CPU profile (100 us sampling) of its measured steps only, from the end
+ * of its warm-up to its stop (`<dir>/worker-<pid>.cpuprofile`), without module loading or warm-up in it.
+ *
  * Each repetition starts fresh worker processes and first has them process `--warmup` runs, untimed (their commits
  * and CPU time not counted): the figures are those of workers past their JIT warm-up, as a long-lived worker runs.
  *
@@ -22,7 +25,7 @@
  * node runs, node code inside them).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +51,9 @@ const BACKENDS = arg('backends', 'redis,redis-events-off,redis-traced,redis-trac
 const SAMPLED_ONE_IN = 10;
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
 const POSTGRES_URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
-/** Directory for the worker processes' V8 CPU profiles (`node --cpu-prof`), when given. */
+/** Directory for the worker processes' V8 CPU profiles of the measured steps (made, when given). */
 const CPU_PROF = arg('cpu-prof', '');
+if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
 /** Repetitions per backend (the median goes in the --json rows). */
 const REPEAT = Number(arg('repeat', '3'));
 const STEPS = 5;
@@ -74,9 +78,8 @@ interface Child {
 
 /** `mode`: the worker's tracing (see bench/distributed-worker.ts). */
 function spawnWorker(store: string, out: string, mode: 'traced' | 'traced-cm' | undefined): Child {
-  const prof = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const args = [...prof, '--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out, ...(mode ? [mode] : [])];
-  const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = ['--import', 'tsx', 'bench/distributed-worker.ts', store, String(CONCURRENCY), out, ...(mode ? [mode] : [])];
+  const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: CPU_PROF ? { ...process.env, FLOXIDE_BENCH_CPU_PROF: CPU_PROF } : process.env });
   let buf = '';
   let ready!: () => void;
   let marked: (() => void) | undefined;
