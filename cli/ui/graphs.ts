@@ -42,7 +42,7 @@ export class GraphFiles {
     if (recorded) {
       const svg = markVersion(await renderSvg(dotOfVersion(workflow, recorded.version)), version);
       const current = built && builtVersion ? `, not the current ${builtVersion} of ${built.file}` : '';
-      return { svg, note: `The graph of this run's version ${version}${current}, drawn from ${recorded.file} (waits, sleeps and nested workflows as plain boxes).` };
+      return { svg, note: `The graph of this run's version ${version}${current}, drawn from ${recorded.file}.` };
     }
     if (built && builtVersion === undefined) {
       // an SVG of a build that did not mark its version: shown, with the doubt said

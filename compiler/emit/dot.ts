@@ -12,7 +12,10 @@ import { dotId, dotString, tsMultilineString } from './literals.js';
 import { generatedNames, type Emitted } from './scope.js';
 import { isTimeoutRoute, parkingLabel } from './types.js';
 
-function nodeAttributes(n: NodeModel): string {
+/** What the DOT text of a node depends on: a node of the model, or of a recorded version ({@link drawnOfRecorded}). */
+type DrawnNode = Pick<NodeModel, 'name' | 'kind' | 'join' | 'wait' | 'sleep'>;
+
+function nodeAttributes(n: DrawnNode): string {
   if (n.join) return ' [shape=diamond]';
   if (n.kind === 'workflow') return ' [shape=box3d]';
   const parking = parkingLabel(n);
@@ -43,22 +46,44 @@ export function dotOf(wf: WorkflowModel): string {
   );
 }
 
-/** What {@link dotOfVersion} reads of a recorded graph version (`GraphVersion` of compiler/versions/record.ts). */
+/**
+ * What {@link dotOfVersion} reads of a recorded graph version (`GraphVersion` of compiler/versions/record.ts, which
+ * imports the emitters' module, so it is described here, not imported).
+ */
 interface RecordedGraph {
-  readonly nodes: ReadonlyArray<{ readonly name: string; readonly join?: true }>;
+  readonly nodes: readonly RecordedNode[];
   readonly edges: ReadonlyArray<Pick<EdgeModel, 'from' | 'to' | 'kind' | 'tag'>>;
 }
 
+interface RecordedNode {
+  readonly name: string;
+  readonly join?: true;
+  readonly kind?: 'workflow' | 'wait' | 'sleep';
+  readonly signal?: string;
+}
+
+/** A node of a recorded graph version, as the node of the model it was recorded from is drawn. */
+function drawnOfRecorded(n: RecordedNode): DrawnNode {
+  return {
+    name: n.name,
+    kind: n.kind === 'workflow' ? 'workflow' : 'node',
+    join: n.join === true,
+    ...(n.kind === 'wait' ? { wait: { signal: n.signal ?? '' } } : {}),
+    ...(n.kind === 'sleep' ? { sleep: true as const } : {}),
+  };
+}
+
 /**
- * A recorded graph version (a `*.floxide.versions.json` entry) as DOT text, in the styles of {@link dotOf} as far as
- * the record tells: joins are diamonds; waits, sleeps and nested workflows are plain boxes (the record does not keep
- * node kinds) and a wait's timeout route is drawn as a fallback. `floxide ui` draws a run of an older version with it.
+ * A recorded graph version (a `*.floxide.versions.json` entry) as DOT text: the graph {@link dotOf} drew of that
+ * version, but for the node order (the record sorts nodes by name). `floxide ui` draws a run of an older version
+ * with it.
  */
 export function dotOfVersion(workflow: string, v: RecordedGraph): string {
+  const nodes = v.nodes.map(drawnOfRecorded);
   return dotText(
     workflow,
-    v.nodes.map((n) => `${dotId(n.name)}${n.join ? ' [shape=diamond]' : ''};`),
-    v.edges.map((e) => `${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e, false)};`),
+    nodes.map((n) => `${dotId(n.name)}${nodeAttributes(n)};`),
+    v.edges.map((e) => `${dotId(e.from)} -> ${dotId(e.to)}${edgeAttributes(e, isTimeoutRoute({ nodes }, e))};`),
   );
 }
 

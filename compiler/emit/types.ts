@@ -33,13 +33,13 @@ export function signalPayloadType(wf: WorkflowModel, source: SignalOfModel['node
  * What the graphs print with a node that parks its item: the signal a `WaitFor` waits for, or that a `Sleep` sleeps
  * (words, not symbols: Graphviz and the fonts an SVG is shown with often lack clock glyphs); undefined otherwise.
  */
-export function parkingLabel(n: NodeModel): string | undefined {
+export function parkingLabel(n: Pick<NodeModel, 'wait' | 'sleep'>): string | undefined {
   if (n.wait) return `waits for signal ${n.wait.signal}`;
   if (n.sleep) return 'sleeps on a durable timer';
   return undefined;
 }
 
 /** True for the fallback edge of a `WaitFor` node: the route its timeout takes (a wait fails only by timing out). */
-export function isTimeoutRoute(wf: WorkflowModel, e: EdgeModel): boolean {
+export function isTimeoutRoute(wf: { readonly nodes: ReadonlyArray<Pick<NodeModel, 'name' | 'wait'>> }, e: Pick<EdgeModel, 'kind' | 'from'>): boolean {
   return e.kind === 'fallback' && wf.nodes.some((n) => n.name === e.from && n.wait !== undefined);
 }

@@ -3,12 +3,14 @@
  * `<stem>.floxide.versions.json` listing, per workflow, every graph version it has built, oldest first. A version is
  * identified by the graph fingerprint (what runs and checkpoints carry, `RunRecord.fingerprint`) and keeps what the
  * compatibility check needs to judge in-flight runs of that version: its nodes and their input types, its edges,
- * its joins and its context fields' merge strategies. The file is byte-deterministic and meant to be committed.
+ * its joins and its context fields' merge strategies; and what `floxide ui` needs to draw a run of that version as
+ * the build drew it: which nodes are nested workflows, waits (and for which signal) and sleeps. The file is
+ * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EdgeShape } from '../../runtime/graph/shape.js';
-import type { WorkflowModel } from '../model.js';
+import type { NodeModel, WorkflowModel } from '../model.js';
 import { shapeOfModel } from '../analyze/shape.js';
 import { generatedFileName, type OutputLayout } from '../render.js';
 
@@ -24,7 +26,15 @@ export interface VersionNode {
   file: string;
   /** Present (true) for `@join()` nodes. */
   join?: true;
+  /** What the node is when it is not a plain `@node` class: a nested workflow, a `WaitFor` or a `Sleep` node. */
+  kind?: VersionNodeKind;
+  /** The signal a `WaitFor` node (`kind: 'wait'`) waits for. */
+  signal?: string;
 }
+
+/** The kinds of node a version records (a plain node records none). */
+export type VersionNodeKind = 'workflow' | 'wait' | 'sleep';
+const NODE_KINDS: readonly unknown[] = ['workflow', 'wait', 'sleep'] satisfies VersionNodeKind[];
 
 /** One graph version of a workflow: what in-flight runs of that version depend on. */
 export interface GraphVersion {
@@ -58,15 +68,25 @@ export function versionsPathFor(source: string, layout: OutputLayout): string {
   return path.resolve(layout.outDir ?? layout.rootDir, versionsFileName(source));
 }
 
+/** A node of the model as a version records it (its fields in the order the file writes them). */
+function versionNodeOf(n: NodeModel): VersionNode {
+  const kind: VersionNodeKind | undefined = n.kind === 'workflow' ? 'workflow' : n.wait ? 'wait' : n.sleep ? 'sleep' : undefined;
+  return {
+    name: n.name,
+    input: n.inputType,
+    file: n.class.file,
+    ...(kind ? { kind } : {}),
+    ...(n.wait ? { signal: n.wait.signal } : {}),
+    ...(n.join ? { join: true as const } : {}),
+  };
+}
+
 /** The version a workflow model is now. */
 export function versionOf(wf: WorkflowModel): GraphVersion {
-  const joins = new Set(wf.nodes.filter((n) => n.join).map((n) => n.name));
   return {
     id: wf.fingerprint,
     start: wf.start,
-    nodes: [...wf.nodes]
-      .sort((a, b) => cmp(a.name, b.name))
-      .map((n) => (joins.has(n.name) ? { name: n.name, input: n.inputType, file: n.class.file, join: true as const } : { name: n.name, input: n.inputType, file: n.class.file })),
+    nodes: [...wf.nodes].sort((a, b) => cmp(a.name, b.name)).map(versionNodeOf),
     edges: shapeOfModel(wf).edges,
     context: [...wf.contextFields].sort((a, b) => cmp(a.name, b.name)).map((f) => ({ name: f.name, strategy: f.strategy })),
   };
@@ -110,11 +130,15 @@ export function parseRecord(text: string, file: string): VersionsRecord {
     throw new VersionsFileError(`${file} is not a floxide versions file of format ${VERSIONS_FORMAT}`);
   }
   for (const [name, versions] of Object.entries(r.workflows)) {
-    if (!Array.isArray(versions) || versions.some((v) => !v || typeof v.id !== 'string' || !Array.isArray(v.nodes) || !Array.isArray(v.edges) || !Array.isArray(v.context))) {
+    if (!Array.isArray(versions) || versions.some((v) => !v || typeof v.id !== 'string' || !Array.isArray(v.nodes) || !Array.isArray(v.edges) || !Array.isArray(v.context) || v.nodes.some(malformedNode))) {
       throw new VersionsFileError(`${file}: the versions of ${name} are malformed`);
     }
   }
   return r as VersionsRecord;
+}
+
+function malformedNode(n: Partial<VersionNode> | null): boolean {
+  return !n || typeof n.name !== 'string' || (n.kind !== undefined && !NODE_KINDS.includes(n.kind)) || (n.signal !== undefined && typeof n.signal !== 'string');
 }
 
 /** The text of a record: keys in a fixed order, one line per node, edge and field, one trailing newline. */
@@ -126,7 +150,7 @@ export function renderRecord(record: VersionsRecord): string {
       '      {',
       `        "id": ${JSON.stringify(v.id)},`,
       `        "start": ${JSON.stringify(v.start)},`,
-      `        "nodes": ${list(v.nodes.map((n) => ({ name: n.name, input: n.input, file: n.file, ...(n.join ? { join: true } : {}) })), '        ')},`,
+      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
       `        "edges": ${list(v.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, ...(e.tag === undefined ? {} : { tag: e.tag }) })), '        ')},`,
       `        "context": ${list(v.context.map((f) => ({ name: f.name, strategy: f.strategy })), '        ')}`,
       '      }',

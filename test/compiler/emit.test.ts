@@ -249,7 +249,7 @@ describe('dotOf', () => {
     );
   });
 
-  it('draws a recorded graph version in the same styles as far as the record tells (joins as diamonds)', () => {
+  it('draws a recorded graph version as dotOf drew it (joins, nested workflows), in the record\'s order', () => {
     expect(dotOfVersion('Router', versionOf(branchWorkflow))).toBe(
       [
         'digraph Router {',
@@ -260,7 +260,7 @@ describe('dotOf', () => {
         '  collect [shape=diamond];',
         '  other;',
         '  small;',
-        '  sub;',
+        '  sub [shape=box3d];',
         // (the record's canonical edge order)
         '  classify -> sub [label="big \\"one\\""];',
         '  classify -> small [label="small"];',
@@ -268,6 +268,28 @@ describe('dotOf', () => {
         '  other -> collect;',
         '  small -> collect;',
         '  sub -> collect;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('draws the waits (their signals), sleeps and timeout routes of a recorded version as dotOf drew them', () => {
+    expect(dotOfVersion('Approval', versionOf(waitingWorkflow))).toBe(
+      [
+        'digraph Approval {',
+        '  rankdir=LR;',
+        '  node [shape=box style=filled fontname="Helvetica" color=lightgray];',
+        '  edge [fontname="Helvetica" arrowhead=vee];',
+        '  approval [style="filled,rounded" color=lightblue label="approval\\nwaits for signal approval"];',
+        '  ask;',
+        '  decide;',
+        '  escalate;',
+        '  remind [style="filled,rounded" color=lightyellow label="remind\\nsleeps on a durable timer"];',
+        '  approval -> remind;',
+        '  approval -> escalate [style="dashed" color="red" label="timeout"];',
+        '  ask -> approval;',
+        '  remind -> decide;',
         '}',
         '',
       ].join('\n'),

@@ -11,7 +11,7 @@ import { formatBuildResult } from '../../compiler/report.js';
 import { compareVersions, isCompatible } from '../../compiler/versions/compare.js';
 import { emptyRecord, parseRecord, recordVersions, renderRecord, type GraphVersion } from '../../compiler/versions/record.js';
 import { makeProject, repo } from '../tooling/project.js';
-import { articleWorkflow } from './emit-models.js';
+import { articleWorkflow, branchWorkflow, waitingWorkflow } from './emit-models.js';
 
 const v1: GraphVersion = {
   id: '1111111111111111',
@@ -94,6 +94,19 @@ describe('the versions file', () => {
     expect(text.endsWith('}\n')).toBe(true);
     expect(renderRecord(parseRecord(text, 'x.json'))).toBe(text);
     expect(renderRecord(emptyRecord())).toBe('{\n  "format": 1,\n  "workflows": {}\n}\n');
+  });
+
+  it('records which nodes are nested workflows, waits (with their signal) and sleeps, and reads them back', () => {
+    const text = renderRecord(recordVersions(emptyRecord(), [waitingWorkflow, branchWorkflow]));
+    expect(text).toContain('{ "name": "approval", "input": "unknown", "file": "src/approval.ts", "kind": "wait", "signal": "approval" }');
+    expect(text).toContain('{ "name": "remind", "input": "unknown", "file": "src/approval.ts", "kind": "sleep" }');
+    expect(text).toContain('{ "name": "ask", "input": "unknown", "file": "src/approval.ts" }');
+    expect(text).toMatch(/\{ "name": "sub", "input": "[^"]+", "file": "[^"]+", "kind": "workflow" \}/);
+    expect(text).toMatch(/\{ "name": "collect", "input": "[^"]+", "file": "[^"]+", "join": true \}/);
+    expect(renderRecord(parseRecord(text, 'x.json'))).toBe(text);
+    const bad = (node: object) => JSON.stringify({ format: 1, workflows: { X: [{ ...v1, nodes: [node] }] } });
+    expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'timer' }), 'd.json')).toThrow(/d\.json: the versions of X are malformed/);
+    expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'wait', signal: 7 }), 'e.json')).toThrow(/e\.json: the versions of X are malformed/);
   });
 
   it('rejects a malformed file with a message naming it', () => {

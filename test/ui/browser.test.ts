@@ -144,7 +144,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       await page.goto(new URL('/runs/ui-old', both.url).toString());
       await page.locator('[data-graph-note]').waitFor();
       expect(await page.locator('[data-graph-note]').textContent()).toBe(
-        `The graph of this run's version ${older}, not the current ${ReviewWorkflowDef.fingerprint} of test/fixtures/ui/graphs/ReviewWorkflow.svg, drawn from test/fixtures/ui/flows.floxide.versions.json (waits, sleeps and nested workflows as plain boxes).`,
+        `The graph of this run's version ${older}, not the current ${ReviewWorkflowDef.fingerprint} of test/fixtures/ui/graphs/ReviewWorkflow.svg, drawn from test/fixtures/ui/flows.floxide.versions.json.`,
       );
       await page.locator('g.node[data-node="prepare"][data-state="queued"]').waitFor();
       expect(await page.locator('#graph g.node').count()).toBe(3);

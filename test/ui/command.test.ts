@@ -46,7 +46,7 @@ describe('floxide ui', () => {
       expect(res.status).toBe(200);
       expect(await res.text()).toContain(`<!-- floxide graph version ${ReviewWorkflowDef.fingerprint} -->`);
       expect(decodeURIComponent(res.headers.get('x-floxide-graph-note')!)).toBe(
-        `The graph of this run's version ${ReviewWorkflowDef.fingerprint}, drawn from test/fixtures/ui/flows.floxide.versions.json (waits, sleeps and nested workflows as plain boxes).`,
+        `The graph of this run's version ${ReviewWorkflowDef.fingerprint}, drawn from test/fixtures/ui/flows.floxide.versions.json.`,
       );
       await o.stop!();
       expect(await done).toBe(0);

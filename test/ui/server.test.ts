@@ -12,6 +12,8 @@ import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
+import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
+import { renderSvg } from '../../compiler/docs.js';
 import { chain, CountCtx, openTestBackend, until } from '../distributed/helpers.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
@@ -171,12 +173,33 @@ describe('floxide ui server', () => {
       expect(drawn.body).toContain(`<!-- floxide graph version ${older} -->`);
       expect(drawn.body).toContain('<title>review</title>');
       expect(decodeURIComponent(String(drawn.headers['x-floxide-graph-note']))).toBe(
-        `The graph of this run's version ${older}, not the current ${ReviewWorkflowDef.fingerprint} of test/fixtures/ui/graphs/ReviewWorkflow.svg, drawn from test/fixtures/ui/flows.floxide.versions.json (waits, sleeps and nested workflows as plain boxes).`,
+        `The graph of this run's version ${older}, not the current ${ReviewWorkflowDef.fingerprint} of test/fixtures/ui/graphs/ReviewWorkflow.svg, drawn from test/fixtures/ui/flows.floxide.versions.json.`,
       );
       // a run of the current version still gets the build's SVG
       expect((await call(`${both.url}api/runs/run-6/graph`)).body).toBe(current.body);
     } finally {
       await both.close();
+    }
+  });
+
+  it('draws a recorded version\'s waits (with their signal) and timeout routes as the build does', async () => {
+    // no SVG in the signals fixture's folder: the graph comes from its versions file
+    await backend.createRun({ runId: 'run-wait', workflow: 'ApprovalFlow', fingerprint: ApprovalFlowDef.fingerprint, input: 'x', context: {}, firstItem: { node: 'ask', id: '0', input: 'x' } });
+    const fromRecord = await startUiServer({ backend, graphs: ['test/fixtures/signals'] });
+    try {
+      const drawn = await call(`${fromRecord.url}api/runs/run-wait/graph`);
+      expect(drawn.status).toBe(200);
+      expect(decodeURIComponent(String(drawn.headers['x-floxide-graph-note']))).toBe(
+        `The graph of this run's version ${ApprovalFlowDef.fingerprint}, drawn from test/fixtures/signals/flows.floxide.versions.json.`,
+      );
+      // the same node and edge labels as the SVG the build draws of this version (Graphviz splits a label by line)
+      const built = await renderSvg(ApprovalFlowDot);
+      for (const label of ['waits for signal approval', 'timeout']) {
+        expect(built).toContain(`>${label}</text>`);
+        expect(drawn.body).toContain(`>${label}</text>`);
+      }
+    } finally {
+      await fromRecord.close();
     }
   });
 
