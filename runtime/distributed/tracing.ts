@@ -9,6 +9,7 @@
  * was not sampled where it started gets none of these (see `Tracing.startAttempt`).
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
+import { isSampledTraceparent } from '../core/trace-context.js';
 import { ATTR, Tracing, type AttemptSpan, type StepSpanOutcome, type StepTracing, type TracingOption } from '../engine/tracing.js';
 import type { LeasedItem, RunEnd } from './contracts.js';
 import type { StepCallbacks } from './callbacks.js';
@@ -44,8 +45,15 @@ export class WorkerTracing {
   callbacks(inner: StepCallbacks | undefined): StepCallbacks {
     return {
       onStarted: (lease) => {
-        const a = { workflow: lease.workflow, runId: lease.runId, node: lease.item.node, itemId: lease.item.id, attempt: lease.attempt, workerId: this.workerId, startedAt: Date.now() };
-        const span = this.tracing.startAttempt(a, lease.traceparent);
+        const span = this.tracing.startAttempt(lease.traceparent, () => ({
+          workflow: lease.workflow,
+          runId: lease.runId,
+          node: lease.item.node,
+          itemId: lease.item.id,
+          attempt: lease.attempt,
+          workerId: this.workerId,
+          startedAt: Date.now(),
+        }));
         if (span !== undefined) this.attempts.set(lease, span);
         inner?.onStarted?.(lease);
       },
@@ -78,11 +86,12 @@ export class WorkerTracing {
   }
 
   /**
-   * Records the span of the run of `lease`, which a commit of this worker finished (a run stored without a trace, or
-   * whose trace is not sampled: none, `Tracing.finishedRun` decides).
+   * Records the span of the run of `lease`, which a commit of this worker finished: none for a run stored without a
+   * trace or whose trace is not sampled (`Tracing.finishedRun`'s rule, asked here first so that such runs, most of
+   * them under a ratio sampler, queue nothing).
    */
   private finished(lease: LeasedItem, status: string, end: RunEnd): void {
-    if (lease.traceparent === undefined) return;
+    if (lease.traceparent === undefined || !isSampledTraceparent(lease.traceparent)) return;
     const run = { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent };
     // made with the attempts' spans queued before it (see Tracing.later)
     this.tracing.later(() => this.tracing.finishedRun(run, this.workerId));

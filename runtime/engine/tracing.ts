@@ -186,11 +186,12 @@ export class Tracing {
    * flag is off) gets no step span: its attempts are never given to the SDK, which a parent-based sampler (the
    * SDK's default) would only have answered with a span that records nothing; node code still runs in the run's
    * (unsampled) trace context when a context manager carries it, else there is nothing to do (undefined).
+   * `attempt` is asked (now) only for an attempt that gets a span.
    */
-  startAttempt(a: AttemptStart, traceparent: string | undefined): AttemptSpan | undefined {
+  startAttempt(traceparent: string | undefined, attempt: () => AttemptStart): AttemptSpan | undefined {
     const live = this.propagates();
     if (traceparent !== undefined && !isSampledTraceparent(traceparent)) return live ? new UnsampledAttempt(this.parts, traceparent) : undefined;
-    return new OtelAttemptSpan(this.parts, a, traceparent, live);
+    return new OtelAttemptSpan(this.parts, attempt(), traceparent, live);
   }
 
   /**
