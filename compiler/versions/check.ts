@@ -1,6 +1,7 @@
 /**
  * The versions step of `floxide build`: for each source file with workflows, read its versions file, compare each
- * workflow's graph with every version on record (FLX050-FLX053 for the changes that break runs in flight on it),
+ * workflow's graph with every version on record (FLX050-FLX053 and FLX055 for the changes that break runs in flight
+ * on it),
  * and give back the updated record to write. Warnings by default; errors with `strict` (`--strict-versions`, CI).
  */
 import path from 'node:path';
@@ -43,6 +44,7 @@ const DIAGNOSTIC_OF: Partial<Record<VersionChange['kind'], DiagnosticCode>> = {
   'input-changed': 'FLX051',
   'join-changed': 'FLX052',
   'merge-changed': 'FLX053',
+  'wait-changed': 'FLX055',
 };
 
 /** Memoised {@link TypeProbe}: one probe per node file for all the pairs a comparison needs. */
@@ -102,6 +104,10 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
     case 'merge-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: the stored context deltas of its runs follow the old strategy`;
       hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md); do not migrate them`;
+      break;
+    case 'wait-changed':
+      message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} wait for the old signal, which this definition's signal() refuses`;
+      hint = `keep the old signal name until no run waits at ${c.node} (\`floxide runs show\` lists a run's waits), or keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
       break;
     default:
       return undefined;

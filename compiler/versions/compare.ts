@@ -5,7 +5,9 @@
  * deltas were written under the old merge strategies. A change is safe when all of that still means the same in the
  * new graph: node code changed, a node or edge added, an input type widened. It is not when a node that may hold
  * queued items is gone (removed, or renamed without saying so), an input type is narrowed, a join's fan-out
- * changed, or a context field's merge strategy changed.
+ * changed, a context field's merge strategy changed, or a `WaitFor` node whose items may be parked waiting for a
+ * signal waits for another one, or no longer waits (versions recorded before the record kept node kinds say nothing
+ * of their waits: no such change is found against them).
  */
 import type { GraphVersion, VersionNode } from './record.js';
 
@@ -20,6 +22,8 @@ export type VersionChangeKind =
   | 'join-changed'
   /** A context field's merge strategy changed. */
   | 'merge-changed'
+  /** A `WaitFor` node of the old version waits for another signal, or no longer waits. */
+  | 'wait-changed'
   /** A context field was added or removed. */
   | 'field-changed'
   | 'edge-added'
@@ -103,6 +107,10 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
     }
     if (Boolean(now.join) !== Boolean(old.join)) {
       changes.push({ kind: 'join-changed', safe: false, node: now.name, text: `${label} ${now.join ? 'became' : 'is no longer'} a @join()` });
+    }
+    if (old.kind === 'wait' && (now.kind !== 'wait' || now.signal !== old.signal)) {
+      const text = now.kind === 'wait' ? `${label} waits for signal ${now.signal}, not ${old.signal}` : `${label} no longer waits for signal ${old.signal}`;
+      changes.push({ kind: 'wait-changed', safe: false, node: now.name, text });
     }
   }
   for (const n of added) changes.push({ kind: 'node-added', safe: true, node: n.name, text: `node ${n.name} added` });

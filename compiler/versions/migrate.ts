@@ -57,6 +57,7 @@ export function planMigration(workflow: string, from: GraphVersion, to: GraphVer
   const newNodes = new Map(to.nodes.map((n) => [n.name, n]));
   const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input) });
   const changedJoins = new Set(changes.filter((c) => c.kind === 'join-changed').map((c) => c.node));
+  const changedWaits = new Map(changes.filter((c) => c.kind === 'wait-changed').map((c) => [c.node, c.text]));
   const blocking: BlockingItem[] = [];
   for (const it of pending.items) {
     const target = newNodes.get(renamed(it.node));
@@ -68,6 +69,9 @@ export function planMigration(workflow: string, from: GraphVersion, to: GraphVer
       blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${target.input}, not ${old.input}` });
     } else if (changedJoins.has(target.name)) {
       blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
+    } else if (changedWaits.has(target.name)) {
+      // (queued or parked: a pending item does not say which; parked, it waits for the old signal)
+      blocking.push({ item: it.id, node: it.node, reason: `${changedWaits.get(target.name)} in version ${to.id}: an item parked there waits for the old signal` });
     }
   }
   for (const a of pending.arrivals) {

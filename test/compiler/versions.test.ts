@@ -86,6 +86,27 @@ describe('compareVersions', () => {
   });
 });
 
+describe('compareVersions: waits', () => {
+  /** v1 with node b a wait for `signal`, a sleep, or a plain node. */
+  const waiting = (b: { signal: string } | 'sleep' | 'plain'): GraphVersion => ({
+    ...v1,
+    nodes: [v1.nodes[0]!, { ...v1.nodes[1]!, ...(b === 'plain' ? {} : b === 'sleep' ? { kind: 'sleep' as const } : { kind: 'wait' as const, signal: b.signal }) }, v1.nodes[2]!],
+  });
+
+  it('judges a wait that waits for another signal, or no longer waits, unsafe; a node that starts waiting safe', () => {
+    const changes = (from: GraphVersion, to: GraphVersion) => compareVersions(from, to, { accepts: never }).map((c) => [c.kind, c.safe, c.node, c.text]);
+    const go = { signal: 'go' };
+    expect(changes(waiting(go), waiting(go))).toEqual([]);
+    expect(changes(waiting(go), waiting({ signal: 'start' }))).toEqual([['wait-changed', false, 'b', 'node b waits for signal start, not go']]);
+    expect(changes(waiting(go), waiting('plain'))).toEqual([['wait-changed', false, 'b', 'node b no longer waits for signal go']]);
+    expect(changes(waiting(go), waiting('sleep'))).toEqual([['wait-changed', false, 'b', 'node b no longer waits for signal go']]);
+    expect(changes(waiting('plain'), waiting(go))).toEqual([]);
+    // renamed, and still waiting for its signal: only the rename is said (nothing of it is unsafe when it is given)
+    const renamed: GraphVersion = { ...v1, nodes: [v1.nodes[0]!, { name: 'c', input: 'string', file: 'f.ts', kind: 'wait', signal: 'go' }, v1.nodes[2]!], edges: [{ from: 'a', to: 'c', kind: 'success' }, { from: 'c', to: 'j', kind: 'success' }] };
+    expect(compareVersions(waiting(go), renamed, { accepts: never, renames: new Map([['b', 'c']]) }).filter((c) => !c.safe)).toEqual([]);
+  });
+});
+
 describe('the versions file', () => {
   it('renders deterministically and reads back what it wrote', () => {
     const record = { format: 1 as const, workflows: { Z: [v1], A: [{ ...v1, id: 'ffffffffffffffff' }] } };
@@ -143,6 +164,7 @@ describe('compile-fail fixtures of unsafe changes', () => {
     ['FLX051-narrowed.ts', 'FLX051', 8, 3, /node b: input narrowed from string \| number to string since version \w{16}/],
     ['FLX052-join.ts', 'FLX052', 10, 11, /fan-out into @join\(\) collect changed \(edges in were word -> collect, now again -> collect\)/],
     ['FLX053-merge.ts', 'FLX053', 10, 14, /context field count: merge strategy sum -> max since version \w{16}/],
+    ['FLX055-signal.ts', 'FLX055', 11, 17, /node approval waits for signal approved, not approval since version \w{16}: items of its runs parked at approval wait for the old signal/],
   ];
 
   it.each(cases)('%s reports %s at %i:%i', (file, code, line, column, message) => {

@@ -137,5 +137,11 @@ describe('migrating a SQLite checkpointed run', () => {
       ['g', 'join arrivals parked in group g count the old fan-out into j'],
       ['n', 'context field n: merge strategy sum -> max: the stored context deltas follow the old strategy'],
     ]);
+    // items at a wait that waits for another signal in the target (an item parked there waits for the old one)
+    const w1 = { ...v1, nodes: [{ name: 'a', input: 'string', file: 'f.ts', kind: 'wait' as const, signal: 'go' }, v1.nodes[1]!] };
+    const w2 = { ...w1, id: '3333333333333333', nodes: [{ ...w1.nodes[0]!, signal: 'start' }, v1.nodes[1]!] };
+    expect(planMigration('W', w1, w2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
+      { item: '1', node: 'a', reason: 'node a waits for signal start, not go in version 3333333333333333: an item parked there waits for the old signal' },
+    ]);
   });
 });
