@@ -1,8 +1,8 @@
 /**
  * The versions step of `floxide build`: for each source file with workflows, read its versions file, compare each
  * workflow's graph with every version on record (FLX050-FLX053 and FLX055 for the changes that break runs in flight
- * on it),
- * and give back the updated record to write. Warnings by default; errors with `strict` (`--strict-versions`, CI).
+ * on it), and give back the updated record to write. Warnings by default; errors with `strict` (`--strict-versions`,
+ * CI).
  */
 import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
