@@ -3,7 +3,7 @@ import path from 'node:path';
 import { analyzeProject, type AnalysisResult } from './analyze/index.js';
 import { analyzeOptions, ExitCode, resolveOptions } from './build.js';
 import { formatDiagnostics } from './diagnostics.js';
-import { markVersion, renderSvg } from './docs.js';
+import { renderSvg } from './docs.js';
 import { dotOf } from './emit/dot.js';
 import { mermaidOf } from './emit/mermaid.js';
 
@@ -37,6 +37,6 @@ export async function graphOf(opts: GraphOptions): Promise<{ exitCode: ExitCode;
     return { exitCode: ExitCode.Failed, stdout: '', stderr: `floxide: ${why} (workflows: ${known})\n` };
   }
   const wf = matches[0];
-  const stdout = opts.format === 'mermaid' ? mermaidOf(wf) : opts.format === 'svg' ? markVersion(await renderSvg(dotOf(wf)), wf.fingerprint) : dotOf(wf);
+  const stdout = opts.format === 'mermaid' ? mermaidOf(wf) : opts.format === 'svg' ? await renderSvg(dotOf(wf), wf.fingerprint) : dotOf(wf);
   return { exitCode: ExitCode.Ok, stdout, stderr: '' };
 }

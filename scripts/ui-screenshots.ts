@@ -32,8 +32,8 @@ async function until(cond: () => Promise<boolean>, what: string): Promise<void> 
 
 const backend = new MemoryBackend();
 const graphs = mkdtempSync(join(tmpdir(), 'floxide-ui-graphs-'));
-writeFileSync(join(graphs, 'FanWorkflow.svg'), await renderSvg(FanWorkflowDef.dot));
-writeFileSync(join(graphs, 'ReviewWorkflow.svg'), await renderSvg(ReviewWorkflowDef.dot));
+writeFileSync(join(graphs, 'FanWorkflow.svg'), await renderSvg(FanWorkflowDef.dot, FanWorkflowDef.fingerprint));
+writeFileSync(join(graphs, 'ReviewWorkflow.svg'), await renderSvg(ReviewWorkflowDef.dot, ReviewWorkflowDef.fingerprint));
 
 /** Serves FanWorkflow runs with `behaviour` until `done` holds, then stops. */
 async function serveFan(behaviour: Behaviour, concurrency: number, done: () => Promise<boolean>, what: string): Promise<WorkerPool> {

@@ -8,7 +8,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { markVersion, renderSvg, svgVersion } from '../../compiler/docs.js';
+import { renderSvg, svgVersion } from '../../compiler/docs.js';
 import { dotOfVersion } from '../../compiler/emit/dot.js';
 import { parseRecord, type GraphVersion } from '../../compiler/versions/record.js';
 
@@ -40,7 +40,7 @@ export class GraphFiles {
     if (built && builtVersion === version) return { svg: built.svg };
     const recorded = await this.recordedVersion(workflow, version);
     if (recorded) {
-      const svg = markVersion(await renderSvg(dotOfVersion(workflow, recorded.version)), version);
+      const svg = await renderSvg(dotOfVersion(workflow, recorded.version), version);
       const current = built && builtVersion ? `, not the current ${builtVersion} of ${built.file}` : '';
       return { svg, note: `The graph of this run's version ${version}${current}, drawn from ${recorded.file}.` };
     }
