@@ -166,9 +166,8 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
  * looks every 500 ms at most while they are held, so it is told within that of `afterMs`.
  */
 class HeldReport {
-  /** Since when events have been held behind `xmin`. */
-  private since: number | undefined;
-  private xmin: string | undefined;
+  /** The transaction (snapshot xmin) events are held behind, and since when; undefined while they flow. */
+  private holding: { readonly xmin: string; readonly since: number } | undefined;
   private told = false;
 
   constructor(
@@ -177,25 +176,20 @@ class HeldReport {
   ) {}
 
   async saw(held: boolean, xmin: string, client: pg.Client): Promise<void> {
-    if (!held || (this.xmin !== undefined && xmin !== this.xmin)) {
-      this.since = undefined;
-      this.xmin = undefined;
+    if (!held || this.holding?.xmin !== xmin) {
+      // flowing, or held behind another transaction now: what was told is over, and the count starts again
       if (this.told) {
         this.told = false;
         this.tell(undefined);
       }
-      if (!held) return;
+      this.holding = held ? { xmin, since: Date.now() } : undefined;
     }
-    const now = Date.now();
-    if (this.since === undefined) {
-      this.since = now;
-      this.xmin = xmin;
-    }
-    if (this.told || now - this.since < this.afterMs) return;
+    const holding = this.holding;
+    if (holding === undefined || this.told || Date.now() - holding.since < this.afterMs) return;
     this.told = true;
     const row = (await client.query<{ pid: number; datname: string | null; since: string | null }>({ name: 'floxide:events_holder.sql', text: sqlFile('events_holder.sql') })).rows[0];
     const holder = row === undefined ? undefined : { pid: row.pid, database: row.datname ?? undefined, since: row.since === null ? undefined : Number(row.since) };
-    this.tell(holder === undefined ? { since: this.since } : { since: this.since, holder });
+    this.tell(holder === undefined ? { since: holding.since } : { since: holding.since, holder });
   }
 
   private tell(held: EventsHeld | undefined): void {
