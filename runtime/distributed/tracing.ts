@@ -9,7 +9,6 @@
  * was not sampled where it started gets none of these (see `Tracing.startAttempt`).
  */
 import { serializeError, type SerializedError } from '../core/errors.js';
-import { isSampledTraceparent } from '../core/trace-context.js';
 import { ATTR, Tracing, type AttemptSpan, type StepSpanOutcome, type StepTracing, type TracingOption } from '../engine/tracing.js';
 import type { LeasedItem, RunEnd } from './contracts.js';
 import type { StepCallbacks } from './callbacks.js';
@@ -86,15 +85,12 @@ export class WorkerTracing {
   }
 
   /**
-   * Records the span of the run of `lease`, which a commit of this worker finished: none for a run stored without a
-   * trace or whose trace is not sampled (`Tracing.finishedRun`'s rule, asked here first so that such runs, most of
-   * them under a ratio sampler, queue nothing).
+   * Records the span of the run of `lease`, which a commit of this worker finished, with the attempts' spans queued
+   * before it (a run stored without a trace, or whose trace is not sampled: none, `Tracing.finishedRun` decides).
    */
   private finished(lease: LeasedItem, status: string, end: RunEnd): void {
-    if (lease.traceparent === undefined || !isSampledTraceparent(lease.traceparent)) return;
     const run = { runId: lease.runId, workflow: lease.workflow, status, createdAt: end.createdAt, finishedAt: end.finishedAt, error: end.error, traceparent: lease.traceparent };
-    // made with the attempts' spans queued before it (see Tracing.later)
-    this.tracing.later(() => this.tracing.finishedRun(run, this.workerId));
+    this.tracing.finishedRun(run, this.workerId, 'later');
   }
 
   /** Makes the spans queued for later now (see {@link Tracing.flush}): before a worker's `stop()` or a `stepDistributed` resolves. */

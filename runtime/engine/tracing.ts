@@ -234,14 +234,20 @@ export class Tracing {
    * Records the span of a finished distributed run (`floxide.run <workflow>`, from its creation to its end, with
    * its outcome and error) in the trace it stored, as a child of its start span: the process that finished the run
    * records it (docs/observability.md says why it is not the steps' parent). A run stored without a trace, or whose
-   * trace is not sampled: nothing.
+   * trace is not sampled: nothing. `later`: the span is made with the spans queued for the next turn of the event
+   * loop ({@link later}), as a worker makes those of its attempts.
    */
-  finishedRun(run: FinishedRun, workerId: string | undefined): void {
-    if (run.traceparent === undefined || !isSampledTraceparent(run.traceparent)) return;
-    const attributes: Api.Attributes = { [ATTR.workflow]: run.workflow, [ATTR.runId]: run.runId, [ATTR.mode]: 'distributed', [ATTR.outcome]: run.status };
-    if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
-    const span = this.tracer.startSpan(`floxide.run ${run.workflow}`, { attributes, startTime: run.createdAt }, this.contextOf(run.traceparent));
-    endSpan(this.api, span, run.status === 'completed' ? undefined : run.error, run.finishedAt ?? Date.now());
+  finishedRun(run: FinishedRun, workerId: string | undefined, when: 'now' | 'later' = 'now'): void {
+    const traceparent = run.traceparent;
+    if (traceparent === undefined || !isSampledTraceparent(traceparent)) return;
+    const make = (): void => {
+      const attributes: Api.Attributes = { [ATTR.workflow]: run.workflow, [ATTR.runId]: run.runId, [ATTR.mode]: 'distributed', [ATTR.outcome]: run.status };
+      if (workerId !== undefined) attributes[ATTR.workerId] = workerId;
+      const span = this.tracer.startSpan(`floxide.run ${run.workflow}`, { attributes, startTime: run.createdAt }, this.contextOf(traceparent));
+      endSpan(this.api, span, run.status === 'completed' ? undefined : run.error, run.finishedAt ?? Date.now());
+    };
+    if (when === 'later') this.later(make);
+    else make();
   }
 
   /** The context a span starts in: the stored `traceparent`'s (when valid), else the active one. */
