@@ -7,6 +7,7 @@
  * labelled `timeout`. Every id and label is escaped.
  */
 import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
+import type { GraphVersion, VersionNode } from '../versions/graph-version.js';
 import { CodeWriter } from './code-writer.js';
 import { dotId, dotString, tsMultilineString } from './literals.js';
 import { generatedNames, type Emitted } from './scope.js';
@@ -46,24 +47,8 @@ export function dotOf(wf: WorkflowModel): string {
   );
 }
 
-/**
- * What {@link dotOfVersion} reads of a recorded graph version (`GraphVersion` of compiler/versions/record.ts, which
- * imports the emitters' module, so it is described here, not imported).
- */
-interface RecordedGraph {
-  readonly nodes: readonly RecordedNode[];
-  readonly edges: ReadonlyArray<Pick<EdgeModel, 'from' | 'to' | 'kind' | 'tag'>>;
-}
-
-interface RecordedNode {
-  readonly name: string;
-  readonly join?: true;
-  readonly kind?: 'workflow' | 'wait' | 'sleep';
-  readonly signal?: string;
-}
-
 /** A node of a recorded graph version, as the node of the model it was recorded from is drawn. */
-function drawnOfRecorded(n: RecordedNode): DrawnNode {
+function drawnOfRecorded(n: VersionNode): DrawnNode {
   return {
     name: n.name,
     kind: n.kind === 'workflow' ? 'workflow' : 'node',
@@ -78,7 +63,7 @@ function drawnOfRecorded(n: RecordedNode): DrawnNode {
  * version, but for the node order (the record sorts nodes by name). `floxide ui` draws a run of an older version
  * with it.
  */
-export function dotOfVersion(workflow: string, v: RecordedGraph): string {
+export function dotOfVersion(workflow: string, v: Pick<GraphVersion, 'nodes' | 'edges'>): string {
   const nodes = v.nodes.map(drawnOfRecorded);
   return dotText(
     workflow,

@@ -9,45 +9,18 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EdgeShape } from '../../runtime/graph/shape.js';
+import type { GraphVersion, VersionNode, VersionNodeKind } from './graph-version.js';
 import type { NodeModel, WorkflowModel } from '../model.js';
 import { shapeOfModel } from '../analyze/shape.js';
 import { generatedFileName, type OutputLayout } from '../render.js';
 
+export type { GraphVersion, VersionNode, VersionNodeKind } from './graph-version.js';
+
 /** The format of the versions file; bump on an incompatible change. */
 export const VERSIONS_FORMAT = 1 as const;
 
-/** One node of a recorded version. */
-export interface VersionNode {
-  name: string;
-  /** The input type as display text (as `NodeModel.inputType`). */
-  input: string;
-  /** The node's class (file relative to the project root), where the input type's names are in scope. */
-  file: string;
-  /** Present (true) for `@join()` nodes. */
-  join?: true;
-  /** What the node is when it is not a plain `@node` class: a nested workflow, a `WaitFor` or a `Sleep` node. */
-  kind?: VersionNodeKind;
-  /** The signal a `WaitFor` node (`kind: 'wait'`) waits for. */
-  signal?: string;
-}
-
-/** The kinds of node a version records (a plain node records none). */
-export type VersionNodeKind = 'workflow' | 'wait' | 'sleep';
+/** The node kinds a versions file may name (what {@link parseRecord} accepts). */
 const NODE_KINDS: readonly unknown[] = ['workflow', 'wait', 'sleep'] satisfies VersionNodeKind[];
-
-/** One graph version of a workflow: what in-flight runs of that version depend on. */
-export interface GraphVersion {
-  /** The graph fingerprint (16 hex digits): the version id runs carry. */
-  id: string;
-  start: string;
-  /** Sorted by name. */
-  nodes: VersionNode[];
-  /** The canonical edges (`canonicalShape` order). */
-  edges: EdgeShape[];
-  /** Context fields and their merge strategies, sorted by name. */
-  context: Array<{ name: string; strategy: string }>;
-}
 
 /** The contents of a versions file. */
 export interface VersionsRecord {

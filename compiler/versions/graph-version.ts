@@ -1,0 +1,36 @@
+/**
+ * The shape of a recorded graph version (one entry of a `*.floxide.versions.json`, compiler/versions/record.ts), in a
+ * module of its own: the DOT emitter draws recorded versions (`dotOfVersion`) and record.ts imports the emitters.
+ */
+import type { EdgeShape } from '../../runtime/graph/shape.js';
+
+/** One node of a recorded version. */
+export interface VersionNode {
+  name: string;
+  /** The input type as display text (as `NodeModel.inputType`). */
+  input: string;
+  /** The node's class (file relative to the project root), where the input type's names are in scope. */
+  file: string;
+  /** Present (true) for `@join()` nodes. */
+  join?: true;
+  /** What the node is when it is not a plain `@node` class: a nested workflow, a `WaitFor` or a `Sleep` node. */
+  kind?: VersionNodeKind;
+  /** The signal a `WaitFor` node (`kind: 'wait'`) waits for. */
+  signal?: string;
+}
+
+/** The kinds of node a version records (a plain node records none). */
+export type VersionNodeKind = 'workflow' | 'wait' | 'sleep';
+
+/** One graph version of a workflow: what in-flight runs of that version depend on. */
+export interface GraphVersion {
+  /** The graph fingerprint (16 hex digits): the version id runs carry. */
+  id: string;
+  start: string;
+  /** Sorted by name. */
+  nodes: VersionNode[];
+  /** The canonical edges (`canonicalShape` order). */
+  edges: EdgeShape[];
+  /** Context fields and their merge strategies, sorted by name. */
+  context: Array<{ name: string; strategy: string }>;
+}
