@@ -51,6 +51,7 @@ export const DIAGNOSTIC_CODES = {
   FLX053: { severity: 'warning', title: "a context field's merge strategy changed from a recorded version", hint: 'keep workers serving the old version until its runs drain: their stored context deltas follow the old strategy' },
   FLX054: { severity: 'error', title: 'versions file cannot be read', hint: 'restore the file from version control, or delete it to start a new record' },
   FLX055: { severity: 'warning', title: "a wait's signal changed from a recorded version", hint: 'keep the old signal name until no run waits for it, or keep workers serving the old version until its runs drain' },
+  FLX056: { severity: 'warning', title: 'a nested workflow node changed from a recorded version', hint: 'keep workers serving the old version until its runs drain' },
   FLX040: { severity: 'warning', title: 'generated module is stale or missing', hint: 'run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)' },
 } as const satisfies Record<string, DiagnosticCodeInfo>;
 

@@ -55,6 +55,11 @@ export interface NodeModel {
    * `<this node>.<name>` (a nested run that waits parks its outer item, which waits for that name).
    */
   signals?: string[];
+  /**
+   * A nested workflow whose runs can park (a wait or a sleep in it, at any depth): items of the outer run may then
+   * hold a parked nested run of it (see compiler/versions/compare.ts, `nested-changed`).
+   */
+  parks?: true;
   /** A `Sleep` node (floxide's, or a subclass): a durable timer. */
   sleep?: true;
   position: Position;

@@ -26,7 +26,7 @@ Examples:
   $ floxide build --watch                      rebuild on every change and print the rebuild time
   $ floxide build --docs docs                  also write docs/<Workflow>.dot, .svg and .mmd
   $ floxide build --json > model.json          print the analysed FlowModel as JSON
-  $ floxide build --check --strict-versions    CI: also fail on changes that break runs in flight (FLX050-FLX053, FLX055)
+  $ floxide build --check --strict-versions    CI: also fail on changes that break runs in flight (FLX050-FLX053, FLX055, FLX056)
 
 Each build records every workflow's graph version in <file>.floxide.versions.json (commit it) and warns about
 changes that break runs still in flight on a recorded version (docs/deploying.md).
@@ -44,7 +44,7 @@ const buildCommand: CommandFactory = (io: CliIo) =>
     .option('-w, --watch', 'rebuild when a source changes and print the rebuild time, e.g. `floxide build --watch`')
     .option('--docs <dir>', 'also write <Workflow>.dot, .svg and .mmd per workflow into <dir>, e.g. `--docs docs`')
     .option('--json', 'print the analysed FlowModel as JSON on stdout, e.g. `floxide build --json > model.json`')
-    .option('--strict-versions', 'changes that break runs in flight on a recorded version (FLX050-FLX053, FLX055) are errors, e.g. `floxide build --check --strict-versions` in CI')
+    .option('--strict-versions', 'changes that break runs in flight on a recorded version (FLX050-FLX053, FLX055, FLX056) are errors, e.g. `floxide build --check --strict-versions` in CI')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: BuildFlags) => {
       const [{ buildProject }, { formatBuildResult }, { watchProject }] = await Promise.all([import('../../compiler/build.js'), import('../../compiler/report.js'), import('../../compiler/watch.js')]);

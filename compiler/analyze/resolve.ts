@@ -34,6 +34,8 @@ export interface WorkflowSummary {
   contextText: string;
   /** Its signal map's names (its own waits' and, qualified, its nested workflows'): see `signalsOf`. */
   signals: string[];
+  /** Whether its runs can park (a wait or a sleep in it, at any depth): a nested run that parks parks its outer item. */
+  parks: boolean;
 }
 
 /** A node field resolved to its class and types. */
@@ -57,6 +59,8 @@ export interface ResolvedNode {
   sleep?: true;
   /** A nested workflow's signal names. */
   signals?: string[];
+  /** A nested workflow whose runs can park (see {@link WorkflowSummary.parks}). */
+  parks?: true;
   /** A nested workflow that contains the workflow again (FLX027). */
   nestingCycle?: true;
   /** Why this field's `process` is unusable although its class's is (FLX022). */
@@ -198,6 +202,7 @@ export class WorkflowResolver {
       contextNeeds,
       contextText: context.text,
       signals: signalsOf(model).map((s) => s.name),
+      parks: model.nodes.some((n) => n.wait !== undefined || n.sleep === true || n.parks === true),
     };
     return { raw, fieldsByName, nodes, notNodes, start, duplicateEdges, order, terminals, danglingEdge, context, model, summary };
   }
@@ -223,6 +228,7 @@ export class WorkflowResolver {
     if (n.wait) m.wait = n.wait;
     if (n.sleep) m.sleep = true;
     if (n.signals) m.signals = n.signals;
+    if (n.parks) m.parks = true;
     return m;
   }
 
@@ -268,6 +274,7 @@ export class WorkflowResolver {
       if (!s) return { ...unusable('workflow'), nestingCycle: true };
       const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
       if (s.signals.length > 0) r.signals = s.signals;
+      if (s.parks) r.parks = true;
       return r;
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {

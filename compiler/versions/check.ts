@@ -1,8 +1,8 @@
 /**
  * The versions step of `floxide build`: for each source file with workflows, read its versions file, compare each
- * workflow's graph with every version on record (FLX050-FLX053 and FLX055 for the changes that break runs in flight
- * on it), and give back the updated record to write. Warnings by default; errors with `strict` (`--strict-versions`,
- * CI).
+ * workflow's graph with every version on record (FLX050-FLX053, FLX055 and FLX056 for the changes that break runs
+ * in flight on it), and give back the updated record to write. Warnings by default; errors with `strict`
+ * (`--strict-versions`, CI).
  */
 import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
@@ -45,6 +45,7 @@ const DIAGNOSTIC_OF: Partial<Record<VersionChange['kind'], DiagnosticCode>> = {
   'join-changed': 'FLX052',
   'merge-changed': 'FLX053',
   'wait-changed': 'FLX055',
+  'nested-changed': 'FLX056',
 };
 
 /** Memoised {@link TypeProbe}: one probe per node file for all the pairs a comparison needs. */
@@ -108,6 +109,10 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
     case 'wait-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} wait for the old signal, which this definition's signal() refuses`;
       hint = `keep the old signal name until no run waits at ${c.node} (\`floxide runs show\` lists a run's waits), or keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      break;
+    case 'nested-changed':
+      message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} hold a nested run of the old workflow (waiting for a signal or a timer), which this definition cannot continue`;
+      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md; \`floxide runs show\` lists a run's waits); do not migrate them`;
       break;
     default:
       return undefined;

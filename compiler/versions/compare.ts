@@ -5,9 +5,10 @@
  * deltas were written under the old merge strategies. A change is safe when all of that still means the same in the
  * new graph: node code changed, a node or edge added, an input type widened. It is not when a node that may hold
  * queued items is gone (removed, or renamed without saying so), an input type is narrowed, a join's fan-out
- * changed, a context field's merge strategy changed, or a `WaitFor` node whose items may be parked waiting for a
- * signal waits for another one, or no longer waits (versions recorded before the record kept node kinds say nothing
- * of their waits: no such change is found against them).
+ * changed, a context field's merge strategy changed, a `WaitFor` node whose items may be parked waiting for a
+ * signal waits for another one, or no longer waits, or a nested workflow node whose items may hold a parked nested
+ * run (its workflow waits or sleeps) runs another workflow, or none (versions recorded before the record kept node
+ * kinds, or nested workflows' classes, say nothing of them: no such change is found against them).
  */
 import type { GraphVersion, VersionNode } from './record.js';
 
@@ -24,6 +25,8 @@ export type VersionChangeKind =
   | 'merge-changed'
   /** A `WaitFor` node of the old version waits for another signal, or no longer waits. */
   | 'wait-changed'
+  /** A nested workflow node of the old version whose runs can park runs another workflow, or none. */
+  | 'nested-changed'
   /** A context field was added or removed. */
   | 'field-changed'
   | 'edge-added'
@@ -111,6 +114,10 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
     if (old.kind === 'wait' && (now.kind !== 'wait' || now.signal !== old.signal)) {
       const text = now.kind === 'wait' ? `${label} waits for signal ${now.signal}, not ${old.signal}` : `${label} no longer waits for signal ${old.signal}`;
       changes.push({ kind: 'wait-changed', safe: false, node: now.name, text });
+    }
+    if (old.kind === 'workflow' && old.parks && old.workflow !== undefined && (now.kind !== 'workflow' || now.workflow !== old.workflow)) {
+      const text = now.kind === 'workflow' ? `${label} runs nested workflow ${now.workflow}, not ${old.workflow}` : `${label} no longer runs nested workflow ${old.workflow}`;
+      changes.push({ kind: 'nested-changed', safe: false, node: now.name, text });
     }
   }
   for (const n of added) changes.push({ kind: 'node-added', safe: true, node: n.name, text: `node ${n.name} added` });

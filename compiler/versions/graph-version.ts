@@ -15,6 +15,10 @@ export interface VersionNode {
   join?: true;
   /** What the node is when it is not a plain `@node` class: a nested workflow, a `WaitFor` or a `Sleep` node. */
   kind?: VersionNodeKind;
+  /** The nested workflow's class a `kind: 'workflow'` node runs. */
+  workflow?: string;
+  /** Present (true) for a nested workflow whose runs can park (a wait or a sleep in it): the outer items may hold one. */
+  parks?: true;
   /** The signal a `WaitFor` node (`kind: 'wait'`) waits for. */
   signal?: string;
 }

@@ -7,6 +7,9 @@
  *   (the old type is not assignable to the new one);
  * - a pending item or parked arrival of a `@join()` whose fan-out changed (parked arrivals count the old one);
  * - a parked join arrival for a renamed node (arrivals stay as they were parked: let the group settle first);
+ * - a pending item at a `WaitFor` whose signal changed or that no longer waits, or at a nested workflow node (whose
+ *   workflow can park) that runs another workflow or none: parked, it waits for the old signal or holds a nested run
+ *   of the old workflow;
  * - a context field whose merge strategy changed (the stored deltas follow the old one): blocks every run.
  *
  * {@link planMigration} is the pure judgement; {@link migrateRun} applies it to a run of a checkpoint store
@@ -57,7 +60,9 @@ export function planMigration(workflow: string, from: GraphVersion, to: GraphVer
   const newNodes = new Map(to.nodes.map((n) => [n.name, n]));
   const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input) });
   const changedJoins = new Set(changes.filter((c) => c.kind === 'join-changed').map((c) => c.node));
-  const changedWaits = new Map(changes.filter((c) => c.kind === 'wait-changed').map((c) => [c.node, c.text]));
+  // (queued or parked: a pending item does not say which; parked, it waits for the old signal, or holds a nested
+  // run of the old workflow)
+  const changedParks = new Map(changes.filter((c) => c.kind === 'wait-changed' || c.kind === 'nested-changed').map((c) => [c.node, c]));
   const blocking: BlockingItem[] = [];
   for (const it of pending.items) {
     const target = newNodes.get(renamed(it.node));
@@ -69,9 +74,10 @@ export function planMigration(workflow: string, from: GraphVersion, to: GraphVer
       blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${target.input}, not ${old.input}` });
     } else if (changedJoins.has(target.name)) {
       blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
-    } else if (changedWaits.has(target.name)) {
-      // (queued or parked: a pending item does not say which; parked, it waits for the old signal)
-      blocking.push({ item: it.id, node: it.node, reason: `${changedWaits.get(target.name)} in version ${to.id}: an item parked there waits for the old signal` });
+    } else if (changedParks.has(target.name)) {
+      const c = changedParks.get(target.name)!;
+      const parked = c.kind === 'wait-changed' ? 'waits for the old signal' : 'holds a nested run of the old workflow';
+      blocking.push({ item: it.id, node: it.node, reason: `${c.text} in version ${to.id}: an item parked there ${parked}` });
     }
   }
   for (const a of pending.arrivals) {

@@ -4,7 +4,8 @@
  * identified by the graph fingerprint (what runs and checkpoints carry, `RunRecord.fingerprint`) and keeps what the
  * compatibility check needs to judge in-flight runs of that version: its nodes and their input types, its edges,
  * its joins and its context fields' merge strategies; and what `floxide ui` needs to draw a run of that version as
- * the build drew it: which nodes are nested workflows, waits (and for which signal) and sleeps. The file is
+ * the build drew it: which nodes are nested workflows (of which class, and whether their runs can park), waits (and
+ * for which signal) and sleeps. The file is
  * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,8 @@ function versionNodeOf(n: NodeModel): VersionNode {
     input: n.inputType,
     file: n.class.file,
     ...(kind ? { kind } : {}),
+    ...(n.kind === 'workflow' ? { workflow: n.class.name } : {}),
+    ...(n.parks ? { parks: true as const } : {}),
     ...(n.wait ? { signal: n.wait.signal } : {}),
     ...(n.join ? { join: true as const } : {}),
   };
@@ -111,7 +114,14 @@ export function parseRecord(text: string, file: string): VersionsRecord {
 }
 
 function malformedNode(n: Partial<VersionNode> | null): boolean {
-  return !n || typeof n.name !== 'string' || (n.kind !== undefined && !NODE_KINDS.includes(n.kind)) || (n.signal !== undefined && typeof n.signal !== 'string');
+  return (
+    !n ||
+    typeof n.name !== 'string' ||
+    (n.kind !== undefined && !NODE_KINDS.includes(n.kind)) ||
+    (n.workflow !== undefined && typeof n.workflow !== 'string') ||
+    (n.parks !== undefined && n.parks !== true) ||
+    (n.signal !== undefined && typeof n.signal !== 'string')
+  );
 }
 
 /** The text of a record: keys in a fixed order, one line per node, edge and field, one trailing newline. */
@@ -123,7 +133,7 @@ export function renderRecord(record: VersionsRecord): string {
       '      {',
       `        "id": ${JSON.stringify(v.id)},`,
       `        "start": ${JSON.stringify(v.start)},`,
-      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
+      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, workflow, parks, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(workflow === undefined ? {} : { workflow }), ...(parks ? { parks } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
       `        "edges": ${list(v.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, ...(e.tag === undefined ? {} : { tag: e.tag }) })), '        ')},`,
       `        "context": ${list(v.context.map((f) => ({ name: f.name, strategy: f.strategy })), '        ')}`,
       '      }',

@@ -107,6 +107,36 @@ describe('compareVersions: waits', () => {
   });
 });
 
+describe('compareVersions: nested workflows', () => {
+  /** v1 with node b a nested workflow (`parks`: one whose runs can park), or a plain node. */
+  const nesting = (b: { workflow: string; parks: boolean } | 'plain'): GraphVersion => ({
+    ...v1,
+    nodes: [v1.nodes[0]!, { ...v1.nodes[1]!, ...(b === 'plain' ? {} : { kind: 'workflow' as const, workflow: b.workflow, ...(b.parks ? { parks: true as const } : {}) }) }, v1.nodes[2]!],
+  });
+  const changes = (from: GraphVersion, to: GraphVersion) => compareVersions(from, to, { accepts: never }).map((c) => [c.kind, c.safe, c.node, c.text]);
+
+  it('judges a nested workflow whose runs can park, swapped for another or for a plain node, unsafe', () => {
+    const review = { workflow: 'Review', parks: true };
+    expect(changes(nesting(review), nesting(review))).toEqual([]);
+    expect(changes(nesting(review), nesting({ workflow: 'Review2', parks: true }))).toEqual([['nested-changed', false, 'b', 'node b runs nested workflow Review2, not Review']]);
+    expect(changes(nesting(review), nesting({ workflow: 'Review2', parks: false }))).toEqual([['nested-changed', false, 'b', 'node b runs nested workflow Review2, not Review']]);
+    expect(changes(nesting(review), nesting('plain'))).toEqual([['nested-changed', false, 'b', 'node b no longer runs nested workflow Review']]);
+  });
+
+  it('lets a nested workflow that never parks be swapped, and any node become one (its items are only queued)', () => {
+    expect(changes(nesting({ workflow: 'Sum', parks: false }), nesting('plain'))).toEqual([]);
+    expect(changes(nesting({ workflow: 'Sum', parks: false }), nesting({ workflow: 'Review', parks: true }))).toEqual([]);
+    expect(changes(nesting('plain'), nesting({ workflow: 'Review', parks: true }))).toEqual([]);
+    // the same workflow starting to park: its runs in flight hold none yet
+    expect(changes(nesting({ workflow: 'Review', parks: false }), nesting({ workflow: 'Review', parks: true }))).toEqual([]);
+  });
+
+  it('says nothing against a version recorded before nested workflows kept their class', () => {
+    const old: GraphVersion = { ...v1, nodes: [v1.nodes[0]!, { ...v1.nodes[1]!, kind: 'workflow' }, v1.nodes[2]!] };
+    expect(changes(old, nesting('plain'))).toEqual([]);
+  });
+});
+
 describe('the versions file', () => {
   it('renders deterministically and reads back what it wrote', () => {
     const record = { format: 1 as const, workflows: { Z: [v1], A: [{ ...v1, id: 'ffffffffffffffff' }] } };
@@ -122,12 +152,16 @@ describe('the versions file', () => {
     expect(text).toContain('{ "name": "approval", "input": "unknown", "file": "src/approval.ts", "kind": "wait", "signal": "approval" }');
     expect(text).toContain('{ "name": "remind", "input": "unknown", "file": "src/approval.ts", "kind": "sleep" }');
     expect(text).toContain('{ "name": "ask", "input": "unknown", "file": "src/approval.ts" }');
-    expect(text).toMatch(/\{ "name": "sub", "input": "[^"]+", "file": "[^"]+", "kind": "workflow" \}/);
+    expect(text).toMatch(/\{ "name": "sub", "input": "[^"]+", "file": "[^"]+", "kind": "workflow", "workflow": "SubFlow" \}/);
     expect(text).toMatch(/\{ "name": "collect", "input": "[^"]+", "file": "[^"]+", "join": true \}/);
     expect(renderRecord(parseRecord(text, 'x.json'))).toBe(text);
+    const parking = { ...branchWorkflow, nodes: branchWorkflow.nodes.map((n) => (n.name === 'sub' ? { ...n, parks: true as const } : n)) };
+    expect(renderRecord(recordVersions(emptyRecord(), [parking]))).toMatch(/"name": "sub", .*"kind": "workflow", "workflow": "SubFlow", "parks": true \}/);
     const bad = (node: object) => JSON.stringify({ format: 1, workflows: { X: [{ ...v1, nodes: [node] }] } });
     expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'timer' }), 'd.json')).toThrow(/d\.json: the versions of X are malformed/);
     expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'wait', signal: 7 }), 'e.json')).toThrow(/e\.json: the versions of X are malformed/);
+    expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'workflow', workflow: 7 }), 'f.json')).toThrow(/f\.json: the versions of X are malformed/);
+    expect(() => parseRecord(bad({ name: 'a', input: 'string', file: 'f.ts', kind: 'workflow', parks: 'yes' }), 'g.json')).toThrow(/g\.json: the versions of X are malformed/);
   });
 
   it('rejects a malformed file with a message naming it', () => {
@@ -165,6 +199,7 @@ describe('compile-fail fixtures of unsafe changes', () => {
     ['FLX052-join.ts', 'FLX052', 10, 11, /fan-out into @join\(\) collect changed \(edges in were word -> collect, now again -> collect\)/],
     ['FLX053-merge.ts', 'FLX053', 10, 14, /context field count: merge strategy sum -> max since version \w{16}/],
     ['FLX055-signal.ts', 'FLX055', 11, 17, /node approval waits for signal approved, not approval since version \w{16}: items of its runs parked at approval wait for the old signal/],
+    ['FLX056-nested.ts', 'FLX056', 18, 17, /node review no longer runs nested workflow Review since version \w{16}: items of its runs parked at review hold a nested run of the old workflow/],
   ];
 
   it.each(cases)('%s reports %s at %i:%i', (file, code, line, column, message) => {

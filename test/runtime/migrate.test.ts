@@ -143,5 +143,11 @@ describe('migrating a SQLite checkpointed run', () => {
     expect(planMigration('W', w1, w2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
       { item: '1', node: 'a', reason: 'node a waits for signal start, not go in version 3333333333333333: an item parked there waits for the old signal' },
     ]);
+    // items at a nested workflow node (whose workflow can park) that runs another workflow in the target
+    const n1 = { ...v1, nodes: [{ name: 'a', input: 'string', file: 'f.ts', kind: 'workflow' as const, workflow: 'Review', parks: true as const }, v1.nodes[1]!] };
+    const n2 = { ...n1, id: '4444444444444444', nodes: [{ ...n1.nodes[0]!, workflow: 'Review2' }, v1.nodes[1]!] };
+    expect(planMigration('W', n1, n2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
+      { item: '1', node: 'a', reason: 'node a runs nested workflow Review2, not Review in version 4444444444444444: an item parked there holds a nested run of the old workflow' },
+    ]);
   });
 });
