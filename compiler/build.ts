@@ -43,8 +43,8 @@ export interface BuildOptions {
   /** The module generated code imports the runtime from. Default `floxide`. */
   runtimeModule?: string;
   /**
-   * Changes that break runs in flight on a recorded version (FLX050-FLX053, FLX055, FLX056) are errors, not warnings: for CI, so a
-   * deploy that would strand runs fails before it ships.
+   * Changes that break runs in flight on a recorded version (FLX050-FLX053, FLX055, FLX056) are errors, not
+   * warnings: for CI, so a deploy that would strand runs fails before it ships.
    */
   strictVersions?: boolean;
   /** Called after each file is analysed, with how many of how many. */
