@@ -60,6 +60,8 @@ export interface NodeModel {
    * hold a parked nested run of it (see compiler/versions/compare.ts, `nested-changed`).
    */
   parks?: true;
+  /** A nested workflow that can park: its graph version (fingerprint), kept on record to judge its parked runs. */
+  nestedVersion?: string;
   /** A `Sleep` node (floxide's, or a subclass): a durable timer. */
   sleep?: true;
   position: Position;

@@ -36,6 +36,8 @@ export interface WorkflowSummary {
   signals: string[];
   /** Whether its runs can park (a wait or a sleep in it, at any depth): a nested run that parks parks its outer item. */
   parks: boolean;
+  /** Its graph version (fingerprint). */
+  fingerprint: string;
 }
 
 /** A node field resolved to its class and types. */
@@ -61,6 +63,8 @@ export interface ResolvedNode {
   signals?: string[];
   /** A nested workflow whose runs can park (see {@link WorkflowSummary.parks}). */
   parks?: true;
+  /** A nested workflow's graph version (see {@link WorkflowSummary.fingerprint}). */
+  nestedVersion?: string;
   /** A nested workflow that contains the workflow again (FLX027). */
   nestingCycle?: true;
   /** Why this field's `process` is unusable although its class's is (FLX022). */
@@ -203,6 +207,7 @@ export class WorkflowResolver {
       contextText: context.text,
       signals: signalsOf(model).map((s) => s.name),
       parks: model.nodes.some((n) => n.wait !== undefined || n.sleep === true || n.parks === true),
+      fingerprint: model.fingerprint,
     };
     return { raw, fieldsByName, nodes, notNodes, start, duplicateEdges, order, terminals, danglingEdge, context, model, summary };
   }
@@ -229,6 +234,7 @@ export class WorkflowResolver {
     if (n.sleep) m.sleep = true;
     if (n.signals) m.signals = n.signals;
     if (n.parks) m.parks = true;
+    if (n.parks && n.nestedVersion !== undefined) m.nestedVersion = n.nestedVersion;
     return m;
   }
 
@@ -275,6 +281,7 @@ export class WorkflowResolver {
       const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
       if (s.signals.length > 0) r.signals = s.signals;
       if (s.parks) r.parks = true;
+      r.nestedVersion = s.fingerprint;
       return r;
     }
     if (!kinds.includes('node') && !isPublishedNodeClass(cls)) {

@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../render.js';
-import { compareVersions, isCompatible, type VersionChange } from './compare.js';
-import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion } from './record.js';
+import { compareVersions, isCompatible, type NestedVersions, type VersionChange } from './compare.js';
+import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
 export type TypeProbe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => boolean[];
@@ -84,6 +84,16 @@ function positionOf(wf: WorkflowModel, c: VersionChange): Position {
   return wf.nodes.find((n) => n.name === name)?.position ?? wf.position;
 }
 
+/**
+ * How runs of `old` that hold items at `node` are kept from the new code: by workers serving `old` when the change
+ * made a new version; when it kept the version id (input types, signal names, node kinds and nested graphs are not
+ * part of the graph fingerprint), workers of this build take those runs too, so only waiting for them helps.
+ */
+function drainHint(old: GraphVersion, now: GraphVersion, node: string | undefined): string {
+  if (old.id !== now.id) return `keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+  return `deploy this once no run holds items at ${node} (\`floxide runs show\`): the version id stays ${old.id}, so workers of this build take its runs too (docs/deploying.md)`;
+}
+
 function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c: VersionChange, strict: boolean): Diagnostic | undefined {
   const code = DIAGNOSTIC_OF[c.kind];
   if (!code || c.safe) return undefined;
@@ -96,7 +106,7 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
       break;
     case 'input-changed':
       message = `${wf.name}: ${c.text.replace(/ changed from /, ' narrowed from ')} since version ${old.id}: items queued by runs of that version may not fit the new type`;
-      hint = `accept the old type too (widen the input), or keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      hint = `accept the old type too (widen the input), or ${drainHint(old, now, c.node)}`;
       break;
     case 'join-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: join arrivals parked by runs of that version count the old fan-out`;
@@ -108,11 +118,11 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
       break;
     case 'wait-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} wait for the old signal, which this definition's signal() refuses`;
-      hint = `keep the old signal name until no run waits at ${c.node} (\`floxide runs show\` lists a run's waits), or keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      hint = `keep the old signal name until no run waits at ${c.node} (\`floxide runs show\` lists a run's waits), or ${drainHint(old, now, c.node)}`;
       break;
     case 'nested-changed':
-      message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} hold a nested run of the old workflow (waiting for a signal or a timer), which this definition cannot continue`;
-      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md; \`floxide runs show\` lists a run's waits); do not migrate them`;
+      message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} hold a nested run begun there (waiting for a signal or a timer), which this definition cannot continue`;
+      hint = `${drainHint(old, now, c.node)}; do not migrate them`;
       break;
     default:
       return undefined;
@@ -122,9 +132,40 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
   return d;
 }
 
+/**
+ * The {@link NestedVersions} judge of a build: a nested workflow's versions are its current model (built now) and its
+ * versions on record next to its source (read once; a file that cannot be read knows none: FLX054 is reported for
+ * it where its own workflows are checked). Input types are asked of the type checker one pair at a time: this is
+ * only asked when a nested workflow that can park changed its graph.
+ */
+function nestedJudge(model: FlowModel, layout: OutputLayout, records: Map<string, VersionsRecord | undefined>, probe: TypeProbe | undefined): NestedVersions {
+  const recordOf = (source: string): VersionsRecord | undefined => {
+    if (!records.has(source)) {
+      try {
+        records.set(source, readRecord(versionsPathFor(source, layout)));
+      } catch (err) {
+        if (!(err instanceof VersionsFileError)) throw err;
+        records.set(source, undefined);
+      }
+    }
+    return records.get(source);
+  };
+  const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[o.input, n.input]])[0] === true;
+  const judge: NestedVersions = (workflow, file, from, to) => {
+    const current = model.workflows.find((w) => w.name === workflow && w.class.file === file);
+    const find = (id: string) => (current?.fingerprint === id ? versionOf(current) : recordOf(file)?.workflows[workflow]?.find((v) => v.id === id));
+    const a = find(from);
+    const b = find(to);
+    return a && b ? compareVersions(a, b, { accepts, nested: judge }) : undefined;
+  };
+  return judge;
+}
+
 /** Compares every workflow of `model` with its versions on record. Never throws for a bad versions file (FLX054). */
 export function checkVersions(model: FlowModel, layout: OutputLayout, opts: VersionCheckOptions = {}): VersionCheck {
   const result: VersionCheck = { diagnostics: [], files: [], notes: [] };
+  const records = new Map<string, VersionsRecord | undefined>();
+  const nested = nestedJudge(model, layout, records, opts.probe);
   const bySource = new Map<string, WorkflowModel[]>();
   for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
   for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -136,15 +177,17 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
       if (!(err instanceof VersionsFileError)) throw err;
       const rel = path.relative(layout.rootDir, file).split(path.sep).join('/');
       result.diagnostics.push(diagnostic('FLX054', err.message.replace(file, rel), { file: rel, line: 1, column: 1 }));
+      records.set(source, undefined);
       continue;
     }
+    records.set(source, record);
     for (const wf of workflows) {
       const now = versionOf(wf);
       const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
       const accepts = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
       const compatible: string[] = [];
       for (const old of recorded) {
-        const changes = compareVersions(old, now, { accepts: (o, n) => accepts(n.file, o.input, n.input) });
+        const changes = compareVersions(old, now, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested });
         if (old.id !== now.id && isCompatible(changes)) compatible.push(old.id);
         for (const c of changes) {
           const d = diagnosticOf(wf, old, now, c, opts.strict ?? false);
@@ -159,7 +202,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
           workflow: wf.name,
           id: now.id,
           ...(previous ? { previous: previous.id } : {}),
-          changes: previous ? compareVersions(previous, now, { accepts: (o, n) => accepts(n.file, o.input, n.input) }) : [],
+          changes: previous ? compareVersions(previous, now, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested }) : [],
         });
       }
     }

@@ -7,8 +7,9 @@
  * queued items is gone (removed, or renamed without saying so), an input type is narrowed, a join's fan-out
  * changed, a context field's merge strategy changed, a `WaitFor` node whose items may be parked waiting for a
  * signal waits for another one, or no longer waits, or a nested workflow node whose items may hold a parked nested
- * run (its workflow waits or sleeps) runs another workflow, or none (versions recorded before the record kept node
- * kinds, or nested workflows' classes, say nothing of them: no such change is found against them).
+ * run (its workflow waits or sleeps) runs another workflow, or none, or its workflow's graph changed unsafely for
+ * the nested runs parked there (versions recorded before the record kept node kinds, or nested workflows' classes
+ * and versions, say nothing of them: no such change is found against them).
  */
 import type { GraphVersion, VersionNode } from './record.js';
 
@@ -25,7 +26,10 @@ export type VersionChangeKind =
   | 'merge-changed'
   /** A `WaitFor` node of the old version waits for another signal, or no longer waits. */
   | 'wait-changed'
-  /** A nested workflow node of the old version whose runs can park runs another workflow, or none. */
+  /**
+   * A nested workflow node of the old version whose runs can park runs another workflow, or none, or its workflow's
+   * graph changed in a way that breaks the nested runs parked there.
+   */
   | 'nested-changed'
   /** A context field was added or removed. */
   | 'field-changed'
@@ -50,10 +54,22 @@ export interface VersionChange {
 /** Answers whether a node's old input type is assignable to its new one (only asked when the texts differ). */
 export type InputCompatibility = (oldNode: VersionNode, newNode: VersionNode) => boolean;
 
+/**
+ * The changes between two versions of nested workflow `workflow` (its class in `file`), or undefined when one of them
+ * is not known (not on record).
+ */
+export type NestedVersions = (workflow: string, file: string, from: string, to: string) => readonly VersionChange[] | undefined;
+
 export interface CompareOptions {
   /** Old node name -> new node name, for nodes renamed between the versions. */
   renames?: ReadonlyMap<string, string>;
   accepts: InputCompatibility;
+  /**
+   * Judges a nested workflow that can park whose graph changed: its unsafe changes break the nested runs parked in
+   * the outer items (which stay on the outer version, whose id does not cover the nested graph). Without it, such a
+   * change is not judged.
+   */
+  nested?: NestedVersions;
 }
 
 const edgeKey = (e: { from: string; to: string; kind: string; tag?: string }) =>
@@ -118,6 +134,12 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
     if (old.kind === 'workflow' && old.parks && old.workflow !== undefined && (now.kind !== 'workflow' || now.workflow !== old.workflow)) {
       const text = now.kind === 'workflow' ? `${label} runs nested workflow ${now.workflow}, not ${old.workflow}` : `${label} no longer runs nested workflow ${old.workflow}`;
       changes.push({ kind: 'nested-changed', safe: false, node: now.name, text });
+    } else if (old.kind === 'workflow' && old.parks && old.workflow !== undefined && old.version !== undefined && now.version !== undefined && now.version !== old.version) {
+      const unsafe = opts.nested?.(old.workflow, now.file, old.version, now.version)?.filter((c) => !c.safe);
+      if (unsafe !== undefined && unsafe.length > 0) {
+        const text = `${label}: nested workflow ${old.workflow} changed from version ${old.version} to ${now.version} (${unsafe.map((c) => c.text).join('; ')})`;
+        changes.push({ kind: 'nested-changed', safe: false, node: now.name, text });
+      }
     }
   }
   for (const n of added) changes.push({ kind: 'node-added', safe: true, node: n.name, text: `node ${n.name} added` });

@@ -4,8 +4,8 @@
  * identified by the graph fingerprint (what runs and checkpoints carry, `RunRecord.fingerprint`) and keeps what the
  * compatibility check needs to judge in-flight runs of that version: its nodes and their input types, its edges,
  * its joins and its context fields' merge strategies; and what `floxide ui` needs to draw a run of that version as
- * the build drew it: which nodes are nested workflows (of which class, and whether their runs can park), waits (and
- * for which signal) and sleeps. The file is
+ * the build drew it: which nodes are nested workflows (of which class, and whether their runs can park: then also
+ * the nested graph's version), waits (and for which signal) and sleeps. The file is
  * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';
@@ -51,6 +51,7 @@ function versionNodeOf(n: NodeModel): VersionNode {
     file: n.class.file,
     ...(kind ? { kind } : {}),
     ...(n.kind === 'workflow' ? { workflow: n.class.name } : {}),
+    ...(n.nestedVersion !== undefined ? { version: n.nestedVersion } : {}),
     ...(n.parks ? { parks: true as const } : {}),
     ...(n.wait ? { signal: n.wait.signal } : {}),
     ...(n.join ? { join: true as const } : {}),
@@ -119,6 +120,7 @@ function malformedNode(n: Partial<VersionNode> | null): boolean {
     typeof n.name !== 'string' ||
     (n.kind !== undefined && !NODE_KINDS.includes(n.kind)) ||
     (n.workflow !== undefined && typeof n.workflow !== 'string') ||
+    (n.version !== undefined && typeof n.version !== 'string') ||
     (n.parks !== undefined && n.parks !== true) ||
     (n.signal !== undefined && typeof n.signal !== 'string')
   );
@@ -133,7 +135,7 @@ export function renderRecord(record: VersionsRecord): string {
       '      {',
       `        "id": ${JSON.stringify(v.id)},`,
       `        "start": ${JSON.stringify(v.start)},`,
-      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, workflow, parks, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(workflow === undefined ? {} : { workflow }), ...(parks ? { parks } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
+      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, workflow, version, parks, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(workflow === undefined ? {} : { workflow }), ...(version === undefined ? {} : { version }), ...(parks ? { parks } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
       `        "edges": ${list(v.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, ...(e.tag === undefined ? {} : { tag: e.tag }) })), '        ')},`,
       `        "context": ${list(v.context.map((f) => ({ name: f.name, strategy: f.strategy })), '        ')}`,
       '      }',
