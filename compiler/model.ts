@@ -60,7 +60,10 @@ export interface NodeModel {
    * hold a parked nested run of it (see compiler/versions/compare.ts, `nested-changed`).
    */
   parks?: true;
-  /** A nested workflow that can park: its graph version (fingerprint), kept on record to judge its parked runs. */
+  /**
+   * A nested workflow's graph version (fingerprint), kept on record to judge the nested runs parked in the outer items
+   * when its graph changes (a nested workflow that could park may have stopped parking: its version is kept anyway).
+   */
   nestedVersion?: string;
   /** A `Sleep` node (floxide's, or a subclass): a durable timer. */
   sleep?: true;

@@ -234,7 +234,7 @@ export class WorkflowResolver {
     if (n.sleep) m.sleep = true;
     if (n.signals) m.signals = n.signals;
     if (n.parks) m.parks = true;
-    if (n.parks && n.nestedVersion !== undefined) m.nestedVersion = n.nestedVersion;
+    if (n.nestedVersion !== undefined) m.nestedVersion = n.nestedVersion;
     return m;
   }
 

@@ -17,7 +17,7 @@ export interface VersionNode {
   kind?: VersionNodeKind;
   /** The nested workflow's class a `kind: 'workflow'` node runs. */
   workflow?: string;
-  /** A nested workflow that can park: its graph version when this version was recorded (what runs parked here hold). */
+  /** A nested workflow's graph version when this version was recorded (what nested runs parked here were begun on). */
   version?: string;
   /** Present (true) for a nested workflow whose runs can park (a wait or a sleep in it): the outer items may hold one. */
   parks?: true;

@@ -4,8 +4,8 @@
  * identified by the graph fingerprint (what runs and checkpoints carry, `RunRecord.fingerprint`) and keeps what the
  * compatibility check needs to judge in-flight runs of that version: its nodes and their input types, its edges,
  * its joins and its context fields' merge strategies; and what `floxide ui` needs to draw a run of that version as
- * the build drew it: which nodes are nested workflows (of which class, and whether their runs can park: then also
- * the nested graph's version), waits (and for which signal) and sleeps. The file is
+ * the build drew it: which nodes are nested workflows (of which class and graph version, and whether their runs can
+ * park), waits (and for which signal) and sleeps. The file is
  * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';

@@ -145,6 +145,9 @@ describe('compareVersions: nested workflows', () => {
     expect(judged('unknown')).toEqual([]);
     expect(judged('old')).toEqual([]);
     expect(asked).toEqual(['Review f.ts old -> renamed', 'Review f.ts old -> grown', 'Review f.ts old -> unknown']);
+    // a nested workflow that stopped parking (its wait removed) is judged all the same: its old runs are parked
+    const stopped: GraphVersion = { ...v1, nodes: [v1.nodes[0]!, { ...v1.nodes[1]!, kind: 'workflow', workflow: 'Review', version: 'renamed' }, v1.nodes[2]!] };
+    expect(compareVersions(at('old'), stopped, { accepts: never, nested }).map((c) => c.kind)).toEqual(['nested-changed']);
     // without a judge (migrations), a nested graph's change is not judged
     expect(compareVersions(at('old'), at('renamed'), { accepts: never })).toEqual([]);
   });
