@@ -8,8 +8,9 @@
  * - a pending item or parked arrival of a `@join()` whose fan-out changed (parked arrivals count the old one);
  * - a parked join arrival for a renamed node (arrivals stay as they were parked: let the group settle first);
  * - a pending item at a `WaitFor` whose signal changed or that no longer waits, or at a nested workflow node (whose
- *   workflow can park) that runs another workflow or none: parked, it waits for the old signal or holds a nested run
- *   of the old workflow;
+ *   workflow can park) that runs another workflow or none, or whose workflow's graph changed unsafely (judged when
+ *   that workflow's versions are in the same versions file): parked, it waits for the old signal or holds a nested
+ *   run begun there;
  * - a context field whose merge strategy changed (the stored deltas follow the old one): blocks every run.
  *
  * {@link planMigration} is the pure judgement; {@link migrateRun} applies it to a run of a checkpoint store
@@ -17,7 +18,7 @@
  */
 import { InvalidArgumentError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError, leasedReason, type MigrationBlocker } from '../../runtime/core/errors.js';
 import type { TypeProbe } from './check.js';
-import { compareVersions, type VersionChange } from './compare.js';
+import { compareVersions, type NestedVersions, type VersionChange } from './compare.js';
 import type { GraphVersion, VersionsRecord } from './record.js';
 
 /** What a run holds: its pending items and its parked join arrivals (structurally, a checkpoint's). */
@@ -52,13 +53,24 @@ function checkRenames(from: GraphVersion, to: GraphVersion, renames: Readonly<Re
   }
 }
 
-/** What blocks moving a run holding `pending` from `from` to `to` under `renames`. Pure. */
-export function planMigration(workflow: string, from: GraphVersion, to: GraphVersion, renames: Readonly<Record<string, string>>, pending: PendingWork, accepts: Accepts): MigrationPlan {
+/**
+ * What blocks moving a run holding `pending` from `from` to `to` under `renames`. Pure. `nested` judges the changed
+ * graph of a nested workflow that can park (see `CompareOptions.nested`); without it such a change is not judged.
+ */
+export function planMigration(
+  workflow: string,
+  from: GraphVersion,
+  to: GraphVersion,
+  renames: Readonly<Record<string, string>>,
+  pending: PendingWork,
+  accepts: Accepts,
+  nested?: NestedVersions,
+): MigrationPlan {
   checkRenames(from, to, renames);
   const renamed = (n: string) => (Object.hasOwn(renames, n) ? renames[n]! : n);
   const oldNodes = new Map(from.nodes.map((n) => [n.name, n]));
   const newNodes = new Map(to.nodes.map((n) => [n.name, n]));
-  const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input) });
+  const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input), ...(nested ? { nested } : {}) });
   const changedJoins = new Set(changes.filter((c) => c.kind === 'join-changed').map((c) => c.node));
   // (queued or parked: a pending item does not say which; parked, it waits for the old signal, or holds a nested
   // run of the old workflow)
@@ -76,7 +88,7 @@ export function planMigration(workflow: string, from: GraphVersion, to: GraphVer
       blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
     } else if (changedParks.has(target.name)) {
       const c = changedParks.get(target.name)!;
-      const parked = c.kind === 'wait-changed' ? 'waits for the old signal' : 'holds a nested run of the old workflow';
+      const parked = c.kind === 'wait-changed' ? 'waits for the old signal' : 'holds a nested run begun there';
       blocking.push({ item: it.id, node: it.node, reason: `${c.text} in version ${to.id}: an item parked there ${parked}` });
     }
   }
@@ -181,6 +193,20 @@ export async function migrateRun(store: MigratableStore, runId: string, opts: Mi
   }
 }
 
+/**
+ * Judges nested workflows' graph changes by the versions in `record` (the migrated workflow's versions file: the
+ * nested workflows declared in the same source file); a nested workflow recorded elsewhere is not judged.
+ */
+function nestedIn(record: VersionsRecord, accepts: Accepts): NestedVersions {
+  const judge: NestedVersions = (workflow, _file, from, to) => {
+    const versions = record.workflows[workflow];
+    const a = versions?.find((v) => v.id === from);
+    const b = versions?.find((v) => v.id === to);
+    return a && b ? compareVersions(a, b, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested: judge }) : undefined;
+  };
+  return judge;
+}
+
 async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {
   const cp = await store.load(runId);
   if (!cp) throw new RunNotFoundError(`no run ${runId} in the store`);
@@ -192,7 +218,7 @@ async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateR
   const from = findVersion(opts.record, workflow, cp.run.fingerprint);
   const probe = opts.probe;
   const accepts: Accepts = (file, a, b) => (probe ? probe(file, [[a, b]])[0] === true : false);
-  const plan = planMigration(workflow, from, to, opts.rename ?? {}, cp, accepts);
+  const plan = planMigration(workflow, from, to, opts.rename ?? {}, cp, accepts, nestedIn(opts.record, accepts));
   const keep = keepsLeases(plan);
   if (!keep && from.id !== to.id) {
     for (const it of cp.items) {

@@ -147,7 +147,40 @@ describe('migrating a SQLite checkpointed run', () => {
     const n1 = { ...v1, nodes: [{ name: 'a', input: 'string', file: 'f.ts', kind: 'workflow' as const, workflow: 'Review', parks: true as const }, v1.nodes[1]!] };
     const n2 = { ...n1, id: '4444444444444444', nodes: [{ ...n1.nodes[0]!, workflow: 'Review2' }, v1.nodes[1]!] };
     expect(planMigration('W', n1, n2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
-      { item: '1', node: 'a', reason: 'node a runs nested workflow Review2, not Review in version 4444444444444444: an item parked there holds a nested run of the old workflow' },
+      { item: '1', node: 'a', reason: 'node a runs nested workflow Review2, not Review in version 4444444444444444: an item parked there holds a nested run begun there' },
     ]);
+    // the nested workflow's own graph changed unsafely: judged when its versions are at hand (the `nested` judge)
+    const n3 = { ...n1, id: '5555555555555555', nodes: [{ ...n1.nodes[0]!, version: 'b' }, v1.nodes[1]!] };
+    const n1a = { ...n1, nodes: [{ ...n1.nodes[0]!, version: 'a' }, v1.nodes[1]!] };
+    const unsafe = () => [{ kind: 'node-removed' as const, safe: false, node: 'ask', text: 'node ask removed' }];
+    expect(planMigration('W', n1a, n3, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false, unsafe).blocking).toEqual([
+      { item: '1', node: 'a', reason: 'node a: nested workflow Review changed from version a to b (node ask removed) in version 5555555555555555: an item parked there holds a nested run begun there' },
+    ]);
+    expect(planMigration('W', n1a, n3, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([]);
+  });
+
+  it("migrateRun judges a parking nested workflow's graph by the versions of the same file", async () => {
+    const wait = (name: string) => ({ name, input: 'string', file: 'f.ts', kind: 'wait' as const, signal: 'go' });
+    const review = (id: string, node: string) => ({ id, start: node, nodes: [wait(node)], edges: [], context: [] });
+    const outer = (id: string, version: string) => ({
+      id,
+      start: 'review',
+      nodes: [{ name: 'review', input: 'string', file: 'f.ts', kind: 'workflow' as const, workflow: 'Review', version, parks: true as const }],
+      edges: [],
+      context: [],
+    });
+    const record: VersionsRecord = { format: 1, workflows: { W: [outer('1111111111111111', 'a'), outer('2222222222222222', 'b')], Review: [review('a', 'ask'), review('b', 'poll')] } };
+    const moved: string[] = [];
+    const store = {
+      load: async () => ({ run: { workflow: 'W', fingerprint: '1111111111111111', status: 'running' }, items: [{ id: '1', node: 'review' }], arrivals: [] }),
+      migrate: async (runId: string) => void moved.push(runId),
+    };
+    const err = await migrateRun(store, 'r-1', { record, to: '2222222222222222' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationBlockedError);
+    expect((err as MigrationBlockedError).message).toMatch(/1: node review: nested workflow Review changed from version a to b \(node ask removed \(renamed to poll\?\)\) in version 2222222222222222/);
+    // the same move with the nested workflow's change safe (a node added): the run moves
+    const safe: VersionsRecord = { ...record, workflows: { ...record.workflows, Review: [review('a', 'ask'), { ...review('b', 'ask'), nodes: [wait('ask'), wait('more')] }] } };
+    await migrateRun(store, 'r-1', { record: safe, to: '2222222222222222' });
+    expect(moved).toEqual(['r-1']);
   });
 });
