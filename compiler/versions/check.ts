@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../render.js';
-import { compareVersions, isCompatible, type NestedVersions, type VersionChange } from './compare.js';
+import { compareVersions, isCompatible, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
 import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
@@ -138,7 +138,7 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
  * it where its own workflows are checked). Input types are asked of the type checker one pair at a time: this is
  * only asked when a nested workflow that can park changed its graph.
  */
-function nestedJudge(model: FlowModel, layout: OutputLayout, records: Map<string, VersionsRecord | undefined>, probe: TypeProbe | undefined): NestedVersions {
+function buildNestedJudge(model: FlowModel, layout: OutputLayout, records: Map<string, VersionsRecord | undefined>, probe: TypeProbe | undefined): NestedVersions {
   const recordOf = (source: string): VersionsRecord | undefined => {
     if (!records.has(source)) {
       try {
@@ -151,21 +151,17 @@ function nestedJudge(model: FlowModel, layout: OutputLayout, records: Map<string
     return records.get(source);
   };
   const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[o.input, n.input]])[0] === true;
-  const judge: NestedVersions = (workflow, file, from, to) => {
+  return nestedJudge((workflow, file, id) => {
     const current = model.workflows.find((w) => w.name === workflow && w.class.file === file);
-    const find = (id: string) => (current?.fingerprint === id ? versionOf(current) : recordOf(file)?.workflows[workflow]?.find((v) => v.id === id));
-    const a = find(from);
-    const b = find(to);
-    return a && b ? compareVersions(a, b, { accepts, nested: judge }) : undefined;
-  };
-  return judge;
+    return current?.fingerprint === id ? versionOf(current) : recordOf(file)?.workflows[workflow]?.find((v) => v.id === id);
+  }, accepts);
 }
 
 /** Compares every workflow of `model` with its versions on record. Never throws for a bad versions file (FLX054). */
 export function checkVersions(model: FlowModel, layout: OutputLayout, opts: VersionCheckOptions = {}): VersionCheck {
   const result: VersionCheck = { diagnostics: [], files: [], notes: [] };
   const records = new Map<string, VersionsRecord | undefined>();
-  const nested = nestedJudge(model, layout, records, opts.probe);
+  const nested = buildNestedJudge(model, layout, records, opts.probe);
   const bySource = new Map<string, WorkflowModel[]>();
   for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
   for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

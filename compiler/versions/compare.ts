@@ -170,6 +170,19 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
   return changes;
 }
 
+/**
+ * The {@link NestedVersions} judge over the versions `find` knows (`(workflow, file of its class, id)`): compares
+ * two known versions of a nested workflow (its own nested workflows judged the same way).
+ */
+export function nestedJudge(find: (workflow: string, file: string, id: string) => GraphVersion | undefined, accepts: InputCompatibility): NestedVersions {
+  const judge: NestedVersions = (workflow, file, from, to) => {
+    const a = find(workflow, file, from);
+    const b = find(workflow, file, to);
+    return a && b ? compareVersions(a, b, { accepts, nested: judge }) : undefined;
+  };
+  return judge;
+}
+
 /** True when runs of `from` can continue on `to` (no unsafe change). */
 export function isCompatible(changes: readonly VersionChange[]): boolean {
   return changes.every((c) => c.safe);

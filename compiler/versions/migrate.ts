@@ -18,7 +18,7 @@
  */
 import { InvalidArgumentError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError, leasedReason, type MigrationBlocker } from '../../runtime/core/errors.js';
 import type { TypeProbe } from './check.js';
-import { compareVersions, type NestedVersions, type VersionChange } from './compare.js';
+import { compareVersions, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
 import type { GraphVersion, VersionsRecord } from './record.js';
 
 /** What a run holds: its pending items and its parked join arrivals (structurally, a checkpoint's). */
@@ -198,13 +198,7 @@ export async function migrateRun(store: MigratableStore, runId: string, opts: Mi
  * nested workflows declared in the same source file); a nested workflow recorded elsewhere is not judged.
  */
 function nestedIn(record: VersionsRecord, accepts: Accepts): NestedVersions {
-  const judge: NestedVersions = (workflow, _file, from, to) => {
-    const versions = record.workflows[workflow];
-    const a = versions?.find((v) => v.id === from);
-    const b = versions?.find((v) => v.id === to);
-    return a && b ? compareVersions(a, b, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested: judge }) : undefined;
-  };
-  return judge;
+  return nestedJudge((workflow, _file, id) => record.workflows[workflow]?.find((v) => v.id === id), (o, n) => accepts(n.file, o.input, n.input));
 }
 
 async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {
