@@ -119,9 +119,17 @@ export function describeScheduleConformance(name: string, make: () => Promise<Ba
         expect(r.input).toBe(7);
         expect(scheduledRunOf(r.runId)?.schedule).toBe('race');
       }
-      const rec = await b.getSchedule('race');
-      expect(rec!.cursor).toBeGreaterThanOrEqual(Math.max(...ticks));
+      let rec = await b.getSchedule('race');
       expect(ticks).toContain(rec!.lastTickAt);
+      if (rec!.cursor < Math.max(...ticks)) {
+        // The passes' clocks straddled a tick: one that read the store's time after it started that tick's run and
+        // lost the cursor's compare-and-set to one that read it before. The next pass finds the run (no second one)
+        // and moves the cursor past it.
+        const again = await new Scheduler(b, wf).runOnce();
+        expect(again.started.filter((s) => ticks.includes(s.tick) && s.created)).toEqual([]);
+        rec = await b.getSchedule('race');
+      }
+      expect(rec!.cursor).toBeGreaterThanOrEqual(Math.max(...ticks));
     });
   });
 }
