@@ -132,58 +132,63 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
   return d;
 }
 
-/**
- * The {@link NestedVersions} judge of a build: a nested workflow's versions are its current model (built now) and its
- * versions on record next to its source (read once; a file that cannot be read knows none: FLX054 is reported for
- * it where its own workflows are checked). Input types are asked of the type checker one pair at a time: this is
- * only asked when a nested workflow that can park changed its graph.
- */
-function buildNestedJudge(model: FlowModel, layout: OutputLayout, records: Map<string, VersionsRecord | undefined>, probe: TypeProbe | undefined): NestedVersions {
-  const recordOf = (source: string): VersionsRecord | undefined => {
-    if (!records.has(source)) {
+/** Reads each source's versions file once: its record, or the error that makes it FLX054. */
+function recordReader(layout: OutputLayout): (source: string) => VersionsRecord | VersionsFileError {
+  const read = new Map<string, VersionsRecord | VersionsFileError>();
+  return (source) => {
+    let r = read.get(source);
+    if (r === undefined) {
       try {
-        records.set(source, readRecord(versionsPathFor(source, layout)));
+        r = readRecord(versionsPathFor(source, layout));
       } catch (err) {
         if (!(err instanceof VersionsFileError)) throw err;
-        records.set(source, undefined);
+        r = err;
       }
+      read.set(source, r);
     }
-    return records.get(source);
+    return r;
   };
+}
+
+/**
+ * The {@link NestedVersions} judge of a build: a nested workflow's versions are its current model (built now) and its
+ * versions on record next to its source (a file that cannot be read knows none: FLX054 is reported for it where its
+ * own workflows are checked). Input types are asked of the type checker one pair at a time: this is only asked when
+ * a nested workflow that can park changed its graph.
+ */
+function buildNestedJudge(model: FlowModel, recordOf: (source: string) => VersionsRecord | VersionsFileError, probe: TypeProbe | undefined): NestedVersions {
   const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[o.input, n.input]])[0] === true;
   return nestedJudge((workflow, file, id) => {
     const current = model.workflows.find((w) => w.name === workflow && w.class.file === file);
-    return current?.fingerprint === id ? versionOf(current) : recordOf(file)?.workflows[workflow]?.find((v) => v.id === id);
+    if (current?.fingerprint === id) return versionOf(current);
+    const record = recordOf(file);
+    return record instanceof VersionsFileError ? undefined : record.workflows[workflow]?.find((v) => v.id === id);
   }, accepts);
 }
 
 /** Compares every workflow of `model` with its versions on record. Never throws for a bad versions file (FLX054). */
 export function checkVersions(model: FlowModel, layout: OutputLayout, opts: VersionCheckOptions = {}): VersionCheck {
   const result: VersionCheck = { diagnostics: [], files: [], notes: [] };
-  const records = new Map<string, VersionsRecord | undefined>();
-  const nested = buildNestedJudge(model, layout, records, opts.probe);
+  const recordOf = recordReader(layout);
+  const nested = buildNestedJudge(model, recordOf, opts.probe);
   const bySource = new Map<string, WorkflowModel[]>();
   for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
   for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const file = versionsPathFor(source, layout);
-    let record;
-    try {
-      record = readRecord(file);
-    } catch (err) {
-      if (!(err instanceof VersionsFileError)) throw err;
+    const record = recordOf(source);
+    if (record instanceof VersionsFileError) {
       const rel = path.relative(layout.rootDir, file).split(path.sep).join('/');
-      result.diagnostics.push(diagnostic('FLX054', err.message.replace(file, rel), { file: rel, line: 1, column: 1 }));
-      records.set(source, undefined);
+      result.diagnostics.push(diagnostic('FLX054', record.message.replace(file, rel), { file: rel, line: 1, column: 1 }));
       continue;
     }
-    records.set(source, record);
     for (const wf of workflows) {
       const now = versionOf(wf);
       const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
-      const accepts = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
+      const inputs = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
+      const options = { accepts: (o: VersionNode, n: VersionNode) => inputs(n.file, o.input, n.input), nested };
       const compatible: string[] = [];
       for (const old of recorded) {
-        const changes = compareVersions(old, now, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested });
+        const changes = compareVersions(old, now, options);
         if (old.id !== now.id && isCompatible(changes)) compatible.push(old.id);
         for (const c of changes) {
           const d = diagnosticOf(wf, old, now, c, opts.strict ?? false);
@@ -198,7 +203,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
           workflow: wf.name,
           id: now.id,
           ...(previous ? { previous: previous.id } : {}),
-          changes: previous ? compareVersions(previous, now, { accepts: (o, n) => accepts(n.file, o.input, n.input), nested }) : [],
+          changes: previous ? compareVersions(previous, now, options) : [],
         });
       }
     }

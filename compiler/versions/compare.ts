@@ -92,6 +92,21 @@ function renameGuess(old: VersionNode, added: readonly VersionNode[], from: Grap
   return scored[0].name;
 }
 
+/**
+ * What breaks the nested runs parked at a node whose old version nests a workflow that can park (the text of its
+ * `nested-changed` change), or undefined: the node runs another workflow or none, or its workflow's graph changed
+ * unsafely (judged by `nested`, when the versions are known).
+ */
+function nestedChange(old: VersionNode, now: VersionNode, label: string, nested: NestedVersions | undefined): string | undefined {
+  if (old.kind !== 'workflow' || !old.parks || old.workflow === undefined) return undefined;
+  if (now.kind !== 'workflow') return `${label} no longer runs nested workflow ${old.workflow}`;
+  if (now.workflow !== old.workflow) return `${label} runs nested workflow ${now.workflow}, not ${old.workflow}`;
+  if (old.version === undefined || now.version === undefined || now.version === old.version) return undefined;
+  const unsafe = nested?.(old.workflow, now.file, old.version, now.version)?.filter((c) => !c.safe) ?? [];
+  if (unsafe.length === 0) return undefined;
+  return `${label}: nested workflow ${old.workflow} changed from version ${old.version} to ${now.version} (${unsafe.map((c) => c.text).join('; ')})`;
+}
+
 /** Every difference between `from` (recorded, with runs in flight) and `to`, in a stable order. */
 export function compareVersions(from: GraphVersion, to: GraphVersion, opts: CompareOptions): VersionChange[] {
   const renames = opts.renames ?? new Map<string, string>();
@@ -131,16 +146,8 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
       const text = now.kind === 'wait' ? `${label} waits for signal ${now.signal}, not ${old.signal}` : `${label} no longer waits for signal ${old.signal}`;
       changes.push({ kind: 'wait-changed', safe: false, node: now.name, text });
     }
-    if (old.kind === 'workflow' && old.parks && old.workflow !== undefined && (now.kind !== 'workflow' || now.workflow !== old.workflow)) {
-      const text = now.kind === 'workflow' ? `${label} runs nested workflow ${now.workflow}, not ${old.workflow}` : `${label} no longer runs nested workflow ${old.workflow}`;
-      changes.push({ kind: 'nested-changed', safe: false, node: now.name, text });
-    } else if (old.kind === 'workflow' && old.parks && old.workflow !== undefined && old.version !== undefined && now.version !== undefined && now.version !== old.version) {
-      const unsafe = opts.nested?.(old.workflow, now.file, old.version, now.version)?.filter((c) => !c.safe);
-      if (unsafe !== undefined && unsafe.length > 0) {
-        const text = `${label}: nested workflow ${old.workflow} changed from version ${old.version} to ${now.version} (${unsafe.map((c) => c.text).join('; ')})`;
-        changes.push({ kind: 'nested-changed', safe: false, node: now.name, text });
-      }
-    }
+    const nested = nestedChange(old, now, label, opts.nested);
+    if (nested !== undefined) changes.push({ kind: 'nested-changed', safe: false, node: now.name, text: nested });
   }
   for (const n of added) changes.push({ kind: 'node-added', safe: true, node: n.name, text: `node ${n.name} added` });
 

@@ -42,20 +42,35 @@ export function versionsPathFor(source: string, layout: OutputLayout): string {
   return path.resolve(layout.outDir ?? layout.rootDir, versionsFileName(source));
 }
 
-/** A node of the model as a version records it (its fields in the order the file writes them). */
-function versionNodeOf(n: NodeModel): VersionNode {
-  const kind: VersionNodeKind | undefined = n.kind === 'workflow' ? 'workflow' : n.wait ? 'wait' : n.sleep ? 'sleep' : undefined;
+/** A recorded node with its fields in the order the file writes them, the absent ones left out. */
+function canonicalNode({ name, input, file, kind, workflow, version, parks, signal, join }: VersionNode): VersionNode {
   return {
+    name,
+    input,
+    file,
+    ...(kind === undefined ? {} : { kind }),
+    ...(workflow === undefined ? {} : { workflow }),
+    ...(version === undefined ? {} : { version }),
+    ...(parks ? { parks } : {}),
+    ...(signal === undefined ? {} : { signal }),
+    ...(join ? { join } : {}),
+  };
+}
+
+/** A node of the model as a version records it. */
+function versionNodeOf(n: NodeModel): VersionNode {
+  const nested = n.kind === 'workflow';
+  return canonicalNode({
     name: n.name,
     input: n.inputType,
     file: n.class.file,
-    ...(kind ? { kind } : {}),
-    ...(n.kind === 'workflow' ? { workflow: n.class.name } : {}),
-    ...(n.nestedVersion !== undefined ? { version: n.nestedVersion } : {}),
-    ...(n.parks ? { parks: true as const } : {}),
-    ...(n.wait ? { signal: n.wait.signal } : {}),
-    ...(n.join ? { join: true as const } : {}),
-  };
+    kind: nested ? 'workflow' : n.wait ? 'wait' : n.sleep ? 'sleep' : undefined,
+    workflow: nested ? n.class.name : undefined,
+    version: n.nestedVersion,
+    parks: n.parks,
+    signal: n.wait?.signal,
+    join: n.join ? true : undefined,
+  });
 }
 
 /** The version a workflow model is now. */
@@ -135,7 +150,7 @@ export function renderRecord(record: VersionsRecord): string {
       '      {',
       `        "id": ${JSON.stringify(v.id)},`,
       `        "start": ${JSON.stringify(v.start)},`,
-      `        "nodes": ${list(v.nodes.map(({ name, input, file, kind, workflow, version, parks, signal, join }) => ({ name, input, file, ...(kind ? { kind } : {}), ...(workflow === undefined ? {} : { workflow }), ...(version === undefined ? {} : { version }), ...(parks ? { parks } : {}), ...(signal === undefined ? {} : { signal }), ...(join ? { join } : {}) })), '        ')},`,
+      `        "nodes": ${list(v.nodes.map(canonicalNode), '        ')},`,
       `        "edges": ${list(v.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, ...(e.tag === undefined ? {} : { tag: e.tag }) })), '        ')},`,
       `        "context": ${list(v.context.map((f) => ({ name: f.name, strategy: f.strategy })), '        ')}`,
       '      }',
