@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProject, type BuildResult } from '../../compiler/build.js';
+import { analyzeProject } from '../../compiler/index.js';
 import { formatBuildResult } from '../../compiler/report.js';
 import { compareVersions, isCompatible, type VersionChange } from '../../compiler/versions/compare.js';
 import { emptyRecord, parseRecord, recordVersions, renderRecord, type GraphVersion } from '../../compiler/versions/record.js';
@@ -155,6 +156,22 @@ describe('compareVersions: nested workflows', () => {
   it('says nothing against a version recorded before nested workflows kept their class', () => {
     const old: GraphVersion = { ...v1, nodes: [v1.nodes[0]!, { ...v1.nodes[1]!, kind: 'workflow' }, v1.nodes[2]!] };
     expect(changes(old, nesting('plain'))).toEqual([]);
+  });
+});
+
+describe('nested workflows as the analysis records them', () => {
+  it('marks a nested workflow that can park (a wait or a sleep, at any depth) and keeps its graph version', () => {
+    const r = analyzeProject({ cwd: repo, paths: ['test/fixtures/signals', 'examples/nested.ts'] });
+    const node = (workflow: string, name: string) => r.model.workflows.find((w) => w.name === workflow)!.nodes.find((n) => n.name === name)!;
+    const fingerprint = (workflow: string) => r.model.workflows.find((w) => w.name === workflow)!.fingerprint;
+    // a sleep only
+    expect([node('NestedNapFlow', 'nap').parks, node('NestedNapFlow', 'nap').nestedVersion]).toEqual([true, fingerprint('SleepFlow')]);
+    // a wait, and a wait two levels down
+    expect(node('ReviewFlow', 'review').parks).toBe(true);
+    expect([node('AuditFlow', 'audit').parks, node('AuditFlow', 'audit').nestedVersion]).toEqual([true, fingerprint('ReviewFlow')]);
+    // nothing that parks: versioned all the same
+    expect([node('OuterWorkflow', 'inner').parks, node('OuterWorkflow', 'inner').nestedVersion]).toEqual([undefined, fingerprint('InnerWorkflow')]);
+    expect(node('ReviewFlow', 'intake').nestedVersion).toBeUndefined();
   });
 });
 
