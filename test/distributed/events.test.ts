@@ -299,6 +299,7 @@ describe('postgres events: held back behind an open transaction, lost to a purge
       const source = {
         schema: b.schema,
         isClosed: () => false,
+        currentSnapshot: () => Promise.reject(new Error('not used: this subscription does not start from now')),
         newClient: (app: string): pg.Client => {
           const client = newClient(app);
           const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;

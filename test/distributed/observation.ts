@@ -126,7 +126,11 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       await drive('n1');
       const seen = collect(b, { after: 'now' }, finalOf('n2'));
       await drive('n2');
-      expect((await seen).every((e) => e.event.runId === 'n2')).toBe(true);
+      const events = await seen;
+      // all of n2 (its creation included: the position is taken when the iteration starts) and nothing of n1
+      expect(events.map((e) => `${e.event.runId}:${e.event.type}`)).toEqual([
+        'n2:run.created', 'n2:step.started', 'n2:step.retry', 'n2:step.started', 'n2:step.finished', 'n2:step.started', 'n2:step.finished', 'n2:run.completed',
+      ]);
     });
 
     it('reports pause, resume, cancel and a failure, and nothing for a commit that applies nothing', async () => {

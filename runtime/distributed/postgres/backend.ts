@@ -401,7 +401,15 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
     if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
     if (options.runId !== undefined) assertRunId(options.runId);
-    return tableEvents({ newClient: this.newClient, schema: this.schema, isClosed: () => this.closed }, options);
+    return tableEvents(
+      {
+        newClient: this.newClient,
+        schema: this.schema,
+        isClosed: () => this.closed,
+        currentSnapshot: async () => (await this.run<{ snapshot: string; xmin: string }>('events_now.sql', [], 'reading the event stream position'))[0]!,
+      },
+      options,
+    );
   }
 
   // ---- RunInfoStore

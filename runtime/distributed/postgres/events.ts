@@ -22,6 +22,8 @@ export interface EventSource {
   newClient(applicationName: string): pg.Client;
   readonly schema: string;
   isClosed(): boolean;
+  /** The store's current snapshot (text) and its xmin (text), read on the backend's pool: where 'now' starts. */
+  currentSnapshot(): Promise<{ readonly snapshot: string; readonly xmin: string }>;
 }
 
 const CURSOR = /^([0-9]{1,20})-([0-9]{1,20})$/;
@@ -81,6 +83,14 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
   let cursor: Position | undefined = typeof after === 'object' ? after : undefined;
   /** With 'now': the start snapshot, whose events are skipped. */
   let skip: string | null = null;
+  if (signal?.aborted) return;
+  if (after === 'now') {
+    // taken at once, on the backend's pool (not once this subscription's own connection is up): what committed
+    // before the call is skipped, and nothing committed after it is
+    const start = await source.currentSnapshot();
+    skip = start.snapshot;
+    cursor = { tx: BigInt(start.xmin), pos: 0n };
+  }
   let client: pg.Client | undefined;
   /** Set by every notification of this schema (and by a lost connection): look again before waiting. */
   let dirty = true;
@@ -91,6 +101,8 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
   };
   const onAbort = (): void => poke();
   signal?.addEventListener('abort', onAbort, { once: true });
+  /** Whether a (re)start checks that nothing after the cursor was purged: not at the start from 'now'. */
+  let checkPurged = after !== 'now';
   let failures = 0;
   let heldWait = 0;
   const report = options.onHeld === undefined ? undefined : new HeldReport(options.onHeld, options.heldAfterMs ?? DEFAULT_HELD_AFTER_MS);
@@ -102,14 +114,11 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
           // (re)started: from the cursor, after checking that nothing after it was purged
           const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId, skip);
           const purged = state.purged_tx === null ? undefined : { tx: BigInt(state.purged_tx), pos: BigInt(state.purged_pos!) };
-          if (cursor === undefined) {
-            if (after === 'now') {
-              skip = state.snapshot;
-              cursor = { tx: BigInt(state.xmin), pos: 0n };
-            } else cursor = purged ?? { tx: 0n, pos: 0n };
-          } else if (purged !== undefined && before(cursor, purged)) {
+          if (cursor === undefined) cursor = purged ?? { tx: 0n, pos: 0n };
+          else if (checkPurged && purged !== undefined && before(cursor, purged)) {
             throw new EventsLostError(`events after cursor ${cursor.tx}-${cursor.pos} are no longer retained (purgeFinished deleted events up to ${purged.tx}-${purged.pos})`);
           }
+          checkPurged = true;
           failures = 0;
           dirty = true;
         }
