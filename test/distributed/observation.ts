@@ -116,8 +116,13 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       expect(all).toHaveLength(16);
       const cursors = all.map((e) => e.cursor);
       expect(new Set(cursors).size).toBe(16);
-      const rest = await collect(b, { after: all[4]!.cursor }, (es) => es.length === 11);
-      expect(rest.map((e) => e.cursor)).toEqual(cursors.slice(5));
+      // after every cursor, also one inside a store's batch of events (a terminal commit's step.finished, say)
+      for (let i = 0; i < all.length - 1; i++) {
+        const rest = await collect(b, { after: all[i]!.cursor }, (es) => es.length === all.length - 1 - i);
+        expect(rest.map((e) => e.cursor), `after event ${i}`).toEqual(cursors.slice(i + 1));
+      }
+      const c2rest = await collect(b, { runId: 'c2', after: all[9]!.cursor }, finalOf('c2'));
+      expect(c2rest.map((e) => e.cursor)).toEqual(cursors.slice(10).filter((_, k) => all[10 + k]!.event.runId === 'c2'));
       const c2 = await collect(b, { runId: 'c2' }, finalOf('c2'));
       expect(c2.map((e) => e.event.runId)).toEqual(Array(8).fill('c2'));
     });

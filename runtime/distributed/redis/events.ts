@@ -1,8 +1,11 @@
 /**
- * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`, entries
- * `r` = run id, `e` = event JSON), on a connection of the subscription's own. Cursors are stream entry ids. After a
- * dropped connection (node-redis reconnects by itself) it continues after the last entry it delivered, so nothing is
- * lost or repeated; a cursor older than what the stream still holds (trimmed to `eventRetention`) is `EventsLostError`.
+ * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`), on a
+ * connection of the subscription's own. An entry holds the events of one script call, in order, as field pairs
+ * `r` = run id, `e` = event JSON (see publish in lua/includes/common.lua). The cursor of an entry's last event is the
+ * entry's id; of an earlier one, the id and the event's position (`<id>.<k>`, from 0), so a subscription resumed there
+ * delivers the rest of that entry first. After a dropped connection (node-redis reconnects by itself) it continues
+ * after the last entry it delivered, so nothing is lost or repeated; a cursor older than what the stream still holds
+ * (trimmed to `eventRetention`) is `EventsLostError`.
  */
 import type { createClient } from '@redis/client';
 import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
@@ -13,7 +16,8 @@ import type { Reply } from './reply.js';
 
 type Client = ReturnType<typeof createClient<{}, {}, {}, 2>>;
 
-const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+/** A cursor: a stream entry id, and the position of an event that is not the entry's last. */
+const CURSOR = /^([0-9]{1,20}-[0-9]{1,20})(?:\.([0-9]{1,6}))?$/;
 /** Entries per XREAD. */
 const BATCH = 1000;
 
@@ -27,7 +31,7 @@ function compareIds(a: string, b: string): number {
 /** See the module comment. `isClosed` says whether the backend was closed (then a dropped connection ends it). */
 export function streamEvents(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncIterable<EventEnvelope> {
   const after = options.after;
-  if (after !== undefined && after !== 'now' && (typeof after !== 'string' || !STREAM_ID.test(after))) {
+  if (after !== undefined && after !== 'now' && (typeof after !== 'string' || !CURSOR.test(after))) {
     throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(after)}`);
   }
   return { [Symbol.asyncIterator]: () => iterate(client, key, options, isClosed) };
@@ -67,15 +71,39 @@ function ready(reader: Client, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/**
+ * The envelopes of one stream entry (`[id, [field, value, ...]]`) after position `from` (-1: all of them), of run
+ * `runId` only when given. Each `e` field is an event of the run named by the `r` field before it.
+ */
+function* entryEvents(entry: Reply[], runId: string | undefined, from: number): Generator<EventEnvelope> {
+  const id = String(entry[0]);
+  const fields = entry[1] as string[];
+  let count = 0;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'e') count++;
+  let run: string | undefined;
+  for (let i = 0, k = -1; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'r') run = fields[i + 1];
+    else if (fields[i] === 'e' && ++k > from && (runId === undefined || run === runId)) {
+      yield { cursor: k === count - 1 ? id : `${id}.${k}`, event: parseStoredJson<WorkflowEvent>(fields[i + 1]!, 'event') };
+    }
+  }
+}
+
 async function* iterate(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncGenerator<EventEnvelope> {
   const signal = options.signal;
   if (signal?.aborted) return;
   let last: string;
+  /** Where a cursor inside an entry points: the rest of that entry comes first. */
+  let inEntry: number | undefined;
   if (options.after === 'now') {
     // on the backend's own connection: ordered after the caller's earlier calls and before its later ones
     const newest = (await client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1'])) as Reply[];
     last = newest.length > 0 ? String((newest[0] as Reply[])[0]) : '0-0';
-  } else last = options.after ?? '0-0';
+  } else {
+    const cursor = CURSOR.exec(options.after ?? '0-0')!;
+    last = cursor[1]!;
+    if (cursor[2] !== undefined) inEntry = Number(cursor[2]);
+  }
   // named, so an operator (or a test) can find it in CLIENT LIST
   const reader = client.duplicate({ name: `floxide-events:${key}` }) as Client;
   reader.on('error', () => undefined); // node-redis reconnects by itself; a failed read is retried below
@@ -90,13 +118,17 @@ async function* iterate(client: Client, key: string, options: SubscribeOptions, 
     }
     let checked = false;
     while (!signal?.aborted) {
-      let reply: Reply;
+      let entries: Reply[][];
       try {
         if (!checked) {
           await checkRetained(reader, key, last);
           checked = true;
         }
-        reply = (await reader.sendCommand(['XREAD', 'COUNT', String(BATCH), 'BLOCK', '0', 'STREAMS', key, last])) as Reply;
+        if (inEntry !== undefined) entries = (await reader.sendCommand(['XRANGE', key, last, last])) as Reply[][];
+        else {
+          const reply = (await reader.sendCommand(['XREAD', 'COUNT', String(BATCH), 'BLOCK', '0', 'STREAMS', key, last])) as Reply[][][] | null;
+          entries = reply === null ? [] : (reply[0]![1] as Reply[][]);
+        }
       } catch (err) {
         if (err instanceof EventsLostError) throw err;
         if (signal?.aborted) return;
@@ -105,20 +137,12 @@ async function* iterate(client: Client, key: string, options: SubscribeOptions, 
         checked = false;
         continue;
       }
-      if (reply === null) continue;
-      for (const stream of reply as Reply[][]) {
-        for (const entry of stream[1] as Reply[][]) {
-          const id = String(entry[0]);
-          last = id;
-          const fields = entry[1] as string[];
-          let runId: string | undefined;
-          let json: string | undefined;
-          for (let i = 0; i + 1 < fields.length; i += 2) {
-            if (fields[i] === 'r') runId = fields[i + 1];
-            else if (fields[i] === 'e') json = fields[i + 1];
-          }
-          if (json === undefined || (options.runId !== undefined && runId !== options.runId)) continue;
-          yield { cursor: id, event: parseStoredJson<WorkflowEvent>(json, 'event') };
+      const from = inEntry ?? -1;
+      inEntry = undefined;
+      for (const entry of entries) {
+        last = String(entry[0]);
+        for (const envelope of entryEvents(entry, options.runId, from)) {
+          yield envelope;
           if (signal?.aborted) return;
         }
       }

@@ -41,6 +41,7 @@
 
 local prefix, workerId, maxItems, leaseMs, onlyWorkflow, onlyVersions = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[7]
 eventsMax = tonumber(ARGV[6])
+deferEvents = true -- one stream entry for all of this call's events (flushDeferred)
 local now, nowText = nowMs()
 -- every lease of this call expires at the same time: its text is formatted once
 local leaseExp = int(now + leaseMs)

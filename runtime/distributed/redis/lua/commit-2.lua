@@ -71,6 +71,7 @@
 local prefix = ARGV[1]
 local retainMs = tonumber(ARGV[2])
 eventsMax = tonumber(ARGV[3])
+deferEvents = true -- one stream entry for all of this call's events (flushDeferred)
 local nCommits = tonumber(ARGV[4])
 local now, nowText = nowMs()
 

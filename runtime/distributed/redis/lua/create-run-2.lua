@@ -31,6 +31,7 @@
 
 local prefix, nRuns = ARGV[1], tonumber(ARGV[2])
 eventsMax = tonumber(ARGV[#ARGV])
+deferEvents = true -- one stream entry for all of this call's events (flushDeferred)
 local now, nowText = nowMs()
 
 -- Forget the index entries of finished runs whose keys have expired (bounded work per call).

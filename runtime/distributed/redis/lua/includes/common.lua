@@ -46,15 +46,29 @@ local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|((
 local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
 
 -- Seeing runs (runtime/engine/events.ts): every script that changes what a run reports publishes the event to the
--- stream P events (fields r = run id, e = event JSON), trimmed to about eventsMax entries; eventsMax 0 = no events.
--- A script sets eventsMax from its last argument before publishing. The stream is trimmed by the first event of
+-- stream P events, trimmed to about eventsMax entries; eventsMax 0 = no events. A stream entry holds one or more
+-- events as field pairs r = run id, e = event JSON, in the order they happened. A script that publishes many events
+-- (a claim, a batch of commits or of new runs) sets deferEvents and appends them all as one entry at its end
+-- (flushDeferred): an XADD of two events costs about what one of one event costs. Others append each event at once.
+-- A script sets eventsMax from its last argument before publishing. The stream is trimmed by the first entry of
 -- each millisecond (its id ends in -0), not by every append: `XADD ... MAXLEN ~` costs a third more than a bare
--- XADD, and at most a millisecond's events go past the bound until the next trim.
+-- XADD, and at most a millisecond's entries go past the bound until the next trim.
 local eventsMax = 0
+local deferEvents = false
+local eventsKey, eventFields = nil, {}
+local function appendEvents(key, fields, from, to)
+  local id = redis.call('XADD', key, '*', unpack(fields, from, to))
+  if string.sub(id, -2) == '-0' then redis.call('XTRIM', key, 'MAXLEN', '~', eventsMax) end
+end
 local function publish(prefix, runId, json)
   if eventsMax > 0 then
-    local id = redis.call('XADD', prefix .. 'events', '*', 'r', runId, 'e', json)
-    if string.sub(id, -2) == '-0' then redis.call('XTRIM', prefix .. 'events', 'MAXLEN', '~', eventsMax) end
+    if deferEvents then
+      eventsKey = prefix .. 'events'
+      local n = #eventFields
+      eventFields[n + 1], eventFields[n + 2], eventFields[n + 3], eventFields[n + 4] = 'r', runId, 'e', json
+    else
+      appendEvents(prefix .. 'events', { 'r', runId, 'e', json }, 1, 4)
+    end
   end
 end
 
@@ -143,6 +157,9 @@ local function flushDeferred()
     for from = 1, #d.args, 1000 do redis.call(d.command, d.key, unpack(d.args, from, math.min(from + 999, #d.args))) end
   end
   deferred, deferredIds = {}, {}
+  -- the deferred events, in entries of at most 250 (unpack() of a longer list could overflow the Lua stack)
+  for from = 1, #eventFields, 1000 do appendEvents(eventsKey, eventFields, from, math.min(from + 999, #eventFields)) end
+  eventFields = {}
 end
 
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
