@@ -12,9 +12,11 @@
  * start and end and the first call's plpgsql compilation included): a figure the machine's load does not move.
  *
  *   tsx bench/distributed-postgres-micro.ts [--runs 2000] [--postgres postgres://postgres@127.0.0.1:5432/test]
- *     [--callgrind /tmp/pgvg/cg] [--events off]
+ *     [--callgrind /tmp/pgvg/cg] [--events off] [--handoff]
  *
  * `--events off`: the backend's `events: false` (step history kept, no event rows), to see what the event stream costs.
+ * `--handoff`: each commit of steps 1-4 asks for its successor's hand-off (as workers do): steps 2-5 are then leased
+ * by the commits before them, with no claim and no readContext, the distributed bench's path.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -30,6 +32,7 @@ const RUNS = Number(arg('runs', '2000'));
 const URL = arg('postgres', 'postgres://postgres@127.0.0.1:5432/test');
 const CALLGRIND = arg('callgrind', '');
 const EVENTS = arg('events', 'on') !== 'off';
+const HANDOFF = process.argv.includes('--handoff');
 const BATCH = 64;
 const STEPS = 5;
 const schema = `flxmicro_${Date.now().toString(36)}`;
@@ -82,7 +85,7 @@ async function phase(name: string, n: number, fn: (b: PostgresBackend) => Promis
   }
   const per = (x: number) => (x / n).toFixed(0).padStart(6);
   console.log(
-    `${name.padEnd(26)} n=${String(n).padStart(6)}  server CPU ${per(cpu * 1e6)} us/op  WAL ${per(wal)} B/op  wall ${ms.toFixed(0).padStart(6)} ms` +
+    `${name.padEnd(36)} n=${String(n).padStart(6)}  server CPU ${per(cpu * 1e6)} us/op  WAL ${per(wal)} B/op  wall ${ms.toFixed(0).padStart(6)} ms` +
       (CALLGRIND ? `  ${(ir / n / 1000).toFixed(1).padStart(7)}k instr/op` : ''),
   );
 }
@@ -94,17 +97,24 @@ await phase('createRun (coalesced)', RUNS, async (b) => {
     ),
   );
 });
+let handedOff: LeasedItem[] = [];
 for (let s = 1; s <= STEPS; s++) {
-  const leases: LeasedItem[] = [];
-  await phase(`claim step ${s} (${BATCH}/claim)`, RUNS, async (b) => {
-    for (;;) {
-      const got = await b.claim('w1', BATCH, 30_000, { workflow: ChainWorkflowDef.name });
-      if (got.length === 0) break;
-      leases.push(...got);
-    }
-  });
-  if (s >= 3) await phase(`readContext step ${s}`, RUNS, async (b) => void (await Promise.all(leases.map((l) => b.readContext(l.runId, s - 2)))));
-  await phase(`commit step ${s} (${BATCH}/batch)`, RUNS, async (b) => {
+  let leases: LeasedItem[] = [];
+  if (HANDOFF && s > 1) {
+    if (handedOff.length !== RUNS) throw new Error(`step ${s}: ${handedOff.length} hand-offs for ${RUNS} runs`);
+    leases = handedOff;
+    handedOff = [];
+  } else {
+    await phase(`claim step ${s} (${BATCH}/claim)`, RUNS, async (b) => {
+      for (;;) {
+        const got = await b.claim('w1', BATCH, 30_000, { workflow: ChainWorkflowDef.name });
+        if (got.length === 0) break;
+        leases.push(...got);
+      }
+    });
+  }
+  if (s >= 3 && !HANDOFF) await phase(`readContext step ${s}`, RUNS, async (b) => void (await Promise.all(leases.map((l) => b.readContext(l.runId, s - 2)))));
+  await phase(`commit step ${s} (${BATCH}/batch${HANDOFF && s < STEPS ? ', hand-off' : ''})`, RUNS, async (b) => {
     for (let i = 0; i < leases.length; i += BATCH) {
       const batch: StepCommit[] = leases.slice(i, i + BATCH).map((l) => ({
         runId: l.runId,
@@ -114,10 +124,12 @@ for (let s = 1; s <= STEPS; s++) {
           s < STEPS
             ? { type: 'continue', items: [{ node: `s${s + 1}`, id: `${s}`, input: s }], arrivals: [], delta: { count: 1 } }
             : { type: 'terminal', output: STEPS, items: [], arrivals: [], delta: { count: 1 } },
+        ...(HANDOFF && s < STEPS ? { handoff: { workerId: 'w1', leaseMs: 30_000 } } : {}),
       }));
       const res = await b.commitSteps(batch);
       const bad = res.find((r) => !r.ok || r.result.status !== 'applied');
       if (bad) throw new Error(`commit step ${s}: ${JSON.stringify(bad)}`);
+      for (const r of res) if (r.ok && r.result.status === 'applied' && r.result.next) handedOff.push(r.result.next);
     }
   });
 }
