@@ -160,6 +160,57 @@ describe('postgres events across a killed connection', () => {
   });
 });
 
+/**
+ * A stored event that does not parse, after a good one in the same entry or row (written by `writeBad`, which returns
+ * the bad event's cursor): a subscription delivers what comes before it, then ends with CorruptStateError naming that
+ * cursor (not a silent retry of the same read); one resumed after the cursor goes on with the next event.
+ */
+async function corruptEventEnds(b: DistributedBackend & RunObserver, writeBad: () => Promise<string>): Promise<void> {
+  const { CorruptStateError } = await import('../../runtime/core/errors.js');
+  const spec = (runId: string): NewRun => ({ runId, workflow: 'wf', fingerprint: 'fp', input: 1, context: {}, firstItem: { node: 'a', id: '0', input: 1 } });
+  await b.createRun(spec('c1'));
+  const bad = await writeBad();
+  await b.createRun(spec('c2'));
+  const got: string[] = [];
+  const read = async (): Promise<void> => {
+    for await (const e of b.subscribe({})) got.push(`${e.event.runId}:${e.event.type}`);
+  };
+  const failure = await read().then(() => undefined, (err: unknown) => err);
+  expect(failure).toBeInstanceOf(CorruptStateError);
+  expect((failure as Error).message).toContain(`event ${bad}`);
+  expect(got).toEqual(['c1:run.created', 'c1:run.paused']);
+  for await (const e of b.subscribe({ after: bad })) {
+    expect(`${e.event.runId}:${e.event.type}`).toBe('c2:run.created');
+    break;
+  }
+}
+
+describe('a stored event that does not parse', () => {
+  const paused = JSON.stringify({ type: 'run.paused', runId: 'c1', at: 1 });
+  it('ends a Redis subscription with CorruptStateError at its cursor', async () => {
+    const keyPrefix = `${base}-x${++n}:`;
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix });
+    const admin = createClient({ url: REDIS_URL });
+    await admin.connect();
+    try {
+      await corruptEventEnds(b, async () => String(await admin.sendCommand(['XADD', `${keyPrefix}events`, '*', 'r', 'c1', 'e', paused, 'r', 'c1', 'e', '{bad'])));
+    } finally {
+      await admin.close();
+      await b.close();
+    }
+  });
+  it('ends a Postgres subscription with CorruptStateError at its cursor', async () => {
+    const b = await pgs.open();
+    await corruptEventEnds(b, async () => {
+      const { rows } = await pgs.admin.query<{ tx: string; pos: string }>(
+        `INSERT INTO "${b.schema}".events (tx, run_id, run_seq, event) VALUES (pg_current_xact_id(), 'c1', 2, $1) RETURNING tx::text, pos::text`,
+        [`${paused}\n{bad`],
+      );
+      return `${rows[0]!.tx}-${rows[0]!.pos}`;
+    });
+  });
+});
+
 describe('postgres events off (events: false)', () => {
   it('keeps the step history but records no events; a bad events parameter is refused', async () => {
     const { connectBackend } = await import('../../runtime/distributed/connect.js');
@@ -205,9 +256,10 @@ describe('postgres event text', () => {
     expect(got[4]).toMatchObject({ type: 'step.finished', runId, node, attempt: 2, outcome: 'failed', error });
     expect(got[5]).toMatchObject({ type: 'run.failed', runId, error });
     // compact: no blank after a separator (jsonb's text has ", " and ": ", WAL the event table pays for every event)
+    // one row per transaction: two claims (step.started), the retry, the failure (step.finished and run.failed)
     const { rows } = await pgs.admin.query<{ event: string }>(`SELECT event FROM "${b.schema}".events WHERE run_id = $1 AND run_seq > 1 ORDER BY run_seq`, [runId]);
-    expect(rows).toHaveLength(5);
-    for (const r of rows) expect(r.event).toBe(JSON.stringify(JSON.parse(r.event)));
+    expect(rows.map((r) => r.event.split('\n').map((t) => (JSON.parse(t) as WorkflowEvent).type))).toEqual([['step.started'], ['step.retry'], ['step.started'], ['step.finished', 'run.failed']]);
+    for (const r of rows) for (const t of r.event.split('\n')) expect(t).toBe(JSON.stringify(JSON.parse(t)));
   });
 });
 
@@ -237,8 +289,9 @@ describe('postgres events: two transactions appending to one run', () => {
       const { rows } = await pgs.admin.query<{ run_seq: number; tx: string; xid: string; event: string }>(
         `SELECT run_seq, tx::text, xid::text, event FROM "${b.schema}".events WHERE run_id = 'two' ORDER BY run_seq`,
       );
-      expect(rows.map((r) => r.run_seq)).toEqual([1, 2, 3, 4]);
-      expect(rows.slice(1).map((r) => JSON.parse(r.event).at)).toEqual([1, 2, 3]);
+      // one row per run and transaction: the older transaction's two events share one
+      expect(rows.map((r) => r.run_seq)).toEqual([1, 2, 3]);
+      expect(rows.slice(1).map((r) => r.event.split('\n').map((t) => JSON.parse(t).at))).toEqual([[1], [2, 3]]);
       // the older transaction's events carry the newer one's tx (raised), so the global order keeps the run's order
       expect(BigInt(rows[2]!.xid)).toBeLessThan(BigInt(rows[1]!.xid));
       expect(rows[2]!.tx).toBe(rows[1]!.tx);

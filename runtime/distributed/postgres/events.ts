@@ -1,7 +1,10 @@
 /**
  * The Postgres backend's event subscription: reads of the `events` table (migrations/0005_events.sql) in its global
  * `(tx, pos)` order on a connection of its own, woken by `LISTEN floxide_events` (the writers' `NOTIFY` arrives when
- * their transaction commits), not by a polling loop. Cursors are `<tx>-<pos>`. After a dropped connection it
+ * their transaction commits), not by a polling loop. A row holds one run's events of one transaction, their JSON
+ * texts joined by newlines (functions/record_events.sql). The cursor of a row's last event is `<tx>-<pos>`; of an
+ * earlier one, `<tx>-<pos>.<k>` (its position in the row, from 0), so a subscription resumed there delivers the rest
+ * of that row first. After a dropped connection it
  * connects again and continues after the last event it delivered, so nothing is lost or repeated; a cursor older than
  * an event `purgeFinished` deleted is `EventsLostError`.
  *
@@ -11,7 +14,7 @@
  * return (held back, or released by such an end since the read) and, while there are, looks again after a short wait.
  */
 import type pg from 'pg';
-import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { CorruptStateError, EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, EventsHeld, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
 import { sqlFile } from './migrate.js';
@@ -26,7 +29,7 @@ export interface EventSource {
   currentSnapshot(): Promise<{ readonly snapshot: string; readonly xmin: string }>;
 }
 
-const CURSOR = /^([0-9]{1,20})-([0-9]{1,20})$/;
+const CURSOR = /^([0-9]{1,20})-([0-9]{1,20})(?:\.([0-9]{1,6}))?$/;
 /** Events per read. */
 const BATCH = 1000;
 /** The NOTIFY channel of every schema (the payload names the schema). */
@@ -39,17 +42,29 @@ const DEFAULT_HELD_AFTER_MS = 5_000;
 interface Position {
   readonly tx: bigint;
   readonly pos: bigint;
+  /** In a cursor: the position in the row of the last event delivered, when it was not the row's last. */
+  readonly k?: number;
 }
 
 function before(a: Position, b: Position): boolean {
   return a.tx < b.tx || (a.tx === b.tx && a.pos < b.pos);
 }
 
-/** Parses a cursor of this store (`<tx>-<pos>`). */
+/** Parses a cursor of this store (`<tx>-<pos>` or `<tx>-<pos>.<k>`). */
 function positionOf(cursor: string): Position {
   const m = typeof cursor === 'string' ? CURSOR.exec(cursor) : null;
   if (!m) throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(cursor)}`);
-  return { tx: BigInt(m[1]!), pos: BigInt(m[2]!) };
+  return { tx: BigInt(m[1]!), pos: BigInt(m[2]!), ...(m[3] !== undefined ? { k: Number(m[3]) } : {}) };
+}
+
+/** The envelopes of one row's events after position `from` (-1: all of them). */
+function* rowEvents(r: EventRow, from: number): Generator<EventEnvelope> {
+  const texts = r.event.split('\n');
+  const last = texts.length - 1;
+  for (let k = from + 1; k <= last; k++) {
+    const cursor = k === last ? `${r.tx}-${r.pos}` : `${r.tx}-${r.pos}.${k}`;
+    yield { cursor, event: parseStoredJson<WorkflowEvent>(texts[k]!, `event ${cursor}`) };
+  }
 }
 
 /** See the module comment. */
@@ -80,7 +95,9 @@ interface EventRow {
 async function* iterate(source: EventSource, after: Position | 'now' | undefined, options: SubscribeOptions): AsyncGenerator<EventEnvelope> {
   const signal = options.signal;
   const runId = options.runId ?? null;
-  let cursor: Position | undefined = typeof after === 'object' ? after : undefined;
+  let cursor: Position | undefined = typeof after === 'object' ? { tx: after.tx, pos: after.pos } : undefined;
+  /** A cursor inside a row: the rest of that row comes first. */
+  let inRow = typeof after === 'object' ? after.k : undefined;
   /** With 'now': the start snapshot, whose events are skipped. */
   let skip: string | null = null;
   if (signal?.aborted) return;
@@ -122,13 +139,25 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
           failures = 0;
           dirty = true;
         }
+        if (inRow !== undefined) {
+          const row = await readRow(client, cursor!);
+          if (row !== undefined && (runId === null || row.run_id === runId)) {
+            for (const envelope of rowEvents(row, inRow)) {
+              yield envelope;
+              if (signal?.aborted) return;
+            }
+          }
+          inRow = undefined;
+        }
         if (dirty) {
           dirty = false;
           const rows = await read(client, cursor!, skip, runId);
           for (const r of rows) {
             cursor = { tx: BigInt(r.tx), pos: BigInt(r.pos) };
-            yield { cursor: `${r.tx}-${r.pos}`, event: parseStoredJson<WorkflowEvent>(r.event, 'event') };
-            if (signal?.aborted) return;
+            for (const envelope of rowEvents(r, -1)) {
+              yield envelope;
+              if (signal?.aborted) return;
+            }
           }
           if (rows.length === BATCH) {
             dirty = true;
@@ -150,7 +179,8 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
           if (dirty || signal?.aborted) wake();
         });
       } catch (err) {
-        if (err instanceof EventsLostError || err instanceof InvalidArgumentError) throw err;
+        // a stored event that does not parse ends the iteration (resume after its cursor to skip it), as on Redis
+        if (err instanceof EventsLostError || err instanceof InvalidArgumentError || err instanceof CorruptStateError) throw err;
         if (err instanceof OnHeldFailure) throw err.cause; // the consumer's own callback: its error ends the iteration
         if (signal?.aborted) return;
         if (source.isClosed()) throw new StoreError('the Postgres backend is closed', { cause: err });
@@ -245,6 +275,12 @@ async function read(client: pg.Client, cursor: Position, skip: string | null, ru
       ? await client.query<EventRow>({ name: 'floxide:events_read.sql', text: sqlFile('events_read.sql'), values })
       : await client.query<EventRow>({ name: 'floxide:events_read_run.sql', text: sqlFile('events_read_run.sql'), values: [...values, runId] });
   return res.rows;
+}
+
+/** The row at `cursor` (undefined when purged since). */
+async function readRow(client: pg.Client, cursor: Position): Promise<EventRow | undefined> {
+  const res = await client.query<EventRow>({ name: 'floxide:events_row.sql', text: sqlFile('events_row.sql'), values: [String(cursor.tx), String(cursor.pos)] });
+  return res.rows[0];
 }
 
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {

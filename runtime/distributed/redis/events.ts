@@ -84,7 +84,8 @@ function* entryEvents(entry: Reply[], runId: string | undefined, from: number): 
   for (let i = 0, k = -1; i + 1 < fields.length; i += 2) {
     if (fields[i] === 'r') run = fields[i + 1];
     else if (fields[i] === 'e' && ++k > from && (runId === undefined || run === runId)) {
-      yield { cursor: k === count - 1 ? id : `${id}.${k}`, event: parseStoredJson<WorkflowEvent>(fields[i + 1]!, 'event') };
+      const cursor = k === count - 1 ? id : `${id}.${k}`;
+      yield { cursor, event: parseStoredJson<WorkflowEvent>(fields[i + 1]!, `event ${cursor}`) };
     }
   }
 }
