@@ -18,7 +18,8 @@
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
  * | `P run:{id}:steps` | LIST | the step history: one `StepRecord` JSON per applied commit (expires with the run) |
- * | `P events` | STREAM | every run's events: per entry, the events of one script call as pairs `r` = run id, `e` = `WorkflowEvent` JSON; trimmed to about `eventRetention` entries |
+ * | `P events` | STREAM | every run's events: per entry, the events of one script call as pairs `r` = run id, `e` = `WorkflowEvent` JSON; trimmed to about `eventRetention` events |
+ * | `P events:avg` | STRING | events per stream entry, a moving average the trims keep (to trim to a number of events) |
  * | `P schedule:<id>`, `P schedules`, `P schedules:wf:<workflow>` | HASH, SET | schedules (see `schedules.ts`) |
  *
  * Run ids never contain `{` or `}`, so `run:{id}` keys of different runs never collide (and share a hash slot).
@@ -130,9 +131,9 @@ export interface RedisBackendOptions {
   /** Called with connection errors node-redis reports while it reconnects (default: ignored). */
   readonly onConnectionError?: (error: Error) => void;
   /**
-   * About how many of the newest entries the stream `P events` keeps (`XTRIM MAXLEN ~`, once a millisecond), default
-   * {@link DEFAULT_EVENT_RETENTION}: an entry holds the events of one store call (a claim's, a batch of commits'), so
-   * at least as many events stay. `0` publishes no events (the step history is kept either way).
+   * About how many of the newest events the stream `P events` keeps (`XTRIM MAXLEN ~` once a millisecond, to this
+   * over the average events per entry), default {@link DEFAULT_EVENT_RETENTION}; `0` publishes no events (the step
+   * history is kept either way).
    */
   readonly eventRetention?: number;
 }

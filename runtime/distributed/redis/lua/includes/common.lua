@@ -50,15 +50,23 @@ local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
 -- events as field pairs r = run id, e = event JSON, in the order they happened. A script that publishes many events
 -- (a claim, a batch of commits or of new runs) sets deferEvents and appends them all as one entry at its end
 -- (flushDeferred): an XADD of two events costs about what one of one event costs. Others append each event at once.
--- A script sets eventsMax from its last argument before publishing. The stream is trimmed by the first entry of
--- each millisecond (its id ends in -0), not by every append: `XADD ... MAXLEN ~` costs a third more than a bare
--- XADD, and at most a millisecond's entries go past the bound until the next trim.
+-- A script sets eventsMax from its last argument before publishing. The stream keeps about eventsMax events: it is
+-- trimmed by the first entry of each millisecond (its id ends in -0), not by every append (`XADD ... MAXLEN ~` costs
+-- a third more than a bare XADD; at most a millisecond's entries go past the bound until the next trim), to
+-- eventsMax over the events per entry, a moving average (P events:avg) that each trim updates with the entry it
+-- follows: entries hold from one event to hundreds, and XTRIM counts entries.
 local eventsMax = 0
 local deferEvents = false
 local eventsKey, eventFields = nil, {}
 local function appendEvents(key, fields, from, to)
   local id = redis.call('XADD', key, '*', unpack(fields, from, to))
-  if string.sub(id, -2) == '-0' then redis.call('XTRIM', key, 'MAXLEN', '~', eventsMax) end
+  if string.sub(id, -2) == '-0' then
+    local n = (to - from + 1) / 4
+    local avg = tonumber(redis.call('GET', key .. ':avg')) or n
+    avg = avg + (n - avg) / 16
+    redis.call('SET', key .. ':avg', string.format('%.3f', avg))
+    redis.call('XTRIM', key, 'MAXLEN', '~', math.max(1, math.ceil(eventsMax / avg)))
+  end
 end
 local function publish(prefix, runId, json)
   if eventsMax > 0 then
