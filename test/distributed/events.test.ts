@@ -441,10 +441,13 @@ describe('postgres events: held back behind an open transaction, lost to a purge
     await expect(b.stepHistory('old')).rejects.toBeInstanceOf(RunNotFoundError);
     const { rows } = await pgs.admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".events)::integer AS events, (SELECT count(*) FROM "${b.schema}".steps)::integer AS steps`);
     expect(rows[0]).toEqual({ events: 0, steps: 0 });
-    const resume = async () => {
-      for await (const _ of b.subscribe({ after: first[3]!.cursor })) break;
+    const resume = async (after: string) => {
+      for await (const _ of b.subscribe({ after })) break;
     };
-    await expect(resume()).rejects.toBeInstanceOf(EventsLostError);
+    await expect(resume(first[3]!.cursor)).rejects.toBeInstanceOf(EventsLostError);
+    // inside the newest purged row (the last commit's step.finished, before run.completed): the rest of it is lost too
+    expect(first[10]!.cursor).toMatch(/^\d+-\d+\.0$/);
+    await expect(resume(first[10]!.cursor)).rejects.toBeInstanceOf(EventsLostError);
     // from the oldest retained: the purge horizon, nothing lost
     await wf.startDistributed(new CountCtx(), 1, b, 'new');
     for await (const e of b.subscribe()) {

@@ -8,6 +8,7 @@ import { describeBackendConformance } from './conformance.js';
 import { isFinalRunStatus } from '../../runtime/distributed/contracts.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ChainWorkflow } from '../fixtures/distributed/flows.js';
+import type { EventEnvelope } from '../../runtime/engine/events.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { chain, CountCtx, until } from './helpers.js';
 import { redisTamper } from './tamper.js';
@@ -217,6 +218,37 @@ describe('redis backend specifics', () => {
       expect(len).toBeLessThan(250);
       const newest = (await a.xRevRange(`${p}events`, '+', '-', { COUNT: 1 }))?.[0];
       expect(newest?.message).toMatchObject({ r: 'ev-599' });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a cursor inside an entry that is gone is EventsLostError, not a silent skip of the rest of that entry', async () => {
+    const { EventsLostError } = await import('../../runtime/core/errors.js');
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
+    const a = await admin();
+    try {
+      // runs created together: entries of several run.created events
+      await Promise.all(Array.from({ length: 10 }, (_, i) => b.createRun(spec(`g${i}`))));
+      const all: EventEnvelope[] = [];
+      for await (const e of b.subscribe({})) if (all.push(e) === 10) break;
+      const at = all.findIndex((e) => /^\d+-\d+\.\d+$/.test(e.cursor));
+      expect(at).toBeGreaterThanOrEqual(0);
+      const first = all[at]!.cursor;
+      const id = first.slice(0, first.indexOf('.'));
+      const rest = async (): Promise<string[]> => {
+        const got: string[] = [];
+        for await (const e of b.subscribe({ after: first })) {
+          got.push(e.event.runId);
+          break;
+        }
+        return got;
+      };
+      expect(await rest()).toEqual([all[at + 1]!.event.runId]);
+      await a.sendCommand(['XDEL', `${p}events`, id]);
+      await expect(rest()).rejects.toBeInstanceOf(EventsLostError);
     } finally {
       await a.close();
       await b.close();

@@ -132,7 +132,8 @@ async function* iterate(source: EventSource, after: Position | 'now' | undefined
           const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId, skip);
           const purged = state.purged_tx === null ? undefined : { tx: BigInt(state.purged_tx), pos: BigInt(state.purged_pos!) };
           if (cursor === undefined) cursor = purged ?? { tx: 0n, pos: 0n };
-          else if (checkPurged && purged !== undefined && before(cursor, purged)) {
+          else if (checkPurged && purged !== undefined && (inRow === undefined ? before(cursor, purged) : !before(purged, cursor))) {
+            // (a cursor inside a row: that row's purge lost the rest of it too)
             throw new EventsLostError(`events after cursor ${cursor.tx}-${cursor.pos} are no longer retained (purgeFinished deleted events up to ${purged.tx}-${purged.pos})`);
           }
           checkPurged = true;

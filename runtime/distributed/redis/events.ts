@@ -37,8 +37,11 @@ export function streamEvents(client: Client, key: string, options: SubscribeOpti
   return { [Symbol.asyncIterator]: () => iterate(client, key, options, isClosed) };
 }
 
-/** Throws EventsLostError when entries after `last` were trimmed from the stream. */
-async function checkRetained(reader: Client, key: string, last: string): Promise<void> {
+/**
+ * Throws EventsLostError when entries after `last` were trimmed from the stream, or entry `last` itself when the
+ * cursor is inside it (`inEntry`: the rest of that entry is still to come).
+ */
+async function checkRetained(reader: Client, key: string, last: string, inEntry: boolean): Promise<void> {
   if (last === '0-0') return;
   let info: Reply;
   try {
@@ -50,7 +53,8 @@ async function checkRetained(reader: Client, key: string, last: string): Promise
   for (let i = 0; i + 1 < flat.length; i += 2) {
     if (flat[i] === 'max-deleted-entry-id') {
       const deleted = String(flat[i + 1]);
-      if (compareIds(last, deleted) < 0) throw new EventsLostError(`events after cursor ${last} are no longer retained (the stream was trimmed up to ${deleted})`);
+      const order = compareIds(last, deleted);
+      if (order < 0 || (order === 0 && inEntry)) throw new EventsLostError(`events after cursor ${last} are no longer retained (the stream was trimmed up to ${deleted})`);
     }
   }
 }
@@ -122,7 +126,7 @@ async function* iterate(client: Client, key: string, options: SubscribeOptions, 
       let entries: Reply[][];
       try {
         if (!checked) {
-          await checkRetained(reader, key, last);
+          await checkRetained(reader, key, last, inEntry !== undefined);
           checked = true;
         }
         if (inEntry !== undefined) entries = (await reader.sendCommand(['XRANGE', key, last, last])) as Reply[][];

@@ -46,7 +46,7 @@ local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|((
 local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
 
 -- Seeing runs (runtime/engine/events.ts): every script that changes what a run reports publishes the event to the
--- stream P events, trimmed to about eventsMax entries; eventsMax 0 = no events. A stream entry holds one or more
+-- stream P events; eventsMax 0 = no events. A stream entry holds one or more
 -- events as field pairs r = run id, e = event JSON, in the order they happened. A script that publishes many events
 -- (a claim, a batch of commits or of new runs) sets deferEvents and appends them all as one entry at its end
 -- (flushDeferred): an XADD of two events costs about what one of one event costs. Others append each event at once.
