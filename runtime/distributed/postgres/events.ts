@@ -77,7 +77,6 @@ export function tableEvents(source: EventSource, options: SubscribeOptions): Asy
 }
 
 interface StateRow {
-  snapshot: string;
   xmin: string;
   purged_tx: string | null;
   purged_pos: number | null;
