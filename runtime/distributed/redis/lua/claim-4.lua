@@ -16,7 +16,7 @@
     ARGV[3] max (positive integer)
     ARGV[4] lease ms (positive integer)
     ARGV[5] workflow filter ('' = every workflow)
-    ARGV[6] events stream length (0 = no events)
+    ARGV[6] events to keep in the stream, about (0 = no events)
     ARGV[7] fingerprint filter: comma-separated graph fingerprints of the ARGV[5] workflow ('' = every version)
 
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
@@ -27,6 +27,7 @@
   and for a ring W@F listed in KEYS[3]:
     P ring:W@F           LIST  running runs of workflow W at fingerprint F with ready items
     P events             STREAM step.started per leased item, timer.fired / wait.timedOut per woken parked item
+    P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output: a flat array, six entries per leased item (empty when nothing is claimable):
     workflow

@@ -10,7 +10,7 @@
     KEYS[2] delayed ZSET (member "runId\nitemId", score notBefore)
     ARGV[1] key prefix P
     ARGV[2] retainFinishedMs (0 = keep forever)
-    ARGV[3] events stream length (0 = no events)
+    ARGV[3] events to keep in the stream, about (0 = no events)
     ARGV[4] number of commits; then per commit:
       header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs\nhandoffVersion"
                   (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked;
@@ -42,6 +42,7 @@
     P runs:expiring      ZSET  expiry queue (R added when it finishes)
     P events             STREAM step.finished / step.retry per applied commit, step.started per hand-off,
                                 wait.started / timer.started per parked item, the run's final event
+    P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output: one reply per commit, in order, checked in this order:
     { 'not_found' }                              unknown run

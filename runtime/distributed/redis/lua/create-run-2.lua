@@ -11,7 +11,7 @@
     ARGV[2] number of runs; then per run 10 arguments:
       run id, workflow, fingerprint, canonical input JSON, initial context JSON, first item id, first item node,
       first item JSON, deadline (epoch ms) or '', traceparent (W3C trace context of the run's span) or ''
-    ARGV[last] events stream length (0 = no events; see publish in includes/common.lua)
+    ARGV[last] events to keep in the stream, about (0 = no events; see publish in includes/common.lua)
 
   Keys derived from P and one run id R (and its workflow W and status S):
     P run:{R}            HASH  the run record
@@ -21,6 +21,7 @@
     P runs:workflow:W    ZSET  listRuns index
     P runs:status:S      ZSET  listRuns index
     P events             STREAM run.created
+    P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output: one reply per run, in order:
     { 'created', createdAt }                     created (the new record is exactly the arguments)

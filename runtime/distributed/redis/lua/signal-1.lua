@@ -11,7 +11,7 @@
     ARGV[4] payload JSON (canonical)
     ARGV[5] '1' when the signal has an idempotency key, else '0'
     ARGV[6] the idempotency key (when ARGV[5] is '1')
-    ARGV[7] events stream length (0 = no events)
+    ARGV[7] events to keep in the stream, about (0 = no events)
     ARGV[8] the workflow the run must be a run of ('' = any)
 
   Keys derived from P and R (and R's workflow W at fingerprint F):
@@ -23,6 +23,7 @@
     P run:{R}:sigkeys    SET   idempotency keys received
     P ring:W@F           LIST  R goes on its ring when its ready list fills (running runs only)
     P events             STREAM signal.received
+    P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output:
     { 'not_found' }          unknown run

@@ -20,7 +20,7 @@
     ARGV[3] operation: 'cancel' | 'fail' | 'pause' | 'resume'
     ARGV[4] error JSON (cancel, fail) or ''
     ARGV[5] retainFinishedMs (0 = keep forever)
-    ARGV[6] events stream length (0 = no events)
+    ARGV[6] events to keep in the stream, about (0 = no events)
 
   Keys derived from P and R (and R's workflow W and status S):
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
@@ -30,6 +30,7 @@
     P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
     P run:{R}:steps      LIST  step history (expires with the run)
     P events             STREAM run.cancelled, run.failed, run.paused, run.resumed
+    P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output:
     { 'not_found' }                               unknown run
