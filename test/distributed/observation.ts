@@ -3,7 +3,7 @@
  * backend that implements it. `make` returns a backend over fresh, empty state on every call.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunNotFoundError } from '../../runtime/core/errors.js';
+import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
 import type { DistributedBackend, NewRun, RunObserver } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type EventEnvelope, type SubscribeOptions, type WorkflowEvent } from '../../runtime/engine/events.js';
 
@@ -156,6 +156,10 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       expect(events.filter((e) => e.runId === 'f1').map(shape)).toEqual(['run.created', 'step.started:a:0:1:w1', 'step.finished:a:0:1:failed', 'run.failed']);
       expect(await b.stepHistory('f1')).toMatchObject([{ outcome: 'failed', error: { message: 'fatal' } }]);
       expect(await b.stepHistory('p1')).toEqual([]);
+    });
+
+    it('refuses a cursor it did not make when subscribing, before any read', () => {
+      for (const after of ['x', '1-2.', '1-2.x', ' 1-2', '1-2.0 ']) expect(() => b.subscribe({ after }), after).toThrow(InvalidArgumentError);
     });
 
     it('ends the iteration when its signal aborts', async () => {

@@ -2,9 +2,8 @@
  * The Postgres backend's event subscription: reads of the `events` table (migrations/0005_events.sql) in its global
  * `(tx, pos)` order on a connection of its own, woken by `LISTEN floxide_events` (the writers' `NOTIFY` arrives when
  * their transaction commits), not by a polling loop. A row holds one run's events of one transaction, their JSON
- * texts joined by newlines (functions/record_events.sql). The cursor of a row's last event is `<tx>-<pos>`; of an
- * earlier one, `<tx>-<pos>.<k>` (its position in the row, from 0), so a subscription resumed there delivers the rest
- * of that row first. After a dropped connection it
+ * texts joined by newlines (functions/record_events.sql). Cursors are a row's `<tx>-<pos>`, with the event's index
+ * for one that is not its row's last (event-cursor.ts). After a dropped connection it
  * connects again and continues after the last event it delivered, so nothing is lost or repeated; a cursor older than
  * an event `purgeFinished` deleted is `EventsLostError`.
  *
@@ -17,6 +16,7 @@ import type pg from 'pg';
 import { CorruptStateError, EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, EventsHeld, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
+import { groupCursor, parseGroupCursor } from '../event-cursor.js';
 import { sqlFile } from './migrate.js';
 
 /** What a subscription needs of its backend. */
@@ -29,7 +29,8 @@ export interface EventSource {
   currentSnapshot(): Promise<{ readonly snapshot: string; readonly xmin: string }>;
 }
 
-const CURSOR = /^([0-9]{1,20})-([0-9]{1,20})(?:\.([0-9]{1,6}))?$/;
+/** A row's `<tx>-<pos>`: the position part of a cursor (event-cursor.ts). */
+const ROW = /[0-9]{1,20}-[0-9]{1,20}/;
 /** Events per read. */
 const BATCH = 1000;
 /** The NOTIFY channel of every schema (the payload names the schema). */
@@ -42,19 +43,17 @@ const DEFAULT_HELD_AFTER_MS = 5_000;
 interface Position {
   readonly tx: bigint;
   readonly pos: bigint;
-  /** In a cursor: the position in the row of the last event delivered, when it was not the row's last. */
-  readonly k?: number;
 }
 
 function before(a: Position, b: Position): boolean {
   return a.tx < b.tx || (a.tx === b.tx && a.pos < b.pos);
 }
 
-/** Parses a cursor of this store (`<tx>-<pos>` or `<tx>-<pos>.<k>`). */
-function positionOf(cursor: string): Position {
-  const m = typeof cursor === 'string' ? CURSOR.exec(cursor) : null;
-  if (!m) throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(cursor)}`);
-  return { tx: BigInt(m[1]!), pos: BigInt(m[2]!), ...(m[3] !== undefined ? { k: Number(m[3]) } : {}) };
+/** Where a cursor of this store (`<tx>-<pos>`, or `<tx>-<pos>.<k>` inside a row) points. */
+function startOf(cursor: string): { readonly at: Position; readonly inRow: number | undefined } {
+  const { position, inGroup } = parseGroupCursor(cursor, ROW);
+  const dash = position.indexOf('-');
+  return { at: { tx: BigInt(position.slice(0, dash)), pos: BigInt(position.slice(dash + 1)) }, inRow: inGroup };
 }
 
 /** The envelopes of one row's events after position `from` (-1: all of them). */
@@ -62,14 +61,14 @@ function* rowEvents(r: EventRow, from: number): Generator<EventEnvelope> {
   const texts = r.event.split('\n');
   const last = texts.length - 1;
   for (let k = from + 1; k <= last; k++) {
-    const cursor = k === last ? `${r.tx}-${r.pos}` : `${r.tx}-${r.pos}.${k}`;
+    const cursor = groupCursor(`${r.tx}-${r.pos}`, k, last + 1);
     yield { cursor, event: parseStoredJson<WorkflowEvent>(texts[k]!, `event ${cursor}`) };
   }
 }
 
 /** See the module comment. */
 export function tableEvents(source: EventSource, options: SubscribeOptions): AsyncIterable<EventEnvelope> {
-  const after = options.after === undefined || options.after === 'now' ? options.after : positionOf(options.after);
+  const after = options.after === undefined || options.after === 'now' ? options.after : startOf(options.after);
   if (options.heldAfterMs !== undefined && !(Number.isFinite(options.heldAfterMs) && options.heldAfterMs >= 0)) {
     throw new InvalidArgumentError(`heldAfterMs must be a number of ms >= 0, got ${JSON.stringify(options.heldAfterMs)}`);
   }
@@ -91,12 +90,12 @@ interface EventRow {
   event: string;
 }
 
-async function* iterate(source: EventSource, after: Position | 'now' | undefined, options: SubscribeOptions): AsyncGenerator<EventEnvelope> {
+async function* iterate(source: EventSource, after: ReturnType<typeof startOf> | 'now' | undefined, options: SubscribeOptions): AsyncGenerator<EventEnvelope> {
   const signal = options.signal;
   const runId = options.runId ?? null;
-  let cursor: Position | undefined = typeof after === 'object' ? { tx: after.tx, pos: after.pos } : undefined;
+  let cursor: Position | undefined = typeof after === 'object' ? after.at : undefined;
   /** A cursor inside a row: the rest of that row comes first. */
-  let inRow = typeof after === 'object' ? after.k : undefined;
+  let inRow = typeof after === 'object' ? after.inRow : undefined;
   /** With 'now': the start snapshot, whose events are skipped. */
   let skip: string | null = null;
   if (signal?.aborted) return;

@@ -1,23 +1,23 @@
 /**
  * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`), on a
  * connection of the subscription's own. An entry holds the events of one script call, in order, as field pairs
- * `r` = run id, `e` = event JSON (see publish in lua/includes/common.lua). The cursor of an entry's last event is the
- * entry's id; of an earlier one, the id and the event's position (`<id>.<k>`, from 0), so a subscription resumed there
- * delivers the rest of that entry first. After a dropped connection (node-redis reconnects by itself) it continues
+ * `r` = run id, `e` = event JSON (see publish in lua/includes/common.lua). Cursors are entry ids, with the event's
+ * index for one that is not its entry's last (event-cursor.ts). After a dropped connection (node-redis reconnects by itself) it continues
  * after the last entry it delivered, so nothing is lost or repeated; a cursor older than what the stream still holds
  * (trimmed to `eventRetention`) is `EventsLostError`.
  */
 import type { createClient } from '@redis/client';
-import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { EventsLostError, StoreError } from '../../core/errors.js';
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
+import { groupCursor, parseGroupCursor, type GroupCursor } from '../event-cursor.js';
 
 import type { Reply } from './reply.js';
 
 type Client = ReturnType<typeof createClient<{}, {}, {}, 2>>;
 
-/** A cursor: a stream entry id, and the position of an event that is not the entry's last. */
-const CURSOR = /^([0-9]{1,20}-[0-9]{1,20})(?:\.([0-9]{1,6}))?$/;
+/** A stream entry id: the position part of a cursor (event-cursor.ts). */
+const ENTRY_ID = /[0-9]{1,20}-[0-9]{1,20}/;
 /** Entries per XREAD. */
 const BATCH = 1000;
 
@@ -30,11 +30,8 @@ function compareIds(a: string, b: string): number {
 
 /** See the module comment. `isClosed` says whether the backend was closed (then a dropped connection ends it). */
 export function streamEvents(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncIterable<EventEnvelope> {
-  const after = options.after;
-  if (after !== undefined && after !== 'now' && (typeof after !== 'string' || !CURSOR.test(after))) {
-    throw new InvalidArgumentError(`not an event cursor of this store: ${JSON.stringify(after)}`);
-  }
-  return { [Symbol.asyncIterator]: () => iterate(client, key, options, isClosed) };
+  const start = options.after === 'now' ? 'now' : parseGroupCursor(options.after ?? '0-0', ENTRY_ID);
+  return { [Symbol.asyncIterator]: () => iterate(client, key, start, options, isClosed) };
 }
 
 /**
@@ -88,27 +85,23 @@ function* entryEvents(entry: Reply[], runId: string | undefined, from: number): 
   for (let i = 0, k = -1; i + 1 < fields.length; i += 2) {
     if (fields[i] === 'r') run = fields[i + 1];
     else if (fields[i] === 'e' && ++k > from && (runId === undefined || run === runId)) {
-      const cursor = k === count - 1 ? id : `${id}.${k}`;
+      const cursor = groupCursor(id, k, count);
       yield { cursor, event: parseStoredJson<WorkflowEvent>(fields[i + 1]!, `event ${cursor}`) };
     }
   }
 }
 
-async function* iterate(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncGenerator<EventEnvelope> {
+async function* iterate(client: Client, key: string, start: GroupCursor | 'now', options: SubscribeOptions, isClosed: () => boolean): AsyncGenerator<EventEnvelope> {
   const signal = options.signal;
   if (signal?.aborted) return;
   let last: string;
   /** Where a cursor inside an entry points: the rest of that entry comes first. */
   let inEntry: number | undefined;
-  if (options.after === 'now') {
+  if (start === 'now') {
     // on the backend's own connection: ordered after the caller's earlier calls and before its later ones
     const newest = (await client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1'])) as Reply[];
     last = newest.length > 0 ? String((newest[0] as Reply[])[0]) : '0-0';
-  } else {
-    const cursor = CURSOR.exec(options.after ?? '0-0')!;
-    last = cursor[1]!;
-    if (cursor[2] !== undefined) inEntry = Number(cursor[2]);
-  }
+  } else ({ position: last, inGroup: inEntry } = start);
   // named, so an operator (or a test) can find it in CLIENT LIST
   const reader = client.duplicate({ name: `floxide-events:${key}` }) as Client;
   reader.on('error', () => undefined); // node-redis reconnects by itself; a failed read is retried below
