@@ -71,8 +71,8 @@ end
 local function publish(prefix, runId, json)
   if eventsMax > 0 then
     if deferEvents then
-      eventsKey = prefix .. 'events'
       local n = #eventFields
+      if n == 0 then eventsKey = prefix .. 'events' end
       eventFields[n + 1], eventFields[n + 2], eventFields[n + 3], eventFields[n + 4] = 'r', runId, 'e', json
     else
       appendEvents(prefix .. 'events', { 'r', runId, 'e', json }, 1, 4)
