@@ -26,14 +26,10 @@ BEGIN
         SELECT u.run_id, string_agg(u.event, E'\n' ORDER BY u.o) AS events
         FROM unnest(p_runs, p_events) WITH ORDINALITY AS u(run_id, event, o)
         GROUP BY u.run_id
-      ), last AS MATERIALIZED (
-        SELECT e.run_id, l.run_seq, l.tx
-        FROM e
-        LEFT JOIN LATERAL (SELECT p.run_seq, p.tx FROM events p WHERE p.run_id = e.run_id ORDER BY p.run_seq DESC LIMIT 1) l ON true
       )
       INSERT INTO events (tx, run_id, run_seq, event)
       SELECT greatest(pg_current_xact_id(), l.tx), e.run_id, coalesce(l.run_seq, 0) + 1, e.events
-      FROM e JOIN last l ON l.run_id = e.run_id
+      FROM e LEFT JOIN LATERAL (SELECT p.run_seq, p.tx FROM events p WHERE p.run_id = e.run_id ORDER BY p.run_seq DESC LIMIT 1) l ON true
       ORDER BY e.run_id COLLATE "C";
       EXIT;
     EXCEPTION WHEN unique_violation THEN
