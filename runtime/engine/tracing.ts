@@ -145,7 +145,7 @@ export class Tracing {
     const probe = api.ROOT_CONTEXT.setValue(api.createContextKey('floxide.probe'), true);
     this.probe = probe;
     this.probeActive = () => api.context.active() === probe;
-    this.parts = { api, tracer, contextOf: (traceparent) => this.contextOf(traceparent), later: (span) => this.later(span) };
+    this.parts = { api, tracer, spanKey: spanKeyOf(api), contextOf: (traceparent) => this.contextOf(traceparent), later: (span) => this.later(span) };
   }
 
   /** The tracing `option` asks for (loading `@opentelemetry/api` the first time), or undefined when it is off. */
@@ -178,15 +178,17 @@ export class Tracing {
   }
 
   /**
-   * The span of one leased attempt, a child of the span whose `traceparent` the run stored. It is started now (live
-   * while the node runs, its code running in it) only when a context manager carries the active context, as an SDK's
-   * `register()` installs: without one no span made by node code could find it as its parent, so it is made when the
-   * attempt ends (or when a nested run needs its parent), with the attempt's start time: one `startSpan` with every
-   * attribute and no context switch per step. A run whose start was not sampled (the stored `traceparent`'s sampled
-   * flag is off) gets no step span: its attempts are never given to the SDK, which a parent-based sampler (the
-   * SDK's default) would only have answered with a span that records nothing; node code still runs in the run's
-   * (unsampled) trace context when a context manager carries it, else there is nothing to do (undefined).
-   * `attempt` is asked (now) only for an attempt that gets a span.
+   * The span of one leased attempt, a child of the span whose `traceparent` the run stored, with the attempt's start
+   * time. It is made when the attempt ends ({@link later}: one `startSpan` with every attribute, with the others of
+   * its batch), or sooner when something needs it: a nested run's span (its parent), or, when a context manager
+   * carries the active context (as an SDK's `register()` installs), node code that looks at the active span (a span
+   * of its own, an instrumented HTTP or database call): the node runs in a context whose span is made the first time
+   * it is asked for (see {@link AttemptContext}), so an attempt whose code makes no span costs no span start of its
+   * own. A run whose start was not sampled (the stored `traceparent`'s sampled flag is off) gets no step span: its
+   * attempts are never given to the SDK, which a parent-based sampler (the SDK's default) would only have answered
+   * with a span that records nothing; node code still runs in the run's (unsampled) trace context when a context
+   * manager carries it, else there is nothing to do (undefined). `attempt` is asked (now) only for an attempt that
+   * gets a span.
    */
   startAttempt(traceparent: string | undefined, attempt: () => AttemptStart): AttemptSpan | undefined {
     const live = this.propagates();
@@ -346,6 +348,8 @@ class OtelStartSpan implements StartSpan {
 interface SpanParts {
   readonly api: OtelApi;
   readonly tracer: Api.Tracer;
+  /** The key of a context's span (see {@link spanKeyOf}). */
+  readonly spanKey: symbol;
   /** The parent context of a stored `traceparent` (see `Tracing.contextOf`). */
   contextOf(traceparent: string | undefined): Api.Context;
   /** Makes a span of something that is over on the next turn of the event loop (see `Tracing.later`). */
@@ -377,33 +381,87 @@ class UnsampledAttempt implements AttemptSpan {
 }
 
 /**
- * See {@link Tracing.startAttempt}: `span` is started at once when `live`, else when needed (a nested run), or made
- * after the attempt's end ({@link Tracing.later}); its parent context is resolved only then.
+ * The key under which OpenTelemetry keeps a context's span: the API's own, as `trace.getSpan` asks a context for it
+ * (its spelling is the API's to choose).
+ */
+function spanKeyOf(api: OtelApi): symbol {
+  let key: symbol | undefined;
+  const spy: Api.Context = {
+    getValue: (k) => void (key = k),
+    setValue: () => spy,
+    deleteValue: () => spy,
+  };
+  api.trace.getSpan(spy);
+  if (key === undefined) throw new Error('floxide: @opentelemetry/api asked no key of a context for its span');
+  return key;
+}
+
+/**
+ * The active context while an attempt's node code runs (with a context manager): `base` (the context active when the
+ * node was called) with the attempt's span, made the first time it is asked for (see {@link Tracing.startAttempt}).
+ * A span set or deleted on it replaces the attempt's, as on any context.
+ */
+class AttemptContext implements Api.Context {
+  constructor(
+    private readonly base: Api.Context,
+    private readonly spanKey: symbol,
+    private readonly attempt: OtelAttemptSpan,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return key === this.spanKey ? this.attempt.started() : this.base.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Api.Context {
+    const base = this.base.setValue(key, value);
+    return key === this.spanKey ? base : new AttemptContext(base, this.spanKey, this.attempt);
+  }
+
+  deleteValue(key: symbol): Api.Context {
+    const base = this.base.deleteValue(key);
+    return key === this.spanKey ? base : new AttemptContext(base, this.spanKey, this.attempt);
+  }
+}
+
+/**
+ * See {@link Tracing.startAttempt}: `span` is made when first needed, or after the attempt's end
+ * ({@link Tracing.later}); its parent context is resolved only then.
  */
 class OtelAttemptSpan implements AttemptSpan {
   private span: Api.Span | undefined;
+  /**
+   * The parent context of a run stored without a trace, with a context manager: the one active as the attempt
+   * starts (once node code runs, the active context is the attempt's own).
+   */
+  private readonly parent: Api.Context | undefined;
 
   constructor(
     private readonly tracing: SpanParts,
     private readonly a: AttemptStart,
     private readonly traceparent: string | undefined,
-    live: boolean,
+    /** Whether a context manager carries the active context (node code can then find the span). */
+    private readonly live: boolean,
   ) {
-    if (live) this.span = this.start();
+    this.parent = live && traceparent === undefined ? tracing.api.context.active() : undefined;
+  }
+
+  /** The attempt's span, started now (with the attempt's start time) if it was not yet. */
+  started(): Api.Span {
+    return (this.span ??= this.start());
   }
 
   private start(outcome?: StepSpanOutcome, extra?: Readonly<Record<string, string>>): Api.Span {
-    return startStepSpan(this.tracing.tracer, this.a.workflow, this.a, this.a.startedAt, this.tracing.contextOf(this.traceparent), this.a.workerId, outcome, extra);
+    return startStepSpan(this.tracing.tracer, this.a.workflow, this.a, this.a.startedAt, this.parent ?? this.tracing.contextOf(this.traceparent), this.a.workerId, outcome, extra);
   }
 
   within<T>(fn: () => T): T {
-    const span = this.span;
-    return span === undefined ? fn() : within(this.tracing.api, span, fn);
+    if (!this.live) return fn();
+    const api = this.tracing.api;
+    return api.context.with(new AttemptContext(api.context.active(), this.tracing.spanKey, this), fn);
   }
 
   nested(runId: string, workflow: string): RunSpan {
-    const span = (this.span ??= this.start());
-    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.api.trace.setSpan(this.tracing.api.ROOT_CONTEXT, span));
+    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.api.trace.setSpan(this.tracing.api.ROOT_CONTEXT, this.started()));
   }
 
   end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, end: number): void {
@@ -411,13 +469,25 @@ class OtelAttemptSpan implements AttemptSpan {
     const at = end < this.a.startedAt ? this.a.startedAt : end;
     const span = this.span;
     if (span === undefined) {
-      this.tracing.later(() => endSpan(this.tracing.api, this.start(outcome, extra), error, at));
+      // made with its batch; node code that kept the context and asks for the span later (work it left running)
+      // gets this one, made on the spot if it asks before the batch
+      this.tracing.later(() => {
+        const made = this.span;
+        if (made === undefined) this.span = this.start(outcome, extra);
+        else setEnd(made, outcome, extra);
+        endSpan(this.tracing.api, this.span!, error, at);
+      });
       return;
     }
-    span.setAttribute(ATTR.outcome, outcome);
-    if (extra !== undefined) span.setAttributes(extra);
+    setEnd(span, outcome, extra);
     endSpan(this.tracing.api, span, error, at);
   }
+}
+
+/** The attributes of an attempt's end on its span. */
+function setEnd(span: Api.Span, outcome: StepSpanOutcome, extra: Readonly<Record<string, string>> | undefined): void {
+  span.setAttribute(ATTR.outcome, outcome);
+  if (extra !== undefined) span.setAttributes(extra);
 }
 
 class OtelRunSpan implements RunSpan {

@@ -7,8 +7,8 @@
  * under the outer attempt, in local and distributed modes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, type Context, type SpanOptions } from '@opentelemetry/api';
-import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { context, createContextKey, trace, type Context, type SpanOptions } from '@opentelemetry/api';
+import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,8 @@ import { SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { until } from '../distributed/helpers.js';
 import { NestedNapFlow } from '../fixtures/signals/flows.js';
 import { NestedNapFlowDef } from '../fixtures/signals/flows.floxide.js';
-import { memoryTracing, type SpanRecord } from './spans.js';
+import { memoryTracing, spanRecord, type SpanRecord } from './spans.js';
+import { Tracing } from '../../runtime/engine/tracing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-tracing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -523,6 +524,70 @@ describe('node code and nested workflows in the trace', () => {
       expect(nested.map((n) => n.spanId)).toContain(x.parentSpanId);
     }
     expect(new Set(spans.map((x) => x.traceId)).size).toBe(1);
+  });
+
+  it("an attempt's span is started once, when node code first asks for it (during the attempt, after its end, after its batch), else with its batch", () => {
+    const exporter = new InMemorySpanExporter();
+    const started: string[] = [];
+    const counting: SpanProcessor = {
+      onStart: (span: Span) => void started.push(String(span.attributes['floxide.item.id'] ?? span.name)),
+      onEnd: () => undefined,
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    };
+    const provider = new BasicTracerProvider({ spanProcessors: [counting, new SimpleSpanProcessor(exporter)] });
+    const tracing = Tracing.of({ tracerProvider: provider })!;
+    const user = provider.getTracer('user');
+    const spans = () => exporter.getFinishedSpans().map(spanRecord);
+    const t0 = Date.now() - 1_000;
+    const stepsOf = (itemId: string) => steps(spans()).filter((x) => x.attributes['floxide.item.id'] === itemId);
+    /** Runs an attempt of item `itemId` whose node code keeps its active context (as work it leaves running would). */
+    const attempt = (itemId: string, ask: boolean) => {
+      const a = tracing.startAttempt(undefined, () => ({ workflow: 'W', runId: 'r', node: 'n', itemId, attempt: 1, workerId: 'w', startedAt: t0 }))!;
+      const kept = a.within(() => {
+        if (ask) user.startSpan('user.during').end();
+        return context.active();
+      });
+      a.end('continue', undefined, undefined, t0 + 500);
+      return kept;
+    };
+
+    attempt('quiet', false);
+    const during = attempt('during', true);
+    const between = attempt('between', false);
+    const after = attempt('after', false);
+    // the attempt that asked started its span then and ended it with the attempt; the others wait for their batch
+    expect(started).toEqual(['during', 'user.during']);
+    expect(stepsOf('during')).toHaveLength(1);
+    expect(spans().find((x) => x.name === 'user.during')!.parentSpanId).toBe(stepsOf('during')[0]!.spanId);
+    // asked after the attempt's end, before its batch: started now, ended by the batch
+    const lateChild = user.startSpan('user.between', {}, between);
+    lateChild.end();
+    expect(stepsOf('between')).toHaveLength(0);
+    tracing.flush();
+    expect(started).toEqual(['during', 'user.during', 'between', 'user.between', 'quiet', 'after']);
+    for (const itemId of ['quiet', 'during', 'between', 'after']) {
+      const [x, ...more] = stepsOf(itemId);
+      expect(more).toEqual([]);
+      expect(x).toMatchObject({ start: t0, end: t0 + 500, parentSpanId: undefined });
+      expect(x!.attributes).toEqual({ 'floxide.workflow': 'W', 'floxide.run.id': 'r', 'floxide.node': 'n', 'floxide.item.id': itemId, 'floxide.attempt': 1, 'floxide.worker.id': 'w', 'floxide.outcome': 'continue' });
+    }
+    expect(spans().find((x) => x.name === 'user.between')!.parentSpanId).toBe(stepsOf('between')[0]!.spanId);
+    // asked after its batch: the span the batch made (ended), never a second one
+    expect(trace.getSpan(after)!.spanContext().spanId).toBe(stepsOf('after')[0]!.spanId);
+    expect(trace.getSpan(during)!.spanContext().spanId).toBe(stepsOf('during')[0]!.spanId);
+    tracing.flush();
+    expect(steps(spans())).toHaveLength(4);
+    // the kept context is a context like any other: another value keeps the attempt's span, a span set or deleted replaces it
+    const key = createContextKey('user.key');
+    const withValue = after.setValue(key, 7);
+    expect(withValue.getValue(key)).toBe(7);
+    expect(trace.getSpan(withValue)!.spanContext().spanId).toBe(stepsOf('after')[0]!.spanId);
+    expect(trace.getSpan(withValue.deleteValue(key))!.spanContext().spanId).toBe(stepsOf('after')[0]!.spanId);
+    expect(trace.getSpan(trace.deleteSpan(after))).toBeUndefined();
+    const other = user.startSpan('user.other');
+    expect(trace.getSpan(trace.setSpan(after, other))).toBe(other);
+    other.end();
   });
 
   it('without tracing, node code sees no floxide span', async () => {
