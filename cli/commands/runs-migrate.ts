@@ -57,13 +57,20 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
       if (typeof rename === 'string') return usage(rename);
       const { FloxideError, InvalidArgumentError, MigrationBlockedError } = await import('../../runtime/core/errors.js');
       const { readRecord, VersionsFileError } = await import('../../compiler/versions/record.js');
-      const { migrateRun } = await import('../../compiler/versions/migrate.js');
+      const { checkRenamesOnRecord, migrateRun } = await import('../../compiler/versions/migrate.js');
       let record;
       try {
         record = readRecord(path.resolve(io.cwd, flags.versions));
       } catch (err) {
         if (!(err instanceof VersionsFileError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
         return usage(`--versions ${flags.versions}: ${(err as Error).message}`);
+      }
+      // bad usage is refused before any run is moved; what is wrong for one run only is that run's answer
+      try {
+        checkRenamesOnRecord(record, rename, flags.to);
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        return usage(err.message);
       }
       let analyzer: import('../../compiler/analyze/index.js').Analyzer | undefined;
       const { Analyzer } = await import('../../compiler/analyze/index.js');
@@ -98,10 +105,13 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
                 : `run ${id}: ${plan.from === plan.to ? `already on ${plan.to}` : `${flags.dryRun ? 'can move' : 'moved'} from ${plan.from} to ${plan.to}`}\n`,
             );
           } catch (err) {
-            if (!(err instanceof FloxideError) || err instanceof InvalidArgumentError) throw err;
+            // (a run on a version the file does not record, a rename its version does not have: that run's answer)
+            if (!(err instanceof FloxideError)) throw err;
             blocked++;
             const blocking = err instanceof MigrationBlockedError ? err.blocking : [];
-            io.stdout.write(flags.json ? `${JSON.stringify({ runId: id, moved: false, error: err.message, blocked: err instanceof MigrationBlockedError, blocking })}\n` : `${err.message}\n`);
+            // (the store's errors name the run; the record's do not)
+            const message = err instanceof InvalidArgumentError ? `run ${id}: ${err.message}` : err.message;
+            io.stdout.write(flags.json ? `${JSON.stringify({ runId: id, moved: false, error: message, blocked: err instanceof MigrationBlockedError, blocking })}\n` : `${message}\n`);
           }
         }
         if (ids.length === 0) io.stdout.write(flags.json ? '' : 'no open runs\n');

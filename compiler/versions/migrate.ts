@@ -54,6 +54,28 @@ function checkRenames(from: GraphVersion, to: GraphVersion, renames: Readonly<Re
 }
 
 /**
+ * Checks renames and a target version before any run is judged (`floxide runs migrate --all` moves runs of several
+ * versions, each judged with its own): `to`, when given, is a version on record, and every `old=new` names a node
+ * `new` of a target version (`to`, or the newest of its workflow) whose workflow has a version with a node `old`.
+ * `InvalidArgumentError` otherwise.
+ */
+export function checkRenamesOnRecord(record: VersionsRecord, renames: Readonly<Record<string, string>>, to?: string): void {
+  const workflows = Object.values(record.workflows).filter((vs) => vs.length > 0);
+  if (to !== undefined && !workflows.some((vs) => vs.some((v) => v.id === to))) {
+    throw new InvalidArgumentError(`--to ${to}: no version ${to} on record (on record: ${workflows.flatMap((vs) => vs.map((v) => v.id)).join(', ')})`);
+  }
+  const targets = workflows.flatMap((vs) => {
+    const target = to === undefined ? vs[vs.length - 1] : vs.find((v) => v.id === to);
+    return target ? [{ versions: vs, target }] : [];
+  });
+  for (const [o, n] of Object.entries(renames)) {
+    const into = targets.filter((t) => t.target.nodes.some((x) => x.name === n));
+    if (into.length === 0) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${targets.map((t) => t.target.id).join(', ')} has no node ${n}`);
+    if (!into.some((t) => t.versions.some((v) => v.nodes.some((x) => x.name === o)))) throw new InvalidArgumentError(`--rename ${o}=${n}: no version on record has a node ${o}`);
+  }
+}
+
+/**
  * What blocks moving a run holding `pending` from `from` to `to` under `renames`. Pure. `nested` judges the changed
  * graph of a nested workflow that can park (see `CompareOptions.nested`); without it such a change is not judged.
  */
@@ -92,8 +114,11 @@ export function planMigration(
       blocking.push({ item: it.id, node: it.node, reason: `${c.text} in version ${to.id}: an item parked there ${parked}` });
     }
   }
+  // (one line per parked group, not per arrival)
+  const groups = new Set<string>();
   for (const a of pending.arrivals) {
-    if (a.node === undefined) continue;
+    if (a.node === undefined || groups.has(a.group)) continue;
+    groups.add(a.group);
     if (changedJoins.has(renamed(a.node))) blocking.push({ item: a.group, node: a.node, reason: `join arrivals parked in group ${a.group} count the old fan-out into ${a.node}` });
     else if (renamed(a.node) !== a.node) blocking.push({ item: a.group, node: a.node, reason: `join arrivals parked in group ${a.group} are for ${a.node}: let the group settle before renaming it` });
   }
@@ -209,12 +234,15 @@ async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateR
   const workflow = cp.run.workflow;
   const versions = versionsOf(opts.record, workflow);
   const to = opts.to === undefined ? versions[versions.length - 1]! : findVersion(opts.record, workflow, opts.to);
+  const renames = opts.rename ?? {};
+  // already there: nothing to judge (renames are of the versions it left, or of other runs')
+  if (cp.run.fingerprint === to.id) return { workflow, from: to.id, to: to.id, renames: { ...renames }, changes: [], blocking: [] };
   const from = findVersion(opts.record, workflow, cp.run.fingerprint);
   const probe = opts.probe;
   const accepts: Accepts = (file, a, b) => (probe ? probe(file, [[a, b]])[0] === true : false);
-  const plan = planMigration(workflow, from, to, opts.rename ?? {}, cp, accepts, nestedIn(opts.record, accepts));
+  const plan = planMigration(workflow, from, to, renames, cp, accepts, nestedIn(opts.record, accepts));
   const keep = keepsLeases(plan);
-  if (!keep && from.id !== to.id) {
+  if (!keep) {
     for (const it of cp.items) {
       if (it.leasedBy !== undefined) plan.blocking.push({ item: it.id, node: it.node, reason: leasedReason(it.leasedBy, from.id) });
     }
@@ -224,7 +252,7 @@ async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateR
     err.blocking = plan.blocking;
     throw err;
   }
-  if (!opts.dryRun && from.id !== to.id) {
+  if (!opts.dryRun) {
     await store.migrate(runId, { from: from.id, to: to.id, renames: plan.renames, expect: cp.items.map((it) => it.id), leases: keep ? 'keep' : 'block' });
   }
   return plan;

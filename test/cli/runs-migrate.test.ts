@@ -45,6 +45,22 @@ describe('floxide runs migrate', () => {
     expect(unknown.err).toMatch(/has no node nope/);
   });
 
+  it('a run on a version the file no longer records is that run\'s answer (exit 1), the others are still judged', async () => {
+    // the file after v1's entry was removed (deploying.md: once no run of a version is left)
+    const v2only = join(dir, 'v2only.floxide.versions.json');
+    const all = JSON.parse(readFileSync(versions, 'utf8')) as { workflows: { OrderFlow: Array<{ id: string }> } };
+    writeFileSync(v2only, JSON.stringify({ format: 1, workflows: { OrderFlow: all.workflows.OrderFlow.filter((v) => v.id === RenamedDef.fingerprint) } }, null, 2));
+    const stale = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', v2only);
+    expect([stale.code, stale.err]).toEqual([1, '']);
+    expect(stale.out).toBe(['o-1', 'o-2'].map((id) => `run ${id}: version ${V1Def.fingerprint} of OrderFlow is not on record (on record: ${RenamedDef.fingerprint})\n`).join(''));
+    // a rename no version on record fits: bad usage, before any run is judged
+    const renamed = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', v2only, '--rename', 'b=shout');
+    expect([renamed.code, renamed.out, renamed.err]).toEqual([2, '', 'floxide runs migrate: --rename b=shout: no version on record has a node b\n']);
+    const to = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--to', 'feedfeedfeedfeed');
+    expect([to.code, to.out]).toEqual([2, '']);
+    expect(to.err).toMatch(/--to feedfeedfeedfeed: no version feedfeedfeedfeed on record/);
+  });
+
   it('lists the blocking items without the rename (exit 1, nothing moved), moves the runs with it (exit 0)', async () => {
     const refused = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions);
     expect(refused.code).toBe(1);

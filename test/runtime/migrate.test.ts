@@ -131,7 +131,9 @@ describe('migrating a SQLite checkpointed run', () => {
       edges: [...v1.edges, { from: 'b', to: 'j', kind: 'success' as const }],
       context: [{ name: 'n', strategy: 'max' as const }],
     };
-    const plan = planMigration('W', v1, v2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [{ group: 'g', node: 'j' }] }, () => false);
+    // (three arrivals parked in group g: one line for the group)
+    const arrivals = [{ group: 'g', node: 'j' }, { group: 'g', node: 'j' }, { group: 'g', node: 'j' }];
+    const plan = planMigration('W', v1, v2, {}, { items: [{ id: '1', node: 'a' }], arrivals }, () => false);
     expect(plan.blocking.map((b) => [b.item ?? b.field, b.reason])).toEqual([
       ['1', 'node a of version 2222222222222222 takes "x", not string'],
       ['g', 'join arrivals parked in group g count the old fan-out into j'],
