@@ -117,6 +117,11 @@ export interface WorkflowModel {
    * set by the versions check of `floxide build`, emitted as the definition's `accepts`.
    */
   compatible?: string[];
+  /**
+   * The other versions on record before this one (newest first): a newer build than theirs. Set by the versions
+   * check of `floxide build`, emitted as the definition's `supersedes` (which build's workers start scheduled runs).
+   */
+  superseded?: string[];
 }
 
 export interface FlowModel {

@@ -68,6 +68,7 @@ export const ArticleWorkflowDef = defineWorkflow<ArticleWorkflow, ArticleWorkflo
   name: 'ArticleWorkflow',
   fingerprint: '7c0e40b241f166c2',
   accepts: ['1ecff6d76fca5cc5'],
+  supersedes: ['1ecff6d76fca5cc5'],
   source: 'examples/article.ts',
   workflowClass: ArticleWorkflow,
   contextClass: ArticleCtx,

@@ -62,6 +62,7 @@ export const CounterWorkflowDef = defineWorkflow<CounterWorkflow, CounterWorkflo
   name: 'CounterWorkflow',
   fingerprint: '4c46eb93046ddb4c',
   accepts: ['ddc7bc155eb47df0'],
+  supersedes: ['ddc7bc155eb47df0'],
   source: 'examples/checkpoint.ts',
   workflowClass: CounterWorkflow,
   contextClass: CounterCtx,

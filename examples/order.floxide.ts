@@ -96,6 +96,7 @@ export const OrderWorkflowDef = defineWorkflow<OrderWorkflow, OrderWorkflowWorkI
   name: 'OrderWorkflow',
   fingerprint: '4b1926432e0cee6b',
   accepts: ['ef49fab600d8f6a2'],
+  supersedes: ['ef49fab600d8f6a2'],
   source: 'examples/order.ts',
   workflowClass: OrderWorkflow,
   contextClass: OrderCtx,

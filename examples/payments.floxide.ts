@@ -60,6 +60,7 @@ export const PaymentsWorkflowDef = defineWorkflow<PaymentsWorkflow, PaymentsWork
   name: 'PaymentsWorkflow',
   fingerprint: '640771b7795b82b0',
   accepts: ['8a02e71621ae592f'],
+  supersedes: ['8a02e71621ae592f'],
   source: 'examples/payments.ts',
   workflowClass: PaymentsWorkflow,
   contextClass: PaymentsCtx,

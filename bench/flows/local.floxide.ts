@@ -123,6 +123,7 @@ export const LoopBenchDef = defineWorkflow<LoopBench, LoopBenchWorkItem, LoopBen
   name: 'LoopBench',
   fingerprint: 'f96fdb8c250632a4',
   accepts: ['ce774799465b5a80'],
+  supersedes: ['ce774799465b5a80'],
   source: 'bench/flows/local.ts',
   workflowClass: LoopBench,
   contextClass: BenchCtx,

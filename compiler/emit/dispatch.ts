@@ -120,6 +120,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
     w.writeLine(`name: ${tsString(wf.name)},`);
     w.writeLine(`fingerprint: ${tsString(wf.fingerprint)},`);
     if (wf.compatible?.length) w.writeLine(`accepts: [${wf.compatible.map(tsString).join(', ')}],`);
+    if (wf.superseded?.length) w.writeLine(`supersedes: [${wf.superseded.map(tsString).join(', ')}],`);
     w.writeLine(`source: ${tsString(wf.class.file)},`);
     w.writeLine(`workflowClass: ${wfClass},`);
     w.writeLine(`contextClass: ${wf.context?.kind === 'class' ? imports.userClass(wf.context, false) : 'undefined'},`);

@@ -78,6 +78,7 @@ export const EventLogWorkflowDef = defineWorkflow<EventLogWorkflow, EventLogWork
   name: 'EventLogWorkflow',
   fingerprint: 'd2e06ac171d9b821',
   accepts: ['e601fdc5af620317'],
+  supersedes: ['e601fdc5af620317'],
   source: 'examples/distributed/event_log.ts',
   workflowClass: EventLogWorkflow,
   contextClass: EventCtx,

@@ -68,6 +68,7 @@ export const OrchestratedMergeWorkflowDef = defineWorkflow<OrchestratedMergeWork
   name: 'OrchestratedMergeWorkflow',
   fingerprint: 'd63878054c43f2f3',
   accepts: ['4e2208f639db45f0'],
+  supersedes: ['4e2208f639db45f0'],
   source: 'examples/distributed/orchestrated_merge.ts',
   workflowClass: OrchestratedMergeWorkflow,
   contextClass: MergeCtx,

@@ -5,6 +5,10 @@
  * cursor with a compare-and-set. Any number of schedulers may race: `createRun` is create-if-absent per run id, so a
  * tick starts exactly one run, and a scheduler that crashes between creating runs and moving the cursor leaves the
  * ticks due for the next pass, which finds their runs already there.
+ *
+ * During a rolling deploy the workers of two builds schedule side by side: a scheduler whose graph version a live
+ * worker's build supersedes (`WorkflowDef.supersedes`, in the worker's heartbeat) leaves every due tick to that
+ * worker, and starts them again once no such worker is alive (a rollback).
  */
 import type { CompiledWorkflow } from '../engine/compile.js';
 import { FingerprintMismatchError, InvalidArgumentError, RunInputMismatchError } from '../core/errors.js';
@@ -47,6 +51,11 @@ export interface SchedulerPass {
   readonly nextTickAt: number | undefined;
   /** The backend's clock at the pass. */
   readonly now: number;
+  /**
+   * Set when ticks were due and left to the workers of a newer build: the graph version of a live worker that
+   * supersedes this scheduler's (nothing started, no cursor moved).
+   */
+  readonly deferredTo?: string;
 }
 
 /** Starts the runs of one workflow's schedules; see the module comment. */
@@ -107,8 +116,15 @@ export class Scheduler {
     const started: ScheduledStart[] = [];
     let skipped = 0;
     let nextTickAt: number | undefined;
+    // asked once per pass, only when a tick is due
+    let newer: Promise<string | undefined> | undefined;
     for (const s of schedules) {
       const plan = planTicks(s, now);
+      if (plan && (await (newer ??= this.newerBuild())) !== undefined) {
+        const next = nextTickAfter(s, s.cursor);
+        if (next !== undefined && (nextTickAt === undefined || next < nextTickAt)) nextTickAt = next;
+        continue;
+      }
       if (plan) {
         for (const tick of plan.fire) started.push(await this.start1(s, tick));
         const last = plan.fire.at(-1);
@@ -118,7 +134,23 @@ export class Scheduler {
       const next = nextTickAfter(s, plan?.cursor ?? s.cursor);
       if (next !== undefined && (nextTickAt === undefined || next < nextTickAt)) nextTickAt = next;
     }
-    return { started, skipped, nextTickAt, now };
+    const deferredTo = newer && (await newer);
+    return { started, skipped, nextTickAt, now, ...(deferredTo !== undefined ? { deferredTo } : {}) };
+  }
+
+  /**
+   * The graph version of a live worker of this workflow whose build supersedes this one's (its heartbeat's
+   * `supersedes` lists this scheduler's version), or undefined. A worker that is stopping does not count.
+   */
+  private async newerBuild(): Promise<string | undefined> {
+    const me = this.wf.def.fingerprint;
+    for (const w of await this.backend.listWorkers()) {
+      const info = w.health.info;
+      if (w.liveness !== 'alive' || w.health.status === 'stopping' || info?.workflow !== this.wf.def.name || info.supersedes === undefined) continue;
+      const version = info.versions?.split(',')[0];
+      if (version !== undefined && version !== me && info.supersedes.split(',').includes(me)) return version;
+    }
+    return undefined;
   }
 
   /** Creates the run of one tick, or finds it there (created by another scheduler, maybe of another version). */

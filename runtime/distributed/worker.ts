@@ -215,6 +215,7 @@ export class Worker {
       workflow: def.name,
       versions: [...envs.keys()].join(','),
       ...(this.accepted.length > 0 ? { accepts: this.accepted.join(',') } : {}),
+      ...(def.supersedes?.length ? { supersedes: def.supersedes.join(',') } : {}),
       ...(options.info ?? {}),
     };
     if (options.schedules !== false && supportsSchedules(backend)) {

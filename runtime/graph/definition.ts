@@ -68,6 +68,12 @@ export interface WorkflowDef<W, WI extends WorkItemBase, I, O, C, S = Record<nev
    * since them): `resume` moves such a run to this version instead of refusing it.
    */
   readonly accepts?: readonly string[];
+  /**
+   * The graph versions on record before this one (newest first; generated from the versions file): while a worker of
+   * this build is alive, the schedulers of workers of those versions leave scheduled runs to it, so that a rolling
+   * deploy's old workers stop starting runs on the old version (docs/deploying.md).
+   */
+  readonly supersedes?: readonly string[];
   /** The source file the module was generated from, relative to the project root (what errors name). */
   readonly source?: string;
   /** The decorated workflow class (its registry metadata is what the fingerprint is checked against). */

@@ -299,6 +299,7 @@ describe('floxide build keeps the versions on record', () => {
 
     const again = await buildProject({ cwd: dir });
     expect(again.versions.unchanged).toEqual([record]);
+    expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).not.toContain('supersedes');
     expect(again.newVersions).toEqual([]);
 
     // v2: b renamed to shout, c added.
@@ -315,6 +316,10 @@ describe('floxide build keeps the versions on record', () => {
     expect(out).toContain(
       `Flow: new version ${ids[1]} (from ${ids[0]}: node b removed (renamed to shout?), node c added, node shout added, edge a -> shout added, edge shout -> c added, edge a -> b removed; 1 change(s) break runs in flight on ${ids[0]})`,
     );
+
+    // the definition names the versions recorded before it (its workers' schedulers take the ticks over from theirs)
+    const generated = () => readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8');
+    expect(generated()).toContain(`  supersedes: [${JSON.stringify(ids[0]).replace(/"/g, "'")}],\n`);
 
     const strictBuild = await buildProject({ cwd: dir, strictVersions: true });
     expect(strictBuild.exitCode).toBe(1);

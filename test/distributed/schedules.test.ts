@@ -11,9 +11,13 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidArgumentError, InvalidScheduleError, ScheduleNotFoundError, reviveError, serializeError } from '../../runtime/core/errors.js';
 import { planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
-import type { ScheduleRecord } from '../../runtime/distributed/contracts.js';
+import { DEFAULT_LIVENESS_THRESHOLD_MS, type ScheduleRecord } from '../../runtime/distributed/contracts.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
 import { ChainWorkflowDef, CountCtx, chain, until } from './helpers.js';
+import { DeployFlow as DeployFlowV1, type DeployLog } from '../fixtures/distributed/deploy-v1.js';
+import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxide.js';
+import { DeployFlow as DeployFlowV2 } from '../fixtures/distributed/deploy-v2.js';
+import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxide.js';
 
 describeScheduleConformance('memory', async () => new MemoryBackend());
 
@@ -147,6 +151,65 @@ describe('scheduler (memory backend, manual clock)', () => {
     expect((await backend.getRun(scheduleRunId('s', T0 + S)))!.input).toBe(99);
     expect(wf.def.name).toBe('ChainWorkflow');
   });
+});
+
+describe('schedules during a rolling deploy', () => {
+  const health = (info: Record<string, string>, status: 'idle' | 'stopping' = 'idle') => ({ status, current: [], processed: 0, errors: 0, info });
+
+  it('a scheduler leaves due ticks to a live worker of a build that supersedes its version, and takes them back once it is gone', async () => {
+    const { clock, backend, scheduler, wf, ticksOf } = setup();
+    const mine = wf.def.fingerprint;
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 1, catchUp: 'all' });
+    // workers that do not supersede this version: another workflow, a build that does not list it, one stopping
+    await backend.heartbeat('other-workflow', health({ workflow: 'FanWorkflow', versions: 'aaaaaaaaaaaaaaaa', supersedes: mine }));
+    await backend.heartbeat('unrelated', health({ workflow: 'ChainWorkflow', versions: 'bbbbbbbbbbbbbbbb', supersedes: 'cccccccccccccccc' }));
+    await backend.heartbeat('stopping', health({ workflow: 'ChainWorkflow', versions: 'dddddddddddddddd', supersedes: mine }, 'stopping'));
+    clock.set(T0 + S + 10);
+    const first = await scheduler.runOnce();
+    expect([first.started.map((x) => x.tick - T0), first.deferredTo]).toEqual([[S], undefined]);
+    // a newer build's worker is alive: nothing started, the cursor stays (the ticks stay due for that worker)
+    await backend.heartbeat('newer', health({ workflow: 'ChainWorkflow', versions: 'eeeeeeeeeeeeeeee,ffffffffffffffff', supersedes: `ffffffffffffffff,${mine}` }));
+    clock.set(T0 + 2 * S + 10);
+    const deferred = await scheduler.runOnce();
+    expect(deferred).toMatchObject({ started: [], skipped: 0, deferredTo: 'eeeeeeeeeeeeeeee', nextTickAt: T0 + 2 * S });
+    expect((await backend.getSchedule('s'))!.cursor).toBe(T0 + S + 10);
+    // its heartbeat goes stale (a killed worker, a rollback): the ticks are this scheduler's again, the missed ones by the catch-up policy
+    clock.set(T0 + 2 * S + 10 + DEFAULT_LIVENESS_THRESHOLD_MS);
+    const back = await scheduler.runOnce();
+    expect(back.deferredTo).toBeUndefined();
+    expect(await ticksOf()).toEqual(Array.from({ length: 12 }, (_, i) => (i + 1) * S));
+  });
+
+  it("old and new workers side by side: every tick's run starts on the new build's version while a new worker is alive, on the old one's after it stopped", async () => {
+    const backend = new MemoryBackend();
+    const log: DeployLog = [];
+    // the definition `floxide build` generates for version 2 once version 1 is on record beside it
+    const v2 = { ...V2Def, supersedes: [V1Def.fingerprint] };
+    await new Orchestrator(backend, V1Def).schedule({ id: 'tick', cron: '* * * * * *', input: '1', catchUp: 'all' });
+    const old = new WorkerPool(backend, V1Def, new DeployFlowV1(log), { size: 1, idleMaxMs: 50, schedulePollMs: 100 });
+    const fresh = new WorkerPool(backend, v2, new DeployFlowV2(log), { size: 1, idleMaxMs: 50, schedulePollMs: 100 });
+    const byVersion = async () => {
+      const runs = await backend.listRuns();
+      return { v1: runs.filter((r) => r.fingerprint === V1Def.fingerprint).length, v2: runs.filter((r) => r.fingerprint === V2Def.fingerprint).length };
+    };
+    try {
+      await fresh.start();
+      await old.start();
+      expect((await backend.listWorkers()).map((w) => w.health.info?.supersedes)).toContain(V1Def.fingerprint);
+      await until(async () => (await byVersion()).v2 >= 3, 20_000, 'three scheduled runs on version 2');
+      expect((await byVersion()).v1).toBe(0);
+      await fresh.stop();
+      await until(async () => (await byVersion()).v1 >= 1, 20_000, 'a scheduled run on version 1 once version 2 is gone');
+      await backend.pauseSchedule('tick');
+      await old.stop();
+      const ticks = (await backend.listRuns()).map((r) => scheduledRunOf(r.runId)!.tick).sort((a, b) => a - b);
+      expect(new Set(ticks).size).toBe(ticks.length);
+    } finally {
+      await fresh.stop();
+      await old.stop();
+      await backend.close();
+    }
+  }, 60_000);
 });
 
 describe('planTicks', () => {

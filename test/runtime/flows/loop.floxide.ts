@@ -184,6 +184,7 @@ export const LoopWorkflowDef = defineWorkflow<LoopWorkflow, LoopWorkflowWorkItem
   name: 'LoopWorkflow',
   fingerprint: '40babd0c5e7b17c1',
   accepts: ['9e17848d59f731b5'],
+  supersedes: ['9e17848d59f731b5'],
   source: 'test/runtime/flows/loop.ts',
   workflowClass: LoopWorkflow,
   contextClass: LoopCtx,
