@@ -1,7 +1,9 @@
 /**
  * One run's details as `floxide runs show` and the dashboard's run page both show them: the run record, its
  * metrics, errors, dead letters, context, step history (when the store keeps one) and the workers holding its items.
- * The holders rule lives here once: a finished run has no items out, whatever a worker's last heartbeat still names.
+ * The holders rule lives here once: a worker holds an item while the store says the item is in progress under its
+ * lease (a killed worker's lease, until it expires and another worker takes the item); a finished run has none. A
+ * worker's last heartbeat does not say it: a killed worker's stays, naming items others have finished since.
  */
 import { CorruptStateError, RunNotFoundError, serializeError, type SerializedError } from '../runtime/core/errors.js';
 import {
@@ -13,6 +15,7 @@ import {
   type PendingWork,
   type RunMetrics,
   type RunRecord,
+  type WorkItemState,
   type WorkerRecord,
 } from '../runtime/distributed/contracts.js';
 import type { StepRecord } from '../runtime/engine/events.js';
@@ -37,6 +40,8 @@ export interface RunDetails {
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
+  /** Every item's state, in enqueue order. */
+  readonly states: readonly WorkItemState[];
   /**
    * The parts of the run whose stored records cannot be read (a corrupt error record, dead letter or step history
    * entry), each shown empty in its place with this error: the rest of the run is still read.
@@ -85,7 +90,7 @@ export async function orCorrupt<T>(read: Promise<T>): Promise<T | CorruptStateEr
 export async function readRunDetails(backend: RunsStore, runId: string): Promise<RunDetails> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-  const [metrics, errors, deadLetters, context, workers, history] = await Promise.all([
+  const [metrics, errors, deadLetters, context, workers, history, states] = await Promise.all([
     backend.metrics(runId),
     orCorrupt(backend.errors(runId)),
     orCorrupt(backend.deadLetters(runId)),
@@ -98,6 +103,7 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
     ),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
     supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId)) : Promise.resolve(undefined),
+    backend.itemStates(runId),
   ]);
   const unreadable: UnreadablePart[] = [];
   const readable = <T>(part: UnreadablePart['part'], value: T | CorruptStateError, none: T): T => {
@@ -105,9 +111,17 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
     unreadable.push({ part, error: value });
     return none;
   };
-  const holders = workers
-    .map((worker) => ({ worker, items: worker.health.current.filter((c) => c.runId === runId).map((c) => c.itemId) }))
-    .filter((h) => h.items.length > 0);
+  // the items in progress, by the worker whose lease they are under
+  const held = new Map<string, Set<string>>();
+  for (const s of states) {
+    if (s.status !== 'in_progress' || s.workerId === undefined) continue;
+    const items = held.get(s.workerId) ?? new Set<string>();
+    held.set(s.workerId, items.add(s.itemId));
+  }
+  const holders = workers.flatMap((worker) => {
+    const items = held.get(worker.workerId);
+    return items === undefined ? [] : [{ worker, items: [...items] }];
+  });
   return {
     run,
     metrics,
@@ -117,6 +131,7 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
     ...(context.error ? { contextError: context.error } : {}),
     history: readable('step history', history, []),
     holders,
+    states,
     unreadable,
   };
 }

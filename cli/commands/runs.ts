@@ -233,7 +233,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
         const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
-        const holding = holders.map((h) => h.worker);
+        // (each worker's record, with the run's items the store says it holds)
+        const holding = holders.map((h) => ({ ...h.worker, items: h.items }));
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
         const waits = waitsOf(pending);
         if (flags.json) {

@@ -187,7 +187,7 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
-  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, states] = await Promise.all([readRunDetails(backend, runId), backend.itemStates(runId)]);
+  const { run, metrics, errors, deadLetters, context, contextError, history, holders, states, unreadable } = await readRunDetails(backend, runId);
   // Only a run with unclaimed (pending, parked) items reads them: their signal names, and which are corrupt.
   const pending = states.some((s) => s.status === 'pending' || s.status === 'parked') ? await backend.pendingWork(runId) : [];
   const corrupt = new Map(pending.filter((p) => p.corrupt).map((p) => [p.item.id, errorLine(p.corrupt)]));

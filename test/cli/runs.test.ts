@@ -130,6 +130,37 @@ describe('floxide runs signal', () => {
   });
 });
 
+describe('floxide runs show: the workers holding a run\'s items', () => {
+  it('are the workers the store says hold them, not the last heartbeat of a killed worker naming items others finished', async () => {
+    const own = uniquePrefix('cli-holders');
+    const url = `${REDIS_URL}?prefix=${encodeURIComponent(own)}`;
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
+    try {
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 1, b, 'held');
+      // w-killed leased s1 and died; its heartbeat stays, naming s1, which w-done ran once the lease expired
+      const [first] = await b.claim('w-killed', 1, 1, { workflow: 'ChainWorkflow' });
+      await b.heartbeat('w-killed', { status: 'busy', current: [{ runId: 'held', itemId: first!.item.id }], processed: 0, errors: 0 });
+      await new Promise((r) => setTimeout(r, 5));
+      await wf.stepDistributed(b, 'w-done');
+      expect((await b.itemState('held', first!.item.id))?.status).toBe('completed');
+      // w-live holds s2 now
+      const [second] = await b.claim('w-live', 1, 60_000, { workflow: 'ChainWorkflow' });
+      await b.heartbeat('w-live', { status: 'busy', current: [{ runId: 'held', itemId: second!.item.id }], processed: 0, errors: 0 });
+      const json = JSON.parse((await cli('runs', 'show', 'held', '--store', url, '--json')).out) as { workers: Array<{ workerId: string; items: string[] }> };
+      expect(json.workers.map((w) => [w.workerId, w.items])).toEqual([['w-live', [second!.item.id]]]);
+      const text = (await cli('runs', 'show', 'held', '--store', url)).out;
+      expect(text).toMatch(/w-live/);
+      expect(text).not.toMatch(/w-killed/);
+    } finally {
+      const client = (b as unknown as { client: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+      const keys = await client.keys(`${own}*`);
+      if (keys.length > 0) await client.del(keys);
+      await b.close();
+    }
+  });
+});
+
 /** `runs watch <run>` while the run goes on, then `runs show` of it, on `backend` at `store`. */
 async function watchAndShow(backend: DistributedBackend, store: string): Promise<void> {
     const wf = chain();
