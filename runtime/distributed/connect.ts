@@ -32,6 +32,27 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * The query parameters a postgres store URL may carry besides floxide's own (`schema`, `events`): what pg and its
+ * connection-string parser read. Any other is refused, as a misspelling (pg would ignore it silently, and a
+ * misspelt `schema` would act on another namespace's runs).
+ */
+const PG_URL_PARAMETERS: ReadonlySet<string> = new Set([
+  'host', 'port', 'user', 'password', 'database', 'db', 'encoding', 'client_encoding', 'options', 'application_name',
+  'fallback_application_name', 'ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslnegotiation', 'uselibpqcompat',
+  'replication', 'binary', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'query_timeout',
+  'connect_timeout', 'keepalives', 'keepalives_idle',
+]);
+
+/** Refuses a query parameter of `url` that neither floxide (`own`) nor the driver (`driver`) reads. */
+function checkParameters(parsed: URL, url: string, own: readonly string[], driver: ReadonlySet<string>): void {
+  for (const name of new Set(parsed.searchParams.keys())) {
+    if (own.includes(name) || driver.has(name)) continue;
+    const reads = driver.size > 0 ? `${own.join(' and ')}, and the driver's connection parameters` : own.join(' and ');
+    throw new InvalidArgumentError(`unknown parameter ${JSON.stringify(name)} in the store URL ${JSON.stringify(redactUrl(url))}: it reads ${reads}`);
+  }
+}
+
+/**
  * Connects to the store at `url`. Throws {@link InvalidArgumentError} for a malformed URL or an unknown scheme,
  * and {@link StoreError} (naming the URL, password hidden) when the store cannot be reached.
  */
@@ -45,6 +66,9 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
   const scheme = parsed.protocol.replace(/:$/, '');
   try {
     if (scheme === 'redis' || scheme === 'rediss') {
+      // (node-redis reads no query parameter, and only a database number as the path)
+      checkParameters(parsed, url, ['prefix', 'events'], new Set());
+      if (!/^\/?([0-9]{1,5})?$/.test(parsed.pathname)) throw new InvalidArgumentError(`the path of a redis store URL is a database number (e.g. redis://127.0.0.1:6379/2), got ${JSON.stringify(parsed.pathname)} in ${JSON.stringify(redactUrl(url))}`);
       const keyPrefix = parsed.searchParams.get('prefix') ?? options.keyPrefix;
       const events = parsed.searchParams.get('events');
       parsed.searchParams.delete('prefix');
@@ -68,6 +92,7 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
       return backend;
     }
     if (scheme === 'postgres' || scheme === 'postgresql') {
+      checkParameters(parsed, url, ['schema', 'events'], PG_URL_PARAMETERS);
       const schema = parsed.searchParams.get('schema') ?? options.schema;
       const events = parsed.searchParams.get('events');
       parsed.searchParams.delete('schema');

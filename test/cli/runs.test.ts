@@ -108,6 +108,21 @@ describe('floxide runs', () => {
     const down = await cli('runs', 'list', '--store', 'redis://127.0.0.1:1');
     expect(down.code).toBe(1);
     expect(down.err.length).toBeGreaterThan(0);
+    // a malformed path or a parameter nothing reads is bad usage (exit 2), never a default namespace used instead
+    for (const [url, said] of [
+      [`${REDIS_URL.replace(/\/\d*$/, '')}/abc`, /path of a redis store URL is a database number/],
+      [`${REDIS_URL.replace(/\/\d*$/, '')}/7/8`, /path of a redis store URL is a database number/],
+      [`${REDIS_URL}?prefx=mine:`, /unknown parameter "prefx" in the store URL .*: it reads prefix and events$/m],
+      ['postgres://postgres@127.0.0.1:5432/test?schem=other', /unknown parameter "schem" .*: it reads schema and events, and the driver's connection parameters/],
+      ['postgres://postgres@127.0.0.1:5432/test?prefix=mine', /unknown parameter "prefix"/],
+    ] as const) {
+      const r = await cli('runs', 'list', '--store', url);
+      expect([r.code, r.out], url).toEqual([2, '']);
+      expect(r.err, url).toMatch(said);
+    }
+    // the driver's own parameters still pass
+    const pg = await cli('runs', 'list', '--store', 'postgres://postgres@127.0.0.1:5432/test?application_name=floxide-test&sslmode=disable');
+    expect(pg.code, pg.err).toBe(0);
   });
 });
 
