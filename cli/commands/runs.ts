@@ -151,9 +151,27 @@ export function eventLine(e: WorkflowEvent): string {
     case 'run.failed':
     case 'run.cancelled':
       return `${head}  ${e.error.name}: ${short(e.error.message, 90)}`;
+    case 'run.paused':
+    case 'run.resumed':
+      return head.trimEnd();
+    case 'wait.started':
+      return `${head}  ${e.node} item ${e.itemId} waits for signal ${e.signal}${e.timeoutAt !== undefined ? ` until ${time(e.timeoutAt)}` : ' (no timeout)'}`;
+    case 'wait.timedOut':
+      return `${head}  ${e.node} item ${e.itemId}: no signal ${e.signal} before its timeout`;
+    case 'signal.received':
+      return `${head}  ${e.name}${e.itemId !== undefined ? ` to item ${e.itemId}` : ' kept in the mailbox'}${e.key !== undefined ? ` (key ${e.key})` : ''}`;
+    case 'timer.started':
+      return `${head}  ${e.node} item ${e.itemId} sleeps until ${time(e.until)}`;
+    case 'timer.fired':
+      return `${head}  ${e.node} item ${e.itemId} wakes`;
     default:
-      return head;
+      // every event type has its line: a new one fails to compile here
+      return unknownEvent(e);
   }
+}
+
+function unknownEvent(e: never): string {
+  return `${time((e as WorkflowEvent).at)}  ${(e as WorkflowEvent).runId}  ${(e as WorkflowEvent).type}`;
 }
 
 export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)').makeOptionMandatory();
@@ -345,9 +363,19 @@ const runsCommand: CommandFactory = (io: CliIo) => {
       }
       await withStore(io, flags, async (b) => {
         const { sendSignal } = await import('../store/signal.js');
+        // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
+        // (until a wait on it begins; a misspelt name stays there for good: say so)
+        const waited = waitsOf(await b.pendingWork(runId)).some((w) => w.kind === 'signal' && w.signal === name);
         const delivery = await sendSignal(b, runId, name, payload, flags.key);
-        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery })}\n`);
-        io.stdout.write(delivery === 'delivered' ? `run ${runId}: signal ${name} delivered\n` : `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`);
+        const kept = delivery === 'delivered' && !waited;
+        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, ...(delivery === 'delivered' ? { kept } : {}) })}\n`);
+        io.stdout.write(
+          delivery === 'duplicate'
+            ? `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`
+            : kept
+              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now; the next WaitFor on ${name} in it takes it\n`
+              : `run ${runId}: signal ${name} delivered to the wait for it\n`,
+        );
         });
       });
 

@@ -120,7 +120,7 @@ describe('floxide runs --store sqlite:<file>', () => {
       ['vote', 'parked'],
     ]);
     const watching = cli('runs', 'watch', 'vote-1', '--store', store);
-    expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toMatch(/signal vote delivered/);
+    expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toBe('run vote-1: signal vote delivered to the wait for it\n');
     expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toMatch(/already delivered/);
     await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"a"}', '--store', store);
     expect(await voting).toBe('a,b');

@@ -55,10 +55,39 @@ describe('floxide runs: waits', () => {
     expect(show.code).toBe(0);
     expect(show.out).toContain('waiting   approval: waiting for approval (times out 2026-01-02 00:00:00Z)\n');
     expect(show.out).toMatch(/\nwaits \(1\)\nITEM +NODE +WAITING\n\S+ +approval +waiting for approval \(times out 2026-01-02 00:00:00Z\)\n/);
-    expect((await cli('runs', 'signal', 'approve-1', 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', 'memory:')).code).toBe(0);
+    const sent = await cli('runs', 'signal', 'approve-1', 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', 'memory:', '--json');
+    expect([sent.code, JSON.parse(sent.out)]).toEqual([0, { runId: 'approve-1', name: 'approval', delivery: 'delivered', kept: false }]);
     await until(async () => (await backend.getRun('approve-1'))?.status === 'completed', 20_000, 'the run to complete');
     const after = await cli('runs', 'show', 'approve-1', '--store', 'memory:', '--json');
     expect(JSON.parse(after.out)).toMatchObject({ run: { status: 'completed', output: 'approved by ana' }, waits: [] });
     expect((await cli('runs', 'list', '--store', 'memory:')).out).not.toContain('waiting for approval');
+  });
+});
+
+describe('runs watch: the line of each wait, signal and timer event says what happened', () => {
+  it('names the node, item, signal and times', async () => {
+    const { eventLine, time } = await import('../../cli/commands/runs.js');
+    const base = { at: T, runId: 'r1' };
+    const lines = [
+      eventLine({ ...base, type: 'wait.started', node: 'approve', itemId: 'i1', signal: 'approval', timeoutAt: T + 86_400_000 }),
+      eventLine({ ...base, type: 'wait.started', node: 'approve', itemId: 'i1', signal: 'approval' }),
+      eventLine({ ...base, type: 'wait.timedOut', node: 'approve', itemId: 'i1', signal: 'approval' }),
+      eventLine({ ...base, type: 'signal.received', name: 'approval', itemId: 'i1', key: 'k-1' }),
+      eventLine({ ...base, type: 'signal.received', name: 'approval' }),
+      eventLine({ ...base, type: 'timer.started', node: 'nap', itemId: 'i2', until: T + 60_000 }),
+      eventLine({ ...base, type: 'timer.fired', node: 'nap', itemId: 'i2' }),
+      eventLine({ ...base, type: 'run.paused' }),
+    ];
+    const at = time(T);
+    expect(lines).toEqual([
+      `${at}  r1  wait.started   approve item i1 waits for signal approval until ${time(T + 86_400_000)}`,
+      `${at}  r1  wait.started   approve item i1 waits for signal approval (no timeout)`,
+      `${at}  r1  wait.timedOut  approve item i1: no signal approval before its timeout`,
+      `${at}  r1  signal.received  approval to item i1 (key k-1)`,
+      `${at}  r1  signal.received  approval kept in the mailbox`,
+      `${at}  r1  timer.started  nap item i2 sleeps until ${time(T + 60_000)}`,
+      `${at}  r1  timer.fired    nap item i2 wakes`,
+      `${at}  r1  run.paused`,
+    ]);
   });
 });
