@@ -332,13 +332,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   /**
-   * The checkpoint on this graph: as it is, or (an open run of an older version this one `accepts`) moved to it in
-   * the store first. Any other graph: `FingerprintMismatchError`.
+   * The checkpoint on this graph: as it is, or (a run of an older version this one `accepts`) moved to it in the
+   * store first when it is open; a finished one is read as it ended (its stored output or error), unmoved. Any other
+   * graph: `FingerprintMismatchError`.
    */
   private async onThisVersion(store: CheckpointStore, cp: Checkpoint): Promise<Checkpoint> {
     const def = this.wf.def;
-    const open = cp.run.status === 'running' || cp.run.status === 'failed';
-    if (open && cp.run.workflow === def.name && cp.run.fingerprint !== def.fingerprint && def.accepts?.includes(cp.run.fingerprint)) {
+    if (cp.run.workflow === def.name && cp.run.fingerprint !== def.fingerprint && def.accepts?.includes(cp.run.fingerprint)) {
+      if (cp.run.status !== 'running' && cp.run.status !== 'failed') return cp;
       await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: def.fingerprint, renames: {} });
       return this.loadOrThrow(store, cp.run.runId);
     }

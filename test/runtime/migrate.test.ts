@@ -12,6 +12,7 @@ import { bindWorkflow, FingerprintMismatchError, MigrationBlockedError, InvalidA
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
+import { Mark } from '../fixtures/migrate/nodes.js';
 import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
 import { OrderFlow as Safe } from '../fixtures/migrate/v2-safe.js';
 import { OrderFlowDef as SafeDef } from '../fixtures/migrate/v2-safe.floxide.js';
@@ -59,6 +60,24 @@ describe('migrating a SQLite checkpointed run', () => {
       expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
       // A version the build did not accept is still refused as before.
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(FingerprintMismatchError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a finished run of a version the build accepts reads back as it ended (its stored output), unmoved', async () => {
+    const store = new SqliteCheckpointStore(join(dir, 'safe-done.db'));
+    try {
+      // a v1 run that completed (its b replaced by a node that does not fail: the graph is v1's)
+      const working = new V1();
+      (working as { b: unknown }).b = new Mark();
+      expect(await bindWorkflow(V1Def, working).runWithCheckpoint(undefined, 'hi', store, 'done-1')).toBe('HI!!');
+      const v2 = bindWorkflow(SafeDef, new Safe());
+      expect(await v2.runWithCheckpoint(undefined, 'hi', store, 'done-1')).toBe('HI!!');
+      expect(await v2.resume(store, 'done-1')).toBe('HI!!');
+      expect((await store.getRun('done-1'))!.fingerprint).toBe(V1Def.fingerprint);
+      // a version the build did not accept is refused, finished or not
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'done-1')).rejects.toThrow(FingerprintMismatchError);
     } finally {
       await store.close();
     }
