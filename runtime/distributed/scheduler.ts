@@ -47,7 +47,7 @@ export interface SchedulerPass {
   readonly started: readonly ScheduledStart[];
   /** Ticks skipped by catch-up policies. */
   readonly skipped: number;
-  /** The earliest next tick of the active schedules (backend epoch ms), if any. */
+  /** The earliest next tick of the active schedules (backend epoch ms), if any; not of those left to a newer build. */
   readonly nextTickAt: number | undefined;
   /** The backend's clock at the pass. */
   readonly now: number;
@@ -120,11 +120,9 @@ export class Scheduler {
     let newer: Promise<string | undefined> | undefined;
     for (const s of schedules) {
       const plan = planTicks(s, now);
-      if (plan && (await (newer ??= this.newerBuild())) !== undefined) {
-        const next = nextTickAfter(s, s.cursor);
-        if (next !== undefined && (nextTickAt === undefined || next < nextTickAt)) nextTickAt = next;
-        continue;
-      }
+      // (its due ticks set no next tick: they are past, and would have this scheduler ask again at once; it looks
+      // again after pollMs)
+      if (plan && (await (newer ??= this.newerBuild())) !== undefined) continue;
       if (plan) {
         for (const tick of plan.fire) started.push(await this.start1(s, tick));
         const last = plan.fire.at(-1);
