@@ -13,6 +13,7 @@ import { renderDocs } from './docs.js';
 import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
 import { renderModules, type OutputLayout, type RenderCache } from './render.js';
 import { findOrphanedModules, removeFiles, writeOutputs, type WriteResult } from './writer.js';
+import { resolveTsconfig } from './tsconfig-path.js';
 
 /** Exit codes of `floxide build` (and every `floxide` command). */
 export const ExitCode = {
@@ -26,7 +27,7 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface BuildOptions {
-  /** Path to the tsconfig (relative to `cwd`). Default `tsconfig.json`. */
+  /** The tsconfig, or the folder holding it (relative to `cwd`). Default: the nearest `tsconfig.json` from `cwd` up. */
   project?: string;
   /** Files or directories to restrict the build to (relative to `cwd`). Default: the whole project. */
   paths?: string[];
@@ -85,8 +86,11 @@ const emptyWrite = (): WriteResult => ({ written: [], unchanged: [], stale: [] }
 /** Resolves and validates the options that do not need analysis. Returns an error message for bad usage. */
 export function resolveOptions(opts: BuildOptions): { cwd: string; project: string } | { error: string } {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  const project = path.resolve(cwd, opts.project ?? 'tsconfig.json');
-  if (!existsSync(project) || !statSync(project).isFile()) return { error: `tsconfig not found: ${project} (pass --project <path to tsconfig.json>)` };
+  const project = resolveTsconfig(cwd, opts.project);
+  if (!existsSync(project) || !statSync(project).isFile()) {
+    const where = opts.project === undefined ? `no tsconfig.json in ${cwd} or a folder above it` : `tsconfig not found: ${project}`;
+    return { error: `${where} (pass --project <tsconfig.json or its folder>)` };
+  }
   for (const p of opts.paths ?? []) if (!existsSync(path.resolve(cwd, p))) return { error: `path not found: ${p}` };
   return { cwd, project };
 }
@@ -101,7 +105,7 @@ export function analyzeOptions(opts: BuildOptions, resolved: { cwd: string; proj
  * another project (fixtures, benches) that happen to sit under the same root.
  */
 export function projectFileTest(rootDir: string, opts: BuildOptions): (abs: string) => boolean {
-  const project = path.resolve(path.resolve(opts.cwd ?? process.cwd()), opts.project ?? 'tsconfig.json');
+  const project = resolveTsconfig(path.resolve(opts.cwd ?? process.cwd()), opts.project);
   const host: ts.ParseConfigFileHost = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined };
   const parsed = ts.getParsedCommandLineOfConfigFile(project, { ignoreDeprecations: '6.0' }, host);
   const files = new Set((parsed?.fileNames ?? []).map((f) => path.resolve(rootDir, f)));

@@ -51,7 +51,9 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
 export function formatNewVersion(v: VersionNote): string {
   if (!v.previous) return `${v.workflow}: version ${v.id} recorded (the first)`;
   const unsafe = v.changes.filter((c) => !c.safe);
-  const what = v.changes.length === 0 ? 'same graph' : v.changes.map((c) => c.text).join(', ');
+  // The record holds no retry or timeout policy, nor the branch discriminant, which the version id covers too: a new
+  // id with nothing else changed is one of them.
+  const what = v.changes.length === 0 ? "same nodes and edges; a node's retry or timeout policy, or the branch discriminant, changed" : v.changes.map((c) => c.text).join(', ');
   const verdict = unsafe.length === 0 ? 'safe for runs in flight' : `${unsafe.length} change(s) break runs in flight on ${v.previous}`;
   return `${v.workflow}: new version ${v.id} (from ${v.previous}: ${what}; ${verdict})`;
 }

@@ -11,6 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { findTsconfig } from '../compiler/tsconfig-path.js';
 
 /** A generated module's specifier or path: `./x.floxide.js`, `x.floxide.ts`, `x.floxide` (and `.mjs`/`.cjs`...). */
 export const GENERATED_SPECIFIER = /\.floxide(?:\.[cm]?[jt]sx?)?$/;
@@ -31,14 +32,6 @@ export function sourceOfGenerated(generated: string): string | undefined {
   const base = generated.slice(0, m.index);
   const candidates = [`${base}.${m[1] ?? ''}ts`, `${base}.tsx`, `${base}.ts`];
   return candidates.find((c) => existsSync(c));
-}
-
-function nearestTsconfig(from: string): string | undefined {
-  for (let dir = path.dirname(from); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'tsconfig.json');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) return undefined;
-  }
 }
 
 /** The source and the project files it imports by relative path, with their mtime and size. */
@@ -126,7 +119,7 @@ async function check(generated: string, opts: EnsureOptions): Promise<Freshness>
     // Compiled output (dist/x.floxide.js) is imported as it is.
     return existsSync(target) || existsSync(generated) ? { ok: true, built: false } : { ok: false, message: `${target} does not exist and no source file is next to it: run floxide build` };
   }
-  const project = opts.project ?? nearestTsconfig(source);
+  const project = opts.project ?? findTsconfig(path.dirname(source));
   if (!project) return { ok: false, message: `${source} is not in a TypeScript project (no tsconfig.json above it), so its generated module cannot be built` };
   const rootDir = path.dirname(project);
   const stamps = readStamps(rootDir);

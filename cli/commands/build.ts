@@ -7,7 +7,7 @@ import type { CliIo, CommandFactory } from './types.js';
 const MANY_FILES = 50;
 
 interface BuildFlags {
-  project: string;
+  project?: string;
   outDir?: string;
   check?: boolean;
   watch?: boolean;
@@ -18,9 +18,10 @@ interface BuildFlags {
 
 const EXAMPLES = `
 Examples:
-  $ floxide build                              build every workflow of ./tsconfig.json
+  $ floxide build                              build every workflow of the nearest tsconfig.json (here or above)
   $ floxide build src/flows examples/a.ts      only the workflows in these directories/files
   $ floxide build --project app/tsconfig.json  use another tsconfig (its directory is the project root)
+  $ floxide build --project app                the same: a folder stands for its tsconfig.json
   $ floxide build --out-dir src/generated      write src/generated/<path>.floxide.ts instead of next to each source
   $ floxide build --check                      CI/prebuild: exit 1 listing stale or missing files, write nothing
   $ floxide build --watch                      rebuild on every change and print the rebuild time
@@ -38,7 +39,7 @@ const buildCommand: CommandFactory = (io: CliIo) =>
   new Command('build')
     .description('read the decorated workflow classes and generate one typed <file>.floxide.ts module per source file')
     .argument('[paths...]', 'files or directories to build (default: every file of the tsconfig), e.g. `src/flows`')
-    .option('-p, --project <tsconfig>', 'the tsconfig.json to load, e.g. `--project app/tsconfig.json`', 'tsconfig.json')
+    .option('-p, --project <tsconfig>', 'the tsconfig.json to load, or its folder (default: the nearest tsconfig.json from the current folder up, as tsc finds it), e.g. `--project app`')
     .option('-o, --out-dir <dir>', 'write generated modules under <dir> (mirroring source paths), e.g. `--out-dir src/generated`')
     .option('--check', 'write nothing; exit 1 naming each stale or missing generated file, e.g. `floxide build --check` in CI')
     .option('-w, --watch', 'rebuild when a source changes and print the rebuild time, e.g. `floxide build --watch`')

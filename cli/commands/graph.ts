@@ -18,9 +18,9 @@ const graphCommand: CommandFactory = (io: CliIo) =>
     .description('print the graph of one workflow')
     .argument('<workflow>', 'the workflow class name, or <file>:<name> when the name is not unique, e.g. `ArticleWorkflow`')
     .addOption(new Option('-f, --format <format>', 'output format, e.g. `--format mermaid`').choices(['dot', 'mermaid', 'svg']).default('dot'))
-    .option('-p, --project <tsconfig>', 'the tsconfig.json to load, e.g. `--project app/tsconfig.json`', 'tsconfig.json')
+    .option('-p, --project <tsconfig>', 'the tsconfig.json to load, or its folder (default: the nearest tsconfig.json from the current folder up, as tsc finds it), e.g. `--project app`')
     .addHelpText('after', EXAMPLES)
-    .action(async (name: string, flags: { format: 'dot' | 'mermaid' | 'svg'; project: string }) => {
+    .action(async (name: string, flags: { format: 'dot' | 'mermaid' | 'svg'; project?: string }) => {
       const { graphOf } = await import('../../compiler/graph.js');
       const result = await graphOf({ workflow: name, format: flags.format, project: flags.project, cwd: io.cwd, color: io.color });
       if (result.stdout) io.stdout.write(result.stdout);

@@ -7,7 +7,9 @@ What it writes (an existing file is never overwritten silently):
   package.json      "type": "module", the scripts (prebuild: floxide build, build, start, dev, test), the
                     dependencies, and allowScripts for esbuild's and better-sqlite3's install scripts (npm 11); an
                     existing one only gets what it lacks, and its own values win
-                    (npm init's placeholders, "type": "commonjs" and the failing test script, are replaced)
+                    (npm init's placeholders, "type": "commonjs" and the failing test script, are replaced);
+                    before a script of yours it adds the floxide build hooks (listed as such) but no prestart
+                    (it would make your start compile first); one that is not a JSON object is left alone
   tsconfig.json     legacy decorators, NodeNext, and the floxide/ts-plugin for editors
   vitest.config.ts  the floxide/vite plugin (builds stale generated modules before tests import them)
   src/hello.ts      an example workflow, with src/hello.test.ts and src/main.ts
@@ -21,20 +23,30 @@ Examples:
   $ floxide init --force            also replace existing files that differ (package.json and .gitignore are still merged)
 
 Exit codes: 0 done, 1 some existing files differ and were left as they were, or package.json keeps a "type"
-            other than "module" (listed), 2 bad usage or internal error.
+            other than "module" (listed), 2 bad usage (dir is a file, --name is not a valid npm package name)
+            or internal error.
 `;
 
 const initCommand: CommandFactory = (io: CliIo) =>
   new Command('init')
     .description('scaffold a floxide project (or add floxide to an existing package.json)')
     .argument('[dir]', 'the project folder, created when missing (default: the current folder), e.g. `my-flows`', '.')
-    .option('--name <name>', 'the package name of a new package.json (default: the folder name), e.g. `--name @acme/flows`')
+    .option('--name <name>', 'the package name of a new package.json, a valid npm name (default: the folder name), e.g. `--name @acme/flows`')
     .option('--force', 'replace existing files that differ instead of leaving them (package.json and .gitignore are merged either way)')
     .addHelpText('after', EXAMPLES)
     .action(async (dir: string, flags: { name?: string; force?: boolean }) => {
       const path = await import('node:path');
       const { initProject, formatInitResult } = await import('../init/scaffold.js');
-      const result = initProject({ dir: path.resolve(io.cwd, dir), name: flags.name, force: flags.force });
+      const { InvalidArgumentError } = await import('../../runtime/core/errors.js');
+      let result;
+      try {
+        result = initProject({ dir: path.resolve(io.cwd, dir), name: flags.name, force: flags.force });
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        io.stderr.write(`floxide init: ${err.message}\n`);
+        io.exitCode = 2;
+        return;
+      }
       io.stdout.write(formatInitResult(result, io.cwd));
       io.exitCode = result.skipped > 0 || result.blockers.length > 0 ? 1 : 0;
     });

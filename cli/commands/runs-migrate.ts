@@ -17,7 +17,7 @@ interface MigrateFlags {
   rename: string[];
   all?: boolean;
   dryRun?: boolean;
-  project: string;
+  project?: string;
   json?: boolean;
 }
 
@@ -45,7 +45,7 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
     .option('--rename <old=new>', 'a node renamed between the versions (repeatable), e.g. `--rename draft=compose`', collect, [])
     .option('--all', "every open run of the store (sqlite: running or failed; distributed: running or paused, of the versions file's workflows)")
     .option('--dry-run', 'judge only; change nothing')
-    .option('--project <tsconfig>', 'the project whose type checker compares changed input types', 'tsconfig.json')
+    .option('--project <tsconfig>', 'the project whose type checker compares changed input types: its tsconfig.json or that folder (default: the nearest tsconfig.json from the current folder up)')
     .option('--json', 'print one JSON object per run: { runId, from, to, moved, blocking }')
     .action(async (runId: string | undefined, flags: MigrateFlags) => {
       const usage = (msg: string) => {

@@ -41,7 +41,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
     .addOption(new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db`').makeOptionMandatory())
     .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
     .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
-    .option('--token <token>', 'the access token (16+ characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
+    .option('--token <token>', 'the access token (16-256 characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
     .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json (default: docs and the current folder), e.g. `--graphs docs src`')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: UiFlags) => {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillTemplate, readTemplate } from '../../compiler/render.js';
+import { InvalidArgumentError } from '../../runtime/core/errors.js';
 
 export interface InitOptions {
   /** The project folder (created when missing). */
@@ -73,15 +74,18 @@ const DEV_DEPENDENCIES: Record<string, string> = {
   vitest: '~4.1.12',
 };
 
+/** The hook that keeps generated modules fresh before a script runs (the README's "Getting started"). */
+const FLOXIDE_BUILD = 'floxide build';
+
 /** Scripts as the README's "Getting started" advises, plus `start` and `test` for the two commands of the project's README. */
 const SCRIPTS: Record<string, string> = {
-  prebuild: 'floxide build',
+  prebuild: FLOXIDE_BUILD,
   build: 'tsc',
   prestart: 'npm run build',
   start: 'node dist/main.js',
-  predev: 'floxide build',
+  predev: FLOXIDE_BUILD,
   dev: 'tsx src/main.ts',
-  pretest: 'floxide build',
+  pretest: FLOXIDE_BUILD,
   test: 'tsc --noEmit && vitest run',
 };
 
@@ -106,20 +110,38 @@ function ownVersion(): string {
   }
 }
 
+/** Characters npm does not allow in a package name (or its scope). */
+const NOT_NAME_CHARS = /[^a-z0-9._~-]+/g;
+
 /** An npm package name from a folder name. */
 function packageName(dir: string): string {
   const name = path
     .basename(path.resolve(dir))
     .toLowerCase()
-    .replace(/[^a-z0-9._~-]+/g, '-')
+    .replace(NOT_NAME_CHARS, '-')
     .replace(/^[._-]+|-+$/g, '');
   return name || 'floxide-project';
+}
+
+/** Why npm would refuse `name` (`name` or `@scope/name`), or undefined when it is a valid package name. */
+function packageNameProblem(name: string): string | undefined {
+  const parts = /^@([^/]*)\/([^/]*)$/.exec(name)?.slice(1) ?? [name];
+  if (name.length > 214) return 'is longer than 214 characters';
+  for (const part of parts) {
+    if (part === '') return name === '' ? 'is empty' : 'has an empty scope or name';
+    if (part.replace(NOT_NAME_CHARS, '') !== part) return 'may hold only lowercase letters, digits and . _ ~ - (with one @scope/ in front)';
+    if (/^[._]/.test(part)) return 'may not start with . or _';
+  }
+  return undefined;
 }
 
 function writeFile(abs: string, text: string): void {
   mkdirSync(path.dirname(abs), { recursive: true });
   writeFileSync(abs, text);
 }
+
+/** The objects of a package.json that floxide init adds entries to. */
+const MERGED_KEYS = ['scripts', 'dependencies', 'devDependencies', 'allowScripts'] as const;
 
 /** Adds what a package.json lacks; its own values win and are reported. */
 function mergePackageJson(abs: string, name: string, version: string, blockers: string[]): InitFileResult {
@@ -141,6 +163,9 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
   } catch (err) {
     return { file: 'package.json', action: 'skipped', detail: `not valid JSON (${(err as Error).message}); add floxide yourself` };
   }
+  // (keys are added to these objects in place: an array or a string would take none, silently)
+  const notObject = !isPlainObject(pkg) ? 'its content' : MERGED_KEYS.find((key) => pkg[key] !== undefined && !isPlainObject(pkg[key]));
+  if (notObject) return { file: 'package.json', action: 'skipped', detail: `${notObject} is not a JSON object; add floxide yourself` };
   const added: string[] = [];
   const kept: string[] = [];
   if (pkg.type === undefined) {
@@ -158,14 +183,29 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
   }
   const placeholderTest = (pkg.scripts as Record<string, string> | undefined)?.test === NPM_INIT_TEST;
   if (placeholderTest) delete (pkg.scripts as Record<string, string>).test;
-  for (const key of ['scripts', 'dependencies', 'devDependencies', 'allowScripts'] as const) {
+  // The user's own scripts, before any is added: a `pre` hook changes what its script does.
+  const ownScripts = { ...(pkg.scripts as Record<string, string> | undefined) };
+  for (const key of MERGED_KEYS) {
     const want = wanted[key] as Record<string, string | boolean>;
     const have = (pkg[key] ?? {}) as Record<string, string | boolean>;
     const other = key === 'dependencies' ? ((pkg.devDependencies ?? {}) as Record<string, string>) : key === 'devDependencies' ? ((pkg.dependencies ?? {}) as Record<string, string>) : {};
     for (const [k, v] of Object.entries(want)) {
+      const hooked = key === 'scripts' && k.startsWith('pre') ? k.slice('pre'.length) : undefined;
+      const yours = hooked !== undefined && ownScripts[hooked] !== undefined && ownScripts[hooked] !== SCRIPTS[hooked] ? ownScripts[hooked] : undefined;
       if (have[k] === undefined && other[k] === undefined) {
+        if (yours !== undefined && v !== FLOXIDE_BUILD) {
+          // (`prestart` compiles for floxide init's own `start`; before yours it would only change what it does)
+          kept.push(`no scripts.${k} (${JSON.stringify(v)}): it would change what your ${hooked} script does`);
+          continue;
+        }
         have[k] = v;
-        added.push(key === 'scripts' && k === 'test' && placeholderTest ? 'scripts.test (instead of npm init\'s placeholder)' : `${key}.${k}`);
+        added.push(
+          key === 'scripts' && k === 'test' && placeholderTest
+            ? 'scripts.test (instead of npm init\'s placeholder)'
+            : yours !== undefined
+              ? `scripts.${k} (${v} now runs before your ${hooked} script, so it sees fresh generated modules)`
+              : `${key}.${k}`,
+        );
       } else if ((have[k] ?? other[k]) !== v) kept.push(`${key}.${k} (${JSON.stringify(have[k] ?? other[k])}; floxide init would use ${JSON.stringify(v)})`);
     }
     if (Object.keys(have).length > 0) pkg[key] = have;
@@ -173,6 +213,10 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
   if (added.length > 0) writeFile(abs, `${JSON.stringify(pkg, null, 2)}\n`);
   const detail = [added.length > 0 ? `added ${added.join(', ')}` : '', kept.length > 0 ? `kept yours: ${kept.join('; ')}` : ''].filter(Boolean).join('; ');
   return { file: 'package.json', action: added.length > 0 ? 'updated' : 'unchanged', ...(detail ? { detail } : {}) };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Appends the lines a .gitignore lacks. */
@@ -192,10 +236,21 @@ function mergeGitignore(abs: string): InitFileResult {
   return { file: '.gitignore', action: 'updated', detail: `added ${missing.filter((l) => !l.startsWith('#')).join(', ') || 'the note on generated modules'}` };
 }
 
-/** Scaffolds (or completes) a floxide project in `opts.dir`. */
+/**
+ * Scaffolds (or completes) a floxide project in `opts.dir`. Throws an `InvalidArgumentError`, having written nothing,
+ * when `dir` is not a folder or `name` is not a valid package name.
+ */
 export function initProject(opts: InitOptions): InitResult {
   const dir = path.resolve(opts.dir);
-  mkdirSync(dir, { recursive: true });
+  const problem = opts.name === undefined ? undefined : packageNameProblem(opts.name);
+  if (problem) throw new InvalidArgumentError(`--name ${JSON.stringify(opts.name)} is not a valid npm package name: it ${problem}, e.g. --name my-flows or --name @acme/flows`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    if (code === undefined) throw err;
+    throw new InvalidArgumentError(code === 'EEXIST' ? `${dir} is a file, not a folder: give a folder (created when missing)` : `cannot create the folder ${dir}: ${message}`);
+  }
   const name = opts.name ?? packageName(dir);
   const blockers: string[] = [];
   const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, ownVersion(), blockers), mergeGitignore(path.join(dir, '.gitignore'))];
@@ -221,8 +276,13 @@ export function initProject(opts: InitOptions): InitResult {
 export function formatInitResult(result: InitResult, cwd: string): string {
   const where = path.relative(cwd, result.dir) || '.';
   const lines = result.files.map((f) => `  ${f.action.padEnd(11)} ${f.file}${f.detail ? `: ${f.detail}` : ''}`);
+  // --force replaces the scaffolded files, never package.json: each hint says what does help
+  const differing = result.files.filter((f) => f.action === 'skipped' && f.file !== 'package.json').length;
   const todo = [
-    ...(result.skipped > 0 ? [`${result.skipped} existing file(s) were left as they were; compare them with what floxide init writes, or rerun with --force.`] : []),
+    ...(differing > 0 ? [`${differing} existing file(s) were left as they were; compare them with what floxide init writes, or rerun with --force to replace them.`] : []),
+    ...(result.files.some((f) => f.action === 'skipped' && f.file === 'package.json')
+      ? ['package.json was left as it was (--force does not replace it): fix it and rerun floxide init, or add floxide to it yourself.']
+      : []),
     ...result.blockers,
   ];
   const next = todo.length > 0 ? todo.join('\n') : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  npm install && npm start\n  npm test`;

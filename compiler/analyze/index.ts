@@ -12,6 +12,7 @@ import { configFileNames, isSkippedFile, loadProject, outOfProjectPaths, scopeMa
 import { AnalysisProgram } from './program.js';
 import { probeAssignable } from './probe.js';
 import { ProgramAnalysis } from './session.js';
+import { resolveTsconfig } from '../tsconfig-path.js';
 
 export type { AnalyzeOptions } from './project.js';
 export { shapeOfModel } from './shape.js';
@@ -60,7 +61,7 @@ export class Analyzer {
   constructor(opts: AnalyzeOptions = {}) {
     this.opts = opts;
     this.inScope = scopeMatcher(opts);
-    this.rootDir = path.dirname(path.resolve(opts.cwd ?? process.cwd(), opts.project ?? 'tsconfig.json'));
+    this.rootDir = path.dirname(resolveTsconfig(opts.cwd ?? process.cwd(), opts.project));
   }
 
   /** Loads (or reloads) the project and analyses every file in scope. */

@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import { Project, ts } from 'ts-morph';
 import { diagnostic } from '../diagnostics.js';
 import type { Diagnostic, Position } from '../model.js';
+import { resolveTsconfig } from '../tsconfig-path.js';
 
 /** Where and what to analyse. */
 export interface AnalyzeOptions {
-  /** The tsconfig path (absolute or relative to `cwd`). Default `./tsconfig.json` from `cwd`. */
+  /** The tsconfig, or the folder holding it (absolute or relative to `cwd`). Default: the nearest `tsconfig.json` from `cwd` up. */
   project?: string;
   /** Files or directories to restrict the analysis to (absolute or relative to `cwd`). Default: the whole project. */
   paths?: string[];
@@ -57,7 +58,7 @@ export function isSkippedFile(fileName: string): boolean {
 /** Loads the tsconfig (with `ignoreDeprecations: '6.0'` so pre-6 configs load), or reports FLX004. */
 export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diagnostic; rootDir: string } {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  const configPath = path.resolve(cwd, opts.project ?? 'tsconfig.json');
+  const configPath = resolveTsconfig(cwd, opts.project);
   const rootDir = path.dirname(configPath);
   if (!fs.existsSync(configPath) || !fs.statSync(configPath).isFile()) {
     return { rootDir, error: diagnostic('FLX004', `tsconfig not found: ${slash(path.relative(cwd, configPath)) || configPath}`, undefined) };

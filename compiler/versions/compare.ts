@@ -3,7 +3,7 @@
  * being built, or a migration's target). A run of the old version holds items queued for its nodes (with inputs of
  * the old types), join arrivals parked for its join nodes (counted by the old fan-out), and a context whose stored
  * deltas were written under the old merge strategies. A change is safe when all of that still means the same in the
- * new graph: node code changed, a node or edge added, an input type widened. It is not when a node that may hold
+ * new graph: node code changed, a node or edge added, an input type widened, the start moved. It is not when a node that may hold
  * queued items is gone (removed, or renamed without saying so), an input type is narrowed, a join's fan-out
  * changed, a context field's merge strategy changed, a `WaitFor` node whose items may be parked waiting for a
  * signal waits for another one, or no longer waits, or a nested workflow node whose items may hold a parked nested
@@ -33,6 +33,8 @@ export type VersionChangeKind =
   | 'nested-changed'
   /** A context field was added or removed. */
   | 'field-changed'
+  /** The workflow starts at another node (runs in flight have started). */
+  | 'start-changed'
   | 'edge-added'
   | 'edge-removed';
 
@@ -115,6 +117,7 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
   const mapped = new Set(from.nodes.map((n) => rename(n.name)));
   const changes: VersionChange[] = [];
 
+  if (rename(from.start) !== to.start) changes.push({ kind: 'start-changed', safe: true, node: to.start, text: `start changed from ${from.start} to ${to.start}` });
   const added = to.nodes.filter((n) => !mapped.has(n.name));
   for (const old of from.nodes) {
     const now = toNodes.get(rename(old.name));

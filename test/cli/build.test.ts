@@ -233,6 +233,32 @@ describe('floxide build', () => {
     expect(unknown.stderr).toContain("unknown option '--frobnicate'");
   });
 
+  it('finds the tsconfig as tsc does: --project names it or its folder; without it, the nearest one from the current folder up', async () => {
+    const src = path.join(dir, 'src');
+    const fromSrc = await cliCaptured(['build'], { cwd: src });
+    expect(fromSrc.err).toBe('');
+    expect(fromSrc.code).toBe(0);
+    const graphFromSrc = await cliCaptured(['graph', 'NumberFlow'], { cwd: src });
+    expect(graphFromSrc.code).toBe(0);
+    const folder = await cliCaptured(['build', '--check', '--project', path.basename(dir)], { cwd: path.dirname(dir) });
+    expect(folder.err).toBe('');
+    expect(folder.code).toBe(0);
+    // runs migrate loads its type checker the same way
+    const { Analyzer } = await import('../../compiler/analyze/index.js');
+    expect(new Analyzer({ cwd: src }).analyze().rootDir).toBe(dir);
+    expect(new Analyzer({ cwd: path.dirname(dir), project: path.basename(dir) }).analyze().rootDir).toBe(dir);
+    const empty = mkdtempSync(path.join(tmpdir(), 'floxide-no-tsconfig-'));
+    try {
+      const none = await cliCaptured(['build'], { cwd: empty });
+      expect(none.code).toBe(2);
+      expect(none.err).toContain(`no tsconfig.json in ${empty} or a folder above it (pass --project <tsconfig.json or its folder>)`);
+      const noneInFolder = await cliCaptured(['build', '--project', '.'], { cwd: empty });
+      expect(noneInFolder.err).toContain(`tsconfig not found: ${path.join(empty, 'tsconfig.json')}`);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it('--help explains every option with an example and the exit codes', async () => {
     const r = floxide(['build', '--help']);
     expect(r.code).toBe(0);

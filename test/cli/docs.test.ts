@@ -47,6 +47,16 @@ describe('docs/cli.md', () => {
     expect(section, 'its exit codes').toMatch(/Exit codes/);
   });
 
+  it('states the token length `floxide ui` enforces, in its --help and here', async () => {
+    const token = all.find((c) => c.path.join(' ') === 'ui')!.cmd.options.find((o) => o.long === '--token')!;
+    const { startUiServer } = await import('../../cli/ui/server.js');
+    // (the token is checked before the store is used)
+    const refused = await startUiServer({ backend: undefined as never, token: 'short' }).catch((err: Error) => err.message);
+    const range = /\d+-\d+ characters/.exec(String(refused))![0];
+    expect(token.description).toContain(range);
+    expect(sectionOf('ui')).toContain(range);
+  });
+
   it('documents the global options and the exit code table', () => {
     for (const option of program.options) expect(doc).toContain(option.long!);
     expect(doc).toMatch(/^## Exit codes/m);

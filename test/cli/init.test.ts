@@ -154,6 +154,64 @@ describe('floxide init', () => {
     expect(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).type).toBe('commonjs');
   });
 
+  it('refuses (exit 2, writing nothing) a dir that is a file, and a --name npm would refuse', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-usage-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'file.txt'), 'x');
+    const onFile = await init(['file.txt'], dir);
+    expect(onFile.code).toBe(2);
+    expect(onFile.stderr).toBe(`floxide init: ${path.join(dir, 'file.txt')} is a file, not a folder: give a folder (created when missing)\n`);
+    const below = await init(['file.txt/sub'], dir);
+    expect(below.code).toBe(2);
+    expect(below.stderr).toMatch(/^floxide init: cannot create the folder .*ENOTDIR/);
+    expect(below.stderr).not.toContain('internal error');
+    for (const [name, problem] of [
+      ['Bad Name!', 'may hold only lowercase letters, digits and . _ ~ - (with one @scope/ in front)'],
+      ['', 'is empty'],
+      ['_private', 'may not start with . or _'],
+      ['@acme/', 'has an empty scope or name'],
+    ]) {
+      const r = await init(['p6', '--name', name!], dir);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr).toBe(`floxide init: --name ${JSON.stringify(name)} is not a valid npm package name: it ${problem}, e.g. --name my-flows or --name @acme/flows\n`);
+    }
+    expect(existsSync(path.join(dir, 'p6'))).toBe(false);
+    const scoped = await init(['p7', '--name', '@acme/flows.v2'], dir);
+    expect(scoped.code, scoped.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'p7/package.json'), 'utf8')).name).toBe('@acme/flows.v2');
+  });
+
+  it('skips a package.json that is JSON but not an object (or whose scripts are not one), and says --force does not replace it', async () => {
+    for (const [text, what] of [
+      ['[1,2]', 'its content'],
+      ['{ "name": "x", "scripts": ["build"] }', 'scripts'],
+    ]) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-not-object-'));
+      dirs.push(dir);
+      writeFileSync(path.join(dir, 'package.json'), text);
+      for (const args of [[], ['--force']]) {
+        const r = await init(args, dir);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toContain(`skipped     package.json: ${what} is not a JSON object; add floxide yourself\n`);
+        expect(r.stdout).toContain('package.json was left as it was (--force does not replace it): fix it and rerun floxide init, or add floxide to it yourself.');
+        expect(r.stdout).not.toContain('rerun with --force');
+        expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(text);
+      }
+    }
+  });
+
+  it('adds no prestart before your own start script, and says which floxide build hooks now run before your scripts', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-init-start-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'svc', type: 'module', scripts: { start: 'node build/index.js', dev: 'node --watch src/index.js' } }, null, 2));
+    const r = await init([], dir);
+    expect(r.stdout).toContain('no scripts.prestart ("npm run build"): it would change what your start script does');
+    expect(r.stdout).toContain('scripts.predev (floxide build now runs before your dev script, so it sees fresh generated modules)');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.prestart).toBeUndefined();
+    expect(pkg.scripts).toMatchObject({ start: 'node build/index.js', prebuild: 'floxide build', build: 'tsc', predev: 'floxide build' });
+  });
+
   it('--help explains every option', async () => {
     const r = await init(['--help'], repo);
     expect(r.code).toBe(0);

@@ -93,6 +93,17 @@ export class Flow {
 }
 `;
 
+// Two adjacent letters swapped in a short name: one edit, as a transposition counts.
+const FLX010_SWAPPED = `import { edge, workflow } from 'floxide';
+import { StrToStr } from './nodes.js';
+
+@workflow({ start: 'draft' })
+export class Shouting {
+  @edge('shuot') draft = new StrToStr();
+  shout = new StrToStr();
+}
+`;
+
 const FLX014 = `import { edge, workflow } from 'floxide';
 import { Classify, TakeBig, TakeHuge, TakeSmall } from './nodes.js';
 
@@ -119,7 +130,7 @@ export class Counting {
 let dir: string;
 let before: Diagnostic[];
 beforeAll(() => {
-  dir = project({ 'flx010.ts': FLX010, 'flx014.ts': FLX014, 'flx020.ts': FLX020 });
+  dir = project({ 'flx010.ts': FLX010, 'flx010-swapped.ts': FLX010_SWAPPED, 'flx014.ts': FLX014, 'flx020.ts': FLX020 });
   before = analyse(dir).filter((d) => d.code !== 'FLX030');
 }, 180_000);
 
@@ -137,6 +148,12 @@ describe('fixes attached to diagnostics', () => {
     expect(d.fixes![0].edits).toEqual([{ file: 'flx010.ts', start: { line: 6, column: 9 }, end: { line: 6, column: 16 }, newText: '"review"' }]);
   });
 
+  it('FLX010: suggests and fixes a name with two adjacent letters swapped', () => {
+    const d = inFile('flx010-swapped.ts');
+    expect(d.hint).toBe('did you mean "shout"?');
+    expect(d.fixes?.map((f) => f.description)).toEqual(['Change "shuot" to "shout"']);
+  });
+
   it('FLX014: adds an arm per missing tag, to the node that accepts the variant', () => {
     const d = inFile('flx014.ts');
     expect(d.code).toBe('FLX014');
@@ -152,6 +169,7 @@ describe('fixes attached to diagnostics', () => {
   it('applied, the fixes leave a project without diagnostics', () => {
     for (const d of before) apply(dir, d.fixes![0]);
     expect(readFileSync(path.join(dir, 'flx010.ts'), 'utf8')).toContain(`@edge("review") draft`);
+    expect(readFileSync(path.join(dir, 'flx010-swapped.ts'), 'utf8')).toContain(`@edge('shout') draft`);
     expect(readFileSync(path.join(dir, 'flx014.ts'), 'utf8')).toContain(`  @edge.when('small', 'small')\n  @edge.when('big', 'big')\n  @edge.when('huge', 'large')\n  classify = new Classify();`);
     const ctx = readFileSync(path.join(dir, 'flx020.ts'), 'utf8');
     expect(ctx).toContain(`import { Count, Peek } from './nodes.js';\nimport { Counter } from './nodes.js';`);

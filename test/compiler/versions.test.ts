@@ -87,6 +87,15 @@ describe('compareVersions', () => {
   });
 });
 
+describe('compareVersions: the start', () => {
+  it('judges a new start safe, and a renamed start node no start change', () => {
+    const v2: GraphVersion = { ...v1, start: 'b' };
+    expect(compareVersions(v1, v2, { accepts: never }).map((c) => [c.kind, c.safe, c.text])).toEqual([['start-changed', true, 'start changed from a to b']]);
+    const renamed: GraphVersion = { ...v1, start: 'z', nodes: [{ ...v1.nodes[0]!, name: 'z' }, v1.nodes[1]!, v1.nodes[2]!], edges: [{ from: 'z', to: 'b', kind: 'success' }, v1.edges[1]!] };
+    expect(compareVersions(v1, renamed, { accepts: never, renames: new Map([['a', 'z']]) })).toEqual([]);
+  });
+});
+
 describe('compareVersions: waits', () => {
   /** v1 with node b a wait for `signal`, a sleep, or a plain node. */
   const waiting = (b: { signal: string } | 'sleep' | 'plain'): GraphVersion => ({
@@ -324,6 +333,18 @@ describe('floxide build keeps the versions on record', () => {
     const strictBuild = await buildProject({ cwd: dir, strictVersions: true });
     expect(strictBuild.exitCode).toBe(1);
     expect(strictBuild.diagnostics[0].severity).toBe('error');
+  }, 180_000);
+
+  it('says what made a new version when only what the record does not hold changed: a retry or timeout policy', async () => {
+    const dir = makeProject('versions-policy', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    writeFileSync(path.join(dir, 'flow.ts'), flow(`  @retry({ maxAttempts: 3 })\n  @edge('b') a = new Upper();\n  b = new Upper();`).replace('{ edge, workflow }', '{ edge, retry, workflow }'));
+    const second = await buildProject({ cwd: dir });
+    expect(second.exitCode).toBe(0);
+    const [note] = second.newVersions;
+    expect(formatBuildResult(second, { cwd: dir, color: false }).stdout).toContain(
+      `Flow: new version ${note!.id} (from ${note!.previous}: same nodes and edges; a node's retry or timeout policy, or the branch discriminant, changed; safe for runs in flight)`,
+    );
   }, 180_000);
 
   it('reports a malformed versions file as FLX054 and writes nothing', async () => {

@@ -49,9 +49,18 @@ function suggestion(close: readonly string[], fields: readonly string[]): string
   return close.length > 0 ? `did you mean ${close.map((f) => JSON.stringify(f)).join(' or ')}?` : `the fields are ${fields.map((f) => JSON.stringify(f)).join(', ') || '(none)'}`;
 }
 
+/**
+ * Optimal-string-alignment distance: Levenshtein plus the swap of two adjacent letters as one edit, so `shuot` is
+ * as close to `shout` as `shou` is (plain Levenshtein counts a swap as two, beyond the limit of a short name).
+ */
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
   return d[a.length][b.length];
 }
