@@ -2,9 +2,10 @@
  * The freshness check behind floxide/register and floxide/vite: which source a generated module comes from, one
  * build for concurrent checks of a module, and no build at all once the stamps say nothing changed.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildProject } from '../../compiler/build.js';
 import { ensureGenerated, sourceOfGenerated } from '../../tooling/regenerate.js';
 import { flow, makeProject, NODES } from './project.js';
 
@@ -40,4 +41,27 @@ describe('ensureGenerated', () => {
     writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
     expect(await ensureGenerated(generated)).toEqual({ ok: true, built: true });
   });
+
+  it('with regenerate: false, accepts a module floxide build wrote (the build records its stamps)', async () => {
+    const dir = makeProject('regenerate-built', { 'nodes.ts': NODES, 'flow.ts': flow() });
+    dirs.push(dir);
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(path.join(dir, 'node_modules/.cache/floxide/generated.json'), 'utf8')) as object)).toEqual(['flow.ts']);
+    expect(await ensureGenerated(path.join(dir, 'flow.floxide.js'), { regenerate: false })).toEqual({ ok: true, built: false });
+  });
+
+  it('with regenerate: false and no stamps (a fresh clone), checks the module against its source without writing it', async () => {
+    const built = makeProject('regenerate-origin', { 'nodes.ts': NODES, 'flow.ts': flow() });
+    dirs.push(built);
+    expect((await buildProject({ cwd: built })).exitCode).toBe(0);
+    const module = readFileSync(path.join(built, 'flow.floxide.ts'), 'utf8');
+    const dir = makeProject('regenerate-clone', { 'nodes.ts': NODES, 'flow.ts': flow(), 'flow.floxide.ts': module, 'flow.floxide.versions.json': readFileSync(path.join(built, 'flow.floxide.versions.json'), 'utf8') });
+    dirs.push(dir);
+    const generated = path.join(dir, 'flow.floxide.js');
+    expect(await ensureGenerated(generated, { regenerate: false })).toEqual({ ok: true, built: false });
+    writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
+    expect(await ensureGenerated(generated, { regenerate: false })).toEqual({ ok: false, message: 'flow.floxide.ts is stale: flow.ts (or a file it imports) changed since it was generated; run floxide build' });
+    expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).toBe(module);
+  });
 });
+

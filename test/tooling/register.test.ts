@@ -77,6 +77,15 @@ describe('floxide/register', () => {
     expect(r.stderr).toContain("flow.ts:6:9 - error FLX011: parse's output number is not assignable to shout's input string");
   });
 
+  it('with FLOXIDE_REGENERATE=0, a module floxide build wrote is imported, also with no cache (a fresh clone)', () => {
+    const dir = project();
+    const build = spawnSync(process.execPath, [path.join(repo, 'dist/cli/cli.js'), 'build'], { cwd: dir, encoding: 'utf8' });
+    expect(build.status).toBe(0);
+    expect(run(dir, { FLOXIDE_REGENERATE: '0' }).stdout).toBe('got 20\n');
+    rmSync(path.join(dir, 'node_modules/.cache'), { recursive: true, force: true });
+    expect(run(dir, { FLOXIDE_REGENERATE: '0' }).stdout).toBe('got 20\n');
+  });
+
   it('with FLOXIDE_REGENERATE=0, a missing module is a StaleGeneratedModuleError naming its source', () => {
     const dir = project();
     const r = run(dir, { FLOXIDE_REGENERATE: '0' });
