@@ -1,6 +1,7 @@
 /**
  * Which generated modules were last found up to date with their sources: per source, the modification time and size
- * of the source, of the files it imports by relative path, and of the generated module, as they were when the module was written or checked. Kept in
+ * of the source, of every file it reaches through relative imports and re-exports (transitively), and of the
+ * generated module, as they were when the module was written or checked. Kept in
  * `<project>/node_modules/.cache/floxide/generated.json` (in memory only when the project has no node_modules).
  * `floxide build` records the modules it writes or finds unchanged; `floxide/register` and `floxide/vite` trust a
  * module whose recorded stamps still hold, so an unchanged project starts without loading the compiler.
@@ -48,7 +49,7 @@ function relativeImports(text: string): string[] {
   return out;
 }
 
-/** The stamp of `source` and `generated` now: the source and its relative imports (the source is read). */
+/** The stamp of `source` and `generated` now: the source's relative imports followed transitively (read, so slower). */
 function stampOf(rootDir: string, source: string, generated: string): Stamp {
   const stamp: Stamp = { [rel(rootDir, generated)]: statOf(generated) };
   const queue = [source];
@@ -56,7 +57,6 @@ function stampOf(rootDir: string, source: string, generated: string): Stamp {
   while (queue.length > 0) {
     const file = queue.shift()!;
     stamp[rel(rootDir, file)] = statOf(file);
-    if (file !== source) continue;
     let text: string;
     try {
       text = readFileSync(file, 'utf8');

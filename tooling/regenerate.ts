@@ -4,8 +4,8 @@
  * (`floxide/register`) and the Vite/Vitest plugin (`floxide/vite`).
  *
  * A module is trusted without a build while the stamps recorded when it was last written or found up to date (by
- * `floxide build` or here; ../compiler/stamps.ts) still hold for the source and the files it imports by relative
- * path, so an unchanged project starts without loading the compiler. Otherwise `floxide build` runs on that one
+ * `floxide build` or here; ../compiler/stamps.ts) still hold for the source and every file it reaches through
+ * relative imports and re-exports, so an unchanged project starts without loading the compiler. Otherwise `floxide build` runs on that one
  * source: it writes the module, or with `regenerate: false` only compares it. A build that finds errors leaves the
  * module as it was and answers with its diagnostics, formatted as `floxide build` prints them.
  */

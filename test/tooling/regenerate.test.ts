@@ -2,7 +2,7 @@
  * The freshness check behind floxide/register and floxide/vite: which source a generated module comes from, one
  * build for concurrent checks of a module, and no build at all once the stamps say nothing changed.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProject } from '../../compiler/build.js';
@@ -62,6 +62,23 @@ describe('ensureGenerated', () => {
     writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
     expect(await ensureGenerated(generated, { regenerate: false })).toEqual({ ok: false, message: 'flow.floxide.ts is stale: flow.ts (or a file it imports) changed since it was generated; run floxide build' });
     expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).toBe(module);
+  });
+
+  it('sees a change in a file the source imports through a barrel', async () => {
+    const dir = makeProject('regenerate-barrel', { 'flow.ts': flow().replace("'./nodes.js'", "'./nodes/index.js'") });
+    dirs.push(dir);
+    mkdirSync(path.join(dir, 'nodes'));
+    writeFileSync(path.join(dir, 'nodes/index.ts'), "export * from './a.js';\n");
+    writeFileSync(path.join(dir, 'nodes/a.ts'), NODES);
+    writeFileSync(path.join(dir, 'tsconfig.json'), readFileSync(path.join(dir, 'tsconfig.json'), 'utf8').replace('"*.ts"', '"**/*.ts"'));
+    const generated = path.join(dir, 'flow.floxide.js');
+    expect(await ensureGenerated(generated)).toEqual({ ok: true, built: true });
+    expect(await ensureGenerated(generated)).toEqual({ ok: true, built: false });
+    // Show's input becomes a string: parse's number no longer fits it.
+    writeFileSync(path.join(dir, 'nodes/a.ts'), NODES.replace('implements Node<number, string>', 'implements Node<string, string>').replace('n: number', 'n: string'));
+    const answer = await ensureGenerated(generated);
+    expect(answer.ok).toBe(false);
+    expect(!answer.ok && answer.message).toContain("flow.ts:6:9 - error FLX011: parse's output number is not assignable to show's input string");
   });
 });
 
