@@ -4,14 +4,16 @@
  * (`floxide/register`) and the Vite/Vitest plugin (`floxide/vite`).
  *
  * A module is trusted without a build while the stamps recorded when it was last written or found up to date (by
- * `floxide build` or here; ../compiler/stamps.ts) still hold for the source and every file it reaches through
- * relative imports and re-exports, so an unchanged project starts without loading the compiler. Otherwise `floxide build` runs on that one
+ * `floxide build` or here; ../compiler/stamps.ts) still hold for the source and every file it reaches through relative
+ * imports, so an unchanged project starts without loading the compiler. Otherwise `floxide build` runs on that one
  * source: it writes the module, or with `regenerate: false` only compares it. A build that finds errors leaves the
- * module as it was and answers with its diagnostics, formatted as `floxide build` prints them.
+ * module as it was and answers with its diagnostics, formatted as `floxide build` prints them. Compiled output
+ * (`dist/x.floxide.js`) is only checked: rebuilding it takes tsc too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { GENERATED_SPECIFIER, isRecordedFresh } from '../compiler/stamps.js';
+import { compiledFrom } from './compiled.js';
 
 export { GENERATED_SPECIFIER };
 
@@ -65,12 +67,7 @@ const typeScriptModule = (generated: string) => generated.replace(/\.floxide(?:\
 
 async function check(generated: string, opts: EnsureOptions): Promise<Freshness> {
   const source = sourceOfGenerated(generated);
-  if (!source) {
-    // Not next to its source (an --out-dir build, or a generated module whose source is gone): nothing to rebuild from.
-    // Compiled output (dist/x.floxide.js) is imported as it is.
-    const target = typeScriptModule(generated);
-    return existsSync(target) || existsSync(generated) ? { ok: true, built: false } : { ok: false, message: `${target} does not exist and no source file is next to it: run floxide build` };
-  }
+  if (!source) return checkCompiled(generated, opts);
   const project = opts.project ?? nearestTsconfig(source);
   if (!project) return { ok: false, message: `${source} is not in a TypeScript project (no tsconfig.json above it), so its generated module cannot be built` };
   return checkSource(project, source, typeScriptModule(generated), opts.regenerate !== false);
@@ -95,6 +92,31 @@ async function checkSource(project: string, source: string, target: string, buil
   if (result.modules.stale.includes(target)) return { ok: false, message: `${shown} is stale: ${key} (or a file it imports) changed since it was generated; run floxide build` };
   const why = [...result.errors, formatDiagnostics(result.diagnostics, { color: false, cwd: rootDir, rootDir: result.rootDir || rootDir }).trimEnd()].filter(Boolean).join('\n');
   return { ok: false, message: `floxide build of ${key} failed, so ${shown} is ${existsSync(target) ? 'stale' : 'missing'}:\n${why || `${key} declares no workflow`}` };
+}
+
+/**
+ * A generated module with no source next to it. Compiled output (`dist/x.floxide.js`) cannot be rebuilt here (that
+ * takes `floxide build` and then tsc): when the tsconfig's `outDir` and `rootDir` lead to the generated module it was
+ * compiled from and that module's source, it is checked against them (without writing) and must be newer than the
+ * module; else (an `--out-dir` build, output shipped without its sources) an existing module is imported as it is.
+ */
+async function checkCompiled(compiled: string, opts: EnsureOptions): Promise<Freshness> {
+  const project = opts.project ?? nearestTsconfig(compiled);
+  const rootDir = project ? path.dirname(project) : path.dirname(compiled);
+  const module = project ? compiledFrom(project, compiled) : undefined;
+  const source = module && sourceOfGenerated(module);
+  const shown = rel(rootDir, compiled);
+  if (!module || !source || !project) {
+    if (existsSync(compiled) || existsSync(typeScriptModule(compiled))) return { ok: true, built: false };
+    return { ok: false, message: `${shown} does not exist, and no source file is next to it${module ? ` nor at ${rel(rootDir, module.replace(/\.floxide(\.[cm]?tsx?)$/, '$1'))}` : ''}: run floxide build` };
+  }
+  const origin = `${shown} is compiled from ${rel(rootDir, module)} (generated from ${rel(rootDir, source)})`;
+  const advice = 'compiled output is not rebuilt on import: run floxide build && tsc';
+  if (!existsSync(compiled)) return { ok: false, message: `${origin}, but it does not exist; ${advice}` };
+  const generated = await checkSource(project, source, module, false);
+  if (!generated.ok) return { ok: false, message: `${origin}, which is not up to date; ${advice}\n${generated.message}` };
+  if (existsSync(module) && statSync(compiled).mtimeMs < statSync(module).mtimeMs) return { ok: false, message: `${origin}, but it is older than ${rel(rootDir, module)}; ${advice}` };
+  return { ok: true, built: false };
 }
 
 /**

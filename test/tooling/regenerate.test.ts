@@ -2,10 +2,11 @@
  * The freshness check behind floxide/register and floxide/vite: which source a generated module comes from, one
  * build for concurrent checks of a module, and no build at all once the stamps say nothing changed.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProject } from '../../compiler/build.js';
+import { compiledFrom } from '../../tooling/compiled.js';
 import { ensureGenerated, sourceOfGenerated } from '../../tooling/regenerate.js';
 import { flow, makeProject, NODES } from './project.js';
 
@@ -79,6 +80,64 @@ describe('ensureGenerated', () => {
     const answer = await ensureGenerated(generated);
     expect(answer.ok).toBe(false);
     expect(!answer.ok && answer.message).toContain("flow.ts:6:9 - error FLX011: parse's output number is not assignable to show's input string");
+  });
+
+  describe('compiled output (tsconfig rootDir src, outDir dist)', () => {
+    const tsconfig = `{
+  // floxide init writes these
+  "compilerOptions": { "experimentalDecorators": true, "useDefineForClassFields": false, "strict": true, "module": "NodeNext", "moduleResolution": "NodeNext", "target": "ES2022", "skipLibCheck": true, "types": ["node"], "rootDir": "src", "outDir": "dist", },
+  "include": ["src"],
+}
+`;
+    async function compiledProject(): Promise<string> {
+      const dir = makeProject('regenerate-compiled', {});
+      dirs.push(dir);
+      writeFileSync(path.join(dir, 'tsconfig.json'), tsconfig);
+      mkdirSync(path.join(dir, 'src'));
+      mkdirSync(path.join(dir, 'dist'));
+      writeFileSync(path.join(dir, 'src/nodes.ts'), NODES);
+      writeFileSync(path.join(dir, 'src/flow.ts'), flow());
+      expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+      // What tsc would emit; only its existence and age matter here.
+      writeFileSync(path.join(dir, 'dist/flow.floxide.js'), '// compiled\n');
+      return dir;
+    }
+    const origin = 'dist/flow.floxide.js is compiled from src/flow.floxide.ts (generated from src/flow.ts)';
+    const advice = 'compiled output is not rebuilt on import: run floxide build && tsc';
+
+    it('maps compiled output to its TypeScript file through rootDir and outDir, also from an extended tsconfig', () => {
+      const dir = makeProject('regenerate-extends', {
+        'tsconfig.base.json': '{ "$schema": "https://json.schemastore.org/tsconfig", /* shared */ "compilerOptions": { "rootDir": "./src", "outDir": "build/out", }, }',
+      });
+      dirs.push(dir);
+      writeFileSync(path.join(dir, 'tsconfig.json'), '{ "extends": "./tsconfig.base.json" }');
+      const project = path.join(dir, 'tsconfig.json');
+      expect(compiledFrom(project, path.join(dir, 'build/out/a/x.floxide.js'))).toBe(path.join(dir, 'src/a/x.floxide.ts'));
+      expect(compiledFrom(project, path.join(dir, 'build/out/x.floxide.mjs'))).toBe(path.join(dir, 'src/x.floxide.mts'));
+      expect(compiledFrom(project, path.join(dir, 'dist/x.floxide.js'))).toBe(undefined);
+    });
+
+    it('is imported as it is when it is newer than the generated module it comes from, which matches its source', async () => {
+      const dir = await compiledProject();
+      expect(await ensureGenerated(path.join(dir, 'dist/flow.floxide.js'))).toEqual({ ok: true, built: false });
+    });
+
+    it('is reported, with its origin and the commands that rebuild it, when missing, older than the module, or the module is stale', async () => {
+      const dir = await compiledProject();
+      const compiled = path.join(dir, 'dist/flow.floxide.js');
+      utimesSync(compiled, new Date(2000, 0, 1), new Date(2000, 0, 1));
+      expect(await ensureGenerated(compiled)).toEqual({ ok: false, message: `${origin}, but it is older than src/flow.floxide.ts; ${advice}` });
+      writeFileSync(compiled, '// compiled\n');
+      writeFileSync(path.join(dir, 'src/flow.ts'), flow('print', 'print'));
+      expect(await ensureGenerated(compiled)).toEqual({
+        ok: false,
+        message: `${origin}, which is not up to date; ${advice}\nsrc/flow.floxide.ts is stale: src/flow.ts (or a file it imports) changed since it was generated; run floxide build`,
+      });
+      rmSync(compiled);
+      expect(await ensureGenerated(compiled)).toEqual({ ok: false, message: `${origin}, but it does not exist; ${advice}` });
+      // Nothing is written: the generated module is still the one the build wrote.
+      expect(readFileSync(path.join(dir, 'src/flow.floxide.ts'), 'utf8')).toContain("successors: ['show']");
+    });
   });
 });
 

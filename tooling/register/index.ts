@@ -4,7 +4,8 @@
  * `floxide build` on its source when the source changed since the last check. A module that cannot be built (the
  * workflow has errors), or is missing or stale while regeneration is off (`FLOXIDE_REGENERATE=0`: modules are only
  * checked), fails the import with a `StaleGeneratedModuleError` that names the source and prints the diagnostics,
- * instead of Node's bare `ERR_MODULE_NOT_FOUND`.
+ * instead of Node's bare `ERR_MODULE_NOT_FOUND`. Compiled output (`dist/x.floxide.js`) is only checked: rebuilding it
+ * takes tsc.
  */
 import { register } from 'node:module';
 
