@@ -128,7 +128,8 @@ async function checkCompiled(compiled: string, opts: EnsureOptions): Promise<Fre
 export function throwingModule(errorsUrl: string, message: string, names: readonly string[] = []): string {
   const named = names.filter((n) => n !== 'default');
   const exports = [named.length > 0 ? `export let ${named.join(', ')};\n` : '', names.includes('default') ? 'export default undefined;\n' : ''].join('');
-  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\n${exports}throw new StaleGeneratedModuleError(${JSON.stringify(message)});\n`;
+  // The message on a line of its own: Node prints the throwing line under an uncaught error, which then reads cleanly.
+  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\n${exports}const message = ${JSON.stringify(message)};\nthrow new StaleGeneratedModuleError(message);\n`;
 }
 
 /**
