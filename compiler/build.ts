@@ -12,6 +12,7 @@ import { sortDiagnostics } from './diagnostics.js';
 import { renderDocs } from './docs.js';
 import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
 import { renderModules, type OutputLayout, type RenderCache } from './render.js';
+import { recordFresh } from './stamps.js';
 import { findOrphanedModules, removeFiles, writeOutputs, type WriteResult } from './writer.js';
 import { resolveTsconfig } from './tsconfig-path.js';
 
@@ -33,7 +34,10 @@ export interface BuildOptions {
   paths?: string[];
   /** Directory for the generated modules (mirrors source paths under the project root). Default: next to each source. */
   outDir?: string;
-  /** Write nothing; fail (exit 1) when a generated file (or a docs graph) is missing or stale. */
+  /**
+   * Write nothing (but the stamps of the modules found up to date, in node_modules/.cache, see ./stamps.ts); fail
+   * (exit 1) when a generated file (or a docs graph) is missing or stale.
+   */
   check?: boolean;
   /** Directory to write `<Workflow>.dot`, `.svg` and `.mmd` into. */
   docs?: string;
@@ -141,6 +145,9 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
   } else {
     const modules = renderModules(analysis.model, layout, cache);
     result.modules = writeOutputs(modules, { check: opts.check });
+    // So floxide/register and floxide/vite trust these modules without checking them again.
+    const upToDate = new Set([...result.modules.written, ...result.modules.unchanged]);
+    recordFresh(analysis.rootDir, modules.filter((m) => upToDate.has(m.path)).map((m) => ({ source: path.resolve(analysis.rootDir, m.source), generated: m.path })));
     result.versions = writeOutputs(versions.files, { check: opts.check });
     result.newVersions = versions.notes;
     const scopeRoots = opts.paths?.length ? opts.paths.map((p) => path.resolve(cwd, p)) : [analysis.rootDir];

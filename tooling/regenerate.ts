@@ -3,18 +3,20 @@
  * source (`x.ts`), running `floxide build` on that one source when it may not. Shared by the Node loader hook
  * (`floxide/register`) and the Vite/Vitest plugin (`floxide/vite`).
  *
- * A build is needed when the source (or a file it imports by a relative path) changed since the last check: the
- * modification times and sizes seen after the last successful check are kept in
- * `<project>/node_modules/.cache/floxide/generated.json` (in memory only when the project has no node_modules), so an
- * unchanged project starts without loading the compiler. A build that finds errors leaves the module as it was and
- * answers with its diagnostics, formatted as `floxide build` prints them.
+ * A module is trusted without a build while the stamps recorded when it was last written or found up to date (by
+ * `floxide build` or here; ../compiler/stamps.ts) still hold for the source and every file it reaches through relative
+ * imports, so an unchanged project starts without loading the compiler. Otherwise `floxide build` runs on that one
+ * source: it writes the module, or with `regenerate: false` only compares it. A build that finds errors leaves the
+ * module as it was and answers with its diagnostics, formatted as `floxide build` prints them. Compiled output
+ * (`dist/x.floxide.js`) is only checked: rebuilding it takes tsc too.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { GENERATED_SPECIFIER, isRecordedFresh } from '../compiler/stamps.js';
 import { findTsconfig } from '../compiler/tsconfig-path.js';
+import { compiledFrom } from './compiled.js';
 
-/** A generated module's specifier or path: `./x.floxide.js`, `x.floxide.ts`, `x.floxide` (and `.mjs`/`.cjs`...). */
-export const GENERATED_SPECIFIER = /\.floxide(?:\.[cm]?[jt]sx?)?$/;
+export { GENERATED_SPECIFIER };
 
 export type Freshness = { ok: true; built: boolean } | { ok: false; message: string };
 
@@ -32,64 +34,6 @@ export function sourceOfGenerated(generated: string): string | undefined {
   const base = generated.slice(0, m.index);
   const candidates = [`${base}.${m[1] ?? ''}ts`, `${base}.tsx`, `${base}.ts`];
   return candidates.find((c) => existsSync(c));
-}
-
-/** The source and the project files it imports by relative path, with their mtime and size. */
-function stampOf(source: string, generated: string): string {
-  const files = [source, generated];
-  const text = readFileSync(source, 'utf8');
-  for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-    const spec = m[1];
-    if (GENERATED_SPECIFIER.test(spec)) continue;
-    const abs = path.resolve(path.dirname(source), spec);
-    const ts = abs.replace(/\.([cm]?)js$/, '.$1ts');
-    files.push(existsSync(ts) ? ts : abs);
-  }
-  return files
-    .map((f) => {
-      try {
-        const s = statSync(f);
-        return `${f}:${s.mtimeMs}:${s.size}`;
-      } catch {
-        return `${f}:-`;
-      }
-    })
-    .join('|');
-}
-
-const memory = new Map<string, Record<string, string>>();
-
-function cacheFile(rootDir: string): string | undefined {
-  const modules = path.join(rootDir, 'node_modules');
-  return existsSync(modules) ? path.join(modules, '.cache', 'floxide', 'generated.json') : undefined;
-}
-
-function readStamps(rootDir: string): Record<string, string> {
-  let stamps = memory.get(rootDir);
-  if (stamps) return stamps;
-  stamps = {};
-  const file = cacheFile(rootDir);
-  if (file && existsSync(file)) {
-    try {
-      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) stamps = Object.assign(Object.create(null), parsed) as Record<string, string>;
-    } catch {
-      // A damaged cache only costs a build.
-    }
-  }
-  memory.set(rootDir, stamps);
-  return stamps;
-}
-
-function writeStamps(rootDir: string, stamps: Record<string, string>): void {
-  const file = cacheFile(rootDir);
-  if (!file) return;
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(stamps, null, 2)}\n`);
-  } catch {
-    // Read-only node_modules: the stamps stay in memory.
-  }
 }
 
 const rel = (root: string, p: string) => path.relative(root, p).split(path.sep).join('/');
@@ -111,33 +55,61 @@ export function ensureGenerated(generated: string, opts: EnsureOptions = {}): Pr
   return running;
 }
 
+/** The TypeScript generated module a generated module's path stands for (`x.floxide.js` -> `x.floxide.ts`). */
+const typeScriptModule = (generated: string) => generated.replace(/\.floxide(?:\.([cm]?)[jt]sx?)?$/, (_m, mc: string | undefined) => `.floxide.${mc ?? ''}ts`);
+
 async function check(generated: string, opts: EnsureOptions): Promise<Freshness> {
   const source = sourceOfGenerated(generated);
-  const target = generated.replace(/\.floxide(?:\.([cm]?)[jt]sx?)?$/, (_m, mc: string | undefined) => `.floxide.${mc ?? ''}ts`);
-  if (!source) {
-    // Not next to its source (an --out-dir build, or a generated module whose source is gone): nothing to rebuild from.
-    // Compiled output (dist/x.floxide.js) is imported as it is.
-    return existsSync(target) || existsSync(generated) ? { ok: true, built: false } : { ok: false, message: `${target} does not exist and no source file is next to it: run floxide build` };
-  }
+  if (!source) return checkCompiled(generated, opts);
   const project = opts.project ?? findTsconfig(path.dirname(source));
   if (!project) return { ok: false, message: `${source} is not in a TypeScript project (no tsconfig.json above it), so its generated module cannot be built` };
+  return checkSource(project, source, typeScriptModule(generated), opts.regenerate !== false);
+}
+
+/**
+ * Whether `target` (the generated `.ts` module) is up to date with `source`: the recorded stamps when they still hold,
+ * else `floxide build` of that one source, which writes the module when `build`, else only compares it. Either way
+ * the build records the stamps of a module it finds up to date.
+ */
+async function checkSource(project: string, source: string, target: string, build: boolean): Promise<Freshness> {
   const rootDir = path.dirname(project);
-  const stamps = readStamps(rootDir);
+  if (existsSync(target) && isRecordedFresh(rootDir, source, target)) return { ok: true, built: false };
   const key = rel(rootDir, source);
-  if (existsSync(target) && stamps[key] === stampOf(source, target)) return { ok: true, built: false };
-  if (opts.regenerate === false) {
-    return { ok: false, message: `${rel(rootDir, target)} is ${existsSync(target) ? 'not checked against' : 'not generated from'} ${key} yet: run floxide build` };
-  }
+  const shown = rel(rootDir, target);
+  if (!build && !existsSync(target)) return { ok: false, message: `${shown} is not generated from ${key} yet: run floxide build` };
   const { buildProject } = await import('../compiler/build.js');
   const { formatDiagnostics } = await import('../compiler/diagnostics.js');
-  const result = await buildProject({ project, paths: [source], cwd: rootDir });
-  if (result.exitCode !== 0 || !existsSync(target)) {
-    const why = [...result.errors, formatDiagnostics(result.diagnostics, { color: false, cwd: rootDir, rootDir: result.rootDir || rootDir }).trimEnd()].filter(Boolean).join('\n');
-    return { ok: false, message: `floxide build of ${key} failed, so ${rel(rootDir, target)} is ${existsSync(target) ? 'stale' : 'missing'}:\n${why || `${key} declares no workflow`}` };
+  const result = await buildProject({ project, paths: [source], cwd: rootDir, check: !build });
+  const written = result.modules.written.includes(target);
+  if (written || result.modules.unchanged.includes(target)) return { ok: true, built: written };
+  if (result.modules.stale.includes(target)) return { ok: false, message: `${shown} is stale: ${key} (or a file it imports) changed since it was generated; run floxide build` };
+  const why = [...result.errors, formatDiagnostics(result.diagnostics, { color: false, cwd: rootDir, rootDir: result.rootDir || rootDir }).trimEnd()].filter(Boolean).join('\n');
+  return { ok: false, message: `floxide build of ${key} failed, so ${shown} is ${existsSync(target) ? 'stale' : 'missing'}:\n${why || `${key} declares no workflow`}` };
+}
+
+/**
+ * A generated module with no source next to it. Compiled output (`dist/x.floxide.js`) cannot be rebuilt here (that
+ * takes `floxide build` and then tsc): when the tsconfig's `outDir` and `rootDir` lead to the generated module it was
+ * compiled from and that module's source, it is checked against them (without writing) and must be newer than the
+ * module; else (an `--out-dir` build, output shipped without its sources) an existing module is imported as it is.
+ */
+async function checkCompiled(compiled: string, opts: EnsureOptions): Promise<Freshness> {
+  const project = opts.project ?? findTsconfig(path.dirname(compiled));
+  const rootDir = project ? path.dirname(project) : path.dirname(compiled);
+  const module = project ? compiledFrom(project, compiled) : undefined;
+  const source = module && sourceOfGenerated(module);
+  const shown = rel(rootDir, compiled);
+  if (!module || !source || !project) {
+    if (existsSync(compiled) || existsSync(typeScriptModule(compiled))) return { ok: true, built: false };
+    return { ok: false, message: `${shown} does not exist, and no source file is next to it${module ? ` nor at ${rel(rootDir, module.replace(/\.floxide(\.[cm]?tsx?)$/, '$1'))}` : ''}: run floxide build` };
   }
-  stamps[key] = stampOf(source, target);
-  writeStamps(rootDir, stamps);
-  return { ok: true, built: result.modules.written.length > 0 };
+  const origin = `${shown} is compiled from ${rel(rootDir, module)} (generated from ${rel(rootDir, source)})`;
+  const advice = 'compiled output is not rebuilt on import: run floxide build && tsc';
+  if (!existsSync(compiled)) return { ok: false, message: `${origin}, but it does not exist; ${advice}` };
+  const generated = await checkSource(project, source, module, false);
+  if (!generated.ok) return { ok: false, message: `${origin}, which is not up to date; ${advice}\n${generated.message}` };
+  if (existsSync(module) && statSync(compiled).mtimeMs < statSync(module).mtimeMs) return { ok: false, message: `${origin}, but it is older than ${rel(rootDir, module)}; ${advice}` };
+  return { ok: true, built: false };
 }
 
 /**
@@ -149,7 +121,8 @@ async function check(generated: string, opts: EnsureOptions): Promise<Freshness>
 export function throwingModule(errorsUrl: string, message: string, names: readonly string[] = []): string {
   const named = names.filter((n) => n !== 'default');
   const exports = [named.length > 0 ? `export let ${named.join(', ')};\n` : '', names.includes('default') ? 'export default undefined;\n' : ''].join('');
-  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\n${exports}throw new StaleGeneratedModuleError(${JSON.stringify(message)});\n`;
+  // The message on a line of its own: Node prints the throwing line under an uncaught error, which then reads cleanly.
+  return `import { StaleGeneratedModuleError } from ${JSON.stringify(errorsUrl)};\n${exports}const message = ${JSON.stringify(message)};\nthrow new StaleGeneratedModuleError(message);\n`;
 }
 
 /**

@@ -75,6 +75,19 @@ describe('floxide/register', () => {
     expect(r.stderr).not.toContain('does not provide an export named');
     expect(r.stderr).toContain('StaleGeneratedModuleError: floxide build of flow.ts failed, so flow.floxide.ts is missing:\n');
     expect(r.stderr).toContain("flow.ts:6:9 - error FLX011: parse's output number is not assignable to shout's input string");
+    // Thrown from a stand-in module with a short URL: no URL-encoded module source in the output.
+    expect(r.stderr).not.toContain('data:');
+    expect(r.stderr).toContain('\nthrow new StaleGeneratedModuleError(message);\n');
+    expect(r.stderr).toMatch(/\n {4}at floxide-stale:\/[^\n]*\/flow\.floxide\.js\?FlowDef:\d+:\d+\n/);
+  });
+
+  it('with FLOXIDE_REGENERATE=0, a module floxide build wrote is imported, also with no cache (a fresh clone)', () => {
+    const dir = project();
+    const build = spawnSync(process.execPath, [path.join(repo, 'dist/cli/cli.js'), 'build'], { cwd: dir, encoding: 'utf8' });
+    expect(build.status).toBe(0);
+    expect(run(dir, { FLOXIDE_REGENERATE: '0' }).stdout).toBe('got 20\n');
+    rmSync(path.join(dir, 'node_modules/.cache'), { recursive: true, force: true });
+    expect(run(dir, { FLOXIDE_REGENERATE: '0' }).stdout).toBe('got 20\n');
   });
 
   it('with FLOXIDE_REGENERATE=0, a missing module is a StaleGeneratedModuleError naming its source', () => {

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildProject } from '../../compiler/build.js';
 import { floxide } from '../../tooling/vite/index.js';
 import { flow, makeProject, NODES, repo } from './project.js';
 
@@ -68,5 +69,14 @@ describe('floxide/vite', () => {
     writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
     await (plugin.watchChange as (id: string) => Promise<void>)(path.join(dir, 'flow.ts'));
     expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).toContain("successors: ['print']");
+  });
+
+  it('with regenerate: false, resolves a module floxide build wrote, and reports one that went stale', async () => {
+    const dir = project();
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    const resolveId = floxide({ regenerate: false }).resolveId as (source: string, importer: string) => Promise<string | null>;
+    expect(await resolveId('./flow.floxide.js', path.join(dir, 'flow.test.ts'))).toBe(null);
+    writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
+    expect(await resolveId('./flow.floxide.js', path.join(dir, 'flow.test.ts'))).toMatch(/^\0floxide-stale:/);
   });
 });

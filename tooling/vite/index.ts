@@ -18,7 +18,7 @@ import { ensureGenerated, GENERATED_SPECIFIER, sourceOfGenerated, throwingModule
 export interface FloxideViteOptions {
   /** The tsconfig of the workflows (default: the nearest `tsconfig.json` above each source). */
   project?: string;
-  /** Build stale modules (default `true`); `false` only reports them. */
+  /** Build stale modules (default `true`); `false` only checks them, reporting a missing or stale one. */
   regenerate?: boolean;
 }
 
