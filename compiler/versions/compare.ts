@@ -3,13 +3,13 @@
  * being built, or a migration's target). A run of the old version holds items queued for its nodes (with inputs of
  * the old types), join arrivals parked for its join nodes (counted by the old fan-out), and a context whose stored
  * deltas were written under the old merge strategies. A change is safe when all of that still means the same in the
- * new graph: node code changed, a node or edge added, an input type widened, the start moved. It is not when a node that may hold
- * queued items is gone (removed, or renamed without saying so), an input type is narrowed, a join's fan-out
- * changed, a context field's merge strategy changed, a `WaitFor` node whose items may be parked waiting for a
- * signal waits for another one, or no longer waits, or a nested workflow node whose items may hold a parked nested
- * run (its workflow waits or sleeps) runs another workflow, or none, or its workflow's graph changed unsafely for
- * the nested runs parked there (versions recorded before the record kept node kinds, or nested workflows' classes
- * and versions, say nothing of them: no such change is found against them).
+ * new graph: node code changed, a node or edge added, an input type widened, the start moved. It is not when a
+ * node that may hold queued items is gone (removed, or renamed without saying so), an input type is narrowed, a
+ * join's fan-out changed, a context field's merge strategy changed, a `WaitFor` node whose items may be parked
+ * waiting for a signal waits for another one, or no longer waits, or a nested workflow node whose items may hold a
+ * parked nested run (its workflow waits or sleeps) runs another workflow, or none, or its workflow's graph changed
+ * unsafely for the nested runs parked there (versions recorded before the record kept node kinds, or nested
+ * workflows' classes and versions, say nothing of them: no such change is found against them).
  */
 import type { GraphVersion, VersionNode } from './record.js';
 

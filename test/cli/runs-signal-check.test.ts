@@ -68,7 +68,7 @@ describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the 
     await until(() => parked(b, runId), SIGNAL_WAIT_MS, 'the wait to park');
     const waitItem = (await b.itemStates(runId)).find((s) => s.status === 'parked')!.itemId;
     const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
-    expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered\n` });
+    expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered to the wait for it\n` });
     // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
     expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
     await expectFallbackError(runId, url, waitItem);
