@@ -7,6 +7,7 @@ import { bindWorkflow, InvalidSignalError, Orchestrator, type DistributedBackend
 import { BallotFlow, NestedNapFlow, ReviewFlow, SteadyAuditFlow, SteadyReviewFlow } from '../fixtures/signals/flows.js';
 import { BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SteadyAuditFlowDef, SteadyReviewFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { signalBackends, signalHarness, SIGNAL_WAIT_MS } from './signal-harness.js';
+import { until } from './helpers.js';
 
 // A nested wait that a test ends with its signal waits 1 h (the Steady flows), so a loaded machine cannot time it out
 // first; ReviewFlow's 1 s timeout serves the test of the timeout itself.
@@ -27,7 +28,8 @@ describe.each(signalBackends('nsig'))('waits inside nested workflows on %s', (_n
     const runId = await orch.startRun(undefined, 'order-1');
     const w = worker(b, review);
     await h.untilParked(b, runId, 1, 'the nested wait to park');
-    expect(w.inFlight).toBe(0);
+    // (parked when the commit lands; the slot is freed when its answer comes back)
+    await until(() => w.inFlight === 0, 2_000, 'the worker to free the slot of the parked item');
     expect((await b.itemStates(runId)).filter((s) => s.status === 'parked').map((s) => s.node)).toEqual(['review']);
     await h.stop(w);
     // @ts-expect-error: "approval" alone is the nested workflow's name, not the outer one's

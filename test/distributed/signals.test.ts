@@ -29,7 +29,8 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     const runId = await orch.startRun(undefined, 'order-1');
     const w = worker(b, approval);
     await h.untilParked(b, runId);
-    expect(w.inFlight).toBe(0);
+    // (the store parks the item when the commit lands; the worker frees the slot when its answer comes back)
+    await until(() => w.inFlight === 0, 2_000, 'the worker to free the slot of the parked item');
     expect((await b.itemStates(runId)).filter((s) => s.status === 'in_progress')).toEqual([]);
     await h.stop(w);
     await opened.killConnections();
@@ -185,7 +186,8 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     const w = worker(b, sleeper);
     const runId = await orch.startRun(undefined, { ms: 1_000 });
     await h.untilParked(b, runId, 1, 'the sleep to park');
-    expect(w.inFlight).toBe(0);
+    // (parked when the commit lands; the slot is freed when its answer comes back)
+    await until(() => w.inFlight === 0, 2_000, 'the worker to free the slot of the parked item');
     await h.stop(w);
     worker(b, sleeper);
     const rec = await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS });
