@@ -66,6 +66,13 @@ function readEvents(url: string, until: (events: Array<{ event: string; data: st
   });
 }
 
+/** A `readEvents` stream's first event: `saw(events)` in its `until` (always true), `seen` once one came. */
+function firstEvent(): { saw: (events: readonly unknown[]) => true; seen: Promise<void> } {
+  let resolve!: () => void;
+  const seen = new Promise<void>((r) => (resolve = r));
+  return { saw: (events) => (events.length > 0 && resolve(), true), seen };
+}
+
 /** Runs `fn` with a Redis backend under a key prefix of its own and a UI server on it; closes both and deletes the keys. */
 async function withRedisUi(tag: string, fn: (backend: DistributedBackend, server: UiServer) => Promise<void>): Promise<void> {
   const store = await openTestBackend('redis', tag);
@@ -132,7 +139,9 @@ describe('floxide ui server', () => {
   });
 
   it('streams a run page live from the store\'s events, and tells the list when runs come and go', async () => {
-    const seen = readEvents(`${base}api/runs/run-2/live`, (evs) => evs.some((e) => JSON.parse(e.data).run?.status === 'paused'));
+    const opened = firstEvent();
+    const seen = readEvents(`${base}api/runs/run-2/live`, (evs) => opened.saw(evs) && evs.some((e) => JSON.parse(e.data).run?.status === 'paused'));
+    await opened.seen; // (its page as it is, before the pause below)
     const first = await readEvents(`${base}api/runs/run-2/live`, (evs) => evs.length > 0);
     expect(JSON.parse(first[0]!.data)).toMatchObject({ run: { runId: 'run-2', status: 'running' }, history: [] });
     await backend.pauseRun('run-2');
@@ -317,7 +326,9 @@ describe('floxide ui server on Postgres', () => {
     // re-reads without an event would come only every 10 minutes: what arrives below was pushed by the events
     const server = await startUiServer({ backend, livePollMs: 60_000 });
     try {
-      const done = readEvents(`${server.url}api/runs/pg-live/live`, (evs) => evs.some((e) => JSON.parse(e.data).run?.status === 'completed'));
+      const opened = firstEvent();
+      const done = readEvents(`${server.url}api/runs/pg-live/live`, (evs) => opened.saw(evs) && evs.some((e) => JSON.parse(e.data).run?.status === 'completed'));
+      await opened.seen; // (the page as it is before any step: the steps below come as events)
       // the server's one subscription (from 'now') is listening: its connection waits idle for a notification
       await until(async () => {
         const { rows } = await pgs.admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'", [`floxide-events:${backend.schema}`]);
