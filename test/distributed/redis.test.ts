@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
-import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
+import { RedisBackend, type RedisBackendOptions } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
 import { describeBackendConformance } from './conformance.js';
 import { isFinalRunStatus } from '../../runtime/distributed/contracts.js';
@@ -38,6 +38,19 @@ describe('redis backend specifics', () => {
     const c = createClient({ url: REDIS_URL });
     await c.connect();
     return c;
+  }
+
+  /** Runs `fn` with a backend under a prefix of its own (`options` added) and an admin client; closes both. */
+  async function withRedis(options: Omit<RedisBackendOptions, 'url' | 'keyPrefix'>, fn: (b: RedisBackend, a: Awaited<ReturnType<typeof admin>>, p: string) => Promise<void>): Promise<void> {
+    const p = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, ...options });
+    const a = await admin();
+    try {
+      await fn(b, a, p);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   }
 
   it('a packed item state that cannot be read is a CorruptStateError naming the run and the item', async () => {
@@ -79,9 +92,7 @@ describe('redis backend specifics', () => {
   });
 
   it('recovers from SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
-    const a = await admin();
-    try {
+    await withRedis({}, async (b, a) => {
       await b.createRun(spec('r1'));
       await a.sendCommand(['SCRIPT', 'FLUSH']);
       const [l] = await b.claim('w1', 1, 10_000);
@@ -89,10 +100,7 @@ describe('redis backend specifics', () => {
       expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 'ok', items: [], arrivals: [], delta: { x: 1 } } })).toMatchObject({ status: 'applied', runStatus: 'completed', contextVersion: 1 });
       const exists = (await a.sendCommand(['SCRIPT', 'EXISTS', loadScript('claim').sha, loadScript('commit').sha])) as number[];
       expect(exists).toEqual([1, 1]);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('isolates key prefixes and keeps every key under its prefix', async () => {
@@ -175,10 +183,7 @@ describe('redis backend specifics', () => {
   });
 
   it("expires a finished run's keys after retainFinishedMs and forgets it in listRuns", async () => {
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, retainFinishedMs: 300 });
-    const a = await admin();
-    try {
+    await withRedis({ retainFinishedMs: 300 }, async (b, a, p) => {
       await b.createRun(spec('r-done'));
       await b.createRun(spec('r-live'));
       const runKey = `${p}run:{r-done}`;
@@ -196,17 +201,11 @@ describe('redis backend specifics', () => {
       await b.createRun(spec('r-next'));
       expect(await a.zScore(`${p}runs:status:cancelled`, 'r-done')).toBeNull();
       expect(await a.zCard(`${p}runs:expiring`)).toBe(0);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('keeps about eventRetention events: the stream is trimmed as events come, and its newest events stay', async () => {
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, eventRetention: 100 });
-    const a = await admin();
-    try {
+    await withRedis({ eventRetention: 100 }, async (b, a, p) => {
       // one event (run.created) per call, over many milliseconds
       for (let i = 0; i < 600; i++) {
         await b.createRun(spec(`ev-${i}`));
@@ -218,18 +217,12 @@ describe('redis backend specifics', () => {
       expect(len).toBeLessThan(250);
       const newest = (await a.xRevRange(`${p}events`, '+', '-', { COUNT: 1 }))?.[0];
       expect(newest?.message).toMatchObject({ r: 'ev-599' });
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('a cursor inside an entry that is gone is EventsLostError, not a silent skip of the rest of that entry', async () => {
     const { EventsLostError } = await import('../../runtime/core/errors.js');
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
-    const a = await admin();
-    try {
+    await withRedis({}, async (b, a, p) => {
       // runs created together: entries of several run.created events
       await Promise.all(Array.from({ length: 10 }, (_, i) => b.createRun(spec(`g${i}`))));
       const all: EventEnvelope[] = [];
@@ -249,17 +242,11 @@ describe('redis backend specifics', () => {
       expect(await rest()).toEqual([all[at + 1]!.event.runId]);
       await a.sendCommand(['XDEL', `${p}events`, id]);
       await expect(rest()).rejects.toBeInstanceOf(EventsLostError);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('keeps about eventRetention events when entries hold many (a batch of new runs is one entry)', async () => {
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p, eventRetention: 200 });
-    const a = await admin();
-    try {
+    await withRedis({ eventRetention: 200 }, async (b, a, p) => {
       // concurrent createRun calls go to Redis as one script: one entry of up to 50 run.created events
       for (let round = 0; round < 40; round++) {
         await Promise.all(Array.from({ length: 50 }, (_, i) => b.createRun(spec(`m-${round}-${i}`))));
@@ -273,17 +260,11 @@ describe('redis backend specifics', () => {
       expect(events).toBeGreaterThanOrEqual(200);
       expect(events).toBeLessThan(700);
       expect(Number(await a.get(`${p}events:avg`))).toBeGreaterThan(1);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('moves the runs of a ring written before rings were per version onto their versions\' rings', async () => {
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
-    const a = await admin();
-    try {
+    await withRedis({}, async (b, a, p) => {
       await b.createRun(spec('r1'));
       await b.createRun({ ...spec('r2'), fingerprint: 'fp2' });
       // the layout of an older floxide: one ring per workflow
@@ -294,17 +275,11 @@ describe('redis backend specifics', () => {
       expect((await b.claim('w1', 5, 10_000, { workflow: 'wf', fingerprints: ['fp2'] })).map((l) => l.runId)).toEqual(['r2']);
       expect(await a.lRange(`${p}ring:wf`, 0, -1)).toEqual([]);
       expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r1']);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('keeps a run on its ring once: resuming a paused run that a claim has not dropped yet adds no second entry', async () => {
-    const p = prefix();
-    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: p });
-    const a = await admin();
-    try {
+    await withRedis({}, async (b, a, p) => {
       await b.createRun(spec('r1'));
       await b.createRun(spec('r2'));
       expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual(['r1', 'r2']);
@@ -317,10 +292,7 @@ describe('redis backend specifics', () => {
       await b.resumeRun('r1');
       expect(await a.lRange(`${p}ring:wf@fp`, 0, -1)).toEqual(['r1']);
       expect((await b.claim('w1', 5, 10_000)).map((l) => l.runId)).toEqual(['r1']);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   });
 
   it('a commit whose lease token holds a newline is no lease: lease_lost, and the real lease still commits', async () => {
