@@ -3,9 +3,9 @@
  * `(tx, pos)` order on a connection of its own, woken by `LISTEN floxide_events` (the writers' `NOTIFY` arrives when
  * their transaction commits), not by a polling loop. A row holds one run's events of one transaction, their JSON
  * texts joined by newlines (functions/record_events.sql). Cursors are a row's `<tx>-<pos>`, with the event's index
- * for one that is not its row's last (event-cursor.ts). After a dropped connection it
- * connects again and continues after the last event it delivered, so nothing is lost or repeated; a cursor older than
- * an event `purgeFinished` deleted is `EventsLostError`.
+ * for one that is not its row's last (event-cursor.ts). After a dropped connection it connects again and continues
+ * after the last event it delivered, so nothing is lost or repeated; a cursor older than an event `purgeFinished`
+ * deleted is `EventsLostError`.
  *
  * A read only returns events below its snapshot's xmin (see the migration), so an event whose transaction committed
  * while an older transaction was still open is held back until that one ends. Its end is not notified when it wrote

@@ -2,9 +2,9 @@
  * The Redis backend's event subscription: blocking `XREAD`s of the stream the scripts append to (`P events`), on a
  * connection of the subscription's own. An entry holds the events of one script call, in order, as field pairs
  * `r` = run id, `e` = event JSON (see publish in lua/includes/common.lua). Cursors are entry ids, with the event's
- * index for one that is not its entry's last (event-cursor.ts). After a dropped connection (node-redis reconnects by itself) it continues
- * after the last entry it delivered, so nothing is lost or repeated; a cursor older than what the stream still holds
- * (trimmed to `eventRetention`) is `EventsLostError`.
+ * index for one that is not its entry's last (event-cursor.ts). After a dropped connection (node-redis reconnects by
+ * itself) it continues after the last entry it delivered, so nothing is lost or repeated; a cursor older than what
+ * the stream still holds (trimmed to `eventRetention`) is `EventsLostError`.
  */
 import type { createClient } from '@redis/client';
 import { EventsLostError, StoreError } from '../../core/errors.js';

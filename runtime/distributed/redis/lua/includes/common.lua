@@ -46,10 +46,10 @@ local CLAIM_PATTERN = '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|((
 local DONE_PATTERN = '^[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^\n]*\n(.*)$'
 
 -- Seeing runs (runtime/engine/events.ts): every script that changes what a run reports publishes the event to the
--- stream P events; eventsMax 0 = no events. A stream entry holds one or more
--- events as field pairs r = run id, e = event JSON, in the order they happened. A script that publishes many events
--- (a claim, a batch of commits or of new runs) sets deferEvents and appends them all as one entry at its end
--- (flushDeferred): an XADD of two events costs about what one of one event costs. Others append each event at once.
+-- stream P events; eventsMax 0 = no events. A stream entry holds one or more events as field pairs r = run id,
+-- e = event JSON, in the order they happened. A script that publishes many events (a claim, a batch of commits or
+-- of new runs) sets deferEvents and appends them all as one entry at its end (flushDeferred): an XADD of two events
+-- costs about what one of one event costs. Others append each event at once.
 -- A script sets eventsMax from its last argument before publishing. The stream keeps about eventsMax events: it is
 -- trimmed by the first entry of each millisecond (its id ends in -0), not by every append (`XADD ... MAXLEN ~` costs
 -- a third more than a bare XADD; at most a millisecond's entries go past the bound until the next trim), to
