@@ -200,7 +200,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
       // the versions recorded before this one's entry (all of them for a version not on record yet)
       const all = record.workflows[wf.name] ?? [];
       const at = all.findIndex((v) => v.id === now.id);
-      const before = (at === -1 ? all : all.slice(0, at)).map((v) => v.id).filter((id) => id !== now.id).reverse();
+      const before = (at === -1 ? all : all.slice(0, at)).map((v) => v.id).reverse();
       if (before.length > 0) wf.superseded = before;
       else delete wf.superseded;
       if (!(record.workflows[wf.name] ?? []).some((v) => v.id === now.id)) {

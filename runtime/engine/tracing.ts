@@ -473,9 +473,8 @@ class OtelAttemptSpan implements AttemptSpan {
       // gets this one, made on the spot if it asks before the batch
       this.tracing.later(() => {
         const made = this.span;
-        if (made === undefined) this.span = this.start(outcome, extra);
-        else setEnd(made, outcome, extra);
-        endSpan(this.tracing.api, this.span!, error, at);
+        if (made !== undefined) setEnd(made, outcome, extra);
+        endSpan(this.tracing.api, made ?? (this.span = this.start(outcome, extra)), error, at);
       });
       return;
     }
