@@ -190,23 +190,22 @@ function mergePackageJson(abs: string, name: string, version: string, blockers: 
     const have = (pkg[key] ?? {}) as Record<string, string | boolean>;
     const other = key === 'dependencies' ? ((pkg.devDependencies ?? {}) as Record<string, string>) : key === 'devDependencies' ? ((pkg.dependencies ?? {}) as Record<string, string>) : {};
     for (const [k, v] of Object.entries(want)) {
+      if (have[k] !== undefined || other[k] !== undefined) {
+        if ((have[k] ?? other[k]) !== v) kept.push(`${key}.${k} (${JSON.stringify(have[k] ?? other[k])}; floxide init would use ${JSON.stringify(v)})`);
+        continue;
+      }
+      // a `pre` hook of a script the user wrote
       const hooked = key === 'scripts' && k.startsWith('pre') ? k.slice('pre'.length) : undefined;
-      const yours = hooked !== undefined && ownScripts[hooked] !== undefined && ownScripts[hooked] !== SCRIPTS[hooked] ? ownScripts[hooked] : undefined;
-      if (have[k] === undefined && other[k] === undefined) {
-        if (yours !== undefined && v !== FLOXIDE_BUILD) {
-          // (`prestart` compiles for floxide init's own `start`; before yours it would only change what it does)
-          kept.push(`no scripts.${k} (${JSON.stringify(v)}): it would change what your ${hooked} script does`);
-          continue;
-        }
-        have[k] = v;
-        added.push(
-          key === 'scripts' && k === 'test' && placeholderTest
-            ? 'scripts.test (instead of npm init\'s placeholder)'
-            : yours !== undefined
-              ? `scripts.${k} (${v} now runs before your ${hooked} script, so it sees fresh generated modules)`
-              : `${key}.${k}`,
-        );
-      } else if ((have[k] ?? other[k]) !== v) kept.push(`${key}.${k} (${JSON.stringify(have[k] ?? other[k])}; floxide init would use ${JSON.stringify(v)})`);
+      const yours = hooked !== undefined && ownScripts[hooked] !== undefined && ownScripts[hooked] !== SCRIPTS[hooked];
+      if (yours && v !== FLOXIDE_BUILD) {
+        // (`prestart` compiles for floxide init's own `start`; before yours it would only change what it does)
+        kept.push(`no scripts.${k} (${JSON.stringify(v)}): it would change what your ${hooked} script does`);
+        continue;
+      }
+      have[k] = v;
+      if (key === 'scripts' && k === 'test' && placeholderTest) added.push('scripts.test (instead of npm init\'s placeholder)');
+      else if (yours) added.push(`scripts.${k} (${v} now runs before your ${hooked} script, so it sees fresh generated modules)`);
+      else added.push(`${key}.${k}`);
     }
     if (Object.keys(have).length > 0) pkg[key] = have;
   }
