@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderSvg, svgVersion } from '../../compiler/docs.js';
 import { dotOfVersion } from '../../compiler/emit/dot.js';
-import { parseRecord, type GraphVersion } from '../../compiler/versions/record.js';
+import { findVersionsFiles, parseRecord, type GraphVersion } from '../../compiler/versions/record.js';
 
 /** The graph of a run's version, or why there is none. */
 export type RunGraph =
@@ -72,7 +72,7 @@ export class GraphFiles {
   /** Version `id` of `workflow` in the first versions file that records it (an unreadable file is passed over). */
   private async recordedVersion(workflow: string, id: string): Promise<{ file: string; version: GraphVersion } | undefined> {
     for (const dir of this.dirs) {
-      for (const file of await versionsFiles(dir, VERSIONS_DEPTH)) {
+      for (const file of await findVersionsFiles(dir, VERSIONS_DEPTH)) {
         let versions: GraphVersion[] | undefined;
         try {
           versions = parseRecord(await readFile(file, 'utf8'), file).workflows[workflow];
@@ -93,19 +93,4 @@ async function namesIn(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-/** The `*.floxide.versions.json` files in `dir` and its subfolders, `depth` levels down (not node_modules, not dot folders). */
-async function versionsFiles(dir: string, depth: number): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  const files = entries.filter((e) => e.isFile() && e.name.endsWith('.floxide.versions.json')).map((e) => join(dir, e.name)).sort();
-  if (depth === 0) return files;
-  const subdirs = entries.filter((e) => e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')).map((e) => e.name).sort();
-  for (const sub of subdirs) files.push(...(await versionsFiles(join(dir, sub), depth - 1)));
-  return files;
 }

@@ -197,10 +197,8 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
       }
       if (compatible.length > 0) wf.compatible = compatible;
       else delete wf.compatible;
-      // the versions recorded before this one's entry (all of them for a version not on record yet)
-      const all = record.workflows[wf.name] ?? [];
-      const at = all.findIndex((v) => v.id === now.id);
-      const before = (at === -1 ? all : all.slice(0, at)).map((v) => v.id).reverse();
+      // every other version on record: this one is recorded last, the newest (recordVersions), newest first
+      const before = (record.workflows[wf.name] ?? []).filter((v) => v.id !== now.id).map((v) => v.id).reverse();
       if (before.length > 0) wf.superseded = before;
       else delete wf.superseded;
       if (!(record.workflows[wf.name] ?? []).some((v) => v.id === now.id)) {

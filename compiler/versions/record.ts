@@ -9,6 +9,7 @@
  * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { GraphVersion, VersionNode, VersionNodeKind } from './graph-version.js';
 import type { NodeModel, WorkflowModel } from '../model.js';
@@ -167,18 +168,30 @@ export function sameVersion(a: GraphVersion, b: GraphVersion): boolean {
 
 /**
  * The record after building `workflows` (the workflows of one source file, now): each workflow's current version
- * is appended, or replaces the entry with the same id (a change that keeps the graph, e.g. an input type). Versions
- * of workflows the file no longer declares are kept: their runs may still be in flight.
+ * is the last of its list, so the newest on record is always the one built last: a new version is appended, one on
+ * record already (a change that keeps the graph, e.g. an input type, or a change reverted to an older graph) leaves
+ * its place for the end. Versions of workflows the file no longer declares are kept: their runs may still be in flight.
  */
 export function recordVersions(record: VersionsRecord, workflows: readonly WorkflowModel[]): VersionsRecord {
   const next: Record<string, GraphVersion[]> = { ...record.workflows };
   for (const wf of workflows) {
     const now = versionOf(wf);
-    const list = [...(next[wf.name] ?? [])];
-    const at = list.findIndex((v) => v.id === now.id);
-    if (at >= 0) list[at] = now;
-    else list.push(now);
-    next[wf.name] = list;
+    next[wf.name] = [...(next[wf.name] ?? []).filter((v) => v.id !== now.id), now];
   }
   return { format: VERSIONS_FORMAT, workflows: next };
+}
+
+/** The `*.floxide.versions.json` files in `dir` and its subfolders, `depth` levels down (not node_modules, not dot folders). */
+export async function findVersionsFiles(dir: string, depth: number): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const files = entries.filter((e) => e.isFile() && e.name.endsWith('.floxide.versions.json')).map((e) => path.join(dir, e.name)).sort();
+  if (depth === 0) return files;
+  const subdirs = entries.filter((e) => e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')).map((e) => e.name).sort();
+  for (const sub of subdirs) files.push(...(await findVersionsFiles(path.join(dir, sub), depth - 1)));
+  return files;
 }

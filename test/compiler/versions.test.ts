@@ -220,7 +220,7 @@ describe('the versions file', () => {
     expect(() => parseRecord('{"format": 1, "workflows": {"X": [{}]}}', 'c.json')).toThrow(/versions of X are malformed/);
   });
 
-  it('appends a new version and replaces the entry of the same id (a change that keeps the graph)', () => {
+  it('appends a new version; one on record already (a change that keeps the graph, a reverted change) becomes the last entry', () => {
     const first = recordVersions(emptyRecord(), [articleWorkflow]);
     expect(first.workflows.ArticleWorkflow.map((v) => v.id)).toEqual([articleWorkflow.fingerprint]);
     const retyped = { ...articleWorkflow, nodes: articleWorkflow.nodes.map((n) => (n.name === 'draft' ? { ...n, inputType: 'string | number' } : n)) };
@@ -230,6 +230,9 @@ describe('the versions file', () => {
     const other = recordVersions(first, [{ ...articleWorkflow, fingerprint: '0123456789abcdef' }]).workflows.ArticleWorkflow;
     expect(other.map((v) => v.id)).toEqual([articleWorkflow.fingerprint, '0123456789abcdef']);
     expect(recordVersions(first, []).workflows).toEqual(first.workflows);
+    // a change reverted to the graph on record first: that version is the newest again, last in the list
+    const reverted = recordVersions({ ...first, workflows: { ArticleWorkflow: other } }, [articleWorkflow]).workflows.ArticleWorkflow;
+    expect(reverted.map((v) => v.id)).toEqual(['0123456789abcdef', articleWorkflow.fingerprint]);
   });
 });
 
@@ -333,6 +336,15 @@ describe('floxide build keeps the versions on record', () => {
     const strictBuild = await buildProject({ cwd: dir, strictVersions: true });
     expect(strictBuild.exitCode).toBe(1);
     expect(strictBuild.diagnostics[0].severity).toBe('error');
+
+    // the change reverted: v1 is built again, recorded last (the newest on record), and supersedes v2; a build after
+    // it changes nothing
+    writeFileSync(path.join(dir, 'flow.ts'), flow(`  @edge('b') a = new Upper();\n  b = new Upper();`));
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    expect(parseRecord(readFileSync(record, 'utf8'), record).workflows.Flow.map((v) => v.id)).toEqual([ids[1], ids[0]]);
+    expect(generated()).toContain(`  supersedes: [${JSON.stringify(ids[1]).replace(/"/g, "'")}],\n`);
+    const afterRevert = await buildProject({ cwd: dir, check: true });
+    expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
   }, 180_000);
 
   it('says what made a new version when only what the record does not hold changed: a retry or timeout policy', async () => {

@@ -180,6 +180,26 @@ describe('schedules during a rolling deploy', () => {
     expect(await ticksOf()).toEqual(Array.from({ length: 12 }, (_, i) => (i + 1) * S));
   });
 
+  it('two builds that supersede each other (a change reverted to a graph on record): the smaller version id takes the ticks, the other leaves them', async () => {
+    const clock = { t: T0 + S + 10 };
+    const backend = new MemoryBackend({ clock: () => clock.t });
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 1 });
+    const me = ChainWorkflowDef.fingerprint;
+    const smaller = '0'.repeat(16);
+    const larger = 'f'.repeat(16);
+    expect([smaller < me, larger > me]).toEqual([true, true]);
+    // this build lists both other versions as recorded before it; each other build lists this one
+    const scheduler = new Scheduler(backend, compiledOf({ ...ChainWorkflowDef, supersedes: [smaller, larger] }));
+    await backend.heartbeat('larger', health({ workflow: 'ChainWorkflow', versions: larger, supersedes: me }));
+    clock.t += S;
+    const kept = await scheduler.runOnce();
+    expect([kept.started.length, kept.deferredTo]).toEqual([1, undefined]);
+    await backend.heartbeat('smaller', health({ workflow: 'ChainWorkflow', versions: smaller, supersedes: me }));
+    clock.t += S;
+    const left = await scheduler.runOnce();
+    expect([left.started.length, left.deferredTo]).toEqual([0, smaller]);
+  });
+
   it("old and new workers side by side: every tick's run starts on the new build's version while a new worker is alive, on the old one's after it stopped", async () => {
     const backend = new MemoryBackend();
     const log: DeployLog = [];
