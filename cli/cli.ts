@@ -17,6 +17,7 @@ export const COMMANDS: ReadonlyArray<() => Promise<{ default: CommandFactory }>>
   () => import('./commands/worker.js'),
   () => import('./commands/runs.js'),
   () => import('./commands/schedule.js'),
+  () => import('./commands/versions.js'),
   () => import('./commands/ui.js'),
   () => import('./commands/init.js'),
 ];

@@ -38,7 +38,7 @@ describe('docs/cli.md', () => {
     expect(section, `no "## \`floxide ${path[0]}" section`).not.toBe('');
     if (path.length > 1) expect(section).toContain(`${path.slice(1).join(' ')}`);
     for (const arg of cmd.registeredArguments) {
-      const shown = arg.required ? `<${arg.name()}>` : `[${arg.name()}${arg.variadic ? '..' : ''}]`;
+      const shown = arg.required ? `<${arg.name()}${arg.variadic ? '..' : ''}>` : `[${arg.name()}${arg.variadic ? '..' : ''}]`;
       expect(section, `argument ${shown}`).toMatch(new RegExp(`${shown.replace(/[[\]().]/g, '\\$&')}|<${arg.name()}>`, 'i'));
     }
     for (const option of cmd.options) {
