@@ -12,6 +12,7 @@
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RunNotFoundError } from '../../runtime/core/errors.js';
 import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../runtime/distributed/contracts.js';
 import type { RunsStore } from '../store/runs-store.js';
 import type { WorkflowEvent } from '../../runtime/engine/events.js';
@@ -188,6 +189,8 @@ export class LiveRuns {
       w.final = isFinalRunStatus(view.run.status);
     } catch (err) {
       event = `event: failure\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`;
+      // no such run: nothing to re-read until an event of it says it exists now (a store without events: a reload)
+      w.final = err instanceof RunNotFoundError;
     }
     w.reading = false;
     if (this.watches.get(runId) !== w) return;

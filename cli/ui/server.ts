@@ -24,6 +24,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { safeJsonParse } from '../../runtime/core/json.js';
 import { assertRunId } from '../../runtime/core/ids.js';
@@ -70,6 +71,7 @@ const STATIC: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
 };
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -97,9 +99,18 @@ function sameToken(given: string | undefined, token: string): boolean {
 function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k === name) return decodeOr(v.join('='));
   }
   return undefined;
+}
+
+/** `text` percent-decoded, or undefined when its encoding is malformed (`%E0`). */
+function decodeOr(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function hostnameOf(hostHeader: string | undefined): string {
@@ -203,7 +214,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     }
     const m = /^\/api\/runs\/([^/]+)(?:\/(graph|live|cancel|pause|resume|signal))?$/.exec(path);
     if (!m) return sendJson(res, 404, { error: 'not found' });
-    const runId = decodeURIComponent(m[1]!);
+    const runId = decodeOr(m[1]!);
+    if (runId === undefined) throw new InvalidArgumentError(`invalid run id ${JSON.stringify(m[1])}: malformed percent-encoding`);
     assertRunId(runId);
     const what = m[2];
     if (req.method === 'GET' && what === undefined) return sendJson(res, 200, await runView(backend, runId));
@@ -249,7 +261,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const address = browsableHost(host);
+  const shown = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
   return {
     url: `http://${shown}:${port}/${token === undefined ? '' : `?token=${token}`}`,
     token,
@@ -260,6 +273,18 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The host a browser opens for a server listening on `host`: itself, except for the wildcard addresses (`0.0.0.0`,
+ * `::`), which no browser opens: then this machine's first external address (IPv4 first), else its host name.
+ */
+function browsableHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '[::]') return host;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal && !(a.family === 'IPv6' && a.address.startsWith('fe80:')));
+  return (external.find((a) => a!.family === 'IPv4') ?? external[0])?.address ?? hostname();
 }
 
 /** A failure to listen, in words: what is wrong with the address and which option changes it. */

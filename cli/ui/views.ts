@@ -146,7 +146,7 @@ export interface OutstandingItem {
   readonly status: WorkItemStatus;
   readonly attempt: number;
   readonly workerId: string | undefined;
-  /** When its lease ends (running) or its retry is due (waiting_retry). */
+  /** When its lease ends (running), its retry is due (waiting_retry) or it wakes (parked: a sleep's end, a wait's timeout). */
   readonly due: number | undefined;
   /** `CorruptStateError: <reason>` when its stored JSON cannot be read (the worker that claims it fails it). */
   readonly corrupt?: string;
@@ -196,7 +196,8 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
   for (const s of states) {
     const counts = (nodes[s.node] ??= { queued: 0, running: 0, done: 0, failed: 0, dropped: 0 });
     counts[COUNT_OF[s.status]] += 1;
-    if ((s.status === 'pending' || s.status === 'in_progress' || s.status === 'waiting_retry') && outstanding.length < LIST_CAP) {
+    // outstanding: queued (pending, waiting for a retry, parked) or running, as the graph counts them
+    if ((COUNT_OF[s.status] === 'queued' || COUNT_OF[s.status] === 'running') && outstanding.length < LIST_CAP) {
       const bad = corrupt.get(s.itemId);
       outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore, ...(bad ? { corrupt: bad } : {}) });
     }

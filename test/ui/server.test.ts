@@ -251,6 +251,40 @@ describe('floxide ui server', () => {
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect((await call(`${base}static/app.js`)).headers['content-type']).toMatch(/^text\/javascript/);
     expect((await call(`${base}static/../server.ts`)).status).toBe(404);
+    // the page's icon (no 404 in the browser's console)
+    expect(page.body).toContain('/static/icon.svg');
+    const icon = await call(`${base}static/icon.svg`);
+    expect([icon.status, icon.headers['content-type']]).toEqual([200, 'image/svg+xml']);
+  });
+
+  it('answers a malformed run id (bad percent-encoding, or not a run id) with 400, and an unknown one with 404', async () => {
+    for (const bad of ['%E0', 'a%2Fb', '%']) {
+      const res = await call(`${base}api/runs/${bad}`);
+      expect([res.status, JSON.parse(res.body).error], bad).toEqual([400, expect.stringMatching(/invalid run id/)]);
+    }
+    expect((await call(`${base}api/runs/no-such-run`)).status).toBe(404);
+    // a cookie that is not percent-encoded right is no token, not a failure
+    expect((await call(`${base}api/runs`, { headers: { cookie: 'floxide_ui=%E0' } })).status).toBe(200);
+  });
+
+  it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
+    let reads = 0;
+    const counting = new Proxy(backend, { get: (t, k, r) => (k === 'getRun' ? (id: string) => (reads++, t.getRun(id)) : Reflect.get(t, k, r)) });
+    const quick = await startUiServer({ backend: counting, livePollMs: 10 });
+    try {
+      // the stream stays open (as a browser keeps it) while the store's reads are counted
+      let body = '';
+      const req = request(`${quick.url}api/runs/nope/live`, (res) => res.setEncoding('utf8').on('data', (d: string) => (body += d)));
+      req.end();
+      await until(async () => body.includes('event: failure'), 5_000, 'the failure event');
+      const after = reads;
+      await new Promise((r) => setTimeout(r, 300));
+      req.destroy();
+      expect(body).toContain(`event: failure\ndata: ${JSON.stringify({ error: 'no run with id "nope"' })}\n\n`);
+      expect(reads).toBe(after);
+    } finally {
+      await quick.close();
+    }
   });
 
   it('refuses host names other than loopback ones (DNS rebinding)', async () => {
@@ -292,7 +326,9 @@ describe('floxide ui server', () => {
     const open = await startUiServer({ backend, host: '0.0.0.0' });
     try {
       expect(open.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-      expect(open.url).toMatch(new RegExp(`^http://0\\.0\\.0\\.0:\\d+/\\?token=${open.token}$`));
+      // (the wildcard address is no address a browser opens: the URL names this machine's external one)
+      const printed = new URL(open.url);
+      expect([printed.pathname, printed.search, printed.port, printed.hostname]).toEqual(['/', `?token=${open.token}`, String(open.port), expect.not.stringMatching(/^(0\.0\.0\.0|\[::\])$/)]);
       const local = `http://127.0.0.1:${open.port}/`;
       expect((await call(`${local}api/runs`)).status).toBe(401);
       expect((await call(`${local}api/runs`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);

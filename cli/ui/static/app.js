@@ -409,7 +409,7 @@ function runPage(runId) {
         : [
             h('h2', {}, `Step history (${history.length})`),
             timeline(r, history),
-            table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.label, s.error ? errText(s.error) : '']), 'No steps yet.'),
+            ...(history.length === 0 ? [] : [table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.label, s.error ? errText(s.error) : '']), 'No steps yet.')]),
           ]),
       h('h2', {}, `Waiting (${v.waits.length})`),
       table(['Item', 'Node', 'Waiting'], v.waits.map((w) => [h('span', { class: 'mono' }, w.itemId), w.node, h('span', { 'data-wait': w.kind === 'signal' ? w.signal : 'sleep' }, w.text)]), 'Not waiting for a signal or a timer.'),
