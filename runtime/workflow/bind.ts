@@ -18,7 +18,7 @@ import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
-import { notifyArrival, storeMailbox } from './signals.js';
+import { creatingRun, notifyArrival, runCreated, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
 import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
@@ -109,7 +109,8 @@ export interface Workflow<I, O, C, S = Record<never, never>> {
    * Sends signal `name` to checkpointed run `runId` in `store` (durably: a run resumed later finds it). A run
    * waiting in this process wakes at once; one in another process reads it within its `signalPollMs`. Throws
    * `InvalidSignalError` (nothing changes) for an unknown name or a failing payload, `RunStateError` for a finished
-   * run, `RunNotFoundError` for an unknown one; `duplicate` for a repeated `key`.
+   * run, `RunNotFoundError` for an unknown one (a run this process's `runWithCheckpoint` is creating is waited for, so
+   * a signal sent right after that call is kept for it); `duplicate` for a repeated `key`.
    */
   signal<N extends keyof S & string>(store: CheckpointStore, runId: string, name: N, payload: S[N], options?: SignalOptions): Promise<SignalDelivery>;
   /**
@@ -269,6 +270,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   async signal(store: CheckpointStore, runId: string, name: string, payload: unknown, options?: SignalOptions): Promise<SignalDelivery> {
     assertRunId(runId);
     const value = checkSignal(this.signalNodes, this.name, name, payload);
+    // a run this process began creating (`runWithCheckpoint` called, its first write not done yet) is waited for
+    await runCreated(store, runId);
     const run = await store.getRun(runId);
     if (!run) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
     if (run.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${run.workflow}, not of ${this.wf.def.name}`);
@@ -298,6 +301,15 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
 
   async runWithCheckpoint(ctx: C, input: I, store: CheckpointStore, runId: string, options?: RunOptions): Promise<O> {
     assertRunId(runId);
+    // (registered before the first await: a signal sent right after this call waits for the run's first write)
+    const created = this.loadOrCreate(ctx, input, store, runId, options);
+    creatingRun(store, runId, created);
+    const { cp, span } = await created;
+    return this.continueRun(store, await this.onThisVersion(store, cp), options, span);
+  }
+
+  /** The stored run `runId`, created first when there is none (with the span of a run this call created). */
+  private async loadOrCreate(ctx: C, input: I, store: CheckpointStore, runId: string, options?: RunOptions): Promise<{ cp: Checkpoint; span: RunSpan | undefined }> {
     let cp = await store.load(runId);
     let span: RunSpan | undefined;
     if (!cp) {
@@ -323,7 +335,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     } else {
       this.checkInput(cp, input);
     }
-    return this.continueRun(store, await this.onThisVersion(store, cp), options, span);
+    return { cp, span };
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {

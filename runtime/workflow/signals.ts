@@ -1,6 +1,8 @@
 /**
  * The mailbox of a checkpointed run: its store, plus in-process wake-ups so that a run waiting in this process sees
- * a signal sent from it at once (signals from other processes are read every `signalPollMs`).
+ * a signal sent from it at once (signals from other processes are read every `signalPollMs`), and the runs this
+ * process is creating, so that a signal sent right after `runWithCheckpoint` was called (before its first write)
+ * waits for the run instead of finding no run.
  */
 import type { Mailbox } from '../engine/parked.js';
 import type { CheckpointStore } from '../stores/contract.js';
@@ -29,4 +31,25 @@ export function storeMailbox(store: CheckpointStore, runId: string): Mailbox {
       };
     },
   };
+}
+
+const creating = new WeakMap<CheckpointStore, Map<string, Promise<unknown>>>();
+
+/**
+ * Registers that this process is creating run `runId` in `store` until `created` settles (call it before the first
+ * await of the creating call, so that a signal sent right after that call finds it).
+ */
+export function creatingRun(store: CheckpointStore, runId: string, created: Promise<unknown>): void {
+  let byRun = creating.get(store);
+  if (!byRun) creating.set(store, (byRun = new Map()));
+  byRun.set(runId, created);
+  const done = () => {
+    if (byRun.get(runId) === created) byRun.delete(runId);
+  };
+  created.then(done, done);
+}
+
+/** Settles once run `runId` of `store`, if this process is creating it, is written (or its creation failed). */
+export async function runCreated(store: CheckpointStore, runId: string): Promise<void> {
+  await creating.get(store)?.get(runId)?.catch(() => undefined);
 }

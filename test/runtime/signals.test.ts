@@ -152,15 +152,20 @@ const stores: Array<[string, () => CheckpointStore]> = [
 ];
 
 describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
-  it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
+  it('signal before, during and after the wait begins, and right after runWithCheckpoint is called (20 random rounds), each applied once', async () => {
     const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
     const store = makeStore();
     for (let round = 0; round < 20; round++) {
       const clock = new VirtualClock();
       const runId = `race-${round}`;
-      const when = round % 3; // 0: before the run starts, 1: racing its first steps, 2: once it waits
+      // 0: before the run starts, 1: racing its first steps, 2: once it waits, 3: right after the call, before the
+      // run's first write (as the README shows it)
+      const when = round % 4;
       let r: ReturnType<typeof track<string>>;
-      if (when === 0) {
+      if (when === 3) {
+        r = track(wf.runWithCheckpoint(undefined, 'o', store, runId, { clock }));
+        await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
+      } else if (when === 0) {
         await store.createRun({ runId, workflow: 'ApprovalFlow', fingerprint: ApprovalFlowDef.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'ask', id: '0', input: 'o' } });
         await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
         r = track(wf.runWithCheckpoint(undefined, 'o', store, runId, { clock }));
