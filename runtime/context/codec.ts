@@ -244,8 +244,10 @@ function fieldDelta(s: FieldStrategy, b: unknown, a: unknown, existed: boolean):
     case 'union': {
       const after = a instanceof Set ? [...a] : Array.isArray(a) ? a : undefined;
       if (!after) return undefined;
-      const seen = b instanceof Set ? b : new Set(Array.isArray(b) ? b : []);
-      const added = after.filter((x) => !seen.has(x));
+      const seen = b instanceof Set ? b : Array.isArray(b) ? membersOf(b) : new Set();
+      // A step's copy of a committed array that kept it as its prefix (it only added): only the tail can be new.
+      const from = Array.isArray(b) && Array.isArray(a) && startsWith(a, b) ? b.length : 0;
+      const added = (from === 0 ? after : after.slice(from)).filter((x) => !seen.has(x));
       return added.length > 0 ? added : undefined;
     }
     case 'fixed':
@@ -285,8 +287,9 @@ function applyField(s: FieldStrategy, cur: unknown, d: unknown): unknown {
         return cur;
       }
       const arr = Array.isArray(cur) ? cur : [];
-      const seen = new Set(arr);
+      const seen = membersOf(arr);
       for (const x of d) if (!seen.has(x)) (seen.add(x), arr.push(x));
+      unionMembers.set(arr, { set: seen, length: arr.length });
       return arr;
     }
     case 'fixed':
@@ -302,6 +305,28 @@ function applyField(s: FieldStrategy, cur: unknown, d: unknown): unknown {
     default:
       return d;
   }
+}
+
+/**
+ * The members of committed `union` arrays, kept between steps: without them each step's delta and merge would build
+ * a set of the whole array, which makes a fan-out of n steps that each add a member cost n^2. Only {@link applyField}
+ * grows a committed array (and keeps its entry up to date); an entry whose length no longer matches is rebuilt.
+ */
+const unionMembers = new WeakMap<unknown[], { set: Set<unknown>; length: number }>();
+
+function membersOf(arr: unknown[]): Set<unknown> {
+  const known = unionMembers.get(arr);
+  if (known && known.length === arr.length) return known.set;
+  const set = new Set(arr);
+  unionMembers.set(arr, { set, length: arr.length });
+  return set;
+}
+
+/** True when `a` begins with the elements of `b`, in order (compared by identity). */
+function startsWith(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length < b.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Structural clone keeping prototypes (class instances stay instances). */

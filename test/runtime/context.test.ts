@@ -145,6 +145,37 @@ describe('context frame (plain run: the context updated in place)', () => {
     expect(framed.events.iter()[0].id).toBe('s0#000000');
   });
 
+  it('a union array: each step adds only what the committed array lacks, whether its copy only grew, was rewritten or the array changed outside the steps', () => {
+    class Skus {
+      @merge.union() skus: string[] = [];
+    }
+    const c = createContextCodec(Skus, { skus: 'union' });
+    const base = new Skus();
+    const step = (write: (s: Skus) => void) => {
+      const work = c.clone(base);
+      write(work);
+      const d = c.diff(base, work);
+      if (d) c.apply(base, d);
+      return d;
+    };
+    // parallel steps from one committed value (a fan-out): each adds its own, a repeat is not added twice
+    const a = c.clone(base);
+    const b = c.clone(base);
+    a.skus.push('x', 'y');
+    b.skus.push('y', 'z');
+    for (const d of [c.diff(base, a)!, c.diff(base, b)!]) c.apply(base, d);
+    expect(base.skus).toEqual(['x', 'y', 'z']);
+    for (let i = 0; i < 100; i++) step((s) => s.skus.push(`s${i % 50}`));
+    expect(base.skus).toEqual(['x', 'y', 'z', ...Array.from({ length: 50 }, (_, i) => `s${i}`)]);
+    // a copy rewritten (not only grown): only its members the committed array lacks are new
+    expect(step((s) => (s.skus = ['new', 'x']))).toEqual({ skus: ['new'] });
+    expect(step((s) => s.skus.reverse())).toBeUndefined();
+    // the committed array changed by other code than a step's merge: its members are read again
+    base.skus.push('outside');
+    expect(step((s) => s.skus.push('outside', 'last'))).toEqual({ skus: ['last'] });
+    expect(base.skus.slice(-3)).toEqual(['new', 'outside', 'last']);
+  });
+
   it('discards every write of a failed step, in place and by reassignment', () => {
     const { framed, durable } = both([
       { write: (c) => ((c.total = 1), c.log.push('kept')) },
