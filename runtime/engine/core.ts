@@ -451,7 +451,9 @@ function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 }
 
 function failureInfo(node: string, err: unknown, attempts: number): FailureInfo {
-  const e = err instanceof Error ? err : new Error(String(err));
+  // a thrown value that is no Error reads as the run's error says it (`serializeError`: an object as its JSON)
+  if (!(err instanceof Error)) return { node, name: 'Error', message: serializeError(err).message, attempts };
+  const e = err;
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' ? { node, name: e.name, message: e.message, code, attempts } : { node, name: e.name, message: e.message, attempts };
 }

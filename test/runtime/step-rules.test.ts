@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, MemoryCheckpointStore, NodeFailedError, NoTerminalReachedError, bindWorkflow, noTerminalError, planCommit, type AnyWorkflowDef, type WorkflowEvent } from 'floxide';
 import { canonicalJson } from '../../runtime/core/json.js';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
+import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx, Thrown } from '../fixtures/rules/flows.js';
 import { MalformedFallbackWorkflowDef, MalformedWorkflowDef, NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { GOOD, MALFORMED_CASES, NESTED_CASES } from '../fixtures/rules/cases.js';
 
@@ -92,6 +92,15 @@ describe('malformed node returns', () => {
 
     it(`${mode}: a malformed return goes to the fallback like a throw`, async () => {
       expect(await go(new MalformedFallbackWorkflow([{ type: 'bogus' }]), MalformedFallbackWorkflowDef)).toBe('rescued 1: NodeFailedError');
+    });
+
+    it(`${mode}: a thrown value that is no Error reads the same in the fallback's ctx.failure as in the run's error`, async () => {
+      const thrown = new Thrown({ code: 42, msg: 'obj' });
+      const failed = await go(new MalformedWorkflow([thrown]), MalformedWorkflowDef).catch((e: unknown) => e);
+      expect((failed as Error).message).toContain('{"code":42,"msg":"obj"}');
+      const rescued = new MalformedFallbackWorkflow([thrown]);
+      await go(rescued, MalformedFallbackWorkflowDef);
+      expect(rescued.rescue.failures).toEqual([expect.objectContaining({ node: 'emit', name: 'Error', message: '{"code":42,"msg":"obj"}' })]);
     });
   }
 
