@@ -557,6 +557,8 @@ export interface StepCommit {
   readonly runId: string;
   /** The consumed item: the idempotency key of the commit. */
   readonly itemId: string;
+  /** The consumed item's node (only named in the `NoTerminalReachedError` of a step that passed nothing on). */
+  readonly node?: string;
   /** The token of the lease under which the step ran. */
   readonly leaseToken: string;
   /**

@@ -136,7 +136,7 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
   const handoff = handoffFor(env, f, outcome);
   for (;;) {
     try {
-      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}), ...dead };
+      const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, node: f.lease.item.node, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}), ...dead };
       const sentAt = Date.now();
       return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt };
     } catch (err) {

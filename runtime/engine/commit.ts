@@ -20,6 +20,7 @@ import type { DroppedItem, EngineItem, JoinArrival, StepOutcome } from './types.
 
 export type { DropReason, DroppedItem } from './types.js';
 import { isParked } from './parked.js';
+import { HELD_GROUP_NODE } from './joins.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dropped items, dead letters, the no-terminal failure
@@ -33,13 +34,23 @@ export function shouldDeadLetter(error: SerializedError): boolean {
   return error.code !== 'FLOXIDE_DEADLINE' && error.code !== 'FLOXIDE_CANCELLED';
 }
 
-/** The error a run fails with when a commit leaves it with no outstanding work and no terminal reached (every mode). */
-export function noTerminalError(runId: string): NoTerminalReachedError {
-  return new NoTerminalReachedError(noTerminalMessage(runId));
+/**
+ * The error a run fails with when a commit leaves it with no outstanding work and no terminal reached (every mode).
+ * `passedNothing`: the node of the last step when it passed nothing on (no item, no join arrival), which the message
+ * names with the usual causes.
+ */
+export function noTerminalError(runId: string, passedNothing?: string): NoTerminalReachedError {
+  return new NoTerminalReachedError(noTerminalMessage(runId, passedNothing));
 }
 
-function noTerminalMessage(runId: string): string {
-  return `run ${runId} has no work left and reached no terminal node`;
+function noTerminalMessage(runId: string, passedNothing: string | undefined): string {
+  const why =
+    passedNothing === undefined
+      ? ''
+      : passedNothing === HELD_GROUP_NODE
+        ? ': the last step settled a fan-out whose branches all held, which passes nothing on (a @join() runs only for the values that arrive)'
+        : `: the last step, of node ${passedNothing}, passed nothing on (nextAll of an empty list, a SplitNode or BatchNode of nothing, or hold(); a @join() runs only for the values that arrive)`;
+  return `run ${runId} has no work left and reached no terminal node${why}`;
 }
 
 const NO_TERMINAL = noTerminalError('-');
@@ -51,8 +62,8 @@ const NO_TERMINAL_TAIL = `,"name":${JSON.stringify(NO_TERMINAL.name)}}`;
  * {@link noTerminalError} as stored data, canonical JSON (built as text, without an Error: a stack trace and an
  * encoder per commit would cost more than the commit's own encoding).
  */
-function noTerminalJson(runId: string): string {
-  return NO_TERMINAL_HEAD + JSON.stringify(noTerminalMessage(runId)) + NO_TERMINAL_TAIL;
+function noTerminalJson(runId: string, passedNothing: string | undefined): string {
+  return NO_TERMINAL_HEAD + JSON.stringify(noTerminalMessage(runId, passedNothing)) + NO_TERMINAL_TAIL;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -125,6 +136,8 @@ export type CommitPlan =
 export interface CommitInput {
   readonly runId: string;
   readonly itemId: string;
+  /** The consumed item's node: named by the no-terminal error when the step passed nothing on. */
+  readonly node?: string;
   readonly outcome: StepOutcome;
   readonly counters?: Readonly<Record<string, number>>;
 }
@@ -173,7 +186,8 @@ export function planCommit(c: CommitInput): CommitPlan {
         assertSerializedError(outcome.error, 'outcome.error');
         error = canonicalJson(outcome.error);
       }
-      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId), error, counters };
+      const passedNothing = items.length === 0 && arrivals.length === 0 && typeof c.node === 'string' ? c.node : undefined;
+      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing), error, counters };
     }
     case 'retry':
       if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {

@@ -641,6 +641,8 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
     for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
   const offArrival = mailbox?.onArrival(() => parked?.signalled());
+  // the node of the last step when it passed nothing on (named by the no-terminal error)
+  let passedNothing: string | undefined;
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
@@ -667,6 +669,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       if ((steps++ & 1023) === 0) await undefined;
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
+        passedNothing = out.items.length === 0 && out.arrivals.length === 0 ? item.node : undefined;
         for (const it of out.items) {
           if (isParked(it)) (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
           else queue.push(it);
@@ -690,7 +693,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   } finally {
     offArrival?.();
   }
-  throw noTerminalError(scope.runId);
+  throw noTerminalError(scope.runId, passedNothing);
 }
 
 /**

@@ -431,6 +431,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const mailbox = storeMailbox(store, runId);
     const offArrival = mailbox.onArrival(() => parked.signalled());
     const pollMs = options?.signalPollMs ?? 1_000;
+    // the node of the last step when it passed nothing on (named by the no-terminal error)
+    let passedNothing: string | undefined;
     try {
       for (;;) {
         const due = parked.size > 0 ? parked.due(queue.empty, clock, scope.abort, mailbox, pollMs) : undefined;
@@ -445,6 +447,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (onEvent) emitStep(scope, out);
         const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
+          passedNothing = out.items.length === 0 && out.arrivals.length === 0 ? item.node : undefined;
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) enqueue(it);
@@ -459,7 +462,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
           throw nodeFailedError(scope, out.error);
         }
       }
-      const err = noTerminalError(runId);
+      const err = noTerminalError(runId, passedNothing);
       await store.fail(runId, serializeError(err));
       throw err;
     } catch (err) {

@@ -69,6 +69,14 @@ describe('run (in memory)', () => {
     expect(out[9_999]).toBe(9_999);
   });
 
+  it('a fan-out of nothing into a join: NoTerminalReachedError naming the node that passed nothing on, in run and checkpointed', async () => {
+    const hint = 'the last step, of node fan, passed nothing on (nextAll of an empty list, a SplitNode or BatchNode of nothing, or hold(); a @join() runs only for the values that arrive)';
+    await expect(bindWorkflow(JoinWorkflowDef, new JoinWorkflow(0)).run(undefined, 0)).rejects.toThrow(`run run has no work left and reached no terminal node: ${hint}`);
+    const store = new MemoryCheckpointStore();
+    await expect(bindWorkflow(JoinWorkflowDef, new JoinWorkflow(0)).runWithCheckpoint(undefined, 0, store, 'empty')).rejects.toThrow(`: ${hint}`);
+    expect((await store.getRun('empty'))?.error?.message).toContain(hint);
+  });
+
   it('a drained queue with no terminal is NoTerminalReachedError, not a crash', async () => {
     await expect(bindWorkflow(HoldWorkflowDef, new HoldWorkflow()).run(undefined, 1)).rejects.toBeInstanceOf(NoTerminalReachedError);
   });

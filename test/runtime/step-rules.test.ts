@@ -4,7 +4,7 @@
  * suite (test/distributed/conformance.ts), the checkpoint stores in their contract.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, MemoryCheckpointStore, NodeFailedError, NoTerminalReachedError, bindWorkflow, noTerminalError, planCommit, type AnyWorkflowDef, type WorkflowEvent } from 'floxide';
+import { HELD_GROUP_NODE, InvalidArgumentError, MemoryCheckpointStore, NodeFailedError, NoTerminalReachedError, bindWorkflow, noTerminalError, planCommit, type AnyWorkflowDef, type WorkflowEvent } from 'floxide';
 import { canonicalJson } from '../../runtime/core/json.js';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { MalformedFallbackWorkflow, MalformedWorkflow, NestedHoldsWorkflow, StepsCtx, Thrown } from '../fixtures/rules/flows.js';
@@ -17,7 +17,7 @@ describe('nested fan-outs with holds, in run', () => {
   for (const c of NESTED_CASES) {
     it(c.name, async () => {
       const run = nested().run(new StepsCtx(), c.input);
-      if (c.output === undefined) await expect(run).rejects.toThrow(new NoTerminalReachedError('run run has no work left and reached no terminal node'));
+      if (c.output === undefined) await expect(run).rejects.toThrow(noTerminalError('run', HELD_GROUP_NODE));
       else expect(await run).toBe(c.output);
     });
   }
@@ -38,7 +38,7 @@ describe('nested fan-outs with holds, checkpointed and resumed', () => {
         const store = make();
         const run = nested().runWithCheckpoint(new StepsCtx(), c.input, store, 'r1');
         if (c.output === undefined) {
-          await expect(run).rejects.toThrow(new NoTerminalReachedError('run r1 has no work left and reached no terminal node'));
+          await expect(run).rejects.toThrow(noTerminalError('r1', HELD_GROUP_NODE));
           expect(await store.getRun('r1')).toMatchObject({ status: 'failed', error: { name: 'NoTerminalReachedError' } });
         } else {
           expect(await run).toBe(c.output);
@@ -122,6 +122,13 @@ describe('the commit plan', () => {
     expect(plan.type).toBe('continue');
     if (plan.type !== 'continue') return;
     expect(plan.noTerminal).toBe(canonicalJson({ code: e.code, message: e.message, name: e.name }));
+    // with the consumed item's node (a worker's commit names it): a step that passed nothing on names it
+    const named = planCommit({ runId: 'r-1', itemId: '0', node: 'explode', outcome: { type: 'continue', items: [], arrivals: [], delta: undefined } });
+    const n = noTerminalError('r-1', 'explode');
+    expect(n.message).toContain('the last step, of node explode, passed nothing on');
+    expect(named.type === 'continue' && named.noTerminal).toBe(canonicalJson({ code: n.code, message: n.message, name: n.name }));
+    const passed = planCommit({ runId: 'r-1', itemId: '0', node: 'explode', outcome: { type: 'continue', items: [{ node: 'x', id: '1', input: 1 }], arrivals: [], delta: undefined } });
+    expect(passed.type === 'continue' && passed.noTerminal).toBe(plan.noTerminal);
   });
 
   it('refuses two arrivals of one group with different sizes, and reports the terminal step own items as dropped', () => {
