@@ -8,7 +8,7 @@
  * Implementations: {@link MemoryCheckpointStore} (tests) and {@link SqliteCheckpointStore} (the embedded default).
  * Both pass the same conformance suite (`test/runtime/checkpoint-store.contract.ts`).
  */
-import type { SerializedError } from '../core/errors.js';
+import { FingerprintMismatchError, type SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
@@ -90,6 +90,18 @@ export interface CheckpointStepCommit {
   readonly seq: number;
   /** The step's history record (absent: the step is committed without one). */
   readonly history?: StepHistoryEntry;
+  /**
+   * The graph the step ran on: a run moved to another meanwhile (`floxide runs migrate` while this process ran it)
+   * refuses the commit with {@link movedRunError}, so no step of the old graph lands on the new one.
+   */
+  readonly fingerprint?: string;
+}
+
+/** The refusal of a commit made on graph `mine` to a run that was moved to graph `stored` while the step ran. */
+export function movedRunError(runId: string, stored: string, mine: string): FingerprintMismatchError {
+  return new FingerprintMismatchError(
+    `run ${runId} was moved to graph ${stored} (floxide runs migrate) while this process ran it on graph ${mine}: its commit is refused and the run stays where the move left it; resume it with the build of graph ${stored}`,
+  );
 }
 
 export interface CheckpointCommitResult {
@@ -112,6 +124,8 @@ export interface CheckpointTerminalCommit {
   readonly seq: number;
   /** The step's history record (outcome `terminal`). */
   readonly history?: StepHistoryEntry;
+  /** The graph the step ran on (see {@link CheckpointStepCommit.fingerprint}). */
+  readonly fingerprint?: string;
 }
 
 /** The step that failed a run ({@link CheckpointStore.fail}): its history record, outcome `failed`. */

@@ -9,6 +9,7 @@ import type { StepRecord } from '../engine/events.js';
 import { FingerprintMismatchError, RunInputMismatchError, RunNotFoundError, RunStateError, type SerializedError } from '../core/errors.js';
 import {
   renamedItem,
+  movedRunError,
   stepRecordsOf,
   type Checkpoint,
   type CheckpointFailedStep,
@@ -115,7 +116,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
-    const r = this.running(runId);
+    const r = this.running(runId, commit.fingerprint);
     if (r.committed.has(commit.itemId)) return { applied: false, created: [] };
     // Serialise everything first: a failure must leave the run untouched (all or nothing).
     const items = commit.items.map((it) => [it.id, toJson(it, 'a work item')] as const);
@@ -142,7 +143,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
-    const r = this.running(runId);
+    const r = this.running(runId, commit.fingerprint);
     if (r.committed.has(commit.itemId)) throw new RunStateError(`run ${runId}: item ${commit.itemId} was already committed`);
     const output = toJson(commit.output, 'the run output');
     const delta = commit.delta === undefined ? undefined : toJson(commit.delta, 'the context delta');
@@ -242,9 +243,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
     return r;
   }
 
-  private running(runId: string): MemRun {
+  /** The running run `runId`, on graph `fingerprint` when one is given ({@link movedRunError}). */
+  private running(runId: string, fingerprint?: string): MemRun {
     const r = this.existing(runId);
     if (r.status !== 'running') throw new RunStateError(`run ${runId} is ${r.status}, not running`);
+    if (fingerprint !== undefined && r.fingerprint !== fingerprint) throw movedRunError(runId, r.fingerprint, fingerprint);
     return r;
   }
 

@@ -24,6 +24,7 @@ import {
 } from '../core/errors.js';
 import {
   CHECKPOINT_STATUSES,
+  movedRunError,
   renamedItem,
   type Checkpoint,
   type CheckpointFailedStep,
@@ -303,7 +304,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
       insertNumbered: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_no = ? AND status = 'running'
+         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
+         WHERE run_no = ? AND status = 'running' AND fingerprint = coalesce(?, fingerprint)
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
@@ -311,7 +313,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
                 r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running'
+         FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running' AND r.fingerprint = coalesce(?, r.fingerprint)
          ON CONFLICT DO NOTHING`,
       ),
       numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + ? WHERE r.run_id = ?'),
@@ -670,11 +672,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const h = this.history.columns(c.history);
     const r =
       n >= 0
-        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no)
-        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no);
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null);
     if (r.changes > 0) return { applied: true, created };
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
-    throw this.notRunning(runId);
+    throw this.notRunning(runId, c.fingerprint);
   }
 
   private stepExists(runId: string, itemId: string): boolean {
@@ -716,9 +718,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
     return row;
   }
 
-  private notRunning(runId: string): FloxideError {
+  /** Why a step could not be inserted: no such run, a run not running, or (with `fingerprint`) a run moved to another graph. */
+  private notRunning(runId: string, fingerprint?: string): FloxideError {
     const row = this.s.getRun.get(runId) as RunRow | undefined;
-    return row ? new RunStateError(`run ${runId} is ${row.status}, not running`) : new RunNotFoundError(`no run ${runId}`);
+    if (!row) return new RunNotFoundError(`no run ${runId}`);
+    if (row.status === 'running' && fingerprint !== undefined && row.fingerprint !== fingerprint) return movedRunError(runId, row.fingerprint, fingerprint);
+    return new RunStateError(`run ${runId} is ${row.status}, not running`);
   }
 
   /** {@link guard} for a write transaction: throws a pending background failure first, counts the commit after. */

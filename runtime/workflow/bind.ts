@@ -431,6 +431,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const mailbox = storeMailbox(store, runId);
     const offArrival = mailbox.onArrival(() => parked.signalled());
     const pollMs = options?.signalPollMs ?? 1_000;
+    // every commit names this graph: a run moved to another meanwhile (`floxide runs migrate`) refuses it
+    const fingerprint = this.wf.def.fingerprint;
     // the node of the last step when it passed nothing on (named by the no-terminal error)
     let passedNothing: string | undefined;
     try {
@@ -448,12 +450,12 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
           passedNothing = out.items.length === 0 && out.arrivals.length === 0 ? item.node : undefined;
-          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history });
+          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history, fingerprint });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) enqueue(it);
           for (const it of r.created) queue.push(it);
         } else if (out.type === 'terminal') {
-          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq, history });
+          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq, history, fingerprint });
           if (out.delta) codec.apply(context, out.delta);
           if (onEvent) onEvent(completedEvent(runId, clock.now(), out.output, dropped));
           return out.output as O;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   HELD_GROUP_NODE,
   InvalidArgumentError,
-  NoTerminalReachedError,
+  noTerminalError,
   bindWorkflow,
   settleJoinGroup,
   RunInputMismatchError,
@@ -75,6 +75,19 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
+    it("refuses a commit made on another graph than the run's (a run moved while a process ran it), applying nothing", async () => {
+      const s = await make();
+      await s.createRun(newRun('rf'));
+      const step = { itemId: '0', items: [{ node: 'b', id: '1', input: 1 }], arrivals: [], delta: { count: 1 }, counter: 1, seq: 1 };
+      await expect(s.commitStep('rf', { ...step, fingerprint: 'old' })).rejects.toThrow(new FingerprintMismatchError(
+        'run rf was moved to graph fp (floxide runs migrate) while this process ran it on graph old: its commit is refused and the run stays where the move left it; resume it with the build of graph fp',
+      ));
+      await expect(s.complete('rf', { itemId: '0', output: 1, delta: undefined, counter: 1, seq: 1, fingerprint: 'old' })).rejects.toBeInstanceOf(FingerprintMismatchError);
+      expect((await s.load('rf'))!).toMatchObject({ deltas: [], items: [start], run: { status: 'running', steps: 0 } });
+      expect(await s.commitStep('rf', { ...step, fingerprint: 'fp' })).toEqual({ applied: true, created: [] });
+      await s.close();
+    });
+
     it('parks join arrivals and enqueues the settlement item when the group completes (the arrivals as parked, in index order)', async () => {
       const s = await make();
       await s.createRun(newRun('r3'));
@@ -102,7 +115,7 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
           const wf = bindWorkflow(NestedHoldsWorkflowDef, new NestedHoldsWorkflow());
           const run = wf.runWithCheckpoint(new StepsCtx(), c.input, s, 'nested');
           if (c.output === undefined) {
-            await expect(run).rejects.toThrow(new NoTerminalReachedError('run nested has no work left and reached no terminal node'));
+            await expect(run).rejects.toThrow(noTerminalError('nested', HELD_GROUP_NODE));
             expect(await s.getRun('nested')).toMatchObject({ status: 'failed', error: { code: 'FLOXIDE_NO_TERMINAL' } });
           } else {
             expect(await run).toBe(c.output);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, FingerprintMismatchError, MigrationBlockedError, InvalidArgumentError, RunStateError } from 'floxide';
+import { bindWorkflow, FingerprintMismatchError, Transition, MigrationBlockedError, InvalidArgumentError, RunStateError } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
@@ -129,6 +129,35 @@ describe('migrating a SQLite checkpointed run', () => {
       }
     } finally {
       await store.close().catch(() => undefined);
+    }
+  });
+
+  it('a run moved while a process runs it on the old graph: that process\'s commit is refused, the new version finishes it', async () => {
+    const store = new SqliteCheckpointStore(join(dir, 'moved-live.db'));
+    try {
+      // version 1 with a `b` that waits until the run was moved (its process is still running the old graph then)
+      let entered!: () => void;
+      const inB = new Promise<void>((r) => (entered = r));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const old = new V1();
+      Object.assign(old, { b: { process: async (_ctx: unknown, s: string) => (entered(), await gate, Transition.next(s)) } });
+      const live = bindWorkflow(V1Def, old).runWithCheckpoint(undefined, 'hi', store, 'live-0');
+      await inB;
+      await migrateRun(store, 'live-0', { record: record(), rename: { b: 'shout' } });
+      release();
+      const err = await live.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FingerprintMismatchError);
+      expect((err as Error).message).toBe(
+        `run live-0 was moved to graph ${RenamedDef.fingerprint} (floxide runs migrate) while this process ran it on graph ${V1Def.fingerprint}: its commit is refused and the run stays where the move left it; resume it with the build of graph ${RenamedDef.fingerprint}`,
+      );
+      // nothing of the old graph landed: the run is open on version 2 with its item for `shout`
+      const cp = (await store.load('live-0'))!;
+      expect([cp.run.status, cp.run.fingerprint, cp.items.map((it) => it.node)]).toEqual(['running', RenamedDef.fingerprint, ['shout']]);
+      expect(await bindWorkflow(RenamedDef, new Renamed()).resume(store, 'live-0')).toBe('HI!!');
+      expect((await store.stepHistory('live-0')).map((h) => h.node)).toEqual(['a', 'shout', 'c']);
+    } finally {
+      await store.close();
     }
   });
 
