@@ -6,6 +6,7 @@
  * The input types are compared by the project's type checker (`--project`, loaded only when a node's input type text
  * changed).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from './types.js';
@@ -59,6 +60,8 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
       const { readRecord, VersionsFileError } = await import('../../compiler/versions/record.js');
       const { checkRenamesOnRecord, migrateRun } = await import('../../compiler/versions/migrate.js');
       let record;
+      // (a missing file is no empty record here: a misspelt path must not answer "no runs to move")
+      if (!existsSync(path.resolve(io.cwd, flags.versions))) return usage(`--versions ${flags.versions}: no such file (floxide build writes <file>.floxide.versions.json next to the generated module)`);
       try {
         record = readRecord(path.resolve(io.cwd, flags.versions));
       } catch (err) {
@@ -139,8 +142,8 @@ interface MigrationTarget {
  */
 async function openTarget(cwd: string, url: string, workflows: readonly string[]): Promise<MigrationTarget> {
   if (url.startsWith('sqlite:')) {
-    const { SqliteCheckpointStore } = await import('../../runtime/stores/sqlite.js');
-    const store = new SqliteCheckpointStore(path.resolve(cwd, url.slice('sqlite:'.length)), { checkpoints: 'inline' });
+    const { openCheckpointFile } = await import('../store/sqlite-runs.js');
+    const store = openCheckpointFile(path.resolve(cwd, url.slice('sqlite:'.length)));
     return { store, openRunIds: () => store.openRunIds(), close: () => store.close() };
   }
   const { connectBackend } = await import('../../runtime/distributed/connect.js');

@@ -57,6 +57,15 @@ interface Folded {
   readonly corrupt: ReadonlyMap<string, CorruptStateError>;
 }
 
+/**
+ * The checkpoint store of an existing file, as the CLI opens one (a missing file is a `StoreError`: a misspelt path
+ * must not answer "no runs" from a new empty file it leaves behind).
+ */
+export function openCheckpointFile(file: string): SqliteCheckpointStore {
+  if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
+  return new SqliteCheckpointStore(file, { checkpoints: 'inline' });
+}
+
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   readonly kind = 'sqlite';
   private readonly reader: SqliteRunReader;
@@ -69,8 +78,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   /** Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). */
   static open(file: string): SqliteRunsStore {
-    if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
-    return new SqliteRunsStore(new SqliteCheckpointStore(file, { checkpoints: 'inline' }));
+    return new SqliteRunsStore(openCheckpointFile(file));
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

@@ -3,7 +3,7 @@
  * OrderFlow v1 (test/fixtures/migrate) stopped with an item pending for `b`; v2 renamed `b` to `shout`. Without the
  * rename the command refuses and lists the blocking items (exit 1); with it, it moves them and v2 finishes them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,13 @@ describe('floxide runs migrate', () => {
     const unknown = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=nope');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/has no node nope/);
+    // a misspelt path is refused, not read as "nothing on record" or "no runs"
+    const noRecord = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', join(dir, 'missing.floxide.versions.json'));
+    expect([noRecord.code, noRecord.out]).toEqual([2, '']);
+    expect(noRecord.err).toMatch(/--versions .*missing\.floxide\.versions\.json: no such file/);
+    const noFile = await cli('runs', 'migrate', '--all', '--store', `sqlite:${join(dir, 'missing.db')}`, '--versions', versions);
+    expect([noFile.code, noFile.out, noFile.err]).toEqual([1, '', `floxide runs migrate: no SQLite checkpoint file at ${JSON.stringify(join(dir, 'missing.db'))}\n`]);
+    expect(existsSync(join(dir, 'missing.db'))).toBe(false);
   });
 
   it('a run on a version the file no longer records is that run\'s answer (exit 1), the others are still judged', async () => {
