@@ -40,11 +40,21 @@ export async function createProgram(io: CliIo): Promise<Command> {
   return program;
 }
 
+/** How {@link runCli} ends. */
+export interface RunCliOptions {
+  /**
+   * After a command stopped on SIGINT or SIGTERM (`worker`, `ui`, `build --watch`), end the process once its output
+   * is flushed, instead of waiting for whatever it still runs: node code a worker gave back after its grace period,
+   * a user's timer. The binary sets it; an in-process caller (a test) does not.
+   */
+  readonly exitAfterStop?: boolean;
+}
+
 /**
  * Runs the CLI on `argv` (without the `node script` prefix) and resolves with the exit code: 0 ok, 1 diagnostics
  * or stale files, 2 usage or internal error.
  */
-export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}, options: RunCliOptions = {}): Promise<number> {
   const stops: Array<() => void | Promise<void>> = [];
   const cli: CliIo = {
     cwd: io.cwd ?? process.cwd(),
@@ -56,9 +66,11 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     onStop: io.onStop ?? ((stop) => void stops.push(stop)),
     ...(io.connect ? { connect: io.connect } : {}),
   };
+  let stopped = false;
   const onSignal = () => {
     // Nothing long-running to stop gracefully: behave like an unhandled Ctrl-C.
     if (stops.length === 0) process.exit(130);
+    stopped = true;
     for (const stop of stops.splice(0)) void stop();
   };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -76,7 +88,14 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}): 
     return 2;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    if (stopped && options.exitAfterStop) exitOnceFlushed(cli.exitCode);
   }
+}
+
+/** Ends the process with `code` once what it wrote to stdout and stderr is out (a pipe may still hold some). */
+function exitOnceFlushed(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 function isMain(): boolean {
@@ -97,7 +116,7 @@ if (isMain()) {
       process.exit(0);
     });
   }
-  runCli(process.argv.slice(2)).then((code) => {
+  runCli(process.argv.slice(2), {}, { exitAfterStop: true }).then((code) => {
     process.exitCode = code;
   });
 }

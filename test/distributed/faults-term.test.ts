@@ -56,4 +56,19 @@ describe.each(REAL_BACKENDS)('SIGTERM of a worker pool under load (%s)', (name) 
     child.proc.kill('SIGTERM');
     expect(await child.exit).toBe(0);
   });
+
+  it('exits after its grace period though node code it gave back still runs (a call that ignores ctx.signal)', { timeout: 30_000 }, async () => {
+    // each `work` step is stuck for a minute: the process must not wait for it (the test's timeout would end first)
+    const child = spawnWorker(tb.storeUrl, ['--concurrency', '4', '--grace-ms', '200', '--no-schedules'], { FLOXIDE_TEST_STUCK_MS: '60000' });
+    await child.ready;
+    const runId = await new Orchestrator(tb.backend, fan({})).startRun(new CountCtx(), 2);
+    while (!(await tb.backend.pendingWork(runId)).some((p) => p.state.status === 'in_progress' && p.item.node === 'work')) await sleep(20);
+    child.proc.kill('SIGTERM');
+    expect(await child.exit, child.output()).toBe(0);
+    expect(child.output()).toMatch(/"event":"released".*"reason":"stopping"/);
+    expect(child.output()).toContain('"event":"stopped"');
+    // what it gave back is claimable again
+    expect((await tb.backend.pendingWork(runId)).filter((p) => p.state.status === 'in_progress')).toEqual([]);
+    await tb.backend.cancelRun(runId);
+  });
 });
