@@ -66,7 +66,13 @@ export async function loadWorkflowModule(modulePath: string, cwd: string, export
   }
   if (!(name in mod)) throw new ModuleLoadError(`${modulePath} has no export named ${JSON.stringify(name)} (it exports: ${Object.keys(mod).join(', ') || 'nothing'})`);
   let value = mod[name];
-  if (typeof value === 'function' && !isClass(value)) value = await (value as () => unknown)();
+  if (typeof value === 'function' && !isClass(value)) {
+    try {
+      value = await (value as () => unknown)();
+    } catch (err) {
+      throw new ModuleLoadError(`export ${JSON.stringify(name)} of ${modulePath} failed to create the workflow: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+  }
   if (!isBoundWorkflow(value)) {
     throw new ModuleLoadError(`export ${JSON.stringify(name)} of ${modulePath} is not a bound workflow (or a factory returning one): use bindWorkflow(XDef, new X(...))`);
   }

@@ -3,6 +3,9 @@
  * path as the binary), on a key prefix of its own; `runs show` and `runs watch` on a real Postgres too (a schema of
  * its own).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
@@ -500,6 +503,28 @@ describe('floxide worker', () => {
       const r = await cli('worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store, flag, value);
       expect(r.code).toBe(2);
       expect(r.err).toContain(`${flag} must be an integer`);
+    }
+  });
+
+  it('explains a module it cannot use in one line (exit 1): missing, throwing at import, exporting no workflow, a factory that throws', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floxide-worker-modules-'));
+    try {
+      const files = {
+        'throws.mjs': "throw new Error('boom at import');\n",
+        'none.mjs': 'export const x = 1;\n',
+        'factory.mjs': "export async function createWorkflow() { throw new Error('factory failed: DB_URL missing'); }\n",
+      };
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      const run = (m: string) => cli('worker', join(dir, m), '--store', store);
+      const answers = await Promise.all(['missing.mjs', ...Object.keys(files)].map(run));
+      expect(answers.map((a) => a.code)).toEqual([1, 1, 1, 1]);
+      const [missing, throws, none, factory] = answers.map((a) => a.err);
+      expect(missing).toMatch(/^floxide worker: cannot find module .*missing\.mjs/);
+      expect(throws).toMatch(/^floxide worker: cannot import .*throws\.mjs: boom at import\n$/);
+      expect(none).toMatch(/^floxide worker: .*none\.mjs exports no bound workflow/);
+      expect(factory).toBe(`floxide worker: export "createWorkflow" of ${join(dir, 'factory.mjs')} failed to create the workflow: factory failed: DB_URL missing\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
