@@ -84,7 +84,10 @@ async function checkSource(project: string, source: string, target: string, buil
   if (written || result.modules.unchanged.includes(target)) return { ok: true, built: written };
   if (result.modules.stale.includes(target)) return { ok: false, message: `${shown} is stale: ${key} (or a file it imports) changed since it was generated; run floxide build` };
   const why = [...result.errors, formatDiagnostics(result.diagnostics, { color: false, cwd: rootDir, rootDir: result.rootDir || rootDir }).trimEnd()].filter(Boolean).join('\n');
-  return { ok: false, message: `floxide build of ${key} failed, so ${shown} is ${existsSync(target) ? 'stale' : 'missing'}:\n${why || `${key} declares no workflow`}` };
+  const what = why || `${key} declares no workflow`;
+  // (with builds off nothing was built: the check found the errors a build would stop at)
+  if (!build) return { ok: false, message: `${shown} cannot be checked against ${key}, which has errors (floxide build would stop at them too):\n${what}` };
+  return { ok: false, message: `floxide build of ${key} failed, so ${shown} is ${existsSync(target) ? 'stale' : 'missing'}:\n${what}` };
 }
 
 /**

@@ -63,6 +63,12 @@ describe('ensureGenerated', () => {
     writeFileSync(path.join(dir, 'flow.ts'), flow('print', 'print'));
     expect(await ensureGenerated(generated, { regenerate: false })).toEqual({ ok: false, message: 'flow.floxide.ts is stale: flow.ts (or a file it imports) changed since it was generated; run floxide build' });
     expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).toBe(module);
+    // a source with errors: nothing was built, the check says what stops it
+    writeFileSync(path.join(dir, 'flow.ts'), flow('nowhere'));
+    const broken = await ensureGenerated(generated, { regenerate: false });
+    expect(broken.ok).toBe(false);
+    expect(!broken.ok && broken.message).toMatch(/^flow\.floxide\.ts cannot be checked against flow\.ts, which has errors \(floxide build would stop at them too\):\nflow\.ts:\d+:\d+ - error FLX/);
+    expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).toBe(module);
   });
 
   it('sees a change in a file the source imports through a barrel', async () => {
