@@ -453,6 +453,9 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         } finally {
           stop.abort();
           await shown;
+          // a run that ended: its last line shows it as it ended, not as the last poll before that saw it
+          const m = run && progress && (await b.metrics(runId).catch(() => undefined));
+          if (m) progress!.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
           progress?.stop();
         }
         io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));

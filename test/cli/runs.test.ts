@@ -91,6 +91,19 @@ describe('floxide runs', () => {
     expect(wait.err).not.toMatch(/\x1b|\r/);
   });
 
+  it('the last progress line of a wait shows the run as it ended (every item done), not the last poll before', async () => {
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, backend, 'cli-ends');
+    // a long poll period: the run ends between two polls
+    const waiting = cli('runs', 'wait', 'cli-ends', '--store', store, '--poll-ms', '400');
+    await new Promise((r) => setTimeout(r, 100));
+    while ((await backend.getRun('cli-ends'))?.status === 'running') await wf.stepDistributed(backend, 'w-ends');
+    const wait = await waiting;
+    expect(wait.code, wait.err).toBe(0);
+    const m = await backend.metrics('cli-ends');
+    expect(wait.err.trimEnd().split('\n').at(-1)).toBe(`floxide: run cli-ends: ${m.enqueued}/${m.enqueued} items done`);
+  });
+
   it.skipIf(!hasScript)('on a terminal, waits with a bar that it clears when the wait ends', async () => {
     const tty = await floxideInTerminal(['runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '1500'], process.cwd());
     expect(tty.code, tty.raw).toBe(1);
