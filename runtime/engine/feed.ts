@@ -21,6 +21,14 @@ function seqOf(cursor: string): number {
   return Number(cursor);
 }
 
+/**
+ * The refusal of a well-formed cursor after the newest event a store made: no store issued it (mistyped, or of
+ * another store), and reading from it would skip every event until the stream caught up with it, silently.
+ */
+export function aheadError(cursor: string, newest: string): InvalidArgumentError {
+  return new InvalidArgumentError(`cursor ${cursor} is ahead of every event this store made (the newest is ${newest}): it was not issued by this store`);
+}
+
 export class EventFeed implements EventSubscriber {
   private readonly retention: number;
   /** Retained events as [runId, json], oldest first; `events[0]` has sequence number `first`. */
@@ -55,6 +63,7 @@ export class EventFeed implements EventSubscriber {
 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
     const after = options.after === undefined ? this.first - 1 : options.after === 'now' ? Number(this.head) : seqOf(options.after);
+    if (after > Number(this.head)) throw aheadError(String(after), this.head);
     return { [Symbol.asyncIterator]: () => this.iterate(after, options.runId, options.signal) };
   }
 

@@ -162,6 +162,16 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       for (const after of ['x', '1-2.', '1-2.x', ' 1-2', '1-2.0 ']) expect(() => b.subscribe({ after }), after).toThrow(InvalidArgumentError);
     });
 
+    it('refuses a well-formed cursor ahead of every event it made (one it never issued) instead of skipping what comes', async () => {
+      await drive('ahead-1');
+      const [first] = await collect(b, {}, (es) => es.length > 0);
+      // the same shape, its leading number (sequence, stream time or transaction) far ahead
+      const ahead = first!.cursor.replace(/^\d+/, (d) => String(BigInt(d) + 10n ** 12n));
+      const err = await collect(b, { after: ahead }, () => true).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toMatch(new RegExp(`^cursor ${ahead.replace(/[.]/g, '\\.')} is ahead of every event this store made \\(the newest is .+\\): it was not issued by this store$`));
+    });
+
     it('ends the iteration when its signal aborts', async () => {
       const ac = new AbortController();
       const it = b.subscribe({ signal: ac.signal })[Symbol.asyncIterator]();

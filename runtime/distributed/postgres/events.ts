@@ -17,6 +17,7 @@ import { CorruptStateError, EventsLostError, InvalidArgumentError, StoreError } 
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, EventsHeld, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
 import { groupCursor, parseGroupCursor } from '../event-cursor.js';
+import { aheadError } from '../../engine/feed.js';
 import { sqlFile } from './migrate.js';
 
 /** What a subscription needs of its backend. */
@@ -118,6 +119,8 @@ async function* iterate(source: EventSource, after: ReturnType<typeof startOf> |
   signal?.addEventListener('abort', onAbort, { once: true });
   /** Whether a (re)start checks that nothing after the cursor was purged: not at the start from 'now'. */
   let checkPurged = after !== 'now';
+  /** Whether the start checks that the caller's cursor is not ahead of every transaction (once). */
+  let checkAhead = true;
   let failures = 0;
   let heldWait = 0;
   const report = options.onHeld === undefined ? undefined : new HeldReport(options.onHeld, options.heldAfterMs ?? DEFAULT_HELD_AFTER_MS);
@@ -126,6 +129,10 @@ async function* iterate(source: EventSource, after: ReturnType<typeof startOf> |
       try {
         if (client === undefined) {
           client = await connect(source, poke);
+          if (typeof after === 'object' && cursor !== undefined && checkAhead) {
+            await refuseAhead(client, cursor, options.after!);
+            checkAhead = false;
+          }
           // (re)started: from the cursor, after checking that nothing after it was purged
           const state = await state_(client, cursor ?? { tx: 0n, pos: 0n }, runId, skip);
           const purged = state.purged_tx === null ? undefined : { tx: BigInt(state.purged_tx), pos: BigInt(state.purged_pos!) };
@@ -260,6 +267,18 @@ async function connect(source: EventSource, poke: () => void): Promise<pg.Client
     throw err;
   }
   return client;
+}
+
+/**
+ * Throws {@link aheadError} when `cursor` (the caller's `given` cursor) names a transaction that has not begun yet:
+ * no event row has it, so this store never issued it (an issued cursor's tx is a transaction that wrote an event).
+ */
+async function refuseAhead(client: pg.Client, cursor: Position, given: string): Promise<void> {
+  const res = await client.query<{ xmax: string; newest: string | null }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, (SELECT tx::text || \'-\' || pos FROM events ORDER BY tx DESC, pos DESC LIMIT 1) AS newest',
+  );
+  const row = res.rows[0]!;
+  if (cursor.tx >= BigInt(row.xmax)) throw aheadError(given, row.newest ?? 'none yet');
 }
 
 async function state_(client: pg.Client, cursor: Position, runId: string | null, skip: string | null): Promise<StateRow> {

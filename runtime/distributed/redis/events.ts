@@ -7,7 +7,8 @@
  * the stream still holds (trimmed to `eventRetention`) is `EventsLostError`.
  */
 import type { createClient } from '@redis/client';
-import { EventsLostError, StoreError } from '../../core/errors.js';
+import { EventsLostError, InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { aheadError } from '../../engine/feed.js';
 import { parseStoredJson } from '../../core/ids.js';
 import type { EventEnvelope, SubscribeOptions, WorkflowEvent } from '../../engine/events.js';
 import { groupCursor, parseGroupCursor, type GroupCursor } from '../event-cursor.js';
@@ -36,7 +37,8 @@ export function streamEvents(client: Client, key: string, options: SubscribeOpti
 
 /**
  * Throws EventsLostError when entries after `last` were trimmed from the stream, or entry `last` itself when the
- * cursor is inside it (`inEntry`: the rest of that entry is still to come).
+ * cursor is inside it (`inEntry`: the rest of that entry is still to come); InvalidArgumentError ({@link aheadError})
+ * when `last` is after the newest entry the stream ever had.
  */
 async function checkRetained(reader: Client, key: string, last: string, inEntry: boolean): Promise<void> {
   if (last === '0-0') return;
@@ -48,6 +50,7 @@ async function checkRetained(reader: Client, key: string, last: string, inEntry:
   }
   const flat = info as Reply[];
   for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === 'last-generated-id' && compareIds(last, String(flat[i + 1])) > 0) throw aheadError(last, String(flat[i + 1]));
     if (flat[i] === 'max-deleted-entry-id') {
       const deleted = String(flat[i + 1]);
       const order = compareIds(last, deleted);
@@ -128,7 +131,7 @@ async function* iterate(client: Client, key: string, start: GroupCursor | 'now',
           entries = reply === null ? [] : (reply[0]![1] as Reply[][]);
         }
       } catch (err) {
-        if (err instanceof EventsLostError) throw err;
+        if (err instanceof EventsLostError || err instanceof InvalidArgumentError) throw err;
         if (signal?.aborted) return;
         if (isClosed()) throw new StoreError('the Redis backend is closed', { cause: err });
         await ready(reader, signal);
