@@ -29,14 +29,17 @@ beforeAll(async () => {
   await wf.startDistributed(new CountCtx(), 2, backend, 'cli-b');
 });
 
-afterAll(async () => {
-  const client = (backend as unknown as { client?: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
+/** Deletes the keys under `keyPrefix` through `b`'s connection, then closes it. */
+async function dropAndClose(b: RedisBackend, keyPrefix: string): Promise<void> {
+  const client = (b as unknown as { client?: { keys(p: string): Promise<string[]>; del(k: string[]): Promise<number> } }).client;
   if (client) {
-    const keys = await client.keys(`${prefix}*`);
+    const keys = await client.keys(`${keyPrefix}*`);
     if (keys.length > 0) await client.del(keys);
   }
-  await backend.close();
-});
+  await b.close();
+}
+
+afterAll(() => dropAndClose(backend, prefix));
 
 describe('floxide runs', () => {
   it('lists runs as JSON and as a table', async () => {
@@ -92,16 +95,23 @@ describe('floxide runs', () => {
   });
 
   it('the last progress line of a wait shows the run as it ended (every item done), not the last poll before', async () => {
-    const wf = chain();
-    await wf.startDistributed(new CountCtx(), 1, backend, 'cli-ends');
-    // a long poll period: the run ends between two polls
-    const waiting = cli('runs', 'wait', 'cli-ends', '--store', store, '--poll-ms', '400');
-    await new Promise((r) => setTimeout(r, 100));
-    while ((await backend.getRun('cli-ends'))?.status === 'running') await wf.stepDistributed(backend, 'w-ends');
-    const wait = await waiting;
-    expect(wait.code, wait.err).toBe(0);
-    const m = await backend.metrics('cli-ends');
-    expect(wait.err.trimEnd().split('\n').at(-1)).toBe(`floxide: run cli-ends: ${m.enqueued}/${m.enqueued} items done`);
+    // a store of its own: the steps below take any item of the workflow
+    const own = uniquePrefix('cli-ends');
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: own });
+    try {
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 1, b, 'cli-ends');
+      // a long poll period: the run ends between two polls
+      const waiting = cli('runs', 'wait', 'cli-ends', '--store', `${REDIS_URL}?prefix=${encodeURIComponent(own)}`, '--poll-ms', '400');
+      await new Promise((r) => setTimeout(r, 100));
+      while ((await b.getRun('cli-ends'))?.status === 'running') await wf.stepDistributed(b, 'w-ends');
+      const wait = await waiting;
+      expect(wait.code, wait.err).toBe(0);
+      const m = await b.metrics('cli-ends');
+      expect(wait.err.trimEnd().split('\n').at(-1)).toBe(`floxide: run cli-ends: ${m.enqueued}/${m.enqueued} items done`);
+    } finally {
+      await dropAndClose(b, own);
+    }
   });
 
   it.skipIf(!hasScript)('on a terminal, waits with a bar that it clears when the wait ends', async () => {

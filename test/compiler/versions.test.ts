@@ -12,6 +12,7 @@ import { formatBuildResult } from '../../compiler/report.js';
 import { compareVersions, isCompatible, type VersionChange } from '../../compiler/versions/compare.js';
 import { emptyRecord, parseRecord, recordVersions, renderRecord, type GraphVersion } from '../../compiler/versions/record.js';
 import { makeProject, repo } from '../tooling/project.js';
+import { cliCaptured } from '../cli/run-cli.js';
 import { articleWorkflow, branchWorkflow, waitingWorkflow } from './emit-models.js';
 
 const v1: GraphVersion = {
@@ -345,6 +346,23 @@ describe('floxide build keeps the versions on record', () => {
     expect(generated()).toContain(`  supersedes: [${JSON.stringify(ids[1]).replace(/"/g, "'")}],\n`);
     const afterRevert = await buildProject({ cwd: dir, check: true });
     expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
+  }, 180_000);
+
+  it('after `floxide versions prune`, the build judges nothing against a dropped version and the module lists none', async () => {
+    const dir = makeProject('versions-prune', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    writeFileSync(path.join(dir, 'flow.ts'), flow(`  @edge('shout') a = new Upper();\n  shout = new Upper();`));
+    const v2 = await buildProject({ cwd: dir });
+    expect(v2.diagnostics.map((d) => d.code)).toEqual(['FLX050']);
+    const pruned = await cliCaptured(['versions', 'prune', '.', '--no-store'], { cwd: dir });
+    expect([pruned.code, pruned.err]).toEqual([0, '']);
+    expect(pruned.out).toMatch(/1 version\(s\) dropped from 1 file\(s\): run `floxide build`/);
+    // the module still lists the dropped version until the build: --check says so
+    expect((await buildProject({ cwd: dir, check: true })).modules.stale).toEqual([path.join(dir, 'flow.floxide.ts')]);
+    const after = await buildProject({ cwd: dir });
+    expect([after.exitCode, after.diagnostics]).toEqual([0, []]);
+    expect(readFileSync(path.join(dir, 'flow.floxide.ts'), 'utf8')).not.toContain('supersedes');
+    expect((await buildProject({ cwd: dir, check: true })).exitCode).toBe(0);
   }, 180_000);
 
   it('says what made a new version when only what the record does not hold changed: a retry or timeout policy', async () => {
