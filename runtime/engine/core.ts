@@ -453,9 +453,8 @@ function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 function failureInfo(node: string, err: unknown, attempts: number): FailureInfo {
   // a thrown value that is no Error reads as the run's error says it (`serializeError`: an object as its JSON)
   if (!(err instanceof Error)) return { node, name: 'Error', message: serializeError(err).message, attempts };
-  const e = err;
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' ? { node, name: e.name, message: e.message, code, attempts } : { node, name: e.name, message: e.message, attempts };
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? { node, name: err.name, message: err.message, code, attempts } : { node, name: err.name, message: err.message, attempts };
 }
 
 /** Routes a node's answer that neither parks nor fails: `next`, `nextAll` or `hold`. */
