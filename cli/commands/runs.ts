@@ -376,8 +376,8 @@ const runsCommand: CommandFactory = (io: CliIo) => {
               ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now; the next WaitFor on ${name} in it takes it\n`
               : `run ${runId}: signal ${name} delivered to the wait for it\n`,
         );
-        });
       });
+    });
 
   cmd
     .command('watch')
