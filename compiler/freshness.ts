@@ -4,7 +4,8 @@
  * `floxide/ts-plugin` (FLX040 on the workflow class); `floxide build --check` makes the same byte comparison for
  * the whole project.
  */
-import type { WorkflowModel } from './model.js';
+import { FLOW_MODEL_VERSION, type WorkflowModel } from './model.js';
+import { checkVersions } from './versions/check.js';
 import { generatedNames } from './emit/scope.js';
 import { generatedPathFor, renderModule, type OutputLayout } from './render.js';
 
@@ -33,13 +34,22 @@ function nodeSpecLines(text: string, workflow: string): Map<string, string> | un
 }
 
 /**
- * The model with the `accepts` list the module on disk carries for the same graph. Which older versions a graph
- * accepts is decided by `floxide build`'s versions check (the recorded versions and a type probe), which an editor
- * keystroke does not run: for an unchanged fingerprint the module's list stands, so a module is not called stale
- * (nor "fixed" by dropping the list) only because it accepts older versions.
+ * The workflows with the version lists `floxide build` puts in their definitions, from the versions on record next
+ * to the module (its versions check, `checkVersions`): `supersedes` (every other version on record) and `accepts`.
+ * Which older versions a graph accepts may take the type checker (an input type whose text changed), which an editor
+ * keystroke does not ask: here such a change counts as narrowed, and for an unchanged fingerprint the list of the
+ * module on disk stands (the build made it with the type checker), so a module is not called stale (nor "fixed"
+ * by dropping the list) only because it accepts older versions.
  */
+function withVersionLists(workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): WorkflowModel[] {
+  const copies = workflows.map((wf) => ({ ...wf }));
+  checkVersions({ version: FLOW_MODEL_VERSION, workflows: copies }, layout);
+  return copies.map((wf) => withRecordedAccepts(wf, current));
+}
+
+/** The model with the `accepts` list the module on disk carries for the same graph, when it carries one. */
 function withRecordedAccepts(wf: WorkflowModel, current: string | undefined): WorkflowModel {
-  if (current === undefined || wf.compatible?.length) return wf;
+  if (current === undefined) return wf;
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(`name: '${escape(wf.name)}',\\n\\s*fingerprint: '${escape(wf.fingerprint)}',\\n\\s*accepts: \\[([^\\]]*)\\],`).exec(current.replace(/\r\n/g, '\n'));
   if (!m) return wf;
@@ -49,7 +59,7 @@ function withRecordedAccepts(wf: WorkflowModel, current: string | undefined): Wo
 
 /** Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file). */
 export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): ModuleFreshness {
-  const sorted = [...workflows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((wf) => withRecordedAccepts(wf, current));
+  const sorted = withVersionLists(workflows, layout, current).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const expected = renderModule(source, sorted, layout);
   const path = generatedPathFor(source, layout);
   const changed = new Map<string, string[]>();

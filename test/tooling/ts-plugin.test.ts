@@ -2,7 +2,7 @@
  * `floxide/ts-plugin` in a real tsserver (node_modules/typescript/lib/tsserver.js over its stdio protocol), loading
  * the built plugin (dist/) the way an editor does: from a project's node_modules, named in its tsconfig.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProject, buildProject } from '../../compiler/index.js';
@@ -151,6 +151,51 @@ describe('floxide/ts-plugin in tsserver', () => {
     expect(fix.description).toBe('Regenerate good.floxide.ts (as floxide build would)');
     expect(fix.changes[0].fileName).toBe(file('good.floxide.ts'));
     expect(fix.changes[0].textChanges[0].newText).toContain("successors: ['print']");
+  });
+
+  it('a module floxide build wrote after a graph change (two versions on record) is fresh; a change not built yet is regenerated as the build writes it', async () => {
+    const v1 = GOOD.replace(/Good/g, 'Deploy');
+    const v2 = v1.replace("@edge('show')", "@edge('print')").replace('  show = new Show();', '  print = new Show();');
+    const v3 = v2.replace("@edge('print')", "@edge('out')").replace('  print = new Show();', '  out = new Show();');
+    const build = async (text: string) => {
+      writeFileSync(path.join(dir, 'deploy.ts'), text);
+      const r = await buildProject({ cwd: dir, paths: ['deploy.ts'] });
+      expect([r.errors, r.exitCode]).toEqual([[], 0]);
+      return readFileSync(path.join(dir, 'deploy.floxide.ts'), 'utf8');
+    };
+    await build(v1);
+    const built = await build(v2);
+    expect(built).toMatch(/\n {2}supersedes: \['[0-9a-f]{16}'\],\n/);
+    await server.open(file('deploy.ts'), v2);
+    expect(floxideOnly(await server.semanticDiagnostics(file('deploy.ts')))).toEqual([]);
+    // the next change, in the editor only: its fix writes the module `floxide build` then writes
+    const lines = v2.split('\n');
+    await server.edit(file('deploy.ts'), { line: 1, offset: 1 }, { line: lines.length, offset: lines.at(-1)!.length + 1 }, v3);
+    const [stale] = floxideOnly(await server.semanticDiagnostics(file('deploy.ts')));
+    expect(stale?.code).toBe(FLX(40));
+    const [fix] = await server.codeFixes(file('deploy.ts'), stale!);
+    expect(fix!.changes[0]!.textChanges[0]!.newText).toBe(await build(v3));
+  });
+
+  it('offers to regenerate a module the project excludes (it exists on disk, tsserver does not know it) without failing the request', async () => {
+    const other = makeProject('tsplugin-excluded', { 'nodes.ts': NODES, 'good.ts': GOOD }, { plugin: true });
+    try {
+      const config = JSON.parse(readFileSync(path.join(other, 'tsconfig.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(path.join(other, 'tsconfig.json'), JSON.stringify({ ...config, exclude: ['*.floxide.ts'] }));
+      expect((await buildProject({ cwd: other, paths: ['good.ts'] })).exitCode).toBe(0);
+      const source = path.join(other, 'good.ts').split(path.sep).join('/');
+      await server.open(source, GOOD.replace("@edge('show')", "@edge('print')").replace('  show = new Show();', '  print = new Show();'));
+      const [stale] = floxideOnly(await server.semanticDiagnostics(source));
+      expect(stale?.code).toBe(FLX(40));
+      const fixes = await server.codeFixes(source, stale!);
+      expect(fixes.map((f) => [f.description, f.changes[0]!.fileName])).toEqual([['Regenerate good.floxide.ts (as floxide build would)', `${path.dirname(source)}/good.floxide.ts`]]);
+      // the edit replaces the module's text (it is no new file)
+      const module = readFileSync(path.join(other, 'good.floxide.ts'), 'utf8');
+      expect(fixes[0]!.changes[0]!.textChanges[0]!.end).toEqual({ line: module.split('\n').length, offset: module.split('\n').at(-1)!.length + 1 });
+    } finally {
+      await server.request('updateOpen', { closedFiles: [path.join(other, 'good.ts').split(path.sep).join('/')] });
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('turns "Cannot find module" of a generated module into FLX040', async () => {

@@ -103,20 +103,34 @@ export class FloxideLanguageService {
     for (const d of r.diagnostics) if (meets(d)) for (const fix of d.fixes ?? []) out.push(this.toCodeFix(fix));
     for (const s of r.stale) {
       if (!meets(s.diagnostic)) continue;
+      const isNewFile = this.isNewFile(s.path, s.current);
+      if (isNewFile === undefined) continue;
       const name = path.basename(s.path);
       out.push({
         fixName: 'floxide',
         description: `Regenerate ${name} (as floxide build would)`,
-        changes: [
-          {
-            fileName: s.path,
-            isNewFile: s.current === undefined,
-            textChanges: [{ span: { start: 0, length: s.current?.length ?? 0 }, newText: s.expected }],
-          },
-        ],
+        changes: [{ fileName: s.path, isNewFile, textChanges: [{ span: { start: 0, length: s.current?.length ?? 0 }, newText: s.expected }] }],
       });
     }
     return out;
+  }
+
+  /**
+   * Whether an edit of the generated module `file` (its text `current`, undefined: no such file) creates it. tsserver
+   * requires that of exactly the files it has no script info for: a module on disk that the project does not include
+   * (a tsconfig `exclude`, an `outDir` outside it) gets one first, so the edit replaces its text. Undefined when that
+   * cannot be done: then no fix is offered, and the editor's other fixes still are.
+   */
+  private isNewFile(file: string, current: string | undefined): boolean | undefined {
+    const service = this.info.project.projectService;
+    const normalized = this.ts.server.toNormalizedPath(file);
+    if (service.getScriptInfo(normalized) !== undefined) return false;
+    if (current === undefined) return true;
+    try {
+      return service.getOrCreateScriptInfoForNormalizedPath(normalized, false) === undefined ? undefined : false;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Analyses a file of the current program (memoised for the program and file). */
