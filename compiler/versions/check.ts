@@ -49,7 +49,7 @@ const DIAGNOSTIC_OF: Partial<Record<VersionChange['kind'], DiagnosticCode>> = {
 };
 
 /** Memoised {@link TypeProbe}: one probe per node file for all the pairs a comparison needs. */
-function inputCompatibility(pairsNeeded: Array<{ file: string; from: string; to: string }>, probe: TypeProbe | undefined): (file: string, from: string, to: string) => boolean {
+function inputCompatibility(pairsNeeded: Array<{ file: string; from: string; to: string }>, probe: TypeProbe | undefined, alsoIn?: string): (file: string, from: string, to: string) => boolean {
   const known = new Map<string, boolean>();
   const key = (file: string, from: string, to: string) => `${file}\0${from}\0${to}`;
   const byFile = new Map<string, Array<[string, string]>>();
@@ -62,6 +62,10 @@ function inputCompatibility(pairsNeeded: Array<{ file: string; from: string; to:
     for (const [file, pairs] of byFile) {
       const answers = probe(file, pairs);
       pairs.forEach(([from, to], i) => known.set(key(file, from, to), answers[i] === true));
+      // A type written where the node is used (a generic node's type argument in the workflow's file) has names in
+      // scope there, not in the node class's file: a pair that does not check in one is asked in the other.
+      const again = alsoIn === undefined || alsoIn === file ? [] : pairs.filter((_, i) => answers[i] !== true);
+      if (again.length > 0) probe(alsoIn!, again).forEach((ok, i) => ok && known.set(key(file, again[i]![0], again[i]![1]), true));
     }
   }
   return (file, from, to) => known.get(key(file, from, to)) ?? false;
@@ -184,7 +188,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
     for (const wf of workflows) {
       const now = versionOf(wf);
       const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
-      const inputs = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe);
+      const inputs = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe, wf.class.file);
       const options = { accepts: (o: VersionNode, n: VersionNode) => inputs(n.file, o.input, n.input), nested };
       const compatible: string[] = [];
       for (const old of recorded) {

@@ -348,6 +348,35 @@ describe('floxide build keeps the versions on record', () => {
     expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
   }, 180_000);
 
+  it("judges a generic node's input written in the workflow's file (its type argument) where its names are in scope", async () => {
+    const generic = `import { node, Transition, type Node, type WorkflowCtx } from 'floxide';
+
+@node()
+export class Identity<T> implements Node<T, T> {
+  process(_ctx: WorkflowCtx, v: T): Transition<T> {
+    return Transition.next(v);
+  }
+}
+`;
+    const flowOf = (arg: string) => `import { workflow } from 'floxide';
+import { Identity } from './generic.js';
+import type { Order } from './types.js';
+
+@workflow({ start: 'a' })
+export class Flow {
+  a = new Identity<${arg}>();
+}
+`;
+    const dir = makeProject('versions-generic', { 'generic.ts': generic, 'types.ts': 'export interface Order { id: string }\n', 'flow.ts': flowOf('Order') });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    writeFileSync(path.join(dir, 'flow.ts'), flowOf('Order | null'));
+    const widened = await buildProject({ cwd: dir, strictVersions: true });
+    expect([widened.exitCode, widened.diagnostics]).toEqual([0, []]);
+    writeFileSync(path.join(dir, 'flow.ts'), flowOf('Order'));
+    const narrowed = await buildProject({ cwd: dir, strictVersions: true });
+    expect(narrowed.diagnostics.map((d) => [d.code, d.severity])).toEqual([['FLX051', 'error']]);
+  }, 180_000);
+
   it('after `floxide versions prune`, the build judges nothing against a dropped version and the module lists none', async () => {
     const dir = makeProject('versions-prune', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
     expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
