@@ -39,10 +39,11 @@ export function configFileNames(configPath: string): Set<string> {
 }
 
 /** The tsconfig as tsc reads it (with `ignoreDeprecations: '6.0'` so pre-6 configs load). */
-function parseConfig(configPath: string): { fileNames: string[]; errors: readonly ts.Diagnostic[] } {
+function parseConfig(configPath: string): { fileNames: string[]; errors: readonly ts.Diagnostic[]; references: readonly string[] } {
   let unrecoverable: ts.Diagnostic | undefined;
   const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { ignoreDeprecations: '6.0' }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => (unrecoverable = d) });
-  return parsed ? { fileNames: parsed.fileNames, errors: parsed.errors } : { fileNames: [], errors: unrecoverable ? [unrecoverable] : [] };
+  if (!parsed) return { fileNames: [], errors: unrecoverable ? [unrecoverable] : [], references: [] };
+  return { fileNames: parsed.fileNames, errors: parsed.errors, references: (parsed.projectReferences ?? []).map((r) => r.path) };
 }
 
 /** Normalises a path to `/` separators. */
@@ -73,6 +74,19 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
   const configDiagnostics: Diagnostic[] = [];
   const configFile = slash(path.relative(rootDir, configPath));
   const config = parseConfig(configPath);
+  if (config.fileNames.length === 0 && config.references.length > 0) {
+    // A solution file (a monorepo's root): its projects are built one at a time, each with its own settings.
+    const projects = config.references.map((r) => slash(path.relative(cwd, r)) || '.');
+    return {
+      rootDir,
+      error: diagnostic(
+        'FLX004',
+        `${slash(path.relative(cwd, configPath)) || configPath} is a solution file: it has no files of its own and references ${projects.length} project(s) (${projects.join(', ')}); floxide build builds one project at a time`,
+        undefined,
+        `run it for each: ${projects.map((p) => `floxide build -p ${p}`).join(' && ')}`,
+      ),
+    };
+  }
   for (const c of config.errors) {
     configDiagnostics.push(tsDiagnostic(c, rootDir) ?? { code: `FLX002`, severity: 'error', message: `TS${c.code}: ${ts.flattenDiagnosticMessageText(c.messageText, '\n')}`, position: { file: configFile, line: 1, column: 1 } });
   }
@@ -81,8 +95,8 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
       diagnostic(
         'FLX001',
         `${configFile} does not enable experimentalDecorators (floxide's decorators need the legacy decorator mode)`,
-        positionOfKey(configPath, configFile, 'compilerOptions'),
-        'add `"experimentalDecorators": true,` inside "compilerOptions"',
+        project.getCompilerOptions().experimentalDecorators === false ? positionOfKey(configPath, configFile, 'experimentalDecorators') : positionOfKey(configPath, configFile, 'compilerOptions'),
+        project.getCompilerOptions().experimentalDecorators === false ? 'set `"experimentalDecorators": true` in "compilerOptions"' : 'add `"experimentalDecorators": true,` inside "compilerOptions"',
       ),
     );
   }

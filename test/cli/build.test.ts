@@ -259,6 +259,25 @@ describe('floxide build', () => {
     }
   });
 
+  it('refuses a solution tsconfig (a monorepo root: no files, references) with the commands that build its projects (FLX004, exit 1), and --check does not pass on it', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'floxide-solution-'));
+    try {
+      for (const p of ['packages/a', 'packages/b']) {
+        mkdirSync(path.join(root, p), { recursive: true });
+        writeFileSync(path.join(root, p, 'tsconfig.json'), JSON.stringify({ compilerOptions: { composite: true, experimentalDecorators: true } }));
+      }
+      writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify({ files: [], references: [{ path: './packages/a' }, { path: './packages/b' }] }));
+      for (const args of [['build'], ['build', '--check']]) {
+        const r = await cliCaptured(args, { cwd: root });
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.err).toContain('tsconfig.json is a solution file: it has no files of its own and references 2 project(s) (packages/a, packages/b); floxide build builds one project at a time');
+        expect(r.err).toContain('run it for each: floxide build -p packages/a && floxide build -p packages/b');
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('--help explains every option with an example and the exit codes', async () => {
     const r = floxide(['build', '--help']);
     expect(r.code).toBe(0);
