@@ -297,6 +297,20 @@ export class Extractor {
     }
   }
 
+  /**
+   * The type text of a field whose type a numeric, `append` or `union` strategy cannot merge (its parts other than
+   * null and undefined: numbers; arrays; arrays or Sets), or undefined when it fits (or is any/unknown).
+   */
+  private strategyMisfit(strategy: MergeStrategyName, type: ts.Type): string | undefined {
+    if (!(strategy in FITS)) return undefined;
+    const parts = (type.isUnion() ? type.types : [type]).filter((t) => !(t.flags & (ts.TypeFlags.Null | ts.TypeFlags.Undefined)));
+    if (parts.some((t) => t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown))) return undefined;
+    const isArray = (t: ts.Type) => this.checker.isArrayType(t) || this.checker.isTupleType(t);
+    const isSet = (t: ts.Type) => ['Set', 'ReadonlySet'].includes(t.getSymbol()?.getName() ?? '');
+    const fits = (t: ts.Type) => (strategy === 'append' ? isArray(t) : strategy === 'union' ? isArray(t) || isSet(t) : (t.flags & ts.TypeFlags.NumberLike) !== 0);
+    return parts.every(fits) ? undefined : this.checker.typeToString(type);
+  }
+
   /** The merge strategy of each instance property of a context class, in declaration order. */
   contextFields(cls: ts.ClassDeclaration, out: Diagnostic[]): Array<{ name: string; strategy: MergeStrategyName }> {
     const res: Array<{ name: string; strategy: MergeStrategyName }> = [];
@@ -311,12 +325,17 @@ export class Extractor {
         const member = merges[0].kind.slice('merge.'.length);
         if (!merges[0].call) this.report(out, 'FLX026', merges[0].decorator, `@${merges[0].kind} must be called: @${merges[0].kind}()`);
         strategy = member === 'with' ? 'custom' : (member as MergeStrategyName);
+        const misfit = this.strategyMisfit(strategy, this.checker.getTypeAtLocation(m));
+        if (misfit) this.report(out, 'FLX031', merges[0].decorator, `context field ${name} is ${misfit}: @merge.${member}() merges ${FITS[strategy as keyof typeof FITS]}, so each step's change of it would be lost in a plain run and refused by a stored one`);
       }
       res.push({ name, strategy });
     }
     return res;
   }
 }
+
+/** What each typed strategy merges (FLX031). */
+const FITS = { sum: 'numbers', max: 'numbers', min: 'numbers', append: 'arrays', union: 'arrays or Sets' } as const;
 
 function hasModifier(n: ts.Node, kind: ts.SyntaxKind): boolean {
   return ts.canHaveModifiers(n) && (ts.getModifiers(n)?.some((m) => m.kind === kind) ?? false);

@@ -58,6 +58,9 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX029-error-input.ts', 'FLX029', 27, 3],
   ['FLX029-error-output.ts', 'FLX029', 13, 3],
   ['FLX030-unreachable.ts', 'FLX030', 9, 3],
+  ['FLX031-merge-type.ts', 'FLX031', 7, 3],
+  ['FLX031-merge-type.ts', 'FLX031', 8, 3],
+  ['FLX031-merge-type.ts', 'FLX031', 9, 3],
 ];
 
 describe('compile-fail fixtures', () => {
@@ -68,6 +71,14 @@ describe('compile-fail fixtures', () => {
     expect(d.severity).toBe(code === 'FLX030' ? 'warning' : 'error');
     expect(d.message.length).toBeGreaterThan(10);
     expect(d.hint).toBeTruthy();
+  });
+
+  it('FLX031 only where a strategy cannot merge the field: the numbers, Sets and arrays of the same context pass', () => {
+    expect(diagsOf('FLX031-merge-type.ts').map((d) => [d.code, d.message.split(':')[0]])).toEqual([
+      ['FLX031', 'context field big is bigint'],
+      ['FLX031', 'context field latest is Date'],
+      ['FLX031', 'context field tags is Set<string>'],
+    ]);
   });
 
   it('has a fixture for every code in the table (except FLX001/FLX004/FLX006, tested separately, the editor-only FLX040 and the build-time FLX05x of test/compiler/versions.test.ts)', () => {
