@@ -49,6 +49,8 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX024-join.ts', 'FLX024', 23, 11],
   ['FLX025-mixed.ts', 'FLX025', 10, 3],
   ['FLX026-misplaced.ts', 'FLX026', 9, 3],
+  ['FLX026-timeout-on-wait.ts', 'FLX026', 10, 32],
+  ['FLX026-timeout-on-wait.ts', 'FLX026', 11, 31],
   ['FLX027-cycle.ts', 'FLX027', 8, 3],
   ['FLX028-signal-name.ts', 'FLX028', 10, 17],
   ['FLX029-unstorable.ts', 'FLX029', 32, 3],

@@ -28,5 +28,15 @@ export function checkNodes(w: ResolvedWorkflow, { report }: CheckContext): void 
     if (n.signatureProblem !== undefined) report('FLX022', f.nameNode, `node ${f.name} (${n.cls.name.text}) ${n.signatureProblem}`);
     if (n.signalNameType !== undefined) report('FLX028', f.nameNode, `the signal name of WaitFor node ${f.name} of ${wfName} is ${n.signalNameType}, not a string literal, so its signal cannot be typed`);
     if (f.hidden) report('FLX023', f.nameNode, `node field ${f.name} of ${wfName} is ${f.hidden}; generated code reads it as ${wfName}['${f.name}']`, `make ${f.name} public`);
+    // @timeout limits an attempt's running time; a wait or a sleep is parked between attempts, outside any
+    if (f.timeoutMs !== undefined && (n.wait !== undefined || n.signalNameType !== undefined || n.sleep)) {
+      const what = n.sleep ? 'Sleep' : 'WaitFor';
+      report(
+        'FLX026',
+        f.nameNode,
+        `@timeout(${f.timeoutMs}) on ${what} node ${f.name} of ${wfName} limits nothing: the node parks between attempts, where no attempt time runs`,
+        n.sleep ? 'remove @timeout: a Sleep ends when its delay does' : `give the wait its own limit: new WaitFor(name, { timeoutMs: ${f.timeoutMs} }) (a timeout is then a failure: @retry and @edge.onFailure apply)`,
+      );
+    }
   }
 }
