@@ -69,12 +69,20 @@ export function addContextFix(workflowCall: ts.CallExpression, context: ts.Class
   if (last) edits.push(textEdit(sf, last.getEnd(), last.getEnd(), `, context: ${name}`, rootDir));
   else edits.push(textEdit(sf, obj.getStart(sf) + 1, obj.getStart(sf) + 1, ` context: ${name} `, rootDir));
   const ctxFile = context.getSourceFile();
-  const inScope = checker.getSymbolsInScope(workflowCall, ts.SymbolFlags.Value | ts.SymbolFlags.Alias).some((s) => {
+  const seen = checker.getSymbolsInScope(workflowCall, ts.SymbolFlags.Value | ts.SymbolFlags.Alias).find((s) => {
     if (s.name !== name) return false;
     const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
     return target.declarations?.includes(context) ?? false;
   });
-  if (!inScope) {
+  // `context:` takes the class as a value: an import of it as a type only becomes a value import
+  const specifier = seen?.declarations?.find(ts.isImportSpecifier);
+  if (specifier?.isTypeOnly) edits.unshift(textEdit(sf, specifier.getStart(sf), specifier.getEnd(), specifier.getText(sf).replace(/^type\s+/, ''), rootDir));
+  else if (specifier?.parent.parent.isTypeOnly) {
+    const decl = specifier.parent.parent.parent;
+    const names = specifier.parent.elements.map((e) => (e === specifier ? e.getText(sf) : `type ${e.getText(sf)}`)).join(', ');
+    edits.unshift(textEdit(sf, decl.getStart(sf), decl.getEnd(), `import { ${names} } from ${decl.moduleSpecifier.getText(sf)};`, rootDir));
+  }
+  if (!seen) {
     if (ctxFile.isDeclarationFile || ctxFile.fileName.includes('/node_modules/')) return undefined;
     if (ctxFile !== sf) {
       const imports = sf.statements.filter(ts.isImportDeclaration);

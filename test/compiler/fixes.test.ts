@@ -127,10 +127,14 @@ export class Counting {
 }
 `;
 
+// the context class imported as a type only: `context:` needs it as a value
+const FLX020_TYPE_CLAUSE = FLX020.replace("import { Count, Peek } from './nodes.js';", "import { Count, Peek } from './nodes.js';\nimport type { HasCount, Counter } from './nodes.js';").replace(/Counting/g, 'CountingA');
+const FLX020_TYPE_SPECIFIER = FLX020.replace("import { Count, Peek } from './nodes.js';", "import { Count, Peek, type Counter } from './nodes.js';").replace(/Counting/g, 'CountingB');
+
 let dir: string;
 let before: Diagnostic[];
 beforeAll(() => {
-  dir = project({ 'flx010.ts': FLX010, 'flx010-swapped.ts': FLX010_SWAPPED, 'flx014.ts': FLX014, 'flx020.ts': FLX020 });
+  dir = project({ 'flx010.ts': FLX010, 'flx010-swapped.ts': FLX010_SWAPPED, 'flx014.ts': FLX014, 'flx020.ts': FLX020, 'flx020-type-clause.ts': FLX020_TYPE_CLAUSE, 'flx020-type-specifier.ts': FLX020_TYPE_SPECIFIER });
   before = analyse(dir).filter((d) => d.code !== 'FLX030');
 }, 180_000);
 
@@ -174,6 +178,8 @@ describe('fixes attached to diagnostics', () => {
     const ctx = readFileSync(path.join(dir, 'flx020.ts'), 'utf8');
     expect(ctx).toContain(`import { Count, Peek } from './nodes.js';\nimport { Counter } from './nodes.js';`);
     expect(ctx).toContain(`@workflow({ start: 'count', context: Counter })`);
+    expect(readFileSync(path.join(dir, 'flx020-type-clause.ts'), 'utf8')).toContain(`import { Count, Peek } from './nodes.js';\nimport { type HasCount, Counter } from './nodes.js';\n`);
+    expect(readFileSync(path.join(dir, 'flx020-type-specifier.ts'), 'utf8')).toContain(`import { Count, Peek, Counter } from './nodes.js';\n`);
     expect(analyse(dir)).toEqual([]);
   }, 180_000);
 });
