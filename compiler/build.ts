@@ -10,7 +10,7 @@ import type { Diagnostic, FlowModel } from './model.js';
 import { Analyzer, type AnalysisResult } from './analyze/index.js';
 import { sortDiagnostics } from './diagnostics.js';
 import { renderDocs } from './docs.js';
-import { checkVersions, type TypeProbe, type VersionNote } from './versions/check.js';
+import { checkVersions, strandedRecords, type StrandedRecord, type TypeProbe, type VersionNote } from './versions/check.js';
 import { renderModules, type OutputLayout, type RenderCache } from './render.js';
 import { recordFresh } from './stamps.js';
 import { findOrphanedModules, removeFiles, writeOutputs, type WriteResult } from './writer.js';
@@ -77,6 +77,8 @@ export interface BuildResult {
    * by `check`. Absolute paths.
    */
   orphans: string[];
+  /** Versions on record left in an orphaned module's versions file for a workflow recorded elsewhere now (a warning). */
+  stranded: StrandedRecord[];
   /** Usage or internal errors, one message each (exit code 2). */
   errors: string[];
   /** The FlowModel as pretty JSON, with `json`. */
@@ -133,6 +135,7 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
     versions: emptyWrite(),
     newVersions: [],
     orphans: [],
+    stranded: [],
     errors: [],
     durationMs: 0,
   };
@@ -158,6 +161,7 @@ export async function buildFromAnalysis(analysis: AnalysisResult, opts: BuildOpt
       isProjectFile: projectFileTest(analysis.rootDir, opts),
       inScope: (source) => scopeRoots.some((r) => source === r || source.startsWith(r + path.sep)),
     });
+    result.stranded = strandedRecords(result.orphans, versions.files);
     if (!opts.check) removeFiles(result.orphans);
     if (opts.docs) result.docs = writeOutputs(await renderDocs(analysis.model, path.resolve(cwd, opts.docs)), { check: opts.check });
     if (result.modules.stale.length + result.docs.stale.length + result.versions.stale.length > 0 || (opts.check && result.orphans.length > 0)) result.exitCode = ExitCode.Failed;
@@ -191,6 +195,7 @@ export function usageResult(message: string, started: number): BuildResult {
     versions: emptyWrite(),
     newVersions: [],
     orphans: [],
+    stranded: [],
     errors: [message],
     durationMs: performance.now() - started,
   };

@@ -20,6 +20,9 @@ export function formatBuildResult(result: BuildResult, opts: { cwd: string; colo
   let err = '';
   for (const e of result.errors) err += `floxide: ${e}\n`;
   if (result.diagnostics.length > 0) err += formatDiagnostics(result.diagnostics, { color: opts.color, cwd: opts.cwd, rootDir: result.rootDir || undefined }).replace(/\n?$/, '\n');
+  for (const s of result.stranded) {
+    err += `floxide: warning: ${s.workflow}: version(s) ${s.versions.join(', ')} are on record in ${rel(s.from)}, whose module is orphaned (its source renamed or gone), not in ${rel(s.to)}: runs in flight on them are not judged; move its entries into ${rel(s.to)} (then delete the old file) and build again\n`;
+  }
   const stale = [...result.modules.stale, ...result.versions.stale, ...result.docs.stale];
   const orphans = opts.check ? result.orphans : [];
   if (stale.length + orphans.length > 0) {

@@ -9,7 +9,7 @@ import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../render.js';
 import { compareVersions, isCompatible, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
-import { readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
+import { parseRecord, readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
 export type TypeProbe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => boolean[];
@@ -218,4 +218,43 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
     result.files.push({ path: file, content: renderRecord(recordVersions(record, workflows)) });
   }
   return result;
+}
+
+/** Versions on record that a build leaves behind (see {@link strandedRecords}). */
+export interface StrandedRecord {
+  workflow: string;
+  /** The versions file of the orphaned module that holds them (absolute). */
+  from: string;
+  /** The versions file this build records the workflow in (absolute). */
+  to: string;
+  /** The version ids `to` does not hold. */
+  versions: string[];
+}
+
+/**
+ * The versions on record in the versions files of orphaned modules (`orphans`: their source was renamed or lost its
+ * workflows) of workflows this build records in another file (`files`, what it writes) without them: a renamed
+ * source starts a new record, and runs in flight on the old versions would no longer be judged.
+ */
+export function strandedRecords(orphans: readonly string[], files: readonly OutputFile[]): StrandedRecord[] {
+  const now = new Map<string, { file: string; ids: Set<string> }>();
+  for (const f of files) {
+    for (const [workflow, versions] of Object.entries(parseRecord(f.content, f.path).workflows)) now.set(workflow, { file: f.path, ids: new Set(versions.map((v) => v.id)) });
+  }
+  const out: StrandedRecord[] = [];
+  for (const orphan of orphans) {
+    const from = orphan.replace(/\.floxide\.[cm]?ts$/, '.floxide.versions.json');
+    let record: VersionsRecord;
+    try {
+      record = readRecord(from);
+    } catch {
+      continue; // an unreadable file: nothing to carry over
+    }
+    for (const [workflow, versions] of Object.entries(record.workflows)) {
+      const target = now.get(workflow);
+      const missing = versions.map((v) => v.id).filter((id) => !target?.ids.has(id));
+      if (target && target.file !== from && missing.length > 0) out.push({ workflow, from, to: target.file, versions: missing });
+    }
+  }
+  return out;
 }

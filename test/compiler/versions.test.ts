@@ -3,7 +3,7 @@
  * record file, one fixture per unsafe change (a version on record, the source changed since; asserting code and
  * position), and a build run as users run it on a temporary project.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProject, type BuildResult } from '../../compiler/build.js';
@@ -346,6 +346,28 @@ describe('floxide build keeps the versions on record', () => {
     expect(generated()).toContain(`  supersedes: [${JSON.stringify(ids[1]).replace(/"/g, "'")}],\n`);
     const afterRevert = await buildProject({ cwd: dir, check: true });
     expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
+  }, 180_000);
+
+  it('warns when a renamed source starts a new record while its old versions stay in the orphaned module\'s file', async () => {
+    const dir = makeProject('versions-renamed-file', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    writeFileSync(path.join(dir, 'flow.ts'), flow(`  @edge('c') a = new Upper();\n  c = new Upper();`));
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    const old = path.join(dir, 'flow.floxide.versions.json');
+    const [v1, v2] = parseRecord(readFileSync(old, 'utf8'), old).workflows.Flow!.map((v) => v.id);
+    renameSync(path.join(dir, 'flow.ts'), path.join(dir, 'orders.ts'));
+    const renamed = await buildProject({ cwd: dir });
+    expect(renamed.exitCode).toBe(0);
+    expect(renamed.orphans).toEqual([path.join(dir, 'flow.floxide.ts')]);
+    expect(renamed.stranded).toEqual([{ workflow: 'Flow', from: old, to: path.join(dir, 'orders.floxide.versions.json'), versions: [v1] }]);
+    expect(formatBuildResult(renamed, { cwd: dir, color: false }).stderr).toContain(
+      `floxide: warning: Flow: version(s) ${v1} are on record in flow.floxide.versions.json, whose module is orphaned (its source renamed or gone), not in orders.floxide.versions.json`,
+    );
+    expect(v2).toBe(renamed.model!.workflows[0]!.fingerprint);
+    // the entries moved over (the old file in place of the new one): nothing is stranded, and v1 is judged again
+    renameSync(old, path.join(dir, 'orders.floxide.versions.json'));
+    const moved = await buildProject({ cwd: dir });
+    expect([moved.stranded, moved.diagnostics.map((d) => d.code)]).toEqual([[], ['FLX050']]);
   }, 180_000);
 
   it("judges a generic node's input written in the workflow's file (its type argument) where its names are in scope", async () => {
