@@ -53,6 +53,11 @@ function noTerminalMessage(runId: string, passedNothing: string | undefined): st
   return `run ${runId} has no work left and reached no terminal node${why}`;
 }
 
+/** `node` when `out`, the outcome of a step of it, passed nothing on (no item, no join arrival): what {@link noTerminalError} names. */
+export function passedNothing(node: string | undefined, out: StepOutcome | undefined): string | undefined {
+  return out?.type === 'continue' && out.items.length === 0 && out.arrivals.length === 0 ? node : undefined;
+}
+
 const NO_TERMINAL = noTerminalError('-');
 
 const NO_TERMINAL_HEAD = `{"code":${JSON.stringify(NO_TERMINAL.code)},"message":`;
@@ -186,8 +191,7 @@ export function planCommit(c: CommitInput): CommitPlan {
         assertSerializedError(outcome.error, 'outcome.error');
         error = canonicalJson(outcome.error);
       }
-      const passedNothing = items.length === 0 && arrivals.length === 0 && typeof c.node === 'string' ? c.node : undefined;
-      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing), error, counters };
+      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing(typeof c.node === 'string' ? c.node : undefined, outcome)), error, counters };
     }
     case 'retry':
       if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {

@@ -17,7 +17,7 @@ import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
 import { checkInstance, compiledOf, type CompiledNode, type CompiledWorkflow, type Target } from './compile.js';
 import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from './events.js';
-import { noTerminalError } from './commit.js';
+import { noTerminalError, passedNothing } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
 import { ParkedItems, earliestWakeUp, isParked, type Mailbox } from './parked.js';
@@ -640,8 +640,9 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
     for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
   const offArrival = mailbox?.onArrival(() => parked?.signalled());
-  // the node of the last step when it passed nothing on (named by the no-terminal error)
-  let passedNothing: string | undefined;
+  // the last step (the no-terminal error names its node when it passed nothing on)
+  let item: EngineItem | undefined;
+  let out: StepOutcome | undefined;
   try {
     for (;;) {
       if (parked !== undefined && parked.size > 0) {
@@ -660,15 +661,14 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
         }
       }
       if (queue.empty) break;
-      const item = queue.shift();
+      item = queue.shift();
       const step = stepCore(scope, item, context, frame, 1, true, childId);
-      const out = isThenable(step) ? await step : step;
+      out = isThenable(step) ? await step : step;
       // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
       // every 1024 steps after it (to other promise jobs).
       if ((steps++ & 1023) === 0) await undefined;
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
-        passedNothing = out.items.length === 0 && out.arrivals.length === 0 ? item.node : undefined;
         for (const it of out.items) {
           if (isParked(it)) (parked ??= new ParkedItems().observe(scope.runId, onEvent, scope.clock)).add(it);
           else queue.push(it);
@@ -692,7 +692,7 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   } finally {
     offArrival?.();
   }
-  throw noTerminalError(scope.runId, passedNothing);
+  throw noTerminalError(scope.runId, passedNothing(item?.node, out));
 }
 
 /**

@@ -22,13 +22,13 @@ import { creatingRun, notifyArrival, runCreated, storeMailbox } from './signals.
 import { assertRunId } from '../core/ids.js';
 import { runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
-import { noTerminalError } from '../engine/commit.js';
+import { noTerminalError, passedNothing } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { Tracing, type RunSpan, type TracingOption } from '../engine/tracing.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { atTime, systemClock, type Clock } from '../core/time.js';
-import type { EngineItem } from '../engine/types.js';
+import type { EngineItem, StepOutcome } from '../engine/types.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
   startDistributedRun,
@@ -433,8 +433,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const pollMs = options?.signalPollMs ?? 1_000;
     // every commit names this graph: a run moved to another meanwhile (`floxide runs migrate`) refuses it
     const fingerprint = this.wf.def.fingerprint;
-    // the node of the last step when it passed nothing on (named by the no-terminal error)
-    let passedNothing: string | undefined;
+    // the last step (the no-terminal error names its node when it passed nothing on)
+    let item: EngineItem | undefined;
+    let out: StepOutcome | undefined;
     try {
       for (;;) {
         const due = parked.size > 0 ? parked.due(queue.empty, clock, scope.abort, mailbox, pollMs) : undefined;
@@ -443,13 +444,12 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
           if (queue.empty) continue;
         }
         if (queue.empty) break;
-        const item = queue.shift();
+        item = queue.shift();
         scope.retried = undefined;
-        const out = await stepCore(scope, item, context, undefined, 1, true, childId);
+        out = await stepCore(scope, item, context, undefined, 1, true, childId);
         if (onEvent) emitStep(scope, out);
         const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
-          passedNothing = out.items.length === 0 && out.arrivals.length === 0 ? item.node : undefined;
           const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history, fingerprint });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) enqueue(it);
@@ -464,7 +464,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
           throw nodeFailedError(scope, out.error);
         }
       }
-      const err = noTerminalError(runId, passedNothing);
+      const err = noTerminalError(runId, passedNothing(item?.node, out));
       await store.fail(runId, serializeError(err));
       throw err;
     } catch (err) {
