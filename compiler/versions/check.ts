@@ -9,7 +9,7 @@ import type { Diagnostic, FlowModel, Position, WorkflowModel } from '../model.js
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../render.js';
 import { compareVersions, isCompatible, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
-import { parseRecord, readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
+import { parseRecord, readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsFileOfModule, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
 export type TypeProbe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => boolean[];
@@ -243,7 +243,7 @@ export function strandedRecords(orphans: readonly string[], files: readonly Outp
   }
   const out: StrandedRecord[] = [];
   for (const orphan of orphans) {
-    const from = orphan.replace(/\.floxide\.[cm]?ts$/, '.floxide.versions.json');
+    const from = versionsFileOfModule(orphan);
     let record: VersionsRecord;
     try {
       record = readRecord(from);

@@ -35,7 +35,12 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** `a/b.ts` gives `a/b.floxide.versions.json`. */
 export function versionsFileName(source: string): string {
-  return generatedFileName(source).replace(/\.floxide\.[cm]?ts$/, '.floxide.versions.json');
+  return versionsFileOfModule(generatedFileName(source));
+}
+
+/** The versions file next to generated module `module`: `a/b.floxide.ts` gives `a/b.floxide.versions.json`. */
+export function versionsFileOfModule(module: string): string {
+  return module.replace(/\.floxide\.[cm]?ts$/, '.floxide.versions.json');
 }
 
 /** Absolute path of the versions file of project-relative `source` (next to its generated module). */

@@ -13,6 +13,7 @@ import { startUiServer, type UiServer } from '../../cli/ui/server.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow } from '../fixtures/signals/flows.js';
 import { renderSvg } from '../../compiler/docs.js';
 import { chain, CountCtx, openTestBackend, until } from '../distributed/helpers.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
@@ -255,6 +256,18 @@ describe('floxide ui server', () => {
     expect(page.body).toContain('/static/icon.svg');
     const icon = await call(`${base}static/icon.svg`);
     expect([icon.status, icon.headers['content-type']]).toEqual([200, 'image/svg+xml']);
+  });
+
+  it('lists a parked wait among the outstanding items, as the graph counts it queued', async () => {
+    const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    await wf.startDistributed(undefined, 'o', backend, 'run-parked');
+    // steps of this workflow until its wait parks (another test's run of it may be served first)
+    const parked = async () => (await backend.itemStates('run-parked')).some((st) => st.status === 'parked');
+    for (let i = 0; i < 10 && !(await parked()); i++) await wf.stepDistributed(backend, 'w-parked');
+    const view = JSON.parse((await call(`${base}api/runs/run-parked`)).body) as { outstanding: unknown[]; nodes: Record<string, { queued: number }> };
+    expect(view.outstanding).toEqual([expect.objectContaining({ node: 'approval', status: 'parked' })]);
+    expect(view.nodes.approval!.queued).toBe(1);
+    await backend.cancelRun('run-parked');
   });
 
   it('answers a malformed run id (bad percent-encoding, or not a run id) with 400, and an unknown one with 404', async () => {
