@@ -477,7 +477,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
         io.stdout.write(
           formatTable(
             ['WORKFLOW', 'VERSION', 'RUNNING', 'PAUSED', 'WORKERS'],
-            rows.map((r) => [r.workflow, r.version, String(r.running), String(r.paused), r.workers.length > 0 ? r.workers.join(',') : '-']),
+            rows.map((r) => [r.workflow, r.version, String(r.running), String(r.paused), workersText(r)]),
           ),
         );
       });
@@ -488,6 +488,12 @@ const runsCommand: CommandFactory = (io: CliIo) => {
   return cmd;
 };
 
+/** The WORKERS cell of a `runs versions` row: those serving the version, then those accepting it, marked. */
+function workersText(r: VersionRow): string {
+  const all = [...r.workers, ...r.accepting.map((w) => `${w} (accepts)`)];
+  return all.length > 0 ? all.join(',') : '-';
+}
+
 /** One row of `floxide runs versions`. */
 export interface VersionRow {
   workflow: string;
@@ -497,6 +503,11 @@ export interface VersionRow {
   paused: number;
   /** Live workers (heartbeat within the threshold) that say they serve it (`WorkerHealth.info.versions`). */
   workers: string[];
+  /**
+   * Live workers of a newer version that accept this one (`WorkerHealth.info.accepts`): they take its runs over,
+   * moving them to their own version, so the version needs no worker of its own.
+   */
+  accepting: string[];
 }
 
 /** Open runs per workflow version, with the live workers serving each; versions served but without runs included. */
@@ -507,7 +518,7 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
   const row = (wf: string, version: string) => {
     const key = `${wf}\n${version}`;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { workflow: wf, version, running: 0, paused: 0, workers: [] }));
+    if (!r) rows.set(key, (r = { workflow: wf, version, running: 0, paused: 0, workers: [], accepting: [] }));
     return r;
   };
   for (const r of running) row(r.workflow, r.fingerprint).running++;
@@ -517,7 +528,7 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     if (workflow !== undefined && w.health.info.workflow !== workflow) continue;
     for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
     // a worker whose version accepts an older one takes that version's runs over (it moves them to its own)
-    for (const v of w.health.info.accepts?.split(',') ?? []) row(w.health.info.workflow, v).workers.push(`${w.workerId} (accepts)`);
+    for (const v of w.health.info.accepts?.split(',') ?? []) row(w.health.info.workflow, v).accepting.push(w.workerId);
   }
   return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }

@@ -127,8 +127,7 @@ async function usesIn(io: CliIo, urls: readonly string[]): Promise<Map<string, s
       for (const row of await openRunsByVersion(store)) {
         const runs = [row.running > 0 ? `${row.running} running` : '', row.paused > 0 ? `${row.paused} paused` : ''].filter(Boolean).join(', ');
         if (runs) add(row.workflow, row.version, `${runs} run(s) in ${where}`);
-        const serving = row.workers.filter((w) => !w.endsWith(' (accepts)'));
-        if (serving.length > 0) add(row.workflow, row.version, `served by live worker(s) ${serving.join(', ')} of ${where}`);
+        if (row.workers.length > 0) add(row.workflow, row.version, `served by live worker(s) ${row.workers.join(', ')} of ${where}`);
       }
       if (!isDistributed(store)) {
         const failed = new Map<string, { workflow: string; version: string; n: number }>();

@@ -175,7 +175,7 @@ describe.each(backends)('rolling deploy on %s', (_name, make) => {
     await poolV3.start();
     await until(async () => started.some((s) => s.pool === 'v3'), 120_000, 'version 3 took a run over');
     const rows = await openRunsByVersion(b, 'DeployFlow');
-    expect(rows.find((r) => r.version === V1Def.fingerprint)?.workers.filter((w) => w.endsWith('(accepts)')).length ?? 0).toBeGreaterThan(0);
+    expect(rows.find((r) => r.version === V1Def.fingerprint)?.accepting.length ?? 0).toBeGreaterThan(0);
     // The old workers stop before their runs drained; version 3 finishes every run.
     await poolV1.stop();
     await until(async () => (await b.listRuns({ workflow: 'DeployFlow', status: 'running' })).length === 0, 240_000, 'every run finished');
