@@ -507,7 +507,7 @@ describe('floxide runs versions', () => {
     const mine = rows.find((r) => r.version === ChainWorkflowDef.fingerprint)!;
     expect(mine.running).toBeGreaterThanOrEqual(1);
     expect(mine.workers).toContain('v-worker');
-    expect(rows.find((r) => r.version === '0123456789abcdef')).toEqual({ workflow: 'ChainWorkflow', version: '0123456789abcdef', running: 0, paused: 0, workers: ['v-worker'] });
+    expect(rows.find((r) => r.version === '0123456789abcdef')).toEqual({ workflow: 'ChainWorkflow', version: '0123456789abcdef', running: 0, paused: 0, workers: ['v-worker'], accepting: [] });
     const table = await cli('runs', 'versions', '--store', store);
     expect(table.out).toMatch(/^WORKFLOW +VERSION +RUNNING +PAUSED +WORKERS\n/);
     expect(table.out).toContain(ChainWorkflowDef.fingerprint);
