@@ -48,6 +48,11 @@ export interface RawWorkflow {
   nameNode: ts.Node;
   decorator: ts.Decorator;
   start?: { name: string; node: ts.Node };
+  /**
+   * The options name a start that could not be read (not a literal, an empty string, options that are not an
+   * object literal): already reported (FLX003, FLX005), so no "declares no start" (FLX017) follows.
+   */
+  startUnreadable?: true;
   context?: { decl: ts.ClassDeclaration; node: ts.Node };
   discriminant: string;
   /** Property declarations in source order, then constructor parameter properties. */
@@ -168,6 +173,7 @@ export class Extractor {
     while (ts.isParenthesizedExpression(obj) || ts.isAsExpression(obj) || ts.isSatisfiesExpression(obj)) obj = obj.expression;
     if (!ts.isObjectLiteralExpression(obj)) {
       this.report(out, 'FLX003', arg, '@workflow(...) takes an object literal: { start, context?, discriminant? }');
+      wf.startUnreadable = true;
       return;
     }
     for (const p of obj.properties) {
@@ -177,6 +183,7 @@ export class Extractor {
       }
       if (!ts.isPropertyAssignment(p)) {
         this.report(out, 'FLX003', p, '@workflow options must be plain `key: value` properties');
+        if (ts.isSpreadAssignment(p) || (p.name !== undefined && propertyKey(p.name) === 'start')) wf.startUnreadable = true;
         continue;
       }
       const key = propertyKey(p.name);
@@ -184,10 +191,14 @@ export class Extractor {
         this.contextOption(wf, p.initializer, out);
       } else if (key === 'start' || key === 'discriminant') {
         const v = readLiteral(p.initializer);
+        if (v.ok && typeof v.value === 'string' && v.value !== '') {
+          if (key === 'start') wf.start = { name: v.value, node: p.initializer };
+          else wf.discriminant = v.value;
+          continue;
+        }
         if (!v.ok) this.report(out, 'FLX003', v.node, `@workflow ${key} must be a string literal`);
-        else if (typeof v.value !== 'string' || v.value === '') this.report(out, 'FLX005', p.initializer, `@workflow ${key} must be a non-empty string`);
-        else if (key === 'start') wf.start = { name: v.value, node: p.initializer };
-        else wf.discriminant = v.value;
+        else this.report(out, 'FLX005', p.initializer, `@workflow ${key} must be a non-empty string`);
+        if (key === 'start') wf.startUnreadable = true;
       } else {
         this.report(out, 'FLX005', p.name, `unknown @workflow option ${JSON.stringify(key ?? p.name.getText())}`, 'the options are start, context and discriminant');
       }
@@ -349,8 +360,9 @@ export function isExportedByName(decl: ts.ClassDeclaration | ts.InterfaceDeclara
 
 function retryProblem(v: LiteralValue): string | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected an options object';
-  const known = new Set(['maxAttempts', 'backoff', 'initialDelayMs', 'maxDelayMs', 'jitterMs', 'retryOn']);
-  for (const k of Object.keys(v)) if (!known.has(k)) return `unknown option ${JSON.stringify(k)}`;
+  const known = ['maxAttempts', 'backoff', 'initialDelayMs', 'maxDelayMs', 'jitterMs', 'retryOn'];
+  const unknown = Object.keys(v).filter((k) => !known.includes(k));
+  if (unknown.length > 0) return `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: the options are ${known.join(', ')}`;
   if (typeof v.maxAttempts !== 'number' || !Number.isInteger(v.maxAttempts) || v.maxAttempts < 1) return 'maxAttempts must be an integer >= 1';
   if (v.backoff !== undefined && v.backoff !== 'linear' && v.backoff !== 'exponential') return "backoff must be 'linear' or 'exponential'";
   for (const k of ['initialDelayMs', 'maxDelayMs', 'jitterMs'] as const) {

@@ -179,7 +179,7 @@ export class Analyzer {
       if (classes.workflows.length > 0 || classes.nodeClasses.length > 0) {
         for (const d of program.getSemanticDiagnostics(sf)) {
           if (decoratorsOff && DECORATOR_MODE_CODES.has(d.code)) continue;
-          if (isMissingGeneratedModule(d)) continue;
+          if (isMissingGeneratedModule(d) || saidByFloxide(sf, d, out)) continue;
           const td = tsDiagnostic(d, this.rootDir);
           if (td) out.push(td);
         }
@@ -219,6 +219,38 @@ export class Analyzer {
     workflows.sort((a, b) => (a.class.file < b.class.file ? -1 : a.class.file > b.class.file ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { model: { version: FLOW_MODEL_VERSION, workflows }, diagnostics: sortDiagnostics(diagnostics), rootDir: this.rootDir };
   }
+}
+
+/** The codes of floxide's own reports of a decorator argument's shape (see {@link saidByFloxide}). */
+const ARGUMENT_CODES = new Set(['FLX003', 'FLX005']);
+
+/**
+ * A TypeScript error inside a decorator whose arguments floxide already reported (FLX003, FLX005 in `out`): the
+ * same mistake said twice (an unknown `@retry` option is also TS2353, `@workflow('a')` also TS2345). Floxide's
+ * report names the options the decorator takes; TypeScript's is dropped from the build's list.
+ */
+function saidByFloxide(sf: ts.SourceFile, d: ts.Diagnostic, out: readonly Diagnostic[]): boolean {
+  if (d.file !== sf || d.start === undefined) return false;
+  const decorator = enclosing(sf, d.start, ts.isDecorator);
+  if (decorator === undefined) return false;
+  const [from, to] = [decorator.getStart(sf), decorator.getEnd()];
+  return out.some((o) => {
+    if (!ARGUMENT_CODES.has(o.code) || o.position === undefined) return false;
+    const at = sf.getPositionOfLineAndCharacter(o.position.line - 1, o.position.column - 1);
+    return at >= from && at < to;
+  });
+}
+
+/** The innermost node of `sf` around `pos` that `is` accepts. */
+function enclosing<T extends ts.Node>(sf: ts.SourceFile, pos: number, is: (n: ts.Node) => n is T): T | undefined {
+  let found: T | undefined;
+  const visit = (n: ts.Node): void => {
+    if (pos < n.getStart(sf) || pos >= n.getEnd()) return;
+    if (is(n)) found = n;
+    ts.forEachChild(n, visit);
+  };
+  ts.forEachChild(sf, visit);
+  return found;
 }
 
 /**

@@ -21,7 +21,9 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX002-ts-error.ts', 'FLX002', 7, 11],
   ['FLX002-decorator-syntax.ts', 'FLX002', 9, 9],
   ['FLX003-non-literal.ts', 'FLX003', 9, 9],
+  ['FLX003-non-literal-start.ts', 'FLX003', 7, 20],
   ['FLX005-bad-retry.ts', 'FLX005', 7, 10],
+  ['FLX005-retry-options.ts', 'FLX005', 7, 10],
   ['FLX010-unknown-target.ts', 'FLX010', 7, 9],
   ['FLX010-arm-target.ts', 'FLX010', 7, 23],
   ['FLX011-edge-type.ts', 'FLX011', 7, 9],
@@ -39,6 +41,7 @@ const cases: Array<[string, string, number, number]> = [
   ['FLX020-context.ts', 'FLX020', 30, 3],
   ['FLX021-not-a-node.ts', 'FLX021', 8, 14],
   ['FLX021-no-follow-on.ts', 'FLX021', 8, 9],
+  ['FLX021-target-not-a-node.ts', 'FLX021', 14, 14],
   ['FLX022-no-process.ts', 'FLX022', 5, 14],
   ['FLX022-process-arity.ts', 'FLX022', 6, 14],
   ['FLX022-process-arity.ts', 'FLX022', 13, 14],
@@ -73,6 +76,16 @@ describe('compile-fail fixtures', () => {
     expect(d.severity).toBe(code === 'FLX030' ? 'warning' : 'error');
     expect(d.message.length).toBeGreaterThan(10);
     expect(d.hint).toBeTruthy();
+  });
+
+  it('one mistake, one diagnostic: no FLX017 after an unreadable start, no TypeScript error beside a decorator argument floxide reported, no FLX021 at an edge to a field that has its own', () => {
+    const codes = (file: string) => diagsOf(file).map((d) => `${d.code}@${d.position!.line}:${d.position!.column}`);
+    expect(codes('FLX003-non-literal-start.ts')).toEqual(['FLX003@7:20']);
+    expect(codes('FLX005-retry-options.ts')).toEqual(['FLX005@7:10']);
+    expect(diagsOf('FLX005-retry-options.ts')[0]!.message).toBe(
+      '@retry: unknown options "attempts", "backof": the options are maxAttempts, backoff, initialDelayMs, maxDelayMs, jitterMs, retryOn',
+    );
+    expect(codes('FLX021-target-not-a-node.ts')).toEqual(['FLX021@14:14']);
   });
 
   it('FLX031 only where a strategy cannot merge the field: the numbers, Sets and arrays of the same context pass', () => {

@@ -1,7 +1,8 @@
 /**
  * Checks of the graph's shape (on graphlib's algorithms: `../graph-checks.ts`): the workflow has a terminal node
  * (FLX019), the start reaches every node (FLX030), and no cycle the start reaches lacks a way out to a terminal
- * (FLX019). Not reported when an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause.
+ * (FLX019). Not reported when an edge leads to a field that is not a node: that (FLX010/FLX021) is the root cause
+(and it may be a node's way out, or the way to a node that looks unreachable).
  */
 import { graphProblems } from '../graph-checks.js';
 import type { ResolvedWorkflow } from '../resolve.js';
@@ -17,7 +18,8 @@ export function checkReachability(w: ResolvedWorkflow, { report }: CheckContext)
     start: nodes.has(start) ? start : undefined,
     terminals,
   });
-  for (const f of order) if (shape.unreachable.includes(f.name)) report('FLX030', f.nameNode, `node ${f.name} of ${wfName} is unreachable from the start ${start}`);
+  // an edge to a field that is not a node (or to no field) may be the way to a node that looks unreachable
+  if (!danglingEdge) for (const f of order) if (shape.unreachable.includes(f.name)) report('FLX030', f.nameNode, `node ${f.name} of ${wfName} is unreachable from the start ${start}`);
   if (terminals.length > 0 && !danglingEdge) {
     for (const cycle of shape.closedCycles) {
       report('FLX019', w.fieldsByName.get(cycle[0])!.nameNode, `nodes ${cycle.join(', ')} of ${wfName} form a cycle with no way out to a terminal node: a run that enters it never completes`, 'give a node of the cycle an edge (or a branch arm) that leads to a terminal node');

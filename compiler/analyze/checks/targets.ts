@@ -12,16 +12,19 @@ export function checkTargets(w: ResolvedWorkflow, { report, rootDir }: CheckCont
   const { raw, fieldsByName, nodes, notNodes, start, duplicateEdges } = w;
   const wfName = raw.name;
   const exists = (name: string) => fieldsByName.has(name) || raw.otherMembers.has(name);
+  // a field with edge decorators that is not a node has its own FLX021 (checks/nodes.ts): the root cause, said once
+  const notNodeUnreported = (name: string) => !nodes.has(name) && fieldsByName.get(name)?.decorated !== true;
   const unknownTarget = (node: ts.Node, what: string, name: string) => {
     const fields = [...fieldsByName.keys()];
     const close = closeNames(name, fields);
     report('FLX010', node, `${what} ${JSON.stringify(name)} is not a field of ${wfName}`, suggestion(close, fields), renameTargetFixes(node, close, rootDir));
   };
 
-  if (!raw.start) report('FLX017', raw.decorator, `workflow ${wfName} declares no start`, "add start: '<field>' to @workflow({...})");
-  else if (!exists(start)) unknownTarget(raw.start.node, 'start', start);
+  if (!raw.start) {
+    if (!raw.startUnreadable) report('FLX017', raw.decorator, `workflow ${wfName} declares no start`, "add start: '<field>' to @workflow({...})");
+  } else if (!exists(start)) unknownTarget(raw.start.node, 'start', start);
   else if (raw.otherMembers.has(start)) report('FLX017', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a field`, 'the start must name a node field');
-  else if (!nodes.has(start)) report('FLX021', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a node: ${notNodes.get(start) ?? 'not a node'}`);
+  else if (notNodeUnreported(start)) report('FLX021', raw.start.node, `start ${JSON.stringify(start)} of ${wfName} is not a node: ${notNodes.get(start) ?? 'not a node'}`);
 
   for (const f of raw.fields) {
     const tags = new Set<string>();
@@ -33,7 +36,7 @@ export function checkTargets(w: ResolvedWorkflow, { report, rootDir }: CheckCont
       const label = e.kind === 'branch' ? `branch ${JSON.stringify(e.tag)} edge` : `${e.kind} edge`;
       if (duplicateEdges.has(e)) report('FLX016', e.targetNode, `duplicate ${label} ${f.name} -> ${e.to}`);
       else if (!exists(e.to)) unknownTarget(e.targetNode, `${label} target`, e.to);
-      else if (!nodes.has(e.to)) report('FLX021', e.targetNode, `${label} target ${JSON.stringify(e.to)} of ${wfName} is not a node: ${notNodes.get(e.to) ?? 'it is a method or accessor'}`);
+      else if (notNodeUnreported(e.to)) report('FLX021', e.targetNode, `${label} target ${JSON.stringify(e.to)} of ${wfName} is not a node: ${notNodes.get(e.to) ?? 'it is a method or accessor'}`);
     }
     if (f.edges.some((e) => e.kind === 'success') && (f.arms.length > 0 || f.hasOtherwise)) report('FLX025', f.nameNode, `node ${f.name} has both success edges and branch arms`);
   }
