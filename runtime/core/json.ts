@@ -1,6 +1,6 @@
 /**
  * Safe JSON for stored state, used by every store (checkpoint stores and distributed backends): malformed text is a
- * {@link CorruptStateError}. Values JSON cannot carry (Date, Map, Set, bigint) are written as tags and read back as
+ * {@link CorruptStateError}. Values JSON cannot carry (Date, Map, Set, bigint, NaN and the infinities) are written as tags and read back as
  * what they were (`tags.ts`), so a value has the same type in every mode. Keys named `__proto__`, `constructor` or
  * `prototype` are data at every depth: JSON.parse makes them own properties and never sets a prototype, so stored
  * data reads back exactly as it was given (the engine copies such keys as own properties too:
@@ -44,9 +44,9 @@ export function excerpt(v: unknown): string {
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
  * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set and
- * bigint are written as tags (`tags.ts`); other objects with a `toJSON` are written as it returns. Throws
- * {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as values,
- * non-finite numbers, cycles). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
+ * bigint and non-finite numbers are written as tags (`tags.ts`); other objects with a `toJSON` are written as it
+ * returns. Throws {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as
+ * values, cycles). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
  * elements become `null`; `undefined` at the top level is refused.
  */
 export function canonicalJson(value: unknown): string {
@@ -71,8 +71,7 @@ class CanonicalEncoder {
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        if (!Number.isFinite(v)) throw new InvalidArgumentError(`cannot store non-finite number at ${this.path()}`);
-        return JSON.stringify(v);
+        return v - v === 0 ? JSON.stringify(v) : `{"$number":"${String(v)}"}`;
       case 'object':
         return this.object(v, depth);
       case 'bigint':

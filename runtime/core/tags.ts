@@ -8,6 +8,7 @@
  * | `Map` | `{"$map": [[key, value], ...]}` (keys and values encoded the same way, in insertion order) |
  * | `Set` | `{"$set": [member, ...]}` (in insertion order) |
  * | `bigint` | `{"$bigint": "<decimal digits>"}` |
+ * | `NaN`, `Infinity`, `-Infinity` | `{"$number": "NaN"}`, `{"$number": "Infinity"}`, `{"$number": "-Infinity"}` |
  * | a plain object whose only key is one of these tags (or `$object`) | `{"$object": {...}}`, so data never reads back as a tag |
  *
  * A tag is an object with exactly one key, one of the names above; anything else is plain JSON. Reading is a walk
@@ -22,7 +23,7 @@ import { CorruptStateError } from './errors.js';
 export const OBJECT_TAG = '$object';
 
 /** Every key that makes a one-key object a tag. */
-const TAGS: ReadonlySet<string> = new Set(['$date', '$map', '$set', '$bigint', OBJECT_TAG]);
+const TAGS: ReadonlySet<string> = new Set(['$date', '$map', '$set', '$bigint', '$number', OBJECT_TAG]);
 
 /** Whether a plain object with this one key must be written escaped (`{"$object": {...}}`). */
 export function isTagName(key: string): boolean {
@@ -36,18 +37,19 @@ export function isPlainObject(v: object): boolean {
 }
 
 /**
- * Whether plain `JSON.stringify` would lose something of `v`: a Date, Map, Set, bigint or other class instance, or a
- * plain object that needs escaping. Cheaper than encoding: callers that need no sorted keys use it to keep the native
- * encoder for plain data. Very deep values answer true (the tag-aware encoder then refuses them with a clear error).
+ * Whether plain `JSON.stringify` would lose something of `v`: a Date, Map, Set, bigint or other class instance, a
+ * plain object that needs escaping, or a non-finite number (which it writes as `null`). Cheaper than encoding:
+ * callers that need no sorted keys use it to keep the native encoder for plain data. Very deep values answer true
+ * (the tag-aware encoder then refuses them with a clear error).
  */
 export function needsTags(v: unknown, depth = 0): boolean {
-  if (typeof v !== 'object' || v === null) return typeof v === 'bigint';
+  if (typeof v !== 'object' || v === null) return typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v));
   if (depth > 200) return true;
   // leaves (strings, numbers, booleans, null: most values) are decided here, without a call each
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i] as unknown;
-      if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : typeof x === 'bigint') return true;
+      if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : unwritable(x)) return true;
     }
     return false;
   }
@@ -55,9 +57,14 @@ export function needsTags(v: unknown, depth = 0): boolean {
   for (const k in v) {
     if (isTagName(k)) return true;
     const x = (v as Record<string, unknown>)[k];
-    if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : typeof x === 'bigint') return true;
+    if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : unwritable(x)) return true;
   }
   return false;
+}
+
+/** A leaf plain `JSON.stringify` gets wrong: a bigint (it throws) or a non-finite number (it writes `null`). */
+function unwritable(x: unknown): boolean {
+  return typeof x === 'number' ? x - x !== 0 : typeof x === 'bigint';
 }
 
 /** Whether JSON text may hold a tag (every tag is written `{"$...`). */
@@ -101,6 +108,9 @@ function fromTag(tag: string, body: unknown, what: string): unknown {
       break;
     case '$bigint':
       if (typeof body === 'string' && /^-?[0-9]+$/.test(body)) return BigInt(body);
+      break;
+    case '$number':
+      if (body === 'NaN' || body === 'Infinity' || body === '-Infinity') return Number(body);
       break;
     case '$set':
       if (Array.isArray(body)) return new Set(reviveTags(body, what) as unknown[]);

@@ -531,6 +531,7 @@ const RULES: EquivalenceCase[] = [
         n: 'bigint -36893488147419103232',
         seen: 'Date',
         lookalike: 'Object {"$date":"not a date"}',
+        numbers: 'Infinity NaN -Infinity',
       },
     },
     check: (o) =>
@@ -540,12 +541,14 @@ const RULES: EquivalenceCase[] = [
             big: { $bigint: '1180591620717411303424' },
             index: { $map: [['a', 1]] },
             lookalike: { $date: 'not a date' },
+            mean: { $number: 'NaN' },
+            ratio: { $number: 'Infinity' },
             tags: { $set: ['x'] },
             when: { $date: '2024-02-29T12:00:00.000Z' },
           }),
-        `context ${textOf(o.context)}: a Date stays a Date, a Map a Map, a Set a Set, a bigint a bigint, plain data plain data`,
+        `context ${textOf(o.context)}: a Date stays a Date, a Map a Map, a Set a Set, a bigint a bigint, NaN NaN, plain data plain data`,
       ),
-    // Issue 8 item 8: Date, Map, Set and bigint are stored tagged and read back as such in every mode.
+    // Issue 8 item 8: Date, Map, Set, bigint and non-finite numbers are stored tagged and read back as such in every mode.
   },
 ];
 

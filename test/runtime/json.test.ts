@@ -21,7 +21,6 @@ describe('canonicalJson', () => {
     const cyclic: Record<string, unknown> = { a: [1, { b: 2 }] };
     (cyclic.a as Array<Record<string, unknown>>)[1]!.c = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(new InvalidArgumentError('cannot store a cyclic value (at $.a[1].c)'));
-    expect(() => canonicalJson({ a: [1, { b: NaN }] })).toThrow(new InvalidArgumentError('cannot store non-finite number at $.a[1].b'));
     expect(() => canonicalJson({ s: Symbol('x'), list: [1, Symbol('y')] })).toThrow(/cannot store a symbol at \$\.list\[1\]/);
     expect(() => canonicalJson(undefined)).toThrow(/cannot store a undefined at \$/);
     let deep: unknown = 1;
@@ -51,6 +50,21 @@ describe('values JSON cannot carry (runtime/core/tags.ts)', () => {
     expect(canonicalJson(value)).toBe(text);
     expect(JSON.parse(toJson(value, 'v'))).toEqual(JSON.parse(text));
     expect(canonicalJson(5n)).toBe('{"$bigint":"5"}');
+  });
+
+  it('writes NaN and the infinities as tags (JSON.stringify would write null) and reads them back, at every depth', () => {
+    const numbers = { avg: NaN, hi: Infinity, lo: -Infinity, list: [1, NaN], zero: -0 };
+    const tagged = '{"avg":{"$number":"NaN"},"hi":{"$number":"Infinity"},"list":[1,{"$number":"NaN"}],"lo":{"$number":"-Infinity"},"zero":0}';
+    expect(canonicalJson(numbers)).toBe(tagged);
+    expect(needsTags(numbers)).toBe(true);
+    expect(needsTags([1, 2, Infinity])).toBe(true);
+    expect(needsTags(NaN)).toBe(true);
+    expect(toJson(numbers, 'v')).toBe(tagged);
+    expect(toJson(-Infinity, 'v')).toBe('{"$number":"-Infinity"}');
+    expect(safeJsonParse(tagged, 'v')).toEqual({ avg: NaN, hi: Infinity, lo: -Infinity, list: [1, NaN], zero: 0 });
+    expect(() => safeJsonParse('{"$number":"12"}', 'v')).toThrow(/v: malformed \$number value "12"/);
+    // data that looks like the tag is escaped, as for every tag
+    expect(safeJsonParse(canonicalJson({ $number: 'NaN' }), 'v')).toEqual({ $number: 'NaN' });
   });
 
   it('toJson keeps the native encoder for plain data only: a tag anywhere, even a leaf of an array or a field, is found', () => {
