@@ -40,6 +40,11 @@ export interface NodeModel {
   class: ClassRef;
   /** Types as display text (never used to emit code). */
   inputType: string;
+  /**
+   * The input's structure, named types spelt out (`TypeTools.shape`): present when a named type is in the input, so
+   * the versions file sees a change inside it (see compiler/versions/compare.ts).
+   */
+  inputShape?: string;
   outputType: string;
   contextType: string;
   retry?: RetryOptions;

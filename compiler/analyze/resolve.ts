@@ -48,6 +48,8 @@ export interface ResolvedNode {
   /** Undefined when the class's process is unusable (reported once, at the class) or the node is unusable here. */
   input: ts.Type | undefined;
   inputText: string;
+  /** The input's structure when a named type is in it (see `TypeTools.shape`). */
+  inputShape?: string;
   output: Payload | undefined;
   /**
    * What a payload sent to this node must be assignable to: its input, or for a `@join()` node the element of its
@@ -223,6 +225,7 @@ export class WorkflowResolver {
       kind: n.kind,
       class: this.classRef(n.cls),
       inputType: n.inputText,
+      ...(n.inputShape === undefined ? {} : { inputShape: n.inputShape }),
       outputType: n.output?.text ?? 'unknown',
       contextType: n.contextText,
       join: f.join,
@@ -278,7 +281,8 @@ export class WorkflowResolver {
       if (!inner) return `${cls.name.text} is not a readable @workflow class`;
       const s = this.nested(inner);
       if (!s) return { ...unusable('workflow'), nestingCycle: true };
-      const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
+      const inputShape = s.input && this.tools.shape({ types: [s.input], text: s.inputText });
+      const r: ResolvedNode = { field: f, kind: 'workflow', cls, input: s.input, inputText: s.inputText, ...(inputShape === undefined ? {} : { inputShape }), output: s.output, accepts: this.accepts(f, s.input), contextNeeds: s.contextNeeds, contextText: s.contextText };
       if (s.signals.length > 0) r.signals = s.signals;
       if (s.parks) r.parks = true;
       r.nestedVersion = s.fingerprint;
@@ -303,6 +307,8 @@ export class WorkflowResolver {
       contextNeeds: sig.store ? [{ type: sig.store, text: sig.storeText }] : [],
       contextText: sig.storeText,
     };
+    const inputShape = this.tools.shape(sig.input);
+    if (inputShape !== undefined) resolved.inputShape = inputShape;
     const parking = parkingKindOf(type, c);
     if (parking === 'sleep') resolved.sleep = true;
     if (parking === 'wait') {

@@ -44,6 +44,15 @@ function requiredArguments(sig: ts.Signature): number {
   return min;
 }
 
+/** A type declared by TypeScript's libraries or a package (`Date`, `Map<K, V>`, `Buffer`): kept by name in a shape. */
+function isLibraryType(t: ts.Type): boolean {
+  const decls = (t.aliasSymbol ?? t.getSymbol())?.getDeclarations() ?? [];
+  return decls.length > 0 && decls.every((d) => {
+    const f = d.getSourceFile();
+    return f.hasNoDefaultLib || f.fileName.includes('/node_modules/');
+  });
+}
+
 /** Type checks for one checker. */
 export class TypeTools {
   constructor(readonly checker: ts.TypeChecker) {}
@@ -51,6 +60,55 @@ export class TypeTools {
   /** Display text without absolute `import("...")` paths. */
   text(t: ts.Type): string {
     return this.checker.typeToString(t, undefined, FORMAT).replace(/import\("[^"]*"\)\./g, '');
+  }
+
+  /**
+   * The structure of a payload as type text, named types of the project spelt out (their properties, sorted, at every
+   * depth; a type met again inside itself, and library types such as `Date` or `Map<K, V>`, by name): what a versions
+   * file records next to the input's display text, so that a change inside a named type (`interface Order` gains a
+   * required field) shows as a changed input, and the recorded text, valid TypeScript in any scope, can be asked
+   * whether it is assignable to the new input. Undefined when it is the display text itself (no named type of the
+   * project in it).
+   */
+  shape(p: Payload): string | undefined {
+    const named = { spelt: false };
+    const texts = [...new Set(p.types.map((t) => this.shapeOf(t, new Set(), 0, named)))].sort();
+    return named.spelt ? (texts.length === 0 ? 'never' : texts.join(' | ')) : undefined;
+  }
+
+  /** `named.spelt`: set when a named type (an interface, a class, a type alias) was spelt out. */
+  private shapeOf(t: ts.Type, within: Set<ts.Type>, depth: number, named: { spelt: boolean }): string {
+    const c = this.checker;
+    if (t.isUnion() || t.isIntersection()) {
+      const parts = [...new Set(t.types.map((x) => this.shapeOf(x, within, depth, named)))].sort();
+      return parts.map((x) => (/[|&]/.test(x) && !x.startsWith('{') ? `(${x})` : x)).join(t.isUnion() ? ' | ' : ' & ');
+    }
+    if (!(t.flags & ts.TypeFlags.Object) || within.has(t) || depth > 8) return this.text(t);
+    const list = c.isArrayType(t) || c.isTupleType(t);
+    if (!list && (isLibraryType(t) || t.getCallSignatures().length > 0 || t.getConstructSignatures().length > 0)) return this.text(t);
+    within.add(t);
+    try {
+      if (c.isArrayType(t)) {
+        const [el] = c.getTypeArguments(t as ts.TypeReference);
+        return `${t.getSymbol()?.getName() === 'ReadonlyArray' ? 'ReadonlyArray' : 'Array'}<${el ? this.shapeOf(el, within, depth + 1, named) : 'unknown'}>`;
+      }
+      if (c.isTupleType(t)) {
+        const target = (t as ts.TypeReference).target as ts.TupleType;
+        if (target.elementFlags.some((f) => !(f & ts.ElementFlags.Required))) return this.text(t);
+        return `${target.readonly ? 'readonly ' : ''}[${c.getTypeArguments(t as ts.TypeReference).map((x) => this.shapeOf(x, within, depth + 1, named)).join(', ')}]`;
+      }
+      if (t.aliasSymbol !== undefined || (t.getSymbol()?.flags ?? 0) & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class)) named.spelt = true;
+      const parts: string[] = [];
+      for (const prop of [...c.getPropertiesOfType(t)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        if (prop.name.startsWith('__@') || prop.name.startsWith('#')) continue;
+        const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
+        parts.push(`${/^[A-Za-z_$][\w$]*$/.test(prop.name) ? prop.name : JSON.stringify(prop.name)}${optional ? '?' : ''}: ${this.shapeOf(c.getTypeOfSymbol(prop), within, depth + 1, named)}`);
+      }
+      for (const info of c.getIndexInfosOfType(t)) parts.push(`[key: ${this.text(info.keyType)}]: ${this.shapeOf(info.type, within, depth + 1, named)}`);
+      return parts.length === 0 ? '{}' : `{ ${parts.join('; ')} }`;
+    } finally {
+      within.delete(t);
+    }
   }
 
   payload(types: readonly ts.Type[]): Payload {

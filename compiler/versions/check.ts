@@ -10,6 +10,7 @@ import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { OutputFile, OutputLayout } from '../render.js';
 import { compareVersions, isCompatible, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
 import { parseRecord, readRecord, recordVersions, renderRecord, sameVersion, versionOf, versionsFileOfModule, versionsPathFor, VersionsFileError, type GraphVersion, type VersionNode, type VersionsRecord } from './record.js';
+import { inputDiffers, inputText } from './graph-version.js';
 
 /** `pairs[i]` = [old, new] type texts: is old assignable to new, with the names of `file` (project-relative) in scope? */
 export type TypeProbe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => boolean[];
@@ -77,7 +78,7 @@ function typePairs(from: GraphVersion, to: GraphVersion): Array<{ file: string; 
   const out: Array<{ file: string; from: string; to: string }> = [];
   for (const n of to.nodes) {
     const o = old.get(n.name);
-    if (o && o.input !== n.input) out.push({ file: n.file, from: o.input, to: n.input });
+    if (o && inputDiffers(o, n)) out.push({ file: n.file, from: inputText(o), to: inputText(n) });
   }
   return out;
 }
@@ -161,7 +162,7 @@ function recordReader(layout: OutputLayout): (source: string) => VersionsRecord 
  * a nested workflow that can park changed its graph.
  */
 function buildNestedJudge(model: FlowModel, recordOf: (source: string) => VersionsRecord | VersionsFileError, probe: TypeProbe | undefined): NestedVersions {
-  const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[o.input, n.input]])[0] === true;
+  const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[inputText(o), inputText(n)]])[0] === true;
   return nestedJudge((workflow, file, id) => {
     const current = model.workflows.find((w) => w.name === workflow && w.class.file === file);
     if (current?.fingerprint === id) return versionOf(current);
@@ -189,7 +190,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
       const now = versionOf(wf);
       const recorded = (record.workflows[wf.name] ?? []).filter((v) => !sameVersion(v, now));
       const inputs = inputCompatibility(recorded.flatMap((v) => typePairs(v, now)), opts.probe, wf.class.file);
-      const options = { accepts: (o: VersionNode, n: VersionNode) => inputs(n.file, o.input, n.input), nested };
+      const options = { accepts: (o: VersionNode, n: VersionNode) => inputs(n.file, inputText(o), inputText(n)), nested };
       const compatible: string[] = [];
       for (const old of recorded) {
         const changes = compareVersions(old, now, options);

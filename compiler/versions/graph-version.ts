@@ -9,6 +9,11 @@ export interface VersionNode {
   name: string;
   /** The input type as display text (as `NodeModel.inputType`). */
   input: string;
+  /**
+   * The input's structure when a named type is in it (as `NodeModel.inputShape`): the display text `Order` stays the
+   * same when `interface Order` changes; this does not.
+   */
+  shape?: string;
   /** The node's class (file relative to the project root), where the input type's names are in scope. */
   file: string;
   /** Present (true) for `@join()` nodes. */
@@ -23,6 +28,19 @@ export interface VersionNode {
   parks?: true;
   /** The signal a `WaitFor` node (`kind: 'wait'`) waits for. */
   signal?: string;
+}
+
+/**
+ * A recorded node's input as type text the type checker can be asked about in any scope: its structure when a named
+ * type is in it (the name would resolve to the type as it is now, not as it was), else its display text.
+ */
+export function inputText(n: VersionNode): string {
+  return n.shape ?? n.input;
+}
+
+/** Whether two recorded nodes' inputs differ: by display text, or by structure when both record it. */
+export function inputDiffers(old: VersionNode, now: VersionNode): boolean {
+  return old.input !== now.input || (old.shape !== undefined && now.shape !== undefined && old.shape !== now.shape);
 }
 
 /** The kinds of node a version records (a plain node records none). */

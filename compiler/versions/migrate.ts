@@ -20,6 +20,7 @@ import { InvalidArgumentError, MigrationBlockedError, MigrationChangedError, Run
 import type { TypeProbe } from './check.js';
 import { compareVersions, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
 import type { GraphVersion, VersionsRecord } from './record.js';
+import { inputDiffers, inputText } from './graph-version.js';
 
 /** What a run holds: its pending items and its parked join arrivals (structurally, a checkpoint's). */
 export interface PendingWork {
@@ -92,7 +93,7 @@ export function planMigration(
   const renamed = (n: string) => (Object.hasOwn(renames, n) ? renames[n]! : n);
   const oldNodes = new Map(from.nodes.map((n) => [n.name, n]));
   const newNodes = new Map(to.nodes.map((n) => [n.name, n]));
-  const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, o.input, n.input), ...(nested ? { nested } : {}) });
+  const changes = compareVersions(from, to, { renames: new Map(Object.entries(renames)), accepts: (o, n) => accepts(n.file, inputText(o), inputText(n)), ...(nested ? { nested } : {}) });
   const changedJoins = new Set(changes.filter((c) => c.kind === 'join-changed').map((c) => c.node));
   // (queued or parked: a pending item does not say which; parked, it waits for the old signal, or holds a nested
   // run of the old workflow)
@@ -104,7 +105,7 @@ export function planMigration(
     if (!target) {
       const guess = changes.find((c) => c.kind === 'node-removed' && c.node === it.node)?.renameGuess;
       blocking.push({ item: it.id, node: it.node, reason: `node ${it.node} is not in version ${to.id}${guess ? ` (renamed? --rename ${it.node}=${guess})` : ''}` });
-    } else if (old && old.input !== target.input && !accepts(target.file, old.input, target.input)) {
+    } else if (old && inputDiffers(old, target) && !accepts(target.file, inputText(old), inputText(target))) {
       blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${target.input}, not ${old.input}` });
     } else if (changedJoins.has(target.name)) {
       blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
@@ -223,7 +224,7 @@ export async function migrateRun(store: MigratableStore, runId: string, opts: Mi
  * nested workflows declared in the same source file); a nested workflow recorded elsewhere is not judged.
  */
 function nestedIn(record: VersionsRecord, accepts: Accepts): NestedVersions {
-  return nestedJudge((workflow, _file, id) => record.workflows[workflow]?.find((v) => v.id === id), (o, n) => accepts(n.file, o.input, n.input));
+  return nestedJudge((workflow, _file, id) => record.workflows[workflow]?.find((v) => v.id === id), (o, n) => accepts(n.file, inputText(o), inputText(n)));
 }
 
 async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {

@@ -49,10 +49,11 @@ export function versionsPathFor(source: string, layout: OutputLayout): string {
 }
 
 /** A recorded node with its fields in the order the file writes them, the absent ones left out. */
-function canonicalNode({ name, input, file, kind, workflow, version, parks, signal, join }: VersionNode): VersionNode {
+function canonicalNode({ name, input, shape, file, kind, workflow, version, parks, signal, join }: VersionNode): VersionNode {
   return {
     name,
     input,
+    ...(shape === undefined ? {} : { shape }),
     file,
     ...(kind === undefined ? {} : { kind }),
     ...(workflow === undefined ? {} : { workflow }),
@@ -69,6 +70,7 @@ function versionNodeOf(n: NodeModel): VersionNode {
   return canonicalNode({
     name: n.name,
     input: n.inputType,
+    shape: n.inputShape,
     file: n.class.file,
     kind: nested ? 'workflow' : n.wait ? 'wait' : n.sleep ? 'sleep' : undefined,
     workflow: nested ? n.class.name : undefined,
@@ -139,6 +141,7 @@ function malformedNode(n: Partial<VersionNode> | null): boolean {
   return (
     !n ||
     typeof n.name !== 'string' ||
+    (n.shape !== undefined && typeof n.shape !== 'string') ||
     (n.kind !== undefined && !NODE_KINDS.includes(n.kind)) ||
     (n.workflow !== undefined && typeof n.workflow !== 'string') ||
     (n.version !== undefined && typeof n.version !== 'string') ||

@@ -399,6 +399,42 @@ export class Flow {
     expect(narrowed.diagnostics.map((d) => [d.code, d.severity])).toEqual([['FLX051', 'error']]);
   }, 180_000);
 
+  it('sees a change inside a named input type (its name unchanged): a required field added is a narrowing, an optional one a widening', async () => {
+    const nodes = `import { node, Transition, type Node, type WorkflowCtx } from 'floxide';
+import type { Order } from './types.js';
+
+@node()
+export class Take implements Node<Order, string> {
+  process(_ctx: WorkflowCtx, o: Order): Transition<string> {
+    return Transition.next(o.id);
+  }
+}
+`;
+    const flowText = `import { workflow } from 'floxide';
+import { Take } from './nodes.js';
+
+@workflow({ start: 'take' })
+export class Flow {
+  take = new Take();
+}
+`;
+    const dir = makeProject('versions-named-type', { 'nodes.ts': nodes, 'types.ts': 'export interface Line { sku: string }\nexport interface Order { id: string; lines: Line[] }\n', 'flow.ts': flowText });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    const recorded = () => JSON.parse(readFileSync(path.join(dir, 'flow.floxide.versions.json'), 'utf8')).workflows.Flow as Array<{ id: string; nodes: Array<{ input: string; shape?: string }> }>;
+    expect(recorded()[0]!.nodes[0]).toEqual({ name: 'take', input: 'Order', shape: '{ id: string; lines: Array<{ sku: string }> }', file: 'nodes.ts' });
+    // a required field, deep inside: the display text stays `Order`, the graph version too
+    writeFileSync(path.join(dir, 'types.ts'), 'export interface Line { sku: string; qty: number }\nexport interface Order { id: string; lines: Line[] }\n');
+    const narrowed = await buildProject({ cwd: dir, strictVersions: true });
+    expect(narrowed.diagnostics.map((d) => [d.code, d.severity])).toEqual([['FLX051', 'error']]);
+    expect(narrowed.diagnostics[0]!.message).toContain('node take: input narrowed from Order { id: string; lines: Array<{ sku: string }> } to { id: string; lines: Array<{ qty: number; sku: string }> }');
+    expect(recorded()[0]!.nodes[0]!.shape).toBe('{ id: string; lines: Array<{ sku: string }> }');
+    // an optional field instead: old items still fit, and the record takes the new structure
+    writeFileSync(path.join(dir, 'types.ts'), 'export interface Line { sku: string; qty?: number }\nexport interface Order { id: string; lines: Line[] }\n');
+    const widened = await buildProject({ cwd: dir, strictVersions: true });
+    expect([widened.exitCode, widened.diagnostics]).toEqual([0, []]);
+    expect(recorded()[0]!.nodes[0]!.shape).toBe('{ id: string; lines: Array<{ qty?: number | undefined; sku: string }> }');
+  }, 180_000);
+
   it('after `floxide versions prune`, the build judges nothing against a dropped version and the module lists none', async () => {
     const dir = makeProject('versions-prune', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
     expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
