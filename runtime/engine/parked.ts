@@ -43,6 +43,12 @@ export interface Mailbox {
   take(name: string, itemId: string): Promise<{ payload: unknown } | undefined> | { payload: unknown } | undefined;
   /** Calls `fn` when a signal may have arrived (in this process). Returns a function that unsubscribes. */
   onArrival(fn: () => void): () => void;
+  /**
+   * Throws the run's cancellation when another process cancelled it while its items were parked (`floxide runs
+   * cancel` on a shared store): asked each time the parked items are looked at, so a waiting run ends within its
+   * poll period instead of waiting for a signal that can no longer come.
+   */
+  check?(): Promise<void>;
 }
 
 /**
@@ -132,6 +138,7 @@ export class ParkedItems {
    * sleep that is due.
    */
   async release(now: number, mailbox: Mailbox | undefined): Promise<EngineItem[]> {
+    await mailbox?.check?.();
     const out: EngineItem[] = [];
     const kept: EngineItem[] = [];
     for (const it of this.items) {

@@ -4,6 +4,7 @@
  * process is creating, so that a signal sent right after `runWithCheckpoint` was called (before its first write)
  * waits for the run instead of finding no run.
  */
+import { CancelledError } from '../core/errors.js';
 import type { Mailbox } from '../engine/parked.js';
 import type { CheckpointStore } from '../stores/contract.js';
 
@@ -19,6 +20,10 @@ export function notifyArrival(store: CheckpointStore, runId: string): void {
 export function storeMailbox(store: CheckpointStore, runId: string): Mailbox {
   return {
     take: (name, itemId) => store.takeSignal(runId, name, itemId),
+    async check() {
+      const run = await store.getRun(runId);
+      if (run?.status === 'cancelled') throw new CancelledError(`run ${runId} was cancelled${run.error ? `: ${run.error.message}` : ''}`);
+    },
     onArrival(fn) {
       let byRun = listeners.get(store);
       if (!byRun) listeners.set(store, (byRun = new Map()));

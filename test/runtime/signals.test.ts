@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, CancelledError, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { ApprovalFlow, PatientApprovalFlow, SleepFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, PatientApprovalFlow, SleepFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { VirtualClock, settle, track } from './virtual-clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signals-'));
@@ -207,6 +207,20 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
     const r = track(bindWorkflow(ApprovalFlowDef, new ApprovalFlow()).runWithCheckpoint(undefined, 'o', store, 't', { clock }));
     await clock.advance(1_000);
     await expect(r.p).resolves.toBe('escalated o after SignalTimeoutError x1');
+    await store.close();
+  });
+
+  it('a run cancelled by another process (runs cancel on the shared file) while it waits for a signal ends with CancelledError within its poll period', async () => {
+    const store = makeStore();
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    const r = track(wf.runWithCheckpoint(undefined, 'o', store, 'cancel-away', { signalPollMs: 20 }));
+    while (!(await store.load('cancel-away'))?.items.some((it) => it.wait !== undefined)) await new Promise((res) => setTimeout(res, 5));
+    // not through the run's own signal: what another process's `cancel` leaves in the store
+    expect(await store.cancel('cancel-away', { name: 'CancelledError', message: 'duplicate order', code: 'FLOXIDE_CANCELLED' })).toBe(true);
+    const err = await r.p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect((err as Error).message).toBe('run cancel-away was cancelled: duplicate order');
+    expect((await store.getRun('cancel-away'))?.status).toBe('cancelled');
     await store.close();
   });
 
