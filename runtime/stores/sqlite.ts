@@ -246,13 +246,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
     try {
       const Driver = requireOptional<typeof Database>('better-sqlite3', 'SqliteCheckpointStore (floxide/sqlite)');
       this.db = new Driver(filename);
+      // First: processes opening a new file at once wait for each other's locks (WAL mode, the migrations).
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       // Must precede the first WAL access: then SQLite keeps the WAL index in heap memory (no -shm file, no locks).
       // Only a new, empty file takes it (before WAL mode writes the header); an existing file keeps its own.
       this.db.pragma(`page_size = ${pageSizeOf(options.pageSize)}`);
       if (options.exclusive) this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       this.inlinePages = Math.max(1, Math.floor(options.walAutocheckpointPages ?? 10_000));
       const background = (options.checkpoints ?? 'background') === 'background' && !options.exclusive && isFile(filename, this.db);
       // 0 = no automatic checkpoint on the committing thread: the worker below does them.
@@ -794,14 +795,23 @@ function pageSizeOf(size: number | undefined): number {
   return n;
 }
 
+/**
+ * Applies the migrations the file lacks, each in its own IMMEDIATE transaction that reads `user_version` inside it:
+ * processes opening a new file at the same moment take turns (the write lock), and each applies only what the one
+ * before it left undone (read outside, two would both run a migration: `table floxide_runs already exists`).
+ */
 function migrate(db: Db): void {
-  const applied = db.pragma('user_version', { simple: true }) as number;
-  for (let i = applied; i < SQLITE_MIGRATIONS.length; i++) {
-    const sql = readFileSync(new URL(`./migrations/${SQLITE_MIGRATIONS[i]}`, import.meta.url), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${i + 1}`);
-    }).immediate();
+  for (;;) {
+    const more = db
+      .transaction(() => {
+        const applied = db.pragma('user_version', { simple: true }) as number;
+        if (applied >= SQLITE_MIGRATIONS.length) return false;
+        db.exec(readFileSync(new URL(`./migrations/${SQLITE_MIGRATIONS[applied]}`, import.meta.url), 'utf8'));
+        db.pragma(`user_version = ${applied + 1}`);
+        return true;
+      })
+      .immediate();
+    if (!more) return;
   }
 }
 

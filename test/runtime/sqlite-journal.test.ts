@@ -253,3 +253,23 @@ describe('corrupt stored data in a SQLite checkpoint', () => {
     expect((e as Error).message).toBe('run r: a stored work item is not an object: 42');
   });
 });
+
+describe('a new checkpoint file opened by many processes at once', () => {
+  it('is migrated once: every process gets a working store', async () => {
+    const { execFile } = await import('node:child_process');
+    const worker = new URL('./sqlite-open-worker.ts', import.meta.url).pathname;
+    for (let round = 0; round < 2; round++) {
+      const file = join(dir, `opened-at-once-${round}.db`);
+      const n = 8;
+      const at = Date.now() + 4000;
+      const answers = Array.from(
+        { length: n },
+        (_, i) => new Promise<string>((resolve) => execFile(process.execPath, ['--import', 'tsx', worker, file, String(i), String(at)], (err, out) => resolve(err ? err.message : out))),
+      );
+      expect(await Promise.all(answers)).toEqual(Array.from({ length: n }, () => 'ok'));
+      const db = new Database(file, { readonly: true });
+      expect([db.pragma('user_version', { simple: true }), (db.prepare('SELECT count(*) AS n FROM floxide_runs').get() as { n: number }).n]).toEqual([SQLITE_MIGRATIONS.length, n]);
+      db.close();
+    }
+  }, 120_000);
+});
