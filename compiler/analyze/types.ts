@@ -183,7 +183,8 @@ export class TypeTools {
       }
       const tag = this.literalStrings(this.propertyType(m, 'type'));
       if (!tag || tag.length !== 1) return undefined;
-      if (tag[0] === 'next') {
+      if (tag[0] === 'next' || tag[0] === 'sleep') {
+        // (a sleep sends its value on when it wakes)
         const v = this.propertyType(m, 'value');
         if (!v) return undefined;
         out.push(v);
@@ -191,10 +192,12 @@ export class TypeTools {
         const vs = this.propertyType(m, 'values');
         if (!vs || !this.checker.isArrayType(vs)) return undefined;
         out.push(...this.checker.getTypeArguments(vs as ts.TypeReference).slice(0, 1));
-      } else if (tag[0] !== 'hold' && tag[0] !== 'abort') return undefined;
+      } else if (tag[0] !== 'hold' && tag[0] !== 'abort' && tag[0] !== 'wait') return undefined;
       sawTransition = true;
     }
-    return sawTransition ? [...new Set(out)] : undefined;
+    // An unannotated process returning next(v) or hold() (Transition<never>) has the union of both Transitions'
+    // members: the never-valued ones send nothing.
+    return sawTransition ? [...new Set(out)].filter((v) => !(v.flags & ts.TypeFlags.Never)) : undefined;
   }
 
   propertyType(t: ts.Type, name: string): ts.Type | undefined {

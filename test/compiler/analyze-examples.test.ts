@@ -149,6 +149,11 @@ describe('the valid fixtures (aliases, joins, otherwise, nested with context, ge
     expect(r.diagnostics).toEqual([]);
   });
 
+  it('reads an unannotated process that mixes next with hold or abort as Transition<O> (FLX022 before)', () => {
+    const wf = r.model.workflows.find((w) => w.name === 'UnannotatedWorkflow')!;
+    expect(summary(wf)).toMatchObject({ output: 'string', nodes: ['maybe:node:Maybe:number->number', 'refuse:node:Refuse:number->string'] });
+  });
+
   it('recognises aliased and namespace-imported decorators, and ignores a local decorator named edge', () => {
     const wf = r.model.workflows.find((w) => w.name === 'AliasedWorkflow')!;
     expect(summary(wf)).toMatchObject({
