@@ -46,16 +46,46 @@ export interface StoreFlags {
   json?: boolean;
 }
 
-/** Formats rows as an aligned text table (header first). */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** C0 and C1 control characters but tab and newline: what {@link printable} escapes. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/** Every control character: what a table cell or a one-line value escapes ({@link oneLine}). */
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+const escapeControl = (c: string) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * `text` with terminal control characters written as escapes (`\u001b`), tabs and newlines kept: stored text (an
+ * error message, a signal's name or payload, a workflow name) is data, and printed raw it could retitle the window,
+ * clear the screen or color what follows.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, escapeControl);
+}
+
+/** `text` on one line: every control character escaped, newlines too (`\n`), so a cell cannot start a forged row. */
+export function oneLine(text: string): string {
+  return text.replace(CONTROL_ALL, escapeControl);
+}
+
+/**
+ * `io` whose stdout escapes control characters ({@link printable}): what the `runs` commands print is mostly stored
+ * text. (stderr keeps its control characters: the progress bar draws with them.)
+ */
+function printableIo(io: CliIo): CliIo {
+  const stdout = { write: (text: string) => io.stdout.write(printable(text)) };
+  return new Proxy(io, { get: (target, key, receiver) => (key === 'stdout' ? stdout : Reflect.get(target, key, receiver)) });
+}
+
+/** Formats rows as an aligned text table (header first); each cell on one line ({@link oneLine}). */
+export function formatTable(header: readonly string[], cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((r) => r.map(oneLine));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** An epoch ms as UTC text; `-` for none, `?` for a time that cannot be read (NaN: a corrupt stored record). */
+/** An epoch ms as UTC text; `-` for none, `?` for a time that cannot be read (NaN, or beyond a Date's range: a corrupt stored record). */
 export function time(ms: number | undefined): string {
-  return ms === undefined ? '-' : Number.isNaN(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined ? '-' : !(Math.abs(ms) <= 8.64e15) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -63,7 +93,7 @@ export function time(ms: number | undefined): string {
  * that it is not mistaken for a missing value), anything else as JSON; `-` for none.
  */
 export function short(v: unknown, max = 60): string {
-  const s = v === undefined ? '-' : v === '' ? '""' : typeof v === 'string' ? v : valueText(v);
+  const s = v === undefined ? '-' : v === '' ? '""' : typeof v === 'string' ? oneLine(v) : valueText(v);
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
@@ -131,7 +161,7 @@ function runLines(r: RunRecord): string {
   if (r.dropped.length > 0) rows.push(['dropped', r.dropped.map((d) => `${d.node}#${d.id} (${d.reason})`).join(', ')]);
   if (r.corrupt) rows.push(['corrupt', `${r.corrupt.name}: ${r.corrupt.message}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${oneLine(v)}`).join('\n') + '\n';
 }
 
 /** One line per event for `runs watch` (times in UTC). */
@@ -189,7 +219,8 @@ export function commandGroup(io: CliIo, name: string, description: string, examp
     .showHelpAfterError('(run with --help for usage)');
 }
 
-const runsCommand: CommandFactory = (io: CliIo) => {
+const runsCommand: CommandFactory = (outer: CliIo) => {
+  const io = printableIo(outer);
   const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for runs (distributed stores, SQLite checkpoint files)', EXAMPLES);
 
   cmd
@@ -412,7 +443,7 @@ const runsCommand: CommandFactory = (io: CliIo) => {
           io.stderr.write(`floxide runs watch: events held back since ${time(held.since)} by ${by}; they come when it ends\n`);
         };
         for await (const e of b.subscribe({ signal: ac.signal, onHeld, heldAfterMs, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
-          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${eventLine(e.event)}\n`);
+          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${oneLine(eventLine(e.event))}\n`);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
             break;

@@ -16,6 +16,7 @@ import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import { InvalidArgumentError, type CorruptStateError, type SerializedError } from '../core/errors.js';
 import { assertRunId } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
+import { isEpochMs } from '../core/time.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
@@ -117,8 +118,8 @@ export function assertNewRun(spec: NewRun): void {
   assertString(spec.workflow, 'workflow');
   assertString(spec.fingerprint, 'fingerprint');
   assertEngineItem(spec.firstItem, 'firstItem');
-  if (spec.deadline !== undefined && (typeof spec.deadline !== 'number' || !Number.isFinite(spec.deadline))) {
-    throw new InvalidArgumentError('deadline must be an epoch-millisecond number');
+  if (spec.deadline !== undefined && !isEpochMs(spec.deadline)) {
+    throw new InvalidArgumentError(`deadline must be an epoch-millisecond number a Date can hold (|ms| <= 8.64e15), got ${String(spec.deadline)}`);
   }
   assertTraceparent(spec.traceparent);
 }

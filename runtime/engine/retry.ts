@@ -4,7 +4,7 @@
  */
 import type { NormalizedRetry } from '../graph/definition.js';
 import { InvalidArgumentError, UnrecoverableError, isRunAbortError } from '../core/errors.js';
-import { systemClock, type Clock } from '../core/time.js';
+import { isEpochMs, systemClock, type Clock } from '../core/time.js';
 
 /**
  * The delay before retrying after failed attempt `attempt` (1-based), in ms.
@@ -38,12 +38,13 @@ export function shouldRetry(policy: NormalizedRetry | undefined, err: unknown, a
 export function absoluteDeadline(options: { deadline?: number | Date; timeoutMs?: number } | undefined, clock: Clock = systemClock): number | undefined {
   if (options?.deadline !== undefined) {
     const d = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
-    if (!Number.isFinite(d)) throw new InvalidArgumentError('deadline must be a finite epoch ms or a valid Date');
+    if (!isEpochMs(d)) throw new InvalidArgumentError(`deadline must be an epoch ms a Date can hold (|ms| <= 8.64e15) or a valid Date, got ${String(d)}`);
     return d;
   }
   if (options?.timeoutMs !== undefined) {
-    if (!(options.timeoutMs >= 0)) throw new InvalidArgumentError('timeoutMs must be >= 0');
-    return clock.now() + options.timeoutMs;
+    const d = clock.now() + options.timeoutMs;
+    if (!(options.timeoutMs >= 0) || !isEpochMs(d)) throw new InvalidArgumentError(`timeoutMs must be >= 0 and end at a time a Date can hold, got ${String(options.timeoutMs)}`);
+    return d;
   }
   return undefined;
 }

@@ -54,6 +54,19 @@ describe('floxide runs', () => {
     expect(table.out).toMatch(/ChainWorkflow/);
   });
 
+  it('prints stored text with its control characters escaped: an error message cannot retitle the terminal, clear it or forge a row', async () => {
+    await chain().startDistributed(new CountCtx(), 1, backend, 'cli-hostile');
+    await backend.failRun('cli-hostile', { name: 'Error', message: 'boom \u001b]0;PWNED\u0007\u001b[2J\u001b[31mFAKE\ncli-forged  ChainWorkflow  completed' });
+    for (const argv of [['list'], ['show', 'cli-hostile']]) {
+      const r = await cli('runs', ...argv, '--store', store);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(r.out).toContain('boom \\u001b]0;PWNED\\u0007\\u001b[2J');
+      expect(r.out.split('\n').some((line) => line.startsWith('cli-forged'))).toBe(false);
+    }
+    await backend.cancelRun('cli-hostile').catch(() => undefined);
+  });
+
   it('shows a run, pauses, resumes and cancels it; wait reports the cancellation with exit 1', async () => {
     const show = await cli('runs', 'show', 'cli-a', '--store', store, '--json');
     expect(show.code).toBe(0);

@@ -237,9 +237,16 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           await expect(b.getRun(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
         }
         await expect(b.createRun(spec({ firstItem: item('start', '') }))).rejects.toBeInstanceOf(InvalidArgumentError);
-        await expect(b.createRun(spec({ input: { n: Number.NaN } }))).rejects.toBeInstanceOf(InvalidArgumentError);
         await expect(b.createRun(spec({ input: { list: [Symbol('x')] } }))).rejects.toBeInstanceOf(InvalidArgumentError);
+        // a deadline no Date can hold would be stored and then read back as corrupt
+        for (const deadline of [8.64e15 + 1, -8.64e15 - 1, Number.NaN, Number.POSITIVE_INFINITY]) {
+          await expect(b.createRun(spec({ deadline }))).rejects.toThrow(/deadline must be an epoch-millisecond number a Date can hold/);
+        }
         expect(await b.listRuns()).toEqual([]);
+        // NaN and the infinities are values like any other (stored tagged, read back as themselves)
+        expect(await b.createRun(spec({ runId: 'run-nan', input: { n: Number.NaN, top: Number.NEGATIVE_INFINITY } }))).toMatchObject({ created: true });
+        expect((await b.getRun('run-nan'))!.input).toEqual({ n: Number.NaN, top: Number.NEGATIVE_INFINITY });
+        await b.cancelRun('run-nan');
         expect(await b.getRun('ok-id_1.2:3')).toBeUndefined();
       });
 

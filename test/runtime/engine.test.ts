@@ -206,6 +206,15 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
     expect(instance.step.executions).toBe(before);
   });
 
+  it('refuses a deadline or timeout that no Date can hold (stored, it would read back as corrupt) before anything is written', async () => {
+    const store = makeStore();
+    const wf = bindWorkflow(LoopWorkflowDef, new LoopWorkflow());
+    for (const options of [{ deadline: 8.64e15 + 1 }, { deadline: new Date(Number.NaN) }, { timeoutMs: Number.POSITIVE_INFINITY }, { timeoutMs: 8.64e15 }]) {
+      await expect(wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 1 }, store, 'far', options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(await store.getRun('far')).toBeUndefined();
+  });
+
   it('checkpoints a join: arrivals are persisted with their step', async () => {
     const store = makeStore();
     expect(await bindWorkflow(JoinWorkflowDef, new JoinWorkflow(4)).runWithCheckpoint(undefined, 9, store, 'j')).toEqual([1, 2, 3, 5, 6, 7]);
