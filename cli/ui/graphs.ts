@@ -75,7 +75,9 @@ export class GraphFiles {
       for (const file of await findVersionsFiles(dir, VERSIONS_DEPTH)) {
         let versions: GraphVersion[] | undefined;
         try {
-          versions = parseRecord(await readFile(file, 'utf8'), file).workflows[workflow];
+          const { workflows } = parseRecord(await readFile(file, 'utf8'), file);
+          // (a stored workflow name is data: `constructor` names no version list)
+          versions = Object.hasOwn(workflows, workflow) ? workflows[workflow] : undefined;
         } catch {
           continue;
         }

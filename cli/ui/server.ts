@@ -182,7 +182,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   function authorized(req: IncomingMessage): boolean {
     if (token === undefined) return true;
     const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    // the scheme's name is case-insensitive (RFC 9110): `bearer <token>` too
+    const bearer = auth === undefined ? undefined : /^bearer +(\S+) *$/i.exec(auth)?.[1];
     return sameToken(cookieOf(req, COOKIE), token) || sameToken(bearer, token);
   }
 
@@ -190,7 +191,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     // Bound to loopback, only loopback names: a page of another site that rebinds its DNS name to 127.0.0.1 gets nothing.
-    if (loopback && !isLoopback(hostnameOf(req.headers.host))) return send(res, 403, 'text/plain; charset=utf-8', 'forbidden host\n');
+    if (loopback && !isLoopback(hostnameOf(req.headers.host))) {
+      return path.startsWith('/api/') ? sendJson(res, 403, { error: 'forbidden host' }) : send(res, 403, 'text/plain; charset=utf-8', 'forbidden host\n');
+    }
 
     if (req.method === 'GET' && (path === '/' || /^\/runs\/[^/]+$/.test(path))) {
       const given = url.searchParams.get('token');

@@ -173,7 +173,7 @@ export interface MigrateRunOptions {
 
 /** The versions of `workflow` on record, or `InvalidArgumentError`. */
 function versionsOf(record: VersionsRecord, workflow: string): GraphVersion[] {
-  const versions = record.workflows[workflow];
+  const versions = Object.hasOwn(record.workflows, workflow) ? record.workflows[workflow] : undefined;
   if (!versions?.length) throw new InvalidArgumentError(`no versions of ${workflow} on record`);
   return versions;
 }
@@ -224,7 +224,7 @@ export async function migrateRun(store: MigratableStore, runId: string, opts: Mi
  * nested workflows declared in the same source file); a nested workflow recorded elsewhere is not judged.
  */
 function nestedIn(record: VersionsRecord, accepts: Accepts): NestedVersions {
-  return nestedJudge((workflow, _file, id) => record.workflows[workflow]?.find((v) => v.id === id), (o, n) => accepts(n.file, inputText(o), inputText(n)));
+  return nestedJudge((workflow, _file, id) => (Object.hasOwn(record.workflows, workflow) ? record.workflows[workflow] : undefined)?.find((v) => v.id === id), (o, n) => accepts(n.file, inputText(o), inputText(n)));
 }
 
 async function migrateOnce(store: MigratableStore, runId: string, opts: MigrateRunOptions): Promise<MigrationPlan> {

@@ -177,6 +177,10 @@ describe('floxide ui server', () => {
     // with the source folder too: drawn from its versions file, and said so
     const both = await startUiServer({ backend, graphs: ['test/fixtures/ui/graphs', 'test/fixtures'] });
     try {
+      // a stored workflow name that is a property of every object names no recorded versions: no graph, not a 500
+      await backend.createRun({ runId: 'run-constructor', ...oldRun, workflow: 'constructor' });
+      const odd = await call(`${both.url}api/runs/run-constructor/graph`);
+      expect([odd.status, typeof JSON.parse(odd.body).error]).toEqual([404, 'string']);
       const drawn = await call(`${both.url}api/runs/run-old/graph`);
       expect(drawn.status).toBe(200);
       expect(drawn.headers['content-type']).toMatch(/^image\/svg\+xml/);
@@ -302,7 +306,8 @@ describe('floxide ui server', () => {
 
   it('refuses host names other than loopback ones (DNS rebinding)', async () => {
     const port = new URL(base).port;
-    expect((await call(`${base}api/runs`, { headers: { host: `evil.example:${port}` } })).status).toBe(403);
+    const foreign = await call(`${base}api/runs`, { headers: { host: `evil.example:${port}` } });
+    expect([foreign.status, foreign.headers['content-type'], JSON.parse(foreign.body)]).toEqual([403, 'application/json; charset=utf-8', { error: 'forbidden host' }]);
     expect((await call(`${base}api/runs`, { headers: { host: `localhost:${port}` } })).status).toBe(200);
   });
 
@@ -353,6 +358,10 @@ describe('floxide ui server', () => {
       expect(String(login.headers['set-cookie'])).toContain('HttpOnly; SameSite=Strict');
       expect((await call(`${local}api/runs`, { headers: { cookie } })).status).toBe(200);
       expect((await call(`${local}api/runs`, { headers: { authorization: `Bearer ${open.token}` } })).status).toBe(200);
+      // the scheme's name in any case (RFC 9110)
+      expect((await call(`${local}api/runs`, { headers: { authorization: `bearer ${open.token}` } })).status).toBe(200);
+      expect((await call(`${local}api/runs`, { headers: { authorization: `BEARER  ${open.token}` } })).status).toBe(200);
+      expect((await call(`${local}api/runs`, { headers: { authorization: `Basic ${open.token}` } })).status).toBe(401);
       const action = await call(`${local}api/runs/run-4/cancel`, { method: 'POST', headers: { cookie } });
       expect(action.status).toBe(403);
       const signal = { method: 'POST', body: '{"name":"go"}' };
