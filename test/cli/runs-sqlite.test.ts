@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
@@ -181,6 +182,18 @@ describe('floxide runs --store sqlite:<file>', () => {
     const missing = await cli('runs', 'list', '--store', `sqlite:${join(dir, 'missing.db')}`);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no SQLite checkpoint file/);
+    // another application's database: refused, and nothing written to it
+    const foreign = join(dir, 'app.db');
+    const app = new Database(foreign);
+    app.exec('CREATE TABLE users (id INTEGER)');
+    app.close();
+    for (const argv of [['runs', 'list'], ['runs', 'show', 'x'], ['runs', 'cancel', 'x']]) {
+      const r = await cli(...argv, '--store', `sqlite:${foreign}`);
+      expect([r.code, r.err], argv.join(' ')).toEqual([1, expect.stringContaining(`${foreign} is not a floxide checkpoint file: it holds other tables (users) and no floxide_runs; nothing was written to it`)]);
+    }
+    const after = new Database(foreign, { readonly: true });
+    expect([after.pragma('user_version', { simple: true }), after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()]).toEqual([0, ['users']]);
+    after.close();
     const schedules = await cli('schedule', 'list', '--store', store);
     expect(schedules.code).toBe(2);
     expect(schedules.err).toMatch(/sqlite.*keeps no schedules/);
