@@ -15,8 +15,8 @@ Examples:
   $ node --import ./otel.js node_modules/floxide/dist/cli/cli.js worker dist/flows/orders.js --store redis://127.0.0.1:6379 --tracing
 
 The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
-async); --export picks the export (default: "default", else the only export that is a bound workflow or
-"createWorkflow"). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
+async); --export picks the export (default: "default", else a function "createWorkflow", else the only export
+that is a bound workflow). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
 --grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
 
 Several modules: the first is the current build, the others earlier builds of the same workflow (other graph
