@@ -21,7 +21,7 @@ export const DIAGNOSTIC_CODES = {
   FLX001: { severity: 'error', title: 'tsconfig does not enable experimentalDecorators', hint: 'add "experimentalDecorators": true to "compilerOptions" in your tsconfig.json' },
   FLX002: { severity: 'error', title: 'TypeScript error in a source file', hint: 'fix the TypeScript error; floxide build reads only code that type-checks' },
   FLX003: { severity: 'error', title: 'decorator argument is not statically readable', hint: 'write decorator arguments as literals (strings, numbers, object literals of literals); `context` takes a class name' },
-  FLX004: { severity: 'error', title: 'tsconfig cannot be read', hint: 'pass an existing tsconfig.json with --project' },
+  FLX004: { severity: 'error', title: 'tsconfig cannot be read', hint: 'fix the tsconfig, or pass the project\'s tsconfig.json with --project' },
   FLX006: { severity: 'error', title: 'a path given to build is not part of the project', hint: 'add the file to "include" (or "files") in the tsconfig, or pass the tsconfig that includes it with --project' },
   FLX005: { severity: 'error', title: 'decorator argument has the wrong shape', hint: 'see the decorator\'s TSDoc for the arguments it takes' },
   FLX010: { severity: 'error', title: 'unknown edge target or start', hint: 'name a field of the workflow class' },

@@ -65,6 +65,7 @@ export {
   ScheduleNotFoundError,
   MigrationBlockedError,
   MigrationChangedError,
+  MissingDependencyError,
   serializeError,
   reviveError,
   type SerializedError,
@@ -126,6 +127,8 @@ export {
   type ScheduleDefinition,
   type ScheduleRecord,
   type ScheduleAdvance,
+  cursorAfter,
+  type RunCursor,
 } from './distributed/contracts.js';
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
 export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';

@@ -29,7 +29,8 @@ export interface WaitForOptions<P> {
  * and generates the workflow's signal map, so sending an unknown name or a wrong payload does not compile.
  *
  * ```ts
- * approval = new WaitFor('approval', { payload: isDecision, timeoutMs: 24 * 3_600_000 });
+ * // name, payload (the node's output), input (what the node before sends; a fallback receives it)
+ * approval = new WaitFor<'approval', Decision, Expense>('approval', { payload: isDecision, timeoutMs: 24 * 3_600_000 });
  * ```
  *
  * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
