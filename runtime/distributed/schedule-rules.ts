@@ -58,6 +58,11 @@ export function cronOf(cron: string, timezone: string | undefined): Cron {
       throw new InvalidScheduleError(`invalid time zone ${JSON.stringify(timezone)} for cron expression ${JSON.stringify(cron)}: expected an IANA name such as "Europe/Paris" or "UTC"`);
     }
   }
+  // croner's own message for a wrong count of fields names the 7-field form too, which this mode refuses
+  const fields = cron.trim() === '' ? 0 : cron.trim().split(/\s+/).length;
+  if (!cron.trim().startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new InvalidScheduleError(`invalid cron expression ${JSON.stringify(cron)}: it has ${fields} field(s); expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first), or a nickname such as @daily`);
+  }
   try {
     c = new Cron(cron, { paused: true, mode: '5-or-6-parts', ...(timezone === undefined ? {} : { timezone }) });
   } catch (err) {
