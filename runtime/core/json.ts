@@ -43,15 +43,15 @@ export function excerpt(v: unknown): string {
 
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
- * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set and
+ * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set,
  * bigint and non-finite numbers are written as tags (`tags.ts`); other objects with a `toJSON` are written as it
  * returns. Throws {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as
- * values, cycles). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
+ * values, cycles; with `strict`, as object properties too, which are otherwise left out). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
  * elements become `null`; `undefined` at the top level is refused.
  */
-export function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown, options?: { readonly strict?: boolean }): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  return new CanonicalEncoder().enc(value, 0);
+  return new CanonicalEncoder(options?.strict === true).enc(value, 0);
 }
 
 /**
@@ -62,6 +62,9 @@ export function canonicalJson(value: unknown): string {
 class CanonicalEncoder {
   private readonly ancestors: object[] = [];
   private readonly keys: Array<string | number> = [];
+
+  /** `strict`: a function or symbol property is refused like any other value JSON cannot carry, not left out. */
+  constructor(private readonly strict = false) {}
 
   enc(v: unknown, depth: number): string {
     if (v === null) return 'null';
@@ -144,7 +147,7 @@ class CanonicalEncoder {
     let last = '';
     for (const k of names) {
       const x = (v as Record<string, unknown>)[k];
-      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+      if (x === undefined || ((typeof x === 'function' || typeof x === 'symbol') && !this.strict)) continue;
       this.keys.push(k);
       out += `${written > 0 ? ',' : ''}${JSON.stringify(k)}:${this.enc(x, depth)}`;
       this.keys.pop();

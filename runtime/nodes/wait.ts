@@ -126,7 +126,7 @@ export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, 
   for (const w of waits) w.check(payload);
   const value = payload;
   try {
-    canonicalJson(value);
+    canonicalJson(value, { strict: true });
   } catch (err) {
     throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${(err as Error).message}`, { cause: err });
   }

@@ -46,6 +46,8 @@ describe('run: an in-memory wait with a handle', () => {
     expect(() => h.signal('aproval', { approved: true, by: 'x' })).toThrow(InvalidSignalError);
     // @ts-expect-error: the payload of "approval" is a Decision
     expect(() => h.signal('approval', { approved: 'yes' })).toThrow(/fails its check/);
+    // a payload that passes the check but holds what JSON cannot carry (it would be dropped on the way to a store)
+    expect(() => h.signal('approval', { approved: true, by: 'x', when: () => 1 } as never)).toThrow('the payload of signal "approval" is not JSON data: cannot store a function at $.when');
     h.signal('approval', { approved: true, by: 'cy' });
     await expect(h.result).resolves.toBe('approved by cy');
   });
