@@ -54,6 +54,7 @@ export {
   StoreError,
   InvalidArgumentError,
   RunStateError,
+  RunBusyError,
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,

@@ -65,6 +65,11 @@ export class InvalidScheduleError extends InvalidArgumentError {
 }
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
+/**
+ * A checkpointed run is being run by another live process (or another call in this one): `resume` or
+ * `runWithCheckpoint` of the same run id would run its nodes a second time. Nothing ran, nothing changed.
+ */
+export class RunBusyError extends defineError('RunBusyError', 'FLOXIDE_RUN_BUSY') {}
 /** One thing that keeps a run from moving to another graph version (see {@link MigrationBlockedError.blocking}). */
 export interface MigrationBlocker {
   /** The pending item's id, or the join group of a parked arrival. */
@@ -182,6 +187,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   StoreError,
   InvalidArgumentError,
   RunStateError,
+  RunBusyError,
   UnrecoverableError,
   WaitTimeoutError,
   PoisonItemError,

@@ -13,6 +13,7 @@ import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
 import { renamedItem, type VersionMove } from '../engine/migration.js';
+import type { RunOwner } from './ownership.js';
 
 export type { PendingSignal, SignalDelivery, RetriedAttempt, StepHistoryEntry };
 
@@ -196,6 +197,15 @@ export interface CheckpointStore {
   cancel(runId: string, reason?: SerializedError): Promise<boolean>;
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
   reopen(runId: string): Promise<void>;
+  /**
+   * Makes `owner` the run's owner (runtime/stores/ownership.ts), or refreshes its claim: one transaction that reads
+   * the stored owner and refuses with `RunBusyError` when another owner lives (nothing written then). The engine
+   * claims a run before it runs any of its steps and refreshes the claim while it runs; a store without claims
+   * (this method absent) leaves running a run twice to its caller.
+   */
+  claim?(runId: string, owner: RunOwner): Promise<void>;
+  /** Clears the claim when `owner` holds it (the call that ran the run ended); another owner's claim stays. */
+  release?(runId: string, owner: RunOwner): Promise<void>;
   /**
    * One transaction: moves a `running` or `failed` run from graph `migration.from` to `migration.to`, rewriting its
    * pending items' node names by `migration.renames` ({@link renamedItem}). Whether the move is type-safe is the

@@ -25,6 +25,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
+import { assertClaimable, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
@@ -54,6 +55,9 @@ interface MemRun {
   signals: Array<{ name: string; payload: string; key: string | undefined; at: number; itemId: string | undefined }>;
   /** The step history: each record's JSON, oldest first. */
   history: string[];
+  /** The call running the run (ownership.ts), and when it last claimed it. */
+  owner?: RunOwner;
+  ownerSeen?: number;
 }
 
 /** Checkpoints kept in process memory (lost on exit). */
@@ -193,6 +197,21 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.status = 'running';
     r.error = undefined;
     r.updatedAt = Date.now();
+  }
+
+  async claim(runId: string, owner: RunOwner): Promise<void> {
+    const r = this.existing(runId);
+    const now = Date.now();
+    assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
+    r.owner = owner;
+    r.ownerSeen = now;
+  }
+
+  async release(runId: string, owner: RunOwner): Promise<void> {
+    const r = this.runs.get(runId);
+    if (r?.owner?.id !== owner.id) return;
+    r.owner = undefined;
+    r.ownerSeen = undefined;
   }
 
   async migrate(runId: string, m: CheckpointMigration): Promise<void> {

@@ -44,10 +44,11 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
+import { assertClaimable, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -222,7 +223,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun'
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
     Stmt
   >;
@@ -367,6 +368,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
+      runOwner: p('SELECT owner, owner_seen FROM floxide_runs WHERE run_id = ?'),
+      setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
+      clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
         `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
          SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
@@ -549,6 +553,27 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const row = this.requireRun(runId);
       if (row.status !== 'running') throw new RunStateError(`run ${runId} is ${row.status}; only a failed run can be reopened`);
     });
+  }
+
+  async claim(runId: string, owner: RunOwner): Promise<void> {
+    assertRunId(runId);
+    const text = ownerText(owner);
+    this.write(() =>
+      this.db
+        .transaction(() => {
+          const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null } | undefined;
+          if (!row) throw new RunNotFoundError(`no run ${runId}`);
+          const now = Date.now();
+          assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
+          this.s.setOwner.run(text, now, runId);
+        })
+        .immediate(),
+    );
+  }
+
+  async release(runId: string, owner: RunOwner): Promise<void> {
+    assertRunId(runId);
+    this.write(() => this.s.clearOwner.run(runId, ownerText(owner)));
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {

@@ -15,6 +15,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
@@ -394,16 +395,38 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   /**
-   * The durable loop: one store commit per step, keyed by the consumed item's id. The one rule for a stored run,
-   * whether `runWithCheckpoint` or `resume` reached it: completed returns its stored output, cancelled is
-   * `CancelledError`, failed is reopened, and the run continues from its last commit.
+   * The one rule for a stored run, whether `runWithCheckpoint` or `resume` reached it: completed returns its stored
+   * output, cancelled is `CancelledError`, and an open one is continued by this call alone: it claims the run
+   * (runtime/stores/ownership.ts: `RunBusyError` while another call, here or in another process, runs it), reads it
+   * again (what that call did before it let go counts), keeps the claim fresh while it runs and lets go at its end.
    */
-  private async continueRun(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
-    const runId = cp.run.runId;
-    if (cp.run.status === 'completed') return cp.run.output as O;
-    if (cp.run.status === 'cancelled') {
-      throw new CancelledError(`run ${runId} was cancelled${cp.run.error ? `: ${cp.run.error.message}` : ''}`);
+  private async continueRun(store: CheckpointStore, loaded: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
+    const runId = loaded.run.runId;
+    if (finishedRun(loaded)) return loaded.run.output as O;
+    if (!store.claim) return this.runClaimed(store, loaded, options, span);
+    const owner = newOwner();
+    let heartbeat: ReturnType<typeof setInterval> | undefined;
+    try {
+      await store.claim(runId, owner);
+      heartbeat = setInterval(() => void store.claim!(runId, owner).catch(() => undefined), OWNER_HEARTBEAT_MS);
+      heartbeat.unref?.();
+      const cp = await this.loadOrThrow(store, runId);
+      if (finishedRun(cp)) return cp.run.output as O;
+      return await this.runClaimed(store, cp, options, span);
+    } finally {
+      clearInterval(heartbeat);
+      endClaim(owner);
+      await store.release?.(runId, owner).catch(() => undefined);
     }
+  }
+
+  /**
+   * The durable loop, on a run this call holds: one store commit per step, keyed by the consumed item's id. A failed
+   * run is reopened, and the run continues from its last commit.
+   */
+  private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
+    const runId = cp.run.runId;
+    if (finishedRun(cp)) return cp.run.output as O;
     if (cp.run.status === 'failed') await store.reopen(runId);
     const codec = this.wf.codec;
     const context = this.contextOf(cp);
@@ -479,4 +502,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       rs.dispose();
     }
   }
+}
+
+/**
+ * True for a completed run (its stored output is the answer); `CancelledError` for a cancelled one; false for an
+ * open one (running, or failed: a resume reopens it).
+ */
+function finishedRun(cp: Checkpoint): boolean {
+  if (cp.run.status === 'completed') return true;
+  if (cp.run.status === 'cancelled') throw new CancelledError(`run ${cp.run.runId} was cancelled${cp.run.error ? `: ${cp.run.error.message}` : ''}`);
+  return false;
 }

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, InvalidSignalError, MemoryBackend, Orchestrator, Worker } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { VirtualClock } from 'floxide/testing';
+import { dyingStore } from '../runtime/dying-store.js';
 import { APPROVAL_TIMEOUT_MS, ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
@@ -94,10 +95,15 @@ describe('examples/reminder.ts: sleep until the time, then send', () => {
     const store = new SqliteCheckpointStore(join(dir, 'reminder.db'));
     const clock = new VirtualClock({ start: Date.UTC(2026, 0, 1) });
     const first = new ReminderWorkflow();
-    const abandoned = track(bindWorkflow(ReminderWorkflowDef, first).runWithCheckpoint(undefined, reminder, store, 'r-1', { clock }));
+    const dying = dyingStore(store);
+    const ac = new AbortController();
+    const abandoned = track(bindWorkflow(ReminderWorkflowDef, first).runWithCheckpoint(undefined, reminder, dying.store, 'r-1', { clock, signal: ac.signal }));
     await clock.advance(24 * 60 * 60 * 1000);
     expect(abandoned.done()).toBe(false);
-    // The first process is gone (its clock never moves again, as after a crash); another resumes the stored run.
+    // The first process dies (it writes nothing more, as after a crash); another resumes the stored run.
+    dying.die();
+    ac.abort();
+    await expect(abandoned.p).rejects.toThrow();
     const clock2 = new VirtualClock({ start: clock.now() });
     const second = new ReminderWorkflow();
     const resumed = track(bindWorkflow(ReminderWorkflowDef, second).resume(store, 'r-1', { clock: clock2 }));

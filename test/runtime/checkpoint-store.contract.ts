@@ -9,12 +9,14 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  RunBusyError,
   FingerprintMismatchError,
   type CheckpointStore,
   type EngineItem,
   type JoinArrival,
   type NewCheckpointRun,
 } from 'floxide';
+import { endClaim, newOwner } from '../../runtime/stores/ownership.js';
 import { NestedHoldsWorkflow, StepsCtx } from '../fixtures/rules/flows.js';
 import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
 import { NESTED_CASES } from '../fixtures/rules/cases.js';
@@ -55,6 +57,28 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       expect(cp!.run).toMatchObject({ runId: 'r1', workflow: 'W', fingerprint: 'fp', input: { n: 1 }, status: 'running', deadline: 123, counter: 0, steps: 0 });
       expect(await s.load('missing')).toBeUndefined();
       await expect(s.load('bad id!')).rejects.toBeInstanceOf(InvalidArgumentError);
+      await s.close();
+    });
+
+    it('claims a run for one call at a time: another live claim is RunBusyError, a release by another owner changes nothing, an ended call is taken over', async () => {
+      const s = await make();
+      await s.createRun(newRun('own'));
+      const a = newOwner();
+      const b = newOwner();
+      await s.claim!('own', a);
+      await s.claim!('own', a); // the heartbeat: the same owner again
+      await expect(s.claim!('own', b)).rejects.toBeInstanceOf(RunBusyError);
+      await expect(s.claim!('own', b)).rejects.toThrow(/^run own is being run by another call in this process/);
+      await s.release!('own', b);
+      await expect(s.claim!('own', b)).rejects.toBeInstanceOf(RunBusyError);
+      await s.release!('own', a);
+      await s.claim!('own', b);
+      // a call that ended without letting go (its process's writer died): no longer live, so taken over
+      endClaim(b);
+      const c = newOwner();
+      await s.claim!('own', c);
+      await expect(s.claim!('missing', c)).rejects.toBeInstanceOf(RunNotFoundError);
+      for (const o of [a, c]) endClaim(o);
       await s.close();
     });
 

@@ -5,11 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, CancelledError, InvalidSignalError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, CancelledError, InvalidSignalError, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { VirtualClock, settle, track } from './virtual-clock.js';
+import { dyingStore } from './dying-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -231,10 +232,20 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
     const wf = bindWorkflow(SleepFlowDef, new SleepFlow());
     const clock = new VirtualClock();
     const started = clock.now();
-    const first = track(wf.runWithCheckpoint(undefined, { ms: 2_000 }, store, 'z', { clock }));
+    // the first call's process dies while the run sleeps: from then on it writes nothing (as after SIGKILL), and its
+    // call ends (here by its abort signal, whose cancellation cannot reach the store any more)
+    const dying = dyingStore(store);
+    const ac = new AbortController();
+    const first = track(wf.runWithCheckpoint(undefined, { ms: 2_000 }, dying.store, 'z', { clock, signal: ac.signal }));
     await clock.advance(1_500);
     expect(first.done()).toBe(false);
-    // Another process resumes the same stored run (the first is abandoned, as after a crash): it waits 500 ms more.
+    // while it lives, a second call is refused: it would run the run's nodes again
+    await expect(wf.resume(store, 'z', { clock })).rejects.toBeInstanceOf(RunBusyError);
+    dying.die();
+    ac.abort();
+    await expect(first.p).rejects.toThrow();
+    expect((await store.getRun('z'))?.status).toBe('running');
+    // Another process resumes the same stored run (the first is gone, as after a crash): it waits 500 ms more.
     const clock2 = new VirtualClock();
     await clock2.advance(clock.now() - clock2.now());
     const resumed = track(wf.resume(store, 'z', { clock: clock2 }));

@@ -1,0 +1,67 @@
+/**
+ * One call at a time runs a checkpointed run (runtime/stores/ownership.ts), across real processes on one SQLite file:
+ * a second process is refused with RunBusyError while the first lives (no node runs twice, the run is not failed by
+ * the loser), and takes the run over at once when the first was killed.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { bindWorkflow, RunBusyError } from 'floxide';
+import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
+import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-owner-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const child = fileURLToPath(new URL('./owner-child.ts', import.meta.url));
+
+function runChild(mode: 'run' | 'resume', file: string, runId: string, log: string): Promise<{ output?: string; error?: string; message?: string }> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', child, mode, file, runId, log], (err, out) => (err && !out ? reject(err) : resolve(JSON.parse(out) as { output?: string }))),
+  );
+}
+
+async function until(what: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a checkpointed run is run by one process at a time', () => {
+  it('a second process is refused while the first runs it; once the first is killed, a resume takes it over at once', async () => {
+    const file = join(dir, 'runs.db');
+    const log = join(dir, 'events.log');
+    const store = new SqliteCheckpointStore(file);
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    const first = spawn(process.execPath, ['--import', 'tsx', child, 'run', file, 'o1', log], { stdio: 'ignore' });
+    try {
+      await until(async () => (await store.load('o1'))?.items.some((it) => it.wait !== undefined) ?? false);
+      // the first waits for its signal: a second process (resume, or runWithCheckpoint of the same run) is refused
+      for (const mode of ['resume', 'run'] as const) {
+        const second = await runChild(mode, file, 'o1', log);
+        expect(second.error).toBe('RunBusyError');
+        expect(second.message).toMatch(new RegExp(`^run o1 is being run by process ${first.pid} on .+: a second run of it would run its nodes again`));
+      }
+      // in this process too
+      await expect(wf.resume(store, 'o1')).rejects.toBeInstanceOf(RunBusyError);
+      expect((await store.getRun('o1'))?.status).toBe('running');
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      // the owner is dead: taken over at once, and the run continues where it was (ask ran once)
+      const resumed = runChild('resume', file, 'o1', log);
+      await wf.signal(store, 'o1', 'approval', { approved: true, by: 'ana' });
+      expect(await resumed).toEqual({ output: 'approved by ana' });
+      const started = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('step.started ask'));
+      expect(started).toHaveLength(1);
+      expect((await store.getRun('o1'))?.status).toBe('completed');
+    } finally {
+      first.kill('SIGKILL');
+      await store.close();
+    }
+  }, 120_000);
+});
