@@ -8,7 +8,7 @@
  * Implementations: {@link MemoryCheckpointStore} (tests) and {@link SqliteCheckpointStore} (the embedded default).
  * Both pass the same conformance suite (`test/runtime/checkpoint-store.contract.ts`).
  */
-import { FingerprintMismatchError, type SerializedError } from '../core/errors.js';
+import { CancelledError, FingerprintMismatchError, type SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
@@ -103,6 +103,11 @@ export function movedRunError(runId: string, stored: string, mine: string): Fing
   return new FingerprintMismatchError(
     `run ${runId} was moved to graph ${stored} (floxide runs migrate) while this process ran it on graph ${mine}: its commit is refused and the run stays where the move left it; resume it with the build of graph ${stored}`,
   );
+}
+
+/** What a call that finds run `run` cancelled (when it starts, or while its items are parked) throws. */
+export function cancelledRunError(run: Pick<CheckpointRun, 'runId' | 'error'>): CancelledError {
+  return new CancelledError(`run ${run.runId} was cancelled${run.error ? `: ${run.error.message}` : ''}`);
 }
 
 export interface CheckpointCommitResult {

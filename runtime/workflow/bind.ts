@@ -14,7 +14,7 @@ import {
   isRunAbortError,
   serializeError,
 } from '../core/errors.js';
-import type { Checkpoint, CheckpointStore } from '../stores/contract.js';
+import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
 import { endClaim, newOwner, OWNER_HEARTBEAT_MS } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
@@ -421,12 +421,11 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   /**
-   * The durable loop, on a run this call holds: one store commit per step, keyed by the consumed item's id. A failed
-   * run is reopened, and the run continues from its last commit.
+   * The durable loop, on an open run this call holds: one store commit per step, keyed by the consumed item's id. A
+   * failed run is reopened, and the run continues from its last commit.
    */
   private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
     const runId = cp.run.runId;
-    if (finishedRun(cp)) return cp.run.output as O;
     if (cp.run.status === 'failed') await store.reopen(runId);
     const codec = this.wf.codec;
     const context = this.contextOf(cp);
@@ -510,6 +509,6 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
  */
 function finishedRun(cp: Checkpoint): boolean {
   if (cp.run.status === 'completed') return true;
-  if (cp.run.status === 'cancelled') throw new CancelledError(`run ${cp.run.runId} was cancelled${cp.run.error ? `: ${cp.run.error.message}` : ''}`);
+  if (cp.run.status === 'cancelled') throw cancelledRunError(cp.run);
   return false;
 }

@@ -4,9 +4,8 @@
  * process is creating, so that a signal sent right after `runWithCheckpoint` was called (before its first write)
  * waits for the run instead of finding no run.
  */
-import { CancelledError } from '../core/errors.js';
 import type { Mailbox } from '../engine/parked.js';
-import type { CheckpointStore } from '../stores/contract.js';
+import { cancelledRunError, type CheckpointStore } from '../stores/contract.js';
 
 const listeners = new WeakMap<CheckpointStore, Map<string, Set<() => void>>>();
 
@@ -22,7 +21,7 @@ export function storeMailbox(store: CheckpointStore, runId: string): Mailbox {
     take: (name, itemId) => store.takeSignal(runId, name, itemId),
     async check() {
       const run = await store.getRun(runId);
-      if (run?.status === 'cancelled') throw new CancelledError(`run ${runId} was cancelled${run.error ? `: ${run.error.message}` : ''}`);
+      if (run?.status === 'cancelled') throw cancelledRunError(run);
     },
     onArrival(fn) {
       let byRun = listeners.get(store);
