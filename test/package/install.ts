@@ -51,7 +51,8 @@ function gettingStarted(): string {
 /**
  * The packages the README tells a user to install beside floxide: every name after `npm install` in the section's
  * `sh` block (dev tools and every store's driver, with the `@types` packages it says they need), flags and comments
- * left out.
+ * left out. A name given with a version (`typescript@~6.0.3`) must give the range the repository's package.json has
+ * (what the installed project gets).
  */
 export function readmePackages(): string[] {
   const block = /```sh\n([\s\S]*?)```/.exec(gettingStarted())?.[1];
@@ -61,7 +62,19 @@ export function readmePackages(): string[] {
     for (const command of line.replace(/#.*/, '').split('&&')) {
       const words = command.trim().split(/\s+/);
       if (words[0] !== 'npm' || words[1] !== 'install') continue;
-      for (const w of words.slice(2)) if (!w.startsWith('-') && w !== 'floxide') names.push(w);
+      for (const w of words.slice(2)) {
+        if (w.startsWith('-') || w === 'floxide') continue;
+        const at = w.indexOf('@', 1);
+        if (at < 0) {
+          names.push(w);
+          continue;
+        }
+        const [name, range] = [w.slice(0, at), w.slice(at + 1)];
+        const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as PackageJson;
+        const repoRange = { ...pkg.dependencies, ...pkg.devDependencies }[name];
+        if (repoRange !== range) throw new Error(`README.md installs ${name}@${range}, the repository's package.json has ${name}@${String(repoRange)}`);
+        names.push(name);
+      }
     }
   }
   return names;
