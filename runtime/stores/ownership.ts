@@ -2,11 +2,14 @@
  * Who runs a checkpointed run: one process (one `runWithCheckpoint` or `resume` call) at a time. The store keeps the
  * owner with the run (`CheckpointStore.claim`); a second call for the same run, in another process or in this one,
  * is refused with {@link RunBusyError} while the owner lives, so no node runs twice and no process fails a run another
- * one is running. A dead owner is taken over at once: on the same host when its process is gone, or when its call
- * in this process ended (a simulated crash); from another host (a file shared over the network) once its heartbeat
- * is older than {@link OWNER_STALE_MS}.
+ * one is running. A dead owner is taken over at once on the same machine (host, boot and PID namespace) when its
+ * process is gone (or a zombie), or when its call in this process ended (a simulated crash); an owner of another
+ * machine (another host, a container with its own PIDs, a file shared over the network) once its heartbeat is older
+ * than {@link OWNER_STALE_MS}; and one of this machine whose heartbeat stopped for {@link OWNER_SILENT_MS} although
+ * its pid exists (reused by another process).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { RunBusyError } from '../core/errors.js';
 
@@ -16,19 +19,43 @@ export interface RunOwner {
   readonly id: string;
   readonly host: string;
   readonly pid: number;
+  /**
+   * Where `pid` means this process: the host name, its boot and its PID namespace (Linux: a container of its own has
+   * another). Only an owner of the same `machine` can be judged by its pid; any other by its heartbeat.
+   */
+  readonly machine: string;
 }
 
 /** How often a running call refreshes its claim (`owner_seen`). */
 export const OWNER_HEARTBEAT_MS = 10_000;
-/** A claim of another host not refreshed for this long is taken over. */
+/** A claim of another machine (host, boot or PID namespace) not refreshed for this long is taken over. */
 export const OWNER_STALE_MS = 30_000;
+/**
+ * A claim of this machine whose pid exists but that was not refreshed for this long is taken over too: its pid
+ * belongs to another process now (reused), or its event loop has been blocked for that long.
+ */
+export const OWNER_SILENT_MS = 120_000;
+
+/** This process's `RunOwner.machine` (see there). */
+const MACHINE = machineOf();
+
+function machineOf(): string {
+  const read = (f: string, link = false): string => {
+    try {
+      return (link ? readlinkSync(f) : readFileSync(f, 'utf8')).trim();
+    } catch {
+      return '';
+    }
+  };
+  return `${hostname()}/${read('/proc/sys/kernel/random/boot_id')}/${read('/proc/self/ns/pid', true)}`;
+}
 
 /** The claims of calls running in this process (released when the call ends, however it ends). */
 const running = new Set<string>();
 
 /** A new claim for a call of this process (running until {@link endClaim}). */
 export function newOwner(): RunOwner {
-  const owner = { id: randomBytes(8).toString('hex'), host: hostname(), pid: process.pid };
+  const owner = { id: randomBytes(8).toString('hex'), host: hostname(), pid: process.pid, machine: MACHINE };
   running.add(owner.id);
   return owner;
 }
@@ -45,32 +72,39 @@ export function endClaim(owner: RunOwner): void {
 export function assertClaimable(runId: string, stored: RunOwner | undefined, seenAt: number | undefined, mine: RunOwner, now: number): void {
   if (stored === undefined || stored.id === mine.id) return;
   if (!ownerLives(stored, seenAt, now)) return;
-  const where = stored.pid === process.pid && stored.host === mine.host ? 'another call in this process' : `process ${stored.pid} on ${stored.host}`;
+  const where = stored.pid === process.pid && stored.machine === mine.machine ? 'another call in this process' : `process ${stored.pid} on ${stored.host}`;
   const seen = seenAt === undefined ? '' : ` (its last sign of life ${Math.max(0, Math.round((now - seenAt) / 1000))} s ago)`;
   throw new RunBusyError(
-    `run ${runId} is being run by ${where}${seen}: a second run of it would run its nodes again. Wait for it to end, or stop it; a process that died is taken over at once on its host, after ${OWNER_STALE_MS / 1000} s without a sign of life from another host`,
+    `run ${runId} is being run by ${where}${seen}: a second run of it would run its nodes again. Wait for it to end, or stop it; a process that died is taken over at once on its machine, after ${OWNER_STALE_MS / 1000} s without a sign of life from another (a host, or a container with its own PIDs)`,
   );
 }
 
 function ownerLives(o: RunOwner, seenAt: number | undefined, now: number): boolean {
-  if (o.host !== hostname()) return seenAt !== undefined && now - seenAt < OWNER_STALE_MS;
+  const age = seenAt === undefined ? Infinity : now - seenAt;
+  if (o.machine !== MACHINE) return age < OWNER_STALE_MS;
   if (o.pid === process.pid) return running.has(o.id);
-  return processLives(o.pid);
+  return age < OWNER_SILENT_MS && processLives(o.pid);
 }
 
 function processLives(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists, under another user
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // a process killed but not yet reaped by its parent (a zombie) runs nothing
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
 /** The stored text of a claim. */
 export function ownerText(o: RunOwner): string {
-  return JSON.stringify({ id: o.id, host: o.host, pid: o.pid });
+  return JSON.stringify({ id: o.id, host: o.host, pid: o.pid, machine: o.machine });
 }
 
 /** A stored claim's text as an owner; undefined for none or for text that is not one (nobody holds the run then). */
@@ -78,7 +112,7 @@ export function ownerOf(text: unknown): RunOwner | undefined {
   if (typeof text !== 'string') return undefined;
   try {
     const o = JSON.parse(text) as Partial<RunOwner> | null;
-    return o && typeof o.id === 'string' && typeof o.host === 'string' && typeof o.pid === 'number' ? { id: o.id, host: o.host, pid: o.pid } : undefined;
+    return o && typeof o.id === 'string' && typeof o.host === 'string' && typeof o.pid === 'number' && typeof o.machine === 'string' ? { id: o.id, host: o.host, pid: o.pid, machine: o.machine } : undefined;
   } catch {
     return undefined;
   }

@@ -7,12 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contextCodecOf } from '../context/codec.js';
 import { SqliteCheckpointStore } from '../stores/sqlite.js';
+import { toJson } from '../core/json.js';
 import { LocalScenario } from './crash.js';
 import type { CrashTest } from './crash-test.js';
 import { CHILD_FILES, type CrashChildArgs, type CrashChildResult } from './crash-process.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as CrashChildArgs;
-const write = (file: string, value: unknown) => writeFileSync(join(args.dir, file), JSON.stringify(value));
+// the engine's tagged JSON: an output holding a bigint, a Date, a Map or NaN reaches the parent as what it was
+const write = (file: string, value: unknown) => writeFileSync(join(args.dir, file), toJson(value, `the crash test's ${file}`));
 
 try {
   const mod = (await import(args.module)) as Record<string, unknown>;

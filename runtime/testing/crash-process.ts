@@ -3,6 +3,7 @@
  * scenario's folder (runtime/testing/crash-child.ts), killed with SIGKILL at its crash point and resumed by the next.
  * The parent compares what the processes report and runs your check.
  */
+import { safeJsonParse } from '../core/json.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -119,7 +120,7 @@ class ProcessScenario<I, O, C, W, S> {
   }
 
   private async result(): Promise<CrashChildResult> {
-    return JSON.parse(await readFile(join(this.scenario.dir, CHILD_FILES.result), 'utf8')) as CrashChildResult;
+    return safeJsonParse<CrashChildResult>(await readFile(join(this.scenario.dir, CHILD_FILES.result), 'utf8'), "a crash test child's result");
   }
 
   private async failure(exit: ChildExit): Promise<string> {

@@ -306,7 +306,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     const created = this.loadOrCreate(ctx, input, store, runId, options);
     creatingRun(store, runId, created);
     const { cp, span } = await created;
-    return this.continueRun(store, await this.onThisVersion(store, cp), options, span);
+    return this.continueRun(store, cp, options, span);
   }
 
   /** The stored run `runId`, created first when there is none (with the span of a run this call created). */
@@ -340,8 +340,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {
-    const cp = await this.loadOrThrow(store, runId);
-    return this.continueRun(store, await this.onThisVersion(store, cp), options);
+    return this.continueRun(store, await this.loadOrThrow(store, runId), options);
   }
 
   /**
@@ -350,14 +349,18 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    * graph: `FingerprintMismatchError`.
    */
   private async onThisVersion(store: CheckpointStore, cp: Checkpoint): Promise<Checkpoint> {
+    if (!this.accepted(cp)) return cp;
+    if (cp.run.status !== 'running' && cp.run.status !== 'failed') return cp;
+    await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: this.wf.def.fingerprint, renames: {} });
+    return this.loadOrThrow(store, cp.run.runId);
+  }
+
+  /** True for a run of an older version this one `accepts`; false for one of this graph; else `FingerprintMismatchError`. */
+  private accepted(cp: Checkpoint): boolean {
     const def = this.wf.def;
-    if (cp.run.workflow === def.name && cp.run.fingerprint !== def.fingerprint && def.accepts?.includes(cp.run.fingerprint)) {
-      if (cp.run.status !== 'running' && cp.run.status !== 'failed') return cp;
-      await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: def.fingerprint, renames: {} });
-      return this.loadOrThrow(store, cp.run.runId);
-    }
+    if (cp.run.workflow === def.name && cp.run.fingerprint !== def.fingerprint && def.accepts?.includes(cp.run.fingerprint)) return true;
     this.checkFingerprint(cp);
-    return cp;
+    return false;
   }
 
   async storedContext(store: CheckpointStore, runId: string): Promise<C> {
@@ -402,15 +405,17 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    */
   private async continueRun(store: CheckpointStore, loaded: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
     const runId = loaded.run.runId;
+    this.accepted(loaded);
     if (finishedRun(loaded)) return loaded.run.output as O;
-    if (!store.claim) return this.runClaimed(store, loaded, options, span);
+    if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
     const owner = newOwner();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     try {
       await store.claim(runId, owner);
       heartbeat = setInterval(() => void store.claim!(runId, owner).catch(() => undefined), OWNER_HEARTBEAT_MS);
       heartbeat.unref?.();
-      const cp = await this.loadOrThrow(store, runId);
+      // (moved to this version only now that it is this call's: a call refused above changes nothing)
+      const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId));
       if (finishedRun(cp)) return cp.run.output as O;
       return await this.runClaimed(store, cp, options, span);
     } finally {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, FingerprintMismatchError, Transition, MigrationBlockedError, InvalidArgumentError, RunStateError } from 'floxide';
+import { bindWorkflow, FingerprintMismatchError, Transition, MigrationBlockedError, InvalidArgumentError, RunStateError, RunBusyError } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
@@ -18,6 +18,7 @@ import { OrderFlow as Safe } from '../fixtures/migrate/v2-safe.js';
 import { OrderFlowDef as SafeDef } from '../fixtures/migrate/v2-safe.floxide.js';
 import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
 import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
+import { endClaim, newOwner } from '../../runtime/stores/ownership.js';
 
 const repo = path.resolve(__dirname, '../..');
 const fixtures = path.join(repo, 'test/fixtures/migrate');
@@ -56,6 +57,12 @@ describe('migrating a SQLite checkpointed run', () => {
     try {
       await stoppedRun(store, 'safe-0');
       await stoppedRun(store, 'ren-0');
+      // while another call holds the run, a resume by the new version is refused and moves nothing
+      const other = newOwner();
+      await store.claim('safe-0', other);
+      await expect(bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).rejects.toBeInstanceOf(RunBusyError);
+      expect((await store.getRun('safe-0'))!.fingerprint).toBe(V1Def.fingerprint);
+      endClaim(other);
       expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).toBe('value HI!!');
       expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
       // A version the build did not accept is still refused as before.

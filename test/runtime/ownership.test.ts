@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { bindWorkflow, RunBusyError } from 'floxide';
+import { assertClaimable, endClaim, newOwner, OWNER_SILENT_MS, OWNER_STALE_MS } from '../../runtime/stores/ownership.js';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
 
@@ -65,3 +66,29 @@ describe('a checkpointed run is run by one process at a time', () => {
     }
   }, 120_000);
 });
+
+describe('whose claim lives (assertClaimable)', () => {
+  const mine = newOwner();
+  const now = Date.now();
+  it('an owner of another machine (host, boot or PID namespace: a container of its own) by its heartbeat only, whatever its pid', () => {
+    // pid 1 exists here too, and would be judged alive on the same machine
+    const container = { id: 'other', host: mine.host, pid: 1, machine: `${mine.host}/same-boot/pid:[1]` };
+    expect(() => assertClaimable('r', container, now - 1_000, mine, now)).toThrow(RunBusyError);
+    expect(() => assertClaimable('r', container, now - OWNER_STALE_MS - 1, mine, now)).not.toThrow();
+  });
+  it('an owner of this machine by its process: alive while it exists and beats, dead once gone, or silent for long (its pid reused)', () => {
+    const parent = { id: 'parent', host: mine.host, pid: process.ppid, machine: mine.machine };
+    expect(() => assertClaimable('r', parent, now - 60_000, mine, now)).toThrow(/^run r is being run by process \d+ on /);
+    expect(() => assertClaimable('r', parent, now - OWNER_SILENT_MS - 1, mine, now)).not.toThrow();
+    const gone = { ...parent, pid: 2 ** 22 + 12_345 };
+    expect(() => assertClaimable('r', gone, now, mine, now)).not.toThrow();
+  });
+  it('a call of this process while it runs, not after', () => {
+    const other = newOwner();
+    expect(() => assertClaimable('r', other, now, mine, now)).toThrow(/another call in this process/);
+    endClaim(other);
+    expect(() => assertClaimable('r', other, now, mine, now)).not.toThrow();
+    endClaim(mine);
+  });
+});
+
