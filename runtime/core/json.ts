@@ -1,6 +1,6 @@
 /**
  * Safe JSON for stored state, used by every store (checkpoint stores and distributed backends): malformed text is a
- * {@link CorruptStateError}. Values JSON cannot carry (Date, Map, Set, bigint, NaN and the infinities) are written as tags and read back as
+ * {@link CorruptStateError}. Values JSON cannot carry (Date, Map, Set, bigint, NaN, the infinities, -0) are written as tags and read back as
  * what they were (`tags.ts`), so a value has the same type in every mode. Keys named `__proto__`, `constructor` or
  * `prototype` are data at every depth: JSON.parse makes them own properties and never sets a prototype, so stored
  * data reads back exactly as it was given (the engine copies such keys as own properties too:
@@ -74,7 +74,8 @@ class CanonicalEncoder {
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        return v - v === 0 ? JSON.stringify(v) : `{"$number":"${String(v)}"}`;
+        if (v - v !== 0) return `{"$number":"${String(v)}"}`;
+        return v === 0 && 1 / v < 0 ? '{"$number":"-0"}' : JSON.stringify(v);
       case 'object':
         return this.object(v, depth);
       case 'bigint':

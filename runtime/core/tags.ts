@@ -8,7 +8,7 @@
  * | `Map` | `{"$map": [[key, value], ...]}` (keys and values encoded the same way, in insertion order) |
  * | `Set` | `{"$set": [member, ...]}` (in insertion order) |
  * | `bigint` | `{"$bigint": "<decimal digits>"}` |
- * | `NaN`, `Infinity`, `-Infinity` | `{"$number": "NaN"}`, `{"$number": "Infinity"}`, `{"$number": "-Infinity"}` |
+ * | `NaN`, `Infinity`, `-Infinity`, `-0` | `{"$number": "NaN"}`, `{"$number": "Infinity"}`, `{"$number": "-Infinity"}`, `{"$number": "-0"}` |
  * | a plain object whose only key is one of these tags (or `$object`) | `{"$object": {...}}`, so data never reads back as a tag |
  *
  * A tag is an object with exactly one key, one of the names above; anything else is plain JSON. Reading is a walk
@@ -38,12 +38,12 @@ export function isPlainObject(v: object): boolean {
 
 /**
  * Whether plain `JSON.stringify` would lose something of `v`: a Date, Map, Set, bigint or other class instance, a
- * plain object that needs escaping, or a non-finite number (which it writes as `null`). Cheaper than encoding:
+ * plain object that needs escaping, a non-finite number (which it writes as `null`) or -0 (`0`). Cheaper than encoding:
  * callers that need no sorted keys use it to keep the native encoder for plain data. Very deep values answer true
  * (the tag-aware encoder then refuses them with a clear error).
  */
 export function needsTags(v: unknown, depth = 0): boolean {
-  if (typeof v !== 'object' || v === null) return typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v));
+  if (typeof v !== 'object' || v === null) return unwritable(v);
   if (depth > 200) return true;
   // leaves (strings, numbers, booleans, null: most values) are decided here, without a call each
   if (Array.isArray(v)) {
@@ -62,9 +62,9 @@ export function needsTags(v: unknown, depth = 0): boolean {
   return false;
 }
 
-/** A leaf plain `JSON.stringify` gets wrong: a bigint (it throws) or a non-finite number (it writes `null`). */
+/** A leaf plain `JSON.stringify` gets wrong: a bigint (it throws), a non-finite number (`null`) or -0 (`0`). */
 function unwritable(x: unknown): boolean {
-  return typeof x === 'number' ? x - x !== 0 : typeof x === 'bigint';
+  return typeof x === 'number' ? x - x !== 0 || (x === 0 && 1 / x < 0) : typeof x === 'bigint';
 }
 
 /** Whether JSON text may hold a tag (every tag is written `{"$...`). */
@@ -111,6 +111,7 @@ function fromTag(tag: string, body: unknown, what: string): unknown {
       break;
     case '$number':
       if (body === 'NaN' || body === 'Infinity' || body === '-Infinity') return Number(body);
+      if (body === '-0') return -0;
       break;
     case '$set':
       if (Array.isArray(body)) return new Set(reviveTags(body, what) as unknown[]);

@@ -531,7 +531,7 @@ const RULES: EquivalenceCase[] = [
         n: 'bigint -36893488147419103232',
         seen: 'Date',
         lookalike: 'Object {"$date":"not a date"}',
-        numbers: 'Infinity NaN -Infinity',
+        numbers: 'Infinity NaN -Infinity -0',
       },
     },
     check: (o) =>
@@ -543,6 +543,7 @@ const RULES: EquivalenceCase[] = [
             lookalike: { $date: 'not a date' },
             mean: { $number: 'NaN' },
             ratio: { $number: 'Infinity' },
+            sign: { $number: '-0' },
             tags: { $set: ['x'] },
             when: { $date: '2024-02-29T12:00:00.000Z' },
           }),

@@ -4,7 +4,7 @@
  * - the result: the output, or the failure (normalised: a node failure is `NodeFailedError` + node + the node's
  *   error, however the mode reports it);
  * - the final context, as returned (`run`) or as the store folds it (every durable mode), with values JSON cannot
- *   carry tagged (`{$date}`, `{$map}`, `{$set}`, `{$number}` for NaN and the infinities) so that a type change shows;
+ *   carry tagged (`{$date}`, `{$map}`, `{$set}`, `{$number}` for NaN, the infinities and -0) so that a type change shows;
  * - the committed steps: one record per committed step with the node, its input, the attempt that succeeded, the
  *   messages of the attempts that failed before it, what it produced, its join arrivals and its context delta.
  *
@@ -21,7 +21,7 @@ export type Normalized = null | boolean | number | string | Normalized[] | { [ke
 /** Normalises any value for comparison (see the module comment). */
 export function normalize(v: unknown): Normalized {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : { $number: String(v) };
+  if (typeof v === 'number') return !Number.isFinite(v) ? { $number: String(v) } : Object.is(v, -0) ? { $number: '-0' } : v;
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return { $bigint: v.toString() };
   if (typeof v !== 'object') return { $unsupported: typeof v };

@@ -52,16 +52,19 @@ describe('values JSON cannot carry (runtime/core/tags.ts)', () => {
     expect(canonicalJson(5n)).toBe('{"$bigint":"5"}');
   });
 
-  it('writes NaN and the infinities as tags (JSON.stringify would write null) and reads them back, at every depth', () => {
+  it('writes NaN, the infinities and -0 as tags (JSON.stringify would write null, or 0) and reads them back, at every depth', () => {
     const numbers = { avg: NaN, hi: Infinity, lo: -Infinity, list: [1, NaN], zero: -0 };
-    const tagged = '{"avg":{"$number":"NaN"},"hi":{"$number":"Infinity"},"list":[1,{"$number":"NaN"}],"lo":{"$number":"-Infinity"},"zero":0}';
+    const tagged = '{"avg":{"$number":"NaN"},"hi":{"$number":"Infinity"},"list":[1,{"$number":"NaN"}],"lo":{"$number":"-Infinity"},"zero":{"$number":"-0"}}';
     expect(canonicalJson(numbers)).toBe(tagged);
     expect(needsTags(numbers)).toBe(true);
     expect(needsTags([1, 2, Infinity])).toBe(true);
     expect(needsTags(NaN)).toBe(true);
     expect(toJson(numbers, 'v')).toBe(tagged);
     expect(toJson(-Infinity, 'v')).toBe('{"$number":"-Infinity"}');
-    expect(safeJsonParse(tagged, 'v')).toEqual({ avg: NaN, hi: Infinity, lo: -Infinity, list: [1, NaN], zero: 0 });
+    expect(safeJsonParse(tagged, 'v')).toEqual({ avg: NaN, hi: Infinity, lo: -Infinity, list: [1, NaN], zero: -0 });
+    expect(Object.is(safeJsonParse<{ zero: number }>(tagged, 'v').zero, -0)).toBe(true);
+    // a plain zero stays plain JSON
+    expect([toJson({ n: 0 }, 'v'), needsTags([0, 1.5])]).toEqual(['{"n":0}', false]);
     expect(() => safeJsonParse('{"$number":"12"}', 'v')).toThrow(/v: malformed \$number value "12"/);
     // data that looks like the tag is escaped, as for every tag
     expect(safeJsonParse(canonicalJson({ $number: 'NaN' }), 'v')).toEqual({ $number: 'NaN' });
