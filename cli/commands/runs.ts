@@ -15,6 +15,7 @@ import { addMigrateCommand } from './runs-migrate.js';
 import { orCorrupt, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
+import { isEpochMs } from '../../runtime/core/time.js';
 
 const EXAMPLES = `
 Examples:
@@ -85,7 +86,7 @@ export function formatTable(header: readonly string[], cells: readonly (readonly
 
 /** An epoch ms as UTC text; `-` for none, `?` for a time that cannot be read (NaN, or beyond a Date's range: a corrupt stored record). */
 export function time(ms: number | undefined): string {
-  return ms === undefined ? '-' : !(Math.abs(ms) <= 8.64e15) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined ? '-' : !isEpochMs(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 /**

@@ -7,7 +7,7 @@
  * runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal values compare equal as text.
  */
 import { CorruptStateError, InvalidArgumentError } from './errors.js';
-import { OBJECT_TAG, isPlainObject, isTagName, mayHoldTags, needsTags, reviveTags } from './tags.js';
+import { OBJECT_TAG, isPlainNumber, isPlainObject, isTagName, mayHoldTags, needsTags, numberTag, reviveTags } from './tags.js';
 
 /**
  * Parses stored JSON text, tags revived; `what` names it in the error. Throws {@link CorruptStateError} (malformed
@@ -44,7 +44,7 @@ export function excerpt(v: unknown): string {
 /**
  * JSON with object keys sorted at every level: two equal values always give the same text, so stores can compare
  * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set,
- * bigint and non-finite numbers are written as tags (`tags.ts`); other objects with a `toJSON` are written as it
+ * bigint, non-finite numbers and -0 are written as tags (`tags.ts`); other objects with a `toJSON` are written as it
  * returns. Throws {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as
  * values, cycles; with `strict`, as object properties too, which are otherwise left out). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
  * elements become `null`; `undefined` at the top level is refused.
@@ -74,8 +74,7 @@ class CanonicalEncoder {
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        if (v - v !== 0) return `{"$number":"${String(v)}"}`;
-        return v === 0 && 1 / v < 0 ? '{"$number":"-0"}' : JSON.stringify(v);
+        return isPlainNumber(v) ? JSON.stringify(v) : numberTag(v);
       case 'object':
         return this.object(v, depth);
       case 'bigint':

@@ -64,7 +64,17 @@ export function needsTags(v: unknown, depth = 0): boolean {
 
 /** A leaf plain `JSON.stringify` gets wrong: a bigint (it throws), a non-finite number (`null`) or -0 (`0`). */
 function unwritable(x: unknown): boolean {
-  return typeof x === 'number' ? x - x !== 0 || (x === 0 && 1 / x < 0) : typeof x === 'bigint';
+  return typeof x === 'number' ? !isPlainNumber(x) : typeof x === 'bigint';
+}
+
+/** A number JSON writes as itself: finite and not -0 (the others are `$number` tags: {@link numberTag}). */
+export function isPlainNumber(n: number): boolean {
+  return n - n === 0 && !(n === 0 && 1 / n < 0);
+}
+
+/** The `$number` tag of a number that is not {@link isPlainNumber}. */
+export function numberTag(n: number): string {
+  return `{"$number":"${n === 0 ? '-0' : String(n)}"}`;
 }
 
 /** Whether JSON text may hold a tag (every tag is written `{"$...`). */

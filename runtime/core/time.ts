@@ -17,12 +17,12 @@ export interface Clock {
 /** Node's longest single timer (a longer `setTimeout` fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Wall-clock time: `Date.now` and `setTimeout`. */
 /** Whether `ms` is an epoch-millisecond time a `Date` can hold (finite, within +-8.64e15: what every store can read back). */
 export function isEpochMs(ms: unknown): ms is number {
   return typeof ms === 'number' && Math.abs(ms) <= 8.64e15;
 }
 
+/** Wall-clock time: `Date.now` and `setTimeout`. */
 export const systemClock: Clock = {
   now: Date.now,
   setTimer(fn: () => void, ms: number): () => void {

@@ -405,6 +405,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    */
   private async continueRun(store: CheckpointStore, loaded: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
     const runId = loaded.run.runId;
+    // before any claim: a run of another graph (not one this version accepts) is FingerprintMismatchError
     this.accepted(loaded);
     if (finishedRun(loaded)) return loaded.run.output as O;
     if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
