@@ -221,11 +221,11 @@ export function isRunAbortError(err: unknown): err is CancelledError | DeadlineE
 }
 
 /**
- * The error an abort surfaces as: the signal's reason when it is ours (cancel, deadline, node timeout), else a
- * {@link CancelledError} caused by the foreign reason.
+ * The error an abort surfaces as: the signal's reason when it is ours (cancel, deadline, node timeout, a checkpointed
+ * call that lost its run), else a {@link CancelledError} caused by the foreign reason.
  */
 export function abortReason(signal: { readonly reason: unknown }): Error {
   const r: unknown = signal.reason;
-  if (isRunAbortError(r) || r instanceof NodeTimeoutError) return r;
+  if (isRunAbortError(r) || r instanceof NodeTimeoutError || r instanceof RunBusyError) return r;
   return new CancelledError('the run was cancelled', r === undefined ? undefined : { cause: r });
 }

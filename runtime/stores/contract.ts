@@ -96,6 +96,12 @@ export interface CheckpointStepCommit {
    * refuses the commit with {@link movedRunError}, so no step of the old graph lands on the new one.
    */
   readonly fingerprint?: string;
+  /**
+   * The claim of the call committing (`CheckpointStore.claim`): a run another call took over meanwhile (this one's
+   * claim went stale, ownership.ts) refuses the commit with a `RunBusyError` (ownership.ts `takenOverError`), so a call that lost its run
+   * commits nothing more of it. Absent: no check (a store without claims, or a caller that holds none).
+   */
+  readonly owner?: RunOwner;
 }
 
 /** The refusal of a commit made on graph `mine` to a run that was moved to graph `stored` while the step ran. */
@@ -132,12 +138,16 @@ export interface CheckpointTerminalCommit {
   readonly history?: StepHistoryEntry;
   /** The graph the step ran on (see {@link CheckpointStepCommit.fingerprint}). */
   readonly fingerprint?: string;
+  /** The committing call's claim (see {@link CheckpointStepCommit.owner}). */
+  readonly owner?: RunOwner;
 }
 
 /** The step that failed a run ({@link CheckpointStore.fail}): its history record, outcome `failed`. */
 export interface CheckpointFailedStep extends StepHistoryEntry {
   /** The item that failed (it stays pending: `resume` runs it again). */
   readonly itemId: string;
+  /** The failing call's claim (see {@link CheckpointStepCommit.owner}). */
+  readonly owner?: RunOwner;
 }
 
 /** What {@link CheckpointStore.migrate} does to a run: move it from graph `from` to graph `to`. */
@@ -203,12 +213,14 @@ export interface CheckpointStore {
   /** Marks a `failed` run `running` again before it is resumed (no-op when running). */
   reopen(runId: string): Promise<void>;
   /**
-   * Makes `owner` the run's owner (runtime/stores/ownership.ts), or refreshes its claim: one transaction that reads
-   * the stored owner and refuses with `RunBusyError` when another owner lives (nothing written then). The engine
+   * Makes `owner` the run's owner (runtime/stores/ownership.ts): one transaction that reads the stored owner and
+   * refuses with `RunBusyError` when another owner lives (nothing written then). With `refresh` (the heartbeat of
+   * a call that holds the run), only refreshes a claim `owner` still holds: another owner's, even a dead one's, or
+   * none (the call looked dead and was taken over) is `RunBusyError` (ownership.ts `takenOverError`). The engine
    * claims a run before it runs any of its steps and refreshes the claim while it runs; a store without claims
    * (this method absent) leaves running a run twice to its caller.
    */
-  claim?(runId: string, owner: RunOwner): Promise<void>;
+  claim?(runId: string, owner: RunOwner, refresh?: boolean): Promise<void>;
   /** Clears the claim when `owner` holds it (the call that ran the run ended); another owner's claim stays. */
   release?(runId: string, owner: RunOwner): Promise<void>;
   /**

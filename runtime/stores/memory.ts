@@ -25,7 +25,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { assertClaimable, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, takenOverError, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
@@ -120,7 +120,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async commitStep(runId: string, commit: CheckpointStepCommit): Promise<CheckpointCommitResult> {
-    const r = this.running(runId, commit.fingerprint);
+    const r = this.running(runId, commit.fingerprint, commit.owner);
     if (r.committed.has(commit.itemId)) return { applied: false, created: [] };
     // Serialise everything first: a failure must leave the run untouched (all or nothing).
     const items = commit.items.map((it) => [it.id, toJson(it, 'a work item')] as const);
@@ -147,7 +147,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async complete(runId: string, commit: CheckpointTerminalCommit): Promise<{ dropped: readonly EngineItem[] }> {
-    const r = this.running(runId, commit.fingerprint);
+    const r = this.running(runId, commit.fingerprint, commit.owner);
     if (r.committed.has(commit.itemId)) throw new RunStateError(`run ${runId}: item ${commit.itemId} was already committed`);
     const output = toJson(commit.output, 'the run output');
     const delta = commit.delta === undefined ? undefined : toJson(commit.delta, 'the context delta');
@@ -170,6 +170,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
     const r = this.existing(runId);
     if (r.status !== 'running') return;
+    if (step?.owner && r.owner?.id !== step.owner.id) throw takenOverError(runId, r.owner);
     r.status = 'failed';
     r.error = toJson(error, 'the error');
     r.updatedAt = Date.now();
@@ -199,10 +200,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
     r.updatedAt = Date.now();
   }
 
-  async claim(runId: string, owner: RunOwner): Promise<void> {
+  async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
     const r = this.existing(runId);
     const now = Date.now();
-    assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
+    if (refresh) assertHeld(runId, r.owner, owner);
+    else assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
     r.owner = owner;
     r.ownerSeen = now;
   }
@@ -262,10 +264,14 @@ export class MemoryCheckpointStore implements CheckpointStore {
     return r;
   }
 
-  /** The running run `runId`, on graph `fingerprint` when one is given ({@link movedRunError}). */
-  private running(runId: string, fingerprint?: string): MemRun {
+  /**
+   * The running run `runId`, held by `owner` ({@link takenOverError}) and on graph `fingerprint` ({@link movedRunError})
+   * when they are given.
+   */
+  private running(runId: string, fingerprint?: string, owner?: RunOwner): MemRun {
     const r = this.existing(runId);
     if (r.status !== 'running') throw new RunStateError(`run ${runId} is ${r.status}, not running`);
+    if (owner && r.owner?.id !== owner.id) throw takenOverError(runId, r.owner);
     if (fingerprint !== undefined && r.fingerprint !== fingerprint) throw movedRunError(runId, r.fingerprint, fingerprint);
     return r;
   }

@@ -102,9 +102,33 @@ function processLives(pid: number): boolean {
   }
 }
 
-/** The stored text of a claim. */
+/**
+ * Whether `mine`, which claimed run `runId` before, holds it still (`stored`: its claim as stored now): throws
+ * {@link takenOverError} when it does not. A heartbeat refreshes a claim only then, never takes a run back.
+ */
+export function assertHeld(runId: string, stored: RunOwner | undefined, mine: RunOwner): void {
+  if (stored?.id !== mine.id) throw takenOverError(runId, stored);
+}
+
+/**
+ * What a call that lost run `runId` gets when a write of it, or its heartbeat, is refused: `holder` holds the run now
+ * (another call took it over once this one looked dead; undefined: nobody does). A {@link RunBusyError}; the write
+ * changed nothing.
+ */
+export function takenOverError(runId: string, holder: RunOwner | undefined): RunBusyError {
+  const who = holder ? `process ${holder.pid} on ${holder.host} took it over` : 'its claim is gone';
+  return new RunBusyError(
+    `run ${runId} is no longer this call's: ${who} (a call whose claim goes ${OWNER_STALE_MS / 1000} s unrefreshed, its event loop or its host stalled, looks dead to another machine). This call stops and commits nothing more; the run goes on with its owner`,
+  );
+}
+
+const texts = new WeakMap<RunOwner, string>();
+
+/** The stored text of a claim (made once per claim: every commit of a claimed run compares it). */
 export function ownerText(o: RunOwner): string {
-  return JSON.stringify({ id: o.id, host: o.host, pid: o.pid, machine: o.machine });
+  let t = texts.get(o);
+  if (t === undefined) texts.set(o, (t = JSON.stringify({ id: o.id, host: o.host, pid: o.pid, machine: o.machine })));
+  return t;
 }
 
 /** A stored claim's text as an owner; undefined for none or for text that is not one (nobody holds the run then). */

@@ -44,7 +44,7 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
-import { assertClaimable, ownerOf, ownerText, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, ownerOf, ownerText, takenOverError, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
@@ -133,6 +133,9 @@ export interface RunRow {
   steps: number;
   created_at: number;
   updated_at: number;
+  /** The claim of the call running the run (ownership.ts `ownerText`), NULL when none holds it. */
+  owner: string | null;
+  owner_seen: number | null;
 }
 
 interface StepRow {
@@ -307,7 +310,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       insertNumbered: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
          SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
-         WHERE run_no = ? AND status = 'running' AND fingerprint = coalesce(?, fingerprint)
+         WHERE run_no = ? AND status = 'running' AND fingerprint = coalesce(?, fingerprint) AND owner IS coalesce(?, owner)
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
@@ -315,7 +318,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
          SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
                  WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
                 r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         FROM floxide_runs AS r WHERE r.run_no = ? AND r.status = 'running' AND r.fingerprint = coalesce(?, r.fingerprint)
+         FROM floxide_runs AS r
+         WHERE r.run_no = ? AND r.status = 'running' AND r.fingerprint = coalesce(?, r.fingerprint) AND r.owner IS coalesce(?, r.owner)
          ON CONFLICT DO NOTHING`,
       ),
       numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + ? WHERE r.run_id = ?'),
@@ -363,7 +367,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'completed', output = ?, dropped = ?, counter = ?, steps = ?, updated_at = ?
          WHERE run_id = ?`,
       ),
-      failRun: p(`UPDATE floxide_runs SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND status = 'running'`),
+      failRun: p(`UPDATE floxide_runs SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND status = 'running' AND owner IS coalesce(?, owner)`),
       cancelRun: p(
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
@@ -517,8 +521,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
     assertRunId(runId);
     const text = toJson(error, 'the error');
+    const owner = step?.owner ? ownerText(step.owner) : null;
     const failRun = () => {
-      if (this.s.failRun.run(text, Date.now(), runId).changes === 0) return void this.requireRun(runId);
+      if (this.s.failRun.run(text, Date.now(), runId, owner).changes === 0) return void this.assertStillHeld(runId, owner, true);
       if (!step) return;
       const no = this.requireRun(runId).run_no;
       this.history.recordFailure(no, (this.s.stepCount.get(no, no) as { n: number }).n, step.itemId, step, error);
@@ -555,7 +560,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     });
   }
 
-  async claim(runId: string, owner: RunOwner): Promise<void> {
+  async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
     assertRunId(runId);
     const text = ownerText(owner);
     this.write(() =>
@@ -564,7 +569,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
           const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null } | undefined;
           if (!row) throw new RunNotFoundError(`no run ${runId}`);
           const now = Date.now();
-          assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
+          if (refresh) assertHeld(runId, ownerOf(row.owner), owner);
+          else assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
           this.s.setOwner.run(text, now, runId);
         })
         .immediate(),
@@ -696,13 +702,29 @@ export class SqliteCheckpointStore implements CheckpointStore {
     if (no === undefined) throw new RunNotFoundError(`no run ${runId}`);
     const n = numberedItem(c.itemId);
     const h = this.history.columns(c.history);
+    const owner = c.owner ? ownerText(c.owner) : null;
     const r =
       n >= 0
-        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null)
-        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null);
+        ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner)
+        : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner);
     if (r.changes > 0) return { applied: true, created };
+    this.assertStillHeld(runId, owner);
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId, c.fingerprint);
+  }
+
+  /**
+   * After a write that changed nothing: throws {@link takenOverError} when run `runId` is running but not held by
+   * claim `owner` (its stored text) any more, and (`mustExist`) {@link RunNotFoundError} when there is no such run.
+   */
+  private assertStillHeld(runId: string, owner: string | null, mustExist = false): void {
+    if (owner === null && !mustExist) return;
+    const row = this.s.getRun.get(runId) as RunRow | undefined;
+    if (!row) {
+      if (mustExist) throw new RunNotFoundError(`no run ${runId}`);
+      return;
+    }
+    if (owner !== null && row.status === 'running' && row.owner !== owner) throw takenOverError(runId, ownerOf(row.owner));
   }
 
   private stepExists(runId: string, itemId: string): boolean {

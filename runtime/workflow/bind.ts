@@ -11,11 +11,12 @@ import {
   RunNotFoundError,
   RunStateError,
   StaleGeneratedModuleError,
+  RunBusyError,
   isRunAbortError,
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS } from '../stores/ownership.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
@@ -191,16 +192,21 @@ interface RunSignal {
   dispose(): void;
 }
 
-/** One signal for the run: the caller's cancel plus the deadline timer on `clock` (none at all when neither is given). */
-function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock): RunSignal {
-  if (!signal && deadline === undefined) return { signal: NEVER, abortable: false, dispose() {} };
+/**
+ * One signal for the run: the caller's cancel, the deadline timer on `clock` and `lost` (the call lost its claim on
+ * the run: aborts with its reason, a `RunBusyError`). None at all when none is given.
+ */
+function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock, lost?: AbortSignal): RunSignal {
+  if (!signal && deadline === undefined && !lost) return { signal: NEVER, abortable: false, dispose() {} };
   const ac = new AbortController();
   let cancelTimer: (() => void) | undefined;
   const onCancel = () => ac.abort(new CancelledError('the run was cancelled', signal!.reason === undefined ? undefined : { cause: signal!.reason }));
+  const onLost = () => ac.abort(lost!.reason);
   if (signal) {
     if (signal.aborted) onCancel();
     else signal.addEventListener('abort', onCancel, { once: true });
   }
+  if (lost && !ac.signal.aborted) lost.addEventListener('abort', onLost, { once: true });
   if (deadline !== undefined && !ac.signal.aborted) {
     cancelTimer = atTime(clock, deadline, () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
   }
@@ -210,6 +216,7 @@ function runSignal(signal: AbortSignal | undefined, deadline: number | undefined
     dispose() {
       cancelTimer?.();
       signal?.removeEventListener('abort', onCancel);
+      lost?.removeEventListener('abort', onLost);
     },
   };
 }
@@ -410,15 +417,23 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     if (finishedRun(loaded)) return loaded.run.output as O;
     if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
     const owner = newOwner();
+    // a heartbeat refused (another process took the run over: this call looked dead to it) stops this call
+    const lost = new AbortController();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     try {
       await store.claim(runId, owner);
-      heartbeat = setInterval(() => void store.claim!(runId, owner).catch(() => undefined), OWNER_HEARTBEAT_MS);
+      heartbeat = setInterval(
+        () =>
+          void store.claim!(runId, owner, true).catch((err: unknown) => {
+            if (err instanceof RunBusyError && !lost.signal.aborted) lost.abort(err);
+          }),
+        OWNER_HEARTBEAT_MS,
+      );
       heartbeat.unref?.();
       // (moved to this version only now that it is this call's: a call refused above changes nothing)
       const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId));
       if (finishedRun(cp)) return cp.run.output as O;
-      return await this.runClaimed(store, cp, options, span);
+      return await this.runClaimed(store, cp, options, span, { owner, lost: lost.signal });
     } finally {
       clearInterval(heartbeat);
       endClaim(owner);
@@ -428,9 +443,11 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
 
   /**
    * The durable loop, on an open run this call holds: one store commit per step, keyed by the consumed item's id. A
-   * failed run is reopened, and the run continues from its last commit.
+   * failed run is reopened, and the run continues from its last commit. With `claim` (a store with claims), every
+   * commit names the claim, and `claim.lost` aborting (the heartbeat's claim was refused) stops the run at once:
+   * either way a call that lost the run to another ends with `RunBusyError` and writes nothing more to it.
    */
-  private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan): Promise<O> {
+  private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan, claim?: { owner: RunOwner; lost: AbortSignal }): Promise<O> {
     const runId = cp.run.runId;
     if (cp.run.status === 'failed') await store.reopen(runId);
     const codec = this.wf.codec;
@@ -449,7 +466,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     span ??= Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name, { traceparent: cp.run.traceparent });
     const onEvent = observed(span, options?.onEvent);
     const clock = options?.clock ?? systemClock;
-    const rs = runSignal(options?.signal, cp.run.deadline, clock);
+    const rs = runSignal(options?.signal, cp.run.deadline, clock, claim?.lost);
+    const owner = claim?.owner;
     const scope: RunScope = makeScope(this.wf, this.instance, runId, rs.signal, rs.abortable, options?.random ?? Math.random, onEvent, clock);
     scope.trace = span;
     // the items parked from here on are reported (the resumed ones were when they parked)
@@ -478,17 +496,17 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (onEvent) emitStep(scope, out);
         const history = stepHistoryOf(scope, out);
         if (out.type === 'continue') {
-          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history, fingerprint });
+          const r = await store.commitStep(runId, { itemId: item.id, items: out.items, arrivals: out.arrivals, delta: out.delta, counter, seq: ++seq, history, fingerprint, owner });
           if (out.delta) codec.apply(context, out.delta);
           for (const it of out.items) enqueue(it);
           for (const it of r.created) queue.push(it);
         } else if (out.type === 'terminal') {
-          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq, history, fingerprint });
+          const { dropped } = await store.complete(runId, { itemId: item.id, output: out.output, delta: out.delta, counter, seq: ++seq, history, fingerprint, owner });
           if (out.delta) codec.apply(context, out.delta);
           if (onEvent) onEvent(completedEvent(runId, clock.now(), out.output, dropped));
           return out.output as O;
         } else if (out.type === 'failed') {
-          await store.fail(runId, out.error, { ...history, itemId: item.id });
+          await store.fail(runId, out.error, { ...history, itemId: item.id, owner });
           throw nodeFailedError(scope, out.error);
         }
       }
@@ -500,7 +518,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
         if (err instanceof CancelledError) await store.cancel(runId, serializeError(err));
         else await store.fail(runId, serializeError(err));
       }
-      if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
+      // a call that lost the run to another: the run did not fail, it goes on there (its span ends as `lost`)
+      if (err instanceof RunBusyError) span?.end('lost', serializeError(err), clock.now());
+      else if (onEvent) onEvent(failureEvent(runId, clock.now(), err));
       throw err;
     } finally {
       offArrival();

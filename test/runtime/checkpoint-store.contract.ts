@@ -82,6 +82,38 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
+    it('refuses the writes and the heartbeat of a call whose run another took over (RunBusyError, nothing changed); a heartbeat never takes a run back', async () => {
+      const s = await make();
+      await s.createRun(newRun('lost'));
+      const a = newOwner();
+      await s.claim!('lost', a);
+      await s.claim!('lost', a, true);
+      // `a` looks dead (its call ended here; on another machine: its heartbeat went stale) and `b` takes the run over
+      endClaim(a);
+      const b = newOwner();
+      await s.claim!('lost', b);
+      const step = { itemId: '0', items: [{ node: 'b', id: '1', input: 1 }], arrivals: [], delta: undefined, counter: 1, seq: 1 };
+      const taken = /^run lost is no longer this call's: process \d+ on .+ took it over/;
+      await expect(s.commitStep('lost', { ...step, owner: a })).rejects.toThrow(taken);
+      await expect(s.complete('lost', { itemId: '0', output: 'x', delta: undefined, counter: 1, seq: 1, owner: a })).rejects.toBeInstanceOf(RunBusyError);
+      await expect(s.fail('lost', { name: 'Error', message: 'boom' }, { itemId: '0', node: 'a', attempt: 1, startedAt: 1, finishedAt: 2, owner: a })).rejects.toThrow(taken);
+      await expect(s.claim!('lost', a, true)).rejects.toThrow(taken);
+      let cp = await s.load('lost');
+      expect(cp!.run).toMatchObject({ status: 'running', steps: 0 });
+      expect(cp!.items.map((it) => it.id)).toEqual(['0']);
+      // the owner's writes go through
+      expect(await s.commitStep('lost', { ...step, owner: b })).toMatchObject({ applied: true });
+      await s.claim!('lost', b, true);
+      // once the owner let go, a heartbeat of the old one still does not take the run back
+      await s.release!('lost', b);
+      await expect(s.claim!('lost', a, true)).rejects.toThrow(/^run lost is no longer this call's: its claim is gone/);
+      await expect(s.commitStep('lost', { ...step, itemId: '1', seq: 2, owner: a })).rejects.toBeInstanceOf(RunBusyError);
+      cp = await s.load('lost');
+      expect(cp!.run).toMatchObject({ status: 'running', steps: 1 });
+      endClaim(b);
+      await s.close();
+    });
+
     it('commits steps atomically and idempotently per consumed item id, keeping queue order', async () => {
       const s = await make();
       await s.createRun(newRun('r2'));

@@ -8,10 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { bindWorkflow, RunBusyError } from 'floxide';
-import { assertClaimable, endClaim, newOwner, OWNER_SILENT_MS, OWNER_STALE_MS } from '../../runtime/stores/ownership.js';
+import { assertClaimable, endClaim, newOwner, OWNER_HEARTBEAT_MS, OWNER_SILENT_MS, OWNER_STALE_MS } from '../../runtime/stores/ownership.js';
+import { LoopCtx, LoopWorkflow } from './flows/loop.js';
+import { LoopWorkflowDef } from './flows/loop.floxide.js';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
 
@@ -65,6 +68,93 @@ describe('a checkpointed run is run by one process at a time', () => {
       await store.close();
     }
   }, 120_000);
+});
+
+describe('a call that lost its run to another process (it looked dead: a stalled event loop or host) writes nothing more', () => {
+  // what another machine's process writes when it takes the run over (the store's claim, as it would store it)
+  const other = { id: 'elsewhere', host: 'other-host', pid: 1, machine: 'other-host/boot/ns' };
+  const takeOver = (file: string, runId: string) => {
+    const db = new Database(file);
+    db.prepare('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?').run(JSON.stringify(other), Date.now(), runId);
+    db.close();
+  };
+  const ownerOfRun = (file: string, runId: string) => {
+    const db = new Database(file, { readonly: true });
+    const row = db.prepare('SELECT owner FROM floxide_runs WHERE run_id = ?').get(runId) as { owner: string | null };
+    db.close();
+    return row.owner;
+  };
+  const lostMessage = (runId: string) => new RegExp(`^run ${runId} is no longer this call's: process 1 on other-host took it over .*This call stops and commits nothing more`);
+
+  it('its commit is refused with RunBusyError: the step is not recorded, the run is not failed, the new owner keeps it', async () => {
+    const file = join(dir, 'taken.db');
+    const store = new SqliteCheckpointStore(file);
+    const flow = new LoopWorkflow();
+    const wf = bindWorkflow(LoopWorkflowDef, flow);
+    const events: string[] = [];
+    flow.step.hook = (_ctx, i) => {
+      if (i === 1) takeOver(file, 'taken');
+    };
+    try {
+      const call = wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 5 }, store, 'taken', { onEvent: (e) => events.push(e.type) });
+      await expect(call).rejects.toBeInstanceOf(RunBusyError);
+      await expect(call).rejects.toThrow(lostMessage('taken'));
+      expect(await store.getRun('taken')).toMatchObject({ status: 'running', steps: 1 });
+      expect(events).not.toContain('run.failed');
+      // its end let go of nothing: the run is the other owner's
+      expect(ownerOfRun(file, 'taken')).toBe(JSON.stringify(other));
+      // once that owner is silent for good, a resume takes the run over and completes it from its last commit
+      flow.step.hook = undefined;
+      const db = new Database(file);
+      db.prepare('UPDATE floxide_runs SET owner_seen = ? WHERE run_id = ?').run(Date.now() - OWNER_STALE_MS - 1_000, 'taken');
+      db.close();
+      expect(await wf.resume(store, 'taken')).toBe(50);
+      expect(ownerOfRun(file, 'taken')).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('its heartbeat, refused, aborts the node running (ctx.signal, reason RunBusyError) and ends the call', async () => {
+    const file = join(dir, 'beat.db');
+    const store = new SqliteCheckpointStore(file);
+    const flow = new LoopWorkflow();
+    const wf = bindWorkflow(LoopWorkflowDef, flow);
+    let reason: unknown;
+    let waiting = false;
+    flow.step.hook = (ctx, i) => {
+      if (i !== 1) return;
+      takeOver(file, 'beat');
+      waiting = true;
+      // a long node: it ends only when its signal aborts
+      return new Promise<void>((_, reject) =>
+        ctx.signal.addEventListener('abort', () => {
+          reason = ctx.signal.reason;
+          reject(ctx.signal.reason as Error);
+        }),
+      );
+    };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const call = wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 5 }, store, 'beat');
+      const settled = call.then(
+        () => 'completed',
+        (err: unknown) => err,
+      );
+      await until(() => waiting);
+      // the next heartbeat finds the run another's
+      vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+      const err = await settled;
+      expect(err).toBeInstanceOf(RunBusyError);
+      expect((err as Error).message).toMatch(lostMessage('beat'));
+      expect(reason).toBe(err);
+      expect(await store.getRun('beat')).toMatchObject({ status: 'running', steps: 1 });
+      expect(ownerOfRun(file, 'beat')).toBe(JSON.stringify(other));
+    } finally {
+      vi.useRealTimers();
+      await store.close();
+    }
+  });
 });
 
 describe('whose claim lives (assertClaimable)', () => {
