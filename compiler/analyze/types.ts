@@ -85,7 +85,8 @@ export class TypeTools {
     }
     if (!(t.flags & ts.TypeFlags.Object) || within.has(t) || depth > 8) return this.text(t);
     const list = c.isArrayType(t) || c.isTupleType(t);
-    if (!list && (isLibraryType(t) || t.getCallSignatures().length > 0 || t.getConstructSignatures().length > 0)) return this.text(t);
+    if (!list && isLibraryType(t)) return this.libraryShape(t, within, depth, named);
+    if (!list && (t.getCallSignatures().length > 0 || t.getConstructSignatures().length > 0)) return this.text(t);
     within.add(t);
     try {
       if (c.isArrayType(t)) {
@@ -106,6 +107,27 @@ export class TypeTools {
       }
       for (const info of c.getIndexInfosOfType(t)) parts.push(`[key: ${this.text(info.keyType)}]: ${this.shapeOf(info.type, within, depth + 1, named)}`);
       return parts.length === 0 ? '{}' : `{ ${parts.join('; ')} }`;
+    } finally {
+      within.delete(t);
+    }
+  }
+
+  /**
+   * A library type by name, its type arguments shaped (`Record<string, Order>`, `Partial<Order>`, `Map<string,
+   * Order>`: a change inside `Order` shows), or its display text when it has none.
+   */
+  private libraryShape(t: ts.Type, within: Set<ts.Type>, depth: number, named: { spelt: boolean }): string {
+    const text = this.text(t);
+    let args: readonly ts.Type[] | undefined = t.aliasSymbol ? t.aliasTypeArguments : undefined;
+    if (!t.aliasSymbol && ((t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) !== 0) {
+      const ref = t as ts.TypeReference;
+      args = this.checker.getTypeArguments(ref).slice(0, ref.target.typeParameters?.length ?? 0);
+    }
+    const lt = text.indexOf('<');
+    if (!args || args.length === 0 || lt <= 0 || !text.endsWith('>')) return text;
+    within.add(t);
+    try {
+      return `${text.slice(0, lt)}<${args.map((a) => this.shapeOf(a, within, depth + 1, named)).join(', ')}>`;
     } finally {
       within.delete(t);
     }

@@ -435,6 +435,37 @@ export class Flow {
     expect(recorded()[0]!.nodes[0]!.shape).toBe('{ id: string; lines: Array<{ qty?: number | undefined; sku: string }> }');
   }, 180_000);
 
+  it('sees it through library generics too (Record, Partial, Map): their type arguments are shaped', async () => {
+    const nodes = `import { node, Transition, type Node, type WorkflowCtx } from 'floxide';
+import type { Line, Order } from './types.js';
+
+export interface Books { byId: Record<string, Line>; draft: Partial<Order>; index: Map<string, Line> }
+
+@node()
+export class Take implements Node<Books, string> {
+  process(_ctx: WorkflowCtx, b: Books): Transition<string> {
+    return Transition.next(Object.keys(b.byId).join());
+  }
+}
+`;
+    const flowText = `import { workflow } from 'floxide';
+import { Take } from './nodes.js';
+
+@workflow({ start: 'take' })
+export class Flow {
+  take = new Take();
+}
+`;
+    const dir = makeProject('versions-library-generics', { 'nodes.ts': nodes, 'types.ts': 'export interface Line { sku: string }\nexport interface Order { id: string }\n', 'flow.ts': flowText });
+    expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
+    const shape = () => (JSON.parse(readFileSync(path.join(dir, 'flow.floxide.versions.json'), 'utf8')).workflows.Flow as Array<{ nodes: Array<{ shape?: string }> }>)[0]!.nodes[0]!.shape;
+    expect(shape()).toBe('{ byId: Record<string, { sku: string }>; draft: Partial<{ id: string }>; index: Map<string, { sku: string }> }');
+    writeFileSync(path.join(dir, 'types.ts'), 'export interface Line { sku: string; qty: number }\nexport interface Order { id: string }\n');
+    const narrowed = await buildProject({ cwd: dir, strictVersions: true });
+    expect(narrowed.diagnostics.map((d) => [d.code, d.severity])).toEqual([['FLX051', 'error']]);
+    expect(narrowed.diagnostics[0]!.message).toContain('byId: Record<string, { qty: number; sku: string }>');
+  }, 180_000);
+
   it('after `floxide versions prune`, the build judges nothing against a dropped version and the module lists none', async () => {
     const dir = makeProject('versions-prune', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
     expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
