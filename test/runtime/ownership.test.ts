@@ -173,6 +173,21 @@ describe('whose claim lives (assertClaimable)', () => {
     const gone = { ...parent, pid: 2 ** 22 + 12_345 };
     expect(() => assertClaimable('r', gone, now, mine, now)).not.toThrow();
   });
+  it('a zombie (killed, not reaped by its parent) of this machine is dead', async () => {
+    // `sleep 30` execs over the shell that started a short sleep in the background: nobody reaps that one when it ends
+    const holder = spawn('sh', ['-c', 'sleep 0.05 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '));
+      const zombie = { id: 'zombie', host: mine.host, pid, machine: mine.machine };
+      expect(() => assertClaimable('r', zombie, now, mine, now)).not.toThrow();
+      // while it ran, it lived
+      const living = { ...zombie, pid: holder.pid! };
+      expect(() => assertClaimable('r', living, now, mine, now)).toThrow(RunBusyError);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
   it('a call of this process while it runs, not after', () => {
     const other = newOwner();
     expect(() => assertClaimable('r', other, now, mine, now)).toThrow(/another call in this process/);
