@@ -5,7 +5,7 @@
  */
 import { ts } from 'ts-morph';
 import type { RetryOptions } from '../../runtime/graph/decorators.js';
-import type { EdgeKind } from '../../runtime/graph/shape.js';
+import { normalizeRetry, type EdgeKind } from '../../runtime/graph/shape.js';
 import type { MergeStrategyName } from '../../runtime/graph/decorators.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { Diagnostic } from '../model.js';
@@ -370,5 +370,9 @@ function retryProblem(v: LiteralValue): string | undefined {
     if (n !== undefined && (typeof n !== 'number' || !Number.isFinite(n) || n < 0)) return `${k} must be a number >= 0`;
   }
   if (v.retryOn !== undefined && (!Array.isArray(v.retryOn) || v.retryOn.some((x) => typeof x !== 'string'))) return 'retryOn must be an array of strings';
+  const { initialDelayMs, maxDelayMs } = normalizeRetry(v as unknown as RetryOptions);
+  if (initialDelayMs > maxDelayMs) {
+    return `initialDelayMs ${initialDelayMs} is more than maxDelayMs ${maxDelayMs}${v.maxDelayMs === undefined ? ' (its default)' : ''}, the cap on every delay: each would be cut to ${maxDelayMs} ms. Set maxDelayMs to the longest delay you want`;
+  }
   return undefined;
 }

@@ -88,6 +88,13 @@ describe('compile-fail fixtures', () => {
     expect(codes('FLX021-target-not-a-node.ts')).toEqual(['FLX021@14:14']);
   });
 
+  it('FLX005 for a first retry delay above the cap on every delay (maxDelayMs, given or its default)', () => {
+    expect(diagsOf('FLX005-retry-delay.ts').map((d) => `${d.code}@${d.position!.line}:${d.position!.column} ${d.message}`)).toEqual([
+      'FLX005@7:10 @retry: initialDelayMs 3600000 is more than maxDelayMs 30000 (its default), the cap on every delay: each would be cut to 30000 ms. Set maxDelayMs to the longest delay you want',
+      'FLX005@10:10 @retry: initialDelayMs 500 is more than maxDelayMs 100, the cap on every delay: each would be cut to 100 ms. Set maxDelayMs to the longest delay you want',
+    ]);
+  });
+
   it('FLX031 only where a strategy cannot merge the field: the numbers, Sets and arrays of the same context pass', () => {
     expect(diagsOf('FLX031-merge-type.ts').map((d) => [d.code, d.message.split(':')[0]])).toEqual([
       ['FLX031', 'context field big is bigint'],
