@@ -3,7 +3,7 @@
  * processes): what you give it, what it reports.
  */
 import type { CheckpointStore } from '../stores/contract.js';
-import type { ResumeOptions, Workflow } from '../workflow/bind.js';
+import type { RunOptions, Workflow } from '../workflow/bind.js';
 
 /** Where a run was crashed. */
 export interface CrashPoint {
@@ -65,8 +65,12 @@ export interface CrashTest<I, O, C, W = undefined, S = Record<never, never>> {
   readonly check?: (run: CrashRunResult<O, C>, world: W) => void | Promise<void>;
   /** A new, empty store per scenario (default: a `MemoryCheckpointStore`). It is closed after its scenario. */
   readonly store?: () => CheckpointStore | Promise<CheckpointStore>;
-  /** Options of every run and resume. With a {@link VirtualClock} as `clock`, each run is driven by `clock.until`. */
-  readonly options?: ResumeOptions;
+  /**
+   * Options of every run and resume (a `deadline` or `timeoutMs` is the run's: stored when it starts, kept by its
+   * resume). With a {@link VirtualClock} as `clock`, each run is driven by `clock.until`, and the clock is reset to
+   * its start before each scenario.
+   */
+  readonly options?: Omit<RunOptions, 'runId'>;
   /** The run id used in every scenario (default `"crash-test"`). */
   readonly runId?: string;
   /**

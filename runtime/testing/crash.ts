@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../core/json.js';
-import { FloxideError, RunStateError } from '../core/errors.js';
+import { FloxideError, InvalidArgumentError, RunStateError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/time.js';
 import { contextCodecOf } from '../context/codec.js';
 import type { CheckpointStore } from '../stores/contract.js';
@@ -32,6 +32,33 @@ export class CrashTestError extends FloxideError {
   constructor(readonly failures: readonly CrashFailure[]) {
     super('FLOXIDE_CRASH_TEST', `${failures.length} crash point(s) break the run:\n${failures.map((f) => `  ${describeCrash(f.crash)}: ${f.problem}`).join('\n')}`);
   }
+}
+
+/**
+ * A failure of the uninterrupted run (or of your check on it): nothing to compare the crashed runs with. A
+ * `FLOXIDE_CRASH_TEST` error saying so, the failure as its cause.
+ */
+function referenceError(what: string, err: unknown): FloxideError {
+  if (err instanceof FloxideError && err.code === 'FLOXIDE_CRASH_TEST') return err;
+  return new FloxideError('FLOXIDE_CRASH_TEST', `${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`, { cause: err });
+}
+
+/**
+ * The scenario's store from the test's `store` (default a new `MemoryCheckpointStore`), checked to be new: one that
+ * already holds the run, or cannot be read (closed after an earlier scenario), is a mistake of the test, said as such.
+ */
+async function freshStore(make: (() => CheckpointStore | Promise<CheckpointStore>) | undefined, runId: string): Promise<CheckpointStore> {
+  if (!make) return new MemoryCheckpointStore();
+  const store = await make();
+  const advice = 'the crash test\'s store() must return a new, empty store for every scenario (the kit closes each one after its scenario)';
+  let held: boolean;
+  try {
+    held = (await store.getRun(runId)) !== undefined;
+  } catch (err) {
+    throw new FloxideError('FLOXIDE_CRASH_TEST', `${advice}; the one it returned cannot be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (held) throw new FloxideError('FLOXIDE_CRASH_TEST', `${advice}; the one it returned already holds run ${runId}`);
+  return store;
 }
 
 /** `crash before commit 3 (item 2, node charge)`. */
@@ -262,11 +289,19 @@ export async function crashAtEveryStep<I, O, C, W = undefined, S = Record<never,
   options?: CrashOptions,
 ): Promise<CrashTestReport<O, C>> {
   const runId = test.runId ?? 'crash-test';
+  for (const s of test.signals ?? []) {
+    if (s.afterMs !== undefined && !(typeof s.afterMs === 'number' && s.afterMs >= 0 && Number.isFinite(s.afterMs))) {
+      throw new InvalidArgumentError(`crashAtEveryStep: signal ${s.name}: afterMs must be a finite number >= 0, not ${String(s.afterMs)}`);
+    }
+  }
+  const clock = test.options?.clock;
   const open: (scenario: CrashScenario) => Promise<ScenarioRuns<O, C, W> & { signalErrors?(): readonly string[] }> = options?.process
     ? (await import('./crash-process.js')).processScenarios(test, options.process, runId)
     : async (scenario) => {
+        // every scenario starts at the same time, as each process of one with `process` does
+        if (clock instanceof VirtualClock) clock.reset();
         const world = (test.world ?? (() => undefined as W))(scenario);
-        return new LocalScenario(test, world, await (test.store ?? (() => new MemoryCheckpointStore()))(), runId);
+        return new LocalScenario(test, world, await freshStore(test.store, runId), runId);
       };
   const inScenario = async <T>(fn: (runs: ScenarioRuns<O, C, W>) => Promise<T>): Promise<{ value: T; signalErrors: readonly string[] }> => {
     const dir = await mkdtemp(join(tmpdir(), 'floxide-crash-'));
@@ -285,9 +320,18 @@ export async function crashAtEveryStep<I, O, C, W = undefined, S = Record<never,
 
   // The uninterrupted run: the reference, and how many commits there are to crash at.
   const { value: ref } = await inScenario(async (runs) => {
-    const run = await runs.complete();
+    let run: ReferenceRun<O, C>;
+    try {
+      run = await runs.complete();
+    } catch (err) {
+      throw referenceError('the uninterrupted run failed', err);
+    }
     const reference: CrashRunResult<O, C> = { crash: undefined, output: run.output, context: run.context, lateSignals: run.lateSignals };
-    await test.check?.(reference, runs.world());
+    try {
+      await test.check?.(reference, runs.world());
+    } catch (err) {
+      throw referenceError('your check failed on the uninterrupted run', err);
+    }
     return { run, reference, codec: contextCodecOf<C>(test.workflow(runs.world()).def) };
   });
   const { run, reference, codec } = ref;

@@ -2,8 +2,10 @@
 // given, so virtual time drives them. Nothing here depends on how fast the machine is: the virtual clock only moves
 // when the test advances it.
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore } from 'floxide';
+import { bindWorkflow, DeadlineExceededError, InvalidArgumentError, MemoryCheckpointStore } from 'floxide';
 import { VirtualClock } from 'floxide/testing';
+import { TimeoutWorkflow } from './flows/loop.js';
+import { TimeoutWorkflowDef } from './flows/loop.floxide.js';
 import { TimeoutRetryWorkflow } from '../fixtures/equivalence/timeouts.js';
 import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxide.js';
 
@@ -46,5 +48,48 @@ describe('the clock seam', () => {
     expect(run.done()).toBe(false);
     await clock.advance(1);
     await expect(run.p).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+});
+
+describe('VirtualClock', () => {
+  it('refuses a start or a duration that would stop it (NaN, a string), and fires a timer of NaN ms at once, as setTimeout does', async () => {
+    expect(() => new VirtualClock({ start: 'tomorrow' as unknown as number })).toThrow(InvalidArgumentError);
+    expect(() => new VirtualClock({ start: new Date('nope') })).toThrow(/start must be epoch ms or a valid Date, not Invalid Date/);
+    expect(() => new VirtualClock({ idleMs: -1 })).toThrow(InvalidArgumentError);
+    const clock = new VirtualClock();
+    await expect(clock.advance(Number.NaN)).rejects.toThrow(/^VirtualClock.advance: ms must be a number >= 0, not NaN/);
+    expect(clock.now()).toBe(Date.UTC(2026, 0, 1));
+    let fired = 0;
+    clock.setTimer(() => fired++, Number.NaN);
+    await clock.advance(0);
+    expect([fired, clock.pending]).toEqual([1, 0]);
+  });
+
+  it('runAll fires until no timer is left, and says so when a timer sets another forever', async () => {
+    const clock = new VirtualClock();
+    const order: number[] = [];
+    clock.setTimer(() => order.push(2), 20);
+    clock.setTimer(() => clock.setTimer(() => order.push(3), 5), 10);
+    clock.setTimer(() => order.push(1), 1);
+    await clock.runAll();
+    expect(order).toEqual([1, 3, 2]);
+    const forever = () => void clock.setTimer(forever, 1);
+    forever();
+    await expect(clock.runAll(50)).rejects.toThrow(/^VirtualClock.runAll fired 50 timers and 1 are still pending/);
+  });
+
+  it('reset: back to its start with no timer', async () => {
+    const clock = new VirtualClock({ start: 1_000 });
+    clock.setTimer(() => undefined, 10);
+    await clock.advance(5);
+    clock.reset();
+    expect([clock.now(), clock.pending]).toEqual([1_000, 0]);
+  });
+
+  it('until with idleMs lets real I/O finish before a timer (a @timeout) fires; without, the timeout fires while it runs', async () => {
+    // the node waits 20 ms of real time (its I/O) under a @timeout(30) on the virtual clock, retried once, rescued
+    const run = (clock: VirtualClock) => clock.until(bindWorkflow(TimeoutWorkflowDef, new TimeoutWorkflow([20, 20])).run(undefined, 'job', { clock }));
+    await expect(run(new VirtualClock())).resolves.toBe('rescued job: NodeTimeoutError x2');
+    await expect(run(new VirtualClock({ idleMs: 200 }))).resolves.toBe('job after attempt 1');
   });
 });

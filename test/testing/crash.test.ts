@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow } from 'floxide';
+import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { crashAtEveryStep, CrashTestError, VirtualClock, type CrashSignal } from 'floxide/testing';
 import { PaymentsCtx, PaymentService, PaymentsWorkflow, type Order } from '../../examples/payments.js';
@@ -35,6 +35,31 @@ describe('crashAtEveryStep', () => {
     const report = await crashAtEveryStep(payments());
     expect(report.commits).toBe(4);
     expect(report.crashes.map((c) => `${c.phase} ${c.commit} ${c.node}`)).toEqual(PAYMENTS_CRASH_POINTS);
+  });
+
+  it('says what is wrong with the test itself: a store reused across scenarios, a failing uninterrupted run, a signal time that is no time', async () => {
+    const shared = new SqliteCheckpointStore(':memory:');
+    // the second scenario gets the store the first one closed
+    await expect(crashAtEveryStep({ ...payments(), store: () => shared })).rejects.toThrow(
+      /^the crash test's store\(\) must return a new, empty store for every scenario \(the kit closes each one after its scenario\); the one it returned cannot be read: /,
+    );
+    // one that survives its closing: the second scenario would find the first one's run in it
+    const kept = new (class extends MemoryCheckpointStore {
+      override async close(): Promise<void> {}
+    })();
+    await expect(crashAtEveryStep({ ...payments(), store: () => kept })).rejects.toThrow(/; the one it returned already holds run crash-test$/);
+    const failing = crashAtEveryStep({ ...payments(), check: () => expect('charged').toBe('not charged') });
+    await expect(failing).rejects.toThrow(/^your check failed on the uninterrupted run: AssertionError: expected 'charged' to be 'not charged'/);
+    await expect(failing).rejects.toMatchObject({ code: 'FLOXIDE_CRASH_TEST' });
+    const clock = new VirtualClock();
+    const approval = { workflow: () => bindWorkflow(ApprovalFlowDef, new ApprovalFlow()), context: () => undefined, input: 'order', options: { clock } };
+    await expect(crashAtEveryStep({ ...approval, signals: [{ name: 'approval', payload: { approved: true, by: 'ann' }, afterMs: Number.NaN }] })).rejects.toThrow(
+      /^crashAtEveryStep: signal approval: afterMs must be a finite number >= 0, not NaN/,
+    );
+    // the run's deadline passes before the approval: the uninterrupted run fails, with its own error as the cause
+    const late = crashAtEveryStep({ ...approval, options: { clock, deadline: Date.UTC(2026, 0, 1) + 500 }, signals: [{ name: 'approval', payload: { approved: true, by: 'ann' }, afterMs: 900 }] });
+    await expect(late).rejects.toThrow(/^the uninterrupted run failed: DeadlineExceededError: /);
+    await expect(late.catch((e: Error) => e.cause)).resolves.toBeInstanceOf(DeadlineExceededError);
   });
 
   it('finds the planted bug: a charge keyed by a random id is repeated by the crash before its commit', async () => {
@@ -163,16 +188,20 @@ describe('crashAtEveryStep', () => {
     it('a durable sleep is resumed after every crash on virtual time', async () => {
       const clock = new VirtualClock();
       const start = clock.now();
+      // when each completed run (the reference, each resumed one) ended, after the scenario's start
+      const ended: number[] = [];
       const report = await crashAtEveryStep({
         workflow: () => bindWorkflow(SleepFlowDef, new SleepFlow()),
         context: () => undefined,
         input: { ms: 86_400_000 },
         options: { clock },
         store: () => new SqliteCheckpointStore(':memory:'),
+        check: () => void ended.push(clock.now() - start),
       });
       expect(report.reference.output).toBe('woke after 86400000 ms');
-      // Every scenario slept its day once: the resumed runs honour the remaining time instead of starting over.
-      expect(clock.now() - start).toBeLessThan(86_400_000 * (report.crashes.length + 2));
+      // Every scenario starts at the clock's start (the kit resets it) and sleeps its day once: the resumed runs
+      // honour the remaining time instead of starting over.
+      expect(ended).toEqual(Array.from({ length: report.crashes.length + 1 }, () => 86_400_000));
     });
   });
 });
