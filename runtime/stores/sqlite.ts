@@ -151,6 +151,8 @@ interface StepRow {
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
 /** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
+/** Run numbers from here on would make journal keys ((run_no << 40) + n) overflow a signed 64-bit integer. */
+const MAX_RUN_NO = 2 ** 23;
 const MAX_RUN_NOS = 1024;
 
 /** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */
@@ -309,7 +311,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
       insertNumbered: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
-         SELECT (run_no << 40) + ?, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
+         SELECT (run_no << 40) + CAST(? AS INTEGER), run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
          WHERE run_no = ? AND status = 'running' AND fingerprint = coalesce(?, fingerprint) AND owner IS coalesce(?, owner)
          ON CONFLICT DO NOTHING`,
       ),
@@ -322,7 +324,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
          WHERE r.run_no = ? AND r.status = 'running' AND r.fingerprint = coalesce(?, r.fingerprint) AND r.owner IS coalesce(?, r.owner)
          ON CONFLICT DO NOTHING`,
       ),
-      numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + ? WHERE r.run_id = ?'),
+      numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + CAST(? AS INTEGER) WHERE r.run_id = ?'),
       namedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.run_no = r.run_no AND c.item_id = ? WHERE r.run_id = ?'),
       journal: p(
         `SELECT item_id, k - (run_no << 40) AS n, seq, delta, items, counter FROM floxide_journal
@@ -397,7 +399,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         return false;
       }
       const now = Date.now();
-      this.s.insertRun.run(
+      const { lastInsertRowid } = this.s.insertRun.run(
         run.runId,
         run.workflow,
         run.fingerprint,
@@ -409,6 +411,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
         now,
         run.traceparent ?? null,
       );
+      // a run's journal keys are (run_no << 40) + n in a signed 64-bit integer (the transaction rolls back)
+      if (Number(lastInsertRowid) >= MAX_RUN_NO) {
+        throw new FloxideError('FLOXIDE_STORE_FULL', `SQLite checkpoint store: this file has numbered ${MAX_RUN_NO - 1} runs, the most its journal's keys can tell apart (run numbers are never reused): keep new runs in a new file`);
+      }
       return true;
     });
 

@@ -107,6 +107,26 @@ describe('SQLite journal', () => {
     }
   });
 
+  it('keys the steps of runs numbered past 2^13 apart (a bound item number is a double: the key was computed in floating point), and refuses a run past the last number its keys hold', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const s = new SqliteCheckpointStore(file);
+    try {
+      const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+      await s.createRun({ runId: 'first', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+      // the runs after 8,189 others, and after 8,388,600: every step of a 5-step chain is its own
+      for (const [seq, id] of [[8_189, 'mid'], [8_388_600, 'late']] as const) {
+        s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(seq);
+        expect(await wf.runWithCheckpoint(new CountCtx(), 1, s, id)).toBe(await wf.run(new CountCtx(), 1));
+        expect(await s.stepHistory(id)).toHaveLength(5);
+      }
+      s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(2 ** 23 - 1);
+      await expect(wf.runWithCheckpoint(new CountCtx(), 1, s, 'full')).rejects.toMatchObject({ code: 'FLOXIDE_STORE_FULL' });
+      expect(await s.getRun('full')).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('numbered and named ids are idempotency keys; the floxide_steps view shows them as text', async () => {
     const file = join(dir, `j${files++}.db`);
     const s = new SqliteCheckpointStore(file);
