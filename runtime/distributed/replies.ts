@@ -50,6 +50,8 @@ export type StoreReply =
       readonly to: string;
       readonly leased: ReadonlyArray<{ readonly item: string; readonly node: string; readonly worker: string }>;
     }
+  /** A run record whose field the operation needs is unreadable (a number that is none): nothing was changed. */
+  | { readonly code: 'corrupt_run'; readonly runId: string; readonly field: string; readonly value: string }
   /** The backend was closed. */
   | { readonly code: 'closed'; readonly backend: string }
   /** A reply this code does not know (a store of another version, or a bug). */
@@ -84,6 +86,8 @@ export function replyError(r: StoreReply): FloxideError {
       return new RunStateError(`run ${r.runId} is a run of ${r.actual}, not of ${r.workflow}`);
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
+    case 'corrupt_run':
+      return new CorruptStateError(`run ${r.runId}: its stored ${r.field} ${JSON.stringify(r.value)} is not a number, so nothing was changed (the record was written by something other than floxide: repair or delete it)`);
     case 'closed':
       return new StoreError(`the ${r.backend} backend is closed`);
     case 'unexpected':

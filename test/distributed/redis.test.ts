@@ -69,6 +69,34 @@ describe('redis backend specifics', () => {
     }
   });
 
+  it('a run record whose createdAt or outstanding is no number: cancel, pause and a step commit are CorruptStateError and write nothing (a script failing halfway kept its first writes)', async () => {
+    const keyPrefix = prefix();
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix });
+    const c = await admin();
+    try {
+      const wf = chain();
+      await wf.startDistributed(new CountCtx(), 1, b, 'bad-time');
+      await c.hSet(`${keyPrefix}run:{bad-time}`, 'createdAt', 'abc');
+      const before = { run: await c.hGetAll(`${keyPrefix}run:{bad-time}`), running: await c.zScore(`${keyPrefix}runs:status:running`, 'bad-time') };
+      const reason = /^run bad-time: its stored createdAt "abc" is not a number, so nothing was changed/;
+      await expect(b.cancelRun('bad-time')).rejects.toMatchObject({ name: 'CorruptStateError', message: expect.stringMatching(reason) });
+      await expect(b.pauseRun('bad-time')).rejects.toThrow(reason);
+      // a worker's step: its commit is refused, the item given back (pending again), the run record untouched
+      const released: unknown[] = [];
+      expect(await wf.stepDistributed(b, 'w1', { onReleased: (_lease, _reason, error) => void released.push(error) })).toBeUndefined();
+      expect(released).toEqual([expect.objectContaining({ name: 'CorruptStateError', message: expect.stringMatching(reason) })]);
+      expect(await b.itemState('bad-time', '0')).toMatchObject({ status: 'pending' });
+      const after = { run: await c.hGetAll(`${keyPrefix}run:{bad-time}`), running: await c.zScore(`${keyPrefix}runs:status:running`, 'bad-time') };
+      expect(after).toEqual(before);
+      expect(await c.zScore(`${keyPrefix}runs:status:cancelled`, 'bad-time')).toBeNull();
+      await c.hSet(`${keyPrefix}run:{bad-time}`, { createdAt: String(Date.now()), outstanding: 'x' });
+      await expect(b.cancelRun('bad-time')).rejects.toThrow(/its stored outstanding "x" is not a number/);
+    } finally {
+      await c.close();
+      await b.close();
+    }
+  });
+
   it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
     const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));

@@ -542,6 +542,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         return { applied: false, status: runStatusOf(reply[1], runId), dropped: [] };
       case 'final':
         throw replyError({ code: 'final', runId, op, status: String(reply[1]) });
+      case 'corrupt':
+        throw replyError({ code: 'corrupt_run', runId, field: String(reply[1]), value: String(reply[2]) });
       case 'applied':
         return { applied: true, status: runStatusOf(reply[1], runId), dropped: parseStoredJson<DroppedItem[]>(reply[2] as string, 'dropped items') };
       default:
@@ -956,6 +958,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         throw replyError({ code: 'not_found', runId });
       case 'bad_group':
         throw replyError({ code: 'bad_group', group: String(reply[1]), size: String(reply[2]), groupSize: String(reply[3]) });
+      case 'corrupt':
+        throw replyError({ code: 'corrupt_run', runId, field: String(reply[1]), value: String(reply[2]) });
       default:
         throw replyError({ code: 'unexpected', what: 'commit', reply });
     }

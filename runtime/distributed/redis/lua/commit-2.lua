@@ -46,6 +46,7 @@
 
   Output: one reply per commit, in order, checked in this order:
     { 'not_found' }                              unknown run
+    { 'corrupt', field, value }                  the run record's createdAt or outstanding is no number (nothing written)
     { 'bad_group', group, size, groupSize }      an arrival's size disagrees with its parked group
     { 'duplicate' }                              already committed
     { 'run_finished', status }                   the run is final (nothing applied)
@@ -96,6 +97,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   local status, workflow = meta[1], meta[2]
   local ring = status and ringOf(workflow, meta[7])
   if not status then return { 'not_found' } end
+  -- (read before any write: a script that fails halfway keeps what it wrote)
+  if not tonumber(meta[6]) then return { 'corrupt', 'createdAt', meta[6] or '' } end
+  if not tonumber(meta[3] or '0') then return { 'corrupt', 'outstanding', meta[3] } end
   local version = meta[5] or '0'
 
   local arrivals = {}

@@ -34,6 +34,7 @@
 
   Output:
     { 'not_found' }                               unknown run
+    { 'corrupt', field, value }                   the run record's createdAt or outstanding is no number (nothing written)
     { 'noop', status }                            already in the target status
     { 'final', status }                           a final status cannot change
     { 'applied', status, dropped JSON array }
@@ -48,6 +49,9 @@ eventsMax = tonumber(ARGV[6])
 local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'createdAt', 'outstanding', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
+-- (read before any write: a script that fails halfway keeps what it wrote)
+if not tonumber(meta[3]) then return { 'corrupt', 'createdAt', meta[3] or '' } end
+if not tonumber(meta[4] or '0') then return { 'corrupt', 'outstanding', meta[4] } end
 local target = ({ cancel = 'cancelled', fail = 'failed', pause = 'paused', resume = 'running' })[op]
 if status == target then return { 'noop', status } end
 if isFinal(status) then return { 'final', status } end
