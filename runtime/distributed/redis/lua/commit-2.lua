@@ -46,7 +46,7 @@
 
   Output: one reply per commit, in order, checked in this order:
     { 'not_found' }                              unknown run
-    { 'corrupt', field, value }                  the run record's createdAt or outstanding is no number (nothing written)
+    { 'corrupt', field, value }                  the run record's createdAt, outstanding, n or v is no number (nothing written)
     { 'bad_group', group, size, groupSize }      an arrival's size disagrees with its parked group
     { 'duplicate' }                              already committed
     { 'run_finished', status }                   the run is final (nothing applied)
@@ -99,7 +99,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   if not status then return { 'not_found' } end
   -- (read before any write: a script that fails halfway keeps what it wrote)
   if not tonumber(meta[6]) then return { 'corrupt', 'createdAt', meta[6] or '' } end
-  if not tonumber(meta[3] or '0') then return { 'corrupt', 'outstanding', meta[3] } end
+  for i, field in pairs({ [3] = 'outstanding', [4] = 'n', [5] = 'v' }) do
+    if not tonumber(meta[i] or '0') then return { 'corrupt', field, meta[i] } end
+  end
   local version = meta[5] or '0'
 
   local arrivals = {}
