@@ -37,6 +37,7 @@ export {
   type WorkflowContextOf,
   type WorkItemOf,
   type WorkflowSignalsOf,
+  type WorkflowClassOf,
 } from './graph/definition.js';
 export {
   FloxideError,
@@ -65,6 +66,7 @@ export {
   InvalidScheduleError,
   ScheduleNotFoundError,
   MigrationBlockedError,
+  type MigrationBlocker,
   MigrationChangedError,
   MissingDependencyError,
   serializeError,
@@ -130,10 +132,17 @@ export {
   type ScheduleAdvance,
   cursorAfter,
   type RunCursor,
+  type ReleaseOptions,
+  type BatchStepCommitter,
+  type BatchCommitResult,
+  type SignalReceiver,
+  type SignalReceiverOptions,
 } from './distributed/contracts.js';
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
 export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
-export { migratableBackend } from './distributed/migratable.js';
+export { migratableBackend, type MigratableBackend } from './distributed/migratable.js';
+export type { VersionMove } from './engine/migration.js';
+export type { RunOwner } from './stores/ownership.js';
 export {
   START_ITEM_ID,
   assertRunId,
@@ -213,7 +222,7 @@ export { MemoryCheckpointStore } from './stores/memory.js';
 export { safeJsonParse, canonicalJson } from './core/json.js';
 export { Worker, newWorkerId, DEFAULT_HANDOFF_LIMIT, type WorkerOptions, type WorkerStats } from './distributed/worker.js';
 export { WorkerPool, type WorkerPoolOptions } from './distributed/pool.js';
-export { Orchestrator, type RunInfo, type StartRunOptions, type OrchestratorOptions, type WaitOptions, type ScheduleOptions } from './distributed/orchestrator.js';
+export { Orchestrator, type RunInfo, type StartRunOptions, type OrchestratorOptions, type WaitOptions, type ScheduleOptions, type WorkflowLike } from './distributed/orchestrator.js';
 export { connectBackend, type ConnectOptions } from './distributed/connect.js';
 export { DEFAULT_LEASE_MS } from './distributed/lease.js';
 export {

@@ -108,7 +108,8 @@ interface BoundLike<I, O, C, S> {
   readonly instance?: object;
 }
 
-type WorkflowLike<I, O, C, S> = BoundLike<I, O, C, S> | WorkflowDef<any, any, I, O, C, S>;
+/** What an {@link Orchestrator} is made for: a bound workflow, or a generated definition alone. */
+export type WorkflowLike<I, O, C, S> = BoundLike<I, O, C, S> | WorkflowDef<any, any, I, O, C, S>;
 
 function isBound(w: WorkflowLike<unknown, unknown, unknown, unknown>): w is BoundLike<unknown, unknown, unknown, unknown> {
   return typeof (w as AnyWorkflowDef).processWorkItem !== 'function' && typeof (w as BoundLike<unknown, unknown, unknown, unknown>).def === 'object';

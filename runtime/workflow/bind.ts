@@ -2,7 +2,7 @@
  * `bindWorkflow`: a generated definition plus a workflow instance gives a {@link Workflow} with the local modes:
  * `run` (in memory), `runWithCheckpoint` and `resume` (durable, on a {@link CheckpointStore}), and `toDot`.
  */
-import type { AnyWorkflowDef, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
+import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -163,7 +163,7 @@ export type WorkflowOf<D> = Workflow<WorkflowInputOf<D>, WorkflowOutputOf<D>, Wo
  * when the definition no longer matches the decorated class, and `InvalidArgumentError` when a node field of the
  * instance is missing or is not a node.
  */
-export function bindWorkflow<D extends AnyWorkflowDef>(def: D, instance: object): WorkflowOf<D> {
+export function bindWorkflow<D extends AnyWorkflowDef>(def: D, instance: WorkflowClassOf<D>): WorkflowOf<D> {
   if (def === undefined || def === null) {
     // A named import of a definition the generated module does not export (yet) reads as undefined under CommonJS.
     const cls = instance && typeof instance === 'object' ? instance.constructor?.name : undefined;

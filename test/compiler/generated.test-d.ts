@@ -1,6 +1,6 @@
 /** Type-level tests of the committed generated modules: the work-item unions are exact and the dispatch exhaustive. */
 import { describe, expectTypeOf, it } from 'vitest';
-import type { NodeSpec, Transition, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from 'floxide';
+import { bindWorkflow, type NodeSpec, type Transition, type WorkflowDef, type WorkflowInputOf, type WorkflowOutputOf, type WorkflowSignalsOf } from 'floxide';
 import type { ArticleCtx } from '../../examples/article.js';
 import type { Big, Small, Size } from '../../examples/branching.js';
 import {
@@ -15,7 +15,7 @@ import {
 import { type ThresholdWorkflowWorkItem, type ThresholdWorkflowOutput } from '../../examples/branching.floxide.js';
 import { InnerWorkflowDef, OuterWorkflowNodes, type OuterWorkflowInput, type OuterWorkflowWorkItem } from '../../examples/nested.floxide.js';
 import { type RetryWorkflowWorkItem, processRetryWorkflowWorkItem } from '../../examples/retry.floxide.js';
-import type { Decision } from '../fixtures/signals/flows.js';
+import { ApprovalFlow, SleepFlow, type Decision } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, ApprovalFlowSignalNames, SleepFlowDef, VoteFlowSignalNames, type ApprovalFlowSignals, type VoteFlowSignals } from '../fixtures/signals/flows.floxide.js';
 
 describe('generated work-item unions', () => {
@@ -91,5 +91,15 @@ describe('generated signals', () => {
     // @ts-expect-error: the payload of "approval" is a Decision
     const wrongPayload: ApprovalFlowSignals['approval'] = { approved: 'yes', by: 'x' };
     void [unknownName, wrongPayload];
+  });
+});
+
+describe('bindWorkflow', () => {
+  it('takes an instance of the definition\'s workflow class only', () => {
+    void bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    // @ts-expect-error: a SleepFlow is not an ApprovalFlow
+    void bindWorkflow(ApprovalFlowDef, new SleepFlow());
+    // @ts-expect-error: nor is any object
+    void bindWorkflow(ApprovalFlowDef, {});
   });
 });
