@@ -201,7 +201,7 @@ export { atTime, sleep, systemClock, type Clock } from './core/time.js';
 export { AbortSource } from './engine/abort.js';
 export { runBatch, BatchNode } from './nodes/batch.js';
 export { SplitNode } from './nodes/split.js';
-export { WaitFor, type WaitForOptions, type PayloadCheck } from './nodes/wait.js';
+export { WaitFor, type WaitForOptions, type PayloadCheck, type PayloadInputOf, type SignalPayloadOf } from './nodes/wait.js';
 export { Sleep, type SleepFor } from './nodes/sleep.js';
 export { runSource, type Runnable } from './nodes/source.js';
 export {

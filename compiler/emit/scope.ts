@@ -38,6 +38,7 @@ export const RUNTIME_NAMES = [
   'unknownWorkItem',
   'InputOf',
   'OutputOf',
+  'SignalPayloadOf',
   'NodeExecutor',
   'NodeSpec',
   'Transition',

@@ -23,9 +23,12 @@ export function nodeOrThrow(wf: WorkflowModel, name: string): NodeModel {
   return n;
 }
 
-/** The payload type of a signal where `source` waits for it: the `WaitFor` node's output, or the nested workflow's signal type. */
+/**
+ * The payload type of a signal where `source` waits for it: what the `WaitFor` node's check takes
+ * (`SignalPayloadOf`: a schema's input, a type guard's type), or the nested workflow's signal type.
+ */
 export function signalPayloadType(wf: WorkflowModel, source: SignalOfModel['nodes'][number], imports: ImportList): string {
-  if (source.inner === undefined) return nodeOutputType(wf, source.node, imports);
+  if (source.inner === undefined) return `${imports.runtime('SignalPayloadOf', true)}<${imports.userClass(wf.class, true)}[${tsString(source.node.name)}]>`;
   return `${imports.runtime('WorkflowSignalsOf', true)}<typeof ${imports.workflowDef(source.node.class, true)}>[${tsString(source.inner)}]`;
 }
 

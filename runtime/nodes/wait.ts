@@ -1,6 +1,6 @@
 /** The {@link WaitFor} helper node: wait for a typed, named signal. */
 import { node } from '../graph/decorators.js';
-import type { Node, WorkflowCtx } from '../core/node.js';
+import type { Node, OutputOf, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
 import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
@@ -9,14 +9,34 @@ import { canonicalJson } from '../core/json.js';
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
 export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
 
+/**
+ * What a sender may send to a wait whose check is `Ck` and whose node outputs `P`: the schema's input type when it
+ * says (Standard Schema's `~standard.types.input`: zod 3.24+, valibot, ArkType; else zod's `_input`), otherwise `P`.
+ * A schema that transforms, coerces or fills defaults takes another type than it gives.
+ */
+export type PayloadInputOf<Ck, P> = Ck extends { readonly '~standard': { readonly types?: infer T } }
+  ? NonNullable<T> extends { readonly input: infer In }
+    ? In
+    : P
+  : Ck extends { readonly _input: infer In }
+    ? In
+    : P;
+
+/**
+ * The payload a signal's sender gives for node type `N`: a `WaitFor`'s {@link PayloadInputOf}, another node's output.
+ * What the generated signal maps are made of.
+ */
+export type SignalPayloadOf<N> = N extends WaitFor<string, infer P, any, infer Ck> ? PayloadInputOf<Ck, P> : OutputOf<N>;
+
 /** Options of {@link WaitFor}. */
-export interface WaitForOptions<P> {
+export interface WaitForOptions<P, Ck = PayloadCheck<P>> {
   /**
    * Checks a payload: when a typed sender sends it (a payload that fails is an `InvalidSignalError` and changes
    * nothing) and again when the wait takes it (what the node outputs is the check's result; a payload sent unchecked,
-   * by `floxide runs signal` or the dashboard, that fails fails the wait with `InvalidSignalError`).
+   * by `floxide runs signal` or the dashboard, that fails fails the wait with `InvalidSignalError`). A sender sends
+   * what the check takes: a schema's input type ({@link PayloadInputOf}), the node outputs what it gives.
    */
-  readonly payload: PayloadCheck<P>;
+  readonly payload: Ck & PayloadCheck<P>;
   /** Without the signal after this long (ms from when the node started waiting), the node fails with `SignalTimeoutError`. */
   readonly timeoutMs?: number;
 }
@@ -36,10 +56,13 @@ export interface WaitForOptions<P> {
  * @floxideNode (stands for `@node()` in the published .d.ts, which keeps no decorators)
  */
 @node()
-export class WaitFor<const N extends string, P, I = unknown> implements Node<I, P> {
+export class WaitFor<const N extends string, P, I = unknown, Ck = PayloadCheck<P>> implements Node<I, P> {
+  /** Phantom: what a sender sends ({@link PayloadInputOf}). Always undefined. */
+  declare readonly sent?: PayloadInputOf<Ck, P>;
+
   constructor(
     readonly signalName: N,
-    readonly options: WaitForOptions<P>,
+    readonly options: WaitForOptions<P, Ck>,
   ) {
     if (typeof signalName !== 'string' || signalName.length === 0) throw new InvalidArgumentError('WaitFor needs a non-empty signal name');
     const t = options?.timeoutMs;

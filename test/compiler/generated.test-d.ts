@@ -16,7 +16,7 @@ import { type ThresholdWorkflowWorkItem, type ThresholdWorkflowOutput } from '..
 import { InnerWorkflowDef, OuterWorkflowNodes, type OuterWorkflowInput, type OuterWorkflowWorkItem } from '../../examples/nested.floxide.js';
 import { type RetryWorkflowWorkItem, processRetryWorkflowWorkItem } from '../../examples/retry.floxide.js';
 import { ApprovalFlow, SleepFlow, type Decision } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, ApprovalFlowSignalNames, SleepFlowDef, VoteFlowSignalNames, type ApprovalFlowSignals, type VoteFlowSignals } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlowDef, ApprovalFlowSignalNames, SleepFlowDef, StampFlowDef, VoteFlowSignalNames, type ApprovalFlowSignals, type StampFlowSignals, type VoteFlowSignals } from '../fixtures/signals/flows.floxide.js';
 
 describe('generated work-item unions', () => {
   it('are exact: one member per node, with the node input and nothing else', () => {
@@ -83,6 +83,11 @@ describe('generated signals', () => {
     expectTypeOf<WorkflowSignalsOf<typeof ApprovalFlowDef>>().toEqualTypeOf<ApprovalFlowSignals>();
     // A workflow that waits for no signal accepts none.
     expectTypeOf<WorkflowSignalsOf<typeof SleepFlowDef>>().toEqualTypeOf<Record<never, never>>();
+  });
+
+  it('type a payload by what the wait\'s check takes: a schema\'s input (it may transform), while the node outputs what it gives', () => {
+    expectTypeOf<StampFlowSignals>().toEqualTypeOf<{ stamp: { at: string } }>();
+    expectTypeOf<WorkflowOutputOf<typeof StampFlowDef>>().toEqualTypeOf<{ at: number }>();
   });
 
   it('reject an unknown name and a wrong payload', () => {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, CancelledError, InvalidSignalError, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { ApprovalFlow, PatientApprovalFlow, SleepFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, PatientApprovalFlow, SleepFlow, StampFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, StampFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { VirtualClock, settle, track } from './virtual-clock.js';
 import { dyingStore } from './dying-store.js';
 
@@ -51,6 +51,19 @@ describe('run: an in-memory wait with a handle', () => {
     expect(() => h.signal('approval', { approved: true, by: 'x', when: () => 1 } as never)).toThrow('the payload of signal "approval" is not JSON data: cannot store a function at $.when');
     h.signal('approval', { approved: true, by: 'cy' });
     await expect(h.result).resolves.toBe('approved by cy');
+  });
+
+  it('a schema that transforms is sent what it takes and gives the node what it returns (sent { at: ISO date }, output { at: epoch ms }), in memory and in a store', async () => {
+    const wf = bindWorkflow(StampFlowDef, new StampFlow());
+    const h = wf.start(undefined, undefined, { clock: new VirtualClock() });
+    // @ts-expect-error: the schema takes an ISO date string, not the number it gives
+    expect(() => h.signal('stamp', { at: 1 })).toThrow(InvalidSignalError);
+    expect(h.signal('stamp', { at: '2026-01-02T00:00:00Z' })).toBe('delivered');
+    await expect(h.result).resolves.toEqual({ at: Date.UTC(2026, 0, 2) });
+    const store = new MemoryCheckpointStore();
+    const run = wf.runWithCheckpoint(undefined, undefined, store, 'stamped', { signalPollMs: 5 });
+    await wf.signal(store, 'stamped', 'stamp', { at: '2026-01-03T00:00:00Z' });
+    await expect(run).resolves.toEqual({ at: Date.UTC(2026, 0, 3) });
   });
 
   it('the same idempotency key applies once', async () => {
