@@ -17,6 +17,8 @@ export interface ModuleFreshness {
   state: 'fresh' | 'stale' | 'missing';
   /** Per workflow of the file that differs: the node names whose spec differs (empty when only other parts do). */
   changed: Map<string, string[]>;
+  /** The versions file the build would write beside the module (undefined: the one on disk cannot be read, FLX054). */
+  versions: { path: string; expected: string } | undefined;
 }
 
 /** The node spec lines of `XNodes` in a generated module, by node name (`undefined` when the block is absent). */
@@ -41,10 +43,10 @@ function nodeSpecLines(text: string, workflow: string): Map<string, string> | un
  * module on disk stands (the build made it with the type checker), so a module is not called stale (nor "fixed"
  * by dropping the list) only because it accepts older versions.
  */
-function withVersionLists(workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): WorkflowModel[] {
+function withVersionLists(workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): { workflows: WorkflowModel[]; versions: ModuleFreshness['versions'] } {
   const copies = workflows.map((wf) => ({ ...wf }));
-  checkVersions({ version: FLOW_MODEL_VERSION, workflows: copies }, layout);
-  return copies.map((wf) => withRecordedAccepts(wf, current));
+  const [versions] = checkVersions({ version: FLOW_MODEL_VERSION, workflows: copies }, layout).files;
+  return { workflows: copies.map((wf) => withRecordedAccepts(wf, current)), versions: versions && { path: versions.path, expected: versions.content } };
 }
 
 /** The model with the `accepts` list the module on disk carries for the same graph, when it carries one. */
@@ -59,12 +61,14 @@ function withRecordedAccepts(wf: WorkflowModel, current: string | undefined): Wo
 
 /** Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file). */
 export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): ModuleFreshness {
-  const sorted = withVersionLists(workflows, layout, current).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const listed = withVersionLists(workflows, layout, current);
+  const sorted = listed.workflows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const expected = renderModule(source, sorted, layout);
   const path = generatedPathFor(source, layout);
   const changed = new Map<string, string[]>();
-  if (current === undefined) return { path, expected, state: 'missing', changed };
-  if (current.replace(/\r\n/g, '\n') === expected) return { path, expected, state: 'fresh', changed };
+  const versions = listed.versions;
+  if (current === undefined) return { path, expected, state: 'missing', changed, versions };
+  if (current.replace(/\r\n/g, '\n') === expected) return { path, expected, state: 'fresh', changed, versions };
   for (const wf of sorted) {
     const want = nodeSpecLines(expected, wf.name)!;
     const have = nodeSpecLines(current, wf.name);
@@ -73,5 +77,5 @@ export function generatedModuleFreshness(source: string, workflows: readonly Wor
     const names = new Set([...want.keys(), ...(have?.keys() ?? [])]);
     changed.set(wf.name, [...names].filter((n) => want.get(n) !== have?.get(n)));
   }
-  return { path, expected, state: 'stale', changed };
+  return { path, expected, state: 'stale', changed, versions };
 }

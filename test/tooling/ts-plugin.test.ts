@@ -148,9 +148,27 @@ describe('floxide/ts-plugin in tsserver', () => {
     expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset])).toEqual([[FLX(40), 'warning', 5, 14]]);
     expect(diags[0].text).toBe('FLX040: the generated module good.floxide.ts of Good is stale (changed: parse, print, show): run floxide build\n  hint: run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)');
     const [fix] = await server.codeFixes(file('good.ts'), diags[0]);
-    expect(fix.description).toBe('Regenerate good.floxide.ts (as floxide build would)');
-    expect(fix.changes[0].fileName).toBe(file('good.floxide.ts'));
+    // the versions file records the new graph too: floxide build --check would fail on it
+    expect(fix.description).toBe('Regenerate good.floxide.ts and good.floxide.versions.json (as floxide build would)');
+    expect(fix.changes.map((c) => c.fileName)).toEqual([file('good.floxide.ts'), file('good.floxide.versions.json')]);
     expect(fix.changes[0].textChanges[0].newText).toContain("successors: ['print']");
+    expect(fix.changes[1].textChanges[0].newText).toContain('"name": "print"');
+  });
+
+  it('flags a versions file the build would write otherwise (missing here) though the module is fresh, and its fix writes it as the build does', async () => {
+    const built = await buildProject({ cwd: dir, paths: ['good.ts'] });
+    expect(built.errors).toEqual([]);
+    const versions = path.join(dir, 'good.floxide.versions.json');
+    const recorded = readFileSync(versions, 'utf8');
+    rmSync(versions);
+    await server.open(file('good.ts'), readFileSync(path.join(dir, 'good.ts'), 'utf8'));
+    const [d] = floxideOnly(await server.semanticDiagnostics(file('good.ts')));
+    expect(d?.text.split('\n')[0]).toBe('FLX040: the versions file good.floxide.versions.json of Good is missing: run floxide build');
+    const [fix] = await server.codeFixes(file('good.ts'), d!);
+    expect(fix!.description).toBe('Regenerate good.floxide.versions.json (as floxide build would)');
+    expect(fix!.changes.map((c) => [c.fileName, c.textChanges[0]!.newText])).toEqual([[file('good.floxide.versions.json'), recorded]]);
+    writeFileSync(versions, recorded);
+    await server.request('updateOpen', { closedFiles: [file('good.ts')] });
   });
 
   it('a module floxide build wrote after a graph change (two versions on record) is fresh; a change not built yet is regenerated as the build writes it', async () => {
@@ -175,6 +193,7 @@ describe('floxide/ts-plugin in tsserver', () => {
     expect(stale?.code).toBe(FLX(40));
     const [fix] = await server.codeFixes(file('deploy.ts'), stale!);
     expect(fix!.changes[0]!.textChanges[0]!.newText).toBe(await build(v3));
+    expect(fix!.changes[1]!.textChanges[0]!.newText).toBe(readFileSync(path.join(dir, 'deploy.floxide.versions.json'), 'utf8'));
   });
 
   it('offers to regenerate a module the project excludes (it exists on disk, tsserver does not know it) without failing the request', async () => {
@@ -188,7 +207,9 @@ describe('floxide/ts-plugin in tsserver', () => {
       const [stale] = floxideOnly(await server.semanticDiagnostics(source));
       expect(stale?.code).toBe(FLX(40));
       const fixes = await server.codeFixes(source, stale!);
-      expect(fixes.map((f) => [f.description, f.changes[0]!.fileName])).toEqual([['Regenerate good.floxide.ts (as floxide build would)', `${path.dirname(source)}/good.floxide.ts`]]);
+      expect(fixes.map((f) => [f.description, f.changes[0]!.fileName])).toEqual([
+        ['Regenerate good.floxide.ts and good.floxide.versions.json (as floxide build would)', `${path.dirname(source)}/good.floxide.ts`],
+      ]);
       // the edit replaces the module's text (it is no new file)
       const module = readFileSync(path.join(other, 'good.floxide.ts'), 'utf8');
       expect(fixes[0]!.changes[0]!.textChanges[0]!.end).toEqual({ line: module.split('\n').length, offset: module.split('\n').at(-1)!.length + 1 });

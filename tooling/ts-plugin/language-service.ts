@@ -48,8 +48,15 @@ interface FileResult {
   program: TS.Program;
   sf: TS.SourceFile;
   diagnostics: Diagnostic[];
-  /** The FLX040 flags, with the module to write. */
-  stale: Array<{ diagnostic: Diagnostic; path: string; expected: string; current: string | undefined }>;
+  /** The FLX040 flags, with the files to write (the module, its versions file: those that differ from the build's). */
+  stale: Array<{ diagnostic: Diagnostic; files: GeneratedFile[] }>;
+}
+
+/** A generated file as the build would write it, and as it is (undefined: missing). */
+interface GeneratedFile {
+  path: string;
+  expected: string;
+  current: string | undefined;
 }
 
 const slash = (p: string) => p.split(path.sep).join('/');
@@ -103,14 +110,14 @@ export class FloxideLanguageService {
     for (const d of r.diagnostics) if (meets(d)) for (const fix of d.fixes ?? []) out.push(this.toCodeFix(fix));
     for (const s of r.stale) {
       if (!meets(s.diagnostic)) continue;
-      const isNewFile = this.isNewFile(s.path, s.current);
-      if (isNewFile === undefined) continue;
-      const name = path.basename(s.path);
-      out.push({
-        fixName: 'floxide',
-        description: `Regenerate ${name} (as floxide build would)`,
-        changes: [{ fileName: s.path, isNewFile, textChanges: [{ span: { start: 0, length: s.current?.length ?? 0 }, newText: s.expected }] }],
-      });
+      const changes: TS.FileTextChanges[] = [];
+      for (const f of s.files) {
+        const isNewFile = this.isNewFile(f.path, f.current);
+        if (isNewFile === undefined) break;
+        changes.push({ fileName: f.path, isNewFile, textChanges: [{ span: { start: 0, length: f.current?.length ?? 0 }, newText: f.expected }] });
+      }
+      if (changes.length < s.files.length) continue;
+      out.push({ fixName: 'floxide', description: `Regenerate ${s.files.map((f) => path.basename(f.path)).join(' and ')} (as floxide build would)`, changes });
     }
     return out;
   }
@@ -150,22 +157,31 @@ export class FloxideLanguageService {
     return result;
   }
 
-  /** FLX040 on each workflow class whose generated module differs from what `floxide build` would write. */
+  /**
+   * FLX040 on each workflow class whose generated module differs from what `floxide build` would write, or whose
+   * versions file does (`floxide build --check` fails on either): the fix writes both as the build would.
+   */
   private staleness(program: TS.Program, source: string, workflows: WorkflowModel[]): FileResult['stale'] {
     const genPath = slash(generatedPathFor(source, this.layout));
     const current = program.getSourceFile(genPath)?.text ?? this.ts.sys.readFile(genPath);
     const f = generatedModuleFreshness(source, workflows, this.layout, current);
-    if (f.state === 'fresh') return [];
-    const rel = slash(path.relative(path.dirname(path.resolve(this.rootDir, source)), f.path));
+    const files: GeneratedFile[] = f.state === 'fresh' ? [] : [{ path: f.path, expected: f.expected, current }];
+    const versions = f.versions && { ...f.versions, current: this.ts.sys.readFile(f.versions.path) };
+    const versionsStale = versions !== undefined && versions.current?.replace(/\r\n/g, '\n') !== versions.expected;
+    if (versionsStale) files.push(versions);
+    if (files.length === 0) return [];
+    const relOf = (p: string) => slash(path.relative(path.dirname(path.resolve(this.rootDir, source)), p));
     const flagged = f.state === 'stale' && f.changed.size > 0 ? workflows.filter((wf) => f.changed.has(wf.name)) : workflows;
     return flagged.map((wf) => {
       const nodes = f.changed.get(wf.name) ?? [];
       const what =
         f.state === 'missing'
-          ? `the generated module ${rel} of ${wf.name} does not exist yet`
-          : `the generated module ${rel} of ${wf.name} is stale${nodes.length > 0 ? ` (changed: ${nodes.join(', ')})` : ''}`;
+          ? `the generated module ${relOf(f.path)} of ${wf.name} does not exist yet`
+          : f.state === 'stale'
+            ? `the generated module ${relOf(f.path)} of ${wf.name} is stale${nodes.length > 0 ? ` (changed: ${nodes.join(', ')})` : ''}`
+            : `the versions file ${relOf(versions!.path)} of ${wf.name} is ${versions!.current === undefined ? 'missing' : 'stale'}`;
       const diagnostic: Diagnostic = { code: 'FLX040', severity: 'warning', message: `${what}: run floxide build`, hint: DIAGNOSTIC_CODES.FLX040.hint, position: wf.position };
-      return { diagnostic, path: f.path, expected: f.expected, current };
+      return { diagnostic, files };
     });
   }
 
