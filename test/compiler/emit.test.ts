@@ -169,12 +169,12 @@ describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
 });
 
 describe('emitSignals', () => {
-  it('writes the signal map (payload = the WaitFor node output) and the sorted names, and the definition carries them', () => {
+  it('writes the signal map (payload = what the WaitFor check takes: SignalPayloadOf) and the sorted names, and the definition carries them', () => {
     const scope = new ModuleScope('src/approval.ts', [waitingWorkflow]);
     expect(emitSignals(waitingWorkflow, scope).content).toBe(
       [
         'export type ApprovalSignals = {',
-        "  approval: OutputOf<Approval['approval']>;",
+        "  approval: SignalPayloadOf<Approval['approval']>;",
         '};',
         '',
         "export const ApprovalSignalNames = ['approval'] as const satisfies readonly (keyof ApprovalSignals)[];",
@@ -195,7 +195,7 @@ describe('emitSignals', () => {
       terminals: ['c'],
     });
     const out = emitSignals(wf, new ModuleScope(F, [wf])).content;
-    expect(out).toContain("  go: OutputOf<W['a']>;\n  'the-vote': OutputOf<W['b']> & OutputOf<W['c']>;\n");
+    expect(out).toContain("  go: SignalPayloadOf<W['a']>;\n  'the-vote': SignalPayloadOf<W['b']> & SignalPayloadOf<W['c']>;\n");
     expect(out).toContain("export const WSignalNames = ['go', 'the-vote'] as const");
     expect(emitSignals(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow]))).toEqual({ content: '', imports: [] });
     expect(emitDefinition(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow])).content).not.toContain('signals');

@@ -79,7 +79,7 @@ describe('floxide build with the installed package', () => {
     expect(readFileSync(path.join(dir, 'src/split.floxide.ts'), 'utf8')).toContain('InputOf<SplitWorkflow[\'split\']>');
     // WaitFor and Sleep are recognised from their .d.ts: the signal map is generated and the graphs draw them.
     const approval = readFileSync(path.join(dir, 'src/approval.floxide.ts'), 'utf8');
-    expect(approval).toContain("export type ApprovalWorkflowSignals = {\n  approval: OutputOf<ApprovalWorkflow['approval']>;\n};");
+    expect(approval).toContain("export type ApprovalWorkflowSignals = {\n  approval: SignalPayloadOf<ApprovalWorkflow['approval']>;\n};");
     expect(approval).toContain('label="timeout"');
     expect(readFileSync(path.join(dir, 'src/reminder.floxide.ts'), 'utf8')).toContain('sleeps on a durable timer');
     const tsc = run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', '.', '--noEmit', '--traceResolution']);
