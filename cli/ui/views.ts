@@ -18,6 +18,7 @@ import {
 import type { StepRecord } from '../../runtime/engine/events.js';
 import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
+import { assertRunId } from '../../runtime/core/ids.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -59,11 +60,17 @@ export function encodeCursor(cursor: RunCursor): string {
   return `${cursor.createdAt}~${cursor.runId}`;
 }
 
-/** Decodes {@link encodeCursor}'s text; `InvalidArgumentError` for anything else. */
+/** Decodes {@link encodeCursor}'s text; `InvalidArgumentError` for anything else (a run id too: `assertRunId`). */
 export function decodeCursor(text: string): RunCursor {
   const m = /^(\d{1,16})~(.+)$/.exec(text);
   if (!m) throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: expected <createdAt>~<runId>`);
-  return { createdAt: Number(m[1]), runId: m[2]! };
+  const runId = m[2]!;
+  try {
+    assertRunId(runId);
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: ${(err as Error).message}`, { cause: err });
+  }
+  return { createdAt: Number(m[1]), runId };
 }
 
 function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): string | undefined {
@@ -94,7 +101,8 @@ function rowOf(r: RunRecord): RunRow {
  * end it turns up, so that no older run becomes unreachable.
  */
 export async function runsPage(backend: RunsStore, query: RunsQuery): Promise<RunsPage> {
-  const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
+  // digits only: Number() also reads `1e2`, `0x10`, ` 10` and `2.0`
+  const limit = !query.limit ? DEFAULT_PAGE_SIZE : /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
   if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
   if (query.status) assertRunStatus(query.status);
   const filter = {

@@ -125,6 +125,14 @@ describe('floxide ui server', () => {
     expect((await call(`${base}api/runs?limit=0`)).status).toBe(400);
   });
 
+  it('refuses a cursor whose run id is no run id, and a limit that is not a plain integer', async () => {
+    for (const query of [`after=${encodeURIComponent('1~<script>')}`, `after=${encodeURIComponent('1~a b')}`, 'limit=1e2', 'limit=0x10', 'limit=%2010', 'limit=2.0']) {
+      const res = await call(`${base}api/runs?${query}`);
+      expect([res.status, JSON.parse(res.body).error], query).toEqual([400, expect.stringMatching(/^(invalid page cursor|limit must be)/)]);
+    }
+    expect((await call(`${base}api/runs?limit=2&after=${encodeURIComponent('1~run-1')}`)).status).toBe(200);
+  });
+
   it('answers a run page with node counts, and the graph floxide build drew', async () => {
     const view = JSON.parse((await call(`${base}api/runs/run-6`)).body);
     expect(view.run).toMatchObject({ runId: 'run-6', input: 'topic 6', status: 'running' });
