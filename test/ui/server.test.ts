@@ -289,7 +289,7 @@ describe('floxide ui server', () => {
     }
     expect((await call(`${base}api/runs/no-such-run`)).status).toBe(404);
     // a cookie that is not percent-encoded right is no token, not a failure
-    expect((await call(`${base}api/runs`, { headers: { cookie: 'floxide_ui=%E0' } })).status).toBe(200);
+    expect((await call(`${base}api/runs`, { headers: { cookie: `floxide_ui_${server.port}=%E0` } })).status).toBe(200);
   });
 
   it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
@@ -364,7 +364,21 @@ describe('floxide ui server', () => {
       expect(login.headers.location).toBe('/');
       const cookie = String(login.headers['set-cookie']).split(';')[0]!;
       expect(String(login.headers['set-cookie'])).toContain('HttpOnly; SameSite=Strict');
+      // named for the port: a dashboard on another port of this host keeps its own cookie (cookies ignore ports)
+      expect(cookie).toBe(`floxide_ui_${open.port}=${open.token}`);
       expect((await call(`${local}api/runs`, { headers: { cookie } })).status).toBe(200);
+      // the cookie of another port's dashboard (same name but its port) is not this one's token
+      const other = await startUiServer({ backend, host: '0.0.0.0' });
+      try {
+        const otherCookie = String((await call(`http://127.0.0.1:${other.port}/?token=${other.token}`)).headers['set-cookie']).split(';')[0]!;
+        expect(otherCookie).toBe(`floxide_ui_${other.port}=${other.token}`);
+        // a browser sends both cookies of the host to each port: each dashboard reads its own
+        expect((await call(`${local}api/runs`, { headers: { cookie: `${otherCookie}; ${cookie}` } })).status).toBe(200);
+        expect((await call(`http://127.0.0.1:${other.port}/api/runs`, { headers: { cookie: `${otherCookie}; ${cookie}` } })).status).toBe(200);
+        expect((await call(`${local}api/runs`, { headers: { cookie: otherCookie } })).status).toBe(401);
+      } finally {
+        await other.close();
+      }
       expect((await call(`${local}api/runs`, { headers: { authorization: `Bearer ${open.token}` } })).status).toBe(200);
       // the scheme's name in any case (RFC 9110)
       expect((await call(`${local}api/runs`, { headers: { authorization: `bearer ${open.token}` } })).status).toBe(200);
