@@ -73,6 +73,24 @@ export function decodeCursor(text: string): RunCursor {
   return { createdAt: Number(m[1]), runId };
 }
 
+/** How deep {@link publicError} follows `cause` (as deep as `serializeError` writes it, and no deeper for stored data). */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * A stored or serialised error as the dashboard sends it: name, message, code and cause (each cause the same way),
+ * never `stack`, whose frames name the files of the processes that failed (absolute paths of the server and workers).
+ */
+export function publicError(e: SerializedError, depth = 0): SerializedError {
+  const cause = e.cause;
+  const readable = depth < MAX_CAUSE_DEPTH && typeof cause === 'object' && cause !== null && typeof cause.name === 'string' && typeof cause.message === 'string';
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(readable ? { cause: publicError(cause, depth + 1) } : {}),
+  };
+}
+
 function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): string | undefined {
   return e ? `${e.name}: ${e.message}` : undefined;
 }
@@ -162,7 +180,10 @@ export interface OutstandingItem {
 
 /** Everything the run page shows. */
 export interface RunView {
-  /** The run record ({@link runData}: `corrupt` names the fields of the stored record that cannot be read). */
+  /**
+   * The run record ({@link runData}: `corrupt` names the fields of the stored record that cannot be read). Errors here,
+   * in `history`, `errors` and `deadLetters` are {@link publicError}s: without stack traces.
+   */
   readonly run: ReturnType<typeof runData>;
   readonly metrics: RunMetrics;
   /** Per node name: its items' states. Nodes without items yet are absent. */
@@ -211,15 +232,16 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     }
   }
   const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
+  const data = runData(run);
   return {
-    run: runData(run),
+    run: { ...data, error: data.error && publicError(data.error), ...(data.corrupt ? { corrupt: publicError(data.corrupt) } : {}) },
     metrics,
     nodes,
     outstanding,
     waits,
-    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, label: stepOutcomeLabel(h) })),
-    errors: errors.slice(-LIST_CAP),
-    deadLetters: deadLetters.slice(-LIST_CAP),
+    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, error: h.error && publicError(h.error), label: stepOutcomeLabel(h) })),
+    errors: errors.slice(-LIST_CAP).map((e) => ({ ...e, error: publicError(e.error) })),
+    deadLetters: deadLetters.slice(-LIST_CAP).map((d) => ({ ...d, error: publicError(d.error) })),
     context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
     contextError: errorLine(contextError),
     unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),

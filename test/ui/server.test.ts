@@ -20,6 +20,10 @@ import type { DistributedBackend } from '../../runtime/distributed/contracts.js'
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
+import { Worker } from '../../runtime/distributed/worker.js';
+import { RetryWorkflow } from '../../examples/retry.js';
+import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { serializeError, StoreError } from '../../runtime/core/errors.js';
 
 interface Answer {
   status: number;
@@ -312,6 +316,35 @@ describe('floxide ui server', () => {
     }
   });
 
+  it("sends no stack trace (they name the server's files) at any depth: run errors, error records, dead letters, history", async () => {
+    const failing = new MemoryBackend();
+    const retry = bindWorkflow(RetryWorkflowDef, new RetryWorkflow(10));
+    const worker = new Worker(failing, RetryWorkflowDef, retry.instance, { idleMinMs: 1, idleMaxMs: 10, schedules: false });
+    const ui = await startUiServer({ backend: failing });
+    try {
+      await retry.startDistributed(undefined, undefined, failing, 'run-failing');
+      await worker.start();
+      await until(async () => (await failing.getRun('run-failing'))?.status === 'failed', 10_000, 'the run to fail');
+      const inner = new Error('inner', { cause: new Error('innermost') });
+      await failing.recordError('run-failing', { itemId: '0', node: 'flaky', attempt: 3, error: serializeError(new StoreError('outer', { cause: inner })) });
+      const stored = JSON.stringify(await failing.errors('run-failing'));
+      expect(stored).toContain('"stack"'); // (what the store keeps: the stacks are there to strip)
+      const view = JSON.parse((await call(`${ui.url}api/runs/run-failing`)).body);
+      expect(view.run.error).toEqual({ name: 'Error', message: 'flaky failure on attempt 3' });
+      expect(view.deadLetters).toEqual([expect.objectContaining({ error: { name: 'Error', message: 'flaky failure on attempt 3' } })]);
+      expect(view.history.map((h: { error?: unknown }) => h.error)).toEqual([1, 2, 3].map((n) => ({ name: 'Error', message: `flaky failure on attempt ${n}` })));
+      expect(view.errors.at(-1).error).toEqual({ name: 'StoreError', message: 'outer', code: 'FLOXIDE_STORE', cause: { name: 'Error', message: 'inner', cause: { name: 'Error', message: 'innermost' } } });
+      const [event] = await readEvents(`${ui.url}api/runs/run-failing/live`, (evs) => evs.length > 0);
+      for (const body of [JSON.stringify(view), event!.data]) {
+        expect(body).not.toContain('"stack"');
+        expect(body).not.toContain(process.cwd());
+      }
+    } finally {
+      await worker.stop(0);
+      await ui.close();
+    }
+  });
+
   it('refuses host names other than loopback ones (DNS rebinding)', async () => {
     const port = new URL(base).port;
     const foreign = await call(`${base}api/runs`, { headers: { host: `evil.example:${port}` } });
@@ -496,6 +529,7 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       const record = await call(`${server.url}api/runs/ui-record`);
       expect(record.status, record.body).toBe(200);
       expect(JSON.parse(record.body).run).toMatchObject({ runId: 'ui-record', status: 'running', corrupt: { name: 'CorruptStateError', message: 'run ui-record input: malformed JSON (Unexpected end of JSON input)' } });
+      expect(JSON.parse(record.body).run.corrupt.stack).toBeUndefined();
       const page = await call(`${server.url}api/runs/ui-delta`);
       expect(page.status, page.body).toBe(200);
       const view = JSON.parse(page.body) as { run: { status: string }; context?: unknown; contextError: string; history: unknown[]; outstanding: unknown[] };
