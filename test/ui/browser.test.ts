@@ -153,6 +153,34 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('shows the rows and the page of a run whose record lacks a field the page shows (null in the data)', async () => {
+    // (a store or server older than the corrupt mark: the record's fingerprint comes as null)
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-null-a');
+    await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-null-b');
+    const blank = <T extends { runId: string } | undefined>(r: T): T => (r?.runId === 'ui-null-b' ? ({ ...r, fingerprint: null } as T) : r);
+    const lacking = new Proxy(backend, {
+      get: (t, k, r) =>
+        k === 'getRun' ? async (id: string) => blank(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(blank) : Reflect.get(t, k, r),
+    });
+    const nullUi = await startUiServer({ backend: lacking, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(new URL('/', nullUi.url).toString());
+      await page.locator('tr[data-run="ui-null-b"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(2);
+      expect(await page.locator('tr[data-run="ui-null-b"] td').nth(2).textContent()).toBe('');
+      await page.goto(new URL('/runs/ui-null-b', nullUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      expect(await page.locator('[data-fact="version"]').textContent()).toBe('');
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await nullUi.close();
+    }
+  });
+
   it('shows values from the store as text, never as markup', async () => {
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
     await wf.startDistributed(new ReviewCtx(), evil, store.backend, 'ui-run-3');

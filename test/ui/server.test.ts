@@ -15,7 +15,9 @@ import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
 import { ApprovalFlow } from '../fixtures/signals/flows.js';
 import { renderSvg } from '../../compiler/docs.js';
-import { chain, CountCtx, openTestBackend, until } from '../distributed/helpers.js';
+import { chain, ChainWorkflowDef, CountCtx, openTestBackend, REDIS_URL, until } from '../distributed/helpers.js';
+import { createClient } from '@redis/client';
+import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
@@ -544,6 +546,35 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       expect(unreadable.history).toEqual([]);
       expect(unreadable.unreadable).toEqual([expect.stringMatching(/^step history: CorruptStateError: .*malformed JSON/)]);
       expect(unreadable.outstanding).toHaveLength(1);
+    }));
+
+  it('on Redis: a run record missing its fingerprint or workflow field is listed and marked corrupt, and its page shows it', () =>
+    withRedisUi('ui-corrupt-missing', async (backend, server) => {
+      const flow = chain();
+      for (const id of ['m-ok', 'm-fingerprint', 'm-workflow']) await flow.startDistributed(new CountCtx(), 1, backend, id);
+      // a record rewritten by hand without the field (HSET <prefix>run:{id} workflow X status completed ... with no fingerprint)
+      const key = (id: string) => `${(backend as RedisBackend).keyPrefix}run:{${id}}`;
+      const client = createClient({ url: REDIS_URL });
+      await client.connect();
+      try {
+        await client.hDel(key('m-fingerprint'), 'fingerprint');
+        await client.hDel(key('m-workflow'), 'workflow');
+      } finally {
+        await client.close();
+      }
+      const list = await call(`${server.url}api/runs`);
+      expect(list.status, list.body).toBe(200);
+      const rows = (JSON.parse(list.body) as { runs: Array<{ runId: string; workflow: string; fingerprint: string; corrupt?: string }> }).runs;
+      expect(rows.map((r) => [r.runId, r.workflow, r.fingerprint === ChainWorkflowDef.fingerprint ? 'fp' : r.fingerprint, r.corrupt])).toEqual([
+        ['m-workflow', '', 'fp', 'CorruptStateError: run m-workflow workflow name is missing: null'],
+        ['m-fingerprint', 'ChainWorkflow', '', 'CorruptStateError: run m-fingerprint graph fingerprint is missing: null'],
+        ['m-ok', 'ChainWorkflow', 'fp', undefined],
+      ]);
+      const page = await call(`${server.url}api/runs/m-fingerprint`);
+      expect(page.status, page.body).toBe(200);
+      expect(JSON.parse(page.body).run).toMatchObject({ runId: 'm-fingerprint', fingerprint: '', status: 'running', corrupt: { name: 'CorruptStateError', message: 'run m-fingerprint graph fingerprint is missing: null' } });
+      // no graph for a version the record does not name (a 404 that says why, not a failure)
+      expect((await call(`${server.url}api/runs/m-fingerprint/graph`)).status).toBe(404);
     }));
 
   it('on Redis: runs whose creation time cannot be read page like the others (no cursor of NaN, every run reached once)', () =>

@@ -33,6 +33,11 @@ function time(ms) {
   return ms === undefined || ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** The first `n` characters of a text field; '' for one the record does not hold (null: unreadable). */
+function short(text, n) {
+  return typeof text === 'string' ? text.slice(0, n) : '';
+}
+
 function json(v, space = 2) {
   return v === undefined ? '-' : JSON.stringify(v, null, space);
 }
@@ -109,7 +114,7 @@ function listPage() {
               h('tr', { 'data-run': r.runId },
                 h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(r.runId)}`, r.runId)),
                 h('td', {}, r.workflow),
-                h('td', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 12)),
+                h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
                 h('td', {}, badge(r.status)),
                 h('td', { title: time(r.createdAt) }, age(r.createdAt)),
                 h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
@@ -374,7 +379,7 @@ function runPage(runId) {
       ...[
         ['status', badge(r.status)],
         ['workflow', r.workflow],
-        ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
+        ['version', h('span', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 16))],
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
         ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
