@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -343,6 +344,41 @@ describe('floxide ui server', () => {
       }
     } finally {
       await worker.stop(0);
+      await ui.close();
+    }
+  });
+
+  it('closes a live stream whose client does not read once 1 MB waits for it (the server buffers no more), and a new stream starts from the current page', async () => {
+    const quiet = new MemoryBackend();
+    // each event carries the run's input: about 2 MB
+    await wf.startDistributed(new ReviewCtx(), 'x'.repeat(2 * 1024 * 1024), quiet, 'run-big');
+    const ui = await startUiServer({ backend: quiet, livePollMs: 60_000 });
+    // a real socket that sends its request and never reads (paused: the kernel's buffers fill, then the server's)
+    const socket = connect(ui.port, '127.0.0.1');
+    socket.pause();
+    socket.write(`GET /api/runs/run-big/live HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\n\r\n`);
+    let ended = false;
+    socket.on('close', () => (ended = true));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // 16 changes of the run (paused, running, ... running), 2 MB each to send: far beyond what the kernel holds for
+      // an unread socket
+      for (let i = 0; i < 16; i++) {
+        await (i % 2 === 0 ? quiet.pauseRun('run-big') : quiet.resumeRun('run-big'));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // the client reads at last: what the server had sent or buffered, then the end the server gave it
+      let received = 0;
+      socket.on('data', (d: Buffer) => (received += d.length));
+      socket.resume();
+      await until(() => ended, 10_000, 'the server to close the stream');
+      expect(received).toBeGreaterThan(2 * 1024 * 1024);
+      expect(received).toBeLessThan(16 * 1024 * 1024);
+      // the browser reconnects: its new stream starts with the run as it is now
+      const [first] = await readEvents(`${ui.url}api/runs/run-big/live`, (evs) => evs.length > 0);
+      expect(JSON.parse(first!.data).run.status).toBe('running');
+    } finally {
+      socket.destroy();
       await ui.close();
     }
   });

@@ -142,6 +142,15 @@ function listPage() {
   reload();
   const source = params.get('after') ? null : new EventSource('/api/runs/live');
   source?.addEventListener('runs', () => void reload());
+  // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
+  let lost = false;
+  source?.addEventListener('error', () => (lost = true));
+  source?.addEventListener('open', () => {
+    if (lost) {
+      lost = false;
+      void reload();
+    }
+  });
   return () => { stopped = true; source?.close(); };
 }
 
