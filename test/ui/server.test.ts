@@ -601,10 +601,11 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       const list = await call(`${server.url}api/runs`);
       expect(list.status, list.body).toBe(200);
       const rows = (JSON.parse(list.body) as { runs: Array<{ runId: string; workflow: string; fingerprint: string; corrupt?: string }> }).runs;
-      expect(rows.map((r) => [r.runId, r.workflow, r.fingerprint === ChainWorkflowDef.fingerprint ? 'fp' : r.fingerprint, r.corrupt])).toEqual([
-        ['m-workflow', '', 'fp', 'CorruptStateError: run m-workflow workflow name is missing: null'],
+      // (sorted: runs created in the same millisecond are listed by id)
+      expect(rows.map((r) => [r.runId, r.workflow, r.fingerprint === ChainWorkflowDef.fingerprint ? 'fp' : r.fingerprint, r.corrupt]).sort()).toEqual([
         ['m-fingerprint', 'ChainWorkflow', '', 'CorruptStateError: run m-fingerprint graph fingerprint is missing: null'],
         ['m-ok', 'ChainWorkflow', 'fp', undefined],
+        ['m-workflow', '', 'fp', 'CorruptStateError: run m-workflow workflow name is missing: null'],
       ]);
       const page = await call(`${server.url}api/runs/m-fingerprint`);
       expect(page.status, page.body).toBe(200);
