@@ -17,7 +17,7 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
 import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
-import { isDistributed, type RunsStore } from '../store/runs-store.js';
+import { isDistributed, runActions, type RunActions, type RunsStore } from '../store/runs-store.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
@@ -205,6 +205,8 @@ export interface RunView {
   readonly unreadable: readonly string[];
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
+  /** The actions that change the run now, as the store decides them for its status ({@link runActions}). */
+  readonly actions: RunActions;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
   readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
@@ -246,6 +248,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     contextError: errorLine(contextError),
     unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),
     pausable: isDistributed(backend),
+    actions: runActions(backend, run.status),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };
 }

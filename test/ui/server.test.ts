@@ -146,6 +146,8 @@ describe('floxide ui server', () => {
     expect(view.nodes).toEqual({ prepare: { queued: 1, running: 0, done: 0, failed: 0, dropped: 0 } });
     expect(view.outstanding).toEqual([expect.objectContaining({ itemId: '0', node: 'prepare', status: 'pending' })]);
     expect(view.context).toEqual({ initial: { log: [] }, version: 0, deltas: [] });
+    // what the store would apply to it now (the page enables these)
+    expect(view.actions).toEqual({ cancel: true, pause: true, resume: false });
     const graph = await call(`${base}api/runs/run-6/graph`);
     expect(graph.status).toBe(200);
     expect(graph.headers['content-type']).toMatch(/^image\/svg\+xml/);

@@ -400,11 +400,10 @@ function runPage(runId) {
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = isFinal(r.status);
-    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here. What is enabled
+    // is what the store applies to the run now (the server's `actions`: on a file, a failed run can be cancelled).
     buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
-    buttons.pause.disabled = !v.pausable || r.status !== 'running';
-    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
-    buttons.cancel.disabled = final;
+    for (const [action, button] of Object.entries(buttons)) button.disabled = !v.actions[action];
     signalForm.querySelector('button').disabled = final;
     const waiting = [...new Set(v.waits.filter((w) => w.kind === 'signal').map((w) => w.signal))];
     signalNames.replaceChildren(...waiting.map((n) => h('option', { value: n })));
