@@ -181,6 +181,24 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('shows the not-found state for a page address whose percent-encoding is malformed', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(ui.url('/runs/%E0%A4%A'));
+      const state = page.locator('[data-not-found]');
+      await state.waitFor();
+      expect(await state.textContent()).toContain('/runs/%E0%A4%A');
+      expect(await page.title()).toBe('not found - floxide ui');
+      expect(errors).toEqual([]);
+      // and back to the list from there
+      await page.locator('main a', { hasText: 'all runs' }).click();
+      await page.locator('#runs').waitFor();
+    } finally {
+      page.removeAllListeners('pageerror');
+    }
+  });
+
   it('shows values from the store as text, never as markup', async () => {
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
     await wf.startDistributed(new ReviewCtx(), evil, store.backend, 'ui-run-3');

@@ -462,12 +462,30 @@ function runPage(runId) {
 }
 
 // ------------------------------------------------------------------------------------------------------ router
+/** The page of an address that names nothing this dashboard shows (a run id whose percent-encoding is malformed). */
+function notFound(why) {
+  main.replaceChildren(h('p', {}, link('/', '← all runs')), h('h1', {}, 'Not found'), h('p', { class: 'muted', 'data-not-found': '' }, why));
+  document.title = 'not found - floxide ui';
+  return () => {};
+}
+
+/** `text` percent-decoded, or undefined when its encoding is malformed (`%E0`). */
+function decodeOr(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function route() {
   teardown();
   conn.textContent = '';
   const m = /^\/runs\/([^/]+)$/.exec(location.pathname);
-  teardown = m ? runPage(decodeURIComponent(m[1])) : listPage();
-  document.title = m ? `${decodeURIComponent(m[1])} - floxide ui` : 'runs - floxide ui';
+  const runId = m ? decodeOr(m[1]) : undefined;
+  if (m && runId === undefined) return void (teardown = notFound(`No run at ${location.pathname}: its percent-encoding is malformed.`));
+  teardown = m ? runPage(runId) : listPage();
+  document.title = m ? `${runId} - floxide ui` : 'runs - floxide ui';
 }
 
 window.addEventListener('popstate', route);
