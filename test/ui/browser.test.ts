@@ -11,6 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -178,6 +179,33 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       page.removeAllListeners('pageerror');
       await nullUi.close();
+    }
+  });
+
+  it("clears a store failure's message from the run page once a live update succeeds again", async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-outage');
+    let offline = false;
+    const flaky = new Proxy(backend, {
+      get: (t, k, r) =>
+        k === 'getRun' ? (id: string) => (offline ? Promise.reject(new StoreError('Redis call failed: The client is offline')) : t.getRun(id)) : Reflect.get(t, k, r),
+    });
+    const outageUi = await startUiServer({ backend: flaky, livePollMs: 60_000 });
+    try {
+      await page.goto(new URL('/runs/ui-outage', outageUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      // the store goes away: the next re-read (on the store's event of this pause) fails, and the page says so
+      offline = true;
+      await backend.pauseRun('ui-outage');
+      await page.locator('.message', { hasText: 'Redis call failed: The client is offline' }).waitFor();
+      // it comes back: the next update shows the run, and the failure is gone
+      offline = false;
+      await backend.resumeRun('ui-outage');
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await page.locator('.message', { hasText: 'Redis call failed' }).waitFor({ state: 'detached' });
+      expect(await page.locator('.message').textContent()).toBe('');
+    } finally {
+      await outageUi.close();
     }
   });
 

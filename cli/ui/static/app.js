@@ -448,12 +448,17 @@ function runPage(runId) {
   }
 
   const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/live`);
+  // The text of the last `failure` event while it is shown: the next update that succeeds clears it (not the answers
+  // of actions, which share the message line).
+  let failure = null;
   source.addEventListener('run', (e) => {
     conn.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
+    if (failure !== null && message.textContent === failure) message.textContent = '';
+    failure = null;
     render(JSON.parse(e.data));
   });
   source.addEventListener('failure', (e) => {
-    message.textContent = JSON.parse(e.data).error;
+    message.textContent = failure = JSON.parse(e.data).error;
   });
   source.addEventListener('error', () => {
     conn.textContent = 'reconnecting...';
