@@ -1,6 +1,7 @@
 // The floxide ui page: plain browser JavaScript, shipped as is (no build step, no CDN). Every value from the store
-// reaches the page through textContent or an attribute set by setAttribute (never innerHTML), and the workflow's SVG
-// graph is parsed as XML and stripped of scripts, event handlers and links before it is shown.
+// reaches the page through textContent or an attribute set by setAttribute (never innerHTML), with its control and
+// bidirectional formatting characters written as escapes (visible()), and the workflow's SVG graph is parsed as XML
+// and stripped of scripts, event handlers and links before it is shown.
 
 const main = document.getElementById('main');
 const conn = document.getElementById('conn');
@@ -8,15 +9,30 @@ const STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 const STATES = ['queued', 'running', 'done', 'failed', 'dropped'];
 let teardown = () => {};
 
-/** Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes. */
+/**
+ * Control characters but tab and newline (what the CLI escapes: `printable` in cli/commands/runs.ts) and the
+ * bidirectional formatting characters (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which shown raw would reorder
+ * the text around them: an error message or a payload could make the page read otherwise than the data.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with {@link INVISIBLE} characters written as escapes, as the CLI writes them (`\u202e`). */
+function visible(text) {
+  return String(text).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes and a title is shown as
+ * a tooltip: both through {@link visible}.
+ */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
+    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(v) : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(c));
   return el;
 }
 
@@ -124,7 +140,7 @@ function listPage() {
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
       conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
-      info.textContent = err.message;
+      info.textContent = visible(err.message);
     }
   }
   // The newest page follows runs as they are created or change status (the server's `runs` events), without
@@ -253,7 +269,7 @@ function timeline(run, history) {
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = text;
+    if (text !== undefined) e.textContent = visible(text);
     return e;
   };
   for (const n of nodes) {
@@ -319,9 +335,9 @@ function runPage(runId) {
       button.disabled = true;
       try {
         const t = await api(`/api/runs/${encodeURIComponent(runId)}/${action}`, { method: 'POST', headers: { 'X-Floxide-Action': '1' } });
-        message.textContent = t.applied ? `${action}: the run is now ${t.status}` : `nothing changed: the run is already ${t.status}`;
+        message.textContent = visible(t.applied ? `${action}: the run is now ${t.status}` : `nothing changed: the run is already ${t.status}`);
       } catch (err) {
-        message.textContent = `${action} failed: ${err.message}`;
+        message.textContent = visible(`${action} failed: ${err.message}`);
       }
     });
   }
@@ -335,7 +351,7 @@ function runPage(runId) {
     try {
       if (text !== '') payload = JSON.parse(text);
     } catch (err) {
-      message.textContent = `signal not sent: the payload is not JSON (${err.message})`;
+      message.textContent = visible(`signal not sent: the payload is not JSON (${err.message})`);
       return;
     }
     const send = signalForm.querySelector('button');
@@ -346,9 +362,9 @@ function runPage(runId) {
         headers: { 'X-Floxide-Action': '1', 'content-type': 'application/json' },
         body: JSON.stringify(key === '' ? { name, payload } : { name, payload, key }),
       });
-      message.textContent = r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`;
+      message.textContent = visible(r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`);
     } catch (err) {
-      message.textContent = `signal failed: ${err.message}`;
+      message.textContent = visible(`signal failed: ${err.message}`);
     } finally {
       send.disabled = last !== null && isFinal(last.run.status);
     }
@@ -458,7 +474,7 @@ function runPage(runId) {
     render(JSON.parse(e.data));
   });
   source.addEventListener('failure', (e) => {
-    message.textContent = failure = JSON.parse(e.data).error;
+    message.textContent = failure = visible(JSON.parse(e.data).error);
   });
   source.addEventListener('error', () => {
     conn.textContent = 'reconnecting...';
