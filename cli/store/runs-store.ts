@@ -3,7 +3,7 @@
  * use, which a SQLite checkpoint file also offers (cli/store/sqlite-runs.ts). Every command has one code path over
  * this interface; `open.ts` opens one from a `--store` URL.
  */
-import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
+import { isFinalRunStatus, type DistributedBackend, type RunStatus } from '../../runtime/distributed/contracts.js';
 
 /** The runs of a store as the CLI and the dashboard see them (observation and signals: see the `supports*` checks). */
 export type RunsStore = Pick<
@@ -14,4 +14,22 @@ export type RunsStore = Pick<
 /** True when `store` is a distributed backend (workers claim from it), not a checkpoint file. */
 export function isDistributed(store: RunsStore): store is DistributedBackend {
   return typeof (store as Partial<DistributedBackend>).claim === 'function';
+}
+
+/** Which of `cancelRun`, `pauseRun` and `resumeRun` would change a run (the others refuse it or change nothing). */
+export interface RunActions {
+  readonly cancel: boolean;
+  readonly pause: boolean;
+  readonly resume: boolean;
+}
+
+/**
+ * The actions `store` applies to a run in `status`, as its `cancelRun`, `pauseRun` and `resumeRun` decide them: a
+ * distributed run is cancelled until it finishes, paused while running, resumed while paused; a checkpoint file's run is
+ * cancelled unless completed or cancelled (a failed one could still be resumed by its code: cancel makes it final),
+ * and never paused or resumed here (its process is stopped instead).
+ */
+export function runActions(store: RunsStore, status: RunStatus): RunActions {
+  if (!isDistributed(store)) return { cancel: status !== 'completed' && status !== 'cancelled', pause: false, resume: false };
+  return { cancel: !isFinalRunStatus(status), pause: status === 'running', resume: status === 'paused' };
 }

@@ -10,6 +10,11 @@
  * of a watched run re-reads that run (reads of one run are coalesced and at least {@link MIN_READ_GAP_MS} apart), and
  * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
+ *
+ * A stream whose client reads slower than its events come (or not at all) is closed once more than
+ * {@link MAX_BUFFERED_BYTES} wait in the server for it ({@link deliver}): the server never buffers more for one client.
+ * The browser reconnects, and each stream starts from the current state (a run page's data; the list reloads), so
+ * nothing is lost but intermediate states.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunNotFoundError } from '../../runtime/core/errors.js';
@@ -23,6 +28,8 @@ import { valueText } from '../values-text.js';
 const KEEPALIVE_MS = 15_000;
 /** The shortest time between two reads of one run (a busy run's events arrive far faster than a page can use). */
 const MIN_READ_GAP_MS = 150;
+/** The most one stream may have waiting in the server's buffer (past the kernel's) before it is closed. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 interface Watch {
   readonly subscribers: Set<ServerResponse>;
@@ -46,6 +53,17 @@ function send(res: ServerResponse, headers: Record<string, string>): void {
   res.write('retry: 2000\n\n');
 }
 
+/**
+ * Writes `text` to a stream, or closes the stream instead when more than {@link MAX_BUFFERED_BYTES} already wait in
+ * the server for its client (`res.write` buffers whatever it is given: a client that does not read would grow the
+ * buffer until the process runs out of memory). Closing ends the request, which unsubscribes it.
+ */
+function deliver(res: ServerResponse, text: string): void {
+  if (res.destroyed) return;
+  if (res.writableLength > MAX_BUFFERED_BYTES) return void res.destroy();
+  res.write(text);
+}
+
 export class LiveRuns {
   private readonly watches = new Map<string, Watch>();
   private readonly lists = new Set<ServerResponse>();
@@ -61,8 +79,8 @@ export class LiveRuns {
   ) {
     this.observer = supportsObservation(backend) ? backend : undefined;
     this.keepalive = setInterval(() => {
-      for (const w of this.watches.values()) for (const res of w.subscribers) res.write(': keepalive\n\n');
-      for (const res of this.lists) res.write(': keepalive\n\n');
+      for (const w of this.watches.values()) for (const res of w.subscribers) deliver(res, ': keepalive\n\n');
+      for (const res of this.lists) deliver(res, ': keepalive\n\n');
     }, KEEPALIVE_MS).unref();
   }
 
@@ -81,7 +99,7 @@ export class LiveRuns {
     }
     const watch = w;
     watch.subscribers.add(res);
-    if (watch.last !== undefined) res.write(watch.last);
+    if (watch.last !== undefined) deliver(res, watch.last);
     req.on('close', () => {
       watch.subscribers.delete(res);
       if (watch.subscribers.size === 0) this.stop(runId, watch);
@@ -133,7 +151,7 @@ export class LiveRuns {
   }
 
   private notifyLists(): void {
-    for (const res of this.lists) res.write('event: runs\ndata: {}\n\n');
+    for (const res of this.lists) deliver(res, 'event: runs\ndata: {}\n\n');
   }
 
   private onEvent(event: WorkflowEvent): void {
@@ -196,7 +214,7 @@ export class LiveRuns {
     if (this.watches.get(runId) !== w) return;
     if (event !== w.last) {
       w.last = event;
-      for (const res of w.subscribers) res.write(event);
+      for (const res of w.subscribers) deliver(res, event);
     }
     if (w.again) {
       w.again = false;

@@ -17,7 +17,8 @@
  *
  * Access: bound to a loopback address, requests must name a loopback host (no DNS rebinding). Given a token (and
  * always when listening beyond loopback, where one is generated if none is given), every API request must carry it:
- * open the printed URL (`/?token=...`) once and the server sets an HttpOnly, SameSite=Strict cookie. Actions also
+ * open the printed URL (`/?token=...`) once and the server sets an HttpOnly, SameSite=Strict cookie named for its port
+ * (`floxide_ui_<port>`). Actions also
  * need the `X-Floxide-Action` header, which a cross-site form cannot send.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -64,7 +65,11 @@ export interface UiServer {
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-const COOKIE = 'floxide_ui';
+/**
+ * The auth cookie's name on `port`: a browser sends a host's cookies to every port of it, so two dashboards on one host
+ * (different ports) would overwrite each other's cookie under one name.
+ */
+const cookieName = (port: number): string => `floxide_ui_${port}`;
 /** The response header of a graph that says where it was drawn from (see `RunGraph.note`). */
 const GRAPH_NOTE_HEADER = 'x-floxide-graph-note';
 const STATIC: Readonly<Record<string, string>> = {
@@ -178,13 +183,15 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const graphs = new GraphFiles(options.graphs ?? []);
   const pollMs = options.livePollMs ?? 500;
   const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10 });
+  /** The port listened on (set once listening, before any request). */
+  let port = 0;
 
   function authorized(req: IncomingMessage): boolean {
     if (token === undefined) return true;
     const auth = req.headers.authorization;
     // the scheme's name is case-insensitive (RFC 9110): `bearer <token>` too
     const bearer = auth === undefined ? undefined : /^bearer +(\S+) *$/i.exec(auth)?.[1];
-    return sameToken(cookieOf(req, COOKIE), token) || sameToken(bearer, token);
+    return sameToken(cookieOf(req, cookieName(port)), token) || sameToken(bearer, token);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -200,7 +207,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (token !== undefined && given !== null) {
         if (!sameToken(given, token)) return send(res, 403, 'text/plain; charset=utf-8', 'wrong token\n');
         url.searchParams.delete('token');
-        res.writeHead(303, { ...SECURITY_HEADERS, location: `${path}${url.search}`, 'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` });
+        res.writeHead(303, { ...SECURITY_HEADERS, location: `${path}${url.search}`, 'set-cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/` });
         return void res.end();
       }
       return send(res, 200, STATIC['index.html']!, await staticFile('index.html'));
@@ -263,7 +270,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const address = browsableHost(host);
   const shown = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
   return {

@@ -17,7 +17,8 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
 import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
-import { isDistributed, type RunsStore } from '../store/runs-store.js';
+import { isDistributed, runActions, type RunActions, type RunsStore } from '../store/runs-store.js';
+import { assertRunId } from '../../runtime/core/ids.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -59,11 +60,35 @@ export function encodeCursor(cursor: RunCursor): string {
   return `${cursor.createdAt}~${cursor.runId}`;
 }
 
-/** Decodes {@link encodeCursor}'s text; `InvalidArgumentError` for anything else. */
+/** Decodes {@link encodeCursor}'s text; `InvalidArgumentError` for anything else (a run id too: `assertRunId`). */
 export function decodeCursor(text: string): RunCursor {
   const m = /^(\d{1,16})~(.+)$/.exec(text);
   if (!m) throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: expected <createdAt>~<runId>`);
-  return { createdAt: Number(m[1]), runId: m[2]! };
+  const runId = m[2]!;
+  try {
+    assertRunId(runId);
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: ${(err as Error).message}`, { cause: err });
+  }
+  return { createdAt: Number(m[1]), runId };
+}
+
+/** How deep {@link publicError} follows `cause` (as deep as `serializeError` writes it, and no deeper for stored data). */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * A stored or serialised error as the dashboard sends it: name, message, code and cause (each cause the same way),
+ * never `stack`, whose frames name the files of the processes that failed (absolute paths of the server and workers).
+ */
+export function publicError(e: SerializedError, depth = 0): SerializedError {
+  const cause = e.cause;
+  const readable = depth < MAX_CAUSE_DEPTH && typeof cause === 'object' && cause !== null && typeof cause.name === 'string' && typeof cause.message === 'string';
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(readable ? { cause: publicError(cause, depth + 1) } : {}),
+  };
 }
 
 function errorLine(e: Pick<SerializedError, 'name' | 'message'> | undefined): string | undefined {
@@ -94,7 +119,8 @@ function rowOf(r: RunRecord): RunRow {
  * end it turns up, so that no older run becomes unreachable.
  */
 export async function runsPage(backend: RunsStore, query: RunsQuery): Promise<RunsPage> {
-  const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
+  // digits only: Number() also reads `1e2`, `0x10`, ` 10` and `2.0`
+  const limit = !query.limit ? DEFAULT_PAGE_SIZE : /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
   if (!Number.isSafeInteger(limit) || limit <= 0 || limit > MAX_PAGE_SIZE) throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(query.limit)}`);
   if (query.status) assertRunStatus(query.status);
   const filter = {
@@ -154,7 +180,10 @@ export interface OutstandingItem {
 
 /** Everything the run page shows. */
 export interface RunView {
-  /** The run record ({@link runData}: `corrupt` names the fields of the stored record that cannot be read). */
+  /**
+   * The run record ({@link runData}: `corrupt` names the fields of the stored record that cannot be read). Errors here,
+   * in `history`, `errors` and `deadLetters` are {@link publicError}s: without stack traces.
+   */
   readonly run: ReturnType<typeof runData>;
   readonly metrics: RunMetrics;
   /** Per node name: its items' states. Nodes without items yet are absent. */
@@ -176,6 +205,8 @@ export interface RunView {
   readonly unreadable: readonly string[];
   /** The run can be paused and resumed (distributed runs; a checkpoint file's local runs cannot). */
   readonly pausable: boolean;
+  /** The actions that change the run now, as the store decides them for its status ({@link runActions}). */
+  readonly actions: RunActions;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
   readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
   /** Workers holding the run's items now (none once the run is final). */
@@ -203,19 +234,21 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     }
   }
   const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
+  const data = runData(run);
   return {
-    run: runData(run),
+    run: { ...data, error: data.error && publicError(data.error), ...(data.corrupt ? { corrupt: publicError(data.corrupt) } : {}) },
     metrics,
     nodes,
     outstanding,
     waits,
-    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, label: stepOutcomeLabel(h) })),
-    errors: errors.slice(-LIST_CAP),
-    deadLetters: deadLetters.slice(-LIST_CAP),
+    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, error: h.error && publicError(h.error), label: stepOutcomeLabel(h) })),
+    errors: errors.slice(-LIST_CAP).map((e) => ({ ...e, error: publicError(e.error) })),
+    deadLetters: deadLetters.slice(-LIST_CAP).map((d) => ({ ...d, error: publicError(d.error) })),
     context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
     contextError: errorLine(contextError),
     unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),
     pausable: isDistributed(backend),
+    actions: runActions(backend, run.status),
     workers: holders.map(({ worker: w, items }) => ({ workerId: w.workerId, liveness: w.liveness, lastSeen: w.lastSeen, items })),
   };
 }

@@ -985,6 +985,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   private recordOf(run: MemRun): RunRecord {
     return decodeRunRecord(run, {
+      workflow: run.workflow,
+      fingerprint: run.fingerprint,
       status: run.status,
       input: run.inputJson,
       output: run.outputJson ?? null,

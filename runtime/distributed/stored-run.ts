@@ -9,8 +9,6 @@ import { RUN_STATUSES, type DroppedItem, type RunRecord, type RunStatus } from '
 /** The fields a store keeps as they are (strings it never parses) beside those {@link decodeStoredRun} reads. */
 export interface StoredRunIdentity {
   readonly runId: string;
-  readonly workflow: string;
-  readonly fingerprint: string;
   readonly traceparent: string | null | undefined;
 }
 
@@ -19,8 +17,8 @@ export function decodeRunRecord(id: StoredRunIdentity, fields: StoredRunFields):
   const d = decodeStoredRun<RunStatus, DroppedItem>(id.runId, fields, RUN_STATUSES);
   return {
     runId: id.runId,
-    workflow: id.workflow,
-    fingerprint: id.fingerprint,
+    workflow: d.workflow,
+    fingerprint: d.fingerprint,
     status: d.status,
     input: d.input,
     createdAt: d.createdAt,

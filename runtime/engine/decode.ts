@@ -48,10 +48,13 @@ export function decodeStoredItem(text: unknown, ref: StoredItemRef): EngineItem 
 }
 
 /**
- * A stored run's fields as a store keeps them: JSON text (or, for a JSON column, the parsed value) for `input`,
- * `output`, `error` and `dropped`; epoch ms as numbers or numeric text for the times; null for an absent value.
+ * A stored run's fields as a store keeps them: text for `workflow` and `fingerprint`; JSON text (or, for a JSON
+ * column, the parsed value) for `input`, `output`, `error` and `dropped`; epoch ms as numbers or numeric text for the
+ * times; null for an absent value.
  */
 export interface StoredRunFields {
+  readonly workflow: unknown;
+  readonly fingerprint: unknown;
   readonly status: unknown;
   readonly input: unknown;
   readonly output: unknown;
@@ -65,10 +68,12 @@ export interface StoredRunFields {
 
 /**
  * {@link StoredRunFields} read one by one ({@link decodeStoredRun}): a field that cannot be read holds no value
- * (`undefined`, `[]` for `dropped`, `NaN` for `createdAt` and `updatedAt`; an unknown status is kept as its stored
- * text) and `corrupt` names every such field.
+ * (`undefined`, `[]` for `dropped`, `NaN` for `createdAt` and `updatedAt`, `''` for `workflow` and `fingerprint`; an
+ * unknown status is kept as its stored text) and `corrupt` names every such field.
  */
 export interface DecodedRunFields<S extends string, D> {
+  readonly workflow: string;
+  readonly fingerprint: string;
   readonly status: S;
   readonly input: unknown;
   readonly output: unknown;
@@ -86,7 +91,8 @@ const MAX_TIME = 8.64e15;
 
 /**
  * Decodes a stored run's fields without throwing: one corrupt field (malformed JSON, an error that is not `{ name,
- * message }`, dropped items that are not `{ id, node }` objects, a time that is no date, a status not in `statuses`)
+ * message }`, dropped items that are not `{ id, node }` objects, a time that is no date, a status not in `statuses`,
+ * a missing workflow name or graph fingerprint)
  * marks the record ({@link DecodedRunFields.corrupt}, naming the run and each field) and leaves the rest readable.
  * Every store reads run records through it, so inspection shows a run whatever one field holds.
  */
@@ -99,6 +105,8 @@ export function decodeStoredRun<S extends string, D = { readonly id: string; rea
   const r = new RunFieldReader(runId);
   const status = statuses.includes(f.status as S) ? (f.status as S) : (r.problems.push(`run ${runId} has an unknown status ${excerpt(f.status)}`), String(f.status) as S);
   const decoded = {
+    workflow: r.text('workflow name', f.workflow),
+    fingerprint: r.text('graph fingerprint', f.fingerprint),
     status,
     input: r.json('input', f.input),
     output: r.json('output', f.output),
@@ -164,6 +172,18 @@ class RunFieldReader {
     } catch (err) {
       this.noted(err);
       return [];
+    }
+  }
+
+  /** A required text (a name, a fingerprint): `''` when it is missing or not text. */
+  text(what: string, v: unknown): string {
+    try {
+      if (v === null || v === undefined || v === '') throw this.bad(`${what} is missing`, v);
+      if (typeof v !== 'string') throw this.bad(`${what} is not text`, v);
+      return v;
+    } catch (err) {
+      this.noted(err);
+      return '';
     }
   }
 

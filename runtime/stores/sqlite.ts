@@ -887,13 +887,13 @@ function parseArrival(text: string, runId: string): JoinArrival {
 export function decodeRunRow(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun & { readonly corrupt?: CorruptStateError } {
   const d = decodeStoredRun<CheckpointStatus, EngineItem>(
     row.run_id,
-    { status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped, createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline },
+    { workflow: row.workflow, fingerprint: row.fingerprint, status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped, createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline },
     CHECKPOINT_STATUSES,
   );
   return {
     runId: row.run_id,
-    workflow: row.workflow,
-    fingerprint: row.fingerprint,
+    workflow: d.workflow,
+    fingerprint: d.fingerprint,
     input: d.input,
     status: d.status,
     deadline: d.deadline,

@@ -106,6 +106,15 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
     gates.open('publish');
     expect(await running).toBeInstanceOf(RunStateError);
   });
+
+  it('cancels a failed run from the page, as the file allows (a failed checkpointed run could still be resumed)', async () => {
+    const failure = await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(10)).runWithCheckpoint(undefined, undefined, writer, 'sq-failed').catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Error);
+    await page.goto(ui.url('/runs/sq-failed'));
+    await page.locator('[data-fact="status"] [data-status="failed"]').waitFor();
+    expect(await page.locator('button[data-action="cancel"]').isDisabled()).toBe(false);
+    await cancelFromPage(page, () => writer.getRun('sq-failed'));
+  });
 });
 
 describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium: runs with corrupt stored data', () => {

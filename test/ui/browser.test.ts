@@ -11,6 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import { StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -150,6 +151,102 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       expect(await page.locator('#graph g.node').count()).toBe(3);
     } finally {
       await both.close();
+    }
+  });
+
+  it('shows the rows and the page of a run whose record lacks a field the page shows (null in the data)', async () => {
+    // (a store or server older than the corrupt mark: the record's fingerprint comes as null)
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-null-a');
+    await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-null-b');
+    const blank = <T extends { runId: string } | undefined>(r: T): T => (r?.runId === 'ui-null-b' ? ({ ...r, fingerprint: null } as T) : r);
+    const lacking = new Proxy(backend, {
+      get: (t, k, r) =>
+        k === 'getRun' ? async (id: string) => blank(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(blank) : Reflect.get(t, k, r),
+    });
+    const nullUi = await startUiServer({ backend: lacking, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(new URL('/', nullUi.url).toString());
+      await page.locator('tr[data-run="ui-null-b"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(2);
+      expect(await page.locator('tr[data-run="ui-null-b"] td').nth(2).textContent()).toBe('');
+      await page.goto(new URL('/runs/ui-null-b', nullUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      expect(await page.locator('[data-fact="version"]').textContent()).toBe('');
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await nullUi.close();
+    }
+  });
+
+  it("clears a store failure's message from the run page once a live update succeeds again", async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-outage');
+    let offline = false;
+    const flaky = new Proxy(backend, {
+      get: (t, k, r) =>
+        k === 'getRun' ? (id: string) => (offline ? Promise.reject(new StoreError('Redis call failed: The client is offline')) : t.getRun(id)) : Reflect.get(t, k, r),
+    });
+    const outageUi = await startUiServer({ backend: flaky, livePollMs: 60_000 });
+    try {
+      await page.goto(new URL('/runs/ui-outage', outageUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      // the store goes away: the next re-read (on the store's event of this pause) fails, and the page says so
+      offline = true;
+      await backend.pauseRun('ui-outage');
+      await page.locator('.message', { hasText: 'Redis call failed: The client is offline' }).waitFor();
+      // it comes back: the next update shows the run, and the failure is gone
+      offline = false;
+      await backend.resumeRun('ui-outage');
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await page.locator('.message', { hasText: 'Redis call failed' }).waitFor({ state: 'detached' });
+      expect(await page.locator('.message').textContent()).toBe('');
+    } finally {
+      await outageUi.close();
+    }
+  });
+
+  it('shows the not-found state for a page address whose percent-encoding is malformed', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(ui.url('/runs/%E0%A4%A'));
+      const state = page.locator('[data-not-found]');
+      await state.waitFor();
+      expect(await state.textContent()).toContain('/runs/%E0%A4%A');
+      expect(await page.title()).toBe('not found - floxide ui');
+      expect(errors).toEqual([]);
+      // and back to the list from there
+      await page.locator('main a', { hasText: 'all runs' }).click();
+      await page.locator('#runs').waitFor();
+    } finally {
+      page.removeAllListeners('pageerror');
+    }
+  });
+
+  it('writes bidirectional and control characters of data as escapes (\\u202e), so a value cannot reorder the text around it', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'abc\u202edef\u2066x\u200f', backend, 'ui-bidi');
+    await backend.cancelRun('ui-bidi', 'stop\u202bhere\u0007');
+    const bidiUi = await startUiServer({ backend, livePollMs: 60_000 });
+    // what a page must not show raw: C0 and C1 controls but tab and newline, and the bidirectional formatting characters
+    const hidden = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+    try {
+      await page.goto(new URL('/', bidiUi.url).toString());
+      const row = page.locator('tr[data-run="ui-bidi"]');
+      await row.waitFor();
+      expect(await row.locator('td').nth(6).textContent()).toBe('CancelledError: stop\\u202bhere\\u0007');
+      expect(await page.locator('main').textContent()).not.toMatch(hidden);
+      await page.goto(new URL('/runs/ui-bidi', bidiUi.url).toString());
+      await page.locator('[data-fact="error"]').waitFor();
+      expect(await page.locator('[data-fact="input"]').textContent()).toBe('"abc\\u202edef\\u2066x\\u200f"');
+      expect(await page.locator('[data-fact="error"]').textContent()).toBe('CancelledError: stop\\u202bhere\\u0007');
+      expect(await page.locator('main').textContent()).not.toMatch(hidden);
+    } finally {
+      await bidiUi.close();
     }
   });
 

@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,11 +16,17 @@ import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
 import { ApprovalFlow } from '../fixtures/signals/flows.js';
 import { renderSvg } from '../../compiler/docs.js';
-import { chain, CountCtx, openTestBackend, until } from '../distributed/helpers.js';
+import { chain, ChainWorkflowDef, CountCtx, openTestBackend, REDIS_URL, until } from '../distributed/helpers.js';
+import { createClient } from '@redis/client';
+import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { plantCorruptSqliteRuns, redisRecordTamper, redisTamper } from '../distributed/tamper.js';
 import { usePgSchemas } from '../distributed/pg-schemas.js';
+import { Worker } from '../../runtime/distributed/worker.js';
+import { RetryWorkflow } from '../../examples/retry.js';
+import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { serializeError, StoreError } from '../../runtime/core/errors.js';
 
 interface Answer {
   status: number;
@@ -125,12 +132,22 @@ describe('floxide ui server', () => {
     expect((await call(`${base}api/runs?limit=0`)).status).toBe(400);
   });
 
+  it('refuses a cursor whose run id is no run id, and a limit that is not a plain integer', async () => {
+    for (const query of [`after=${encodeURIComponent('1~<script>')}`, `after=${encodeURIComponent('1~a b')}`, 'limit=1e2', 'limit=0x10', 'limit=%2010', 'limit=2.0']) {
+      const res = await call(`${base}api/runs?${query}`);
+      expect([res.status, JSON.parse(res.body).error], query).toEqual([400, expect.stringMatching(/^(invalid page cursor|limit must be)/)]);
+    }
+    expect((await call(`${base}api/runs?limit=2&after=${encodeURIComponent('1~run-1')}`)).status).toBe(200);
+  });
+
   it('answers a run page with node counts, and the graph floxide build drew', async () => {
     const view = JSON.parse((await call(`${base}api/runs/run-6`)).body);
     expect(view.run).toMatchObject({ runId: 'run-6', input: 'topic 6', status: 'running' });
     expect(view.nodes).toEqual({ prepare: { queued: 1, running: 0, done: 0, failed: 0, dropped: 0 } });
     expect(view.outstanding).toEqual([expect.objectContaining({ itemId: '0', node: 'prepare', status: 'pending' })]);
     expect(view.context).toEqual({ initial: { log: [] }, version: 0, deltas: [] });
+    // what the store would apply to it now (the page enables these)
+    expect(view.actions).toEqual({ cancel: true, pause: true, resume: false });
     const graph = await call(`${base}api/runs/run-6/graph`);
     expect(graph.status).toBe(200);
     expect(graph.headers['content-type']).toMatch(/^image\/svg\+xml/);
@@ -281,7 +298,7 @@ describe('floxide ui server', () => {
     }
     expect((await call(`${base}api/runs/no-such-run`)).status).toBe(404);
     // a cookie that is not percent-encoded right is no token, not a failure
-    expect((await call(`${base}api/runs`, { headers: { cookie: 'floxide_ui=%E0' } })).status).toBe(200);
+    expect((await call(`${base}api/runs`, { headers: { cookie: `floxide_ui_${server.port}=%E0` } })).status).toBe(200);
   });
 
   it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
@@ -301,6 +318,70 @@ describe('floxide ui server', () => {
       expect(reads).toBe(after);
     } finally {
       await quick.close();
+    }
+  });
+
+  it("sends no stack trace (they name the server's files) at any depth: run errors, error records, dead letters, history", async () => {
+    const failing = new MemoryBackend();
+    const retry = bindWorkflow(RetryWorkflowDef, new RetryWorkflow(10));
+    const worker = new Worker(failing, RetryWorkflowDef, retry.instance, { idleMinMs: 1, idleMaxMs: 10, schedules: false });
+    const ui = await startUiServer({ backend: failing });
+    try {
+      await retry.startDistributed(undefined, undefined, failing, 'run-failing');
+      await worker.start();
+      await until(async () => (await failing.getRun('run-failing'))?.status === 'failed', 10_000, 'the run to fail');
+      const inner = new Error('inner', { cause: new Error('innermost') });
+      await failing.recordError('run-failing', { itemId: '0', node: 'flaky', attempt: 3, error: serializeError(new StoreError('outer', { cause: inner })) });
+      const stored = JSON.stringify(await failing.errors('run-failing'));
+      expect(stored).toContain('"stack"'); // (what the store keeps: the stacks are there to strip)
+      const view = JSON.parse((await call(`${ui.url}api/runs/run-failing`)).body);
+      expect(view.run.error).toEqual({ name: 'Error', message: 'flaky failure on attempt 3' });
+      expect(view.deadLetters).toEqual([expect.objectContaining({ error: { name: 'Error', message: 'flaky failure on attempt 3' } })]);
+      expect(view.history.map((h: { error?: unknown }) => h.error)).toEqual([1, 2, 3].map((n) => ({ name: 'Error', message: `flaky failure on attempt ${n}` })));
+      expect(view.errors.at(-1).error).toEqual({ name: 'StoreError', message: 'outer', code: 'FLOXIDE_STORE', cause: { name: 'Error', message: 'inner', cause: { name: 'Error', message: 'innermost' } } });
+      const [event] = await readEvents(`${ui.url}api/runs/run-failing/live`, (evs) => evs.length > 0);
+      for (const body of [JSON.stringify(view), event!.data]) {
+        expect(body).not.toContain('"stack"');
+        expect(body).not.toContain(process.cwd());
+      }
+    } finally {
+      await worker.stop(0);
+      await ui.close();
+    }
+  });
+
+  it('closes a live stream whose client does not read once 1 MB waits for it (the server buffers no more), and a new stream starts from the current page', async () => {
+    const quiet = new MemoryBackend();
+    // each event carries the run's input: about 2 MB
+    await wf.startDistributed(new ReviewCtx(), 'x'.repeat(2 * 1024 * 1024), quiet, 'run-big');
+    const ui = await startUiServer({ backend: quiet, livePollMs: 60_000 });
+    // a real socket that sends its request and never reads (paused: the kernel's buffers fill, then the server's)
+    const socket = connect(ui.port, '127.0.0.1');
+    socket.pause();
+    socket.write(`GET /api/runs/run-big/live HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\n\r\n`);
+    let ended = false;
+    socket.on('close', () => (ended = true));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // 16 changes of the run (paused, running, ... running), 2 MB each to send: far beyond what the kernel holds for
+      // an unread socket
+      for (let i = 0; i < 16; i++) {
+        await (i % 2 === 0 ? quiet.pauseRun('run-big') : quiet.resumeRun('run-big'));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // the client reads at last: what the server had sent or buffered, then the end the server gave it
+      let received = 0;
+      socket.on('data', (d: Buffer) => (received += d.length));
+      socket.resume();
+      await until(() => ended, 10_000, 'the server to close the stream');
+      expect(received).toBeGreaterThan(2 * 1024 * 1024);
+      expect(received).toBeLessThan(16 * 1024 * 1024);
+      // the browser reconnects: its new stream starts with the run as it is now
+      const [first] = await readEvents(`${ui.url}api/runs/run-big/live`, (evs) => evs.length > 0);
+      expect(JSON.parse(first!.data).run.status).toBe('running');
+    } finally {
+      socket.destroy();
+      await ui.close();
     }
   });
 
@@ -356,7 +437,21 @@ describe('floxide ui server', () => {
       expect(login.headers.location).toBe('/');
       const cookie = String(login.headers['set-cookie']).split(';')[0]!;
       expect(String(login.headers['set-cookie'])).toContain('HttpOnly; SameSite=Strict');
+      // named for the port: a dashboard on another port of this host keeps its own cookie (cookies ignore ports)
+      expect(cookie).toBe(`floxide_ui_${open.port}=${open.token}`);
       expect((await call(`${local}api/runs`, { headers: { cookie } })).status).toBe(200);
+      // the cookie of another port's dashboard (same name but its port) is not this one's token
+      const other = await startUiServer({ backend, host: '0.0.0.0' });
+      try {
+        const otherCookie = String((await call(`http://127.0.0.1:${other.port}/?token=${other.token}`)).headers['set-cookie']).split(';')[0]!;
+        expect(otherCookie).toBe(`floxide_ui_${other.port}=${other.token}`);
+        // a browser sends both cookies of the host to each port: each dashboard reads its own
+        expect((await call(`${local}api/runs`, { headers: { cookie: `${otherCookie}; ${cookie}` } })).status).toBe(200);
+        expect((await call(`http://127.0.0.1:${other.port}/api/runs`, { headers: { cookie: `${otherCookie}; ${cookie}` } })).status).toBe(200);
+        expect((await call(`${local}api/runs`, { headers: { cookie: otherCookie } })).status).toBe(401);
+      } finally {
+        await other.close();
+      }
       expect((await call(`${local}api/runs`, { headers: { authorization: `Bearer ${open.token}` } })).status).toBe(200);
       // the scheme's name in any case (RFC 9110)
       expect((await call(`${local}api/runs`, { headers: { authorization: `bearer ${open.token}` } })).status).toBe(200);
@@ -474,6 +569,7 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       const record = await call(`${server.url}api/runs/ui-record`);
       expect(record.status, record.body).toBe(200);
       expect(JSON.parse(record.body).run).toMatchObject({ runId: 'ui-record', status: 'running', corrupt: { name: 'CorruptStateError', message: 'run ui-record input: malformed JSON (Unexpected end of JSON input)' } });
+      expect(JSON.parse(record.body).run.corrupt.stack).toBeUndefined();
       const page = await call(`${server.url}api/runs/ui-delta`);
       expect(page.status, page.body).toBe(200);
       const view = JSON.parse(page.body) as { run: { status: string }; context?: unknown; contextError: string; history: unknown[]; outstanding: unknown[] };
@@ -488,6 +584,36 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       expect(unreadable.history).toEqual([]);
       expect(unreadable.unreadable).toEqual([expect.stringMatching(/^step history: CorruptStateError: .*malformed JSON/)]);
       expect(unreadable.outstanding).toHaveLength(1);
+    }));
+
+  it('on Redis: a run record missing its fingerprint or workflow field is listed and marked corrupt, and its page shows it', () =>
+    withRedisUi('ui-corrupt-missing', async (backend, server) => {
+      const flow = chain();
+      for (const id of ['m-ok', 'm-fingerprint', 'm-workflow']) await flow.startDistributed(new CountCtx(), 1, backend, id);
+      // a record rewritten by hand without the field (HSET <prefix>run:{id} workflow X status completed ... with no fingerprint)
+      const key = (id: string) => `${(backend as RedisBackend).keyPrefix}run:{${id}}`;
+      const client = createClient({ url: REDIS_URL });
+      await client.connect();
+      try {
+        await client.hDel(key('m-fingerprint'), 'fingerprint');
+        await client.hDel(key('m-workflow'), 'workflow');
+      } finally {
+        await client.close();
+      }
+      const list = await call(`${server.url}api/runs`);
+      expect(list.status, list.body).toBe(200);
+      const rows = (JSON.parse(list.body) as { runs: Array<{ runId: string; workflow: string; fingerprint: string; corrupt?: string }> }).runs;
+      // (sorted: runs created in the same millisecond are listed by id)
+      expect(rows.map((r) => [r.runId, r.workflow, r.fingerprint === ChainWorkflowDef.fingerprint ? 'fp' : r.fingerprint, r.corrupt]).sort()).toEqual([
+        ['m-fingerprint', 'ChainWorkflow', '', 'CorruptStateError: run m-fingerprint graph fingerprint is missing: null'],
+        ['m-ok', 'ChainWorkflow', 'fp', undefined],
+        ['m-workflow', '', 'fp', 'CorruptStateError: run m-workflow workflow name is missing: null'],
+      ]);
+      const page = await call(`${server.url}api/runs/m-fingerprint`);
+      expect(page.status, page.body).toBe(200);
+      expect(JSON.parse(page.body).run).toMatchObject({ runId: 'm-fingerprint', fingerprint: '', status: 'running', corrupt: { name: 'CorruptStateError', message: 'run m-fingerprint graph fingerprint is missing: null' } });
+      // no graph for a version the record does not name (a 404 that says why, not a failure)
+      expect((await call(`${server.url}api/runs/m-fingerprint/graph`)).status).toBe(404);
     }));
 
   it('on Redis: runs whose creation time cannot be read page like the others (no cursor of NaN, every run reached once)', () =>

@@ -1,6 +1,7 @@
 // The floxide ui page: plain browser JavaScript, shipped as is (no build step, no CDN). Every value from the store
-// reaches the page through textContent or an attribute set by setAttribute (never innerHTML), and the workflow's SVG
-// graph is parsed as XML and stripped of scripts, event handlers and links before it is shown.
+// reaches the page through textContent or an attribute set by setAttribute (never innerHTML), with its control and
+// bidirectional formatting characters written as escapes (visible()), and the workflow's SVG graph is parsed as XML
+// and stripped of scripts, event handlers and links before it is shown.
 
 const main = document.getElementById('main');
 const conn = document.getElementById('conn');
@@ -8,15 +9,30 @@ const STATUSES = ['running', 'paused', 'completed', 'failed', 'cancelled'];
 const STATES = ['queued', 'running', 'done', 'failed', 'dropped'];
 let teardown = () => {};
 
-/** Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes. */
+/**
+ * Control characters but tab and newline (what the CLI escapes: `printable` in cli/commands/runs.ts) and the
+ * bidirectional formatting characters (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which shown raw would reorder
+ * the text around them: an error message or a payload could make the page read otherwise than the data.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with {@link INVISIBLE} characters written as escapes, as the CLI writes them (`\u202e`). */
+function visible(text) {
+  return String(text).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes and a title is shown as
+ * a tooltip: both through {@link visible}.
+ */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
+    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(v) : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(c));
   return el;
 }
 
@@ -31,6 +47,11 @@ function age(ms) {
 
 function time(ms) {
   return ms === undefined || ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** The first `n` characters of a text field; '' for one the record does not hold (null: unreadable). */
+function short(text, n) {
+  return typeof text === 'string' ? text.slice(0, n) : '';
 }
 
 function json(v, space = 2) {
@@ -109,7 +130,7 @@ function listPage() {
               h('tr', { 'data-run': r.runId },
                 h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(r.runId)}`, r.runId)),
                 h('td', {}, r.workflow),
-                h('td', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 12)),
+                h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
                 h('td', {}, badge(r.status)),
                 h('td', { title: time(r.createdAt) }, age(r.createdAt)),
                 h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
@@ -119,7 +140,7 @@ function listPage() {
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
       conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
-      info.textContent = err.message;
+      info.textContent = visible(err.message);
     }
   }
   // The newest page follows runs as they are created or change status (the server's `runs` events), without
@@ -137,6 +158,15 @@ function listPage() {
   reload();
   const source = params.get('after') ? null : new EventSource('/api/runs/live');
   source?.addEventListener('runs', () => void reload());
+  // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
+  let lost = false;
+  source?.addEventListener('error', () => (lost = true));
+  source?.addEventListener('open', () => {
+    if (lost) {
+      lost = false;
+      void reload();
+    }
+  });
   return () => { stopped = true; source?.close(); };
 }
 
@@ -239,7 +269,7 @@ function timeline(run, history) {
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = text;
+    if (text !== undefined) e.textContent = visible(text);
     return e;
   };
   for (const n of nodes) {
@@ -305,9 +335,9 @@ function runPage(runId) {
       button.disabled = true;
       try {
         const t = await api(`/api/runs/${encodeURIComponent(runId)}/${action}`, { method: 'POST', headers: { 'X-Floxide-Action': '1' } });
-        message.textContent = t.applied ? `${action}: the run is now ${t.status}` : `nothing changed: the run is already ${t.status}`;
+        message.textContent = visible(t.applied ? `${action}: the run is now ${t.status}` : `nothing changed: the run is already ${t.status}`);
       } catch (err) {
-        message.textContent = `${action} failed: ${err.message}`;
+        message.textContent = visible(`${action} failed: ${err.message}`);
       }
     });
   }
@@ -321,7 +351,7 @@ function runPage(runId) {
     try {
       if (text !== '') payload = JSON.parse(text);
     } catch (err) {
-      message.textContent = `signal not sent: the payload is not JSON (${err.message})`;
+      message.textContent = visible(`signal not sent: the payload is not JSON (${err.message})`);
       return;
     }
     const send = signalForm.querySelector('button');
@@ -332,9 +362,9 @@ function runPage(runId) {
         headers: { 'X-Floxide-Action': '1', 'content-type': 'application/json' },
         body: JSON.stringify(key === '' ? { name, payload } : { name, payload, key }),
       });
-      message.textContent = r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`;
+      message.textContent = visible(r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`);
     } catch (err) {
-      message.textContent = `signal failed: ${err.message}`;
+      message.textContent = visible(`signal failed: ${err.message}`);
     } finally {
       send.disabled = last !== null && isFinal(last.run.status);
     }
@@ -374,7 +404,7 @@ function runPage(runId) {
       ...[
         ['status', badge(r.status)],
         ['workflow', r.workflow],
-        ['version', h('span', { class: 'mono', title: r.fingerprint }, r.fingerprint.slice(0, 16))],
+        ['version', h('span', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 16))],
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
         ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
@@ -386,11 +416,10 @@ function runPage(runId) {
       ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, val)]),
     );
     const final = isFinal(r.status);
-    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here.
+    // A checkpoint file's (local) runs are paused by stopping their process: no pause or resume here. What is enabled
+    // is what the store applies to the run now (the server's `actions`: on a file, a failed run can be cancelled).
     buttons.pause.hidden = buttons.resume.hidden = !v.pausable;
-    buttons.pause.disabled = !v.pausable || r.status !== 'running';
-    buttons.resume.disabled = !v.pausable || r.status !== 'paused';
-    buttons.cancel.disabled = final;
+    for (const [action, button] of Object.entries(buttons)) button.disabled = !v.actions[action];
     signalForm.querySelector('button').disabled = final;
     const waiting = [...new Set(v.waits.filter((w) => w.kind === 'signal').map((w) => w.signal))];
     signalNames.replaceChildren(...waiting.map((n) => h('option', { value: n })));
@@ -435,12 +464,17 @@ function runPage(runId) {
   }
 
   const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/live`);
+  // The text of the last `failure` event while it is shown: the next update that succeeds clears it (not the answers
+  // of actions, which share the message line).
+  let failure = null;
   source.addEventListener('run', (e) => {
     conn.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
+    if (failure !== null && message.textContent === failure) message.textContent = '';
+    failure = null;
     render(JSON.parse(e.data));
   });
   source.addEventListener('failure', (e) => {
-    message.textContent = JSON.parse(e.data).error;
+    message.textContent = failure = visible(JSON.parse(e.data).error);
   });
   source.addEventListener('error', () => {
     conn.textContent = 'reconnecting...';
@@ -449,12 +483,30 @@ function runPage(runId) {
 }
 
 // ------------------------------------------------------------------------------------------------------ router
+/** The page of an address that names nothing this dashboard shows (a run id whose percent-encoding is malformed). */
+function notFound(why) {
+  main.replaceChildren(h('p', {}, link('/', '← all runs')), h('h1', {}, 'Not found'), h('p', { class: 'muted', 'data-not-found': '' }, why));
+  document.title = 'not found - floxide ui';
+  return () => {};
+}
+
+/** `text` percent-decoded, or undefined when its encoding is malformed (`%E0`). */
+function decodeOr(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function route() {
   teardown();
   conn.textContent = '';
   const m = /^\/runs\/([^/]+)$/.exec(location.pathname);
-  teardown = m ? runPage(decodeURIComponent(m[1])) : listPage();
-  document.title = m ? `${decodeURIComponent(m[1])} - floxide ui` : 'runs - floxide ui';
+  const runId = m ? decodeOr(m[1]) : undefined;
+  if (m && runId === undefined) return void (teardown = notFound(`No run at ${location.pathname}: its percent-encoding is malformed.`));
+  teardown = m ? runPage(runId) : listPage();
+  document.title = m ? `${runId} - floxide ui` : 'runs - floxide ui';
 }
 
 window.addEventListener('popstate', route);

@@ -345,7 +345,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   private recordOf(row: RunRow): RunRecord {
     const { run_id: runId, workflow, fingerprint, traceparent, status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
-    return decodeRunRecord({ runId, workflow, fingerprint, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
+    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(row: ItemRow): WorkItemState {

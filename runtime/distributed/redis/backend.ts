@@ -370,7 +370,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
     const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
-    return decodeRunRecord({ runId, workflow: workflow!, fingerprint: fingerprint!, traceparent }, { status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
+    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
@@ -515,7 +515,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         for (let i = 0; i < rows.length && out.length < limit; i++) {
           const id = page[2 * i]!;
           const row = rows[i]!;
-          if (row[0] === null) {
+          // no field at all: the run's keys expired (a record missing some field, even its workflow, is corrupt, not gone)
+          if (row.every((v) => v === null)) {
             gone.push(id);
             continue;
           }
