@@ -194,7 +194,9 @@ interface RunSignal {
 
 /**
  * One signal for the run: the caller's cancel, the deadline timer on `clock` and `lost` (the call lost its claim on
- * the run: aborts with its reason, a `RunBusyError`). None at all when none is given.
+ * the run: aborts with its reason, a `RunBusyError`). None at all when none is given. `lost` alone does not make the
+ * run `abortable` (a node's promise raced against the signal, at a cost per step): a node that ignores its
+ * `ctx.signal` then ends as it will, and its commit is refused (the store fences a call that lost its claim).
  */
 function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock, lost?: AbortSignal): RunSignal {
   if (!signal && deadline === undefined && !lost) return { signal: NEVER, abortable: false, dispose() {} };
@@ -212,7 +214,7 @@ function runSignal(signal: AbortSignal | undefined, deadline: number | undefined
   }
   return {
     signal: ac.signal,
-    abortable: true,
+    abortable: signal !== undefined || deadline !== undefined,
     dispose() {
       cancelTimer?.();
       signal?.removeEventListener('abort', onCancel);
