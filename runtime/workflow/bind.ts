@@ -19,6 +19,7 @@ import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../sto
 import { endClaim, newOwner, OWNER_HEARTBEAT_MS, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
+import { AbortSource } from '../engine/abort.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { creatingRun, notifyArrival, runCreated, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
@@ -187,7 +188,7 @@ function observed(span: RunSpan | undefined, onEvent: ((e: WorkflowEvent) => voi
 }
 
 interface RunSignal {
-  signal: AbortSignal;
+  signal: AbortSignal | AbortSource;
   abortable: boolean;
   dispose(): void;
 }
@@ -198,27 +199,27 @@ interface RunSignal {
  * run `abortable` (a node's promise raced against the signal, at a cost per step): a node that ignores its
  * `ctx.signal` then ends as it will, and its commit is refused (the store fences a call that lost its claim).
  */
-function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock, lost?: AbortSignal): RunSignal {
+function runSignal(signal: AbortSignal | undefined, deadline: number | undefined, clock: Clock, lost?: AbortSource): RunSignal {
   if (!signal && deadline === undefined && !lost) return { signal: NEVER, abortable: false, dispose() {} };
-  const ac = new AbortController();
+  // (an AbortSource: no EventTarget per run, and its AbortSignal is made only if a node reads ctx.signal)
+  const run = new AbortSource();
   let cancelTimer: (() => void) | undefined;
-  const onCancel = () => ac.abort(new CancelledError('the run was cancelled', signal!.reason === undefined ? undefined : { cause: signal!.reason }));
-  const onLost = () => ac.abort(lost!.reason);
+  const onCancel = () => run.abort(new CancelledError('the run was cancelled', signal!.reason === undefined ? undefined : { cause: signal!.reason }));
   if (signal) {
     if (signal.aborted) onCancel();
     else signal.addEventListener('abort', onCancel, { once: true });
   }
-  if (lost && !ac.signal.aborted) lost.addEventListener('abort', onLost, { once: true });
-  if (deadline !== undefined && !ac.signal.aborted) {
-    cancelTimer = atTime(clock, deadline, () => ac.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
+  const offLost = lost?.onAbort(() => run.abort(lost.reason));
+  if (deadline !== undefined && !run.aborted) {
+    cancelTimer = atTime(clock, deadline, () => run.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
   }
   return {
-    signal: ac.signal,
+    signal: run,
     abortable: signal !== undefined || deadline !== undefined,
     dispose() {
       cancelTimer?.();
       signal?.removeEventListener('abort', onCancel);
-      lost?.removeEventListener('abort', onLost);
+      offLost?.();
     },
   };
 }
@@ -420,14 +421,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
     const owner = newOwner();
     // a heartbeat refused (another process took the run over: this call looked dead to it) stops this call
-    const lost = new AbortController();
+    const lost = new AbortSource();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     try {
       await store.claim(runId, owner);
       heartbeat = setInterval(
         () =>
           void store.claim!(runId, owner, true).catch((err: unknown) => {
-            if (err instanceof RunBusyError && !lost.signal.aborted) lost.abort(err);
+            if (err instanceof RunBusyError) lost.abort(err);
           }),
         OWNER_HEARTBEAT_MS,
       );
@@ -435,7 +436,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       // (moved to this version only now that it is this call's: a call refused above changes nothing)
       const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId));
       if (finishedRun(cp)) return cp.run.output as O;
-      return await this.runClaimed(store, cp, options, span, { owner, lost: lost.signal });
+      return await this.runClaimed(store, cp, options, span, { owner, lost });
     } finally {
       clearInterval(heartbeat);
       endClaim(owner);
@@ -449,7 +450,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    * commit names the claim, and `claim.lost` aborting (the heartbeat's claim was refused) stops the run at once:
    * either way a call that lost the run to another ends with `RunBusyError` and writes nothing more to it.
    */
-  private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan, claim?: { owner: RunOwner; lost: AbortSignal }): Promise<O> {
+  private async runClaimed(store: CheckpointStore, cp: Checkpoint, options: ResumeOptions | undefined, span?: RunSpan, claim?: { owner: RunOwner; lost: AbortSource }): Promise<O> {
     const runId = cp.run.runId;
     if (cp.run.status === 'failed') await store.reopen(runId);
     const codec = this.wf.codec;
