@@ -21,14 +21,28 @@ export interface ModuleFreshness {
   versions: { path: string; expected: string } | undefined;
 }
 
-/** The node spec lines of `XNodes` in a generated module, by node name (`undefined` when the block is absent). */
+/**
+ * The node spec lines of `XNodes` in a generated module, by node name (`undefined` when the block is absent): the
+ * value block after its written-out type (`export const XNodes: { ... } = {`), or, in a module of an earlier
+ * version, right after `export const XNodes = {`.
+ */
 function nodeSpecLines(text: string, workflow: string): Map<string, string> | undefined {
-  const head = `export const ${generatedNames(workflow).nodes} = {\n`;
-  const start = text.indexOf(head);
-  if (start < 0) return undefined;
-  const end = text.indexOf('\n}', start + head.length);
+  const name = generatedNames(workflow).nodes;
+  let from: number;
+  const typed = text.indexOf(`export const ${name}: {\n`);
+  if (typed >= 0) {
+    const value = text.indexOf('\n} = {\n', typed);
+    if (value < 0) return undefined;
+    from = value + '\n} = {\n'.length;
+  } else {
+    const head = `export const ${name} = {\n`;
+    const start = text.indexOf(head);
+    if (start < 0) return undefined;
+    from = start + head.length;
+  }
+  const end = text.indexOf('\n}', from);
   const lines = new Map<string, string>();
-  for (const line of text.slice(start + head.length, end < 0 ? undefined : end).split('\n')) {
+  for (const line of text.slice(from, end < 0 ? undefined : end).split('\n')) {
     const m = /^\s+(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([\w$]+)): /.exec(line);
     if (m) lines.set(m[1] ?? m[2] ?? m[3], line.trim());
   }

@@ -5,18 +5,33 @@
 import type { EdgeModel, NodeModel, WorkflowModel } from '../model.js';
 import { normalizeRetry } from '../../runtime/graph/shape.js';
 import { CodeWriter } from './code-writer.js';
-import { objectKey, propertyAccess, tsLiteral, tsString } from './literals.js';
+import { objectKey, propertyAccess, tsConstType, tsLiteral, tsString } from './literals.js';
 import { generatedNames, type Emitted, type ImportList, type ModuleScope } from './scope.js';
 import { signalsOf } from '../signals.js';
 
 const targets = (edges: readonly EdgeModel[], from: string, kind: EdgeModel['kind']) => edges.filter((e) => e.from === from && e.kind === kind).map((e) => e.to);
 
-/** An object literal from ordered entries (keys escaped; no `__proto__` pitfall). */
-function objectLiteral(entries: ReadonlyArray<readonly [string, string]>): string {
-  return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `${objectKey(k)}: ${v}`).join(', ')} }`;
+/**
+ * A value as generated code prints it, and its type under `as const` (written out for `isolatedDeclarations`).
+ */
+interface Printed {
+  readonly value: string;
+  readonly type: string;
 }
 
-function branchLiteral(wf: WorkflowModel, n: NodeModel): string {
+/** A JSON-like value: {@link tsLiteral} and {@link tsConstType}. */
+const printed = (v: unknown): Printed => ({ value: tsLiteral(v), type: tsConstType(v) });
+
+/** An object literal from ordered entries (keys escaped; no `__proto__` pitfall), and its `as const` type. */
+function objectLiteral(entries: ReadonlyArray<readonly [string, Printed]>): Printed {
+  if (entries.length === 0) return { value: '{}', type: '{}' };
+  return {
+    value: `{ ${entries.map(([k, v]) => `${objectKey(k)}: ${v.value}`).join(', ')} }`,
+    type: `{ ${entries.map(([k, v]) => `readonly ${objectKey(k)}: ${v.type}`).join('; ')} }`,
+  };
+}
+
+function branchLiteral(wf: WorkflowModel, n: NodeModel): Printed {
   const arms = new Map<string, string[]>();
   for (const e of wf.edges) {
     if (e.from !== n.name || e.kind !== 'branch') continue;
@@ -26,36 +41,45 @@ function branchLiteral(wf: WorkflowModel, n: NodeModel): string {
     arms.set(tag, list);
   }
   const otherwise = targets(wf.edges, n.name, 'otherwise');
-  if (arms.size === 0 && otherwise.length === 0) return 'undefined';
+  if (arms.size === 0 && otherwise.length === 0) return printed(undefined);
   return objectLiteral([
-    ['discriminant', tsString(wf.discriminant)],
-    ['arms', objectLiteral([...arms].map(([tag, to]) => [tag, tsLiteral(to)] as const))],
-    ['otherwise', otherwise.length === 0 ? 'undefined' : tsLiteral(otherwise)],
+    ['discriminant', printed(wf.discriminant)],
+    ['arms', objectLiteral([...arms].map(([tag, to]) => [tag, printed(to)] as const))],
+    ['otherwise', printed(otherwise.length === 0 ? undefined : otherwise)],
   ]);
 }
 
-function nodeSpecLiteral(wf: WorkflowModel, n: NodeModel, imports: ImportList): string {
+function nodeSpecLiteral(wf: WorkflowModel, n: NodeModel, imports: ImportList): Printed {
+  const inner = n.kind === 'workflow' ? imports.workflowDef(n.class, false) : undefined;
   return objectLiteral([
-    ['name', tsString(n.name)],
-    ['successors', tsLiteral(targets(wf.edges, n.name, 'success'))],
-    ['fallbacks', tsLiteral(targets(wf.edges, n.name, 'fallback'))],
+    ['name', printed(n.name)],
+    ['successors', printed(targets(wf.edges, n.name, 'success'))],
+    ['fallbacks', printed(targets(wf.edges, n.name, 'fallback'))],
     ['branch', branchLiteral(wf, n)],
-    ['retry', n.retry ? tsLiteral(normalizeRetry(n.retry)) : 'undefined'],
-    ['timeoutMs', n.timeoutMs === undefined ? 'undefined' : tsLiteral(n.timeoutMs)],
-    ['join', String(n.join)],
-    ['terminal', String(wf.terminals.includes(n.name))],
-    ['workflow', n.kind === 'workflow' ? `() => ${imports.workflowDef(n.class, false)}` : 'undefined'],
+    ['retry', printed(n.retry ? normalizeRetry(n.retry) : undefined)],
+    ['timeoutMs', printed(n.timeoutMs)],
+    ['join', printed(n.join)],
+    ['terminal', printed(wf.terminals.includes(n.name))],
+    ['workflow', inner === undefined ? printed(undefined) : { value: `() => ${inner}`, type: `() => typeof ${inner}` }],
   ]);
 }
 
-/** `export const XNodes = { ... } as const satisfies Record<XWorkItem['node'], NodeSpec>;` */
+/**
+ * `export const XNodes: { ... } = { ... } as const satisfies Record<XWorkItem['node'], NodeSpec>;` (its type
+ * written out: a declaration a reader of this file alone can emit, as `isolatedDeclarations` asks).
+ */
 export function emitNodeSpecs(wf: WorkflowModel, scope: ModuleScope): Emitted {
   const imports = scope.imports();
   const names = generatedNames(wf.name);
   const w = new CodeWriter();
-  w.writeLine(`export const ${names.nodes} = {`);
+  const specs = wf.nodes.map((n) => [n.name, nodeSpecLiteral(wf, n, imports)] as const);
+  w.writeLine(`export const ${names.nodes}: {`);
   w.indent(() => {
-    for (const n of wf.nodes) w.writeLine(`${objectKey(n.name)}: ${nodeSpecLiteral(wf, n, imports)},`);
+    for (const [name, spec] of specs) w.writeLine(`readonly ${objectKey(name)}: ${spec.type};`);
+  });
+  w.writeLine('} = {');
+  w.indent(() => {
+    for (const [name, spec] of specs) w.writeLine(`${objectKey(name)}: ${spec.value},`);
   });
   w.writeLine(`} as const satisfies Record<${names.workItem}['node'], ${imports.runtime('NodeSpec', true)}>;`);
   return { content: w.toString(), imports: imports.list() };
@@ -115,7 +139,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
   const w = new CodeWriter();
   const signals = signalsOf(wf);
   const typeArgs = [wfClass, names.workItem, names.input, names.output, names.context, ...(signals.length > 0 ? [names.signals] : [])].join(', ');
-  w.writeLine(`export const ${names.def} = ${imports.runtime('defineWorkflow', false)}<${typeArgs}>({`);
+  w.writeLine(`export const ${names.def}: ${imports.runtime('WorkflowDef', true)}<${typeArgs}> = ${imports.runtime('defineWorkflow', false)}<${typeArgs}>({`);
   w.indent(() => {
     w.writeLine(`name: ${tsString(wf.name)},`);
     w.writeLine(`fingerprint: ${tsString(wf.fingerprint)},`);
@@ -124,7 +148,7 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
     w.writeLine(`source: ${tsString(wf.class.file)},`);
     w.writeLine(`workflowClass: ${wfClass},`);
     w.writeLine(`contextClass: ${wf.context?.kind === 'class' ? imports.userClass(wf.context, false) : 'undefined'},`);
-    w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, tsString(f.strategy)] as const))},`);
+    w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, printed(f.strategy)] as const)).value},`);
     w.writeLine(`start: ${tsString(wf.start)},`);
     w.writeLine(`nodes: ${names.nodes},`);
     w.writeLine(`processWorkItem: ${names.process},`);

@@ -89,7 +89,7 @@ function dotText(name: string, nodes: readonly string[], edges: readonly string[
 /** `export const XDot = '...' + ...;` */
 export function emitDot(wf: WorkflowModel): Emitted {
   const w = new CodeWriter();
-  w.writeLine(`export const ${generatedNames(wf.name).dot} =`);
+  w.writeLine(`export const ${generatedNames(wf.name).dot}: string =`);
   w.writeJoined(tsMultilineString(dotOf(wf)), '', ';');
   return { content: w.toString(), imports: [] };
 }

@@ -67,6 +67,19 @@ export function tsLiteral(value: unknown): string {
 }
 
 /**
+ * The type TypeScript gives {@link tsLiteral}`(value)` under `as const` (readonly tuples and properties, literal
+ * types), written out: what a generated `const` declares, so the module compiles under `isolatedDeclarations`.
+ */
+export function tsConstType(value: unknown): string {
+  if (Array.isArray(value)) return `readonly [${value.map(tsConstType).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    return entries.length === 0 ? '{}' : `{ ${entries.map(([k, v]) => `readonly ${objectKey(k)}: ${tsConstType(v)}`).join('; ')} }`;
+  }
+  return tsLiteral(value);
+}
+
+/**
  * A multi-line text as a TypeScript expression: one `'line\n' +` per line, indented by `indent`, so generated
  * graphs stay readable in review. Returns `''` for empty text.
  */

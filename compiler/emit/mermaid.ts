@@ -52,7 +52,7 @@ export function mermaidOf(wf: WorkflowModel): string {
 /** `export const XMermaid = '...' + ...;` */
 export function emitMermaid(wf: WorkflowModel): Emitted {
   const w = new CodeWriter();
-  w.writeLine(`export const ${generatedNames(wf.name).mermaid} =`);
+  w.writeLine(`export const ${generatedNames(wf.name).mermaid}: string =`);
   w.writeJoined(tsMultilineString(mermaidOf(wf)), '', ';');
   return { content: w.toString(), imports: [] };
 }

@@ -44,6 +44,7 @@ export const RUNTIME_NAMES = [
   'Transition',
   'WorkflowInputOf',
   'WorkflowOutputOf',
+  'WorkflowDef',
   'WorkflowSignalsOf',
 ] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];

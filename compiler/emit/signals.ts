@@ -24,6 +24,7 @@ export function emitSignals(wf: WorkflowModel, scope: ModuleScope): Emitted {
   });
   w.writeLine('};');
   w.writeLine();
-  w.writeLine(`export const ${names.signalNames} = [${signals.map((s) => tsString(s.name)).join(', ')}] as const satisfies readonly (keyof ${names.signals})[];`);
+  const list = signals.map((s) => tsString(s.name)).join(', ');
+  w.writeLine(`export const ${names.signalNames}: readonly [${list}] = [${list}] as const satisfies readonly (keyof ${names.signals})[];`);
   return { content: w.toString(), imports: imports.list() };
 }

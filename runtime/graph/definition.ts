@@ -14,7 +14,8 @@ export interface WorkItemBase {
   readonly input: unknown;
 }
 
-export type NormalizedRetry = ReturnType<typeof normalizeRetry>;
+/** A node's retry policy as its spec keeps it (`normalizeRetry`; `retryOn` read only: a generated spec's is a readonly tuple). */
+export type NormalizedRetry = Omit<ReturnType<typeof normalizeRetry>, 'retryOn'> & { readonly retryOn: readonly string[] | null };
 
 export interface BranchSpec {
   /** The property of the node's output that selects the arm. */

@@ -38,7 +38,7 @@ describe('the generated module', () => {
     const text = renderModule('src/flows/branch.ts', [branchWorkflow], { rootDir: '/project', outDir: '/project/gen' });
     const imports = text.split('\n').filter((l) => l.startsWith('import '));
     expect(imports).toEqual([
-      "import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition, type WorkflowInputOf } from 'floxide';",
+      "import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition, type WorkflowDef, type WorkflowInputOf } from 'floxide';",
       "import { Router } from '../../../src/flows/branch.js';",
       "import { SubFlowDef } from '../sub/sub.floxide.js';",
     ]);
@@ -54,7 +54,7 @@ describe('the generated module', () => {
       terminals: ['a'],
     });
     const text = renderModule(F, [wf], layout);
-    expect(text).toContain("import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition as FloxideTransition } from 'floxide';");
+    expect(text).toContain("import { defineWorkflow, unknownWorkItem, type InputOf, type NodeExecutor, type NodeSpec, type OutputOf, type Transition as FloxideTransition, type WorkflowDef } from 'floxide';");
     expect(text).toContain("import { TransitionNodes as TransitionNodes_ } from './ctx.js';");
     expect(text).toContain("import { Transition } from './x.js';");
     expect(text).toContain('exec: NodeExecutor): Promise<FloxideTransition<unknown>> {');
@@ -102,14 +102,21 @@ describe('emitNodeSpecs / emitDispatch / emitDefinition', () => {
 
   it('writes one NodeSpec per node with branch arms, otherwise, retry defaults, timeout, join and lazy inner workflow', () => {
     const out = emitNodeSpecs(branchWorkflow, scope).content.split('\n');
-    expect(out[0]).toBe('export const RouterNodes = {');
+    // its type written out first (isolatedDeclarations: a declaration emitted from this file alone), then the value
+    expect(out[0]).toBe('export const RouterNodes: {');
     expect(out[1]).toBe(
+      "  readonly classify: { readonly name: 'classify'; readonly successors: readonly []; readonly fallbacks: readonly []; readonly branch: { readonly discriminant: 'type'; readonly arms: { readonly small: readonly ['small']; readonly 'big \"one\"': readonly ['sub'] }; readonly otherwise: readonly ['other'] }; readonly retry: undefined; readonly timeoutMs: 250; readonly join: false; readonly terminal: false; readonly workflow: undefined };",
+    );
+    expect(out[3]).toContain("readonly retry: { readonly maxAttempts: 2; readonly backoff: 'exponential'; readonly initialDelayMs: 100; readonly maxDelayMs: 30000; readonly jitterMs: 0; readonly retryOn: readonly ['NodeTimeoutError'] }");
+    expect(out[4]).toContain('readonly workflow: () => typeof SubFlowDef };');
+    expect(out[6]).toBe('} = {');
+    expect(out[7]).toBe(
       "  classify: { name: 'classify', successors: [], fallbacks: [], branch: { discriminant: 'type', arms: { small: ['small'], 'big \"one\"': ['sub'] }, otherwise: ['other'] }, retry: undefined, timeoutMs: 250, join: false, terminal: false, workflow: undefined },",
     );
-    expect(out[3]).toContain("retry: { maxAttempts: 2, backoff: 'exponential', initialDelayMs: 100, maxDelayMs: 30000, jitterMs: 0, retryOn: ['NodeTimeoutError'] }");
-    expect(out[4]).toContain('workflow: () => SubFlowDef },');
-    expect(out[5]).toContain('join: true, terminal: true,');
-    expect(out[6]).toBe("} as const satisfies Record<RouterWorkItem['node'], NodeSpec>;");
+    expect(out[9]).toContain("retry: { maxAttempts: 2, backoff: 'exponential', initialDelayMs: 100, maxDelayMs: 30000, jitterMs: 0, retryOn: ['NodeTimeoutError'] }");
+    expect(out[10]).toContain('workflow: () => SubFlowDef },');
+    expect(out[11]).toContain('join: true, terminal: true,');
+    expect(out[12]).toBe("} as const satisfies Record<RouterWorkItem['node'], NodeSpec>;");
   });
 
   it('writes an exhaustive switch and the terminal test', () => {
@@ -177,7 +184,7 @@ describe('emitSignals', () => {
         "  approval: SignalPayloadOf<Approval['approval']>;",
         '};',
         '',
-        "export const ApprovalSignalNames = ['approval'] as const satisfies readonly (keyof ApprovalSignals)[];",
+        "export const ApprovalSignalNames: readonly ['approval'] = ['approval'] as const satisfies readonly (keyof ApprovalSignals)[];",
         '',
       ].join('\n'),
     );
@@ -196,7 +203,7 @@ describe('emitSignals', () => {
     });
     const out = emitSignals(wf, new ModuleScope(F, [wf])).content;
     expect(out).toContain("  go: SignalPayloadOf<W['a']>;\n  'the-vote': SignalPayloadOf<W['b']> & SignalPayloadOf<W['c']>;\n");
-    expect(out).toContain("export const WSignalNames = ['go', 'the-vote'] as const");
+    expect(out).toContain("export const WSignalNames: readonly ['go', 'the-vote'] = ['go', 'the-vote'] as const");
     expect(emitSignals(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow]))).toEqual({ content: '', imports: [] });
     expect(emitDefinition(articleWorkflow, new ModuleScope(articleWorkflow.class.file, [articleWorkflow])).content).not.toContain('signals');
   });
