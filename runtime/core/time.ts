@@ -22,6 +22,32 @@ export function isEpochMs(ms: unknown): ms is number {
   return typeof ms === 'number' && Math.abs(ms) <= 8.64e15;
 }
 
+/** How long a run's loop may keep the event loop before it lets timers and I/O callbacks run (see {@link Breath}). */
+export const BREATH_MS = 20;
+
+/**
+ * A loop of steps that never waits for I/O (nodes that compute, or await only settled promises; better-sqlite3's
+ * commits are synchronous) would keep the event loop for the whole run: no timer would fire meanwhile, not the run's
+ * deadline, not the claim's heartbeat of a checkpointed run, not the caller's own. A loop asks {@link due} once per
+ * step (the time is read every 64 calls) and, when {@link BREATH_MS} have passed since the last breath, awaits
+ * {@link take}: one turn of the event loop (expired timers, I/O, then the loop again). Wall-clock time, whatever the
+ * run's clock: this is about the process, not the workflow.
+ */
+export class Breath {
+  private last = performance.now();
+  private calls = 0;
+
+  due(): boolean {
+    if ((++this.calls & 63) !== 0) return false;
+    return performance.now() - this.last >= BREATH_MS;
+  }
+
+  async take(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
+}
+
 /** Wall-clock time: `Date.now` and `setTimeout`. */
 export const systemClock: Clock = {
   now: Date.now,

@@ -11,7 +11,7 @@ import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../gra
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
-import { sleep, systemClock, type Clock } from '../core/time.js';
+import { Breath, sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
@@ -640,11 +640,13 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
     for (const it of await parked.release(scope.clock.now(), undefined)) queue.push(it);
   }
   const offArrival = mailbox?.onArrival(() => parked?.signalled());
+  const breath = new Breath();
   // the last step (the no-terminal error names its node when it passed nothing on)
   let item: EngineItem | undefined;
   let out: StepOutcome | undefined;
   try {
     for (;;) {
+      if (breath.due()) await breath.take();
       if (parked !== undefined && parked.size > 0) {
         const idle = queue.empty;
         if (nested !== undefined) {

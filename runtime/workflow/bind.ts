@@ -30,7 +30,7 @@ import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, run
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
 import { Tracing, type RunSpan, type TracingOption } from '../engine/tracing.js';
 import { absoluteDeadline } from '../engine/retry.js';
-import { atTime, systemClock, type Clock } from '../core/time.js';
+import { atTime, Breath, systemClock, type Clock } from '../core/time.js';
 import type { EngineItem, StepOutcome } from '../engine/types.js';
 import type { CreateRunResult, DistributedBackend } from '../distributed/contracts.js';
 import {
@@ -485,8 +485,11 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     // the last step (the no-terminal error names its node when it passed nothing on)
     let item: EngineItem | undefined;
     let out: StepOutcome | undefined;
+    // timers fire during a run of synchronous steps too (its deadline, the claim's heartbeat)
+    const breath = new Breath();
     try {
       for (;;) {
+        if (breath.due()) await breath.take();
         const due = parked.size > 0 ? parked.due(queue.empty, clock, scope.abort, mailbox, pollMs) : undefined;
         if (due !== undefined) {
           for (const it of await due) queue.push(it);
