@@ -83,7 +83,9 @@ function printableIo(io: CliIo): CliIo {
 /** Formats rows as an aligned text table (header first); each cell on one line ({@link oneLine}). */
 export function formatTable(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const rows = cells.map((r) => r.map(oneLine));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // (a loop, not Math.max(...): a run's history may have hundreds of thousands of rows, more than a call's arguments)
+  const widths = header.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
