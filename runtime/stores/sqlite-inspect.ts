@@ -5,7 +5,7 @@
  * when another connection commits to the file (a cheap check: no page is read).
  */
 import type Database from 'better-sqlite3';
-import { CorruptStateError } from '../core/errors.js';
+import { CorruptStateError, FloxideError, StoreError } from '../core/errors.js';
 import { START_ITEM_ID } from '../core/ids.js';
 import { safeJsonParse } from '../core/json.js';
 import { checkStoredItem } from '../engine/decode.js';
@@ -92,27 +92,27 @@ export class SqliteRunReader {
     }
     const sql = `SELECT ${COLUMNS} FROM floxide_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, run_id DESC${q.limit !== undefined ? ' LIMIT ?' : ''}`;
     if (q.limit !== undefined) args.push(q.limit);
-    return (this.db.prepare(sql).all(...args) as RunRow[]).map(listed);
+    return read(() => (this.db.prepare(sql).all(...args) as RunRow[]).map(listed));
   }
 
   run(runId: string): ListedRun | undefined {
-    const row = this.s.byId.get(runId) as RunRow | undefined;
+    const row = read(() => this.s.byId.get(runId) as RunRow | undefined);
     return row ? listed(row) : undefined;
   }
 
   runByNo(runNo: number): ListedRun | undefined {
-    const row = this.s.byNo.get(runNo) as RunRow | undefined;
+    const row = read(() => this.s.byNo.get(runNo) as RunRow | undefined);
     return row ? listed(row) : undefined;
   }
 
   /** The number of the newest run (0 when there is none). */
   lastRunNo(): number {
-    return this.s.lastRunNo.pluck().get() as number;
+    return read(() => this.s.lastRunNo.pluck().get() as number);
   }
 
   /** Runs created after run number `runNo`, oldest first. */
   runsAfter(runNo: number): ListedRun[] {
-    return (this.s.newRuns.all(runNo) as RunRow[]).map(listed);
+    return read(() => (this.s.newRuns.all(runNo) as RunRow[]).map(listed));
   }
 
   /**
@@ -120,7 +120,7 @@ export class SqliteRunReader {
    * item, context, delta or step's items is reported in the journal ({@link RunJournal}), never thrown.
    */
   journal(runId: string): RunJournal | undefined {
-    return this.db.transaction(() => {
+    return read(this.db.transaction(() => {
       const row = this.s.byId.get(runId) as RunRow | undefined;
       if (!row) return undefined;
       let contextCorrupt: CorruptStateError | undefined;
@@ -161,12 +161,25 @@ export class SqliteRunReader {
         if (!(err instanceof CorruptStateError)) throw err;
         return { ...base, ...ctx, start: { node: '?', id: START_ITEM_ID, input: null }, startCorrupt: err };
       }
-    })();
+    }));
   }
 
   /** Changes whenever another connection committed to the file since the last call (SQLite's `data_version`). */
   dataVersion(): number {
-    return this.s.dataVersion.pluck().get() as number;
+    return read(() => this.s.dataVersion.pluck().get() as number);
+  }
+}
+
+/**
+ * A read of the file: what the driver throws (a damaged file: "database disk image is malformed", a lock, I/O) is a
+ * `StoreError` naming the file's store, as the store's own reads say it (floxide's own errors pass as they are).
+ */
+function read<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof FloxideError) throw err;
+    throw new StoreError(`SQLite checkpoint file: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 }
 
