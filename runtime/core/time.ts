@@ -28,17 +28,15 @@ export const BREATH_MS = 20;
 /**
  * A loop of steps that never waits for I/O (nodes that compute, or await only settled promises; better-sqlite3's
  * commits are synchronous) would keep the event loop for the whole run: no timer would fire meanwhile, not the run's
- * deadline, not the claim's heartbeat of a checkpointed run, not the caller's own. A loop asks {@link due} once per
- * step (the time is read every 64 calls) and, when {@link BREATH_MS} have passed since the last breath, awaits
- * {@link take}: one turn of the event loop (expired timers, I/O, then the loop again). Wall-clock time, whatever the
- * run's clock: this is about the process, not the workflow.
+ * deadline, not the claim's heartbeat of a checkpointed run, not the caller's own. A loop asks {@link due} every so
+ * many steps (it reads the time) and, when {@link BREATH_MS} have passed since the last breath, awaits {@link take}:
+ * one turn of the event loop (expired timers, I/O, then the loop again). Wall-clock time, whatever the run's clock:
+ * this is about the process, not the workflow.
  */
 export class Breath {
   private last = performance.now();
-  private calls = 0;
 
   due(): boolean {
-    if ((++this.calls & 63) !== 0) return false;
     return performance.now() - this.last >= BREATH_MS;
   }
 

@@ -646,7 +646,6 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
   let out: StepOutcome | undefined;
   try {
     for (;;) {
-      if (breath.due()) await breath.take();
       if (parked !== undefined && parked.size > 0) {
         const idle = queue.empty;
         if (nested !== undefined) {
@@ -667,8 +666,8 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       const step = stepCore(scope, item, context, frame, 1, true, childId);
       out = isThenable(step) ? await step : step;
       // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
-      // every 1024 steps after it (to other promise jobs).
-      if ((steps++ & 1023) === 0) await undefined;
+      // every 1024 steps after it (to other promise jobs; and to timers and I/O every 20 ms: core/time.ts Breath).
+      if ((steps++ & 1023) === 0) await (breath.due() ? breath.take() : undefined);
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
         for (const it of out.items) {
