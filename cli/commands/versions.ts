@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { commandGroup } from './runs.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 interface PruneFlags {
@@ -22,17 +22,17 @@ interface PruneFlags {
 const collect = (v: string, all: string[] | false | undefined) => [...(Array.isArray(all) ? all : []), v];
 
 const versionsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = new Command('versions')
-    .description('manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)')
-    .addHelpText(
-      'after',
-      `
+  const cmd = commandGroup(
+    io,
+    'versions',
+    'manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)',
+    `
 Examples:
   $ floxide versions prune src --store redis://127.0.0.1:6379 --dry-run
   $ floxide versions prune src/flows/orders.floxide.versions.json --store redis://127.0.0.1:6379 --store sqlite:runs.db
   $ floxide versions prune src --no-store      # development: no store holds runs of these workflows
   $ floxide build                              # then: the generated modules list the versions left`,
-    );
+  );
 
   // `--store` and `--no-store` share one value (the last given wins): which of them were given is seen as they parse
   const given = new Set<'--store' | '--no-store'>();
