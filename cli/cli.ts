@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import type { CliIo, CommandFactory } from './commands/types.js';
 
 export type { CliIo, CommandFactory } from './commands/types.js';
@@ -37,7 +37,22 @@ export async function createProgram(io: CliIo): Promise<Command> {
     cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride().showHelpAfterError('(run with --help for usage)');
     program.addCommand(cmd);
   }
+  markRequiredOptions(program);
   return program;
+}
+
+/**
+ * Commander refuses a command without its mandatory options but its help does not say which they are: each says
+ * `(required)` after its description, in every command of the tree.
+ */
+function markRequiredOptions(cmd: Command): void {
+  cmd.configureHelp({
+    optionDescription(this: Help, option: Option) {
+      const text = Help.prototype.optionDescription.call(this, option);
+      return option.mandatory ? `${text} (required)` : text;
+    },
+  });
+  for (const sub of cmd.commands) markRequiredOptions(sub);
 }
 
 /**

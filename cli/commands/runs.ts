@@ -209,7 +209,9 @@ export function eventLine(e: WorkflowEvent): string {
   }
 }
 
-export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)').makeOptionMandatory();
+/** The mandatory `--store` of a subcommand; `description` names the stores it works on (default: every kind). */
+export const storeOption = (description = 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)') =>
+  new Option('-s, --store <url>', description).makeOptionMandatory();
 
 /**
  * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:

@@ -37,4 +37,22 @@ describe('floxide help and usage errors', () => {
       expect([r.code, r.out, r.err], argv.join(' ')).toEqual([2, '', `error: unknown command '${argv.at(-1)}'\n(run with --help for usage)\n`]);
     }
   });
+
+  it('marks the mandatory --store of worker, ui, runs and schedule (required); schedule offers only the stores that keep schedules', async () => {
+    const storeHelp = async (argv: string[]) => {
+      const help = await cli(...argv, '--help');
+      expect(help.code, argv.join(' ')).toBe(0);
+      return /-s, --store <url> (.+?) (?:-\w, )?--[a-z-]+ /.exec(help.out.replace(/\s+/g, ' '))?.[1];
+    };
+    const groups = { runs: ['list', 'show', 'cancel', 'pause', 'resume', 'watch', 'wait', 'versions', 'signal', 'migrate'], schedule: ['list', 'add', 'pause', 'resume', 'remove'] };
+    const commands = [['worker'], ['ui'], ...Object.entries(groups).flatMap(([g, subs]) => subs.map((s) => [g, s]))];
+    for (const argv of commands) expect(await storeHelp(argv), argv.join(' ')).toMatch(/\(required\)$/);
+    for (const sub of groups.schedule) {
+      const text = await storeHelp(['schedule', sub]);
+      expect(text, sub).toContain('redis://');
+      expect(text, sub).not.toContain('sqlite:runs.db');
+    }
+    // not a mandatory option: not marked
+    expect(await storeHelp(['versions', 'prune'])).not.toContain('(required)');
+  });
 });
