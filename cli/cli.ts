@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import type { CliIo, CommandFactory } from './commands/types.js';
 
 export type { CliIo, CommandFactory } from './commands/types.js';
@@ -31,13 +31,48 @@ export async function createProgram(io: CliIo): Promise<Command> {
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .exitOverride();
-  for (const load of COMMANDS) {
-    const cmd = (await load()).default(io);
+    .exitOverride()
+    .helpCommand(false);
+  for (const cmd of [...(await Promise.all(COMMANDS.map(async (load) => (await load()).default(io)))), helpCommand(program)]) {
     cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).exitOverride().showHelpAfterError('(run with --help for usage)');
     program.addCommand(cmd);
   }
+  markRequiredOptions(program);
   return program;
+}
+
+/**
+ * Commander refuses a command without its mandatory options but its help does not say which they are: each says
+ * `(required)` after its description, in every command of the tree.
+ */
+function markRequiredOptions(cmd: Command): void {
+  cmd.configureHelp({
+    optionDescription(this: Help, option: Option) {
+      const text = Help.prototype.optionDescription.call(this, option);
+      return option.mandatory ? `${text} (required)` : text;
+    },
+  });
+  for (const sub of cmd.commands) markRequiredOptions(sub);
+}
+
+/**
+ * `floxide help [command..]`: the help of a command at any depth (`floxide help runs list`); a name that is no command
+ * is an unknown command (exit 2). (Commander's own help command reads one name, and answers an unknown one with the
+ * main help and exit 0.)
+ */
+function helpCommand(program: Command): Command {
+  return new Command('help')
+    .description('display help for a command, e.g. `floxide help runs list`')
+    .argument('[command...]', 'the command, e.g. `runs list`')
+    .action((names: string[]) => {
+      let cmd = program;
+      for (const name of names) {
+        const sub = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!sub) return cmd.error(`error: unknown command '${name}'`, { code: 'commander.unknownCommand', exitCode: 2 });
+        cmd = sub;
+      }
+      cmd.outputHelp();
+    });
 }
 
 /** How {@link runCli} ends. */
@@ -80,8 +115,9 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}, o
     return cli.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // `commander.help` comes from `floxide help [cmd]`, and from a bare `floxide` (no command: a usage error).
-      if (err.code === 'commander.help') return argv.length === 0 ? 2 : 0;
+      // `commander.help` with exit code 0 comes from `floxide <group> help [cmd]`; otherwise the help went to stderr for a
+      // missing or unknown command (`floxide`, `floxide runs`): a usage error.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
     }
     cli.stderr.write(`floxide: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

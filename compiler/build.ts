@@ -98,7 +98,19 @@ export function resolveOptions(opts: BuildOptions): { cwd: string; project: stri
     return { error: `${where} (pass --project <tsconfig.json or its folder>)` };
   }
   for (const p of opts.paths ?? []) if (!existsSync(path.resolve(cwd, p))) return { error: `path not found: ${p}` };
+  for (const [flag, dir] of [['--out-dir', opts.outDir], ['--docs', opts.docs]] as const) {
+    const file = dir === undefined ? undefined : fileInTheWay(path.resolve(cwd, dir));
+    if (file !== undefined) return { error: `${flag} ${dir}: ${file} is a file, not a folder: give a folder (created when missing)` };
+  }
   return { cwd, project };
+}
+
+/** The file that stops `dir` from being a folder: `dir` itself, or the nearest of its ancestors that exists. */
+function fileInTheWay(dir: string): string | undefined {
+  for (let p = dir; ; p = path.dirname(p)) {
+    if (existsSync(p)) return statSync(p).isDirectory() ? undefined : p;
+    if (path.dirname(p) === p) return undefined;
+  }
 }
 
 /** The analysis options of a build's options (paths made absolute). */

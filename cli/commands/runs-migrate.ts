@@ -114,7 +114,9 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
             const blocking = err instanceof MigrationBlockedError ? err.blocking : [];
             // (the store's errors name the run; the record's do not)
             const message = err instanceof InvalidArgumentError ? `run ${id}: ${err.message}` : err.message;
-            io.stdout.write(flags.json ? `${JSON.stringify({ runId: id, moved: false, error: message, blocked: err instanceof MigrationBlockedError, blocking })}\n` : `${message}\n`);
+            // (an answer in JSON is data, on stdout; as text it is an error, on stderr like every other)
+            if (flags.json) io.stdout.write(`${JSON.stringify({ runId: id, moved: false, error: message, blocked: err instanceof MigrationBlockedError, blocking })}\n`);
+            else io.stderr.write(`floxide runs migrate: ${message}\n`);
           }
         }
         if (ids.length === 0) io.stdout.write(flags.json ? '' : 'no open runs\n');

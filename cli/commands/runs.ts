@@ -211,7 +211,9 @@ export function eventLine(e: WorkflowEvent): string {
   }
 }
 
-export const storeOption = () => new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)').makeOptionMandatory();
+/** The mandatory `--store` of a subcommand; `description` names the stores it works on (default: every kind). */
+export const storeOption = (description = 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db` (a checkpoint file)') =>
+  new Option('-s, --store <url>', description).makeOptionMandatory();
 
 /**
  * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:
@@ -388,14 +390,15 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .addOption(storeOption())
     .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
-    .option('--json', 'print the delivery as JSON')
+    .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
       let payload: unknown;
       try {
         const { safeJsonParse } = await import('../../runtime/core/json.js');
         payload = safeJsonParse(flags.data, '--data');
       } catch (err) {
-        io.stderr.write(`floxide runs: --data is not JSON: ${(err as Error).message}\n`);
+        // (the message names --data: `--data: malformed JSON (...)`)
+        io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
         io.exitCode = 2;
         return;
       }
@@ -405,8 +408,9 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         // (until a wait on it begins; a misspelt name stays there for good: say so)
         const waited = waitsOf(await b.pendingWork(runId)).some((w) => w.kind === 'signal' && w.signal === name);
         const delivery = await sendSignal(b, runId, name, payload, flags.key);
+        // (a duplicate changed nothing: it was not kept now)
         const kept = delivery === 'delivered' && !waited;
-        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, ...(delivery === 'delivered' ? { kept } : {}) })}\n`);
+        if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
         io.stdout.write(
           delivery === 'duplicate'
             ? `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`

@@ -26,6 +26,9 @@ id or --input JSON).
 
 const NAME = 'schedule';
 
+/** The store of every subcommand: a distributed one (the sqlite backend keeps no schedules). */
+const scheduleStore = () => storeOption('a distributed store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod` (a SQLite checkpoint file keeps no schedules)');
+
 /** Runs `fn` with a backend that keeps schedules (every built-in backend does). */
 function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>): Promise<void> {
   return withStore(
@@ -93,7 +96,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
   cmd
     .command('list')
     .description('list the schedules, ordered by id, with their next tick')
-    .addOption(storeOption())
+    .addOption(scheduleStore())
     .option('--workflow <name>', 'only schedules of this workflow, e.g. `--workflow ReportWorkflow`')
     .option('--json', 'print the schedule records as JSON')
     .action(async (flags: StoreFlags & { workflow?: string }) => {
@@ -113,7 +116,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
     .command('add')
     .description('create a schedule, or update the one with this id (its paused state is kept)')
     .argument('<id>', 'the schedule id: 1-64 characters of [A-Za-z0-9._-]')
-    .addOption(storeOption())
+    .addOption(scheduleStore())
     .requiredOption('--workflow <name>', 'the workflow whose runs it starts, e.g. `--workflow ReportWorkflow`')
     .requiredOption('--cron <expr>', "a cron expression: 5 fields, or 6 with seconds first, e.g. `--cron '0 3 * * *'`")
     .option('--input <json>', 'the input of every run, as JSON (default null), e.g. `--input \'{"region":"eu"}\'`')
@@ -170,7 +173,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
       .command(name)
       .description(description)
       .argument('<id>', 'the schedule id')
-      .addOption(storeOption())
+      .addOption(scheduleStore())
       .option('--json', 'print the schedule record as JSON')
       .action(async (id: string, flags: StoreFlags) => {
         await withSchedules(io, flags, async (b) => {
@@ -184,7 +187,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
     .command('remove')
     .description('delete a schedule (the runs it started are kept); exit 1 when there is none')
     .argument('<id>', 'the schedule id')
-    .addOption(storeOption())
+    .addOption(scheduleStore())
     .option('--json', 'print `{ "id", "removed" }` as JSON')
     .action(async (id: string, flags: StoreFlags) => {
       await withSchedules(io, flags, async (b) => {

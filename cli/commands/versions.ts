@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { commandGroup } from './runs.js';
 import type { CliIo, CommandFactory } from './types.js';
 
 interface PruneFlags {
@@ -18,36 +18,44 @@ interface PruneFlags {
   json?: boolean;
 }
 
-const collect = (v: string, all: string[] = []) => [...all, v];
+/** Collects repeated `--store` URLs (a `--no-store` before them leaves `false`: that pair is refused in the action). */
+const collect = (v: string, all: string[] | false | undefined) => [...(Array.isArray(all) ? all : []), v];
 
 const versionsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = new Command('versions')
-    .description('manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)')
-    .addHelpText(
-      'after',
-      `
+  const cmd = commandGroup(
+    io,
+    'versions',
+    'manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)',
+    `
 Examples:
   $ floxide versions prune src --store redis://127.0.0.1:6379 --dry-run
   $ floxide versions prune src/flows/orders.floxide.versions.json --store redis://127.0.0.1:6379 --store sqlite:runs.db
   $ floxide versions prune src --no-store      # development: no store holds runs of these workflows
   $ floxide build                              # then: the generated modules list the versions left`,
-    );
+  );
 
+  // `--store` and `--no-store` share one value (the last given wins): which of them were given is seen as they parse
+  const given = new Set<'--store' | '--no-store'>();
   cmd
     .command('prune')
     .description(
       'drop the versions that no run needs any more: per workflow the newest on record stays, and every version that a store given with --store has open runs of (running or paused; in a SQLite checkpoint file, failed ones too: they can be resumed) or live workers serving, and the versions those nest. Then run `floxide build`',
     )
     .argument('<paths...>', 'versions files, or folders searched for *.floxide.versions.json (not node_modules, not dot folders)')
-    .option('-s, --store <url>', 'a store whose runs count (repeatable): `redis://...`, `postgres://...` or `sqlite:<file>`', collect)
-    .option('--no-store', 'no store holds runs of these workflows (development): keep the newest version of each only')
+    .option('-s, --store <url>', 'a store whose runs count (repeatable): `redis://...`, `postgres://...` or `sqlite:<file>`; this or --no-store is required, not both', collect)
+    .option('--no-store', 'no store holds runs of these workflows (development): keep the newest version of each only (instead of --store)')
     .option('--dry-run', 'say what would be dropped; write nothing')
     .option('--json', 'print one JSON object per version: { file, workflow, version, kept, reasons }')
+    .on('option:store', () => given.add('--store'))
+    .on('option:no-store', () => given.add('--no-store'))
     .action(async (paths: string[], flags: PruneFlags) => {
       const usage = (msg: string) => {
         io.stderr.write(`floxide versions prune: ${msg}\n`);
         io.exitCode = 2;
       };
+      if (given.size === 2) {
+        return usage('give either --store <url> (the stores whose runs may need these versions) or --no-store (none holds any), not both');
+      }
       if (flags.store === undefined) {
         return usage('give the stores whose runs may need these versions (--store <url>, repeatable), or --no-store when none holds any');
       }

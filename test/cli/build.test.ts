@@ -233,6 +233,26 @@ describe('floxide build', () => {
     expect(unknown.stderr).toContain("unknown option '--frobnicate'");
   });
 
+  it('refuses an --out-dir or --docs that is a file (or lies under one) as bad usage, exit 2, writing nothing', async () => {
+    const file = path.join(dir, 'a-file.txt');
+    writeFileSync(file, 'not a folder\n');
+    try {
+      for (const [flag, value, rest] of [
+        ['--out-dir', 'a-file.txt', ['--docs', 'graphs-unused']],
+        ['--out-dir', 'a-file.txt/gen', []],
+        ['--docs', 'a-file.txt', ['--out-dir', 'gen-unused']],
+      ] as const) {
+        const r = await floxideIn(['build', flag, value, ...rest]);
+        expect([r.code, r.stdout, r.stderr], `${flag} ${value}`).toEqual([2, '', `floxide: ${flag} ${value}: ${file} is a file, not a folder: give a folder (created when missing)\n`]);
+      }
+      expect(existsSync(path.join(dir, 'graphs-unused'))).toBe(false);
+      expect(existsSync(path.join(dir, 'gen-unused'))).toBe(false);
+      expect(readFileSync(file, 'utf8')).toBe('not a folder\n');
+    } finally {
+      rmSync(file);
+    }
+  });
+
   it('finds the tsconfig as tsc does: --project names it or its folder; without it, the nearest one from the current folder up', async () => {
     const src = path.join(dir, 'src');
     const fromSrc = await cliCaptured(['build'], { cwd: src });

@@ -66,9 +66,9 @@ describe.each(stores)('floxide runs migrate --store %s', (_name, make) => {
     const base = ['runs', 'migrate', '--store', url, '--versions', versions];
 
     const refused = await cli(...base, '--all');
-    expect(refused.code, refused.out + refused.err).toBe(1);
-    expect(refused.out).toMatch(/run m-1 cannot move from DeployFlow version \w+ to \w+:\n {2}[\w.:-]+: node double is not in version \w+ \(renamed\? --rename double=twice\)/);
-    expect(refused.out).toMatch(/run m-2 cannot move/);
+    expect([refused.code, refused.out], refused.err).toEqual([1, '']);
+    expect(refused.err).toMatch(/^floxide runs migrate: run m-1 cannot move from DeployFlow version \w+ to \w+:\n {2}[\w.:-]+: node double is not in version \w+ \(renamed\? --rename double=twice\)/);
+    expect(refused.err).toMatch(/\nfloxide runs migrate: run m-2 cannot move/);
     const json = await cli(...base, 'm-1', '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject({ runId: 'm-1', moved: false, blocked: true, blocking: [{ node: 'double', reason: expect.stringContaining('--rename double=twice') }] });
@@ -84,10 +84,10 @@ describe.each(stores)('floxide runs migrate --store %s', (_name, make) => {
     const [lease] = await b.claim('old-worker', 1, 60_000, { workflow: 'DeployFlow', fingerprints: [V1Def.fingerprint] });
     const partial = await cli(...base, '--all', '--rename', 'double=twice');
     expect(partial.code).toBe(1);
-    expect(partial.out).toContain(`run ${lease!.runId} cannot move`);
-    expect(partial.out).toContain(`${lease!.item.id}: leased by worker old-worker, whose commit would follow version ${V1Def.fingerprint}`);
+    expect(partial.err).toContain(`floxide runs migrate: run ${lease!.runId} cannot move`);
+    expect(partial.err).toContain(`${lease!.item.id}: leased by worker old-worker, whose commit would follow version ${V1Def.fingerprint}`);
     const other = lease!.runId === 'm-1' ? 'm-2' : 'm-1';
-    expect(partial.out).toContain(`run ${other}: moved from ${V1Def.fingerprint} to ${V2Def.fingerprint}\n`);
+    expect(partial.out).toBe(`run ${other}: moved from ${V1Def.fingerprint} to ${V2Def.fingerprint}\n`);
     expect((await b.getRun(lease!.runId))!.fingerprint).toBe(V1Def.fingerprint);
     expect(await b.release(lease!.runId, lease!.item.id, lease!.leaseToken)).toBe(true);
 
@@ -105,9 +105,9 @@ describe.each(stores)('floxide runs migrate --store %s', (_name, make) => {
     expect((await b.getRun('m-2'))!).toMatchObject({ status: 'completed', output: 'v2:4!' });
     expect((await cli(...base, '--all')).out).toBe('no open runs\n');
     const finished = await cli(...base, 'm-1');
-    expect([finished.code, finished.out]).toEqual([1, `run m-1 is completed; only an open (running or paused) run can be migrated\n`]);
+    expect([finished.code, finished.out, finished.err]).toEqual([1, '', `floxide runs migrate: run m-1 is completed; only an open (running or paused) run can be migrated\n`]);
     const unknown = await cli(...base, 'nope');
-    expect([unknown.code, unknown.out]).toEqual([1, 'no run nope in the store\n']);
+    expect([unknown.code, unknown.out, unknown.err]).toEqual([1, '', 'floxide runs migrate: no run nope in the store\n']);
   }, 120_000);
 });
 

@@ -58,8 +58,8 @@ describe('floxide runs migrate', () => {
     const all = JSON.parse(readFileSync(versions, 'utf8')) as { workflows: { OrderFlow: Array<{ id: string }> } };
     writeFileSync(v2only, JSON.stringify({ format: 1, workflows: { OrderFlow: all.workflows.OrderFlow.filter((v) => v.id === RenamedDef.fingerprint) } }, null, 2));
     const stale = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', v2only);
-    expect([stale.code, stale.err]).toEqual([1, '']);
-    expect(stale.out).toBe(['o-1', 'o-2'].map((id) => `run ${id}: version ${V1Def.fingerprint} of OrderFlow is not on record (on record: ${RenamedDef.fingerprint})\n`).join(''));
+    expect([stale.code, stale.out]).toEqual([1, '']);
+    expect(stale.err).toBe(['o-1', 'o-2'].map((id) => `floxide runs migrate: run ${id}: version ${V1Def.fingerprint} of OrderFlow is not on record (on record: ${RenamedDef.fingerprint})\n`).join(''));
     // a rename no version on record fits: bad usage, before any run is judged
     const renamed = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', v2only, '--rename', 'b=shout');
     expect([renamed.code, renamed.out, renamed.err]).toEqual([2, '', 'floxide runs migrate: --rename b=shout: no version on record has a node b\n']);
@@ -70,9 +70,9 @@ describe('floxide runs migrate', () => {
 
   it('lists the blocking items without the rename (exit 1, nothing moved), moves the runs with it (exit 0)', async () => {
     const refused = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions);
-    expect(refused.code).toBe(1);
-    expect(refused.out).toMatch(/run o-1 cannot move from OrderFlow version \w+ to \w+:\n {2}\d+: node b is not in version \w+ \(renamed\? --rename b=shout\)/);
-    expect(refused.out).toMatch(/run o-2 cannot move/);
+    expect([refused.code, refused.out]).toEqual([1, '']);
+    expect(refused.err).toMatch(/^floxide runs migrate: run o-1 cannot move from OrderFlow version \w+ to \w+:\n {2}\d+: node b is not in version \w+ \(renamed\? --rename b=shout\)/);
+    expect(refused.err).toMatch(/\nfloxide runs migrate: run o-2 cannot move/);
     const dry = await cli('runs', 'migrate', 'o-1', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--dry-run');
     expect(dry.out).toBe(`run o-1: can move from ${V1Def.fingerprint} to ${RenamedDef.fingerprint}\n`);
     const moved = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--json');

@@ -171,8 +171,8 @@ describe('floxide runs', () => {
 describe('floxide runs signal', () => {
   it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
     const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
-    expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--data is not JSON/);
+    expect([bad.code, bad.out]).toEqual([2, '']);
+    expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\)\n$/);
     const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
     expect(r.code).toBe(0);
     // no wait took it (the chain workflow has none): it says so
@@ -180,9 +180,14 @@ describe('floxide runs signal', () => {
     const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // --json: every answer has the same fields
+    const fresh = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    expect([fresh.code, JSON.parse(fresh.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'delivered', kept: true }]);
+    const duplicate = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    expect([duplicate.code, JSON.parse(duplicate.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'duplicate', kept: false }]);
     // no wait took it (the chain workflow has none): it waits in the run's mailbox
     const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
-    expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }]);
+    expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }, { name: 'approval', payload: null, key: 'mail-2' }]);
     const help = await cli('runs', 'signal', '--help');
     expect(help.out).toMatch(/--key <key>/);
   });

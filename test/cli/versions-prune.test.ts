@@ -49,6 +49,20 @@ describe('floxide versions prune', () => {
     expect(idsIn(file)).toEqual([v1, v2]);
   });
 
+  it('refuses --store with --no-store, in either order, with exit 2 and writes nothing', async () => {
+    const file = versionsFile('both');
+    const url = `${REDIS_URL}?prefix=${uniquePrefix('cliprune-both')}`;
+    for (const argv of [['--store', url, '--no-store'], ['--no-store', '--store', url], ['--store', url, '--no-store', '--store', url]]) {
+      const both = await cli('versions', 'prune', file, ...argv);
+      expect([both.code, both.out, both.err], argv.join(' ')).toEqual([
+        2,
+        '',
+        'floxide versions prune: give either --store <url> (the stores whose runs may need these versions) or --no-store (none holds any), not both\n',
+      ]);
+    }
+    expect(idsIn(file)).toEqual([v1, v2]);
+  });
+
   it('--no-store keeps the newest version only; --dry-run and --json write nothing', async () => {
     const file = versionsFile('dev');
     const rel = relative(dir, file);

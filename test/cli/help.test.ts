@@ -1,0 +1,58 @@
+/**
+ * The help and usage errors of the `floxide` command tree, in-process through runCli (the binary's code path): a
+ * missing or unknown command is bad usage (exit 2, help on stderr), `floxide help <command..>` shows a command's help
+ * at any depth.
+ */
+import { describe, expect, it } from 'vitest';
+import { cliCaptured } from './run-cli.js';
+
+const cli = (...argv: string[]) => cliCaptured(argv);
+
+describe('floxide help and usage errors', () => {
+  it('a command group without its subcommand is bad usage: exit 2, its help on stderr', async () => {
+    for (const group of [[], ['runs'], ['versions'], ['schedule']]) {
+      const r = await cli(...group);
+      expect([r.code, r.out], group.join(' ')).toEqual([2, '']);
+      expect(r.err).toMatch(new RegExp(`^Usage: floxide${group.map((g) => ` ${g}`).join('')} \\[options\\] \\[command\\]\\n`));
+    }
+  });
+
+  it('bad usage in a command group\'s subcommand exits 2, its errors on stderr', async () => {
+    const r = await cli('versions', 'prune', 'src', '--bogus');
+    expect([r.code, r.out, r.err]).toEqual([2, '', "error: unknown option '--bogus'\n(run with --help for usage)\n"]);
+  });
+
+  it('`floxide help <command..>` shows the help of a command at any depth; an unknown one is an unknown command (exit 2)', async () => {
+    const top = await cli('help');
+    expect([top.code, top.err]).toEqual([0, '']);
+    expect(top.out).toMatch(/^Usage: floxide \[options\] \[command\]\n/);
+    for (const argv of [['runs'], ['runs', 'list'], ['schedule', 'add'], ['versions', 'prune']]) {
+      const r = await cli('help', ...argv);
+      expect([r.code, r.err], argv.join(' ')).toEqual([0, '']);
+      expect(r.out).toBe((await cli(...argv, '--help')).out);
+      expect(r.out).toMatch(new RegExp(`^Usage: floxide ${argv.join(' ')} `));
+    }
+    for (const argv of [['bogus'], ['runs', 'bogus']]) {
+      const r = await cli('help', ...argv);
+      expect([r.code, r.out, r.err], argv.join(' ')).toEqual([2, '', `error: unknown command '${argv.at(-1)}'\n(run with --help for usage)\n`]);
+    }
+  });
+
+  it('marks the mandatory --store of worker, ui, runs and schedule (required); schedule offers only the stores that keep schedules', async () => {
+    const storeHelp = async (argv: string[]) => {
+      const help = await cli(...argv, '--help');
+      expect(help.code, argv.join(' ')).toBe(0);
+      return /-s, --store <url> (.+?) (?:-\w, )?--[a-z-]+ /.exec(help.out.replace(/\s+/g, ' '))?.[1];
+    };
+    const groups = { runs: ['list', 'show', 'cancel', 'pause', 'resume', 'watch', 'wait', 'versions', 'signal', 'migrate'], schedule: ['list', 'add', 'pause', 'resume', 'remove'] };
+    const commands = [['worker'], ['ui'], ...Object.entries(groups).flatMap(([g, subs]) => subs.map((s) => [g, s]))];
+    for (const argv of commands) expect(await storeHelp(argv), argv.join(' ')).toMatch(/\(required\)$/);
+    for (const sub of groups.schedule) {
+      const text = await storeHelp(['schedule', sub]);
+      expect(text, sub).toContain('redis://');
+      expect(text, sub).not.toContain('sqlite:runs.db');
+    }
+    // not a mandatory option: not marked
+    expect(await storeHelp(['versions', 'prune'])).not.toContain('(required)');
+  });
+});
