@@ -118,7 +118,7 @@ export function assertHeld(runId: string, stored: RunOwner | undefined, mine: Ru
 export function takenOverError(runId: string, holder: RunOwner | undefined): RunBusyError {
   const who = holder ? `process ${holder.pid} on ${holder.host} took it over` : 'its claim is gone';
   return new RunBusyError(
-    `run ${runId} is no longer this call's: ${who} (a call whose claim goes ${OWNER_STALE_MS / 1000} s unrefreshed, its event loop or its host stalled, looks dead to another machine). This call stops and commits nothing more; the run goes on with its owner`,
+    `run ${runId} is no longer this call's: ${who} (a call whose claim goes unrefreshed, its event loop or its host stalled, looks dead: after ${OWNER_STALE_MS / 1000} s to another machine, ${OWNER_SILENT_MS / 60_000} minutes to this one). This call stops and commits nothing more; the run goes on with its owner`,
   );
 }
 
