@@ -7,8 +7,9 @@ import { connectBackend, DISTRIBUTED_SCHEMES, redactUrl } from '../../runtime/di
 import type { RunsStore } from './runs-store.js';
 
 /**
- * Opens the store at `url`: `sqlite:<file>` (the file must exist) or what `connectBackend` accepts. Throws
- * `InvalidArgumentError` for a bad URL, `StoreError` when the store cannot be opened or reached.
+ * Opens the store at `url`: `sqlite:<file>` (the file must exist) or what `connectBackend` accepts (a Postgres schema
+ * must exist: workers create theirs). Throws `InvalidArgumentError` for a bad URL, `StoreError` when the store cannot
+ * be opened or reached.
  */
 export async function openRunsStore(url: string): Promise<RunsStore> {
   if (url.startsWith('sqlite:')) {
@@ -25,5 +26,6 @@ export async function openRunsStore(url: string): Promise<RunsStore> {
   if (!DISTRIBUTED_SCHEMES.includes(scheme)) {
     throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://`);
   }
-  return connectBackend(url);
+  // (inspecting or controlling runs creates nothing: a misspelt Postgres schema is an error, not an empty store)
+  return connectBackend(url, { createSchema: false });
 }

@@ -15,6 +15,8 @@ export interface ConnectOptions {
   readonly keyPrefix?: string;
   /** Postgres schema (default the backend's). */
   readonly schema?: string;
+  /** Postgres: create the schema when it does not exist (default true; see `PostgresBackendOptions.createSchema`). */
+  readonly createSchema?: boolean;
 }
 
 /** The URL schemes {@link connectBackend} opens. */
@@ -103,6 +105,7 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
         connectionString: parsed.toString(),
         ...(schema === undefined ? {} : { schema }),
         ...(events === null ? {} : { events: events === '1' }),
+        ...(options.createSchema === undefined ? {} : { createSchema: options.createSchema }),
         pool: { connectionTimeoutMillis: 5_000 },
       });
     }

@@ -108,6 +108,12 @@ export interface PostgresBackendOptions {
    * date is an error.
    */
   readonly migrate?: boolean;
+  /**
+   * Create the schema when it does not exist (default true). With false, a schema that does not exist is a
+   * `StoreError` and nothing is created: what a tool that only inspects or controls runs wants (`floxide runs`,
+   * `floxide ui`), so that a misspelt `?schema=` is not answered "no runs" from an empty schema it made.
+   */
+  readonly createSchema?: boolean;
   /** How long {@link PostgresBackend.purgeFinished} keeps finished runs (default 7 days). */
   readonly retainFinishedMs?: number;
   /**
@@ -286,6 +292,9 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     try {
       const client = await pool.connect();
       try {
+        if (options.createSchema === false && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) {
+          throw new StoreError(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema? workers create theirs when they start)`);
+        }
         if (options.migrate === false) await backend.checkMigrated(client);
         else await migrate(client, schema);
       } finally {

@@ -1,0 +1,23 @@
+// Inspecting or controlling runs creates nothing in a store: a misspelt Postgres schema is an error (exit 1) that
+// says so, not "no runs" from an empty schema the command made.
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { PG_URL } from '../distributed/helpers.js';
+import { cliCaptured } from './run-cli.js';
+
+it('runs list and runs show on a Postgres schema that does not exist: exit 1, and no schema is created', async () => {
+  const schema = `nope_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    for (const args of [['runs', 'list'], ['runs', 'show', 'r1']]) {
+      const r = await cliCaptured([...args, '--store', `${PG_URL}?schema=${schema}`]);
+      expect([r.code, r.out], args.join(' ')).toEqual([1, '']);
+      expect(r.err).toContain(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema?`);
+    }
+    expect((await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount).toBe(0);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+});
