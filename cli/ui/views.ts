@@ -19,6 +19,7 @@ import type { StepRecord } from '../../runtime/engine/events.js';
 import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, runActions, type RunActions, type RunsStore } from '../store/runs-store.js';
 import { assertRunId } from '../../runtime/core/ids.js';
+import { isSerializedError } from '../../runtime/core/validate.js';
 
 /** The runs list's page size when the query names none, and the largest one it accepts. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -82,7 +83,7 @@ const MAX_CAUSE_DEPTH = 5;
  */
 export function publicError(e: SerializedError, depth = 0): SerializedError {
   const cause = e.cause;
-  const readable = depth < MAX_CAUSE_DEPTH && typeof cause === 'object' && cause !== null && typeof cause.name === 'string' && typeof cause.message === 'string';
+  const readable = depth < MAX_CAUSE_DEPTH && isSerializedError(cause);
   return {
     name: e.name,
     message: e.message,

@@ -25,7 +25,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { assertClaimable, assertHeld, takenOverError, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 
@@ -170,7 +170,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async fail(runId: string, error: SerializedError, step?: CheckpointFailedStep): Promise<void> {
     const r = this.existing(runId);
     if (r.status !== 'running') return;
-    if (step?.owner && r.owner?.id !== step.owner.id) throw takenOverError(runId, r.owner);
+    if (step?.owner) assertHeld(runId, r.owner, step.owner);
     r.status = 'failed';
     r.error = toJson(error, 'the error');
     r.updatedAt = Date.now();
@@ -265,13 +265,13 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * The running run `runId`, held by `owner` ({@link takenOverError}) and on graph `fingerprint` ({@link movedRunError})
+   * The running run `runId`, held by `owner` (ownership.ts `assertHeld`) and on graph `fingerprint` ({@link movedRunError})
    * when they are given.
    */
   private running(runId: string, fingerprint?: string, owner?: RunOwner): MemRun {
     const r = this.existing(runId);
     if (r.status !== 'running') throw new RunStateError(`run ${runId} is ${r.status}, not running`);
-    if (owner && r.owner?.id !== owner.id) throw takenOverError(runId, r.owner);
+    if (owner) assertHeld(runId, r.owner, owner);
     if (fingerprint !== undefined && r.fingerprint !== fingerprint) throw movedRunError(runId, r.fingerprint, fingerprint);
     return r;
   }

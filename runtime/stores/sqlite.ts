@@ -44,7 +44,7 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
-import { assertClaimable, assertHeld, ownerOf, ownerText, takenOverError, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
@@ -150,9 +150,10 @@ interface StepRow {
 
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
-/** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
 /** Run numbers from here on would make journal keys ((run_no << 40) + n) overflow a signed 64-bit integer. */
 const MAX_RUN_NO = 2 ** 23;
+
+/** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
 const MAX_RUN_NOS = 1024;
 
 /** Runs whose {@link RunTrack} a store keeps at most (the least recently loaded is dropped first). */
@@ -529,7 +530,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const text = toJson(error, 'the error');
     const owner = step?.owner ? ownerText(step.owner) : null;
     const failRun = () => {
-      if (this.s.failRun.run(text, Date.now(), runId, owner).changes === 0) return void this.assertStillHeld(runId, owner, true);
+      if (this.s.failRun.run(text, Date.now(), runId, owner).changes === 0) {
+        this.assertStillHeld(runId, step?.owner);
+        return void this.requireRun(runId);
+      }
       if (!step) return;
       const no = this.requireRun(runId).run_no;
       this.history.recordFailure(no, (this.s.stepCount.get(no, no) as { n: number }).n, step.itemId, step, error);
@@ -714,23 +718,16 @@ export class SqliteCheckpointStore implements CheckpointStore {
         ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner)
         : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner);
     if (r.changes > 0) return { applied: true, created };
-    this.assertStillHeld(runId, owner);
+    this.assertStillHeld(runId, c.owner);
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId, c.fingerprint);
   }
 
-  /**
-   * After a write that changed nothing: throws {@link takenOverError} when run `runId` is running but not held by
-   * claim `owner` (its stored text) any more, and (`mustExist`) {@link RunNotFoundError} when there is no such run.
-   */
-  private assertStillHeld(runId: string, owner: string | null, mustExist = false): void {
-    if (owner === null && !mustExist) return;
+  /** After a write that changed nothing: ownership.ts `assertHeld` of claim `owner` (if any) on run `runId` while it runs. */
+  private assertStillHeld(runId: string, owner: RunOwner | undefined): void {
+    if (!owner) return;
     const row = this.s.getRun.get(runId) as RunRow | undefined;
-    if (!row) {
-      if (mustExist) throw new RunNotFoundError(`no run ${runId}`);
-      return;
-    }
-    if (owner !== null && row.status === 'running' && row.owner !== owner) throw takenOverError(runId, ownerOf(row.owner));
+    if (row?.status === 'running') assertHeld(runId, ownerOf(row.owner), owner);
   }
 
   private stepExists(runId: string, itemId: string): boolean {

@@ -99,9 +99,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   if not status then return { 'not_found' } end
   -- (read before any write: a script that fails halfway keeps what it wrote)
   if not tonumber(meta[6]) then return { 'corrupt', 'createdAt', meta[6] or '' } end
-  for i, field in pairs({ [3] = 'outstanding', [4] = 'n', [5] = 'v' }) do
-    if not tonumber(meta[i] or '0') then return { 'corrupt', field, meta[i] } end
-  end
+  if not tonumber(meta[3] or '0') then return { 'corrupt', 'outstanding', meta[3] } end
+  if not tonumber(meta[4] or '0') then return { 'corrupt', 'n', meta[4] } end
+  if not tonumber(meta[5] or '0') then return { 'corrupt', 'v', meta[5] } end
   local version = meta[5] or '0'
 
   local arrivals = {}
