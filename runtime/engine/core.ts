@@ -667,7 +667,10 @@ async function loop(scope: RunScope, context: unknown, input: unknown, mailbox: 
       out = isThenable(step) ? await step : step;
       // Synchronous steps do not wait for a tick: hand control back after the first step (to the caller of `run`) and
       // every 1024 steps after it (to other promise jobs; and to timers and I/O every 20 ms: core/time.ts Breath).
-      if ((steps++ & 1023) === 0) await (breath.due() ? breath.take() : undefined);
+      if ((steps++ & 1023) === 0) {
+        if (breath.due()) await breath.take();
+        else await undefined;
+      }
       if (onEvent) emitStep(scope, out);
       if (out.type === 'continue') {
         for (const it of out.items) {
