@@ -148,6 +148,16 @@ describe('the installed package', () => {
     expect(r.out).toContain(`StoreError: floxide cannot find the SQLite migration migrations/001_init.sql at ${path.join(project, 'inlined/migrations/001_init.sql')}: floxide reads it from beside its own modules, so an application bundle must leave floxide out`);
   });
 
+  it("floxide worker given a .ts module says how to load it with tsx, and that way loads it", () => {
+    const plain = sh(bin('floxide'), ['worker', 'src/words.ts', '--store', REDIS_URL]);
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain(`floxide worker: cannot import src/words.ts: Node cannot load .ts files by itself; compile it (tsc) and point the worker at the .js file, or load tsx into the CLI: NODE_OPTIONS='--import tsx' npx floxide worker src/words.ts ...`);
+    // (words.ts exports the workflow class, not a bound workflow: loaded, the module is refused for that)
+    const withTsx = sh(bin('floxide'), ['worker', 'src/words.ts', '--store', REDIS_URL], { NODE_OPTIONS: '--import tsx' });
+    expect(withTsx.code).toBe(1);
+    expect(withTsx.out).toContain('src/words.ts exports no bound workflow');
+  });
+
   it('runs inside vitest (a crash test in fresh processes among them)', { timeout: 240_000 }, () => {
     const r = sh(bin('vitest'), ['run', '--dir', 'src']);
     expect(r.code, r.out).toBe(0);
