@@ -176,7 +176,9 @@ export class Analyzer {
     const decoratorsOff = this.configDiagnostics.some((d) => d.code === 'FLX001');
     let done = 0;
     for (const { sf, classes, out } of batch) {
-      if (classes.workflows.length > 0 || classes.nodeClasses.length > 0) {
+      // A file whose `floxide` import does not resolve has no decorator floxide can recognise: type-checked, it says
+      // why (TS2307), where the build would otherwise find no workflow and succeed.
+      if (classes.workflows.length > 0 || classes.nodeClasses.length > 0 || importsUnresolvedFloxide(sf, checker)) {
         for (const d of program.getSemanticDiagnostics(sf)) {
           if (decoratorsOff && DECORATOR_MODE_CODES.has(d.code)) continue;
           if (isMissingGeneratedModule(d) || saidByFloxide(sf, d, out)) continue;
@@ -219,6 +221,17 @@ export class Analyzer {
     workflows.sort((a, b) => (a.class.file < b.class.file ? -1 : a.class.file > b.class.file ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { model: { version: FLOW_MODEL_VERSION, workflows }, diagnostics: sortDiagnostics(diagnostics), rootDir: this.rootDir };
   }
+}
+
+/** True when `sf` imports `floxide` (or a subpath of it) and the import does not resolve (no node_modules/floxide: Yarn PnP). */
+function importsUnresolvedFloxide(sf: ts.SourceFile, checker: ts.TypeChecker): boolean {
+  return sf.statements.some(
+    (st) =>
+      ts.isImportDeclaration(st) &&
+      ts.isStringLiteral(st.moduleSpecifier) &&
+      /^floxide(\/|$)/.test(st.moduleSpecifier.text) &&
+      checker.getSymbolAtLocation(st.moduleSpecifier) === undefined,
+  );
 }
 
 /** The codes of floxide's own reports of a decorator argument's shape (see {@link saidByFloxide}). */

@@ -57,7 +57,9 @@ export function compiledOf(def: AnyWorkflowDef): CompiledWorkflow {
       `the generated definition ${def.name}${from} points at a class that is not decorated with @workflow: run floxide build`,
     );
   }
-  const actual = fingerprintOf(graphShapeOf(meta, contextClassOf(def, meta)));
+  // The class is the definition's by reference (the generated module imports it by its source name), so its runtime
+  // name is not compared: a bundler renames classes (esbuild's `let Flow = class Flow2`), a minifier shortens them.
+  const actual = fingerprintOf(graphShapeOf({ ...meta, name: def.name }, contextClassOf(def, meta)));
   if (actual !== def.fingerprint || describeContextChanges(def, meta).length > 0) {
     const changes = describeGraphChanges(def, meta);
     throw new StaleGeneratedModuleError(

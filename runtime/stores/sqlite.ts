@@ -4,9 +4,9 @@
  * transaction, unless the step parks join arrivals), parameterised SQL only, JSON parsed without prototype
  * pollution. The schema lives in `migrations/*.sql` (append-only list below).
  */
-import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
+import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
@@ -856,7 +856,7 @@ function migrate(db: Db): void {
       .transaction(() => {
         const applied = db.pragma('user_version', { simple: true }) as number;
         if (applied >= SQLITE_MIGRATIONS.length) return false;
-        db.exec(readFileSync(new URL(`./migrations/${SQLITE_MIGRATIONS[applied]}`, import.meta.url), 'utf8'));
+        db.exec(readPackageFile(new URL(`./migrations/${SQLITE_MIGRATIONS[applied]}`, import.meta.url), `the SQLite migration migrations/${SQLITE_MIGRATIONS[applied]}`));
         db.pragma(`user_version = ${applied + 1}`);
         return true;
       })

@@ -44,7 +44,10 @@ export async function loadWorkflowModule(modulePath: string, cwd: string, export
   } catch (err) {
     const code = (err as { code?: string })?.code;
     if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      throw new ModuleLoadError(`cannot import ${modulePath}: Node cannot load .ts files by itself; compile it (tsc) and point the worker at the .js file, or run the CLI under tsx`, { cause: err });
+      throw new ModuleLoadError(
+        `cannot import ${modulePath}: Node cannot load .ts files by itself; compile it (tsc) and point the worker at the .js file, or load tsx into the CLI: NODE_OPTIONS='--import tsx' npx floxide worker ${modulePath} ...`,
+        { cause: err },
+      );
     }
     throw new ModuleLoadError(`cannot import ${modulePath}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

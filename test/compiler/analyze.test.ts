@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -287,5 +289,41 @@ describe('formatDiagnostics', () => {
     expect(formatDiagnostics(diags, { color: true, cwd: '/p' })).toContain('\u001b[');
     expect(formatDiagnostics(diags, { color: false, cwd: '/p' })).not.toContain('\u001b[');
     expect(formatDiagnostics([], { color: false, cwd: '/p' })).toBe('');
+  });
+});
+
+describe('a project where floxide does not resolve (Yarn PnP: no node_modules/floxide)', () => {
+  it('says so (TS2307 at the import) instead of finding no workflow and succeeding', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'floxide-unresolved-'));
+    try {
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, experimentalDecorators: true, types: [] }, include: ['src'] }));
+      mkdirSync(path.join(dir, 'src'));
+      writeFileSync(
+        path.join(dir, 'src/flow.ts'),
+        `import { edge, node, Transition, workflow, type WorkflowCtx } from 'floxide';
+
+@node()
+export class A {
+  process(_ctx: WorkflowCtx, s: string) {
+    return Transition.next(s);
+  }
+}
+
+@workflow({ start: 'a' })
+export class Flow {
+  @edge('b') a = new A();
+  b = new A();
+}
+`,
+      );
+      writeFileSync(path.join(dir, 'src/other.ts'), 'export const x = 1;\n');
+      const r = analyzeProject({ cwd: dir });
+      expect(r.model.workflows).toEqual([]);
+      expect(r.diagnostics.map((d) => [d.code, d.message, d.position])).toEqual([
+        ['FLX002', "TS2307: Cannot find module 'floxide' or its corresponding type declarations.", { file: 'src/flow.ts', line: 1, column: 68 }],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,8 @@
  * the packages and the tsconfig of the README's "Getting started in your own project" (no skipLibCheck: every
  * published declaration the project reaches is type-checked, with no `@types` package the README does not name), then
  * the workflows of `project/` are built with the installed `floxide` bin and run in memory, durably on SQLite and on
- * the distributed memory backend: with tsx, with `tsc && node` (also on Redis and Postgres), and inside vitest.
+ * the distributed memory backend: with tsx, with `tsc && node` (also on Redis and Postgres), bundled by esbuild as the
+ * README's "Bundling" says (and inlined, which must say why a store cannot open), and inside vitest.
  * `words.ts` has a class context with merge strategies, the helper nodes SplitNode and BatchNode, a fan-out and a
  * join; `journal.ts` has an interface context (inferred from its nodes) holding a Date. Nothing here resolves
  * `floxide` to the sources.
@@ -128,6 +129,33 @@ describe('the installed package', () => {
     const r = sh(process.execPath, ['dist/main.js', 'a bb ccc', 'x'], SERVERS);
     expect(r.code, r.out).toBe(0);
     expectEveryMode(r.stdout, [...MODES, 'redis', 'postgres']);
+  });
+
+  it('runs bundled with esbuild, its own code minified (classes renamed) and floxide left out as the README says, also on Redis and Postgres', { timeout: 240_000 }, () => {
+    // (esbuild is tsx's, hoisted: a user who bundles installs it)
+    const esbuild = sh(bin('esbuild'), ['src/main.ts', '--bundle', '--platform=node', '--format=esm', '--packages=external', '--minify', '--outfile=bundle/main.mjs', '--log-level=warning']);
+    expect(esbuild.code, esbuild.out).toBe(0);
+    const r = sh(process.execPath, ['bundle/main.mjs', 'a bb ccc', 'x'], SERVERS);
+    expect(r.code, r.out).toBe(0);
+    expectEveryMode(r.stdout, [...MODES, 'redis', 'postgres']);
+  });
+
+  it('bundled with floxide inlined: opening a store says to leave floxide out of the bundle', { timeout: 240_000 }, () => {
+    const esbuild = sh(bin('esbuild'), ['src/main.ts', '--bundle', '--platform=node', '--format=esm', '--outfile=inlined/main.mjs', '--log-level=warning']);
+    expect(esbuild.code, esbuild.out).toBe(0);
+    const r = sh(process.execPath, ['inlined/main.mjs', 'a bb ccc', 'x']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`StoreError: floxide cannot find the SQLite migration migrations/001_init.sql at ${path.join(project, 'inlined/migrations/001_init.sql')}: floxide reads it from beside its own modules, so an application bundle must leave floxide out`);
+  });
+
+  it("floxide worker given a .ts module says how to load it with tsx, and that way loads it", () => {
+    const plain = sh(bin('floxide'), ['worker', 'src/words.ts', '--store', REDIS_URL]);
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain(`floxide worker: cannot import src/words.ts: Node cannot load .ts files by itself; compile it (tsc) and point the worker at the .js file, or load tsx into the CLI: NODE_OPTIONS='--import tsx' npx floxide worker src/words.ts ...`);
+    // (words.ts exports the workflow class, not a bound workflow: loaded, the module is refused for that)
+    const withTsx = sh(bin('floxide'), ['worker', 'src/words.ts', '--store', REDIS_URL], { NODE_OPTIONS: '--import tsx' });
+    expect(withTsx.code).toBe(1);
+    expect(withTsx.out).toContain('src/words.ts exports no bound workflow');
   });
 
   it('runs inside vitest (a crash test in fresh processes among them)', { timeout: 240_000 }, () => {

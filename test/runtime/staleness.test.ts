@@ -3,7 +3,7 @@
  * which nodes differ, comparing the generated node table with the decorators.
  */
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, defineWorkflow, edge, node, retry, StaleGeneratedModuleError, Transition, unknownWorkItem, workflow, type NodeSpec, type WorkflowCtx } from 'floxide';
+import { bindWorkflow, defineWorkflow, edge, fingerprintOf, graphShapeOf, node, retry, StaleGeneratedModuleError, Transition, unknownWorkItem, workflow, workflowMetaOf, type NodeSpec, type WorkflowCtx } from 'floxide';
 
 @node()
 class Parse {
@@ -62,5 +62,39 @@ describe('StaleGeneratedModuleError', () => {
     expect(() => bindWorkflow(undefined as unknown as typeof OldDef, new Flow())).toThrow(
       'bindWorkflow got no generated definition for Flow (undefined): its generated module does not export it; run floxide build',
     );
+  });
+
+  it('does not take a class a bundler renamed for a stale module (esbuild: `let Flow = class Flow2`; a minifier: `class a`)', () => {
+    // What the source is, and what floxide build generated from it (the fingerprint of the class as written).
+    @workflow({ start: 'parse' })
+    class Pair {
+      @edge('print') parse = new Parse();
+      print = new Print();
+    }
+    const def = defineWorkflow<Pair, { node: 'parse' | 'print'; id: string; input: never }, string, string, undefined>({
+      name: 'Pair',
+      fingerprint: fingerprintOf(graphShapeOf(workflowMetaOf(Pair)!)),
+      source: 'src/pair.ts',
+      workflowClass: Pair,
+      contextClass: undefined,
+      contextFields: {},
+      start: 'parse',
+      nodes: { parse: spec('parse', ['print']), print: spec('print', []) },
+      processWorkItem: (_wf, item) => unknownWorkItem(item as never),
+      isTerminal: (item) => item.node === 'print',
+      dot: '',
+      mermaid: '',
+    });
+    // The same class as a bundle has it: decorated under another name (the decorators, as TypeScript compiles them).
+    class Pair2 {
+      parse = new Parse();
+      print = new Print();
+    }
+    edge('print')(Pair2.prototype, 'parse');
+    workflow({ start: 'parse' })(Pair2);
+    expect(workflowMetaOf(Pair2)!.name).toBe('Pair2');
+    const bundled = { ...def, workflowClass: Pair2 } as unknown as typeof def;
+    expect(() => bindWorkflow(bundled, new Pair2() as Pair)).not.toThrow();
+    expect(() => bindWorkflow(def, new Pair())).not.toThrow();
   });
 });

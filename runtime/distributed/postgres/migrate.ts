@@ -11,9 +11,9 @@
  * Both run under a per-schema advisory lock, so concurrent starters apply each change exactly once.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { PoolClient } from 'pg';
 import { InvalidArgumentError, StoreError } from '../../core/errors.js';
+import { readPackageFile } from '../../core/package-file.js';
 
 /** The default schema of the Postgres backend. */
 export const DEFAULT_POSTGRES_SCHEMA = 'floxide';
@@ -73,7 +73,7 @@ const cache = new Map<string, string>();
 export function sqlFile(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {
-    text = readFileSync(new URL(`./sql/${name}`, import.meta.url), 'utf8');
+    text = readPackageFile(new URL(`./sql/${name}`, import.meta.url), `the Postgres file sql/${name}`);
     cache.set(name, text);
   }
   return text;

@@ -300,6 +300,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const eventsMax = options.eventRetention ?? DEFAULT_EVENT_RETENTION;
     if (!Number.isSafeInteger(eventsMax) || eventsMax < 0) throw new InvalidArgumentError(`eventRetention must be a non-negative integer, got ${String(eventsMax)}`);
     const { createClient } = await importOptional<typeof import('@redis/client')>('@redis/client', 'RedisBackend (floxide/redis)');
+    // Read before connecting: a script file that is not there is no connection failure.
+    allScripts();
     const client = createClient({
       ...options.client,
       url: options.url ?? 'redis://127.0.0.1:6379',

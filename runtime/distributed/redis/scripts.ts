@@ -6,8 +6,8 @@
  * or someone ran SCRIPT FLUSH) the call is repeated once with EVAL, which also caches the script again.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { CorruptStateError } from '../../core/errors.js';
+import { readPackageFile } from '../../core/package-file.js';
 
 /** The scripts of the Redis backend, by name. The number after the dash in each file name is its KEYS count. */
 export const SCRIPT_FILES = {
@@ -44,7 +44,7 @@ export interface LoadedScript {
 const INCLUDE = /^--! include ([A-Za-z0-9_.-]+\.lua)\s*$/gm;
 
 function readLua(relative: string): string {
-  return readFileSync(new URL(`./lua/${relative}`, import.meta.url), 'utf8');
+  return readPackageFile(new URL(`./lua/${relative}`, import.meta.url), `the Redis script lua/${relative}`);
 }
 
 /** Reads a script file and inlines its `--! include` lines (one level: includes do not include). */
