@@ -135,7 +135,7 @@ export interface TickPlan {
   readonly cursor: number;
 }
 
-/** At most this many on-time ticks in one pass (a 1-second cron with a long grace). */
+/** At most this many on-time ticks in one pass (a 1-second cron with a long grace); the next pass fires the others. */
 const MAX_ON_TIME = 1_000;
 
 /**
@@ -143,7 +143,8 @@ const MAX_ON_TIME = 1_000;
  * when it is less than `graceMs` old and did not fall while the schedule was paused (at or before `resumedAt`): it
  * fires. The others were **missed**: `none` skips them, `latest` fires the most recent one, `all` fires them all up
  * to `catchUpLimit` (the most recent ones; older ones are skipped). `skipped` counts at most 1 000 missed ticks per
- * pass. `undefined` when no tick is due.
+ * pass. At most 1 000 on-time ticks fire per pass: beyond them the cursor stops at the last one fired, so the next
+ * pass fires the rest (still on time if less than `graceMs` old by then). `undefined` when no tick is due.
  */
 export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined {
   const cron = cronOf(s.cron, s.timezone);
@@ -152,9 +153,10 @@ export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined 
   // Ticks at or before `missedUntil` were missed; later ones are on time.
   const missedUntil = Math.max(now - s.graceMs, s.resumedAt ?? -Infinity);
   const onTime: number[] = [];
-  for (let t = cron.nextRun(new Date(Math.max(s.cursor, missedUntil)))?.getTime(); t !== undefined && t <= now && onTime.length < MAX_ON_TIME; t = cron.nextRun(new Date(t))?.getTime()) {
-    onTime.push(t);
-  }
+  let t = cron.nextRun(new Date(Math.max(s.cursor, missedUntil)))?.getTime();
+  for (; t !== undefined && t <= now && onTime.length < MAX_ON_TIME; t = cron.nextRun(new Date(t))?.getTime()) onTime.push(t);
+  // More on-time ticks than one pass fires: the cursor stops at the last one fired, the rest stay due for the next pass
+  const cursor = t !== undefined && t <= now ? onTime.at(-1)! : now;
   let missed: number[] = [];
   let missedCount = 0;
   if (first <= missedUntil) {
@@ -164,7 +166,7 @@ export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined 
     missed = recent.reverse();
     missedCount = countTicks(cron, s.cursor, Math.min(missedUntil, now), missed.length);
   }
-  return { fire: [...missed, ...onTime], skipped: Math.max(0, missedCount - missed.length), cursor: now };
+  return { fire: [...missed, ...onTime], skipped: Math.max(0, missedCount - missed.length), cursor };
 }
 
 /** At most this many missed ticks are counted per pass (`skipped` is a lower bound beyond it). */

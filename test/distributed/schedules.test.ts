@@ -242,6 +242,18 @@ describe('planTicks', () => {
     const year = 365 * 24 * 3600 * S;
     expect(planTicks(rec({ catchUp: 'all', catchUpLimit: 3 }), T0 + year)).toMatchObject({ fire: [T0 + year - 2 * S, T0 + year - S, T0 + year], cursor: T0 + year });
   });
+  it('fires at most 1 000 on-time ticks per pass and leaves the others due for the next pass (none is lost)', () => {
+    const long = rec({ graceMs: 2 ** 31 - 1 });
+    const first = planTicks(long, T0 + 2_500 * S)!;
+    expect(first).toMatchObject({ skipped: 0, cursor: T0 + 1_000 * S });
+    expect(first.fire).toHaveLength(1_000);
+    expect(first.fire.at(-1)).toBe(T0 + 1_000 * S);
+    const second = planTicks({ ...long, cursor: first.cursor }, T0 + 2_500 * S)!;
+    expect(second.fire[0]).toBe(T0 + 1_001 * S);
+    const third = planTicks({ ...long, cursor: second.cursor }, T0 + 2_500 * S)!;
+    expect(third).toMatchObject({ skipped: 0, cursor: T0 + 2_500 * S });
+    expect([...first.fire, ...second.fire, ...third.fire]).toEqual(Array.from({ length: 2_500 }, (_, i) => T0 + (i + 1) * S));
+  });
   it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {
     expect(planTicks(rec({ graceMs: 2 * S }), T0 + 3 * S)).toEqual({ fire: [T0 + S, T0 + 2 * S, T0 + 3 * S], skipped: 0, cursor: T0 + 3 * S });
   });
