@@ -180,6 +180,18 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('no,yes');
   });
 
+  it('a sleep that would end after the last time a Date holds parks until that time (Postgres refused the commit of a later one on every delivery)', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, sleeper);
+    const w = worker(b, sleeper);
+    const runId = await orch.startRun(undefined, { ms: 1e300 });
+    await h.untilParked(b, runId, 1, 'the sleep to park');
+    const [work] = await b.pendingWork(runId);
+    expect(work?.state).toMatchObject({ status: 'parked', notBefore: 8.64e15 });
+    expect(w.stats.released).toBe(0);
+    expect(await b.errors(runId)).toEqual([]);
+  });
+
   it('a sleep parks (no lease), survives its worker, and fires once', async () => {
     const b = await open();
     const orch = new Orchestrator(b, sleeper);

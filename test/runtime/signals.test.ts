@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, CancelledError, InvalidSignalError, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, CancelledError, InvalidArgumentError, InvalidSignalError, Sleep, type WorkflowCtx, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, StampFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, StampFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -159,6 +159,20 @@ describe('run: an in-memory wait with a handle', () => {
     expect(r.done()).toBe(false);
     await clock.advance(1);
     await expect(r.p).resolves.toBe('woke after 2000 ms');
+  });
+
+  it('a sleep until a time no Date holds fails its node with InvalidArgumentError; one that would end after the last such time ends then', async () => {
+    const ctx = {} as WorkflowCtx;
+    expect(() => new Sleep<number>({ until: 1e300 }).process(ctx, 1)).toThrow(InvalidArgumentError);
+    expect(() => new Sleep<number>({ until: Date.now() * 1e6 }).process(ctx, 1)).toThrow(/Sleep until must be a valid Date or an epoch ms a Date can hold \(\|ms\| <= 8\.64e15\), got /);
+    expect(new Sleep<number>({ until: -8.64e15 }).process(ctx, 1)).toMatchObject({ type: 'sleep', until: -8.64e15 });
+    const store = new SqliteCheckpointStore(':memory:');
+    const clock = new VirtualClock();
+    const r = track(bindWorkflow(SleepFlowDef, new SleepFlow()).runWithCheckpoint(undefined, { ms: 1e300 }, store, 'forever', { clock }));
+    await settle();
+    expect((await store.load('forever'))?.items.map((it) => it.notBefore)).toEqual([8.64e15]);
+    expect(r.done()).toBe(false);
+    await store.close();
   });
 });
 
