@@ -80,6 +80,16 @@ export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClo
   });
 }
 
+/**
+ * `clock` set to read `now` at this instant (its timers unchanged): now() is `clock.now()` plus the difference. A
+ * distributed step reads the store's clock this way, from its lease (the store's time of the claim).
+ */
+export function clockAt(clock: Clock, now: number): Clock {
+  const offset = now - clock.now();
+  if (offset === 0 || !Number.isFinite(offset)) return clock;
+  return { now: () => clock.now() + offset, setTimer: (fn, ms) => clock.setTimer(fn, ms) };
+}
+
 /** Calls `fn` once at epoch ms `at` on `clock` (at once, synchronously, when `at` has passed). Returns a canceller. */
 export function atTime(clock: Clock, at: number, fn: () => void): () => void {
   const left = at - clock.now();

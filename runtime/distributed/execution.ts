@@ -35,7 +35,7 @@ import { contextCorruption } from './stored-lease.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
-import { atTime, systemClock, type Clock } from '../core/time.js';
+import { atTime, clockAt, systemClock, type Clock } from '../core/time.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 import type { ReleaseReason, StepCallbacks } from './callbacks.js';
@@ -74,7 +74,10 @@ export interface ExecutionEnv {
    * new work.
    */
   readonly handoff?: { readonly workerId: string; readonly limit: number; readonly accepting: () => boolean };
-  /** Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock). */
+  /**
+   * Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock), set
+   * to read the store's time of each claim (a parked item's wake-up is compared with the store's clock).
+   */
   readonly clock?: Clock;
 }
 
@@ -228,7 +231,9 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     );
     outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   } else {
-    const clock = env.clock ?? systemClock;
+    // The step reads the store's time (the claim's, from the lease's end): a sleep's end, a wait's timeout and the
+    // deadline are compared with the store's clock, so a worker whose clock is off must not compute them on its own
+    const clock = clockAt(env.clock ?? systemClock, lease.leaseExpiresAt - env.leaseMs);
     const deadline = lease.deadline;
     const cancelTimer =
       deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));

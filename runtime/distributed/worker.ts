@@ -86,8 +86,9 @@ export interface WorkerOptions {
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
   /**
-   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). Leases,
-   * heartbeats and idle polling keep wall-clock time.
+   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). A step
+   * reads it set to the store's time of its claim (from the lease), so a sleep's end and a wait's timeout are the
+   * store's, whatever this machine's clock says. Leases, heartbeats and idle polling keep wall-clock time.
    */
   readonly clock?: Clock;
 }
