@@ -24,7 +24,7 @@ import {
   type StepCallbacks,
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
-import type { Clock } from '../core/time.js';
+import { systemClock, type Clock } from '../core/time.js';
 import type { TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 
@@ -41,7 +41,7 @@ export interface WorkerOptions {
   /** First idle poll delay in ms; doubles while idle up to `idleMaxMs` (defaults 20 and 1 000). */
   readonly idleMinMs?: number;
   readonly idleMaxMs?: number;
-  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms). */
+  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms; `Infinity`: no limit). */
   readonly graceMs?: number;
   /** Redeliveries of one attempt without a commit before the item is dead-lettered (default 10). */
   readonly maxRedeliveries?: number;
@@ -114,6 +114,12 @@ function nonNegativeInt(v: number, what: string): number {
   return v;
 }
 
+/** A grace period: ms >= 0, `Infinity` for no limit. */
+function graceMsOf(v: number): number {
+  if (typeof v !== 'number' || !(v >= 0)) throw new InvalidArgumentError(`graceMs must be a number of ms >= 0 (Infinity: no limit), got ${String(v)}`);
+  return v;
+}
+
 function positiveMs(v: number | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of ms, got ${String(v)}`);
@@ -176,7 +182,7 @@ export class Worker {
     if (this.heartbeatMs >= this.leaseMs) throw new InvalidArgumentError(`heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
     this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
-    this.graceMs = options.graceMs === undefined ? 30_000 : Math.max(0, options.graceMs);
+    this.graceMs = options.graceMs === undefined ? 30_000 : graceMsOf(options.graceMs);
     const handoffLimit = options.handoffLimit === undefined ? DEFAULT_HANDOFF_LIMIT : nonNegativeInt(options.handoffLimit, 'handoffLimit');
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();
@@ -274,6 +280,11 @@ export class Worker {
    */
   stop(graceMs: number = this.graceMs): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
+    try {
+      graceMsOf(graceMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.state === 'new') {
       this.state = 'stopped';
       return (this.stopPromise = Promise.resolve());
@@ -285,9 +296,10 @@ export class Worker {
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
-      if (timer) clearTimeout(timer);
+      // (systemClock's timer, not setTimeout: Node fires a timeout longer than 2^31-1 ms, or Infinity, at once)
+      let cancel: (() => void) | undefined;
+      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = systemClock.setTimer(() => r(true), graceMs)))]);
+      cancel?.();
       if (timedOut) {
         this.closing = true;
         for (const { f } of this.inflight.values()) {
@@ -342,9 +354,9 @@ export class Worker {
   /** Sleeps `ms`, waking early on stop or when an item finishes. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = systemClock.setTimer(done, ms);
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.wake = () => {
