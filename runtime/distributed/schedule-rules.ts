@@ -44,8 +44,8 @@ export function assertScheduleId(id: unknown): asserts id is string {
 const crons = new Map<string, Cron>();
 
 /**
- * The croner pattern of `cron` in `timezone` (cached). Throws {@link InvalidScheduleError} naming the expression
- * (or the time zone) when croner refuses it.
+ * The croner pattern of `cron` in `timezone` (UTC when undefined, whatever the process's zone; cached). Throws
+ * {@link InvalidScheduleError} naming the expression (or the time zone) when croner refuses it.
  */
 export function cronOf(cron: string, timezone: string | undefined): Cron {
   const key = `${timezone ?? ''}\u0000${cron}`;
@@ -64,7 +64,8 @@ export function cronOf(cron: string, timezone: string | undefined): Cron {
     throw new InvalidScheduleError(`invalid cron expression ${JSON.stringify(cron)}: it has ${fields} field(s); expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first), or a nickname such as @daily`);
   }
   try {
-    c = new Cron(cron, { paused: true, mode: '5-or-6-parts', ...(timezone === undefined ? {} : { timezone }) });
+    // without a zone croner reads the process's: every worker must read the same ticks (UTC, as documented)
+    c = new Cron(cron, { paused: true, mode: '5-or-6-parts', timezone: timezone ?? 'UTC' });
   } catch (err) {
     throw new InvalidScheduleError(`invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message}`, { cause: err });
   }

@@ -10,7 +10,7 @@ import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidArgumentError, InvalidScheduleError, ScheduleNotFoundError, reviveError, serializeError } from '../../runtime/core/errors.js';
-import { planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
+import { nextTickAfter, planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import { DEFAULT_LIVENESS_THRESHOLD_MS, type ScheduleRecord } from '../../runtime/distributed/contracts.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
 import { ChainWorkflowDef, CountCtx, chain, until } from './helpers.js';
@@ -254,6 +254,20 @@ describe('planTicks', () => {
     expect(third).toMatchObject({ skipped: 0, cursor: T0 + 2_500 * S });
     expect([...first.fire, ...second.fire, ...third.fire]).toEqual(Array.from({ length: 2_500 }, (_, i) => T0 + (i + 1) * S));
   });
+  it("reads a schedule without a time zone in UTC whatever the process's zone (it was read in the process's zone: workers in two zones started two runs a day)", () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['America/New_York', 'Asia/Kolkata', 'UTC']) {
+        process.env.TZ = tz;
+        expect(new Date(nextTickAfter({ cron: '0 3 * * 1-5', timezone: undefined }, Date.parse('2026-12-07T00:00:00.000Z'))!).toISOString()).toBe('2026-12-07T03:00:00.000Z');
+        expect(planTicks({ ...rec({ cron: '0 3 * * 1-5' }), cursor: Date.parse('2026-12-06T00:00:00.000Z') }, Date.parse('2026-12-07T03:00:01.000Z'))?.fire).toEqual([Date.parse('2026-12-07T03:00:00.000Z')]);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {
     expect(planTicks(rec({ graceMs: 2 * S }), T0 + 3 * S)).toEqual({ fire: [T0 + S, T0 + 2 * S, T0 + 3 * S], skipped: 0, cursor: T0 + 3 * S });
   });
