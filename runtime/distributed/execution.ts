@@ -231,9 +231,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     );
     outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   } else {
-    // The step reads the store's time (the claim's, from the lease's end): a sleep's end, a wait's timeout and the
-    // deadline are compared with the store's clock, so a worker whose clock is off must not compute them on its own
-    const clock = clockAt(env.clock ?? systemClock, lease.leaseExpiresAt - env.leaseMs);
+    const clock = env.clock ?? systemClock;
     const deadline = lease.deadline;
     const cancelTimer =
       deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
@@ -251,7 +249,10 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       if (corruptContext) {
         outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
       } else {
-        outcome = await executeLeased(env, f, context, clock);
+        // The step reads the store's time (the claim's, from the lease's end): a sleep's end and a wait's timeout
+        // are compared with the store's clock, so a worker whose clock is off must not compute them on its own.
+        // (The deadline timer above keeps this machine's clock, like the orchestrator that set the deadline.)
+        outcome = await executeLeased(env, f, context, clockAt(clock, lease.leaseExpiresAt - env.leaseMs));
       }
     } finally {
       cancelTimer?.();
