@@ -75,8 +75,8 @@ export interface ExecutionEnv {
    */
   readonly handoff?: { readonly workerId: string; readonly limit: number; readonly accepting: () => boolean };
   /**
-   * Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock), set
-   * to read the store's time of each claim (a parked item's wake-up is compared with the store's clock).
+   * Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock). A
+   * step reads it set to the store's time of its claim (a parked item's wake-up is compared with the store's clock).
    */
   readonly clock?: Clock;
 }
