@@ -216,6 +216,7 @@ export class Worker {
     // too, and moved to the current version before their item runs (runLeased).
     this.accepted = supportsMigration(backend) ? (def.accepts ?? []).filter((v) => !envs.has(v)) : [];
     this.claimVersions = [...envs.keys(), ...this.accepted];
+    const schedules = options.schedules !== false && supportsSchedules(backend);
     this.info = {
       host: hostname(),
       pid: String(process.pid),
@@ -223,9 +224,11 @@ export class Worker {
       versions: [...envs.keys()].join(','),
       ...(this.accepted.length > 0 ? { accepts: this.accepted.join(',') } : {}),
       ...(def.supersedes?.length ? { supersedes: def.supersedes.join(',') } : {}),
+      // an older build's scheduler leaves its ticks only to a newer build's worker that starts them (scheduler.ts)
+      ...(schedules ? {} : { schedules: 'off' }),
       ...(options.info ?? {}),
     };
-    if (options.schedules !== false && supportsSchedules(backend)) {
+    if (schedules) {
       this.scheduler = new Scheduler(backend, this.wf, {
         onError: (e) => this.report(e),
         ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }),

@@ -8,6 +8,7 @@ import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { Worker } from '../../runtime/distributed/worker.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidArgumentError, InvalidScheduleError, ScheduleNotFoundError, reviveError, serializeError } from '../../runtime/core/errors.js';
 import { nextTickAfter, planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
@@ -178,6 +179,23 @@ describe('schedules during a rolling deploy', () => {
     const back = await scheduler.runOnce();
     expect(back.deferredTo).toBeUndefined();
     expect(await ticksOf()).toEqual(Array.from({ length: 12 }, (_, i) => (i + 1) * S));
+  });
+
+  it("a newer build's worker that starts no scheduled runs (schedules: false, floxide worker --no-schedules) takes no ticks from the older build (every tick was left to it, and none started)", async () => {
+    const { clock, backend, scheduler, wf, ticksOf } = setup();
+    const mine = wf.def.fingerprint;
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 1 });
+    // a worker that starts no scheduled runs says so in its heartbeat
+    const quiet = new Worker(backend, ChainWorkflowDef, chain().instance, { schedules: false });
+    await quiet.start();
+    expect((await backend.listWorkers()).map((w) => w.health.info?.schedules)).toEqual(['off']);
+    await quiet.stop(0);
+    // a newer build's worker that says so takes no ticks: this scheduler starts them
+    await backend.heartbeat('newer', health({ workflow: 'ChainWorkflow', versions: 'eeeeeeeeeeeeeeee', supersedes: mine, schedules: 'off' }));
+    clock.set(T0 + S + 10);
+    const pass = await scheduler.runOnce();
+    expect([pass.started.map((x) => x.tick - T0), pass.deferredTo]).toEqual([[S], undefined]);
+    expect(await ticksOf()).toEqual([S]);
   });
 
   it('two builds that supersede each other (a change reverted to a graph on record): the smaller version id takes the ticks, the other leaves them', async () => {
