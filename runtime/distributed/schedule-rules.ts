@@ -83,7 +83,7 @@ function intIn(v: unknown, min: number, max: number, what: string): number {
 /**
  * Checks a schedule definition and fills in its defaults. Throws {@link InvalidScheduleError} for a cron expression
  * or time zone croner refuses (the message quotes it) and {@link InvalidArgumentError} for anything else (bad id,
- * unknown catch-up policy, an input JSON cannot represent).
+ * unknown catch-up policy, an input JSON cannot represent, `catchUp: 'none'` with `graceMs: 0`, which never starts a run).
  */
 export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
   if (typeof def !== 'object' || def === null) throw new InvalidArgumentError('a schedule definition must be an object');
@@ -94,6 +94,12 @@ export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
   cronOf(def.cron, def.timezone);
   const catchUp = def.catchUp ?? SCHEDULE_DEFAULTS.catchUp;
   if (!CATCH_UP_POLICIES.includes(catchUp)) throw new InvalidArgumentError(`unknown catch-up policy ${JSON.stringify(catchUp)}: expected ${CATCH_UP_POLICIES.join(', ')}`);
+  const graceMs = intIn(def.graceMs ?? SCHEDULE_DEFAULTS.graceMs, 0, 2 ** 31 - 1, 'graceMs');
+  if (catchUp === 'none' && graceMs === 0) {
+    throw new InvalidArgumentError(
+      "catchUp 'none' with graceMs 0 never starts a run: a scheduler sees each tick some milliseconds after its time, so every tick would be missed and skipped; give graceMs the lateness a run may start with (default 10000)",
+    );
+  }
   return {
     id: def.id,
     workflow: def.workflow,
@@ -102,7 +108,7 @@ export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
     inputJson: canonicalJson(def.input ?? null),
     catchUp,
     catchUpLimit: intIn(def.catchUpLimit ?? SCHEDULE_DEFAULTS.catchUpLimit, 1, MAX_CATCH_UP_LIMIT, 'catchUpLimit'),
-    graceMs: intIn(def.graceMs ?? SCHEDULE_DEFAULTS.graceMs, 0, 2 ** 31 - 1, 'graceMs'),
+    graceMs,
     paused: def.paused ?? false,
   };
 }

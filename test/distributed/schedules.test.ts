@@ -300,6 +300,15 @@ describe('schedule errors', () => {
     expect(back).toBeInstanceOf(InvalidScheduleError);
     expect(reviveError(serializeError(new ScheduleNotFoundError('no schedule')))).toBeInstanceOf(ScheduleNotFoundError);
   });
+
+  it("catchUp 'none' with graceMs 0 is refused: every tick would be missed, and no run ever started (a scheduler sees a tick after its time)", async () => {
+    const backend = new MemoryBackend();
+    await expect(backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'none', graceMs: 0 })).rejects.toThrow(
+      "catchUp 'none' with graceMs 0 never starts a run: a scheduler sees each tick some milliseconds after its time, so every tick would be missed and skipped; give graceMs the lateness a run may start with (default 10000)",
+    );
+    expect(await backend.listSchedules()).toEqual([]);
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'latest', graceMs: 0 });
+  });
 });
 
 describe('Orchestrator schedules API', () => {
