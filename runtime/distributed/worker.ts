@@ -114,8 +114,8 @@ function nonNegativeInt(v: number, what: string): number {
   return v;
 }
 
-/** A grace period: ms >= 0, `Infinity` for no limit. */
-function graceMsOf(v: number): number {
+/** A grace period: ms >= 0, `Infinity` for no limit; anything else is an `InvalidArgumentError`. */
+export function graceMsOf(v: number): number {
   if (typeof v !== 'number' || !(v >= 0)) throw new InvalidArgumentError(`graceMs must be a number of ms >= 0 (Infinity: no limit), got ${String(v)}`);
   return v;
 }

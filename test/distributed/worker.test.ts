@@ -203,6 +203,13 @@ describe('Worker', () => {
       expect((await orch.metrics(runId)).completed).toBe(4);
     }
     expect(() => new Worker(b, wf.def, wf.instance, { graceMs: Number.NaN })).toThrow('graceMs must be a number of ms >= 0 (Infinity: no limit), got NaN');
+    // a pool refuses a bad grace before it starts stopping: a later stop() still stops its workers
+    const pool = new WorkerPool(b, wf.def, wf.instance, { size: 2 });
+    await pool.start();
+    await expect(pool.stop(-1)).rejects.toThrow('graceMs must be a number of ms >= 0 (Infinity: no limit), got -1');
+    await pool.stop();
+    await pool.done;
+    expect(await b.listWorkers()).toEqual([]);
   });
 
   it('runs a chain on hand-offs: one claim per run, at most handoffLimit hand-offs in a row, same results', async () => {
