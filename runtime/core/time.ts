@@ -17,9 +17,12 @@ export interface Clock {
 /** Node's longest single timer (a longer `setTimeout` fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The last time a `Date` can hold (+275760-09-13), in epoch ms: the latest wake-up a store keeps. */
+export const MAX_EPOCH_MS = 8.64e15;
+
 /** Whether `ms` is an epoch-millisecond time a `Date` can hold (finite, within +-8.64e15: what every store can read back). */
 export function isEpochMs(ms: unknown): ms is number {
-  return typeof ms === 'number' && Math.abs(ms) <= 8.64e15;
+  return typeof ms === 'number' && Math.abs(ms) <= MAX_EPOCH_MS;
 }
 
 /** How long a run's loop may keep the event loop before it lets timers and I/O callbacks run (see {@link Breath}). */
@@ -75,6 +78,16 @@ export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClo
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * `clock` set to read `now` at this instant (its timers unchanged): now() is `clock.now()` plus the difference. A
+ * distributed step reads the store's clock this way, from its lease (the store's time of the claim).
+ */
+export function clockAt(clock: Clock, now: number): Clock {
+  const offset = now - clock.now();
+  if (offset === 0 || !Number.isFinite(offset)) return clock;
+  return { now: () => clock.now() + offset, setTimer: (fn, ms) => clock.setTimer(fn, ms) };
 }
 
 /** Calls `fn` once at epoch ms `at` on `clock` (at once, synchronously, when `at` has passed). Returns a canceller. */

@@ -35,7 +35,7 @@ import { contextCorruption } from './stored-lease.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
-import { atTime, systemClock, type Clock } from '../core/time.js';
+import { atTime, clockAt, systemClock, type Clock } from '../core/time.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 import type { ReleaseReason, StepCallbacks } from './callbacks.js';
@@ -74,7 +74,10 @@ export interface ExecutionEnv {
    * new work.
    */
   readonly handoff?: { readonly workerId: string; readonly limit: number; readonly accepting: () => boolean };
-  /** Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock). */
+  /**
+   * Where steps read time and wait: the run deadline, retry backoff and node timeouts (default the system clock). A
+   * step reads it set to the store's time of its claim (a parked item's wake-up is compared with the store's clock).
+   */
   readonly clock?: Clock;
 }
 
@@ -246,7 +249,10 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       if (corruptContext) {
         outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
       } else {
-        outcome = await executeLeased(env, f, context, clock);
+        // The step reads the store's time (the claim's, from the lease's end): a sleep's end and a wait's timeout
+        // are compared with the store's clock, so a worker whose clock is off must not compute them on its own.
+        // (The deadline timer above keeps this machine's clock, like the orchestrator that set the deadline.)
+        outcome = await executeLeased(env, f, context, clockAt(clock, lease.leaseExpiresAt - env.leaseMs));
       }
     } finally {
       cancelTimer?.();

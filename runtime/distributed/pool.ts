@@ -5,7 +5,7 @@
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
-import { Worker, newWorkerId, type WorkerOptions, type WorkerStats } from './worker.js';
+import { Worker, graceMsOf, newWorkerId, type WorkerOptions, type WorkerStats } from './worker.js';
 
 /** Options of {@link WorkerPool}: the worker options plus the pool size. */
 export interface WorkerPoolOptions extends Omit<WorkerOptions, 'workerId'> {
@@ -42,6 +42,14 @@ export class WorkerPool {
   /** Graceful stop of every worker (see {@link Worker.stop}). Idempotent. */
   stop(graceMs?: number): Promise<void> {
     if (!this.stopping) {
+      // refused before it is remembered: a later stop() must still stop the workers
+      if (graceMs !== undefined) {
+        try {
+          graceMsOf(graceMs);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
       this.stopping = Promise.all(this.workers.map((w) => w.stop(graceMs))).then(() => {
         this.signalCleanup?.();
         this.resolveDone();

@@ -44,8 +44,8 @@ export function assertScheduleId(id: unknown): asserts id is string {
 const crons = new Map<string, Cron>();
 
 /**
- * The croner pattern of `cron` in `timezone` (cached). Throws {@link InvalidScheduleError} naming the expression
- * (or the time zone) when croner refuses it.
+ * The croner pattern of `cron` in `timezone` (UTC when undefined, whatever the process's zone; cached). Throws
+ * {@link InvalidScheduleError} naming the expression (or the time zone) when croner refuses it.
  */
 export function cronOf(cron: string, timezone: string | undefined): Cron {
   const key = `${timezone ?? ''}\u0000${cron}`;
@@ -64,7 +64,8 @@ export function cronOf(cron: string, timezone: string | undefined): Cron {
     throw new InvalidScheduleError(`invalid cron expression ${JSON.stringify(cron)}: it has ${fields} field(s); expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first), or a nickname such as @daily`);
   }
   try {
-    c = new Cron(cron, { paused: true, mode: '5-or-6-parts', ...(timezone === undefined ? {} : { timezone }) });
+    // without a zone croner reads the process's: every worker must read the same ticks (UTC, as documented)
+    c = new Cron(cron, { paused: true, mode: '5-or-6-parts', timezone: timezone ?? 'UTC' });
   } catch (err) {
     throw new InvalidScheduleError(`invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message}`, { cause: err });
   }
@@ -82,7 +83,7 @@ function intIn(v: unknown, min: number, max: number, what: string): number {
 /**
  * Checks a schedule definition and fills in its defaults. Throws {@link InvalidScheduleError} for a cron expression
  * or time zone croner refuses (the message quotes it) and {@link InvalidArgumentError} for anything else (bad id,
- * unknown catch-up policy, an input JSON cannot represent).
+ * unknown catch-up policy, an input JSON cannot represent, `catchUp: 'none'` with `graceMs: 0`, which never starts a run).
  */
 export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
   if (typeof def !== 'object' || def === null) throw new InvalidArgumentError('a schedule definition must be an object');
@@ -93,6 +94,12 @@ export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
   cronOf(def.cron, def.timezone);
   const catchUp = def.catchUp ?? SCHEDULE_DEFAULTS.catchUp;
   if (!CATCH_UP_POLICIES.includes(catchUp)) throw new InvalidArgumentError(`unknown catch-up policy ${JSON.stringify(catchUp)}: expected ${CATCH_UP_POLICIES.join(', ')}`);
+  const graceMs = intIn(def.graceMs ?? SCHEDULE_DEFAULTS.graceMs, 0, 2 ** 31 - 1, 'graceMs');
+  if (catchUp === 'none' && graceMs === 0) {
+    throw new InvalidArgumentError(
+      "catchUp 'none' with graceMs 0 never starts a run: a scheduler sees each tick some milliseconds after its time, so every tick would be missed and skipped; give graceMs the lateness a run may start with (default 10000)",
+    );
+  }
   return {
     id: def.id,
     workflow: def.workflow,
@@ -101,7 +108,7 @@ export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
     inputJson: canonicalJson(def.input ?? null),
     catchUp,
     catchUpLimit: intIn(def.catchUpLimit ?? SCHEDULE_DEFAULTS.catchUpLimit, 1, MAX_CATCH_UP_LIMIT, 'catchUpLimit'),
-    graceMs: intIn(def.graceMs ?? SCHEDULE_DEFAULTS.graceMs, 0, 2 ** 31 - 1, 'graceMs'),
+    graceMs,
     paused: def.paused ?? false,
   };
 }
@@ -135,7 +142,7 @@ export interface TickPlan {
   readonly cursor: number;
 }
 
-/** At most this many on-time ticks in one pass (a 1-second cron with a long grace). */
+/** At most this many on-time ticks in one pass (a 1-second cron with a long grace); the next pass fires the others. */
 const MAX_ON_TIME = 1_000;
 
 /**
@@ -143,7 +150,8 @@ const MAX_ON_TIME = 1_000;
  * when it is less than `graceMs` old and did not fall while the schedule was paused (at or before `resumedAt`): it
  * fires. The others were **missed**: `none` skips them, `latest` fires the most recent one, `all` fires them all up
  * to `catchUpLimit` (the most recent ones; older ones are skipped). `skipped` counts at most 1 000 missed ticks per
- * pass. `undefined` when no tick is due.
+ * pass. At most 1 000 on-time ticks fire per pass: beyond them the cursor stops at the last one fired, so the next
+ * pass fires the rest (still on time if less than `graceMs` old by then). `undefined` when no tick is due.
  */
 export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined {
   const cron = cronOf(s.cron, s.timezone);
@@ -152,9 +160,10 @@ export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined 
   // Ticks at or before `missedUntil` were missed; later ones are on time.
   const missedUntil = Math.max(now - s.graceMs, s.resumedAt ?? -Infinity);
   const onTime: number[] = [];
-  for (let t = cron.nextRun(new Date(Math.max(s.cursor, missedUntil)))?.getTime(); t !== undefined && t <= now && onTime.length < MAX_ON_TIME; t = cron.nextRun(new Date(t))?.getTime()) {
-    onTime.push(t);
-  }
+  let t = cron.nextRun(new Date(Math.max(s.cursor, missedUntil)))?.getTime();
+  for (; t !== undefined && t <= now && onTime.length < MAX_ON_TIME; t = cron.nextRun(new Date(t))?.getTime()) onTime.push(t);
+  // More on-time ticks than one pass fires: the cursor stops at the last one fired, the rest stay due for the next pass
+  const cursor = t !== undefined && t <= now ? onTime.at(-1)! : now;
   let missed: number[] = [];
   let missedCount = 0;
   if (first <= missedUntil) {
@@ -164,7 +173,7 @@ export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined 
     missed = recent.reverse();
     missedCount = countTicks(cron, s.cursor, Math.min(missedUntil, now), missed.length);
   }
-  return { fire: [...missed, ...onTime], skipped: Math.max(0, missedCount - missed.length), cursor: now };
+  return { fire: [...missed, ...onTime], skipped: Math.max(0, missedCount - missed.length), cursor };
 }
 
 /** At most this many missed ticks are counted per pass (`skipped` is a lower bound beyond it). */

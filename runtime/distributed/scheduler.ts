@@ -138,7 +138,8 @@ export class Scheduler {
 
   /**
    * The graph version of a live worker of this workflow whose build supersedes this one's (its heartbeat's
-   * `supersedes` lists this scheduler's version), or undefined. A worker that is stopping does not count. Two builds
+   * `supersedes` lists this scheduler's version), or undefined. A worker that is stopping, or that starts no scheduled
+   * runs (`schedules: 'off'` in its heartbeat: `schedules: false`, `--no-schedules`), does not count. Two builds
    * that supersede each other (a change reverted to a graph on record: each build lists the other's version) cannot
    * tell which is newer: the one with the smaller version id takes the ticks, so that one of them always does.
    */
@@ -147,7 +148,7 @@ export class Scheduler {
     const mine = this.wf.def.supersedes ?? [];
     for (const w of await this.backend.listWorkers()) {
       const info = w.health.info;
-      if (w.liveness !== 'alive' || w.health.status === 'stopping' || info?.workflow !== this.wf.def.name || info.supersedes === undefined) continue;
+      if (w.liveness !== 'alive' || w.health.status === 'stopping' || info?.workflow !== this.wf.def.name || info.supersedes === undefined || info.schedules === 'off') continue;
       const version = info.versions?.split(',')[0];
       if (version === undefined || version === me || !info.supersedes.split(',').includes(me)) continue;
       if (!mine.includes(version) || version < me) return version;

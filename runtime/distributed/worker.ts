@@ -24,7 +24,7 @@ import {
   type StepCallbacks,
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
-import type { Clock } from '../core/time.js';
+import { systemClock, type Clock } from '../core/time.js';
 import type { TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 
@@ -41,7 +41,7 @@ export interface WorkerOptions {
   /** First idle poll delay in ms; doubles while idle up to `idleMaxMs` (defaults 20 and 1 000). */
   readonly idleMinMs?: number;
   readonly idleMaxMs?: number;
-  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms). */
+  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms; `Infinity`: no limit). */
   readonly graceMs?: number;
   /** Redeliveries of one attempt without a commit before the item is dead-lettered (default 10). */
   readonly maxRedeliveries?: number;
@@ -86,8 +86,9 @@ export interface WorkerOptions {
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
   /**
-   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). Leases,
-   * heartbeats and idle polling keep wall-clock time.
+   * Where steps read time and wait: run deadlines, retry backoff, node timeouts (default the system clock). A step
+   * reads it set to the store's time of its claim (from the lease), so a sleep's end and a wait's timeout are the
+   * store's, whatever this machine's clock says. Leases, heartbeats and idle polling keep wall-clock time.
    */
   readonly clock?: Clock;
 }
@@ -110,6 +111,12 @@ function positiveInt(v: number | undefined, fallback: number, what: string): num
 
 function nonNegativeInt(v: number, what: string): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`${what} must be a non-negative integer, got ${String(v)}`);
+  return v;
+}
+
+/** A grace period: ms >= 0, `Infinity` for no limit; anything else is an `InvalidArgumentError`. */
+export function graceMsOf(v: number): number {
+  if (typeof v !== 'number' || !(v >= 0)) throw new InvalidArgumentError(`graceMs must be a number of ms >= 0 (Infinity: no limit), got ${String(v)}`);
   return v;
 }
 
@@ -175,7 +182,7 @@ export class Worker {
     if (this.heartbeatMs >= this.leaseMs) throw new InvalidArgumentError(`heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
     this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
-    this.graceMs = options.graceMs === undefined ? 30_000 : Math.max(0, options.graceMs);
+    this.graceMs = options.graceMs === undefined ? 30_000 : graceMsOf(options.graceMs);
     const handoffLimit = options.handoffLimit === undefined ? DEFAULT_HANDOFF_LIMIT : nonNegativeInt(options.handoffLimit, 'handoffLimit');
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();
@@ -209,6 +216,7 @@ export class Worker {
     // too, and moved to the current version before their item runs (runLeased).
     this.accepted = supportsMigration(backend) ? (def.accepts ?? []).filter((v) => !envs.has(v)) : [];
     this.claimVersions = [...envs.keys(), ...this.accepted];
+    const schedules = options.schedules !== false && supportsSchedules(backend);
     this.info = {
       host: hostname(),
       pid: String(process.pid),
@@ -216,9 +224,11 @@ export class Worker {
       versions: [...envs.keys()].join(','),
       ...(this.accepted.length > 0 ? { accepts: this.accepted.join(',') } : {}),
       ...(def.supersedes?.length ? { supersedes: def.supersedes.join(',') } : {}),
+      // an older build's scheduler leaves its ticks only to a newer build's worker that starts them (scheduler.ts)
+      ...(schedules ? {} : { schedules: 'off' }),
       ...(options.info ?? {}),
     };
-    if (options.schedules !== false && supportsSchedules(backend)) {
+    if (schedules) {
       this.scheduler = new Scheduler(backend, this.wf, {
         onError: (e) => this.report(e),
         ...(options.schedulePollMs === undefined ? {} : { pollMs: options.schedulePollMs }),
@@ -273,6 +283,11 @@ export class Worker {
    */
   stop(graceMs: number = this.graceMs): Promise<void> {
     if (this.stopPromise) return this.stopPromise;
+    try {
+      graceMsOf(graceMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.state === 'new') {
       this.state = 'stopped';
       return (this.stopPromise = Promise.resolve());
@@ -284,9 +299,10 @@ export class Worker {
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
-      if (timer) clearTimeout(timer);
+      // (systemClock's timer, not setTimeout: Node fires a timeout longer than 2^31-1 ms, or Infinity, at once)
+      let cancel: (() => void) | undefined;
+      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = systemClock.setTimer(() => r(true), graceMs)))]);
+      cancel?.();
       if (timedOut) {
         this.closing = true;
         for (const { f } of this.inflight.values()) {
@@ -341,9 +357,9 @@ export class Worker {
   /** Sleeps `ms`, waking early on stop or when an item finishes. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = systemClock.setTimer(done, ms);
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.wake = () => {

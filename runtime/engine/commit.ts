@@ -15,6 +15,7 @@ import { InvalidArgumentError, NoTerminalReachedError, type SerializedError } fr
 import { assertItemId, assertRunId } from '../core/ids.js';
 import { canonicalJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
+import { MAX_EPOCH_MS, isEpochMs } from '../core/time.js';
 import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
 import type { DroppedItem, EngineItem, JoinArrival, StepOutcome } from './types.js';
 
@@ -194,8 +195,9 @@ export function planCommit(c: CommitInput): CommitPlan {
       return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing(typeof c.node === 'string' ? c.node : undefined, outcome)), error, counters };
     }
     case 'retry':
-      if (typeof outcome.delayMs !== 'number' || !Number.isFinite(outcome.delayMs) || outcome.delayMs < 0) {
-        throw new InvalidArgumentError(`retry delayMs must be a non-negative number, got ${String(outcome.delayMs)}`);
+      // (at most the span a Date holds: the store adds it to its now, and every store keeps the sum)
+      if (typeof outcome.delayMs !== 'number' || !(outcome.delayMs >= 0 && outcome.delayMs <= MAX_EPOCH_MS)) {
+        throw new InvalidArgumentError(`retry delayMs must be a number of ms in 0..8.64e15, got ${String(outcome.delayMs)}`);
       }
       assertSerializedError(outcome.error, 'outcome.error');
       return { type: 'retry', error: canonicalJson(outcome.error), delayMs: Math.ceil(outcome.delayMs), counters };
@@ -210,7 +212,7 @@ export function planCommit(c: CommitInput): CommitPlan {
 function plannedItem(item: EngineItem): PlannedItem {
   const p = { id: item.id, node: item.node, json: canonicalJson(item) };
   if (!isParked(item)) return p;
-  if (item.notBefore !== undefined && !Number.isFinite(item.notBefore)) throw new InvalidArgumentError(`item ${item.id}: notBefore must be epoch ms`);
+  if (item.notBefore !== undefined && !isEpochMs(item.notBefore)) throw new InvalidArgumentError(`item ${item.id}: notBefore must be epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(item.notBefore)}`);
   return { ...p, ...(item.notBefore === undefined ? {} : { notBefore: Math.ceil(item.notBefore) }), ...(item.wait === undefined ? {} : { wait: item.wait.name }) };
 }
 

@@ -11,7 +11,7 @@ import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../gra
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
-import { Breath, sleep, systemClock, type Clock } from '../core/time.js';
+import { Breath, MAX_EPOCH_MS, sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import type { ContextFrame } from '../context/frame.js';
 import { AbortSource } from './abort.js';
@@ -439,6 +439,9 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Park, attempt: number,
     it.sleep = { value: t.value };
     it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
   }
+  // a wake-up past the last time a Date holds is that time: every store keeps it (Postgres' bigint would refuse
+  // 1e300 and fail the commit on every delivery) and every listing can print it
+  if (it.notBefore !== undefined && it.notBefore > MAX_EPOCH_MS) it.notBefore = MAX_EPOCH_MS;
   // a store-kept item wakes by the run's deadline at the latest: the step then fails with DeadlineExceededError
   const d = scope.parkDeadline;
   if (d !== undefined && (it.notBefore === undefined || it.notBefore > d)) it.notBefore = d;

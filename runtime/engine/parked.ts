@@ -4,7 +4,7 @@
  * in-process equivalent, shared by the in-memory loop and the durable loop. A run's signals come from a
  * {@link Mailbox}: in memory for `run`, the checkpoint store for the durable modes.
  */
-import { atTime, type Clock } from '../core/time.js';
+import { atTime, systemClock, type Clock } from '../core/time.js';
 import { abortReason } from '../core/errors.js';
 import type { AbortSource } from './abort.js';
 import type { WorkflowEvent } from './events.js';
@@ -162,7 +162,7 @@ export class ParkedItems {
 
 /**
  * Waits until a parked item may be due: the earliest `notBefore` on `clock`, a signal arriving in this process, or
- * `pollMs` of wall-clock time (signals sent by another process to a shared store). Rejects with the run's
+ * `pollMs` of wall-clock time (signals sent by another process to a shared store; `Infinity`: never). Rejects with the run's
  * cancellation or deadline error when `abort` aborts.
  */
 export function untilParkedMayRun(parked: ParkedItems, clock: Clock, abort: AbortSource, mailbox: Mailbox | undefined, pollMs: number | undefined): Promise<void> {
@@ -178,10 +178,8 @@ export function untilParkedMayRun(parked: ParkedItems, clock: Clock, abort: Abor
     const at = parked.nextAt();
     if (at !== undefined) offs.push(atTime(clock, at, () => done()));
     if (mailbox) offs.push(mailbox.onArrival(() => done()));
-    if (pollMs !== undefined) {
-      const t = setTimeout(() => done(), pollMs);
-      offs.push(() => clearTimeout(t));
-    }
+    // (systemClock's timer, not setTimeout: Node fires a timeout longer than 2^31-1 ms at once)
+    if (pollMs !== undefined && Number.isFinite(pollMs)) offs.push(systemClock.setTimer(() => done(), pollMs));
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import type { NormalizedRetry } from '../graph/definition.js';
 import { InvalidArgumentError, UnrecoverableError, isRunAbortError } from '../core/errors.js';
-import { isEpochMs, systemClock, type Clock } from '../core/time.js';
+import { MAX_EPOCH_MS, isEpochMs, systemClock, type Clock } from '../core/time.js';
 
 /**
  * The delay before retrying after failed attempt `attempt` (1-based), in ms.
@@ -17,7 +17,8 @@ export function backoffDelay(policy: NormalizedRetry, attempt: number, random: (
     policy.backoff === 'linear' ? policy.initialDelayMs * n : policy.initialDelayMs * 2 ** Math.min(n - 1, 32);
   const capped = Math.min(base, policy.maxDelayMs);
   const jitter = policy.jitterMs > 0 ? Math.round(random() * policy.jitterMs) : 0;
-  return capped + jitter;
+  // no longer than the span a Date holds (a store adds the delay to its now): a longer one waits that long
+  return Math.min(capped + jitter, MAX_EPOCH_MS);
 }
 
 /** Whether failed attempt `attempt` (1-based) of a node with `policy` should be retried. */

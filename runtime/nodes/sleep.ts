@@ -3,8 +3,12 @@ import { node } from '../graph/decorators.js';
 import type { Node, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { isEpochMs } from '../core/time.js';
 
-/** How long a {@link Sleep} waits: `{ ms }` from when it starts, or `{ until }` a time. */
+/**
+ * How long a {@link Sleep} waits: `{ ms }` from when it starts, or `{ until }` a time (a valid `Date`, or epoch ms a
+ * `Date` can hold). A sleep that would end after the last time a `Date` holds (year 275760) ends then: never, in practice.
+ */
 export type SleepFor = { readonly ms: number } | { readonly until: Date | number };
 
 /**
@@ -27,7 +31,7 @@ export class Sleep<T> implements Node<T, T> {
     const d = typeof this.duration === 'function' ? this.duration(input) : this.duration;
     if ('until' in d) {
       const until = d.until instanceof Date ? d.until.getTime() : d.until;
-      if (!Number.isFinite(until)) throw new InvalidArgumentError('Sleep until must be a valid Date or epoch ms');
+      if (!isEpochMs(until)) throw new InvalidArgumentError(`Sleep until must be a valid Date or an epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(until)}`);
       return { type: 'sleep', value: input, ms: undefined, until };
     }
     if (!(typeof d.ms === 'number' && Number.isFinite(d.ms) && d.ms >= 0)) throw new InvalidArgumentError('Sleep ms must be a non-negative number');

@@ -4,7 +4,7 @@
  * `clock` option of `run`, `runWithCheckpoint`, `resume`, `stepDistributed` or a `Worker`.
  */
 import { FloxideError, InvalidArgumentError } from '../core/errors.js';
-import type { Clock } from '../core/time.js';
+import { isEpochMs, type Clock } from '../core/time.js';
 
 interface Timer {
   readonly at: number;
@@ -28,13 +28,13 @@ export interface VirtualClockOptions {
 /** The epoch ms of a start option, or InvalidArgumentError. */
 function startOf(start: number | Date | undefined): number {
   const t = start === undefined ? Date.UTC(2026, 0, 1) : start instanceof Date ? start.getTime() : start;
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new InvalidArgumentError(`VirtualClock: start must be epoch ms or a valid Date, not ${String(start)}`);
+  if (!isEpochMs(t)) throw new InvalidArgumentError(`VirtualClock: start must be epoch ms a Date can hold (|ms| <= 8.64e15) or a valid Date, not ${String(start)}`);
   return t;
 }
 
-/** A duration argument, or InvalidArgumentError (a NaN would stop the clock for good). */
+/** A duration argument, or InvalidArgumentError (a NaN or an Infinity would stop the clock for good). */
 function durationOf(what: string, ms: number): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw new InvalidArgumentError(`VirtualClock.${what}: ms must be a number >= 0, not ${String(ms)}`);
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new InvalidArgumentError(`VirtualClock.${what}: ms must be a finite number >= 0, not ${String(ms)}`);
   return ms;
 }
 

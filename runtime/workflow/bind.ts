@@ -6,6 +6,7 @@ import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, W
 import {
   CancelledError,
   DeadlineExceededError,
+  InvalidArgumentError,
   FingerprintMismatchError,
   RunInputMismatchError,
   RunNotFoundError,
@@ -70,7 +71,8 @@ export interface RunOptions {
   clock?: Clock;
   /**
    * Checkpointed runs: while every item left waits for a signal, how often the store is read for signals sent by
-   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once). Default 1 000 ms.
+   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once). Default 1 000 ms;
+   * `Infinity`: never (only this process signals the run). Not a positive number: `InvalidArgumentError`.
    */
   signalPollMs?: number;
 }
@@ -312,6 +314,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
 
   async runWithCheckpoint(ctx: C, input: I, store: CheckpointStore, runId: string, options?: RunOptions): Promise<O> {
     assertRunId(runId);
+    assertSignalPollMs(options);
     // (registered before the first await: a signal sent right after this call waits for the run's first write)
     const created = this.loadOrCreate(ctx, input, store, runId, options);
     creatingRun(store, runId, created);
@@ -350,6 +353,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   async resume(store: CheckpointStore, runId: string, options?: ResumeOptions): Promise<O> {
+    assertSignalPollMs(options);
     return this.continueRun(store, await this.loadOrThrow(store, runId), options);
   }
 
@@ -545,4 +549,12 @@ function finishedRun(cp: Checkpoint): boolean {
   if (cp.run.status === 'completed') return true;
   if (cp.run.status === 'cancelled') throw cancelledRunError(cp.run);
   return false;
+}
+
+/** Refuses a `signalPollMs` that is not a positive number of ms (0, a negative or NaN one read the store without pause). */
+function assertSignalPollMs(options: { readonly signalPollMs?: number } | undefined): void {
+  const ms = options?.signalPollMs;
+  if (ms !== undefined && !(typeof ms === 'number' && ms > 0)) {
+    throw new InvalidArgumentError(`signalPollMs must be a positive number of ms (Infinity: never read the store for signals), got ${String(ms)}`);
+  }
 }

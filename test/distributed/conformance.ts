@@ -310,6 +310,9 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         ];
         await expect(commit(l, cont([], arrivals))).rejects.toBeInstanceOf(InvalidArgumentError);
         await expect(commit(l, { type: 'retry', attempt: 1, delayMs: -5, error: err('x') })).rejects.toBeInstanceOf(InvalidArgumentError);
+        // a wake-up no Date can hold (Postgres' bigint refused it: a StoreError on every delivery)
+        await expect(commit(l, { type: 'retry', attempt: 1, delayMs: 1e300, error: err('x') })).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(commit(l, cont([{ node: 'a', id: '1', input: 1, sleep: { value: 1 }, notBefore: 1e300 }]))).rejects.toBeInstanceOf(InvalidArgumentError);
         await expect(commit(l, cont([item('a', '')]))).rejects.toBeInstanceOf(InvalidArgumentError);
         expect(await b.itemState(runId, '0')).toMatchObject({ status: 'in_progress' });
         expect(await b.metrics(runId)).toMatchObject({ enqueued: 1, completed: 0 });

@@ -8,9 +8,10 @@ import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { Worker } from '../../runtime/distributed/worker.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidArgumentError, InvalidScheduleError, ScheduleNotFoundError, reviveError, serializeError } from '../../runtime/core/errors.js';
-import { planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
+import { nextTickAfter, planTicks, scheduleRunId, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import { DEFAULT_LIVENESS_THRESHOLD_MS, type ScheduleRecord } from '../../runtime/distributed/contracts.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
 import { ChainWorkflowDef, CountCtx, chain, until } from './helpers.js';
@@ -180,6 +181,23 @@ describe('schedules during a rolling deploy', () => {
     expect(await ticksOf()).toEqual(Array.from({ length: 12 }, (_, i) => (i + 1) * S));
   });
 
+  it("a newer build's worker that starts no scheduled runs (schedules: false, floxide worker --no-schedules) takes no ticks from the older build (every tick was left to it, and none started)", async () => {
+    const { clock, backend, scheduler, wf, ticksOf } = setup();
+    const mine = wf.def.fingerprint;
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', input: 1 });
+    // a worker that starts no scheduled runs says so in its heartbeat
+    const quiet = new Worker(backend, ChainWorkflowDef, chain().instance, { schedules: false });
+    await quiet.start();
+    expect((await backend.listWorkers()).map((w) => w.health.info?.schedules)).toEqual(['off']);
+    await quiet.stop(0);
+    // a newer build's worker that says so takes no ticks: this scheduler starts them
+    await backend.heartbeat('newer', health({ workflow: 'ChainWorkflow', versions: 'eeeeeeeeeeeeeeee', supersedes: mine, schedules: 'off' }));
+    clock.set(T0 + S + 10);
+    const pass = await scheduler.runOnce();
+    expect([pass.started.map((x) => x.tick - T0), pass.deferredTo]).toEqual([[S], undefined]);
+    expect(await ticksOf()).toEqual([S]);
+  });
+
   it('two builds that supersede each other (a change reverted to a graph on record): the smaller version id takes the ticks, the other leaves them', async () => {
     const clock = { t: T0 + S + 10 };
     const backend = new MemoryBackend({ clock: () => clock.t });
@@ -242,6 +260,32 @@ describe('planTicks', () => {
     const year = 365 * 24 * 3600 * S;
     expect(planTicks(rec({ catchUp: 'all', catchUpLimit: 3 }), T0 + year)).toMatchObject({ fire: [T0 + year - 2 * S, T0 + year - S, T0 + year], cursor: T0 + year });
   });
+  it('fires at most 1 000 on-time ticks per pass and leaves the others due for the next pass (none is lost)', () => {
+    const long = rec({ graceMs: 2 ** 31 - 1 });
+    const first = planTicks(long, T0 + 2_500 * S)!;
+    expect(first).toMatchObject({ skipped: 0, cursor: T0 + 1_000 * S });
+    expect(first.fire).toHaveLength(1_000);
+    expect(first.fire.at(-1)).toBe(T0 + 1_000 * S);
+    const second = planTicks({ ...long, cursor: first.cursor }, T0 + 2_500 * S)!;
+    expect(second.fire[0]).toBe(T0 + 1_001 * S);
+    const third = planTicks({ ...long, cursor: second.cursor }, T0 + 2_500 * S)!;
+    expect(third).toMatchObject({ skipped: 0, cursor: T0 + 2_500 * S });
+    expect([...first.fire, ...second.fire, ...third.fire]).toEqual(Array.from({ length: 2_500 }, (_, i) => T0 + (i + 1) * S));
+  });
+  it("reads a schedule without a time zone in UTC whatever the process's zone (it was read in the process's zone: workers in two zones started two runs a day)", () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['America/New_York', 'Asia/Kolkata', 'UTC']) {
+        process.env.TZ = tz;
+        expect(new Date(nextTickAfter({ cron: '0 3 * * 1-5', timezone: undefined }, Date.parse('2026-12-07T00:00:00.000Z'))!).toISOString()).toBe('2026-12-07T03:00:00.000Z');
+        expect(planTicks({ ...rec({ cron: '0 3 * * 1-5' }), cursor: Date.parse('2026-12-06T00:00:00.000Z') }, Date.parse('2026-12-07T03:00:01.000Z'))?.fire).toEqual([Date.parse('2026-12-07T03:00:00.000Z')]);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {
     expect(planTicks(rec({ graceMs: 2 * S }), T0 + 3 * S)).toEqual({ fire: [T0 + S, T0 + 2 * S, T0 + 3 * S], skipped: 0, cursor: T0 + 3 * S });
   });
@@ -255,6 +299,15 @@ describe('schedule errors', () => {
     const back = reviveError(serializeError(err));
     expect(back).toBeInstanceOf(InvalidScheduleError);
     expect(reviveError(serializeError(new ScheduleNotFoundError('no schedule')))).toBeInstanceOf(ScheduleNotFoundError);
+  });
+
+  it("catchUp 'none' with graceMs 0 is refused: every tick would be missed, and no run ever started (a scheduler sees a tick after its time)", async () => {
+    const backend = new MemoryBackend();
+    await expect(backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'none', graceMs: 0 })).rejects.toThrow(
+      "catchUp 'none' with graceMs 0 never starts a run: a scheduler sees each tick some milliseconds after its time, so every tick would be missed and skipped; give graceMs the lateness a run may start with (default 10000)",
+    );
+    expect(await backend.listSchedules()).toEqual([]);
+    await backend.putSchedule({ id: 's', workflow: 'ChainWorkflow', cron: '* * * * * *', catchUp: 'latest', graceMs: 0 });
   });
 });
 

@@ -4,7 +4,7 @@
  * started, stopped and disposed of after it.
  */
 import { afterEach } from 'vitest';
-import { MemoryBackend, Worker, type AnyWorkflowDef, type DistributedBackend } from 'floxide';
+import { MemoryBackend, Worker, type AnyWorkflowDef, type DistributedBackend, type WorkerOptions } from 'floxide';
 import { openTestBackend, REAL_BACKENDS, until } from './helpers.js';
 
 /** How long a test waits for a condition a loaded machine may be slow to reach (a bound, not a timing). */
@@ -50,8 +50,8 @@ export function signalHarness(openBackend: () => Promise<SignalBackend>) {
       return o;
     },
     /** A started worker of `wf` (stopped after the test unless the test stops it first). */
-    worker(b: DistributedBackend, wf: { readonly def: AnyWorkflowDef; readonly instance: object }): Worker {
-      const w = new Worker(b, wf.def, wf.instance, { concurrency: 4, idleMinMs: 1, idleMaxMs: 20, leaseMs: 2_000, heartbeatMs: 200 });
+    worker(b: DistributedBackend, wf: { readonly def: AnyWorkflowDef; readonly instance: object }, options: Pick<WorkerOptions, 'clock'> = {}): Worker {
+      const w = new Worker(b, wf.def, wf.instance, { concurrency: 4, idleMinMs: 1, idleMaxMs: 20, leaseMs: 2_000, heartbeatMs: 200, ...options });
       workers.push(w);
       void w.start();
       return w;

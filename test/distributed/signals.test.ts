@@ -3,7 +3,7 @@
 // takes a signal sent before, during or after its wait (20 random rounds), applies a repeated key once, refuses a
 // wrong payload without changing anything, and routes a timeout to its fallback; a sleep fires once.
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, Orchestrator, RunStateError, supportsObservation, type DistributedBackend, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, InvalidSignalError, Orchestrator, RunStateError, supportsObservation, systemClock, type DistributedBackend, type WorkflowEvent } from 'floxide';
 import { ApprovalFlow, SleepFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { until } from './helpers.js';
@@ -178,6 +178,41 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     await until(async () => (await h.parkedCount(b, runId)) >= 1, SIGNAL_WAIT_MS, 'a wait');
     await orch.signal(runId, 'vote', { vote: 'no' });
     expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('no,yes');
+  });
+
+  it('a sleep that would end after the last time a Date holds parks until that time (Postgres refused the commit of a later one on every delivery)', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, sleeper);
+    const w = worker(b, sleeper);
+    const runId = await orch.startRun(undefined, { ms: 1e300 });
+    await h.untilParked(b, runId, 1, 'the sleep to park');
+    const [work] = await b.pendingWork(runId);
+    expect(work?.state).toMatchObject({ status: 'parked', notBefore: 8.64e15 });
+    expect(w.stats.released).toBe(0);
+    expect(await b.errors(runId)).toEqual([]);
+  });
+
+  it("a worker whose clock is an hour off reads the store's time: a sleep and a wait's timeout end when the store says (they fired at once, or an hour late)", async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, sleeper);
+    const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
+    const ahead = { now: () => Date.now() + 3_600_000, setTimer: systemClock.setTimer };
+    const w = worker(b, sleeper, { clock: behind });
+    const slept = await orch.startRun(undefined, { ms: 60_000 });
+    const waited = await new Orchestrator(b, approval).startRun(undefined, 'o');
+    worker(b, approval, { clock: ahead });
+    await h.untilParked(b, slept, 1, 'the sleep to park');
+    await h.untilParked(b, waited, 1, 'the wait to park');
+    await until(() => w.inFlight === 0, 2_000, 'the worker to free the slot of the parked item');
+    const now = Date.now();
+    const [sleep] = await b.pendingWork(slept);
+    const [wait] = await b.pendingWork(waited);
+    // (the store's clock is this machine's, give or take the time the steps took)
+    expect(sleep!.state.notBefore! - now).toBeGreaterThan(55_000);
+    expect(sleep!.state.notBefore! - now).toBeLessThanOrEqual(60_000);
+    expect(wait!.state.notBefore! - now).toBeGreaterThan(3_500_000);
+    expect(wait!.state.notBefore! - now).toBeLessThanOrEqual(3_600_000);
+    expect((await b.getRun(slept))?.status).toBe('running');
   });
 
   it('a sleep parks (no lease), survives its worker, and fires once', async () => {

@@ -189,6 +189,29 @@ describe('Worker', () => {
     expect((await orch.errors(long))).toEqual([]);
   });
 
+  it('a grace longer than a 32-bit timer (25 days, Infinity) lets in-flight items finish (Node fired such a timer at once: the items were given back)', async () => {
+    const b = new MemoryBackend();
+    const wf = slow();
+    const orch = new Orchestrator(b, wf);
+    for (const graceMs of [25 * 86_400_000, Infinity]) {
+      const w = new Worker(b, wf.def, wf.instance, { concurrency: 3, idleMinMs: 1, idleMaxMs: 5, graceMs });
+      await w.start();
+      const runId = await orch.startRun(new CountCtx(), 100);
+      await until(async () => (await orch.pendingWork(runId)).filter((p) => p.state.status === 'in_progress' && p.item.node === 'wait').length === 3, 5_000, 'waits started');
+      await w.stop();
+      expect(w.stats.released).toBe(0);
+      expect((await orch.metrics(runId)).completed).toBe(4);
+    }
+    expect(() => new Worker(b, wf.def, wf.instance, { graceMs: Number.NaN })).toThrow('graceMs must be a number of ms >= 0 (Infinity: no limit), got NaN');
+    // a pool refuses a bad grace before it starts stopping: a later stop() still stops its workers
+    const pool = new WorkerPool(b, wf.def, wf.instance, { size: 2 });
+    await pool.start();
+    await expect(pool.stop(-1)).rejects.toThrow('graceMs must be a number of ms >= 0 (Infinity: no limit), got -1');
+    await pool.stop();
+    await pool.done;
+    expect(await b.listWorkers()).toEqual([]);
+  });
+
   it('runs a chain on hand-offs: one claim per run, at most handoffLimit hand-offs in a row, same results', async () => {
     // One 5-step chain per worker, one item at a time: every claimed item is counted.
     async function runChain(handoffLimit: number | undefined) {

@@ -54,15 +54,25 @@ describe('the clock seam', () => {
 describe('VirtualClock', () => {
   it('refuses a start or a duration that would stop it (NaN, a string), and fires a timer of NaN ms at once, as setTimeout does', async () => {
     expect(() => new VirtualClock({ start: 'tomorrow' as unknown as number })).toThrow(InvalidArgumentError);
-    expect(() => new VirtualClock({ start: new Date('nope') })).toThrow(/start must be epoch ms or a valid Date, not Invalid Date/);
+    expect(() => new VirtualClock({ start: new Date('nope') })).toThrow(/start must be epoch ms a Date can hold \(\|ms\| <= 8\.64e15\) or a valid Date, not Invalid Date/);
     expect(() => new VirtualClock({ idleMs: -1 })).toThrow(InvalidArgumentError);
     const clock = new VirtualClock();
-    await expect(clock.advance(Number.NaN)).rejects.toThrow(/^VirtualClock.advance: ms must be a number >= 0, not NaN/);
+    await expect(clock.advance(Number.NaN)).rejects.toThrow(/^VirtualClock.advance: ms must be a finite number >= 0, not NaN/);
     expect(clock.now()).toBe(Date.UTC(2026, 0, 1));
     let fired = 0;
     clock.setTimer(() => fired++, Number.NaN);
     await clock.advance(0);
     expect([fired, clock.pending]).toEqual([1, 0]);
+  });
+
+  it('refuses an infinite duration and a start no Date holds (advance(Infinity) set the time to Infinity, or never returned with a timer that sets another)', async () => {
+    const clock = new VirtualClock();
+    const again = () => clock.setTimer(again, 1_000);
+    again();
+    await expect(clock.advance(Infinity)).rejects.toThrow('VirtualClock.advance: ms must be a finite number >= 0, not Infinity');
+    expect(clock.now()).toBe(Date.UTC(2026, 0, 1));
+    expect(() => new VirtualClock({ idleMs: Infinity })).toThrow('VirtualClock.idleMs: ms must be a finite number >= 0, not Infinity');
+    expect(() => new VirtualClock({ start: 1e300 })).toThrow('VirtualClock: start must be epoch ms a Date can hold (|ms| <= 8.64e15) or a valid Date, not 1e+300');
   });
 
   it('runAll fires until no timer is left, and says so when a timer sets another forever', async () => {

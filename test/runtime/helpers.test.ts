@@ -16,6 +16,10 @@ describe('retry backoff (values of Floxide retry.rs unit tests)', () => {
     expect(backoffDelay(p, 2, () => 0.999999)).toBe(225);
     expect(backoffDelay(p, 2, () => 0.5)).toBe(213);
   });
+  it('a delay no store could add to its now (Postgres refused the commit) is the longest span a Date holds', () => {
+    const p = normalizeRetry({ maxAttempts: 3, initialDelayMs: 1e300, maxDelayMs: 1e300, jitterMs: 25 });
+    expect(backoffDelay(p, 1)).toBe(8.64e15);
+  });
   it('never retries cancellation or unrecoverable errors; retryOn filters by name or code', () => {
     const p = normalizeRetry({ maxAttempts: 3 });
     expect(shouldRetry(p, new Error('x'), 1)).toBe(true);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, CancelledError, InvalidSignalError, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, CancelledError, InvalidArgumentError, InvalidSignalError, Sleep, type WorkflowCtx, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, StampFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, StampFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -159,6 +159,48 @@ describe('run: an in-memory wait with a handle', () => {
     expect(r.done()).toBe(false);
     await clock.advance(1);
     await expect(r.p).resolves.toBe('woke after 2000 ms');
+  });
+
+  it('signalPollMs: Infinity (or beyond a 32-bit timer) never reads the store while the run waits; 0, a negative or NaN one is InvalidArgumentError', async () => {
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    for (const signalPollMs of [0, -5, Number.NaN]) {
+      await expect(wf.runWithCheckpoint(undefined, 'o', new MemoryCheckpointStore(), 'p', { signalPollMs })).rejects.toThrow(
+        `signalPollMs must be a positive number of ms (Infinity: never read the store for signals), got ${String(signalPollMs)}`,
+      );
+    }
+    for (const signalPollMs of [Infinity, 3_000_000_000]) {
+      const store = new MemoryCheckpointStore();
+      let reads = 0;
+      const counted = new Proxy(store, {
+        get(target, key, receiver) {
+          const v = Reflect.get(target, key, receiver) as unknown;
+          if (key === 'getRun' || key === 'takeSignal') reads += 1;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const r = track(wf.runWithCheckpoint(undefined, 'o', counted, 'p', { signalPollMs }));
+      while (!(await store.load('p'))?.items.some((it) => it.wait !== undefined)) await new Promise((res) => setTimeout(res, 5));
+      await new Promise((res) => setTimeout(res, 50));
+      const before = reads;
+      await new Promise((res) => setTimeout(res, 200));
+      expect(reads - before).toBe(0);
+      await wf.signal(counted, 'p', 'approval', { approved: true, by: 'ana' });
+      await expect(r.p).resolves.toBe('approved by ana');
+    }
+  });
+
+  it('a sleep until a time no Date holds fails its node with InvalidArgumentError; one that would end after the last such time ends then', async () => {
+    const ctx = {} as WorkflowCtx;
+    expect(() => new Sleep<number>({ until: 1e300 }).process(ctx, 1)).toThrow(InvalidArgumentError);
+    expect(() => new Sleep<number>({ until: Date.now() * 1e6 }).process(ctx, 1)).toThrow(/Sleep until must be a valid Date or an epoch ms a Date can hold \(\|ms\| <= 8\.64e15\), got /);
+    expect(new Sleep<number>({ until: -8.64e15 }).process(ctx, 1)).toMatchObject({ type: 'sleep', until: -8.64e15 });
+    const store = new SqliteCheckpointStore(':memory:');
+    const clock = new VirtualClock();
+    const r = track(bindWorkflow(SleepFlowDef, new SleepFlow()).runWithCheckpoint(undefined, { ms: 1e300 }, store, 'forever', { clock }));
+    await settle();
+    expect((await store.load('forever'))?.items.map((it) => it.notBefore)).toEqual([8.64e15]);
+    expect(r.done()).toBe(false);
+    await store.close();
   });
 });
 
