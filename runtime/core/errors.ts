@@ -153,21 +153,52 @@ export interface SerializedError {
 
 export function serializeError(err: unknown, depth = 0): SerializedError {
   if (err instanceof Error) {
-    const out: SerializedError = { name: err.name, message: err.message };
-    const code = (err as { code?: unknown }).code;
+    // Each part is read through a getter that may throw: the failure is reported, never replaced by the error of
+    // reading it (a throwing `message` getter escaped local runs as a raw error instead of the node's failure).
+    const out: SerializedError = { name: textPart(err, 'name') ?? 'Error', message: textPart(err, 'message') ?? '' };
+    const code = readPart(err, 'code');
     if (typeof code === 'string') out.code = code;
-    if (err.stack) out.stack = err.stack;
-    if (err.cause !== undefined && depth < 4) out.cause = serializeError(err.cause, depth + 1);
+    const stack = textPart(err, 'stack');
+    if (stack) out.stack = stack;
+    const cause = readPart(err, 'cause');
+    if (cause === UNREADABLE) out.cause = { name: 'Error', message: unreadable('cause') };
+    else if (cause !== undefined && depth < 4) out.cause = serializeError(cause, depth + 1);
     return out;
   }
   return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
 }
 
+const UNREADABLE: unique symbol = Symbol('floxide.unreadable');
+
+/** Property `key` of a thrown value, or {@link UNREADABLE} when reading it throws. */
+function readPart(err: object, key: string): unknown {
+  try {
+    return (err as Record<string, unknown>)[key];
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+const unreadable = (key: string) => `(the error's ${key} could not be read: its getter threw)`;
+
+/** A text part of an error (`name`, `message`, `stack`): another value as its text, an unreadable one described. */
+function textPart(err: object, key: string): string | undefined {
+  const v = readPart(err, key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  return v === UNREADABLE ? unreadable(key) : safeString(v);
+}
+
+/** `v` as text for a message; never throws (a value no rendering can show is named by its type). */
 function safeString(v: unknown): string {
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    try {
+      return String(v);
+    } catch {
+      return `(a ${typeof v} that cannot be shown)`;
+    }
   }
 }
 

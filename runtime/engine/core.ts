@@ -454,10 +454,10 @@ function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
 }
 
 function failureInfo(node: string, err: unknown, attempts: number): FailureInfo {
-  // a thrown value that is no Error reads as the run's error says it (`serializeError`: an object as its JSON)
-  if (!(err instanceof Error)) return { node, name: 'Error', message: serializeError(err).message, attempts };
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? { node, name: err.name, message: err.message, code, attempts } : { node, name: err.name, message: err.message, attempts };
+  // as the run's error says it (`serializeError`: a thrown value that is no Error as its JSON, a part whose getter
+  // throws described)
+  const e = serializeError(err);
+  return e.code === undefined ? { node, name: e.name, message: e.message, attempts } : { node, name: e.name, message: e.message, code: e.code, attempts };
 }
 
 /** Routes a node's answer that neither parks nor fails: `next`, `nextAll` or `hold`. */

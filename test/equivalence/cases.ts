@@ -67,6 +67,8 @@ import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxid
 import { AliasContextWorkflow, Gathered, InferredClassWorkflow, InterfaceContextWorkflow, type Notes, type Tally } from '../fixtures/equivalence/contexts.js';
 import { AliasContextWorkflowDef, InferredClassWorkflowDef, InterfaceContextWorkflowDef } from '../fixtures/equivalence/contexts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
+import { DataCtx, DataWorkflow, type Make } from '../fixtures/equivalence/data.js';
+import { DataWorkflowDef } from '../fixtures/equivalence/data.floxide.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -554,6 +556,35 @@ const RULES: EquivalenceCase[] = [
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
+// Data at the edges (test/fixtures/equivalence/data.ts): values a node writes to the context and passes on, and
+// what it throws. Every mode must read a value back as it was, or refuse it at the write with the same error.
+
+/** A run whose first node writes (and passes on) what `make` makes; with `throws`, throws it instead. */
+const data = (make: Make, throws = false) => prepared(DataWorkflowDef, new DataWorkflow(make, throws), new DataCtx(), 0);
+
+/** An Error whose `message` getter throws (a proxy-wrapped or badly subclassed error). */
+function unreadableError(): Error {
+  const err = new Error('never shown');
+  Object.defineProperty(err, 'message', {
+    get() {
+      throw new Error('the getter threw');
+    },
+  });
+  return err;
+}
+
+const DATA: EquivalenceCase[] = [
+  {
+    name: 'data-error-message-getter-throws',
+    make: () => data(unreadableError, true),
+    noCrash: 'it fails at its first step: there is no step boundary to kill it at',
+    // The node's failure, reported with what can be read of its error, in every mode (local modes threw the getter's
+    // own error, raw, instead of NodeFailedError).
+    expect: { failure: { error: 'NodeFailedError', node: 'write', cause: { name: 'Error', message: "(the error's message could not be read: its getter threw)" } } },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------------------
 // Waits and sleeps (issue 11): signals before and while the wait waits, a timeout to the fallback, parallel waits,
 // sleeps, and the same inside nested workflows.
 
@@ -625,7 +656,7 @@ export const WAITS: EquivalenceCase[] = [
   { name: 'sleep-nested', make: () => prepared(NestedNapFlowDef, new NestedNapFlow(), undefined, { ms: 30 }), expect: { output: 'report: woke after 30 ms' } },
 ];
 
-export const CASES: readonly EquivalenceCase[] = [...EXAMPLES, ...FIXTURES, ...RULES, ...WAITS];
+export const CASES: readonly EquivalenceCase[] = [...EXAMPLES, ...FIXTURES, ...RULES, ...DATA, ...WAITS];
 
 function textOf(v: unknown): string {
   return JSON.stringify(v);

@@ -13,7 +13,7 @@
  * random in `run`), so they are left out too. Records are compared as a multiset of (node, input, outcome):
  * distributed workers commit parallel branches in any order.
  */
-import { EventLog, Fixed, mergeStrategiesOf, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointFailedStep, type StepRecord as HistoryRecord, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type LocalStepDetail, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
+import { EventLog, Fixed, mergeStrategiesOf, serializeError, settleJoinGroup, type AnyWorkflowDef, type Checkpoint, type CheckpointCommitResult, type CheckpointFailedStep, type StepRecord as HistoryRecord, type CheckpointStepCommit, type CheckpointStore, type CheckpointTerminalCommit, type ContextDelta, type EngineItem, type JoinArrival, type LocalStepDetail, type NewCheckpointRun, type SerializedError, type WorkflowEvent } from 'floxide';
 
 /** A value with the types JSON cannot carry tagged, EventLogs reduced to their events, keys sorted. */
 export type Normalized = null | boolean | number | string | Normalized[] | { [key: string]: Normalized };
@@ -74,8 +74,14 @@ export interface Failure {
 
 export type RunOutcome = { readonly status: 'completed'; readonly output: Normalized } | { readonly status: 'failed'; readonly failure: Failure };
 
-const briefOf = (e: unknown): Brief =>
-  e !== null && typeof e === 'object' ? { name: String((e as Brief).name), message: String((e as Brief).message) } : { name: 'Error', message: String(e) };
+/** An error (thrown, or stored data) as every mode reports it: an Error through `serializeError`, as stores keep it. */
+function briefOf(e: unknown): Brief {
+  if (e instanceof Error) {
+    const { name, message } = serializeError(e);
+    return { name, message };
+  }
+  return e !== null && typeof e === 'object' ? { name: String((e as Brief).name), message: String((e as Brief).message) } : { name: 'Error', message: String(e) };
+}
 
 /** The chain of an error and its causes (for checks on what exactly a mode reports). */
 export function chainOf(e: unknown): Brief[] {
