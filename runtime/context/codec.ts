@@ -8,7 +8,7 @@
 import { mergeStrategiesOf, type CustomMerge, type MergeStrategyName } from '../graph/decorators.js';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import { CorruptStateError } from '../core/errors.js';
-import { excerpt } from '../core/json.js';
+import { assertStorable, excerpt } from '../core/json.js';
 import { ContextFrame, DROP, type FieldRules } from './frame.js';
 import { IGNORED_FIELDS, setOwn } from './keys.js';
 import { EventLog, Fixed, type LoggedEvent } from './values.js';
@@ -34,6 +34,11 @@ export interface ContextCodec<C = unknown> {
    * the values `apply(ctx, diff(...))` gives, a failed one leaves nothing.
    */
   frame(ctx: C): ContextFrame<C>;
+  /**
+   * Throws the `InvalidArgumentError` a store would throw for the delta of what an attempt wrote through `frame`
+   * (before its commit): plain `run` refuses the context writes every store refuses.
+   */
+  assertStorableWrites(frame: ContextFrame<C>): void;
   /**
    * Data for storage: the fields as the stores' JSON writes them (runtime/core/json.ts: plain JSON, Date, Map, Set
    * and bigint tagged), an EventLog as its events, a Fixed as its value.
@@ -158,6 +163,14 @@ export function createContextCodec<C>(
   };
   const frame = (ctx: C): ContextFrame<C> => new ContextFrame(ctx, rules);
 
+  /** One field an attempt wrote through a frame (an object, a function or a symbol): its delta must be storable. */
+  const assertStorableWrite = (key: string, before: unknown, after: unknown): void => {
+    if (IGNORED_FIELDS.has(key)) return;
+    const d = fieldDelta(strategyOf(key, after ?? before), before, after, before !== undefined);
+    if (d !== undefined) assertStorable({ [key]: d }, 'the context');
+  };
+  const assertStorableWrites = (f: ContextFrame<C>): void => f.written(assertStorableWrite);
+
   const serialize = (ctx: C): unknown => {
     if (ctx === undefined) return null;
     if (!isRecord(ctx)) return ctx;
@@ -196,7 +209,7 @@ export function createContextCodec<C>(
     return ctx as C;
   };
 
-  return { create, clone, diff, apply, frame, serialize, revive };
+  return { create, clone, diff, apply, frame, assertStorableWrites, serialize, revive };
 }
 
 /**

@@ -61,6 +61,32 @@ export class ContextFrame<C = unknown> {
     return this.ctx;
   }
 
+  /**
+   * Calls `visit` with each field the attempt wrote an object, a function or a symbol to (other values are always
+   * storable), its committed value (undefined for a new field) and its value now, before {@link commit}: a visit that
+   * throws leaves the frame as it was (the attempt then fails and {@link rollback}s).
+   */
+  written(visit: (key: string, before: unknown, after: unknown) => void): void {
+    const ctx = this.ctx as Record<string, unknown>;
+    if (typeof ctx !== 'object' || ctx === null) return;
+    const { keys, values } = this;
+    let j = 0;
+    for (const key in ctx) {
+      const after = ctx[key];
+      const matched = keys[j] === key;
+      const before = matched ? values[j++] : this.committed(key);
+      if (after === before || after === null) continue;
+      const t = typeof after;
+      if (t === 'object' || t === 'function' || t === 'symbol') visit(key, before, after);
+    }
+  }
+
+  /** The committed value of field `key` (the slow path of {@link written}, for a reshaped context). */
+  private committed(key: string): unknown {
+    const j = this.keys.indexOf(key);
+    return j < 0 ? undefined : this.values[j];
+  }
+
   /** Ends a successful attempt: each field that changed gets its merged value, which becomes the committed one. */
   commit(): void {
     const ctx = this.ctx as Record<string, unknown>;

@@ -55,6 +55,61 @@ export function canonicalJson(value: unknown, options?: { readonly strict?: bool
 }
 
 /**
+ * Throws the {@link InvalidArgumentError} {@link canonicalJson} would throw for `value` (a function or symbol where a
+ * value is, a cycle, nesting deeper than {@link MAX_DEPTH}), without writing anything: how the step core refuses, in
+ * every mode (plain `run` stores nothing), exactly the values a store would refuse. `undefined` passes (a store writes
+ * it as nothing, or `null`). `what` names the value in the message.
+ */
+export function assertStorable(value: unknown, what: string): void {
+  if (plainlyStorable(value, 0)) return;
+  if (typeof value === 'function' || typeof value === 'symbol') throw new InvalidArgumentError(`${what} cannot be stored: cannot store a ${typeof value} at $`);
+  try {
+    new CanonicalEncoder(false).check(value, 0);
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    throw new InvalidArgumentError(`${what} cannot be stored: ${err.message}`, { cause: err });
+  }
+}
+
+/**
+ * The fast path of {@link assertStorable}, allocating nothing: true for primitives and for plain objects and arrays of
+ * them a few levels deep (most values a step writes); false sends the value to the full check.
+ */
+function plainlyStorable(v: unknown, depth: number): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'object':
+      break;
+    case 'function':
+    case 'symbol':
+      return false;
+    default:
+      return true;
+  }
+  if (depth > 8) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plainlyStorable(v[i], depth + 1)) return false;
+    return true;
+  }
+  if (!isPlainObject(v)) return false;
+  for (const k in v) if (!plainlyStorable((v as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
+}
+
+/**
+ * How deep a value a node writes may nest ({@link assertStorable}: deeper ones are refused, in every mode, so that
+ * reading one back never exhausts the stack).
+ */
+const MAX_DEPTH = 200;
+
+/**
+ * How deep stored text may nest: a checked value, inside what a store wraps it in (a work item, a list of items,
+ * a delta, the state of a parked nested run). Measured at {@link MAX_DEPTH}, the limit depended on the store's own
+ * wrapping: a value 200 levels deep was stored by the memory store and refused by SQLite's list of work items.
+ */
+const MAX_STORED_DEPTH = MAX_DEPTH + 56;
+
+/**
  * One {@link canonicalJson} call. The path of the value being encoded (for error messages only) is kept as a stack of
  * keys and spelled out only when an error is thrown: building it as a string for every value cost more than the
  * encoding itself.
@@ -84,8 +139,77 @@ class CanonicalEncoder {
     }
   }
 
+  /** What {@link enc} would refuse of `v`, refused the same way, without writing it (see {@link assertStorable}). */
+  check(v: unknown, depth: number): void {
+    if (v === null) return;
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+      case 'number':
+      case 'bigint':
+        return;
+      case 'object':
+        return this.checkObject(v, depth);
+      default:
+        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${this.path()}`);
+    }
+  }
+
+  private checkObject(v: object, depth: number): void {
+    if (depth > MAX_DEPTH) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
+    if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
+    const isArray = Array.isArray(v);
+    if (!isArray && !isPlainObject(v)) {
+      if (v instanceof Date) return;
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return this.check(toJSON.call(v), depth + 1);
+    }
+    this.ancestors.push(v);
+    try {
+      if (isArray) {
+        const list = v as unknown[];
+        for (let i = 0; i < list.length; i++) {
+          const x = list[i];
+          if (x === undefined || (typeof x !== 'object' && typeof x !== 'function' && typeof x !== 'symbol')) continue;
+          this.keys.push(i);
+          this.check(x, depth + 1);
+          this.keys.pop();
+        }
+      } else if (v instanceof Map) {
+        let i = 0;
+        for (const [k, x] of v) {
+          this.keys.push(i++);
+          if (k !== undefined) this.check(k, depth + 1);
+          if (x !== undefined) this.check(x, depth + 1);
+          this.keys.pop();
+        }
+      } else if (v instanceof Set) {
+        let i = 0;
+        for (const x of v) {
+          this.keys.push(i++);
+          if (x !== undefined) this.check(x, depth + 1);
+          this.keys.pop();
+        }
+      } else {
+        for (const k of Object.keys(v)) {
+          const x = (v as Record<string, unknown>)[k];
+          if (x === null || typeof x !== 'object') {
+            // leaves: only a function or a symbol matters, and only under `strict` (otherwise they are left out)
+            if (this.strict && (typeof x === 'function' || typeof x === 'symbol')) throw new InvalidArgumentError(`cannot store a ${typeof x} at ${this.path()}.${k}`);
+            continue;
+          }
+          this.keys.push(k);
+          this.checkObject(x, depth + 1);
+          this.keys.pop();
+        }
+      }
+    } finally {
+      this.ancestors.pop();
+    }
+  }
+
   private object(v: object, depth: number): string {
-    if (depth > 200) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
+    if (depth > MAX_STORED_DEPTH) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
     if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
     const isArray = Array.isArray(v);
     const plain = !isArray && isPlainObject(v);

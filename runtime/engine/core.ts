@@ -11,6 +11,7 @@ import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../gra
 import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
+import { assertStorable } from '../core/json.js';
 import { Breath, MAX_EPOCH_MS, sleep, systemClock, type Clock } from '../core/time.js';
 import type { ContextDelta } from '../context/codec.js';
 import type { ContextFrame } from '../context/frame.js';
@@ -373,15 +374,26 @@ class Step {
         if (t.type === 'next') armOf(node, t.value);
         else if (t.type === 'nextAll') for (const v of t.values) armOf(node, v);
       }
+      // What a store would refuse, every mode refuses here, as the node's failure (retries and fallbacks apply).
+      if (t.type === 'next' || t.type === 'sleep') assertStorable(t.value, 'the output');
+      else if (t.type === 'nextAll') assertStorable(t.values, 'the outputs');
+      if (this.frame) scope.wf.codec.assertStorableWrites(this.frame);
     } catch (err) {
       return this.failed(attempt, err);
+    }
+    let delta: ContextDelta | undefined;
+    if (!this.frame) {
+      delta = scope.wf.codec.diff(this.base, store);
+      try {
+        if (delta !== undefined) assertStorable(delta, 'the context');
+      } catch (err) {
+        return this.failed(attempt, err);
+      }
     }
     scope.lastAttempt = attempt;
     scope.lastTransition = t;
     scope.lastError = undefined;
-    let delta: ContextDelta | undefined;
     if (this.frame) this.frame.commit();
-    else delta = scope.wf.codec.diff(this.base, store);
     if (t.type === 'wait' || t.type === 'sleep' || t.type === 'nested') {
       return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
     }

@@ -24,7 +24,7 @@ import { AbortSource } from '../engine/abort.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { creatingRun, notifyArrival, runCreated, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { runInputJson } from '../core/json.js';
+import { assertStorable, runInputJson } from '../core/json.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError, passedNothing } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -294,6 +294,9 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   private async runInMemory(ctx: C, input: I, options: RunOptions | undefined, mailbox: MemoryMailbox | undefined): Promise<RunResult<O, C>> {
+    // what a store refuses to start a run with, plain `run` refuses too (it stores nothing)
+    assertStorable(input, 'the run input');
+    assertStorable(this.wf.codec.serialize(ctx), 'the initial context');
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);

@@ -573,14 +573,59 @@ function unreadableError(): Error {
   return err;
 }
 
+/** An object that contains itself. */
+function cyclic(): object {
+  const o: Record<string, unknown> = { name: 'loop' };
+  o.self = o;
+  return o;
+}
+
+/** `{ a: { a: ... 1 } }`, `levels` deep. */
+function nested(levels: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < levels; i++) v = { a: v };
+  return v;
+}
+
+/** A node failure whose cause is the InvalidArgumentError of a value no store can keep. */
+const unstorable = (message: string) => ({ failure: { error: 'NodeFailedError', node: 'write', cause: { name: 'InvalidArgumentError', message } } });
+
+const NO_BOUNDARY = 'it fails at its first step: there is no step boundary to kill it at';
+
 const DATA: EquivalenceCase[] = [
   {
     name: 'data-error-message-getter-throws',
     make: () => data(unreadableError, true),
-    noCrash: 'it fails at its first step: there is no step boundary to kill it at',
+    noCrash: NO_BOUNDARY,
     // The node's failure, reported with what can be read of its error, in every mode (local modes threw the getter's
     // own error, raw, instead of NodeFailedError).
     expect: { failure: { error: 'NodeFailedError', node: 'write', cause: { name: 'Error', message: "(the error's message could not be read: its getter threw)" } } },
+  },
+  // A value no store can keep is refused where the node writes it, as the node's failure, in every mode: `run`
+  // (which stores nothing) overflowed its stack on a cycle or a deep value, or kept what the stores refused, and the
+  // local durable modes threw the store's error raw, leaving the run open.
+  {
+    name: 'data-cyclic-value',
+    make: () => data(cyclic),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a cyclic value (at $.self)'),
+  },
+  {
+    name: 'data-nested-10000-levels',
+    make: () => data(() => nested(10_000)),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable(`the output cannot be stored: value nests too deeply to store (at $${'.a'.repeat(201)})`),
+  },
+  {
+    name: 'data-function-value',
+    make: () => data(() => [1, () => 2]),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a function at $[1]'),
+  },
+  {
+    name: 'data-nested-200-levels',
+    make: () => data(() => nested(200)),
+    expect: { output: nested(200) },
   },
 ];
 
