@@ -7,7 +7,7 @@
  * runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal values compare equal as text.
  */
 import { CorruptStateError, InvalidArgumentError } from './errors.js';
-import { OBJECT_TAG, isPlainNumber, isPlainObject, isTagName, mayHoldTags, needsTags, numberTag, reviveTags } from './tags.js';
+import { OBJECT_TAG, UNDEFINED_TAG, isPlainNumber, isPlainObject, isTagName, mayHoldTags, needsTags, numberTag, reviveTags } from './tags.js';
 
 /**
  * Parses stored JSON text, tags revived; `what` names it in the error. Throws {@link CorruptStateError} (malformed
@@ -46,8 +46,9 @@ export function excerpt(v: unknown): string {
  * values (createRun idempotency, input mismatch) by string equality, also inside Lua and SQL. Date, Map, Set,
  * bigint, non-finite numbers and -0 are written as tags (`tags.ts`); other objects with a `toJSON` are written as it
  * returns. Throws {@link InvalidArgumentError} for values that cannot be stored faithfully (functions and symbols as
- * values, cycles; with `strict`, as object properties too, which are otherwise left out). `undefined` object properties are omitted, as `JSON.stringify` does; `undefined` array
- * elements become `null`; `undefined` at the top level is refused.
+ * values, cycles; with `strict`, as object properties too, which are otherwise left out). `undefined` object
+ * properties are omitted, as `JSON.stringify` does; `undefined` anywhere else (an array element, a Set member, a Map
+ * key or value, the whole value) is written as a tag and reads back as `undefined`.
  */
 export function canonicalJson(value: unknown, options?: { readonly strict?: boolean }): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -134,6 +135,8 @@ class CanonicalEncoder {
         return this.object(v, depth);
       case 'bigint':
         return `{"$bigint":"${v.toString()}"}`;
+      case 'undefined':
+        return UNDEFINED_TAG;
       default:
         throw new InvalidArgumentError(`cannot store a ${typeof v} at ${this.path()}`);
     }
@@ -236,7 +239,7 @@ class CanonicalEncoder {
       const x = list[i];
       if (i > 0) out += ',';
       if (x === undefined) {
-        out += 'null';
+        out += UNDEFINED_TAG;
         continue;
       }
       this.keys.push(i);
@@ -255,7 +258,7 @@ class CanonicalEncoder {
     let i = 0;
     for (const [k, x] of v) {
       this.keys.push(i);
-      out += `${i > 0 ? ',' : ''}[${k === undefined ? 'null' : this.enc(k, depth)},${x === undefined ? 'null' : this.enc(x, depth)}]`;
+      out += `${i > 0 ? ',' : ''}[${this.enc(k, depth)},${this.enc(x, depth)}]`;
       this.keys.pop();
       i++;
     }
@@ -302,6 +305,7 @@ export function runInputJson(input: unknown): string {
  */
 export function toJson(value: unknown, what: string): string {
   try {
+    if (value === undefined) return UNDEFINED_TAG;
     return needsTags(value) ? canonicalJson(value) : (JSON.stringify(value) ?? 'null');
   } catch (err) {
     throw new InvalidArgumentError(`${what} is not JSON-serialisable: ${(err as Error).message}`, { cause: err });

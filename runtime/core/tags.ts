@@ -9,6 +9,7 @@
  * | `Set` | `{"$set": [member, ...]}` (in insertion order) |
  * | `bigint` | `{"$bigint": "<decimal digits>"}` |
  * | `NaN`, `Infinity`, `-Infinity`, `-0` | `{"$number": "NaN"}`, `{"$number": "Infinity"}`, `{"$number": "-Infinity"}`, `{"$number": "-0"}` |
+ * | `undefined` as an array element, a Set member, a Map key or value, or a whole value (a `void` output) | `{"$undefined": null}` (an `undefined` object property is left out, as JSON does: it reads back absent) |
  * | a plain object whose only key is one of these tags (or `$object`) | `{"$object": {...}}`, so data never reads back as a tag |
  *
  * A tag is an object with exactly one key, one of the names above; anything else is plain JSON. Reading is a walk
@@ -23,7 +24,10 @@ import { CorruptStateError } from './errors.js';
 export const OBJECT_TAG = '$object';
 
 /** Every key that makes a one-key object a tag. */
-const TAGS: ReadonlySet<string> = new Set(['$date', '$map', '$set', '$bigint', '$number', OBJECT_TAG]);
+const TAGS: ReadonlySet<string> = new Set(['$date', '$map', '$set', '$bigint', '$number', '$undefined', OBJECT_TAG]);
+
+/** `undefined` where JSON has no place for it (an array element, a Set member, a Map key or value, a whole value). */
+export const UNDEFINED_TAG = '{"$undefined":null}';
 
 /** Whether a plain object with this one key must be written escaped (`{"$object": {...}}`). */
 export function isTagName(key: string): boolean {
@@ -38,7 +42,8 @@ export function isPlainObject(v: object): boolean {
 
 /**
  * Whether plain `JSON.stringify` would lose something of `v`: a Date, Map, Set, bigint or other class instance, a
- * plain object that needs escaping, a non-finite number (which it writes as `null`) or -0 (`0`). Cheaper than encoding:
+ * plain object that needs escaping, a non-finite number (which it writes as `null`), -0 (`0`) or an undefined array
+ * element (`null`). Cheaper than encoding:
  * callers that need no sorted keys use it to keep the native encoder for plain data. Very deep values answer true
  * (the tag-aware encoder then refuses them with a clear error).
  */
@@ -49,7 +54,8 @@ export function needsTags(v: unknown, depth = 0): boolean {
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i] as unknown;
-      if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : unwritable(x)) return true;
+      // an undefined element (or a hole), which JSON writes as null
+      if (typeof x === 'object' ? x !== null && needsTags(x, depth + 1) : x === undefined || unwritable(x)) return true;
     }
     return false;
   }
@@ -118,6 +124,9 @@ function fromTag(tag: string, body: unknown, what: string): unknown {
       break;
     case '$bigint':
       if (typeof body === 'string' && /^-?[0-9]+$/.test(body)) return BigInt(body);
+      break;
+    case '$undefined':
+      if (body === null) return undefined;
       break;
     case '$number':
       if (body === 'NaN' || body === 'Infinity' || body === '-Infinity') return Number(body);

@@ -174,7 +174,7 @@ export function planCommit(c: CommitInput): CommitPlan {
         const dropped: DroppedItem[] = [];
         for (const p of outcome.items) dropped.push({ id: p.id, node: p.node, reason: 'terminal' });
         for (const a of outcome.arrivals) if (!a.held) dropped.push({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' });
-        return { type: 'terminal', delta, output: canonicalJson(outcome.output ?? null), dropped, counters };
+        return { type: 'terminal', delta, output: canonicalJson(outcome.output), dropped, counters };
       }
       const items = outcome.items.map(plannedItem);
       let arrivals: PlannedArrival[] = [];
@@ -223,7 +223,7 @@ export function groupSizeError(group: string, size: number | string, groupSize: 
 
 /** The stored form of a parked arrival (what its settlement item carries). */
 export function arrivalJson(a: JoinArrival): string {
-  return canonicalJson(a.held ? { group: a.group, held: true, index: a.index, outer: a.outer, size: a.size } : { group: a.group, held: false, index: a.index, node: a.node, outer: a.outer, size: a.size, value: a.value ?? null });
+  return canonicalJson(a.held ? { group: a.group, held: true, index: a.index, outer: a.outer, size: a.size } : { group: a.group, held: false, index: a.index, node: a.node, outer: a.outer, size: a.size, value: a.value });
 }
 
 function deltaJson(delta: unknown): string | undefined {

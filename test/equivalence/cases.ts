@@ -76,7 +76,7 @@ import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
 import { ApprovalFlow, BallotFlow, NestedNapFlow, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
-import type { Brief, Failure, Normalized, RunOutcome } from './observe.js';
+import { normalize, type Brief, type Failure, type Normalized, type RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
 export const MODES = [
@@ -621,6 +621,18 @@ const DATA: EquivalenceCase[] = [
     make: () => data(() => [1, () => 2]),
     noCrash: NO_BOUNDARY,
     expect: unstorable('the output cannot be stored: cannot store a function at $[1]'),
+  },
+  // `undefined` where JSON has no place for it reads back as `undefined`, not `null` (an absent property stays absent).
+  {
+    name: 'data-undefined-members',
+    make: () => data(() => ({ list: [1, undefined, 3], set: new Set([undefined, 1]), map: new Map<unknown, unknown>([[undefined, 1], ['k', undefined]]) })),
+    expect: { output: { list: [1, undefined, 3], set: new Set([undefined, 1]), map: new Map<unknown, unknown>([[undefined, 1], ['k', undefined]]) } },
+    check: (o) => ensure(textOf(field(o, 'value')) === textOf(normalize({ list: [1, undefined, 3], set: new Set([undefined, 1]), map: new Map<unknown, unknown>([[undefined, 1], ['k', undefined]]) })), `context ${textOf(o.context)}`),
+  },
+  {
+    name: 'data-undefined-output',
+    make: () => data(() => undefined),
+    expect: { output: undefined },
   },
   {
     name: 'data-nested-200-levels',

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import type { EquivalenceCase, ModeName } from './cases.js';
 import type { Observation } from './modes.js';
-import { normalize, sortedByText, type Normalized, type RunOutcome, type StepRecord } from './observe.js';
+import { normalize, normalizeOutput, sortedByText, type Normalized, type RunOutcome, type StepRecord } from './observe.js';
 
 /**
  * `FLOXIDE_EQUIVALENCE_SHOW_KNOWN_BUGS=1` runs the known-bug cases as plain tests, to see how each fails today
@@ -70,7 +70,7 @@ export function comparable(o: Observation, c: EquivalenceCase, mode: ModeName, r
 
 /** The expected outcome of a case, normalised like an observation (`cause: 'any'` matches any cause). */
 function expectedOutcome(c: EquivalenceCase): RunOutcome {
-  if ('output' in c.expect) return { status: 'completed', output: normalize(c.expect.output) };
+  if ('output' in c.expect) return { status: 'completed', output: normalizeOutput(c.expect.output) };
   const { cause, ...failure } = c.expect.failure;
   return { status: 'failed', failure: cause === 'any' ? { ...failure, cause: expect.anything() } : c.expect.failure } as RunOutcome;
 }

@@ -13,6 +13,7 @@ import {
   failureOfStored,
   failureOfThrown,
   normalize,
+  normalizeOutput,
   type Brief,
   type FreezePoint,
   type RunOutcome,
@@ -48,7 +49,7 @@ function settle(
   const running = run({ ...runOptions(c), ...(ac ? { signal: ac.signal } : {}) });
   ac?.abort();
   return running.then(
-    (output) => ({ result: { status: 'completed', output: normalize(output) }, errorChain: [] }),
+    (output) => ({ result: { status: 'completed', output: normalizeOutput(output) }, errorChain: [] }),
     (err: unknown) => ({ result: { status: 'failed', failure: failureOfThrown(err) }, errorChain: chainOf(err) }),
   );
 }
@@ -248,7 +249,7 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
     }
   });
   let result: RunOutcome;
-  if (run.status === 'completed') result = { status: 'completed', output: normalize(run.output) };
+  if (run.status === 'completed') result = { status: 'completed', output: normalizeOutput(run.output) };
   else if (run.status === 'failed') result = { status: 'failed', failure: failureOfStored(run.error, await backend.deadLetters(runId)) };
   else result = { status: 'failed', failure: { error: run.error?.name ?? `a ${run.status} run without an error` } };
   return {

@@ -25,10 +25,10 @@ export function normalize(v: unknown): Normalized {
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return { $bigint: v.toString() };
   if (typeof v !== 'object') return { $unsupported: typeof v };
-  if (Array.isArray(v)) return v.map(normalize);
+  if (Array.isArray(v)) return Array.from(v, member);
   if (v instanceof Date) return { $date: Number.isNaN(v.getTime()) ? 'invalid' : v.toISOString() };
-  if (v instanceof Map) return { $map: [...v].map(([k, x]) => [normalize(k), normalize(x)]) };
-  if (v instanceof Set) return { $set: [...v].map(normalize) };
+  if (v instanceof Map) return { $map: [...v].map(([k, x]) => [member(k), member(x)]) };
+  if (v instanceof Set) return { $set: [...v].map(member) };
   if (v instanceof EventLog) return { $eventLog: v.events().map(normalize) };
   if (v instanceof Fixed) return { $fixed: normalize(v.value) };
   const out: { [key: string]: Normalized } = {};
@@ -39,6 +39,12 @@ export function normalize(v: unknown): Normalized {
   }
   return out;
 }
+
+/** An element of an array, a Set or a Map: `undefined` stays apart from `null` (as an absent property does not). */
+const member = (x: unknown): Normalized => (x === undefined ? { $undefined: true } : normalize(x));
+
+/** A run's output: `undefined` (a `void` output) stays apart from `null`. */
+export const normalizeOutput = member;
 
 /** Canonical text of a normalised value (keys are already sorted). */
 export const textOf = (v: unknown): string => JSON.stringify(v);
