@@ -56,16 +56,17 @@ export function canonicalJson(value: unknown, options?: { readonly strict?: bool
 }
 
 /**
- * Throws the {@link InvalidArgumentError} {@link canonicalJson} would throw for `value` (a function or symbol where a
- * value is, a cycle, nesting deeper than {@link MAX_DEPTH}), without writing anything: how the step core refuses, in
- * every mode (plain `run` stores nothing), exactly the values a store would refuse. `undefined` passes (a store writes
- * it as nothing, or `null`). `what` names the value in the message.
+ * Throws {@link InvalidArgumentError} for a value a store cannot keep as it is, naming where: a function or a symbol
+ * (also as a property, which {@link canonicalJson} would leave out), a cycle, nesting deeper than {@link MAX_DEPTH},
+ * a class instance other than a Date, Map or Set (it would read back as a plain object, or as its `toJSON`). Writes
+ * nothing: how the step core refuses, in every mode (plain `run` stores nothing), what would not read back as it was.
+ * `undefined` passes (an absent property, or a tag). `what` names the value in the message.
  */
 export function assertStorable(value: unknown, what: string): void {
   if (plainlyStorable(value, 0)) return;
   if (typeof value === 'function' || typeof value === 'symbol') throw new InvalidArgumentError(`${what} cannot be stored: cannot store a ${typeof value} at $`);
   try {
-    new CanonicalEncoder(false).check(value, 0);
+    new CanonicalEncoder(true).check(value, 0);
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
     throw new InvalidArgumentError(`${what} cannot be stored: ${err.message}`, { cause: err });
@@ -95,6 +96,16 @@ function plainlyStorable(v: unknown, depth: number): boolean {
   if (!isPlainObject(v)) return false;
   for (const k in v) if (!plainlyStorable((v as Record<string, unknown>)[k], depth + 1)) return false;
   return true;
+}
+
+/** The name a class instance is known by in an error message. */
+function className(v: object): string {
+  try {
+    const name = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'class instance';
+  } catch {
+    return 'class instance';
+  }
 }
 
 /**
@@ -142,7 +153,10 @@ class CanonicalEncoder {
     }
   }
 
-  /** What {@link enc} would refuse of `v`, refused the same way, without writing it (see {@link assertStorable}). */
+  /**
+   * What {@link enc} would refuse of `v`, refused the same way, and what it would not write as it is (a class
+   * instance), without writing it (see {@link assertStorable}).
+   */
   check(v: unknown, depth: number): void {
     if (v === null) return;
     switch (typeof v) {
@@ -164,8 +178,11 @@ class CanonicalEncoder {
     const isArray = Array.isArray(v);
     if (!isArray && !isPlainObject(v)) {
       if (v instanceof Date) return;
-      const toJSON = (v as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return this.check(toJSON.call(v), depth + 1);
+      // Another class instance would read back as a plain object (or as what its toJSON returns: a string for a URL,
+      // `{type, data}` for a Buffer) in every durable mode, and stay itself in plain `run`.
+      if (!(v instanceof Map) && !(v instanceof Set)) {
+        throw new InvalidArgumentError(`cannot store a ${className(v)} at ${this.path()}: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)`);
+      }
     }
     this.ancestors.push(v);
     try {

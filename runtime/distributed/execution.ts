@@ -9,6 +9,7 @@ import type { AnyWorkflowDef } from '../graph/definition.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { executeStep } from '../engine/core.js';
+import { assertStorableStart } from '../engine/validate.js';
 import type { StepOutcome } from '../engine/types.js';
 import {
   CorruptStateError,
@@ -334,6 +335,8 @@ export async function startDistributedRun(
   options?: StartDistributedOptions,
 ) {
   const deadline = absoluteDeadline(options, options?.clock);
+  const context = wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx);
+  assertStorableStart(input, context);
   const span = Tracing.of(options?.tracing)?.startDistributed(runId, wf.def.name);
   let res: CreateRunResult;
   try {
@@ -342,7 +345,7 @@ export async function startDistributedRun(
       workflow: wf.def.name,
       fingerprint: wf.def.fingerprint,
       input,
-      context: wf.codec.serialize(ctx === undefined ? wf.codec.create() : ctx),
+      context,
       firstItem: { node: wf.start, id: '0', input },
       ...(deadline === undefined ? {} : { deadline }),
       ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),

@@ -3,6 +3,7 @@
  * backend so that each rejects exactly the same input.
  */
 import { InvalidArgumentError } from '../core/errors.js';
+import { assertStorable } from '../core/json.js';
 import { assertItemId } from '../core/ids.js';
 import { assertPositiveInt, assertString } from '../core/validate.js';
 import type { EngineItem, JoinArrival } from './types.js';
@@ -32,4 +33,13 @@ export function assertCounters(c: unknown): asserts c is Record<string, number> 
   for (const [k, v] of Object.entries(c)) {
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidArgumentError(`counter ${JSON.stringify(k)} must be a finite number`);
   }
+}
+
+/**
+ * What a run starts with (its input, its initial context as the codec serialises it), checked as the step core
+ * checks what a step writes, before anything is stored: every mode refuses the same start, plain `run` included.
+ */
+export function assertStorableStart(input: unknown, context: unknown): void {
+  assertStorable(input, 'the run input');
+  assertStorable(context, 'the initial context');
 }

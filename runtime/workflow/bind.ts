@@ -24,7 +24,8 @@ import { AbortSource } from '../engine/abort.js';
 import { checkSignal, signalNodesOf, type WaitFor } from '../nodes/wait.js';
 import { creatingRun, notifyArrival, runCreated, storeMailbox } from './signals.js';
 import { assertRunId } from '../core/ids.js';
-import { assertStorable, runInputJson } from '../core/json.js';
+import { runInputJson } from '../core/json.js';
+import { assertStorableStart } from '../engine/validate.js';
 import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import { noTerminalError, passedNothing } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
@@ -295,8 +296,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
 
   private async runInMemory(ctx: C, input: I, options: RunOptions | undefined, mailbox: MemoryMailbox | undefined): Promise<RunResult<O, C>> {
     // what a store refuses to start a run with, plain `run` refuses too (it stores nothing)
-    assertStorable(input, 'the run input');
-    assertStorable(this.wf.codec.serialize(ctx), 'the initial context');
+    assertStorableStart(input, this.wf.codec.serialize(ctx));
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);
@@ -331,13 +331,15 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     let span: RunSpan | undefined;
     if (!cp) {
       // The run's span starts before the run is saved: its traceparent is saved with it.
+      const context = this.wf.codec.serialize(ctx);
+      assertStorableStart(input, context);
       span = Tracing.of(options?.tracing)?.startRun(runId, this.wf.def.name);
       const created = await store.createRun({
         runId,
         workflow: this.wf.def.name,
         fingerprint: this.wf.def.fingerprint,
         input,
-        context: this.wf.codec.serialize(ctx),
+        context,
         deadline: absoluteDeadline(options, options?.clock),
         start: { node: this.wf.start, id: '0', input },
         ...(span?.traceparent === undefined ? {} : { traceparent: span.traceparent }),

@@ -634,6 +634,27 @@ const DATA: EquivalenceCase[] = [
     make: () => data(() => undefined),
     expect: { output: undefined },
   },
+  // A class instance (a Buffer, a typed array, a URL, a user's class) would read back as a plain object, or as its
+  // toJSON, in every durable mode and stay itself in `run`: it is refused where it is written, like a cycle.
+  {
+    name: 'data-class-instance',
+    make: () => data(() => ({ bytes: Buffer.from('hi') })),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a Buffer at $.bytes: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
+  },
+  {
+    name: 'data-typed-array',
+    make: () => data(() => [new Uint8Array([1, 2])]),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a Uint8Array at $[0]: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
+  },
+  {
+    // a function-valued property: the stores left it out, `run` kept it
+    name: 'data-function-property',
+    make: () => data(() => ({ n: 1, f: () => 2 })),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a function at $.f'),
+  },
   {
     name: 'data-nested-200-levels',
     make: () => data(() => nested(200)),
