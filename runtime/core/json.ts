@@ -63,13 +63,19 @@ export function canonicalJson(value: unknown, options?: { readonly strict?: bool
  * `undefined` passes (an absent property, or a tag). `what` names the value in the message.
  */
 export function assertStorable(value: unknown, what: string): void {
-  if (plainlyStorable(value, 0)) return;
-  if (typeof value === 'function' || typeof value === 'symbol') throw new InvalidArgumentError(`${what} cannot be stored: cannot store a ${typeof value} at $`);
+  const problem = storableProblem(value);
+  if (problem) throw new InvalidArgumentError(`${what} cannot be stored: ${problem.message}`, { cause: problem });
+}
+
+/** What {@link assertStorable} refuses of `value`, as an error naming only the path; undefined for a storable value. */
+export function storableProblem(value: unknown): InvalidArgumentError | undefined {
+  if (plainlyStorable(value, 0)) return undefined;
   try {
     new CanonicalEncoder(true).check(value, 0);
+    return undefined;
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
-    throw new InvalidArgumentError(`${what} cannot be stored: ${err.message}`, { cause: err });
+    return err;
   }
 }
 

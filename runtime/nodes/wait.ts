@@ -4,7 +4,7 @@ import type { Node, OutputOf, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
 import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
-import { canonicalJson } from '../core/json.js';
+import { storableProblem } from '../core/json.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
 export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
@@ -147,13 +147,10 @@ export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, 
   const waits = typeof name === 'string' ? nodes.get(name) : undefined;
   if (!waits) throw unknownSignal(workflow, name, [...nodes.keys()]);
   for (const w of waits) w.check(payload);
-  const value = payload;
-  try {
-    canonicalJson(value, { strict: true });
-  } catch (err) {
-    throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${(err as Error).message}`, { cause: err });
-  }
-  return value;
+  // what the wait would refuse as its output (a class instance, a function...), refused before it is sent, in every mode
+  const problem = storableProblem(payload);
+  if (problem) throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${problem.message}`, { cause: problem });
+  return payload;
 }
 
 /**
