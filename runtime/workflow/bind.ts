@@ -61,7 +61,10 @@ export interface RunOptions {
    * same trace. Node code runs with its attempt's span active; a nested workflow's run gets its own span under it.
    */
   tracing?: TracingOption;
-  /** Run id for `run` (default `"run"`); checkpointed modes take it as an argument. */
+  /**
+   * Run id for `run` (default `"run"`); checkpointed modes take it as an argument. Every mode takes the same ids
+   * (`assertRunId`: 1-128 characters of `[A-Za-z0-9._:-]`): `InvalidArgumentError` otherwise.
+   */
   runId?: string;
   /** Random source for retry jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
@@ -297,6 +300,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   private async runInMemory(ctx: C, input: I, options: RunOptions | undefined, mailbox: MemoryMailbox | undefined): Promise<RunResult<O, C>> {
     // what a store refuses to start a run with, plain `run` refuses too (it stores nothing)
     assertStorableStart(input, this.wf.codec.serialize(ctx));
+    // the id a node sees as `ctx.runId` follows the one rule every store's ids follow
+    if (options?.runId !== undefined) assertRunId(options.runId);
     const runId = options?.runId ?? 'run';
     const clock = options?.clock ?? systemClock;
     const rs = runSignal(options?.signal, absoluteDeadline(options, clock), clock);

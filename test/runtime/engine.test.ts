@@ -77,6 +77,15 @@ describe('run (in memory)', () => {
     expect((await store.getRun('empty'))?.error?.message).toContain(hint);
   });
 
+  it('takes the run ids every store takes: another id (a node sees it as ctx.runId) is InvalidArgumentError, as in every mode', async () => {
+    const wf = bindWorkflow(LoopWorkflowDef, new LoopWorkflow());
+    for (const runId of ['', 'with space', '../etc', 'ünï', 'nul\u0000', 'x'.repeat(129)]) {
+      await expect(wf.run(new LoopCtx(), { i: 0, limit: 2 }, { runId }), JSON.stringify(runId)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 2 }, new MemoryCheckpointStore(), runId)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(await wf.run(new LoopCtx(), { i: 0, limit: 2 }, { runId: 'order-1.a:b' })).toBe(20);
+  });
+
   it('a drained queue with no terminal is NoTerminalReachedError, not a crash', async () => {
     await expect(bindWorkflow(HoldWorkflowDef, new HoldWorkflow()).run(undefined, 1)).rejects.toBeInstanceOf(NoTerminalReachedError);
   });
