@@ -57,7 +57,8 @@ export function canonicalJson(value: unknown, options?: { readonly strict?: bool
 
 /**
  * Throws {@link InvalidArgumentError} for a value a store cannot keep as it is, naming where: a function or a symbol
- * (also as a property, which {@link canonicalJson} would leave out), a cycle, nesting deeper than {@link MAX_DEPTH},
+ * (also as a property, which {@link canonicalJson} would leave out), a sparse array's hole, a cycle, nesting deeper
+ * than {@link MAX_DEPTH},
  * a class instance other than a Date, Map or Set (it would read back as a plain object, or as its `toJSON`). Writes
  * nothing: how the step core refuses, in every mode (plain `run` stores nothing), what would not read back as it was.
  * `undefined` passes (an absent property, or a tag). `what` names the value in the message.
@@ -96,7 +97,10 @@ function plainlyStorable(v: unknown, depth: number): boolean {
   }
   if (depth > 8) return false;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!plainlyStorable(v[i], depth + 1)) return false;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i] as unknown;
+      if (x === undefined ? !(i in v) : !plainlyStorable(x, depth + 1)) return false;
+    }
     return true;
   }
   if (!isPlainObject(v)) return false;
@@ -196,6 +200,8 @@ class CanonicalEncoder {
         const list = v as unknown[];
         for (let i = 0; i < list.length; i++) {
           const x = list[i];
+          // a hole would read back as an undefined element, which `map` and `forEach` visit and `in` finds
+          if (x === undefined && !(i in list)) throw new InvalidArgumentError(`cannot store a sparse array (a hole at ${this.path()}[${i}]): fill it (undefined is kept)`);
           if (x === undefined || (typeof x !== 'object' && typeof x !== 'function' && typeof x !== 'symbol')) continue;
           this.keys.push(i);
           this.check(x, depth + 1);

@@ -649,6 +649,14 @@ const DATA: EquivalenceCase[] = [
     expect: unstorable('the output cannot be stored: cannot store a Uint8Array at $[0]: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
   },
   {
+    // a hole read back as an undefined element (which `map` visits and `in` finds) where `run` kept the hole
+    name: 'data-sparse-array',
+    // eslint-disable-next-line no-sparse-arrays
+    make: () => data(() => ({ list: [1, , 3] })),
+    noCrash: NO_BOUNDARY,
+    expect: unstorable('the output cannot be stored: cannot store a sparse array (a hole at $.list[1]): fill it (undefined is kept)'),
+  },
+  {
     // a function-valued property: the stores left it out, `run` kept it
     name: 'data-function-property',
     make: () => data(() => ({ n: 1, f: () => 2 })),
