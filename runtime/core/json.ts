@@ -191,7 +191,7 @@ class CanonicalEncoder {
       // Another class instance would read back as a plain object (or as what its toJSON returns: a string for a URL,
       // `{type, data}` for a Buffer) in every durable mode, and stay itself in plain `run`.
       if (!(v instanceof Map) && !(v instanceof Set)) {
-        throw new InvalidArgumentError(`cannot store a ${className(v)} at ${this.path()}: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)`);
+        throw new InvalidArgumentError(`cannot store an instance of ${className(v)} at ${this.path()}: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)`);
       }
     }
     this.ancestors.push(v);

@@ -640,13 +640,13 @@ const DATA: EquivalenceCase[] = [
     name: 'data-class-instance',
     make: () => data(() => ({ bytes: Buffer.from('hi') })),
     noCrash: NO_BOUNDARY,
-    expect: unstorable('the output cannot be stored: cannot store a Buffer at $.bytes: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
+    expect: unstorable('the output cannot be stored: cannot store an instance of Buffer at $.bytes: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
   },
   {
     name: 'data-typed-array',
     make: () => data(() => [new Uint8Array([1, 2])]),
     noCrash: NO_BOUNDARY,
-    expect: unstorable('the output cannot be stored: cannot store a Uint8Array at $[0]: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
+    expect: unstorable('the output cannot be stored: cannot store an instance of Uint8Array at $[0]: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)'),
   },
   {
     // a hole read back as an undefined element (which `map` visits and `in` finds) where `run` kept the hole

@@ -50,7 +50,7 @@ describe('run: an in-memory wait with a handle', () => {
     // a payload that passes the check but holds what JSON cannot carry (it would be dropped on the way to a store)
     expect(() => h.signal('approval', { approved: true, by: 'x', when: () => 1 } as never)).toThrow('the payload of signal "approval" is not JSON data: cannot store a function at $.when');
     // or a class instance, which a store would give back as a plain object (the wait would then output another value)
-    expect(() => h.signal('approval', { approved: true, by: 'x', raw: Buffer.from('x') } as never)).toThrow(/^the payload of signal "approval" is not JSON data: cannot store a Buffer at \$\.raw/);
+    expect(() => h.signal('approval', { approved: true, by: 'x', raw: Buffer.from('x') } as never)).toThrow(/^the payload of signal "approval" is not JSON data: cannot store an instance of Buffer at \$\.raw/);
     h.signal('approval', { approved: true, by: 'cy' });
     await expect(h.result).resolves.toBe('approved by cy');
   });
