@@ -5,10 +5,10 @@
  */
 import * as crypto from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
-import { canonicalJson, runInputJson, safeJsonParse } from './json.js';
+import { canonicalJson, runInputJson, safeJsonParse, storedJson } from './json.js';
 
 /** The JSON helpers every backend uses (one implementation, in runtime/json.ts). */
-export { canonicalJson, runInputJson, safeJsonParse as parseStoredJson };
+export { canonicalJson, runInputJson, safeJsonParse as parseStoredJson, storedJson };
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;

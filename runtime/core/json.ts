@@ -4,7 +4,7 @@
  * what they were (`tags.ts`), so a value has the same type in every mode. Keys named `__proto__`, `constructor` or
  * `prototype` are data at every depth: JSON.parse makes them own properties and never sets a prototype, so stored
  * data reads back exactly as it was given (the engine copies such keys as own properties too:
- * runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal values compare equal as text.
+ * runtime/context/keys.ts). Canonical JSON (sorted keys) makes equal values compare equal as text; stored values keep their keys in their own order ({@link storedJson}).
  */
 import { CorruptStateError, InvalidArgumentError } from './errors.js';
 import { OBJECT_TAG, UNDEFINED_TAG, isPlainNumber, isPlainObject, isTagName, mayHoldTags, needsTags, numberTag, reviveTags } from './tags.js';
@@ -140,8 +140,14 @@ class CanonicalEncoder {
   private readonly ancestors: object[] = [];
   private readonly keys: Array<string | number> = [];
 
-  /** `strict`: a function or symbol property is refused like any other value JSON cannot carry, not left out. */
-  constructor(private readonly strict = false) {}
+  /**
+   * `strict`: a function or symbol property is refused like any other value JSON cannot carry, not left out.
+   * `sorted`: object keys in sorted order (canonical text); otherwise in the object's own order, as `JSON.stringify`.
+   */
+  constructor(
+    private readonly strict = false,
+    private readonly sorted = true,
+  ) {}
 
   enc(v: unknown, depth: number): string {
     if (v === null) return 'null';
@@ -297,7 +303,7 @@ class CanonicalEncoder {
   /** A plain object (or a class instance without `toJSON`: its own fields); escaped when it would read as a tag. */
   private fields(v: object, depth: number): string {
     const names = Object.keys(v);
-    if (names.length > 1) names.sort();
+    if (this.sorted && names.length > 1) names.sort();
     let out = '{';
     let written = 0;
     let last = '';
@@ -329,13 +335,24 @@ export function runInputJson(input: unknown): string {
 }
 
 /**
- * JSON text for stored data, tags included: plain data is written by the native `JSON.stringify` (no key sorting:
- * faster), anything holding a value that needs a tag by {@link canonicalJson}.
+ * JSON text of a stored value (an item, a delta, an output...), tags included, its object keys in their own order
+ * (what `JSON.stringify` writes and `JSON.parse` gives back), so a value reads back with the keys in the order a node
+ * wrote them, in every store: sorted keys (canonical text, {@link canonicalJson}) are for values compared as text,
+ * such as a run's input. Plain data is written by the native `JSON.stringify`. Throws {@link InvalidArgumentError}
+ * as {@link canonicalJson} does.
+ */
+export function storedJson(value: unknown): string {
+  if (value === undefined) return UNDEFINED_TAG;
+  return needsTags(value) ? new CanonicalEncoder(false, false).enc(value, 0) : (JSON.stringify(value) ?? 'null');
+}
+
+/**
+ * {@link storedJson} for stored data, its failure naming `what` (plain data: the native `JSON.stringify`, anything
+ * holding a value that needs a tag: the tag-aware encoder, keys in their own order).
  */
 export function toJson(value: unknown, what: string): string {
   try {
-    if (value === undefined) return UNDEFINED_TAG;
-    return needsTags(value) ? canonicalJson(value) : (JSON.stringify(value) ?? 'null');
+    return storedJson(value);
   } catch (err) {
     throw new InvalidArgumentError(`${what} is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
   }

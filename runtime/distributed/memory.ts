@@ -69,7 +69,7 @@ import {
   type RunMigrator,
   type SignalReceiverOptions,
 } from './contracts.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson, storedJson } from '../core/ids.js';
 import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
@@ -246,8 +246,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       if (existing.inputJson !== inputJson) throw replyError({ code: 'input_mismatch', runId: spec.runId });
       return { created: false, run: this.recordOf(existing) };
     }
-    const contextJson = canonicalJson(spec.context ?? null);
-    const itemJson = canonicalJson(spec.firstItem);
+    const contextJson = storedJson(spec.context ?? null);
+    const itemJson = storedJson(spec.firstItem);
     const now = this.clock();
     const run: MemRun = {
       runId: spec.runId,
@@ -525,7 +525,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       const item = copy<EngineItem>(it.json, 'work item');
       const moved = renamedItem(item, m.renames);
       if (moved === item) continue;
-      it.json = canonicalJson(moved);
+      it.json = storedJson(moved);
       it.node = moved.node;
       it.updatedAt = now;
     }

@@ -4,7 +4,7 @@
  * are not one snapshot; the move is guarded instead ({@link RunMigration.expect}): a run that changed in between is
  * refused with `MigrationChangedError` and judged again.
  */
-import { canonicalJson, parseStoredJson } from '../core/ids.js';
+import { parseStoredJson, storedJson } from '../core/ids.js';
 import { renamedItem } from '../engine/migration.js';
 import type { EngineItem } from '../engine/types.js';
 import { readableRun, type DistributedBackend, type RunMigration, type RunMigrator, type RunStatus } from './contracts.js';
@@ -53,7 +53,7 @@ export function migrationRewrites(items: Iterable<{ readonly id: string; readonl
   for (const { id, json } of items) {
     const item = parseStoredJson<EngineItem>(json, 'work item');
     const moved = renamedItem(item, renames);
-    if (moved !== item) out.push([id, json, canonicalJson(moved), moved.node]);
+    if (moved !== item) out.push([id, json, storedJson(moved), moved.node]);
   }
   return out;
 }

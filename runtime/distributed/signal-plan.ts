@@ -2,7 +2,7 @@
  * A signal made ready for a backend: validated and encoded once, for every backend (memory, Redis, Postgres), which
  * then only delivers it atomically (see `SignalReceiver` in contracts.ts).
  */
-import { assertRunId, canonicalJson } from '../core/ids.js';
+import { assertRunId, storedJson } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
 
 export interface SignalPlan {
@@ -21,5 +21,5 @@ export function planSignal(runId: string, name: string, payload: unknown, key: s
   assertString(name, 'signal name');
   if (key !== undefined) assertString(key, 'signal key');
   if (workflow !== undefined) assertString(workflow, 'workflow');
-  return { runId, name, payload: canonicalJson(payload ?? null), key, workflow };
+  return { runId, name, payload: storedJson(payload), key, workflow };
 }

@@ -5,7 +5,7 @@
  * result atomically; none validates or encodes a commit on its own.
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { assertWorkerId } from '../core/ids.js';
+import { assertWorkerId, storedJson } from '../core/ids.js';
 import { assertPositiveMs, assertString } from '../core/validate.js';
 import { canonicalJson } from '../core/json.js';
 import { assertEngineItem } from '../engine/validate.js';
@@ -47,6 +47,6 @@ export function planStepCommit(commit: StepCommit): StepCommitPlan {
     leaseToken: commit.leaseToken,
     plan,
     handoff: h === undefined ? undefined : { workerId: h.workerId, leaseMs: Math.ceil(h.leaseMs), fingerprint: h.fingerprint },
-    deadLetterItem: dead === undefined ? undefined : canonicalJson(dead),
+    deadLetterItem: dead === undefined ? undefined : storedJson(dead),
   };
 }

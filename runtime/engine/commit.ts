@@ -13,7 +13,7 @@
  */
 import { InvalidArgumentError, NoTerminalReachedError, type SerializedError } from '../core/errors.js';
 import { assertItemId, assertRunId } from '../core/ids.js';
-import { canonicalJson } from '../core/json.js';
+import { canonicalJson, storedJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
 import { MAX_EPOCH_MS, isEpochMs } from '../core/time.js';
 import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
@@ -174,7 +174,7 @@ export function planCommit(c: CommitInput): CommitPlan {
         const dropped: DroppedItem[] = [];
         for (const p of outcome.items) dropped.push({ id: p.id, node: p.node, reason: 'terminal' });
         for (const a of outcome.arrivals) if (!a.held) dropped.push({ id: `${a.group}[${a.index}]`, node: a.node!, reason: 'terminal' });
-        return { type: 'terminal', delta, output: canonicalJson(outcome.output), dropped, counters };
+        return { type: 'terminal', delta, output: storedJson(outcome.output), dropped, counters };
       }
       const items = outcome.items.map(plannedItem);
       let arrivals: PlannedArrival[] = [];
@@ -210,7 +210,7 @@ export function planCommit(c: CommitInput): CommitPlan {
 }
 
 function plannedItem(item: EngineItem): PlannedItem {
-  const p = { id: item.id, node: item.node, json: canonicalJson(item) };
+  const p = { id: item.id, node: item.node, json: storedJson(item) };
   if (!isParked(item)) return p;
   if (item.notBefore !== undefined && !isEpochMs(item.notBefore)) throw new InvalidArgumentError(`item ${item.id}: notBefore must be epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(item.notBefore)}`);
   return { ...p, ...(item.notBefore === undefined ? {} : { notBefore: Math.ceil(item.notBefore) }), ...(item.wait === undefined ? {} : { wait: item.wait.name }) };
@@ -223,12 +223,12 @@ export function groupSizeError(group: string, size: number | string, groupSize: 
 
 /** The stored form of a parked arrival (what its settlement item carries). */
 export function arrivalJson(a: JoinArrival): string {
-  return canonicalJson(a.held ? { group: a.group, held: true, index: a.index, outer: a.outer, size: a.size } : { group: a.group, held: false, index: a.index, node: a.node, outer: a.outer, size: a.size, value: a.value });
+  return storedJson(a.held ? { group: a.group, held: true, index: a.index, outer: a.outer, size: a.size } : { group: a.group, held: false, index: a.index, node: a.node, outer: a.outer, size: a.size, value: a.value });
 }
 
 function deltaJson(delta: unknown): string | undefined {
   if (delta === undefined || delta === null) return undefined;
   if (typeof delta !== 'object' || Array.isArray(delta)) throw new InvalidArgumentError('outcome.delta must be an object');
-  for (const _ in delta) return canonicalJson(delta);
+  for (const _ in delta) return storedJson(delta);
   return undefined;
 }

@@ -67,7 +67,7 @@ import { TimeoutRetryWorkflowDef } from '../fixtures/equivalence/timeouts.floxid
 import { AliasContextWorkflow, Gathered, InferredClassWorkflow, InterfaceContextWorkflow, type Notes, type Tally } from '../fixtures/equivalence/contexts.js';
 import { AliasContextWorkflowDef, InferredClassWorkflowDef, InterfaceContextWorkflowDef } from '../fixtures/equivalence/contexts.floxide.js';
 import { ValuesCtx, ValuesWorkflow } from '../fixtures/equivalence/values.js';
-import { DataCtx, DataWorkflow, type Make } from '../fixtures/equivalence/data.js';
+import { DataCtx, DataWorkflow, type Make, type View } from '../fixtures/equivalence/data.js';
 import { DataWorkflowDef } from '../fixtures/equivalence/data.floxide.js';
 import { ValuesWorkflowDef } from '../fixtures/equivalence/values.floxide.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
@@ -559,8 +559,18 @@ const RULES: EquivalenceCase[] = [
 // Data at the edges (test/fixtures/equivalence/data.ts): values a node writes to the context and passes on, and
 // what it throws. Every mode must read a value back as it was, or refuse it at the write with the same error.
 
-/** A run whose first node writes (and passes on) what `make` makes; with `throws`, throws it instead. */
-const data = (make: Make, throws = false) => prepared(DataWorkflowDef, new DataWorkflow(make, throws), new DataCtx(), 0);
+/**
+ * A run whose first node writes (and passes on) what `make` makes; with `throws`, throws it instead; the last node
+ * outputs what `view` sees of the value it received.
+ */
+const data = (make: Make, throws = false, view?: View) => prepared(DataWorkflowDef, new DataWorkflow(make, throws, view), new DataCtx(), 0);
+
+/** The keys of every object in `v`, in their own order (what `Object.keys`, `for...in` and `JSON.stringify` see). */
+function keyOrder(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(keyOrder);
+  if (v === null || typeof v !== 'object' || v instanceof Date) return null;
+  return Object.keys(v).map((k) => [k, keyOrder((v as Record<string, unknown>)[k])]);
+}
 
 /** An Error whose `message` getter throws (a proxy-wrapped or badly subclassed error). */
 function unreadableError(): Error {
@@ -662,6 +672,14 @@ const DATA: EquivalenceCase[] = [
     make: () => data(() => ({ n: 1, f: () => 2 })),
     noCrash: NO_BOUNDARY,
     expect: unstorable('the output cannot be stored: cannot store a function at $.f'),
+  },
+  // An object's keys read back in the order the node wrote them (integer-like keys first, as JavaScript orders
+  // them), in every mode: the distributed stores sorted them (canonical JSON), and so did every store for a value
+  // holding a Date, Map, Set or bigint.
+  {
+    name: 'data-key-order',
+    make: () => data(() => ({ z: 1, a: { y: 2, '': [{ d: 1, c: 2 }], b: 3 }, '01': 4, '1': 5, 'a.b': 6, when: new Date(0), m: new Map([['k', { q: 1, p: 2 }]]) }), false, keyOrder),
+    expect: { output: [['1', null], ['z', null], ['a', [['y', null], ['', [[['d', null], ['c', null]]]], ['b', null]]], ['01', null], ['a.b', null], ['when', null], ['m', []]] },
   },
   {
     name: 'data-nested-200-levels',

@@ -68,7 +68,7 @@ import {
   type SignalReceiverOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
-import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
+import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson, storedJson } from '../../core/ids.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '../replies.js';
@@ -426,8 +426,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   async createRun(spec: NewRun): Promise<CreateRunResult> {
     assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
-    const contextJson = canonicalJson(spec.context ?? null);
-    const itemJson = canonicalJson(spec.firstItem);
+    const contextJson = storedJson(spec.context ?? null);
+    const itemJson = storedJson(spec.firstItem);
     const values = [
       spec.runId,
       spec.workflow,

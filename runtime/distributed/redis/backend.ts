@@ -86,7 +86,7 @@ import {
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-lease.js';
-import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson } from '../../core/ids.js';
+import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson, storedJson } from '../../core/ids.js';
 import { checkMigrationReply, replyError, runEndOf, runStatusOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
@@ -427,8 +427,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     this.open();
     assertNewRun(spec);
     const inputJson = runInputJson(spec.input);
-    const contextJson = canonicalJson(spec.context ?? null);
-    const itemJson = canonicalJson(spec.firstItem);
+    const contextJson = storedJson(spec.context ?? null);
+    const itemJson = storedJson(spec.firstItem);
     const reply = await this.createReply([
       spec.runId,
       spec.workflow,
