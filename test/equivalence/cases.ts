@@ -727,6 +727,13 @@ export const WAITS: EquivalenceCase[] = [
     expect: { output: 'escalated late after SignalTimeoutError x1' },
   },
   {
+    // A string with a lone surrogate (JSON writes it as \ud800, which Redis's Lua cjson refuses to read) in a wait's
+    // input: the wait times out in every store.
+    name: 'data-wait-timeout-lone-surrogate',
+    make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'late\ud800'),
+    expect: { output: 'escalated late\ud800 after SignalTimeoutError x1' },
+  },
+  {
     // the same payload twice: which branch takes which is not an order the modes must share
     name: 'wait-parallel-branches',
     make: () => prepared(VoteFlowDef, new VoteFlow(), undefined, 1),

@@ -12,9 +12,13 @@ local function withSignal(json, payload)
 end
 
 -- The signal name a parked item waits for, or nil for a sleep (read from its JSON: only on the rare paths, a
--- timeout or the end of a run with parked waits).
+-- timeout or the end of a run with parked waits). cjson refuses a lone surrogate escape (\ud800, which JSON.stringify
+-- writes for a string holding half a pair), and a node's input may hold one: such escapes are read as '?' (a name
+-- never holds one), so the item wakes instead of failing every claim that promotes it.
 local function waitNameOf(json)
-  local w = cjson.decode(json).wait
+  local ok, item = pcall(cjson.decode, json)
+  if not ok then item = cjson.decode((string.gsub(json, '\\u[dD][89a-fA-F]%x%x', '\\u003f'))) end
+  local w = item.wait
   return w and w.name or nil
 end
 
