@@ -50,6 +50,19 @@ export function assertKeyPrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
+/**
+ * Throws {@link InvalidArgumentError} unless `key` (a signal's idempotency key) is 1-512 printable characters of
+ * well-formed text: no control character, no half of a surrogate pair. Every store keeps keys as text (Postgres
+ * refused a NUL or a lone surrogate with a StoreError, SQLite and a Redis client write UTF-8, where two lone
+ * surrogates become the same U+FFFD): one rule in every mode.
+ */
+export function assertSignalKey(key: unknown): asserts key is string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_ITEM_ID || /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
+    throw new InvalidArgumentError(`invalid signal key ${show(key)}: expected 1-${MAX_ITEM_ID} printable characters (no control character, no lone surrogate)`);
+  }
+}
+
 /** Throws {@link InvalidArgumentError} unless `itemId` is a non-empty string of at most 512 printable characters. */
 export function assertItemId(itemId: unknown): asserts itemId is string {
   // eslint-disable-next-line no-control-regex

@@ -2,7 +2,7 @@
  * A signal made ready for a backend: validated and encoded once, for every backend (memory, Redis, Postgres), which
  * then only delivers it atomically (see `SignalReceiver` in contracts.ts).
  */
-import { assertRunId, storedJson } from '../core/ids.js';
+import { assertRunId, assertSignalKey, storedJson } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
 
 export interface SignalPlan {
@@ -19,7 +19,7 @@ export interface SignalPlan {
 export function planSignal(runId: string, name: string, payload: unknown, key: string | undefined, workflow?: string): SignalPlan {
   assertRunId(runId);
   assertString(name, 'signal name');
-  if (key !== undefined) assertString(key, 'signal key');
+  if (key !== undefined) assertSignalKey(key);
   if (workflow !== undefined) assertString(workflow, 'workflow');
   return { runId, name, payload: storedJson(payload), key, workflow };
 }

@@ -6,6 +6,7 @@
  */
 import { atTime, systemClock, type Clock } from '../core/time.js';
 import { abortReason } from '../core/errors.js';
+import { assertSignalKey } from '../core/ids.js';
 import type { AbortSource } from './abort.js';
 import type { WorkflowEvent } from './events.js';
 import type { EngineItem } from './types.js';
@@ -189,12 +190,15 @@ export class MemoryMailbox implements Mailbox {
   private readonly keys = new Set<string>();
   private readonly listeners = new Set<() => void>();
 
-  /** Keeps a signal for the next wait on `name`. Returns false (nothing kept) for an idempotency key seen before. */
+  /**
+   * Keeps a signal for the next wait on `name`. Returns false (nothing kept) for an idempotency key the run saw
+   * before, with any signal name, as every store does (it was per name here).
+   */
   send(name: string, payload: unknown, key?: string): boolean {
     if (key !== undefined) {
-      const k = `${name}\u0000${key}`;
-      if (this.keys.has(k)) return false;
-      this.keys.add(k);
+      assertSignalKey(key);
+      if (this.keys.has(key)) return false;
+      this.keys.add(key);
     }
     let q = this.queues.get(name);
     if (!q) this.queues.set(name, (q = []));

@@ -24,7 +24,7 @@ import {
   type PendingSignal,
   type SignalDelivery,
 } from './contract.js';
-import { assertRunId } from '../core/ids.js';
+import { assertRunId, assertSignalKey } from '../core/ids.js';
 import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
@@ -227,6 +227,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    if (key !== undefined) assertSignalKey(key);
     const r = this.existing(runId);
     const text = toJson(payload, 'the signal payload');
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)

@@ -40,7 +40,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertTraceparent } from '../core/trace-context.js';
-import { assertRunId } from '../core/ids.js';
+import { assertRunId, assertSignalKey } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
@@ -594,6 +594,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     assertRunId(runId);
+    if (key !== undefined) assertSignalKey(key);
     const text = toJson(payload, 'the signal payload');
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';

@@ -76,6 +76,10 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     await expect(new Orchestrator(b, approval.def).signal(runId, 'nope', {})).rejects.toThrow(/has no signal "nope" \(its signals: "approval"\)/);
     // a run of another workflow: refused by the store in the signal's own atomic operation, nothing changes
     await expect(new Orchestrator(b, votes).signal(runId, 'vote', { vote: 'x' })).rejects.toThrow(new RunStateError(`run ${runId} is a run of SteadyApprovalFlow, not of VoteFlow`));
+    // a key every mode refuses alike (Postgres failed on a NUL or half a surrogate pair with a StoreError)
+    for (const key of ['', 'nul\u0000', 'half\ud800']) {
+      await expect(orch.signal(runId, 'approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).rejects.toThrow(/^invalid signal key/);
+    }
     expect(await orch.pendingSignals(runId)).toEqual([]);
     await orch.cancel(runId);
     await expect(orch.signal(runId, 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);

@@ -11,9 +11,29 @@ import { ApprovalFlow, PatientApprovalFlow, SleepFlow, StampFlow, SteadyApproval
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, StampFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { VirtualClock, settle, track } from './virtual-clock.js';
 import { dyingStore } from './dying-store.js';
+import { MemoryMailbox } from '../../runtime/engine/parked.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-signals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('signal keys: one rule in every mode', () => {
+  it('a key is refused alike by the in-memory handle and the checkpoint stores, and a repeated key is a duplicate per run, whatever the signal name', async () => {
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    const h = wf.start(undefined, 'o', { clock: new VirtualClock() });
+    const stores: CheckpointStore[] = [new MemoryCheckpointStore(), new SqliteCheckpointStore(':memory:')];
+    for (const store of stores) await store.createRun({ runId: 'k', workflow: wf.def.name, fingerprint: wf.def.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'approval', id: '0', input: 'o' } });
+    for (const key of ['', 'nul\u0000', 'half\ud800', '\udc00half', 'x'.repeat(513)]) {
+      expect(() => h.signal('approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).toThrow(/^invalid signal key/);
+      for (const store of stores) await expect(wf.signal(store, 'k', 'approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).rejects.toThrow(/^invalid signal key/);
+    }
+    // every store keeps a run's keys whatever the name; the in-memory mailbox kept them per name
+    const mailbox = new MemoryMailbox();
+    expect([mailbox.send('approval', 1, 'k'), mailbox.send('other', 2, 'k'), mailbox.send('approval', 3, 'k2')]).toEqual([true, false, true]);
+    h.signal('approval', { approved: true, by: 'ok' }, { key: 'ok 😀' });
+    await expect(h.result).resolves.toBe('approved by ok');
+    for (const store of stores) await store.close?.();
+  });
+});
 
 describe('run: an in-memory wait with a handle', () => {
   it('a signal sent while the node waits continues the run with its payload', async () => {
