@@ -9,8 +9,9 @@ import { hostname } from 'node:os';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import type { CompiledWorkflow } from '../engine/compile.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { supportsBatchCommit, supportsMigration, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { supportsBatchCommit, supportsMigration, supportsPurge, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
 import { Scheduler } from './scheduler.js';
+import { DEFAULT_PURGE_EVERY_MS, FinishedRunPurge } from './retention.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { ContextCache } from './context-cache.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
@@ -83,6 +84,13 @@ export interface WorkerOptions {
   readonly schedules?: boolean;
   /** Longest wait of the worker's scheduler between passes, in ms (default 1 000). */
   readonly schedulePollMs?: number;
+  /**
+   * How often this worker deletes the finished runs its store keeps past their retention, when the store deletes
+   * them only when asked (`PostgresBackend.purgeFinished`, runs finished `retainFinishedMs` ago; Redis expires them by
+   * itself), in ms: default 60 000 (the first pass at a random point of the first period). `0`: never (call
+   * `purgeFinished` yourself, or the store grows for ever). A {@link WorkerPool} purges from its first worker only.
+   */
+  readonly purgeEveryMs?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
   /**
@@ -160,6 +168,7 @@ export class Worker {
   private beat: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly scheduler: Scheduler | undefined;
+  private readonly purge: FinishedRunPurge | undefined;
 
   constructor(
     private readonly backend: DistributedBackend,
@@ -226,6 +235,8 @@ export class Worker {
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });
     }
+    const purgeEveryMs = options.purgeEveryMs ?? DEFAULT_PURGE_EVERY_MS;
+    if (purgeEveryMs !== 0 && supportsPurge(backend)) this.purge = new FinishedRunPurge(backend, purgeEveryMs, (e) => this.report(e));
   }
 
   /** The workflow this worker serves. */
@@ -264,6 +275,7 @@ export class Worker {
     this.beat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.loopDone = this.loop();
     this.scheduler?.start();
+    this.purge?.start();
   }
 
   /**
@@ -280,7 +292,7 @@ export class Worker {
     this.state = 'stopping';
     this.wake?.();
     this.stopPromise = (async () => {
-      await this.scheduler?.stop();
+      await Promise.all([this.scheduler?.stop(), this.purge?.stop()]);
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();
