@@ -105,7 +105,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         return;
       }
       const live = !flags.json && (io.stdout as { isTTY?: boolean }).isTTY === true;
-      const output = workerOutput(io.stdout, live ? 'live' : 'json');
+      const output = workerOutput(io.stdout, live ? 'live' : 'json', Date.now, io.stderr);
       const log = output.log;
       let pool;
       try {
@@ -120,10 +120,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
           callbacks: output.callbacks,
           ...(flags.tracing ? { tracing: true } : {}),
-          onError: (err) => {
-            if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
-            else log('error', { message: (err as Error)?.message ?? String(err) });
-          },
+          onError: (err) => output.error((err as Error)?.message ?? String(err)),
         });
       } catch (err) {
         await backend.close();

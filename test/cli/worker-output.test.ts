@@ -52,4 +52,30 @@ describe('floxide worker output', () => {
     out.stop();
     expect(text).toBe('\r\x1b[2K');
   });
+
+  it('prints an error of the loop once a minute while it repeats (a store that is down), saying how many it left out', () => {
+    let text = '';
+    let errText = '';
+    let now = 0;
+    const json = workerOutput({ write: (t: string) => (text += t) }, 'json', () => now);
+    // what a pool reports while its store is down: every claim (~1/s), heartbeat and scheduler pass fails
+    for (; now < 120_000; now += 400) {
+      json.error('Postgres claim failed: connect ECONNREFUSED 127.0.0.1:5432');
+      if (now % 2000 === 0) json.error('Postgres heartbeat failed: connect ECONNREFUSED 127.0.0.1:5432');
+    }
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { event: string; message: string; repeated?: number });
+    expect(lines.map((l) => [l.message.split(':')[0], l.repeated])).toEqual([
+      ['Postgres claim failed', undefined],
+      ['Postgres heartbeat failed', undefined],
+      ['Postgres claim failed', 149],
+      ['Postgres heartbeat failed', 29],
+    ]);
+    expect(lines.every((l) => l.event === 'error')).toBe(true);
+    const live = workerOutput({ write: () => undefined }, 'live', () => now, { write: (t: string) => (errText += t) });
+    live.error('Redis call failed: The client is offline');
+    live.error('Redis call failed: The client is offline');
+    now += 60_000;
+    live.error('Redis call failed: The client is offline');
+    expect(errText).toBe('floxide worker: Redis call failed: The client is offline\nfloxide worker: Redis call failed: The client is offline (1 more time(s) since it was last printed)\n');
+  });
 });
