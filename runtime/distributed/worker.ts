@@ -9,9 +9,9 @@ import { hostname } from 'node:os';
 import type { AnyWorkflowDef } from '../graph/definition.js';
 import type { CompiledWorkflow } from '../engine/compile.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { supportsBatchCommit, supportsMigration, supportsPurge, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
+import { supportsBatchCommit, supportsMigration, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
 import { Scheduler } from './scheduler.js';
-import { DEFAULT_PURGE_EVERY_MS, FinishedRunPurge } from './retention.js';
+import { DEFAULT_PURGE_EVERY_MS, Retention } from './retention.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { ContextCache } from './context-cache.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
@@ -85,10 +85,12 @@ export interface WorkerOptions {
   /** Longest wait of the worker's scheduler between passes, in ms (default 1 000). */
   readonly schedulePollMs?: number;
   /**
-   * How often this worker deletes the finished runs its store keeps past their retention, when the store deletes
-   * them only when asked (`PostgresBackend.purgeFinished`, runs finished `retainFinishedMs` ago; Redis expires them by
-   * itself), in ms: default 60 000 (the first pass at a random point of the first period). `0`: never (call
-   * `purgeFinished` yourself, or the store grows for ever). A {@link WorkerPool} purges from its first worker only.
+   * How often this worker keeps its store bounded, in ms (default 60 000, the first pass one period after `start`):
+   * it deletes the finished runs kept past their retention when the store deletes them only when asked
+   * (`PostgresBackend.purgeFinished`, runs finished `retainFinishedMs` ago; Redis expires them by itself), and removes
+   * the liveness records of workers unseen for a day (killed ones never remove theirs). `0`: never (then call
+   * `purgeFinished` and `removeWorker` yourself, or they pile up for ever). A {@link WorkerPool} runs the passes from
+   * its first worker only.
    */
   readonly purgeEveryMs?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
@@ -168,7 +170,7 @@ export class Worker {
   private beat: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly scheduler: Scheduler | undefined;
-  private readonly purge: FinishedRunPurge | undefined;
+  private readonly retention: Retention | undefined;
 
   constructor(
     private readonly backend: DistributedBackend,
@@ -236,7 +238,7 @@ export class Worker {
       });
     }
     const purgeEveryMs = options.purgeEveryMs ?? DEFAULT_PURGE_EVERY_MS;
-    if (purgeEveryMs !== 0 && supportsPurge(backend)) this.purge = new FinishedRunPurge(backend, purgeEveryMs, (e) => this.report(e));
+    if (purgeEveryMs !== 0) this.retention = new Retention(backend, purgeEveryMs, (e) => this.report(e));
   }
 
   /** The workflow this worker serves. */
@@ -275,7 +277,7 @@ export class Worker {
     this.beat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.loopDone = this.loop();
     this.scheduler?.start();
-    this.purge?.start();
+    this.retention?.start();
   }
 
   /**
@@ -292,7 +294,7 @@ export class Worker {
     this.state = 'stopping';
     this.wake?.();
     this.stopPromise = (async () => {
-      await Promise.all([this.scheduler?.stop(), this.purge?.stop()]);
+      await Promise.all([this.scheduler?.stop(), this.retention?.stop()]);
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();
