@@ -28,6 +28,8 @@ export interface WorkerOutput {
 const CLEAR = '\r\x1b[2K';
 /** How long an error message, once printed, is only counted when it comes again (ms). */
 export const REPEAT_MS = 60_000;
+/** The most that may wait in stdout's buffer for its reader before step lines are left out (bytes). */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Distinct messages whose repeats are counted at once (the oldest is forgotten beyond). */
 const MAX_REPEATED = 256;
 const keyOf = (l: LeasedItem): string => `${l.runId}\n${l.item.id}`;
@@ -45,7 +47,25 @@ export function workerOutput(out: { write(text: string): unknown }, mode: Worker
   let timer: NodeJS.Timeout | undefined;
   let line = '';
 
-  const json = (event: string, data: Record<string, unknown>): void => void out.write(`${JSON.stringify({ event, at: new Date(clock()).toISOString(), ...data })}\n`);
+  /** Step lines left out since the last line written, while stdout held more than MAX_BUFFERED_BYTES. */
+  let dropped = 0;
+  const json = (event: string, data: Record<string, unknown>): void => {
+    const at = new Date(clock()).toISOString();
+    if (dropped > 0) {
+      out.write(`${JSON.stringify({ event: 'dropped', at, lines: dropped })}\n`);
+      dropped = 0;
+    }
+    out.write(`${JSON.stringify({ event, at, ...data })}\n`);
+  };
+  /**
+   * A `step` or `released` line, unless stdout already holds more than {@link MAX_BUFFERED_BYTES} that its reader has
+   * not taken (a stalled log collector): then it is counted instead, and the next line written says how many were left
+   * out (`dropped`). The worker never waits for its log, and never grows without bound for it either.
+   */
+  const stepLine = (event: string, data: Record<string, unknown>): void => {
+    if (((out as { writableLength?: number }).writableLength ?? 0) > MAX_BUFFERED_BYTES) dropped += 1;
+    else json(event, data);
+  };
   const render = (): void => {
     const now = clock();
     const rate = now > lastAt ? ((done - lastDone) * 1000) / (now - lastAt) : 0;
@@ -73,14 +93,14 @@ export function workerOutput(out: { write(text: string): unknown }, mode: Worker
       if (outcome.type === 'retry' || outcome.type === 'failed') failures++;
       if (mode === 'json') {
         const error = outcome.type === 'retry' || outcome.type === 'failed' ? { error: `${outcome.error.name}: ${outcome.error.message}` } : {};
-        json('step', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, outcome: outcome.type, commit: result.status, ms, ...error });
+        stepLine('step', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, outcome: outcome.type, commit: result.status, ms, ...error });
       }
     },
     onReleased(lease, reason, error) {
       const ms = ended(lease);
       if (mode === 'json') {
         const detail = error === undefined ? {} : { error: (error as Error)?.message ?? String(error) };
-        json('released', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, reason, ms, ...detail });
+        stepLine('released', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, reason, ms, ...detail });
       }
     },
   };
