@@ -128,9 +128,17 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}, o
   }
 }
 
-/** Ends the process with `code` once what it wrote to stdout and stderr is out (a pipe may still hold some). */
+/** How long a stopped command waits for its output to reach a reader before it exits anyway (ms). */
+const FLUSH_WAIT_MS = 2_000;
+
+/**
+ * Ends the process with `code` once what it wrote to stdout and stderr is out (a pipe may still hold some), or after
+ * {@link FLUSH_WAIT_MS} when a reader that stopped reading holds it (`floxide runs watch | <stalled>` stopped by
+ * SIGTERM would otherwise wait for that reader for ever).
+ */
 function exitOnceFlushed(code: number): void {
   process.exitCode = code;
+  setTimeout(() => process.exit(code), FLUSH_WAIT_MS).unref();
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 

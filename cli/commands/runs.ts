@@ -80,6 +80,26 @@ function printableIo(io: CliIo): CliIo {
   return new Proxy(io, { get: (target, key, receiver) => (key === 'stdout' ? stdout : Reflect.get(target, key, receiver)) });
 }
 
+/**
+ * Resolves once `out` has written out what it buffers (its `drain`), or `signal` aborts. `runs watch` waits here when
+ * stdout's buffer is full, so that a watch whose reader stalls holds no more events in memory than that buffer (the
+ * store keeps the rest) instead of growing until the process runs out of memory. An output that cannot say when it
+ * drains (no `once`) is not waited for.
+ */
+function drained(out: CliIo['stdout'], signal: AbortSignal): Promise<void> {
+  const stream = out as CliIo['stdout'] & Partial<Pick<NodeJS.EventEmitter, 'once' | 'off'>>;
+  if (typeof stream.once !== 'function' || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off?.('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    stream.once!('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Formats rows as an aligned text table (header first); each cell on one line ({@link oneLine}). */
 export function formatTable(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const rows = cells.map((r) => r.map(oneLine));
@@ -454,7 +474,8 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           io.stderr.write(`floxide runs watch: events held back since ${time(held.since)} by ${by}; they come when it ends\n`);
         };
         for await (const e of b.subscribe({ signal: ac.signal, onHeld, heldAfterMs, ...(runId !== undefined ? { runId } : {}), ...(runId === undefined && !flags.fromStart ? { after: 'now' } : {}) })) {
-          io.stdout.write(flags.json ? `${valueText(e)}\n` : `${oneLine(eventLine(e.event))}\n`);
+          // stdout full (a paused pager, a stalled log shipper): read no further event until it drains
+          if (io.stdout.write(flags.json ? `${valueText(e)}\n` : `${oneLine(eventLine(e.event))}\n`) === false) await drained(outer.stdout, ac.signal);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
             break;

@@ -38,6 +38,7 @@ interface WorkerFlags {
   graceMs?: string;
   maxRedeliveries?: string;
   handoffLimit?: string;
+  purgeEveryMs?: string;
   /** false with --no-schedules. */
   schedules: boolean;
   json?: boolean;
@@ -65,6 +66,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--grace-ms <ms>', 'on stop, how long running items may finish before they are given back, e.g. `--grace-ms 10000`')
     .option('--max-redeliveries <n>', 'dead-letter an item after this many deliveries without a commit, e.g. `--max-redeliveries 10`')
     .option('--handoff-limit <n>', 'successor hand-offs in a row per chain before its next item goes back through the queue (0: none), e.g. `--handoff-limit 8`')
+    .option('--purge-every-ms <ms>', 'how often to delete finished runs past the store\'s retention (Postgres: 7 days; Redis expires them itself) and the records of workers unseen for a day; 0: never, e.g. `--purge-every-ms 0`')
     .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .option('--tracing', 'OpenTelemetry: a span per step, in each run\'s trace, and the run span of each run this worker finishes, sent to the global tracer provider (register an SDK with `node --import`; docs/observability.md)')
@@ -75,7 +77,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
       const { WorkerPool } = await import('../../runtime/distributed/pool.js');
       const { FloxideError, InvalidArgumentError } = await import('../../runtime/core/errors.js');
       const { workerOutput } = await import('../worker/output.js');
-      let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined;
+      let size: number, concurrency: number, leaseMs: number | undefined, graceMs: number | undefined, maxRedeliveries: number | undefined, handoffLimit: number | undefined, purgeEveryMs: number | undefined;
       try {
         size = int(flags.workers, '--workers', 1)!;
         concurrency = int(flags.concurrency, '--concurrency', 1)!;
@@ -83,6 +85,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         graceMs = int(flags.graceMs, '--grace-ms', 0);
         maxRedeliveries = int(flags.maxRedeliveries, '--max-redeliveries', 0);
         handoffLimit = int(flags.handoffLimit, '--handoff-limit', 0);
+        purgeEveryMs = int(flags.purgeEveryMs, '--purge-every-ms', 0);
       } catch (err) {
         io.stderr.write(`floxide worker: ${(err as Error).message}\n`);
         io.exitCode = 2;
@@ -105,7 +108,7 @@ const workerCommand: CommandFactory = (io: CliIo) =>
         return;
       }
       const live = !flags.json && (io.stdout as { isTTY?: boolean }).isTTY === true;
-      const output = workerOutput(io.stdout, live ? 'live' : 'json');
+      const output = workerOutput(io.stdout, live ? 'live' : 'json', Date.now, io.stderr);
       const log = output.log;
       let pool;
       try {
@@ -116,14 +119,12 @@ const workerCommand: CommandFactory = (io: CliIo) =>
           ...(graceMs === undefined ? {} : { graceMs }),
           ...(maxRedeliveries === undefined ? {} : { maxRedeliveries }),
           ...(handoffLimit === undefined ? {} : { handoffLimit }),
+          ...(purgeEveryMs === undefined ? {} : { purgeEveryMs }),
           schedules: flags.schedules,
           ...(earlier.length > 0 ? { versions: earlier.map((w) => ({ def: w.def, instance: w.instance })) } : {}),
           callbacks: output.callbacks,
           ...(flags.tracing ? { tracing: true } : {}),
-          onError: (err) => {
-            if (live) io.stderr.write(`floxide worker: ${(err as Error)?.message ?? String(err)}\n`);
-            else log('error', { message: (err as Error)?.message ?? String(err) });
-          },
+          onError: (err) => output.error((err as Error)?.message ?? String(err)),
         });
       } catch (err) {
         await backend.close();

@@ -3,8 +3,9 @@
  *
  * - A run page's stream (`/api/runs/<id>/live`) gets a `run` event with the page's data ({@link runView}) at once and
  *   whenever it changed. One watcher per open run, shared by every browser showing it.
- * - The runs list's stream (`/api/runs/live`) gets a `runs` event when a run was created or changed status, and the
- *   page reloads its rows.
+ * - The runs list's stream (`/api/runs/live`) gets a `runs` event when a run was created or changed status (at most
+ *   one per {@link MIN_READ_GAP_MS}: a busy store's hundreds of run events a second are one reload), and the page
+ *   reloads its rows.
  *
  * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
  * of a watched run re-reads that run (reads of one run are coalesced and at least {@link MIN_READ_GAP_MS} apart), and
@@ -71,6 +72,9 @@ export class LiveRuns {
   private readonly observer: (RunsStore & RunObserver) | undefined;
   private feed: AbortController | undefined;
   private listTimer: NodeJS.Timeout | undefined;
+  /** When the lists were last told, and the timer of the next time when a change came sooner than the gap after. */
+  private listToldAt = 0;
+  private listNext: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -141,6 +145,8 @@ export class LiveRuns {
     this.closed = true;
     clearInterval(this.keepalive);
     clearInterval(this.listTimer);
+    clearTimeout(this.listNext);
+    this.listNext = undefined;
     this.feed?.abort();
     for (const [runId, w] of this.watches) {
       for (const res of w.subscribers) res.end();
@@ -150,7 +156,18 @@ export class LiveRuns {
     this.lists.clear();
   }
 
+  /** Tells every runs list to reload: now, or once {@link MIN_READ_GAP_MS} has passed since it was last told. */
   private notifyLists(): void {
+    if (this.listNext !== undefined || this.lists.size === 0) return;
+    const wait = MIN_READ_GAP_MS - (Date.now() - this.listToldAt);
+    if (wait > 0) {
+      this.listNext = setTimeout(() => {
+        this.listNext = undefined;
+        this.notifyLists();
+      }, wait);
+      return;
+    }
+    this.listToldAt = Date.now();
     for (const res of this.lists) deliver(res, 'event: runs\ndata: {}\n\n');
   }
 
@@ -188,6 +205,8 @@ export class LiveRuns {
     this.feed = undefined;
     clearInterval(this.listTimer);
     this.listTimer = undefined;
+    clearTimeout(this.listNext);
+    this.listNext = undefined;
   }
 
   private stop(runId: string, w: Watch): void {

@@ -10,7 +10,7 @@
  * | GET | `/api/runs?status=&workflow=&after=&limit=` | one page of runs ({@link runsPage}) |
  * | GET | `/api/runs/<id>` | the run page's data ({@link runView}) |
  * | GET | `/api/runs/<id>/graph` | the SVG graph of the run's version (`--graphs`, cli/ui/graphs.ts), with an `X-Floxide-Graph-Note` (URI-encoded) when it was drawn from a versions file; 404 when none |
- * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event whenever a run was created or changed status |
+ * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event when runs were created or changed status (at most every 150 ms) |
  * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
  * | POST | `/api/runs/<id>/signal` | body `{ name, payload, key? }` (JSON): sends the signal as `floxide runs signal` does (`{ delivery }`) |

@@ -695,6 +695,34 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Retention
+
+/** Options of {@link FinishedRunPurger.purgeFinished}. */
+export interface PurgeOptions {
+  /** Delete runs finished at least this long ago (ms, backend clock). Default: the backend's `retainFinishedMs`. */
+  readonly olderThanMs?: number;
+  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
+  readonly limit?: number;
+}
+
+/**
+ * A backend that deletes its finished runs only when asked (Postgres; Redis expires them by itself). A `Worker`
+ * asks every `purgeEveryMs`, so what is stored stays bounded by the retention without anyone calling it.
+ */
+export interface FinishedRunPurger {
+  /**
+   * Deletes runs that finished at least `olderThanMs` ago with everything stored for them (history and events
+   * included), at most `limit` per call, oldest first, and returns how many it deleted. Safe from many processes at once.
+   */
+  purgeFinished(options?: PurgeOptions): Promise<number>;
+}
+
+/** True when `backend` deletes finished runs only when asked ({@link FinishedRunPurger}). */
+export function supportsPurge(backend: DistributedBackend): backend is DistributedBackend & FinishedRunPurger {
+  return typeof (backend as Partial<FinishedRunPurger>).purgeFinished === 'function';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Seeing runs: step history and events
 
 /**

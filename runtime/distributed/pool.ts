@@ -31,7 +31,7 @@ export class WorkerPool {
     if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`pool size must be a positive integer, got ${String(size)}`);
     const prefix = options.idPrefix ?? newWorkerId();
     const { size: _size, idPrefix: _prefix, ...workerOptions } = options;
-    this.workers = Array.from({ length: size }, (_, i) => new Worker(backend, def, instance, { ...workerOptions, workerId: `${prefix}-${i}`, schedules: i === 0 && options.schedules !== false }));
+    this.workers = Array.from({ length: size }, (_, i) => new Worker(backend, def, instance, { ...workerOptions, workerId: `${prefix}-${i}`, schedules: i === 0 && options.schedules !== false, ...(i === 0 ? {} : { purgeEveryMs: 0 }) }));
   }
 
   /** Starts every worker. */

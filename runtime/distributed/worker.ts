@@ -11,6 +11,7 @@ import type { CompiledWorkflow } from '../engine/compile.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { supportsBatchCommit, supportsMigration, supportsSchedules, type DistributedBackend, type WorkerHealth } from './contracts.js';
 import { Scheduler } from './scheduler.js';
+import { DEFAULT_PURGE_EVERY_MS, Retention } from './retention.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { ContextCache } from './context-cache.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
@@ -83,6 +84,15 @@ export interface WorkerOptions {
   readonly schedules?: boolean;
   /** Longest wait of the worker's scheduler between passes, in ms (default 1 000). */
   readonly schedulePollMs?: number;
+  /**
+   * How often this worker keeps its store bounded, in ms (default 60 000, the first pass one period after `start`):
+   * it deletes the finished runs kept past their retention when the store deletes them only when asked
+   * (`PostgresBackend.purgeFinished`, runs finished `retainFinishedMs` ago; Redis expires them by itself), and removes
+   * the liveness records of workers unseen for a day (killed ones never remove theirs). `0`: never (then call
+   * `purgeFinished` and `removeWorker` yourself, or they pile up for ever). A {@link WorkerPool} runs the passes from
+   * its first worker only.
+   */
+  readonly purgeEveryMs?: number;
   /** Called with errors of the loop itself (claims failing, heartbeats failing); default: ignored. */
   readonly onError?: (error: unknown) => void;
   /**
@@ -167,6 +177,7 @@ export class Worker {
   private beat: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly scheduler: Scheduler | undefined;
+  private readonly retention: Retention | undefined;
 
   constructor(
     private readonly backend: DistributedBackend,
@@ -236,6 +247,8 @@ export class Worker {
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });
     }
+    const purgeEveryMs = options.purgeEveryMs ?? DEFAULT_PURGE_EVERY_MS;
+    if (purgeEveryMs !== 0) this.retention = new Retention(backend, purgeEveryMs, (e) => this.report(e));
   }
 
   /** The workflow this worker serves. */
@@ -274,6 +287,7 @@ export class Worker {
     this.beat = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.loopDone = this.loop();
     this.scheduler?.start();
+    this.retention?.start();
   }
 
   /**
@@ -295,7 +309,7 @@ export class Worker {
     this.state = 'stopping';
     this.wake?.();
     this.stopPromise = (async () => {
-      await this.scheduler?.stop();
+      await Promise.all([this.scheduler?.stop(), this.retention?.stop()]);
       await this.publishHealth().catch(() => undefined);
       await this.loopDone;
       const drained = this.drained();

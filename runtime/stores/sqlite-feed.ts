@@ -20,6 +20,12 @@ import type { SqliteCheckpointStore } from './sqlite.js';
 
 /** Default {@link SqliteRunFeed} check period (ms). */
 export const DEFAULT_FEED_POLL_MS = 200;
+/**
+ * How far back a pass looks for run-level writes before the newest it saw (ms): a writer whose clock is a little
+ * behind, or whose commit took its time after reading the clock, is still seen. Re-reading a run that did not change
+ * delivers nothing.
+ */
+const CLOCK_MARGIN_MS = 10_000;
 
 interface Followed {
   readonly runId: string;
@@ -66,10 +72,20 @@ export class SqliteRunFeed implements EventSubscriber {
       for (const status of ['running', 'failed'] as const) for (const run of this.reader.listRuns({ status })) followed.set(run.runNo, this.current(run));
     }
     let seen: number | undefined;
+    // A failed run changes only through a run-level write (a resume, a cancel, a version move), which sets its
+    // updated_at: each pass reads the failed runs written since the last one (less a margin for writers' clocks and
+    // commits in flight), not every failed run the file ever had (they are never deleted: each one read on every
+    // change cost a watch of a file with 20,000 failed runs most of a core).
+    let horizon = Date.now() - CLOCK_MARGIN_MS;
     while (!options.signal?.aborted) {
       const version = this.reader.dataVersion() + this.ownWrites;
       if (version !== seen) {
         seen = version;
+        const written = new Set<number>();
+        for (const r of this.reader.runsUpdatedSince(horizon)) {
+          written.add(r.runNo);
+          horizon = Math.max(horizon, r.updatedAt - CLOCK_MARGIN_MS);
+        }
         const out: EventEnvelope[] = [];
         if (lastRunNo !== Infinity) {
           for (const run of this.reader.runsAfter(lastRunNo)) {
@@ -80,6 +96,7 @@ export class SqliteRunFeed implements EventSubscriber {
           }
         }
         for (const [runNo, f] of followed) {
+          if (f.status === 'failed' && !written.has(runNo)) continue;
           for (const e of this.changes(runNo, f)) out.push(this.envelope(runNo, f, e));
           if (f.status === 'completed' || f.status === 'cancelled') followed.delete(runNo);
         }

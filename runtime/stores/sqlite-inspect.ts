@@ -58,7 +58,7 @@ export interface RunJournal {
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo', Database.Statement>;
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -71,6 +71,7 @@ export class SqliteRunReader {
       ),
       dataVersion: db.prepare('PRAGMA data_version'),
       lastRunNo: db.prepare('SELECT coalesce(max(run_no), 0) FROM floxide_runs'),
+      updatedSince: db.prepare('SELECT run_no, updated_at FROM floxide_runs WHERE updated_at >= ?'),
     };
   }
 
@@ -108,6 +109,14 @@ export class SqliteRunReader {
   /** The number of the newest run (0 when there is none). */
   lastRunNo(): number {
     return read(() => this.s.lastRunNo.pluck().get() as number);
+  }
+
+  /**
+   * The runs whose last run-level write (creation, completion, failure, cancel, resume, version move; not a step) was at
+   * `ms` or later, by their writers' clocks (through floxide_runs_updated, migration 010).
+   */
+  runsUpdatedSince(ms: number): Array<{ readonly runNo: number; readonly updatedAt: number }> {
+    return read(() => (this.s.updatedSince.all(ms) as Array<{ run_no: number; updated_at: number }>).map((r) => ({ runNo: r.run_no, updatedAt: r.updated_at })));
   }
 
   /** Runs created after run number `runNo`, oldest first. */

@@ -48,7 +48,7 @@ import { assertClaimable, assertHeld, ownerOf, ownerText, type RunOwner } from '
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */

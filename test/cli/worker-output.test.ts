@@ -3,7 +3,7 @@
  * live status line on a terminal, driven through the pool's step callbacks with a hand-moved clock.
  */
 import { describe, expect, it } from 'vitest';
-import { workerOutput } from '../../cli/worker/output.js';
+import { MAX_BUFFERED_BYTES, workerOutput } from '../../cli/worker/output.js';
 import type { CommitResult, LeasedItem } from '../../runtime/distributed/contracts.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
@@ -51,5 +51,51 @@ describe('floxide worker output', () => {
     text = '';
     out.stop();
     expect(text).toBe('\r\x1b[2K');
+  });
+
+  it('prints an error of the loop once a minute while it repeats (a store that is down), saying how many it left out', () => {
+    let text = '';
+    let errText = '';
+    let now = 0;
+    const json = workerOutput({ write: (t: string) => (text += t) }, 'json', () => now);
+    // what a pool reports while its store is down: every claim (~1/s), heartbeat and scheduler pass fails
+    for (; now < 120_000; now += 400) {
+      json.error('Postgres claim failed: connect ECONNREFUSED 127.0.0.1:5432');
+      if (now % 2000 === 0) json.error('Postgres heartbeat failed: connect ECONNREFUSED 127.0.0.1:5432');
+    }
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { event: string; message: string; repeated?: number });
+    expect(lines.map((l) => [l.message.split(':')[0], l.repeated])).toEqual([
+      ['Postgres claim failed', undefined],
+      ['Postgres heartbeat failed', undefined],
+      ['Postgres claim failed', 149],
+      ['Postgres heartbeat failed', 29],
+    ]);
+    expect(lines.every((l) => l.event === 'error')).toBe(true);
+    const live = workerOutput({ write: () => undefined }, 'live', () => now, { write: (t: string) => (errText += t) });
+    live.error('Redis call failed: The client is offline');
+    live.error('Redis call failed: The client is offline');
+    now += 60_000;
+    live.error('Redis call failed: The client is offline');
+    expect(errText).toBe('floxide worker: Redis call failed: The client is offline\nfloxide worker: Redis call failed: The client is offline (1 more time(s) since it was last printed)\n');
+  });
+
+  it('leaves step lines out while stdout holds more than 1 MB its reader has not taken, and says how many', () => {
+    const lines: string[] = [];
+    const out = { writableLength: 0, write: (t: string) => void lines.push(t) };
+    const json = workerOutput(out, 'json', () => 0);
+    const commit = (id: string) => json.callbacks.onCommitted!(lease(id), { type: 'continue', items: [], arrivals: [], delta: undefined }, applied);
+    commit('a');
+    out.writableLength = MAX_BUFFERED_BYTES + 1; // the log collector stopped reading
+    for (let i = 0; i < 1000; i++) commit(`b${i}`);
+    expect(lines).toHaveLength(1);
+    out.writableLength = 0;
+    commit('c');
+    json.log('stopped', { processed: 1002 });
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((l) => [l.event, l.itemId ?? l.lines ?? l.processed])).toEqual([
+      ['step', 'a'],
+      ['dropped', 1000],
+      ['step', 'c'],
+      ['stopped', 1002],
+    ]);
   });
 });

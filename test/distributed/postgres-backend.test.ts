@@ -13,6 +13,10 @@ import { arrivalJson } from '../../runtime/engine/commit.js';
 import type { JoinArrival } from '../../runtime/engine/types.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
+import type { PurgeOptions } from '../../runtime/distributed/contracts.js';
+import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
+import { WorkerPool } from '../../runtime/distributed/pool.js';
+import { CountCtx, chain, sleep, until } from './helpers.js';
 
 const { url: URL, prefix, admin, freshSchema, open } = usePgSchemas('p');
 
@@ -178,6 +182,34 @@ describe('postgres specifics', () => {
     const { rows } = await admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".items WHERE run_id = 'done')::int AS items`);
     expect(rows[0].items).toBe(0);
     await expect(b.purgeFinished({ olderThanMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('is kept bounded by its workers: a worker purges finished runs past the retention every purgeEveryMs, a pool from one worker', async () => {
+    const b = await open(freshSchema(), { retainFinishedMs: 0 });
+    const wf = chain();
+    const purges: number[] = [];
+    const counting = new Proxy(b, {
+      get: (t, k) => (k === 'purgeFinished' ? (o: PurgeOptions) => t.purgeFinished(o).then((n) => (purges.push(n), n)) : Reflect.get(t, k, t)),
+    });
+    const pool = new WorkerPool(counting, wf.def, wf.instance, { size: 3, concurrency: 4, idleMinMs: 1, idleMaxMs: 20, purgeEveryMs: 50 });
+    await pool.start();
+    try {
+      const orch = new Orchestrator(b, wf);
+      for (const id of ['a', 'b', 'c']) await orch.waitForCompletion(await orch.startRun(new CountCtx(), 1, { runId: id }), { timeoutMs: 10_000, pollMs: 10 });
+      await until(async () => (await b.listRuns({})).length === 0, 5_000, 'the finished runs to be purged');
+      const { rows } = await admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".steps)::int + (SELECT count(*) FROM "${b.schema}".events)::int AS n`);
+      expect(rows[0].n).toBe(0);
+      // one worker of the three purges: about one call per 50 ms, not three
+      const calls = purges.length;
+      await sleep(500);
+      expect(purges.length - calls).toBeLessThan(16);
+    } finally {
+      await pool.stop();
+    }
+    // stopped: no purge after stop() resolved
+    const after = purges.length;
+    await sleep(150);
+    expect(purges.length).toBe(after);
   });
 
   it('builds the settlement item in SQL exactly as settlementItemJson does (escapes, nesting, holds, outer frames)', async () => {

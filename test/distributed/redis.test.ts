@@ -273,6 +273,30 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a stream that went back in time under a subscription (a server restored from an older snapshot) is EventsLostError, not a cursor "not issued by this store"', async () => {
+    const { EventsLostError } = await import('../../runtime/core/errors.js');
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('t1'));
+      const ac = new AbortController();
+      const events = b.subscribe({ signal: ac.signal })[Symbol.asyncIterator]();
+      try {
+        expect((await events.next()).value?.event.runId).toBe('t1');
+        const next = events.next();
+        await new Promise((r) => setTimeout(r, 100));
+        // what the server has after a restart from a snapshot older than what the subscription read
+        await a.sendCommand(['DEL', `${p}events`]);
+        await a.sendCommand(['XADD', `${p}events`, '1-1', 'r', 'old', 'e', '{}']);
+        const list = String(await a.sendCommand(['CLIENT', 'LIST']));
+        for (const line of list.split('\n').filter((l) => l.includes(` name=floxide-events:${p}events `))) await a.sendCommand(['CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!]);
+        const err = await next.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(EventsLostError);
+        expect((err as Error).message).toMatch(/older than the last one this subscription read .*lost events it had published/);
+      } finally {
+        ac.abort();
+      }
+    });
+  });
+
   it('keeps about eventRetention events when entries hold many (a batch of new runs is one entry)', async () => {
     await withRedis({ eventRetention: 200 }, async (b, a, p) => {
       // concurrent createRun calls go to Redis as one script: one entry of up to 50 run.created events

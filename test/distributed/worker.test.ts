@@ -117,6 +117,24 @@ describe('Worker', () => {
     expect(await b.listWorkers()).toEqual([]);
   });
 
+  it('removes the records of workers unseen for a day (killed ones leave theirs), every purgeEveryMs', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const b = new MemoryBackend({ clock: () => now });
+    const wf = chain();
+    const health = { status: 'idle' as const, current: [], processed: 0, errors: 0 };
+    await b.heartbeat('killed-yesterday', health);
+    now += 25 * 3_600_000;
+    await b.heartbeat('killed-an-hour-ago', health);
+    now += 3_600_000;
+    const w = track(new Worker(b, wf.def, wf.instance, { purgeEveryMs: 20 }));
+    await w.start();
+    await until(async () => (await b.listWorkers()).every((r) => r.workerId !== 'killed-yesterday'), 5_000, 'the dead record to go');
+    expect((await b.listWorkers()).map((r) => [r.workerId, r.liveness])).toEqual([
+      ['killed-an-hour-ago', 'dead'],
+      [w.workerId, 'alive'],
+    ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)));
+  });
+
   it('aborts the running node on cancel and runs nothing of the run afterwards', async () => {
     const b = new MemoryBackend();
     const wf = slow();

@@ -174,6 +174,30 @@ describe('floxide ui server', () => {
     expect(list[0]!.event).toBe('runs');
   });
 
+  it('tells the runs list at most once per 150 ms however many runs change (it was told once per run event)', async () => {
+    const busy = new MemoryBackend();
+    const server = await startUiServer({ backend: busy });
+    const spec = (runId: string) => ({ runId, workflow: 'wf', fingerprint: 'fp', input: null, context: {}, firstItem: { node: 'a', id: '0', input: null } });
+    let last = false;
+    try {
+      const started = Date.now();
+      const events = await readEvents(`${server.url}api/runs/live`, () => last, () => {
+        void (async () => {
+          for (let i = 0; i < 200; i++) await busy.createRun(spec(`busy-${i}`));
+          await new Promise((r) => setTimeout(r, 300));
+          last = true;
+          await busy.createRun(spec('busy-last'));
+        })();
+      });
+      expect(events.every((e) => e.event === 'runs')).toBe(true);
+      // 201 runs created in about 0.3 s: a handful of reloads, the last one after the last run
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      expect(events.length).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - started) / 150));
+    } finally {
+      await server.close();
+    }
+  });
+
   it('draws a run of an older version from the versions file that records it, never on the current graph', async () => {
     // the fixture's versions file records an older version of ReviewWorkflow, as a deploy leaves runs of it
     const older = '3e7e57bf3e119c90';

@@ -66,6 +66,8 @@ import {
   type RunMigration,
   type RunMigrator,
   type SignalReceiverOptions,
+  type FinishedRunPurger,
+  type PurgeOptions,
 } from '../contracts.js';
 import { Coalescer, type Settled } from '../coalesce.js';
 import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson, storedJson } from '../../core/ids.js';
@@ -128,13 +130,7 @@ export interface PostgresBackendOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-/** Options of {@link PostgresBackend.purgeFinished}. */
-export interface PurgeOptions {
-  /** Delete runs finished at least this long ago (ms, server clock). Default: the backend's `retainFinishedMs`. */
-  readonly olderThanMs?: number;
-  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
-  readonly limit?: number;
-}
+export type { PurgeOptions } from '../contracts.js';
 
 const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'parked', 'completed', 'failed', 'dead_lettered', 'dropped'];
 const INVALID_ARGUMENT_SQLSTATE = 'FX001';
@@ -219,7 +215,7 @@ function describe(err: unknown): string {
  * `StoreError`; the pool drops the broken connection and later calls open new ones. `commitStep` is safe to retry
  * after such an error: it is idempotent per item and lease token, so a commit that did apply answers `duplicate`.
  */
-export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator {
+export class PostgresBackend implements DistributedBackend, BatchStepCommitter, ScheduleStore, RunObserver, SignalReceiver, RunMigrator, FinishedRunPurger {
   readonly kind = 'postgres';
   /** The schema this backend uses. */
   readonly schema: string;
@@ -916,8 +912,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   /**
    * Deletes runs that finished at least `olderThanMs` ago (default: the backend's `retainFinishedMs`, 7 days unless
    * configured) with everything stored for them, at most `limit` (default 1000) per call, oldest first. Returns how
-   * many runs were deleted; call it again while it returns `limit`. Meant to be called periodically by the
-   * orchestrator; safe to run from several processes at once.
+   * many runs were deleted; call it again while it returns `limit`. Every `Worker` (the first of a pool) calls it
+   * every `purgeEveryMs` (default one minute); safe to run from several processes at once.
    */
   async purgeFinished(options: PurgeOptions = {}): Promise<number> {
     const olderThan = options.olderThanMs ?? this.retainFinishedMs;

@@ -37,10 +37,12 @@ export function streamEvents(client: Client, key: string, options: SubscribeOpti
 
 /**
  * Throws EventsLostError when entries after `last` were trimmed from the stream, or entry `last` itself when the
- * cursor is inside it (`inEntry`: the rest of that entry is still to come); InvalidArgumentError ({@link aheadError})
- * when `last` is after the newest entry the stream ever had.
+ * cursor is inside it (`inEntry`: the rest of that entry is still to come). When `last` is after the newest entry the
+ * stream ever had: InvalidArgumentError ({@link aheadError}) for the caller's cursor, but EventsLostError for a
+ * position the subscription reached itself (`own`: a check after a dropped connection): the server went back in time
+ * under it (restarted from an older snapshot, or the stream was deleted) and lost events it had published.
  */
-async function checkRetained(reader: Client, key: string, last: string, inEntry: boolean): Promise<void> {
+async function checkRetained(reader: Client, key: string, last: string, inEntry: boolean, own: boolean): Promise<void> {
   if (last === '0-0') return;
   let info: Reply;
   try {
@@ -50,7 +52,12 @@ async function checkRetained(reader: Client, key: string, last: string, inEntry:
   }
   const flat = info as Reply[];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    if (flat[i] === 'last-generated-id' && compareIds(last, String(flat[i + 1])) > 0) throw aheadError(last, String(flat[i + 1]));
+    if (flat[i] === 'last-generated-id' && compareIds(last, String(flat[i + 1])) > 0) {
+      if (!own) throw aheadError(last, String(flat[i + 1]));
+      throw new EventsLostError(
+        `the event stream's newest entry (${String(flat[i + 1])}) is older than the last one this subscription read (${last}): the Redis server lost events it had published (restarted from an older snapshot, or the stream was deleted)`,
+      );
+    }
     if (flat[i] === 'max-deleted-entry-id') {
       const deleted = String(flat[i + 1]);
       const order = compareIds(last, deleted);
@@ -118,12 +125,14 @@ async function* iterate(client: Client, key: string, start: GroupCursor | 'now',
       throw new StoreError(`cannot connect to Redis for events: ${(err as Error).message}`, { cause: err });
     }
     let checked = false;
+    /** The caller's cursor passed its check: a later check (after a dropped connection) is of a position read here. */
+    let validated = false;
     while (!signal?.aborted) {
       let entries: Reply[][];
       try {
         if (!checked) {
-          await checkRetained(reader, key, last, inEntry !== undefined);
-          checked = true;
+          await checkRetained(reader, key, last, inEntry !== undefined, validated);
+          checked = validated = true;
         }
         if (inEntry !== undefined) entries = (await reader.sendCommand(['XRANGE', key, last, last])) as Reply[][];
         else {
