@@ -35,11 +35,6 @@ export interface ContextCodec<C = unknown> {
    */
   frame(ctx: C): ContextFrame<C>;
   /**
-   * Throws the `InvalidArgumentError` a store would throw for the delta of what an attempt wrote through `frame`
-   * (before its commit): plain `run` refuses the context writes every store refuses.
-   */
-  assertStorableWrites(frame: ContextFrame<C>): void;
-  /**
    * Data for storage: the fields as the stores' JSON writes them (runtime/core/json.ts: plain JSON, Date, Map, Set
    * and bigint tagged), an EventLog as its events, a Fixed as its value.
    */
@@ -158,18 +153,12 @@ export function createContextCodec<C>(
       if (IGNORED_FIELDS.has(key)) return existed ? before : DROP;
       const d = fieldDelta(strategyOf(key, after ?? before), before, after, existed);
       if (d === undefined) return existed ? before : DROP;
+      // what a store would refuse of this change, refused before it is applied (plain `run` stores nothing)
+      if (typeof d === 'object' || typeof d === 'function' || typeof d === 'symbol') assertStorable({ [key]: d }, 'the context');
       return applyField(strategyOf(key, before), before, d);
     },
   };
   const frame = (ctx: C): ContextFrame<C> => new ContextFrame(ctx, rules);
-
-  /** One field an attempt wrote through a frame (an object, a function or a symbol): its delta must be storable. */
-  const assertStorableWrite = (key: string, before: unknown, after: unknown): void => {
-    if (IGNORED_FIELDS.has(key)) return;
-    const d = fieldDelta(strategyOf(key, after ?? before), before, after, before !== undefined);
-    if (d !== undefined) assertStorable({ [key]: d }, 'the context');
-  };
-  const assertStorableWrites = (f: ContextFrame<C>): void => f.written(assertStorableWrite);
 
   const serialize = (ctx: C): unknown => {
     if (ctx === undefined) return null;
@@ -209,7 +198,7 @@ export function createContextCodec<C>(
     return ctx as C;
   };
 
-  return { create, clone, diff, apply, frame, assertStorableWrites, serialize, revive };
+  return { create, clone, diff, apply, frame, serialize, revive };
 }
 
 /**

@@ -17,18 +17,24 @@ export interface FieldRules<R = unknown> {
   copy(key: string, value: unknown, stamp: string | undefined): unknown;
   /** How field `key` merges when its committed and written values are both primitives (looked up once per field). */
   ruleOf(key: string): R;
-  /** {@link merge} of an existing field whose committed and written values are both primitives, by its rule. */
+  /** {@link merge} of an existing field whose committed and written values are both primitives (not a function or a symbol), by its rule. */
   mergePrimitive(rule: R, before: unknown, after: unknown): unknown;
   /**
    * The field's value after a step that changed it from `before` to `after`: the delta applied to `before`, which
    * may be mutated. {@link DROP} when a new field (`existed` false) gets no value. Keys a diff ignores
-   * (`__proto__`, `constructor`, `prototype`) keep `before`.
+   * (`__proto__`, `constructor`, `prototype`) keep `before`. Throws `InvalidArgumentError`, changing nothing, for a
+   * change no store keeps (runtime/core/json.ts `assertStorable`): plain `run` refuses what every store refuses.
    */
   merge(key: string, before: unknown, after: unknown, existed: boolean): unknown;
 }
 
 /** What {@link FieldRules.merge} returns for a new field that stays unset. */
 export const DROP: unique symbol = Symbol('floxide.drop');
+
+/** A function or a symbol: no primitive merge takes it ({@link FieldRules.merge} refuses it). */
+function isCallableOrSymbol(v: unknown): boolean {
+  return typeof v === 'function' || typeof v === 'symbol';
+}
 
 /** Values that need a working copy per attempt (mutable objects). */
 function needsCopy(v: unknown): boolean {
@@ -42,6 +48,12 @@ export class ContextFrame<C = unknown> {
   private fieldRules: unknown[] = [];
   /** Indices of the fields that hold objects (they get working copies). */
   private objects: number[] = [];
+  /**
+   * The fields {@link commit} has committed so far, as (index, committed value) pairs, the first {@link undone}
+   * entries: what a refused commit restores (kept from commit to commit: no allocation per step).
+   */
+  private readonly undo: unknown[] = [];
+  private undone = 0;
 
   constructor(
     private readonly ctx: C,
@@ -62,36 +74,27 @@ export class ContextFrame<C = unknown> {
   }
 
   /**
-   * Calls `visit` with each field the attempt wrote an object, a function or a symbol to (other values are always
-   * storable), its committed value (undefined for a new field) and its value now, before {@link commit}: a visit that
-   * throws leaves the frame as it was (the attempt then fails and {@link rollback}s).
+   * Ends a successful attempt: each field that changed gets its merged value, which becomes the committed one. Throws
+   * what {@link FieldRules.merge} throws (a value no store keeps) with the frame as it was: the attempt then fails and
+   * {@link rollback}s.
    */
-  written(visit: (key: string, before: unknown, after: unknown) => void): void {
-    const ctx = this.ctx as Record<string, unknown>;
-    if (typeof ctx !== 'object' || ctx === null) return;
-    const { keys, values } = this;
-    let j = 0;
-    for (const key in ctx) {
-      const after = ctx[key];
-      const matched = keys[j] === key;
-      const before = matched ? values[j++] : this.committed(key);
-      if (after === before || after === null) continue;
-      const t = typeof after;
-      if (t === 'object' || t === 'function' || t === 'symbol') visit(key, before, after);
+  commit(): void {
+    this.undone = 0;
+    try {
+      this.commitFields();
+    } catch (err) {
+      // the fields committed before the refused one get their committed values back
+      const { undo } = this;
+      for (let i = this.undone - 2; i >= 0; i -= 2) this.values[undo[i] as number] = undo[i + 1];
+      throw err;
     }
   }
 
-  /** The committed value of field `key` (the slow path of {@link written}, for a reshaped context). */
-  private committed(key: string): unknown {
-    const j = this.keys.indexOf(key);
-    return j < 0 ? undefined : this.values[j];
-  }
-
-  /** Ends a successful attempt: each field that changed gets its merged value, which becomes the committed one. */
-  commit(): void {
+  private commitFields(): void {
     const ctx = this.ctx as Record<string, unknown>;
-    const { keys, values } = this;
+    const { keys, values, undo } = this;
     let j = 0;
+    let u = 0;
     let reshaped = false;
     // for-in walks the fields without allocating; a field added, deleted or inherited breaks the match.
     for (const key in ctx) {
@@ -99,7 +102,10 @@ export class ContextFrame<C = unknown> {
       const after = ctx[key];
       const before = values[j];
       if (after !== before) {
-        const v = needsCopy(after) || needsCopy(before) ? this.rules.merge(key, before, after, true) : this.rules.mergePrimitive(this.fieldRules[j], before, after);
+        const v = needsCopy(after) || needsCopy(before) || isCallableOrSymbol(after) ? this.rules.merge(key, before, after, true) : this.rules.mergePrimitive(this.fieldRules[j], before, after);
+        undo[u++] = j;
+        undo[u++] = before;
+        this.undone = u;
         ctx[key] = v;
         values[j] = v;
         if (needsCopy(v) !== needsCopy(before)) reshaped = true;

@@ -85,26 +85,22 @@ export function storableProblem(value: unknown): InvalidArgumentError | undefine
  * them a few levels deep (most values a step writes); false sends the value to the full check.
  */
 function plainlyStorable(v: unknown, depth: number): boolean {
-  if (v === null) return true;
-  switch (typeof v) {
-    case 'object':
-      break;
-    case 'function':
-    case 'symbol':
-      return false;
-    default:
-      return true;
-  }
+  if (typeof v !== 'object' || v === null) return typeof v !== 'function' && typeof v !== 'symbol';
   if (depth > 8) return false;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i] as unknown;
-      if (x === undefined ? !(i in v) : !plainlyStorable(x, depth + 1)) return false;
+      if (typeof x === 'object' ? x !== null && !plainlyStorable(x, depth + 1) : x === undefined ? !(i in v) : typeof x === 'function' || typeof x === 'symbol') return false;
     }
     return true;
   }
-  if (!isPlainObject(v)) return false;
-  for (const k in v) if (!plainlyStorable((v as Record<string, unknown>)[k], depth + 1)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  // (leaves tested here: a call per primitive field cost more than the test)
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' ? x !== null && !plainlyStorable(x, depth + 1) : typeof x === 'function' || typeof x === 'symbol') return false;
+  }
   return true;
 }
 

@@ -377,7 +377,8 @@ class Step {
       // What a store would refuse, every mode refuses here, as the node's failure (retries and fallbacks apply).
       if (t.type === 'next' || t.type === 'sleep') assertStorable(t.value, 'the output');
       else if (t.type === 'nextAll') assertStorable(t.values, 'the outputs');
-      if (this.frame) scope.wf.codec.assertStorableWrites(this.frame);
+      // (the frame's commit refuses a context write no store keeps, the frame as it was)
+      if (this.frame) this.frame.commit();
     } catch (err) {
       return this.failed(attempt, err);
     }
@@ -393,7 +394,6 @@ class Step {
     scope.lastAttempt = attempt;
     scope.lastTransition = t;
     scope.lastError = undefined;
-    if (this.frame) this.frame.commit();
     if (t.type === 'wait' || t.type === 'sleep' || t.type === 'nested') {
       return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
     }

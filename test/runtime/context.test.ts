@@ -188,6 +188,33 @@ describe('context frame (plain run: the context updated in place)', () => {
     expect('extra' in framed).toBe(false);
   });
 
+  it('refuses a write no store keeps at commit, changing nothing: the fields committed before it are restored too', () => {
+    const framed = new Ctx();
+    const frame = codec.frame(framed);
+    frame.begin('s0').total = 1;
+    frame.commit();
+    const writes: Array<[string, (c: Ctx) => void, RegExp]> = [
+      // total (a primitive, committed first) then a function in a field after it
+      ['a function', (c) => ((c.total = 5), (c.high = 7), (c.name = (() => 'x') as unknown as string)), /cannot store a function at \$\.name/],
+      // a class instance appended to an object field
+      ['a class instance', (c) => ((c.total = 5), c.log.push(new URL('https://x.test') as unknown as string)), /cannot store an instance of URL at \$\.log\[0\]/],
+      // an added field (the reshaped path)
+      ['an added field', (c) => ((c.total = 5), ((c as unknown as Record<string, unknown>).extra = Symbol('s'))), /cannot store a symbol/],
+    ];
+    for (const [what, write, said] of writes) {
+      write(frame.begin(`s-${what}`));
+      expect(() => frame.commit(), what).toThrow(said);
+      frame.rollback();
+      expect([framed.total, framed.high, framed.name, framed.log, 'extra' in framed], what).toEqual([1, 0, 'start', [], false]);
+    }
+    // and the frame goes on as before
+    const c = frame.begin('s9');
+    c.total += 2;
+    c.log.push('ok');
+    frame.commit();
+    expect([framed.total, framed.log]).toEqual([3, ['ok']]);
+  });
+
   it('keeps added fields as a delta would, restores deleted ones and ignores prototype keys', () => {
     const { framed, durable } = both([
       { write: (c) => ((c as unknown as Record<string, unknown>).added = { n: 1 }) },
