@@ -195,6 +195,20 @@ async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | u
 }
 
 /**
+ * The clock a leased step reads: the store's time (a sleep's end and a wait's timeout are compared with the store's
+ * clock, so a worker whose clock is off must not compute them on its own), from the lease: the store's time of the
+ * claim (or of the commit that handed the item off) plus the time passed here since that request was sent. So it is
+ * never behind the store's clock (a sleep never ends early, however long the item waited for its context or a slot),
+ * and ahead by at most the request's round trip. A `clock` of the caller's own (virtual time in tests) reads the
+ * claim's time when the step starts. (The deadline timer keeps this machine's clock, like the orchestrator that set
+ * the deadline.)
+ */
+function storeClock(env: ExecutionEnv, f: InFlight, clock: Clock): Clock {
+  const claimed = f.lease.leaseExpiresAt - env.leaseMs;
+  return clockAt(clock, env.clock === undefined ? claimed + (Date.now() - f.claimedAt) : claimed);
+}
+
+/**
  * Processes one leased item to the end: checks its graph, guards against poison items, executes the step and
  * commits (or releases) it. Never throws for node failures (they are outcomes); store failures that outlast the
  * lease end as `released` with reason `store_error`, and the item comes back after its lease expires.
@@ -250,10 +264,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       if (corruptContext) {
         outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
       } else {
-        // The step reads the store's time (the claim's, from the lease's end): a sleep's end and a wait's timeout
-        // are compared with the store's clock, so a worker whose clock is off must not compute them on its own.
-        // (The deadline timer above keeps this machine's clock, like the orchestrator that set the deadline.)
-        outcome = await executeLeased(env, f, context, clockAt(clock, lease.leaseExpiresAt - env.leaseMs));
+        outcome = await executeLeased(env, f, context, storeClock(env, f, clock));
       }
     } finally {
       cancelTimer?.();

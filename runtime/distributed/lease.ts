@@ -35,7 +35,7 @@ export class InFlight {
   constructor(
     readonly lease: LeasedItem,
     leaseMs: number,
-    claimedAt: number,
+    readonly claimedAt: number,
     readonly handoffs = 0,
   ) {
     this.localExpiry = claimedAt + leaseMs;

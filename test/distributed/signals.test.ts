@@ -219,6 +219,33 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await b.getRun(slept))?.status).toBe('running');
   });
 
+  it('a sleep never ends early: the step reads the store\'s time of its claim plus what has passed since (a claim answered late ended it that much early)', async () => {
+    const b = await open();
+    let answered = 0;
+    // the claims of this worker come back 400 ms after the store made them (a slow network, a busy event loop)
+    const late = new Proxy(b, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (typeof v !== 'function') return v;
+        if (prop !== 'claim') return v.bind(target);
+        return async (...args: Parameters<DistributedBackend['claim']>) => {
+          const leases = await target.claim(...args);
+          if (leases.length > 0) {
+            await new Promise((resolve) => setTimeout(resolve, 400));
+            answered = Date.now();
+          }
+          return leases;
+        };
+      },
+    });
+    worker(late, sleeper);
+    const runId = await new Orchestrator(b, sleeper).startRun(undefined, { ms: 60_000 });
+    await h.untilParked(b, runId, 1, 'the sleep to park');
+    const [sleep] = await b.pendingWork(runId);
+    // (1 ms for the stores' rounding of their clocks)
+    expect(sleep!.state.notBefore! - answered).toBeGreaterThanOrEqual(59_999);
+  });
+
   it('a sleep parks (no lease), survives its worker, and fires once', async () => {
     const b = await open();
     const orch = new Orchestrator(b, sleeper);
