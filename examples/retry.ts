@@ -2,7 +2,7 @@
  * Retries (reference: retry_macro_example.rs and retry_example.rs): a node that fails its first `failures`
  * attempts. With 3 linear attempts of 50 ms, FlakyNode(1) answers "success" on attempt 2.
  */
-import { edge, node, retry, Transition, workflow, type Node, type WorkflowCtx } from 'floxide';
+import { node, retry, Transition, workflow, type Node, type WorkflowCtx } from 'floxide';
 
 @node()
 export class FlakyNode implements Node<void, string> {
