@@ -153,9 +153,12 @@ export function createContextCodec<C>(
       if (IGNORED_FIELDS.has(key)) return existed ? before : DROP;
       const d = fieldDelta(strategyOf(key, after ?? before), before, after, existed);
       if (d === undefined) return existed ? before : DROP;
-      // what a store would refuse of this change, refused before it is applied (plain `run` stores nothing)
-      if (typeof d === 'object' || typeof d === 'function' || typeof d === 'symbol') assertStorable({ [key]: d }, 'the context');
       return applyField(strategyOf(key, before), before, d);
+    },
+    check(key, before, after, existed) {
+      if (IGNORED_FIELDS.has(key)) return;
+      const d = fieldDelta(strategyOf(key, after ?? before), before, after, existed);
+      if (d !== null && (typeof d === 'object' || typeof d === 'function' || typeof d === 'symbol')) assertStorable({ [key]: d }, 'the context');
     },
   };
   const frame = (ctx: C): ContextFrame<C> => new ContextFrame(ctx, rules);

@@ -22,10 +22,14 @@ export interface FieldRules<R = unknown> {
   /**
    * The field's value after a step that changed it from `before` to `after`: the delta applied to `before`, which
    * may be mutated. {@link DROP} when a new field (`existed` false) gets no value. Keys a diff ignores
-   * (`__proto__`, `constructor`, `prototype`) keep `before`. Throws `InvalidArgumentError`, changing nothing, for a
-   * change no store keeps (runtime/core/json.ts `assertStorable`): plain `run` refuses what every store refuses.
+   * (`__proto__`, `constructor`, `prototype`) keep `before`.
    */
   merge(key: string, before: unknown, after: unknown, existed: boolean): unknown;
+  /**
+   * Throws `InvalidArgumentError` for a change of field `key` (as {@link merge} takes it) that no store keeps
+   * (runtime/core/json.ts `assertStorable`), changing nothing: plain `run` refuses what every store refuses.
+   */
+  check(key: string, before: unknown, after: unknown, existed: boolean): void;
 }
 
 /** What {@link FieldRules.merge} returns for a new field that stays unset. */
@@ -54,6 +58,8 @@ export class ContextFrame<C = unknown> {
    */
   private readonly undo: unknown[] = [];
   private undone = 0;
+  /** The indices of the fields {@link commit} merges once all are checked (kept from commit to commit). */
+  private readonly merges: number[] = [];
 
   constructor(
     private readonly ctx: C,
@@ -75,15 +81,16 @@ export class ContextFrame<C = unknown> {
 
   /**
    * Ends a successful attempt: each field that changed gets its merged value, which becomes the committed one. Throws
-   * what {@link FieldRules.merge} throws (a value no store keeps) with the frame as it was: the attempt then fails and
-   * {@link rollback}s.
+   * what {@link FieldRules.check} throws (a value no store keeps) with the frame as it was: the attempt then fails and
+   * {@link rollback}s. Every change of an object (or to a function or a symbol) is checked before any is merged,
+   * since a merge may change the committed object in place (an append pushes to it).
    */
   commit(): void {
     this.undone = 0;
     try {
       this.commitFields();
     } catch (err) {
-      // the fields committed before the refused one get their committed values back
+      // the primitive fields committed before the refused one get their committed values back
       const { undo } = this;
       for (let i = this.undone - 2; i >= 0; i -= 2) this.values[undo[i] as number] = undo[i + 1];
       throw err;
@@ -92,9 +99,10 @@ export class ContextFrame<C = unknown> {
 
   private commitFields(): void {
     const ctx = this.ctx as Record<string, unknown>;
-    const { keys, values, undo } = this;
+    const { keys, values, undo, merges } = this;
     let j = 0;
     let u = 0;
+    let m = 0;
     let reshaped = false;
     // for-in walks the fields without allocating; a field added, deleted or inherited breaks the match.
     for (const key in ctx) {
@@ -102,17 +110,31 @@ export class ContextFrame<C = unknown> {
       const after = ctx[key];
       const before = values[j];
       if (after !== before) {
-        const v = needsCopy(after) || needsCopy(before) || isCallableOrSymbol(after) ? this.rules.merge(key, before, after, true) : this.rules.mergePrimitive(this.fieldRules[j], before, after);
-        undo[u++] = j;
-        undo[u++] = before;
-        this.undone = u;
-        ctx[key] = v;
-        values[j] = v;
-        if (needsCopy(v) !== needsCopy(before)) reshaped = true;
+        if (needsCopy(after) || needsCopy(before) || isCallableOrSymbol(after)) {
+          // checked now, merged once every field is checked
+          this.rules.check(key, before, after, true);
+          merges[m++] = j;
+        } else {
+          const v = this.rules.mergePrimitive(this.fieldRules[j], before, after);
+          undo[u++] = j;
+          undo[u++] = before;
+          this.undone = u;
+          ctx[key] = v;
+          values[j] = v;
+        }
       }
       j++;
     }
     if (j !== keys.length) return this.commitReshaped();
+    for (let i = 0; i < m; i++) {
+      const k = merges[i]!;
+      const key = keys[k]!;
+      const before = values[k];
+      const v = this.rules.merge(key, before, ctx[key], true);
+      ctx[key] = v;
+      values[k] = v;
+      if (needsCopy(v) !== needsCopy(before)) reshaped = true;
+    }
     if (reshaped) this.capture();
   }
 
@@ -131,6 +153,12 @@ export class ContextFrame<C = unknown> {
     const ctx = this.ctx as Record<string, unknown>;
     const committed = new Map<string, unknown>();
     for (let j = 0; j < this.keys.length; j++) committed.set(this.keys[j], this.values[j]);
+    // every change checked before any is merged (a merge may change a committed object in place)
+    for (const key of Object.keys(ctx)) {
+      const existed = committed.has(key);
+      const after = ctx[key];
+      if (!existed || after !== committed.get(key)) this.rules.check(key, committed.get(key), after, existed);
+    }
     for (const key of Object.keys(ctx)) {
       const existed = committed.has(key);
       const before = committed.get(key);

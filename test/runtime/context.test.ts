@@ -196,6 +196,8 @@ describe('context frame (plain run: the context updated in place)', () => {
     const writes: Array<[string, (c: Ctx) => void, RegExp]> = [
       // total (a primitive, committed first) then a function in a field after it
       ['a function', (c) => ((c.total = 5), (c.high = 7), (c.name = (() => 'x') as unknown as string)), /cannot store a function at \$\.name/],
+      // an object field merged in place (an append pushes to the committed array) before a later field is refused
+      ['an append, then a function', (c) => (c.log.push('lost'), c.tags.add('lost'), (c.name = (() => 'x') as unknown as string)), /cannot store a function at \$\.name/],
       // a class instance appended to an object field
       ['a class instance', (c) => ((c.total = 5), c.log.push(new URL('https://x.test') as unknown as string)), /cannot store an instance of URL at \$\.log\[0\]/],
       // an added field (the reshaped path)
@@ -205,7 +207,7 @@ describe('context frame (plain run: the context updated in place)', () => {
       write(frame.begin(`s-${what}`));
       expect(() => frame.commit(), what).toThrow(said);
       frame.rollback();
-      expect([framed.total, framed.high, framed.name, framed.log, 'extra' in framed], what).toEqual([1, 0, 'start', [], false]);
+      expect([framed.total, framed.high, framed.name, framed.log, [...framed.tags], 'extra' in framed], what).toEqual([1, 0, 'start', [], [], false]);
     }
     // and the frame goes on as before
     const c = frame.begin('s9');
