@@ -74,8 +74,8 @@ import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
-import { ApprovalFlow, BallotFlow, NestedNapFlow, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, BallotFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, BallotFlow, FanReviewFlow, NestedNapFlow, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, BallotFlowDef, FanReviewFlowDef, NestedNapFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { normalize, type Brief, type Failure, type Normalized, type RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
@@ -763,6 +763,17 @@ export const WAITS: EquivalenceCase[] = [
       { name: 'ballot.vote', payload: { vote: 'no' }, when: 'waiting' },
     ],
     expect: { output: 'report: no,no' },
+  },
+  {
+    // three nested runs in a fan-out, parked at once: each signal "review.approval" reaches one of them
+    name: 'wait-nested-in-fan-out',
+    make: () => prepared(FanReviewFlowDef, new FanReviewFlow(), undefined, 'o'),
+    signals: [
+      { name: 'review.approval', payload: decision('ana'), when: 'before' },
+      { name: 'review.approval', payload: decision('bo'), when: 'waiting' },
+      { name: 'review.approval', payload: decision('cy'), when: 'waiting' },
+    ],
+    expect: { output: 'approved by ana; approved by bo; approved by cy' },
   },
   { name: 'sleep-nested', make: () => prepared(NestedNapFlowDef, new NestedNapFlow(), undefined, { ms: 30 }), expect: { output: 'report: woke after 30 ms' } },
 ];
