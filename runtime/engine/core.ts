@@ -180,7 +180,9 @@ function invoke(scope: RunScope, node: CompiledNode, item: EngineItem, call: Nod
 /** The generated dispatch of `item` (in the span of the attempt in progress, in a traced run). */
 function dispatch(scope: RunScope, item: EngineItem, call: NodeCtx): Transition<unknown> | PromiseLike<Transition<unknown>> {
   scope.exec.pending = call;
-  scope.exec.resuming = item.nested === undefined ? undefined : item;
+  // only the attempt the nested run parked at continues it: a retry runs the nested workflow again from its start
+  // (continuing would give the wait the payload it already took, and fail the same way)
+  scope.exec.resuming = item.nested !== undefined && call.attempt <= item.nested.attempt ? item : undefined;
   const def = scope.wf.def;
   return scope.trace === undefined ? def.processWorkItem(scope.instance, item, scope.exec) : scope.trace.within(() => def.processWorkItem(scope.instance, item, scope.exec));
 }
