@@ -74,8 +74,8 @@ import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
-import { ApprovalFlow, BallotFlow, FanReviewFlow, NestedNapFlow, RetriedReviewFlow, RetryCtx, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, BallotFlowDef, FanReviewFlowDef, NestedNapFlowDef, RetriedReviewFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, BallotFlow, FanReviewFlow, NestedNapFlow, RetriedReviewFlow, RetryCtx, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyAuditFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, BallotFlowDef, FanReviewFlowDef, NestedNapFlowDef, RetriedReviewFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyAuditFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { normalize, type Brief, type Failure, type Normalized, type RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
@@ -794,6 +794,14 @@ export const WAITS: EquivalenceCase[] = [
       'distributed-redis': 'nested park attempt: a parked item starts at store attempt 1',
       'distributed-postgres': 'nested park attempt: a parked item starts at store attempt 1',
     },
+  },
+  {
+    // the run's deadline reaches a wait two levels down (its own timeout is an hour): the parked outer item fails
+    name: 'wait-nested-deadline',
+    make: () => prepared(SteadyAuditFlowDef, new SteadyAuditFlow(), undefined, 'o'),
+    timeoutMs: 300,
+    expect: { failure: { error: 'DeadlineExceededError' } },
+    noCrash: 'the deadline passes while the killed run waits to be resumed, so the resumed run fails before its first step',
   },
   { name: 'sleep-nested', make: () => prepared(NestedNapFlowDef, new NestedNapFlow(), undefined, { ms: 30 }), expect: { output: 'report: woke after 30 ms' } },
 ];
