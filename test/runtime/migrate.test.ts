@@ -194,6 +194,12 @@ describe('migrating a SQLite checkpointed run', () => {
       ['g', 'join arrivals parked in group g count the old fan-out into j'],
       ['n', 'context field n: merge strategy sum -> max: the stored context deltas follow the old strategy'],
     ]);
+    // the same type name with another structure (a required field added): the reason shows both structures
+    const s1 = { ...v1, nodes: [{ name: 'a', input: 'Order', shape: '{ id: string }', file: 'f.ts' }, v1.nodes[1]!] };
+    const s2 = { ...s1, id: '6666666666666666', nodes: [{ ...s1.nodes[0]!, shape: '{ id: string; qty: number }' }, v1.nodes[1]!] };
+    expect(planMigration('W', s1, s2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
+      { item: '1', node: 'a', reason: 'node a of version 6666666666666666 takes Order { id: string; qty: number }, not Order { id: string }' },
+    ]);
     // items at a wait that waits for another signal in the target (an item parked there waits for the old one)
     const w1 = { ...v1, nodes: [{ name: 'a', input: 'string', file: 'f.ts', kind: 'wait' as const, signal: 'go' }, v1.nodes[1]!] };
     const w2 = { ...w1, id: '3333333333333333', nodes: [{ ...w1.nodes[0]!, signal: 'start' }, v1.nodes[1]!] };
