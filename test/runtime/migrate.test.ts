@@ -65,8 +65,11 @@ describe('migrating a SQLite checkpointed run', () => {
       endClaim(other);
       expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).toBe('value HI!!');
       expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
-      // A version the build did not accept is still refused as before.
+      // A version the build did not accept is still refused as before, saying the way on (its build, or a migration).
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(FingerprintMismatchError);
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(
+        `run ren-0 was checkpointed by OrderFlow (graph ${V1Def.fingerprint}), not by OrderFlow (graph ${RenamedDef.fingerprint}): use the build of graph ${V1Def.fingerprint}, or move the run to graph ${RenamedDef.fingerprint} first (floxide runs migrate ren-0 --to ${RenamedDef.fingerprint}; docs/deploying.md)`,
+      );
     } finally {
       await store.close();
     }
@@ -85,6 +88,8 @@ describe('migrating a SQLite checkpointed run', () => {
       expect((await store.getRun('done-1'))!.fingerprint).toBe(V1Def.fingerprint);
       // a version the build did not accept is refused, finished or not
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'done-1')).rejects.toThrow(FingerprintMismatchError);
+      // (finished: no migration to offer)
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'done-1')).rejects.toThrow(/: use the build of graph \w{16}$/);
     } finally {
       await store.close();
     }
