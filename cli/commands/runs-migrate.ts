@@ -30,6 +30,8 @@ function parseRenames(pairs: readonly string[]): Record<string, string> | string
   for (const p of pairs) {
     const m = /^([^=\s]+)=([^=\s]+)$/.exec(p);
     if (!m) return `--rename ${p}: expected old=new, e.g. --rename draft=compose`;
+    const was = Object.hasOwn(out, m[1]!) ? out[m[1]!] : undefined;
+    if (was !== undefined && was !== m[2]) return `--rename ${p}: node ${m[1]} is already renamed to ${was} (--rename ${m[1]}=${was})`;
     out[m[1]!] = m[2]!;
   }
   return out;

@@ -12,7 +12,7 @@
  * workflows' classes and versions, say nothing of them: no such change is found against them).
  */
 import type { GraphVersion, VersionNode } from './record.js';
-import { inputDiffers } from './graph-version.js';
+import { inputDiffers, inputsShown } from './graph-version.js';
 
 export type VersionChangeKind =
   /** A node of the old version is not in the new one (removed, or renamed without a rename given). */
@@ -136,8 +136,7 @@ export function compareVersions(from: GraphVersion, to: GraphVersion, opts: Comp
     const label = now.name === old.name ? `node ${now.name}` : `node ${old.name} (now ${now.name})`;
     if (inputDiffers(old, now)) {
       const widened = opts.accepts(old, now);
-      // the same name, another structure: the structures say what changed
-      const [was, is] = old.input === now.input ? [`${old.input} ${old.shape}`, now.shape] : [old.input, now.input];
+      const [was, is] = inputsShown(old, now);
       changes.push({
         kind: 'input-changed',
         safe: widened,

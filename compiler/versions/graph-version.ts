@@ -43,6 +43,14 @@ export function inputDiffers(old: VersionNode, now: VersionNode): boolean {
   return old.input !== now.input || (old.shape !== undefined && now.shape !== undefined && old.shape !== now.shape);
 }
 
+/**
+ * Two recorded inputs as a message shows them (old, new): their display texts, or, when those are the same name
+ * and only the structure changed, the name with each structure (`Order { id: string }`), so the two differ.
+ */
+export function inputsShown(old: VersionNode, now: VersionNode): [string, string] {
+  return old.input === now.input ? [`${old.input} ${old.shape}`, `${now.input} ${now.shape}`] : [old.input, now.input];
+}
+
 /** The kinds of node a version records (a plain node records none). */
 export type VersionNodeKind = 'workflow' | 'wait' | 'sleep';
 

@@ -20,7 +20,7 @@ import { InvalidArgumentError, MigrationBlockedError, MigrationChangedError, Run
 import type { TypeProbe } from './check.js';
 import { compareVersions, nestedJudge, type NestedVersions, type VersionChange } from './compare.js';
 import type { GraphVersion, VersionsRecord } from './record.js';
-import { inputDiffers, inputText } from './graph-version.js';
+import { inputDiffers, inputsShown, inputText } from './graph-version.js';
 
 /** What a run holds: its pending items and its parked join arrivals (structurally, a checkpoint's). */
 export interface PendingWork {
@@ -106,7 +106,8 @@ export function planMigration(
       const guess = changes.find((c) => c.kind === 'node-removed' && c.node === it.node)?.renameGuess;
       blocking.push({ item: it.id, node: it.node, reason: `node ${it.node} is not in version ${to.id}${guess ? ` (renamed? --rename ${it.node}=${guess})` : ''}` });
     } else if (old && inputDiffers(old, target) && !accepts(target.file, inputText(old), inputText(target))) {
-      blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${target.input}, not ${old.input}` });
+      const [was, is] = inputsShown(old, target);
+      blocking.push({ item: it.id, node: it.node, reason: `node ${target.name} of version ${to.id} takes ${is}, not ${was}` });
     } else if (changedJoins.has(target.name)) {
       blocking.push({ item: it.id, node: it.node, reason: `the fan-out into @join() ${target.name} changed` });
     } else if (changedParks.has(target.name)) {

@@ -415,9 +415,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
 
   private checkFingerprint(cp: Checkpoint): void {
     if (cp.run.fingerprint !== this.wf.def.fingerprint || cp.run.workflow !== this.wf.def.name) {
-      throw new FingerprintMismatchError(
-        `run ${cp.run.runId} was checkpointed by ${cp.run.workflow} (graph ${cp.run.fingerprint}), not by ${this.wf.def.name} (graph ${this.wf.def.fingerprint})`,
-      );
+      const { runId, workflow, fingerprint, status } = cp.run;
+      const to = this.wf.def.fingerprint;
+      // the same workflow: the way on (a run that can still run can be moved, `floxide runs migrate`: running or failed)
+      const hint =
+        workflow !== this.wf.def.name
+          ? ''
+          : `: use the build of graph ${fingerprint}${status === 'running' || status === 'failed' ? `, or move the run to graph ${to} first (floxide runs migrate ${runId} --to ${to}; docs/deploying.md)` : ''}`;
+      throw new FingerprintMismatchError(`run ${runId} was checkpointed by ${workflow} (graph ${fingerprint}), not by ${this.wf.def.name} (graph ${to})${hint}`);
     }
   }
 

@@ -43,6 +43,9 @@ describe('floxide runs migrate', () => {
     const unknown = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=nope');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/has no node nope/);
+    // one node renamed to two (the last one would win silently): bad usage; the same pair twice is fine
+    const twice = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'b=c', '--dry-run');
+    expect([twice.code, twice.err]).toEqual([2, 'floxide runs migrate: --rename b=c: node b is already renamed to shout (--rename b=shout)\n']);
     // a misspelt path is refused, not read as "nothing on record" or "no runs"
     const noRecord = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', join(dir, 'missing.floxide.versions.json'));
     expect([noRecord.code, noRecord.out]).toEqual([2, '']);

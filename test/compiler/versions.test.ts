@@ -426,7 +426,7 @@ export class Flow {
     writeFileSync(path.join(dir, 'types.ts'), 'export interface Line { sku: string; qty: number }\nexport interface Order { id: string; lines: Line[] }\n');
     const narrowed = await buildProject({ cwd: dir, strictVersions: true });
     expect(narrowed.diagnostics.map((d) => [d.code, d.severity])).toEqual([['FLX051', 'error']]);
-    expect(narrowed.diagnostics[0]!.message).toContain('node take: input narrowed from Order { id: string; lines: Array<{ sku: string }> } to { id: string; lines: Array<{ qty: number; sku: string }> }');
+    expect(narrowed.diagnostics[0]!.message).toContain('node take: input narrowed from Order { id: string; lines: Array<{ sku: string }> } to Order { id: string; lines: Array<{ qty: number; sku: string }> }');
     expect(recorded()[0]!.nodes[0]!.shape).toBe('{ id: string; lines: Array<{ sku: string }> }');
     // an optional field instead: old items still fit, and the record takes the new structure
     writeFileSync(path.join(dir, 'types.ts'), 'export interface Line { sku: string; qty?: number }\nexport interface Order { id: string; lines: Line[] }\n');

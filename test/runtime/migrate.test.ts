@@ -65,8 +65,11 @@ describe('migrating a SQLite checkpointed run', () => {
       endClaim(other);
       expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'safe-0')).toBe('value HI!!');
       expect((await store.getRun('safe-0'))!.fingerprint).toBe(SafeDef.fingerprint);
-      // A version the build did not accept is still refused as before.
+      // A version the build did not accept is still refused as before, saying the way on (its build, or a migration).
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(FingerprintMismatchError);
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(
+        `run ren-0 was checkpointed by OrderFlow (graph ${V1Def.fingerprint}), not by OrderFlow (graph ${RenamedDef.fingerprint}): use the build of graph ${V1Def.fingerprint}, or move the run to graph ${RenamedDef.fingerprint} first (floxide runs migrate ren-0 --to ${RenamedDef.fingerprint}; docs/deploying.md)`,
+      );
     } finally {
       await store.close();
     }
@@ -85,6 +88,8 @@ describe('migrating a SQLite checkpointed run', () => {
       expect((await store.getRun('done-1'))!.fingerprint).toBe(V1Def.fingerprint);
       // a version the build did not accept is refused, finished or not
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'done-1')).rejects.toThrow(FingerprintMismatchError);
+      // (finished: no migration to offer)
+      await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'done-1')).rejects.toThrow(/: use the build of graph \w{16}$/);
     } finally {
       await store.close();
     }
@@ -193,6 +198,12 @@ describe('migrating a SQLite checkpointed run', () => {
       ['1', 'node a of version 2222222222222222 takes "x", not string'],
       ['g', 'join arrivals parked in group g count the old fan-out into j'],
       ['n', 'context field n: merge strategy sum -> max: the stored context deltas follow the old strategy'],
+    ]);
+    // the same type name with another structure (a required field added): the reason shows both structures
+    const s1 = { ...v1, nodes: [{ name: 'a', input: 'Order', shape: '{ id: string }', file: 'f.ts' }, v1.nodes[1]!] };
+    const s2 = { ...s1, id: '6666666666666666', nodes: [{ ...s1.nodes[0]!, shape: '{ id: string; qty: number }' }, v1.nodes[1]!] };
+    expect(planMigration('W', s1, s2, {}, { items: [{ id: '1', node: 'a' }], arrivals: [] }, () => false).blocking).toEqual([
+      { item: '1', node: 'a', reason: 'node a of version 6666666666666666 takes Order { id: string; qty: number }, not Order { id: string }' },
     ]);
     // items at a wait that waits for another signal in the target (an item parked there waits for the old one)
     const w1 = { ...v1, nodes: [{ name: 'a', input: 'string', file: 'f.ts', kind: 'wait' as const, signal: 'go' }, v1.nodes[1]!] };
