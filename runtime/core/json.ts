@@ -72,7 +72,7 @@ export function assertStorable(value: unknown, what: string): void {
 export function storableProblem(value: unknown): InvalidArgumentError | undefined {
   if (plainlyStorable(value, 0)) return undefined;
   try {
-    new CanonicalEncoder(true).check(value, 0);
+    new CanonicalEncoder(true, false, true).enc(value, 0);
     return undefined;
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
@@ -94,8 +94,7 @@ function plainlyStorable(v: unknown, depth: number): boolean {
     }
     return true;
   }
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (!isPlainObject(v)) return false;
   // (leaves tested here: a call per primitive field cost more than the test)
   for (const k in v) {
     const x = (v as Record<string, unknown>)[k];
@@ -139,10 +138,14 @@ class CanonicalEncoder {
   /**
    * `strict`: a function or symbol property is refused like any other value JSON cannot carry, not left out.
    * `sorted`: object keys in sorted order (canonical text); otherwise in the object's own order, as `JSON.stringify`.
+   * `checking`: {@link assertStorable}'s walk (its text is thrown away): it also refuses what would not read back as it
+   * is (a class instance other than a Date, Map or Set, a sparse array's hole), and nesting deeper than
+   * {@link MAX_DEPTH}, without the stores' wrapping.
    */
   constructor(
     private readonly strict = false,
     private readonly sorted = true,
+    private readonly checking = false,
   ) {}
 
   enc(v: unknown, depth: number): string {
@@ -165,89 +168,17 @@ class CanonicalEncoder {
     }
   }
 
-  /**
-   * What {@link enc} would refuse of `v`, refused the same way, and what it would not write as it is (a class
-   * instance), without writing it (see {@link assertStorable}).
-   */
-  check(v: unknown, depth: number): void {
-    if (v === null) return;
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-      case 'number':
-      case 'bigint':
-        return;
-      case 'object':
-        return this.checkObject(v, depth);
-      default:
-        throw new InvalidArgumentError(`cannot store a ${typeof v} at ${this.path()}`);
-    }
-  }
-
-  private checkObject(v: object, depth: number): void {
-    if (depth > MAX_DEPTH) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
-    if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
-    const isArray = Array.isArray(v);
-    if (!isArray && !isPlainObject(v)) {
-      if (v instanceof Date) return;
-      // Another class instance would read back as a plain object (or as what its toJSON returns: a string for a URL,
-      // `{type, data}` for a Buffer) in every durable mode, and stay itself in plain `run`.
-      if (!(v instanceof Map) && !(v instanceof Set)) {
-        throw new InvalidArgumentError(`cannot store an instance of ${className(v)} at ${this.path()}: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)`);
-      }
-    }
-    this.ancestors.push(v);
-    try {
-      if (isArray) {
-        const list = v as unknown[];
-        for (let i = 0; i < list.length; i++) {
-          const x = list[i];
-          // a hole would read back as an undefined element, which `map` and `forEach` visit and `in` finds
-          if (x === undefined && !(i in list)) throw new InvalidArgumentError(`cannot store a sparse array (a hole at ${this.path()}[${i}]): fill it (undefined is kept)`);
-          if (x === undefined || (typeof x !== 'object' && typeof x !== 'function' && typeof x !== 'symbol')) continue;
-          this.keys.push(i);
-          this.check(x, depth + 1);
-          this.keys.pop();
-        }
-      } else if (v instanceof Map) {
-        let i = 0;
-        for (const [k, x] of v) {
-          this.keys.push(i++);
-          if (k !== undefined) this.check(k, depth + 1);
-          if (x !== undefined) this.check(x, depth + 1);
-          this.keys.pop();
-        }
-      } else if (v instanceof Set) {
-        let i = 0;
-        for (const x of v) {
-          this.keys.push(i++);
-          if (x !== undefined) this.check(x, depth + 1);
-          this.keys.pop();
-        }
-      } else {
-        for (const k of Object.keys(v)) {
-          const x = (v as Record<string, unknown>)[k];
-          if (x === null || typeof x !== 'object') {
-            // leaves: only a function or a symbol matters, and only under `strict` (otherwise they are left out)
-            if (this.strict && (typeof x === 'function' || typeof x === 'symbol')) throw new InvalidArgumentError(`cannot store a ${typeof x} at ${this.path()}.${k}`);
-            continue;
-          }
-          this.keys.push(k);
-          this.checkObject(x, depth + 1);
-          this.keys.pop();
-        }
-      }
-    } finally {
-      this.ancestors.pop();
-    }
-  }
-
   private object(v: object, depth: number): string {
-    if (depth > MAX_STORED_DEPTH) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
+    if (depth > (this.checking ? MAX_DEPTH : MAX_STORED_DEPTH)) throw new InvalidArgumentError(`value nests too deeply to store (at ${this.path()})`);
     if (this.ancestors.includes(v)) throw new InvalidArgumentError(`cannot store a cyclic value (at ${this.path()})`);
     const isArray = Array.isArray(v);
     const plain = !isArray && isPlainObject(v);
     if (!isArray) {
+      // Another class instance would read back as a plain object (or as what its toJSON returns: a string for a URL,
+      // `{type, data}` for a Buffer) in every durable mode, and stay itself in plain `run`.
+      if (this.checking && !plain && !(v instanceof Date) && !(v instanceof Map) && !(v instanceof Set)) {
+        throw new InvalidArgumentError(`cannot store an instance of ${className(v)} at ${this.path()}: a class instance reads back as a plain object (store its data, a plain object, array, Date, Map or Set)`);
+      }
       if (!plain && v instanceof Date) return Number.isNaN(v.getTime()) ? '{"$date":null}' : `{"$date":"${v.toISOString()}"}`;
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return this.enc(toJSON.call(v), depth + 1);
@@ -270,6 +201,8 @@ class CanonicalEncoder {
       const x = list[i];
       if (i > 0) out += ',';
       if (x === undefined) {
+        // a hole would read back as an undefined element, which `map` and `forEach` visit and `in` finds
+        if (this.checking && !(i in list)) throw new InvalidArgumentError(`cannot store a sparse array (a hole at ${this.path()}[${i}]): fill it (undefined is kept)`);
         out += UNDEFINED_TAG;
         continue;
       }
