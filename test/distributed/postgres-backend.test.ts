@@ -185,7 +185,8 @@ describe('postgres specifics', () => {
   });
 
   it('is kept bounded by its workers: a worker purges finished runs past the retention every purgeEveryMs, a pool from one worker', async () => {
-    const b = await open(freshSchema(), { retainFinishedMs: 0 });
+    // (kept 2 s: long enough for waitForCompletion to see each run finished before it is purged)
+    const b = await open(freshSchema(), { retainFinishedMs: 2_000 });
     const wf = chain();
     const purges: number[] = [];
     const counting = new Proxy(b, {
@@ -196,7 +197,7 @@ describe('postgres specifics', () => {
     try {
       const orch = new Orchestrator(b, wf);
       for (const id of ['a', 'b', 'c']) await orch.waitForCompletion(await orch.startRun(new CountCtx(), 1, { runId: id }), { timeoutMs: 10_000, pollMs: 10 });
-      await until(async () => (await b.listRuns({})).length === 0, 5_000, 'the finished runs to be purged');
+      await until(async () => (await b.listRuns({})).length === 0, 10_000, 'the finished runs to be purged');
       const { rows } = await admin.query(`SELECT (SELECT count(*) FROM "${b.schema}".steps)::int + (SELECT count(*) FROM "${b.schema}".events)::int AS n`);
       expect(rows[0].n).toBe(0);
       // one worker of the three purges: about one call per 50 ms, not three
