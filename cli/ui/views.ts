@@ -74,12 +74,16 @@ export function decodeCursor(text: string): RunCursor {
   return { createdAt: Number(m[1]), runId };
 }
 
-/** How deep {@link publicError} follows `cause` (as deep as `serializeError` writes it, and no deeper for stored data). */
+/**
+ * How deep {@link publicError} follows `cause` and an aggregate's `errors` (as deep as `serializeError` writes them, and
+ * no deeper for stored data).
+ */
 const MAX_CAUSE_DEPTH = 5;
 
 /**
- * A stored or serialised error as the dashboard sends it: name, message, code and cause (each cause the same way),
- * never `stack`, whose frames name the files of the processes that failed (absolute paths of the server and workers).
+ * A stored or serialised error as the dashboard sends it: name, message, code, cause and an aggregate's errors (each
+ * the same way), never `stack`, whose frames name the files of the processes that failed (absolute paths of the
+ * server and workers).
  */
 export function publicError(e: SerializedError, depth = 0): SerializedError {
   const cause = e.cause;
@@ -89,6 +93,7 @@ export function publicError(e: SerializedError, depth = 0): SerializedError {
     message: e.message,
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
     ...(readable ? { cause: publicError(cause, depth + 1) } : {}),
+    ...(depth < MAX_CAUSE_DEPTH && Array.isArray(e.errors) ? { errors: e.errors.filter(isSerializedError).map((x) => publicError(x, depth + 1)) } : {}),
   };
 }
 

@@ -149,7 +149,12 @@ export interface SerializedError {
   code?: string;
   stack?: string;
   cause?: SerializedError;
+  /** The errors an `AggregateError` gathers (the first {@link AGGREGATED_KEPT}, each serialised the same way). */
+  errors?: SerializedError[];
 }
+
+/** How many of an `AggregateError`'s errors {@link serializeError} keeps. */
+export const AGGREGATED_KEPT = 10;
 
 export function serializeError(err: unknown, depth = 0): SerializedError {
   if (err instanceof Error) {
@@ -163,12 +168,24 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
     const cause = readPart(err, 'cause');
     if (cause === UNREADABLE) out.cause = { name: 'Error', message: unreadable('cause') };
     else if (cause !== undefined && depth < 4) out.cause = serializeError(cause, depth + 1);
+    const errors = err instanceof AggregateError && depth < 4 ? aggregated(err) : undefined;
+    if (errors !== undefined) out.errors = errors.map((e) => serializeError(e, depth + 1));
     return out;
   }
   return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
 }
 
 const UNREADABLE: unique symbol = Symbol('floxide.unreadable');
+
+/** The first errors an `AggregateError` gathers, or undefined when it has none that can be read. */
+function aggregated(err: AggregateError): unknown[] | undefined {
+  const errors = readPart(err, 'errors');
+  try {
+    return Array.isArray(errors) && errors.length > 0 ? errors.slice(0, AGGREGATED_KEPT) : undefined;
+  } catch {
+    return undefined; // a revoked proxy, or an array whose elements cannot be read
+  }
+}
 
 /** Property `key` of a thrown value, or {@link UNREADABLE} when reading it throws. */
 function readPart(err: object, key: string): unknown {
@@ -237,7 +254,12 @@ export function reviveError(data: SerializedError): Error {
   const Known = Object.prototype.hasOwnProperty.call(KNOWN, data.name) ? KNOWN[data.name] : undefined;
   let err: Error;
   if (Known) err = new Known(data.message, cause ? { cause } : undefined);
-  else {
+  else if (Array.isArray(data.errors)) {
+    // Stored data: an entry that is not a serialised error is left out rather than revived as something it is not.
+    const errors = data.errors.filter((e) => typeof e === 'object' && e !== null && typeof e.name === 'string' && typeof e.message === 'string').map(reviveError);
+    err = new AggregateError(errors, data.message, cause ? { cause } : undefined);
+    err.name = data.name;
+  } else {
     err = new Error(data.message, cause ? { cause } : undefined);
     err.name = data.name;
     if (data.code !== undefined) (err as { code?: string }).code = data.code;

@@ -611,6 +611,19 @@ const DATA: EquivalenceCase[] = [
     // own error, raw, instead of NodeFailedError).
     expect: { failure: { error: 'NodeFailedError', node: 'write', cause: { name: 'Error', message: "(the error's message could not be read: its getter threw)" } } },
   },
+  {
+    name: 'data-aggregate-error',
+    make: () => data(() => new AggregateError([new TypeError('card declined'), new RangeError('stock too low')], 'both checks failed'), true),
+    noCrash: NO_BOUNDARY,
+    // The errors an AggregateError gathers are part of the failure in every mode (only its message was kept).
+    expect: {
+      failure: {
+        error: 'NodeFailedError',
+        node: 'write',
+        cause: { name: 'AggregateError', message: 'both checks failed', errors: [{ name: 'TypeError', message: 'card declined' }, { name: 'RangeError', message: 'stock too low' }] },
+      },
+    },
+  },
   // A value no store can keep is refused where the node writes it, as the node's failure, in every mode: `run`
   // (which stores nothing) overflowed its stack on a cycle or a deep value, or kept what the stores refused, and the
   // local durable modes threw the store's error raw, leaving the run open.

@@ -64,6 +64,8 @@ export function sortedByText<T>(values: readonly T[]): T[] {
 export interface Brief {
   readonly name: string;
   readonly message: string;
+  /** An `AggregateError`'s errors, when it has any. */
+  readonly errors?: readonly Brief[];
 }
 
 /**
@@ -82,11 +84,10 @@ export type RunOutcome = { readonly status: 'completed'; readonly output: Normal
 
 /** An error (thrown, or stored data) as every mode reports it: an Error through `serializeError`, as stores keep it. */
 function briefOf(e: unknown): Brief {
-  if (e instanceof Error) {
-    const { name, message } = serializeError(e);
-    return { name, message };
-  }
-  return e !== null && typeof e === 'object' ? { name: String((e as Brief).name), message: String((e as Brief).message) } : { name: 'Error', message: String(e) };
+  const data = e instanceof Error ? serializeError(e) : e;
+  if (data === null || typeof data !== 'object') return { name: 'Error', message: String(data) };
+  const { name, message, errors } = data as SerializedError;
+  return { name: String(name), message: String(message), ...(Array.isArray(errors) ? { errors: errors.map(briefOf) } : {}) };
 }
 
 /** The chain of an error and its causes (for checks on what exactly a mode reports). */
