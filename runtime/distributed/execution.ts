@@ -44,6 +44,9 @@ import type { ReleaseReason, StepCallbacks } from './callbacks.js';
 /** Default number of deliveries of one attempt that ended without a commit before the item is dead-lettered. */
 export const DEFAULT_MAX_REDELIVERIES = 10;
 
+/** How many runs' fingerprint mismatches a worker remembers having recorded (then it starts over). */
+const MISMATCHES_KEPT = 10_000;
+
 export type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** What became of one leased item. */
@@ -221,6 +224,8 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     if (adopted !== undefined) return adopted;
   } else if (lease.fingerprint !== def.fingerprint || lease.workflow !== def.name) {
     if (!env.mismatchReported.has(lease.runId)) {
+      // Kept for a worker's lifetime: bounded, so a long-lived worker meeting many foreign runs does not grow.
+      if (env.mismatchReported.size >= MISMATCHES_KEPT) env.mismatchReported.clear();
       env.mismatchReported.add(lease.runId);
       const err = new FingerprintMismatchError(
         `run ${lease.runId} was started by ${lease.workflow} (graph ${lease.fingerprint}); this worker runs ${def.name} (graph ${def.fingerprint}): deploy workers built from the same source (floxide build)`,
