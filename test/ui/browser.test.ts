@@ -11,7 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
-import { StoreError } from '../../runtime/core/errors.js';
+import { StoreError, serializeError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -259,5 +259,14 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     expect(await input.textContent()).toBe(JSON.stringify(evil));
     expect(await page.locator('main img, main script').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  it("shows the errors an AggregateError gathers and each error's cause", async () => {
+    await wf.startDistributed(new ReviewCtx(), 'aggregate', store.backend, 'ui-run-aggregate');
+    const error = serializeError(new AggregateError([new TypeError('card declined'), new Error('stock <b>too</b> low', { cause: new RangeError('-1') })], 'both checks failed'));
+    await store.backend.recordError('ui-run-aggregate', { itemId: 'i1', node: 'review', attempt: 1, error });
+    await page.goto(ui.url('/runs/ui-run-aggregate'));
+    await page.locator('td', { hasText: 'AggregateError' }).waitFor();
+    expect(await page.locator('td', { hasText: 'AggregateError' }).textContent()).toBe('AggregateError: both checks failed [TypeError: card declined; Error: stock <b>too</b> low, caused by RangeError: -1]');
   });
 });

@@ -300,8 +300,10 @@ function isFinal(status) {
   return status === 'completed' || status === 'failed' || status === 'cancelled';
 }
 
+/** An error as one line: name and message, then an aggregate's errors and the cause, each the same way. */
 function errText(e) {
-  return `${e.name}: ${e.message}`;
+  const errors = Array.isArray(e.errors) && e.errors.length > 0 ? ` [${e.errors.map(errText).join('; ')}]` : '';
+  return `${e.name}: ${e.message}${errors}${e.cause ? `, caused by ${errText(e.cause)}` : ''}`;
 }
 
 function runPage(runId) {
