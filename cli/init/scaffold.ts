@@ -271,8 +271,22 @@ export function initProject(opts: InitOptions): InitResult {
   return { dir, files, skipped: files.filter((f) => f.action === 'skipped').length, blockers };
 }
 
-/** The report `floxide init` prints. */
-export function formatInitResult(result: InitResult, cwd: string): string {
+/**
+ * The package manager that ran `floxide init` (`npx`, `pnpm dlx`/`pnpm exec`, `yarn dlx`/`yarn`), from the user agent
+ * each of them sets for the commands it runs (`npm_config_user_agent`, e.g. `pnpm/10.4.1 npm/? node/v20.20.2
+ * linux x64`): npm when unknown.
+ */
+export function packageManagerOf(userAgent: string | undefined): 'npm' | 'pnpm' | 'yarn' {
+  const name = /^(npm|pnpm|yarn)\//.exec(userAgent ?? '')?.[1];
+  return name === 'pnpm' || name === 'yarn' ? name : 'npm';
+}
+
+/**
+ * The report `floxide init` prints; its next steps in the commands of the package manager that ran it
+ * ({@link packageManagerOf}).
+ */
+export function formatInitResult(result: InitResult, cwd: string, userAgent = process.env.npm_config_user_agent): string {
+  const pm = packageManagerOf(userAgent);
   const where = path.relative(cwd, result.dir) || '.';
   const lines = result.files.map((f) => `  ${f.action.padEnd(11)} ${f.file}${f.detail ? `: ${f.detail}` : ''}`);
   // --force replaces the scaffolded files, never package.json: each hint says what does help
@@ -284,6 +298,6 @@ export function formatInitResult(result: InitResult, cwd: string): string {
       : []),
     ...result.blockers,
   ];
-  const next = todo.length > 0 ? todo.join('\n') : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  npm install && npm start\n  npm test`;
+  const next = todo.length > 0 ? todo.join('\n') : `Next:\n${where === '.' ? '' : `  cd ${where}\n`}  ${pm} install && ${pm} start\n  ${pm} test`;
   return `floxide init in ${where}:\n${lines.join('\n')}\n${next}\n`;
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliCaptured } from './run-cli.js';
 import { pack } from '../package/install.js';
+import { formatInitResult } from '../../cli/init/scaffold.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
@@ -140,6 +141,15 @@ describe('floxide init', () => {
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string> };
     expect(pkg.type).toBe('module');
     expect(pkg.dependencies).toEqual({ floxide: 'file:../floxide-0.1.0.tgz' });
+  });
+
+  it('gives its next steps in the commands of the package manager that ran it (pnpm dlx, yarn dlx), npm otherwise', () => {
+    const result = { dir: '/p/flows', files: [], skipped: 0, blockers: [] };
+    expect(formatInitResult(result, '/p', 'pnpm/10.4.1 npm/? node/v20.20.2 linux x64')).toContain('  cd flows\n  pnpm install && pnpm start\n  pnpm test\n');
+    expect(formatInitResult(result, '/p', 'yarn/1.22.22 npm/? node/v20.20.2 linux x64')).toContain('  yarn install && yarn start\n  yarn test\n');
+    expect(formatInitResult(result, '/p', 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false')).toContain('  npm install && npm start\n  npm test\n');
+    expect(formatInitResult(result, '/p', undefined)).toContain('  npm install && npm start\n');
+    expect(formatInitResult(result, '/p', 'bun/1.2.0')).toContain('  npm install && npm start\n');
   });
 
   it('keeps "type": "commonjs" of a package that has code, and says (exit 1) that npm start needs "module"', async () => {
