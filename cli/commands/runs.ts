@@ -1,11 +1,11 @@
 /**
- * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal --store <url>`: observe and control runs, of a
+ * `floxide runs list|show|watch|cancel|pause|resume|wait|versions|signal|migrate|purge --store <url>`: observe and control runs, of a
  * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsPurge, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
@@ -14,7 +14,7 @@ import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { orCorrupt, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
-import { CorruptStateError, serializeError } from '../../runtime/core/errors.js';
+import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
 
 const EXAMPLES = `
@@ -34,13 +34,17 @@ Examples:
   $ floxide runs show order-42 --store sqlite:runs.db --context
   $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
   $ floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --dry-run
+  $ floxide runs purge --store sqlite:runs.db --older-than-ms 86400000
 
 Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
 a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
-the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>), a migration refused
+the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>; purge on redis://), a migration refused
 (migrate: the blocking items are listed), 2 bad usage.
 `;
 
+
+/** Runs per `purgeFinished` call of `runs purge` (one transaction each). */
+const PURGE_BATCH = 1000;
 
 export interface StoreFlags {
   store: string;
@@ -543,6 +547,28 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
             rows.map((r) => [r.workflow, r.version, String(r.running), String(r.paused), workersText(r)]),
           ),
         );
+      });
+    });
+
+  cmd
+    .command('purge')
+    .description('delete the finished runs (completed, failed, cancelled) older than the retention, with their history, errors and signals (sqlite:<file>, postgres://; Redis expires them by itself)')
+    .addOption(storeOption('the store: `sqlite:<file>` (a checkpoint file, which deletes nothing by itself) or `postgres://...` (whose workers purge too)'))
+    .option('--older-than-ms <ms>', "how long ago a run must have finished (default: the store's retention, 7 days), e.g. `--older-than-ms 86400000` (a day); 0: every finished run")
+    .option('--json', 'print { purged } as JSON')
+    .action(async (flags: StoreFlags & { olderThanMs?: string }) => {
+      const olderThanMs = flags.olderThanMs === undefined ? undefined : Number(flags.olderThanMs);
+      if (olderThanMs !== undefined && !(Number.isSafeInteger(olderThanMs) && olderThanMs >= 0)) {
+        io.stderr.write(`floxide runs: --older-than-ms must be an integer >= 0, got ${JSON.stringify(flags.olderThanMs)}\n`);
+        io.exitCode = 2;
+        return;
+      }
+      await withStore(io, flags, async (b) => {
+        if (!supportsPurge(b)) throw new UnsupportedOperationError(`a ${b.kind} store deletes its finished runs by itself (retainFinishedMs): there is nothing to purge`);
+        // batches of PURGE_BATCH runs, one transaction each, until a batch is not full
+        let purged = 0;
+        for (let n = PURGE_BATCH; n === PURGE_BATCH; purged += n) n = await b.purgeFinished({ ...(olderThanMs === undefined ? {} : { olderThanMs }), limit: PURGE_BATCH });
+        io.stdout.write(flags.json ? `${JSON.stringify({ purged })}\n` : `${purged} finished run(s) deleted\n`);
       });
     });
 

@@ -39,7 +39,7 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
-import type { EngineItem } from '../../runtime/engine/types.js';
+import type { EngineItem, PurgeOptions } from '../../runtime/engine/types.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
@@ -106,6 +106,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   /** Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). */
   static open(file: string): SqliteRunsStore {
     return new SqliteRunsStore(openCheckpointFile(file));
+  }
+
+  /** Deletes the file's finished runs (see `SqliteCheckpointStore.purgeFinished`). */
+  purgeFinished(options?: PurgeOptions): Promise<number> {
+    return this.store.purgeFinished(options);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

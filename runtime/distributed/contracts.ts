@@ -20,10 +20,12 @@ import { isEpochMs } from '../core/time.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
-import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
+import type { ContextDelta, EngineItem, PurgeOptions, StepOutcome } from '../engine/types.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
 import type { VersionMove } from '../engine/migration.js';
 
+
+export type { PurgeOptions } from '../engine/types.js';
 export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -697,13 +699,6 @@ export function supportsBatchCommit(backend: DistributedBackend): backend is Dis
 // ---------------------------------------------------------------------------------------------------------------
 // Retention
 
-/** Options of {@link FinishedRunPurger.purgeFinished}. */
-export interface PurgeOptions {
-  /** Delete runs finished at least this long ago (ms, backend clock). Default: the backend's `retainFinishedMs`. */
-  readonly olderThanMs?: number;
-  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
-  readonly limit?: number;
-}
 
 /**
  * A backend that deletes its finished runs only when asked (Postgres; Redis expires them by itself). A `Worker`
@@ -718,8 +713,8 @@ export interface FinishedRunPurger {
 }
 
 /** True when `backend` deletes finished runs only when asked ({@link FinishedRunPurger}). */
-export function supportsPurge(backend: DistributedBackend): backend is DistributedBackend & FinishedRunPurger {
-  return typeof (backend as Partial<FinishedRunPurger>).purgeFinished === 'function';
+export function supportsPurge<T extends object>(store: T): store is T & FinishedRunPurger {
+  return typeof (store as Partial<FinishedRunPurger>).purgeFinished === 'function';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

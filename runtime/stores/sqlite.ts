@@ -10,7 +10,7 @@ import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
-import type { EngineItem, JoinArrival } from '../engine/types.js';
+import type { EngineItem, JoinArrival, PurgeOptions } from '../engine/types.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -150,6 +150,9 @@ interface StepRow {
 
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
+/** Default age of the finished runs {@link SqliteCheckpointStore.purgeFinished} deletes: 7 days. */
+export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** Run numbers from here on would make journal keys ((run_no << 40) + n) overflow a signed 64-bit integer. */
 const MAX_RUN_NO = 2 ** 23;
 
@@ -230,7 +233,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
-    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals',
+    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
+    | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeRun',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -391,6 +395,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
          RETURNING payload`,
       ),
       pendingSignals: p('SELECT name, payload, key, created_at FROM floxide_signals WHERE run_id = ? AND item_id IS NULL ORDER BY seq'),
+      // (the runs list's floxide_runs_updated index: oldest first)
+      purgeable: p(`SELECT run_no, run_id FROM floxide_runs WHERE updated_at <= ? AND status IN ('completed', 'failed', 'cancelled') ORDER BY updated_at LIMIT ?`),
+      purgeJournal: p('DELETE FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
+      purgeFailures: p('DELETE FROM floxide_failures WHERE run_no = ?'),
+      purgeSignals: p('DELETE FROM floxide_signals WHERE run_id = ?'),
+      purgeRun: p('DELETE FROM floxide_runs WHERE run_no = ?'),
     };
 
     this.createTx = this.db.transaction((run: NewCheckpointRun, input: string): boolean => {
@@ -460,6 +470,44 @@ export class SqliteCheckpointStore implements CheckpointStore {
     assertTraceparent(run.traceparent);
     const input = runInputJson(run.input);
     return this.write(() => this.createTx.immediate(run, input));
+  }
+
+  /**
+   * Deletes the runs that finished (completed, failed or cancelled) at least `olderThanMs` ago (default 7 days, by
+   * this machine's clock: a run's last update) with everything the file holds of them (journal, step history,
+   * arrivals, signals and their idempotency keys), at most `limit` (default 1000) per call, oldest first, in one
+   * transaction. Returns how many runs were deleted; call it again while it returns `limit`. A failed run it deletes
+   * can no longer be resumed. The file does not shrink (SQLite reuses the freed pages; `VACUUM` returns them), and
+   * run numbers are not reused: a file numbers at most 8,388,607 runs over its life.
+   */
+  async purgeFinished(options: PurgeOptions = {}): Promise<number> {
+    const olderThan = options.olderThanMs ?? DEFAULT_RETAIN_FINISHED_MS;
+    if (typeof olderThan !== 'number' || !Number.isFinite(olderThan) || olderThan < 0) {
+      throw new InvalidArgumentError(`olderThanMs must be a non-negative number of milliseconds, got ${String(olderThan)}`);
+    }
+    const limit = options.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
+    const purged = this.write(() =>
+      this.db
+        .transaction((): string[] => {
+          const runs = this.s.purgeable.all(Date.now() - Math.floor(olderThan), limit) as { run_no: number; run_id: string }[];
+          for (const { run_no: no, run_id: runId } of runs) {
+            this.s.purgeJournal.run(no, no);
+            this.s.purgeFailures.run(no);
+            this.s.deleteRunArrivals.run(runId);
+            this.s.deleteRunGroups.run(runId);
+            this.s.purgeSignals.run(runId);
+            this.s.purgeRun.run(no);
+          }
+          return runs.map((r) => r.run_id);
+        })
+        .immediate(),
+    );
+    for (const runId of purged) {
+      this.runNos.delete(runId);
+      this.tracks.delete(runId);
+    }
+    return purged.length;
   }
 
   /** Ids of the open (running or failed) runs, oldest first: what `floxide runs migrate --all` moves. */
@@ -719,6 +767,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         ? this.s.insertNumbered.run(n, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner)
         : this.s.insertNamed.run(c.itemId, c.seq, delta, text, c.counter, h[0], h[1], h[2], h[3], h[4], h[5], h[6], no, c.fingerprint ?? null, owner);
     if (r.changes > 0) return { applied: true, created };
+    if (this.forgetStaleRunNo(runId, no)) return this.insertStep(runId, c, items, created);
     this.assertStillHeld(runId, c.owner);
     if (this.stepExists(runId, c.itemId)) return { applied: false, created: NONE_CREATED };
     throw this.notRunning(runId, c.fingerprint);
@@ -752,7 +801,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   /**
    * The run_no of run `runId` (undefined: no such run), remembered for the runs this store wrote to lately. A run's
-   * run_no never changes: run ids are unique, runs are never deleted and run_no is AUTOINCREMENT (never reused).
+   * run_no never changes while it exists: run ids are unique and run_no is AUTOINCREMENT (never reused). A run
+   * deleted by `purgeFinished` (in any process) and created again under its id has a new one: see
+   * {@link forgetStaleRunNo}.
    */
   private runNoOf(runId: string): number | undefined {
     let no = this.runNos.get(runId);
@@ -762,6 +813,18 @@ export class SqliteCheckpointStore implements CheckpointStore {
     if (this.runNos.size >= MAX_RUN_NOS) this.runNos.delete(this.runNos.keys().next().value!);
     this.runNos.set(runId, no);
     return no;
+  }
+
+  /**
+   * After a write by run_no that changed nothing: when the run_no remembered for `runId` is no longer its run's (the
+   * run was purged and created again), forgets it and answers true (write again); false otherwise.
+   */
+  private forgetStaleRunNo(runId: string, no: number): boolean {
+    const current = (this.s.getRunNo.get(runId) as { run_no: number } | undefined)?.run_no;
+    if (current === undefined || current === no) return false;
+    this.runNos.delete(runId);
+    this.tracks.delete(runId);
+    return true;
   }
 
   private requireRun(runId: string): RunRow {

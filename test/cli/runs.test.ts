@@ -311,6 +311,25 @@ describe('floxide runs show and watch: history, context, events', () => {
   });
 });
 
+describe('floxide runs purge on Postgres', () => {
+  it('deletes the finished runs past --older-than-ms, keeps the open ones, and refuses a bad age', async () => {
+    const pgBackend = await pgs.open();
+    const url = `${pgs.url}?schema=${pgBackend.schema}`;
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, pgBackend, 'purge-done');
+    await wf.startDistributed(new CountCtx(), 2, pgBackend, 'purge-open');
+    await pgBackend.cancelRun('purge-done');
+    const young = await cli('runs', 'purge', '--store', url);
+    expect([young.code, young.out]).toEqual([0, '0 finished run(s) deleted\n']);
+    const all = await cli('runs', 'purge', '--store', url, '--older-than-ms', '0', '--json');
+    expect([all.code, all.out, all.err]).toEqual([0, '{"purged":1}\n', '']);
+    expect(await pgBackend.getRun('purge-done')).toBeUndefined();
+    expect((await pgBackend.getRun('purge-open'))?.status).toBe('running');
+    const bad = await cli('runs', 'purge', '--store', url, '--older-than-ms', '-5');
+    expect([bad.code, bad.err]).toEqual([2, 'floxide runs: --older-than-ms must be an integer >= 0, got "-5"\n']);
+  });
+});
+
 describe('floxide runs show and list: a run whose unclaimed item is corrupt', () => {
   /** Starts a run, corrupts its start item's stored JSON, and reads it through the CLI: nothing fails. */
   async function showCorrupt(b: DistributedBackend, url: string, tamper: StoreTamper): Promise<void> {
