@@ -213,6 +213,8 @@ describe('floxide runs --store sqlite:<file>', () => {
     const bare = await cli('runs', 'list', '--store', 'runs.db');
     expect(bare.code).toBe(2);
     expect(bare.err).toContain('invalid store URL "runs.db": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db');
+    const none = await cli('runs', 'list', '--store', '');
+    expect([none.code, none.err]).toEqual([2, 'floxide runs: invalid store URL "": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db\n']);
     const empty = await cli('runs', 'list', '--store', 'sqlite:');
     expect(empty.code).toBe(2);
     expect(empty.err).toContain('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
