@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { contextCodecOf } from '../context/codec.js';
 import { SqliteCheckpointStore } from '../stores/sqlite.js';
 import { toJson } from '../core/json.js';
+import { FloxideError } from '../core/errors.js';
 import { LocalScenario } from './crash.js';
 import type { CrashTest } from './crash-test.js';
 import { CHILD_FILES, type CrashChildArgs, type CrashChildResult } from './crash-process.js';
@@ -47,6 +48,7 @@ try {
     await runs.close();
   }
 } catch (err) {
-  write(CHILD_FILES.error, { message: err instanceof Error ? err.message : String(err) });
+  // (the kit's own code goes with it: the parent reports the kit's findings as they are, not as a failure of the run)
+  write(CHILD_FILES.error, { message: err instanceof Error ? err.message : String(err), code: err instanceof FloxideError ? err.code : undefined });
   process.exitCode = 1;
 }
