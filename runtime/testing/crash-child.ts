@@ -18,10 +18,13 @@ const args = JSON.parse(process.argv[2] ?? '{}') as CrashChildArgs;
 const write = (file: string, value: unknown) => writeFileSync(join(args.dir, file), toJson(value, `the crash test's ${file}`));
 
 try {
-  const mod = (await import(args.module)) as Record<string, unknown>;
+  // (a module that does not load is the test's mistake, said as such: no run was started)
+  const mod = (await import(args.module).catch((err: unknown) => {
+    throw new FloxideError('FLOXIDE_CRASH_TEST', `crashAtEveryStep: cannot import the crash test's module ${args.module}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  })) as Record<string, unknown>;
   const test = mod[args.export] as CrashTest<unknown, unknown, unknown, unknown, Record<string, unknown>> | undefined;
   if (typeof test !== 'object' || test === null || typeof test.workflow !== 'function') {
-    throw new Error(`${args.module} has no export "${args.export}" that is a crash test (an object with a workflow function)`);
+    throw new FloxideError('FLOXIDE_CRASH_TEST', `crashAtEveryStep: ${args.module} has no export "${args.export}" that is a crash test (an object with a workflow function)`);
   }
   const world = (test.world ?? (() => undefined))({ dir: args.dir });
   const codec = contextCodecOf(test.workflow(world).def);

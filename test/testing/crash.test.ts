@@ -126,8 +126,10 @@ describe('crashAtEveryStep', () => {
       expect(err?.code).toBe('FLOXIDE_CRASH_TEST');
     });
 
-    it('names a module without the export', async () => {
-      await expect(crashAtEveryStep(keyedPayments, { process: { module, export: 'nope' } })).rejects.toThrow(/has no export "nope" that is a crash test/);
+    it('names a module without the export, and one that does not load (no run started: not a failure of the run)', async () => {
+      await expect(crashAtEveryStep(keyedPayments, { process: { module, export: 'nope' } })).rejects.toThrow(/^crashAtEveryStep: file:\S+\/payments-crash\.ts has no export "nope" that is a crash test/);
+      const missing = new URL('./no-such-crash-test.ts', import.meta.url);
+      await expect(crashAtEveryStep(keyedPayments, { process: { module: missing } })).rejects.toThrow(/^crashAtEveryStep: cannot import the crash test's module file:\S+\/no-such-crash-test\.ts: /);
     });
   });
 
