@@ -328,7 +328,9 @@ export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
       options?.onEvent?.(e);
     };
     const crashing = this.stores.crashing!;
-    const probe = { quiet: () => this.signals.settled && !stepping, activity: () => events + crashing.activity() };
+    // (a timer on a virtual clock may yet wake something: one the test's own code set to send a signal itself)
+    const timersLeft = () => clock instanceof VirtualClock && clock.pending > 0;
+    const probe = { quiet: () => this.signals.settled && !stepping && !timersLeft(), activity: () => events + crashing.activity() };
     const unwatch = watchForStall(this.stores.raw, this.runId, probe, (reason) => stopper.abort(reason));
     const signal = options?.signal ? AbortSignal.any([options.signal, stopper.signal]) : stopper.signal;
     try {

@@ -10,8 +10,8 @@ import type { CheckpointStore } from '../stores/contract.js';
 
 /** How often the store is looked at, in real time, while the run's process is quiet. */
 const LOOK_EVERY_MS = 100;
-/** How many looks in a row must find the same stalled run, with nothing happening between them. */
-const LOOKS = 5;
+/** How many looks in a row must find the same stalled run, with nothing happening between them (a second). */
+const LOOKS = 10;
 
 /**
  * The waits that keep a stored run open for good, or undefined when the run can still move: it is not running, has
@@ -38,7 +38,7 @@ export function stalledRunError(waits: readonly EngineItem[]): FloxideError {
 
 /** What the watch needs to know of the run's process. */
 export interface StallWatchProbe {
-  /** True while nothing of the test can wake the run: its signals are all sent and no step is running. */
+  /** True while nothing of the test can wake the run: its signals are all sent, no step is running, no timer is left. */
   quiet(): boolean;
   /** A count that moves whenever the run does something (a step starts or ends, a commit, a signal is taken). */
   activity(): number;
