@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { contextCodecOf } from '../context/codec.js';
 import { SqliteCheckpointStore } from '../stores/sqlite.js';
 import { toJson } from '../core/json.js';
+import { FloxideError } from '../core/errors.js';
 import { LocalScenario } from './crash.js';
 import type { CrashTest } from './crash-test.js';
 import { CHILD_FILES, type CrashChildArgs, type CrashChildResult } from './crash-process.js';
@@ -17,10 +18,13 @@ const args = JSON.parse(process.argv[2] ?? '{}') as CrashChildArgs;
 const write = (file: string, value: unknown) => writeFileSync(join(args.dir, file), toJson(value, `the crash test's ${file}`));
 
 try {
-  const mod = (await import(args.module)) as Record<string, unknown>;
+  // (a module that does not load is the test's mistake, said as such: no run was started)
+  const mod = (await import(args.module).catch((err: unknown) => {
+    throw new FloxideError('FLOXIDE_CRASH_TEST', `crashAtEveryStep: cannot import the crash test's module ${args.module}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  })) as Record<string, unknown>;
   const test = mod[args.export] as CrashTest<unknown, unknown, unknown, unknown, Record<string, unknown>> | undefined;
   if (typeof test !== 'object' || test === null || typeof test.workflow !== 'function') {
-    throw new Error(`${args.module} has no export "${args.export}" that is a crash test (an object with a workflow function)`);
+    throw new FloxideError('FLOXIDE_CRASH_TEST', `crashAtEveryStep: ${args.module} has no export "${args.export}" that is a crash test (an object with a workflow function)`);
   }
   const world = (test.world ?? (() => undefined))({ dir: args.dir });
   const codec = contextCodecOf(test.workflow(world).def);
@@ -47,6 +51,7 @@ try {
     await runs.close();
   }
 } catch (err) {
-  write(CHILD_FILES.error, { message: err instanceof Error ? err.message : String(err) });
+  // (the kit's own code goes with it: the parent reports the kit's findings as they are, not as a failure of the run)
+  write(CHILD_FILES.error, { message: err instanceof Error ? err.message : String(err), code: err instanceof FloxideError ? err.code : undefined });
   process.exitCode = 1;
 }

@@ -4,6 +4,7 @@
  * The parent compares what the processes report and runs your check.
  */
 import { safeJsonParse } from '../core/json.js';
+import { FloxideError } from '../core/errors.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -36,6 +37,9 @@ export interface CrashChildResult {
 /** Files of the child protocol, in the scenario folder. */
 export const CHILD_FILES = { result: 'result.json', crash: 'crash.json', error: 'error.json', store: 'run.sqlite' } as const;
 
+/** The code of the kit's own errors (`FLOXIDE_CRASH_TEST`), passed on from a child as it is. */
+const CRASH_TEST_CODE = 'FLOXIDE_CRASH_TEST';
+
 /** A child gets this long to finish its run before it is killed and the scenario fails. */
 const CHILD_TIMEOUT_MS = 120_000;
 
@@ -60,6 +64,8 @@ interface ChildSetup {
 class ProcessScenario<I, O, C, W, S> {
   private readonly errors: string[] = [];
   private codecOf: ContextCodec<C> | undefined;
+  /** The error code the last failed child wrote with its message. */
+  private childCode: string | undefined;
 
   constructor(
     private readonly test: CrashTest<I, O, C, W, S>,
@@ -113,7 +119,11 @@ class ProcessScenario<I, O, C, W, S> {
   /** Runs a child that must finish its run; its result, or an error with what went wrong. */
   private async finished(mode: 'complete' | 'resume'): Promise<CrashChildResult> {
     const exit = await this.spawn(mode);
-    if (exit.code !== 0) throw new Error(await this.failure(exit));
+    if (exit.code !== 0) {
+      const message = await this.failure(exit);
+      // the kit's own finding in the child (a signal that failed, a run that never ends) is said as the child said it
+      throw this.childCode === CRASH_TEST_CODE ? new FloxideError(CRASH_TEST_CODE, message) : new Error(message);
+    }
     const r = await this.result();
     this.collect(r);
     return r;
@@ -125,7 +135,12 @@ class ProcessScenario<I, O, C, W, S> {
 
   private async failure(exit: ChildExit): Promise<string> {
     const errorFile = join(this.scenario.dir, CHILD_FILES.error);
-    if (existsSync(errorFile)) return (JSON.parse(await readFile(errorFile, 'utf8')) as { message: string }).message;
+    if (existsSync(errorFile)) {
+      const error = JSON.parse(await readFile(errorFile, 'utf8')) as { message: string; code?: string };
+      this.childCode = error.code;
+      return error.message;
+    }
+    this.childCode = undefined;
     const how = exit.timedOut ? `did not finish within ${CHILD_TIMEOUT_MS} ms` : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     return `the process ${how}${exit.stderr ? `: ${exit.stderr.trim().split('\n').slice(-5).join('\n')}` : ''}`;
   }

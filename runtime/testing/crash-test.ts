@@ -75,7 +75,9 @@ export interface CrashTest<I, O, C, W = undefined, S = Record<never, never>> {
   readonly runId?: string;
   /**
    * Signals sent to the run of every scenario, for workflows with `WaitFor` nodes (without them such a run waits
-   * until its timeout). A signal that arrives after the run completed is ignored (`late` in the report).
+   * until its timeout; a run left waiting with no timeout and no signal to come is stopped, and the test fails naming
+   * the wait). A signal that arrives after the run completed is ignored (`late` in the report); one that fails its
+   * wait's check stops the run and fails the test with its message.
    */
   readonly signals?: readonly CrashSignal<S>[];
 }

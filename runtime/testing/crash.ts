@@ -19,11 +19,20 @@ import type { CheckpointStore } from '../stores/contract.js';
 import { MemoryCheckpointStore } from '../stores/memory.js';
 import type { ResumeOptions, Workflow } from '../workflow/bind.js';
 import { VirtualClock } from './clock.js';
+import { watchForStall } from './stall.js';
 import type { Commit, CrashFailure, CrashOptions, CrashOutcome, CrashPoint, CrashRunResult, CrashScenario, CrashSignal, CrashTest, CrashTestReport, FinishedRun, ReferenceRun } from './crash-test.js';
 
 /** The simulated death of the process that writes to the store. */
 export class SimulatedCrash extends Error {
   override readonly name = 'SimulatedCrash';
+}
+
+/** A run the kit stopped because it could no longer end (a signal of the test failed, or it waits for good). */
+class StoppedRun extends FloxideError {
+  override readonly name = 'StoppedRun';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FLOXIDE_CRASH_TEST', message, options);
+  }
 }
 
 /** A crash test found resumed runs that differ from the uninterrupted one, or fail; `failures` lists each. */
@@ -70,6 +79,8 @@ export function describeCrash(c: CrashPoint): string {
 interface CrashingStore {
   readonly store: CheckpointStore;
   readonly dead: () => boolean;
+  /** Moves whenever the run writes (creates, commits, ends) or a wait takes a signal: see stall.ts. */
+  readonly activity: () => number;
 }
 
 /**
@@ -79,9 +90,11 @@ interface CrashingStore {
  */
 function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'before' | 'after' } | undefined, seen: Commit[], onCreated: () => void, die?: Die): CrashingStore {
   let dead = false;
+  let activity = 0;
   const commitMethod = (name: 'commitStep' | 'complete') =>
     async (runId: string, commit: { itemId: string }) => {
       if (dead) throw new SimulatedCrash('the process is dead');
+      activity += 1;
       seen.push({ itemId: commit.itemId });
       const n = seen.length;
       if (at?.commit === n && at.phase === 'before') {
@@ -101,15 +114,23 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
   const complete = commitMethod('complete');
   const createRun: CheckpointStore['createRun'] = async (run) => {
     if (dead) throw new SimulatedCrash('the process is dead');
+    activity += 1;
     const created = await store.createRun(run);
     onCreated();
     return created;
+  };
+  const takeSignal: CheckpointStore['takeSignal'] = async (...args) => {
+    if (dead) throw new SimulatedCrash('the process is dead');
+    const taken = await store.takeSignal(...args);
+    if (taken) activity += 1;
+    return taken;
   };
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'commitStep') return commitStep;
       if (prop === 'complete') return complete;
       if (prop === 'createRun') return createRun;
+      if (prop === 'takeSignal') return takeSignal;
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
@@ -118,7 +139,7 @@ function crashingStore(store: CheckpointStore, at: { commit: number; phase: 'bef
       };
     },
   });
-  return { store: proxy, dead: () => dead };
+  return { store: proxy, dead: () => dead, activity: () => activity };
 }
 
 /**
@@ -141,7 +162,14 @@ class SignalSender<S> {
     private readonly clock: Clock,
     private readonly send: (signal: CrashSignal<S>, store: CheckpointStore) => Promise<unknown>,
     private readonly stores: { crashing: CrashingStore | undefined; raw: CheckpointStore },
+    /** Stops the run being driven with a signal's failure (false when no run is: the failure is kept in {@link errors}). */
+    private readonly stopRun: (reason: FloxideError) => boolean,
   ) {}
+
+  /** Every signal of the test is sent (or cancelled as late): none is left to wake the run. */
+  get settled(): boolean {
+    return this.armed && this.unsent.size === 0 && this.sending.size === 0;
+  }
 
   arm(): void {
     if (this.armed) return;
@@ -170,8 +198,13 @@ class SignalSender<S> {
         await this.send(signal, raw);
       }
     } catch (err) {
-      if (err instanceof RunStateError) this.late.push(signal.name);
-      else this.errors.push(`signal ${signal.name}: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof RunStateError) {
+        this.late.push(signal.name);
+        return;
+      }
+      // a run that waits for this signal would wait for good: the failure stops it (it is the scenario's failure)
+      const problem = `signal ${signal.name}: ${err instanceof Error ? err.message : String(err)}`;
+      if (!this.stopRun(new FloxideError('FLOXIDE_CRASH_TEST', problem, { cause: err }))) this.errors.push(problem);
     }
   }
 
@@ -206,7 +239,8 @@ export type Die = (seen: readonly Commit[]) => void;
 export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
   private readonly stores: { crashing: CrashingStore | undefined; raw: CheckpointStore };
   private readonly signals: SignalSender<S>;
-  private readonly drive: <T>(work: Promise<T>) => Promise<T>;
+  /** Stops the run being driven (see {@link drive}); undefined between runs. */
+  private stop: ((reason: FloxideError) => void) | undefined;
 
   constructor(
     private readonly test: CrashTest<I, O, C, W, S>,
@@ -215,12 +249,15 @@ export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
     private readonly runId: string,
     private readonly die?: Die,
   ) {
-    const clock = test.options?.clock;
-    this.drive = (work) => (clock instanceof VirtualClock ? clock.until(work) : work);
     this.stores = { crashing: undefined, raw: store };
     // Any instance of the workflow checks a payload the same way.
     const wf = test.workflow(theWorld);
-    this.signals = new SignalSender<S>(test.signals ?? [], clock ?? systemClock, (sig, to) => wf.signal(to, runId, sig.name, sig.payload, { key: sig.key }), this.stores);
+    const stopRun = (reason: FloxideError) => {
+      if (!this.stop) return false;
+      this.stop(reason);
+      return true;
+    };
+    this.signals = new SignalSender<S>(test.signals ?? [], test.options?.clock ?? systemClock, (sig, to) => wf.signal(to, runId, sig.name, sig.payload, { key: sig.key }), this.stores, stopRun);
   }
 
   world(): W {
@@ -230,14 +267,18 @@ export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
   async complete(): Promise<ReferenceRun<O, C>> {
     const commits: Commit[] = [];
     const nodes: Record<string, string> = {};
-    const userOnEvent = this.test.options?.onEvent;
-    const onEvent: NonNullable<ResumeOptions['onEvent']> = (e) => {
-      if (e.type === 'step.started') nodes[e.itemId] = e.node;
-      userOnEvent?.(e);
-    };
     const wf = this.test.workflow(this.theWorld);
     this.stores.crashing = crashingStore(this.stores.raw, undefined, commits, () => this.signals.arm(), this.die);
-    const output = await this.drive(wf.runWithCheckpoint(this.test.context(), this.test.input, this.stores.crashing.store, this.runId, { ...this.test.options, onEvent }));
+    const store = this.stores.crashing.store;
+    let output: O;
+    try {
+      output = await this.drive((options) => wf.runWithCheckpoint(this.test.context(), this.test.input, store, this.runId, options), (e) => {
+        if (e.type === 'step.started') nodes[e.itemId] = e.node;
+      });
+    } catch (err) {
+      if (err instanceof StoppedRun) throw new FloxideError('FLOXIDE_CRASH_TEST', `the uninterrupted run: ${err.message}`, { cause: err.cause });
+      throw err;
+    }
     const run = await this.finish(wf, output);
     if (this.signals.errors.length > 0) throw new FloxideError('FLOXIDE_CRASH_TEST', `the uninterrupted run: ${this.signals.errors.join('; ')}`);
     return { ...run, commits, nodes };
@@ -246,8 +287,10 @@ export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
   async crash(at: { commit: number; phase: 'before' | 'after' }): Promise<CrashOutcome> {
     const seen: Commit[] = [];
     this.stores.crashing = crashingStore(this.stores.raw, at, seen, () => this.signals.arm(), this.die);
+    const store = this.stores.crashing.store;
     try {
-      await this.drive(this.test.workflow(this.theWorld).runWithCheckpoint(this.test.context(), this.test.input, this.stores.crashing.store, this.runId, this.test.options));
+      const wf = this.test.workflow(this.theWorld);
+      await this.drive((options) => wf.runWithCheckpoint(this.test.context(), this.test.input, store, this.runId, options));
       return { type: 'completed' };
     } catch (err) {
       if (err instanceof SimulatedCrash) return { type: 'crashed', seen };
@@ -258,8 +301,51 @@ export class LocalScenario<I, O, C, W, S> implements ScenarioRuns<O, C, W> {
   /** Resumes the crashed run as a new process would. `resend`: this process sends the test's signals again. */
   async resume(resend = false): Promise<FinishedRun<O, C>> {
     if (resend) this.signals.arm();
+    // (a store of its own, never crashing: it counts what the run does, for the stall watch)
+    this.stores.crashing = crashingStore(this.stores.raw, undefined, [], () => {});
+    const store = this.stores.crashing.store;
     const wf = this.test.workflow(this.theWorld);
-    return this.finish(wf, await this.drive(wf.resume(this.stores.raw, this.runId, this.test.options)));
+    return this.finish(wf, await this.drive((options) => wf.resume(store, this.runId, options)));
+  }
+
+  /**
+   * Runs `start` with the test's options, on its virtual clock if it has one, until it settles. The kit stops the run
+   * (through its abort signal: the run is cancelled) when it can no longer end: a signal of the test failed, or the
+   * run waits for signals with none left to send (stall.ts); it then rejects with {@link StoppedRun}.
+   */
+  private async drive<T>(start: (options: ResumeOptions) => Promise<T>, onStep?: NonNullable<ResumeOptions['onEvent']>): Promise<T> {
+    const options = this.test.options;
+    const clock = options?.clock;
+    const stopper = new AbortController();
+    this.stop = (reason) => stopper.abort(reason);
+    let stepping = false;
+    let events = 0;
+    const onEvent: NonNullable<ResumeOptions['onEvent']> = (e) => {
+      events += 1;
+      if (e.runId === this.runId && e.type === 'step.started') stepping = true;
+      if (e.runId === this.runId && e.type === 'step.finished') stepping = false;
+      onStep?.(e);
+      options?.onEvent?.(e);
+    };
+    const crashing = this.stores.crashing!;
+    // (a timer on a virtual clock may yet wake something: one the test's own code set to send a signal itself)
+    const timersLeft = () => clock instanceof VirtualClock && clock.pending > 0;
+    const probe = { quiet: () => this.signals.settled && !stepping && !timersLeft(), activity: () => events + crashing.activity() };
+    const unwatch = watchForStall(this.stores.raw, this.runId, probe, (reason) => stopper.abort(reason));
+    const signal = options?.signal ? AbortSignal.any([options.signal, stopper.signal]) : stopper.signal;
+    try {
+      const work = start({ ...options, signal, onEvent });
+      return await (clock instanceof VirtualClock ? clock.until(work) : work);
+    } catch (err) {
+      if (stopper.signal.aborted) {
+        const reason = stopper.signal.reason as FloxideError;
+        throw new StoppedRun(reason.message, { cause: reason.cause });
+      }
+      throw err;
+    } finally {
+      unwatch();
+      this.stop = undefined;
+    }
   }
 
   /** What the signals could not do (an invalid payload, a store error). */

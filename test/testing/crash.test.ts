@@ -4,13 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, DeadlineExceededError, MemoryCheckpointStore } from 'floxide';
+import { bindWorkflow, DeadlineExceededError, InvalidSignalError, MemoryCheckpointStore } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { crashAtEveryStep, CrashTestError, VirtualClock, type CrashSignal } from 'floxide/testing';
 import { PaymentsCtx, PaymentService, PaymentsWorkflow, type Order } from '../../examples/payments.js';
 import { PaymentsWorkflowDef } from '../../examples/payments.floxide.js';
 import { EXAMPLES } from '../equivalence/cases.js';
 import { keyedPayments, randomlyKeyedPayments } from './payments-crash.js';
+import { oneVote } from './vote-crash.js';
 import { ApprovalFlow, SleepFlow, VoteFlow, type Decision } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 
@@ -116,8 +117,19 @@ describe('crashAtEveryStep', () => {
       ]);
     });
 
-    it('names a module without the export', async () => {
-      await expect(crashAtEveryStep(keyedPayments, { process: { module, export: 'nope' } })).rejects.toThrow(/has no export "nope" that is a crash test/);
+    it('a run that never ends is named as in this process (the child\'s finding, not a failure of the child)', async () => {
+      const err = await crashAtEveryStep(oneVote, { process: { module: new URL('./vote-crash.ts', import.meta.url), export: 'oneVote' } }).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(err?.message).toMatch(/^the uninterrupted run: never ends: it waits for signal "vote" \(item \d+, node vote\), with no timeout/);
+      expect(err?.code).toBe('FLOXIDE_CRASH_TEST');
+    });
+
+    it('names a module without the export, and one that does not load (no run started: not a failure of the run)', async () => {
+      await expect(crashAtEveryStep(keyedPayments, { process: { module, export: 'nope' } })).rejects.toThrow(/^crashAtEveryStep: file:\S+\/payments-crash\.ts has no export "nope" that is a crash test/);
+      const missing = new URL('./no-such-crash-test.ts', import.meta.url);
+      await expect(crashAtEveryStep(keyedPayments, { process: { module: missing } })).rejects.toThrow(/^crashAtEveryStep: cannot import the crash test's module file:\S+\/no-such-crash-test\.ts: /);
     });
   });
 
@@ -167,6 +179,39 @@ describe('crashAtEveryStep', () => {
         (e: unknown) => e,
       );
       expect((err as Error).message).toMatch(/the uninterrupted run: signal approval: .*approval/);
+    });
+
+    // A wait with no timeout: a run whose signal fails its check, or that waits for one the test never sends, could
+    // never end. The kit stops it and says why (it hung until the runner's own timeout, saying nothing).
+    const votes = (signals: readonly CrashSignal<{ vote: { vote: string } }>[], options: { clock?: VirtualClock; store?: () => SqliteCheckpointStore } = {}) =>
+      crashAtEveryStep({
+        workflow: () => bindWorkflow(VoteFlowDef, new VoteFlow()),
+        context: () => undefined,
+        input: 1,
+        signals,
+        ...(options.clock ? { options: { clock: options.clock } } : {}),
+        ...(options.store ? { store: options.store } : {}),
+      });
+    const rejection = (p: Promise<unknown>) =>
+      p.then(
+        (): Error & { code?: string } => new Error('the crash test passed'),
+        (e: unknown) => e as Error & { code?: string },
+      );
+
+    it('a payload that fails the check of a wait with no timeout fails the test with its message (it waited for good)', async () => {
+      const err = await rejection(votes([{ name: 'vote', payload: { vote: 'yes' } }, { name: 'vote', payload: { vote: 1 } as unknown as { vote: string } }], { clock: new VirtualClock() }));
+      expect(err.message).toMatch(/^the uninterrupted run: signal vote: .*vote/);
+      expect(err.code).toBe('FLOXIDE_CRASH_TEST');
+      expect(err.cause).toBeInstanceOf(InvalidSignalError);
+    });
+
+    it('a run that waits for a signal the test never sends fails the test naming the wait, on virtual time and on real time', async () => {
+      const message = /^the uninterrupted run: never ends: it waits for signal "vote" \(item \d+, node vote\), with no timeout, and the test has no signal left to send \(send "vote" in the test's `signals`, or give the wait a `timeoutMs`\)$/;
+      // one vote for two waits: the other branch waits for good
+      await expect(votes([{ name: 'vote', payload: { vote: 'yes' }, afterMs: 10 }], { clock: new VirtualClock() })).rejects.toThrow(message);
+      await expect(votes([{ name: 'vote', payload: { vote: 'yes' } }], { store: () => new SqliteCheckpointStore(':memory:') })).rejects.toThrow(message);
+      // no signal at all: both wait
+      await expect(votes([])).rejects.toThrow(/^the uninterrupted run: never ends: it waits for signal "vote" \(item \d+, node vote\), signal "vote" \(item \d+, node vote\), with no timeout/);
     });
 
     it('two waits in parallel branches each take one of two signals, once (keys), across every crash', async () => {
