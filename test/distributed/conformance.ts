@@ -1084,6 +1084,31 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(after.every((l) => l.runId === 'run-p')).toBe(true);
       });
 
+      // More keys than one Lua call takes (about 8,000): the Redis scripts marked every item dropped, then failed
+      // deleting the wait lists and join groups, so the run stayed running with nothing outstanding (and a failed
+      // step, already recorded, was a duplicate when retried: the run never ended).
+      it('a run with thousands of parked waits and open join groups ends whole, by a failed step or a cancel', async () => {
+        const n = 9_000;
+        const waits = (prefix: string) => Array.from({ length: n }, (_, i) => ({ ...item('vote', `${prefix}${i}`, i), wait: { name: 'vote', attempt: 1 } }));
+        const groups = Array.from({ length: n }, (_, i): JoinArrival => ({ group: `g${i}`, index: 0, size: 2, node: 'merge', value: i, held: false, outer: [] }));
+        for (const end of ['failed', 'cancelled'] as const) {
+          const runId = await start();
+          const s = await claimOne();
+          expect(await commit(s, cont([...waits('w'), item('step', 'x')], groups))).toMatchObject({ status: 'applied', runStatus: 'running' });
+          if (end === 'failed') {
+            expect(await commit(await claimOne(), failed())).toMatchObject({ status: 'applied', runStatus: 'failed' });
+          } else {
+            expect(await b.cancelRun(runId)).toMatchObject({ applied: true, status: 'cancelled' });
+          }
+          const run = await b.getRun(runId);
+          expect(run!.status).toBe(end);
+          expect(run!.dropped).toHaveLength(end === 'failed' ? n : n + 1);
+          expect(await b.pendingWork(runId)).toEqual([]);
+          expect(await b.parkedArrivals(runId)).toEqual([]);
+          expect((await b.itemStates(runId)).filter((st) => st.status === 'parked')).toEqual([]);
+        }
+      }, 120_000);
+
       it('a terminal committed while paused completes the run', async () => {
         const runId = await start();
         const l = await claimOne();

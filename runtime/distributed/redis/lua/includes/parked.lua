@@ -76,12 +76,17 @@ local function wakeParked(runKey, prefix, runId, itemId, st, nowText)
   end
 end
 
--- The end of a run: the keys of its parked waits (from the states of its outstanding items) to delete.
+-- The end of a run: the keys of its parked waits (from the states of its outstanding items) to delete, each once
+-- (a fan-out of waits has thousands of items waiting for one signal name).
 local function parkedKeys(runKey, states, out)
+  local seen = {}
   for _, st in ipairs(states) do
     if st.status == 'parked' then
       local wait = waitNameOf(st.json)
-      if wait then out[#out + 1] = runKey .. ':wait:' .. wait end
+      if wait and not seen[wait] then
+        seen[wait] = true
+        out[#out + 1] = runKey .. ':wait:' .. wait
+      end
     end
   end
   return out
