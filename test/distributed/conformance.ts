@@ -24,7 +24,7 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { cursorAfter, isFinalRunStatus, supportsObservation, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, supportsObservation, supportsSignals, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { noTerminalError } from '../../runtime/engine/commit.js';
 import { executeStep } from '../../runtime/engine/core.js';
@@ -787,6 +787,44 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         const res = await b.commitStep({ runId: bad.runId, itemId: '0', leaseToken: bad.leaseToken, outcome: { type: 'failed', error: { name: 'CorruptStateError', message: bad.corrupt!.message, code: 'FLOXIDE_CORRUPT_STATE' }, attempts: 1 }, deadLetterItem: bad.item });
         expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
         expect((await b.deadLetters(bad.runId)).map((d) => d.item)).toEqual([{ node: 'start', id: '0', input: null }]);
+      });
+
+      // Redis read the signal name from the item's JSON when the wait timed out, after taking the item off the delayed
+      // set: the claim failed and the item stayed parked with no timer, its run running for ever.
+      it('a parked wait of malformed JSON: its timeout leases it marked corrupt, and the other runs are served', async () => {
+        const [bad, good] = [await start(), await start()];
+        const [s1, s2] = await b.claim('w1', 2, LONG);
+        for (const s of [s1!, s2!]) {
+          const wait = { ...item('vote', `${s.runId}-w`, 1), wait: { name: 'vote', attempt: 1 }, notBefore: Date.now() + 200 };
+          expect(await commit(s, cont([wait]))).toMatchObject({ status: 'applied', runStatus: 'running' });
+        }
+        await tamper.itemJson(b, bad, `${bad}-w`, '{"node":"vote","id":');
+        await sleep(300);
+        let leases: LeasedItem[] = [];
+        for (let i = 0; i < 100 && leases.length < 2; i++) {
+          leases = [...leases, ...(await b.claim('w1', 2, LONG))];
+          if (leases.length < 2) await sleep(20);
+        }
+        expect(leases.map((l) => l.runId).sort()).toEqual([bad, good].sort());
+        const l = leases.find((x) => x.runId === bad)!;
+        expect(l.item).toEqual({ node: 'vote', id: `${bad}-w`, input: null });
+        expect(l.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(l.corrupt!.message).toContain('malformed JSON');
+        expect(leases.find((x) => x.runId === good)!.corrupt).toBeUndefined();
+        // a signal for the leased item's name waits in the mailbox: it does not make the leased item claimable again
+        if (supportsSignals(b)) {
+          expect(await b.signal(bad, 'vote', 'late')).toBe('delivered');
+          expect(await b.itemState(bad, `${bad}-w`)).toMatchObject({ status: 'in_progress', workerId: 'w1', leaseExpiresAt: l.leaseExpiresAt });
+          expect((await b.pendingSignals(bad)).map((p) => p.payload)).toEqual(['late']);
+          expect(await b.claim('w2', 2, LONG)).toEqual([]);
+        }
+        // a run that ends with such a wait parked ends whole (Redis failed the cancel after marking its items dropped)
+        const third = await start();
+        const s3 = await claimOne();
+        expect(await commit(s3, cont([{ ...item('vote', 'w3', 1), wait: { name: 'vote', attempt: 1 } }]))).toMatchObject({ status: 'applied' });
+        await tamper.itemJson(b, third, 'w3', '[');
+        expect(await b.cancelRun(third)).toMatchObject({ applied: true, status: 'cancelled', dropped: [{ id: 'w3', node: 'vote', reason: 'cancelled' }] });
+        expect(await b.getRun(third)).toMatchObject({ status: 'cancelled' });
       });
 
       it('an unclaimed corrupt item: pendingWork lists it marked corrupt with the reason, and nothing that reads the run throws', async () => {

@@ -18,7 +18,7 @@
     P run:{R}            HASH  status, workflow, fingerprint
     P run:{R}:states     HASH  the wait's state (parked -> pending)
     P run:{R}:ready      LIST  the wait, now claimable
-    P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it)
+    P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it, and any id before it whose item is not parked)
     P run:{R}:mailbox    LIST  the signal, when no wait takes it
     P run:{R}:sigkeys    SET   idempotency keys received
     P ring:W@F           LIST  R goes on its ring when its ready list fills (running runs only)
@@ -50,13 +50,21 @@ if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 local now, nowText = nowMs()
 local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
   .. ',"type":"signal.received"' .. (hasKey and (',"key":' .. cjson.encode(key)) or '')
-local itemId = redis.call('LPOP', R .. ':wait:' .. name)
+-- the oldest wait that is still parked (an id whose item is not, one a timeout could not take off the list because
+-- its JSON was unreadable, is dropped: giving it the signal would make a leased or finished item claimable again)
+local itemId, st
+while true do
+  itemId = redis.call('LPOP', R .. ':wait:' .. name)
+  if not itemId then break end
+  local s = redis.call('HGET', R .. ':states', itemId)
+  st = s and unpackState(s)
+  if st and st.status == 'parked' then break end
+end
 if not itemId then
   redis.call('RPUSH', R .. ':mailbox', cjson.encode(name) .. '\n' .. (hasKey and cjson.encode(key) or '') .. '\n' .. nowText .. '\n' .. payload)
   publish(prefix, runId, event .. '}')
   return 'delivered'
 end
-local st = unpackState(redis.call('HGET', R .. ':states', itemId))
 if st.notBefore ~= '' then redis.call('ZREM', KEYS[1], queueMember(runId, itemId)) end
 st.status = 'pending'
 st.notBefore = ''
