@@ -97,6 +97,30 @@ describe('redis backend specifics', () => {
     }
   });
 
+  // A Lua error keeps the writes before it: one failing commit of a batch kept the commits before it applied but lost
+  // their deferred writes (ring pushes, lease removals, events), so their runs waited for ever with ready work.
+  it('a commit of a batch that Redis refuses fails alone: the others apply whole, and it leaves its run as it was', async () => {
+    await withRedis({}, async (b, a, p) => {
+      for (const id of ['good', 'bad']) await b.createRun(spec(id));
+      const leases = await b.claim('w1', 2, 60_000);
+      const lease = (id: string) => leases.find((l) => l.runId === id)!;
+      // a stray write: the bad run's counters key is no hash (HINCRBYFLOAT fails after the commit began)
+      await a.set(`${p}run:{bad}:counters`, 'x');
+      const before = { run: await a.hGetAll(`${p}run:{bad}`), states: await a.hGetAll(`${p}run:{bad}:states`), lease: await a.zScore(`${p}leases`, 'bad\n0') };
+      const outcome = { type: 'continue' as const, items: [{ node: 'b', id: 'n1', input: 2 }], arrivals: [], delta: undefined };
+      const [good, bad] = await b.commitSteps([
+        { runId: 'good', itemId: '0', leaseToken: lease('good').leaseToken, outcome },
+        { runId: 'bad', itemId: '0', leaseToken: lease('bad').leaseToken, outcome, counters: { c: 1 } },
+      ]);
+      expect(good).toMatchObject({ ok: true, result: { status: 'applied', enqueued: ['n1'] } });
+      expect(bad).toMatchObject({ ok: false, error: { name: 'StoreError', message: expect.stringMatching(/^the commit of run bad item "0" failed in the store: WRONGTYPE/) } });
+      expect({ run: await a.hGetAll(`${p}run:{bad}`), states: await a.hGetAll(`${p}run:{bad}:states`), lease: await a.zScore(`${p}leases`, 'bad\n0') }).toEqual(before);
+      // the good run's successor is claimable (its run went back on its ring)
+      expect((await b.claim('w1', 2, 60_000)).map((l) => [l.runId, l.item.id])).toEqual([['good', 'n1']]);
+      expect(await a.zScore(`${p}leases`, 'good\n0')).toBeNull();
+    });
+  });
+
   it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
     const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));

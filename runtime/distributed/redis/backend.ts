@@ -912,8 +912,14 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Array<string | Reply[]>;
     sent.forEach((index, j) => {
       const commit = commits[index]!;
+      const reply = replies[j]!;
+      // a commit Redis refused fails alone (the script answers it and applies the others)
+      if (Array.isArray(reply) && reply[0] === 'error') {
+        out[index] = { ok: false, error: replyError({ code: 'refused', what: `the commit of run ${commit.runId} item ${JSON.stringify(commit.itemId)}`, reason: String(reply[1]) }) };
+        return;
+      }
       try {
-        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!, handoffJson[j]) };
+        out[index] = { ok: true, result: this.commitResultOf(commit, reply, handoffJson[j]) };
       } catch (error) {
         if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
         out[index] = { ok: false, error };

@@ -170,6 +170,32 @@ local function flushDeferred()
   eventFields = {}
 end
 
+-- What is deferred so far (deferMark), and the undoing of everything deferred after such a mark (deferRollback): a
+-- batch script runs each part under pcall and, when one fails, drops that part's deferred writes and events (its
+-- other writes came before the error, and the part makes sure no write comes before anything that can fail).
+local function deferMark()
+  local lengths = {}
+  for i, id in ipairs(deferredIds) do lengths[i] = #deferred[id].args end
+  return { ids = #deferredIds, lengths = lengths, events = #eventFields }
+end
+local function deferRollback(mark)
+  for i = #deferredIds, mark.ids + 1, -1 do
+    deferred[deferredIds[i]] = nil
+    deferredIds[i] = nil
+  end
+  for i = 1, mark.ids do
+    local args = deferred[deferredIds[i]].args
+    for j = #args, mark.lengths[i] + 1, -1 do args[j] = nil end
+  end
+  for j = #eventFields, mark.events + 1, -1 do eventFields[j] = nil end
+end
+
+-- The text of an error caught by pcall: redis.call raises a table { err = text }, Lua itself a string.
+local function errorText(e)
+  if type(e) == 'table' and e.err then return e.err end
+  return tostring(e)
+end
+
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
 local deferRingPushes = false
 -- The ring of a workflow version (P ring:<ring>): running runs of workflow W at graph fingerprint F with ready work.
