@@ -121,6 +121,22 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
+    await withRedis({}, async (b, a, p) => {
+      for (const id of ['good', 'bad']) await b.createRun(spec(id));
+      // a stray write: the bad run's ready list is no list (LPOP fails once the claim reaches that run)
+      await a.del(`${p}run:{bad}:ready`);
+      await a.set(`${p}run:{bad}:ready`, 'x');
+      await expect(b.claim('w1', 2, 500)).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('WRONGTYPE') });
+      // the good run's item was leased before the error: in progress, with its lease entry
+      expect(await b.itemState('good', '0')).toMatchObject({ status: 'in_progress', workerId: 'w1' });
+      expect(await a.zScore(`${p}leases`, 'good\n0')).not.toBeNull();
+      let again: Awaited<ReturnType<typeof b.claim>> = [];
+      await until(async () => (again = await b.claim('w2', 2, 60_000)).length > 0, 30_000, 'the redelivery');
+      expect(again.map((l) => [l.runId, l.item.id, l.deliveries])).toEqual([['good', '0', 2]]);
+    });
+  });
+
   it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
     const dir = new URL('../../runtime/distributed/redis/lua/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
