@@ -121,6 +121,18 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a run of a createRun batch that Redis refuses fails alone: the runs created with it are listed and claimable', async () => {
+    await withRedis({}, async (b, a, p) => {
+      // a stray write: the bad run's key is no hash
+      await a.set(`${p}run:{bad}`, 'x');
+      const [good, bad] = await Promise.allSettled([b.createRun(spec('good')), b.createRun(spec('bad'))]);
+      expect(good).toMatchObject({ status: 'fulfilled', value: { created: true } });
+      expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'StoreError', message: expect.stringMatching(/^the creation of run bad failed in the store: WRONGTYPE/) } });
+      expect((await b.listRuns()).map((r) => r.runId)).toEqual(['good']);
+      expect((await b.claim('w1', 2, 60_000)).map((l) => l.runId)).toEqual(['good']);
+    });
+  });
+
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
     await withRedis({}, async (b, a, p) => {
       for (const id of ['good', 'bad']) await b.createRun(spec(id));

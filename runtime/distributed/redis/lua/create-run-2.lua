@@ -27,6 +27,8 @@
     { 'created', createdAt }                     created (the new record is exactly the arguments)
     { code, ...RUN_FIELDS values }               the stored run, code 'exists' | 'workflow_mismatch' |
                                                  'fingerprint_mismatch' | 'input_mismatch'
+    { 'error', text }                            Redis refused a command of it (a stray write made a key of the wrong
+                                                 type): its deferred writes are dropped, the other runs are created
 ]]
 --! include common.lua
 
@@ -79,8 +81,20 @@ local function createOne(p)
   return { 'created', now }
 end
 
+-- Each run under pcall: one that Redis refuses answers { 'error', text } with its deferred writes dropped, and the
+-- others are still created whole (an error out of the script kept the runs before it without their deferred index
+-- entries and ring pushes: never claimed nor listed, while a retried createRun found them and answered 'exists').
 deferRingPushes = true
 local out = {}
-for i = 0, nRuns - 1 do out[i + 1] = createOne(2 + 10 * i) end
+for i = 0, nRuns - 1 do
+  local mark = deferMark()
+  local ok, reply = pcall(createOne, 2 + 10 * i)
+  if ok then
+    out[i + 1] = reply
+  else
+    deferRollback(mark)
+    out[i + 1] = { 'error', errorText(reply) }
+  end
+end
 flushDeferred()
 return out
