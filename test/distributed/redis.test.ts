@@ -133,6 +133,26 @@ describe('redis backend specifics', () => {
     });
   });
 
+  // The scripts count after they have written: a count that failed left an item pending off its ready list (claim,
+  // release) or a failed item whose run never failed (commit; its retry was a duplicate).
+  it('metric fields a stray write made no integer do not stop a redelivery, a misrouted release or a failed step half-way', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('r'));
+      await a.hSet(`${p}run:{r}`, { 'm:redeliveries': 'x', 'm:misrouted': 'x', 'm:failed': 'x', 'm:dropped': 'x' });
+      await b.claim('w1', 1, 200);
+      let l: Awaited<ReturnType<typeof b.claim>> = [];
+      await until(async () => (l = await b.claim('w2', 1, 60_000)).length > 0, 30_000, 'the redelivery');
+      expect(l[0]).toMatchObject({ runId: 'r', deliveries: 2 });
+      expect(await b.release('r', '0', l[0]!.leaseToken, { misrouted: true })).toBe(true);
+      const [again] = await b.claim('w3', 1, 60_000);
+      expect(again).toMatchObject({ runId: 'r', deliveries: 3 });
+      const res = await b.commitStep({ runId: 'r', itemId: '0', leaseToken: again!.leaseToken, outcome: { type: 'failed', error: { name: 'Error', message: 'fatal' }, attempts: 1 } });
+      expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+      expect(await b.getRun('r')).toMatchObject({ status: 'failed' });
+      expect(await a.hmGet(`${p}run:{r}`, ['m:redeliveries', 'm:misrouted', 'm:failed'])).toEqual(['x', 'x', 'x']);
+    });
+  });
+
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
     await withRedis({}, async (b, a, p) => {
       for (const id of ['good', 'bad']) await b.createRun(spec(id));

@@ -129,7 +129,7 @@ local function claimFromRing(workflow)
             n = n + 1
           end
           ringLength[workflow] = n
-          if expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
+          if expired == '1' then bump(R, 'm:redeliveries', 1) end
           deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
           local token = workerId .. '#' .. int(seqNext) .. '@' .. nowText

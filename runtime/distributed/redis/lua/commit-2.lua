@@ -158,16 +158,16 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.notBefore = int(now + tonumber(delayMs))
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
-    redis.call('HINCRBY', K.run, 'm:retries', 1)
+    bump(K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
-    redis.call('HINCRBY', K.run, 'm:failed', 1)
+    bump(K.run, 'm:failed', 1)
     stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'failed', errorJson, '')
     if dl then
-      redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
+      bump(K.run, 'm:deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
         .. ',"item":' .. (deadItem ~= '' and deadItem or st.json) .. '}')
     end

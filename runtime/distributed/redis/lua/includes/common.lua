@@ -106,6 +106,13 @@ local function stepDone(prefix, stepsKey, runId, itemId, node, attempt, worker, 
   end
 end
 
+-- Adds n to a count in a hash (a run's metric m:<name>, a schedule's skipped ticks). Scripts count after they have
+-- written, and a Lua error keeps the writes before it: a count a stray write made no integer stays as it is (read
+-- back as NaN) instead of failing the script half-way (redis.pcall answers the error instead of raising it).
+local function bump(key, field, n)
+  redis.pcall('HINCRBY', key, field, n)
+end
+
 -- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
 local function newState(node, json, nowText, seq)
   return 'pending|||' .. nowText .. '||0||0|1|' .. seq .. '|' .. json .. '\n' .. node

@@ -55,7 +55,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   if outputJson and outputJson ~= '' then add[#add + 1] = 'output'; add[#add + 1] = outputJson end
   for _, x in ipairs(add) do fields[#fields + 1] = x end
   redis.call('HSET', K.run, unpack(fields))
-  if count > 0 then redis.call('HINCRBY', K.run, 'm:dropped', count) end
+  if count > 0 then bump(K.run, 'm:dropped', count) end
   indexStatus(prefix, r.id, r.createdAt, r.status, status)
   local head = '{"at":' .. nowText .. ',"runId":' .. cjson.encode(r.id) .. ','
   if status == 'completed' then
