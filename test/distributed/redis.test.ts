@@ -289,6 +289,9 @@ describe('redis backend specifics', () => {
       const runKey = `${p}run:{r-done}`;
       expect(await a.pTTL(runKey)).toBe(-1);
       await b.cancelRun('r-done');
+      // a worker's error recorded after the run finished (a misrouted worker's, racing the cancel) expires with it
+      await b.recordError('r-done', { itemId: '0', node: 'a', attempt: 1, error: { name: 'Error', message: 'late' } });
+      expect(await a.pTTL(`${p}run:{r-done}:errors`)).toBeGreaterThan(0);
       const ttl = await a.pTTL(runKey);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300);
@@ -296,6 +299,7 @@ describe('redis backend specifics', () => {
       expect(await a.pTTL(`${p}run:{r-live}`)).toBe(-1);
       await sleep(450);
       expect(await b.getRun('r-done')).toBeUndefined();
+      expect(await a.exists(`${p}run:{r-done}:errors`)).toBe(0);
       expect((await b.listRuns()).map((r) => r.runId)).toEqual(['r-live']);
       expect(await a.zScore(`${p}runs`, 'r-done')).toBeNull();
       await b.createRun(spec('r-next'));
