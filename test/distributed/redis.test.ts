@@ -153,6 +153,19 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a keyed signal that Redis refuses keeps no key: the sender\'s retry delivers it instead of answering duplicate', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('r'));
+      // a stray write: the run's wait list for "vote" is no list
+      await a.set(`${p}run:{r}:wait:vote`, 'x');
+      await expect(b.signal('r', 'vote', { v: 1 }, 'k1')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('WRONGTYPE') });
+      await a.del(`${p}run:{r}:wait:vote`);
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('delivered');
+      expect((await b.pendingSignals('r')).map((s) => [s.name, s.payload])).toEqual([['vote', { v: 1 }]]);
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('duplicate');
+    });
+  });
+
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
     await withRedis({}, async (b, a, p) => {
       for (const id of ['good', 'bad']) await b.createRun(spec(id));

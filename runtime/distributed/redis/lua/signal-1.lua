@@ -46,7 +46,6 @@ if ARGV[8] ~= '' and meta[2] ~= ARGV[8] then return { 'other_workflow', meta[2] 
 -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
 if hasKey and redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
 if isFinal(status) then return { 'final', status } end
-if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 local now, nowText = nowMs()
 local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
   .. ',"type":"signal.received"' .. (hasKey and (',"key":' .. cjson.encode(key)) or '')
@@ -60,9 +59,12 @@ while true do
   st = s and unpackState(s)
   if st and st.status == 'parked' then break end
 end
+-- (the key is kept last, once the signal is delivered: a script that fails keeps what it wrote, and a key kept
+-- without its signal would make the sender's retry a duplicate, the signal lost)
 if not itemId then
   redis.call('RPUSH', R .. ':mailbox', cjson.encode(name) .. '\n' .. (hasKey and cjson.encode(key) or '') .. '\n' .. nowText .. '\n' .. payload)
   publish(prefix, runId, event .. '}')
+  if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
   return 'delivered'
 end
 if st.notBefore ~= '' then redis.call('ZREM', KEYS[1], queueMember(runId, itemId)) end
@@ -73,4 +75,5 @@ st.json = withSignal(st.json, payload)
 redis.call('HSET', R .. ':states', itemId, packState(st))
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
+if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 return 'delivered'
