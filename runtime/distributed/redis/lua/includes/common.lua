@@ -178,8 +178,8 @@ local function flushDeferred()
 end
 
 -- What is deferred so far (deferMark), and the undoing of everything deferred after such a mark (deferRollback): a
--- batch script runs each part under pcall and, when one fails, drops that part's deferred writes and events (its
--- other writes came before the error, and the part makes sure no write comes before anything that can fail).
+-- batch script runs each part under pcall and, when one fails, drops that part's deferred writes and events (the
+-- writes it made before the error stay: each part checks what can fail before its first write where it can).
 local function deferMark()
   local lengths = {}
   for i, id in ipairs(deferredIds) do lengths[i] = #deferred[id].args end
