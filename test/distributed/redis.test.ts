@@ -404,6 +404,39 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('listRuns forgets an expired run\'s index entry only while the run is gone: a run created again under its id meanwhile stays listed', async () => {
+    await withRedis({ retainFinishedMs: 100 }, async (b) => {
+      await b.createRun(spec('x'));
+      await b.cancelRun('x');
+      await until(async () => (await b.getRun('x')) === undefined, 10_000, 'the expiry');
+      // another client creates run x again between listRuns' read of the page (x gone) and its cleanup
+      const other = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: b.keyPrefix });
+      try {
+        const client = (b as unknown as { client: { multi(): { execAsPipeline(): Promise<unknown> } } }).client;
+        const multi = client.multi.bind(client);
+        let raced = false;
+        client.multi = () => {
+          const m = multi();
+          const exec = m.execAsPipeline.bind(m);
+          m.execAsPipeline = async () => {
+            const rows = await exec();
+            if (!raced) {
+              raced = true;
+              await other.createRun(spec('x'));
+            }
+            return rows;
+          };
+          return m;
+        };
+        expect(await b.listRuns()).toEqual([]);
+        expect(raced).toBe(true);
+        expect((await b.listRuns()).map((r) => [r.runId, r.status])).toEqual([['x', 'running']]);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   it('moves the runs of a ring written before rings were per version onto their versions\' rings', async () => {
     await withRedis({}, async (b, a, p) => {
       await b.createRun(spec('r1'));

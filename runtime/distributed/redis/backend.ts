@@ -530,8 +530,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         cursor = { createdAt: Number(page[page.length - 1]), runId: page[page.length - 2]! };
         if (page.length < 2 * size) break;
       }
-      // Index entries of runs whose keys expired: forget them (an index only, no run data).
-      if (gone.length > 0) await this.client.sendCommand(['ZREM', index, ...gone]);
+      // Index entries of runs whose keys expired: forget them (an index only, no run data), each checked again when it
+      // goes (a ZREM from here removed the entry of a run created again under the same id since it was read).
+      if (gone.length > 0) await this.evalScript('forgetRuns', [index], [this.keyPrefix, ...gone]);
       return out;
     });
   }
