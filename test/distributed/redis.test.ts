@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
@@ -164,6 +166,35 @@ describe('redis backend specifics', () => {
       expect((await b.pendingSignals('r')).map((s) => [s.name, s.payload])).toEqual([['vote', { v: 1 }]]);
       expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('duplicate');
     });
+  });
+
+  // A server without LPOS (Redis before 6.0.6, or one that renamed the command): the resume wrote the run's status,
+  // then failed, so the run was running and off its ring, never claimed again.
+  it('a resume that the server refuses changes nothing (a private server without LPOS)', async () => {
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+      probe.on('error', reject);
+    });
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--rename-command', 'LPOS', ''], { stdio: 'ignore' });
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      let b: RedisBackend | undefined;
+      await until(async () => (b = await RedisBackend.connect({ url, keyPrefix: 'lpos:' }).catch(() => undefined)) !== undefined, 30_000, 'the private server');
+      try {
+        await b!.createRun(spec('r'));
+        await b!.pauseRun('r');
+        await expect(b!.resumeRun('r')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/Unknown Redis command/i) });
+        expect(await b!.getRun('r')).toMatchObject({ status: 'paused' });
+        expect((await b!.listRuns({ status: 'paused' })).map((r) => r.runId)).toEqual(['r']);
+      } finally {
+        await b!.close();
+      }
+    } finally {
+      server.kill();
+    }
   });
 
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
