@@ -168,9 +168,8 @@ describe('redis backend specifics', () => {
     });
   });
 
-  // A server without LPOS (Redis before 6.0.6, or one that renamed the command): the resume wrote the run's status,
-  // then failed, so the run was running and off its ring, never claimed again.
-  it('a resume that the server refuses changes nothing (a private server without LPOS)', async () => {
+  /** Runs `fn` with a backend on a redis-server of its own, started with `args` (a configuration the shared server must not get). */
+  async function withPrivateRedis(args: string[], fn: (b: RedisBackend, a: Awaited<ReturnType<typeof admin>>) => Promise<void>): Promise<void> {
     const port = await new Promise<number>((resolve, reject) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port: p } = probe.address() as { port: number };
@@ -178,23 +177,56 @@ describe('redis backend specifics', () => {
       });
       probe.on('error', reject);
     });
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--rename-command', 'LPOS', ''], { stdio: 'ignore' });
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
     try {
       const url = `redis://127.0.0.1:${port}`;
       let b: RedisBackend | undefined;
-      await until(async () => (b = await RedisBackend.connect({ url, keyPrefix: 'lpos:' }).catch(() => undefined)) !== undefined, 30_000, 'the private server');
+      await until(async () => (b = await RedisBackend.connect({ url, keyPrefix: 'private:' }).catch(() => undefined)) !== undefined, 30_000, 'the private server');
+      const a = createClient({ url });
+      await a.connect();
       try {
-        await b!.createRun(spec('r'));
-        await b!.pauseRun('r');
-        await expect(b!.resumeRun('r')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/Unknown Redis command/i) });
-        expect(await b!.getRun('r')).toMatchObject({ status: 'paused' });
-        expect((await b!.listRuns({ status: 'paused' })).map((r) => r.runId)).toEqual(['r']);
+        await fn(b!, a);
       } finally {
+        await a.close();
         await b!.close();
       }
     } finally {
       server.kill();
     }
+  }
+
+  // A server without LPOS (Redis before 6.0.6, or one that renamed the command): the resume wrote the run's status,
+  // then failed, so the run was running and off its ring, never claimed again.
+  it('a resume that the server refuses changes nothing (a private server without LPOS)', async () => {
+    await withPrivateRedis(['--rename-command', 'LPOS', ''], async (b) => {
+      await b.createRun(spec('r'));
+      await b.pauseRun('r');
+      await expect(b.resumeRun('r')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/Unknown Redis command/i) });
+      expect(await b.getRun('r')).toMatchObject({ status: 'paused' });
+      expect((await b.listRuns({ status: 'paused' })).map((r) => r.runId)).toEqual(['r']);
+    });
+  });
+
+  // docs/distributed.md: under noeviction a script that meets a full maxmemory is refused at its first write.
+  it('a full maxmemory (noeviction) refuses a commit and a new run whole; once memory is free both apply', async () => {
+    await withPrivateRedis(['--maxmemory-policy', 'noeviction'], async (b, a) => {
+      await b.createRun(spec('r'));
+      const [l] = await b.claim('w1', 1, 60_000);
+      const before = { run: await a.hGetAll('private:run:{r}'), states: await a.hGetAll('private:run:{r}:states'), leases: await a.zRange('private:leases', 0, -1) };
+      // memory past the limit (a limit below what is used), which deleting the ballast frees
+      await a.set('ballast', 'x'.repeat(4_000_000));
+      const used = Number(/used_memory:(\d+)/.exec(await a.info('memory'))![1]);
+      await a.configSet('maxmemory', String(used - 2_000_000));
+      const outcome = { type: 'continue' as const, items: [{ node: 'b', id: 'n1', input: 2 }], arrivals: [], delta: { count: 1 } };
+      const step = { runId: 'r', itemId: '0', leaseToken: l!.leaseToken, outcome, counters: { c: 1 } };
+      await expect(b.commitStep(step)).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('OOM') });
+      await expect(b.createRun(spec('s'))).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('OOM') });
+      expect({ run: await a.hGetAll('private:run:{r}'), states: await a.hGetAll('private:run:{r}:states'), leases: await a.zRange('private:leases', 0, -1) }).toEqual(before);
+      expect(await a.exists('private:run:{s}')).toBe(0);
+      await a.del('ballast');
+      expect(await b.commitStep(step)).toMatchObject({ status: 'applied', enqueued: ['n1'] });
+      expect(await b.createRun(spec('s'))).toMatchObject({ created: true });
+    });
   });
 
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
