@@ -229,6 +229,23 @@ describe('redis backend specifics', () => {
     });
   });
 
+  // The run was created without its first item (HSETNX found the leftover state), so it waited for ever.
+  it('createRun under an id whose item states outlived its record (deleted by hand) is CorruptStateError and writes nothing', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('x'));
+      await a.del(`${p}run:{x}`);
+      await a.del(`${p}run:{x}:ready`);
+      const keys = async () => (await a.keys(`${p}*`)).sort();
+      const before = await keys();
+      await expect(b.createRun(spec('x'))).rejects.toMatchObject({ name: 'CorruptStateError', message: expect.stringContaining('run x has no record but its item "0" is still stored') });
+      expect(await keys()).toEqual(before);
+      expect(await b.getRun('x')).toBeUndefined();
+      await a.del(`${p}run:{x}:states`);
+      expect(await b.createRun(spec('x'))).toMatchObject({ created: true });
+      expect((await b.claim('w1', 1, 60_000)).map((l) => l.runId)).toEqual(['x']);
+    });
+  });
+
   it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
     await withRedis({}, async (b, a, p) => {
       for (const id of ['good', 'bad']) await b.createRun(spec(id));

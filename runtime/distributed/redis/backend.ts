@@ -459,6 +459,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         throw replyError({ code: 'fingerprint_mismatch', runId: spec.runId, fingerprint: spec.fingerprint, existing: String(fields[1]) });
       case 'input_mismatch':
         throw replyError({ code: 'input_mismatch', runId: spec.runId });
+      case 'leftover':
+        throw replyError({ code: 'leftover_item', runId: spec.runId, itemId: String(existing) });
       case 'error':
         throw replyError({ code: 'refused', what: `the creation of run ${spec.runId}`, reason: String(existing) });
       default:
