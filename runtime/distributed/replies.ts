@@ -52,6 +52,10 @@ export type StoreReply =
     }
   /** A run record whose field the operation needs is unreadable (a number that is none): nothing was changed. */
   | { readonly code: 'corrupt_run'; readonly runId: string; readonly field: string; readonly value: string }
+  /** createRun of a new run id under which the store still keeps an item (its run record was deleted by hand): nothing was created. */
+  | { readonly code: 'leftover_item'; readonly runId: string; readonly itemId: string }
+  /** The store refused one operation of a batch (a key of the wrong type): that one failed, the others applied. */
+  | { readonly code: 'refused'; readonly what: string; readonly reason: string }
   /** The backend was closed. */
   | { readonly code: 'closed'; readonly backend: string }
   /** A reply this code does not know (a store of another version, or a bug). */
@@ -88,6 +92,10 @@ export function replyError(r: StoreReply): FloxideError {
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'corrupt_run':
       return new CorruptStateError(`run ${r.runId}: its stored ${r.field} ${JSON.stringify(r.value)} is not a number, so nothing was changed (the record was written by something other than floxide: repair or delete it)`);
+    case 'leftover_item':
+      return new CorruptStateError(`run ${r.runId} has no record but its item ${JSON.stringify(r.itemId)} is still stored (the record was deleted by hand?), so nothing was created: delete the run's keys or use another run id`);
+    case 'refused':
+      return new StoreError(`${r.what} failed in the store: ${r.reason}`);
     case 'closed':
       return new StoreError(`the ${r.backend} backend is closed`);
     case 'unexpected':

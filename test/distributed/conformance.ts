@@ -24,7 +24,7 @@ import {
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
 import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { cursorAfter, isFinalRunStatus, supportsObservation, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, supportsMigration, supportsObservation, supportsSignals, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { noTerminalError } from '../../runtime/engine/commit.js';
 import { executeStep } from '../../runtime/engine/core.js';
@@ -789,6 +789,44 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.deadLetters(bad.runId)).map((d) => d.item)).toEqual([{ node: 'start', id: '0', input: null }]);
       });
 
+      // Redis read the signal name from the item's JSON when the wait timed out, after taking the item off the delayed
+      // set: the claim failed and the item stayed parked with no timer, its run running for ever.
+      it('a parked wait of malformed JSON: its timeout leases it marked corrupt, and the other runs are served', async () => {
+        const [bad, good] = [await start(), await start()];
+        const [s1, s2] = await b.claim('w1', 2, LONG);
+        for (const s of [s1!, s2!]) {
+          const wait = { ...item('vote', `${s.runId}-w`, 1), wait: { name: 'vote', attempt: 1 }, notBefore: Date.now() + 200 };
+          expect(await commit(s, cont([wait]))).toMatchObject({ status: 'applied', runStatus: 'running' });
+        }
+        await tamper.itemJson(b, bad, `${bad}-w`, '{"node":"vote","id":');
+        await sleep(300);
+        let leases: LeasedItem[] = [];
+        for (let i = 0; i < 100 && leases.length < 2; i++) {
+          leases = [...leases, ...(await b.claim('w1', 2, LONG))];
+          if (leases.length < 2) await sleep(20);
+        }
+        expect(leases.map((l) => l.runId).sort()).toEqual([bad, good].sort());
+        const l = leases.find((x) => x.runId === bad)!;
+        expect(l.item).toEqual({ node: 'vote', id: `${bad}-w`, input: null });
+        expect(l.corrupt).toBeInstanceOf(CorruptStateError);
+        expect(l.corrupt!.message).toContain('malformed JSON');
+        expect(leases.find((x) => x.runId === good)!.corrupt).toBeUndefined();
+        // a signal for the leased item's name waits in the mailbox: it does not make the leased item claimable again
+        if (supportsSignals(b)) {
+          expect(await b.signal(bad, 'vote', 'late')).toBe('delivered');
+          expect(await b.itemState(bad, `${bad}-w`)).toMatchObject({ status: 'in_progress', workerId: 'w1', leaseExpiresAt: l.leaseExpiresAt });
+          expect((await b.pendingSignals(bad)).map((p) => p.payload)).toEqual(['late']);
+          expect(await b.claim('w2', 2, LONG)).toEqual([]);
+        }
+        // a run that ends with such a wait parked ends whole (Redis failed the cancel after marking its items dropped)
+        const third = await start();
+        const s3 = await claimOne();
+        expect(await commit(s3, cont([{ ...item('vote', 'w3', 1), wait: { name: 'vote', attempt: 1 } }]))).toMatchObject({ status: 'applied' });
+        await tamper.itemJson(b, third, 'w3', '[');
+        expect(await b.cancelRun(third)).toMatchObject({ applied: true, status: 'cancelled', dropped: [{ id: 'w3', node: 'vote', reason: 'cancelled' }] });
+        expect(await b.getRun(third)).toMatchObject({ status: 'cancelled' });
+      });
+
       it('an unclaimed corrupt item: pendingWork lists it marked corrupt with the reason, and nothing that reads the run throws', async () => {
         const runId = await start();
         const orchestrator = new Orchestrator(b);
@@ -1083,6 +1121,31 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(after.length).toBeGreaterThan(0);
         expect(after.every((l) => l.runId === 'run-p')).toBe(true);
       });
+
+      // More keys than one Lua call takes (about 8,000): the Redis scripts marked every item dropped, then failed
+      // deleting the wait lists and join groups, so the run stayed running with nothing outstanding (and a failed
+      // step, already recorded, was a duplicate when retried: the run never ended).
+      it('a run with thousands of parked waits and open join groups ends whole, by a failed step or a cancel', async () => {
+        const n = 9_000;
+        const waits = (prefix: string) => Array.from({ length: n }, (_, i) => ({ ...item('vote', `${prefix}${i}`, i), wait: { name: 'vote', attempt: 1 } }));
+        const groups = Array.from({ length: n }, (_, i): JoinArrival => ({ group: `g${i}`, index: 0, size: 2, node: 'merge', value: i, held: false, outer: [] }));
+        for (const end of ['failed', 'cancelled'] as const) {
+          const runId = await start();
+          const s = await claimOne();
+          expect(await commit(s, cont([...waits('w'), item('step', 'x')], groups))).toMatchObject({ status: 'applied', runStatus: 'running' });
+          if (end === 'failed') {
+            expect(await commit(await claimOne(), failed())).toMatchObject({ status: 'applied', runStatus: 'failed' });
+          } else {
+            expect(await b.cancelRun(runId)).toMatchObject({ applied: true, status: 'cancelled' });
+          }
+          const run = await b.getRun(runId);
+          expect(run!.status).toBe(end);
+          expect(run!.dropped).toHaveLength(end === 'failed' ? n : n + 1);
+          expect(await b.pendingWork(runId)).toEqual([]);
+          if (supportsMigration(b)) expect(await b.parkedArrivals(runId)).toEqual([]);
+          expect((await b.itemStates(runId)).filter((st) => st.status === 'parked')).toEqual([]);
+        }
+      }, 120_000);
 
       it('a terminal committed while paused completes the run', async () => {
         const runId = await start();

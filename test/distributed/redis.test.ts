@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createClient } from '@redis/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
@@ -95,6 +97,169 @@ describe('redis backend specifics', () => {
       await c.close();
       await b.close();
     }
+  });
+
+  // A Lua error keeps the writes before it: one failing commit of a batch kept the commits before it applied but lost
+  // their deferred writes (ring pushes, lease removals, events), so their runs waited for ever with ready work.
+  it('a commit of a batch that Redis refuses fails alone: the others apply whole, and it leaves its run as it was', async () => {
+    await withRedis({}, async (b, a, p) => {
+      for (const id of ['good', 'bad']) await b.createRun(spec(id));
+      const leases = await b.claim('w1', 2, 60_000);
+      const lease = (id: string) => leases.find((l) => l.runId === id)!;
+      // a stray write: the bad run's counters key is no hash (HINCRBYFLOAT fails after the commit began)
+      await a.set(`${p}run:{bad}:counters`, 'x');
+      const before = { run: await a.hGetAll(`${p}run:{bad}`), states: await a.hGetAll(`${p}run:{bad}:states`), lease: await a.zScore(`${p}leases`, 'bad\n0') };
+      const outcome = { type: 'continue' as const, items: [{ node: 'b', id: 'n1', input: 2 }], arrivals: [], delta: undefined };
+      const [good, bad] = await b.commitSteps([
+        { runId: 'good', itemId: '0', leaseToken: lease('good').leaseToken, outcome },
+        { runId: 'bad', itemId: '0', leaseToken: lease('bad').leaseToken, outcome, counters: { c: 1 } },
+      ]);
+      expect(good).toMatchObject({ ok: true, result: { status: 'applied', enqueued: ['n1'] } });
+      expect(bad).toMatchObject({ ok: false, error: { name: 'StoreError', message: expect.stringMatching(/^the commit of run bad item "0" failed in the store: WRONGTYPE/) } });
+      expect({ run: await a.hGetAll(`${p}run:{bad}`), states: await a.hGetAll(`${p}run:{bad}:states`), lease: await a.zScore(`${p}leases`, 'bad\n0') }).toEqual(before);
+      // the good run's successor is claimable (its run went back on its ring)
+      expect((await b.claim('w1', 2, 60_000)).map((l) => [l.runId, l.item.id])).toEqual([['good', 'n1']]);
+      expect(await a.zScore(`${p}leases`, 'good\n0')).toBeNull();
+    });
+  });
+
+  it('a run of a createRun batch that Redis refuses fails alone: the runs created with it are listed and claimable', async () => {
+    await withRedis({}, async (b, a, p) => {
+      // a stray write: the bad run's key is no hash
+      await a.set(`${p}run:{bad}`, 'x');
+      const [good, bad] = await Promise.allSettled([b.createRun(spec('good')), b.createRun(spec('bad'))]);
+      expect(good).toMatchObject({ status: 'fulfilled', value: { created: true } });
+      expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'StoreError', message: expect.stringMatching(/^the creation of run bad failed in the store: WRONGTYPE/) } });
+      expect((await b.listRuns()).map((r) => r.runId)).toEqual(['good']);
+      expect((await b.claim('w1', 2, 60_000)).map((l) => l.runId)).toEqual(['good']);
+    });
+  });
+
+  // The scripts count after they have written: a count that failed left an item pending off its ready list (claim,
+  // release) or a failed item whose run never failed (commit; its retry was a duplicate).
+  it('metric fields a stray write made no integer do not stop a redelivery, a misrouted release or a failed step half-way', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('r'));
+      await a.hSet(`${p}run:{r}`, { 'm:redeliveries': 'x', 'm:misrouted': 'x', 'm:failed': 'x', 'm:dropped': 'x' });
+      await b.claim('w1', 1, 200);
+      let l: Awaited<ReturnType<typeof b.claim>> = [];
+      await until(async () => (l = await b.claim('w2', 1, 60_000)).length > 0, 30_000, 'the redelivery');
+      expect(l[0]).toMatchObject({ runId: 'r', deliveries: 2 });
+      expect(await b.release('r', '0', l[0]!.leaseToken, { misrouted: true })).toBe(true);
+      const [again] = await b.claim('w3', 1, 60_000);
+      expect(again).toMatchObject({ runId: 'r', deliveries: 3 });
+      const res = await b.commitStep({ runId: 'r', itemId: '0', leaseToken: again!.leaseToken, outcome: { type: 'failed', error: { name: 'Error', message: 'fatal' }, attempts: 1 } });
+      expect(res).toMatchObject({ status: 'applied', runStatus: 'failed' });
+      expect(await b.getRun('r')).toMatchObject({ status: 'failed' });
+      expect(await a.hmGet(`${p}run:{r}`, ['m:redeliveries', 'm:misrouted', 'm:failed'])).toEqual(['x', 'x', 'x']);
+    });
+  });
+
+  it('a keyed signal that Redis refuses keeps no key: the sender\'s retry delivers it instead of answering duplicate', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('r'));
+      // a stray write: the run's wait list for "vote" is no list
+      await a.set(`${p}run:{r}:wait:vote`, 'x');
+      await expect(b.signal('r', 'vote', { v: 1 }, 'k1')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('WRONGTYPE') });
+      await a.del(`${p}run:{r}:wait:vote`);
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('delivered');
+      expect((await b.pendingSignals('r')).map((s) => [s.name, s.payload])).toEqual([['vote', { v: 1 }]]);
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('duplicate');
+    });
+  });
+
+  /** Runs `fn` with a backend on a redis-server of its own, started with `args` (a configuration the shared server must not get). */
+  async function withPrivateRedis(args: string[], fn: (b: RedisBackend, a: Awaited<ReturnType<typeof admin>>) => Promise<void>): Promise<void> {
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+      probe.on('error', reject);
+    });
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      let b: RedisBackend | undefined;
+      await until(async () => (b = await RedisBackend.connect({ url, keyPrefix: 'private:' }).catch(() => undefined)) !== undefined, 30_000, 'the private server');
+      const a = createClient({ url });
+      await a.connect();
+      try {
+        await fn(b!, a);
+      } finally {
+        await a.close();
+        await b!.close();
+      }
+    } finally {
+      server.kill();
+    }
+  }
+
+  // A server without LPOS (Redis before 6.0.6, or one that renamed the command): the resume wrote the run's status,
+  // then failed, so the run was running and off its ring, never claimed again.
+  it('a resume that the server refuses changes nothing (a private server without LPOS)', async () => {
+    await withPrivateRedis(['--rename-command', 'LPOS', ''], async (b) => {
+      await b.createRun(spec('r'));
+      await b.pauseRun('r');
+      await expect(b.resumeRun('r')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringMatching(/Unknown Redis command/i) });
+      expect(await b.getRun('r')).toMatchObject({ status: 'paused' });
+      expect((await b.listRuns({ status: 'paused' })).map((r) => r.runId)).toEqual(['r']);
+    });
+  });
+
+  // docs/distributed.md: under noeviction a script that meets a full maxmemory is refused at its first write.
+  it('a full maxmemory (noeviction) refuses a commit and a new run whole; once memory is free both apply', async () => {
+    await withPrivateRedis(['--maxmemory-policy', 'noeviction'], async (b, a) => {
+      await b.createRun(spec('r'));
+      const [l] = await b.claim('w1', 1, 60_000);
+      const before = { run: await a.hGetAll('private:run:{r}'), states: await a.hGetAll('private:run:{r}:states'), leases: await a.zRange('private:leases', 0, -1) };
+      // memory past the limit (a limit below what is used), which deleting the ballast frees
+      await a.set('ballast', 'x'.repeat(4_000_000));
+      const used = Number(/used_memory:(\d+)/.exec(await a.info('memory'))![1]);
+      await a.configSet('maxmemory', String(used - 2_000_000));
+      const outcome = { type: 'continue' as const, items: [{ node: 'b', id: 'n1', input: 2 }], arrivals: [], delta: { count: 1 } };
+      const step = { runId: 'r', itemId: '0', leaseToken: l!.leaseToken, outcome, counters: { c: 1 } };
+      await expect(b.commitStep(step)).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('OOM') });
+      await expect(b.createRun(spec('s'))).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('OOM') });
+      expect({ run: await a.hGetAll('private:run:{r}'), states: await a.hGetAll('private:run:{r}:states'), leases: await a.zRange('private:leases', 0, -1) }).toEqual(before);
+      expect(await a.exists('private:run:{s}')).toBe(0);
+      await a.del('ballast');
+      expect(await b.commitStep(step)).toMatchObject({ status: 'applied', enqueued: ['n1'] });
+      expect(await b.createRun(spec('s'))).toMatchObject({ created: true });
+    });
+  });
+
+  // The run was created without its first item (HSETNX found the leftover state), so it waited for ever.
+  it('createRun under an id whose item states outlived its record (deleted by hand) is CorruptStateError and writes nothing', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('x'));
+      await a.del(`${p}run:{x}`);
+      await a.del(`${p}run:{x}:ready`);
+      const keys = async () => (await a.keys(`${p}*`)).sort();
+      const before = await keys();
+      await expect(b.createRun(spec('x'))).rejects.toMatchObject({ name: 'CorruptStateError', message: expect.stringContaining('run x has no record but its item "0" is still stored') });
+      expect(await keys()).toEqual(before);
+      expect(await b.getRun('x')).toBeUndefined();
+      await a.del(`${p}run:{x}:states`);
+      expect(await b.createRun(spec('x'))).toMatchObject({ created: true });
+      expect((await b.claim('w1', 1, 60_000)).map((l) => l.runId)).toEqual(['x']);
+    });
+  });
+
+  it('a claim that Redis refuses half-way keeps the leases of the items it leased before: they are redelivered when they expire', async () => {
+    await withRedis({}, async (b, a, p) => {
+      for (const id of ['good', 'bad']) await b.createRun(spec(id));
+      // a stray write: the bad run's ready list is no list (LPOP fails once the claim reaches that run)
+      await a.del(`${p}run:{bad}:ready`);
+      await a.set(`${p}run:{bad}:ready`, 'x');
+      await expect(b.claim('w1', 2, 500)).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('WRONGTYPE') });
+      // the good run's item was leased before the error: in progress, with its lease entry
+      expect(await b.itemState('good', '0')).toMatchObject({ status: 'in_progress', workerId: 'w1' });
+      expect(await a.zScore(`${p}leases`, 'good\n0')).not.toBeNull();
+      let again: Awaited<ReturnType<typeof b.claim>> = [];
+      await until(async () => (again = await b.claim('w2', 2, 60_000)).length > 0, 30_000, 'the redelivery');
+      expect(again.map((l) => [l.runId, l.item.id, l.deliveries])).toEqual([['good', '0', 2]]);
+    });
   });
 
   it('every script opens with a structured header: one line per KEYS entry (as many as its file name says), ARGV, Output', () => {
@@ -217,6 +382,9 @@ describe('redis backend specifics', () => {
       const runKey = `${p}run:{r-done}`;
       expect(await a.pTTL(runKey)).toBe(-1);
       await b.cancelRun('r-done');
+      // a worker's error recorded after the run finished (a misrouted worker's, racing the cancel) expires with it
+      await b.recordError('r-done', { itemId: '0', node: 'a', attempt: 1, error: { name: 'Error', message: 'late' } });
+      expect(await a.pTTL(`${p}run:{r-done}:errors`)).toBeGreaterThan(0);
       const ttl = await a.pTTL(runKey);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300);
@@ -224,6 +392,7 @@ describe('redis backend specifics', () => {
       expect(await a.pTTL(`${p}run:{r-live}`)).toBe(-1);
       await sleep(450);
       expect(await b.getRun('r-done')).toBeUndefined();
+      expect(await a.exists(`${p}run:{r-done}:errors`)).toBe(0);
       expect((await b.listRuns()).map((r) => r.runId)).toEqual(['r-live']);
       expect(await a.zScore(`${p}runs`, 'r-done')).toBeNull();
       await b.createRun(spec('r-next'));
@@ -312,6 +481,39 @@ describe('redis backend specifics', () => {
       expect(events).toBeGreaterThanOrEqual(200);
       expect(events).toBeLessThan(700);
       expect(Number(await a.get(`${p}events:avg`))).toBeGreaterThan(1);
+    });
+  });
+
+  it('listRuns forgets an expired run\'s index entry only while the run is gone: a run created again under its id meanwhile stays listed', async () => {
+    await withRedis({ retainFinishedMs: 100 }, async (b) => {
+      await b.createRun(spec('x'));
+      await b.cancelRun('x');
+      await until(async () => (await b.getRun('x')) === undefined, 10_000, 'the expiry');
+      // another client creates run x again between listRuns' read of the page (x gone) and its cleanup
+      const other = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: b.keyPrefix });
+      try {
+        const client = (b as unknown as { client: { multi(): { execAsPipeline(): Promise<unknown> } } }).client;
+        const multi = client.multi.bind(client);
+        let raced = false;
+        client.multi = () => {
+          const m = multi();
+          const exec = m.execAsPipeline.bind(m);
+          m.execAsPipeline = async () => {
+            const rows = await exec();
+            if (!raced) {
+              raced = true;
+              await other.createRun(spec('x'));
+            }
+            return rows;
+          };
+          return m;
+        };
+        expect(await b.listRuns()).toEqual([]);
+        expect(raced).toBe(true);
+        expect((await b.listRuns()).map((r) => [r.runId, r.status])).toEqual([['x', 'running']]);
+      } finally {
+        await other.close();
+      }
     });
   });
 

@@ -459,6 +459,10 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         throw replyError({ code: 'fingerprint_mismatch', runId: spec.runId, fingerprint: spec.fingerprint, existing: String(fields[1]) });
       case 'input_mismatch':
         throw replyError({ code: 'input_mismatch', runId: spec.runId });
+      case 'leftover':
+        throw replyError({ code: 'leftover_item', runId: spec.runId, itemId: String(existing) });
+      case 'error':
+        throw replyError({ code: 'refused', what: `the creation of run ${spec.runId}`, reason: String(existing) });
       default:
         throw replyError({ code: 'unexpected', what: 'create-run', reply: code });
     }
@@ -528,8 +532,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         cursor = { createdAt: Number(page[page.length - 1]), runId: page[page.length - 2]! };
         if (page.length < 2 * size) break;
       }
-      // Index entries of runs whose keys expired: forget them (an index only, no run data).
-      if (gone.length > 0) await this.client.sendCommand(['ZREM', index, ...gone]);
+      // Index entries of runs whose keys expired: forget them (an index only, no run data), each checked again when it
+      // goes (a ZREM from here removed the entry of a run created again under the same id since it was read).
+      if (gone.length > 0) await this.evalScript('forgetRuns', [index], [this.keyPrefix, ...gone]);
       return out;
     });
   }
@@ -912,8 +917,14 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const replies = (await this.io(() => this.evalScript('commit', [this.keys.leases, this.keys.delayed], args))) as Array<string | Reply[]>;
     sent.forEach((index, j) => {
       const commit = commits[index]!;
+      const reply = replies[j]!;
+      // a commit Redis refused fails alone (the script answers it and applies the others)
+      if (Array.isArray(reply) && reply[0] === 'error') {
+        out[index] = { ok: false, error: replyError({ code: 'refused', what: `the commit of run ${commit.runId} item ${JSON.stringify(commit.itemId)}`, reason: String(reply[1]) }) };
+        return;
+      }
       try {
-        out[index] = { ok: true, result: this.commitResultOf(commit, replies[j]!, handoffJson[j]) };
+        out[index] = { ok: true, result: this.commitResultOf(commit, reply, handoffJson[j]) };
       } catch (error) {
         if (!(error instanceof FloxideError) || error instanceof StoreError) throw error;
         out[index] = { ok: false, error };

@@ -21,6 +21,7 @@ export const SCRIPT_FILES = {
   heartbeat: 'heartbeat-1.lua',
   readContext: 'read-context-1.lua',
   listRuns: 'list-runs-1.lua',
+  forgetRuns: 'forget-runs-1.lua',
   schedulePut: 'schedule-put-3.lua',
   scheduleState: 'schedule-state-1.lua',
   scheduleAdvance: 'schedule-advance-1.lua',

@@ -36,6 +36,8 @@
     item JSON, as stored (decoded per item by the backend: a corrupt one fails only its item)
     initial context JSON, only while contextVersion <= 1, else ''
     "last delta itemId\ndelta JSON", only when contextVersion > 0, else ''
+  or an error, when Redis refuses a command (a key of the wrong type): the items leased before it keep their lease
+  entries, so they are redelivered when their leases expire
 ]]
 --! include common.lua
 --! include parked.lua
@@ -127,7 +129,7 @@ local function claimFromRing(workflow)
             n = n + 1
           end
           ringLength[workflow] = n
-          if expired == '1' then redis.call('HINCRBY', R, 'm:redeliveries', 1) end
+          if expired == '1' then bump(R, 'm:redeliveries', 1) end
           deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
           local token = workerId .. '#' .. int(seqNext) .. '@' .. nowText
@@ -186,24 +188,31 @@ end
 local out = {}
 local claimed = 0
 local active = workflows
-while claimed < maxItems and #active > 0 do
-  local nextActive = {}
-  for _, wf in ipairs(active) do
-    if claimed >= maxItems then break end
-    local fingerprint, head, json, context, last = claimFromRing(wf)
-    if fingerprint then
-      local o = 6 * claimed
-      out[o + 1] = string.sub(wf, 1, string.find(wf, '@', 1, true) - 1)
-      out[o + 2] = fingerprint
-      out[o + 3] = head
-      out[o + 4] = json
-      out[o + 5] = context or ''
-      out[o + 6] = last or ''
-      claimed = claimed + 1
-      nextActive[#nextActive + 1] = wf
+local function leaseAll()
+  while claimed < maxItems and #active > 0 do
+    local nextActive = {}
+    for _, wf in ipairs(active) do
+      if claimed >= maxItems then break end
+      local fingerprint, head, json, context, last = claimFromRing(wf)
+      if fingerprint then
+        local o = 6 * claimed
+        out[o + 1] = string.sub(wf, 1, string.find(wf, '@', 1, true) - 1)
+        out[o + 2] = fingerprint
+        out[o + 3] = head
+        out[o + 4] = json
+        out[o + 5] = context or ''
+        out[o + 6] = last or ''
+        claimed = claimed + 1
+        nextActive[#nextActive + 1] = wf
+      end
     end
+    active = nextActive
   end
-  active = nextActive
 end
+-- A Lua error keeps the writes before it: the items leased so far are in progress, so their lease entries (deferred)
+-- go out even when a later run fails the claim (a key a stray write made of the wrong type), and they are redelivered
+-- when their leases expire (without them they stayed in progress for ever).
+local ok, e = pcall(leaseAll)
 flushDeferred()
+if not ok then return redis.error_reply(errorText(e)) end
 return out

@@ -51,6 +51,8 @@
     { 'duplicate' }                              already committed
     { 'run_finished', status }                   the run is final (nothing applied)
     { 'lease_lost' }                             not this token's live lease
+    { 'error', text }                            Redis refused a command of it (a stray write made a key of the wrong
+                                                 type): its deferred writes are dropped, the other commits apply
     "applied\nrunStatus\ncontextVersion\ndropped JSON\nid..."
                                                  applied; the enqueued ids, then, when settlement items were
                                                  enqueued, an empty line and their JSON, one per line
@@ -156,16 +158,16 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.notBefore = int(now + tonumber(delayMs))
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
-    redis.call('HINCRBY', K.run, 'm:retries', 1)
+    bump(K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
-    redis.call('HINCRBY', K.run, 'm:failed', 1)
+    bump(K.run, 'm:failed', 1)
     stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'failed', errorJson, '')
     if dl then
-      redis.call('HINCRBY', K.run, 'm:deadLettered', 1)
+      bump(K.run, 'm:deadLettered', 1)
       redis.call('RPUSH', K.dead, '{"at":' .. nowText .. ',"attempts":' .. st.attempt .. ',"error":' .. errorJson
         .. ',"item":' .. (deadItem ~= '' and deadItem or st.json) .. '}')
     end
@@ -297,7 +299,9 @@ end
 
 local KIND_ARGS = { continue = 3, terminal = 3, retry = 2, failed = 3 }
 
--- Applies the commit whose arguments start after ARGV[p]; returns its reply and the position of its last argument.
+-- The position of the last argument of the commit commitOne is applying (set before it applies anything).
+local commitEnd
+-- Applies the commit whose arguments start after ARGV[p]; returns its reply.
 local function commitOne(p)
   local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs, handoffVersion =
     string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)\n([^\n]*)$')
@@ -313,15 +317,33 @@ local function commitOne(p)
     errorJson, deadLetter, deadItem = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   end
   local base = p + 1 + KIND_ARGS[kind]
+  commitEnd = base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
-    noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion), base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
+    noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
 end
 
+-- Each commit under pcall: one that Redis refuses (a key of the wrong type...) answers { 'error', text } with its
+-- deferred writes dropped, and the others still apply whole (an error out of the script kept the commits before it
+-- without their deferred writes: their runs lost their ring pushes).
 deferRingPushes = true
 local out = {}
 local p = 4
 for c = 1, nCommits do
-  out[c], p = commitOne(p)
+  local mark = deferMark()
+  commitEnd = nil
+  local ok, reply = pcall(commitOne, p)
+  if ok then
+    out[c] = reply
+  else
+    deferRollback(mark)
+    out[c] = { 'error', errorText(reply) }
+  end
+  if not commitEnd then
+    -- (its header could not be read, so neither can the commits after it)
+    for d = c + 1, nCommits do out[d] = out[c] end
+    break
+  end
+  p = commitEnd
 end
 flushDeferred()
 return out

@@ -27,6 +27,10 @@
     { 'created', createdAt }                     created (the new record is exactly the arguments)
     { code, ...RUN_FIELDS values }               the stored run, code 'exists' | 'workflow_mismatch' |
                                                  'fingerprint_mismatch' | 'input_mismatch'
+    { 'leftover', itemId }                       an item state is kept under the run id without a run record
+                                                 (nothing written)
+    { 'error', text }                            Redis refused a command of it (a stray write made a key of the wrong
+                                                 type): its deferred writes are dropped, the other runs are created
 ]]
 --! include common.lua
 
@@ -63,6 +67,11 @@ local function createOne(p)
     table.insert(r, 1, code)
     return r
   end
+  -- the first item before the record: an item state left under this id without a record (its record deleted by
+  -- hand) refuses the run with nothing written, where the run was created without its first item, waiting for ever
+  if not addItem(K, prefix, runId, ringOf(workflow, fingerprint), 'running', ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], nowText, '1') then
+    return { 'leftover', ARGV[p + 6] }
+  end
   local fields = { 'workflow', workflow, 'fingerprint', fingerprint, 'status', 'running', 'input', input,
     'context', ARGV[p + 5], 'createdAt', nowText, 'updatedAt', nowText, 'outstanding', '1', 'n', '1' }
   if ARGV[p + 9] ~= '' then fields[#fields + 1] = 'deadline'; fields[#fields + 1] = ARGV[p + 9] end
@@ -73,14 +82,24 @@ local function createOne(p)
   defer('ZADD', prefix .. 'runs:workflow:' .. workflow, nowText, runId)
   defer('ZADD', prefix .. 'runs:status:running', nowText, runId)
   workflowAdd(prefix, ringOf(workflow, fingerprint))
-  -- a new run knows no item yet, so the first one is always added (and counted in `outstanding` and `n` above)
-  addItem(K, prefix, runId, ringOf(workflow, fingerprint), 'running', ARGV[p + 6], ARGV[p + 7], ARGV[p + 8], nowText, '1')
   publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.created","workflow":' .. cjson.encode(workflow) .. '}')
   return { 'created', now }
 end
 
+-- Each run under pcall: one that Redis refuses answers { 'error', text } with its deferred writes dropped, and the
+-- others are still created whole (an error out of the script kept the runs before it without their deferred index
+-- entries and ring pushes: never claimed nor listed, while a retried createRun found them and answered 'exists').
 deferRingPushes = true
 local out = {}
-for i = 0, nRuns - 1 do out[i + 1] = createOne(2 + 10 * i) end
+for i = 0, nRuns - 1 do
+  local mark = deferMark()
+  local ok, reply = pcall(createOne, 2 + 10 * i)
+  if ok then
+    out[i + 1] = reply
+  else
+    deferRollback(mark)
+    out[i + 1] = { 'error', errorText(reply) }
+  end
+end
 flushDeferred()
 return out

@@ -33,6 +33,6 @@ st.leaseExp = ''
 st.updatedAt = nowText
 redis.call('HSET', KEYS[2], ARGV[3], packState(st))
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
-if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'm:misrouted', 1) end
+if ARGV[5] == '1' then bump(KEYS[1], 'm:misrouted', 1) end
 if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], ringOf(meta[2], meta[3]), ARGV[2]) end
 return 1

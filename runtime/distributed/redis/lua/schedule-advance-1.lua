@@ -19,6 +19,6 @@ local cur = redis.call('HMGET', KEYS[1], 'cursor', 'paused')
 if not cur[1] or cur[2] ~= '0' or cur[1] ~= ARGV[1] then return 0 end
 local _, nowText = nowMs()
 redis.call('HSET', KEYS[1], 'cursor', ARGV[2], 'updatedAt', nowText)
-if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'skipped', ARGV[3]) end
+if ARGV[3] ~= '0' then bump(KEYS[1], 'skipped', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'lastTickAt', ARGV[4], 'lastRunId', ARGV[5]) end
 return 1

@@ -18,7 +18,7 @@
     P run:{R}            HASH  status, workflow, fingerprint
     P run:{R}:states     HASH  the wait's state (parked -> pending)
     P run:{R}:ready      LIST  the wait, now claimable
-    P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it)
+    P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it, and any id before it whose item is not parked)
     P run:{R}:mailbox    LIST  the signal, when no wait takes it
     P run:{R}:sigkeys    SET   idempotency keys received
     P ring:W@F           LIST  R goes on its ring when its ready list fills (running runs only)
@@ -46,17 +46,27 @@ if ARGV[8] ~= '' and meta[2] ~= ARGV[8] then return { 'other_workflow', meta[2] 
 -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
 if hasKey and redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
 if isFinal(status) then return { 'final', status } end
-if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 local now, nowText = nowMs()
 local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
   .. ',"type":"signal.received"' .. (hasKey and (',"key":' .. cjson.encode(key)) or '')
-local itemId = redis.call('LPOP', R .. ':wait:' .. name)
+-- the oldest wait that is still parked (an id whose item is not, one a timeout could not take off the list because
+-- its JSON was unreadable, is dropped: giving it the signal would make a leased or finished item claimable again)
+local itemId, st
+while true do
+  itemId = redis.call('LPOP', R .. ':wait:' .. name)
+  if not itemId then break end
+  local s = redis.call('HGET', R .. ':states', itemId)
+  st = s and unpackState(s)
+  if st and st.status == 'parked' then break end
+end
+-- (the key is kept last, once the signal is delivered: a script that fails keeps what it wrote, and a key kept
+-- without its signal would make the sender's retry a duplicate, the signal lost)
 if not itemId then
   redis.call('RPUSH', R .. ':mailbox', cjson.encode(name) .. '\n' .. (hasKey and cjson.encode(key) or '') .. '\n' .. nowText .. '\n' .. payload)
   publish(prefix, runId, event .. '}')
+  if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
   return 'delivered'
 end
-local st = unpackState(redis.call('HGET', R .. ':states', itemId))
 if st.notBefore ~= '' then redis.call('ZREM', KEYS[1], queueMember(runId, itemId)) end
 st.status = 'pending'
 st.notBefore = ''
@@ -65,4 +75,5 @@ st.json = withSignal(st.json, payload)
 redis.call('HSET', R .. ':states', itemId, packState(st))
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
+if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
 return 'delivered'

@@ -62,11 +62,11 @@ if op == 'cancel' or op == 'fail' then
   local dropped = finishRun(K, prefix, r, target, reason, now, nowText, ARGV[4], '', '', tonumber(ARGV[5]))
   return { 'applied', target, dropped }
 end
+-- (read before the writes: a script that fails halfway keeps what it wrote, and a resumed run off its ring waits for ever)
+local toRing = target == 'running' and redis.call('LLEN', K.ready) > 0
+  and not redis.call('LPOS', prefix .. 'ring:' .. ringOf(meta[2], meta[5]), runId)
 redis.call('HSET', K.run, 'status', target, 'updatedAt', nowText)
 indexStatus(prefix, runId, meta[3], status, target)
-if target == 'running' and redis.call('LLEN', K.ready) > 0
-  and not redis.call('LPOS', prefix .. 'ring:' .. ringOf(meta[2], meta[5]), runId) then
-  ringPush(prefix, ringOf(meta[2], meta[5]), runId)
-end
+if toRing then ringPush(prefix, ringOf(meta[2], meta[5]), runId) end
 publish(prefix, runId, '{"at":' .. nowText .. ',"runId":' .. cjson.encode(runId) .. ',"type":"run.' .. (op == 'pause' and 'paused' or 'resumed') .. '"}')
 return { 'applied', target, '[]' }

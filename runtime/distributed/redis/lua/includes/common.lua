@@ -106,6 +106,13 @@ local function stepDone(prefix, stepsKey, runId, itemId, node, attempt, worker, 
   end
 end
 
+-- Adds n to a count in a hash (a run's metric m:<name>, a schedule's skipped ticks). Scripts count after they have
+-- written, and a Lua error keeps the writes before it: a count a stray write made no integer stays as it is (read
+-- back as NaN) instead of failing the script half-way (redis.pcall answers the error instead of raising it).
+local function bump(key, field, n)
+  redis.pcall('HINCRBY', key, field, n)
+end
+
 -- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
 local function newState(node, json, nowText, seq)
   return 'pending|||' .. nowText .. '||0||0|1|' .. seq .. '|' .. json .. '\n' .. node
@@ -168,6 +175,32 @@ local function flushDeferred()
   -- the deferred events, in entries of at most 250 (unpack() of a longer list could overflow the Lua stack)
   for from = 1, #eventFields, 1000 do appendEvents(eventsKey, eventFields, from, math.min(from + 999, #eventFields)) end
   eventFields = {}
+end
+
+-- What is deferred so far (deferMark), and the undoing of everything deferred after such a mark (deferRollback): a
+-- batch script runs each part under pcall and, when one fails, drops that part's deferred writes and events (the
+-- writes it made before the error stay: each part checks what can fail before its first write where it can).
+local function deferMark()
+  local lengths = {}
+  for i, id in ipairs(deferredIds) do lengths[i] = #deferred[id].args end
+  return { ids = #deferredIds, lengths = lengths, events = #eventFields }
+end
+local function deferRollback(mark)
+  for i = #deferredIds, mark.ids + 1, -1 do
+    deferred[deferredIds[i]] = nil
+    deferredIds[i] = nil
+  end
+  for i = 1, mark.ids do
+    local args = deferred[deferredIds[i]].args
+    for j = #args, mark.lengths[i] + 1, -1 do args[j] = nil end
+  end
+  for j = #eventFields, mark.events + 1, -1 do eventFields[j] = nil end
+end
+
+-- The text of an error caught by pcall: redis.call raises a table { err = text }, Lua itself a string.
+local function errorText(e)
+  if type(e) == 'table' and e.err then return e.err end
+  return tostring(e)
 end
 
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).

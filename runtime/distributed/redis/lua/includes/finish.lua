@@ -46,14 +46,16 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   local groups = redis.call('HKEYS', K.joins)
   if #groups > 0 then gone[#gone + 1] = K.joins end
   for _, g in ipairs(groups) do gone[#gone + 1] = K.run .. ':join:' .. g end
-  if #gone > 0 then redis.call('DEL', unpack(gone)) end
+  -- in slices of 1000 keys: a run may have thousands of join groups (unpack() of a longer list overflows the Lua
+  -- stack, and this runs after the item states above were written)
+  for from = 1, #gone, 1000 do redis.call('DEL', unpack(gone, from, math.min(from + 999, #gone))) end
   fields = fields or {}
   local add = { 'status', status, 'updatedAt', nowText, 'finishedAt', nowText, 'dropped', dropped, 'outstanding', '0' }
   if errorJson and errorJson ~= '' then add[#add + 1] = 'error'; add[#add + 1] = errorJson end
   if outputJson and outputJson ~= '' then add[#add + 1] = 'output'; add[#add + 1] = outputJson end
   for _, x in ipairs(add) do fields[#fields + 1] = x end
   redis.call('HSET', K.run, unpack(fields))
-  if count > 0 then redis.call('HINCRBY', K.run, 'm:dropped', count) end
+  if count > 0 then bump(K.run, 'm:dropped', count) end
   indexStatus(prefix, r.id, r.createdAt, r.status, status)
   local head = '{"at":' .. nowText .. ',"runId":' .. cjson.encode(r.id) .. ','
   if status == 'completed' then

@@ -14,12 +14,17 @@ end
 -- The signal name a parked item waits for, or nil for a sleep (read from its JSON: only on the rare paths, a
 -- timeout or the end of a run with parked waits). cjson refuses a lone surrogate escape (\ud800, which JSON.stringify
 -- writes for a string holding half a pair), and a node's input may hold one: such escapes are read as '?' (a name
--- never holds one), so the item wakes instead of failing every claim that promotes it.
+-- never holds one), so the item wakes instead of failing every claim that promotes it. JSON that is not an item (a
+-- stray write) answers nil, true: it never raises, as its callers have written before they ask (the item goes on
+-- to its claim, whose worker fails it as corrupt).
 local function waitNameOf(json)
   local ok, item = pcall(cjson.decode, json)
-  if not ok then item = cjson.decode((string.gsub(json, '\\u[dD][89a-fA-F]%x%x', '\\u003f'))) end
+  if not ok then ok, item = pcall(cjson.decode, (string.gsub(json, '\\u[dD][89a-fA-F]%x%x', '\\u003f'))) end
+  if not ok or type(item) ~= 'table' then return nil, true end
   local w = item.wait
-  return w and w.name or nil
+  if w == nil then return nil end
+  if type(w) ~= 'table' or type(w.name) ~= 'string' then return nil, true end
+  return w.name
 end
 
 -- Takes the oldest mailbox entry of signal `name`; returns its payload JSON or nil.
@@ -66,22 +71,28 @@ end
 
 -- A parked item whose time came (its state st, unpacked): off its wait list when it is a wait (its timeout: no
 -- signal can take it any more, the engine fails it with SignalTimeoutError). The caller makes it pending.
+-- (An item whose JSON is unreadable may stay on a wait list: signal skips ids that are not parked.)
 local function wakeParked(runKey, prefix, runId, itemId, st, nowText)
-  local wait = waitNameOf(st.json)
+  local wait, unreadable = waitNameOf(st.json)
   if wait then
     redis.call('LREM', runKey .. ':wait:' .. wait, 1, itemId)
     itemEvent(prefix, runId, 'wait.timedOut', nowText, itemId, st.node, ',"signal":' .. cjson.encode(wait))
-  else
+  elseif not unreadable then
     itemEvent(prefix, runId, 'timer.fired', nowText, itemId, st.node, '')
   end
 end
 
--- The end of a run: the keys of its parked waits (from the states of its outstanding items) to delete.
+-- The end of a run: the keys of its parked waits (from the states of its outstanding items) to delete, each once
+-- (a fan-out of waits has thousands of items waiting for one signal name).
 local function parkedKeys(runKey, states, out)
+  local seen = {}
   for _, st in ipairs(states) do
     if st.status == 'parked' then
       local wait = waitNameOf(st.json)
-      if wait then out[#out + 1] = runKey .. ':wait:' .. wait end
+      if wait and not seen[wait] then
+        seen[wait] = true
+        out[#out + 1] = runKey .. ':wait:' .. wait
+      end
     end
   end
   return out
