@@ -19,10 +19,11 @@ import { MixCtx, MixedWorkflow, type Effect } from '../fixtures/distributed/mixe
 import { MixedWorkflowDef } from '../fixtures/distributed/mixed.floxide.js';
 import { PG_URL, REAL_BACKENDS, REDIS_URL, openTestBackend, sleep, spawnWorker, until, type BackendName, type ChildWorker, type TestBackend } from './helpers.js';
 
-const RUNS = Number(process.env.FLOXIDE_CHAOS_RUNS ?? 14);
 const WIDTH = 3;
 const LEASE_MS = 1_000;
 const KINDS = ['before', 'during', 'twice', 'timeout', 'cancel', 'pause', 'after', 'rekey', 'pausedTimeout', 'cancelPaused', 'cancelParked'] as const;
+/** Runs driven (default: one of each kind) and fault rounds; a longer soak by hand: FLOXIDE_CHAOS_RUNS=44 FLOXIDE_CHAOS_FAULTS=12. */
+const RUNS = Number(process.env.FLOXIDE_CHAOS_RUNS ?? KINDS.length);
 const FAULT_ROUNDS = Number(process.env.FLOXIDE_CHAOS_FAULTS ?? 4);
 type Kind = (typeof KINDS)[number];
 /** The nodes whose step writes a side effect and adds 1 to the counter (the nested `inner` step adds 2). */
@@ -41,8 +42,12 @@ function portsOf(pids: readonly number[], port: number): number[] {
   return ports;
 }
 
-/** Server-side kill of the store connections of the child worker processes `pids` (Redis CLIENT KILL, pg_terminate_backend). */
-async function killConnectionsOf(name: BackendName, pids: readonly number[]): Promise<number> {
+/**
+ * Server-side kill (Redis CLIENT KILL, pg_terminate_backend) of the store connections of the child worker processes
+ * `pids` and of the event subscriptions on the store at `storeUrl` (named `floxide-events:<key prefix or schema>...`).
+ */
+async function killConnectionsOf(name: BackendName, storeUrl: string, pids: readonly number[]): Promise<number> {
+  const scope = new URL(storeUrl).searchParams.get(name === 'redis' ? 'prefix' : 'schema')!;
   if (name === 'redis') {
     const ports = portsOf(pids, Number(new URL(REDIS_URL).port || 6379));
     const { createClient } = await import('@redis/client');
@@ -51,6 +56,11 @@ async function killConnectionsOf(name: BackendName, pids: readonly number[]): Pr
     try {
       let n = 0;
       for (const p of ports) n += Number(await admin.sendCommand(['CLIENT', 'KILL', 'ADDR', `127.0.0.1:${p}`, 'SKIPME', 'yes']).catch(() => 0));
+      const list = String(await admin.sendCommand(['CLIENT', 'LIST']));
+      for (const line of list.split('\n').filter((l) => l.includes(` name=floxide-events:${scope}`))) {
+        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        if (id) n += Number(await admin.sendCommand(['CLIENT', 'KILL', 'ID', id]).then(() => 1, () => 0));
+      }
       return n;
     } finally {
       await admin.close();
@@ -61,7 +71,7 @@ async function killConnectionsOf(name: BackendName, pids: readonly number[]): Pr
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   try {
-    const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where client_port = any($1::int[]) and pid <> pg_backend_pid()', [ports]);
+    const r = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where (client_port = any($1::int[]) or application_name = $2) and pid <> pg_backend_pid()', [ports, `floxide-events:${scope}`]);
     return r.rowCount ?? 0;
   } finally {
     await admin.end();
@@ -206,7 +216,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
       for (let round = 0; round < FAULT_ROUNDS; round++) {
         await sleep(300 + Math.random() * 700);
         killedConns += await tb.killConnections();
-        killedConns += await killConnectionsOf(name, children.map((c) => c.proc.pid!));
+        killedConns += await killConnectionsOf(name, tb.storeUrl, children.map((c) => c.proc.pid!));
         if (round % 2 === 0) {
           const victim = children.shift()!;
           killedPids.add(victim.proc.pid!);
@@ -247,6 +257,9 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
       const ticks = scheduled.map((r) => scheduledRunOf(r.runId)!.tick);
       expect(new Set(ticks).size).toBe(ticks.length);
       expect(ticks.length).toBeGreaterThan(0);
+      // catch-up 'all': no second between the first tick and the last went without its run
+      const times = [...ticks].sort((a, b) => a - b);
+      expect(times.length, `ticks ${times.map((t) => new Date(t).toISOString()).join(' ')}`).toBe((times.at(-1)! - times[0]!) / 1_000 + 1);
       for (const r of scheduled) {
         const run = (await backend.getRun(r.runId))!;
         expect(run.status, `${r.runId}: ${JSON.stringify(run.error)}`).toBe('completed');
@@ -298,9 +311,41 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
           .sort();
         const fromHistory = history.map((h) => `${h.node} ${h.itemId}#${h.attempt} ${h.outcome}`).sort();
         expect(fromEvents, `${runId}: the event stream and the history agree`).toEqual(fromHistory);
+        // the stream's order: run.created first, each attempt started before it ended, nothing after the final event
+        expect(mineEvents[0]?.type, `${runId}: run.created first`).toBe('run.created');
+        const finalAt = mineEvents.findIndex((e) => e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled');
+        expect(mineEvents.slice(finalAt + 1).map((e) => e.type), `${runId}: events after the final one`).toEqual([]);
+        const started = new Set<string>();
+        for (const e of mineEvents) {
+          if (e.type === 'step.started') started.add(`${e.itemId}#${e.attempt}`);
+          if (e.type === 'step.finished' || e.type === 'step.retry') expect(started.has(`${e.itemId}#${e.attempt}`), `${runId}: ${e.type} of ${e.node} ${e.itemId}#${e.attempt} without its step.started`).toBe(true);
+        }
         const signalsReceived = mineEvents.filter((e) => e.type === 'signal.received').length;
         const plan = plans.find((p) => p.runId === runId);
         if (plan && !plan.kind.startsWith('cancel')) expect(signalsReceived, `${runId}: signals received`).toBe(plan.deliveries.filter((d) => d === 'delivered').length);
+      }
+      // A subscription from any cursor (inside a store entry too), of all runs or of one, continues the stream exactly.
+      const readFrom = async (after: string, runId: string | undefined, expected: EventEnvelope[]): Promise<string[]> => {
+        const got: string[] = [];
+        if (expected.length === 0) return got;
+        const stop = new AbortController();
+        const timer = setTimeout(() => stop.abort(), 30_000);
+        try {
+          for await (const env of backend.subscribe({ after, signal: stop.signal, ...(runId ? { runId } : {}) })) {
+            got.push(env.cursor);
+            if (env.cursor === expected.at(-1)!.cursor || got.length >= expected.length) break;
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+        return got;
+      };
+      for (let k = 1; k < events.length; k += Math.max(1, Math.floor(events.length / 7))) {
+        const tail = events.slice(k + 1);
+        expect(await readFrom(events[k]!.cursor, undefined, tail), `the stream after ${events[k]!.cursor}`).toEqual(tail.map((e) => e.cursor));
+        const runId = events[k]!.event.runId;
+        const runTail = tail.filter((e) => e.event.runId === runId);
+        expect(await readFrom(events[k]!.cursor, runId, runTail), `run ${runId}'s stream after ${events[k]!.cursor}`).toEqual(runTail.map((e) => e.cursor));
       }
       const cursors = events.map((e) => e.cursor);
       expect(new Set(cursors).size, 'no event delivered twice').toBe(cursors.length);
