@@ -21,7 +21,7 @@ import { PG_URL, REAL_BACKENDS, REDIS_URL, openTestBackend, sleep, spawnWorker, 
 
 const WIDTH = 3;
 const LEASE_MS = 1_000;
-const KINDS = ['before', 'during', 'twice', 'timeout', 'cancel', 'pause', 'after', 'rekey', 'pausedTimeout', 'cancelPaused', 'cancelParked'] as const;
+const KINDS = ['before', 'during', 'twice', 'timeout', 'cancel', 'pause', 'after', 'rekey', 'pausedTimeout', 'cancelPaused', 'cancelParked', 'deadline', 'pausedDeadline'] as const;
 /** Runs driven (default: one of each kind) and fault rounds; a longer soak by hand: FLOXIDE_CHAOS_RUNS=44 FLOXIDE_CHAOS_FAULTS=12. */
 const RUNS = Number(process.env.FLOXIDE_CHAOS_RUNS ?? KINDS.length);
 const FAULT_ROUNDS = Number(process.env.FLOXIDE_CHAOS_FAULTS ?? 4);
@@ -146,7 +146,9 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
     const parkedOn = async (runId: string) => (await backend.itemStates(runId)).some((s) => s.node === 'approval' && s.status === 'parked');
     const drive = async (i: number) => {
       const kind = KINDS[i % KINDS.length]!;
-      const runId = await retrying(() => orch.startRun(new MixCtx(), { width: WIDTH, napMs: 300 }, { runId: `chaos-${i}` }));
+      // 'deadline': the run's deadline comes before its wait's timeout; 'pausedDeadline': while it is paused
+      const deadline = kind === 'deadline' || kind === 'pausedDeadline' ? { timeoutMs: 1_500 } : {};
+      const runId = await retrying(() => orch.startRun(new MixCtx(), { width: WIDTH, napMs: 300 }, { runId: `chaos-${i}`, ...deadline }));
       const plan = { runId, kind, deliveries: [] as string[], lateSignal: undefined as string | undefined };
       plans.push(plan);
       const send = async (key?: string) => plan.deliveries.push(await retrying(() => orch.signal(runId, 'approval', { by: `b${i}` }, key ? { key } : {})));
@@ -190,6 +192,10 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
           await retrying(() => orch.pause(runId));
           await sleep(200);
           await retrying(() => orch.cancel(runId, 'chaos'));
+          break;
+        case 'pausedDeadline':
+          await sleep(Math.random() * 500);
+          await retrying(() => orch.pause(runId));
           break;
         case 'cancelParked':
           await until(() => retrying(() => parkedOn(runId)), 60_000, `run ${runId} to wait`);
@@ -242,6 +248,11 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
         const why = `${plan.runId} (${plan.kind}): ${JSON.stringify(run.error)}`;
         if (plan.kind.startsWith('cancel')) {
           expect(run.status, why).toBe('cancelled');
+          continue;
+        }
+        if (plan.kind === 'deadline' || plan.kind === 'pausedDeadline') {
+          expect(run.status, why).toBe('failed');
+          expect(run.error?.name, why).toBe('DeadlineExceededError');
           continue;
         }
         expect(run.status, why).toBe('completed');
@@ -303,7 +314,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
 
         const mineEvents = events.filter((e) => e.event.runId === runId).map((e) => e.event);
         const finals = mineEvents.filter((e) => e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled');
-        expect(finals.map((e) => e.type), `${runId}: one final event`).toEqual([run.status === 'completed' ? 'run.completed' : 'run.cancelled']);
+        expect(finals.map((e) => e.type), `${runId}: one final event`).toEqual([`run.${run.status}`]);
         expect(mineEvents.filter((e) => e.type === 'run.created').length, `${runId}: one run.created`).toBe(1);
         const fromEvents = mineEvents
           .filter((e) => e.type === 'step.finished' || e.type === 'step.retry')
@@ -322,7 +333,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
         }
         const signalsReceived = mineEvents.filter((e) => e.type === 'signal.received').length;
         const plan = plans.find((p) => p.runId === runId);
-        if (plan && !plan.kind.startsWith('cancel')) expect(signalsReceived, `${runId}: signals received`).toBe(plan.deliveries.filter((d) => d === 'delivered').length);
+        if (plan && !plan.kind.startsWith('cancel') && !plan.kind.endsWith('eadline')) expect(signalsReceived, `${runId}: signals received`).toBe(plan.deliveries.filter((d) => d === 'delivered').length);
       }
       // A subscription from any cursor (inside a store entry too), of all runs or of one, continues the stream exactly.
       const readFrom = async (after: string, runId: string | undefined, expected: EventEnvelope[]): Promise<string[]> => {
