@@ -142,22 +142,23 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
     const scheduleId = `chaos-${name}`;
     await orch.schedule({ id: scheduleId, cron: '*/2 * * * * *', input: { width: WIDTH, napMs: 300 }, catchUp: 'all' });
 
-    const plans: Array<{ runId: string; kind: Kind; deliveries: string[]; lateSignal?: string }> = [];
+    const plans: Array<{ runId: string; kind: Kind; deliveries: string[]; confirms: string[]; lateSignal?: string }> = [];
     const parkedOn = async (runId: string) => (await backend.itemStates(runId)).some((s) => s.node === 'approval' && s.status === 'parked');
     const drive = async (i: number) => {
       const kind = KINDS[i % KINDS.length]!;
       // 'deadline': the run's deadline comes before its wait's timeout; 'pausedDeadline': while it is paused
       const deadline = kind === 'deadline' || kind === 'pausedDeadline' ? { timeoutMs: 1_500 } : {};
       const runId = await retrying(() => orch.startRun(new MixCtx(), { width: WIDTH, napMs: 300 }, { runId: `chaos-${i}`, ...deadline }));
-      const plan = { runId, kind, deliveries: [] as string[], lateSignal: undefined as string | undefined };
+      const plan = { runId, kind, deliveries: [] as string[], confirms: [] as string[], lateSignal: undefined as string | undefined };
       plans.push(plan);
       // Every signal has a key, so a send retried after a lost reply answers `duplicate` for the one it sent (counted
       // as delivered); a run that finished first (a wait timed out on a slow machine) answers `finished`.
-      const send = async (key: string) => {
+      const send = async (key: string, name: 'approval' | 'inner.confirm' = 'approval') => {
         for (let n = 0, retried = false; ; n++) {
           try {
-            const r = await orch.signal(runId, 'approval', { by: `b${i}` }, { key });
-            return void plan.deliveries.push(retried && r === 'duplicate' ? 'delivered' : r);
+            const r = await orch.signal(runId, name, { by: `${name === 'approval' ? 'b' : 'c'}${i}` }, { key });
+            const answer = retried && r === 'duplicate' ? 'delivered' : r;
+            return void (name === 'approval' ? plan.deliveries : plan.confirms).push(answer);
           } catch (err) {
             if ((err as Error).name === 'RunStateError') return void plan.deliveries.push('finished');
             if ((err as Error).name !== 'StoreError' || n > 200) throw err;
@@ -168,11 +169,16 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
       };
       switch (kind) {
         case 'before':
+          // both before their waits: the nested run's signal waits in the mailbox until the nested wait parks
+          await send(`c${i}`, 'inner.confirm');
           await send(`k${i}`);
           break;
         case 'during':
           await until(() => retrying(() => parkedOn(runId)), 60_000, `run ${runId} to wait`);
           await send(`k${i}`);
+          // the nested run's wait parks its outer item (a parked `inner` item waiting for `inner.confirm`)
+          await until(async () => (await retrying(() => backend.itemStates(runId))).some((s) => s.node === 'inner' && s.status === 'parked'), 60_000, `run ${runId}'s nested wait`);
+          await send(`c${i}`, 'inner.confirm');
           break;
         case 'twice':
           await sleep(Math.random() * 400);
@@ -272,7 +278,9 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
         expect(run.status, why).toBe('completed');
         // 'during' sends once the wait parked: only a machine too slow to send within the wait's 2.5 s misses it
         const approved = !['timeout', 'after', 'pausedTimeout'].includes(plan.kind) && !(plan.kind === 'during' && plan.deliveries[0] === 'finished');
-        expect(run.output, why).toBe(approved ? `approved by b${plan.runId.slice(6)}!!` : `escalated ${SUM}!!`);
+        // the nested wait: confirmed when its signal came, else its fallback adds a second '!' to the first step's
+        const confirmed = plan.confirms.includes('delivered');
+        expect(run.output, why).toBe(confirmed ? `confirmed by c${plan.runId.slice(6)}` : approved ? `approved by b${plan.runId.slice(6)}!!` : `escalated ${SUM}!!`);
         if (plan.kind === 'twice' || plan.kind === 'rekey') expect([...plan.deliveries].sort(), why).toEqual(['delivered', 'duplicate']);
         else if (approved) expect(plan.deliveries, why).toEqual(['delivered']);
         else if (plan.kind === 'during') expect(plan.deliveries, why).toEqual(['finished']);
@@ -317,8 +325,10 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
           const seen = mine.filter((e) => e.item === h.itemId && e.attempt === h.attempt && e.node === h.node);
           expect(seen.length, `${runId}: effects of committed ${h.node} ${h.itemId}#${h.attempt}`).toBeGreaterThanOrEqual(1);
         }
+        // the nested run's two steps: the first with the step that parks the outer item, the other with the one that
+        // continues it (its signal or timeout)
         const inner = committed.filter((c) => c.node === 'inner').length;
-        const expected = committed.filter((c) => EFFECT_NODES.has(c.node)).length + 2 * inner;
+        const expected = committed.filter((c) => EFFECT_NODES.has(c.node)).length + inner;
         const ctx = await backend.readContext(runId);
         let count = (ctx.initial as { count?: number } | undefined)?.count ?? 0;
         for (const d of ctx.deltas) count += (d.delta as { count?: number }).count ?? 0;
@@ -358,7 +368,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
         }
         const signalsReceived = mineEvents.filter((e) => e.type === 'signal.received').length;
         const plan = plans.find((p) => p.runId === runId);
-        if (plan && !plan.kind.startsWith('cancel') && !plan.kind.endsWith('eadline')) expect(signalsReceived, `${runId}: signals received`).toBe(plan.deliveries.filter((d) => d === 'delivered').length);
+        if (plan && !plan.kind.startsWith('cancel') && !plan.kind.endsWith('eadline')) expect(signalsReceived, `${runId}: signals received`).toBe([...plan.deliveries, ...plan.confirms].filter((d) => d === 'delivered').length);
       }
       // A subscription from any cursor (inside a store entry too), of all runs or of one, continues the stream exactly.
       const readFrom = async (after: string, runId: string | undefined, expected: EventEnvelope[]): Promise<string[]> => {
