@@ -102,7 +102,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`every run ends as it should, every effect and signal once (${RUNS} runs)`, { timeout: 150_000 }, async () => {
+  it(`every run ends as it should, every effect and signal once (${RUNS} runs)`, { timeout: Math.max(150_000, RUNS * 8_000) }, async () => {
     const backend = tb.backend;
     if (!supportsObservation(backend)) throw new Error('the backend keeps no history');
     const localEffects: Effect[] = [];
