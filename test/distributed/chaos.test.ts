@@ -215,7 +215,10 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
           break;
         case 'pausedDeadline':
           await sleep(Math.random() * 500);
-          await retrying(() => orch.pause(runId));
+          // (a machine slow enough to reach the deadline first finds the run failed already: the same end)
+          await retrying(() => orch.pause(runId)).catch((err: Error) => {
+            if (err.name !== 'RunStateError') throw err;
+          });
           break;
         case 'cancelParked':
           await until(() => retrying(() => parkedOn(runId)), 60_000, `run ${runId} to wait`);
