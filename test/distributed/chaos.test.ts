@@ -140,7 +140,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
     await local.start();
 
     const scheduleId = `chaos-${name}`;
-    await orch.schedule({ id: scheduleId, cron: '*/2 * * * * *', input: { width: WIDTH, napMs: 300 }, catchUp: 'all' });
+    await orch.schedule({ id: scheduleId, cron: '*/2 * * * * *', input: { width: WIDTH }, catchUp: 'all' });
 
     const plans: Array<{ runId: string; kind: Kind; deliveries: string[]; confirms: string[]; lateSignal?: string }> = [];
     const parkedOn = async (runId: string) => (await backend.itemStates(runId)).some((s) => s.node === 'approval' && s.status === 'parked');
@@ -148,7 +148,7 @@ describe.each(REAL_BACKENDS)('a mixed load under faults (%s)', (name) => {
       const kind = KINDS[i % KINDS.length]!;
       // 'deadline': the run's deadline comes before its wait's timeout; 'pausedDeadline': while it is paused
       const deadline = kind === 'deadline' || kind === 'pausedDeadline' ? { timeoutMs: 1_500 } : {};
-      const runId = await retrying(() => orch.startRun(new MixCtx(), { width: WIDTH, napMs: 300 }, { runId: `chaos-${i}`, ...deadline }));
+      const runId = await retrying(() => orch.startRun(new MixCtx(), { width: WIDTH }, { runId: `chaos-${i}`, ...deadline }));
       const plan = { runId, kind, deliveries: [] as string[], confirms: [] as string[], lateSignal: undefined as string | undefined };
       plans.push(plan);
       // Every signal has a key, so a send retried after a lost reply answers `duplicate` for the one it sent (counted
