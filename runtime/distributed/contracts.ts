@@ -272,7 +272,10 @@ export interface LeasedItem {
   /** Opaque, unique per claim. Required by commit, extend and release. */
   readonly leaseToken: string;
   readonly leaseExpiresAt: number;
-  /** How many times this item has been claimed, this claim included (> 1 after an expired lease or a retry). */
+  /**
+   * How many times this item has been claimed, this claim included (> 1 after an expired lease or a retry); a claim
+   * whose lease was given back ({@link WorkQueue.release}) does not count.
+   */
   readonly deliveries: number;
   /**
    * The run's context version when the item was claimed, for backends that know it at no extra cost (Redis). A
@@ -376,7 +379,8 @@ export interface WorkQueue {
    */
   extendLease(runId: string, itemId: string, leaseToken: string, leaseMs: number): Promise<LeaseExtension>;
   /**
-   * Gives a leased item back untouched (graceful shutdown): it is claimable again at once with the same attempt.
+   * Gives a leased item back untouched (graceful shutdown): it is claimable again at once with the same attempt, and
+   * the claim is not counted in its `deliveries` (a given-back item is no step towards `maxRedeliveries`).
    * With `misrouted`, the worker could not run it (another workflow or graph version): the run's `misrouted` metric
    * counts it. Returns false (and changes nothing) when the lease is not live any more.
    */

@@ -108,9 +108,14 @@ export function isTransientStoreError(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Ends an item without a commit: gives the lease back to the store when the reason calls for it, tells the callbacks. */
+/**
+ * Ends an item without a commit: gives the lease back to the store when the reason calls for it (a stop, an item of
+ * another graph version: `release` does not count the delivery), tells the callbacks. After a store error the lease
+ * runs out instead: the item comes back when it expires, as a redelivery, so a store read that fails every time for
+ * this item ends as a poison item after `maxRedeliveries` instead of a claim-and-release loop.
+ */
 export async function releaseLease(env: ExecutionEnv, f: InFlight, reason: ReleaseReason, error?: unknown): Promise<LeaseResult> {
-  if (reason === 'stopping' || reason === 'fingerprint' || reason === 'store_error') {
+  if (reason === 'stopping' || reason === 'fingerprint') {
     try {
       await env.backend.release(f.lease.runId, f.lease.item.id, f.lease.leaseToken, reason === 'fingerprint' ? { misrouted: true } : {});
     } catch {

@@ -478,6 +478,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (options.misrouted) run.metrics.misrouted += 1;
     run.leased.delete(itemId);
     it.status = 'pending';
+    it.deliveries = Math.max(0, it.deliveries - 1);
     it.leaseToken = undefined;
     it.leaseExpiresAt = undefined;
     it.updatedAt = now;

@@ -207,6 +207,46 @@ describe('Worker', () => {
     expect((await orch.errors(long))).toEqual([]);
   });
 
+  it('an item whose context read fails every time is dead-lettered, not claimed and given back for ever', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    const orch = new Orchestrator(b, wf);
+    const runId = await orch.startRun(new CountCtx(), 0);
+    let reads = 0;
+    // a store error the worker takes for transient (not a FloxideError), for this run's context only
+    b.readContext = async () => {
+      reads++;
+      throw new Error('value too large to read');
+    };
+    const w = track(new Worker(b, wf.def, wf.instance, { concurrency: 1, idleMinMs: 1, idleMaxMs: 5, leaseMs: 50, heartbeatMs: 10, maxRedeliveries: 2 }));
+    await w.start();
+    const done = await orch.waitForCompletion(runId, { timeoutMs: 10_000 });
+    expect(done).toMatchObject({ status: 'failed', error: { name: PoisonItemError.name } });
+    // one read per delivery, each after the previous lease ran out: no claim-and-release loop
+    expect(reads).toBe(3);
+  });
+
+  it('items given back by stopping workers never count as poison deliveries (they were neither crashed on nor stalled)', async () => {
+    const b = new MemoryBackend();
+    const wf = slow();
+    const orch = new Orchestrator(b, wf);
+    const opts = { concurrency: 3, idleMinMs: 1, idleMaxMs: 5, maxRedeliveries: 1 };
+    const runId = await orch.startRun(new CountCtx(), 300);
+    // three rolling stops, each while the run's waits are in flight: their leases are given back, not lost
+    for (let k = 0; k < 3; k++) {
+      const w = new Worker(b, wf.def, wf.instance, opts);
+      await w.start();
+      await until(async () => (await orch.pendingWork(runId)).filter((p) => p.state.status === 'in_progress' && p.item.node === 'wait').length === 3, 5_000, 'waits in flight');
+      await w.stop(0);
+      expect(w.stats.released).toBe(3);
+    }
+    const last = track(new Worker(b, wf.def, wf.instance, opts));
+    await last.start();
+    const done = await orch.waitForCompletion(runId, { timeoutMs: 10_000 });
+    expect(done).toMatchObject({ status: 'completed', output: 'waited 300' });
+    expect(await orch.deadLetters(runId)).toEqual([]);
+  });
+
   it('a grace longer than a 32-bit timer (25 days, Infinity) lets in-flight items finish (Node fired such a timer at once: the items were given back)', async () => {
     const b = new MemoryBackend();
     const wf = slow();

@@ -1,5 +1,6 @@
 --[[
-  release: gives a live lease back untouched (same attempt), at the head of its run's ready list.
+  release: gives a live lease back untouched (same attempt), at the head of its run's ready list; the claim's
+  delivery is taken back (a given-back item was neither crashed on nor stalled: it is no step towards poison).
 
   Input:
     KEYS[1] run HASH
@@ -28,6 +29,7 @@ local s = redis.call('HGET', KEYS[2], ARGV[3])
 local st = s and unpackState(s)
 if not st or st.token ~= ARGV[4] or not leaseLive(st, now) then return 0 end
 st.status = 'pending'
+st.deliveries = int(math.max((tonumber(st.deliveries) or 1) - 1, 0))
 st.token = ''
 st.leaseExp = ''
 st.updatedAt = nowText
