@@ -140,6 +140,25 @@ describe('floxide ui server', () => {
     expect((await call(`${base}api/runs?limit=2&after=${encodeURIComponent('1~run-1')}`)).status).toBe(200);
   });
 
+  it('lists a run failed with a megabyte message by its first 500 characters (the run page has it whole)', async () => {
+    const store = await openTestBackend('redis', 'uibig');
+    const big = await startUiServer({ backend: store.backend });
+    try {
+      const message = `${'\u{1F600}'.repeat(300)}${'m'.repeat(1024 * 1024)}`;
+      await store.backend.createRun({ runId: 'big-error', workflow: 'ReviewWorkflow', fingerprint: 'f'.repeat(16), input: 1, context: {}, firstItem: { node: 'prepare', id: '0', input: 1 } });
+      await store.backend.failRun('big-error', serializeError(new Error(message)));
+      const [row] = JSON.parse((await call(`${big.url}api/runs`)).body).runs;
+      // 500 characters, a pair of surrogates not cut in half (the 500th would be the first half of an emoji)
+      const shown = `Error: ${message}`.slice(0, 499);
+      expect(row.error.length).toBeLessThan(600);
+      expect(row.error).toBe(`${shown}… (${7 + message.length - 499} more characters)`);
+      expect(JSON.parse((await call(`${big.url}api/runs/big-error`)).body).run.error.message === message).toBe(true);
+    } finally {
+      await big.close();
+      await store.dispose();
+    }
+  });
+
   it('answers a run page with node counts, and the graph floxide build drew', async () => {
     const view = JSON.parse((await call(`${base}api/runs/run-6`)).body);
     expect(view.run).toMatchObject({ runId: 'run-6', input: 'topic 6', status: 'running' });
