@@ -11,7 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
-import { StoreError } from '../../runtime/core/errors.js';
+import { serializeError, StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -248,6 +248,26 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       await bidiUi.close();
     }
+  });
+
+  it('shows megabyte values (input, error, context) by their first 10,000 characters, saying how many more there are', async () => {
+    const MB = 1024 * 1024;
+    const b = store.backend;
+    await b.createRun({ runId: 'ui-huge', workflow: 'ReviewWorkflow', fingerprint: 'f'.repeat(16), input: 'i'.repeat(MB), context: { log: ['c'.repeat(3 * MB)] }, firstItem: { node: 'prepare', id: '0', input: 'x' } });
+    await b.failRun('ui-huge', serializeError(new Error('e'.repeat(MB))));
+    await page.goto(ui.url('/runs/ui-huge'));
+    await page.locator('[data-fact="status"] [data-status="failed"]').waitFor();
+    // each shown as its first 10,000 characters and how many of the rest there are
+    const rest = (n: number) => `… (${n - 10_000} more characters: the API has the whole value)`;
+    const shown = async (selector: string, suffix: string) => {
+      const text = (await page.locator(selector).textContent())!;
+      return { length: text.length, head: text.slice(0, 3), end: text.slice(-suffix.length) };
+    };
+    // the input's JSON has its two quotes; the error is `Error: <message>`
+    expect(await shown('[data-fact="input"]', rest(MB + 2))).toEqual({ length: 10_000 + rest(MB + 2).length, head: '"ii', end: rest(MB + 2) });
+    expect(await shown('[data-fact="error"]', rest(MB + 7))).toEqual({ length: 10_000 + rest(MB + 7).length, head: 'Err', end: rest(MB + 7) });
+    const context = JSON.stringify({ log: ['c'.repeat(3 * MB)] }, null, 2).length;
+    expect(await shown('#context-initial', rest(context))).toEqual({ length: 10_000 + rest(context).length, head: '{\n ', end: rest(context) });
   });
 
   it('shows values from the store as text, never as markup', async () => {

@@ -22,17 +22,32 @@ function visible(text) {
 }
 
 /**
+ * The most characters of one value the page shows (an input, an error message, a context): values are user data, as
+ * long as the code that made them, and a few megabytes of text took the browser tens of seconds to lay out, again on
+ * every update. The API (`/api/runs/<id>`) has the whole value.
+ */
+const MAX_SHOWN = 10_000;
+
+/** `text` cut to `max` characters (never half of a surrogate pair), saying how many more there are. */
+function clipped(text, max = MAX_SHOWN) {
+  const s = String(text);
+  if (s.length <= max) return s;
+  const end = /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
+  return `${s.slice(0, end)}… (${s.length - end} more characters: the API has the whole value)`;
+}
+
+/**
  * Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes and a title is shown as
- * a tooltip: both through {@link visible}.
+ * a tooltip: both through {@link visible}, and {@link clipped}.
  */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(v) : String(v));
+    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(clipped(v)) : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(c));
+  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(clipped(c)));
   return el;
 }
 
@@ -269,7 +284,7 @@ function timeline(run, history) {
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = visible(text);
+    if (text !== undefined) e.textContent = visible(clipped(text));
     return e;
   };
   for (const n of nodes) {
@@ -458,7 +473,7 @@ function runPage(runId) {
       !v.context ? null : h('div', { class: 'cols' },
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'initial'), h('pre', { id: 'context-initial' }, json(v.context.initial))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, `latest deltas (${v.context.deltas.length})`),
-          v.context.deltas.length === 0 ? h('p', { class: 'empty' }, 'No deltas yet.') : h('pre', {}, v.context.deltas.map((d) => `v${d.version} ${d.itemId}: ${JSON.stringify(d.delta)}`).join('\n'))),
+          v.context.deltas.length === 0 ? h('p', { class: 'empty' }, 'No deltas yet.') : h('pre', {}, v.context.deltas.map((d, i) => `${i === 0 ? '' : '\n'}${clipped(`v${d.version} ${d.itemId}: ${JSON.stringify(d.delta)}`, MAX_SHOWN / 10)}`))),
       ),
     );
   }
