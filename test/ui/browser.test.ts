@@ -229,11 +229,12 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
 
   it('writes bidirectional and control characters of data as escapes (\\u202e), so a value cannot reorder the text around it', async () => {
     const backend = new MemoryBackend();
-    await wf.startDistributed(new ReviewCtx(), 'abc\u202edef\u2066x\u200f', backend, 'ui-bidi');
+    await wf.startDistributed(new ReviewCtx(), 'abc\u202edef\u2066x\u200f-1\u061c-2', backend, 'ui-bidi');
     await backend.cancelRun('ui-bidi', 'stop\u202bhere\u0007');
     const bidiUi = await startUiServer({ backend, livePollMs: 60_000 });
     // what a page must not show raw: C0 and C1 controls but tab and newline, and the bidirectional formatting characters
-    const hidden = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+    // (the arabic letter mark U+061C too: shown raw, `-1\u061c-2` reads `-12-`)
+    const hidden = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
     try {
       await page.goto(new URL('/', bidiUi.url).toString());
       const row = page.locator('tr[data-run="ui-bidi"]');
@@ -242,7 +243,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       expect(await page.locator('main').textContent()).not.toMatch(hidden);
       await page.goto(new URL('/runs/ui-bidi', bidiUi.url).toString());
       await page.locator('[data-fact="error"]').waitFor();
-      expect(await page.locator('[data-fact="input"]').textContent()).toBe('"abc\\u202edef\\u2066x\\u200f"');
+      expect(await page.locator('[data-fact="input"]').textContent()).toBe('"abc\\u202edef\\u2066x\\u200f-1\\u061c-2"');
       expect(await page.locator('[data-fact="error"]').textContent()).toBe('CancelledError: stop\\u202bhere\\u0007');
       expect(await page.locator('main').textContent()).not.toMatch(hidden);
     } finally {

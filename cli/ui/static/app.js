@@ -11,10 +11,11 @@ let teardown = () => {};
 
 /**
  * Control characters but tab and newline (what the CLI escapes: `printable` in cli/commands/runs.ts) and the
- * bidirectional formatting characters (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which shown raw would reorder
+ * bidirectional formatting characters (Unicode's Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+ * which shown raw would reorder
  * the text around them: an error message or a payload could make the page read otherwise than the data.
  */
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with {@link INVISIBLE} characters written as escapes, as the CLI writes them (`\u202e`). */
 function visible(text) {
