@@ -209,6 +209,34 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('follows a run across a restart of floxide ui, and says why when the restarted one refuses the page (another token)', async () => {
+    await wf.startDistributed(new ReviewCtx(), 'restart', store.backend, 'ui-restart');
+    const token = 'first-token-0123456789';
+    let restarted = await startUiServer({ backend: store.backend, token, livePollMs: 60_000 });
+    const port = restarted.port;
+    try {
+      await page.goto(restarted.url);
+      await page.goto(new URL('/runs/ui-restart', restarted.url).toString().replace(/\?.*$/, ''));
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      // the server stops and starts again on its port: the page reconnects by itself and shows what changed meanwhile
+      await restarted.close();
+      await page.locator('#conn', { hasText: 'reconnecting...' }).waitFor();
+      await store.backend.pauseRun('ui-restart');
+      restarted = await startUiServer({ backend: store.backend, token, port, livePollMs: 60_000 });
+      await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
+      // started again with another token (the default beyond loopback is a new one each start): the browser gives up
+      // on the stream (a 401 is never retried), and the page says why instead of reconnecting for ever
+      await restarted.close();
+      await page.locator('#conn', { hasText: 'reconnecting...' }).waitFor();
+      restarted = await startUiServer({ backend: store.backend, token: 'second-token-0123456789', port, livePollMs: 60_000 });
+      await page.locator('#conn', { hasText: 'disconnected: this dashboard needs its token' }).waitFor();
+      expect(await page.locator('#conn').textContent()).toBe('disconnected: this dashboard needs its token: open the URL floxide ui printed (it ends with ?token=...). Reload the page to try again.');
+    } finally {
+      await restarted.close();
+      await store.backend.cancelRun('ui-restart').catch(() => undefined);
+    }
+  });
+
   it('shows the not-found state for a page address whose percent-encoding is malformed', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

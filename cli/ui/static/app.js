@@ -85,6 +85,33 @@ async function api(path, init) {
   return body;
 }
 
+/**
+ * Says in the header when the browser stopped reconnecting a live stream `source`: the server answered it with no
+ * stream (a 401 once floxide ui restarted with another token, its default beyond loopback), which an EventSource
+ * never retries. `probe` (an API path) is asked for the server's reason. While it reconnects by itself (the server
+ * restarting), `reconnecting...` when `say` is set. Returns what closes the stream (and says nothing more).
+ */
+function onClosed(source, probe, say) {
+  let stopped = false;
+  source.addEventListener('error', async () => {
+    if (source.readyState !== EventSource.CLOSED) {
+      if (say) conn.textContent = 'reconnecting...';
+      return;
+    }
+    let why = 'the server answered no live updates';
+    try {
+      await api(probe);
+    } catch (err) {
+      why = err.message;
+    }
+    if (!stopped) conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
+  });
+  return () => {
+    stopped = true;
+    source.close();
+  };
+}
+
 function navigate(path) {
   history.pushState(null, '', path);
   route();
@@ -177,13 +204,17 @@ function listPage() {
   // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
   let lost = false;
   source?.addEventListener('error', () => (lost = true));
+  const close = source ? onClosed(source, '/api/runs?limit=1', false) : () => {};
   source?.addEventListener('open', () => {
     if (lost) {
       lost = false;
       void reload();
     }
   });
-  return () => { stopped = true; source?.close(); };
+  return () => {
+    stopped = true;
+    close();
+  };
 }
 
 // -------------------------------------------------------------------------------------------------- run page
@@ -492,10 +523,7 @@ function runPage(runId) {
   source.addEventListener('failure', (e) => {
     message.textContent = failure = visible(JSON.parse(e.data).error);
   });
-  source.addEventListener('error', () => {
-    conn.textContent = 'reconnecting...';
-  });
-  return () => source.close();
+  return onClosed(source, `/api/runs/${encodeURIComponent(runId)}`, true);
 }
 
 // ------------------------------------------------------------------------------------------------------ router
