@@ -8,7 +8,9 @@
  *   reloads its rows.
  *
  * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
- * of a watched run re-reads that run (reads of one run are coalesced and at least {@link MIN_READ_GAP_MS} apart), and
+ * of a watched run re-reads that run (reads of one run are coalesced, and the next starts no sooner after the last ended
+ * than {@link MIN_READ_GAP_MS} or as long as the last took: a run whose read takes a second, 20,000 steps, is not re-read
+ * back to back, which kept the server's one thread busy with it while the run moved), and
  * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  *
@@ -39,7 +41,9 @@ interface Watch {
   timer: NodeJS.Timeout | undefined;
   reading: boolean;
   again: boolean;
-  readAt: number;
+  /** When the last read ended, and how long it took (ms). */
+  readEndedAt: number;
+  readMs: number;
 }
 
 export interface LiveOptions {
@@ -98,7 +102,7 @@ export class LiveRuns {
     send(res, headers);
     let w = this.watches.get(runId);
     if (!w) {
-      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false, readAt: 0 };
+      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false, readEndedAt: 0, readMs: 0 };
       this.watches.set(runId, w);
     }
     const watch = w;
@@ -135,7 +139,7 @@ export class LiveRuns {
     if (w.reading) return void (w.again = true);
     clearTimeout(w.timer);
     w.timer = undefined;
-    const wait = MIN_READ_GAP_MS - (Date.now() - w.readAt);
+    const wait = Math.max(MIN_READ_GAP_MS, w.readMs) - (Date.now() - w.readEndedAt);
     if (wait > 0) w.timer = setTimeout(() => void this.read(runId, w), wait);
     else void this.read(runId, w);
   }
@@ -218,7 +222,7 @@ export class LiveRuns {
   private async read(runId: string, w: Watch): Promise<void> {
     w.reading = true;
     w.timer = undefined;
-    w.readAt = Date.now();
+    const startedAt = Date.now();
     let event: string;
     try {
       const view = await runView(this.backend, runId);
@@ -230,6 +234,8 @@ export class LiveRuns {
       w.final = err instanceof RunNotFoundError;
     }
     w.reading = false;
+    w.readEndedAt = Date.now();
+    w.readMs = w.readEndedAt - startedAt;
     if (this.watches.get(runId) !== w) return;
     if (event !== w.last) {
       w.last = event;

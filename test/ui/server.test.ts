@@ -344,6 +344,46 @@ describe('floxide ui server', () => {
     expect((await call(`${base}api/runs`, { headers: { cookie: `floxide_ui_${server.port}=%E0` } })).status).toBe(200);
   });
 
+  it('re-reads a busy run no sooner after a read than that read took (a run whose read takes long is not read back to back)', async () => {
+    const busy = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'busy', busy, 'run-slow');
+    // a read of this run takes 300 ms more, as one of 20,000 steps does on Redis (itemStates alone: 450 ms)
+    const reads: Array<{ start: number; end: number }> = [];
+    const slow = new Proxy(busy, {
+      get: (t, k, r) =>
+        k === 'getRun'
+          ? (id: string) => (reads.push({ start: Date.now(), end: NaN }), t.getRun(id))
+          : k === 'itemStates'
+            ? async (id: string) => {
+                const states = await t.itemStates(id);
+                await new Promise((res) => setTimeout(res, 300));
+                reads.at(-1)!.end = Date.now();
+                return states;
+              }
+            : Reflect.get(t, k, r),
+    });
+    const server = await startUiServer({ backend: slow, livePollMs: 60_000 });
+    let moving = true;
+    try {
+      // the run changes all the time (an event every 20 ms) while its page is open
+      const changes = (async () => {
+        for (let i = 0; moving; i++) {
+          await (i % 2 === 0 ? busy.pauseRun('run-slow') : busy.resumeRun('run-slow'));
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      })();
+      await readEvents(`${server.url}api/runs/run-slow/live`, () => reads.filter((x) => !Number.isNaN(x.end)).length >= 5);
+      moving = false;
+      await changes;
+      const done = reads.filter((x) => !Number.isNaN(x.end));
+      // each read starts at least as long after the previous one ended as that one took (a timer fires no sooner)
+      for (let i = 1; i < done.length; i++) expect(done[i]!.start - done[i - 1]!.end, `read ${i}`).toBeGreaterThanOrEqual(done[i - 1]!.end - done[i - 1]!.start - 2);
+    } finally {
+      moving = false;
+      await server.close();
+    }
+  });
+
   it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
     let reads = 0;
     const counting = new Proxy(backend, { get: (t, k, r) => (k === 'getRun' ? (id: string) => (reads++, t.getRun(id)) : Reflect.get(t, k, r)) });
