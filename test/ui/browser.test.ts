@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
-import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { openTestBackend, until, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { serializeError, StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
@@ -234,6 +234,47 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       await restarted.close();
       await store.backend.cancelRun('ui-restart').catch(() => undefined);
+    }
+  });
+
+  it('keeps the rows of the runs list while it reloads on a busy store, so that a click on a run is not lost', async () => {
+    const busy = new MemoryBackend();
+    const spec = (runId: string) => ({ runId, workflow: 'wf', fingerprint: 'fp', input: null, context: {}, firstItem: { node: 'a', id: '0', input: null } });
+    for (let i = 0; i < 60; i++) await busy.createRun(spec(`busy-${String(i).padStart(2, '0')}`));
+    const busyUi = await startUiServer({ backend: busy, livePollMs: 60_000 });
+    // hundreds of status changes a second: the list reloads its rows every 150 ms
+    let moving = true;
+    const changes = (async () => {
+      for (let n = 0; moving; n++) {
+        const id = `busy-${String(n % 60).padStart(2, '0')}`;
+        await (Math.floor(n / 60) % 2 === 0 ? busy.pauseRun(id) : busy.resumeRun(id));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    let reloads = 0;
+    const counted = (res: { url(): string }) => void (new URL(res.url()).pathname === '/api/runs' && reloads++);
+    page.on('response', counted);
+    try {
+      await page.goto(new URL('/', busyUi.url).toString());
+      const link = page.locator('tr[data-run="busy-55"] a');
+      await link.waitFor();
+      await link.evaluate((a) => ((a as unknown as { mark: number }).mark = 1));
+      const from = reloads;
+      await until(() => reloads >= from + 3, 20_000, 'three reloads');
+      // the same link element through the reloads (its row's other cells change)
+      expect(await link.evaluate((a) => (a as unknown as { mark?: number }).mark)).toBe(1);
+      // a click at a person's pace: 150 ms from press to release
+      const box = (await link.boundingBox())!;
+      await page.mouse.move(box.x + 4, box.y + box.height / 2);
+      await page.mouse.down();
+      await new Promise((r) => setTimeout(r, 150));
+      await page.mouse.up();
+      await page.waitForURL(/\/runs\/busy-55$/);
+    } finally {
+      page.off('response', counted);
+      moving = false;
+      await changes;
+      await busyUi.close();
     }
   });
 

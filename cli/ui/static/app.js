@@ -122,6 +122,44 @@ function link(path, ...children) {
 }
 
 // ------------------------------------------------------------------------------------------------- runs list
+/** The cells of a run's row in the list: its link, then what the run is now. */
+function rowOf(r) {
+  return {
+    runId: r.runId,
+    cells: [
+      h('td', {}, r.workflow),
+      h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
+      h('td', {}, badge(r.status)),
+      h('td', { title: time(r.createdAt) }, age(r.createdAt)),
+      h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
+      h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
+    ],
+  };
+}
+
+/**
+ * Shows `rows` in `body`, keeping the row (and its link) of a run already shown and replacing only the cells that
+ * changed, moving no row that stays in place: the list reloads up to every 150 ms on a busy store, and a row replaced
+ * between the press and the release of a click lost the click.
+ */
+function showRows(body, rows) {
+  const shown = new Map([...body.children].filter((tr) => tr.dataset.run !== undefined).map((tr) => [tr.dataset.run, tr]));
+  rows.forEach(({ runId, cells }, i) => {
+    let tr = shown.get(runId);
+    if (tr === undefined) {
+      tr = h('tr', { 'data-run': runId }, h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(runId)}`, runId)), cells);
+    } else {
+      shown.delete(runId);
+      cells.forEach((cell, k) => {
+        const old = tr.children[k + 1];
+        if (!old.isEqualNode(cell)) old.replaceWith(cell);
+      });
+    }
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
+  });
+  while (body.children.length > rows.length) body.lastElementChild.remove();
+}
+
 function listPage() {
   const params = new URLSearchParams(location.search);
   const status = h('select', { 'aria-label': 'status', name: 'status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s, selected: params.get('status') === s }, s)));
@@ -166,20 +204,8 @@ function listPage() {
       if (stopped) return;
       next = page.next;
       older.disabled = !next;
-      body.replaceChildren(
-        ...(page.runs.length === 0
-          ? [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.'))]
-          : page.runs.map((r) =>
-              h('tr', { 'data-run': r.runId },
-                h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(r.runId)}`, r.runId)),
-                h('td', {}, r.workflow),
-                h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
-                h('td', {}, badge(r.status)),
-                h('td', { title: time(r.createdAt) }, age(r.createdAt)),
-                h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
-                h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
-              ))),
-      );
+      if (page.runs.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.')));
+      else showRows(body, page.runs.map(rowOf));
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
       conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
