@@ -278,6 +278,27 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('keeps what did not change on a run page through its updates: text selected in an error stays selected', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'select', backend, 'ui-select');
+    await backend.recordError('ui-select', { itemId: '0', node: 'prepare', attempt: 1, error: serializeError(new Error('copy this message')) });
+    const selectUi = await startUiServer({ backend, livePollMs: 60_000 });
+    try {
+      await page.goto(new URL('/runs/ui-select', selectUi.url).toString());
+      const cell = page.locator('td', { hasText: 'Error: copy this message' });
+      await cell.waitFor();
+      // the operator selects the message to copy it, while the run changes (its status, its facts and actions)
+      await cell.evaluate((td) => getSelection()!.selectAllChildren(td));
+      for (const [change, status] of [[() => backend.pauseRun('ui-select'), 'paused'], [() => backend.resumeRun('ui-select'), 'running'], [() => backend.pauseRun('ui-select'), 'paused']] as const) {
+        await change();
+        await page.locator(`[data-fact="status"] [data-status="${status}"]`).waitFor();
+      }
+      expect(await page.evaluate(() => getSelection()!.toString())).toBe('Error: copy this message');
+    } finally {
+      await selectUi.close();
+    }
+  });
+
   it('shows the not-found state for a page address whose percent-encoding is malformed', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

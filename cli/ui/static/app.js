@@ -244,6 +244,21 @@ function listPage() {
 }
 
 // -------------------------------------------------------------------------------------------------- run page
+/**
+ * Sets `parent`'s children to `children` (as {@link h} takes them), keeping in place each child equal to its new one:
+ * a run page redraws on every update of a busy run, and a redrawn node loses the text selected in it (an error message
+ * being copied) and the tooltip shown over it.
+ */
+function patch(parent, ...children) {
+  const next = children.flat().filter((c) => c !== undefined && c !== null).map((c) => (c instanceof Node ? c : document.createTextNode(visible(clipped(c)))));
+  next.forEach((node, i) => {
+    const old = parent.childNodes[i];
+    if (old === undefined) parent.append(node);
+    else if (!old.isEqualNode(node)) old.replaceWith(node);
+  });
+  while (parent.childNodes.length > next.length) parent.lastChild.remove();
+}
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Parses the workflow's SVG and keeps only drawing: no scripts, foreign content, event handlers or links. */
@@ -473,7 +488,7 @@ function runPage(runId) {
   function render(v) {
     last = v;
     const r = v.run;
-    facts.replaceChildren(
+    patch(facts,
       ...[
         ['status', badge(r.status)],
         ['workflow', r.workflow],
@@ -498,14 +513,14 @@ function runPage(runId) {
     signalNames.replaceChildren(...waiting.map((n) => h('option', { value: n })));
     if (signalForm.elements.name.value === '' && waiting.length > 0) signalForm.elements.name.value = waiting[0];
     const m = v.metrics;
-    metrics.replaceChildren(
+    patch(metrics,
       ...[['enqueued', m.enqueued], ['completed', m.completed], ['retries', m.retries], ['failed', m.failed], ['dead-lettered', m.deadLettered], ['dropped', m.dropped], ['redeliveries', m.redeliveries], ...Object.entries(m.counters)].map(([k, n]) =>
         h('div', { class: 'metric', 'data-metric': k }, h('b', {}, String(n)), h('span', {}, k)),
       ),
     );
     if (svg) paintGraph(svg, v.nodes);
     const history = v.history ?? [];
-    details.replaceChildren(
+    patch(details,
       ...(v.history === undefined
         ? []
         : [
