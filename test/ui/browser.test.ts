@@ -288,12 +288,14 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       const cell = page.locator('td', { hasText: 'Error: copy this message' });
       await cell.waitFor();
       // the operator selects the message to copy it, while the run changes (its status, its facts and actions)
-      await cell.evaluate((td) => getSelection()!.selectAllChildren(td));
+      // (the page's own `getSelection`: this file is type-checked without the DOM's types)
+      type Selecting = { getSelection(): { selectAllChildren(node: unknown): void; toString(): string } };
+      await cell.evaluate((td) => (globalThis as unknown as Selecting).getSelection().selectAllChildren(td));
       for (const [change, status] of [[() => backend.pauseRun('ui-select'), 'paused'], [() => backend.resumeRun('ui-select'), 'running'], [() => backend.pauseRun('ui-select'), 'paused']] as const) {
         await change();
         await page.locator(`[data-fact="status"] [data-status="${status}"]`).waitFor();
       }
-      expect(await page.evaluate(() => getSelection()!.toString())).toBe('Error: copy this message');
+      expect(await page.evaluate(() => (globalThis as unknown as Selecting).getSelection().toString())).toBe('Error: copy this message');
     } finally {
       await selectUi.close();
     }
