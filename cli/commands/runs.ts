@@ -49,8 +49,9 @@ export interface StoreFlags {
 
 /**
  * C0 and C1 control characters but tab and newline, and the bidirectional formatting characters (Unicode's
- * Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: a terminal that orders text both ways would reorder what surrounds them): what
- * {@link printable} escapes, and the dashboard's page too (`visible` in cli/ui/static/app.js).
+ * Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: a terminal that orders text both ways would
+ * reorder what surrounds them): what {@link printable} escapes, and the dashboard's page too (`visible` in
+ * cli/ui/static/app.js).
  */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 /** Every control character (and the bidirectional ones): what a table cell or a one-line value escapes ({@link oneLine}). */

@@ -9,8 +9,8 @@
  *
  * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
  * of a watched run re-reads that run (reads of one run are coalesced, and the next starts no sooner after the last ended
- * than {@link MIN_READ_GAP_MS} or as long as the last took: a run whose read takes a second, 20,000 steps, is not re-read
- * back to back, which kept the server's one thread busy with it while the run moved), and
+ * than {@link MIN_READ_GAP_MS} or as long as the last took: a run whose read takes a second is read at most half the
+ * time, not back to back in the server's one thread), and
  * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  *

@@ -44,7 +44,7 @@ export interface RunRow {
 
 /**
  * The most characters of a run's error a row of the list carries: a message is user data, as long as a worker made
- * it (a megabyte), and a page of 50 such rows took the browser minutes to lay out.
+ * it (a megabyte), and a page of 50 whole ones is megabytes to send and lay out on every reload of the list.
  */
 export const ROW_TEXT_CHARS = 500;
 

@@ -12,8 +12,8 @@ let teardown = () => {};
 /**
  * Control characters but tab and newline (what the CLI escapes: `printable` in cli/commands/runs.ts) and the
  * bidirectional formatting characters (Unicode's Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
- * which shown raw would reorder
- * the text around them: an error message or a payload could make the page read otherwise than the data.
+ * which shown raw would reorder the text around them: an error message or a payload could make the page read otherwise
+ * than the data.
  */
 const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
@@ -24,8 +24,8 @@ function visible(text) {
 
 /**
  * The most characters of one value the page shows (an input, an error message, a context): values are user data, as
- * long as the code that made them, and a few megabytes of text took the browser tens of seconds to lay out, again on
- * every update. The API (`/api/runs/<id>`) has the whole value.
+ * long as the code that made them, and megabytes of text take a browser seconds to lay out, again on every update.
+ * The API (`/api/runs/<id>`) has the whole value.
  */
 const MAX_SHOWN = 10_000;
 
@@ -140,7 +140,7 @@ function rowOf(r) {
 /**
  * Shows `rows` in `body`, keeping the row (and its link) of a run already shown and replacing only the cells that
  * changed, moving no row that stays in place: the list reloads up to every 150 ms on a busy store, and a row replaced
- * between the press and the release of a click lost the click.
+ * between the press and the release of a click loses the click.
  */
 function showRows(body, rows) {
   const shown = new Map([...body.children].filter((tr) => tr.dataset.run !== undefined).map((tr) => [tr.dataset.run, tr]));
