@@ -52,13 +52,14 @@ export interface StoreFlags {
 }
 
 /**
- * C0 and C1 control characters but tab and newline, and the bidirectional formatting characters (U+200E, U+200F,
- * U+202A-U+202E, U+2066-U+2069: a terminal that orders text both ways would reorder what surrounds them): what
- * {@link printable} escapes, and the dashboard's page too (`visible` in cli/ui/static/app.js).
+ * C0 and C1 control characters but tab and newline, and the bidirectional formatting characters (Unicode's
+ * Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: a terminal that orders text both ways would
+ * reorder what surrounds them): what {@link printable} escapes, and the dashboard's page too (`visible` in
+ * cli/ui/static/app.js).
  */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 /** Every control character (and the bidirectional ones): what a table cell or a one-line value escapes ({@link oneLine}). */
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const escapeControl = (c: string) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**

@@ -8,14 +8,17 @@
  *   reloads its rows.
  *
  * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
- * of a watched run re-reads that run (reads of one run are coalesced and at least {@link MIN_READ_GAP_MS} apart), and
+ * of a watched run re-reads that run (reads of one run are coalesced, and the next starts no sooner after the last ended
+ * than {@link MIN_READ_GAP_MS} or as long as the last took: a run whose read takes a second is read at most half the
+ * time, not back to back in the server's one thread), and
  * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  *
- * A stream whose client reads slower than its events come (or not at all) is closed once more than
- * {@link MAX_BUFFERED_BYTES} wait in the server for it ({@link deliver}): the server never buffers more for one client.
- * The browser reconnects, and each stream starts from the current state (a run page's data; the list reloads), so
- * nothing is lost but intermediate states.
+ * Every event carries a whole state (a run page's data; a list's "reload"), so a stream whose client reads slower
+ * than its events come (or not at all) skips the intermediate ones ({@link deliver}): while its client has not read
+ * what was written, only the newest event waits for it, written once the client has read the rest. The server holds
+ * at most two events for a client, and a slow one (a run page of megabytes on a busy run) stays connected and sees
+ * the newest state each time it has read the last.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunNotFoundError } from '../../runtime/core/errors.js';
@@ -29,8 +32,6 @@ import { valueText } from '../values-text.js';
 const KEEPALIVE_MS = 15_000;
 /** The shortest time between two reads of one run (a busy run's events arrive far faster than a page can use). */
 const MIN_READ_GAP_MS = 150;
-/** The most one stream may have waiting in the server's buffer (past the kernel's) before it is closed. */
-export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 interface Watch {
   readonly subscribers: Set<ServerResponse>;
@@ -39,7 +40,9 @@ interface Watch {
   timer: NodeJS.Timeout | undefined;
   reading: boolean;
   again: boolean;
-  readAt: number;
+  /** When the last read ended, and how long it took (ms). */
+  readEndedAt: number;
+  readMs: number;
 }
 
 export interface LiveOptions {
@@ -54,15 +57,27 @@ function send(res: ServerResponse, headers: Record<string, string>): void {
   res.write('retry: 2000\n\n');
 }
 
+/** The newest event waiting for a stream whose client has not read what was written before ({@link deliver}). */
+const waiting = new WeakMap<ServerResponse, string>();
+
 /**
- * Writes `text` to a stream, or closes the stream instead when more than {@link MAX_BUFFERED_BYTES} already wait in
- * the server for its client (`res.write` buffers whatever it is given: a client that does not read would grow the
- * buffer until the process runs out of memory). Closing ends the request, which unsubscribes it.
+ * Writes an event to a stream, now when the stream has room (`writableNeedDrain` unset), else once its client has read
+ * what waits: only the newest event waits (it replaces an older one, which is useless once a newer state exists), so
+ * the server never holds more than two events for one client, however slowly it reads. A keepalive (`keepalive`) is
+ * written only to a stream with room.
  */
-function deliver(res: ServerResponse, text: string): void {
+function deliver(res: ServerResponse, text: string, keepalive = false): void {
   if (res.destroyed) return;
-  if (res.writableLength > MAX_BUFFERED_BYTES) return void res.destroy();
-  res.write(text);
+  if (!res.writableNeedDrain) return void res.write(text);
+  if (keepalive) return;
+  const queued = waiting.has(res);
+  waiting.set(res, text);
+  if (queued) return;
+  res.once('drain', () => {
+    const next = waiting.get(res);
+    waiting.delete(res);
+    if (next !== undefined) deliver(res, next);
+  });
 }
 
 export class LiveRuns {
@@ -83,8 +98,8 @@ export class LiveRuns {
   ) {
     this.observer = supportsObservation(backend) ? backend : undefined;
     this.keepalive = setInterval(() => {
-      for (const w of this.watches.values()) for (const res of w.subscribers) deliver(res, ': keepalive\n\n');
-      for (const res of this.lists) deliver(res, ': keepalive\n\n');
+      for (const w of this.watches.values()) for (const res of w.subscribers) deliver(res, ': keepalive\n\n', true);
+      for (const res of this.lists) deliver(res, ': keepalive\n\n', true);
     }, KEEPALIVE_MS).unref();
   }
 
@@ -98,7 +113,7 @@ export class LiveRuns {
     send(res, headers);
     let w = this.watches.get(runId);
     if (!w) {
-      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false, readAt: 0 };
+      w = { subscribers: new Set(), last: undefined, final: false, timer: undefined, reading: false, again: false, readEndedAt: 0, readMs: 0 };
       this.watches.set(runId, w);
     }
     const watch = w;
@@ -135,7 +150,7 @@ export class LiveRuns {
     if (w.reading) return void (w.again = true);
     clearTimeout(w.timer);
     w.timer = undefined;
-    const wait = MIN_READ_GAP_MS - (Date.now() - w.readAt);
+    const wait = Math.max(MIN_READ_GAP_MS, w.readMs) - (Date.now() - w.readEndedAt);
     if (wait > 0) w.timer = setTimeout(() => void this.read(runId, w), wait);
     else void this.read(runId, w);
   }
@@ -218,7 +233,7 @@ export class LiveRuns {
   private async read(runId: string, w: Watch): Promise<void> {
     w.reading = true;
     w.timer = undefined;
-    w.readAt = Date.now();
+    const startedAt = Date.now();
     let event: string;
     try {
       const view = await runView(this.backend, runId);
@@ -230,6 +245,8 @@ export class LiveRuns {
       w.final = err instanceof RunNotFoundError;
     }
     w.reading = false;
+    w.readEndedAt = Date.now();
+    w.readMs = w.readEndedAt - startedAt;
     if (this.watches.get(runId) !== w) return;
     if (event !== w.last) {
       w.last = event;

@@ -36,10 +36,23 @@ export interface RunRow {
   readonly createdAt: number | null;
   readonly updatedAt: number | null;
   readonly finishedAt: number | undefined;
-  /** `Name: message` of a failed or cancelled run. */
+  /** `Name: message` of a failed or cancelled run, its first {@link ROW_TEXT_CHARS} characters (the run page has it whole). */
   readonly error: string | undefined;
-  /** `CorruptStateError: <reason>` when fields of the stored run cannot be read (they hold no value). */
+  /** `CorruptStateError: <reason>` when fields of the stored run cannot be read (they hold no value), clipped as `error`. */
   readonly corrupt?: string;
+}
+
+/**
+ * The most characters of a run's error a row of the list carries: a message is user data, as long as a worker made
+ * it (a megabyte), and a page of 50 whole ones is megabytes to send and lay out on every reload of the list.
+ */
+export const ROW_TEXT_CHARS = 500;
+
+/** `text` cut to its first `max` characters (never half of a surrogate pair), with `…` and the count of the rest. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\ud800-\udbff]/.test(text[max - 1]!) ? max - 1 : max;
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
 }
 
 export interface RunsPage {
@@ -110,8 +123,8 @@ function rowOf(r: RunRecord): RunRow {
     createdAt: knownTime(r.createdAt),
     updatedAt: knownTime(r.updatedAt),
     finishedAt: r.finishedAt,
-    error: errorLine(r.error),
-    ...(r.corrupt ? { corrupt: errorLine(r.corrupt) } : {}),
+    error: r.error && clipText(errorLine(r.error)!, ROW_TEXT_CHARS),
+    ...(r.corrupt ? { corrupt: clipText(errorLine(r.corrupt)!, ROW_TEXT_CHARS) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createClient } from '@redis/client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
 import { RedisBackend, type RedisBackendOptions } from '../../runtime/distributed/redis/backend.js';
 import { SCRIPT_FILES, loadScript, type ScriptName } from '../../runtime/distributed/redis/scripts.js';
@@ -608,6 +608,28 @@ describe('redis backend specifics', () => {
       expect(await b.listRuns({ status: 'running', limit: 420 })).toHaveLength(420);
       const newest = await b.listRuns({ limit: 5 });
       expect(newest.map((r) => r.createdAt)).toEqual([...newest.map((r) => r.createdAt)].sort((x, y) => y - x));
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('lists by status and workflow through the smaller of their indexes (a rare workflow among many running runs: its own)', async () => {
+    const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });
+    try {
+      await Promise.all(Array.from({ length: 600 }, (_, i) => b.createRun({ ...spec(`r${i}`), workflow: i === 7 ? 'rare' : 'common' })));
+      for (const id of ['r3', 'r400']) await b.cancelRun(id, 'x');
+      // index pages read (200 runs each): the status index holds 598 running runs, the workflow index 1 run
+      const pages = vi.spyOn(b as unknown as { evalScript: (name: string) => Promise<unknown> }, 'evalScript');
+      const read = async (filter: Parameters<RedisBackend['listRuns']>[0]) => {
+        pages.mockClear();
+        const ids = (await b.listRuns(filter)).map((r) => r.runId);
+        return { ids, pages: pages.mock.calls.filter(([name]) => name === 'listRuns').length };
+      };
+      expect(await read({ status: 'running', workflow: 'rare' })).toEqual({ ids: ['r7'], pages: 1 });
+      expect(await read({ status: 'cancelled', workflow: 'rare' })).toEqual({ ids: [], pages: 1 });
+      // the other way round: 2 cancelled runs among 599 of the workflow, read through the status index
+      expect(await read({ status: 'cancelled', workflow: 'common' })).toEqual({ ids: ['r400', 'r3'], pages: 1 });
+      expect((await read({ status: 'running', workflow: 'common' })).ids).toHaveLength(597);
     } finally {
       await b.close();
     }

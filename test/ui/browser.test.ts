@@ -9,9 +9,9 @@ import type { Page } from 'playwright-core';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
-import { openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { openTestBackend, until, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
-import { StoreError, serializeError } from '../../runtime/core/errors.js';
+import { serializeError, StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
@@ -209,6 +209,98 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('follows a run across a restart of floxide ui, and says why when the restarted one refuses the page (another token)', async () => {
+    await wf.startDistributed(new ReviewCtx(), 'restart', store.backend, 'ui-restart');
+    const token = 'first-token-0123456789';
+    let restarted = await startUiServer({ backend: store.backend, token, livePollMs: 60_000 });
+    const port = restarted.port;
+    try {
+      await page.goto(restarted.url);
+      await page.goto(new URL('/runs/ui-restart', restarted.url).toString().replace(/\?.*$/, ''));
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      // the server stops and starts again on its port: the page reconnects by itself and shows what changed meanwhile
+      await restarted.close();
+      await page.locator('#conn', { hasText: 'reconnecting...' }).waitFor();
+      await store.backend.pauseRun('ui-restart');
+      restarted = await startUiServer({ backend: store.backend, token, port, livePollMs: 60_000 });
+      await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
+      // started again with another token (the default beyond loopback is a new one each start): the browser gives up
+      // on the stream (a 401 is never retried), and the page says why instead of reconnecting for ever
+      await restarted.close();
+      await page.locator('#conn', { hasText: 'reconnecting...' }).waitFor();
+      restarted = await startUiServer({ backend: store.backend, token: 'second-token-0123456789', port, livePollMs: 60_000 });
+      await page.locator('#conn', { hasText: 'disconnected: this dashboard needs its token' }).waitFor();
+      expect(await page.locator('#conn').textContent()).toBe('disconnected: this dashboard needs its token: open the URL floxide ui printed (it ends with ?token=...). Reload the page to try again.');
+    } finally {
+      await restarted.close();
+      await store.backend.cancelRun('ui-restart').catch(() => undefined);
+    }
+  });
+
+  it('keeps the rows of the runs list while it reloads on a busy store, so that a click on a run is not lost', async () => {
+    const busy = new MemoryBackend();
+    const spec = (runId: string) => ({ runId, workflow: 'wf', fingerprint: 'fp', input: null, context: {}, firstItem: { node: 'a', id: '0', input: null } });
+    for (let i = 0; i < 60; i++) await busy.createRun(spec(`busy-${String(i).padStart(2, '0')}`));
+    const busyUi = await startUiServer({ backend: busy, livePollMs: 60_000 });
+    // hundreds of status changes a second: the list reloads its rows every 150 ms
+    let moving = true;
+    const changes = (async () => {
+      for (let n = 0; moving; n++) {
+        const id = `busy-${String(n % 60).padStart(2, '0')}`;
+        await (Math.floor(n / 60) % 2 === 0 ? busy.pauseRun(id) : busy.resumeRun(id));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    let reloads = 0;
+    const counted = (res: { url(): string }) => void (new URL(res.url()).pathname === '/api/runs' && reloads++);
+    page.on('response', counted);
+    try {
+      await page.goto(new URL('/', busyUi.url).toString());
+      const link = page.locator('tr[data-run="busy-55"] a');
+      await link.waitFor();
+      await link.evaluate((a) => ((a as unknown as { mark: number }).mark = 1));
+      const from = reloads;
+      await until(() => reloads >= from + 3, 20_000, 'three reloads');
+      // the same link element through the reloads (its row's other cells change)
+      expect(await link.evaluate((a) => (a as unknown as { mark?: number }).mark)).toBe(1);
+      // a click at a person's pace: 150 ms from press to release
+      const box = (await link.boundingBox())!;
+      await page.mouse.move(box.x + 4, box.y + box.height / 2);
+      await page.mouse.down();
+      await new Promise((r) => setTimeout(r, 150));
+      await page.mouse.up();
+      await page.waitForURL(/\/runs\/busy-55$/);
+    } finally {
+      page.off('response', counted);
+      moving = false;
+      await changes;
+      await busyUi.close();
+    }
+  });
+
+  it('keeps what did not change on a run page through its updates: text selected in an error stays selected', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'select', backend, 'ui-select');
+    await backend.recordError('ui-select', { itemId: '0', node: 'prepare', attempt: 1, error: serializeError(new Error('copy this message')) });
+    const selectUi = await startUiServer({ backend, livePollMs: 60_000 });
+    try {
+      await page.goto(new URL('/runs/ui-select', selectUi.url).toString());
+      const cell = page.locator('td', { hasText: 'Error: copy this message' });
+      await cell.waitFor();
+      // the operator selects the message to copy it, while the run changes (its status, its facts and actions)
+      // (the page's own `getSelection`: this file is type-checked without the DOM's types)
+      type Selecting = { getSelection(): { selectAllChildren(node: unknown): void; toString(): string } };
+      await cell.evaluate((td) => (globalThis as unknown as Selecting).getSelection().selectAllChildren(td));
+      for (const [change, status] of [[() => backend.pauseRun('ui-select'), 'paused'], [() => backend.resumeRun('ui-select'), 'running'], [() => backend.pauseRun('ui-select'), 'paused']] as const) {
+        await change();
+        await page.locator(`[data-fact="status"] [data-status="${status}"]`).waitFor();
+      }
+      expect(await page.evaluate(() => (globalThis as unknown as Selecting).getSelection().toString())).toBe('Error: copy this message');
+    } finally {
+      await selectUi.close();
+    }
+  });
+
   it('shows the not-found state for a page address whose percent-encoding is malformed', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -229,11 +321,12 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
 
   it('writes bidirectional and control characters of data as escapes (\\u202e), so a value cannot reorder the text around it', async () => {
     const backend = new MemoryBackend();
-    await wf.startDistributed(new ReviewCtx(), 'abc\u202edef\u2066x\u200f', backend, 'ui-bidi');
+    await wf.startDistributed(new ReviewCtx(), 'abc\u202edef\u2066x\u200f-1\u061c-2', backend, 'ui-bidi');
     await backend.cancelRun('ui-bidi', 'stop\u202bhere\u0007');
     const bidiUi = await startUiServer({ backend, livePollMs: 60_000 });
     // what a page must not show raw: C0 and C1 controls but tab and newline, and the bidirectional formatting characters
-    const hidden = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+    // (the arabic letter mark U+061C too: shown raw, `-1\u061c-2` reads `-12-`)
+    const hidden = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
     try {
       await page.goto(new URL('/', bidiUi.url).toString());
       const row = page.locator('tr[data-run="ui-bidi"]');
@@ -242,12 +335,32 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       expect(await page.locator('main').textContent()).not.toMatch(hidden);
       await page.goto(new URL('/runs/ui-bidi', bidiUi.url).toString());
       await page.locator('[data-fact="error"]').waitFor();
-      expect(await page.locator('[data-fact="input"]').textContent()).toBe('"abc\\u202edef\\u2066x\\u200f"');
+      expect(await page.locator('[data-fact="input"]').textContent()).toBe('"abc\\u202edef\\u2066x\\u200f-1\\u061c-2"');
       expect(await page.locator('[data-fact="error"]').textContent()).toBe('CancelledError: stop\\u202bhere\\u0007');
       expect(await page.locator('main').textContent()).not.toMatch(hidden);
     } finally {
       await bidiUi.close();
     }
+  });
+
+  it('shows megabyte values (input, error, context) by their first 10,000 characters, saying how many more there are', async () => {
+    const MB = 1024 * 1024;
+    const b = store.backend;
+    await b.createRun({ runId: 'ui-huge', workflow: 'ReviewWorkflow', fingerprint: 'f'.repeat(16), input: 'i'.repeat(MB), context: { log: ['c'.repeat(3 * MB)] }, firstItem: { node: 'prepare', id: '0', input: 'x' } });
+    await b.failRun('ui-huge', serializeError(new Error('e'.repeat(MB))));
+    await page.goto(ui.url('/runs/ui-huge'));
+    await page.locator('[data-fact="status"] [data-status="failed"]').waitFor();
+    // each shown as its first 10,000 characters and how many of the rest there are
+    const rest = (n: number) => `… (${n - 10_000} more characters: the API has the whole value)`;
+    const shown = async (selector: string, suffix: string) => {
+      const text = (await page.locator(selector).textContent())!;
+      return { length: text.length, head: text.slice(0, 3), end: text.slice(-suffix.length) };
+    };
+    // the input's JSON has its two quotes; the error is `Error: <message>`
+    expect(await shown('[data-fact="input"]', rest(MB + 2))).toEqual({ length: 10_000 + rest(MB + 2).length, head: '"ii', end: rest(MB + 2) });
+    expect(await shown('[data-fact="error"]', rest(MB + 7))).toEqual({ length: 10_000 + rest(MB + 7).length, head: 'Err', end: rest(MB + 7) });
+    const context = JSON.stringify({ log: ['c'.repeat(3 * MB)] }, null, 2).length;
+    expect(await shown('#context-initial', rest(context))).toEqual({ length: 10_000 + rest(context).length, head: '{\n ', end: rest(context) });
   });
 
   it('shows values from the store as text, never as markup', async () => {

@@ -11,10 +11,11 @@ let teardown = () => {};
 
 /**
  * Control characters but tab and newline (what the CLI escapes: `printable` in cli/commands/runs.ts) and the
- * bidirectional formatting characters (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which shown raw would reorder
- * the text around them: an error message or a payload could make the page read otherwise than the data.
+ * bidirectional formatting characters (Unicode's Bidi_Control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+ * which shown raw would reorder the text around them: an error message or a payload could make the page read otherwise
+ * than the data.
  */
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with {@link INVISIBLE} characters written as escapes, as the CLI writes them (`\u202e`). */
 function visible(text) {
@@ -22,17 +23,32 @@ function visible(text) {
 }
 
 /**
+ * The most characters of one value the page shows (an input, an error message, a context): values are user data, as
+ * long as the code that made them, and megabytes of text take a browser seconds to lay out, again on every update.
+ * The API (`/api/runs/<id>`) has the whole value.
+ */
+const MAX_SHOWN = 10_000;
+
+/** `text` cut to `max` characters (never half of a surrogate pair), saying how many more there are. */
+function clipped(text, max = MAX_SHOWN) {
+  const s = String(text);
+  if (s.length <= max) return s;
+  const end = /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
+  return `${s.slice(0, end)}… (${s.length - end} more characters: the API has the whole value)`;
+}
+
+/**
  * Creates an element: h('td', { class: 'mono' }, 'text', child...). Strings become text nodes and a title is shown as
- * a tooltip: both through {@link visible}.
+ * a tooltip: both through {@link visible}, and {@link clipped}.
  */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(v) : String(v));
+    else el.setAttribute(k, v === true ? '' : k === 'title' ? visible(clipped(v)) : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(c));
+  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : visible(clipped(c)));
   return el;
 }
 
@@ -69,6 +85,33 @@ async function api(path, init) {
   return body;
 }
 
+/**
+ * Says in the header when the browser stopped reconnecting a live stream `source`: the server answered it with no
+ * stream (a 401 once floxide ui restarted with another token, its default beyond loopback), which an EventSource
+ * never retries. `probe` (an API path) is asked for the server's reason. While it reconnects by itself (the server
+ * restarting), `reconnecting...` when `say` is set. Returns what closes the stream (and says nothing more).
+ */
+function onClosed(source, probe, say) {
+  let stopped = false;
+  source.addEventListener('error', async () => {
+    if (source.readyState !== EventSource.CLOSED) {
+      if (say) conn.textContent = 'reconnecting...';
+      return;
+    }
+    let why = 'the server answered no live updates';
+    try {
+      await api(probe);
+    } catch (err) {
+      why = err.message;
+    }
+    if (!stopped) conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
+  });
+  return () => {
+    stopped = true;
+    source.close();
+  };
+}
+
 function navigate(path) {
   history.pushState(null, '', path);
   route();
@@ -79,6 +122,44 @@ function link(path, ...children) {
 }
 
 // ------------------------------------------------------------------------------------------------- runs list
+/** The cells of a run's row in the list: its link, then what the run is now. */
+function rowOf(r) {
+  return {
+    runId: r.runId,
+    cells: [
+      h('td', {}, r.workflow),
+      h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
+      h('td', {}, badge(r.status)),
+      h('td', { title: time(r.createdAt) }, age(r.createdAt)),
+      h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
+      h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
+    ],
+  };
+}
+
+/**
+ * Shows `rows` in `body`, keeping the row (and its link) of a run already shown and replacing only the cells that
+ * changed, moving no row that stays in place: the list reloads up to every 150 ms on a busy store, and a row replaced
+ * between the press and the release of a click loses the click.
+ */
+function showRows(body, rows) {
+  const shown = new Map([...body.children].filter((tr) => tr.dataset.run !== undefined).map((tr) => [tr.dataset.run, tr]));
+  rows.forEach(({ runId, cells }, i) => {
+    let tr = shown.get(runId);
+    if (tr === undefined) {
+      tr = h('tr', { 'data-run': runId }, h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(runId)}`, runId)), cells);
+    } else {
+      shown.delete(runId);
+      cells.forEach((cell, k) => {
+        const old = tr.children[k + 1];
+        if (!old.isEqualNode(cell)) old.replaceWith(cell);
+      });
+    }
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
+  });
+  while (body.children.length > rows.length) body.lastElementChild.remove();
+}
+
 function listPage() {
   const params = new URLSearchParams(location.search);
   const status = h('select', { 'aria-label': 'status', name: 'status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s, selected: params.get('status') === s }, s)));
@@ -123,20 +204,8 @@ function listPage() {
       if (stopped) return;
       next = page.next;
       older.disabled = !next;
-      body.replaceChildren(
-        ...(page.runs.length === 0
-          ? [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.'))]
-          : page.runs.map((r) =>
-              h('tr', { 'data-run': r.runId },
-                h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(r.runId)}`, r.runId)),
-                h('td', {}, r.workflow),
-                h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
-                h('td', {}, badge(r.status)),
-                h('td', { title: time(r.createdAt) }, age(r.createdAt)),
-                h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
-                h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
-              ))),
-      );
+      if (page.runs.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.')));
+      else showRows(body, page.runs.map(rowOf));
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
       conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
@@ -161,16 +230,35 @@ function listPage() {
   // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
   let lost = false;
   source?.addEventListener('error', () => (lost = true));
+  const close = source ? onClosed(source, '/api/runs?limit=1', false) : () => {};
   source?.addEventListener('open', () => {
     if (lost) {
       lost = false;
       void reload();
     }
   });
-  return () => { stopped = true; source?.close(); };
+  return () => {
+    stopped = true;
+    close();
+  };
 }
 
 // -------------------------------------------------------------------------------------------------- run page
+/**
+ * Sets `parent`'s children to `children` (as {@link h} takes them), keeping in place each child equal to its new one:
+ * a run page redraws on every update of a busy run, and a redrawn node loses the text selected in it (an error message
+ * being copied) and the tooltip shown over it.
+ */
+function patch(parent, ...children) {
+  const next = children.flat().filter((c) => c !== undefined && c !== null).map((c) => (c instanceof Node ? c : document.createTextNode(visible(clipped(c)))));
+  next.forEach((node, i) => {
+    const old = parent.childNodes[i];
+    if (old === undefined) parent.append(node);
+    else if (!old.isEqualNode(node)) old.replaceWith(node);
+  });
+  while (parent.childNodes.length > next.length) parent.lastChild.remove();
+}
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Parses the workflow's SVG and keeps only drawing: no scripts, foreign content, event handlers or links. */
@@ -269,7 +357,7 @@ function timeline(run, history) {
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = visible(text);
+    if (text !== undefined) e.textContent = visible(clipped(text));
     return e;
   };
   for (const n of nodes) {
@@ -402,7 +490,7 @@ function runPage(runId) {
   function render(v) {
     last = v;
     const r = v.run;
-    facts.replaceChildren(
+    patch(facts,
       ...[
         ['status', badge(r.status)],
         ['workflow', r.workflow],
@@ -427,14 +515,14 @@ function runPage(runId) {
     signalNames.replaceChildren(...waiting.map((n) => h('option', { value: n })));
     if (signalForm.elements.name.value === '' && waiting.length > 0) signalForm.elements.name.value = waiting[0];
     const m = v.metrics;
-    metrics.replaceChildren(
+    patch(metrics,
       ...[['enqueued', m.enqueued], ['completed', m.completed], ['retries', m.retries], ['failed', m.failed], ['dead-lettered', m.deadLettered], ['dropped', m.dropped], ['redeliveries', m.redeliveries], ...Object.entries(m.counters)].map(([k, n]) =>
         h('div', { class: 'metric', 'data-metric': k }, h('b', {}, String(n)), h('span', {}, k)),
       ),
     );
     if (svg) paintGraph(svg, v.nodes);
     const history = v.history ?? [];
-    details.replaceChildren(
+    patch(details,
       ...(v.history === undefined
         ? []
         : [
@@ -460,7 +548,7 @@ function runPage(runId) {
       !v.context ? null : h('div', { class: 'cols' },
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'initial'), h('pre', { id: 'context-initial' }, json(v.context.initial))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, `latest deltas (${v.context.deltas.length})`),
-          v.context.deltas.length === 0 ? h('p', { class: 'empty' }, 'No deltas yet.') : h('pre', {}, v.context.deltas.map((d) => `v${d.version} ${d.itemId}: ${JSON.stringify(d.delta)}`).join('\n'))),
+          v.context.deltas.length === 0 ? h('p', { class: 'empty' }, 'No deltas yet.') : h('pre', {}, v.context.deltas.map((d, i) => `${i === 0 ? '' : '\n'}${clipped(`v${d.version} ${d.itemId}: ${JSON.stringify(d.delta)}`, MAX_SHOWN / 10)}`))),
       ),
     );
   }
@@ -478,10 +566,7 @@ function runPage(runId) {
   source.addEventListener('failure', (e) => {
     message.textContent = failure = visible(JSON.parse(e.data).error);
   });
-  source.addEventListener('error', () => {
-    conn.textContent = 'reconnecting...';
-  });
-  return () => source.close();
+  return onClosed(source, `/api/runs/${encodeURIComponent(runId)}`, true);
 }
 
 // ------------------------------------------------------------------------------------------------------ router

@@ -503,11 +503,18 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     if (filter.status !== undefined) assertRunStatus(filter.status);
     if (filter.workflow !== undefined) assertString(filter.workflow, 'workflow');
     if (filter.after !== undefined) assertRunCursor(filter.after);
-    const index = filter.status !== undefined ? this.keys.status(filter.status) : filter.workflow !== undefined ? this.keys.workflow(filter.workflow) : this.keys.runs;
-    // The index answers the filters alone unless both are given (then the status index is read and the workflow checked).
+    // The index answers the filters alone unless both are given: then the smaller of the status and workflow indexes
+    // is read and the other field checked (the failed runs of one workflow among 100,000 running ones: its own index, not
+    // the whole status index).
     const exact = filter.status === undefined || filter.workflow === undefined;
     const limit = filter.limit ?? Number.POSITIVE_INFINITY;
     return this.io(async () => {
+      let index = filter.status !== undefined ? this.keys.status(filter.status) : filter.workflow !== undefined ? this.keys.workflow(filter.workflow) : this.keys.runs;
+      if (!exact) {
+        const byWorkflow = this.keys.workflow(filter.workflow!);
+        const [inStatus, inWorkflow] = (await this.client.multi().addCommand(['ZCARD', index]).addCommand(['ZCARD', byWorkflow]).execAsPipeline()) as unknown as number[];
+        if (inWorkflow! < inStatus!) index = byWorkflow;
+      }
       const out: RunRecord[] = [];
       const gone: string[] = [];
       let cursor = filter.after;
