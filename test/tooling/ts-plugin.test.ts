@@ -2,7 +2,7 @@
  * `floxide/ts-plugin` in a real tsserver (node_modules/typescript/lib/tsserver.js over its stdio protocol), loading
  * the built plugin (dist/) the way an editor does: from a project's node_modules, named in its tsconfig.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProject, buildProject } from '../../compiler/index.js';
@@ -145,9 +145,13 @@ describe('floxide/ts-plugin in tsserver', () => {
     await server.edit(file('good.ts'), { line: 6, offset: 10 }, { line: 6, offset: 14 }, 'print');
     await server.edit(file('good.ts'), { line: 7, offset: 3 }, { line: 7, offset: 7 }, 'print');
     const diags = floxideOnly(await server.semanticDiagnostics(file('good.ts')));
-    expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset])).toEqual([[FLX(40), 'warning', 5, 14]]);
-    expect(diags[0].text).toBe('FLX040: the generated module good.floxide.ts of Good is stale (changed: parse, print, show): run floxide build\n  hint: run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)');
-    const [fix] = await server.codeFixes(file('good.ts'), diags[0]);
+    // the rename breaks runs in flight on the version on record, as floxide build warns too (FLX050 at the new name)
+    expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset])).toEqual([
+      [FLX(50), 'warning', 7, 3],
+      [FLX(40), 'warning', 5, 14],
+    ]);
+    expect(diags[1].text).toBe('FLX040: the generated module good.floxide.ts of Good is stale (changed: parse, print, show): run floxide build\n  hint: run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)');
+    const [fix] = await server.codeFixes(file('good.ts'), diags[1]);
     // the versions file records the new graph too: floxide build --check would fail on it
     expect(fix.description).toBe('Regenerate good.floxide.ts and good.floxide.versions.json (as floxide build would)');
     expect(fix.changes.map((c) => c.fileName)).toEqual([file('good.floxide.ts'), file('good.floxide.versions.json')]);
@@ -185,11 +189,12 @@ describe('floxide/ts-plugin in tsserver', () => {
     const built = await build(v2);
     expect(built).toMatch(/\n {2}supersedes: \['[0-9a-f]{16}'\],\n/);
     await server.open(file('deploy.ts'), v2);
-    expect(floxideOnly(await server.semanticDiagnostics(file('deploy.ts')))).toEqual([]);
+    // not stale; the rename from v1 (on record) is the build's warning FLX050 here too
+    expect(floxideOnly(await server.semanticDiagnostics(file('deploy.ts'))).map((d) => d.code)).toEqual([FLX(50)]);
     // the next change, in the editor only: its fix writes the module `floxide build` then writes
     const lines = v2.split('\n');
     await server.edit(file('deploy.ts'), { line: 1, offset: 1 }, { line: lines.length, offset: lines.at(-1)!.length + 1 }, v3);
-    const [stale] = floxideOnly(await server.semanticDiagnostics(file('deploy.ts')));
+    const stale = floxideOnly(await server.semanticDiagnostics(file('deploy.ts'))).find((d) => d.code === FLX(40));
     expect(stale?.code).toBe(FLX(40));
     const [fix] = await server.codeFixes(file('deploy.ts'), stale!);
     expect(fix!.changes[0]!.textChanges[0]!.newText).toBe(await build(v3));
@@ -204,7 +209,7 @@ describe('floxide/ts-plugin in tsserver', () => {
       expect((await buildProject({ cwd: other, paths: ['good.ts'] })).exitCode).toBe(0);
       const source = path.join(other, 'good.ts').split(path.sep).join('/');
       await server.open(source, GOOD.replace("@edge('show')", "@edge('print')").replace('  show = new Show();', '  print = new Show();'));
-      const [stale] = floxideOnly(await server.semanticDiagnostics(source));
+      const stale = floxideOnly(await server.semanticDiagnostics(source)).find((d) => d.code === FLX(40));
       expect(stale?.code).toBe(FLX(40));
       const fixes = await server.codeFixes(source, stale!);
       expect(fixes.map((f) => [f.description, f.changes[0]!.fileName])).toEqual([
@@ -215,6 +220,34 @@ describe('floxide/ts-plugin in tsserver', () => {
       expect(fixes[0]!.changes[0]!.textChanges[0]!.end).toEqual({ line: module.split('\n').length, offset: module.split('\n').at(-1)!.length + 1 });
     } finally {
       await server.request('updateOpen', { closedFiles: [path.join(other, 'good.ts').split(path.sep).join('/')] });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('reports the versions check of floxide build (FLX050-FLX056) at the same positions and with the same text, before the build records the change', async () => {
+    const fixtures = path.join(repo, 'test/fixtures/versions');
+    // the fixtures' own tsconfig maps floxide to the sources: the project's is the one an installed floxide gets
+    const files = readdirSync(fixtures).filter((f) => f !== 'tsconfig.json');
+    const other = makeProject('tsplugin-versions', Object.fromEntries(files.map((f) => [f, readFileSync(path.join(fixtures, f), 'utf8')])), { plugin: true });
+    const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.floxide.ts'));
+    const abs = (f: string) => path.join(other, f).split(path.sep).join('/');
+    try {
+      // --check writes nothing: the versions files stay as they were recorded, before these changes
+      const built = await buildProject({ cwd: other, check: true });
+      const expected = built.diagnostics
+        .filter((d) => /^FLX05/.test(d.code))
+        .map((d) => `${d.position!.file}:${d.position!.line}:${d.position!.column} ${d.severity} ${d.code}: ${d.message}\n  hint: ${d.hint}`);
+      expect(new Set(expected.map((e) => / (FLX05\d):/.exec(e)![1]))).toEqual(new Set(['FLX050', 'FLX051', 'FLX052', 'FLX053', 'FLX055', 'FLX056']));
+      const shown: string[] = [];
+      for (const f of sources) {
+        await server.open(abs(f), readFileSync(abs(f), 'utf8'));
+        for (const d of floxideOnly(await server.semanticDiagnostics(abs(f)))) {
+          if (d.code >= FLX(50) && d.code <= FLX(56)) shown.push(`${f}:${d.start.line}:${d.start.offset} ${d.category} ${d.text}`);
+        }
+      }
+      expect(shown.sort()).toEqual(expected.sort());
+    } finally {
+      await server.request('updateOpen', { closedFiles: sources.map(abs) });
       rmSync(other, { recursive: true, force: true });
     }
   });

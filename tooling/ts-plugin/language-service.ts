@@ -1,7 +1,8 @@
 /**
  * floxide's analysis on tsserver's program: the FLX diagnostics of one file (the same `analyzeSourceFile` pass as
- * `floxide build`, so the same positions and text), the stale-module flag (FLX040, the same rendering as
- * `floxide build --check`), and code fixes from the fixes the checks attach.
+ * `floxide build`, so the same positions and text), the build's versions check of its workflows (FLX050-FLX056), the
+ * stale-module flag (FLX040, the same rendering as `floxide build --check`), and code fixes from the fixes the checks
+ * attach.
  *
  * The analysis code runs with ts-morph's TypeScript helpers on nodes and a checker from tsserver's TypeScript. That
  * is sound when both agree on the numbering of syntax kinds and flags, which {@link incompatibility} verifies
@@ -16,6 +17,7 @@ import { DIAGNOSTIC_CODES } from '../../compiler/diagnostics.js';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
 import type { Diagnostic, DiagnosticFix, LineColumn, WorkflowModel } from '../../compiler/model.js';
 import { generatedPathFor, type OutputLayout } from '../../compiler/render.js';
+import { TypeProbe } from './probe.js';
 
 /** Options in the tsconfig's plugin entry: `{ "name": "floxide/ts-plugin", "outDir": "src/generated" }`. */
 export interface PluginOptions {
@@ -65,6 +67,7 @@ export class FloxideLanguageService {
   private last: FileResult | undefined;
   private readonly rootDir: string;
   private readonly layout: OutputLayout;
+  private readonly probe: TypeProbe;
 
   constructor(
     private readonly ts: typeof TS,
@@ -79,6 +82,7 @@ export class FloxideLanguageService {
       outDir: options.outDir ? path.resolve(this.rootDir, options.outDir) : undefined,
       runtimeModule: options.runtimeModule,
     };
+    this.probe = new TypeProbe(ts, project.getCurrentDirectory());
   }
 
   supportedCodeFixes(): string[] {
@@ -152,27 +156,46 @@ export class FloxideLanguageService {
       : { workflows: [], diagnostics: [] };
     const diagnostics = analysis.diagnostics.filter((d) => d.position?.file === mine);
     const result: FileResult = { program, sf, diagnostics, stale: [] };
-    if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) result.stale = this.staleness(program, mine, analysis.workflows);
+    if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) {
+      const checked = this.staleness(program, mine, analysis.workflows);
+      result.stale = checked.stale;
+      result.diagnostics = [...diagnostics, ...checked.versions];
+    }
     this.last = result;
     return result;
   }
 
   /**
-   * FLX040 on each workflow class whose generated module differs from what `floxide build` would write, or whose
-   * versions file does (`floxide build --check` fails on either): the fix writes both as the build would.
+   * The build's versions check of the workflows of `source` (FLX050-FLX056 where the build reports them; FLX054, on
+   * the versions file in the build, on each workflow class), and FLX040 on each workflow class whose generated module
+   * differs from what `floxide build` would write, or whose versions file does (`floxide build --check` fails on
+   * either): the fix writes both as the build would.
    */
-  private staleness(program: TS.Program, source: string, workflows: WorkflowModel[]): FileResult['stale'] {
+  private staleness(program: TS.Program, source: string, workflows: WorkflowModel[]): { stale: FileResult['stale']; versions: Diagnostic[] } {
     const genPath = slash(generatedPathFor(source, this.layout));
     const current = program.getSourceFile(genPath)?.text ?? this.ts.sys.readFile(genPath);
-    const f = generatedModuleFreshness(source, workflows, this.layout, current);
+    const probe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => this.probe.assignable(program, slash(path.resolve(this.rootDir, file)), pairs);
+    // a nested workflow of another file, as the build has it (analysed only when its version is needed)
+    const analysed = new Map<string, WorkflowModel[]>();
+    const workflowOf = (name: string, file: string) => {
+      let models = analysed.get(file);
+      if (!models) {
+        const sf = program.getSourceFile(slash(path.resolve(this.rootDir, file)));
+        models = sf ? analyzeSourceFile(program as unknown as morphTs.Program, sf as unknown as morphTs.SourceFile, this.rootDir).workflows : [];
+        analysed.set(file, models);
+      }
+      return models.find((wf) => wf.name === name);
+    };
+    const f = generatedModuleFreshness(source, workflows, this.layout, current, { probe, workflowOf });
+    const versionDiagnostics = f.diagnostics.flatMap((d) => (d.code === 'FLX054' ? workflows.map((wf) => ({ ...d, position: wf.position })) : d.position?.file === source ? [d] : []));
     const files: GeneratedFile[] = f.state === 'fresh' ? [] : [{ path: f.path, expected: f.expected, current }];
     const versions = f.versions && { ...f.versions, current: this.ts.sys.readFile(f.versions.path) };
     const versionsStale = versions !== undefined && versions.current?.replace(/\r\n/g, '\n') !== versions.expected;
     if (versionsStale) files.push(versions);
-    if (files.length === 0) return [];
+    if (files.length === 0) return { stale: [], versions: versionDiagnostics };
     const relOf = (p: string) => slash(path.relative(path.dirname(path.resolve(this.rootDir, source)), p));
     const flagged = f.state === 'stale' && f.changed.size > 0 ? workflows.filter((wf) => f.changed.has(wf.name)) : workflows;
-    return flagged.map((wf) => {
+    const stale = flagged.map((wf) => {
       const nodes = f.changed.get(wf.name) ?? [];
       const what =
         f.state === 'missing'
@@ -183,6 +206,7 @@ export class FloxideLanguageService {
       const diagnostic: Diagnostic = { code: 'FLX040', severity: 'warning', message: `${what}: run floxide build`, hint: DIAGNOSTIC_CODES.FLX040.hint, position: wf.position };
       return { diagnostic, files };
     });
+    return { stale, versions: versionDiagnostics };
   }
 
   /** TS2307 "Cannot find module './x.floxide.js'" as FLX040: the build writes that module. */
