@@ -8,6 +8,7 @@
  * is sound when both agree on the numbering of syntax kinds and flags, which {@link incompatibility} verifies
  * (field for field) before the plugin starts; otherwise the plugin stays off and says why in the tsserver log.
  */
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { ts as morphTs } from 'ts-morph';
 import type TS from 'typescript';
@@ -17,6 +18,7 @@ import { DIAGNOSTIC_CODES } from '../../compiler/diagnostics.js';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
 import type { Diagnostic, DiagnosticFix, LineColumn, WorkflowModel } from '../../compiler/model.js';
 import { generatedPathFor, type OutputLayout } from '../../compiler/render.js';
+import { versionsPathFor } from '../../compiler/versions/record.js';
 import { TypeProbe } from './probe.js';
 
 /** Options in the tsconfig's plugin entry: `{ "name": "floxide/ts-plugin", "outDir": "src/generated" }`. */
@@ -52,6 +54,8 @@ interface FileResult {
   diagnostics: Diagnostic[];
   /** The FLX040 flags, with the files to write (the module, its versions file: those that differ from the build's). */
   stale: Array<{ diagnostic: Diagnostic; files: GeneratedFile[] }>;
+  /** The generated module and versions file on disk these results judged (undefined: the file has no workflow). */
+  disk: string | undefined;
 }
 
 /** A generated file as the build would write it, and as it is (undefined: missing). */
@@ -149,20 +153,33 @@ export class FloxideLanguageService {
     const program = this.info.languageService.getProgram();
     const sf = program?.getSourceFile(fileName);
     if (!program || !sf || isSkippedFile(sf.fileName) || program.isSourceFileFromExternalLibrary(sf) || sf.fileName.includes('/node_modules/')) return undefined;
-    if (this.last && this.last.program === program && this.last.sf === sf) return this.last;
     const mine = slash(path.relative(this.rootDir, sf.fileName));
+    // `floxide build` in a terminal may write the module (excluded from the project, or unchanged) and the versions
+    // file (never part of it) without a new program: the results stand only while those files are as judged
+    if (this.last && this.last.program === program && this.last.sf === sf && (this.last.disk === undefined || this.last.disk === this.diskState(mine))) return this.last;
     const analysis = sf.text.includes('@')
       ? analyzeSourceFile(program as unknown as morphTs.Program, sf as unknown as morphTs.SourceFile, this.rootDir)
       : { workflows: [], diagnostics: [] };
     const diagnostics = analysis.diagnostics.filter((d) => d.position?.file === mine);
-    const result: FileResult = { program, sf, diagnostics, stale: [] };
+    const result: FileResult = { program, sf, diagnostics, stale: [], disk: undefined };
     if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) {
+      result.disk = this.diskState(mine);
       const checked = this.staleness(program, mine, analysis.workflows);
       result.stale = checked.stale;
       result.diagnostics = [...diagnostics, ...checked.versions];
     }
     this.last = result;
     return result;
+  }
+
+  /** The modification times and sizes of the generated module and the versions file of `source`, as one string. */
+  private diskState(source: string): string {
+    return [generatedPathFor(source, this.layout), versionsPathFor(source, this.layout)]
+      .map((p) => {
+        const st = statSync(p, { throwIfNoEntry: false });
+        return st ? `${st.mtimeMs}:${st.size}` : '-';
+      })
+      .join(' ');
   }
 
   /**
