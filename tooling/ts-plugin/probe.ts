@@ -4,9 +4,9 @@
  * scope, with one probe assignment per pair appended; a pair whose line has any error is not assignable. The probe
  * text takes the file's place in a program that shares every other source file and module resolution with
  * tsserver's (a new checker, nothing else parsed or resolved again). Answers are memoised: by the pair alone when
- * its texts name no type (`string` to `string | number`), else by the pair and the file's text, so a keystroke in
- * another file asks nothing again (a type declared there and changed is judged on the next change of this file, or
- * by `floxide build`).
+ * its texts name no type (`string` to `string | number`), else by the pair and the file's text outside function
+ * bodies (what a type at its top level can see), so typing in a method, or in another file, asks nothing again (a
+ * type declared in another file and changed there is judged on the next change of this file, or by `floxide build`).
  */
 import type TS from 'typescript';
 
@@ -21,6 +21,26 @@ function scopeFree(text: string): boolean {
   return words.every((w) => SCOPE_FREE.has(w));
 }
 
+/** The text of `sf` without the bodies of its functions, methods, accessors and arrow functions. */
+function withoutBodies(ts: typeof TS, sf: TS.SourceFile): string {
+  const cuts: Array<readonly [number, number]> = [];
+  const visit = (n: TS.Node): void => {
+    if (ts.isFunctionLike(n) && 'body' in n && n.body) {
+      cuts.push([n.body.pos, n.body.end]);
+      return;
+    }
+    n.forEachChild(visit);
+  };
+  sf.forEachChild(visit);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of cuts) {
+    out += `${sf.text.slice(at, from)}{}`;
+    at = to;
+  }
+  return out + sf.text.slice(at);
+}
+
 export class TypeProbe {
   private readonly memo = new Map<string, boolean>();
 
@@ -33,7 +53,8 @@ export class TypeProbe {
   assignable(program: TS.Program, absFile: string, pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
     const sf = program.getSourceFile(absFile);
     if (!sf) return pairs.map(() => false);
-    const key = ([from, to]: readonly [string, string]) => (scopeFree(from) && scopeFree(to) ? `\0${from}\0${to}` : `${absFile}\0${sf.text}\0${from}\0${to}`);
+    let scope: string | undefined;
+    const key = ([from, to]: readonly [string, string]) => (scopeFree(from) && scopeFree(to) ? `\0${from}\0${to}` : `${absFile}\0${(scope ??= withoutBodies(this.ts, sf))}\0${from}\0${to}`);
     const ask = pairs.filter((p) => !this.memo.has(key(p)));
     if (ask.length > 0) {
       const answers = this.check(program, sf, ask);
