@@ -248,6 +248,13 @@ describe('floxide/ts-plugin in tsserver', () => {
         }
       }
       expect(shown.sort()).toEqual(expected.sort());
+      // an unreadable versions file: the build's FLX054 (on the file) goes on the workflow class
+      writeFileSync(path.join(other, 'safe.floxide.versions.json'), '{ "format": 1,');
+      const unreadable = (await buildProject({ cwd: other, check: true })).diagnostics.find((d) => d.code === 'FLX054')!;
+      expect(unreadable.position?.file).toBe('safe.floxide.versions.json');
+      await server.edit(abs('safe.ts'), { line: 1, offset: 1 }, { line: 1, offset: 1 }, ' ');
+      const [d] = floxideOnly(await server.semanticDiagnostics(abs('safe.ts'))).filter((x) => x.code === FLX(54));
+      expect([d?.category, d?.start.line, d?.start.offset, d?.text]).toEqual(['error', 6, 14, `FLX054: ${unreadable.message}\n  hint: ${unreadable.hint}`]);
     } finally {
       await server.request('updateOpen', { closedFiles: sources.map(abs) });
       rmSync(other, { recursive: true, force: true });
