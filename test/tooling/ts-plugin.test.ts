@@ -261,6 +261,26 @@ describe('floxide/ts-plugin in tsserver', () => {
     }
   });
 
+  it('shows the build\'s FLX001 on the workflow class of a project without experimentalDecorators, not FLX040 (the build writes nothing there)', async () => {
+    const other = makeProject('tsplugin-nodecorators', { 'nodes.ts': NODES, 'good.ts': GOOD }, { plugin: true });
+    const source = path.join(other, 'good.ts').split(path.sep).join('/');
+    try {
+      const config = JSON.parse(readFileSync(path.join(other, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+      delete config.compilerOptions.experimentalDecorators;
+      writeFileSync(path.join(other, 'tsconfig.json'), JSON.stringify(config, null, 2));
+      const built = await buildProject({ cwd: other });
+      expect(built.exitCode).toBe(1);
+      const [flx001] = built.diagnostics;
+      expect(flx001?.code).toBe('FLX001');
+      await server.open(source, GOOD);
+      const diags = floxideOnly(await server.semanticDiagnostics(source));
+      expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset, d.text])).toEqual([[FLX(1), 'error', 5, 14, `FLX001: ${flx001!.message}\n  hint: ${flx001!.hint}`]]);
+    } finally {
+      await server.request('updateOpen', { closedFiles: [source] });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('turns "Cannot find module" of a generated module into FLX040', async () => {
     rmSync(path.join(dir, 'good.floxide.ts'));
     await server.open(file('main.ts'));

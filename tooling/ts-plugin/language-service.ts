@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { ts as morphTs } from 'ts-morph';
 import type TS from 'typescript';
 import { analyzeSourceFile } from '../../compiler/analyze/session.js';
-import { isSkippedFile } from '../../compiler/analyze/project.js';
+import { decoratorModeDiagnostic, isSkippedFile } from '../../compiler/analyze/project.js';
 import { DIAGNOSTIC_CODES } from '../../compiler/diagnostics.js';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
 import type { Diagnostic, DiagnosticFix, LineColumn, WorkflowModel } from '../../compiler/model.js';
@@ -70,6 +70,8 @@ const slash = (p: string) => p.split(path.sep).join('/');
 export class FloxideLanguageService {
   private last: FileResult | undefined;
   private readonly rootDir: string;
+  /** The project's tsconfig (undefined: an inferred project, which has none). */
+  private readonly configPath: string | undefined;
   private readonly layout: OutputLayout;
   private readonly probe: TypeProbe;
 
@@ -80,6 +82,7 @@ export class FloxideLanguageService {
   ) {
     const project = info.project;
     const config = project.projectKind === ts.server.ProjectKind.Configured ? project.getProjectName() : undefined;
+    this.configPath = config;
     this.rootDir = slash(config ? path.dirname(config) : project.getCurrentDirectory());
     this.layout = {
       rootDir: this.rootDir,
@@ -162,7 +165,11 @@ export class FloxideLanguageService {
       : { workflows: [], diagnostics: [] };
     const diagnostics = analysis.diagnostics.filter((d) => d.position?.file === mine);
     const result: FileResult = { program, sf, diagnostics, stale: [], disk: undefined };
-    if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) {
+    const decoratorMode = this.configPath && decoratorModeDiagnostic(program.getCompilerOptions(), this.configPath, slash(path.relative(this.rootDir, this.configPath)));
+    if (analysis.workflows.length > 0 && decoratorMode) {
+      // the build stops at the tsconfig (and generates nothing): said on each workflow class, where FLX040 would be
+      result.diagnostics = [...diagnostics, ...analysis.workflows.map((wf) => ({ ...decoratorMode, position: wf.position }))];
+    } else if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) {
       result.disk = this.diskState(mine);
       const checked = this.staleness(program, mine, analysis.workflows);
       result.stale = checked.stale;
