@@ -4,8 +4,8 @@
  * `floxide/ts-plugin` (FLX040 on the workflow class); `floxide build --check` makes the same byte comparison for
  * the whole project.
  */
-import { FLOW_MODEL_VERSION, type WorkflowModel } from './model.js';
-import { checkVersions } from './versions/check.js';
+import { FLOW_MODEL_VERSION, type Diagnostic, type WorkflowModel } from './model.js';
+import { checkVersions, type VersionCheckOptions } from './versions/check.js';
 import { generatedNames } from './emit/scope.js';
 import { generatedPathFor, renderModule, type OutputLayout } from './render.js';
 
@@ -19,6 +19,8 @@ export interface ModuleFreshness {
   changed: Map<string, string[]>;
   /** The versions file the build would write beside the module (undefined: the one on disk cannot be read, FLX054). */
   versions: { path: string; expected: string } | undefined;
+  /** What the build's versions check reports for these workflows (FLX050-FLX056, as warnings). */
+  diagnostics: Diagnostic[];
 }
 
 /**
@@ -52,15 +54,21 @@ function nodeSpecLines(text: string, workflow: string): Map<string, string> | un
 /**
  * The workflows with the version lists `floxide build` puts in their definitions, from the versions on record next
  * to the module (its versions check, `checkVersions`): `supersedes` (every other version on record) and `accepts`.
- * Which older versions a graph accepts may take the type checker (an input type whose text changed), which an editor
- * keystroke does not ask: here such a change counts as narrowed, and for an unchanged fingerprint the list of the
- * module on disk stands (the build made it with the type checker), so a module is not called stale (nor "fixed"
- * by dropping the list) only because it accepts older versions.
+ * Which older versions a graph accepts may take the type checker (an input type whose text changed): `check.probe`
+ * answers that (without it such a change counts as narrowed); for an unchanged fingerprint the list of the module on disk
+ * stands (the build made it with the type checker), so a module is not called stale (nor "fixed" by dropping the
+ * list) only because it accepts older versions.
  */
-function withVersionLists(workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): { workflows: WorkflowModel[]; versions: ModuleFreshness['versions'] } {
+function withVersionLists(
+  workflows: readonly WorkflowModel[],
+  layout: OutputLayout,
+  current: string | undefined,
+  options: VersionCheckOptions,
+): { workflows: WorkflowModel[]; versions: ModuleFreshness['versions']; diagnostics: Diagnostic[] } {
   const copies = workflows.map((wf) => ({ ...wf }));
-  const [versions] = checkVersions({ version: FLOW_MODEL_VERSION, workflows: copies }, layout).files;
-  return { workflows: copies.map((wf) => withRecordedAccepts(wf, current)), versions: versions && { path: versions.path, expected: versions.content } };
+  const checked = checkVersions({ version: FLOW_MODEL_VERSION, workflows: copies }, layout, options);
+  const [versions] = checked.files;
+  return { workflows: copies.map((wf) => withRecordedAccepts(wf, current)), versions: versions && { path: versions.path, expected: versions.content }, diagnostics: checked.diagnostics };
 }
 
 /** The model with the `accepts` list the module on disk carries for the same graph, when it carries one. */
@@ -73,16 +81,20 @@ function withRecordedAccepts(wf: WorkflowModel, current: string | undefined): Wo
   return compatible.length ? { ...wf, compatible } : wf;
 }
 
-/** Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file). */
-export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined): ModuleFreshness {
-  const listed = withVersionLists(workflows, layout, current);
+/**
+ * Compares the module `workflows` (all of one source file) generate with `current` (undefined: no such file), and
+ * checks them against their versions on record as the build does (`check`: the type probe and the nested workflows of
+ * other files that the build has from its whole project; warnings only).
+ */
+export function generatedModuleFreshness(source: string, workflows: readonly WorkflowModel[], layout: OutputLayout, current: string | undefined, check: Omit<VersionCheckOptions, 'strict'> = {}): ModuleFreshness {
+  const listed = withVersionLists(workflows, layout, current, check);
   const sorted = listed.workflows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const expected = renderModule(source, sorted, layout);
   const path = generatedPathFor(source, layout);
   const changed = new Map<string, string[]>();
-  const versions = listed.versions;
-  if (current === undefined) return { path, expected, state: 'missing', changed, versions };
-  if (current.replace(/\r\n/g, '\n') === expected) return { path, expected, state: 'fresh', changed, versions };
+  const { versions, diagnostics } = listed;
+  if (current === undefined) return { path, expected, state: 'missing', changed, versions, diagnostics };
+  if (current.replace(/\r\n/g, '\n') === expected) return { path, expected, state: 'fresh', changed, versions, diagnostics };
   for (const wf of sorted) {
     const want = nodeSpecLines(expected, wf.name)!;
     const have = nodeSpecLines(current, wf.name);
@@ -91,5 +103,5 @@ export function generatedModuleFreshness(source: string, workflows: readonly Wor
     const names = new Set([...want.keys(), ...(have?.keys() ?? [])]);
     changed.set(wf.name, [...names].filter((n) => want.get(n) !== have?.get(n)));
   }
-  return { path, expected, state: 'stale', changed, versions };
+  return { path, expected, state: 'stale', changed, versions, diagnostics };
 }

@@ -18,6 +18,12 @@ function textEdit(sf: ts.SourceFile, start: number, end: number, newText: string
   return { file: slash(path.relative(rootDir, sf.fileName)), start: lineColumn(sf, start), end: lineColumn(sf, end), newText };
 }
 
+/** The line break `sf` uses (that of its first line), for the lines a fix adds: a CRLF file stays CRLF. */
+function newLineOf(sf: ts.SourceFile): string {
+  const at = sf.text.indexOf('\n');
+  return at > 0 && sf.text[at - 1] === '\r' ? '\r\n' : '\n';
+}
+
 /** A string literal's text in the quote style of `like` (a literal of the same file). */
 function quoted(value: string, like: ts.Node): string {
   const q = like.getText()[0] === '"' ? '"' : "'";
@@ -46,7 +52,7 @@ export function addArmsFix(lastArm: ts.Decorator, arms: ReadonlyArray<{ tag: str
   const callee = call.expression.getText(sf);
   const ownLine = /^[ \t]*\r?\n/.test(sf.text.slice(lastArm.getEnd()));
   const lineStart = sf.text.lastIndexOf('\n', lastArm.getStart(sf) - 1) + 1;
-  const sep = ownLine ? `\n${sf.text.slice(lineStart, lastArm.getStart(sf)).replace(/\S/g, ' ')}` : ' ';
+  const sep = ownLine ? `${newLineOf(sf)}${sf.text.slice(lineStart, lastArm.getStart(sf)).replace(/\S/g, ' ')}` : ' ';
   const text = arms.map((a) => `${sep}@${callee}(${quoted(a.tag, like)}, ${quoted(a.target, like)})`).join('');
   return {
     description: `Add ${arms.length === 1 ? 'the missing arm' : 'the missing arms'} ${arms.map((a) => `${JSON.stringify(a.tag)} -> ${a.target}`).join(', ')}`,
@@ -88,7 +94,7 @@ export function addContextFix(workflowCall: ts.CallExpression, context: ts.Class
       const imports = sf.statements.filter(ts.isImportDeclaration);
       const at = imports.length > 0 ? imports[imports.length - 1].getEnd() : 0;
       const line = `import { ${name} } from ${quoted(moduleSpecifier(sf.fileName, ctxFile.fileName), imports[0]?.moduleSpecifier ?? workflowCall)};`;
-      edits.unshift(textEdit(sf, at, at, at === 0 ? `${line}\n` : `\n${line}`, rootDir));
+      edits.unshift(textEdit(sf, at, at, at === 0 ? `${line}${newLineOf(sf)}` : `${newLineOf(sf)}${line}`, rootDir));
     }
   }
   return { description: `Declare the workflow's context: add context: ${name} to @workflow`, edits };

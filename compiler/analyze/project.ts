@@ -90,17 +90,24 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
   for (const c of config.errors) {
     configDiagnostics.push(tsDiagnostic(c, rootDir) ?? { code: `FLX002`, severity: 'error', message: `TS${c.code}: ${ts.flattenDiagnosticMessageText(c.messageText, '\n')}`, position: { file: configFile, line: 1, column: 1 } });
   }
-  if (project.getCompilerOptions().experimentalDecorators !== true) {
-    configDiagnostics.push(
-      diagnostic(
-        'FLX001',
-        `${configFile} does not enable experimentalDecorators (floxide's decorators need the legacy decorator mode)`,
-        project.getCompilerOptions().experimentalDecorators === false ? positionOfKey(configPath, configFile, 'experimentalDecorators') : positionOfKey(configPath, configFile, 'compilerOptions'),
-        project.getCompilerOptions().experimentalDecorators === false ? 'set `"experimentalDecorators": true` in "compilerOptions"' : 'add `"experimentalDecorators": true,` inside "compilerOptions"',
-      ),
-    );
-  }
+  const decoratorMode = decoratorModeDiagnostic(project.getCompilerOptions(), configPath, configFile);
+  if (decoratorMode) configDiagnostics.push(decoratorMode);
   return { project, rootDir, configPath, configDiagnostics, configFiles: new Set(config.fileNames.map((f) => slash(path.resolve(f)))) };
+}
+
+/**
+ * FLX001 when `options` (of the tsconfig at `configPath`, `configFile` as positions name it) do not enable legacy
+ * decorators: `floxide build` stops at it, the `floxide/ts-plugin` shows it on the workflow classes.
+ */
+export function decoratorModeDiagnostic(options: ts.CompilerOptions, configPath: string, configFile: string): Diagnostic | undefined {
+  if (options.experimentalDecorators === true) return undefined;
+  const off = options.experimentalDecorators === false;
+  return diagnostic(
+    'FLX001',
+    `${configFile} does not enable experimentalDecorators (floxide's decorators need the legacy decorator mode)`,
+    positionOfKey(configPath, configFile, off ? 'experimentalDecorators' : 'compilerOptions'),
+    off ? 'set `"experimentalDecorators": true` in "compilerOptions"' : 'add `"experimentalDecorators": true,` inside "compilerOptions"',
+  );
 }
 
 /** Position of `"key"` in a JSON file (1:1 when absent). */

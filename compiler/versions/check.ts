@@ -20,6 +20,11 @@ export interface VersionCheckOptions {
   strict?: boolean;
   /** Input type assignability; without it, a changed input type counts as narrowed. */
   probe?: TypeProbe;
+  /**
+   * The current model of a workflow the checked model does not hold (its class `name` in project-relative `file`):
+   * for a check of one file's workflows (the editor's), the nested workflows they run from other files.
+   */
+  workflowOf?: (name: string, file: string) => WorkflowModel | undefined;
 }
 
 /** A new version and how it differs from the previous one on record. */
@@ -161,10 +166,10 @@ function recordReader(layout: OutputLayout): (source: string) => VersionsRecord 
  * own workflows are checked). Input types are asked of the type checker one pair at a time: this is only asked when
  * a nested workflow that can park changed its graph.
  */
-function buildNestedJudge(model: FlowModel, recordOf: (source: string) => VersionsRecord | VersionsFileError, probe: TypeProbe | undefined): NestedVersions {
-  const accepts = (o: VersionNode, n: VersionNode) => probe?.(n.file, [[inputText(o), inputText(n)]])[0] === true;
+function buildNestedJudge(model: FlowModel, recordOf: (source: string) => VersionsRecord | VersionsFileError, opts: VersionCheckOptions): NestedVersions {
+  const accepts = (o: VersionNode, n: VersionNode) => opts.probe?.(n.file, [[inputText(o), inputText(n)]])[0] === true;
   return nestedJudge((workflow, file, id) => {
-    const current = model.workflows.find((w) => w.name === workflow && w.class.file === file);
+    const current = model.workflows.find((w) => w.name === workflow && w.class.file === file) ?? opts.workflowOf?.(workflow, file);
     if (current?.fingerprint === id) return versionOf(current);
     const record = recordOf(file);
     return record instanceof VersionsFileError ? undefined : record.workflows[workflow]?.find((v) => v.id === id);
@@ -175,7 +180,7 @@ function buildNestedJudge(model: FlowModel, recordOf: (source: string) => Versio
 export function checkVersions(model: FlowModel, layout: OutputLayout, opts: VersionCheckOptions = {}): VersionCheck {
   const result: VersionCheck = { diagnostics: [], files: [], notes: [] };
   const recordOf = recordReader(layout);
-  const nested = buildNestedJudge(model, recordOf, opts.probe);
+  const nested = buildNestedJudge(model, recordOf, opts);
   const bySource = new Map<string, WorkflowModel[]>();
   for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
   for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -131,10 +131,15 @@ export class Counting {
 const FLX020_TYPE_CLAUSE = FLX020.replace("import { Count, Peek } from './nodes.js';", "import { Count, Peek } from './nodes.js';\nimport type { HasCount, Counter } from './nodes.js';").replace(/Counting/g, 'CountingA');
 const FLX020_TYPE_SPECIFIER = FLX020.replace("import { Count, Peek } from './nodes.js';", "import { Count, Peek, type Counter } from './nodes.js';").replace(/Counting/g, 'CountingB');
 
+// the same in files with CRLF line breaks: the lines a fix adds break as the file's do
+const crlf = (text: string) => text.replace(/\n/g, '\r\n');
+const FLX014_CRLF = crlf(FLX014.replace(/Branches/g, 'BranchesCrlf'));
+const FLX020_CRLF = crlf(FLX020.replace(/Counting/g, 'CountingCrlf'));
+
 let dir: string;
 let before: Diagnostic[];
 beforeAll(() => {
-  dir = project({ 'flx010.ts': FLX010, 'flx010-swapped.ts': FLX010_SWAPPED, 'flx014.ts': FLX014, 'flx020.ts': FLX020, 'flx020-type-clause.ts': FLX020_TYPE_CLAUSE, 'flx020-type-specifier.ts': FLX020_TYPE_SPECIFIER });
+  dir = project({ 'flx010.ts': FLX010, 'flx010-swapped.ts': FLX010_SWAPPED, 'flx014.ts': FLX014, 'flx020.ts': FLX020, 'flx020-type-clause.ts': FLX020_TYPE_CLAUSE, 'flx020-type-specifier.ts': FLX020_TYPE_SPECIFIER, 'flx014-crlf.ts': FLX014_CRLF, 'flx020-crlf.ts': FLX020_CRLF });
   before = analyse(dir).filter((d) => d.code !== 'FLX030');
 }, 180_000);
 
@@ -180,6 +185,11 @@ describe('fixes attached to diagnostics', () => {
     expect(ctx).toContain(`@workflow({ start: 'count', context: Counter })`);
     expect(readFileSync(path.join(dir, 'flx020-type-clause.ts'), 'utf8')).toContain(`import { Count, Peek } from './nodes.js';\nimport { type HasCount, Counter } from './nodes.js';\n`);
     expect(readFileSync(path.join(dir, 'flx020-type-specifier.ts'), 'utf8')).toContain(`import { Count, Peek, Counter } from './nodes.js';\n`);
+    const arms = readFileSync(path.join(dir, 'flx014-crlf.ts'), 'utf8');
+    expect(arms).toContain(`  @edge.when('small', 'small')\r\n  @edge.when('big', 'big')\r\n  @edge.when('huge', 'large')\r\n  classify = new Classify();`);
+    const imported = readFileSync(path.join(dir, 'flx020-crlf.ts'), 'utf8');
+    expect(imported).toContain(`import { Count, Peek } from './nodes.js';\r\nimport { Counter } from './nodes.js';\r\n`);
+    for (const text of [arms, imported]) expect(text.replace(/\r\n/g, '')).not.toContain('\n');
     expect(analyse(dir)).toEqual([]);
   }, 180_000);
 });

@@ -2,7 +2,7 @@
  * `floxide/ts-plugin` in a real tsserver (node_modules/typescript/lib/tsserver.js over its stdio protocol), loading
  * the built plugin (dist/) the way an editor does: from a project's node_modules, named in its tsconfig.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProject, buildProject } from '../../compiler/index.js';
@@ -145,9 +145,13 @@ describe('floxide/ts-plugin in tsserver', () => {
     await server.edit(file('good.ts'), { line: 6, offset: 10 }, { line: 6, offset: 14 }, 'print');
     await server.edit(file('good.ts'), { line: 7, offset: 3 }, { line: 7, offset: 7 }, 'print');
     const diags = floxideOnly(await server.semanticDiagnostics(file('good.ts')));
-    expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset])).toEqual([[FLX(40), 'warning', 5, 14]]);
-    expect(diags[0].text).toBe('FLX040: the generated module good.floxide.ts of Good is stale (changed: parse, print, show): run floxide build\n  hint: run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)');
-    const [fix] = await server.codeFixes(file('good.ts'), diags[0]);
+    // the rename breaks runs in flight on the version on record, as floxide build warns too (FLX050 at the new name)
+    expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset])).toEqual([
+      [FLX(50), 'warning', 7, 3],
+      [FLX(40), 'warning', 5, 14],
+    ]);
+    expect(diags[1].text).toBe('FLX040: the generated module good.floxide.ts of Good is stale (changed: parse, print, show): run floxide build\n  hint: run `floxide build` (floxide/register and floxide/vite regenerate it before it is imported)');
+    const [fix] = await server.codeFixes(file('good.ts'), diags[1]);
     // the versions file records the new graph too: floxide build --check would fail on it
     expect(fix.description).toBe('Regenerate good.floxide.ts and good.floxide.versions.json (as floxide build would)');
     expect(fix.changes.map((c) => c.fileName)).toEqual([file('good.floxide.ts'), file('good.floxide.versions.json')]);
@@ -167,7 +171,9 @@ describe('floxide/ts-plugin in tsserver', () => {
     const [fix] = await server.codeFixes(file('good.ts'), d!);
     expect(fix!.description).toBe('Regenerate good.floxide.versions.json (as floxide build would)');
     expect(fix!.changes.map((c) => [c.fileName, c.textChanges[0]!.newText])).toEqual([[file('good.floxide.versions.json'), recorded]]);
+    // written as floxide build (run in a terminal) writes it: the flag goes, though tsserver's program is the same
     writeFileSync(versions, recorded);
+    expect(floxideOnly(await server.semanticDiagnostics(file('good.ts')))).toEqual([]);
     await server.request('updateOpen', { closedFiles: [file('good.ts')] });
   });
 
@@ -185,11 +191,12 @@ describe('floxide/ts-plugin in tsserver', () => {
     const built = await build(v2);
     expect(built).toMatch(/\n {2}supersedes: \['[0-9a-f]{16}'\],\n/);
     await server.open(file('deploy.ts'), v2);
-    expect(floxideOnly(await server.semanticDiagnostics(file('deploy.ts')))).toEqual([]);
+    // not stale; the rename from v1 (on record) is the build's warning FLX050 here too
+    expect(floxideOnly(await server.semanticDiagnostics(file('deploy.ts'))).map((d) => d.code)).toEqual([FLX(50)]);
     // the next change, in the editor only: its fix writes the module `floxide build` then writes
     const lines = v2.split('\n');
     await server.edit(file('deploy.ts'), { line: 1, offset: 1 }, { line: lines.length, offset: lines.at(-1)!.length + 1 }, v3);
-    const [stale] = floxideOnly(await server.semanticDiagnostics(file('deploy.ts')));
+    const stale = floxideOnly(await server.semanticDiagnostics(file('deploy.ts'))).find((d) => d.code === FLX(40));
     expect(stale?.code).toBe(FLX(40));
     const [fix] = await server.codeFixes(file('deploy.ts'), stale!);
     expect(fix!.changes[0]!.textChanges[0]!.newText).toBe(await build(v3));
@@ -204,7 +211,7 @@ describe('floxide/ts-plugin in tsserver', () => {
       expect((await buildProject({ cwd: other, paths: ['good.ts'] })).exitCode).toBe(0);
       const source = path.join(other, 'good.ts').split(path.sep).join('/');
       await server.open(source, GOOD.replace("@edge('show')", "@edge('print')").replace('  show = new Show();', '  print = new Show();'));
-      const [stale] = floxideOnly(await server.semanticDiagnostics(source));
+      const stale = floxideOnly(await server.semanticDiagnostics(source)).find((d) => d.code === FLX(40));
       expect(stale?.code).toBe(FLX(40));
       const fixes = await server.codeFixes(source, stale!);
       expect(fixes.map((f) => [f.description, f.changes[0]!.fileName])).toEqual([
@@ -215,6 +222,61 @@ describe('floxide/ts-plugin in tsserver', () => {
       expect(fixes[0]!.changes[0]!.textChanges[0]!.end).toEqual({ line: module.split('\n').length, offset: module.split('\n').at(-1)!.length + 1 });
     } finally {
       await server.request('updateOpen', { closedFiles: [path.join(other, 'good.ts').split(path.sep).join('/')] });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('reports the versions check of floxide build (FLX050-FLX056) at the same positions and with the same text, before the build records the change', async () => {
+    const fixtures = path.join(repo, 'test/fixtures/versions');
+    // the fixtures' own tsconfig maps floxide to the sources: the project's is the one an installed floxide gets
+    const files = readdirSync(fixtures).filter((f) => f !== 'tsconfig.json');
+    const other = makeProject('tsplugin-versions', Object.fromEntries(files.map((f) => [f, readFileSync(path.join(fixtures, f), 'utf8')])), { plugin: true });
+    const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.floxide.ts'));
+    const abs = (f: string) => path.join(other, f).split(path.sep).join('/');
+    try {
+      // --check writes nothing: the versions files stay as they were recorded, before these changes
+      const built = await buildProject({ cwd: other, check: true });
+      const expected = built.diagnostics
+        .filter((d) => /^FLX05/.test(d.code))
+        .map((d) => `${d.position!.file}:${d.position!.line}:${d.position!.column} ${d.severity} ${d.code}: ${d.message}\n  hint: ${d.hint}`);
+      expect(new Set(expected.map((e) => / (FLX05\d):/.exec(e)![1]))).toEqual(new Set(['FLX050', 'FLX051', 'FLX052', 'FLX053', 'FLX055', 'FLX056']));
+      const shown: string[] = [];
+      for (const f of sources) {
+        await server.open(abs(f), readFileSync(abs(f), 'utf8'));
+        for (const d of floxideOnly(await server.semanticDiagnostics(abs(f)))) {
+          if (d.code >= FLX(50) && d.code <= FLX(56)) shown.push(`${f}:${d.start.line}:${d.start.offset} ${d.category} ${d.text}`);
+        }
+      }
+      expect(shown.sort()).toEqual(expected.sort());
+      // an unreadable versions file: the build's FLX054 (on the file) goes on the workflow class
+      writeFileSync(path.join(other, 'safe.floxide.versions.json'), '{ "format": 1,');
+      const unreadable = (await buildProject({ cwd: other, check: true })).diagnostics.find((d) => d.code === 'FLX054')!;
+      expect(unreadable.position?.file).toBe('safe.floxide.versions.json');
+      await server.edit(abs('safe.ts'), { line: 1, offset: 1 }, { line: 1, offset: 1 }, ' ');
+      const [d] = floxideOnly(await server.semanticDiagnostics(abs('safe.ts'))).filter((x) => x.code === FLX(54));
+      expect([d?.category, d?.start.line, d?.start.offset, d?.text]).toEqual(['error', 6, 14, `FLX054: ${unreadable.message}\n  hint: ${unreadable.hint}`]);
+    } finally {
+      await server.request('updateOpen', { closedFiles: sources.map(abs) });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('shows the build\'s FLX001 on the workflow class of a project without experimentalDecorators, not FLX040 (the build writes nothing there)', async () => {
+    const other = makeProject('tsplugin-nodecorators', { 'nodes.ts': NODES, 'good.ts': GOOD }, { plugin: true });
+    const source = path.join(other, 'good.ts').split(path.sep).join('/');
+    try {
+      const config = JSON.parse(readFileSync(path.join(other, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
+      delete config.compilerOptions.experimentalDecorators;
+      writeFileSync(path.join(other, 'tsconfig.json'), JSON.stringify(config, null, 2));
+      const built = await buildProject({ cwd: other });
+      expect(built.exitCode).toBe(1);
+      const [flx001] = built.diagnostics;
+      expect(flx001?.code).toBe('FLX001');
+      await server.open(source, GOOD);
+      const diags = floxideOnly(await server.semanticDiagnostics(source));
+      expect(diags.map((d) => [d.code, d.category, d.start.line, d.start.offset, d.text])).toEqual([[FLX(1), 'error', 5, 14, `FLX001: ${flx001!.message}\n  hint: ${flx001!.hint}`]]);
+    } finally {
+      await server.request('updateOpen', { closedFiles: [source] });
       rmSync(other, { recursive: true, force: true });
     }
   });

@@ -1,21 +1,25 @@
 /**
  * floxide's analysis on tsserver's program: the FLX diagnostics of one file (the same `analyzeSourceFile` pass as
- * `floxide build`, so the same positions and text), the stale-module flag (FLX040, the same rendering as
- * `floxide build --check`), and code fixes from the fixes the checks attach.
+ * `floxide build`, so the same positions and text), the build's versions check of its workflows (FLX050-FLX056), the
+ * stale-module flag (FLX040, the same rendering as `floxide build --check`), and code fixes from the fixes the checks
+ * attach.
  *
  * The analysis code runs with ts-morph's TypeScript helpers on nodes and a checker from tsserver's TypeScript. That
  * is sound when both agree on the numbering of syntax kinds and flags, which {@link incompatibility} verifies
  * (field for field) before the plugin starts; otherwise the plugin stays off and says why in the tsserver log.
  */
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { ts as morphTs } from 'ts-morph';
 import type TS from 'typescript';
 import { analyzeSourceFile } from '../../compiler/analyze/session.js';
-import { isSkippedFile } from '../../compiler/analyze/project.js';
+import { decoratorModeDiagnostic, isSkippedFile } from '../../compiler/analyze/project.js';
 import { DIAGNOSTIC_CODES } from '../../compiler/diagnostics.js';
 import { generatedModuleFreshness } from '../../compiler/freshness.js';
 import type { Diagnostic, DiagnosticFix, LineColumn, WorkflowModel } from '../../compiler/model.js';
 import { generatedPathFor, type OutputLayout } from '../../compiler/render.js';
+import { versionsPathFor } from '../../compiler/versions/record.js';
+import { TypeProbe } from './probe.js';
 
 /** Options in the tsconfig's plugin entry: `{ "name": "floxide/ts-plugin", "outDir": "src/generated" }`. */
 export interface PluginOptions {
@@ -50,6 +54,8 @@ interface FileResult {
   diagnostics: Diagnostic[];
   /** The FLX040 flags, with the files to write (the module, its versions file: those that differ from the build's). */
   stale: Array<{ diagnostic: Diagnostic; files: GeneratedFile[] }>;
+  /** The generated module and versions file on disk these results judged (undefined: the file has no workflow). */
+  disk: string | undefined;
 }
 
 /** A generated file as the build would write it, and as it is (undefined: missing). */
@@ -64,7 +70,10 @@ const slash = (p: string) => p.split(path.sep).join('/');
 export class FloxideLanguageService {
   private last: FileResult | undefined;
   private readonly rootDir: string;
+  /** The project's tsconfig (undefined: an inferred project, which has none). */
+  private readonly configPath: string | undefined;
   private readonly layout: OutputLayout;
+  private readonly probe: TypeProbe;
 
   constructor(
     private readonly ts: typeof TS,
@@ -73,12 +82,14 @@ export class FloxideLanguageService {
   ) {
     const project = info.project;
     const config = project.projectKind === ts.server.ProjectKind.Configured ? project.getProjectName() : undefined;
+    this.configPath = config;
     this.rootDir = slash(config ? path.dirname(config) : project.getCurrentDirectory());
     this.layout = {
       rootDir: this.rootDir,
       outDir: options.outDir ? path.resolve(this.rootDir, options.outDir) : undefined,
       runtimeModule: options.runtimeModule,
     };
+    this.probe = new TypeProbe(ts, project.getCurrentDirectory());
   }
 
   supportedCodeFixes(): string[] {
@@ -145,34 +156,70 @@ export class FloxideLanguageService {
     const program = this.info.languageService.getProgram();
     const sf = program?.getSourceFile(fileName);
     if (!program || !sf || isSkippedFile(sf.fileName) || program.isSourceFileFromExternalLibrary(sf) || sf.fileName.includes('/node_modules/')) return undefined;
-    if (this.last && this.last.program === program && this.last.sf === sf) return this.last;
     const mine = slash(path.relative(this.rootDir, sf.fileName));
+    // `floxide build` in a terminal may write the module (excluded from the project, or unchanged) and the versions
+    // file (never part of it) without a new program: the results stand only while those files are as judged
+    if (this.last && this.last.program === program && this.last.sf === sf && (this.last.disk === undefined || this.last.disk === this.diskState(mine))) return this.last;
     const analysis = sf.text.includes('@')
       ? analyzeSourceFile(program as unknown as morphTs.Program, sf as unknown as morphTs.SourceFile, this.rootDir)
       : { workflows: [], diagnostics: [] };
     const diagnostics = analysis.diagnostics.filter((d) => d.position?.file === mine);
-    const result: FileResult = { program, sf, diagnostics, stale: [] };
-    if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) result.stale = this.staleness(program, mine, analysis.workflows);
+    const result: FileResult = { program, sf, diagnostics, stale: [], disk: undefined };
+    const decoratorMode = this.configPath && decoratorModeDiagnostic(program.getCompilerOptions(), this.configPath, slash(path.relative(this.rootDir, this.configPath)));
+    if (analysis.workflows.length > 0 && decoratorMode) {
+      // the build stops at the tsconfig (and generates nothing): said on each workflow class, where FLX040 would be
+      result.diagnostics = [...diagnostics, ...analysis.workflows.map((wf) => ({ ...decoratorMode, position: wf.position }))];
+    } else if (analysis.workflows.length > 0 && !diagnostics.some((d) => d.severity === 'error')) {
+      result.disk = this.diskState(mine);
+      const checked = this.staleness(program, mine, analysis.workflows);
+      result.stale = checked.stale;
+      result.diagnostics = [...diagnostics, ...checked.versions];
+    }
     this.last = result;
     return result;
   }
 
+  /** The modification times and sizes of the generated module and the versions file of `source`, as one string. */
+  private diskState(source: string): string {
+    return [generatedPathFor(source, this.layout), versionsPathFor(source, this.layout)]
+      .map((p) => {
+        const st = statSync(p, { throwIfNoEntry: false });
+        return st ? `${st.mtimeMs}:${st.size}` : '-';
+      })
+      .join(' ');
+  }
+
   /**
-   * FLX040 on each workflow class whose generated module differs from what `floxide build` would write, or whose
-   * versions file does (`floxide build --check` fails on either): the fix writes both as the build would.
+   * The build's versions check of the workflows of `source` (FLX050-FLX056 where the build reports them; FLX054, on
+   * the versions file in the build, on each workflow class), and FLX040 on each workflow class whose generated module
+   * differs from what `floxide build` would write, or whose versions file does (`floxide build --check` fails on
+   * either): the fix writes both as the build would.
    */
-  private staleness(program: TS.Program, source: string, workflows: WorkflowModel[]): FileResult['stale'] {
+  private staleness(program: TS.Program, source: string, workflows: WorkflowModel[]): { stale: FileResult['stale']; versions: Diagnostic[] } {
     const genPath = slash(generatedPathFor(source, this.layout));
     const current = program.getSourceFile(genPath)?.text ?? this.ts.sys.readFile(genPath);
-    const f = generatedModuleFreshness(source, workflows, this.layout, current);
+    const probe = (file: string, pairs: ReadonlyArray<readonly [string, string]>) => this.probe.assignable(program, slash(path.resolve(this.rootDir, file)), pairs);
+    // a nested workflow of another file, as the build has it (analysed only when its version is needed)
+    const analysed = new Map<string, WorkflowModel[]>();
+    const workflowOf = (name: string, file: string) => {
+      let models = analysed.get(file);
+      if (!models) {
+        const sf = program.getSourceFile(slash(path.resolve(this.rootDir, file)));
+        models = sf ? analyzeSourceFile(program as unknown as morphTs.Program, sf as unknown as morphTs.SourceFile, this.rootDir).workflows : [];
+        analysed.set(file, models);
+      }
+      return models.find((wf) => wf.name === name);
+    };
+    const f = generatedModuleFreshness(source, workflows, this.layout, current, { probe, workflowOf });
+    const versionDiagnostics = f.diagnostics.flatMap((d) => (d.code === 'FLX054' ? workflows.map((wf) => ({ ...d, position: wf.position })) : d.position?.file === source ? [d] : []));
     const files: GeneratedFile[] = f.state === 'fresh' ? [] : [{ path: f.path, expected: f.expected, current }];
     const versions = f.versions && { ...f.versions, current: this.ts.sys.readFile(f.versions.path) };
     const versionsStale = versions !== undefined && versions.current?.replace(/\r\n/g, '\n') !== versions.expected;
     if (versionsStale) files.push(versions);
-    if (files.length === 0) return [];
+    if (files.length === 0) return { stale: [], versions: versionDiagnostics };
     const relOf = (p: string) => slash(path.relative(path.dirname(path.resolve(this.rootDir, source)), p));
     const flagged = f.state === 'stale' && f.changed.size > 0 ? workflows.filter((wf) => f.changed.has(wf.name)) : workflows;
-    return flagged.map((wf) => {
+    const stale = flagged.map((wf) => {
       const nodes = f.changed.get(wf.name) ?? [];
       const what =
         f.state === 'missing'
@@ -183,6 +230,7 @@ export class FloxideLanguageService {
       const diagnostic: Diagnostic = { code: 'FLX040', severity: 'warning', message: `${what}: run floxide build`, hint: DIAGNOSTIC_CODES.FLX040.hint, position: wf.position };
       return { diagnostic, files };
     });
+    return { stale, versions: versionDiagnostics };
   }
 
   /** TS2307 "Cannot find module './x.floxide.js'" as FLX040: the build writes that module. */
