@@ -60,9 +60,12 @@ export class WorkerTracing {
         const error = outcome.type === 'retry' || outcome.type === 'failed' ? outcome.error : undefined;
         const finished = result.status === 'applied' ? result.finished : undefined;
         // The commit that finished the run ends its attempt no later than the run (the store's time of the commit).
-        this.end(lease, outcome.type, error, result.status === 'applied' ? undefined : { [ATTR.commit]: result.status }, finished?.finishedAt);
-        // This commit finished the run: its span is recorded here, from what the commit answered of the run.
-        if (finished !== undefined && result.status === 'applied') this.finished(lease, result.runStatus, finished);
+        const ended = this.end(lease, outcome.type, error, result.status === 'applied' ? undefined : { [ATTR.commit]: result.status }, finished?.finishedAt);
+        // This commit finished the run: its span is recorded here, from what the commit answered of the run (ending
+        // no earlier than its last attempt, which a nested run's span under it may have made later: see AttemptSpan.end).
+        if (finished !== undefined && result.status === 'applied') {
+          this.finished(lease, result.runStatus, ended !== undefined && finished.finishedAt !== undefined && ended > finished.finishedAt ? { ...finished, finishedAt: ended } : finished);
+        }
         inner?.onCommitted?.(lease, outcome, result);
       },
       onReleased: (lease, reason, error) => {
@@ -73,15 +76,15 @@ export class WorkerTracing {
   }
 
   /**
-   * Ends the attempt's span now, or at `notAfter` when that is earlier (an item given back before it ran, e.g. of
-   * another graph version, has none).
+   * Ends the attempt's span now, or at `notAfter` when that is earlier, and returns when it ended (see
+   * `AttemptSpan.end`); undefined when it has none (an item given back before it ran, e.g. of another graph version).
    */
-  private end(lease: LeasedItem, outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, notAfter?: number): void {
+  private end(lease: LeasedItem, outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, notAfter?: number): number | undefined {
     const span = this.attempts.get(lease);
-    if (span === undefined) return;
+    if (span === undefined) return undefined;
     this.attempts.delete(lease);
     const now = Date.now();
-    span.end(outcome, error, extra, notAfter !== undefined && notAfter < now ? notAfter : now);
+    return span.end(outcome, error, extra, notAfter !== undefined && notAfter < now ? notAfter : now);
   }
 
   /**

@@ -96,8 +96,12 @@ export interface StartSpan {
 
 /** The span of one leased attempt of a distributed step (see {@link Tracing.startAttempt}). */
 export interface AttemptSpan extends StepTracing {
-  /** Ends the attempt's span at `at` with its outcome, the error of a failed attempt, and extra attributes. */
-  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, at: number): void;
+  /**
+   * Ends the attempt's span at `at` with its outcome, the error of a failed attempt, and extra attributes; returns
+   * when it ended: `at`, or the end of a nested run's span under it when that is later (its times are the step's
+   * clock, which may run ahead of this one's by the claim's round trip: a span ends no earlier than its children).
+   */
+  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, at: number): number;
 }
 
 type OtelApi = typeof Api;
@@ -270,9 +274,18 @@ export class Tracing {
  * Starts a run span in `ctx`. (OpenTelemetry types stay inside this module: the declarations `floxide` publishes
  * never name `@opentelemetry/api`, so a project without it type-checks.)
  */
-function startRunSpan(api: OtelApi, tracer: Api.Tracer, runId: string, workflow: string, mode: 'local' | 'nested', ctx: Api.Context, extra?: Api.Attributes): RunSpan {
+function startRunSpan(
+  api: OtelApi,
+  tracer: Api.Tracer,
+  runId: string,
+  workflow: string,
+  mode: 'local' | 'nested',
+  ctx: Api.Context,
+  extra?: Api.Attributes,
+  onEnd?: (at: number) => void,
+): RunSpan {
   const attributes: Api.Attributes = { [ATTR.workflow]: workflow, [ATTR.runId]: runId, [ATTR.mode]: mode, ...extra };
-  return new OtelRunSpan(api, tracer, tracer.startSpan(`floxide.run ${workflow}`, { attributes }, ctx), workflow);
+  return new OtelRunSpan(api, tracer, tracer.startSpan(`floxide.run ${workflow}`, { attributes }, ctx), workflow, onEnd);
 }
 
 /**
@@ -375,8 +388,9 @@ class UnsampledAttempt implements AttemptSpan {
     return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.contextOf(this.traceparent));
   }
 
-  end(): void {
+  end(_outcome: StepSpanOutcome, _error: SerializedError | undefined, _extra: Readonly<Record<string, string>> | undefined, at: number): number {
     // nothing was started
+    return at;
   }
 }
 
@@ -429,6 +443,8 @@ class AttemptContext implements Api.Context {
  */
 class OtelAttemptSpan implements AttemptSpan {
   private span: Api.Span | undefined;
+  /** The latest end of a nested run's span under this attempt (see {@link AttemptSpan.end}). */
+  private childEnd = 0;
   /**
    * The parent context of a run stored without a trace, with a context manager: the one active as the attempt
    * starts (once node code runs, the active context is the attempt's own).
@@ -461,12 +477,14 @@ class OtelAttemptSpan implements AttemptSpan {
   }
 
   nested(runId: string, workflow: string): RunSpan {
-    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', this.tracing.api.trace.setSpan(this.tracing.api.ROOT_CONTEXT, this.started()));
+    const ctx = this.tracing.api.trace.setSpan(this.tracing.api.ROOT_CONTEXT, this.started());
+    return startRunSpan(this.tracing.api, this.tracing.tracer, runId, workflow, 'nested', ctx, undefined, (at) => void (this.childEnd = Math.max(this.childEnd, at)));
   }
 
-  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, end: number): void {
-    // (an end taken from the store's clock, see runtime/distributed/tracing.ts, may precede a start on this one's)
-    const at = end < this.a.startedAt ? this.a.startedAt : end;
+  end(outcome: StepSpanOutcome, error: SerializedError | undefined, extra: Readonly<Record<string, string>> | undefined, end: number): number {
+    // (an end taken from the store's clock, see runtime/distributed/tracing.ts, may precede a start on this one's,
+    // and a nested run's end, on the step's clock, may follow it)
+    const at = Math.max(end, this.a.startedAt, this.childEnd);
     const span = this.span;
     if (span === undefined) {
       // made with its batch; node code that kept the context and asks for the span later (work it left running)
@@ -476,10 +494,11 @@ class OtelAttemptSpan implements AttemptSpan {
         if (made !== undefined) setEnd(made, outcome, extra);
         endSpan(this.tracing.api, made ?? (this.span = this.start(outcome, extra)), error, at);
       });
-      return;
+      return at;
     }
     setEnd(span, outcome, extra);
     endSpan(this.tracing.api, span, error, at);
+    return at;
   }
 }
 
@@ -501,6 +520,8 @@ class OtelRunSpan implements RunSpan {
     private readonly tracer: Api.Tracer,
     private readonly span: Api.Span,
     private readonly workflow: string,
+    /** Told when the span ends, and at what time (a nested run's attempt: see {@link AttemptSpan.end}). */
+    private readonly onEnd?: (at: number) => void,
   ) {
     this.ctx = api.trace.setSpan(api.ROOT_CONTEXT, span);
   }
@@ -555,5 +576,6 @@ class OtelRunSpan implements RunSpan {
     }
     this.span.setAttribute(ATTR.outcome, outcome);
     endSpan(this.api, this.span, error, at);
+    this.onEnd?.(at);
   }
 }

@@ -467,6 +467,27 @@ describe('node code and nested workflows in the trace', () => {
     }
   });
 
+  it("distributed run whose claims are slow: the nested run's span (on the step's clock, ahead by the claim's round trip) still ends within its attempt's", async () => {
+    const t = memoryTracing();
+    // the store reads its clock 40 ms after the claim was sent: the step's clock runs 40 ms ahead of this process's
+    const backend = new (class extends MemoryBackend {
+      override async claim(...args: Parameters<MemoryBackend['claim']>) {
+        await new Promise((r) => setTimeout(r, 40));
+        return super.claim(...args);
+      }
+    })();
+    try {
+      expect(await stepProbeOuter(t, backend, 'nest-slow')).toEqual({ runId: 'nest-slow', output: 4 });
+      await until(() => t.spans().some((x) => x.name === 'floxide.run ProbeOuter'), 5_000, 'the run span');
+      const spans = t.spans();
+      const start = spans.find((x) => x.name === 'floxide.start ProbeOuter')!;
+      const innerItem = String(steps(spans).find((x) => x.attributes['floxide.node'] === 'inner')!.attributes['floxide.item.id']);
+      checkNested(spans, 'nest-slow', start, innerItem);
+    } finally {
+      await backend.close();
+    }
+  });
+
   it('a run whose start was not sampled: its attempts never reach the SDK, nothing of it is recorded, node code runs in its trace context', async () => {
     const t = memoryTracing();
     // the step spans of run 'unsampled' the worker asks the SDK for
