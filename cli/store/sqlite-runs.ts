@@ -39,7 +39,8 @@ import {
 } from '../../runtime/distributed/contracts.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
-import type { EngineItem, PurgeOptions } from '../../runtime/engine/types.js';
+import type { EngineItem } from '../../runtime/engine/types.js';
+import type { PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';

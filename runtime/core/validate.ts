@@ -12,6 +12,34 @@ export function assertPositiveMs(v: unknown, what: string): asserts v is number 
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive number of milliseconds, got ${String(v)}`);
 }
 
+/** Throws {@link InvalidArgumentError} unless `v` is a finite number of milliseconds >= 0. */
+export function assertNonNegativeMs(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${what} must be a non-negative number of milliseconds, got ${String(v)}`);
+}
+
+/** Default retention of finished runs: 7 days (Redis expires them then; Postgres and a SQLite file purge them). */
+export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Options of a store's `purgeFinished` (Postgres's `FinishedRunPurger`, a SQLite checkpoint file): which finished runs
+ * it deletes, and how many per call.
+ */
+export interface PurgeOptions {
+  /** Delete runs finished at least this long ago (ms, the store's clock). Default: the store's retention (7 days). */
+  readonly olderThanMs?: number;
+  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
+  readonly limit?: number;
+}
+
+/** The checked `olderThanMs` (whole ms, `retainFinishedMs` by default) and `limit` of a `purgeFinished` call. */
+export function purgeBounds(options: PurgeOptions, retainFinishedMs: number): { readonly olderThanMs: number; readonly limit: number } {
+  const olderThanMs = options.olderThanMs ?? retainFinishedMs;
+  assertNonNegativeMs(olderThanMs, 'olderThanMs');
+  const limit = options.limit ?? 1000;
+  assertPositiveInt(limit, 'limit');
+  return { olderThanMs: Math.floor(olderThanMs), limit };
+}
+
 export function assertString(v: unknown, what: string): asserts v is string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
 }

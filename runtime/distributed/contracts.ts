@@ -20,12 +20,13 @@ import { isEpochMs } from '../core/time.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
-import type { ContextDelta, EngineItem, PurgeOptions, StepOutcome } from '../engine/types.js';
+import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
+import type { PurgeOptions } from '../core/validate.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
 import type { VersionMove } from '../engine/migration.js';
 
 
-export type { PurgeOptions } from '../engine/types.js';
+export type { PurgeOptions } from '../core/validate.js';
 export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
 // ---------------------------------------------------------------------------------------------------------------

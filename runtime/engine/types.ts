@@ -145,13 +145,3 @@ export interface DroppedItem {
   readonly reason: DropReason;
 }
 
-/**
- * Options of a store's `purgeFinished` (Postgres's `FinishedRunPurger`, a SQLite checkpoint file): which finished runs
- * it deletes, and how many per call.
- */
-export interface PurgeOptions {
-  /** Delete runs finished at least this long ago (ms, the store's clock). Default: the store's retention (7 days). */
-  readonly olderThanMs?: number;
-  /** At most this many runs per call (default 1000), so a purge never holds locks for long. */
-  readonly limit?: number;
-}

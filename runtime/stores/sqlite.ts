@@ -10,7 +10,8 @@ import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
-import type { EngineItem, JoinArrival, PurgeOptions } from '../engine/types.js';
+import type { EngineItem, JoinArrival } from '../engine/types.js';
+import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, type PurgeOptions } from '../core/validate.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -149,9 +150,6 @@ interface StepRow {
 }
 
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
-
-/** Default age of the finished runs {@link SqliteCheckpointStore.purgeFinished} deletes: 7 days. */
-export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Run numbers from here on would make journal keys ((run_no << 40) + n) overflow a signed 64-bit integer. */
 const MAX_RUN_NO = 2 ** 23;
@@ -481,16 +479,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
    * run numbers are not reused: a file numbers at most 8,388,607 runs over its life.
    */
   async purgeFinished(options: PurgeOptions = {}): Promise<number> {
-    const olderThan = options.olderThanMs ?? DEFAULT_RETAIN_FINISHED_MS;
-    if (typeof olderThan !== 'number' || !Number.isFinite(olderThan) || olderThan < 0) {
-      throw new InvalidArgumentError(`olderThanMs must be a non-negative number of milliseconds, got ${String(olderThan)}`);
-    }
-    const limit = options.limit ?? 1000;
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
+    const { olderThanMs, limit } = purgeBounds(options, DEFAULT_RETAIN_FINISHED_MS);
     const purged = this.write(() =>
       this.db
         .transaction((): string[] => {
-          const runs = this.s.purgeable.all(Date.now() - Math.floor(olderThan), limit) as { run_no: number; run_id: string }[];
+          const runs = this.s.purgeable.all(Date.now() - olderThanMs, limit) as { run_no: number; run_id: string }[];
           for (const { run_no: no, run_id: runId } of runs) {
             this.s.purgeJournal.run(no, no);
             this.s.purgeFailures.run(no);

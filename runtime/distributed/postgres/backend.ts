@@ -78,7 +78,7 @@ import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
-import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
+import { DEFAULT_RETAIN_FINISHED_MS, assertNonNegativeMs, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, purgeBounds } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
 import type { EventEnvelope, StepOutcomeKind, StepRecord, SubscribeOptions } from '../../engine/events.js';
@@ -90,8 +90,7 @@ import { tableEvents } from './events.js';
  */
 export const DEFAULT_POOL_SIZE = 4;
 
-/** Default retention of finished runs for {@link PostgresBackend.purgeFinished}: 7 days. */
-export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+export { DEFAULT_RETAIN_FINISHED_MS } from '../../core/validate.js';
 
 /** Options of {@link PostgresBackend.connect}. */
 export interface PostgresBackendOptions {
@@ -262,9 +261,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
     assertSchemaName(schema);
     const retain = options.retainFinishedMs ?? DEFAULT_RETAIN_FINISHED_MS;
-    if (typeof retain !== 'number' || !Number.isFinite(retain) || retain < 0) {
-      throw new InvalidArgumentError(`retainFinishedMs must be a non-negative number of milliseconds, got ${String(retain)}`);
-    }
+    assertNonNegativeMs(retain, 'retainFinishedMs');
     const size = options.pool?.max ?? DEFAULT_POOL_SIZE;
     assertPositiveInt(size, 'pool.max');
     const driver = (await importOptional<{ default: typeof pg }>('pg', 'PostgresBackend (floxide/postgres)')).default;
@@ -916,13 +913,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
    * every `purgeEveryMs` (default one minute); safe to run from several processes at once.
    */
   async purgeFinished(options: PurgeOptions = {}): Promise<number> {
-    const olderThan = options.olderThanMs ?? this.retainFinishedMs;
-    if (typeof olderThan !== 'number' || !Number.isFinite(olderThan) || olderThan < 0) {
-      throw new InvalidArgumentError(`olderThanMs must be a non-negative number of milliseconds, got ${String(olderThan)}`);
-    }
-    const limit = options.limit ?? 1000;
-    assertPositiveInt(limit, 'limit');
-    const [row] = await this.run<{ purged: number }>('purge_finished.sql', [Math.floor(olderThan), limit], 'purgeFinished');
+    const { olderThanMs, limit } = purgeBounds(options, this.retainFinishedMs);
+    const [row] = await this.run<{ purged: number }>('purge_finished.sql', [olderThanMs, limit], 'purgeFinished');
     return row!.purged;
   }
 }

@@ -92,7 +92,7 @@ import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
-import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
+import { DEFAULT_RETAIN_FINISHED_MS, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../engine/events.js';
@@ -102,8 +102,7 @@ import { optNumber, pairs, type Reply } from './reply.js';
 
 /** Default key prefix of {@link RedisBackend}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'floxide:';
-/** Default time a finished run's keys are kept before Redis expires them: 7 days. */
-export const DEFAULT_RETAIN_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
+export { DEFAULT_RETAIN_FINISHED_MS } from '../../core/validate.js';
 
 /** Options of {@link RedisBackend.connect}. */
 export interface RedisBackendOptions {
