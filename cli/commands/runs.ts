@@ -43,9 +43,6 @@ the run's status forbids or one the store cannot do (pause, resume on sqlite:<fi
 `;
 
 
-/** Runs per `purgeFinished` call of `runs purge` (one transaction each). */
-const PURGE_BATCH = 1000;
-
 export interface StoreFlags {
   store: string;
   json?: boolean;
@@ -566,9 +563,8 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       }
       await withStore(io, flags, async (b) => {
         if (!supportsPurge(b)) throw new UnsupportedOperationError(`a ${b.kind} store deletes its finished runs by itself (retainFinishedMs): there is nothing to purge`);
-        // batches of PURGE_BATCH runs, one transaction each, until a batch is not full
-        let purged = 0;
-        for (let n = PURGE_BATCH; n === PURGE_BATCH; purged += n) n = await b.purgeFinished({ ...(olderThanMs === undefined ? {} : { olderThanMs }), limit: PURGE_BATCH });
+        const { purgeInBatches } = await import('../../runtime/distributed/retention.js');
+        const purged = await purgeInBatches(b, olderThanMs === undefined ? {} : { olderThanMs });
         io.stdout.write(flags.json ? `${JSON.stringify({ purged })}\n` : `${purged} finished run(s) deleted\n`);
       });
     });

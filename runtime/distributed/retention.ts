@@ -11,7 +11,7 @@
  * record twice is harmless.
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { supportsPurge, type DistributedBackend } from './contracts.js';
+import { supportsPurge, type DistributedBackend, type FinishedRunPurger } from './contracts.js';
 
 /** Default period of the passes (ms). */
 export const DEFAULT_PURGE_EVERY_MS = 60_000;
@@ -26,6 +26,21 @@ const MAX_BATCHES_PER_PASS = 10;
 export interface RetentionPass {
   readonly runs: number;
   readonly workers: number;
+}
+
+/**
+ * Deletes finished runs past the store's retention (or `olderThanMs`) in batches of {@link BATCH} runs, one
+ * `purgeFinished` call (one transaction) each, until a batch is not full or `maxBatches` were made (default: no
+ * limit). Returns how many runs were deleted. (`floxide runs purge` and the workers' passes.)
+ */
+export async function purgeInBatches(purger: FinishedRunPurger, options: { readonly olderThanMs?: number; readonly maxBatches?: number } = {}): Promise<number> {
+  let runs = 0;
+  for (let i = 0; i < (options.maxBatches ?? Infinity); i++) {
+    const n = await purger.purgeFinished({ ...(options.olderThanMs === undefined ? {} : { olderThanMs: options.olderThanMs }), limit: BATCH });
+    runs += n;
+    if (n < BATCH) break;
+  }
+  return runs;
 }
 
 /** See the module comment. */
@@ -59,14 +74,7 @@ export class Retention {
 
   /** One pass (what the timer runs). */
   async runOnce(): Promise<RetentionPass> {
-    let runs = 0;
-    if (supportsPurge(this.backend)) {
-      for (let i = 0; i < MAX_BATCHES_PER_PASS; i++) {
-        const n = await this.backend.purgeFinished({ limit: BATCH });
-        runs += n;
-        if (n < BATCH) break;
-      }
-    }
+    const runs = supportsPurge(this.backend) ? await purgeInBatches(this.backend, { maxBatches: MAX_BATCHES_PER_PASS }) : 0;
     // 'dead' against a threshold of a third of the retention: unseen for the whole retention, by the store's clock
     const gone = (await this.backend.listWorkers({ thresholdMs: DEAD_WORKER_RETENTION_MS / 3 })).filter((w) => w.liveness === 'dead');
     let workers = 0;
