@@ -139,8 +139,8 @@ function rowOf(r) {
 
 /**
  * Shows `rows` in `body`, keeping the row (and its link) of a run already shown and replacing only the cells that
- * changed, moving no row that stays in place: the list reloads up to every 150 ms on a busy store, and a row replaced
- * between the press and the release of a click loses the click.
+ * changed ({@link patch}), moving no row that stays in place: the list reloads up to every 150 ms on a busy store,
+ * and a row replaced between the press and the release of a click loses the click.
  */
 function showRows(body, rows) {
   const shown = new Map([...body.children].filter((tr) => tr.dataset.run !== undefined).map((tr) => [tr.dataset.run, tr]));
@@ -150,10 +150,7 @@ function showRows(body, rows) {
       tr = h('tr', { 'data-run': runId }, h('td', { class: 'mono' }, link(`/runs/${encodeURIComponent(runId)}`, runId)), cells);
     } else {
       shown.delete(runId);
-      cells.forEach((cell, k) => {
-        const old = tr.children[k + 1];
-        if (!old.isEqualNode(cell)) old.replaceWith(cell);
-      });
+      patch(tr, tr.firstElementChild, cells);
     }
     if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
   });
