@@ -329,15 +329,8 @@ deferRingPushes = true
 local out = {}
 local p = 4
 for c = 1, nCommits do
-  local mark = deferMark()
   commitEnd = nil
-  local ok, reply = pcall(commitOne, p)
-  if ok then
-    out[c] = reply
-  else
-    deferRollback(mark)
-    out[c] = { 'error', errorText(reply) }
-  end
+  out[c] = batchPart(commitOne, p)
   if not commitEnd then
     -- (its header could not be read, so neither can the commits after it)
     for d = c + 1, nCommits do out[d] = out[c] end

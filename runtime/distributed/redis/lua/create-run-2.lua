@@ -91,15 +91,6 @@ end
 -- entries and ring pushes: never claimed nor listed, while a retried createRun found them and answered 'exists').
 deferRingPushes = true
 local out = {}
-for i = 0, nRuns - 1 do
-  local mark = deferMark()
-  local ok, reply = pcall(createOne, 2 + 10 * i)
-  if ok then
-    out[i + 1] = reply
-  else
-    deferRollback(mark)
-    out[i + 1] = { 'error', errorText(reply) }
-  end
-end
+for i = 0, nRuns - 1 do out[i + 1] = batchPart(createOne, 2 + 10 * i) end
 flushDeferred()
 return out

@@ -203,6 +203,16 @@ local function errorText(e)
   return tostring(e)
 end
 
+-- One part of a batch script, f(arg), under pcall: its reply, or { 'error', text } with the writes and events it
+-- deferred dropped (deferMark / deferRollback), so the other parts still apply whole.
+local function batchPart(f, arg)
+  local mark = deferMark()
+  local ok, reply = pcall(f, arg)
+  if ok then return reply end
+  deferRollback(mark)
+  return { 'error', errorText(reply) }
+end
+
 -- Set by a script that defers its ring pushes (and then calls flushDeferred before it returns).
 local deferRingPushes = false
 -- The ring of a workflow version (P ring:<ring>): running runs of workflow W at graph fingerprint F with ready work.
