@@ -9,6 +9,7 @@
  * type declared in another file and changed there is judged on the next change of this file, or by `floxide build`).
  */
 import type TS from 'typescript';
+import { probeAnswers, probeSourceText } from '../../compiler/analyze/probe.js';
 
 const MEMO_LIMIT = 1000;
 
@@ -66,10 +67,6 @@ export class TypeProbe {
 
   private check(program: TS.Program, sf: TS.SourceFile, pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
     const ts = this.ts;
-    const lines = sf.text.split('\n').length;
-    const probeLines = pairs.map(
-      ([from, to], i) => `type __FloxideFrom${i} = ${from}; type __FloxideTo${i} = ${to}; declare const __floxideFrom${i}: __FloxideFrom${i}; export const __floxideTo${i}: __FloxideTo${i} = __floxideFrom${i};`,
-    );
     const options = program.getCompilerOptions();
     const base = ts.createCompilerHost(options);
     const host: TS.CompilerHost = {
@@ -77,20 +74,14 @@ export class TypeProbe {
       getCurrentDirectory: () => this.currentDirectory,
       getSourceFile: (fileName, languageVersionOrOptions, onError, fresh) =>
         fileName === sf.fileName
-          ? ts.createSourceFile(fileName, `${sf.text}\n${probeLines.join('\n')}\n`, languageVersionOrOptions, true)
+          ? ts.createSourceFile(fileName, probeSourceText(sf.text, pairs), languageVersionOrOptions, true)
           : (program.getSourceFile(fileName) ?? base.getSourceFile(fileName, languageVersionOrOptions, onError, fresh)),
       writeFile: () => undefined,
     };
     // the same root files: only this file's text differs, so the old program's structure (and resolution) is reused
     const probing = ts.createProgram({ rootNames: program.getRootFileNames(), options, host, oldProgram: program });
     const probe = probing.getSourceFile(sf.fileName);
-    const ok = pairs.map(() => probe !== undefined);
-    if (!probe) return ok;
-    for (const d of [...probing.getSyntacticDiagnostics(probe), ...probing.getSemanticDiagnostics(probe)]) {
-      if (d.start === undefined) continue;
-      const i = probe.getLineAndCharacterOfPosition(d.start).line + 1 - lines - 1;
-      if (i >= 0 && i < ok.length) ok[i] = false;
-    }
-    return ok;
+    if (!probe) return pairs.map(() => false);
+    return probeAnswers(probe, sf.text.split('\n').length, pairs.length, [...probing.getSyntacticDiagnostics(probe), ...probing.getSemanticDiagnostics(probe)]);
   }
 }
