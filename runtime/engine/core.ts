@@ -21,7 +21,7 @@ import type { RetriedAttempt, RunResult, StepHistoryEntry, WorkflowEvent } from 
 import { noTerminalError, passedNothing } from './commit.js';
 import { JoinBook, heldArrival, settle } from './joins.js';
 import { WaitFor } from '../nodes/wait.js';
-import { ParkedItems, earliestWakeUp, isParked, type Mailbox } from './parked.js';
+import { ParkedItems, earliestWakeUp, isParked, parkedAttempt, type Mailbox } from './parked.js';
 import { ItemQueue } from './queue.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { StepTracing } from './tracing.js';
@@ -286,8 +286,10 @@ export function stepCore(
   const stamp = scope.eventPrefix === undefined ? item.id : scope.eventPrefix + item.id;
   const step = new Step(scope, node, item, base, frame, inline, childId, stamp);
   if (item.wait !== undefined || item.sleep !== undefined || item.nested !== undefined) {
-    // a parked nested run continues by running its node again (runNested picks up the state), at its attempt
-    return item.nested === undefined ? step.resumed(firstAttempt) : step.attempt(Math.max(firstAttempt, item.nested.attempt));
+    // a parked item continues at the attempt it parked at (a store's item is kept at it, a local loop starts at 1); a
+    // parked nested run continues by running its node again (runNested picks up the state)
+    const attempt = Math.max(firstAttempt, parkedAttempt(item));
+    return item.nested === undefined ? step.resumed(attempt) : step.attempt(attempt);
   }
   return step.attempt(firstAttempt);
 }
@@ -335,16 +337,16 @@ class Step {
   }
 
   /**
-   * A parked item back from the store (see parked.ts): its signal, its wake-up or its timeout stands in for the
-   * node's answer. A wait without its signal fails as a `SignalTimeoutError` of the attempt that waited.
+   * A parked item back from the store (see parked.ts), at the attempt that parked it ({@link parkedAttempt}): its
+   * signal, its wake-up or its timeout stands in for the node's answer. A wait without its signal fails as a
+   * `SignalTimeoutError` of that attempt.
    */
-  resumed(first: number): StepOutcome | Promise<StepOutcome> {
+  resumed(attempt: number): StepOutcome | Promise<StepOutcome> {
     const { scope, item } = this;
     if (scope.abort.aborted) throw abortReason(scope.abort);
-    started(scope, item, first);
+    started(scope, item, attempt);
     let value: unknown;
     if (item.wait !== undefined) {
-      const attempt = Math.max(first, item.wait.attempt);
       if (item.received === undefined) {
         const at = new Date(item.notBefore ?? 0).toISOString();
         return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
@@ -359,7 +361,7 @@ class Step {
         return this.failed(attempt, err, true);
       }
     } else value = item.sleep!.value;
-    return this.returned(first, this.begin(), Transition.next(value));
+    return this.returned(attempt, this.begin(), Transition.next(value));
   }
 
   /**

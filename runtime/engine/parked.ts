@@ -16,6 +16,16 @@ export function isParked(item: EngineItem): boolean {
   return item.received === undefined && (item.notBefore !== undefined || item.wait !== undefined);
 }
 
+/**
+ * The attempt a parked item parked at: its nested run's (`nested.attempt`) or its wait's (`wait.attempt`), 1 for a
+ * sleep. The step that continues it is that attempt in every mode: the local loops start it there, and the
+ * distributed stores keep the item at it (`PlannedItem.attempt`), so its history, events and spans, and its retries,
+ * count on from the attempt that parked.
+ */
+export function parkedAttempt(item: EngineItem): number {
+  return item.nested?.attempt ?? item.wait?.attempt ?? 1;
+}
+
 /** The earliest `notBefore` of `items` (undefined when none has one). */
 export function earliestWakeUp(items: readonly EngineItem[]): number | undefined {
   let at: number | undefined;

@@ -158,12 +158,16 @@ describe('run: an in-memory wait with a handle', () => {
     await expect(h.result).resolves.toBe('escalated o after SignalTimeoutError x2');
   });
 
-  it('a signal during the retried wait is delivered to it', async () => {
+  it('a signal during the retried wait is delivered to it, at the attempt that waited (the stores keep the wait at it)', async () => {
     const clock = new VirtualClock();
-    const h = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow()).start(undefined, 'o', { clock });
+    const events: WorkflowEvent[] = [];
+    const h = bindWorkflow(PatientApprovalFlowDef, new PatientApprovalFlow()).start(undefined, 'o', { clock, onEvent: (e) => events.push(e) });
     await clock.advance(501);
     h.signal('approval', { approved: true, by: 'late' });
     await expect(h.result).resolves.toBe('approved by late');
+    const steps = events.flatMap((e) => (e.type.startsWith('step.') && 'node' in e && e.node === 'approval' && 'attempt' in e ? [`${e.type} ${e.attempt}`] : []));
+    // parks at 1; times out (1) and waits again (2); takes the signal: attempt 2, as the wait it continues
+    expect(steps).toEqual(['step.started 1', 'step.finished 1', 'step.started 1', 'step.retry 1', 'step.started 2', 'step.finished 2', 'step.started 2', 'step.finished 2']);
   });
 
   it('cancel reaches a waiting run', async () => {
