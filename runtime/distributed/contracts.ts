@@ -247,7 +247,10 @@ export interface WorkItemState {
   readonly itemId: string;
   readonly node: string;
   readonly status: WorkItemStatus;
-  /** The attempt the item is on (1-based): 1 + the number of committed retries. Lease expiry does not count. */
+  /**
+   * The attempt the item is on (1-based): 1 + the number of committed retries, from the attempt that parked it for a
+   * parked item (`PlannedItem.attempt`). Lease expiry does not count.
+   */
   readonly attempt: number;
   /** The worker holding (`in_progress`) or that last held the item. */
   readonly workerId: string | undefined;
@@ -275,7 +278,8 @@ export interface LeasedItem {
   readonly leaseExpiresAt: number;
   /**
    * How many times this item has been claimed, this claim included (> 1 after an expired lease or a retry); a claim
-   * whose lease was given back ({@link WorkQueue.release}) does not count.
+   * whose lease was given back ({@link WorkQueue.release}) does not count. A parked item kept at attempt n starts with
+   * n - 1, one per attempt before it, so `deliveries - attempt` counts redeliveries for every item.
    */
   readonly deliveries: number;
   /**
@@ -593,7 +597,7 @@ export interface StepCommit {
    * when the commit applies a `continue` outcome that enqueues exactly one new item and no arrival, the run is
    * `running`, and the run has no other item waiting to be claimed (so the successor jumps no queue of its own run,
    * and a run with work waiting keeps being served round-robin). The grant is an ordinary lease (first delivery,
-   * attempt 1, a fresh token, `leaseMs` long), answered as {@link CommitResult} `next`; otherwise the item is
+   * at the item's attempt, a fresh token, `leaseMs` long), answered as {@link CommitResult} `next`; otherwise the item is
    * enqueued as usual and `next` is absent. A backend may always decline (it never has to hand off). Workers bound
    * how many hand-offs in a row one chain gets, so other runs waiting for a slot are not starved.
    */

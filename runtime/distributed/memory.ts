@@ -825,18 +825,19 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   /**
    * Adds an item unless the run already has one with this id. A parked item (`parked.notBefore` / `parked.wait`,
-   * see `PlannedItem`) is kept aside: a wait takes the oldest signal of its name from the mailbox at once if there is
-   * one, else waits for one (and for its timeout); a sleep waits for its time.
+   * see `PlannedItem`) is kept at the attempt it parked at, and aside: a wait takes the oldest signal of its name
+   * from the mailbox at once if there is one, else waits for one (and for its timeout); a sleep waits for its time.
    */
   private enqueue(run: MemRun, id: string, node: string, json: string, now: number, parked?: PlannedItem): boolean {
     if (run.items.has(id)) return false;
+    const attempt = parked?.attempt ?? 1;
     if (parked?.wait !== undefined || parked?.notBefore !== undefined) {
       const at = parked.wait === undefined ? -1 : run.mailbox.findIndex((m) => m.name === parked.wait);
       if (at >= 0) {
         const [m] = run.mailbox.splice(at, 1);
         json = withSignal(json, m!.payload);
       } else {
-        const it = this.newItem(id, node, json, now);
+        const it = this.newItem(id, node, json, now, attempt);
         it.status = 'parked';
         it.notBefore = parked.notBefore;
         if (parked.wait !== undefined) {
@@ -852,20 +853,21 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
         return true;
       }
     }
-    run.items.set(id, this.newItem(id, node, json, now));
+    run.items.set(id, this.newItem(id, node, json, now, attempt));
     run.ready.push(id);
     run.metrics.enqueued += 1;
     return true;
   }
 
-  private newItem(id: string, node: string, json: string, now: number): MemItem {
+  /** A new pending item at `attempt`, with the deliveries of the attempts before it (see `PlannedItem.attempt`). */
+  private newItem(id: string, node: string, json: string, now: number, attempt = 1): MemItem {
     return {
       itemId: id,
       node,
       json,
       status: 'pending',
-      attempt: 1,
-      deliveries: 0,
+      attempt,
+      deliveries: attempt - 1,
       workerId: undefined,
       leaseToken: undefined,
       leaseExpiresAt: undefined,

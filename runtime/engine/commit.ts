@@ -20,7 +20,7 @@ import { assertArrival, assertCounters, assertEngineItem } from './validate.js';
 import type { DroppedItem, EngineItem, JoinArrival, StepOutcome } from './types.js';
 
 export type { DropReason, DroppedItem } from './types.js';
-import { isParked } from './parked.js';
+import { isParked, parkedAttempt } from './parked.js';
 import { HELD_GROUP_NODE } from './joins.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -87,6 +87,11 @@ export interface PlannedItem {
   readonly notBefore?: number;
   /** Set on a parked wait only: the signal name it waits for (the store gives it the oldest such signal). */
   readonly wait?: string;
+  /**
+   * Set on a parked item only: the attempt it parked at (`parkedAttempt`), the attempt the store keeps it at (a new
+   * item starts at 1), with `attempt - 1` deliveries, so that `deliveries - attempt` still counts its redeliveries.
+   */
+  readonly attempt?: number;
 }
 
 /** A join arrival to park under (group, index): `node` is the join node of a valued arrival (undefined for a hold). */
@@ -213,7 +218,7 @@ function plannedItem(item: EngineItem): PlannedItem {
   const p = { id: item.id, node: item.node, json: storedJson(item) };
   if (!isParked(item)) return p;
   if (item.notBefore !== undefined && !isEpochMs(item.notBefore)) throw new InvalidArgumentError(`item ${item.id}: notBefore must be epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(item.notBefore)}`);
-  return { ...p, ...(item.notBefore === undefined ? {} : { notBefore: Math.ceil(item.notBefore) }), ...(item.wait === undefined ? {} : { wait: item.wait.name }) };
+  return { ...p, ...(item.notBefore === undefined ? {} : { notBefore: Math.ceil(item.notBefore) }), ...(item.wait === undefined ? {} : { wait: item.wait.name }), attempt: parkedAttempt(item) };
 }
 
 /** The refusal of an arrival whose group size disagrees with its group's (parked, or earlier in the same commit). */

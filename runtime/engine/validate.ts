@@ -13,7 +13,12 @@ export function assertEngineItem(item: unknown, what: string): asserts item is E
   const it = item as EngineItem;
   assertString(it.node, `${what}.node`);
   assertItemId(it.id);
-  if (it.wait !== undefined) assertString(it.wait?.name, `${what}.wait.name`);
+  if (it.wait !== undefined) {
+    assertString(it.wait?.name, `${what}.wait.name`);
+    assertPositiveInt(it.wait.attempt, `${what}.wait.attempt`);
+  }
+  // (a parked item's attempt is the attempt a store keeps it at: see parkedAttempt)
+  if (it.nested !== undefined) assertPositiveInt(it.nested?.attempt, `${what}.nested.attempt`);
 }
 
 export function assertArrival(a: unknown, what: string): asserts a is JoinArrival {

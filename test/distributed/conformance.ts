@@ -314,6 +314,12 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         await expect(commit(l, { type: 'retry', attempt: 1, delayMs: 1e300, error: err('x') })).rejects.toBeInstanceOf(InvalidArgumentError);
         await expect(commit(l, cont([{ node: 'a', id: '1', input: 1, sleep: { value: 1 }, notBefore: 1e300 }]))).rejects.toBeInstanceOf(InvalidArgumentError);
         await expect(commit(l, cont([item('a', '')]))).rejects.toBeInstanceOf(InvalidArgumentError);
+        // a parked item's attempt is the one the store keeps it at: a positive integer
+        for (const attempt of [0, 1.5, '2']) {
+          await expect(commit(l, cont([{ ...item('a', '1'), wait: { name: 'x', attempt: attempt as number } }]))).rejects.toThrow('outcome.items[0].wait.attempt must be a positive integer');
+          const nested = { key: '0', attempt: attempt as number, items: [], arrivals: [], counter: 0, waiting: undefined };
+          await expect(commit(l, cont([{ ...item('a', '1'), nested, notBefore: Date.now() }]))).rejects.toThrow('outcome.items[0].nested.attempt must be a positive integer');
+        }
         expect(await b.itemState(runId, '0')).toMatchObject({ status: 'in_progress' });
         expect(await b.metrics(runId)).toMatchObject({ enqueued: 1, completed: 0 });
         expect((await commit(l, terminal('ok'))).status).toBe('applied');
@@ -1178,6 +1184,56 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(errors[0]).toMatchObject({ itemId: '0', node: 'start', attempt: 1, kind: 'retry', error: { message: 'flaky' } });
         expect(await b.metrics(runId)).toMatchObject({ retries: 1, completed: 0, redeliveries: 0 });
         expect((await commit(again, terminal('ok'))).status).toBe('applied');
+      });
+
+      // A parked item is the step that parked it, continued: a node retried, then parked (a wait after its timeout, a
+      // nested run run again), must continue at that attempt, as in the local modes. The stores made every parked
+      // item a new item at attempt 1: its history and events said 1, and a retry of it restarted the count.
+      it('a parked item is kept at the attempt it parked at (deliveries before it included) and its retries count on from it', async () => {
+        const runId = await start();
+        const wait = { ...item('approve', 'w', 'in'), wait: { name: 'ok', attempt: 2 } };
+        expect(await commit(await claimOne(), cont([wait]))).toMatchObject({ status: 'applied', enqueued: ['w'] });
+        expect(await b.itemState(runId, 'w')).toMatchObject({ status: 'parked', attempt: 2 });
+        if (!supportsSignals(b)) return;
+        expect(await b.signal(runId, 'ok', 'yes')).toBe('delivered');
+        // its first delivery: deliveries - attempt (how a worker counts redeliveries) is 0
+        const first = await claimOne('w1', 80);
+        expect(first).toMatchObject({ item: { id: 'w', received: { payload: 'yes' } }, attempt: 2, deliveries: 2 });
+        await sleep(160);
+        const again = await claimOne('w2');
+        expect(again).toMatchObject({ item: { id: 'w' }, attempt: 2, deliveries: 3 });
+        expect(await b.metrics(runId)).toMatchObject({ redeliveries: 1 });
+        await commit(again, retry(0));
+        await sleep(5);
+        expect(await claimOne()).toMatchObject({ item: { id: 'w' }, attempt: 3, deliveries: 4 });
+        expect((await b.errors(runId)).map((e) => [e.kind, e.itemId, e.attempt])).toEqual([['retry', 'w', 2]]);
+        // a wait whose signal came first goes on at once, at its attempt; so does a nested run parked on a timer
+        const early = await start();
+        expect(await b.signal(early, 'ok', 'early')).toBe('delivered');
+        await commit(await claimOne(), cont([{ ...wait, id: 'e' }]));
+        expect(await claimOne()).toMatchObject({ runId: early, item: { id: 'e', received: { payload: 'early' } }, attempt: 2, deliveries: 2 });
+        const timer = await start();
+        const nested = { ...item('review', 'n', 'in'), nested: { key: '0', attempt: 3, items: [], arrivals: [], counter: 1, waiting: undefined }, notBefore: Date.now() + 50 };
+        await commit(await claimOne(), cont([nested]));
+        expect(await b.itemState(timer, 'n')).toMatchObject({ status: 'parked', attempt: 3 });
+        await sleep(100);
+        expect(await claimOne()).toMatchObject({ runId: timer, item: { id: 'n' }, attempt: 3, deliveries: 3 });
+        if (!supportsObservation(b)) return;
+        expect((await b.stepHistory(runId)).map((r) => [r.itemId, r.attempt, r.outcome])).toEqual([
+          ['0', 1, 'continue'],
+          ['w', 2, 'retry'],
+        ]);
+        const ac = new AbortController();
+        const started: Array<[string, number]> = [];
+        for await (const { event: e } of b.subscribe({ runId, signal: ac.signal })) {
+          if (e.type === 'step.started') started.push([e.itemId, e.attempt]);
+          if (e.type === 'step.retry') ac.abort();
+        }
+        expect(started).toEqual([
+          ['0', 1],
+          ['w', 2],
+          ['w', 2],
+        ]);
       });
 
       it('a failure after the last attempt dead-letters the item and fails the run', async () => {

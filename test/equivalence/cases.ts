@@ -799,14 +799,9 @@ export const WAITS: EquivalenceCase[] = [
       { name: 'review.approval', payload: decision('bo'), when: 'waiting' },
     ],
     expect: { output: 'report: approved by bo' },
+    // (the step that continues the nested run parked at attempt 2 is attempt 2 in every mode: the distributed stores
+    // keep a parked item at the attempt it parked at)
     check: (o) => ensure(field(o, 'starts') === 2, `starts = ${textOf(field(o, 'starts'))}: a retry runs the nested workflow again from its start`),
-    // the step that continues the nested run parked at attempt 2 is recorded as attempt 2 by the local modes (the
-    // engine's attempt) and as attempt 1 by the distributed ones (the parked item's store attempt)
-    knownBugs: {
-      'distributed-memory': 'nested park attempt: a parked item starts at store attempt 1',
-      'distributed-redis': 'nested park attempt: a parked item starts at store attempt 1',
-      'distributed-postgres': 'nested park attempt: a parked item starts at store attempt 1',
-    },
   },
   {
     // the run's deadline reaches a wait two levels down (its own timeout is an hour): the parked outer item fails

@@ -24,8 +24,8 @@ import { ProbeOuterDef } from '../fixtures/tracing/flows.floxide.js';
 import { SlowWorkflow } from '../fixtures/distributed/flows.js';
 import { SlowWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { until } from '../distributed/helpers.js';
-import { NestedNapFlow } from '../fixtures/signals/flows.js';
-import { NestedNapFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { NestedNapFlow, RetriedReviewFlow, RetryCtx } from '../fixtures/signals/flows.js';
+import { NestedNapFlowDef, RetriedReviewFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { memoryTracing, spanRecord, type SpanRecord } from './spans.js';
 import { Tracing } from '../../runtime/engine/tracing.js';
 
@@ -545,6 +545,46 @@ describe('node code and nested workflows in the trace', () => {
       expect(nested.map((n) => n.spanId)).toContain(x.parentSpanId);
     }
     expect(new Set(spans.map((x) => x.traceId)).size).toBe(1);
+  });
+
+  // The attempt that continues a nested run parked at attempt 2 was attempt 1 on a worker (the store kept every parked
+  // item at attempt 1).
+  it('a nested run retried after its wait took a signal: the spans of the outer step carry the same attempts in a local run and on a worker', async () => {
+    const decisions = () => [
+      { approved: false, by: 'ana' },
+      { approved: true, by: 'bo' },
+    ];
+    const attempts = (spans: SpanRecord[], runId: string) =>
+      steps(spans).filter((x) => x.attributes['floxide.run.id'] === runId && x.attributes['floxide.node'] === 'review').map((x) => x.attributes['floxide.attempt']);
+    const t = memoryTracing();
+    const tracing = { tracerProvider: t.provider };
+    const wf = bindWorkflow(RetriedReviewFlowDef, new RetriedReviewFlow());
+    const local = decisions();
+    const h = wf.start(new RetryCtx(), 'o', {
+      runId: 'retried-local',
+      tracing,
+      onEvent: (e) => void (e.type === 'wait.started' && setImmediate(() => h.signal('review.approval', local.shift()!))),
+    });
+    await expect(h.result).resolves.toBe('report: approved by bo');
+    const backend = new MemoryBackend();
+    try {
+      const orch = new Orchestrator(backend, wf);
+      await wf.startDistributed(new RetryCtx(), 'o', backend, 'retried-dist', { tracing });
+      const remote = decisions();
+      let done: unknown;
+      for (let i = 0; i < 200 && done === undefined; i++) {
+        done = await wf.stepDistributed(backend, 'w1', undefined, { tracing });
+        if ((await backend.itemStates('retried-dist')).some((s) => s.status === 'parked')) await orch.signal('retried-dist', 'review.approval', remote.shift()!);
+        else if (done === undefined) await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(done).toEqual({ runId: 'retried-dist', output: 'report: approved by bo' });
+      await until(() => t.spans().some((x) => x.name === 'floxide.run RetriedReviewFlow' && x.attributes['floxide.run.id'] === 'retried-dist'), 5_000, 'the run span');
+    } finally {
+      await backend.close();
+    }
+    // parks at 1; continued at 1, its nested run fails; run again at 2, parks; continued at 2
+    expect(attempts(t.spans(), 'retried-local')).toEqual([1, 1, 2, 2]);
+    expect(attempts(t.spans(), 'retried-dist')).toEqual([1, 1, 2, 2]);
   });
 
   it("an attempt's span is started once, when node code first asks for it (during the attempt, after its end, after its batch), else with its batch", () => {

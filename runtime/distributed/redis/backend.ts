@@ -1020,7 +1020,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
   if (plan.type !== 'continue') return undefined;
   for (const it of items) args.push(it.id, it.node, it.json);
   for (const a of plan.arrivals) args.push(a.group, String(a.index), String(a.size), a.node ?? '', a.json);
-  for (const it of parked) args.push(it.id, it.node, it.json, it.notBefore === undefined ? '' : String(it.notBefore), it.wait ?? '');
+  for (const it of parked) args.push(it.id, it.node, it.json, it.notBefore === undefined ? '' : String(it.notBefore), it.wait ?? '', String(it.attempt ?? 1));
   return c.handoff && nItems === 1 && parked.length === 0 ? items[0]!.json : undefined;
 }
 

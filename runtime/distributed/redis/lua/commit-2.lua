@@ -22,7 +22,8 @@
       counters:   nCounters x (name, increment)
       items:      nItems x (id, node, item JSON)
       arrivals:   nArrivals x (group, index, size, join node or '' for a hold, arrival JSON)
-      parked:     nParked x (id, node, item JSON, notBefore ms or '', signal name or '' for a sleep)
+      parked:     nParked x (id, node, item JSON, notBefore ms or '', signal name or '' for a sleep, the attempt it
+                  parked at)
 
   Keys derived from P and one run id R of a commit (never any other run's):
     P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
@@ -222,10 +223,10 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
       end
       local parkedBase = arrivalBase + 5 * nArrivals
       for i = 0, nParked - 1 do
-        local at = parkedBase + 5 * i
+        local at = parkedBase + 6 * i
         local id = ARGV[at + 1]
         local seq = int(n + 1)
-        if addParked(K, prefix, runId, ring, status, id, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], nowText, seq) then
+        if addParked(K, prefix, runId, ring, status, id, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], nowText, seq) then
           n, nText = n + 1, seq
           enqueued[#enqueued + 1] = id
         end
@@ -317,7 +318,7 @@ local function commitOne(p)
     errorJson, deadLetter, deadItem = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   end
   local base = p + 1 + KIND_ARGS[kind]
-  commitEnd = base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 5 * nParked
+  commitEnd = base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 6 * nParked
   return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
     noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
 end

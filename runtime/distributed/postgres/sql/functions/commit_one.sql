@@ -3,8 +3,10 @@
 --   runId, itemId, token, type ('continue' | 'terminal' | 'retry' | 'failed'),
 --   items     [{id, node, json}]                      (continue: what to enqueue; ids the run knows are skipped)
 --   arrivals  [{group, index, size, node, json}]      (continue: what to park; node NULL for a hold)
---   parked    [{id, node, json, notBefore?, wait?}]   (continue: parked items, WaitFor waits and Sleep timers, see
---             migration 0005: a wait takes the oldest signal of its name from the mailbox at once if there is one)
+--   parked    [{id, node, json, notBefore?, wait?, attempt?}]  (continue: parked items, WaitFor waits, Sleep timers
+--             and parked nested runs, see migration 0005: a wait takes the oldest signal of its name from the mailbox
+--             at once if there is one; each is kept at the attempt it parked at, 1 when absent, with attempt - 1
+--             deliveries)
 --   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL: a retry's or a failure's
 --   error, or the failure a continue's fallbacks took, recorded with kind 'fallback'), deadLetter (boolean),
 --   deadLetterItem (JSON text | NULL: the dead letter keeps it instead of the stored payload, a corrupt one),
@@ -42,6 +44,7 @@ DECLARE
   v_item_status text;
   v_node text;
   v_attempt integer;
+  v_attempt_parked integer;
   v_item_payload text;
   v_worker text;
   v_started bigint;
@@ -157,6 +160,8 @@ BEGIN
       FOR x IN SELECT e FROM jsonb_array_elements(coalesce(c->'parked', '[]')) WITH ORDINALITY AS t(e, o) ORDER BY o LOOP
         CONTINUE WHEN EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.item_id = x->>'id');
         v_taken := NULL;
+        -- (1 when absent: the commit of a worker older than the attempt, during a rolling deploy)
+        v_attempt_parked := coalesce((x->>'attempt')::integer, 1);
         IF x->>'wait' IS NOT NULL THEN
           DELETE FROM signals s WHERE s.run_id = v_run AND s.seq =
             (SELECT m.seq FROM signals m WHERE m.run_id = v_run AND m.name = x->>'wait' ORDER BY m.seq LIMIT 1)
@@ -164,12 +169,13 @@ BEGIN
         END IF;
         IF v_taken IS NOT NULL THEN
           -- the signal is already here: the wait goes on at once, the payload as its `received`
-          INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at)
-          VALUES (v_run, x->>'id', x->>'node', left(x->>'json', -1) || ',"received":{"payload":' || v_taken || '}}', 'pending', 0, v_now);
+          INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at, attempt, deliveries)
+          VALUES (v_run, x->>'id', x->>'node', left(x->>'json', -1) || ',"received":{"payload":' || v_taken || '}}', 'pending', 0, v_now,
+            v_attempt_parked, v_attempt_parked - 1);
         ELSE
-          INSERT INTO items (run_id, item_id, node, payload, status, not_before, due_at, wait_name, updated_at)
+          INSERT INTO items (run_id, item_id, node, payload, status, not_before, due_at, wait_name, updated_at, attempt, deliveries)
           VALUES (v_run, x->>'id', x->>'node', x->>'json', 'parked', (x->>'notBefore')::bigint,
-            coalesce((x->>'notBefore')::bigint, 9223372036854775807), x->>'wait', v_now);
+            coalesce((x->>'notBefore')::bigint, 9223372036854775807), x->>'wait', v_now, v_attempt_parked, v_attempt_parked - 1);
           v_events := v_events || (CASE WHEN x->>'wait' IS NULL
             THEN jsonb_build_object('type', 'timer.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id', 'until', (x->>'notBefore')::bigint)
             ELSE jsonb_strip_nulls(jsonb_build_object('type', 'wait.started', 'runId', v_run, 'at', v_now, 'node', x->>'node', 'itemId', x->>'id',

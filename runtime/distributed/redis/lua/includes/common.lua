@@ -113,9 +113,11 @@ local function bump(key, field, n)
   redis.pcall('HINCRBY', key, field, n)
 end
 
--- A new item's packed state (pending, attempt 1); nowText and seq are decimal text.
-local function newState(node, json, nowText, seq)
-  return 'pending|||' .. nowText .. '||0||0|1|' .. seq .. '|' .. json .. '\n' .. node
+-- A new item's packed state (pending, attempt 1); nowText and seq are decimal text. A parked item's (parked.lua)
+-- is at the attempt it parked at, with the deliveries of the attempts before it (runtime/engine/commit.ts
+-- PlannedItem.attempt): `deliveries` and `attempt` as decimal text, both or neither.
+local function newState(node, json, nowText, seq, deliveries, attempt)
+  return 'pending|||' .. nowText .. '||' .. (deliveries or '0') .. '||0|' .. (attempt or '1') .. '|' .. seq .. '|' .. json .. '\n' .. node
 end
 
 -- Whether the item is in progress under a lease that has not expired at now (a number).
@@ -266,12 +268,13 @@ end
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
   'output', 'error', 'dropped', 'traceparent' }
 
--- Adds a new item (pending, attempt 1, enqueue sequence `seq`, decimal text like nowText) unless the run already knows its id, WITHOUT
+-- Adds a new item (pending, attempt 1 unless `deliveries` and `attempt` say otherwise as newState takes them,
+-- enqueue sequence `seq`, decimal text like nowText) unless the run already knows its id, WITHOUT
 -- counting it: the caller adds the number added to the run's `outstanding` and `n` (once, for all the items it
 -- adds). The `enqueued` metric needs no counter: it is the size of the states hash (items are never removed while
 -- the run's keys exist). Returns true when added.
-local function addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq)
-  if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq)) == 0 then return false end
+local function addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq, deliveries, attempt)
+  if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq, deliveries, attempt)) == 0 then return false end
   if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, ring, runId) end
   return true
 end

@@ -46,19 +46,21 @@ local function itemEvent(prefix, runId, itemType, nowText, itemId, node, extra)
     .. ',"runId":' .. cjson.encode(runId) .. ',"type":"' .. itemType .. '"' .. extra .. '}')
 end
 
--- Adds a parked item (`notBefore` decimal text or '', `wait` the signal name or '') unless the run knows its id,
--- WITHOUT counting it (as addItem). A wait whose signal is in the mailbox takes it and is added ready instead.
--- Returns true when added.
-local function addParked(K, prefix, runId, ring, status, id, node, json, notBefore, wait, nowText, seq)
+-- Adds a parked item (`notBefore` decimal text or '', `wait` the signal name or '', `attempt` the attempt it parked
+-- at, decimal text: it is kept at that attempt with the deliveries of the attempts before it, see newState) unless
+-- the run knows its id, WITHOUT counting it (as addItem). A wait whose signal is in the mailbox takes it and is added
+-- ready instead. Returns true when added.
+local function addParked(K, prefix, runId, ring, status, id, node, json, notBefore, wait, attempt, nowText, seq)
   if redis.call('HEXISTS', K.states, id) == 1 then return false end
+  local deliveries = int(tonumber(attempt) - 1)
   if wait ~= '' then
     local payload = takeMail(K.run, wait)
     if payload then
-      addItem(K, prefix, runId, ring, status, id, node, withSignal(json, payload), nowText, seq)
+      addItem(K, prefix, runId, ring, status, id, node, withSignal(json, payload), nowText, seq, deliveries, attempt)
       return true
     end
   end
-  redis.call('HSET', K.states, id, 'parked|||' .. nowText .. '|' .. notBefore .. '|0||0|1|' .. seq .. '|' .. json .. '\n' .. node)
+  redis.call('HSET', K.states, id, 'parked|||' .. nowText .. '|' .. notBefore .. '|' .. deliveries .. '||0|' .. attempt .. '|' .. seq .. '|' .. json .. '\n' .. node)
   if notBefore ~= '' then redis.call('ZADD', K.delayed, notBefore, queueMember(runId, id)) end
   if wait ~= '' then
     redis.call('RPUSH', K.run .. ':wait:' .. wait, id)
