@@ -804,6 +804,20 @@ export const WAITS: EquivalenceCase[] = [
     check: (o) => ensure(field(o, 'starts') === 2, `starts = ${textOf(field(o, 'starts'))}: a retry runs the nested workflow again from its start`),
   },
   {
+    // the nested run parked at attempt 2 fails again: attempt 3 runs it from its start. The distributed stores kept the
+    // parked item at attempt 1, so its retry was attempt 2 again, which continued the nested run (its wait took the
+    // rejection once more) instead of starting it
+    name: 'wait-nested-retried-twice',
+    make: () => prepared(RetriedReviewFlowDef, new RetriedReviewFlow(), new RetryCtx(), 'o'),
+    signals: [
+      { name: 'review.approval', payload: { approved: false, by: 'ana' }, when: 'waiting' },
+      { name: 'review.approval', payload: { approved: false, by: 'bo' }, when: 'waiting' },
+      { name: 'review.approval', payload: decision('cy'), when: 'waiting' },
+    ],
+    expect: { output: 'report: approved by cy' },
+    check: (o) => ensure(field(o, 'starts') === 3, `starts = ${textOf(field(o, 'starts'))}: each retry runs the nested workflow again from its start`),
+  },
+  {
     // the run's deadline reaches a wait two levels down (its own timeout is an hour): the parked outer item fails
     name: 'wait-nested-deadline',
     make: () => prepared(SteadyAuditFlowDef, new SteadyAuditFlow(), undefined, 'o'),
