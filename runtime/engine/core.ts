@@ -286,10 +286,13 @@ export function stepCore(
   const stamp = scope.eventPrefix === undefined ? item.id : scope.eventPrefix + item.id;
   const step = new Step(scope, node, item, base, frame, inline, childId, stamp);
   if (item.wait !== undefined || item.sleep !== undefined || item.nested !== undefined) {
-    // a parked item continues at the attempt it parked at (a store's item is kept at it, a local loop starts at 1); a
-    // parked nested run continues by running its node again (runNested picks up the state)
-    const attempt = Math.max(firstAttempt, parkedAttempt(item));
-    return item.nested === undefined ? step.resumed(attempt) : step.attempt(attempt);
+    // A parked item continues at the attempt it parked at (a store keeps it at that attempt, a local loop starts at
+    // 1): a wait or a sleep resumes, a nested run continues by running its node again (runNested picks up the state).
+    // A later attempt is a store's retry of the node, which runs it again: a wait waits anew, a nested workflow
+    // starts from its start (see invoke).
+    const parkedAt = parkedAttempt(item);
+    if (item.nested === undefined && firstAttempt <= parkedAt) return step.resumed(parkedAt);
+    return step.attempt(Math.max(firstAttempt, parkedAt));
   }
   return step.attempt(firstAttempt);
 }
@@ -349,7 +352,7 @@ class Step {
     if (item.wait !== undefined) {
       if (item.received === undefined) {
         const at = new Date(item.notBefore ?? 0).toISOString();
-        return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`), true);
+        return this.failed(attempt, new SignalTimeoutError(`node "${this.node.name}" waited for signal "${item.wait.name}" until ${at} and it did not come (attempt ${attempt})`));
       }
       // The wait's check runs here, when it takes the signal, whoever sent it (a sender without the workflow's code,
       // `floxide runs signal` or the dashboard, could not check it): its result is the node's output, and a payload
@@ -358,7 +361,7 @@ class Step {
       try {
         value = n instanceof WaitFor ? n.check(item.received.payload) : item.received.payload;
       } catch (err) {
-        return this.failed(attempt, err, true);
+        return this.failed(attempt, err);
       }
     } else value = item.sleep!.value;
     return this.returned(attempt, this.begin(), Transition.next(value));
@@ -405,11 +408,11 @@ class Step {
   }
 
   /**
-   * The attempt failed with `err`: retry (inline after its delay, or deferred), take the fallbacks, or fail. A wait
-   * that timed out (`waitTimedOut`) is retried inline even in a deferred step: its store attempt is the parked
-   * item's, not the node's.
+   * The attempt failed with `err`: retry (inline after its delay, or deferred), take the fallbacks, or fail. A parked
+   * wait that timed out or refused its signal is retried as any attempt: deferred, the store's next attempt of the
+   * item runs the node again (see {@link stepCore}).
    */
-  private failed(attempt: number, err: unknown, waitTimedOut = false): StepOutcome | Promise<StepOutcome> {
+  private failed(attempt: number, err: unknown): StepOutcome | Promise<StepOutcome> {
     const { scope, node, item } = this;
     if (this.frame) this.frame.rollback();
     if (scope.abort.aborted) throw abortReason(scope.abort);
@@ -422,7 +425,7 @@ class Step {
         scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
       }
       if (scope.history) (scope.retried ??= []).push({ attempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now(), error: serializeError(err) });
-      if (!this.inline && !waitTimedOut) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+      if (!this.inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
       return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
     }
     scope.lastTransition = undefined;

@@ -74,8 +74,8 @@ import { ApprovalWorkflow } from '../../examples/approval.js';
 import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
 import { ReminderWorkflow } from '../../examples/reminder.js';
 import { ReminderWorkflowDef } from '../../examples/reminder.floxide.js';
-import { ApprovalFlow, BallotFlow, FanReviewFlow, NestedNapFlow, RetriedReviewFlow, RetryCtx, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyAuditFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
-import { ApprovalFlowDef, BallotFlowDef, FanReviewFlowDef, NestedNapFlowDef, RetriedReviewFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyAuditFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { ApprovalFlow, BallotFlow, PatientApprovalFlow, FanReviewFlow, NestedNapFlow, RetriedReviewFlow, RetryCtx, ReviewFlow, SleepFlow, SteadyApprovalFlow, SteadyAuditFlow, SteadyReviewFlow, VoteFlow } from '../fixtures/signals/flows.js';
+import { ApprovalFlowDef, BallotFlowDef, PatientApprovalFlowDef, FanReviewFlowDef, NestedNapFlowDef, RetriedReviewFlowDef, ReviewFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyAuditFlowDef, SteadyReviewFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { normalize, type Brief, type Failure, type Normalized, type RunOutcome } from './observe.js';
 
 /** The modes every case runs in. */
@@ -738,6 +738,14 @@ export const WAITS: EquivalenceCase[] = [
     name: 'wait-timeout-fallback',
     make: () => prepared(ApprovalFlowDef, new ApprovalFlow(), undefined, 'late'),
     expect: { output: 'escalated late after SignalTimeoutError x1' },
+  },
+  {
+    // the wait times out, its @retry waits again (attempt 2), which times out too: the fallback takes the item. A
+    // worker retried the timed-out wait inline, within the step of attempt 1 (no step.retry, the new park committed as
+    // attempt 1)
+    name: 'wait-retried-after-timeout',
+    make: () => prepared(PatientApprovalFlowDef, new PatientApprovalFlow(), undefined, 'late'),
+    expect: { output: 'escalated late after SignalTimeoutError x2' },
   },
   {
     // A string with a lone surrogate (JSON writes it as \ud800, which Redis's Lua cjson refuses to read) in a wait's

@@ -43,8 +43,9 @@ type StepView = { -readonly [K in keyof StepRecord]?: StepRecord[K] };
 function stepView(r: StepRecord, c: EquivalenceCase, mode: ModeName, refMode: ModeName): StepView {
   const { arrivals, delta, attempt, retries, ...rest } = r;
   const out: StepView = { ...rest };
-  // Random failures: which attempt succeeds is chance, only the outcome is compared.
-  if (!c.randomFailures) Object.assign(out, { attempt, retries });
+  // Random failures: which attempt succeeds is chance, only the outcome is compared. A wait's timeout names the time
+  // it waited until, which each run reads off its own clock.
+  if (!c.randomFailures) Object.assign(out, { attempt, retries: retries.map((m) => m.replace(/ until \d{4}-\d\d-\d\dT[\d:.]+Z /, ' until <time> ')) });
   // `run` has no store: it reports no arrivals and no deltas.
   const stored = mode !== 'run' && refMode !== 'run';
   if (stored) out.arrivals = arrivals;
