@@ -252,7 +252,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     outcome = { type: 'failed', error: serializeError(lease.corrupt), attempts: lease.attempt };
   } else if (redeliveries > env.maxRedeliveries) {
     const err = new PoisonItemError(
-      `item ${lease.item.id} (${lease.item.node}) of run ${lease.runId} was delivered ${lease.deliveries} times without a commit (its worker crashed or lost the lease every time); dead-lettered after ${env.maxRedeliveries} redeliveries`,
+      `item ${lease.item.id} (${lease.item.node}) of run ${lease.runId} was delivered ${redeliveries + 1} times at attempt ${lease.attempt} without a commit (its worker crashed or lost the lease every time); dead-lettered after ${env.maxRedeliveries} redeliveries`,
     );
     outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
   } else {

@@ -84,6 +84,8 @@ describe('Workflow.startDistributed / stepDistributed (memory backend)', () => {
     expect(await wf.stepDistributed(b, 'w', undefined, { maxRedeliveries: 2 })).toBeUndefined();
     const run = await b.getRun('p');
     expect(run).toMatchObject({ status: 'failed', error: { name: PoisonItemError.name } });
+    // three crashed deliveries and this worker's: four of attempt 1 (counted from the attempt, not from the item's first delivery)
+    expect(run!.error!.message).toContain('was delivered 4 times at attempt 1 without a commit');
     expect(await b.deadLetters('p')).toHaveLength(1);
   });
 });
