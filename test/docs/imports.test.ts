@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readmePackages, repo } from '../package/install.js';
+import { DEV_DEPENDENCIES } from '../../cli/init/scaffold.js';
+import { readmeInstalls, readmePackages, repo } from '../package/install.js';
 
 const docs = ['README.md', ...readdirSync(path.join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
@@ -39,5 +40,12 @@ describe('the packages imported by the code of the docs', () => {
       }
     }
     expect([...imported].filter((p) => !told.has(p)), `imported by ${doc} but never installed`).toEqual([]);
+  });
+});
+
+describe("the README's setup by hand", () => {
+  it('installs each dev tool at the range `floxide init` pins (a bare `vitest` is vitest 5, which needs Node 22)', () => {
+    const ranges = new Map(readmeInstalls().map((i) => [i.name, i.range]));
+    for (const [name, range] of Object.entries(DEV_DEPENDENCIES)) expect(ranges.get(name), name).toBe(range);
   });
 });
