@@ -86,6 +86,13 @@ export function readmePackages(): string[] {
   });
 }
 
+/** The scripts of the README's "**Scripts**" item (`"prebuild": "floxide build", "build": "tsc", ...`), by name. */
+export function readmeScripts(): Record<string, string> {
+  const item = /^- \*\*Scripts\*\*[^`]*`([^`]*)`/m.exec(gettingStarted())?.[1];
+  if (!item) throw new Error('README.md "Getting started in your own project" has no "**Scripts**" item');
+  return JSON.parse(`{${item}}`) as Record<string, string>;
+}
+
 /** The tsconfig.json the README shows (its `json` block), as text. */
 export function readmeTsconfig(): string {
   const block = /```json\n([\s\S]*?)```/.exec(gettingStarted())?.[1];
