@@ -67,7 +67,7 @@ function fromNpmInit(pkg: Record<string, unknown>): boolean {
 const ALLOW_SCRIPTS: Record<string, boolean> = { esbuild: true, 'better-sqlite3': true };
 
 /** The versions a new project depends on: this package's, and the toolchain it is tested with. */
-const DEV_DEPENDENCIES: Record<string, string> = {
+export const DEV_DEPENDENCIES: Readonly<Record<string, string>> = {
   '@types/node': '^20.19.0',
   tsx: '^4.23.15',
   typescript: '~6.0.3',

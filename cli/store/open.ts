@@ -21,7 +21,10 @@ export async function openRunsStore(url: string): Promise<RunsStore> {
   // Here a SQLite file is a store too: the messages of connectBackend (distributed stores only) would not say so.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
-    throw new InvalidArgumentError(`invalid store URL ${JSON.stringify(redactUrl(url))}: expected sqlite:<file> (a checkpoint file, e.g. sqlite:${url.trim() === '' ? 'runs.db' : url}), redis://host:port or postgres://user@host:port/db`);
+    // A bare path is shown as the sqlite: URL it may have meant; anything with a colon is a mistyped URL (`sqlit:x`,
+    // `redis//app:secret@db`), whose text, password included, is no file name to offer.
+    const example = url.trim() === '' || url.includes(':') ? 'runs.db' : url;
+    throw new InvalidArgumentError(`invalid store URL ${JSON.stringify(redactUrl(url))}: expected sqlite:<file> (a checkpoint file, e.g. sqlite:${example}), redis://host:port or postgres://user@host:port/db`);
   }
   if (!DISTRIBUTED_SCHEMES.includes(scheme)) {
     throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://`);

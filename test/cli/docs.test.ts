@@ -1,9 +1,10 @@
 /**
  * docs/cli.md documents the real CLI: every command and subcommand of the commander tree `floxide` builds, each of
  * their arguments and options, and the exit codes of each command. A command or option added without its docs fails
- * here.
+ * here. The other way round, every option a `floxide ...` command of the README, docs/ or the README `floxide init`
+ * writes gives is one the CLI has: a renamed option leaves no command behind.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { createProgram, type CliIo } from '../../cli/cli.js';
@@ -55,6 +56,20 @@ describe('docs/cli.md', () => {
     const range = /\d+-\d+ characters/.exec(String(refused))![0];
     expect(token.description).toContain(range);
     expect(sectionOf('ui')).toContain(range);
+  });
+
+  it('has every option the floxide commands of the README, docs/ and the init template give', () => {
+    const options = new Set(['--help', '--version', ...all.flatMap(({ cmd }) => cmd.options.map((o) => o.long!))]);
+    const root = new URL('../../', import.meta.url);
+    const files = ['README.md', 'templates/init/README.md.txt', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const unknown: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(new URL(file, root), 'utf8');
+      // inline `floxide ...` spans, and the lines of code blocks that run floxide (`floxide`, `npx floxide`, the bin's path)
+      const commands = [...text.matchAll(/`(floxide [^`\n]*)`/g), ...text.matchAll(/^(?:npx |node_modules\/\.bin\/)?(floxide [^\n]*)$|\bcli\/cli\.js( [^\n]*)$/gm)].map(([, a, b]) => (a ?? b)!);
+      for (const command of commands) for (const [option] of command.replace(/#.*/, '').matchAll(/(?<![\w-])--[a-z][a-z-]*/g)) if (!options.has(option)) unknown.push(`${file}: ${option} in \`${command}\``);
+    }
+    expect(unknown).toEqual([]);
   });
 
   it('documents the global options and the exit code table', () => {

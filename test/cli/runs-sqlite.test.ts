@@ -213,6 +213,9 @@ describe('floxide runs --store sqlite:<file>', () => {
     const bare = await cli('runs', 'list', '--store', 'runs.db');
     expect(bare.code).toBe(2);
     expect(bare.err).toContain('invalid store URL "runs.db": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db');
+    // A mistyped URL is not offered as a file name: its password stays redacted.
+    const typo = await cli('runs', 'list', '--store', 'redis//app:secret@db:6379');
+    expect([typo.code, typo.err]).toEqual([2, 'floxide runs: invalid store URL "redis//app:***@db:6379": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db\n']);
     const none = await cli('runs', 'list', '--store', '');
     expect([none.code, none.err]).toEqual([2, 'floxide runs: invalid store URL "": expected sqlite:<file> (a checkpoint file, e.g. sqlite:runs.db), redis://host:port or postgres://user@host:port/db\n']);
     const empty = await cli('runs', 'list', '--store', 'sqlite:');

@@ -13,6 +13,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEV_DEPENDENCIES } from '../../cli/init/scaffold.js';
 
 export const repo = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,15 +50,14 @@ function gettingStarted(): string {
 }
 
 /**
- * The packages the README tells a user to install beside floxide: every name after `npm install` in the section's
- * `sh` block (dev tools and every store's driver, with the `@types` packages it says they need), flags and comments
- * left out. A name given with a version (`typescript@~6.0.3`) must give the range the repository's package.json has
- * (what the installed project gets).
+ * What the README tells a user to install beside floxide: every name after `npm install` in the section's `sh` block
+ * (dev tools and every store's driver, with the `@types` packages it says they need), with the version range given
+ * (`typescript@~6.0.3`), flags and comments left out.
  */
-export function readmePackages(): string[] {
+export function readmeInstalls(): Array<{ name: string; range?: string }> {
   const block = /```sh\n([\s\S]*?)```/.exec(gettingStarted())?.[1];
   if (!block) throw new Error('README.md "Getting started in your own project" has no sh block');
-  const names: string[] = [];
+  const installs: Array<{ name: string; range?: string }> = [];
   for (const line of block.split('\n')) {
     for (const command of line.replace(/#.*/, '').split('&&')) {
       const words = command.trim().split(/\s+/);
@@ -65,19 +65,32 @@ export function readmePackages(): string[] {
       for (const w of words.slice(2)) {
         if (w.startsWith('-') || w === 'floxide') continue;
         const at = w.indexOf('@', 1);
-        if (at < 0) {
-          names.push(w);
-          continue;
-        }
-        const [name, range] = [w.slice(0, at), w.slice(at + 1)];
-        const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as PackageJson;
-        const repoRange = { ...pkg.dependencies, ...pkg.devDependencies }[name];
-        if (repoRange !== range) throw new Error(`README.md installs ${name}@${range}, the repository's package.json has ${name}@${String(repoRange)}`);
-        names.push(name);
+        installs.push(at < 0 ? { name: w } : { name: w.slice(0, at), range: w.slice(at + 1) });
       }
     }
   }
-  return names;
+  return installs;
+}
+
+/**
+ * The names of `readmeInstalls()`. A name given with a version must give the range `floxide init` writes for it
+ * (DEV_DEPENDENCIES), or for a package init does not write, the range the repository's package.json has (what the
+ * installed project gets).
+ */
+export function readmePackages(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as PackageJson;
+  const pinned: Record<string, string | undefined> = { ...pkg.dependencies, ...pkg.devDependencies, ...DEV_DEPENDENCIES };
+  return readmeInstalls().map(({ name, range }) => {
+    if (range !== undefined && pinned[name] !== range) throw new Error(`README.md installs ${name}@${range}, floxide init or the repository's package.json has ${name}@${String(pinned[name])}`);
+    return name;
+  });
+}
+
+/** The scripts of the README's "**Scripts**" item (`"prebuild": "floxide build", "build": "tsc", ...`), by name. */
+export function readmeScripts(): Record<string, string> {
+  const item = /^- \*\*Scripts\*\*[^`]*`([^`]*)`/m.exec(gettingStarted())?.[1];
+  if (!item) throw new Error('README.md "Getting started in your own project" has no "**Scripts**" item');
+  return JSON.parse(`{${item}}`) as Record<string, string>;
 }
 
 /** The tsconfig.json the README shows (its `json` block), as text. */

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '@redis/client';
 import pg from 'pg';
-import { installedProject, pack, readmePackages, readmeTsconfig, repo } from './install.js';
+import { installedProject, pack, readmePackages, readmeScripts, readmeTsconfig, repo } from './install.js';
 
 const dirs: string[] = [];
 let project: string;
@@ -158,8 +158,10 @@ describe('the installed package', () => {
     expect(withTsx.out).toContain('src/words.ts exports no bound workflow');
   });
 
-  it('runs inside vitest (a crash test in fresh processes among them)', { timeout: 240_000 }, () => {
-    const r = sh(bin('vitest'), ['run', '--dir', 'src']);
+  it("runs inside vitest as the README's test script runs it (a crash test in fresh processes among them), not the compiled copies tsc left in dist/", { timeout: 240_000 }, () => {
+    expect(existsSync(path.join(project, 'dist/words.spec.js'))).toBe(true);
+    const vitest = readmeScripts().test!.split('&&').map((command) => command.trim().split(/\s+/)).find(([cmd]) => cmd === 'vitest');
+    const r = sh(bin('vitest'), vitest!.slice(1));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/4 passed/);
   });
