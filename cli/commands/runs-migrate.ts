@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from './types.js';
+import { eachRun } from '../store/runs-store.js';
 
 interface MigrateFlags {
   store: string;
@@ -163,8 +164,11 @@ async function openTarget(cwd: string, url: string, workflows: readonly string[]
     store: migratableBackend(backend),
     // oldest first, as the SQLite file lists them
     openRunIds: async () => {
-      const runs = [];
-      for (const workflow of workflows) for (const status of ['running', 'paused'] as const) runs.push(...(await backend.listRuns({ workflow, status })));
+      // ids and creation times only, read a page at a time (a store may hold 100,000 open runs)
+      const runs: Array<{ createdAt: number; runId: string }> = [];
+      for (const workflow of workflows) {
+        for (const status of ['running', 'paused'] as const) for await (const { createdAt, runId } of eachRun(backend, { workflow, status })) runs.push({ createdAt, runId });
+      }
       return runs.sort((a, b) => a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : 1)).map((r) => r.runId);
     },
     close: () => backend.close(),

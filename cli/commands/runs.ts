@@ -5,8 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsPurge, supportsSignals, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
-import { isDistributed, type RunsStore } from '../store/runs-store.js';
+import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsPurge, supportsSignals, type ListRunsFilter, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { eachRun, isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
@@ -273,10 +273,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       await withStore(io, flags, async (b) => {
         const filter = { ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) };
         // A schedule's runs are found by their ids (`schedule:<id>:<tick>`), so that filter reads every run first.
-        const runs =
-          flags.schedule === undefined
-            ? await b.listRuns({ limit, ...filter })
-            : (await b.listRuns(filter)).filter((r) => scheduledRunOf(r.runId)?.schedule === flags.schedule).slice(0, limit);
+        const runs = flags.schedule === undefined ? await b.listRuns({ limit, ...filter }) : await scheduleRuns(b, filter, flags.schedule, limit);
         // What each open run waits for (its parked items). A run whose items cannot be read (corrupt stored data) is
         // listed with that error.
         const open = await Promise.all(runs.map((r) => openWaits(b, r)));
@@ -599,7 +596,6 @@ export interface VersionRow {
 /** Open runs per workflow version, with the live workers serving each; versions served but without runs included. */
 export async function openRunsByVersion(b: RunsStore, workflow?: string): Promise<VersionRow[]> {
   const only = workflow === undefined ? {} : { workflow };
-  const [running, paused, workers] = await Promise.all([b.listRuns({ status: 'running', ...only }), b.listRuns({ status: 'paused', ...only }), b.listWorkers()]);
   const rows = new Map<string, VersionRow>();
   const row = (wf: string, version: string) => {
     const key = `${wf}\n${version}`;
@@ -607,9 +603,9 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     if (!r) rows.set(key, (r = { workflow: wf, version, running: 0, paused: 0, workers: [], accepting: [] }));
     return r;
   };
-  for (const r of running) row(r.workflow, r.fingerprint).running++;
-  for (const r of paused) row(r.workflow, r.fingerprint).paused++;
-  for (const w of workers) {
+  for await (const r of eachRun(b, { status: 'running', ...only })) row(r.workflow, r.fingerprint).running++;
+  for await (const r of eachRun(b, { status: 'paused', ...only })) row(r.workflow, r.fingerprint).paused++;
+  for (const w of await b.listWorkers()) {
     if (w.liveness !== 'alive' || !w.health.info?.versions || !w.health.info.workflow) continue;
     if (workflow !== undefined && w.health.info.workflow !== workflow) continue;
     for (const v of w.health.info.versions.split(',')) row(w.health.info.workflow, v).workers.push(w.workerId);
@@ -617,6 +613,16 @@ export async function openRunsByVersion(b: RunsStore, workflow?: string): Promis
     for (const v of w.health.info.accepts?.split(',') ?? []) row(w.health.info.workflow, v).accepting.push(w.workerId);
   }
   return [...rows.values()].sort((a, b) => (a.workflow < b.workflow ? -1 : a.workflow > b.workflow ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+/** The first `limit` runs `filter` selects that schedule `schedule` started (found by their ids, `schedule:<id>:<tick>`). */
+async function scheduleRuns(b: RunsStore, filter: Omit<ListRunsFilter, 'limit' | 'after'>, schedule: string, limit: number): Promise<RunRecord[]> {
+  const runs: RunRecord[] = [];
+  for await (const r of eachRun(b, filter)) {
+    if (scheduledRunOf(r.runId)?.schedule !== schedule) continue;
+    if (runs.push(r) >= limit) break;
+  }
+  return runs;
 }
 
 /** Polls the run's metrics into `progress` until `signal` aborts: items finished of items enqueued so far. */

@@ -3,7 +3,7 @@
  * use, which a SQLite checkpoint file also offers (cli/store/sqlite-runs.ts). Every command has one code path over
  * this interface; `open.ts` opens one from a `--store` URL.
  */
-import { isFinalRunStatus, type DistributedBackend, type RunStatus } from '../../runtime/distributed/contracts.js';
+import { cursorAfter, isFinalRunStatus, type DistributedBackend, type ListRunsFilter, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 
 /** The runs of a store as the CLI and the dashboard see them (observation and signals: see the `supports*` checks). */
 export type RunsStore = Pick<
@@ -32,4 +32,22 @@ export interface RunActions {
 export function runActions(store: RunsStore, status: RunStatus): RunActions {
   if (!isDistributed(store)) return { cancel: status !== 'completed' && status !== 'cancelled', pause: false, resume: false };
   return { cancel: !isFinalRunStatus(status), pause: status === 'running', resume: status === 'paused' };
+}
+
+/** How many run records {@link eachRun} reads at a time. */
+export const RUN_PAGE = 500;
+
+/**
+ * Every run of `store` that `filter` selects (no `limit`, no `after`), in the listing order, read a page of
+ * {@link RUN_PAGE} at a time: a command that counts or scans the open runs of a store holding 100,000 of them holds
+ * one page, not all, and one that needs the first few stops reading there.
+ */
+export async function* eachRun(store: Pick<RunsStore, 'listRuns'>, filter: Omit<ListRunsFilter, 'limit' | 'after'> = {}): AsyncGenerator<RunRecord> {
+  let after: ListRunsFilter['after'];
+  for (;;) {
+    const page = await store.listRuns({ ...filter, limit: RUN_PAGE, ...(after ? { after } : {}) });
+    yield* page;
+    if (page.length < RUN_PAGE) return;
+    after = cursorAfter(page[page.length - 1]!);
+  }
 }
