@@ -17,8 +17,6 @@
 import { existsSync } from 'node:fs';
 import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
-import { requireOptional } from '../../runtime/core/optional.js';
-import type Database from 'better-sqlite3';
 import {
   assertRunCursor,
   assertRunStatus,
@@ -62,36 +60,12 @@ interface Folded {
 
 /**
  * The checkpoint store of an existing file, as the CLI opens one (a missing file is a `StoreError`: a misspelt path
- * must not answer "no runs" from a new empty file it leaves behind).
+ * must not answer "no runs" from a new empty file it leaves behind; the store itself refuses, writing nothing, another
+ * application's database and a file of a newer floxide).
  */
 export function openCheckpointFile(file: string): SqliteCheckpointStore {
   if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
-  assertCheckpointFile(file);
   return new SqliteCheckpointStore(file, { checkpoints: 'inline' });
-}
-
-/**
- * Refuses a SQLite file that holds tables of something else and no runs table: opened as a store, it would get
- * floxide's tables written into it (`floxide runs list --store sqlite:app.db` on the wrong file). Read-only; an
- * empty file, or one of an older floxide (migrated when opened), passes.
- */
-function assertCheckpointFile(file: string): void {
-  const Driver = requireOptional<typeof Database>('better-sqlite3', 'SQLite checkpoint files (floxide/sqlite)');
-  let tables: string[];
-  try {
-    const db = new Driver(file, { readonly: true, fileMustExist: true });
-    try {
-      tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-    } finally {
-      db.close();
-    }
-  } catch (err) {
-    throw new StoreError(`cannot read ${file} as a SQLite database: ${(err as Error).message}`, { cause: err });
-  }
-  if (tables.length > 0 && !tables.includes('floxide_runs')) {
-    const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
-    throw new StoreError(`${file} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
-  }
 }
 
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {

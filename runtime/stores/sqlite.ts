@@ -4,6 +4,8 @@
  * transaction, unless the step parks join arrivals), parameterised SQL only, JSON parsed without prototype
  * pollution. The schema lives in `migrations/*.sql` (append-only list below).
  */
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
 import { readPackageFile } from '../core/package-file.js';
@@ -261,6 +263,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // Only a new, empty file takes it (before WAL mode writes the header); an existing file keeps its own.
       this.db.pragma(`page_size = ${pageSizeOf(options.pageSize)}`);
       if (options.exclusive) this.db.pragma('locking_mode = EXCLUSIVE');
+      // Before the first write (WAL mode is written into the file's header): a wrong file is left as it was.
+      assertCheckpointFile(this.db, filename);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.inlinePages = Math.max(1, Math.floor(options.walAutocheckpointPages ?? 10_000));
@@ -295,7 +299,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     } catch (err) {
       const opened = (this as { db?: Db }).db;
       if (opened?.open) opened.close();
-      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`);
+      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`, filename);
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.history = new SqliteHistory(this.db);
@@ -678,7 +682,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     try {
       if (this.checkpointer) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch (err) {
-      throw asStoreError(err, 'SQLite checkpoint store: the final WAL checkpoint failed');
+      throw asStoreError(err, 'SQLite checkpoint store: the final WAL checkpoint failed', this.db.name);
     } finally {
       this.db.close();
     }
@@ -878,14 +882,45 @@ export class SqliteCheckpointStore implements CheckpointStore {
     try {
       return f();
     } catch (err) {
-      throw asStoreError(err, 'SQLite checkpoint store');
+      throw asStoreError(err, 'SQLite checkpoint store', this.db.name);
     }
   }
 }
 
-function asStoreError(err: unknown, what: string): Error {
+/**
+ * A failure as a `StoreError` (a `FloxideError` as it is). With the store's `file`, SQLite's words for a read-only,
+ * locked or unopenable file ("attempt to write a readonly database", "database is locked"), which name neither the file
+ * nor the way out, are said plainly; the SQLite error stays the `cause`.
+ */
+function asStoreError(err: unknown, what: string, file?: string): Error {
   if (err instanceof FloxideError) return err;
-  return new StoreError(`${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const said = file !== undefined && typeof code === 'string' ? plainly(code, file) : undefined;
+  return new StoreError(`${what}: ${said ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+function plainly(code: string, file: string): string | undefined {
+  const folder = dirname(file);
+  if (code === 'SQLITE_READONLY_DIRECTORY') {
+    return `the folder ${folder} is read-only for this process, and SQLite keeps the file's -wal and -shm files beside it (WAL mode): make the folder writable, or move the file`;
+  }
+  if (code.startsWith('SQLITE_READONLY')) return `${file} is read-only for this process (its permissions, or a read-only file system); nothing was written`;
+  if (code.startsWith('SQLITE_BUSY')) {
+    return `${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed`;
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    if (isFolder(file)) return `${file} is a folder, not a file`;
+    if (!existsSync(file)) return `cannot create ${file}: the folder ${folder} is not writable by this process`;
+  }
+  return undefined;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** True when `filename` names a file (not `:memory:`, a URI memory database or a temporary database). */
@@ -900,6 +935,28 @@ function pageSizeOf(size: number | undefined): number {
     throw new InvalidArgumentError(`pageSize must be a power of two from 512 to 65536, got ${String(size)}`);
   }
   return n;
+}
+
+/**
+ * Refuses, reading only, a file this store must not write to: one of a newer floxide (a schema version past
+ * {@link SQLITE_MIGRATIONS}: its runs would be misread, and this version's writes could break them), or another
+ * application's database (tables of its own and no floxide_runs: `new SqliteCheckpointStore('app.db')` or
+ * `--store sqlite:app.db` on the wrong file would add floxide's tables to it). An empty or new file, or one of an
+ * older floxide (migrated next), passes.
+ */
+function assertCheckpointFile(db: Db, filename: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SQLITE_MIGRATIONS.length) {
+    throw new StoreError(
+      `${filename} was written by a newer floxide (checkpoint schema version ${version}; this one knows versions up to ${SQLITE_MIGRATIONS.length}): upgrade floxide to use it; nothing was written to it`,
+    );
+  }
+  if (version > 0) return;
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  if (tables.length > 0 && !tables.includes('floxide_runs')) {
+    const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
+    throw new StoreError(`${filename} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
+  }
 }
 
 /**
