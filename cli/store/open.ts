@@ -2,21 +2,22 @@
  * {@link openRunsStore}: the {@link RunsStore} of a `--store` URL: `redis://`, `postgres://` (the distributed backend
  * itself, `connectBackend`) or `sqlite:<file>` (a checkpoint file through `SqliteRunsStore`). Drivers load lazily.
  */
+import path from 'node:path';
 import { InvalidArgumentError } from '../../runtime/core/errors.js';
 import { connectBackend, DISTRIBUTED_SCHEMES, redactUrl } from '../../runtime/distributed/connect.js';
 import type { RunsStore } from './runs-store.js';
 
 /**
- * Opens the store at `url`: `sqlite:<file>` (the file must exist) or what `connectBackend` accepts (a Postgres schema
- * must exist: workers create theirs). Throws `InvalidArgumentError` for a bad URL, `StoreError` when the store cannot
- * be opened or reached.
+ * Opens the store at `url`: `sqlite:<file>` (the file must exist; a relative path is relative to `cwd`, the command's
+ * folder) or what `connectBackend` accepts (a Postgres schema must exist: workers create theirs). Throws
+ * `InvalidArgumentError` for a bad URL, `StoreError` when the store cannot be opened or reached.
  */
-export async function openRunsStore(url: string): Promise<RunsStore> {
+export async function openRunsStore(url: string, cwd = process.cwd()): Promise<RunsStore> {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file === '') throw new InvalidArgumentError('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
     const { SqliteRunsStore } = await import('./sqlite-runs.js');
-    return SqliteRunsStore.open(file);
+    return SqliteRunsStore.open(path.resolve(cwd, file));
   }
   // Here a SQLite file is a store too: the messages of connectBackend (distributed stores only) would not say so.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();

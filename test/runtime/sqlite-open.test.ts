@@ -5,7 +5,7 @@
  * file that is not ours to write.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,13 +121,19 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
     }
   });
 
-  it('a path with spaces and non-ASCII letters, through the CLI', async () => {
-    const file = join(dir, 'ünïcödé runs – 1.db');
-    const store = new SqliteCheckpointStore(file);
+  it('a path with spaces and non-ASCII letters, through the CLI; sqlite:<relative path> is relative to the command\'s folder', async () => {
+    const name = 'ünïcödé runs – 1.db';
+    const store = new SqliteCheckpointStore(join(dir, name));
     await store.createRun(newRun('r-u'));
     await store.close();
-    const listed = await cliCaptured(['runs', 'list', '--store', `sqlite:${file}`, '--json']);
-    expect(listed.code).toBe(0);
-    expect((JSON.parse(listed.out) as { runId: string }[]).map((r) => r.runId)).toEqual(['r-u']);
+    for (const [url, io] of [[`sqlite:${join(dir, name)}`, {}], [`sqlite:${name}`, { cwd: dir }], [`sqlite:./${name}`, { cwd: dir }]] as const) {
+      const listed = await cliCaptured(['runs', 'list', '--store', url, '--json'], io);
+      expect([listed.code, listed.err], url).toEqual([0, '']);
+      expect((JSON.parse(listed.out) as { runId: string }[]).map((r) => r.runId)).toEqual(['r-u']);
+    }
+    // a missing file is named by its full path, and not created
+    const missing = await cliCaptured(['runs', 'list', '--store', 'sqlite:missing.db'], { cwd: dir });
+    expect([missing.code, missing.err]).toEqual([1, `floxide runs: no SQLite checkpoint file at ${JSON.stringify(join(dir, 'missing.db'))}\n`]);
+    expect(existsSync(join(dir, 'missing.db'))).toBe(false);
   });
 });
