@@ -131,6 +131,14 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
       expect([listed.code, listed.err], url).toEqual([0, '']);
       expect((JSON.parse(listed.out) as { runId: string }[]).map((r) => r.runId)).toEqual(['r-u']);
     }
+    // URL forms that name no file here: bad usage (exit 2), nothing created
+    for (const [url, says] of [
+      ['sqlite://runs.db', 'the store "sqlite://runs.db" names a host, not a file: use sqlite:runs.db (relative to the current folder) or sqlite:///absolute/path'],
+      ['sqlite::memory:', 'the store "sqlite::memory:" is not a file path: use sqlite:<file>, e.g. sqlite:runs.db'],
+    ]) {
+      const r = await cliCaptured(['runs', 'list', '--store', url], { cwd: dir });
+      expect([r.code, r.err], url).toEqual([2, expect.stringContaining(says)]);
+    }
     // a missing file is named by its full path, and not created
     const missing = await cliCaptured(['runs', 'list', '--store', 'sqlite:missing.db'], { cwd: dir });
     expect([missing.code, missing.err]).toEqual([1, `floxide runs: no SQLite checkpoint file at ${JSON.stringify(join(dir, 'missing.db'))}\n`]);
