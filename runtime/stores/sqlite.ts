@@ -928,7 +928,7 @@ function plainly(code: string, file: string): string | undefined {
   }
   if (code.startsWith('SQLITE_READONLY')) return `${file} is read-only for this process (its permissions, or a read-only file system); nothing was written`;
   if (code.startsWith('SQLITE_BUSY')) {
-    return `${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed`;
+    return `${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed, or another connection (a sqlite3 shell...) keeps a write transaction open`;
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
     if (isFolder(file)) return `${file} is a folder, not a file`;

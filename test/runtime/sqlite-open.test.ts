@@ -115,7 +115,7 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
         err = e as Error;
       }
       expect(err).toBeInstanceOf(StoreError);
-      expect(err?.message).toBe(`cannot open the SQLite checkpoint store ${file}: ${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed`);
+      expect(err?.message).toBe(`cannot open the SQLite checkpoint store ${file}: ${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed, or another connection (a sqlite3 shell...) keeps a write transaction open`);
     } finally {
       await holder.close();
     }
