@@ -4,7 +4,7 @@
  * transaction, unless the step parks join arrivals), parameterised SQL only, JSON parsed without prototype
  * pollution. The schema lives in `migrations/*.sql` (append-only list below).
  */
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
@@ -932,9 +932,18 @@ function plainly(code: string, file: string): string | undefined {
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
     if (isFolder(file)) return `${file} is a folder, not a file`;
-    if (!existsSync(file)) return `cannot create ${file}: the folder ${folder} is not writable by this process`;
+    if (!existsSync(file) && !writable(folder)) return `cannot create ${file}: the folder ${folder} is not writable by this process`;
   }
   return undefined;
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isFolder(path: string): boolean {
