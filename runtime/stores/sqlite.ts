@@ -976,17 +976,17 @@ function pageSizeOf(size: number | undefined): number {
  * older floxide (migrated next), passes.
  */
 function assertCheckpointFile(db: Db, filename: string): void {
+  // (other tables first: an application's database may have a user_version of its own)
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  if (tables.length > 0 && !tables.includes('floxide_runs')) {
+    const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
+    throw new StoreError(`${filename} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
+  }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SQLITE_MIGRATIONS.length) {
     throw new StoreError(
       `${filename} was written by a newer floxide (checkpoint schema version ${version}; this one knows versions up to ${SQLITE_MIGRATIONS.length}): upgrade floxide to use it; nothing was written to it`,
     );
-  }
-  if (version > 0) return;
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-  if (tables.length > 0 && !tables.includes('floxide_runs')) {
-    const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
-    throw new StoreError(`${filename} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
   }
 }
 

@@ -62,12 +62,18 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
     const app = new Database(file);
     app.exec('CREATE TABLE users (id INTEGER)');
     app.close();
-    const err = opened(file);
-    expect(err).toBeInstanceOf(StoreError);
-    expect(err.message).toBe(`${file} is not a floxide checkpoint file: it holds other tables (users) and no floxide_runs; nothing was written to it`);
-    const after = new Database(file, { readonly: true });
-    expect([after.pragma('journal_mode', { simple: true }), after.pragma('user_version', { simple: true }), after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()]).toEqual(['delete', 0, ['users']]);
-    after.close();
+    // whatever schema version of its own the application keeps (SQLite's user_version, which floxide uses too)
+    for (const version of [0, 3, SQLITE_MIGRATIONS.length + 1]) {
+      const db = new Database(file);
+      db.pragma(`user_version = ${version}`);
+      db.close();
+      const err = opened(file);
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err.message).toBe(`${file} is not a floxide checkpoint file: it holds other tables (users) and no floxide_runs; nothing was written to it`);
+      const after = new Database(file, { readonly: true });
+      expect([after.pragma('journal_mode', { simple: true }), after.pragma('user_version', { simple: true }), after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()]).toEqual(['delete', version, ['users']]);
+      after.close();
+    }
   });
 
   it('a read-only folder or file, for a process that may not write it: says which, and why a folder must be writable', async () => {
