@@ -146,9 +146,11 @@ interface MigrationTarget {
  * Throws a `FloxideError` (usage) for a URL it cannot open that way.
  */
 async function openTarget(cwd: string, url: string, workflows: readonly string[]): Promise<MigrationTarget> {
-  if (url.startsWith('sqlite:')) {
+  const { sqliteFileOf } = await import('../store/open.js');
+  const file = sqliteFileOf(url, cwd);
+  if (file !== undefined) {
     const { openCheckpointFile } = await import('../store/sqlite-runs.js');
-    const store = openCheckpointFile(path.resolve(cwd, url.slice('sqlite:'.length)));
+    const store = openCheckpointFile(file);
     return { store, openRunIds: () => store.openRunIds(), close: () => store.close() };
   }
   const { connectBackend } = await import('../../runtime/distributed/connect.js');

@@ -135,7 +135,7 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: RunsStore;
   try {
-    backend = await (io.connect ?? openRunsStore)(flags.store);
+    backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd)))(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;

@@ -59,7 +59,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
       const { startUiServer } = await import('../ui/server.js');
       let backend;
       try {
-        backend = await openRunsStore(flags.store);
+        backend = await openRunsStore(flags.store, io.cwd);
       } catch (err) {
         io.stderr.write(`floxide ui: ${(err as Error).message}\n`);
         io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;

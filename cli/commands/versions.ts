@@ -125,7 +125,7 @@ async function usesIn(io: CliIo, urls: readonly string[]): Promise<Map<string, s
     const where = redactUrl(url);
     let store;
     try {
-      store = await (io.connect ?? openRunsStore)(url);
+      store = await (io.connect ?? ((u: string) => openRunsStore(u, io.cwd)))(url);
     } catch (err) {
       io.stderr.write(`floxide versions prune: ${(err as Error).message}\n`);
       io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;

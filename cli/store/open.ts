@@ -2,19 +2,37 @@
  * {@link openRunsStore}: the {@link RunsStore} of a `--store` URL: `redis://`, `postgres://` (the distributed backend
  * itself, `connectBackend`) or `sqlite:<file>` (a checkpoint file through `SqliteRunsStore`). Drivers load lazily.
  */
+import path from 'node:path';
 import { InvalidArgumentError } from '../../runtime/core/errors.js';
 import { connectBackend, DISTRIBUTED_SCHEMES, redactUrl } from '../../runtime/distributed/connect.js';
 import type { RunsStore } from './runs-store.js';
 
 /**
- * Opens the store at `url`: `sqlite:<file>` (the file must exist) or what `connectBackend` accepts (a Postgres schema
- * must exist: workers create theirs). Throws `InvalidArgumentError` for a bad URL, `StoreError` when the store cannot
- * be opened or reached.
+ * The file a `sqlite:<file>` store URL names, resolved against `cwd` (the command's folder); undefined for another URL.
+ * `InvalidArgumentError` for one that names no file here: `sqlite:`, `sqlite://host...` (`sqlite://runs.db` would be
+ * `/runs.db`; `sqlite:///abs/runs.db` is an absolute path), `sqlite::memory:` and URI forms.
  */
-export async function openRunsStore(url: string): Promise<RunsStore> {
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length);
-    if (file === '') throw new InvalidArgumentError('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
+export function sqliteFileOf(url: string, cwd: string): string | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const file = url.slice('sqlite:'.length);
+  if (file === '') throw new InvalidArgumentError('the store "sqlite:" names no file: use sqlite:<file>, e.g. sqlite:runs.db');
+  if (/^\/\/[^/]/.test(file)) {
+    throw new InvalidArgumentError(`the store "${url}" names a host, not a file: use sqlite:${file.slice(2)} (relative to the current folder) or sqlite:///absolute/path`);
+  }
+  if (file === ':memory:' || file.startsWith('file:')) {
+    throw new InvalidArgumentError(`the store "${url}" is not a file path: use sqlite:<file>, e.g. sqlite:runs.db (a database in another process's memory cannot be opened from here)`);
+  }
+  return path.resolve(cwd, file);
+}
+
+/**
+ * Opens the store at `url`: `sqlite:<file>` (the file must exist; see {@link sqliteFileOf}) or what `connectBackend`
+ * accepts (a Postgres schema must exist: workers create theirs). Throws `InvalidArgumentError` for a bad URL,
+ * `StoreError` when the store cannot be opened or reached.
+ */
+export async function openRunsStore(url: string, cwd = process.cwd()): Promise<RunsStore> {
+  const file = sqliteFileOf(url, cwd);
+  if (file !== undefined) {
     const { SqliteRunsStore } = await import('./sqlite-runs.js');
     return SqliteRunsStore.open(file);
   }

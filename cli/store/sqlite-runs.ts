@@ -9,16 +9,14 @@
  *   it is still pending; metrics are counted from the journal and the history;
  * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
  *   names it) and so no holders, no leases, no `in_progress` items;
- * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it fails at its next
- *   commit with `RunStateError`); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
+ * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it ends with `CancelledError`
+ *   at its next commit or poll); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
  * - signals go to the run's mailbox, where the process running it reads them (`signalPollMs`);
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
 import { existsSync } from 'node:fs';
 import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
-import { requireOptional } from '../../runtime/core/optional.js';
-import type Database from 'better-sqlite3';
 import {
   assertRunCursor,
   assertRunStatus,
@@ -62,36 +60,12 @@ interface Folded {
 
 /**
  * The checkpoint store of an existing file, as the CLI opens one (a missing file is a `StoreError`: a misspelt path
- * must not answer "no runs" from a new empty file it leaves behind).
+ * must not answer "no runs" from a new empty file it leaves behind; the store itself refuses, writing nothing, another
+ * application's database and a file of a newer floxide).
  */
 export function openCheckpointFile(file: string): SqliteCheckpointStore {
   if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
-  assertCheckpointFile(file);
   return new SqliteCheckpointStore(file, { checkpoints: 'inline' });
-}
-
-/**
- * Refuses a SQLite file that holds tables of something else and no runs table: opened as a store, it would get
- * floxide's tables written into it (`floxide runs list --store sqlite:app.db` on the wrong file). Read-only; an
- * empty file, or one of an older floxide (migrated when opened), passes.
- */
-function assertCheckpointFile(file: string): void {
-  const Driver = requireOptional<typeof Database>('better-sqlite3', 'SQLite checkpoint files (floxide/sqlite)');
-  let tables: string[];
-  try {
-    const db = new Driver(file, { readonly: true, fileMustExist: true });
-    try {
-      tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-    } finally {
-      db.close();
-    }
-  } catch (err) {
-    throw new StoreError(`cannot read ${file} as a SQLite database: ${(err as Error).message}`, { cause: err });
-  }
-  if (tables.length > 0 && !tables.includes('floxide_runs')) {
-    const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
-    throw new StoreError(`${file} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
-  }
 }
 
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {

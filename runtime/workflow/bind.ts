@@ -540,7 +540,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       const err = noTerminalError(runId, passedNothing(item?.node, out));
       await store.fail(runId, serializeError(err));
       throw err;
-    } catch (err) {
+    } catch (caught) {
+      // a run cancelled from elsewhere (another process, `floxide runs cancel`) refuses this call's next commit with
+      // RunStateError: the call ends cancelled, as it does when the cancel finds its items parked
+      const err = caught instanceof RunStateError ? await cancelledInstead(store, runId, caught) : caught;
       if (isRunAbortError(err)) {
         if (err instanceof CancelledError) await store.cancel(runId, serializeError(err));
         else await store.fail(runId, serializeError(err));
@@ -554,6 +557,12 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       rs.dispose();
     }
   }
+}
+
+/** `cancelledRunError` (with the stored reason) when run `runId` is cancelled in `store`, else `refusal` (a commit refused). */
+async function cancelledInstead(store: CheckpointStore, runId: string, refusal: RunStateError): Promise<Error> {
+  const run = await store.getRun(runId).catch(() => undefined);
+  return run?.status === 'cancelled' ? cancelledRunError(run) : refusal;
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bindWorkflow } from 'floxide';
+import { bindWorkflow, CancelledError } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { runCli } from '../../cli/cli.js';
 import { RetryWorkflow } from '../../examples/retry.js';
@@ -173,6 +173,24 @@ describe('floxide runs --store sqlite:<file>', () => {
     expect(finished.err).toMatch(/completed/);
     const versions = await cli('runs', 'versions', '--store', store);
     expect(versions.out).toMatch(/no open runs/);
+  });
+
+  it('cancel of a run a process is executing (another connection): its call ends with CancelledError and the reason, the run stays cancelled', async () => {
+    const own = join(dir, 'executing.db');
+    const running = new SqliteCheckpointStore(own);
+    try {
+      const events: string[] = [];
+      const loop = new LoopWorkflow();
+      loop.step.hook = async (_ctx, i) => {
+        if (i === 3) expect((await cli('runs', 'cancel', 'busy-1', '--store', `sqlite:${own}`, '--reason', 'operator stop')).code).toBe(0);
+      };
+      const call = bindWorkflow(LoopWorkflowDef, loop).runWithCheckpoint(new LoopCtx(), { i: 0, limit: 10 }, running, 'busy-1', { onEvent: (e) => void events.push(e.type) });
+      await expect(call).rejects.toThrow(new CancelledError('run busy-1 was cancelled: operator stop'));
+      expect(events.at(-1)).toBe('run.cancelled');
+      expect(await running.getRun('busy-1')).toMatchObject({ status: 'cancelled', steps: 3, error: { name: 'CancelledError', message: 'operator stop' } });
+    } finally {
+      await running.close();
+    }
   });
 
   it('says clearly when the run is unknown or the file is missing, and creates no file', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, type CheckpointStepCommit, type EngineItem, type JoinArrival } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { PURGE_ROWS_PER_TRANSACTION } from '../../runtime/stores/sqlite.js';
 import { cliCaptured } from '../cli/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-purge-'));
@@ -100,6 +101,39 @@ describe('purging finished runs from a SQLite checkpoint file', () => {
       await expect(s.purgeFinished({ olderThanMs: Number.NaN })).rejects.toBeInstanceOf(InvalidArgumentError);
     } finally {
       await s.close();
+    }
+  });
+
+  it('deletes long runs a few at a time, letting the writes of other connections in between (no SQLITE_BUSY for them)', async () => {
+    const file = join(dir, `p${files++}.db`);
+    const s = new SqliteCheckpointStore(file, { checkpoints: 'inline' });
+    const running = new SqliteCheckpointStore(file, { checkpoints: 'inline' });
+    try {
+      // four finished runs of 0.6 x PURGE_ROWS_PER_TRANSACTION steps each: two per transaction
+      const steps = Math.ceil(PURGE_ROWS_PER_TRANSACTION * 0.6);
+      s.db.exec('BEGIN');
+      for (let r = 0; r < 4; r++) {
+        await s.createRun({ runId: `long${r}`, workflow: 'W', fingerprint: 'fp', input: r, context: {}, deadline: undefined, start: item('0') });
+        for (let i = 0; i < steps; i++) await s.commitStep(`long${r}`, step(String(i), i + 1, [item(String(i + 1))]));
+        await s.cancel(`long${r}`);
+      }
+      s.db.exec('COMMIT');
+      await running.createRun({ runId: 'live', workflow: 'W', fingerprint: 'fp', input: 0, context: {}, deadline: undefined, start: item('0') });
+      // a process running a workflow commits a step as soon as it can: between the purge's transactions
+      const seen = new Promise<{ applied: boolean; left: number }>((resolve, reject) =>
+        setTimeout(() => {
+          running
+            .commitStep('live', step('0', 1, [item('1')]))
+            .then(({ applied }) => resolve({ applied, left: (running.db.prepare("SELECT count(*) AS n FROM floxide_runs WHERE run_id GLOB 'long*'").get() as { n: number }).n }), reject);
+        }, 0),
+      );
+      expect(await s.purgeFinished({ olderThanMs: 0 })).toBe(4);
+      expect(await seen).toEqual({ applied: true, left: 2 });
+      expect(rowsOf(s, 'long0')).toEqual(NONE);
+      expect((await s.getRun('live'))?.steps).toBe(1);
+    } finally {
+      await s.close();
+      await running.close();
     }
   });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
-import { RunStateError } from '../../runtime/core/errors.js';
+import { CancelledError } from '../../runtime/core/errors.js';
 import { openRunsStore } from '../../cli/store/open.js';
 import type { RunsStore } from '../../cli/store/runs-store.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
@@ -102,9 +102,9 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium', () => {
     await openReviewAndFollow(page, gates, 'queued', 1);
 
     await cancelFromPage(page, () => writer.getRun('sq-review'));
-    // The process running it stops at its next commit.
+    // The process running it stops at its next commit, as cancelled.
     gates.open('publish');
-    expect(await running).toBeInstanceOf(RunStateError);
+    expect(await running).toBeInstanceOf(CancelledError);
   });
 
   it('cancels a failed run from the page, as the file allows (a failed checkpointed run could still be resumed)', async () => {
