@@ -980,7 +980,7 @@ function assertCheckpointFile(db: Db, filename: string): void {
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
   if (tables.length > 0 && !tables.includes('floxide_runs')) {
     const names = tables.length > 5 ? `${tables.slice(0, 5).join(', ')}, ...` : tables.join(', ');
-    throw new StoreError(`${filename} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it`);
+    throw new StoreError(`${filename} is not a floxide checkpoint file: it holds other tables (${names}) and no floxide_runs; nothing was written to it (a checkpoint store needs a file of its own: it keeps its schema version in the file's user_version)`);
   }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SQLITE_MIGRATIONS.length) {

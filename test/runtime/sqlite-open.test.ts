@@ -69,7 +69,7 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
       db.close();
       const err = opened(file);
       expect(err).toBeInstanceOf(StoreError);
-      expect(err.message).toBe(`${file} is not a floxide checkpoint file: it holds other tables (users) and no floxide_runs; nothing was written to it`);
+      expect(err.message).toBe(`${file} is not a floxide checkpoint file: it holds other tables (users) and no floxide_runs; nothing was written to it (a checkpoint store needs a file of its own: it keeps its schema version in the file's user_version)`);
       const after = new Database(file, { readonly: true });
       expect([after.pragma('journal_mode', { simple: true }), after.pragma('user_version', { simple: true }), after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()]).toEqual(['delete', version, ['users']]);
       after.close();
