@@ -348,6 +348,23 @@ describe('floxide build keeps the versions on record', () => {
     expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
   }, 180_000);
 
+  it("records a union input in one order whichever files the build checked first (the checker prints a union's members in the order it met them)", async () => {
+    // `'alpha'` is met in a.ts first when the whole project is built, in b.ts's own union after `'zeta'` when b.ts is
+    // built alone (a hook building the changed files, CI the project: --check failed on the file the other wrote)
+    const node = (cls: string, input: string) => `@node()\nexport class ${cls} {\n  process(_ctx: WorkflowCtx, s: ${input}): Transition<string> {\n    return Transition.next(s);\n  }\n}\n`;
+    const head = `import { node, workflow, Transition, type WorkflowCtx } from 'floxide';\n`;
+    const dir = makeProject('versions-union-order', {
+      'a.ts': `${head}export const first: 'alpha' = 'alpha';\n${node('A1', "'alpha' | 'beta'")}@workflow({ start: 'a1' })\nexport class AFlow {\n  a1 = new A1();\n}\n`,
+      'b.ts': `${head}${node('B1', "'zeta' | 'alpha'")}@workflow({ start: 'b1' })\nexport class BFlow {\n  b1 = new B1();\n}\n`,
+    });
+    const record = path.join(dir, 'b.floxide.versions.json');
+    const all = await buildProject({ cwd: dir });
+    expect([all.diagnostics, all.exitCode]).toEqual([[], 0]);
+    expect(readFileSync(record, 'utf8')).toContain(`{ "name": "b1", "input": "'alpha' | 'zeta'", "file": "b.ts" }`);
+    const alone = await buildProject({ cwd: dir, paths: ['b.ts'], check: true });
+    expect([alone.exitCode, alone.versions.stale]).toEqual([0, []]);
+  }, 120_000);
+
   it('warns when a renamed source starts a new record while its old versions stay in the orphaned module\'s file', async () => {
     const dir = makeProject('versions-renamed-file', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });
     expect((await buildProject({ cwd: dir })).exitCode).toBe(0);
