@@ -91,6 +91,8 @@ export interface EdgeModel {
 export interface ContextFieldModel {
   name: string;
   strategy: MergeStrategyName;
+  /** Where the field is declared (its name): what a diagnostic about it, such as a changed merge strategy, points at. */
+  position?: Position;
 }
 
 export interface WorkflowModel {

@@ -251,7 +251,7 @@ describe('compile-fail fixtures of unsafe changes', () => {
     ['FLX050-renamed.ts', 'FLX050', 8, 14, /node b of version \w{16} is gone \(renamed to shout\?\)/],
     ['FLX051-narrowed.ts', 'FLX051', 8, 3, /node b: input narrowed from string \| number to string since version \w{16}/],
     ['FLX052-join.ts', 'FLX052', 10, 11, /fan-out into @join\(\) collect changed \(edges in were word -> collect, now again -> collect\)/],
-    ['FLX053-merge.ts', 'FLX053', 10, 14, /context field count: merge strategy sum -> max since version \w{16}/],
+    ['FLX053-merge.ts', 'FLX053', 6, 16, /context field count: merge strategy sum -> max since version \w{16}/],
     ['FLX055-signal.ts', 'FLX055', 11, 17, /node approval waits for signal approved, not approval since version \w{16}: items of its runs parked at approval wait for the old signal/],
     ['FLX056-nested.ts', 'FLX056', 18, 17, /node review no longer runs nested workflow Review since version \w{16}: items of its runs parked at review hold a nested run begun there/],
     ['FLX056-nested-graph.ts', 'FLX056', 11, 18, /node vote: nested workflow VoteFlow changed from version \w{16} to \w{16} \(node ballot removed \(renamed to poll\?\)\) since version \w{16}: items of its runs parked at vote hold a nested run/],
