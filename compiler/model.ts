@@ -38,7 +38,10 @@ export interface NodeModel {
   /** `node` for a `@node` class, `workflow` for a nested `@workflow` class. */
   kind: 'node' | 'workflow';
   class: ClassRef;
-  /** Types as display text (never used to emit code). */
+  /**
+   * Types as display text (never used to emit code), every union's members in sorted order (`canonicalTypeText`): the
+   * same whichever files the build checked first.
+   */
   inputType: string;
   /**
    * The input's structure, named types spelt out (`TypeTools.shape`): present when a named type is in the input, so
@@ -88,6 +91,8 @@ export interface EdgeModel {
 export interface ContextFieldModel {
   name: string;
   strategy: MergeStrategyName;
+  /** Where the field is declared (its name): what a diagnostic about it, such as a changed merge strategy, points at. */
+  position?: Position;
 }
 
 export interface WorkflowModel {
@@ -106,7 +111,7 @@ export interface WorkflowModel {
   contextType: string;
   /** Context fields with their merge strategy, in declaration order. */
   contextFields: ContextFieldModel[];
-  /** Display text of the workflow's input (the start node's input) and output (the terminals' outputs). */
+  /** Display text of the workflow's input (the start node's input) and output (the terminals' outputs), unions sorted. */
   inputType: string;
   outputType: string;
   /** Nodes in field declaration order. */

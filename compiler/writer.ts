@@ -22,8 +22,8 @@ export function removeFiles(files: readonly string[]): void {
 }
 
 /**
- * Writes each file whose content differs from what is on disk (through a temporary file and a rename, so a
- * watcher never sees half a file); with `check`, writes nothing and lists the files that would change.
+ * Writes each file whose content differs from what is on disk, line ends aside (through a temporary file and a
+ * rename, so a watcher never sees half a file); with `check`, writes nothing and lists the files that would change.
  */
 export function writeOutputs(files: readonly OutputFile[], opts: { check?: boolean } = {}): WriteResult {
   const result: WriteResult = { written: [], unchanged: [], stale: [] };
@@ -34,7 +34,8 @@ export function writeOutputs(files: readonly OutputFile[], opts: { check?: boole
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    if (current === f.content) {
+    // a checkout with CRLF line ends (git's core.autocrlf on Windows) holds the same text: unchanged, left as it is
+    if (current !== undefined && (current === f.content || current.replace(/\r\n/g, '\n') === f.content)) {
       result.unchanged.push(f.path);
       continue;
     }

@@ -142,7 +142,7 @@ export {
   type SignalReceiverOptions,
 } from './distributed/contracts.js';
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
-export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart } from './distributed/scheduler.js';
+export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart, type ScheduleFailure } from './distributed/scheduler.js';
 export { migratableBackend, type MigratableBackend } from './distributed/migratable.js';
 export type { VersionMove } from './engine/migration.js';
 export type { RunOwner } from './stores/ownership.js';

@@ -45,11 +45,22 @@ function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBack
   );
 }
 
-/** A schedule's state and its next tick after now (or after its cursor, when that is later). */
-async function nextTick(s: ScheduleRecord): Promise<string> {
+/**
+ * A schedule's next tick after now (or after its cursor, when that is later); `-` when paused. A stored expression or
+ * time zone this process cannot read (written from a machine with newer time zone data) is `?`, with a warning on
+ * stderr naming the schedule: the other schedules are still listed, and it can still be paused, fixed or removed.
+ */
+async function nextTick(io: CliIo, s: ScheduleRecord): Promise<string> {
   if (s.paused) return '-';
   const { nextTickAfter } = await import('../../runtime/distributed/schedule-rules.js');
-  return time(nextTickAfter(s, Math.max(s.cursor, Date.now())));
+  const { InvalidScheduleError } = await import('../../runtime/core/errors.js');
+  try {
+    return time(nextTickAfter(s, Math.max(s.cursor, Date.now())));
+  } catch (err) {
+    if (!(err instanceof InvalidScheduleError)) throw err;
+    io.stderr.write(`floxide ${NAME}: warning: schedule ${s.id}: ${err.message}; workers that cannot read it start none of its runs: define it again (schedule add ${s.id}) or remove it\n`);
+    return '?';
+  }
 }
 
 function scheduleLines(s: ScheduleRecord): string {
@@ -106,7 +117,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
         if (schedules.length === 0) return void io.stdout.write('no schedules\n');
         const rows: string[][] = [];
         for (const s of schedules) {
-          rows.push([s.id, s.workflow, s.cron, s.timezone ?? 'UTC', s.paused ? 'paused' : 'active', await nextTick(s), s.catchUp, s.lastRunId ?? '-']);
+          rows.push([s.id, s.workflow, s.cron, s.timezone ?? 'UTC', s.paused ? 'paused' : 'active', await nextTick(io, s), s.catchUp, s.lastRunId ?? '-']);
         }
         io.stdout.write(formatTable(['ID', 'WORKFLOW', 'CRON', 'TIMEZONE', 'STATE', 'NEXT', 'CATCH-UP', 'LAST RUN'], rows));
       });
@@ -158,7 +169,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
             ...(graceMs === undefined ? {} : { graceMs }),
             ...(flags.paused ? { paused: true } : {}),
           });
-          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `${scheduleLines(rec)}next      ${await nextTick(rec)}\n`);
+          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `${scheduleLines(rec)}next      ${await nextTick(io, rec)}\n`);
           const unserved = await unservedWorkflowWarning(b, rec);
           if (unserved) io.stderr.write(`floxide ${NAME}: warning: ${unserved}\n`);
         });
@@ -178,7 +189,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
       .action(async (id: string, flags: StoreFlags) => {
         await withSchedules(io, flags, async (b) => {
           const rec = name === 'pause' ? await b.pauseSchedule(id) : await b.resumeSchedule(id);
-          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `schedule ${id}: ${rec.paused ? 'paused' : 'active'}, next tick ${await nextTick(rec)}\n`);
+          io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `schedule ${id}: ${rec.paused ? 'paused' : 'active'}, next tick ${await nextTick(io, rec)}\n`);
         });
       });
   }

@@ -8,7 +8,7 @@ import type { RetryOptions } from '../../runtime/graph/decorators.js';
 import { normalizeRetry, type EdgeKind } from '../../runtime/graph/shape.js';
 import type { MergeStrategyName } from '../../runtime/graph/decorators.js';
 import { diagnostic, type DiagnosticCode } from '../diagnostics.js';
-import type { Diagnostic } from '../model.js';
+import type { ContextFieldModel, Diagnostic } from '../model.js';
 import { propertyKey, readLiteral, type DecoratorResolver, type LiteralValue, type ResolvedDecorator } from './decorators.js';
 import { positionOf } from './project.js';
 
@@ -323,8 +323,8 @@ export class Extractor {
   }
 
   /** The merge strategy of each instance property of a context class, in declaration order. */
-  contextFields(cls: ts.ClassDeclaration, out: Diagnostic[]): Array<{ name: string; strategy: MergeStrategyName }> {
-    const res: Array<{ name: string; strategy: MergeStrategyName }> = [];
+  contextFields(cls: ts.ClassDeclaration, out: Diagnostic[]): ContextFieldModel[] {
+    const res: ContextFieldModel[] = [];
     for (const m of cls.members) {
       if (!ts.isPropertyDeclaration(m) || hasModifier(m, ts.SyntaxKind.StaticKeyword)) continue;
       const name = propertyKey(m.name);
@@ -339,7 +339,7 @@ export class Extractor {
         const misfit = this.strategyMisfit(strategy, this.checker.getTypeAtLocation(m));
         if (misfit) this.report(out, 'FLX031', merges[0].decorator, `context field ${name} is ${misfit}: @merge.${member}() merges ${FITS[strategy as keyof typeof FITS]}, so each step's change of it would be lost in a plain run and refused by a stored one`);
       }
-      res.push({ name, strategy });
+      res.push({ name, strategy, position: positionOf(m.name, this.rootDir) });
     }
     return res;
   }

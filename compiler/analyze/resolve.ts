@@ -13,6 +13,7 @@ import { isPublishedNodeClass, parkingKindOf } from './decorators.js';
 import type { Extractor, RawEdge, RawField, RawWorkflow } from './extract.js';
 import { positionOf, slash } from './project.js';
 import { shapeOfModel } from './shape.js';
+import { canonicalTypeText } from './type-text.js';
 import { signalsOf } from '../signals.js';
 import type { Payload, TypeTools } from './types.js';
 
@@ -190,8 +191,8 @@ export class WorkflowResolver {
       discriminant: raw.discriminant,
       contextType: context.text,
       contextFields: context.fields,
-      inputType: startNode?.inputText ?? 'unknown',
-      outputType: output.text,
+      inputType: canonicalTypeText(startNode?.inputText ?? 'unknown'),
+      outputType: canonicalTypeText(output.text),
       nodes: order.map((f) => this.nodeModel(nodes.get(f.name)!)),
       edges,
       terminals,
@@ -224,9 +225,9 @@ export class WorkflowResolver {
       name: f.name,
       kind: n.kind,
       class: this.classRef(n.cls),
-      inputType: n.inputText,
+      inputType: canonicalTypeText(n.inputText),
       ...(n.inputShape === undefined ? {} : { inputShape: n.inputShape }),
-      outputType: n.output?.text ?? 'unknown',
+      outputType: canonicalTypeText(n.output?.text ?? 'unknown'),
       contextType: n.contextText,
       join: f.join,
       position: positionOf(f.nameNode, this.rootDir),

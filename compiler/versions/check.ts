@@ -88,8 +88,16 @@ function typePairs(from: GraphVersion, to: GraphVersion): Array<{ file: string; 
   return out;
 }
 
-/** Where a change is reported: the node it is about (or its guessed new name), else the workflow class. */
+/**
+ * Where a change is reported: the context field or the node it is about (or its guessed new name), else the workflow
+ * class. A context field declared in another file than the workflow is reported at the workflow class (the editor
+ * plugin shows a workflow's version diagnostics in the workflow's file).
+ */
 function positionOf(wf: WorkflowModel, c: VersionChange): Position {
+  if (c.field !== undefined) {
+    const at = wf.contextFields.find((f) => f.name === c.field)?.position;
+    return at?.file === wf.position.file ? at : wf.position;
+  }
   const name = c.kind === 'node-removed' ? c.renameGuess : c.node;
   return wf.nodes.find((n) => n.name === name)?.position ?? wf.position;
 }

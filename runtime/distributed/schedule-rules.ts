@@ -167,11 +167,17 @@ export function planTicks(s: ScheduleRecord, now: number): TickPlan | undefined 
   let missed: number[] = [];
   let missedCount = 0;
   if (first <= missedUntil) {
+    const until = Math.min(missedUntil, now);
     const want = s.catchUp === 'none' ? 0 : s.catchUp === 'latest' ? 1 : s.catchUpLimit;
-    // previousRuns(n, ref) lists runs before ref, newest first; +1 ms includes a tick exactly at missedUntil.
-    const recent = want > 0 ? cron.previousRuns(want, new Date(Math.min(missedUntil, now) + 1)).map((d) => d.getTime()).filter((t) => t > s.cursor) : [];
-    missed = recent.reverse();
-    missedCount = countTicks(cron, s.cursor, Math.min(missedUntil, now), missed.length);
+    // The missed ticks from the cursor on, up to one more than wanted: when they are all there are, they are the ones
+    // (asking croner for `want` runs back from `until` instead walked back past the cursor: a daily schedule with a
+    // catchUpLimit of 10 000 back down for a day went 27 years back, seconds of a blocked event loop per pass).
+    const forward: number[] = [];
+    for (let m: number | undefined = first; want > 0 && m !== undefined && m <= until && forward.length <= want; m = cron.nextRun(new Date(m))?.getTime()) forward.push(m);
+    // previousRuns(n, ref) lists runs before ref, newest first; +1 ms includes a tick exactly at `until`. Only asked
+    // when more than `want` ticks were missed, so it never walks back past the cursor.
+    missed = forward.length <= want ? forward : cron.previousRuns(want, new Date(until + 1)).map((d) => d.getTime()).filter((t) => t > s.cursor).reverse();
+    missedCount = countTicks(cron, s.cursor, until, missed.length);
   }
   return { fire: [...missed, ...onTime], skipped: Math.max(0, missedCount - missed.length), cursor };
 }

@@ -11,10 +11,10 @@
  * worker, and starts them again once no such worker is alive (a rollback).
  */
 import type { CompiledWorkflow } from '../engine/compile.js';
-import { FingerprintMismatchError, InvalidArgumentError, RunInputMismatchError } from '../core/errors.js';
+import { FingerprintMismatchError, InvalidArgumentError, RunInputMismatchError, reviveError, serializeError } from '../core/errors.js';
 import type { DistributedBackend, ScheduleRecord, ScheduleStore } from './contracts.js';
 import { startDistributedRun } from './execution.js';
-import { nextTickAfter, planTicks, scheduleRunId } from './schedule-rules.js';
+import { nextTickAfter, planTicks, scheduleRunId, type TickPlan } from './schedule-rules.js';
 import { systemClock, type Clock } from '../core/time.js';
 import type { TracingOption } from '../engine/tracing.js';
 
@@ -27,7 +27,11 @@ export interface SchedulerOptions {
    * backend's clock: a test drives both with a `MemoryBackend` on the same virtual clock.
    */
   readonly clock?: Clock;
-  /** Errors of a pass (store unreachable...); the scheduler carries on. Default: ignored. */
+  /**
+   * Errors of a pass (store unreachable...) and of one schedule in it (an expression or time zone this process cannot
+   * read, a run that cannot start: a `FloxideError` whose message names the schedule, the error as its cause); the
+   * scheduler carries on. Default: ignored.
+   */
   readonly onError?: (error: unknown) => void;
   /** OpenTelemetry: trace the runs it starts (see `StartDistributedOptions.tracing`). */
   readonly tracing?: TracingOption;
@@ -42,11 +46,22 @@ export interface ScheduledStart {
   readonly created: boolean;
 }
 
+/** A schedule a pass could not handle; it keeps its cursor, so its due ticks are tried again by the next pass. */
+export interface ScheduleFailure {
+  readonly schedule: string;
+  readonly error: unknown;
+}
+
 /** What one {@link Scheduler.runOnce} pass did. */
 export interface SchedulerPass {
   readonly started: readonly ScheduledStart[];
   /** Ticks skipped by catch-up policies. */
   readonly skipped: number;
+  /**
+   * Schedules whose ticks this pass could not handle (each reported to `onError` by the running scheduler, the
+   * message naming the schedule): one failing schedule does not stop the others.
+   */
+  readonly failed: readonly ScheduleFailure[];
   /** The earliest next tick of the active schedules (backend epoch ms), if any; not of those left to a newer build. */
   readonly nextTickAt: number | undefined;
   /** The backend's clock at the pass. */
@@ -93,13 +108,16 @@ export class Scheduler {
     this.cancelTimer = (this.options.clock ?? systemClock).setTimer(() => {
       if (this.state !== 'running') return;
       const pass = this.runOnce().then(
-        (p) => (p.nextTickAt === undefined ? this.pollMs : p.nextTickAt - p.now + 5),
-        (err: unknown) => {
-          try {
-            this.options.onError?.(err);
-          } catch {
-            // an observer's failure changes nothing
+        (p) => {
+          // the same kind of error, its message naming the schedule
+          for (const f of p.failed) {
+            const e = serializeError(f.error);
+            this.report(reviveError({ ...e, message: `schedule ${f.schedule}: ${e.message}`, cause: e }));
           }
+          return p.nextTickAt === undefined ? this.pollMs : p.nextTickAt - p.now + 5;
+        },
+        (err: unknown) => {
+          this.report(err);
           return this.pollMs;
         },
       );
@@ -110,6 +128,14 @@ export class Scheduler {
     }, delay);
   }
 
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // an observer's failure changes nothing
+    }
+  }
+
   /** One pass over the workflow's active schedules (what the timer runs; tests call it directly with a manual clock). */
   async runOnce(): Promise<SchedulerPass> {
     const { now, schedules } = await this.backend.dueSchedules(this.wf.def.name);
@@ -118,22 +144,36 @@ export class Scheduler {
     let nextTickAt: number | undefined;
     // asked once per pass, only when a tick is due
     let newer: Promise<string | undefined> | undefined;
+    const failed: ScheduleFailure[] = [];
     for (const s of schedules) {
-      const plan = planTicks(s, now);
+      // A schedule that fails (an expression or time zone this process cannot read, a run that cannot start) keeps
+      // its cursor and sets no next tick (it is tried again after pollMs, not at once); the others go on.
+      let plan: TickPlan | undefined;
+      try {
+        plan = planTicks(s, now);
+      } catch (error) {
+        failed.push({ schedule: s.id, error });
+        continue;
+      }
       // (its due ticks set no next tick: they are past, and would have this scheduler ask again at once; it looks
       // again after pollMs)
       if (plan && (await (newer ??= this.newerBuild())) !== undefined) continue;
       if (plan) {
-        for (const tick of plan.fire) started.push(await this.start1(s, tick));
-        const last = plan.fire.at(-1);
-        const fired = last === undefined ? {} : { lastTickAt: last, lastRunId: scheduleRunId(s.id, last) };
-        if (await this.backend.advanceSchedule(s.id, s.cursor, { cursor: plan.cursor, skipped: plan.skipped, ...fired })) skipped += plan.skipped;
+        try {
+          for (const tick of plan.fire) started.push(await this.start1(s, tick));
+          const last = plan.fire.at(-1);
+          const fired = last === undefined ? {} : { lastTickAt: last, lastRunId: scheduleRunId(s.id, last) };
+          if (await this.backend.advanceSchedule(s.id, s.cursor, { cursor: plan.cursor, skipped: plan.skipped, ...fired })) skipped += plan.skipped;
+        } catch (error) {
+          failed.push({ schedule: s.id, error });
+          continue;
+        }
       }
       const next = nextTickAfter(s, plan?.cursor ?? s.cursor);
       if (next !== undefined && (nextTickAt === undefined || next < nextTickAt)) nextTickAt = next;
     }
     const deferredTo = newer && (await newer);
-    return { started, skipped, nextTickAt, now, ...(deferredTo !== undefined ? { deferredTo } : {}) };
+    return { started, skipped, failed, nextTickAt, now, ...(deferredTo !== undefined ? { deferredTo } : {}) };
   }
 
   /**

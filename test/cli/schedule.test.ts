@@ -7,6 +7,7 @@ import type { DistributedBackend, ScheduleStore } from '../../runtime/distribute
 import { scheduleRunId } from '../../runtime/distributed/schedule-rules.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { ChainWorkflowDef, CountCtx, REAL_BACKENDS, openTestBackend, type TestBackend } from '../distributed/helpers.js';
+import { plantScheduleTimezone } from '../distributed/tamper.js';
 import { cliCaptured } from './run-cli.js';
 
 const cli = (...argv: string[]) => cliCaptured(argv);
@@ -80,6 +81,25 @@ for (const name of REAL_BACKENDS) {
       await b.removeWorker('chain-worker');
       const known = await cli('schedule', 'add', 'hourly', '--store', t.storeUrl, '--workflow', 'ChainWorkflow', '--cron', '0 * * * *');
       expect(known.err).toBe('');
+    });
+
+    it('lists a schedule whose time zone this process cannot read (stored from newer time zone data) with a warning naming it, beside the others (exit 0), and can pause and remove it', async () => {
+      const t = await openTestBackend(name, 'clischedtz');
+      opened.push(t);
+      const b = t.backend as DistributedBackend & ScheduleStore;
+      await b.putSchedule({ id: 'a-zone', workflow: 'ChainWorkflow', cron: '0 3 * * *' });
+      await b.putSchedule({ id: 'b-fine', workflow: 'ChainWorkflow', cron: '0 3 * * *' });
+      await plantScheduleTimezone(t.backend, 'a-zone', 'Mars/Olympus');
+      const list = await cli('schedule', 'list', '--store', t.storeUrl);
+      expect(list.code).toBe(0);
+      expect(list.out).toMatch(/^a-zone +ChainWorkflow +0 3 \* \* \* +Mars\/Olympus +active +\? /m);
+      expect(list.out).toMatch(/^b-fine +ChainWorkflow +0 3 \* \* \* +UTC +active +\d{4}-\d\d-\d\d 03:00:00Z/m);
+      expect(list.err).toBe(
+        'floxide schedule: warning: schedule a-zone: invalid time zone "Mars/Olympus" for cron expression "0 3 * * *": expected an IANA name such as "Europe/Paris" or "UTC"; ' +
+          'workers that cannot read it start none of its runs: define it again (schedule add a-zone) or remove it\n',
+      );
+      expect(await cli('schedule', 'pause', 'a-zone', '--store', t.storeUrl)).toMatchObject({ code: 0, out: 'schedule a-zone: paused, next tick -\n' });
+      expect((await cli('schedule', 'remove', 'a-zone', '--store', t.storeUrl)).code).toBe(0);
     });
 
     it('runs list --schedule and runs show name the schedule and tick of a scheduled run', async () => {

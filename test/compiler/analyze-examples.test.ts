@@ -83,8 +83,8 @@ describe('the model of examples/*.ts', () => {
       edges: ['outline-success->draft', 'draft-success->review', 'draft-fallback->apology'],
     });
     expect(wf.context).toEqual({ name: 'ArticleCtx', file: 'examples/article.ts', kind: 'class' });
-    expect(wf.contextFields).toEqual([
-      { name: 'log', strategy: 'append' },
+    expect(wf.contextFields).toMatchObject([
+      { name: 'log', strategy: 'append', position: { file: 'examples/article.ts' } },
       { name: 'llmCalls', strategy: 'sum' },
     ]);
     expect(wf.nodes[1].retry).toEqual({ maxAttempts: 3, backoff: 'exponential', initialDelayMs: 10 });
@@ -183,7 +183,7 @@ describe('the valid fixtures (aliases, joins, otherwise, nested with context, ge
     });
     expect(sum.discriminant).toBe('tag');
     expect(sum.nodes[1].timeoutMs).toBe(500);
-    expect(sum.contextFields).toEqual([
+    expect(sum.contextFields).toMatchObject([
       { name: 'seen', strategy: 'sum' },
       { name: 'note', strategy: 'lastWrite' },
     ]);

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fillTemplate, generatedFileName, moduleSpecifier, renderModules, type RenderCache } from '../../compiler/render.js';
 import { findOrphanedModules, writeOutputs } from '../../compiler/writer.js';
+import { emptyRecord, recordVersions, renderRecord } from '../../compiler/versions/record.js';
 import { articleWorkflow, branchWorkflow, flowModel, innerWorkflow, outerWorkflow } from './emit-models.js';
 
 let dir: string;
@@ -73,6 +74,20 @@ describe('writeOutputs', () => {
     expect(r).toEqual({ written: [], unchanged: [files[0].path], stale: [files[1].path, files[2].path] });
     expect(readFileSync(files[1].path, 'utf8')).toBe('stale\n');
     expect(existsSync(files[2].path)).toBe(false);
+  });
+  it("takes a file checked out with CRLF line ends (git's core.autocrlf on Windows) as unchanged, in check mode too, and leaves it as it is", () => {
+    const record = { path: path.join(dir, 'flow.floxide.versions.json'), content: renderRecord(recordVersions(emptyRecord(), [articleWorkflow])) };
+    const files = [...renderModules(model, { rootDir: dir }), record];
+    for (const f of files) {
+      mkdirSync(path.dirname(f.path), { recursive: true });
+      writeFileSync(f.path, f.content.replace(/\n/g, '\r\n'));
+    }
+    expect(writeOutputs(files, { check: true })).toEqual({ written: [], unchanged: files.map((f) => f.path), stale: [] });
+    expect(writeOutputs(files).written).toEqual([]);
+    expect(readFileSync(record.path, 'utf8')).toBe(record.content.replace(/\n/g, '\r\n'));
+    // a real change still shows
+    writeFileSync(record.path, record.content.replace(/\n/g, '\r\n').replace('"format": 1', '"format": 2'));
+    expect(writeOutputs(files, { check: true }).stale).toEqual([record.path]);
   });
 });
 

@@ -251,7 +251,7 @@ describe('compile-fail fixtures of unsafe changes', () => {
     ['FLX050-renamed.ts', 'FLX050', 8, 14, /node b of version \w{16} is gone \(renamed to shout\?\)/],
     ['FLX051-narrowed.ts', 'FLX051', 8, 3, /node b: input narrowed from string \| number to string since version \w{16}/],
     ['FLX052-join.ts', 'FLX052', 10, 11, /fan-out into @join\(\) collect changed \(edges in were word -> collect, now again -> collect\)/],
-    ['FLX053-merge.ts', 'FLX053', 10, 14, /context field count: merge strategy sum -> max since version \w{16}/],
+    ['FLX053-merge.ts', 'FLX053', 6, 16, /context field count: merge strategy sum -> max since version \w{16}/],
     ['FLX055-signal.ts', 'FLX055', 11, 17, /node approval waits for signal approved, not approval since version \w{16}: items of its runs parked at approval wait for the old signal/],
     ['FLX056-nested.ts', 'FLX056', 18, 17, /node review no longer runs nested workflow Review since version \w{16}: items of its runs parked at review hold a nested run begun there/],
     ['FLX056-nested-graph.ts', 'FLX056', 11, 18, /node vote: nested workflow VoteFlow changed from version \w{16} to \w{16} \(node ballot removed \(renamed to poll\?\)\) since version \w{16}: items of its runs parked at vote hold a nested run/],
@@ -347,6 +347,23 @@ describe('floxide build keeps the versions on record', () => {
     const afterRevert = await buildProject({ cwd: dir, check: true });
     expect([afterRevert.exitCode, afterRevert.versions.stale]).toEqual([0, []]);
   }, 180_000);
+
+  it("records a union input in one order whichever files the build checked first (the checker prints a union's members in the order it met them)", async () => {
+    // `'alpha'` is met in a.ts first when the whole project is built, in b.ts's own union after `'zeta'` when b.ts is
+    // built alone (a hook building the changed files, CI the project: --check failed on the file the other wrote)
+    const node = (cls: string, input: string) => `@node()\nexport class ${cls} {\n  process(_ctx: WorkflowCtx, s: ${input}): Transition<string> {\n    return Transition.next(s);\n  }\n}\n`;
+    const head = `import { node, workflow, Transition, type WorkflowCtx } from 'floxide';\n`;
+    const dir = makeProject('versions-union-order', {
+      'a.ts': `${head}export const first: 'alpha' = 'alpha';\n${node('A1', "'alpha' | 'beta'")}@workflow({ start: 'a1' })\nexport class AFlow {\n  a1 = new A1();\n}\n`,
+      'b.ts': `${head}${node('B1', "'zeta' | 'alpha'")}@workflow({ start: 'b1' })\nexport class BFlow {\n  b1 = new B1();\n}\n`,
+    });
+    const record = path.join(dir, 'b.floxide.versions.json');
+    const all = await buildProject({ cwd: dir });
+    expect([all.diagnostics, all.exitCode]).toEqual([[], 0]);
+    expect(readFileSync(record, 'utf8')).toContain(`{ "name": "b1", "input": "'alpha' | 'zeta'", "file": "b.ts" }`);
+    const alone = await buildProject({ cwd: dir, paths: ['b.ts'], check: true });
+    expect([alone.exitCode, alone.versions.stale]).toEqual([0, []]);
+  }, 120_000);
 
   it('warns when a renamed source starts a new record while its old versions stay in the orphaned module\'s file', async () => {
     const dir = makeProject('versions-renamed-file', { 'nodes.ts': NODES, 'flow.ts': flow(`  @edge('b') a = new Upper();\n  b = new Upper();`) });

@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FingerprintMismatchError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
 import { migrateRun } from '../../compiler/versions/migrate.js';
-import { supportsMigration, type DistributedBackend, type RunMigrator } from '../../runtime/distributed/contracts.js';
+import { supportsMigration, type DistributedBackend, type RunMigrator, type SignalReceiver } from '../../runtime/distributed/contracts.js';
 import { migratableBackend } from '../../runtime/distributed/migratable.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
@@ -18,8 +18,12 @@ import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxid
 import { DeployFlow as DeployFlowV2 } from '../fixtures/distributed/deploy-v2.js';
 import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxide.js';
 import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
-import { deployRecord } from './deploy-record.js';
-import { REDIS_URL, uniquePrefix } from './helpers.js';
+import { ParkFlow as ParkFlowV1 } from '../fixtures/distributed/park-v1.js';
+import { ParkFlowDef as ParkV1Def } from '../fixtures/distributed/park-v1.floxide.js';
+import { ParkFlow as ParkFlowV2 } from '../fixtures/distributed/park-v2.js';
+import { ParkFlowDef as ParkV2Def } from '../fixtures/distributed/park-v2.floxide.js';
+import { deployRecord, parkRecord } from './deploy-record.js';
+import { REDIS_URL, uniquePrefix, until } from './helpers.js';
 import { usePgSchemas } from './pg-schemas.js';
 
 const pg = usePgSchemas('migrate');
@@ -94,6 +98,60 @@ describe.each(backends)('migrating distributed runs on %s', (_name, make) => {
     await expect(migrateRun(store, 'nope', { record: deployRecord })).rejects.toThrow(RunNotFoundError);
     await expect(b.migrate('nope', { from: V1Def.fingerprint, to: V2Def.fingerprint, renames: {} })).rejects.toThrow(RunNotFoundError);
   }, 120_000);
+
+  it('moves runs holding items parked at a renamed wait and sleep, a join hold and pending signals; version-2 workers finish them', async () => {
+    const b = await open(make);
+    const v1 = bindWorkflow(ParkV1Def, new ParkFlowV1());
+    const v2 = bindWorkflow(ParkV2Def, new ParkFlowV2());
+    const store = migratableBackend(b);
+    const steps = async (wf: typeof v1 | typeof v2, runId: string, n: number) => {
+      for (let i = 0; i < n; i++) await wf.stepDistributed(b, `${runId}-worker`);
+    };
+    const states = async (runId: string) => (await b.pendingWork(runId)).map((w) => `${w.item.node}:${w.state.status}`).sort();
+    const rename = { ballot: 'poll', nap: 'rest' };
+    const vote = (runId: string, v: string) => (b as typeof b & SignalReceiver).signal(runId, 'vote', { vote: v });
+
+    // wait: both ballots parked, one voted (its arrival held at the join), the other still waiting
+    await v1.startDistributed(undefined, 1, b, 'wait');
+    await steps(v1, 'wait', 3);
+    expect(await states('wait')).toEqual(['ballot:parked', 'ballot:parked']);
+    await vote('wait', 'a');
+    await steps(v1, 'wait', 1);
+    expect(await states('wait')).toEqual(['ballot:parked']);
+    expect((await b.parkedArrivals('wait')).map((a) => a.node)).toEqual(['tally']);
+    // sleep: both votes in, the run asleep at nap
+    await v1.startDistributed(undefined, 1, b, 'sleep');
+    await steps(v1, 'sleep', 3);
+    await vote('sleep', 'x');
+    await vote('sleep', 'y');
+    await steps(v1, 'sleep', 4);
+    expect(await states('sleep')).toEqual(['nap:parked']);
+    // mailbox: the votes arrive before any ballot ran (they wait in the run's mailbox); only version-2 workers run
+    await v1.startDistributed(undefined, 1, b, 'mailbox');
+    await steps(v1, 'mailbox', 1);
+    await vote('mailbox', 'm');
+    await vote('mailbox', 'n');
+    expect(await states('mailbox')).toEqual(['ballot:pending', 'ballot:pending']);
+    await steps(v2, 'mailbox', 1);
+    expect(await states('mailbox')).toEqual(['ballot:pending', 'ballot:pending']);
+
+    for (const runId of ['wait', 'sleep', 'mailbox']) {
+      const plan = await migrateRun(store, runId, { record: parkRecord, rename });
+      expect([plan.to, plan.blocking]).toEqual([ParkV2Def.fingerprint, []]);
+    }
+    expect(await states('wait')).toEqual(['poll:parked']);
+    expect(await states('sleep')).toEqual(['rest:parked']);
+    expect(await states('mailbox')).toEqual(['poll:pending', 'poll:pending']);
+    await steps(v1, 'old', 3);
+    await vote('wait', 'b');
+    const outputs = async () => Promise.all(['wait', 'sleep', 'mailbox'].map(async (r) => (await b.getRun(r))!.output));
+    await until(async () => {
+      await steps(v2, 'new', 1);
+      return (await outputs()).every((o) => o !== undefined);
+    }, 30_000, 'the moved runs to finish');
+    expect(await outputs()).toEqual(['v2:a,b', 'v2:x,y', 'v2:m,n']);
+    for (const r of ['wait', 'sleep', 'mailbox']) expect(await b.getRun(r)).toMatchObject({ status: 'completed', fingerprint: ParkV2Def.fingerprint });
+  }, 60_000);
 
   it('refuses a move judged on other items or another version, writing nothing', async () => {
     const b = await open(make);

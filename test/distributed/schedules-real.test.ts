@@ -7,8 +7,12 @@ import type { DistributedBackend, ScheduleStore } from '../../runtime/distribute
 import { supportsSchedules } from '../../runtime/distributed/contracts.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { nextTickAfter, scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
+import { Scheduler } from '../../runtime/distributed/scheduler.js';
+import { compiledOf } from '../../runtime/engine/compile.js';
+import { InvalidScheduleError } from '../../runtime/core/errors.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
-import { FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
+import { plantScheduleTimezone } from './tamper.js';
+import { ChainWorkflowDef, FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
 
 const BACKENDS: readonly BackendName[] = ['redis', 'postgres'];
 
@@ -22,6 +26,34 @@ for (const name of BACKENDS) {
     opened.push(t);
     if (!supportsSchedules(t.backend)) throw new Error(`${name} keeps no schedules`);
     return t.backend as DistributedBackend & ScheduleStore;
+  });
+
+  describe(`a schedule this process cannot read: ${name}`, () => {
+    it('fails alone (the other schedules start their ticks, its cursor stays), reported naming it, without a pass at once after it', async () => {
+      const t = await openTestBackend(name, 'sbad');
+      opened.push(t);
+      const store = t.backend as DistributedBackend & ScheduleStore;
+      await store.putSchedule({ id: 'a-unreadable', workflow: 'ChainWorkflow', cron: '* * * * * *' });
+      const fine = await store.putSchedule({ id: 'b-fine', workflow: 'ChainWorkflow', cron: '* * * * * *' });
+      // a zone this process's time zone data does not know (a worker on an older Node than the machine that added it)
+      await plantScheduleTimezone(t.backend, 'a-unreadable', 'Mars/Olympus');
+      const before = (await store.getSchedule('a-unreadable'))!.cursor;
+      await until(async () => (await store.dueSchedules('ChainWorkflow')).now > fine.cursor + 1_000, 20_000, 'a tick due');
+      const errors: unknown[] = [];
+      const scheduler = new Scheduler(store, compiledOf(ChainWorkflowDef), { onError: (e) => errors.push(e) });
+      const pass = await scheduler.runOnce();
+      expect(pass.started.length).toBeGreaterThan(0);
+      expect(new Set(pass.started.map((s) => s.schedule))).toEqual(new Set(['b-fine']));
+      expect(pass.failed).toEqual([{ schedule: 'a-unreadable', error: expect.any(InvalidScheduleError) }]);
+      expect(pass.nextTickAt).toBeGreaterThan(pass.now);
+      expect((await store.getSchedule('a-unreadable'))!.cursor).toBe(before);
+      // the running scheduler reports it, the message naming the schedule
+      scheduler.start();
+      await until(() => errors.length > 0, 20_000, 'the failure reported');
+      await scheduler.stop();
+      expect(errors[0]).toBeInstanceOf(InvalidScheduleError);
+      expect((errors[0] as Error).message).toMatch(/^schedule a-unreadable: invalid time zone "Mars\/Olympus"/);
+    }, 60_000);
   });
 
   describe(`schedules with worker processes: ${name}`, () => {

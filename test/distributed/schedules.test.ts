@@ -3,7 +3,8 @@
  * driven by a manual clock (every tick and every pause exactly where the test puts it), the Orchestrator API and
  * workers starting scheduled runs.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { Cron } from 'croner';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
@@ -284,6 +285,47 @@ describe('planTicks', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+
+  it('walks only the ticks since the cursor to catch up: a daily schedule down 3 days with catchUpLimit 10 000 asks croner for a few ticks, not 10 000 back (27 years, seconds of a blocked event loop per pass)', () => {
+    const start = Date.parse('2026-03-28T12:00:00Z');
+    const daily = rec({ cron: '30 2 * * *', timezone: 'Europe/Paris', catchUp: 'all', catchUpLimit: 10_000, cursor: start });
+    planTicks(daily, start + 1); // croner's pattern parsed and cached first
+    const next = vi.spyOn(Cron.prototype, 'nextRun');
+    const previous = vi.spyOn(Cron.prototype, 'previousRuns');
+    try {
+      const plan = planTicks(daily, start + 3 * 24 * 3600 * S)!;
+      expect(plan.fire.map((t) => new Date(t).toISOString())).toEqual(['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z', '2026-03-31T00:30:00.000Z']);
+      const asked = next.mock.calls.length + previous.mock.calls.reduce((n, [count]) => n + (count ?? 0), 0);
+      expect(asked).toBeLessThan(20);
+    } finally {
+      next.mockRestore();
+      previous.mockRestore();
+    }
+    // more missed ticks than the limit: the latest ones, as before
+    expect(planTicks({ ...daily, catchUpLimit: 2 }, start + 3 * 24 * 3600 * S)).toMatchObject({ fire: [Date.parse('2026-03-30T00:30:00.000Z'), Date.parse('2026-03-31T00:30:00.000Z')], skipped: 1 });
+  });
+
+  it('follows daylight saving time as documented, pass by pass and in one catch-up pass alike: a fixed time in the spring gap runs once after it, an autumn repeat once; an interval job skips the gap and runs on both occurrences', () => {
+    // every tick of (from, to] (Paris: 2026-03-29 02:00 -> 03:00, 2026-10-25 03:00 -> 02:00), seen by a pass every
+    // 10 minutes (each tick on time) and by one catch-up pass at the end
+    const ticks = (cron: string, from: string, to: string) => {
+      const [start, end, step] = [Date.parse(from), Date.parse(to), 10 * 60 * S];
+      const base = rec({ cron, timezone: 'Europe/Paris', catchUp: 'all', catchUpLimit: 10_000, cursor: start });
+      let r = { ...base, graceMs: 2 * step };
+      const walked: number[] = [];
+      for (let now = start + step; now <= end; now += step) {
+        const plan = planTicks(r, now);
+        if (plan) [walked.push(...plan.fire), (r = { ...r, cursor: plan.cursor })];
+      }
+      const atOnce = planTicks(base, end)!;
+      expect([walked, atOnce.skipped]).toEqual([atOnce.fire, 0]);
+      return walked.map((t) => new Date(t).toISOString());
+    };
+    expect(ticks('30 2 * * *', '2026-03-28T00:00:00Z', '2026-03-31T00:00:00Z')).toEqual(['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(ticks('30 2 * * *', '2026-10-24T00:00:00Z', '2026-10-27T00:00:00Z')).toEqual(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    expect(ticks('*/30 * * * *', '2026-03-29T00:00:00Z', '2026-03-29T02:00:00Z')).toEqual(['2026-03-29T00:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-29T02:00:00.000Z']);
+    expect(ticks('*/30 * * * *', '2026-10-24T23:40:00Z', '2026-10-25T01:40:00Z')).toEqual(['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T01:00:00.000Z', '2026-10-25T01:30:00.000Z']);
   });
 
   it('counts a tick exactly graceMs old as missed and a tick exactly at now as on time', () => {

@@ -72,6 +72,15 @@ export const redisRecordTamper: RecordTamper = (b, runId, part, text) =>
 export const postgresRecordTamper: RecordTamper = (b, runId, part, text) =>
   pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".${part} SET error = $2 WHERE run_id = $1 AND seq = (SELECT min(seq) FROM "${(b as PostgresBackend).schema}".${part} WHERE run_id = $1)`, [runId, text]);
 
+/**
+ * Sets schedule `id`'s time zone as stored, unchecked: what a process with newer time zone data (or another build)
+ * accepted and this one cannot read.
+ */
+export function plantScheduleTimezone(b: DistributedBackend, id: string, timezone: string): Promise<void> {
+  if (b.kind === 'redis') return withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}schedule:${id}`, 'timezone', timezone)));
+  return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET timezone = $2 WHERE schedule_id = $1`, [id, timezone]);
+}
+
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),
