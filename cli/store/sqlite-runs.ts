@@ -22,7 +22,10 @@ import type Database from 'better-sqlite3';
 import {
   assertRunCursor,
   assertRunStatus,
+  countItem,
   emptyMetrics,
+  type ItemCounts,
+  type TailOptions,
   type ContextSnapshot,
   type DeadLetter,
   type ErrorRecord,
@@ -40,7 +43,7 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
-import type { PurgeOptions } from '../../runtime/core/validate.js';
+import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
@@ -169,27 +172,31 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     };
   }
 
-  async errors(runId: string): Promise<ErrorRecord[]> {
+  async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
+    const limit = tailLimit(options);
     const f = await this.fold(runId);
-    return f.history
+    const errors: ErrorRecord[] = f.history
       .filter((h) => h.error !== undefined)
       .map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
+    return tailOf(errors, limit);
   }
 
-  async deadLetters(runId: string): Promise<DeadLetter[]> {
-    return this.deadLettersOf(await this.fold(runId));
+  async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
+    const limit = tailLimit(options);
+    return tailOf(this.deadLettersOf(await this.fold(runId)), limit);
   }
 
   /** Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read. */
-  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+  async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
+    const limit = tailLimit(options);
     const f = await this.fold(runId);
     if (f.journal.contextCorrupt) throw f.journal.contextCorrupt;
     const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
-    if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
+    if (sinceVersion === undefined) return { initial: f.journal.context, deltas: tailOf(deltas, limit), version: deltas.length };
     if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
       throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${deltas.length}, got ${String(sinceVersion)}`);
     }
-    return { deltas: deltas.slice(sinceVersion), version: deltas.length };
+    return { deltas: tailOf(deltas.slice(sinceVersion), limit), version: deltas.length };
   }
 
   /** No workers serve a checkpoint file. */
@@ -217,6 +224,12 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     });
   }
 
+  async itemCounts(runId: string): Promise<ItemCounts> {
+    const counts: ItemCounts = {};
+    for (const s of await this.itemStates(runId)) countItem(counts, s.node, s.status);
+    return counts;
+  }
+
   async pendingWork(runId: string): Promise<PendingWork[]> {
     const states = await this.itemStates(runId);
     const f = await this.fold(runId);
@@ -229,8 +242,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
       });
   }
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
-    return this.store.stepHistory(runId);
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
+    return this.store.stepHistory(runId, options);
   }
 
   subscribe(options?: SubscribeOptions): AsyncIterable<EventEnvelope> {

@@ -38,7 +38,7 @@ interface HistoryRow {
 
 export class SqliteHistory {
   private session: number | undefined;
-  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'failures', Database.Statement>;
+  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'journalTail' | 'failures', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -55,6 +55,14 @@ export class SqliteHistory {
                 s.process, j.retries, j.error
          FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
          WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.seq > @after ORDER BY j.seq`,
+      ),
+      // The run's newest @limit journal rows, newest first: a scan of the run's key range kept to the top @limit by seq
+      // (the key follows item ids, not commit order; no index on seq, which would cost every commit a write).
+      journalTail: p(
+        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+                s.process, j.retries, j.error
+         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq DESC LIMIT @limit`,
       ),
       failures: p(
         `SELECT f.id, f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
@@ -102,6 +110,28 @@ export class SqliteHistory {
       records,
       position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
     };
+  }
+
+  /**
+   * The run's newest `limit` records, oldest first, read from its newest `limit` journal rows (each gives at least one
+   * record when it has history) and the failures after them; the whole history when those rows give fewer.
+   */
+  tail(runNo: number, runId: string, completed: boolean, limit: number): StepRecord[] {
+    const rows = (this.s.journalTail.all({ no: runNo, limit }) as HistoryRow[]).sort((a, b) => a.seq - b.seq);
+    if (rows.length === limit) {
+      const { records } = this.read(runNo, runId, completed, { seq: rows[0]!.seq - 1, failure: this.failureBefore(runNo, rows[0]!.seq) });
+      if (records.length >= limit) return records.slice(records.length - limit);
+    }
+    const { records } = this.read(runNo, runId, completed);
+    return records.slice(Math.max(0, records.length - limit));
+  }
+
+  /** The id of the run's last failure recorded before journal seq `seq` (0 when none). */
+  private failureBefore(runNo: number, seq: number): number {
+    const failures = this.s.failures.all(runNo, 0) as HistoryRow[];
+    let id = 0;
+    for (const f of failures) if (f.seq < seq) id = f.id!;
+    return id;
   }
 
   /** The records of one row; its `error` is the failure's (`failed`), or the failure a `continue`'s fallbacks took. */
