@@ -38,7 +38,7 @@ interface HistoryRow {
 
 export class SqliteHistory {
   private session: number | undefined;
-  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'journalTail' | 'failures', Database.Statement>;
+  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'journalTail' | 'errorTail' | 'failures', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -63,6 +63,14 @@ export class SqliteHistory {
                 s.process, j.retries, j.error
          FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
          WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq DESC LIMIT @limit`,
+      ),
+      // The run's newest @limit journal rows that hold errors (retried attempts, or a failure its fallbacks took).
+      errorTail: p(
+        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+                s.process, j.retries, j.error
+         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.node IS NOT NULL AND (j.retries IS NOT NULL OR j.error IS NOT NULL)
+         ORDER BY j.seq DESC LIMIT @limit`,
       ),
       failures: p(
         `SELECT f.id, f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
@@ -93,6 +101,25 @@ export class SqliteHistory {
   read(runNo: number, runId: string, completed: boolean, since: HistoryPosition = START): { records: StepRecord[]; position: HistoryPosition } {
     const rows = this.s.journal.all({ no: runNo, after: since.seq }) as HistoryRow[];
     const failures = this.s.failures.all(runNo, since.failure) as HistoryRow[];
+    return {
+      records: this.merge(runId, rows, failures, completed),
+      position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
+    };
+  }
+
+  /**
+   * The run's newest `limit` records that carry an error (retried attempts, failures, failures its fallbacks took),
+   * oldest first: from its newest `limit` journal rows with errors (each gives at least one) and its failures.
+   */
+  errorTail(runNo: number, runId: string, limit: number): StepRecord[] {
+    const rows = (this.s.errorTail.all({ no: runNo, limit }) as HistoryRow[]).reverse();
+    const failures = this.s.failures.all(runNo, 0) as HistoryRow[];
+    const records = this.merge(runId, rows, failures, false).filter((r) => r.error !== undefined);
+    return records.slice(Math.max(0, records.length - limit));
+  }
+
+  /** Journal rows (in seq order) and failures (in id order) as records, each failure after the rows before it. */
+  private merge(runId: string, rows: readonly HistoryRow[], failures: readonly HistoryRow[], completed: boolean): StepRecord[] {
     const records: StepRecord[] = [];
     let f = 0;
     const failuresUpTo = (seq: number) => {
@@ -106,10 +133,7 @@ export class SqliteHistory {
       if (r.node !== null) records.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue'));
     });
     failuresUpTo(Infinity);
-    return {
-      records,
-      position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
-    };
+    return records;
   }
 
   /**

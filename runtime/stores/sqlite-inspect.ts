@@ -55,10 +55,35 @@ export interface RunJournal {
   readonly contextCorrupt?: CorruptStateError;
 }
 
+/** How many of a run's items of one node are consumed or not, and parked or not (see {@link SqliteRunReader.itemGroups}). */
+export interface ItemGroup {
+  readonly node: string;
+  readonly consumed: boolean;
+  readonly parked: boolean;
+  readonly n: number;
+}
+
+/** A run's journal in numbers (see {@link SqliteRunReader.journalTotals}). */
+export interface JournalTotals {
+  /** Items ever enqueued: the start item and every step's items (a step's unreadable items count as one). */
+  readonly enqueued: number;
+  /** Committed steps. */
+  readonly steps: number;
+  /** Attempts retried (in the journal rows and the failures). */
+  readonly retries: number;
+  /** Failed steps (rows of floxide_failures). */
+  readonly failures: number;
+}
+
+/** An item as JSON (`$` of `x`) is parked: not yet given a signal, with a wake-up time or a wait (`isParked`). */
+const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_type(${x}, '$.notBefore') IS NOT NULL OR json_type(${x}, '$.wait') IS NOT NULL))`;
+/** The journal rows of run number @no: a range of the journal's key. */
+const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
+
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince', Database.Statement>;
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'itemGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -68,6 +93,35 @@ export class SqliteRunReader {
       journal: db.prepare(
         `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
          WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+      ),
+      // Per node: the run's items (the start item @start, every step's items; a step's items must be valid JSON) grouped
+      // by consumed (a journal row names them) and parked: counted by SQLite, no item is decoded here.
+      itemGroups: db.prepare(
+        `WITH j AS (SELECT k, item_id, items FROM floxide_journal WHERE ${RUN_ROWS}),
+              enq(id, node, parked) AS (
+                SELECT json_extract(@start, '$.id'), json_extract(@start, '$.node'), ${PARKED('@start')}
+                UNION ALL
+                SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.node'), ${PARKED('e.value')} FROM j, json_each(j.items) AS e
+              )
+         SELECT node, id IN (SELECT coalesce(item_id, CAST(k - (@no << 40) AS TEXT)) FROM j) AS consumed, parked, count(*) AS n
+         FROM enq GROUP BY 1, 2, 3`,
+      ),
+      startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
+      contextOf: db.prepare('SELECT context FROM floxide_runs WHERE run_no = ?'),
+      totals: db.prepare(
+        `SELECT 1 + coalesce(sum(CASE WHEN NOT json_valid(items) THEN 1 WHEN json_type(items) = 'array' THEN json_array_length(items) ELSE 1 END), 0) AS enqueued,
+                count(*) AS steps,
+                coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0)
+                  + (SELECT coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0) FROM floxide_failures WHERE run_no = @no) AS retries,
+                (SELECT count(*) FROM floxide_failures WHERE run_no = @no) AS failures,
+                sum(CASE WHEN NOT json_valid(items) THEN 1 WHEN json_type(items) <> 'array' THEN 1 ELSE 0 END) AS bad_items
+         FROM floxide_journal WHERE ${RUN_ROWS}`,
+      ),
+      deltaCount: db.prepare(`SELECT count(*) FROM floxide_journal WHERE ${RUN_ROWS} AND delta IS NOT NULL`),
+      // The newest @limit deltas: a scan of the run's rows kept to the top @limit by seq (no index on seq: see history).
+      deltaTail: db.prepare(
+        `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta FROM floxide_journal
+         WHERE ${RUN_ROWS} AND delta IS NOT NULL ORDER BY seq DESC LIMIT @limit`,
       ),
       dataVersion: db.prepare('PRAGMA data_version'),
       lastRunNo: db.prepare('SELECT coalesce(max(run_no), 0) FROM floxide_runs'),
@@ -155,11 +209,7 @@ export class SqliteRunReader {
           if (!(err instanceof CorruptStateError)) throw err;
           itemsCorrupt = err;
         }
-        const delta = r.delta === null ? undefined : corrupt(() => {
-          const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
-          if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
-          return d as Record<string, unknown>;
-        });
+        const delta = r.delta === null ? undefined : corrupt(() => parseDelta(r.delta!, runId, r.seq));
         return { itemId: r.item_id, seq: r.seq, delta, items, ...(itemsCorrupt ? { itemsCorrupt } : {}) };
       });
       const base = { run: listed(row), context, steps: contextCorrupt ? steps.map((st) => ({ ...st, delta: undefined })) : steps };
@@ -170,6 +220,46 @@ export class SqliteRunReader {
         if (!(err instanceof CorruptStateError)) throw err;
         return { ...base, ...ctx, start: { node: '?', id: START_ITEM_ID, input: null }, startCorrupt: err };
       }
+    }));
+  }
+
+  /**
+   * The run's items per node, consumed or not, parked or not, counted by SQLite without decoding one. Undefined when
+   * an item cannot be read that way (a step's items or the start item are not valid JSON): read the journal instead.
+   */
+  itemGroups(run: ListedRun): ItemGroup[] | undefined {
+    return read(this.db.transaction(() => {
+      const start = this.s.startOf.pluck().get(run.runNo) as string | undefined;
+      if (start === undefined || !isJsonObject(start) || this.totalsOf(run.runNo).bad_items > 0) return undefined;
+      const rows = this.s.itemGroups.all({ no: run.runNo, start }) as Array<{ node: string | null; consumed: number; parked: number; n: number }>;
+      if (rows.some((r) => typeof r.node !== 'string')) return undefined;
+      return rows.map((r) => ({ node: r.node!, consumed: r.consumed === 1, parked: r.parked === 1, n: r.n }));
+    }));
+  }
+
+  /** The run's journal in numbers ({@link JournalTotals}), counted by SQLite. */
+  journalTotals(runNo: number): JournalTotals {
+    const t = read(() => this.totalsOf(runNo));
+    return { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures };
+  }
+
+  private totalsOf(runNo: number): JournalTotals & { bad_items: number } {
+    const t = this.s.totals.get({ no: runNo }) as JournalTotals & { bad_items: number | null };
+    return { ...t, bad_items: t.bad_items ?? 0 };
+  }
+
+  /**
+   * The run's initial context, its version (its deltas) and its newest `limit` deltas after version `since`, oldest
+   * first, each with its version; a context or delta that cannot be read is a `CorruptStateError` (thrown).
+   */
+  deltaTail(run: ListedRun, since: number, limit: number): { context: unknown; version: number; deltas: Array<{ version: number; itemId: string; delta: Record<string, unknown> }> } {
+    return read(this.db.transaction(() => {
+      const context = safeJsonParse(this.s.contextOf.pluck().get(run.runNo) as string, `run ${run.runId} context`);
+      const version = this.s.deltaCount.pluck().get({ no: run.runNo }) as number;
+      const n = Math.max(0, Math.min(limit, version - since));
+      const rows = (n === 0 ? [] : (this.s.deltaTail.all({ no: run.runNo, limit: n }) as Array<{ item_id: string; seq: number; delta: string }>)).reverse();
+      const deltas = rows.map((r, i) => ({ version: version - rows.length + i + 1, itemId: r.item_id, delta: parseDelta(r.delta, run.runId, r.seq) }));
+      return { context, version, deltas };
     }));
   }
 
@@ -189,6 +279,23 @@ function read<T>(f: () => T): T {
   } catch (err) {
     if (err instanceof FloxideError) throw err;
     throw new StoreError(`SQLite checkpoint file: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+/** A journal row's stored delta; `CorruptStateError` when it is not a JSON object. */
+function parseDelta(text: string, runId: string, seq: number): Record<string, unknown> {
+  const d = safeJsonParse(text, `run ${runId} step ${seq} delta`);
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${seq}: the delta is not an object`);
+  return d as Record<string, unknown>;
+}
+
+/** True for text that SQLite's JSON functions read as an object (what `json_extract(text, '$.node')` needs). */
+function isJsonObject(text: string): boolean {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
   }
 }
 
