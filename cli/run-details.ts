@@ -19,7 +19,7 @@ import {
   type WorkerRecord,
 } from '../runtime/distributed/contracts.js';
 import type { StepRecord } from '../runtime/engine/events.js';
-import type { RunsStore } from './store/runs-store.js';
+import { isDistributed, type RunsStore } from './store/runs-store.js';
 
 /** A worker holding some of the run's items, with those items' ids. */
 export interface RunHolder {
@@ -107,7 +107,9 @@ export async function readRunDetails(backend: RunsStore, runId: string, options:
     ),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
     supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId, options)) : Promise.resolve(undefined),
-    backend.pendingWork(runId),
+    // a finished distributed run has no outstanding items (WorkQueue.pendingWork): no read of its items (a failed
+    // run of a checkpoint file keeps its pending items: it can be resumed)
+    isFinalRunStatus(run.status) && isDistributed(backend) ? Promise.resolve([]) : backend.pendingWork(runId),
   ]);
   const unreadable: UnreadablePart[] = [];
   const readable = <T>(part: UnreadablePart['part'], value: T | CorruptStateError, none: T): T => {

@@ -713,10 +713,10 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     this.open();
     assertRunId(runId);
     return this.io(async () => {
-      const reply = await this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], []);
+      const reply = await this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['nodes']);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       const [kind, ...rest] = reply as string[];
-      if (kind === 'corrupt') throw corruptState(rest[1]!, runId, rest[0]!);
+      if (kind === 'corrupt') throw new CorruptStateError(`run ${runId}: a stored item state is corrupt: ${JSON.stringify(rest[0]!.slice(0, 80))}`);
       const counts: ItemCounts = {};
       for (let i = 0; i + 2 < rest.length; i += 3) countItem(counts, rest[i]!, rest[i + 1] as WorkItemStatus, Number(rest[i + 2]));
       return counts;
@@ -763,23 +763,20 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
-    const [[fixed, counters], items] = await Promise.all([
+    const [[fixed, counters], totals] = await Promise.all([
       this.io(() => this.readRun(runId, [
         ['HMGET', this.keys.run(runId), ...METRIC_KEYS],
         ['HGETALL', this.keys.runPart(runId, 'counters')],
       ])),
-      this.itemCounts(runId),
+      this.io(() => this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['totals'])),
     ]);
+    if (!Array.isArray(totals)) throw this.notFound(runId);
     const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
     METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
     // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
-    // the completed ones are the `completed` metric (commits keep no counter for it): counted by the store.
-    for (const byStatus of Object.values(items)) {
-      for (const [status, n] of Object.entries(byStatus)) {
-        out.enqueued += n;
-        if (status === 'completed') out.completed += n;
-      }
-    }
+    // the completed ones are the `completed` metric (commits keep no counter for it): counted by the script.
+    out.enqueued = Number(totals[1]);
+    out.completed = Number(totals[2]);
     for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);
     return out;
   }
