@@ -83,7 +83,7 @@ const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'itemGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -94,17 +94,19 @@ export class SqliteRunReader {
         `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
          WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
       ),
-      // Per node: the run's items (the start item @start, every step's items; a step's items must be valid JSON) grouped
-      // by consumed (a journal row names them) and parked: counted by SQLite, no item is decoded here.
-      itemGroups: db.prepare(
+      // Per node, the run's consumed items: one journal row each, by the node its history names.
+      consumedGroups: db.prepare(`SELECT node, 1 AS consumed, 0 AS parked, count(*) AS n FROM floxide_journal WHERE ${RUN_ROWS} GROUP BY node`),
+      // Per node and parked, the run's other items: the start item @start and every step's items that no journal row
+      // consumed (only their id is read from each item's JSON; their node and parked state from those left).
+      openGroups: db.prepare(
         `WITH j AS (SELECT k, item_id, items FROM floxide_journal WHERE ${RUN_ROWS}),
-              enq(id, node, parked) AS (
-                SELECT json_extract(@start, '$.id'), json_extract(@start, '$.node'), ${PARKED('@start')}
+              enq(id, value) AS (
+                SELECT json_extract(@start, '$.id'), @start
                 UNION ALL
-                SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.node'), ${PARKED('e.value')} FROM j, json_each(j.items) AS e
-              )
-         SELECT node, id IN (SELECT coalesce(item_id, CAST(k - (@no << 40) AS TEXT)) FROM j) AS consumed, parked, count(*) AS n
-         FROM enq GROUP BY 1, 2, 3`,
+                SELECT json_extract(e.value, '$.id'), e.value FROM j, json_each(j.items) AS e
+              ),
+              open AS (SELECT value FROM enq WHERE id NOT IN (SELECT coalesce(item_id, CAST(k - (@no << 40) AS TEXT)) FROM j))
+         SELECT json_extract(value, '$.node') AS node, 0 AS consumed, ${PARKED('value')} AS parked, count(*) AS n FROM open GROUP BY 1, 3`,
       ),
       startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
       contextOf: db.prepare('SELECT context FROM floxide_runs WHERE run_no = ?'),
@@ -225,13 +227,28 @@ export class SqliteRunReader {
 
   /**
    * The run's items per node, consumed or not, parked or not, counted by SQLite without decoding one. Undefined when
-   * an item cannot be read that way (a step's items or the start item are not valid JSON): read the journal instead.
+   * an item cannot be read that way (a step's items or the start item are not valid JSON, an item has no node, a
+   * journal row has no history to name its node): read the journal instead.
    */
   itemGroups(run: ListedRun): ItemGroup[] | undefined {
     return read(this.db.transaction(() => {
       const start = this.s.startOf.pluck().get(run.runNo) as string | undefined;
-      if (start === undefined || !isJsonObject(start) || this.totalsOf(run.runNo).bad_items > 0) return undefined;
-      const rows = this.s.itemGroups.all({ no: run.runNo, start }) as Array<{ node: string | null; consumed: number; parked: number; n: number }>;
+      if (start === undefined || !isJsonObject(start)) return undefined;
+      type Row = { node: string | null; consumed: number; parked: number; n: number };
+      const consumed = this.s.consumedGroups.all({ no: run.runNo }) as Row[];
+      const totals = this.totalsOf(run.runNo);
+      if (totals.bad_items > 0) return undefined;
+      // every item enqueued was consumed (a finished run, mostly): no item's JSON is read
+      let open: Row[] = [];
+      if (totals.enqueued > totals.steps) {
+        try {
+          open = this.s.openGroups.all({ no: run.runNo, start }) as Row[];
+        } catch (err) {
+          if (/malformed JSON/i.test((err as Error)?.message ?? '')) return undefined;
+          throw err;
+        }
+      }
+      const rows = [...consumed, ...open];
       if (rows.some((r) => typeof r.node !== 'string')) return undefined;
       return rows.map((r) => ({ node: r.node!, consumed: r.consumed === 1, parked: r.parked === 1, n: r.n }));
     }));
