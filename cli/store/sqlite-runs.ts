@@ -162,12 +162,12 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   /**
    * Counted by SQLite from the journal (a long run's items are not decoded), except for a failed run, whose dead
-   * letter is found by folding it.
+   * letter is found by folding it, and a run with a step's items that are not a JSON array.
    */
   async metrics(runId: string): Promise<RunMetrics> {
     const listed = this.runOrThrow(runId);
-    if (listed.status !== 'failed') {
-      const t = this.reader.journalTotals(listed.runNo);
+    const t = listed.status === 'failed' ? undefined : this.reader.journalTotals(listed.runNo);
+    if (t !== undefined) {
       const dropped = listed.status === 'completed' ? listed.dropped.length : listed.status === 'cancelled' ? t.enqueued - t.steps : 0;
       return { ...emptyMetrics(), enqueued: t.enqueued, completed: t.steps, retries: t.retries, failed: t.failures, dropped };
     }

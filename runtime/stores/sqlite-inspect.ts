@@ -111,12 +111,12 @@ export class SqliteRunReader {
       startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
       contextOf: db.prepare('SELECT context FROM floxide_runs WHERE run_no = ?'),
       totals: db.prepare(
-        `SELECT 1 + coalesce(sum(CASE WHEN NOT json_valid(items) THEN 1 WHEN json_type(items) = 'array' THEN json_array_length(items) ELSE 1 END), 0) AS enqueued,
+        `SELECT 1 + coalesce(sum(CASE WHEN items LIKE '[%' THEN json_array_length(items) ELSE 1 END), 0) AS enqueued,
                 count(*) AS steps,
                 coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0)
                   + (SELECT coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0) FROM floxide_failures WHERE run_no = @no) AS retries,
                 (SELECT count(*) FROM floxide_failures WHERE run_no = @no) AS failures,
-                sum(CASE WHEN NOT json_valid(items) THEN 1 WHEN json_type(items) <> 'array' THEN 1 ELSE 0 END) AS bad_items
+                sum(items NOT LIKE '[%') AS bad_items
          FROM floxide_journal WHERE ${RUN_ROWS}`,
       ),
       deltaCount: db.prepare(`SELECT count(*) FROM floxide_journal WHERE ${RUN_ROWS} AND delta IS NOT NULL`),
@@ -254,15 +254,24 @@ export class SqliteRunReader {
     }));
   }
 
-  /** The run's journal in numbers ({@link JournalTotals}), counted by SQLite. */
-  journalTotals(runNo: number): JournalTotals {
+  /**
+   * The run's journal in numbers ({@link JournalTotals}), counted by SQLite; undefined when a step's items are not a
+   * JSON array (read the journal instead).
+   */
+  journalTotals(runNo: number): JournalTotals | undefined {
     const t = read(() => this.totalsOf(runNo));
-    return { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures };
+    return t.bad_items > 0 ? undefined : { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures };
   }
 
+  /** The journal totals, with `bad_items` > 0 when a step's items are not a JSON array (malformed JSON included). */
   private totalsOf(runNo: number): JournalTotals & { bad_items: number } {
-    const t = this.s.totals.get({ no: runNo }) as JournalTotals & { bad_items: number | null };
-    return { ...t, bad_items: t.bad_items ?? 0 };
+    try {
+      const t = this.s.totals.get({ no: runNo }) as JournalTotals & { bad_items: number | null };
+      return { ...t, bad_items: t.bad_items ?? 0 };
+    } catch (err) {
+      if (/malformed JSON/i.test((err as Error)?.message ?? '')) return { enqueued: 0, steps: 0, retries: 0, failures: 0, bad_items: 1 };
+      throw err;
+    }
   }
 
   /**
