@@ -15,11 +15,11 @@ import {
   type PendingWork,
   type RunMetrics,
   type RunRecord,
-  type WorkItemState,
+  type TailOptions,
   type WorkerRecord,
 } from '../runtime/distributed/contracts.js';
 import type { StepRecord } from '../runtime/engine/events.js';
-import type { RunsStore } from './store/runs-store.js';
+import { isDistributed, type RunsStore } from './store/runs-store.js';
 
 /** A worker holding some of the run's items, with those items' ids. */
 export interface RunHolder {
@@ -36,12 +36,12 @@ export interface RunDetails {
   readonly context: ContextSnapshot | undefined;
   /** Why the context cannot be read: a corrupt stored context or delta (the rest of the run is still shown). */
   readonly contextError?: CorruptStateError;
-  /** Every executed attempt, oldest first; undefined when the store keeps no history. */
+  /** Every executed attempt (the newest `limit` with one), oldest first; undefined when the store keeps no history. */
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
-  /** Every item's state, in enqueue order. */
-  readonly states: readonly WorkItemState[];
+  /** The run's outstanding items (pending, in progress, waiting retry, parked) in enqueue order (`[]` once final). */
+  readonly pending: readonly PendingWork[];
   /**
    * The parts of the run whose stored records cannot be read (a corrupt error record, dead letter or step history
    * entry), each shown empty in its place with this error: the rest of the run is still read.
@@ -86,15 +86,19 @@ export async function orCorrupt<T>(read: Promise<T>): Promise<T | CorruptStateEr
  * Reads one run's details. Throws `RunNotFoundError` for an unknown run. Corrupt stored data fails no read: a record
  * whose fields cannot be read is `run.corrupt`, a context that cannot be read is `contextError`, errors, dead letters
  * or a step history that cannot be read are empty and in `unreadable`.
+ *
+ * With `options.limit`, the step history, errors, dead letters and context deltas are the newest `limit` of each, read
+ * as such by the store (a long run's page reads what it shows, not its whole history); `context.version` is still the
+ * run's. Without it, all of them (`floxide runs show`).
  */
-export async function readRunDetails(backend: RunsStore, runId: string): Promise<RunDetails> {
+export async function readRunDetails(backend: RunsStore, runId: string, options: TailOptions = {}): Promise<RunDetails> {
   const run = await backend.getRun(runId);
   if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-  const [metrics, errors, deadLetters, context, workers, history, states] = await Promise.all([
+  const [metrics, errors, deadLetters, context, workers, history, pending] = await Promise.all([
     backend.metrics(runId),
-    orCorrupt(backend.errors(runId)),
-    orCorrupt(backend.deadLetters(runId)),
-    backend.readContext(runId).then(
+    orCorrupt(backend.errors(runId, options)),
+    orCorrupt(backend.deadLetters(runId, options)),
+    backend.readContext(runId, undefined, options).then(
       (snapshot): ContextRead => ({ snapshot }),
       (err: unknown): ContextRead => {
         if (err instanceof CorruptStateError) return { error: err };
@@ -102,8 +106,10 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
       },
     ),
     isFinalRunStatus(run.status) ? Promise.resolve([]) : backend.listWorkers(),
-    supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId)) : Promise.resolve(undefined),
-    backend.itemStates(runId),
+    supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId, options)) : Promise.resolve(undefined),
+    // a finished distributed run has no outstanding items (WorkQueue.pendingWork): no read of its items (a failed
+    // run of a checkpoint file keeps its pending items: it can be resumed)
+    isFinalRunStatus(run.status) && isDistributed(backend) ? Promise.resolve([]) : backend.pendingWork(runId),
   ]);
   const unreadable: UnreadablePart[] = [];
   const readable = <T>(part: UnreadablePart['part'], value: T | CorruptStateError, none: T): T => {
@@ -113,7 +119,7 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
   };
   // the items in progress, by the worker whose lease they are under
   const held = new Map<string, Set<string>>();
-  for (const s of states) {
+  for (const { state: s } of pending) {
     if (s.status !== 'in_progress' || s.workerId === undefined) continue;
     const items = held.get(s.workerId) ?? new Set<string>();
     held.set(s.workerId, items.add(s.itemId));
@@ -131,7 +137,7 @@ export async function readRunDetails(backend: RunsStore, runId: string): Promise
     ...(context.error ? { contextError: context.error } : {}),
     history: readable('step history', history, []),
     holders,
-    states,
+    pending,
     unreadable,
   };
 }

@@ -309,7 +309,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, unreadable }, pending] = await Promise.all([readRunDetails(b, runId), b.pendingWork(runId)]);
+        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, unreadable } = await readRunDetails(b, runId);
         // (each worker's record, with the run's items the store says it holds)
         const holding = holders.map((h) => ({ ...h.worker, items: h.items }));
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];

@@ -8,7 +8,7 @@ import { cursorAfter, isFinalRunStatus, type DistributedBackend, type ListRunsFi
 /** The runs of a store as the CLI and the dashboard see them (observation and signals: see the `supports*` checks). */
 export type RunsStore = Pick<
   DistributedBackend,
-  'kind' | 'getRun' | 'listRuns' | 'cancelRun' | 'pauseRun' | 'resumeRun' | 'metrics' | 'errors' | 'deadLetters' | 'readContext' | 'listWorkers' | 'itemStates' | 'pendingWork' | 'close'
+  'kind' | 'getRun' | 'listRuns' | 'cancelRun' | 'pauseRun' | 'resumeRun' | 'metrics' | 'errors' | 'deadLetters' | 'readContext' | 'listWorkers' | 'itemStates' | 'itemCounts' | 'pendingWork' | 'close'
 >;
 
 /** True when `store` is a distributed backend (workers claim from it), not a checkpoint file. */

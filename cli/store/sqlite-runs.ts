@@ -20,7 +20,10 @@ import { assertRunId } from '../../runtime/core/ids.js';
 import {
   assertRunCursor,
   assertRunStatus,
+  countItem,
   emptyMetrics,
+  type ItemCounts,
+  type TailOptions,
   type ContextSnapshot,
   type DeadLetter,
   type ErrorRecord,
@@ -38,9 +41,10 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
-import type { PurgeOptions } from '../../runtime/core/validate.js';
+import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
+import { SqliteHistory } from '../../runtime/stores/sqlite-history.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
 import type { RunsStore } from './runs-store.js';
 
@@ -71,10 +75,12 @@ export function openCheckpointFile(file: string): SqliteCheckpointStore {
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   readonly kind = 'sqlite';
   private readonly reader: SqliteRunReader;
+  private readonly history: SqliteHistory;
   private readonly feed: SqliteRunFeed;
 
   private constructor(private readonly store: SqliteCheckpointStore) {
     this.reader = new SqliteRunReader(store.db);
+    this.history = new SqliteHistory(store.db);
     this.feed = new SqliteRunFeed(store, this.reader);
   }
 
@@ -128,7 +134,17 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return this.unsupported(runId, 'resumed');
   }
 
+  /**
+   * Counted by SQLite from the journal (a long run's items are not decoded), except for a failed run, whose dead
+   * letter is found by folding it, and a run with a step's items that are not a JSON array.
+   */
   async metrics(runId: string): Promise<RunMetrics> {
+    const listed = this.runOrThrow(runId);
+    const t = listed.status === 'failed' ? undefined : this.reader.journalTotals(listed.runNo);
+    if (t !== undefined) {
+      const dropped = listed.status === 'completed' ? listed.dropped.length : listed.status === 'cancelled' ? t.enqueued - t.steps : 0;
+      return { ...emptyMetrics(), enqueued: t.enqueued, completed: t.steps, retries: t.retries, failed: t.failures, dropped };
+    }
     const f = await this.fold(runId);
     const run = f.journal.run;
     const count = (o: StepRecord['outcome']) => f.history.filter((h) => h.outcome === o).length;
@@ -143,27 +159,33 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     };
   }
 
-  async errors(runId: string): Promise<ErrorRecord[]> {
-    const f = await this.fold(runId);
-    return f.history
-      .filter((h) => h.error !== undefined)
-      .map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
+  async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
+    const limit = tailLimit(options);
+    const listed = this.runOrThrow(runId);
+    const records = limit === undefined ? (await this.fold(runId)).history.filter((h) => h.error !== undefined) : this.history.errorTail(listed.runNo, runId, limit);
+    const errors: ErrorRecord[] = records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
+    return tailOf(errors, limit);
   }
 
-  async deadLetters(runId: string): Promise<DeadLetter[]> {
-    return this.deadLettersOf(await this.fold(runId));
+  async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
+    const limit = tailLimit(options);
+    // only a failed run has one (deadLettersOf)
+    if (this.runOrThrow(runId).status !== 'failed') return [];
+    return tailOf(this.deadLettersOf(await this.fold(runId)), limit);
   }
 
   /** Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read. */
-  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+  async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
+    const limit = tailLimit(options);
+    if (limit !== undefined) return this.contextTail(runId, sinceVersion, limit);
     const f = await this.fold(runId);
     if (f.journal.contextCorrupt) throw f.journal.contextCorrupt;
     const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
-    if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
+    if (sinceVersion === undefined) return { initial: f.journal.context, deltas: tailOf(deltas, limit), version: deltas.length };
     if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
       throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${deltas.length}, got ${String(sinceVersion)}`);
     }
-    return { deltas: deltas.slice(sinceVersion), version: deltas.length };
+    return { deltas: tailOf(deltas.slice(sinceVersion), limit), version: deltas.length };
   }
 
   /** No workers serve a checkpoint file. */
@@ -191,7 +213,27 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     });
   }
 
+  /**
+   * Counted by SQLite from the journal, without decoding the items (as {@link itemStates} gives them), except for a
+   * failed run (its dead letter) and a run with items SQLite cannot read as JSON, which are folded.
+   */
+  async itemCounts(runId: string): Promise<ItemCounts> {
+    const listed = this.runOrThrow(runId);
+    const groups = listed.status === 'failed' ? undefined : this.reader.itemGroups(listed);
+    const counts: ItemCounts = {};
+    if (groups === undefined) {
+      for (const s of await this.itemStates(runId)) countItem(counts, s.node, s.status);
+      return counts;
+    }
+    const finished = listed.status === 'completed' || listed.status === 'cancelled';
+    for (const g of groups) countItem(counts, g.node, g.consumed ? 'completed' : finished ? 'dropped' : g.parked ? 'parked' : 'pending', g.n);
+    return counts;
+  }
+
   async pendingWork(runId: string): Promise<PendingWork[]> {
+    // a completed or cancelled run's items are all completed or dropped (itemStates)
+    const status = this.runOrThrow(runId).status;
+    if (status === 'completed' || status === 'cancelled') return [];
     const states = await this.itemStates(runId);
     const f = await this.fold(runId);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
@@ -203,8 +245,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
       });
   }
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
-    return this.store.stepHistory(runId);
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
+    return this.store.stepHistory(runId, options);
   }
 
   subscribe(options?: SubscribeOptions): AsyncIterable<EventEnvelope> {
@@ -223,6 +265,26 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   close(): Promise<void> {
     return this.store.close();
+  }
+
+  /** The run's row; `RunNotFoundError` for an unknown run. */
+  private runOrThrow(runId: string): ListedRun {
+    assertRunId(runId);
+    const run = this.reader.run(runId);
+    if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    return run;
+  }
+
+  /** {@link readContext} with a limit: the newest deltas read as such (the initial context and the deltas read are checked). */
+  private contextTail(runId: string, sinceVersion: number | undefined, limit: number): ContextSnapshot {
+    const listed = this.runOrThrow(runId);
+    const since = sinceVersion ?? 0;
+    if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
+      throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
+    }
+    const { context, version, deltas } = this.reader.deltaTail(listed, since, limit);
+    if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${version}, got ${String(sinceVersion)}`);
+    return sinceVersion === undefined ? { initial: context, deltas, version } : { deltas, version };
   }
 
   private async unsupported(runId: string, verb: string): Promise<never> {

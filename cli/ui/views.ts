@@ -237,21 +237,27 @@ export const LIST_CAP = 200;
 
 /** The run page's data. Throws `RunNotFoundError` for an unknown run. */
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
-  const { run, metrics, errors, deadLetters, context, contextError, history, holders, states, unreadable } = await readRunDetails(backend, runId);
-  // Only a run with unclaimed (pending, parked) items reads them: their signal names, and which are corrupt.
-  const pending = states.some((s) => s.status === 'pending' || s.status === 'parked') ? await backend.pendingWork(runId) : [];
-  const corrupt = new Map(pending.filter((p) => p.corrupt).map((p) => [p.item.id, errorLine(p.corrupt)]));
+  // The newest LIST_CAP of each list, and the node counts as the store counts them: a run of 20,000 steps reads a
+  // page's worth, not its whole history and every item it ever had.
+  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, pending, unreadable }, counted] = await Promise.all([
+    readRunDetails(backend, runId, { limit: LIST_CAP }),
+    backend.itemCounts(runId),
+  ]);
   const nodes: Record<string, NodeCounts> = Object.create(null);
-  const outstanding: OutstandingItem[] = [];
-  for (const s of states) {
-    const counts = (nodes[s.node] ??= { queued: 0, running: 0, done: 0, failed: 0, dropped: 0 });
-    counts[COUNT_OF[s.status]] += 1;
-    // outstanding: queued (pending, waiting for a retry, parked) or running, as the graph counts them
-    if ((COUNT_OF[s.status] === 'queued' || COUNT_OF[s.status] === 'running') && outstanding.length < LIST_CAP) {
-      const bad = corrupt.get(s.itemId);
-      outstanding.push({ itemId: s.itemId, node: s.node, status: s.status, attempt: s.attempt, workerId: s.workerId, due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore, ...(bad ? { corrupt: bad } : {}) });
-    }
+  for (const [node, byStatus] of Object.entries(counted)) {
+    const counts = (nodes[node] = { queued: 0, running: 0, done: 0, failed: 0, dropped: 0 });
+    for (const [status, n] of Object.entries(byStatus) as Array<[WorkItemStatus, number]>) counts[COUNT_OF[status]] += n;
   }
+  // outstanding: queued (pending, waiting for a retry, parked) or running, as the graph counts them
+  const outstanding: OutstandingItem[] = pending.slice(0, LIST_CAP).map(({ state: s, corrupt }) => ({
+    itemId: s.itemId,
+    node: s.node,
+    status: s.status,
+    attempt: s.attempt,
+    workerId: s.workerId,
+    due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore,
+    ...(corrupt ? { corrupt: errorLine(corrupt)! } : {}),
+  }));
   const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   const data = runData(run);
   return {
@@ -260,10 +266,10 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     nodes,
     outstanding,
     waits,
-    history: history?.slice(-LIST_CAP).map((h) => ({ ...h, error: h.error && publicError(h.error), label: stepOutcomeLabel(h) })),
-    errors: errors.slice(-LIST_CAP).map((e) => ({ ...e, error: publicError(e.error) })),
-    deadLetters: deadLetters.slice(-LIST_CAP).map((d) => ({ ...d, error: publicError(d.error) })),
-    context: context && { initial: context.initial, version: context.version, deltas: context.deltas.slice(-LIST_CAP) },
+    history: history?.map((h) => ({ ...h, error: h.error && publicError(h.error), label: stepOutcomeLabel(h) })),
+    errors: errors.map((e) => ({ ...e, error: publicError(e.error) })),
+    deadLetters: deadLetters.map((d) => ({ ...d, error: publicError(d.error) })),
+    context: context && { initial: context.initial, version: context.version, deltas: context.deltas },
     contextError: errorLine(contextError),
     unreadable: unreadable.map((u) => `${u.part}: ${errorLine(u.error)}`),
     pausable: isDistributed(backend),

@@ -40,6 +40,27 @@ export function purgeBounds(options: PurgeOptions, retainFinishedMs: number): { 
   return { olderThanMs: Math.floor(olderThanMs), limit };
 }
 
+/**
+ * Options of a read of one of a run's append-only lists (step history, errors, dead letters, context deltas): what a
+ * page shows of a long run without reading all of it.
+ */
+export interface TailOptions {
+  /** Only the newest `limit` records (still oldest first); every record when omitted. A positive integer. */
+  readonly limit?: number;
+}
+
+/** The checked `limit` of a {@link TailOptions} (undefined: every record); `InvalidArgumentError` for any other value. */
+export function tailLimit(options: TailOptions | undefined): number | undefined {
+  const limit = options?.limit;
+  if (limit !== undefined) assertPositiveInt(limit, 'limit');
+  return limit;
+}
+
+/** The newest `limit` entries of `list`, oldest first (all of them when `limit` is undefined). */
+export function tailOf<T>(list: readonly T[], limit: number | undefined): T[] {
+  return limit === undefined || limit >= list.length ? list.slice() : list.slice(list.length - limit);
+}
+
 export function assertString(v: unknown, what: string): asserts v is string {
   if (typeof v !== 'string' || v.length === 0) throw new InvalidArgumentError(`${what} must be a non-empty string`);
 }

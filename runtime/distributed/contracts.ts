@@ -21,12 +21,12 @@ import { assertTraceparent } from '../core/trace-context.js';
 import { assertEngineItem } from '../engine/validate.js';
 import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
-import type { PurgeOptions } from '../core/validate.js';
+import type { PurgeOptions, TailOptions } from '../core/validate.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
 import type { VersionMove } from '../engine/migration.js';
 
 
-export type { PurgeOptions } from '../core/validate.js';
+export type { PurgeOptions, TailOptions } from '../core/validate.js';
 export { shouldDeadLetter, type DropReason, type DroppedItem } from '../engine/commit.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -404,6 +404,20 @@ export interface WorkItemStateStore {
   itemState(runId: string, itemId: string): Promise<WorkItemState | undefined>;
   /** Every item's state in enqueue order. Throws `RunNotFoundError` for an unknown run. */
   itemStates(runId: string): Promise<WorkItemState[]>;
+  /**
+   * Per node, how many of the run's items are in each state, counted in the store (a run page shows them without
+   * reading every item of a long run). Throws `RunNotFoundError` for an unknown run.
+   */
+  itemCounts(runId: string): Promise<ItemCounts>;
+}
+
+/** Per node name, how many of a run's items are in each state (states without items are absent). */
+export type ItemCounts = Record<string, Partial<Record<WorkItemStatus, number>>>;
+
+/** Adds `n` items of `node` in `status` to `counts` (how every backend builds its {@link ItemCounts}). */
+export function countItem(counts: ItemCounts, node: string, status: WorkItemStatus, n = 1): void {
+  const byStatus = (counts[node] ??= {});
+  byStatus[status] = (byStatus[status] ?? 0) + n;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -434,11 +448,13 @@ export interface ContextSnapshot {
 export interface ContextStore {
   /**
    * Without `sinceVersion`: the initial context and every delta. With it: only deltas with a greater version (so a
-   * worker holding the folded context at `sinceVersion` stays current cheaply). Throws `InvalidArgumentError` when
-   * `sinceVersion` is negative, not an integer or greater than the current version; `RunNotFoundError` for an
-   * unknown run. Works for finished runs too.
+   * worker holding the folded context at `sinceVersion` stays current cheaply). With `options.limit`: only the newest
+   * `limit` of those deltas (to show them: the first one's version is then above `sinceVersion` + 1, so they do not
+   * fold onto the initial context). Throws `InvalidArgumentError` when `sinceVersion` is negative, not an integer or
+   * greater than the current version, or `limit` is not a positive integer; `RunNotFoundError` for an unknown run.
+   * Works for finished runs too.
    */
-  readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot>;
+  readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -503,15 +519,18 @@ export interface DeadLetter {
 }
 
 export interface ErrorStore {
-  /** The run's errors, oldest first (append-only). Throws `RunNotFoundError` for an unknown run. */
-  errors(runId: string): Promise<ErrorRecord[]>;
+  /**
+   * The run's errors, oldest first (append-only); with `options.limit`, the newest `limit` of them. Throws
+   * `RunNotFoundError` for an unknown run, `InvalidArgumentError` for a `limit` that is not a positive integer.
+   */
+  errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]>;
   /**
    * Appends an error that no commit records (e.g. a worker could not decode an item). `at` is the backend's now.
    * Throws `RunNotFoundError` for an unknown run. Allowed on finished runs.
    */
   recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void>;
-  /** The run's dead-lettered items, oldest first. Throws `RunNotFoundError` for an unknown run. */
-  deadLetters(runId: string): Promise<DeadLetter[]>;
+  /** The run's dead-lettered items, oldest first; with `options.limit`, the newest `limit` of them (as {@link errors}). */
+  deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]>;
 }
 
 /** What a worker reports about itself with each heartbeat. */

@@ -15,13 +15,15 @@ import { ParkedGroups } from '../engine/joins.js';
 import { renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
-import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../core/validate.js';
+import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, tailLimit, tailOf, type TailOptions } from '../core/validate.js';
 import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import {
   assertNewRun,
+  countItem,
+  type ItemCounts,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -187,9 +189,10 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- RunObserver
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
     this.open();
-    return this.runOrThrow(runId).history.map((h) => copy<StepRecord>(h, 'step record'));
+    const limit = tailLimit(options);
+    return tailOf(this.runOrThrow(runId).history, limit).map((h) => copy<StepRecord>(h, 'step record'));
   }
 
   subscribe(options: SubscribeOptions = {}): AsyncIterable<EventEnvelope> {
@@ -550,16 +553,25 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     return [...run.items.values()].map((it) => this.stateOf(run, it));
   }
 
+  async itemCounts(runId: string): Promise<ItemCounts> {
+    this.open();
+    const run = this.runOrThrow(runId);
+    const counts: ItemCounts = {};
+    for (const it of run.items.values()) countItem(counts, it.node, it.status);
+    return counts;
+  }
+
   // ---- ContextStore
 
-  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+  async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
     this.open();
+    const limit = tailLimit(options);
     const run = this.runOrThrow(runId);
     const version = run.deltas.length;
     if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > version)) {
       throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${String(sinceVersion)}`);
     }
-    const deltas = run.deltas.slice(sinceVersion ?? 0).map((d) => decodeStoredDelta(d.json, d.version, d.itemId));
+    const deltas = tailOf(run.deltas.slice(sinceVersion ?? 0), limit).map((d) => decodeStoredDelta(d.json, d.version, d.itemId));
     return sinceVersion === undefined ? { initial: copy(run.contextJson, 'context'), deltas, version } : { deltas, version };
   }
 
@@ -571,10 +583,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     return { ...run.metrics, counters: { ...run.metrics.counters } };
   }
 
-  async errors(runId: string): Promise<ErrorRecord[]> {
+  async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
     this.open();
+    const limit = tailLimit(options);
     const run = this.runOrThrow(runId);
-    return run.errors.map((e) => copy<ErrorRecord>(e, 'error record'));
+    return tailOf(run.errors, limit).map((e) => copy<ErrorRecord>(e, 'error record'));
   }
 
   async recordError(runId: string, record: Omit<ErrorRecord, 'at' | 'kind'>): Promise<void> {
@@ -587,10 +600,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     run.errors.push(canonicalJson({ itemId: record.itemId, node: record.node, attempt: record.attempt, error: record.error, kind: 'worker', at: this.clock() }));
   }
 
-  async deadLetters(runId: string): Promise<DeadLetter[]> {
+  async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
     this.open();
+    const limit = tailLimit(options);
     const run = this.runOrThrow(runId);
-    return run.deadLetters.map((d) => copy<DeadLetter>(d, 'dead letter'));
+    return tailOf(run.deadLetters, limit).map((d) => copy<DeadLetter>(d, 'dead letter'));
   }
 
   // ---- LivenessStore

@@ -8,6 +8,7 @@
  * know, so a new member breaks no reader.
  */
 import type { SerializedError } from '../core/errors.js';
+import type { TailOptions } from '../core/validate.js';
 import type { DroppedItem, EngineItem } from './types.js';
 
 /**
@@ -317,8 +318,12 @@ export interface EventSubscriber {
 
 /** A store's step history. */
 export interface StepHistoryReader {
-  /** The run's executed attempts, oldest first. Throws `RunNotFoundError` for an unknown run. */
-  stepHistory(runId: string): Promise<StepRecord[]>;
+  /**
+   * The run's executed attempts, oldest first; with `options.limit`, only the newest `limit` of them (read as such:
+   * a run page of a long run does not read its whole history). Throws `RunNotFoundError` for an unknown run,
+   * `InvalidArgumentError` for a `limit` that is not a positive integer.
+   */
+  stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
 import { renamedItem, type VersionMove } from '../engine/migration.js';
 import type { RunOwner } from './ownership.js';
+import type { TailOptions } from '../core/validate.js';
 
 export type { PendingSignal, SignalDelivery, RetriedAttempt, StepHistoryEntry };
 
@@ -248,9 +249,10 @@ export interface CheckpointStore {
    * {@link commitStep} and {@link complete}: outcome `continue` / `terminal`, each retried attempt before it:
    * `retry`; `step` of {@link fail}: `failed`). Kept as long as the run is (a SQLite file keeps it in the journal row
    * of the step). `workerId`: the process that ran the step when the store knows it (SQLite: `<host>:<pid>`).
-   * Throws `RunNotFoundError` for an unknown run.
+   * With `options.limit`, only the newest `limit` records (read as such). Throws `RunNotFoundError` for an unknown
+   * run, `InvalidArgumentError` for a `limit` that is not a positive integer.
    */
-  stepHistory(runId: string): Promise<StepRecord[]>;
+  stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]>;
   /** Releases resources (closes the database). */
   close(): Promise<void>;
 }

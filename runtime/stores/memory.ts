@@ -28,6 +28,7 @@ import { assertRunId, assertSignalKey } from '../core/ids.js';
 import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
+import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
 
 interface MemRun {
   runId: string;
@@ -177,9 +178,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (step) this.remember(r, stepRecordsOf(runId, step.itemId, step, 'failed', error, undefined));
   }
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
+    const limit = tailLimit(options);
     const r = this.existing(runId);
-    return r.history.map((t) => safeJsonParse(t, `run ${runId} step history`) as StepRecord);
+    return tailOf(r.history, limit).map((t) => safeJsonParse(t, `run ${runId} step history`) as StepRecord);
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {

@@ -38,7 +38,7 @@ interface HistoryRow {
 
 export class SqliteHistory {
   private session: number | undefined;
-  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'failures', Database.Statement>;
+  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'journalTail' | 'errorTail' | 'failures', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -55,6 +55,22 @@ export class SqliteHistory {
                 s.process, j.retries, j.error
          FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
          WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.seq > @after ORDER BY j.seq`,
+      ),
+      // The run's newest @limit journal rows, newest first: a scan of the run's key range kept to the top @limit by seq
+      // (the key follows item ids, not commit order; no index on seq, which would cost every commit a write).
+      journalTail: p(
+        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+                s.process, j.retries, j.error
+         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq DESC LIMIT @limit`,
+      ),
+      // The run's newest @limit journal rows that hold errors (retried attempts, or a failure its fallbacks took).
+      errorTail: p(
+        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+                s.process, j.retries, j.error
+         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.node IS NOT NULL AND (j.retries IS NOT NULL OR j.error IS NOT NULL)
+         ORDER BY j.seq DESC LIMIT @limit`,
       ),
       failures: p(
         `SELECT f.id, f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
@@ -85,6 +101,25 @@ export class SqliteHistory {
   read(runNo: number, runId: string, completed: boolean, since: HistoryPosition = START): { records: StepRecord[]; position: HistoryPosition } {
     const rows = this.s.journal.all({ no: runNo, after: since.seq }) as HistoryRow[];
     const failures = this.s.failures.all(runNo, since.failure) as HistoryRow[];
+    return {
+      records: this.merge(runId, rows, failures, completed),
+      position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
+    };
+  }
+
+  /**
+   * The run's newest `limit` records that carry an error (retried attempts, failures, failures its fallbacks took),
+   * oldest first: from its newest `limit` journal rows with errors (each gives at least one) and its failures.
+   */
+  errorTail(runNo: number, runId: string, limit: number): StepRecord[] {
+    const rows = (this.s.errorTail.all({ no: runNo, limit }) as HistoryRow[]).reverse();
+    const failures = this.s.failures.all(runNo, 0) as HistoryRow[];
+    const records = this.merge(runId, rows, failures, false).filter((r) => r.error !== undefined);
+    return records.slice(Math.max(0, records.length - limit));
+  }
+
+  /** Journal rows (in seq order) and failures (in id order) as records, each failure after the rows before it. */
+  private merge(runId: string, rows: readonly HistoryRow[], failures: readonly HistoryRow[], completed: boolean): StepRecord[] {
     const records: StepRecord[] = [];
     let f = 0;
     const failuresUpTo = (seq: number) => {
@@ -98,10 +133,29 @@ export class SqliteHistory {
       if (r.node !== null) records.push(...this.records(runId, r, completed && i === rows.length - 1 ? 'terminal' : 'continue'));
     });
     failuresUpTo(Infinity);
-    return {
-      records,
-      position: { seq: rows.length > 0 ? rows[rows.length - 1]!.seq : since.seq, failure: failures.length > 0 ? failures[failures.length - 1]!.id! : since.failure },
-    };
+    return records;
+  }
+
+  /**
+   * The run's newest `limit` records, oldest first, read from its newest `limit` journal rows (each gives at least one
+   * record when it has history) and the failures after them; the whole history when those rows give fewer.
+   */
+  tail(runNo: number, runId: string, completed: boolean, limit: number): StepRecord[] {
+    const rows = (this.s.journalTail.all({ no: runNo, limit }) as HistoryRow[]).sort((a, b) => a.seq - b.seq);
+    if (rows.length === limit) {
+      const { records } = this.read(runNo, runId, completed, { seq: rows[0]!.seq - 1, failure: this.failureBefore(runNo, rows[0]!.seq) });
+      if (records.length >= limit) return records.slice(records.length - limit);
+    }
+    const { records } = this.read(runNo, runId, completed);
+    return records.slice(Math.max(0, records.length - limit));
+  }
+
+  /** The id of the run's last failure recorded before journal seq `seq` (0 when none). */
+  private failureBefore(runNo: number, seq: number): number {
+    const failures = this.s.failures.all(runNo, 0) as HistoryRow[];
+    let id = 0;
+    for (const f of failures) if (f.seq < seq) id = f.id!;
+    return id;
   }
 
   /** The records of one row; its `error` is the failure's (`failed`), or the failure a `continue`'s fallbacks took. */

@@ -55,10 +55,35 @@ export interface RunJournal {
   readonly contextCorrupt?: CorruptStateError;
 }
 
+/** How many of a run's items of one node are consumed or not, and parked or not (see {@link SqliteRunReader.itemGroups}). */
+export interface ItemGroup {
+  readonly node: string;
+  readonly consumed: boolean;
+  readonly parked: boolean;
+  readonly n: number;
+}
+
+/** A run's journal in numbers (see {@link SqliteRunReader.journalTotals}). */
+export interface JournalTotals {
+  /** Items ever enqueued: the start item and every step's items (a step's unreadable items count as one). */
+  readonly enqueued: number;
+  /** Committed steps. */
+  readonly steps: number;
+  /** Attempts retried (in the journal rows and the failures). */
+  readonly retries: number;
+  /** Failed steps (rows of floxide_failures). */
+  readonly failures: number;
+}
+
+/** An item as JSON (`$` of `x`) is parked: not yet given a signal, with a wake-up time or a wait (`isParked`). */
+const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_type(${x}, '$.notBefore') IS NOT NULL OR json_type(${x}, '$.wait') IS NOT NULL))`;
+/** The journal rows of run number @no: a range of the journal's key. */
+const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
+
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince', Database.Statement>;
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -68,6 +93,37 @@ export class SqliteRunReader {
       journal: db.prepare(
         `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
          WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+      ),
+      // Per node, the run's consumed items: one journal row each, by the node its history names.
+      consumedGroups: db.prepare(`SELECT node, 1 AS consumed, 0 AS parked, count(*) AS n FROM floxide_journal WHERE ${RUN_ROWS} GROUP BY node`),
+      // Per node and parked, the run's other items: the start item @start and every step's items that no journal row
+      // consumed (only their id is read from each item's JSON; their node and parked state from those left).
+      openGroups: db.prepare(
+        `WITH j AS (SELECT k, item_id, items FROM floxide_journal WHERE ${RUN_ROWS}),
+              enq(id, value) AS (
+                SELECT json_extract(@start, '$.id'), @start
+                UNION ALL
+                SELECT json_extract(e.value, '$.id'), e.value FROM j, json_each(j.items) AS e
+              ),
+              open AS (SELECT value FROM enq WHERE id NOT IN (SELECT coalesce(item_id, CAST(k - (@no << 40) AS TEXT)) FROM j))
+         SELECT json_extract(value, '$.node') AS node, 0 AS consumed, ${PARKED('value')} AS parked, count(*) AS n FROM open GROUP BY 1, 3`,
+      ),
+      startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
+      contextOf: db.prepare('SELECT context FROM floxide_runs WHERE run_no = ?'),
+      totals: db.prepare(
+        `SELECT 1 + coalesce(sum(CASE WHEN items LIKE '[%' THEN json_array_length(items) ELSE 1 END), 0) AS enqueued,
+                count(*) AS steps,
+                coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0)
+                  + (SELECT coalesce(sum(CASE WHEN json_valid(retries) THEN json_array_length(retries) ELSE 0 END), 0) FROM floxide_failures WHERE run_no = @no) AS retries,
+                (SELECT count(*) FROM floxide_failures WHERE run_no = @no) AS failures,
+                sum(items NOT LIKE '[%') AS bad_items
+         FROM floxide_journal WHERE ${RUN_ROWS}`,
+      ),
+      deltaCount: db.prepare(`SELECT count(*) FROM floxide_journal WHERE ${RUN_ROWS} AND delta IS NOT NULL`),
+      // The newest @limit deltas: a scan of the run's rows kept to the top @limit by seq (no index on seq: see history).
+      deltaTail: db.prepare(
+        `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta FROM floxide_journal
+         WHERE ${RUN_ROWS} AND delta IS NOT NULL ORDER BY seq DESC LIMIT @limit`,
       ),
       dataVersion: db.prepare('PRAGMA data_version'),
       lastRunNo: db.prepare('SELECT coalesce(max(run_no), 0) FROM floxide_runs'),
@@ -155,11 +211,7 @@ export class SqliteRunReader {
           if (!(err instanceof CorruptStateError)) throw err;
           itemsCorrupt = err;
         }
-        const delta = r.delta === null ? undefined : corrupt(() => {
-          const d = safeJsonParse(r.delta, `run ${runId} step ${r.seq} delta`);
-          if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${r.seq}: the delta is not an object`);
-          return d as Record<string, unknown>;
-        });
+        const delta = r.delta === null ? undefined : corrupt(() => parseDelta(r.delta!, runId, r.seq));
         return { itemId: r.item_id, seq: r.seq, delta, items, ...(itemsCorrupt ? { itemsCorrupt } : {}) };
       });
       const base = { run: listed(row), context, steps: contextCorrupt ? steps.map((st) => ({ ...st, delta: undefined })) : steps };
@@ -170,6 +222,70 @@ export class SqliteRunReader {
         if (!(err instanceof CorruptStateError)) throw err;
         return { ...base, ...ctx, start: { node: '?', id: START_ITEM_ID, input: null }, startCorrupt: err };
       }
+    }));
+  }
+
+  /**
+   * The run's items per node, consumed or not, parked or not, counted by SQLite without decoding one. Undefined when
+   * an item cannot be read that way (a step's items or the start item are not valid JSON, an item has no node, a
+   * journal row has no history to name its node): read the journal instead.
+   */
+  itemGroups(run: ListedRun): ItemGroup[] | undefined {
+    return read(this.db.transaction(() => {
+      const start = this.s.startOf.pluck().get(run.runNo) as string | undefined;
+      if (start === undefined || !isJsonObject(start)) return undefined;
+      type Row = { node: string | null; consumed: number; parked: number; n: number };
+      const consumed = this.s.consumedGroups.all({ no: run.runNo }) as Row[];
+      const totals = this.totalsOf(run.runNo);
+      if (totals.bad_items > 0) return undefined;
+      // every item enqueued was consumed (a finished run, mostly): no item's JSON is read
+      let open: Row[] = [];
+      if (totals.enqueued > totals.steps) {
+        try {
+          open = this.s.openGroups.all({ no: run.runNo, start }) as Row[];
+        } catch (err) {
+          if (/malformed JSON/i.test((err as Error)?.message ?? '')) return undefined;
+          throw err;
+        }
+      }
+      const rows = [...consumed, ...open];
+      if (rows.some((r) => typeof r.node !== 'string')) return undefined;
+      return rows.map((r) => ({ node: r.node!, consumed: r.consumed === 1, parked: r.parked === 1, n: r.n }));
+    }));
+  }
+
+  /**
+   * The run's journal in numbers ({@link JournalTotals}), counted by SQLite; undefined when a step's items are not a
+   * JSON array (read the journal instead).
+   */
+  journalTotals(runNo: number): JournalTotals | undefined {
+    const t = read(() => this.totalsOf(runNo));
+    return t.bad_items > 0 ? undefined : { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures };
+  }
+
+  /** The journal totals, with `bad_items` > 0 when a step's items are not a JSON array (malformed JSON included). */
+  private totalsOf(runNo: number): JournalTotals & { bad_items: number } {
+    try {
+      const t = this.s.totals.get({ no: runNo }) as JournalTotals & { bad_items: number | null };
+      return { ...t, bad_items: t.bad_items ?? 0 };
+    } catch (err) {
+      if (/malformed JSON/i.test((err as Error)?.message ?? '')) return { enqueued: 0, steps: 0, retries: 0, failures: 0, bad_items: 1 };
+      throw err;
+    }
+  }
+
+  /**
+   * The run's initial context, its version (its deltas) and its newest `limit` deltas after version `since`, oldest
+   * first, each with its version; a context or delta that cannot be read is a `CorruptStateError` (thrown).
+   */
+  deltaTail(run: ListedRun, since: number, limit: number): { context: unknown; version: number; deltas: Array<{ version: number; itemId: string; delta: Record<string, unknown> }> } {
+    return read(this.db.transaction(() => {
+      const context = safeJsonParse(this.s.contextOf.pluck().get(run.runNo) as string, `run ${run.runId} context`);
+      const version = this.s.deltaCount.pluck().get({ no: run.runNo }) as number;
+      const n = Math.max(0, Math.min(limit, version - since));
+      const rows = (n === 0 ? [] : (this.s.deltaTail.all({ no: run.runNo, limit: n }) as Array<{ item_id: string; seq: number; delta: string }>)).reverse();
+      const deltas = rows.map((r, i) => ({ version: version - rows.length + i + 1, itemId: r.item_id, delta: parseDelta(r.delta, run.runId, r.seq) }));
+      return { context, version, deltas };
     }));
   }
 
@@ -189,6 +305,23 @@ function read<T>(f: () => T): T {
   } catch (err) {
     if (err instanceof FloxideError) throw err;
     throw new StoreError(`SQLite checkpoint file: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+/** A journal row's stored delta; `CorruptStateError` when it is not a JSON object. */
+function parseDelta(text: string, runId: string, seq: number): Record<string, unknown> {
+  const d = safeJsonParse(text, `run ${runId} step ${seq} delta`);
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${seq}: the delta is not an object`);
+  return d as Record<string, unknown>;
+}
+
+/** True for text that SQLite's JSON functions read as an object (what `json_extract(text, '$.node')` needs). */
+function isJsonObject(text: string): boolean {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
   }
 }
 

@@ -13,7 +13,7 @@ import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
-import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, type PurgeOptions } from '../core/validate.js';
+import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -609,11 +609,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.tracks.delete(runId);
   }
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
     assertRunId(runId);
+    const limit = tailLimit(options);
     return this.guard(() => this.db.transaction(() => {
       const row = this.requireRun(runId);
-      return this.history.read(row.run_no, runId, row.status === 'completed').records;
+      return limit === undefined ? this.history.read(row.run_no, runId, row.status === 'completed').records : this.history.tail(row.run_no, runId, row.status === 'completed', limit);
     })());
   }
 

@@ -269,6 +269,60 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
     });
 
     // ---------------------------------------------------------------------------------------------------------
+    describe('the newest records of a long run, and its item counts', () => {
+      /** A run of `n` steps, each retried once (an error) before it continues with a delta; its last item fails it. */
+      async function longRun(n: number): Promise<string> {
+        const runId = await start();
+        for (let i = 0; i < n; i++) {
+          const id = i === 0 ? '0' : `s${i}`;
+          expect(await commit(await claimOne(), retry(0, `flaky ${i}`))).toMatchObject({ status: 'applied' });
+          let again = await b.claim('w1', 1, LONG);
+          for (let tries = 0; again.length === 0 && tries < 100; tries++) again = await b.claim('w1', 1, LONG);
+          expect(again[0]?.item.id).toBe(id);
+          expect(await commit(again[0]!, cont([item(i % 2 === 0 ? 'odd' : 'even', `s${i + 1}`, i + 1)], [], { count: 1 }))).toMatchObject({ status: 'applied' });
+        }
+        expect(await commit(await claimOne(), failed('gave up'))).toMatchObject({ status: 'applied', runStatus: 'failed' });
+        await b.recordError(runId, { itemId: 'x', node: 'odd', attempt: 1, error: err('late') });
+        return runId;
+      }
+
+      it('errors, dead letters and context deltas with a limit are the newest of them, oldest first', async () => {
+        const runId = await longRun(6);
+        const errors = await b.errors(runId);
+        expect(errors).toHaveLength(8);
+        expect(await b.errors(runId, { limit: 3 })).toEqual(errors.slice(-3));
+        expect(await b.errors(runId, { limit: 100 })).toEqual(errors);
+        const dead = await b.deadLetters(runId);
+        expect(dead).toHaveLength(1);
+        expect(await b.deadLetters(runId, { limit: 1 })).toEqual(dead);
+        const ctx = await b.readContext(runId);
+        expect(ctx.version).toBe(6);
+        expect(await b.readContext(runId, undefined, { limit: 2 })).toEqual({ initial: ctx.initial, version: 6, deltas: ctx.deltas.slice(-2) });
+        expect((await b.readContext(runId, undefined, { limit: 2 })).deltas.map((d) => d.version)).toEqual([5, 6]);
+        expect(await b.readContext(runId, 3, { limit: 2 })).toEqual({ version: 6, deltas: ctx.deltas.slice(4) });
+        expect(await b.readContext(runId, 5, { limit: 4 })).toEqual({ version: 6, deltas: ctx.deltas.slice(5) });
+        for (const limit of [0, -1, 1.5, Number.NaN]) {
+          await expect(b.errors(runId, { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(b.deadLetters(runId, { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(b.readContext(runId, undefined, { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+        }
+      });
+
+      it('counts items per node and state as their states say', async () => {
+        const runId = await longRun(5);
+        const counts: Record<string, Record<string, number>> = {};
+        for (const st of await b.itemStates(runId)) (counts[st.node] ??= {})[st.status] = (counts[st.node]![st.status] ?? 0) + 1;
+        expect(await b.itemCounts(runId)).toEqual(counts);
+        expect(counts).toEqual({ start: { completed: 1 }, odd: { completed: 2, dead_lettered: 1 }, even: { completed: 2 } });
+        // outstanding and in-progress items too
+        const open = await start();
+        await commit(await claimOne(), cont([item('odd', 'a', 1), item('odd', 'b', 2), item('even', 'c', 3)]));
+        await claimOne('w2');
+        expect(await b.itemCounts(open)).toEqual({ start: { completed: 1 }, odd: { in_progress: 1, pending: 1 }, even: { pending: 1 } });
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
     describe('unknown runs and bad arguments', () => {
       it('per-run operations throw RunNotFoundError for an unknown run', async () => {
         const ops: Array<() => Promise<unknown>> = [
@@ -278,6 +332,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           () => b.deadLetters('nope'),
           () => b.readContext('nope'),
           () => b.itemStates('nope'),
+          () => b.itemCounts('nope'),
           () => b.itemState('nope', '0'),
           () => b.cancelRun('nope'),
           () => b.pauseRun('nope'),

@@ -75,6 +75,12 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       expect(history[1]?.error).toBeUndefined();
       for (const h of history) expect(h.finishedAt).toBeGreaterThanOrEqual(h.startedAt);
       await expect(b.stepHistory('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+      // with a limit: the newest attempts, oldest first
+      expect(await b.stepHistory('h1', { limit: 2 })).toEqual(history.slice(-2));
+      expect(await b.stepHistory('h1', { limit: 1 })).toEqual(history.slice(-1));
+      expect(await b.stepHistory('h1', { limit: 10 })).toEqual(history);
+      await expect(b.stepHistory('h1', { limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(b.stepHistory('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
     });
 
     it('publishes one ordered event stream: created, each attempt started and finished or retried, completed', async () => {

@@ -277,6 +277,13 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
         ['end', '4', 'terminal'],
       ]);
       await expect(s.stepHistory('missing')).rejects.toBeInstanceOf(RunNotFoundError);
+      // with a limit: the newest records, oldest first (a failure between commits, retries within one, the terminal)
+      for (const runId of ['h1', 'h2']) {
+        const all = await s.stepHistory(runId);
+        for (let limit = 1; limit <= all.length + 1; limit++) expect(await s.stepHistory(runId, { limit }), `${runId} limit ${limit}`).toEqual(all.slice(-limit));
+      }
+      await expect(s.stepHistory('h2', { limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(s.stepHistory('missing', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
       await s.close();
     });
   });

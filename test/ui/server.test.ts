@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { startUiServer, type UiServer } from '../../cli/ui/server.js';
+import { LIST_CAP, type RunView } from '../../cli/ui/views.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
@@ -347,15 +348,15 @@ describe('floxide ui server', () => {
   it('re-reads a busy run no sooner after a read than that read took (a run whose read takes long is not read back to back)', async () => {
     const busy = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'busy', busy, 'run-slow');
-    // a read of this run takes 300 ms more, as one of 20,000 steps does on Redis (itemStates alone: 450 ms)
+    // a read of this run takes 300 ms more, as one of 20,000 steps did on Redis before its page read counts (itemStates alone: 450 ms)
     const reads: Array<{ start: number; end: number }> = [];
     const slow = new Proxy(busy, {
       get: (t, k, r) =>
         k === 'getRun'
           ? (id: string) => (reads.push({ start: Date.now(), end: NaN }), t.getRun(id))
-          : k === 'itemStates'
+          : k === 'itemCounts'
             ? async (id: string) => {
-                const states = await t.itemStates(id);
+                const states = await t.itemCounts(id);
                 await new Promise((res) => setTimeout(res, 300));
                 reads.at(-1)!.end = Date.now();
                 return states;
@@ -561,6 +562,62 @@ describe('floxide ui server', () => {
       await open.close();
     }
     await expect(startUiServer({ backend, token: 'short' })).rejects.toThrow('16-256 characters');
+  });
+});
+
+describe('floxide ui server: a run longer than a page', () => {
+  it('shows the newest LIST_CAP attempts, errors and deltas and exact node counts, reading only those from the store (Redis)', async () => {
+    const store = (await openTestBackend('redis', 'uilong')) as unknown as { backend: RedisBackend; dispose(): Promise<void> };
+    // every read the page makes, with its arguments
+    const reads: Array<[string, unknown[]]> = [];
+    const spied = new Proxy(store.backend, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          reads.push([String(key), args]);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const server = await startUiServer({ backend: spied });
+    try {
+      const b = store.backend;
+      const steps = LIST_CAP + 50;
+      await b.createRun({ runId: 'long', workflow: 'wf', fingerprint: 'fp', input: 0, context: { n: 0 }, firstItem: { node: 'a', id: '0', input: 0 } });
+      for (let i = 0; i < steps; i++) {
+        const [first] = await b.claim('w1', 1, 30_000);
+        await b.commitStep({ runId: 'long', itemId: first!.item.id, leaseToken: first!.leaseToken, outcome: { type: 'retry', attempt: 2, delayMs: 0, error: { name: 'Error', message: `flaky ${i}` } } });
+        const [again] = await b.claim('w1', 1, 30_000);
+        const next = { node: i % 2 === 0 ? 'b' : 'a', id: `i${i + 1}`, input: i + 1 };
+        await b.commitStep({ runId: 'long', itemId: again!.item.id, leaseToken: again!.leaseToken, outcome: { type: 'continue', items: [next], arrivals: [], delta: { n: 1 } } });
+      }
+      reads.length = 0;
+      const view = JSON.parse((await call(`${server.url}api/runs/long`)).body) as RunView;
+      const history = await store.backend.stepHistory('long');
+      expect(view.history!.map(({ label: _, ...h }) => h)).toEqual(history.slice(-LIST_CAP));
+      expect(view.errors.map((e) => e.error.message)).toEqual((await b.errors('long')).slice(-LIST_CAP).map((e) => e.error.message));
+      const ctx = await b.readContext('long');
+      expect(view.context).toEqual({ initial: { n: 0 }, version: steps, deltas: ctx.deltas.slice(-LIST_CAP) });
+      expect(view.nodes).toEqual({
+        a: { queued: 1, running: 0, done: steps / 2, failed: 0, dropped: 0 },
+        b: { queued: 0, running: 0, done: steps / 2, failed: 0, dropped: 0 },
+      });
+      expect(view.outstanding).toEqual([expect.objectContaining({ itemId: `i${steps}`, node: 'a', status: 'pending' })]);
+      // the lists are read as their newest LIST_CAP, and no read lists every item of the run
+      const limited = { limit: LIST_CAP };
+      expect(reads).toEqual(expect.arrayContaining([
+        ['stepHistory', ['long', limited]],
+        ['errors', ['long', limited]],
+        ['deadLetters', ['long', limited]],
+        ['readContext', ['long', undefined, limited]],
+        ['itemCounts', ['long']],
+      ]));
+      expect(reads.map(([name]) => name)).not.toContain('itemStates');
+    } finally {
+      await server.close();
+      await store.dispose();
+    }
   });
 });
 

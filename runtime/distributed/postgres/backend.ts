@@ -24,6 +24,8 @@ import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
   assertNewRun,
+  countItem,
+  type ItemCounts,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   assertRunStatus,
@@ -78,7 +80,7 @@ import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
-import { DEFAULT_RETAIN_FINISHED_MS, assertNonNegativeMs, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, purgeBounds } from '../../core/validate.js';
+import { DEFAULT_RETAIN_FINISHED_MS, assertNonNegativeMs, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, purgeBounds, tailLimit, type TailOptions } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
 import type { EventEnvelope, StepOutcomeKind, StepRecord, SubscribeOptions } from '../../engine/events.js';
@@ -367,8 +369,9 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   // ---- RunObserver
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
     assertRunId(runId);
+    const limit = tailLimit(options) ?? null;
     const rows = await this.run<{
       node: string | null;
       item_id: string;
@@ -378,7 +381,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       finished_at: number;
       outcome: StepOutcomeKind;
       error: string | null;
-    }>('step_history.sql', [runId], 'stepHistory');
+    }>('step_history.sql', [runId, limit], 'stepHistory');
     if (rows.length === 0) throw this.notFound(runId);
     return rows
       .filter((r) => r.node !== null)
@@ -642,16 +645,30 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     return (await this.items(runId, null, false, 'itemStates')).map((r) => this.stateOf(r));
   }
 
+  async itemCounts(runId: string): Promise<ItemCounts> {
+    assertRunId(runId);
+    const rows = await this.run<{ node: string | null; status: string; n: number }>('item_counts.sql', [runId], 'itemCounts');
+    if (rows.length === 0) throw this.notFound(runId);
+    const counts: ItemCounts = {};
+    for (const r of rows) {
+      if (r.node === null) continue;
+      if (!ITEM_STATUSES.includes(r.status as WorkItemStatus)) throw new StoreError(`run ${runId} has items with an unknown status ${JSON.stringify(r.status)}`);
+      countItem(counts, r.node, r.status as WorkItemStatus, r.n);
+    }
+    return counts;
+  }
+
   // ---- ContextStore
 
-  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+  async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
     assertRunId(runId);
+    const limit = tailLimit(options) ?? null;
     if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
       throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
     }
     const rows = await this.run<{ current_version: number; context: string | null; version: number | null; item_id: string | null; delta: string | null }>(
       'read_context.sql',
-      [runId, sinceVersion ?? 0, sinceVersion === undefined],
+      [runId, sinceVersion ?? 0, sinceVersion === undefined, limit],
       'readContext',
     );
     if (rows.length === 0) throw this.notFound(runId);
@@ -694,11 +711,12 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     };
   }
 
-  async errors(runId: string): Promise<ErrorRecord[]> {
+  async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
     assertRunId(runId);
+    const limit = tailLimit(options) ?? null;
     const rows = await this.run<{ item_id: string | null; node: string; attempt: number; kind: ErrorRecord['kind']; error: string; at: number }>(
       'errors.sql',
-      [runId],
+      [runId, limit],
       'errors',
     );
     if (rows.length === 0) throw this.notFound(runId);
@@ -717,9 +735,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     if (rows.length === 0) throw this.notFound(runId);
   }
 
-  async deadLetters(runId: string): Promise<DeadLetter[]> {
+  async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
     assertRunId(runId);
-    const rows = await this.run<{ item: string | null; attempts: number; error: string; at: number }>('dead_letters.sql', [runId], 'deadLetters');
+    const limit = tailLimit(options) ?? null;
+    const rows = await this.run<{ item: string | null; attempts: number; error: string; at: number }>('dead_letters.sql', [runId, limit], 'deadLetters');
     if (rows.length === 0) throw this.notFound(runId);
     return rows
       .filter((r) => r.item !== null)

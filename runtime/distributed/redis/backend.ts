@@ -39,6 +39,8 @@ import { decodeRunRecord } from '../stored-run.js';
 import type { EngineItem } from '../../engine/types.js';
 import {
   assertNewRun,
+  countItem,
+  type ItemCounts,
   DEFAULT_LIVENESS_THRESHOLD_MS,
   classifyLiveness,
   emptyMetrics,
@@ -92,7 +94,7 @@ import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
-import { DEFAULT_RETAIN_FINISHED_MS, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString } from '../../core/validate.js';
+import { DEFAULT_RETAIN_FINISHED_MS, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, tailLimit, type TailOptions } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../engine/events.js';
@@ -200,6 +202,12 @@ interface PackedState {
   readonly node: string;
   /** Enqueue sequence within the run (1, 2, ...). */
   readonly seq: number;
+}
+
+/** The `LRANGE` start and stop of a list's newest `limit` entries (every entry without a limit). */
+function tailRange(options: TailOptions | undefined): [string, string] {
+  const limit = tailLimit(options);
+  return [limit === undefined ? '0' : String(-limit), '-1'];
 }
 
 function corruptState(s: string, runId: string, itemId: string): CorruptStateError {
@@ -403,9 +411,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- RunObserver
 
-  async stepHistory(runId: string): Promise<StepRecord[]> {
+  async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
     this.open();
-    const [steps] = await this.io(() => this.readRun(runId, [['LRANGE', `${this.keys.run(runId)}:steps`, '0', '-1']]));
+    const [steps] = await this.io(() => this.readRun(runId, [['LRANGE', `${this.keys.run(runId)}:steps`, ...tailRange(options)]]));
     return (steps as string[]).map((s) => parseStoredJson<StepRecord>(s, 'step record'));
   }
 
@@ -635,8 +643,12 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   async pendingWork(runId: string): Promise<PendingWork[]> {
     this.open();
+    assertRunId(runId);
     return this.io(async () => {
-      const { byId, states } = await this.readStates(runId);
+      // filtered by the server: the finished items of a long run are most of its states hash
+      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], []);
+      if (!Array.isArray(reply)) throw this.notFound(runId);
+      const { byId, states } = this.sortedStates(runId, pairs(reply));
       return states
         .filter((state) => isOutstanding(state.status))
         .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
@@ -697,10 +709,28 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     return this.io(async () => (await this.readStates(runId)).states);
   }
 
+  async itemCounts(runId: string): Promise<ItemCounts> {
+    this.open();
+    assertRunId(runId);
+    return this.io(async () => {
+      const reply = await this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['nodes']);
+      if (!Array.isArray(reply)) throw this.notFound(runId);
+      const [kind, ...rest] = reply as string[];
+      if (kind === 'corrupt') throw new CorruptStateError(`run ${runId}: a stored item state is corrupt: ${JSON.stringify(rest[0]!.slice(0, 80))}`);
+      const counts: ItemCounts = {};
+      for (let i = 0; i + 2 < rest.length; i += 3) countItem(counts, rest[i]!, rest[i + 1] as WorkItemStatus, Number(rest[i + 2]));
+      return counts;
+    });
+  }
+
   /** Every item state of a run in enqueue order, with the packed states by id (one round trip). */
   private async readStates(runId: string): Promise<{ byId: Map<string, string>; states: WorkItemState[] }> {
     const [packed] = await this.readRun(runId, [['HGETALL', this.keys.runPart(runId, 'states')]]);
-    const byId = pairs(packed!);
+    return this.sortedStates(runId, pairs(packed!));
+  }
+
+  /** Packed states by id as item states in enqueue order. */
+  private sortedStates(runId: string, byId: Map<string, string>): { byId: Map<string, string>; states: WorkItemState[] } {
     const unpacked = [...byId].map(([id, p]) => ({ id, p, seq: unpackState(p, runId, id).seq }));
     unpacked.sort((a, b) => a.seq - b.seq);
     return { byId, states: unpacked.map(({ id, p }) => this.stateOf(runId, id, p)) };
@@ -708,20 +738,23 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- ContextStore
 
-  async readContext(runId: string, sinceVersion?: number): Promise<ContextSnapshot> {
+  async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
     this.open();
     assertRunId(runId);
+    const limit = tailLimit(options);
     if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
       throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
     }
     const since = sinceVersion ?? 0;
     return this.io(async () => {
-      const reply = await this.evalScript('readContext', [this.keys.run(runId)], [since, sinceVersion === undefined ? '1' : '0']);
+      const reply = await this.evalScript('readContext', [this.keys.run(runId)], [since, sinceVersion === undefined ? '1' : '0', limit ?? 0]);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       const [length, initial, raw] = reply;
       const version = Number(length);
       if (since > version) throw new InvalidArgumentError(`sinceVersion must be an integer in 0..${version} for run ${runId}, got ${since}`);
-      const deltas: ContextDeltaRecord[] = (raw as string[]).map((entry, i) => deltaRecord(entry, since + i + 1));
+      // the entries are the deltas up to `version` (the newest `limit` of them with a limit)
+      const entries = raw as string[];
+      const deltas: ContextDeltaRecord[] = entries.map((entry, i) => deltaRecord(entry, version - entries.length + i + 1));
       return sinceVersion === undefined ? { initial: parseStoredJson(initial as string, 'context'), deltas, version } : { deltas, version };
     });
   }
@@ -730,28 +763,29 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   async metrics(runId: string): Promise<RunMetrics> {
     this.open();
-    return this.io(async () => {
-      const [fixed, counters, states] = await this.readRun(runId, [
+    const [[fixed, counters], totals] = await Promise.all([
+      this.io(() => this.readRun(runId, [
         ['HMGET', this.keys.run(runId), ...METRIC_KEYS],
         ['HGETALL', this.keys.runPart(runId, 'counters')],
-        ['HGETALL', this.keys.runPart(runId, 'states')],
-      ]);
-      const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
-      METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
-      // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
-      // the completed ones are the `completed` metric (commits keep no counter for it).
-      const packed = pairs(states!);
-      out.enqueued = packed.size;
-      for (const p of packed.values()) if (p.startsWith('completed|')) out.completed++;
-      for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);
-      return out;
-    });
+      ])),
+      this.io(() => this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['totals'])),
+    ]);
+    if (!Array.isArray(totals)) throw this.notFound(runId);
+    const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
+    METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
+    // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
+    // the completed ones are the `completed` metric (commits keep no counter for it): counted by the script.
+    out.enqueued = Number(totals[1]);
+    out.completed = Number(totals[2]);
+    for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);
+    return out;
   }
 
-  async errors(runId: string): Promise<ErrorRecord[]> {
+  async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
     this.open();
+    const range = tailRange(options);
     return this.io(async () => {
-      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'errors'), '0', '-1']]);
+      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'errors'), ...range]]);
       return (raw as string[]).map((e) => parseStoredJson<ErrorRecord>(e, 'error record'));
     });
   }
@@ -768,10 +802,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     if (Number(ok) !== 1) throw this.notFound(runId);
   }
 
-  async deadLetters(runId: string): Promise<DeadLetter[]> {
+  async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
     this.open();
+    const range = tailRange(options);
     return this.io(async () => {
-      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'dead'), '0', '-1']]);
+      const [raw] = await this.readRun(runId, [['LRANGE', this.keys.runPart(runId, 'dead'), ...range]]);
       return (raw as string[]).map((e) => parseStoredJson<DeadLetter>(e, 'dead letter'));
     });
   }

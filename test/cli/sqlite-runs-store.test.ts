@@ -1,0 +1,110 @@
+/**
+ * A SQLite checkpoint file as a runs store (cli/store/sqlite-runs.ts), the counterpart of the distributed conformance
+ * suite for what a run page reads: item counts and metrics counted by SQLite, and the newest errors, dead letters,
+ * context deltas and step history read with a limit. Each is checked against the store's full reads (the journal
+ * folded) on real checkpointed runs: completed with retries, failed, failed then resumed, cancelled, and waiting.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
+import { emptyMetrics } from '../../runtime/distributed/contracts.js';
+import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
+import { RetryWorkflow } from '../../examples/retry.js';
+import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
+import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
+import { VoteFlow } from '../fixtures/signals/flows.js';
+import { VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'floxide-sqlite-runs-'));
+const file = join(dir, 'runs.db');
+let writer: SqliteCheckpointStore;
+let store: SqliteRunsStore;
+const RUNS = ['flaky', 'failed', 'resumed', 'cancelled', 'long', 'voting'];
+
+beforeAll(async () => {
+  writer = new SqliteCheckpointStore(file);
+  await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(2)).runWithCheckpoint(undefined, undefined, writer, 'flaky');
+  const loop = new LoopWorkflow();
+  let failAt: number | undefined = 3;
+  loop.step.hook = (_ctx, i) => {
+    if (i === failAt) throw new Error(`step ${i} broke`);
+  };
+  const wf = bindWorkflow(LoopWorkflowDef, loop);
+  for (const id of ['failed', 'resumed', 'cancelled']) await expect(wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 6 }, writer, id)).rejects.toThrow(/broke/);
+  failAt = undefined;
+  await wf.resume(writer, 'resumed');
+  await writer.cancel('cancelled');
+  await wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 40 }, writer, 'long');
+  // fans out, then each branch parks its wait for a "vote": running, with parked items
+  void bindWorkflow(VoteFlowDef, new VoteFlow()).runWithCheckpoint(undefined, 7, writer, 'voting', { signalPollMs: 20 }).catch(() => undefined);
+  while ((await writer.getRun('voting')) === undefined || (await writer.stepHistory('voting')).length < 3) await new Promise((r) => setTimeout(r, 20));
+  store = SqliteRunsStore.open(file);
+});
+
+afterAll(async () => {
+  await store.close();
+  await writer.close().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SqliteRunsStore: what a run page reads', () => {
+  it('counts items per node and state, and the metrics, as the folded journal says them', async () => {
+    for (const id of RUNS) {
+      const states = await store.itemStates(id);
+      const counts: Record<string, Record<string, number>> = {};
+      for (const st of states) (counts[st.node] ??= {})[st.status] = (counts[st.node]![st.status] ?? 0) + 1;
+      expect(await store.itemCounts(id), id).toEqual(counts);
+      const history = await store.stepHistory(id);
+      const of = (status: string) => states.filter((st) => st.status === status).length;
+      expect(await store.metrics(id), id).toEqual({
+        ...emptyMetrics(),
+        enqueued: states.length,
+        completed: of('completed'),
+        retries: history.filter((h) => h.outcome === 'retry').length,
+        failed: history.filter((h) => h.outcome === 'failed').length,
+        deadLettered: of('dead_lettered'),
+        dropped: of('dropped'),
+      });
+      expect((await store.pendingWork(id)).map((p) => p.state), id).toEqual(states.filter((st) => st.status === 'pending' || st.status === 'parked'));
+    }
+    expect(await store.itemCounts('voting')).toMatchObject({ vote: { parked: 2 } });
+    await expect(store.itemCounts('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+    await expect(store.metrics('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+  });
+
+  it('reads the newest errors, dead letters, context deltas and attempts with a limit', async () => {
+    for (const id of RUNS) {
+      const errors = await store.errors(id);
+      const dead = await store.deadLetters(id);
+      const history = await store.stepHistory(id);
+      for (let limit = 1; limit <= Math.max(errors.length, dead.length, 3) + 1; limit++) {
+        expect(await store.errors(id, { limit }), `${id} errors ${limit}`).toEqual(errors.slice(-limit));
+        expect(await store.deadLetters(id, { limit }), `${id} dead letters ${limit}`).toEqual(dead.slice(-limit));
+        expect(await store.stepHistory(id, { limit }), `${id} history ${limit}`).toEqual(history.slice(-limit));
+      }
+      const ctx = await store.readContext(id);
+      for (const limit of [1, 2, 5, 100]) {
+        expect(await store.readContext(id, undefined, { limit }), `${id} context ${limit}`).toEqual({ initial: ctx.initial, version: ctx.version, deltas: ctx.deltas.slice(-limit) });
+        if (ctx.version >= 1) expect(await store.readContext(id, 1, { limit }), `${id} context since 1, ${limit}`).toEqual({ version: ctx.version, deltas: ctx.deltas.slice(1).slice(-limit) });
+      }
+      await expect(store.readContext(id, ctx.version + 1, { limit: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect((await store.errors('flaky')).length).toBe(2);
+    expect((await store.deadLetters('failed')).length).toBe(1);
+    expect((await store.readContext('long')).version).toBe(40);
+    for (const limit of [0, -1, 1.5]) {
+      await expect(store.errors('long', { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(store.deadLetters('long', { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(store.readContext('long', undefined, { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(store.stepHistory('long', { limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(store.errors('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
+    await expect(store.deadLetters('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
+    await expect(store.readContext('nope', undefined, { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
+  });
+});
