@@ -163,8 +163,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const limit = tailLimit(options);
     const listed = this.runOrThrow(runId);
     const records = limit === undefined ? (await this.fold(runId)).history.filter((h) => h.error !== undefined) : this.history.errorTail(listed.runNo, runId, limit);
-    const errors: ErrorRecord[] = records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
-    return tailOf(errors, limit);
+    return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
   }
 
   async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
@@ -181,11 +180,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const f = await this.fold(runId);
     if (f.journal.contextCorrupt) throw f.journal.contextCorrupt;
     const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
-    if (sinceVersion === undefined) return { initial: f.journal.context, deltas: tailOf(deltas, limit), version: deltas.length };
+    if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
     if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
       throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${deltas.length}, got ${String(sinceVersion)}`);
     }
-    return { deltas: tailOf(deltas.slice(sinceVersion), limit), version: deltas.length };
+    return { deltas: deltas.slice(sinceVersion), version: deltas.length };
   }
 
   /** No workers serve a checkpoint file. */

@@ -36,9 +36,17 @@ interface HistoryRow {
   error: string | null;
 }
 
+/** The journal rows of run number @no (alias `j`): a range of the journal's key. */
+const RUN_ROWS = 'j.k >= (@no << 40) AND j.k < ((@no + 1) << 40)';
+/** A history row (`HistoryRow`) of each journal row of run number @no; a statement adds its own conditions and order. */
+const HISTORY_ROWS = `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+         s.process, j.retries, j.error
+  FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
+  WHERE ${RUN_ROWS}`;
+
 export class SqliteHistory {
   private session: number | undefined;
-  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'journalTail' | 'errorTail' | 'failures', Database.Statement>;
+  private readonly s: Record<'openSession' | 'insertFailure' | 'journal' | 'tailStart' | 'errorTail' | 'failureBefore' | 'failures', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -50,28 +58,14 @@ export class SqliteHistory {
       ),
       // The journal rows of the run after seq @after in commit order (rows without history included: the last one
       // may be the terminal).
-      journal: p(
-        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
-                s.process, j.retries, j.error
-         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
-         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.seq > @after ORDER BY j.seq`,
-      ),
-      // The run's newest @limit journal rows, newest first: a scan of the run's key range kept to the top @limit by seq
+      journal: p(`${HISTORY_ROWS} AND j.seq > @after ORDER BY j.seq`),
+      // The seq of the run's @skip+1-th newest journal row (where its newest rows start): a scan of the run's key range
       // (the key follows item ids, not commit order; no index on seq, which would cost every commit a write).
-      journalTail: p(
-        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
-                s.process, j.retries, j.error
-         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
-         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) ORDER BY j.seq DESC LIMIT @limit`,
-      ),
+      tailStart: p(`SELECT j.seq FROM floxide_journal AS j WHERE ${RUN_ROWS} ORDER BY j.seq DESC LIMIT 1 OFFSET @skip`),
       // The run's newest @limit journal rows that hold errors (retried attempts, or a failure its fallbacks took).
-      errorTail: p(
-        `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
-                s.process, j.retries, j.error
-         FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
-         WHERE j.k >= (@no << 40) AND j.k < ((@no + 1) << 40) AND j.node IS NOT NULL AND (j.retries IS NOT NULL OR j.error IS NOT NULL)
-         ORDER BY j.seq DESC LIMIT @limit`,
-      ),
+      errorTail: p(`${HISTORY_ROWS} AND j.node IS NOT NULL AND (j.retries IS NOT NULL OR j.error IS NOT NULL) ORDER BY j.seq DESC LIMIT @limit`),
+      // The id of the run's last failure recorded before journal seq ? (0 when none).
+      failureBefore: p('SELECT coalesce(max(id), 0) FROM floxide_failures WHERE run_no = ? AND after_seq < ?'),
       failures: p(
         `SELECT f.id, f.item_id, f.after_seq AS seq, f.node, f.attempt, f.started_at, f.ms, s.process, f.retries, f.error
          FROM floxide_failures AS f LEFT JOIN floxide_sessions AS s ON s.session = f.session
@@ -141,21 +135,14 @@ export class SqliteHistory {
    * record when it has history) and the failures after them; the whole history when those rows give fewer.
    */
   tail(runNo: number, runId: string, completed: boolean, limit: number): StepRecord[] {
-    const rows = (this.s.journalTail.all({ no: runNo, limit }) as HistoryRow[]).sort((a, b) => a.seq - b.seq);
-    if (rows.length === limit) {
-      const { records } = this.read(runNo, runId, completed, { seq: rows[0]!.seq - 1, failure: this.failureBefore(runNo, rows[0]!.seq) });
+    const start = this.s.tailStart.pluck().get({ no: runNo, skip: limit - 1 }) as number | undefined;
+    if (start !== undefined) {
+      const failure = this.s.failureBefore.pluck().get(runNo, start) as number;
+      const { records } = this.read(runNo, runId, completed, { seq: start - 1, failure });
       if (records.length >= limit) return records.slice(records.length - limit);
     }
     const { records } = this.read(runNo, runId, completed);
     return records.slice(Math.max(0, records.length - limit));
-  }
-
-  /** The id of the run's last failure recorded before journal seq `seq` (0 when none). */
-  private failureBefore(runNo: number, seq: number): number {
-    const failures = this.s.failures.all(runNo, 0) as HistoryRow[];
-    let id = 0;
-    for (const f of failures) if (f.seq < seq) id = f.id!;
-    return id;
   }
 
   /** The records of one row; its `error` is the failure's (`failed`), or the failure a `continue`'s fallbacks took. */

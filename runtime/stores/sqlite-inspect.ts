@@ -244,7 +244,7 @@ export class SqliteRunReader {
         try {
           open = this.s.openGroups.all({ no: run.runNo, start }) as Row[];
         } catch (err) {
-          if (/malformed JSON/i.test((err as Error)?.message ?? '')) return undefined;
+          if (isMalformedJson(err)) return undefined;
           throw err;
         }
       }
@@ -269,7 +269,7 @@ export class SqliteRunReader {
       const t = this.s.totals.get({ no: runNo }) as JournalTotals & { bad_items: number | null };
       return { ...t, bad_items: t.bad_items ?? 0 };
     } catch (err) {
-      if (/malformed JSON/i.test((err as Error)?.message ?? '')) return { enqueued: 0, steps: 0, retries: 0, failures: 0, bad_items: 1 };
+      if (isMalformedJson(err)) return { enqueued: 0, steps: 0, retries: 0, failures: 0, bad_items: 1 };
       throw err;
     }
   }
@@ -313,6 +313,11 @@ function parseDelta(text: string, runId: string, seq: number): Record<string, un
   const d = safeJsonParse(text, `run ${runId} step ${seq} delta`);
   if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new CorruptStateError(`run ${runId} step ${seq}: the delta is not an object`);
   return d as Record<string, unknown>;
+}
+
+/** True for SQLite's refusal of a JSON function over text that is not JSON (the caller then reads the journal itself). */
+function isMalformedJson(err: unknown): boolean {
+  return /malformed JSON/i.test((err as Error)?.message ?? '');
 }
 
 /** True for text that SQLite's JSON functions read as an object (what `json_extract(text, '$.node')` needs). */
