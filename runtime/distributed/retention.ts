@@ -30,7 +30,8 @@ export interface RetentionPass {
 
 /**
  * Deletes finished runs past the store's retention (or `olderThanMs`) in batches of {@link BATCH} runs, one
- * `purgeFinished` call (one transaction) each, until a batch is not full or `maxBatches` were made (default: no
+ * `purgeFinished` call each (one transaction on Postgres; a SQLite file splits a call into transactions of bounded
+ * size), until a batch is not full or `maxBatches` were made (default: no
  * limit). Returns how many runs were deleted. (`floxide runs purge` and the workers' passes.)
  */
 export async function purgeInBatches(purger: FinishedRunPurger, options: { readonly olderThanMs?: number; readonly maxBatches?: number } = {}): Promise<number> {

@@ -648,10 +648,9 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       // filtered by the server: the finished items of a long run are most of its states hash
       const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], []);
       if (!Array.isArray(reply)) throw this.notFound(runId);
+      // (a state the script let through without a status is refused as corrupt by sortedStates)
       const { byId, states } = this.sortedStates(runId, pairs(reply));
-      return states
-        .filter((state) => isOutstanding(state.status))
-        .map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
+      return states.map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
     });
   }
 
