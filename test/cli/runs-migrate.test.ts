@@ -46,6 +46,10 @@ describe('floxide runs migrate', () => {
     // one node renamed to two (the last one would win silently): bad usage; the same pair twice is fine
     const twice = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'b=c', '--dry-run');
     expect([twice.code, twice.err]).toEqual([2, 'floxide runs migrate: --rename b=c: node b is already renamed to shout (--rename b=shout)\n']);
+    // a rename of a node named like an Object.prototype member is checked like any other (`__proto__` was dropped
+    // silently: the migration went on without it)
+    const proto = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', '__proto__=shout', '--dry-run');
+    expect([proto.code, proto.out, proto.err]).toEqual([2, '', 'floxide runs migrate: --rename __proto__=shout: no version on record has a node __proto__\n']);
     // a misspelt path is refused, not read as "nothing on record" or "no runs"
     const noRecord = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', join(dir, 'missing.floxide.versions.json'));
     expect([noRecord.code, noRecord.out]).toEqual([2, '']);
