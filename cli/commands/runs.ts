@@ -128,11 +128,11 @@ export function short(v: unknown, max = 60): string {
 
 /**
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
- * (2 for bad input, 1 otherwise).
+ * (2 for bad input, a refused signal's payload included, 1 otherwise).
  */
 export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
   const { openRunsStore } = await import('../store/open.js');
-  const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
+  const { InvalidArgumentError, InvalidSignalError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: RunsStore;
   try {
     backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd)))(flags.store);
@@ -146,7 +146,8 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   } catch (err) {
     if (!(err instanceof FloxideError)) throw err;
     io.stderr.write(`floxide ${command}: ${err.message}\n`);
-    io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+    // (a signal the store refuses, its payload: what the command was given, as a malformed --data is)
+    io.exitCode = err instanceof InvalidArgumentError || err instanceof InvalidSignalError ? 2 : 1;
   } finally {
     if (!io.connect) await backend.close();
   }
