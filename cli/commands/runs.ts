@@ -3,7 +3,7 @@
  * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../runtime/core/time.js';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsPurge, supportsSignals, type ListRunsFilter, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { eachRun, isDistributed, type RunsStore } from '../store/runs-store.js';
@@ -631,7 +631,8 @@ async function showRunProgress(b: RunsStore, runId: string, pollMs: number, prog
   while (!signal.aborted) {
     const m = await b.metrics(runId).catch(() => undefined);
     if (m && !signal.aborted) progress.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
-    await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+    // (the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and this loop read the store non-stop)
+    await sleep(pollMs, signal).catch(() => undefined);
   }
 }
 
