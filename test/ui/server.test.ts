@@ -564,6 +564,9 @@ describe('floxide ui server', () => {
       await open.close();
     }
     await expect(startUiServer({ backend, token: 'short' })).rejects.toThrow('16-256 characters');
+    // periods no timer keeps (0, negative, NaN, past 2^31 - 1 ms: the live streams re-read the store non-stop)
+    for (const livePollMs of [0, -1, Number.NaN, 3e8]) await expect(startUiServer({ backend, livePollMs }), String(livePollMs)).rejects.toThrow(/^livePollMs must be a number of ms from 1 to 214748364, got/);
+    for (const storeTimeoutMs of [0, 3e9]) await expect(startUiServer({ backend, storeTimeoutMs }), String(storeTimeoutMs)).rejects.toThrow(/^storeTimeoutMs must be a number of ms from 1 to 2147483647, got/);
   });
 });
 
