@@ -137,6 +137,19 @@ describe('Worker', () => {
     ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)));
   });
 
+  it('a purgeEveryMs past the largest timer (2^31 - 1 ms) purges no sooner than that', async () => {
+    // (node's timer fired it after 1 ms: the worker purged and listed workers back to back, non-stop)
+    const b = new MemoryBackend();
+    let passes = 0;
+    const listWorkers = b.listWorkers.bind(b);
+    b.listWorkers = (...args) => ((passes += 1), listWorkers(...args));
+    const wf = chain();
+    const w = track(new Worker(b, wf.def, wf.instance, { purgeEveryMs: 3e9 }));
+    await w.start();
+    await sleep(300);
+    expect(passes).toBe(0);
+  });
+
   it('aborts the running node on cancel and runs nothing of the run afterwards', async () => {
     const b = new MemoryBackend();
     const wf = slow();
