@@ -29,6 +29,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { safeJsonParse } from '../../runtime/core/json.js';
 import { assertRunId } from '../../runtime/core/ids.js';
+import { timerPeriodMs } from '../../runtime/core/time.js';
 import type { RunsStore } from '../store/runs-store.js';
 import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
@@ -177,21 +178,6 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, 'application/json; charset=utf-8', valueText(value));
 }
 
-/** The longest delay a node timer keeps (a longer one fires after 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * `ms` (else `fallback`) as a timer's period, `InvalidArgumentError` unless it is a positive number that `times` times
- * over still fits a timer: 0 or a negative one re-read the store non-stop, and so did one past 2^31 - 1 ms.
- */
-function timerMs(ms: number | undefined, fallback: number, what: string, times = 1): number {
-  if (ms === undefined) return fallback;
-  if (typeof ms !== 'number' || !(ms > 0) || ms * times > MAX_TIMER_MS) {
-    throw new InvalidArgumentError(`${what} must be a number of ms from 1 to ${Math.floor(MAX_TIMER_MS / times)}, got ${String(ms)}`);
-  }
-  return ms;
-}
-
 /** Starts the dashboard; resolves once it listens. */
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
   const host = options.host ?? '127.0.0.1';
@@ -202,8 +188,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   }
   const { backend } = options;
   const graphs = new GraphFiles(options.graphs ?? []);
-  const pollMs = timerMs(options.livePollMs, 500, 'livePollMs', 10);
-  const storeMs = timerMs(options.storeTimeoutMs, STORE_ANSWER_MS, 'storeTimeoutMs');
+  const pollMs = timerPeriodMs(options.livePollMs, 500, 'livePollMs', 10);
+  const storeMs = timerPeriodMs(options.storeTimeoutMs, STORE_ANSWER_MS, 'storeTimeoutMs');
   const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10, storeTimeoutMs: storeMs });
   /** The port listened on (set once listening, before any request). */
   let port = 0;

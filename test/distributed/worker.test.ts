@@ -362,6 +362,18 @@ describe('Worker', () => {
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { concurrency: 0 })).toThrow(InvalidArgumentError);
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { workerId: 'bad id' })).toThrow(InvalidArgumentError);
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { leaseMs: 100, heartbeatMs: 100 })).toThrow(InvalidArgumentError);
+    // a heartbeat no timer keeps (node's fired it every millisecond)
+    expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { leaseMs: 4e9, heartbeatMs: 3e9 })).toThrow(/^heartbeatMs must be a number of ms from 1 to 2147483647, got 3000000000$/);
+  });
+
+  it('stepDistributed refuses a heartbeat no timer keeps before it claims anything (it extended the lease every millisecond)', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, b, 'hb');
+    for (const options of [{ heartbeatMs: 0 }, { heartbeatMs: -5 }, { heartbeatMs: Number.NaN }, { leaseMs: 4e9, heartbeatMs: 3e9 }]) {
+      await expect(wf.stepDistributed(b, 'w1', undefined, options), JSON.stringify(options)).rejects.toThrow(/^heartbeatMs must be a number of ms from 1 to 2147483647, got/);
+    }
+    expect((await b.itemStates('hb')).map((s) => s.status)).toEqual(['pending']);
   });
 });
 
