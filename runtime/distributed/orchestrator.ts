@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   RunNotFoundError,
   RunStateError,
+  otherWorkflowError,
   WaitTimeoutError,
   serializeError,
 } from '../core/errors.js';
@@ -265,6 +266,10 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   /** The run's context: the initial context with every committed delta folded in, as the workflow's context class. */
   async context(runId: string): Promise<C> {
     const wf = this.workflowOrThrow('context');
+    // (another workflow's context, revived by this one's codec, would be its deltas merged by the wrong rules)
+    const run = await this.backend.getRun(runId);
+    if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    if (run.workflow !== wf.def.name) throw otherWorkflowError(runId, run.workflow, wf.def.name);
     const snap = await this.backend.readContext(runId);
     const ctx = wf.codec.revive(snap.initial);
     for (const d of snap.deltas) wf.codec.apply(ctx, d.delta);

@@ -4,7 +4,7 @@ import { Worker, newWorkerId } from '../../runtime/distributed/worker.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { ContextCache } from '../../runtime/distributed/context-cache.js';
-import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError } from '../../runtime/core/errors.js';
+import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
 import { CountCtx, ChainWorkflowDef, chain, checkFanRun, fan, slow, sleep, until } from './helpers.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -168,6 +168,16 @@ describe('Worker', () => {
     expect(run.status).toBe('cancelled');
     expect((await orch.metrics(runId)).completed).toBe(1);
     expect((await orch.context(runId)).count).toBe(1);
+  });
+
+  it("reads no context of a run of another workflow: RunStateError naming both (it revived the other's context as its own)", async () => {
+    const b = new MemoryBackend();
+    await fan().startDistributed(new CountCtx(), 2, b, 'of-fan');
+    const err = await new Orchestrator(b, chain()).context('of-fan').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunStateError);
+    expect((err as Error).message).toBe('run of-fan is a run of FanWorkflow, not of ChainWorkflow');
+    await expect(new Orchestrator(b, chain()).context('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+    expect((await new Orchestrator(b, fan()).context('of-fan')).count).toBe(0);
   });
 
   it('stops taking a paused run and continues it after resume', async () => {

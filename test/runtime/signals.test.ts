@@ -59,6 +59,21 @@ describe('signal keys: one rule in every mode', () => {
   });
 });
 
+describe('a stored run of another workflow', () => {
+  it('is refused by storedContext and signal alike, RunStateError naming both (storedContext revived its context as its own)', async () => {
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    const other = bindWorkflow(VoteFlowDef, new VoteFlow());
+    for (const store of [new MemoryCheckpointStore(), new SqliteCheckpointStore(':memory:')] as CheckpointStore[]) {
+      await store.createRun({ runId: 'a-1', workflow: wf.def.name, fingerprint: wf.def.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'approval', id: '0', input: 'o' } });
+      const refused = new RunStateError('run a-1 is a run of SteadyApprovalFlow, not of VoteFlow');
+      await expect(other.storedContext(store, 'a-1')).rejects.toThrow(refused);
+      await expect(other.storedContext(store, 'a-1')).rejects.toBeInstanceOf(RunStateError);
+      await expect(other.signal(store, 'a-1', 'vote', { vote: 'x' })).rejects.toThrow(refused);
+      await store.close?.();
+    }
+  });
+});
+
 describe('run: an in-memory wait with a handle', () => {
   it('a signal sent while the node waits continues the run with its payload', async () => {
     const clock = new VirtualClock();
