@@ -27,7 +27,8 @@ const collect = (v: string, all: string[]) => [...all, v];
 
 /** `old=new` pairs to a rename map, or an error message. */
 function parseRenames(pairs: readonly string[]): Record<string, string> | string {
-  const out: Record<string, string> = {};
+  // (no prototype: `out['__proto__'] = 'x'` on a plain object sets no key, and `--rename __proto__=x` was dropped unchecked)
+  const out = Object.create(null) as Record<string, string>;
   for (const p of pairs) {
     const m = /^([^=\s]+)=([^=\s]+)$/.exec(p);
     if (!m) return `--rename ${p}: expected old=new, e.g. --rename draft=compose`;

@@ -3,7 +3,7 @@
  * distributed store or of a SQLite checkpoint file (`sqlite:<file>`, through cli/store/sqlite-runs.ts).
  * Readable tables by default, `--json` for scripts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../runtime/core/time.js';
 import { Command, Option } from 'commander';
 import { RUN_STATUSES, isFinalRunStatus, readableRun, supportsObservation, supportsPurge, supportsSignals, type ListRunsFilter, type RunRecord, type RunStatus } from '../../runtime/distributed/contracts.js';
 import { eachRun, isDistributed, type RunsStore } from '../store/runs-store.js';
@@ -128,11 +128,11 @@ export function short(v: unknown, max = 60): string {
 
 /**
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
- * (2 for bad input, 1 otherwise).
+ * (2 for bad input, a refused signal's payload included, 1 otherwise).
  */
 export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
   const { openRunsStore } = await import('../store/open.js');
-  const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
+  const { InvalidArgumentError, InvalidSignalError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: RunsStore;
   try {
     backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd)))(flags.store);
@@ -146,7 +146,8 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   } catch (err) {
     if (!(err instanceof FloxideError)) throw err;
     io.stderr.write(`floxide ${command}: ${err.message}\n`);
-    io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
+    // (a signal the store refuses, its payload: what the command was given, as a malformed --data is)
+    io.exitCode = err instanceof InvalidArgumentError || err instanceof InvalidSignalError ? 2 : 1;
   } finally {
     if (!io.connect) await backend.close();
   }
@@ -630,7 +631,8 @@ async function showRunProgress(b: RunsStore, runId: string, pollMs: number, prog
   while (!signal.aborted) {
     const m = await b.metrics(runId).catch(() => undefined);
     if (m && !signal.aborted) progress.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
-    await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+    // (the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and this loop read the store non-stop)
+    await sleep(pollMs, signal).catch(() => undefined);
   }
 }
 

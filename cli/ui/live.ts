@@ -25,6 +25,7 @@ import { RunNotFoundError } from '../../runtime/core/errors.js';
 import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../runtime/distributed/contracts.js';
 import type { RunsStore } from '../store/runs-store.js';
 import type { WorkflowEvent } from '../../runtime/engine/events.js';
+import { answerWithin } from './store-deadline.js';
 import { runView } from './views.js';
 import { valueText } from '../values-text.js';
 
@@ -50,6 +51,8 @@ export interface LiveOptions {
   readonly pollMs: number;
   /** Re-read period of a store with events (ms), a safety net only. */
   readonly safetyMs: number;
+  /** How long a read waits for the store before the page is told it did not answer (ms; store-deadline.ts). */
+  readonly storeTimeoutMs: number;
 }
 
 function send(res: ServerResponse, headers: Record<string, string>): void {
@@ -236,7 +239,7 @@ export class LiveRuns {
     const startedAt = Date.now();
     let event: string;
     try {
-      const view = await runView(this.backend, runId);
+      const view = await answerWithin(runView(this.backend, runId), this.options.storeTimeoutMs, `run ${runId}`);
       event = `event: run\ndata: ${valueText(view)}\n\n`;
       w.final = isFinalRunStatus(view.run.status);
     } catch (err) {

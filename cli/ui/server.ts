@@ -29,10 +29,12 @@ import { hostname, networkInterfaces } from 'node:os';
 import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { safeJsonParse } from '../../runtime/core/json.js';
 import { assertRunId } from '../../runtime/core/ids.js';
+import { timerPeriodMs } from '../../runtime/core/time.js';
 import type { RunsStore } from '../store/runs-store.js';
 import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
 import { LiveRuns } from './live.js';
+import { answerWithin, STORE_ANSWER_MS } from './store-deadline.js';
 import { runsPage, runView } from './views.js';
 import { valueText } from '../values-text.js';
 
@@ -52,6 +54,11 @@ export interface UiServerOptions {
    * (memory, Redis), a safety re-read every ten times as long.
    */
   readonly livePollMs?: number;
+  /**
+   * How long a request waits for the store before it is answered 503 (default {@link STORE_ANSWER_MS}): a store that
+   * stops answering without closing its connections would leave pages, actions and live updates waiting for minutes.
+   */
+  readonly storeTimeoutMs?: number;
 }
 
 export interface UiServer {
@@ -181,8 +188,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   }
   const { backend } = options;
   const graphs = new GraphFiles(options.graphs ?? []);
-  const pollMs = options.livePollMs ?? 500;
-  const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10 });
+  const pollMs = timerPeriodMs(options.livePollMs, 500, 'livePollMs', 10);
+  const storeMs = timerPeriodMs(options.storeTimeoutMs, STORE_ANSWER_MS, 'storeTimeoutMs');
+  const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10, storeTimeoutMs: storeMs });
   /** The port listened on (set once listening, before any request). */
   let port = 0;
 
@@ -220,7 +228,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (req.method === 'GET' && path === '/api/runs/live') return live.streamList(req, res, SECURITY_HEADERS);
     if (req.method === 'GET' && path === '/api/runs') {
       const q = url.searchParams;
-      return sendJson(res, 200, await runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }));
+      return sendJson(res, 200, await answerWithin(runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }), storeMs, 'the runs list'));
     }
     const m = /^\/api\/runs\/([^/]+)(?:\/(graph|live|cancel|pause|resume|signal))?$/.exec(path);
     if (!m) return sendJson(res, 404, { error: 'not found' });
@@ -228,9 +236,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (runId === undefined) throw new InvalidArgumentError(`invalid run id ${JSON.stringify(m[1])}: malformed percent-encoding`);
     assertRunId(runId);
     const what = m[2];
-    if (req.method === 'GET' && what === undefined) return sendJson(res, 200, await runView(backend, runId));
+    if (req.method === 'GET' && what === undefined) return sendJson(res, 200, await answerWithin(runView(backend, runId), storeMs, `run ${runId}`));
     if (req.method === 'GET' && what === 'graph') {
-      const run = await backend.getRun(runId);
+      const run = await answerWithin(backend.getRun(runId), storeMs, `run ${runId}`);
       if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
       const graph = await graphs.graphOf(run.workflow, run.fingerprint);
       if ('missing' in graph) return sendJson(res, 404, { error: graph.missing });
@@ -240,7 +248,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (req.method === 'POST' && (what === 'cancel' || what === 'pause' || what === 'resume')) {
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       req.resume();
-      const t = what === 'cancel' ? await backend.cancelRun(runId, 'cancelled from floxide ui') : what === 'pause' ? await backend.pauseRun(runId) : await backend.resumeRun(runId);
+      const action = what === 'cancel' ? backend.cancelRun(runId, 'cancelled from floxide ui') : what === 'pause' ? backend.pauseRun(runId) : backend.resumeRun(runId);
+      const t = await answerWithin(action, storeMs, `the ${what} of run ${runId} (it may still apply when the store answers)`);
       live.poke(runId);
       return sendJson(res, 200, t);
     }
@@ -248,7 +257,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       const { name, payload, key } = signalRequest(await bodyOf(req));
       // The store API `floxide runs signal` uses: the backend delivers it to the oldest wait, or keeps it in the mailbox.
-      const delivery = await sendSignal(backend, runId, name, payload, key);
+      const delivery = await answerWithin(sendSignal(backend, runId, name, payload, key), storeMs, `signal ${name} to run ${runId} (it may still be delivered when the store answers)`);
       live.poke(runId);
       return sendJson(res, 200, { delivery });
     }

@@ -79,12 +79,15 @@ export function decodeCursor(text: string): RunCursor {
   const m = /^(\d{1,16})~(.+)$/.exec(text);
   if (!m) throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: expected <createdAt>~<runId>`);
   const runId = m[2]!;
+  const createdAt = Number(m[1]);
+  // (16 digits may be past the largest integer a number holds exactly: no cursor the list ever wrote)
+  if (!Number.isSafeInteger(createdAt)) throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: its time ${m[1]} is past ${Number.MAX_SAFE_INTEGER}`);
   try {
     assertRunId(runId);
   } catch (err) {
     throw new InvalidArgumentError(`invalid page cursor ${JSON.stringify(text)}: ${(err as Error).message}`, { cause: err });
   }
-  return { createdAt: Number(m[1]), runId };
+  return { createdAt, runId };
 }
 
 /**

@@ -52,15 +52,32 @@ function checkRenames(from: GraphVersion, to: GraphVersion, renames: Readonly<Re
     if (!from.nodes.some((x) => x.name === o)) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${from.id} has no node ${o}`);
     if (!to.nodes.some((x) => x.name === n)) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${to.id} has no node ${n}`);
   }
+  checkRenameTargets(renames);
+  // each node of the old version keeps a name of its own: a rename onto a node that keeps its name merges two nodes
+  const kept = new Set(from.nodes.map((x) => x.name).filter((name) => !Object.hasOwn(renames, name)));
+  for (const [o, n] of Object.entries(renames)) {
+    if (kept.has(n)) throw new InvalidArgumentError(`--rename ${o}=${n}: version ${from.id} has a node ${n} that keeps its name: two nodes cannot become one (rename ${n} too)`);
+  }
+}
+
+/** Throws `InvalidArgumentError` when two `old=new` pairs name one new node (two nodes cannot become one). */
+function checkRenameTargets(renames: Readonly<Record<string, string>>): void {
+  const by = new Map<string, string>();
+  for (const [o, n] of Object.entries(renames)) {
+    const other = by.get(n);
+    if (other !== undefined) throw new InvalidArgumentError(`--rename ${o}=${n}: node ${other} is renamed to ${n} too: two nodes cannot become one`);
+    by.set(n, o);
+  }
 }
 
 /**
  * Checks renames and a target version before any run is judged (`floxide runs migrate --all` moves runs of several
  * versions, each judged with its own): `to`, when given, is a version on record, and every `old=new` names a node
- * `new` of a target version (`to`, or the newest of its workflow) whose workflow has a version with a node `old`.
- * `InvalidArgumentError` otherwise.
+ * `new` of a target version (`to`, or the newest of its workflow) whose workflow has a version with a node `old`,
+ * and no two name the same `new`. `InvalidArgumentError` otherwise.
  */
 export function checkRenamesOnRecord(record: VersionsRecord, renames: Readonly<Record<string, string>>, to?: string): void {
+  checkRenameTargets(renames);
   const workflows = Object.values(record.workflows).filter((vs) => vs.length > 0);
   if (to !== undefined && !workflows.some((vs) => vs.some((v) => v.id === to))) {
     throw new InvalidArgumentError(`--to ${to}: no version ${to} on record (on record: ${workflows.flatMap((vs) => vs.map((v) => v.id)).join(', ')})`);

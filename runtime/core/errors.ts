@@ -65,6 +65,11 @@ export class InvalidScheduleError extends InvalidArgumentError {
 }
 /** The run was failed or cancelled before this call, or is in a state that forbids the operation. */
 export class RunStateError extends defineError('RunStateError', 'FLOXIDE_RUN_STATE') {}
+
+/** The refusal of what workflow `expected` asked of run `runId`, a run of workflow `actual` (nothing read or changed). */
+export function otherWorkflowError(runId: string, actual: string, expected: string): RunStateError {
+  return new RunStateError(`run ${runId} is a run of ${actual}, not of ${expected}`);
+}
 /**
  * A checkpointed run is being run by another live process (or another call in this one): `resume` or
  * `runWithCheckpoint` of the same run id would run its nodes a second time. Nothing ran, nothing changed.

@@ -4,7 +4,7 @@
  * virtual time by passing its own. Leases and heartbeats are infrastructure between a worker and its store: they
  * keep wall-clock time.
  */
-import { abortReason } from './errors.js';
+import { abortReason, InvalidArgumentError } from './errors.js';
 
 /** Reads time and schedules callbacks. */
 export interface Clock {
@@ -16,6 +16,19 @@ export interface Clock {
 
 /** Node's longest single timer (a longer `setTimeout` fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `ms` (else `fallback`) as the period of a repeating timer (`setInterval`, a re-read, a heartbeat), which
+ * {@link systemClock} cannot stretch: `InvalidArgumentError` unless it is a positive number that, `times` times over,
+ * fits one Node timer (0, a negative one or NaN repeated at once, and one past 2^31 - 1 ms after 1 ms: non-stop).
+ */
+export function timerPeriodMs(ms: number | undefined, fallback: number, what: string, times = 1): number {
+  if (ms === undefined) return fallback;
+  if (typeof ms !== 'number' || !(ms >= 1) || ms * times > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(`${what} must be a number of ms from 1 to ${Math.floor(MAX_TIMER_MS / times)}, got ${String(ms)}`);
+  }
+  return ms;
+}
 
 /** The last time a `Date` can hold (+275760-09-13), in epoch ms: the latest wake-up a store keeps. */
 export const MAX_EPOCH_MS = 8.64e15;

@@ -36,7 +36,7 @@ import { contextCorruption } from './stored-lease.js';
 import { DEFAULT_LEASE_MS, InFlight, defaultHeartbeatMs, extendInFlight } from './lease.js';
 import type { CommitBatcher } from './commit-batcher.js';
 import { childItemId } from '../core/ids.js';
-import { atTime, clockAt, systemClock, type Clock } from '../core/time.js';
+import { atTime, clockAt, systemClock, timerPeriodMs, type Clock } from '../core/time.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 import type { ReleaseReason, StepCallbacks } from './callbacks.js';
@@ -406,7 +406,7 @@ export async function stepDistributedOnce(
 ): Promise<DistributedStepResult | undefined> {
   const tracing = WorkerTracing.of(options?.tracing, workerId);
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
-  const heartbeatMs = options?.heartbeatMs ?? defaultHeartbeatMs(leaseMs);
+  const heartbeatMs = timerPeriodMs(options?.heartbeatMs, defaultHeartbeatMs(leaseMs), 'heartbeatMs');
   const claimedAt = Date.now();
   const [lease] = await backend.claim(workerId, 1, leaseMs, { workflow: wf.def.name, fingerprints: [wf.def.fingerprint] });
   if (!lease) return undefined;

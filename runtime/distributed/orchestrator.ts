@@ -11,6 +11,7 @@ import {
   InvalidArgumentError,
   RunNotFoundError,
   RunStateError,
+  otherWorkflowError,
   WaitTimeoutError,
   serializeError,
 } from '../core/errors.js';
@@ -36,6 +37,7 @@ import {
 } from './contracts.js';
 import { startDistributedRun, type StartDistributedOptions } from './execution.js';
 import { assertRunId, newRunId } from '../core/ids.js';
+import { systemClock } from '../core/time.js';
 import { checkSignal, checkSignalName, signalNodesOf } from '../nodes/wait.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
@@ -115,14 +117,18 @@ function isBound(w: WorkflowLike<unknown, unknown, unknown, unknown>): w is Boun
   return typeof (w as AnyWorkflowDef).processWorkItem !== 'function' && typeof (w as BoundLike<unknown, unknown, unknown, unknown>).def === 'object';
 }
 
+/**
+ * Sleeps `ms`, or rejects with the signal's own reason (a wait's caller stopped waiting: the run was not cancelled). On
+ * the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and a wait polled its run non-stop.
+ */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason as Error);
     const onAbort = () => {
-      clearTimeout(t);
+      cancel();
       reject(signal!.reason as Error);
     };
-    const t = setTimeout(() => {
+    const cancel = systemClock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
@@ -260,6 +266,10 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   /** The run's context: the initial context with every committed delta folded in, as the workflow's context class. */
   async context(runId: string): Promise<C> {
     const wf = this.workflowOrThrow('context');
+    // (another workflow's context, revived by this one's codec, would be its deltas merged by the wrong rules)
+    const run = await this.backend.getRun(runId);
+    if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    if (run.workflow !== wf.def.name) throw otherWorkflowError(runId, run.workflow, wf.def.name);
     const snap = await this.backend.readContext(runId);
     const ctx = wf.codec.revive(snap.initial);
     for (const d of snap.deltas) wf.codec.apply(ctx, d.delta);

@@ -13,6 +13,7 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  otherWorkflowError,
   ScheduleNotFoundError,
   StoreError,
   type FloxideError,
@@ -87,7 +88,7 @@ export function replyError(r: StoreReply): FloxideError {
       return err;
     }
     case 'other_workflow':
-      return new RunStateError(`run ${r.runId} is a run of ${r.actual}, not of ${r.workflow}`);
+      return otherWorkflowError(r.runId, r.actual, r.workflow);
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'corrupt_run':

@@ -11,6 +11,7 @@
  * record twice is harmless.
  */
 import { InvalidArgumentError } from '../core/errors.js';
+import { systemClock } from '../core/time.js';
 import { supportsPurge, type DistributedBackend, type FinishedRunPurger } from './contracts.js';
 
 /** Default period of the passes (ms). */
@@ -46,7 +47,8 @@ export async function purgeInBatches(purger: FinishedRunPurger, options: { reado
 
 /** See the module comment. */
 export class Retention {
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the timer of the next pass. */
+  private timer: (() => void) | undefined;
   private pass: Promise<void> | undefined;
   private running = false;
 
@@ -68,7 +70,7 @@ export class Retention {
   /** Stops the passes and waits for one in progress. Idempotent. */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
     await this.pass;
   }
@@ -84,7 +86,8 @@ export class Retention {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => {
+    // (the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and the passes ran back to back)
+    this.timer = systemClock.setTimer(() => {
       this.timer = undefined;
       if (!this.running) return;
       this.pass = this.runOnce().then(

@@ -3,6 +3,7 @@
  * then only delivers it atomically (see `SignalReceiver` in contracts.ts).
  */
 import { assertRunId, assertSignalKey, storedJson } from '../core/ids.js';
+import { assertSignalPayload } from '../core/signal-payload.js';
 import { assertString } from '../core/validate.js';
 
 export interface SignalPlan {
@@ -21,5 +22,6 @@ export function planSignal(runId: string, name: string, payload: unknown, key: s
   assertString(name, 'signal name');
   if (key !== undefined) assertSignalKey(key);
   if (workflow !== undefined) assertString(workflow, 'workflow');
+  assertSignalPayload(name, payload);
   return { runId, name, payload: storedJson(payload), key, workflow };
 }

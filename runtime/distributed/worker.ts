@@ -25,7 +25,7 @@ import {
   type StepCallbacks,
 } from './execution.js';
 import { assertWorkerId } from '../core/ids.js';
-import { systemClock, type Clock } from '../core/time.js';
+import { systemClock, timerPeriodMs, type Clock } from '../core/time.js';
 import type { TracingOption } from '../engine/tracing.js';
 import { WorkerTracing } from './tracing.js';
 
@@ -189,7 +189,7 @@ export class Worker {
     assertWorkerId(this.workerId);
     this.concurrency = positiveInt(options.concurrency, 1, 'concurrency');
     this.leaseMs = positiveMs(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs');
-    this.heartbeatMs = positiveMs(options.heartbeatMs, defaultHeartbeatMs(this.leaseMs), 'heartbeatMs');
+    this.heartbeatMs = timerPeriodMs(options.heartbeatMs, defaultHeartbeatMs(this.leaseMs), 'heartbeatMs');
     if (this.heartbeatMs >= this.leaseMs) throw new InvalidArgumentError(`heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
     this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));

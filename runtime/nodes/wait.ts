@@ -4,7 +4,7 @@ import type { Node, OutputOf, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
 import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
-import { storableProblem } from '../core/json.js';
+import { assertSignalPayload } from '../core/signal-payload.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
 export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };
@@ -148,8 +148,7 @@ export function checkSignal(nodes: ReadonlyMap<string, readonly WaitFor<string, 
   if (!waits) throw unknownSignal(workflow, name, [...nodes.keys()]);
   for (const w of waits) w.check(payload);
   // what the wait would refuse as its output (a class instance, a function...), refused before it is sent, in every mode
-  const problem = storableProblem(payload);
-  if (problem) throw new InvalidSignalError(`the payload of signal ${JSON.stringify(name)} is not JSON data: ${problem.message}`, { cause: problem });
+  assertSignalPayload(name, payload);
   return payload;
 }
 

@@ -28,7 +28,8 @@ import { assertRunId, assertSignalKey } from '../core/ids.js';
 import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
-import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
+import { assertString, tailLimit, tailOf, type TailOptions } from '../core/validate.js';
+import { assertSignalPayload } from '../core/signal-payload.js';
 
 interface MemRun {
   runId: string;
@@ -229,7 +230,9 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+    assertString(name, 'signal name');
     if (key !== undefined) assertSignalKey(key);
+    assertSignalPayload(name, payload);
     const r = this.existing(runId);
     const text = toJson(payload, 'the signal payload');
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)

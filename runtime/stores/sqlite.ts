@@ -13,7 +13,8 @@ import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
-import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
+import { assertString, DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
+import { assertSignalPayload } from '../core/signal-payload.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -662,7 +663,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     assertRunId(runId);
+    assertString(name, 'signal name');
     if (key !== undefined) assertSignalKey(key);
+    assertSignalPayload(name, payload);
     const text = toJson(payload, 'the signal payload');
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';

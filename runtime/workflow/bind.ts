@@ -11,6 +11,7 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  otherWorkflowError,
   StaleGeneratedModuleError,
   RunBusyError,
   isRunAbortError,
@@ -291,7 +292,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     await runCreated(store, runId);
     const run = await store.getRun(runId);
     if (!run) throw new RunNotFoundError(`no checkpoint for run ${runId}`);
-    if (run.workflow !== this.wf.def.name) throw new RunStateError(`run ${runId} is a run of ${run.workflow}, not of ${this.wf.def.name}`);
+    if (run.workflow !== this.wf.def.name) throw otherWorkflowError(runId, run.workflow, this.wf.def.name);
     const r = await store.signal(runId, name, value, options?.key);
     if (r === 'delivered') notifyArrival(store, runId);
     return r;
@@ -388,7 +389,10 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   async storedContext(store: CheckpointStore, runId: string): Promise<C> {
-    return this.contextOf(await this.loadOrThrow(store, runId)) as C;
+    const cp = await this.loadOrThrow(store, runId);
+    // (another workflow's context, revived by this one's codec, would be its deltas merged by the wrong rules)
+    if (cp.run.workflow !== this.wf.def.name) throw otherWorkflowError(runId, cp.run.workflow, this.wf.def.name);
+    return this.contextOf(cp) as C;
   }
 
   private async loadOrThrow(store: CheckpointStore, runId: string): Promise<Checkpoint> {

@@ -46,6 +46,20 @@ describe('floxide runs migrate', () => {
     // one node renamed to two (the last one would win silently): bad usage; the same pair twice is fine
     const twice = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'b=c', '--dry-run');
     expect([twice.code, twice.err]).toEqual([2, 'floxide runs migrate: --rename b=c: node b is already renamed to shout (--rename b=shout)\n']);
+    // a rename of a node named like an Object.prototype member is checked like any other (`__proto__` was dropped
+    // silently: the migration went on without it)
+    const proto = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', '__proto__=shout', '--dry-run');
+    expect([proto.code, proto.out, proto.err]).toEqual([2, '', 'floxide runs migrate: --rename __proto__=shout: no version on record has a node __proto__\n']);
+    // two nodes renamed into one (each check passed alone, and the dry run said the runs could move): bad usage
+    const into = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'c=shout', '--dry-run');
+    expect([into.code, into.out, into.err]).toEqual([2, '', 'floxide runs migrate: --rename c=shout: node b is renamed to shout too: two nodes cannot become one\n']);
+    // ...or a node renamed onto one of its version that keeps its name: each run's answer
+    const onto = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=a', '--dry-run');
+    expect([onto.code, onto.out]).toEqual([1, '']);
+    expect(onto.err).toBe(['o-1', 'o-2'].map((id) => `floxide runs migrate: run ${id}: --rename b=a: version ${V1Def.fingerprint} has a node a that keeps its name: two nodes cannot become one (rename a too)\n`).join(''));
+    // names swapped are two renames, each node keeping a name of its own
+    const swapped = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'a=c', '--rename', 'c=a', '--dry-run');
+    expect(swapped.err).not.toMatch(/two nodes cannot become one/);
     // a misspelt path is refused, not read as "nothing on record" or "no runs"
     const noRecord = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', join(dir, 'missing.floxide.versions.json'));
     expect([noRecord.code, noRecord.out]).toEqual([2, '']);

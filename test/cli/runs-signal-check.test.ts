@@ -111,4 +111,15 @@ describe('floxide runs signal on a SQLite checkpoint file: the wait checks the p
     await expectFallbackError('s-1', `sqlite:${file}`, waitItem);
     await store.close();
   });
+
+  it('a payload no store keeps (nesting deeper than 200 levels) is bad input: exit 2, nothing kept', async () => {
+    const file = join(dir, 'deep.db');
+    const store = new SqliteCheckpointStore(file);
+    await store.createRun({ runId: 'deep-1', workflow: approval.def.name, fingerprint: approval.def.fingerprint, input: { id: 'exp-3', amount: 1 }, context: null, deadline: undefined, start: { node: 'submit', id: '0', input: { id: 'exp-3', amount: 1 } } });
+    const sent = await cli('runs', 'signal', 'deep-1', 'approval', '--data', `${'['.repeat(300)}${']'.repeat(300)}`, '--store', `sqlite:${file}`);
+    expect([sent.code, sent.out]).toEqual([2, '']);
+    expect(sent.err).toMatch(/^floxide runs: the payload of signal "approval" is not JSON data: value nests too deeply to store \(at \$\[0\]/);
+    expect(await store.pendingSignals('deep-1')).toEqual([]);
+    await store.close();
+  });
 });

@@ -110,6 +110,22 @@ describe('floxide runs', () => {
     expect(wait.err).not.toMatch(/\x1b|\r/);
   });
 
+  it('a poll period past the largest timer (2^31 - 1 ms) polls no faster than asked', async () => {
+    // (node:timers/promises fired such a timer after 1 ms: the progress read the store's metrics a thousand times a second)
+    let reads = 0;
+    const counted = new Proxy(backend, {
+      get: (target, key, receiver) => {
+        if (key === 'metrics') reads += 1;
+        const v = Reflect.get(target, key, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const wait = await cliCaptured(['runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '500', '--poll-ms', '3000000000'], { connect: async () => counted });
+    expect(wait.code).toBe(1);
+    expect(wait.err).toMatch(/cli-b is still running after 500 ms/);
+    expect(reads).toBeLessThanOrEqual(2); // the first progress line, and the last once the wait ended
+  });
+
   it('the last progress line of a wait shows the run as it ended (every item done), not the last poll before', async () => {
     // a store of its own: the steps below take any item of the workflow
     const own = uniquePrefix('cli-ends');

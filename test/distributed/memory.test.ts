@@ -141,3 +141,24 @@ describe('memory backend events retention', () => {
     expect(() => b.subscribe({ after: 'x' })).toThrow(InvalidArgumentError);
   });
 });
+
+describe('waiting for a run', () => {
+  it('a poll period past the largest timer (2^31 - 1 ms) polls no faster than asked', async () => {
+    const { Orchestrator } = await import('../../runtime/distributed/orchestrator.js');
+    const backend = new MemoryBackend();
+    await backend.createRun({ runId: 'slow', workflow: 'wf', fingerprint: 'fp', input: 0, context: {}, firstItem: { node: 'a', id: '0', input: 0 } });
+    let reads = 0;
+    const counted = new Proxy(backend, {
+      get: (target, key, receiver) => {
+        if (key === 'getRun') reads += 1;
+        const v = Reflect.get(target, key, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('enough')), 300);
+    // (its own timer fired such a period after 1 ms: the wait read the run non-stop)
+    await expect(new Orchestrator(counted).waitForCompletion('slow', { timeoutMs: 4e9, pollMs: 3e9, signal: stop.signal })).rejects.toThrow('enough');
+    expect(reads).toBe(1);
+  });
+});

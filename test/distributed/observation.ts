@@ -166,6 +166,8 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
 
     it('refuses a cursor it did not make when subscribing, before any read', () => {
       for (const after of ['x', '1-2.', '1-2.x', ' 1-2', '1-2.0 ']) expect(() => b.subscribe({ after }), after).toThrow(InvalidArgumentError);
+      // from JavaScript, or JSON that lost the cursor: no cursor is not `null` (Redis read null as "from the oldest")
+      for (const after of [null, 0, {}]) expect(() => b.subscribe({ after: after as unknown as string }), String(after)).toThrow(InvalidArgumentError);
     });
 
     it('refuses a well-formed cursor ahead of every event it made (one it never issued) instead of skipping what comes', async () => {

@@ -80,6 +80,15 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     for (const key of ['', 'nul\u0000', 'half\ud800']) {
       await expect(orch.signal(runId, 'approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).rejects.toThrow(/^invalid signal key/);
     }
+    // a payload no store keeps as it is, sent without the workflow's code (floxide runs signal, the dashboard):
+    // refused, where the store wrote it as JSON (a function dropped, a typed array read back as a plain object)
+    for (const payload of [{ approved: true, by: 'k', notify: () => undefined }, { approved: true, by: 'k', scan: new Uint8Array(2) }]) {
+      // (the same error as a sender with the workflow's code gets)
+      const refused = await orch.signal(runId, 'approval', payload as never).catch((err: unknown) => err as Error);
+      expect(refused).toBeInstanceOf(InvalidSignalError);
+      await expect(new Orchestrator(b).signal(runId, 'approval', payload)).rejects.toThrow(refused);
+      await expect(new Orchestrator(b).signal(runId, 'approval', payload)).rejects.toBeInstanceOf(InvalidSignalError);
+    }
     expect(await orch.pendingSignals(runId)).toEqual([]);
     await orch.cancel(runId);
     await expect(orch.signal(runId, 'approval', { approved: true, by: 'late' })).rejects.toBeInstanceOf(RunStateError);

@@ -4,7 +4,7 @@ import { Worker, newWorkerId } from '../../runtime/distributed/worker.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { ContextCache } from '../../runtime/distributed/context-cache.js';
-import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError } from '../../runtime/core/errors.js';
+import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
 import { CountCtx, ChainWorkflowDef, chain, checkFanRun, fan, slow, sleep, until } from './helpers.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -137,6 +137,19 @@ describe('Worker', () => {
     ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)));
   });
 
+  it('a purgeEveryMs past the largest timer (2^31 - 1 ms) purges no sooner than that', async () => {
+    // (node's timer fired it after 1 ms: the worker purged and listed workers back to back, non-stop)
+    const b = new MemoryBackend();
+    let passes = 0;
+    const listWorkers = b.listWorkers.bind(b);
+    b.listWorkers = (...args) => ((passes += 1), listWorkers(...args));
+    const wf = chain();
+    const w = track(new Worker(b, wf.def, wf.instance, { purgeEveryMs: 3e9 }));
+    await w.start();
+    await sleep(300);
+    expect(passes).toBe(0);
+  });
+
   it('aborts the running node on cancel and runs nothing of the run afterwards', async () => {
     const b = new MemoryBackend();
     const wf = slow();
@@ -155,6 +168,16 @@ describe('Worker', () => {
     expect(run.status).toBe('cancelled');
     expect((await orch.metrics(runId)).completed).toBe(1);
     expect((await orch.context(runId)).count).toBe(1);
+  });
+
+  it("reads no context of a run of another workflow: RunStateError naming both (it revived the other's context as its own)", async () => {
+    const b = new MemoryBackend();
+    await fan().startDistributed(new CountCtx(), 2, b, 'of-fan');
+    const err = await new Orchestrator(b, chain()).context('of-fan').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunStateError);
+    expect((err as Error).message).toBe('run of-fan is a run of FanWorkflow, not of ChainWorkflow');
+    await expect(new Orchestrator(b, chain()).context('nope')).rejects.toBeInstanceOf(RunNotFoundError);
+    expect((await new Orchestrator(b, fan()).context('of-fan')).count).toBe(0);
   });
 
   it('stops taking a paused run and continues it after resume', async () => {
@@ -349,6 +372,18 @@ describe('Worker', () => {
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { concurrency: 0 })).toThrow(InvalidArgumentError);
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { workerId: 'bad id' })).toThrow(InvalidArgumentError);
     expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { leaseMs: 100, heartbeatMs: 100 })).toThrow(InvalidArgumentError);
+    // a heartbeat no timer keeps (node's fired it every millisecond)
+    expect(() => new Worker(b, ChainWorkflowDef, wf.instance, { leaseMs: 4e9, heartbeatMs: 3e9 })).toThrow(/^heartbeatMs must be a number of ms from 1 to 2147483647, got 3000000000$/);
+  });
+
+  it('stepDistributed refuses a heartbeat no timer keeps before it claims anything (it extended the lease every millisecond)', async () => {
+    const b = new MemoryBackend();
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, b, 'hb');
+    for (const options of [{ heartbeatMs: 0 }, { heartbeatMs: -5 }, { heartbeatMs: Number.NaN }, { leaseMs: 4e9, heartbeatMs: 3e9 }]) {
+      await expect(wf.stepDistributed(b, 'w1', undefined, options), JSON.stringify(options)).rejects.toThrow(/^heartbeatMs must be a number of ms from 1 to 2147483647, got/);
+    }
+    expect((await b.itemStates('hb')).map((s) => s.status)).toEqual(['pending']);
   });
 });
 

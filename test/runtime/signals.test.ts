@@ -26,12 +26,51 @@ describe('signal keys: one rule in every mode', () => {
       expect(() => h.signal('approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).toThrow(/^invalid signal key/);
       for (const store of stores) await expect(wf.signal(store, 'k', 'approval', { approved: true, by: 'k' }, { key }), JSON.stringify(key)).rejects.toThrow(/^invalid signal key/);
     }
+    // a payload no store keeps as it is: refused alike by the handle, by wf.signal and by the store itself (what
+    // `floxide runs signal` and the dashboard call, without the workflow's code), nothing kept; the store wrote it as
+    // JSON (a function dropped, a typed array read back as a plain object)
+    const cyclic: Record<string, unknown> = { approved: true, by: 'k' };
+    cyclic.self = cyclic;
+    for (const payload of [{ approved: true, by: 'k', notify: () => undefined }, { approved: true, by: 'k', scan: new Uint8Array(2) }, cyclic]) {
+      let refused: unknown;
+      // @ts-expect-error: the payload is a Decision, plus what no store keeps
+      expect(() => h.signal('approval', payload)).toThrow(InvalidSignalError);
+      try {
+        // @ts-expect-error: as above
+        h.signal('approval', payload);
+      } catch (err) {
+        refused = err;
+      }
+      expect((refused as Error).message).toMatch(/^the payload of signal "approval" is not JSON data: cannot store a/);
+      for (const store of stores) {
+        // @ts-expect-error: as above
+        await expect(wf.signal(store, 'k', 'approval', payload)).rejects.toThrow(refused as Error);
+        await expect(store.signal('k', 'approval', payload)).rejects.toThrow(refused as Error);
+        await expect(store.signal('k', 'approval', payload)).rejects.toBeInstanceOf(InvalidSignalError);
+      }
+    }
+    for (const store of stores) expect(await store.pendingSignals('k')).toEqual([]);
     // every store keeps a run's keys whatever the name; the in-memory mailbox kept them per name
     const mailbox = new MemoryMailbox();
     expect([mailbox.send('approval', 1, 'k'), mailbox.send('other', 2, 'k'), mailbox.send('approval', 3, 'k2')]).toEqual([true, false, true]);
     h.signal('approval', { approved: true, by: 'ok' }, { key: 'ok 😀' });
     await expect(h.result).resolves.toBe('approved by ok');
     for (const store of stores) await store.close?.();
+  });
+});
+
+describe('a stored run of another workflow', () => {
+  it('is refused by storedContext and signal alike, RunStateError naming both (storedContext revived its context as its own)', async () => {
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    const other = bindWorkflow(VoteFlowDef, new VoteFlow());
+    for (const store of [new MemoryCheckpointStore(), new SqliteCheckpointStore(':memory:')] as CheckpointStore[]) {
+      await store.createRun({ runId: 'a-1', workflow: wf.def.name, fingerprint: wf.def.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'approval', id: '0', input: 'o' } });
+      const refused = new RunStateError('run a-1 is a run of SteadyApprovalFlow, not of VoteFlow');
+      await expect(other.storedContext(store, 'a-1')).rejects.toThrow(refused);
+      await expect(other.storedContext(store, 'a-1')).rejects.toBeInstanceOf(RunStateError);
+      await expect(other.signal(store, 'a-1', 'vote', { vote: 'x' })).rejects.toThrow(refused);
+      await store.close?.();
+    }
   });
 });
 

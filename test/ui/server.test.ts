@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,8 @@ import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { ApprovalFlowDef, ApprovalFlowDot } from '../fixtures/signals/flows.floxide.js';
 import { ApprovalFlow } from '../fixtures/signals/flows.js';
 import { renderSvg } from '../../compiler/docs.js';
-import { chain, ChainWorkflowDef, CountCtx, openTestBackend, REDIS_URL, until } from '../distributed/helpers.js';
+import { chain, ChainWorkflowDef, CountCtx, openTestBackend, PG_URL, REAL_BACKENDS, REDIS_URL, until } from '../distributed/helpers.js';
+import { openRunsStore } from '../../cli/store/open.js';
 import { createClient } from '@redis/client';
 import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
@@ -134,7 +135,8 @@ describe('floxide ui server', () => {
   });
 
   it('refuses a cursor whose run id is no run id, and a limit that is not a plain integer', async () => {
-    for (const query of [`after=${encodeURIComponent('1~<script>')}`, `after=${encodeURIComponent('1~a b')}`, 'limit=1e2', 'limit=0x10', 'limit=%2010', 'limit=2.0']) {
+    // (a time of 16 digits past the largest integer a number holds exactly was refused as no cursor object at all)
+    for (const query of [`after=${encodeURIComponent('1~<script>')}`, `after=${encodeURIComponent('1~a b')}`, 'after=9999999999999999~run-1', 'limit=1e2', 'limit=0x10', 'limit=%2010', 'limit=2.0']) {
       const res = await call(`${base}api/runs?${query}`);
       expect([res.status, JSON.parse(res.body).error], query).toEqual([400, expect.stringMatching(/^(invalid page cursor|limit must be)/)]);
     }
@@ -562,6 +564,9 @@ describe('floxide ui server', () => {
       await open.close();
     }
     await expect(startUiServer({ backend, token: 'short' })).rejects.toThrow('16-256 characters');
+    // periods no timer keeps (0, negative, NaN, past 2^31 - 1 ms: the live streams re-read the store non-stop)
+    for (const livePollMs of [0, -1, Number.NaN, 3e8]) await expect(startUiServer({ backend, livePollMs }), String(livePollMs)).rejects.toThrow(/^livePollMs must be a number of ms from 1 to 214748364, got/);
+    for (const storeTimeoutMs of [0, 3e9]) await expect(startUiServer({ backend, storeTimeoutMs }), String(storeTimeoutMs)).rejects.toThrow(/^storeTimeoutMs must be a number of ms from 1 to 2147483647, got/);
   });
 });
 
@@ -789,4 +794,98 @@ describe('floxide ui server: runs with corrupt stored data', () => {
       // the page that would end on p3 ends on p4; the next starts at p3 and, p3 and p2 being no cursor, reads on to p1
       expect(pages).toEqual([['p4'], ['p3!', 'p2!', 'p1']]);
     }));
+});
+
+/**
+ * A TCP relay to `port` on 127.0.0.1 that can hold every byte both ways (`hold()`) and pass them on later
+ * (`release()`): a store that stops answering without closing its connections (a paused server, a network dropping
+ * packets), which a restart or a killed connection is not.
+ */
+async function holdingRelay(port: number): Promise<{ port: number; hold(): void; release(): void; close(): void }> {
+  let holding = false;
+  const flushes = new Set<() => void>();
+  const sockets = new Set<Socket>();
+  const relay = createServer((client) => {
+    const server = connect(port, '127.0.0.1');
+    const toServer: Buffer[] = [];
+    const toClient: Buffer[] = [];
+    const flush = () => {
+      for (const d of toServer.splice(0)) server.write(d);
+      for (const d of toClient.splice(0)) client.write(d);
+    };
+    flushes.add(flush);
+    for (const s of [client, server]) sockets.add(s);
+    client.on('data', (d: Buffer) => (holding ? toServer.push(d) : server.write(d)));
+    server.on('data', (d: Buffer) => (holding ? toClient.push(d) : client.write(d)));
+    const end = () => {
+      flushes.delete(flush);
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', end).on('close', end);
+    server.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    hold: () => void (holding = true),
+    release() {
+      holding = false;
+      for (const flush of flushes) flush();
+    },
+    close() {
+      relay.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+describe('floxide ui server: a store that stops answering', () => {
+  for (const kind of REAL_BACKENDS) {
+    it(`answers 503 within its store time (pages, actions, live updates) and serves again once the store answers (${kind})`, async () => {
+      const seed = await openTestBackend(kind, 'uihold');
+      const storePort = kind === 'redis' ? new URL(REDIS_URL).port || '6379' : new URL(PG_URL).port || '5432';
+      const relay = await holdingRelay(Number(storePort));
+      // the store as `floxide ui --store <url>` opens it, through the relay
+      const store = await openRunsStore(seed.storeUrl.replace(`:${storePort}/`, `:${relay.port}/`).replace(`:${storePort}?`, `:${relay.port}?`));
+      await chain().startDistributed(new CountCtx(), 1, seed.backend, 'held');
+      const server = await startUiServer({ backend: store, storeTimeoutMs: 400, livePollMs: 100 });
+      try {
+        expect((await call(`${server.url}api/runs/held`)).status).toBe(200);
+        let failure: string | undefined;
+        const stream = readEvents(`${server.url}api/runs/held/live`, (evs) => {
+          failure = evs.find((e) => e.event === 'failure')?.data;
+          return failure !== undefined;
+        });
+        await new Promise((r) => setTimeout(r, 300)); // (its first read answered)
+        relay.hold();
+        const action = { method: 'POST', headers: { 'x-floxide-action': '1' } };
+        const started = Date.now();
+        const answers = await Promise.all([
+          call(`${server.url}api/runs`),
+          call(`${server.url}api/runs/held`),
+          call(`${server.url}api/runs/held/graph`),
+          call(`${server.url}api/runs/held/pause`, action),
+          call(`${server.url}api/runs/held/signal`, { ...action, body: JSON.stringify({ name: 'approval', payload: 1 }) }),
+        ]);
+        // (each waited for the store without end: until the store answered, or TCP gave up minutes later)
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(answers.map((a) => a.status)).toEqual([503, 503, 503, 503, 503]);
+        expect(JSON.parse(answers[0]!.body)).toEqual({ error: 'the store did not answer the runs list within 400 ms' });
+        expect(JSON.parse(answers[3]!.body)).toEqual({ error: 'the store did not answer the pause of run held (it may still apply when the store answers) within 400 ms' });
+        // the run page's live stream says so too
+        await stream;
+        expect(JSON.parse(failure!)).toEqual({ error: 'the store did not answer run held within 400 ms' });
+        relay.release();
+        await until(async () => (await call(`${server.url}api/runs`)).status === 200, 10_000, 'the store answering again');
+        expect(JSON.parse((await call(`${server.url}api/runs/held`)).body).run.runId).toBe('held');
+      } finally {
+        relay.release();
+        await server.close();
+        await store.close();
+        relay.close();
+        await seed.dispose();
+      }
+    });
+  }
 });

@@ -31,7 +31,8 @@ function compareIds(a: string, b: string): number {
 
 /** See the module comment. `isClosed` says whether the backend was closed (then a dropped connection ends it). */
 export function streamEvents(client: Client, key: string, options: SubscribeOptions, isClosed: () => boolean): AsyncIterable<EventEnvelope> {
-  const start = options.after === 'now' ? 'now' : parseGroupCursor(options.after ?? '0-0', ENTRY_ID);
+  // (only an absent cursor is "from the oldest": `null` is no cursor, refused as every store refuses it)
+  const start = options.after === 'now' ? 'now' : parseGroupCursor(options.after === undefined ? '0-0' : options.after, ENTRY_ID);
   return { [Symbol.asyncIterator]: () => iterate(client, key, start, options, isClosed) };
 }
 
