@@ -405,7 +405,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .command('signal')
     .description('send a signal to a run: the oldest WaitFor node waiting for <name> continues with the payload, or it waits in the run\'s mailbox')
     .argument('<runId>', 'the run id')
-    .argument('<name>', 'the signal name, e.g. `approval`')
+    .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
     .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
@@ -423,18 +423,33 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       }
       await withStore(io, flags, async (b) => {
         const { sendSignal } = await import('../store/signal.js');
+        // Without the workflow's code, the versions files under the current folder say which names the run's graph
+        // version takes: a name none of its waits has would wait in the mailbox for good. Refuse it, sending nothing.
+        const run = await b.getRun(runId);
+        const { recordedSignalNames } = await import('../../compiler/versions/signals.js');
+        const known = run && (await recordedSignalNames([io.cwd], run.workflow, run.fingerprint));
+        if (run && known && !known.names.includes(name)) {
+          const { relative } = await import('node:path');
+          const takes = known.names.length > 0 ? `its signals are ${known.names.join(', ')}` : 'it waits for no signal';
+          io.stderr.write(`floxide runs: run ${runId} (${run.workflow}, version ${run.fingerprint}) has no WaitFor on signal ${JSON.stringify(name)}: ${takes} (${relative(io.cwd, known.file)}); nothing was sent: check the name\n`);
+          io.exitCode = 1;
+          return;
+        }
         // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
-        // (until a wait on it begins; a misspelt name stays there for good: say so)
-        const waited = waitsOf(await b.pendingWork(runId)).some((w) => w.kind === 'signal' && w.signal === name);
+        // (until a wait on it begins; a misspelt name the versions files could not rule out stays there for good: say so)
+        const waiting = [...new Set(waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : [])))];
+        const waited = waiting.includes(name);
         const delivery = await sendSignal(b, runId, name, payload, flags.key);
         // (a duplicate changed nothing: it was not kept now)
         const kept = delivery === 'delivered' && !waited;
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
+        const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')})` : '';
+        const unchecked = run && !known ? `; the name was not checked: no *.floxide.versions.json under ${io.cwd} records version ${run.fingerprint} of ${run.workflow} (run this from the project's folder to have it checked)` : '';
         io.stdout.write(
           delivery === 'duplicate'
             ? `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`
             : kept
-              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now; the next WaitFor on ${name} in it takes it\n`
+              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now${now}; the next WaitFor on ${name} in it takes it${unchecked}\n`
               : `run ${runId}: signal ${name} delivered to the wait for it\n`,
         );
       });

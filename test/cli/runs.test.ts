@@ -170,22 +170,30 @@ describe('floxide runs', () => {
 });
 
 describe('floxide runs signal', () => {
-  it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
+  it('refuses a --data that is not JSON (exit 2) and a name the run\'s recorded graph has no wait for (exit 1); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
     const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect([bad.code, bad.out]).toEqual([2, '']);
     expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\)\n$/);
-    const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    // the chain workflow has no wait, and its versions file is under the current folder (the repository): refused
+    const refused = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect([refused.code, refused.out]).toEqual([1, '']);
+    expect(refused.err).toMatch(/^floxide runs: run cli-b \(ChainWorkflow, version [0-9a-f]{16}\) has no WaitFor on signal "approval": it waits for no signal \(\S+\.floxide\.versions\.json\); nothing was sent: check the name\n$/);
+    // from a folder without the versions files, the name cannot be checked: the signal is kept in the mailbox
+    const elsewhere = mkdtempSync(join(tmpdir(), 'floxide-signal-cwd-'));
+    const away = (...argv: string[]) => cliCaptured(argv, { cwd: elsewhere });
+    const r = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
     expect(r.code).toBe(0);
     // no wait took it (the chain workflow has none): it says so
-    expect(r.out).toBe("run cli-b: signal approval kept in the run's mailbox: no item of the run waits for approval now; the next WaitFor on approval in it takes it\n");
-    const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect(r.out).toMatch(/^run cli-b: signal approval kept in the run's mailbox: no item of the run waits for approval now; the next WaitFor on approval in it takes it; the name was not checked: no \*\.floxide\.versions\.json under \S+ records version [0-9a-f]{16} of ChainWorkflow \(run this from the project's folder to have it checked\)\n$/);
+    const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
     // --json: every answer has the same fields
-    const fresh = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
     expect([fresh.code, JSON.parse(fresh.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'delivered', kept: true }]);
-    const duplicate = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
     expect([duplicate.code, JSON.parse(duplicate.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'duplicate', kept: false }]);
+    rmSync(elsewhere, { recursive: true, force: true });
     // no wait took it (the chain workflow has none): it waits in the run's mailbox
     const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
     expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }, { name: 'approval', payload: null, key: 'mail-2' }]);
