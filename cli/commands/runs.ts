@@ -413,10 +413,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
       let payload: unknown;
       try {
-        const { safeJsonParse } = await import('../../runtime/core/json.js');
-        payload = safeJsonParse(flags.data, '--data');
+        const { parseJsonOption } = await import('../json-option.js');
+        payload = parseJsonOption(flags.data, '--data', '{"approved":true,"by":"ana"}');
       } catch (err) {
-        // (the message names --data: `--data: malformed JSON (...)`)
+        // (the message names --data and says how to write it)
         io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
         io.exitCode = 2;
         return;

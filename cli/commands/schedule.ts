@@ -147,8 +147,8 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
         let graceMs: number | undefined;
         try {
           if (flags.input !== undefined) {
-            const { safeJsonParse } = await import('../../runtime/core/json.js');
-            input = safeJsonParse(flags.input, '--input');
+            const { parseJsonOption } = await import('../json-option.js');
+            input = parseJsonOption(flags.input, '--input', '{"region":"eu"}');
           }
           if (flags.catchUpLimit !== undefined) catchUpLimit = parseInt0(flags.catchUpLimit, '--catch-up-limit');
           if (flags.graceMs !== undefined) graceMs = parseInt0(flags.graceMs, '--grace-ms');

@@ -173,7 +173,7 @@ describe('floxide runs signal', () => {
   it('refuses a --data that is not JSON (exit 2) and a name the run\'s recorded graph has no wait for (exit 1); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
     const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect([bad.code, bad.out]).toEqual([2, '']);
-    expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\)\n$/);
+    expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\): give --data JSON, in single quotes for the shell, with its keys and strings in double quotes, e\.g\. --data '\{"approved":true,"by":"ana"\}'\n$/);
     // the chain workflow has no wait, and its versions file is under the current folder (the repository): refused
     const refused = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
     expect([refused.code, refused.out]).toEqual([1, '']);
