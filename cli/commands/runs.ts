@@ -130,12 +130,12 @@ export function short(v: unknown, max = 60): string {
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
  * (2 for bad input, 1 otherwise).
  */
-export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
+export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs', createSchema = false): Promise<void> {
   const { openRunsStore } = await import('../store/open.js');
   const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
   let backend: RunsStore;
   try {
-    backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd)))(flags.store);
+    backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd, { createSchema })))(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
