@@ -437,19 +437,24 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         }
         // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
         // (until a wait on it begins; a misspelt name the versions files could not rule out stays there for good: say so)
-        const waiting = [...new Set(waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : [])))];
-        const waited = waiting.includes(name);
+        const waits = waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
+        const waiting = [...new Set(waits)];
+        // each wait takes one signal: those already in the mailbox for this name (sent before its process read them,
+        // on a checkpoint file) go to the waits first
+        const queued = supportsSignals(b) ? (await b.pendingSignals(runId)).filter((x) => x.name === name).length : 0;
+        const waited = waits.filter((w) => w === name).length > queued;
         const delivery = await sendSignal(b, runId, name, payload, flags.key);
         // (a duplicate changed nothing: it was not kept now)
         const kept = delivery === 'delivered' && !waited;
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
-        const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')})` : '';
+        const taken = waiting.includes(name);
+        const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')}${taken ? `, which takes the one${queued > 1 ? 's' : ''} sent before` : ''})` : '';
         const unchecked = run && !known ? `; the name was not checked: no *.floxide.versions.json under ${io.cwd} records version ${run.fingerprint} of ${run.workflow} (run this from the project's folder to have it checked)` : '';
         io.stdout.write(
           delivery === 'duplicate'
             ? `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`
             : kept
-              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now${now}; the next WaitFor on ${name} in it takes it${unchecked}\n`
+              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now${taken ? ' without a signal to take' : ''}${now}; the next WaitFor on ${name} in it takes it${unchecked}\n`
               : `run ${runId}: signal ${name} delivered to the wait for it\n`,
         );
       });
