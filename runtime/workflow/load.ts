@@ -34,6 +34,15 @@ function isClass(fn: unknown): boolean {
   return typeof fn === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }
 
+/**
+ * What a stale generated module's "run floxide build" leaves out when the worker runs compiled output: floxide build
+ * rewrites the `.ts` module, and the worker runs what tsc made of it. Empty for any other error or a `.ts` module.
+ */
+function compiledStaleHint(err: unknown, file: string): string {
+  if ((err as { code?: string })?.code !== 'FLOXIDE_STALE_GENERATED' || !/\.[cm]?js$/.test(file)) return '';
+  return ', then compile again (`floxide build && tsc`): this worker runs compiled JavaScript, which floxide build does not change';
+}
+
 /** Imports `modulePath` (relative to `cwd`) and returns the bound workflow it provides. */
 export async function loadWorkflowModule(modulePath: string, cwd: string, exportName?: string): Promise<AnyWorkflow> {
   const file = resolve(cwd, modulePath);
@@ -58,7 +67,7 @@ export async function loadWorkflowModule(modulePath: string, cwd: string, export
         { cause: err },
       );
     }
-    throw new ModuleLoadError(`cannot import ${modulePath}: ${message}`, { cause: err });
+    throw new ModuleLoadError(`cannot import ${modulePath}: ${message}${compiledStaleHint(err, file)}`, { cause: err });
   }
   let name = exportName;
   if (name === undefined) {
@@ -82,7 +91,7 @@ export async function loadWorkflowModule(modulePath: string, cwd: string, export
     try {
       value = await (value as () => unknown)();
     } catch (err) {
-      throw new ModuleLoadError(`export ${JSON.stringify(name)} of ${modulePath} failed to create the workflow: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new ModuleLoadError(`export ${JSON.stringify(name)} of ${modulePath} failed to create the workflow: ${(err as Error)?.message ?? String(err)}${compiledStaleHint(err, file)}`, { cause: err });
     }
   }
   if (!isBoundWorkflow(value)) {
