@@ -132,7 +132,8 @@ export function short(v: unknown, max = 60): string {
  */
 export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs', createSchema = false): Promise<void> {
   const { openRunsStore } = await import('../store/open.js');
-  const { InvalidArgumentError, FloxideError } = await import('../../runtime/core/errors.js');
+  const { InvalidArgumentError, FloxideError, RunNotFoundError } = await import('../../runtime/core/errors.js');
+  const { redactUrl } = await import('../../runtime/distributed/connect.js');
   let backend: RunsStore;
   try {
     backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd, { createSchema })))(flags.store);
@@ -145,7 +146,9 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
     await fn(backend);
   } catch (err) {
     if (!(err instanceof FloxideError)) throw err;
-    io.stderr.write(`floxide ${command}: ${err.message}\n`);
+    // (an unknown run id: say where the ids are)
+    const hint = err instanceof RunNotFoundError ? `: \`floxide runs list --store ${redactUrl(flags.store)}\` lists the runs` : '';
+    io.stderr.write(`floxide ${command}: ${err.message}${hint}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
   } finally {
     if (!io.connect) await backend.close();
