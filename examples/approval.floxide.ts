@@ -79,7 +79,7 @@ export const ApprovalWorkflowDef: WorkflowDef<ApprovalWorkflow, ApprovalWorkflow
   name: 'ApprovalWorkflow',
   fingerprint: '66a6f792bef09986',
   source: 'examples/approval.ts',
-  workflowClass: ApprovalWorkflow,
+  get workflowClass() { return ApprovalWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'submit',

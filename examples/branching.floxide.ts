@@ -64,7 +64,7 @@ export const ThresholdWorkflowDef: WorkflowDef<ThresholdWorkflow, ThresholdWorkf
   name: 'ThresholdWorkflow',
   fingerprint: '0a9e6956c1156cb7',
   source: 'examples/branching.ts',
-  workflowClass: ThresholdWorkflow,
+  get workflowClass() { return ThresholdWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'classify',

@@ -47,7 +47,7 @@ export const CancellableWorkflowDef: WorkflowDef<CancellableWorkflow, Cancellabl
   name: 'CancellableWorkflow',
   fingerprint: '96fa85e4539890b8',
   source: 'examples/cancellation.ts',
-  workflowClass: CancellableWorkflow,
+  get workflowClass() { return CancellableWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'slow',

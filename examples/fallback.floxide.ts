@@ -55,7 +55,7 @@ export const FallbackWorkflowDef: WorkflowDef<FallbackWorkflow, FallbackWorkflow
   name: 'FallbackWorkflow',
   fingerprint: '8ad2638aa1da632d',
   source: 'examples/fallback.ts',
-  workflowClass: FallbackWorkflow,
+  get workflowClass() { return FallbackWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'fail',

@@ -55,7 +55,7 @@ export const GenericsWorkflowDef: WorkflowDef<GenericsWorkflow, GenericsWorkflow
   name: 'GenericsWorkflow',
   fingerprint: '7c2357a87a173303',
   source: 'examples/generics.ts',
-  workflowClass: GenericsWorkflow,
+  get workflowClass() { return GenericsWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'foo',

@@ -55,7 +55,7 @@ export const MultiplyWorkflowDef: WorkflowDef<MultiplyWorkflow, MultiplyWorkflow
   name: 'MultiplyWorkflow',
   fingerprint: '235980c88ef77ce7',
   source: 'examples/node_macro.ts',
-  workflowClass: MultiplyWorkflow,
+  get workflowClass() { return MultiplyWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'multiply',

@@ -64,7 +64,7 @@ export const ReminderWorkflowDef: WorkflowDef<ReminderWorkflow, ReminderWorkflow
   name: 'ReminderWorkflow',
   fingerprint: 'c841f2dcc57ed1da',
   source: 'examples/reminder.ts',
-  workflowClass: ReminderWorkflow,
+  get workflowClass() { return ReminderWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'schedule',

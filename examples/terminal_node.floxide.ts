@@ -47,7 +47,7 @@ export const TerminalWorkflowDef: WorkflowDef<TerminalWorkflow, TerminalWorkflow
   name: 'TerminalWorkflow',
   fingerprint: 'c0c8bab74868129c',
   source: 'examples/terminal_node.ts',
-  workflowClass: TerminalWorkflow,
+  get workflowClass() { return TerminalWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'triple',

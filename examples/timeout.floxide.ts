@@ -47,7 +47,7 @@ export const DeadlineWorkflowDef: WorkflowDef<DeadlineWorkflow, DeadlineWorkflow
   name: 'DeadlineWorkflow',
   fingerprint: '96be73dfcaba650d',
   source: 'examples/timeout.ts',
-  workflowClass: DeadlineWorkflow,
+  get workflowClass() { return DeadlineWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'slow',

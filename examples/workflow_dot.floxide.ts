@@ -106,7 +106,7 @@ export const DotWorkflowDef: WorkflowDef<DotWorkflow, DotWorkflowWorkItem, DotWo
   name: 'DotWorkflow',
   fingerprint: '7053f9d9231ae626',
   source: 'examples/workflow_dot.ts',
-  workflowClass: DotWorkflow,
+  get workflowClass() { return DotWorkflow; },
   contextClass: undefined,
   contextFields: {},
   start: 'start',

@@ -130,12 +130,13 @@ export function short(v: unknown, max = 60): string {
  * Runs `fn` with a connected backend, mapping typed failures to messages (`floxide <command>: ...`) and exit codes
  * (2 for bad input, a refused signal's payload included, 1 otherwise).
  */
-export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs'): Promise<void> {
+export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: RunsStore) => Promise<void>, command = 'runs', createSchema = false): Promise<void> {
   const { openRunsStore } = await import('../store/open.js');
-  const { InvalidArgumentError, InvalidSignalError, FloxideError } = await import('../../runtime/core/errors.js');
+  const { InvalidArgumentError, InvalidSignalError, FloxideError, RunNotFoundError } = await import('../../runtime/core/errors.js');
+  const { redactUrl } = await import('../../runtime/distributed/connect.js');
   let backend: RunsStore;
   try {
-    backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd)))(flags.store);
+    backend = await (io.connect ?? ((url: string) => openRunsStore(url, io.cwd, { createSchema })))(flags.store);
   } catch (err) {
     io.stderr.write(`floxide ${command}: ${(err as Error).message}\n`);
     io.exitCode = err instanceof InvalidArgumentError ? 2 : 1;
@@ -145,7 +146,9 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
     await fn(backend);
   } catch (err) {
     if (!(err instanceof FloxideError)) throw err;
-    io.stderr.write(`floxide ${command}: ${err.message}\n`);
+    // (an unknown run id: say where the ids are)
+    const hint = err instanceof RunNotFoundError ? `: \`floxide runs list --store ${redactUrl(flags.store)}\` lists the runs` : '';
+    io.stderr.write(`floxide ${command}: ${err.message}${hint}\n`);
     // (a signal the store refuses, its payload: what the command was given, as a malformed --data is)
     io.exitCode = err instanceof InvalidArgumentError || err instanceof InvalidSignalError ? 2 : 1;
   } finally {
@@ -406,7 +409,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .command('signal')
     .description('send a signal to a run: the oldest WaitFor node waiting for <name> continues with the payload, or it waits in the run\'s mailbox')
     .argument('<runId>', 'the run id')
-    .argument('<name>', 'the signal name, e.g. `approval`')
+    .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
     .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
@@ -414,28 +417,48 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
       let payload: unknown;
       try {
-        const { safeJsonParse } = await import('../../runtime/core/json.js');
-        payload = safeJsonParse(flags.data, '--data');
+        const { parseJsonOption } = await import('../json-option.js');
+        payload = parseJsonOption(flags.data, '--data', '{"approved":true,"by":"ana"}');
       } catch (err) {
-        // (the message names --data: `--data: malformed JSON (...)`)
+        // (the message names --data and says how to write it)
         io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
         io.exitCode = 2;
         return;
       }
       await withStore(io, flags, async (b) => {
         const { sendSignal } = await import('../store/signal.js');
+        // Without the workflow's code, the versions files under the current folder say which names the run's graph
+        // version takes: a name none of its waits has would wait in the mailbox for good. Refuse it, sending nothing.
+        const run = await b.getRun(runId);
+        const { recordedSignalNames } = await import('../../compiler/versions/signals.js');
+        const known = run && (await recordedSignalNames([io.cwd], run.workflow, run.fingerprint));
+        if (run && known && !known.names.includes(name)) {
+          const { relative } = await import('node:path');
+          const takes = known.names.length > 0 ? `its signals are ${known.names.join(', ')}` : 'it waits for no signal';
+          io.stderr.write(`floxide runs: run ${runId} (${run.workflow}, version ${run.fingerprint}) has no WaitFor on signal ${JSON.stringify(name)}: ${takes} (${relative(io.cwd, known.file)}); nothing was sent: check the name\n`);
+          io.exitCode = 1;
+          return;
+        }
         // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
-        // (until a wait on it begins; a misspelt name stays there for good: say so)
-        const waited = waitsOf(await b.pendingWork(runId)).some((w) => w.kind === 'signal' && w.signal === name);
+        // (until a wait on it begins; a misspelt name the versions files could not rule out stays there for good: say so)
+        const waits = waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
+        const waiting = [...new Set(waits)];
+        // each wait takes one signal: those already in the mailbox for this name (sent before its process read them,
+        // on a checkpoint file) go to the waits first
+        const queued = supportsSignals(b) ? (await b.pendingSignals(runId)).filter((x) => x.name === name).length : 0;
+        const waited = waits.filter((w) => w === name).length > queued;
         const delivery = await sendSignal(b, runId, name, payload, flags.key);
         // (a duplicate changed nothing: it was not kept now)
         const kept = delivery === 'delivered' && !waited;
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
+        const taken = waiting.includes(name);
+        const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')}${taken ? `, which takes the one${queued > 1 ? 's' : ''} sent before` : ''})` : '';
+        const unchecked = run && !known ? `; the name was not checked: no *.floxide.versions.json under ${io.cwd} records version ${run.fingerprint} of ${run.workflow} (run this from the project's folder to have it checked)` : '';
         io.stdout.write(
           delivery === 'duplicate'
             ? `run ${runId}: signal ${name} with key ${flags.key} was already delivered, nothing changed\n`
             : kept
-              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now; the next WaitFor on ${name} in it takes it\n`
+              ? `run ${runId}: signal ${name} kept in the run's mailbox: no item of the run waits for ${name} now${taken ? ' without a signal to take' : ''}${now}; the next WaitFor on ${name} in it takes it${unchecked}\n`
               : `run ${runId}: signal ${name} delivered to the wait for it\n`,
         );
       });

@@ -29,8 +29,11 @@ const NAME = 'schedule';
 /** The store of every subcommand: a distributed one (the sqlite backend keeps no schedules). */
 const scheduleStore = () => storeOption('a distributed store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod` (a SQLite checkpoint file keeps no schedules)');
 
-/** Runs `fn` with a backend that keeps schedules (every built-in backend does). */
-function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` with a backend that keeps schedules (every built-in backend does); `createSchema`: a Postgres schema that
+ * does not exist yet is created, as a worker creates it (`add`: a schedule may be added before the first worker starts).
+ */
+function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>, createSchema = false): Promise<void> {
   return withStore(
     io,
     flags,
@@ -42,6 +45,7 @@ function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBack
       await fn(b);
     },
     NAME,
+    createSchema,
   );
 }
 
@@ -147,8 +151,8 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
         let graceMs: number | undefined;
         try {
           if (flags.input !== undefined) {
-            const { safeJsonParse } = await import('../../runtime/core/json.js');
-            input = safeJsonParse(flags.input, '--input');
+            const { parseJsonOption } = await import('../json-option.js');
+            input = parseJsonOption(flags.input, '--input', '{"region":"eu"}');
           }
           if (flags.catchUpLimit !== undefined) catchUpLimit = parseInt0(flags.catchUpLimit, '--catch-up-limit');
           if (flags.graceMs !== undefined) graceMs = parseInt0(flags.graceMs, '--grace-ms');
@@ -172,7 +176,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
           io.stdout.write(flags.json ? `${JSON.stringify(rec, null, 2)}\n` : `${scheduleLines(rec)}next      ${await nextTick(io, rec)}\n`);
           const unserved = await unservedWorkflowWarning(b, rec);
           if (unserved) io.stderr.write(`floxide ${NAME}: warning: ${unserved}\n`);
-        });
+        }, true);
       },
     );
 

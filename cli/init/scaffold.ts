@@ -99,15 +99,40 @@ const FILES: ReadonlyArray<readonly [string, string]> = [
   ['README.md.txt', 'README.md'],
 ];
 
-function ownVersion(): string {
+/** The folder and version of the floxide package this code belongs to. */
+function ownPackage(): { dir: string; version: string } {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
     if (existsSync(pkg)) {
       const json = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
-      if (json.name === OWN_NAME && json.version) return json.version;
+      if (json.name === OWN_NAME && json.version) return { dir, version: json.version };
     }
-    if (path.dirname(dir) === dir) return '0.0.0';
+    if (path.dirname(dir) === dir) return { dir, version: '0.0.0' };
   }
+}
+
+/**
+ * The dependency on floxide that a new project's package.json gets: `^<version>`, from the registry; but when this
+ * floxide runs from npx's cache after `npx <tarball or folder> init` (a build not published, or not yet), the
+ * registry has no such package to install, so it is that file, as `npm install <file>` records it (relative to the
+ * project). npx installs what it was given as `<cache>/_npx/<hash>/node_modules/floxide`, beside a package.json that
+ * depends on it and says it is npx's (`_npx`).
+ */
+function floxideDependency(ownDir: string, projectDir: string, version: string): string {
+  const npxManifest = path.join(ownDir, '..', '..', 'package.json');
+  if (path.basename(path.dirname(ownDir)) === 'node_modules' && existsSync(npxManifest)) {
+    try {
+      const json = JSON.parse(readFileSync(npxManifest, 'utf8')) as { _npx?: unknown; dependencies?: Record<string, unknown> };
+      const spec = json.dependencies?.[OWN_NAME];
+      if (json._npx !== undefined && typeof spec === 'string' && spec.startsWith('file:')) {
+        const file = path.resolve(path.dirname(npxManifest), spec.slice('file:'.length));
+        return `file:${path.relative(projectDir, file) || '.'}`;
+      }
+    } catch {
+      // (not npx's manifest after all: the registry's version)
+    }
+  }
+  return `^${version}`;
 }
 
 /** Characters npm does not allow in a package name (or its scope). */
@@ -144,11 +169,11 @@ function writeFile(abs: string, text: string): void {
 const MERGED_KEYS = ['scripts', 'dependencies', 'devDependencies', 'allowScripts'] as const;
 
 /** Adds what a package.json lacks; its own values win and are reported. */
-function mergePackageJson(abs: string, name: string, version: string, blockers: string[]): InitFileResult {
+function mergePackageJson(abs: string, name: string, dependency: string, blockers: string[]): InitFileResult {
   const wanted = {
     type: 'module',
     scripts: SCRIPTS,
-    dependencies: { floxide: `^${version}` },
+    dependencies: { floxide: dependency },
     devDependencies: DEV_DEPENDENCIES,
     allowScripts: ALLOW_SCRIPTS,
   };
@@ -252,7 +277,8 @@ export function initProject(opts: InitOptions): InitResult {
   }
   const name = opts.name ?? packageName(dir);
   const blockers: string[] = [];
-  const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, ownVersion(), blockers), mergeGitignore(path.join(dir, '.gitignore'))];
+  const own = ownPackage();
+  const files: InitFileResult[] = [mergePackageJson(path.join(dir, 'package.json'), name, floxideDependency(own.dir, dir, own.version), blockers), mergeGitignore(path.join(dir, '.gitignore'))];
   for (const [template, file] of FILES) {
     const abs = path.join(dir, file);
     const text = fillTemplate(readTemplate(`init/${template}`), template === 'README.md.txt' ? { name } : {});

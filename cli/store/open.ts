@@ -27,10 +27,10 @@ export function sqliteFileOf(url: string, cwd: string): string | undefined {
 
 /**
  * Opens the store at `url`: `sqlite:<file>` (the file must exist; see {@link sqliteFileOf}) or what `connectBackend`
- * accepts (a Postgres schema must exist: workers create theirs). Throws `InvalidArgumentError` for a bad URL,
+ * accepts (a Postgres schema must exist, unless `createSchema`: workers and `schedule add` create theirs). Throws `InvalidArgumentError` for a bad URL,
  * `StoreError` when the store cannot be opened or reached.
  */
-export async function openRunsStore(url: string, cwd = process.cwd()): Promise<RunsStore> {
+export async function openRunsStore(url: string, cwd = process.cwd(), options: { createSchema?: boolean } = {}): Promise<RunsStore> {
   const file = sqliteFileOf(url, cwd);
   if (file !== undefined) {
     const { SqliteRunsStore } = await import('./sqlite-runs.js');
@@ -47,6 +47,7 @@ export async function openRunsStore(url: string, cwd = process.cwd()): Promise<R
   if (!DISTRIBUTED_SCHEMES.includes(scheme)) {
     throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:<file> (a checkpoint file), redis://, rediss://, postgres:// or postgresql://`);
   }
-  // (inspecting or controlling runs creates nothing: a misspelt Postgres schema is an error, not an empty store)
-  return connectBackend(url, { createSchema: false });
+  // (inspecting or controlling runs creates nothing: a misspelt Postgres schema is an error, not an empty store; a
+  // command that stores what workers will read, `schedule add`, creates its schema as a worker does)
+  return connectBackend(url, { createSchema: options.createSchema === true });
 }

@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderSvg, svgVersion } from '../../compiler/docs.js';
 import { dotOfVersion } from '../../compiler/emit/dot.js';
-import { findVersionsFiles, parseRecord, type GraphVersion } from '../../compiler/versions/record.js';
+import { findRecordedVersion } from '../../compiler/versions/record.js';
 
 /** The graph of a run's version, or why there is none. */
 export type RunGraph =
@@ -20,9 +20,6 @@ export type RunGraph =
       readonly note?: string;
     }
   | { readonly missing: string };
-
-/** How deep below a `--graphs` folder versions files are looked for (a source tree, not a whole disk). */
-const VERSIONS_DEPTH = 4;
 
 /** Finds and reads workflows' graphs in a list of folders (read on each request: a rebuild shows at once). */
 export class GraphFiles {
@@ -38,7 +35,7 @@ export class GraphFiles {
     const built = await this.builtSvg(workflow);
     const builtVersion = built && svgVersion(built.svg);
     if (built && builtVersion === version) return { svg: built.svg };
-    const recorded = await this.recordedVersion(workflow, version);
+    const recorded = await findRecordedVersion(this.dirs, workflow, version);
     if (recorded) {
       const svg = await renderSvg(dotOfVersion(workflow, recorded.version), version);
       const current = built && builtVersion ? `, not the current ${builtVersion} of ${built.file}` : '';
@@ -64,25 +61,6 @@ export class GraphFiles {
       if (name) {
         const file = join(dir, name);
         return { file, svg: await readFile(file, 'utf8') };
-      }
-    }
-    return undefined;
-  }
-
-  /** Version `id` of `workflow` in the first versions file that records it (an unreadable file is passed over). */
-  private async recordedVersion(workflow: string, id: string): Promise<{ file: string; version: GraphVersion } | undefined> {
-    for (const dir of this.dirs) {
-      for (const file of await findVersionsFiles(dir, VERSIONS_DEPTH)) {
-        let versions: GraphVersion[] | undefined;
-        try {
-          const { workflows } = parseRecord(await readFile(file, 'utf8'), file);
-          // (a stored workflow name is data: `constructor` names no version list)
-          versions = Object.hasOwn(workflows, workflow) ? workflows[workflow] : undefined;
-        } catch {
-          continue;
-        }
-        const version = versions?.find((v) => v.id === id);
-        if (version) return { file, version };
       }
     }
     return undefined;

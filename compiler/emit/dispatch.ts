@@ -146,8 +146,12 @@ export function emitDefinition(wf: WorkflowModel, scope: ModuleScope): Emitted {
     if (wf.compatible?.length) w.writeLine(`accepts: [${wf.compatible.map(tsString).join(', ')}],`);
     if (wf.superseded?.length) w.writeLine(`supersedes: [${wf.superseded.map(tsString).join(', ')}],`);
     w.writeLine(`source: ${tsString(wf.class.file)},`);
-    w.writeLine(`workflowClass: ${wfClass},`);
-    w.writeLine(`contextClass: ${wf.context?.kind === 'class' ? imports.userClass(wf.context, false) : 'undefined'},`);
+    // Getters, read when the workflow is bound: a source that binds its own workflow (`export default bindWorkflow(XDef,
+    // new X())`, a `floxide worker` module) and this module import each other, and whichever is imported first runs
+    // before the other's classes exist (`Cannot access 'X' before initialization` if this read them now).
+    w.writeLine(`get workflowClass() { return ${wfClass}; },`);
+    if (wf.context?.kind === 'class') w.writeLine(`get contextClass() { return ${imports.userClass(wf.context, false)}; },`);
+    else w.writeLine('contextClass: undefined,');
     w.writeLine(`contextFields: ${objectLiteral(wf.contextFields.map((f) => [f.name, printed(f.strategy)] as const)).value},`);
     w.writeLine(`start: ${tsString(wf.start)},`);
     w.writeLine(`nodes: ${names.nodes},`);

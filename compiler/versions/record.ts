@@ -9,7 +9,7 @@
  * byte-deterministic and meant to be committed.
  */
 import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GraphVersion, VersionNode, VersionNodeKind } from './graph-version.js';
 import type { NodeModel, WorkflowModel } from '../model.js';
@@ -187,6 +187,31 @@ export function recordVersions(record: VersionsRecord, workflows: readonly Workf
     next[wf.name] = [...(next[wf.name] ?? []).filter((v) => v.id !== now.id), now];
   }
   return { format: VERSIONS_FORMAT, workflows: next };
+}
+
+/** How deep below a folder the commands that look for a run's version (`floxide ui`, `runs signal`) search for versions files (a source tree, not a whole disk). */
+export const VERSIONS_SEARCH_DEPTH = 4;
+
+/**
+ * Version `id` of `workflow` in the first versions file under `dirs` (each searched {@link VERSIONS_SEARCH_DEPTH}
+ * levels down, in order) that records it; an unreadable file is passed over.
+ */
+export async function findRecordedVersion(dirs: readonly string[], workflow: string, id: string): Promise<{ file: string; version: GraphVersion } | undefined> {
+  for (const dir of dirs) {
+    for (const file of await findVersionsFiles(dir, VERSIONS_SEARCH_DEPTH)) {
+      let versions: GraphVersion[] | undefined;
+      try {
+        const { workflows } = parseRecord(await readFile(file, 'utf8'), file);
+        // (a stored workflow name is data: `constructor` names no version list)
+        versions = Object.hasOwn(workflows, workflow) ? workflows[workflow] : undefined;
+      } catch {
+        continue;
+      }
+      const version = versions?.find((v) => v.id === id);
+      if (version) return { file, version };
+    }
+  }
+  return undefined;
 }
 
 /** The `*.floxide.versions.json` files in `dir` and its subfolders, `depth` levels down (not node_modules, not dot folders). */

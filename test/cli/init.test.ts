@@ -143,6 +143,25 @@ describe('floxide init', () => {
     expect(pkg.dependencies).toEqual({ floxide: 'file:../floxide-0.1.0.tgz' });
   });
 
+  it('run by npx from a tarball (`npx file:./floxide-0.1.0.tgz init`: a floxide the registry does not have), makes the project depend on that file; from the registry, on its version', async () => {
+    const version = (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const [given, wanted] of [
+      [(npx: string) => `file:${path.relative(npx, tarball)}`, (project: string) => `file:${path.relative(project, tarball)}`],
+      [() => version, () => `^${version}`],
+    ] as const) {
+      // npx's cache: <hash>/node_modules/floxide, beside a package.json depending on what npx was given
+      const npx = mkdtempSync(path.join(tmpdir(), 'floxide-init-npx-'));
+      const project = mkdtempSync(path.join(tmpdir(), 'floxide-init-from-npx-'));
+      dirs.push(npx, project);
+      install(npx);
+      writeFileSync(path.join(npx, 'package.json'), JSON.stringify({ dependencies: { floxide: given(npx) }, _npx: { packages: [given(npx)] } }, null, 2));
+      const r = spawnSync(process.execPath, [path.join(npx, 'node_modules/floxide/dist/cli/cli.js'), 'init'], { cwd: project, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const pkg = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+      expect(pkg.dependencies).toEqual({ floxide: wanted(project) });
+    }
+  });
+
   it('gives its next steps in the commands of the package manager that ran it (pnpm dlx, yarn dlx), npm otherwise', () => {
     const result = { dir: '/p/flows', files: [], skipped: 0, blockers: [] };
     expect(formatInitResult(result, '/p', 'pnpm/10.4.1 npm/? node/v20.20.2 linux x64')).toContain('  cd flows\n  pnpm install && pnpm start\n  pnpm test\n');

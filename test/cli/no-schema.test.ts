@@ -21,3 +21,26 @@ it('runs list and runs show on a Postgres schema that does not exist: exit 1, an
     await admin.end();
   }
 });
+
+it('schedule add on a Postgres schema that does not exist creates it, as a worker does, so a schedule can be added before the first worker starts; schedule list does not', async () => {
+  const schema = `sched_${process.pid}_${Date.now()}`;
+  const listed = `nope_${schema}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    const list = await cliCaptured(['schedule', 'list', '--store', `${PG_URL}?schema=${listed}`]);
+    expect([list.code, list.out]).toEqual([1, '']);
+    expect(list.err).toContain(`there is no schema ${listed} in this database`);
+    expect((await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [listed])).rowCount).toBe(0);
+
+    const store = `${PG_URL}?schema=${schema}`;
+    const add = await cliCaptured(['schedule', 'add', 'nightly', '--store', store, '--workflow', 'ReportFlow', '--cron', '0 3 * * *']);
+    expect(add.code, add.err).toBe(0);
+    expect(add.out).toMatch(/^schedule +nightly\n/);
+    expect((await cliCaptured(['schedule', 'list', '--store', store])).out).toMatch(/\nnightly +ReportFlow +0 3 \* \* \* +UTC +active /);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS ${listed} CASCADE`);
+    await admin.end();
+  }
+});

@@ -122,4 +122,22 @@ describe('floxide runs signal on a SQLite checkpoint file: the wait checks the p
     expect(await store.pendingSignals('deep-1')).toEqual([]);
     await store.close();
   });
+
+  it('a second signal for one wait, sent before its process read the first, says it is kept in the mailbox, not delivered', async () => {
+    const file = join(dir, 'twice.db');
+    const store = new SqliteCheckpointStore(file);
+    const stop = new AbortController();
+    // (the process reads its mailbox once a minute: both signals arrive before it reads the first)
+    const run = approval.runWithCheckpoint(undefined, { id: 'exp-3', amount: 9 }, store, 's-2', { signalPollMs: 60_000, signal: stop.signal });
+    await until(async () => (await store.load('s-2'))?.items.some((it) => it.wait !== undefined) ?? false, SIGNAL_WAIT_MS, 'the wait to park');
+    const url = `sqlite:${file}`;
+    const first = await cli('runs', 'signal', 's-2', 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', url);
+    expect([first.code, first.out]).toEqual([0, 'run s-2: signal approval delivered to the wait for it\n']);
+    const second = await cli('runs', 'signal', 's-2', 'approval', '--data', '{"approved":false,"by":"bob"}', '--store', url);
+    expect([second.code, second.out]).toEqual([0, "run s-2: signal approval kept in the run's mailbox: no item of the run waits for approval now without a signal to take (it waits for approval, which takes the one sent before); the next WaitFor on approval in it takes it\n"]);
+    expect(JSON.parse((await cli('runs', 'signal', 's-2', 'approval', '--data', '{"approved":false,"by":"eve"}', '--store', url, '--json')).out)).toMatchObject({ kept: true });
+    stop.abort();
+    await run.catch(() => undefined);
+    await store.close();
+  });
 });

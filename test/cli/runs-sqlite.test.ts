@@ -194,9 +194,11 @@ describe('floxide runs --store sqlite:<file>', () => {
   });
 
   it('says clearly when the run is unknown or the file is missing, and creates no file', async () => {
-    const unknown = await cli('runs', 'show', 'no-such-run', '--store', store);
-    expect(unknown.code).toBe(1);
-    expect(unknown.err).toMatch(/no-such-run/);
+    // (what to do: the ids are in the list)
+    for (const argv of [['show', 'no-such-run'], ['signal', 'no-such-run', 'approval'], ['cancel', 'no-such-run']]) {
+      const unknown = await cli('runs', ...argv, '--store', store);
+      expect([unknown.code, unknown.err], argv.join(' ')).toEqual([1, `floxide runs: no run with id "no-such-run": \`floxide runs list --store ${store}\` lists the runs\n`]);
+    }
     const missing = await cli('runs', 'list', '--store', `sqlite:${join(dir, 'missing.db')}`);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no SQLite checkpoint file/);

@@ -2,7 +2,11 @@
  * `floxide runs list` and `runs show` say what an open run waits for (issue 11): a signal (and when the wait times
  * out) or the end of a sleep. Real runs parked by a real worker on the in-process memory backend (the one distributed
  * backend that keeps parked items today), read through runCli as the binary does; time is fixed, so the times are exact.
+ * `runs signal` refuses a name the run's recorded graph version has no wait for (the versions files under its cwd).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, MemoryBackend, Worker } from 'floxide';
 import { VirtualClock } from 'floxide/testing';
@@ -61,6 +65,38 @@ describe('floxide runs: waits', () => {
     const after = await cli('runs', 'show', 'approve-1', '--store', 'memory:', '--json');
     expect(JSON.parse(after.out)).toMatchObject({ run: { status: 'completed', output: 'approved by ana' }, waits: [] });
     expect((await cli('runs', 'list', '--store', 'memory:')).out).not.toContain('waiting for approval');
+  });
+});
+
+describe('floxide runs signal: a name the run\'s graph has no wait for', () => {
+  // approve-2 waits for `approval`; examples/approval.floxide.versions.json (under the repository, the cwd) records its version
+  beforeAll(async () => {
+    await bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow()).startDistributed(undefined, { id: 'exp-8', amount: 10 }, backend, 'approve-2');
+    await until(() => parked('approve-2'), 20_000, 'approve-2 to park');
+  });
+
+  it('is refused, naming the signals the versions file records, and nothing is sent', async () => {
+    const sent = await cli('runs', 'signal', 'approve-2', 'aproval', '--data', '{"approved":true,"by":"ana"}', '--store', 'memory:');
+    expect(sent).toEqual({
+      code: 1,
+      out: '',
+      err: `floxide runs: run approve-2 (ApprovalWorkflow, version ${ApprovalWorkflowDef.fingerprint}) has no WaitFor on signal "aproval": its signals are approval (examples/approval.floxide.versions.json); nothing was sent: check the name\n`,
+    });
+    expect(await backend.pendingSignals('approve-2')).toEqual([]);
+  });
+
+  it('without a versions file of its version under the current folder, is kept, saying what the run waits for and that the name was not checked', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'floxide-signal-cwd-'));
+    try {
+      const sent = await cliCaptured(['runs', 'signal', 'approve-2', 'aproval', '--data', '{"approved":true,"by":"ana"}', '--store', 'memory:'], { connect: async () => backend, cwd: elsewhere });
+      expect(sent.code).toBe(0);
+      expect(sent.out).toBe(
+        `run approve-2: signal aproval kept in the run's mailbox: no item of the run waits for aproval now (it waits for approval); the next WaitFor on aproval in it takes it; the name was not checked: no *.floxide.versions.json under ${elsewhere} records version ${ApprovalWorkflowDef.fingerprint} of ApprovalWorkflow (run this from the project's folder to have it checked)\n`,
+      );
+      expect(await backend.pendingSignals('approve-2')).toEqual([expect.objectContaining({ name: 'aproval' })]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,12 +15,14 @@ import { openHolder, usePgSchemas } from '../distributed/pg-schemas.js';
 import { postgresRecordTamper, postgresTamper, redisRecordTamper, redisTamper, type RecordTamper } from '../distributed/tamper.js';
 import type { StoreTamper } from '../distributed/conformance.js';
 import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
+import { fileURLToPath } from 'node:url';
 
 const prefix = uniquePrefix('cli-runs');
 const store = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
 let backend: RedisBackend;
 
 const cli = (...argv: string[]) => cliCaptured(argv);
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 beforeAll(async () => {
   backend = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix });
@@ -186,22 +188,30 @@ describe('floxide runs', () => {
 });
 
 describe('floxide runs signal', () => {
-  it('refuses a --data that is not JSON (exit 2); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
+  it('refuses a --data that is not JSON (exit 2) and a name the run\'s recorded graph has no wait for (exit 1); delivers a signal on Redis once per key, and show lists it in the mailbox', async () => {
     const bad = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{nope', '--store', store);
     expect([bad.code, bad.out]).toEqual([2, '']);
-    expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\)\n$/);
-    const r = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect(bad.err).toMatch(/^floxide runs: --data: malformed JSON \(.+\): give --data JSON, in single quotes for the shell, with its keys and strings in double quotes, e\.g\. --data '\{"approved":true,"by":"ana"\}'\n$/);
+    // the chain workflow has no wait, and its versions file is under the current folder (the repository): refused
+    const refused = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
+    expect([refused.code, refused.out]).toEqual([1, '']);
+    expect(refused.err).toMatch(/^floxide runs: run cli-b \(ChainWorkflow, version [0-9a-f]{16}\) has no WaitFor on signal "approval": it waits for no signal \(\S+\.floxide\.versions\.json\); nothing was sent: check the name\n$/);
+    // from a folder without the versions files, the name cannot be checked: the signal is kept in the mailbox
+    const elsewhere = mkdtempSync(join(tmpdir(), 'floxide-signal-cwd-'));
+    const away = (...argv: string[]) => cliCaptured(argv, { cwd: elsewhere });
+    const r = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
     expect(r.code).toBe(0);
     // no wait took it (the chain workflow has none): it says so
-    expect(r.out).toBe("run cli-b: signal approval kept in the run's mailbox: no item of the run waits for approval now; the next WaitFor on approval in it takes it\n");
-    const again = await cli('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect(r.out).toMatch(/^run cli-b: signal approval kept in the run's mailbox: no item of the run waits for approval now; the next WaitFor on approval in it takes it; the name was not checked: no \*\.floxide\.versions\.json under \S+ records version [0-9a-f]{16} of ChainWorkflow \(run this from the project's folder to have it checked\)\n$/);
+    const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
     // --json: every answer has the same fields
-    const fresh = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
     expect([fresh.code, JSON.parse(fresh.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'delivered', kept: true }]);
-    const duplicate = await cli('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
     expect([duplicate.code, JSON.parse(duplicate.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'duplicate', kept: false }]);
+    rmSync(elsewhere, { recursive: true, force: true });
     // no wait took it (the chain workflow has none): it waits in the run's mailbox
     const show = await cli('runs', 'show', 'cli-b', '--store', store, '--json');
     expect(JSON.parse(show.out).signals).toMatchObject([{ name: 'approval', payload: { approved: true }, key: 'mail-1' }, { name: 'approval', payload: null, key: 'mail-2' }]);
@@ -586,19 +596,27 @@ describe('floxide worker', () => {
     }
   });
 
-  it('explains a module it cannot use in one line (exit 1): missing, throwing at import, exporting no workflow, a factory that throws', async () => {
+  it('explains a module it cannot use in one line (exit 1): missing, throwing at import, exporting no workflow, a factory that throws, importing a generated module never built, or a stale one compiled', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floxide-worker-modules-'));
     try {
       const files = {
         'throws.mjs': "throw new Error('boom at import');\n",
         'none.mjs': 'export const x = 1;\n',
         'factory.mjs': "export async function createWorkflow() { throw new Error('factory failed: DB_URL missing'); }\n",
+        // its generated module was never built (or not compiled)
+        'unbuilt.mjs': "import { FlowDef } from './flow.floxide.js';\nexport default FlowDef;\n",
+        // compiled by tsc after a graph change without floxide build: bindWorkflow finds its generated module stale
+        'stale.mjs': `import { StaleGeneratedModuleError } from ${JSON.stringify(join(repo, 'runtime/core/errors.ts'))};\nthrow new StaleGeneratedModuleError('the generated module of Flow (generated from src/flow.ts) is stale: node extra is not in the generated module; run floxide build');\n`,
+        'stale-factory.mjs': `import { StaleGeneratedModuleError } from ${JSON.stringify(join(repo, 'runtime/core/errors.ts'))};\nexport function createWorkflow() { throw new StaleGeneratedModuleError('Flow is stale; run floxide build'); }\n`,
       };
       for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
       const run = (m: string) => cli('worker', join(dir, m), '--store', store);
       const answers = await Promise.all(['missing.mjs', ...Object.keys(files)].map(run));
-      expect(answers.map((a) => a.code)).toEqual([1, 1, 1, 1]);
-      const [missing, throws, none, factory] = answers.map((a) => a.err);
+      expect(answers.map((a) => a.code)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+      const [missing, throws, none, factory, unbuilt, stale, staleFactory] = answers.map((a) => a.err);
+      expect(staleFactory).toBe(`floxide worker: export "createWorkflow" of ${join(dir, 'stale-factory.mjs')} failed to create the workflow: Flow is stale; run floxide build, then compile again (\`floxide build && tsc\`): this worker runs compiled JavaScript, which floxide build does not change\n`);
+      expect(stale).toBe(`floxide worker: cannot import ${join(dir, 'stale.mjs')}: the generated module of Flow (generated from src/flow.ts) is stale: node extra is not in the generated module; run floxide build, then compile again (\`floxide build && tsc\`): this worker runs compiled JavaScript, which floxide build does not change\n`);
+      expect(unbuilt).toMatch(/^floxide worker: cannot import .*unbuilt\.mjs: .*flow\.floxide\.js.*: flow\.floxide\.js is generated by floxide build: run `floxide build` \(and `tsc` after it when the worker runs compiled \.js: `floxide build && tsc`\)\n$/);
       expect(missing).toMatch(/^floxide worker: cannot find module .*missing\.mjs/);
       expect(throws).toMatch(/^floxide worker: cannot import .*throws\.mjs: boom at import\n$/);
       expect(none).toMatch(/^floxide worker: .*none\.mjs exports no bound workflow/);

@@ -52,7 +52,7 @@ for (const name of REAL_BACKENDS) {
       expect(bad.err).toMatch(/^floxide schedule: invalid cron expression "0 3 \* \*"/);
       const badInput = await cli('schedule', 'add', 'broken', '--store', store, '--workflow', 'ChainWorkflow', '--cron', '0 3 * * *', '--input', '{oops');
       expect(badInput.code).toBe(2);
-      expect(badInput.err).toMatch(/--input: malformed JSON/);
+      expect(badInput.err).toMatch(/^floxide schedule: --input: malformed JSON \(.+\): give --input JSON, in single quotes for the shell, with its keys and strings in double quotes, e\.g\. --input '\{"region":"eu"\}'\n$/);
       expect((await cli('schedule', 'add', 'broken', '--store', store, '--workflow', 'ChainWorkflow', '--cron', '* * * * *', '--catch-up', 'some')).code).toBe(2);
       expect(await b.getSchedule('broken')).toBeUndefined();
 

@@ -59,7 +59,7 @@ describe('the generated module', () => {
     expect(text).toContain("import { Transition } from './x.js';");
     expect(text).toContain('exec: NodeExecutor): Promise<FloxideTransition<unknown>> {');
     expect(text).toContain('export type TransitionContext = TransitionNodes_;');
-    expect(text).toContain('contextClass: TransitionNodes_,');
+    expect(text).toContain('get contextClass() { return TransitionNodes_; },');
   });
 });
 

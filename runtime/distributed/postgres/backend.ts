@@ -288,7 +288,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       const client = await pool.connect();
       try {
         if (options.createSchema === false && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) {
-          throw new StoreError(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema? workers create theirs when they start)`);
+          throw new StoreError(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema? workers, and floxide schedule add, create theirs)`);
         }
         if (options.migrate === false) await backend.checkMigrated(client);
         else await migrate(client, schema);
