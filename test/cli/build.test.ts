@@ -1,19 +1,19 @@
 /**
- * End to end: the `floxide` CLI on a temporary project, spawned as a real process (through tsx, so the test runs
- * against the sources without a prior `npm run build:dist`).
+ * End to end: the `floxide` CLI on a temporary project, spawned as a real process (the built bin, dist/cli/cli.js, as
+ * users run it) and in process. The project gets `floxide` as an installed package does: the repository linked in as
+ * node_modules/floxide, its types the declarations in dist/ (`npm test` builds dist/ first), so a build type-checks the
+ * package's declarations, not the sources of the whole runtime.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const cliSource = path.join(repo, 'cli/cli.ts');
-// Absolute: the temporary project has no node_modules of its own.
-const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
+const bin = path.join(repo, 'dist/cli/cli.js');
 
 let dir: string;
 
@@ -24,7 +24,7 @@ async function floxideIn(args: string[]) {
 }
 
 function floxide(args: string[], cwd = dir) {
-  const r = spawnSync(process.execPath, ['--import', tsxLoader, cliSource, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -67,6 +67,8 @@ const GOOD = flow(`  @edge('double') parse = new Parse();
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'floxide-cli-'));
   mkdirSync(path.join(dir, 'src'));
+  mkdirSync(path.join(dir, 'node_modules'));
+  symlinkSync(repo, path.join(dir, 'node_modules/floxide'), 'dir');
   writeFileSync(
     path.join(dir, 'tsconfig.json'),
     JSON.stringify(
@@ -82,7 +84,6 @@ beforeAll(() => {
           noEmit: true,
           types: ['node'],
           typeRoots: [path.join(repo, 'node_modules/@types')],
-          paths: { floxide: [path.join(repo, 'runtime/index.ts')] },
         },
         include: ['src'],
       },
@@ -121,7 +122,7 @@ describe('floxide build', () => {
     expect((await floxideIn(['build'])).code).toBe(0);
     expect(readFileSync(generated, 'utf8')).toContain("case 'show':");
     expect((await floxideIn(['build', '--check'])).code).toBe(0);
-  }, 180_000); // three CLI processes, each loading ts-morph: slow on a loaded 2-core machine
+  }, 180_000); // two CLI processes, each loading ts-morph: slow on a loaded 2-core machine
 
   it('--docs writes the .dot, .svg and .mmd of each workflow; --out-dir and --json', async () => {
     const r = await floxideIn(['build', 'src', '--docs', 'graphs', '--out-dir', 'gen', '--json']);
@@ -313,11 +314,11 @@ describe('floxide build', () => {
   });
 
   it('--watch rebuilds after an edit and after each save-by-rename, and prints the rebuild time', async () => {
-    const child = spawn(process.execPath, ['--import', tsxLoader, cliSource, 'build', '--watch'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [bin, 'build', '--watch'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    // generous: the first build loads ts-morph and compiles the CLI through tsx (seen over 30 s at load 13 on 2 cores)
+    // generous: the first build loads ts-morph (seen over 30 s at load 13 on 2 cores)
     const waitFor = (what: RegExp | ((out: string) => boolean), ms = 60_000) =>
       new Promise<void>((resolve, reject) => {
         const t0 = Date.now();

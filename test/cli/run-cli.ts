@@ -7,13 +7,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../../cli/cli.js';
 import type { CliIo } from '../../cli/commands/types.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const cliSource = path.join(repo, 'cli/cli.ts');
-const tsxLoader = pathToFileURL(path.join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
+/** The built bin (`npm test` builds dist/ first): a terminal run is a process as users start it. */
+const bin = path.join(repo, 'dist/cli/cli.js');
 
 /** What an in-process run wrote, and its exit code. */
 export interface CapturedRun {
@@ -43,7 +43,7 @@ export interface TerminalRun {
 
 /** Runs `floxide <args>` in `cwd` on a pseudo-terminal of `columns` columns (colours off: NO_COLOR). */
 export function floxideInTerminal(args: readonly string[], cwd: string, columns = 120): Promise<TerminalRun> {
-  const command = `stty cols ${columns} rows 40; exec ${[process.execPath, '--import', tsxLoader, cliSource, ...args].map(quote).join(' ')}`;
+  const command = `stty cols ${columns} rows 40; exec ${[process.execPath, bin, ...args].map(quote).join(' ')}`;
   // -q: no "Script started" lines; -e: the command's exit code; -c: the command; /dev/null: no typescript file.
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd, env: { ...process.env, NO_COLOR: '1', TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let raw = '';

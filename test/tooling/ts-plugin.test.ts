@@ -228,7 +228,7 @@ describe('floxide/ts-plugin in tsserver', () => {
 
   it('reports the versions check of floxide build (FLX050-FLX056) at the same positions and with the same text, before the build records the change', async () => {
     const fixtures = path.join(repo, 'test/fixtures/versions');
-    // the fixtures' own tsconfig maps floxide to the sources: the project's is the one an installed floxide gets
+    // the fixtures' own tsconfig maps floxide by a paths entry: the project's is the one an installed floxide gets
     const files = readdirSync(fixtures).filter((f) => f !== 'tsconfig.json');
     const other = makeProject('tsplugin-versions', Object.fromEntries(files.map((f) => [f, readFileSync(path.join(fixtures, f), 'utf8')])), { plugin: true });
     const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.floxide.ts'));
