@@ -36,8 +36,9 @@ describe('a run of steps that never wait for I/O lets timers fire', () => {
     expect(result).toBeInstanceOf(DeadlineExceededError);
     // (the 50 M steps would take many seconds: the deadline fired about when it was due)
     expect(ms).toBeLessThan(8_000);
-    // a breath every 20 ms would give ~30 ticks; a loaded machine gives fewer, a run that never breathes none
-    expect(ticks).toBeGreaterThan(3);
+    // a breath every 20 ms would give ~30 ticks; a loaded machine gives fewer (5 seen under load ~12), a run that never
+    // breathes none or one
+    expect(ticks).toBeGreaterThan(2);
   });
 
   it('on SQLite: its timeoutMs ends it (the run is failed with it, as the deadline says), and the interval ticks', async () => {
@@ -47,7 +48,8 @@ describe('a run of steps that never wait for I/O lets timers fire', () => {
       const { ticks, ms, result } = await ticksDuring(() => wf.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 5_000_000 }, store, 'long', { timeoutMs: 300 }));
       expect(result).toBeInstanceOf(DeadlineExceededError);
       expect(ms).toBeLessThan(10_000);
-      expect(ticks).toBeGreaterThan(5);
+      // (~15 on a quiet machine, 5 seen under load ~12; a run that never breathes: none or one)
+      expect(ticks).toBeGreaterThan(2);
       expect((await store.getRun('long'))?.status).toBe('failed');
     } finally {
       await store.close();
