@@ -75,7 +75,7 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
-import { planSignal } from './signal-plan.js';
+import { planSignal } from '../core/signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */

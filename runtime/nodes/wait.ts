@@ -4,7 +4,7 @@ import type { Node, OutputOf, WorkflowCtx } from '../core/node.js';
 import type { Transition } from '../core/transition.js';
 import { InvalidArgumentError, InvalidSignalError, StaleGeneratedModuleError } from '../core/errors.js';
 import type { AnyWorkflowDef, NodeSpec } from '../graph/definition.js';
-import { assertSignalPayload } from '../core/signal-payload.js';
+import { assertSignalPayload } from '../core/signal-plan.js';
 
 /** How a signal's payload is checked: a type guard, or a schema with `parse` (zod, valibot's wrappers...). */
 export type PayloadCheck<P> = ((payload: unknown) => payload is P) | { parse(payload: unknown): P };

@@ -24,12 +24,12 @@ import {
   type PendingSignal,
   type SignalDelivery,
 } from './contract.js';
-import { assertRunId, assertSignalKey } from '../core/ids.js';
+import { assertRunId } from '../core/ids.js';
 import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
-import { assertString, tailLimit, tailOf, type TailOptions } from '../core/validate.js';
-import { assertSignalPayload } from '../core/signal-payload.js';
+import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
+import { planSignal } from '../core/signal-plan.js';
 
 interface MemRun {
   runId: string;
@@ -230,11 +230,8 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    assertString(name, 'signal name');
-    if (key !== undefined) assertSignalKey(key);
-    assertSignalPayload(name, payload);
+    const { payload: text } = planSignal(runId, name, payload, key);
     const r = this.existing(runId);
-    const text = toJson(payload, 'the signal payload');
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
     if (key !== undefined && r.signals.some((x) => x.key === key)) return 'duplicate';
     if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);

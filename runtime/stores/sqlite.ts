@@ -13,8 +13,8 @@ import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
-import { assertString, DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
-import { assertSignalPayload } from '../core/signal-payload.js';
+import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
+import { planSignal } from '../core/signal-plan.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -44,7 +44,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertTraceparent } from '../core/trace-context.js';
-import { assertRunId, assertSignalKey } from '../core/ids.js';
+import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
@@ -662,11 +662,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    assertRunId(runId);
-    assertString(name, 'signal name');
-    if (key !== undefined) assertSignalKey(key);
-    assertSignalPayload(name, payload);
-    const text = toJson(payload, 'the signal payload');
+    const { payload: text } = planSignal(runId, name, payload, key);
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);

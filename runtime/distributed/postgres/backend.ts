@@ -78,7 +78,7 @@ import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
-import { planSignal, type SignalPlan } from '../signal-plan.js';
+import { planSignal, type SignalPlan } from '../../core/signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
 import { DEFAULT_RETAIN_FINISHED_MS, assertNonNegativeMs, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, purgeBounds, tailLimit, type TailOptions } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';

@@ -92,7 +92,7 @@ import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJs
 import { checkMigrationReply, replyError, runEndOf, runStatusOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
-import { planSignal } from '../signal-plan.js';
+import { planSignal } from '../../core/signal-plan.js';
 import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
 import { DEFAULT_RETAIN_FINISHED_MS, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, tailLimit, type TailOptions } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
