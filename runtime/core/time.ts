@@ -76,14 +76,15 @@ export const systemClock: Clock = {
 };
 
 /**
- * Sleeps `ms` on `clock`, or rejects with `signal.reason` as soon as the signal aborts (the timer is cancelled).
+ * Sleeps `ms` on `clock`, or rejects as soon as the signal aborts (the timer is cancelled): with what `reason` makes of
+ * the signal, by default {@link abortReason} (a run's cancel, deadline or timeout).
  */
-export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock, reason: (signal: AbortSignal) => Error = abortReason): Promise<void> {
+  if (signal?.aborted) return Promise.reject(reason(signal));
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       cancel();
-      reject(abortReason(signal!));
+      reject(reason(signal!));
     };
     const cancel = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);

@@ -37,7 +37,7 @@ import {
 } from './contracts.js';
 import { startDistributedRun, type StartDistributedOptions } from './execution.js';
 import { assertRunId, newRunId } from '../core/ids.js';
-import { systemClock } from '../core/time.js';
+import { sleep as sleepOn, systemClock } from '../core/time.js';
 import { checkSignal, checkSignalName, signalNodesOf } from '../nodes/wait.js';
 import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
@@ -121,19 +121,7 @@ function isBound(w: WorkflowLike<unknown, unknown, unknown, unknown>): w is Boun
  * Sleeps `ms`, or rejects with the signal's own reason (a wait's caller stopped waiting: the run was not cancelled). On
  * the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and a wait polled its run non-stop.
  */
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      cancel();
-      reject(signal!.reason as Error);
-    };
-    const cancel = systemClock.setTimer(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+const sleep = (ms: number, signal?: AbortSignal) => sleepOn(ms, signal, systemClock, (s) => s.reason as Error);
 
 /**
  * Controls the runs of a backend. Give it a workflow (bound, or its generated definition) to start runs, fold
