@@ -541,8 +541,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           await shown;
           // a run that ended: its last line shows it as it ended, not as the last poll before that saw it
           const m = run && progress && (await b.metrics(runId).catch(() => undefined));
-          if (m) progress!.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
+          if (m && run!.status === 'completed') progress!.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
           progress?.stop();
+          // one that did not complete says so: its dropped items are not "done"
+          if (m && run!.status !== 'completed') io.stderr.write(`floxide: run ${runId}: ${run!.status}, not completed (${m.completed} of ${m.enqueued} items completed, ${m.failed} failed, ${m.dropped} dropped)\n`);
         }
         io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
@@ -653,7 +655,8 @@ async function scheduleRuns(b: RunsStore, filter: Omit<ListRunsFilter, 'limit' |
 async function showRunProgress(b: RunsStore, runId: string, pollMs: number, progress: Progress, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     const m = await b.metrics(runId).catch(() => undefined);
-    if (m && !signal.aborted) progress.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
+    // dropped items are not counted: a run drops items only when it ends, and a cancelled one is not "n/n done"
+    if (m && !signal.aborted) progress.update(m.completed + m.failed, Math.max(m.enqueued, 1));
     // (the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and this loop read the store non-stop)
     await sleep(pollMs, signal).catch(() => undefined);
   }
