@@ -4,6 +4,8 @@ import pg from 'pg';
 import { expect, it } from 'vitest';
 import { PG_URL } from '../distributed/helpers.js';
 import { cliCaptured } from './run-cli.js';
+import { connectBackend } from '../../runtime/distributed/connect.js';
+import { reviveError, SchemaMissingError, serializeError, StoreError } from '../../runtime/index.js';
 
 it('runs list and runs show on a Postgres schema that does not exist: exit 1, and no schema is created', async () => {
   const schema = `nope_${process.pid}_${Date.now()}`;
@@ -15,6 +17,18 @@ it('runs list and runs show on a Postgres schema that does not exist: exit 1, an
       expect([r.code, r.out], args.join(' ')).toEqual([1, '']);
       expect(r.err).toContain(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema?`);
     }
+    // the server answered: the schema is missing, it is not out of reach; and how to make it is said
+    for (const args of [['runs', 'list'], ['ui', '--port', '0']]) {
+      const r = await cliCaptured([...args, '--store', `${PG_URL}?schema=${schema}`]);
+      expect([r.code, r.out], args.join(' ')).toEqual([1, '']);
+      expect(r.err).not.toMatch(/cannot reach|cannot prepare/);
+      expect(r.err).toMatch(new RegExp(`^floxide (runs|ui): there is no schema ${schema} in this database: .*a worker creates its schema when it starts \\(floxide worker --store `));
+    }
+    const refused = await connectBackend(`${PG_URL}?schema=${schema}`, { createSchema: false }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SchemaMissingError);
+    expect(refused).toBeInstanceOf(StoreError);
+    expect(refused).toMatchObject({ name: 'SchemaMissingError', code: 'FLOXIDE_SCHEMA_MISSING' });
+    expect(reviveError(serializeError(refused))).toBeInstanceOf(SchemaMissingError);
     expect((await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount).toBe(0);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
