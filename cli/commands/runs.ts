@@ -411,14 +411,21 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
-    .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
+    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code the payload cannot be checked here, and a wait whose check refuses it fails; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
-    .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
+    .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
+      const example = '{"approved":true,"by":"ana"}';
+      // (no default: a null sent for a payload the wait's check refuses would fail the wait, or the run, later)
+      if (flags.data === undefined) {
+        io.stderr.write(`floxide runs: --data is needed: the payload of signal ${JSON.stringify(name)} as JSON, e.g. --data '${example}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
+        io.exitCode = 2;
+        return;
+      }
       let payload: unknown;
       try {
         const { parseJsonOption } = await import('../json-option.js');
-        payload = parseJsonOption(flags.data, '--data', '{"approved":true,"by":"ana"}');
+        payload = parseJsonOption(flags.data, '--data', example);
       } catch (err) {
         // (the message names --data and says how to write it)
         io.stderr.write(`floxide runs: ${(err as Error).message}\n`);

@@ -230,10 +230,14 @@ describe('floxide runs signal', () => {
     const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // without --data nothing is sent (exit 2): a null payload the wait's check refuses would fail the wait later
+    const bare = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    expect([bare.code, bare.out]).toEqual([2, '']);
+    expect(bare.err).toBe(`floxide runs: --data is needed: the payload of signal "approval" as JSON, e.g. --data '{"approved":true,"by":"ana"}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
     // --json: every answer has the same fields
-    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--data', 'null', '--key', 'mail-2', '--store', store, '--json');
     expect([fresh.code, JSON.parse(fresh.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'delivered', kept: true }]);
-    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--data', 'null', '--key', 'mail-2', '--store', store, '--json');
     expect([duplicate.code, JSON.parse(duplicate.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'duplicate', kept: false }]);
     rmSync(elsewhere, { recursive: true, force: true });
     // no wait took it (the chain workflow has none): it waits in the run's mailbox
