@@ -3,7 +3,7 @@
  * access rules (loopback host names only, the token beyond loopback, the action header); live updates on Postgres.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -385,6 +385,42 @@ describe('floxide ui server', () => {
       moving = false;
       await server.close();
     }
+  });
+
+  it('caps the live streams open at once (503 with Retry-After beyond it) and frees the place of a client that went away', async () => {
+    const capped = await startUiServer({ backend, maxLiveStreams: 3 });
+    const held: ClientRequest[] = [];
+    /** Opens a live stream over a real connection; resolves once its status came, the connection left open. */
+    const open = (path: string) =>
+      new Promise<{ status: number; req: ClientRequest }>((resolve, reject) => {
+        const req = request(`${capped.url}${path}`, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, req });
+        });
+        req.on('error', reject);
+        req.end();
+        held.push(req);
+      });
+    try {
+      const first = await open('api/runs/run-1/live');
+      expect([first.status, (await open('api/runs/run-2/live')).status, (await open('api/runs/live')).status]).toEqual([200, 200, 200]);
+      // beyond the cap, a run page's stream and the list's are refused, and say when to come back
+      for (const path of ['api/runs/run-3/live', 'api/runs/live']) {
+        const refused = await call(`${capped.url}${path}`);
+        expect([refused.status, refused.headers['retry-after']], path).toEqual([503, '10']);
+        expect(JSON.parse(refused.body).error).toBe('too many live streams open (3, the most this dashboard serves: floxide ui --max-live-streams): try again later');
+      }
+      // other requests are served as ever
+      expect((await call(`${capped.url}api/runs/run-3`)).status).toBe(200);
+      // a client that went away frees its place
+      first.req.destroy();
+      await until(async () => (await open('api/runs/run-3/live')).status === 200, 5_000, 'the place of the closed stream');
+      expect((await call(`${capped.url}api/runs/run-4/live`)).status).toBe(503);
+    } finally {
+      for (const req of held) req.destroy();
+      await capped.close();
+    }
+    for (const maxLiveStreams of [0, -1, 1.5, Number.NaN]) await expect(startUiServer({ backend, maxLiveStreams }), String(maxLiveStreams)).rejects.toThrow(/^maxLiveStreams must be an integer from 1 to 100000, got/);
   });
 
   it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
