@@ -173,7 +173,9 @@ function signalRequest(text: string): { name: string; payload: unknown; key: str
   const { name, payload, key } = body;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a signal needs a name');
   if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new InvalidArgumentError('a signal key is a non-empty string');
-  return { name, payload: payload === undefined ? null : payload, key };
+  // (no default: a null the wait's check refuses would fail the wait later, as `floxide runs signal` without --data)
+  if (payload === undefined) throw new InvalidArgumentError('a signal request needs its payload: null for a signal that carries nothing');
+  return { name, payload, key };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

@@ -546,8 +546,11 @@ describe('floxide ui server', () => {
     expect(JSON.parse(notJson.body).error).toMatch(/signal request/);
     expect((await post('run-6', '{"payload":1}')).status).toBe(400);
     expect((await post('run-6', '[1]')).status).toBe(400);
-    expect((await post('no-such-run', '{"name":"go"}')).status).toBe(404);
-    expect((await post('run-3', '{"name":"go"}')).status).toBe(409);
+    // no payload: refused, as `floxide runs signal` without --data (a null the wait's check refuses would fail it)
+    const bare = await post('run-6', '{"name":"go"}');
+    expect([bare.status, JSON.parse(bare.body).error]).toEqual([400, 'a signal request needs its payload: null for a signal that carries nothing']);
+    expect((await post('no-such-run', '{"name":"go","payload":null}')).status).toBe(404);
+    expect((await post('run-3', '{"name":"go","payload":null}')).status).toBe(409);
     expect(await backend.pendingSignals('run-6')).toEqual([]);
     const sent = await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}');
     expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered' });
@@ -593,7 +596,7 @@ describe('floxide ui server', () => {
       expect((await call(`${local}api/runs`, { headers: { authorization: `Basic ${open.token}` } })).status).toBe(401);
       const action = await call(`${local}api/runs/run-4/cancel`, { method: 'POST', headers: { cookie } });
       expect(action.status).toBe(403);
-      const signal = { method: 'POST', body: '{"name":"go"}' };
+      const signal = { method: 'POST', body: '{"name":"go","payload":null}' };
       expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { 'x-floxide-action': '1' } })).status).toBe(401);
       expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { cookie, 'x-floxide-action': '1' } })).status).toBe(200);
     } finally {
