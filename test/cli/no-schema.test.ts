@@ -1,5 +1,7 @@
 // Inspecting or controlling runs creates nothing in a store: a misspelt Postgres schema is an error (exit 1) that
 // says so, not "no runs" from an empty schema the command made.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { PG_URL } from '../distributed/helpers.js';
@@ -57,4 +59,16 @@ it('schedule add on a Postgres schema that does not exist creates it, as a worke
     await admin.query(`DROP SCHEMA IF EXISTS ${listed} CASCADE`);
     await admin.end();
   }
+});
+
+it('a Postgres URL without a user, where PGUSER and USER are unset: says to name one (the built bin, as a process)', () => {
+  const url = new URL(PG_URL);
+  url.username = '';
+  url.password = '';
+  const env = { ...process.env };
+  for (const name of ['USER', 'PGUSER', 'LOGNAME', 'USERNAME']) delete env[name];
+  const bin = fileURLToPath(new URL('../../dist/cli/cli.js', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'runs', 'list', '--store', url.toString()], { encoding: 'utf8', env });
+  expect([r.status, r.stdout]).toEqual([1, '']);
+  expect(r.stderr).toContain(`cannot reach the store at ${url.toString()}: cannot connect to Postgres: no PostgreSQL user name specified in startup packet: the store URL names no user and PGUSER is not set: name one, postgres://<user>@host:port/db\n`);
 });
