@@ -53,6 +53,7 @@ export {
   StaleGeneratedModuleError,
   CorruptStateError,
   StoreError,
+  SchemaMissingError,
   InvalidArgumentError,
   RunStateError,
   RunBusyError,

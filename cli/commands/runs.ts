@@ -411,14 +411,21 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
-    .option('--data <json>', 'the payload as JSON, e.g. `--data \'{"approved":true}\'`', 'null')
+    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code the payload cannot be checked here, and a wait whose check refuses it fails; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
-    .action(async (runId: string, name: string, flags: StoreFlags & { data: string; key?: string }) => {
+    .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
+      const example = '{"approved":true,"by":"ana"}';
+      // (no default: a null sent for a payload the wait's check refuses would fail the wait, or the run, later)
+      if (flags.data === undefined) {
+        io.stderr.write(`floxide runs: --data is needed: the payload of signal ${JSON.stringify(name)} as JSON, e.g. --data '${example}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
+        io.exitCode = 2;
+        return;
+      }
       let payload: unknown;
       try {
         const { parseJsonOption } = await import('../json-option.js');
-        payload = parseJsonOption(flags.data, '--data', '{"approved":true,"by":"ana"}');
+        payload = parseJsonOption(flags.data, '--data', example);
       } catch (err) {
         // (the message names --data and says how to write it)
         io.stderr.write(`floxide runs: ${(err as Error).message}\n`);
@@ -541,8 +548,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           await shown;
           // a run that ended: its last line shows it as it ended, not as the last poll before that saw it
           const m = run && progress && (await b.metrics(runId).catch(() => undefined));
-          if (m) progress!.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
+          if (m && run!.status === 'completed') progress!.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
           progress?.stop();
+          // one that did not complete says so: its dropped items are not "done"
+          if (m && run!.status !== 'completed') io.stderr.write(`floxide: run ${runId}: ${run!.status}, not completed (${m.completed} of ${m.enqueued} items completed, ${m.failed} failed, ${m.dropped} dropped)\n`);
         }
         io.stdout.write(flags.json ? `${valueText(run, 2)}\n` : runLines(run));
         io.exitCode = run.status === 'completed' ? 0 : 1;
@@ -653,7 +662,8 @@ async function scheduleRuns(b: RunsStore, filter: Omit<ListRunsFilter, 'limit' |
 async function showRunProgress(b: RunsStore, runId: string, pollMs: number, progress: Progress, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     const m = await b.metrics(runId).catch(() => undefined);
-    if (m && !signal.aborted) progress.update(m.completed + m.failed + m.dropped, Math.max(m.enqueued, 1));
+    // dropped items are not counted: a run drops items only when it ends, and a cancelled one is not "n/n done"
+    if (m && !signal.aborted) progress.update(m.completed + m.failed, Math.max(m.enqueued, 1));
     // (the clock's timer: node's fires a period past 2^31 - 1 ms after 1 ms, and this loop read the store non-stop)
     await sleep(pollMs, signal).catch(() => undefined);
   }

@@ -33,6 +33,7 @@ interface UiFlags {
   port: string;
   token?: string;
   graphs?: string[];
+  maxLiveStreams?: string;
 }
 
 const uiCommand: CommandFactory = (io: CliIo) =>
@@ -43,9 +44,16 @@ const uiCommand: CommandFactory = (io: CliIo) =>
     .option('-p, --port <n>', 'the port; 0 picks a free one, e.g. `--port 0`', '4300')
     .option('--token <token>', 'the access token (16-256 characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
     .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json (default: docs and the current folder), e.g. `--graphs docs src`')
+    .option('--max-live-streams <n>', 'the most live-update streams open at once (one per open page; default 100): beyond it a page is answered 503 with Retry-After and shows no live updates, e.g. `--max-live-streams 500`')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: UiFlags) => {
       const port = Number(flags.port);
+      const maxLiveStreams = flags.maxLiveStreams === undefined ? undefined : Number(flags.maxLiveStreams);
+      if (maxLiveStreams !== undefined && !(/^[0-9]+$/.test(flags.maxLiveStreams!) && maxLiveStreams >= 1 && maxLiveStreams <= 100_000)) {
+        io.stderr.write(`floxide ui: --max-live-streams must be an integer from 1 to 100000, got ${JSON.stringify(flags.maxLiveStreams)}\n`);
+        io.exitCode = 2;
+        return;
+      }
       // by default, as `floxide build --docs docs` in a project's folder writes them, and its versions files
       const graphs = flags.graphs ?? DEFAULT_GRAPHS;
       if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
@@ -68,7 +76,7 @@ const uiCommand: CommandFactory = (io: CliIo) =>
       let server;
       try {
         const token = flags.token ?? process.env.FLOXIDE_UI_TOKEN;
-        server = await startUiServer({ backend, host: flags.host, port, ...(token ? { token } : {}), graphs });
+        server = await startUiServer({ backend, host: flags.host, port, ...(token ? { token } : {}), graphs, ...(maxLiveStreams === undefined ? {} : { maxLiveStreams }) });
       } catch (err) {
         await backend.close();
         io.stderr.write(`floxide ui: ${(err as Error).message}\n`);

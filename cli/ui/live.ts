@@ -20,7 +20,7 @@
  * at most two events for a client, and a slow one (a run page of megabytes on a busy run) stays connected and sees
  * the newest state each time it has read the last.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { RunNotFoundError } from '../../runtime/core/errors.js';
 import { isFinalRunStatus, supportsObservation, type RunObserver } from '../../runtime/distributed/contracts.js';
 import type { RunsStore } from '../store/runs-store.js';
@@ -33,6 +33,10 @@ import { valueText } from '../values-text.js';
 const KEEPALIVE_MS = 15_000;
 /** The shortest time between two reads of one run (a busy run's events arrive far faster than a page can use). */
 const MIN_READ_GAP_MS = 150;
+/** The live streams open at once by default ({@link LiveOptions.maxStreams}). */
+export const MAX_LIVE_STREAMS = 100;
+/** When a client refused for the cap is told to try again (s). */
+const RETRY_AFTER_S = 10;
 
 interface Watch {
   readonly subscribers: Set<ServerResponse>;
@@ -53,6 +57,11 @@ export interface LiveOptions {
   readonly safetyMs: number;
   /** How long a read waits for the store before the page is told it did not answer (ms; store-deadline.ts). */
   readonly storeTimeoutMs: number;
+  /**
+   * The most streams open at once (run pages' and runs lists' together): beyond it a stream is answered 503 with a
+   * `Retry-After`, so a client opening streams in a loop cannot hold the server's sockets and the store's reads.
+   */
+  readonly maxStreams: number;
 }
 
 function send(res: ServerResponse, headers: Record<string, string>): void {
@@ -94,6 +103,8 @@ export class LiveRuns {
   private listToldAt = 0;
   private listNext: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Streams open now: admitted and not yet closed ({@link admit}). */
+  private open = 0;
 
   constructor(
     private readonly backend: RunsStore,
@@ -112,7 +123,8 @@ export class LiveRuns {
   }
 
   /** Answers a run's `/live` request: the current data at once, then every change until the browser goes away. */
-  streamRun(runId: string, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+  streamRun(runId: string, res: ServerResponse, headers: Record<string, string>): void {
+    if (!this.admit(res, headers)) return;
     send(res, headers);
     let w = this.watches.get(runId);
     if (!w) {
@@ -122,7 +134,7 @@ export class LiveRuns {
     const watch = w;
     watch.subscribers.add(res);
     if (watch.last !== undefined) deliver(res, watch.last);
-    req.on('close', () => {
+    res.on('close', () => {
       watch.subscribers.delete(res);
       if (watch.subscribers.size === 0) this.stop(runId, watch);
       this.release();
@@ -132,10 +144,11 @@ export class LiveRuns {
   }
 
   /** Answers the runs list's `/live` request: a `runs` event whenever a run was created or changed status. */
-  streamList(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+  streamList(res: ServerResponse, headers: Record<string, string>): void {
+    if (!this.admit(res, headers)) return;
     send(res, headers);
     this.lists.add(res);
-    req.on('close', () => {
+    res.on('close', () => {
       this.lists.delete(res);
       this.release();
     });
@@ -143,6 +156,22 @@ export class LiveRuns {
     if (!this.observer && this.listTimer === undefined) {
       this.listTimer = setInterval(() => this.notifyLists(), this.options.pollMs * 4);
     }
+  }
+
+  /**
+   * Counts a new stream until its connection closes (the client went away, or {@link close}), or answers it 503 with
+   * a `Retry-After` when {@link LiveOptions.maxStreams} are open (false: it is answered).
+   */
+  private admit(res: ServerResponse, headers: Record<string, string>): boolean {
+    const max = this.options.maxStreams;
+    if (this.closed || this.open >= max) {
+      res.writeHead(503, { ...headers, 'content-type': 'application/json; charset=utf-8', 'retry-after': String(RETRY_AFTER_S) });
+      res.end(JSON.stringify({ error: `too many live streams open (${max}, the most this dashboard serves: floxide ui --max-live-streams): try again later` }));
+      return false;
+    }
+    this.open += 1;
+    res.once('close', () => (this.open -= 1));
+    return true;
   }
 
   /** Re-reads `runId` now (after an action), if someone watches it. */

@@ -15,6 +15,8 @@
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
  * | POST | `/api/runs/<id>/signal` | body `{ name, payload, key? }` (JSON): sends the signal as `floxide runs signal` does (`{ delivery }`) |
  *
+ * The live streams of both kinds count against `maxLiveStreams`: beyond it a new one is answered 503 with `Retry-After`.
+ *
  * Access: bound to a loopback address, requests must name a loopback host (no DNS rebinding). Given a token (and
  * always when listening beyond loopback, where one is generated if none is given), every API request must carry it:
  * open the printed URL (`/?token=...`) once and the server sets an HttpOnly, SameSite=Strict cookie named for its port
@@ -33,7 +35,7 @@ import { timerPeriodMs } from '../../runtime/core/time.js';
 import type { RunsStore } from '../store/runs-store.js';
 import { sendSignal } from '../store/signal.js';
 import { GraphFiles } from './graphs.js';
-import { LiveRuns } from './live.js';
+import { LiveRuns, MAX_LIVE_STREAMS } from './live.js';
 import { answerWithin, STORE_ANSWER_MS } from './store-deadline.js';
 import { runsPage, runView } from './views.js';
 import { valueText } from '../values-text.js';
@@ -59,6 +61,11 @@ export interface UiServerOptions {
    * stops answering without closing its connections would leave pages, actions and live updates waiting for minutes.
    */
   readonly storeTimeoutMs?: number;
+  /**
+   * The most live streams (server-sent events of run pages and runs lists) open at once, default
+   * {@link MAX_LIVE_STREAMS}: beyond it a stream is answered 503 with `Retry-After`. A closed connection frees its place.
+   */
+  readonly maxLiveStreams?: number;
 }
 
 export interface UiServer {
@@ -166,7 +173,9 @@ function signalRequest(text: string): { name: string; payload: unknown; key: str
   const { name, payload, key } = body;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a signal needs a name');
   if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new InvalidArgumentError('a signal key is a non-empty string');
-  return { name, payload: payload === undefined ? null : payload, key };
+  // (no default: a null the wait's check refuses would fail the wait later, as `floxide runs signal` without --data)
+  if (payload === undefined) throw new InvalidArgumentError('a signal request needs its payload: null for a signal that carries nothing');
+  return { name, payload, key };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
@@ -190,7 +199,11 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const graphs = new GraphFiles(options.graphs ?? []);
   const pollMs = timerPeriodMs(options.livePollMs, 500, 'livePollMs', 10);
   const storeMs = timerPeriodMs(options.storeTimeoutMs, STORE_ANSWER_MS, 'storeTimeoutMs');
-  const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10, storeTimeoutMs: storeMs });
+  const maxStreams = options.maxLiveStreams ?? MAX_LIVE_STREAMS;
+  if (!(Number.isSafeInteger(maxStreams) && maxStreams >= 1 && maxStreams <= 100_000)) {
+    throw new InvalidArgumentError(`maxLiveStreams must be an integer from 1 to 100000, got ${String(maxStreams)}`);
+  }
+  const live = new LiveRuns(backend, { pollMs, safetyMs: pollMs * 10, storeTimeoutMs: storeMs, maxStreams });
   /** The port listened on (set once listening, before any request). */
   let port = 0;
 
@@ -225,7 +238,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (!path.startsWith('/api/')) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
 
     if (!authorized(req)) return sendJson(res, 401, { error: 'this dashboard needs its token: open the URL floxide ui printed (it ends with ?token=...)' });
-    if (req.method === 'GET' && path === '/api/runs/live') return live.streamList(req, res, SECURITY_HEADERS);
+    if (req.method === 'GET' && path === '/api/runs/live') return live.streamList(res, SECURITY_HEADERS);
     if (req.method === 'GET' && path === '/api/runs') {
       const q = url.searchParams;
       return sendJson(res, 200, await answerWithin(runsPage(backend, { status: q.get('status'), workflow: q.get('workflow'), after: q.get('after'), limit: q.get('limit') }), storeMs, 'the runs list'));
@@ -244,7 +257,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if ('missing' in graph) return sendJson(res, 404, { error: graph.missing });
       return send(res, 200, 'image/svg+xml; charset=utf-8', graph.svg, graph.note === undefined ? {} : { [GRAPH_NOTE_HEADER]: encodeURIComponent(graph.note) });
     }
-    if (req.method === 'GET' && what === 'live') return live.streamRun(runId, req, res, SECURITY_HEADERS);
+    if (req.method === 'GET' && what === 'live') return live.streamRun(runId, res, SECURITY_HEADERS);
     if (req.method === 'POST' && (what === 'cancel' || what === 'pause' || what === 'resume')) {
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       req.resume();

@@ -50,6 +50,18 @@ export class StaleGeneratedModuleError extends defineError('StaleGeneratedModule
 export class CorruptStateError extends defineError('CorruptStateError', 'FLOXIDE_CORRUPT_STATE') {}
 /** A store could not be reached or answered with an error. */
 export class StoreError extends defineError('StoreError', 'FLOXIDE_STORE') {}
+/**
+ * The store was reached, but the Postgres schema it names does not exist and the caller asked not to create it
+ * (`createSchema: false`: `floxide runs`, `floxide ui`, `schedule list`). A kind of {@link StoreError} with its own
+ * code; the message says how the schema is made (a worker, `floxide schedule add`, `createSchema: true`).
+ */
+export class SchemaMissingError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SchemaMissingError';
+    (this as { code: string }).code = 'FLOXIDE_SCHEMA_MISSING';
+  }
+}
 /** Bad arguments: a malformed run id, key prefix, option... */
 export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
 /**
@@ -238,6 +250,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   StaleGeneratedModuleError,
   CorruptStateError,
   StoreError,
+  SchemaMissingError,
   InvalidArgumentError,
   RunStateError,
   RunBusyError,

@@ -6,7 +6,7 @@
  *   record no events).
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
-import { InvalidArgumentError, MissingDependencyError, StoreError } from '../core/errors.js';
+import { InvalidArgumentError, MissingDependencyError, SchemaMissingError, StoreError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
 
 /** Options that apply whatever the URL says (the URL's own `prefix` / `schema` parameters win). */
@@ -56,7 +56,8 @@ function checkParameters(parsed: URL, url: string, own: readonly string[], drive
 
 /**
  * Connects to the store at `url`. Throws {@link InvalidArgumentError} for a malformed URL or an unknown scheme,
- * and {@link StoreError} (naming the URL, password hidden) when the store cannot be reached.
+ * {@link SchemaMissingError} for a Postgres schema that does not exist with `createSchema: false`, and
+ * {@link StoreError} (naming the URL, password hidden) when the store cannot be reached.
  */
 export async function connectBackend(url: string, options: ConnectOptions = {}): Promise<DistributedBackend> {
   let parsed: URL;
@@ -110,7 +111,8 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
       });
     }
   } catch (err) {
-    if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError) throw err;
+    // (a missing schema: the store was reached, and the error says what is missing and how to make it)
+    if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError || err instanceof SchemaMissingError) throw err;
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

@@ -945,8 +945,9 @@ export interface ScheduleAdvance {
 export interface ScheduleStore {
   /**
    * Creates the schedule (cursor = backend now) or updates it: every defined field is replaced, the paused state is
-   * kept, and the cursor moves to now when the cron expression or time zone changed (a new expression never
-   * back-fills). Throws `InvalidScheduleError` for a cron expression or time zone croner refuses and
+   * kept, and the cursor moves to now when the timing changed (a new expression never back-fills): an expression and
+   * time zone of the same ticks, written otherwise (`schedule-rules.ts` `scheduleTiming`: `@hourly` for `0 * * * *`, no
+   * zone for `UTC`), keep it, as does the same definition added again by every deploy. Throws `InvalidScheduleError` for a cron expression or time zone croner refuses and
    * `InvalidArgumentError` for other bad fields, changing nothing.
    */
   putSchedule(def: ScheduleDefinition): Promise<ScheduleRecord>;

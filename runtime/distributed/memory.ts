@@ -76,7 +76,7 @@ import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from '../core/signal-plan.js';
-import { assertScheduleAdvance, assertScheduleId, normalizeSchedule } from './schedule-rules.js';
+import { assertScheduleAdvance, assertScheduleId, normalizeSchedule, scheduleTiming } from './schedule-rules.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -641,7 +641,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     const n = normalizeSchedule(def);
     const now = this.clock();
     const old = this.schedules.has(n.id) ? this.scheduleOrThrow(n.id) : undefined;
-    const moved = !old || old.cron !== n.cron || old.timezone !== n.timezone;
+    // (an expression of the same timing, written otherwise, keeps the schedule where it is)
+    const moved = !old || (scheduleTiming(old.cron, old.timezone) !== n.timing && (old.cron !== n.cron || old.timezone !== n.timezone));
     const rec: ScheduleRecord = {
       id: n.id,
       workflow: n.workflow,

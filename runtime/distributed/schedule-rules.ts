@@ -4,7 +4,8 @@
  * which is what makes a tick start exactly one run however many workers race for it (every backend's `createRun`
  * is create-if-absent per run id). Cron expressions are parsed by croner, never by hand.
  */
-import { Cron } from 'croner';
+import { createHash } from 'node:crypto';
+import { Cron, CronPattern } from 'croner';
 import { InvalidArgumentError, InvalidScheduleError } from '../core/errors.js';
 import { canonicalJson } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
@@ -32,6 +33,8 @@ export interface NormalizedSchedule {
   readonly graceMs: number;
   /** Only read when the schedule is created. */
   readonly paused: boolean;
+  /** Its {@link scheduleTiming}: a definition of the same timing keeps the stored schedule's cursor. */
+  readonly timing: string;
 }
 
 /** Throws {@link InvalidArgumentError} unless `id` is 1-64 characters of `[A-Za-z0-9._-]` starting with a letter or digit. */
@@ -75,6 +78,31 @@ export function cronOf(cron: string, timezone: string | undefined): Cron {
   return c;
 }
 
+/**
+ * What the ticks of `cron` in `timezone` are, whatever the spelling: `0 * * * *`, `0 0-23 * * *`, `0 0 * * * *`, `@hourly`
+ * and an hourly step in UTC (or no zone) have one timing. Made of croner's parse of the expression (the values each field
+ * matches, and the flags that change how they combine or how daylight saving time moves them) and the time zone,
+ * hashed. A store keeps it with the schedule: a schedule defined again with the same timing keeps its cursor (an
+ * expression written otherwise, a deploy defining it again); another timing starts from now. Undefined for an
+ * expression or zone croner refuses (a schedule stored by a machine whose time zone data is newer).
+ */
+export function scheduleTiming(cron: string, timezone: string | undefined): string | undefined {
+  let zone: string;
+  let p: CronPattern;
+  try {
+    cronOf(cron, timezone);
+    zone = new Intl.DateTimeFormat('en', { timeZone: timezone ?? 'UTC' }).resolvedOptions().timeZone;
+    p = new CronPattern(cron, zone, { mode: '5-or-6-parts' });
+  } catch {
+    return undefined;
+  }
+  const parsed = [
+    zone, p.second, p.minute, p.hour, p.day, p.month, p.dayOfWeek, p.starYear ? '*' : p.year, p.lastDayOfMonth, p.lastWeekday,
+    p.nearestWeekdays, p.starDOM, p.starDOW, p.useAndLogic, p.isFixedTime,
+  ];
+  return `1:${createHash('sha256').update(JSON.stringify(parsed)).digest('hex').slice(0, 32)}`;
+}
+
 function intIn(v: unknown, min: number, max: number, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${what} must be an integer in ${min}..${max}, got ${String(v)}`);
   return v;
@@ -110,6 +138,7 @@ export function normalizeSchedule(def: ScheduleDefinition): NormalizedSchedule {
     catchUpLimit: intIn(def.catchUpLimit ?? SCHEDULE_DEFAULTS.catchUpLimit, 1, MAX_CATCH_UP_LIMIT, 'catchUpLimit'),
     graceMs,
     paused: def.paused ?? false,
+    timing: scheduleTiming(def.cron, def.timezone)!,
   };
 }
 

@@ -195,7 +195,7 @@ describe('floxide runs --store sqlite:<file>', () => {
 
   it('says clearly when the run is unknown or the file is missing, and creates no file', async () => {
     // (what to do: the ids are in the list)
-    for (const argv of [['show', 'no-such-run'], ['signal', 'no-such-run', 'approval'], ['cancel', 'no-such-run']]) {
+    for (const argv of [['show', 'no-such-run'], ['signal', 'no-such-run', 'approval', '--data', 'null'], ['cancel', 'no-such-run']]) {
       const unknown = await cli('runs', ...argv, '--store', store);
       expect([unknown.code, unknown.err], argv.join(' ')).toEqual([1, `floxide runs: no run with id "no-such-run": \`floxide runs list --store ${store}\` lists the runs\n`]);
     }

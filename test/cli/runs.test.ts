@@ -103,6 +103,30 @@ describe('floxide runs', () => {
     expect((await cli('runs', 'cancel', 'cli-tags', '--store', store)).code).toBe(0);
   });
 
+  it('wait says a run that ended without completing ended so, never "n/n items done" as if it completed', async () => {
+    const wf = chain();
+    await wf.startDistributed(new CountCtx(), 1, backend, 'cli-cancelled');
+    await wf.startDistributed(new CountCtx(), 1, backend, 'cli-failed');
+    await wf.startDistributed(new CountCtx(), 1, backend, 'cli-cancelled-later');
+    await backend.cancelRun('cli-cancelled');
+    await backend.failRun('cli-failed', { name: 'Error', message: 'boom' });
+    for (const [runId, status] of [['cli-cancelled', 'cancelled'], ['cli-failed', 'failed']] as const) {
+      const wait = await cli('runs', 'wait', runId, '--store', store, '--timeout-ms', '2000');
+      expect(wait.code, wait.err).toBe(1);
+      expect(wait.err).not.toMatch(/1\/1 items done/);
+      expect(wait.err.trimEnd().split('\n').at(-1)).toBe(`floxide: run ${runId}: ${status}, not completed (0 of 1 items completed, 0 failed, 1 dropped)`);
+    }
+    // cancelled while the wait polls: the lines it printed before say nothing of a completion either
+    const waiting = cli('runs', 'wait', 'cli-cancelled-later', '--store', store, '--timeout-ms', '5000', '--poll-ms', '50');
+    await until(async () => (await backend.metrics('cli-cancelled-later')).enqueued === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    await backend.cancelRun('cli-cancelled-later');
+    const later = await waiting;
+    expect(later.code, later.err).toBe(1);
+    expect(later.err).not.toMatch(/1\/1 items done/);
+    expect(later.err.trimEnd().split('\n').at(-1)).toMatch(/^floxide: run cli-cancelled-later: cancelled, not completed/);
+  });
+
   it('waits with a timeout on a run nobody processes', async () => {
     const wait = await cli('runs', 'wait', 'cli-b', '--store', store, '--timeout-ms', '300');
     expect(wait.code).toBe(1);
@@ -206,10 +230,14 @@ describe('floxide runs signal', () => {
     const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // without --data nothing is sent (exit 2): a null payload the wait's check refuses would fail the wait later
+    const bare = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    expect([bare.code, bare.out]).toEqual([2, '']);
+    expect(bare.err).toBe(`floxide runs: --data is needed: the payload of signal "approval" as JSON, e.g. --data '{"approved":true,"by":"ana"}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
     // --json: every answer has the same fields
-    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const fresh = await away('runs', 'signal', 'cli-b', 'approval', '--data', 'null', '--key', 'mail-2', '--store', store, '--json');
     expect([fresh.code, JSON.parse(fresh.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'delivered', kept: true }]);
-    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
+    const duplicate = await away('runs', 'signal', 'cli-b', 'approval', '--data', 'null', '--key', 'mail-2', '--store', store, '--json');
     expect([duplicate.code, JSON.parse(duplicate.out)]).toEqual([0, { runId: 'cli-b', name: 'approval', delivery: 'duplicate', kept: false }]);
     rmSync(elsewhere, { recursive: true, force: true });
     // no wait took it (the chain workflow has none): it waits in the run's mailbox

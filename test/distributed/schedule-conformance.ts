@@ -71,6 +71,25 @@ export function describeScheduleConformance(name: string, make: () => Promise<Ba
       expect(tz.timezone).toBe('UTC');
     });
 
+    it('keeps the cursor of a schedule defined again with an equivalent expression (same instants, written otherwise); a different one moves it', async () => {
+      const first = await b.putSchedule({ id: 'hourly', workflow: 'W', cron: '0 * * * *' });
+      // as a scheduler pass would have moved it: re-defining must not lose where the schedule is
+      expect(await b.advanceSchedule('hourly', first.cursor, { cursor: first.cursor + 1, skipped: 1, lastTickAt: first.cursor, lastRunId: 'r0' })).toBe(true);
+      const at = first.cursor + 1;
+      await sleep(20);
+      for (const [cron, timezone] of [['0 */1 * * *', undefined], ['0  *  * * *', undefined], ['0 0 * * * *', undefined], ['@hourly', undefined], ['0 0-23 * * *', 'UTC'], ['0 * * * *', undefined]] as const) {
+        const again = await b.putSchedule({ id: 'hourly', workflow: 'W', cron, ...(timezone ? { timezone } : {}) });
+        expect(again, `${cron} ${timezone ?? ''}`).toMatchObject({ cron, cursor: at, skipped: 1, lastTickAt: first.cursor, lastRunId: 'r0' });
+      }
+      // other instants, or another zone: a new timing, from now
+      for (const [cron, timezone] of [['30 * * * *', undefined], ['30 * * * *', 'Europe/Paris']] as const) {
+        await sleep(5);
+        const before = (await b.getSchedule('hourly'))!.cursor;
+        const moved = await b.putSchedule({ id: 'hourly', workflow: 'W', cron, ...(timezone ? { timezone } : {}) });
+        expect(moved.cursor, `${cron} ${timezone ?? ''}`).toBeGreaterThan(before);
+      }
+    });
+
     it('pauses and resumes; unknown ids are ScheduleNotFoundError', async () => {
       await b.putSchedule({ id: 's', workflow: 'W', cron: '* * * * *' });
       await b.putSchedule({ id: 'p', workflow: 'W', cron: '* * * * *', paused: true });

@@ -11,7 +11,7 @@ import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidScheduleError } from '../../runtime/core/errors.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
-import { plantScheduleTimezone } from './tamper.js';
+import { plantScheduleTimezone, plantUntimedSchedule } from './tamper.js';
 import { ChainWorkflowDef, FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
 
 const BACKENDS: readonly BackendName[] = ['redis', 'postgres'];
@@ -26,6 +26,23 @@ for (const name of BACKENDS) {
     opened.push(t);
     if (!supportsSchedules(t.backend)) throw new Error(`${name} keeps no schedules`);
     return t.backend as DistributedBackend & ScheduleStore;
+  });
+
+  describe(`a schedule stored before timings were kept: ${name}`, () => {
+    it('keeps its cursor when defined again with the same expression, moves it for an expression written otherwise (once: its timing is kept then)', async () => {
+      const t = await openTestBackend(name, 'suntimed');
+      opened.push(t);
+      const store = t.backend as DistributedBackend & ScheduleStore;
+      const first = await store.putSchedule({ id: 'old', workflow: 'ChainWorkflow', cron: '0 * * * *' });
+      await plantUntimedSchedule(t.backend, 'old');
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await store.putSchedule({ id: 'old', workflow: 'ChainWorkflow', cron: '0 * * * *' })).cursor).toBe(first.cursor);
+      await plantUntimedSchedule(t.backend, 'old');
+      const moved = await store.putSchedule({ id: 'old', workflow: 'ChainWorkflow', cron: '@hourly' });
+      expect(moved.cursor).toBeGreaterThan(first.cursor);
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await store.putSchedule({ id: 'old', workflow: 'ChainWorkflow', cron: '0 */1 * * *' })).cursor).toBe(moved.cursor);
+    });
   });
 
   describe(`a schedule this process cannot read: ${name}`, () => {

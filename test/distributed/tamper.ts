@@ -81,6 +81,12 @@ export function plantScheduleTimezone(b: DistributedBackend, id: string, timezon
   return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET timezone = $2 WHERE schedule_id = $1`, [id, timezone]);
 }
 
+/** Makes schedule `id` as a store kept it before it kept timings (no `timing`: Redis hash field, Postgres column). */
+export function plantUntimedSchedule(b: DistributedBackend, id: string): Promise<void> {
+  if (b.kind === 'redis') return withRedis(async (c) => void (await c.hDel(`${(b as RedisBackend).keyPrefix}schedule:${id}`, 'timing')));
+  return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET timing = NULL WHERE schedule_id = $1`, [id]);
+}
+
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),

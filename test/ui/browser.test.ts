@@ -99,7 +99,12 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       await form.locator('textarea[name="payload"]').fill('{approved: true}');
       await form.locator('button[type="submit"]').click();
       await page.locator('.message', { hasText: 'the payload is not JSON' }).waitFor();
+      // an empty payload is not sent as null: the page asks for one
+      await form.locator('textarea[name="payload"]').fill('');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('.message', { hasText: 'signal not sent: write its payload as JSON (null for a signal that carries nothing)' }).waitFor();
       expect((await backend.getRun('ui-wait-1'))?.status).toBe('running');
+      expect(await backend.pendingSignals('ui-wait-1')).toEqual([]);
       await form.locator('textarea[name="payload"]').fill('{"approved": true, "by": "ana"}');
       await form.locator('input[name="key"]').fill('page-1');
       await form.locator('button[type="submit"]').click();

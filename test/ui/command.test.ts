@@ -59,6 +59,11 @@ describe('floxide ui', () => {
     let t = io();
     expect(await runCli(['ui', '--store', 'redis://127.0.0.1:6379', '--port', 'x'], t.io)).toBe(2);
     expect(t.o.err).toContain('--port must be an integer');
+    for (const n of ['0', 'x', '1.5', '100001']) {
+      t = io();
+      expect(await runCli(['ui', '--store', 'redis://127.0.0.1:6379', '--max-live-streams', n], t.io), n).toBe(2);
+      expect(t.o.err).toBe(`floxide ui: --max-live-streams must be an integer from 1 to 100000, got "${n}"\n`);
+    }
     t = io();
     expect(await runCli(['ui', '--store', 'ftp://nowhere'], t.io)).toBe(2);
     expect(t.o.err).toContain('unsupported store URL scheme');

@@ -3,7 +3,7 @@
  * access rules (loopback host names only, the token beyond loopback, the action header); live updates on Postgres.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -387,6 +387,42 @@ describe('floxide ui server', () => {
     }
   });
 
+  it('caps the live streams open at once (503 with Retry-After beyond it) and frees the place of a client that went away', async () => {
+    const capped = await startUiServer({ backend, maxLiveStreams: 3 });
+    const held: ClientRequest[] = [];
+    /** Opens a live stream over a real connection; resolves once its status came, the connection left open. */
+    const open = (path: string) =>
+      new Promise<{ status: number; req: ClientRequest }>((resolve, reject) => {
+        const req = request(`${capped.url}${path}`, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, req });
+        });
+        req.on('error', reject);
+        req.end();
+        held.push(req);
+      });
+    try {
+      const first = await open('api/runs/run-1/live');
+      expect([first.status, (await open('api/runs/run-2/live')).status, (await open('api/runs/live')).status]).toEqual([200, 200, 200]);
+      // beyond the cap, a run page's stream and the list's are refused, and say when to come back
+      for (const path of ['api/runs/run-3/live', 'api/runs/live']) {
+        const refused = await call(`${capped.url}${path}`);
+        expect([refused.status, refused.headers['retry-after']], path).toEqual([503, '10']);
+        expect(JSON.parse(refused.body).error).toBe('too many live streams open (3, the most this dashboard serves: floxide ui --max-live-streams): try again later');
+      }
+      // other requests are served as ever
+      expect((await call(`${capped.url}api/runs/run-3`)).status).toBe(200);
+      // a client that went away frees its place
+      first.req.destroy();
+      await until(async () => (await open('api/runs/run-3/live')).status === 200, 5_000, 'the place of the closed stream');
+      expect((await call(`${capped.url}api/runs/run-4/live`)).status).toBe(503);
+    } finally {
+      for (const req of held) req.destroy();
+      await capped.close();
+    }
+    for (const maxLiveStreams of [0, -1, 1.5, Number.NaN]) await expect(startUiServer({ backend, maxLiveStreams }), String(maxLiveStreams)).rejects.toThrow(/^maxLiveStreams must be an integer from 1 to 100000, got/);
+  });
+
   it("a run page's live stream of an unknown run says so once and then waits for an event of it, without re-reading the store", async () => {
     let reads = 0;
     const counting = new Proxy(backend, { get: (t, k, r) => (k === 'getRun' ? (id: string) => (reads++, t.getRun(id)) : Reflect.get(t, k, r)) });
@@ -510,8 +546,11 @@ describe('floxide ui server', () => {
     expect(JSON.parse(notJson.body).error).toMatch(/signal request/);
     expect((await post('run-6', '{"payload":1}')).status).toBe(400);
     expect((await post('run-6', '[1]')).status).toBe(400);
-    expect((await post('no-such-run', '{"name":"go"}')).status).toBe(404);
-    expect((await post('run-3', '{"name":"go"}')).status).toBe(409);
+    // no payload: refused, as `floxide runs signal` without --data (a null the wait's check refuses would fail it)
+    const bare = await post('run-6', '{"name":"go"}');
+    expect([bare.status, JSON.parse(bare.body).error]).toEqual([400, 'a signal request needs its payload: null for a signal that carries nothing']);
+    expect((await post('no-such-run', '{"name":"go","payload":null}')).status).toBe(404);
+    expect((await post('run-3', '{"name":"go","payload":null}')).status).toBe(409);
     expect(await backend.pendingSignals('run-6')).toEqual([]);
     const sent = await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}');
     expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered' });
@@ -557,7 +596,7 @@ describe('floxide ui server', () => {
       expect((await call(`${local}api/runs`, { headers: { authorization: `Basic ${open.token}` } })).status).toBe(401);
       const action = await call(`${local}api/runs/run-4/cancel`, { method: 'POST', headers: { cookie } });
       expect(action.status).toBe(403);
-      const signal = { method: 'POST', body: '{"name":"go"}' };
+      const signal = { method: 'POST', body: '{"name":"go","payload":null}' };
       expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { 'x-floxide-action': '1' } })).status).toBe(401);
       expect((await call(`${local}api/runs/run-4/signal`, { ...signal, headers: { cookie, 'x-floxide-action': '1' } })).status).toBe(200);
     } finally {

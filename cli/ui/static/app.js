@@ -434,9 +434,14 @@ function runPage(runId) {
     const name = signalForm.elements.name.value.trim();
     const text = signalForm.elements.payload.value.trim();
     const key = signalForm.elements.key.value.trim();
-    let payload = null;
+    // no payload is not a null one: the wait's check may refuse null (and fail the wait); null is written out
+    if (text === '') {
+      message.textContent = 'signal not sent: write its payload as JSON (null for a signal that carries nothing)';
+      return;
+    }
+    let payload;
     try {
-      if (text !== '') payload = JSON.parse(text);
+      payload = JSON.parse(text);
     } catch (err) {
       message.textContent = visible(`signal not sent: the payload is not JSON (${err.message})`);
       return;

@@ -16,6 +16,7 @@ import {
   CancelledError,
   FloxideError,
   InvalidArgumentError,
+  SchemaMissingError,
   StoreError,
   serializeError,
   type SerializedError,
@@ -209,6 +210,15 @@ function describe(err: unknown): string {
 }
 
 /**
+ * What to do about a refused connection, when it is plain: pg sends no user name when the URL names none and neither
+ * PGUSER nor USER is set (a container, a service), and the server answers only that the name is missing.
+ */
+function connectHint(err: unknown): string {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return code === '28000' && /no PostgreSQL user name/.test(describe(err)) ? ': the store URL names no user and PGUSER is not set: name one, postgres://<user>@host:port/db' : '';
+}
+
+/**
  * A {@link DistributedBackend} on PostgreSQL. Create it with {@link PostgresBackend.connect}; share one instance per
  * process (it holds a connection pool). Safe for any number of processes on the same database and schema.
  *
@@ -285,10 +295,15 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
       new driver.Client({ ...config, ...(config.connectionString !== undefined ? { connectionString: named(config.connectionString, applicationName) } : {}), application_name: applicationName });
     const backend = new PostgresBackend(pool, schema, retain, size, newClient);
     try {
-      const client = await pool.connect();
+      // (a failure to connect is not one of preparing the schema: say which)
+      const client = await pool.connect().catch((err: unknown) => Promise.reject(new StoreError(`cannot connect to Postgres: ${describe(err)}${connectHint(err)}`, { cause: err })));
       try {
         if (options.createSchema === false && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) {
-          throw new StoreError(`there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema? workers, and floxide schedule add, create theirs)`);
+          throw new SchemaMissingError(
+            `there is no schema ${schema} in this database: no floxide runs are kept there (a misspelt schema?). ` +
+              `It is made on first use: a worker creates its schema when it starts (floxide worker --store <this URL>), ` +
+              `as do floxide schedule add and PostgresBackend.connect (createSchema: true, the default)`,
+          );
         }
         if (options.migrate === false) await backend.checkMigrated(client);
         else await migrate(client, schema);

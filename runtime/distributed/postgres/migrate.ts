@@ -32,6 +32,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 7, file: '0007_traceparent.sql' },
   { version: 8, file: '0008_fallback_errors.sql' },
   { version: 9, file: '0009_event_heads.sql' },
+  { version: 10, file: '0010_schedule_timing.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */

@@ -1,5 +1,5 @@
 /**
- * The Postgres backend's {@link ScheduleStore}: one row per schedule in `schedules` (migration 0002), one SQL statement
+ * The Postgres backend's {@link ScheduleStore}: one row per schedule in `schedules` (migrations 0002, 0010), one SQL statement
  * per operation (`sql/*schedule*.sql`), times from the server's `now_ms()`.
  */
 import type pg from 'pg';
@@ -64,7 +64,7 @@ export class PostgresScheduleStore implements ScheduleStore {
     const n = normalizeSchedule(def);
     const [row] = await this.host.run<ScheduleRow>(
       'schedule_put.sql',
-      [n.id, n.workflow, n.cron, n.timezone ?? null, n.inputJson, n.catchUp, n.catchUpLimit, n.graceMs, n.paused],
+      [n.id, n.workflow, n.cron, n.timezone ?? null, n.inputJson, n.catchUp, n.catchUpLimit, n.graceMs, n.paused, n.timing],
       'putSchedule',
     );
     return recordOf(row!);

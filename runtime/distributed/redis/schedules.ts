@@ -3,7 +3,7 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P schedule:<id>` | HASH | workflow, cron, timezone, input (JSON), catchUp, catchUpLimit, graceMs, paused (`0`/`1`), cursor, resumedAt, lastTickAt, lastRunId, skipped, createdAt, updatedAt (`''` = unset) |
+ * | `P schedule:<id>` | HASH | workflow, cron, timezone, input (JSON), catchUp, catchUpLimit, graceMs, paused (`0`/`1`), cursor, resumedAt, lastTickAt, lastRunId, skipped, createdAt, updatedAt (`''` = unset), timing (`scheduleTiming`; absent in a schedule stored before it was kept) |
  * | `P schedules` | SET | every schedule id |
  * | `P schedules:wf:<workflow>` | SET | the ids of a workflow's schedules |
  *
@@ -83,6 +83,7 @@ export class RedisScheduleStore implements ScheduleStore {
       n.catchUpLimit,
       n.graceMs,
       n.paused ? '1' : '0',
+      n.timing,
     ]);
     return recordOf(n.id, pairs(reply));
   }

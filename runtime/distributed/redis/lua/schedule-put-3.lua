@@ -1,6 +1,8 @@
 --[[
   schedule-put: creates or updates a schedule. An update replaces the definition, keeps the paused state, and moves
-  the cursor to now only when the cron expression or time zone changed (a new expression never back-fills).
+  the cursor to now only when the timing changed (a new expression never back-fills): the same timing (schedule-rules.ts
+  scheduleTiming: an expression written otherwise) or, for a schedule stored before timings were, the same expression
+  and time zone keep it.
 
   Input:
     KEYS[1] P schedule:<id> HASH (the schedule's fields)
@@ -16,6 +18,7 @@
     ARGV[8] catch-up limit
     ARGV[9] grace ms
     ARGV[10] paused when created ('1' or '0')
+    ARGV[11] timing (scheduleTiming of the expression and time zone)
 
   Output:
     the schedule's fields (HGETALL)
@@ -23,19 +26,19 @@
 --! include common.lua
 
 local _, nowText = nowMs()
-local old = redis.call('HMGET', KEYS[1], 'workflow', 'cron', 'timezone', 'cursor', 'createdAt', 'paused')
+local old = redis.call('HMGET', KEYS[1], 'workflow', 'cron', 'timezone', 'cursor', 'createdAt', 'paused', 'timing')
 local cursor, createdAt, paused = nowText, nowText, ARGV[10]
 if old[1] then
   createdAt = old[5]
   paused = old[6]
-  if old[2] == ARGV[4] and old[3] == ARGV[5] then cursor = old[4] end
+  if old[7] == ARGV[11] or (old[2] == ARGV[4] and old[3] == ARGV[5]) then cursor = old[4] end
   if old[1] ~= ARGV[3] then redis.call('SREM', ARGV[1] .. 'schedules:wf:' .. old[1], ARGV[2]) end
 else
   redis.call('HSET', KEYS[1], 'skipped', '0', 'resumedAt', '', 'lastTickAt', '', 'lastRunId', '')
 end
 redis.call('HSET', KEYS[1], 'workflow', ARGV[3], 'cron', ARGV[4], 'timezone', ARGV[5], 'input', ARGV[6],
   'catchUp', ARGV[7], 'catchUpLimit', ARGV[8], 'graceMs', ARGV[9], 'paused', paused, 'cursor', cursor,
-  'createdAt', createdAt, 'updatedAt', nowText)
+  'createdAt', createdAt, 'updatedAt', nowText, 'timing', ARGV[11])
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[2])
 return redis.call('HGETALL', KEYS[1])
