@@ -996,6 +996,8 @@ function assertCheckpointFile(db: Db, filename: string): void {
  * before it left undone (read outside, two would both run a migration: `table floxide_runs already exists`).
  */
 function migrate(db: Db): void {
+  // (read first, without the write lock: a file already up to date opens while another connection writes)
+  if ((db.pragma('user_version', { simple: true }) as number) >= SQLITE_MIGRATIONS.length) return;
   for (;;) {
     const more = db
       .transaction(() => {
