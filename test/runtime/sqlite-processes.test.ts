@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { cliCaptured } from '../cli/run-cli.js';
+import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
+import { startUiServer } from '../../cli/ui/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +45,34 @@ describe('a process holding the write lock', () => {
       const shown = await cliCaptured(['runs', 'show', 'r1', '--store', `sqlite:${file}`]);
       expect([shown.code, shown.err]).toEqual([0, '']);
     } finally {
+      await lock.free();
+    }
+  }, 60_000);
+
+  it('does not freeze the dashboard: an action waits for the lock without holding the thread, and applies once it is free', async () => {
+    const file = join(dir, 'ui-while-locked.db');
+    const store = new SqliteCheckpointStore(file);
+    await store.createRun(newRun('w1'));
+    await store.close();
+    const lock = await lockFile(file);
+    const backend = SqliteRunsStore.open(file);
+    const server = await startUiServer({ backend });
+    try {
+      const cancel = fetch(`${server.url}api/runs/w1/cancel`, { method: 'POST', headers: { 'x-floxide-action': '1' } });
+      let cancelled = false;
+      void cancel.finally(() => (cancelled = true));
+      // (this test and the server share one thread: a server waiting in SQLite's busy handler would stop both)
+      const page = await fetch(`${server.url}api/runs`);
+      expect(page.status).toBe(200);
+      expect(((await page.json()) as { runs: { runId: string; status: string }[] }).runs.map((r) => [r.runId, r.status])).toEqual([['w1', 'running']]);
+      expect(cancelled).toBe(false);
+      await lock.free();
+      const res = await cancel;
+      expect([res.status, ((await res.json()) as { applied: boolean }).applied]).toEqual([200, true]);
+      expect((await backend.getRun('w1'))?.status).toBe('cancelled');
+    } finally {
+      await server.close();
+      await backend.close();
       await lock.free();
     }
   }, 60_000);
