@@ -65,6 +65,29 @@ export function endClaim(owner: RunOwner): void {
   running.delete(owner.id);
 }
 
+/** The longest pause between two tries of a release that failed ({@link releaseClaim}), in ms. */
+const RELEASE_RETRY_MAX_MS = 2_000;
+
+/**
+ * Clears `owner`'s claim on run `runId` at the end of its call (`store.release`, if the store has one). A release that fails (the file
+ * locked by another connection past its busy timeout, a passing I/O error) is tried again in the background, after
+ * 100 ms, then pauses doubling up to 2 s, for {@link OWNER_SILENT_MS}; without it, another process of this machine was
+ * refused the run (`RunBusyError`) for those 2 minutes while this process lived on (a server), though its call had
+ * ended. The retries never keep the process alive: a process that exits leaves a claim the next one takes over at once.
+ * Resolves after the first try; never rejects.
+ */
+export async function releaseClaim(store: { release?(runId: string, owner: RunOwner): Promise<void> }, runId: string, owner: RunOwner): Promise<void> {
+  if (!store.release) return;
+  const release = store.release.bind(store);
+  const end = Date.now() + OWNER_SILENT_MS;
+  const attempt = (pause: number): Promise<void> =>
+    release(runId, owner).catch(() => {
+      if (Date.now() + pause > end) return;
+      setTimeout(() => void attempt(Math.min(2 * pause, RELEASE_RETRY_MAX_MS)), pause).unref();
+    });
+  return attempt(100);
+}
+
 /**
  * Whether `mine` may take run `runId`, which `stored` (seen at `seenAt`) may hold: throws {@link RunBusyError} when a
  * live other owner holds it. `stored` undefined (nobody, or text that is no owner) or `mine` itself: yes.

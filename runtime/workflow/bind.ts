@@ -18,7 +18,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS, type RunOwner } from '../stores/ownership.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS, releaseClaim, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { AbortSource } from '../engine/abort.js';
@@ -463,7 +463,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     } finally {
       clearInterval(heartbeat);
       endClaim(owner);
-      await store.release?.(runId, owner).catch(() => undefined);
+      // (a release that fails is tried again in the background: the next process is not refused the run meanwhile)
+      await releaseClaim(store, runId, owner);
     }
   }
 

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { bindWorkflow } from 'floxide';
+import { LoopCtx, LoopWorkflow } from './flows/loop.js';
+import { LoopWorkflowDef } from './flows/loop.floxide.js';
 import { cliCaptured } from '../cli/run-cli.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { startUiServer } from '../../cli/ui/server.js';
@@ -16,6 +19,7 @@ import { startUiServer } from '../../cli/ui/server.js';
 const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const locker = fileURLToPath(new URL('./sqlite-locker.ts', import.meta.url));
+const releaseChild = fileURLToPath(new URL('./release-child.ts', import.meta.url));
 const newRun = (runId: string) => ({ runId, workflow: 'W', fingerprint: '0123456789abcdef', input: 1, context: null, deadline: undefined, start: { node: 'a', id: '0', input: 1 } });
 
 /** A process holding `file`'s write lock (sqlite-locker.ts), once it holds it; `free()` commits and waits for its exit. */
@@ -28,6 +32,30 @@ export async function lockFile(file: string): Promise<{ child: ChildProcess; fre
   });
   const exited = new Promise((r) => child.once('exit', r));
   return { child, free: async () => void (child.stdin!.end(), await exited) };
+}
+
+/** Resolves once `child` printed `line` (all it printed so far). */
+function printed(child: ChildProcess, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const seen = (d: Buffer) => {
+      out += d.toString();
+      if (out.split('\n').includes(line)) {
+        child.stdout!.off('data', seen);
+        resolve(out);
+      }
+    };
+    child.stdout!.on('data', seen);
+    child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it printed ${line}: ${out}`)));
+  });
+}
+
+async function until(what: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('a process holding the write lock', () => {
@@ -76,4 +104,27 @@ describe('a process holding the write lock', () => {
       await lock.free();
     }
   }, 60_000);
+
+  it('when a call cannot release its claim (the file locked at its end), its process lets go once it can: the next process resumes the run', async () => {
+    const file = join(dir, 'release-while-locked.db');
+    new SqliteCheckpointStore(file).close();
+    // a long-lived process (a web server) whose run fails at step 1 while another process holds the file's lock
+    const server = spawn(process.execPath, ['--import', 'tsx', releaseChild, file, 'rel-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const store = new SqliteCheckpointStore(file);
+    try {
+      await printed(server, 'paused');
+      const lock = await lockFile(file);
+      server.stdin!.write('go\n');
+      // failing the run and releasing the claim both met the lock (busy timeout): the call ended with the StoreError
+      await printed(server, 'ended StoreError');
+      await lock.free();
+      // the server lives on; its claim is released all the same, and another process resumes the run at once
+      await until(() => (store.db.prepare('SELECT owner FROM floxide_runs WHERE run_id = ?').get('rel-1') as { owner: string | null }).owner === null);
+      expect(await bindWorkflow(LoopWorkflowDef, new LoopWorkflow()).resume(store, 'rel-1')).toBe(30);
+    } finally {
+      server.stdin!.end();
+      server.kill('SIGKILL');
+      await store.close();
+    }
+  }, 90_000);
 });
