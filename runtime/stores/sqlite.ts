@@ -917,12 +917,15 @@ export class SqliteCheckpointStore implements CheckpointStore {
 function asStoreError(err: unknown, what: string, file?: string): Error {
   if (err instanceof FloxideError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
-  const said = file !== undefined && typeof code === 'string' ? plainly(code, file) : undefined;
+  const said = file === undefined ? undefined : typeof code === 'string' ? plainly(code, file) : err instanceof TypeError ? unopened(file) : undefined;
   return new StoreError(`${what}: ${said ?? (err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
 function plainly(code: string, file: string): string | undefined {
   const folder = dirname(file);
+  if (code === 'SQLITE_NOTADB') {
+    return `${file} is not a floxide checkpoint file: SQLite says "file is not a database" (another kind of file, or an encrypted database); nothing was written to it`;
+  }
   if (code === 'SQLITE_READONLY_DIRECTORY') {
     return `the folder ${folder} is read-only for this process, and SQLite keeps the file's -wal and -shm files beside it (WAL mode): make the folder writable, or move the file`;
   }
@@ -935,6 +938,12 @@ function plainly(code: string, file: string): string | undefined {
     if (!existsSync(file) && !writable(folder)) return `cannot create ${file}: the folder ${folder} is not writable by this process`;
   }
   return undefined;
+}
+
+/** What better-sqlite3 refused before SQLite saw the file (a `TypeError` of its own, in its own words): a missing folder. */
+function unopened(file: string): string | undefined {
+  const folder = dirname(file);
+  return file !== '' && file !== ':memory:' && !existsSync(folder) ? `cannot create ${file}: the folder ${folder} does not exist` : undefined;
 }
 
 function writable(path: string): boolean {

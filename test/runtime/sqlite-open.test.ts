@@ -5,7 +5,7 @@
  * file that is not ours to write.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,22 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
       expect([after.pragma('journal_mode', { simple: true }), after.pragma('user_version', { simple: true }), after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()]).toEqual(['delete', version, ['users']]);
       after.close();
     }
+  });
+
+  it('a file that is not a SQLite database, or a path in a folder that does not exist: says which, naming the file, and writes nothing', async () => {
+    const text = join(dir, 'notes.db');
+    writeFileSync(text, 'these are my notes, not a database: '.repeat(20));
+    const err = opened(text);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.message).toBe(`cannot open the SQLite checkpoint store ${text}: ${text} is not a floxide checkpoint file: SQLite says "file is not a database" (another kind of file, or an encrypted database); nothing was written to it`);
+    const listed = await cliCaptured(['runs', 'list', '--store', `sqlite:${text}`]);
+    expect([listed.code, listed.err]).toEqual([1, `floxide runs: ${err.message}\n`]);
+    expect(readFileSync(text, 'utf8')).toBe('these are my notes, not a database: '.repeat(20));
+    const nowhere = join(dir, 'no-such-folder', 'runs.db');
+    const missing = opened(nowhere);
+    expect(missing).toBeInstanceOf(StoreError);
+    expect(missing.message).toBe(`cannot open the SQLite checkpoint store ${nowhere}: cannot create ${nowhere}: the folder ${join(dir, 'no-such-folder')} does not exist`);
+    expect(existsSync(join(dir, 'no-such-folder'))).toBe(false);
   });
 
   it('a read-only folder or file, for a process that may not write it: says which, and why a folder must be writable', async () => {
