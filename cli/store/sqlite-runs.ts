@@ -10,7 +10,8 @@
  * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
  *   names it) and so no holders, no leases, no `in_progress` items;
  * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it ends with `CancelledError`
- *   at its next commit or poll); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
+ *   at its next commit or poll, or when its claim's heartbeat, every 10 s, reads the run cancelled: its node's
+ *   `ctx.signal` aborts); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
  * - signals go to the run's mailbox, where the process running it reads them (`signalPollMs`);
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { RunBusyError } from '../core/errors.js';
+import { RunBusyError, RunStateError } from '../core/errors.js';
 
 /** One call's claim on a run, as the store keeps it. */
 export interface RunOwner {
@@ -143,6 +143,16 @@ export function takenOverError(runId: string, holder: RunOwner | undefined): Run
   return new RunBusyError(
     `run ${runId} is no longer this call's: ${who} (a call whose claim goes unrefreshed, its event loop or its host stalled, looks dead: after ${OWNER_STALE_MS / 1000} s to another machine, ${OWNER_SILENT_MS / 60_000} minutes to this one). This call stops and commits nothing more; the run goes on with its owner`,
   );
+}
+
+/**
+ * Whether the heartbeat of `mine` may refresh its claim on run `runId` (`stored`: the claim as stored now, `status`: the
+ * run's): {@link assertHeld}, and the run still open: one cancelled meanwhile (`floxide runs cancel`, another process)
+ * is `RunStateError`, so that the call running it stops its node (`ctx.signal`) instead of finding out at its next commit.
+ */
+export function assertRefreshable(runId: string, stored: RunOwner | undefined, mine: RunOwner, status: string): void {
+  assertHeld(runId, stored, mine);
+  if (status === 'cancelled') throw new RunStateError(`run ${runId} is cancelled`);
 }
 
 const texts = new WeakMap<RunOwner, string>();

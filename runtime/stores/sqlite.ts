@@ -48,7 +48,7 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
-import { assertClaimable, assertHeld, ownerOf, ownerText, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
@@ -389,7 +389,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
-      runOwner: p('SELECT owner, owner_seen FROM floxide_runs WHERE run_id = ?'),
+      runOwner: p('SELECT owner, owner_seen, status FROM floxide_runs WHERE run_id = ?'),
       setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
@@ -645,10 +645,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.write(() =>
       this.db
         .transaction(() => {
-          const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null } | undefined;
+          const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null; status: string } | undefined;
           if (!row) throw new RunNotFoundError(`no run ${runId}`);
           const now = Date.now();
-          if (refresh) assertHeld(runId, ownerOf(row.owner), owner);
+          if (refresh) assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
           else assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
           this.s.setOwner.run(text, now, runId);
         })

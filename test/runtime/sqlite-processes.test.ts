@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { bindWorkflow } from 'floxide';
+import { bindWorkflow, CancelledError } from 'floxide';
+import { OWNER_HEARTBEAT_MS } from '../../runtime/stores/ownership.js';
 import { LoopCtx, LoopWorkflow } from './flows/loop.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
 import { cliCaptured } from '../cli/run-cli.js';
@@ -20,6 +21,16 @@ const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const locker = fileURLToPath(new URL('./sqlite-locker.ts', import.meta.url));
 const releaseChild = fileURLToPath(new URL('./release-child.ts', import.meta.url));
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `floxide runs <args>` in a process of its own; its exit code and what it wrote. */
+function floxideProcess(...args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out })));
+}
 const newRun = (runId: string) => ({ runId, workflow: 'W', fingerprint: '0123456789abcdef', input: 1, context: null, deadline: undefined, start: { node: 'a', id: '0', input: 1 } });
 
 /** A process holding `file`'s write lock (sqlite-locker.ts), once it holds it; `free()` commits and waits for its exit. */
@@ -127,4 +138,43 @@ describe('a process holding the write lock', () => {
       await store.close();
     }
   }, 90_000);
+});
+
+describe('floxide runs cancel from another process, while a process runs the run', () => {
+  it('aborts the node running (ctx.signal, reason CancelledError) at the next heartbeat of the claim, not only at its next commit', async () => {
+    const file = join(dir, 'cancel-running.db');
+    const store = new SqliteCheckpointStore(file);
+    const flow = new LoopWorkflow();
+    let reason: unknown;
+    let waiting = false;
+    flow.step.hook = (ctx, i) => {
+      if (i !== 1) return;
+      waiting = true;
+      // a long node (a call to a slow service): it ends only when its signal aborts
+      return new Promise<void>((_, reject) =>
+        ctx.signal.addEventListener('abort', () => {
+          reason = ctx.signal.reason;
+          reject(ctx.signal.reason as Error);
+        }),
+      );
+    };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const settled = bindWorkflow(LoopWorkflowDef, flow)
+        .runWithCheckpoint(new LoopCtx(), { i: 0, limit: 5 }, store, 'c1')
+        .then(() => 'completed', (err: unknown) => err);
+      await until(() => waiting);
+      expect(await floxideProcess('runs', 'cancel', 'c1', '--store', `sqlite:${file}`, '--reason', 'operator stop')).toEqual({ code: 0, out: 'run c1: cancelled (1 outstanding item(s) dropped)\n' });
+      // the claim's next heartbeat reads the run cancelled
+      vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+      const err = await settled;
+      expect(err).toEqual(new CancelledError('run c1 was cancelled: operator stop'));
+      expect(reason).toBe(err);
+      expect(await store.getRun('c1')).toMatchObject({ status: 'cancelled', steps: 1, error: { name: 'CancelledError', message: 'operator stop' } });
+      expect((store.db.prepare('SELECT owner FROM floxide_runs WHERE run_id = ?').get('c1') as { owner: string | null }).owner).toBeNull();
+    } finally {
+      vi.useRealTimers();
+      await store.close();
+    }
+  }, 60_000);
 });
