@@ -13,6 +13,8 @@ import { bindWorkflow, CancelledError } from 'floxide';
 import { OWNER_HEARTBEAT_MS } from '../../runtime/stores/ownership.js';
 import { LoopCtx, LoopWorkflow } from './flows/loop.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
+import { untilAborted } from './long-node.js';
+import { until } from '../distributed/helpers.js';
 import { cliCaptured } from '../cli/run-cli.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { startUiServer } from '../../cli/ui/server.js';
@@ -34,15 +36,20 @@ function floxideProcess(...args: string[]): Promise<{ code: number | null; out: 
 const newRun = (runId: string) => ({ runId, workflow: 'W', fingerprint: '0123456789abcdef', input: 1, context: null, deadline: undefined, start: { node: 'a', id: '0', input: 1 } });
 
 /** A process holding `file`'s write lock (sqlite-locker.ts), once it holds it; `free()` commits and waits for its exit. */
-export async function lockFile(file: string): Promise<{ child: ChildProcess; free: () => Promise<void> }> {
+async function lockFile(file: string): Promise<{ free: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', locker, file], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()).includes('locked\n') && resolve());
-    child.once('exit', (code) => reject(new Error(`the locker exited (${code}) before it held the lock`)));
-  });
   const exited = new Promise((r) => child.once('exit', r));
-  return { child, free: async () => void (child.stdin!.end(), await exited) };
+  await printed(child, 'locked');
+  return { free: async () => void (child.stdin!.end(), await exited) };
+}
+
+/** A new checkpoint file `name` holding one run, `runId` (no process runs it), locked by {@link lockFile}. */
+async function lockedWithRun(name: string, runId: string): Promise<{ file: string; free: () => Promise<void> }> {
+  const file = join(dir, name);
+  const store = new SqliteCheckpointStore(file);
+  await store.createRun(newRun(runId));
+  await store.close();
+  return { file, ...(await lockFile(file)) };
 }
 
 /** Resolves once `child` printed `line` (all it printed so far). */
@@ -61,21 +68,10 @@ function printed(child: ChildProcess, line: string): Promise<string> {
   });
 }
 
-async function until(what: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('a process holding the write lock', () => {
   it('does not stop another process from opening the file and reading it (floxide runs list, show)', async () => {
-    const file = join(dir, 'read-while-locked.db');
-    const store = new SqliteCheckpointStore(file);
-    await store.createRun(newRun('r1'));
-    await store.close();
-    const lock = await lockFile(file);
+    const lock = await lockedWithRun('read-while-locked.db', 'r1');
+    const file = lock.file;
     try {
       // WAL: readers do not wait for the writer; opening an up-to-date file takes no write lock either
       const listed = await cliCaptured(['runs', 'list', '--store', `sqlite:${file}`, '--json']);
@@ -89,12 +85,8 @@ describe('a process holding the write lock', () => {
   }, 60_000);
 
   it('does not freeze the dashboard: an action waits for the lock without holding the thread, and applies once it is free', async () => {
-    const file = join(dir, 'ui-while-locked.db');
-    const store = new SqliteCheckpointStore(file);
-    await store.createRun(newRun('w1'));
-    await store.close();
-    const lock = await lockFile(file);
-    const backend = SqliteRunsStore.open(file);
+    const lock = await lockedWithRun('ui-while-locked.db', 'w1');
+    const backend = SqliteRunsStore.open(lock.file);
     const server = await startUiServer({ backend });
     try {
       const cancel = fetch(`${server.url}api/runs/w1/cancel`, { method: 'POST', headers: { 'x-floxide-action': '1' } });
@@ -130,7 +122,7 @@ describe('a process holding the write lock', () => {
       await printed(server, 'ended StoreError');
       await lock.free();
       // the server lives on; its claim is released all the same, and another process resumes the run at once
-      await until(() => (store.db.prepare('SELECT owner FROM floxide_runs WHERE run_id = ?').get('rel-1') as { owner: string | null }).owner === null);
+      await until(() => (store.db.prepare('SELECT owner FROM floxide_runs WHERE run_id = ?').get('rel-1') as { owner: string | null }).owner === null, 30_000, 'the claim released');
       expect(await bindWorkflow(LoopWorkflowDef, new LoopWorkflow()).resume(store, 'rel-1')).toBe(30);
     } finally {
       server.stdin!.end();
@@ -151,19 +143,14 @@ describe('floxide runs cancel from another process, while a process runs the run
       if (i !== 1) return;
       waiting = true;
       // a long node (a call to a slow service): it ends only when its signal aborts
-      return new Promise<void>((_, reject) =>
-        ctx.signal.addEventListener('abort', () => {
-          reason = ctx.signal.reason;
-          reject(ctx.signal.reason as Error);
-        }),
-      );
+      return untilAborted(ctx.signal, (r) => (reason = r));
     };
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
       const settled = bindWorkflow(LoopWorkflowDef, flow)
         .runWithCheckpoint(new LoopCtx(), { i: 0, limit: 5 }, store, 'c1')
         .then(() => 'completed', (err: unknown) => err);
-      await until(() => waiting);
+      await until(() => waiting, 30_000, 'the node running');
       expect(await floxideProcess('runs', 'cancel', 'c1', '--store', `sqlite:${file}`, '--reason', 'operator stop')).toEqual({ code: 0, out: 'run c1: cancelled (1 outstanding item(s) dropped)\n' });
       // the claim's next heartbeat reads the run cancelled
       vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
