@@ -2,8 +2,8 @@
  * Several processes on one SQLite checkpoint file, as users run them: a process writing (a long transaction, a sqlite3
  * shell) while another opens the file to read it (`floxide runs`) or to run other runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const locker = fileURLToPath(new URL('./sqlite-locker.ts', import.meta.url));
 const releaseChild = fileURLToPath(new URL('./release-child.ts', import.meta.url));
+const manyRuns = fileURLToPath(new URL('./many-runs-child.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `floxide runs <args>` in a process of its own; its exit code and what it wrote. */
@@ -67,6 +68,40 @@ function printed(child: ChildProcess, line: string): Promise<string> {
     child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it printed ${line}: ${out}`)));
   });
 }
+
+describe('several processes starting runs on one file at once', () => {
+  it('every run completes once, each step runs once; of calls of one run id in several processes, one runs it and the others are refused (RunBusyError) or read its output', async () => {
+    const file = join(dir, 'many.db');
+    const log = join(dir, 'many.log');
+    const [processes, own, shared] = [3, 40, 8];
+    const at = String(Date.now() + 3000);
+    const ended = await Promise.all(
+      Array.from({ length: processes }, (_, p) =>
+        new Promise<Record<string, number>>((resolve, reject) =>
+          execFile(process.execPath, ['--import', 'tsx', manyRuns, file, `p${p}`, String(own), String(shared), log, at], (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Record<string, number>))),
+        ),
+      ),
+    );
+    // no SQLITE_BUSY, no other error: a shared run another process runs is RunBusyError, one it finished is its output
+    for (const e of ended) {
+      expect(Object.keys(e).filter((how) => how !== 'output 40' && how !== 'RunBusyError FLOXIDE_RUN_BUSY')).toEqual([]);
+      expect((e['output 40'] ?? 0) + (e['RunBusyError FLOXIDE_RUN_BUSY'] ?? 0)).toBe(own + shared);
+    }
+    const attempts = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string, string]);
+    const steps = attempts.map(([, runId, itemId]) => `${runId} ${itemId}`);
+    // each run's 5 steps (4 loop steps and the end), each once, whatever process ran it
+    expect(new Set(steps).size).toBe(steps.length);
+    expect(steps.length).toBe((processes * own + shared) * 5);
+    for (let i = 0; i < shared; i++) expect(new Set(attempts.filter(([, runId]) => runId === `shared-${i}`).map(([pid]) => pid)).size).toBe(1);
+    const store = new SqliteCheckpointStore(file);
+    try {
+      const runs = store.db.prepare('SELECT status, count(*) AS n FROM floxide_runs GROUP BY status').all();
+      expect(runs).toEqual([{ status: 'completed', n: processes * own + shared }]);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+});
 
 describe('a process holding the write lock', () => {
   it('does not stop another process from opening the file and reading it (floxide runs list, show)', async () => {
