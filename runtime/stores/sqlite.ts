@@ -97,7 +97,9 @@ export interface SqliteCheckpointStoreOptions {
   /**
    * Hold the database file's lock for the lifetime of this store (`locking_mode=EXCLUSIVE`). Only this
    * connection can then read or write the file: another store, process or `sqlite3` shell opening it waits
-   * `busyTimeoutMs` and fails with `SQLITE_BUSY` until {@link SqliteCheckpointStore.close}. In exchange each step's
+   * `busyTimeoutMs` and fails with `SQLITE_BUSY` until {@link SqliteCheckpointStore.close}; and this store cannot open
+   * a file another connection has open (`floxide ui` or `floxide runs` on it too): it waits as long, then fails
+   * saying so. In exchange each step's
    * commit skips the shared-memory WAL index and its file locks (about 1.5-2x more commits per second). Durability
    * is unchanged: a process killed mid-run releases the lock with its file descriptors and the next opener
    * recovers the WAL as usual. Use it when one process owns the checkpoint file (the usual embedded case).
@@ -307,7 +309,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     } catch (err) {
       const opened = (this as { db?: Db }).db;
       if (opened?.open) opened.close();
-      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`, filename);
+      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`, filename, options.exclusive === true);
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.history = new SqliteHistory(this.db);
@@ -914,14 +916,15 @@ export class SqliteCheckpointStore implements CheckpointStore {
  * locked or unopenable file ("attempt to write a readonly database", "database is locked"), which name neither the file
  * nor the way out, are said plainly; the SQLite error stays the `cause`.
  */
-function asStoreError(err: unknown, what: string, file?: string): Error {
+function asStoreError(err: unknown, what: string, file?: string, exclusive = false): Error {
   if (err instanceof FloxideError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
-  const said = file === undefined ? undefined : typeof code === 'string' ? plainly(code, file) : err instanceof TypeError ? unopened(file) : undefined;
+  const said = file === undefined ? undefined : typeof code === 'string' ? plainly(code, file, exclusive) : err instanceof TypeError ? unopened(file) : undefined;
   return new StoreError(`${what}: ${said ?? (err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-function plainly(code: string, file: string): string | undefined {
+/** `exclusive`: said while opening a store with `exclusive: true`, which needs the file to itself. */
+function plainly(code: string, file: string, exclusive: boolean): string | undefined {
   const folder = dirname(file);
   if (code === 'SQLITE_NOTADB') {
     return `${file} is not a floxide checkpoint file: SQLite says "file is not a database" (another kind of file, or an encrypted database); nothing was written to it`;
@@ -930,6 +933,9 @@ function plainly(code: string, file: string): string | undefined {
     return `the folder ${folder} is read-only for this process, and SQLite keeps the file's -wal and -shm files beside it (WAL mode): make the folder writable, or move the file`;
   }
   if (code.startsWith('SQLITE_READONLY')) return `${file} is read-only for this process (its permissions, or a read-only file system); nothing was written`;
+  if (code.startsWith('SQLITE_BUSY') && exclusive) {
+    return `a store opened with \`exclusive: true\` needs ${file} to itself, and another connection has it open (another store or process, floxide ui or floxide runs, a sqlite3 shell): close it, or open this store without \`exclusive\``;
+  }
   if (code.startsWith('SQLITE_BUSY')) {
     return `${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed, or another connection (a sqlite3 shell...) keeps a write transaction open`;
   }

@@ -143,6 +143,24 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
     }
   });
 
+  it('a store opened with exclusive: true while another connection has the file open (a dashboard, a runs command): says the file must be its own', async () => {
+    const file = join(dir, 'shared.db');
+    const other = new SqliteCheckpointStore(file);
+    try {
+      await other.createRun(newRun('r1'));
+      let err: Error | undefined;
+      try {
+        new SqliteCheckpointStore(file, { exclusive: true, busyTimeoutMs: 10 }).db.close();
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err?.message).toBe(`cannot open the SQLite checkpoint store ${file}: a store opened with \`exclusive: true\` needs ${file} to itself, and another connection has it open (another store or process, floxide ui or floxide runs, a sqlite3 shell): close it, or open this store without \`exclusive\``);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a path with spaces and non-ASCII letters, through the CLI; sqlite:<relative path> is relative to the command\'s folder', async () => {
     const name = 'ünïcödé runs – 1.db';
     const store = new SqliteCheckpointStore(join(dir, name));
