@@ -69,9 +69,9 @@ interface Folded {
  * must not answer "no runs" from a new empty file it leaves behind; the store itself refuses, writing nothing, another
  * application's database and a file of a newer floxide).
  */
-export function openCheckpointFile(file: string): SqliteCheckpointStore {
+export function openCheckpointFile(file: string, options: { busyTimeoutMs?: number } = {}): SqliteCheckpointStore {
   if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
-  return new SqliteCheckpointStore(file, { checkpoints: 'inline' });
+  return new SqliteCheckpointStore(file, { ...options, checkpoints: 'inline' });
 }
 
 /**
@@ -99,9 +99,12 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     this.feed = new SqliteRunFeed(store, this.reader);
   }
 
-  /** Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). */
-  static open(file: string): SqliteRunsStore {
-    return new SqliteRunsStore(openCheckpointFile(file));
+  /**
+   * Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). `busyTimeoutMs`: how long
+   * a write waits for another connection's lock in all (default 5000; see {@link whenUnlocked}).
+   */
+  static open(file: string, options: { busyTimeoutMs?: number } = {}): SqliteRunsStore {
+    return new SqliteRunsStore(openCheckpointFile(file, options));
   }
 
   /** Deletes the file's finished runs (see `SqliteCheckpointStore.purgeFinished`). */

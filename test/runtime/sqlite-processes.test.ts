@@ -121,7 +121,8 @@ describe('a process holding the write lock', () => {
 
   it('does not freeze the dashboard: an action waits for the lock without holding the thread, and applies once it is free', async () => {
     const lock = await lockedWithRun('ui-while-locked.db', 'w1');
-    const backend = SqliteRunsStore.open(lock.file);
+    // (the action may wait 30 s for the lock: this test frees it long before, however loaded the machine)
+    const backend = SqliteRunsStore.open(lock.file, { busyTimeoutMs: 30_000 });
     const server = await startUiServer({ backend });
     try {
       const cancel = fetch(`${server.url}api/runs/w1/cancel`, { method: 'POST', headers: { 'x-floxide-action': '1' } });
