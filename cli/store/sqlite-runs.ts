@@ -42,7 +42,6 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
-import { sleep } from '../../runtime/core/time.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
@@ -74,17 +73,6 @@ export function openCheckpointFile(file: string, options: { busyTimeoutMs?: numb
   return new SqliteCheckpointStore(file, { ...options, checkpoints: 'inline' });
 }
 
-/**
- * How long one try of a write of {@link SqliteRunsStore} waits in SQLite's busy handler for another connection's write
- * lock (ms). better-sqlite3 waits on the calling thread: the dashboard's pages and live streams would stop for that
- * long. Past it the write is tried again after a pause in which the thread serves them.
- */
-const LOCK_TRY_MS = 20;
-/** SQLite refused `err`'s write because another connection holds the lock (`SQLITE_BUSY`, its busy timeout spent). */
-function isLocked(err: unknown): boolean {
-  return err instanceof StoreError && String((err.cause as { code?: unknown } | undefined)?.code).startsWith('SQLITE_BUSY');
-}
-
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   readonly kind = 'sqlite';
   private readonly reader: SqliteRunReader;
@@ -101,7 +89,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   /**
    * Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). `busyTimeoutMs`: how long
-   * a write waits for another connection's lock in all (default 5000; see {@link whenUnlocked}).
+   * a write waits for another connection's lock in all (default 5000; `SqliteCheckpointStore.whenUnlocked`).
    */
   static open(file: string, options: { busyTimeoutMs?: number } = {}): SqliteRunsStore {
     return new SqliteRunsStore(openCheckpointFile(file, options));
@@ -138,7 +126,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const status = f.journal.run.status;
     if (status === 'cancelled') return { applied: false, status, dropped: [] };
     if (status === 'completed') throw new RunStateError(`run ${runId} is completed: a finished run's status is final`);
-    const applied = await this.whenUnlocked(() => this.store.cancel(runId, serializeError(new CancelledError(reason ?? 'the run was cancelled'))));
+    const applied = await this.store.whenUnlocked(() => this.store.cancel(runId, serializeError(new CancelledError(reason ?? 'the run was cancelled'))));
     this.feed.noteWrite();
     if (!applied) return this.cancelRun(runId, reason);
     return { applied, status: 'cancelled', dropped: f.pending.map((it) => ({ id: it.id, node: it.node, reason: 'cancelled' })) };
@@ -275,7 +263,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    const r = await this.whenUnlocked(() => this.store.signal(runId, name, payload, key));
+    const r = await this.store.whenUnlocked(() => this.store.signal(runId, name, payload, key));
     this.feed.noteWrite();
     return r;
   }
@@ -286,34 +274,6 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   close(): Promise<void> {
     return this.store.close();
-  }
-
-  /**
-   * `write` (one call of the checkpoint store that writes, all of its SQL run before it returns its promise), waiting
-   * for a write lock another connection holds (a process committing a step, a purge, a sqlite3 shell) without holding
-   * this thread: each try waits {@link LOCK_TRY_MS} in SQLite, then the thread is free for a pause (the dashboard serves
-   * its pages and streams), up to the connection's busy timeout in all (5 s); then the `StoreError` saying the file is locked (the
-   * dashboard answers 503). A refused try wrote nothing.
-   */
-  private async whenUnlocked<T>(write: () => Promise<T>): Promise<T> {
-    const db = this.store.db;
-    const wait = db.pragma('busy_timeout', { simple: true }) as number;
-    const end = Date.now() + wait;
-    for (let pause = 5; ; pause = Math.min(2 * pause, 100)) {
-      db.pragma(`busy_timeout = ${LOCK_TRY_MS}`);
-      let done: Promise<T>;
-      try {
-        done = write();
-      } finally {
-        db.pragma(`busy_timeout = ${wait}`);
-      }
-      try {
-        return await done;
-      } catch (err) {
-        if (!isLocked(err) || Date.now() >= end) throw err;
-      }
-      await sleep(pause);
-    }
   }
 
   /** The run's row; `RunNotFoundError` for an unknown run. */

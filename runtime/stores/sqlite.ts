@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
+import { sleep } from '../core/time.js';
 import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
@@ -164,6 +165,13 @@ const MAX_RUN_NO = 2 ** 23;
  * of holding the write lock (measured: 300,000 rows in 1.8 s on the 2-core test machine).
  */
 export const PURGE_ROWS_PER_TRANSACTION = 10_000;
+
+/**
+ * How long one try of a {@link SqliteCheckpointStore.whenUnlocked} write waits in SQLite's busy handler for another
+ * connection's write lock (ms): better-sqlite3 waits on the calling thread. Past it the write is tried again after a
+ * pause in which the thread is free.
+ */
+const LOCK_TRY_MS = 20;
 
 /** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
 const MAX_RUN_NOS = 1024;
@@ -658,9 +666,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
     );
   }
 
+  /** Waits for a lock another connection holds without holding the thread ({@link whenUnlocked}). */
   async release(runId: string, owner: RunOwner): Promise<void> {
     assertRunId(runId);
-    this.write(() => this.s.clearOwner.run(runId, ownerText(owner)));
+    await this.whenUnlocked(async () => void this.write(() => this.s.clearOwner.run(runId, ownerText(owner))));
+  }
+
+  /**
+   * @internal `write` (a call of this store that writes, all of its SQL run before it returns its promise), waiting for
+   * a write lock another connection holds (a process committing a step, a purge, a sqlite3 shell) without holding this
+   * thread: each try waits {@link LOCK_TRY_MS} in SQLite, then the thread is free for a pause (a dashboard serves its
+   * pages, a server its requests), up to the busy timeout in all (`busyTimeoutMs`); then the `StoreError` saying the
+   * file is locked. A refused try wrote nothing. (The run loop's own commits wait in SQLite: a step has nothing else
+   * to do meanwhile, and the busy handler wakes sooner than a timer.)
+   */
+  async whenUnlocked<T>(write: () => Promise<T>): Promise<T> {
+    const wait = this.db.pragma('busy_timeout', { simple: true }) as number;
+    const end = Date.now() + wait;
+    for (let pause = 5; ; pause = Math.min(2 * pause, 100)) {
+      this.db.pragma(`busy_timeout = ${Math.min(LOCK_TRY_MS, wait)}`);
+      let done: Promise<T>;
+      try {
+        done = write();
+      } finally {
+        this.db.pragma(`busy_timeout = ${wait}`);
+      }
+      try {
+        return await done;
+      } catch (err) {
+        if (!isLocked(err) || Date.now() >= end) throw err;
+      }
+      await sleep(pause);
+    }
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
@@ -909,6 +946,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
       throw asStoreError(err, 'SQLite checkpoint store', this.db.name);
     }
   }
+}
+
+/** SQLite refused `err`'s write because another connection holds the lock (`SQLITE_BUSY`, its busy timeout spent). */
+function isLocked(err: unknown): boolean {
+  return err instanceof StoreError && String((err.cause as { code?: unknown } | undefined)?.code).startsWith('SQLITE_BUSY');
 }
 
 /**
