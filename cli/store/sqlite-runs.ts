@@ -10,7 +10,8 @@
  * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
  *   names it) and so no holders, no leases, no `in_progress` items;
  * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it ends with `CancelledError`
- *   at its next commit or poll); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
+ *   at its next commit or poll, or when its claim's heartbeat, every 10 s, reads the run cancelled: its node's
+ *   `ctx.signal` aborts); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
  * - signals go to the run's mailbox, where the process running it reads them (`signalPollMs`);
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
@@ -67,9 +68,9 @@ interface Folded {
  * must not answer "no runs" from a new empty file it leaves behind; the store itself refuses, writing nothing, another
  * application's database and a file of a newer floxide).
  */
-export function openCheckpointFile(file: string): SqliteCheckpointStore {
+export function openCheckpointFile(file: string, options: { busyTimeoutMs?: number } = {}): SqliteCheckpointStore {
   if (file === '' || !existsSync(file)) throw new StoreError(`no SQLite checkpoint file at ${JSON.stringify(file)}`);
-  return new SqliteCheckpointStore(file, { checkpoints: 'inline' });
+  return new SqliteCheckpointStore(file, { ...options, checkpoints: 'inline' });
 }
 
 export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
@@ -77,6 +78,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   private readonly reader: SqliteRunReader;
   private readonly history: SqliteHistory;
   private readonly feed: SqliteRunFeed;
+  /** The folds in flight, by run id ({@link fold}). */
+  private readonly folding = new Map<string, Promise<Folded>>();
 
   private constructor(private readonly store: SqliteCheckpointStore) {
     this.reader = new SqliteRunReader(store.db);
@@ -84,9 +87,12 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     this.feed = new SqliteRunFeed(store, this.reader);
   }
 
-  /** Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). */
-  static open(file: string): SqliteRunsStore {
-    return new SqliteRunsStore(openCheckpointFile(file));
+  /**
+   * Opens an existing checkpoint file (a missing file is a `StoreError`, not a new empty file). `busyTimeoutMs`: how long
+   * a write waits for another connection's lock in all (default 5000; `SqliteCheckpointStore.whenUnlocked`).
+   */
+  static open(file: string, options: { busyTimeoutMs?: number } = {}): SqliteRunsStore {
+    return new SqliteRunsStore(openCheckpointFile(file, options));
   }
 
   /** Deletes the file's finished runs (see `SqliteCheckpointStore.purgeFinished`). */
@@ -120,7 +126,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const status = f.journal.run.status;
     if (status === 'cancelled') return { applied: false, status, dropped: [] };
     if (status === 'completed') throw new RunStateError(`run ${runId} is completed: a finished run's status is final`);
-    const applied = await this.store.cancel(runId, serializeError(new CancelledError(reason ?? 'the run was cancelled')));
+    const applied = await this.store.whenUnlocked(() => this.store.cancel(runId, serializeError(new CancelledError(reason ?? 'the run was cancelled'))));
     this.feed.noteWrite();
     if (!applied) return this.cancelRun(runId, reason);
     return { applied, status: 'cancelled', dropped: f.pending.map((it) => ({ id: it.id, node: it.node, reason: 'cancelled' })) };
@@ -193,7 +199,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   async itemStates(runId: string): Promise<WorkItemState[]> {
-    const f = await this.fold(runId);
+    return this.statesOf(runId, await this.fold(runId));
+  }
+
+  /** {@link itemStates} of the run folded as `f`. */
+  private statesOf(runId: string, f: Folded): WorkItemState[] {
     const run = f.journal.run;
     const dead = new Set(this.deadLettersOf(f).map((d) => d.item.id));
     const attempts = new Map<string, number>();
@@ -233,8 +243,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     // a completed or cancelled run's items are all completed or dropped (itemStates)
     const status = this.runOrThrow(runId).status;
     if (status === 'completed' || status === 'cancelled') return [];
-    const states = await this.itemStates(runId);
     const f = await this.fold(runId);
+    const states = this.statesOf(runId, f);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
     return states
       .filter((s) => s.status === 'pending' || s.status === 'parked')
@@ -253,7 +263,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    const r = await this.store.signal(runId, name, payload, key);
+    const r = await this.store.whenUnlocked(() => this.store.signal(runId, name, payload, key));
     this.feed.noteWrite();
     return r;
   }
@@ -299,7 +309,25 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return last && item ? [{ item, attempts: last.attempt, error: last.error!, at: last.finishedAt }] : [];
   }
 
-  private async fold(runId: string): Promise<Folded> {
+  /**
+   * The run's journal folded ({@link Folded}). Calls made while a fold of the run is in flight share it: the reads of
+   * one run page (metrics, items, pending work, context, dead letters: `runView`, `floxide runs show`), started
+   * together, read and decode a long journal once (a run of 170,000 steps: about 1.3 s on the dashboard's one thread
+   * each time), and all show the same commit. A call after the fold settled reads the file again.
+   */
+  private fold(runId: string): Promise<Folded> {
+    let folding = this.folding.get(runId);
+    if (!folding) {
+      folding = this.foldNow(runId);
+      this.folding.set(runId, folding);
+      // (attached before any caller awaits it: the entry is gone before a caller resumes)
+      const done = () => void this.folding.delete(runId);
+      folding.then(done, done);
+    }
+    return folding;
+  }
+
+  private async foldNow(runId: string): Promise<Folded> {
     assertRunId(runId);
     const journal = this.reader.journal(runId);
     if (!journal) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);

@@ -217,7 +217,8 @@ export interface CheckpointStore {
    * Makes `owner` the run's owner (runtime/stores/ownership.ts): one transaction that reads the stored owner and
    * refuses with `RunBusyError` when another owner lives (nothing written then). With `refresh` (the heartbeat of
    * a call that holds the run), only refreshes a claim `owner` still holds: another owner's, even a dead one's, or
-   * none (the call looked dead and was taken over) is `RunBusyError` (ownership.ts `takenOverError`). The engine
+   * none (the call looked dead and was taken over) is `RunBusyError` (ownership.ts `takenOverError`), and a run
+   * cancelled meanwhile is `RunStateError` (the call stops its node: `assertRefreshable`). The engine
    * claims a run before it runs any of its steps and refreshes the claim while it runs; a store without claims
    * (this method absent) leaves running a run twice to its caller.
    */

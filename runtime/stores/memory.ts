@@ -25,7 +25,7 @@ import {
   type SignalDelivery,
 } from './contract.js';
 import { assertRunId } from '../core/ids.js';
-import { assertClaimable, assertHeld, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, assertRefreshable, type RunOwner } from './ownership.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
@@ -206,7 +206,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
     const r = this.existing(runId);
     const now = Date.now();
-    if (refresh) assertHeld(runId, r.owner, owner);
+    if (refresh) assertRefreshable(runId, r.owner, owner, r.status);
     else assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
     r.owner = owner;
     r.ownerSeen = now;

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { RunBusyError } from '../core/errors.js';
+import { RunBusyError, RunStateError } from '../core/errors.js';
 
 /** One call's claim on a run, as the store keeps it. */
 export interface RunOwner {
@@ -63,6 +63,29 @@ export function newOwner(): RunOwner {
 /** The call that made `owner` ended: its claim no longer counts as live in this process. */
 export function endClaim(owner: RunOwner): void {
   running.delete(owner.id);
+}
+
+/** The longest pause between two tries of a release that failed ({@link releaseClaim}), in ms. */
+const RELEASE_RETRY_MAX_MS = 2_000;
+
+/**
+ * Clears `owner`'s claim on run `runId` at the end of its call (`store.release`, if the store has one). A release that fails (the file
+ * locked by another connection past its busy timeout, a passing I/O error) is tried again in the background, after
+ * 100 ms, then pauses doubling up to 2 s, for {@link OWNER_SILENT_MS}; without it, another process of this machine was
+ * refused the run (`RunBusyError`) for those 2 minutes while this process lived on (a server), though its call had
+ * ended. The retries never keep the process alive: a process that exits leaves a claim the next one takes over at once.
+ * Resolves after the first try; never rejects.
+ */
+export async function releaseClaim(store: { release?(runId: string, owner: RunOwner): Promise<void> }, runId: string, owner: RunOwner): Promise<void> {
+  if (!store.release) return;
+  const release = store.release.bind(store);
+  const end = Date.now() + OWNER_SILENT_MS;
+  const attempt = (pause: number): Promise<void> =>
+    release(runId, owner).catch(() => {
+      if (Date.now() + pause > end) return;
+      setTimeout(() => void attempt(Math.min(2 * pause, RELEASE_RETRY_MAX_MS)), pause).unref();
+    });
+  return attempt(100);
 }
 
 /**
@@ -120,6 +143,16 @@ export function takenOverError(runId: string, holder: RunOwner | undefined): Run
   return new RunBusyError(
     `run ${runId} is no longer this call's: ${who} (a call whose claim goes unrefreshed, its event loop or its host stalled, looks dead: after ${OWNER_STALE_MS / 1000} s to another machine, ${OWNER_SILENT_MS / 60_000} minutes to this one). This call stops and commits nothing more; the run goes on with its owner`,
   );
+}
+
+/**
+ * Whether the heartbeat of `mine` may refresh its claim on run `runId` (`stored`: the claim as stored now, `status`: the
+ * run's): {@link assertHeld}, and the run still open: one cancelled meanwhile (`floxide runs cancel`, another process)
+ * is `RunStateError`, so that the call running it stops its node (`ctx.signal`) instead of finding out at its next commit.
+ */
+export function assertRefreshable(runId: string, stored: RunOwner | undefined, mine: RunOwner, status: string): void {
+  assertHeld(runId, stored, mine);
+  if (status === 'cancelled') throw new RunStateError(`run ${runId} is cancelled`);
 }
 
 const texts = new WeakMap<RunOwner, string>();

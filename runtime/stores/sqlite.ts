@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { requireOptional } from '../core/optional.js';
+import { sleep } from '../core/time.js';
 import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
@@ -48,7 +49,7 @@ import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { SqliteHistory } from './sqlite-history.js';
-import { assertClaimable, assertHeld, ownerOf, ownerText, type RunOwner } from './ownership.js';
+import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
@@ -97,7 +98,9 @@ export interface SqliteCheckpointStoreOptions {
   /**
    * Hold the database file's lock for the lifetime of this store (`locking_mode=EXCLUSIVE`). Only this
    * connection can then read or write the file: another store, process or `sqlite3` shell opening it waits
-   * `busyTimeoutMs` and fails with `SQLITE_BUSY` until {@link SqliteCheckpointStore.close}. In exchange each step's
+   * `busyTimeoutMs` and fails with `SQLITE_BUSY` until {@link SqliteCheckpointStore.close}; and this store cannot open
+   * a file another connection has open (`floxide ui` or `floxide runs` on it too): it waits as long, then fails
+   * saying so. In exchange each step's
    * commit skips the shared-memory WAL index and its file locks (about 1.5-2x more commits per second). Durability
    * is unchanged: a process killed mid-run releases the lock with its file descriptors and the next opener
    * recovers the WAL as usual. Use it when one process owns the checkpoint file (the usual embedded case).
@@ -162,6 +165,13 @@ const MAX_RUN_NO = 2 ** 23;
  * of holding the write lock (measured: 300,000 rows in 1.8 s on the 2-core test machine).
  */
 export const PURGE_ROWS_PER_TRANSACTION = 10_000;
+
+/**
+ * How long one try of a {@link SqliteCheckpointStore.whenUnlocked} write waits in SQLite's busy handler for another
+ * connection's write lock (ms): better-sqlite3 waits on the calling thread. Past it the write is tried again after a
+ * pause in which the thread is free.
+ */
+const LOCK_TRY_MS = 20;
 
 /** Run ids whose run_no a store remembers at most (the first remembered is dropped first). */
 const MAX_RUN_NOS = 1024;
@@ -307,7 +317,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     } catch (err) {
       const opened = (this as { db?: Db }).db;
       if (opened?.open) opened.close();
-      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`, filename);
+      throw asStoreError(err, `cannot open the SQLite checkpoint store ${filename}`, filename, options.exclusive === true);
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.history = new SqliteHistory(this.db);
@@ -389,7 +399,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `UPDATE floxide_runs SET status = 'cancelled', error = ?, updated_at = ? WHERE run_id = ? AND status IN ('running', 'failed')`,
       ),
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
-      runOwner: p('SELECT owner, owner_seen FROM floxide_runs WHERE run_id = ?'),
+      runOwner: p('SELECT owner, owner_seen, status FROM floxide_runs WHERE run_id = ?'),
       setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
@@ -645,10 +655,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.write(() =>
       this.db
         .transaction(() => {
-          const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null } | undefined;
+          const row = this.s.runOwner.get(runId) as { owner: string | null; owner_seen: number | null; status: string } | undefined;
           if (!row) throw new RunNotFoundError(`no run ${runId}`);
           const now = Date.now();
-          if (refresh) assertHeld(runId, ownerOf(row.owner), owner);
+          if (refresh) assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
           else assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
           this.s.setOwner.run(text, now, runId);
         })
@@ -656,9 +666,38 @@ export class SqliteCheckpointStore implements CheckpointStore {
     );
   }
 
+  /** Waits for a lock another connection holds without holding the thread ({@link whenUnlocked}). */
   async release(runId: string, owner: RunOwner): Promise<void> {
     assertRunId(runId);
-    this.write(() => this.s.clearOwner.run(runId, ownerText(owner)));
+    await this.whenUnlocked(async () => void this.write(() => this.s.clearOwner.run(runId, ownerText(owner))));
+  }
+
+  /**
+   * @internal `write` (a call of this store that writes, all of its SQL run before it returns its promise), waiting for
+   * a write lock another connection holds (a process committing a step, a purge, a sqlite3 shell) without holding this
+   * thread: each try waits {@link LOCK_TRY_MS} in SQLite, then the thread is free for a pause (a dashboard serves its
+   * pages, a server its requests), up to the busy timeout in all (`busyTimeoutMs`); then the `StoreError` saying the
+   * file is locked. A refused try wrote nothing. (The run loop's own commits wait in SQLite: a step has nothing else
+   * to do meanwhile, and the busy handler wakes sooner than a timer.)
+   */
+  async whenUnlocked<T>(write: () => Promise<T>): Promise<T> {
+    const wait = this.db.pragma('busy_timeout', { simple: true }) as number;
+    const end = Date.now() + wait;
+    for (let pause = 5; ; pause = Math.min(2 * pause, 100)) {
+      this.db.pragma(`busy_timeout = ${Math.min(LOCK_TRY_MS, wait)}`);
+      let done: Promise<T>;
+      try {
+        done = write();
+      } finally {
+        this.db.pragma(`busy_timeout = ${wait}`);
+      }
+      try {
+        return await done;
+      } catch (err) {
+        if (!isLocked(err) || Date.now() >= end) throw err;
+      }
+      await sleep(pause);
+    }
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
@@ -909,24 +948,36 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 }
 
+/** SQLite refused `err`'s write because another connection holds the lock (`SQLITE_BUSY`, its busy timeout spent). */
+function isLocked(err: unknown): boolean {
+  return err instanceof StoreError && String((err.cause as { code?: unknown } | undefined)?.code).startsWith('SQLITE_BUSY');
+}
+
 /**
  * A failure as a `StoreError` (a `FloxideError` as it is). With the store's `file`, SQLite's words for a read-only,
  * locked or unopenable file ("attempt to write a readonly database", "database is locked"), which name neither the file
  * nor the way out, are said plainly; the SQLite error stays the `cause`.
  */
-function asStoreError(err: unknown, what: string, file?: string): Error {
+function asStoreError(err: unknown, what: string, file?: string, exclusive = false): Error {
   if (err instanceof FloxideError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
-  const said = file !== undefined && typeof code === 'string' ? plainly(code, file) : undefined;
+  const said = file === undefined ? undefined : typeof code === 'string' ? plainly(code, file, exclusive) : err instanceof TypeError ? unopened(file) : undefined;
   return new StoreError(`${what}: ${said ?? (err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-function plainly(code: string, file: string): string | undefined {
+/** `exclusive`: said while opening a store with `exclusive: true`, which needs the file to itself. */
+function plainly(code: string, file: string, exclusive: boolean): string | undefined {
   const folder = dirname(file);
+  if (code === 'SQLITE_NOTADB') {
+    return `${file} is not a floxide checkpoint file: SQLite says "file is not a database" (another kind of file, or an encrypted database); nothing was written to it`;
+  }
   if (code === 'SQLITE_READONLY_DIRECTORY') {
     return `the folder ${folder} is read-only for this process, and SQLite keeps the file's -wal and -shm files beside it (WAL mode): make the folder writable, or move the file`;
   }
   if (code.startsWith('SQLITE_READONLY')) return `${file} is read-only for this process (its permissions, or a read-only file system); nothing was written`;
+  if (code.startsWith('SQLITE_BUSY') && exclusive) {
+    return `a store opened with \`exclusive: true\` needs ${file} to itself, and another connection has it open (another store or process, floxide ui or floxide runs, a sqlite3 shell): close it, or open this store without \`exclusive\``;
+  }
   if (code.startsWith('SQLITE_BUSY')) {
     return `${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed, or another connection (a sqlite3 shell...) keeps a write transaction open`;
   }
@@ -935,6 +986,12 @@ function plainly(code: string, file: string): string | undefined {
     if (!existsSync(file) && !writable(folder)) return `cannot create ${file}: the folder ${folder} is not writable by this process`;
   }
   return undefined;
+}
+
+/** What better-sqlite3 refused before SQLite saw the file (a `TypeError` of its own, in its own words): a missing folder. */
+function unopened(file: string): string | undefined {
+  const folder = dirname(file);
+  return file !== '' && file !== ':memory:' && !existsSync(folder) ? `cannot create ${file}: the folder ${folder} does not exist` : undefined;
 }
 
 function writable(path: string): boolean {
@@ -996,6 +1053,8 @@ function assertCheckpointFile(db: Db, filename: string): void {
  * before it left undone (read outside, two would both run a migration: `table floxide_runs already exists`).
  */
 function migrate(db: Db): void {
+  // (read first, without the write lock: a file already up to date opens while another connection writes)
+  if ((db.pragma('user_version', { simple: true }) as number) >= SQLITE_MIGRATIONS.length) return;
   for (;;) {
     const more = db
       .transaction(() => {

@@ -18,7 +18,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS, type RunOwner } from '../stores/ownership.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS, releaseClaim, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { AbortSource } from '../engine/abort.js';
@@ -202,7 +202,7 @@ interface RunSignal {
 
 /**
  * One signal for the run: the caller's cancel, the deadline timer on `clock` and `lost` (the call lost its claim on
- * the run: aborts with its reason, a `RunBusyError`). None at all when none is given. `lost` alone does not make the
+ * the run, or the run was cancelled from elsewhere: aborts with its reason, a `RunBusyError` or a `CancelledError`). None at all when none is given. `lost` alone does not make the
  * run `abortable` (a node's promise raced against the signal, at a cost per step): a node that ignores its
  * `ctx.signal` then ends as it will, and its commit is refused (the store fences a call that lost its claim).
  */
@@ -443,15 +443,20 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     if (finishedRun(loaded)) return loaded.run.output as O;
     if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
     const owner = newOwner();
-    // a heartbeat refused (another process took the run over: this call looked dead to it) stops this call
+    // a heartbeat refused stops this call: another process took the run over (this call looked dead to it), or the run
+    // was cancelled from elsewhere (`floxide runs cancel`): the node running sees its ctx.signal abort
     const lost = new AbortSource();
     let heartbeat: ReturnType<typeof setInterval> | undefined;
     try {
       await store.claim(runId, owner);
       heartbeat = setInterval(
         () =>
-          void store.claim!(runId, owner, true).catch((err: unknown) => {
+          void store.claim!(runId, owner, true).catch(async (err: unknown) => {
             if (err instanceof RunBusyError) lost.abort(err);
+            else if (err instanceof RunStateError) {
+              const cancelled = await cancelledInstead(store, runId, err);
+              if (cancelled instanceof CancelledError) lost.abort(cancelled);
+            }
           }),
         OWNER_HEARTBEAT_MS,
       );
@@ -463,7 +468,8 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     } finally {
       clearInterval(heartbeat);
       endClaim(owner);
-      await store.release?.(runId, owner).catch(() => undefined);
+      // (a release that fails is tried again in the background: the next process is not refused the run meanwhile)
+      await releaseClaim(store, runId, owner);
     }
   }
 

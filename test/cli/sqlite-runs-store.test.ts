@@ -7,12 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
 import { emptyMetrics } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
+import { runView } from '../../cli/ui/views.js';
+import { SqliteRunReader } from '../../runtime/stores/sqlite-inspect.js';
 import { RetryWorkflow } from '../../examples/retry.js';
 import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
 import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
@@ -106,5 +108,20 @@ describe('SqliteRunsStore: what a run page reads', () => {
     await expect(store.errors('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
     await expect(store.deadLetters('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
     await expect(store.readContext('nope', undefined, { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
+  });
+
+  it('a run page (runView: metrics, counts, items, pending work, dead letters, context) reads and decodes the journal once', async () => {
+    // (a run of 170,000 steps: about a second per read, on the dashboard's one thread)
+    const journal = vi.spyOn(SqliteRunReader.prototype, 'journal');
+    try {
+      for (const id of ['voting', 'failed']) {
+        journal.mockClear();
+        const view = await runView(store, id);
+        expect(view.run.runId).toBe(id);
+        expect(journal, id).toHaveBeenCalledTimes(1);
+      }
+    } finally {
+      journal.mockRestore();
+    }
   });
 });

@@ -114,6 +114,18 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
+    it('refuses the heartbeat of a call whose run was cancelled from elsewhere (RunStateError): its call stops its node', async () => {
+      const s = await make();
+      await s.createRun(newRun('gone'));
+      const a = newOwner();
+      await s.claim!('gone', a);
+      await s.claim!('gone', a, true);
+      expect(await s.cancel('gone')).toBe(true);
+      await expect(s.claim!('gone', a, true)).rejects.toThrow(new RunStateError('run gone is cancelled'));
+      endClaim(a);
+      await s.close();
+    });
+
     it('commits steps atomically and idempotently per consumed item id, keeping queue order', async () => {
       const s = await make();
       await s.createRun(newRun('r2'));

@@ -14,6 +14,7 @@ import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { bindWorkflow, RunBusyError } from 'floxide';
 import { assertClaimable, endClaim, newOwner, OWNER_HEARTBEAT_MS, OWNER_SILENT_MS, OWNER_STALE_MS } from '../../runtime/stores/ownership.js';
 import { LoopCtx, LoopWorkflow } from './flows/loop.js';
+import { untilAborted } from './long-node.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -127,12 +128,7 @@ describe('a call that lost its run to another process (it looked dead: a stalled
       takeOver(file, 'beat');
       waiting = true;
       // a long node: it ends only when its signal aborts
-      return new Promise<void>((_, reject) =>
-        ctx.signal.addEventListener('abort', () => {
-          reason = ctx.signal.reason;
-          reject(ctx.signal.reason as Error);
-        }),
-      );
+      return untilAborted(ctx.signal, (r) => (reason = r));
     };
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {

@@ -5,7 +5,7 @@
  * file that is not ours to write.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,22 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
     }
   });
 
+  it('a file that is not a SQLite database, or a path in a folder that does not exist: says which, naming the file, and writes nothing', async () => {
+    const text = join(dir, 'notes.db');
+    writeFileSync(text, 'these are my notes, not a database: '.repeat(20));
+    const err = opened(text);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.message).toBe(`cannot open the SQLite checkpoint store ${text}: ${text} is not a floxide checkpoint file: SQLite says "file is not a database" (another kind of file, or an encrypted database); nothing was written to it`);
+    const listed = await cliCaptured(['runs', 'list', '--store', `sqlite:${text}`]);
+    expect([listed.code, listed.err]).toEqual([1, `floxide runs: ${err.message}\n`]);
+    expect(readFileSync(text, 'utf8')).toBe('these are my notes, not a database: '.repeat(20));
+    const nowhere = join(dir, 'no-such-folder', 'runs.db');
+    const missing = opened(nowhere);
+    expect(missing).toBeInstanceOf(StoreError);
+    expect(missing.message).toBe(`cannot open the SQLite checkpoint store ${nowhere}: cannot create ${nowhere}: the folder ${join(dir, 'no-such-folder')} does not exist`);
+    expect(existsSync(join(dir, 'no-such-folder'))).toBe(false);
+  });
+
   it('a read-only folder or file, for a process that may not write it: says which, and why a folder must be writable', async () => {
     chmodSync(dir, 0o755);
     const folder = join(dir, 'read-only folder');
@@ -124,6 +140,24 @@ describe('a SQLite checkpoint file that is not one this store may write', () => 
       expect(err?.message).toBe(`cannot open the SQLite checkpoint store ${file}: ${file} is locked by another connection for longer than the busy timeout (busyTimeoutMs): a store opened with \`exclusive: true\` holds it until it is closed, or another connection (a sqlite3 shell...) keeps a write transaction open`);
     } finally {
       await holder.close();
+    }
+  });
+
+  it('a store opened with exclusive: true while another connection has the file open (a dashboard, a runs command): says the file must be its own', async () => {
+    const file = join(dir, 'shared.db');
+    const other = new SqliteCheckpointStore(file);
+    try {
+      await other.createRun(newRun('r1'));
+      let err: Error | undefined;
+      try {
+        new SqliteCheckpointStore(file, { exclusive: true, busyTimeoutMs: 10 }).db.close();
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err?.message).toBe(`cannot open the SQLite checkpoint store ${file}: a store opened with \`exclusive: true\` needs ${file} to itself, and another connection has it open (another store or process, floxide ui or floxide runs, a sqlite3 shell): close it, or open this store without \`exclusive\``);
+    } finally {
+      await other.close();
     }
   });
 
