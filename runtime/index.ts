@@ -54,6 +54,7 @@ export {
   CorruptStateError,
   StoreError,
   SchemaMissingError,
+  PackageFileMissingError,
   InvalidArgumentError,
   RunStateError,
   RunBusyError,

@@ -365,7 +365,8 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           io.stdout.write(formatTable(['ITEM', 'NODE', 'WAITING'], waits.map((w) => [w.itemId, w.node, waitText(w, time)])));
         }
         if (signals.length > 0) {
-          io.stdout.write(`\nsignals waiting for a wait (${signals.length})\n`);
+          // (a finished run's mailbox is what no wait took: nothing will take it now)
+          io.stdout.write(isFinalRunStatus(run.status) ? `\nsignals no wait took (${signals.length}): the run ended first\n` : `\nsignals waiting for a wait (${signals.length})\n`);
           io.stdout.write(formatTable(['AT', 'NAME', 'KEY', 'PAYLOAD'], signals.map((x) => [time(x.at), x.name, x.key ?? '-', short(x.payload, 70)])));
         }
         if (errors.length > 0) {

@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderSvg, svgVersion } from '../../compiler/docs.js';
 import { dotOfVersion } from '../../compiler/emit/dot.js';
-import { findRecordedVersion } from '../../compiler/versions/record.js';
+import { filesRecording, findRecordedVersion } from '../../compiler/versions/record.js';
 
 /** The graph of a run's version, or why there is none. */
 export type RunGraph =
@@ -46,7 +46,13 @@ export class GraphFiles {
       return { svg: built.svg, note: `${built.file} does not say which graph version it draws (rebuild it with \`floxide build --docs\`): it may not be this run's version ${version}.` };
     }
     if (built) {
-      return { missing: `${built.file} draws version ${builtVersion} of ${workflow}, and this run is of version ${version}, which no *.floxide.versions.json in ${this.dirs.join(', ')} records: add the folder of ${workflow}'s source to --graphs` };
+      const head = `${built.file} draws version ${builtVersion} of ${workflow}, and this run is of version ${version}, which`;
+      // (the source folder is there and records the workflow, but not this version: pruned, or of another build)
+      const recording = await filesRecording(this.dirs, workflow);
+      if (recording.length > 0) {
+        return { missing: `${head} ${recording.join(', ')} ${recording.length === 1 ? 'does' : 'do'} not record (\`floxide versions prune\` dropped it, or another build made it): add to --graphs a folder whose versions file records it (the release that built it)` };
+      }
+      return { missing: `${head} no *.floxide.versions.json in ${this.dirs.join(', ')} records: add the folder of ${workflow}'s source to --graphs` };
     }
     const where = this.dirs.length > 0 ? `no ${workflow}.svg in ${this.dirs.join(', ')}` : 'no --graphs folder was given';
     return { missing: `${where}: run \`floxide build --docs <dir>\` and start \`floxide ui --graphs <dir>\`` };

@@ -82,6 +82,12 @@ export function workerOutput(out: { write(text: string): unknown }, mode: Worker
     return t === undefined ? undefined : clock() - t;
   };
 
+  const log = (event: string, data: Record<string, unknown>): void => {
+    if (mode === 'json') return json(event, data);
+    const text = `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`;
+    out.write(line ? `${CLEAR}${text}${line}` : text);
+  };
+
   const callbacks: StepCallbacks = {
     onStarted(lease) {
       inFlight++;
@@ -96,6 +102,10 @@ export function workerOutput(out: { write(text: string): unknown }, mode: Worker
         stepLine('step', { runId: lease.runId, itemId: lease.item.id, node: lease.item.node, attempt: lease.attempt, outcome: outcome.type, commit: result.status, ms, ...error });
       }
     },
+    onMigrated(lease, to) {
+      // (rare, once per run a deploy moves: never left out, and above the live line on a terminal)
+      log('migrated', { runId: lease.runId, workflow: lease.workflow, from: lease.fingerprint, to });
+    },
     onReleased(lease, reason, error) {
       const ms = ended(lease);
       if (mode === 'json') {
@@ -107,11 +117,7 @@ export function workerOutput(out: { write(text: string): unknown }, mode: Worker
 
   return {
     callbacks,
-    log(event, data) {
-      if (mode === 'json') return json(event, data);
-      const text = `floxide worker: ${event} ${Object.entries(data).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}\n`;
-      out.write(line ? `${CLEAR}${text}${line}` : text);
-    },
+    log,
     error(message) {
       const now = clock();
       const last = printed.get(message);

@@ -103,12 +103,20 @@ function positionOf(wf: WorkflowModel, c: VersionChange): Position {
 }
 
 /**
+ * How the diagnostic about `old` goes away once its runs are gone: the record keeps a version until it is pruned, so
+ * without this a drained deploy kept failing `--strict-versions` with nothing saying what to do.
+ */
+function pruneHint(old: GraphVersion): string {
+  return `; once no run of version ${old.id} is left, \`floxide versions prune\` drops it from the record (docs/deploying.md)`;
+}
+
+/**
  * How runs of `old` that hold items at `node` are kept from the new code: by workers serving `old` when the change
  * made a new version; when it kept the version id (input types, signal names, node kinds and nested graphs are not
  * part of the graph fingerprint), workers of this build take those runs too, so only waiting for them helps.
  */
 function drainHint(old: GraphVersion, now: GraphVersion, node: string | undefined): string {
-  if (old.id !== now.id) return `keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+  if (old.id !== now.id) return `keep workers serving version ${old.id} until its runs drain${pruneHint(old)}`;
   return `deploy this once no run holds items at ${node} (\`floxide runs show\`): the version id stays ${old.id}, so workers of this build take its runs too (docs/deploying.md)`;
 }
 
@@ -120,7 +128,7 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
   switch (c.kind) {
     case 'node-removed':
       message = `${wf.name}: node ${c.node} of version ${old.id} is gone${c.renameGuess ? ` (renamed to ${c.renameGuess}?)` : ''}: runs of that version with items queued for ${c.node} cannot continue on version ${now.id}`;
-      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md)`;
+      hint = `keep workers serving version ${old.id} until its runs drain, or move them to this version (\`floxide runs migrate --all${c.renameGuess ? ` --rename ${c.node}=${c.renameGuess}` : ''}\`)${pruneHint(old)}`;
       break;
     case 'input-changed':
       message = `${wf.name}: ${c.text.replace(/ changed from /, ' narrowed from ')} since version ${old.id}: items queued by runs of that version may not fit the new type`;
@@ -128,11 +136,11 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
       break;
     case 'join-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: join arrivals parked by runs of that version count the old fan-out`;
-      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md); do not migrate them`;
+      hint = `keep workers serving version ${old.id} until its runs drain, and do not migrate them${pruneHint(old)}`;
       break;
     case 'merge-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: the stored context deltas of its runs follow the old strategy`;
-      hint = `keep workers serving version ${old.id} until its runs drain (docs/deploying.md); do not migrate them`;
+      hint = `keep workers serving version ${old.id} until its runs drain, and do not migrate them${pruneHint(old)}`;
       break;
     case 'wait-changed':
       message = `${wf.name}: ${c.text} since version ${old.id}: items of its runs parked at ${c.node} wait for the old signal, which this definition's signal() refuses`;

@@ -197,6 +197,22 @@ export const VERSIONS_SEARCH_DEPTH = 4;
  * levels down, in order) that records it; an unreadable file is passed over.
  */
 export async function findRecordedVersion(dirs: readonly string[], workflow: string, id: string): Promise<{ file: string; version: GraphVersion } | undefined> {
+  for await (const { file, versions } of recordsOf(dirs, workflow)) {
+    const version = versions.find((v) => v.id === id);
+    if (version) return { file, version };
+  }
+  return undefined;
+}
+
+/** The versions files under `dirs` (as {@link findRecordedVersion} searches them) that record any version of `workflow`. */
+export async function filesRecording(dirs: readonly string[], workflow: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const { file } of recordsOf(dirs, workflow)) files.push(file);
+  return files;
+}
+
+/** Each readable versions file under `dirs` that records `workflow`, with its versions of it, in search order. */
+async function* recordsOf(dirs: readonly string[], workflow: string): AsyncGenerator<{ file: string; versions: GraphVersion[] }> {
   for (const dir of dirs) {
     for (const file of await findVersionsFiles(dir, VERSIONS_SEARCH_DEPTH)) {
       let versions: GraphVersion[] | undefined;
@@ -207,11 +223,9 @@ export async function findRecordedVersion(dirs: readonly string[], workflow: str
       } catch {
         continue;
       }
-      const version = versions?.find((v) => v.id === id);
-      if (version) return { file, version };
+      if (versions) yield { file, versions };
     }
   }
-  return undefined;
 }
 
 /** The `*.floxide.versions.json` files in `dir` and its subfolders, `depth` levels down (not node_modules, not dot folders). */

@@ -62,6 +62,18 @@ export class SchemaMissingError extends StoreError {
     (this as { code: string }).code = 'FLOXIDE_SCHEMA_MISSING';
   }
 }
+/**
+ * A file floxide reads from beside its own modules (a Lua script, a SQL migration or function) is not there: floxide
+ * was inlined into an application bundle. A kind of {@link StoreError} with its own code: the store may well be
+ * reachable, and the message says to leave floxide out of the bundle.
+ */
+export class PackageFileMissingError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PackageFileMissingError';
+    (this as { code: string }).code = 'FLOXIDE_PACKAGE_FILE_MISSING';
+  }
+}
 /** Bad arguments: a malformed run id, key prefix, option... */
 export class InvalidArgumentError extends defineError('InvalidArgumentError', 'FLOXIDE_INVALID_ARGUMENT') {}
 /**
@@ -251,6 +263,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   CorruptStateError,
   StoreError,
   SchemaMissingError,
+  PackageFileMissingError,
   InvalidArgumentError,
   RunStateError,
   RunBusyError,

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { StoreError } from './errors.js';
+import { PackageFileMissingError } from './errors.js';
 
 /** The text of the package file at `url` (relative to the calling module); `what` names it for the error. */
 export function readPackageFile(url: URL, what: string): string {
@@ -14,7 +14,7 @@ export function readPackageFile(url: URL, what: string): string {
     return readFileSync(url, 'utf8');
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
-    throw new StoreError(
+    throw new PackageFileMissingError(
       `floxide cannot find ${what} at ${fileURLToPath(url)}: floxide reads it from beside its own modules, so an application bundle must leave floxide out (esbuild --packages=external or --external:floxide; see "Bundling" in floxide's README)`,
       { cause: err },
     );

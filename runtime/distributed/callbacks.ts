@@ -11,6 +11,11 @@ export interface StepCallbacks {
   onStarted?(lease: LeasedItem): void;
   /** The outcome was committed (or the store answered `duplicate` / `run_finished` / `lease_lost`). */
   onCommitted?(lease: LeasedItem, outcome: StepOutcome, result: CommitResult): void;
+  /**
+   * This worker moved the run of `lease` from the older version it leased it on (`lease.fingerprint`, one its
+   * definition `accepts`) to its own version `to`, before running the item (docs/deploying.md "A safe change").
+   */
+  onMigrated?(lease: LeasedItem, to: string): void;
   /** The item was given back without a commit (worker stopping, lease lost, run finished, store unreachable). */
   onReleased?(lease: LeasedItem, reason: ReleaseReason, error?: unknown): void;
 }

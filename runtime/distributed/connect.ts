@@ -6,7 +6,7 @@
  *   record no events).
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
-import { InvalidArgumentError, MissingDependencyError, SchemaMissingError, StoreError } from '../core/errors.js';
+import { InvalidArgumentError, MissingDependencyError, PackageFileMissingError, SchemaMissingError, StoreError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
 
 /** Options that apply whatever the URL says (the URL's own `prefix` / `schema` parameters win). */
@@ -111,8 +111,9 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
       });
     }
   } catch (err) {
-    // (a missing schema: the store was reached, and the error says what is missing and how to make it)
-    if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError || err instanceof SchemaMissingError) throw err;
+    // (a missing schema: the store was reached, and the error says what is missing and how to make it; a missing
+    // package file: floxide was bundled, whether or not the store can be reached, and the error says so)
+    if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError || err instanceof SchemaMissingError || err instanceof PackageFileMissingError) throw err;
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

@@ -56,7 +56,10 @@ export interface RunRecord {
   readonly runId: string;
   /** The workflow (class) name the run executes. */
   readonly workflow: string;
-  /** The graph fingerprint the run was started with; workers with another graph must refuse its items. */
+  /**
+   * The graph version the run is on: the fingerprint it was started with, or the one a migration moved it to
+   * (`floxide runs migrate`, a worker whose build accepts the older one); workers with another graph must refuse its items.
+   */
   readonly fingerprint: string;
   readonly status: RunStatus;
   /** The run's input (as stored). */

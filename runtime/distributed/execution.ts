@@ -191,6 +191,7 @@ async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | u
   const to = env.wf.def.fingerprint;
   try {
     await backend.migrate(lease.runId, { from: lease.fingerprint, to, renames: {}, leases: 'keep' });
+    safeCall(() => env.callbacks?.onMigrated?.(lease, to));
     return undefined;
   } catch (err) {
     if (isTransientStoreError(err)) return releaseLease(env, f, 'store_error', err);

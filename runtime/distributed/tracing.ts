@@ -72,6 +72,7 @@ export class WorkerTracing {
         this.end(lease, 'released', error === undefined ? undefined : serializeError(error), { [ATTR.released]: reason });
         inner?.onReleased?.(lease, reason, error);
       },
+      onMigrated: (lease, to) => inner?.onMigrated?.(lease, to),
     };
   }
 

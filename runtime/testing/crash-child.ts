@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { contextCodecOf } from '../context/codec.js';
 import { SqliteCheckpointStore } from '../stores/sqlite.js';
 import { toJson } from '../core/json.js';
-import { FloxideError } from '../core/errors.js';
+import { FloxideError, serializeError } from '../core/errors.js';
 import { LocalScenario } from './crash.js';
 import type { CrashTest } from './crash-test.js';
 import { CHILD_FILES, type CrashChildArgs, type CrashChildResult } from './crash-process.js';
@@ -51,7 +51,8 @@ try {
     await runs.close();
   }
 } catch (err) {
-  // (the kit's own code goes with it: the parent reports the kit's findings as they are, not as a failure of the run)
-  write(CHILD_FILES.error, { message: err instanceof Error ? err.message : String(err), code: err instanceof FloxideError ? err.code : undefined });
+  // (the error as data, its name and code with it: the parent reports the kit's findings as they are, not as a failure
+  // of the run, and revives any other error as the class it was, as a run in its own process would report it)
+  write(CHILD_FILES.error, serializeError(err));
   process.exitCode = 1;
 }

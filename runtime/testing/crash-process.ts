@@ -4,7 +4,7 @@
  * The parent compares what the processes report and runs your check.
  */
 import { safeJsonParse } from '../core/json.js';
-import { FloxideError } from '../core/errors.js';
+import { FloxideError, reviveError, type SerializedError } from '../core/errors.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -64,8 +64,8 @@ interface ChildSetup {
 class ProcessScenario<I, O, C, W, S> {
   private readonly errors: string[] = [];
   private codecOf: ContextCodec<C> | undefined;
-  /** The error code the last failed child wrote with its message. */
-  private childCode: string | undefined;
+  /** The error the last failed child wrote (undefined when it died without writing one). */
+  private childError: SerializedError | undefined;
 
   constructor(
     private readonly test: CrashTest<I, O, C, W, S>,
@@ -121,8 +121,10 @@ class ProcessScenario<I, O, C, W, S> {
     const exit = await this.spawn(mode);
     if (exit.code !== 0) {
       const message = await this.failure(exit);
-      // the kit's own finding in the child (a signal that failed, a run that never ends) is said as the child said it
-      throw this.childCode === CRASH_TEST_CODE ? new FloxideError(CRASH_TEST_CODE, message) : new Error(message);
+      // the kit's own finding in the child (a signal that failed, a run that never ends) is said as the child said it;
+      // any other error of the child comes back as the class it was (a MissingDependencyError, not a bare Error)
+      if (this.childError === undefined) throw new Error(message);
+      throw this.childError.code === CRASH_TEST_CODE ? new FloxideError(CRASH_TEST_CODE, message) : reviveError(this.childError);
     }
     const r = await this.result();
     this.collect(r);
@@ -136,11 +138,10 @@ class ProcessScenario<I, O, C, W, S> {
   private async failure(exit: ChildExit): Promise<string> {
     const errorFile = join(this.scenario.dir, CHILD_FILES.error);
     if (existsSync(errorFile)) {
-      const error = JSON.parse(await readFile(errorFile, 'utf8')) as { message: string; code?: string };
-      this.childCode = error.code;
-      return error.message;
+      this.childError = safeJsonParse<SerializedError>(await readFile(errorFile, 'utf8'), "a crash test child's error");
+      return this.childError.message;
     }
-    this.childCode = undefined;
+    this.childError = undefined;
     const how = exit.timedOut ? `did not finish within ${CHILD_TIMEOUT_MS} ms` : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     return `the process ${how}${exit.stderr ? `: ${exit.stderr.trim().split('\n').slice(-5).join('\n')}` : ''}`;
   }

@@ -66,6 +66,17 @@ describe('floxide runs: waits', () => {
     expect(JSON.parse(after.out)).toMatchObject({ run: { status: 'completed', output: 'approved by ana' }, waits: [] });
     expect((await cli('runs', 'list', '--store', 'memory:')).out).not.toContain('waiting for approval');
   });
+
+  it('show of a finished run calls the signals left in its mailbox what they are: none will be taken', async () => {
+    await bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow()).startDistributed(undefined, { id: 'exp-9', amount: 5 }, backend, 'approve-3');
+    await until(() => parked('approve-3'), 20_000, 'approve-3 to park');
+    await backend.signal('approve-3', 'approval', { approved: true, by: 'ana' }, 'first');
+    await backend.signal('approve-3', 'approval', { approved: false, by: 'bo' }, 'second');
+    await until(async () => (await backend.getRun('approve-3'))?.status === 'completed', 20_000, 'approve-3 to complete');
+    const show = await cli('runs', 'show', 'approve-3', '--store', 'memory:');
+    expect(show.out).toMatch(/\nsignals no wait took \(1\): the run ended first\nAT +NAME +KEY +PAYLOAD\n\S+ \S+ +approval +second +\{"approved":false,"by":"bo"\}\n/);
+    expect(show.out).not.toContain('signals waiting for a wait');
+  });
 });
 
 describe('floxide runs signal: a name the run\'s graph has no wait for', () => {

@@ -3,12 +3,18 @@
  * live status line on a terminal, driven through the pool's step callbacks with a hand-moved clock.
  */
 import { describe, expect, it } from 'vitest';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { MAX_BUFFERED_BYTES, workerOutput } from '../../cli/worker/output.js';
 import type { CommitResult, LeasedItem } from '../../runtime/distributed/contracts.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { CountCtx, chain } from '../distributed/helpers.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { DeployFlow as DeployFlowV1, type DeployLog } from '../fixtures/distributed/deploy-v1.js';
+import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxide.js';
+import { DeployFlow as DeployFlowV3 } from '../fixtures/distributed/deploy-v3.js';
+import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
 
 const lease = (itemId: string): LeasedItem => ({ runId: 'r', workflow: 'W', fingerprint: 'f', deadline: undefined, item: { node: 'n', id: itemId, input: 1 }, attempt: 1, leaseToken: 't', leaseExpiresAt: 0, deliveries: 1 });
 const applied: CommitResult = { status: 'applied', runStatus: 'running', enqueued: [], joined: [], dropped: [], contextVersion: 1 };
@@ -33,6 +39,25 @@ describe('floxide worker output', () => {
     expect(steps.every((s) => s.runId === 'r1' && s.commit === 'applied' && typeof s.ms === 'number' && typeof s.at === 'string')).toBe(true);
     expect(steps.at(-1)).toMatchObject({ outcome: 'terminal' });
     expect(lines.at(-1)).toMatchObject({ event: 'stopped', processed: 5 });
+  });
+
+  it.each([['untraced', false], ['traced', true]] as const)('says when it moves a run of a version it accepts to its own (a safe deploy), once per run (%s)', async (_name, traced) => {
+    expect(V3Def.accepts).toEqual([V1Def.fingerprint]);
+    let text = '';
+    const out = workerOutput({ write: (t: string) => (text += t) }, 'json');
+    const b = new MemoryBackend();
+    const log: DeployLog = [];
+    await bindWorkflow(V1Def, new DeployFlowV1(log)).startDistributed(undefined, '2', b, 'old-1');
+    const v3 = bindWorkflow(V3Def, new DeployFlowV3(log));
+    // (a traced worker wraps the callbacks: the move must reach the log through the wrapper too)
+    const tracing = traced ? { tracing: { tracerProvider: new BasicTracerProvider() } } : {};
+    const pool = new WorkerPool(b, v3.def, v3.instance, { size: 1, concurrency: 2, idleMinMs: 1, idleMaxMs: 5, callbacks: out.callbacks, ...tracing });
+    await pool.start();
+    await new Orchestrator(b).waitForCompletion('old-1', { timeoutMs: 20_000, pollMs: 5 });
+    await pool.stop();
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.event === 'migrated')).toEqual([{ event: 'migrated', at: expect.any(String), runId: 'old-1', workflow: 'DeployFlow', from: V1Def.fingerprint, to: V3Def.fingerprint }]);
+    expect(lines.findIndex((l) => l.event === 'migrated')).toBeLessThan(lines.findIndex((l) => l.event === 'step'));
   });
 
   it('on a terminal rewrites one live line with steps/s, in flight, done and failures, and keeps log lines above it', () => {

@@ -267,8 +267,15 @@ describe('compile-fail fixtures of unsafe changes', () => {
     // and nested graphs are not in it): new workers take them too, so only waiting helps
     const newVersion = code === 'FLX050' || code === 'FLX052' || code === 'FLX053';
     expect(diags[0].hint).toMatch(newVersion ? /keep workers serving version \w{16} until its runs drain/ : /the version id stays \w{16}, so workers of this build take its runs too/);
+    // and how the diagnostic goes away once they have: the record keeps the old version until it is pruned
+    if (newVersion) expect(diags[0].hint).toMatch(/; once no run of version \w{16} is left, `floxide versions prune` drops it from the record \(docs\/deploying\.md\)$/);
     const s = strict.diagnostics.find((d) => d.position?.file === file)!;
     expect([s.code, s.severity]).toEqual([code, 'error']);
+  });
+
+  it('a renamed node: the hint gives the migrate command with the rename it guessed', () => {
+    const [d] = fixtures.diagnostics.filter((x) => x.position?.file === 'FLX050-renamed.ts');
+    expect(d!.hint).toMatch(/^keep workers serving version (\w{16}) until its runs drain, or move them to this version \(`floxide runs migrate --all --rename b=shout`\); once no run of version \1 is left/);
   });
 
   it('reports nothing for safe changes (an input widened, a node and an edge added)', () => {

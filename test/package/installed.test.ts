@@ -145,7 +145,14 @@ describe('the installed package', () => {
     expect(esbuild.code, esbuild.out).toBe(0);
     const r = sh(process.execPath, ['inlined/main.mjs', 'a bb ccc', 'x']);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`StoreError: floxide cannot find the SQLite migration migrations/001_init.sql at ${path.join(project, 'inlined/migrations/001_init.sql')}: floxide reads it from beside its own modules, so an application bundle must leave floxide out`);
+    expect(r.out).toContain(`PackageFileMissingError: floxide cannot find the SQLite migration migrations/001_init.sql at ${path.join(project, 'inlined/migrations/001_init.sql')}: floxide reads it from beside its own modules, so an application bundle must leave floxide out`);
+    // through connectBackend too: the store is reachable, so the error does not say it cannot be reached
+    const connect = sh(bin('esbuild'), ['src/connect.ts', '--bundle', '--platform=node', '--format=esm', '--external:pg', '--outfile=inlined/connect.mjs', '--log-level=warning']);
+    expect(connect.code, connect.out).toBe(0);
+    const pg = sh(process.execPath, ['inlined/connect.mjs', `${PG_URL}?schema=${SERVERS.FLOXIDE_SCHEMA}`]);
+    expect(pg.code).toBe(1);
+    expect(pg.out).toMatch(/PackageFileMissingError: floxide cannot find the Postgres file sql\/\S+ at \S+: floxide reads it from beside its own modules, so an application bundle must leave floxide out/);
+    expect(pg.out).not.toContain('cannot reach the store');
   });
 
   it("floxide worker given a .ts module says how to load it with tsx, and that way loads it", () => {

@@ -4,14 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, DeadlineExceededError, InvalidSignalError, MemoryCheckpointStore } from 'floxide';
+import { bindWorkflow, DeadlineExceededError, InvalidSignalError, MemoryCheckpointStore, MissingDependencyError } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { crashAtEveryStep, CrashTestError, VirtualClock, type CrashSignal } from 'floxide/testing';
 import { PaymentsCtx, PaymentService, PaymentsWorkflow, type Order } from '../../examples/payments.js';
 import { PaymentsWorkflowDef } from '../../examples/payments.floxide.js';
 import { EXAMPLES } from '../equivalence/cases.js';
 import { keyedPayments, randomlyKeyedPayments } from './payments-crash.js';
-import { oneVote } from './vote-crash.js';
+import { missingDriver, oneVote } from './vote-crash.js';
 import { ApprovalFlow, SleepFlow, VoteFlow, type Decision } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 
@@ -124,6 +124,16 @@ describe('crashAtEveryStep', () => {
       );
       expect(err?.message).toMatch(/^the uninterrupted run: never ends: it waits for signal "vote" \(item \d+, node vote\), with no timeout/);
       expect(err?.code).toBe('FLOXIDE_CRASH_TEST');
+    });
+
+    it("a child's failure keeps its error class, as in this process (not a bare Error)", async () => {
+      const err = await crashAtEveryStep(missingDriver, { process: { module: new URL('./vote-crash.ts', import.meta.url), export: 'missingDriver' } }).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(err?.message).toBe('the uninterrupted run failed: MissingDependencyError: the ledger needs the package left-pad, which is not installed: run `npm install left-pad`');
+      expect(err?.code).toBe('FLOXIDE_CRASH_TEST');
+      expect(err?.cause).toBeInstanceOf(MissingDependencyError);
     });
 
     it('names a module without the export, and one that does not load (no run started: not a failure of the run)', async () => {

@@ -19,6 +19,9 @@ import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { RetryWorkflow } from '../../examples/retry.js';
 import { RetryWorkflowDef } from '../../examples/retry.floxide.js';
+import { ApprovalWorkflow } from '../../examples/approval.js';
+import { ApprovalWorkflowDef } from '../../examples/approval.floxide.js';
+import { VirtualClock } from 'floxide/testing';
 import { Probe, ProbeOuter } from '../fixtures/tracing/flows.js';
 import { ProbeOuterDef } from '../fixtures/tracing/flows.floxide.js';
 import { SlowWorkflow } from '../fixtures/distributed/flows.js';
@@ -211,6 +214,19 @@ async function startUnsampled(t: ReturnType<typeof memoryTracing>, backend: Memo
   await wf.startDistributed(undefined, 0, backend, 'unsampled', { tracing: { tracerProvider: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }) } });
   return wf;
 }
+
+it("observability.md's recipe for a test: an in-memory exporter, virtual time, a signal", async () => {
+  const wf = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const clock = new VirtualClock();
+  const run = wf.start(undefined, { id: 'exp-7', amount: 420 }, { clock, tracing: { tracerProvider } });
+  run.signal('approval', { approved: true, by: 'ana' });
+  expect(await clock.until(run.result)).toBe('approved by ana');
+  expect(exporter.getFinishedSpans().map((s) => s.name).sort()).toEqual([
+    'floxide.run ApprovalWorkflow', 'floxide.step approval', 'floxide.step approval', 'floxide.step record', 'floxide.step submit',
+  ]);
+});
 
 describe('tracing a distributed run in process (memory backend)', () => {
   it('a run whose start was not sampled, without a context manager: the worker asks the SDK for no span of it at all', async () => {

@@ -259,6 +259,21 @@ describe('floxide ui server', () => {
     }
   });
 
+  it('a version the source folder\'s versions file no longer records (pruned) is said as such, not as a folder missing from --graphs', async () => {
+    const pruned = 'ffffffffffffffff';
+    await backend.createRun({ runId: 'run-pruned', workflow: 'ReviewWorkflow', fingerprint: pruned, input: 'old', context: { log: [] }, firstItem: { node: 'prepare', id: '0', input: 'old' } });
+    const withSource = await startUiServer({ backend, graphs: ['test/fixtures/ui/graphs', 'test/fixtures/ui'] });
+    try {
+      const missing = await call(`${withSource.url}api/runs/run-pruned/graph`);
+      expect(missing.status).toBe(404);
+      expect(JSON.parse(missing.body).error).toBe(
+        `test/fixtures/ui/graphs/ReviewWorkflow.svg draws version ${ReviewWorkflowDef.fingerprint} of ReviewWorkflow, and this run is of version ${pruned}, which test/fixtures/ui/flows.floxide.versions.json does not record (\`floxide versions prune\` dropped it, or another build made it): add to --graphs a folder whose versions file records it (the release that built it)`,
+      );
+    } finally {
+      await withSource.close();
+    }
+  });
+
   it('draws a recorded version\'s waits (with their signal) and timeout routes as the build does', async () => {
     // no SVG in the signals fixture's folder: the graph comes from its versions file
     await backend.createRun({ runId: 'run-wait', workflow: 'ApprovalFlow', fingerprint: ApprovalFlowDef.fingerprint, input: 'x', context: {}, firstItem: { node: 'ask', id: '0', input: 'x' } });
