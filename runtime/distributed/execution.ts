@@ -13,7 +13,7 @@ import { assertStorableStart } from '../engine/validate.js';
 import type { StepOutcome } from '../engine/types.js';
 import {
   CorruptStateError,
-  DeadlineExceededError,
+  deadlinePassed,
   FingerprintMismatchError,
   FloxideError,
   InvalidArgumentError,
@@ -259,7 +259,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     const clock = env.clock ?? systemClock;
     const deadline = lease.deadline;
     const cancelTimer =
-      deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
+      deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(deadlinePassed(deadline)));
     try {
       let context: unknown;
       let corruptContext: CorruptStateError | undefined;

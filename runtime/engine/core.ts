@@ -8,7 +8,7 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../graph/definition.js';
-import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { assertStorable } from '../core/json.js';
@@ -290,6 +290,11 @@ export function stepCore(
     // 1): a wait or a sleep resumes, a nested run continues by running its node again (runNested picks up the state).
     // A later attempt is a store's retry of the node, which runs it again: a wait waits anew, a nested workflow
     // starts from its start (see invoke).
+    // An item the store woke by the run's deadline (parkedItem capped its wake-up there) met the deadline on the
+    // store's clock: it fails so, whatever this machine's clock says (a worker behind the store armed its deadline
+    // timer later, and the sleep ended early, the wait timed out into its fallback, a nested run went on).
+    const d = scope.parkDeadline;
+    if (item.received === undefined && d !== undefined && item.notBefore !== undefined && item.notBefore >= d) throw deadlinePassed(d);
     const parkedAt = parkedAttempt(item);
     if (item.nested === undefined && firstAttempt <= parkedAt) return step.resumed(parkedAt);
     return step.attempt(Math.max(firstAttempt, parkedAt));

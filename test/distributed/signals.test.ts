@@ -228,6 +228,20 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await b.getRun(slept))?.status).toBe('running');
   });
 
+  it("a sleep or a wait that the run's deadline woke (on the store's clock) fails the run with DeadlineExceededError on a worker whose clock is behind (the sleep ended at once, the wait took its fallback)", async () => {
+    const b = await open();
+    const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
+    worker(b, sleeper, { clock: behind });
+    worker(b, approval, { clock: behind });
+    // both would end in an hour; the deadline (this machine's now + 300 ms) wakes them first, in the store
+    const slept = await new Orchestrator(b, sleeper).startRun(undefined, { ms: 3_600_000 }, { timeoutMs: 300 });
+    const waited = await new Orchestrator(b, approval).startRun(undefined, 'o', { timeoutMs: 300 });
+    for (const runId of [slept, waited]) {
+      const rec = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS });
+      expect([rec.status, rec.error?.name, rec.output]).toEqual(['failed', 'DeadlineExceededError', undefined]);
+    }
+  });
+
   it('a sleep never ends early: the step reads the store\'s time of its claim plus what has passed since (a claim answered late ended it that much early)', async () => {
     const b = await open();
     let answered = 0;
