@@ -242,6 +242,26 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     }
   });
 
+  it("a run started and worked on by machines whose clocks are an hour behind the store's meets its deadline on theirs: a sleep before it ends, one past it fails the run at it (it failed at once: its wake-up was capped at the deadline read as the store's time)", async () => {
+    const b = await open();
+    const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
+    worker(b, sleeper, { clock: behind });
+    const orch = new Orchestrator(b, sleeper);
+    const short = await orch.startRun(undefined, { ms: 200 }, { deadline: behind.now() + 60_000 });
+    const long = await orch.startRun(undefined, { ms: 3_600_000 }, { deadline: behind.now() + 300 });
+    // (read from the store: an Orchestrator on this machine's clock would fail the runs, their deadline an hour past on it)
+    const final = async (runId: string) => {
+      await until(async () => ['completed', 'failed'].includes((await b.getRun(runId))!.status), SIGNAL_WAIT_MS, `run ${runId} to end`);
+      return (await b.getRun(runId))!;
+    };
+    const done = await final(short);
+    expect([done.status, done.output]).toEqual(['completed', 'woke after 200 ms']);
+    const failed = await final(long);
+    expect([failed.status, failed.error?.name]).toEqual(['failed', 'DeadlineExceededError']);
+    // (at its deadline on the machines' clock, not before: the store's clock was an hour past it from the start)
+    expect(behind.now()).toBeGreaterThanOrEqual(failed.deadline!);
+  });
+
   it('a sleep never ends early: the step reads the store\'s time of its claim plus what has passed since (a claim answered late ended it that much early)', async () => {
     const b = await open();
     let answered = 0;
