@@ -228,12 +228,13 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await b.getRun(slept))?.status).toBe('running');
   });
 
-  it("a sleep or a wait that the run's deadline woke (on the store's clock) fails the run with DeadlineExceededError on a worker whose clock is behind (the sleep ended at once, the wait took its fallback)", async () => {
+  it("a worker whose clock is behind the deadline's neither ends a sleep at the deadline nor times a wait out into its fallback: the run fails with DeadlineExceededError (the store woke both at the deadline, and the sleep ended at once, the wait took its fallback)", async () => {
     const b = await open();
     const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
     worker(b, sleeper, { clock: behind });
     worker(b, approval, { clock: behind });
-    // both would end in an hour; the deadline (this machine's now + 300 ms) wakes them first, in the store
+    // both would end in an hour; the deadline is this machine's now + 300 ms (the worker arms it an hour later on its
+    // clock; the orchestrator's wait, on this machine's, fails the run then)
     const slept = await new Orchestrator(b, sleeper).startRun(undefined, { ms: 3_600_000 }, { timeoutMs: 300 });
     const waited = await new Orchestrator(b, approval).startRun(undefined, 'o', { timeoutMs: 300 });
     for (const runId of [slept, waited]) {
