@@ -462,9 +462,6 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Park, attempt: number,
     it.sleep = { value: t.value };
     it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
   }
-  // a wake-up past the last time a Date holds is that time: every store keeps it (Postgres' bigint would refuse
-  // 1e300 and fail the commit on every delivery) and every listing can print it
-  if (it.notBefore !== undefined && it.notBefore > MAX_EPOCH_MS) it.notBefore = MAX_EPOCH_MS;
   // a store-kept item wakes by the run's deadline at the latest (on the store's clock), and then fails the run with
   // DeadlineExceededError (stepCore)
   const d = scope.parkDeadline?.at;
@@ -472,6 +469,10 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Park, attempt: number,
     it.notBefore = d;
     it.byDeadline = true;
   }
+  // a wake-up past the last time a Date holds is that time: every store keeps it (Postgres' bigint would refuse
+  // 1e300 and fail the commit on every delivery) and every listing can print it (a deadline at that time, taken to the
+  // store's clock, can be past it too)
+  if (it.notBefore !== undefined && it.notBefore > MAX_EPOCH_MS) it.notBefore = MAX_EPOCH_MS;
   return it;
 }
 

@@ -263,6 +263,15 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect(behind.now()).toBeGreaterThanOrEqual(failed.deadline!);
   });
 
+  it('a wait with no timeout on a worker behind the store, in a run whose deadline is the last time a Date holds, parks until that time (the deadline taken to the store\'s clock was past it, and the commit refused the item)', async () => {
+    const b = await open();
+    worker(b, votes, { clock: { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer } });
+    const runId = await new Orchestrator(b, votes).startRun(undefined, 1, { deadline: 8.64e15 });
+    await h.untilParked(b, runId, 2, 'both waits to park');
+    expect((await b.pendingWork(runId)).map((w) => w.state.notBefore)).toEqual([8.64e15, 8.64e15]);
+    expect((await b.getRun(runId))?.status).toBe('running');
+  });
+
   it('a sleep never ends early: the step reads the store\'s time of its claim plus what has passed since (a claim answered late ended it that much early)', async () => {
     const b = await open();
     let answered = 0;
