@@ -30,6 +30,10 @@ function defineError(name: string, code: string) {
 export class CancelledError extends defineError('CancelledError', 'FLOXIDE_CANCELLED') {}
 /** The workflow-wide deadline passed. Never retried, never routed to fallbacks. */
 export class DeadlineExceededError extends defineError('DeadlineExceededError', 'FLOXIDE_DEADLINE') {}
+/** The error of a run whose deadline (epoch ms) passed, the same from every place that finds it passed. */
+export function deadlinePassed(deadline: number): DeadlineExceededError {
+  return new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`);
+}
 /** A node's `@timeout` elapsed (retryable; routed to fallbacks like any node failure). */
 export class NodeTimeoutError extends defineError('NodeTimeoutError', 'FLOXIDE_NODE_TIMEOUT') {}
 /** A node failed (threw or aborted) and no fallback took the item. `cause` is the node's error. */

@@ -13,7 +13,7 @@ import { assertStorableStart } from '../engine/validate.js';
 import type { StepOutcome } from '../engine/types.js';
 import {
   CorruptStateError,
-  DeadlineExceededError,
+  deadlinePassed,
   FingerprintMismatchError,
   FloxideError,
   InvalidArgumentError,
@@ -160,7 +160,7 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
 }
 
 /** Runs the leased item's step on `context` (never throws: a corrupt item or a stale module is a failed outcome). */
-async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, clock: Clock): Promise<StepOutcome> {
+async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, clock: Clock, machine: Clock): Promise<StepOutcome> {
   const { lease } = f;
   try {
     return await executeStep(env.wf.def, env.instance, lease.item, {
@@ -170,7 +170,9 @@ async function executeLeased(env: ExecutionEnv, f: InFlight, context: unknown, c
       attempt: lease.attempt,
       inlineRetries: false,
       clock,
-      deadline: lease.deadline,
+      // the deadline on the step's clock: this machine's offset from the store's, added (the store wakes an item
+      // parked until it by its own clock)
+      deadline: lease.deadline === undefined ? undefined : { run: lease.deadline, at: lease.deadline + clock.now() - machine.now() },
       childId: (parent, index) => childItemId(parent.id, index),
     }, env.tracing?.attemptOf(lease));
   } catch (err) {
@@ -260,7 +262,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
     const clock = env.clock ?? systemClock;
     const deadline = lease.deadline;
     const cancelTimer =
-      deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
+      deadline === undefined ? undefined : atTime(clock, deadline, () => f.abort.abort(deadlinePassed(deadline)));
     try {
       let context: unknown;
       let corruptContext: CorruptStateError | undefined;
@@ -275,7 +277,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
       if (corruptContext) {
         outcome = { type: 'failed', error: serializeError(corruptContext), attempts: lease.attempt };
       } else {
-        outcome = await executeLeased(env, f, context, storeClock(env, f, clock));
+        outcome = await executeLeased(env, f, context, storeClock(env, f, clock), clock);
       }
     } finally {
       cancelTimer?.();

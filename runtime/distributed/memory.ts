@@ -77,6 +77,7 @@ import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
 import { planSignal } from '../core/signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule, scheduleTiming } from './schedule-rules.js';
+import { MAX_EPOCH_MS } from '../core/time.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -791,7 +792,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'retry', now));
       this.stepFinished(run, it, now, 'retry', plan.error, plan.delayMs);
       it.attempt += 1;
-      it.notBefore = now + plan.delayMs;
+      // (no later than the last time a Date holds: every listing reads it back as a time)
+      it.notBefore = Math.min(now + plan.delayMs, MAX_EPOCH_MS);
       run.delayed.add(it.itemId);
       run.metrics.retries += 1;
     } else if (plan.type === 'failed') {

@@ -7,7 +7,7 @@
 import type { AnyWorkflowDef, WorkflowDef } from '../graph/definition.js';
 import { compiledOf, type CompiledWorkflow } from '../engine/compile.js';
 import {
-  DeadlineExceededError,
+  deadlinePassed,
   InvalidArgumentError,
   RunNotFoundError,
   RunStateError,
@@ -330,7 +330,7 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
   /** Fails a run whose deadline passed (plus a margin) while it was not final: nobody else would. */
   private async enforceDeadline(rec: RunInfo): Promise<RunInfo> {
     if (isFinalRunStatus(rec.status) || rec.deadline === undefined || Date.now() < rec.deadline + DEADLINE_MARGIN_MS) return rec;
-    const err = new DeadlineExceededError(`the workflow deadline ${new Date(rec.deadline).toISOString()} passed`);
+    const err = deadlinePassed(rec.deadline);
     let failed = false;
     try {
       failed = (await this.backend.failRun(rec.runId, serializeError(err))).applied;

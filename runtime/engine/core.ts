@@ -8,7 +8,7 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../graph/definition.js';
-import { CancelledError, CorruptStateError, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { assertStorable } from '../core/json.js';
@@ -25,7 +25,7 @@ import { ParkedItems, earliestWakeUp, isParked, parkedAttempt, type Mailbox } fr
 import { ItemQueue } from './queue.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 import type { StepTracing } from './tracing.js';
-import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepEnv, StepOutcome } from './types.js';
+import type { EngineItem, JoinArrival, JoinFrame, NestedState, StepDeadline, StepEnv, StepOutcome } from './types.js';
 
 /** Id of the `index`-th child of `parent`. */
 export type ChildIdFn = (parent: EngineItem, index: number) => string;
@@ -72,7 +72,7 @@ export interface RunScope {
   lastTransition: Dispatched | undefined;
   lastError: unknown;
   /** See {@link StepEnv.deadline}: parked items wake by then at the latest. */
-  parkDeadline: number | undefined;
+  parkDeadline: StepDeadline | undefined;
 }
 
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
@@ -290,6 +290,10 @@ export function stepCore(
     // 1): a wait or a sleep resumes, a nested run continues by running its node again (runNested picks up the state).
     // A later attempt is a store's retry of the node, which runs it again: a wait waits anew, a nested workflow
     // starts from its start (see invoke).
+    // An item the store woke at the run's deadline (parkedItem capped its wake-up there) fails so, whatever this
+    // machine's clock says (a worker behind the one that parked it has not seen the deadline pass yet: the sleep
+    // ended early, the wait timed out into its fallback, a nested run went on).
+    if (item.byDeadline && item.received === undefined) throw deadlinePassed(scope.parkDeadline?.run ?? item.notBefore ?? 0);
     const parkedAt = parkedAttempt(item);
     if (item.nested === undefined && firstAttempt <= parkedAt) return step.resumed(parkedAt);
     return step.attempt(Math.max(firstAttempt, parkedAt));
@@ -425,7 +429,7 @@ class Step {
         scope.onEvent({ type: 'step.retry', runId: scope.runId, at: scope.clock.now(), node: node.name, itemId: item.id, attempt, workerId: undefined, startedAt: scope.lastStartedAt, delayMs, error: serializeError(err) });
       }
       if (scope.history) (scope.retried ??= []).push({ attempt, startedAt: scope.lastStartedAt, finishedAt: scope.clock.now(), error: serializeError(err) });
-      if (!this.inline) return { type: 'retry', attempt: attempt + 1, delayMs, error: serializeError(err) };
+      if (!this.inline) return { type: 'retry', attempt: attempt + 1, delayMs: untilDeadline(scope, delayMs), error: serializeError(err) };
       return sleep(delayMs, scope.abort.signal, scope.clock).then(() => this.attempt(attempt + 1));
     }
     scope.lastTransition = undefined;
@@ -458,13 +462,28 @@ function parkedItem(scope: RunScope, item: EngineItem, t: Park, attempt: number,
     it.sleep = { value: t.value };
     it.notBefore = t.until ?? scope.clock.now() + (t.ms ?? 0);
   }
+  // a store-kept item wakes by the run's deadline at the latest (on the store's clock), and then fails the run with
+  // DeadlineExceededError (stepCore)
+  const d = scope.parkDeadline?.at;
+  if (d !== undefined && (it.notBefore === undefined || it.notBefore >= d)) {
+    it.notBefore = d;
+    it.byDeadline = true;
+  }
   // a wake-up past the last time a Date holds is that time: every store keeps it (Postgres' bigint would refuse
-  // 1e300 and fail the commit on every delivery) and every listing can print it
+  // 1e300 and fail the commit on every delivery) and every listing can print it (a deadline at that time, taken to the
+  // store's clock, can be past it too)
   if (it.notBefore !== undefined && it.notBefore > MAX_EPOCH_MS) it.notBefore = MAX_EPOCH_MS;
-  // a store-kept item wakes by the run's deadline at the latest: the step then fails with DeadlineExceededError
-  const d = scope.parkDeadline;
-  if (d !== undefined && (it.notBefore === undefined || it.notBefore > d)) it.notBefore = d;
   return it;
+}
+
+/**
+ * A store-kept retry's delay: `delayMs`, or less, so that it wakes by the run's deadline at the latest, as a parked
+ * item does (a backoff past the deadline kept the run running until the backoff's end, where the local modes fail it
+ * at the deadline); the worker that takes it then fails the run.
+ */
+function untilDeadline(scope: RunScope, delayMs: number): number {
+  const d = scope.parkDeadline;
+  return d === undefined ? delayMs : Math.min(delayMs, Math.max(0, d.at - scope.clock.now()));
 }
 
 /** Generated dispatch returns what `process()` returned: a Transition, or a promise of one for async nodes. */

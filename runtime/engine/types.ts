@@ -47,6 +47,12 @@ export interface EngineItem extends WorkItemBase {
   /** A parked sleep: at {@link notBefore}, `value` goes on as the node's output. */
   readonly sleep?: { readonly value: unknown };
   /**
+   * Set on a parked item whose wake-up ({@link notBefore}) is the run's deadline (distributed mode: the store keeps it
+   * and wakes it then): without a signal, it wakes only to fail the run with `DeadlineExceededError`, whatever the
+   * clock of the worker that takes it says (one behind the store's had not yet seen the deadline pass).
+   */
+  readonly byDeadline?: true;
+  /**
    * A nested workflow's run that parked inside this item (the item of the nested workflow node): it waits as
    * {@link wait} (the nested run's first parked wait, its name qualified by the node) and wakes by {@link notBefore}
    * (the nested run's earliest timeout or timer); then the node runs again and the nested run continues from here.
@@ -106,6 +112,16 @@ export type StepOutcome =
   /** The item failed for good and no fallback took it: the run fails. */
   | { readonly type: 'failed'; readonly error: SerializedError; readonly attempts: number };
 
+/**
+ * A run's deadline as a distributed step reads it: `run`, epoch ms on the clock of the process that set it (workers arm
+ * their deadline timer with it), and `at`, the same instant on the step's clock (the store's), which is when the
+ * store wakes an item parked until the deadline.
+ */
+export interface StepDeadline {
+  readonly run: number;
+  readonly at: number;
+}
+
 export interface StepEnv<C = unknown> {
   readonly runId: string;
   /** The context as of the latest committed delta the caller knows. The step does not mutate it. */
@@ -122,11 +138,11 @@ export interface StepEnv<C = unknown> {
   /** Where the step reads time and waits (default: the system clock). */
   readonly clock?: Clock;
   /**
-   * The run's deadline (epoch ms) when the caller keeps parked items in a store (distributed mode): an item the step
-   * parks wakes by then at the latest, so a waiting run still meets its deadline (it fails with
-   * `DeadlineExceededError` when it wakes). Local modes abort their in-process wait instead.
+   * The run's deadline when the caller keeps parked items in a store (distributed mode): an item the step parks wakes
+   * by then at the latest (marked {@link EngineItem.byDeadline}), so a waiting run still meets its deadline (it fails
+   * with `DeadlineExceededError` when it wakes). Local modes abort their in-process wait instead.
    */
-  readonly deadline?: number;
+  readonly deadline?: StepDeadline;
   /** Id of the `index`-th child of `parent`. Local modes use a counter, distributed mode a hash. */
   childId(parent: EngineItem, index: number): string;
 }

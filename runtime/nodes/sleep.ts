@@ -25,16 +25,24 @@ export type SleepFor = { readonly ms: number } | { readonly until: Date | number
  */
 @node()
 export class Sleep<T> implements Node<T, T> {
-  constructor(readonly duration: SleepFor | ((input: T) => SleepFor)) {}
+  /** A fixed duration is checked here, at the call that makes the node (a function's result, when the node runs). */
+  constructor(readonly duration: SleepFor | ((input: T) => SleepFor)) {
+    if (typeof duration !== 'function') sleepOf(duration);
+  }
 
   process(_ctx: WorkflowCtx, input: T): Transition<T> {
-    const d = typeof this.duration === 'function' ? this.duration(input) : this.duration;
-    if ('until' in d) {
-      const until = d.until instanceof Date ? d.until.getTime() : d.until;
-      if (!isEpochMs(until)) throw new InvalidArgumentError(`Sleep until must be a valid Date or an epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(until)}`);
-      return { type: 'sleep', value: input, ms: undefined, until };
-    }
-    if (!(typeof d.ms === 'number' && Number.isFinite(d.ms) && d.ms >= 0)) throw new InvalidArgumentError('Sleep ms must be a non-negative number');
-    return { type: 'sleep', value: input, ms: d.ms, until: undefined };
+    return { type: 'sleep', value: input, ...sleepOf(typeof this.duration === 'function' ? this.duration(input) : this.duration) };
   }
+}
+
+/** The `ms` or `until` (epoch ms) of a {@link SleepFor}, or {@link InvalidArgumentError}. */
+function sleepOf(d: SleepFor): { ms: number; until: undefined } | { ms: undefined; until: number } {
+  if (typeof d === 'object' && d !== null && 'until' in d) {
+    const until = d.until instanceof Date ? d.until.getTime() : d.until;
+    if (!isEpochMs(until)) throw new InvalidArgumentError(`Sleep until must be a valid Date or an epoch ms a Date can hold (|ms| <= 8.64e15), got ${String(until)}`);
+    return { ms: undefined, until };
+  }
+  const ms = (d as { ms?: unknown } | null)?.ms;
+  if (!(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) throw new InvalidArgumentError(`Sleep ms must be a non-negative number, got ${String(ms)}`);
+  return { ms, until: undefined };
 }

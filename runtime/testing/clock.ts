@@ -122,7 +122,12 @@ export class VirtualClock implements Clock {
       () => (done = true),
       () => (done = true),
     );
-    const realWait = (ms: number) => Promise.race([watched, new Promise<void>((resolve) => setTimeout(resolve, ms))]);
+    // (its timer is cleared when the work ends first: a pending one kept the process up for idleMs after the work)
+    const realWait = async (ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([watched, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
+    };
     while (!done) {
       await settle();
       if (done) break;

@@ -5,7 +5,7 @@
 import type { AnyWorkflowDef, WorkflowClassOf, WorkflowContextOf, WorkflowDef, WorkflowInputOf, WorkflowOutputOf, WorkflowSignalsOf } from '../graph/definition.js';
 import {
   CancelledError,
-  DeadlineExceededError,
+  deadlinePassed,
   InvalidArgumentError,
   FingerprintMismatchError,
   RunInputMismatchError,
@@ -218,7 +218,7 @@ function runSignal(signal: AbortSignal | undefined, deadline: number | undefined
   }
   const offLost = lost?.onAbort(() => run.abort(lost.reason));
   if (deadline !== undefined && !run.aborted) {
-    cancelTimer = atTime(clock, deadline, () => run.abort(new DeadlineExceededError(`the workflow deadline ${new Date(deadline).toISOString()} passed`)));
+    cancelTimer = atTime(clock, deadline, () => run.abort(deadlinePassed(deadline)));
   }
   return {
     signal: run,

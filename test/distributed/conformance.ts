@@ -356,6 +356,14 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await b.claim('w1', 1, 1000)).toHaveLength(1);
       });
 
+      it('a retry whose delay would end after the last time a Date holds waits until that time (it was stored past it, and the dashboard failed to print it)', async () => {
+        const runId = await start();
+        await commit(await claimOne(), { type: 'retry', attempt: 1, delayMs: 8.64e15, error: err('later') });
+        const [work] = await b.pendingWork(runId);
+        expect(work?.state).toMatchObject({ status: 'waiting_retry', attempt: 2, notBefore: 8.64e15 });
+        expect(await b.claim('w1', 1, 1000)).toEqual([]);
+      });
+
       it('a commit with malformed parts is refused and changes nothing', async () => {
         const runId = await start();
         const l = await claimOne();

@@ -228,6 +228,50 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await b.getRun(slept))?.status).toBe('running');
   });
 
+  it("a worker whose clock is behind the deadline's neither ends a sleep at the deadline nor times a wait out into its fallback: the run fails with DeadlineExceededError (the store woke both at the deadline, and the sleep ended at once, the wait took its fallback)", async () => {
+    const b = await open();
+    const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
+    worker(b, sleeper, { clock: behind });
+    worker(b, approval, { clock: behind });
+    // both would end in an hour; the deadline is this machine's now + 300 ms (the worker arms it an hour later on its
+    // clock; the orchestrator's wait, on this machine's, fails the run then)
+    const slept = await new Orchestrator(b, sleeper).startRun(undefined, { ms: 3_600_000 }, { timeoutMs: 300 });
+    const waited = await new Orchestrator(b, approval).startRun(undefined, 'o', { timeoutMs: 300 });
+    for (const runId of [slept, waited]) {
+      const rec = await new Orchestrator(b).waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS });
+      expect([rec.status, rec.error?.name, rec.output]).toEqual(['failed', 'DeadlineExceededError', undefined]);
+    }
+  });
+
+  it("a run started and worked on by machines whose clocks are an hour behind the store's meets its deadline on theirs: a sleep before it ends, one past it fails the run at it (it failed at once: its wake-up was capped at the deadline read as the store's time)", async () => {
+    const b = await open();
+    const behind = { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer };
+    worker(b, sleeper, { clock: behind });
+    const orch = new Orchestrator(b, sleeper);
+    const short = await orch.startRun(undefined, { ms: 200 }, { deadline: behind.now() + 60_000 });
+    const long = await orch.startRun(undefined, { ms: 3_600_000 }, { deadline: behind.now() + 300 });
+    // (read from the store: an Orchestrator on this machine's clock would fail the runs, their deadline an hour past on it)
+    const final = async (runId: string) => {
+      await until(async () => ['completed', 'failed'].includes((await b.getRun(runId))!.status), SIGNAL_WAIT_MS, `run ${runId} to end`);
+      return (await b.getRun(runId))!;
+    };
+    const done = await final(short);
+    expect([done.status, done.output]).toEqual(['completed', 'woke after 200 ms']);
+    const failed = await final(long);
+    expect([failed.status, failed.error?.name]).toEqual(['failed', 'DeadlineExceededError']);
+    // (at its deadline on the machines' clock, not before: the store's clock was an hour past it from the start)
+    expect(behind.now()).toBeGreaterThanOrEqual(failed.deadline!);
+  });
+
+  it('a wait with no timeout on a worker behind the store, in a run whose deadline is the last time a Date holds, parks until that time (the deadline taken to the store\'s clock was past it, and the commit refused the item)', async () => {
+    const b = await open();
+    worker(b, votes, { clock: { now: () => Date.now() - 3_600_000, setTimer: systemClock.setTimer } });
+    const runId = await new Orchestrator(b, votes).startRun(undefined, 1, { deadline: 8.64e15 });
+    await h.untilParked(b, runId, 2, 'both waits to park');
+    expect((await b.pendingWork(runId)).map((w) => w.state.notBefore)).toEqual([8.64e15, 8.64e15]);
+    expect((await b.getRun(runId))?.status).toBe('running');
+  });
+
   it('a sleep never ends early: the step reads the store\'s time of its claim plus what has passed since (a claim answered late ended it that much early)', async () => {
     const b = await open();
     let answered = 0;

@@ -5,6 +5,9 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { ContextCache } from '../../runtime/distributed/context-cache.js';
 import { FingerprintMismatchError, InvalidArgumentError, PoisonItemError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
+import { bindWorkflow } from '../../runtime/workflow/bind.js';
+import { PaymentService, PaymentsCtx, PaymentsWorkflow } from '../../examples/payments.js';
+import { PaymentsWorkflowDef } from '../../examples/payments.floxide.js';
 import { CountCtx, ChainWorkflowDef, chain, checkFanRun, fan, slow, sleep, until } from './helpers.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -206,6 +209,18 @@ describe('Worker', () => {
     const done = await orch.waitForCompletion(runId, { timeoutMs: 5_000, pollMs: 10 });
     expect(done).toMatchObject({ status: 'failed', error: { name: 'DeadlineExceededError' } });
     expect(await orch.deadLetters(runId)).toEqual([]);
+  });
+
+  it("a durable retry whose backoff ends after the run's deadline wakes at the deadline and fails the run then (the run stayed running for the hour of its backoff, as the local modes' does not)", async () => {
+    const b = new MemoryBackend();
+    const wf = bindWorkflow(PaymentsWorkflowDef, new PaymentsWorkflow(new PaymentService(['A-1']))); // the first charge fails, retried in an hour
+    const w = new Worker(b, wf.def, wf.instance, { idleMinMs: 1, idleMaxMs: 5 });
+    track(w);
+    await w.start();
+    const runId = await new Orchestrator(b, wf).startRun(new PaymentsCtx(), [{ id: 'A-1', cents: 5 }], { timeoutMs: 300 });
+    // (read from the store: the orchestrator's status would fail a run past its deadline by itself)
+    await until(async () => (await b.getRun(runId))!.status !== 'running', 10_000, 'the run to end');
+    expect((await b.getRun(runId))!.error?.name).toBe('DeadlineExceededError');
   });
 
   it('graceful stop lets in-flight items finish; after the grace period it gives them back', async () => {

@@ -102,4 +102,14 @@ describe('VirtualClock', () => {
     await expect(run(new VirtualClock())).resolves.toBe('rescued job: NodeTimeoutError x2');
     await expect(run(new VirtualClock({ idleMs: 200 }))).resolves.toBe('job after attempt 1');
   });
+
+  it('until leaves no real timer behind when the work ends during an idle wait (the process stayed up idleMs longer)', async () => {
+    const clock = new VirtualClock({ idleMs: 60_000 });
+    clock.setTimer(() => undefined, 1_000); // a timer on the clock: until waits idleMs of real time before moving to it
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const io = new Promise<string>((resolve) => setTimeout(() => resolve('io done'), 20)); // real I/O, ended meanwhile
+    const before = timeouts();
+    await expect(clock.until(io)).resolves.toBe('io done');
+    expect(timeouts()).toBe(before - 1); // the I/O's timer fired, and until's own is cleared
+  });
 });

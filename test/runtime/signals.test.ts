@@ -254,6 +254,14 @@ describe('run: an in-memory wait with a handle', () => {
     }
   });
 
+  it('a fixed sleep no timer can keep (negative, NaN, infinite, an invalid Date, neither ms nor until) is an InvalidArgumentError when the node is made, not a failure of the run that reaches it', () => {
+    for (const d of [{ ms: -1 }, { ms: Number.NaN }, { ms: Infinity }, { ms: '5' }, { until: new Date('nope') }, { until: Number.NaN }, {}]) {
+      expect(() => new Sleep<number>(d as never), JSON.stringify(d)).toThrow(InvalidArgumentError);
+    }
+    expect(() => new Sleep<number>({ until: new Date(0) })).not.toThrow(); // a time past: it ends at once
+    expect(() => new Sleep<number>(() => ({ ms: -1 }))).not.toThrow(); // a function's duration is checked when the node runs
+  });
+
   it('a sleep until a time no Date holds fails its node with InvalidArgumentError; one that would end after the last such time ends then', async () => {
     const ctx = {} as WorkflowCtx;
     expect(() => new Sleep<number>({ until: 1e300 }).process(ctx, 1)).toThrow(InvalidArgumentError);

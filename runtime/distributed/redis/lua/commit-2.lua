@@ -156,7 +156,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'retry', st.attempt, errorJson))
     st.status = 'waiting_retry'
     st.attempt = int(tonumber(st.attempt) + 1)
-    st.notBefore = int(now + tonumber(delayMs))
+    -- (no later than the last time a Date holds, 8.64e15: every listing reads it back as a time)
+    st.notBefore = int(math.min(now + tonumber(delayMs), 8.64e15))
     redis.call('HSET', K.states, itemId, packState(st))
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
     bump(K.run, 'm:retries', 1)

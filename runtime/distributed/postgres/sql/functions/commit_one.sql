@@ -85,8 +85,8 @@ BEGIN
     UPDATE items SET
       status = CASE v_type WHEN 'retry' THEN 'waiting_retry' WHEN 'failed' THEN CASE WHEN v_dead THEN 'dead_lettered' ELSE 'failed' END ELSE 'completed' END,
       attempt = attempt + (v_type = 'retry')::integer,
-      not_before = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
-      due_at = CASE WHEN v_type = 'retry' THEN v_now + v_delay END,
+      not_before = CASE WHEN v_type = 'retry' THEN LEAST(v_now + v_delay, 8640000000000000) END,
+      due_at = CASE WHEN v_type = 'retry' THEN LEAST(v_now + v_delay, 8640000000000000) END,
       lease_token = NULL, lease_expires_at = NULL, updated_at = v_now
     WHERE run_id = v_run AND item_id = v_item AND status = 'in_progress' AND lease_token = v_token AND lease_expires_at > v_now
     RETURNING node, attempt - (v_type = 'retry')::integer, payload, worker_id, coalesce(leased_at, v_now)
