@@ -8,7 +8,8 @@
  * - errors are the history's failed attempts (`retry`, `failure`), dead letters the item that failed the run while
  *   it is still pending; metrics are counted from the journal and the history;
  * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
- *   names it) and so no holders, no leases, no `in_progress` items;
+ *   names it) and so no holders, no leases, no `in_progress` items; a running run's record names that process
+ *   (`owner`: its claim, with its last heartbeat) and says whether it is `orphaned` (no live process holds it);
  * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it ends with `CancelledError`
  *   at its next commit or poll, or when its claim's heartbeat, every 10 s, reads the run cancelled: its node's
  *   `ctx.signal` aborts); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
@@ -47,6 +48,7 @@ import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteHistory } from '../../runtime/stores/sqlite-history.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { claimLives } from '../../runtime/stores/ownership.js';
 import type { RunsStore } from './runs-store.js';
 
 /**
@@ -352,9 +354,14 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 }
 
-/** A checkpointed run as a {@link RunRecord} (with the fields of its row that cannot be read, if any). */
+/**
+ * A checkpointed run as a {@link RunRecord} (with the fields of its row that cannot be read, if any); a running run
+ * with its owner and whether it is orphaned, judged now by the rule a takeover follows (ownership.ts `claimLives`).
+ */
 function recordOf(run: ListedRun): RunRecord {
   const final = run.status !== 'running';
+  const lives = run.owner !== undefined && claimLives(run.owner, run.ownerSeen, Date.now());
+  const owner = run.owner && { host: run.owner.host, pid: run.owner.pid, lastSeen: run.ownerSeen, liveness: lives ? ('alive' as const) : ('dead' as const) };
   return {
     runId: run.runId,
     workflow: run.workflow,
@@ -368,6 +375,7 @@ function recordOf(run: ListedRun): RunRecord {
     output: run.output,
     error: run.error,
     dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
+    ...(final ? {} : { ...(owner ? { owner } : {}), orphaned: !lives }),
     ...(run.corrupt ? { corrupt: run.corrupt } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { safeJsonParse } from '../core/json.js';
 import { checkStoredItem } from '../engine/decode.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
+import { ownerOf, type RunOwner } from './ownership.js';
 import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
 
 /**
@@ -20,6 +21,10 @@ import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
 export interface ListedRun extends CheckpointRun {
   readonly runNo: number;
   readonly corrupt?: CorruptStateError;
+  /** The claim of the call running the run, as stored (ownership.ts); undefined when none is (or it is no claim). */
+  readonly owner?: RunOwner;
+  /** When {@link owner} last refreshed its claim (epoch ms, its clock). */
+  readonly ownerSeen?: number;
 }
 
 export interface RunPageQuery {
@@ -80,7 +85,7 @@ const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_
 /** The journal rows of run number @no: a range of the journal's key. */
 const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
 
-const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
+const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen';
 
 export class SqliteRunReader {
   private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
@@ -331,5 +336,6 @@ function isJsonObject(text: string): boolean {
 }
 
 function listed(row: RunRow): ListedRun {
-  return { ...decodeRunRow(row, undefined), runNo: row.run_no };
+  const owner = ownerOf(row.owner);
+  return { ...decodeRunRow(row, undefined), runNo: row.run_no, ...(owner ? { owner } : {}), ...(typeof row.owner_seen === 'number' ? { ownerSeen: row.owner_seen } : {}) };
 }
