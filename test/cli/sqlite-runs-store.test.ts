@@ -124,4 +124,72 @@ describe('SqliteRunsStore: what a run page reads', () => {
       journal.mockRestore();
     }
   });
+
+  it('a running run read again decodes only the steps committed since (its fold is kept), and reads as a new store that folds it whole; a run-level write (cancel) makes it fold whole again', async () => {
+    // a long running run, paused at steps 30 and 50 (the dashboard re-reads its page at each commit)
+    const gates = new Map<number, () => void>();
+    let at = -1;
+    let ended = false;
+    const loop = new LoopWorkflow();
+    loop.step.hook = (_ctx, i) => {
+      if (ended || (i !== 30 && i !== 50)) return;
+      at = i;
+      return new Promise<void>((r) => gates.set(i, r));
+    };
+    // the journal steps the store decodes (SqliteRunReader.journal: every step it returns was read and decoded)
+    const journal = vi.spyOn(SqliteRunReader.prototype, 'journal');
+    const decoded = () => journal.mock.results.reduce((n, r) => n + ((r.value as { steps: unknown[] } | undefined)?.steps.length ?? 0), 0);
+    const running = bindWorkflow(LoopWorkflowDef, loop).runWithCheckpoint(new LoopCtx(), { i: 0, limit: 60 }, writer, 'growing').catch((err: unknown) => err);
+    const page = async (s: SqliteRunsStore) => ({
+      view: await runView(s, 'growing'),
+      states: await s.itemStates('growing'),
+      history: await s.stepHistory('growing'),
+      context: await s.readContext('growing'),
+      errors: await s.errors('growing'),
+    });
+    /** The run as a store that never read it before folds it. */
+    const whole = async () => {
+      const fresh = SqliteRunsStore.open(file);
+      try {
+        return await page(fresh);
+      } finally {
+        await fresh.close();
+      }
+    };
+    const same = (a: Awaited<ReturnType<typeof page>>, b: Awaited<ReturnType<typeof page>>) => {
+      // (the owner's last heartbeat age is worded at each read)
+      const { owner: _a, ...va } = a.view;
+      const { owner: _b, ...vb } = b.view;
+      expect({ ...a, view: va }).toEqual({ ...b, view: vb });
+    };
+    try {
+      await vi.waitUntil(() => at === 30, { timeout: 30_000 });
+      const before = decoded();
+      const first = await page(store);
+      expect(first.view.metrics.completed).toBe(30);
+      expect(decoded() - before).toBe(30);
+      same(first, await whole());
+      gates.get(30)!();
+      await vi.waitUntil(() => at === 50, { timeout: 30_000 });
+      const again = decoded();
+      const second = await page(store);
+      // only the 20 steps committed since were read and decoded
+      expect(decoded() - again).toBe(20);
+      expect(second.view.metrics.completed).toBe(50);
+      expect(second.context.version).toBe(50);
+      same(second, await whole());
+      // cancelled: the run's record changed, its fold is read whole again
+      await store.cancelRun('growing');
+      const cancelled = decoded();
+      const third = await page(store);
+      expect(decoded() - cancelled).toBe(50);
+      expect(third.view.run.status).toBe('cancelled');
+      same(third, await whole());
+    } finally {
+      journal.mockRestore();
+      ended = true;
+      for (const open of gates.values()) open();
+      await running;
+    }
+  });
 });
