@@ -33,6 +33,11 @@ export interface Folded {
 
 /** Runs whose fold is kept at most (the least recently read is dropped first). */
 const MAX_KEPT = 16;
+/**
+ * Journal steps the kept folds hold at most together (the least recently read run's fold is dropped first; the run just
+ * read is kept whatever its length): a fold holds each step's decoded items and delta.
+ */
+const MAX_KEPT_STEPS = 500_000;
 
 /** A fold kept between reads, with where its reads stopped. */
 interface Kept {
@@ -93,8 +98,7 @@ export class SqliteFolds {
     kept.position = read.position;
     // a corrupt start item: its node as the history names it (an attempt of it ran), else '?'
     if (journal.startCorrupt) kept.start = kept.enqueued[0] = { ...journal.start, node: kept.history.find((h) => h.itemId === journal.start.id)?.node ?? journal.start.node };
-    if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(runId, kept);
+    this.keep(runId, kept);
     const done = run.status === 'completed';
     return {
       journal: { ...journal, start: kept.start, steps: kept.steps, ...(kept.contextCorrupt ? { contextCorrupt: kept.contextCorrupt } : {}) },
@@ -107,6 +111,17 @@ export class SqliteFolds {
     };
   }
 
+  /** Keeps `kept` as run `runId`'s fold, dropping the least recently read ones past {@link MAX_KEPT} or {@link MAX_KEPT_STEPS}. */
+  private keep(runId: string, kept: Kept): void {
+    let steps = kept.steps.length;
+    for (const k of this.kept.values()) steps += k.steps.length;
+    while (this.kept.size > 0 && (this.kept.size >= MAX_KEPT || steps > MAX_KEPT_STEPS)) {
+      const [oldest, k] = this.kept.entries().next().value!;
+      this.kept.delete(oldest);
+      steps -= k.steps.length;
+    }
+    this.kept.set(runId, kept);
+  }
 }
 
 /** A new fold of `journal` (read whole), its steps and history not yet added. */
