@@ -29,6 +29,11 @@ export interface Folded {
   readonly history: readonly StepRecord[];
   readonly attempts: ReadonlyMap<string, number>;
   readonly corrupt: ReadonlyMap<string, CorruptStateError>;
+  /**
+   * Per node, how many of the enqueued items were consumed; undefined when the journal is not regular (an item consumed
+   * that was not pending, an id enqueued twice, a corrupt start item whose node the history names): count `enqueued`.
+   */
+  readonly completed: ReadonlyMap<string, number> | undefined;
 }
 
 /** Runs whose fold is kept at most (the least recently read is dropped first). */
@@ -48,6 +53,11 @@ interface Kept {
   readonly history: StepRecord[];
   readonly attempts: Map<string, number>;
   readonly corrupt: Map<string, CorruptStateError>;
+  /**
+   * The items enqueued and not consumed, in enqueue order, and per node the count of those consumed, kept as steps are
+   * added while the journal is regular ({@link Folded.completed}); undefined past the first irregular step.
+   */
+  open: { readonly items: Map<string, EngineItem>; readonly completed: Map<string, number> } | undefined;
   start: EngineItem;
   seq: number;
   position: HistoryPosition | undefined;
@@ -82,11 +92,17 @@ export class SqliteFolds {
     }
     for (const s of journal.steps) {
       kept.steps.push(s);
+      const it = kept.open?.items.get(s.itemId);
+      if (it === undefined) kept.open = undefined;
+      else {
+        kept.open!.items.delete(s.itemId);
+        kept.open!.completed.set(it.node, (kept.open!.completed.get(it.node) ?? 0) + 1);
+      }
       kept.consumed.add(s.itemId);
-      kept.enqueued.push(...s.items);
+      for (const it of s.items) enqueue(kept, it);
       if (s.itemsCorrupt) {
         const stand = { node: '?', id: `(step ${s.seq} items)`, input: null };
-        kept.enqueued.push(stand);
+        enqueue(kept, stand);
         kept.corrupt.set(stand.id, s.itemsCorrupt);
       }
       kept.seq = s.seq;
@@ -103,11 +119,12 @@ export class SqliteFolds {
     return {
       journal: { ...journal, start: kept.start, steps: kept.steps, ...(kept.contextCorrupt ? { contextCorrupt: kept.contextCorrupt } : {}) },
       enqueued: kept.enqueued,
-      pending: done ? [] : kept.enqueued.filter((it) => !kept.consumed.has(it.id)),
+      pending: done ? [] : kept.open ? [...kept.open.items.values()] : kept.enqueued.filter((it) => !kept.consumed.has(it.id)),
       consumed: kept.consumed,
       history: kept.history,
       attempts: kept.attempts,
       corrupt: kept.corrupt,
+      completed: kept.open?.completed,
     };
   }
 
@@ -135,11 +152,20 @@ function startOf(journal: RunJournal): Kept {
     history: [],
     attempts: new Map(),
     corrupt: new Map(journal.startCorrupt ? [[start.id, journal.startCorrupt]] : []),
+    open: journal.startCorrupt ? undefined : { items: new Map([[start.id, start]]), completed: new Map() },
     start,
     seq: -1,
     position: undefined,
     contextCorrupt: journal.contextCorrupt,
   };
+}
+
+/** Adds `it` to the items `kept` enqueued (its open items while the journal is regular: an id not seen before). */
+function enqueue(kept: Kept, it: EngineItem): void {
+  kept.enqueued.push(it);
+  if (kept.open === undefined) return;
+  if (kept.open.items.has(it.id) || kept.consumed.has(it.id)) kept.open = undefined;
+  else kept.open.items.set(it.id, it);
 }
 
 /** The same run with no run-level write since `a` was read: a fold of `a` extends to `b` by its new rows. */

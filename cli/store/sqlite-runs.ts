@@ -239,7 +239,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     if (groups === undefined) {
       const f = await this.fold(runId);
       const statusOf = this.statusRule(f);
-      for (const it of f.enqueued) countItem(counts, it.node, statusOf(it));
+      // (the consumed items counted per node as the fold was extended, when it could: then the others are the pending
+      // ones, but in a completed run, which has none)
+      const completed = f.journal.run.status === 'completed' ? undefined : f.completed;
+      for (const [node, n] of completed ?? []) countItem(counts, node, 'completed', n);
+      for (const it of completed ? f.pending : f.enqueued) countItem(counts, it.node, statusOf(it));
       return counts;
     }
     const finished = listed.status === 'completed' || listed.status === 'cancelled';
