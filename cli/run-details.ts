@@ -64,6 +64,29 @@ export function runData(run: RunRecord): Omit<RunRecord, 'corrupt' | 'createdAt'
   return { ...rest, createdAt: knownTime(createdAt), updatedAt: knownTime(updatedAt), ...(corrupt ? { corrupt: serializeError(corrupt) } : {}) };
 }
 
+/**
+ * What an orphaned run ({@link RunRecord.orphaned}: a checkpoint file's running run no live process holds) is, in words:
+ * `orphaned: no process holds it since <time>; resume(store, runId) continues it` (the time: its owner's last heartbeat,
+ * else the run's last change); undefined for any other run. `runs list`, `runs show` and the dashboard say it alike.
+ */
+export function orphanText(run: RunRecord, time: (ms: number) => string): string | undefined {
+  if (!run.orphaned) return undefined;
+  return `orphaned: no process holds it since ${time(run.owner?.lastSeen ?? run.updatedAt)}; resume(store, runId) continues it`;
+}
+
+/**
+ * The process running a checkpointed run ({@link RunRecord.owner}) in words: `process 4242 on web-1 (alive), last
+ * heartbeat 3 s ago`; `none` for a running run whose file keeps no claim; undefined for a run that has no owner to show
+ * (a distributed or a finished one).
+ */
+export function ownerLine(run: RunRecord, now: number): string | undefined {
+  if (run.orphaned === undefined) return undefined;
+  const o = run.owner;
+  if (!o) return 'none';
+  const seen = o.lastSeen === undefined ? 'no heartbeat stored' : `last heartbeat ${Math.max(0, Math.round((now - o.lastSeen) / 1000))} s ago`;
+  return `process ${o.pid} on ${o.host} (${o.liveness}), ${seen}`;
+}
+
 /** A run record's time as data: null for one that cannot be read (NaN in the record). */
 export function knownTime(ms: number): number | null {
   return Number.isNaN(ms) ? null : ms;

@@ -12,7 +12,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { orCorrupt, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, orphanText, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
@@ -182,7 +182,8 @@ function runLines(r: RunRecord): string {
     ['workflow', r.workflow],
     ['version', r.fingerprint],
     ...scheduleRow(r.runId),
-    ['status', r.status],
+    ['status', r.orphaned ? `${r.status} (${orphanText(r, time)})` : r.status],
+    ...(ownerLine(r, Date.now()) === undefined ? [] : [['owner', ownerLine(r, Date.now())!] as [string, string]]),
     ['created', time(r.createdAt)],
     ['updated', time(r.updatedAt)],
     ['finished', time(r.finishedAt)],
@@ -294,11 +295,11 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
               ? `${r.error.name}: ${short(r.error.message, 50)}`
               : r.status === 'completed'
                 ? short(r.output, 50)
-                : waits[i]!.map((w) => waitText(w, time)).join('; ');
+                : [orphanText(r, time)?.replace(/^orphaned: /, ''), ...waits[i]!.map((w) => waitText(w, time))].filter((t) => t !== undefined).join('; ');
         io.stdout.write(
           formatTable(
             ['RUN', 'WORKFLOW', 'VERSION', 'STATUS', 'CREATED', 'FINISHED', 'RESULT'],
-            runs.map((r, i) => [r.runId, r.workflow, r.fingerprint, r.status, time(r.createdAt), time(r.finishedAt), result(r, i)]),
+            runs.map((r, i) => [r.runId, r.workflow, r.fingerprint, r.orphaned ? `${r.status} (orphaned)` : r.status, time(r.createdAt), time(r.finishedAt), result(r, i)]),
           ),
         );
       });

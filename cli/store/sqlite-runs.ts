@@ -6,9 +6,11 @@
  * How a local durable run maps onto the distributed view:
  * - statuses are the same words; a `failed` checkpointed run can still be resumed (or cancelled);
  * - errors are the history's failed attempts (`retry`, `failure`), dead letters the item that failed the run while
- *   it is still pending; metrics are counted from the journal and the history;
+ *   it is still pending; metrics are counted from the journal and the history (a running run's from its journal folded
+ *   and kept between reads, {@link SqliteFolds}: a long run's page decodes only the steps committed since its last read);
  * - there are no workers (a run is executed by the process that calls `runWithCheckpoint` / `resume`: the history
- *   names it) and so no holders, no leases, no `in_progress` items;
+ *   names it) and so no holders, no leases, no `in_progress` items; a running run's record names that process
+ *   (`owner`: its claim, with its last heartbeat) and says whether it is `orphaned` (no live process holds it);
  * - cancel marks the run cancelled (final: `resume` refuses it; a process still executing it ends with `CancelledError`
  *   at its next commit or poll, or when its claim's heartbeat, every 10 s, reads the run cancelled: its node's
  *   `ctx.signal` aborts); pause and resume are `UnsupportedOperationError`: stop the process and call `resume`;
@@ -16,7 +18,7 @@
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
 import { existsSync } from 'node:fs';
-import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
+import { CancelledError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import {
   assertRunCursor,
@@ -44,24 +46,12 @@ import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime
 import type { EngineItem } from '../../runtime/engine/types.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
-import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
+import { SqliteRunReader, type ListedRun } from '../../runtime/stores/sqlite-inspect.js';
 import { SqliteHistory } from '../../runtime/stores/sqlite-history.js';
 import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { claimLives } from '../../runtime/stores/ownership.js';
 import type { RunsStore } from './runs-store.js';
-
-/**
- * A run's journal folded: every item ever enqueued, which were consumed, and the run's history. Items that cannot be
- * read are in `corrupt` by id: the start item, and for each step whose enqueued items are unreadable one stand-in
- * `{ node: '?', id: '(step <seq> items)', input: null }` (their ids are inside the unreadable JSON).
- */
-interface Folded {
-  readonly journal: RunJournal;
-  readonly enqueued: readonly EngineItem[];
-  readonly pending: readonly EngineItem[];
-  readonly consumed: ReadonlySet<string>;
-  readonly history: readonly StepRecord[];
-  readonly corrupt: ReadonlyMap<string, CorruptStateError>;
-}
+import { SqliteFolds, type Folded } from './sqlite-folds.js';
 
 /**
  * The checkpoint store of an existing file, as the CLI opens one (a missing file is a `StoreError`: a misspelt path
@@ -78,6 +68,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   private readonly reader: SqliteRunReader;
   private readonly history: SqliteHistory;
   private readonly feed: SqliteRunFeed;
+  /** The runs' folds kept between reads ({@link fold}). */
+  private readonly folds: SqliteFolds;
   /** The folds in flight, by run id ({@link fold}). */
   private readonly folding = new Map<string, Promise<Folded>>();
 
@@ -85,6 +77,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     this.reader = new SqliteRunReader(store.db);
     this.history = new SqliteHistory(store.db);
     this.feed = new SqliteRunFeed(store, this.reader);
+    this.folds = new SqliteFolds(this.reader, this.history);
   }
 
   /**
@@ -141,12 +134,13 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   /**
-   * Counted by SQLite from the journal (a long run's items are not decoded), except for a failed run, whose dead
-   * letter is found by folding it, and a run with a step's items that are not a JSON array.
+   * A finished run's are counted by SQLite from the journal (a long run's items are not decoded), except for a run with
+   * a step's items that are not a JSON array; an open run's from its fold (a running run's page reads it anyway, and
+   * extends it by the new rows only: {@link fold}; a failed run has its dead letter there).
    */
   async metrics(runId: string): Promise<RunMetrics> {
     const listed = this.runOrThrow(runId);
-    const t = listed.status === 'failed' ? undefined : this.reader.journalTotals(listed.runNo);
+    const t = listed.status === 'failed' || listed.status === 'running' ? undefined : this.reader.journalTotals(listed.runNo);
     if (t !== undefined) {
       const dropped = listed.status === 'completed' ? listed.dropped.length : listed.status === 'cancelled' ? t.enqueued - t.steps : 0;
       return { ...emptyMetrics(), enqueued: t.enqueued, completed: t.steps, retries: t.retries, failed: t.failures, dropped };
@@ -168,7 +162,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
     const limit = tailLimit(options);
     const listed = this.runOrThrow(runId);
-    const records = limit === undefined ? (await this.fold(runId)).history.filter((h) => h.error !== undefined) : this.history.errorTail(listed.runNo, runId, limit);
+    // (a running run's from its fold, as its metrics)
+    const records = limit === undefined || listed.status === 'running' ? tailOf((await this.fold(runId)).history.filter((h) => h.error !== undefined), limit) : this.history.errorTail(listed.runNo, runId, limit);
     return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
   }
 
@@ -179,18 +174,32 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return tailOf(this.deadLettersOf(await this.fold(runId)), limit);
   }
 
-  /** Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read. */
+  /**
+   * Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read (with a limit, one of
+   * those it reads). With a limit, a running run's deltas come from its fold, as its metrics (unless one of them cannot
+   * be read: then SQLite reads the newest, which may all be readable).
+   */
   async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
     const limit = tailLimit(options);
-    if (limit !== undefined) return this.contextTail(runId, sinceVersion, limit);
-    const f = await this.fold(runId);
-    if (f.journal.contextCorrupt) throw f.journal.contextCorrupt;
-    const deltas = f.journal.steps.filter((s) => s.delta !== undefined).map((s, i) => ({ version: i + 1, itemId: s.itemId, delta: s.delta! }));
-    if (sinceVersion === undefined) return { initial: f.journal.context, deltas, version: deltas.length };
-    if (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > deltas.length) {
-      throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${deltas.length}, got ${String(sinceVersion)}`);
+    const f = limit === undefined || this.runOrThrow(runId).status === 'running' ? await this.fold(runId) : undefined;
+    if (limit !== undefined && (f === undefined || f.journal.contextCorrupt)) return this.contextTail(runId, sinceVersion, limit);
+    if (f!.journal.contextCorrupt) throw f!.journal.contextCorrupt;
+    const steps = f!.journal.steps;
+    let version = 0;
+    for (const st of steps) if (st.delta !== undefined) version++;
+    if (limit !== undefined && sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0)) {
+      throw new InvalidArgumentError(`sinceVersion must be a non-negative integer, got ${String(sinceVersion)}`);
     }
-    return { deltas: deltas.slice(sinceVersion), version: deltas.length };
+    if (sinceVersion !== undefined && (!Number.isSafeInteger(sinceVersion) || sinceVersion < 0 || sinceVersion > version)) {
+      throw new InvalidArgumentError(`sinceVersion must be an integer from 0 to ${version}, got ${String(sinceVersion)}`);
+    }
+    // the deltas after version `from` (the newest `limit` after `sinceVersion` with a limit)
+    const since = sinceVersion ?? 0;
+    const from = limit === undefined ? since : Math.max(since, version - limit);
+    const deltas: ContextSnapshot['deltas'][number][] = [];
+    let v = 0;
+    for (const st of steps) if (st.delta !== undefined && ++v > from) deltas.push({ version: v, itemId: st.itemId, delta: st.delta });
+    return sinceVersion === undefined ? { initial: f!.journal.context, deltas, version } : { deltas, version };
   }
 
   /** No workers serve a checkpoint file. */
@@ -202,36 +211,39 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return this.statesOf(runId, await this.fold(runId));
   }
 
-  /** {@link itemStates} of the run folded as `f`. */
-  private statesOf(runId: string, f: Folded): WorkItemState[] {
+  /** {@link itemStates} of the run folded as `f`: of `items` of it (default: all). */
+  private statesOf(runId: string, f: Folded, items: readonly EngineItem[] = f.enqueued): WorkItemState[] {
+    const run = f.journal.run;
+    const statusOf = this.statusRule(f);
+    return items.map((it) => ({ runId, itemId: it.id, node: it.node, status: statusOf(it), attempt: f.attempts.get(it.id) ?? 1, workerId: undefined, leaseExpiresAt: undefined, notBefore: it.notBefore, updatedAt: run.updatedAt }));
+  }
+
+  /** The status of an item of the run folded as `f` ({@link itemStates}). */
+  private statusRule(f: Folded): (it: EngineItem) => WorkItemStatus {
     const run = f.journal.run;
     const dead = new Set(this.deadLettersOf(f).map((d) => d.item.id));
-    const attempts = new Map<string, number>();
-    for (const h of f.history) attempts.set(h.itemId, h.attempt);
-    return f.enqueued.map((it) => {
-      const status: WorkItemStatus = f.consumed.has(it.id)
-        ? 'completed'
-        : dead.has(it.id)
-          ? 'dead_lettered'
-          : run.status === 'completed' || run.status === 'cancelled'
-            ? 'dropped'
-            : isParked(it)
-              ? 'parked'
-              : 'pending';
-      return { runId, itemId: it.id, node: it.node, status, attempt: attempts.get(it.id) ?? 1, workerId: undefined, leaseExpiresAt: undefined, notBefore: it.notBefore, updatedAt: run.updatedAt };
-    });
+    const finished = run.status === 'completed' || run.status === 'cancelled';
+    return (it) => (f.consumed.has(it.id) ? 'completed' : dead.has(it.id) ? 'dead_lettered' : finished ? 'dropped' : isParked(it) ? 'parked' : 'pending');
   }
 
   /**
-   * Counted by SQLite from the journal, without decoding the items (as {@link itemStates} gives them), except for a
-   * failed run (its dead letter) and a run with items SQLite cannot read as JSON, which are folded.
+   * As {@link itemStates} gives them. A finished run's are counted by SQLite from the journal, without decoding the
+   * items (a run with items SQLite cannot read as JSON is folded); an open run's from its fold, which its page reads
+   * anyway (its outstanding items) and which a later read extends by the new rows only (SQLite would count every row
+   * each time: half a second for 170,000 steps), and a failed run's has its dead letter.
    */
   async itemCounts(runId: string): Promise<ItemCounts> {
     const listed = this.runOrThrow(runId);
-    const groups = listed.status === 'failed' ? undefined : this.reader.itemGroups(listed);
+    const groups = listed.status === 'failed' || listed.status === 'running' ? undefined : this.reader.itemGroups(listed);
     const counts: ItemCounts = {};
     if (groups === undefined) {
-      for (const s of await this.itemStates(runId)) countItem(counts, s.node, s.status);
+      const f = await this.fold(runId);
+      const statusOf = this.statusRule(f);
+      // (the consumed items counted per node as the fold was extended, when it could: then the others are the pending
+      // ones, but in a completed run, which has none)
+      const completed = f.journal.run.status === 'completed' ? undefined : f.completed;
+      for (const [node, n] of completed ?? []) countItem(counts, node, 'completed', n);
+      for (const it of completed ? f.pending : f.enqueued) countItem(counts, it.node, statusOf(it));
       return counts;
     }
     const finished = listed.status === 'completed' || listed.status === 'cancelled';
@@ -244,7 +256,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const status = this.runOrThrow(runId).status;
     if (status === 'completed' || status === 'cancelled') return [];
     const f = await this.fold(runId);
-    const states = this.statesOf(runId, f);
+    // (the states of its outstanding items only: a long run's consumed items are not gone through)
+    const states = this.statesOf(runId, f, f.pending);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
     return states
       .filter((s) => s.status === 'pending' || s.status === 'parked')
@@ -254,8 +267,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
       });
   }
 
+  /** Every attempt, or the newest `limit`: of a running run from its fold, as its metrics; of another, read by the store. */
   async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
-    return this.store.stepHistory(runId, options);
+    const limit = tailLimit(options);
+    if (limit !== undefined && this.runOrThrow(runId).status !== 'running') return this.store.stepHistory(runId, options);
+    return tailOf((await this.fold(runId)).history, limit);
   }
 
   subscribe(options?: SubscribeOptions): AsyncIterable<EventEnvelope> {
@@ -310,10 +326,10 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   /**
-   * The run's journal folded ({@link Folded}). Calls made while a fold of the run is in flight share it: the reads of
-   * one run page (metrics, items, pending work, context, dead letters: `runView`, `floxide runs show`), started
-   * together, read and decode a long journal once (a run of 170,000 steps: about 1.3 s on the dashboard's one thread
-   * each time), and all show the same commit. A call after the fold settled reads the file again.
+   * The run's journal folded ({@link Folded}), extended by what was committed since its last fold ({@link SqliteFolds}).
+   * Calls made while a fold of the run is in flight share it: the reads of one run page (metrics, items, pending work,
+   * context, dead letters: `runView`, `floxide runs show`), started together, all show the same commit. A call after
+   * the fold settled reads the file again (its new rows).
    */
   private fold(runId: string): Promise<Folded> {
     let folding = this.folding.get(runId);
@@ -329,32 +345,20 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   private async foldNow(runId: string): Promise<Folded> {
     assertRunId(runId);
-    const journal = this.reader.journal(runId);
-    if (!journal) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
-    const history = await this.store.stepHistory(runId);
-    // a corrupt start item: its node as the history names it (an attempt of it ran), else '?'
-    const start = journal.startCorrupt ? { ...journal.start, node: history.find((h) => h.itemId === journal.start.id)?.node ?? journal.start.node } : journal.start;
-    const enqueued: EngineItem[] = [start];
-    const consumed = new Set<string>();
-    const corrupt = new Map<string, CorruptStateError>(journal.startCorrupt ? [[start.id, journal.startCorrupt]] : []);
-    for (const s of journal.steps) {
-      consumed.add(s.itemId);
-      enqueued.push(...s.items);
-      if (s.itemsCorrupt) {
-        const stand = { node: '?', id: `(step ${s.seq} items)`, input: null };
-        enqueued.push(stand);
-        corrupt.set(stand.id, s.itemsCorrupt);
-      }
-    }
-    const done = journal.run.status === 'completed';
-    const pending = done ? [] : enqueued.filter((it) => !consumed.has(it.id));
-    return { journal, enqueued, pending, consumed, history, corrupt };
+    const f = this.folds.fold(runId);
+    if (!f) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    return f;
   }
 }
 
-/** A checkpointed run as a {@link RunRecord} (with the fields of its row that cannot be read, if any). */
+/**
+ * A checkpointed run as a {@link RunRecord} (with the fields of its row that cannot be read, if any); a running run
+ * with its owner and whether it is orphaned, judged now by the rule a takeover follows (ownership.ts `claimLives`).
+ */
 function recordOf(run: ListedRun): RunRecord {
   const final = run.status !== 'running';
+  const lives = run.owner !== undefined && claimLives(run.owner, run.ownerSeen, Date.now());
+  const owner = run.owner && { host: run.owner.host, pid: run.owner.pid, lastSeen: run.ownerSeen, liveness: lives ? ('alive' as const) : ('dead' as const) };
   return {
     runId: run.runId,
     workflow: run.workflow,
@@ -368,6 +372,7 @@ function recordOf(run: ListedRun): RunRecord {
     output: run.output,
     error: run.error,
     dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
+    ...(final ? {} : { ...(owner ? { owner } : {}), orphaned: !lives }),
     ...(run.corrupt ? { corrupt: run.corrupt } : {}),
   };
 }

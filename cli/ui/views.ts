@@ -11,12 +11,13 @@ import {
   type ErrorRecord,
   type RunCursor,
   type RunMetrics,
+  type RunOwnerRecord,
   type RunRecord,
   type RunStatus,
   type WorkItemStatus,
 } from '../../runtime/distributed/contracts.js';
 import type { StepRecord } from '../../runtime/engine/events.js';
-import { knownTime, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { knownTime, orphanText, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { isDistributed, runActions, type RunActions, type RunsStore } from '../store/runs-store.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import { isSerializedError } from '../../runtime/core/validate.js';
@@ -40,6 +41,11 @@ export interface RunRow {
   readonly error: string | undefined;
   /** `CorruptStateError: <reason>` when fields of the stored run cannot be read (they hold no value), clipped as `error`. */
   readonly corrupt?: string;
+  /** A checkpoint file's running run: {@link RunRecord.orphaned}, and its words ({@link orphanText}) when true. */
+  readonly orphaned?: boolean;
+  readonly orphan?: string;
+  /** A checkpoint file's running run: the process holding it ({@link RunRecord.owner}), when the file keeps its claim. */
+  readonly owner?: RunOwnerRecord;
 }
 
 /**
@@ -128,8 +134,18 @@ function rowOf(r: RunRecord): RunRow {
     finishedAt: r.finishedAt,
     error: r.error && clipText(errorLine(r.error)!, ROW_TEXT_CHARS),
     ...(r.corrupt ? { corrupt: clipText(errorLine(r.corrupt)!, ROW_TEXT_CHARS) } : {}),
+    ...ownerFacts(r),
   };
 }
+
+/** A checkpoint file's running run: whether it is orphaned (and in words), and its owner ({@link RunRow}). */
+function ownerFacts(r: RunRecord): Pick<RunRow, 'orphaned' | 'orphan' | 'owner'> {
+  if (r.orphaned === undefined) return {};
+  const orphan = orphanText(r, isoTime);
+  return { orphaned: r.orphaned, ...(orphan ? { orphan } : {}), ...(r.owner ? { owner: r.owner } : {}) };
+}
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
 
 /**
  * One page of runs, newest first. Reads `limit + 1` runs through the store's keyset paging (an index read whatever
@@ -231,6 +247,13 @@ export interface RunView {
   readonly actions: RunActions;
   /** What the run waits for: its parked `WaitFor` and `Sleep` items (the signal, the timeout or the sleep's end), in words. */
   readonly waits: ReadonlyArray<RunWait & { readonly text: string }>;
+  /**
+   * A checkpoint file's running run: its orphaned state in words when no live process holds it ({@link orphanText}),
+   * and the process holding it ({@link ownerLine}: `none` when the file keeps no claim). The run's `owner` and
+   * `orphaned` are in {@link run}.
+   */
+  readonly orphan?: string;
+  readonly owner?: string;
   /** Workers holding the run's items now (none once the run is final). */
   readonly workers: ReadonlyArray<{ readonly workerId: string; readonly liveness: string; readonly lastSeen: number; readonly items: readonly string[] }>;
 }
@@ -263,7 +286,11 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
   }));
   const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   const data = runData(run);
+  const { orphan } = ownerFacts(run);
+  const owner = ownerLine(run, Date.now());
   return {
+    ...(orphan ? { orphan } : {}),
+    ...(owner ? { owner } : {}),
     run: { ...data, error: data.error && publicError(data.error), ...(data.corrupt ? { corrupt: publicError(data.corrupt) } : {}) },
     metrics,
     nodes,

@@ -80,6 +80,17 @@ export interface RunRecord {
   /** The W3C `traceparent` of the run's span, when the run was started with tracing on (see {@link NewRun}). */
   readonly traceparent?: string;
   /**
+   * SQLite checkpoint files only, on a `running` run: the process whose claim the file keeps (absent when none is
+   * kept), as it stored it, with its last heartbeat.
+   */
+  readonly owner?: RunOwnerRecord;
+  /**
+   * SQLite checkpoint files only, on a `running` run: true when no live process holds it (its process died, or its
+   * call ended without finishing it: runtime/stores/ownership.ts `claimLives`, the rule a takeover follows), so
+   * nothing executes it until `resume(store, runId)` does.
+   */
+  readonly orphaned?: boolean;
+  /**
    * Set when fields of the stored record cannot be read (`decodeStoredRun` in runtime/engine/decode.ts): the error
    * names the run and each such field, which holds no value (`input`, `output`, `error`, `finishedAt`, `deadline`
    * undefined, `dropped` empty, `createdAt` and `updatedAt` NaN; a status that is not a {@link RunStatus} is its stored
@@ -87,6 +98,18 @@ export interface RunRecord {
    * decision depends on the record.
    */
   readonly corrupt?: CorruptStateError;
+}
+
+/**
+ * The process running a checkpointed run ({@link RunRecord.owner}), with its liveness as a takeover judges it (`dead`:
+ * another `resume` would take the run over now), in the words a worker's liveness uses.
+ */
+export interface RunOwnerRecord {
+  readonly host: string;
+  readonly pid: number;
+  /** Its last heartbeat (the writer's clock, epoch ms); undefined when none is stored. */
+  readonly lastSeen: number | undefined;
+  readonly liveness: Extract<Liveness, 'alive' | 'dead'>;
 }
 
 /** `run` itself, or its {@link RunRecord.corrupt} error thrown: for callers that act on the record's fields. */

@@ -94,7 +94,7 @@ export async function releaseClaim(store: { release?(runId: string, owner: RunOw
  */
 export function assertClaimable(runId: string, stored: RunOwner | undefined, seenAt: number | undefined, mine: RunOwner, now: number): void {
   if (stored === undefined || stored.id === mine.id) return;
-  if (!ownerLives(stored, seenAt, now)) return;
+  if (!claimLives(stored, seenAt, now)) return;
   const where = stored.pid === process.pid && stored.machine === mine.machine ? 'another call in this process' : `process ${stored.pid} on ${stored.host}`;
   const seen = seenAt === undefined ? '' : ` (its last sign of life ${Math.max(0, Math.round((now - seenAt) / 1000))} s ago)`;
   throw new RunBusyError(
@@ -102,7 +102,12 @@ export function assertClaimable(runId: string, stored: RunOwner | undefined, see
   );
 }
 
-function ownerLives(o: RunOwner, seenAt: number | undefined, now: number): boolean {
+/**
+ * Whether claim `o`, last refreshed at `seenAt`, still holds its run at `now`, as seen from this process: the one rule
+ * a takeover follows ({@link assertClaimable}) and `floxide runs` / `floxide ui` show (a run whose claim does not live
+ * is orphaned: nothing executes it until a `resume`).
+ */
+export function claimLives(o: RunOwner, seenAt: number | undefined, now: number): boolean {
   const age = seenAt === undefined ? Infinity : now - seenAt;
   if (o.machine !== MACHINE) return age < OWNER_STALE_MS;
   if (o.pid === process.pid) return running.has(o.id);

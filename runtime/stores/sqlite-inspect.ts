@@ -11,6 +11,7 @@ import { safeJsonParse } from '../core/json.js';
 import { checkStoredItem } from '../engine/decode.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
+import { ownerOf, type RunOwner } from './ownership.js';
 import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
 
 /**
@@ -20,6 +21,10 @@ import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
 export interface ListedRun extends CheckpointRun {
   readonly runNo: number;
   readonly corrupt?: CorruptStateError;
+  /** The claim of the call running the run, as stored (ownership.ts); undefined when none is (or it is no claim). */
+  readonly owner?: RunOwner;
+  /** When {@link owner} last refreshed its claim (epoch ms, its clock). */
+  readonly ownerSeen?: number;
 }
 
 export interface RunPageQuery {
@@ -80,7 +85,7 @@ const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_
 /** The journal rows of run number @no: a range of the journal's key. */
 const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
 
-const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context';
+const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen';
 
 export class SqliteRunReader {
   private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
@@ -92,7 +97,7 @@ export class SqliteRunReader {
       newRuns: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_no > ? ORDER BY run_no`),
       journal: db.prepare(
         `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
-         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
+         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) AND seq > @after ORDER BY seq`,
       ),
       // Per node, the run's consumed items: one journal row each, by the node its history names.
       consumedGroups: db.prepare(`SELECT node, 1 AS consumed, 0 AS parked, count(*) AS n FROM floxide_journal WHERE ${RUN_ROWS} GROUP BY node`),
@@ -183,12 +188,15 @@ export class SqliteRunReader {
   /**
    * The run and its journal in commit order, read in one transaction; undefined for an unknown run. A corrupt start
    * item, context, delta or step's items is reported in the journal ({@link RunJournal}), never thrown.
+   *
+   * With `since`, only the steps committed after seq `since.seq` (what a read of the journal that stopped there has not
+   * seen), read after a context already found corrupt there (`since.contextCorrupt`: their deltas are not read).
    */
-  journal(runId: string): RunJournal | undefined {
+  journal(runId: string, since?: { readonly seq: number; readonly contextCorrupt?: CorruptStateError }): RunJournal | undefined {
     return read(this.db.transaction(() => {
       const row = this.s.byId.get(runId) as RunRow | undefined;
       if (!row) return undefined;
-      let contextCorrupt: CorruptStateError | undefined;
+      let contextCorrupt: CorruptStateError | undefined = since?.contextCorrupt;
       const corrupt = <T>(read: () => T): T | undefined => {
         if (contextCorrupt) return undefined;
         try {
@@ -200,7 +208,7 @@ export class SqliteRunReader {
         }
       };
       const context = corrupt(() => safeJsonParse(row.context, `run ${runId} context`));
-      const steps = (this.s.journal.all({ no: row.run_no }) as { item_id: string; seq: number; delta: string | null; items: string }[]).map((r) => {
+      const steps = (this.s.journal.all({ no: row.run_no, after: since?.seq ?? -1 }) as { item_id: string; seq: number; delta: string | null; items: string }[]).map((r) => {
         let items: EngineItem[] = [];
         let itemsCorrupt: CorruptStateError | undefined;
         try {
@@ -331,5 +339,6 @@ function isJsonObject(text: string): boolean {
 }
 
 function listed(row: RunRow): ListedRun {
-  return { ...decodeRunRow(row, undefined), runNo: row.run_no };
+  const owner = ownerOf(row.owner);
+  return { ...decodeRunRow(row, undefined), runNo: row.run_no, ...(owner ? { owner } : {}), ...(typeof row.owner_seen === 'number' ? { ownerSeen: row.owner_seen } : {}) };
 }

@@ -280,11 +280,12 @@ describe('floxide runs --store sqlite:<file>: runs with corrupt stored data', ()
     expect(runs.find((r) => r.runId === 'bad-error')!.status).toBe('failed');
     const table = await cli('runs', 'list', '--store', bad);
     expect(table.code, table.err).toBe(0);
+    // (no process holds these running runs: written into the file, never run)
     expect(table.out).toMatch(/bad-delta\s+LoopWorkflow\s+\S+\s+failed\s+\S+ \S+\s+\S+ \S+\s+Error: step 2 broke/);
-    expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-start: a stored work item/);
-    expect(table.out).toMatch(/bad-context\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-context context: malformed JSON/);
-    expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
-    expect(table.out).toMatch(/bad-record\s+LoopWorkflow\s+\S+\s+running\s+\?\s+-\s+corrupt: run bad-record input: malformed JSON/);
+    expect(table.out).toMatch(/bad-start\s+LoopWorkflow\s+\S+\s+running \(orphaned\)\s+\S+ \S+\s+-\s+corrupt: run bad-start: a stored work item/);
+    expect(table.out).toMatch(/bad-context\s+LoopWorkflow\s+\S+\s+running \(orphaned\)\s+\S+ \S+\s+-\s+corrupt: run bad-context context: malformed JSON/);
+    expect(table.out).toMatch(/bad-items\s+LoopWorkflow\s+\S+\s+running \(orphaned\)\s+\S+ \S+\s+-\s+corrupt: run bad-items step 1 items: malformed JSON/);
+    expect(table.out).toMatch(/bad-record\s+LoopWorkflow\s+\S+\s+running \(orphaned\)\s+\?\s+-\s+corrupt: run bad-record input: malformed JSON/);
     expect(table.out).toMatch(/bad-status\s+LoopWorkflow\s+\S+\s+zombie\s+.*corrupt: run bad-status has an unknown status "zombie"/);
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
-import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
+import { CorruptStateError, InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
 import { emptyMetrics } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { runView } from '../../cli/ui/views.js';
@@ -124,4 +124,121 @@ describe('SqliteRunsStore: what a run page reads', () => {
       journal.mockRestore();
     }
   });
+
+  it('a running run read again decodes only the steps committed since (its fold is kept), and reads as a new store that folds it whole; a run-level write (cancel) makes it fold whole again', async () => {
+    // a long running run, paused at steps 30 and 50 (the dashboard re-reads its page at each commit)
+    const run = pausedRun('growing', [30, 50]);
+    const decoded = decodedSteps();
+    try {
+      await run.reached(30);
+      const before = decoded.count();
+      const first = await page(store, 'growing');
+      expect(first.view.metrics.completed).toBe(30);
+      expect(decoded.count() - before).toBe(30);
+      same(first, await whole('growing'));
+      await run.reached(50);
+      const again = decoded.count();
+      const second = await page(store, 'growing');
+      // only the 20 steps committed since were read and decoded
+      expect(decoded.count() - again).toBe(20);
+      expect(second.view.metrics.completed).toBe(50);
+      expect((second.context as { version: number }).version).toBe(50);
+      same(second, await whole('growing'));
+      // cancelled: the run's record changed, its fold is read whole again
+      await store.cancelRun('growing');
+      const cancelled = decoded.count();
+      const third = await page(store, 'growing');
+      expect(decoded.count() - cancelled).toBe(50);
+      expect(third.view.run.status).toBe('cancelled');
+      same(third, await whole('growing'));
+    } finally {
+      decoded.restore();
+      await run.end();
+    }
+  });
+
+  it('steps committed since the last read whose delta or items cannot be read: the context is unreadable, the items a stand-in, as a new store folding it whole says', async () => {
+    const run = pausedRun('spoilt', [10, 20]);
+    try {
+      await run.reached(10);
+      const first = await page(store, 'spoilt');
+      expect(first.context).toMatchObject({ version: 10 });
+      await run.reached(20);
+      // two of the steps committed since, spoilt in the file (a disk, a hand edit)
+      const seqOf = (n: number) => `run_no = (SELECT run_no FROM floxide_runs WHERE run_id = 'spoilt') AND seq = (SELECT min(seq) FROM floxide_journal WHERE run_no = (SELECT run_no FROM floxide_runs WHERE run_id = 'spoilt')) + ${n}`;
+      writer.db.prepare(`UPDATE floxide_journal SET delta = '{"count":' WHERE ${seqOf(14)}`).run();
+      writer.db.prepare(`UPDATE floxide_journal SET items = '[{' WHERE ${seqOf(16)}`).run();
+      const second = await page(store, 'spoilt');
+      expect(second.context).toBeInstanceOf(CorruptStateError);
+      expect(second.states.some((st) => st.itemId === `(step ${16} items)` || st.node === '?')).toBe(true);
+      same(second, await whole('spoilt'));
+    } finally {
+      await run.end();
+    }
+  });
 });
+
+/** A LoopWorkflow run `runId` (writer's, in this process) that pauses before each step of `at` until the next `reached` call after it. */
+function pausedRun(runId: string, at: readonly number[]): { reached(step: number): Promise<void>; end(): Promise<void> } {
+  const gates = new Map<number, () => void>();
+  let paused = -1;
+  let ended = false;
+  const loop = new LoopWorkflow();
+  loop.step.hook = (_ctx, i) => {
+    if (ended || !at.includes(i)) return;
+    paused = i;
+    return new Promise<void>((r) => gates.set(i, r));
+  };
+  const running = bindWorkflow(LoopWorkflowDef, loop).runWithCheckpoint(new LoopCtx(), { i: 0, limit: Math.max(...at) + 10 }, writer, runId).catch((err: unknown) => err);
+  return {
+    async reached(step) {
+      for (const [i, open] of gates) if (i < step) open();
+      await vi.waitUntil(() => paused === step, { timeout: 30_000 });
+    },
+    async end() {
+      ended = true;
+      for (const open of gates.values()) open();
+      await running;
+    },
+  };
+}
+
+/** Counts the journal steps the stores decode (SqliteRunReader.journal: every step it returns was read and decoded). */
+function decodedSteps(): { count(): number; restore(): void } {
+  const journal = vi.spyOn(SqliteRunReader.prototype, 'journal');
+  return {
+    count: () => journal.mock.results.reduce((n, r) => n + ((r.value as { steps: unknown[] } | undefined)?.steps.length ?? 0), 0),
+    restore: () => journal.mockRestore(),
+  };
+}
+
+/** What a run page and `runs show` read of run `runId` (a read that throws a `CorruptStateError`: that error). */
+async function page(s: SqliteRunsStore, runId: string) {
+  const orError = <T>(p: Promise<T>) => p.catch((err: unknown) => (err instanceof CorruptStateError ? err : Promise.reject(err)));
+  return {
+    view: await runView(s, runId),
+    states: await s.itemStates(runId),
+    history: await s.stepHistory(runId),
+    context: await orError(s.readContext(runId)),
+    contextTail: await orError(s.readContext(runId, undefined, { limit: 5 })),
+    errors: await s.errors(runId),
+    counts: await s.itemCounts(runId),
+  };
+}
+
+/** {@link page} as a store that never read the run before reads it (folding it whole). */
+async function whole(runId: string): ReturnType<typeof page> {
+  const fresh = SqliteRunsStore.open(file);
+  try {
+    return await page(fresh, runId);
+  } finally {
+    await fresh.close();
+  }
+}
+
+/** `a` and `b` read alike (but the owner's last heartbeat's age, worded at each read). */
+function same(a: Awaited<ReturnType<typeof page>>, b: Awaited<ReturnType<typeof page>>): void {
+  const { owner: _a, ...va } = a.view;
+  const { owner: _b, ...vb } = b.view;
+  expect({ ...a, view: va }).toEqual({ ...b, view: vb });
+}

@@ -18,6 +18,9 @@ import { until } from '../distributed/helpers.js';
 import { cliCaptured } from '../cli/run-cli.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { startUiServer } from '../../cli/ui/server.js';
+import { time } from '../../cli/commands/runs.js';
+import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
+import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -200,4 +203,59 @@ describe('floxide runs cancel from another process, while a process runs the run
       await store.close();
     }
   }, 60_000);
+});
+
+describe('a run whose process was killed mid-run (orphaned)', () => {
+  const ownerChild = fileURLToPath(new URL('./owner-child.ts', import.meta.url));
+  type Listed = { runId: string; status: string; orphaned?: boolean; owner?: { pid: number; host: string; lastSeen: number; liveness: string } };
+
+  it('shows as running (orphaned) in runs list, runs show and the dashboard, with its owner; while the process lives, as running with its owner alive', async () => {
+    const file = join(dir, 'orphan.db');
+    const store = new SqliteCheckpointStore(file);
+    const run = spawn(process.execPath, ['--import', 'tsx', ownerChild, 'run', file, 'orph-1', join(dir, 'orphan.log')], { stdio: 'ignore' });
+    const backend = SqliteRunsStore.open(file);
+    const server = await startUiServer({ backend });
+    const url = `sqlite:${file}`;
+    try {
+      // the run waits for its signal in the child, which heartbeats its claim
+      await until(async () => (await store.load('orph-1'))?.items.some((it) => it.wait !== undefined) ?? false, 60_000, 'the run waiting');
+      const live = JSON.parse((await cliCaptured(['runs', 'list', '--store', url, '--json'])).out) as Listed[];
+      expect(live).toMatchObject([{ runId: 'orph-1', status: 'running', orphaned: false, owner: { pid: run.pid, liveness: 'alive' } }]);
+      expect((await cliCaptured(['runs', 'list', '--store', url])).out).not.toContain('orphaned');
+
+      run.kill('SIGKILL');
+      await new Promise((r) => run.once('exit', r));
+      // the same rule as a takeover: its pid is dead on this machine, so it is orphaned at once
+      const [listed] = JSON.parse((await cliCaptured(['runs', 'list', '--store', url, '--json'])).out) as Listed[];
+      expect(listed).toMatchObject({ runId: 'orph-1', status: 'running', orphaned: true, owner: { pid: run.pid, liveness: 'dead' } });
+      const seen = time(listed!.owner!.lastSeen);
+      const table = (await cliCaptured(['runs', 'list', '--store', url])).out;
+      expect(table).toMatch(/orph-1 .* running \(orphaned\) .* no process holds it since .*; resume\(store, runId\) continues it/);
+      const shown = await cliCaptured(['runs', 'show', 'orph-1', '--store', url]);
+      expect(shown.out).toContain(`status    running (orphaned: no process holds it since ${seen}; resume(store, runId) continues it)\n`);
+      expect(shown.out).toMatch(new RegExp(`\\nowner     process ${run.pid} on .+ \\(dead\\), last heartbeat \\d+ s ago\\n`));
+      expect((JSON.parse((await cliCaptured(['runs', 'show', 'orph-1', '--store', url, '--json'])).out) as { run: Listed }).run).toMatchObject({ status: 'running', orphaned: true, owner: { pid: run.pid, liveness: 'dead' } });
+      // the dashboard: the list's row and the run page
+      const page = (await (await fetch(`${server.url}api/runs`)).json()) as { runs: Array<Listed & { orphan?: string }> };
+      expect(page.runs).toMatchObject([{ runId: 'orph-1', status: 'running', orphaned: true, orphan: expect.stringMatching(/^orphaned: no process holds it since /), owner: { pid: run.pid, liveness: 'dead' } }]);
+      const view = (await (await fetch(`${server.url}api/runs/orph-1`)).json()) as { run: Listed; orphan?: string; owner?: string };
+      expect(view.run).toMatchObject({ orphaned: true, owner: { pid: run.pid, liveness: 'dead' } });
+      expect(view.orphan).toMatch(/^orphaned: no process holds it since .*; resume\(store, runId\) continues it$/);
+      expect(view.owner).toMatch(new RegExp(`^process ${run.pid} on .+ \\(dead\\), last heartbeat \\d+ s ago$`));
+      // a finished run has no owner to show
+      const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+      const resumed = wf.resume(store, 'orph-1', { signalPollMs: 20 });
+      await wf.signal(store, 'orph-1', 'approval', { approved: true, by: 'ana' });
+      await resumed;
+      const [done] = JSON.parse((await cliCaptured(['runs', 'list', '--store', url, '--json'])).out) as Listed[];
+      expect(done).toMatchObject({ status: 'completed' });
+      expect(done).not.toHaveProperty('orphaned');
+      expect(done).not.toHaveProperty('owner');
+    } finally {
+      run.kill('SIGKILL');
+      await server.close();
+      await backend.close();
+      await store.close();
+    }
+  }, 120_000);
 });

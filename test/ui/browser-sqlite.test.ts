@@ -143,8 +143,9 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium: runs wit
     expect(await page.locator('tr[data-run]').count()).toBe(7);
     expect(await page.locator('tr[data-run] .corrupt').evaluateAll((marks) => marks.map((m) => m.closest('tr')!.getAttribute('data-run')).sort())).toEqual(['bad-error', 'bad-record', 'bad-status']);
     const cells = await row.locator('td').allTextContents();
-    // status, the age of a creation time that cannot be read, the mark
-    expect(cells[3]).toBe('running');
+    // status (orphaned: written into the file, no process holds it), the age of a creation time that cannot be read, the mark
+    expect(cells[3]).toBe('running orphaned');
+    expect(await row.locator('[data-orphaned]').getAttribute('title')).toMatch(/^orphaned: no process holds it since .*; resume\(store, runId\) continues it$/);
     expect(cells[4]).toBe('?');
     expect(cells[6]).toBe('unreadable: CorruptStateError: run bad-record input: malformed JSON (Unexpected end of JSON input); run bad-record creation time is not a time: "yesterday"');
     expect(await page.locator('tr[data-run="bad-delta"] td').nth(6).textContent()).toBe('Error: step 2 broke');
@@ -154,5 +155,7 @@ describe.skipIf(!hasChromium)('floxide ui on sqlite:<file> in Chromium: runs wit
     expect(await mark.textContent()).toContain('CorruptStateError: run bad-record input: malformed JSON');
     expect(await page.locator('dd[data-fact="input"]').textContent()).toBe('-');
     expect(await page.locator('dd[data-fact="created"]').textContent()).toBe('?');
+    expect(await page.locator('dd[data-fact="status"]').textContent()).toMatch(/^running orphaned: no process holds it since .*; resume\(store, runId\) continues it$/);
+    expect(await page.locator('dd[data-fact="owner"]').textContent()).toBe('none');
   });
 });

@@ -129,7 +129,8 @@ function rowOf(r) {
     cells: [
       h('td', {}, r.workflow),
       h('td', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 12)),
-      h('td', {}, badge(r.status)),
+      // a checkpoint file's running run that no live process holds: marked, with why in its title
+      h('td', {}, badge(r.status), r.orphaned ? h('span', { class: 'orphaned', 'data-orphaned': '', title: r.orphan }, ' orphaned') : null),
       h('td', { title: time(r.createdAt) }, age(r.createdAt)),
       h('td', {}, r.finishedAt ? age(r.finishedAt) : ''),
       h('td', { class: 'wrap' }, r.corrupt ? h('span', { class: 'corrupt', title: r.corrupt }, `unreadable: ${r.corrupt}`) : r.error ?? ''),
@@ -494,7 +495,8 @@ function runPage(runId) {
     const r = v.run;
     patch(facts,
       ...[
-        ['status', badge(r.status)],
+        ['status', v.orphan ? h('span', {}, badge(r.status), h('span', { class: 'orphaned', 'data-orphaned': '' }, ` ${v.orphan}`)) : badge(r.status)],
+        ...(v.owner ? [['owner', v.owner]] : []),
         ['workflow', r.workflow],
         ['version', h('span', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 16))],
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
