@@ -499,10 +499,12 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
 
       it('extendLease keeps a live lease and never revives a dead one', async () => {
         const runId = await start();
-        const l = await claimOne('w1', 200);
+        // Three extensions 400 ms apart carry a 1,000 ms lease past its first expiry; the margin (600 ms between an
+        // extension and the lease's end) is for a loaded machine, where a 100 ms sleep of a 200 ms lease overran it.
+        const l = await claimOne('w1', 1_000);
         for (let i = 0; i < 3; i++) {
-          await sleep(100);
-          const ext = await b.extendLease(runId, '0', l.leaseToken, 200);
+          await sleep(400);
+          const ext = await b.extendLease(runId, '0', l.leaseToken, 1_000);
           expect(ext).toMatchObject({ status: 'extended', runStatus: 'running' });
           expect(await b.claim('w2', 1, LONG)).toEqual([]);
         }
