@@ -63,6 +63,8 @@ export {
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  SignalRefusedError,
+  isSignalRefusal,
   EventsLostError,
   UnsupportedOperationError,
   InvalidScheduleError,

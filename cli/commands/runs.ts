@@ -417,7 +417,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
       const example = '{"approved":true,"by":"ana"}';
-      // (no default: a null sent for a payload the wait's check refuses would fail the wait, or the run, later)
+      // (no default: a null sent for a payload the wait's check refuses would only be refused by the wait later)
       if (flags.data === undefined) {
         io.stderr.write(`floxide runs: --data is needed: the payload of signal ${JSON.stringify(name)} as JSON, e.g. --data '${example}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
         io.exitCode = 2;

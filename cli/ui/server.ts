@@ -173,7 +173,7 @@ function signalRequest(text: string): { name: string; payload: unknown; key: str
   const { name, payload, key } = body;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a signal needs a name');
   if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new InvalidArgumentError('a signal key is a non-empty string');
-  // (no default: a null the wait's check refuses would fail the wait later, as `floxide runs signal` without --data)
+  // (no default: a null the wait's check refuses would only be refused by the wait later, as `floxide runs signal` without --data)
   if (payload === undefined) throw new InvalidArgumentError('a signal request needs its payload: null for a signal that carries nothing');
   return { name, payload, key };
 }

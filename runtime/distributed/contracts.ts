@@ -507,9 +507,11 @@ export interface ErrorRecord {
   readonly error: SerializedError;
   /**
    * `retry`: a retry was scheduled; `fallback`: the node failed for good and its fallbacks took the item (the run goes
-   * on); `failure`: the item failed for good and failed the run; `worker`: recorded by a worker outside a commit.
+   * on); `signal`: a wait refused the signal it took, whose payload failed its check (a `SignalRefusedError`: the wait
+   * goes on waiting, at the same attempt and timeout); `failure`: the item failed for good and failed the run;
+   * `worker`: recorded by a worker outside a commit.
    */
-  readonly kind: 'retry' | 'fallback' | 'failure' | 'worker';
+  readonly kind: 'retry' | 'fallback' | 'signal' | 'failure' | 'worker';
   readonly at: number;
 }
 

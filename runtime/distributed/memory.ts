@@ -810,7 +810,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
-      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'fallback', now));
+      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, plan.errorKind, now));
       this.stepFinished(run, it, now, plan.type, plan.type === 'continue' ? plan.error : undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });

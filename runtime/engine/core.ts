@@ -8,7 +8,7 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../graph/definition.js';
-import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalRefusedError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { assertStorable } from '../core/json.js';
@@ -360,15 +360,32 @@ class Step {
       }
       // The wait's check runs here, when it takes the signal, whoever sent it (a sender without the workflow's code,
       // `floxide runs signal` or the dashboard, could not check it): its result is the node's output, and a payload
-      // that fails is an InvalidSignalError of the wait (retries wait again, fallbacks take the item).
+      // that fails is refused: the signal is consumed and the wait goes on as if it had not come (refused).
       const n = (scope.instance as Record<string, unknown>)[item.node];
       try {
         value = n instanceof WaitFor ? n.check(item.received.payload) : item.received.payload;
       } catch (err) {
-        return this.failed(attempt, err);
+        return this.refused(attempt, item.wait, err);
       }
     } else value = item.sleep!.value;
     return this.returned(attempt, this.begin(), Transition.next(value));
+  }
+
+  /**
+   * A parked wait took a signal whose payload fails its check: the signal is consumed, and the step parks the same
+   * wait again (same attempt, same timeout deadline, frames and failure kept) under its first child id, recording the
+   * refusal as its error ({@link SignalRefusedError}). No attempt is used, no retry or fallback runs, the context is
+   * untouched: the run goes on as if the signal had not come. Every mode commits it as any parked item.
+   */
+  private refused(attempt: number, wait: NonNullable<EngineItem['wait']>, err: unknown): StepOutcome {
+    const { scope, item } = this;
+    const reason = err instanceof Error ? err.message : String(err);
+    const refusal = new SignalRefusedError(`node "${item.node}" refused signal "${wait.name}" (item ${item.id}) and waits on for it: ${reason}`, { cause: err });
+    const { received: _taken, ...waiting } = item;
+    scope.lastAttempt = attempt;
+    scope.lastTransition = { type: 'wait', name: wait.name, timeoutMs: undefined };
+    scope.lastError = undefined;
+    return { type: 'continue', items: [{ ...waiting, id: this.childId(item, 0) }], arrivals: EMPTY_ARRIVALS, delta: undefined, error: serializeError(refusal) };
   }
 
   /**

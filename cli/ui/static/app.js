@@ -434,7 +434,7 @@ function runPage(runId) {
     const name = signalForm.elements.name.value.trim();
     const text = signalForm.elements.payload.value.trim();
     const key = signalForm.elements.key.value.trim();
-    // no payload is not a null one: the wait's check may refuse null (and fail the wait); null is written out
+    // no payload is not a null one: the wait's check may refuse null (the wait then waits on); null is written out
     if (text === '') {
       message.textContent = 'signal not sent: write its payload as JSON (null for a signal that carries nothing)';
       return;

@@ -1019,6 +1019,8 @@ interface EncodedCommit {
   output: string | null;
   delayMs: number;
   error: string | null;
+  /** A continue's error's kind (`fallback` or `signal`). */
+  errorKind?: 'fallback' | 'signal';
   deadLetter: boolean;
   /** The dead letter's item JSON instead of the stored payload ({@link StepCommit.deadLetterItem}). */
   deadLetterItem: string | null;
@@ -1046,6 +1048,7 @@ function encodeCommit(c: StepCommitPlan): EncodedCommit {
     output: plan.type === 'terminal' ? plan.output : null,
     delayMs: plan.type === 'retry' ? plan.delayMs : 0,
     error: plan.type === 'retry' || plan.type === 'failed' || plan.type === 'continue' ? (plan.error ?? null) : null,
+    ...(plan.type === 'continue' && plan.error !== undefined ? { errorKind: plan.errorKind } : {}),
     deadLetter: plan.type === 'failed' && plan.deadLetter,
     deadLetterItem: c.deadLetterItem ?? null,
     counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,

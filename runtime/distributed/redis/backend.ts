@@ -1038,7 +1038,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
   args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${parked.length}\n${handoffPart}`);
   switch (plan.type) {
     case 'continue':
-      args.push(plan.delta ?? '', plan.noTerminal, plan.error ?? '');
+      args.push(plan.delta ?? '', plan.noTerminal, plan.error ?? '', plan.errorKind);
       break;
     case 'terminal':
       args.push(plan.delta ?? '', plan.output, plan.dropped.length > 0 ? canonicalJson(plan.dropped) : '');
