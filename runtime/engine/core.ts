@@ -73,6 +73,11 @@ export interface RunScope {
   lastError: unknown;
   /** See {@link StepEnv.deadline}: parked items wake by then at the latest. */
   parkDeadline: StepDeadline | undefined;
+  /**
+   * The signal a wait of this run refused (`Step.refused`): a nested run's refusal of the signal its outer item took
+   * is that outer step's error (see {@link runNested}).
+   */
+  refused?: SerializedError;
 }
 
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
@@ -385,7 +390,8 @@ class Step {
     scope.lastAttempt = attempt;
     scope.lastTransition = { type: 'wait', name: wait.name, timeoutMs: undefined };
     scope.lastError = undefined;
-    return { type: 'continue', items: [{ ...waiting, id: this.childId(item, 0) }], arrivals: EMPTY_ARRIVALS, delta: undefined, error: serializeError(refusal) };
+    scope.refused = serializeError(refusal);
+    return { type: 'continue', items: [{ ...waiting, id: this.childId(item, 0) }], arrivals: EMPTY_ARRIVALS, delta: undefined, error: scope.refused };
   }
 
   /**
@@ -423,7 +429,9 @@ class Step {
     scope.lastTransition = t;
     scope.lastError = undefined;
     if (t.type === 'wait' || t.type === 'sleep' || t.type === 'nested') {
-      return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
+      const items = [parkedItem(scope, this.item, t, attempt, this.childId)];
+      // a nested run that refused the signal its outer item took parks again: the refusal is this step's error
+      return t.type === 'nested' && t.refused !== undefined ? { type: 'continue', items, arrivals: EMPTY_ARRIVALS, delta, error: t.refused } : { type: 'continue', items, arrivals: EMPTY_ARRIVALS, delta };
     }
     return route(node, this.item, t, delta, this.childId);
   }
@@ -769,6 +777,8 @@ class NestedPark {
     /** The nested run's earliest wake-up (a timeout or a timer), epoch ms. */
     readonly at: number | undefined,
     readonly state: NestedState,
+    /** The signal the outer item took, when a wait of the nested run refused it ({@link RunScope.refused}). */
+    readonly refused?: SerializedError,
   ) {}
 
   /** How the outer step parks, as its `step.finished` event says: waiting for a signal, or only for time. */
@@ -820,7 +830,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   // The nested run parked (a wait, a sleep): its span ends here; the attempt that continues it gets a new one.
   span?.end('parked', undefined, outer.clock.now());
   const waiting = r.items.find((it) => it.id === r.waiting);
-  call.parked = new NestedPark(waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`, earliestWakeUp(r.items), { ...r, key });
+  call.parked = new NestedPark(waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`, earliestWakeUp(r.items), { ...r, key }, scope.refused);
   return HOLD;
 }
 

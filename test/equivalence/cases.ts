@@ -711,16 +711,17 @@ const DATA: EquivalenceCase[] = [
 const decision = (by: string) => ({ approved: true, by });
 
 /**
- * The wait refused one signal and went on at its attempt: one step records the refusal (none in `run`, whose typed
- * handle refused it before sending), and no step of the wait used a second attempt or retried.
+ * The wait (node `node`: the wait, or the nested workflow holding it) refused one signal and went on at its attempt:
+ * one step records the refusal (none in `run`, whose typed handle refused it before sending), and no step of the wait
+ * used a second attempt or retried.
  */
-function refusedOnce(o: Observed): void {
+const refusedOnce = (node: string) => (o: Observed): void => {
   const { mode, steps } = o as Observed & { readonly mode: ModeName; readonly steps: readonly { readonly node: string; readonly attempt: number; readonly retries: readonly string[]; readonly refused?: string }[] };
-  const waits = steps.filter((s) => s.node === 'approval');
+  const waits = steps.filter((s) => s.node === node);
   ensure(waits.every((s) => s.attempt === 1 && s.retries.length === 0), `steps of the wait ${textOf(waits)}: a refused signal uses no attempt and is no retry`);
   const refused = waits.filter((s) => s.refused === 'SignalRefusedError').length;
   ensure(refused === (mode === 'run' ? 0 : 1), `${refused} steps of the wait record a refused signal in ${mode}`);
-}
+};
 
 // The cases that send a signal wait with a 1 h timeout (SteadyApprovalFlow): on a loaded machine a 1 s one could end
 // the wait first; the timeout cases use ApprovalFlow's 1 s.
@@ -760,7 +761,7 @@ export const WAITS: EquivalenceCase[] = [
       { name: 'approval', payload: decision('ed'), when: 'waiting' },
     ],
     expect: { output: 'approved by ed' },
-    check: refusedOnce,
+    check: refusedOnce('approval'),
   },
   {
     // the same, the refused signal sent before the wait began (the mailbox keeps both, the wait takes the oldest first)
@@ -771,7 +772,7 @@ export const WAITS: EquivalenceCase[] = [
       { name: 'approval', payload: decision('flo'), when: 'before' },
     ],
     expect: { output: 'approved by flo' },
-    check: refusedOnce,
+    check: refusedOnce('approval'),
   },
   {
     name: 'wait-timeout-fallback',
@@ -809,6 +810,18 @@ export const WAITS: EquivalenceCase[] = [
     make: () => prepared(SteadyReviewFlowDef, new SteadyReviewFlow(), undefined, 'o'),
     signals: [{ name: 'review.approval', payload: decision('di'), when: 'waiting' }],
     expect: { output: 'report: approved by di' },
+  },
+  {
+    // a nested wait refuses a payload sent unchecked: the outer item parks again at its attempt, its step records the
+    // refusal, and the next valid signal continues the nested run
+    name: 'wait-nested-refuses-unchecked-payload',
+    make: () => prepared(SteadyReviewFlowDef, new SteadyReviewFlow(), undefined, 'o'),
+    signals: [
+      { name: 'review.approval', payload: { approved: 1, by: 'x' }, when: 'waiting', unchecked: true },
+      { name: 'review.approval', payload: decision('gus'), when: 'waiting' },
+    ],
+    expect: { output: 'report: approved by gus' },
+    check: refusedOnce('review'),
   },
   {
     name: 'wait-nested-timeout-fallback',
