@@ -223,6 +223,7 @@ export {
   type CheckpointTerminalCommit,
   type CheckpointFailedStep,
   type SignalDelivery,
+  type SignalReceipt,
   type PendingSignal,
 } from './stores/contract.js';
 export { MemoryCheckpointStore } from './stores/memory.js';

@@ -455,9 +455,11 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         // on a checkpoint file) go to the waits first
         const queued = supportsSignals(b) ? (await b.pendingSignals(runId)).filter((x) => x.name === name).length : 0;
         const waited = waits.filter((w) => w === name).length > queued;
-        const delivery = await sendSignal(b, runId, name, payload, flags.key);
-        // (a duplicate changed nothing: it was not kept now)
-        const kept = delivery === 'delivered' && !waited;
+        const sent = await sendSignal(b, runId, name, payload, flags.key);
+        const delivery = sent.delivery;
+        // (a duplicate changed nothing: it was not kept now). A distributed store says where it went; a checkpoint
+        // file's mailbox takes every signal, read by the process running the run: whether a wait was parked for it.
+        const kept = sent.kept ?? (delivery === 'delivered' && !waited);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
         const taken = waiting.includes(name);
         const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')}${taken ? `, which takes the one${queued > 1 ? 's' : ''} sent before` : ''})` : '';

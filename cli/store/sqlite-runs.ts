@@ -40,7 +40,7 @@ import {
   type WorkerRecord,
 } from '../../runtime/distributed/contracts.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
-import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
+import { DUPLICATE_SIGNAL, deliveredTo, isParked, type PendingSignal, type SignalReceipt } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
@@ -262,10 +262,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return this.feed.subscribe(options);
   }
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  /** A checkpoint file keeps every signal in the run's mailbox, which the process running the run reads (`kept`). */
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalReceipt> {
     const r = await this.store.whenUnlocked(() => this.store.signal(runId, name, payload, key));
     this.feed.noteWrite();
-    return r;
+    return r === 'duplicate' ? DUPLICATE_SIGNAL : deliveredTo(undefined);
   }
 
   async pendingSignals(runId: string): Promise<PendingSignal[]> {

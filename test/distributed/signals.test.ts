@@ -42,6 +42,26 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect(rec.output).toBe('approved by ana');
   });
 
+  it('signalWithReceipt says where the signal went, as the store delivered it: to the parked wait (its item), or kept in the mailbox', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    const runId = await orch.startRun(undefined, 'receipt');
+    // no worker yet: nothing waits, the mailbox keeps it (signal alone says only "delivered")
+    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' })).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
+    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'again' }, { key: 'a' })).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+    // without the workflow too (what floxide runs signal and the dashboard send through)
+    const other = await orch.startRun(undefined, 'receipt-2');
+    worker(b, approval);
+    await h.untilParked(b, other);
+    const [wait] = (await b.itemStates(other)).filter((s) => s.status === 'parked');
+    expect(await new Orchestrator(b).signalWithReceipt(other, 'approval', { approved: false, by: 'cy' })).toEqual({ delivery: 'delivered', itemId: wait.itemId, kept: false });
+    expect((await orch.waitForCompletion(other, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('rejected by cy');
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by first');
+    // signal's own answer is unchanged: a SignalDelivery string
+    const delivery: 'delivered' | 'duplicate' = await orch.signal(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' });
+    expect(delivery).toBe('duplicate');
+  });
+
   it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);
