@@ -139,6 +139,46 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await orch.waitForCompletion(paused, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by pat');
   });
 
+  it('a payload sent unchecked that fails the wait\'s check is refused: consumed, the wait parked again at its attempt and deadline, the refusal recorded and reported', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    worker(b, approval);
+    const runId = 'refused-1';
+    const events: WorkflowEvent[] = [];
+    const ac = new AbortController();
+    const observed = supportsObservation(b) ? b : undefined;
+    const reading = observed
+      ? (async () => {
+          for await (const e of observed.subscribe({ runId, signal: ac.signal })) {
+            events.push(e.event);
+            if (e.event.type === 'run.completed') break;
+          }
+        })()
+      : undefined;
+    await orch.startRun(undefined, 'r', { runId });
+    await h.untilParked(b, runId);
+    const [wait] = (await b.itemStates(runId)).filter((s) => s.status === 'parked');
+    // without the workflow's code (floxide runs signal, the dashboard): the store keeps it, the wait checks it
+    expect(await new Orchestrator(b).signalWithReceipt(runId, 'approval', { approved: 'yes' })).toMatchObject({ itemId: wait.itemId });
+    await until(async () => (await b.itemStates(runId)).some((s) => s.status === 'parked' && s.itemId !== wait.itemId), SIGNAL_WAIT_MS, 'the wait to park again');
+    expect((await b.itemStates(runId)).filter((s) => s.status === 'parked')).toEqual([expect.objectContaining({ node: 'approval', attempt: 1, notBefore: wait.notBefore })]);
+    expect(await orch.pendingSignals(runId)).toEqual([]);
+    expect((await b.getRun(runId))!.status).toBe('running');
+    expect(await b.errors(runId)).toEqual([expect.objectContaining({ itemId: wait.itemId, node: 'approval', attempt: 1, kind: 'signal', error: expect.objectContaining({ name: 'SignalRefusedError' }) })]);
+    expect(await b.metrics(runId)).toMatchObject({ retries: 0, failed: 0 });
+    await orch.signal(runId, 'approval', { approved: true, by: 'ida' });
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ida');
+    if (reading) {
+      await reading;
+      ac.abort();
+      const refused = events.find((e) => e.type === 'step.finished' && e.itemId === wait.itemId);
+      expect(refused).toMatchObject({ node: 'approval', attempt: 1, outcome: 'continue', error: { name: 'SignalRefusedError', code: 'FLOXIDE_SIGNAL_REFUSED' } });
+      expect(events.filter((e) => e.type === 'wait.started')).toHaveLength(2);
+      expect(events.some((e) => e.type === 'step.retry')).toBe(false);
+      expect((await observed!.stepHistory(runId)).find((r) => r.itemId === wait.itemId)).toMatchObject({ outcome: 'continue', error: { name: 'SignalRefusedError' } });
+    }
+  });
+
   it('reports waits, signals and timers in the event stream', async () => {
     const b = await open();
     if (!supportsObservation(b)) return;
