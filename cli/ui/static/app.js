@@ -454,7 +454,13 @@ function runPage(runId) {
         headers: { 'X-Floxide-Action': '1', 'content-type': 'application/json' },
         body: JSON.stringify(key === '' ? { name, payload } : { name, payload, key }),
       });
-      message.textContent = visible(r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`);
+      message.textContent = visible(
+        r.delivery !== 'delivered'
+          ? `signal ${name} with key ${key} was already delivered: nothing changed`
+          : r.kept
+            ? `signal ${name} kept in the run's mailbox: no wait for it now (the next wait on ${name} takes it)`
+            : `signal ${name} delivered`,
+      );
     } catch (err) {
       message.textContent = visible(`signal failed: ${err.message}`);
     } finally {
