@@ -638,7 +638,7 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
 
 /**
  * The history record of the step that just returned `out` (the scope must have {@link RunScope.history} on): with
- * the failure its fallbacks took, if they did.
+ * the failure its fallbacks took, if they did, or the signal its wait refused.
  */
 export function stepHistoryOf(scope: RunScope, out: StepOutcome): StepHistoryEntry {
   const item = scope.lastItem!;
