@@ -5,7 +5,7 @@
  * lease (a killed worker's lease, until it expires and another worker takes the item); a finished run has none. A
  * worker's last heartbeat does not say it: a killed worker's stays, naming items others have finished since.
  */
-import { CorruptStateError, RunNotFoundError, serializeError, type SerializedError } from '../runtime/core/errors.js';
+import { CorruptStateError, RunNotFoundError, isSignalRefusal, serializeError, type SerializedError } from '../runtime/core/errors.js';
 import {
   isFinalRunStatus,
   supportsObservation,
@@ -181,10 +181,12 @@ export interface RunWait {
 
 /**
  * A step's outcome as `runs show`, `runs watch` and the dashboard show it: a `continue` that carries an error is a
- * failure its fallbacks took (`fallback`); otherwise the outcome itself.
+ * signal its wait refused (`refused`: the wait goes on waiting) or a failure its fallbacks took (`fallback`);
+ * otherwise the outcome itself.
  */
-export function stepOutcomeLabel(h: Pick<StepRecord, 'outcome' | 'error'>): StepRecord['outcome'] | 'fallback' {
-  return h.outcome === 'continue' && h.error !== undefined ? 'fallback' : h.outcome;
+export function stepOutcomeLabel(h: Pick<StepRecord, 'outcome' | 'error'>): StepRecord['outcome'] | 'fallback' | 'refused' {
+  if (h.outcome !== 'continue' || h.error === undefined) return h.outcome;
+  return isSignalRefusal(h.error) ? 'refused' : 'fallback';
 }
 
 /** The run's waits, from its outstanding items: parked items, less the waits a signal was already given to. */

@@ -63,6 +63,8 @@ export {
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  SignalRefusedError,
+  isSignalRefusal,
   EventsLostError,
   UnsupportedOperationError,
   InvalidScheduleError,
@@ -221,6 +223,7 @@ export {
   type CheckpointTerminalCommit,
   type CheckpointFailedStep,
   type SignalDelivery,
+  type SignalReceipt,
   type PendingSignal,
 } from './stores/contract.js';
 export { MemoryCheckpointStore } from './stores/memory.js';

@@ -418,7 +418,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
       const example = '{"approved":true,"by":"ana"}';
-      // (no default: a null sent for a payload the wait's check refuses would fail the wait, or the run, later)
+      // (no default: a null sent for a payload the wait's check refuses would only be refused by the wait later)
       if (flags.data === undefined) {
         io.stderr.write(`floxide runs: --data is needed: the payload of signal ${JSON.stringify(name)} as JSON, e.g. --data '${example}' (floxide cannot check it against the wait's type here; a signal that carries nothing: --data null); nothing was sent\n`);
         io.exitCode = 2;
@@ -456,9 +456,11 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         // on a checkpoint file) go to the waits first
         const queued = supportsSignals(b) ? (await b.pendingSignals(runId)).filter((x) => x.name === name).length : 0;
         const waited = waits.filter((w) => w === name).length > queued;
-        const delivery = await sendSignal(b, runId, name, payload, flags.key);
-        // (a duplicate changed nothing: it was not kept now)
-        const kept = delivery === 'delivered' && !waited;
+        const sent = await sendSignal(b, runId, name, payload, flags.key);
+        const delivery = sent.delivery;
+        // (a duplicate changed nothing: it was not kept now). A distributed store says where it went; a checkpoint
+        // file's mailbox takes every signal, read by the process running the run: whether a wait was parked for it.
+        const kept = sent.kept ?? (delivery === 'delivered' && !waited);
         if (flags.json) return void io.stdout.write(`${JSON.stringify({ runId, name, delivery, kept })}\n`);
         const taken = waiting.includes(name);
         const now = waiting.length > 0 ? ` (it waits for ${waiting.join(', ')}${taken ? `, which takes the one${queued > 1 ? 's' : ''} sent before` : ''})` : '';

@@ -9,9 +9,15 @@ import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import type { SignalDelivery } from '../../runtime/engine/parked.js';
 import { isDistributed, type RunsStore } from './runs-store.js';
 
-/** Sends signal `name` with `payload` to run `runId`; `duplicate` for a repeated `key`. */
-export async function sendSignal(store: RunsStore, runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-  if (isDistributed(store)) return new Orchestrator(store).signal(runId, name, payload, key === undefined ? {} : { key });
-  if (supportsSignals(store)) return store.signal(runId, name, payload, key);
+/**
+ * Sends signal `name` with `payload` to run `runId`; `duplicate` for a repeated `key`. `kept`: whether it went to the
+ * run's mailbox, as a distributed backend's delivering operation says (`Orchestrator.signalWithReceipt`); undefined on
+ * a checkpoint file, whose mailbox every signal goes to until the process running the run reads it.
+ */
+export async function sendSignal(store: RunsStore, runId: string, name: string, payload: unknown, key?: string): Promise<{ readonly delivery: SignalDelivery; readonly kept?: boolean }> {
+  if (isDistributed(store)) return new Orchestrator(store).signalWithReceipt(runId, name, payload, key === undefined ? {} : { key });
+  // (a checkpoint file keeps every signal in its mailbox for the process running the run: where it goes is for that
+  // process to say)
+  if (supportsSignals(store)) return { delivery: (await store.signal(runId, name, payload, key)).delivery };
   throw new InvalidArgumentError(`the ${store.kind} store does not take signals`);
 }

@@ -18,7 +18,7 @@
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
 import { existsSync } from 'node:fs';
-import { CancelledError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
+import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, isSignalRefusal, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import {
   assertRunCursor,
@@ -42,7 +42,7 @@ import {
   type WorkerRecord,
 } from '../../runtime/distributed/contracts.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
-import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
+import { DUPLICATE_SIGNAL, deliveredTo, isParked, type PendingSignal, type SignalReceipt } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
@@ -164,7 +164,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const listed = this.runOrThrow(runId);
     // (a running run's from its fold, as its metrics)
     const records = limit === undefined || listed.status === 'running' ? tailOf((await this.fold(runId)).history.filter((h) => h.error !== undefined), limit) : this.history.errorTail(listed.runNo, runId, limit);
-    return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : 'fallback', at: h.finishedAt }));
+    return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : isSignalRefusal(h.error) ? 'signal' : 'fallback', at: h.finishedAt }));
   }
 
   async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {
@@ -278,10 +278,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return this.feed.subscribe(options);
   }
 
-  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
+  /** A checkpoint file keeps every signal in the run's mailbox, which the process running the run reads (`kept`). */
+  async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalReceipt> {
     const r = await this.store.whenUnlocked(() => this.store.signal(runId, name, payload, key));
     this.feed.noteWrite();
-    return r;
+    return r === 'duplicate' ? DUPLICATE_SIGNAL : deliveredTo(undefined);
   }
 
   async pendingSignals(runId: string): Promise<PendingSignal[]> {

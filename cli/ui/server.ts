@@ -173,7 +173,7 @@ function signalRequest(text: string): { name: string; payload: unknown; key: str
   const { name, payload, key } = body;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a signal needs a name');
   if (key !== undefined && (typeof key !== 'string' || key.length === 0)) throw new InvalidArgumentError('a signal key is a non-empty string');
-  // (no default: a null the wait's check refuses would fail the wait later, as `floxide runs signal` without --data)
+  // (no default: a null the wait's check refuses would only be refused by the wait later, as `floxide runs signal` without --data)
   if (payload === undefined) throw new InvalidArgumentError('a signal request needs its payload: null for a signal that carries nothing');
   return { name, payload, key };
 }
@@ -270,9 +270,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (req.headers['x-floxide-action'] !== '1') return sendJson(res, 403, { error: 'actions need the X-Floxide-Action: 1 header' });
       const { name, payload, key } = signalRequest(await bodyOf(req));
       // The store API `floxide runs signal` uses: the backend delivers it to the oldest wait, or keeps it in the mailbox.
-      const delivery = await answerWithin(sendSignal(backend, runId, name, payload, key), storeMs, `signal ${name} to run ${runId} (it may still be delivered when the store answers)`);
+      const { delivery, kept } = await answerWithin(sendSignal(backend, runId, name, payload, key), storeMs, `signal ${name} to run ${runId} (it may still be delivered when the store answers)`);
       live.poke(runId);
-      return sendJson(res, 200, { delivery });
+      // (kept: a distributed store says whether it went to the mailbox, no wait of the name being parked)
+      return sendJson(res, 200, kept === undefined ? { delivery } : { delivery, kept });
     }
     return sendJson(res, 405, { error: `${req.method} is not allowed here` });
   }

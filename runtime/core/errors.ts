@@ -142,6 +142,27 @@ export class ScheduleNotFoundError extends defineError('ScheduleNotFoundError', 
 export class SignalTimeoutError extends defineError('SignalTimeoutError', 'FLOXIDE_SIGNAL_TIMEOUT') {}
 /** A signal names no `WaitFor` node of the run's workflow, or its payload fails the node's check. Nothing was delivered. */
 export class InvalidSignalError extends defineError('InvalidSignalError', 'FLOXIDE_INVALID_SIGNAL') {}
+/**
+ * A wait took a signal whose payload fails its check (sent unchecked: `floxide runs signal`, the dashboard, an
+ * `Orchestrator` without the workflow's code): the signal is consumed and refused, and the wait goes on waiting for
+ * the same name until its original timeout, as if it had not come (no attempt, retry or fallback). It is recorded as
+ * the step's error (run errors of kind `signal`, step history `refused`), never thrown to a caller.
+ */
+export class SignalRefusedError extends InvalidSignalError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SignalRefusedError';
+    (this as { code: string }).code = 'FLOXIDE_SIGNAL_REFUSED';
+  }
+}
+
+/**
+ * Whether a step's recorded error (a `continue` step's: see `StepOutcome`) is a signal its wait refused
+ * ({@link SignalRefusedError}) rather than a failure its fallbacks took: how every store and reader tells the two apart.
+ */
+export function isSignalRefusal(error: { readonly code?: unknown } | undefined): boolean {
+  return error?.code === 'FLOXIDE_SIGNAL_REFUSED';
+}
 
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
@@ -276,6 +297,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   PoisonItemError,
   SignalTimeoutError,
   InvalidSignalError,
+  SignalRefusedError,
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,

@@ -12,7 +12,7 @@
  * - `getRun` returns `undefined` for an unknown run; every other per-run operation throws `RunNotFoundError`.
  * - A store that cannot be reached (or was closed) fails with `StoreError`; nothing is partially applied.
  */
-import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import type { PendingSignal, SignalReceipt } from '../engine/parked.js';
 import { InvalidArgumentError, type CorruptStateError, type SerializedError } from '../core/errors.js';
 import { assertRunId } from '../core/ids.js';
 import { assertString } from '../core/validate.js';
@@ -530,9 +530,11 @@ export interface ErrorRecord {
   readonly error: SerializedError;
   /**
    * `retry`: a retry was scheduled; `fallback`: the node failed for good and its fallbacks took the item (the run goes
-   * on); `failure`: the item failed for good and failed the run; `worker`: recorded by a worker outside a commit.
+   * on); `signal`: a wait refused the signal it took, whose payload failed its check (a `SignalRefusedError`: the wait
+   * goes on waiting, at the same attempt and timeout); `failure`: the item failed for good and failed the run;
+   * `worker`: recorded by a worker outside a commit.
    */
-  readonly kind: 'retry' | 'fallback' | 'failure' | 'worker';
+  readonly kind: 'retry' | 'fallback' | 'signal' | 'failure' | 'worker';
   readonly at: number;
 }
 
@@ -800,11 +802,12 @@ export interface SignalReceiver {
   /**
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
-   * when it parks. `duplicate` (nothing changes) when the run already received `key`, even once it finished.
+   * when it parks. Answers which, from that same operation (`SignalReceipt`: the wait's `itemId`, or `kept`), or
+   * `duplicate` (nothing changes) when the run already received `key`, even once it finished.
    * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
    * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */
-  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery>;
+  signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt>;
   /** Signals in the run's mailbox (no wait took them yet), oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
 }

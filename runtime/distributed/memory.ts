@@ -19,7 +19,7 @@ import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertStrin
 import { decodeRunRecord } from './stored-run.js';
 import type { EngineItem } from '../engine/types.js';
 import type { PlannedItem } from '../engine/commit.js';
-import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import { DUPLICATE_SIGNAL, deliveredTo, type PendingSignal, type SignalReceipt } from '../engine/parked.js';
 import {
   assertNewRun,
   countItem,
@@ -810,7 +810,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.status = 'completed';
       run.metrics.completed += 1;
       if (plan.delta !== undefined) run.deltas.push({ version: run.deltas.length + 1, itemId: it.itemId, json: plan.delta });
-      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, 'fallback', now));
+      if (plan.type === 'continue' && plan.error !== undefined) run.errors.push(errorRecordJson(it, it.attempt, plan.error, plan.errorKind, now));
       this.stepFinished(run, it, now, plan.type, plan.type === 'continue' ? plan.error : undefined);
       if (plan.type === 'terminal') {
         dropped = this.finish(run, 'completed', 'terminal', { outputJson: plan.output, extra: plan.dropped });
@@ -910,13 +910,13 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt> {
     this.open();
     const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
     const run = this.runOrThrow(runId);
     if (workflow !== undefined && run.workflow !== workflow) throw replyError({ code: 'other_workflow', runId, workflow, actual: run.workflow });
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-    if (key !== undefined && run.signalKeys.has(key)) return 'duplicate';
+    if (key !== undefined && run.signalKeys.has(key)) return DUPLICATE_SIGNAL;
     this.assertNotFinal(run, 'signal');
     if (key !== undefined) run.signalKeys.add(key);
     const now = this.clock();
@@ -925,7 +925,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     if (waiting === undefined) {
       run.mailbox.push({ name, payload: json, key, at: now });
       this.publish(event);
-      return 'delivered';
+      return deliveredTo(undefined);
     }
     const it = run.items.get(waiting)!;
     this.unwait(run, it);
@@ -936,7 +936,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     it.updatedAt = now;
     run.ready.push(it.itemId);
     this.publish({ ...event, itemId: it.itemId });
-    return 'delivered';
+    return deliveredTo(it.itemId);
   }
 
   async pendingSignals(runId: string): Promise<PendingSignal[]> {

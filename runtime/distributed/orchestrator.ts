@@ -39,7 +39,7 @@ import { startDistributedRun, type StartDistributedOptions } from './execution.j
 import { assertRunId, newRunId } from '../core/ids.js';
 import { sleep as sleepOn, systemClock } from '../core/time.js';
 import { checkSignal, checkSignalName, signalNodesOf } from '../nodes/wait.js';
-import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import type { PendingSignal, SignalDelivery, SignalReceipt } from '../engine/parked.js';
 import { Tracing, type TracingOption } from '../engine/tracing.js';
 
 /** A run as the orchestrator reports it (the stored record). */
@@ -147,11 +147,21 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
 
   /**
    * Sends signal `name` with `payload` to run `runId`: the oldest wait of that name takes it, or it waits in the
-   * run's mailbox for the next one. With a workflow the name is checked first, and with a bound one the payload too
-   * (`InvalidSignalError`, nothing changes); a repeated `key` answers `duplicate`. Throws `RunNotFoundError`,
-   * `RunStateError` for a finished run, `InvalidArgumentError` for a backend that takes no signals.
+   * run's mailbox for the next one (both answer `delivered`: {@link signalWithReceipt} says which). With a workflow the
+   * name is checked first, and with a bound one the payload too (`InvalidSignalError`, nothing changes); a repeated
+   * `key` answers `duplicate`. Throws `RunNotFoundError`, `RunStateError` for a finished run, `InvalidArgumentError`
+   * for a backend that takes no signals.
    */
   async signal<N extends keyof S & string>(runId: string, name: N, payload: S[N], options: { readonly key?: string } = {}): Promise<SignalDelivery> {
+    return (await this.signalWithReceipt(runId, name, payload, options)).delivery;
+  }
+
+  /**
+   * {@link signal}, answering where the signal went, as the store's delivering operation saw it: `{ delivery, itemId,
+   * kept }`, `itemId` the parked wait that took it, or `kept: true` when no wait of its name was parked and it went to
+   * the run's mailbox (the next wait on the name takes it: a misspelt name, sent without the workflow, stays there).
+   */
+  async signalWithReceipt<N extends keyof S & string>(runId: string, name: N, payload: S[N], options: { readonly key?: string } = {}): Promise<SignalReceipt> {
     const backend = this.backend;
     if (!supportsSignals(backend)) throw new InvalidArgumentError(`the ${backend.kind} backend does not take signals yet`);
     let value: unknown = payload;

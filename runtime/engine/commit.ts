@@ -11,7 +11,7 @@
  *
  * Pure: no store, no I/O.
  */
-import { InvalidArgumentError, NoTerminalReachedError, type SerializedError } from '../core/errors.js';
+import { InvalidArgumentError, NoTerminalReachedError, isSignalRefusal, type SerializedError } from '../core/errors.js';
 import { assertItemId, assertRunId } from '../core/ids.js';
 import { canonicalJson, storedJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
@@ -115,8 +115,13 @@ export type CommitPlan =
       readonly delta: string | undefined;
       /** The error to fail the run with when, after this commit, it has no outstanding work. */
       readonly noTerminal: string;
-      /** The failure the step's fallbacks took (recorded as an error of kind `fallback`), undefined otherwise. */
+      /**
+       * The failure the step's fallbacks took (recorded as an error of kind `fallback`), or the signal its wait refused
+       * (kind `signal`: see {@link errorKind}), undefined otherwise.
+       */
       readonly error: string | undefined;
+      /** How a store records {@link error}: `signal` for a refused signal, else `fallback`. */
+      readonly errorKind: 'fallback' | 'signal';
       readonly counters: ReadonlyArray<readonly [string, number]>;
     }
   | {
@@ -197,7 +202,8 @@ export function planCommit(c: CommitInput): CommitPlan {
         assertSerializedError(outcome.error, 'outcome.error');
         error = canonicalJson(outcome.error);
       }
-      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing(typeof c.node === 'string' ? c.node : undefined, outcome)), error, counters };
+      const errorKind = isSignalRefusal(outcome.error) ? 'signal' : 'fallback';
+      return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing(typeof c.node === 'string' ? c.node : undefined, outcome)), error, errorKind, counters };
     }
     case 'retry':
       // (at most the span a Date holds: the store adds it to its now, and every store keeps the sum)

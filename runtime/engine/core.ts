@@ -8,7 +8,7 @@
  * `ctx.signal` (see abort.ts).
  */
 import type { AnyWorkflowDef, NodeExecutor, NodeSpec, WorkflowDef } from '../graph/definition.js';
-import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
+import { CancelledError, CorruptStateError, deadlinePassed, NodeFailedError, NodeTimeoutError, SignalRefusedError, SignalTimeoutError, abortReason, isRunAbortError, reviveError, serializeError, type SerializedError } from '../core/errors.js';
 import type { FailureInfo, Node, WorkflowCtx } from '../core/node.js';
 import { Transition } from '../core/transition.js';
 import { assertStorable } from '../core/json.js';
@@ -73,6 +73,11 @@ export interface RunScope {
   lastError: unknown;
   /** See {@link StepEnv.deadline}: parked items wake by then at the latest. */
   parkDeadline: StepDeadline | undefined;
+  /**
+   * The signal a wait of this run refused (`Step.refused`): a nested run's refusal of the signal its outer item took
+   * is that outer step's error (see {@link runNested}).
+   */
+  refused?: SerializedError;
 }
 
 /** The {@link NodeExecutor} the generated dispatch calls. `pending` is the node context for the call in flight. */
@@ -360,15 +365,33 @@ class Step {
       }
       // The wait's check runs here, when it takes the signal, whoever sent it (a sender without the workflow's code,
       // `floxide runs signal` or the dashboard, could not check it): its result is the node's output, and a payload
-      // that fails is an InvalidSignalError of the wait (retries wait again, fallbacks take the item).
+      // that fails is refused: the signal is consumed and the wait goes on as if it had not come (refused).
       const n = (scope.instance as Record<string, unknown>)[item.node];
       try {
         value = n instanceof WaitFor ? n.check(item.received.payload) : item.received.payload;
       } catch (err) {
-        return this.failed(attempt, err);
+        return this.refused(attempt, item.wait, err);
       }
     } else value = item.sleep!.value;
     return this.returned(attempt, this.begin(), Transition.next(value));
+  }
+
+  /**
+   * A parked wait took a signal whose payload fails its check: the signal is consumed, and the step parks the same
+   * wait again (same attempt, same timeout deadline, frames and failure kept) under its first child id, recording the
+   * refusal as its error ({@link SignalRefusedError}). No attempt is used, no retry or fallback runs, the context is
+   * untouched: the run goes on as if the signal had not come. Every mode commits it as any parked item.
+   */
+  private refused(attempt: number, wait: NonNullable<EngineItem['wait']>, err: unknown): StepOutcome {
+    const { scope, item } = this;
+    const reason = err instanceof Error ? err.message : String(err);
+    const refusal = new SignalRefusedError(`node "${item.node}" refused signal "${wait.name}" (item ${item.id}) and waits on for it: ${reason}`, { cause: err });
+    const { received: _taken, ...waiting } = item;
+    scope.lastAttempt = attempt;
+    scope.lastTransition = { type: 'wait', name: wait.name, timeoutMs: undefined };
+    scope.lastError = undefined;
+    scope.refused = serializeError(refusal);
+    return { type: 'continue', items: [{ ...waiting, id: this.childId(item, 0) }], arrivals: EMPTY_ARRIVALS, delta: undefined, error: scope.refused };
   }
 
   /**
@@ -406,7 +429,9 @@ class Step {
     scope.lastTransition = t;
     scope.lastError = undefined;
     if (t.type === 'wait' || t.type === 'sleep' || t.type === 'nested') {
-      return { type: 'continue', items: [parkedItem(scope, this.item, t, attempt, this.childId)], arrivals: EMPTY_ARRIVALS, delta };
+      const items = [parkedItem(scope, this.item, t, attempt, this.childId)];
+      // a nested run that refused the signal its outer item took parks again: the refusal is this step's error
+      return t.type === 'nested' && t.refused !== undefined ? { type: 'continue', items, arrivals: EMPTY_ARRIVALS, delta, error: t.refused } : { type: 'continue', items, arrivals: EMPTY_ARRIVALS, delta };
     }
     return route(node, this.item, t, delta, this.childId);
   }
@@ -613,7 +638,7 @@ export function emitStep(scope: RunScope, out: StepOutcome): void {
 
 /**
  * The history record of the step that just returned `out` (the scope must have {@link RunScope.history} on): with
- * the failure its fallbacks took, if they did.
+ * the failure its fallbacks took, if they did, or the signal its wait refused.
  */
 export function stepHistoryOf(scope: RunScope, out: StepOutcome): StepHistoryEntry {
   const item = scope.lastItem!;
@@ -752,6 +777,8 @@ class NestedPark {
     /** The nested run's earliest wake-up (a timeout or a timer), epoch ms. */
     readonly at: number | undefined,
     readonly state: NestedState,
+    /** The signal the outer item took, when a wait of the nested run refused it ({@link RunScope.refused}). */
+    readonly refused?: SerializedError,
   ) {}
 
   /** How the outer step parks, as its `step.finished` event says: waiting for a signal, or only for time. */
@@ -803,7 +830,7 @@ async function runNested(outer: RunScope, def: AnyWorkflowDef, instance: object,
   // The nested run parked (a wait, a sleep): its span ends here; the attempt that continues it gets a new one.
   span?.end('parked', undefined, outer.clock.now());
   const waiting = r.items.find((it) => it.id === r.waiting);
-  call.parked = new NestedPark(waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`, earliestWakeUp(r.items), { ...r, key });
+  call.parked = new NestedPark(waiting === undefined ? undefined : `${node}.${waiting.wait!.name}`, earliestWakeUp(r.items), { ...r, key }, scope.refused);
   return HOLD;
 }
 

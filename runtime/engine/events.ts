@@ -35,7 +35,10 @@ export interface StepRecord {
   /** When its outcome was committed (epoch ms; the store's clock in distributed modes). */
   readonly finishedAt: number;
   readonly outcome: StepOutcomeKind;
-  /** Why the attempt failed (`retry`, `failed`, and a `continue` whose fallbacks took the failure). */
+  /**
+   * Why the attempt failed (`retry`, `failed`, and a `continue` whose fallbacks took the failure), or the signal a wait
+   * refused (a `continue` whose error is a `SignalRefusedError`: `isSignalRefusal`).
+   */
   readonly error: SerializedError | undefined;
 }
 
@@ -63,7 +66,7 @@ export interface StepHistoryEntry {
   readonly finishedAt: number;
   /** Attempts retried before it, oldest first (absent: none). */
   readonly retries?: readonly RetriedAttempt[];
-  /** Set when that attempt failed and the node's fallbacks took its input: the failure. */
+  /** Set when that attempt failed and the node's fallbacks took its input: the failure; or the signal a wait refused. */
   readonly error?: SerializedError;
 }
 
@@ -112,7 +115,10 @@ export interface StepFinishedEvent extends EventBase {
   readonly workerId: string | undefined;
   readonly startedAt: number;
   readonly outcome: 'continue' | 'terminal' | 'failed';
-  /** Set when `outcome` is `failed`, and for a `continue` whose fallbacks took the failure. */
+  /**
+   * Set when `outcome` is `failed`, for a `continue` whose fallbacks took the failure, and for a `continue` of a wait that
+   * refused the signal it took (a `SignalRefusedError`: the wait parked again; `isSignalRefusal` tells the two apart).
+   */
   readonly error: SerializedError | undefined;
   /** Present in local modes only (`run`, `runWithCheckpoint`, `resume` with `onEvent`): the step's values. */
   readonly local?: LocalStepDetail;

@@ -36,6 +36,27 @@ export function earliestWakeUp(items: readonly EngineItem[]): number | undefined
 /** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
 export type SignalDelivery = 'delivered' | 'duplicate';
 
+/**
+ * What a distributed store says became of a signal, from the operation that delivered it (atomic: not read before or
+ * after): its {@link SignalDelivery}, and where a delivered one went: to the oldest parked wait of its name (`itemId`,
+ * now claimable), or, when none was parked, into the run's mailbox (`kept`), where the next wait on the name takes it.
+ */
+export interface SignalReceipt {
+  readonly delivery: SignalDelivery;
+  /** The item of the parked wait that took it; undefined when it was kept, or a duplicate. */
+  readonly itemId: string | undefined;
+  /** True when it went to the run's mailbox (delivered, and no wait of its name was parked); false otherwise. */
+  readonly kept: boolean;
+}
+
+/** The receipt of a signal that went to wait `itemId`, or (undefined) into the mailbox. */
+export function deliveredTo(itemId: string | undefined): SignalReceipt {
+  return { delivery: 'delivered', itemId, kept: itemId === undefined };
+}
+
+/** The receipt of a repeated idempotency key: nothing changed. */
+export const DUPLICATE_SIGNAL: SignalReceipt = Object.freeze({ delivery: 'duplicate', itemId: undefined, kept: false });
+
 /** A signal waiting in a run's mailbox (no wait took it yet). */
 export interface PendingSignal {
   readonly name: string;

@@ -102,7 +102,8 @@ export type StepOutcome =
   /**
    * Successors to enqueue and join arrivals to park (either may be empty: e.g. a hold). `error`: set when the node
    * failed for good and its fallbacks took its input (the items are theirs): the failure, which stores record in the
-   * run's errors (kind `fallback`) and history.
+   * run's errors (kind `fallback`) and history; or, for a parked wait that refused the signal it took (its one item the
+   * same wait parked again), a `SignalRefusedError` (kind `signal`).
    */
   | { readonly type: 'continue'; readonly items: EngineItem[]; readonly arrivals: JoinArrival[]; readonly delta: ContextDelta | undefined; readonly error?: SerializedError }
   /** A terminal produced the run's output. `items`/`arrivals` are what else the step produced (reported as dropped). */

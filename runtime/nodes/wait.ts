@@ -33,7 +33,8 @@ export interface WaitForOptions<P, Ck = PayloadCheck<P>> {
   /**
    * Checks a payload: when a typed sender sends it (a payload that fails is an `InvalidSignalError` and changes
    * nothing) and again when the wait takes it (what the node outputs is the check's result; a payload sent unchecked,
-   * by `floxide runs signal` or the dashboard, that fails fails the wait with `InvalidSignalError`). A sender sends
+   * by `floxide runs signal` or the dashboard, that fails is refused: the signal is consumed and the wait waits on at
+   * the same attempt and timeout, the refusal recorded as a `SignalRefusedError`). A sender sends
    * what the check takes: a schema's input type ({@link PayloadInputOf}), the node outputs what it gives.
    */
   readonly payload: Ck & PayloadCheck<P>;

@@ -10,13 +10,13 @@
  */
 import { CancelledError, FingerprintMismatchError, type SerializedError } from '../core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
-import type { PendingSignal, SignalDelivery } from '../engine/parked.js';
+import type { PendingSignal, SignalDelivery, SignalReceipt } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
 import { renamedItem, type VersionMove } from '../engine/migration.js';
 import type { RunOwner } from './ownership.js';
 import type { TailOptions } from '../core/validate.js';
 
-export type { PendingSignal, SignalDelivery, RetriedAttempt, StepHistoryEntry };
+export type { PendingSignal, SignalDelivery, SignalReceipt, RetriedAttempt, StepHistoryEntry };
 
 /** Every status of a checkpointed run (the one list: the SQLite schema's CHECK lists the same). */
 export const CHECKPOINT_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;

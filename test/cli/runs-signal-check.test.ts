@@ -1,10 +1,11 @@
 /**
  * `floxide runs signal` sends payloads without the workflow's code, so it cannot run a `WaitFor`'s check; the wait
- * runs it when it takes the signal (issue 11). A payload that fails is never lost silently: the wait fails with
- * `InvalidSignalError` (its @retry waits again, its fallback takes the item, or the run fails naming it), on Redis and
- * Postgres through the CLI's own store URL, and on a SQLite checkpoint file. The typed senders refuse it up front.
- * A failure a fallback takes is in the run's errors (`runs show`, kind `fallback`): the wait's node, its item and the
- * check's message.
+ * runs it when it takes the signal (issue 11). A payload that fails is refused there and changes nothing about the
+ * run's course: the signal is consumed, the wait goes on waiting at the same attempt and with the same timeout
+ * deadline (no retry, no fallback, no failed run), and the next valid signal continues it; on Redis and Postgres
+ * through the CLI's own store URL, and on a SQLite checkpoint file. The refusal is never silent: `runs show` lists it
+ * in the run's errors (kind `signal`: the wait's node, its item and the check's message) and its step history
+ * (`refused`). The typed senders refuse such a payload up front.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { until } from '../distributed/helpers.js';
 import { signalBackends, signalHarness, SIGNAL_WAIT_MS } from '../distributed/signal-harness.js';
 import { cliCaptured } from './run-cli.js';
 
-// waits with timeouts no test reaches (24 h, 1 h): a wait here fails only by its payload
+// waits with timeouts no test reaches (24 h, 1 h): a wait here could fail only by its payload
 const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
 const patient = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
 const votes = bindWorkflow(VoteFlowDef, new VoteFlow());
@@ -30,18 +31,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cli = (...argv: string[]) => cliCaptured(argv);
 
-/** `runs show` lists the wait's failure that its fallback took: as data (--json) and in its errors table. */
-async function expectFallbackError(runId: string, url: string, itemId: string): Promise<void> {
+const REFUSAL = /^node "approval" refused signal "approval" \(item [^)]+\) and waits on for it: the payload of signal "approval" fails its check \(isDecision\)/;
+
+/** `runs show` lists the signal the wait (item `itemId`) refused: as data (--json) and in its errors and history tables. */
+async function expectRefused(runId: string, url: string, itemId: string): Promise<void> {
   const shown = await cli('runs', 'show', runId, '--store', url, '--json');
   expect(shown.code).toBe(0);
   const { errors, history } = JSON.parse(shown.out) as { errors: any[]; history: any[] };
-  expect(errors).toEqual([
-    expect.objectContaining({ itemId, node: 'approval', attempt: 1, kind: 'fallback', error: expect.objectContaining({ name: 'InvalidSignalError', message: expect.stringMatching(/payload of signal "approval" fails its check \(isDecision\)/) }) }),
-  ]);
-  expect(history.find((h) => h.itemId === itemId)).toMatchObject({ node: 'approval', outcome: 'continue', error: { name: 'InvalidSignalError' } });
+  expect(errors).toEqual([expect.objectContaining({ itemId, node: 'approval', attempt: 1, kind: 'signal', error: expect.objectContaining({ name: 'SignalRefusedError', message: expect.stringMatching(REFUSAL) }) })]);
+  expect(history.find((h) => h.itemId === itemId)).toMatchObject({ node: 'approval', attempt: 1, outcome: 'continue', error: { name: 'SignalRefusedError' } });
   const text = await cli('runs', 'show', runId, '--store', url);
-  expect(text.out).toMatch(new RegExp(`errors \\(1\\)\\n[^\\n]*\\n[^\\n]*${itemId} +approval +1 +fallback +InvalidSignalError: the payload of signal "approval" fails its check`));
-  expect(text.out).toMatch(new RegExp(`step history \\(\\d+\\)\\n(?:[^\\n]*\\n)*[^\\n]* approval +${itemId} +1 +[^ ]+ +fallback: InvalidSignalError: the payload`));
+  expect(text.out).toMatch(new RegExp(`errors \\(1\\)\\n[^\\n]*\\n[^\\n]*${itemId} +approval +1 +signal +SignalRefusedError: node "approval" refused signal`));
+  expect(text.out).toMatch(new RegExp(`step history \\(\\d+\\)\\n(?:[^\\n]*\\n)*[^\\n]* approval +${itemId} +1 +[^ ]+ +refused: SignalRefusedError: node "approval"`));
 }
 
 describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the wait checks the payload', (_name, openBackend) => {
@@ -53,9 +54,9 @@ describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the 
     return { b: o.backend, url: o.storeUrl! };
   }
 
-  const parked = async (b: DistributedBackend, runId: string) => (await h.parkedCount(b, runId)) > 0;
+  const parkedItems = async (b: DistributedBackend, runId: string) => (await b.itemStates(runId)).filter((s) => s.status === 'parked');
 
-  it('a payload failing the guard fails the wait with InvalidSignalError: its fallback takes the item, visibly', async () => {
+  it('a payload failing the guard is refused, visibly: the wait waits on (its attempt, its deadline, no fallback) and the next valid signal continues it', async () => {
     const { b, url } = await open(approval);
     const orch = new Orchestrator(b, approval);
     // the typed sender refuses it, and nothing changes
@@ -65,50 +66,64 @@ describe.each(signalBackends('sigchk', 'real'))('floxide runs signal on %s: the 
     expect(await orch.pendingSignals(typed)).toEqual([]);
 
     const runId = await orch.startRun(undefined, { id: 'exp-1', amount: 5 });
-    await until(() => parked(b, runId), SIGNAL_WAIT_MS, 'the wait to park');
-    const waitItem = (await b.itemStates(runId)).find((s) => s.status === 'parked')!.itemId;
+    await h.untilParked(b, runId);
+    const [wait] = await parkedItems(b, runId);
     const sent = await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":"yes"}', '--store', url);
     expect(sent).toMatchObject({ code: 0, out: `run ${runId}: signal approval delivered to the wait for it\n` });
-    // the fallback's ctx.failure names the error (a failure a fallback takes is not a run error)
-    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('exp-1 (5): escalated to a manager after InvalidSignalError');
-    await expectFallbackError(runId, url, waitItem);
-  });
-
-  it('with @retry the wait waits again: the next, valid signal is delivered', async () => {
-    const { b, url } = await open(patient);
-    const orch = new Orchestrator(b, patient);
-    const runId = await orch.startRun(undefined, 'o');
-    await until(() => parked(b, runId), SIGNAL_WAIT_MS, 'the wait to park');
-    expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"by":"nobody"}', '--store', url)).code).toBe(0);
-    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 1 && (await b.itemStates(runId)).length >= 4, SIGNAL_WAIT_MS, 'the retried wait to park');
+    // the same wait parks again under a new item: same attempt, same deadline; the signal is consumed
+    await until(async () => (await parkedItems(b, runId)).some((s) => s.itemId !== wait.itemId), SIGNAL_WAIT_MS, 'the wait to park again');
+    const [again] = await parkedItems(b, runId);
+    expect(again).toMatchObject({ node: 'approval', attempt: 1, notBefore: wait.notBefore });
+    expect(await orch.pendingSignals(runId)).toEqual([]);
+    expect((await b.getRun(runId))!.status).toBe('running');
+    await expectRefused(runId, url, wait.itemId);
     expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', url)).code).toBe(0);
     expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ana');
   });
 
-  it('without retry or fallback the run fails with a NodeFailedError caused by InvalidSignalError', async () => {
+  it('with @retry nothing is retried: the wait waits on at attempt 1 and the next, valid signal is delivered', async () => {
+    const { b, url } = await open(patient);
+    const orch = new Orchestrator(b, patient);
+    const runId = await orch.startRun(undefined, 'o');
+    await h.untilParked(b, runId);
+    const [wait] = await parkedItems(b, runId);
+    expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"by":"nobody"}', '--store', url)).code).toBe(0);
+    await until(async () => (await parkedItems(b, runId)).some((s) => s.itemId !== wait.itemId), SIGNAL_WAIT_MS, 'the wait to park again');
+    expect(await parkedItems(b, runId)).toEqual([expect.objectContaining({ attempt: 1, notBefore: wait.notBefore })]);
+    expect((await cli('runs', 'signal', runId, 'approval', '--data', '{"approved":true,"by":"ana"}', '--store', url)).code).toBe(0);
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ana');
+    expect((await b.errors(runId)).map((e) => e.kind)).toEqual(['signal']);
+  });
+
+  it('without retry or fallback the run does not fail: both waits take the valid votes sent after', async () => {
     const { b, url } = await open(votes);
     const orch = new Orchestrator(b, votes);
     const runId = await orch.startRun(undefined, 1);
-    await until(async () => (await b.itemStates(runId)).filter((s) => s.status === 'parked').length === 2, SIGNAL_WAIT_MS, 'both waits to park');
+    await h.untilParked(b, runId, 2, 'both waits to park');
     expect((await cli('runs', 'signal', runId, 'vote', '--data', '42', '--store', url)).code).toBe(0);
-    await until(async () => (await b.getRun(runId))!.status !== 'running', SIGNAL_WAIT_MS, 'the run to end');
-    const rec = (await b.getRun(runId))!;
-    expect(rec.status).toBe('failed');
-    expect(rec.error?.message).toMatch(/signal "vote" fails its check/);
+    await until(async () => (await b.errors(runId)).length === 1, SIGNAL_WAIT_MS, 'the refusal to be recorded');
+    await h.untilParked(b, runId, 2, 'both waits to wait on');
+    expect((await b.getRun(runId))!.status).toBe('running');
+    for (const vote of ['yes', 'no']) expect((await cli('runs', 'signal', runId, 'vote', '--data', JSON.stringify({ vote }), '--store', url)).code).toBe(0);
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).status).toBe('completed');
   });
 });
 
 describe('floxide runs signal on a SQLite checkpoint file: the wait checks the payload', () => {
-  it('a payload failing the guard fails the wait; its fallback takes the item', async () => {
+  it('a payload failing the guard is refused, visibly: the wait waits on (its attempt, its deadline, no fallback) and the next valid signal continues it', async () => {
     const file = join(dir, 'approval.db');
     const store = new SqliteCheckpointStore(file);
     const run = approval.runWithCheckpoint(undefined, { id: 'exp-2', amount: 7 }, store, 's-1', { signalPollMs: 20 });
-    await until(async () => (await store.load('s-1'))?.items.some((it) => it.wait !== undefined) ?? false, SIGNAL_WAIT_MS, 'the wait to park');
-    const waitItem = (await store.load('s-1'))!.items.find((it) => it.wait !== undefined)!.id;
+    const waiting = async () => (await store.load('s-1'))?.items.filter((it) => it.wait !== undefined && it.received === undefined) ?? [];
+    await until(async () => (await waiting()).length === 1, SIGNAL_WAIT_MS, 'the wait to park');
+    const [wait] = await waiting();
     const sent = await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":1}', '--store', `sqlite:${file}`);
     expect(sent.code).toBe(0);
-    await expect(run).resolves.toBe('exp-2 (7): escalated to a manager after InvalidSignalError');
-    await expectFallbackError('s-1', `sqlite:${file}`, waitItem);
+    await until(async () => (await waiting()).some((it) => it.id !== wait.id), SIGNAL_WAIT_MS, 'the wait to park again');
+    expect(await waiting()).toEqual([expect.objectContaining({ node: 'approval', wait: wait.wait, notBefore: wait.notBefore })]);
+    await expectRefused('s-1', `sqlite:${file}`, wait.id);
+    expect((await cli('runs', 'signal', 's-1', 'approval', '--data', '{"approved":false,"by":"bo"}', '--store', `sqlite:${file}`)).code).toBe(0);
+    await expect(run).resolves.toBe('rejected by bo');
     await store.close();
   });
 

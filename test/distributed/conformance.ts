@@ -885,7 +885,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(leases.find((x) => x.runId === good)!.corrupt).toBeUndefined();
         // a signal for the leased item's name waits in the mailbox: it does not make the leased item claimable again
         if (supportsSignals(b)) {
-          expect(await b.signal(bad, 'vote', 'late')).toBe('delivered');
+          expect(await b.signal(bad, 'vote', 'late')).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
           expect(await b.itemState(bad, `${bad}-w`)).toMatchObject({ status: 'in_progress', workerId: 'w1', leaseExpiresAt: l.leaseExpiresAt });
           expect((await b.pendingSignals(bad)).map((p) => p.payload)).toEqual(['late']);
           expect(await b.claim('w2', 2, LONG)).toEqual([]);
@@ -1260,7 +1260,8 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await commit(await claimOne(), cont([wait]))).toMatchObject({ status: 'applied', enqueued: ['w'] });
         expect(await b.itemState(runId, 'w')).toMatchObject({ status: 'parked', attempt: 2 });
         if (!supportsSignals(b)) return;
-        expect(await b.signal(runId, 'ok', 'yes')).toBe('delivered');
+        // the store answers which wait took it, from the operation that gave it (Orchestrator.signalWithReceipt)
+        expect(await b.signal(runId, 'ok', 'yes')).toEqual({ delivery: 'delivered', itemId: 'w', kept: false });
         // its first delivery: deliveries - attempt (how a worker counts redeliveries) is 0
         const first = await claimOne('w1', 80);
         expect(first).toMatchObject({ item: { id: 'w', received: { payload: 'yes' } }, attempt: 2, deliveries: 2 });
@@ -1274,7 +1275,7 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect((await b.errors(runId)).map((e) => [e.kind, e.itemId, e.attempt])).toEqual([['retry', 'w', 2]]);
         // a wait whose signal came first goes on at once, at its attempt; so does a nested run parked on a timer
         const early = await start();
-        expect(await b.signal(early, 'ok', 'early')).toBe('delivered');
+        expect(await b.signal(early, 'ok', 'early')).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
         await commit(await claimOne(), cont([{ ...wait, id: 'e' }]));
         expect(await claimOne()).toMatchObject({ runId: early, item: { id: 'e', received: { payload: 'early' } }, attempt: 2, deliveries: 2 });
         const timer = await start();

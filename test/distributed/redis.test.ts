@@ -164,9 +164,9 @@ describe('redis backend specifics', () => {
       await a.set(`${p}run:{r}:wait:vote`, 'x');
       await expect(b.signal('r', 'vote', { v: 1 }, 'k1')).rejects.toMatchObject({ name: 'StoreError', message: expect.stringContaining('WRONGTYPE') });
       await a.del(`${p}run:{r}:wait:vote`);
-      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('delivered');
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toMatchObject({ delivery: 'delivered', kept: true });
       expect((await b.pendingSignals('r')).map((s) => [s.name, s.payload])).toEqual([['vote', { v: 1 }]]);
-      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toBe('duplicate');
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k1')).toMatchObject({ delivery: 'duplicate' });
     });
   });
 

@@ -42,6 +42,26 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect(rec.output).toBe('approved by ana');
   });
 
+  it('signalWithReceipt says where the signal went, as the store delivered it: to the parked wait (its item), or kept in the mailbox', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    const runId = await orch.startRun(undefined, 'receipt');
+    // no worker yet: nothing waits, the mailbox keeps it (signal alone says only "delivered")
+    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' })).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
+    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'again' }, { key: 'a' })).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+    // without the workflow too (what floxide runs signal and the dashboard send through)
+    const other = await orch.startRun(undefined, 'receipt-2');
+    worker(b, approval);
+    await h.untilParked(b, other);
+    const [wait] = (await b.itemStates(other)).filter((s) => s.status === 'parked');
+    expect(await new Orchestrator(b).signalWithReceipt(other, 'approval', { approved: false, by: 'cy' })).toEqual({ delivery: 'delivered', itemId: wait.itemId, kept: false });
+    expect((await orch.waitForCompletion(other, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('rejected by cy');
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by first');
+    // signal's own answer is unchanged: a SignalDelivery string
+    const delivery: 'delivered' | 'duplicate' = await orch.signal(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' });
+    expect(delivery).toBe('duplicate');
+  });
+
   it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);
@@ -117,6 +137,46 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect((await b.itemStates(paused)).map((s) => s.status)).toEqual(['completed', 'completed', 'pending']);
     await orch.resume(paused);
     expect((await orch.waitForCompletion(paused, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by pat');
+  });
+
+  it('a payload sent unchecked that fails the wait\'s check is refused: consumed, the wait parked again at its attempt and deadline, the refusal recorded and reported', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    worker(b, approval);
+    const runId = 'refused-1';
+    const events: WorkflowEvent[] = [];
+    const ac = new AbortController();
+    const observed = supportsObservation(b) ? b : undefined;
+    const reading = observed
+      ? (async () => {
+          for await (const e of observed.subscribe({ runId, signal: ac.signal })) {
+            events.push(e.event);
+            if (e.event.type === 'run.completed') break;
+          }
+        })()
+      : undefined;
+    await orch.startRun(undefined, 'r', { runId });
+    await h.untilParked(b, runId);
+    const [wait] = (await b.itemStates(runId)).filter((s) => s.status === 'parked');
+    // without the workflow's code (floxide runs signal, the dashboard): the store keeps it, the wait checks it
+    expect(await new Orchestrator(b).signalWithReceipt(runId, 'approval', { approved: 'yes' })).toMatchObject({ itemId: wait.itemId });
+    await until(async () => (await b.itemStates(runId)).some((s) => s.status === 'parked' && s.itemId !== wait.itemId), SIGNAL_WAIT_MS, 'the wait to park again');
+    expect((await b.itemStates(runId)).filter((s) => s.status === 'parked')).toEqual([expect.objectContaining({ node: 'approval', attempt: 1, notBefore: wait.notBefore })]);
+    expect(await orch.pendingSignals(runId)).toEqual([]);
+    expect((await b.getRun(runId))!.status).toBe('running');
+    expect(await b.errors(runId)).toEqual([expect.objectContaining({ itemId: wait.itemId, node: 'approval', attempt: 1, kind: 'signal', error: expect.objectContaining({ name: 'SignalRefusedError' }) })]);
+    expect(await b.metrics(runId)).toMatchObject({ retries: 0, failed: 0 });
+    await orch.signal(runId, 'approval', { approved: true, by: 'ida' });
+    expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ida');
+    if (reading) {
+      await reading;
+      ac.abort();
+      const refused = events.find((e) => e.type === 'step.finished' && e.itemId === wait.itemId);
+      expect(refused).toMatchObject({ node: 'approval', attempt: 1, outcome: 'continue', error: { name: 'SignalRefusedError', code: 'FLOXIDE_SIGNAL_REFUSED' } });
+      expect(events.filter((e) => e.type === 'wait.started')).toHaveLength(2);
+      expect(events.some((e) => e.type === 'step.retry')).toBe(false);
+      expect((await observed!.stepHistory(runId)).find((r) => r.itemId === wait.itemId)).toMatchObject({ outcome: 'continue', error: { name: 'SignalRefusedError' } });
+    }
   });
 
   it('reports waits, signals and timers in the event stream', async () => {

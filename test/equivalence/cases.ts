@@ -150,8 +150,11 @@ export interface EquivalenceCase {
    * Signals sent to the run (issue 11), in order: `before`, as soon as the run exists and before it waits (distributed:
    * before any worker serves it); `waiting`, once one of its waits has parked. The crash mode's child sends them all
    * as soon as its run exists (the mailbox keeps them), so the run can reach a kill point past its waits.
+   * `unchecked`: sent as `floxide runs signal` and the dashboard send it, without the workflow's code (the checkpoint
+   * store's own `signal`, an `Orchestrator` given no workflow), so the wait's check first runs when the wait takes it;
+   * `run`, which has no such sender, sends it through its typed handle, which must refuse it (`InvalidSignalError`).
    */
-  readonly signals?: ReadonlyArray<{ readonly name: string; readonly payload: unknown; readonly when: 'before' | 'waiting' }>;
+  readonly signals?: ReadonlyArray<{ readonly name: string; readonly payload: unknown; readonly when: 'before' | 'waiting'; readonly unchecked?: true }>;
   /** Why the crash mode skips the case (it cannot be interrupted at a step boundary). */
   readonly noCrash?: string;
   /** The mode whose observation the others are compared with (default `checkpoint-memory`). */
@@ -707,6 +710,19 @@ const DATA: EquivalenceCase[] = [
 
 const decision = (by: string) => ({ approved: true, by });
 
+/**
+ * The wait (node `node`: the wait, or the nested workflow holding it) refused one signal and went on at its attempt:
+ * one step records the refusal (none in `run`, whose typed handle refused it before sending), and no step of the wait
+ * used a second attempt or retried.
+ */
+const refusedOnce = (node: string) => (o: Observed): void => {
+  const { mode, steps } = o as Observed & { readonly mode: ModeName; readonly steps: readonly { readonly node: string; readonly attempt: number; readonly retries: readonly string[]; readonly refused?: string }[] };
+  const waits = steps.filter((s) => s.node === node);
+  ensure(waits.every((s) => s.attempt === 1 && s.retries.length === 0), `steps of the wait ${textOf(waits)}: a refused signal uses no attempt and is no retry`);
+  const refused = waits.filter((s) => s.refused === 'SignalRefusedError').length;
+  ensure(refused === (mode === 'run' ? 0 : 1), `${refused} steps of the wait record a refused signal in ${mode}`);
+};
+
 // The cases that send a signal wait with a 1 h timeout (SteadyApprovalFlow): on a loaded machine a 1 s one could end
 // the wait first; the timeout cases use ApprovalFlow's 1 s.
 
@@ -733,6 +749,30 @@ export const WAITS: EquivalenceCase[] = [
     make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
     signals: [{ name: 'approval', payload: decision('cy'), when: 'waiting' }],
     expect: { output: 'approved by cy' },
+  },
+  {
+    // a payload that fails the wait's check, sent unchecked, is refused when the wait takes it: the signal is consumed,
+    // the step records the refusal and parks the same wait again (same attempt, no retry, no fallback: ApprovalFlow's
+    // fallback would take a failure), and the next, valid signal continues it
+    name: 'wait-refuses-unchecked-payload',
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
+    signals: [
+      { name: 'approval', payload: { approved: 'yes' }, when: 'waiting', unchecked: true },
+      { name: 'approval', payload: decision('ed'), when: 'waiting' },
+    ],
+    expect: { output: 'approved by ed' },
+    check: refusedOnce('approval'),
+  },
+  {
+    // the same, the refused signal sent before the wait began (the mailbox keeps both, the wait takes the oldest first)
+    name: 'wait-refuses-unchecked-payload-sent-first',
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
+    signals: [
+      { name: 'approval', payload: { by: 'nobody' }, when: 'before', unchecked: true },
+      { name: 'approval', payload: decision('flo'), when: 'before' },
+    ],
+    expect: { output: 'approved by flo' },
+    check: refusedOnce('approval'),
   },
   {
     name: 'wait-timeout-fallback',
@@ -770,6 +810,18 @@ export const WAITS: EquivalenceCase[] = [
     make: () => prepared(SteadyReviewFlowDef, new SteadyReviewFlow(), undefined, 'o'),
     signals: [{ name: 'review.approval', payload: decision('di'), when: 'waiting' }],
     expect: { output: 'report: approved by di' },
+  },
+  {
+    // a nested wait refuses a payload sent unchecked: the outer item parks again at its attempt, its step records the
+    // refusal, and the next valid signal continues the nested run
+    name: 'wait-nested-refuses-unchecked-payload',
+    make: () => prepared(SteadyReviewFlowDef, new SteadyReviewFlow(), undefined, 'o'),
+    signals: [
+      { name: 'review.approval', payload: { approved: 1, by: 'x' }, when: 'waiting', unchecked: true },
+      { name: 'review.approval', payload: decision('gus'), when: 'waiting' },
+    ],
+    expect: { output: 'report: approved by gus' },
+    check: refusedOnce('review'),
   },
   {
     name: 'wait-nested-timeout-fallback',

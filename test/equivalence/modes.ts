@@ -2,7 +2,7 @@
  * Running one equivalence case in one mode and observing it (see observe.ts for what is observed and why).
  * Imported by the suite and by the crash child; no vitest here.
  */
-import { contextCodecOf, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord, type WorkflowEvent } from 'floxide';
+import { contextCodecOf, InvalidSignalError, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord, type WorkflowEvent } from 'floxide';
 import type { EquivalenceCase, ModeName, Observed } from './cases.js';
 import {
   DistributedStepRecorder,
@@ -64,7 +64,8 @@ class CaseSignals {
 
   constructor(
     private readonly c: EquivalenceCase,
-    private readonly send: (name: string, payload: unknown) => unknown,
+    /** Sends a signal: `unchecked`, without the workflow's code (see `EquivalenceCase.signals`). */
+    private readonly send: (name: string, payload: unknown, unchecked: boolean) => unknown,
   ) {}
 
   get any(): boolean {
@@ -72,14 +73,14 @@ class CaseSignals {
   }
 
   async before(): Promise<void> {
-    for (const s of this.c.signals ?? []) if (s.when === 'before') await this.send(s.name, s.payload);
+    for (const s of this.c.signals ?? []) if (s.when === 'before') await this.send(s.name, s.payload, s.unchecked === true);
   }
 
   waiting(): Promise<unknown> {
     if (this.waitingSent) return this.sending;
     this.waitingSent = true;
     this.sending = (async () => {
-      for (const s of this.c.signals ?? []) if (s.when === 'waiting') await this.send(s.name, s.payload);
+      for (const s of this.c.signals ?? []) if (s.when === 'waiting') await this.send(s.name, s.payload, s.unchecked === true);
     })();
     return this.sending;
   }
@@ -98,6 +99,20 @@ class CaseSignals {
   }
 }
 
+/**
+ * Sends through a typed sender what a case sends unchecked, where no unchecked sender exists (`run`'s handle): it
+ * must refuse it with `InvalidSignalError` (nothing sent).
+ */
+function refusedByTypedSender(send: () => unknown): void {
+  try {
+    send();
+  } catch (err) {
+    if (err instanceof InvalidSignalError) return;
+    throw err;
+  }
+  throw new Error('the typed handle sent a payload that fails the wait\'s check');
+}
+
 /** Resolves once `cond` holds (checked every macrotask turn). */
 async function whenTrue(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setImmediate(r));
@@ -111,14 +126,14 @@ export async function observeRun(c: EquivalenceCase): Promise<Observation> {
   let signals: CaseSignals | undefined;
   const { result, errorChain } = await settle(c, async (options) => {
     if (c.signals) {
-      let send: (name: string, payload: unknown) => unknown = () => undefined;
-      signals = new CaseSignals(c, (name, payload) => send(name, payload));
+      let send: (name: string, payload: unknown, unchecked: boolean) => unknown = () => undefined;
+      signals = new CaseSignals(c, (name, payload, unchecked) => send(name, payload, unchecked));
       const onEvent = signals.onEvent((e) => {
         recorder.onEvent(e);
         if (e.type === 'run.completed') dropped = e.dropped.map((d) => d.node);
       });
       const h = p.wf.start(p.ctx, p.input, { onEvent, ...options });
-      send = (name, payload) => h.signal(name as never, payload as never);
+      send = (name, payload, unchecked) => (unchecked ? refusedByTypedSender(() => h.signal(name as never, payload as never)) : h.signal(name as never, payload as never));
       await signals.before();
       return h.result;
     }
@@ -146,7 +161,7 @@ export async function observeCheckpoint(c: EquivalenceCase, mode: ModeName, stor
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const signals = new CaseSignals(c, (name, payload) => p.wf.signal(store, runId, name as never, payload as never));
+  const signals = new CaseSignals(c, (name, payload, unchecked) => (unchecked ? store.signal(runId, name, payload) : p.wf.signal(store, runId, name as never, payload as never)));
   const { result, errorChain } = await settle(c, (options) => {
     const running = p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: signals.onEvent(recorder.onEvent), signalPollMs: 20, ...options });
     if (signals.any) void whenTrue(async () => (await store.getRun(runId)) !== undefined).then(() => signals.before());
@@ -169,7 +184,7 @@ export async function runUntilFrozen(c: EquivalenceCase, store: CheckpointStore,
   if (c.signals) {
     // all of them as soon as the run exists: the mailbox keeps each for its wait
     await whenTrue(async () => (await store.getRun(runId)) !== undefined);
-    for (const s of c.signals) await p.wf.signal(store, runId, s.name as never, s.payload as never);
+    for (const s of c.signals) await (s.unchecked ? store.signal(runId, s.name, s.payload) : p.wf.signal(store, runId, s.name as never, s.payload as never));
   }
   await running;
 }
@@ -229,7 +244,8 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
         },
       },
     });
-    const signals = new CaseSignals(c, (name, payload) => orch.signal(runId, name as never, payload as never));
+    const unchecked = new Orchestrator(backend);
+    const signals = new CaseSignals(c, (name, payload, raw) => (raw ? unchecked.signal(runId, name, payload) : orch.signal(runId, name as never, payload as never)));
     if (!signals.any) await pool.start();
     try {
       await orch.startRun(p.ctx, p.input, { runId, ...runOptions(c) });

@@ -150,6 +150,13 @@ export interface StepRecord {
   /** Absent where the mode does not report them (`run` has no store to see them in). */
   readonly arrivals?: readonly ParkedArrival[];
   readonly delta?: Normalized;
+  /** Set on a step that refused a signal's payload (its recorded error is a `SignalRefusedError`): that error's name. */
+  readonly refused?: string;
+}
+
+/** The `refused` field of a step record whose error is `error`. */
+function refusedOf(error: SerializedError | undefined): { refused?: string } {
+  return error?.name === 'SignalRefusedError' ? { refused: error.name } : {};
 }
 
 function producedOf(items: readonly EngineItem[]): ProducedItem[] {
@@ -210,7 +217,7 @@ export interface CommitFacts {
  */
 export class LocalStepRecorder {
   readonly records: StepRecord[] = [];
-  private readonly executed = new Map<string, { readonly node: string; readonly attempt: number; readonly local: LocalStepDetail }>();
+  private readonly executed = new Map<string, { readonly node: string; readonly attempt: number; readonly local: LocalStepDetail; readonly error: SerializedError | undefined }>();
   private readonly retries = new Map<string, string[]>();
 
   /**
@@ -231,7 +238,7 @@ export class LocalStepRecorder {
       this.retries.set(e.itemId, list);
     } else if (e.type === 'step.finished' && e.local) {
       const local = e.local;
-      if (this.storeCommits) this.executed.set(e.itemId, { node: e.node, attempt: e.attempt, local });
+      if (this.storeCommits) this.executed.set(e.itemId, { node: e.node, attempt: e.attempt, local, error: e.error });
       else {
         this.add({
           node: e.node,
@@ -240,6 +247,7 @@ export class LocalStepRecorder {
           retries: this.retries.get(e.itemId) ?? [],
           result: local.transition === 'terminal' ? 'terminal' : 'continue',
           produced: producedOf(local.produced),
+          ...refusedOf(e.error),
         });
       }
     }
@@ -259,6 +267,7 @@ export class LocalStepRecorder {
       produced: producedOf(facts.items),
       arrivals: arrivalsOf(facts.arrivals),
       delta: deltaOf(facts.delta, this.eventLogs),
+      ...refusedOf(e.error),
     });
   }
 
@@ -304,6 +313,7 @@ export class DistributedStepRecorder {
       produced: outcome.type === 'terminal' ? [] : producedOf(outcome.items ?? []),
       arrivals: outcome.type === 'terminal' ? [] : arrivalsOf(outcome.arrivals ?? []),
       delta: deltaOf(outcome.delta, this.eventLogs),
+      ...refusedOf(outcome.error),
     });
   }
 }

@@ -332,6 +332,33 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
     await store.close();
   });
 
+  it('a payload sent unchecked that fails the wait\'s check is refused: the wait waits on until its original deadline, then times out as before', async () => {
+    const clock = new VirtualClock();
+    const store = makeStore();
+    const wf = bindWorkflow(ApprovalFlowDef, new ApprovalFlow());
+    const r = track(wf.runWithCheckpoint(undefined, 'o', store, 'refused', { clock, signalPollMs: 5 }));
+    const waiting = async () => (await store.load('refused'))?.items.filter((it) => it.wait !== undefined && it.received === undefined) ?? [];
+    while ((await waiting()).length === 0) await new Promise((res) => setImmediate(res));
+    const [wait] = await waiting();
+    await clock.advance(600);
+    // the store's own signal: what floxide runs signal sends, without the workflow's code
+    expect(await store.signal('refused', 'approval', { approved: 'yes' })).toBe('delivered');
+    while (!(await waiting()).some((it) => it.id !== wait.id) && !r.done()) {
+      await clock.advance(1);
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    // parked again: same wait and attempt, the same deadline (not restarted), the signal consumed, the run going on
+    expect(await waiting()).toEqual([expect.objectContaining({ node: 'approval', wait: wait.wait, notBefore: wait.notBefore })]);
+    expect(await store.pendingSignals('refused')).toEqual([]);
+    expect(r.done()).toBe(false);
+    const history = await store.stepHistory('refused');
+    expect(history.find((h) => h.itemId === wait.id)).toMatchObject({ node: 'approval', attempt: 1, outcome: 'continue', error: { name: 'SignalRefusedError' } });
+    // the original deadline ends the wait: its fallback takes the timeout, the one attempt the refusal did not use
+    await clock.advance(wait.notBefore! - clock.now());
+    await expect(r.p).resolves.toBe('escalated o after SignalTimeoutError x1');
+    await store.close();
+  });
+
   it('never: the timeout routes to the fallback', async () => {
     const clock = new VirtualClock();
     const store = makeStore();

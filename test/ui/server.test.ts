@@ -568,8 +568,9 @@ describe('floxide ui server', () => {
     expect((await post('run-3', '{"name":"go","payload":null}')).status).toBe(409);
     expect(await backend.pendingSignals('run-6')).toEqual([]);
     const sent = await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}');
-    expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered' });
-    expect(JSON.parse((await post('run-6', '{"name":"go","payload":{"n":2},"key":"k1"}')).body)).toEqual({ delivery: 'duplicate' });
+    // no wait of run-6 is parked: the store kept it in the mailbox, and says so
+    expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered', kept: true });
+    expect(JSON.parse((await post('run-6', '{"name":"go","payload":{"n":2},"key":"k1"}')).body)).toEqual({ delivery: 'duplicate', kept: false });
     expect((await backend.pendingSignals('run-6')).map((x) => [x.name, x.payload, x.key])).toEqual([['go', { n: 1 }, 'k1']]);
   });
 

@@ -435,7 +435,7 @@ function runPage(runId) {
     const name = signalForm.elements.name.value.trim();
     const text = signalForm.elements.payload.value.trim();
     const key = signalForm.elements.key.value.trim();
-    // no payload is not a null one: the wait's check may refuse null (and fail the wait); null is written out
+    // no payload is not a null one: the wait's check may refuse null (the wait then waits on); null is written out
     if (text === '') {
       message.textContent = 'signal not sent: write its payload as JSON (null for a signal that carries nothing)';
       return;
@@ -455,7 +455,13 @@ function runPage(runId) {
         headers: { 'X-Floxide-Action': '1', 'content-type': 'application/json' },
         body: JSON.stringify(key === '' ? { name, payload } : { name, payload, key }),
       });
-      message.textContent = visible(r.delivery === 'delivered' ? `signal ${name} delivered` : `signal ${name} with key ${key} was already delivered: nothing changed`);
+      message.textContent = visible(
+        r.delivery !== 'delivered'
+          ? `signal ${name} with key ${key} was already delivered: nothing changed`
+          : r.kept
+            ? `signal ${name} kept in the run's mailbox: no wait for it now (the next wait on ${name} takes it)`
+            : `signal ${name} delivered`,
+      );
     } catch (err) {
       message.textContent = visible(`signal failed: ${err.message}`);
     } finally {

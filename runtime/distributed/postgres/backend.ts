@@ -80,7 +80,7 @@ import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../../core/signal-plan.js';
-import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
+import { DUPLICATE_SIGNAL, deliveredTo, type PendingSignal, type SignalReceipt } from '../../engine/parked.js';
 import { DEFAULT_RETAIN_FINISHED_MS, assertNonNegativeMs, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, purgeBounds, tailLimit, type TailOptions } from '../../core/validate.js';
 import { PostgresScheduleStore } from './schedules.js';
 import { DEFAULT_POSTGRES_SCHEMA, assertSchemaName, migrate, pendingChanges, sqlFile } from './migrate.js';
@@ -143,7 +143,7 @@ const JSON_OIDS = new Set([114, 3802]);
 const MAX_SIGNAL_BATCH = 256;
 
 /** What `signal_run` answers for one signal. */
-type SignalReply = { readonly status: 'not_found' | 'final' | 'duplicate' | 'delivered' | 'other_workflow'; readonly runStatus?: string; readonly workflow?: string };
+type SignalReply = { readonly status: 'not_found' | 'final' | 'duplicate' | 'delivered' | 'other_workflow'; readonly runStatus?: string; readonly workflow?: string; readonly itemId?: string | null };
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
@@ -828,10 +828,11 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt> {
     const p = planSignal(runId, name, payload, key, options?.workflow);
     const r = await this.signals.submit(p);
-    if (r.status === 'delivered' || r.status === 'duplicate') return r.status;
+    if (r.status === 'delivered') return deliveredTo(r.itemId ?? undefined);
+    if (r.status === 'duplicate') return DUPLICATE_SIGNAL;
     if (r.status === 'not_found') throw this.notFound(runId);
     if (r.status === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r.runStatus) });
     if (r.status === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r.workflow) });
@@ -1019,6 +1020,8 @@ interface EncodedCommit {
   output: string | null;
   delayMs: number;
   error: string | null;
+  /** A continue's error's kind (`fallback` or `signal`). */
+  errorKind?: 'fallback' | 'signal';
   deadLetter: boolean;
   /** The dead letter's item JSON instead of the stored payload ({@link StepCommit.deadLetterItem}). */
   deadLetterItem: string | null;
@@ -1046,6 +1049,7 @@ function encodeCommit(c: StepCommitPlan): EncodedCommit {
     output: plan.type === 'terminal' ? plan.output : null,
     delayMs: plan.type === 'retry' ? plan.delayMs : 0,
     error: plan.type === 'retry' || plan.type === 'failed' || plan.type === 'continue' ? (plan.error ?? null) : null,
+    ...(plan.type === 'continue' && plan.error !== undefined ? { errorKind: plan.errorKind } : {}),
     deadLetter: plan.type === 'failed' && plan.deadLetter,
     deadLetterItem: c.deadLetterItem ?? null,
     counters: plan.counters.length > 0 ? Object.fromEntries(plan.counters) : null,

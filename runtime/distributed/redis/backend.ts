@@ -93,7 +93,7 @@ import { checkMigrationReply, replyError, runEndOf, runStatusOf, type MigrationR
 import { migrationRewrites } from '../migratable.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../../core/signal-plan.js';
-import type { PendingSignal, SignalDelivery } from '../../engine/parked.js';
+import { DUPLICATE_SIGNAL, deliveredTo, type PendingSignal, type SignalReceipt } from '../../engine/parked.js';
 import { DEFAULT_RETAIN_FINISHED_MS, assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, tailLimit, type TailOptions } from '../../core/validate.js';
 import { allScripts, type LoadedScript, type ScriptName } from './scripts.js';
 import { DEFAULT_EVENT_RETENTION } from '../../engine/feed.js';
@@ -890,13 +890,15 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
 
   // ---- SignalReceiver
 
-  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalDelivery> {
+  async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt> {
     this.open();
     const p = planSignal(runId, name, payload, key, options?.workflow);
     const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
     const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
-    if (reply === 'delivered' || reply === 'duplicate') return reply;
+    if (reply === 'delivered') return deliveredTo(undefined);
+    if (reply === 'duplicate') return DUPLICATE_SIGNAL;
     const r = reply as Reply[];
+    if (r[0] === 'delivered') return deliveredTo(String(r[1]));
     if (r[0] === 'not_found') throw this.notFound(runId);
     if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
     if (r[0] === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r[1]) });
@@ -1038,7 +1040,7 @@ function encodeCommit(c: StepCommitPlan, args: Array<string | number>): string |
   args.push(`${c.runId}\n${c.itemId}\n${token}\n${plan.type}\n${plan.counters.length}\n${nItems}\n${nArrivals}\n${parked.length}\n${handoffPart}`);
   switch (plan.type) {
     case 'continue':
-      args.push(plan.delta ?? '', plan.noTerminal, plan.error ?? '');
+      args.push(plan.delta ?? '', plan.noTerminal, plan.error ?? '', plan.errorKind);
       break;
     case 'terminal':
       args.push(plan.delta ?? '', plan.output, plan.dropped.length > 0 ? canonicalJson(plan.dropped) : '');

@@ -15,7 +15,8 @@
       header      "runId\nitemId\nleaseToken\ntype\nnCounters\nnItems\nnArrivals\nnParked\nhandoffWorker\nhandoffMs\nhandoffVersion"
                   (type continue | terminal | retry | failed; handoffWorker and handoffMs '' unless a hand-off is asked;
                   handoffVersion: the fingerprint the run must still have for the hand-off, '' = any)
-      continue:   delta JSON or '', no-terminal error JSON, the failure its fallbacks took JSON or ''
+      continue:   delta JSON or '', no-terminal error JSON, the failure its fallbacks took (or the signal its wait refused)
+                  JSON or '', that error's kind (fallback | signal)
       terminal:   delta JSON or '', output JSON, the step's own dropped items JSON array or ''
       retry:      error JSON, delay ms (integer)
       failed:     error JSON, '1' to dead-letter else '0', the dead letter's item JSON or '' (the stored item)
@@ -31,7 +32,7 @@
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
-    P run:{R}:errors     LIST  error records (retry, fallback, failure)
+    P run:{R}:errors     LIST  error records (retry, fallback, signal, failure)
     P run:{R}:dead       LIST  dead letters
     P run:{R}:joins      HASH  group -> size
     P run:{R}:join:<g>   HASH  index -> parked arrival JSON; 'n' -> join node of the first valued arrival
@@ -92,7 +93,7 @@ end
 
 -- Applies one commit (its fields decoded by commitOne below; counters, items and arrivals follow ARGV[base]);
 -- returns its reply.
-local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem,
+local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, errorKind, delayMs, deadLetter, deadItem,
     extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
@@ -179,7 +180,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
     local worker, attempt, node = string.match(rest, DONE_PATTERN)
     stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, errorJson, '')
-    if errorJson ~= '' then redis.call('RPUSH', K.errors, errorRecord(itemId, { node = node }, 'fallback', attempt, errorJson)) end
+    if errorJson ~= '' then redis.call('RPUSH', K.errors, errorRecord(itemId, { node = node }, errorKind, attempt, errorJson)) end
     -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
     -- of completed states: no counter to update)
     local fields = {}
@@ -299,7 +300,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   return reply
 end
 
-local KIND_ARGS = { continue = 3, terminal = 3, retry = 2, failed = 3 }
+local KIND_ARGS = { continue = 4, terminal = 3, retry = 2, failed = 3 }
 
 -- The position of the last argument of the commit commitOne is applying (set before it applies anything).
 local commitEnd
@@ -308,9 +309,9 @@ local function commitOne(p)
   local runId, itemId, token, kind, nCounters, nItems, nArrivals, nParked, handoffWorker, handoffMs, handoffVersion =
     string.match(ARGV[p + 1], '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d*)\n([^\n]*)$')
   nCounters, nItems, nArrivals, nParked = tonumber(nCounters), tonumber(nItems), tonumber(nArrivals), tonumber(nParked)
-  local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal = '', '', '', '0', '0', '', '', ''
+  local deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped, noTerminal, errorKind = '', '', '', '0', '0', '', '', '', 'fallback'
   if kind == 'continue' then
-    deltaJson, noTerminal, errorJson = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
+    deltaJson, noTerminal, errorJson, errorKind = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5]
   elseif kind == 'terminal' then
     deltaJson, outputJson, extraDropped = ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   elseif kind == 'retry' then
@@ -320,7 +321,7 @@ local function commitOne(p)
   end
   local base = p + 1 + KIND_ARGS[kind]
   commitEnd = base + 2 * nCounters + 3 * nItems + 5 * nArrivals + 6 * nParked
-  return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, delayMs, deadLetter, deadItem, extraDropped,
+  return commitApply(runId, itemId, token, kind, deltaJson, outputJson, errorJson, errorKind, delayMs, deadLetter, deadItem, extraDropped,
     noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
 end
 

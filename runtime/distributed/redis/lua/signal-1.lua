@@ -30,7 +30,8 @@
     'duplicate'              the key was received before (nothing changes; also once the run is final)
     { 'final', status }      the run is final (nothing changes)
     { 'other_workflow', W }  the run is a run of workflow W, not of ARGV[8] (nothing changes)
-    'delivered'              given to a wait, or kept in the mailbox
+    'delivered'              kept in the run's mailbox (no wait of that name is parked)
+    { 'delivered', itemId }  given to the parked wait itemId
 ]]
 --! include common.lua
 --! include parked.lua
@@ -76,4 +77,4 @@ redis.call('HSET', R .. ':states', itemId, packState(st))
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
 if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
-return 'delivered'
+return { 'delivered', itemId }

@@ -8,7 +8,8 @@
 --             at once if there is one; each is kept at the attempt it parked at, 1 when absent, with attempt - 1
 --             deliveries)
 --   delta (JSON text | NULL), output (JSON text | NULL), delayMs, error (JSON text | NULL: a retry's or a failure's
---   error, or the failure a continue's fallbacks took, recorded with kind 'fallback'), deadLetter (boolean),
+--   error, or the failure a continue's fallbacks took, or the signal its wait refused), errorKind (a continue's error's
+--   kind: 'fallback' | 'signal', 'fallback' when absent), deadLetter (boolean),
 --   deadLetterItem (JSON text | NULL: the dead letter keeps it instead of the stored payload, a corrupt one),
 --   counters ({name: number} | NULL), extraDropped ([{id, node, reason}]), noTerminal (JSON text of the error).
 -- Returns (jsonb), checked in this order:
@@ -134,7 +135,7 @@ BEGIN
 
   ELSE
     IF c->>'error' IS NOT NULL THEN
-      INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, 'fallback', c->>'error', v_now);
+      INSERT INTO errors (run_id, item_id, node, attempt, kind, error, at) VALUES (v_run, v_item, v_node, v_attempt, coalesce(c->>'errorKind', 'fallback'), c->>'error', v_now);
     END IF;
     IF c->>'delta' IS NOT NULL THEN
       v_version := v_version + 1;
