@@ -42,6 +42,7 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { isParked, type PendingSignal, type SignalDelivery } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
+import { versionMovesOf } from '../../runtime/engine/migration.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun, type RunJournal } from '../../runtime/stores/sqlite-inspect.js';
@@ -368,6 +369,7 @@ function recordOf(run: ListedRun): RunRecord {
     output: run.output,
     error: run.error,
     dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
+    ...versionMovesOf(run),
     ...(run.corrupt ? { corrupt: run.corrupt } : {}),
   };
 }

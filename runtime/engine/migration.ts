@@ -32,7 +32,7 @@ export interface VersionMoves {
 }
 
 /** The {@link VersionMoves} fields of a decoded record, without the absent ones. */
-export function versionMovesOf(d: { readonly startedOn: string | undefined; readonly migratedAt: number | undefined }): VersionMoves {
+export function versionMovesOf(d: { readonly startedOn?: string | undefined; readonly migratedAt?: number | undefined }): VersionMoves {
   return { ...(d.startedOn !== undefined ? { startedOn: d.startedOn } : {}), ...(d.migratedAt !== undefined ? { migratedAt: d.migratedAt } : {}) };
 }
 

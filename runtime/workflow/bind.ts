@@ -18,7 +18,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS, releaseClaim, type RunOwner } from '../stores/ownership.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS, processName, releaseClaim, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { AbortSource } from '../engine/abort.js';
@@ -376,7 +376,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   private async onThisVersion(store: CheckpointStore, cp: Checkpoint): Promise<Checkpoint> {
     if (!this.accepted(cp)) return cp;
     if (cp.run.status !== 'running' && cp.run.status !== 'failed') return cp;
-    await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: this.wf.def.fingerprint, renames: {} });
+    await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: this.wf.def.fingerprint, renames: {}, workerId: processName() });
     return this.loadOrThrow(store, cp.run.runId);
   }
 
