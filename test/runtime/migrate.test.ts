@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, FingerprintMismatchError, Transition, MigrationBlockedError, InvalidArgumentError, RunStateError, RunBusyError } from 'floxide';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 import { SqliteRunReader } from '../../runtime/stores/sqlite-inspect.js';
+import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
 import { Mark } from '../fixtures/migrate/nodes.js';
@@ -91,13 +92,17 @@ describe('migrating a SQLite checkpointed run', () => {
       expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
       const old = (await store.getRun('old-0'))!;
       expect([old.fingerprint, old.startedOn, old.migratedAt]).toEqual([V1Def.fingerprint, undefined, undefined]);
-      expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'old-0')).toBe('value HI!!');
+      const events: WorkflowEvent[] = [];
+      expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'old-0', { onEvent: (e) => events.push(e) })).toBe('value HI!!');
       const moved = (await store.getRun('old-0'))!;
       expect([moved.fingerprint, moved.startedOn, typeof moved.migratedAt]).toEqual([SafeDef.fingerprint, V1Def.fingerprint, 'number']);
       const reader = new SqliteRunReader(store.db);
       expect(reader.movesAfter(reader.run('old-0')!.runNo, 'old-0', 0).map((m) => m.event)).toEqual([
         { type: 'run.migrated', runId: 'old-0', at: moved.migratedAt, from: V1Def.fingerprint, to: SafeDef.fingerprint, renames: {}, workerId: `${hostname()}:${process.pid}` },
       ]);
+      // the resume's own events (onEvent) report the move first, as the file's feed does
+      expect(events[0]).toEqual({ type: 'run.migrated', runId: 'old-0', at: moved.migratedAt, from: V1Def.fingerprint, to: SafeDef.fingerprint, renames: {}, workerId: `${hostname()}:${process.pid}` });
+      expect(events.filter((e) => e.type === 'run.migrated')).toHaveLength(1);
     } finally {
       await store.close();
     }
