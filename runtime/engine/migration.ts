@@ -38,17 +38,19 @@ export function versionMovesOf(d: { readonly startedOn?: string | undefined; rea
 
 /** The event of run `runId`'s move `m`, applied at `at`. */
 export function migratedEvent(runId: string, at: number, m: VersionMove): RunMigratedEvent {
-  return { type: 'run.migrated', runId, at, from: m.from, to: m.to, renames: { ...m.renames }, workerId: m.workerId };
+  return { type: 'run.migrated', runId, at, ...movedFields(m) };
 }
 
 /**
  * The JSON of {@link migratedEvent} without its `at`, for the stores that add the time of their own clock when they
- * apply the move (the Redis script, the Postgres function): `{"from":...}`, keys in order, no `workerId` when absent.
+ * apply the move (the Redis script, the Postgres function): `{"type":"run.migrated",...}`, no `workerId` when absent.
  */
 export function migratedEventJson(runId: string, m: VersionMove): string {
-  const { at: _at, ...event } = migratedEvent(runId, 0, m);
-  void _at;
-  return JSON.stringify(event);
+  return JSON.stringify({ type: 'run.migrated', runId, ...movedFields(m) });
+}
+
+function movedFields(m: VersionMove): Pick<RunMigratedEvent, 'from' | 'to' | 'renames' | 'workerId'> {
+  return { from: m.from, to: m.to, renames: { ...m.renames }, workerId: m.workerId };
 }
 
 /** A pending item with its node names moved by `renames` (the item itself when nothing changes). */

@@ -19,7 +19,7 @@
     ARGV[7 .. 6+n] the ids of the outstanding items judged
     ARGV[7+n] m: how many rewrites follow, then per rewrite 4 arguments: item id, its item JSON as judged, the new
               item JSON, the new node
-    ARGV[8+n+4m] the run.migrated event JSON without its "at" ({"from":...}, engine/migration.ts migratedEventJson)
+    ARGV[8+n+4m] the run.migrated event JSON without its "at" ({"type":...}, engine/migration.ts migratedEventJson)
     ARGV[9+n+4m] events to keep in the stream, about (0 = no events)
 
   Keys derived from P and the run's workflow W:
