@@ -255,7 +255,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
-    | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeRun',
+    | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -425,6 +425,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       purgeJournal: p('DELETE FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       purgeFailures: p('DELETE FROM floxide_failures WHERE run_no = ?'),
       purgeSignals: p('DELETE FROM floxide_signals WHERE run_id = ?'),
+      purgeMoves: p('DELETE FROM floxide_moves WHERE run_no = ?'),
       purgeRun: p('DELETE FROM floxide_runs WHERE run_no = ?'),
     };
 
@@ -467,6 +468,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         this.s.deleteRunArrivals.run(runId);
         this.s.deleteRunGroups.run(runId);
         this.s.purgeSignals.run(runId);
+        this.s.purgeMoves.run(no);
         this.s.purgeRun.run(no);
         runs.push(runId);
       }
