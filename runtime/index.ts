@@ -148,7 +148,7 @@ export {
 export { scheduleRunId, scheduledRunOf, planTicks, SCHEDULE_DEFAULTS, MAX_CATCH_UP_LIMIT, type TickPlan } from './distributed/schedule-rules.js';
 export { Scheduler, type SchedulerOptions, type SchedulerPass, type ScheduledStart, type ScheduleFailure } from './distributed/scheduler.js';
 export { migratableBackend, type MigratableBackend } from './distributed/migratable.js';
-export type { VersionMove } from './engine/migration.js';
+export type { VersionMove, VersionMoves } from './engine/migration.js';
 export type { RunOwner } from './stores/ownership.js';
 export {
   START_ITEM_ID,
@@ -181,6 +181,7 @@ export {
   type RunCancelledEvent,
   type RunPausedEvent,
   type RunResumedEvent,
+  type RunMigratedEvent,
   type WaitStartedEvent,
   type WaitTimedOutEvent,
   type SignalReceivedEvent,

@@ -176,11 +176,18 @@ function scheduleRow(runId: string): Array<[string, string]> {
   return s ? [['schedule', `${s.schedule} (tick ${new Date(s.tick).toISOString()})`]] : [];
 }
 
+/** The `migrated` line of a run moved between graph versions (nothing for one never moved, or moved by an older floxide). */
+function movesRow(r: RunRecord): Array<[string, string]> {
+  if (r.migratedAt === undefined) return [];
+  return [['migrated', `${r.startedOn !== undefined ? `started on version ${r.startedOn}, ` : ''}moved to ${r.fingerprint} at ${time(r.migratedAt)}`]];
+}
+
 function runLines(r: RunRecord): string {
   const rows: Array<[string, string]> = [
     ['run', r.runId],
     ['workflow', r.workflow],
     ['version', r.fingerprint],
+    ...movesRow(r),
     ...scheduleRow(r.runId),
     ['status', r.orphaned ? `${r.status} (${orphanText(r, time)})` : r.status],
     ...(ownerLine(r, Date.now()) === undefined ? [] : [['owner', ownerLine(r, Date.now())!] as [string, string]]),
@@ -196,6 +203,12 @@ function runLines(r: RunRecord): string {
   if (r.corrupt) rows.push(['corrupt', `${r.corrupt.name}: ${r.corrupt.message}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${oneLine(v)}`).join('\n') + '\n';
+}
+
+/** A version move as `runs watch` and `runs show` say it: versions, renames and who moved the run. */
+function migrationText(m: { readonly from: string; readonly to: string; readonly renames: Readonly<Record<string, string>>; readonly workerId: string | undefined }): string {
+  const renames = Object.entries(m.renames).map(([a, b]) => `${a}->${b}`);
+  return `version ${m.from} -> ${m.to}${renames.length > 0 ? ` renaming ${renames.join(', ')}` : ''}${m.workerId !== undefined ? ` by worker ${m.workerId}` : ' by an operator'}`;
 }
 
 /** One line per event for `runs watch` (times in UTC). */
@@ -218,6 +231,8 @@ export function eventLine(e: WorkflowEvent): string {
     case 'run.paused':
     case 'run.resumed':
       return head.trimEnd();
+    case 'run.migrated':
+      return `${head}  ${migrationText(e)}`;
     case 'wait.started':
       return `${head}  ${e.node} item ${e.itemId} waits for signal ${e.signal}${e.timeoutAt !== undefined ? ` until ${time(e.timeoutAt)}` : ' (no timeout)'}`;
     case 'wait.timedOut':

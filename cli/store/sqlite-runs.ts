@@ -44,6 +44,7 @@ import {
 import type { EventEnvelope, StepRecord, SubscribeOptions } from '../../runtime/engine/events.js';
 import { DUPLICATE_SIGNAL, deliveredTo, isParked, type PendingSignal, type SignalReceipt } from '../../runtime/engine/parked.js';
 import type { EngineItem } from '../../runtime/engine/types.js';
+import { versionMovesOf } from '../../runtime/engine/migration.js';
 import { tailLimit, tailOf, type PurgeOptions } from '../../runtime/core/validate.js';
 import { SqliteRunFeed } from '../../runtime/stores/sqlite-feed.js';
 import { SqliteRunReader, type ListedRun } from '../../runtime/stores/sqlite-inspect.js';
@@ -374,6 +375,7 @@ function recordOf(run: ListedRun): RunRecord {
     error: run.error,
     dropped: run.dropped.map((d) => ({ id: d.id, node: d.node, reason: 'terminal' })),
     ...(final ? {} : { ...(owner ? { owner } : {}), orphaned: !lives }),
+    ...versionMovesOf(run),
     ...(run.corrupt ? { corrupt: run.corrupt } : {}),
   };
 }

@@ -23,7 +23,7 @@ import type { DroppedItem } from '../engine/commit.js';
 import type { ContextDelta, EngineItem, StepOutcome } from '../engine/types.js';
 import type { PurgeOptions, TailOptions } from '../core/validate.js';
 import type { EventSubscriber, StepHistoryReader } from '../engine/events.js';
-import type { VersionMove } from '../engine/migration.js';
+import type { VersionMove, VersionMoves } from '../engine/migration.js';
 
 
 export type { PurgeOptions, TailOptions } from '../core/validate.js';
@@ -51,8 +51,8 @@ export function isFinalRunStatus(status: RunStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled';
 }
 
-/** The stored record of a run. */
-export interface RunRecord {
+/** The stored record of a run (with what it keeps of its moves between graph versions). */
+export interface RunRecord extends VersionMoves {
   readonly runId: string;
   /** The workflow (class) name the run executes. */
   readonly workflow: string;
@@ -65,7 +65,7 @@ export interface RunRecord {
   /** The run's input (as stored). */
   readonly input: unknown;
   readonly createdAt: number;
-  /** Last status change. */
+  /** Last status change or version move. */
   readonly updatedAt: number;
   /** Set once the status is final. */
   readonly finishedAt: number | undefined;
@@ -844,7 +844,7 @@ export interface RunMigration extends VersionMove {
 
 /** Throws `InvalidArgumentError` unless `m` is a {@link RunMigration} (every backend's `migrate` checks it first). */
 export function assertMigration(m: RunMigration): void {
-  if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('a migration is { from, to, renames, expect?, leases? }');
+  if (typeof m !== 'object' || m === null) throw new InvalidArgumentError('a migration is { from, to, renames, expect?, leases?, workerId? }');
   assertString(m.from, 'from');
   assertString(m.to, 'to');
   const r = m.renames as unknown;
@@ -853,6 +853,7 @@ export function assertMigration(m: RunMigration): void {
   }
   if (m.expect !== undefined && (!Array.isArray(m.expect) || m.expect.some((id) => typeof id !== 'string'))) throw new InvalidArgumentError('expect must be an array of item ids');
   if (m.leases !== undefined && m.leases !== 'keep' && m.leases !== 'block') throw new InvalidArgumentError(`leases must be 'keep' or 'block', got ${JSON.stringify(m.leases)}`);
+  if (m.workerId !== undefined) assertString(m.workerId, 'workerId');
 }
 
 /** One parked join arrival, as {@link RunMigrator.parkedArrivals} reports it. */

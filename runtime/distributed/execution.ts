@@ -58,6 +58,8 @@ export type LeaseResult =
 /** Everything {@link runLeased} needs besides the item. */
 export interface ExecutionEnv {
   readonly backend: DistributedBackend;
+  /** The worker's id: the runs it moves to its version say who moved them (`run.migrated`). */
+  readonly workerId: string;
   readonly wf: CompiledWorkflow;
   readonly instance: object;
   readonly cache: ContextCache;
@@ -192,7 +194,7 @@ async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | u
   const backend = env.backend as DistributedBackend & RunMigrator;
   const to = env.wf.def.fingerprint;
   try {
-    await backend.migrate(lease.runId, { from: lease.fingerprint, to, renames: {}, leases: 'keep' });
+    await backend.migrate(lease.runId, { from: lease.fingerprint, to, renames: {}, leases: 'keep', workerId: env.workerId });
     safeCall(() => env.callbacks?.onMigrated?.(lease, to));
     return undefined;
   } catch (err) {
@@ -416,6 +418,7 @@ export async function stepDistributedOnce(
   const f = new InFlight(lease, leaseMs, claimedAt);
   const env: ExecutionEnv = {
     backend,
+    workerId,
     wf,
     instance,
     cache: stepCacheOf(backend, wf),

@@ -12,7 +12,7 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { ParkedGroups } from '../engine/joins.js';
-import { renamedItem } from '../engine/migration.js';
+import { migratedEvent, renamedItem } from '../engine/migration.js';
 import { EventFeed } from '../engine/feed.js';
 import type { EventEnvelope, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import { assertPositiveInt, assertPositiveMs, assertSerializedError, assertString, tailLimit, tailOf, type TailOptions } from '../core/validate.js';
@@ -116,6 +116,10 @@ interface MemRun {
   readonly workflow: string;
   /** Set by a migration. */
   fingerprint: string;
+  /** Set by the first migration (its `from`). */
+  startedOn: string | undefined;
+  /** Set by every migration. */
+  migratedAt: number | undefined;
   readonly inputJson: string;
   readonly contextJson: string;
   readonly createdAt: number;
@@ -257,6 +261,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       runId: spec.runId,
       workflow: spec.workflow,
       fingerprint: spec.fingerprint,
+      startedOn: undefined,
+      migratedAt: undefined,
       inputJson,
       contextJson,
       createdAt: now,
@@ -534,8 +540,11 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       it.node = moved.node;
       it.updatedAt = now;
     }
+    run.startedOn ??= m.from;
     run.fingerprint = m.to;
     run.updatedAt = now;
+    run.migratedAt = now;
+    this.publish(migratedEvent(runId, now, m));
   }
 
   // ---- WorkItemStateStore
@@ -1016,6 +1025,8 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       updatedAt: run.updatedAt,
       finishedAt: run.finishedAt,
       deadline: run.deadline,
+      startedOn: run.startedOn,
+      migratedAt: run.migratedAt,
     });
   }
 

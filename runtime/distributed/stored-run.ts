@@ -4,6 +4,7 @@
  * a failed read.
  */
 import { decodeStoredRun, type StoredRunFields } from '../engine/decode.js';
+import { versionMovesOf } from '../engine/migration.js';
 import { RUN_STATUSES, type DroppedItem, type RunRecord, type RunStatus } from './contracts.js';
 
 /** The fields a store keeps as they are (strings it never parses) beside those {@link decodeStoredRun} reads. */
@@ -29,6 +30,7 @@ export function decodeRunRecord(id: StoredRunIdentity, fields: StoredRunFields):
     error: d.error,
     dropped: d.dropped.map((x) => ({ id: x.id, node: x.node, reason: x.reason })),
     ...(id.traceparent ? { traceparent: id.traceparent } : {}),
+    ...versionMovesOf(d),
     ...(d.corrupt ? { corrupt: d.corrupt } : {}),
   };
 }

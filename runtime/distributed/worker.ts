@@ -202,6 +202,7 @@ export class Worker {
     const callbacks = tracing ? tracing.callbacks(options.callbacks) : options.callbacks;
     const envOf = (wf: CompiledWorkflow, inst: object): ExecutionEnv => ({
       backend,
+      workerId: this.workerId,
       wf,
       instance: inst,
       cache: new ContextCache(wf.codec),

@@ -64,6 +64,9 @@ export interface StoredRunFields {
   readonly updatedAt: unknown;
   readonly finishedAt?: unknown;
   readonly deadline?: unknown;
+  /** The version moves (`VersionMoves`, engine/migration.ts): null or absent in a run never moved, or stored by an older floxide. */
+  readonly startedOn?: unknown;
+  readonly migratedAt?: unknown;
 }
 
 /**
@@ -83,6 +86,8 @@ export interface DecodedRunFields<S extends string, D> {
   readonly updatedAt: number;
   readonly finishedAt: number | undefined;
   readonly deadline: number | undefined;
+  readonly startedOn: string | undefined;
+  readonly migratedAt: number | undefined;
   readonly corrupt?: CorruptStateError;
 }
 
@@ -116,6 +121,8 @@ export function decodeStoredRun<S extends string, D = { readonly id: string; rea
     updatedAt: r.time('update time', f.updatedAt, true) ?? NaN,
     finishedAt: r.time('finish time', f.finishedAt, false),
     deadline: r.time('deadline', f.deadline, false),
+    startedOn: f.startedOn === null || f.startedOn === undefined || f.startedOn === '' ? undefined : r.text('first graph version', f.startedOn),
+    migratedAt: r.time('migration time', f.migratedAt, false),
   };
   return r.problems.length === 0 ? decoded : { ...decoded, corrupt: new CorruptStateError(r.problems.join('; ')) };
 }

@@ -167,6 +167,20 @@ export interface RunResumedEvent extends EventBase {
   readonly type: 'run.resumed';
 }
 
+/**
+ * The run was moved from graph version `from` to `to` (`floxide runs migrate`, `migrateRun`, or a worker whose build
+ * accepts the run's version), its pending items' nodes renamed by `renames`. Reported atomically with the move.
+ */
+export interface RunMigratedEvent extends EventBase {
+  readonly type: 'run.migrated';
+  readonly from: string;
+  readonly to: string;
+  /** Old node name -> new node name (empty: no rename). */
+  readonly renames: Readonly<Record<string, string>>;
+  /** The worker (for a checkpointed run, the process `<host>:<pid>`) that moved it; undefined: an operator did. */
+  readonly workerId: string | undefined;
+}
+
 /** A `WaitFor` item parked until signal `signal` comes (or its timeout, at `timeoutAt`). */
 export interface WaitStartedEvent extends EventBase {
   readonly type: 'wait.started';
@@ -226,6 +240,7 @@ export type WorkflowEvent =
   | RunCancelledEvent
   | RunPausedEvent
   | RunResumedEvent
+  | RunMigratedEvent
   | WaitStartedEvent
   | WaitTimedOutEvent
   | SignalReceivedEvent
@@ -243,6 +258,7 @@ export const WORKFLOW_EVENT_TYPES = [
   'run.cancelled',
   'run.paused',
   'run.resumed',
+  'run.migrated',
   'wait.started',
   'wait.timedOut',
   'signal.received',

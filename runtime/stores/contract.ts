@@ -12,7 +12,7 @@ import { CancelledError, FingerprintMismatchError, type SerializedError } from '
 import type { ContextDelta, EngineItem, JoinArrival } from '../engine/types.js';
 import type { PendingSignal, SignalDelivery, SignalReceipt } from '../engine/parked.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
-import { renamedItem, type VersionMove } from '../engine/migration.js';
+import { renamedItem, type VersionMove, type VersionMoves } from '../engine/migration.js';
 import type { RunOwner } from './ownership.js';
 import type { TailOptions } from '../core/validate.js';
 
@@ -43,7 +43,7 @@ export interface NewCheckpointRun {
 }
 
 /** A stored run. */
-export interface CheckpointRun {
+export interface CheckpointRun extends VersionMoves {
   readonly runId: string;
   readonly workflow: string;
   readonly fingerprint: string;

@@ -30,6 +30,7 @@ import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
 import { planSignal } from '../core/signal-plan.js';
+import { versionMovesOf } from '../engine/migration.js';
 
 interface MemRun {
   runId: string;
@@ -47,6 +48,9 @@ interface MemRun {
   steps: number;
   createdAt: number;
   updatedAt: number;
+  /** Set by version moves (`VersionMoves`). */
+  startedOn?: string;
+  migratedAt?: number;
   committed: Set<string>;
   deltas: string[];
   /** Pending items by id, in queue order (Map insertion order). */
@@ -225,8 +229,9 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (r.fingerprint !== m.from) throw new FingerprintMismatchError(`run ${runId} is on graph ${r.fingerprint}, not ${m.from}`);
     const items = [...r.items].map(([id, t]) => [id, toJson(renamedItem(safeJsonParse(t, `run ${runId} item`) as EngineItem, m.renames), 'a work item')] as const);
     r.items = new Map(items);
+    r.startedOn ??= m.from;
     r.fingerprint = m.to;
-    r.updatedAt = Date.now();
+    r.updatedAt = r.migratedAt = Date.now();
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
@@ -295,6 +300,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       ...(r.traceparent === undefined ? {} : { traceparent: r.traceparent }),
+      ...versionMovesOf(r),
     };
   }
 }

@@ -50,6 +50,11 @@ function machineOf(): string {
   return `${hostname()}/${read('/proc/sys/kernel/random/boot_id')}/${read('/proc/self/ns/pid', true)}`;
 }
 
+/** This process as the step history and version moves of checkpointed runs name it: `<host>:<pid>`. */
+export function processName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 /** The claims of calls running in this process (released when the call ends, however it ends). */
 const running = new Set<string>();
 

@@ -6,13 +6,14 @@
  * writes), so the feed checks `PRAGMA data_version` every `pollMs`: an in-memory comparison that reads no page and
  * changes only when another connection committed. Only then does it read: the runs created since, and for each run
  * it follows, the history rows after the ones it delivered (one scan of that run's journal keys in SQLite) and its
- * status. Per run the events come in the store's order: `run.created`, per attempt `step.started` then
- * `step.finished` or `step.retry`, and the final event. Cursors are `<run number>.<event number>`, ordered per run;
+ * status, and its version moves since. Per run the events come in the store's order: `run.created`, per attempt
+ * `step.started` then `step.finished` or `step.retry`, each `run.migrated` (migration 011) among them, and the final
+ * event. Cursors are `<run number>.<event number>`, ordered per run;
  * a subscription starts from the oldest event (`after` omitted) or from now (`'now'`), not after a cursor.
  */
 import { InvalidArgumentError, RunNotFoundError } from '../core/errors.js';
 import { sleep } from '../core/time.js';
-import type { EventEnvelope, EventSubscriber, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
+import type { EventEnvelope, EventSubscriber, RunMigratedEvent, StepRecord, SubscribeOptions, WorkflowEvent } from '../engine/events.js';
 import type { CheckpointStatus } from './contract.js';
 import { SqliteHistory, type HistoryPosition } from './sqlite-history.js';
 import type { ListedRun, SqliteRunReader } from './sqlite-inspect.js';
@@ -32,6 +33,8 @@ interface Followed {
   status: CheckpointStatus;
   position: HistoryPosition | undefined;
   events: number;
+  /** The last version move delivered (floxide_moves). */
+  move: number;
 }
 
 export class SqliteRunFeed implements EventSubscriber {
@@ -66,7 +69,7 @@ export class SqliteRunFeed implements EventSubscriber {
       const run = this.reader.run(options.runId);
       if (!run) throw new RunNotFoundError(`no run with id ${JSON.stringify(options.runId)}`);
       lastRunNo = Infinity;
-      followed.set(run.runNo, fromNow ? this.current(run) : { runId: run.runId, status: 'running', position: undefined, events: 0 });
+      followed.set(run.runNo, fromNow ? this.current(run) : { runId: run.runId, status: 'running', position: undefined, events: 0, move: 0 });
     } else if (fromNow) {
       lastRunNo = this.reader.lastRunNo();
       for (const status of ['running', 'failed'] as const) for (const run of this.reader.listRuns({ status })) followed.set(run.runNo, this.current(run));
@@ -90,7 +93,7 @@ export class SqliteRunFeed implements EventSubscriber {
         if (lastRunNo !== Infinity) {
           for (const run of this.reader.runsAfter(lastRunNo)) {
             lastRunNo = run.runNo;
-            const f: Followed = { runId: run.runId, status: 'running', position: undefined, events: 0 };
+            const f: Followed = { runId: run.runId, status: 'running', position: undefined, events: 0, move: 0 };
             followed.set(run.runNo, f);
             out.push(this.envelope(run.runNo, f, { type: 'run.created', runId: run.runId, at: run.createdAt, workflow: run.workflow }));
           }
@@ -112,19 +115,24 @@ export class SqliteRunFeed implements EventSubscriber {
 
   /** A run followed from its state now (nothing of its past is delivered). */
   private current(run: ListedRun): Followed {
-    return { runId: run.runId, status: run.status, position: this.history.read(run.runNo, run.runId, run.status === 'completed').position, events: 0 };
+    const moves = this.reader.movesAfter(run.runNo, run.runId, 0);
+    return { runId: run.runId, status: run.status, position: this.history.read(run.runNo, run.runId, run.status === 'completed').position, events: 0, move: moves.at(-1)?.move ?? 0 };
   }
 
-  /** What changed in a followed run since the feed last read it: its new history records, then a status change. */
+  /**
+   * What changed in a followed run since the feed last read it: its new history records with its version moves among
+   * them (a move before the steps committed after it), then a status change.
+   */
   private changes(runNo: number, f: Followed): WorkflowEvent[] {
     const read = this.store.db.transaction(() => {
       const run = this.reader.runByNo(runNo);
-      return run ? { run, ...this.history.read(runNo, run.runId, run.status === 'completed', f.position) } : undefined;
+      return run ? { run, moves: this.reader.movesAfter(runNo, run.runId, f.move), ...this.history.read(runNo, run.runId, run.status === 'completed', f.position) } : undefined;
     })();
     if (!read) return [];
-    const { run, records, position } = read;
+    const { run, moves, records, position } = read;
     f.position = position;
-    const events = stepEvents(records);
+    f.move = moves.at(-1)?.move ?? f.move;
+    const events = stepEvents(records, moves.map((m) => m.event));
     if (run.status !== f.status) {
       f.status = run.status;
       const at = run.updatedAt;
@@ -140,10 +148,15 @@ export class SqliteRunFeed implements EventSubscriber {
   }
 }
 
-/** `step.started` and the attempt's end (`step.finished` / `step.retry`) per history record, in order. */
-function stepEvents(records: readonly StepRecord[]): WorkflowEvent[] {
+/**
+ * `step.started` and the attempt's end (`step.finished` / `step.retry`) per history record, in order, each version
+ * move (oldest first) before the first record that finished after it.
+ */
+function stepEvents(records: readonly StepRecord[], moves: readonly RunMigratedEvent[]): WorkflowEvent[] {
   const out: WorkflowEvent[] = [];
+  let m = 0;
   records.forEach((r, i) => {
+    while (m < moves.length && moves[m]!.at < r.finishedAt) out.push(moves[m++]!);
     const base = { runId: r.runId, node: r.node, itemId: r.itemId, attempt: r.attempt, workerId: r.workerId };
     out.push({ type: 'step.started', ...base, at: r.startedAt });
     if (r.outcome === 'retry') {
@@ -154,5 +167,6 @@ function stepEvents(records: readonly StepRecord[]): WorkflowEvent[] {
       out.push({ type: 'step.finished', ...base, at: r.finishedAt, startedAt: r.startedAt, outcome: r.outcome, error: r.error });
     }
   });
+  out.push(...moves.slice(m));
   return out;
 }

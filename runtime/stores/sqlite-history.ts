@@ -3,12 +3,12 @@
  * history columns, the row a failed step leaves in `floxide_failures`, and reading a run's history back.
  * The session (the writing process, `<host>:<pid>`) is recorded once per store, at its first history write.
  */
-import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { CorruptStateError, type SerializedError } from '../core/errors.js';
 import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/events.js';
 import { safeJsonParse, toJson } from '../core/json.js';
 import { stepRecordsOf } from './contract.js';
+import { processName } from './ownership.js';
 
 /** The journal's history columns, in order: node, attempt, started_at, ms, session, retries, error (migration 008). */
 export type HistoryColumns = [string | null, number | null, number | null, number | null, number | null, string | null, string | null];
@@ -161,7 +161,7 @@ export class SqliteHistory {
   }
 
   private sessionId(): number {
-    this.session ??= Number(this.s.openSession.run(`${hostname()}:${process.pid}`, Date.now()).lastInsertRowid);
+    this.session ??= Number(this.s.openSession.run(processName(), Date.now()).lastInsertRowid);
     return this.session;
   }
 }

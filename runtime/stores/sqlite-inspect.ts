@@ -9,6 +9,8 @@ import { CorruptStateError, FloxideError, StoreError } from '../core/errors.js';
 import { START_ITEM_ID } from '../core/ids.js';
 import { safeJsonParse } from '../core/json.js';
 import { checkStoredItem } from '../engine/decode.js';
+import type { RunMigratedEvent } from '../engine/events.js';
+import { migratedEvent } from '../engine/migration.js';
 import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
 import { ownerOf, type RunOwner } from './ownership.js';
@@ -85,10 +87,10 @@ const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_
 /** The journal rows of run number @no: a range of the journal's key. */
 const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
 
-const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen';
+const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen, started_on, migrated_at';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail', Database.Statement>;
+  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail' | 'movesAfter', Database.Statement>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -133,6 +135,7 @@ export class SqliteRunReader {
       dataVersion: db.prepare('PRAGMA data_version'),
       lastRunNo: db.prepare('SELECT coalesce(max(run_no), 0) FROM floxide_runs'),
       updatedSince: db.prepare('SELECT run_no, updated_at FROM floxide_runs WHERE updated_at >= ?'),
+      movesAfter: db.prepare('SELECT move, at, from_version, to_version, renames, worker FROM floxide_moves WHERE run_no = ? AND move > ? ORDER BY move'),
     };
   }
 
@@ -165,6 +168,18 @@ export class SqliteRunReader {
   runByNo(runNo: number): ListedRun | undefined {
     const row = read(() => this.s.byNo.get(runNo) as RunRow | undefined);
     return row ? listed(row) : undefined;
+  }
+
+  /**
+   * The run's version moves after move number `after` (0: all), oldest first (floxide_moves, migration 011), each with
+   * its number: what the event feed reports as `run.migrated`.
+   */
+  movesAfter(runNo: number, runId: string, after: number): Array<{ readonly move: number; readonly event: RunMigratedEvent }> {
+    const rows = read(() => this.s.movesAfter.all(runNo, after) as Array<{ move: number; at: number; from_version: string; to_version: string; renames: string; worker: string | null }>);
+    return rows.map((r) => ({
+      move: r.move,
+      event: migratedEvent(runId, r.at, { from: r.from_version, to: r.to_version, renames: safeJsonParse(r.renames, `run ${runId} move ${r.move} renames`) as Record<string, string>, ...(r.worker !== null ? { workerId: r.worker } : {}) }),
+    }));
   }
 
   /** The number of the newest run (0 when there is none). */

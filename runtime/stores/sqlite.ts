@@ -13,6 +13,7 @@ import { readPackageFile } from '../core/package-file.js';
 import { arrivalJson } from '../engine/commit.js';
 import { settlementItemJson } from '../engine/joins.js';
 import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/decode.js';
+import { versionMovesOf } from '../engine/migration.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
 import { planSignal } from '../core/signal-plan.js';
@@ -53,7 +54,7 @@ import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, typ
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -143,6 +144,9 @@ export interface RunRow {
   /** The claim of the call running the run (ownership.ts `ownerText`), NULL when none holds it. */
   owner: string | null;
   owner_seen: number | null;
+  /** Migration 011 (absent from rows read with an older column list). */
+  started_on?: string | null;
+  migrated_at?: number | null;
 }
 
 interface StepRow {
@@ -247,11 +251,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly s: Record<
     | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
     | 'journal' | 'journalItems' | 'arrivals'
-    | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun'
+    | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
-    | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeRun',
+    | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
   >;
   private readonly commitTx: Database.Transaction<(runId: string, c: CheckpointStepCommit) => CheckpointCommitResult>;
@@ -376,7 +380,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       ),
       journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)'),
       setJournalItems: p('UPDATE floxide_journal SET items = ? WHERE k = ?'),
-      migrateRun: p('UPDATE floxide_runs SET fingerprint = ?, start = ?, updated_at = ? WHERE run_id = ?'),
+      migrateRun: p('UPDATE floxide_runs SET fingerprint = @to, start = @start, updated_at = @at, migrated_at = @at, started_on = coalesce(started_on, @from) WHERE run_id = @runId'),
+      recordMove: p('INSERT INTO floxide_moves (run_no, at, from_version, to_version, renames, worker) VALUES (@no, @at, @from, @to, @renames, @worker)'),
       stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
@@ -420,6 +425,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       purgeJournal: p('DELETE FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
       purgeFailures: p('DELETE FROM floxide_failures WHERE run_no = ?'),
       purgeSignals: p('DELETE FROM floxide_signals WHERE run_id = ?'),
+      purgeMoves: p('DELETE FROM floxide_moves WHERE run_no = ?'),
       purgeRun: p('DELETE FROM floxide_runs WHERE run_no = ?'),
     };
 
@@ -462,6 +468,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
         this.s.deleteRunArrivals.run(runId);
         this.s.deleteRunGroups.run(runId);
         this.s.purgeSignals.run(runId);
+        this.s.purgeMoves.run(no);
         this.s.purgeRun.run(no);
         runs.push(runId);
       }
@@ -487,7 +494,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
         if (items.some((it) => moved.has(it.id))) this.s.setJournalItems.run(toJson(items.map(rename), 'the work items'), r.k);
       }
       const start = rename(parseItem(row.start, runId));
-      this.s.migrateRun.run(m.to, toJson(start, 'the start item'), Date.now(), runId);
+      const at = Date.now();
+      this.s.migrateRun.run({ to: m.to, start: toJson(start, 'the start item'), at, from: m.from, runId });
+      this.s.recordMove.run({ no: row.run_no, at, from: m.from, to: m.to, renames: toJson(m.renames, 'the renames'), worker: m.workerId ?? null });
       this.tracks.delete(runId);
     });
 
@@ -1088,7 +1097,10 @@ function parseArrival(text: string, runId: string): JoinArrival {
 export function decodeRunRow(row: RunRow, progress: { counter: number; steps: number } | undefined): CheckpointRun & { readonly corrupt?: CorruptStateError } {
   const d = decodeStoredRun<CheckpointStatus, EngineItem>(
     row.run_id,
-    { workflow: row.workflow, fingerprint: row.fingerprint, status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped, createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline },
+    {
+      workflow: row.workflow, fingerprint: row.fingerprint, status: row.status, input: row.input, output: row.output, error: row.error, dropped: row.dropped,
+      createdAt: row.created_at, updatedAt: row.updated_at, deadline: row.deadline, startedOn: row.started_on, migratedAt: row.migrated_at,
+    },
     CHECKPOINT_STATUSES,
   );
   return {
@@ -1106,6 +1118,7 @@ export function decodeRunRow(row: RunRow, progress: { counter: number; steps: nu
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
     ...(row.traceparent === null || row.traceparent === undefined ? {} : { traceparent: row.traceparent }),
+    ...versionMovesOf(d),
     ...(d.corrupt ? { corrupt: d.corrupt } : {}),
   };
 }

@@ -18,7 +18,7 @@ import {
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS, releaseClaim, type RunOwner } from '../stores/ownership.js';
+import { endClaim, newOwner, OWNER_HEARTBEAT_MS, processName, releaseClaim, type RunOwner } from '../stores/ownership.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { AbortSource } from '../engine/abort.js';
@@ -31,6 +31,7 @@ import { checkInstance, compiledOf, type CompiledWorkflow } from '../engine/comp
 import { noTerminalError, passedNothing } from '../engine/commit.js';
 import { completedEvent, emitStep, failureEvent, makeScope, nodeFailedError, runLoop, stepCore, stepHistoryOf, type ChildIdFn, type RunScope } from '../engine/core.js';
 import type { RunResult, WorkflowEvent } from '../engine/events.js';
+import { migratedEvent } from '../engine/migration.js';
 import { Tracing, type RunSpan, type TracingOption } from '../engine/tracing.js';
 import { absoluteDeadline } from '../engine/retry.js';
 import { atTime, Breath, systemClock, type Clock } from '../core/time.js';
@@ -373,11 +374,14 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
    * store first when it is open; a finished one is read as it ended (its stored output or error), unmoved. Any other
    * graph: `FingerprintMismatchError`.
    */
-  private async onThisVersion(store: CheckpointStore, cp: Checkpoint): Promise<Checkpoint> {
+  private async onThisVersion(store: CheckpointStore, cp: Checkpoint, onEvent: ((e: WorkflowEvent) => void) | undefined): Promise<Checkpoint> {
     if (!this.accepted(cp)) return cp;
     if (cp.run.status !== 'running' && cp.run.status !== 'failed') return cp;
-    await store.migrate(cp.run.runId, { from: cp.run.fingerprint, to: this.wf.def.fingerprint, renames: {} });
-    return this.loadOrThrow(store, cp.run.runId);
+    const move = { from: cp.run.fingerprint, to: this.wf.def.fingerprint, renames: {}, workerId: processName() };
+    await store.migrate(cp.run.runId, move);
+    const moved = await this.loadOrThrow(store, cp.run.runId);
+    onEvent?.(migratedEvent(cp.run.runId, moved.run.migratedAt ?? moved.run.updatedAt, move));
+    return moved;
   }
 
   /** True for a run of an older version this one `accepts`; false for one of this graph; else `FingerprintMismatchError`. */
@@ -441,7 +445,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     // before any claim: a run of another graph (not one this version accepts) is FingerprintMismatchError
     this.accepted(loaded);
     if (finishedRun(loaded)) return loaded.run.output as O;
-    if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded), options, span);
+    if (!store.claim) return this.runClaimed(store, await this.onThisVersion(store, loaded, options?.onEvent), options, span);
     const owner = newOwner();
     // a heartbeat refused stops this call: another process took the run over (this call looked dead to it), or the run
     // was cancelled from elsewhere (`floxide runs cancel`): the node running sees its ctx.signal abort
@@ -462,7 +466,7 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
       );
       heartbeat.unref?.();
       // (moved to this version only now that it is this call's: a call refused above changes nothing)
-      const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId));
+      const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId), options?.onEvent);
       if (finishedRun(cp)) return cp.run.output as O;
       return await this.runClaimed(store, cp, options, span, { owner, lost });
     } finally {

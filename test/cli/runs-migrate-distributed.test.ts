@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/cli.js';
+import { time } from '../../cli/commands/runs.js';
 import type { DistributedBackend } from '../../runtime/distributed/contracts.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
@@ -103,6 +104,23 @@ describe.each(stores)('floxide runs migrate --store %s', (_name, make) => {
     for (let i = 0; i < 20 && (await v2.stepDistributed(b, 'new-1')) === undefined; i++);
     expect((await b.getRun('m-1'))!).toMatchObject({ status: 'completed', output: 'v2:2!' });
     expect((await b.getRun('m-2'))!).toMatchObject({ status: 'completed', output: 'v2:4!' });
+    // The move shows: in the run's events (runs watch), and runs show / list say where the run started and when it moved.
+    const record = (await b.getRun('m-1'))!;
+    expect([record.startedOn, record.updatedAt === record.migratedAt || record.updatedAt === record.finishedAt]).toEqual([V1Def.fingerprint, true]);
+    const watched = await cli('runs', 'watch', 'm-1', '--store', url);
+    const types = watched.out.trim().split('\n').map((l) => l.split(/\s+/)[3]);
+    expect(types.indexOf('run.migrated')).toBeGreaterThan(types.indexOf('step.finished'));
+    expect(watched.out).toContain(`m-1  run.migrated   version ${V1Def.fingerprint} -> ${V2Def.fingerprint} renaming double->twice by an operator\n`);
+    const watchedJson = await cli('runs', 'watch', 'm-1', '--store', url, '--json');
+    expect(watchedJson.out.trim().split('\n').map((l) => (JSON.parse(l) as { event: { type: string } }).event).filter((e) => e.type === 'run.migrated')).toEqual([
+      { type: 'run.migrated', runId: 'm-1', at: record.migratedAt, from: V1Def.fingerprint, to: V2Def.fingerprint, renames: { double: 'twice' } },
+    ]);
+    const shown = await cli('runs', 'show', 'm-1', '--store', url);
+    expect(shown.out).toContain(`\nmigrated  started on version ${V1Def.fingerprint}, moved to ${V2Def.fingerprint} at ${time(record.migratedAt)}\n`);
+    const shownJson = JSON.parse((await cli('runs', 'show', 'm-1', '--store', url, '--json')).out) as { run: Record<string, unknown> };
+    expect(shownJson.run).toMatchObject({ fingerprint: V2Def.fingerprint, startedOn: V1Def.fingerprint, migratedAt: record.migratedAt });
+    const listed = JSON.parse((await cli('runs', 'list', '--store', url, '--json')).out) as Array<Record<string, unknown>>;
+    expect(listed.map((r) => [r.runId, r.startedOn])).toEqual([['m-2', V1Def.fingerprint], ['m-1', V1Def.fingerprint]]);
     expect((await cli(...base, '--all')).out).toBe('no open runs\n');
     const finished = await cli(...base, 'm-1');
     expect([finished.code, finished.out, finished.err]).toEqual([1, '', `floxide runs migrate: run m-1 is completed; only an open (running or paused) run can be migrated\n`]);

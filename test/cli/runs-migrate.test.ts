@@ -14,6 +14,8 @@ import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
 import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
 import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
 import { cliCaptured } from './run-cli.js';
+import { time } from '../../cli/commands/runs.js';
+import type { WorkflowEvent } from '../../runtime/engine/events.js';
 
 const fixtures = path.resolve(__dirname, '../fixtures/migrate');
 const dir = mkdtempSync(join(tmpdir(), 'floxide-cli-migrate-'));
@@ -97,6 +99,12 @@ describe('floxide runs migrate', () => {
     expect(moved.out.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(
       ['o-1', 'o-2'].map((runId) => ({ runId, from: V1Def.fingerprint, to: RenamedDef.fingerprint, moved: true, blocking: [] })),
     );
+    // runs show / list say where the runs started and when they moved
+    const shown = JSON.parse((await cli('runs', 'show', 'o-1', '--store', `sqlite:${db}`, '--json')).out) as { run: { startedOn?: string; migratedAt?: number; updatedAt: number } };
+    expect(shown.run).toMatchObject({ startedOn: V1Def.fingerprint, migratedAt: shown.run.updatedAt });
+    expect((await cli('runs', 'show', 'o-1', '--store', `sqlite:${db}`)).out).toContain(`\nmigrated  started on version ${V1Def.fingerprint}, moved to ${RenamedDef.fingerprint} at ${time(shown.run.migratedAt)}\n`);
+    const listed = JSON.parse((await cli('runs', 'list', '--store', `sqlite:${db}`, '--json')).out) as Array<{ runId: string; startedOn?: string }>;
+    expect(listed.map((r) => [r.runId, r.startedOn])).toEqual([['o-2', V1Def.fingerprint], ['o-1', V1Def.fingerprint]]);
     const store = new SqliteCheckpointStore(db);
     try {
       const v2 = bindWorkflow(RenamedDef, new Renamed());
@@ -105,6 +113,15 @@ describe('floxide runs migrate', () => {
     } finally {
       await store.close();
     }
+    // the file's event feed (runs watch) reports the move between the steps before it (b failed the run) and those after
+    const watched = await cli('runs', 'watch', 'o-1', '--store', `sqlite:${db}`, '--json');
+    const events = watched.out.trim().split('\n').map((l) => (JSON.parse(l) as { event: WorkflowEvent }).event);
+    const kinds = events.map((e) => (e.type === 'step.finished' ? `${e.type}:${e.node}` : e.type));
+    expect(kinds.slice(kinds.indexOf('run.migrated') - 1, kinds.indexOf('run.migrated') + 3)).toEqual(['step.finished:b', 'run.migrated', 'step.started', 'step.finished:shout']);
+    expect(events.find((e) => e.type === 'run.migrated')).toEqual({
+      type: 'run.migrated', runId: 'o-1', at: shown.run.migratedAt, from: V1Def.fingerprint, to: RenamedDef.fingerprint, renames: { b: 'shout' },
+    });
+    expect((await cli('runs', 'watch', 'o-1', '--store', `sqlite:${db}`)).out).toContain(`o-1  run.migrated   version ${V1Def.fingerprint} -> ${RenamedDef.fingerprint} renaming b->shout by an operator\n`);
     expect((await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions)).out).toBe('no open runs\n');
   });
 });

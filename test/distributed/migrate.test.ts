@@ -8,7 +8,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FingerprintMismatchError, MigrationBlockedError, MigrationChangedError, RunNotFoundError, RunStateError } from '../../runtime/core/errors.js';
 import { migrateRun } from '../../compiler/versions/migrate.js';
-import { supportsMigration, type DistributedBackend, type RunMigrator, type SignalReceiver } from '../../runtime/distributed/contracts.js';
+import { supportsMigration, supportsObservation, type DistributedBackend, type RunMigrator, type SignalReceiver } from '../../runtime/distributed/contracts.js';
+import { isFinalEvent, type WorkflowEvent } from '../../runtime/engine/events.js';
+import { Worker } from '../../runtime/distributed/worker.js';
 import { migratableBackend } from '../../runtime/distributed/migratable.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
 import { RedisBackend } from '../../runtime/distributed/redis/backend.js';
@@ -17,6 +19,7 @@ import { DeployFlow as DeployFlowV1, type DeployLog } from '../fixtures/distribu
 import { DeployFlowDef as V1Def } from '../fixtures/distributed/deploy-v1.floxide.js';
 import { DeployFlow as DeployFlowV2 } from '../fixtures/distributed/deploy-v2.js';
 import { DeployFlowDef as V2Def } from '../fixtures/distributed/deploy-v2.floxide.js';
+import { DeployFlow as DeployFlowV3 } from '../fixtures/distributed/deploy-v3.js';
 import { DeployFlowDef as V3Def } from '../fixtures/distributed/deploy-v3.floxide.js';
 import { ParkFlow as ParkFlowV1 } from '../fixtures/distributed/park-v1.js';
 import { ParkFlowDef as ParkV1Def } from '../fixtures/distributed/park-v1.floxide.js';
@@ -217,5 +220,34 @@ describe.each(backends)('migrating distributed runs on %s', (_name, make) => {
     const [next] = await b.claim('new-1', 1, 30_000, { workflow: 'DeployFlow', fingerprints: [V3Def.fingerprint] });
     expect([next!.item.node, next!.fingerprint]).toEqual(['show', V3Def.fingerprint]);
     expect((await b.metrics('r3')).misrouted).toBe(0);
+  }, 60_000);
+
+  it('a worker whose version accepts the run\'s moves it, named in run.migrated; the run keeps the version it started on', async () => {
+    const b = await open(make);
+    if (!supportsObservation(b)) throw new Error(`${b.kind} has no events`);
+    const log: DeployLog = [];
+    const v1 = bindWorkflow(V1Def, new DeployFlowV1(log));
+    const v3 = bindWorkflow(V3Def, new DeployFlowV3(log));
+    await v1.startDistributed(undefined, '4', b, 'r4');
+    const w = new Worker(b, v3.def, v3.instance, { workerId: 'new-9', idleMinMs: 1, idleMaxMs: 20 });
+    void w.start();
+    try {
+      await until(async () => (await b.getRun('r4'))?.status === 'completed', 30_000, 'r4 completed');
+    } finally {
+      await w.stop(0);
+    }
+    const run = (await b.getRun('r4'))!;
+    expect([run.fingerprint, run.startedOn, typeof run.migratedAt]).toEqual([V3Def.fingerprint, V1Def.fingerprint, 'number']);
+    const events: WorkflowEvent[] = [];
+    for await (const e of b.subscribe({ runId: 'r4' })) {
+      events.push(e.event);
+      if (isFinalEvent(e.event)) break;
+    }
+    expect(events.filter((e) => e.type === 'run.migrated')).toEqual([
+      { type: 'run.migrated', runId: 'r4', at: run.migratedAt, from: V1Def.fingerprint, to: V3Def.fingerprint, renames: {}, workerId: 'new-9' },
+    ]);
+    // moved after the worker leased its first item, before that step's commit
+    const at = (type: string) => events.findIndex((e) => e.type === type);
+    expect([at('step.started') < at('run.migrated'), at('run.migrated') < at('step.finished')]).toEqual([true, true]);
   }, 60_000);
 });

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
-import type { DistributedBackend, NewRun, RunObserver } from '../../runtime/distributed/contracts.js';
+import { supportsMigration, type DistributedBackend, type NewRun, type RunObserver } from '../../runtime/distributed/contracts.js';
 import { isFinalEvent, type EventEnvelope, type SubscribeOptions, type WorkflowEvent } from '../../runtime/engine/events.js';
 
 type Observed = DistributedBackend & RunObserver;
@@ -162,6 +162,43 @@ export function describeObservation(name: string, make: () => Promise<Observed>)
       expect(events.filter((e) => e.runId === 'f1').map(shape)).toEqual(['run.created', 'step.started:a:0:1:w1', 'step.finished:a:0:1:failed', 'run.failed']);
       expect(await b.stepHistory('f1')).toMatchObject([{ outcome: 'failed', error: { message: 'fatal' } }]);
       expect(await b.stepHistory('p1')).toEqual([]);
+    });
+
+    it('reports each version move (run.migrated) in order with the run\'s events; the record keeps where the run started and when it moved', async () => {
+      if (!supportsMigration(b)) throw new Error(`${name} cannot migrate`);
+      const seen = collect(b, { runId: 'm1' }, finalOf('m1'));
+      await b.createRun(run('m1'));
+      expect(await b.getRun('m1')).not.toHaveProperty('startedOn');
+      const [l1] = await b.claim('w1', 1, 30_000);
+      await b.commitStep({ runId: 'm1', itemId: '0', leaseToken: l1!.leaseToken, outcome: { type: 'continue', items: [{ node: 'b', id: '1', input: 2 }], arrivals: [], delta: undefined } });
+      // an operator's move with a rename, then a worker's (one whose build accepts fp2)
+      await b.migrate('m1', { from: 'fp', to: 'fp2', renames: { b: 'c' } });
+      const once = (await b.getRun('m1'))!;
+      expect([once.fingerprint, once.startedOn, once.updatedAt]).toEqual(['fp2', 'fp', once.migratedAt]);
+      await b.migrate('m1', { from: 'fp2', to: 'fp3', renames: {}, leases: 'keep', workerId: 'w9' });
+      const twice = (await b.getRun('m1'))!;
+      expect([twice.fingerprint, twice.startedOn, twice.updatedAt]).toEqual(['fp3', 'fp', twice.migratedAt]);
+      expect(twice.migratedAt).toBeGreaterThanOrEqual(once.migratedAt!);
+      const [l2] = await b.claim('w2', 1, 30_000, { workflow: 'wf', fingerprints: ['fp3'] });
+      await b.commitStep({ runId: 'm1', itemId: '1', leaseToken: l2!.leaseToken, outcome: { type: 'terminal', output: 'done', items: [], arrivals: [], delta: undefined } });
+      const events = (await seen).map((e) => e.event);
+      expect(events.map(shape)).toEqual([
+        'run.created',
+        'step.started:a:0:1:w1',
+        'step.finished:a:0:1:continue',
+        'run.migrated',
+        'run.migrated',
+        'step.started:c:1:1:w2',
+        'step.finished:c:1:1:terminal',
+        'run.completed',
+      ]);
+      const moves = events.filter((e) => e.type === 'run.migrated');
+      expect(moves).toEqual([
+        { type: 'run.migrated', runId: 'm1', at: once.migratedAt, from: 'fp', to: 'fp2', renames: { b: 'c' }, workerId: undefined },
+        { type: 'run.migrated', runId: 'm1', at: twice.migratedAt, from: 'fp2', to: 'fp3', renames: {}, workerId: 'w9' },
+      ]);
+      // a finished run keeps what it knew of its moves
+      expect(await b.getRun('m1')).toMatchObject({ status: 'completed', startedOn: 'fp', migratedAt: twice.migratedAt });
     });
 
     it('refuses a cursor it did not make when subscribing, before any read', () => {

@@ -86,6 +86,25 @@ describe('postgres migrations', () => {
     expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
   });
 
+  it('migration 0012 upgrades a schema an older floxide wrote: its runs read as never moved, move, and keep where they started', async () => {
+    const schema = freshSchema();
+    const before = await open(schema);
+    await before.createRun(spec('old-1'));
+    await before.close();
+    // the schema as floxide with migrations up to 0011 left it: no version-move columns, the six-parameter migrate_run
+    await admin.query(`ALTER TABLE "${schema}".runs DROP COLUMN started_on, DROP COLUMN migrated_at`);
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 12`);
+    await admin.query(`CREATE FUNCTION "${schema}".migrate_run(text, text, text, text, text[], jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$`);
+    expect(await open(schema, { migrate: false }).catch((e: unknown) => (e as Error).message)).toContain('migration 0012_version_moves.sql');
+    const b = await open(schema);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'migrate_run' AND pronamespace = $1::regnamespace`, [schema]);
+    expect(rows[0].n).toBe(1); // the old overload is gone
+    const old = (await b.getRun('old-1'))!;
+    expect([old.corrupt, old.startedOn, old.migratedAt]).toEqual([undefined, undefined, undefined]);
+    await b.migrate('old-1', { from: 'fp', to: 'fp2', renames: {} });
+    expect(await b.getRun('old-1')).toMatchObject({ fingerprint: 'fp2', startedOn: 'fp', updatedAt: expect.any(Number) });
+  });
+
   it('migration files hold tables and indexes only; every function lives in its own file', () => {
     for (const m of POSTGRES_MIGRATIONS) expect(sqlFile(`migrations/${m.file}`)).not.toMatch(/CREATE (OR REPLACE )?FUNCTION/i);
     for (const f of POSTGRES_FUNCTIONS) {

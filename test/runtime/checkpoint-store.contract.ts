@@ -216,6 +216,7 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.createRun(newRun('m1'));
       await s.commitStep('m1', { itemId: '0', items: [{ node: 'b', id: '1', input: 1 }, { node: 'c', id: '2', input: 2 }], arrivals: [], delta: undefined, counter: 2, seq: 1 });
       await s.createRun(newRun('m2'));
+      expect(await s.getRun('m2')).not.toHaveProperty('startedOn');
       await expect(s.migrate('m1', { from: 'other', to: 'fp2', renames: { b: 'bb' } })).rejects.toBeInstanceOf(FingerprintMismatchError);
       expect((await s.load('m1'))!.items.map((it) => it.node)).toEqual(['b', 'c']);
       await s.migrate('m1', { from: 'fp', to: 'fp2', renames: { b: 'bb' } });
@@ -223,6 +224,10 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       const cp = (await s.load('m1'))!;
       expect(cp.run.fingerprint).toBe('fp2');
       expect(cp.items).toEqual([{ node: 'bb', id: '1', input: 1 }, { node: 'c', id: '2', input: 2 }]);
+      // the record keeps the version it started on and when it moved (its updatedAt moves with it)
+      expect([cp.run.startedOn, cp.run.updatedAt]).toEqual(['fp', cp.run.migratedAt]);
+      await s.migrate('m2', { from: 'fp2', to: 'fp3', renames: {}, workerId: 'host:1' });
+      expect(await s.getRun('m2')).toMatchObject({ fingerprint: 'fp3', startedOn: 'fp', migratedAt: expect.any(Number) });
       expect((await s.load('m2'))!.items).toEqual([{ ...start, node: 'aa' }]);
       // The run goes on from the renamed items.
       await s.commitStep('m1', { itemId: '1', items: [], arrivals: [], delta: undefined, counter: 2, seq: 2 });

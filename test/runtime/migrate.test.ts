@@ -5,11 +5,13 @@
  * after a rename (b -> shout) that is refused without `--rename` and accepted with it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindWorkflow, FingerprintMismatchError, Transition, MigrationBlockedError, InvalidArgumentError, RunStateError, RunBusyError } from 'floxide';
-import { SqliteCheckpointStore } from 'floxide/sqlite';
+import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
+import { SqliteRunReader } from '../../runtime/stores/sqlite-inspect.js';
+import type { WorkflowEvent } from '../../runtime/engine/events.js';
 import { Analyzer, migrateRun, planMigration, readRecord, type VersionsRecord } from 'floxide/compiler';
 import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
 import { Mark } from '../fixtures/migrate/nodes.js';
@@ -70,6 +72,37 @@ describe('migrating a SQLite checkpointed run', () => {
       await expect(bindWorkflow(RenamedDef, new Renamed()).resume(store, 'ren-0')).rejects.toThrow(
         `run ren-0 was checkpointed by OrderFlow (graph ${V1Def.fingerprint}), not by OrderFlow (graph ${RenamedDef.fingerprint}): use the build of graph ${V1Def.fingerprint}, or move the run to graph ${RenamedDef.fingerprint} first (floxide runs migrate ren-0 --to ${RenamedDef.fingerprint}; docs/deploying.md)`,
       );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a file an older floxide wrote (schema 10) reads its runs as never moved; a resume that moves one says which process moved it', async () => {
+    const file = join(dir, 'schema-10.db');
+    const before = new SqliteCheckpointStore(file);
+    try {
+      await stoppedRun(before, 'old-0');
+      // the file as floxide with migrations up to 010 left it
+      before.db.exec('DROP TABLE floxide_moves; ALTER TABLE floxide_runs DROP COLUMN started_on; ALTER TABLE floxide_runs DROP COLUMN migrated_at; PRAGMA user_version = 10');
+    } finally {
+      await before.close();
+    }
+    const store = new SqliteCheckpointStore(file);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
+      const old = (await store.getRun('old-0'))!;
+      expect([old.fingerprint, old.startedOn, old.migratedAt]).toEqual([V1Def.fingerprint, undefined, undefined]);
+      const events: WorkflowEvent[] = [];
+      expect(await bindWorkflow(SafeDef, new Safe()).resume(store, 'old-0', { onEvent: (e) => events.push(e) })).toBe('value HI!!');
+      const moved = (await store.getRun('old-0'))!;
+      expect([moved.fingerprint, moved.startedOn, typeof moved.migratedAt]).toEqual([SafeDef.fingerprint, V1Def.fingerprint, 'number']);
+      const reader = new SqliteRunReader(store.db);
+      expect(reader.movesAfter(reader.run('old-0')!.runNo, 'old-0', 0).map((m) => m.event)).toEqual([
+        { type: 'run.migrated', runId: 'old-0', at: moved.migratedAt, from: V1Def.fingerprint, to: SafeDef.fingerprint, renames: {}, workerId: `${hostname()}:${process.pid}` },
+      ]);
+      // the resume's own events (onEvent) report the move first, as the file's feed does
+      expect(events[0]).toEqual({ type: 'run.migrated', runId: 'old-0', at: moved.migratedAt, from: V1Def.fingerprint, to: SafeDef.fingerprint, renames: {}, workerId: `${hostname()}:${process.pid}` });
+      expect(events.filter((e) => e.type === 'run.migrated')).toHaveLength(1);
     } finally {
       await store.close();
     }

@@ -30,12 +30,13 @@ const step = (itemId: string, seq: number, items: EngineItem[], arrivals: JoinAr
 });
 const arrival = (index: number): JoinArrival => ({ group: 'g', index, size: 2, node: 'j', value: index, held: false, outer: [] });
 
-/** A run with a step (two items), a parked join arrival, a signal with a key and a step history. */
+/** A run with a step (two items), a parked join arrival, a signal with a key, a step history and a version move. */
 async function seed(s: SqliteCheckpointStore, runId: string): Promise<void> {
   await s.createRun({ runId, workflow: 'W', fingerprint: 'fp', input: runId, context: { count: 0 }, deadline: undefined, start: item('0') });
   await s.commitStep(runId, step('0', 1, [item('1'), item('2')]));
   await s.commitStep(runId, step('1', 2, [], [arrival(0)]));
   await s.signal(runId, 'approval', { ok: true }, `key-${runId}`);
+  await s.migrate(runId, { from: 'fp', to: 'fp2', renames: {} });
 }
 
 /** Rows each table of the file holds for `runId`. */
@@ -49,10 +50,11 @@ function rowsOf(s: SqliteCheckpointStore, runId: string): Record<string, number>
     arrivals: count('SELECT count(*) AS n FROM floxide_arrivals WHERE run_id = ?', runId),
     groups: count('SELECT count(*) AS n FROM floxide_groups WHERE run_id = ?', runId),
     signals: count('SELECT count(*) AS n FROM floxide_signals WHERE run_id = ?', runId),
+    moves: count('SELECT count(*) AS n FROM floxide_moves WHERE run_no = ?', no),
   };
 }
 
-const NONE = { runs: 0, journal: 0, failures: 0, arrivals: 0, groups: 0, signals: 0 };
+const NONE = { runs: 0, journal: 0, failures: 0, arrivals: 0, groups: 0, signals: 0, moves: 0 };
 
 describe('purging finished runs from a SQLite checkpoint file', () => {
   it('deletes completed, failed and cancelled runs past the age, with all their rows; open and younger runs stay', async () => {
@@ -74,13 +76,16 @@ describe('purging finished runs from a SQLite checkpoint file', () => {
         expect(rowsOf(s, id), id).toEqual(NONE);
         expect(await s.getRun(id)).toBeUndefined();
       }
-      expect(rowsOf(s, 'open')).toEqual({ runs: 1, journal: 2, failures: 0, arrivals: 1, groups: 1, signals: 1 });
+      expect(rowsOf(s, 'open')).toEqual({ runs: 1, journal: 2, failures: 0, arrivals: 1, groups: 1, signals: 1, moves: 1 });
       expect((await s.getRun('open'))!.status).toBe('running');
       expect((await s.getRun('young'))!.status).toBe('completed');
       // the open run goes on as before
       expect((await s.commitStep('open', step('2', 3, [], [arrival(1)]))).applied).toBe(true);
       expect(await s.purgeFinished({ olderThanMs: 0 })).toBe(1); // young
       expect(await s.purgeFinished({ olderThanMs: 0 })).toBe(0);
+      // (the version moves of purged runs went with them: only the open run's is left)
+      const openNo = s.db.prepare("SELECT run_no FROM floxide_runs WHERE run_id = 'open'").pluck().get();
+      expect(s.db.prepare('SELECT run_no FROM floxide_moves').pluck().all()).toEqual([openNo]);
     } finally {
       await s.close();
     }
@@ -147,7 +152,7 @@ describe('purging finished runs from a SQLite checkpoint file', () => {
       expect(await b.purgeFinished({ olderThanMs: 0 })).toBe(1);
       // the key of the purged run's signal is gone with it
       await seed(b, 'again');
-      expect(rowsOf(b, 'again')).toEqual({ runs: 1, journal: 2, failures: 0, arrivals: 1, groups: 1, signals: 1 });
+      expect(rowsOf(b, 'again')).toEqual({ runs: 1, journal: 2, failures: 0, arrivals: 1, groups: 1, signals: 1, moves: 1 });
       // `a` still remembers the old run's number: its commit goes to the new run
       expect((await a.commitStep('again', step('2', 3, [], [arrival(1)]))).applied).toBe(true);
       // (the join's settlement item, which the arrival above completed)

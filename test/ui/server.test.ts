@@ -352,6 +352,17 @@ describe('floxide ui server', () => {
     await backend.cancelRun('run-parked');
   });
 
+  it('a run page says the version a moved run started on and when it moved', async () => {
+    await wf.startDistributed(new ReviewCtx(), 'moved', backend, 'run-moved');
+    const before = JSON.parse((await call(`${base}api/runs/run-moved`)).body) as RunView;
+    expect(before.run).not.toHaveProperty('startedOn');
+    clock += 1000;
+    await backend.migrate('run-moved', { from: ReviewWorkflowDef.fingerprint, to: 'f2', renames: {} });
+    const view = JSON.parse((await call(`${base}api/runs/run-moved`)).body) as RunView;
+    expect(view.run).toMatchObject({ fingerprint: 'f2', startedOn: ReviewWorkflowDef.fingerprint, migratedAt: clock, updatedAt: clock });
+    await backend.cancelRun('run-moved');
+  });
+
   it('answers a malformed run id (bad percent-encoding, or not a run id) with 400, and an unknown one with 404', async () => {
     for (const bad of ['%E0', 'a%2Fb', '%']) {
       const res = await call(`${base}api/runs/${bad}`);

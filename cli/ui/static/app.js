@@ -505,6 +505,8 @@ function runPage(runId) {
         ...(v.owner ? [['owner', v.owner]] : []),
         ['workflow', r.workflow],
         ['version', h('span', { class: 'mono', title: r.fingerprint }, short(r.fingerprint, 16))],
+        // a run moved between graph versions (floxide runs migrate, a worker that took it over): from where, and when
+        ...(r.migratedAt ? [['migrated', h('span', {}, r.startedOn ? ['started on version ', h('span', { class: 'mono', title: r.startedOn }, short(r.startedOn, 16)), ', '] : [], `moved to this version at ${time(r.migratedAt)}`)]] : []),
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
         ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],

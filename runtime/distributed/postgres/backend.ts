@@ -78,6 +78,7 @@ import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-leas
 import type { CommitPlan, PlannedItem } from '../../engine/commit.js';
 import { checkMigrationReply, replyError, runEndOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
+import { migratedEventJson } from '../../engine/migration.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal, type SignalPlan } from '../../core/signal-plan.js';
 import { DUPLICATE_SIGNAL, deliveredTo, type PendingSignal, type SignalReceipt } from '../../engine/parked.js';
@@ -164,6 +165,9 @@ interface RunRow {
   error: string | null;
   dropped: DroppedItem[];
   traceparent: string | null;
+  /** Migration 0012: null in a run never moved. */
+  started_on: string | null;
+  migrated_at: number | null;
 }
 
 interface ItemRow {
@@ -364,7 +368,8 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   private recordOf(row: RunRow): RunRecord {
     const { run_id: runId, workflow, fingerprint, traceparent, status, input, output, error, dropped, created_at: createdAt, updated_at: updatedAt, finished_at: finishedAt, deadline } = row;
-    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
+    const { started_on: startedOn, migrated_at: migratedAt } = row;
+    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline, startedOn, migratedAt });
   }
 
   private stateOf(row: ItemRow): WorkItemState {
@@ -643,7 +648,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const rewrites = migrationRewrites((await this.items(runId, null, true, 'migrate')).map((r) => ({ id: r.item_id, json: r.payload })), m.renames);
     const [row] = await this.run<{ result: MigrationReply }>(
       'migrate_run.sql',
-      [runId, m.from, m.to, m.leases ?? 'block', m.expect ?? null, JSON.stringify(rewrites)],
+      [runId, m.from, m.to, m.leases ?? 'block', m.expect ?? null, JSON.stringify(rewrites), migratedEventJson(runId, m)],
       'migrate',
     );
     checkMigrationReply(runId, m, row!.result);

@@ -34,6 +34,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 9, file: '0009_event_heads.sql' },
   { version: 10, file: '0010_schedule_timing.sql' },
   { version: 11, file: '0011_signal_errors.sql' },
+  { version: 12, file: '0012_version_moves.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */

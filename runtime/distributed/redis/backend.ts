@@ -17,6 +17,7 @@
  * | `P ring:<workflow>@<fingerprint>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings, one per workflow version: running runs with ready work (a run is on its ring exactly while its ready list is not empty); the rings |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
  * | `P workers` | HASH | worker id -> `lastSeen\|health JSON` |
+ * | `P run:{id}` fields `startedOn`, `migratedAt` | HASH | set by a version move (`lua/migrate-3.lua`): the version the run started on (set once), the last move's time |
  * | `P run:{id}:steps` | LIST | the step history: one `StepRecord` JSON per applied commit (expires with the run) |
  * | `P events` | STREAM | every run's events: per entry, the events of one script call as pairs `r` = run id, `e` = `WorkflowEvent` JSON; trimmed to about `eventRetention` events |
  * | `P events:avg` | STRING | events per stream entry, a moving average the trims keep (to trim to a number of events) |
@@ -91,6 +92,7 @@ import { decodeLease, decodeStoredDelta, decodeStoredWork } from '../stored-leas
 import { assertItemId, assertKeyPrefix, assertRunId, assertWorkerId, canonicalJson, parseStoredJson, runInputJson, storedJson } from '../../core/ids.js';
 import { checkMigrationReply, replyError, runEndOf, runStatusOf, type MigrationReply } from '../replies.js';
 import { migrationRewrites } from '../migratable.js';
+import { migratedEventJson } from '../../engine/migration.js';
 import { planStepCommit, type StepCommitPlan } from '../step-commit.js';
 import { planSignal } from '../../core/signal-plan.js';
 import { DUPLICATE_SIGNAL, deliveredTo, type PendingSignal, type SignalReceipt } from '../../engine/parked.js';
@@ -140,7 +142,7 @@ export interface RedisBackendOptions {
 }
 
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
-const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped', 'traceparent'] as const;
+const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped', 'traceparent', 'startedOn', 'migratedAt'] as const;
 /** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
 const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries', 'misrouted'] as const;
 /** The run hash fields of METRIC_FIELDS. */
@@ -378,8 +380,8 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   }
 
   private recordOf(runId: string, f: readonly Reply[]): RunRecord {
-    const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent] = f as Array<string | null>;
-    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline });
+    const [workflow, fingerprint, status, input, createdAt, updatedAt, finishedAt, deadline, output, error, dropped, traceparent, startedOn, migratedAt] = f as Array<string | null>;
+    return decodeRunRecord({ runId, traceparent }, { workflow, fingerprint, status, input, output, error, dropped, createdAt, updatedAt, finishedAt, deadline, startedOn, migratedAt });
   }
 
   private stateOf(runId: string, itemId: string, packed: string): WorkItemState {
@@ -455,7 +457,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         // The new record is exactly what was sent (the script returns only its creation time), in RUN_FIELDS order.
         const at = String(fields[0]);
         const deadline = spec.deadline === undefined ? null : String(spec.deadline);
-        const created = [spec.workflow, spec.fingerprint, 'running', inputJson, at, at, null, deadline, null, null, null, spec.traceparent ?? null];
+        const created = [spec.workflow, spec.fingerprint, 'running', inputJson, at, at, null, deadline, null, null, null, spec.traceparent ?? null, null, null];
         return { created: true, run: this.recordOf(spec.runId, created) };
       }
       case 'exists':
@@ -684,7 +686,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       const rewrites = migrationRewrites(outstanding.map(({ id, st }) => ({ id, json: st.itemJson })), m.renames);
       const expect = m.expect === undefined ? ['-1'] : [String(m.expect.length), ...m.expect];
       const reply = (await this.evalScript('migrate', [k.run(runId), k.runPart(runId, 'states'), k.runPart(runId, 'ready')], [
-        this.keyPrefix, runId, m.from, m.to, m.leases ?? 'block', ...expect, String(rewrites.length), ...rewrites.flat(),
+        this.keyPrefix, runId, m.from, m.to, m.leases ?? 'block', ...expect, String(rewrites.length), ...rewrites.flat(), migratedEventJson(runId, m), String(this.eventsMax),
       ])) as string[];
       const [code, ...rest] = reply;
       checkMigrationReply(runId, m, code === 'leased' ? { code, leased: triples(rest) } : ({ code, status: rest[0], fingerprint: rest[0], item: rest[0] } as MigrationReply));

@@ -1,6 +1,7 @@
 --[[
   migrate: moves an open run to another graph version (RunMigrator.migrate): renames its pending items' nodes and
-  sets its fingerprint, moving it from its version's claim ring to the target's. Checks first, writing nothing when
+  sets its fingerprint, moving it from its version's claim ring to the target's; sets its updatedAt and migratedAt,
+  its startedOn when unset (the version it started on: this first move's from), and publishes run.migrated. Checks first, writing nothing when
   one fails: the run is open (running or paused), on ARGV[3]; its outstanding items are exactly the ones judged (when
   a count is given) and each rewritten item's stored JSON is still the one it was rewritten from; no item is leased
   (unless ARGV[5] is 'keep').
@@ -18,10 +19,13 @@
     ARGV[7 .. 6+n] the ids of the outstanding items judged
     ARGV[7+n] m: how many rewrites follow, then per rewrite 4 arguments: item id, its item JSON as judged, the new
               item JSON, the new node
+    ARGV[8+n+4m] the run.migrated event JSON without its "at" ({"type":...}, engine/migration.ts migratedEventJson)
+    ARGV[9+n+4m] events to keep in the stream, about (0 = no events)
 
   Keys derived from P and the run's workflow W:
     P ring:W@from        LIST  the run leaves it
     P ring:W@to          LIST  the run joins it when it is running with ready items (and the ring joins P wfring)
+    P events             STREAM run.migrated
 
   Output: (arrays)
     { 'ok' }                                         moved
@@ -38,7 +42,7 @@ local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow', 'fingerprint')
 if not meta[1] then return { 'not_found' } end
 if meta[1] ~= 'running' and meta[1] ~= 'paused' then return { 'final', meta[1] } end
 if meta[3] ~= from then return { 'version', meta[3] } end
-local now = nowMs()
+local now, nowText = nowMs()
 
 local n = tonumber(ARGV[6])
 local judged = {}
@@ -47,6 +51,7 @@ if n >= 0 then
 end
 local base = 7 + math.max(n, 0)
 local m = tonumber(ARGV[base])
+eventsMax = tonumber(ARGV[base + 2 + 4 * m])
 
 local all = redis.call('HGETALL', KEYS[2])
 local states = {}
@@ -84,9 +89,11 @@ for j = 0, m - 1 do
   st.node = ARGV[base + 4 + 4 * j]
   redis.call('HSET', KEYS[2], id, packState(st))
 end
-redis.call('HSET', KEYS[1], 'fingerprint', to)
+redis.call('HSET', KEYS[1], 'fingerprint', to, 'updatedAt', nowText, 'migratedAt', nowText)
+redis.call('HSETNX', KEYS[1], 'startedOn', from)
 redis.call('LREM', prefix .. 'ring:' .. ringOf(meta[2], from), 0, runId)
 local ring = ringOf(meta[2], to)
 workflowAdd(prefix, ring)
 if meta[1] == 'running' and redis.call('LLEN', KEYS[3]) > 0 then ringPush(prefix, ring, runId) end
+publish(prefix, runId, '{"at":' .. nowText .. ',' .. string.sub(ARGV[base + 1 + 4 * m], 2))
 return { 'ok' }

@@ -1,16 +1,19 @@
 -- migrate_run: moves an open run to another graph version (RunMigrator.migrate): renames its pending items' nodes
 -- (the rewritten payloads are computed by the TypeScript side: canonical JSON is its) and sets the run's
--- fingerprint and its rotation row's, so claims of workers serving p_to take it from then on. Checks first, writing
+-- fingerprint and its rotation row's, so claims of workers serving p_to take it from then on; sets its updated_at and
+-- migrated_at, its started_on when unset (the version it started on: this first move's p_from). Checks first, writing
 -- nothing when one fails: the run is open (running or paused) and on p_from; its outstanding items are exactly
 -- p_expect (unless NULL) and each rewritten item's payload is still the one it was rewritten from; no item is leased
 -- (unless p_leases is 'keep').
 -- Parameters: p_run run id, p_from / p_to fingerprints, p_leases 'keep' | 'block', p_expect the outstanding item ids
---   judged | NULL, p_rewrites jsonb array of [item id, payload as judged, new payload, new node].
+--   judged | NULL, p_rewrites jsonb array of [item id, payload as judged, new payload, new node], p_event the
+--   run.migrated event without its "at" (the function adds its time).
 -- Returns (jsonb): {code: 'ok'} | {code: 'not_found'} | {code: 'final', status} | {code: 'version', fingerprint}
 --   | {code: 'changed', item} | {code: 'leased', leased: [{item, node, worker}]}.
+-- Events: run.migrated (record_events, last).
 -- Locking: the runs row FOR UPDATE (as every commit and transition takes it first), then the rotation row and the
 --   outstanding item rows (claims skip locked rows: none claims an item of the run while it moves).
-CREATE OR REPLACE FUNCTION migrate_run(p_run text, p_from text, p_to text, p_leases text, p_expect text[], p_rewrites jsonb)
+CREATE OR REPLACE FUNCTION migrate_run(p_run text, p_from text, p_to text, p_leases text, p_expect text[], p_rewrites jsonb, p_event jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   v_status text;
@@ -55,7 +58,8 @@ BEGIN
   END IF;
   UPDATE items i SET payload = r->>2, node = r->>3, updated_at = v_now
   FROM jsonb_array_elements(p_rewrites) AS r WHERE i.run_id = p_run AND i.item_id = r->>0;
-  UPDATE runs SET fingerprint = p_to WHERE run_id = p_run;
+  UPDATE runs SET fingerprint = p_to, updated_at = v_now, migrated_at = v_now, started_on = coalesce(started_on, p_from) WHERE run_id = p_run;
   UPDATE queue_runs SET fingerprint = p_to WHERE run_id = p_run;
+  PERFORM record_events(ARRAY[p_run], ARRAY[(p_event || jsonb_build_object('at', v_now))::text]);
   RETURN '{"code":"ok"}'::jsonb;
 END $$;

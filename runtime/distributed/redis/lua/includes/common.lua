@@ -266,7 +266,7 @@ end
 
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
-  'output', 'error', 'dropped', 'traceparent' }
+  'output', 'error', 'dropped', 'traceparent', 'startedOn', 'migratedAt' }
 
 -- Adds a new item (pending, attempt 1 unless `deliveries` and `attempt` say otherwise as newState takes them,
 -- enqueue sequence `seq`, decimal text like nowText) unless the run already knows its id, WITHOUT
