@@ -144,8 +144,10 @@ describe('postgres migrations', () => {
   it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {
     const schema = freshSchema();
     await open(schema);
-    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (9999, 'future.sql')`);
+    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (9998, 'future.sql'), (9999, 'future-2.sql')`);
     await expect(open(schema)).rejects.toBeInstanceOf(StoreError);
+    // the newest migration is named, with where to read what to do
+    await expect(open(schema)).rejects.toThrow(/has migration 9999, newer than this Floxide knows \(\d+\): upgrade Floxide\. .*"Upgrading floxide itself"/);
     await expect(open(freshSchema(), { migrate: false })).rejects.toBeInstanceOf(StoreError);
   });
 });
