@@ -132,6 +132,18 @@ describe('postgres migrations', () => {
     await old.end();
   });
 
+  it('a statement prepared before a newer floxide added columns to its table runs again, not failing once per connection', async () => {
+    // what a process of this release sees while the next one migrates the schema under it: Postgres refuses a prepared
+    // statement whose result type changed ("cached plan must not change result type"), before running it
+    const schema = freshSchema();
+    const b = await open(schema, { pool: { max: 2 } });
+    await b.createRun(spec('plan-1'));
+    await Promise.all([b.getRun('plan-1'), b.getRun('plan-1'), b.listRuns({})]); // prepared on both connections
+    await admin.query(`ALTER TABLE "${schema}".runs ADD COLUMN next_release text`);
+    expect(await Promise.all([b.getRun('plan-1'), b.getRun('plan-1')])).toMatchObject([{ runId: 'plan-1' }, { runId: 'plan-1' }]);
+    expect((await b.createRun(spec('plan-2'))).created).toBe(true);
+  });
+
   it('migration files hold tables and indexes only; every function lives in its own file', () => {
     for (const m of POSTGRES_MIGRATIONS) expect(sqlFile(`migrations/${m.file}`)).not.toMatch(/CREATE (OR REPLACE )?FUNCTION/i);
     for (const f of POSTGRES_FUNCTIONS) {
