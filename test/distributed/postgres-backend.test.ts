@@ -94,30 +94,72 @@ describe('postgres migrations', () => {
     // the schema as floxide with migrations up to 0011 left it: no version-move columns, the six-parameter migrate_run
     await admin.query(`ALTER TABLE "${schema}".runs DROP COLUMN started_on, DROP COLUMN migrated_at`);
     await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 12`);
-    await admin.query(`CREATE FUNCTION "${schema}".migrate_run(text, text, text, text, text[], jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$`);
+    await admin.query(`CREATE OR REPLACE FUNCTION "${schema}".migrate_run(p_run text, p_from text, p_to text, p_leases text, p_expect text[], p_rewrites jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$`);
+    await admin.query(`UPDATE "${schema}".schema_functions SET hash = 'the older file' WHERE name = 'migrate_run'`);
     expect(await open(schema, { migrate: false }).catch((e: unknown) => (e as Error).message)).toContain('migration 0012_version_moves.sql');
     const b = await open(schema);
-    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'migrate_run' AND pronamespace = $1::regnamespace`, [schema]);
-    expect(rows[0].n).toBe(1); // the old overload is gone
+    const { rows } = await admin.query(`SELECT prosrc FROM pg_proc WHERE proname = 'migrate_run' AND pronamespace = $1::regnamespace AND pronargs = 6`, [schema]);
+    expect(rows[0].prosrc).toContain('migrate_run('); // the old overload's body is replaced: it calls the new one
     const old = (await b.getRun('old-1'))!;
     expect([old.corrupt, old.startedOn, old.migratedAt]).toEqual([undefined, undefined, undefined]);
     await b.migrate('old-1', { from: 'fp', to: 'fp2', renames: {} });
     expect(await b.getRun('old-1')).toMatchObject({ fingerprint: 'fp2', startedOn: 'fp', updatedAt: expect.any(Number) });
   });
 
+  it("keeps the previous release's six-parameter migrate_run callable: an old worker or CLI that moves a run during a rolling upgrade moves it as the new one does", async () => {
+    // what the previous release (migrations up to 0009) sends for RunMigrator.migrate: its sql/migrate_run.sql, verbatim
+    const schema = freshSchema();
+    const b = await open(schema);
+    await b.createRun(spec('roll-1'));
+    const { rows: [item] } = await admin.query(`SELECT payload FROM "${schema}".items WHERE run_id = 'roll-1' AND item_id = '0'`);
+    const renamed = (item.payload as string).replace('"start"', '"begin"');
+    // (on a connection whose search_path is the schema, as every backend's is)
+    const old = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
+    await old.connect();
+    const call = (to: string, rewrites: unknown[]) =>
+      old.query(`SELECT migrate_run($1, $2, $3, $4, $5::text[], $6::jsonb) AS result`, ['roll-1', 'fp', to, 'keep', null, JSON.stringify(rewrites)]).then(
+        (r) => r.rows[0].result as unknown,
+        (e: unknown) => (e as Error).message,
+      );
+    const moved = await call('fp2', [['0', item.payload, renamed, 'begin']]);
+    expect(moved).toEqual({ code: 'ok' });
+    expect(await b.getRun('roll-1')).toMatchObject({ fingerprint: 'fp2', startedOn: 'fp', migratedAt: expect.any(Number) });
+    const { rows } = await admin.query(`SELECT event FROM "${schema}".events WHERE run_id = 'roll-1' ORDER BY run_seq`);
+    const migrated = rows.map((r) => JSON.parse(r.event as string)).filter((e) => e.type === 'run.migrated');
+    expect(migrated).toEqual([{ type: 'run.migrated', runId: 'roll-1', at: expect.any(Number), from: 'fp', to: 'fp2', renames: { start: 'begin' } }]);
+    // a refusal reads as before: the previous release maps the same reply codes
+    expect(await call('fp3', [])).toEqual({ code: 'version', fingerprint: 'fp2' });
+    await old.end();
+  });
+
+  it('a statement prepared before a newer floxide added columns to its table runs again, not failing once per connection', async () => {
+    // what a process of this release sees while the next one migrates the schema under it: Postgres refuses a prepared
+    // statement whose result type changed ("cached plan must not change result type"), before running it
+    const schema = freshSchema();
+    const b = await open(schema, { pool: { max: 2 } });
+    await b.createRun(spec('plan-1'));
+    await Promise.all([b.getRun('plan-1'), b.getRun('plan-1'), b.listRuns({})]); // prepared on both connections
+    await admin.query(`ALTER TABLE "${schema}".runs ADD COLUMN next_release text`);
+    expect(await Promise.all([b.getRun('plan-1'), b.getRun('plan-1')])).toMatchObject([{ runId: 'plan-1' }, { runId: 'plan-1' }]);
+    expect((await b.createRun(spec('plan-2'))).created).toBe(true);
+  });
+
   it('migration files hold tables and indexes only; every function lives in its own file', () => {
     for (const m of POSTGRES_MIGRATIONS) expect(sqlFile(`migrations/${m.file}`)).not.toMatch(/CREATE (OR REPLACE )?FUNCTION/i);
     for (const f of POSTGRES_FUNCTIONS) {
       const text = sqlFile(`functions/${f}.sql`);
-      expect(text.match(/CREATE OR REPLACE FUNCTION (\w+)\(/g)).toEqual([`CREATE OR REPLACE FUNCTION ${f}(`]);
+      // (overloads of the file's function only: migrate_run keeps the previous release's signature)
+      expect(new Set(text.match(/CREATE OR REPLACE FUNCTION (\w+)\(/g))).toEqual(new Set([`CREATE OR REPLACE FUNCTION ${f}(`]));
     }
   });
 
   it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {
     const schema = freshSchema();
     await open(schema);
-    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (9999, 'future.sql')`);
+    await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (9998, 'future.sql'), (9999, 'future-2.sql')`);
     await expect(open(schema)).rejects.toBeInstanceOf(StoreError);
+    // the newest migration is named, with where to read what to do
+    await expect(open(schema)).rejects.toThrow(/has migration 9999, newer than this Floxide knows \(\d+\): upgrade Floxide\. .*"Upgrading floxide itself"/);
     await expect(open(freshSchema(), { migrate: false })).rejects.toBeInstanceOf(StoreError);
   });
 });

@@ -11,7 +11,7 @@ import { Scheduler } from '../../runtime/distributed/scheduler.js';
 import { compiledOf } from '../../runtime/engine/compile.js';
 import { InvalidScheduleError } from '../../runtime/core/errors.js';
 import { describeScheduleConformance } from './schedule-conformance.js';
-import { plantScheduleTimezone, plantUntimedSchedule } from './tamper.js';
+import { plantPreviousReleasePut, plantScheduleTimezone, plantUntimedSchedule } from './tamper.js';
 import { ChainWorkflowDef, FanWorkflowDef, openTestBackend, spawnWorker, until, type BackendName, type TestBackend } from './helpers.js';
 
 const BACKENDS: readonly BackendName[] = ['redis', 'postgres'];
@@ -42,6 +42,22 @@ for (const name of BACKENDS) {
       expect(moved.cursor).toBeGreaterThan(first.cursor);
       await new Promise((r) => setTimeout(r, 20));
       expect((await store.putSchedule({ id: 'old', workflow: 'ChainWorkflow', cron: '0 */1 * * *' })).cursor).toBe(moved.cursor);
+    });
+  });
+
+  describe(`a schedule the previous release defined again during a rolling upgrade: ${name}`, () => {
+    it('does not keep a timing that release left behind: defined again by this one, the cursor moves to now, never back', async () => {
+      const t = await openTestBackend(name, 'srolling');
+      opened.push(t);
+      const store = t.backend as DistributedBackend & ScheduleStore;
+      const first = await store.putSchedule({ id: 'r', workflow: 'ChainWorkflow', cron: '0 * * * *' });
+      // an old worker defines it with its own expression: the cursor moves (here to a time long past, to tell them
+      // apart), the hourly timing stays in the record
+      await plantPreviousReleasePut(t.backend, 'r', '*/5 * * * *', 1_000);
+      const again = await store.putSchedule({ id: 'r', workflow: 'ChainWorkflow', cron: '0 * * * *' });
+      expect(again.cursor).toBeGreaterThanOrEqual(first.cursor); // from now: the ticks since 1970 are not back-filled
+      // and its own timing counts again from then on
+      expect((await store.putSchedule({ id: 'r', workflow: 'ChainWorkflow', cron: '@hourly' })).cursor).toBe(again.cursor);
     });
   });
 

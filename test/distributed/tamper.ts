@@ -87,6 +87,16 @@ export function plantUntimedSchedule(b: DistributedBackend, id: string): Promise
   return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET timing = NULL WHERE schedule_id = $1`, [id]);
 }
 
+/**
+ * Defines schedule `id` again as the previous release (b909c81, before schedule timings) does: the expression `cron`
+ * and the cursor `cursor` written, the timing field left as it was (that release does not know it). Its statements,
+ * not its code: a test cannot load the old release.
+ */
+export function plantPreviousReleasePut(b: DistributedBackend, id: string, cron: string, cursor: number): Promise<void> {
+  if (b.kind === 'redis') return withRedis(async (c) => void (await c.hSet(`${(b as RedisBackend).keyPrefix}schedule:${id}`, { cron, cursor: String(cursor) })));
+  return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET cron = $2, cursor_ms = $3 WHERE schedule_id = $1`, [id, cron, cursor]);
+}
+
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),

@@ -137,6 +137,12 @@ export type { PurgeOptions } from '../contracts.js';
 
 const ITEM_STATUSES: readonly WorkItemStatus[] = ['pending', 'in_progress', 'waiting_retry', 'parked', 'completed', 'failed', 'dead_lettered', 'dropped'];
 const INVALID_ARGUMENT_SQLSTATE = 'FX001';
+
+/** A prepared statement whose result type a schema change altered (SQLSTATE 0A000 from plancache.c): nothing ran. */
+function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; routine?: unknown };
+  return e.code === '0A000' && e.routine === 'RevalidateCachedQuery';
+}
 const INT8_OID = 20;
 const JSON_OIDS = new Set([114, 3802]);
 
@@ -335,8 +341,18 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     else this.active += 1;
     try {
       if (this.closed) throw replyError({ code: 'closed', backend: 'Postgres' });
-      const res = await this.pool.query<R>({ name: `floxide:${file}`, text: sqlFile(file), values });
-      return res.rows;
+      const query = { name: `floxide:${file}`, text: sqlFile(file), values };
+      // A newer floxide migrating the schema under this process (a rolling upgrade: docs/deploying.md) can add columns
+      // to a table a prepared statement reads: Postgres refuses it once per connection, before running it ("cached
+      // plan must not change result type"), and plans it anew the next time. Nothing ran: run it again, on each
+      // connection of the pool at most once.
+      for (let tries = 1; ; tries++) {
+        try {
+          return (await this.pool.query<R>(query)).rows;
+        } catch (err) {
+          if (!isStalePlan(err) || tries > this.size) throw err;
+        }
+      }
     } catch (err) {
       if (err instanceof FloxideError) throw err;
       if ((err as { code?: unknown }).code === INVALID_ARGUMENT_SQLSTATE) throw new InvalidArgumentError(describe(err));

@@ -35,6 +35,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 10, file: '0010_schedule_timing.sql' },
   { version: 11, file: '0011_signal_errors.sql' },
   { version: 12, file: '0012_version_moves.sql' },
+  { version: 13, file: '0013_schedule_timing_of.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
@@ -129,9 +130,15 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
  */
 export function checkLayout(schema: string, recorded: ReadonlyArray<{ readonly version: number; readonly name: string }>): void {
   const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+  const newest = Math.max(0, ...recorded.map((r) => Number(r.version)));
+  if (newest > latest) {
+    throw new StoreError(
+      `schema ${schema} has migration ${newest}, newer than this Floxide knows (${latest}): upgrade Floxide. ` +
+        `A newer Floxide migrated it; processes of an older one cannot start on it (see "Upgrading floxide itself" in floxide's docs/deploying.md)`,
+    );
+  }
   for (const r of recorded) {
     const version = Number(r.version);
-    if (version > latest) throw new StoreError(`schema ${schema} has migration ${version}, newer than this Floxide knows (${latest}): upgrade Floxide`);
     const ours = POSTGRES_MIGRATIONS.find((m) => m.version === version);
     if (ours?.file !== r.name) {
       throw new StoreError(

@@ -63,3 +63,15 @@ BEGIN
   PERFORM record_events(ARRAY[p_run], ARRAY[(p_event || jsonb_build_object('at', v_now))::text]);
   RETURN '{"code":"ok"}'::jsonb;
 END $$;
+
+-- migrate_run, the previous release's six-parameter call (its sql/migrate_run.sql), kept so that a worker or CLI of
+-- that release still moves runs while a rolling upgrade of floxide itself has both on one schema (docs/deploying.md
+-- "Upgrading floxide itself"): the same move, its run.migrated event built here, renames read from the items it
+-- renames, with no worker (that release does not pass one). Remove it once no supported release calls it.
+CREATE OR REPLACE FUNCTION migrate_run(p_run text, p_from text, p_to text, p_leases text, p_expect text[], p_rewrites jsonb)
+RETURNS jsonb LANGUAGE sql AS $$
+  SELECT migrate_run(p_run, p_from, p_to, p_leases, p_expect, p_rewrites, jsonb_build_object(
+    'type', 'run.migrated', 'runId', p_run, 'from', p_from, 'to', p_to,
+    'renames', coalesce((SELECT jsonb_object_agg(i.node, r->>3) FROM jsonb_array_elements(p_rewrites) AS r
+      JOIN items i ON i.run_id = p_run AND i.item_id = r->>0 WHERE i.node <> r->>3), '{}'::jsonb)))
+$$;
