@@ -242,6 +242,30 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('retries a live stream the server refused (too many open) after its Retry-After, and follows the run once it gets one', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-capped');
+    const cappedUi = await startUiServer({ backend, livePollMs: 60_000, maxLiveStreams: 1 });
+    const first = await ui.browser.newPage();
+    try {
+      // the first page holds the one stream; the second is refused, and says it retries instead of asking for a reload
+      await first.goto(new URL('/runs/ui-capped', cappedUi.url).toString());
+      await first.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await page.goto(new URL('/runs/ui-capped', cappedUi.url).toString());
+      await page.locator('#conn', { hasText: 'disconnected: too many live streams open (1' }).waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/\. Retrying in \d+ s\.\.\.$/);
+      // the first page closes: the second gets the stream by itself, and follows the run
+      await first.close();
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await backend.pauseRun('ui-capped');
+      await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/^live, updated /);
+    } finally {
+      await first.close();
+      await cappedUi.close();
+    }
+  });
+
   it('keeps the rows of the runs list while it reloads on a busy store, so that a click on a run is not lost', async () => {
     const busy = new MemoryBackend();
     const spec = (runId: string) => ({ runId, workflow: 'wf', fingerprint: 'fp', input: null, context: {}, firstItem: { node: 'a', id: '0', input: null } });

@@ -85,29 +85,77 @@ async function api(path, init) {
   return body;
 }
 
+/** The longest wait before a refused or lost live stream is asked for again (ms), when the server names none. */
+const MAX_RETRY_MS = 30_000;
+
 /**
- * Says in the header when the browser stopped reconnecting a live stream `source`: the server answered it with no
- * stream (a 401 once floxide ui restarted with another token, its default beyond loopback), which an EventSource
- * never retries. `probe` (an API path) is asked for the server's reason. While it reconnects by itself (the server
- * restarting), `reconnecting...` when `say` is set. Returns what closes the stream (and says nothing more).
+ * Follows the live stream at `path`, calling `events[name](event)` for each event. A stream lost while the browser
+ * reconnects it by itself (the server restarting: its `retry` period) says `reconnecting...` when `say` is set. A
+ * stream the browser gave up on (the server answered no stream, which an EventSource never retries) is asked for again
+ * here, once at a time: its answer says why (the server's `error`); a 503 or another failure of the server is retried
+ * after its `Retry-After`, or a backoff doubling from 1 s to 30 s, saying so in the header (`Retrying in 10 s...`); a
+ * refusal that asking again cannot change (a 401 once floxide ui restarted with another token, its default beyond
+ * loopback) says `Reload the page to try again.` and stops. `reopened` is called when a stream opens after one was
+ * lost. Returns what closes the stream (and says nothing more).
  */
-function onClosed(source, probe, say) {
+function follow(path, events, { say, reopened = () => {} }) {
   let stopped = false;
-  source.addEventListener('error', async () => {
-    if (source.readyState !== EventSource.CLOSED) {
-      if (say) conn.textContent = 'reconnecting...';
-      return;
-    }
+  let source = null;
+  let timer;
+  let failures = 0;
+  let lost = false;
+  const probe = new AbortController();
+
+  function open() {
+    source = new EventSource(path);
+    for (const [name, on] of Object.entries(events)) source.addEventListener(name, on);
+    source.addEventListener('open', () => {
+      failures = 0;
+      if (lost) reopened();
+      lost = false;
+    });
+    source.addEventListener('error', () => {
+      lost = true;
+      if (source.readyState !== EventSource.CLOSED) {
+        if (say) conn.textContent = 'reconnecting...';
+        return;
+      }
+      void refused();
+    });
+  }
+
+  // Asks the stream's address once more for the answer the browser got and does not show (status, Retry-After, error).
+  async function refused() {
+    let status = 0;
+    let after = null;
     let why = 'the server answered no live updates';
     try {
-      await api(probe);
+      const res = await fetch(path, { credentials: 'same-origin', signal: probe.signal });
+      status = res.status;
+      after = res.headers.get('retry-after');
+      if (!res.ok) why = (await res.json().catch(() => ({}))).error ?? `${res.status} ${res.statusText}`;
+      else void res.body?.cancel().catch(() => {});
     } catch (err) {
+      if (stopped) return;
       why = err.message;
     }
-    if (!stopped) conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
-  });
+    if (stopped) return;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
+      return;
+    }
+    const named = Number(after);
+    const ms = after !== null && Number.isFinite(named) && named >= 0 ? named * 1000 : Math.min(1000 * 2 ** failures, MAX_RETRY_MS);
+    failures += 1;
+    conn.textContent = visible(`disconnected: ${why}. Retrying in ${Math.round(ms / 1000)} s...`);
+    timer = setTimeout(open, ms);
+  }
+
+  open();
   return () => {
     stopped = true;
+    clearTimeout(timer);
+    probe.abort();
     source.close();
   };
 }
@@ -223,18 +271,8 @@ function listPage() {
     }
   }
   reload();
-  const source = params.get('after') ? null : new EventSource('/api/runs/live');
-  source?.addEventListener('runs', () => void reload());
-  // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
-  let lost = false;
-  source?.addEventListener('error', () => (lost = true));
-  const close = source ? onClosed(source, '/api/runs?limit=1', false) : () => {};
-  source?.addEventListener('open', () => {
-    if (lost) {
-      lost = false;
-      void reload();
-    }
-  });
+  // A stream the server closed (this page read too slowly) or lost reconnects: reload what was missed meanwhile.
+  const close = params.get('after') ? () => {} : follow('/api/runs/live', { runs: () => void reload() }, { say: false, reopened: () => void reload() });
   return () => {
     stopped = true;
     close();
@@ -565,20 +603,20 @@ function runPage(runId) {
     );
   }
 
-  const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/live`);
   // The text of the last `failure` event while it is shown: the next update that succeeds clears it (not the answers
   // of actions, which share the message line).
   let failure = null;
-  source.addEventListener('run', (e) => {
+  const run = (e) => {
     conn.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
     if (failure !== null && message.textContent === failure) message.textContent = '';
     failure = null;
     render(JSON.parse(e.data));
-  });
-  source.addEventListener('failure', (e) => {
+  };
+  const failed = (e) => {
     message.textContent = failure = visible(JSON.parse(e.data).error);
-  });
-  return onClosed(source, `/api/runs/${encodeURIComponent(runId)}`, true);
+  };
+  // a stream opened again starts from the run's current state: nothing to re-read
+  return follow(`/api/runs/${encodeURIComponent(runId)}/live`, { run, failure: failed }, { say: true });
 }
 
 // ------------------------------------------------------------------------------------------------------ router
