@@ -187,6 +187,35 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('shows ? for a time that cannot be read (no date, or beyond a Date), as the CLI does, and the rest of the page', async () => {
+    // (a corrupt record: a creation time beyond what a Date holds, a deadline that is no date)
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-badtime');
+    const bad = <T extends { runId: string } | undefined>(r: T): T => (r ? ({ ...r, createdAt: 1e17, deadline: 'no date' } as T) : r);
+    const unreadable = new Proxy(backend, {
+      get: (t, k, r) =>
+        k === 'getRun' ? async (id: string) => bad(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(bad) : Reflect.get(t, k, r),
+    });
+    const badUi = await startUiServer({ backend: unreadable, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(new URL('/', badUi.url).toString());
+      const row = page.locator('tr[data-run="ui-badtime"]');
+      await row.waitFor();
+      expect(await row.locator('td').nth(4).textContent()).toBe('?');
+      expect(await row.locator('td').nth(4).getAttribute('title')).toBe('?');
+      await page.goto(new URL('/runs/ui-badtime', badUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      expect(await page.locator('[data-fact="created"]').textContent()).toBe('?');
+      expect(await page.locator('[data-fact="deadline"]').textContent()).toBe('?');
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await badUi.close();
+    }
+  });
+
   it("clears a store failure's message from the run page once a live update succeeds again", async () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-outage');

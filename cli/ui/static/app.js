@@ -52,8 +52,17 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Whether `ms` is an epoch-millisecond time a Date can hold (what isEpochMs in runtime/core/time.ts says): a corrupt
+ * record's time may be no number, or beyond +-8.64e15, which `new Date(ms).toISOString()` throws on.
+ */
+function readable(ms) {
+  return typeof ms === 'number' && Math.abs(ms) <= 8.64e15;
+}
+
+/** How long ago `ms` was; `?` for a time that cannot be read (none, or not {@link readable}). */
 function age(ms) {
-  if (ms === undefined || ms === null) return '?';
+  if (!readable(ms)) return '?';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
@@ -61,8 +70,9 @@ function age(ms) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
+/** An epoch ms as UTC text, as the CLI writes it (`time` in cli/commands/runs.ts): `-` for none, `?` for one that cannot be read. */
 function time(ms) {
-  return ms === undefined || ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined || ms === null ? '-' : !readable(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 /** The first `n` characters of a text field; '' for one the record does not hold (null: unreadable). */
@@ -546,7 +556,7 @@ function runPage(runId) {
         // a run moved between graph versions (floxide runs migrate, a worker that took it over): from where, and when
         ...(r.migratedAt ? [['migrated', h('span', {}, r.startedOn ? ['started on version ', h('span', { class: 'mono', title: r.startedOn }, short(r.startedOn, 16)), ', '] : [], `moved to this version at ${time(r.migratedAt)}`)]] : []),
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
-        ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
+        ['created', readable(r.createdAt) ? `${time(r.createdAt)} (${age(r.createdAt)})` : '?'],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
         ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
         ['input', h('span', { class: 'mono' }, json(r.input, 0))],
