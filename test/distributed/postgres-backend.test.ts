@@ -12,7 +12,8 @@ import { settlementItemJson } from '../../runtime/engine/joins.js';
 import { arrivalJson } from '../../runtime/engine/commit.js';
 import type { JoinArrival } from '../../runtime/engine/types.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
-import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
+import { InvalidArgumentError, SchemaSetupError, StoreError } from '../../runtime/core/errors.js';
+import { connectBackend } from '../../runtime/distributed/connect.js';
 import type { PurgeOptions } from '../../runtime/distributed/contracts.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
@@ -139,6 +140,49 @@ describe('postgres schemas', () => {
       await expect(PostgresBackend.connect({ connectionString: URL, schema: bad })).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await expect(PostgresBackend.connect({ connectionString: URL, schema: freshSchema(), retainFinishedMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('says what failed when its role may not create the schema, or use an existing one, and what to grant (SchemaSetupError, not "cannot reach")', async () => {
+    const role = `${prefix}_role`;
+    const as = (schema: string) => {
+      const u = new globalThis.URL(URL);
+      u.username = role;
+      u.password = '';
+      u.search = `?schema=${schema}`;
+      return u.toString();
+    };
+    const db = new globalThis.URL(URL).pathname.slice(1);
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      // no CREATE on the database: the worker cannot create its schema
+      const missing = freshSchema();
+      const denied = await connectBackend(as(missing)).catch((e: unknown) => e);
+      expect(denied).toBeInstanceOf(SchemaSetupError);
+      expect(denied).toBeInstanceOf(StoreError);
+      expect(denied).toMatchObject({ name: 'SchemaSetupError', code: 'FLOXIDE_SCHEMA_SETUP' });
+      expect((denied as Error).message).toBe(
+        `cannot prepare the Postgres schema ${missing} at ${as(missing)}: permission denied for database ${db} ` +
+          `(grant CREATE on database ${db} to ${role}, or create the schema as its owner: CREATE SCHEMA ${missing} AUTHORIZATION ${role})`,
+      );
+      // a schema it has no USAGE on
+      const foreign = freshSchema();
+      await admin.query(`CREATE SCHEMA "${foreign}"`);
+      const refused = await connectBackend(as(foreign)).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SchemaSetupError);
+      expect((refused as Error).message).toBe(
+        `cannot prepare the Postgres schema ${foreign} at ${as(foreign)}: permission denied for schema ${foreign} (grant USAGE, CREATE on schema ${foreign} to ${role}, or connect as its owner)`,
+      );
+      // what the first hint says works: a schema made for it, without CREATE on the database
+      const owned = freshSchema();
+      await admin.query(`CREATE SCHEMA "${owned}" AUTHORIZATION ${role}`);
+      const b = await connectBackend(as(owned));
+      await b.createRun(spec('r1'));
+      expect((await b.getRun('r1'))?.status).toBe('running');
+      await b.close();
+    } finally {
+      await admin.query(`DROP OWNED BY ${role} CASCADE`);
+      await admin.query(`DROP ROLE ${role}`);
+    }
   });
 
   it('reports an unreachable server as StoreError', async () => {

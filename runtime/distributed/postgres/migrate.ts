@@ -98,10 +98,14 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
   const ident = `"${schema}"`;
   await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schema]);
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident}`);
+    // (only when it is missing: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even when the schema exists,
+    // which a role given a schema made for it need not have)
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident}`);
     await client.query(`SET search_path TO ${ident}`);
     await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      // (qualified: without USAGE on the schema, search_path skips it and the server says only that no schema was selected)
+      `CREATE TABLE IF NOT EXISTS ${ident}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     await client.query('CREATE TABLE IF NOT EXISTS schema_functions (name text PRIMARY KEY, hash text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const { rows } = await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
