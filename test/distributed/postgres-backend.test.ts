@@ -87,6 +87,28 @@ describe('postgres migrations', () => {
     expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
   });
 
+  it('re-apply a function whose parameters changed by dropping its old overloads, so no stale one is left beside it', async () => {
+    const schema = freshSchema();
+    await open(schema);
+    const overloads = async (name: string) =>
+      (await admin.query(`SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.proname = $1 AND p.pronamespace = $2::regnamespace ORDER BY 1`, [name, schema])).rows.map(
+        (r: { sig: string }) => r.sig.replace(`${schema}.`, ''),
+      );
+    const current = await overloads('commit_steps');
+    expect(current).toHaveLength(1);
+    // an older build's commit_steps took other parameters (and another result type): CREATE OR REPLACE of the file
+    // makes a new overload beside such a function instead of replacing it
+    await admin.query(`CREATE FUNCTION "${schema}".commit_steps(cs jsonb, batch integer) RETURNS text LANGUAGE sql AS $$ SELECT 'old' $$`);
+    await admin.query(`CREATE FUNCTION "${schema}".commit_steps(cs text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$`);
+    await admin.query(`UPDATE "${schema}".schema_functions SET hash = 'older' WHERE name = 'commit_steps'`);
+    const b = await open(schema);
+    expect(await overloads('commit_steps')).toEqual(current);
+    // the current one works: a commit applies
+    await b.createRun(spec('r1'));
+    const [l] = await b.claim('w', 1, 30_000);
+    expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
+  });
+
   it('migration 0012 upgrades a schema an older floxide wrote: its runs read as never moved, move, and keep where they started', async () => {
     const schema = freshSchema();
     const before = await open(schema);
