@@ -11,6 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, until, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import type { RunRecord } from '../../runtime/distributed/contracts.js';
 import { serializeError, StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
@@ -20,6 +21,15 @@ import { FallbackWorkflowDef } from '../../examples/fallback.floxide.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
+
+/** `backend` with the run records it reads (getRun, listRuns) passed through `alter`: a record as a corrupt store or an older server holds it. */
+function withRunsAltered(backend: MemoryBackend, alter: (r: RunRecord) => object): MemoryBackend {
+  const each = <T extends RunRecord | undefined>(r: T): T => (r === undefined ? r : (alter(r) as T));
+  return new Proxy(backend, {
+    get: (t, k, r) =>
+      k === 'getRun' ? async (id: string) => each(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(each) : Reflect.get(t, k, r),
+  });
+}
 
 describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
   let store: TestBackend;
@@ -164,11 +174,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-null-a');
     await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-null-b');
-    const blank = <T extends { runId: string } | undefined>(r: T): T => (r?.runId === 'ui-null-b' ? ({ ...r, fingerprint: null } as T) : r);
-    const lacking = new Proxy(backend, {
-      get: (t, k, r) =>
-        k === 'getRun' ? async (id: string) => blank(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(blank) : Reflect.get(t, k, r),
-    });
+    const lacking = withRunsAltered(backend, (r) => (r.runId === 'ui-null-b' ? { ...r, fingerprint: null } : r));
     const nullUi = await startUiServer({ backend: lacking, livePollMs: 60_000 });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -191,11 +197,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     // (a corrupt record: a creation time beyond what a Date holds, a deadline that is no date)
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-badtime');
-    const bad = <T extends { runId: string } | undefined>(r: T): T => (r ? ({ ...r, createdAt: 1e17, deadline: 'no date' } as T) : r);
-    const unreadable = new Proxy(backend, {
-      get: (t, k, r) =>
-        k === 'getRun' ? async (id: string) => bad(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(bad) : Reflect.get(t, k, r),
-    });
+    const unreadable = withRunsAltered(backend, (r) => ({ ...r, createdAt: 1e17, deadline: 'no date' }));
     const badUi = await startUiServer({ backend: unreadable, livePollMs: 60_000 });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
