@@ -273,15 +273,21 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  /** `floxide ui` on `backend` serving one live stream, held by a page of its own (`first`) open on the run `runId`. */
+  async function holdTheOneStream(backend: MemoryBackend, runId: string) {
+    const cappedUi = await startUiServer({ backend, livePollMs: 60_000, maxLiveStreams: 1 });
+    const first = await ui.browser.newPage();
+    await first.goto(new URL(`/runs/${runId}`, cappedUi.url).toString());
+    await first.locator('[data-fact="status"] [data-status="running"]').waitFor();
+    return { cappedUi, first };
+  }
+
   it('retries a live stream the server refused (too many open) after its Retry-After, and follows the run once it gets one', async () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-capped');
-    const cappedUi = await startUiServer({ backend, livePollMs: 60_000, maxLiveStreams: 1 });
-    const first = await ui.browser.newPage();
+    // the first page holds the one stream; the second is refused, and says it retries instead of asking for a reload
+    const { cappedUi, first } = await holdTheOneStream(backend, 'ui-capped');
     try {
-      // the first page holds the one stream; the second is refused, and says it retries instead of asking for a reload
-      await first.goto(new URL('/runs/ui-capped', cappedUi.url).toString());
-      await first.locator('[data-fact="status"] [data-status="running"]').waitFor();
       await page.goto(new URL('/runs/ui-capped', cappedUi.url).toString());
       await page.locator('#conn', { hasText: 'disconnected: too many live streams open (1' }).waitFor();
       expect(await page.locator('#conn').textContent()).toMatch(/\. Retrying in \d+ s\.\.\.$/);
@@ -292,6 +298,32 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
       expect(await page.locator('#conn').textContent()).toMatch(/^live, updated /);
     } finally {
+      await first.close();
+      await cappedUi.close();
+    }
+  });
+
+  it('a runs list whose live stream was refused keeps saying so through its reloads, and follows the runs once it gets one', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-capped-a');
+    // the list's rows are held back until the stream was refused (its reload ends after the refusal is shown)
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = new Proxy(backend, { get: (t, k, r) => (k === 'listRuns' ? async (f: object) => (await held, t.listRuns(f)) : Reflect.get(t, k, r)) });
+    const { cappedUi, first } = await holdTheOneStream(slow, 'ui-capped-a');
+    try {
+      await page.goto(new URL('/', cappedUi.url).toString());
+      await page.locator('#conn', { hasText: 'disconnected: too many live streams open (1' }).waitFor();
+      release();
+      await page.locator('tr[data-run="ui-capped-a"]').waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/^disconnected: too many live streams open .*\. Retrying in \d+ s\.\.\.$/);
+      // the stream is free: the list gets it by itself, and a run created then appears without a reload
+      await first.close();
+      await page.locator('#conn', { hasText: /^updated / }).waitFor();
+      await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-capped-b');
+      await page.locator('tr[data-run="ui-capped-b"]').waitFor();
+    } finally {
+      release();
       await first.close();
       await cappedUi.close();
     }

@@ -105,10 +105,10 @@ const MAX_RETRY_MS = 30_000;
  * here, once at a time: its answer says why (the server's `error`); a 503 or another failure of the server is retried
  * after its `Retry-After`, or a backoff doubling from 1 s to 30 s, saying so in the header (`Retrying in 10 s...`); a
  * refusal that asking again cannot change (a 401 once floxide ui restarted with another token, its default beyond
- * loopback) says `Reload the page to try again.` and stops. `reopened` is called when a stream opens after one was
- * lost. Returns what closes the stream (and says nothing more).
+ * loopback) says `Reload the page to try again.` and stops. `down` is called when the header says so, `reopened` when
+ * a stream opens after one was lost. Returns what closes the stream (and says nothing more).
  */
-function follow(path, events, { say, reopened = () => {} }) {
+function follow(path, events, { say, down = () => {}, reopened = () => {} }) {
   let stopped = false;
   let source = null;
   let timer;
@@ -150,6 +150,7 @@ function follow(path, events, { say, reopened = () => {} }) {
       why = err.message;
     }
     if (stopped) return;
+    down();
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
       return;
@@ -252,6 +253,7 @@ function listPage() {
   let stopped = false;
   let reloading = false;
   let pending = false;
+  let down = false;
   async function load() {
     const q = new URLSearchParams();
     for (const k of ['status', 'workflow', 'after', 'limit']) if (params.get(k)) q.set(k, params.get(k));
@@ -263,7 +265,8 @@ function listPage() {
       if (page.runs.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.')));
       else showRows(body, page.runs.map(rowOf));
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
-      conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
+      // (not over the header's word that the live stream is down: the list does not follow the runs meanwhile)
+      if (!down) conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       info.textContent = visible(err.message);
     }
@@ -282,7 +285,11 @@ function listPage() {
   }
   reload();
   // A stream the server closed (this page read too slowly) or lost reconnects: reload what was missed meanwhile.
-  const close = params.get('after') ? () => {} : follow('/api/runs/live', { runs: () => void reload() }, { say: false, reopened: () => void reload() });
+  const reopened = () => {
+    down = false;
+    void reload();
+  };
+  const close = params.get('after') ? () => {} : follow('/api/runs/live', { runs: () => void reload() }, { say: false, down: () => (down = true), reopened });
   return () => {
     stopped = true;
     close();
