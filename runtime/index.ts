@@ -54,6 +54,7 @@ export {
   CorruptStateError,
   StoreError,
   SchemaMissingError,
+  SchemaSetupError,
   PackageFileMissingError,
   InvalidArgumentError,
   RunStateError,

@@ -120,7 +120,15 @@ function drainHint(old: GraphVersion, now: GraphVersion, node: string | undefine
   return `deploy this once no run holds items at ${node} (\`floxide runs show\`): the version id stays ${old.id}, so workers of this build take its runs too (docs/deploying.md)`;
 }
 
-function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c: VersionChange, strict: boolean): Diagnostic | undefined {
+/**
+ * The `floxide runs migrate` command that moves the open runs of `versionsFile`'s workflows (project-relative) to its
+ * newest version, renaming `renames`: whole but the store's URL, so that it works pasted once that is filled in.
+ */
+function migrateCommand(versionsFile: string, renames: string): string {
+  return `floxide runs migrate --all --store <url> --versions ${versionsFile}${renames}`;
+}
+
+function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c: VersionChange, versionsFile: string, strict: boolean): Diagnostic | undefined {
   const code = DIAGNOSTIC_OF[c.kind];
   if (!code || c.safe) return undefined;
   let message: string;
@@ -128,7 +136,7 @@ function diagnosticOf(wf: WorkflowModel, old: GraphVersion, now: GraphVersion, c
   switch (c.kind) {
     case 'node-removed':
       message = `${wf.name}: node ${c.node} of version ${old.id} is gone${c.renameGuess ? ` (renamed to ${c.renameGuess}?)` : ''}: runs of that version with items queued for ${c.node} cannot continue on version ${now.id}`;
-      hint = `keep workers serving version ${old.id} until its runs drain, or move them to this version (\`floxide runs migrate --all${c.renameGuess ? ` --rename ${c.node}=${c.renameGuess}` : ''}\`)${pruneHint(old)}`;
+      hint = `keep workers serving version ${old.id} until its runs drain, or move them to this version (\`${migrateCommand(versionsFile, c.renameGuess ? ` --rename ${c.node}=${c.renameGuess}` : '')}\`)${pruneHint(old)}`;
       break;
     case 'input-changed':
       message = `${wf.name}: ${c.text.replace(/ changed from /, ' narrowed from ')} since version ${old.id}: items queued by runs of that version may not fit the new type`;
@@ -201,9 +209,9 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
   for (const wf of model.workflows) bySource.set(wf.class.file, [...(bySource.get(wf.class.file) ?? []), wf]);
   for (const [source, workflows] of [...bySource].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const file = versionsPathFor(source, layout);
+    const rel = path.relative(layout.rootDir, file).split(path.sep).join('/');
     const record = recordOf(source);
     if (record instanceof VersionsFileError) {
-      const rel = path.relative(layout.rootDir, file).split(path.sep).join('/');
       result.diagnostics.push(diagnostic('FLX054', record.message.replace(file, rel), { file: rel, line: 1, column: 1 }));
       continue;
     }
@@ -217,7 +225,7 @@ export function checkVersions(model: FlowModel, layout: OutputLayout, opts: Vers
         const changes = compareVersions(old, now, options);
         if (old.id !== now.id && isCompatible(changes)) compatible.push(old.id);
         for (const c of changes) {
-          const d = diagnosticOf(wf, old, now, c, opts.strict ?? false);
+          const d = diagnosticOf(wf, old, now, c, rel, opts.strict ?? false);
           if (d) result.diagnostics.push(d);
         }
       }

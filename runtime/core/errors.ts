@@ -67,6 +67,18 @@ export class SchemaMissingError extends StoreError {
   }
 }
 /**
+ * The store was reached, but its Postgres schema could not be made ready: the role may not create it or use it (the
+ * message says what to grant), it was migrated by a newer Floxide, or it is not up to date with `migrate: false`. A
+ * kind of {@link StoreError} with its own code: the server answered, and what failed is not its reachability.
+ */
+export class SchemaSetupError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SchemaSetupError';
+    (this as { code: string }).code = 'FLOXIDE_SCHEMA_SETUP';
+  }
+}
+/**
  * A file floxide reads from beside its own modules (a Lua script, a SQL migration or function) is not there: floxide
  * was inlined into an application bundle. A kind of {@link StoreError} with its own code: the store may well be
  * reachable, and the message says to leave floxide out of the bundle.
@@ -288,6 +300,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   CorruptStateError,
   StoreError,
   SchemaMissingError,
+  SchemaSetupError,
   PackageFileMissingError,
   InvalidArgumentError,
   RunStateError,

@@ -6,7 +6,7 @@
  *   record no events).
  * The backend modules are imported lazily, so a Redis user never loads `pg` and the other way round.
  */
-import { InvalidArgumentError, MissingDependencyError, PackageFileMissingError, SchemaMissingError, StoreError } from '../core/errors.js';
+import { InvalidArgumentError, MissingDependencyError, PackageFileMissingError, SchemaMissingError, SchemaSetupError, StoreError } from '../core/errors.js';
 import type { DistributedBackend } from './contracts.js';
 
 /** Options that apply whatever the URL says (the URL's own `prefix` / `schema` parameters win). */
@@ -56,7 +56,8 @@ function checkParameters(parsed: URL, url: string, own: readonly string[], drive
 
 /**
  * Connects to the store at `url`. Throws {@link InvalidArgumentError} for a malformed URL or an unknown scheme,
- * {@link SchemaMissingError} for a Postgres schema that does not exist with `createSchema: false`, and
+ * {@link SchemaMissingError} for a Postgres schema that does not exist with `createSchema: false`,
+ * {@link SchemaSetupError} for one the server refused to prepare (a privilege the role lacks: what to grant), and
  * {@link StoreError} (naming the URL, password hidden) when the store cannot be reached.
  */
 export async function connectBackend(url: string, options: ConnectOptions = {}): Promise<DistributedBackend> {
@@ -114,6 +115,10 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
     // (a missing schema: the store was reached, and the error says what is missing and how to make it; a missing
     // package file: floxide was bundled, whether or not the store can be reached, and the error says so)
     if (err instanceof InvalidArgumentError || err instanceof MissingDependencyError || err instanceof SchemaMissingError || err instanceof PackageFileMissingError) throw err;
+    // the store was reached and refused to prepare its schema (a privilege, a newer Floxide's schema): say where
+    if (err instanceof SchemaSetupError) {
+      throw new SchemaSetupError(err.message.replace(/^(cannot prepare the Postgres schema \w+)/, `$1 at ${redactUrl(url)}`), { cause: err.cause });
+    }
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

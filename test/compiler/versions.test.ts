@@ -273,9 +273,11 @@ describe('compile-fail fixtures of unsafe changes', () => {
     expect([s.code, s.severity]).toEqual([code, 'error']);
   });
 
-  it('a renamed node: the hint gives the migrate command with the rename it guessed', () => {
+  it('a renamed node: the hint gives the migrate command with the rename it guessed, whole but the store (its --versions file relative to the project)', () => {
     const [d] = fixtures.diagnostics.filter((x) => x.position?.file === 'FLX050-renamed.ts');
-    expect(d!.hint).toMatch(/^keep workers serving version (\w{16}) until its runs drain, or move them to this version \(`floxide runs migrate --all --rename b=shout`\); once no run of version \1 is left/);
+    expect(d!.hint).toMatch(
+      /^keep workers serving version (\w{16}) until its runs drain, or move them to this version \(`floxide runs migrate --all --store <url> --versions FLX050-renamed\.floxide\.versions\.json --rename b=shout`\); once no run of version \1 is left/,
+    );
   });
 
   it('reports nothing for safe changes (an input widened, a node and an edge added)', () => {

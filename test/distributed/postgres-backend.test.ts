@@ -12,7 +12,8 @@ import { settlementItemJson } from '../../runtime/engine/joins.js';
 import { arrivalJson } from '../../runtime/engine/commit.js';
 import type { JoinArrival } from '../../runtime/engine/types.js';
 import type { NewRun } from '../../runtime/distributed/contracts.js';
-import { InvalidArgumentError, StoreError } from '../../runtime/core/errors.js';
+import { InvalidArgumentError, SchemaSetupError, StoreError } from '../../runtime/core/errors.js';
+import { connectBackend } from '../../runtime/distributed/connect.js';
 import type { PurgeOptions } from '../../runtime/distributed/contracts.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
@@ -81,6 +82,28 @@ describe('postgres migrations', () => {
     const { rows } = await admin.query(`SELECT name FROM "${schema}".schema_functions WHERE applied_at < now() - interval '1 hour'`);
     expect(rows).toEqual([]); // re-applied: its applied_at is new
     // the real commit_steps is back: a commit applies
+    await b.createRun(spec('r1'));
+    const [l] = await b.claim('w', 1, 30_000);
+    expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
+  });
+
+  it('re-apply a function whose parameters changed by dropping its old overloads, so no stale one is left beside it', async () => {
+    const schema = freshSchema();
+    await open(schema);
+    const overloads = async (name: string) =>
+      (await admin.query(`SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.proname = $1 AND p.pronamespace = $2::regnamespace ORDER BY 1`, [name, schema])).rows.map(
+        (r: { sig: string }) => r.sig.replace(`${schema}.`, ''),
+      );
+    const current = await overloads('commit_steps');
+    expect(current).toHaveLength(1);
+    // an older build's commit_steps took other parameters (and another result type): CREATE OR REPLACE of the file
+    // makes a new overload beside such a function instead of replacing it
+    await admin.query(`CREATE FUNCTION "${schema}".commit_steps(cs jsonb, batch integer) RETURNS text LANGUAGE sql AS $$ SELECT 'old' $$`);
+    await admin.query(`CREATE FUNCTION "${schema}".commit_steps(cs text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$`);
+    await admin.query(`UPDATE "${schema}".schema_functions SET hash = 'older' WHERE name = 'commit_steps'`);
+    const b = await open(schema);
+    expect(await overloads('commit_steps')).toEqual(current);
+    // the current one works: a commit applies
     await b.createRun(spec('r1'));
     const [l] = await b.claim('w', 1, 30_000);
     expect(await b.commitStep({ runId: 'r1', itemId: '0', leaseToken: l!.leaseToken, outcome: { type: 'terminal', output: 1, items: [], arrivals: [], delta: undefined } })).toMatchObject({ status: 'applied', runStatus: 'completed' });
@@ -181,6 +204,49 @@ describe('postgres schemas', () => {
       await expect(PostgresBackend.connect({ connectionString: URL, schema: bad })).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await expect(PostgresBackend.connect({ connectionString: URL, schema: freshSchema(), retainFinishedMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('says what failed when its role may not create the schema, or use an existing one, and what to grant (SchemaSetupError, not "cannot reach")', async () => {
+    const role = `${prefix}_role`;
+    const as = (schema: string) => {
+      const u = new globalThis.URL(URL);
+      u.username = role;
+      u.password = '';
+      u.search = `?schema=${schema}`;
+      return u.toString();
+    };
+    const db = new globalThis.URL(URL).pathname.slice(1);
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      // no CREATE on the database: the worker cannot create its schema
+      const missing = freshSchema();
+      const denied = await connectBackend(as(missing)).catch((e: unknown) => e);
+      expect(denied).toBeInstanceOf(SchemaSetupError);
+      expect(denied).toBeInstanceOf(StoreError);
+      expect(denied).toMatchObject({ name: 'SchemaSetupError', code: 'FLOXIDE_SCHEMA_SETUP' });
+      expect((denied as Error).message).toBe(
+        `cannot prepare the Postgres schema ${missing} at ${as(missing)}: permission denied for database ${db} ` +
+          `(grant CREATE on database ${db} to ${role}, or create the schema as its owner: CREATE SCHEMA ${missing} AUTHORIZATION ${role})`,
+      );
+      // a schema it has no USAGE on
+      const foreign = freshSchema();
+      await admin.query(`CREATE SCHEMA "${foreign}"`);
+      const refused = await connectBackend(as(foreign)).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SchemaSetupError);
+      expect((refused as Error).message).toBe(
+        `cannot prepare the Postgres schema ${foreign} at ${as(foreign)}: permission denied for schema ${foreign} (grant USAGE, CREATE on schema ${foreign} to ${role}, or connect as its owner)`,
+      );
+      // what the first hint says works: a schema made for it, without CREATE on the database
+      const owned = freshSchema();
+      await admin.query(`CREATE SCHEMA "${owned}" AUTHORIZATION ${role}`);
+      const b = await connectBackend(as(owned));
+      await b.createRun(spec('r1'));
+      expect((await b.getRun('r1'))?.status).toBe('running');
+      await b.close();
+    } finally {
+      await admin.query(`DROP OWNED BY ${role} CASCADE`);
+      await admin.query(`DROP ROLE ${role}`);
+    }
   });
 
   it('reports an unreachable server as StoreError', async () => {

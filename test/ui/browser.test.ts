@@ -11,6 +11,7 @@ import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { startUiServer } from '../../cli/ui/server.js';
 import { openTestBackend, until, type TestBackend } from '../distributed/helpers.js';
 import { MemoryBackend } from '../../runtime/distributed/memory.js';
+import type { RunRecord } from '../../runtime/distributed/contracts.js';
 import { serializeError, StoreError } from '../../runtime/core/errors.js';
 import { Worker } from '../../runtime/distributed/worker.js';
 import { ApprovalWorkflow } from '../../examples/approval.js';
@@ -20,6 +21,15 @@ import { FallbackWorkflowDef } from '../../examples/fallback.floxide.js';
 import { Gates, ReviewCtx, ReviewWorkflow } from '../fixtures/ui/flows.js';
 import { ReviewWorkflowDef } from '../fixtures/ui/flows.floxide.js';
 import { cancelFromPage, hasChromium, openReviewAndFollow, openRunFromList, openUiInChromium, type UiInChromium } from './chromium.js';
+
+/** `backend` with the run records it reads (getRun, listRuns) passed through `alter`: a record as a corrupt store or an older server holds it. */
+function withRunsAltered(backend: MemoryBackend, alter: (r: RunRecord) => object): MemoryBackend {
+  const each = <T extends RunRecord | undefined>(r: T): T => (r === undefined ? r : (alter(r) as T));
+  return new Proxy(backend, {
+    get: (t, k, r) =>
+      k === 'getRun' ? async (id: string) => each(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(each) : Reflect.get(t, k, r),
+  });
+}
 
 describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
   let store: TestBackend;
@@ -164,11 +174,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-null-a');
     await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-null-b');
-    const blank = <T extends { runId: string } | undefined>(r: T): T => (r?.runId === 'ui-null-b' ? ({ ...r, fingerprint: null } as T) : r);
-    const lacking = new Proxy(backend, {
-      get: (t, k, r) =>
-        k === 'getRun' ? async (id: string) => blank(await t.getRun(id)) : k === 'listRuns' ? async (f: object) => (await t.listRuns(f)).map(blank) : Reflect.get(t, k, r),
-    });
+    const lacking = withRunsAltered(backend, (r) => (r.runId === 'ui-null-b' ? { ...r, fingerprint: null } : r));
     const nullUi = await startUiServer({ backend: lacking, livePollMs: 60_000 });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -184,6 +190,31 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       page.removeAllListeners('pageerror');
       await nullUi.close();
+    }
+  });
+
+  it('shows ? for a time that cannot be read (no date, or beyond a Date), as the CLI does, and the rest of the page', async () => {
+    // (a corrupt record: a creation time beyond what a Date holds, a deadline that is no date)
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-badtime');
+    const unreadable = withRunsAltered(backend, (r) => ({ ...r, createdAt: 1e17, deadline: 'no date' }));
+    const badUi = await startUiServer({ backend: unreadable, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(new URL('/', badUi.url).toString());
+      const row = page.locator('tr[data-run="ui-badtime"]');
+      await row.waitFor();
+      expect(await row.locator('td').nth(4).textContent()).toBe('?');
+      expect(await row.locator('td').nth(4).getAttribute('title')).toBe('?');
+      await page.goto(new URL('/runs/ui-badtime', badUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      expect(await page.locator('[data-fact="created"]').textContent()).toBe('?');
+      expect(await page.locator('[data-fact="deadline"]').textContent()).toBe('?');
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await badUi.close();
     }
   });
 
@@ -239,6 +270,62 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     } finally {
       await restarted.close();
       await store.backend.cancelRun('ui-restart').catch(() => undefined);
+    }
+  });
+
+  /** `floxide ui` on `backend` serving one live stream, held by a page of its own (`first`) open on the run `runId`. */
+  async function holdTheOneStream(backend: MemoryBackend, runId: string) {
+    const cappedUi = await startUiServer({ backend, livePollMs: 60_000, maxLiveStreams: 1 });
+    const first = await ui.browser.newPage();
+    await first.goto(new URL(`/runs/${runId}`, cappedUi.url).toString());
+    await first.locator('[data-fact="status"] [data-status="running"]').waitFor();
+    return { cappedUi, first };
+  }
+
+  it('retries a live stream the server refused (too many open) after its Retry-After, and follows the run once it gets one', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-capped');
+    // the first page holds the one stream; the second is refused, and says it retries instead of asking for a reload
+    const { cappedUi, first } = await holdTheOneStream(backend, 'ui-capped');
+    try {
+      await page.goto(new URL('/runs/ui-capped', cappedUi.url).toString());
+      await page.locator('#conn', { hasText: 'disconnected: too many live streams open (1' }).waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/\. Retrying in \d+ s\.\.\.$/);
+      // the first page closes: the second gets the stream by itself, and follows the run
+      await first.close();
+      await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
+      await backend.pauseRun('ui-capped');
+      await page.locator('[data-fact="status"] [data-status="paused"]').waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/^live, updated /);
+    } finally {
+      await first.close();
+      await cappedUi.close();
+    }
+  });
+
+  it('a runs list whose live stream was refused keeps saying so through its reloads, and follows the runs once it gets one', async () => {
+    const backend = new MemoryBackend();
+    await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-capped-a');
+    // the list's rows are held back until the stream was refused (its reload ends after the refusal is shown)
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = new Proxy(backend, { get: (t, k, r) => (k === 'listRuns' ? async (f: object) => (await held, t.listRuns(f)) : Reflect.get(t, k, r)) });
+    const { cappedUi, first } = await holdTheOneStream(slow, 'ui-capped-a');
+    try {
+      await page.goto(new URL('/', cappedUi.url).toString());
+      await page.locator('#conn', { hasText: 'disconnected: too many live streams open (1' }).waitFor();
+      release();
+      await page.locator('tr[data-run="ui-capped-a"]').waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/^disconnected: too many live streams open .*\. Retrying in \d+ s\.\.\.$/);
+      // the stream is free: the list gets it by itself, and a run created then appears without a reload
+      await first.close();
+      await page.locator('#conn', { hasText: /^updated / }).waitFor();
+      await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-capped-b');
+      await page.locator('tr[data-run="ui-capped-b"]').waitFor();
+    } finally {
+      release();
+      await first.close();
+      await cappedUi.close();
     }
   });
 

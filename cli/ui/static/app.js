@@ -52,8 +52,17 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Whether `ms` is an epoch-millisecond time a Date can hold (what isEpochMs in runtime/core/time.ts says): a corrupt
+ * record's time may be no number, or beyond +-8.64e15, which `new Date(ms).toISOString()` throws on.
+ */
+function readable(ms) {
+  return typeof ms === 'number' && Math.abs(ms) <= 8.64e15;
+}
+
+/** How long ago `ms` was; `?` for a time that cannot be read (none, or not {@link readable}). */
 function age(ms) {
-  if (ms === undefined || ms === null) return '?';
+  if (!readable(ms)) return '?';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
@@ -61,8 +70,9 @@ function age(ms) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
+/** An epoch ms as UTC text, as the CLI writes it (`time` in cli/commands/runs.ts): `-` for none, `?` for one that cannot be read. */
 function time(ms) {
-  return ms === undefined || ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined || ms === null ? '-' : !readable(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 /** The first `n` characters of a text field; '' for one the record does not hold (null: unreadable). */
@@ -85,29 +95,78 @@ async function api(path, init) {
   return body;
 }
 
+/** The longest wait before a refused or lost live stream is asked for again (ms), when the server names none. */
+const MAX_RETRY_MS = 30_000;
+
 /**
- * Says in the header when the browser stopped reconnecting a live stream `source`: the server answered it with no
- * stream (a 401 once floxide ui restarted with another token, its default beyond loopback), which an EventSource
- * never retries. `probe` (an API path) is asked for the server's reason. While it reconnects by itself (the server
- * restarting), `reconnecting...` when `say` is set. Returns what closes the stream (and says nothing more).
+ * Follows the live stream at `path`, calling `events[name](event)` for each event. A stream lost while the browser
+ * reconnects it by itself (the server restarting: its `retry` period) says `reconnecting...` when `say` is set. A
+ * stream the browser gave up on (the server answered no stream, which an EventSource never retries) is asked for again
+ * here, once at a time: its answer says why (the server's `error`); a 503 or another failure of the server is retried
+ * after its `Retry-After`, or a backoff doubling from 1 s to 30 s, saying so in the header (`Retrying in 10 s...`); a
+ * refusal that asking again cannot change (a 401 once floxide ui restarted with another token, its default beyond
+ * loopback) says `Reload the page to try again.` and stops. `down` is called when the header says so, `reopened` when
+ * a stream opens after one was lost. Returns what closes the stream (and says nothing more).
  */
-function onClosed(source, probe, say) {
+function follow(path, events, { say, down = () => {}, reopened = () => {} }) {
   let stopped = false;
-  source.addEventListener('error', async () => {
-    if (source.readyState !== EventSource.CLOSED) {
-      if (say) conn.textContent = 'reconnecting...';
-      return;
-    }
+  let source = null;
+  let timer;
+  let failures = 0;
+  let lost = false;
+  const probe = new AbortController();
+
+  function open() {
+    source = new EventSource(path);
+    for (const [name, on] of Object.entries(events)) source.addEventListener(name, on);
+    source.addEventListener('open', () => {
+      failures = 0;
+      if (lost) reopened();
+      lost = false;
+    });
+    source.addEventListener('error', () => {
+      lost = true;
+      if (source.readyState !== EventSource.CLOSED) {
+        if (say) conn.textContent = 'reconnecting...';
+        return;
+      }
+      void refused();
+    });
+  }
+
+  // Asks the stream's address once more for the answer the browser got and does not show (status, Retry-After, error).
+  async function refused() {
+    let status = 0;
+    let after = null;
     let why = 'the server answered no live updates';
     try {
-      await api(probe);
+      const res = await fetch(path, { credentials: 'same-origin', signal: probe.signal });
+      status = res.status;
+      after = res.headers.get('retry-after');
+      if (!res.ok) why = (await res.json().catch(() => ({}))).error ?? `${res.status} ${res.statusText}`;
+      else void res.body?.cancel().catch(() => {});
     } catch (err) {
+      if (stopped) return;
       why = err.message;
     }
-    if (!stopped) conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
-  });
+    if (stopped) return;
+    down();
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      conn.textContent = visible(`disconnected: ${why}. Reload the page to try again.`);
+      return;
+    }
+    const named = Number(after);
+    const ms = after !== null && Number.isFinite(named) && named >= 0 ? named * 1000 : Math.min(1000 * 2 ** failures, MAX_RETRY_MS);
+    failures += 1;
+    conn.textContent = visible(`disconnected: ${why}. Retrying in ${Math.round(ms / 1000)} s...`);
+    timer = setTimeout(open, ms);
+  }
+
+  open();
   return () => {
     stopped = true;
+    clearTimeout(timer);
+    probe.abort();
     source.close();
   };
 }
@@ -194,6 +253,7 @@ function listPage() {
   let stopped = false;
   let reloading = false;
   let pending = false;
+  let down = false;
   async function load() {
     const q = new URLSearchParams();
     for (const k of ['status', 'workflow', 'after', 'limit']) if (params.get(k)) q.set(k, params.get(k));
@@ -205,7 +265,8 @@ function listPage() {
       if (page.runs.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No runs.')));
       else showRows(body, page.runs.map(rowOf));
       info.textContent = `${page.runs.length} run(s)${next ? ', more below' : ''}`;
-      conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
+      // (not over the header's word that the live stream is down: the list does not follow the runs meanwhile)
+      if (!down) conn.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       info.textContent = visible(err.message);
     }
@@ -223,18 +284,12 @@ function listPage() {
     }
   }
   reload();
-  const source = params.get('after') ? null : new EventSource('/api/runs/live');
-  source?.addEventListener('runs', () => void reload());
-  // A stream the server closed (this page read too slowly) or lost reconnects by itself: reload what was missed meanwhile.
-  let lost = false;
-  source?.addEventListener('error', () => (lost = true));
-  const close = source ? onClosed(source, '/api/runs?limit=1', false) : () => {};
-  source?.addEventListener('open', () => {
-    if (lost) {
-      lost = false;
-      void reload();
-    }
-  });
+  // A stream the server closed (this page read too slowly) or lost reconnects: reload what was missed meanwhile.
+  const reopened = () => {
+    down = false;
+    void reload();
+  };
+  const close = params.get('after') ? () => {} : follow('/api/runs/live', { runs: () => void reload() }, { say: false, down: () => (down = true), reopened });
   return () => {
     stopped = true;
     close();
@@ -508,7 +563,7 @@ function runPage(runId) {
         // a run moved between graph versions (floxide runs migrate, a worker that took it over): from where, and when
         ...(r.migratedAt ? [['migrated', h('span', {}, r.startedOn ? ['started on version ', h('span', { class: 'mono', title: r.startedOn }, short(r.startedOn, 16)), ', '] : [], `moved to this version at ${time(r.migratedAt)}`)]] : []),
         // null: a creation time the store holds but cannot be read (the unreadable fact names it)
-        ['created', r.createdAt === null ? '?' : `${time(r.createdAt)} (${age(r.createdAt)})`],
+        ['created', readable(r.createdAt) ? `${time(r.createdAt)} (${age(r.createdAt)})` : '?'],
         ['finished', r.finishedAt ? `${time(r.finishedAt)} (${age(r.finishedAt)})` : '-'],
         ...(r.deadline ? [['deadline', time(r.deadline)]] : []),
         ['input', h('span', { class: 'mono' }, json(r.input, 0))],
@@ -565,20 +620,20 @@ function runPage(runId) {
     );
   }
 
-  const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/live`);
   // The text of the last `failure` event while it is shown: the next update that succeeds clears it (not the answers
   // of actions, which share the message line).
   let failure = null;
-  source.addEventListener('run', (e) => {
+  const run = (e) => {
     conn.textContent = `live, updated ${new Date().toLocaleTimeString()}`;
     if (failure !== null && message.textContent === failure) message.textContent = '';
     failure = null;
     render(JSON.parse(e.data));
-  });
-  source.addEventListener('failure', (e) => {
+  };
+  const failed = (e) => {
     message.textContent = failure = visible(JSON.parse(e.data).error);
-  });
-  return onClosed(source, `/api/runs/${encodeURIComponent(runId)}`, true);
+  };
+  // a stream opened again starts from the run's current state: nothing to re-read
+  return follow(`/api/runs/${encodeURIComponent(runId)}/live`, { run, failure: failed }, { say: true });
 }
 
 // ------------------------------------------------------------------------------------------------------ router

@@ -16,7 +16,9 @@ import {
   CancelledError,
   FloxideError,
   InvalidArgumentError,
+  PackageFileMissingError,
   SchemaMissingError,
+  SchemaSetupError,
   StoreError,
   serializeError,
   type SerializedError,
@@ -220,6 +222,21 @@ function describe(err: unknown): string {
 }
 
 /**
+ * What to grant, when preparing `schema` was refused for want of a privilege (42501): CREATE on the database to create
+ * the schema (or the schema made for the role by its owner), USAGE and CREATE on a schema another role made; for
+ * objects of the schema another role owns, to connect as that role.
+ */
+async function permissionHint(client: pg.PoolClient, schema: string, err: unknown): Promise<string> {
+  if ((err as { code?: unknown }).code !== '42501') return '';
+  const who = await client.query<{ role: string }>('SELECT current_user AS role').catch(() => undefined);
+  const role = who?.rows[0]?.role ?? '<role>';
+  const database = /permission denied for database (\S+)/.exec(describe(err))?.[1];
+  if (database !== undefined) return ` (grant CREATE on database ${database} to ${role}, or create the schema as its owner: CREATE SCHEMA ${schema} AUTHORIZATION ${role})`;
+  if (/permission denied for schema /.test(describe(err))) return ` (grant USAGE, CREATE on schema ${schema} to ${role}, or connect as its owner)`;
+  return ` (connect as the role that owns schema ${schema} and its tables and functions)`;
+}
+
+/**
  * What to do about a refused connection, when it is plain: pg sends no user name when the URL names none and neither
  * PGUSER nor USER is set (a container, a service), and the server answers only that the name is missing.
  */
@@ -315,14 +332,19 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
               `as do floxide schedule add and PostgresBackend.connect (createSchema: true, the default)`,
           );
         }
-        if (options.migrate === false) await backend.checkMigrated(client);
-        else await migrate(client, schema);
+        try {
+          if (options.migrate === false) await backend.checkMigrated(client);
+          else await migrate(client, schema);
+        } catch (err) {
+          if (err instanceof PackageFileMissingError) throw err;
+          throw new SchemaSetupError(`cannot prepare the Postgres schema ${schema}: ${describe(err)}${await permissionHint(client, schema, err)}`, { cause: err });
+        }
       } finally {
         client.release();
       }
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw err instanceof FloxideError ? err : new StoreError(`cannot prepare Postgres schema ${schema}: ${describe(err)}`, { cause: err });
+      throw err instanceof FloxideError ? err : new SchemaSetupError(`cannot prepare the Postgres schema ${schema}: ${describe(err)}`, { cause: err });
     }
     return backend;
   }

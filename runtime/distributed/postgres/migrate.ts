@@ -6,7 +6,8 @@
  *   in its own transaction, recorded in `<schema>.schema_migrations`.
  * - Functions (`sql/functions/<name>.sql`, one plpgsql or SQL function per file) are applied with `CREATE OR
  *   REPLACE` and recorded with the SHA-256 of their text in `<schema>.schema_functions`: a file that changed is
- *   applied again on the next connect (dropped first when its signature changed), an unchanged one is left alone.
+ *   applied again on the next connect, its other overloads (an older parameter list) dropped in the same transaction,
+ *   and an unchanged one is left alone.
  *
  * Both run under a per-schema advisory lock, so concurrent starters apply each change exactly once.
  */
@@ -99,10 +100,14 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
   const ident = `"${schema}"`;
   await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schema]);
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident}`);
+    // (only when it is missing: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even when the schema exists,
+    // which a role given a schema made for it need not have)
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident}`);
     await client.query(`SET search_path TO ${ident}`);
     await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      // (qualified: without USAGE on the schema, search_path skips it and the server says only that no schema was selected)
+      `CREATE TABLE IF NOT EXISTS ${ident}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     await client.query('CREATE TABLE IF NOT EXISTS schema_functions (name text PRIMARY KEY, hash text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const { rows } = await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
@@ -149,33 +154,45 @@ export function checkLayout(schema: string, recorded: ReadonlyArray<{ readonly v
   }
 }
 
-/** Applies every function whose file's hash differs from the recorded one (each in its own transaction). */
+/**
+ * Applies every function whose file's hash differs from the recorded one (each in its own transaction), leaving no other
+ * function of its name in the schema: CREATE OR REPLACE of a changed parameter list makes a new overload beside the
+ * old one (which callers of the old signature would go on calling), so every overload the file did not write is
+ * dropped in the same transaction. 42P13 (the same parameters with another result type or parameter names, which
+ * CREATE OR REPLACE cannot change): every overload is dropped first, then the file applied.
+ */
 async function applyFunctions(client: PoolClient): Promise<void> {
   const { rows } = await client.query<{ name: string; hash: string }>('SELECT name, hash FROM schema_functions');
   const recorded = new Map(rows.map((r) => [r.name, r.hash]));
   for (const name of POSTGRES_FUNCTIONS) {
     const hash = functionHash(name);
     if (recorded.get(name) === hash) continue;
-    const record = () => client.query('INSERT INTO schema_functions (name, hash) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET hash = $2, applied_at = now()', [name, hash]);
+    const apply = (dropFirst: boolean) =>
+      transaction(client, async () => {
+        if (dropFirst) await dropOverloads(client, name, false);
+        await client.query(sqlFile(`functions/${name}.sql`));
+        await dropOverloads(client, name, true);
+        await client.query('INSERT INTO schema_functions (name, hash) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET hash = $2, applied_at = now()', [name, hash]);
+      });
     try {
-      await transaction(client, async () => {
-        await client.query(sqlFile(`functions/${name}.sql`));
-        await record();
-      });
+      await apply(false);
     } catch (err) {
-      // 42P13: CREATE OR REPLACE cannot change a function's result type (or its parameter names): drop it, then create.
       if ((err as { code?: unknown }).code !== '42P13') throw err;
-      await transaction(client, async () => {
-        const { rows: old } = await client.query<{ sig: string }>(
-          'SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.proname = $1 AND p.pronamespace = current_schema()::regnamespace',
-          [name],
-        );
-        for (const o of old) await client.query(`DROP FUNCTION ${o.sig}`);
-        await client.query(sqlFile(`functions/${name}.sql`));
-        await record();
-      });
+      await apply(true);
     }
   }
+}
+
+/**
+ * Drops the functions named `name` in the current schema: every one, or (`keepWritten`) all but the one this
+ * transaction wrote (their pg_proc row's xmin is its id: the one a CREATE OR REPLACE just made or replaced).
+ */
+async function dropOverloads(client: PoolClient, name: string, keepWritten: boolean): Promise<void> {
+  const { rows } = await client.query<{ sig: string }>(
+    `SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.proname = $1 AND p.pronamespace = current_schema()::regnamespace${keepWritten ? ' AND p.xmin <> pg_current_xact_id()::xid' : ''}`,
+    [name],
+  );
+  for (const o of rows) await client.query(`DROP FUNCTION ${o.sig}`);
 }
 
 /** The migrations and functions `client`'s schema lacks (empty when it is up to date). */
