@@ -223,6 +223,12 @@ export interface CheckpointStore {
    * (this method absent) leaves running a run twice to its caller.
    */
   claim?(runId: string, owner: RunOwner, refresh?: boolean): Promise<void>;
+  /**
+   * The heartbeat of many claims in one call (one transaction; runtime/stores/claim-heartbeat.ts calls it once per
+   * process every 10 s for all the claims it holds): per claim, in order, undefined when refreshed, else the error
+   * `claim(runId, owner, true)` would throw (nothing written for it).
+   */
+  refreshClaims?(claims: ReadonlyArray<{ runId: string; owner: RunOwner }>): Promise<ReadonlyArray<Error | undefined>>;
   /** Clears the claim when `owner` holds it (the call that ran the run ended); another owner's claim stays. */
   release?(runId: string, owner: RunOwner): Promise<void>;
   /**

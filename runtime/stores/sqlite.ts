@@ -253,7 +253,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner' | 'refreshOwner'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
     | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
@@ -406,6 +406,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
       runOwner: p('SELECT owner, owner_seen, status FROM floxide_runs WHERE run_id = ?'),
       setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
+      refreshOwner: p(`UPDATE floxide_runs SET owner_seen = ? WHERE run_id = ? AND owner = ? AND status <> 'cancelled'`),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
         `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
@@ -670,6 +671,29 @@ export class SqliteCheckpointStore implements CheckpointStore {
           if (refresh) assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
           else assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
           this.s.setOwner.run(text, now, runId);
+        })
+        .immediate(),
+    );
+  }
+
+  async refreshClaims(claims: ReadonlyArray<{ runId: string; owner: RunOwner }>): Promise<ReadonlyArray<Error | undefined>> {
+    for (const c of claims) assertRunId(c.runId);
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          const now = Date.now();
+          return claims.map(({ runId, owner }) => {
+            // (the claim as stored is this call's while it runs: one write, no read)
+            if (this.s.refreshOwner.run(now, runId, ownerText(owner)).changes > 0) return undefined;
+            const row = this.s.runOwner.get(runId) as { owner: string | null; status: string } | undefined;
+            try {
+              if (!row) throw new RunNotFoundError(`no run ${runId}`);
+              assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
+              return undefined;
+            } catch (err) {
+              return err as Error;
+            }
+          });
         })
         .immediate(),
     );
