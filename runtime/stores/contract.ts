@@ -249,6 +249,12 @@ export interface CheckpointStore {
    * to it now, durably), else undefined. Asked again after a crash, it answers the same.
    */
   takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
+  /**
+   * A value that changes whenever a signal or a cancel may have reached any run of the store since it was read (by
+   * another process or by this store). A run waiting in this process reads its mailbox every `signalPollMs` only when
+   * it changed (runtime/workflow/signals.ts): without it, every waiting run reads the store every poll.
+   */
+  arrivalMark?(): string;
   /** Signals no wait took yet, oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
   /**

@@ -253,7 +253,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner' | 'refreshOwner'
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner' | 'refreshOwner' | 'dataVersion'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
     | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
@@ -268,6 +268,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly inlinePages: number;
   /** Runs this store loaded and keeps committing to, as the journal leaves them (see {@link RunTrack}). */
   private readonly tracks = new Map<string, RunTrack>();
+  /** Signals and cancels this connection stored ({@link arrivalMark}: its own commits do not move `data_version`). */
+  private arrivals = 0;
   /** The run_no of runs this store wrote to lately (see {@link runNoOf}). */
   private readonly runNos = new Map<string, number>();
   /** A background checkpoint failure nobody was told about yet: the next write throws it. */
@@ -407,6 +409,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       runOwner: p('SELECT owner, owner_seen, status FROM floxide_runs WHERE run_id = ?'),
       setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
       refreshOwner: p(`UPDATE floxide_runs SET owner_seen = ? WHERE run_id = ? AND owner = ? AND status <> 'cancelled'`),
+      dataVersion: p('PRAGMA data_version'),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
         `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
@@ -642,6 +645,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
     assertRunId(runId);
     this.tracks.delete(runId);
+    this.arrivals++;
     return this.write(() => {
       const r = reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' };
       if (this.s.cancelRun.run(toJson(r, 'the reason'), Date.now(), runId).changes > 0) return true;
@@ -657,6 +661,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const row = this.requireRun(runId);
       if (row.status !== 'running') throw new RunStateError(`run ${runId} is ${row.status}; only a failed run can be reopened`);
     });
+  }
+
+  /**
+   * Changes whenever a signal or a cancel may have been stored since it was read: another connection committed to the
+   * file (SQLite's `data_version`, an in-memory comparison that reads no page) or this store stored one.
+   */
+  arrivalMark(): string {
+    return `${this.s.dataVersion.pluck().get() as number}:${this.arrivals}`;
   }
 
   async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
@@ -735,6 +747,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     const { payload: text } = planSignal(runId, name, payload, key);
+    this.arrivals++;
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);

@@ -78,7 +78,9 @@ export interface RunOptions {
   clock?: Clock;
   /**
    * Checkpointed runs: while every item left waits for a signal, how often the store is read for signals sent by
-   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once). Default 1 000 ms;
+   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once; on a store with
+   * `arrivalMark`, SQLite's, one look per period for all the runs waiting in this process, and a run reads only when it
+   * moved: runtime/workflow/arrival-poll.ts). Default 1 000 ms;
    * `Infinity`: never (only this process signals the run). Not a positive number: `InvalidArgumentError`.
    */
   signalPollMs?: number;
