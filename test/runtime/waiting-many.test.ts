@@ -9,17 +9,10 @@ import { bindWorkflow, CancelledError } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { until } from '../distributed/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-waiting-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(what: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('runs waiting for signals in one process', () => {
   it('read nothing per poll while no signal or cancel came from elsewhere; one from another connection reaches its run', async () => {
@@ -36,7 +29,7 @@ describe('runs waiting for signals in one process', () => {
     const calls = Array.from({ length: n }, (_, i) => wf.runWithCheckpoint({} as never, `w${i}`, store, `w${i}`, { signalPollMs: pollMs }).catch((err: unknown) => err));
     const other = new SqliteCheckpointStore(file);
     try {
-      await until(async () => (await Promise.all(calls.map((_, i) => store.load(`w${i}`)))).every((cp) => cp?.items.some((it) => it.wait !== undefined)));
+      await until(async () => (await Promise.all(calls.map((_, i) => store.load(`w${i}`)))).every((cp) => cp?.items.some((it) => it.wait !== undefined)), 30_000);
       // every run has looked at its mailbox since it parked (once at least), and nothing came since
       await until(() => reads.takeSignal >= n);
       await new Promise((r) => setTimeout(r, 4 * pollMs));
