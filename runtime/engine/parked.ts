@@ -81,6 +81,12 @@ export interface Mailbox {
    * poll period instead of waiting for a signal that can no longer come.
    */
   check?(): Promise<void>;
+  /**
+   * Calls `fn` after `pollMs` of wall-clock time, or later, when a signal or cancel from another process may have come
+   * since the last {@link check} (a store that can tell: one look per process and period, not one read per run); a
+   * mailbox without it is polled with a plain timer. Returns a function that cancels it.
+   */
+  poll?(fn: () => void, pollMs: number): () => void;
 }
 
 /**
@@ -211,7 +217,7 @@ export function untilParkedMayRun(parked: ParkedItems, clock: Clock, abort: Abor
     if (at !== undefined) offs.push(atTime(clock, at, () => done()));
     if (mailbox) offs.push(mailbox.onArrival(() => done()));
     // (systemClock's timer, not setTimeout: Node fires a timeout longer than 2^31-1 ms at once)
-    if (pollMs !== undefined && Number.isFinite(pollMs)) offs.push(systemClock.setTimer(() => done(), pollMs));
+    if (pollMs !== undefined && Number.isFinite(pollMs)) offs.push(mailbox?.poll ? mailbox.poll(() => done(), pollMs) : systemClock.setTimer(() => done(), pollMs));
   });
 }
 

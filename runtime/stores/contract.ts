@@ -223,6 +223,12 @@ export interface CheckpointStore {
    * (this method absent) leaves running a run twice to its caller.
    */
   claim?(runId: string, owner: RunOwner, refresh?: boolean): Promise<void>;
+  /**
+   * The heartbeat of many claims in one call (one transaction; runtime/stores/claim-heartbeat.ts calls it once per
+   * process every 10 s for all the claims it holds): per claim, in order, undefined when refreshed, else the error
+   * `claim(runId, owner, true)` would throw (nothing written for it).
+   */
+  refreshClaims?(claims: ReadonlyArray<{ runId: string; owner: RunOwner }>): Promise<ReadonlyArray<Error | undefined>>;
   /** Clears the claim when `owner` holds it (the call that ran the run ended); another owner's claim stays. */
   release?(runId: string, owner: RunOwner): Promise<void>;
   /**
@@ -243,6 +249,12 @@ export interface CheckpointStore {
    * to it now, durably), else undefined. Asked again after a crash, it answers the same.
    */
   takeSignal(runId: string, name: string, itemId: string): Promise<{ payload: unknown } | undefined>;
+  /**
+   * A value that changes whenever a signal or a cancel may have reached any run of the store since it was read (by
+   * another process or by this store). A run waiting in this process reads its mailbox every `signalPollMs` only when
+   * it changed (runtime/workflow/signals.ts): without it, every waiting run reads the store every poll.
+   */
+  arrivalMark?(): string;
   /** Signals no wait took yet, oldest first. */
   pendingSignals(runId: string): Promise<PendingSignal[]>;
   /**

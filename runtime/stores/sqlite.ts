@@ -253,7 +253,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
-    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner'
+    | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner' | 'refreshOwner' | 'dataVersion'
     | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
     | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
@@ -268,6 +268,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly inlinePages: number;
   /** Runs this store loaded and keeps committing to, as the journal leaves them (see {@link RunTrack}). */
   private readonly tracks = new Map<string, RunTrack>();
+  /** Signals and cancels this connection stored ({@link arrivalMark}: its own commits do not move `data_version`). */
+  private arrivals = 0;
   /** The run_no of runs this store wrote to lately (see {@link runNoOf}). */
   private readonly runNos = new Map<string, number>();
   /** A background checkpoint failure nobody was told about yet: the next write throws it. */
@@ -406,6 +408,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       reopenRun: p(`UPDATE floxide_runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`),
       runOwner: p('SELECT owner, owner_seen, status FROM floxide_runs WHERE run_id = ?'),
       setOwner: p('UPDATE floxide_runs SET owner = ?, owner_seen = ? WHERE run_id = ?'),
+      refreshOwner: p(`UPDATE floxide_runs SET owner_seen = ? WHERE run_id = ? AND owner = ? AND status <> 'cancelled'`),
+      dataVersion: p('PRAGMA data_version'),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
         `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
@@ -641,6 +645,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
     assertRunId(runId);
     this.tracks.delete(runId);
+    this.arrivals++;
     return this.write(() => {
       const r = reason ?? { name: 'CancelledError', message: 'the run was cancelled', code: 'FLOXIDE_CANCELLED' };
       if (this.s.cancelRun.run(toJson(r, 'the reason'), Date.now(), runId).changes > 0) return true;
@@ -658,6 +663,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
     });
   }
 
+  /**
+   * Changes whenever a signal or a cancel may have been stored since it was read: another connection committed to the
+   * file (SQLite's `data_version`, an in-memory comparison that reads no page) or this store stored one.
+   */
+  arrivalMark(): string {
+    return `${this.s.dataVersion.pluck().get() as number}:${this.arrivals}`;
+  }
+
   async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
     assertRunId(runId);
     const text = ownerText(owner);
@@ -670,6 +683,29 @@ export class SqliteCheckpointStore implements CheckpointStore {
           if (refresh) assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
           else assertClaimable(runId, ownerOf(row.owner), row.owner_seen ?? undefined, owner, now);
           this.s.setOwner.run(text, now, runId);
+        })
+        .immediate(),
+    );
+  }
+
+  async refreshClaims(claims: ReadonlyArray<{ runId: string; owner: RunOwner }>): Promise<ReadonlyArray<Error | undefined>> {
+    for (const c of claims) assertRunId(c.runId);
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          const now = Date.now();
+          return claims.map(({ runId, owner }) => {
+            // (the claim as stored is this call's while it runs: one write, no read)
+            if (this.s.refreshOwner.run(now, runId, ownerText(owner)).changes > 0) return undefined;
+            const row = this.s.runOwner.get(runId) as { owner: string | null; status: string } | undefined;
+            try {
+              if (!row) throw new RunNotFoundError(`no run ${runId}`);
+              assertRefreshable(runId, ownerOf(row.owner), owner, row.status);
+              return undefined;
+            } catch (err) {
+              return err as Error;
+            }
+          });
         })
         .immediate(),
     );
@@ -711,6 +747,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     const { payload: text } = planSignal(runId, name, payload, key);
+    this.arrivals++;
     return this.write(() => {
       if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);

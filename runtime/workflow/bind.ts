@@ -18,7 +18,8 @@ import {
   serializeError,
 } from '../core/errors.js';
 import { cancelledRunError, type Checkpoint, type CheckpointStore } from '../stores/contract.js';
-import { endClaim, newOwner, OWNER_HEARTBEAT_MS, processName, releaseClaim, type RunOwner } from '../stores/ownership.js';
+import { endClaim, newOwner, processName, releaseClaim, type RunOwner } from '../stores/ownership.js';
+import { keepClaimFresh } from '../stores/claim-heartbeat.js';
 import { MemoryMailbox, ParkedItems, isParked, type SignalDelivery } from '../engine/parked.js';
 import { ItemQueue } from '../engine/queue.js';
 import { AbortSource } from '../engine/abort.js';
@@ -77,7 +78,9 @@ export interface RunOptions {
   clock?: Clock;
   /**
    * Checkpointed runs: while every item left waits for a signal, how often the store is read for signals sent by
-   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once). Default 1 000 ms;
+   * another process (a signal sent through this process's `Workflow.signal` wakes the run at once; on a store with
+   * `arrivalMark`, SQLite's, one look per period for all the runs waiting in this process, and a run reads only when it
+   * moved: runtime/workflow/arrival-poll.ts). Default 1 000 ms;
    * `Infinity`: never (only this process signals the run). Not a positive number: `InvalidArgumentError`.
    */
   signalPollMs?: number;
@@ -450,27 +453,23 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
     // a heartbeat refused stops this call: another process took the run over (this call looked dead to it), or the run
     // was cancelled from elsewhere (`floxide runs cancel`): the node running sees its ctx.signal abort
     const lost = new AbortSource();
-    let heartbeat: ReturnType<typeof setInterval> | undefined;
+    let stopBeat: (() => void) | undefined;
     try {
       await store.claim(runId, owner);
-      heartbeat = setInterval(
-        () =>
-          void store.claim!(runId, owner, true).catch(async (err: unknown) => {
-            if (err instanceof RunBusyError) lost.abort(err);
-            else if (err instanceof RunStateError) {
-              const cancelled = await cancelledInstead(store, runId, err);
-              if (cancelled instanceof CancelledError) lost.abort(cancelled);
-            }
-          }),
-        OWNER_HEARTBEAT_MS,
-      );
-      heartbeat.unref?.();
+      // (one heartbeat per process and store refreshes every claim it holds: runtime/stores/claim-heartbeat.ts)
+      stopBeat = keepClaimFresh(store, runId, owner, async (err) => {
+        if (err instanceof RunBusyError) lost.abort(err);
+        else if (err instanceof RunStateError) {
+          const cancelled = await cancelledInstead(store, runId, err);
+          if (cancelled instanceof CancelledError) lost.abort(cancelled);
+        }
+      });
       // (moved to this version only now that it is this call's: a call refused above changes nothing)
       const cp = await this.onThisVersion(store, await this.loadOrThrow(store, runId), options?.onEvent);
       if (finishedRun(cp)) return cp.run.output as O;
       return await this.runClaimed(store, cp, options, span, { owner, lost });
     } finally {
-      clearInterval(heartbeat);
+      stopBeat?.();
       endClaim(owner);
       // (a release that fails is tried again in the background: the next process is not refused the run meanwhile)
       await releaseClaim(store, runId, owner);

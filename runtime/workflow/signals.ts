@@ -6,6 +6,7 @@
  */
 import type { Mailbox } from '../engine/parked.js';
 import { cancelledRunError, type CheckpointStore } from '../stores/contract.js';
+import { whenArrivalMarkMoves, type ArrivalMarked } from './arrival-poll.js';
 
 const listeners = new WeakMap<CheckpointStore, Map<string, Set<() => void>>>();
 
@@ -17,12 +18,17 @@ export function notifyArrival(store: CheckpointStore, runId: string): void {
 
 /** The mailbox of checkpointed run `runId`: the store's, with wake-ups from {@link notifyArrival}. */
 export function storeMailbox(store: CheckpointStore, runId: string): Mailbox {
+  // the store's arrival mark when this run last read its mailbox (runtime/workflow/arrival-poll.ts)
+  let seen: string | undefined;
+  const marked = store.arrivalMark ? (store as CheckpointStore & ArrivalMarked) : undefined;
   return {
     take: (name, itemId) => store.takeSignal(runId, name, itemId),
     async check() {
+      seen = marked?.arrivalMark();
       const run = await store.getRun(runId);
       if (run?.status === 'cancelled') throw cancelledRunError(run);
     },
+    ...(marked ? { poll: (fn: () => void, pollMs: number) => whenArrivalMarkMoves(marked, seen, pollMs, fn) } : {}),
     onArrival(fn) {
       let byRun = listeners.get(store);
       if (!byRun) listeners.set(store, (byRun = new Map()));

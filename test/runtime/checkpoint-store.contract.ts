@@ -126,6 +126,35 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
+    it('refreshes many claims in one call as claim(refresh) would, each on its own (a store with refreshClaims)', async () => {
+      const s = await make();
+      if (!s.refreshClaims) return void (await s.close());
+      for (const id of ['h1', 'h2', 'h3']) await s.createRun(newRun(id));
+      const a = newOwner();
+      const b = newOwner();
+      await s.claim!('h1', a);
+      await s.claim!('h2', a);
+      await s.claim!('h3', a);
+      await s.release!('h2', a);
+      await s.claim!('h2', b);
+      expect(await s.cancel('h3')).toBe(true);
+      const refusals = await s.refreshClaims([
+        { runId: 'h1', owner: a },
+        { runId: 'h2', owner: a },
+        { runId: 'h3', owner: a },
+        { runId: 'nope', owner: a },
+      ]);
+      expect(refusals[0]).toBeUndefined();
+      expect(refusals[1]).toBeInstanceOf(RunBusyError);
+      expect(refusals[2]).toEqual(new RunStateError('run h3 is cancelled'));
+      expect(refusals[3]).toBeInstanceOf(RunNotFoundError);
+      // nothing changed for a refused one: b still holds h2
+      await expect(s.claim!('h2', a)).rejects.toBeInstanceOf(RunBusyError);
+      endClaim(a);
+      endClaim(b);
+      await s.close();
+    });
+
     it('commits steps atomically and idempotently per consumed item id, keeping queue order', async () => {
       const s = await make();
       await s.createRun(newRun('r2'));

@@ -151,6 +151,56 @@ describe('a call that lost its run to another process (it looked dead: a stalled
       await store.close();
     }
   });
+
+  it('one heartbeat refreshes every claim of the process: waiting runs cost one store write per period, whatever their number; a refused claim ends only its call', async () => {
+    const file = join(dir, 'many.db');
+    const store = new SqliteCheckpointStore(file);
+    const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+    // the store calls a heartbeat makes: a refreshing claim(), or a refreshClaims() of many
+    const beats: string[] = [];
+    const claim = store.claim.bind(store);
+    store.claim = (runId, owner, refresh) => (refresh && beats.push(`claim ${runId}`), claim(runId, owner, refresh));
+    const refreshClaims = store.refreshClaims?.bind(store);
+    if (refreshClaims) store.refreshClaims = (claims) => (beats.push(`refreshClaims ${claims.length}`), refreshClaims(claims));
+    const seen = () => new Database(file, { readonly: true }).prepare("SELECT count(*) AS n FROM floxide_runs WHERE owner_seen > 0").get() as { n: number };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const calls: Promise<unknown>[] = [];
+    try {
+      for (const n of [1, 40]) {
+        // runs waiting for a signal this test never sends (and polling for none from other processes)
+        while (calls.length < n) {
+          const runId = `many${calls.length}`;
+          calls.push(wf.runWithCheckpoint({} as never, runId, store, runId, { signalPollMs: Infinity }).catch((err: unknown) => err));
+        }
+        await until(async () => (await Promise.all(calls.map((_, i) => store.load(`many${i}`)))).every((cp) => cp?.items.some((it) => it.wait !== undefined)));
+        const db = new Database(file);
+        db.prepare('UPDATE floxide_runs SET owner_seen = 0').run();
+        db.close();
+        beats.length = 0;
+        vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+        await until(() => seen().n === n);
+        expect(beats).toEqual([`refreshClaims ${n}`]);
+      }
+      // another process takes one run over: the next beat ends that call alone
+      takeOver(file, 'many7');
+      vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+      const err = await calls[7];
+      expect(err).toBeInstanceOf(RunBusyError);
+      expect((err as Error).message).toMatch(lostMessage('many7'));
+      expect(ownerOfRun(file, 'many7')).toBe(JSON.stringify(other));
+      await wf.signal(store, 'many3', 'approval', { approved: true, by: 'ana' });
+      expect(await calls[3]).toBe('approved by ana');
+      // the others still wait, still claimed by this process
+      expect((await store.getRun('many8'))?.status).toBe('running');
+      expect(JSON.parse(ownerOfRun(file, 'many8')!).pid).toBe(process.pid);
+    } finally {
+      for (let i = 0; i < calls.length; i++) await store.cancel(`many${i}`).catch(() => undefined);
+      vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+      await Promise.all(calls);
+      vi.useRealTimers();
+      await store.close();
+    }
+  }, 60_000);
 });
 
 describe('whose claim lives (assertClaimable)', () => {
