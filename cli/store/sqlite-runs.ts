@@ -18,7 +18,7 @@
  * - events come from {@link SqliteRunFeed} (the file polled through `data_version`: SQLite notifies no other process).
  */
 import { existsSync } from 'node:fs';
-import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, isSignalRefusal, serializeError } from '../../runtime/core/errors.js';
+import { CancelledError, CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError, continuedErrorKind, serializeError } from '../../runtime/core/errors.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import {
   assertRunCursor,
@@ -165,7 +165,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const listed = this.runOrThrow(runId);
     // (a running run's from its fold, as its metrics)
     const records = limit === undefined || listed.status === 'running' ? tailOf((await this.fold(runId)).history.filter((h) => h.error !== undefined), limit) : this.history.errorTail(listed.runNo, runId, limit);
-    return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : isSignalRefusal(h.error) ? 'signal' : 'fallback', at: h.finishedAt }));
+    return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : continuedErrorKind(h.error), at: h.finishedAt }));
   }
 
   async deadLetters(runId: string, options?: TailOptions): Promise<DeadLetter[]> {

@@ -176,6 +176,14 @@ export function isSignalRefusal(error: { readonly code?: unknown } | undefined):
   return error?.code === 'FLOXIDE_SIGNAL_REFUSED';
 }
 
+/**
+ * The kind of error record a step that went on with an error leaves (`ErrorRecord.kind`; the stores' commit and the
+ * SQLite file's reader both ask here): a signal its wait refused, or a failure its fallbacks took.
+ */
+export function continuedErrorKind(error: { readonly code?: unknown } | undefined): 'signal' | 'fallback' {
+  return isSignalRefusal(error) ? 'signal' : 'fallback';
+}
+
 /** `waitForCompletion` gave up before the run reached a final status (the run itself is unaffected). */
 export class WaitTimeoutError extends defineError('WaitTimeoutError', 'FLOXIDE_WAIT_TIMEOUT') {}
 /**

@@ -11,7 +11,7 @@
  *
  * Pure: no store, no I/O.
  */
-import { InvalidArgumentError, NoTerminalReachedError, isSignalRefusal, type SerializedError } from '../core/errors.js';
+import { InvalidArgumentError, NoTerminalReachedError, continuedErrorKind, type SerializedError } from '../core/errors.js';
 import { assertItemId, assertRunId } from '../core/ids.js';
 import { canonicalJson, storedJson } from '../core/json.js';
 import { assertSerializedError } from '../core/validate.js';
@@ -202,7 +202,7 @@ export function planCommit(c: CommitInput): CommitPlan {
         assertSerializedError(outcome.error, 'outcome.error');
         error = canonicalJson(outcome.error);
       }
-      const errorKind = isSignalRefusal(outcome.error) ? 'signal' : 'fallback';
+      const errorKind = continuedErrorKind(outcome.error);
       return { type: 'continue', items, arrivals, delta, noTerminal: noTerminalJson(c.runId, passedNothing(typeof c.node === 'string' ? c.node : undefined, outcome)), error, errorKind, counters };
     }
     case 'retry':
