@@ -218,6 +218,43 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('draws the readable steps on the timeline and ? for the time a step took when its stored times cannot be read', async () => {
+    // (a corrupt store: one step record whose times are no numbers, and a creation time before what a Date holds)
+    const backend = new MemoryBackend();
+    const fallback = bindWorkflow(FallbackWorkflowDef, new FallbackWorkflow());
+    await fallback.startDistributed(undefined, 'job', backend, 'ui-badsteps');
+    const worker = new Worker(backend, FallbackWorkflowDef, fallback.instance, { idleMinMs: 5, idleMaxMs: 20, schedules: false });
+    await worker.start();
+    await until(async () => (await backend.getRun('ui-badsteps'))?.status === 'completed', 10_000, 'the run to complete');
+    await worker.stop();
+    const altered = withRunsAltered(backend, (r) => ({ ...r, createdAt: -1e17 }));
+    const corrupt = new Proxy(altered, {
+      get: (t, k, r) =>
+        k === 'stepHistory'
+          ? async (id: string, o?: object) => (await backend.stepHistory(id, o)).map((s) => (s.node === 'fail' ? { ...s, startedAt: 'x', finishedAt: 1e17 } : s))
+          : Reflect.get(t, k, r),
+    });
+    const badUi = await startUiServer({ backend: corrupt, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(new URL('/runs/ui-badsteps', badUi.url).toString());
+      await page.locator('[data-fact="status"] [data-status="completed"]').waitFor();
+      const row = (node: string) => page.locator('tbody tr', { has: page.locator('td', { hasText: new RegExp(`^${node}$`) }) }).first().locator('td');
+      expect((await row('fail').allTextContents()).slice(0, 6)).toEqual(['?', 'fail', '0', '1', expect.any(String), '?']);
+      expect((await row('recovery').allTextContents())[5]).toMatch(/^\d+ ms$/);
+      // the timeline: the readable step alone, on a scale its own times set
+      expect(await page.locator('rect.tl-bar').count()).toBe(1);
+      expect(await page.locator('rect.tl-bar title').textContent()).toMatch(/^recovery #\S+ attempt 1: terminal, \d+ ms/);
+      for (const a of ['x', 'width']) expect(Number(await page.locator('rect.tl-bar').getAttribute(a))).not.toBeNaN();
+      expect(await page.locator('svg.timeline .tl-axis').first().textContent()).toMatch(/^\d{4}-\d\d-\d\d /);
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await badUi.close();
+    }
+  });
+
   it("clears a store failure's message from the run page once a live update succeeds again", async () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-outage');

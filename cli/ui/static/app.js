@@ -75,6 +75,11 @@ function time(ms) {
   return ms === undefined || ms === null ? '-' : !readable(ms) ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** How long a step took, from its lease to its commit; `?` when either stored time cannot be read. */
+function took(s) {
+  return readable(s.startedAt) && readable(s.finishedAt) ? `${s.finishedAt - s.startedAt} ms` : '?';
+}
+
 /** The first `n` characters of a text field; '' for one the record does not hold (null: unreadable). */
 function short(text, n) {
   return typeof text === 'string' ? text.slice(0, n) : '';
@@ -377,8 +382,11 @@ function paintGraph(svg, nodes) {
 const OUTCOME_CLASS = { continue: 'done', terminal: 'done', retry: 'queued', failed: 'failed' };
 
 /** The step history as a timeline: one row per node, one bar per attempt (from its lease to its commit). */
-function timeline(run, history) {
-  if (history.length === 0) return h('p', { class: 'empty' }, 'No steps yet.');
+function timeline(run, steps) {
+  if (steps.length === 0) return h('p', { class: 'empty' }, 'No steps yet.');
+  // a step whose stored times cannot be read (a corrupt record) has no place on the time axis: the table lists it
+  const history = steps.filter((s) => readable(s.startedAt) && readable(s.finishedAt));
+  if (history.length === 0) return h('p', { class: 'empty' }, 'No step times can be read.');
   const nodes = [...new Set(history.map((s) => s.node))];
   // Attempts of one node that overlap in time (a fan-out, several workers) go to separate lanes of its row.
   const lanes = new Map(nodes.map((n) => [n, []]));
@@ -397,9 +405,9 @@ function timeline(run, history) {
     rowTop.set(n, top);
     top += Math.max(22, lanes.get(n).length * LANE + 8);
   }
-  // a creation time that cannot be read (null: a corrupt stored record) leaves the history to set the scale
-  const t0 = Math.min(...(run.createdAt === null ? [] : [run.createdAt]), ...history.map((s) => s.startedAt));
-  const t1 = Math.max(t0 + 1, run.finishedAt ?? 0, ...history.map((s) => s.finishedAt));
+  // a creation or finish time that cannot be read (a corrupt stored record) leaves the history to set the scale
+  const t0 = Math.min(...(readable(run.createdAt) ? [run.createdAt] : []), ...history.map((s) => s.startedAt));
+  const t1 = Math.max(t0 + 1, readable(run.finishedAt) ? run.finishedAt : 0, ...history.map((s) => s.finishedAt));
   const W = 1000, LABEL = 120;
   const x = (t) => LABEL + ((t - t0) / (t1 - t0)) * (W - LABEL - 10);
   const svg = document.createElementNS(SVG_NS, 'svg');
@@ -423,7 +431,7 @@ function timeline(run, history) {
     const single = lanes.get(s.node).length === 1;
     const y = rowTop.get(s.node) + (single ? 4 : 4 + laneOf.get(s) * LANE);
     const bar = el('rect', { x: x(s.startedAt), y, width: Math.max(3, x(s.finishedAt) - x(s.startedAt)), height: single ? 14 : LANE - 2, rx: 2, class: `tl-bar tl-${OUTCOME_CLASS[s.outcome] ?? 'dropped'}`, 'data-item': s.itemId, 'data-outcome': s.outcome });
-    bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${s.label}, ${s.finishedAt - s.startedAt} ms${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
+    bar.append(el('title', {}, `${s.node} #${s.itemId} attempt ${s.attempt}: ${s.label}, ${took(s)}${s.workerId ? ` on ${s.workerId}` : ''}${s.error ? ` (${s.error.name}: ${s.error.message})` : ''}`));
     svg.append(bar);
   }
   const axisY = top + 16;
@@ -595,7 +603,7 @@ function runPage(runId) {
         : [
             h('h2', {}, `Step history (${history.length})`),
             timeline(r, history),
-            ...(history.length === 0 ? [] : [table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', `${s.finishedAt - s.startedAt} ms`, s.label, s.error ? errText(s.error) : '']), 'No steps yet.')]),
+            ...(history.length === 0 ? [] : [table(['Finished', 'Node', 'Item', 'Attempt', 'Worker', 'Took', 'Outcome', 'Error'], history.slice(-50).reverse().map((s) => [time(s.finishedAt), s.node, h('span', { class: 'mono' }, s.itemId), String(s.attempt), s.workerId ?? '-', took(s), s.label, s.error ? errText(s.error) : '']), 'No steps yet.')]),
           ]),
       h('h2', {}, `Waiting (${v.waits.length})`),
       table(['Item', 'Node', 'Waiting'], v.waits.map((w) => [h('span', { class: 'mono' }, w.itemId), w.node, h('span', { 'data-wait': w.kind === 'signal' ? w.signal : 'sleep' }, w.text)]), 'Not waiting for a signal or a timer.'),
