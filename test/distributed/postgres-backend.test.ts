@@ -236,6 +236,13 @@ describe('postgres schemas', () => {
       expect((refused as Error).message).toBe(
         `cannot prepare the Postgres schema ${foreign} at ${as(foreign)}: permission denied for schema ${foreign} (grant USAGE, CREATE on schema ${foreign} to ${role}, or connect as its owner)`,
       );
+      // the same schema, migrated by its owner, opened with migrate: false (only checked): the same answer, not "not up to date"
+      await (await open(foreign)).close();
+      const unchecked = await PostgresBackend.connect({ connectionString: as(foreign), schema: foreign, migrate: false }).catch((e: unknown) => e);
+      expect(unchecked).toBeInstanceOf(SchemaSetupError);
+      expect((unchecked as Error).message).toBe(
+        `cannot prepare the Postgres schema ${foreign}: permission denied for schema ${foreign} (grant USAGE, CREATE on schema ${foreign} to ${role}, or connect as its owner)`,
+      );
       // what the first hint says works: a schema made for it, without CREATE on the database
       const owned = freshSchema();
       await admin.query(`CREATE SCHEMA "${owned}" AUTHORIZATION ${role}`);

@@ -350,6 +350,10 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
   }
 
   private async checkMigrated(client: pg.PoolClient): Promise<void> {
+    // A schema this role may not use hides its tables from the check (as if none were made): say that, not "not up to
+    // date", which migrating would not mend (Postgres's own error and code, so that the hint says what to grant).
+    const usage = await client.query<{ ok: boolean }>("SELECT has_schema_privilege(oid, 'USAGE') AS ok FROM pg_namespace WHERE nspname = $1", [this.schema]);
+    if (usage.rows[0]?.ok === false) throw Object.assign(new Error(`permission denied for schema ${this.schema}`), { code: '42501' });
     const pending = await pendingChanges(client, this.schema);
     if (pending.length > 0) throw new StoreError(`schema ${this.schema} is not up to date (missing or changed: ${pending.join(', ')}): connect with migrate: true`);
   }
