@@ -279,13 +279,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   start(ctx: C, input: I, options?: RunOptions): RunHandle<O, Record<string, unknown>> {
-    const mailbox = new MemoryMailbox();
     const runId = options?.runId ?? 'run';
+    const mailbox = new MemoryMailbox(runId);
     const result = this.runInMemory(ctx, input, options, mailbox).then((r) => r.output);
     return {
       runId,
       result,
-      signal: (name, payload, opts) => (mailbox.send(name, checkSignal(this.signalNodes, this.name, name, payload), opts?.key) ? 'delivered' : 'duplicate'),
+      signal: (name, payload, opts) => mailbox.send(name, checkSignal(this.signalNodes, this.name, name, payload), opts?.key),
     };
   }
 
