@@ -62,34 +62,11 @@ describe('signal keys: one rule in every mode', () => {
   });
 });
 
+// (the checkpoint stores' answers: checkpoint-store.contract.ts, 'signal keys')
 describe('signal keys reused with another name or payload', () => {
   const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
   const create = (store: CheckpointStore, runId: string) =>
     store.createRun({ runId, workflow: wf.def.name, fingerprint: wf.def.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'approval', id: '0', input: 'o' } });
-  const conflict = (p: Promise<unknown>) => p.then(() => expect.unreachable('the signal was taken'), (err: unknown) => err as SignalKeyConflictError);
-
-  it.each([
-    ['memory', () => new MemoryCheckpointStore()],
-    ['sqlite', () => new SqliteCheckpointStore(':memory:')],
-  ] as Array<[string, () => CheckpointStore]>)('%s: refused with SignalKeyConflictError naming what differs, nothing kept; the same signal is a duplicate (payloads compared canonically), also once the run ended', async (_name, make) => {
-    const store = make();
-    await create(store, 'k');
-    const at = new Date(Date.UTC(2026, 0, 2));
-    expect(await store.signal('k', 'approval', { approved: true, by: 'ana', at }, 'mail-1')).toBe('delivered');
-    for (const ended of [false, true]) {
-      if (ended) expect(await store.cancel('k', { name: 'CancelledError', message: 'done', code: 'FLOXIDE_CANCELLED' })).toBe(true);
-      expect(await store.signal('k', 'approval', { at: new Date(at.getTime()), by: 'ana', approved: true }, 'mail-1'), `ended: ${ended}`).toBe('duplicate');
-      const payload = await conflict(store.signal('k', 'approval', { approved: false, by: 'ana', at }, 'mail-1'));
-      expect(payload).toBeInstanceOf(SignalKeyConflictError);
-      expect(payload).toBeInstanceOf(InvalidSignalError);
-      expect(payload).toMatchObject({ name: 'SignalKeyConflictError', code: 'FLOXIDE_SIGNAL_KEY_CONFLICT', runId: 'k', key: 'mail-1', differs: ['payload'] });
-      const name = await conflict(store.signal('k', 'approve', { approved: true, by: 'ana', at }, 'mail-1'));
-      expect(name).toMatchObject({ differs: ['name'], message: 'run k already received a signal with key "mail-1" and another name (it was "approval"): a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own' });
-      expect(await conflict(store.signal('k', 'approve', null, 'mail-1'))).toMatchObject({ differs: ['name', 'payload'] });
-      expect((await store.pendingSignals('k')).map((x) => [x.name, x.key])).toEqual([['approval', 'mail-1']]);
-    }
-    await store.close?.();
-  });
 
   it('the in-memory handle answers the same, and runs on with the first signal', async () => {
     const h = wf.start(undefined, 'o', { clock: new VirtualClock(), runId: 'mem' });
