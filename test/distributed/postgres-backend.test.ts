@@ -142,14 +142,18 @@ describe('postgres migrations', () => {
     expect(await b.signal('keyed', 'vote', { v: 2 }, 'old')).toMatchObject({ delivery: 'duplicate' });
     expect(await b.signal('keyed', 'other', null, 'old')).toMatchObject({ delivery: 'duplicate' });
     // a process of the previous release, still running, sends no digest: its key matches any signal too
-    await admin.query(`BEGIN; SET LOCAL search_path TO "${schema}"`);
-    const sent = await admin.query('SELECT signal_run($1::jsonb) AS result', [JSON.stringify([{ run: 'keyed', name: 'vote', payload: '{"v":3}', key: 'prev', workflow: null }])]);
-    await admin.query('COMMIT');
-    expect(sent.rows[0].result).toEqual([{ status: 'delivered', itemId: null }]);
+    const previous = async (payload: string, key: string) => {
+      await admin.query(`BEGIN; SET LOCAL search_path TO "${schema}"`);
+      const sent = await admin.query('SELECT signal_run($1::jsonb) AS result', [JSON.stringify([{ run: 'keyed', name: 'vote', payload, key, workflow: null }])]);
+      await admin.query('COMMIT');
+      return sent.rows[0].result as unknown;
+    };
+    expect(await previous('{"v":3}', 'prev')).toEqual([{ status: 'delivered', itemId: null }]);
     expect(await b.signal('keyed', 'vote', { v: 4 }, 'prev')).toMatchObject({ delivery: 'duplicate' });
-    // a key this release keeps is compared
+    // a key this release keeps is compared; the previous release's repeat of it is answered as that release did
     expect(await b.signal('keyed', 'vote', { v: 5 }, 'new')).toMatchObject({ delivery: 'delivered' });
     await expect(b.signal('keyed', 'vote', { v: 6 }, 'new')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
+    expect(await previous('{"v":7}', 'new')).toEqual([{ status: 'duplicate' }]);
     expect((await b.pendingSignals('keyed')).map((x) => [x.key, x.payload])).toEqual([
       ['old', { v: 1 }],
       ['prev', { v: 3 }],

@@ -2,8 +2,9 @@
 -- lot: concurrent signal calls are coalesced by the backend). Per signal: to its run's oldest parked wait of that
 -- name (now claimable, the signal added to its item as `received`), else into the run's mailbox (signals), where the
 -- next such wait takes it in the commit that parks it (commit_one). A repeated idempotency key delivers nothing: with
--- the name and payload digest it first came with (or kept before migration 0015, without them) it is a duplicate,
--- with another name or digest it is refused (key_conflict). Decides nothing else.
+-- the name and payload digest it first came with (or kept before migration 0015, without them, or sent without a
+-- digest by the previous release) it is a duplicate, with another name or digest it is refused (key_conflict).
+-- Decides nothing else.
 -- Parameters: p_signals jsonb array of {run, name, payload (canonical JSON text), key | null, digest | null (the
 --   payload's: hex SHA-256 of its canonical JSON, with a key), workflow | null (the workflow the run must be a run
 --   of)}, every run at most once.
@@ -41,11 +42,12 @@ BEGIN
       CONTINUE;
     END IF;
     -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
-    -- with another name or payload (refused; a key kept before digests matches any signal)
+    -- with another name or payload (refused; a key kept before digests matches any signal, and a signal sent without
+    -- a digest, by a process of the previous release during a rolling upgrade, is answered as that release did)
     IF s.key IS NOT NULL THEN
       SELECT k.name, k.digest INTO v_kept FROM signal_keys k WHERE k.run_id = s.run AND k.key = s.key;
       IF FOUND THEN
-        IF v_kept.digest IS NULL OR (v_kept.name = s.name AND v_kept.digest = s.digest) THEN
+        IF v_kept.digest IS NULL OR s.digest IS NULL OR (v_kept.name = s.name AND v_kept.digest = s.digest) THEN
           v_results := v_results || '{"status":"duplicate"}'::jsonb;
         ELSE
           v_results := v_results || jsonb_build_object('status', 'key_conflict', 'name', v_kept.name, 'digest', v_kept.digest);
