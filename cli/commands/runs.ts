@@ -429,7 +429,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
     .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code the payload cannot be checked here, and a wait whose check refuses it fails; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
-    .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
+    .option('--key <key>', 'idempotency key: the same signal sent again with it changes nothing; another name or payload with it is refused (exit 2), e.g. `--key mail-42`')
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
       const example = '{"approved":true,"by":"ana"}';

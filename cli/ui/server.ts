@@ -13,7 +13,7 @@
  * | GET | `/api/runs/live` | `text/event-stream`: a `runs` event when runs were created or changed status (at most every 150 ms) |
  * | GET | `/api/runs/<id>/live` | `text/event-stream`: a `run` event with the run page's data whenever it changes |
  * | POST | `/api/runs/<id>/cancel`, `/pause`, `/resume` | the transition (`{ applied, status, dropped }`) |
- * | POST | `/api/runs/<id>/signal` | body `{ name, payload, key? }` (JSON): sends the signal as `floxide runs signal` does (`{ delivery }`) |
+ * | POST | `/api/runs/<id>/signal` | body `{ name, payload, key? }` (JSON): sends the signal as `floxide runs signal` does (`{ delivery }`; 409 with the error for a key the run received with another name or payload) |
  *
  * The live streams of both kinds count against `maxLiveStreams`: beyond it a new one is answered 503 with `Retry-After`.
  *
@@ -28,7 +28,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
-import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
+import { FloxideError, InvalidArgumentError, InvalidSignalError, RunNotFoundError, RunStateError, SignalKeyConflictError, StoreError, UnsupportedOperationError } from '../../runtime/core/errors.js';
 import { safeJsonParse } from '../../runtime/core/json.js';
 import { assertRunId } from '../../runtime/core/ids.js';
 import { timerPeriodMs } from '../../runtime/core/time.js';
@@ -140,6 +140,8 @@ function hostnameOf(hostHeader: string | undefined): string {
 /** An HTTP status for a store or argument failure. */
 function statusOf(err: unknown): number {
   if (err instanceof RunNotFoundError) return 404;
+  // (a signal key reused with another name or payload: the request conflicts with what the key already names)
+  if (err instanceof SignalKeyConflictError) return 409;
   if (err instanceof InvalidArgumentError || err instanceof InvalidSignalError) return 400;
   if (err instanceof RunStateError || err instanceof UnsupportedOperationError) return 409;
   if (err instanceof StoreError) return 503;

@@ -168,6 +168,61 @@ export class SignalRefusedError extends InvalidSignalError {
   }
 }
 
+/** What of a signal differs from the one its run first received with the same idempotency key. */
+export type SignalKeyDifference = 'name' | 'payload';
+
+/** The data of a {@link SignalKeyConflictError}: kept when the error is serialised and revived. */
+export interface SignalKeyConflict {
+  readonly runId: string;
+  readonly key: string;
+  /** What differs from the first signal sent with `key` (one or both, in this order). */
+  readonly differs: readonly SignalKeyDifference[];
+}
+
+/**
+ * A signal reused an idempotency key its run already received with another name or payload (a bug, or two senders
+ * sharing an id): refused, nothing delivered or kept, as payment APIs refuse an idempotency key reused with other
+ * parameters. The same key with the same name and payload (compared as canonical JSON) is a `duplicate` instead. A
+ * kind of {@link InvalidSignalError} with its own code; carries `runId`, `key` and what `differs`.
+ */
+export class SignalKeyConflictError extends InvalidSignalError {
+  readonly runId: string;
+  readonly key: string;
+  readonly differs: readonly SignalKeyDifference[];
+  constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options);
+    this.name = 'SignalKeyConflictError';
+    (this as { code: string }).code = 'FLOXIDE_SIGNAL_KEY_CONFLICT';
+    const d = signalKeyConflictOf(options?.details);
+    this.runId = d?.runId ?? '';
+    this.key = d?.key ?? '';
+    this.differs = d?.differs ?? [];
+  }
+
+  /** The error of signal key `key` of run `runId`, reused with a signal whose `differs` (its stored name: `firstName`). */
+  static of(runId: string, key: string, differs: readonly SignalKeyDifference[], firstName: string | undefined): SignalKeyConflictError {
+    const what = differs.map((d) => (d === 'name' && firstName !== undefined ? `name (it was ${JSON.stringify(firstName)})` : d)).join(' and ');
+    return new SignalKeyConflictError(
+      `run ${runId} already received a signal with key ${JSON.stringify(key)} and another ${what}: a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own`,
+      { details: { runId, key, differs } satisfies SignalKeyConflict },
+    );
+  }
+
+  /** What the error carries beside its message (stored by {@link serializeError}). */
+  get details(): SignalKeyConflict {
+    return { runId: this.runId, key: this.key, differs: this.differs };
+  }
+}
+
+/** `data` as a {@link SignalKeyConflict}, or undefined when it is not one (stored data is not trusted). */
+function signalKeyConflictOf(data: unknown): SignalKeyConflict | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const d = data as Record<string, unknown>;
+  if (typeof d.runId !== 'string' || typeof d.key !== 'string' || !Array.isArray(d.differs)) return undefined;
+  const differs = (['name', 'payload'] as const).filter((x) => (d.differs as unknown[]).includes(x));
+  return { runId: d.runId, key: d.key, differs };
+}
+
 /**
  * Whether a step's recorded error (a `continue` step's: see `StepOutcome`) is a signal its wait refused
  * ({@link SignalRefusedError}) rather than a failure its fallbacks took: how every store and reader tells the two apart.
@@ -225,6 +280,8 @@ export interface SerializedError {
   cause?: SerializedError;
   /** The errors an `AggregateError` gathers (the first {@link AGGREGATED_KEPT}, each serialised the same way). */
   errors?: SerializedError[];
+  /** What a Floxide error carries beside its message, as JSON data (a {@link SignalKeyConflictError}'s run, key and differences). */
+  details?: unknown;
 }
 
 /** How many of an `AggregateError`'s errors {@link serializeError} keeps. */
@@ -244,6 +301,7 @@ export function serializeError(err: unknown, depth = 0): SerializedError {
     else if (cause !== undefined && depth < 4) out.cause = serializeError(cause, depth + 1);
     const errors = err instanceof AggregateError && depth < 4 ? aggregated(err) : undefined;
     if (errors !== undefined) out.errors = errors.map((e) => serializeError(e, depth + 1));
+    if (err instanceof SignalKeyConflictError) out.details = err.details;
     return out;
   }
   return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) };
@@ -293,7 +351,7 @@ function safeString(v: unknown): string {
   }
 }
 
-const KNOWN: Record<string, new (message: string, options?: { cause?: unknown }) => FloxideError> = {
+const KNOWN: Record<string, new (message: string, options?: { cause?: unknown; details?: unknown }) => FloxideError> = {
   MissingDependencyError,
   CancelledError,
   DeadlineExceededError,
@@ -319,6 +377,7 @@ const KNOWN: Record<string, new (message: string, options?: { cause?: unknown })
   SignalTimeoutError,
   InvalidSignalError,
   SignalRefusedError,
+  SignalKeyConflictError,
   EventsLostError,
   InvalidScheduleError,
   ScheduleNotFoundError,
@@ -331,7 +390,7 @@ export function reviveError(data: SerializedError): Error {
   const cause = data.cause ? reviveError(data.cause) : undefined;
   const Known = Object.prototype.hasOwnProperty.call(KNOWN, data.name) ? KNOWN[data.name] : undefined;
   let err: Error;
-  if (Known) err = new Known(data.message, cause ? { cause } : undefined);
+  if (Known) err = new Known(data.message, { ...(cause ? { cause } : {}), ...(data.details !== undefined ? { details: data.details } : {}) });
   else if (Array.isArray(data.errors)) {
     // Stored data: an entry that is not a serialised error is left out rather than revived as something it is not.
     const errors = data.errors.filter((e) => typeof e === 'object' && e !== null && typeof e.name === 'string' && typeof e.message === 'string').map(reviveError);

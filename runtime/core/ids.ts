@@ -72,7 +72,7 @@ export function assertItemId(itemId: unknown): asserts itemId is string {
 }
 
 /** SHA-256 in hex: the one-shot `crypto.hash` (Node >= 20.12, ~3x cheaper per call) where it exists. */
-const sha256Hex: (s: string) => string =
+export const sha256Hex: (s: string) => string =
   typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
 
 /**

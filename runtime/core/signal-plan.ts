@@ -6,9 +6,13 @@
  * is refused by the wait's check (`checkSignal`) first; the stores refuse it for the senders without it (`floxide runs
  * signal`, the dashboard, an `Orchestrator` given no workflow), which would otherwise write it as JSON (a function
  * dropped, a typed array read back as a plain object), so that the wait received another value than was sent.
+ *
+ * The one rule for a repeated idempotency key is here too ({@link keyConflict}): every store keeps, per key, the name
+ * and the payload digest ({@link signalDigest}) of the first signal sent with it, and answers a repeat `duplicate` when
+ * both match, else refuses it with {@link SignalKeyConflictError}.
  */
-import { InvalidSignalError } from './errors.js';
-import { assertRunId, assertSignalKey, storedJson } from './ids.js';
+import { InvalidSignalError, SignalKeyConflictError, type SignalKeyDifference } from './errors.js';
+import { assertRunId, assertSignalKey, canonicalJson, sha256Hex, storedJson } from './ids.js';
 import { storableProblem } from './json.js';
 import { assertString } from './validate.js';
 
@@ -18,8 +22,40 @@ export interface SignalPlan {
   /** The payload as canonical JSON (`null` for undefined). */
   readonly payload: string;
   readonly key: string | undefined;
+  /** The payload's {@link signalDigest}, when the signal has a key (what the store keeps with the key). */
+  readonly digest: string | undefined;
   /** The workflow the run must be a run of, when the sender said. */
   readonly workflow: string | undefined;
+}
+
+/**
+ * What a store keeps of the first signal a run received with a key: its name and payload digest. Both undefined for a
+ * key kept by a floxide before digests (it kept the key alone): such a key matches any signal (a `duplicate`, as then).
+ */
+export interface KeptSignalKey {
+  readonly name: string | undefined;
+  readonly digest: string | undefined;
+}
+
+/**
+ * The digest of a signal payload every store keeps with its key: SHA-256 (hex) of its canonical JSON (sorted keys, the
+ * tags of core/json.ts), so the same value sent again, its keys in another order, has the same digest.
+ */
+export function signalDigest(payload: unknown): string {
+  return sha256Hex(canonicalJson(payload));
+}
+
+/**
+ * The one rule for a signal whose key run `signal.runId` already received, first as `kept`: undefined when it repeats
+ * that signal (same name, same payload digest, or a key kept before digests: the store answers `duplicate`), else the
+ * {@link SignalKeyConflictError} the store refuses it with (nothing delivered or kept).
+ */
+export function keyConflict(signal: Pick<SignalPlan, 'runId' | 'name' | 'key' | 'digest'>, kept: KeptSignalKey): SignalKeyConflictError | undefined {
+  if (signal.key === undefined || kept.digest === undefined) return undefined;
+  const differs: SignalKeyDifference[] = [];
+  if (kept.name !== signal.name) differs.push('name');
+  if (kept.digest !== signal.digest) differs.push('payload');
+  return differs.length === 0 ? undefined : SignalKeyConflictError.of(signal.runId, signal.key, differs, kept.name);
 }
 
 /** Throws {@link InvalidSignalError} (nothing sent) for a payload of signal `name` that no store keeps as it is. */
@@ -38,5 +74,5 @@ export function planSignal(runId: string, name: string, payload: unknown, key: s
   if (key !== undefined) assertSignalKey(key);
   if (workflow !== undefined) assertString(workflow, 'workflow');
   assertSignalPayload(name, payload);
-  return { runId, name, payload: storedJson(payload), key, workflow };
+  return { runId, name, payload: storedJson(payload), key, digest: key === undefined ? undefined : signalDigest(payload), workflow };
 }

@@ -803,7 +803,9 @@ export interface SignalReceiver {
    * Delivers signal `name` (JSON `payload`) to run `runId`, atomically: to its oldest wait item of that name (now
    * claimable, with the signal as its `received`), else into the run's mailbox, where the next such wait takes it
    * when it parks. Answers which, from that same operation (`SignalReceipt`: the wait's `itemId`, or `kept`), or
-   * `duplicate` (nothing changes) when the run already received `key`, even once it finished.
+   * `duplicate` (nothing changes) when the run already received `key` with the same name and payload digest (or kept
+   * it before digests), even once it finished; `SignalKeyConflictError` (nothing changes) when it received `key` with
+   * another name or payload (`keyConflict` in core/signal-plan.ts).
    * Throws `RunNotFoundError`, or `RunStateError` for a finished run (and a key it never received) or, with
    * `options.workflow`, a run of another workflow (checked in the same atomic operation: nothing changes).
    */

@@ -75,7 +75,7 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
-import { planSignal } from '../core/signal-plan.js';
+import { keyConflict, planSignal, type KeptSignalKey } from '../core/signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule, scheduleTiming } from './schedule-rules.js';
 import { MAX_EPOCH_MS } from '../core/time.js';
 
@@ -149,8 +149,8 @@ interface MemRun {
   readonly waits: Map<string, string[]>;
   /** Signals no wait took yet, oldest first (payload as JSON). */
   mailbox: Array<{ name: string; payload: string; key: string | undefined; at: number }>;
-  /** Idempotency keys of every signal the run received. */
-  readonly signalKeys: Set<string>;
+  /** Idempotency keys of every signal the run received, each with the name and payload digest it first came with. */
+  readonly signalKeys: Map<string, KeptSignalKey>;
 }
 
 
@@ -281,7 +281,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
       delayed: new Set(),
       waits: new Map(),
       mailbox: [],
-      signalKeys: new Set(),
+      signalKeys: new Map(),
       groups: new ParkedGroups(),
       metrics: { ...emptyMetrics(), counters: {} },
       errors: [],
@@ -921,13 +921,20 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
 
   async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt> {
     this.open();
-    const { payload: json, workflow } = planSignal(runId, name, payload, key, options?.workflow);
+    const plan = planSignal(runId, name, payload, key, options?.workflow);
+    const { payload: json, workflow } = plan;
     const run = this.runOrThrow(runId);
     if (workflow !== undefined && run.workflow !== workflow) throw replyError({ code: 'other_workflow', runId, workflow, actual: run.workflow });
-    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-    if (key !== undefined && run.signalKeys.has(key)) return DUPLICATE_SIGNAL;
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
+    // with another name or payload (refused)
+    const kept = key === undefined ? undefined : run.signalKeys.get(key);
+    if (kept) {
+      const conflict = keyConflict(plan, kept);
+      if (conflict) throw conflict;
+      return DUPLICATE_SIGNAL;
+    }
     this.assertNotFinal(run, 'signal');
-    if (key !== undefined) run.signalKeys.add(key);
+    if (key !== undefined) run.signalKeys.set(key, { name, digest: plan.digest });
     const now = this.clock();
     const waiting = run.waits.get(name)?.[0];
     const event = { type: 'signal.received' as const, runId: run.runId, at: now, name, ...(key === undefined ? {} : { key }) };

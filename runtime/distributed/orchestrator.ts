@@ -149,8 +149,9 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
    * Sends signal `name` with `payload` to run `runId`: the oldest wait of that name takes it, or it waits in the
    * run's mailbox for the next one (both answer `delivered`: {@link signalWithReceipt} says which). With a workflow the
    * name is checked first, and with a bound one the payload too (`InvalidSignalError`, nothing changes); a repeated
-   * `key` answers `duplicate`. Throws `RunNotFoundError`, `RunStateError` for a finished run, `InvalidArgumentError`
-   * for a backend that takes no signals.
+   * `key` with the same name and payload answers `duplicate`, with another name or payload it is refused with
+   * `SignalKeyConflictError` (nothing changes). Throws `RunNotFoundError`, `RunStateError` for a finished run,
+   * `InvalidArgumentError` for a backend that takes no signals.
    */
   async signal<N extends keyof S & string>(runId: string, name: N, payload: S[N], options: { readonly key?: string } = {}): Promise<SignalDelivery> {
     return (await this.signalWithReceipt(runId, name, payload, options)).delivery;

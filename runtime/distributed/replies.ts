@@ -20,6 +20,7 @@ import {
   type SerializedError,
 } from '../core/errors.js';
 import { parseStoredJson } from '../core/ids.js';
+import { keyConflict, type SignalPlan } from '../core/signal-plan.js';
 import { groupSizeError } from '../engine/commit.js';
 import { RUN_STATUSES, type RunEnd, type RunStatus } from './contracts.js';
 
@@ -37,6 +38,8 @@ export type StoreReply =
   | { readonly code: 'input_mismatch'; readonly runId: string }
   /** A signal for a run of another workflow than the sender's. */
   | { readonly code: 'other_workflow'; readonly runId: string; readonly workflow: string; readonly actual: string }
+  /** A signal whose idempotency key the run received first with another name or payload digest (these). */
+  | { readonly code: 'key_conflict'; readonly signal: SignalPlan; readonly name: string; readonly digest: string }
   /** No schedule has this id. */
   | { readonly code: 'schedule_not_found'; readonly id: string }
   /** A migration of a run that is not on the version it was judged on. */
@@ -89,6 +92,9 @@ export function replyError(r: StoreReply): FloxideError {
     }
     case 'other_workflow':
       return otherWorkflowError(r.runId, r.actual, r.workflow);
+    case 'key_conflict':
+      // (the store found them unequal: the rule says what differs; a store that said so of an equal signal is wrong)
+      return keyConflict(r.signal, { name: r.name, digest: r.digest }) ?? replyError({ code: 'unexpected', what: 'signal', reply: r });
     case 'schedule_not_found':
       return new ScheduleNotFoundError(`no schedule with id ${JSON.stringify(r.id)}`);
     case 'corrupt_run':

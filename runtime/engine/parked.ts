@@ -7,6 +7,7 @@
 import { atTime, systemClock, type Clock } from '../core/time.js';
 import { abortReason } from '../core/errors.js';
 import { assertSignalKey } from '../core/ids.js';
+import { keyConflict, signalDigest, type KeptSignalKey } from '../core/signal-plan.js';
 import type { AbortSource } from './abort.js';
 import type { WorkflowEvent } from './events.js';
 import type { EngineItem } from './types.js';
@@ -33,7 +34,7 @@ export function earliestWakeUp(items: readonly EngineItem[]): number | undefined
   return at;
 }
 
-/** What became of a signal: kept for the run, or a repeat of an idempotency key (nothing kept). */
+/** What became of a signal: kept for the run, or a repeat of the signal first sent with its idempotency key (nothing kept). */
 export type SignalDelivery = 'delivered' | 'duplicate';
 
 /**
@@ -54,7 +55,7 @@ export function deliveredTo(itemId: string | undefined): SignalReceipt {
   return { delivery: 'delivered', itemId, kept: itemId === undefined };
 }
 
-/** The receipt of a repeated idempotency key: nothing changed. */
+/** The receipt of a repeated idempotency key (the same signal again): nothing changed. */
 export const DUPLICATE_SIGNAL: SignalReceipt = Object.freeze({ delivery: 'duplicate', itemId: undefined, kept: false });
 
 /** A signal waiting in a run's mailbox (no wait took it yet). */
@@ -224,24 +225,34 @@ export function untilParkedMayRun(parked: ParkedItems, clock: Clock, abort: Abor
 /** The mailbox of a plain `run`: signals sent through its handle, kept in memory. */
 export class MemoryMailbox implements Mailbox {
   private readonly queues = new Map<string, unknown[]>();
-  private readonly keys = new Set<string>();
+  /** The name and payload digest of the first signal of each key (core/signal-plan.ts). */
+  private readonly keys = new Map<string, KeptSignalKey>();
   private readonly listeners = new Set<() => void>();
 
+  /** The mailbox of run `runId` (named in a {@link SignalKeyConflictError}). */
+  constructor(private readonly runId: string) {}
+
   /**
-   * Keeps a signal for the next wait on `name`. Returns false (nothing kept) for an idempotency key the run saw
-   * before, with any signal name, as every store does (it was per name here).
+   * Keeps a signal for the next wait on `name`, as every store does: `duplicate` (nothing kept) for an idempotency key
+   * the run received before with the same name and payload; `SignalKeyConflictError` (nothing kept) when either differs.
    */
-  send(name: string, payload: unknown, key?: string): boolean {
+  send(name: string, payload: unknown, key?: string): SignalDelivery {
     if (key !== undefined) {
       assertSignalKey(key);
-      if (this.keys.has(key)) return false;
-      this.keys.add(key);
+      const signal = { runId: this.runId, name, key, digest: signalDigest(payload) };
+      const kept = this.keys.get(key);
+      if (kept) {
+        const conflict = keyConflict(signal, kept);
+        if (conflict) throw conflict;
+        return 'duplicate';
+      }
+      this.keys.set(key, signal);
     }
     let q = this.queues.get(name);
     if (!q) this.queues.set(name, (q = []));
     q.push(payload);
     for (const fn of [...this.listeners]) fn();
-    return true;
+    return 'delivered';
   }
 
   take(name: string): { payload: unknown } | undefined {

@@ -240,7 +240,9 @@ export interface CheckpointStore {
   migrate(runId: string, migration: CheckpointMigration): Promise<void>;
   /**
    * Keeps a signal in the run's mailbox (run `name`, JSON `payload`, checked by the caller) until a wait item takes
-   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key` (even once it finished).
+   * it ({@link takeSignal}). `duplicate` (nothing kept) when the run already received a signal with this `key` and the
+   * same name and payload digest (even once it finished); `SignalKeyConflictError` (nothing kept) when that signal had
+   * another name or payload (`keyConflict` in core/signal-plan.ts).
    * `RunStateError` for a completed or cancelled run, `RunNotFoundError` for an unknown one.
    */
   signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery>;

@@ -29,7 +29,7 @@ import { assertClaimable, assertHeld, assertRefreshable, type RunOwner } from '.
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
-import { planSignal } from '../core/signal-plan.js';
+import { keyConflict, planSignal } from '../core/signal-plan.js';
 import { versionMovesOf } from '../engine/migration.js';
 
 interface MemRun {
@@ -58,7 +58,8 @@ interface MemRun {
   /** Parked join arrivals (their stored JSON) by group. */
   groups: ParkedGroups;
   /** The mailbox: every signal kept, oldest first, with the wait item it was given to. */
-  signals: Array<{ name: string; payload: string; key: string | undefined; at: number; itemId: string | undefined }>;
+  /** `digest`: the payload's, for a signal with a key (core/signal-plan.ts `signalDigest`). */
+  signals: Array<{ name: string; payload: string; key: string | undefined; digest: string | undefined; at: number; itemId: string | undefined }>;
   /** The step history: each record's JSON, oldest first. */
   history: string[];
   /** The call running the run (ownership.ts), and when it last claimed it. */
@@ -235,12 +236,18 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    const { payload: text } = planSignal(runId, name, payload, key);
+    const plan = planSignal(runId, name, payload, key);
     const r = this.existing(runId);
-    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-    if (key !== undefined && r.signals.some((x) => x.key === key)) return 'duplicate';
+    // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
+    // with another name or payload (refused)
+    const kept = key === undefined ? undefined : r.signals.find((x) => x.key === key);
+    if (kept) {
+      const conflict = keyConflict(plan, kept);
+      if (conflict) throw conflict;
+      return 'duplicate';
+    }
     if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
-    r.signals.push({ name, payload: text, key, at: Date.now(), itemId: undefined });
+    r.signals.push({ name, payload: plan.payload, key, digest: plan.digest, at: Date.now(), itemId: undefined });
     return 'delivered';
   }
 

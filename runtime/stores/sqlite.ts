@@ -16,7 +16,7 @@ import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/de
 import { versionMovesOf } from '../engine/migration.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
-import { planSignal } from '../core/signal-plan.js';
+import { keyConflict, planSignal } from '../core/signal-plan.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -54,7 +54,7 @@ import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, typ
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql', '012_signal_digests.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -254,7 +254,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
     | 'deleteRunGroups' | 'completeRun' | 'failRun' | 'cancelRun' | 'reopenRun' | 'runOwner' | 'setOwner' | 'clearOwner' | 'refreshOwner' | 'dataVersion'
-    | 'insertSignal' | 'signalKeyKnown' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
+    | 'insertSignal' | 'signalKeyKept' | 'givenSignal' | 'giveSignal' | 'pendingSignals'
     | 'purgeable' | 'purgeJournal' | 'purgeFailures' | 'purgeSignals' | 'purgeMoves' | 'purgeRun',
     Stmt
   >;
@@ -412,11 +412,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
       dataVersion: p('PRAGMA data_version'),
       clearOwner: p('UPDATE floxide_runs SET owner = NULL, owner_seen = NULL WHERE run_id = ? AND owner = ?'),
       insertSignal: p(
-        `INSERT INTO floxide_signals (run_id, name, payload, key, created_at)
-         SELECT run_id, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
+        `INSERT INTO floxide_signals (run_id, name, payload, key, digest, created_at)
+         SELECT run_id, ?, ?, ?, ?, ? FROM floxide_runs WHERE run_id = ? AND status IN ('running', 'failed')
          ON CONFLICT DO NOTHING`,
       ),
-      signalKeyKnown: p('SELECT 1 AS known FROM floxide_signals WHERE run_id = ? AND key = ?'),
+      signalKeyKept: p('SELECT name, digest FROM floxide_signals WHERE run_id = ? AND key = ?'),
       givenSignal: p('SELECT payload FROM floxide_signals WHERE run_id = ? AND name = ? AND item_id = ?'),
       giveSignal: p(
         `UPDATE floxide_signals SET item_id = ?
@@ -746,13 +746,19 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
-    const { payload: text } = planSignal(runId, name, payload, key);
+    const plan = planSignal(runId, name, payload, key);
     this.arrivals++;
     return this.write(() => {
-      if (this.s.insertSignal.run(name, text, key ?? null, Date.now(), runId).changes > 0) return 'delivered';
+      if (this.s.insertSignal.run(name, plan.payload, key ?? null, plan.digest ?? null, Date.now(), runId).changes > 0) return 'delivered';
       const row = this.requireRun(runId);
-      // a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-      if (key !== undefined && this.s.signalKeyKnown.get(runId, key) !== undefined) return 'duplicate';
+      // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
+      // with another name or payload (refused; a key kept before migration 012 has no digest and matches any signal)
+      const kept = key === undefined ? undefined : (this.s.signalKeyKept.get(runId, key) as { name: string; digest: string | null } | undefined);
+      if (kept) {
+        const conflict = keyConflict(plan, { name: kept.name, digest: kept.digest ?? undefined });
+        if (conflict) throw conflict;
+        return 'duplicate';
+      }
       if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
       return 'duplicate';
     });

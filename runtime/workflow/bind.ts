@@ -88,7 +88,11 @@ export interface RunOptions {
 
 /** Options of a signal. */
 export interface SignalOptions {
-  /** Idempotency key: a second signal with the same key to the same run is not delivered (`duplicate`). */
+  /**
+   * Idempotency key: it names one signal of the run. Sent again with the same name and payload (compared as canonical
+   * JSON), it is not delivered again (`duplicate`); with another name or payload it is refused with
+   * `SignalKeyConflictError` (nothing delivered or kept).
+   */
   key?: string;
 }
 
@@ -99,8 +103,9 @@ export interface RunHandle<O, S> {
   readonly result: Promise<O>;
   /**
    * Sends signal `name` to the run: kept until a `WaitFor` node of that name takes it (or delivered at once to one
-   * that waits). Returns `duplicate` for a repeated `key`. Throws `InvalidSignalError` (nothing changes) for an
-   * unknown name or a payload that fails its node's check.
+   * that waits). Returns `duplicate` for a repeated `key` (same name and payload). Throws `InvalidSignalError`
+   * (nothing changes) for an unknown name or a payload that fails its node's check, and `SignalKeyConflictError`, a
+   * kind of it, for a `key` the run received with another name or payload.
    */
   signal<N extends keyof S & string>(name: N, payload: S[N], options?: SignalOptions): SignalDelivery;
 }
@@ -124,7 +129,8 @@ export interface Workflow<I, O, C, S = Record<never, never>> {
    * waiting in this process wakes at once; one in another process reads it within its `signalPollMs`. Throws
    * `InvalidSignalError` (nothing changes) for an unknown name or a failing payload, `RunStateError` for a finished
    * run, `RunNotFoundError` for an unknown one (a run this process's `runWithCheckpoint` is creating is waited for, so
-   * a signal sent right after that call is kept for it); `duplicate` for a repeated `key`.
+   * a signal sent right after that call is kept for it); `duplicate` for a repeated `key` (same name and payload),
+   * `SignalKeyConflictError` for one the run received with another name or payload.
    */
   signal<N extends keyof S & string>(store: CheckpointStore, runId: string, name: N, payload: S[N], options?: SignalOptions): Promise<SignalDelivery>;
   /**
@@ -279,13 +285,13 @@ class BoundWorkflow<I, O, C> implements Workflow<I, O, C, Record<string, unknown
   }
 
   start(ctx: C, input: I, options?: RunOptions): RunHandle<O, Record<string, unknown>> {
-    const mailbox = new MemoryMailbox();
     const runId = options?.runId ?? 'run';
+    const mailbox = new MemoryMailbox(runId);
     const result = this.runInMemory(ctx, input, options, mailbox).then((r) => r.output);
     return {
       runId,
       result,
-      signal: (name, payload, opts) => (mailbox.send(name, checkSignal(this.signalNodes, this.name, name, payload), opts?.key) ? 'delivered' : 'duplicate'),
+      signal: (name, payload, opts) => mailbox.send(name, checkSignal(this.signalNodes, this.name, name, payload), opts?.key),
     };
   }
 

@@ -123,6 +123,10 @@ describe('floxide runs --store sqlite:<file>', () => {
     const watching = cli('runs', 'watch', 'vote-1', '--store', store);
     expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toBe('run vote-1: signal vote delivered to the wait for it\n');
     expect((await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"b"}', '--key', 'k1', '--store', store)).out).toMatch(/already delivered/);
+    // the key again with another payload: refused (exit 2), nothing kept for a wait
+    const reused = await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"c"}', '--key', 'k1', '--store', store);
+    expect([reused.code, reused.out]).toEqual([2, '']);
+    expect(reused.err).toMatch(/^floxide runs: run vote-1 already received a signal with key "k1" and another payload: a key names one signal, so this one was refused/);
     await cli('runs', 'signal', 'vote-1', 'vote', '--data', '{"vote":"a"}', '--store', store);
     expect(await voting).toBe('a,b');
     const watched = await watching;

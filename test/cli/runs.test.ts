@@ -227,9 +227,16 @@ describe('floxide runs signal', () => {
     expect(r.code).toBe(0);
     // no wait took it (the chain workflow has none): it says so
     expect(r.out).toMatch(/^run cli-b: signal approval kept in the run's mailbox: no item of the run waits for approval now; the next WaitFor on approval in it takes it; the name was not checked: no \*\.floxide\.versions\.json under \S+ records version [0-9a-f]{16} of ChainWorkflow \(run this from the project's folder to have it checked\)\n$/);
-    const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    const again = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":true}', '--key', 'mail-1', '--store', store);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/was already delivered, nothing changed/);
+    // the key again with another payload: refused (exit 2), nothing kept
+    const reused = await away('runs', 'signal', 'cli-b', 'approval', '--data', '{"approved":false}', '--key', 'mail-1', '--store', store);
+    expect([reused.code, reused.out, reused.err]).toEqual([
+      2,
+      '',
+      'floxide runs: run cli-b already received a signal with key "mail-1" and another payload: a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own\n',
+    ]);
     // without --data nothing is sent (exit 2): a null payload the wait's check refuses would fail the wait later
     const bare = await away('runs', 'signal', 'cli-b', 'approval', '--key', 'mail-2', '--store', store, '--json');
     expect([bare.code, bare.out]).toEqual([2, '']);

@@ -18,6 +18,7 @@ import {
   RunInputMismatchError,
   RunNotFoundError,
   RunStateError,
+  SignalKeyConflictError,
   StoreError,
   type SerializedError,
 } from '../../runtime/core/errors.js';
@@ -1092,6 +1093,43 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
           FingerprintMismatchError,
           'run same was started by graph fp-1, not fp-2: run floxide build or use another run id',
         );
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------------------
+    // A signal key reused with another name or payload answered `duplicate` and changed nothing: the caller's signal
+    // was lost without a word. The key now names one signal, in one rule for every backend (core/signal-plan.ts).
+    describe('signal keys', () => {
+      it('the same signal again is a duplicate; another name or payload is SignalKeyConflictError, neither given to a parked wait nor kept, also once the run is final', async () => {
+        if (!supportsSignals(b)) return;
+        const runId = await start();
+        const wait = { ...item('approve', 'w', 'in'), wait: { name: 'ok', attempt: 1 } };
+        await commit(await claimOne(), cont([wait]));
+        // a key first kept in the mailbox
+        expect(await b.signal(runId, 'other', { n: 1, at: new Date(0) }, 'k-kept')).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
+        expect(await b.signal(runId, 'other', { at: new Date(0), n: 1 }, 'k-kept')).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+        const refused = await b.signal(runId, 'ok', { n: 1, at: new Date(0) }, 'k-kept').catch((x: unknown) => x);
+        expect(refused).toBeInstanceOf(SignalKeyConflictError);
+        expect(refused).toMatchObject({ runId, key: 'k-kept', differs: ['name'] });
+        expect((refused as Error).message).toBe(
+          `run ${runId} already received a signal with key "k-kept" and another name (it was "other"): a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own`,
+        );
+        // the parked wait of "ok" did not take it
+        expect(await b.itemState(runId, 'w')).toMatchObject({ status: 'parked' });
+        await expect(b.signal(runId, 'other', { n: 2, at: new Date(0) }, 'k-kept')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
+        expect((await b.pendingSignals(runId)).map((x) => [x.name, x.key])).toEqual([['other', 'k-kept']]);
+        // a key first given to the parked wait
+        expect(await b.signal(runId, 'ok', 'yes', 'k-given')).toEqual({ delivery: 'delivered', itemId: 'w', kept: false });
+        expect(await b.signal(runId, 'ok', 'yes', 'k-given')).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+        await expect(b.signal(runId, 'ok', 'no', 'k-given')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
+        await expect(b.signal(runId, 'nope', null, 'k-given')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['name', 'payload'] });
+        expect(await claimOne()).toMatchObject({ item: { id: 'w', received: { payload: 'yes' } } });
+        expect((await b.pendingSignals(runId)).map((x) => [x.name, x.key])).toEqual([['other', 'k-kept']]);
+        // once the run is final: the same answers (a new key is refused as before)
+        await b.cancelRun(runId);
+        expect(await b.signal(runId, 'ok', 'yes', 'k-given')).toMatchObject({ delivery: 'duplicate' });
+        await expect(b.signal(runId, 'ok', 'no', 'k-given')).rejects.toBeInstanceOf(SignalKeyConflictError);
+        await expect(b.signal(runId, 'ok', 'yes', 'k-new')).rejects.toBeInstanceOf(RunStateError);
       });
     });
 

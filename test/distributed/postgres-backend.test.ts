@@ -129,6 +129,38 @@ describe('postgres migrations', () => {
     expect(await b.getRun('old-1')).toMatchObject({ fingerprint: 'fp2', startedOn: 'fp', updatedAt: expect.any(Number) });
   });
 
+  it("migration 0015 upgrades a schema with signal keys an older floxide kept: they match any signal, as the previous release's signal_run calls (without digests) still do", async () => {
+    const schema = freshSchema();
+    const before = await open(schema);
+    await before.createRun(spec('keyed'));
+    expect(await before.signal('keyed', 'vote', { v: 1 }, 'old')).toMatchObject({ delivery: 'delivered' });
+    await before.close();
+    // the schema as floxide with migrations up to 0013 left it: keys without name and digest
+    await admin.query(`ALTER TABLE "${schema}".signal_keys DROP COLUMN name, DROP COLUMN digest`);
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 15`);
+    const b = await open(schema);
+    expect(await b.signal('keyed', 'vote', { v: 2 }, 'old')).toMatchObject({ delivery: 'duplicate' });
+    expect(await b.signal('keyed', 'other', null, 'old')).toMatchObject({ delivery: 'duplicate' });
+    // a process of the previous release, still running, sends no digest: its key matches any signal too
+    const previous = async (payload: string, key: string) => {
+      await admin.query(`BEGIN; SET LOCAL search_path TO "${schema}"`);
+      const sent = await admin.query('SELECT signal_run($1::jsonb) AS result', [JSON.stringify([{ run: 'keyed', name: 'vote', payload, key, workflow: null }])]);
+      await admin.query('COMMIT');
+      return sent.rows[0].result as unknown;
+    };
+    expect(await previous('{"v":3}', 'prev')).toEqual([{ status: 'delivered', itemId: null }]);
+    expect(await b.signal('keyed', 'vote', { v: 4 }, 'prev')).toMatchObject({ delivery: 'duplicate' });
+    // a key this release keeps is compared; the previous release's repeat of it is answered as that release did
+    expect(await b.signal('keyed', 'vote', { v: 5 }, 'new')).toMatchObject({ delivery: 'delivered' });
+    await expect(b.signal('keyed', 'vote', { v: 6 }, 'new')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
+    expect(await previous('{"v":7}', 'new')).toEqual([{ status: 'duplicate' }]);
+    expect((await b.pendingSignals('keyed')).map((x) => [x.key, x.payload])).toEqual([
+      ['old', { v: 1 }],
+      ['prev', { v: 3 }],
+      ['new', { v: 5 }],
+    ]);
+  });
+
   it("keeps the previous release's six-parameter migrate_run callable: an old worker or CLI that moves a run during a rolling upgrade moves it as the new one does", async () => {
     // what the previous release (migrations up to 0009) sends for RunMigrator.migrate: its sql/migrate_run.sql, verbatim
     const schema = freshSchema();

@@ -170,6 +170,26 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a run whose signal keys an older floxide kept in the set alone goes on: those keys match any signal, new keys are kept in both the hash and the set (which an older process still reads)', async () => {
+    await withRedis({}, async (b, a, p) => {
+      await b.createRun(spec('r'));
+      // what the previous release's signal script wrote for a key: the mailbox entry and the set, no digest
+      expect(await b.signal('r', 'vote', { v: 1 }, 'k-old')).toMatchObject({ delivery: 'delivered' });
+      await a.del(`${p}run:{r}:sigdigests`);
+      expect(await a.sIsMember(`${p}run:{r}:sigkeys`, 'k-old')).toBe(1);
+      expect(await b.signal('r', 'vote', { v: 2 }, 'k-old')).toMatchObject({ delivery: 'duplicate' });
+      expect(await b.signal('r', 'other', null, 'k-old')).toMatchObject({ delivery: 'duplicate' });
+      expect(await b.signal('r', 'vote', { v: 3 }, 'k-new')).toMatchObject({ delivery: 'delivered' });
+      expect(await a.sIsMember(`${p}run:{r}:sigkeys`, 'k-new')).toBe(1);
+      expect(await a.hGet(`${p}run:{r}:sigdigests`, 'k-new')).toMatch(/^[0-9a-f]{64} vote$/);
+      await expect(b.signal('r', 'vote', { v: 4 }, 'k-new')).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
+      expect((await b.pendingSignals('r')).map((x) => [x.key, x.payload])).toEqual([
+        ['k-old', { v: 1 }],
+        ['k-new', { v: 3 }],
+      ]);
+    });
+  });
+
   /** Runs `fn` with a backend on a redis-server of its own, started with `args` (a configuration the shared server must not get). */
   async function withPrivateRedis(args: string[], fn: (b: RedisBackend, a: Awaited<ReturnType<typeof admin>>) => Promise<void>): Promise<void> {
     const port = await new Promise<number>((resolve, reject) => {
@@ -383,7 +403,10 @@ describe('redis backend specifics', () => {
       await b.createRun(spec('r-live'));
       const runKey = `${p}run:{r-done}`;
       expect(await a.pTTL(runKey)).toBe(-1);
+      // a keyed signal: its key's set and digest hash expire with the run
+      await b.signal('r-done', 'vote', { v: 1 }, 'k1');
       await b.cancelRun('r-done');
+      for (const part of ['mailbox', 'sigkeys', 'sigdigests']) expect(await a.pTTL(`${p}run:{r-done}:${part}`), part).toBeGreaterThan(0);
       // a worker's error recorded after the run finished (a misrouted worker's, racing the cancel) expires with it
       await b.recordError('r-done', { itemId: '0', node: 'a', attempt: 1, error: { name: 'Error', message: 'late' } });
       expect(await a.pTTL(`${p}run:{r-done}:errors`)).toBeGreaterThan(0);
@@ -394,7 +417,7 @@ describe('redis backend specifics', () => {
       expect(await a.pTTL(`${p}run:{r-live}`)).toBe(-1);
       await sleep(450);
       expect(await b.getRun('r-done')).toBeUndefined();
-      expect(await a.exists(`${p}run:{r-done}:errors`)).toBe(0);
+      expect(await a.exists([`${p}run:{r-done}:errors`, `${p}run:{r-done}:sigkeys`, `${p}run:{r-done}:sigdigests`])).toBe(0);
       expect((await b.listRuns()).map((r) => r.runId)).toEqual(['r-live']);
       expect(await a.zScore(`${p}runs`, 'r-done')).toBeNull();
       await b.createRun(spec('r-next'));

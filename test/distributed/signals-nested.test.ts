@@ -37,7 +37,8 @@ describe.each(signalBackends('nsig'))('waits inside nested workflows on %s', (_n
     // @ts-expect-error: the payload of "review.approval" is a Decision
     await expect(orch.signal(runId, 'review.approval', { approved: 'yes' })).rejects.toBeInstanceOf(InvalidSignalError);
     expect(await orch.signal(runId, 'review.approval', { approved: true, by: 'ana' }, { key: 'k' })).toBe('delivered');
-    expect(await orch.signal(runId, 'review.approval', { approved: false, by: 'bo' }, { key: 'k' })).toBe('duplicate');
+    expect(await orch.signal(runId, 'review.approval', { approved: true, by: 'ana' }, { key: 'k' })).toBe('duplicate');
+    await expect(orch.signal(runId, 'review.approval', { approved: false, by: 'bo' }, { key: 'k' })).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
     worker(b, review);
     expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('report: approved by ana');
   });
@@ -53,7 +54,7 @@ describe.each(signalBackends('nsig'))('waits inside nested workflows on %s', (_n
       if (when === 1) for (let i = 0; i < Math.floor(Math.random() * 4); i++) await new Promise((r) => setImmediate(r));
       if (when === 2) await h.untilParked(b, runId);
       await orch.signal(runId, 'audit.review.approval', { approved: true, by: `r${round}` }, { key: 'once' });
-      expect(await orch.signal(runId, 'audit.review.approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      expect(await orch.signal(runId, 'audit.review.approval', { approved: true, by: `r${round}` }, { key: 'once' })).toBe('duplicate');
       expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe(`report: approved by r${round}`);
       expect(await orch.pendingSignals(runId)).toEqual([]);
     }

@@ -3,10 +3,11 @@
 // takes a signal sent before, during or after its wait (20 random rounds), applies a repeated key once, refuses a
 // wrong payload without changing anything, and routes a timeout to its fallback; a sleep fires once.
 import { describe, expect, it } from 'vitest';
-import { bindWorkflow, InvalidSignalError, Orchestrator, RunStateError, supportsObservation, systemClock, type DistributedBackend, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, InvalidSignalError, Orchestrator, RunStateError, SignalKeyConflictError, supportsObservation, systemClock, type DistributedBackend, type WorkflowEvent } from 'floxide';
 import { ApprovalFlow, SleepFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, SleepFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
 import { until } from './helpers.js';
+import { plantUndigestedSignalKey } from './tamper.js';
 import { signalBackends, signalHarness, SIGNAL_WAIT_MS } from './signal-harness.js';
 
 // A wait that a test ends with its signal waits 1 h (SteadyApprovalFlow), so a loaded machine cannot time it out
@@ -36,7 +37,8 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     await opened.killConnections();
     await until(async () => parked(b, runId).catch(() => false), SIGNAL_WAIT_MS, 'the store connection to come back');
     expect(await orch.signal(runId, 'approval', { approved: true, by: 'ana' }, { key: 'k' })).toBe('delivered');
-    expect(await orch.signal(runId, 'approval', { approved: false, by: 'bo' }, { key: 'k' })).toBe('duplicate');
+    expect(await orch.signal(runId, 'approval', { approved: true, by: 'ana' }, { key: 'k' })).toBe('duplicate');
+    await expect(orch.signal(runId, 'approval', { approved: false, by: 'bo' }, { key: 'k' })).rejects.toBeInstanceOf(SignalKeyConflictError);
     worker(b, approval); // a new worker after every worker died
     const rec = await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS });
     expect(rec.output).toBe('approved by ana');
@@ -48,7 +50,7 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     const runId = await orch.startRun(undefined, 'receipt');
     // no worker yet: nothing waits, the mailbox keeps it (signal alone says only "delivered")
     expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' })).toEqual({ delivery: 'delivered', itemId: undefined, kept: true });
-    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'again' }, { key: 'a' })).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+    expect(await orch.signalWithReceipt(runId, 'approval', { approved: true, by: 'first' }, { key: 'a' })).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
     // without the workflow too (what floxide runs signal and the dashboard send through)
     const other = await orch.startRun(undefined, 'receipt-2');
     worker(b, approval);
@@ -62,6 +64,70 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
     expect(delivery).toBe('duplicate');
   });
 
+  it('a key reused with another name or payload is SignalKeyConflictError and changes nothing; the same signal (payload compared canonically) is a duplicate, also once the run ended', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    // without the workflow: what floxide runs signal and the dashboard send through (any name reaches the store)
+    const raw = new Orchestrator(b);
+    const runId = await orch.startRun(undefined, 'keys');
+    const events: string[] = [];
+    const ac = new AbortController();
+    const watched = supportsObservation(b)
+      ? (async () => {
+          for await (const { event: e } of b.subscribe({ runId, signal: ac.signal })) if (e.type === 'signal.received') events.push(`${e.name} ${e.key}`);
+        })().catch(() => undefined)
+      : undefined;
+    expect(await orch.signal(runId, 'approval', { approved: true, by: 'ana' }, { key: 'mail-1' })).toBe('delivered');
+    for (const ended of [false, true]) {
+      expect(await orch.signal(runId, 'approval', { by: 'ana', approved: true }, { key: 'mail-1' }), `ended: ${ended}`).toBe('duplicate');
+      expect(await raw.signalWithReceipt(runId, 'approval', { by: 'ana', approved: true }, { key: 'mail-1' })).toEqual({ delivery: 'duplicate', itemId: undefined, kept: false });
+      const payload = await orch.signal(runId, 'approval', { approved: false, by: 'ana' }, { key: 'mail-1' }).catch((err: unknown) => err);
+      expect(payload).toBeInstanceOf(SignalKeyConflictError);
+      expect(payload).toMatchObject({ code: 'FLOXIDE_SIGNAL_KEY_CONFLICT', runId, key: 'mail-1', differs: ['payload'] });
+      await expect(raw.signal(runId, 'approvals', { approved: true, by: 'ana' }, { key: 'mail-1' })).rejects.toThrow(
+        `run ${runId} already received a signal with key "mail-1" and another name (it was "approval"): a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own`,
+      );
+      await expect(raw.signalWithReceipt(runId, 'approvals', null, { key: 'mail-1' })).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['name', 'payload'] });
+      if (ended) break;
+      // nothing was kept: the mailbox holds the first signal alone, which the wait takes
+      expect((await orch.pendingSignals(runId)).map((x) => [x.name, x.payload, x.key])).toEqual([['approval', { approved: true, by: 'ana' }, 'mail-1']]);
+      worker(b, approval);
+      expect((await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS })).output).toBe('approved by ana');
+    }
+    if (watched) {
+      // (the run's final event came after its one signal.received; the stream delivers in order)
+      await until(async () => (await b.getRun(runId))?.status === 'completed', SIGNAL_WAIT_MS, 'the run to complete');
+      ac.abort();
+      await watched;
+      expect(events).toEqual(['approval mail-1']);
+    }
+  });
+
+  it('two signals with one key and different payloads sent at once: one is delivered, the other refused', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    const runIds = await Promise.all(Array.from({ length: 4 }, (_, i) => orch.startRun(undefined, `race-${i}`)));
+    const answers = await Promise.all(
+      runIds.flatMap((runId) => ['ana', 'bo'].map((by) => orch.signal(runId, 'approval', { approved: true, by }, { key: 'same' }).catch((err: unknown) => (err as Error).name))),
+    );
+    for (let i = 0; i < runIds.length; i++) expect(answers.slice(2 * i, 2 * i + 2).sort(), runIds[i]).toEqual(['SignalKeyConflictError', 'delivered']);
+    for (const runId of runIds) expect(await orch.pendingSignals(runId)).toHaveLength(1);
+  });
+
+  it.runIf(_name !== 'memory')('a key kept before digests (by an older floxide) matches any signal: a duplicate, as before', async () => {
+    const b = await open();
+    const orch = new Orchestrator(b, approval);
+    const runId = await orch.startRun(undefined, 'legacy');
+    expect(await orch.signal(runId, 'approval', { approved: true, by: 'ana' }, { key: 'old' })).toBe('delivered');
+    await plantUndigestedSignalKey(b, runId, 'old');
+    expect(await orch.signal(runId, 'approval', { approved: false, by: 'bo' }, { key: 'old' })).toBe('duplicate');
+    expect(await new Orchestrator(b).signal(runId, 'other', null, { key: 'old' })).toBe('duplicate');
+    expect((await orch.pendingSignals(runId)).map((x) => x.payload)).toEqual([{ approved: true, by: 'ana' }]);
+    // a new key is kept with its digest, and compared
+    expect(await orch.signal(runId, 'approval', { approved: true, by: 'cy' }, { key: 'new' })).toBe('delivered');
+    await expect(orch.signal(runId, 'approval', { approved: true, by: 'di' }, { key: 'new' })).rejects.toBeInstanceOf(SignalKeyConflictError);
+  });
+
   it('signal before, during and after the wait begins (20 random rounds), each applied once', async () => {
     const b = await open();
     const orch = new Orchestrator(b, approval);
@@ -73,12 +139,12 @@ describe.each(signalBackends('sig'))('signals on %s', (_name, openBackend) => {
       if (when === 1) for (let i = 0; i < Math.floor(Math.random() * 4); i++) await new Promise((r) => setImmediate(r));
       if (when === 2) await h.untilParked(b, runId);
       await orch.signal(runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
-      expect(await orch.signal(runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      expect(await orch.signal(runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' })).toBe('duplicate');
       const rec = await orch.waitForCompletion(runId, { timeoutMs: SIGNAL_WAIT_MS });
       expect(rec.output).toBe(`approved by r${round}`);
       expect(await orch.pendingSignals(runId)).toEqual([]);
       // a retried delivery after the run finished is still a duplicate; a new signal is refused
-      expect(await orch.signal(runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      expect(await orch.signal(runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' })).toBe('duplicate');
       await expect(orch.signal(runId, 'approval', { approved: false, by: 'late' }, { key: 'new' })).rejects.toBeInstanceOf(RunStateError);
     }
   });

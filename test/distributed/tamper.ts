@@ -97,6 +97,16 @@ export function plantPreviousReleasePut(b: DistributedBackend, id: string, cron:
   return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".schedules SET cron = $2, cursor_ms = $3 WHERE schedule_id = $1`, [id, cron, cursor]);
 }
 
+/**
+ * Makes signal key `key` of run `runId` as a store kept it before it kept payload digests (a floxide before
+ * SignalKeyConflictError): on Redis in the set `sigkeys` alone (the hash `sigdigests` beside it deleted), on Postgres a
+ * `signal_keys` row without name and digest.
+ */
+export function plantUndigestedSignalKey(b: DistributedBackend, runId: string, key: string): Promise<void> {
+  if (b.kind === 'redis') return withRedis(async (c) => void (await c.hDel(`${(b as RedisBackend).keyPrefix}run:{${runId}}:sigdigests`, key)));
+  return pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".signal_keys SET name = NULL, digest = NULL WHERE run_id = $1 AND key = $2`, [runId, key]);
+}
+
 export const postgresTamper: StoreTamper = {
   itemJson: (b, runId, itemId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".items SET payload = $3 WHERE run_id = $1 AND item_id = $2`, [runId, itemId, text]),
   contextJson: (b, runId, text) => pgUpdate(`UPDATE "${(b as PostgresBackend).schema}".runs SET context = $2 WHERE run_id = $1`, [runId, text]),

@@ -108,6 +108,16 @@ export interface Observed {
   readonly errorChain: readonly Brief[];
 }
 
+/** A signal a case sends (see {@link EquivalenceCase.signals}). */
+export interface CaseSignal {
+  readonly name: string;
+  readonly payload: unknown;
+  readonly when: 'before' | 'waiting';
+  readonly unchecked?: true;
+  readonly key?: string;
+  readonly answer?: string;
+}
+
 export interface EquivalenceCase {
   /** Unique; also the run id. */
   readonly name: string;
@@ -153,8 +163,11 @@ export interface EquivalenceCase {
    * `unchecked`: sent as `floxide runs signal` and the dashboard send it, without the workflow's code (the checkpoint
    * store's own `signal`, an `Orchestrator` given no workflow), so the wait's check first runs when the wait takes it;
    * `run`, which has no such sender, sends it through its typed handle, which must refuse it (`InvalidSignalError`).
+   * `key`: its idempotency key. `answer`: what the sender must get, the same in every mode: `delivered`, `duplicate`,
+   * or a refusal's name and what differs (`SignalKeyConflictError payload`); `refused` is what `run` answers for an
+   * `unchecked` one. A refusal the case expects is no failed send.
    */
-  readonly signals?: ReadonlyArray<{ readonly name: string; readonly payload: unknown; readonly when: 'before' | 'waiting'; readonly unchecked?: true }>;
+  readonly signals?: ReadonlyArray<CaseSignal>;
   /** Why the crash mode skips the case (it cannot be interrupted at a step boundary). */
   readonly noCrash?: string;
   /** The mode whose observation the others are compared with (default `checkpoint-memory`). */
@@ -743,6 +756,30 @@ export const WAITS: EquivalenceCase[] = [
     make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
     signals: [{ name: 'approval', payload: decision('bo'), when: 'before' }],
     expect: { output: 'approved by bo' },
+  },
+  {
+    // an idempotency key names one signal in every mode: the same signal again (its payload's keys in another order)
+    // is a duplicate; with another payload or name it is refused, and nothing of it reaches the run
+    name: 'wait-signal-key-reused',
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
+    signals: [
+      { name: 'approval', payload: decision('ana'), when: 'before', key: 'mail-1', answer: 'delivered' },
+      { name: 'approval', payload: { by: 'ana', approved: true }, when: 'before', key: 'mail-1', answer: 'duplicate' },
+      { name: 'approval', payload: decision('bo'), when: 'before', key: 'mail-1', answer: 'SignalKeyConflictError payload' },
+      { name: 'approvals', payload: decision('ana'), when: 'before', key: 'mail-1', unchecked: true, answer: 'SignalKeyConflictError name' },
+    ],
+    expect: { output: 'approved by ana' },
+  },
+  {
+    // the same, sent once the wait waits (the repeats may reach a run that already ended: the same answers)
+    name: 'wait-signal-key-reused-while-waiting',
+    make: () => prepared(SteadyApprovalFlowDef, new SteadyApprovalFlow(), undefined, 'o'),
+    signals: [
+      { name: 'approval', payload: decision('cy'), when: 'waiting', key: 'mail-2', answer: 'delivered' },
+      { name: 'approval', payload: decision('di'), when: 'waiting', key: 'mail-2', answer: 'SignalKeyConflictError payload' },
+      { name: 'approval', payload: decision('cy'), when: 'waiting', key: 'mail-2', answer: 'duplicate' },
+    ],
+    expect: { output: 'approved by cy' },
   },
   {
     name: 'wait-signal-while-waiting',

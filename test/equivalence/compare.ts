@@ -90,6 +90,11 @@ export function verify(c: EquivalenceCase, mode: ModeName, o: Observation, refer
   expect(got.steps, `${c.name}: the committed steps in ${where} vs ${reference.mode}`).toEqual(want.steps);
   // A failed local run keeps its pending items (it can be resumed); a failed distributed run drops them: only a
   // completed run's dropped items are comparable.
+  // what each sender got for a signal, where the mode kept it (the crash mode's child sent them)
+  if (o.answers !== undefined) {
+    const answered = (c.signals ?? []).filter((s) => s.answer !== undefined).map((s) => (mode === 'run' && s.unchecked ? 'refused' : s.answer));
+    expect(o.answers, `${c.name}: what the senders got in ${where}`).toEqual(answered);
+  }
   if (o.result.status === 'completed') {
     expect(got.dropped, `${c.name}: the dropped items in ${where} vs ${reference.mode}`).toEqual(want.dropped);
   }

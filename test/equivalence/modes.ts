@@ -3,7 +3,7 @@
  * Imported by the suite and by the crash child; no vitest here.
  */
 import { contextCodecOf, InvalidSignalError, Orchestrator, WorkerPool, type AnyWorkflowDef, type CheckpointStore, type DistributedBackend, type RunRecord, type WorkflowEvent } from 'floxide';
-import type { EquivalenceCase, ModeName, Observed } from './cases.js';
+import type { CaseSignal, EquivalenceCase, ModeName, Observed } from './cases.js';
 import {
   DistributedStepRecorder,
   LocalStepRecorder,
@@ -30,6 +30,8 @@ export interface Observation extends Observed {
   readonly commits?: number;
   /** How to reproduce the observation (the crash mode's seed and kill point), for failure messages. */
   readonly note?: string;
+  /** What the senders got for the case's signals that say their `answer` (not kept by the crash mode). */
+  readonly answers?: readonly string[];
 }
 
 /** The run id of a case (in every store). */
@@ -54,6 +56,22 @@ function settle(
   );
 }
 
+/** Sends one of a case's signals: `unchecked`, without the workflow's code (see `EquivalenceCase.signals`). */
+type CaseSend = (name: string, payload: unknown, unchecked: boolean, key: string | undefined) => unknown;
+
+/**
+ * Sends `s` through `send` and answers what the sender got (see `EquivalenceCase.signals`' `answer`): a refusal the
+ * case expects is an answer (its name and what differs); any other failure rejects.
+ */
+export async function answerOf(s: CaseSignal, send: CaseSend): Promise<string> {
+  try {
+    return String(await send(s.name, s.payload, s.unchecked === true, s.key));
+  } catch (err) {
+    if (s.answer === undefined || !s.answer.startsWith((err as Error).name)) throw err;
+    return `${(err as Error).name} ${((err as { differs?: string[] }).differs ?? []).join(',')}`;
+  }
+}
+
 /**
  * Sends a case's signals (see `EquivalenceCase.signals`) through `send`: `before()` the `before` ones, the `waiting`
  * ones after the first `wait.started` event (`onEvent`) or `waiting()`. A failed send fails the observation.
@@ -61,27 +79,34 @@ function settle(
 class CaseSignals {
   private waitingSent = false;
   private sending: Promise<unknown> = Promise.resolve();
+  /** The answers of the signals that say theirs, in the order sent. */
+  readonly answers: string[] = [];
 
   constructor(
     private readonly c: EquivalenceCase,
-    /** Sends a signal: `unchecked`, without the workflow's code (see `EquivalenceCase.signals`). */
-    private readonly send: (name: string, payload: unknown, unchecked: boolean) => unknown,
+    private readonly send: CaseSend,
   ) {}
 
   get any(): boolean {
     return (this.c.signals?.length ?? 0) > 0;
   }
 
+  private async sendAll(when: CaseSignal['when']): Promise<void> {
+    for (const s of this.c.signals ?? []) {
+      if (s.when !== when) continue;
+      const answer = await answerOf(s, this.send);
+      if (s.answer !== undefined) this.answers.push(answer);
+    }
+  }
+
   async before(): Promise<void> {
-    for (const s of this.c.signals ?? []) if (s.when === 'before') await this.send(s.name, s.payload, s.unchecked === true);
+    await this.sendAll('before');
   }
 
   waiting(): Promise<unknown> {
     if (this.waitingSent) return this.sending;
     this.waitingSent = true;
-    this.sending = (async () => {
-      for (const s of this.c.signals ?? []) if (s.when === 'waiting') await this.send(s.name, s.payload, s.unchecked === true);
-    })();
+    this.sending = this.sendAll('waiting');
     return this.sending;
   }
 
@@ -103,11 +128,11 @@ class CaseSignals {
  * Sends through a typed sender what a case sends unchecked, where no unchecked sender exists (`run`'s handle): it
  * must refuse it with `InvalidSignalError` (nothing sent).
  */
-function refusedByTypedSender(send: () => unknown): void {
+function refusedByTypedSender(send: () => unknown): 'refused' {
   try {
     send();
   } catch (err) {
-    if (err instanceof InvalidSignalError) return;
+    if (err instanceof InvalidSignalError) return 'refused';
     throw err;
   }
   throw new Error('the typed handle sent a payload that fails the wait\'s check');
@@ -126,14 +151,16 @@ export async function observeRun(c: EquivalenceCase): Promise<Observation> {
   let signals: CaseSignals | undefined;
   const { result, errorChain } = await settle(c, async (options) => {
     if (c.signals) {
-      let send: (name: string, payload: unknown, unchecked: boolean) => unknown = () => undefined;
-      signals = new CaseSignals(c, (name, payload, unchecked) => send(name, payload, unchecked));
+      let send: CaseSend = () => undefined;
+      signals = new CaseSignals(c, (name, payload, unchecked, key) => send(name, payload, unchecked, key));
       const onEvent = signals.onEvent((e) => {
         recorder.onEvent(e);
         if (e.type === 'run.completed') dropped = e.dropped.map((d) => d.node);
       });
       const h = p.wf.start(p.ctx, p.input, { onEvent, ...options });
-      send = (name, payload, unchecked) => (unchecked ? refusedByTypedSender(() => h.signal(name as never, payload as never)) : h.signal(name as never, payload as never));
+      const keyed = (key: string | undefined) => (key === undefined ? {} : { key });
+      send = (name, payload, unchecked, key) =>
+        unchecked ? refusedByTypedSender(() => h.signal(name as never, payload as never, keyed(key))) : h.signal(name as never, payload as never, keyed(key));
       await signals.before();
       return h.result;
     }
@@ -142,7 +169,7 @@ export async function observeRun(c: EquivalenceCase): Promise<Observation> {
     return r.output;
   });
   await signals?.done();
-  return { mode: 'run', result, errorChain, context: normalize(p.ctx), steps: recorder.records, dropped: dropped.sort() };
+  return { mode: 'run', result, errorChain, context: normalize(p.ctx), steps: recorder.records, dropped: dropped.sort(), answers: signals?.answers ?? [] };
 }
 
 /** The context a checkpoint store folds for a run (its initial context plus every committed delta). */
@@ -161,14 +188,16 @@ export async function observeCheckpoint(c: EquivalenceCase, mode: ModeName, stor
   const recorder = new LocalStepRecorder(eventLogFieldsOf(p.wf.def), true);
   const observed = new ObservedCheckpointStore(store, recorder);
   const runId = runIdOf(c);
-  const signals = new CaseSignals(c, (name, payload, unchecked) => (unchecked ? store.signal(runId, name, payload) : p.wf.signal(store, runId, name as never, payload as never)));
+  const signals = new CaseSignals(c, (name, payload, unchecked, key) =>
+    unchecked ? store.signal(runId, name, payload, key) : p.wf.signal(store, runId, name as never, payload as never, key === undefined ? {} : { key }),
+  );
   const { result, errorChain } = await settle(c, (options) => {
     const running = p.wf.runWithCheckpoint(p.ctx, p.input, observed, runId, { onEvent: signals.onEvent(recorder.onEvent), signalPollMs: 20, ...options });
     if (signals.any) void whenTrue(async () => (await store.getRun(runId)) !== undefined).then(() => signals.before());
     return running;
   });
   await signals.done();
-  return { mode, result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: recorder.records, commits: observed.commits };
+  return { mode, result, errorChain, ...(await storedContext(p.wf.def, store, runId)), steps: recorder.records, commits: observed.commits, answers: signals.answers };
 }
 
 /**
@@ -184,7 +213,11 @@ export async function runUntilFrozen(c: EquivalenceCase, store: CheckpointStore,
   if (c.signals) {
     // all of them as soon as the run exists: the mailbox keeps each for its wait
     await whenTrue(async () => (await store.getRun(runId)) !== undefined);
-    for (const s of c.signals) await (s.unchecked ? store.signal(runId, s.name, s.payload) : p.wf.signal(store, runId, s.name as never, s.payload as never));
+    for (const s of c.signals) {
+      await answerOf(s, (name, payload, unchecked, key) =>
+        unchecked ? store.signal(runId, name, payload, key) : p.wf.signal(store, runId, name as never, payload as never, key === undefined ? {} : { key }),
+      );
+    }
   }
   await running;
 }
@@ -229,6 +262,7 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
   const recorder = new DistributedStepRecorder(eventLogFieldsOf(p.wf.def));
   const runId = runIdOf(c);
   const orch = new Orchestrator(backend, p.wf);
+  let answers: readonly string[] = [];
   const run = await lock.with(p.wf.def.name, async (): Promise<RunRecord> => {
     const pool = new WorkerPool(backend, p.wf.def, p.wf.instance, {
       size: c.serial ? 1 : 2,
@@ -245,7 +279,11 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
       },
     });
     const unchecked = new Orchestrator(backend);
-    const signals = new CaseSignals(c, (name, payload, raw) => (raw ? unchecked.signal(runId, name, payload) : orch.signal(runId, name as never, payload as never)));
+    const signals = new CaseSignals(c, (name, payload, raw, key) => {
+      const options = key === undefined ? {} : { key };
+      return raw ? unchecked.signal(runId, name, payload, options) : orch.signal(runId, name as never, payload as never, options);
+    });
+    answers = signals.answers;
     if (!signals.any) await pool.start();
     try {
       await orch.startRun(p.ctx, p.input, { runId, ...runOptions(c) });
@@ -275,5 +313,6 @@ export async function observeDistributed(c: EquivalenceCase, mode: ModeName, bac
     context: normalize(await orch.context(runId)),
     steps: recorder.records,
     dropped: run.dropped.map((d) => d.node).sort(),
+    answers,
   };
 }

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   HELD_GROUP_NODE,
   InvalidArgumentError,
+  InvalidSignalError,
+  SignalKeyConflictError,
   noTerminalError,
   bindWorkflow,
   settleJoinGroup,
@@ -202,6 +204,32 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       const held = (index: number): JoinArrival => ({ ...arrival(index, undefined, true), group: 'h', size: 2 });
       const r3 = await s.commitStep('r3', { itemId: 'y', items: [], arrivals: [held(1), held(0), held(1)], delta: undefined, counter: 0, seq: 6 });
       expect(r3.created).toEqual([{ id: 'h:join', node: HELD_GROUP_NODE, settle: [held(0), held(1)] }]);
+      await s.close();
+    });
+
+    // A signal key reused with another name or payload answered `duplicate`: the caller's signal was lost unsaid.
+    it('signal keys: the same signal again is a duplicate (payloads compared canonically); another name or payload is SignalKeyConflictError naming what differs, nothing kept; also once the run ended', async () => {
+      const s = await make();
+      await s.createRun(newRun('k'));
+      const conflict = (p: Promise<unknown>) => p.then(() => expect.unreachable('the signal was taken'), (err: unknown) => err as SignalKeyConflictError);
+      const at = new Date(Date.UTC(2026, 0, 2));
+      expect(await s.signal('k', 'approval', { approved: true, by: 'ana', at }, 'mail-1')).toBe('delivered');
+      for (const ended of [false, true]) {
+        if (ended) expect(await s.cancel('k', { name: 'CancelledError', message: 'done', code: 'FLOXIDE_CANCELLED' })).toBe(true);
+        expect(await s.signal('k', 'approval', { at: new Date(at.getTime()), by: 'ana', approved: true }, 'mail-1'), `ended: ${ended}`).toBe('duplicate');
+        const payload = await conflict(s.signal('k', 'approval', { approved: false, by: 'ana', at }, 'mail-1'));
+        expect(payload).toBeInstanceOf(SignalKeyConflictError);
+        expect(payload).toBeInstanceOf(InvalidSignalError);
+        expect(payload).toMatchObject({ name: 'SignalKeyConflictError', code: 'FLOXIDE_SIGNAL_KEY_CONFLICT', runId: 'k', key: 'mail-1', differs: ['payload'] });
+        const other = await conflict(s.signal('k', 'approve', { approved: true, by: 'ana', at }, 'mail-1'));
+        expect(other).toMatchObject({
+          differs: ['name'],
+          message: 'run k already received a signal with key "mail-1" and another name (it was "approval"): a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own',
+        });
+        expect(await conflict(s.signal('k', 'approve', null, 'mail-1'))).toMatchObject({ differs: ['name', 'payload'] });
+        expect((await s.pendingSignals('k')).map((x) => [x.name, x.key])).toEqual([['approval', 'mail-1']]);
+      }
+      await expect(s.signal('k', 'approval', null, 'mail-2')).rejects.toBeInstanceOf(RunStateError);
       await s.close();
     });
 

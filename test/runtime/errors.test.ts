@@ -3,7 +3,7 @@
  * must survive the store (an AggregateError's gathered errors were dropped, only its message kept).
  */
 import { describe, expect, it } from 'vitest';
-import { AGGREGATED_KEPT, reviveError, serializeError, type SerializedError } from '../../runtime/core/errors.js';
+import { AGGREGATED_KEPT, InvalidSignalError, reviveError, serializeError, SignalKeyConflictError, type SerializedError } from '../../runtime/core/errors.js';
 import { publicError } from '../../cli/ui/views.js';
 
 describe('serialised errors: an AggregateError keeps the errors it gathers', () => {
@@ -46,5 +46,24 @@ describe('serialised errors: an AggregateError keeps the errors it gathers', () 
     const shown = publicError(serializeError(aggregate()));
     expect(JSON.stringify(shown)).not.toContain('stack');
     expect(shown.errors!.map((e) => e.message)).toEqual(['card declined', 'stock too low']);
+  });
+});
+
+describe('SignalKeyConflictError as stored data', () => {
+  it('is revived by name with its run, key and what differs (another process, another copy of floxide)', () => {
+    const err = SignalKeyConflictError.of('r1', 'mail-1', ['name', 'payload'], 'approval');
+    expect(err.message).toBe(
+      'run r1 already received a signal with key "mail-1" and another name (it was "approval") and payload: a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own',
+    );
+    const back = reviveError(JSON.parse(JSON.stringify(serializeError(err))) as SerializedError);
+    expect(back).toBeInstanceOf(SignalKeyConflictError);
+    expect(back).toBeInstanceOf(InvalidSignalError);
+    expect(back).toMatchObject({ name: 'SignalKeyConflictError', code: 'FLOXIDE_SIGNAL_KEY_CONFLICT', message: err.message, runId: 'r1', key: 'mail-1', differs: ['name', 'payload'] });
+  });
+
+  it('revives stored details that are not its data as none (stored data is not trusted)', () => {
+    const back = reviveError({ name: 'SignalKeyConflictError', message: 'm', details: { runId: 5, key: 'k', differs: ['name'] } });
+    expect(back).toMatchObject({ runId: '', key: '', differs: [] });
+    expect(reviveError({ name: 'SignalKeyConflictError', message: 'm', details: { runId: 'r', key: 'k', differs: ['name', 'other'] } })).toMatchObject({ differs: ['name'] });
   });
 });

@@ -83,7 +83,8 @@ describe('migrating a SQLite checkpointed run', () => {
     try {
       await stoppedRun(before, 'old-0');
       // the file as floxide with migrations up to 010 left it
-      before.db.exec('DROP TABLE floxide_moves; ALTER TABLE floxide_runs DROP COLUMN started_on; ALTER TABLE floxide_runs DROP COLUMN migrated_at; PRAGMA user_version = 10');
+      // (and without 012's signal digests)
+      before.db.exec('ALTER TABLE floxide_signals DROP COLUMN digest; DROP TABLE floxide_moves; ALTER TABLE floxide_runs DROP COLUMN started_on; ALTER TABLE floxide_runs DROP COLUMN migrated_at; PRAGMA user_version = 10');
     } finally {
       await before.close();
     }

@@ -97,7 +97,8 @@ describe.each(stores)('checkpointed runs on %s: waits inside nested workflows', 
     expect(parked).toHaveLength(1);
     expect(parked[0]).toMatchObject({ node: 'review', wait: { name: 'review.approval' }, nested: { items: [{ node: 'approval', wait: { name: 'approval' } }] } });
     expect(await review.signal(store, 'r1', 'review.approval', { approved: true, by: 'later' }, { key: 'k' })).toBe('delivered');
-    expect(await review.signal(store, 'r1', 'review.approval', { approved: true, by: 'again' }, { key: 'k' })).toBe('duplicate');
+    expect(await review.signal(store, 'r1', 'review.approval', { approved: true, by: 'later' }, { key: 'k' })).toBe('duplicate');
+    await expect(review.signal(store, 'r1', 'review.approval', { approved: true, by: 'again' }, { key: 'k' })).rejects.toMatchObject({ name: 'SignalKeyConflictError', differs: ['payload'] });
     await expect(first.p).resolves.toBe('report: approved by later');
     await store.close?.();
   });
@@ -118,7 +119,8 @@ describe.each(stores)('checkpointed runs on %s: waits inside nested workflows', 
         for (let i = 0; i < (when === 1 ? Math.floor(Math.random() * 3) : 6); i++) await new Promise((res) => setImmediate(res));
         await audit.signal(store, runId, 'audit.review.approval', { approved: true, by: `r${round}` }, { key: 'once' });
       }
-      expect(await audit.signal(store, runId, 'audit.review.approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      expect(await audit.signal(store, runId, 'audit.review.approval', { approved: true, by: `r${round}` }, { key: 'once' })).toBe('duplicate');
+      await expect(audit.signal(store, runId, 'audit.review.approval', { approved: false, by: 'again' }, { key: 'once' })).rejects.toMatchObject({ name: 'SignalKeyConflictError' });
       await expect(r.p).resolves.toBe(`report: approved by r${round}`);
     }
     await store.close?.();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindWorkflow, CancelledError, InvalidArgumentError, InvalidSignalError, Sleep, type WorkflowCtx, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
+import { bindWorkflow, CancelledError, InvalidArgumentError, InvalidSignalError, SignalKeyConflictError, Sleep, type WorkflowCtx, RunBusyError, MemoryCheckpointStore, RunStateError, StaleGeneratedModuleError, type CheckpointStore, type WorkflowEvent } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { ApprovalFlow, PatientApprovalFlow, SleepFlow, StampFlow, SteadyApprovalFlow, VoteFlow } from '../fixtures/signals/flows.js';
 import { ApprovalFlowDef, PatientApprovalFlowDef, SleepFlowDef, StampFlowDef, SteadyApprovalFlowDef, VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
@@ -50,12 +50,43 @@ describe('signal keys: one rule in every mode', () => {
       }
     }
     for (const store of stores) expect(await store.pendingSignals('k')).toEqual([]);
-    // every store keeps a run's keys whatever the name; the in-memory mailbox kept them per name
-    const mailbox = new MemoryMailbox();
-    expect([mailbox.send('approval', 1, 'k'), mailbox.send('other', 2, 'k'), mailbox.send('approval', 3, 'k2')]).toEqual([true, false, true]);
+    // every store keeps a run's keys whatever the name (the in-memory mailbox kept them per name): the same key with
+    // another name is refused, not kept under that name
+    const mailbox = new MemoryMailbox('k');
+    expect([mailbox.send('approval', 1, 'k'), mailbox.send('approval', 1, 'k'), mailbox.send('approval', 3, 'k2')]).toEqual(['delivered', 'duplicate', 'delivered']);
+    expect(() => mailbox.send('other', 1, 'k')).toThrow(SignalKeyConflictError);
+    expect(mailbox.take('other')).toBeUndefined();
     h.signal('approval', { approved: true, by: 'ok' }, { key: 'ok 😀' });
     await expect(h.result).resolves.toBe('approved by ok');
     for (const store of stores) await store.close?.();
+  });
+});
+
+// (the checkpoint stores' answers: checkpoint-store.contract.ts, 'signal keys')
+describe('signal keys reused with another name or payload', () => {
+  const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
+  const create = (store: CheckpointStore, runId: string) =>
+    store.createRun({ runId, workflow: wf.def.name, fingerprint: wf.def.fingerprint, input: 'o', context: null, deadline: undefined, start: { node: 'approval', id: '0', input: 'o' } });
+
+  it('the in-memory handle answers the same, and runs on with the first signal', async () => {
+    const h = wf.start(undefined, 'o', { clock: new VirtualClock(), runId: 'mem' });
+    expect(h.signal('approval', { approved: true, by: 'ana' }, { key: 'mail-1' })).toBe('delivered');
+    expect(h.signal('approval', { by: 'ana', approved: true }, { key: 'mail-1' })).toBe('duplicate');
+    expect(() => h.signal('approval', { approved: false, by: 'ana' }, { key: 'mail-1' })).toThrow(SignalKeyConflictError);
+    await expect(h.result).resolves.toBe('approved by ana');
+  });
+
+  it('a key a SQLite file kept before digests (migration 012) matches any signal: a duplicate, as before', async () => {
+    const file = join(dir, 'legacy-keys.db');
+    const store = new SqliteCheckpointStore(file);
+    await create(store, 'old');
+    expect(await store.signal('old', 'approval', { approved: true, by: 'ana' }, 'mail-1')).toBe('delivered');
+    // what a floxide before migration 012 wrote: the key without a digest
+    store.db.prepare('UPDATE floxide_signals SET digest = NULL').run();
+    expect(await store.signal('old', 'approval', { approved: false, by: 'bo' }, 'mail-1')).toBe('duplicate');
+    expect(await store.signal('old', 'other', null, 'mail-1')).toBe('duplicate');
+    expect((await store.pendingSignals('old')).map((x) => x.payload)).toEqual([{ approved: true, by: 'ana' }]);
+    await store.close();
   });
 });
 
@@ -127,11 +158,19 @@ describe('run: an in-memory wait with a handle', () => {
     await expect(run).resolves.toEqual({ at: Date.UTC(2026, 0, 3) });
   });
 
-  it('the same idempotency key applies once', async () => {
+  it('the same idempotency key applies once; reused with another payload it is refused', async () => {
     const clock = new VirtualClock();
-    const h = bindWorkflow(VoteFlowDef, new VoteFlow()).start(undefined, 1, { clock });
+    const h = bindWorkflow(VoteFlowDef, new VoteFlow()).start(undefined, 1, { clock, runId: 'ballot' });
     expect(h.signal('vote', { vote: 'a' }, { key: 'k1' })).toBe('delivered');
-    expect(h.signal('vote', { vote: 'b' }, { key: 'k1' })).toBe('duplicate');
+    expect(h.signal('vote', { vote: 'a' }, { key: 'k1' })).toBe('duplicate');
+    let refused: unknown;
+    try {
+      h.signal('vote', { vote: 'b' }, { key: 'k1' });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(SignalKeyConflictError);
+    expect(refused).toMatchObject({ code: 'FLOXIDE_SIGNAL_KEY_CONFLICT', runId: 'ballot', key: 'k1', differs: ['payload'] });
     const r = track(h.result);
     await settle();
     expect(r.done()).toBe(false); // the second branch still waits: the repeat was not delivered
@@ -306,10 +345,15 @@ describe.each(stores)('checkpointed runs on %s', (_name, makeStore) => {
         for (let i = 0; i < (when === 1 ? Math.floor(Math.random() * 3) : 6); i++) await new Promise((res) => setImmediate(res));
         await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' });
       }
-      expect(await wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      // the same signal again (its payload's keys in another order): a duplicate; another payload: refused
+      expect(await wf.signal(store, runId, 'approval', { by: `r${round}`, approved: true }, { key: 'once' })).toBe('duplicate');
+      await expect(wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).rejects.toBeInstanceOf(SignalKeyConflictError);
       await expect(r.p).resolves.toBe(`approved by r${round}`);
-      // a retried delivery after the run finished is still a duplicate; a new signal is refused
-      expect(await wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).toBe('duplicate');
+      // a retried delivery after the run finished is still a duplicate, or refused with another payload; a new signal is refused
+      expect(await wf.signal(store, runId, 'approval', { approved: true, by: `r${round}` }, { key: 'once' })).toBe('duplicate');
+      await expect(wf.signal(store, runId, 'approval', { approved: false, by: 'again' }, { key: 'once' })).rejects.toThrow(
+        `run ${runId} already received a signal with key "once" and another payload: a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own`,
+      );
       await expect(wf.signal(store, runId, 'approval', { approved: false, by: 'late' }, { key: 'new' })).rejects.toBeInstanceOf(RunStateError);
     }
     await store.close();

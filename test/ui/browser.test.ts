@@ -129,6 +129,30 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  it('shows the refusal of a signal key reused with another payload, and keeps nothing of it', async () => {
+    // no worker: the run stays running, and the signal waits in its mailbox
+    const backend = new MemoryBackend();
+    const approval = bindWorkflow(ApprovalWorkflowDef, new ApprovalWorkflow());
+    const docsUi = await startUiServer({ backend, graphs: ['docs'], livePollMs: 60_000 });
+    try {
+      await approval.startDistributed(undefined, { id: 'exp-8', amount: 420 }, backend, 'ui-key-1');
+      await page.goto(new URL('/runs/ui-key-1', docsUi.url).toString());
+      const form = page.locator('[data-signal-form]');
+      await form.locator('button[type="submit"]:not([disabled])').waitFor();
+      await form.locator('input[name="name"]').fill('approval');
+      await form.locator('input[name="key"]').fill('page-2');
+      await form.locator('textarea[name="payload"]').fill('{"approved": true, "by": "ana"}');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('.message', { hasText: "signal approval kept in the run's mailbox" }).waitFor();
+      await form.locator('textarea[name="payload"]').fill('{"approved": false, "by": "ana"}');
+      await form.locator('button[type="submit"]').click();
+      await page.locator('.message', { hasText: 'signal failed: run ui-key-1 already received a signal with key "page-2" and another payload' }).waitFor();
+      expect((await backend.pendingSignals('ui-key-1')).map((x) => x.payload)).toEqual([{ approved: true, by: 'ana' }]);
+    } finally {
+      await docsUi.close();
+    }
+  });
+
   it('labels a step whose failure its fallback took as fallback, in the history table and on the timeline', async () => {
     const fallback = bindWorkflow(FallbackWorkflowDef, new FallbackWorkflow());
     await fallback.startDistributed(undefined, 'job', store.backend, 'ui-fallback');

@@ -581,7 +581,13 @@ describe('floxide ui server', () => {
     const sent = await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}');
     // no wait of run-6 is parked: the store kept it in the mailbox, and says so
     expect(JSON.parse(sent.body)).toEqual({ delivery: 'delivered', kept: true });
-    expect(JSON.parse((await post('run-6', '{"name":"go","payload":{"n":2},"key":"k1"}')).body)).toEqual({ delivery: 'duplicate', kept: false });
+    expect(JSON.parse((await post('run-6', '{"name":"go","payload":{"n":1},"key":"k1"}')).body)).toEqual({ delivery: 'duplicate', kept: false });
+    // the key again with another payload: refused (409), nothing kept
+    const reused = await post('run-6', '{"name":"go","payload":{"n":2},"key":"k1"}');
+    expect([reused.status, JSON.parse(reused.body)]).toEqual([
+      409,
+      { error: 'run run-6 already received a signal with key "k1" and another payload: a key names one signal, so this one was refused (nothing delivered or kept); send it with a key of its own' },
+    ]);
     expect((await backend.pendingSignals('run-6')).map((x) => [x.name, x.payload, x.key])).toEqual([['go', { n: 1 }, 'k1']]);
   });
 

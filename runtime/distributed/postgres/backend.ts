@@ -152,7 +152,15 @@ const JSON_OIDS = new Set([114, 3802]);
 const MAX_SIGNAL_BATCH = 256;
 
 /** What `signal_run` answers for one signal. */
-type SignalReply = { readonly status: 'not_found' | 'final' | 'duplicate' | 'delivered' | 'other_workflow'; readonly runStatus?: string; readonly workflow?: string; readonly itemId?: string | null };
+type SignalReply = {
+  readonly status: 'not_found' | 'final' | 'duplicate' | 'key_conflict' | 'delivered' | 'other_workflow';
+  readonly runStatus?: string;
+  readonly workflow?: string;
+  readonly itemId?: string | null;
+  /** key_conflict: the name and payload digest the key first came with. */
+  readonly name?: string;
+  readonly digest?: string;
+};
 
 /** At most this many runs per coalesced create statement. */
 const MAX_CREATE_BATCH = 500;
@@ -880,6 +888,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     const r = await this.signals.submit(p);
     if (r.status === 'delivered') return deliveredTo(r.itemId ?? undefined);
     if (r.status === 'duplicate') return DUPLICATE_SIGNAL;
+    if (r.status === 'key_conflict') throw replyError({ code: 'key_conflict', signal: p, name: String(r.name), digest: String(r.digest) });
     if (r.status === 'not_found') throw this.notFound(runId);
     if (r.status === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r.runStatus) });
     if (r.status === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r.workflow) });
@@ -888,7 +897,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
 
   /** One `signal_run` call for a batch of signals to distinct runs; answers each signal's reply. */
   private async signalReplies(batch: readonly SignalPlan[]): Promise<Array<Settled<SignalReply>>> {
-    const arg = JSON.stringify(batch.map((p) => ({ run: p.runId, name: p.name, payload: p.payload, key: p.key ?? null, workflow: p.workflow ?? null })));
+    const arg = JSON.stringify(batch.map((p) => ({ run: p.runId, name: p.name, payload: p.payload, key: p.key ?? null, digest: p.digest ?? null, workflow: p.workflow ?? null })));
     const [row] = await this.run<{ result: SignalReply[] }>('signal.sql', [arg], 'signal');
     return row!.result.map((value) => ({ ok: true, value }));
   }

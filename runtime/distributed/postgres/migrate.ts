@@ -37,6 +37,7 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 11, file: '0011_signal_errors.sql' },
   { version: 12, file: '0012_version_moves.sql' },
   { version: 13, file: '0013_schedule_timing_of.sql' },
+  { version: 15, file: '0015_signal_key_digests.sql' },
 ];
 
 /** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */

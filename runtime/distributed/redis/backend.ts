@@ -12,7 +12,7 @@
  * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
  * | `P run:{id}:errors` / `:dead` | LIST | error JSON / dead-letter JSON |
  * | `P run:{id}:joins`, `P run:{id}:join:<group>` | HASH | group -> size; index -> parked arrival |
- * | `P run:{id}:wait:<name>` / `:mailbox` / `:sigkeys` | LIST / LIST / SET | parked waits for signal `name`; signals no wait took yet; idempotency keys received (see `lua/includes/parked.lua`) |
+ * | `P run:{id}:wait:<name>` / `:mailbox` / `:sigkeys` / `:sigdigests` | LIST / LIST / SET / HASH | parked waits for signal `name`; signals no wait took yet; idempotency keys received; each key's first payload digest and name (see `lua/includes/parked.lua`) |
  * | `P leases`, `P delayed` | ZSET | `runId\nitemId` scored by lease expiry / retry or parked item due time (a sleep's end, a wait's timeout) |
  * | `P ring:<workflow>@<fingerprint>`, `P wfring` + `P wfset` | LIST (+ SET) | round-robin rings, one per workflow version: running runs with ready work (a run is on its ring exactly while its ready list is not empty); the rings |
  * | `P runs`, `P runs:status:<s>`, `P runs:workflow:<w>`, `P runs:expiring` | ZSET | listRuns indexes (createdAt); expiry queue |
@@ -895,12 +895,13 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
   async signal(runId: string, name: string, payload: unknown, key?: string, options?: SignalReceiverOptions): Promise<SignalReceipt> {
     this.open();
     const p = planSignal(runId, name, payload, key, options?.workflow);
-    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? ''];
+    const args = [this.keyPrefix, p.runId, p.name, p.payload, p.key === undefined ? '0' : '1', p.key ?? '', this.eventsMax, p.workflow ?? '', p.digest ?? ''];
     const reply = (await this.io(() => this.evalScript('signal', [this.keys.delayed], args))) as Reply;
     if (reply === 'delivered') return deliveredTo(undefined);
     if (reply === 'duplicate') return DUPLICATE_SIGNAL;
     const r = reply as Reply[];
     if (r[0] === 'delivered') return deliveredTo(String(r[1]));
+    if (r[0] === 'key_conflict') throw replyError({ code: 'key_conflict', signal: p, name: String(r[1]), digest: String(r[2]) });
     if (r[0] === 'not_found') throw this.notFound(runId);
     if (r[0] === 'final') throw replyError({ code: 'final', runId, op: 'signal', status: String(r[1]) });
     if (r[0] === 'other_workflow') throw replyError({ code: 'other_workflow', runId, workflow: p.workflow!, actual: String(r[1]) });

@@ -1,7 +1,8 @@
 --[[
   signal: delivers signal `name` to a run, atomically: to its oldest parked wait of that name (now claimable, the
   signal added to its item as `received`), else into the run's mailbox, where the next such wait takes it
-  (includes/parked.lua). A repeated idempotency key delivers nothing.
+  (includes/parked.lua). A repeated idempotency key delivers nothing: with the name and payload digest it first came
+  with, it is a duplicate; with another name or digest, it is refused (key_conflict; SignalKeyConflictError).
 
   Input:
     KEYS[1] delayed ZSET (member "runId\nitemId", score notBefore: a wait's timeout)
@@ -13,6 +14,7 @@
     ARGV[6] the idempotency key (when ARGV[5] is '1')
     ARGV[7] events to keep in the stream, about (0 = no events)
     ARGV[8] the workflow the run must be a run of ('' = any)
+    ARGV[9] the payload's digest (hex SHA-256 of its canonical JSON; when ARGV[5] is '1')
 
   Keys derived from P and R (and R's workflow W at fingerprint F):
     P run:{R}            HASH  status, workflow, fingerprint
@@ -20,14 +22,18 @@
     P run:{R}:ready      LIST  the wait, now claimable
     P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it, and any id before it whose item is not parked)
     P run:{R}:mailbox    LIST  the signal, when no wait takes it
-    P run:{R}:sigkeys    SET   idempotency keys received
+    P run:{R}:sigkeys    SET   idempotency keys received (kept for a floxide before digests, which reads only this)
+    P run:{R}:sigdigests HASH  key -> "<digest> <name>" of the first signal of each key; a key in sigkeys but not
+                               here (kept by a floxide before digests) matches any signal
     P ring:W@F           LIST  R goes on its ring when its ready list fills (running runs only)
     P events             STREAM signal.received
     P events:avg         STRING events per stream entry, the trims' moving average (includes/common.lua)
 
   Output:
     { 'not_found' }          unknown run
-    'duplicate'              the key was received before (nothing changes; also once the run is final)
+    'duplicate'              the key was received before with this name and digest, or before digests (nothing
+                             changes; also once the run is final)
+    { 'key_conflict', name, digest }  the key was received before with another name or digest, these (nothing changes)
     { 'final', status }      the run is final (nothing changes)
     { 'other_workflow', W }  the run is a run of workflow W, not of ARGV[8] (nothing changes)
     'delivered'              kept in the run's mailbox (no wait of that name is parked)
@@ -37,15 +43,24 @@
 --! include parked.lua
 
 local prefix, runId, name, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local hasKey, key = ARGV[5] == '1', ARGV[6]
+local hasKey, key, digest = ARGV[5] == '1', ARGV[6], ARGV[9]
 eventsMax = tonumber(ARGV[7])
 local R = prefix .. 'run:{' .. runId .. '}'
 local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
 local status = meta[1]
 if not status then return { 'not_found' } end
 if ARGV[8] ~= '' and meta[2] ~= ARGV[8] then return { 'other_workflow', meta[2] } end
--- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-if hasKey and redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
+-- a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came with
+-- another name or payload (refused)
+if hasKey then
+  local kept = redis.call('HGET', R .. ':sigdigests', key)
+  if kept then
+    local keptDigest, keptName = string.match(kept, '^(%x*) (.*)$')
+    if keptDigest == digest and keptName == name then return 'duplicate' end
+    return { 'key_conflict', keptName or '', keptDigest or '' }
+  end
+  if redis.call('SISMEMBER', R .. ':sigkeys', key) == 1 then return 'duplicate' end
+end
 if isFinal(status) then return { 'final', status } end
 local now, nowText = nowMs()
 local event = '{"at":' .. nowText .. ',"name":' .. cjson.encode(name) .. ',"runId":' .. cjson.encode(runId)
@@ -65,7 +80,7 @@ end
 if not itemId then
   redis.call('RPUSH', R .. ':mailbox', cjson.encode(name) .. '\n' .. (hasKey and cjson.encode(key) or '') .. '\n' .. nowText .. '\n' .. payload)
   publish(prefix, runId, event .. '}')
-  if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
+  if hasKey then keepKey(R, key, digest, name) end
   return 'delivered'
 end
 if st.notBefore ~= '' then redis.call('ZREM', KEYS[1], queueMember(runId, itemId)) end
@@ -76,5 +91,5 @@ st.json = withSignal(st.json, payload)
 redis.call('HSET', R .. ':states', itemId, packState(st))
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
-if hasKey then redis.call('SADD', R .. ':sigkeys', key) end
+if hasKey then keepKey(R, key, digest, name) end
 return { 'delivered', itemId }

@@ -25,7 +25,7 @@
   Keys derived from P and R (and R's workflow W and status S):
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)
     P run:{R}:wait:<n>   LIST  parked waits for signal n (deleted when the run finishes)
-    P run:{R}:mailbox    LIST  signals no wait took, and P run:{R}:sigkeys SET (expire with the run)
+    P run:{R}:mailbox    LIST  signals no wait took, P run:{R}:sigkeys SET and :sigdigests HASH (expire with the run)
     P ring:W@F           LIST  R goes back on its version's ring on resume
     P runs:status:S      ZSET  listRuns index; P runs:expiring ZSET: expiry queue
     P run:{R}:steps      LIST  step history (expires with the run)

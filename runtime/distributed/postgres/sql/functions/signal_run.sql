@@ -1,12 +1,16 @@
 -- signal_run: delivers signals, each to its run, atomically in one transaction (one WAL flush and one NOTIFY for the
 -- lot: concurrent signal calls are coalesced by the backend). Per signal: to its run's oldest parked wait of that
 -- name (now claimable, the signal added to its item as `received`), else into the run's mailbox (signals), where the
--- next such wait takes it in the commit that parks it (commit_one). A repeated idempotency key delivers nothing.
+-- next such wait takes it in the commit that parks it (commit_one). A repeated idempotency key delivers nothing: with
+-- the name and payload digest it first came with (or kept before migration 0015, without them, or sent without a
+-- digest by the previous release) it is a duplicate, with another name or digest it is refused (key_conflict).
 -- Decides nothing else.
--- Parameters: p_signals jsonb array of {run, name, payload (canonical JSON text), key | null, workflow | null (the
---   workflow the run must be a run of)}, every run at most once.
+-- Parameters: p_signals jsonb array of {run, name, payload (canonical JSON text), key | null, digest | null (the
+--   payload's: hex SHA-256 of its canonical JSON, with a key), workflow | null (the workflow the run must be a run
+--   of)}, every run at most once.
 -- Returns (jsonb): an array, in the order of p_signals, of {status: 'not_found'} | {status: 'duplicate'} (also once
---   the run is final) | {status: 'final', runStatus} | {status: 'other_workflow', workflow (the run's)} |
+--   the run is final) | {status: 'key_conflict', name, digest (the key's first signal's; also once the run is final)} |
+--   {status: 'final', runStatus} | {status: 'other_workflow', workflow (the run's)} |
 --   {status: 'delivered', itemId (the wait that took it) | null}.
 -- Events: signal.received per delivered signal (record_events, once, last).
 -- Locking: the runs rows FOR UPDATE, in run id order (orders them with commits that park waits, and with each other),
@@ -20,13 +24,14 @@ DECLARE
   v_status text;
   v_workflow text;
   v_item text;
+  v_kept record;
   v_results jsonb[] := ARRAY[]::jsonb[];
   v_runs text[] := ARRAY[]::text[];
   v_events text[] := ARRAY[]::text[];
   s record;
 BEGIN
   PERFORM 1 FROM runs r WHERE r.run_id IN (SELECT x.run FROM jsonb_to_recordset(p_signals) AS x(run text)) ORDER BY r.run_id FOR UPDATE;
-  FOR s IN SELECT x.* FROM ROWS FROM (jsonb_to_recordset(p_signals) AS (run text, name text, payload text, key text, workflow text)) WITH ORDINALITY AS x(run, name, payload, key, workflow, o) ORDER BY x.o LOOP
+  FOR s IN SELECT x.* FROM ROWS FROM (jsonb_to_recordset(p_signals) AS (run text, name text, payload text, key text, digest text, workflow text)) WITH ORDINALITY AS x(run, name, payload, key, digest, workflow, o) ORDER BY x.o LOOP
     SELECT r.status, r.workflow INTO v_status, v_workflow FROM runs r WHERE r.run_id = s.run;
     IF NOT FOUND THEN
       v_results := v_results || '{"status":"not_found"}'::jsonb;
@@ -36,17 +41,26 @@ BEGIN
       v_results := v_results || jsonb_build_object('status', 'other_workflow', 'workflow', v_workflow);
       CONTINUE;
     END IF;
-    -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error)
-    IF s.key IS NOT NULL AND EXISTS (SELECT 1 FROM signal_keys k WHERE k.run_id = s.run AND k.key = s.key) THEN
-      v_results := v_results || '{"status":"duplicate"}'::jsonb;
-      CONTINUE;
+    -- a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
+    -- with another name or payload (refused; a key kept before digests matches any signal, and a signal sent without
+    -- a digest, by a process of the previous release during a rolling upgrade, is answered as that release did)
+    IF s.key IS NOT NULL THEN
+      SELECT k.name, k.digest INTO v_kept FROM signal_keys k WHERE k.run_id = s.run AND k.key = s.key;
+      IF FOUND THEN
+        IF v_kept.digest IS NULL OR s.digest IS NULL OR (v_kept.name = s.name AND v_kept.digest = s.digest) THEN
+          v_results := v_results || '{"status":"duplicate"}'::jsonb;
+        ELSE
+          v_results := v_results || jsonb_build_object('status', 'key_conflict', 'name', v_kept.name, 'digest', v_kept.digest);
+        END IF;
+        CONTINUE;
+      END IF;
     END IF;
     IF v_status IN ('completed', 'failed', 'cancelled') THEN
       v_results := v_results || jsonb_build_object('status', 'final', 'runStatus', v_status);
       CONTINUE;
     END IF;
     IF s.key IS NOT NULL THEN
-      INSERT INTO signal_keys (run_id, key) VALUES (s.run, s.key) ON CONFLICT DO NOTHING;
+      INSERT INTO signal_keys (run_id, key, name, digest) VALUES (s.run, s.key, s.name, s.digest) ON CONFLICT DO NOTHING;
       IF NOT FOUND THEN
         v_results := v_results || '{"status":"duplicate"}'::jsonb;
         CONTINUE;

@@ -65,13 +65,13 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   end
   if retainMs > 0 then
     -- (the ready list and the join hashes were just deleted: nothing to expire there; the rarely used keys are
-    -- expired only when one of them exists, which one EXISTS tells for all four)
+    -- expired only when one of them exists, which one EXISTS tells for all of them)
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
     redis.call('PEXPIRE', K.run .. ':steps', retainMs)
-    local mailbox, sigkeys = K.run .. ':mailbox', K.run .. ':sigkeys'
-    if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys) > 0 then
-      for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys }) do redis.call('PEXPIRE', key, retainMs) end
+    local mailbox, sigkeys, sigdigests = K.run .. ':mailbox', K.run .. ':sigkeys', K.run .. ':sigdigests'
+    if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys, sigdigests) > 0 then
+      for _, key in ipairs({ K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys, sigdigests }) do redis.call('PEXPIRE', key, retainMs) end
     end
     redis.call('ZADD', prefix .. 'runs:expiring', now + retainMs, status .. '\n' .. r.id .. '\n' .. r.workflow)
   end

@@ -4,7 +4,15 @@
 -- is also on its name's list; a signal no wait took waits in the run's mailbox. Keys, derived from the run's key P run:{R}:
 --   P run:{R}:wait:<name>  LIST  item ids of the parked waits for signal <name>, oldest first
 --   P run:{R}:mailbox      LIST  signals no wait took yet, oldest first: "<name JSON>\n<key JSON>|''\n<at>\n<payload JSON>"
---   P run:{R}:sigkeys      SET   idempotency keys of every signal the run received
+--   P run:{R}:sigkeys      SET   idempotency keys of every signal the run received (all a floxide before digests kept)
+--   P run:{R}:sigdigests   HASH  key -> "<digest> <name>": the payload digest and name of the first signal of each key
+
+-- Keeps idempotency key `key` of run key R with the payload digest and name of its signal: in the hash a repeat is
+-- compared with, and in the set, which a floxide before digests (still running during a rolling upgrade) reads.
+local function keepKey(R, key, digest, name)
+  redis.call('HSET', R .. ':sigdigests', key, digest .. ' ' .. name)
+  redis.call('SADD', R .. ':sigkeys', key)
+end
 
 -- A parked wait's item JSON with its signal added as `received` (the engine routes the payload on).
 local function withSignal(json, payload)
