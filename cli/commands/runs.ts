@@ -544,8 +544,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .action(async (runId: string, flags: StoreFlags & { timeoutMs: string; pollMs: string }) => {
       const timeoutMs = Number(flags.timeoutMs);
       const pollMs = Number(flags.pollMs);
-      if (!(timeoutMs >= 0) || !(pollMs > 0)) {
-        io.stderr.write('floxide runs: --timeout-ms must be >= 0 and --poll-ms > 0\n');
+      const bad = !(timeoutMs >= 0) ? `--timeout-ms must be a number of ms >= 0, got ${JSON.stringify(flags.timeoutMs)}`
+        : !(pollMs > 0) ? `--poll-ms must be a number of ms > 0, got ${JSON.stringify(flags.pollMs)}` : undefined;
+      if (bad !== undefined) {
+        io.stderr.write(`floxide runs: ${bad}\n`);
         io.exitCode = 2;
         return;
       }

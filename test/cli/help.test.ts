@@ -55,4 +55,11 @@ describe('floxide help and usage errors', () => {
     // not a mandatory option: not marked
     expect(await storeHelp(['versions', 'prune'])).not.toContain('(required)');
   });
+
+  it('a bad number of `runs wait` names the option and the value it got, exit 2, before any store is opened', async () => {
+    for (const [flag, value, rule] of [['--timeout-ms', 'abc', 'a number of ms >= 0'], ['--timeout-ms', '-1', 'a number of ms >= 0'], ['--poll-ms', '0', 'a number of ms > 0']]) {
+      const r = await cli('runs', 'wait', 'r-1', '--store', 'redis://127.0.0.1:1', flag, value);
+      expect([r.code, r.out, r.err], `${flag} ${value}`).toEqual([2, '', `floxide runs: ${flag} must be ${rule}, got ${JSON.stringify(value)}\n`]);
+    }
+  });
 });
