@@ -428,7 +428,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
-    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code the payload cannot be checked here, and a wait whose check refuses it fails; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
+    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code it cannot be checked here, so the wait checks it when it takes it: one that fails is refused there and changes nothing about the run, which waits on for a valid one; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
     .option('--key <key>', 'idempotency key: a second signal with the same key to the run changes nothing, e.g. `--key mail-42`')
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {

@@ -62,4 +62,11 @@ describe('floxide help and usage errors', () => {
       expect([r.code, r.out, r.err], `${flag} ${value}`).toEqual([2, '', `floxide runs: ${flag} must be ${rule}, got ${JSON.stringify(value)}\n`]);
     }
   });
+
+  it('`runs signal --help` says what docs/cli.md says of a payload the wait refuses: it changes nothing about the run (no failure)', async () => {
+    const help = (await cli('runs', 'signal', '--help')).out.replace(/\s+/g, ' ');
+    const data = /--data <json> (.+?) --key /.exec(help)?.[1];
+    expect(data).toContain('the wait checks it when it takes it: one that fails is refused there and changes nothing about the run');
+    expect(data).not.toMatch(/\bfails;/);
+  });
 });
