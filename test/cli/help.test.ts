@@ -4,6 +4,10 @@
  * at any depth.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_REDELIVERIES } from '../../runtime/distributed/execution.js';
+import { DEFAULT_LEASE_MS } from '../../runtime/distributed/lease.js';
+import { DEFAULT_PURGE_EVERY_MS } from '../../runtime/distributed/retention.js';
+import { DEFAULT_GRACE_MS, DEFAULT_HANDOFF_LIMIT } from '../../runtime/distributed/worker.js';
 import { cliCaptured } from './run-cli.js';
 
 const cli = (...argv: string[]) => cliCaptured(argv);
@@ -68,5 +72,14 @@ describe('floxide help and usage errors', () => {
     const data = /--data <json> (.+?) --key /.exec(help)?.[1];
     expect(data).toContain('the wait checks it when it takes it: one that fails is refused there and changes nothing about the run');
     expect(data).not.toMatch(/\bfails;/);
+  });
+
+  it('`worker --help` gives the default of every tuning option, the runtime\'s own', async () => {
+    const help = (await cli('worker', '--help')).out.replace(/\s+/g, ' ');
+    const defaults = { '--lease-ms <ms>': DEFAULT_LEASE_MS, '--grace-ms <ms>': DEFAULT_GRACE_MS, '--max-redeliveries <n>': DEFAULT_MAX_REDELIVERIES, '--handoff-limit <n>': DEFAULT_HANDOFF_LIMIT, '--purge-every-ms <ms>': DEFAULT_PURGE_EVERY_MS };
+    for (const [flag, value] of Object.entries(defaults)) {
+      const text = new RegExp(`${flag} (.+?) (?:-\\w, )?--[a-z-]+ `).exec(help)?.[1];
+      expect(text, flag).toMatch(new RegExp(`\\(default ${value}[;)]`));
+    }
   });
 });
