@@ -69,7 +69,10 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
     // No dependency resolution: ts-morph's program would parse every dependency only for AnalysisProgram to do it again.
     project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' }, skipFileDependencyResolution: true });
   } catch (err) {
-    return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, undefined) };
+    // (at the syntax error TypeScript found, else at the file's start: a position, as every diagnostic has)
+    const syntax = ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).error;
+    const position = (syntax && tsDiagnostic(syntax, rootDir)?.position) ?? { file: slash(path.relative(rootDir, configPath)), line: 1, column: 1 };
+    return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, position) };
   }
   const configDiagnostics: Diagnostic[] = [];
   const configFile = slash(path.relative(rootDir, configPath));

@@ -280,6 +280,18 @@ describe('floxide build', () => {
     }
   });
 
+  it('reports an unparsable tsconfig as FLX004 at its position (path:line:col, as every diagnostic), exit 1', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'floxide-badconfig-'));
+    try {
+      writeFileSync(path.join(root, 'tsconfig.json'), '{\n  "compilerOptions": {\n    "strict": true,\n}\n');
+      const r = await cliCaptured(['build'], { cwd: root });
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^tsconfig\.json:\d+:\d+ - error FLX004: cannot load tsconfig\.json: /);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a solution tsconfig (a monorepo root: no files, references) with the commands that build its projects (FLX004, exit 1), and --check does not pass on it', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'floxide-solution-'));
     try {
