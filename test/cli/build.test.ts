@@ -303,6 +303,7 @@ describe('floxide build', () => {
       for (const args of [['build'], ['build', '--check']]) {
         const r = await cliCaptured(args, { cwd: root });
         expect(r.code, args.join(' ')).toBe(1);
+        expect(r.err).toMatch(/^tsconfig\.json:1:1 - error FLX004: /);
         expect(r.err).toContain('tsconfig.json is a solution file: it has no files of its own and references 2 project(s) (packages/a, packages/b); floxide build builds one project at a time');
         expect(r.err).toContain('run it for each: floxide build -p packages/a && floxide build -p packages/b');
       }
