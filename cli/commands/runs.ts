@@ -428,7 +428,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
     .addOption(storeOption())
-    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code the payload cannot be checked here, and a wait whose check refuses it fails; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
+    .option('--data <json>', 'the payload as JSON (required: without the workflow\'s code it cannot be checked here, so the wait checks it when it takes it: one that fails is refused there and changes nothing about the run, which waits on for a valid one; `--data null` for a signal that carries nothing), e.g. `--data \'{"approved":true}\'`')
     .option('--key <key>', 'idempotency key: the same signal sent again with it changes nothing; another name or payload with it is refused (exit 2), e.g. `--key mail-42`')
     .option('--json', 'print the delivery as JSON: { runId, name, delivery, kept }')
     .action(async (runId: string, name: string, flags: StoreFlags & { data?: string; key?: string }) => {
@@ -544,8 +544,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .action(async (runId: string, flags: StoreFlags & { timeoutMs: string; pollMs: string }) => {
       const timeoutMs = Number(flags.timeoutMs);
       const pollMs = Number(flags.pollMs);
-      if (!(timeoutMs >= 0) || !(pollMs > 0)) {
-        io.stderr.write('floxide runs: --timeout-ms must be >= 0 and --poll-ms > 0\n');
+      const bad = !(timeoutMs >= 0) ? `--timeout-ms must be a number of ms >= 0, got ${JSON.stringify(flags.timeoutMs)}`
+        : !(pollMs > 0) ? `--poll-ms must be a number of ms > 0, got ${JSON.stringify(flags.pollMs)}` : undefined;
+      if (bad !== undefined) {
+        io.stderr.write(`floxide runs: ${bad}\n`);
         io.exitCode = 2;
         return;
       }

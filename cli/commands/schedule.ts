@@ -33,7 +33,13 @@ const scheduleStore = () => storeOption('a distributed store, e.g. `redis://127.
  * Runs `fn` with a backend that keeps schedules (every built-in backend does); `createSchema`: a Postgres schema that
  * does not exist yet is created, as a worker creates it (`add`: a schedule may be added before the first worker starts).
  */
-function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>, createSchema = false): Promise<void> {
+async function withSchedules(io: CliIo, flags: StoreFlags, fn: (store: DistributedBackend & ScheduleStore) => Promise<void>, createSchema = false): Promise<void> {
+  if (flags.store.startsWith('sqlite:')) {
+    const { notDistributedError } = await import('../../runtime/distributed/connect.js');
+    io.stderr.write(`floxide ${NAME}: ${notDistributedError(flags.store).message}\n`);
+    io.exitCode = 2;
+    return;
+  }
   return withStore(
     io,
     flags,

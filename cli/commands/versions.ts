@@ -21,6 +21,11 @@ interface PruneFlags {
 /** Collects repeated `--store` URLs (a `--no-store` before them leaves `false`: that pair is refused in the action). */
 const collect = (v: string, all: string[] | false | undefined) => [...(Array.isArray(all) ? all : []), v];
 
+const EXIT_CODES = `
+Exit codes: 0 done (also when nothing was dropped), 1 a store could not be reached or read, 2 bad usage (neither
+--store nor --no-store, or both; a path that does not exist or holds no versions file; a file that is not a versions
+file; a store URL it cannot use). Nothing is written unless it exits 0.`;
+
 const versionsCommand: CommandFactory = (io: CliIo) => {
   const cmd = commandGroup(
     io,
@@ -31,7 +36,8 @@ Examples:
   $ floxide versions prune src --store redis://127.0.0.1:6379 --dry-run
   $ floxide versions prune src/flows/orders.floxide.versions.json --store redis://127.0.0.1:6379 --store sqlite:runs.db
   $ floxide versions prune src --no-store      # development: no store holds runs of these workflows
-  $ floxide build                              # then: the generated modules list the versions left`,
+  $ floxide build                              # then: the generated modules list the versions left
+${EXIT_CODES}`,
   );
 
   // `--store` and `--no-store` share one value (the last given wins): which of them were given is seen as they parse
@@ -46,6 +52,7 @@ Examples:
     .option('--no-store', 'no store holds runs of these workflows (development): keep the newest version of each only (instead of --store)')
     .option('--dry-run', 'say what would be dropped; write nothing')
     .option('--json', 'print one JSON object per version: { file, workflow, version, kept, reasons }')
+    .addHelpText('after', EXIT_CODES)
     .on('option:store', () => given.add('--store'))
     .on('option:no-store', () => given.add('--no-store'))
     .action(async (paths: string[], flags: PruneFlags) => {

@@ -64,15 +64,18 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
   if (!fs.existsSync(configPath) || !fs.statSync(configPath).isFile()) {
     return { rootDir, error: diagnostic('FLX004', `tsconfig not found: ${slash(path.relative(cwd, configPath)) || configPath}`, undefined) };
   }
+  const configFile = slash(path.relative(rootDir, configPath));
   let project: Project;
   try {
     // No dependency resolution: ts-morph's program would parse every dependency only for AnalysisProgram to do it again.
     project = new Project({ tsConfigFilePath: configPath, compilerOptions: { ignoreDeprecations: '6.0' }, skipFileDependencyResolution: true });
   } catch (err) {
-    return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, undefined) };
+    // (at the syntax error TypeScript found, else at the file's start: a position, as every diagnostic has)
+    const syntax = ts.readConfigFile(configPath, (f) => ts.sys.readFile(f)).error;
+    const position = (syntax && tsDiagnostic(syntax, rootDir)?.position) ?? { file: configFile, line: 1, column: 1 };
+    return { rootDir, error: diagnostic('FLX004', `cannot load ${slash(path.relative(cwd, configPath))}: ${(err as Error).message}`, position) };
   }
   const configDiagnostics: Diagnostic[] = [];
-  const configFile = slash(path.relative(rootDir, configPath));
   const config = parseConfig(configPath);
   if (config.fileNames.length === 0 && config.references.length > 0) {
     // A solution file (a monorepo's root): its projects are built one at a time, each with its own settings.
@@ -82,7 +85,7 @@ export function loadProject(opts: AnalyzeOptions): LoadedProject | { error: Diag
       error: diagnostic(
         'FLX004',
         `${slash(path.relative(cwd, configPath)) || configPath} is a solution file: it has no files of its own and references ${projects.length} project(s) (${projects.join(', ')}); floxide build builds one project at a time`,
-        undefined,
+        { file: configFile, line: 1, column: 1 },
         `run it for each: ${projects.map((p) => `floxide build -p ${p}`).join(' && ')}`,
       ),
     };

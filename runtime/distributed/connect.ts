@@ -55,6 +55,15 @@ function checkParameters(parsed: URL, url: string, own: readonly string[], drive
 }
 
 /**
+ * The error for a `sqlite:<file>` URL given where a distributed store is needed (a worker, schedules): a checkpoint
+ * file has no workers and keeps no schedules. Thrown by {@link connectBackend}; `floxide schedule` throws it before
+ * opening anything, so a missing file says the same.
+ */
+export function notDistributedError(url: string): InvalidArgumentError {
+  return new InvalidArgumentError(`${redactUrl(url)} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
+}
+
+/**
  * Connects to the store at `url`. Throws {@link InvalidArgumentError} for a malformed URL or an unknown scheme,
  * {@link SchemaMissingError} for a Postgres schema that does not exist with `createSchema: false`,
  * {@link SchemaSetupError} for one the server refused to prepare (a privilege the role lacks: what to grant), and
@@ -122,8 +131,6 @@ export async function connectBackend(url: string, options: ConnectOptions = {}):
     if (err instanceof StoreError) throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${err.message}`, { cause: err });
     throw new StoreError(`cannot reach the store at ${redactUrl(url)}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-  if (scheme === 'sqlite') {
-    throw new InvalidArgumentError(`${redactUrl(url)} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
-  }
+  if (scheme === 'sqlite') throw notDistributedError(url);
   throw new InvalidArgumentError(`unsupported store URL scheme "${scheme}:" in ${redactUrl(url)}: use redis://, rediss://, postgres:// or postgresql://`);
 }

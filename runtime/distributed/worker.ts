@@ -42,7 +42,7 @@ export interface WorkerOptions {
   /** First idle poll delay in ms; doubles while idle up to `idleMaxMs` (defaults 20 and 1 000). */
   readonly idleMinMs?: number;
   readonly idleMaxMs?: number;
-  /** Graceful stop: how long in-flight items may finish before they are given back (default 30 000 ms; `Infinity`: no limit). */
+  /** Graceful stop: how long in-flight items may finish before they are given back (default {@link DEFAULT_GRACE_MS}; `Infinity`: no limit). */
   readonly graceMs?: number;
   /** Redeliveries of one attempt without a commit before the item is dead-lettered (default 10). */
   readonly maxRedeliveries?: number;
@@ -105,6 +105,9 @@ export interface WorkerOptions {
 
 /** Default {@link WorkerOptions.handoffLimit}. */
 export const DEFAULT_HANDOFF_LIMIT = 8;
+
+/** How long a stopping worker lets its in-flight items finish before it gives them back (`WorkerOptions.graceMs`). */
+export const DEFAULT_GRACE_MS = 30_000;
 
 /** A worker id unique across processes and machines: `host:pid:random`. */
 export function newWorkerId(prefix?: string): string {
@@ -193,7 +196,7 @@ export class Worker {
     if (this.heartbeatMs >= this.leaseMs) throw new InvalidArgumentError(`heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
     this.idleMinMs = positiveMs(options.idleMinMs, 20, 'idleMinMs');
     this.idleMaxMs = Math.max(this.idleMinMs, positiveMs(options.idleMaxMs, 1_000, 'idleMaxMs'));
-    this.graceMs = options.graceMs === undefined ? 30_000 : graceMsOf(options.graceMs);
+    this.graceMs = options.graceMs === undefined ? DEFAULT_GRACE_MS : graceMsOf(options.graceMs);
     const handoffLimit = options.handoffLimit === undefined ? DEFAULT_HANDOFF_LIMIT : nonNegativeInt(options.handoffLimit, 'handoffLimit');
     this.wf = compileForWorker(def, instance);
     const mismatchReported = new Set<string>();

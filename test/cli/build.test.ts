@@ -280,6 +280,18 @@ describe('floxide build', () => {
     }
   });
 
+  it('reports an unparsable tsconfig as FLX004 at its position (path:line:col, as every diagnostic), exit 1', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'floxide-badconfig-'));
+    try {
+      writeFileSync(path.join(root, 'tsconfig.json'), '{\n  "compilerOptions": {\n    "strict": true,\n}\n');
+      const r = await cliCaptured(['build'], { cwd: root });
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^tsconfig\.json:\d+:\d+ - error FLX004: cannot load tsconfig\.json: /);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a solution tsconfig (a monorepo root: no files, references) with the commands that build its projects (FLX004, exit 1), and --check does not pass on it', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'floxide-solution-'));
     try {
@@ -291,6 +303,7 @@ describe('floxide build', () => {
       for (const args of [['build'], ['build', '--check']]) {
         const r = await cliCaptured(args, { cwd: root });
         expect(r.code, args.join(' ')).toBe(1);
+        expect(r.err).toMatch(/^tsconfig\.json:1:1 - error FLX004: /);
         expect(r.err).toContain('tsconfig.json is a solution file: it has no files of its own and references 2 project(s) (packages/a, packages/b); floxide build builds one project at a time');
         expect(r.err).toContain('run it for each: floxide build -p packages/a && floxide build -p packages/b');
       }

@@ -4,6 +4,10 @@
  * at any depth.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_REDELIVERIES } from '../../runtime/distributed/execution.js';
+import { DEFAULT_LEASE_MS } from '../../runtime/distributed/lease.js';
+import { DEFAULT_PURGE_EVERY_MS } from '../../runtime/distributed/retention.js';
+import { DEFAULT_GRACE_MS, DEFAULT_HANDOFF_LIMIT } from '../../runtime/distributed/worker.js';
 import { cliCaptured } from './run-cli.js';
 
 const cli = (...argv: string[]) => cliCaptured(argv);
@@ -54,5 +58,36 @@ describe('floxide help and usage errors', () => {
     }
     // not a mandatory option: not marked
     expect(await storeHelp(['versions', 'prune'])).not.toContain('(required)');
+  });
+
+  it('a bad number of `runs wait` names the option and the value it got, exit 2, before any store is opened', async () => {
+    for (const [flag, value, rule] of [['--timeout-ms', 'abc', 'a number of ms >= 0'], ['--timeout-ms', '-1', 'a number of ms >= 0'], ['--poll-ms', '0', 'a number of ms > 0']]) {
+      const r = await cli('runs', 'wait', 'r-1', '--store', 'redis://127.0.0.1:1', flag, value);
+      expect([r.code, r.out, r.err], `${flag} ${value}`).toEqual([2, '', `floxide runs: ${flag} must be ${rule}, got ${JSON.stringify(value)}\n`]);
+    }
+  });
+
+  it('`runs signal --help` says what docs/cli.md says of a payload the wait refuses: it changes nothing about the run (no failure)', async () => {
+    const help = (await cli('runs', 'signal', '--help')).out.replace(/\s+/g, ' ');
+    const data = /--data <json> (.+?) --key /.exec(help)?.[1];
+    expect(data).toContain('the wait checks it when it takes it: one that fails is refused there and changes nothing about the run');
+    expect(data).not.toMatch(/\bfails;/);
+  });
+
+  it('`worker --help` gives the default of every tuning option, the runtime\'s own', async () => {
+    const help = (await cli('worker', '--help')).out.replace(/\s+/g, ' ');
+    const defaults = { '--lease-ms <ms>': DEFAULT_LEASE_MS, '--grace-ms <ms>': DEFAULT_GRACE_MS, '--max-redeliveries <n>': DEFAULT_MAX_REDELIVERIES, '--handoff-limit <n>': DEFAULT_HANDOFF_LIMIT, '--purge-every-ms <ms>': DEFAULT_PURGE_EVERY_MS };
+    for (const [flag, value] of Object.entries(defaults)) {
+      const text = new RegExp(`${flag} (.+?) (?:-\\w, )?--[a-z-]+ `).exec(help)?.[1];
+      expect(text, flag).toMatch(new RegExp(`\\(default ${value}[;)]`));
+    }
+  });
+
+  it('the help of every command states its exit codes', async () => {
+    for (const argv of [['build'], ['graph'], ['worker'], ['ui'], ['init'], ['runs'], ['schedule'], ['versions'], ['versions', 'prune']]) {
+      const help = await cli(...argv, '--help');
+      expect(help.code, argv.join(' ')).toBe(0);
+      expect(help.out, argv.join(' ')).toMatch(/\nExit codes: 0 [^\n]+, 1 [^]+, 2 bad usage/);
+    }
   });
 });

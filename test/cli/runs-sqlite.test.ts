@@ -251,6 +251,13 @@ describe('floxide runs --store sqlite:<file>', () => {
     const worker = await cli('worker', 'test/fixtures/distributed/fan-worker.ts', '--store', store);
     expect(worker.code).toBe(2);
     expect(worker.err).toContain(`${store} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store`);
+    // schedule says the same, whether the file exists or not (a missing one is no reason: no file keeps schedules)
+    for (const url of [store, `sqlite:${join(dir, 'no-such-file.db')}`]) {
+      for (const argv of [['list'], ['add', 'nightly', '--workflow', 'RetryWorkflow', '--cron', '0 3 * * *'], ['remove', 'nightly']]) {
+        const schedule = await cli('schedule', ...argv, '--store', url);
+        expect([schedule.code, schedule.out, schedule.err], `${url} ${argv[0]}`).toEqual([2, '', `floxide schedule: ${url} is a SQLite checkpoint file, of local runs (runWithCheckpoint / resume): it has no workers and keeps no schedules; use a redis:// or postgres:// store\n`]);
+      }
+    }
   });
 });
 
