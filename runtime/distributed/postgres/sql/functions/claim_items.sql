@@ -40,9 +40,12 @@ DECLARE
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   -- the runs parked whole (park_run) whose earliest parked item is due go back into the rotation, at the place they
-  -- kept (least recently served: first); one probe of an empty index when none is
-  UPDATE queue_runs q SET wake_at = NULL
-  WHERE q.run_id IN (SELECT w.run_id FROM queue_runs w WHERE w.wake_at <= v_now FOR UPDATE SKIP LOCKED);
+  -- kept (least recently served: first). The check alone when none is (one probe of an index of parked runs only,
+  -- cheaper than starting an UPDATE).
+  IF EXISTS (SELECT 1 FROM queue_runs w WHERE w.wake_at <= v_now) THEN
+    UPDATE queue_runs q SET wake_at = NULL
+    WHERE q.run_id IN (SELECT w.run_id FROM queue_runs w WHERE w.wake_at <= v_now FOR UPDATE SKIP LOCKED);
+  END IF;
   LOOP
     v_next := '{}';
     v_next_n := '{}';
