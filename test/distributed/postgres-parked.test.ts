@@ -29,14 +29,21 @@ const wait = (id: string, timeoutAt?: number): EngineItem => ({ node: 'approve',
 /** A sleep until `until`. */
 const nap = (id: string, until: number): EngineItem => ({ node: 'rest', id, input: null, notBefore: until });
 
-/** Starts `ids` and commits each run's first step with `items(runId)`, 500 runs per claim and per commit batch. */
+/**
+ * Starts `ids` and leases their first items, then commits each run's first step with `items(runId)` (called when the
+ * commits begin, after every first item is leased), 500 runs per claim and per commit batch.
+ */
 async function startWith(b: PostgresBackend, ids: readonly string[], items: (runId: string) => EngineItem[], fingerprint = 'fp'): Promise<void> {
+  const leases: LeasedItem[] = [];
   for (let i = 0; i < ids.length; i += 500) {
     const some = ids.slice(i, i + 500);
     await Promise.all(some.map((id) => b.createRun(spec(id, fingerprint))));
-    const leases = await b.claim('setup', some.length, LEASE_MS);
-    expect(leases.map((l) => l.runId).sort()).toEqual([...some].sort());
-    const res = await b.commitSteps(leases.map((l) => commitOf(l, cont(items(l.runId)))));
+    const got = await b.claim('setup', some.length, LEASE_MS);
+    expect(got.map((l) => l.runId).sort()).toEqual([...some].sort());
+    leases.push(...got);
+  }
+  for (let i = 0; i < leases.length; i += 500) {
+    const res = await b.commitSteps(leases.slice(i, i + 500).map((l) => commitOf(l, cont(items(l.runId)))));
     expect(res.every((r) => r.ok && r.result.status === 'applied')).toBe(true);
   }
 }
@@ -80,15 +87,15 @@ describe('postgres runs parked whole', () => {
     expect(served.scans).toBeLessThanOrEqual(2);
   });
 
-  it('a parked sleep is claimed exactly once, from its due time, with two workers claiming', async () => {
+  it('a parked sleep is claimed exactly once, from its due time, with two workers claiming (1,200 ending at once: more than a claim puts back)', async () => {
     const schema = freshSchema();
     const b = await open(schema);
-    const ids = Array.from({ length: 40 }, (_, i) => `s${i}`);
-    const due = Date.now() + 300;
-    await startWith(b, ids, () => [nap('s', due)]);
+    const ids = Array.from({ length: 1200 }, (_, i) => `s${i}`);
+    let due = 0;
+    await startWith(b, ids, () => [nap('s', (due ||= Date.now() + 500))]);
     const leased: LeasedItem[] = [];
     await until(async () => {
-      const [x, y] = await Promise.all([b.claim('w1', 10, LEASE_MS), b.claim('w2', 10, LEASE_MS)]);
+      const [x, y] = await Promise.all([b.claim('w1', 100, LEASE_MS), b.claim('w2', 100, LEASE_MS)]);
       leased.push(...x, ...y);
       return leased.length >= ids.length;
     }, 20_000, 'the sleeps to be claimed');
