@@ -185,6 +185,43 @@ describe('postgres runs parked whole', () => {
     expect(woken.map((l) => `${l.runId}/${l.item.id}`).sort()).toEqual(pairs.map((id) => `${id}/w`).sort());
   });
 
+  it('a commit that enqueues nothing claimable reads the first outstanding items of its run (a join arrival beside 300 pending siblings), not them all', async () => {
+    const schema = freshSchema();
+    const b = await open(schema);
+    await b.createRun(spec('fan'));
+    const [first] = await b.claim('w1', 1, LEASE_MS);
+    await b.commitStep(commitOf(first!, cont(Array.from({ length: 300 }, (_, i) => ({ node: 'branch', id: `b${i}`, input: i })))));
+    const [branch] = await b.claim('w1', 1, LEASE_MS);
+    // the arrival's commit as the backend sends it (commit_steps' payload), in a transaction of its own
+    const c = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      const arrival = { group: 'g', index: 0, size: 300, node: 'join', json: '{"value":0}' };
+      const payload = { runId: 'fan', itemId: branch!.item.id, token: branch!.leaseToken, type: 'continue', items: [], arrivals: [arrival], delta: null, output: null, delayMs: 0,
+        error: null, deadLetter: false, deadLetterItem: null, counters: null, extraDropped: [], noTerminal: '{"name":"NoTerminalReachedError","message":"none"}' };
+      const { rows } = await c.query<{ r: Array<{ status: string; runStatus: string }> }>('SELECT commit_steps($1::jsonb) AS r', [JSON.stringify([payload])]);
+      expect(rows[0]!.r[0]).toMatchObject({ status: 'applied', runStatus: 'running' });
+      // entries of the items' indexes read: the acked item's, and the first outstanding ones of the run (a cursor reads
+      // ten at a time), not its 300 items
+      const read = (await c.query<{ n: string }>(
+        `SELECT pg_stat_get_xact_tuples_returned('items_pkey'::regclass) + pg_stat_get_xact_tuples_returned('items_claimable'::regclass) AS n`,
+      )).rows[0]!.n;
+      await c.query('COMMIT');
+      expect(Number(read)).toBeLessThanOrEqual(20);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a run with more than 1,000 items all parked stays in the rotation (not read whole at each commit) and is served as before', async () => {
+    const b = await open();
+    await startWith(b, ['many'], () => Array.from({ length: 1001 }, (_, i) => wait(`w${i}`)));
+    expect(await b.claim('w1', 10, LEASE_MS)).toEqual([]);
+    expect(await b.signal('many', 'ok', 'one')).toMatchObject({ delivery: 'delivered', itemId: 'w0' });
+    expect((await b.claim('w1', 10, LEASE_MS)).map((l) => `${l.runId}/${l.item.id}`)).toEqual(['many/w0']);
+  });
+
   it('served by version: a woken run is claimed only by workers of its version, and a move (migrate_run) keeps it parked', async () => {
     const schema = freshSchema();
     const b = await open(schema);
