@@ -222,7 +222,7 @@ BEGIN
       -- nothing claimable enqueued, so look: with no outstanding item left and no terminal reached, fail instead of
       -- hanging; with only parked ones, park_run takes the run out of the claim rotation until one is due or signalled
       IF v_ready = 0 THEN
-        IF NOT park_run(v_run) THEN
+        IF NOT park_run(v_run, v_now) THEN
           v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
           v_status := 'failed';
           v_error := c->>'noTerminal';
