@@ -87,7 +87,7 @@ describe('postgres runs parked whole', () => {
     expect(served.scans).toBeLessThanOrEqual(2);
   });
 
-  it('a parked sleep is claimed exactly once, from its due time, with two workers claiming (1,200 ending at once: more than a claim puts back)', async () => {
+  it('a parked sleep is claimed exactly once, from its due time, with two workers claiming (1,200 ending at once: more than two claims put back)', async () => {
     const schema = freshSchema();
     const b = await open(schema);
     const ids = Array.from({ length: 1200 }, (_, i) => `s${i}`);

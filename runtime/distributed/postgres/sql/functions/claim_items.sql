@@ -14,7 +14,7 @@
 -- Parked runs (migration 0014): a run whose outstanding items are all parked is out of the rotation (queue_runs.wake_at,
 --   set by park_run from the commit that left it so), so it costs a claim nothing however many there are. Each claim
 --   first puts back the parked runs whose earliest parked item is due (wake_at <= now, one probe of queue_runs_wake,
---   SKIP LOCKED, at most 1,000 a claim, each through park_run), so that item is claimable from its due time as
+--   SKIP LOCKED, at most 500 a claim, each through park_run), so that item is claimable from its due time as
 --   before; a signal to one of its waits puts the run back at once (signal_run).
 -- Events: timer.fired / wait.timedOut per leased parked item (its time came), step.started per leased item (record_events, last: its waits for a concurrent appender to the same run are the only waits of a claim).
 -- Locking: FOR UPDATE SKIP LOCKED on items, on the rotation rows it bumps and on those it puts back: never waits for
@@ -41,12 +41,12 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   -- the runs parked whole whose wake_at came: park_run puts each back into the rotation (its first item is due), at
   -- the place it kept (least recently served: first), or parks it again until its real due time (a run the migration
-  -- judged early); the earliest due first, at most 1,000 per claim (thousands of sleeps ending at once are put back by
+  -- judged early); the earliest due first, at most 500 per claim (thousands of sleeps ending at once are put back by
   -- the next claims, which could not lease them faster). The check alone when none is due (one probe of an index of
   -- parked runs only, cheaper than starting the statement that locks them).
   IF EXISTS (SELECT 1 FROM queue_runs w WHERE w.wake_at <= v_now) THEN
     PERFORM park_run(w.run_id, v_now)
-    FROM (SELECT w.run_id FROM queue_runs w WHERE w.wake_at <= v_now ORDER BY w.wake_at LIMIT 1000 FOR UPDATE SKIP LOCKED) w;
+    FROM (SELECT w.run_id FROM queue_runs w WHERE w.wake_at <= v_now ORDER BY w.wake_at LIMIT 500 FOR UPDATE SKIP LOCKED) w;
   END IF;
   LOOP
     v_next := '{}';

@@ -8,7 +8,7 @@
 -- Returns: true when the run has outstanding items (parked or not), false when it has none (a commit then fails the
 --   run: no terminal reached).
 -- Cost: the run's outstanding items in due order (items_claimable), up to the first that is due or not parked: one row
---   for a run with work pending or in flight (a join's arrivals, a fan-out's branches). At most 1,001 rows: a run with
+--   for a run with work pending or in flight (a join's arrivals, a fan-out's branches) or woken by its due item. At most 1,001 rows: a run with
 --   more than 1,000 outstanding items, the first 1,000 parked, stays in the rotation (one index probe per claim, as
 --   every run was before migration 0014) rather than read whole each time. The rotation row is written only when
 --   its wake_at changes.
@@ -26,6 +26,12 @@ DECLARE
   v_ready boolean := false;
   v_wake bigint;
 BEGIN
+  -- the first item alone first: it decides for a run woken by its due item and for one with work pending or in flight
+  SELECT i.status, i.due_at INTO v_item FROM items i WHERE i.run_id = p_run AND i.due_at IS NOT NULL ORDER BY i.due_at, i.seq LIMIT 1;
+  IF FOUND AND (v_item.status <> 'parked' OR v_item.due_at <= p_now) THEN
+    UPDATE queue_runs SET wake_at = NULL WHERE run_id = p_run AND wake_at IS NOT NULL;
+    RETURN true;
+  END IF;
   FOR v_item IN
     SELECT i.status, i.due_at FROM items i WHERE i.run_id = p_run AND i.due_at IS NOT NULL ORDER BY i.due_at, i.seq LIMIT 1001
   LOOP
