@@ -8,10 +8,10 @@
 -- Returns: true when the run has outstanding items (parked or not), false when it has none (a commit then fails the
 --   run: no terminal reached).
 -- Cost: the run's outstanding items in due order (items_claimable), up to the first that is due or not parked: one row
---   for a run with work pending or in flight (a join's arrivals, a fan-out's branches) or woken by its due item. At most 1,001 rows: a run with
---   more than 1,000 outstanding items, the first 1,000 parked, stays in the rotation (one index probe per claim, as
---   every run was before migration 0014) rather than read whole each time. The rotation row is written only when
---   its wake_at changes.
+--   for a run with work pending or in flight (a join's arrivals, a fan-out's branches) or woken by its due item. At
+--   most 1,001 rows: a run with more than 1,000 outstanding items, the first 1,000 parked, stays in the rotation (one
+--   index probe per claim, as every run was before migration 0014) rather than read whole each time. The rotation row
+--   is written only when its wake_at changes.
 -- Concurrency: a commit holds the runs row lock, which every writer of the run's items but the claim takes first
 --   (commits, signals, releases, transitions, moves), so no parked item becomes pending behind its back; a claim may
 --   lease a due item meanwhile, and the wake_at written is then at most that item's due_at, already past: the next
