@@ -37,22 +37,28 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 11, file: '0011_signal_errors.sql' },
   { version: 12, file: '0012_version_moves.sql' },
   { version: 13, file: '0013_schedule_timing_of.sql' },
+  { version: 14, file: '0014_parked_runs.sql' },
   { version: 15, file: '0015_signal_key_digests.sql' },
 ];
 
-/** The functions, each in `sql/functions/<name>.sql`. Order does not matter (plpgsql resolves calls when it runs). */
+/**
+ * The functions, each in `sql/functions/<name>.sql`, applied in this order. Calls between them do not need it (plpgsql
+ * resolves calls when it runs); `signal_run` comes first so that, after a migration, the previous release's version of
+ * it (which does not put a parked run back in the claim rotation, migration 0014) is replaced first.
+ */
 export const POSTGRES_FUNCTIONS: readonly string[] = [
+  'signal_run',
   'now_ms',
   'record_events',
   'started_event',
   'step_event',
   'final_event',
   'finish_run',
+  'park_run',
   'claim_items',
   'commit_one',
   'commit_steps',
   'transition_run',
-  'signal_run',
   'migrate_run',
   'release_item',
 ];

@@ -8,12 +8,17 @@
 -- Fairness: round 1 walks the rotation (queue_runs, least recently served first) through its ordered partial index
 --   and takes each run's oldest claimable item (due_at, then enqueue order), stopping at p_max; later rounds give each
 --   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
---   Runs with nothing claimable cost one index probe each, so a claim reads O(open runs) index entries and O(in-flight +
---   max) rows; a run whose items are all parked is one of them, at the front of the rotation since it is never served
---   (~9 ms a claim with 10,000 parked runs: docs/distributed.md, a known limit). enable_sort is
---   off so the planner always walks the rotation index.
+--   Runs in the rotation with nothing claimable cost one index probe each (runs whose items are all in flight or
+--   waiting for a retry), so a claim reads O(such runs + max) index entries and rows. enable_sort is off so the
+--   planner always walks the rotation index.
+-- Parked runs (migration 0014): a run whose outstanding items are all parked is out of the rotation (queue_runs.wake_at,
+--   set by park_run from the commit that left it so), so it costs a claim nothing however many there are. Each claim
+--   first puts back the parked runs whose earliest parked item is due (wake_at <= now, one probe of queue_runs_wake,
+--   SKIP LOCKED, at most 500 a claim, each through park_run), so that item is claimable from its due time as
+--   before; a signal to one of its waits puts the run back at once (signal_run).
 -- Events: timer.fired / wait.timedOut per leased parked item (its time came), step.started per leased item (record_events, last: its waits for a concurrent appender to the same run are the only waits of a claim).
--- Locking: FOR UPDATE SKIP LOCKED on items and on the rotation rows it bumps: never waits for another claim's items.
+-- Locking: FOR UPDATE SKIP LOCKED on items, on the rotation rows it bumps and on those it puts back: never waits for
+--   another claim's items or rows.
 -- Durability: synchronous_commit off (a lost claim only makes the item claimable again; its commit says lease_lost).
 CREATE OR REPLACE FUNCTION claim_items(p_worker text, p_max integer, p_lease_ms bigint, p_workflow text, p_fingerprints text[])
 RETURNS TABLE (ord integer, run_id text, item_id text, node text, payload text, attempt integer, deliveries integer, lease_token text, lease_expires_at bigint, context_version integer,
@@ -34,6 +39,15 @@ DECLARE
   v_events text[] := '{}';
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
+  -- the runs parked whole whose wake_at came: park_run puts each back into the rotation (its first item is due), at
+  -- the place it kept (least recently served: first), or parks it again until its real due time (a run the migration
+  -- judged early); the earliest due first, at most 500 per claim (thousands of sleeps ending at once are put back by
+  -- the next claims, which could not lease them faster). The check alone when none is due (one probe of an index of
+  -- parked runs only, cheaper than starting the statement that locks them).
+  IF EXISTS (SELECT 1 FROM queue_runs w WHERE w.wake_at <= v_now) THEN
+    PERFORM park_run(w.run_id, v_now)
+    FROM (SELECT w.run_id FROM queue_runs w WHERE w.wake_at <= v_now ORDER BY w.wake_at LIMIT 500 FOR UPDATE SKIP LOCKED) w;
+  END IF;
   LOOP
     v_next := '{}';
     v_next_n := '{}';
@@ -48,7 +62,7 @@ BEGIN
             ORDER BY j.due_at, j.seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED) j
-          WHERE v_round IS NULL AND p_workflow IS NULL AND NOT q.paused
+          WHERE v_round IS NULL AND p_workflow IS NULL AND NOT q.paused AND q.wake_at IS NULL
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL
@@ -61,7 +75,7 @@ BEGIN
             ORDER BY j.due_at, j.seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED) j
-          WHERE v_round IS NULL AND q.workflow = p_workflow AND p_fingerprints IS NULL AND NOT q.paused
+          WHERE v_round IS NULL AND q.workflow = p_workflow AND p_fingerprints IS NULL AND NOT q.paused AND q.wake_at IS NULL
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL
@@ -74,7 +88,7 @@ BEGIN
             ORDER BY j.due_at, j.seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED) j
-          WHERE v_round IS NULL AND q.workflow = p_workflow AND q.fingerprint = ANY (p_fingerprints) AND NOT q.paused
+          WHERE v_round IS NULL AND q.workflow = p_workflow AND q.fingerprint = ANY (p_fingerprints) AND NOT q.paused AND q.wake_at IS NULL
           ORDER BY q.served_seq
           LIMIT p_max - v_got) p
         UNION ALL

@@ -24,6 +24,8 @@
 --   settlement item "<group>:join": {"id":..,"node":..,"settle":[the parked arrivals' JSON in index order]} (node: the
 --   join node of the first valued arrival parked, or '#held'). The engine settles it (runtime/engine/joins.ts).
 -- No terminal: a continue commit that leaves the run with no outstanding item fails it with noTerminal.
+-- Parked runs: a continue commit that enqueues nothing claimable and leaves only parked items takes the run out of the
+--   claim rotation (park_run).
 -- Seeing runs: an applied commit writes the attempt's history row (steps) and answers its events (key `events`: the
 --   JSON text of step.finished or step.retry, wait.started / timer.started per parked item, then the run's final
 --   event when the commit finished it), which
@@ -54,6 +56,7 @@ DECLARE
   v_joined jsonb := '[]';
   v_dropped jsonb := '[]';
   v_new integer := 0;
+  v_ready integer := 0;
   v_dead boolean := coalesce((c->>'deadLetter')::boolean, false);
   v_delay bigint := ceil(coalesce((c->>'delayMs')::numeric, 0))::bigint;
   v_bad record;
@@ -154,6 +157,7 @@ BEGIN
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
           v_new := v_new + 1;
+          v_ready := v_ready + 1;
           v_enqueued := v_enqueued || to_jsonb(x->>'id');
         END IF;
       END LOOP;
@@ -173,6 +177,7 @@ BEGIN
           INSERT INTO items (run_id, item_id, node, payload, status, due_at, updated_at, attempt, deliveries)
           VALUES (v_run, x->>'id', x->>'node', left(x->>'json', -1) || ',"received":{"payload":' || v_taken || '}}', 'pending', 0, v_now,
             v_attempt_parked, v_attempt_parked - 1);
+          v_ready := v_ready + 1;
         ELSE
           INSERT INTO items (run_id, item_id, node, payload, status, not_before, due_at, wait_name, updated_at, attempt, deliveries)
           VALUES (v_run, x->>'id', x->>'node', x->>'json', 'parked', (x->>'notBefore')::bigint,
@@ -207,18 +212,22 @@ BEGIN
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
           v_new := v_new + 1;
+          v_ready := v_ready + 1;
           v_enqueued := v_enqueued || to_jsonb(v_group || ':join');
           v_joined := v_joined || to_jsonb(v_payload);
         END IF;
       END LOOP;
 
       UPDATE runs SET completed = completed + 1, enqueued = enqueued + v_new, version = v_version, counters = v_counters WHERE run_id = v_run;
-      -- no terminal reached and nothing left to do: fail instead of hanging (nothing new was enqueued, so look)
-      IF v_new = 0 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = v_run AND i.due_at IS NOT NULL) THEN
-        v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
-        v_status := 'failed';
-        v_error := c->>'noTerminal';
-        v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'noTerminal', v_dropped);
+      -- nothing claimable enqueued, so look: with no outstanding item left and no terminal reached, fail instead of
+      -- hanging; with only parked ones, park_run takes the run out of the claim rotation until one is due or signalled
+      IF v_ready = 0 THEN
+        IF NOT park_run(v_run, v_now) THEN
+          v_dropped := finish_run(v_run, 'failed', 'failed', c->>'noTerminal', NULL, NULL, v_now);
+          v_status := 'failed';
+          v_error := c->>'noTerminal';
+          v_events := v_events || final_event(v_run, 'failed', v_now, NULL, c->>'noTerminal', v_dropped);
+        END IF;
       END IF;
     END IF;
   END IF;

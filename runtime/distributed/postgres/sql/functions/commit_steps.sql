@@ -220,10 +220,11 @@ BEGIN
       IF v_nexts[i] IS NOT NULL THEN
         v_res[v_orders[i]] := v_res[v_orders[i]] || jsonb_build_object('next', v_nexts[i]);
       END IF;
-      -- no terminal reached and nothing left to do: fail instead of hanging (as commit_one). Two IFs: plpgsql runs
-      -- a condition with a subquery as a whole query (executor start and end) even when its first operand is false.
+      -- nothing enqueued: no terminal reached and nothing left to do fails the run instead of hanging, only parked
+      -- items left parks it (park_run), as in commit_one. Two IFs: plpgsql runs a condition with a subquery as a
+      -- whole query (executor start and end) even when its first operand is false.
       IF v_new[i] = 0 THEN
-        IF NOT EXISTS (SELECT 1 FROM items it WHERE it.run_id = v_runs[i] AND it.due_at IS NOT NULL) THEN
+        IF NOT park_run(v_runs[i], v_now) THEN
           v_res[v_orders[i]] := jsonb_set(jsonb_set(v_res[v_orders[i]], '{dropped}',
             finish_run(v_runs[i], 'failed', 'failed', cs->(v_orders[i] - 1)->>'noTerminal', NULL, NULL, v_now)), '{runStatus}', '"failed"')
             || jsonb_build_object('createdAt', (SELECT ru.created_at FROM runs ru WHERE ru.run_id = v_runs[i]), 'finishedAt', v_now,

@@ -1,9 +1,10 @@
 -- signal_run: delivers signals, each to its run, atomically in one transaction (one WAL flush and one NOTIFY for the
 -- lot: concurrent signal calls are coalesced by the backend). Per signal: to its run's oldest parked wait of that
--- name (now claimable, the signal added to its item as `received`), else into the run's mailbox (signals), where the
--- next such wait takes it in the commit that parks it (commit_one). A repeated idempotency key delivers nothing: with
--- the name and payload digest it first came with (or kept before migration 0015, without them, or sent without a
--- digest by the previous release) it is a duplicate, with another name or digest it is refused (key_conflict).
+-- name (now claimable, the signal added to its item as `received`, its run back in the claim rotation if it was parked
+-- whole: migration 0014), else into the run's mailbox (signals), where the next such wait takes it in the commit that
+-- parks it (commit_one). A repeated idempotency key delivers nothing: with the name and payload digest it first came
+-- with (or kept before migration 0015, without them, or sent without a digest by the previous release) it is a
+-- duplicate, with another name or digest it is refused (key_conflict).
 -- Decides nothing else.
 -- Parameters: p_signals jsonb array of {run, name, payload (canonical JSON text), key | null, digest | null (the
 --   payload's: hex SHA-256 of its canonical JSON, with a key), workflow | null (the workflow the run must be a run
@@ -14,8 +15,8 @@
 --   {status: 'delivered', itemId (the wait that took it) | null}.
 -- Events: signal.received per delivered signal (record_events, once, last).
 -- Locking: the runs rows FOR UPDATE, in run id order (orders them with commits that park waits, and with each other),
---   then each wait's item row; a wait whose row a claim holds is being taken for its timeout (SKIP LOCKED: no signal
---   for it, the next wait of the name gets it).
+--   then each wait's item row, then the run's rotation row (queue_runs); a wait whose row a claim holds is being
+--   taken for its timeout (SKIP LOCKED: no signal for it, the next wait of the name gets it).
 -- (one signal per call before 0.2: that signature goes, or it would stay beside this one as an overload)
 DROP FUNCTION IF EXISTS signal_run(text, text, text, text);
 CREATE OR REPLACE FUNCTION signal_run(p_signals jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -76,6 +77,9 @@ BEGIN
     RETURNING i.item_id INTO v_item;
     IF v_item IS NULL THEN
       INSERT INTO signals (run_id, name, payload, key, at) VALUES (s.run, s.name, s.payload, s.key, v_now);
+    ELSE
+      -- a run parked whole (park_run) is back in the claim rotation with the wait it woke
+      UPDATE queue_runs SET wake_at = NULL WHERE run_id = s.run AND wake_at IS NOT NULL;
     END IF;
     v_runs := v_runs || s.run;
     v_events := v_events || jsonb_strip_nulls(jsonb_build_object('type', 'signal.received', 'runId', s.run, 'at', v_now,
