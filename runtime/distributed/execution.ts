@@ -51,8 +51,11 @@ export type { ReleaseReason, StepCallbacks } from './callbacks.js';
 
 /** What became of one leased item. */
 export type LeaseResult =
-  /** `sentAt`: local time just before the commit that got `result` was sent (a hand-off's lease starts after it). */
-  | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult; readonly sentAt: number }
+  /**
+   * `sentAt`: local time just before the commit that got `result` was sent (a hand-off's lease starts after it);
+   * `clockAt`: the steps' clock then, when the environment has one ({@link ExecutionEnv.clock}).
+   */
+  | { readonly kind: 'committed'; readonly outcome: StepOutcome; readonly result: CommitResult; readonly sentAt: number; readonly clockAt: number | undefined }
   | { readonly kind: 'released'; readonly reason: ReleaseReason; readonly error?: unknown };
 
 /** Everything {@link runLeased} needs besides the item. */
@@ -143,7 +146,7 @@ function handoffFor(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): StepC
  * reply was lost and that had been granted a hand-off answers `duplicate` on retry: the successor's lease then
  * expires and the item is redelivered, as after a worker crash.
  */
-async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<{ result: CommitResult; sentAt: number }> {
+async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutcome): Promise<{ result: CommitResult; sentAt: number; clockAt: number | undefined }> {
   // A corrupt stored item's dead letter keeps the item as the lease holds it (the stored text cannot be read back).
   const dead = f.lease.corrupt !== undefined && outcome.type === 'failed' ? { deadLetterItem: f.lease.item } : {};
   let delay = 25;
@@ -152,7 +155,8 @@ async function commitWithRetry(env: ExecutionEnv, f: InFlight, outcome: StepOutc
     try {
       const commit: StepCommit = { runId: f.lease.runId, itemId: f.lease.item.id, node: f.lease.item.node, leaseToken: f.lease.leaseToken, outcome, ...(handoff ? { handoff } : {}), ...dead };
       const sentAt = Date.now();
-      return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt };
+      const clockAt = env.clock?.now();
+      return { result: await (env.commits ? env.commits.commit(commit) : env.backend.commitStep(commit)), sentAt, clockAt };
     } catch (err) {
       if (!isTransientStoreError(err) || Date.now() + delay >= f.localExpiry || env.isClosing?.()) throw err;
       await sleep(delay);
@@ -212,13 +216,17 @@ async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | u
  * clock, so a worker whose clock is off must not compute them on its own), from the lease: the store's time of the
  * claim (or of the commit that handed the item off) plus the time passed here since that request was sent. So it is
  * never behind the store's clock (a sleep never ends early, however long the item waited for its context or a slot),
- * and ahead by at most the request's round trip. A `clock` of the caller's own (virtual time in tests) reads the
- * claim's time when the step starts. (The deadline timer keeps this machine's clock, like the orchestrator that set
- * the deadline.)
+ * and ahead by at most the request's round trip. With a `clock` of the caller's own (virtual time in tests, a machine's
+ * clock set apart) the time passed is what that clock counted since the request was sent (it was read then too:
+ * {@link InFlight.clockAtClaim}), so this machine's offset from the store's, which the run's deadline is taken to the
+ * store's clock with, is not short by the time the item waited (the store woke an item parked until the deadline a
+ * few ms before it, on this machine's clock). (The deadline timer keeps this machine's clock, like the orchestrator
+ * that set the deadline.)
  */
 function storeClock(env: ExecutionEnv, f: InFlight, clock: Clock): Clock {
   const claimed = f.lease.leaseExpiresAt - env.leaseMs;
-  return clockAt(clock, env.clock === undefined ? claimed + (Date.now() - f.claimedAt) : claimed);
+  if (env.clock === undefined) return clockAt(clock, claimed + (Date.now() - f.claimedAt));
+  return clockAt(clock, claimed + (f.clockAtClaim === undefined ? 0 : clock.now() - f.clockAtClaim));
 }
 
 /**
@@ -290,14 +298,15 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
   if (f.lost) return releaseLease(env, f, f.runStatus !== undefined && isFinalRunStatus(f.runStatus) ? 'run_finished' : 'lease_lost');
   let result: CommitResult;
   let sentAt: number;
+  let clockAt: number | undefined;
   try {
     try {
-      ({ result, sentAt } = await commitWithRetry(env, f, outcome));
+      ({ result, sentAt, clockAt } = await commitWithRetry(env, f, outcome));
     } catch (err) {
       if (!(err instanceof InvalidArgumentError)) throw err;
       // The outcome cannot be stored (e.g. an output JSON cannot represent): the item fails with that error.
       outcome = { type: 'failed', error: serializeError(err), attempts: lease.attempt };
-      ({ result, sentAt } = await commitWithRetry(env, f, outcome));
+      ({ result, sentAt, clockAt } = await commitWithRetry(env, f, outcome));
     }
   } catch (err) {
     return releaseLease(env, f, 'store_error', err);
@@ -305,7 +314,7 @@ export async function runLeased(env: ExecutionEnv, f: InFlight): Promise<LeaseRe
   if (result.status === 'run_finished' || (result.status === 'applied' && isFinalRunStatus(result.runStatus))) env.cache.forget(lease.runId);
   else if (result.status === 'applied' && outcome.type === 'continue') env.cache.noteCommit(lease.runId, outcome.delta, result.contextVersion);
   safeCall(() => env.callbacks?.onCommitted?.(lease, outcome, result));
-  return { kind: 'committed', outcome, result, sentAt };
+  return { kind: 'committed', outcome, result, sentAt, clockAt };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -413,9 +422,10 @@ export async function stepDistributedOnce(
   const leaseMs = options?.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = timerPeriodMs(options?.heartbeatMs, defaultHeartbeatMs(leaseMs), 'heartbeatMs');
   const claimedAt = Date.now();
+  const clockAt = options?.clock?.now();
   const [lease] = await backend.claim(workerId, 1, leaseMs, { workflow: wf.def.name, fingerprints: [wf.def.fingerprint] });
   if (!lease) return undefined;
-  const f = new InFlight(lease, leaseMs, claimedAt);
+  const f = new InFlight(lease, leaseMs, claimedAt, 0, clockAt);
   const env: ExecutionEnv = {
     backend,
     workerId,

@@ -398,6 +398,7 @@ export class Worker {
         continue;
       }
       const claimedAt = Date.now();
+      const clockAt = this.env.clock?.now();
       let leases;
       try {
         leases = await this.backend.claim(this.workerId, free, this.leaseMs, { workflow: this.wf.def.name, fingerprints: this.claimVersions });
@@ -412,7 +413,7 @@ export class Worker {
         await Promise.all(leases.map((l) => this.backend.release(l.runId, l.item.id, l.leaseToken).catch(() => false)));
         break;
       }
-      for (const lease of leases) this.launch(new InFlight(lease, this.leaseMs, claimedAt));
+      for (const lease of leases) this.launch(new InFlight(lease, this.leaseMs, claimedAt, 0, clockAt));
       if (leases.length === free) {
         idle = this.idleMinMs;
         continue;
@@ -431,7 +432,7 @@ export class Worker {
         this.account(res);
         // A successor handed off by the commit takes the slot this item frees (or goes back when stopping).
         if (res.kind === 'committed' && res.result.status === 'applied' && res.result.next) {
-          this.adopt(new InFlight(res.result.next, this.leaseMs, res.sentAt, f.handoffs + 1));
+          this.adopt(new InFlight(res.result.next, this.leaseMs, res.sentAt, f.handoffs + 1, res.clockAt));
         }
       },
       (err: unknown) => {
