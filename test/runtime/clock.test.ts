@@ -1,7 +1,7 @@
 // The clock seam (runtime/core/time.ts): node timeouts, retry backoff and run deadlines wait on the clock a run is
 // given, so virtual time drives them. Nothing here depends on how fast the machine is: the virtual clock only moves
 // when the test advances it.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bindWorkflow, DeadlineExceededError, InvalidArgumentError, MemoryCheckpointStore } from 'floxide';
 import { VirtualClock } from 'floxide/testing';
 import { TimeoutWorkflow } from './flows/loop.js';
@@ -104,12 +104,32 @@ describe('VirtualClock', () => {
   });
 
   it('until leaves no real timer behind when the work ends during an idle wait (the process stayed up idleMs longer)', async () => {
-    const clock = new VirtualClock({ idleMs: 60_000 });
+    const IDLE_MS = 61_234; // (a length no other timer of the process has)
+    const clock = new VirtualClock({ idleMs: IDLE_MS });
     clock.setTimer(() => undefined, 1_000); // a timer on the clock: until waits idleMs of real time before moving to it
-    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const io = new Promise<string>((resolve) => setTimeout(() => resolve('io done'), 20)); // real I/O, ended meanwhile
-    const before = timeouts();
-    await expect(clock.until(io)).resolves.toBe('io done');
-    expect(timeouts()).toBe(before - 1); // the I/O's timer fired, and until's own is cleared
+    // the real timers until sets for its idle waits, and which were cleared (counting the process's timers instead
+    // also counted those of earlier tests firing meanwhile)
+    const idle: unknown[] = [];
+    const cleared = new Set<unknown>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = realSet(fn, ms);
+      if (ms === IDLE_MS) idle.push(t);
+      return t;
+    }) as unknown as typeof setTimeout);
+    const clear = vi.spyOn(globalThis, 'clearTimeout').mockImplementation((t) => {
+      cleared.add(t);
+      realClear(t);
+    });
+    try {
+      await expect(clock.until(io)).resolves.toBe('io done');
+    } finally {
+      set.mockRestore();
+      clear.mockRestore();
+    }
+    expect(idle).toHaveLength(1);
+    expect(idle.filter((t) => !cleared.has(t))).toEqual([]); // until's own is cleared
   });
 });
