@@ -58,6 +58,16 @@ export function keyConflict(signal: Pick<SignalPlan, 'runId' | 'name' | 'key' | 
   return differs.length === 0 ? undefined : SignalKeyConflictError.of(signal.runId, signal.key, differs, kept.name);
 }
 
+/**
+ * What a store answers a signal whose key run `signal.runId` received first as `kept`: `duplicate` when it repeats that
+ * signal, else it throws the {@link SignalKeyConflictError} of {@link keyConflict} (nothing delivered or kept).
+ */
+export function repeatedSignal(signal: Pick<SignalPlan, 'runId' | 'name' | 'key' | 'digest'>, kept: KeptSignalKey): 'duplicate' {
+  const conflict = keyConflict(signal, kept);
+  if (conflict) throw conflict;
+  return 'duplicate';
+}
+
 /** Throws {@link InvalidSignalError} (nothing sent) for a payload of signal `name` that no store keeps as it is. */
 export function assertSignalPayload(name: string, payload: unknown): void {
   const problem = storableProblem(payload);

@@ -75,7 +75,7 @@ import { assertItemId, assertRunId, assertWorkerId, canonicalJson, parseStoredJs
 import { replyError, runEndOf } from './replies.js';
 import { planStepCommit } from './step-commit.js';
 import { decodeLease, decodeStoredDelta, decodeStoredWork } from './stored-lease.js';
-import { keyConflict, planSignal, type KeptSignalKey } from '../core/signal-plan.js';
+import { planSignal, repeatedSignal, type KeptSignalKey } from '../core/signal-plan.js';
 import { assertScheduleAdvance, assertScheduleId, normalizeSchedule, scheduleTiming } from './schedule-rules.js';
 import { MAX_EPOCH_MS } from '../core/time.js';
 
@@ -929,8 +929,7 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     // with another name or payload (refused)
     const kept = key === undefined ? undefined : run.signalKeys.get(key);
     if (kept) {
-      const conflict = keyConflict(plan, kept);
-      if (conflict) throw conflict;
+      repeatedSignal(plan, kept);
       return DUPLICATE_SIGNAL;
     }
     this.assertNotFinal(run, 'signal');

@@ -7,7 +7,7 @@
 import { atTime, systemClock, type Clock } from '../core/time.js';
 import { abortReason } from '../core/errors.js';
 import { assertSignalKey } from '../core/ids.js';
-import { keyConflict, signalDigest, type KeptSignalKey } from '../core/signal-plan.js';
+import { repeatedSignal, signalDigest, type KeptSignalKey } from '../core/signal-plan.js';
 import type { AbortSource } from './abort.js';
 import type { WorkflowEvent } from './events.js';
 import type { EngineItem } from './types.js';
@@ -241,11 +241,7 @@ export class MemoryMailbox implements Mailbox {
       assertSignalKey(key);
       const signal = { runId: this.runId, name, key, digest: signalDigest(payload) };
       const kept = this.keys.get(key);
-      if (kept) {
-        const conflict = keyConflict(signal, kept);
-        if (conflict) throw conflict;
-        return 'duplicate';
-      }
+      if (kept) return repeatedSignal(signal, kept);
       this.keys.set(key, signal);
     }
     let q = this.queues.get(name);

@@ -29,7 +29,7 @@ import { assertClaimable, assertHeld, assertRefreshable, type RunOwner } from '.
 import { assertTraceparent } from '../core/trace-context.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { tailLimit, tailOf, type TailOptions } from '../core/validate.js';
-import { keyConflict, planSignal } from '../core/signal-plan.js';
+import { planSignal, repeatedSignal } from '../core/signal-plan.js';
 import { versionMovesOf } from '../engine/migration.js';
 
 interface MemRun {
@@ -241,11 +241,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
     // with another name or payload (refused)
     const kept = key === undefined ? undefined : r.signals.find((x) => x.key === key);
-    if (kept) {
-      const conflict = keyConflict(plan, kept);
-      if (conflict) throw conflict;
-      return 'duplicate';
-    }
+    if (kept) return repeatedSignal(plan, kept);
     if (r.status === 'completed' || r.status === 'cancelled') throw new RunStateError(`run ${runId} is ${r.status}: it takes no more signals`);
     r.signals.push({ name, payload: plan.payload, key, digest: plan.digest, at: Date.now(), itemId: undefined });
     return 'delivered';

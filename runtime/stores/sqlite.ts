@@ -16,7 +16,7 @@ import { checkStoredItem, decodeStoredItem, decodeStoredRun } from '../engine/de
 import { versionMovesOf } from '../engine/migration.js';
 import type { EngineItem, JoinArrival } from '../engine/types.js';
 import { DEFAULT_RETAIN_FINISHED_MS, purgeBounds, tailLimit, type PurgeOptions, type TailOptions } from '../core/validate.js';
-import { keyConflict, planSignal } from '../core/signal-plan.js';
+import { planSignal, repeatedSignal } from '../core/signal-plan.js';
 import {
   CorruptStateError,
   FingerprintMismatchError,
@@ -754,11 +754,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
       // with another name or payload (refused; a key kept before migration 012 has no digest and matches any signal)
       const kept = key === undefined ? undefined : (this.s.signalKeyKept.get(runId, key) as { name: string; digest: string | null } | undefined);
-      if (kept) {
-        const conflict = keyConflict(plan, { name: kept.name, digest: kept.digest ?? undefined });
-        if (conflict) throw conflict;
-        return 'duplicate';
-      }
+      if (kept) return repeatedSignal(plan, { name: kept.name, digest: kept.digest ?? undefined });
       if (row.status === 'completed' || row.status === 'cancelled') throw new RunStateError(`run ${runId} is ${row.status}: it takes no more signals`);
       return 'duplicate';
     });
