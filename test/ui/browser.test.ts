@@ -193,28 +193,35 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     }
   });
 
+  /** `fn` on the page, on a `floxide ui` of its own over `backend` (`at(path)`: an address of it); no page error may be raised. */
+  async function onUiOf(backend: MemoryBackend, fn: (at: (path: string) => string) => Promise<void>): Promise<void> {
+    const own = await startUiServer({ backend, livePollMs: 60_000 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await fn((path) => new URL(path, own.url).toString());
+      expect(errors).toEqual([]);
+    } finally {
+      page.removeAllListeners('pageerror');
+      await own.close();
+    }
+  }
+
   it('shows the rows and the page of a run whose record lacks a field the page shows (null in the data)', async () => {
     // (a store or server older than the corrupt mark: the record's fingerprint comes as null)
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-null-a');
     await wf.startDistributed(new ReviewCtx(), 'y', backend, 'ui-null-b');
     const lacking = withRunsAltered(backend, (r) => (r.runId === 'ui-null-b' ? { ...r, fingerprint: null } : r));
-    const nullUi = await startUiServer({ backend: lacking, livePollMs: 60_000 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    try {
-      await page.goto(new URL('/', nullUi.url).toString());
+    await onUiOf(lacking, async (at) => {
+      await page.goto(at('/'));
       await page.locator('tr[data-run="ui-null-b"]').waitFor();
       expect(await page.locator('tr[data-run]').count()).toBe(2);
       expect(await page.locator('tr[data-run="ui-null-b"] td').nth(2).textContent()).toBe('');
-      await page.goto(new URL('/runs/ui-null-b', nullUi.url).toString());
+      await page.goto(at('/runs/ui-null-b'));
       await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
       expect(await page.locator('[data-fact="version"]').textContent()).toBe('');
-      expect(errors).toEqual([]);
-    } finally {
-      page.removeAllListeners('pageerror');
-      await nullUi.close();
-    }
+    });
   });
 
   it('shows ? for a time that cannot be read (no date, or beyond a Date), as the CLI does, and the rest of the page', async () => {
@@ -222,24 +229,17 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
     const backend = new MemoryBackend();
     await wf.startDistributed(new ReviewCtx(), 'x', backend, 'ui-badtime');
     const unreadable = withRunsAltered(backend, (r) => ({ ...r, createdAt: 1e17, deadline: 'no date' }));
-    const badUi = await startUiServer({ backend: unreadable, livePollMs: 60_000 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    try {
-      await page.goto(new URL('/', badUi.url).toString());
+    await onUiOf(unreadable, async (at) => {
+      await page.goto(at('/'));
       const row = page.locator('tr[data-run="ui-badtime"]');
       await row.waitFor();
       expect(await row.locator('td').nth(4).textContent()).toBe('?');
       expect(await row.locator('td').nth(4).getAttribute('title')).toBe('?');
-      await page.goto(new URL('/runs/ui-badtime', badUi.url).toString());
+      await page.goto(at('/runs/ui-badtime'));
       await page.locator('[data-fact="status"] [data-status="running"]').waitFor();
       expect(await page.locator('[data-fact="created"]').textContent()).toBe('?');
       expect(await page.locator('[data-fact="deadline"]').textContent()).toBe('?');
-      expect(errors).toEqual([]);
-    } finally {
-      page.removeAllListeners('pageerror');
-      await badUi.close();
-    }
+    });
   });
 
   it('draws the readable steps on the timeline and ? for the time a step took when its stored times cannot be read', async () => {
@@ -258,11 +258,8 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
           ? async (id: string, o?: object) => (await backend.stepHistory(id, o)).map((s) => (s.node === 'fail' ? { ...s, startedAt: 'x', finishedAt: 1e17 } : s))
           : Reflect.get(t, k, r),
     });
-    const badUi = await startUiServer({ backend: corrupt, livePollMs: 60_000 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    try {
-      await page.goto(new URL('/runs/ui-badsteps', badUi.url).toString());
+    await onUiOf(corrupt, async (at) => {
+      await page.goto(at('/runs/ui-badsteps'));
       await page.locator('[data-fact="status"] [data-status="completed"]').waitFor();
       const row = (node: string) => page.locator('tbody tr', { has: page.locator('td', { hasText: new RegExp(`^${node}$`) }) }).first().locator('td');
       expect((await row('fail').allTextContents()).slice(0, 6)).toEqual(['?', 'fail', '0', '1', expect.any(String), '?']);
@@ -272,11 +269,7 @@ describe.skipIf(!hasChromium)('floxide ui in Chromium', () => {
       expect(await page.locator('rect.tl-bar title').textContent()).toMatch(/^recovery #\S+ attempt 1: terminal, \d+ ms/);
       for (const a of ['x', 'width']) expect(Number(await page.locator('rect.tl-bar').getAttribute(a))).not.toBeNaN();
       expect(await page.locator('svg.timeline .tl-axis').first().textContent()).toMatch(/^\d{4}-\d\d-\d\d /);
-      expect(errors).toEqual([]);
-    } finally {
-      page.removeAllListeners('pageerror');
-      await badUi.close();
-    }
+    });
   });
 
   it("clears a store failure's message from the run page once a live update succeeds again", async () => {
