@@ -582,8 +582,13 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           if (io.stdout.write(flags.json ? `${valueText(e)}\n` : `${oneLine(eventLine(e.event))}\n`) === false) await drained(outer.stdout, ac.signal);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
-            break;
+            return;
           }
+        }
+        // stopped (SIGTERM, Ctrl-C) before the run it watches ended: exit 0 would say that it completed
+        if (runId !== undefined) {
+          io.stderr.write(`floxide runs watch: stopped before run ${runId} ended (it is ${(await b.getRun(runId))?.status ?? 'gone'})\n`);
+          io.exitCode = 1;
         }
       });
     });

@@ -365,6 +365,29 @@ describe('floxide runs show and watch: history, context, events', () => {
     }
   });
 
+  it('watch <run> stopped (SIGTERM, Ctrl-C) before the run ends exits 1 and says so: exit 0 says the run completed', async () => {
+    await chain().startDistributed(new CountCtx(), 1, backend, 'cli-stopped');
+    const stop = new AbortController();
+    const watch = { out: '', err: '' };
+    const watching = runCli(['runs', 'watch', 'cli-stopped', '--store', store], {
+      color: false,
+      stdout: { write: (t: string) => (watch.out += t) },
+      stderr: { write: (t: string) => (watch.err += t) },
+      onStop: (fn) => stop.signal.addEventListener('abort', () => void fn()),
+    });
+    await until(() => watch.out.includes('run.created'), 10_000, 'the run\'s first event');
+    stop.abort();
+    expect(await watching).toBe(1);
+    expect(watch.err).toBe('floxide runs watch: stopped before run cli-stopped ended (it is running)\n');
+    // without a run id, a stop is how a watch ends
+    const all = new AbortController();
+    let out = '';
+    const every = runCli(['runs', 'watch', '--store', store, '--from-start'], { color: false, stdout: { write: (t: string) => (out += t) }, stderr: { write: () => true }, onStop: (fn) => all.signal.addEventListener('abort', () => void fn()) });
+    await until(() => out.includes('cli-stopped'), 10_000, 'the retained events');
+    all.abort();
+    expect(await every).toBe(0);
+  });
+
   it('watch of an unknown run exits 1 and says so', async () => {
     const r = await cli('runs', 'watch', 'no-such-run', '--store', store);
     expect(r.code).toBe(1);
