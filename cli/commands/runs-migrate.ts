@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { CliIo } from './types.js';
 import { eachRun } from '../store/runs-store.js';
 import { withHelp } from '../help.js';
+import { assertRunId } from '../../runtime/core/ids.js';
 
 interface MigrateFlags {
   store: string;
@@ -50,7 +51,7 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
     exitCodes: {
       0: 'every run moved, or already was on the target version (--dry-run: every run could move)',
       1: 'a run was blocked (its blocking items are listed), unknown, finished, on a version the file does not record, or not fitting a rename (the others are still judged and moved), or the store cannot be reached',
-      2: 'bad usage, refused before any run is judged: no run id and no --all, a malformed --rename, one node renamed to two, a --to version or a --rename node that no version on record has, an unreadable --versions file, a malformed store URL',
+      2: 'bad usage, refused before any run is judged: no run id and no --all, a malformed run id or --rename, one node renamed to two, a --to version or a --rename node that no version on record has, an unreadable --versions file, a malformed store URL',
     },
   })
     .description('move open runs (sqlite:<file>, redis://, postgres://) to another graph version on record when the compiler says it is type-safe; otherwise list the items that block them')
@@ -72,6 +73,13 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
       const rename = parseRenames(flags.rename);
       if (typeof rename === 'string') return usage(rename);
       const { FloxideError, InvalidArgumentError, MigrationBlockedError } = await import('../../runtime/core/errors.js');
+      // (a run id no store can hold is what the command was given, not one run's answer)
+      try {
+        if (runId !== undefined) assertRunId(runId);
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        return usage(err.message);
+      }
       const { readRecord, VersionsFileError } = await import('../../compiler/versions/record.js');
       const { checkRenamesOnRecord, migrateRun } = await import('../../compiler/versions/migrate.js');
       let record;

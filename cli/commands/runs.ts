@@ -22,6 +22,8 @@ import { isEpochMs } from '../../runtime/core/time.js';
 const UNREACHABLE = 'the store cannot be reached, or its Postgres schema or SQLite file does not exist';
 /** And with exit code 2, for those that take nothing else to check. */
 const BAD_STORE_URL = 'bad usage: a malformed store URL';
+/** The same for those that take a run id. */
+const BAD_RUN_ID = 'bad usage: a malformed run id or store URL';
 
 
 export interface StoreFlags {
@@ -314,7 +316,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       { run: 'floxide runs show order-42 --store sqlite:runs.db --context', note: 'with the context: its initial value and every delta' },
       { run: "floxide runs show order-42 --store 'postgres://app@db:5432/prod?schema=orders' --json" },
     ],
-    exitCodes: { 0: 'the run is shown, also one whose stored data cannot all be read (marked corrupt)', 1: `no run has this id, or ${UNREACHABLE}`, 2: BAD_STORE_URL },
+    exitCodes: { 0: 'the run is shown, also one whose stored data cannot all be read (marked corrupt)', 1: `no run has this id, or ${UNREACHABLE}`, 2: BAD_RUN_ID },
   })
     .description('a run with its step history, metrics, outstanding items, errors, dead letters and the workers holding its items')
     .argument('<runId>', 'the run id')
@@ -407,7 +409,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       exitCodes: {
         0: 'cancelled, or already cancelled (nothing changed)',
         1: `no run has this id, or it already completed (or failed, on redis:// and postgres://), or ${UNREACHABLE}`,
-        2: BAD_STORE_URL,
+        2: BAD_RUN_ID,
       },
     },
     {
@@ -421,7 +423,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       exitCodes: {
         0: 'paused, or already paused (nothing changed)',
         1: `no run has this id, or it is finished, or the store is a SQLite file (a local run is paused by stopping its process), or ${UNREACHABLE}`,
-        2: BAD_STORE_URL,
+        2: BAD_RUN_ID,
       },
     },
     {
@@ -435,7 +437,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       exitCodes: {
         0: 'resumed, or already running (nothing changed)',
         1: `no run has this id, or it is finished, or the store is a SQLite file (a local run continues with \`resume(store, runId)\`), or ${UNREACHABLE}`,
-        2: BAD_STORE_URL,
+        2: BAD_RUN_ID,
       },
     },
   ] as const;
@@ -465,7 +467,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     exitCodes: {
       0: "delivered to the wait for it, kept in the run's mailbox, or a duplicate of the signal sent with this --key (nothing changed)",
       1: `no run has this id, the run is finished, the versions file of the run's graph version has no wait for this name (nothing sent), or ${UNREACHABLE}`,
-      2: 'bad usage: no --data, malformed --data JSON or a payload no store keeps, a --key the run received with another name or payload (nothing sent), a malformed store URL',
+      2: 'bad usage: no --data, malformed --data JSON or a payload no store keeps, a --key the run received with another name or payload (nothing sent), a malformed run id or store URL',
     },
   })
     .description('send a signal to a run: the oldest WaitFor node waiting for <name> continues with the payload, or it waits in the run\'s mailbox')
@@ -544,7 +546,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     exitCodes: {
       0: 'with a run id: the run completed; without: stopped by SIGTERM or Ctrl-C',
       1: `with a run id: the run failed or was cancelled, or the watch was stopped before it ended, or no run has this id; the store publishes no events, or lost some before they were read (EventsLostError); or ${UNREACHABLE}`,
-      2: 'bad usage: a malformed store URL or --held-after-ms',
+      2: 'bad usage: a malformed run id, store URL or --held-after-ms',
     },
   })
     .description('print events live as they happen: of every run, or of one run until it finishes')
@@ -602,7 +604,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     exitCodes: {
       0: 'the run completed',
       1: `the run failed or was cancelled, --timeout-ms passed first (a paused run is waited for), no run has this id or its record cannot be read, or ${UNREACHABLE}`,
-      2: 'bad usage: a malformed store URL, --timeout-ms or --poll-ms',
+      2: 'bad usage: a malformed run id, store URL, --timeout-ms or --poll-ms',
     },
   })
     .description('wait until a run completes, fails or is cancelled; exit 0 only when it completed')

@@ -201,7 +201,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
         { run: `floxide schedule ${name} nightly-report --store redis://127.0.0.1:6379` },
         { run: `floxide schedule ${name} nightly-report --store postgres://app@db:5432/prod --json` },
       ],
-      exitCodes: { 0: name === 'pause' ? 'paused, or already paused' : 'resumed, or already active', 1: UNKNOWN_OR_UNREACHABLE, 2: `bad usage: ${BAD_STORE_URL}` },
+      exitCodes: { 0: name === 'pause' ? 'paused, or already paused' : 'resumed, or already active', 1: UNKNOWN_OR_UNREACHABLE, 2: `bad usage: an invalid id, ${BAD_STORE_URL}` },
     })
       .description(description)
       .argument('<id>', 'the schedule id')
@@ -220,7 +220,7 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
       { run: 'floxide schedule remove nightly-report --store redis://127.0.0.1:6379' },
       { run: 'floxide schedule remove nightly-report --store postgres://app@db:5432/prod --json' },
     ],
-    exitCodes: { 0: 'removed (the runs it started are kept)', 1: `${UNKNOWN_OR_UNREACHABLE} (nothing removed)`, 2: `bad usage: ${BAD_STORE_URL}` },
+    exitCodes: { 0: 'removed (the runs it started are kept)', 1: `${UNKNOWN_OR_UNREACHABLE} (nothing removed)`, 2: `bad usage: an invalid id, ${BAD_STORE_URL}` },
   })
     .description('delete a schedule (the runs it started are kept); exit 1 when there is none')
     .argument('<id>', 'the schedule id')
