@@ -5,13 +5,14 @@
  * how to get its commands' help.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { createProgram, type CliIo } from '../../cli/cli.js';
 import { helpOf, shellWords, type ExitCodes } from '../../cli/help.js';
 import { sqliteFileOf } from '../../cli/store/open.js';
 import { DISTRIBUTED_SCHEMES } from '../../runtime/distributed/connect.js';
-import { cliCaptured } from './run-cli.js';
+import { cliCaptured, floxideInTerminal, hasScript, screenOf } from './run-cli.js';
 
 const io = (): CliIo => ({ cwd: '.', color: false, stdout: { write: () => true }, stderr: { write: () => true }, exitCode: 0, onStop: () => {} });
 
@@ -112,6 +113,21 @@ describe('the help of every command', () => {
 
   it('docs/cli.md lists exit codes only for commands that exist', () => {
     expect(docLines.map((l) => l.command).filter((c) => !leaves.some((leaf) => name(leaf.path) === c))).toEqual([]);
+  });
+
+  it.skipIf(!hasScript)('the built bin wraps the sections to the terminal\'s width, as commander wraps the rest', async () => {
+    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    // (narrower than the 80 columns of a help written to no terminal)
+    for (const argv of [['runs', 'signal'], ['init'], ['schedule', 'add'], ['runs']]) {
+      const r = await floxideInTerminal([...argv, '--help'], repo, 72);
+      expect(r.code, argv.join(' ')).toBe(0);
+      const screen = screenOf(r.raw).join('\n');
+      // what withHelp and withGroupHint add: a leaf's sections, a group's last paragraph
+      const added = argv.length === 1 && argv[0] === 'runs' ? screen.slice(screen.lastIndexOf('\n\n')) : screen.slice(screen.indexOf('\nExamples:\n'));
+      if (argv.length === 1 && argv[0] === 'runs') expect(added.replace(/\s+/g, ' ')).toContain('`floxide runs <command> --help`');
+      else expect(added, argv.join(' ')).toMatch(/^\nExamples:\n {2}(?:\$|#) [^]*\nExit codes:\n {2}0 {2}\S/);
+      expect(added.split('\n').filter((line) => line.length > 72), argv.join(' ')).toEqual([]);
+    }
   });
 
   it.each(groups.map((c) => [name(c.path), c] as const))('`floxide %s --help` lists its commands and how to get their help', async (_name, { path, cmd }) => {
