@@ -596,6 +596,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     });
 
   withHelp(cmd.command('wait'), {
+    notes: ['Stopped by SIGTERM or Ctrl-C, it exits 130 at once (the run goes on).'],
     examples: [
       { run: 'floxide runs wait order-42 --store redis://127.0.0.1:6379' },
       { run: 'floxide runs wait order-42 --store postgres://app@db:5432/prod --timeout-ms 600000 --json' },

@@ -3,6 +3,7 @@
  * path as the binary), on a key prefix of its own; `runs show` and `runs watch` on a real Postgres too (a schema of
  * its own).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -386,6 +387,17 @@ describe('floxide runs show and watch: history, context, events', () => {
     await until(() => out.includes('cli-stopped'), 10_000, 'the retained events');
     all.abort();
     expect(await every).toBe(0);
+  });
+
+  it('wait stopped by SIGTERM exits 130 at once, as docs/cli.md says of a command with nothing to stop gracefully', async () => {
+    await chain().startDistributed(new CountCtx(), 1, backend, 'cli-wait-stopped');
+    const child = spawn(process.execPath, [join(repo, 'dist/cli/cli.js'), 'runs', 'wait', 'cli-wait-stopped', '--store', store, '--timeout-ms', '60000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // (its progress line: it is waiting)
+    await new Promise((r) => child.stderr.once('data', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    expect((await backend.getRun('cli-wait-stopped'))?.status).toBe('running');
   });
 
   it('watch of an unknown run exits 1 and says so', async () => {
