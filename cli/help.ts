@@ -49,7 +49,8 @@ export function helpOf(cmd: Command): CommandHelp | undefined {
 export function withGroupHint<C extends Command>(cmd: C): C {
   cmd.addHelpText('after', (context) => {
     const path = commandPath(context.command);
-    return `\n${helperOf(context.command, context.error).boxWrap(`Each command's options, examples and exit codes: \`${path} <command> --help\` (or \`floxide help ${path.replace(/^floxide /, '')} <command>\`).`, widthOf(context.command, context.error))}`;
+    const helper = helperOf(context.command, context.error);
+    return `\n${helper.boxWrap(`Each command's options, examples and exit codes: \`${path} <command> --help\` (or \`floxide help ${path.replace(/^floxide /, '')} <command>\`).`, helper.helpWidth ?? 80)}`;
   });
   return cmd;
 }
@@ -77,7 +78,7 @@ function helperOf(cmd: Command, error: boolean): Help {
  * The sections, wrapped as commander wraps its own (items: the term, then the description wrapped beside it); no final
  * newline (commander adds it).
  */
-export function renderHelp(help: CommandHelp, helper: Help): string {
+function renderHelp(help: CommandHelp, helper: Help): string {
   const width = helper.helpWidth ?? 80;
   const out: string[] = [];
   for (const block of help.notes ?? []) {
