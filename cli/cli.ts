@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Help, type Option } from 'commander';
 import type { CliIo, CommandFactory } from './commands/types.js';
+import { withHelp } from './help.js';
 
 export type { CliIo, CommandFactory } from './commands/types.js';
 
@@ -61,7 +62,10 @@ function markRequiredOptions(cmd: Command): void {
  * main help and exit 0.)
  */
 function helpCommand(program: Command): Command {
-  return new Command('help')
+  return withHelp(new Command('help'), {
+    examples: [{ run: 'floxide help runs list', note: 'the same as `floxide runs list --help`' }, { run: 'floxide help schedule' }],
+    exitCodes: { 0: 'the help is printed', 2: 'no command has that name (`error: unknown command`)' },
+  })
     .description('display help for a command, e.g. `floxide help runs list`')
     .argument('[command...]', 'the command, e.g. `runs list`')
     .action((names: string[]) => {

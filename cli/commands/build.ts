@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { progressOn } from '../progress.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { withHelp, type CommandHelp } from '../help.js';
 
 /** From this many files on, a build shows its progress on stderr. */
 const MANY_FILES = 50;
@@ -16,27 +17,25 @@ interface BuildFlags {
   strictVersions?: boolean;
 }
 
-const EXAMPLES = `
-Examples:
-  $ floxide build                              build every workflow of the nearest tsconfig.json (here or above)
-  $ floxide build src/flows examples/a.ts      only the workflows in these directories/files
-  $ floxide build --project app/tsconfig.json  use another tsconfig (its directory is the project root)
-  $ floxide build --project app                the same: a folder stands for its tsconfig.json
-  $ floxide build --out-dir src/generated      write src/generated/<path>.floxide.ts instead of next to each source
-  $ floxide build --check                      CI/prebuild: exit 1 listing stale or missing files, write nothing
-  $ floxide build --watch                      rebuild on every change and print the rebuild time
-  $ floxide build --docs docs                  also write docs/<Workflow>.dot, .svg and .mmd
-  $ floxide build --json > model.json          print the analysed FlowModel as JSON
-  $ floxide build --check --strict-versions    CI: also fail on changes that break runs in flight (FLX050-FLX053, FLX055, FLX056)
-
-Each build records every workflow's graph version in <file>.floxide.versions.json (commit it) and warns about
-changes that break runs still in flight on a recorded version (docs/deploying.md).
-
-Exit codes: 0 ok, 1 errors in the workflows or stale generated files (--check), 2 bad usage or internal error.
-`;
+const HELP: CommandHelp = {
+  notes: [
+    'Each build records every workflow\'s graph version in <file>.floxide.versions.json (commit it) and warns about changes that break runs still in flight on a recorded version (docs/deploying.md).',
+  ],
+  examples: [
+    { run: 'floxide build', note: 'every workflow of the nearest tsconfig.json (here or above)' },
+    { run: 'floxide build src/flows --docs docs', note: 'only the workflows under src/flows, and their graphs as docs/<Workflow>.dot, .svg and .mmd' },
+    { run: 'floxide build --check --strict-versions', note: 'CI: write nothing; fail on a stale generated file or a change that breaks runs in flight' },
+    { run: 'floxide build --project app --out-dir app/src/generated', note: 'the project of app/tsconfig.json, its modules under app/src/generated' },
+  ],
+  exitCodes: {
+    0: 'built, or up to date with --check (warnings such as FLX030 do not change it)',
+    1: 'the workflows have errors (`path:line:col - error FLX0NN: message`, nothing written), or --check found stale, missing or orphaned generated files',
+    2: 'bad usage (unknown option, tsconfig or path not found, an --out-dir or --docs that is a file, --watch with --check) or an internal error',
+  },
+};
 
 const buildCommand: CommandFactory = (io: CliIo) =>
-  new Command('build')
+  withHelp(new Command('build'), HELP)
     .description('read the decorated workflow classes and generate one typed <file>.floxide.ts module per source file')
     .argument('[paths...]', 'files or directories to build (default: every file of the tsconfig), e.g. `src/flows`')
     .option('-p, --project <tsconfig>', 'the tsconfig.json to load, or its folder (default: the nearest tsconfig.json from the current folder up, as tsc finds it), e.g. `--project app`')
@@ -46,7 +45,6 @@ const buildCommand: CommandFactory = (io: CliIo) =>
     .option('--docs <dir>', 'also write <Workflow>.dot, .svg and .mmd per workflow into <dir>, e.g. `--docs docs`')
     .option('--json', 'print the analysed FlowModel as JSON on stdout, e.g. `floxide build --json > model.json`')
     .option('--strict-versions', 'changes that break runs in flight on a recorded version (FLX050-FLX053, FLX055, FLX056) are errors, e.g. `floxide build --check --strict-versions` in CI')
-    .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: BuildFlags) => {
       const [{ buildProject }, { formatBuildResult }, { watchProject }] = await Promise.all([import('../../compiler/build.js'), import('../../compiler/report.js'), import('../../compiler/watch.js')]);
       const options = { project: flags.project, paths, outDir: flags.outDir, check: flags.check, docs: flags.docs, json: flags.json, strictVersions: flags.strictVersions, cwd: io.cwd };

@@ -11,6 +11,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from './types.js';
 import { eachRun } from '../store/runs-store.js';
+import { withHelp } from '../help.js';
+import { assertRunId } from '../../runtime/core/ids.js';
 
 interface MigrateFlags {
   store: string;
@@ -40,8 +42,18 @@ function parseRenames(pairs: readonly string[]): Record<string, string> | string
 }
 
 export function addMigrateCommand(cmd: Command, io: CliIo): void {
-  cmd
-    .command('migrate')
+  withHelp(cmd.command('migrate'), {
+    examples: [
+      { run: 'floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json' },
+      { run: 'floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --rename draft=compose --dry-run', note: 'judge every open run, move none' },
+      { run: 'floxide runs migrate --all --store postgres://app@db:5432/prod --versions src/flows/orders.floxide.versions.json --to 9bc1e0f4d2a83317' },
+    ],
+    exitCodes: {
+      0: 'every run moved, or already was on the target version (--dry-run: every run could move)',
+      1: 'a run was blocked (its blocking items are listed), unknown, finished, on a version the file does not record, or not fitting a rename (the others are still judged and moved), or the store cannot be reached',
+      2: 'bad usage, refused before any run is judged: no run id and no --all, a malformed run id or --rename, one node renamed to two, a --to version or a --rename node that no version on record has, an unreadable --versions file, a malformed store URL',
+    },
+  })
     .description('move open runs (sqlite:<file>, redis://, postgres://) to another graph version on record when the compiler says it is type-safe; otherwise list the items that block them')
     .argument('[runId]', 'the run to move (or --all)')
     .requiredOption('-s, --store <url>', 'the store: `sqlite:<file>` (checkpoints), `redis://...` or `postgres://...` (distributed runs)')
@@ -61,6 +73,13 @@ export function addMigrateCommand(cmd: Command, io: CliIo): void {
       const rename = parseRenames(flags.rename);
       if (typeof rename === 'string') return usage(rename);
       const { FloxideError, InvalidArgumentError, MigrationBlockedError } = await import('../../runtime/core/errors.js');
+      // (a run id no store can hold is what the command was given, not one run's answer)
+      try {
+        if (runId !== undefined) assertRunId(runId);
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        return usage(err.message);
+      }
       const { readRecord, VersionsFileError } = await import('../../compiler/versions/record.js');
       const { checkRenamesOnRecord, migrateRun } = await import('../../compiler/versions/migrate.js');
       let record;

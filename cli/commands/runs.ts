@@ -10,6 +10,7 @@ import { eachRun, isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { withGroupHint, withHelp } from '../help.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { orCorrupt, orphanText, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
@@ -17,30 +18,12 @@ import { valueText } from '../values-text.js';
 import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
 
-const EXAMPLES = `
-Examples:
-  $ floxide runs list --store redis://127.0.0.1:6379
-  $ floxide runs list --store postgres://app@db/prod --status failed --workflow OrderWorkflow --limit 20
-  $ floxide runs list --store redis://127.0.0.1:6379 --schedule nightly-report
-  $ floxide runs show 3f0c... --store redis://127.0.0.1:6379 --context
-  $ floxide runs watch --store redis://127.0.0.1:6379
-  $ floxide runs watch 3f0c... --store redis://127.0.0.1:6379 --json
-  $ floxide runs cancel 3f0c... --store redis://127.0.0.1:6379 --reason "duplicate order"
-  $ floxide runs pause 3f0c... --store redis://127.0.0.1:6379
-  $ floxide runs resume 3f0c... --store redis://127.0.0.1:6379
-  $ floxide runs wait 3f0c... --store redis://127.0.0.1:6379 --timeout-ms 60000 --json
-  $ floxide runs signal 3f0c... approval --data '{"approved":true,"by":"ana"}' --key mail-42 --store redis://127.0.0.1:6379
-  $ floxide runs versions --store redis://127.0.0.1:6379 --workflow OrderWorkflow
-  $ floxide runs show order-42 --store sqlite:runs.db --context
-  $ floxide runs migrate order-42 --store sqlite:runs.db --versions src/flows/orders.floxide.versions.json --rename draft=compose
-  $ floxide runs migrate --all --store redis://127.0.0.1:6379 --versions src/flows/orders.floxide.versions.json --dry-run
-  $ floxide runs purge --store sqlite:runs.db --older-than-ms 86400000
-
-Exit codes: 0 ok (wait, watch <run>: the run completed), 1 unknown run, unreachable store, a failed or cancelled run (wait),
-a wait that timed out, a run that failed or was cancelled (watch <run>), a store without events (watch), a transition
-the run's status forbids or one the store cannot do (pause, resume on sqlite:<file>; purge on redis://), a migration refused
-(migrate: the blocking items are listed), 2 bad usage.
-`;
+/** What most `runs` subcommands answer with exit code 1: the store. */
+const UNREACHABLE = 'the store cannot be reached, or its Postgres schema or SQLite file does not exist';
+/** And with exit code 2, for those that take nothing else to check. */
+const BAD_STORE_URL = 'bad usage: a malformed store URL';
+/** The same for those that take a run id. */
+const BAD_RUN_ID = 'bad usage: a malformed run id or store URL';
 
 
 export interface StoreFlags {
@@ -258,13 +241,13 @@ export const storeOption = (description = 'the store, e.g. `redis://127.0.0.1:63
   new Option('-s, --store <url>', description).makeOptionMandatory();
 
 /**
- * A command whose work is done by subcommands (`runs`, `schedule`). Subcommands copy these settings when created:
- * errors must reach `runCli`, not `process.exit`.
+ * A command whose work is done by subcommands (`runs`, `schedule`, `versions`); its help ends with how to get theirs,
+ * which give the examples and exit codes. Subcommands copy these settings when created: errors must reach `runCli`,
+ * not `process.exit`.
  */
-export function commandGroup(io: CliIo, name: string, description: string, examples: string): Command {
-  return new Command(name)
+export function commandGroup(io: CliIo, name: string, description: string): Command {
+  return withGroupHint(new Command(name))
     .description(description)
-    .addHelpText('after', examples)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
@@ -272,10 +255,17 @@ export function commandGroup(io: CliIo, name: string, description: string, examp
 
 const runsCommand: CommandFactory = (outer: CliIo) => {
   const io = printableIo(outer);
-  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for runs (distributed stores, SQLite checkpoint files)', EXAMPLES);
+  const cmd = commandGroup(io, 'runs', 'list, inspect, cancel, pause, resume, signal and wait for runs (distributed stores, SQLite checkpoint files)');
 
-  cmd
-    .command('list')
+  withHelp(cmd.command('list'), {
+    examples: [
+      { run: 'floxide runs list --store redis://127.0.0.1:6379' },
+      { run: 'floxide runs list --store postgres://app@db:5432/prod --status failed --workflow OrderWorkflow --limit 20' },
+      { run: 'floxide runs list --store redis://127.0.0.1:6379 --schedule nightly-report', note: 'the runs a schedule started' },
+      { run: 'floxide runs list --store sqlite:runs.db --json', note: 'the runs of a checkpoint file, as JSON' },
+    ],
+    exitCodes: { 0: 'the runs are listed (none: `no runs`)', 1: UNREACHABLE, 2: 'bad usage: a malformed store URL, an unknown --status, a --limit that is not a positive integer' },
+  })
     .description('list runs, newest first')
     .addOption(storeOption())
     .addOption(new Option('--status <status>', 'only runs with this status, e.g. `--status failed`').choices(RUN_STATUSES))
@@ -320,8 +310,14 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       });
     });
 
-  cmd
-    .command('show')
+  withHelp(cmd.command('show'), {
+    examples: [
+      { run: 'floxide runs show order-42 --store redis://127.0.0.1:6379' },
+      { run: 'floxide runs show order-42 --store sqlite:runs.db --context', note: 'with the context: its initial value and every delta' },
+      { run: "floxide runs show order-42 --store 'postgres://app@db:5432/prod?schema=orders' --json" },
+    ],
+    exitCodes: { 0: 'the run is shown, also one whose stored data cannot all be read (marked corrupt)', 1: `no run has this id, or ${UNREACHABLE}`, 2: BAD_RUN_ID },
+  })
     .description('a run with its step history, metrics, outstanding items, errors, dead letters and the workers holding its items')
     .argument('<runId>', 'the run id')
     .addOption(storeOption())
@@ -400,13 +396,53 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       });
     });
 
-  for (const [name, verb, description] of [
-    ['cancel', 'cancelled', 'cancel a running or paused run: its queued work is dropped and running nodes see their signal abort'],
-    ['pause', 'paused', 'pause a running run: workers stop taking its items'],
-    ['resume', 'running', 'resume a paused run'],
-  ] as const) {
-    const sub = cmd
-      .command(name)
+  const transitions = [
+    {
+      name: 'cancel',
+      verb: 'cancelled',
+      description: 'cancel a running or paused run: its queued work is dropped and running nodes see their signal abort',
+      examples: [
+        { run: 'floxide runs cancel order-42 --store redis://127.0.0.1:6379 --reason "duplicate order"' },
+        { run: 'floxide runs cancel order-42 --store sqlite:runs.db', note: 'a checkpointed run: the process running it stops within 10 s' },
+        { run: 'floxide runs cancel order-42 --store postgres://app@db:5432/prod --json' },
+      ],
+      exitCodes: {
+        0: 'cancelled, or already cancelled (nothing changed)',
+        1: `no run has this id, or it already completed (or failed, on redis:// and postgres://), or ${UNREACHABLE}`,
+        2: BAD_RUN_ID,
+      },
+    },
+    {
+      name: 'pause',
+      verb: 'paused',
+      description: 'pause a running run: workers stop taking its items',
+      examples: [
+        { run: 'floxide runs pause order-42 --store redis://127.0.0.1:6379' },
+        { run: 'floxide runs pause order-42 --store postgres://app@db:5432/prod --json' },
+      ],
+      exitCodes: {
+        0: 'paused, or already paused (nothing changed)',
+        1: `no run has this id, or it is finished, or the store is a SQLite file (a local run is paused by stopping its process), or ${UNREACHABLE}`,
+        2: BAD_RUN_ID,
+      },
+    },
+    {
+      name: 'resume',
+      verb: 'running',
+      description: 'resume a paused run',
+      examples: [
+        { run: 'floxide runs resume order-42 --store redis://127.0.0.1:6379' },
+        { run: 'floxide runs resume order-42 --store postgres://app@db:5432/prod --json' },
+      ],
+      exitCodes: {
+        0: 'resumed, or already running (nothing changed)',
+        1: `no run has this id, or it is finished, or the store is a SQLite file (a local run continues with \`resume(store, runId)\`), or ${UNREACHABLE}`,
+        2: BAD_RUN_ID,
+      },
+    },
+  ] as const;
+  for (const { name, verb, description, examples, exitCodes } of transitions) {
+    const sub = withHelp(cmd.command(name), { examples, exitCodes })
       .description(description)
       .argument('<runId>', 'the run id')
       .addOption(storeOption())
@@ -422,8 +458,18 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     });
   }
 
-  cmd
-    .command('signal')
+  withHelp(cmd.command('signal'), {
+    examples: [
+      { run: `floxide runs signal order-42 approval --data '{"approved":true,"by":"ana"}' --store redis://127.0.0.1:6379` },
+      { run: `floxide runs signal order-42 approval --data '{"approved":true}' --key mail-42 --store sqlite:runs.db`, note: 'sent again with the same key, it changes nothing' },
+      { run: 'floxide runs signal order-42 wake --data null --store postgres://app@db:5432/prod --json', note: 'a signal that carries nothing' },
+    ],
+    exitCodes: {
+      0: "delivered to the wait for it, kept in the run's mailbox, or a duplicate of the signal sent with this --key (nothing changed)",
+      1: `no run has this id, the run is finished, the versions file of the run's graph version has no wait for this name (nothing sent), or ${UNREACHABLE}`,
+      2: 'bad usage: no --data, malformed --data JSON or a payload no store keeps, a --key the run received with another name or payload (nothing sent), a malformed run id or store URL',
+    },
+  })
     .description('send a signal to a run: the oldest WaitFor node waiting for <name> continues with the payload, or it waits in the run\'s mailbox')
     .argument('<runId>', 'the run id')
     .argument('<name>', 'the signal name, e.g. `approval` (refused when a *.floxide.versions.json under the current folder records the run\'s graph version and no wait of it takes that name)')
@@ -490,8 +536,19 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       });
     });
 
-  cmd
-    .command('watch')
+  withHelp(cmd.command('watch'), {
+    examples: [
+      { run: 'floxide runs watch --store redis://127.0.0.1:6379', note: 'every run, until Ctrl-C' },
+      { run: 'floxide runs watch order-42 --store redis://127.0.0.1:6379 --json', note: 'one run, until it ends: exit 0 only when it completed' },
+      { run: 'floxide runs watch --store sqlite:runs.db --from-start' },
+      { run: 'floxide runs watch --store postgres://app@db:5432/prod --held-after-ms 2000' },
+    ],
+    exitCodes: {
+      0: 'with a run id: the run completed; without: stopped by SIGTERM or Ctrl-C',
+      1: `with a run id: the run failed or was cancelled, or the watch was stopped before it ended, or no run has this id; the store publishes no events, or lost some before they were read (EventsLostError); or ${UNREACHABLE}`,
+      2: 'bad usage: a malformed run id, store URL or --held-after-ms',
+    },
+  })
     .description('print events live as they happen: of every run, or of one run until it finishes')
     .argument('[runId]', 'only this run (and stop when it completes, fails or is cancelled)')
     .addOption(storeOption())
@@ -527,14 +584,30 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
           if (io.stdout.write(flags.json ? `${valueText(e)}\n` : `${oneLine(eventLine(e.event))}\n`) === false) await drained(outer.stdout, ac.signal);
           if (runId !== undefined && isFinalEvent(e.event)) {
             io.exitCode = e.event.type === 'run.completed' ? 0 : 1;
-            break;
+            return;
           }
+        }
+        // stopped (SIGTERM, Ctrl-C) before the run it watches ended: exit 0 would say that it completed
+        if (runId !== undefined) {
+          io.stderr.write(`floxide runs watch: stopped before run ${runId} ended (it is ${(await b.getRun(runId))?.status ?? 'gone'})\n`);
+          io.exitCode = 1;
         }
       });
     });
 
-  cmd
-    .command('wait')
+  withHelp(cmd.command('wait'), {
+    notes: ['Stopped by SIGTERM or Ctrl-C, it exits 130 at once (the run goes on).'],
+    examples: [
+      { run: 'floxide runs wait order-42 --store redis://127.0.0.1:6379' },
+      { run: 'floxide runs wait order-42 --store postgres://app@db:5432/prod --timeout-ms 600000 --json' },
+      { run: 'floxide runs wait order-42 --store sqlite:runs.db --poll-ms 1000' },
+    ],
+    exitCodes: {
+      0: 'the run completed',
+      1: `the run failed or was cancelled, --timeout-ms passed first (a paused run is waited for), no run has this id or its record cannot be read, or ${UNREACHABLE}`,
+      2: 'bad usage: a malformed run id, store URL, --timeout-ms or --poll-ms',
+    },
+  })
     .description('wait until a run completes, fails or is cancelled; exit 0 only when it completed')
     .argument('<runId>', 'the run id')
     .addOption(storeOption())
@@ -579,8 +652,14 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       });
     });
 
-  cmd
-    .command('versions')
+  withHelp(cmd.command('versions'), {
+    examples: [
+      { run: 'floxide runs versions --store redis://127.0.0.1:6379' },
+      { run: 'floxide runs versions --store postgres://app@db:5432/prod --workflow OrderWorkflow --json' },
+      { run: 'floxide runs versions --store sqlite:runs.db' },
+    ],
+    exitCodes: { 0: 'the rows are printed (none: `no open runs and no live workers`)', 1: UNREACHABLE, 2: BAD_STORE_URL },
+  })
     .description('per workflow and graph version: the open (running, paused) runs and the live workers serving it; a version with no open run can lose its workers')
     .addOption(storeOption())
     .option('--workflow <name>', 'only this workflow, e.g. `--workflow OrderWorkflow`')
@@ -599,8 +678,18 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       });
     });
 
-  cmd
-    .command('purge')
+  withHelp(cmd.command('purge'), {
+    examples: [
+      { run: 'floxide runs purge --store sqlite:runs.db', note: "the runs that finished more than the store's retention (7 days) ago" },
+      { run: 'floxide runs purge --store sqlite:runs.db --older-than-ms 86400000', note: 'those that finished more than a day ago' },
+      { run: 'floxide runs purge --store postgres://app@db:5432/prod --older-than-ms 0 --json', note: 'every finished run' },
+    ],
+    exitCodes: {
+      0: 'the finished runs past the retention are deleted (the count is printed, 0 too)',
+      1: `the store deletes its finished runs by itself (redis://: nothing changed), or ${UNREACHABLE}`,
+      2: 'bad usage: a malformed store URL or --older-than-ms',
+    },
+  })
     .description('delete the finished runs (completed, failed, cancelled) older than the retention, with their history, errors and signals (sqlite:<file>, postgres://; Redis expires them by itself)')
     .addOption(storeOption('the store: `sqlite:<file>` (a checkpoint file, which deletes nothing by itself) or `postgres://...` (whose workers purge too)'))
     .option('--older-than-ms <ms>', "how long ago a run must have finished (default: the store's retention, 7 days), e.g. `--older-than-ms 86400000` (a day); 0: every finished run")

@@ -7,22 +7,12 @@ import { CATCH_UP_POLICIES, supportsSchedules, type CatchUpPolicy, type Distribu
 import { commandGroup, formatTable, short, storeOption, time, withStore, type StoreFlags } from './runs.js';
 import { isDistributed } from '../store/runs-store.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { withHelp } from '../help.js';
 
-const EXAMPLES = `
-Examples:
-  $ floxide schedule add nightly-report --store redis://127.0.0.1:6379 --workflow ReportWorkflow --cron '0 3 * * *' --timezone Europe/Paris --input '{"region":"eu"}'
-  $ floxide schedule add heartbeat --store postgres://app@db/prod --workflow PingWorkflow --cron '*/10 * * * * *' --catch-up none
-  $ floxide schedule list --store redis://127.0.0.1:6379
-  $ floxide schedule pause nightly-report --store redis://127.0.0.1:6379
-  $ floxide schedule resume nightly-report --store redis://127.0.0.1:6379
-  $ floxide schedule remove nightly-report --store redis://127.0.0.1:6379
-
-\`schedule add\` warns (exit code still 0) when no worker of the store has said it serves the workflow and no run
-of it exists: a misspelt --workflow would otherwise never start a run.
-
-Exit codes: 0 ok, 1 unknown schedule or unreachable store, 2 bad usage (an invalid cron expression, time zone,
-id or --input JSON).
-`;
+/** What every subcommand answers with exit code 2 (the stores that keep schedules are distributed). */
+const BAD_STORE_URL = 'a malformed store URL, or a `sqlite:` one (a checkpoint file keeps no schedules)';
+/** What `pause`, `resume` and `remove` answer with exit code 1. */
+const UNKNOWN_OR_UNREACHABLE = 'no schedule has this id, or the store cannot be reached (or its Postgres schema does not exist)';
 
 const NAME = 'schedule';
 
@@ -112,10 +102,15 @@ function parseInt0(v: string, what: string): number {
 }
 
 const scheduleCommand: CommandFactory = (io: CliIo) => {
-  const cmd = commandGroup(io, NAME, 'list, add, pause, resume and remove the cron schedules that start runs of a workflow', EXAMPLES);
+  const cmd = commandGroup(io, NAME, 'list, add, pause, resume and remove the cron schedules that start runs of a workflow');
 
-  cmd
-    .command('list')
+  withHelp(cmd.command('list'), {
+    examples: [
+      { run: 'floxide schedule list --store redis://127.0.0.1:6379' },
+      { run: "floxide schedule list --store 'postgres://app@db:5432/prod?schema=reports' --workflow ReportWorkflow --json" },
+    ],
+    exitCodes: { 0: 'the schedules are listed (none: `no schedules`)', 1: 'the store cannot be reached, or its Postgres schema does not exist', 2: `bad usage: ${BAD_STORE_URL}` },
+  })
     .description('list the schedules, ordered by id, with their next tick')
     .addOption(scheduleStore())
     .option('--workflow <name>', 'only schedules of this workflow, e.g. `--workflow ReportWorkflow`')
@@ -133,8 +128,19 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
       });
     });
 
-  cmd
-    .command('add')
+  withHelp(cmd.command('add'), {
+    notes: ['It warns (exit code still 0) when no worker of the store has said it serves the workflow and no run of it exists: a misspelt --workflow would otherwise never start a run.'],
+    examples: [
+      { run: `floxide schedule add nightly-report --store redis://127.0.0.1:6379 --workflow ReportWorkflow --cron '0 3 * * *' --timezone Europe/Paris --input '{"region":"eu"}'` },
+      { run: "floxide schedule add heartbeat --store postgres://app@db:5432/prod --workflow PingWorkflow --cron '*/10 * * * * *' --catch-up none", note: 'every 10 seconds (6 fields: seconds first); missed ticks are skipped' },
+      { run: "floxide schedule add hourly-sync --store redis://127.0.0.1:6379 --workflow SyncWorkflow --cron '@hourly' --catch-up all --catch-up-limit 24 --paused" },
+    ],
+    exitCodes: {
+      0: 'the schedule is saved (printed as it is stored)',
+      1: 'the store cannot be reached',
+      2: `bad usage: an invalid cron expression or time zone (the message quotes it), id, --input JSON or number, ${BAD_STORE_URL}`,
+    },
+  })
     .description('create a schedule, or update the one with this id (its paused state is kept)')
     .argument('<id>', 'the schedule id: 1-64 characters of [A-Za-z0-9._-]')
     .addOption(scheduleStore())
@@ -190,8 +196,13 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
     ['pause', 'stop a schedule\'s ticks (runs already started go on)'],
     ['resume', 'restart a paused schedule; the ticks it missed follow its catch-up policy'],
   ] as const) {
-    cmd
-      .command(name)
+    withHelp(cmd.command(name), {
+      examples: [
+        { run: `floxide schedule ${name} nightly-report --store redis://127.0.0.1:6379` },
+        { run: `floxide schedule ${name} nightly-report --store postgres://app@db:5432/prod --json` },
+      ],
+      exitCodes: { 0: name === 'pause' ? 'paused, or already paused' : 'resumed, or already active', 1: UNKNOWN_OR_UNREACHABLE, 2: `bad usage: an invalid id, ${BAD_STORE_URL}` },
+    })
       .description(description)
       .argument('<id>', 'the schedule id')
       .addOption(scheduleStore())
@@ -204,8 +215,13 @@ const scheduleCommand: CommandFactory = (io: CliIo) => {
       });
   }
 
-  cmd
-    .command('remove')
+  withHelp(cmd.command('remove'), {
+    examples: [
+      { run: 'floxide schedule remove nightly-report --store redis://127.0.0.1:6379' },
+      { run: 'floxide schedule remove nightly-report --store postgres://app@db:5432/prod --json' },
+    ],
+    exitCodes: { 0: 'removed (the runs it started are kept)', 1: `${UNKNOWN_OR_UNREACHABLE} (nothing removed)`, 2: `bad usage: an invalid id, ${BAD_STORE_URL}` },
+  })
     .description('delete a schedule (the runs it started are kept); exit 1 when there is none')
     .argument('<id>', 'the schedule id')
     .addOption(scheduleStore())

@@ -4,25 +4,25 @@
  */
 import { Command, Option } from 'commander';
 import type { CliIo, CommandFactory } from './types.js';
+import { withHelp, type CommandHelp } from '../help.js';
 
-const EXAMPLES = `
-Examples:
-  $ floxide ui --store redis://127.0.0.1:6379 --graphs docs
-  $ floxide ui --store redis://127.0.0.1:6379 --graphs docs src/flows   runs of older versions drawn too
-  $ floxide ui --store postgres://app@db:5432/prod --port 0
-  $ floxide ui --store sqlite:runs.db --graphs docs
-  $ floxide ui --store redis://cache:6379 --host 0.0.0.0 --port 4300 --token "$FLOXIDE_UI_TOKEN"
-
-The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs
-no token; on any other address every request needs one: --token, else FLOXIDE_UI_TOKEN, else a random one,
-carried by the printed URL (?token=...). --graphs names folders where \`floxide build --docs <dir>\` wrote
-<Workflow>.svg, and the source folders holding the *.floxide.versions.json that floxide build keeps (default: docs
-and the current folder, versions files four folders down): the run page draws the graph of the run's own version
-(the SVG when it is that version's, else drawn from the versions file that records it, never the graph of another
-version) with each node coloured by the state of its items.
-
-Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 the store cannot be reached or the port cannot be bound, 2 bad usage.
-`;
+const HELP: CommandHelp = {
+  notes: [
+    'The first line printed is the URL to open. Bound to a loopback address (the default, 127.0.0.1) the dashboard needs no token; on any other address every request needs one: --token, else FLOXIDE_UI_TOKEN, else a random one, carried by the printed URL (?token=...).',
+    '--graphs names folders where `floxide build --docs <dir>` wrote <Workflow>.svg, and the source folders holding the *.floxide.versions.json that floxide build keeps (default: docs and the current folder, versions files four folders down): the run page draws the graph of the run\'s own version (the SVG when it is that version\'s, else drawn from the versions file that records it, never the graph of another version) with each node coloured by the state of its items.',
+  ],
+  examples: [
+    { run: 'floxide ui --store redis://127.0.0.1:6379 --graphs docs src/flows', note: 'graphs from build --docs, and older versions from the versions files' },
+    { run: 'floxide ui --store sqlite:runs.db --port 0', note: 'a checkpoint file, on a free port' },
+    { run: "floxide ui --store 'postgres://app@db:5432/prod?schema=orders'" },
+    { run: 'floxide ui --store redis://cache:6379 --host 0.0.0.0 --token "$FLOXIDE_UI_TOKEN"', note: 'reachable from other machines: a token is required' },
+  ],
+  exitCodes: {
+    0: 'stopped by SIGTERM or Ctrl-C',
+    1: 'the store cannot be reached (or its Postgres schema or SQLite file does not exist), or the port cannot be bound',
+    2: 'bad usage: a malformed store URL, --port, --token or --max-live-streams',
+  },
+};
 
 /** Where graphs are looked for without --graphs: the docs folder and the project's versions files (cli/ui/graphs.ts). */
 const DEFAULT_GRAPHS = ['docs', '.'];
@@ -37,7 +37,7 @@ interface UiFlags {
 }
 
 const uiCommand: CommandFactory = (io: CliIo) =>
-  new Command('ui')
+  withHelp(new Command('ui'), HELP)
     .description('serve a web dashboard of the runs in a store: list, graph coloured live by node state, actions')
     .addOption(new Option('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379`, `postgres://app@db:5432/prod` or `sqlite:runs.db`').makeOptionMandatory())
     .option('--host <host>', 'the address to listen on, e.g. `--host 0.0.0.0` (then a token is required)', '127.0.0.1')
@@ -45,7 +45,6 @@ const uiCommand: CommandFactory = (io: CliIo) =>
     .option('--token <token>', 'the access token (16-256 characters of [A-Za-z0-9._~-]), e.g. `--token "$FLOXIDE_UI_TOKEN"`')
     .option('-g, --graphs <dir...>', 'folders holding <Workflow>.svg from `floxide build --docs`, and source folders holding *.floxide.versions.json (default: docs and the current folder), e.g. `--graphs docs src`')
     .option('--max-live-streams <n>', 'the most live-update streams open at once (one per open page; default 100): beyond it a page is answered 503 with Retry-After and shows no live updates, e.g. `--max-live-streams 500`')
-    .addHelpText('after', EXAMPLES)
     .action(async (flags: UiFlags) => {
       const port = Number(flags.port);
       const maxLiveStreams = flags.maxLiveStreams === undefined ? undefined : Number(flags.maxLiveStreams);

@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { commandGroup } from './runs.js';
 import type { CliIo, CommandFactory } from './types.js';
+import { withHelp } from '../help.js';
 
 interface PruneFlags {
   /** `--store` URLs, false for `--no-store`, undefined for neither. */
@@ -21,29 +22,25 @@ interface PruneFlags {
 /** Collects repeated `--store` URLs (a `--no-store` before them leaves `false`: that pair is refused in the action). */
 const collect = (v: string, all: string[] | false | undefined) => [...(Array.isArray(all) ? all : []), v];
 
-const EXIT_CODES = `
-Exit codes: 0 done (also when nothing was dropped), 1 a store could not be reached or read, 2 bad usage (neither
---store nor --no-store, or both; a path that does not exist or holds no versions file; a file that is not a versions
-file; a store URL it cannot use). Nothing is written unless it exits 0.`;
 
 const versionsCommand: CommandFactory = (io: CliIo) => {
-  const cmd = commandGroup(
-    io,
-    'versions',
-    'manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)',
-    `
-Examples:
-  $ floxide versions prune src --store redis://127.0.0.1:6379 --dry-run
-  $ floxide versions prune src/flows/orders.floxide.versions.json --store redis://127.0.0.1:6379 --store sqlite:runs.db
-  $ floxide versions prune src --no-store      # development: no store holds runs of these workflows
-  $ floxide build                              # then: the generated modules list the versions left
-${EXIT_CODES}`,
-  );
+  const cmd = commandGroup(io, 'versions', 'manage the graph versions on record (`<file>.floxide.versions.json`, written by `floxide build`)');
 
   // `--store` and `--no-store` share one value (the last given wins): which of them were given is seen as they parse
   const given = new Set<'--store' | '--no-store'>();
-  cmd
-    .command('prune')
+  withHelp(cmd.command('prune'), {
+    notes: ['Then run `floxide build`: the generated modules list the versions on record (the versions they accept and supersede). Nothing is written unless it exits 0.'],
+    examples: [
+      { run: 'floxide versions prune src --store redis://127.0.0.1:6379 --dry-run', note: 'what would be dropped; nothing written' },
+      { run: 'floxide versions prune src/flows/orders.floxide.versions.json --store postgres://app@db:5432/prod --store sqlite:runs.db' },
+      { run: 'floxide versions prune src --no-store', note: 'development: no store holds runs of these workflows' },
+    ],
+    exitCodes: {
+      0: 'done (also when nothing was dropped)',
+      1: 'a store could not be reached or read (nothing written)',
+      2: 'bad usage (nothing written): neither --store nor --no-store, or both; a path that does not exist or holds no versions file; a file that is not a versions file; a store URL it cannot use',
+    },
+  })
     .description(
       'drop the versions that no run needs any more: per workflow the newest on record stays, and every version that a store given with --store has open runs of (running or paused; in a SQLite checkpoint file, failed ones too: they can be resumed) or live workers serving, and the versions those nest. Then run `floxide build`',
     )
@@ -52,7 +49,6 @@ ${EXIT_CODES}`,
     .option('--no-store', 'no store holds runs of these workflows (development): keep the newest version of each only (instead of --store)')
     .option('--dry-run', 'say what would be dropped; write nothing')
     .option('--json', 'print one JSON object per version: { file, workflow, version, kept, reasons }')
-    .addHelpText('after', EXIT_CODES)
     .on('option:store', () => given.add('--store'))
     .on('option:no-store', () => given.add('--no-store'))
     .action(async (paths: string[], flags: PruneFlags) => {

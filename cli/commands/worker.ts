@@ -4,30 +4,26 @@
  */
 import { Command } from 'commander';
 import type { CliIo, CommandFactory } from './types.js';
+import { withHelp, type CommandHelp } from '../help.js';
 
-const EXAMPLES = `
-Examples:
-  $ floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379
-  $ floxide worker dist/flows/orders.js --store postgres://app@db:5432/prod --concurrency 16 --workers 2
-  $ floxide worker dist/flows/all.js --export ordersWorkflow --store 'redis://cache:6379?prefix=shop:'
-  $ npx tsx node_modules/floxide/dist/cli/cli.js worker src/flows/orders.ts --store redis://127.0.0.1:6379
-  $ floxide worker release-42/flows/orders.js release-41/flows/orders.js --store redis://127.0.0.1:6379
-  $ node --import ./otel.js node_modules/floxide/dist/cli/cli.js worker dist/flows/orders.js --store redis://127.0.0.1:6379 --tracing
-
-The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or
-async); --export picks the export (default: "default", else a function "createWorkflow", else the only export
-that is a bound workflow). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for
---grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).
-
-Several modules: the first is the current build, the others earlier builds of the same workflow (other graph
-versions); the worker claims only items of runs of these versions, so runs started on an earlier version finish
-here while new runs start on the current one (docs/deploying.md).
-
-Output: on a terminal, one live line (steps/s, items in flight, done, failures); otherwise, or with --json, one
-JSON object per line: {"event":"started"|"step"|"released"|"stopping"|"stopped", "at", ...} (docs/cli.md).
-
-Exit codes: 0 stopped gracefully, 1 cannot load the module or reach the store, 2 bad usage.
-`;
+const HELP: CommandHelp = {
+  notes: [
+    'The module exports a bound workflow (bindWorkflow(XDef, new X(...))) or a function returning one (sync or async); --export picks the export (default: "default", else a function "createWorkflow", else the only export that is a bound workflow). Stop with SIGTERM or Ctrl-C: the pool stops claiming, lets running items finish for --grace-ms, gives the rest back to the queue and exits 0 (a second signal exits at once).',
+    'Several modules: the first is the current build, the others earlier builds of the same workflow (other graph versions); the worker claims only items of runs of these versions, so runs started on an earlier version finish here while new runs start on the current one (docs/deploying.md).',
+    'Output: on a terminal, one live line (steps/s, items in flight, done, failures); otherwise, or with --json, one JSON object per line: {"event":"started"|"step"|"released"|"stopping"|"stopped", "at", ...} (docs/cli.md).',
+  ],
+  examples: [
+    { run: 'floxide worker dist/flows/orders.js --store redis://127.0.0.1:6379' },
+    { run: "floxide worker dist/flows/orders.js --store 'postgres://app@db:5432/prod?schema=orders' --workers 2 --concurrency 16" },
+    { run: "floxide worker release-42/flows/orders.js release-41/flows/orders.js --store 'redis://cache:6379?prefix=shop:'", note: 'the current build, and the graph version of the one before it' },
+    { run: "NODE_OPTIONS='--import tsx' floxide worker src/flows/orders.ts --export ordersWorkflow --store redis://127.0.0.1:6379", note: 'a TypeScript module, under tsx' },
+  ],
+  exitCodes: {
+    0: 'stopped gracefully by SIGTERM or Ctrl-C',
+    1: 'the module cannot be loaded (a missing or stale generated module says to run `floxide build`, and `tsc` after it for compiled `.js`), or the store cannot be reached',
+    2: 'bad usage: a malformed store URL or a `sqlite:` one (a checkpoint file has no workers), a number that is not an integer in range, an unknown option',
+  },
+};
 
 interface WorkerFlags {
   store: string;
@@ -55,7 +51,7 @@ function int(v: string | undefined, what: string, min: number): number | undefin
 class UsageError extends Error {}
 
 const workerCommand: CommandFactory = (io: CliIo) =>
-  new Command('worker')
+  withHelp(new Command('worker'), HELP)
     .description('process the work items of a workflow module from a Redis or Postgres store')
     .argument('<modules...>', 'the module exporting the bound workflow (or a factory), e.g. `dist/flows/orders.js`; more modules: earlier builds whose graph versions it serves too')
     .requiredOption('-s, --store <url>', 'the store, e.g. `redis://127.0.0.1:6379` or `postgres://app@db:5432/prod`')
@@ -70,7 +66,6 @@ const workerCommand: CommandFactory = (io: CliIo) =>
     .option('--no-schedules', 'do not start the runs of this workflow\'s schedules from this process (docs/schedules.md)')
     .option('--json', 'print JSON lines (one per step, and start/stop) even on a terminal, e.g. for log collectors')
     .option('--tracing', 'OpenTelemetry: a span per step, in each run\'s trace, and the run span of each run this worker finishes, sent to the global tracer provider (register an SDK with `node --import`; docs/observability.md)')
-    .addHelpText('after', EXAMPLES)
     .action(async (modulePaths: string[], flags: WorkerFlags) => {
       const { loadWorkflowModule, ModuleLoadError } = await import('../../runtime/workflow/load.js');
       const { connectBackend, redactUrl } = await import('../../runtime/distributed/connect.js');

@@ -312,15 +312,14 @@ describe('floxide build', () => {
     }
   });
 
-  it('--help explains every option with an example and the exit codes', async () => {
+  it('--help explains every option with an example, then ends with examples and the exit codes', async () => {
     const r = floxide(['build', '--help']);
     expect(r.code).toBe(0);
-    for (const opt of ['--project', '--out-dir', '--check', '--watch', '--docs', '--json']) {
-      const line = r.stdout.split('Examples:')[1].split('\n').find((l) => l.includes(`floxide build ${opt}`));
-      expect(line, opt).toBeDefined();
-      expect(r.stdout).toContain(opt);
+    const options = r.stdout.split('Options:')[1]!.split('Examples:')[0]!.replace(/\s+/g, ' ');
+    for (const opt of ['--project', '--out-dir', '--check', '--watch', '--docs', '--json', '--strict-versions']) {
+      expect(options, opt).toMatch(new RegExp(`${opt}[ <].*?e\\.g\\. \`[^\`]*${opt}`));
     }
-    expect(r.stdout).toContain('Exit codes: 0 ok, 1');
+    expect(r.stdout).toMatch(/\nExamples:\n(?: {2}[#$] .*\n)+\nExit codes:\n {2}0 {2}built/);
     const top = await floxideIn(['--help']);
     expect(top.stdout).toMatch(/build \[options\] \[paths\.\.\.\]/);
     expect(top.stdout).toMatch(/graph \[options\] <workflow>/);

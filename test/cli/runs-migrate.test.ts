@@ -62,6 +62,10 @@ describe('floxide runs migrate', () => {
     // names swapped are two renames, each node keeping a name of its own
     const swapped = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', versions, '--rename', 'b=shout', '--rename', 'a=c', '--rename', 'c=a', '--dry-run');
     expect(swapped.err).not.toMatch(/two nodes cannot become one/);
+    // a malformed run id is bad usage, as in every other `runs` command: no run is judged
+    const badId = await cli('runs', 'migrate', 'o/1', '--store', `sqlite:${db}`, '--versions', versions, '--dry-run');
+    expect([badId.code, badId.out]).toEqual([2, '']);
+    expect(badId.err).toMatch(/^floxide runs migrate: invalid run id "o\/1": expected 1-128 characters/);
     // a misspelt path is refused, not read as "nothing on record" or "no runs"
     const noRecord = await cli('runs', 'migrate', '--all', '--store', `sqlite:${db}`, '--versions', join(dir, 'missing.floxide.versions.json'));
     expect([noRecord.code, noRecord.out]).toEqual([2, '']);

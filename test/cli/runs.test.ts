@@ -3,6 +3,7 @@
  * path as the binary), on a key prefix of its own; `runs show` and `runs watch` on a real Postgres too (a schema of
  * its own).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -363,6 +364,40 @@ describe('floxide runs show and watch: history, context, events', () => {
     } finally {
       await other.end();
     }
+  });
+
+  it('watch <run> stopped (SIGTERM, Ctrl-C) before the run ends exits 1 and says so: exit 0 says the run completed', async () => {
+    await chain().startDistributed(new CountCtx(), 1, backend, 'cli-stopped');
+    const stop = new AbortController();
+    const watch = { out: '', err: '' };
+    const watching = runCli(['runs', 'watch', 'cli-stopped', '--store', store], {
+      color: false,
+      stdout: { write: (t: string) => (watch.out += t) },
+      stderr: { write: (t: string) => (watch.err += t) },
+      onStop: (fn) => stop.signal.addEventListener('abort', () => void fn()),
+    });
+    await until(() => watch.out.includes('run.created'), 10_000, 'the run\'s first event');
+    stop.abort();
+    expect(await watching).toBe(1);
+    expect(watch.err).toBe('floxide runs watch: stopped before run cli-stopped ended (it is running)\n');
+    // without a run id, a stop is how a watch ends
+    const all = new AbortController();
+    let out = '';
+    const every = runCli(['runs', 'watch', '--store', store, '--from-start'], { color: false, stdout: { write: (t: string) => (out += t) }, stderr: { write: () => true }, onStop: (fn) => all.signal.addEventListener('abort', () => void fn()) });
+    await until(() => out.includes('cli-stopped'), 10_000, 'the retained events');
+    all.abort();
+    expect(await every).toBe(0);
+  });
+
+  it('wait stopped by SIGTERM exits 130 at once, as docs/cli.md says of a command with nothing to stop gracefully', async () => {
+    await chain().startDistributed(new CountCtx(), 1, backend, 'cli-wait-stopped');
+    const child = spawn(process.execPath, [join(repo, 'dist/cli/cli.js'), 'runs', 'wait', 'cli-wait-stopped', '--store', store, '--timeout-ms', '60000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // (its progress line: it is waiting)
+    await new Promise((r) => child.stderr.once('data', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    expect((await backend.getRun('cli-wait-stopped'))?.status).toBe('running');
   });
 
   it('watch of an unknown run exits 1 and says so', async () => {
