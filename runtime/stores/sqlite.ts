@@ -380,7 +380,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `SELECT start FROM (SELECT start, start ->> '$.id' AS id FROM floxide_runs WHERE run_no = @no) AS p
          WHERE ${notConsumed('p.id')}`,
       ),
-      journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)'),
+      // (keys as BigInts: a key past 2^53 read as a number is rounded, and names another row or none)
+      journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)').safeIntegers(),
       setJournalItems: p('UPDATE floxide_journal SET items = ? WHERE k = ?'),
       migrateRun: p('UPDATE floxide_runs SET fingerprint = @to, start = @start, updated_at = @at, migrated_at = @at, started_on = coalesce(started_on, @from) WHERE run_id = @runId'),
       recordMove: p('INSERT INTO floxide_moves (run_no, at, from_version, to_version, renames, worker) VALUES (@no, @at, @from, @to, @renames, @worker)'),

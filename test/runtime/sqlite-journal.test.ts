@@ -127,6 +127,22 @@ describe('SQLite journal', () => {
     }
   });
 
+  it('a version move renames the pending items of a run whose journal keys pass 2^53 (read as numbers, they named other rows or none)', async () => {
+    const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    try {
+      await s.createRun({ runId: 'first', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+      s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(9_000);
+      await s.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: { node: 'a', id: '0', input: 0 } });
+      // b's pending item was enqueued by the step that consumed item 1: its row's key is odd, past 2^53
+      await s.commitStep('r', step('0', 1, [{ node: 'b', id: '1', input: 1 }]));
+      await s.commitStep('r', step('1', 2, [{ node: 'b', id: '2', input: 2 }]));
+      await s.migrate('r', { from: 'fp', to: 'fp2', renames: { b: 'shout' } });
+      expect((await s.load('r'))!.items).toEqual([{ node: 'shout', id: '2', input: 2 }]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('numbered and named ids are idempotency keys; the floxide_steps view shows them as text', async () => {
     const file = join(dir, `j${files++}.db`);
     const s = new SqliteCheckpointStore(file);
