@@ -117,7 +117,7 @@ describe('SQLite journal', () => {
       for (const id of ['r1', 'r2']) await a.createRun({ runId: id, workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
       await a.commitStep('r2', step('0', 1, [item('1')]));
       await a.commitStep('r1', step('0', 1, [item('5')]));
-      const owners = a.db.prepare('SELECT r.run_id, j.k - (j.run_no << 40) AS n FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no ORDER BY r.run_id').all();
+      const owners = a.db.prepare('SELECT r.run_id, j.k & 1099511627775 AS n FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no ORDER BY r.run_id').all();
       expect(owners).toEqual([{ run_id: 'r1', n: 0 }, { run_id: 'r2', n: 0 }]);
       // another connection finishes r1 after this store remembered its run_no: the next commit is refused
       await b.cancel('r1');
