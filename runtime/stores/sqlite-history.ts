@@ -9,6 +9,7 @@ import type { RetriedAttempt, StepHistoryEntry, StepRecord } from '../engine/eve
 import { safeJsonParse, toJson } from '../core/json.js';
 import { stepRecordsOf } from './contract.js';
 import { processName } from './ownership.js';
+import { itemNumber, runKeys } from './sqlite-keys.js';
 
 /** The journal's history columns, in order: node, attempt, started_at, ms, session, retries, error (migration 008). */
 export type HistoryColumns = [string | null, number | null, number | null, number | null, number | null, string | null, string | null];
@@ -37,9 +38,9 @@ interface HistoryRow {
 }
 
 /** The journal rows of run number @no (alias `j`): a range of the journal's key. */
-const RUN_ROWS = 'j.k >= (@no << 40) AND j.k < ((@no + 1) << 40)';
+const RUN_ROWS = runKeys('j.k');
 /** A history row (`HistoryRow`) of each journal row of run number @no; a statement adds its own conditions and order. */
-const HISTORY_ROWS = `SELECT coalesce(j.item_id, CAST(j.k - (j.run_no << 40) AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
+const HISTORY_ROWS = `SELECT coalesce(j.item_id, CAST(${itemNumber('j.k')} AS TEXT)) AS item_id, j.seq, j.node, j.attempt, j.started_at, j.ms,
          s.process, j.retries, j.error
   FROM floxide_journal AS j LEFT JOIN floxide_sessions AS s ON s.session = j.session
   WHERE ${RUN_ROWS}`;

@@ -15,6 +15,7 @@ import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
 import { ownerOf, type RunOwner } from './ownership.js';
 import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
+import { itemNumber, runKeys } from './sqlite-keys.js';
 
 /**
  * A run of the list, with its row number (the order runs were created in this file). `corrupt` names the fields of
@@ -85,7 +86,7 @@ export interface JournalTotals {
 /** An item as JSON (`$` of `x`) is parked: not yet given a signal, with a wake-up time or a wait (`isParked`). */
 const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_type(${x}, '$.notBefore') IS NOT NULL OR json_type(${x}, '$.wait') IS NOT NULL))`;
 /** The journal rows of run number @no: a range of the journal's key. */
-const RUN_ROWS = 'k >= (@no << 40) AND k < ((@no + 1) << 40)';
+const RUN_ROWS = runKeys('k');
 
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen, started_on, migrated_at';
 
@@ -98,8 +99,8 @@ export class SqliteRunReader {
       byNo: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_no = ?`),
       newRuns: db.prepare(`SELECT ${COLUMNS} FROM floxide_runs WHERE run_no > ? ORDER BY run_no`),
       journal: db.prepare(
-        `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
-         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) AND seq > @after ORDER BY seq`,
+        `SELECT coalesce(item_id, CAST(${itemNumber('k')} AS TEXT)) AS item_id, seq, delta, items FROM floxide_journal
+         WHERE ${RUN_ROWS} AND seq > @after ORDER BY seq`,
       ),
       // Per node, the run's consumed items: one journal row each, by the node its history names.
       consumedGroups: db.prepare(`SELECT node, 1 AS consumed, 0 AS parked, count(*) AS n FROM floxide_journal WHERE ${RUN_ROWS} GROUP BY node`),
@@ -112,7 +113,7 @@ export class SqliteRunReader {
                 UNION ALL
                 SELECT json_extract(e.value, '$.id'), e.value FROM j, json_each(j.items) AS e
               ),
-              open AS (SELECT value FROM enq WHERE id NOT IN (SELECT coalesce(item_id, CAST(k - (@no << 40) AS TEXT)) FROM j))
+              open AS (SELECT value FROM enq WHERE id NOT IN (SELECT coalesce(item_id, CAST(${itemNumber('k')} AS TEXT)) FROM j))
          SELECT json_extract(value, '$.node') AS node, 0 AS consumed, ${PARKED('value')} AS parked, count(*) AS n FROM open GROUP BY 1, 3`,
       ),
       startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
@@ -129,7 +130,7 @@ export class SqliteRunReader {
       deltaCount: db.prepare(`SELECT count(*) FROM floxide_journal WHERE ${RUN_ROWS} AND delta IS NOT NULL`),
       // The newest @limit deltas: a scan of the run's rows kept to the top @limit by seq (no index on seq: see history).
       deltaTail: db.prepare(
-        `SELECT coalesce(item_id, CAST(k - (run_no << 40) AS TEXT)) AS item_id, seq, delta FROM floxide_journal
+        `SELECT coalesce(item_id, CAST(${itemNumber('k')} AS TEXT)) AS item_id, seq, delta FROM floxide_journal
          WHERE ${RUN_ROWS} AND delta IS NOT NULL ORDER BY seq DESC LIMIT @limit`,
       ),
       dataVersion: db.prepare('PRAGMA data_version'),

@@ -49,12 +49,13 @@ import { assertTraceparent } from '../core/trace-context.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
+import { MAX_SLOT, NAMED_BASE, itemNumber, keyOf, namedKeys, numberedItem, runKey, runKeys } from './sqlite-keys.js';
 import { SqliteHistory } from './sqlite-history.js';
 import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql', '012_signal_digests.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql', '012_signal_digests.sql', '013_journal_slots.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -161,9 +162,6 @@ interface StepRow {
 
 const NONE_CREATED: EngineItem[] = Object.freeze([]) as unknown as EngineItem[];
 
-/** Run numbers from here on would make journal keys ((run_no << 40) + n) overflow a signed 64-bit integer. */
-const MAX_RUN_NO = 2 ** 23;
-
 /**
  * Journal rows (steps) one transaction of `purgeFinished` deletes at most, past the run it is deleting: about 60 ms
  * of holding the write lock (measured: 300,000 rows in 1.8 s on the 2-core test machine).
@@ -206,24 +204,6 @@ function trackStep(t: RunTrack, itemId: string, seq: number, produced: readonly 
   t.seq = seq;
 }
 
-/** 2^39: journal keys of named (not numbered) items start above it (migration 003). */
-const NAMED_BASE = 549_755_813_888;
-
-/**
- * The number of a numbered item id (a canonical decimal below 2^39: the local engine's counter ids), or -1. Must
- * match the test in migration 003 and {@link notConsumed}.
- */
-function numberedItem(id: string): number {
-  const c = id.charCodeAt(0);
-  if (!(c >= 48 && c <= 57) || id.length > 12 || (c === 48 && id.length > 1)) return -1;
-  for (let i = 1; i < id.length; i++) {
-    const d = id.charCodeAt(i);
-    if (d < 48 || d > 57) return -1;
-  }
-  const n = Number(id);
-  return n < NAMED_BASE ? n : -1;
-}
-
 /**
  * SQL: no journal row of run `@no` consumed the item whose id is the SQL text `id` (see {@link numberedItem}). Two
  * lookups, each by an index (the rowid; floxide_journal_named), rather than one condition no index can serve.
@@ -231,7 +211,7 @@ function numberedItem(id: string): number {
 function notConsumed(id: string): string {
   const numbered = `(${id} = '0' OR (${id} GLOB '[1-9]*' AND ${id} NOT GLOB '*[^0-9]*' AND length(${id}) <= 12 AND CAST(${id} AS INTEGER) < ${NAMED_BASE}))`;
   return (
-    `NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.k = (@no << 40) + CAST(${id} AS INTEGER) AND ${numbered}) ` +
+    `NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.k = ${runKey(`CAST(${id} AS INTEGER)`)} AND ${numbered}) ` +
     `AND NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.run_no = @no AND c.item_id = ${id})`
   );
 }
@@ -249,7 +229,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
    */
   readonly db: Db;
   private readonly s: Record<
-    | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
+    | 'getRun' | 'getRunNo' | 'getInput' | 'insertRun' | 'topSlot' | 'slotHeld' | 'firstGap' | 'markGap' | 'insertNumbered' | 'insertNamed' | 'numberedExists' | 'namedExists'
     | 'journal' | 'journalItems' | 'arrivals'
     | 'unconsumed' | 'startPending' | 'stepCount' | 'journalRows' | 'setJournalItems' | 'migrateRun' | 'recordMove'
     | 'insertArrival' | 'countArrival' | 'groupArrivals' | 'deleteGroupArrivals' | 'deleteGroup' | 'deleteRunArrivals'
@@ -331,47 +311,47 @@ export class SqliteCheckpointStore implements CheckpointStore {
       getRun: p('SELECT * FROM floxide_runs WHERE run_id = ?'),
       getRunNo: p('SELECT run_no FROM floxide_runs WHERE run_id = ?'),
       getInput: p('SELECT input FROM floxide_runs WHERE run_id = ?'),
+      // slot: see freeSlot; gap_after: whether slot + 1 is free (migration 013)
       insertRun: p(
-        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent, slot, gap_after)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, @slot, NOT EXISTS (SELECT 1 FROM floxide_runs WHERE slot = @slot + 1))`,
       ),
+      topSlot: p('SELECT coalesce(max(slot), 0) FROM floxide_runs'),
+      slotHeld: p('SELECT 1 FROM floxide_runs WHERE slot = ?'),
+      // (through floxide_runs_gaps: the held slot below the lowest free one, when slot 1 is held)
+      firstGap: p(`SELECT min(slot) FROM floxide_runs WHERE gap_after = 1 AND slot < ${MAX_SLOT}`),
+      markGap: p('UPDATE floxide_runs SET gap_after = ? WHERE slot = ?'),
       // A step's journal row, only while the run is running; ON CONFLICT makes a replayed item a no-op (changes = 0).
-      // The key k of a numbered item is (run_no << 40) + its number; other ids take the run's next slot above
-      // 2^39 and stay unique through floxide_journal_named (see migration 003).
+      // The key k of a numbered item is (slot << 40) + its number; other ids take the run's next number above
+      // 2^39 and stay unique through floxide_journal_named (see sqlite-keys.ts).
       // The history columns (node ... retries: migration 006; error: 008) ride in the same row: see sqlite-history.ts.
-      // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first).
+      // The run is found by its run_no (the rowid: one lookup, where its run_id costs an index search first); its slot
+      // is read from the same record.
       insertNumbered: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
-         SELECT (run_no << 40) + CAST(? AS INTEGER), run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
+         SELECT ${keyOf('slot', 'CAST(? AS INTEGER)')}, run_no, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM floxide_runs
          WHERE run_no = ? AND status = 'running' AND fingerprint = coalesce(?, fingerprint) AND owner IS coalesce(?, owner)
          ON CONFLICT DO NOTHING`,
       ),
       insertNamed: p(
         `INSERT INTO floxide_journal (k, run_no, item_id, seq, delta, items, counter, node, attempt, started_at, ms, session, retries, error)
-         SELECT (SELECT coalesce(max(k), (r.run_no << 40) + ${NAMED_BASE}) + 1 FROM floxide_journal
-                 WHERE k > (r.run_no << 40) + ${NAMED_BASE} AND k < ((r.run_no + 1) << 40)),
+         SELECT (SELECT coalesce(max(k), ${keyOf('r.slot', NAMED_BASE)}) + 1 FROM floxide_journal WHERE ${namedKeys('k', 'r.slot')}),
                 r.run_no, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          FROM floxide_runs AS r
          WHERE r.run_no = ? AND r.status = 'running' AND r.fingerprint = coalesce(?, r.fingerprint) AND r.owner IS coalesce(?, r.owner)
          ON CONFLICT DO NOTHING`,
       ),
-      numberedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = (r.run_no << 40) + CAST(? AS INTEGER) WHERE r.run_id = ?'),
+      numberedExists: p(`SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.k = ${keyOf('r.slot', 'CAST(? AS INTEGER)')} WHERE r.run_id = ?`),
       namedExists: p('SELECT 1 FROM floxide_runs AS r JOIN floxide_journal AS c ON c.run_no = r.run_no AND c.item_id = ? WHERE r.run_id = ?'),
-      journal: p(
-        `SELECT item_id, k - (run_no << 40) AS n, seq, delta, items, counter FROM floxide_journal
-         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
-      ),
-      journalItems: p(
-        `SELECT item_id, k - (run_no << 40) AS n, seq, NULL AS delta, items, counter FROM floxide_journal
-         WHERE k >= (@no << 40) AND k < ((@no + 1) << 40) ORDER BY seq`,
-      ),
+      journal: p(`SELECT item_id, ${itemNumber('k')} AS n, seq, delta, items, counter FROM floxide_journal WHERE ${runKeys('k')} ORDER BY seq`),
+      journalItems: p(`SELECT item_id, ${itemNumber('k')} AS n, seq, NULL AS delta, items, counter FROM floxide_journal WHERE ${runKeys('k')} ORDER BY seq`),
       // The enqueued items that no step consumed, in queue order, found inside SQLite: completing a long run then
       // reads a handful of rows instead of parsing its whole journal.
       unconsumed: p(
         `SELECT seq, item FROM (
            SELECT s.seq, j.key AS pos, j.value AS item, j.value ->> '$.id' AS id
            FROM floxide_journal AS s, json_each(s.items) AS j
-           WHERE s.k >= (@no << 40) AND s.k < ((@no + 1) << 40)
+           WHERE ${runKeys('s.k')}
          ) AS p
          WHERE ${notConsumed('p.id')}
          ORDER BY seq, pos`,
@@ -380,11 +360,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
         `SELECT start FROM (SELECT start, start ->> '$.id' AS id FROM floxide_runs WHERE run_no = @no) AS p
          WHERE ${notConsumed('p.id')}`,
       ),
-      journalRows: p('SELECT k, items FROM floxide_journal WHERE k >= (@no << 40) AND k < ((@no + 1) << 40)'),
+      // (keys as BigInts: a key past 2^53 read as a number is rounded, and names another row or none)
+      journalRows: p(`SELECT k, items FROM floxide_journal WHERE ${runKeys('k')}`).safeIntegers(),
       setJournalItems: p('UPDATE floxide_journal SET items = ? WHERE k = ?'),
       migrateRun: p('UPDATE floxide_runs SET fingerprint = @to, start = @start, updated_at = @at, migrated_at = @at, started_on = coalesce(started_on, @from) WHERE run_id = @runId'),
       recordMove: p('INSERT INTO floxide_moves (run_no, at, from_version, to_version, renames, worker) VALUES (@no, @at, @from, @to, @renames, @worker)'),
-      stepCount: p('SELECT count(*) AS n FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
+      stepCount: p(`SELECT count(*) AS n FROM floxide_journal WHERE ${runKeys('k')}`),
       arrivals: p('SELECT body FROM floxide_arrivals WHERE run_id = ? ORDER BY grp, idx'),
       insertArrival: p('INSERT INTO floxide_arrivals (run_id, grp, idx, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
       // node: the join node of the first valued arrival parked (what the settlement item shows)
@@ -425,8 +406,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
       ),
       pendingSignals: p('SELECT name, payload, key, created_at FROM floxide_signals WHERE run_id = ? AND item_id IS NULL ORDER BY seq'),
       // (the runs list's floxide_runs_updated index: oldest first)
-      purgeable: p(`SELECT run_no, run_id FROM floxide_runs WHERE updated_at <= ? AND status IN ('completed', 'failed', 'cancelled') ORDER BY updated_at LIMIT ?`),
-      purgeJournal: p('DELETE FROM floxide_journal WHERE k >= (? << 40) AND k < ((? + 1) << 40)'),
+      purgeable: p(`SELECT run_no, run_id, slot FROM floxide_runs WHERE updated_at <= ? AND status IN ('completed', 'failed', 'cancelled') ORDER BY updated_at LIMIT ?`),
+      purgeJournal: p(`DELETE FROM floxide_journal WHERE ${runKeys('k')}`),
       purgeFailures: p('DELETE FROM floxide_failures WHERE run_no = ?'),
       purgeSignals: p('DELETE FROM floxide_signals WHERE run_id = ?'),
       purgeMoves: p('DELETE FROM floxide_moves WHERE run_no = ?'),
@@ -439,8 +420,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
         if (existing.input !== input) throw new RunInputMismatchError(`run ${run.runId} already exists with a different input`);
         return false;
       }
+      const slot = this.freeSlot();
+      if (slot === undefined) {
+        throw new FloxideError('FLOXIDE_STORE_FULL', `SQLite checkpoint store: this file holds ${MAX_SLOT.toLocaleString('en-US')} runs, the most its journal's keys can tell apart: purge its finished runs (purgeFinished, floxide runs purge) or keep new runs in a new file`);
+      }
       const now = Date.now();
-      const { lastInsertRowid } = this.s.insertRun.run(
+      this.s.insertRun.run(
         run.runId,
         run.workflow,
         run.fingerprint,
@@ -451,29 +436,29 @@ export class SqliteCheckpointStore implements CheckpointStore {
         now,
         now,
         run.traceparent ?? null,
+        { slot },
       );
-      // a run's journal keys are (run_no << 40) + n in a signed 64-bit integer (the transaction rolls back)
-      if (Number(lastInsertRowid) >= MAX_RUN_NO) {
-        throw new FloxideError('FLOXIDE_STORE_FULL', `SQLite checkpoint store: this file has numbered ${MAX_RUN_NO - 1} runs, the most its journal's keys can tell apart (run numbers are never reused): keep new runs in a new file`);
-      }
+      this.s.markGap.run(0, slot - 1);
       return true;
     });
 
     // Up to `limit` purgeable runs, oldest first, until about PURGE_ROWS_PER_TRANSACTION journal rows are deleted;
     // `more`: it stopped for the rows, not for want of runs.
     this.purgeTx = this.db.transaction((before: number, limit: number): { runs: string[]; more: boolean } => {
-      const found = this.s.purgeable.all(before, limit) as { run_no: number; run_id: string }[];
+      const found = this.s.purgeable.all(before, limit) as { run_no: number; run_id: string; slot: number }[];
       const runs: string[] = [];
       let rows = 0;
-      for (const { run_no: no, run_id: runId } of found) {
+      for (const { run_no: no, run_id: runId, slot } of found) {
         if (rows >= PURGE_ROWS_PER_TRANSACTION) return { runs, more: true };
-        rows += this.s.purgeJournal.run(no, no).changes;
+        rows += this.s.purgeJournal.run({ no }).changes;
         this.s.purgeFailures.run(no);
         this.s.deleteRunArrivals.run(runId);
         this.s.deleteRunGroups.run(runId);
         this.s.purgeSignals.run(runId);
         this.s.purgeMoves.run(no);
         this.s.purgeRun.run(no);
+        // (its rows and record gone in this transaction: the slot is free)
+        this.s.markGap.run(1, slot - 1);
         runs.push(runId);
       }
       return { runs, more: false };
@@ -534,7 +519,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
    * (which, in one transaction, outlasted their busy timeout on long runs and failed their commits with
    * `SQLITE_BUSY`); between transactions it waits as long as the last one took, so their commits get the lock. A
    * failed run it deletes can no longer be resumed. The file does not shrink (SQLite reuses the freed pages; `VACUUM`
-   * returns them), and run numbers are not reused: a file numbers at most 8,388,607 runs over its life.
+   * returns them). A file holds at most 8,388,607 runs at once (their journal slots), purged ones not counted.
    */
   async purgeFinished(options: PurgeOptions = {}): Promise<number> {
     const { olderThanMs, limit } = purgeBounds(options, DEFAULT_RETAIN_FINISHED_MS);
@@ -627,7 +612,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       }
       if (!step) return;
       const no = this.requireRun(runId).run_no;
-      this.history.recordFailure(no, (this.s.stepCount.get(no, no) as { n: number }).n, step.itemId, step, error);
+      this.history.recordFailure(no, (this.s.stepCount.get({ no }) as { n: number }).n, step.itemId, step, error);
     };
     this.write(() => (step ? this.db.transaction(failRun).immediate() : failRun()));
     this.tracks.delete(runId);
@@ -841,7 +826,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
    */
   private pendingAtCompletion(runId: string, itemId: string, seq: number): { items: EngineItem[]; steps: number } {
     const no = this.requireRun(runId).run_no;
-    const steps = (this.s.stepCount.get(no, no) as { n: number }).n;
+    const steps = (this.s.stepCount.get({ no }) as { n: number }).n;
     const t = this.tracks.get(runId);
     if (t && t.regular && t.steps + 1 === steps && seq > t.seq && t.pending.has(itemId)) {
       const items: EngineItem[] = [];
@@ -906,10 +891,23 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   /**
+   * The journal slot of a new run (inside `createTx`'s IMMEDIATE transaction; undefined when every slot is held): the
+   * one after the highest held, so that the run's steps append at the journal's right edge, or, once that is past
+   * {@link MAX_SLOT}, the lowest free one (a few index lookups: floxide_runs_slot, floxide_runs_gaps).
+   */
+  private freeSlot(): number | undefined {
+    const top = this.s.topSlot.pluck().get() as number;
+    if (top < MAX_SLOT) return top + 1;
+    if (this.s.slotHeld.get(1) === undefined) return 1;
+    const below = this.s.firstGap.pluck().get() as number | null;
+    return below === null ? undefined : below + 1;
+  }
+
+  /**
    * The run_no of run `runId` (undefined: no such run), remembered for the runs this store wrote to lately. A run's
-   * run_no never changes while it exists: run ids are unique and run_no is AUTOINCREMENT (never reused). A run
-   * deleted by `purgeFinished` (in any process) and created again under its id has a new one: see
-   * {@link forgetStaleRunNo}.
+   * run_no never changes while it exists, nor does its journal slot, which step commits read from its record:
+   * run ids are unique and run_no is AUTOINCREMENT (never reused). A run deleted by `purgeFinished` (in any process)
+   * and created again under its id has a new one: see {@link forgetStaleRunNo}.
    */
   private runNoOf(runId: string): number | undefined {
     let no = this.runNos.get(runId);

@@ -21,6 +21,7 @@ import { OrderFlowDef as SafeDef } from '../fixtures/migrate/v2-safe.floxide.js'
 import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
 import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
 import { endClaim, newOwner } from '../../runtime/stores/ownership.js';
+import { undoJournalSlots } from './sqlite-schema.js';
 
 const repo = path.resolve(__dirname, '../..');
 const fixtures = path.join(repo, 'test/fixtures/migrate');
@@ -83,7 +84,8 @@ describe('migrating a SQLite checkpointed run', () => {
     try {
       await stoppedRun(before, 'old-0');
       // the file as floxide with migrations up to 010 left it
-      // (and without 012's signal digests)
+      // (without 013's journal slots, and 012's signal digests)
+      undoJournalSlots(before.db);
       before.db.exec('ALTER TABLE floxide_signals DROP COLUMN digest; DROP TABLE floxide_moves; ALTER TABLE floxide_runs DROP COLUMN started_on; ALTER TABLE floxide_runs DROP COLUMN migrated_at; PRAGMA user_version = 10');
     } finally {
       await before.close();

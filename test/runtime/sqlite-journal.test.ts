@@ -9,9 +9,20 @@ import { CorruptStateError, InvalidArgumentError, RunNotFoundError, RunStateErro
 import { bindWorkflow } from '../../runtime/workflow/bind.js';
 import { NestedHoldsWorkflow } from '../fixtures/rules/flows.js';
 import { NestedHoldsWorkflowDef } from '../fixtures/rules/flows.floxide.js';
-import { ChainWorkflow, CountCtx } from '../fixtures/distributed/flows.js';
-import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
+import { ChainWorkflow, CountCtx, FanWorkflow } from '../fixtures/distributed/flows.js';
+import { ChainWorkflowDef, FanWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
+import { OrderFlow as V1 } from '../fixtures/migrate/v1.js';
+import { Mark } from '../fixtures/migrate/nodes.js';
+import { OrderFlowDef as V1Def } from '../fixtures/migrate/v1.floxide.js';
+import { OrderFlow as Renamed } from '../fixtures/migrate/v2-renamed.js';
+import { OrderFlowDef as RenamedDef } from '../fixtures/migrate/v2-renamed.floxide.js';
+import type { WorkflowEvent } from '../../runtime/engine/events.js';
+import { cliCaptured } from '../cli/run-cli.js';
+import { SqliteRunReader } from '../../runtime/stores/sqlite-inspect.js';
+import { SqliteHistory } from '../../runtime/stores/sqlite-history.js';
+import { undoJournalSlots } from './sqlite-schema.js';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
+import { MAX_SLOT } from '../../runtime/stores/sqlite-keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,6 +37,19 @@ const step = (itemId: string, seq: number, items: EngineItem[], arrivals: JoinAr
   counter: seq,
   seq,
 });
+/** A run that never steps (it has no journal rows). */
+const idle = (runId: string) => ({ runId, workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
+const slotOf = (s: SqliteCheckpointStore, runId: string) => s.db.prepare('SELECT slot FROM floxide_runs WHERE run_id = ?').pluck().get(runId) as number | undefined;
+
+/**
+ * Moves the run `runId`, which has no journal rows, to journal `slot`, as if the file had held runs up to there (the
+ * next run takes the slot after it), and marks the gaps as the store keeps them.
+ */
+function holdSlot(s: SqliteCheckpointStore, runId: string, slot: number): void {
+  s.db.prepare('UPDATE floxide_runs SET slot = ? WHERE run_id = ?').run(slot, runId);
+  s.db.prepare('UPDATE floxide_runs SET gap_after = NOT EXISTS (SELECT 1 FROM floxide_runs AS n WHERE n.slot = floxide_runs.slot + 1)').run();
+}
+
 const arrival = (index: number): JoinArrival => ({ group: '0', index, size: 2, node: 'j', value: index, held: false, outer: [] });
 
 /** Plays `steps` then completes with `last`; `load` first makes the store track the run. Returns the dropped items. */
@@ -93,7 +117,7 @@ describe('SQLite journal', () => {
       for (const id of ['r1', 'r2']) await a.createRun({ runId: id, workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
       await a.commitStep('r2', step('0', 1, [item('1')]));
       await a.commitStep('r1', step('0', 1, [item('5')]));
-      const owners = a.db.prepare('SELECT r.run_id, j.k - (j.run_no << 40) AS n FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no ORDER BY r.run_id').all();
+      const owners = a.db.prepare('SELECT r.run_id, j.k & 1099511627775 AS n FROM floxide_journal j JOIN floxide_runs r ON r.run_no = j.run_no ORDER BY r.run_id').all();
       expect(owners).toEqual([{ run_id: 'r1', n: 0 }, { run_id: 'r2', n: 0 }]);
       // another connection finishes r1 after this store remembered its run_no: the next commit is refused
       await b.cancel('r1');
@@ -107,21 +131,65 @@ describe('SQLite journal', () => {
     }
   });
 
-  it('keys the steps of runs numbered past 2^13 apart (a bound item number is a double: the key was computed in floating point), and refuses a run past the last number its keys hold', async () => {
-    const file = join(dir, `j${files++}.db`);
-    const s = new SqliteCheckpointStore(file);
+  it('keys the steps of runs in journal slots past 2^13 apart (a bound item number is a double: the key was computed in floating point), and those of the last slot, named ids included (its keys end at 2^63 - 1)', async () => {
+    const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
     try {
       const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
-      await s.createRun({ runId: 'first', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: item('0') });
-      // the runs after 8,189 others, and after 8,388,600: every step of a 5-step chain is its own
-      for (const [seq, id] of [[8_189, 'mid'], [8_388_600, 'late']] as const) {
-        s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(seq);
+      await s.createRun(idle('first'));
+      // the runs after slots 8,189 and 8,388,605: every step of a 5-step chain is its own
+      for (const [slot, id] of [[8_189, 'mid'], [MAX_SLOT - 2, 'late']] as const) {
+        holdSlot(s, 'first', slot);
         expect(await wf.runWithCheckpoint(new CountCtx(), 1, s, id)).toBe(await wf.run(new CountCtx(), 1));
         expect(await s.stepHistory(id)).toHaveLength(5);
+        expect(slotOf(s, id)).toBe(slot + 1);
       }
-      s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(2 ** 23 - 1);
-      await expect(wf.runWithCheckpoint(new CountCtx(), 1, s, 'full')).rejects.toMatchObject({ code: 'FLOXIDE_STORE_FULL' });
+      await s.createRun(idle('last'));
+      expect(slotOf(s, 'last')).toBe(MAX_SLOT);
+      const ids = ['0', 'a:join', '1', 'b:join', '549755813888'];
+      for (const [i, id] of ids.entries()) expect((await s.commitStep('last', step(id, i + 1, [item(`${i + 1}0`)]))).applied).toBe(true);
+      for (const [i, id] of ids.entries()) expect((await s.commitStep('last', step(id, i + 10, []))).applied).toBe(false);
+      expect((await s.load('last'))!.items).toEqual(ids.map((_, i) => item(`${i + 1}0`)));
+      const { dropped } = await s.complete('last', { itemId: '10', seq: 20, output: 'out', delta: undefined, counter: 0 });
+      expect(dropped).toEqual(ids.slice(1).map((_, i) => item(`${i + 2}0`)));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a run only while the file holds one in every journal slot (FLOXIDE_STORE_FULL, saying to purge), and starts one again in the slot a purge frees', async () => {
+    const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    try {
+      const wf = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+      await s.createRun(idle('a'));
+      expect(await wf.runWithCheckpoint(new CountCtx(), 1, s, 'b')).toBe(6);
+      await s.createRun(idle('c'));
+      holdSlot(s, 'c', MAX_SLOT);
+      // (8,388,607 runs would take gigabytes: their gap marks, as they would be, say that no slot is free)
+      s.db.prepare('UPDATE floxide_runs SET gap_after = 0').run();
+      await expect(wf.runWithCheckpoint(new CountCtx(), 1, s, 'full')).rejects.toMatchObject({
+        code: 'FLOXIDE_STORE_FULL',
+        message: 'SQLite checkpoint store: this file holds 8,388,607 runs, the most its journal\'s keys can tell apart: purge its finished runs (purgeFinished, floxide runs purge) or keep new runs in a new file',
+      });
       expect(await s.getRun('full')).toBeUndefined();
+      expect(await s.purgeFinished({ olderThanMs: 0 })).toBe(1);
+      expect(await wf.runWithCheckpoint(new CountCtx(), 1, s, 'full')).toBe(6);
+      expect([slotOf(s, 'full'), (await s.stepHistory('full')).length]).toEqual([2, 5]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a version move renames the pending items of a run whose journal keys pass 2^53 (read as numbers, they named other rows or none)', async () => {
+    const s = new SqliteCheckpointStore(join(dir, `j${files++}.db`));
+    try {
+      await s.createRun(idle('first'));
+      holdSlot(s, 'first', 9_000);
+      await s.createRun({ runId: 'r', workflow: 'W', fingerprint: 'fp', input: 1, context: {}, deadline: undefined, start: { node: 'a', id: '0', input: 0 } });
+      // b's pending item was enqueued by the step that consumed item 1: its row's key is odd, past 2^53
+      await s.commitStep('r', step('0', 1, [{ node: 'b', id: '1', input: 1 }]));
+      await s.commitStep('r', step('1', 2, [{ node: 'b', id: '2', input: 2 }]));
+      await s.migrate('r', { from: 'fp', to: 'fp2', renames: { b: 'shout' } });
+      expect((await s.load('r'))!.items).toEqual([{ node: 'shout', id: '2', input: 2 }]);
     } finally {
       await s.close();
     }
@@ -292,4 +360,135 @@ describe('a new checkpoint file opened by many processes at once', () => {
       db.close();
     }
   }, 120_000);
+});
+
+describe('journal slots: a file that is purged never fills up', () => {
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+  const events = (out: string) => out.trim().split('\n').map((l) => (JSON.parse(l) as { event: WorkflowEvent }).event);
+  const kinds = (es: WorkflowEvent[]) => es.map((e) => (e.type === 'step.finished' ? `${e.node}:${e.outcome}` : e.type));
+
+  it('a file that numbered past 2^23 runs, its last slot held, starts runs in the slots its purges freed: they checkpoint, move versions, resume, show their history (runs show), feed their events (runs watch) and list in order', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const s = new SqliteCheckpointStore(file);
+    try {
+      const chain = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+      const fan = bindWorkflow(FanWorkflowDef, new FanWorkflow());
+      await s.createRun(idle('held'));
+      for (const id of ['old-1', 'old-2']) expect(await chain.runWithCheckpoint(new CountCtx(), 1, s, id)).toBe(6);
+      // 2^23 runs numbered (the most a file ever had before journal slots), the run left open holding the one before last
+      s.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'floxide_runs'").run(2 ** 23 + 10);
+      holdSlot(s, 'held', MAX_SLOT - 1);
+      await tick();
+      expect(await chain.runWithCheckpoint(new CountCtx(), 1, s, 'last')).toBe(6);
+      s.db.prepare("UPDATE floxide_runs SET updated_at = 0 WHERE run_id GLOB 'old-*'").run();
+      expect(await s.purgeFinished({ olderThanMs: 60_000 })).toBe(2);
+      await tick();
+      expect(await fan.runWithCheckpoint(new CountCtx(), 4, s, 'fan')).toEqual(await fan.run(new CountCtx(), 4));
+      await tick();
+      await expect(bindWorkflow(V1Def, new V1()).runWithCheckpoint(undefined, 'hi', s, 'moved')).rejects.toThrow(/closed/);
+      const runs = s.db.prepare('SELECT run_id, slot, run_no FROM floxide_runs ORDER BY run_no').all();
+      expect(runs).toEqual([
+        { run_id: 'held', slot: MAX_SLOT - 1, run_no: 1 },
+        { run_id: 'last', slot: MAX_SLOT, run_no: 2 ** 23 + 11 },
+        { run_id: 'fan', slot: 1, run_no: 2 ** 23 + 12 },
+        { run_id: 'moved', slot: 2, run_no: 2 ** 23 + 13 },
+      ]);
+      await s.migrate('moved', { from: V1Def.fingerprint, to: RenamedDef.fingerprint, renames: { b: 'shout' } });
+      expect(await bindWorkflow(RenamedDef, new Renamed()).resume(s, 'moved')).toBe('HI!!');
+
+      const store = `sqlite:${file}`;
+      const list = await cliCaptured(['runs', 'list', '--store', store, '--json']);
+      expect((JSON.parse(list.out) as Array<{ runId: string }>).map((r) => r.runId)).toEqual(['moved', 'fan', 'last', 'held']);
+      const show = await cliCaptured(['runs', 'show', 'fan', '--store', store]);
+      expect([show.code, show.err]).toEqual([0, '']);
+      expect(show.out).toMatch(/status\s+completed/);
+      // split, four work items, the join, done
+      expect(show.out).toMatch(/step history \(7\)/);
+      const fanEvents = events((await cliCaptured(['runs', 'watch', 'fan', '--store', store, '--json'])).out);
+      expect(kinds(fanEvents)).toEqual([...Array.from({ length: 7 }, () => ['step.started', expect.stringMatching(/:continue$|:terminal$/)]).flat(), 'run.completed']);
+      expect(fanEvents.filter((e) => e.type === 'step.started').map((e) => (e as { node: string }).node)).toEqual(['split', 'work', 'work', 'work', 'work', 'collect', 'done']);
+      const moved = events((await cliCaptured(['runs', 'watch', 'moved', '--store', store, '--json'])).out);
+      expect(kinds(moved)).toEqual(['step.started', 'a:continue', 'step.started', 'b:failed', 'run.migrated', 'step.started', 'shout:continue', 'step.started', 'c:terminal', 'run.completed']);
+      expect(await s.stepHistory('last')).toHaveLength(5);
+      // the next lowest free slot
+      await s.createRun(idle('third'));
+      expect(slotOf(s, 'third')).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a process that remembers a purged run writes and reads nothing of the run that took its slot since: its commit is refused, the readers of floxide runs and the dashboard find no step', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const a = new SqliteCheckpointStore(file);
+    const b = new SqliteCheckpointStore(file);
+    try {
+      const ran = { node: 'n', attempt: 1, startedAt: 1, finishedAt: 2 };
+      await a.createRun(idle('old'));
+      // b remembers the run's number (it committed to it), its readers the number they listed
+      expect((await b.commitStep('old', { ...step('0', 1, [item('1')]), history: ran })).applied).toBe(true);
+      const reader = new SqliteRunReader(b.db);
+      const history = new SqliteHistory(b.db);
+      const oldNo = reader.run('old')!.runNo;
+      const slot = slotOf(a, 'old');
+      await a.cancel('old');
+      expect(await a.purgeFinished({ olderThanMs: 0 })).toBe(1);
+      await a.createRun(idle('new'));
+      expect(slotOf(a, 'new')).toBe(slot);
+      for (const [seq, [id, next]] of [['0', '1'], ['1', '2']].entries()) await a.commitStep('new', { ...step(id!, seq + 1, [item(next!)]), history: ran });
+      await expect(b.commitStep('old', step('1', 2, [item('3')]))).rejects.toBeInstanceOf(RunNotFoundError);
+      expect(reader.runByNo(oldNo)).toBeUndefined();
+      expect(reader.journalTotals(oldNo)).toEqual({ enqueued: 1, steps: 0, retries: 0, failures: 0 });
+      expect(history.read(oldNo, 'old', false).records).toEqual([]);
+      expect((await b.load('new'))!.items).toEqual([item('2')]);
+      expect(await b.stepHistory('new')).toHaveLength(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a file of schema 12 (journal keyed by run number) upgrades: its runs keep their keys (their slots are their numbers) and resume; new runs take the slots after them, and the slot a purge frees', async () => {
+    const file = join(dir, `j${files++}.db`);
+    const chain = bindWorkflow(ChainWorkflowDef, new ChainWorkflow());
+    const before = new SqliteCheckpointStore(file);
+    try {
+      for (const id of ['gone-1', 'done', 'gone-2']) expect(await chain.runWithCheckpoint(new CountCtx(), 1, before, id)).toBe(6);
+      await expect(bindWorkflow(V1Def, new V1()).runWithCheckpoint(undefined, 'hi', before, 'stopped')).rejects.toThrow(/closed/);
+      before.db.prepare("UPDATE floxide_runs SET updated_at = 0 WHERE run_id GLOB 'gone-*'").run();
+      expect(await before.purgeFinished({ olderThanMs: 60_000 })).toBe(2);
+      // the file as floxide with migrations up to 012 left it: keys (run_no << 40) + n
+      undoJournalSlots(before.db);
+    } finally {
+      await before.close();
+    }
+    const s = new SqliteCheckpointStore(file);
+    try {
+      expect(s.db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
+      expect(s.db.prepare('SELECT run_id, run_no, slot, gap_after FROM floxide_runs ORDER BY run_no').all()).toEqual([
+        { run_id: 'done', run_no: 2, slot: 2, gap_after: 1 },
+        { run_id: 'stopped', run_no: 4, slot: 4, gap_after: 1 },
+      ]);
+      expect(await s.stepHistory('done')).toHaveLength(5);
+      const working = new V1();
+      (working as { b: unknown }).b = new Mark();
+      expect(await bindWorkflow(V1Def, working).resume(s, 'stopped')).toBe('HI!!');
+      expect((await s.stepHistory('stopped')).map((r) => `${r.node}:${r.outcome}`)).toEqual(['a:continue', 'b:failed', 'b:continue', 'c:terminal']);
+      expect(s.db.prepare("SELECT item_id FROM floxide_steps WHERE run_id = 'stopped' ORDER BY seq").pluck().all()).toEqual(['0', '1', '2']);
+      expect(await chain.runWithCheckpoint(new CountCtx(), 1, s, 'new-1')).toBe(6);
+      s.db.prepare("UPDATE floxide_runs SET updated_at = 0 WHERE run_id = 'new-1'").run();
+      expect(await s.purgeFinished({ olderThanMs: 60_000 })).toBe(1);
+      expect(await chain.runWithCheckpoint(new CountCtx(), 1, s, 'new-2')).toBe(6);
+      expect(s.db.prepare("SELECT run_id, run_no, slot FROM floxide_runs WHERE run_id GLOB 'new-*'").all()).toEqual([{ run_id: 'new-2', run_no: 6, slot: 5 }]);
+      expect(await s.stepHistory('new-2')).toHaveLength(5);
+      // a process of the older floxide, still writing to the file, cannot add a run keyed by its number
+      const olderInsert = s.db.prepare(
+        `INSERT INTO floxide_runs (run_id, workflow, fingerprint, input, context, start, status, deadline, created_at, updated_at, traceparent)
+         VALUES ('older', 'W', 'fp', '1', '{}', '{"node":"n","id":"0","input":1}', 'running', NULL, 1, 1, NULL)`,
+      );
+      expect(() => olderInsert.run()).toThrow('this checkpoint file was upgraded by a newer floxide (journal slots, schema 13): run this process on that version');
+    } finally {
+      await s.close();
+    }
+  });
 });
