@@ -12,7 +12,7 @@ import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { orCorrupt, orphanText, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, orphanText, outstandingItems, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
@@ -156,18 +156,22 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   }
 }
 
+/** How many of an open run's first outstanding items (the next ones claimed) `runs list` reads, besides its parked and running ones. */
+const LISTED_ITEMS = 20;
+
 /**
  * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
- * read: fields of its record, else (an open run, which a worker or a resume will read) one of its outstanding items,
- * else its context.
+ * read: fields of its record, else (an open run, which a worker or a resume will read) one of the outstanding items
+ * read (its parked and running items and the first {@link LISTED_ITEMS}: a run with 100,000 items waiting is listed
+ * without reading them all), else its context.
  */
 async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
   if (r.corrupt) return { waits: [], corrupt: r.corrupt };
   if (isFinalRunStatus(r.status)) return { waits: [] };
-  const [pending, context] = await Promise.all([orCorrupt(b.pendingWork(r.runId)), orCorrupt(b.readContext(r.runId))]);
-  const items = pending instanceof CorruptStateError ? [] : pending;
-  const corrupt = pending instanceof CorruptStateError ? pending : (items.find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
-  return { waits: waitsOf(items), ...(corrupt ? { corrupt } : {}) };
+  const [pending, context] = await Promise.all([orCorrupt(outstandingItems(b, r.runId, LISTED_ITEMS)), orCorrupt(b.readContext(r.runId))]);
+  const items = pending instanceof CorruptStateError ? { first: [], heldOrParked: [] } : pending;
+  const corrupt = pending instanceof CorruptStateError ? pending : ([...items.first, ...items.heldOrParked].find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
+  return { waits: waitsOf(items.heldOrParked), ...(corrupt ? { corrupt } : {}) };
 }
 
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
@@ -329,11 +333,10 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--json', 'print everything as one JSON object')
     .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
       await withStore(io, flags, async (b) => {
-        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, unreadable } = await readRunDetails(b, runId);
+        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, waits, unreadable } = await readRunDetails(b, runId);
         // (each worker's record, with the run's items the store says it holds)
         const holding = holders.map((h) => ({ ...h.worker, items: h.items }));
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
-        const waits = waitsOf(pending);
         if (flags.json) {
           // a context that cannot be read: its error as data in place of the version (and of the context)
           const ctx = contextError
@@ -465,7 +468,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         }
         // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
         // (until a wait on it begins; a misspelt name the versions files could not rule out stays there for good: say so)
-        const waits = waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
+        const waits = waitsOf(await b.pendingWork(runId, { statuses: ['parked'] })).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
         const waiting = [...new Set(waits)];
         // each wait takes one signal: those already in the mailbox for this name (sent before its process read them,
         // on a checkpoint file) go to the waits first
