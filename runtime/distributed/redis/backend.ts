@@ -5,7 +5,7 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>` |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, a finished run's item counts `counted` (written by its first count: its states never change again) |
  * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
  * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
