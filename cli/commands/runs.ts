@@ -174,6 +174,15 @@ async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]
   return { waits: waitsOf(items.heldOrParked), ...(corrupt ? { corrupt } : {}) };
 }
 
+/** `--limit`'s text as a positive integer; undefined, said on stderr with exit code 2, for any other text. */
+function limitOption(io: CliIo, text: string): number | undefined {
+  const limit = Number(text);
+  if (Number.isSafeInteger(limit) && limit > 0) return limit;
+  io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(text)}\n`);
+  io.exitCode = 2;
+  return undefined;
+}
+
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
 function scheduleRow(runId: string): Array<[string, string]> {
   const s = scheduledRunOf(runId);
@@ -288,12 +297,8 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--limit <n>', 'at most n runs, e.g. `--limit 20`', '50')
     .option('--json', 'print the run records as JSON')
     .action(async (flags: StoreFlags & { status?: RunStatus; workflow?: string; schedule?: string; limit: string }) => {
-      const limit = Number(flags.limit);
-      if (!Number.isSafeInteger(limit) || limit <= 0) {
-        io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(flags.limit)}\n`);
-        io.exitCode = 2;
-        return;
-      }
+      const limit = limitOption(io, flags.limit);
+      if (limit === undefined) return;
       await withStore(io, flags, async (b) => {
         const filter = { ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) };
         // A schedule's runs are found by their ids (`schedule:<id>:<tick>`), so that filter reads every run first.
@@ -330,10 +335,13 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .addOption(storeOption())
     .option('--context', 'also print the context: the initial value and every committed delta, in order')
+    .option('--limit <n>', 'show the newest n attempts, errors, dead letters and context deltas and the first n outstanding items (a run of 100,000 items reads a page of each; what it waits for and the workers holding it stay whole), e.g. `--limit 20`')
     .option('--json', 'print everything as one JSON object')
-    .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
+    .action(async (runId: string, flags: StoreFlags & { context?: boolean; limit?: string }) => {
+      const limit = flags.limit === undefined ? undefined : limitOption(io, flags.limit);
+      if (flags.limit !== undefined && limit === undefined) return;
       await withStore(io, flags, async (b) => {
-        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, waits, unreadable } = await readRunDetails(b, runId);
+        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, waits, unreadable } = await readRunDetails(b, runId, limit === undefined ? {} : { limit });
         // (each worker's record, with the run's items the store says it holds)
         const holding = holders.map((h) => ({ ...h.worker, items: h.items }));
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];

@@ -1,9 +1,9 @@
 /**
  * One wide run as an operator reads it: a WideWorkflow run (test/fixtures/distributed/wide.ts) that fanned out 5,000
  * items, most still waiting, on real Redis and Postgres (a worker stepped its fan-out and a few rows; two rows are
- * leased by a worker) and in a SQLite checkpoint file (its `runWithCheckpoint` held open after a few rows). `runs list`
- * and the dashboard's run page read a page of its items, not all 5,000 (counted at the store), and show what they
- * showed when they read them all.
+ * leased by a worker) and in a SQLite checkpoint file (its `runWithCheckpoint` held open after a few rows). `runs list`,
+ * `runs show --limit` and the dashboard's run page read a page of its items, not all 5,000 (counted at the store), and
+ * show what they showed when they read them all.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,20 @@ async function readsAPage(store: RunsStore, runId: string, outstanding: number, 
   const whole = await cliCaptured(['runs', 'list', '--store', 'x:', '--json'], { connect: async () => c.whole as DistributedBackend });
   expect(list.out).toBe(whole.out);
   expect((JSON.parse(list.out) as Array<{ runId: string; status: string }>).map((r) => [r.runId, r.status])).toEqual([[runId, 'running']]);
+  // runs show --limit 20: a page of each list (the first items, the newest attempts and deltas), as cut from the whole
+  const fromShow = async (...args: string[]) => {
+    const shown = await cliCaptured(['runs', 'show', runId, '--store', 'x:', '--json', '--context', ...args], { connect: async () => c.store as DistributedBackend });
+    expect(shown.code, shown.err).toBe(0);
+    return JSON.parse(shown.out) as { pending: unknown[]; history: unknown[]; waits: unknown[]; workers: unknown[]; context: { deltas: unknown[] }; contextVersion: number };
+  };
+  const beforeShow = c.read();
+  const shownPage = await fromShow('--limit', '20');
+  expect(c.read() - beforeShow).toBe(20 + leased);
+  const all = await fromShow();
+  expect(shownPage.pending).toEqual(all.pending.slice(0, 20));
+  expect(shownPage.history).toEqual(all.history.slice(-20));
+  expect(shownPage.context.deltas).toEqual(all.context.deltas.slice(-20));
+  expect([shownPage.waits, shownPage.workers, shownPage.contextVersion]).toEqual([all.waits, all.workers, all.contextVersion]);
 }
 
 describe('a run with 5,000 items waiting: runs list and the run page read a page of them', () => {
