@@ -40,8 +40,13 @@ export interface RunDetails {
   readonly history: readonly StepRecord[] | undefined;
   /** Workers holding the run's items now (none once the run is final). */
   readonly holders: readonly RunHolder[];
-  /** The run's outstanding items (pending, in progress, waiting retry, parked) in enqueue order (`[]` once final). */
+  /**
+   * The run's outstanding items (pending, in progress, waiting retry, parked) in enqueue order, the first `limit` with
+   * one (`[]` once final).
+   */
   readonly pending: readonly PendingWork[];
+  /** What the run waits for ({@link waitsOf} all its parked items, with a `limit` too). */
+  readonly waits: readonly RunWait[];
   /**
    * The parts of the run whose stored records cannot be read (a corrupt error record, dead letter or step history
    * entry), each shown empty in its place with this error: the rest of the run is still read.
@@ -132,7 +137,7 @@ export async function readRunDetails(backend: RunsStore, runId: string, options:
     supportsObservation(backend) ? orCorrupt(backend.stepHistory(runId, options)) : Promise.resolve(undefined),
     // a finished distributed run has no outstanding items (WorkQueue.pendingWork): no read of its items (a failed
     // run of a checkpoint file keeps its pending items: it can be resumed)
-    isFinalRunStatus(run.status) && isDistributed(backend) ? Promise.resolve([]) : backend.pendingWork(runId),
+    isFinalRunStatus(run.status) && isDistributed(backend) ? Promise.resolve({ first: [], heldOrParked: [] }) : outstandingItems(backend, runId, options.limit),
   ]);
   const unreadable: UnreadablePart[] = [];
   const readable = <T>(part: UnreadablePart['part'], value: T | CorruptStateError, none: T): T => {
@@ -142,7 +147,7 @@ export async function readRunDetails(backend: RunsStore, runId: string, options:
   };
   // the items in progress, by the worker whose lease they are under
   const held = new Map<string, Set<string>>();
-  for (const { state: s } of pending) {
+  for (const { state: s } of pending.heldOrParked) {
     if (s.status !== 'in_progress' || s.workerId === undefined) continue;
     const items = held.get(s.workerId) ?? new Set<string>();
     held.set(s.workerId, items.add(s.itemId));
@@ -160,9 +165,24 @@ export async function readRunDetails(backend: RunsStore, runId: string, options:
     ...(context.error ? { contextError: context.error } : {}),
     history: readable('step history', history, []),
     holders,
-    pending,
+    pending: pending.first,
+    waits: waitsOf(pending.heldOrParked),
     unreadable,
   };
+}
+
+/**
+ * A run's outstanding items as its details and `runs list` show them: the first `limit` (all without one), and those
+ * that say who holds the run and what it waits for (every item in progress or parked), each selected by the store, so
+ * that a page of a run with 100,000 items waiting reads a page of them.
+ */
+export async function outstandingItems(backend: RunsStore, runId: string, limit: number | undefined): Promise<{ first: PendingWork[]; heldOrParked: PendingWork[] }> {
+  if (limit === undefined) {
+    const all = await backend.pendingWork(runId);
+    return { first: all, heldOrParked: all };
+  }
+  const [first, heldOrParked] = await Promise.all([backend.pendingWork(runId, { limit }), backend.pendingWork(runId, { statuses: ['in_progress', 'parked'] })]);
+  return { first, heldOrParked };
 }
 
 /**

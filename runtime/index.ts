@@ -119,6 +119,8 @@ export {
   type ClaimOptions,
   type LeaseExtension,
   type PendingWork,
+  type PendingWorkOptions,
+  type OutstandingStatus,
   type ContextDeltaRecord,
   type ContextSnapshot,
   type RunMetrics,

@@ -13,7 +13,7 @@ import type { CliIo, CommandFactory } from './types.js';
 import { withGroupHint, withHelp } from '../help.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
-import { orCorrupt, orphanText, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
+import { orCorrupt, orphanText, outstandingItems, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
 import { valueText } from '../values-text.js';
 import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
@@ -139,18 +139,31 @@ export async function withStore(io: CliIo, flags: StoreFlags, fn: (backend: Runs
   }
 }
 
+/** How many of an open run's first outstanding items (the next ones claimed) `runs list` reads, besides its parked and running ones. */
+const LISTED_ITEMS = 20;
+
 /**
  * What a listed run waits for (a finished run waits for nothing), and the `CorruptStateError` of what of it cannot be
- * read: fields of its record, else (an open run, which a worker or a resume will read) one of its outstanding items,
- * else its context.
+ * read: fields of its record, else (an open run, which a worker or a resume will read) one of the outstanding items
+ * read (its parked and running items and the first {@link LISTED_ITEMS}: a run with 100,000 items waiting is listed
+ * without reading them all), else its context.
  */
 async function openWaits(b: RunsStore, r: RunRecord): Promise<{ waits: RunWait[]; corrupt?: CorruptStateError }> {
   if (r.corrupt) return { waits: [], corrupt: r.corrupt };
   if (isFinalRunStatus(r.status)) return { waits: [] };
-  const [pending, context] = await Promise.all([orCorrupt(b.pendingWork(r.runId)), orCorrupt(b.readContext(r.runId))]);
-  const items = pending instanceof CorruptStateError ? [] : pending;
-  const corrupt = pending instanceof CorruptStateError ? pending : (items.find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
-  return { waits: waitsOf(items), ...(corrupt ? { corrupt } : {}) };
+  const [pending, context] = await Promise.all([orCorrupt(outstandingItems(b, r.runId, LISTED_ITEMS)), orCorrupt(b.readContext(r.runId))]);
+  const items = pending instanceof CorruptStateError ? { first: [], heldOrParked: [] } : pending;
+  const corrupt = pending instanceof CorruptStateError ? pending : ([...items.first, ...items.heldOrParked].find((p) => p.corrupt)?.corrupt ?? (context instanceof CorruptStateError ? context : undefined));
+  return { waits: waitsOf(items.heldOrParked), ...(corrupt ? { corrupt } : {}) };
+}
+
+/** `--limit`'s text as a positive integer; undefined, said on stderr with exit code 2, for any other text. */
+function limitOption(io: CliIo, text: string): number | undefined {
+  const limit = Number(text);
+  if (Number.isSafeInteger(limit) && limit > 0) return limit;
+  io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(text)}\n`);
+  io.exitCode = 2;
+  return undefined;
 }
 
 /** The `schedule` line of a run a schedule started (its id says so: see docs/schedules.md). */
@@ -274,12 +287,8 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .option('--limit <n>', 'at most n runs, e.g. `--limit 20`', '50')
     .option('--json', 'print the run records as JSON')
     .action(async (flags: StoreFlags & { status?: RunStatus; workflow?: string; schedule?: string; limit: string }) => {
-      const limit = Number(flags.limit);
-      if (!Number.isSafeInteger(limit) || limit <= 0) {
-        io.stderr.write(`floxide runs: --limit must be a positive integer, got ${JSON.stringify(flags.limit)}\n`);
-        io.exitCode = 2;
-        return;
-      }
+      const limit = limitOption(io, flags.limit);
+      if (limit === undefined) return;
       await withStore(io, flags, async (b) => {
         const filter = { ...(flags.status ? { status: flags.status } : {}), ...(flags.workflow ? { workflow: flags.workflow } : {}) };
         // A schedule's runs are found by their ids (`schedule:<id>:<tick>`), so that filter reads every run first.
@@ -322,14 +331,16 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
     .argument('<runId>', 'the run id')
     .addOption(storeOption())
     .option('--context', 'also print the context: the initial value and every committed delta, in order')
+    .option('--limit <n>', 'show the newest n attempts, errors, dead letters and context deltas and the first n outstanding items (a run of 100,000 items reads a page of each; what it waits for and the workers holding it stay whole), e.g. `--limit 20`')
     .option('--json', 'print everything as one JSON object')
-    .action(async (runId: string, flags: StoreFlags & { context?: boolean }) => {
+    .action(async (runId: string, flags: StoreFlags & { context?: boolean; limit?: string }) => {
+      const limit = flags.limit === undefined ? undefined : limitOption(io, flags.limit);
+      if (flags.limit !== undefined && limit === undefined) return;
       await withStore(io, flags, async (b) => {
-        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, unreadable } = await readRunDetails(b, runId);
+        const { run, metrics, errors, deadLetters, context, contextError, history, holders, pending, waits, unreadable } = await readRunDetails(b, runId, limit === undefined ? {} : { limit });
         // (each worker's record, with the run's items the store says it holds)
         const holding = holders.map((h) => ({ ...h.worker, items: h.items }));
         const signals = supportsSignals(b) ? await b.pendingSignals(runId) : [];
-        const waits = waitsOf(pending);
         if (flags.json) {
           // a context that cannot be read: its error as data in place of the version (and of the context)
           const ctx = contextError
@@ -511,7 +522,7 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
         }
         // delivered: to an item parked waiting for it, or kept in the run's mailbox when none waits for that name
         // (until a wait on it begins; a misspelt name the versions files could not rule out stays there for good: say so)
-        const waits = waitsOf(await b.pendingWork(runId)).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
+        const waits = waitsOf(await b.pendingWork(runId, { statuses: ['parked'] })).flatMap((w) => (w.kind === 'signal' && w.signal !== undefined ? [w.signal] : []));
         const waiting = [...new Set(waits)];
         // each wait takes one signal: those already in the mailbox for this name (sent before its process read them,
         // on a checkpoint file) go to the waits first

@@ -38,6 +38,9 @@ import {
   type RunTransition,
   type SignalReceiver,
   type WorkItemState,
+  type PendingWorkOptions,
+  pendingWorkFilter,
+  isOutstanding,
   type WorkItemStatus,
   type WorkerRecord,
 } from '../../runtime/distributed/contracts.js';
@@ -252,7 +255,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     return counts;
   }
 
-  async pendingWork(runId: string): Promise<PendingWork[]> {
+  async pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
+    const { statuses, limit } = pendingWorkFilter(options);
     // a completed or cancelled run's items are all completed or dropped (itemStates)
     const status = this.runOrThrow(runId).status;
     if (status === 'completed' || status === 'cancelled') return [];
@@ -261,7 +265,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     const states = this.statesOf(runId, f, f.pending);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
     return states
-      .filter((s) => s.status === 'pending' || s.status === 'parked')
+      .filter((s) => isOutstanding(s.status) && statuses.includes(s.status))
+      .slice(0, limit)
       .map((state) => {
         const corrupt = f.corrupt.get(state.itemId);
         return { item: byId.get(state.itemId)!, state, ...(corrupt ? { corrupt } : {}) };

@@ -265,7 +265,7 @@ export const LIST_CAP = 200;
 export async function runView(backend: RunsStore, runId: string): Promise<RunView> {
   // The newest LIST_CAP of each list, and the node counts as the store counts them: a run of 20,000 steps reads a
   // page's worth, not its whole history and every item it ever had.
-  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, pending, unreadable }, counted] = await Promise.all([
+  const [{ run, metrics, errors, deadLetters, context, contextError, history, holders, pending, waits: parked, unreadable }, counted] = await Promise.all([
     readRunDetails(backend, runId, { limit: LIST_CAP }),
     backend.itemCounts(runId),
   ]);
@@ -284,7 +284,7 @@ export async function runView(backend: RunsStore, runId: string): Promise<RunVie
     due: s.status === 'in_progress' ? s.leaseExpiresAt : s.notBefore,
     ...(corrupt ? { corrupt: errorLine(corrupt)! } : {}),
   }));
-  const waits = waitsOf(pending).map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
+  const waits = parked.map((w) => ({ ...w, text: waitText(w, (ms) => new Date(ms).toISOString()) }));
   const data = runData(run);
   const { orphan } = ownerFacts(run);
   const owner = ownerLine(run, Date.now());

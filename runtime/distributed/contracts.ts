@@ -15,7 +15,7 @@
 import type { PendingSignal, SignalReceipt } from '../engine/parked.js';
 import { InvalidArgumentError, type CorruptStateError, type SerializedError } from '../core/errors.js';
 import { assertRunId } from '../core/ids.js';
-import { assertString } from '../core/validate.js';
+import { assertPositiveInt, assertString } from '../core/validate.js';
 import { isEpochMs } from '../core/time.js';
 import { assertTraceparent } from '../core/trace-context.js';
 import { assertEngineItem } from '../engine/validate.js';
@@ -263,9 +263,36 @@ export interface RunInfoStore {
  */
 export type WorkItemStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'parked' | 'completed' | 'failed' | 'dead_lettered' | 'dropped';
 
+/** The states of an outstanding item: what a run still holds. */
+export type OutstandingStatus = 'pending' | 'in_progress' | 'waiting_retry' | 'parked';
+
+/** Every {@link OutstandingStatus}. */
+export const OUTSTANDING_STATUSES: readonly OutstandingStatus[] = ['pending', 'in_progress', 'waiting_retry', 'parked'];
+
 /** True for the states of an outstanding item (pending, in progress, waiting retry, parked): what a run still holds. */
-export function isOutstanding(status: WorkItemStatus | undefined): boolean {
+export function isOutstanding(status: WorkItemStatus | undefined): status is OutstandingStatus {
   return status === 'pending' || status === 'in_progress' || status === 'waiting_retry' || status === 'parked';
+}
+
+/**
+ * Which of a run's outstanding items {@link WorkQueue.pendingWork} reads: a page of a run with 100,000 items waiting
+ * reads the first rows it shows, and what a run waits for reads its parked items only.
+ */
+export interface PendingWorkOptions {
+  /** Only the items in these states (default: every outstanding state). */
+  readonly statuses?: readonly OutstandingStatus[];
+  /** Only the first `limit` of them in enqueue order (default: all). A positive integer. */
+  readonly limit?: number;
+}
+
+/** {@link PendingWorkOptions} checked, with their defaults; `InvalidArgumentError` for a status that is not outstanding or a bad limit. */
+export function pendingWorkFilter(options: PendingWorkOptions = {}): { readonly statuses: readonly OutstandingStatus[]; readonly limit: number | undefined } {
+  const { statuses = OUTSTANDING_STATUSES, limit } = options;
+  if (!Array.isArray(statuses) || statuses.some((s) => !isOutstanding(s))) {
+    throw new InvalidArgumentError(`statuses must list outstanding states (${OUTSTANDING_STATUSES.join(', ')}), got ${JSON.stringify(statuses)}`);
+  }
+  if (limit !== undefined) assertPositiveInt(limit, 'limit');
+  return { statuses, limit };
 }
 
 export interface WorkItemState {
@@ -417,11 +444,12 @@ export interface WorkQueue {
    */
   release(runId: string, itemId: string, leaseToken: string, options?: ReleaseOptions): Promise<boolean>;
   /**
-   * Every outstanding (pending, in progress, waiting retry, parked) item of the run in enqueue order. `[]` for a
-   * finished run. Throws `RunNotFoundError` for an unknown run. An item whose stored JSON cannot be decoded is listed
-   * with {@link PendingWork.corrupt}, never thrown.
+   * Every outstanding (pending, in progress, waiting retry, parked) item of the run in enqueue order, or those of
+   * `options` (their states, the first `limit`), selected by the store: only those are read and decoded. `[]` for a
+   * finished run. Throws `RunNotFoundError` for an unknown run, `InvalidArgumentError` for bad options. An item whose
+   * stored JSON cannot be decoded is listed with {@link PendingWork.corrupt}, never thrown.
    */
-  pendingWork(runId: string): Promise<PendingWork[]>;
+  pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]>;
 }
 
 /** Per-item states (one per item ever enqueued, kept after completion). */

@@ -65,6 +65,8 @@ import {
   type WorkerRecord,
   versionFilter,
   isOutstanding,
+  pendingWorkFilter,
+  type PendingWorkOptions,
   assertMigration,
   type ParkedArrival,
   type RunMigration,
@@ -496,12 +498,14 @@ export class MemoryBackend implements DistributedBackend, BatchStepCommitter, Sc
     return true;
   }
 
-  async pendingWork(runId: string): Promise<PendingWork[]> {
+  async pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
     this.open();
     const run = this.runOrThrow(runId);
+    const { statuses, limit = Infinity } = pendingWorkFilter(options);
     const out: PendingWork[] = [];
     for (const it of run.items.values()) {
-      if (isOutstanding(it.status)) {
+      if (out.length >= limit) break;
+      if (isOutstanding(it.status) && statuses.includes(it.status)) {
         out.push({ ...decodeStoredWork(it.json, { runId, itemId: it.itemId, node: it.node }), state: this.stateOf(run, it) });
       }
     }

@@ -24,6 +24,8 @@ import {
   type ErrorRecord,
   type ListRunsFilter,
   type PendingWork,
+  type PendingWorkOptions,
+  type WorkQueue,
   type RunMetrics,
   readableRun,
   type RunRecord,
@@ -275,9 +277,12 @@ export class Orchestrator<I = unknown, O = unknown, C = unknown, S = Record<stri
     return ctx as C;
   }
 
-  /** Outstanding items (pending, in progress, waiting retry) in enqueue order; `[]` for a finished run. */
-  pendingWork(runId: string): Promise<PendingWork[]> {
-    return this.backend.pendingWork(runId);
+  /**
+   * Outstanding items (pending, in progress, waiting retry, parked) in enqueue order, or those `options` select (their
+   * states, the first `limit`: {@link WorkQueue.pendingWork}); `[]` for a finished run.
+   */
+  pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
+    return this.backend.pendingWork(runId, options);
   }
 
   /** Every item's state, in enqueue order. */

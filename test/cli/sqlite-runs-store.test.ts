@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { CorruptStateError, InvalidArgumentError, RunNotFoundError } from '../../runtime/core/errors.js';
-import { emptyMetrics } from '../../runtime/distributed/contracts.js';
+import { OUTSTANDING_STATUSES, emptyMetrics, type OutstandingStatus, type PendingWorkOptions } from '../../runtime/distributed/contracts.js';
 import { SqliteRunsStore } from '../../cli/store/sqlite-runs.js';
 import { runView } from '../../cli/ui/views.js';
 import { SqliteRunReader } from '../../runtime/stores/sqlite-inspect.js';
@@ -72,8 +72,17 @@ describe('SqliteRunsStore: what a run page reads', () => {
         deadLettered: of('dead_lettered'),
         dropped: of('dropped'),
       });
-      expect((await store.pendingWork(id)).map((p) => p.state), id).toEqual(states.filter((st) => st.status === 'pending' || st.status === 'parked'));
+      const pending = await store.pendingWork(id);
+      expect(pending.map((p) => p.state), id).toEqual(states.filter((st) => st.status === 'pending' || st.status === 'parked'));
+      // selected by state, the first `limit` (what a run page and `runs list` read), as the whole list filtered and cut
+      for (const options of [{ limit: 1 }, { limit: 2 }, { statuses: ['parked'] }, { statuses: ['in_progress', 'parked'] }, { statuses: ['pending'], limit: 1 }] as const) {
+        const { statuses = OUTSTANDING_STATUSES, limit = Infinity } = options as PendingWorkOptions;
+        expect(await store.pendingWork(id, options), `${id} ${JSON.stringify(options)}`).toEqual(pending.filter((p) => statuses.includes(p.state.status as OutstandingStatus)).slice(0, limit));
+      }
     }
+    await expect(store.pendingWork('voting', { limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.pendingWork('voting', { statuses: ['completed'] } as unknown as PendingWorkOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await store.pendingWork('voting', { statuses: ['parked'] })).toHaveLength(2);
     expect(await store.itemCounts('voting')).toMatchObject({ vote: { parked: 2 } });
     await expect(store.itemCounts('nope')).rejects.toBeInstanceOf(RunNotFoundError);
     await expect(store.metrics('nope')).rejects.toBeInstanceOf(RunNotFoundError);

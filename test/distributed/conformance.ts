@@ -23,9 +23,9 @@ import {
   type SerializedError,
 } from '../../runtime/core/errors.js';
 import type { ContextDelta, EngineItem, JoinArrival, JoinFrame, StepOutcome } from '../../runtime/engine/types.js';
-import type { CommitResult, DistributedBackend, LeasedItem, NewRun, WorkerHealth } from '../../runtime/distributed/contracts.js';
+import type { CommitResult, DistributedBackend, LeasedItem, NewRun, OutstandingStatus, PendingWorkOptions, WorkerHealth } from '../../runtime/distributed/contracts.js';
 import { childItemId } from '../../runtime/core/ids.js';
-import { cursorAfter, isFinalRunStatus, supportsMigration, supportsObservation, supportsSignals, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
+import { OUTSTANDING_STATUSES, cursorAfter, isFinalRunStatus, supportsMigration, supportsObservation, supportsSignals, type RunCursor, type RunRecord } from '../../runtime/distributed/contracts.js';
 import { HELD_GROUP_NODE, settleJoinGroup } from '../../runtime/engine/joins.js';
 import { noTerminalError } from '../../runtime/engine/commit.js';
 import { executeStep } from '../../runtime/engine/core.js';
@@ -320,6 +320,37 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         await commit(await claimOne(), cont([item('odd', 'a', 1), item('odd', 'b', 2), item('even', 'c', 3)]));
         await claimOne('w2');
         expect(await b.itemCounts(open)).toEqual({ start: { completed: 1 }, odd: { in_progress: 1, pending: 1 }, even: { pending: 1 } });
+      });
+
+      it('pendingWork reads the outstanding items in the states asked for, the first `limit` in enqueue order: what a run page shows of a run with thousands waiting', async () => {
+        const n = 5_000;
+        const runId = await start();
+        // a fan-out of n items, every 1,000th a parked wait; then the first three claimed (in progress)
+        const items = Array.from({ length: n }, (_, i) => (i % 1000 === 999 ? { ...item('vote', `v${i}`, i), wait: { name: 'vote', attempt: 1 } } : item('step', `s${i}`, i)));
+        expect(await commit(await claimOne(), cont(items))).toMatchObject({ status: 'applied' });
+        for (const w of ['w1', 'w2', 'w3']) await claimOne(w);
+        const all = await b.pendingWork(runId);
+        // (in enqueue order, which may put the parked waits after the others: Redis and Postgres store those second)
+        expect(all.map((p) => p.item.id).sort()).toEqual(items.map((it) => it.id).sort());
+        expect(all.filter((p) => p.state.status === 'in_progress').map((p) => p.item.id)).toEqual(['s0', 's1', 's2']);
+        const cases: PendingWorkOptions[] = [
+          { limit: 200 },
+          { limit: n + 1 },
+          { statuses: ['parked'] },
+          { statuses: ['in_progress', 'parked'] },
+          { statuses: ['pending'], limit: 2 },
+          { statuses: ['parked'], limit: 3 },
+          { statuses: ['waiting_retry'] },
+          { statuses: [] },
+        ];
+        for (const options of cases) {
+          const { statuses = OUTSTANDING_STATUSES, limit = n } = options;
+          expect(await b.pendingWork(runId, options), JSON.stringify(options)).toEqual(all.filter((p) => statuses.includes(p.state.status as OutstandingStatus)).slice(0, limit));
+        }
+        for (const bad of [{ limit: 0 }, { limit: 1.5 }, { statuses: ['completed'] }, { statuses: 'parked' }] as unknown as PendingWorkOptions[]) {
+          await expect(b.pendingWork(runId, bad), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
+        }
+        await expect(b.pendingWork('nope', { limit: 1 })).rejects.toBeInstanceOf(RunNotFoundError);
       });
     });
 

@@ -208,6 +208,21 @@ describe('postgres migrations', () => {
     }
   });
 
+  it('no function builds a jsonb value by appending to it in a loop: each append copies it (a 100,000-item fan-out took minutes); a plpgsql array grows in place', () => {
+    const inLoops: string[] = [];
+    for (const f of POSTGRES_FUNCTIONS) {
+      const text = sqlFile(`functions/${f}.sql`);
+      for (const [, v] of text.matchAll(/^\s+(\w+) jsonb(?: :=[^;]*)?;/gm)) {
+        for (const m of text.matchAll(new RegExp(`\\b${v} := ${v} \\|\\|`, 'g'))) {
+          const before = text.slice(0, m.index);
+          const depth = (before.match(/\bLOOP\b/g)?.length ?? 0) - 2 * (before.match(/\bEND LOOP\b/g)?.length ?? 0);
+          if (depth > 0) inLoops.push(`${f}: ${v}`);
+        }
+      }
+    }
+    expect(inLoops).toEqual([]);
+  });
+
   it('refuse a schema migrated by a newer version, and migrate: false refuses a stale schema', async () => {
     const schema = freshSchema();
     await open(schema);

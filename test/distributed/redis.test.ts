@@ -14,6 +14,10 @@ import type { EventEnvelope } from '../../runtime/engine/events.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { chain, CountCtx, until } from './helpers.js';
 import { redisTamper } from './tamper.js';
+import { bindWorkflow } from 'floxide';
+import { childItemId } from '../../runtime/core/ids.js';
+import { WideCtx, WideWorkflow } from '../fixtures/distributed/wide.js';
+import { WideWorkflowDef } from '../fixtures/distributed/wide.floxide.js';
 
 const REDIS_URL = process.env.FLOXIDE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const base = `flxtest-${process.pid}-${Date.now()}`;
@@ -54,6 +58,32 @@ describe('redis backend specifics', () => {
       await b.close();
     }
   }
+
+  it("counts a finished run's items once (its states never change again): later reads of its counts and metrics (a run page of a finished 100,000-item run) do not go through its states again", async () => {
+    await withRedis({}, async (b, a) => {
+      const wf = bindWorkflow(WideWorkflowDef, new WideWorkflow());
+      for (const id of ['open', 'done']) await wf.startDistributed(new WideCtx(), 3, b, id);
+      // (runs are served round-robin: one step each fans it out)
+      for (let i = 0; i < 2; i++) await wf.stepDistributed(b, 'w1');
+      await b.cancelRun('done');
+      const counts = await b.itemCounts('done');
+      const metrics = await b.metrics('done');
+      expect(counts).toEqual({ scatter: { completed: 1 }, row: { dropped: 3 } });
+      expect(metrics).toMatchObject({ enqueued: 4, completed: 1, dropped: 3 });
+      // a state written behind the store's back (a stray client): read again, the open run's counts see it, the
+      // finished run's are those counted once it had finished (the states were not read again)
+      for (const id of ['open', 'done']) {
+        const key = `${b.keyPrefix}run:{${id}}:states`;
+        const row = childItemId('0', 0);
+        const packed = (await a.hGet(key, row))!;
+        await a.hSet(key, row, packed.replace(/^[a-z_]+\|/, 'completed|'));
+      }
+      expect(await b.itemCounts('open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 2 } });
+      expect((await b.metrics('open')).completed).toBe(2);
+      expect(await b.itemCounts('done')).toEqual(counts);
+      expect(await b.metrics('done')).toEqual(metrics);
+    });
+  });
 
   it('a packed item state that cannot be read is a CorruptStateError naming the run and the item', async () => {
     const b = await RedisBackend.connect({ url: REDIS_URL, keyPrefix: prefix() });

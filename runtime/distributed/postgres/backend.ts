@@ -50,6 +50,9 @@ import {
   type ListRunsFilter,
   type NewRun,
   type PendingWork,
+  type PendingWorkOptions,
+  pendingWorkFilter,
+  OUTSTANDING_STATUSES,
   type RunMetrics,
   type RunObserver,
   type RunRecord,
@@ -669,15 +672,16 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     return row!.released;
   }
 
-  async pendingWork(runId: string): Promise<PendingWork[]> {
-    const rows = await this.items(runId, null, true, 'pendingWork');
+  async pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
+    const rows = await this.items(runId, null, true, 'pendingWork', pendingWorkFilter(options));
     return rows.map((r) => ({ ...decodeStoredWork(r.payload, { runId, itemId: r.item_id, node: r.node }), state: this.stateOf(r) }));
   }
 
-  private async items(runId: string, itemId: string | null, outstanding: boolean, what: string): Promise<ItemRow[]> {
+  private async items(runId: string, itemId: string | null, outstanding: boolean, what: string, filter?: ReturnType<typeof pendingWorkFilter>): Promise<ItemRow[]> {
     assertRunId(runId);
     if (itemId !== null) assertItemId(itemId);
-    const rows = await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId, outstanding], what);
+    const statuses = filter && filter.statuses.length < OUTSTANDING_STATUSES.length ? filter.statuses : null;
+    const rows = await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId, outstanding, statuses, filter?.limit ?? null], what);
     if (rows.length === 0) throw this.notFound(runId);
     return rows.filter((r) => r.item_id !== null);
   }

@@ -5,7 +5,7 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>` |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, a finished run's item counts `counted` (written by its first count: its states never change again) |
  * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
  * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
@@ -81,6 +81,8 @@ import {
   type WorkerRecord,
   versionFilter,
   isOutstanding,
+  pendingWorkFilter,
+  type PendingWorkOptions,
   assertMigration,
   type ParkedArrival,
   type RunMigration,
@@ -643,16 +645,17 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     return Number(reply) === 1;
   }
 
-  async pendingWork(runId: string): Promise<PendingWork[]> {
+  async pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
     this.open();
     assertRunId(runId);
+    const { statuses, limit } = pendingWorkFilter(options);
     return this.io(async () => {
-      // filtered by the server: the finished items of a long run are most of its states hash
-      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], []);
+      // selected by the server: the finished items of a long run are most of its states hash, and a page shows a few
+      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], [statuses.join(','), String(limit ?? 0)]);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       // (a state the script let through without a status is refused as corrupt by sortedStates)
       const { byId, states } = this.sortedStates(runId, pairs(reply));
-      return states.map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
+      return states.slice(0, limit).map((state) => ({ ...decodeStoredWork(unpackState(byId.get(state.itemId)!, runId, state.itemId).itemJson, { runId, itemId: state.itemId, node: state.node }), state }));
     });
   }
 

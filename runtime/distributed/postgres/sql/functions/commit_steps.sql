@@ -25,7 +25,9 @@ DECLARE
   v_res jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(cs)]);
   v_rec record;
   v_cur integer;
-  v_ids jsonb;
+  -- (a text array, made jsonb when its commit's rows end: appending to a jsonb array copies it, quadratic for a
+  -- fan-out of 100,000 items; a plpgsql array grows in place)
+  v_ids text[];
   v_runs text[] := '{}';
   v_new integer[] := '{}';
   v_versions integer[] := '{}';
@@ -120,10 +122,10 @@ BEGIN
   LOOP
     IF v_rec.kind = 0 THEN
       IF v_cur IS NOT NULL THEN
-        v_res[v_cur] := v_ids;
+        v_res[v_cur] := to_jsonb(v_ids);
       END IF;
       v_cur := v_rec.o;
-      v_ids := '[]';
+      v_ids := '{}';
       v_runs := v_runs || v_rec.run_id;
       v_versions := v_versions || v_rec.version;
       v_orders := v_orders || v_rec.o;
@@ -143,7 +145,7 @@ BEGIN
       v_events := v_events || step_event(v_rec.run_id, v_rec.item_id, v_rec.node, v_rec.attempt, v_rec.worker_id, v_rec.started_at,
         v_now, CASE WHEN v_rec.terminal THEN 'terminal' ELSE 'continue' END, NULL, NULL);
     ELSE
-      v_ids := v_ids || to_jsonb(v_rec.item_id);
+      v_ids := v_ids || v_rec.item_id;
       v_new[cardinality(v_new)] := v_new[cardinality(v_new)] + 1;
       IF v_rec.lease_token IS NOT NULL THEN
         -- the lease in the column names of claim.sql's rows (the backend reads both with one function)
@@ -156,7 +158,7 @@ BEGIN
     END IF;
   END LOOP;
   IF v_cur IS NOT NULL THEN
-    v_res[v_cur] := v_ids;
+    v_res[v_cur] := to_jsonb(v_ids);
   END IF;
 
   IF cardinality(v_runs) > 0 THEN
