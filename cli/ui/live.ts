@@ -9,8 +9,9 @@
  *
  * With a store that publishes events (`RunObserver`: memory, Redis), ONE subscription serves every stream: an event
  * of a watched run re-reads that run (reads of one run are coalesced, and the next starts no sooner after the last ended
- * than {@link MIN_READ_GAP_MS} or as long as the last took: a run whose read takes a second is read at most half the
- * time, not back to back in the server's one thread), and
+ * than {@link MIN_READ_GAP_MS} or {@link READ_GAP_FACTOR} times as long as the last took: a run whose read takes a
+ * second, a run of 100,000 items on Redis, whose reads block every other client of the server meanwhile, is read at
+ * most a fifth of the time, not back to back nor half the time, so its workers keep going), and
  * a slow re-read every `safetyMs` covers an event missed while the subscription (re)connected. A store without events
  * is re-read every `pollMs` instead. A finished run is read once more and then no longer: it cannot change.
  *
@@ -33,6 +34,12 @@ import { valueText } from '../values-text.js';
 const KEEPALIVE_MS = 15_000;
 /** The shortest time between two reads of one run (a busy run's events arrive far faster than a page can use). */
 const MIN_READ_GAP_MS = 150;
+/**
+ * A run's next read starts no sooner after its last read ended than this many times as long as that read took: the
+ * store spends at most 1 / (1 + this) of its time on one open run page however busy the run (a Redis script that
+ * counts a run's 100,000 item states holds the server for its whole length).
+ */
+const READ_GAP_FACTOR = 4;
 /** The live streams open at once by default ({@link LiveOptions.maxStreams}). */
 export const MAX_LIVE_STREAMS = 100;
 /** When a client refused for the cap is told to try again (s). */
@@ -182,7 +189,7 @@ export class LiveRuns {
     if (w.reading) return void (w.again = true);
     clearTimeout(w.timer);
     w.timer = undefined;
-    const wait = Math.max(MIN_READ_GAP_MS, w.readMs) - (Date.now() - w.readEndedAt);
+    const wait = Math.max(MIN_READ_GAP_MS, READ_GAP_FACTOR * w.readMs) - (Date.now() - w.readEndedAt);
     if (wait > 0) w.timer = setTimeout(() => void this.read(runId, w), wait);
     else void this.read(runId, w);
   }
