@@ -324,8 +324,9 @@ const runsCommand: CommandFactory = (outer: CliIo) => {
       { run: 'floxide runs show order-42 --store redis://127.0.0.1:6379' },
       { run: 'floxide runs show order-42 --store sqlite:runs.db --context', note: 'with the context: its initial value and every delta' },
       { run: "floxide runs show order-42 --store 'postgres://app@db:5432/prod?schema=orders' --json" },
+      { run: 'floxide runs show crawl-7 --store redis://127.0.0.1:6379 --limit 20', note: 'a run of 100,000 items: the newest 20 attempts and errors, the first 20 waiting items' },
     ],
-    exitCodes: { 0: 'the run is shown, also one whose stored data cannot all be read (marked corrupt)', 1: `no run has this id, or ${UNREACHABLE}`, 2: BAD_RUN_ID },
+    exitCodes: { 0: 'the run is shown, also one whose stored data cannot all be read (marked corrupt)', 1: `no run has this id, or ${UNREACHABLE}`, 2: `${BAD_RUN_ID}, a --limit that is not a positive integer` },
   })
     .description('a run with its step history, metrics, outstanding items, errors, dead letters and the workers holding its items')
     .argument('<runId>', 'the run id')
