@@ -224,9 +224,7 @@ async function adoptRun(env: ExecutionEnv, f: InFlight): Promise<LeaseResult | u
  * that set the deadline.)
  */
 function storeClock(env: ExecutionEnv, f: InFlight, clock: Clock): Clock {
-  const claimed = f.lease.leaseExpiresAt - env.leaseMs;
-  if (env.clock === undefined) return clockAt(clock, claimed + (Date.now() - f.claimedAt));
-  return clockAt(clock, claimed + (f.clockAtClaim === undefined ? 0 : clock.now() - f.clockAtClaim));
+  return clockAt(clock, f.lease.leaseExpiresAt - env.leaseMs + (clock.now() - f.clockAtClaim));
 }
 
 /**

@@ -31,15 +31,15 @@ export class InFlight {
   /**
    * @param claimedAt local time just before the claim (or the commit that handed the item off) was sent.
    * @param handoffs how many successor hand-offs in a row led to this item (0 for a claimed item).
-   * @param clockAtClaim the steps' clock just before that claim or commit was sent, for a worker given a clock of its own
-   *   (`WorkerOptions.clock`): the step's clock is the store's time of the claim plus what that clock counted since.
+   * @param clockAtClaim the steps' clock just before that claim or commit was sent (`WorkerOptions.clock`; without one,
+   *   this machine's: `claimedAt`): the step's clock is the store's time of the claim plus what that clock counted since.
    */
   constructor(
     readonly lease: LeasedItem,
     leaseMs: number,
     readonly claimedAt: number,
     readonly handoffs = 0,
-    readonly clockAtClaim?: number,
+    readonly clockAtClaim: number = claimedAt,
   ) {
     this.localExpiry = claimedAt + leaseMs;
   }
