@@ -443,6 +443,18 @@ export function describeBackendConformance(name: string, make: () => Promise<Dis
         expect(await b.claim('w9', 10, LONG)).toEqual([]);
       });
 
+      it('one claim of many items of one run leases them in enqueue order, and the next claim the rest', async () => {
+        const { runId, ids } = await fanOut(12);
+        const first = await b.claim('w1', 8, LONG);
+        expect(first.map((l) => [l.runId, l.item.id])).toEqual(ids.slice(0, 8).map((id) => [runId, id]));
+        expect(new Set(first.map((l) => l.leaseToken)).size).toBe(8);
+        expect(first.map((l) => l.deliveries)).toEqual(Array(8).fill(1));
+        for (const l of first) expect(await b.itemState(runId, l.item.id)).toMatchObject({ status: 'in_progress', workerId: 'w1' });
+        const rest = await b.claim('w2', 8, LONG);
+        expect(rest.map((l) => l.item.id)).toEqual(ids.slice(8));
+        expect(await b.claim('w3', 8, LONG)).toEqual([]);
+      });
+
       it('parallel claims never lease the same item twice', async () => {
         await fanOut(12);
         const batches = await Promise.all(Array.from({ length: 6 }, (_, i) => b.claim(`w${i}`, 3, LONG)));

@@ -7,7 +7,9 @@
 -- Claimable: due_at <= now (pending, retry due, lease expired; taking an expired lease counts a redelivery).
 -- Fairness: round 1 walks the rotation (queue_runs, least recently served first) through its ordered partial index
 --   and takes each run's oldest claimable item (due_at, then enqueue order), stopping at p_max; later rounds give each
---   run served in the previous round one more item. Served runs move to the back of the rotation in serving order.
+--   run served in the previous round one more item, except that a round of one run gives it all the rest at once (the
+--   same items, in the same order, in one statement instead of one per item: a wide run's claim of 32 items is two
+--   rounds, not 32). Served runs move to the back of the rotation in serving order.
 --   Runs in the rotation with nothing claimable cost one index probe each (runs whose items are all in flight or
 --   waiting for a retry), so a claim reads O(such runs + max) index entries and rows. enable_sort is off so the
 --   planner always walks the rotation index.
@@ -99,7 +101,7 @@ BEGIN
             SELECT j.item_id, j.status AS was, j.wait_name FROM items j
             WHERE j.run_id = s.run_id AND j.due_at <= v_now
             ORDER BY j.due_at, j.seq
-            LIMIT 1
+            LIMIT CASE WHEN cardinality(v_round) = 1 THEN p_max - v_got ELSE 1 END
             FOR UPDATE SKIP LOCKED) j
           WHERE v_round IS NOT NULL
           LIMIT p_max - v_got) p
@@ -144,6 +146,9 @@ BEGIN
     END LOOP;
     EXIT WHEN cardinality(v_next) = 0;
     v_got := v_got + cardinality(v_next);
+    -- a round of one run took all it could (its items in order, as rounds of one item each would have): that run is
+    -- already last in v_served (it was the whole previous round)
+    EXIT WHEN cardinality(v_round) = 1;
     -- the runs served in this round (each at most once) in hand-out order
     SELECT array_agg(u.r ORDER BY u.n) INTO v_next FROM unnest(v_next, v_next_n) AS u(r, n);
     v_served := (SELECT coalesce(array_agg(s ORDER BY o), '{}') FROM unnest(v_served) WITH ORDINALITY AS t(s, o) WHERE s <> ALL (v_next)) || v_next;
