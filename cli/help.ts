@@ -13,6 +13,9 @@ export interface ExitCodes {
   readonly 2: string;
 }
 
+/** What a command that opens a store (`runs`, `ui`) answers with exit code 1 when it cannot open it. */
+export const STORE_UNREACHABLE = 'the store cannot be reached, or its Postgres schema or SQLite file does not exist';
+
 /** An invocation that works as written: the whole command line, as typed (quoted for a POSIX shell), and what it does. */
 export interface Example {
   readonly run: string;

@@ -10,7 +10,7 @@ import { eachRun, isDistributed, type RunsStore } from '../store/runs-store.js';
 import { isFinalEvent, type EventsHeld, type WorkflowEvent } from '../../runtime/engine/events.js';
 import { scheduledRunOf } from '../../runtime/distributed/schedule-rules.js';
 import type { CliIo, CommandFactory } from './types.js';
-import { withGroupHint, withHelp } from '../help.js';
+import { STORE_UNREACHABLE as UNREACHABLE, withGroupHint, withHelp } from '../help.js';
 import { progressOn, type Progress } from '../progress.js';
 import { addMigrateCommand } from './runs-migrate.js';
 import { orCorrupt, orphanText, outstandingItems, ownerLine, readRunDetails, runData, stepOutcomeLabel, waitText, waitsOf, type RunWait } from '../run-details.js';
@@ -18,8 +18,6 @@ import { valueText } from '../values-text.js';
 import { CorruptStateError, UnsupportedOperationError, serializeError } from '../../runtime/core/errors.js';
 import { isEpochMs } from '../../runtime/core/time.js';
 
-/** What most `runs` subcommands answer with exit code 1: the store. */
-const UNREACHABLE = 'the store cannot be reached, or its Postgres schema or SQLite file does not exist';
 /** And with exit code 2, for those that take nothing else to check. */
 const BAD_STORE_URL = 'bad usage: a malformed store URL';
 /** The same for those that take a run id. */

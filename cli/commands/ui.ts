@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { CliIo, CommandFactory } from './types.js';
-import { withHelp, type CommandHelp } from '../help.js';
+import { STORE_UNREACHABLE, withHelp, type CommandHelp } from '../help.js';
 
 const HELP: CommandHelp = {
   notes: [
@@ -19,7 +19,7 @@ const HELP: CommandHelp = {
   ],
   exitCodes: {
     0: 'stopped by SIGTERM or Ctrl-C',
-    1: 'the store cannot be reached (or its Postgres schema or SQLite file does not exist), or the port cannot be bound',
+    1: `${STORE_UNREACHABLE}, or the port cannot be bound`,
     2: 'bad usage: a malformed store URL, --port, --token or --max-live-streams',
   },
 };
