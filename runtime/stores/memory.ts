@@ -70,6 +70,8 @@ interface MemRun {
 /** Checkpoints kept in process memory (lost on exit). */
 export class MemoryCheckpointStore implements CheckpointStore {
   private readonly runs = new Map<string, MemRun>();
+  /** Signals and cancels asked of this store ({@link arrivalMark}). */
+  private arrivals = 0;
 
   async createRun(run: NewCheckpointRun): Promise<boolean> {
     assertRunId(run.runId);
@@ -191,6 +193,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async cancel(runId: string, reason?: SerializedError): Promise<boolean> {
+    this.arrivals++;
     const r = this.existing(runId);
     if (r.status === 'completed' || r.status === 'cancelled') return false;
     r.status = 'cancelled';
@@ -209,12 +212,27 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async claim(runId: string, owner: RunOwner, refresh?: boolean): Promise<void> {
-    const r = this.existing(runId);
+    this.claimNow(runId, owner, refresh, Date.now());
+  }
+
+  async refreshClaims(claims: ReadonlyArray<{ runId: string; owner: RunOwner }>): Promise<ReadonlyArray<Error | undefined>> {
     const now = Date.now();
-    if (refresh) assertRefreshable(runId, r.owner, owner, r.status);
-    else assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
-    r.owner = owner;
-    r.ownerSeen = now;
+    return claims.map(({ runId, owner }) => {
+      try {
+        this.claimNow(runId, owner, true, now);
+        return undefined;
+      } catch (err) {
+        return err as Error;
+      }
+    });
+  }
+
+  /**
+   * Changes whenever a signal or a cancel was asked of this store since it was read (a run waiting in this process
+   * reads its mailbox only then: runtime/workflow/arrival-poll.ts).
+   */
+  arrivalMark(): string {
+    return String(this.arrivals);
   }
 
   async release(runId: string, owner: RunOwner): Promise<void> {
@@ -237,6 +255,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async signal(runId: string, name: string, payload: unknown, key?: string): Promise<SignalDelivery> {
     const plan = planSignal(runId, name, payload, key);
+    this.arrivals++;
     const r = this.existing(runId);
     // a repeated key is a duplicate even after the run finished (a retried webhook is not an error), unless it came
     // with another name or payload (refused)
@@ -266,6 +285,14 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   private remember(r: MemRun, records: readonly StepRecord[]): void {
     for (const rec of records) r.history.push(toJson(rec, 'a step history record'));
+  }
+
+  private claimNow(runId: string, owner: RunOwner, refresh: boolean | undefined, now: number): void {
+    const r = this.existing(runId);
+    if (refresh) assertRefreshable(runId, r.owner, owner, r.status);
+    else assertClaimable(runId, r.owner, r.ownerSeen, owner, now);
+    r.owner = owner;
+    r.ownerSeen = now;
   }
 
   private existing(runId: string): MemRun {

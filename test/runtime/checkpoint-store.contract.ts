@@ -128,9 +128,10 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       await s.close();
     });
 
-    it('refreshes many claims in one call as claim(refresh) would, each on its own (a store with refreshClaims)', async () => {
+    it('refreshes many claims in one call as claim(refresh) would, each on its own', async () => {
       const s = await make();
-      if (!s.refreshClaims) return void (await s.close());
+      expect(s.refreshClaims).toBeTypeOf('function');
+      if (!s.refreshClaims) return;
       for (const id of ['h1', 'h2', 'h3']) await s.createRun(newRun(id));
       const a = newOwner();
       const b = newOwner();
@@ -204,6 +205,23 @@ export function checkpointStoreContract(name: string, make: () => Promise<Checkp
       const held = (index: number): JoinArrival => ({ ...arrival(index, undefined, true), group: 'h', size: 2 });
       const r3 = await s.commitStep('r3', { itemId: 'y', items: [], arrivals: [held(1), held(0), held(1)], delta: undefined, counter: 0, seq: 6 });
       expect(r3.created).toEqual([{ id: 'h:join', node: HELD_GROUP_NODE, settle: [held(0), held(1)] }]);
+      await s.close();
+    });
+
+    it('arrival mark: unchanged while nothing arrives, moved by a signal and by a cancel', async () => {
+      const s = await make();
+      expect(s.arrivalMark).toBeTypeOf('function');
+      if (!s.arrivalMark) return;
+      await s.createRun(newRun('m'));
+      const first = s.arrivalMark();
+      await s.commitStep('m', { itemId: '0', items: [{ node: 'b', id: '1', input: 1 }], arrivals: [], delta: { count: 1 }, counter: 1, seq: 1 });
+      expect(s.arrivalMark()).toBe(first);
+      expect(await s.signal('m', 'approval', { ok: true })).toBe('delivered');
+      const signalled = s.arrivalMark();
+      expect(signalled).not.toBe(first);
+      expect(s.arrivalMark()).toBe(signalled);
+      expect(await s.cancel('m')).toBe(true);
+      expect(s.arrivalMark()).not.toBe(signalled);
       await s.close();
     });
 
