@@ -18,9 +18,6 @@ import type { PurgeOptions } from '../../runtime/distributed/contracts.js';
 import { Orchestrator } from '../../runtime/distributed/orchestrator.js';
 import { WorkerPool } from '../../runtime/distributed/pool.js';
 import { CountCtx, chain, sleep, until } from './helpers.js';
-import { bindWorkflow } from '../../runtime/workflow/bind.js';
-import { WideCtx, WideWorkflow } from '../fixtures/distributed/wide.js';
-import { WideWorkflowDef } from '../fixtures/distributed/wide.floxide.js';
 
 const { url: URL, prefix, admin, freshSchema, open } = usePgSchemas('p');
 
@@ -430,33 +427,6 @@ describe('postgres specifics', () => {
     await b.commitStep({ runId: 'cv', itemId: '0', leaseToken: first!.leaseToken, outcome: { type: 'continue', items: [{ node: 'n', id: 'c', input: 1 }], arrivals: [], delta: { k: 1 } } });
     const [second] = await b.claim('w', 1, 60_000);
     expect(second).toMatchObject({ item: { id: 'c' }, contextVersion: 1, workflow: 'wf', fingerprint: 'fp', deadline: undefined });
-  });
-
-  it("pendingWork's first n items of a run with thousands outstanding read n rows of items (an index walk in enqueue order, items_outstanding), not every outstanding item sorted", async () => {
-    const b = await open(freshSchema());
-    const wf = bindWorkflow(WideWorkflowDef, new WideWorkflow());
-    await wf.startDistributed(new WideCtx(), 3_000, b, 'wide');
-    await wf.stepDistributed(b, 'w1');
-    for (let i = 0; i < 3; i++) await wf.stepDistributed(b, 'w1');
-    const first = await b.pendingWork('wide', { limit: 20 });
-    expect(first.map((p) => p.item.id)).toEqual((await b.pendingWork('wide')).slice(0, 20).map((p) => p.item.id));
-    try {
-      await admin.query(`SET search_path = "${b.schema}"`);
-      await admin.query('ANALYZE items');
-      await admin.query(`PREPARE first_items(text, text[], integer) AS ${sqlFile('pending_work.sql')}`);
-      const { rows } = await admin.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE first_items('wide', NULL, 20)`);
-      // the plan's scans of items, and the rows each read
-      const scans: Array<{ index: string | undefined; rows: number }> = [];
-      const walk = (n: { 'Relation Name'?: string; 'Index Name'?: string; 'Actual Rows': number; Plans?: unknown[] }) => {
-        if (n['Relation Name'] === 'items') scans.push({ index: n['Index Name'], rows: n['Actual Rows'] });
-        for (const c of n.Plans ?? []) walk(c as typeof n);
-      };
-      walk((rows[0]['QUERY PLAN'] as Array<{ Plan: Parameters<typeof walk>[0] }>)[0]!.Plan);
-      expect(scans).toEqual([{ index: 'items_outstanding', rows: 20 }]);
-    } finally {
-      await admin.query('DEALLOCATE ALL');
-      await admin.query('RESET search_path');
-    }
   });
 
   it('two backends (processes) on one schema never lease an item twice and share the rotation', async () => {

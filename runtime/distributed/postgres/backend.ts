@@ -681,9 +681,7 @@ export class PostgresBackend implements DistributedBackend, BatchStepCommitter, 
     assertRunId(runId);
     if (itemId !== null) assertItemId(itemId);
     const statuses = filter && filter.statuses.length < OUTSTANDING_STATUSES.length ? filter.statuses : null;
-    const rows = outstanding
-      ? await this.run<ItemRow & { run: string }>('pending_work.sql', [runId, statuses, filter?.limit ?? null], what)
-      : await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId], what);
+    const rows = await this.run<ItemRow & { run: string }>('item_states.sql', [runId, itemId, outstanding, statuses, filter?.limit ?? null], what);
     if (rows.length === 0) throw this.notFound(runId);
     return rows.filter((r) => r.item_id !== null);
   }

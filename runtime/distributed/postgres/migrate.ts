@@ -39,7 +39,6 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ readonly version: number; read
   { version: 13, file: '0013_schedule_timing_of.sql' },
   { version: 14, file: '0014_parked_runs.sql' },
   { version: 15, file: '0015_signal_key_digests.sql' },
-  { version: 16, file: '0016_outstanding_items.sql' },
 ];
 
 /**
