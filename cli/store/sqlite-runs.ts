@@ -216,11 +216,11 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   async itemStates(runId: string): Promise<WorkItemState[]> {
-    return this.statesOf(runId, await this.fold(runId));
+    return this.statesOf(await this.fold(runId));
   }
 
   /** {@link itemStates} of the run folded as `f`: of `items` of it (default: all). */
-  private statesOf(runId: string, f: Folded, items: readonly EngineItem[] = f.enqueued): WorkItemState[] {
+  private statesOf(f: Folded, items: readonly EngineItem[] = f.enqueued): WorkItemState[] {
     const statusOf = this.statusRule(f);
     return items.map((it) => itemState(f.journal.run, it, statusOf(it), f.attempts.get(it.id) ?? 1));
   }
@@ -268,7 +268,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     if (selected !== undefined) return selected;
     const f = await this.fold(runId);
     // (the states of its outstanding items only: a long run's consumed items are not gone through)
-    const states = this.statesOf(runId, f, f.pending);
+    const states = this.statesOf(f, f.pending);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
     return states
       .filter((s) => isOutstanding(s.status) && statuses.includes(s.status))
