@@ -72,6 +72,11 @@ export class SqliteFolds {
     private readonly history: SqliteHistory,
   ) {}
 
+  /** Whether a fold of run `runId` is kept (a read of it extends the fold by the rows written since). */
+  has(runId: string): boolean {
+    return this.kept.has(runId);
+  }
+
   /** Run `runId` folded ({@link Folded}); undefined for an unknown run. Throws a corrupt history's `CorruptStateError`. */
   fold(runId: string): Folded | undefined {
     let k = this.kept.get(runId);

@@ -138,13 +138,14 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   /**
-   * A finished run's are counted by SQLite from the journal (a long run's items are not decoded), except for a run with
-   * a step's items that are not a JSON array; an open run's from its fold (a running run's page reads it anyway, and
-   * extends it by the new rows only: {@link fold}; a failed run has its dead letter there).
+   * A finished run's are counted by SQLite from the journal once and kept ({@link SqliteRunReader.finishedCounts}), a
+   * running run's counted by SQLite at each read unless its fold is kept ({@link readsInPlace}; a long run's items are
+   * not decoded), except for a run with a step's items that are not a JSON array; a failed run's from its fold (its
+   * dead letter is there).
    */
   async metrics(runId: string): Promise<RunMetrics> {
     const listed = this.runOrThrow(runId);
-    const t = listed.status === 'failed' || listed.status === 'running' ? undefined : this.reader.journalTotals(listed.runNo);
+    const t = isFinished(listed) ? this.reader.finishedCounts(listed)?.totals : this.readsInPlace(listed) ? this.reader.journalTotals(listed.runNo) : undefined;
     if (t !== undefined) {
       const dropped = listed.status === 'completed' ? listed.dropped.length : listed.status === 'cancelled' ? t.enqueued - t.steps : 0;
       return { ...emptyMetrics(), enqueued: t.enqueued, completed: t.steps, retries: t.retries, failed: t.failures, dropped };
@@ -166,8 +167,8 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   async errors(runId: string, options?: TailOptions): Promise<ErrorRecord[]> {
     const limit = tailLimit(options);
     const listed = this.runOrThrow(runId);
-    // (a running run's from its fold, as its metrics)
-    const records = limit === undefined || listed.status === 'running' ? tailOf((await this.fold(runId)).history.filter((h) => h.error !== undefined), limit) : this.history.errorTail(listed.runNo, runId, limit);
+    // (a running run's from its fold when one is kept, as its metrics)
+    const records = limit === undefined || (listed.status === 'running' && !this.readsInPlace(listed)) ? tailOf((await this.fold(runId)).history.filter((h) => h.error !== undefined), limit) : this.history.errorTail(listed.runNo, runId, limit);
     return records.map((h) => ({ itemId: h.itemId, node: h.node, attempt: h.attempt, error: h.error!, kind: h.outcome === 'retry' ? 'retry' : h.outcome === 'failed' ? 'failure' : continuedErrorKind(h.error), at: h.finishedAt }));
   }
 
@@ -180,12 +181,15 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   /**
    * Throws the journal's `CorruptStateError` when the initial context or a delta cannot be read (with a limit, one of
-   * those it reads). With a limit, a running run's deltas come from its fold, as its metrics (unless one of them cannot
-   * be read: then SQLite reads the newest, which may all be readable).
+   * those it reads). A running run's deltas come from its fold when one is kept, as its metrics (unless one of them
+   * cannot be read with a limit: then SQLite reads the newest, which may all be readable); else they are read as such,
+   * all of them without a limit (a run's deltas are its steps' few fields, not the items they enqueued).
    */
   async readContext(runId: string, sinceVersion?: number, options?: TailOptions): Promise<ContextSnapshot> {
     const limit = tailLimit(options);
-    const f = limit === undefined || this.runOrThrow(runId).status === 'running' ? await this.fold(runId) : undefined;
+    const listed = this.runOrThrow(runId);
+    if (this.readsInPlace(listed)) return this.contextTail(runId, sinceVersion, limit ?? Number.MAX_SAFE_INTEGER);
+    const f = limit === undefined || listed.status === 'running' ? await this.fold(runId) : undefined;
     if (limit !== undefined && (f === undefined || f.journal.contextCorrupt)) return this.contextTail(runId, sinceVersion, limit);
     if (f!.journal.contextCorrupt) throw f!.journal.contextCorrupt;
     const steps = f!.journal.steps;
@@ -212,14 +216,13 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   async itemStates(runId: string): Promise<WorkItemState[]> {
-    return this.statesOf(runId, await this.fold(runId));
+    return this.statesOf(await this.fold(runId));
   }
 
   /** {@link itemStates} of the run folded as `f`: of `items` of it (default: all). */
-  private statesOf(runId: string, f: Folded, items: readonly EngineItem[] = f.enqueued): WorkItemState[] {
-    const run = f.journal.run;
+  private statesOf(f: Folded, items: readonly EngineItem[] = f.enqueued): WorkItemState[] {
     const statusOf = this.statusRule(f);
-    return items.map((it) => ({ runId, itemId: it.id, node: it.node, status: statusOf(it), attempt: f.attempts.get(it.id) ?? 1, workerId: undefined, leaseExpiresAt: undefined, notBefore: it.notBefore, updatedAt: run.updatedAt }));
+    return items.map((it) => itemState(f.journal.run, it, statusOf(it), f.attempts.get(it.id) ?? 1));
   }
 
   /** The status of an item of the run folded as `f` ({@link itemStates}). */
@@ -231,14 +234,14 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   }
 
   /**
-   * As {@link itemStates} gives them. A finished run's are counted by SQLite from the journal, without decoding the
-   * items (a run with items SQLite cannot read as JSON is folded); an open run's from its fold, which its page reads
-   * anyway (its outstanding items) and which a later read extends by the new rows only (SQLite would count every row
-   * each time: half a second for 170,000 steps), and a failed run's has its dead letter.
+   * As {@link itemStates} gives them, counted by SQLite without decoding the items (a run with items SQLite cannot read
+   * as JSON is folded): a finished run's once, then kept ({@link SqliteRunReader.finishedCounts}); a running run's at
+   * each read, unless its fold is kept ({@link readsInPlace}: a later read extends it by the new rows only, where
+   * SQLite counts every row each time); a failed run's from its fold, which has its dead letter.
    */
   async itemCounts(runId: string): Promise<ItemCounts> {
     const listed = this.runOrThrow(runId);
-    const groups = listed.status === 'failed' || listed.status === 'running' ? undefined : this.reader.itemGroups(listed);
+    const groups = isFinished(listed) ? this.reader.finishedCounts(listed)?.groups : this.readsInPlace(listed) ? this.reader.itemGroups(listed) : undefined;
     const counts: ItemCounts = {};
     if (groups === undefined) {
       const f = await this.fold(runId);
@@ -250,7 +253,7 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
       for (const it of completed ? f.pending : f.enqueued) countItem(counts, it.node, statusOf(it));
       return counts;
     }
-    const finished = listed.status === 'completed' || listed.status === 'cancelled';
+    const finished = isFinished(listed);
     for (const g of groups) countItem(counts, g.node, g.consumed ? 'completed' : finished ? 'dropped' : g.parked ? 'parked' : 'pending', g.n);
     return counts;
   }
@@ -258,11 +261,14 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
   async pendingWork(runId: string, options?: PendingWorkOptions): Promise<PendingWork[]> {
     const { statuses, limit } = pendingWorkFilter(options);
     // a completed or cancelled run's items are all completed or dropped (itemStates)
-    const status = this.runOrThrow(runId).status;
-    if (status === 'completed' || status === 'cancelled') return [];
+    const listed = this.runOrThrow(runId);
+    if (isFinished(listed)) return [];
+    // (every outstanding item, `floxide runs show`: from the fold its other reads make)
+    const selected = this.readsInPlace(listed) && (limit !== undefined || !statuses.includes('pending')) ? this.selectInPlace(listed, statuses, limit) : undefined;
+    if (selected !== undefined) return selected;
     const f = await this.fold(runId);
     // (the states of its outstanding items only: a long run's consumed items are not gone through)
-    const states = this.statesOf(runId, f, f.pending);
+    const states = this.statesOf(f, f.pending);
     const byId = new Map(f.pending.map((it) => [it.id, it]));
     return states
       .filter((s) => isOutstanding(s.status) && statuses.includes(s.status))
@@ -273,10 +279,13 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
       });
   }
 
-  /** Every attempt, or the newest `limit`: of a running run from its fold, as its metrics; of another, read by the store. */
+  /** Every attempt, or the newest `limit`: of a running run whose fold is kept from it, as its metrics; else read by the store. */
   async stepHistory(runId: string, options?: TailOptions): Promise<StepRecord[]> {
     const limit = tailLimit(options);
-    if (limit !== undefined && this.runOrThrow(runId).status !== 'running') return this.store.stepHistory(runId, options);
+    if (limit !== undefined) {
+      const listed = this.runOrThrow(runId);
+      if (listed.status !== 'running' || this.readsInPlace(listed)) return this.store.stepHistory(runId, options);
+    }
     return tailOf((await this.fold(runId)).history, limit);
   }
 
@@ -297,6 +306,31 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
 
   close(): Promise<void> {
     return this.store.close();
+  }
+
+  /**
+   * Whether the reads of running run `run` go to the file as it lies (SQLite selects and counts its items, reads its
+   * newest deltas and attempts) rather than to its fold: yes unless this store keeps its fold ({@link fold}: a full read
+   * made one, which a later read extends by the new rows). So `floxide runs list`, `runs show --limit` and a run page
+   * of a run with 100,000 items waiting decode the items they show, not every item of the run.
+   */
+  private readsInPlace(run: ListedRun): boolean {
+    return run.status === 'running' && !this.folds.has(run.runId);
+  }
+
+  /**
+   * {@link pendingWork} of a running run, its items selected by SQLite ({@link SqliteRunReader.outstanding}); undefined
+   * when they cannot be read that way (fold the journal instead).
+   */
+  private selectInPlace(run: ListedRun, statuses: readonly WorkItemStatus[], limit: number | undefined): PendingWork[] | undefined {
+    // (a checkpointed run's outstanding items are pending or parked: statusRule)
+    const pending = statuses.includes('pending');
+    const parked = statuses.includes('parked');
+    if (!pending && !parked) return [];
+    const items = this.reader.outstanding(run, { ...(pending && parked ? {} : { parked }), ...(limit !== undefined ? { limit } : {}) });
+    if (items === undefined) return undefined;
+    const attempts = this.reader.failedAttempts(run.runNo);
+    return items.map((item) => ({ item, state: itemState(run, item, isParked(item) ? 'parked' : 'pending', attempts.get(item.id) ?? 1) }));
   }
 
   /** The run's row; `RunNotFoundError` for an unknown run. */
@@ -356,6 +390,16 @@ export class SqliteRunsStore implements RunsStore, RunObserver, SignalReceiver {
     if (!f) throw new RunNotFoundError(`no run with id ${JSON.stringify(runId)}`);
     return f;
   }
+}
+
+/** A completed or cancelled run: its journal never changes again (a failed run can be resumed). */
+function isFinished(run: ListedRun): boolean {
+  return run.status === 'completed' || run.status === 'cancelled';
+}
+
+/** The state of item `it` of checkpointed run `run` (no workers, no leases: {@link SqliteRunsStore}). */
+function itemState(run: ListedRun, it: EngineItem, status: WorkItemStatus, attempt: number): WorkItemState {
+  return { runId: run.runId, itemId: it.id, node: it.node, status, attempt, workerId: undefined, leaseExpiresAt: undefined, notBefore: it.notBefore, updatedAt: run.updatedAt };
 }
 
 /**

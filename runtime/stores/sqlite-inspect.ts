@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { CorruptStateError, FloxideError, StoreError } from '../core/errors.js';
 import { START_ITEM_ID } from '../core/ids.js';
-import { safeJsonParse } from '../core/json.js';
+import { safeJsonParse, toJson } from '../core/json.js';
 import { checkStoredItem } from '../engine/decode.js';
 import type { RunMigratedEvent } from '../engine/events.js';
 import { migratedEvent } from '../engine/migration.js';
@@ -15,7 +15,7 @@ import type { EngineItem } from '../engine/types.js';
 import type { CheckpointRun, CheckpointStatus } from './contract.js';
 import { ownerOf, type RunOwner } from './ownership.js';
 import { decodeRunRow, parseItem, type RunRow } from './sqlite.js';
-import { itemNumber, runKeys } from './sqlite-keys.js';
+import { itemNumber, notConsumed, runKeys } from './sqlite-keys.js';
 
 /**
  * A run of the list, with its row number (the order runs were created in this file). `corrupt` names the fields of
@@ -83,6 +83,23 @@ export interface JournalTotals {
   readonly failures: number;
 }
 
+/**
+ * A finished (completed or cancelled) run's counts: its journal in numbers and its items per node, counted once and
+ * kept in its record (`floxide_runs.counts`, migration 014; see {@link SqliteRunReader.finishedCounts}).
+ */
+export interface FinishedCounts {
+  readonly totals: JournalTotals;
+  readonly groups: readonly ItemGroup[];
+}
+
+/** Which of a run's outstanding items {@link SqliteRunReader.outstanding} selects. */
+export interface OutstandingQuery {
+  /** true: only the parked ones; false: only the others; undefined: both. */
+  readonly parked?: boolean;
+  /** Only the first `limit` (in enqueue order). */
+  readonly limit?: number;
+}
+
 /** An item as JSON (`$` of `x`) is parked: not yet given a signal, with a wake-up time or a wait (`isParked`). */
 const PARKED = (x: string) => `(json_type(${x}, '$.received') IS NULL AND (json_type(${x}, '$.notBefore') IS NOT NULL OR json_type(${x}, '$.wait') IS NOT NULL))`;
 /** The journal rows of run number @no: a range of the journal's key. */
@@ -91,7 +108,10 @@ const RUN_ROWS = runKeys('k');
 const COLUMNS = 'run_no, run_id, status, deadline, counter, steps, created_at, updated_at, workflow, fingerprint, error, output, dropped, start, input, context, owner, owner_seen, started_on, migrated_at';
 
 export class SqliteRunReader {
-  private readonly s: Record<'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail' | 'movesAfter', Database.Statement>;
+  private readonly s: Record<
+    'byId' | 'journal' | 'dataVersion' | 'newRuns' | 'byNo' | 'lastRunNo' | 'updatedSince' | 'consumedGroups' | 'openGroups' | 'startOf' | 'contextOf' | 'totals' | 'deltaCount' | 'deltaTail' | 'movesAfter' | 'outstanding' | 'failedAttempts' | 'countsOf' | 'keepCounts',
+    Database.Statement
+  >;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -116,6 +136,25 @@ export class SqliteRunReader {
               open AS (SELECT value FROM enq WHERE id NOT IN (SELECT coalesce(item_id, CAST(${itemNumber('k')} AS TEXT)) FROM j))
          SELECT json_extract(value, '$.node') AS node, 0 AS consumed, ${PARKED('value')} AS parked, count(*) AS n FROM open GROUP BY 1, 3`,
       ),
+      // The items no journal row consumed (the start item, then each step's in commit order), each looked up by its key
+      // (notConsumed), only the parked ones (@parked 1: steps whose items' text names no wait or wake-up time are not
+      // read as JSON) or only the others (0), the first @limit (-1: all; SQLite keeps only that many in its sorter).
+      outstanding: db.prepare(
+        `SELECT item FROM (
+           SELECT -1 AS seq, 0 AS pos, start AS item, json_extract(start, '$.id') AS id FROM floxide_runs WHERE run_no = @no
+           UNION ALL
+           SELECT s.seq, e.key, e.value, json_extract(e.value, '$.id')
+           FROM floxide_journal AS s, json_each(s.items) AS e
+           WHERE ${runKeys('s.k')} AND (@parked IS NOT 1 OR instr(s.items, '"notBefore"') > 0 OR instr(s.items, '"wait"') > 0)
+         ) AS p
+         WHERE (@parked IS NULL OR ${PARKED('p.item')} = @parked) AND ${notConsumed('p.id')}
+         ORDER BY seq, pos LIMIT @limit`,
+      ),
+      // The attempts of the run's failed steps, oldest first (an outstanding item's attempt: its last failure's).
+      failedAttempts: db.prepare('SELECT item_id, attempt FROM floxide_failures WHERE run_no = ? ORDER BY id'),
+      countsOf: db.prepare('SELECT counts FROM floxide_runs WHERE run_no = ?'),
+      // (a finished run only, and once: its updated_at, which the event feed watches for run-level writes, is left alone)
+      keepCounts: db.prepare("UPDATE floxide_runs SET counts = @counts WHERE run_no = @no AND status = @status AND status IN ('completed', 'cancelled') AND counts IS NULL"),
       startOf: db.prepare('SELECT start FROM floxide_runs WHERE run_no = ?'),
       contextOf: db.prepare('SELECT context FROM floxide_runs WHERE run_no = ?'),
       totals: db.prepare(
@@ -255,27 +294,100 @@ export class SqliteRunReader {
    * journal row has no history to name its node): read the journal instead.
    */
   itemGroups(run: ListedRun): ItemGroup[] | undefined {
-    return read(this.db.transaction(() => {
-      const start = this.s.startOf.pluck().get(run.runNo) as string | undefined;
-      if (start === undefined || !isJsonObject(start)) return undefined;
-      type Row = { node: string | null; consumed: number; parked: number; n: number };
-      const consumed = this.s.consumedGroups.all({ no: run.runNo }) as Row[];
-      const totals = this.totalsOf(run.runNo);
-      if (totals.bad_items > 0) return undefined;
-      // every item enqueued was consumed (a finished run, mostly): no item's JSON is read
-      let open: Row[] = [];
-      if (totals.enqueued > totals.steps) {
-        try {
-          open = this.s.openGroups.all({ no: run.runNo, start }) as Row[];
-        } catch (err) {
-          if (isMalformedJson(err)) return undefined;
-          throw err;
-        }
+    return read(this.db.transaction(() => this.groupsOf(run, this.totalsOf(run.runNo))));
+  }
+
+  /** {@link itemGroups}, inside the caller's transaction, with the run's journal totals. */
+  private groupsOf(run: ListedRun, totals: JournalTotals & { bad_items: number }): ItemGroup[] | undefined {
+    const start = this.s.startOf.pluck().get(run.runNo) as string | undefined;
+    if (start === undefined || !isJsonObject(start)) return undefined;
+    type Row = { node: string | null; consumed: number; parked: number; n: number };
+    const consumed = this.s.consumedGroups.all({ no: run.runNo }) as Row[];
+    if (totals.bad_items > 0) return undefined;
+    // every item enqueued was consumed (a finished run, mostly): no item's JSON is read
+    let open: Row[] = [];
+    if (totals.enqueued > totals.steps) {
+      try {
+        open = this.s.openGroups.all({ no: run.runNo, start }) as Row[];
+      } catch (err) {
+        if (isMalformedJson(err)) return undefined;
+        throw err;
       }
-      const rows = [...consumed, ...open];
-      if (rows.some((r) => typeof r.node !== 'string')) return undefined;
-      return rows.map((r) => ({ node: r.node!, consumed: r.consumed === 1, parked: r.parked === 1, n: r.n }));
+    }
+    const rows = [...consumed, ...open];
+    if (rows.some((r) => typeof r.node !== 'string')) return undefined;
+    return rows.map((r) => ({ node: r.node!, consumed: r.consumed === 1, parked: r.parked === 1, n: r.n }));
+  }
+
+  /**
+   * A completed or cancelled run's {@link FinishedCounts}: as kept in its record, else counted by SQLite
+   * ({@link journalTotals}, {@link itemGroups}) and kept there (a finished run's journal never changes), so that only
+   * the first read after it finished counts its rows. Undefined for an open or failed run, and when its items cannot be
+   * counted by SQLite (see {@link itemGroups}: read the journal instead). The counts are kept only when the file can
+   * be written at once: a file locked by another connection's write, or read-only, is counted again next time.
+   */
+  finishedCounts(run: ListedRun): FinishedCounts | undefined {
+    if (run.status !== 'completed' && run.status !== 'cancelled') return undefined;
+    const counted = read(this.db.transaction(() => {
+      const kept = keptCounts(this.s.countsOf.pluck().get(run.runNo) as string | null | undefined);
+      if (kept) return { counts: kept, kept: true };
+      const t = this.totalsOf(run.runNo);
+      const groups = this.groupsOf(run, t);
+      return groups && { counts: { totals: { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures }, groups }, kept: false };
     }));
+    if (counted === undefined) return undefined;
+    if (!counted.kept) this.keepCounts(run, counted.counts);
+    return counted.counts;
+  }
+
+  /** Writes `counts` into the finished run's record, unless the file cannot be written at once (then leaves it). */
+  private keepCounts(run: ListedRun, counts: FinishedCounts): void {
+    const wait = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      read(() => {
+        try {
+          this.s.keepCounts.run({ counts: toJson(counts, 'the run counts'), no: run.runNo, status: run.status });
+        } catch (err) {
+          if (!/^SQLITE_(BUSY|LOCKED|READONLY)/.test((err as { code?: string })?.code ?? '')) throw err;
+        }
+      });
+    } finally {
+      this.db.pragma(`busy_timeout = ${wait}`);
+    }
+  }
+
+  /**
+   * The run's items that no step consumed, in enqueue order ({@link OutstandingQuery}: the parked ones or the others,
+   * the first `limit`), selected by SQLite: each item's JSON is read there and only those returned are decoded, so a
+   * run with 100,000 items waiting is not folded to list 20 of them. Undefined when an item cannot be read that way (a
+   * step's items or the start item are not valid JSON, an item that is not a work item): fold the journal instead,
+   * which says which.
+   */
+  outstanding(run: ListedRun, q: OutstandingQuery = {}): EngineItem[] | undefined {
+    let texts: string[];
+    try {
+      texts = read(() => this.s.outstanding.pluck().all({ no: run.runNo, parked: q.parked === undefined ? null : q.parked ? 1 : 0, limit: q.limit ?? -1 }) as string[]);
+    } catch (err) {
+      if (isMalformedJson((err as Error)?.cause ?? err)) return undefined;
+      throw err;
+    }
+    const items: EngineItem[] = [];
+    for (const text of texts) {
+      try {
+        items.push(parseItem(text, run.runId));
+      } catch (err) {
+        if (err instanceof CorruptStateError) return undefined;
+        throw err;
+      }
+    }
+    return items;
+  }
+
+  /** Per item id, the attempt of its last failed step (the run's failures: migration 006). */
+  failedAttempts(runNo: number): Map<string, number> {
+    const rows = read(() => this.s.failedAttempts.all(runNo) as Array<{ item_id: string; attempt: number }>);
+    return new Map(rows.map((r) => [r.item_id, r.attempt]));
   }
 
   /**
@@ -342,6 +454,21 @@ function parseDelta(text: string, runId: string, seq: number): Record<string, un
 /** True for SQLite's refusal of a JSON function over text that is not JSON (the caller then reads the journal itself). */
 function isMalformedJson(err: unknown): boolean {
   return /malformed JSON/i.test((err as Error)?.message ?? '');
+}
+
+/** Counts kept in a run's record ({@link FinishedCounts}), or undefined when none are (or they are not what this version keeps). */
+function keptCounts(text: string | null | undefined): FinishedCounts | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const c = safeJsonParse(text, 'the kept run counts') as FinishedCounts;
+    const t = c?.totals;
+    const numbers = (o: object, keys: string[]) => keys.every((k) => Number.isSafeInteger((o as Record<string, unknown>)[k]));
+    if (typeof t !== 'object' || t === null || !numbers(t, ['enqueued', 'steps', 'retries', 'failures']) || !Array.isArray(c.groups)) return undefined;
+    if (!c.groups.every((g) => typeof g?.node === 'string' && typeof g.consumed === 'boolean' && typeof g.parked === 'boolean' && Number.isSafeInteger(g.n))) return undefined;
+    return { totals: { enqueued: t.enqueued, steps: t.steps, retries: t.retries, failures: t.failures }, groups: c.groups.map((g) => ({ node: g.node, consumed: g.consumed, parked: g.parked, n: g.n })) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** True for text that SQLite's JSON functions read as an object (what `json_extract(text, '$.node')` needs). */

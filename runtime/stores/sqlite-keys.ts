@@ -55,7 +55,7 @@ export function itemNumber(k: string): string {
 
 /**
  * The number of a numbered item id (a canonical decimal below 2^39: the local engine's counter ids), or -1. Must
- * match the test in migration 003 and `notConsumed` in sqlite.ts.
+ * match the test in migration 003 and {@link notConsumed}.
  */
 export function numberedItem(id: string): number {
   const c = id.charCodeAt(0);
@@ -66,4 +66,16 @@ export function numberedItem(id: string): number {
   }
   const n = Number(id);
   return n < NAMED_BASE ? n : -1;
+}
+
+/**
+ * SQL: no journal row of run `@no` consumed the item whose id is the SQL text `id` (see {@link numberedItem}). Two
+ * lookups, each by an index (the rowid; floxide_journal_named), rather than one condition no index can serve.
+ */
+export function notConsumed(id: string): string {
+  const numbered = `(${id} = '0' OR (${id} GLOB '[1-9]*' AND ${id} NOT GLOB '*[^0-9]*' AND length(${id}) <= 12 AND CAST(${id} AS INTEGER) < ${NAMED_BASE}))`;
+  return (
+    `NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.k = ${runKey(`CAST(${id} AS INTEGER)`)} AND ${numbered}) ` +
+    `AND NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.run_no = @no AND c.item_id = ${id})`
+  );
 }

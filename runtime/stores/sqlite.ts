@@ -49,13 +49,13 @@ import { assertTraceparent } from '../core/trace-context.js';
 import { assertRunId } from '../core/ids.js';
 import { canonicalJson, runInputJson, safeJsonParse, toJson } from '../core/json.js';
 import { WalCheckpointer } from './sqlite-checkpointer.js';
-import { MAX_SLOT, NAMED_BASE, itemNumber, keyOf, namedKeys, numberedItem, runKey, runKeys } from './sqlite-keys.js';
+import { MAX_SLOT, NAMED_BASE, itemNumber, keyOf, namedKeys, notConsumed, numberedItem, runKeys } from './sqlite-keys.js';
 import { SqliteHistory } from './sqlite-history.js';
 import { assertClaimable, assertHeld, assertRefreshable, ownerOf, ownerText, type RunOwner } from './ownership.js';
 import type { StepRecord } from '../engine/events.js';
 
 /** Schema migrations, in order. Append only. */
-export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql', '012_signal_digests.sql', '013_journal_slots.sql'];
+export const SQLITE_MIGRATIONS: readonly string[] = ['001_init.sql', '002_runs_hot_columns_first.sql', '003_append_only_journal.sql', '004_settlement_items.sql', '005_signals.sql', '006_step_history.sql', '007_traceparent.sql', '008_fallback_errors.sql', '009_run_owner.sql', '010_runs_updated.sql', '011_version_moves.sql', '012_signal_digests.sql', '013_journal_slots.sql', '014_finished_counts.sql'];
 
 export interface SqliteCheckpointStoreOptions {
   /** Milliseconds to wait for a lock held by another connection. Default 5000. */
@@ -202,18 +202,6 @@ function trackStep(t: RunTrack, itemId: string, seq: number, produced: readonly 
   }
   t.steps++;
   t.seq = seq;
-}
-
-/**
- * SQL: no journal row of run `@no` consumed the item whose id is the SQL text `id` (see {@link numberedItem}). Two
- * lookups, each by an index (the rowid; floxide_journal_named), rather than one condition no index can serve.
- */
-function notConsumed(id: string): string {
-  const numbered = `(${id} = '0' OR (${id} GLOB '[1-9]*' AND ${id} NOT GLOB '*[^0-9]*' AND length(${id}) <= 12 AND CAST(${id} AS INTEGER) < ${NAMED_BASE}))`;
-  return (
-    `NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.k = ${runKey(`CAST(${id} AS INTEGER)`)} AND ${numbered}) ` +
-    `AND NOT EXISTS (SELECT 1 FROM floxide_journal AS c WHERE c.run_no = @no AND c.item_id = ${id})`
-  );
 }
 
 /**

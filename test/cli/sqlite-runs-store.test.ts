@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
@@ -21,6 +22,9 @@ import { LoopCtx, LoopWorkflow } from '../runtime/flows/loop.js';
 import { LoopWorkflowDef } from '../runtime/flows/loop.floxide.js';
 import { VoteFlow } from '../fixtures/signals/flows.js';
 import { VoteFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { WideCtx, WideWorkflow } from '../fixtures/distributed/wide.js';
+import { WideWorkflowDef } from '../fixtures/distributed/wide.floxide.js';
+import { undoKeptCounts } from '../runtime/sqlite-schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-sqlite-runs-'));
 const file = join(dir, 'runs.db');
@@ -58,20 +62,7 @@ describe('SqliteRunsStore: what a run page reads', () => {
   it('counts items per node and state, and the metrics, as the folded journal says them', async () => {
     for (const id of RUNS) {
       const states = await store.itemStates(id);
-      const counts: Record<string, Record<string, number>> = {};
-      for (const st of states) (counts[st.node] ??= {})[st.status] = (counts[st.node]![st.status] ?? 0) + 1;
-      expect(await store.itemCounts(id), id).toEqual(counts);
-      const history = await store.stepHistory(id);
-      const of = (status: string) => states.filter((st) => st.status === status).length;
-      expect(await store.metrics(id), id).toEqual({
-        ...emptyMetrics(),
-        enqueued: states.length,
-        completed: of('completed'),
-        retries: history.filter((h) => h.outcome === 'retry').length,
-        failed: history.filter((h) => h.outcome === 'failed').length,
-        deadLettered: of('dead_lettered'),
-        dropped: of('dropped'),
-      });
+      expect(await countsOf(store, id), id).toEqual(await countsOf(store, id, true));
       const pending = await store.pendingWork(id);
       expect(pending.map((p) => p.state), id).toEqual(states.filter((st) => st.status === 'pending' || st.status === 'parked'));
       // selected by state, the first `limit` (what a run page and `runs list` read), as the whole list filtered and cut
@@ -186,6 +177,166 @@ describe('SqliteRunsStore: what a run page reads', () => {
     }
   });
 });
+
+describe('SqliteRunsStore: what a first read of a run reads', () => {
+  it('a running run read for the first time (runs list, runs show --limit, a run page) has its items selected and counted by SQLite, no journal step decoded, and reads as its fold says', async () => {
+    const looping = pausedRun('in-place', [25]);
+    // a wide run: 600 items in one step's row, 3 of them done, the rest waiting
+    let rows = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const wide = bindWorkflow(WideWorkflowDef, new WideWorkflow(async () => {
+      if (++rows > 3) await held;
+    })).runWithCheckpoint(new WideCtx(), 600, writer, 'wide');
+    const decoded = decodedSteps();
+    try {
+      await looping.reached(25);
+      await vi.waitUntil(async () => (await writer.getRun('wide')) !== undefined && (await writer.stepHistory('wide')).length === 4, { timeout: 30_000 });
+      for (const id of ['voting', 'in-place', 'wide']) {
+        const fresh = SqliteRunsStore.open(file);
+        const folded = SqliteRunsStore.open(file);
+        try {
+          const before = decoded.count();
+          const inPlace = await firstReads(fresh, id);
+          expect(decoded.count() - before, `${id}: steps decoded`).toBe(0);
+          // the same reads from the run's fold (a full read folds it; later reads extend it)
+          await folded.itemStates(id);
+          expect(decoded.count() - before, id).toBeGreaterThan(0);
+          expect(inPlace, id).toEqual(await firstReads(folded, id));
+        } finally {
+          await fresh.close();
+          await folded.close();
+        }
+      }
+      const wideReads = await firstReads(store, 'wide');
+      expect(wideReads.first.map((p) => p.item.id)).toEqual(['4', '5']);
+      expect(wideReads.counts).toEqual({ scatter: { completed: 1 }, row: { completed: 3, pending: 597 } });
+      expect((await firstReads(store, 'voting')).parked.map((p) => [p.item.node, p.state.status])).toEqual([['vote', 'parked'], ['vote', 'parked']]);
+    } finally {
+      decoded.restore();
+      release();
+      await wide;
+      await looping.end();
+    }
+  });
+
+  it("a finished run's counts are counted once and kept in its record, equal to a recount; a file an older floxide wrote (no counts kept) reads them right and keeps them", async () => {
+    const finished = ['flaky', 'resumed', 'cancelled', 'long'];
+    const kept = (id: string) => writer.db.prepare('SELECT counts FROM floxide_runs WHERE run_id = ?').pluck().get(id) as string | null;
+    writer.db.prepare('UPDATE floxide_runs SET counts = NULL').run();
+    const totals = vi.spyOn(SqliteRunReader.prototype as unknown as { totalsOf: () => unknown }, 'totalsOf');
+    try {
+      const fresh = SqliteRunsStore.open(file);
+      try {
+        for (const id of finished) {
+          const counted = await countsOf(fresh, id);
+          expect(kept(id), id).not.toBeNull();
+          // what the fold says
+          expect(counted, id).toEqual(await countsOf(store, id, true));
+          // kept as SQLite counts them
+          const reader = new SqliteRunReader(writer.db);
+          const run = reader.run(id)!;
+          expect(reader.finishedCounts(run), id).toEqual({ totals: reader.journalTotals(run.runNo), groups: reader.itemGroups(run) });
+        }
+      } finally {
+        await fresh.close();
+      }
+      // read again, by another store: from the record, no row counted
+      totals.mockClear();
+      const again = SqliteRunsStore.open(file);
+      try {
+        for (const id of finished) expect(await countsOf(again, id), id).toEqual(await countsOf(store, id, true));
+        expect(totals).not.toHaveBeenCalled();
+      } finally {
+        await again.close();
+      }
+      // open and failed runs keep none (a failed run can be resumed)
+      for (const id of ['failed', 'voting']) expect(kept(id), id).toBeNull();
+    } finally {
+      totals.mockRestore();
+    }
+  });
+
+  it('a finished run of a file another connection is writing to is counted, and its counts kept by a later read', async () => {
+    writer.db.prepare("UPDATE floxide_runs SET counts = NULL WHERE run_id = 'long'").run();
+    const other = new Database(file);
+    const fresh = SqliteRunsStore.open(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      expect(await countsOf(fresh, 'long')).toEqual(await countsOf(store, 'long', true));
+      other.exec('ROLLBACK');
+      expect(writer.db.prepare("SELECT counts FROM floxide_runs WHERE run_id = 'long'").pluck().get()).toBeNull();
+      await countsOf(fresh, 'long');
+      expect(writer.db.prepare("SELECT counts FROM floxide_runs WHERE run_id = 'long'").pluck().get()).not.toBeNull();
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await fresh.close();
+    }
+  });
+
+  it('a file of schema 13 (before kept counts) is upgraded on open and its finished runs read as the fold says them', async () => {
+    const oldFile = join(dir, 'schema-13.db');
+    const before = new SqliteCheckpointStore(oldFile);
+    const loop = bindWorkflow(LoopWorkflowDef, new LoopWorkflow());
+    await loop.runWithCheckpoint(new LoopCtx(), { i: 0, limit: 12 }, before, 'done');
+    await bindWorkflow(RetryWorkflowDef, new RetryWorkflow(2)).runWithCheckpoint(undefined, undefined, before, 'retried');
+    undoKeptCounts(before.db);
+    await before.close();
+    const old = SqliteRunsStore.open(oldFile);
+    try {
+      for (const id of ['done', 'retried']) expect(await countsOf(old, id), id).toEqual(await countsOf(old, id, true));
+      const after = new Database(oldFile, { readonly: true });
+      try {
+        expect(after.pragma('user_version', { simple: true })).toBe(14);
+        expect(after.prepare('SELECT count(*) FROM floxide_runs WHERE counts IS NOT NULL').pluck().get()).toBe(2);
+      } finally {
+        after.close();
+      }
+    } finally {
+      await old.close();
+    }
+  });
+});
+
+/** What `runs list`, `runs show --limit` and a run page read of run `runId` (the page's owner line aside: its heartbeat's age is worded at each read). */
+async function firstReads(s: SqliteRunsStore, runId: string) {
+  const { owner: _owner, run, ...view } = await runView(s, runId);
+  const { owner: _o, ...record } = run as typeof run & { owner?: unknown };
+  const context = await s.readContext(runId);
+  return {
+    view: { ...view, run: record },
+    first: await s.pendingWork(runId, { limit: 2 }),
+    parked: await s.pendingWork(runId, { statuses: ['in_progress', 'parked'] }),
+    unparked: await s.pendingWork(runId, { statuses: ['pending'], limit: 3 }),
+    metrics: await s.metrics(runId),
+    counts: await s.itemCounts(runId),
+    context,
+    since: context.version >= 1 ? await s.readContext(runId, 1) : undefined,
+    history: await s.stepHistory(runId, { limit: 3 }),
+    errors: await s.errors(runId, { limit: 3 }),
+  };
+}
+
+/** A run's metrics and item counts as store `s` reads them, or (`fromStates`) as its item states and history say them. */
+async function countsOf(s: SqliteRunsStore, runId: string, fromStates = false) {
+  if (!fromStates) return { metrics: await s.metrics(runId), counts: await s.itemCounts(runId) };
+  const states = await s.itemStates(runId);
+  const history = await s.stepHistory(runId);
+  const counts: Record<string, Record<string, number>> = {};
+  for (const st of states) (counts[st.node] ??= {})[st.status] = (counts[st.node]![st.status] ?? 0) + 1;
+  const of = (status: string) => states.filter((st) => st.status === status).length;
+  const metrics = {
+    ...emptyMetrics(),
+    enqueued: states.length,
+    completed: of('completed'),
+    retries: history.filter((h) => h.outcome === 'retry').length,
+    failed: history.filter((h) => h.outcome === 'failed').length,
+    deadLettered: of('dead_lettered'),
+    dropped: of('dropped'),
+  };
+  return { metrics, counts };
+}
 
 /** A LoopWorkflow run `runId` (writer's, in this process) that pauses before each step of `at` until the next `reached` call after it. */
 function pausedRun(runId: string, at: readonly number[]): { reached(step: number): Promise<void>; end(): Promise<void> } {

@@ -4,11 +4,17 @@
  */
 import type Database from 'better-sqlite3';
 
+/** Undoes migration 014 (a finished run's kept counts), leaving the schema of 013. */
+export function undoKeptCounts(db: Database.Database): void {
+  db.exec('ALTER TABLE floxide_runs DROP COLUMN counts; PRAGMA user_version = 13');
+}
+
 /**
- * Undoes migration 013 (journal slots), leaving the schema of 012, whose journal keys are (run_no << 40) + n: the file
- * must be one whose every run's slot is its number (no run created after a purge of the highest one).
+ * Undoes migrations 014 and 013 (journal slots), leaving the schema of 012, whose journal keys are (run_no << 40) + n:
+ * the file must be one whose every run's slot is its number (no run created after a purge of the highest one).
  */
 export function undoJournalSlots(db: Database.Database): void {
+  undoKeptCounts(db);
   const moved = db.prepare('SELECT count(*) FROM floxide_runs WHERE slot <> run_no').pluck().get() as number;
   if (moved > 0) throw new Error(`${moved} run(s) of this file have a journal slot other than their number: schema 12 cannot key their steps`);
   db.exec(`DROP TRIGGER floxide_runs_slot_given; DROP INDEX floxide_runs_gaps; DROP INDEX floxide_runs_slot; DROP VIEW floxide_steps;
