@@ -20,7 +20,7 @@ export const SCRIPT_FILES = {
   recordError: 'record-error-2.lua',
   heartbeat: 'heartbeat-1.lua',
   readContext: 'read-context-1.lua',
-  itemCounts: 'item-counts-2.lua',
+  itemCounts: 'item-counts-3.lua',
   outstandingItems: 'outstanding-items-2.lua',
   listRuns: 'list-runs-1.lua',
   forgetRuns: 'forget-runs-1.lua',

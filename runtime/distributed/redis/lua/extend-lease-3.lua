@@ -25,6 +25,7 @@ local st = s and unpackState(s)
 if not st or st.token ~= ARGV[3] or not leaseLive(st, now) then return { 'lost', status } end
 st.leaseExp = int(now + tonumber(ARGV[4]))
 st.updatedAt = nowText
+-- (the status stays in_progress: the run's tally, kept by putState in includes/common.lua, does not change)
 redis.call('HSET', KEYS[2], ARGV[2], packState(st))
 redis.call('ZADD', KEYS[3], st.leaseExp, queueMember(ARGV[1], ARGV[2]))
 return { 'extended', st.leaseExp, status }

@@ -120,6 +120,28 @@ local function newState(node, json, nowText, seq, deliveries, attempt)
   return 'pending|||' .. nowText .. '||' .. (deliveries or '0') .. '||0|' .. (attempt or '1') .. '|' .. seq .. '|' .. json .. '\n' .. node
 end
 
+-- Every write of an item state goes through putState, which keeps the run's tally (P run:{R}:tally, HASH
+-- "status\nnode" -> how many of the run's items are in that state) in step with the states hash: a run page reads the
+-- tally (a field per node and status) instead of every item's state. `from` is the status the item had (nil for a new
+-- item: then the state is written only if the run does not know the id yet, HSETNX; false for a state that could not
+-- be read, which no tally counted), `to` its new status, `node` its node (`fromNode` the one it had, when a version
+-- move renamed it). A run created before tallies were kept has no `tallied` field in its run hash, and its tally
+-- counts only the changes since an upgrade: item-counts counts such a run once, whole, and marks it
+-- (item-counts-3.lua). Returns false when a new item's id was known (nothing written).
+local function putState(statesKey, tallyKey, id, packed, node, from, to, fromNode)
+  if from == nil then
+    if redis.call('HSETNX', statesKey, id, packed) == 0 then return false end
+  else
+    redis.call('HSET', statesKey, id, packed)
+  end
+  fromNode = fromNode or node
+  if from ~= to or fromNode ~= node then
+    if from then redis.call('HINCRBY', tallyKey, from .. '\n' .. fromNode, -1) end
+    redis.call('HINCRBY', tallyKey, to .. '\n' .. node, 1)
+  end
+  return true
+end
+
 -- Whether the item is in progress under a lease that has not expired at now (a number).
 local function leaseLive(st, now)
   return st.status == 'in_progress' and st.leaseExp ~= '' and tonumber(st.leaseExp) > now
@@ -240,13 +262,13 @@ end
 -- The per-run key layout of transition (and of runKeysOf below): KEYS[1..8] are the run's own keys,
 -- KEYS[9] and KEYS[10] the global leases and delayed ZSETs. The run hash holds, besides the run record, the
 -- outstanding-item count `outstanding`, the number of items ever added `n`, the context version `v`, the deltas
--- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, and the fixed metrics `m:<name>` (but
--- `completed`, which is the number of completed item states); so a step reads and writes one key where it used to
--- touch five.
+-- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, the fixed metrics `m:<name>` (but
+-- `completed`, which is the run's tally of completed items), and `tallied` ('1': its tally P run:{R}:tally counts
+-- every item, see putState); so a step reads and writes one key where it used to touch five.
 local function runKeys()
   return {
     run = KEYS[1], states = KEYS[2], ready = KEYS[3], tokens = KEYS[4], counters = KEYS[5], errors = KEYS[6],
-    dead = KEYS[7], joins = KEYS[8], leases = KEYS[9], delayed = KEYS[10],
+    dead = KEYS[7], joins = KEYS[8], leases = KEYS[9], delayed = KEYS[10], tally = KEYS[1] .. ':tally',
   }
 end
 
@@ -274,7 +296,7 @@ local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 
 -- adds). The `enqueued` metric needs no counter: it is the size of the states hash (items are never removed while
 -- the run's keys exist). Returns true when added.
 local function addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq, deliveries, attempt)
-  if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq, deliveries, attempt)) == 0 then return false end
+  if not putState(K.states, K.tally, id, newState(node, json, nowText, seq, deliveries, attempt), node, nil, 'pending') then return false end
   if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, ring, runId) end
   return true
 end

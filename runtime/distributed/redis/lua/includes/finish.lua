@@ -23,6 +23,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     table.sort(open, function(a, b) return tonumber(a.seq) < tonumber(b.seq) end)
     parkedKeys(K.run, open, waitKeys)
     for _, st in ipairs(open) do
+      local from = st.status
       if st.status == 'in_progress' then redis.call('ZREM', K.leases, queueMember(r.id, st.id)) end
       if st.status == 'waiting_retry' or (st.status == 'parked' and st.notBefore ~= '') then redis.call('ZREM', K.delayed, queueMember(r.id, st.id)) end
       st.status = 'dropped'
@@ -30,7 +31,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
       st.leaseExp = ''
       st.notBefore = ''
       st.updatedAt = nowText
-      redis.call('HSET', K.states, st.id, packState(st))
+      putState(K.states, K.tally, st.id, packState(st), st.node, from, 'dropped')
       parts[#parts + 1] = '{"id":' .. cjson.encode(st.id) .. ',"node":' .. cjson.encode(st.node) .. ',"reason":"' .. reason .. '"}'
     end
   end
@@ -68,6 +69,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     -- expired only when one of them exists, which one EXISTS tells for all of them)
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
+    redis.call('PEXPIRE', K.tally, retainMs)
     redis.call('PEXPIRE', K.run .. ':steps', retainMs)
     local mailbox, sigkeys, sigdigests = K.run .. ':mailbox', K.run .. ':sigkeys', K.run .. ':sigdigests'
     if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys, sigdigests) > 0 then
