@@ -196,6 +196,15 @@ describe('redis backend specifics', () => {
       await wf.stepDistributed(b, 'w1');
       await checkTally(a, b.keyPrefix, 'old-open', 'a step after the upgrade');
       expect(await b.itemCounts('old-open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 2 } });
+      // a process of the older floxide (still running during the upgrade) adds an item without counting it: the
+      // tally no longer adds up to the run's items, and the next count counts the run again
+      const states = `${b.keyPrefix}run:{old-open}:states`;
+      const row = (await a.hGet(states, childItemId('0', 2)))!;
+      await a.hSet(states, 'late', row.replace(/\|\d+\|(\{[^\n]*)\n/, '|99|$1\n'));
+      expect((await tallyAndRecount(a, b.keyPrefix, 'old-open')).recount).toMatchObject({ 'pending\nrow': 3 });
+      expect(await b.itemCounts('old-open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 3 } });
+      expect(await b.metrics('old-open')).toMatchObject({ enqueued: 5, completed: 2 });
+      await checkTally(a, b.keyPrefix, 'old-open', 'an item added by an older floxide');
     });
   });
 

@@ -2,8 +2,9 @@
   item-counts: how many of a run's items are in each state, per node or in total, read from the run's tally (kept by
   every script that writes an item state, see putState in includes/common.lua), so that a run page of a long run
   reads a field per node and status instead of every item's packed state (item JSON included). A run created before
-  tallies were kept (no `tallied` field in its run hash) is counted here once, whole, and its tally written and
-  marked; from then on the scripts keep it.
+  tallies were kept (no `tallied` field in its run hash), or whose tally does not add up to its number of items (a
+  process of a floxide before tallies added items to it during a rolling upgrade), is counted here once, whole, and
+  its tally written and marked; from then on the scripts keep it.
 
   Input:
     KEYS[1] run HASH (field `tallied`: '1' when KEYS[3] counts every item, written here for an older run)
@@ -19,8 +20,8 @@
     { 'ok', node, status, count, node, status, count, ... }   ('nodes', 'recount') one triple per node and status that
                                             has items
     { 'ok', items, completed }              ('totals')
-    { 'corrupt', packed state }             ('nodes', 'recount' on a run without a tally) the first state that cannot
-                                            be read
+    { 'corrupt', packed state }             ('recount', and 'nodes' of a run counted again) the first state that
+                                            cannot be read
 ]]
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'tallied')
@@ -55,7 +56,17 @@ end
 
 if mode == 'recount' then return recount() end
 
-if meta[2] ~= '1' then
+local items = redis.call('HLEN', KEYS[2])
+local tally
+if meta[2] == '1' then
+  tally = redis.call('HGETALL', KEYS[3])
+  -- A tally that does not count every item is not kept right: a process of a floxide before tallies (a rolling
+  -- upgrade) added items to the run without counting them. It is counted again, as a run without one.
+  local sum = 0
+  for i = 2, #tally, 2 do sum = sum + (tonumber(tally[i]) or 0) end
+  if sum ~= items then tally = nil end
+end
+if not tally then
   local counted, fields = recount()
   if counted[1] == 'corrupt' then
     if mode == 'nodes' then return counted end
@@ -73,15 +84,15 @@ if meta[2] ~= '1' then
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 and #fields > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
   redis.call('HSET', KEYS[1], 'tallied', '1')
+  tally = fields
 end
 
-local tally = redis.call('HGETALL', KEYS[3])
 if mode == 'totals' then
   local completed = 0
   for i = 1, #tally, 2 do
     if string.sub(tally[i], 1, 10) == 'completed\n' then completed = completed + tonumber(tally[i + 1]) end
   end
-  return { 'ok', redis.call('HLEN', KEYS[2]), completed }
+  return { 'ok', items, completed }
 end
 local out = { 'ok' }
 for i = 1, #tally, 2 do

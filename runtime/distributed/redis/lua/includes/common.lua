@@ -126,8 +126,9 @@ end
 -- item: then the state is written only if the run does not know the id yet, HSETNX; false for a state that could not
 -- be read, which no tally counted), `to` its new status, `node` its node (`fromNode` the one it had, when a version
 -- move renamed it). A run created before tallies were kept has no `tallied` field in its run hash, and its tally
--- counts only the changes since an upgrade: item-counts counts such a run once, whole, and marks it
--- (item-counts-3.lua). Returns false when a new item's id was known (nothing written).
+-- counts only the changes since an upgrade: item-counts counts such a run (or one whose tally does not add up to its
+-- items) once, whole, and marks it (item-counts-3.lua). Returns false when a new item's id was known (nothing
+-- written).
 local function putState(statesKey, tallyKey, id, packed, node, from, to, fromNode)
   if from == nil then
     if redis.call('HSETNX', statesKey, id, packed) == 0 then return false end
