@@ -1,7 +1,7 @@
 /**
- * The Redis run tally (`P run:{id}:tally`, kept by every script that writes an item state) held to its oracle: the
- * item-counts script's `recount` mode, which counts the run's states themselves. Read in one MULTI, so no script
- * runs between the two reads.
+ * The Redis run tally (`P run:{id}:tally`) and index of outstanding items (`P run:{id}:open`), kept by every script that
+ * writes an item state, held to their oracles: the item-counts script's `recount` mode, which counts the run's states
+ * themselves, and the outstanding states read whole. Each read in one MULTI, so no script runs between its parts.
  */
 import { createClient } from '@redis/client';
 import type { RedisBackend } from '../../runtime/distributed/redis/backend.js';
@@ -36,12 +36,39 @@ export async function tallyAndRecount(admin: Admin, keyPrefix: string, runId: st
   return { tallied: mark === '1', corrupt, tally: fields, recount: Array.isArray(recount) && !corrupt ? byField(recount) : {} };
 }
 
-/** Throws when a tallied run's tally is not its recount (a run without a readable state or a mark is not checked). */
+const OUTSTANDING = new Set(['pending', 'in_progress', 'waiting_retry', 'parked']);
+
+/**
+ * The run's index of outstanding items (`P run:{id}:open`, id -> seq) and the outstanding items of its states (id ->
+ * the seq in its state), read atomically; `indexed` false when the run has no `indexed` mark.
+ */
+export async function indexAndStates(admin: Admin, keyPrefix: string, runId: string): Promise<{ indexed: boolean; index: Record<string, number>; outstanding: Record<string, number> }> {
+  const run = `${keyPrefix}run:{${runId}}`;
+  const [open, states, mark] = (await admin
+    .multi()
+    .zRangeWithScores(`${run}:open`, 0, -1)
+    .hGetAll(`${run}:states`)
+    .hGet(run, 'indexed')
+    .exec()) as unknown as [Array<{ value: string; score: number }>, Record<string, string>, string | null];
+  const outstanding: Record<string, number> = {};
+  for (const [id, packed] of Object.entries(states)) {
+    const f = packed.split('|');
+    if (OUTSTANDING.has(f[0]!)) outstanding[id] = Number(f[9]);
+  }
+  return { indexed: mark === '1', index: Object.fromEntries(open.map((m) => [m.value, m.score])), outstanding };
+}
+
+/**
+ * Throws when a tallied run's tally is not its recount, or an indexed run's index is not its outstanding items by seq
+ * (a run without a readable state or without the mark is not checked).
+ */
 export async function checkTally(admin: Admin, keyPrefix: string, runId: string, after: string): Promise<void> {
-  const t = await tallyAndRecount(admin, keyPrefix, runId);
-  if (!t.tallied || t.corrupt) return;
   const show = (c: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(c).sort()));
-  if (show(t.tally) !== show(t.recount)) throw new Error(`run ${runId} after ${after}: its tally ${show(t.tally)} is not a recount of its states ${show(t.recount)}`);
+  const t = await tallyAndRecount(admin, keyPrefix, runId);
+  if (t.corrupt) return;
+  if (t.tallied && show(t.tally) !== show(t.recount)) throw new Error(`run ${runId} after ${after}: its tally ${show(t.tally)} is not a recount of its states ${show(t.recount)}`);
+  const x = await indexAndStates(admin, keyPrefix, runId);
+  if (x.indexed && show(x.index) !== show(x.outstanding)) throw new Error(`run ${runId} after ${after}: its index of outstanding items ${show(x.index)} is not its outstanding states ${show(x.outstanding)}`);
 }
 
 /** The calls of a backend that write item states (the scripts that call putState). */

@@ -5,9 +5,10 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, `tallied` (`1`: `:tally` counts every item; a run created before tallies has none until its first count) |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, `tallied` (`1`: `:tally` counts every item; a run created before tallies has none until its first count), `indexed` (`1`: `:open` indexes its outstanding items; none on a run created before the index, whose items are read with a pass) |
  * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
  * | `P run:{id}:tally` | HASH | `status\nnode` -> how many of the run's items are in that state, kept by every script that writes a state (`putState` in `lua/includes/common.lua`): a run page's counts read it, not the states |
+ * | `P run:{id}:open` | ZSET | the run's outstanding item ids (pending, in progress, waiting for a retry, parked) scored by enqueue seq, kept by `putState` too and deleted when the run ends: `pendingWork` reads the first of them, not every state |
  * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
  * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
@@ -176,7 +177,7 @@ class RedisKeys {
     return `${this.prefix}run:{${runId}}`;
   }
 
-  runPart(runId: string, part: 'states' | 'tally' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
+  runPart(runId: string, part: 'states' | 'tally' | 'open' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
     return `${this.run(runId)}:${part}`;
   }
 
@@ -652,7 +653,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const { statuses, limit } = pendingWorkFilter(options);
     return this.io(async () => {
       // selected by the server: the finished items of a long run are most of its states hash, and a page shows a few
-      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], [statuses.join(','), String(limit ?? 0)]);
+      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states'), this.keys.runPart(runId, 'open'), this.keys.runPart(runId, 'tally')], [statuses.join(','), String(limit ?? 0)]);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       // (a state the script let through without a status is refused as corrupt by sortedStates)
       const { byId, states } = this.sortedStates(runId, pairs(reply));

@@ -21,7 +21,7 @@ export const SCRIPT_FILES = {
   heartbeat: 'heartbeat-1.lua',
   readContext: 'read-context-1.lua',
   itemCounts: 'item-counts-3.lua',
-  outstandingItems: 'outstanding-items-2.lua',
+  outstandingItems: 'outstanding-items-4.lua',
   listRuns: 'list-runs-1.lua',
   forgetRuns: 'forget-runs-1.lua',
   schedulePut: 'schedule-put-3.lua',

@@ -30,6 +30,7 @@
     P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
     P run:{R}:states     HASH  item id -> packed state + item (includes/common.lua)
     P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:open       ZSET  outstanding item ids by enqueue seq (includes/common.lua putState; deleted when R ends)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
@@ -160,13 +161,13 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.attempt = int(tonumber(st.attempt) + 1)
     -- (no later than the last time a Date holds, 8.64e15: every listing reads it back as a time)
     st.notBefore = int(math.min(now + tonumber(delayMs), 8.64e15))
-    putState(K.states, K.tally, itemId, packState(st), st.node, 'in_progress', 'waiting_retry')
+    putState(K, itemId, packState(st), st.node, 'in_progress', 'waiting_retry')
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
     bump(K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
-    putState(K.states, K.tally, itemId, packState(st), st.node, 'in_progress', st.status)
+    putState(K, itemId, packState(st), st.node, 'in_progress', st.status)
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
     bump(K.run, 'm:failed', 1)
     stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'failed', errorJson, '')
@@ -179,7 +180,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     status, runError = 'failed', errorJson
   else
     local worker, attempt, node = string.match(rest, DONE_PATTERN)
-    putState(K.states, K.tally, itemId, 'completed|||' .. nowText .. '||' .. rest, node, 'in_progress', 'completed')
+    putState(K, itemId, 'completed|||' .. nowText .. '||' .. rest, node, 'in_progress', 'completed')
     stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, errorJson, '')
     if errorJson ~= '' then redis.call('RPUSH', K.errors, errorRecord(itemId, { node = node }, errorKind, attempt, errorJson)) end
     -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the run's
@@ -205,8 +206,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         local exp = int(now + tonumber(handoffMs))
         -- unique per claim as every token (a worker tells its leases apart by token): the run, then its item sequence
         local leaseToken = handoffWorker .. '#h' .. runId .. '/' .. seq .. '@' .. nowText
-        if putState(K.states, K.tally, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
-            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2], ARGV[itemBase + 2], nil, 'in_progress') then
+        if putState(K, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
+            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2], ARGV[itemBase + 2], nil, 'in_progress', seq) then
           defer('ZADD', K.leases, exp, queueMember(runId, id))
           n, nText = n + 1, seq
           enqueued[1] = id

@@ -25,7 +25,7 @@ local st = s and unpackState(s)
 if not st or st.token ~= ARGV[3] or not leaseLive(st, now) then return { 'lost', status } end
 st.leaseExp = int(now + tonumber(ARGV[4]))
 st.updatedAt = nowText
--- (the status stays in_progress: the run's tally KEYS[1]:tally does not change)
-putState(KEYS[2], KEYS[1] .. ':tally', ARGV[2], packState(st), st.node, 'in_progress', 'in_progress')
+-- (the status stays in_progress: the run's tally and index of outstanding items, see putState, do not change)
+putState(runKeysAt(KEYS[1]), ARGV[2], packState(st), st.node, 'in_progress', 'in_progress')
 redis.call('ZADD', KEYS[3], st.leaseExp, queueMember(ARGV[1], ARGV[2]))
 return { 'extended', st.leaseExp, status }

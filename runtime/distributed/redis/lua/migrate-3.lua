@@ -84,14 +84,14 @@ for j = 0, m - 1 do
 end
 if #leased > 1 then return leased end
 
-local tally = KEYS[1] .. ':tally'
+local K = runKeysAt(KEYS[1])
 for j = 0, m - 1 do
   local id = ARGV[base + 1 + 4 * j]
   local st = states[id]
   local fromNode = st.node
   st.json = ARGV[base + 3 + 4 * j]
   st.node = ARGV[base + 4 + 4 * j]
-  putState(KEYS[2], tally, id, packState(st), st.node, st.status, st.status, fromNode)
+  putState(K, id, packState(st), st.node, st.status, st.status, nil, fromNode)
 end
 redis.call('HSET', KEYS[1], 'fingerprint', to, 'updatedAt', nowText, 'migratedAt', nowText)
 redis.call('HSETNX', KEYS[1], 'startedOn', from)

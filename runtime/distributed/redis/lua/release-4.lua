@@ -34,7 +34,7 @@ st.deliveries = int(math.max((tonumber(st.deliveries) or 1) - 1, 0))
 st.token = ''
 st.leaseExp = ''
 st.updatedAt = nowText
-putState(KEYS[2], KEYS[1] .. ':tally', ARGV[3], packState(st), st.node, 'in_progress', 'pending')
+putState(runKeysAt(KEYS[1]), ARGV[3], packState(st), st.node, 'in_progress', 'pending')
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
 if ARGV[5] == '1' then bump(KEYS[1], 'm:misrouted', 1) end
 if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], ringOf(meta[2], meta[3]), ARGV[2]) end

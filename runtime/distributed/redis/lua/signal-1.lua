@@ -89,7 +89,7 @@ st.status = 'pending'
 st.notBefore = ''
 st.updatedAt = nowText
 st.json = withSignal(st.json, payload)
-putState(R .. ':states', R .. ':tally', itemId, packState(st), st.node, 'parked', 'pending')
+putState(runKeysAt(R), itemId, packState(st), st.node, 'parked', 'pending')
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
 if hasKey then keepKey(R, key, digest, name) end

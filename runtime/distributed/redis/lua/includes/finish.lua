@@ -31,7 +31,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
       st.leaseExp = ''
       st.notBefore = ''
       st.updatedAt = nowText
-      putState(K.states, K.tally, st.id, packState(st), st.node, from, 'dropped')
+      putState(K, st.id, packState(st), st.node, from, 'dropped')
       parts[#parts + 1] = '{"id":' .. cjson.encode(st.id) .. ',"node":' .. cjson.encode(st.node) .. ',"reason":"' .. reason .. '"}'
     end
   end
@@ -42,7 +42,8 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   end
   local dropped = '[' .. table.concat(parts, ',') .. ']'
   -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
-  local gone = r.open > 0 and { K.ready } or {}
+  -- (the index of outstanding items goes too: empty, or a run's of a floxide before it, which indexed only some)
+  local gone = r.open > 0 and { K.ready, K.open } or { K.open }
   for _, k in ipairs(waitKeys) do gone[#gone + 1] = k end
   local groups = redis.call('HKEYS', K.joins)
   if #groups > 0 then gone[#gone + 1] = K.joins end
