@@ -5,7 +5,7 @@
  * commands, the peak memory of the `floxide` process (`/usr/bin/time`'s max RSS): `runs show` (plain, `--context`,
  * `--json`, `--limit 20 --context`), `runs list`, `runs watch <run>` (time to its first line), the dashboard's run page
  * (`GET /api/runs/<id>`) and its live stream's first event, pause/resume/cancel, and `runs purge`. On Redis and
- * Postgres, also one claim of a small run's item next to the open big run (`claim` with the small run's version only,
+ * Postgres, also the store's counts of the run as the run page reads them (`itemCounts`, `metrics`, in process), and one claim of a small run's item next to the open big run (`claim` with the small run's version only,
  * and plain), against the same claim in a store with one small run. Results: docs/benchmarks.md.
  *
  *   npm run build:dist && tsx bench/big-run.ts [--items 100000] [--done 10000] [--stores redis,postgres,sqlite]
@@ -114,6 +114,19 @@ async function claims(backend: DistributedBackend, what: string, fingerprints?: 
   log(what, `median ${times[10]!.toFixed(2)} ms (max ${times[19]!.toFixed(1)})`);
 }
 
+/** The store's counts of the run, as the run page reads them (`itemCounts`, `metrics`), in this process: 3 reads each. */
+async function counts(backend: DistributedBackend, runId: string): Promise<void> {
+  for (const [what, read] of [['itemCounts', () => backend.itemCounts(runId)], ['metrics', () => backend.metrics(runId)]] as const) {
+    const times: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await read();
+      times.push((performance.now() - t0).toFixed(1));
+    }
+    log(`${what} of the big run (3 reads)`, `${times.join(', ')} ms`);
+  }
+}
+
 async function distributed(name: string): Promise<void> {
   const scratch = scratchStore(name, urls, 'bigrun');
   const backend = await connectBackend(scratch.url);
@@ -141,6 +154,7 @@ async function distributed(name: string): Promise<void> {
     await small.startRun(new CountCtx(), 0, { runId: 'small' });
     await claims(backend, 'claim, small run\'s version, big run open', [ChainWorkflowDef.fingerprint]);
     await claims(backend, 'claim, any version, big run open');
+    await counts(backend, 'wide');
     await operations(scratch.url, 'wide', `open (${ITEMS - DONE} outstanding)`);
     await timed('pause', () => backend.pauseRun('wide'));
     await timed('resume', () => backend.resumeRun('wide'));
@@ -150,6 +164,7 @@ async function distributed(name: string): Promise<void> {
     await orch.waitForCompletion('wide', { timeoutMs: 3_600_000, pollMs: 500 });
     log('rest of the run', `${((performance.now() - t1) / 1000).toFixed(1)} s`);
     await w2.stop();
+    await counts(backend, 'wide');
     await operations(scratch.url, 'wide', 'completed');
     // a second run to cancel while open
     const w3 = new Worker(backend, WideWorkflowDef, new WideWorkflow(), { concurrency: 1 });

@@ -14,6 +14,9 @@ import type { EventEnvelope } from '../../runtime/engine/events.js';
 import { ChainWorkflowDef } from '../fixtures/distributed/flows.floxide.js';
 import { chain, CountCtx, until } from './helpers.js';
 import { redisTamper } from './tamper.js';
+import { checkTally, tallyAndRecount, tallyChecked } from './redis-tally.js';
+import type { EngineItem, JoinArrival, StepOutcome } from '../../runtime/engine/types.js';
+import type { LeasedItem } from '../../runtime/distributed/contracts.js';
 import { bindWorkflow } from 'floxide';
 import { childItemId } from '../../runtime/core/ids.js';
 import { WideCtx, WideWorkflow } from '../fixtures/distributed/wide.js';
@@ -33,7 +36,8 @@ async function cleanup(): Promise<void> {
 
 afterAll(cleanup);
 
-describeBackendConformance('redis', async () => RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` }), { tamper: redisTamper });
+// (every call that writes item states is followed by a check that each run's tally is a recount of its states)
+describeBackendConformance('redis', async () => tallyChecked(await RedisBackend.connect({ url: REDIS_URL, keyPrefix: `${base}-c${++n}:` })), { tamper: redisTamper });
 
 describe('redis backend specifics', () => {
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -59,29 +63,160 @@ describe('redis backend specifics', () => {
     }
   }
 
-  it("counts a finished run's items once (its states never change again): later reads of its counts and metrics (a run page of a finished 100,000-item run) do not go through its states again", async () => {
+  it("reads a run's counts from its tally: a state written behind the store's back (which no script tallied) is not counted, and no read goes through the states", async () => {
     await withRedis({}, async (b, a) => {
       const wf = bindWorkflow(WideWorkflowDef, new WideWorkflow());
       for (const id of ['open', 'done']) await wf.startDistributed(new WideCtx(), 3, b, id);
       // (runs are served round-robin: one step each fans it out)
       for (let i = 0; i < 2; i++) await wf.stepDistributed(b, 'w1');
       await b.cancelRun('done');
-      const counts = await b.itemCounts('done');
-      const metrics = await b.metrics('done');
-      expect(counts).toEqual({ scatter: { completed: 1 }, row: { dropped: 3 } });
-      expect(metrics).toMatchObject({ enqueued: 4, completed: 1, dropped: 3 });
-      // a state written behind the store's back (a stray client): read again, the open run's counts see it, the
-      // finished run's are those counted once it had finished (the states were not read again)
+      const counts = { open: await b.itemCounts('open'), done: await b.itemCounts('done') };
+      const metrics = { open: await b.metrics('open'), done: await b.metrics('done') };
+      expect(counts).toEqual({ open: { scatter: { completed: 1 }, row: { pending: 3 } }, done: { scatter: { completed: 1 }, row: { dropped: 3 } } });
+      expect(metrics.done).toMatchObject({ enqueued: 4, completed: 1, dropped: 3 });
       for (const id of ['open', 'done']) {
         const key = `${b.keyPrefix}run:{${id}}:states`;
         const row = childItemId('0', 0);
         const packed = (await a.hGet(key, row))!;
         await a.hSet(key, row, packed.replace(/^[a-z_]+\|/, 'completed|'));
       }
-      expect(await b.itemCounts('open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 2 } });
-      expect((await b.metrics('open')).completed).toBe(2);
-      expect(await b.itemCounts('done')).toEqual(counts);
-      expect(await b.metrics('done')).toEqual(metrics);
+      expect({ open: await b.itemCounts('open'), done: await b.itemCounts('done') }).toEqual(counts);
+      expect({ open: await b.metrics('open'), done: await b.metrics('done') }).toEqual(metrics);
+      // (the recount, the tally's oracle, sees the stray write)
+      expect((await tallyAndRecount(a, b.keyPrefix, 'open')).recount).toMatchObject({ 'completed\nrow': 1, 'pending\nrow': 2 });
+    });
+  });
+
+  it("a run's tally is a recount of its states after every change: claim, fan-out, retry, release, lease expiry, dead letter, hold and join, signal wait, sleep, pause, resume, version move, cancel", async () => {
+    await withRedis({}, async (b, a) => {
+      const LONG = 60_000;
+      const check = async (runId: string, after: string) => {
+        await checkTally(a, b.keyPrefix, runId, after);
+        expect((await tallyAndRecount(a, b.keyPrefix, runId)).tallied).toBe(true);
+      };
+      const item = (node: string, id: string, input: unknown = null): EngineItem => ({ node, id, input });
+      const cont = (items: EngineItem[] = [], arrivals: JoinArrival[] = []): StepOutcome => ({ type: 'continue', items, arrivals, delta: undefined });
+      const commit = (l: LeasedItem, outcome: StepOutcome) => b.commitStep({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome });
+      const claimOf = async (runId: string, id: string, leaseMs = LONG) => {
+        // (the others claimed with it are given back: a release puts them back at the head of their run's ready list)
+        for (let i = 0; i < 20; i++) {
+          const got = await b.claim('w1', 10, leaseMs);
+          const mine = got.find((l) => l.runId === runId && l.item.id === id);
+          for (const l of got) if (l !== mine) await b.release(l.runId, l.item.id, l.leaseToken);
+          if (mine) return mine;
+          await sleep(20);
+        }
+        throw new Error(`${id} of ${runId} was never claimable`);
+      };
+      const R = 'walk';
+      await b.createRun({ ...spec(R), fingerprint: 'v1' });
+      await check(R, 'createRun');
+      await commit(await claimOf(R, '0'), cont([item('a', 'a1'), item('a', 'a2'), item('b', 'b1'), item('c', 'c1'), item('d', 'd1'), item('e', 'e1')]));
+      await check(R, 'claim and a fan-out commit');
+      // a retry, its wake-up when it is due, and a release
+      await commit(await claimOf(R, 'a1'), { type: 'retry', attempt: 1, delayMs: 1, error: { name: 'Error', message: 'again' } });
+      await check(R, 'retry');
+      const again = await claimOf(R, 'a1');
+      await check(R, 'a due retry claimed');
+      expect(await b.release(R, 'a1', again.leaseToken)).toBe(true);
+      await check(R, 'release');
+      // a lease that expires, redelivered
+      await claimOf(R, 'a2', 1);
+      await sleep(10);
+      await claimOf(R, 'a2');
+      await check(R, 'an expired lease redelivered');
+      // two arrivals of a join group: one held, one valued (the second enqueues the settlement)
+      await commit(await claimOf(R, 'b1'), cont([], [{ group: 'g', index: 0, size: 2, held: true, outer: [] } as unknown as JoinArrival]));
+      await check(R, 'a hold');
+      await commit(await claimOf(R, 'c1'), cont([], [{ group: 'g', index: 1, size: 2, node: 'j', value: 1, held: false, outer: [] }]));
+      await check(R, 'the join settled');
+      // a wait for a signal, then the signal; a sleep, then its end
+      await commit(await claimOf(R, 'd1'), cont([{ ...item('w', 'w1'), wait: { name: 'go', attempt: 1 } } as EngineItem, { ...item('s', 's1'), sleep: { value: 1 }, notBefore: Date.now() + 20 } as EngineItem]));
+      await check(R, 'a wait and a sleep parked');
+      await b.signal(R, 'go', { ok: true });
+      await check(R, 'the signal');
+      await sleep(30);
+      await claimOf(R, 's1');
+      await check(R, 'the sleep ended');
+      await b.pauseRun(R);
+      await check(R, 'pause');
+      await b.resumeRun(R);
+      await check(R, 'resume');
+      // a version move renaming a node of outstanding items (leased ones move too)
+      await b.migrate(R, { from: 'v1', to: 'v2', renames: { w: 'w2', a: 'a3' }, leases: 'keep' });
+      await check(R, 'a version move');
+      expect(await b.itemCounts(R)).toMatchObject({ w2: { pending: 1 }, a3: { pending: 1, in_progress: 1 } });
+      await b.cancelRun(R);
+      await check(R, 'cancel');
+      expect(Object.keys(await b.itemCounts(R)).length).toBeGreaterThan(0);
+      // a dead letter that fails its run
+      const D = 'dead';
+      await b.createRun(spec(D));
+      await commit(await claimOf(D, '0'), cont([item('x', 'x1'), item('x', 'x2')]));
+      await commit(await claimOf(D, 'x1'), { type: 'failed', error: { name: 'Error', message: 'fatal' }, attempts: 1 });
+      await check(D, 'a dead letter');
+      expect(await b.itemCounts(D)).toEqual({ a: { completed: 1 }, x: { dead_lettered: 1, dropped: 1 } });
+      // and a hand-off: the one successor leased to the committing worker in the commit
+      const H = 'handoff';
+      await b.createRun(spec(H));
+      const h = await claimOf(H, '0');
+      const res = await b.commitStep({ runId: H, itemId: '0', leaseToken: h.leaseToken, outcome: cont([item('n', 'n1')]), handoff: { workerId: 'w1', leaseMs: LONG } });
+      expect(res).toMatchObject({ status: 'applied', next: expect.anything() });
+      await check(H, 'a hand-off');
+      expect(await b.itemCounts(H)).toEqual({ a: { completed: 1 }, n: { in_progress: 1 } });
+    });
+  });
+
+  it('a run of a floxide before tallies (no tally, no mark) is counted once, whole, and its tally kept right from then on, with the run\'s time to live', async () => {
+    await withRedis({ retainFinishedMs: 3_600_000 }, async (b, a) => {
+      const wf = bindWorkflow(WideWorkflowDef, new WideWorkflow());
+      for (const id of ['old-open', 'old-done']) await wf.startDistributed(new WideCtx(), 3, b, id);
+      for (let i = 0; i < 2; i++) await wf.stepDistributed(b, 'w1');
+      await b.cancelRun('old-done');
+      for (const id of ['old-open', 'old-done']) {
+        const run = `${b.keyPrefix}run:{${id}}`;
+        // as an older floxide left it (no tally, no index), then a change this one tallied (only that change: -1 / +1)
+        await a.hDel(run, ['tallied', 'indexed']);
+        await a.del([`${run}:tally`, `${run}:open`]);
+        await a.hSet(`${run}:tally`, { 'pending\nrow': '-1', 'in_progress\nrow': '1' });
+        expect((await tallyAndRecount(a, b.keyPrefix, id)).tallied).toBe(false);
+      }
+      expect(await b.metrics('old-open')).toMatchObject({ enqueued: 4, completed: 1 });
+      expect(await b.itemCounts('old-done')).toEqual({ scatter: { completed: 1 }, row: { dropped: 3 } });
+      for (const id of ['old-open', 'old-done']) {
+        const t = await tallyAndRecount(a, b.keyPrefix, id);
+        expect(t.tallied).toBe(true);
+        expect(t.tally).toEqual(t.recount);
+      }
+      const ttl = await a.pTTL(`${b.keyPrefix}run:{old-done}:tally`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3_600_000);
+      expect(await a.pTTL(`${b.keyPrefix}run:{old-open}:tally`)).toBe(-1);
+      // the open run steps on: its tally follows
+      await wf.stepDistributed(b, 'w1');
+      await checkTally(a, b.keyPrefix, 'old-open', 'a step after the upgrade');
+      expect(await b.itemCounts('old-open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 2 } });
+      // a process of the older floxide (still running during the upgrade) adds an item without counting it: the
+      // tally no longer adds up to the run's items, and the next count counts the run again
+      const states = `${b.keyPrefix}run:{old-open}:states`;
+      const row = (await a.hGet(states, childItemId('0', 2)))!;
+      await a.hSet(states, 'late', row.replace(/\|\d+\|(\{[^\n]*)\n/, '|99|$1\n'));
+      expect((await tallyAndRecount(a, b.keyPrefix, 'old-open')).recount).toMatchObject({ 'pending\nrow': 3 });
+      expect(await b.itemCounts('old-open')).toEqual({ scatter: { completed: 1 }, row: { completed: 1, pending: 3 } });
+      expect(await b.metrics('old-open')).toMatchObject({ enqueued: 5, completed: 2 });
+      await checkTally(a, b.keyPrefix, 'old-open', 'an item added by an older floxide');
+      // its outstanding items are read with a pass (it has no index); so are those of a run whose index misses an item
+      // an older floxide's process added (its outstanding count, which that floxide keeps, says so)
+      const page = async (id: string) => (await b.pendingWork(id, { limit: 3 })).map((p) => p.item.id);
+      expect(await page('old-open')).toEqual([childItemId('0', 1), childItemId('0', 2), 'late']);
+      await wf.startDistributed(new WideCtx(), 3, b, 'new');
+      // (runs are served round-robin: the old run's rows may come first)
+      while ((await b.metrics('new')).completed < 1) await wf.stepDistributed(b, 'w1');
+      expect(await page('new')).toEqual([childItemId('0', 0), childItemId('0', 1), childItemId('0', 2)]);
+      const newStates = `${b.keyPrefix}run:{new}:states`;
+      await a.hSet(newStates, 'early', (await a.hGet(newStates, childItemId('0', 2)))!.replace(/\|\d+\|(\{[^\n]*)\n/, '|0|$1\n'));
+      await a.hIncrBy(`${b.keyPrefix}run:{new}`, 'outstanding', 1);
+      expect(await page('new')).toEqual(['early', childItemId('0', 0), childItemId('0', 1)]);
     });
   });
 

@@ -5,8 +5,10 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, a finished run's item counts `counted` (written by its first count: its states never change again) |
+ * | `P run:{id}` | HASH | the run record (workflow, fingerprint, status, input, context, times, output, error, dropped), `outstanding`, `n` (items ever added), context version `v`, deltas `d:<version>` (`itemId\n delta JSON`) with the latest copied in `last`, fixed metrics `m:<name>`, `tallied` (`1`: `:tally` counts every item; a run created before tallies has none until its first count), `indexed` (`1`: `:open` indexes its outstanding items; none on a run created before the index, whose items are read with a pass) |
  * | `P run:{id}:states` | HASH | item id -> packed state and item (`status\|leaseToken\|...\|seq\|item JSON\nnode`, seq = enqueue order; layout in `lua/includes/common.lua`) |
+ * | `P run:{id}:tally` | HASH | `status\nnode` -> how many of the run's items are in that state, kept by every script that writes a state (`putState` in `lua/includes/common.lua`): a run page's counts read it, not the states |
+ * | `P run:{id}:open` | ZSET | the run's outstanding item ids (pending, in progress, waiting for a retry, parked) scored by enqueue seq, kept by `putState` too and deleted when the run ends: `pendingWork` reads the first of them, not every state |
  * | `P run:{id}:ready` | LIST | claimable item ids (FIFO) |
  * | `P run:{id}:tokens` | SET | lease tokens that committed a retry (replays answer `duplicate`) |
  * | `P run:{id}:counters` | HASH | user counters; the `enqueued` metric is the size of `:states` |
@@ -145,7 +147,7 @@ export interface RedisBackendOptions {
 
 /** The run record fields, in the order the Lua scripts return them (`RUN_FIELDS` in `lua/includes/common.lua`). */
 const RUN_FIELDS = ['workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline', 'output', 'error', 'dropped', 'traceparent', 'startedOn', 'migratedAt'] as const;
-/** The metrics kept as `m:<name>` run hash fields (`completed` is counted from the item states). */
+/** The metrics kept as `m:<name>` run hash fields (`completed` is the run's tally of completed items). */
 const METRIC_FIELDS = ['retries', 'failed', 'deadLettered', 'dropped', 'redeliveries', 'misrouted'] as const;
 /** The run hash fields of METRIC_FIELDS. */
 const METRIC_KEYS = METRIC_FIELDS.map((f) => `m:${f}`);
@@ -175,7 +177,7 @@ class RedisKeys {
     return `${this.prefix}run:{${runId}}`;
   }
 
-  runPart(runId: string, part: 'states' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
+  runPart(runId: string, part: 'states' | 'tally' | 'open' | 'ready' | 'tokens' | 'counters' | 'errors' | 'dead' | 'joins'): string {
     return `${this.run(runId)}:${part}`;
   }
 
@@ -651,7 +653,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     const { statuses, limit } = pendingWorkFilter(options);
     return this.io(async () => {
       // selected by the server: the finished items of a long run are most of its states hash, and a page shows a few
-      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states')], [statuses.join(','), String(limit ?? 0)]);
+      const reply = await this.evalScript('outstandingItems', [this.keys.run(runId), this.keys.runPart(runId, 'states'), this.keys.runPart(runId, 'open'), this.keys.runPart(runId, 'tally')], [statuses.join(','), String(limit ?? 0)]);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       // (a state the script let through without a status is refused as corrupt by sortedStates)
       const { byId, states } = this.sortedStates(runId, pairs(reply));
@@ -717,7 +719,7 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
     this.open();
     assertRunId(runId);
     return this.io(async () => {
-      const reply = await this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['nodes']);
+      const reply = await this.evalScript('itemCounts', this.itemCountKeys(runId), ['nodes']);
       if (!Array.isArray(reply)) throw this.notFound(runId);
       const [kind, ...rest] = reply as string[];
       if (kind === 'corrupt') throw new CorruptStateError(`run ${runId}: a stored item state is corrupt: ${JSON.stringify(rest[0]!.slice(0, 80))}`);
@@ -725,6 +727,11 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
       for (let i = 0; i + 2 < rest.length; i += 3) countItem(counts, rest[i]!, rest[i + 1] as WorkItemStatus, Number(rest[i + 2]));
       return counts;
     });
+  }
+
+  /** KEYS of the item-counts script: the run hash, its states and its tally. */
+  private itemCountKeys(runId: string): string[] {
+    return [this.keys.run(runId), this.keys.runPart(runId, 'states'), this.keys.runPart(runId, 'tally')];
   }
 
   /** Every item state of a run in enqueue order, with the packed states by id (one round trip). */
@@ -772,13 +779,13 @@ export class RedisBackend implements DistributedBackend, BatchStepCommitter, Sch
         ['HMGET', this.keys.run(runId), ...METRIC_KEYS],
         ['HGETALL', this.keys.runPart(runId, 'counters')],
       ])),
-      this.io(() => this.evalScript('itemCounts', [this.keys.run(runId), this.keys.runPart(runId, 'states')], ['totals'])),
+      this.io(() => this.evalScript('itemCounts', this.itemCountKeys(runId), ['totals'])),
     ]);
     if (!Array.isArray(totals)) throw this.notFound(runId);
     const out = { ...emptyMetrics(), counters: {} as Record<string, number> };
     METRIC_FIELDS.forEach((f, i) => (out[f] = Number((fixed as Reply[])[i] ?? 0)));
     // Items are never removed while the run's keys exist, so the states hash holds every item ever enqueued, and
-    // the completed ones are the `completed` metric (commits keep no counter for it): counted by the script.
+    // the completed ones are the `completed` metric (commits keep no counter for it): the run's tally of them.
     out.enqueued = Number(totals[1]);
     out.completed = Number(totals[2]);
     for (const [k, v] of pairs(counters!)) out.counters[k] = Number(v);

@@ -22,6 +22,8 @@
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
     P run:{R}            HASH  status, workflow, fingerprint, deadline, traceparent, v, last, context, m:redeliveries
     P run:{R}:states     HASH  item states
+    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:open       ZSET  outstanding item ids by enqueue seq (includes/common.lua putState; a claim changes none)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:wait:<n>   LIST  parked waits for signal n (a wait that timed out leaves it)
   and for a ring W@F listed in KEYS[3]:
@@ -67,7 +69,8 @@ for _, d in ipairs(promote) do
   local nl = string.find(d.member, '\n', 1, true)
   local runId, itemId = string.sub(d.member, 1, nl - 1), string.sub(d.member, nl + 1)
   local R = runKey(runId)
-  local s = redis.call('HGET', R .. ':states', itemId)
+  local K = runKeysAt(R)
+  local s = redis.call('HGET', K.states, itemId)
   local st = s and unpackState(s)
   if st and st.status == nil then
     -- not a packed state (a stray write): made ready, so that the lease below fails it and its run (see there)
@@ -79,12 +82,13 @@ for _, d in ipairs(promote) do
     if (d.kind == 'lease' and st.status == 'in_progress') or (d.kind == 'retry' and (st.status == 'waiting_retry' or st.status == 'parked')) then
       if d.kind == 'lease' then st.expired = '1' end
       if st.status == 'parked' then wakeParked(R, prefix, runId, itemId, st, nowText) end
+      local from = st.status
       st.status = 'pending'
       st.token = ''
       st.leaseExp = ''
       st.notBefore = ''
       st.updatedAt = nowText
-      redis.call('HSET', R .. ':states', itemId, packState(st))
+      putState(K, itemId, packState(st), st.node, from, 'pending')
       if redis.call('RPUSH', R .. ':ready', itemId) == 1 then
         local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
         if meta[1] == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
@@ -111,10 +115,12 @@ local function claimFromRing(workflow)
       while true do
         local itemId = redis.call('LPOP', ready)
         if not itemId then break end
-        local states = R .. ':states'
-        local s = redis.call('HGET', states, itemId)
+        local K = runKeysAt(R)
+        local s = redis.call('HGET', K.states, itemId)
         local status, deliveries, expired, rest, attempt, json, node
         if s then status, deliveries, expired, rest, attempt, json, node = string.match(s, CLAIM_PATTERN) end
+        -- the status the run's tally counts the item in (none for a state that cannot be read)
+        local from = status or false
         if s and not status then
           -- Not a packed state (a stray write): leased as an item of node '?' whose JSON is that text, which the
           -- backend cannot decode, so the worker fails the item and its run (CorruptStateError) instead of the item
@@ -133,8 +139,8 @@ local function claimFromRing(workflow)
           deliveries = deliveries == '0' and '1' or int(tonumber(deliveries) + 1)
           seqNext = seqNext + 1
           local token = workerId .. '#' .. int(seqNext) .. '@' .. nowText
-          redis.call('HSET', states, itemId,
-            'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest)
+          putState(K, itemId,
+            'in_progress|' .. token .. '|' .. leaseExp .. '|' .. nowText .. '||' .. deliveries .. '|' .. workerId .. '|0|' .. rest, node, from, 'in_progress')
           defer('ZADD', KEYS[1], leaseExp, queueMember(runId, itemId))
           publish(prefix, runId, startedJson(runId, itemId, node, attempt, workerId, nowText))
           local version = meta[4] or '0'

@@ -29,6 +29,8 @@
   Keys derived from P and one run id R of a commit (never any other run's):
     P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
     P run:{R}:states     HASH  item id -> packed state + item (includes/common.lua)
+    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:open       ZSET  outstanding item ids by enqueue seq (includes/common.lua putState; deleted when R ends)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
@@ -159,13 +161,13 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     st.attempt = int(tonumber(st.attempt) + 1)
     -- (no later than the last time a Date holds, 8.64e15: every listing reads it back as a time)
     st.notBefore = int(math.min(now + tonumber(delayMs), 8.64e15))
-    redis.call('HSET', K.states, itemId, packState(st))
+    putState(K, itemId, packState(st), st.node, 'in_progress', 'waiting_retry')
     redis.call('ZADD', K.delayed, st.notBefore, queueMember(runId, itemId))
     bump(K.run, 'm:retries', 1)
   elseif kind == 'failed' then
     local dl = deadLetter == '1'
     st.status = dl and 'dead_lettered' or 'failed'
-    redis.call('HSET', K.states, itemId, packState(st))
+    putState(K, itemId, packState(st), st.node, 'in_progress', st.status)
     redis.call('RPUSH', K.errors, errorRecord(itemId, st, 'failure', st.attempt, errorJson))
     bump(K.run, 'm:failed', 1)
     stepDone(prefix, K.steps, runId, itemId, st.node, st.attempt, st.worker, startedAt, nowText, 'failed', errorJson, '')
@@ -177,12 +179,12 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     dropped = finishRun(K, prefix, runOf(runId, meta, tonumber(meta[3]) - 1), 'failed', 'failed', now, nowText, errorJson, '', '', retainMs)
     status, runError = 'failed', errorJson
   else
-    redis.call('HSET', K.states, itemId, 'completed|||' .. nowText .. '||' .. rest)
     local worker, attempt, node = string.match(rest, DONE_PATTERN)
+    putState(K, itemId, 'completed|||' .. nowText .. '||' .. rest, node, 'in_progress', 'completed')
     stepDone(prefix, K.steps, runId, itemId, node, attempt, worker, startedAt, nowText, kind, errorJson, '')
     if errorJson ~= '' then redis.call('RPUSH', K.errors, errorRecord(itemId, { node = node }, errorKind, attempt, errorJson)) end
-    -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the number
-    -- of completed states: no counter to update)
+    -- the run hash fields this commit changes, written in one HSET at the end (the `completed` metric is the run's
+    -- tally of completed items: no counter to update)
     local fields = {}
     if deltaJson ~= '' then
       version = int(tonumber(version) + 1)
@@ -204,8 +206,8 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
         local exp = int(now + tonumber(handoffMs))
         -- unique per claim as every token (a worker tells its leases apart by token): the run, then its item sequence
         local leaseToken = handoffWorker .. '#h' .. runId .. '/' .. seq .. '@' .. nowText
-        if redis.call('HSETNX', K.states, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
-            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2]) == 1 then
+        if putState(K, id, 'in_progress|' .. leaseToken .. '|' .. exp .. '|' .. nowText .. '||1|'
+            .. handoffWorker .. '|0|1|' .. seq .. '|' .. ARGV[itemBase + 3] .. '\n' .. ARGV[itemBase + 2], ARGV[itemBase + 2], nil, 'in_progress', seq) then
           defer('ZADD', K.leases, exp, queueMember(runId, id))
           n, nText = n + 1, seq
           enqueued[1] = id

@@ -25,6 +25,7 @@ local st = s and unpackState(s)
 if not st or st.token ~= ARGV[3] or not leaseLive(st, now) then return { 'lost', status } end
 st.leaseExp = int(now + tonumber(ARGV[4]))
 st.updatedAt = nowText
-redis.call('HSET', KEYS[2], ARGV[2], packState(st))
+-- (the status stays in_progress: the run's tally and index of outstanding items, see putState, do not change)
+putState(runKeysAt(KEYS[1]), ARGV[2], packState(st), st.node, 'in_progress', 'in_progress')
 redis.call('ZADD', KEYS[3], st.leaseExp, queueMember(ARGV[1], ARGV[2]))
 return { 'extended', st.leaseExp, status }

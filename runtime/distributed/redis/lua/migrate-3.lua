@@ -22,7 +22,9 @@
     ARGV[8+n+4m] the run.migrated event JSON without its "at" ({"type":...}, engine/migration.ts migratedEventJson)
     ARGV[9+n+4m] events to keep in the stream, about (0 = no events)
 
-  Keys derived from P and the run's workflow W:
+  Keys derived from KEYS[1] (P run:{R}), and from P and the run's workflow W:
+    P run:{R}:tally      HASH  "status\nnode" -> items in that state: a renamed item moves to its new node's
+                               (includes/common.lua putState)
     P ring:W@from        LIST  the run leaves it
     P ring:W@to          LIST  the run joins it when it is running with ready items (and the ring joins P wfring)
     P events             STREAM run.migrated
@@ -82,12 +84,14 @@ for j = 0, m - 1 do
 end
 if #leased > 1 then return leased end
 
+local K = runKeysAt(KEYS[1])
 for j = 0, m - 1 do
   local id = ARGV[base + 1 + 4 * j]
   local st = states[id]
+  local fromNode = st.node
   st.json = ARGV[base + 3 + 4 * j]
   st.node = ARGV[base + 4 + 4 * j]
-  redis.call('HSET', KEYS[2], id, packState(st))
+  putState(K, id, packState(st), st.node, st.status, st.status, nil, fromNode)
 end
 redis.call('HSET', KEYS[1], 'fingerprint', to, 'updatedAt', nowText, 'migratedAt', nowText)
 redis.call('HSETNX', KEYS[1], 'startedOn', from)

@@ -13,7 +13,8 @@
     ARGV[4] lease token
     ARGV[5] '1' when the worker could not run the item (counted in the run's m:misrouted), else ''
 
-  Keys derived from P and the run's workflow W and fingerprint F:
+  Keys derived from KEYS[1] (P run:{R}), and from P and the run's workflow W and fingerprint F:
+    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
     P ring:W@F           LIST  the run goes back on its ring when its ready list was empty
 
   Output:
@@ -33,7 +34,7 @@ st.deliveries = int(math.max((tonumber(st.deliveries) or 1) - 1, 0))
 st.token = ''
 st.leaseExp = ''
 st.updatedAt = nowText
-redis.call('HSET', KEYS[2], ARGV[3], packState(st))
+putState(runKeysAt(KEYS[1]), ARGV[3], packState(st), st.node, 'in_progress', 'pending')
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
 if ARGV[5] == '1' then bump(KEYS[1], 'm:misrouted', 1) end
 if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], ringOf(meta[2], meta[3]), ARGV[2]) end

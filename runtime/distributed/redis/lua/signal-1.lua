@@ -19,6 +19,7 @@
   Keys derived from P and R (and R's workflow W at fingerprint F):
     P run:{R}            HASH  status, workflow, fingerprint
     P run:{R}:states     HASH  the wait's state (parked -> pending)
+    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
     P run:{R}:ready      LIST  the wait, now claimable
     P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it, and any id before it whose item is not parked)
     P run:{R}:mailbox    LIST  the signal, when no wait takes it
@@ -88,7 +89,7 @@ st.status = 'pending'
 st.notBefore = ''
 st.updatedAt = nowText
 st.json = withSignal(st.json, payload)
-redis.call('HSET', R .. ':states', itemId, packState(st))
+putState(runKeysAt(R), itemId, packState(st), st.node, 'parked', 'pending')
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
 if hasKey then keepKey(R, key, digest, name) end

@@ -240,13 +240,15 @@ end
 -- The per-run key layout of transition (and of runKeysOf below): KEYS[1..8] are the run's own keys,
 -- KEYS[9] and KEYS[10] the global leases and delayed ZSETs. The run hash holds, besides the run record, the
 -- outstanding-item count `outstanding`, the number of items ever added `n`, the context version `v`, the deltas
--- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, and the fixed metrics `m:<name>` (but
--- `completed`, which is the number of completed item states); so a step reads and writes one key where it used to
--- touch five.
+-- `d:<version>` (`itemId\ndelta JSON`) with a copy of the latest in `last`, the fixed metrics `m:<name>` (but
+-- `completed`, which is the run's tally of completed items), `tallied` ('1': its tally P run:{R}:tally counts every
+-- item) and `indexed` ('1': P run:{R}:open indexes its outstanding items; see putState); so a step reads and writes
+-- one key where it used to touch five.
 local function runKeys()
   return {
     run = KEYS[1], states = KEYS[2], ready = KEYS[3], tokens = KEYS[4], counters = KEYS[5], errors = KEYS[6],
-    dead = KEYS[7], joins = KEYS[8], leases = KEYS[9], delayed = KEYS[10],
+    dead = KEYS[7], joins = KEYS[8], leases = KEYS[9], delayed = KEYS[10], tally = KEYS[1] .. ':tally',
+    open = KEYS[1] .. ':open',
   }
 end
 
@@ -264,6 +266,39 @@ local function runKeysOf(prefix, runId, leasesKey, delayedKey)
   return setmetatable({ run = prefix .. 'run:{' .. runId .. '}', leases = leasesKey, delayed = delayedKey }, runKeysMeta)
 end
 
+-- The lazily built per-run keys (runKeysOf's) of the run whose hash is the key R.
+local function runKeysAt(R)
+  return setmetatable({ run = R }, runKeysMeta)
+end
+
+-- Every write of an item state goes through putState, which keeps two things in step with the states hash, so that a
+-- run page reads neither through it: the run's tally (K.tally, P run:{R}:tally, HASH "status\nnode" -> how many of the
+-- run's items are in that state: a field per node and status to count) and its index of outstanding items (K.open,
+-- P run:{R}:open, ZSET item id scored by its enqueue seq: pending, in progress, waiting for a retry or parked; the
+-- first of them in enqueue order without a pass). `K` holds the run's keys (runKeysOf, runKeysAt); `from` is the status
+-- the item had (nil for a new item: then the state is written only if the run does not know the id yet, HSETNX, and
+-- `seq` is its enqueue seq; false for a state that could not be read, which nothing counted), `to` its new status,
+-- `node` its node (`fromNode` the one it had, when a version move renamed it). A run created before tallies has no
+-- `tallied` field in its run hash, and its tally counts only the changes since an upgrade: item-counts counts such a
+-- run (or one whose tally does not add up to its items) once, whole, and marks it (item-counts-3.lua); nor has it an
+-- `indexed` field, and its outstanding items are read with a pass (outstanding-items-4.lua). Returns false when a new
+-- item's id was known (nothing written).
+local function putState(K, id, packed, node, from, to, seq, fromNode)
+  if from == nil then
+    if redis.call('HSETNX', K.states, id, packed) == 0 then return false end
+    redis.call('ZADD', K.open, seq, id)
+  else
+    redis.call('HSET', K.states, id, packed)
+    if from and isOutstanding(from) and not isOutstanding(to) then redis.call('ZREM', K.open, id) end
+  end
+  fromNode = fromNode or node
+  if from ~= to or fromNode ~= node then
+    if from then redis.call('HINCRBY', K.tally, from .. '\n' .. fromNode, -1) end
+    redis.call('HINCRBY', K.tally, to .. '\n' .. node, 1)
+  end
+  return true
+end
+
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
 local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 'updatedAt', 'finishedAt', 'deadline',
   'output', 'error', 'dropped', 'traceparent', 'startedOn', 'migratedAt' }
@@ -274,7 +309,7 @@ local RUN_FIELDS = { 'workflow', 'fingerprint', 'status', 'input', 'createdAt', 
 -- adds). The `enqueued` metric needs no counter: it is the size of the states hash (items are never removed while
 -- the run's keys exist). Returns true when added.
 local function addItem(K, prefix, runId, ring, status, id, node, json, nowText, seq, deliveries, attempt)
-  if redis.call('HSETNX', K.states, id, newState(node, json, nowText, seq, deliveries, attempt)) == 0 then return false end
+  if not putState(K, id, newState(node, json, nowText, seq, deliveries, attempt), node, nil, 'pending', seq) then return false end
   if redis.call('RPUSH', K.ready, id) == 1 and status == 'running' then ringPush(prefix, ring, runId) end
   return true
 end

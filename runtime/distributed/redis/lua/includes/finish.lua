@@ -23,6 +23,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     table.sort(open, function(a, b) return tonumber(a.seq) < tonumber(b.seq) end)
     parkedKeys(K.run, open, waitKeys)
     for _, st in ipairs(open) do
+      local from = st.status
       if st.status == 'in_progress' then redis.call('ZREM', K.leases, queueMember(r.id, st.id)) end
       if st.status == 'waiting_retry' or (st.status == 'parked' and st.notBefore ~= '') then redis.call('ZREM', K.delayed, queueMember(r.id, st.id)) end
       st.status = 'dropped'
@@ -30,7 +31,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
       st.leaseExp = ''
       st.notBefore = ''
       st.updatedAt = nowText
-      redis.call('HSET', K.states, st.id, packState(st))
+      putState(K, st.id, packState(st), st.node, from, 'dropped')
       parts[#parts + 1] = '{"id":' .. cjson.encode(st.id) .. ',"node":' .. cjson.encode(st.node) .. ',"reason":"' .. reason .. '"}'
     end
   end
@@ -41,7 +42,8 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   end
   local dropped = '[' .. table.concat(parts, ',') .. ']'
   -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
-  local gone = r.open > 0 and { K.ready } or {}
+  -- (the index of outstanding items goes too: empty, or a run's of a floxide before it, which indexed only some)
+  local gone = r.open > 0 and { K.ready, K.open } or { K.open }
   for _, k in ipairs(waitKeys) do gone[#gone + 1] = k end
   local groups = redis.call('HKEYS', K.joins)
   if #groups > 0 then gone[#gone + 1] = K.joins end
@@ -68,6 +70,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     -- expired only when one of them exists, which one EXISTS tells for all of them)
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
+    redis.call('PEXPIRE', K.tally, retainMs)
     redis.call('PEXPIRE', K.run .. ':steps', retainMs)
     local mailbox, sigkeys, sigdigests = K.run .. ':mailbox', K.run .. ':sigkeys', K.run .. ':sigdigests'
     if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys, sigdigests) > 0 then

@@ -68,7 +68,7 @@ local function addParked(K, prefix, runId, ring, status, id, node, json, notBefo
       return true
     end
   end
-  redis.call('HSET', K.states, id, 'parked|||' .. nowText .. '|' .. notBefore .. '|' .. deliveries .. '||0|' .. attempt .. '|' .. seq .. '|' .. json .. '\n' .. node)
+  putState(K, id, 'parked|||' .. nowText .. '|' .. notBefore .. '|' .. deliveries .. '||0|' .. attempt .. '|' .. seq .. '|' .. json .. '\n' .. node, node, nil, 'parked', seq)
   if notBefore ~= '' then redis.call('ZADD', K.delayed, notBefore, queueMember(runId, id)) end
   if wait ~= '' then
     redis.call('RPUSH', K.run .. ':wait:' .. wait, id)

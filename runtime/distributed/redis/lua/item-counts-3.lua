@@ -1,0 +1,108 @@
+--[[
+  item-counts: how many of a run's items are in each state, per node or in total, read from the run's tally (kept by
+  every script that writes an item state, see putState in includes/common.lua), so that a run page of a long run
+  reads a field per node and status instead of every item's packed state (item JSON included). A run created before
+  tallies were kept (no `tallied` field in its run hash), or whose tally does not add up to its number of items (a
+  process of a floxide before tallies added items to it during a rolling upgrade), is counted here once, whole, and
+  its tally written and marked; from then on the scripts keep it.
+
+  Input:
+    KEYS[1] run HASH (field `tallied`: '1' when KEYS[3] counts every item, written here for an older run)
+    KEYS[2] states HASH (item id -> packed state: its status, '|' and nine more fields, the item JSON, '\n', the node;
+            see unpackState in backend.ts)
+    KEYS[3] tally HASH ("status\nnode" -> the number of the run's items in that state; written here for an older
+            run, with the run hash's time to live)
+    ARGV[1] 'nodes': counts per node and status; 'totals': the number of items and of completed ones; 'recount': the
+            counts per node and status from the states themselves, written nowhere (what the tally must equal)
+
+  Output:
+    0                                       unknown run
+    { 'ok', node, status, count, node, status, count, ... }   ('nodes', 'recount') one triple per node and status that
+                                            has items
+    { 'ok', items, completed }              ('totals')
+    { 'corrupt', packed state }             ('recount', and 'nodes' of a run counted again) the first state that
+                                            cannot be read
+]]
+
+local meta = redis.call('HMGET', KEYS[1], 'status', 'tallied')
+if not meta[1] then return 0 end
+local mode = ARGV[1]
+
+-- The counts of the states themselves: { 'ok', node, status, count, ... } or { 'corrupt', packed state }, and the
+-- tally fields and values that hold them.
+local function recount()
+  local packed = redis.call('HVALS', KEYS[2])
+  local counts, order = {}, {}
+  for i = 1, #packed do
+    -- the status is the first field; the node follows the last newline (canonical item JSON holds no raw newline)
+    local st, node = string.match(packed[i], '^([^|\n]*)|.*\n([^\n]*)$')
+    if not st then return { 'corrupt', packed[i] } end
+    local field = st .. '\n' .. node
+    local n = counts[field]
+    if n == nil then order[#order + 1] = field end
+    counts[field] = (n or 0) + 1
+  end
+  local out, fields = { 'ok' }, {}
+  for _, field in ipairs(order) do
+    local nl = string.find(field, '\n', 1, true)
+    out[#out + 1] = string.sub(field, nl + 1)
+    out[#out + 1] = string.sub(field, 1, nl - 1)
+    out[#out + 1] = counts[field]
+    fields[#fields + 1] = field
+    fields[#fields + 1] = counts[field]
+  end
+  return out, fields
+end
+
+if mode == 'recount' then return recount() end
+
+local items = redis.call('HLEN', KEYS[2])
+local tally
+if meta[2] == '1' then
+  tally = redis.call('HGETALL', KEYS[3])
+  -- A tally that does not count every item is not kept right: a process of a floxide before tallies (a rolling
+  -- upgrade) added items to the run without counting them. It is counted again, as a run without one.
+  local sum = 0
+  for i = 2, #tally, 2 do sum = sum + (tonumber(tally[i]) or 0) end
+  if sum ~= items then tally = nil end
+end
+if not tally then
+  local counted, fields = recount()
+  if counted[1] == 'corrupt' then
+    if mode == 'nodes' then return counted end
+    -- (totals read the status only, as before: a state whose node cannot be read still counts)
+    local packed = redis.call('HVALS', KEYS[2])
+    local completed = 0
+    for i = 1, #packed do
+      if string.sub(packed[i], 1, 10) == 'completed|' then completed = completed + 1 end
+    end
+    return { 'ok', #packed, completed }
+  end
+  -- (the tally of an older run holds the changes the scripts made since the upgrade: replaced whole)
+  redis.call('DEL', KEYS[3])
+  for from = 1, #fields, 1000 do redis.call('HSET', KEYS[3], unpack(fields, from, math.min(from + 999, #fields))) end
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 and #fields > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+  redis.call('HSET', KEYS[1], 'tallied', '1')
+  tally = fields
+end
+
+if mode == 'totals' then
+  local completed = 0
+  for i = 1, #tally, 2 do
+    if string.sub(tally[i], 1, 10) == 'completed\n' then completed = completed + tonumber(tally[i + 1]) end
+  end
+  return { 'ok', items, completed }
+end
+local out = { 'ok' }
+for i = 1, #tally, 2 do
+  local n = tonumber(tally[i + 1])
+  -- (a state every item left keeps its field at 0)
+  if n ~= 0 then
+    local nl = string.find(tally[i], '\n', 1, true)
+    out[#out + 1] = string.sub(tally[i], nl + 1)
+    out[#out + 1] = string.sub(tally[i], 1, nl - 1)
+    out[#out + 1] = n
+  end
+end
+return out
