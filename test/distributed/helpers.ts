@@ -47,6 +47,7 @@ export function uniquePrefix(tag: string): string {
 // Child worker processes and real backends
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtWorkerModule } from './built-worker.js';
@@ -81,12 +82,22 @@ export function spawnTsxWorker(store: string, args: readonly string[] = [], env:
   return childWorker(['--import', 'tsx', ...nodeArgs, 'cli/cli.ts', 'worker', module, '--store', store, ...args], env);
 }
 
+/**
+ * The worker processes still running. A test that fails or times out before it stops its worker leaves it polling
+ * the store for good, loading the machine the rest of the suite runs on: they are killed after the test file.
+ */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 function childWorker(nodeArgs: readonly string[], env: Record<string, string>): ChildWorker {
   const proc = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(proc);
   let out = '';
   let readyResolve!: () => void;
   let readyReject!: (e: Error) => void;
@@ -98,6 +109,7 @@ function childWorker(nodeArgs: readonly string[], env: Record<string, string>): 
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | string>((res) =>
     proc.on('exit', (code, signal) => {
+      running.delete(proc);
       readyReject(new Error(`worker exited before it started (${code ?? signal}):\n${out}`));
       res(code ?? signal ?? -1);
     }),
