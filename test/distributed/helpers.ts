@@ -50,7 +50,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { builtWorkerModule } from './built-worker.js';
+import { builtModule } from '../built-module.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FAN_WORKER = 'test/fixtures/distributed/fan-worker.ts';
@@ -66,11 +66,11 @@ export interface ChildWorker {
 
 /**
  * Runs `floxide worker <module> --store <store> ...args` in a child process as users run it in production: the built
- * bin (dist/cli/cli.js, no tsx) on the module compiled (bundled by esbuild: built-worker.ts). Module: the fan
+ * bin (dist/cli/cli.js, no tsx) on the module compiled (bundled by esbuild: test/built-module.ts). Module: the fan
  * workflow's by default.
  */
 export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}, module = FAN_WORKER): ChildWorker {
-  return childWorker([path.join(ROOT, 'dist/cli/cli.js'), 'worker', builtWorkerModule(ROOT, module), '--store', store, ...args], env);
+  return childWorker([path.join(ROOT, 'dist/cli/cli.js'), 'worker', builtModule(module), '--store', store, ...args], env);
 }
 
 /**
