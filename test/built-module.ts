@@ -10,7 +10,7 @@
  * module; the folder is removed when the process exits.
  */
 import { buildSync } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,8 @@ export function builtModule(module: string): string {
   if (!dir) {
     const made = mkdtempSync(path.join(tmpdir(), 'floxide-built-'));
     process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    // readable by all: a test runs some children as another user
+    chmodSync(made, 0o755);
     mkdirSync(path.join(made, 'node_modules'));
     symlinkSync(ROOT, path.join(made, 'node_modules/floxide'), 'dir');
     dir = made;
