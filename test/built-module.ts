@@ -6,19 +6,25 @@
  * <bundle>`, without tsx: no TypeScript transform of the CLI and the runtime at each start.
  *
  * The module must reach floxide through its package names (`floxide`, `floxide/sqlite`...), not the sources' paths:
- * an inlined runtime would look for its SQL and Lua files beside the bundle. Bundled once per test process and
- * module; the folder is removed when the process exits.
+ * an inlined runtime would look for its SQL and Lua files beside the bundle. Bundled once per test file and module;
+ * the folder is removed after the file.
  */
 import { buildSync } from 'esbuild';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let dir: string | undefined;
 const bundles = new Map<string, string>();
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+  bundles.clear();
+});
 
 /** The bundle of `module` (a path, absolute or from the repository's root), made on first use. */
 export function builtModule(module: string): string {
@@ -26,7 +32,6 @@ export function builtModule(module: string): string {
   if (known) return known;
   if (!dir) {
     const made = mkdtempSync(path.join(tmpdir(), 'floxide-built-'));
-    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
     // readable by all: a test runs some children as another user
     chmodSync(made, 0o755);
     mkdirSync(path.join(made, 'node_modules'));
