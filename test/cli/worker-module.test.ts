@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Orchestrator } from 'floxide';
-import { openTestBackend, spawnWorker, type ChildWorker, type TestBackend } from '../distributed/helpers.js';
+import { openTestBackend, spawnTsxWorker, type ChildWorker, type TestBackend } from '../distributed/helpers.js';
 
 let tb: TestBackend;
 let worker: ChildWorker | undefined;
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('floxide worker: a module that binds its own workflow', () => {
   it('loads it and runs its runs', { timeout: 60_000 }, async () => {
-    worker = spawnWorker(tb.storeUrl, ['--no-schedules'], {}, 'test/fixtures/distributed/self-bound.ts');
+    worker = spawnTsxWorker(tb.storeUrl, ['--no-schedules'], {}, 'test/fixtures/distributed/self-bound.ts');
     await worker.ready.catch((err: Error) => expect.fail(err.message));
     const { default: wf, TallyCtx } = await import('../fixtures/distributed/self-bound.js');
     await wf.startDistributed(new TallyCtx(), 3, tb.backend, 'sb-1');

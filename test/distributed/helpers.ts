@@ -47,9 +47,13 @@ export function uniquePrefix(tag: string): string {
 // Child worker processes and real backends
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtModule } from '../built-module.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FAN_WORKER = 'test/fixtures/distributed/fan-worker.ts';
 
 export interface ChildWorker {
   readonly proc: ChildProcess;
@@ -61,21 +65,39 @@ export interface ChildWorker {
 }
 
 /**
- * Runs `floxide worker <module> --store <store> ...args` in a child process (module: the fan workflow's by default;
- * `nodeArgs` go to node after tsx, e.g. `--import` of a module that sets up OpenTelemetry).
+ * Runs `floxide worker <module> --store <store> ...args` in a child process as users run it in production: the built
+ * bin (dist/cli/cli.js, no tsx) on the module compiled (bundled by esbuild: test/built-module.ts). Module: the fan
+ * workflow's by default.
  */
-export function spawnWorker(
-  store: string,
-  args: readonly string[] = [],
-  env: Record<string, string> = {},
-  module = 'test/fixtures/distributed/fan-worker.ts',
-  nodeArgs: readonly string[] = [],
-): ChildWorker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'cli/cli.ts', 'worker', module, '--store', store, ...args], {
+export function spawnWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}, module = FAN_WORKER): ChildWorker {
+  return childWorker([path.join(ROOT, 'dist/cli/cli.js'), 'worker', builtModule(module), '--store', store, ...args], env);
+}
+
+/**
+ * Runs `floxide worker <module> --store <store> ...args` from the sources under tsx, the module too, for a test whose
+ * point is the module as tsx loads it (the import order of a module that binds its own workflow) or a `.ts` module
+ * that `nodeArgs` import into the worker (e.g. `--import` of a module that sets up OpenTelemetry).
+ */
+export function spawnTsxWorker(store: string, args: readonly string[] = [], env: Record<string, string> = {}, module = FAN_WORKER, nodeArgs: readonly string[] = []): ChildWorker {
+  return childWorker(['--import', 'tsx', ...nodeArgs, 'cli/cli.ts', 'worker', module, '--store', store, ...args], env);
+}
+
+/**
+ * The worker processes still running. A test that fails or times out before it stops its worker leaves it polling
+ * the store for good, loading the machine the rest of the suite runs on: they are killed after the test file.
+ */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
+function childWorker(nodeArgs: readonly string[], env: Record<string, string>): ChildWorker {
+  const proc = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(proc);
   let out = '';
   let readyResolve!: () => void;
   let readyReject!: (e: Error) => void;
@@ -87,6 +109,7 @@ export function spawnWorker(
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | string>((res) =>
     proc.on('exit', (code, signal) => {
+      running.delete(proc);
       readyReject(new Error(`worker exited before it started (${code ?? signal}):\n${out}`));
       res(code ?? signal ?? -1);
     }),

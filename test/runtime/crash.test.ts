@@ -1,7 +1,8 @@
-// Crash safety of the SQLite checkpoint store against a real process death: a child process runs a checkpointed
-// workflow and is killed with SIGKILL after a random number of steps; the run is then resumed in this process and
-// must finish with the same output as an uninterrupted run, with a context counter (that every step adds 1 to)
-// equal to exactly the number of committed steps: no step's context effect lost, none applied twice.
+// Crash safety of the SQLite checkpoint store against a real process death: a child process (the built package, no
+// tsx: test/built-module.ts) runs a checkpointed workflow and is killed with SIGKILL after a random number of steps;
+// the run is then resumed in this process (the sources) and must finish with the same output as an uninterrupted run,
+// with a context counter (that every step adds 1 to) equal to exactly the number of committed steps: no step's
+// context effect lost, none applied twice.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { CrashCtx, CrashWorkflow, type CrashOutput } from '../fixtures/crash/flow.js';
 import { CrashWorkflowDef } from '../fixtures/crash/flow.floxide.js';
 import { prng } from '../equivalence/crash.js';
+import { builtModule } from '../built-module.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/crash/child.ts', import.meta.url));
@@ -33,7 +35,7 @@ interface Killed {
 /** Spawns the child on `file` and SIGKILLs it once it has reported `killAfter` steps. */
 function runAndKill(file: string, runId: string, exclusive: boolean, killAfter: number): Promise<Killed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, runId, exclusive ? 'exclusive' : 'shared', String(LIMIT)], {
+    const child = spawn(process.execPath, [builtModule(CHILD), file, runId, exclusive ? 'exclusive' : 'shared', String(LIMIT)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -4,8 +4,8 @@
 // appends `<pid> <run id> <item id>` to the file argv[5] for every attempt it starts. Prints a JSON object: how many
 // calls ended how (`output <n>`, or the error's name and code).
 import { appendFileSync } from 'node:fs';
-import { bindWorkflow } from '../../runtime/workflow/bind.js';
-import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { LoopCtx, LoopWorkflow } from './flows/loop.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
 

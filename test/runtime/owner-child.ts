@@ -1,8 +1,8 @@
 // A child process of ownership.test.ts: `run` starts (or continues) SteadyApprovalFlow's run in the SQLite file and
 // waits for its signal; `resume` resumes it. Prints one JSON line: the output, or the error's name and message.
 import { appendFileSync } from 'node:fs';
-import { bindWorkflow } from '../../runtime/workflow/bind.js';
-import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
 

@@ -18,6 +18,7 @@ import { untilAborted } from './long-node.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { builtModule } from '../built-module.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-owner-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +26,7 @@ const child = fileURLToPath(new URL('./owner-child.ts', import.meta.url));
 
 function runChild(mode: 'run' | 'resume', file: string, runId: string, log: string): Promise<{ output?: string; error?: string; message?: string }> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', child, mode, file, runId, log], (err, out) => (err && !out ? reject(err) : resolve(JSON.parse(out) as { output?: string }))),
+    execFile(process.execPath, [builtModule(child), mode, file, runId, log], (err, out) => (err && !out ? reject(err) : resolve(JSON.parse(out) as { output?: string }))),
   );
 }
 
@@ -43,7 +44,7 @@ describe('a checkpointed run is run by one process at a time', () => {
     const log = join(dir, 'events.log');
     const store = new SqliteCheckpointStore(file);
     const wf = bindWorkflow(SteadyApprovalFlowDef, new SteadyApprovalFlow());
-    const first = spawn(process.execPath, ['--import', 'tsx', child, 'run', file, 'o1', log], { stdio: 'ignore' });
+    const first = spawn(process.execPath, [builtModule(child), 'run', file, 'o1', log], { stdio: 'ignore' });
     try {
       await until(async () => (await store.load('o1'))?.items.some((it) => it.wait !== undefined) ?? false);
       // the first waits for its signal: a second process (resume, or runWithCheckpoint of the same run) is refused

@@ -3,8 +3,8 @@
 // standard input, then that step fails. (The test holds the file's write lock by then: failing the run and releasing
 // its claim both meet the lock.) Prints `ended <error name>` when its call ends, and lives on until its input ends.
 import { createInterface } from 'node:readline';
-import { bindWorkflow } from '../../runtime/workflow/bind.js';
-import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { bindWorkflow } from 'floxide';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { LoopCtx, LoopWorkflow } from './flows/loop.js';
 import { LoopWorkflowDef } from './flows/loop.floxide.js';
 

@@ -1,6 +1,6 @@
-// Waits and sleeps survive a real process death (issue 11, SQLite): a child process runs a checkpointed run until its
-// wait or sleep is committed and is SIGKILLed; this process then signals and resumes the stored run. The sleep fires
-// exactly once, and only for the time that was left.
+// Waits and sleeps survive a real process death (issue 11, SQLite): a child process (the built package, no tsx:
+// test/built-module.ts) runs a checkpointed run until its wait or sleep is committed and is SIGKILLed; this process
+// then signals and resumes the stored run. The sleep fires exactly once, and only for the time that was left.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { bindWorkflow } from 'floxide';
 import { SqliteCheckpointStore } from 'floxide/sqlite';
 import { NestedNapFlow, SleepFlow, SteadyApprovalFlow, SteadyReviewFlow } from '../fixtures/signals/flows.js';
 import { NestedNapFlowDef, SleepFlowDef, SteadyApprovalFlowDef, SteadyReviewFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { builtModule } from '../built-module.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/signals/child.ts', import.meta.url));
@@ -20,7 +21,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the child until it prints `parked`, then SIGKILLs it. Resolves with what it printed. */
 function runUntilParked(file: string, runId: string, flow: 'approval' | 'sleep' | 'review' | 'nap'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, runId, flow], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [builtModule(CHILD), file, runId, flow], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8');

@@ -23,6 +23,7 @@ import { SqliteHistory } from '../../runtime/stores/sqlite-history.js';
 import { undoJournalSlots } from './sqlite-schema.js';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 import { MAX_SLOT } from '../../runtime/stores/sqlite-keys.js';
+import { builtModule } from '../built-module.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -352,7 +353,7 @@ describe('a new checkpoint file opened by many processes at once', () => {
       const at = Date.now() + 4000;
       const answers = Array.from(
         { length: n },
-        (_, i) => new Promise<string>((resolve) => execFile(process.execPath, ['--import', 'tsx', worker, file, String(i), String(at)], (err, out) => resolve(err ? err.message : out))),
+        (_, i) => new Promise<string>((resolve) => execFile(process.execPath, [builtModule(worker), file, String(i), String(at)], (err, out) => resolve(err ? err.message : out))),
       );
       expect(await Promise.all(answers)).toEqual(Array.from({ length: n }, () => 'ok'));
       const db = new Database(file, { readonly: true });

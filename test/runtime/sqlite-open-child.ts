@@ -1,7 +1,7 @@
 // A child process of sqlite-open.test.ts, run as another user when the test runs as root (root may write any file):
 // opens each SQLite checkpoint file given and creates a run in it; prints a JSON array with, for each file, `{ ok: true }`
 // or the error's name and message.
-import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 
 const answers: unknown[] = [];
 for (const file of process.argv.slice(2)) {

@@ -1,7 +1,7 @@
 // A child process of sqlite-journal.test.ts: waits until the wall-clock time given (so that every child opens at the
 // same moment), opens the new checkpoint file every child opens, and creates one run in it; prints 'ok' or the
 // error's message.
-import { SqliteCheckpointStore } from '../../runtime/stores/sqlite.js';
+import { SqliteCheckpointStore } from 'floxide/sqlite';
 
 const [file, index, at] = process.argv.slice(2) as [string, string, string];
 while (Date.now() < Number(at)) await new Promise((res) => setTimeout(res, 1));

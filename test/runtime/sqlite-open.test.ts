@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StoreError } from 'floxide';
 import { SQLITE_MIGRATIONS, SqliteCheckpointStore } from 'floxide/sqlite';
 import { cliCaptured } from '../cli/run-cli.js';
+import { builtModule } from '../built-module.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-open-'));
 afterAll(() => {
@@ -36,7 +37,7 @@ function opened(file: string): Error {
 function openAsOther(...files: string[]): Promise<Array<{ ok?: true; error?: string; message?: string }>> {
   const other = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534, env: { ...process.env, HOME: tmpdir() } } : {};
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', child, ...files], other, (err, out) => (err && !out ? reject(err) : resolve(JSON.parse(out) as Array<{ ok?: true }>))),
+    execFile(process.execPath, [builtModule(child), ...files], other, (err, out) => (err && !out ? reject(err) : resolve(JSON.parse(out) as Array<{ ok?: true }>))),
   );
 }
 

@@ -21,6 +21,7 @@ import { startUiServer } from '../../cli/ui/server.js';
 import { time } from '../../cli/commands/runs.js';
 import { SteadyApprovalFlow } from '../fixtures/signals/flows.js';
 import { SteadyApprovalFlowDef } from '../fixtures/signals/flows.floxide.js';
+import { builtModule } from '../built-module.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-processes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,9 +30,9 @@ const releaseChild = fileURLToPath(new URL('./release-child.ts', import.meta.url
 const manyRuns = fileURLToPath(new URL('./many-runs-child.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `floxide runs <args>` in a process of its own; its exit code and what it wrote. */
+/** `floxide runs <args>` in a process of its own (the built bin); its exit code and what it wrote. */
 function floxideProcess(...args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/cli.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/cli/cli.js', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -81,7 +82,7 @@ describe('several processes starting runs on one file at once', () => {
     const ended = await Promise.all(
       Array.from({ length: processes }, (_, p) =>
         new Promise<Record<string, number>>((resolve, reject) =>
-          execFile(process.execPath, ['--import', 'tsx', manyRuns, file, `p${p}`, String(own), String(shared), log, at], (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Record<string, number>))),
+          execFile(process.execPath, [builtModule(manyRuns), file, `p${p}`, String(own), String(shared), log, at], (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Record<string, number>))),
         ),
       ),
     );
@@ -151,7 +152,7 @@ describe('a process holding the write lock', () => {
     const file = join(dir, 'release-while-locked.db');
     new SqliteCheckpointStore(file).close();
     // a long-lived process (a web server) whose run fails at step 1 while another process holds the file's lock
-    const server = spawn(process.execPath, ['--import', 'tsx', releaseChild, file, 'rel-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, [builtModule(releaseChild), file, 'rel-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const store = new SqliteCheckpointStore(file);
     try {
       await printed(server, 'paused');
@@ -212,7 +213,7 @@ describe('a run whose process was killed mid-run (orphaned)', () => {
   it('shows as running (orphaned) in runs list, runs show and the dashboard, with its owner; while the process lives, as running with its owner alive', async () => {
     const file = join(dir, 'orphan.db');
     const store = new SqliteCheckpointStore(file);
-    const run = spawn(process.execPath, ['--import', 'tsx', ownerChild, 'run', file, 'orph-1', join(dir, 'orphan.log')], { stdio: 'ignore' });
+    const run = spawn(process.execPath, [builtModule(ownerChild), 'run', file, 'orph-1', join(dir, 'orphan.log')], { stdio: 'ignore' });
     const backend = SqliteRunsStore.open(file);
     const server = await startUiServer({ backend });
     const url = `sqlite:${file}`;

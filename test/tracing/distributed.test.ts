@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryBackend, Orchestrator, Worker, type DistributedBackend } from 'floxide';
 import { ChainWorkflow } from '../fixtures/distributed/flows.js';
-import { ChainWorkflowDef, CountCtx, REAL_BACKENDS, chain, fan, openTestBackend, spawnWorker, until } from '../distributed/helpers.js';
+import { ChainWorkflowDef, CountCtx, REAL_BACKENDS, chain, fan, openTestBackend, spawnTsxWorker, until } from '../distributed/helpers.js';
 import { memoryTracing, type SpanRecord } from './spans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'floxide-trace-'));
@@ -28,7 +28,7 @@ describe.each(REAL_BACKENDS)('a distributed run on %s processed by two worker pr
     const tb = await openTestBackend(name, 'trace');
     const spansFile = join(dir, `${name}.jsonl`);
     const workers = [0, 1].map(() =>
-      spawnWorker(tb.storeUrl, ['--tracing', '--json', '--concurrency', '2', '--no-schedules'], { FLOXIDE_TEST_SPANS_FILE: spansFile, FLOXIDE_TEST_MAX_DELAY_MS: '200' }, undefined, [
+      spawnTsxWorker(tb.storeUrl, ['--tracing', '--json', '--concurrency', '2', '--no-schedules'], { FLOXIDE_TEST_SPANS_FILE: spansFile, FLOXIDE_TEST_MAX_DELAY_MS: '200' }, undefined, [
         '--import',
         './test/fixtures/tracing/export-spans.ts',
       ]),
