@@ -20,7 +20,23 @@ function byField(reply: unknown[]): Record<string, number> {
 }
 
 /**
- * The run's tally (its fields that are not 0) and a recount of its states, read atomically; `tallied` false when the
+ * The raw tally hash as counts per "status\nnode" (what `tallyCounts` in lua/includes/common.lua reads, written again
+ * here as the test's own reading of the format): a field "status\nnode" counts items that came in that state, a field
+ * "to\nnode\nfrom" (or "to\nnode\nfrom\nfromNode") items that moved, counted in `to` and against `from`.
+ */
+function foldTally(raw: Record<string, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (field: string, n: number) => void (out[field] = (out[field] ?? 0) + n);
+  for (const [field, value] of Object.entries(raw)) {
+    const [to, node, from, fromNode] = field.split('\n');
+    add(`${to}\n${node}`, Number(value));
+    if (from !== undefined) add(`${from}\n${fromNode ?? node}`, -Number(value));
+  }
+  return out;
+}
+
+/**
+ * The run's tally (its counts that are not 0) and a recount of its states, read atomically; `tallied` false when the
  * run hash is gone or has no `tallied` mark (a run of a floxide before tallies), `corrupt` when a state cannot be read.
  */
 export async function tallyAndRecount(admin: Admin, keyPrefix: string, runId: string): Promise<{ tallied: boolean; corrupt: boolean; tally: Record<string, number>; recount: Record<string, number> }> {
@@ -31,7 +47,7 @@ export async function tallyAndRecount(admin: Admin, keyPrefix: string, runId: st
     .hGetAll(`${run}:tally`)
     .hGet(run, 'tallied')
     .exec()) as unknown as [unknown, Record<string, string>, string | null];
-  const fields = Object.fromEntries(Object.entries(tally).filter(([, v]) => Number(v) !== 0).map(([k, v]) => [k, Number(v)]));
+  const fields = Object.fromEntries(Object.entries(foldTally(tally)).filter(([, v]) => v !== 0));
   const corrupt = Array.isArray(recount) && recount[0] === 'corrupt';
   return { tallied: mark === '1', corrupt, tally: fields, recount: Array.isArray(recount) && !corrupt ? byField(recount) : {} };
 }

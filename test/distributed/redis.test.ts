@@ -167,6 +167,51 @@ describe('redis backend specifics', () => {
     });
   });
 
+  it('a run is indexed from the commit that takes it to 1,000 items (its in-flight, retrying and parked items too), kept right after, and its pages read the same as the pass of a smaller run', async () => {
+    await withRedis({}, async (b, a) => {
+      const LONG = 60_000;
+      const item = (node: string, id: string, input: unknown = null): EngineItem => ({ node, id, input });
+      const cont = (items: EngineItem[] = []): StepOutcome => ({ type: 'continue', items, arrivals: [], delta: undefined });
+      const commit = (l: LeasedItem, outcome: StepOutcome) => b.commitStep({ runId: l.runId, itemId: l.item.id, leaseToken: l.leaseToken, outcome });
+      const indexed = async () => (await a.hGet(`${b.keyPrefix}run:{big}`, 'indexed')) === '1';
+      const R = 'big';
+      await b.createRun(spec(R));
+      const [first] = await b.claim('w1', 1, LONG);
+      await commit(first!, cont(Array.from({ length: 600 }, (_, i) => item('row', `r${i}`))));
+      expect(await indexed()).toBe(false);
+      // in flight, retrying and parked items before the run reaches 1,000 items
+      const leased = await b.claim('w1', 4, LONG);
+      expect(leased.map((l) => l.item.id)).toEqual(['r0', 'r1', 'r2', 'r3']);
+      await commit(leased[0]!, { type: 'retry', attempt: 1, delayMs: LONG, error: { name: 'Error', message: 'again' } });
+      await commit(leased[1]!, cont([{ ...item('w', 'w1'), wait: { name: 'go', attempt: 1 } } as EngineItem]));
+      // the next commit takes it to 1,000 items: indexed first, its states as they are
+      await commit(leased[2]!, cont(Array.from({ length: 400 }, (_, i) => item('more', `m${i}`))));
+      expect(await indexed()).toBe(true);
+      await checkTally(a, b.keyPrefix, R, 'the commit that indexed the run');
+      const ids = async (options: Parameters<RedisBackend['pendingWork']>[1]) => (await b.pendingWork(R, options)).map((p) => `${p.state.status} ${p.item.id}`);
+      expect(await ids({ statuses: ['in_progress', 'waiting_retry', 'parked'] })).toEqual(['waiting_retry r0', 'in_progress r3', 'parked w1']);
+      expect(await ids({ limit: 5 })).toEqual(['waiting_retry r0', 'in_progress r3', 'pending r4', 'pending r5', 'pending r6']);
+      // kept from then on: completions, a release, a signal to the wait, a cancel of what is left
+      await commit(leased[3]!, cont());
+      const more = await b.claim('w1', 3, LONG);
+      await b.release(R, more[0]!.item.id, more[0]!.leaseToken);
+      await commit(more[1]!, cont([item('late', 'l1')]));
+      expect(await b.signal(R, 'go', { ok: true })).toMatchObject({ delivery: 'delivered' });
+      await checkTally(a, b.keyPrefix, R, 'steps after the index');
+      expect(await ids({ statuses: ['in_progress', 'waiting_retry', 'parked'] })).toEqual(['waiting_retry r0', `in_progress ${more[2]!.item.id}`]);
+      expect((await ids({ limit: 3 })).slice(0, 1)).toEqual(['waiting_retry r0']);
+      expect(await b.itemCounts(R)).toMatchObject({ row: { waiting_retry: 1, completed: 4, in_progress: 1, pending: 594 }, w: { pending: 1 }, more: { pending: 400 }, late: { pending: 1 } });
+      expect(await b.cancelRun(R)).toMatchObject({ applied: true });
+      expect(await a.exists(`${b.keyPrefix}run:{big}:open`)).toBe(0);
+      // a run below 1,000 items has no index and pays nothing for one
+      await b.createRun(spec('small'));
+      const [s0] = await b.claim('w1', 1, LONG);
+      await commit(s0!, cont([item('x', 'x1'), item('x', 'x2')]));
+      expect(await a.exists(`${b.keyPrefix}run:{small}:open`)).toBe(0);
+      expect((await b.pendingWork('small', { limit: 1 })).map((p) => p.item.id)).toEqual(['x1']);
+    });
+  });
+
   it('a run of a floxide before tallies (no tally, no mark) is counted once, whole, and its tally kept right from then on, with the run\'s time to live', async () => {
     await withRedis({ retainFinishedMs: 3_600_000 }, async (b, a) => {
       const wf = bindWorkflow(WideWorkflowDef, new WideWorkflow());

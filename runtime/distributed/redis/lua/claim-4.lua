@@ -22,7 +22,7 @@
   Keys derived from P and a run id R (of a member of KEYS[1]/KEYS[2], or popped from a ring):
     P run:{R}            HASH  status, workflow, fingerprint, deadline, traceparent, v, last, context, m:redeliveries
     P run:{R}:states     HASH  item states
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState)
     P run:{R}:open       ZSET  outstanding item ids by enqueue seq (includes/common.lua putState; a claim changes none)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:wait:<n>   LIST  parked waits for signal n (a wait that timed out leaves it)

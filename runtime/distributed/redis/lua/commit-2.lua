@@ -29,8 +29,9 @@
   Keys derived from P and one run id R of a commit (never any other run's):
     P run:{R}            HASH  record, outstanding, n, v, d:<version>, last, m:<metric>
     P run:{R}:states     HASH  item id -> packed state + item (includes/common.lua)
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
-    P run:{R}:open       ZSET  outstanding item ids by enqueue seq (includes/common.lua putState; deleted when R ends)
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState)
+    P run:{R}:open       ZSET  outstanding item ids by enqueue seq, once R has INDEX_FROM items (includes/common.lua
+                               putState, indexRun; deleted when R ends)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
@@ -99,7 +100,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
-  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint')
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint', 'indexed')
   local status, workflow = meta[1], meta[2]
   local ring = status and ringOf(workflow, meta[7])
   if not status then return { 'not_found' } end
@@ -134,6 +135,9 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   if not current or sLeaseExp == '' or tonumber(sLeaseExp) <= now then return { 'lease_lost' } end
 
   -- (4) apply
+  K.indexed = meta[8] == '1'
+  -- a run this commit takes to INDEX_FROM items or more is indexed first (its states as they are), then kept so
+  if K.indexed == false and kind == 'continue' and tonumber(meta[4] or '0') + nItems + nParked >= INDEX_FROM then indexRun(K) end
   defer('ZREM', K.leases, queueMember(runId, itemId))
   for i = 0, nCounters - 1 do
     redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])

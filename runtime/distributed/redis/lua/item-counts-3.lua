@@ -10,8 +10,8 @@
     KEYS[1] run HASH (field `tallied`: '1' when KEYS[3] counts every item, written here for an older run)
     KEYS[2] states HASH (item id -> packed state: its status, '|' and nine more fields, the item JSON, '\n', the node;
             see unpackState in backend.ts)
-    KEYS[3] tally HASH ("status\nnode" -> the number of the run's items in that state; written here for an older
-            run, with the run hash's time to live)
+    KEYS[3] tally HASH (the items that came in each state and node, and that moved between them: tallyCounts in
+            includes/common.lua; written here for an older run, with the run hash's time to live)
     ARGV[1] 'nodes': counts per node and status; 'totals': the number of items and of completed ones; 'recount': the
             counts per node and status from the states themselves, written nowhere (what the tally must equal)
 
@@ -23,6 +23,7 @@
     { 'corrupt', packed state }             ('recount', and 'nodes' of a run counted again) the first state that
                                             cannot be read
 ]]
+--! include common.lua
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'tallied')
 if not meta[1] then return 0 end
@@ -57,16 +58,15 @@ end
 if mode == 'recount' then return recount() end
 
 local items = redis.call('HLEN', KEYS[2])
-local tally
+local counts, order
 if meta[2] == '1' then
-  tally = redis.call('HGETALL', KEYS[3])
+  local counted
+  counts, order, counted = tallyCounts(redis.call('HGETALL', KEYS[3]))
   -- A tally that does not count every item is not kept right: a process of a floxide before tallies (a rolling
   -- upgrade) added items to the run without counting them. It is counted again, as a run without one.
-  local sum = 0
-  for i = 2, #tally, 2 do sum = sum + (tonumber(tally[i]) or 0) end
-  if sum ~= items then tally = nil end
+  if counted ~= items then counts = nil end
 end
-if not tally then
+if not counts then
   local counted, fields = recount()
   if counted[1] == 'corrupt' then
     if mode == 'nodes' then return counted end
@@ -84,24 +84,24 @@ if not tally then
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 and #fields > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
   redis.call('HSET', KEYS[1], 'tallied', '1')
-  tally = fields
+  counts, order = tallyCounts(fields)
 end
 
 if mode == 'totals' then
   local completed = 0
-  for i = 1, #tally, 2 do
-    if string.sub(tally[i], 1, 10) == 'completed\n' then completed = completed + tonumber(tally[i + 1]) end
+  for _, field in ipairs(order) do
+    if string.sub(field, 1, 10) == 'completed\n' then completed = completed + counts[field] end
   end
   return { 'ok', items, completed }
 end
 local out = { 'ok' }
-for i = 1, #tally, 2 do
-  local n = tonumber(tally[i + 1])
-  -- (a state every item left keeps its field at 0)
+for _, field in ipairs(order) do
+  local n = counts[field]
+  -- (a state every item left counts 0)
   if n ~= 0 then
-    local nl = string.find(tally[i], '\n', 1, true)
-    out[#out + 1] = string.sub(tally[i], nl + 1)
-    out[#out + 1] = string.sub(tally[i], 1, nl - 1)
+    local nl = string.find(field, '\n', 1, true)
+    out[#out + 1] = string.sub(field, nl + 1)
+    out[#out + 1] = string.sub(field, 1, nl - 1)
     out[#out + 1] = n
   end
 end

@@ -23,7 +23,7 @@
     ARGV[9+n+4m] events to keep in the stream, about (0 = no events)
 
   Keys derived from KEYS[1] (P run:{R}), and from P and the run's workflow W:
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state: a renamed item moves to its new node's
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts): a renamed item moves to its new node's
                                (includes/common.lua putState)
     P ring:W@from        LIST  the run leaves it
     P ring:W@to          LIST  the run joins it when it is running with ready items (and the ring joins P wfring)

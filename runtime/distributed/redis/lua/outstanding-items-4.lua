@@ -14,7 +14,8 @@
     KEYS[2] states HASH (item id -> packed state, whose first field is the status and tenth the enqueue seq; see
             unpackState in backend.ts)
     KEYS[3] open ZSET (the run's outstanding item ids, scored by enqueue seq)
-    KEYS[4] tally HASH ("status\nnode" -> the number of the run's items in that state)
+    KEYS[4] tally HASH (the items that came in each state and node, and that moved between them: tallyCounts in
+            includes/common.lua)
     ARGV[1] the states to return, comma-separated (the caller's subset of the outstanding ones)
     ARGV[2] limit: at most this many, the lowest seqs (0 = all)
 
@@ -23,6 +24,7 @@
     { itemId, packed state, itemId, packed state, ... }   the items, in no order (the caller sorts by seq); a state
                                             that cannot be read is returned too (the backend reports it as corrupt)
 ]]
+--! include common.lua
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'indexed', 'tallied', 'outstanding')
 if not meta[1] then return 0 end
@@ -36,12 +38,10 @@ if meta[2] == '1' and redis.call('ZCARD', KEYS[3]) == tonumber(meta[4] or '0') t
   -- How many to find: the limit, or fewer when the tally counts fewer in the states asked for (nil: the whole index).
   local target = limit > 0 and limit or nil
   if meta[3] == '1' then
-    local tally = redis.call('HGETALL', KEYS[4])
-    local sum, counted = 0, 0
-    for i = 1, #tally, 2 do
-      local n = tonumber(tally[i + 1]) or 0
-      sum = sum + n
-      if wanted[string.match(tally[i], '^[^\n]*')] then counted = counted + n end
+    local counts, order, sum = tallyCounts(redis.call('HGETALL', KEYS[4]))
+    local counted = 0
+    for _, field in ipairs(order) do
+      if wanted[string.match(field, '^[^\n]*')] then counted = counted + counts[field] end
     end
     -- (a tally that does not add up to the run's items is not trusted: see item-counts-3.lua)
     if sum == redis.call('HLEN', KEYS[2]) and (not target or counted < target) then target = counted end

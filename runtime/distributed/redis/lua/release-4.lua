@@ -14,7 +14,7 @@
     ARGV[5] '1' when the worker could not run the item (counted in the run's m:misrouted), else ''
 
   Keys derived from KEYS[1] (P run:{R}), and from P and the run's workflow W and fingerprint F:
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState)
     P ring:W@F           LIST  the run goes back on its ring when its ready list was empty
 
   Output:

@@ -19,7 +19,7 @@
   Keys derived from P and R (and R's workflow W at fingerprint F):
     P run:{R}            HASH  status, workflow, fingerprint
     P run:{R}:states     HASH  the wait's state (parked -> pending)
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState)
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState)
     P run:{R}:ready      LIST  the wait, now claimable
     P run:{R}:wait:<n>   LIST  parked waits for signal n (the oldest leaves it, and any id before it whose item is not parked)
     P run:{R}:mailbox    LIST  the signal, when no wait takes it

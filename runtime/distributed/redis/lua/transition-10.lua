@@ -23,7 +23,7 @@
     ARGV[6] events to keep in the stream, about (0 = no events)
 
   Keys derived from P and R (and R's workflow W and status S):
-    P run:{R}:tally      HASH  "status\nnode" -> items in that state (includes/common.lua putState): the dropped
+    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState): the dropped
                                items move to `dropped`; P run:{R}:open ZSET, the index of outstanding items, is
                                deleted when the run finishes
     P run:{R}:join:<g>   HASH  parked arrivals of group g (deleted when the run finishes)

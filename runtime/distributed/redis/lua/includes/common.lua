@@ -272,8 +272,9 @@ local function runKeysAt(R)
 end
 
 -- Every write of an item state goes through putState, which keeps two things in step with the states hash, so that a
--- run page reads neither through it: the run's tally (K.tally, P run:{R}:tally, HASH "status\nnode" -> how many of the
--- run's items are in that state: a field per node and status to count) and its index of outstanding items (K.open,
+-- run page reads neither through it: the run's tally (K.tally, P run:{R}:tally, HASH: how many of the run's items came
+-- in each state and node, and how many moved from one to another, one field each: tallyCounts below reads it as a
+-- count per node and status) and its index of outstanding items (K.open,
 -- P run:{R}:open, ZSET item id scored by its enqueue seq: pending, in progress, waiting for a retry or parked; the
 -- first of them in enqueue order without a pass). `K` holds the run's keys (runKeysOf, runKeysAt); `from` is the status
 -- the item had (nil for a new item: then the state is written only if the run does not know the id yet, HSETNX, and
@@ -281,22 +282,85 @@ end
 -- `node` its node (`fromNode` the one it had, when a version move renamed it). A run created before tallies has no
 -- `tallied` field in its run hash, and its tally counts only the changes since an upgrade: item-counts counts such a
 -- run (or one whose tally does not add up to its items) once, whole, and marks it (item-counts-3.lua); nor has it an
--- `indexed` field, and its outstanding items are read with a pass (outstanding-items-4.lua). Returns false when a new
--- item's id was known (nothing written).
+-- `indexed` field, and its outstanding items are read with a pass (outstanding-items-4.lua), as are those of a run
+-- with fewer than INDEX_FROM items: the index is kept (K.indexed true: the caller read the run's `indexed` field; read
+-- with rawget, since runKeysMeta makes any other field a key name) from the
+-- commit that takes the run to INDEX_FROM items on (indexRun). Returns false when a new item's id was known (nothing
+-- written).
 local function putState(K, id, packed, node, from, to, seq, fromNode)
   if from == nil then
     if redis.call('HSETNX', K.states, id, packed) == 0 then return false end
-    redis.call('ZADD', K.open, seq, id)
+    if rawget(K, 'indexed') == true then redis.call('ZADD', K.open, seq, id) end
   else
     redis.call('HSET', K.states, id, packed)
-    if from and isOutstanding(from) and not isOutstanding(to) then redis.call('ZREM', K.open, id) end
+    if rawget(K, 'indexed') == true and from and isOutstanding(from) and not isOutstanding(to) then redis.call('ZREM', K.open, id) end
   end
-  fromNode = fromNode or node
-  if from ~= to or fromNode ~= node then
-    if from then redis.call('HINCRBY', K.tally, from .. '\n' .. fromNode, -1) end
+  -- one HINCRBY per change (see tallyCounts): a new item (or one whose state could not be read) counts in its state,
+  -- a move counts once as a move
+  if not from then
     redis.call('HINCRBY', K.tally, to .. '\n' .. node, 1)
+  elseif from ~= to or (fromNode and fromNode ~= node) then
+    redis.call('HINCRBY', K.tally, to .. '\n' .. node .. '\n' .. from .. ((fromNode and fromNode ~= node) and '\n' .. fromNode or ''), 1)
   end
   return true
+end
+
+-- A run is indexed (its outstanding items in P run:{R}:open, run hash field `indexed`) once it has this many items:
+-- a smaller run's outstanding items are read with a pass over its states (outstanding-items-4.lua), which costs less
+-- than keeping its index at every step (a ZADD and a ZREM per item, the set made and dropped as a chain's one item
+-- comes and goes).
+local INDEX_FROM = 1000
+
+-- Indexes the outstanding items of run K (K.indexed false: putState did not keep them), with one pass over its
+-- states, and marks it: putState keeps the index from then on (a commit calls it before writing its states, when the
+-- run reaches INDEX_FROM items).
+local function indexRun(K)
+  local all = redis.call('HGETALL', K.states)
+  local batch = {}
+  for i = 1, #all, 2 do
+    local st, seq = string.match(all[i + 1], '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    if st and isOutstanding(st) and tonumber(seq) then
+      batch[#batch + 1] = seq
+      batch[#batch + 1] = all[i]
+      if #batch >= 2000 then
+        redis.call('ZADD', K.open, unpack(batch))
+        batch = {}
+      end
+    end
+  end
+  if #batch > 0 then redis.call('ZADD', K.open, unpack(batch)) end
+  redis.call('HSET', K.run, 'indexed', '1')
+  K.indexed = true
+end
+
+-- A run's tally (the HGETALL of P run:{R}:tally, or fields and counts as item-counts writes them) as the number of its
+-- items in each state: `counts` ("status\nnode" -> items), `order` (those fields, first seen first) and `items` (how
+-- many items it counts in all: a tally kept right counts every item of the run). Its fields are of two kinds (putState
+-- writes one per change of state, not two): "status\nnode", items that came in that state (added to the run, or counted
+-- whole by item-counts), and "to\nnode\nfrom" or "to\nnode\nfrom\nfromNode" (a version move's rename), items that moved
+-- from one state to another, which count in the first and against the second.
+local function tallyCounts(raw)
+  local counts, order, items = {}, {}, 0
+  local function add(field, n)
+    local c = counts[field]
+    if c == nil then order[#order + 1] = field end
+    counts[field] = (c or 0) + n
+  end
+  for i = 1, #raw, 2 do
+    local f, n = raw[i], tonumber(raw[i + 1]) or 0
+    local a = string.find(f, '\n', 1, true)
+    local b = a and string.find(f, '\n', a + 1, true)
+    if not b then
+      add(f, n)
+      items = items + n
+    else
+      local c = string.find(f, '\n', b + 1, true)
+      add(string.sub(f, 1, b - 1), n)
+      if c then add(string.sub(f, b + 1, c - 1) .. '\n' .. string.sub(f, c + 1), -n)
+      else add(string.sub(f, b + 1) .. '\n' .. string.sub(f, a + 1, b - 1), -n) end
+    end
+  end
+  return counts, order, items
 end
 
 -- The run record fields, in the order RedisBackend reads them (RUN_FIELDS in keys.ts).
