@@ -105,10 +105,16 @@ export async function tallyChecked(b: RedisBackend): Promise<RedisBackend> {
       if (key === 'close') return async () => (await target.close(), admin.isOpen && (await admin.close()));
       if (typeof key !== 'string' || !WRITES.has(key)) return v;
       return async (...args: unknown[]) => {
-        if (key === 'createRun') runs.add((args[0] as { runId: string }).runId);
+        const created = key === 'createRun' ? (args[0] as { runId: string }).runId : undefined;
         try {
           return await (v as (...a: unknown[]) => Promise<unknown>).apply(receiver, args);
         } finally {
+          // a new run is tallied by its first count (a short run is not, until then): counted here, so that every
+          // later write keeps a tally that is checked
+          if (created !== undefined && !runs.has(created)) {
+            runs.add(created);
+            await target.itemCounts(created).catch(() => undefined);
+          }
           for (const runId of runs) await checkTally(admin, target.keyPrefix, runId, key);
         }
       };

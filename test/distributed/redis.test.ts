@@ -110,6 +110,9 @@ describe('redis backend specifics', () => {
       };
       const R = 'walk';
       await b.createRun({ ...spec(R), fingerprint: 'v1' });
+      // a short run is tallied by its first count, and kept from then on
+      expect((await tallyAndRecount(a, b.keyPrefix, R)).tallied).toBe(false);
+      await b.itemCounts(R);
       await check(R, 'createRun');
       await commit(await claimOf(R, '0'), cont([item('a', 'a1'), item('a', 'a2'), item('b', 'b1'), item('c', 'c1'), item('d', 'd1'), item('e', 'e1')]));
       await check(R, 'claim and a fan-out commit');
@@ -152,6 +155,7 @@ describe('redis backend specifics', () => {
       // a dead letter that fails its run
       const D = 'dead';
       await b.createRun(spec(D));
+      await b.itemCounts(D);
       await commit(await claimOf(D, '0'), cont([item('x', 'x1'), item('x', 'x2')]));
       await commit(await claimOf(D, 'x1'), { type: 'failed', error: { name: 'Error', message: 'fatal' }, attempts: 1 });
       await check(D, 'a dead letter');
@@ -159,6 +163,7 @@ describe('redis backend specifics', () => {
       // and a hand-off: the one successor leased to the committing worker in the commit
       const H = 'handoff';
       await b.createRun(spec(H));
+      await b.itemCounts(H);
       const h = await claimOf(H, '0');
       const res = await b.commitStep({ runId: H, itemId: '0', leaseToken: h.leaseToken, outcome: cont([item('n', 'n1')]), handoff: { workerId: 'w1', leaseMs: LONG } });
       expect(res).toMatchObject({ status: 'applied', next: expect.anything() });
@@ -167,7 +172,7 @@ describe('redis backend specifics', () => {
     });
   });
 
-  it('a run is indexed from the commit that takes it to 1,000 items (its in-flight, retrying and parked items too), kept right after, and its pages read the same as the pass of a smaller run', async () => {
+  it('a run is tallied and indexed by the commit that takes it to 1,000 items (its in-flight, retrying and parked items too), both kept right after, and its pages read the same as the pass of a smaller run', async () => {
     await withRedis({}, async (b, a) => {
       const LONG = 60_000;
       const item = (node: string, id: string, input: unknown = null): EngineItem => ({ node, id, input });
@@ -179,6 +184,7 @@ describe('redis backend specifics', () => {
       const [first] = await b.claim('w1', 1, LONG);
       await commit(first!, cont(Array.from({ length: 600 }, (_, i) => item('row', `r${i}`))));
       expect(await indexed()).toBe(false);
+      expect((await tallyAndRecount(a, b.keyPrefix, R)).tallied).toBe(false);
       // in flight, retrying and parked items before the run reaches 1,000 items
       const leased = await b.claim('w1', 4, LONG);
       expect(leased.map((l) => l.item.id)).toEqual(['r0', 'r1', 'r2', 'r3']);
@@ -187,6 +193,7 @@ describe('redis backend specifics', () => {
       // the next commit takes it to 1,000 items: indexed first, its states as they are
       await commit(leased[2]!, cont(Array.from({ length: 400 }, (_, i) => item('more', `m${i}`))));
       expect(await indexed()).toBe(true);
+      expect((await tallyAndRecount(a, b.keyPrefix, R)).tallied).toBe(true);
       await checkTally(a, b.keyPrefix, R, 'the commit that indexed the run');
       const ids = async (options: Parameters<RedisBackend['pendingWork']>[1]) => (await b.pendingWork(R, options)).map((p) => `${p.state.status} ${p.item.id}`);
       expect(await ids({ statuses: ['in_progress', 'waiting_retry', 'parked'] })).toEqual(['waiting_retry r0', 'in_progress r3', 'parked w1']);
@@ -203,11 +210,11 @@ describe('redis backend specifics', () => {
       expect(await b.itemCounts(R)).toMatchObject({ row: { waiting_retry: 1, completed: 4, in_progress: 1, pending: 594 }, w: { pending: 1 }, more: { pending: 400 }, late: { pending: 1 } });
       expect(await b.cancelRun(R)).toMatchObject({ applied: true });
       expect(await a.exists(`${b.keyPrefix}run:{big}:open`)).toBe(0);
-      // a run below 1,000 items has no index and pays nothing for one
+      // a run below 1,000 items has no index nor tally (until counted) and pays nothing for them
       await b.createRun(spec('small'));
       const [s0] = await b.claim('w1', 1, LONG);
       await commit(s0!, cont([item('x', 'x1'), item('x', 'x2')]));
-      expect(await a.exists(`${b.keyPrefix}run:{small}:open`)).toBe(0);
+      expect(await a.exists([`${b.keyPrefix}run:{small}:open`, `${b.keyPrefix}run:{small}:tally`])).toBe(0);
       expect((await b.pendingWork('small', { limit: 1 })).map((p) => p.item.id)).toEqual(['x1']);
     });
   });

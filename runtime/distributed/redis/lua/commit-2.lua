@@ -31,7 +31,7 @@
     P run:{R}:states     HASH  item id -> packed state + item (includes/common.lua)
     P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (includes/common.lua putState)
     P run:{R}:open       ZSET  outstanding item ids by enqueue seq, once R has INDEX_FROM items (includes/common.lua
-                               putState, indexRun; deleted when R ends)
+                               putState, trackRun; deleted when R ends)
     P run:{R}:ready      LIST  claimable item ids
     P run:{R}:tokens     SET   lease tokens that committed a retry
     P run:{R}:counters   HASH  user counters
@@ -100,7 +100,7 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
     extraDropped, noTerminal, nCounters, nItems, nArrivals, nParked, base, handoffWorker, handoffMs, handoffVersion)
   local K = runKeysOf(prefix, runId, KEYS[1], KEYS[2])
 
-  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint', 'indexed')
+  local meta = redis.call('HMGET', K.run, 'status', 'workflow', 'outstanding', 'n', 'v', 'createdAt', 'fingerprint', 'indexed', 'tallied')
   local status, workflow = meta[1], meta[2]
   local ring = status and ringOf(workflow, meta[7])
   if not status then return { 'not_found' } end
@@ -135,9 +135,10 @@ local function commitApply(runId, itemId, token, kind, deltaJson, outputJson, er
   if not current or sLeaseExp == '' or tonumber(sLeaseExp) <= now then return { 'lease_lost' } end
 
   -- (4) apply
-  K.indexed = meta[8] == '1'
-  -- a run this commit takes to INDEX_FROM items or more is indexed first (its states as they are), then kept so
-  if K.indexed == false and kind == 'continue' and tonumber(meta[4] or '0') + nItems + nParked >= INDEX_FROM then indexRun(K) end
+  K.indexed, K.tallied = meta[8] == '1', meta[9] == '1'
+  -- a run this commit takes to INDEX_FROM items or more is tallied and indexed first (its states as they are), then
+  -- kept so (includes/common.lua trackRun)
+  if not (K.indexed and K.tallied) and kind == 'continue' and tonumber(meta[4] or '0') + nItems + nParked >= INDEX_FROM then trackRun(K) end
   defer('ZREM', K.leases, queueMember(runId, itemId))
   for i = 0, nCounters - 1 do
     redis.call('HINCRBYFLOAT', K.counters, ARGV[base + 1 + 2 * i], ARGV[base + 2 + 2 * i])

@@ -14,10 +14,9 @@
     ARGV[last] events to keep in the stream, about (0 = no events; see publish in includes/common.lua)
 
   Keys derived from P and one run id R (and its workflow W and status S):
-    P run:{R}            HASH  the run record (`tallied` set: its tally counts every item; `indexed` comes with its
-                               INDEX_FROM-th item, see includes/common.lua)
+    P run:{R}            HASH  the run record (neither `tallied` nor `indexed`: they come with its INDEX_FROM-th item
+                               or its first count, see putState in includes/common.lua)
     P run:{R}:states     HASH  item states (the first item)
-    P run:{R}:tally      HASH  items per state and node, as moves (tallyCounts) (the first item: pending)
     P run:{R}:ready      LIST  claimable item ids
     P ring:W@F           LIST  the ring of the run's workflow version; P wfset SET, P wfring LIST: the rings
     P runs:workflow:W    ZSET  listRuns index
@@ -59,6 +58,8 @@ end
 local function createOne(p)
   local runId, workflow, fingerprint, input = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4]
   local K = runKeysOf(prefix, runId)
+  -- (a new run is neither tallied nor indexed until it has INDEX_FROM items or is counted: see putState)
+  K.tallied, K.indexed = false, false
   local existing = redis.call('HMGET', K.run, 'workflow', 'fingerprint', 'input')
   if existing[1] then
     local code = 'exists'
@@ -75,7 +76,7 @@ local function createOne(p)
     return { 'leftover', ARGV[p + 6] }
   end
   local fields = { 'workflow', workflow, 'fingerprint', fingerprint, 'status', 'running', 'input', input,
-    'context', ARGV[p + 5], 'createdAt', nowText, 'updatedAt', nowText, 'outstanding', '1', 'n', '1', 'tallied', '1' }
+    'context', ARGV[p + 5], 'createdAt', nowText, 'updatedAt', nowText, 'outstanding', '1', 'n', '1' }
   if ARGV[p + 9] ~= '' then fields[#fields + 1] = 'deadline'; fields[#fields + 1] = ARGV[p + 9] end
   if ARGV[p + 10] ~= '' then fields[#fields + 1] = 'traceparent'; fields[#fields + 1] = ARGV[p + 10] end
   redis.call('HSET', K.run, unpack(fields))

@@ -271,6 +271,18 @@ local function runKeysAt(R)
   return setmetatable({ run = R }, runKeysMeta)
 end
 
+-- Whether run K is tallied (its run hash field `tallied` is '1': P run:{R}:tally counts every item, see putState):
+-- K.tallied when the caller read it with the run record, else read here once per script and run. (rawget: runKeysMeta
+-- makes any other field of K a key name.)
+local function tallied(K)
+  local t = rawget(K, 'tallied')
+  if t == nil then
+    t = redis.call('HGET', K.run, 'tallied') == '1'
+    rawset(K, 'tallied', t)
+  end
+  return t
+end
+
 -- Every write of an item state goes through putState, which keeps two things in step with the states hash, so that a
 -- run page reads neither through it: the run's tally (K.tally, P run:{R}:tally, HASH: how many of the run's items came
 -- in each state and node, and how many moved from one to another, one field each: tallyCounts below reads it as a
@@ -279,9 +291,12 @@ end
 -- first of them in enqueue order without a pass). `K` holds the run's keys (runKeysOf, runKeysAt); `from` is the status
 -- the item had (nil for a new item: then the state is written only if the run does not know the id yet, HSETNX, and
 -- `seq` is its enqueue seq; false for a state that could not be read, which nothing counted), `to` its new status,
--- `node` its node (`fromNode` the one it had, when a version move renamed it). A run created before tallies has no
--- `tallied` field in its run hash, and its tally counts only the changes since an upgrade: item-counts counts such a
--- run (or one whose tally does not add up to its items) once, whole, and marks it (item-counts-3.lua); nor has it an
+-- `node` its node (`fromNode` the one it had, when a version move renamed it). Both are kept only for a run that
+-- has them, as the flags in its run hash say (`tallied`, `indexed`): a run is tallied and indexed by the commit that
+-- takes it to INDEX_FROM items (trackRun), and tallied by its first count (item-counts-3.lua counts an untallied run
+-- once, whole, and marks it), so a short run (a chain of a few steps) pays for neither; its counts and outstanding
+-- items are read with a pass over its few states. A run of a floxide before tallies is counted the same way (and one
+-- whose tally does not add up to its items: a process of that floxide added some); nor has it an
 -- `indexed` field, and its outstanding items are read with a pass (outstanding-items-4.lua), as are those of a run
 -- with fewer than INDEX_FROM items: the index is kept (K.indexed true: the caller read the run's `indexed` field; read
 -- with rawget, since runKeysMeta makes any other field a key name) from the
@@ -295,31 +310,33 @@ local function putState(K, id, packed, node, from, to, seq, fromNode)
     redis.call('HSET', K.states, id, packed)
     if rawget(K, 'indexed') == true and from and isOutstanding(from) and not isOutstanding(to) then redis.call('ZREM', K.open, id) end
   end
-  -- one HINCRBY per change (see tallyCounts): a new item (or one whose state could not be read) counts in its state,
-  -- a move counts once as a move
+  -- one HINCRBY per change (see tallyCounts), once the run is tallied: a new item (or one whose state could not be
+  -- read) counts in its state, a move counts once as a move
   if not from then
-    redis.call('HINCRBY', K.tally, to .. '\n' .. node, 1)
-  elseif from ~= to or (fromNode and fromNode ~= node) then
+    if tallied(K) then redis.call('HINCRBY', K.tally, to .. '\n' .. node, 1) end
+  elseif (from ~= to or (fromNode and fromNode ~= node)) and tallied(K) then
     redis.call('HINCRBY', K.tally, to .. '\n' .. node .. '\n' .. from .. ((fromNode and fromNode ~= node) and '\n' .. fromNode or ''), 1)
   end
   return true
 end
 
--- A run is indexed (its outstanding items in P run:{R}:open, run hash field `indexed`) once it has this many items:
--- a smaller run's outstanding items are read with a pass over its states (outstanding-items-4.lua), which costs less
--- than keeping its index at every step (a ZADD and a ZREM per item, the set made and dropped as a chain's one item
--- comes and goes).
+-- A run is tallied and indexed (its items counted per state and node in P run:{R}:tally, its outstanding ones in P
+-- run:{R}:open) once it has this many items: a smaller run's counts and outstanding items are read with a pass over
+-- its states (item-counts-3.lua, outstanding-items-4.lua), which costs less than keeping them at every step (an
+-- HINCRBY per change of state, a ZADD and a ZREM per item, the keys made and dropped with each short run).
 local INDEX_FROM = 1000
 
--- Indexes the outstanding items of run K (K.indexed false: putState did not keep them), with one pass over its
--- states, and marks it: putState keeps the index from then on (a commit calls it before writing its states, when the
--- run reaches INDEX_FROM items).
-local function indexRun(K)
+-- Tallies and indexes run K where it is not yet (K.tallied, K.indexed false: putState kept neither), with one pass
+-- over its states, and marks it: putState keeps both from then on (a commit calls it before writing its states, when
+-- the run reaches INDEX_FROM items). A state that cannot be read is counted as it reads (its first field), or not
+-- at all, as item-counts counts it.
+local function trackRun(K)
   local all = redis.call('HGETALL', K.states)
-  local batch = {}
+  local batch, counts, order = {}, {}, {}
   for i = 1, #all, 2 do
-    local st, seq = string.match(all[i + 1], '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
-    if st and isOutstanding(st) and tonumber(seq) then
+    local s = all[i + 1]
+    local st, seq = string.match(s, '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    if not K.indexed and st and isOutstanding(st) and tonumber(seq) then
       batch[#batch + 1] = seq
       batch[#batch + 1] = all[i]
       if #batch >= 2000 then
@@ -327,10 +344,31 @@ local function indexRun(K)
         batch = {}
       end
     end
+    if not K.tallied then
+      local status, node = string.match(s, '^([^|\n]*)|.*\n([^\n]*)$')
+      if status then
+        local field = status .. '\n' .. node
+        if counts[field] == nil then order[#order + 1] = field end
+        counts[field] = (counts[field] or 0) + 1
+      end
+    end
   end
   if #batch > 0 then redis.call('ZADD', K.open, unpack(batch)) end
-  redis.call('HSET', K.run, 'indexed', '1')
-  K.indexed = true
+  if not K.tallied then
+    redis.call('DEL', K.tally)
+    local fields = {}
+    for _, field in ipairs(order) do
+      fields[#fields + 1] = field
+      fields[#fields + 1] = counts[field]
+      if #fields >= 2000 then
+        redis.call('HSET', K.tally, unpack(fields))
+        fields = {}
+      end
+    end
+    if #fields > 0 then redis.call('HSET', K.tally, unpack(fields)) end
+  end
+  redis.call('HSET', K.run, 'indexed', '1', 'tallied', '1')
+  K.indexed, K.tallied = true, true
 end
 
 -- A run's tally (the HGETALL of P run:{R}:tally, or fields and counts as item-counts writes them) as the number of its
