@@ -43,7 +43,9 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
   local dropped = '[' .. table.concat(parts, ',') .. ']'
   -- Nothing outstanding means nothing ready (every ready item is pending): the ready list is already gone then.
   -- (the index of outstanding items goes too: empty, or a run's of a floxide before it, which indexed only some)
-  local gone = r.open > 0 and { K.ready, K.open } or { K.open }
+  -- (no index to delete for a run the caller read as not indexed: a run of fewer than INDEX_FROM items, see putState)
+  local gone = r.open > 0 and { K.ready } or {}
+  if rawget(K, 'indexed') ~= false then gone[#gone + 1] = K.open end
   for _, k in ipairs(waitKeys) do gone[#gone + 1] = k end
   local groups = redis.call('HKEYS', K.joins)
   if #groups > 0 then gone[#gone + 1] = K.joins end
@@ -70,7 +72,7 @@ local function finishRun(K, prefix, r, status, reason, now, nowText, errorJson, 
     -- expired only when one of them exists, which one EXISTS tells for all of them)
     redis.call('PEXPIRE', K.run, retainMs)
     redis.call('PEXPIRE', K.states, retainMs)
-    redis.call('PEXPIRE', K.tally, retainMs)
+    if tallied(K) then redis.call('PEXPIRE', K.tally, retainMs) end
     redis.call('PEXPIRE', K.run .. ':steps', retainMs)
     local mailbox, sigkeys, sigdigests = K.run .. ':mailbox', K.run .. ':sigkeys', K.run .. ':sigdigests'
     if redis.call('EXISTS', K.tokens, K.counters, K.errors, K.dead, mailbox, sigkeys, sigdigests) > 0 then
