@@ -112,11 +112,11 @@ local function claimFromRing(workflow)
     local meta = redis.call('HMGET', R, 'status', 'fingerprint', 'deadline', 'v', 'last', 'traceparent', 'tallied')
     if meta[1] == 'running' then
       local ready = R .. ':ready'
+      local K = runKeysAt(R)
+      K.tallied = meta[7] == '1'
       while true do
         local itemId = redis.call('LPOP', ready)
         if not itemId then break end
-        local K = runKeysAt(R)
-        K.tallied = meta[7] == '1'
         local s = redis.call('HGET', K.states, itemId)
         local status, deliveries, expired, rest, attempt, json, node
         if s then status, deliveries, expired, rest, attempt, json, node = string.match(s, CLAIM_PATTERN) end

@@ -23,7 +23,7 @@
 ]]
 --! include common.lua
 
-local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow', 'fingerprint')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'workflow', 'fingerprint', 'tallied')
 if not meta[1] then return 0 end
 local now, nowText = nowMs()
 local s = redis.call('HGET', KEYS[2], ARGV[3])
@@ -34,7 +34,9 @@ st.deliveries = int(math.max((tonumber(st.deliveries) or 1) - 1, 0))
 st.token = ''
 st.leaseExp = ''
 st.updatedAt = nowText
-putState(runKeysAt(KEYS[1]), ARGV[3], packState(st), st.node, 'in_progress', 'pending')
+local K = runKeysAt(KEYS[1])
+K.tallied = meta[4] == '1'
+putState(K, ARGV[3], packState(st), st.node, 'in_progress', 'pending')
 redis.call('ZREM', KEYS[4], queueMember(ARGV[2], ARGV[3]))
 if ARGV[5] == '1' then bump(KEYS[1], 'm:misrouted', 1) end
 if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 and meta[1] == 'running' then ringPush(ARGV[1], ringOf(meta[2], meta[3]), ARGV[2]) end

@@ -47,7 +47,7 @@ local prefix, runId, name, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local hasKey, key, digest = ARGV[5] == '1', ARGV[6], ARGV[9]
 eventsMax = tonumber(ARGV[7])
 local R = prefix .. 'run:{' .. runId .. '}'
-local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint')
+local meta = redis.call('HMGET', R, 'status', 'workflow', 'fingerprint', 'tallied')
 local status = meta[1]
 if not status then return { 'not_found' } end
 if ARGV[8] ~= '' and meta[2] ~= ARGV[8] then return { 'other_workflow', meta[2] } end
@@ -89,7 +89,9 @@ st.status = 'pending'
 st.notBefore = ''
 st.updatedAt = nowText
 st.json = withSignal(st.json, payload)
-putState(runKeysAt(R), itemId, packState(st), st.node, 'parked', 'pending')
+local K = runKeysAt(R)
+K.tallied = meta[4] == '1'
+putState(K, itemId, packState(st), st.node, 'parked', 'pending')
 if redis.call('RPUSH', R .. ':ready', itemId) == 1 and status == 'running' then ringPush(prefix, ringOf(meta[2], meta[3]), runId) end
 publish(prefix, runId, event .. ',"itemId":' .. cjson.encode(itemId) .. '}')
 if hasKey then keepKey(R, key, digest, name) end
