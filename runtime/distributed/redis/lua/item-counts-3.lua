@@ -30,27 +30,16 @@ if not meta[1] then return 0 end
 local mode = ARGV[1]
 
 -- The counts of the states themselves: { 'ok', node, status, count, ... } or { 'corrupt', packed state }, and the
--- tally fields and values that hold them.
+-- tally fields and values that hold them (countStates in includes/common.lua).
 local function recount()
-  local packed = redis.call('HVALS', KEYS[2])
-  local counts, order = {}, {}
-  for i = 1, #packed do
-    -- the status is the first field; the node follows the last newline (canonical item JSON holds no raw newline)
-    local st, node = string.match(packed[i], '^([^|\n]*)|.*\n([^\n]*)$')
-    if not st then return { 'corrupt', packed[i] } end
-    local field = st .. '\n' .. node
-    local n = counts[field]
-    if n == nil then order[#order + 1] = field end
-    counts[field] = (n or 0) + 1
-  end
-  local out, fields = { 'ok' }, {}
-  for _, field in ipairs(order) do
-    local nl = string.find(field, '\n', 1, true)
-    out[#out + 1] = string.sub(field, nl + 1)
-    out[#out + 1] = string.sub(field, 1, nl - 1)
-    out[#out + 1] = counts[field]
-    fields[#fields + 1] = field
-    fields[#fields + 1] = counts[field]
+  local fields, corrupt = countStates(redis.call('HVALS', KEYS[2]))
+  if corrupt then return { 'corrupt', corrupt } end
+  local out = { 'ok' }
+  for i = 1, #fields, 2 do
+    local nl = string.find(fields[i], '\n', 1, true)
+    out[#out + 1] = string.sub(fields[i], nl + 1)
+    out[#out + 1] = string.sub(fields[i], 1, nl - 1)
+    out[#out + 1] = fields[i + 1]
   end
   return out, fields
 end
@@ -80,7 +69,7 @@ if not counts then
   end
   -- (the tally of an older run holds the changes the scripts made since the upgrade: replaced whole)
   redis.call('DEL', KEYS[3])
-  for from = 1, #fields, 1000 do redis.call('HSET', KEYS[3], unpack(fields, from, math.min(from + 999, #fields))) end
+  callInSlices('HSET', KEYS[3], fields)
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 and #fields > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
   redis.call('HSET', KEYS[1], 'tallied', '1')

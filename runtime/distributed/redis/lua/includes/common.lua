@@ -326,46 +326,57 @@ end
 -- HINCRBY per change of state, a ZADD and a ZREM per item, the keys made and dropped with each short run).
 local INDEX_FROM = 1000
 
--- Tallies and indexes run K where it is not yet (K.tallied, K.indexed false: putState kept neither), with one pass
--- over its states, and marks it: putState keeps both from then on (a commit calls it before writing its states, when
--- the run reaches INDEX_FROM items). A state that cannot be read is counted as it reads (its first field), or not
--- at all, as item-counts counts it.
-local function trackRun(K)
-  local all = redis.call('HGETALL', K.states)
-  local batch, counts, order = {}, {}, {}
-  for i = 1, #all, 2 do
-    local s = all[i + 1]
-    local st, seq = string.match(s, '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
-    if not K.indexed and st and isOutstanding(st) and tonumber(seq) then
-      batch[#batch + 1] = seq
-      batch[#batch + 1] = all[i]
-      if #batch >= 2000 then
-        redis.call('ZADD', K.open, unpack(batch))
-        batch = {}
-      end
-    end
-    if not K.tallied then
-      local status, node = string.match(s, '^([^|\n]*)|.*\n([^\n]*)$')
-      if status then
-        local field = status .. '\n' .. node
-        if counts[field] == nil then order[#order + 1] = field end
-        counts[field] = (counts[field] or 0) + 1
-      end
+-- Calls `command key args...` with `args` in slices of 2,000 (pairs stay whole: unpack() of a longer list overflows the
+-- Lua stack).
+local function callInSlices(command, key, args)
+  for from = 1, #args, 2000 do redis.call(command, key, unpack(args, from, math.min(from + 1999, #args))) end
+end
+
+-- The tally of packed item states (values of a states hash) as counts per "status\nnode": `fields` (field, count, ...
+-- in first-seen order: what a tally hash holds for them) and the first state that cannot be read (not counted).
+local function countStates(packed)
+  local counts, order, corrupt = {}, {}, nil
+  for i = 1, #packed do
+    -- the status is the first field; the node follows the last newline (canonical item JSON holds no raw newline)
+    local st, node = string.match(packed[i], '^([^|\n]*)|.*\n([^\n]*)$')
+    if st then
+      local field = st .. '\n' .. node
+      if counts[field] == nil then order[#order + 1] = field end
+      counts[field] = (counts[field] or 0) + 1
+    else
+      corrupt = corrupt or packed[i]
     end
   end
-  if #batch > 0 then redis.call('ZADD', K.open, unpack(batch)) end
-  if not K.tallied then
-    redis.call('DEL', K.tally)
-    local fields = {}
-    for _, field in ipairs(order) do
-      fields[#fields + 1] = field
-      fields[#fields + 1] = counts[field]
-      if #fields >= 2000 then
-        redis.call('HSET', K.tally, unpack(fields))
-        fields = {}
+  local fields = {}
+  for _, field in ipairs(order) do
+    fields[#fields + 1] = field
+    fields[#fields + 1] = counts[field]
+  end
+  return fields, corrupt
+end
+
+-- Tallies and indexes run K where it is not yet (K.tallied, K.indexed false: putState kept neither), with one pass
+-- over its states, and marks it: putState keeps both from then on (a commit calls it before writing its states, when
+-- the run reaches INDEX_FROM items). A state that cannot be read is not counted, as item-counts does not count it
+-- (a tally that then does not add up to the run's items is counted again by the next count).
+local function trackRun(K)
+  local all = redis.call('HGETALL', K.states)
+  if not K.indexed then
+    local open = {}
+    for i = 1, #all, 2 do
+      local st, seq = string.match(all[i + 1], '^([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+      if st and isOutstanding(st) and tonumber(seq) then
+        open[#open + 1] = seq
+        open[#open + 1] = all[i]
       end
     end
-    if #fields > 0 then redis.call('HSET', K.tally, unpack(fields)) end
+    callInSlices('ZADD', K.open, open)
+  end
+  if not K.tallied then
+    local packed = {}
+    for i = 2, #all, 2 do packed[#packed + 1] = all[i] end
+    redis.call('DEL', K.tally)
+    callInSlices('HSET', K.tally, (countStates(packed)))
   end
   redis.call('HSET', K.run, 'indexed', '1', 'tallied', '1')
   K.indexed, K.tallied = true, true
